@@ -1,0 +1,79 @@
+using System.Runtime.CompilerServices;
+using SoftKvm.Core.Errors;
+
+namespace SoftKvm.Core.Stats;
+
+/// <summary>
+/// The counters of one vCPU or VM. Each counter has a single writer (its vCPU thread) or is updated
+/// with <see cref="Add"/>; readers on other threads see whole 64-bit values. Reading never changes a
+/// counter; a counter can only be cleared to 0, as with KVM's debugfs.
+/// </summary>
+public sealed class StatsBlock
+{
+    private readonly long[] _values;
+
+    /// <summary>Creates zeroed counters for <paramref name="schema"/>.</summary>
+    public StatsBlock(StatsSchema schema)
+    {
+        Schema = schema;
+        _values = new long[schema.Descriptors.Count];
+    }
+
+    /// <summary>What the counters are.</summary>
+    public StatsSchema Schema { get; }
+
+    /// <summary>Adds 1 to counter <paramref name="id"/> (owner thread only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Increment(int id) => _values[id]++;
+
+    /// <summary>Adds <paramref name="delta"/> to counter <paramref name="id"/> from any thread.</summary>
+    public void Add(int id, long delta) => Interlocked.Add(ref _values[id], delta);
+
+    /// <summary>Sets an instant counter.</summary>
+    public void Set(int id, long value) => Volatile.Write(ref _values[id], value);
+
+    /// <summary>Raises a peak counter to <paramref name="value"/> if it is higher.</summary>
+    public void UpdatePeak(int id, long value)
+    {
+        long seen = Volatile.Read(ref _values[id]);
+        while (value > seen)
+        {
+            long prior = Interlocked.CompareExchange(ref _values[id], value, seen);
+            if (prior == seen)
+            {
+                return;
+            }
+
+            seen = prior;
+        }
+    }
+
+    /// <summary>The value of counter <paramref name="id"/>.</summary>
+    public ulong this[int id] => (ulong)Volatile.Read(ref _values[id]);
+
+    /// <summary>The value of the counter named <paramref name="name"/>.</summary>
+    /// <exception cref="StatsException">no such counter.</exception>
+    public ulong this[string name] => this[IndexOrThrow(name)];
+
+    /// <summary>Clears counter <paramref name="name"/>; any value other than 0 is rejected.</summary>
+    /// <exception cref="StatsException">no such counter, or a non-zero value.</exception>
+    public void Write(string name, ulong value)
+    {
+        int id = IndexOrThrow(name);
+        if (value != 0)
+        {
+            throw new StatsException($"statistic '{name}' can only be cleared to 0, not set to {value}");
+        }
+
+        Volatile.Write(ref _values[id], 0);
+    }
+
+    private int IndexOrThrow(string name)
+    {
+        int id = Schema.IndexOf(name);
+        return id >= 0 ? id : throw new StatsException($"no statistic named '{name}'");
+    }
+}
+
+/// <summary>A statistics request names no counter or tries to set one to a non-zero value.</summary>
+public sealed class StatsException(string message) : SoftKvmException(message);

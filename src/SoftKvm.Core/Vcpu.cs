@@ -1,0 +1,260 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using SoftKvm.Core.Errors;
+using SoftKvm.Core.Run;
+using SoftKvm.Core.Stats;
+
+namespace SoftKvm.Core;
+
+/// <summary>
+/// A virtual CPU with KVM's run contract (spec §A). <see cref="Run"/> runs guest code on the calling
+/// thread until an exit the VMM must handle. The order at entry is fixed here, for every
+/// architecture: the architecture's entry checks; then the pending completion of the previous exit,
+/// taken out of its field before it runs so that it happens exactly once however often Run is
+/// called (the one-shot pattern of x86's <c>complete_userspace_io</c>, which also gives arm64 the
+/// guard of "Only skip MMIO insn once"); then <see cref="RunState.ImmediateExit"/>; then the loop.
+/// </summary>
+public abstract class Vcpu : IDisposable
+{
+    private readonly ManualResetEventSlim _wakeup = new(false);
+    private RunState _run;
+    private int _requests;
+    private int _pendingCompletion;
+    private int _runningThread;
+
+    /// <summary>Creates the vCPU; called by the architecture's VM.</summary>
+    protected Vcpu(Vm vm, int id, StatsSchema statsSchema)
+    {
+        Vm = vm;
+        Id = id;
+        Stats = new StatsBlock(statsSchema);
+    }
+
+    /// <summary>The VM this vCPU belongs to.</summary>
+    public Vm Vm { get; }
+
+    /// <summary>The vCPU id (KVM's vcpu_id).</summary>
+    public int Id { get; }
+
+    /// <summary>The shared run area: the exit after <see cref="Run"/>, and the VMM's input to the next Run.</summary>
+    public ref RunState RunState => ref _run;
+
+    /// <summary>This vCPU's statistics.</summary>
+    public StatsBlock Stats { get; }
+
+    /// <summary>Whether a completion of the last exit is still owed to the guest (KVM's <c>mmio_needed</c>, or a non-null <c>complete_userspace_io</c>).</summary>
+    public bool HasPendingCompletion => Volatile.Read(ref _pendingCompletion) != 0;
+
+    /// <summary>Whether a thread is inside <see cref="Run"/>.</summary>
+    public bool IsRunning => Volatile.Read(ref _runningThread) != 0;
+
+    /// <summary>
+    /// The request word; the architecture passes it by reference to its CPU model, whose execution loop
+    /// stops at the next block boundary once it is non-zero.
+    /// </summary>
+    protected ref int RequestWord => ref _requests;
+
+    /// <summary>Whether any request is pending (one volatile read).</summary>
+    protected bool HasRequests
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _requests) != 0;
+    }
+
+    /// <summary>
+    /// Runs the vCPU until an exit for the VMM (spec §A.4). Returns <see cref="RunResult.Ok"/> with
+    /// <see cref="RunState.ExitReason"/> set, or a negative result.
+    /// </summary>
+    /// <exception cref="VcpuException">another thread is running this vCPU.</exception>
+    public RunResult Run()
+    {
+        int thread = Environment.CurrentManagedThreadId;
+        if (Interlocked.CompareExchange(ref _runningThread, thread, 0) != 0)
+        {
+            throw new VcpuException($"vCPU {Id} is already running on another thread");
+        }
+
+        try
+        {
+            var result = BeforeRun();
+            if (result != RunResult.Ok)
+            {
+                return result;
+            }
+
+            int pending = Interlocked.Exchange(ref _pendingCompletion, 0);
+            if (pending != 0 && !CompletePending(pending, out result))
+            {
+                return result;
+            }
+
+            if (_run.ImmediateExit)
+            {
+                return RunResult.Interrupted;
+            }
+
+            _run.ExitReason = ExitReason.Unknown;
+            return RunLoop();
+        }
+        finally
+        {
+            Volatile.Write(ref _runningThread, 0);
+        }
+    }
+
+    /// <summary>
+    /// Makes a running vCPU return <see cref="ExitReason.Intr"/> at its next block boundary, or a halted
+    /// one wake and return; from any thread. A kick is remembered until a run loop consumes it, as a
+    /// pending signal is.
+    /// </summary>
+    public void Kick() => MakeRequest(VcpuRequest.Kick);
+
+    /// <summary>Sets request bits and wakes the vCPU if it is halted (any thread).</summary>
+    public void MakeRequest(VcpuRequest request)
+    {
+        Interlocked.Or(ref _requests, (int)request);
+        _wakeup.Set();
+    }
+
+    /// <summary>Wakes a halted vCPU so it re-checks its wake-up condition (any thread).</summary>
+    public void Wake() => _wakeup.Set();
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the vCPU's resources.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _wakeup.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Architecture checks at entry before any completion (arm64: -ENOEXEC for an uninitialised vCPU,
+    /// first-run init).
+    /// </summary>
+    protected virtual RunResult BeforeRun() => RunResult.Ok;
+
+    /// <summary>
+    /// The run loop (spec §A.4 step 5). Called with the exit reason reset to Unknown. Must check for a
+    /// kick with <see cref="TryConsumeKick"/> on every pass, and never allocate per instruction.
+    /// </summary>
+    protected abstract RunResult RunLoop();
+
+    /// <summary>
+    /// Completes the exit the VMM has handled: write the register, retire the instruction (exactly once:
+    /// the field was cleared before this call). Return true to go on into the loop, false to return
+    /// <paramref name="result"/> at once (for example another fragment needs another exit).
+    /// </summary>
+    /// <param name="kind">The value given to <see cref="SetPendingCompletion"/>.</param>
+    /// <param name="result">What Run returns when this returns false.</param>
+    protected abstract bool CompletePending(int kind, out RunResult result);
+
+    /// <summary>Records that the exit being returned needs completion on the next Run (kind must be non-zero).</summary>
+    protected void SetPendingCompletion(int kind)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(kind);
+        Volatile.Write(ref _pendingCompletion, kind);
+    }
+
+    /// <summary>Drops a pending completion without running it (for example a reset of the vCPU).</summary>
+    protected void ClearPendingCompletion() => Volatile.Write(ref _pendingCompletion, 0);
+
+    /// <summary>Whether <paramref name="request"/> is pending, clearing it.</summary>
+    protected bool TestAndClearRequest(VcpuRequest request)
+    {
+        if ((Volatile.Read(ref _requests) & (int)request) == 0)
+        {
+            return false;
+        }
+
+        return (Interlocked.And(ref _requests, ~(int)request) & (int)request) != 0;
+    }
+
+    /// <summary>
+    /// The loop's signal check: when a kick is pending, consumes it, sets <see cref="ExitReason.Intr"/>,
+    /// counts <c>signal_exits</c> and returns true (the loop then returns <see cref="RunResult.Interrupted"/>).
+    /// </summary>
+    protected bool TryConsumeKick()
+    {
+        if (!TestAndClearRequest(VcpuRequest.Kick))
+        {
+            return false;
+        }
+
+        _run.ExitReason = ExitReason.Intr;
+        Stats.Increment(VcpuStat.SignalExits);
+        return true;
+    }
+
+    /// <summary>Whether the vCPU has something that ends a halt (an interrupt it can take); the architecture decides.</summary>
+    protected abstract bool HasWakeupEvent();
+
+    /// <summary>
+    /// Blocks the calling (vCPU) thread until <see cref="HasWakeupEvent"/> holds, a request is made, or
+    /// the host time <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp; long.MaxValue for
+    /// none) passes. Counts <c>halt_wakeup</c>, <c>halt_wait_ns</c> and <c>blocking</c>.
+    /// </summary>
+    protected HaltOutcome Block(long deadline = long.MaxValue)
+    {
+        long start = Stopwatch.GetTimestamp();
+        Stats.Set(VcpuStat.Blocking, 1);
+        HaltOutcome outcome;
+        while (true)
+        {
+            _wakeup.Reset();
+            if (HasWakeupEvent())
+            {
+                outcome = HaltOutcome.Event;
+                break;
+            }
+
+            if (HasRequests)
+            {
+                outcome = HaltOutcome.Request;
+                break;
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (now >= deadline)
+            {
+                outcome = HaltOutcome.Timeout;
+                break;
+            }
+
+            if (deadline == long.MaxValue)
+            {
+                _wakeup.Wait();
+            }
+            else
+            {
+                var wait = Stopwatch.GetElapsedTime(now, deadline);
+                _wakeup.Wait(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait);
+            }
+        }
+
+        Stats.Set(VcpuStat.Blocking, 0);
+        Stats.Add(VcpuStat.HaltWaitNs, (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+        Stats.Increment(VcpuStat.HaltWakeup);
+        return outcome;
+    }
+}
+
+/// <summary>Why <see cref="Vcpu"/>'s blocking halt ended.</summary>
+public enum HaltOutcome
+{
+    /// <summary>A wake-up event (an interrupt) is pending.</summary>
+    Event,
+
+    /// <summary>A request (kick, stop, memory change) was made.</summary>
+    Request,
+
+    /// <summary>The deadline (a guest timer) passed.</summary>
+    Timeout,
+}

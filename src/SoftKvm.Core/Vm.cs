@@ -1,0 +1,194 @@
+using SoftKvm.Core.Errors;
+using SoftKvm.Core.Io;
+using SoftKvm.Core.Memory;
+using SoftKvm.Core.Stats;
+
+namespace SoftKvm.Core;
+
+/// <summary>
+/// A virtual machine (KVM's <c>struct kvm</c>): memory slots, the MMIO and PIO buses, the vCPUs,
+/// statistics. Architecture neutral; arm64 and x86 derive from it to create their vCPUs and in-kernel
+/// interrupt controllers.
+/// </summary>
+public abstract class Vm : IDisposable
+{
+    private readonly object _vcpuLock = new();
+    private Vcpu[] _vcpus = [];
+    private bool _disposed;
+
+    /// <summary>Creates a VM that accepts vCPU ids 0..<paramref name="maxVcpus"/>-1.</summary>
+    protected Vm(int maxVcpus, StatsSchema statsSchema)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxVcpus, 1);
+        MaxVcpus = maxVcpus;
+        Stats = new StatsBlock(statsSchema);
+        Memory.Changed += () =>
+        {
+            foreach (var v in Vcpus)
+            {
+                v.MakeRequest(VcpuRequest.MemoryChanged);
+            }
+        };
+    }
+
+    /// <summary>The guest-physical memory.</summary>
+    public GuestMemory Memory { get; } = new();
+
+    /// <summary>The MMIO bus: in-kernel devices and ioeventfds on guest-physical addresses.</summary>
+    public IoBus MmioBus { get; } = new("mmio");
+
+    /// <summary>The PIO bus (x86 ports).</summary>
+    public IoBus PioBus { get; } = new("pio");
+
+    /// <summary>The highest vCPU id plus one.</summary>
+    public int MaxVcpus { get; }
+
+    /// <summary>The VM-scope counters.</summary>
+    public StatsBlock Stats { get; }
+
+    /// <summary>The vCPUs, in creation order.</summary>
+    public IReadOnlyList<Vcpu> Vcpus => Volatile.Read(ref _vcpus);
+
+    /// <summary>Creates or replaces memory slot <paramref name="slot"/> (<c>KVM_SET_USER_MEMORY_REGION</c>).</summary>
+    /// <exception cref="MemoryLayoutException">zero size, misaligned or overlapping.</exception>
+    public MemorySlot SetMemoryRegion(int slot, GuestPhysAddr guestPhysBase, ulong size, MemorySlotFlags flags = MemorySlotFlags.None) =>
+        Memory.SetRegion(slot, guestPhysBase, size, flags);
+
+    /// <summary>Deletes memory slot <paramref name="slot"/>.</summary>
+    /// <exception cref="UnknownSlotException">no such slot.</exception>
+    public void DeleteMemoryRegion(int slot) => Memory.DeleteRegion(slot);
+
+    /// <summary>Returns and clears the dirty bitmap of <paramref name="slot"/> (<c>KVM_GET_DIRTY_LOG</c>).</summary>
+    public ulong[] GetDirtyLog(int slot) => Memory.GetDirtyLog(slot);
+
+    /// <summary>Creates vCPU <paramref name="id"/> (<c>KVM_CREATE_VCPU</c>).</summary>
+    /// <exception cref="VcpuException">id out of range or already created.</exception>
+    public Vcpu CreateVcpu(int id)
+    {
+        if (id < 0 || id >= MaxVcpus)
+        {
+            throw new VcpuException($"vCPU id {id} is outside 0..{MaxVcpus - 1}");
+        }
+
+        lock (_vcpuLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            foreach (var v in _vcpus)
+            {
+                if (v.Id == id)
+                {
+                    throw new VcpuException($"vCPU {id} already exists");
+                }
+            }
+
+            var vcpu = CreateVcpuCore(id);
+            Volatile.Write(ref _vcpus, [.. _vcpus, vcpu]);
+            return vcpu;
+        }
+    }
+
+    /// <summary>The vCPU with <paramref name="id"/>, or null.</summary>
+    public Vcpu? GetVcpu(int id)
+    {
+        foreach (var v in Vcpus)
+        {
+            if (v.Id == id)
+            {
+                return v;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Registers an ioeventfd on a bus (<c>KVM_IOEVENTFD</c>).</summary>
+    public void RegisterIoEvent(IoBusKind bus, IoEvent ioEvent) => Bus(bus).RegisterIoEvent(ioEvent);
+
+    /// <summary>Unregisters an ioeventfd.</summary>
+    public void UnregisterIoEvent(IoBusKind bus, IoEvent ioEvent) => Bus(bus).UnregisterIoEvent(ioEvent);
+
+    /// <summary>Registers a coalesced-MMIO (or PIO) zone (<c>KVM_REGISTER_COALESCED_MMIO</c>).</summary>
+    public void RegisterCoalescedZone(IoBusKind bus, ulong address, ulong length) => Bus(bus).RegisterCoalescedZone(address, length);
+
+    /// <summary>The bus of that kind.</summary>
+    public IoBus Bus(IoBusKind kind) => kind == IoBusKind.Pio ? PioBus : MmioBus;
+
+    /// <summary>
+    /// Every statistic: VM counters, then vCPU counters summed over the vCPUs (peaks: the maximum).
+    /// Reading changes nothing.
+    /// </summary>
+    public IReadOnlyList<StatValue> GetStatistics()
+    {
+        var result = new List<StatValue>();
+        var vmDescriptors = Stats.Schema.Descriptors;
+        for (int i = 0; i < vmDescriptors.Count; i++)
+        {
+            result.Add(new StatValue(vmDescriptors[i], StatScope.Vm, Stats[i]));
+        }
+
+        var vcpus = Vcpus;
+        if (vcpus.Count > 0)
+        {
+            var schema = vcpus[0].Stats.Schema;
+            for (int i = 0; i < schema.Descriptors.Count; i++)
+            {
+                var d = schema.Descriptors[i];
+                ulong value = 0;
+                foreach (var v in vcpus)
+                {
+                    value = d.Kind == StatKind.Peak ? Math.Max(value, v.Stats[i]) : value + v.Stats[i];
+                }
+
+                result.Add(new StatValue(d, StatScope.Vcpu, value));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Kicks every vCPU (for example to stop the VM).</summary>
+    public void KickAll()
+    {
+        foreach (var v in Vcpus)
+        {
+            v.Kick();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Creates the architecture's vCPU.</summary>
+    protected abstract Vcpu CreateVcpuCore(int id);
+
+    /// <summary>Disposes the vCPUs, then frees guest memory.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing)
+        {
+            return;
+        }
+
+        lock (_vcpuLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (var v in _vcpus)
+            {
+                v.Dispose();
+            }
+
+            _vcpus = [];
+        }
+
+        Memory.Dispose();
+    }
+}

@@ -1,0 +1,219 @@
+using SoftKvm.Core.Errors;
+using SoftKvm.Core.Memory;
+using SoftKvm.Core.Run;
+using SoftKvm.Core.Stats;
+using SoftKvm.Core.Tests.Support;
+
+namespace SoftKvm.Core.Tests;
+
+public sealed class RunContractTests : IDisposable
+{
+    private readonly ScriptedVm _vm = new();
+
+    public void Dispose() => _vm.Dispose();
+
+    [Fact]
+    public void MmioReadCompletesExactlyOnceAcrossRepeatedImmediateExits()
+    {
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new Load(0x9000000, 4, 1), new Increment(2)];
+
+        Assert.Equal(RunResult.Ok, vcpu.Run());
+        ref var run = ref vcpu.RunState;
+        Assert.Equal(ExitReason.Mmio, run.ExitReason);
+        Assert.Equal(0x9000000UL, run.Mmio.PhysAddr);
+        Assert.Equal(4U, run.Mmio.Length);
+        Assert.False(run.Mmio.IsWrite);
+        Assert.Equal(0, vcpu.Pc); // still at the load
+
+        run.Mmio.SetValue(0x11223344);
+        run.ImmediateExit = true;
+        Assert.Equal(RunResult.Interrupted, vcpu.Run());
+        Assert.Equal(ExitReason.Mmio, run.ExitReason); // unchanged by an immediate exit
+        Assert.Equal(0x11223344UL, vcpu.Registers[1]);
+        Assert.Equal(1, vcpu.Pc);
+
+        run.Mmio.SetValue(0xdeadbeef); // a second completion would overwrite the register
+        Assert.Equal(RunResult.Interrupted, vcpu.Run());
+        Assert.Equal(RunResult.Interrupted, vcpu.Run());
+        Assert.Equal(0x11223344UL, vcpu.Registers[1]);
+        Assert.Equal(1, vcpu.Pc);
+        Assert.Equal(1UL, vcpu.Stats[ScriptedVcpu.Completions]);
+
+        run.ImmediateExit = false;
+        Assert.Equal(RunResult.Ok, vcpu.Run());
+        Assert.Equal(ExitReason.SystemEvent, run.ExitReason);
+        Assert.Equal(1UL, vcpu.Registers[2]); // the next instruction ran exactly once
+        Assert.Equal(1UL, vcpu.Stats[ScriptedVcpu.MmioExitUser]);
+    }
+
+    [Fact]
+    public void KickBeforeRunCompletesPendingIoThenReturnsIntrWithoutRunningGuestCode()
+    {
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new Store(0x9000000, 1, 0x41), new Increment(0)];
+        Assert.Equal(RunResult.Ok, vcpu.Run());
+        Assert.Equal(0x41UL, vcpu.RunState.Mmio.Value);
+        Assert.True(vcpu.HasPendingCompletion);
+
+        vcpu.Kick();
+        Assert.Equal(RunResult.Interrupted, vcpu.Run());
+        Assert.Equal(ExitReason.Intr, vcpu.RunState.ExitReason);
+        Assert.False(vcpu.HasPendingCompletion);
+        Assert.Equal(1, vcpu.Pc);
+        Assert.Equal(0UL, vcpu.Registers[0]);
+        Assert.Equal(1UL, vcpu.Stats[VcpuStat.SignalExits]);
+
+        Assert.Equal(RunResult.Ok, vcpu.Run());
+        Assert.Equal(1UL, vcpu.Registers[0]);
+        Assert.Equal(1UL, vcpu.Stats[ScriptedVcpu.Completions]);
+    }
+
+    [Fact]
+    public void InKernelDeviceCompletesWithoutAnExit()
+    {
+        var device = new RecordingDevice();
+        device.Memory[8] = 0x80;
+        _vm.MmioBus.Register(0x8000000, 0x1000, device);
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new Load(0x8000008, 1, 3)];
+
+        Assert.Equal(RunResult.Ok, vcpu.Run());
+        Assert.Equal(ExitReason.SystemEvent, vcpu.RunState.ExitReason);
+        Assert.Equal(0x80UL, vcpu.Registers[3]);
+        Assert.Equal(1UL, vcpu.Stats[ScriptedVcpu.MmioExitKernel]);
+        Assert.Equal(0UL, vcpu.Stats[ScriptedVcpu.MmioExitUser]);
+    }
+
+    [Fact]
+    public void KickFromAnotherThreadWakesAHaltedVcpu()
+    {
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new HaltStep()];
+        var runner = new BackgroundRun(vcpu);
+        SpinUntil(() => vcpu.Stats[VcpuStat.Blocking] == 1);
+
+        vcpu.Kick();
+
+        Assert.Equal(RunResult.Interrupted, runner.Join());
+        Assert.Equal(ExitReason.Intr, vcpu.RunState.ExitReason);
+        Assert.Equal(0, vcpu.Pc); // still halted: the kick is no interrupt
+        Assert.Equal(1UL, vcpu.Stats[VcpuStat.HaltWakeup]);
+        Assert.Equal(0UL, vcpu.Stats[VcpuStat.Blocking]);
+    }
+
+    [Fact]
+    public void InterruptWakesAHaltedVcpuWhichContinues()
+    {
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new HaltStep(), new Increment(4)];
+        var runner = new BackgroundRun(vcpu);
+        SpinUntil(() => vcpu.Stats[VcpuStat.Blocking] == 1);
+
+        vcpu.InterruptPending = true;
+        vcpu.Wake();
+
+        Assert.Equal(RunResult.Ok, runner.Join());
+        Assert.Equal(1UL, vcpu.Registers[4]);
+        Assert.True(vcpu.Stats[VcpuStat.HaltWaitNs] > 0);
+    }
+
+    [Fact]
+    public void KickFromAnotherThreadStopsARunningVcpu()
+    {
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new Spin()];
+        var runner = new BackgroundRun(vcpu);
+        SpinUntil(() => vcpu.Spinning);
+
+        vcpu.Kick();
+
+        Assert.Equal(RunResult.Interrupted, runner.Join());
+        Assert.Equal(ExitReason.Intr, vcpu.RunState.ExitReason);
+        Assert.Equal(1UL, vcpu.Stats[VcpuStat.SignalExits]);
+    }
+
+    [Fact]
+    public void RunFromASecondThreadIsRefused()
+    {
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new Spin()];
+        var runner = new BackgroundRun(vcpu);
+        SpinUntil(() => vcpu.Spinning);
+
+        var e = Assert.Throws<VcpuException>(() => vcpu.Run());
+        Assert.Contains("already running", e.Message);
+        vcpu.Kick();
+        Assert.Equal(RunResult.Interrupted, runner.Join());
+    }
+
+    [Fact]
+    public void VcpuIdsAreCheckedAndMemoryChangesReachEveryVcpu()
+    {
+        using var vm = new ScriptedVm(maxVcpus: 512);
+        for (int i = 0; i < 512; i++)
+        {
+            vm.CreateVcpu(i);
+        }
+
+        Assert.Equal(512, vm.Vcpus.Count);
+        Assert.Throws<VcpuException>(() => vm.CreateVcpu(512));
+        Assert.Throws<VcpuException>(() => vm.CreateVcpu(-1));
+        Assert.Throws<VcpuException>(() => vm.CreateVcpu(7));
+        Assert.Same(vm.Vcpus[33], vm.GetVcpu(33));
+
+        vm.SetMemoryRegion(0, 0x40000000, 0x10000, MemorySlotFlags.None);
+        Assert.All(vm.Vcpus, v => Assert.True(((ScriptedVcpu)v).Requests.HasFlag(VcpuRequest.MemoryChanged)));
+    }
+
+    [Fact]
+    public void StatisticsSumOverVcpusAndOnlyClearToZero()
+    {
+        var a = _vm.CreateVcpu(0);
+        var b = _vm.CreateVcpu(1);
+        a.Program = [new Load(0x1000, 1, 0)];
+        b.Program = [new Load(0x1000, 1, 0)];
+        a.Run();
+        b.Run();
+        b.Run();
+
+        var stats = _vm.GetStatistics().ToDictionary(s => s.Name, s => s.Value);
+        Assert.Equal(3UL, stats["exits"]);
+        Assert.Equal(2UL, stats["mmio_exit_user"]);
+        Assert.Equal(0UL, stats["remote_tlb_flush"]);
+        var again = _vm.GetStatistics().ToDictionary(s => s.Name, s => s.Value);
+        Assert.Equal(stats, again); // reading changes nothing
+
+        Assert.Throws<StatsException>(() => a.Stats.Write("exits", 5));
+        Assert.Throws<StatsException>(() => a.Stats.Write("no_such_stat", 0));
+        a.Stats.Write("exits", 0);
+        Assert.Equal(0UL, a.Stats["exits"]);
+        Assert.Equal(2UL, b.Stats["exits"]);
+    }
+
+    [Fact]
+    public void StatsDescriptorsLookLikeKvms()
+    {
+        var schema = ScriptedVcpu.Schema;
+        Assert.Equal("exits", schema.Descriptors[VcpuStat.Exits].Name);
+        Assert.Equal("signal_exits", schema.Descriptors[VcpuStat.SignalExits].Name);
+        var wait = schema.Descriptors[VcpuStat.HaltWaitNs];
+        Assert.Equal((StatUnit.Seconds, -9), (wait.Unit, wait.Exponent));
+        Assert.Equal(StatKind.Instant, schema.Descriptors[VcpuStat.Blocking].Kind);
+        Assert.Throws<SoftKvmException>(() => new StatsSchema(StatScope.Vcpu, VcpuStat.Descriptors, [new StatDescriptor("exits")]));
+    }
+
+    [Fact]
+    public void PeakStatisticKeepsTheMaximum()
+    {
+        var block = new StatsBlock(new StatsSchema(StatScope.Vm, [new StatDescriptor("max_mmu_rmap_size", StatKind.Peak)]));
+        block.UpdatePeak(0, 5);
+        block.UpdatePeak(0, 3);
+        Assert.Equal(5UL, block[0]);
+    }
+
+    private static void SpinUntil(Func<bool> condition)
+    {
+        Assert.True(SpinWait.SpinUntil(condition, TimeSpan.FromSeconds(10)), "condition not reached in 10 s");
+    }
+}

@@ -1,0 +1,144 @@
+using System.Buffers.Binary;
+
+namespace SoftKvm.Arm64.Vgic;
+
+/// <summary>
+/// Register dispatch inside a VGIC device (spec §3.1): look the offset up in the frame's
+/// <see cref="RegisterMap"/>; the access must have a width the register allows, be naturally aligned
+/// and lie inside the register; per-IRQ arrays are split into one field per INTID (so byte accesses to
+/// IPRIORITYR and ITARGETSR touch one interrupt). Anything invalid is RAZ/WI: the device always
+/// handles the access. Allocation-free; called with the VGIC lock held.
+/// </summary>
+internal static class GicMmio
+{
+    public static void Read(IGicRegisterFile file, RegisterMap map, ulong offset, Span<byte> data, int vcpu)
+    {
+        ulong value = 0;
+        if (TryLocate(map, offset, data.Length, out var reg, out uint rel))
+        {
+            if (reg.IsPerIrq)
+            {
+                value = ReadIrqs(file, reg, rel, data.Length, vcpu);
+            }
+            else if (reg.Id != GicReg.RazWi)
+            {
+                value = file.ReadRegister(reg.Id, vcpu) >> (int)(rel * 8);
+            }
+        }
+
+        Store(value, data);
+    }
+
+    public static void Write(IGicRegisterFile file, RegisterMap map, ulong offset, ReadOnlySpan<byte> data, int vcpu)
+    {
+        if (!TryLocate(map, offset, data.Length, out var reg, out uint rel))
+        {
+            return;
+        }
+
+        ulong value = Load(data);
+        if (reg.IsPerIrq)
+        {
+            WriteIrqs(file, reg, rel, data.Length, value, vcpu);
+        }
+        else if (reg.Id != GicReg.RazWi)
+        {
+            if (data.Length < reg.Length)
+            {
+                int shift = (int)(rel * 8);
+                ulong mask = Mask(data.Length * 8) << shift;
+                value = (file.ReadRegister(reg.Id, vcpu) & ~mask) | ((value << shift) & mask);
+            }
+
+            file.WriteRegister(reg.Id, value, vcpu);
+        }
+    }
+
+    private static bool TryLocate(RegisterMap map, ulong offset, int size, out GicRegister reg, out uint rel)
+    {
+        rel = 0;
+        if (!map.TryFind(offset, out reg) || !reg.Allows(size) || (offset & (ulong)(size - 1)) != 0)
+        {
+            return false;
+        }
+
+        rel = (uint)(offset - reg.Offset);
+        return rel + (uint)size <= reg.Length;
+    }
+
+    private static ulong ReadIrqs(IGicRegisterFile file, in GicRegister reg, uint rel, int size, int vcpu)
+    {
+        int bits = reg.BitsPerIrq;
+        int firstBit = (int)rel * 8;
+        int intId = reg.FirstIntId + firstBit / bits;
+        if (bits >= size * 8)
+        {
+            var irq = file.ResolveIrq(intId, vcpu);
+            return irq is null ? 0 : (file.Vgic.ReadIrqField(reg.Id, irq, vcpu) >> (firstBit % bits)) & Mask(size * 8);
+        }
+
+        ulong value = 0;
+        ulong fieldMask = Mask(bits);
+        int count = size * 8 / bits;
+        for (int k = 0; k < count; k++)
+        {
+            var irq = file.ResolveIrq(intId + k, vcpu);
+            if (irq is not null)
+            {
+                value |= (file.Vgic.ReadIrqField(reg.Id, irq, vcpu) & fieldMask) << (k * bits);
+            }
+        }
+
+        return value;
+    }
+
+    private static void WriteIrqs(IGicRegisterFile file, in GicRegister reg, uint rel, int size, ulong value, int vcpu)
+    {
+        int bits = reg.BitsPerIrq;
+        int firstBit = (int)rel * 8;
+        int intId = reg.FirstIntId + firstBit / bits;
+        if (bits > size * 8)
+        {
+            var irq = file.ResolveIrq(intId, vcpu);
+            if (irq is not null)
+            {
+                int shift = firstBit % bits;
+                ulong mask = Mask(size * 8) << shift;
+                ulong field = (file.Vgic.ReadIrqField(reg.Id, irq, vcpu) & ~mask) | ((value << shift) & mask);
+                file.Vgic.WriteIrqField(reg.Id, irq, field, vcpu);
+            }
+
+            return;
+        }
+
+        ulong fieldMask = Mask(bits);
+        int count = size * 8 / bits;
+        for (int k = 0; k < count; k++)
+        {
+            var irq = file.ResolveIrq(intId + k, vcpu);
+            if (irq is not null)
+            {
+                file.Vgic.WriteIrqField(reg.Id, irq, (value >> (k * bits)) & fieldMask, vcpu);
+            }
+        }
+    }
+
+    private static ulong Mask(int bits) => bits >= 64 ? ulong.MaxValue : (1UL << bits) - 1;
+
+    private static ulong Load(ReadOnlySpan<byte> data) => data.Length switch
+    {
+        1 => data[0],
+        2 => BinaryPrimitives.ReadUInt16LittleEndian(data),
+        4 => BinaryPrimitives.ReadUInt32LittleEndian(data),
+        8 => BinaryPrimitives.ReadUInt64LittleEndian(data),
+        _ => 0,
+    };
+
+    private static void Store(ulong value, Span<byte> data)
+    {
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = i < 8 ? (byte)(value >> (i * 8)) : (byte)0;
+        }
+    }
+}

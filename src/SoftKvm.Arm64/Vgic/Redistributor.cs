@@ -1,0 +1,102 @@
+using SoftKvm.Arm64.Kvm;
+using SoftKvm.Core;
+using SoftKvm.Core.Io;
+
+namespace SoftKvm.Arm64.Vgic;
+
+/// <summary>
+/// One GICv3 redistributor as ONE IO device of 0x20000 bytes covering RD_base and SGI_base (spec §3,
+/// "Use a single IO device per redistributor"), so that 512 vCPUs need 512 bus ranges, not 1024. Any
+/// vCPU may access any redistributor; the SGI_base arrays always address this vCPU's private IRQs.
+/// </summary>
+internal sealed class Redistributor : IIoDevice, IGicRegisterFile
+{
+    private const ulong WakerProcessorSleep = 1 << 1;
+    private const ulong WakerChildrenAsleep = 1 << 2;
+
+    // IHI 0069 §12.11.31/§12.11.33: the fields software can program (the rest is RES0).
+    private const ulong PropBaserMask = 0x0700_0fff_ffff_ff9fUL; // OuterCache, PA, Shareability, InnerCache, IDbits
+    private const ulong PendBaserMask = 0x0700_0fff_ffff_0f80UL; // OuterCache, PA, Shareability, InnerCache (PTZ reads 0)
+
+    private readonly Vgic _vgic;
+    private ulong _waker;
+    private ulong _propBaser;
+    private ulong _pendBaser;
+
+    public Redistributor(Vgic vgic, int vcpu, ulong baseAddress, bool last)
+    {
+        _vgic = vgic;
+        VcpuIndex = vcpu;
+        Base = baseAddress;
+        Last = last;
+    }
+
+    public Vgic Vgic => _vgic;
+
+    /// <summary>The vCPU this redistributor serves.</summary>
+    public int VcpuIndex { get; }
+
+    /// <summary>The guest-physical base (RD_base).</summary>
+    public ulong Base { get; }
+
+    /// <summary>GICR_TYPER.Last.</summary>
+    public bool Last { get; }
+
+    /// <summary>
+    /// GICR_TYPER: Affinity_Value [63:32] = the vCPU's Aff2.Aff1.Aff0 (Aff3 [63:56] is 0),
+    /// Processor_Number [23:8] = vCPU id, Last [4]; PLPIS, VLPIS, DirectLPI, DPGS 0 (no ITS).
+    /// </summary>
+    public ulong Typer =>
+        (Mpidr.Affinity(Mpidr.FromVcpuId(VcpuIndex)) & 0xff_ffffUL) << 32 |
+        (ulong)(VcpuIndex & 0xffff) << 8 |
+        (Last ? 1UL << 4 : 0);
+
+    public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
+    {
+        lock (_vgic.Lock)
+        {
+            GicMmio.Read(this, GicRegisterMaps.V3Redistributor, offset, data, VcpuIndex);
+            _vgic.FlushLocked();
+        }
+    }
+
+    public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
+    {
+        lock (_vgic.Lock)
+        {
+            GicMmio.Write(this, GicRegisterMaps.V3Redistributor, offset, data, VcpuIndex);
+            _vgic.FlushLocked();
+        }
+    }
+
+    public ulong ReadRegister(GicReg id, int vcpu) => id switch
+    {
+        GicReg.RdCtlr => 0,                      // EnableLPIs RAZ/WI without an ITS; RWP and UWP read 0
+        GicReg.Iidr => Vgic.Iidr,
+        GicReg.RdTyper => Typer,
+        GicReg.RdWaker => _waker,
+        GicReg.RdPropBaser => _propBaser,
+        GicReg.RdPendBaser => _pendBaser,
+        GicReg.Pidr2 => 0x3b,
+        _ => 0,
+    };
+
+    public void WriteRegister(GicReg id, ulong value, int vcpu)
+    {
+        switch (id)
+        {
+            case GicReg.RdWaker:
+                // ProcessorSleep is kept; ChildrenAsleep follows it at once (no power management to wait for).
+                _waker = (value & WakerProcessorSleep) != 0 ? WakerProcessorSleep | WakerChildrenAsleep : 0;
+                break;
+            case GicReg.RdPropBaser:
+                _propBaser = value & PropBaserMask;
+                break;
+            case GicReg.RdPendBaser:
+                _pendBaser = value & PendBaserMask;
+                break;
+        }
+    }
+
+    public VgicIrq? ResolveIrq(int intId, int vcpu) => intId < Vgic.NrPrivateIrqs ? _vgic.PrivateIrq(VcpuIndex, intId) : null;
+}

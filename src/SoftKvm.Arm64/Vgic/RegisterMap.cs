@@ -1,0 +1,60 @@
+namespace SoftKvm.Arm64.Vgic;
+
+/// <summary>
+/// A GIC frame's register table, sorted by offset, with a binary-search lookup. Built once per
+/// model; lookups allocate nothing.
+/// </summary>
+internal sealed class RegisterMap
+{
+    private readonly GicRegister[] _registers;
+
+    public RegisterMap(string frame, params GicRegister[] registers)
+    {
+        Frame = frame;
+        _registers = [.. registers.OrderBy(r => r.Offset)];
+        for (int i = 1; i < _registers.Length; i++)
+        {
+            var previous = _registers[i - 1];
+            if (previous.Offset + previous.Length > _registers[i].Offset)
+            {
+                throw new InvalidOperationException($"{frame}: {previous.Name} overlaps {_registers[i].Name}");
+            }
+        }
+    }
+
+    /// <summary>The frame name (for messages).</summary>
+    public string Frame { get; }
+
+    /// <summary>The registers, by offset.</summary>
+    public IReadOnlyList<GicRegister> Registers => _registers;
+
+    /// <summary>Finds the register that holds <paramref name="offset"/>.</summary>
+    public bool TryFind(ulong offset, out GicRegister register)
+    {
+        int lo = 0, hi = _registers.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            var r = _registers[mid];
+            if (offset < r.Offset)
+            {
+                hi = mid - 1;
+            }
+            else if (offset >= (ulong)r.Offset + r.Length)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                register = r;
+                return true;
+            }
+        }
+
+        register = default;
+        return false;
+    }
+
+    /// <summary>The register named <paramref name="name"/> (tests and tools).</summary>
+    public GicRegister this[string name] => _registers.First(r => r.Name == name);
+}

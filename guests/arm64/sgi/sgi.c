@@ -1,0 +1,245 @@
+/*
+ * SGI delivery test for the VGIC: vCPU 0 starts every other vCPU with PSCI CPU_ON (ids in KVM's MPIDR
+ * order until CPU_ON answers INVALID_PARAMETERS), then sends each one a targeted SGI and waits for its
+ * answer, then broadcasts one SGI to all others and counts the answers. Works with a GICv3 (ICC_*
+ * system registers, ICC_SGI1R_EL1 with Aff1/Aff2 target lists) or a GICv2 (GICD_SGIR, GICC_IAR/EOIR),
+ * chosen by ID_AA64PFR0_EL1.GIC. Prints PASS or FAIL and powers off.
+ */
+typedef unsigned long u64;
+typedef unsigned int u32;
+
+#define UART_BASE 0x09000000UL
+#define GICD_BASE 0x08000000UL
+#define GICC_BASE 0x08010000UL
+#define GICR_BASE 0x080A0000UL
+#define GICR_BASE2 0x4000000000UL
+#define GICR_STRIDE 0x20000UL
+#define MAX_CPUS 512
+
+#define PSCI_CPU_ON 0xC4000003UL
+#define PSCI_SYSTEM_OFF 0x84000008UL
+#define PSCI_INVALID_PARAMETERS (-2)
+
+#define SGI_PING 5
+#define SGI_PONG 6
+#define SGI_ALL 7
+
+extern void secondary_entry(void);
+
+static int gic_v3;
+static volatile u32 online[MAX_CPUS];
+static volatile u32 pings[MAX_CPUS];
+static volatile u32 broadcast_hits;
+static volatile u32 print_lock;
+
+static inline u32 rd32(u64 a) { return *(volatile u32 *)a; }
+static inline void wr32(u64 a, u32 v) { *(volatile u32 *)a = v; }
+static inline u64 rd64(u64 a) { return *(volatile u64 *)a; }
+
+static long psci(u64 fn, u64 a1, u64 a2, u64 a3)
+{
+    register u64 x0 __asm__("x0") = fn;
+    register u64 x1 __asm__("x1") = a1;
+    register u64 x2 __asm__("x2") = a2;
+    register u64 x3 __asm__("x3") = a3;
+    __asm__ volatile("hvc #0"
+                     : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3)
+                     :
+                     : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15",
+                       "x16", "x17", "memory");
+    return (long)x0;
+}
+
+static void putc_raw(char c)
+{
+    while (rd32(UART_BASE + 0x18) & (1u << 5))
+        ;
+    wr32(UART_BASE, (u32)(unsigned char)c);
+}
+
+static void puts_raw(const char *s)
+{
+    while (*s) {
+        if (*s == '\n')
+            putc_raw('\r');
+        putc_raw(*s++);
+    }
+}
+
+static void put_dec(u64 v)
+{
+    char buf[24];
+    int n = 0;
+    do {
+        buf[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        putc_raw(buf[--n]);
+}
+
+/* KVM's vCPU id -> MPIDR affinity: Aff0 = id[3:0], Aff1 = id[11:4]. */
+static u64 affinity_of(u64 id) { return (id & 0xf) | ((id >> 4 & 0xff) << 8); }
+
+static u64 my_affinity(void)
+{
+    u64 v;
+    __asm__ volatile("mrs %0, mpidr_el1" : "=r"(v));
+    return v & 0xffffff;
+}
+
+/* ID_AA64PFR0_EL1.GIC: 1 when the GICv3 system-register CPU interface is there (as KVM and QEMU set it). */
+static int has_gic_v3(void)
+{
+    u64 v;
+    __asm__ volatile("mrs %0, id_aa64pfr0_el1" : "=r"(v));
+    return (v >> 24 & 0xf) != 0;
+}
+
+static u64 redistributor_of(u64 aff)
+{
+    u64 rd = GICR_BASE;
+    for (;;) {
+        u64 typer = rd64(rd + 0x8);
+        if ((typer >> 32) == aff)
+            return rd;
+        if (typer & (1u << 4)) { /* Last: the next region, if any */
+            if (rd >= GICR_BASE2)
+                return 0;
+            rd = GICR_BASE2;
+        } else {
+            rd += GICR_STRIDE;
+        }
+    }
+}
+
+static void gic_cpu_init(void)
+{
+    if (gic_v3) {
+        u64 rd = redistributor_of(my_affinity());
+        if (!rd) {
+            puts_raw("FAIL: no redistributor\n");
+            psci(PSCI_SYSTEM_OFF, 0, 0, 0);
+        }
+        wr32(rd + 0x14, rd32(rd + 0x14) & ~(1u << 1));
+        while (rd32(rd + 0x14) & (1u << 2))
+            ;
+        wr32(rd + 0x10000 + 0x080, 0xffffffffu);
+        wr32(rd + 0x10000 + 0x100, 0x0000ffffu);
+        u64 sre;
+        __asm__ volatile("mrs %0, S3_0_C12_C12_5" : "=r"(sre));
+        __asm__ volatile("msr S3_0_C12_C12_5, %0; isb" ::"r"(sre | 1));
+        __asm__ volatile("msr S3_0_C4_C6_0, %0" ::"r"(0xffUL));
+        __asm__ volatile("msr S3_0_C12_C12_7, %0; isb" ::"r"(1UL));
+    } else {
+        wr32(GICD_BASE + 0x100, 0x0000ffffu); /* GICD_ISENABLER0 (banked): SGIs */
+        wr32(GICC_BASE + 0x4, 0xff);          /* GICC_PMR */
+        wr32(GICC_BASE + 0x0, 1);             /* GICC_CTLR: enable */
+    }
+}
+
+static void send_sgi(u64 target_id, u32 intid, int broadcast)
+{
+    if (gic_v3) {
+        u64 aff = affinity_of(target_id);
+        u64 v = (u64)intid << 24;
+        if (broadcast)
+            v |= 1UL << 40;
+        else
+            v |= ((aff >> 8 & 0xff) << 16) | (1UL << (aff & 0xf));
+        __asm__ volatile("dsb ish; msr S3_0_C12_C11_5, %0; isb" ::"r"(v));
+    } else {
+        u32 v = broadcast ? (1u << 24) | intid : ((1u << target_id) << 16) | intid;
+        __asm__ volatile("dsb ish" ::: "memory");
+        wr32(GICD_BASE + 0xf00, v); /* GICD_SGIR */
+    }
+}
+
+static u32 wait_sgi(void)
+{
+    for (;;) {
+        u32 iar;
+        if (gic_v3) {
+            u64 v;
+            __asm__ volatile("mrs %0, S3_0_C12_C12_0" : "=r"(v));
+            iar = (u32)v;
+        } else {
+            iar = rd32(GICC_BASE + 0xc);
+        }
+        u32 intid = iar & 0x3ff;
+        if (intid < 1020) {
+            if (gic_v3)
+                __asm__ volatile("msr S3_0_C12_C12_1, %0; isb" ::"r"((u64)iar));
+            else
+                wr32(GICC_BASE + 0x10, iar);
+            return intid;
+        }
+        __asm__ volatile("wfi");
+    }
+}
+
+void secondary_main(u64 id)
+{
+    gic_cpu_init();
+    __atomic_store_n(&online[id], 1, __ATOMIC_RELEASE);
+    for (;;) {
+        u32 intid = wait_sgi();
+        if (intid == SGI_PING) {
+            __atomic_fetch_add(&pings[id], 1, __ATOMIC_ACQ_REL);
+            send_sgi(0, SGI_PONG, 0);
+        } else if (intid == SGI_ALL) {
+            __atomic_fetch_add(&broadcast_hits, 1, __ATOMIC_ACQ_REL);
+        }
+    }
+}
+
+static void fail(const char *what, u64 id)
+{
+    puts_raw("FAIL: ");
+    puts_raw(what);
+    puts_raw(" vCPU ");
+    put_dec(id);
+    puts_raw("\n");
+    psci(PSCI_SYSTEM_OFF, 0, 0, 0);
+}
+
+void primary_main(void)
+{
+    wr32(UART_BASE + 0x30, 0x301);
+    gic_v3 = has_gic_v3();
+    wr32(GICD_BASE, gic_v3 ? (1u << 4) | (1u << 1) | 1u : 1u);
+    gic_cpu_init();
+
+    u64 n = 1;
+    while (n < MAX_CPUS) {
+        long r = psci(PSCI_CPU_ON, affinity_of(n), (u64)secondary_entry, n);
+        if (r == PSCI_INVALID_PARAMETERS)
+            break;
+        if (r != 0)
+            fail("CPU_ON", n);
+        while (!__atomic_load_n(&online[n], __ATOMIC_ACQUIRE))
+            ;
+        n++;
+    }
+
+    puts_raw(gic_v3 ? "GICv3: " : "GICv2: ");
+    put_dec(n);
+    puts_raw(" vCPUs online\n");
+
+    for (u64 i = 1; i < n; i++) {
+        send_sgi(i, SGI_PING, 0);
+        if (wait_sgi() != SGI_PONG || __atomic_load_n(&pings[i], __ATOMIC_ACQUIRE) != 1)
+            fail("targeted SGI", i);
+    }
+    puts_raw("targeted SGIs answered: ");
+    put_dec(n - 1);
+    puts_raw("\n");
+
+    send_sgi(0, SGI_ALL, 1);
+    while (__atomic_load_n(&broadcast_hits, __ATOMIC_ACQUIRE) != n - 1)
+        ;
+    puts_raw("broadcast SGI reached: ");
+    put_dec(n - 1);
+    puts_raw("\nPASS\n");
+    psci(PSCI_SYSTEM_OFF, 0, 0, 0);
+}

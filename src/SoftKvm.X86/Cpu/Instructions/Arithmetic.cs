@@ -1,0 +1,101 @@
+using Iced.Intel;
+
+namespace SoftKvm.X86.Cpu.Instructions;
+
+/// <summary>ADD, ADC, SUB, SBB, CMP, AND, OR, XOR, TEST, INC, DEC, NEG, NOT.</summary>
+internal static class Arithmetic
+{
+    private const ulong IncDecMask = Rflags.Status & ~Rflags.CF;
+
+    public static void Add(X86Cpu c, ref Instruction i) => Binary(c, ref i, 0);
+
+    public static void Or(X86Cpu c, ref Instruction i) => Binary(c, ref i, 1);
+
+    public static void Adc(X86Cpu c, ref Instruction i) => Binary(c, ref i, 2);
+
+    public static void Sbb(X86Cpu c, ref Instruction i) => Binary(c, ref i, 3);
+
+    public static void And(X86Cpu c, ref Instruction i) => Binary(c, ref i, 4);
+
+    public static void Sub(X86Cpu c, ref Instruction i) => Binary(c, ref i, 5);
+
+    public static void Xor(X86Cpu c, ref Instruction i) => Binary(c, ref i, 6);
+
+    public static void Cmp(X86Cpu c, ref Instruction i) => Binary(c, ref i, 7);
+
+    public static void Test(X86Cpu c, ref Instruction i) => Binary(c, ref i, 8);
+
+    private static void Binary(X86Cpu c, ref Instruction i, int op)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (!c.ReadOp(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
+        {
+            return;
+        }
+
+        ulong cf = c.Regs.Rflags & Rflags.CF;
+        ulong flags;
+        ulong r = op switch
+        {
+            0 => Alu.Add(a, b, 0, size, out flags),
+            1 => Alu.Logic(a | b, size, out flags),
+            2 => Alu.Add(a, b, cf, size, out flags),
+            3 => Alu.Sub(a, b, cf, size, out flags),
+            4 or 8 => Alu.Logic(a & b, size, out flags),
+            6 => Alu.Logic(a ^ b, size, out flags),
+            _ => Alu.Sub(a, b, 0, size, out flags),
+        };
+
+        if (op < 7 && !c.WriteOp(ref i, 0, size, r))
+        {
+            return;
+        }
+
+        c.SetStatus(flags);
+    }
+
+    public static void Inc(X86Cpu c, ref Instruction i) => IncDec(c, ref i, false);
+
+    public static void Dec(X86Cpu c, ref Instruction i) => IncDec(c, ref i, true);
+
+    private static void IncDec(X86Cpu c, ref Instruction i, bool dec)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (!c.ReadOp(ref i, 0, size, out ulong a))
+        {
+            return;
+        }
+
+        ulong r = dec ? Alu.Sub(a, 1, 0, size, out ulong flags) : Alu.Add(a, 1, 0, size, out flags);
+        if (!c.WriteOp(ref i, 0, size, r))
+        {
+            return;
+        }
+
+        c.SetFlags(IncDecMask, flags);
+    }
+
+    public static void Neg(X86Cpu c, ref Instruction i)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (!c.ReadOp(ref i, 0, size, out ulong a))
+        {
+            return;
+        }
+
+        ulong r = Alu.Sub(0, a, 0, size, out ulong flags);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetStatus(flags);
+        }
+    }
+
+    public static void Not(X86Cpu c, ref Instruction i)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (c.ReadOp(ref i, 0, size, out ulong a))
+        {
+            c.WriteOp(ref i, 0, size, ~a);
+        }
+    }
+}

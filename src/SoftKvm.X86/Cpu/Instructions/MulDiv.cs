@@ -1,0 +1,225 @@
+using Iced.Intel;
+
+namespace SoftKvm.X86.Cpu.Instructions;
+
+/// <summary>
+/// MUL, IMUL (one, two and three operands), DIV, IDIV. CF/OF as the SDM defines; SF, ZF and PF
+/// (undefined) follow the low half of the result and AF is cleared; DIV/IDIV leave the flags
+/// unchanged (undefined). #DE on division by zero and on quotient overflow, committing nothing.
+/// </summary>
+internal static class MulDiv
+{
+    private const ulong CF = Rflags.CF, OF = Rflags.OF;
+
+    private static void WriteWide(X86Cpu c, int size, ulong lo, ulong hi)
+    {
+        if (size == 1)
+        {
+            c.SetGpr(Gpr.Rax, 2, (lo & 0xFF) | ((hi & 0xFF) << 8));
+            return;
+        }
+
+        c.SetGpr(Gpr.Rax, size, lo);
+        c.SetGpr(Gpr.Rdx, size, hi);
+    }
+
+    public static void Mul(X86Cpu c, ref Instruction i)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (!c.ReadOp(ref i, 0, size, out ulong b))
+        {
+            return;
+        }
+
+        ulong a = c.GetGpr(Gpr.Rax, size);
+        ulong lo, hi;
+        if (size == 8)
+        {
+            hi = Math.BigMul(a, b, out lo);
+        }
+        else
+        {
+            ulong p = a * b;
+            lo = p & Alu.Mask(size);
+            hi = p >> (size * 8);
+        }
+
+        WriteWide(c, size, lo, hi);
+        c.SetStatus(Alu.Szp(lo, size) | (hi != 0 ? CF | OF : 0));
+    }
+
+    public static void Imul(X86Cpu c, ref Instruction i)
+    {
+        if (i.OpCount == 1)
+        {
+            int size = X86Cpu.OpSize(ref i, 0);
+            if (!c.ReadOp(ref i, 0, size, out ulong bu))
+            {
+                return;
+            }
+
+            long a = (long)Alu.SignExtend(c.GetGpr(Gpr.Rax, size), size);
+            long b = (long)Alu.SignExtend(bu, size);
+            ulong lo, hi;
+            bool overflow;
+            if (size == 8)
+            {
+                Int128 p = (Int128)a * b;
+                lo = (ulong)p;
+                hi = (ulong)(p >> 64);
+                overflow = p != (long)lo;
+            }
+            else
+            {
+                long p = a * b;
+                lo = (ulong)p & Alu.Mask(size);
+                hi = ((ulong)p >> (size * 8)) & Alu.Mask(size);
+                overflow = p != (long)Alu.SignExtend(lo, size);
+            }
+
+            WriteWide(c, size, lo, hi);
+            c.SetStatus(Alu.Szp(lo, size) | (overflow ? CF | OF : 0));
+            return;
+        }
+
+        int sz = X86Cpu.OpSize(ref i, 0);
+        int srcOp = i.OpCount == 3 ? 1 : 0;
+        ulong x, y;
+        if (i.OpCount == 3)
+        {
+            if (!c.ReadOp(ref i, 1, sz, out x))
+            {
+                return;
+            }
+
+            y = i.GetImmediate(2);
+        }
+        else
+        {
+            x = c.GetReg(i.Op0Register);
+            if (!c.ReadOp(ref i, 1, sz, out y))
+            {
+                return;
+            }
+        }
+
+        _ = srcOp;
+        long sa = (long)Alu.SignExtend(x, sz);
+        long sb = (long)Alu.SignExtend(y & Alu.Mask(sz), sz);
+        ulong r;
+        bool ovf;
+        if (sz == 8)
+        {
+            Int128 p = (Int128)sa * sb;
+            r = (ulong)p;
+            ovf = p != (long)r;
+        }
+        else
+        {
+            long p = sa * sb;
+            r = (ulong)p & Alu.Mask(sz);
+            ovf = p != (long)Alu.SignExtend(r, sz);
+        }
+
+        c.SetReg(i.Op0Register, r);
+        c.SetStatus(Alu.Szp(r, sz) | (ovf ? CF | OF : 0));
+    }
+
+    public static void Div(X86Cpu c, ref Instruction i)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (!c.ReadOp(ref i, 0, size, out ulong d))
+        {
+            return;
+        }
+
+        if (d == 0)
+        {
+            c.Fault(ExceptionVector.DE);
+            return;
+        }
+
+        ulong q, rem;
+        if (size == 8)
+        {
+            UInt128 n = ((UInt128)c.Regs.Gpr[Gpr.Rdx] << 64) | c.Regs.Gpr[Gpr.Rax];
+            UInt128 qq = n / d;
+            if (qq > ulong.MaxValue)
+            {
+                c.Fault(ExceptionVector.DE);
+                return;
+            }
+
+            q = (ulong)qq;
+            rem = (ulong)(n % d);
+        }
+        else
+        {
+            ulong n = size == 1 ? c.GetGpr(Gpr.Rax, 2) : (c.GetGpr(Gpr.Rdx, size) << (size * 8)) | c.GetGpr(Gpr.Rax, size);
+            q = n / d;
+            rem = n % d;
+            if (q > Alu.Mask(size))
+            {
+                c.Fault(ExceptionVector.DE);
+                return;
+            }
+        }
+
+        WriteWide(c, size, q, rem);
+    }
+
+    public static void Idiv(X86Cpu c, ref Instruction i)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (!c.ReadOp(ref i, 0, size, out ulong du))
+        {
+            return;
+        }
+
+        if (du == 0)
+        {
+            c.Fault(ExceptionVector.DE);
+            return;
+        }
+
+        long d = (long)Alu.SignExtend(du, size);
+        ulong q, rem;
+        if (size == 8)
+        {
+            Int128 n = (Int128)(((UInt128)c.Regs.Gpr[Gpr.Rdx] << 64) | c.Regs.Gpr[Gpr.Rax]);
+            if (n == Int128.MinValue && d == -1)
+            {
+                c.Fault(ExceptionVector.DE);
+                return;
+            }
+
+            Int128 qq = n / d;
+            if (qq > long.MaxValue || qq < long.MinValue)
+            {
+                c.Fault(ExceptionVector.DE);
+                return;
+            }
+
+            q = (ulong)(long)qq;
+            rem = (ulong)(long)(n % d);
+        }
+        else
+        {
+            long n = size == 1
+                ? (short)c.GetGpr(Gpr.Rax, 2)
+                : (long)Alu.SignExtend((c.GetGpr(Gpr.Rdx, size) << (size * 8)) | c.GetGpr(Gpr.Rax, size), size * 2);
+            long qq = n / d;
+            long max = (long)(Alu.Mask(size) >> 1);
+            if (qq > max || qq < -max - 1)
+            {
+                c.Fault(ExceptionVector.DE);
+                return;
+            }
+
+            q = (ulong)qq & Alu.Mask(size);
+            rem = (ulong)(n % d) & Alu.Mask(size);
+        }
+
+        WriteWide(c, size, q, rem);
+    }
+}

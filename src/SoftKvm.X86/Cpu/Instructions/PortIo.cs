@@ -1,0 +1,50 @@
+using Iced.Intel;
+
+namespace SoftKvm.X86.Cpu.Instructions;
+
+/// <summary>IN and OUT. After the IOPL / TSS I/O-bitmap check the instruction exits to the hypervisor
+/// (VMX "IO instruction" exit, RIP still at the instruction); under <see cref="X86Cpu.EmulateOne"/> it
+/// goes to the emulation bus and retires.</summary>
+internal static class PortIo
+{
+    public static void In(X86Cpu c, ref Instruction i)
+    {
+        int size = X86Cpu.RegSize(i.Op0Register);
+        ushort port = (ushort)(i.Op1Kind == OpKind.Register ? c.GetReg(Register.DX) : i.Immediate8);
+        if (!c.CheckIoPermission(port, size))
+        {
+            return;
+        }
+
+        if (c.IsEmulating)
+        {
+            if (c.BusReadPort(port, size, out ulong v))
+            {
+                c.SetGpr(Gpr.Rax, size, v);
+            }
+
+            return;
+        }
+
+        c.IoExit(port, size, true, false, false, i.Op1Kind != OpKind.Register, 0);
+    }
+
+    public static void Out(X86Cpu c, ref Instruction i)
+    {
+        int size = X86Cpu.RegSize(i.Op1Register);
+        ushort port = (ushort)(i.Op0Kind == OpKind.Register ? c.GetReg(Register.DX) : i.Immediate8);
+        if (!c.CheckIoPermission(port, size))
+        {
+            return;
+        }
+
+        ulong v = c.GetGpr(Gpr.Rax, size);
+        if (c.IsEmulating)
+        {
+            c.BusWritePort(port, size, v);
+            return;
+        }
+
+        c.IoExit(port, size, false, false, false, i.Op0Kind != OpKind.Register, v);
+    }
+}

@@ -1,0 +1,231 @@
+using Iced.Intel;
+
+namespace SoftKvm.X86.Cpu.Instructions;
+
+/// <summary>
+/// SHL/SAL, SHR, SAR, ROL, ROR, RCL, RCR, SHLD, SHRD. Flags as the SDM defines them; where the SDM
+/// leaves a flag undefined (OF for counts other than 1, AF) the model uses the 1-bit formula for OF
+/// and clears AF, which is what QEMU does; the differential tests mask these flags.
+/// </summary>
+internal static class ShiftRotate
+{
+    private const ulong CF = Rflags.CF, OF = Rflags.OF, AF = Rflags.AF;
+
+    private static bool Operands(X86Cpu c, ref Instruction i, out int size, out ulong a, out int count)
+    {
+        size = X86Cpu.OpSize(ref i, 0);
+        count = 0;
+        if (!c.ReadOp(ref i, 0, size, out a))
+        {
+            return false;
+        }
+
+        ulong n;
+        if (i.OpCount < 2)
+        {
+            n = 1;
+        }
+        else
+        {
+            var k = i.GetOpKind(1);
+            n = k == OpKind.Register ? c.GetReg(i.GetOpRegister(1)) : i.GetImmediate(1);
+        }
+
+        count = (int)(n & (size == 8 ? 0x3FUL : 0x1FUL));
+        return true;
+    }
+
+    public static void Shl(X86Cpu c, ref Instruction i)
+    {
+        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        {
+            return;
+        }
+
+        int bits = size * 8;
+        ulong r = n >= bits ? 0 : (a << n) & Alu.Mask(size);
+        ulong cf = n > bits ? 0 : (a >> (bits - n)) & 1;
+        ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetStatus(flags);
+        }
+    }
+
+    public static void Shr(X86Cpu c, ref Instruction i)
+    {
+        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        {
+            return;
+        }
+
+        ulong r = n >= 64 ? 0 : a >> n;
+        ulong cf = n > 64 ? 0 : (a >> (n - 1)) & 1;
+        ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | (Alu.Msb(a, size) != 0 ? OF : 0);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetStatus(flags);
+        }
+    }
+
+    public static void Sar(X86Cpu c, ref Instruction i)
+    {
+        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        {
+            return;
+        }
+
+        long s = (long)Alu.SignExtend(a, size);
+        ulong r = (ulong)(s >> Math.Min(n, 63)) & Alu.Mask(size);
+        ulong cf = (ulong)(s >> Math.Min(n - 1, 63)) & 1;
+        ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetStatus(flags);
+        }
+    }
+
+    public static void Rol(X86Cpu c, ref Instruction i)
+    {
+        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        {
+            return;
+        }
+
+        int bits = size * 8;
+        int k = n % bits;
+        ulong m = Alu.Mask(size);
+        ulong r = k == 0 ? a : ((a << k) | (a >> (bits - k))) & m;
+        ulong cf = r & 1;
+        ulong flags = (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetFlags(CF | OF, flags);
+        }
+    }
+
+    public static void Ror(X86Cpu c, ref Instruction i)
+    {
+        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        {
+            return;
+        }
+
+        int bits = size * 8;
+        int k = n % bits;
+        ulong m = Alu.Mask(size);
+        ulong r = k == 0 ? a : ((a >> k) | (a << (bits - k))) & m;
+        ulong msb = Alu.Msb(r, size);
+        ulong flags = (msb != 0 ? CF : 0) | ((msb ^ ((r >> (bits - 2)) & 1)) != 0 ? OF : 0);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetFlags(CF | OF, flags);
+        }
+    }
+
+    public static void Rcl(X86Cpu c, ref Instruction i)
+    {
+        if (!Operands(c, ref i, out int size, out ulong a, out int n))
+        {
+            return;
+        }
+
+        int bits = size * 8;
+        int k = size < 4 ? n % (bits + 1) : n;
+        if (n == 0)
+        {
+            return;
+        }
+
+        UInt128 v = ((UInt128)(c.Regs.Rflags & CF) << bits) | a;
+        UInt128 all = (UInt128.One << (bits + 1)) - 1;
+        if (k != 0)
+        {
+            v = ((v << k) | (v >> (bits + 1 - k))) & all;
+        }
+
+        ulong r = (ulong)(v & Alu.Mask(size));
+        ulong cf = (ulong)(v >> bits) & 1;
+        ulong flags = (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetFlags(CF | OF, flags);
+        }
+    }
+
+    public static void Rcr(X86Cpu c, ref Instruction i)
+    {
+        if (!Operands(c, ref i, out int size, out ulong a, out int n))
+        {
+            return;
+        }
+
+        int bits = size * 8;
+        int k = size < 4 ? n % (bits + 1) : n;
+        if (n == 0)
+        {
+            return;
+        }
+
+        ulong cfIn = c.Regs.Rflags & CF;
+        UInt128 v = ((UInt128)cfIn << bits) | a;
+        UInt128 all = (UInt128.One << (bits + 1)) - 1;
+        if (k != 0)
+        {
+            v = ((v >> k) | (v << (bits + 1 - k))) & all;
+        }
+
+        ulong r = (ulong)(v & Alu.Mask(size));
+        ulong cf = (ulong)(v >> bits) & 1;
+        ulong msb = Alu.Msb(r, size);
+        ulong flags = (cf != 0 ? CF : 0) | ((msb ^ ((r >> (bits - 2)) & 1)) != 0 ? OF : 0);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetFlags(CF | OF, flags);
+        }
+    }
+
+    public static void Shld(X86Cpu c, ref Instruction i) => DoubleShift(c, ref i, true);
+
+    public static void Shrd(X86Cpu c, ref Instruction i) => DoubleShift(c, ref i, false);
+
+    private static void DoubleShift(X86Cpu c, ref Instruction i, bool left)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (!c.ReadOp(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
+        {
+            return;
+        }
+
+        ulong cnt = i.GetOpKind(2) == OpKind.Register ? c.GetReg(i.GetOpRegister(2)) : i.GetImmediate(2);
+        int n = (int)(cnt & (size == 8 ? 0x3FUL : 0x1FUL));
+        if (n == 0)
+        {
+            return;
+        }
+
+        int bits = size * 8;
+        ulong m = Alu.Mask(size);
+        ulong r, cf;
+        if (left)
+        {
+            // For 16-bit counts above 16 the result is undefined; the model shifts the 48-bit
+            // concatenation b:a:b as Intel hardware does.
+            UInt128 v = ((UInt128)a << (2 * bits)) | ((UInt128)b << bits) | b;
+            r = (ulong)((v << n) >> (2 * bits)) & m;
+            cf = (ulong)((v << (n - 1)) >> (3 * bits - 1)) & 1;
+        }
+        else
+        {
+            UInt128 v = ((UInt128)b << (2 * bits)) | ((UInt128)b << bits) | a;
+            r = (ulong)(v >> n) & m;
+            cf = (ulong)(v >> (n - 1)) & 1;
+        }
+
+        ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ Alu.Msb(a, size)) != 0 ? OF : 0);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetStatus(flags);
+        }
+    }
+}

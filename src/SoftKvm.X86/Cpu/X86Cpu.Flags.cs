@@ -1,0 +1,82 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>RFLAGS helpers and condition-code evaluation.</summary>
+public sealed unsafe partial class X86Cpu
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetStatus(ulong flags) => _regs.Rflags = (_regs.Rflags & ~Rflags.Status) | flags;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetFlags(ulong mask, ulong flags) => _regs.Rflags = (_regs.Rflags & ~mask) | (flags & mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Condition(ConditionCode cc)
+    {
+        ulong f = _regs.Rflags;
+        bool cf = (f & Rflags.CF) != 0, zf = (f & Rflags.ZF) != 0, sf = (f & Rflags.SF) != 0;
+        bool of = (f & Rflags.OF) != 0, pf = (f & Rflags.PF) != 0;
+        return cc switch
+        {
+            ConditionCode.o => of,
+            ConditionCode.no => !of,
+            ConditionCode.b => cf,
+            ConditionCode.ae => !cf,
+            ConditionCode.e => zf,
+            ConditionCode.ne => !zf,
+            ConditionCode.be => cf || zf,
+            ConditionCode.a => !cf && !zf,
+            ConditionCode.s => sf,
+            ConditionCode.ns => !sf,
+            ConditionCode.p => pf,
+            ConditionCode.np => !pf,
+            ConditionCode.l => sf != of,
+            ConditionCode.ge => sf == of,
+            ConditionCode.le => zf || sf != of,
+            ConditionCode.g => !zf && sf == of,
+            _ => true,
+        };
+    }
+
+    /// <summary>Writes RFLAGS from POPF/IRET/SYSRET with the privilege rules for IOPL, IF, VM, RF, VIF/VIP.</summary>
+    internal void WriteFlagsChecked(ulong value, int size, bool fromIret)
+    {
+        ulong changeable = Rflags.Status | Rflags.TF | Rflags.DF | Rflags.NT | Rflags.AC | Rflags.ID;
+        if (_cpl == 0)
+        {
+            changeable |= Rflags.IOPL;
+            if (fromIret)
+            {
+                changeable |= Rflags.VIF | Rflags.VIP;
+            }
+        }
+
+        if ((ulong)_cpl <= ((_regs.Rflags >> 12) & 3) || (_regs.Cr0 & 1) == 0)
+        {
+            changeable |= Rflags.IF;
+        }
+
+        if (fromIret)
+        {
+            changeable |= Rflags.RF;
+        }
+
+        if ((_regs.Cr0 & 1) == 0)
+        {
+            changeable |= Rflags.IOPL;
+        }
+
+        if (size == 2)
+        {
+            changeable &= 0xFFFF;
+        }
+
+        _regs.Rflags = (_regs.Rflags & ~changeable) | (value & changeable) | Rflags.Fixed1;
+        if (fromIret && (value & Rflags.RF) != 0)
+        {
+            _keepRf = true;
+        }
+    }
+}

@@ -1,0 +1,720 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>Memory access kinds of the translation path.</summary>
+internal enum AccessKind
+{
+    Read = 0,
+    Write = 1,
+    Fetch = 2,
+}
+
+/// <summary>One software-TLB entry: tag = linear page | user bit | valid bit; host = linear + addend.</summary>
+internal struct TlbEntry
+{
+    public ulong Tag;
+    public long Addend;
+}
+
+/// <summary>
+/// Guest memory access: segmentation, the software TLB (linear page to host pointer, stage 1 and
+/// stage 2 folded, per access kind and privilege), the page walkers and the MMIO slow path.
+/// RAM accesses are served through the TLB; a page without a memory slot is never cached and ends
+/// in an EPT-violation exit (Run) or in the emulation bus (EmulateOne).
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    private const int TlbSets = 256;
+    private const ulong PteP = 1, PteRw = 2, PteUs = 4, PteA = 0x20, PteD = 0x40, PtePs = 0x80;
+    private const ulong PteNx = 1UL << 63;
+    private const int PhysAddrBits = 40;
+    private const ulong PhysMask = ((1UL << PhysAddrBits) - 1) & ~0xFFFUL;
+
+    private readonly TlbEntry[] _tlb = new TlbEntry[3 * 2 * TlbSets];
+    private long _tlbGeneration;
+    private bool _tlbHasLargePages;
+    private bool _implicitSupervisor;
+
+    /// <summary>Drops every cached translation (CR3 reload without PCID, CR0/CR4/EFER changes, slot changes).</summary>
+    public void FlushTlb()
+    {
+        Array.Clear(_tlb);
+        _tlbGeneration = _memory.Generation;
+        _tlbHasLargePages = false;
+    }
+
+    /// <summary>INVLPG: drops the translations of the page holding <paramref name="linear"/>.</summary>
+    public void InvalidatePage(ulong linear)
+    {
+        if (_tlbHasLargePages)
+        {
+            FlushTlb();
+            return;
+        }
+
+        int set = (int)((linear >> 12) & (TlbSets - 1));
+        for (int k = 0; k < 6; k++)
+        {
+            _tlb[k * TlbSets + set].Tag = 0;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsCanonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool UserAccess() => _cpl == 3 && !_implicitSupervisor;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref TlbEntry TlbSlot(AccessKind kind, bool user, ulong linear) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb),
+            ((int)kind * 2 + (user ? 1 : 0)) * TlbSets + (int)((linear >> 12) & (TlbSets - 1)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong TlbTag(ulong linear, bool user) => (linear & ~0xFFFUL) | 1 | (user ? 2UL : 0);
+
+    // ---- Segmentation ----
+
+    /// <summary>Computes the linear address of <paramref name="offset"/> in segment <paramref name="seg"/>,
+    /// with the limit, type and canonical checks of the current mode.</summary>
+    internal bool Linear(int seg, ulong offset, int size, AccessKind kind, out ulong linear)
+    {
+        if (_bitness == 64)
+        {
+            linear = seg >= SegmentIndex.Fs ? offset + _regs.Seg[seg].Base : offset;
+            if (!IsCanonical(linear) || !IsCanonical(linear + (ulong)size - 1))
+            {
+                return Fault(seg == SegmentIndex.Ss ? ExceptionVector.SS : ExceptionVector.GP, 0, true);
+            }
+
+            return true;
+        }
+
+        ref var s = ref _regs.Seg[seg];
+        linear = (s.Base + offset) & 0xFFFFFFFF;
+        int vector = seg == SegmentIndex.Ss ? ExceptionVector.SS : ExceptionVector.GP;
+        if ((_regs.Cr0 & 1) != 0 && (_regs.Rflags & Rflags.VM) == 0)
+        {
+            uint attr = s.Attributes;
+            if ((attr & SegmentRegister.Unusable) != 0 || (attr & SegmentRegister.Present) == 0)
+            {
+                return Fault(vector, 0, true);
+            }
+
+            uint type = attr & 0xF;
+            if (kind == AccessKind.Write && ((type & 8) != 0 || (type & 2) == 0))
+            {
+                return Fault(vector, 0, true);
+            }
+
+            if (kind == AccessKind.Read && (type & 0xA) == 8)
+            {
+                return Fault(vector, 0, true);
+            }
+
+            if ((type & 0xC) == 4)
+            {
+                ulong upper = s.IsBig ? 0xFFFFFFFFUL : 0xFFFFUL;
+                if (offset <= s.Limit || offset + (ulong)size - 1 > upper)
+                {
+                    return Fault(vector, 0, true);
+                }
+
+                return true;
+            }
+        }
+
+        if (offset + (ulong)size - 1 > s.Limit)
+        {
+            return Fault(vector, 0, true);
+        }
+
+        return true;
+    }
+
+    // ---- Virtual (segment:offset) accesses used by the instruction handlers ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Read(int seg, ulong offset, int size, out ulong value)
+    {
+        if (!Linear(seg, offset, size, AccessKind.Read, out ulong linear))
+        {
+            value = 0;
+            return false;
+        }
+
+        return ReadLinear(linear, size, out value);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Write(int seg, ulong offset, int size, ulong value)
+    {
+        if (!Linear(seg, offset, size, AccessKind.Write, out ulong linear))
+        {
+            return false;
+        }
+
+        return WriteLinear(linear, size, value);
+    }
+
+    /// <summary>Checks that a write of <paramref name="size"/> bytes would succeed, without writing (for instructions
+    /// that must not commit anything before all their faults are known).</summary>
+    internal bool ProbeWrite(int seg, ulong offset, int size)
+    {
+        if (!Linear(seg, offset, size, AccessKind.Write, out ulong linear))
+        {
+            return false;
+        }
+
+        return ProbeLinear(linear, size, AccessKind.Write);
+    }
+
+    internal bool ProbeLinear(ulong linear, int size, AccessKind kind)
+    {
+        int first = Math.Min(size, 0x1000 - (int)(linear & 0xFFF));
+        if (!TranslateData(linear, kind, out _, out _))
+        {
+            return false;
+        }
+
+        return first >= size || TranslateData(linear + (ulong)first, kind, out _, out _);
+    }
+
+    // ---- Linear accesses ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool ReadLinear(ulong linear, int size, out ulong value)
+    {
+        if ((linear & 0xFFF) <= (ulong)(0x1000 - size))
+        {
+            bool user = UserAccess();
+            ref var e = ref TlbSlot(AccessKind.Read, user, linear);
+            if (e.Tag == TlbTag(linear, user))
+            {
+                value = Load((byte*)(e.Addend + (long)linear), size);
+                return true;
+            }
+        }
+
+        return ReadLinearSlow(linear, size, out value);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool WriteLinear(ulong linear, int size, ulong value)
+    {
+        if ((linear & 0xFFF) <= (ulong)(0x1000 - size))
+        {
+            bool user = UserAccess();
+            ref var e = ref TlbSlot(AccessKind.Write, user, linear);
+            if (e.Tag == TlbTag(linear, user))
+            {
+                Store((byte*)(e.Addend + (long)linear), size, value);
+                return true;
+            }
+        }
+
+        return WriteLinearSlow(linear, size, value);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Load(byte* p, int size) => size switch
+    {
+        1 => *p,
+        2 => Unsafe.ReadUnaligned<ushort>(p),
+        4 => Unsafe.ReadUnaligned<uint>(p),
+        _ => Unsafe.ReadUnaligned<ulong>(p),
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(byte* p, int size, ulong v)
+    {
+        switch (size)
+        {
+            case 1: *p = (byte)v; break;
+            case 2: Unsafe.WriteUnaligned(p, (ushort)v); break;
+            case 4: Unsafe.WriteUnaligned(p, (uint)v); break;
+            default: Unsafe.WriteUnaligned(p, v); break;
+        }
+    }
+
+    private bool ReadLinearSlow(ulong linear, int size, out ulong value)
+    {
+        value = 0;
+        int first = Math.Min(size, 0x1000 - (int)(linear & 0xFFF));
+        if (!TranslateData(linear, AccessKind.Read, out byte* p1, out ulong gpa1))
+        {
+            return false;
+        }
+
+        byte* p2 = null;
+        ulong gpa2 = 0;
+        if (first < size && !TranslateData(linear + (ulong)first, AccessKind.Read, out p2, out gpa2))
+        {
+            return false;
+        }
+
+        ulong v = 0;
+        if (!ReadChunk(p1, gpa1, linear, first, 0, ref v))
+        {
+            return false;
+        }
+
+        if (first < size && !ReadChunk(p2, gpa2, linear + (ulong)first, size - first, first, ref v))
+        {
+            return false;
+        }
+
+        value = v;
+        return true;
+    }
+
+    private bool ReadChunk(byte* p, ulong gpa, ulong linear, int n, int shift, ref ulong v)
+    {
+        ulong part = 0;
+        if (p != null)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                part |= (ulong)p[i] << (8 * i);
+            }
+        }
+        else if (!MmioRead(gpa, linear, n, out part))
+        {
+            return false;
+        }
+
+        v |= part << (8 * shift);
+        return true;
+    }
+
+    private bool WriteLinearSlow(ulong linear, int size, ulong value)
+    {
+        int first = Math.Min(size, 0x1000 - (int)(linear & 0xFFF));
+        if (!TranslateData(linear, AccessKind.Write, out byte* p1, out ulong gpa1))
+        {
+            return false;
+        }
+
+        byte* p2 = null;
+        ulong gpa2 = 0;
+        if (first < size && !TranslateData(linear + (ulong)first, AccessKind.Write, out p2, out gpa2))
+        {
+            return false;
+        }
+
+        if (!WriteChunk(p1, gpa1, linear, first, value))
+        {
+            return false;
+        }
+
+        return first >= size || WriteChunk(p2, gpa2, linear + (ulong)first, size - first, value >> (8 * first));
+    }
+
+    private bool WriteChunk(byte* p, ulong gpa, ulong linear, int n, ulong v)
+    {
+        if (p != null)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                p[i] = (byte)(v >> (8 * i));
+            }
+
+            return true;
+        }
+
+        return MmioWrite(gpa, linear, n, v);
+    }
+
+    private bool MmioRead(ulong gpa, ulong linear, int n, out ulong value)
+    {
+        value = 0;
+        if (_bus is null)
+        {
+            return EptExit(gpa, linear, AccessKind.Read, true, n, 0);
+        }
+
+        ulong buffer = 0;
+        var span = new Span<byte>(&buffer, n);
+        if (_bus.ReadMemory(gpa, span) == X86BusResult.NeedsUserspace)
+        {
+            return NeedsUserspace(gpa, linear, n, false, 0);
+        }
+
+        value = buffer;
+        return true;
+    }
+
+    private bool MmioWrite(ulong gpa, ulong linear, int n, ulong value)
+    {
+        if (_bus is null)
+        {
+            return EptExit(gpa, linear, AccessKind.Write, true, n, value);
+        }
+
+        if (_bus.WriteMemory(gpa, new ReadOnlySpan<byte>(&value, n)) == X86BusResult.NeedsUserspace)
+        {
+            return NeedsUserspace(gpa, linear, n, true, value);
+        }
+
+        return true;
+    }
+
+    private bool NeedsUserspace(ulong gpa, ulong linear, int n, bool write, ulong data)
+    {
+        _exitPending = true;
+        _exit.Reason = X86ExitReason.NeedsUserspace;
+        _exit.GuestPhysicalAddress = gpa;
+        _exit.GuestLinearAddress = linear;
+        _exit.AccessSize = n;
+        _exit.IsWrite = write;
+        _exit.Data = write ? data : 0;
+        _exit.InstructionLength = _insn.Length;
+        _exit.InstructionLengthValid = true;
+        return false;
+    }
+
+    private bool EptExit(ulong gpa, ulong linear, AccessKind kind, bool final, int size, ulong data)
+    {
+        _exitPending = true;
+        _exit.Reason = X86ExitReason.EptViolation;
+        _exit.Qualification = (kind == AccessKind.Read ? 1UL : kind == AccessKind.Write ? 2UL : 4UL) | 0x80 | (final ? 0x100UL : 0);
+        _exit.GuestPhysicalAddress = gpa;
+        _exit.GuestLinearAddress = linear;
+        _exit.AccessSize = size;
+        _exit.IsWrite = kind == AccessKind.Write;
+        _exit.Data = data;
+        _exit.InstructionLength = kind == AccessKind.Fetch ? 0 : _insn.Length;
+        _exit.InstructionLengthValid = kind != AccessKind.Fetch && !Controls.WithholdEptInstructionLength;
+        return false;
+    }
+
+    /// <summary>Returns a host pointer to the code byte at <paramref name="linear"/>, or null after recording a fault or exit.</summary>
+    private byte* TranslateFetch(ulong linear)
+    {
+        bool user = _cpl == 3;
+        ref var e = ref TlbSlot(AccessKind.Fetch, user, linear);
+        if (e.Tag == TlbTag(linear, user))
+        {
+            return (byte*)(e.Addend + (long)linear);
+        }
+
+        if (!TranslateData(linear, AccessKind.Fetch, out byte* p, out ulong gpa))
+        {
+            return null;
+        }
+
+        if (p == null)
+        {
+            EptExit(gpa, linear, AccessKind.Fetch, true, 1, 0);
+            return null;
+        }
+
+        return p;
+    }
+
+    /// <summary>Translates one linear address for an access; on RAM returns the host pointer and fills the TLB,
+    /// on MMIO returns host = null and the guest-physical address. False after a fault or exit.</summary>
+    internal bool TranslateData(ulong linear, AccessKind kind, out byte* host, out ulong gpa)
+    {
+        host = null;
+        bool user = UserAccess();
+        if (!Walk(linear, kind, user, out gpa, out bool large))
+        {
+            return false;
+        }
+
+        byte* p = _memory.TryGetHostPointer(gpa, kind == AccessKind.Write, out _);
+        if (p == null)
+        {
+            return true;
+        }
+
+        host = p;
+        ref var e = ref TlbSlot(kind, user, linear);
+        e.Tag = TlbTag(linear, user);
+        e.Addend = (long)(p - (gpa & 0xFFF)) - (long)(linear & ~0xFFFUL);
+        _tlbHasLargePages |= large;
+        return true;
+    }
+
+    // ---- Page walks ----
+
+    private bool Walk(ulong linear, AccessKind kind, bool user, out ulong gpa, out bool large)
+    {
+        large = false;
+        ulong cr0 = _regs.Cr0;
+        if ((cr0 & 0x80000000) == 0)
+        {
+            gpa = _bitness == 64 ? linear : linear & 0xFFFFFFFF;
+            return true;
+        }
+
+        bool write = kind == AccessKind.Write;
+        bool nxe = (_regs.Efer & (1UL << 11)) != 0;
+        ulong rsvdNx = nxe ? 0 : PteNx;
+        ulong accumulated = PteRw | PteUs;
+        bool nx = false;
+        gpa = 0;
+        Span<ulong> entries = stackalloc ulong[4];
+        Span<ulong> addrs = stackalloc ulong[4];
+        int levels;
+        ulong leaf;
+        int leafLevel;
+        ulong offsetMask;
+
+        if ((_regs.Efer & (1UL << 10)) != 0)
+        {
+            // 4-level paging.
+            ulong table = _regs.Cr3 & PhysMask;
+            levels = 0;
+            for (int level = 3; ; level--)
+            {
+                ulong addr = table + (((linear >> (12 + 9 * level)) & 0x1FF) << 3);
+                if (!ReadPte(addr, linear, out ulong e))
+                {
+                    return false;
+                }
+
+                entries[levels] = e;
+                addrs[levels++] = addr;
+                if ((e & PteP) == 0)
+                {
+                    return PageFault(linear, kind, user, false, false);
+                }
+
+                ulong rsvd = (0x000F_FFFF_FFFF_FFFFUL & ~((1UL << PhysAddrBits) - 1)) | rsvdNx;
+                if (level == 3 && (e & PtePs) != 0)
+                {
+                    rsvd |= PtePs;
+                }
+                else if ((level == 2 || level == 1) && (e & PtePs) != 0)
+                {
+                    rsvd |= ((1UL << (12 + 9 * level)) - 1) & ~0x1FFFUL;
+                }
+
+                if ((e & rsvd) != 0)
+                {
+                    return PageFault(linear, kind, user, true, true);
+                }
+
+                accumulated &= e;
+                nx |= (e & PteNx) != 0 && nxe;
+                if (level == 0 || (e & PtePs) != 0)
+                {
+                    leaf = e;
+                    leafLevel = level;
+                    break;
+                }
+
+                table = e & PhysMask;
+            }
+
+            offsetMask = (1UL << (12 + 9 * leafLevel)) - 1;
+            gpa = (leaf & PhysMask & ~offsetMask) | (linear & offsetMask);
+        }
+        else if ((_regs.Cr4 & 0x20) != 0)
+        {
+            // PAE paging.
+            ulong pdpteAddr = (_regs.Cr3 & 0xFFFFFFE0) + (((linear >> 30) & 3) << 3);
+            if (!ReadPte(pdpteAddr, linear, out ulong pdpte))
+            {
+                return false;
+            }
+
+            if ((pdpte & PteP) == 0)
+            {
+                return PageFault(linear, kind, user, false, false);
+            }
+
+            if ((pdpte & (0x1E6UL | (0x000F_FFFF_FFFF_FFFFUL & ~((1UL << PhysAddrBits) - 1)) | PteNx)) != 0)
+            {
+                return PageFault(linear, kind, user, true, true);
+            }
+
+            ulong table = pdpte & PhysMask;
+            levels = 0;
+            for (int level = 1; ; level--)
+            {
+                ulong addr = table + (((linear >> (12 + 9 * level)) & 0x1FF) << 3);
+                if (!ReadPte(addr, linear, out ulong e))
+                {
+                    return false;
+                }
+
+                entries[levels] = e;
+                addrs[levels++] = addr;
+                if ((e & PteP) == 0)
+                {
+                    return PageFault(linear, kind, user, false, false);
+                }
+
+                ulong rsvd = (0x000F_FFFF_FFFF_FFFFUL & ~((1UL << PhysAddrBits) - 1)) | rsvdNx;
+                if (level == 1 && (e & PtePs) != 0)
+                {
+                    rsvd |= 0x1FE000;
+                }
+
+                if ((e & rsvd) != 0)
+                {
+                    return PageFault(linear, kind, user, true, true);
+                }
+
+                accumulated &= e;
+                nx |= (e & PteNx) != 0 && nxe;
+                if (level == 0 || (e & PtePs) != 0)
+                {
+                    leaf = e;
+                    leafLevel = level;
+                    break;
+                }
+
+                table = e & PhysMask;
+            }
+
+            offsetMask = (1UL << (12 + 9 * leafLevel)) - 1;
+            gpa = (leaf & PhysMask & ~offsetMask) | (linear & offsetMask);
+        }
+        else
+        {
+            // 32-bit paging (PSE 4 MiB pages when CR4.PSE).
+            linear &= 0xFFFFFFFF;
+            ulong pdeAddr = (_regs.Cr3 & 0xFFFFF000) + ((linear >> 22) << 2);
+            if (!ReadPte32(pdeAddr, linear, out ulong pde))
+            {
+                return false;
+            }
+
+            entries[0] = pde;
+            addrs[0] = pdeAddr;
+            levels = 1;
+            if ((pde & PteP) == 0)
+            {
+                return PageFault(linear, kind, user, false, false);
+            }
+
+            accumulated &= pde;
+            if ((pde & PtePs) != 0 && (_regs.Cr4 & 0x10) != 0)
+            {
+                leaf = pde;
+                leafLevel = 1;
+                gpa = (pde & 0xFFC00000) | ((pde & 0x1FE000) << 19) | (linear & 0x3FFFFF);
+            }
+            else
+            {
+                ulong pteAddr = (pde & 0xFFFFF000) + (((linear >> 12) & 0x3FF) << 2);
+                if (!ReadPte32(pteAddr, linear, out ulong pte))
+                {
+                    return false;
+                }
+
+                entries[1] = pte;
+                addrs[1] = pteAddr;
+                levels = 2;
+                if ((pte & PteP) == 0)
+                {
+                    return PageFault(linear, kind, user, false, false);
+                }
+
+                accumulated &= pte;
+                leaf = pte;
+                leafLevel = 0;
+                gpa = (pte & 0xFFFFF000) | (linear & 0xFFF);
+            }
+        }
+
+        // Permission checks on the combined rights.
+        if (user && (accumulated & PteUs) == 0)
+        {
+            return PageFault(linear, kind, user, true, false);
+        }
+
+        if (write && (accumulated & PteRw) == 0 && (user || (cr0 & 0x10000) != 0))
+        {
+            return PageFault(linear, kind, user, true, false);
+        }
+
+        if (kind == AccessKind.Fetch && nx)
+        {
+            return PageFault(linear, kind, user, true, false);
+        }
+
+        // Accessed and dirty bits.
+        bool is32 = (_regs.Efer & (1UL << 10)) == 0 && (_regs.Cr4 & 0x20) == 0;
+        for (int i = 0; i < levels; i++)
+        {
+            bool isLeaf = i == levels - 1;
+            ulong want = PteA | (isLeaf && write ? PteD : 0);
+            if ((entries[i] & want) != want)
+            {
+                byte* p = _memory.TryGetHostPointer(addrs[i], true, out _);
+                if (p != null)
+                {
+                    if (is32)
+                    {
+                        *(uint*)p |= (uint)want;
+                    }
+                    else
+                    {
+                        *(ulong*)p |= want;
+                    }
+                }
+            }
+        }
+
+        large = leafLevel > 0;
+        return true;
+    }
+
+    private bool ReadPte(ulong gpa, ulong linear, out ulong e)
+    {
+        byte* p = _memory.TryGetHostPointer(gpa, false, out ulong avail);
+        if (p == null || avail < 8)
+        {
+            e = 0;
+            return EptExit(gpa, linear, AccessKind.Read, false, 8, 0);
+        }
+
+        e = Unsafe.ReadUnaligned<ulong>(p);
+        return true;
+    }
+
+    private bool ReadPte32(ulong gpa, ulong linear, out ulong e)
+    {
+        byte* p = _memory.TryGetHostPointer(gpa, false, out ulong avail);
+        if (p == null || avail < 4)
+        {
+            e = 0;
+            return EptExit(gpa, linear, AccessKind.Read, false, 4, 0);
+        }
+
+        e = Unsafe.ReadUnaligned<uint>(p);
+        return true;
+    }
+
+    private bool PageFault(ulong linear, AccessKind kind, bool user, bool present, bool reserved)
+    {
+        uint error = (present ? 1u : 0) | (kind == AccessKind.Write ? 2u : 0) | (user ? 4u : 0) | (reserved ? 8u : 0);
+        if (kind == AccessKind.Fetch && ((_regs.Efer & (1UL << 11)) != 0 || (_regs.Cr4 & (1UL << 20)) != 0))
+        {
+            error |= 0x10;
+        }
+
+        _faultCr2 = linear;
+        return Fault(ExceptionVector.PF, error, true);
+    }
+
+    /// <summary>Translates a linear address the way the guest would (for debuggers and the hypervisor);
+    /// no A/D updates are skipped, no fault is delivered. Returns false when unmapped.</summary>
+    public bool TryTranslate(ulong linear, bool write, out ulong gpa)
+    {
+        bool savedFault = _faulted, savedExit = _exitPending;
+        var savedExitInfo = _exit;
+        bool ok = Walk(linear, write ? AccessKind.Write : AccessKind.Read, false, out gpa, out _);
+        _faulted = savedFault;
+        _exitPending = savedExit;
+        _exit = savedExitInfo;
+        return ok;
+    }
+}

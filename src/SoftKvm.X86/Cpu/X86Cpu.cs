@@ -1,0 +1,604 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Iced.Intel;
+using SoftKvm.Core.Memory;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>
+/// The software x86 CPU ("hardware" layer): Iced decodes, this class executes. It implements real
+/// mode, 16/32-bit protected mode and long mode with paging, delivers exceptions and interrupts
+/// through the guest IDT, and leaves to the hypervisor, as VM exits, what a CPU with VMX would:
+/// port IO, accesses to guest-physical addresses without a memory slot, HLT, selected exceptions,
+/// CPUID and MSRs on request. Not thread-safe except <see cref="RequestExit"/>.
+/// </summary>
+public sealed unsafe partial class X86Cpu : IDisposable
+{
+    private readonly GuestMemory _memory;
+    private readonly FetchReader _reader = new();
+    private readonly Decoder _decoder16;
+    private readonly Decoder _decoder32;
+    private readonly Decoder _decoder64;
+    private readonly byte* _fetchBuffer;
+    private X86Registers _regs;
+    private Instruction _insn;
+    private X86Exit _exit;
+    private int _exitRequested;
+    private bool _disposed;
+
+    // Per-instruction state.
+    private ulong _nextRip;
+    private bool _faulted;
+    private bool _exitPending;
+    private int _faultVector;
+    private uint _faultError;
+    private bool _faultHasError;
+    private ulong _faultCr2;
+    private ulong _faultDr6;
+    private int _softwareInterrupt; // -1 none; vector of INT n / INT3 / INTO / INT1 to deliver after retirement
+    private bool _softwareIsIcebp;
+    private bool _keepRf;
+    private IX86EmulationBus? _bus;
+
+    // Interrupt state.
+    private InterruptShadow _shadow;
+    private int _pendingInterrupt = -1;
+    private bool _pendingNmi;
+    private bool _nmiBlocked;
+    private int _injectedVector = -1;
+    private uint _injectedError;
+    private bool _injectedHasError;
+    private bool _injectedIsSoftware;
+    private ulong _injectedDr6;
+    private bool _injectedInterrupt;
+
+    // Cached mode.
+    private int _bitness = 16;
+    private int _cpl;
+
+    /// <summary>Creates a vCPU model over <paramref name="memory"/>, in the RESET state.</summary>
+    public X86Cpu(GuestMemory memory)
+    {
+        _memory = memory;
+        _decoder16 = Decoder.Create(16, _reader, DecoderOptions.None);
+        _decoder32 = Decoder.Create(32, _reader, DecoderOptions.None);
+        _decoder64 = Decoder.Create(64, _reader, DecoderOptions.None);
+        _fetchBuffer = (byte*)NativeMemory.AllocZeroed(32);
+        _regs = X86Registers.PowerOn();
+        FlushTlb();
+        StateChanged();
+    }
+
+    /// <summary>Finalizer: frees the fetch buffer.</summary>
+    ~X86Cpu()
+    {
+        Free();
+    }
+
+    /// <summary>The register file (the single source of truth, reached by reference).</summary>
+    public ref X86Registers Regs => ref _regs;
+
+    /// <summary>The exit information of the last <see cref="Run"/> or <see cref="EmulateOne"/>.</summary>
+    public ref readonly X86Exit Exit => ref _exit;
+
+    /// <summary>The interception controls the hypervisor programs.</summary>
+    public X86TrapControls Controls { get; } = new();
+
+    /// <summary>Instructions retired since creation.</summary>
+    public long InstructionsRetired { get; private set; }
+
+    /// <summary>Instructions that raised #UD because the model does not implement them.</summary>
+    public long UnimplementedCount { get; private set; }
+
+    /// <summary>The Iced code of the last unimplemented instruction (diagnostics).</summary>
+    public Code LastUnimplemented { get; private set; }
+
+    /// <summary>Exceptions and interrupts delivered through the guest IDT.</summary>
+    public long EventsDelivered { get; private set; }
+
+    /// <summary>The CPU shut down (triple fault); it runs no more code until reset.</summary>
+    public bool IsShutdown { get; private set; }
+
+    /// <summary>The current privilege level.</summary>
+    public int Cpl => _cpl;
+
+    /// <summary>The current code size: 16, 32 or 64.</summary>
+    public int Bitness => _bitness;
+
+    /// <summary>The STI / MOV SS interrupt shadow (VMX guest interruptibility state).</summary>
+    public InterruptShadow Shadow
+    {
+        get => _shadow;
+        set => _shadow = value;
+    }
+
+    /// <summary>After <see cref="EmulateOne"/> returned <see cref="X86EmulationResult.Retired"/>: RFLAGS.TF was set
+    /// when the instruction started and no MOV SS shadow suppresses the trap, so the caller owes a single-step #DB.</summary>
+    public bool LastSingleStep { get; private set; }
+
+    /// <summary>The time stamp counter frequency the model advertises (Hz).</summary>
+    public long TscFrequency { get; set; } = 1_000_000_000;
+
+    /// <summary>When set, RDTSC counts retired instructions instead of host time (deterministic mode).</summary>
+    public bool DeterministicTsc { get; set; }
+
+    /// <summary>The guest memory this CPU accesses.</summary>
+    public GuestMemory Memory => _memory;
+
+    /// <summary>Asks a running <see cref="Run"/> to return <see cref="X86ExitReason.ExitRequested"/> at the next
+    /// instruction boundary. Thread-safe.</summary>
+    public void RequestExit() => Volatile.Write(ref _exitRequested, 1);
+
+    /// <summary>Recomputes cached mode state and flushes the TLB; call after editing <see cref="Regs"/> directly.</summary>
+    public void StateChanged()
+    {
+        UpdateMode();
+        FlushTlb();
+    }
+
+    /// <summary>Resets to the power-on state.</summary>
+    public void Reset()
+    {
+        _regs = X86Registers.PowerOn();
+        IsShutdown = false;
+        _shadow = InterruptShadow.None;
+        _pendingInterrupt = -1;
+        _pendingNmi = false;
+        _nmiBlocked = false;
+        _injectedVector = -1;
+        StateChanged();
+    }
+
+    /// <summary>
+    /// Runs guest code until an exit or until <paramref name="maxInstructions"/> instructions retired.
+    /// Returns the reason (details in <see cref="Exit"/>).
+    /// </summary>
+    public X86ExitReason Run(long maxInstructions)
+    {
+        _exit = default;
+        _bus = null;
+        if (IsShutdown)
+        {
+            _exit.Reason = X86ExitReason.TripleFault;
+            return _exit.Reason;
+        }
+
+        for (long n = 0; n < maxInstructions; n++)
+        {
+            if (Volatile.Read(ref _exitRequested) != 0)
+            {
+                Volatile.Write(ref _exitRequested, 0);
+                _exit.Reason = X86ExitReason.ExitRequested;
+                return _exit.Reason;
+            }
+
+            if (!DeliverPendingEvents() || !Step())
+            {
+                return _exit.Reason;
+            }
+        }
+
+        _exit.Reason = X86ExitReason.BudgetExhausted;
+        return _exit.Reason;
+    }
+
+    /// <summary>
+    /// Executes the instruction at RIP once, with accesses to unbacked guest-physical addresses and
+    /// all port IO going to <paramref name="bus"/> (KVM's <c>x86_emulate_instruction</c>). Exceptions are
+    /// reported, not delivered; single-step is left to the caller (<see cref="LastSingleStep"/>).
+    /// </summary>
+    public X86EmulationResult EmulateOne(IX86EmulationBus bus)
+    {
+        _exit = default;
+        _bus = bus;
+        try
+        {
+            ulong flagsBefore = _regs.Rflags;
+            InterruptShadow shadowBefore = _shadow;
+            if (!Execute(out bool fetchFailed))
+            {
+                _shadow = shadowBefore;
+                if (_exitPending)
+                {
+                    return _exit.Reason == X86ExitReason.NeedsUserspace ? X86EmulationResult.NeedsUserspace : X86EmulationResult.Failed;
+                }
+
+                if (fetchFailed || (_faultVector == ExceptionVector.UD && _undefinedByModel))
+                {
+                    return X86EmulationResult.Failed;
+                }
+
+                SetExceptionExit(_faultVector, _faultError, _faultHasError);
+                return X86EmulationResult.Exception;
+            }
+
+            Retire(flagsBefore);
+            LastSingleStep = (flagsBefore & Rflags.TF) != 0 && _shadow != InterruptShadow.MovSs;
+            if (_softwareInterrupt >= 0)
+            {
+                int v = _softwareInterrupt;
+                _softwareInterrupt = -1;
+                SetExceptionExit(v, 0, false);
+                return X86EmulationResult.Exception;
+            }
+
+            return X86EmulationResult.Retired;
+        }
+        finally
+        {
+            _bus = null;
+        }
+    }
+
+    /// <summary>
+    /// Skip-mode decode (KVM's EMULTYPE_SKIP): decodes the instruction at RIP and returns the next RIP,
+    /// truncated to 32 bits outside 64-bit mode. Changes no state; false when the code cannot be read or decoded.
+    /// </summary>
+    public bool TryDecodeNextRip(out ulong nextRip, out int length)
+    {
+        nextRip = 0;
+        length = 0;
+        _exit = default;
+        bool ok = Fetch(out _);
+        bool exited = _exitPending;
+        _faulted = false;
+        _exitPending = false;
+        if (!ok || exited || _insn.IsInvalid)
+        {
+            return false;
+        }
+
+        length = _insn.Length;
+        nextRip = MaskIp(_regs.Rip + (ulong)length);
+        return true;
+    }
+
+    /// <summary>
+    /// Queues an exception (or software interrupt) for delivery before the next instruction, as the
+    /// VM-entry interruption information does. A #DB carries <paramref name="dr6"/> into DR6.
+    /// </summary>
+    public void InjectException(int vector, uint errorCode = 0, bool hasErrorCode = false, ulong dr6 = 0, bool software = false)
+    {
+        _injectedVector = vector;
+        _injectedError = errorCode;
+        _injectedHasError = hasErrorCode;
+        _injectedDr6 = dr6;
+        _injectedIsSoftware = software;
+        _injectedInterrupt = false;
+    }
+
+    /// <summary>Whether an injected event is waiting for delivery.</summary>
+    public bool HasInjectedEvent => _injectedVector >= 0;
+
+    /// <summary>The vector of the injected event waiting for delivery, or -1.</summary>
+    public int InjectedVector => _injectedVector;
+
+    /// <summary>Raises the external interrupt line with <paramref name="vector"/>; delivered when IF=1 and
+    /// no interrupt shadow is active (the model keeps one pending vector, as the INTR pin with an acknowledge).</summary>
+    public void SetPendingInterrupt(int vector) => _pendingInterrupt = vector;
+
+    /// <summary>The pending external interrupt vector, or -1.</summary>
+    public int PendingInterrupt => _pendingInterrupt;
+
+    /// <summary>Raises NMI.</summary>
+    public void SetPendingNmi() => _pendingNmi = true;
+
+    /// <summary>Whether an external interrupt could be delivered now (IF=1, no shadow, nothing injected).</summary>
+    public bool InterruptWindowOpen => (_regs.Rflags & Rflags.IF) != 0 && _shadow == InterruptShadow.None && _injectedVector < 0;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    private void Free()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            NativeMemory.Free(_fetchBuffer);
+        }
+    }
+
+    private bool DeliverPendingEvents()
+    {
+        if (_injectedVector >= 0)
+        {
+            int v = _injectedVector;
+            _injectedVector = -1;
+            if (v == ExceptionVector.DB)
+            {
+                _regs.Dr6 = (_regs.Dr6 & ~0x400FUL) | _injectedDr6 | 0xFFFF0FF0;
+            }
+
+            ulong ret = _regs.Rip;
+            _shadow = InterruptShadow.None;
+            return DeliverEvent(v, _injectedError, _injectedHasError, ret, _injectedIsSoftware || _injectedInterrupt, _injectedIsSoftware);
+        }
+
+        if (_pendingNmi && !_nmiBlocked && _shadow != InterruptShadow.MovSs)
+        {
+            _pendingNmi = false;
+            _nmiBlocked = true;
+            _shadow = InterruptShadow.None;
+            return DeliverEvent(ExceptionVector.NMI, 0, false, _regs.Rip, true, false);
+        }
+
+        if (_pendingInterrupt >= 0 && (_regs.Rflags & Rflags.IF) != 0 && _shadow == InterruptShadow.None)
+        {
+            int v = _pendingInterrupt;
+            _pendingInterrupt = -1;
+            return DeliverEvent(v, 0, false, _regs.Rip, true, false);
+        }
+
+        return true;
+    }
+
+    /// <summary>One instruction in Run mode: execute, then deliver faults/traps/single-step. False = exit.</summary>
+    private bool Step()
+    {
+        ulong flagsBefore = _regs.Rflags;
+        InterruptShadow shadowBefore = _shadow;
+        if (!Execute(out _))
+        {
+            if (_exitPending)
+            {
+                _shadow = shadowBefore;
+                return false;
+            }
+
+            _shadow = InterruptShadow.None;
+            if (_faultVector == ExceptionVector.PF)
+            {
+                _regs.Cr2 = _faultCr2;
+            }
+
+            if (_faultVector == ExceptionVector.DB)
+            {
+                _regs.Dr6 = (_regs.Dr6 & ~0x600FUL) | _faultDr6 | 0xFFFF0FF0;
+            }
+
+            return RaiseException(_faultVector, _faultError, _faultHasError, _regs.Rip, false);
+        }
+
+        Retire(flagsBefore);
+        if (_softwareInterrupt >= 0)
+        {
+            int v = _softwareInterrupt;
+            _softwareInterrupt = -1;
+            if (v == ExceptionVector.BP || v == ExceptionVector.OF || _softwareIsIcebp)
+            {
+                return RaiseException(v, 0, false, _regs.Rip, true);
+            }
+
+            return DeliverEvent(v, 0, false, _regs.Rip, true, true);
+        }
+
+        if ((flagsBefore & Rflags.TF) != 0 && _shadow != InterruptShadow.MovSs)
+        {
+            _regs.Dr6 = (_regs.Dr6 & ~0xFUL) | 0x4000 | 0xFFFF0FF0;
+            return RaiseException(ExceptionVector.DB, 0, false, _regs.Rip, true, 0x4000);
+        }
+
+        return true;
+    }
+
+    private bool _undefinedByModel;
+
+    /// <summary>Decodes and executes the instruction at RIP. False = fault or exit; nothing committed.</summary>
+    private bool Execute(out bool fetchFailed)
+    {
+        _faulted = false;
+        _exitPending = false;
+        _softwareInterrupt = -1;
+        _softwareIsIcebp = false;
+        _keepRf = false;
+        _undefinedByModel = false;
+        fetchFailed = false;
+        if (_memory.Generation != _tlbGeneration)
+        {
+            FlushTlb();
+        }
+
+        if ((_regs.Dr7 & 0xFF) != 0 && (_regs.Rflags & Rflags.RF) == 0 && CheckInstructionBreakpoints())
+        {
+            return false;
+        }
+
+        if (!Fetch(out fetchFailed))
+        {
+            return false;
+        }
+
+        _nextRip = MaskIp(_regs.Rip + (ulong)_insn.Length);
+        InterruptShadow before = _shadow;
+        _shadow = InterruptShadow.None;
+        Dispatch.Table[(int)_insn.Code](this, ref _insn);
+        if (_faulted || _exitPending)
+        {
+            _shadow = before;
+            return false;
+        }
+
+        return true;
+    }
+
+    private void Retire(ulong flagsBefore)
+    {
+        _regs.Rip = _nextRip;
+        if (!_keepRf)
+        {
+            _regs.Rflags &= ~Rflags.RF;
+        }
+
+        _regs.Rflags = (_regs.Rflags | Rflags.Fixed1) & ~0xFFFFFFFFFFC08028UL;
+        InstructionsRetired++;
+    }
+
+    /// <summary>Reads the code bytes at RIP (handling a page crossing) and decodes them into <see cref="_insn"/>.</summary>
+    private bool Fetch(out bool fetchFailed)
+    {
+        fetchFailed = false;
+        ref var cs = ref _regs.Seg[SegmentIndex.Cs];
+        ulong linear = _bitness == 64 ? _regs.Rip : (cs.Base + _regs.Rip) & 0xFFFFFFFF;
+        if (_bitness == 64 && !IsCanonical(linear))
+        {
+            fetchFailed = true;
+            return Fault(ExceptionVector.GP, 0, true);
+        }
+
+        int inPage = (int)(0x1000 - (linear & 0xFFF));
+        byte* p = TranslateFetch(linear);
+        if (p == null)
+        {
+            fetchFailed = true;
+            return false;
+        }
+
+        int available;
+        if (inPage >= 15)
+        {
+            _reader.Reset(p, 15);
+            available = 15;
+        }
+        else
+        {
+            Buffer.MemoryCopy(p, _fetchBuffer, 16, inPage);
+            available = inPage;
+            byte* q = TranslateFetch(linear + (ulong)inPage);
+            bool secondFailed = q == null;
+            if (!secondFailed)
+            {
+                Buffer.MemoryCopy(q, _fetchBuffer + inPage, 16, 15 - inPage);
+                available = 15;
+            }
+            else
+            {
+                // Decode what the first page holds; the fault on the second page only counts if the
+                // instruction really extends into it.
+                _faulted = false;
+                _exitPending = false;
+            }
+
+            _reader.Reset(_fetchBuffer, available);
+            var decoder = CurrentDecoder();
+            decoder.IP = _regs.Rip;
+            decoder.Decode(out _insn);
+            if (_insn.IsInvalid && decoder.LastError == DecoderError.NoMoreBytes && secondFailed)
+            {
+                fetchFailed = true;
+                TranslateFetch(linear + (ulong)inPage);
+                return false;
+            }
+
+            return CheckDecoded(ref fetchFailed);
+        }
+
+        var d = CurrentDecoder();
+        d.IP = _regs.Rip;
+        d.Decode(out _insn);
+        return CheckDecoded(ref fetchFailed);
+    }
+
+    private bool CheckDecoded(ref bool fetchFailed)
+    {
+        if (_bitness != 64 && _regs.Rip + (ulong)_insn.Length - 1 > _regs.Seg[SegmentIndex.Cs].Limit)
+        {
+            fetchFailed = true;
+            return Fault(ExceptionVector.GP, 0, true);
+        }
+
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Decoder CurrentDecoder() => _bitness == 64 ? _decoder64 : _bitness == 32 ? _decoder32 : _decoder16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong MaskIp(ulong ip) => _bitness == 64 ? ip : _bitness == 32 ? ip & 0xFFFFFFFF : ip & 0xFFFF;
+
+    private bool CheckInstructionBreakpoints()
+    {
+        ulong linear = _bitness == 64 ? _regs.Rip : (_regs.Seg[SegmentIndex.Cs].Base + _regs.Rip) & 0xFFFFFFFF;
+        ulong dr7 = _regs.Dr7;
+        ulong hits = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            bool enabled = ((dr7 >> (i * 2)) & 3) != 0;
+            ulong rw = (dr7 >> (16 + i * 4)) & 3;
+            if (enabled && rw == 0 && _regs.Dr[i] == linear)
+            {
+                hits |= 1UL << i;
+            }
+        }
+
+        if (hits == 0)
+        {
+            return false;
+        }
+
+        _faultDr6 = hits;
+        return Fault(ExceptionVector.DB);
+    }
+
+    /// <summary>Records a fault for the current instruction; always returns false so callers can <c>return Fault(..)</c>.</summary>
+    internal bool Fault(int vector, uint errorCode = 0, bool hasError = false)
+    {
+        _faulted = true;
+        _faultVector = vector;
+        _faultError = errorCode;
+        _faultHasError = hasError;
+        return false;
+    }
+
+    /// <summary>Raises #UD for an instruction the model does not implement (counted).</summary>
+    internal void Unimplemented()
+    {
+        UnimplementedCount++;
+        LastUnimplemented = _insn.Code;
+        _undefinedByModel = true;
+        Fault(ExceptionVector.UD);
+    }
+
+    /// <summary>Stops the instruction with an exit to the hypervisor; returns false.</summary>
+    internal bool ExitWith(X86ExitReason reason)
+    {
+        _exitPending = true;
+        _exit.Reason = reason;
+        _exit.InstructionLength = _insn.Length;
+        _exit.InstructionLengthValid = true;
+        return false;
+    }
+
+    internal bool ExitUnsupported(string message)
+    {
+        _exitPending = true;
+        _exit.Reason = X86ExitReason.Unsupported;
+        _exit.Message = message;
+        return false;
+    }
+
+    private void SetExceptionExit(int vector, uint error, bool hasError)
+    {
+        _exit.Reason = X86ExitReason.ExceptionOrNmi;
+        _exit.Vector = vector;
+        _exit.ErrorCode = error;
+        _exit.ErrorCodeValid = hasError;
+        _exit.InstructionLength = _insn.Length;
+        _exit.InstructionLengthValid = true;
+        _exit.Qualification = vector == ExceptionVector.PF ? _faultCr2 : vector == ExceptionVector.DB ? _faultDr6 : 0;
+        _exit.GuestLinearAddress = vector == ExceptionVector.PF ? _faultCr2 : 0;
+    }
+
+    internal ref Instruction CurrentInstruction => ref _insn;
+
+    internal ulong NextRip
+    {
+        get => _nextRip;
+        set => _nextRip = value;
+    }
+
+    internal bool IsEmulating => _bus is not null;
+}

@@ -58,8 +58,8 @@ internal static class StringOps
         ulong amask = X86Cpu.SizeMask(asz);
         int size = kind switch
         {
-            Kind.Stos or Kind.Scas => X86Cpu.RegSize(i.Op1Register),
-            Kind.Lods => X86Cpu.RegSize(i.Op0Register),
+            Kind.Stos => X86Cpu.RegSize(i.Op1Register),
+            Kind.Lods or Kind.Scas => X86Cpu.RegSize(i.Op0Register),
             _ => X86Cpu.OpSize(ref i, kind == Kind.Outs ? 1 : 0) is int s && s > 0 ? s : 1,
         };
         if (kind == Kind.Ins)

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds the inputs of the Linux boot test from Debian's arm64 packages (nothing of it is committed):
+#   out/vmlinuz      the kernel of the current linux-image-*-arm64 (an arm64 Image with its header)
+#   out/initrd.gz    a gzip cpio initramfs: static busybox, the kernel modules
+#                    virtio_mmio, virtio_blk, virtio_console, crc32c and ext4 with their dependencies, an /init
+#                    that mounts proc/sys/dev, loads the modules, prints the marker and starts a shell
+#   out/disk.img     an empty 64 MiB ext4 image for the virtio-blk round trip
+# Packages are fetched with apt into a private apt state (the host's dpkg configuration is not
+# touched). Needs: apt-get, dpkg-deb, cpio, gzip, xz, mke2fs (e2fsprogs). Exit code 3 when the
+# packages cannot be fetched, so that a test can skip with a clear message.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/out}
+marker="SOFTKVM-LINUX-BOOT-OK"
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+for tool in apt-get dpkg-deb cpio gzip xz mke2fs; do
+  command -v "$tool" >/dev/null || { echo "build.sh: '$tool' is missing (apt-get install cpio xz-utils e2fsprogs)" >&2; exit 2; }
+done
+
+aptdir=$work/apt
+mkdir -p "$aptdir/state/lists/partial" "$aptdir/cache/archives/partial"
+: > "$aptdir/status"
+apt_opts=(-o "Dir::State=$aptdir/state" -o "Dir::State::status=$aptdir/status" -o "Dir::Cache=$aptdir/cache"
+          -o "APT::Architecture=arm64" -o "APT::Architectures::=arm64" -o "Debug::NoLocking=1" -q)
+if ! apt-get "${apt_opts[@]}" update >"$work/apt.log" 2>&1; then
+  echo "build.sh: apt-get update for arm64 failed (no package registry?)" >&2; tail -3 "$work/apt.log" >&2; exit 3
+fi
+kernel_pkg=$(apt-cache "${apt_opts[@]}" depends linux-image-arm64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$kernel_pkg" ] || { echo "build.sh: cannot resolve linux-image-arm64" >&2; exit 3; }
+(cd "$work" && apt-get "${apt_opts[@]}" download "$kernel_pkg" busybox-static) >"$work/apt.log" 2>&1 \
+  || { echo "build.sh: downloading $kernel_pkg and busybox-static failed" >&2; tail -3 "$work/apt.log" >&2; exit 3; }
+
+dpkg-deb -x "$work"/linux-image-*.deb "$work/kernel"
+dpkg-deb -x "$work"/busybox-static_*.deb "$work/busybox"
+version=$(ls "$work/kernel/lib/modules")
+cp "$work/kernel/boot/vmlinuz-$version" "$out/vmlinuz"
+
+# The modules we need and their dependencies (the "depends=" field of each module's .modinfo), in
+# load order. Debian ships no modules.dep (depmod writes it at install time).
+moddir=$work/kernel/lib/modules/$version
+find_module() { find "$moddir/kernel" -name "$1.ko*" | head -n 1; }
+module_depends() { # the depends= list of a (possibly compressed) module
+  case "$1" in
+    *.xz) xz -dc "$1" ;;
+    *.zst) zstd -qdc "$1" ;;
+    *) cat "$1" ;;
+  esac | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' '
+}
+declare -A seen=()
+order=()
+add_module() { # module name
+  local name=$1 file dep
+  [ -n "${seen[$name]:-}" ] && return
+  seen[$name]=1
+  file=$(find_module "$name")
+  if [ -z "$file" ]; then
+    file=$(find_module "${name//_/-}")
+  fi
+  [ -n "$file" ] || { echo "build.sh: module $name is built into $version" >&2; return; }
+  for dep in $(module_depends "$file"); do add_module "$dep"; done
+  order+=("${file#$moddir/}")
+}
+for name in virtio_mmio virtio_blk virtio_console crc32c_generic ext4; do add_module "$name"; done
+
+root=$work/root
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,mnt,tmp,lib/modules}
+cp "$work/busybox/bin/busybox" "$root/bin/busybox"
+for applet in sh mount umount insmod cat echo ls mkdir uname poweroff sync date dmesg sleep setsid cttyhack grep; do
+  ln -sf busybox "$root/bin/$applet"
+done
+loads=""
+for rel in "${order[@]}"; do
+  base=$(basename "$rel"); base=${base%.xz}; base=${base%.zst}
+  case "$rel" in
+    *.xz) xz -dc "$moddir/$rel" > "$root/lib/modules/$base" ;;
+    *.zst) zstd -qdc "$moddir/$rel" > "$root/lib/modules/$base" ;;
+    *) cp "$moddir/$rel" "$root/lib/modules/$base" ;;
+  esac
+  loads+="insmod /lib/modules/$base"$'\n'
+done
+cat > "$root/init" <<INIT
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+$loads
+echo "$marker"
+exec setsid cttyhack /bin/sh
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --reproducible) | gzip -9n > "$out/initrd.gz"
+
+rm -f "$out/disk.img"
+mke2fs -q -t ext4 -F "$out/disk.img" 64M
+echo "$version" > "$out/kernel-version"
+echo "built $out: kernel $version, $(du -h "$out/initrd.gz" | cut -f1) initramfs with ${#order[@]} modules, marker $marker"

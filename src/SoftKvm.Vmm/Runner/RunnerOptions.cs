@@ -1,0 +1,17 @@
+namespace SoftKvm.Vmm.Runner;
+
+/// <summary>Options of a <see cref="VmRunner"/>.</summary>
+public sealed record RunnerOptions
+{
+    /// <summary>Where diagnostics go (unhandled accesses, stop reasons); null: nowhere.</summary>
+    public TextWriter? Log { get; init; }
+
+    /// <summary>Records every exit (for <c>--trace</c>); null: no tracing.</summary>
+    public ExitTraceWriter? Trace { get; init; }
+
+    /// <summary>How long to wait for vCPU threads to end after a stop.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The stack size of each vCPU thread.</summary>
+    public int VcpuThreadStackSize { get; init; } = 16 << 20;
+}

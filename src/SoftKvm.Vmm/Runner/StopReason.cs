@@ -1,0 +1,26 @@
+namespace SoftKvm.Vmm.Runner;
+
+/// <summary>Why a VM run ended.</summary>
+public enum StopReason
+{
+    /// <summary>The guest powered off (PSCI SYSTEM_OFF, KVM_SYSTEM_EVENT_SHUTDOWN). Exit code 0.</summary>
+    PowerOff,
+
+    /// <summary>The guest asked for a reset (PSCI SYSTEM_RESET); SoftKvm stops rather than reboots. Exit code 0.</summary>
+    Reset,
+
+    /// <summary>A device ended the run with a code (isa-debug-exit: <c>(value &lt;&lt; 1) | 1</c>).</summary>
+    DeviceExit,
+
+    /// <summary>An internal error, an exit the VMM cannot handle, or a host failure. Exit code 3.</summary>
+    InternalError,
+
+    /// <summary>The guest reported a crash (KVM_SYSTEM_EVENT_CRASH). Exit code 3.</summary>
+    Crash,
+
+    /// <summary>The user interrupted the run (Ctrl-C). Exit code 130.</summary>
+    Cancelled,
+
+    /// <summary>Every vCPU thread ended without a stop request.</summary>
+    AllVcpusEnded,
+}

@@ -1,0 +1,300 @@
+using System.Collections.Concurrent;
+using SoftKvm.Core;
+using SoftKvm.Core.Io;
+using SoftKvm.Core.Run;
+
+namespace SoftKvm.Vmm.Runner;
+
+/// <summary>
+/// Runs a VM the way a KVM VMM does: one host thread per vCPU, each calling <see cref="Vcpu.Run"/> in a
+/// loop and handling its exits. <c>KVM_EXIT_MMIO</c> goes to the userspace MMIO bus (the VMM's devices,
+/// a bus separate from the VM's in-kernel one), a read's bytes written back into the run area for the
+/// vCPU to complete on its next Run; <c>KVM_EXIT_IO</c> goes to the userspace PIO bus, one access per
+/// repetition. An access no device takes is logged once per address and the guest continues (reads
+/// return 0, port reads all ones). A system event (power-off, reset) stops every vCPU; an internal error
+/// or an exit the VMM cannot handle stops them with exit code 3 and a line naming the reason, PC and
+/// instruction. <see cref="RequestStop"/> (devices, Ctrl-C) stops the run from any thread; the first stop
+/// wins. Nothing is allocated per exit.
+/// </summary>
+public sealed class VmRunner
+{
+    private readonly Vm _vm;
+    private readonly IoBus _mmio;
+    private readonly IoBus _pio;
+    private readonly RunnerOptions _options;
+    private readonly ConcurrentDictionary<ulong, byte> _reportedMmio = new();
+    private readonly ConcurrentDictionary<ulong, byte> _reportedPio = new();
+    private readonly ManualResetEventSlim _stopped = new(false);
+    private RunOutcome? _outcome;
+    private long _unhandledMmio;
+    private long _unhandledPio;
+    private long _exits;
+
+    /// <summary>Creates a runner for <paramref name="vm"/> whose userspace devices sit on <paramref name="mmioBus"/> and <paramref name="pioBus"/>.</summary>
+    public VmRunner(Vm vm, IoBus mmioBus, IoBus pioBus, RunnerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        ArgumentNullException.ThrowIfNull(mmioBus);
+        ArgumentNullException.ThrowIfNull(pioBus);
+        _vm = vm;
+        _mmio = mmioBus;
+        _pio = pioBus;
+        _options = options ?? new RunnerOptions();
+    }
+
+    /// <summary>MMIO accesses no userspace device took.</summary>
+    public long UnhandledMmioAccesses => Interlocked.Read(ref _unhandledMmio);
+
+    /// <summary>Port accesses no userspace device took.</summary>
+    public long UnhandledPioAccesses => Interlocked.Read(ref _unhandledPio);
+
+    /// <summary>Exits returned to the VMM (every return of Run, kicks included).</summary>
+    public long Exits => Interlocked.Read(ref _exits);
+
+    /// <summary>How the run ended, once it has.</summary>
+    public RunOutcome? Outcome => Volatile.Read(ref _outcome);
+
+    /// <summary>
+    /// Runs <paramref name="vcpus"/> (default: all of the VM's) each on its own thread until a stop, then
+    /// kicks and joins them and returns the outcome. Blocks the calling thread.
+    /// </summary>
+    public RunOutcome Run(IReadOnlyList<Vcpu>? vcpus = null, CancellationToken cancellation = default)
+    {
+        vcpus ??= _vm.Vcpus;
+        if (vcpus.Count == 0)
+        {
+            return Finish(new RunOutcome(RunOutcome.InternalErrorExitCode, StopReason.InternalError, "the VM has no vCPUs to run"));
+        }
+
+        using var registration = cancellation.Register(() => RequestStop(RunOutcome.CancelledExitCode, StopReason.Cancelled, "interrupted"));
+        var threads = new Thread[vcpus.Count];
+        int running = vcpus.Count;
+        for (int i = 0; i < threads.Length; i++)
+        {
+            var vcpu = vcpus[i];
+            _options.Trace?.NameVcpu(vcpu.Id);
+            threads[i] = new Thread(
+                () =>
+                {
+                    VcpuLoop(vcpu);
+                    if (Interlocked.Decrement(ref running) == 0)
+                    {
+                        RequestStop(0, StopReason.AllVcpusEnded, "every vCPU thread ended");
+                    }
+                },
+                _options.VcpuThreadStackSize)
+            {
+                IsBackground = true,
+                Name = $"vcpu{vcpu.Id}",
+            };
+        }
+
+        foreach (var t in threads)
+        {
+            t.Start();
+        }
+
+        _stopped.Wait();
+        _vm.KickAll();
+        var deadline = DateTime.UtcNow + _options.StopTimeout;
+        foreach (var t in threads)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (!t.Join(left > TimeSpan.Zero ? left : TimeSpan.Zero))
+            {
+                _options.Log?.WriteLine($"softkvm: {t.Name} did not stop within {_options.StopTimeout.TotalSeconds:0.#} s; leaving it");
+            }
+        }
+
+        return Volatile.Read(ref _outcome)!;
+    }
+
+    /// <summary>Stops the run with <paramref name="exitCode"/> (any thread); the first request wins, later ones are ignored.</summary>
+    public void RequestStop(int exitCode, StopReason reason, string message, int? vcpuId = null) =>
+        Finish(new RunOutcome(exitCode, reason, message, vcpuId));
+
+    private RunOutcome Finish(RunOutcome outcome)
+    {
+        if (Interlocked.CompareExchange(ref _outcome, outcome, null) is null)
+        {
+            _stopped.Set();
+            _vm.KickAll();
+        }
+
+        return Volatile.Read(ref _outcome)!;
+    }
+
+    private bool Stopping => Volatile.Read(ref _outcome) is not null;
+
+    private void VcpuLoop(Vcpu vcpu)
+    {
+        var trace = _options.Trace;
+        try
+        {
+            while (!Stopping)
+            {
+                var result = vcpu.Run();
+                long start = trace?.Timestamp() ?? 0;
+                Interlocked.Increment(ref _exits);
+                bool go = result switch
+                {
+                    RunResult.Ok => HandleExit(vcpu, ref vcpu.RunState),
+                    RunResult.Interrupted => true, // a kick: the loop condition decides
+                    _ => Fail(vcpu, $"vCPU {vcpu.Id}: KVM_RUN failed with {result} ({(int)result})"),
+                };
+                trace?.WriteExit(vcpu.Id, start, result, in vcpu.RunState);
+                if (!go)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            // A host-side failure (a bug in a device model or in the CPU model) ends the run, never the process.
+            Fail(vcpu, $"vCPU {vcpu.Id}: host error {e.GetType().Name}: {Loaders.InputFiles.OneLine(e.Message)}");
+        }
+    }
+
+    // Returns whether the vCPU goes on running.
+    private bool HandleExit(Vcpu vcpu, ref RunState run)
+    {
+        switch (run.ExitReason)
+        {
+            case ExitReason.Mmio:
+                HandleMmio(vcpu, ref run.Mmio);
+                return true;
+            case ExitReason.Io:
+                return HandleIo(vcpu, ref run);
+            case ExitReason.Intr:
+                return true;
+            case ExitReason.SystemEvent:
+                return HandleSystemEvent(vcpu, run.SystemEvent);
+            case ExitReason.InternalError:
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_INTERNAL_ERROR ({Suberror(run.Internal.Suberror)}): {run.Internal.Message ?? DescribeData(run.Internal)}");
+            case ExitReason.ArmNisv:
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_ARM_NISV: data abort at IPA 0x{run.ArmNisv.FaultIpa:x} without a valid syndrome (ISS 0x{run.ArmNisv.EsrIss:x})");
+            case ExitReason.Debug:
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_DEBUG at PC 0x{run.Debug.Pc:x}, but no debugger is attached");
+            case ExitReason.Hlt:
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_HLT: the vCPU halted with no in-kernel interrupt controller to wake it");
+            case ExitReason.Shutdown:
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_SHUTDOWN (triple fault)");
+            case ExitReason.FailEntry:
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_FAIL_ENTRY (reason 0x{run.FailEntry.HardwareEntryFailureReason:x})");
+            default:
+                return Fail(vcpu, $"vCPU {vcpu.Id}: unexpected exit {ExitReasonNames.Kvm(run.ExitReason)}");
+        }
+    }
+
+    private void HandleMmio(Vcpu vcpu, ref MmioExit mmio)
+    {
+        Span<byte> data = mmio.Data;
+        data = data[..(int)Math.Clamp(mmio.Length, 1u, 8u)];
+        if (mmio.IsWrite)
+        {
+            if (!_mmio.Write(vcpu, mmio.PhysAddr, data))
+            {
+                Unhandled(ref _unhandledMmio, _reportedMmio, "MMIO write", mmio.PhysAddr, data.Length, vcpu.Id, "ignored");
+            }
+        }
+        else if (!_mmio.Read(vcpu, mmio.PhysAddr, data))
+        {
+            data.Clear();
+            Unhandled(ref _unhandledMmio, _reportedMmio, "MMIO read", mmio.PhysAddr, data.Length, vcpu.Id, "reads return 0");
+        }
+    }
+
+    private bool HandleIo(Vcpu vcpu, ref RunState run)
+    {
+        int size = run.Io.Size;
+        long total = (long)size * run.Io.Count;
+        if (size is not (1 or 2 or 4) || run.Io.Count == 0 || total > 4096)
+        {
+            return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_IO with size {size} and count {run.Io.Count} does not fit the PIO page");
+        }
+
+        Span<byte> page = run.PioData;
+        ushort port = run.Io.Port;
+        bool output = run.Io.Direction == IoDirection.Out;
+        for (int i = 0; i < run.Io.Count; i++)
+        {
+            var slice = page.Slice(i * size, size);
+            if (output)
+            {
+                if (!_pio.Write(vcpu, port, slice))
+                {
+                    Unhandled(ref _unhandledPio, _reportedPio, "port write", port, size, vcpu.Id, "ignored");
+                }
+            }
+            else if (!_pio.Read(vcpu, port, slice))
+            {
+                slice.Fill(0xFF);
+                Unhandled(ref _unhandledPio, _reportedPio, "port read", port, size, vcpu.Id, "reads return all ones");
+            }
+        }
+
+        return true;
+    }
+
+    private bool HandleSystemEvent(Vcpu vcpu, in SystemEventExit e)
+    {
+        switch (e.Type)
+        {
+            case SystemEventType.Shutdown:
+                RequestStop(0, StopReason.PowerOff, $"vCPU {vcpu.Id} powered the guest off", vcpu.Id);
+                break;
+            case SystemEventType.Reset:
+                RequestStop(0, StopReason.Reset, $"vCPU {vcpu.Id} asked for a reset; SoftKvm stops instead of rebooting", vcpu.Id);
+                break;
+            case SystemEventType.Crash:
+                RequestStop(RunOutcome.InternalErrorExitCode, StopReason.Crash, $"vCPU {vcpu.Id}: the guest reported a crash (KVM_SYSTEM_EVENT_CRASH)", vcpu.Id);
+                break;
+            default:
+                Fail(vcpu, $"vCPU {vcpu.Id}: unknown system event type {(uint)e.Type}");
+                break;
+        }
+
+        return false;
+    }
+
+    private bool Fail(Vcpu vcpu, string message)
+    {
+        RequestStop(RunOutcome.InternalErrorExitCode, StopReason.InternalError, message, vcpu.Id);
+        return false;
+    }
+
+    private void Unhandled(ref long counter, ConcurrentDictionary<ulong, byte> reported, string what, ulong address, int length, int vcpuId, string consequence)
+    {
+        Interlocked.Increment(ref counter);
+        if (_options.Log is { } log && reported.TryAdd(address, 0))
+        {
+            log.WriteLine($"softkvm: unhandled {what} at 0x{address:x} ({length} bytes) by vCPU {vcpuId}; {consequence} (reported once per address)");
+        }
+    }
+
+    private static string Suberror(InternalErrorSuberror s) => s switch
+    {
+        InternalErrorSuberror.Emulation => "emulation failure",
+        InternalErrorSuberror.SimultaneousException => "simultaneous exceptions",
+        InternalErrorSuberror.DeliveryEvent => "event delivery failure",
+        InternalErrorSuberror.UnexpectedExitReason => "unexpected exit reason",
+        _ => $"suberror {(uint)s}",
+    };
+
+    private static string DescribeData(in InternalErrorExit e)
+    {
+        if (e.NData == 0)
+        {
+            return "no description";
+        }
+
+        var words = new List<string>();
+        for (int i = 0; i < Math.Min(e.NData, 16u); i++)
+        {
+            words.Add($"0x{e.Data[i]:x}");
+        }
+
+        return "data " + string.Join(' ', words);
+    }
+}

@@ -169,9 +169,9 @@ internal static unsafe class Dispatch
             case Mnemonic.Smsw: return &SystemOps.Smsw;
             case Mnemonic.Swapgs: return &SystemOps.Swapgs;
             case Mnemonic.Syscall: return &FastSystemCall.Syscall;
-            case Mnemonic.Sysret: return &FastSystemCall.Sysret;
+            case Mnemonic.Sysret or Mnemonic.Sysretq: return &FastSystemCall.Sysret;
             case Mnemonic.Sysenter: return &FastSystemCall.Sysenter;
-            case Mnemonic.Sysexit: return &FastSystemCall.Sysexit;
+            case Mnemonic.Sysexit or Mnemonic.Sysexitq: return &FastSystemCall.Sysexit;
             case Mnemonic.Nop or Mnemonic.Pause or Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence
                 or Mnemonic.Prefetchnta or Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2
                 or Mnemonic.Prefetchw or Mnemonic.Clflush or Mnemonic.Clflushopt or Mnemonic.Endbr32 or Mnemonic.Endbr64:

@@ -196,6 +196,43 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
+    /// <summary>Reads the destination of a read-modify-write instruction: a memory operand is checked for
+    /// write access first, so a fault reports a write (as hardware does) before anything is read.</summary>
+    internal bool ReadOpRmw(ref Instruction i, int op, int size, out ulong v)
+    {
+        if (i.GetOpKind(op) == OpKind.Memory)
+        {
+            int seg = MemorySegment(ref i);
+            ulong ea = EffectiveAddress(ref i);
+            if (!Linear(seg, ea, size, AccessKind.Write, out ulong linear))
+            {
+                v = 0;
+                return false;
+            }
+
+            if ((linear & 0xFFF) <= (ulong)(0x1000 - size))
+            {
+                bool user = UserAccess();
+                ref var e = ref TlbSlot(AccessKind.Write, user, linear);
+                if (e.Tag == TlbTag(linear, user))
+                {
+                    v = Load((byte*)(e.Addend + (long)linear), size);
+                    return true;
+                }
+            }
+
+            if (!ProbeLinear(linear, size, AccessKind.Write))
+            {
+                v = 0;
+                return false;
+            }
+
+            return ReadLinear(linear, size, out v);
+        }
+
+        return ReadOp(ref i, op, size, out v);
+    }
+
     /// <summary>Writes operand <paramref name="op"/>.</summary>
     internal bool WriteOp(ref Instruction i, int op, int size, ulong v)
     {

@@ -28,7 +28,8 @@ internal static class Arithmetic
     private static void Binary(X86Cpu c, ref Instruction i, int op)
     {
         int size = X86Cpu.OpSize(ref i, 0);
-        if (!c.ReadOp(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
+        bool ok = op < 7 ? c.ReadOpRmw(ref i, 0, size, out ulong a) : c.ReadOp(ref i, 0, size, out a);
+        if (!ok || !c.ReadOp(ref i, 1, size, out ulong b))
         {
             return;
         }
@@ -61,7 +62,7 @@ internal static class Arithmetic
     private static void IncDec(X86Cpu c, ref Instruction i, bool dec)
     {
         int size = X86Cpu.OpSize(ref i, 0);
-        if (!c.ReadOp(ref i, 0, size, out ulong a))
+        if (!c.ReadOpRmw(ref i, 0, size, out ulong a))
         {
             return;
         }
@@ -78,7 +79,7 @@ internal static class Arithmetic
     public static void Neg(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
-        if (!c.ReadOp(ref i, 0, size, out ulong a))
+        if (!c.ReadOpRmw(ref i, 0, size, out ulong a))
         {
             return;
         }
@@ -93,7 +94,7 @@ internal static class Arithmetic
     public static void Not(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
-        if (c.ReadOp(ref i, 0, size, out ulong a))
+        if (c.ReadOpRmw(ref i, 0, size, out ulong a))
         {
             c.WriteOp(ref i, 0, size, ~a);
         }

@@ -129,7 +129,7 @@ internal static class DataTransfer
     public static void Xadd(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
-        if (!c.ReadOp(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
+        if (!c.ReadOpRmw(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
         {
             return;
         }
@@ -156,7 +156,7 @@ internal static class DataTransfer
     public static void Cmpxchg(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
-        if (!c.ReadOp(ref i, 0, size, out ulong dest) || !c.ReadOp(ref i, 1, size, out ulong src))
+        if (!c.ReadOpRmw(ref i, 0, size, out ulong dest) || !c.ReadOp(ref i, 1, size, out ulong src))
         {
             return;
         }

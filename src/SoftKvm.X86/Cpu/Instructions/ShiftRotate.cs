@@ -15,7 +15,7 @@ internal static class ShiftRotate
     {
         size = X86Cpu.OpSize(ref i, 0);
         count = 0;
-        if (!c.ReadOp(ref i, 0, size, out a))
+        if (!c.ReadOpRmw(ref i, 0, size, out a))
         {
             return false;
         }
@@ -192,7 +192,7 @@ internal static class ShiftRotate
     private static void DoubleShift(X86Cpu c, ref Instruction i, bool left)
     {
         int size = X86Cpu.OpSize(ref i, 0);
-        if (!c.ReadOp(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
+        if (!c.ReadOpRmw(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
         {
             return;
         }

@@ -239,6 +239,8 @@ public sealed unsafe partial class X86Cpu : IDisposable
         nextRip = 0;
         length = 0;
         _exit = default;
+        _faulted = false;
+        _exitPending = false;
         bool ok = Fetch(out _);
         bool exited = _exitPending;
         _faulted = false;

@@ -1,0 +1,102 @@
+using Iced.Intel;
+using SoftKvm.X86.Cpu;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace SoftKvm.X86.Tests.Cpu;
+
+public class RobustnessTests
+{
+    [Theory]
+    [InlineData(16)]
+    [InlineData(32)]
+    [InlineData(64)]
+    public void Random_bytes_as_code_never_throw_on_the_host(int bitness)
+    {
+        var rng = new Random(1234 + bitness);
+        var bytes = new byte[4096];
+        long instructions = 0;
+        for (int round = 0; round < 150; round++)
+        {
+            using var m = new TestMachine(4 << 20);
+            if (bitness == 64)
+            {
+                m.Setup64();
+            }
+            else if (bitness == 32)
+            {
+                m.Setup32();
+            }
+            else
+            {
+                m.R.Seg[SegmentIndex.Cs] = SegmentRegister.RealMode(0x1000);
+                m.R.Rip = 0;
+                m.Cpu.StateChanged();
+            }
+
+            rng.NextBytes(bytes);
+            ulong at = bitness == 16 ? 0x10000 : TestMachine.Code;
+            m.Memory.Write(at, bytes);
+            for (int step = 0; step < 50; step++)
+            {
+                var reason = m.Run(200);
+                if (reason == X86ExitReason.TripleFault)
+                {
+                    break;
+                }
+
+                if (reason is X86ExitReason.IoInstruction or X86ExitReason.Hlt or X86ExitReason.Cpuid or X86ExitReason.Rdmsr
+                    or X86ExitReason.Wrmsr or X86ExitReason.EptViolation)
+                {
+                    // Skip the exiting instruction like a hypervisor that ignores it.
+                    if (m.Cpu.Exit.InstructionLengthValid && m.Cpu.Exit.InstructionLength > 0)
+                    {
+                        m.R.Rip += (ulong)m.Cpu.Exit.InstructionLength;
+                    }
+                    else
+                    {
+                        break;
+                    }
+                }
+
+                if (reason == X86ExitReason.Unsupported)
+                {
+                    Assert.NotNull(m.Cpu.Exit.Message);
+                    break;
+                }
+            }
+
+            instructions += m.Cpu.InstructionsRetired;
+        }
+
+        Assert.True(instructions > 0);
+    }
+
+    [Fact]
+    public void Execution_loop_is_allocation_free()
+    {
+        using var m = new TestMachine();
+        m.Setup64();
+        m.Load(a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ecx, 1_000_000);
+            a.mov(rsi, 0x200000);
+            a.Label(ref top);
+            a.add(rax, __qword_ptr[rsi]);
+            a.mov(__qword_ptr[rsi + 8], rax);
+            a.imul(rbx, rax, 3);
+            a.shl(rbx, 3);
+            a.push(rbx);
+            a.pop(rdx);
+            a.dec(ecx);
+            a.jnz(top);
+            a.hlt();
+        });
+        m.Run(1000); // warm up (JIT, static tables)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var reason = m.Run(5_000_000);
+        long after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(X86ExitReason.BudgetExhausted, reason);
+        Assert.Equal(0, after - before);
+    }
+}

@@ -1,0 +1,88 @@
+using SoftKvm.Vmm.Errors;
+using SoftKvm.Vmm.Loaders;
+using SoftKvm.Vmm.Machines;
+
+namespace SoftKvm.Vmm.Arm64;
+
+/// <summary>
+/// The arm64 <c>virt</c> machine (QEMU's memory map, boot conventions and device tree). Preparing needs
+/// no CPU; creating needs an <see cref="IArm64VirtBackend"/>, and without one fails with a one-line
+/// "not available" error.
+/// </summary>
+public sealed class Arm64VirtMachineBuilder : IMachineBuilder
+{
+    /// <summary>The smallest RAM accepted (a page table and a device tree need some room).</summary>
+    public const ulong MinMemorySize = 2UL << 20;
+
+    private readonly IArm64VirtBackend? _backend;
+
+    /// <summary>Creates the builder; <paramref name="backend"/> null makes <see cref="IPreparedMachine.Create"/> fail as "not available".</summary>
+    public Arm64VirtMachineBuilder(IArm64VirtBackend? backend)
+    {
+        _backend = backend;
+    }
+
+    /// <inheritdoc />
+    public string Architecture => "arm64";
+
+    /// <summary>Checks the vCPU count against the GIC model and the RAM size against the map.</summary>
+    /// <exception cref="ConfigurationException">out of range.</exception>
+    public static void Validate(MachineConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        int max = VirtMemoryMap.MaxCpus(config.Gic);
+        if (config.Cpus < 1 || config.Cpus > max)
+        {
+            throw new ConfigurationException(
+                $"--smp {config.Cpus} is out of range: GIC{config.Gic.ToString().ToLowerInvariant()} takes 1 to {max} vCPUs");
+        }
+
+        if (config.MemorySize < MinMemorySize || config.MemorySize > VirtMemoryMap.RamMaxSize || config.MemorySize % 4096 != 0)
+        {
+            throw new ConfigurationException(
+                $"--memory {Arm64BootPlanner.Size(config.MemorySize)} is out of range: arm64 virt takes 2 MiB to 255 GiB in whole 4 KiB pages");
+        }
+    }
+
+    /// <inheritdoc />
+    public IPreparedMachine Prepare(MachineConfig config)
+    {
+        Validate(config);
+        if (config.Kernel is null)
+        {
+            throw new ConfigurationException("no kernel given (--kernel FILE)");
+        }
+
+        var kernel = KernelImage.Load(config.Kernel, ElfImage.MachineAArch64);
+        byte[] initrd = config.Initrd is null ? [] : InputFiles.ReadAll(config.Initrd, "initrd");
+        foreach (var disk in config.Disks)
+        {
+            InputFiles.Check(disk.Path, "disk image");
+        }
+
+        int virtio = config.Disks.Count + (config.VirtioConsole ? 1 : 0);
+        if (virtio > VirtMemoryMap.VirtioMmioCount)
+        {
+            throw new ConfigurationException($"{virtio} virtio devices; arm64 virt has {VirtMemoryMap.VirtioMmioCount} virtio-mmio transports");
+        }
+
+        var plan = Arm64BootPlanner.Plan(VirtMemoryMap.RamBase, config.MemorySize, kernel, config.Initrd is null ? null : (ulong)initrd.Length);
+        var mpidrs = new ulong[config.Cpus];
+        for (int i = 0; i < mpidrs.Length; i++)
+        {
+            mpidrs[i] = _backend?.GetMpidr(i) ?? KvmMpidr.FromVcpuId(i);
+        }
+
+        byte[] dtb = VirtDeviceTree.Build(new VirtDeviceTreeOptions
+        {
+            CpuMpidrs = mpidrs,
+            MemorySize = config.MemorySize,
+            Gic = config.Gic,
+            VirtioTransports = virtio,
+            BootArgs = config.Append,
+            Initrd = plan.InitrdStart is ulong start ? (start, start + plan.InitrdSize) : null,
+        });
+        Arm64BootPlanner.CheckDeviceTreeFits(plan, dtb.Length);
+        return new PreparedArm64Virt(config, kernel, initrd, plan, dtb, _backend);
+    }
+}

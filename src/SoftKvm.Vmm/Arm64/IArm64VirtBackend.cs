@@ -1,0 +1,40 @@
+using SoftKvm.Core;
+using SoftKvm.Core.Io;
+
+namespace SoftKvm.Vmm.Arm64;
+
+/// <summary>
+/// The arm64 hypervisor layer as the <c>virt</c> machine needs it: the one seam between the VMM and
+/// SoftKvm.Arm64 (Arm64Vm, Arm64Vcpu, the VGIC). Implemented where both are visible (the CLI, or an
+/// adapter project), so that SoftKvm.Vmm builds without the CPU model.
+/// </summary>
+public interface IArm64VirtBackend
+{
+    /// <summary>The MPIDR_EL1 vCPU <paramref name="vcpuId"/> will have (KVM's reset_mpidr).</summary>
+    ulong GetMpidr(int vcpuId);
+
+    /// <summary>
+    /// Creates a VM for <paramref name="cpus"/> vCPUs with an in-kernel GIC of version <paramref name="gic"/>
+    /// at the <see cref="VirtMemoryMap"/> addresses (distributor, v2 CPU interface or v3 redistributor
+    /// regions), the architected timer on its PPIs, and PSCI over HVC. No memory slots, no vCPUs yet.
+    /// </summary>
+    Vm CreateVm(int cpus, GicVersion gic);
+
+    /// <summary>The input line of shared interrupt <paramref name="intId"/> (32..) of the VM's GIC, for a userspace device.</summary>
+    IIrqLine GetSpiLine(Vm vm, int intId);
+
+    /// <summary>
+    /// Puts a created vCPU in its boot state: EL1h with DAIF masked and the MMU off, PC and x0 as given,
+    /// x1..x3 zero; powered on, or off until a PSCI CPU_ON (Run then waits for it).
+    /// </summary>
+    void SetBootState(Vcpu vcpu, Arm64BootState state);
+
+    /// <summary>A human-readable dump of the GIC state (distributor, redistributors/CPU interfaces, pending IRQs).</summary>
+    string DescribeInterruptController(Vm vm);
+}
+
+/// <summary>How an arm64 vCPU starts.</summary>
+/// <param name="Pc">The entry point.</param>
+/// <param name="X0">x0: the device tree's address.</param>
+/// <param name="PoweredOn">Whether it runs at once (vCPU 0) or waits for PSCI CPU_ON.</param>
+public readonly record struct Arm64BootState(ulong Pc, ulong X0, bool PoweredOn);

@@ -1,0 +1,359 @@
+using System.Runtime.CompilerServices;
+using SoftKvm.Arm64.Cpu.Decoder;
+using SoftKvm.Core.Memory;
+
+namespace SoftKvm.Arm64.Cpu;
+
+/// <summary>
+/// The software AArch64 PE ("hardware" in DESIGN.md): it executes A64 code at EL0/EL1 with its own
+/// stage-1 MMU and software TLB, takes exceptions inside the guest, and traps to the hypervisor layer
+/// (<see cref="Run"/> returns) for what a CPU with virtualization extensions would trap to EL2:
+/// stage-2 data aborts outside RAM, HVC, SMC, WFI, WFE. It knows nothing about devices.
+/// </summary>
+internal sealed unsafe partial class Arm64Cpu
+{
+    /// <summary>The architectural state.</summary>
+    public CpuState State;
+
+    /// <summary>The syndrome of the last <see cref="CpuExit.DataAbort"/>.</summary>
+    public TrapInfo Trap;
+
+    private readonly GuestMemory _memory;
+    private readonly CpuShared _shared;
+    private readonly ICpuHost _host;
+    private readonly ulong _mpidr;
+    private CpuExit _pendingExit;
+    private bool _eventRegister;
+    private bool _lastWasLoadExclusive;
+
+    public Arm64Cpu(GuestMemory memory, CpuShared shared, ICpuHost host, ulong mpidr)
+    {
+        _memory = memory;
+        _shared = shared;
+        _host = host;
+        _mpidr = mpidr;
+        Reset();
+    }
+
+    /// <summary>The hypervisor's view of the IRQ input (the VGIC's CPU interface output).</summary>
+    public bool IrqLine { get; set; }
+
+    /// <summary>The FIQ input.</summary>
+    public bool FiqLine { get; set; }
+
+    /// <summary>UNDEFINED exceptions taken because an encoding is unallocated or not implemented.</summary>
+    public long UndefinedCount { get; private set; }
+
+    /// <summary>Instructions retired.</summary>
+    public long Retired { get; private set; }
+
+    /// <summary>The exit the last trap asked for.</summary>
+    public CpuExit PendingExit => _pendingExit;
+
+    /// <summary>The MPIDR_EL1 value.</summary>
+    public ulong Mpidr => _mpidr;
+
+    /// <summary>Sets the event register (SEV from another PE, or a monitor clear).</summary>
+    public void SignalEvent() => Volatile.Write(ref _eventRegister, true);
+
+    /// <summary>The reset state KVM gives a vCPU: EL1h, D/A/I/F masked, everything else zero.</summary>
+    public void Reset()
+    {
+        State = default;
+        State.TrySetPstate(Psr.ResetEl1h);
+        State.SctlrEl1 = SctlrReset;
+        State.OslsrEl1 = 0x8; // OSLM[1]=1 (OS lock implemented), OSLK=0
+        FlushTlb();
+        ClearExclusive();
+        _eventRegister = false;
+        UpdateTagEl();
+    }
+
+    /// <summary>
+    /// Runs guest instructions until a trap, an exception that needs the hypervisor, a non-zero request
+    /// word, or <paramref name="budget"/> instructions.
+    /// </summary>
+    public CpuExit Run(ref int requests, long budget)
+    {
+        if (_memoryGeneration != _memory.Generation || _tlbEpoch != _shared.TlbEpoch)
+        {
+            FlushTlb();
+        }
+
+        while (true)
+        {
+            if (Volatile.Read(ref requests) != 0)
+            {
+                return CpuExit.Request;
+            }
+
+            if (--budget < 0)
+            {
+                return CpuExit.Budget;
+            }
+
+            if (_tlbEpoch != _shared.TlbEpoch)
+            {
+                FlushTlb();
+            }
+
+            if ((State.MdscrEl1 & MdscrSs) != 0 && DebugExceptionsEnabled() && !State.SoftwareStep)
+            {
+                TakeSoftwareStep();
+                continue;
+            }
+
+            if ((IrqLine && (State.Daif & Psr.I) == 0) || (FiqLine && (State.Daif & Psr.F) == 0))
+            {
+                TakeInterrupt(IrqLine && (State.Daif & Psr.I) == 0 ? VectorIrq : VectorFiq);
+                continue;
+            }
+
+            ulong pc = State.Pc;
+            if (!Fetch(pc, out uint insn, out A64Op op))
+            {
+                continue;
+            }
+
+            switch (Execute(insn, op))
+            {
+                case Flow.Next:
+                    State.Pc = pc + 4;
+                    break;
+                case Flow.Jump:
+                    break;
+                case Flow.Exception:
+                    continue;
+                default:
+                    return _pendingExit;
+            }
+
+            Retired++;
+            if (State.SoftwareStep && (State.MdscrEl1 & MdscrSs) != 0)
+            {
+                State.SoftwareStep = false;
+            }
+
+            if (_reevaluate)
+            {
+                _reevaluate = false;
+                return CpuExit.Reevaluate;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Retires the instruction the last trap stopped at, as KVM's <c>kvm_incr_pc</c>: PC += 4, and an
+    /// active software step completes (PSTATE.SS = 0) exactly as if the instruction had executed.
+    /// </summary>
+    public void RetireTrappedInstruction()
+    {
+        State.Pc += 4;
+        Retired++;
+        if (State.SoftwareStep && (State.MdscrEl1 & MdscrSs) != 0)
+        {
+            State.SoftwareStep = false;
+        }
+    }
+
+    /// <summary>Consumes the event register (WFE); true when it was set.</summary>
+    public bool ConsumeEvent() => Interlocked.Exchange(ref _eventRegister, false);
+
+    private Flow Execute(uint insn, A64Op op)
+    {
+        _lastWasLoadExclusive = false;
+        return op switch
+        {
+            A64Op.Adr => Adr(insn),
+            A64Op.Adrp => Adrp(insn),
+            A64Op.AddImm or A64Op.AddsImm or A64Op.SubImm or A64Op.SubsImm => AddSubImmediate(insn),
+            A64Op.AndImm or A64Op.OrrImm or A64Op.EorImm or A64Op.AndsImm => LogicalImmediate(insn),
+            A64Op.Movn or A64Op.Movz or A64Op.Movk => MoveWide(insn, op),
+            A64Op.Sbfm or A64Op.Bfm or A64Op.Ubfm => Bitfield(insn, op),
+            A64Op.Extr => Extract(insn),
+
+            A64Op.BCond => BranchConditional(insn),
+            A64Op.Svc => Svc(insn),
+            A64Op.Hvc => Hvc(insn),
+            A64Op.Smc => Smc(insn),
+            A64Op.Brk => Brk(insn),
+            A64Op.Nop or A64Op.Hint or A64Op.Yield => Flow.Next,
+            A64Op.Wfe => Wfe(),
+            A64Op.Wfi => Wfi(),
+            A64Op.Sev => Sev(),
+            A64Op.Sevl => Sevl(),
+            A64Op.Clrex => Clrex(),
+            A64Op.Dsb or A64Op.Dmb => Barrier(),
+            A64Op.Isb => Flow.Next,
+            A64Op.MsrImm => MsrImmediate(insn),
+            A64Op.Sys => Sys(insn),
+            A64Op.Sysl => Undefined(),
+            A64Op.MsrReg => MsrRegister(insn),
+            A64Op.Mrs => Mrs(insn),
+            A64Op.Br or A64Op.Blr or A64Op.Ret => BranchRegister(insn, op),
+            A64Op.Eret => Eret(),
+            A64Op.B or A64Op.Bl => BranchImmediate(insn, op),
+            A64Op.Cbz or A64Op.Cbnz => CompareAndBranch(insn, op),
+            A64Op.Tbz or A64Op.Tbnz => TestAndBranch(insn, op),
+
+            A64Op.Stxr or A64Op.Stlxr or A64Op.Ldxr or A64Op.Ldaxr => LoadStoreExclusive(insn, op),
+            A64Op.Stxp or A64Op.Stlxp or A64Op.Ldxp or A64Op.Ldaxp => LoadStoreExclusivePair(insn, op),
+            A64Op.Stlr or A64Op.Ldar => LoadStoreOrdered(insn, op),
+            A64Op.LdrLit or A64Op.LdrswLit or A64Op.PrfmLit => LoadLiteral(insn, op),
+            A64Op.LdrLitFp => LoadLiteralFp(insn),
+            A64Op.LdStPairNoAlloc or A64Op.LdStPairPost or A64Op.LdStPairOffset or A64Op.LdStPairPre => LoadStorePair(insn, op),
+            A64Op.LdStUnscaled or A64Op.LdStPost or A64Op.LdStUnpriv or A64Op.LdStPre
+                or A64Op.LdStRegOffset or A64Op.LdStUnsignedOffset => LoadStoreRegister(insn, op),
+
+            A64Op.AndShifted or A64Op.BicShifted or A64Op.OrrShifted or A64Op.OrnShifted
+                or A64Op.EorShifted or A64Op.EonShifted or A64Op.AndsShifted or A64Op.BicsShifted => LogicalShifted(insn),
+            A64Op.AddShifted or A64Op.AddsShifted or A64Op.SubShifted or A64Op.SubsShifted => AddSubShifted(insn),
+            A64Op.AddExt or A64Op.AddsExt or A64Op.SubExt or A64Op.SubsExt => AddSubExtended(insn),
+            A64Op.Adc or A64Op.Adcs or A64Op.Sbc or A64Op.Sbcs => AddSubCarry(insn),
+            A64Op.CcmnReg or A64Op.CcmpReg or A64Op.CcmnImm or A64Op.CcmpImm => ConditionalCompare(insn, op),
+            A64Op.Csel or A64Op.Csinc or A64Op.Csinv or A64Op.Csneg => ConditionalSelect(insn, op),
+            A64Op.Udiv or A64Op.Sdiv => Divide(insn, op),
+            A64Op.Lslv or A64Op.Lsrv or A64Op.Asrv or A64Op.Rorv => ShiftVariable(insn, op),
+            A64Op.Crc32 or A64Op.Crc32c => Crc32(insn, op),
+            A64Op.Rbit or A64Op.Rev16 or A64Op.Rev32 or A64Op.Rev or A64Op.Clz or A64Op.Cls => DataProcessing1Source(insn, op),
+            A64Op.Madd or A64Op.Msub or A64Op.Smaddl or A64Op.Smsubl or A64Op.Smulh
+                or A64Op.Umaddl or A64Op.Umsubl or A64Op.Umulh => DataProcessing3Source(insn, op),
+
+            A64Op.FmovGeneral => FmovGeneral(insn),
+            A64Op.FmovReg => FmovRegister(insn),
+            A64Op.FmovImm => FmovImmediate(insn),
+            A64Op.Movi => MoveImmediateVector(insn),
+            A64Op.DupGeneral => DupGeneral(insn),
+            A64Op.UmovToGeneral => UmovToGeneral(insn),
+            A64Op.InsGeneral => InsGeneral(insn),
+            A64Op.InsElement => InsElement(insn),
+            _ => Undefined(),
+        };
+    }
+
+    // ---- register access (XZR/SP resolution) ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong X(int n) => n == 31 ? 0 : State.X[n];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetX(int n, ulong value)
+    {
+        if (n != 31)
+        {
+            State.X[n] = value;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetW(int n, ulong value)
+    {
+        if (n != 31)
+        {
+            State.X[n] = (uint)value;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetReg(int n, ulong value, bool sf)
+    {
+        if (n != 31)
+        {
+            State.X[n] = sf ? value : (uint)value;
+        }
+    }
+
+    /// <summary>Register n where 31 means SP.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong XOrSp(int n) => n == 31 ? Sp : State.X[n];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetXOrSp(int n, ulong value)
+    {
+        if (n == 31)
+        {
+            Sp = value;
+        }
+        else
+        {
+            State.X[n] = value;
+        }
+    }
+
+    /// <summary>The current stack pointer (SP_EL0 or SP_EL1 per PSTATE.EL and PSTATE.SP).</summary>
+    public ulong Sp
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => State.El != 0 && State.SpSel ? State.SpEl1 : State.SpEl0;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        set
+        {
+            if (State.El != 0 && State.SpSel)
+            {
+                State.SpEl1 = value;
+            }
+            else
+            {
+                State.SpEl0 = value;
+            }
+        }
+    }
+
+    // ---- flags ----
+
+    private const uint FlagN = 1u << 31;
+    private const uint FlagZ = 1u << 30;
+    private const uint FlagC = 1u << 29;
+    private const uint FlagV = 1u << 28;
+
+    private bool ConditionHolds(int cond)
+    {
+        uint f = State.Nzcv;
+        bool n = (f & FlagN) != 0, z = (f & FlagZ) != 0, c = (f & FlagC) != 0, v = (f & FlagV) != 0;
+        bool result = (cond >> 1) switch
+        {
+            0 => z,
+            1 => c,
+            2 => n,
+            3 => v,
+            4 => c && !z,
+            5 => n == v,
+            6 => n == v && !z,
+            _ => true,
+        };
+        return (cond & 1) != 0 && cond != 15 ? !result : result;
+    }
+
+    private static ulong AddWithCarry(ulong x, ulong y, ulong carryIn, bool sf, out uint nzcv)
+    {
+        if (sf)
+        {
+            ulong r = x + y + carryIn;
+            bool c = carryIn == 0 ? r < x : r <= x;
+            bool v = (((x ^ r) & (y ^ r)) >> 63) != 0;
+            nzcv = ((uint)(r >> 63) << 31) | (r == 0 ? FlagZ : 0) | (c ? FlagC : 0) | (v ? FlagV : 0);
+            return r;
+        }
+        else
+        {
+            uint x32 = (uint)x, y32 = (uint)y;
+            ulong wide = (ulong)x32 + y32 + carryIn;
+            uint r = (uint)wide;
+            bool c = (wide >> 32) != 0;
+            bool v = (((x32 ^ r) & (y32 ^ r)) >> 31) != 0;
+            nzcv = ((r >> 31) << 31) | (r == 0 ? FlagZ : 0) | (c ? FlagC : 0) | (v ? FlagV : 0);
+            return r;
+        }
+    }
+
+    private static uint LogicFlags(ulong r, bool sf)
+    {
+        if (!sf)
+        {
+            r = (uint)r;
+        }
+
+        bool n = sf ? (r >> 63) != 0 : (r >> 31) != 0;
+        return (n ? FlagN : 0) | (r == 0 ? FlagZ : 0);
+    }
+}

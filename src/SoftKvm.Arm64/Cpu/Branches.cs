@@ -1,0 +1,76 @@
+using SoftKvm.Arm64.Cpu.Decoder;
+
+namespace SoftKvm.Arm64.Cpu;
+
+/// <summary>C4.1.87 Branches: conditional, unconditional immediate and register, compare/test and branch.</summary>
+internal sealed partial class Arm64Cpu
+{
+    private Flow BranchConditional(uint insn)
+    {
+        if (!ConditionHolds((int)insn & 0xF))
+        {
+            return Flow.Next;
+        }
+
+        long offset = (long)((int)(insn << 8) >> 13) << 2;
+        State.Pc += (ulong)offset;
+        return Flow.Jump;
+    }
+
+    private Flow BranchImmediate(uint insn, A64Op op)
+    {
+        long offset = (long)((int)(insn << 6) >> 6) << 2;
+        if (op == A64Op.Bl)
+        {
+            State.X[30] = State.Pc + 4;
+        }
+
+        State.Pc += (ulong)offset;
+        return Flow.Jump;
+    }
+
+    private Flow BranchRegister(uint insn, A64Op op)
+    {
+        ulong target = X((int)(insn >> 5) & 31);
+        if (op == A64Op.Blr)
+        {
+            State.X[30] = State.Pc + 4;
+        }
+
+        State.Pc = target;
+        return Flow.Jump;
+    }
+
+    private Flow CompareAndBranch(uint insn, A64Op op)
+    {
+        bool sf = (insn >> 31) != 0;
+        ulong value = X((int)insn & 31);
+        if (!sf)
+        {
+            value = (uint)value;
+        }
+
+        if ((value == 0) != (op == A64Op.Cbz))
+        {
+            return Flow.Next;
+        }
+
+        long offset = (long)((int)(insn << 8) >> 13) << 2;
+        State.Pc += (ulong)offset;
+        return Flow.Jump;
+    }
+
+    private Flow TestAndBranch(uint insn, A64Op op)
+    {
+        int bit = (int)(((insn >> 31) << 5) | ((insn >> 19) & 31));
+        bool set = ((X((int)insn & 31) >> bit) & 1) != 0;
+        if (set != (op == A64Op.Tbnz))
+        {
+            return Flow.Next;
+        }
+
+        long offset = (long)((int)(insn << 13) >> 18) << 2;
+        State.Pc += (ulong)offset;
+        return Flow.Jump;
+    }
+}

@@ -1,0 +1,374 @@
+using SoftKvm.Arm64.Cpu;
+using SoftKvm.Core;
+using SoftKvm.Core.Errors;
+using SoftKvm.Core.Run;
+using SoftKvm.Core.Stats;
+
+namespace SoftKvm.Arm64.Kvm;
+
+/// <summary>
+/// An arm64 vCPU with KVM's run loop (spec §A.4): -ENOEXEC before <see cref="Init"/>, first-run init of
+/// the interrupt controller, the one-shot MMIO completion, immediate exit, then guest execution with
+/// the exits of a KVM host: MMIO (in-kernel bus first, else to the VMM), NISV, PSCI over HVC or SMC,
+/// WFI (sleeps until an interrupt, a timer or a kick), WFE. The software CPU it drives owns the
+/// registers; the VMM reads and writes them with <see cref="GetRegister"/>/<see cref="SetRegister"/>
+/// while the vCPU is not running.
+/// </summary>
+public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
+{
+    /// <summary>Instructions run between checks of timers and interrupt lines.</summary>
+    private const long Budget = 16_384;
+
+    private const int PowerOff = 0;
+    private const int PowerOn = 1;
+    private const int PowerOnPending = 2;
+    private const VcpuRequest PowerOnRequest = VcpuRequest.ArchFirst;
+
+    private readonly Arm64Vm _vm;
+    private readonly Arm64Cpu _cpu;
+    private Arm64VcpuInit _init = new();
+    private bool _initialized;
+    private bool _firstRunDone;
+    private int _power;
+    private ulong _powerOnEntry;
+    private ulong _powerOnContext;
+    private bool _virtualTimerLevel;
+    private bool _physicalTimerLevel;
+
+    internal Arm64Vcpu(Arm64Vm vm, int id)
+        : base(vm, id, Arm64Stat.VcpuSchema)
+    {
+        _vm = vm;
+        Mpidr = Kvm.Mpidr.FromVcpuId(id);
+        _cpu = new Arm64Cpu(vm.Memory, vm.Shared, this, Mpidr);
+    }
+
+    /// <summary>MPIDR_EL1 of this vCPU, as KVM assigns it (<see cref="Kvm.Mpidr.FromVcpuId"/>).</summary>
+    public ulong Mpidr { get; }
+
+    /// <summary>Whether <see cref="Init"/> was called (KVM_ARM_VCPU_INIT).</summary>
+    public bool IsInitialized => _initialized;
+
+    /// <summary>Whether the vCPU is powered off (PSCI CPU_OFF, SYSTEM_OFF, or initialised with PowerOff and not yet started).</summary>
+    public bool IsPoweredOff => Volatile.Read(ref _power) == PowerOff;
+
+    /// <summary>The PSCI conduit chosen at <see cref="Init"/>.</summary>
+    public PsciConduit PsciConduit => _init.PsciConduit;
+
+    internal Arm64Cpu Cpu => _cpu;
+
+    /// <summary>
+    /// KVM_ARM_VCPU_INIT: resets the vCPU to KVM's reset state (EL1h, D/A/I/F masked, all registers 0,
+    /// MPIDR per id) and applies the options. Drops a pending MMIO completion. May be called again to reset.
+    /// </summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    public void Init(Arm64VcpuInit? options = null)
+    {
+        ThrowIfRunning();
+        _init = options ?? new Arm64VcpuInit();
+        _cpu.Reset();
+        ClearPendingCompletion();
+        _mmioAborted = false;
+        Volatile.Write(ref _power, _init.PowerOff ? PowerOff : PowerOn);
+        _initialized = true;
+    }
+
+    /// <summary>Reads a core register (KVM_GET_ONE_REG of KVM_REG_ARM_CORE).</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    public ulong GetRegister(Arm64CoreRegister register)
+    {
+        ThrowIfRunning();
+        ref CpuState s = ref _cpu.State;
+        return register switch
+        {
+            >= Arm64CoreRegister.X0 and <= Arm64CoreRegister.X30 => s.X[(int)register],
+            Arm64CoreRegister.Sp => s.SpEl0,
+            Arm64CoreRegister.Pc => s.Pc,
+            Arm64CoreRegister.Pstate => s.Pstate,
+            Arm64CoreRegister.SpEl1 => s.SpEl1,
+            Arm64CoreRegister.ElrEl1 => s.ElrEl1,
+            Arm64CoreRegister.SpsrEl1 => s.SpsrEl1,
+            _ => throw new VcpuException($"arm64 core register {(int)register} does not exist"),
+        };
+    }
+
+    /// <summary>Writes a core register (KVM_SET_ONE_REG of KVM_REG_ARM_CORE).</summary>
+    /// <exception cref="VcpuException">the vCPU is running, or the PSTATE value is not an EL0t/EL1t/EL1h AArch64 state.</exception>
+    public void SetRegister(Arm64CoreRegister register, ulong value)
+    {
+        ThrowIfRunning();
+        ref CpuState s = ref _cpu.State;
+        switch (register)
+        {
+            case >= Arm64CoreRegister.X0 and <= Arm64CoreRegister.X30: s.X[(int)register] = value; break;
+            case Arm64CoreRegister.Sp: s.SpEl0 = value; break;
+            case Arm64CoreRegister.Pc: s.Pc = value; break;
+            case Arm64CoreRegister.Pstate:
+                if (!s.TrySetPstate(value))
+                {
+                    throw new VcpuException($"PSTATE 0x{value:x} is not an AArch64 EL0t/EL1t/EL1h state");
+                }
+
+                _cpu.FlushTlb();
+                _cpu.OnPstateChanged();
+                break;
+            case Arm64CoreRegister.SpEl1: s.SpEl1 = value; break;
+            case Arm64CoreRegister.ElrEl1: s.ElrEl1 = value; break;
+            case Arm64CoreRegister.SpsrEl1: s.SpsrEl1 = value; break;
+            default: throw new VcpuException($"arm64 core register {(int)register} does not exist");
+        }
+    }
+
+    /// <summary>Reads a system register (KVM_GET_ONE_REG of KVM_REG_ARM64_SYSREG).</summary>
+    /// <exception cref="VcpuException">running, or a register the vCPU does not implement.</exception>
+    public ulong GetSystemRegister(SysRegKey register)
+    {
+        ThrowIfRunning();
+        if (!_cpu.TryReadSystemRegister(register.Value, out ulong value))
+        {
+            throw new VcpuException($"system register {register} is not implemented");
+        }
+
+        _cpu.TakeReevaluate();
+        return value;
+    }
+
+    /// <summary>Writes a system register (KVM_SET_ONE_REG of KVM_REG_ARM64_SYSREG).</summary>
+    /// <exception cref="VcpuException">running, or a register the vCPU does not implement or that is read-only.</exception>
+    public void SetSystemRegister(SysRegKey register, ulong value)
+    {
+        ThrowIfRunning();
+        if (!_cpu.TryWriteSystemRegister(register.Value, value))
+        {
+            throw new VcpuException($"system register {register} is not implemented or read-only");
+        }
+
+        _cpu.TakeReevaluate();
+    }
+
+    /// <summary>Reads FP/SIMD register V<paramref name="n"/> (KVM_REG_ARM_FP_REGS).</summary>
+    public UInt128 GetVectorRegister(int n)
+    {
+        ThrowIfRunning();
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)n, 31u, nameof(n));
+        return new UInt128(_cpu.State.V[(2 * n) + 1], _cpu.State.V[2 * n]);
+    }
+
+    /// <summary>Writes FP/SIMD register V<paramref name="n"/>.</summary>
+    public void SetVectorRegister(int n, UInt128 value)
+    {
+        ThrowIfRunning();
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)n, 31u, nameof(n));
+        _cpu.State.V[2 * n] = (ulong)value;
+        _cpu.State.V[(2 * n) + 1] = (ulong)(value >> 64);
+    }
+
+    /// <summary>Instructions the guest retired on this vCPU.</summary>
+    public long InstructionsRetired => _cpu.Retired;
+
+    /// <inheritdoc />
+    protected override RunResult BeforeRun()
+    {
+        if (!_initialized)
+        {
+            return RunResult.NotInitialized;
+        }
+
+        if (!_firstRunDone)
+        {
+            var controller = _vm.InterruptController;
+            if (controller is not null)
+            {
+                var result = controller.OnFirstRun(Id);
+                if (result != RunResult.Ok)
+                {
+                    return result;
+                }
+            }
+
+            _firstRunDone = true;
+        }
+
+        return RunResult.Ok;
+    }
+
+    /// <inheritdoc />
+    protected override RunResult RunLoop()
+    {
+        ref RunState run = ref RunState;
+        while (true)
+        {
+            if (TryConsumeKick())
+            {
+                return RunResult.Interrupted;
+            }
+
+            if (TestAndClearRequest(VcpuRequest.MemoryChanged) | TestAndClearRequest(VcpuRequest.TlbFlush))
+            {
+                _cpu.FlushTlb();
+            }
+
+            TestAndClearRequest(VcpuRequest.Event);
+            if (TestAndClearRequest(VcpuRequest.Stop))
+            {
+                run.ExitReason = ExitReason.Intr;
+                return RunResult.Interrupted;
+            }
+
+            if (TestAndClearRequest(PowerOnRequest))
+            {
+                ApplyPowerOn();
+            }
+
+            if (IsPoweredOff)
+            {
+                Block();
+                continue;
+            }
+
+            UpdateTimers();
+            UpdateInterruptLines();
+            CpuExit exit = _cpu.Run(ref RequestWord, Budget);
+            Stats.Set(Arm64Stat.UndefinedInstructions, _cpu.UndefinedCount);
+            switch (exit)
+            {
+                case CpuExit.Budget:
+                case CpuExit.Request:
+                case CpuExit.Reevaluate:
+                    continue;
+                case CpuExit.DataAbort:
+                    Stats.Increment(VcpuStat.Exits);
+                    if (!HandleDataAbort(out var result))
+                    {
+                        return result;
+                    }
+
+                    continue;
+                case CpuExit.Hvc:
+                case CpuExit.Smc:
+                    Stats.Increment(VcpuStat.Exits);
+                    if (exit == CpuExit.Hvc)
+                    {
+                        Stats.Increment(Arm64Stat.HvcExitStat);
+                    }
+
+                    if (!HandleHypercall(exit == CpuExit.Smc, out result))
+                    {
+                        return result;
+                    }
+
+                    continue;
+                case CpuExit.Wfi:
+                    Stats.Increment(VcpuStat.Exits);
+                    Stats.Increment(Arm64Stat.WfiExitStat);
+                    _cpu.RetireTrappedInstruction();
+                    if (!HasWakeupEvent())
+                    {
+                        Block(NextTimerDeadline());
+                    }
+
+                    continue;
+                case CpuExit.Wfe:
+                    Stats.Increment(VcpuStat.Exits);
+                    Stats.Increment(Arm64Stat.WfeExitStat);
+                    _cpu.RetireTrappedInstruction();
+                    Thread.Yield();
+                    continue;
+                default:
+                    throw new InvalidOperationException($"unexpected CPU exit {exit}");
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    protected override bool HasWakeupEvent()
+    {
+        if (IsPoweredOff)
+        {
+            return false;
+        }
+
+        UpdateTimers();
+        var controller = _vm.InterruptController;
+        return controller is not null && (controller.HasPendingIrq(Id) || controller.HasPendingFiq(Id));
+    }
+
+    private void UpdateInterruptLines()
+    {
+        var controller = _vm.InterruptController;
+        if (controller is null)
+        {
+            _cpu.IrqLine = false;
+            _cpu.FiqLine = false;
+            return;
+        }
+
+        _cpu.IrqLine = controller.HasPendingIrq(Id);
+        _cpu.FiqLine = controller.HasPendingFiq(Id);
+    }
+
+    /// <summary>Drives the timer outputs to the interrupt controller's PPIs (27 virtual, 30 physical).</summary>
+    private void UpdateTimers()
+    {
+        var controller = _vm.InterruptController;
+        bool v = _cpu.TimerOutput(true, out _);
+        bool p = _cpu.TimerOutput(false, out _);
+        if (controller is null)
+        {
+            return;
+        }
+
+        if (v != _virtualTimerLevel)
+        {
+            _virtualTimerLevel = v;
+            controller.SetPrivateLine(Id, 27, v);
+        }
+
+        if (p != _physicalTimerLevel)
+        {
+            _physicalTimerLevel = p;
+            controller.SetPrivateLine(Id, 30, p);
+        }
+    }
+
+    private long NextTimerDeadline()
+    {
+        _cpu.TimerOutput(true, out long dv);
+        _cpu.TimerOutput(false, out long dp);
+        return Math.Min(dv, dp);
+    }
+
+    private void ThrowIfRunning()
+    {
+        if (IsRunning)
+        {
+            throw new VcpuException($"vCPU {Id} is running; its registers can only be accessed between runs");
+        }
+    }
+
+    bool ICpuHost.TryReadControllerRegister(SysRegKey key, out ulong value)
+    {
+        var controller = _vm.InterruptController;
+        if (controller is null)
+        {
+            value = 0;
+            return false;
+        }
+
+        return controller.TryReadSystemRegister(Id, key, out value);
+    }
+
+    bool ICpuHost.TryWriteControllerRegister(SysRegKey key, ulong value)
+    {
+        var controller = _vm.InterruptController;
+        return controller is not null && controller.TryWriteSystemRegister(Id, key, value);
+    }
+
+    void ICpuHost.SendEvent()
+    {
+        foreach (var v in _vm.Vcpus)
+        {
+            ((Arm64Vcpu)v)._cpu.SignalEvent();
+        }
+    }
+}

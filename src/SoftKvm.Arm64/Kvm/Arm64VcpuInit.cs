@@ -1,0 +1,21 @@
+namespace SoftKvm.Arm64.Kvm;
+
+/// <summary>Which instruction the guest uses to call PSCI (the device tree's <c>psci { method = ... }</c>).</summary>
+public enum PsciConduit
+{
+    /// <summary>HVC #0 (KVM's default).</summary>
+    Hvc,
+
+    /// <summary>SMC #0.</summary>
+    Smc,
+}
+
+/// <summary>The options of <see cref="Arm64Vcpu.Init"/>, like <c>struct kvm_vcpu_init</c>'s features.</summary>
+public sealed record Arm64VcpuInit
+{
+    /// <summary>KVM_ARM_VCPU_POWER_OFF: the vCPU starts powered off and waits for PSCI CPU_ON (secondaries).</summary>
+    public bool PowerOff { get; init; }
+
+    /// <summary>The PSCI conduit; the other instruction is UNDEFINED in the guest.</summary>
+    public PsciConduit PsciConduit { get; init; } = PsciConduit.Hvc;
+}

@@ -1,0 +1,54 @@
+using SoftKvm.Arm64.Cpu;
+using SoftKvm.Core;
+
+namespace SoftKvm.Arm64.Kvm;
+
+/// <summary>
+/// An arm64 virtual machine: up to 512 vCPUs (KVM's KVM_MAX_VCPUS on arm64 with GICv3), an optional
+/// in-kernel interrupt controller (the VGIC sets <see cref="InterruptController"/>), and the
+/// <see cref="NisvToUser"/> capability.
+/// </summary>
+public sealed class Arm64Vm : Vm
+{
+    /// <summary>The highest number of vCPUs per VM.</summary>
+    public const int MaxVcpuCount = 512;
+
+    /// <summary>Creates an empty VM (no memory, no vCPUs, no interrupt controller).</summary>
+    public Arm64Vm()
+        : base(MaxVcpuCount, Arm64Stat.VmSchema)
+    {
+    }
+
+    /// <summary>The in-kernel interrupt controller, or null (no irqchip: ICC_* registers are UNDEFINED).</summary>
+    public IArm64InterruptController? InterruptController { get; set; }
+
+    /// <summary>
+    /// KVM_CAP_ARM_NISV_TO_USER: a data abort outside memory without a valid syndrome exits with
+    /// <c>ArmNisv</c>; when false, <see cref="Vcpu.Run"/> fails with <c>NoSyndrome</c> (-ENOSYS).
+    /// </summary>
+    public bool NisvToUser { get; set; }
+
+    internal CpuShared Shared { get; } = new();
+
+    /// <summary>Creates arm64 vCPU <paramref name="id"/> (<c>KVM_CREATE_VCPU</c>); it must be <see cref="Arm64Vcpu.Init"/>ed before it runs.</summary>
+    public new Arm64Vcpu CreateVcpu(int id) => (Arm64Vcpu)base.CreateVcpu(id);
+
+    /// <summary>The vCPU whose MPIDR affinity is <paramref name="mpidr"/> (bits other than Aff3..Aff0 ignored), or null.</summary>
+    public Arm64Vcpu? FindVcpuByMpidr(ulong mpidr)
+    {
+        ulong affinity = Mpidr.Affinity(mpidr);
+        foreach (var v in Vcpus)
+        {
+            var a = (Arm64Vcpu)v;
+            if (Mpidr.Affinity(a.Mpidr) == affinity)
+            {
+                return a;
+            }
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc />
+    protected override Vcpu CreateVcpuCore(int id) => new Arm64Vcpu(this, id);
+}

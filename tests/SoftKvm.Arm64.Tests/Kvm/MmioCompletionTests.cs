@@ -1,0 +1,334 @@
+using SoftKvm.Arm64.Kvm;
+using SoftKvm.Arm64.Tests.Harness;
+using SoftKvm.Core;
+using SoftKvm.Core.Io;
+using SoftKvm.Core.Run;
+using static SoftKvm.Arm64.Tests.Harness.TestMachine;
+
+namespace SoftKvm.Arm64.Tests.Kvm;
+
+/// <summary>Spec §1.4: the patch-1 scenario ("Only skip MMIO insn once") with real guest code.</summary>
+public sealed class MmioCompletionTests
+{
+    // P: ldr w1,[x0]; P+4: add x2,x2,#1; P+8: str x2,[x3] (exit marker)
+    private static readonly uint[] LoadProgram = [0xb9400001u, 0x91000442u, 0xf9000062u];
+
+    private static (TestMachine M, Arm64Vcpu V) Setup(uint[] program)
+    {
+        var m = new TestMachine();
+        var v = m.Start(program);
+        SetX(v, 0, MmioBase);
+        SetX(v, 2, 100);
+        SetX(v, 3, MarkerBase);
+        return (m, v);
+    }
+
+    [Fact]
+    public void FirstExit_IsMmioReadAtTheLoad()
+    {
+        var (m, v) = Setup(LoadProgram);
+        using var _ = m;
+        Assert.Equal(RunResult.Ok, v.Run());
+        ref var run = ref v.RunState;
+        Assert.Equal(ExitReason.Mmio, run.ExitReason);
+        Assert.Equal(MmioBase, run.Mmio.PhysAddr);
+        Assert.Equal(4u, run.Mmio.Length);
+        Assert.False(run.Mmio.IsWrite);
+        Assert.Equal(CodeBase, Pc(v));
+        Assert.Equal(1UL, Stat(v, "mmio_exit_user"));
+        Assert.Equal(1UL, Stat(v, "exits"));
+        Assert.True(v.HasPendingCompletion);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void ImmediateExit_CompletesOnce_ThenResumeRunsNextInstructionOnce(int repeats)
+    {
+        var (m, v) = Setup(LoadProgram);
+        using var _ = m;
+        Assert.Equal(RunResult.Ok, v.Run());
+        ref var run = ref v.RunState;
+        run.Mmio.SetValue(0x11223344);
+        run.ImmediateExit = true;
+        Assert.Equal(RunResult.Interrupted, v.Run());
+        Assert.Equal(0x11223344UL, X(v, 1));
+        Assert.Equal(CodeBase + 4, Pc(v));
+        Assert.Equal(ExitReason.Mmio, run.ExitReason);
+        Assert.Equal(100UL, X(v, 2));
+        Assert.Equal(1UL, Stat(v, "exits"));
+
+        for (int i = 0; i < repeats; i++)
+        {
+            run.Mmio.SetValue(0xDEADBEEF);
+            Assert.Equal(RunResult.Interrupted, v.Run());
+            Assert.Equal(CodeBase + 4, Pc(v));
+            Assert.Equal(0x11223344UL, X(v, 1));
+        }
+
+        run.ImmediateExit = false;
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(ExitReason.Mmio, run.ExitReason);
+        Assert.True(run.Mmio.IsWrite);
+        Assert.Equal(MarkerBase, run.Mmio.PhysAddr);
+        Assert.Equal(101UL, X(v, 2));
+        Assert.Equal(101UL, run.Mmio.Value);
+        Assert.Equal(CodeBase + 8, Pc(v));
+        Assert.Equal(0x11223344UL, X(v, 1));
+        Assert.Equal(2UL, Stat(v, "mmio_exit_user"));
+    }
+
+    [Fact]
+    public void KickBeforeCompletion_CompletesThenReturnsIntr_AndDoesNotSkipAgain()
+    {
+        var (m, v) = Setup(LoadProgram);
+        using var _ = m;
+        Assert.Equal(RunResult.Ok, v.Run());
+        ref var run = ref v.RunState;
+        run.Mmio.SetValue(0x55);
+        v.Kick();
+        Assert.Equal(RunResult.Interrupted, v.Run());
+        Assert.Equal(ExitReason.Intr, run.ExitReason);
+        Assert.Equal(0x55UL, X(v, 1));
+        Assert.Equal(CodeBase + 4, Pc(v));
+        Assert.Equal(100UL, X(v, 2));
+        Assert.Equal(1UL, Stat(v, "signal_exits"));
+
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(MarkerBase, run.Mmio.PhysAddr);
+        Assert.Equal(101UL, X(v, 2));
+        Assert.Equal(CodeBase + 8, Pc(v));
+    }
+
+    [Fact]
+    public void WritePath_CarriesDataAndRetiresOnce()
+    {
+        // str w3,[x0]; add x2,x2,#1; str x2,[x4]
+        var m = new TestMachine();
+        using var _ = m;
+        var v = m.Start(0xb9000003u, 0x91000442u, 0xf9000082u);
+        SetX(v, 0, MmioBase);
+        SetX(v, 2, 7);
+        SetX(v, 3, 0xFFFF_FFFF_AABB_CCDD);
+        SetX(v, 4, MarkerBase);
+        Assert.Equal(RunResult.Ok, v.Run());
+        ref var run = ref v.RunState;
+        Assert.True(run.Mmio.IsWrite);
+        Assert.Equal(4u, run.Mmio.Length);
+        Assert.Equal(new byte[] { 0xDD, 0xCC, 0xBB, 0xAA }, ((ReadOnlySpan<byte>)run.Mmio.Data)[..4].ToArray());
+        Assert.Equal(CodeBase, Pc(v));
+        run.ImmediateExit = true;
+        Assert.Equal(RunResult.Interrupted, v.Run());
+        Assert.Equal(CodeBase + 4, Pc(v));
+        Assert.Equal(RunResult.Interrupted, v.Run());
+        Assert.Equal(CodeBase + 4, Pc(v));
+        run.ImmediateExit = false;
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(8UL, X(v, 2));
+        Assert.Equal(CodeBase + 8, Pc(v));
+    }
+
+    [Theory]
+    [InlineData(0x39400001u, "ldrb w1,[x0]", new byte[] { 0x80 }, 0x0000000000000080UL)]
+    [InlineData(0x39c00001u, "ldrsb w1,[x0]", new byte[] { 0x80 }, 0x00000000FFFFFF80UL)]
+    [InlineData(0x39800001u, "ldrsb x1,[x0]", new byte[] { 0x80 }, 0xFFFFFFFFFFFFFF80UL)]
+    [InlineData(0x79400001u, "ldrh w1,[x0]", new byte[] { 0x00, 0x80 }, 0x0000000000008000UL)]
+    [InlineData(0x79c00001u, "ldrsh w1,[x0]", new byte[] { 0x00, 0x80 }, 0x00000000FFFF8000UL)]
+    [InlineData(0x79800001u, "ldrsh x1,[x0]", new byte[] { 0x00, 0x80 }, 0xFFFFFFFFFFFF8000UL)]
+    [InlineData(0xb9800001u, "ldrsw x1,[x0]", new byte[] { 0x00, 0x00, 0x00, 0x80 }, 0xFFFFFFFF80000000UL)]
+    [InlineData(0xb9400001u, "ldr w1,[x0]", new byte[] { 0x44, 0x33, 0x22, 0x11 }, 0x0000000011223344UL)]
+    [InlineData(0xf9400001u, "ldr x1,[x0]", new byte[] { 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 }, 0x1122334455667788UL)]
+    [InlineData(0x88dffc01u, "ldar w1,[x0]", new byte[] { 0x01, 0x00, 0x00, 0x80 }, 0x0000000080000001UL)]
+    public void Loads_ExtendPerSyndrome(uint insn, string asm, byte[] data, ulong expected)
+    {
+        var m = new TestMachine();
+        using var _ = m;
+        var v = m.Start(insn, 0xf9000062u);
+        SetX(v, 0, MmioBase);
+        SetX(v, 1, 0xCAFE_CAFE_CAFE_CAFE);
+        SetX(v, 3, MarkerBase);
+        Assert.Equal(RunResult.Ok, v.Run());
+        ref var run = ref v.RunState;
+        Assert.Equal((uint)data.Length, run.Mmio.Length);
+        Assert.False(run.Mmio.IsWrite);
+        data.CopyTo(run.Mmio.Data);
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.True(expected == X(v, 1), $"{asm}: X1 = 0x{X(v, 1):x}, expected 0x{expected:x}");
+        Assert.Equal(CodeBase + 4, Pc(v));
+    }
+
+    [Fact]
+    public void LoadIntoXzr_IsDiscarded()
+    {
+        var m = new TestMachine();
+        using var _ = m;
+        var v = m.Start(0xf940001fu, 0xf9000062u);
+        SetX(v, 0, MmioBase);
+        SetX(v, 3, MarkerBase);
+        Assert.Equal(RunResult.Ok, v.Run());
+        v.RunState.Mmio.SetValue(0x1234);
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        Assert.Equal(CodeBase + 4, Pc(v));
+    }
+
+    [Theory]
+    [InlineData(0x39000001u, "strb w1,[x0]", 1)]
+    [InlineData(0x79000001u, "strh w1,[x0]", 2)]
+    [InlineData(0xb9000001u, "str w1,[x0]", 4)]
+    [InlineData(0xf9000001u, "str x1,[x0]", 8)]
+    [InlineData(0xc89ffc01u, "stlr x1,[x0]", 8)]
+    public void Stores_CarryTheLowBytes(uint insn, string asm, int length)
+    {
+        var m = new TestMachine();
+        using var _ = m;
+        var v = m.Start(insn);
+        SetX(v, 0, MmioBase + 0x10);
+        SetX(v, 1, 0x1122334455667788);
+        Assert.Equal(RunResult.Ok, v.Run());
+        ref var run = ref v.RunState;
+        Assert.Equal(ExitReason.Mmio, run.ExitReason);
+        Assert.True(run.Mmio.IsWrite, asm);
+        Assert.Equal((uint)length, run.Mmio.Length);
+        Assert.Equal(MmioBase + 0x10, run.Mmio.PhysAddr);
+        byte[] expected = BitConverter.GetBytes(0x1122334455667788UL)[..length];
+        Assert.Equal(expected, ((ReadOnlySpan<byte>)run.Mmio.Data)[..length].ToArray());
+    }
+
+    [Theory]
+    [InlineData(0xa9400801u, "ldp x1,x2,[x0]", false, 0)]
+    [InlineData(0xf8408401u, "ldr x1,[x0],#8", false, 0)]
+    [InlineData(0xf8408c01u, "ldr x1,[x0,#8]!", false, 8)]
+    [InlineData(0xc85f7c01u, "ldxr x1,[x0]", false, 0)]
+    [InlineData(0xa9000801u, "stp x1,x2,[x0]", true, 0)]
+    [InlineData(0xfd400001u, "ldr d1,[x0]", false, 0)]
+    public void NoValidSyndrome_ExitsArmNisv(uint insn, string asm, bool write, int offset)
+    {
+        var m = new TestMachine();
+        using var _ = m;
+        m.Vm.NisvToUser = true;
+        var v = m.Start(insn);
+        v.SetSystemRegister(SysRegKey.Of(3, 0, 1, 0, 2), 3UL << 20); // CPACR_EL1.FPEN = 11
+        SetX(v, 0, MmioBase);
+        Assert.Equal(RunResult.Ok, v.Run());
+        ref var run = ref v.RunState;
+        Assert.True(ExitReason.ArmNisv == run.ExitReason, asm);
+        Assert.Equal(MmioBase + (ulong)offset, run.ArmNisv.FaultIpa);
+        Assert.Equal(write, (run.ArmNisv.EsrIss & (1 << 6)) != 0);
+        Assert.Equal(0UL, run.ArmNisv.EsrIss & ~0x17FUL);
+        Assert.Equal(CodeBase, Pc(v));
+    }
+
+    [Fact]
+    public void NoValidSyndrome_WithoutCapability_IsENOSYS()
+    {
+        var m = new TestMachine();
+        using var _ = m;
+        var v = m.Start(0xa9400801u);
+        SetX(v, 0, MmioBase);
+        Assert.Equal(RunResult.NoSyndrome, v.Run());
+    }
+
+    [Fact]
+    public void Nisv_ThenInjectedExternalAbort_GuestTakesDataAbort()
+    {
+        var m = new TestMachine();
+        using var _ = m;
+        m.Vm.NisvToUser = true;
+        var v = m.Start(0xa9400801u);
+        SetX(v, 0, MmioBase);
+        Assert.Equal(RunResult.Ok, v.Run());
+        v.InjectExternalDataAbort();
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(ExitReason.SystemEvent, v.RunState.ExitReason);
+        ulong esr = v.GetSystemRegister(SysRegKey.Of(3, 0, 5, 2, 0));
+        Assert.Equal(0x25UL, esr >> 26);
+        Assert.Equal(0x10UL, esr & 0x3F);
+        Assert.Equal(MmioBase, v.GetSystemRegister(SysRegKey.Of(3, 0, 6, 0, 0)));
+        Assert.Equal(CodeBase, v.GetRegister(Arm64CoreRegister.ElrEl1));
+    }
+
+    [Fact]
+    public void MmioReadAnsweredByExternalAbort_IsNotRetired()
+    {
+        var (m, v) = Setup(LoadProgram);
+        using var _ = m;
+        SetX(v, 1, 0x77);
+        Assert.Equal(RunResult.Ok, v.Run());
+        v.RunState.Mmio.SetValue(0x1234);
+        v.InjectExternalDataAbort();
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(ExitReason.SystemEvent, v.RunState.ExitReason);
+        Assert.Equal(0x77UL, X(v, 1));
+        Assert.Equal(CodeBase, v.GetRegister(Arm64CoreRegister.ElrEl1));
+        Assert.Equal(100UL, X(v, 2));
+    }
+
+    private sealed class RegisterDevice : IIoDevice
+    {
+        public ulong Value = 0x8765_4321;
+        public int Reads;
+        public int Writes;
+        public ulong Written;
+
+        public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
+        {
+            Reads++;
+            for (int i = 0; i < data.Length; i++)
+            {
+                data[i] = (byte)(Value >> (8 * i));
+            }
+        }
+
+        public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
+        {
+            Writes++;
+            Written = 0;
+            for (int i = 0; i < data.Length; i++)
+            {
+                Written |= (ulong)data[i] << (8 * i);
+            }
+        }
+    }
+
+    [Fact]
+    public void InKernelDevice_CompletesWithoutExit_CountsKernel()
+    {
+        var (m, v) = Setup(LoadProgram);
+        using var _ = m;
+        var dev = new RegisterDevice();
+        m.Vm.MmioBus.Register(MmioBase, 0x1000, dev);
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(ExitReason.Mmio, v.RunState.ExitReason);
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        Assert.Equal(0x8765_4321UL, X(v, 1));
+        Assert.Equal(101UL, X(v, 2));
+        Assert.Equal(CodeBase + 8, Pc(v));
+        Assert.Equal(1, dev.Reads);
+        Assert.Equal(1UL, Stat(v, "mmio_exit_kernel"));
+        Assert.Equal(1UL, Stat(v, "mmio_exit_user"));
+
+        // The marker exit is the only pending completion; completing it does not re-run the device access.
+        v.RunState.ImmediateExit = true;
+        Assert.Equal(RunResult.Interrupted, v.Run());
+        Assert.Equal(CodeBase + 12, Pc(v));
+        Assert.False(v.HasPendingCompletion);
+        Assert.Equal(1, dev.Reads);
+    }
+
+    [Fact]
+    public void WriteToReadOnlySlot_IsMmio()
+    {
+        var m = new TestMachine();
+        using var _ = m;
+        m.Vm.SetMemoryRegion(1, new GuestPhysAddr(0x5000_0000), 0x1000, SoftKvm.Core.Memory.MemorySlotFlags.ReadOnly);
+        m.Vm.Memory.Write(new GuestPhysAddr(0x5000_0000), 0xABCDUL);
+        var v = m.Start(0xf9400001u, 0xf9000001u); // ldr x1,[x0]; str x1,[x0]
+        SetX(v, 0, 0x5000_0000);
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(ExitReason.Mmio, v.RunState.ExitReason);
+        Assert.True(v.RunState.Mmio.IsWrite);
+        Assert.Equal(0xABCDUL, v.RunState.Mmio.Value);
+        Assert.Equal(CodeBase + 4, Pc(v));
+    }
+}

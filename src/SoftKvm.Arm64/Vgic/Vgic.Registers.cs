@@ -26,9 +26,14 @@ public sealed partial class Vgic
     /// <summary>Writes the field of <paramref name="irq"/> in register array <paramref name="id"/>.</summary>
     internal void WriteIrqField(GicReg id, VgicIrq irq, ulong value, int accessor)
     {
+        bool set = (value & 1) != 0;
+        if (!set && id is GicReg.ISEnableR or GicReg.ICEnableR or GicReg.ISPendR or GicReg.ICPendR or GicReg.ISActiveR or GicReg.ICActiveR)
+        {
+            return; // a 0 bit in a set/clear register changes nothing
+        }
+
         // Routing may change: the vCPUs that could take it before and after are both re-evaluated.
         MarkIrqDirty(irq);
-        bool set = (value & 1) != 0;
         switch (id)
         {
             case GicReg.IGroupR:

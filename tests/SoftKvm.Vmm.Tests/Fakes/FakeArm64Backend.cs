@@ -1,0 +1,57 @@
+using SoftKvm.Core;
+using SoftKvm.Core.Io;
+using SoftKvm.Vmm.Arm64;
+
+namespace SoftKvm.Vmm.Tests.Fakes;
+
+/// <summary>An arm64 backend whose vCPUs play a script: by default vCPU 0 prints "Hi\n" on the PL011 and powers off.</summary>
+internal sealed class FakeArm64Backend : IArm64VirtBackend
+{
+    public FakeVm? Vm { get; private set; }
+
+    public GicVersion? Gic { get; private set; }
+
+    public Dictionary<int, Arm64BootState> BootStates { get; } = [];
+
+    public Dictionary<int, bool> Lines { get; } = [];
+
+    public Action<FakeVm>? ScriptSetup { get; set; }
+
+    public ulong GetMpidr(int vcpuId) => (1UL << 31) | (ulong)(vcpuId & 0xf) | ((ulong)((vcpuId >> 4) & 0xff) << 8);
+
+    public Vm CreateVm(int cpus, GicVersion gic)
+    {
+        Gic = gic;
+        Vm = new FakeVm(cpus);
+        return Vm;
+    }
+
+    public IIrqLine GetSpiLine(Vm vm, int intId) => new Line(this, intId);
+
+    public void SetBootState(Vcpu vcpu, Arm64BootState state)
+    {
+        BootStates[vcpu.Id] = state;
+        if (vcpu.Id == Vm!.MaxVcpus - 1)
+        {
+            if (ScriptSetup is { } setup)
+            {
+                setup(Vm);
+            }
+            else
+            {
+                Vm.Cpu(0).Script(
+                    ScriptedVcpu.MmioWrite(VirtMemoryMap.UartBase, 'H'),
+                    ScriptedVcpu.MmioWrite(VirtMemoryMap.UartBase, 'i'),
+                    ScriptedVcpu.MmioWrite(VirtMemoryMap.UartBase, '\n'),
+                    ScriptedVcpu.SystemEvent(Core.Run.SystemEventType.Shutdown));
+            }
+        }
+    }
+
+    public string DescribeInterruptController(Vm vm) => $"fake GIC{Gic}: {Lines.Count(l => l.Value)} lines high";
+
+    private sealed class Line(FakeArm64Backend owner, int intId) : IIrqLine
+    {
+        public void Set(bool level) => owner.Lines[intId] = level;
+    }
+}

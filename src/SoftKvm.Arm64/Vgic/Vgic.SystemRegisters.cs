@@ -3,9 +3,9 @@ using SoftKvm.Arm64.Kvm;
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
-/// The GICv3 CPU interface as system registers (ICC_*_EL1, IHI 0069 §12.2). A GICv2 VGIC owns only
-/// ICC_SRE_EL1, as RAZ/WI (no system register interface); every other ICC register is then not
-/// claimed and the CPU model makes the access UNDEFINED. Write-only registers read through MRS, and
+/// The GICv3 CPU interface as system registers (ICC_*_EL1, IHI 0069 §12.2). A GICv2 VGIC claims no
+/// system register (there is no system register interface: the CPU model makes ICC_* accesses
+/// UNDEFINED and reports ID_AA64PFR0_EL1.GIC = 0). Write-only registers read through MRS, and
 /// read-only ones written through MSR, are not claimed either (UNDEFINED, as the architecture says).
 /// </summary>
 public sealed partial class Vgic
@@ -19,14 +19,9 @@ public sealed partial class Vgic
     public bool TryReadSystemRegister(int vcpuId, SysRegKey register, out ulong value)
     {
         value = 0;
-        if (!IsIccRegister(register) || (uint)vcpuId >= (uint)VcpuCount)
+        if (Model != GicModel.V3 || !IsIccRegister(register) || (uint)vcpuId >= (uint)VcpuCount)
         {
             return false;
-        }
-
-        if (Model == GicModel.V2)
-        {
-            return register == IccRegisters.Sre;
         }
 
         lock (_lock)
@@ -62,14 +57,9 @@ public sealed partial class Vgic
     /// <inheritdoc />
     public bool TryWriteSystemRegister(int vcpuId, SysRegKey register, ulong value)
     {
-        if (!IsIccRegister(register) || (uint)vcpuId >= (uint)VcpuCount)
+        if (Model != GicModel.V3 || !IsIccRegister(register) || (uint)vcpuId >= (uint)VcpuCount)
         {
             return false;
-        }
-
-        if (Model == GicModel.V2)
-        {
-            return register == IccRegisters.Sre;
         }
 
         lock (_lock)

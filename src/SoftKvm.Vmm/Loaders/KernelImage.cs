@@ -72,7 +72,7 @@ public sealed class KernelImage
         byte[] data = gzipped ? Gunzip(name, bytes) : bytes;
         if (data.Length == 0)
         {
-            throw new BadImageException($"kernel '{name}' decompresses to nothing, not a kernel image");
+            throw new BadImageException($"kernel '{name}' is gzip-compressed but decompresses to nothing, not a kernel image");
         }
 
         if (ElfImage.HasMagic(data))

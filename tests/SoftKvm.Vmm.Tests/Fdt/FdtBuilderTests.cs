@@ -12,6 +12,7 @@ public class FdtBuilderTests
         fdt.AddReservation(0x4800_0000, 0x1000);
         fdt.BeginNode("");
         fdt.PropertyU32("#address-cells", 2);
+        fdt.PropertyU32("#size-cells", 2);
         fdt.PropertyStrings("compatible", "a,b", "c");
         fdt.BeginNode("child@1000");
         fdt.PropertyRegs("reg", (0x1000UL, 0x20UL));

@@ -1,0 +1,40 @@
+using SoftKvm.Arm64.Tests.Harness;
+using SoftKvm.Core.Run;
+using Xunit.Abstractions;
+
+namespace SoftKvm.Arm64.Tests.Guests;
+
+/// <summary>
+/// The guest programs of guests/arm64 (C, built with Debian's cross gcc) print exactly what they print
+/// under <c>qemu-system-aarch64 -M virt -cpu cortex-a57</c> (the committed *.expected.txt files).
+/// </summary>
+public sealed class GuestProgramTests
+{
+    private readonly ITestOutputHelper _log;
+
+    public GuestProgramTests(ITestOutputHelper log) => _log = log;
+
+    [Theory]
+    [InlineData("compute", 1)]
+    [InlineData("mmio", 1)]
+    [InlineData("psci", 4)]
+    public void Guest_PrintsWhatQemuPrints(string name, int vcpus)
+    {
+        var result = GuestRunner.Run(name + ".elf", vcpus);
+        string expected = File.ReadAllText(Path.Combine(GuestRunner.GuestsDirectory, name + ".expected.txt"));
+        _log.WriteLine($"{name}: {result.Instructions} instructions in {result.Elapsed.TotalMilliseconds:F0} ms "
+            + $"({result.Instructions / Math.Max(result.Elapsed.TotalSeconds, 1e-9) / 1e6:F1} MIPS)");
+        Assert.Equal(expected, result.Output);
+        Assert.Equal(SystemEventType.Shutdown, result.Event);
+        Assert.Equal(0UL, result.Stats["undef_insn"]);
+    }
+
+    [Fact]
+    public void MmioGuest_CountsUserExits()
+    {
+        var result = GuestRunner.Run("mmio.elf");
+        Assert.Equal((ulong)result.Output.Length + 14, result.Stats["mmio_exit_user"]);
+        Assert.Equal(0UL, result.Stats["mmio_exit_kernel"]);
+        Assert.Equal(1UL, result.Stats["hvc_exit_stat"]);
+    }
+}

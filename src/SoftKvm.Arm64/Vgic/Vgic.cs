@@ -96,9 +96,10 @@ public sealed partial class Vgic : IArm64InterruptController
         }
 
         int max = model == GicModel.V2 ? MaxVcpusV2 : MaxVcpusV3;
-        if (vcpuCount > max)
+        int wanted = Math.Max(vcpuCount, vm.Vcpus.Count);
+        if (wanted > max)
         {
-            throw new VgicException($"GIC{ModelName(model)} supports at most {max} vCPUs, the VM has {vcpuCount}");
+            throw new VgicException($"GIC{ModelName(model)} supports at most {max} vCPUs, the VM has {wanted}");
         }
 
         if (vcpuCount < 1 || vcpuCount > vm.MaxVcpus)
@@ -180,7 +181,10 @@ public sealed partial class Vgic : IArm64InterruptController
     /// <inheritdoc />
     public bool HasPendingFiq(int vcpuId) => (uint)vcpuId < (uint)VcpuCount && Volatile.Read(ref _fiqOut[vcpuId]) != 0;
 
-    /// <inheritdoc />
+    /// <summary>
+    /// First run of a vCPU: initialises the VGIC if the VMM has not (KVM's lazy init); returns
+    /// <see cref="RunResult.NoDevice"/> (-ENXIO) when that fails (call <see cref="Init"/> to see why).
+    /// </summary>
     public RunResult OnFirstRun(int vcpuId)
     {
         if ((uint)vcpuId >= (uint)VcpuCount)

@@ -27,6 +27,7 @@ public class VgicCreationTests
         using var vm = TestVm.WithVcpus(9);
         var e = Assert.Throws<VgicException>(() => new VgicDevice(vm, GicModel.V2, 9));
         Assert.Contains("at most 8 vCPUs", e.Message);
+        Assert.Contains("the VM has 9", Assert.Throws<VgicException>(() => new VgicDevice(vm, GicModel.V2, 8)).Message);
     }
 
     [Fact]

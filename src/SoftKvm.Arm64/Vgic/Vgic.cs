@@ -116,7 +116,7 @@ public sealed partial class Vgic : IArm64InterruptController
         {
             if (v.IsRunning)
             {
-                throw new VgicException($"cannot create a GIC: vCPU {v.Id} has already run");
+                throw new VgicException($"cannot create a GIC: vCPU {v.Id} is running");
             }
         }
 

@@ -10,8 +10,8 @@ using VgicDevice = SoftKvm.Arm64.Vgic.Vgic;
 namespace SoftKvm.Arm64.Tests.Vgic;
 
 /// <summary>
-/// End to end: the committed guest <c>guests/arm64/sgi/sgi.elf</c> (vCPU 0 starts the others with PSCI
-/// CPU_ON, pings each with a targeted SGI, then broadcasts) on real <see cref="Arm64Vm"/> vCPUs, one
+/// End to end: the committed guests <c>guests/arm64/sgi/sgi.elf</c> (vCPU 0 starts the others with PSCI
+/// CPU_ON, pings each with a targeted SGI, then broadcasts) and <c>demo/demo.elf</c> on real <see cref="Arm64Vm"/> vCPUs, one
 /// thread each, with the VGIC at QEMU virt's addresses. The UART is handled here as a VMM would.
 /// </summary>
 public class SgiGuestTests
@@ -27,17 +27,30 @@ public class SgiGuestTests
     [InlineData(GicModel.V2, 8)]
     public void SgiGuestPasses(GicModel model, int vcpus)
     {
-        string output = RunGuest(model, vcpus);
+        string output = RunGuest("sgi", model, vcpus);
         Assert.Contains($"GIC{(model == GicModel.V2 ? "v2" : "v3")}: {vcpus} vCPUs online", output);
         Assert.Contains("PASS", output);
         Assert.DoesNotContain("FAIL", output);
     }
 
-    private static string RunGuest(GicModel model, int count)
+    [Fact]
+    public void DemoGuestExchangesSgisWithFourVcpus()
+    {
+        string output = RunGuest("demo", GicModel.V3, 4);
+        for (int i = 1; i < 4; i++)
+        {
+            Assert.Contains($"vCPU 0 got SGI 2 back from vCPU {i}", output);
+        }
+
+        Assert.Contains("broadcast SGI 3 reached all 3 other vCPUs", output);
+        Assert.Contains("all secondaries are off; powering off", output);
+    }
+
+    private static string RunGuest(string guest, GicModel model, int count)
     {
         using var vm = new Arm64Vm();
         vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), RamSize);
-        ulong entry = LoadElf(vm, File.ReadAllBytes(GuestPath()));
+        ulong entry = LoadElf(vm, File.ReadAllBytes(GuestPath(guest)));
 
         var gic = new VgicDevice(vm, model, count);
         if (model == GicModel.V2)
@@ -161,17 +174,17 @@ public class SgiGuestTests
         return entry;
     }
 
-    private static string GuestPath([CallerFilePath] string source = "")
+    private static string GuestPath(string guest, [CallerFilePath] string source = "")
     {
         for (var dir = new DirectoryInfo(Path.GetDirectoryName(source)!); dir is not null; dir = dir.Parent)
         {
-            string candidate = Path.Combine(dir.FullName, "guests", "arm64", "sgi", "sgi.elf");
+            string candidate = Path.Combine(dir.FullName, "guests", "arm64", guest, guest + ".elf");
             if (File.Exists(candidate))
             {
                 return candidate;
             }
         }
 
-        throw new FileNotFoundException("guests/arm64/sgi/sgi.elf not found above " + source);
+        throw new FileNotFoundException($"guests/arm64/{guest}/{guest}.elf not found above " + source);
     }
 }

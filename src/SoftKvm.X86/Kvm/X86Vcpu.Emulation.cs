@@ -1,0 +1,421 @@
+using SoftKvm.Core.Run;
+using SoftKvm.X86.Cpu;
+
+namespace SoftKvm.X86.Kvm;
+
+/// <summary>
+/// The instruction emulator entry (KVM's <c>x86_emulate_instruction</c>) and its MMIO/PIO completion
+/// state machine. The CPU model executes the instruction with <see cref="EmulationBus"/> as its memory
+/// interface for unbacked guest-physical addresses and ports. Reads are logged in order: one that
+/// needs the VMM stops the instruction (nothing committed) and exits; on completion the instruction
+/// re-executes and the log replays the data (KVM's read cache). Writes no in-kernel device takes are
+/// buffered as fragments (at most 8 bytes, never crossing a page) and exit one by one after the
+/// instruction retired. Retirement follows spec §5.2: RIP, RFLAGS and single-step only without
+/// exception or with a trap-class one.
+/// </summary>
+public sealed partial class X86Vcpu
+{
+    private const int LogCapacity = 64;
+
+    private readonly EmulationBus _bus;
+    private readonly AccessRecord[] _log = new AccessRecord[LogCapacity];
+    private readonly AccessRecord[] _fragments = new AccessRecord[LogCapacity];
+    private int _logCount;
+    private int _logPos;
+    private int _missIndex;
+    private int _lastTrigger;
+    private int _fragmentCount;
+    private int _fragmentPos;
+    private bool _overflow;
+    private bool _deferredSingleStep;
+    private EmulationKind _emulationKind;
+
+    /// <summary>Why the emulator is called (KVM's emulation types that matter here).</summary>
+    private enum EmulationKind
+    {
+        /// <summary>An EPT violation on an unbacked guest-physical address (the MMU page-fault path).</summary>
+        Mmio,
+
+        /// <summary>A #UD intercept (EMULTYPE_TRAP_UD): a failure becomes a #UD for the guest.</summary>
+        TrapUd,
+
+        /// <summary>INS/OUTS.</summary>
+        StringIo,
+    }
+
+    /// <summary>One logged read or one buffered write.</summary>
+    private struct AccessRecord
+    {
+        public ulong Address;
+        public ulong Data;
+        public int Length;
+        public bool IsPort;
+        public bool Valid;
+    }
+
+    /// <summary>A fresh emulation: counts <c>insn_emulation</c>, empties the read log.</summary>
+    private int Emulate(EmulationKind kind)
+    {
+        Stats.Increment(X86Stat.InsnEmulation);
+        _emulationKind = kind;
+        _logCount = 0;
+        _lastTrigger = -1;
+        return RunEmulator(fresh: true);
+    }
+
+    /// <summary>One pass of the emulator over the instruction at RIP, and the writeback rules of spec §5.2.</summary>
+    private int RunEmulator(bool fresh)
+    {
+        _logPos = 0;
+        _missIndex = -1;
+        _fragmentCount = 0;
+        _fragmentPos = 0;
+        _overflow = false;
+        var result = _cpu.EmulateOne(_bus);
+        if (_overflow)
+        {
+            result = X86EmulationResult.Failed;
+        }
+
+        switch (result)
+        {
+            case X86EmulationResult.Retired:
+            {
+                _logCount = 0;
+                bool step = _cpu.LastSingleStep || GuestSingleStep;
+                if (_fragmentCount > 0)
+                {
+                    // The write goes to the VMM after retirement (RIP already past the instruction); the
+                    // single-step the retirement owes is raised when the last fragment completes.
+                    _deferredSingleStep = step;
+                    return BeginWriteExit();
+                }
+
+                return step ? DoSingleStep() : 1;
+            }
+
+            case X86EmulationResult.Exception:
+                _logCount = 0;
+                _fragmentCount = 0;
+                return InjectEmulatorException();
+            case X86EmulationResult.NeedsUserspace:
+                return BeginReadExit(fresh);
+            default:
+                _logCount = 0;
+                _fragmentCount = 0;
+                if (_emulationKind == EmulationKind.TrapUd)
+                {
+                    Stats.Increment(X86Stat.UndefinedInstructions);
+                    _cpu.InjectException(ExceptionVector.UD);
+                    return 1;
+                }
+
+                return HandleEmulationFailure("the instruction emulator cannot emulate the instruction");
+        }
+    }
+
+    /// <summary>
+    /// An emulation failure (spec §6.3.1): counts <c>insn_emulation_fail</c> only; at CPL 0 an
+    /// <c>InternalError</c>/<c>Emulation</c> exit, above CPL 0 a #UD for the guest (as KVM).
+    /// </summary>
+    private int HandleEmulationFailure(string message)
+    {
+        Stats.Increment(X86Stat.InsnEmulationFail);
+        if (_cpu.Cpl != 0)
+        {
+            _cpu.InjectException(ExceptionVector.UD);
+            return 1;
+        }
+
+        ref readonly var e = ref _cpu.Exit;
+        int r = InternalError(InternalErrorSuberror.Emulation, message);
+        ref var i = ref RunState.Internal;
+        i.Data[1] = e.GuestPhysicalAddress;
+        i.NData = 2;
+        return r;
+    }
+
+    /// <summary>
+    /// The emulator raised an exception: fault class (and emulator #DB, fault-like since 2022) left RIP,
+    /// RFLAGS and registers as before; a trap class (#BP, #OF) retired. Either way only the exception is
+    /// injected: no single-step (a #DB would replace it: the SYSCALL #UD loop of spec §5.3).
+    /// </summary>
+    private int InjectEmulatorException()
+    {
+        ref readonly var e = ref _cpu.Exit;
+        int vector = e.Vector;
+        ulong dr6 = 0;
+        if (vector == ExceptionVector.PF)
+        {
+            _cpu.Regs.Cr2 = e.Qualification;
+        }
+        else if (vector == ExceptionVector.DB)
+        {
+            dr6 = e.Qualification;
+        }
+
+        _cpu.InjectException(vector, e.ErrorCode, e.ErrorCodeValid, dr6, software: vector is ExceptionVector.BP or ExceptionVector.OF);
+        return 1;
+    }
+
+    /// <summary>
+    /// A read needs the VMM. Counts <c>mmio_exits</c> once per emulation pass (spec §6.1), except when the
+    /// access is the next piece of the read that caused the previous exit (an operand split at a page
+    /// boundary or into 8-byte pieces: KVM sends those as fragments of one pass).
+    /// </summary>
+    private int BeginReadExit(bool fresh)
+    {
+        if (_missIndex < 0)
+        {
+            return HandleEmulationFailure("the emulator stopped for an access it did not report");
+        }
+
+        ref var miss = ref _log[_missIndex];
+        if (miss.IsPort)
+        {
+            BeginPioExit(IoDirection.In, miss.Length, (ushort)miss.Address, 0);
+            SetPendingCompletion(CompleteEmulatedPioIn);
+            return 0;
+        }
+
+        if (fresh || !IsContinuation())
+        {
+            Stats.Increment(X86Stat.MmioExits);
+        }
+
+        _lastTrigger = _missIndex;
+        ref var mmio = ref RunState.Mmio;
+        mmio.PhysAddr = miss.Address;
+        mmio.Length = (uint)miss.Length;
+        mmio.IsWrite = false;
+        mmio.SetValue(0);
+        RunState.ExitReason = ExitReason.Mmio;
+        SetPendingCompletion(CompleteMmioRead);
+        return 0;
+    }
+
+    private bool IsContinuation()
+    {
+        if (_lastTrigger < 0 || _missIndex != _lastTrigger + 1)
+        {
+            return false;
+        }
+
+        ref var previous = ref _log[_lastTrigger];
+        ref var miss = ref _log[_missIndex];
+        ulong end = previous.Address + (ulong)previous.Length;
+        return !previous.IsPort && (end == miss.Address || ((end & 0xFFF) == 0 && (miss.Address & 0xFFF) == 0));
+    }
+
+    /// <summary>The first buffered write fragment goes to the VMM; counts <c>mmio_exits</c> once for the instruction.</summary>
+    private int BeginWriteExit()
+    {
+        ref var f = ref _fragments[0];
+        if (!f.IsPort)
+        {
+            Stats.Increment(X86Stat.MmioExits);
+        }
+
+        return EmitFragment();
+    }
+
+    private int EmitFragment()
+    {
+        ref var f = ref _fragments[_fragmentPos];
+        if (f.IsPort)
+        {
+            BeginPioExit(IoDirection.Out, f.Length, (ushort)f.Address, 0);
+            Span<byte> page = RunState.PioData;
+            for (int i = 0; i < f.Length; i++)
+            {
+                page[i] = (byte)(f.Data >> (8 * i));
+            }
+
+            SetPendingCompletion(CompleteEmulatedPioOut);
+            return 0;
+        }
+
+        ref var mmio = ref RunState.Mmio;
+        mmio.PhysAddr = f.Address;
+        mmio.Length = (uint)f.Length;
+        mmio.IsWrite = true;
+        mmio.SetValue(f.Data);
+        RunState.ExitReason = ExitReason.Mmio;
+        SetPendingCompletion(CompleteMmioWrite);
+        return 0;
+    }
+
+    /// <inheritdoc />
+    protected override bool CompletePending(int kind, out RunResult result)
+    {
+        result = RunResult.Ok;
+        int r;
+        switch (kind)
+        {
+            case CompleteMmioRead:
+            {
+                ref var rec = ref _log[_missIndex];
+                ulong mask = rec.Length == 8 ? ulong.MaxValue : (1UL << (8 * rec.Length)) - 1;
+                rec.Data = RunState.Mmio.Value & mask;
+                rec.Valid = true;
+                r = RunEmulator(fresh: false);
+                break;
+            }
+
+            case CompleteEmulatedPioIn:
+            {
+                ref var rec = ref _log[_missIndex];
+                ReadOnlySpan<byte> page = RunState.PioData;
+                ulong v = 0;
+                for (int i = 0; i < rec.Length; i++)
+                {
+                    v |= (ulong)page[i] << (8 * i);
+                }
+
+                rec.Data = v;
+                rec.Valid = true;
+                r = RunEmulator(fresh: false);
+                break;
+            }
+
+            case CompleteMmioWrite or CompleteEmulatedPioOut:
+                _fragmentPos++;
+                if (_fragmentPos < _fragmentCount)
+                {
+                    r = EmitFragment();
+                    break;
+                }
+
+                _fragmentCount = 0;
+                r = _deferredSingleStep ? DoSingleStep() : 1;
+                _deferredSingleStep = false;
+                break;
+            case CompleteFastPioIn:
+                return CompleteFastPio(true, out result);
+            case CompleteFastPioOut:
+                return CompleteFastPio(false, out result);
+            default:
+                r = InternalError(InternalErrorSuberror.UnexpectedExitReason, "unknown pending completion");
+                break;
+        }
+
+        return r > 0;
+    }
+
+    /// <summary>A read at <paramref name="address"/>: the log when replaying, else the in-kernel devices, else the VMM.</summary>
+    private X86BusResult BusRead(ulong address, Span<byte> data, bool port)
+    {
+        if (_logPos < _logCount)
+        {
+            ref var rec = ref _log[_logPos];
+            if (rec.Valid && rec.IsPort == port && rec.Address == address && rec.Length == data.Length)
+            {
+                for (int i = 0; i < data.Length; i++)
+                {
+                    data[i] = (byte)(rec.Data >> (8 * i));
+                }
+
+                _logPos++;
+                return X86BusResult.Done;
+            }
+
+            _logCount = _logPos; // the instruction took another path: forget the rest
+        }
+
+        bool handled = port ? _vm.PioBus.Read(this, address, data) : ReadKernelMmio(address, data);
+        if (handled)
+        {
+            if (_logCount < LogCapacity)
+            {
+                Record(address, data, port, true);
+            }
+
+            return X86BusResult.Done;
+        }
+
+        if (_logCount >= LogCapacity)
+        {
+            _overflow = true;
+            return X86BusResult.NeedsUserspace;
+        }
+
+        _missIndex = _logCount;
+        Record(address, data, port, false);
+        return X86BusResult.NeedsUserspace;
+    }
+
+    private void Record(ulong address, ReadOnlySpan<byte> data, bool port, bool valid)
+    {
+        ulong v = 0;
+        for (int i = 0; i < data.Length; i++)
+        {
+            v |= (ulong)data[i] << (8 * i);
+        }
+
+        _log[_logCount++] = new AccessRecord { Address = address, Length = data.Length, Data = valid ? v : 0, IsPort = port, Valid = valid };
+        _logPos = _logCount;
+    }
+
+    /// <summary>A write: the in-kernel devices, else a fragment buffered for the VMM.</summary>
+    private X86BusResult BusWrite(ulong address, ReadOnlySpan<byte> data, bool port)
+    {
+        bool handled = port ? _vm.PioBus.Write(this, address, data) : WriteKernelMmio(address, data);
+        if (handled)
+        {
+            return X86BusResult.Done;
+        }
+
+        if (_fragmentCount >= LogCapacity)
+        {
+            _overflow = true;
+            return X86BusResult.NeedsUserspace;
+        }
+
+        ulong v = 0;
+        for (int i = 0; i < data.Length; i++)
+        {
+            v |= (ulong)data[i] << (8 * i);
+        }
+
+        _fragments[_fragmentCount++] = new AccessRecord { Address = address, Length = data.Length, Data = v, IsPort = port, Valid = true };
+        return X86BusResult.Done;
+    }
+
+    /// <summary>The in-kernel MMIO path of KVM: the vCPU's own local APIC page first, then the MMIO bus.</summary>
+    private bool ReadKernelMmio(ulong address, Span<byte> data)
+    {
+        if (InApicPage(address))
+        {
+            Apic!.Read(this, address & 0xFFF, data);
+            return true;
+        }
+
+        return _vm.MmioBus.Read(this, address, data);
+    }
+
+    private bool WriteKernelMmio(ulong address, ReadOnlySpan<byte> data)
+    {
+        if (InApicPage(address))
+        {
+            Apic!.Write(this, address & 0xFFF, data);
+            return true;
+        }
+
+        return _vm.MmioBus.Write(this, address, data);
+    }
+
+    private bool InApicPage(ulong address) =>
+        Apic is { HardwareEnabled: true, X2Apic: false } && (address & ~0xFFFUL) == (Apic.BaseMsr & 0x000F_FFFF_FFFF_F000UL);
+
+    /// <summary>The CPU model's view of the hypervisor during emulation.</summary>
+    private sealed class EmulationBus(X86Vcpu vcpu) : IX86EmulationBus
+    {
+        public X86BusResult ReadMemory(ulong gpa, Span<byte> data) => vcpu.BusRead(gpa, data, false);
+
+        public X86BusResult WriteMemory(ulong gpa, ReadOnlySpan<byte> data) => vcpu.BusWrite(gpa, data, false);
+
+        public X86BusResult ReadPort(ushort port, Span<byte> data) => vcpu.BusRead(port, data, true);
+
+        public X86BusResult WritePort(ushort port, ReadOnlySpan<byte> data) => vcpu.BusWrite(port, data, true);
+    }
+}

@@ -1,0 +1,98 @@
+using SoftKvm.X86.Cpu;
+
+namespace SoftKvm.X86.Kvm;
+
+/// <summary>Interrupt injection from the in-kernel irqchip and the INIT/SIPI bring-up state machine.</summary>
+public sealed partial class X86Vcpu
+{
+    /// <summary>
+    /// Before entering the guest: fire due timers, hand an NMI to the CPU, and inject the highest
+    /// deliverable APIC (or PIC ExtINT) interrupt when the interrupt window is open. When it is closed,
+    /// the next entry runs one instruction at a time (interrupt-window exiting) until it opens.
+    /// </summary>
+    private void InjectPendingEvents()
+    {
+        var apic = Apic!;
+        PollTimers();
+        if (apic.TakeNmi())
+        {
+            _cpu.SetPendingNmi();
+            Stats.Increment(X86Stat.NmiInjections);
+        }
+
+        _windowWaiting = false;
+        if (_cpu.PendingInterrupt >= 0)
+        {
+            return; // already acknowledged; the CPU takes it when IF=1
+        }
+
+        int vector = apic.HighestDeliverable();
+        bool pic = vector < 0 && PicInterruptPending();
+        if (vector < 0 && !pic)
+        {
+            return;
+        }
+
+        if (!_cpu.InterruptWindowOpen)
+        {
+            _windowWaiting = true;
+            _windowWasClosed = true;
+            return;
+        }
+
+        if (vector >= 0)
+        {
+            apic.Acknowledge(vector);
+        }
+        else
+        {
+            vector = _vm.Irqchip!.Pic.Acknowledge();
+        }
+
+        if (_windowWasClosed)
+        {
+            Stats.Increment(X86Stat.IrqWindowExits);
+            _windowWasClosed = false;
+        }
+
+        _cpu.SetPendingInterrupt(vector);
+        Stats.Increment(X86Stat.IrqInjections);
+    }
+
+    private bool _windowWasClosed;
+
+    private bool PicInterruptPending() =>
+        Id == 0 && Apic!.AcceptsPicInterrupts && _vm.Irqchip!.Pic.Output;
+
+    /// <summary>INIT puts the vCPU in wait-for-SIPI with its INIT register state; a SIPI starts it in real mode at vector * 0x1000.</summary>
+    private void ProcessInitSipi()
+    {
+        var apic = Apic!;
+        if (apic.TakeInit())
+        {
+            ulong apicBase = _cpu.Regs.ApicBase;
+            _cpu.Reset();
+            _cpu.Regs.ApicBase = apicBase;
+            apic.Reset();
+            ClearPendingCompletion();
+            _mpState = (int)X86MpState.InitReceived;
+            apic.TakeSipi(); // a SIPI that came before the INIT is stale
+        }
+
+        int sipi = apic.TakeSipi();
+        if (sipi >= 0 && MpState == X86MpState.InitReceived)
+        {
+            ref var r = ref _cpu.Regs;
+            r.Seg[SegmentIndex.Cs] = new SegmentRegister
+            {
+                Selector = (ushort)(sipi << 8),
+                Base = (ulong)sipi << 12,
+                Limit = 0xFFFF,
+                Attributes = 0x9B,
+            };
+            r.Rip = 0;
+            _cpu.StateChanged();
+            _mpState = (int)X86MpState.Runnable;
+        }
+    }
+}

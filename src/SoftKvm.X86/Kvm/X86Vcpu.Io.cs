@@ -1,0 +1,102 @@
+using System.Buffers.Binary;
+using SoftKvm.Core.Run;
+using SoftKvm.X86.Cpu;
+
+namespace SoftKvm.X86.Kvm;
+
+/// <summary>Port IO exits (spec §A.7): the PIO bus, else an <c>Io</c> exit completed on the next Run.</summary>
+public sealed partial class X86Vcpu
+{
+    private const ulong PioDataOffset = 4096;
+
+    private int _pioSize;
+    private int _pioInstructionLength;
+    private ulong _pioLinearRip;
+
+    /// <summary>An IN/OUT/INS/OUTS VM exit: counts <c>io_exits</c>; string forms go to the emulator.</summary>
+    private int HandleIo()
+    {
+        Stats.Increment(X86Stat.IoExits);
+        ref readonly var e = ref _cpu.Exit;
+        if (e.IsString)
+        {
+            return Emulate(EmulationKind.StringIo);
+        }
+
+        int size = e.AccessSize;
+        ushort port = e.Port;
+        Span<byte> data = stackalloc byte[4];
+        data.Clear();
+        int length = InstructionLengthOrUnknown();
+        if (e.IsWrite)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)e.Data);
+            if (_vm.PioBus.Write(this, port, data[..size]))
+            {
+                return SkipEmulatedInstruction(length);
+            }
+
+            BeginPioExit(IoDirection.Out, size, port, length);
+            data[..size].CopyTo(RunState.PioData);
+            SetPendingCompletion(CompleteFastPioOut);
+            return 0;
+        }
+
+        if (_vm.PioBus.Read(this, port, data[..size]))
+        {
+            MergeIn(size, BinaryPrimitives.ReadUInt32LittleEndian(data));
+            return SkipEmulatedInstruction(length);
+        }
+
+        BeginPioExit(IoDirection.In, size, port, length);
+        SetPendingCompletion(CompleteFastPioIn);
+        return 0;
+    }
+
+    private void BeginPioExit(IoDirection direction, int size, ushort port, int length)
+    {
+        ref var io = ref RunState.Io;
+        io.Direction = direction;
+        io.Size = (byte)size;
+        io.Port = port;
+        io.Count = 1;
+        io.DataOffset = PioDataOffset;
+        _pioSize = size;
+        _pioInstructionLength = length;
+        _pioLinearRip = LinearRip;
+        RunState.ExitReason = ExitReason.Io;
+    }
+
+    /// <summary>The non-string IN merge rule (spec §A.6): below 4 bytes only the low bytes of RAX change; 4 bytes zero-extend.</summary>
+    private void MergeIn(int size, uint value)
+    {
+        ref ulong rax = ref _cpu.Regs.Gpr[Gpr.Rax];
+        rax = size switch
+        {
+            1 => (rax & ~0xFFUL) | (value & 0xFF),
+            2 => (rax & ~0xFFFFUL) | (value & 0xFFFF),
+            _ => value,
+        };
+    }
+
+    /// <summary>complete_fast_pio_in/out: only when RIP was not moved behind the hypervisor's back; then the common skip.</summary>
+    private bool CompleteFastPio(bool isIn, out RunResult result)
+    {
+        result = RunResult.Ok;
+        if (LinearRip != _pioLinearRip)
+        {
+            return true;
+        }
+
+        if (isIn)
+        {
+            ReadOnlySpan<byte> page = RunState.PioData;
+            Span<byte> v = stackalloc byte[4];
+            v.Clear();
+            page[.._pioSize].CopyTo(v);
+            MergeIn(_pioSize, BinaryPrimitives.ReadUInt32LittleEndian(v));
+        }
+
+        return SkipEmulatedInstruction(_pioInstructionLength) > 0;
+    }
+}

@@ -1,0 +1,516 @@
+using System.Diagnostics;
+using SoftKvm.Core;
+using SoftKvm.Core.Errors;
+using SoftKvm.Core.Run;
+using SoftKvm.X86.Apic;
+using SoftKvm.X86.Cpu;
+
+namespace SoftKvm.X86.Kvm;
+
+/// <summary>
+/// An x86 vCPU with KVM's run loop (spec §A.4 for x86): the one-shot completion of the previous exit
+/// (Core's template), immediate exit, then guest execution on the software CPU with the exits of a VMX
+/// host: port IO (in-kernel PIO bus or an <c>Io</c> exit), EPT violations (fast MMIO, else the
+/// instruction emulator, in-kernel devices or an <c>Mmio</c> exit), HLT (halt with the in-kernel
+/// irqchip, an <c>Hlt</c> exit without), CPUID and MSRs answered here, #UD sent to the emulator, guest
+/// debugging. Every way of skipping an instruction goes through <see cref="SkipEmulatedInstruction"/>.
+/// The CPU model owns the registers; the VMM reads and writes them while the vCPU is not running.
+/// </summary>
+public sealed partial class X86Vcpu : Vcpu
+{
+    /// <summary>Instructions the CPU model runs between checks of timers, interrupts and kicks.</summary>
+    private const long Budget = 20_000;
+
+    private const int CompleteMmioRead = 1;
+    private const int CompleteMmioWrite = 2;
+    private const int CompleteFastPioIn = 3;
+    private const int CompleteFastPioOut = 4;
+    private const int CompleteEmulatedPioIn = 5;
+    private const int CompleteEmulatedPioOut = 6;
+
+    private readonly X86Vm _vm;
+    private readonly X86Cpu _cpu;
+    private X86GuestDebugFlags _debugFlags;
+    private BreakpointAddresses _debugDr;
+    private ulong _debugDr7;
+    private BreakpointAddresses _savedGuestDr;
+    private ulong _savedGuestDr7;
+    private bool _windowWaiting;
+    private int _runThread;
+    private volatile int _mpState;
+
+    internal X86Vcpu(X86Vm vm, int id)
+        : base(vm, id, X86Stat.VcpuSchema)
+    {
+        _vm = vm;
+        _cpu = new X86Cpu(vm.Memory) { TscFrequency = vm.TscFrequency };
+        _cpu.Controls.InterceptCpuid = true;
+        _bus = new EmulationBus(this);
+        if (id != 0)
+        {
+            _cpu.Regs.ApicBase &= ~0x100UL; // only vCPU 0 is the bootstrap processor
+        }
+
+        if (vm.Irqchip is { } chip)
+        {
+            Apic = new LocalApic(this, chip);
+            _mpState = id == 0 ? (int)X86MpState.Runnable : (int)X86MpState.Uninitialized;
+        }
+
+        UpdateExceptionBitmap();
+    }
+
+    /// <summary>The software CPU (registers through <see cref="X86Cpu.Regs"/>; call <see cref="X86Cpu.StateChanged"/> after editing control or segment registers).</summary>
+    public X86Cpu Cpu => _cpu;
+
+    /// <summary>The in-kernel local APIC, or null without an irqchip.</summary>
+    public LocalApic? Apic { get; }
+
+    /// <summary>The multiprocessor state (<c>KVM_GET_MP_STATE</c>/<c>KVM_SET_MP_STATE</c>).</summary>
+    /// <exception cref="VcpuException">set while running, or a state other than Runnable without an irqchip.</exception>
+    public X86MpState MpState
+    {
+        get => (X86MpState)_mpState;
+        set
+        {
+            ThrowIfRunning();
+            if (Apic is null && value != X86MpState.Runnable)
+            {
+                throw new VcpuException($"vCPU {Id}: MP state {value} needs the in-kernel irqchip");
+            }
+
+            _mpState = (int)value;
+        }
+    }
+
+    /// <summary>The current guest-debug controls.</summary>
+    public X86GuestDebugFlags GuestDebug => _debugFlags;
+
+    private bool GuestSingleStep => (_debugFlags & (X86GuestDebugFlags.Enable | X86GuestDebugFlags.SingleStep)) == (X86GuestDebugFlags.Enable | X86GuestDebugFlags.SingleStep);
+
+    private bool GuestHardwareBreakpoints => (_debugFlags & (X86GuestDebugFlags.Enable | X86GuestDebugFlags.UseHardwareBreakpoints)) == (X86GuestDebugFlags.Enable | X86GuestDebugFlags.UseHardwareBreakpoints);
+
+    private bool GuestSoftwareBreakpoints => (_debugFlags & (X86GuestDebugFlags.Enable | X86GuestDebugFlags.UseSoftwareBreakpoints)) == (X86GuestDebugFlags.Enable | X86GuestDebugFlags.UseSoftwareBreakpoints);
+
+    /// <summary>A copy of the register file (<c>KVM_GET_REGS</c>/<c>SREGS</c>/<c>DEBUGREGS</c> in one).</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    public X86Registers GetRegisters()
+    {
+        ThrowIfRunning();
+        return _cpu.Regs;
+    }
+
+    /// <summary>Replaces the register file and recomputes the mode (<c>KVM_SET_REGS</c>/<c>SREGS</c>).</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    public void SetRegisters(in X86Registers registers)
+    {
+        ThrowIfRunning();
+        _cpu.Regs = registers;
+        _cpu.StateChanged();
+    }
+
+    /// <summary>
+    /// <c>KVM_SET_GUEST_DEBUG</c>: single-step (a <c>Debug</c> exit after each instruction, also a
+    /// skipped one), software breakpoints (INT3 exits) and hardware breakpoints (<paramref name="debugRegisters"/>
+    /// = DR0, DR1, DR2, DR3, DR7 of the debugger, active while the guest runs).
+    /// </summary>
+    /// <exception cref="VcpuException">running, or hardware breakpoints without five debug register values.</exception>
+    public void SetGuestDebug(X86GuestDebugFlags flags, ReadOnlySpan<ulong> debugRegisters = default)
+    {
+        ThrowIfRunning();
+        if ((flags & X86GuestDebugFlags.UseHardwareBreakpoints) != 0)
+        {
+            if (debugRegisters.Length != 5)
+            {
+                throw new VcpuException("hardware breakpoints need DR0, DR1, DR2, DR3 and DR7");
+            }
+
+            for (int i = 0; i < 4; i++)
+            {
+                _debugDr[i] = debugRegisters[i];
+            }
+
+            _debugDr7 = (debugRegisters[4] & 0xFFFF2BFF) | 0x400;
+        }
+
+        _debugFlags = flags;
+        UpdateExceptionBitmap();
+    }
+
+    /// <summary>
+    /// <c>KVM_INTERRUPT</c> (no in-kernel irqchip): raises the INTR line with <paramref name="vector"/>;
+    /// the CPU takes it when RFLAGS.IF=1 and no interrupt shadow blocks it.
+    /// </summary>
+    /// <exception cref="VcpuException">the in-kernel irqchip exists (use its lines), or running.</exception>
+    public void InjectInterrupt(int vector)
+    {
+        ThrowIfRunning();
+        if (Apic is not null)
+        {
+            throw new VcpuException("KVM_INTERRUPT is for VMs without the in-kernel irqchip");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)vector, 255u, nameof(vector));
+        _cpu.SetPendingInterrupt(vector);
+        Stats.Increment(X86Stat.IrqInjections);
+    }
+
+    /// <summary><c>KVM_NMI</c>: queues an NMI.</summary>
+    public void InjectNmi()
+    {
+        ThrowIfRunning();
+        _cpu.SetPendingNmi();
+        Stats.Increment(X86Stat.NmiInjections);
+    }
+
+    /// <summary>The linear address of the instruction pointer (CS base + RIP outside 64-bit mode).</summary>
+    public ulong LinearRip
+    {
+        get
+        {
+            ref var r = ref _cpu.Regs;
+            return _cpu.Bitness == 64 ? r.Rip : (r.Seg[SegmentIndex.Cs].Base + r.Rip) & 0xFFFF_FFFF;
+        }
+    }
+
+    /// <summary>Tells the vCPU that interrupt state changed (any thread): wakes it when halted and, when <paramref name="kick"/>, makes a running CPU model stop at its next instruction.</summary>
+    internal void NotifyEvent(bool kick)
+    {
+        MakeRequest(VcpuRequest.Event);
+        if (kick && Volatile.Read(ref _runThread) != Environment.CurrentManagedThreadId)
+        {
+            _cpu.RequestExit();
+        }
+    }
+
+    /// <inheritdoc />
+    protected override RunResult RunLoop()
+    {
+        Volatile.Write(ref _runThread, Environment.CurrentManagedThreadId);
+        try
+        {
+            while (true)
+            {
+                int r = RunOnce();
+                if (r <= 0)
+                {
+                    FillCommonRunState();
+                    return (RunResult)r;
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _runThread, 0);
+        }
+    }
+
+    /// <summary>One pass of the loop: requests, events, one guest entry and its exit. 1 = go on, 0 = exit to the VMM, negative = Run's result.</summary>
+    private int RunOnce()
+    {
+        if (TryConsumeKick())
+        {
+            return (int)RunResult.Interrupted;
+        }
+
+        if (TestAndClearRequest(VcpuRequest.Stop))
+        {
+            RunState.ExitReason = ExitReason.Intr;
+            return (int)RunResult.Interrupted;
+        }
+
+        if (TestAndClearRequest(VcpuRequest.MemoryChanged | VcpuRequest.TlbFlush))
+        {
+            _cpu.FlushTlb();
+        }
+
+        if (TestAndClearRequest(VcpuRequest.Event))
+        {
+            Stats.Increment(X86Stat.ReqEvent);
+        }
+
+        if (Apic is not null)
+        {
+            ProcessInitSipi();
+            if (MpState == X86MpState.Halted && HasWakeupEvent())
+            {
+                _mpState = (int)X86MpState.Runnable;
+            }
+
+            if (MpState != X86MpState.Runnable)
+            {
+                Block(NextTimerDeadline());
+                return 1;
+            }
+
+            InjectPendingEvents();
+        }
+        else
+        {
+            bool open = _cpu.InterruptWindowOpen && _cpu.PendingInterrupt < 0;
+            if (RunState.RequestInterruptWindow && open)
+            {
+                Stats.Increment(X86Stat.RequestIrqExits);
+                RunState.ExitReason = ExitReason.IrqWindowOpen;
+                return 0;
+            }
+
+            _windowWaiting = RunState.RequestInterruptWindow && !open;
+        }
+
+        long budget = GuestSingleStep || _windowWaiting ? 1 : Budget;
+        EnterGuest();
+        var reason = _cpu.Run(budget);
+        LeaveGuest();
+        Stats.Increment(Core.Stats.VcpuStat.Exits);
+        return HandleExit(reason);
+    }
+
+    private void EnterGuest()
+    {
+        if (Apic is not null)
+        {
+            _cpu.Regs.Cr8 = Apic.Tpr >> 4;
+        }
+
+        if (GuestHardwareBreakpoints)
+        {
+            ref var r = ref _cpu.Regs;
+            _savedGuestDr = r.Dr;
+            _savedGuestDr7 = r.Dr7;
+            r.Dr = _debugDr;
+            r.Dr7 = _debugDr7;
+        }
+    }
+
+    private void LeaveGuest()
+    {
+        if (GuestHardwareBreakpoints)
+        {
+            ref var r = ref _cpu.Regs;
+            r.Dr = _savedGuestDr;
+            r.Dr7 = _savedGuestDr7;
+        }
+
+        if (Apic is not null && _cpu.Regs.Cr8 != Apic.Tpr >> 4)
+        {
+            Apic.SetTprFromCr8(_cpu.Regs.Cr8);
+        }
+    }
+
+    private int HandleExit(X86ExitReason reason)
+    {
+        switch (reason)
+        {
+            case X86ExitReason.BudgetExhausted:
+                return GuestSingleStep ? DebugExit(ExceptionVector.DB, Dr6SingleStep) : 1;
+            case X86ExitReason.ExitRequested:
+                Stats.Increment(X86Stat.IrqExits);
+                return 1;
+            case X86ExitReason.Hlt:
+                return HandleHalt();
+            case X86ExitReason.IoInstruction:
+                return HandleIo();
+            case X86ExitReason.EptViolation:
+                return HandleEptViolation();
+            case X86ExitReason.Cpuid:
+                return HandleCpuid();
+            case X86ExitReason.Rdmsr:
+                return HandleRdmsr();
+            case X86ExitReason.Wrmsr:
+                return HandleWrmsr();
+            case X86ExitReason.ExceptionOrNmi:
+                return HandleException();
+            case X86ExitReason.TripleFault:
+                RunState.ExitReason = ExitReason.Shutdown;
+                return 0;
+            default:
+                return InternalError(InternalErrorSuberror.UnexpectedExitReason,
+                    _cpu.Exit.Message ?? "the CPU model returned an exit the hypervisor does not handle");
+        }
+    }
+
+    private int HandleHalt()
+    {
+        Stats.Increment(X86Stat.HaltExits);
+        int r = SkipEmulatedInstruction(InstructionLengthOrUnknown());
+        if (Apic is null)
+        {
+            // As KVM: the HLT exit reason wins over a single-step exit of the skip.
+            RunState.ExitReason = ExitReason.Hlt;
+            return 0;
+        }
+
+        _mpState = (int)X86MpState.Halted;
+        return r;
+    }
+
+    private int InstructionLengthOrUnknown() => _cpu.Exit.InstructionLengthValid ? _cpu.Exit.InstructionLength : 0;
+
+    private int HandleException()
+    {
+        ref readonly var e = ref _cpu.Exit;
+        int vector = e.Vector;
+        switch (vector)
+        {
+            case ExceptionVector.UD:
+                // KVM intercepts #UD and sends the instruction to the emulator (handle_ud, EMULTYPE_TRAP_UD).
+                return Emulate(EmulationKind.TrapUd);
+            case ExceptionVector.DB:
+            {
+                ulong dr6 = e.Qualification;
+                if (GuestSingleStep || GuestHardwareBreakpoints)
+                {
+                    if ((dr6 & 0xF) != 0 && (dr6 & 0x4000) == 0)
+                    {
+                        // A code breakpoint is a fault: RIP is at the instruction. RF lets the next Run pass it.
+                        _cpu.Regs.Rflags |= Rflags.RF;
+                    }
+
+                    return DebugExit(ExceptionVector.DB, dr6 | Dr6Fixed);
+                }
+
+                _cpu.InjectException(ExceptionVector.DB, dr6: dr6);
+                return 1;
+            }
+
+            case ExceptionVector.BP:
+                if (GuestSoftwareBreakpoints)
+                {
+                    // The CPU model retired INT3; KVM reports the #BP intercept with RIP at the INT3.
+                    _cpu.Regs.Rip = MaskIp(_cpu.Regs.Rip - (ulong)Math.Max(1, e.InstructionLength));
+                    return DebugExit(ExceptionVector.BP, 0);
+                }
+
+                _cpu.InjectException(ExceptionVector.BP, software: true);
+                return 1;
+            default:
+                if (vector == ExceptionVector.PF)
+                {
+                    _cpu.Regs.Cr2 = e.Qualification;
+                }
+
+                _cpu.InjectException(vector, e.ErrorCode, e.ErrorCodeValid);
+                return 1;
+        }
+    }
+
+    private int DebugExit(int exception, ulong dr6)
+    {
+        ref var d = ref RunState.Debug;
+        d.Exception = (uint)exception;
+        d.Pc = LinearRip;
+        d.Dr6 = dr6;
+        d.Dr7 = GuestHardwareBreakpoints ? _debugDr7 : _cpu.Regs.Dr7;
+        RunState.ExitReason = ExitReason.Debug;
+        return 0;
+    }
+
+    private int InternalError(InternalErrorSuberror suberror, string message)
+    {
+        ref var i = ref RunState.Internal;
+        i.Suberror = suberror;
+        i.NData = 1;
+        i.Data[0] = LinearRip;
+        i.Message = message;
+        RunState.ExitReason = ExitReason.InternalError;
+        return 0;
+    }
+
+    private void FillCommonRunState()
+    {
+        ref var run = ref RunState;
+        run.IfFlag = (_cpu.Regs.Rflags & Rflags.IF) != 0;
+        run.ReadyForInterruptInjection = _cpu.InterruptWindowOpen && _cpu.PendingInterrupt < 0;
+        run.Cr8 = Apic is not null ? Apic.Tpr >> 4 : _cpu.Regs.Cr8;
+        run.ApicBase = _cpu.Regs.ApicBase;
+    }
+
+    private void UpdateExceptionBitmap()
+    {
+        uint bitmap = 1u << ExceptionVector.UD;
+        if (GuestSingleStep || GuestHardwareBreakpoints)
+        {
+            bitmap |= 1u << ExceptionVector.DB;
+        }
+
+        if (GuestSoftwareBreakpoints)
+        {
+            bitmap |= 1u << ExceptionVector.BP;
+        }
+
+        _cpu.Controls.ExceptionBitmap = bitmap;
+    }
+
+    private ulong MaskIp(ulong ip) => _cpu.Bitness switch
+    {
+        64 => ip,
+        32 => ip & 0xFFFF_FFFF,
+        _ => ip & 0xFFFF,
+    };
+
+    private void ThrowIfRunning()
+    {
+        if (IsRunning && Volatile.Read(ref _runThread) != Environment.CurrentManagedThreadId)
+        {
+            throw new VcpuException($"vCPU {Id} is running");
+        }
+    }
+
+    /// <inheritdoc />
+    protected override bool HasWakeupEvent()
+    {
+        if (Apic is null)
+        {
+            return _cpu.HasInjectedEvent;
+        }
+
+        PollTimers();
+        switch (MpState)
+        {
+            case X86MpState.Uninitialized:
+                return Apic.HasPendingInit;
+            case X86MpState.InitReceived:
+                return Apic.HasPendingInit || Apic.HasPendingSipi;
+            case X86MpState.Halted:
+                if (Apic.HasPendingNmi || Apic.HasPendingInit || _cpu.HasInjectedEvent)
+                {
+                    return true;
+                }
+
+                if ((_cpu.Regs.Rflags & Rflags.IF) == 0)
+                {
+                    return false;
+                }
+
+                return _cpu.PendingInterrupt >= 0 || Apic.HighestDeliverable() >= 0 || PicInterruptPending();
+            default:
+                return true;
+        }
+    }
+
+    private long NextTimerDeadline()
+    {
+        long d = Apic?.TimerDeadline ?? long.MaxValue;
+        long pit = _vm.Irqchip?.Pit.NextDeadline ?? long.MaxValue;
+        return Math.Min(d, pit);
+    }
+
+    private void PollTimers()
+    {
+        long now = Stopwatch.GetTimestamp();
+        Apic?.PollTimer(now);
+        _vm.Irqchip?.PollTimers(now);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _cpu.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

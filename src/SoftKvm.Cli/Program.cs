@@ -1,0 +1,3 @@
+using SoftKvm.Cli;
+
+return SoftKvmCli.Run(args, CliEnvironment.FromConsole(), MachineWiring.Default());

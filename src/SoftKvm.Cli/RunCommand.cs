@@ -1,0 +1,211 @@
+using System.CommandLine;
+using SoftKvm.Core.Errors;
+using SoftKvm.Devices;
+using SoftKvm.Vmm.Arm64;
+using SoftKvm.Vmm.Errors;
+using SoftKvm.Vmm.Loaders;
+using SoftKvm.Vmm.Machines;
+using SoftKvm.Vmm.Runner;
+
+namespace SoftKvm.Cli;
+
+/// <summary>
+/// <c>softkvm run</c>: checks the options, prepares the machine of <c>--arch</c> (images read and placed,
+/// device tree built), then either dumps the device tree or creates the VM and runs it until the guest
+/// powers off, a device ends it, an internal error exit happens, or Ctrl-C.
+/// </summary>
+internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
+{
+    /// <summary>Runs with the parsed options; returns the exit code.</summary>
+    public int Execute(ParseResult parse, RunOptions o)
+    {
+        string? demo = null;
+        try
+        {
+            string kernel;
+            int? smp = ParseSmp(parse.GetValue(o.Smp));
+            string? kernelOption = parse.GetValue(o.Kernel);
+            if (kernelOption is null)
+            {
+                demo = DemoGuest.Extract() ?? throw new ConfigurationException("no --kernel given and this build has no built-in demo guest");
+                kernel = demo;
+                smp ??= DemoGuest.Cpus;
+            }
+            else
+            {
+                kernel = kernelOption;
+            }
+
+            var config = BuildConfig(parse, o, kernel, smp ?? 1);
+            var builder = catalog.Get(config.Architecture);
+            var prepared = builder.Prepare(config);
+            if (parse.GetValue(o.DumpDtb) is { } dtbPath)
+            {
+                return DumpDeviceTree(prepared, dtbPath);
+            }
+
+            return Run(prepared, parse, o);
+        }
+        catch (SoftKvmException e)
+        {
+            env.Error.WriteLine($"softkvm: {InputFiles.OneLine(e.Message)}");
+            return ExitCodes.BadInput;
+        }
+        catch (Exception e)
+        {
+            env.Error.WriteLine($"softkvm: internal error: {e.GetType().Name}: {InputFiles.OneLine(e.Message)}");
+            return ExitCodes.InternalError;
+        }
+        finally
+        {
+            if (demo is not null)
+            {
+                File.Delete(demo);
+            }
+        }
+    }
+
+    private static int? ParseSmp(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        return int.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int n)
+            ? n
+            : throw new ConfigurationException($"invalid --smp '{text}': expected a whole number of vCPUs");
+    }
+
+    private MachineConfig BuildConfig(ParseResult parse, RunOptions o, string kernel, int smp)
+    {
+        string arch = parse.GetValue(o.Arch)!.Trim().ToLowerInvariant();
+        arch = arch == "aarch64" ? "arm64" : arch;
+        catalog.Get(arch); // unknown --arch before anything else
+        if (smp < 1)
+        {
+            throw new ConfigurationException($"--smp {smp} is out of range: a machine needs at least 1 vCPU");
+        }
+
+        var gic = parse.GetValue(o.Gic)!.Trim().ToLowerInvariant() switch
+        {
+            "v2" or "2" => GicVersion.V2,
+            "v3" or "3" => GicVersion.V3,
+            var other => throw new ConfigurationException($"unknown --gic '{other}' (expected v2 or v3)"),
+        };
+        ulong memory = SizeParser.Parse(parse.GetValue(o.Memory)!);
+
+        // Files first, so that a missing file is reported whichever machine is asked for.
+        InputFiles.Check(kernel, "kernel");
+        string? initrd = parse.GetValue(o.Initrd);
+        if (initrd is not null)
+        {
+            InputFiles.Check(initrd, "initrd");
+        }
+
+        var disks = new List<DiskConfig>();
+        foreach (var d in parse.GetValue(o.Disk) ?? [])
+        {
+            InputFiles.Check(d, "disk image");
+            disks.Add(new DiskConfig(d, ReadOnly: false));
+        }
+
+        foreach (var d in parse.GetValue(o.DiskReadOnly) ?? [])
+        {
+            InputFiles.Check(d, "disk image");
+            disks.Add(new DiskConfig(d, ReadOnly: true));
+        }
+
+        return new MachineConfig
+        {
+            Architecture = arch,
+            Cpus = smp,
+            MemorySize = memory,
+            Gic = gic,
+            Kernel = kernel,
+            Initrd = initrd,
+            Append = parse.GetValue(o.Append),
+            Disks = disks,
+        };
+    }
+
+    private int DumpDeviceTree(IPreparedMachine prepared, string path)
+    {
+        if (prepared.DeviceTree is not { } dtb)
+        {
+            throw new ConfigurationException("this machine has no device tree to dump");
+        }
+
+        try
+        {
+            File.WriteAllBytes(path, dtb);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new InputFileException($"--dump-dtb '{path}' cannot be written: {InputFiles.OneLine(e.Message)}");
+        }
+
+        env.Error.WriteLine($"softkvm: device tree written to {path}; exiting without running the guest");
+        return ExitCodes.Success;
+    }
+
+    private int Run(IPreparedMachine prepared, ParseResult parse, RunOptions o)
+    {
+        string? tracePath = parse.GetValue(o.Trace);
+        using var trace = tracePath is null ? null : ExitTraceWriter.Create(tracePath);
+        var io = new MachineIo(new SerialOutput(env.SerialOutput), env.Error);
+        using var machine = prepared.Create(io);
+        var runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace });
+        machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler? onCtrlC = null;
+        if (env.HandleCtrlC)
+        {
+            onCtrlC = (_, e) =>
+            {
+                e.Cancel = true; // stop the guest and restore the terminal rather than die
+                cancel.Cancel();
+            };
+            Console.CancelKeyPress += onCtrlC;
+        }
+
+        RunOutcome outcome;
+        using (var raw = env.InteractiveTerminal ? TerminalRawMode.TryEnter() : null)
+        using (var pump = env.Input is null ? null : new InputPump(env.Input, machine.SendInput))
+        {
+            try
+            {
+                outcome = runner.Run(machine.Vcpus, cancel.Token);
+            }
+            finally
+            {
+                if (onCtrlC is not null)
+                {
+                    Console.CancelKeyPress -= onCtrlC;
+                }
+            }
+        }
+
+        if (outcome.Reason is StopReason.InternalError or StopReason.Crash or StopReason.Reset or StopReason.Cancelled)
+        {
+            env.Error.WriteLine($"softkvm: {outcome.Message}");
+        }
+
+        if (parse.GetValue(o.Stats))
+        {
+            foreach (var s in machine.Vm.GetStatistics())
+            {
+                env.Out.WriteLine($"{s.Name} {s.Value}");
+            }
+        }
+
+        if (parse.GetValue(o.VgicState))
+        {
+            env.Out.WriteLine(machine.DescribeInterruptController());
+        }
+
+        env.Out.Flush();
+        return outcome.ExitCode;
+    }
+}

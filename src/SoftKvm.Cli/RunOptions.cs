@@ -1,0 +1,36 @@
+using System.CommandLine;
+
+namespace SoftKvm.Cli;
+
+/// <summary>The options of <c>softkvm run</c>.</summary>
+internal sealed class RunOptions
+{
+    public Option<string> Arch { get; } = new("--arch") { Description = "guest architecture: arm64 or x86_64", DefaultValueFactory = _ => "arm64", HelpName = "arm64|x86_64" };
+
+    public Option<string?> Smp { get; } = new("--smp") { Description = "number of vCPUs (default 1; the demo guest: 4)", HelpName = "N" };
+
+    public Option<string> Memory { get; } = new("--memory", "-m") { Description = "guest RAM: a size with K, M or G (a bare number is MiB)", DefaultValueFactory = _ => "512M", HelpName = "SIZE" };
+
+    public Option<string> Gic { get; } = new("--gic") { Description = "arm64 interrupt controller: v2 or v3", DefaultValueFactory = _ => "v3", HelpName = "v2|v3" };
+
+    public Option<string?> Kernel { get; } = new("--kernel") { Description = "kernel: ELF, arm64 Image (gzip too) or raw binary (default: the built-in demo)", HelpName = "FILE" };
+
+    public Option<string?> Initrd { get; } = new("--initrd") { Description = "initial ramdisk", HelpName = "FILE" };
+
+    public Option<string?> Append { get; } = new("--append") { Description = "kernel command line", HelpName = "TEXT" };
+
+    public Option<string[]> Disk { get; } = new("--disk") { Description = "disk image for virtio-blk (repeatable)", HelpName = "FILE" };
+
+    public Option<string[]> DiskReadOnly { get; } = new("--disk-readonly") { Description = "read-only disk image (VIRTIO_BLK_F_RO; repeatable, after the --disk ones)", HelpName = "FILE" };
+
+    public Option<bool> Stats { get; } = new("--stats") { Description = "after the run, print every statistic as 'name value', summed over vCPUs" };
+
+    public Option<string?> DumpDtb { get; } = new("--dump-dtb") { Description = "write the device tree blob to FILE and exit without running (as QEMU's dumpdtb)", HelpName = "FILE" };
+
+    public Option<string?> Trace { get; } = new("--trace") { Description = "write every exit to FILE as Chrome trace-event JSON (open it in Perfetto)", HelpName = "FILE" };
+
+    public Option<bool> VgicState { get; } = new("--vgic-state") { Description = "after the run, print the interrupt controller's state" };
+
+    public IEnumerable<Option> All =>
+        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, DumpDtb, Trace, VgicState];
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using SoftKvm.Vmm.Machines;
+
+namespace SoftKvm.Cli;
+
+/// <summary>
+/// The <c>softkvm</c> command line (System.CommandLine). Parse errors and bad input end with one line
+/// on stderr and exit code 2, never a stack trace.
+/// </summary>
+internal static class SoftKvmCli
+{
+    /// <summary>Runs the command with <paramref name="args"/>; returns the exit code.</summary>
+    public static int Run(string[] args, CliEnvironment env, MachineCatalog catalog)
+    {
+        var options = new RunOptions();
+        var run = new Command("run", "Run a guest on a virtual machine (arm64 virt or x86_64 PC).");
+        foreach (var option in options.All)
+        {
+            run.Options.Add(option);
+        }
+
+        var command = new RunCommand(env, catalog);
+        run.SetAction(parse => command.Execute(parse, options));
+
+        var info = new Command("memory-map", "Show the arm64 virt machine's memory map and interrupts.");
+        info.SetAction(_ => MemoryMapTable.Write(env.Out));
+
+        var root = new RootCommand("SoftKvm: a KVM-shaped hypervisor that runs arm64 and x86 guests in software.");
+        root.Subcommands.Add(run);
+        root.Subcommands.Add(info);
+        root.SetAction(_ =>
+        {
+            env.Error.WriteLine("softkvm: no command given; try 'softkvm run' (the built-in demo) or 'softkvm --help'");
+            return ExitCodes.BadInput;
+        });
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            env.Error.WriteLine($"softkvm: {SoftKvm.Vmm.Loaders.InputFiles.OneLine(parse.Errors[0].Message)}");
+            return ExitCodes.BadInput;
+        }
+
+        return parse.Invoke(new InvocationConfiguration { Output = env.Out, Error = env.Error, EnableDefaultExceptionHandler = false });
+    }
+}

@@ -37,6 +37,18 @@ public sealed partial class Vgic
             return;
         }
 
+        // Every change of an SPI's state ends with this call, so the pending bitmap that delivery
+        // scans (instead of every SPI) is kept exact here.
+        int spi = irq.IntId - NrPrivateIrqs;
+        if (irq.Pending)
+        {
+            _pendingSpis[spi >> 6] |= 1UL << (spi & 63);
+        }
+        else
+        {
+            _pendingSpis[spi >> 6] &= ~(1UL << (spi & 63));
+        }
+
         MarkDirty(irq.ActiveVcpu);
         if (Model == GicModel.V2)
         {
@@ -135,11 +147,17 @@ public sealed partial class Vgic
             Consider(irq);
         }
 
-        foreach (var irq in _spis)
+        for (int w = 0; w < _pendingSpis.Length; w++)
         {
-            if (irq.Pending && IsCandidate(irq, v))
+            ulong bits = _pendingSpis[w];
+            while (bits != 0)
             {
-                Consider(irq);
+                var irq = _spis[(w << 6) + BitOperations.TrailingZeroCount(bits)];
+                bits &= bits - 1;
+                if (IsCandidate(irq, v))
+                {
+                    Consider(irq);
+                }
             }
         }
 

@@ -77,6 +77,7 @@ public sealed partial class Vgic : IArm64InterruptController
     private readonly int[] _fiqOut;
     private readonly ulong[] _dirty;
     private readonly SpiLine?[] _spiLines;
+    private readonly ulong[] _pendingSpis;
     private Vcpu?[]? _vcpus;
     private bool _distGroup0Enabled;
     private bool _distGroup1Enabled;
@@ -150,6 +151,7 @@ public sealed partial class Vgic : IArm64InterruptController
         _fiqOut = new int[vcpuCount];
         _dirty = new ulong[(vcpuCount + 63) / 64];
         _spiLines = new SpiLine?[spiCount];
+        _pendingSpis = new ulong[(spiCount + 63) / 64];
     }
 
     /// <summary>The GIC architecture.</summary>

@@ -53,6 +53,38 @@ public class DeliveryTests
     }
 
     [Fact]
+    public void EverySpiOfALargeGicIsDelivered()
+    {
+        var (vm, gic) = Gic.V3(2, spis: VgicDevice.MaxSpiCount);
+        using var _ = vm;
+        Gic.EnableV3Cpu(gic, vm, 1);
+        for (int intId = 32; intId < 1020; intId++)
+        {
+            EnableSpi(vm, intId, (byte)(0xf0 - (intId % 30) * 8)); // all below PMR (0xF8)
+            RouteSpi(vm, intId, 1);
+        }
+
+        for (int spi = 0; spi < VgicDevice.MaxSpiCount; spi++)
+        {
+            gic.InjectSpiEdge(spi);
+        }
+
+        var seen = new List<int>();
+        int last = -1;
+        for (ulong id; (id = Gic.SysRead(gic, 1, IccRegisters.Iar1)) != 1023;)
+        {
+            int priority = gic.GetIrqInfo(1, (int)id).Priority;
+            Assert.True(priority >= last);
+            last = priority;
+            seen.Add((int)id);
+            Gic.SysWrite(gic, 1, IccRegisters.Eoir1, id);
+        }
+
+        Assert.Equal(Enumerable.Range(32, VgicDevice.MaxSpiCount), seen.Order());
+        Assert.False(gic.HasPendingIrq(1));
+    }
+
+    [Fact]
     public void PriorityMaskHoldsBackLowerPriorities()
     {
         var (vm, gic) = OpenV3(1);

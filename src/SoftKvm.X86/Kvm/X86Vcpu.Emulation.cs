@@ -63,6 +63,16 @@ public sealed partial class X86Vcpu
         return RunEmulator(fresh: true);
     }
 
+    /// <summary>
+    /// KVM's <c>kvm_emulate_instruction</c> for the instruction at RIP, as the hypervisor's own callers use
+    /// it (1 = go on, 0 = the run state holds an exit). Only while the vCPU is not running.
+    /// </summary>
+    internal int EmulateInstruction()
+    {
+        ThrowIfRunning();
+        return Emulate(EmulationKind.Mmio);
+    }
+
     /// <summary>One pass of the emulator over the instruction at RIP, and the writeback rules of spec §5.2.</summary>
     private int RunEmulator(bool fresh)
     {

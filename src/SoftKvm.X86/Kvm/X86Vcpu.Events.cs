@@ -75,8 +75,7 @@ public sealed partial class X86Vcpu
             _cpu.Regs.ApicBase = apicBase;
             apic.Reset();
             ClearPendingCompletion();
-            _mpState = (int)X86MpState.InitReceived;
-            apic.TakeSipi(); // a SIPI that came before the INIT is stale
+            _mpState = Id == 0 ? (int)X86MpState.Runnable : (int)X86MpState.InitReceived; // as KVM: the BSP restarts at the reset vector
         }
 
         int sipi = apic.TakeSipi();

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace SoftKvm.Devices;
 
 /// <summary>
@@ -21,11 +23,7 @@ public sealed class SerialOutput
     public long BytesWritten { get; private set; }
 
     /// <summary>Writes one byte.</summary>
-    public void Write(byte value)
-    {
-        ReadOnlySpan<byte> one = [value];
-        Write(one);
-    }
+    public void Write(byte value) => Write(MemoryMarshal.CreateReadOnlySpan(ref value, 1));
 
     /// <summary>Writes <paramref name="data"/>.</summary>
     public void Write(ReadOnlySpan<byte> data)

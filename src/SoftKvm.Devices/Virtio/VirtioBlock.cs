@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using SoftKvm.Core.Memory;
@@ -159,8 +160,7 @@ public sealed class VirtioBlock : VirtioDevice, IDisposable
                 break;
         }
 
-        ReadOnlySpan<byte> statusByte = [status];
-        ChainIo.Write(memory, chain, writable - 1, statusByte);
+        ChainIo.Write(memory, chain, writable - 1, MemoryMarshal.CreateReadOnlySpan(ref status, 1));
         return written + 1;
     }
 

@@ -28,7 +28,6 @@ public sealed class VmRunner
     private RunOutcome? _outcome;
     private long _unhandledMmio;
     private long _unhandledPio;
-    private long _exits;
 
     /// <summary>Creates a runner for <paramref name="vm"/> whose userspace devices sit on <paramref name="mmioBus"/> and <paramref name="pioBus"/>.</summary>
     public VmRunner(Vm vm, IoBus mmioBus, IoBus pioBus, RunnerOptions? options = null)
@@ -47,9 +46,6 @@ public sealed class VmRunner
 
     /// <summary>Port accesses no userspace device took.</summary>
     public long UnhandledPioAccesses => Interlocked.Read(ref _unhandledPio);
-
-    /// <summary>Exits returned to the VMM (every return of Run, kicks included).</summary>
-    public long Exits => Interlocked.Read(ref _exits);
 
     /// <summary>How the run ended, once it has.</summary>
     public RunOutcome? Outcome => Volatile.Read(ref _outcome);
@@ -135,7 +131,6 @@ public sealed class VmRunner
             {
                 var result = vcpu.Run();
                 long start = trace?.Timestamp() ?? 0;
-                Interlocked.Increment(ref _exits);
                 bool go = result switch
                 {
                     RunResult.Ok => HandleExit(vcpu, ref vcpu.RunState),

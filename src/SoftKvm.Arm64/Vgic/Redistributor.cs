@@ -98,5 +98,16 @@ internal sealed class Redistributor : IIoDevice, IGicRegisterFile
         }
     }
 
+    /// <summary>The RD_base state for a snapshot.</summary>
+    public VgicRedistributorState SaveState() => new((uint)_waker, _propBaser, _pendBaser);
+
+    /// <summary>Restores the RD_base state through the same rules as guest writes.</summary>
+    public void RestoreState(VgicRedistributorState state)
+    {
+        WriteRegister(GicReg.RdWaker, state.Waker, VcpuIndex);
+        WriteRegister(GicReg.RdPropBaser, state.PropBaser, VcpuIndex);
+        WriteRegister(GicReg.RdPendBaser, state.PendBaser, VcpuIndex);
+    }
+
     public VgicIrq? ResolveIrq(int intId, int vcpu) => intId < Vgic.NrPrivateIrqs ? _vgic.PrivateIrq(VcpuIndex, intId) : null;
 }

@@ -11,6 +11,15 @@ internal static class ShiftRotate
 {
     private const ulong CF = Rflags.CF, OF = Rflags.OF, AF = Rflags.AF;
 
+    /// <summary>A masked count of 0 changes no flags, but a 32-bit register destination is still written (zero-extended).</summary>
+    private static void CountZero(X86Cpu c, ref Instruction i, int size, ulong a)
+    {
+        if (size == 4 && i.Op0Kind == OpKind.Register)
+        {
+            c.SetReg(i.Op0Register, a);
+        }
+    }
+
     private static bool Operands(X86Cpu c, ref Instruction i, out int size, out ulong a, out int count)
     {
         size = X86Cpu.OpSize(ref i, 0);
@@ -37,8 +46,14 @@ internal static class ShiftRotate
 
     public static void Shl(X86Cpu c, ref Instruction i)
     {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        if (!Operands(c, ref i, out int size, out ulong a, out int n))
         {
+            return;
+        }
+
+        if (n == 0)
+        {
+            CountZero(c, ref i, size, a);
             return;
         }
 
@@ -54,8 +69,14 @@ internal static class ShiftRotate
 
     public static void Shr(X86Cpu c, ref Instruction i)
     {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        if (!Operands(c, ref i, out int size, out ulong a, out int n))
         {
+            return;
+        }
+
+        if (n == 0)
+        {
+            CountZero(c, ref i, size, a);
             return;
         }
 
@@ -70,8 +91,14 @@ internal static class ShiftRotate
 
     public static void Sar(X86Cpu c, ref Instruction i)
     {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        if (!Operands(c, ref i, out int size, out ulong a, out int n))
         {
+            return;
+        }
+
+        if (n == 0)
+        {
+            CountZero(c, ref i, size, a);
             return;
         }
 
@@ -87,8 +114,14 @@ internal static class ShiftRotate
 
     public static void Rol(X86Cpu c, ref Instruction i)
     {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        if (!Operands(c, ref i, out int size, out ulong a, out int n))
         {
+            return;
+        }
+
+        if (n == 0)
+        {
+            CountZero(c, ref i, size, a);
             return;
         }
 
@@ -106,8 +139,14 @@ internal static class ShiftRotate
 
     public static void Ror(X86Cpu c, ref Instruction i)
     {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n) || n == 0)
+        if (!Operands(c, ref i, out int size, out ulong a, out int n))
         {
+            return;
+        }
+
+        if (n == 0)
+        {
+            CountZero(c, ref i, size, a);
             return;
         }
 
@@ -134,6 +173,7 @@ internal static class ShiftRotate
         int k = size < 4 ? n % (bits + 1) : n;
         if (n == 0)
         {
+            CountZero(c, ref i, size, a);
             return;
         }
 
@@ -164,6 +204,7 @@ internal static class ShiftRotate
         int k = size < 4 ? n % (bits + 1) : n;
         if (n == 0)
         {
+            CountZero(c, ref i, size, a);
             return;
         }
 
@@ -201,25 +242,38 @@ internal static class ShiftRotate
         int n = (int)(cnt & (size == 8 ? 0x3FUL : 0x1FUL));
         if (n == 0)
         {
+            CountZero(c, ref i, size, a);
             return;
         }
 
         int bits = size * 8;
         ulong m = Alu.Mask(size);
         ulong r, cf;
-        if (left)
+        if (size == 2)
         {
             // For 16-bit counts above 16 the result is undefined; the model shifts the 48-bit
-            // concatenation b:a:b as Intel hardware does.
-            UInt128 v = ((UInt128)a << (2 * bits)) | ((UInt128)b << bits) | b;
-            r = (ulong)((v << n) >> (2 * bits)) & m;
-            cf = (ulong)((v << (n - 1)) >> (3 * bits - 1)) & 1;
+            // concatenation (as Intel hardware does).
+            UInt128 v = left ? ((UInt128)a << 32) | ((UInt128)b << 16) | b : ((UInt128)b << 32) | ((UInt128)b << 16) | a;
+            if (left)
+            {
+                r = (ulong)((v << n) >> 32) & m;
+                cf = (ulong)((v << (n - 1)) >> 47) & 1;
+            }
+            else
+            {
+                r = (ulong)(v >> n) & m;
+                cf = (ulong)(v >> (n - 1)) & 1;
+            }
+        }
+        else if (left)
+        {
+            r = ((a << n) | (b >> (bits - n))) & m;
+            cf = (a >> (bits - n)) & 1;
         }
         else
         {
-            UInt128 v = ((UInt128)b << (2 * bits)) | ((UInt128)b << bits) | a;
-            r = (ulong)(v >> n) & m;
-            cf = (ulong)(v >> (n - 1)) & 1;
+            r = ((a >> n) | (b << (bits - n))) & m;
+            cf = (a >> (n - 1)) & 1;
         }
 
         ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ Alu.Msb(a, size)) != 0 ? OF : 0);

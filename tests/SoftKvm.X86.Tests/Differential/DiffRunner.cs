@@ -1,0 +1,75 @@
+using SoftKvm.X86.Cpu;
+
+namespace SoftKvm.X86.Tests.Differential;
+
+/// <summary>Runs differential cases in SoftKvm (64-bit mode, CPL 0, the native harness's memory layout)
+/// and returns the same state hash the native harness computes.</summary>
+internal sealed class DiffRunner : IDisposable
+{
+    private readonly TestMachine _m = new();
+    private readonly byte[] _data = new byte[DiffCase.DataSize];
+    private readonly ulong[] _gpr = new ulong[16];
+
+    public DiffRunner()
+    {
+        _m.Setup64();
+        _m.Cpu.Controls.ExceptionBitmap = uint.MaxValue;
+    }
+
+    public void Dispose() => _m.Dispose();
+
+    /// <summary>Runs one case; returns the hash and a description of the final state.</summary>
+    public uint Run(ulong seed, byte[] code, (ulong Offset, ulong Mask)[] masks, out string state)
+    {
+        DiffCase.Derive(seed, _gpr, out ulong rflags, _data);
+        _m.Memory.Write(DiffCase.DataAddress, _data);
+        _m.Memory.Write(DiffCase.CodeAddress, code);
+        _m.Memory.Write<byte>(DiffCase.CodeAddress + (ulong)code.Length, 0xF4); // HLT ends the sequence
+        ref var r = ref _m.R;
+        for (int i = 0; i < 16; i++)
+        {
+            r.Gpr[i] = _gpr[i];
+        }
+
+        r.Rflags = rflags;
+        r.Rip = DiffCase.CodeAddress;
+        _m.Cpu.StateChanged();
+        var reason = _m.Cpu.Run(100);
+        ulong kind = 0;
+        if (reason == X86ExitReason.ExceptionOrNmi)
+        {
+            kind = 0x100 + (ulong)(_m.Cpu.Exit.Vector switch
+            {
+                ExceptionVector.DE => 8,
+                ExceptionVector.UD => 4,
+                ExceptionVector.BP or ExceptionVector.DB => 5,
+                ExceptionVector.AC => 7,
+                _ => 11,
+            });
+        }
+        else if (reason != X86ExitReason.Hlt)
+        {
+            kind = 0xDEAD;
+        }
+
+        for (int i = 0; i < 16; i++)
+        {
+            _gpr[i] = r.Gpr[i];
+        }
+
+        _m.Memory.Read(DiffCase.DataAddress, _data);
+        ulong rip = r.Rip - DiffCase.CodeAddress;
+        ulong flagsMask = 0;
+        foreach (var (offset, mask) in masks)
+        {
+            if (offset == rip)
+            {
+                flagsMask = mask;
+            }
+        }
+
+        uint h = DiffCase.Hash(kind, rip, _gpr, r.Rflags, flagsMask, _data);
+        state = $"kind {kind:x} rip {rip:x} flags {r.Rflags:x} mask {flagsMask:x} hash {h:x8}\n" + string.Join(" ", _gpr.Select((g, i) => $"r{i}={g:x}"));
+        return h;
+    }
+}

@@ -87,9 +87,21 @@ public sealed partial class Vgic
                 {
                     Volatile.Write(ref _irqOut[v], irqValue);
                     Volatile.Write(ref _fiqOut[v], fiqValue);
-                    vcpus?[v]?.MakeRequest(VcpuRequest.Event);
+                    Notify(vcpus?[v]);
                 }
             }
+        }
+    }
+
+    // A device thread may raise a line while the VM is being torn down: a disposed vCPU needs no wake-up.
+    private static void Notify(Vcpu? vcpu)
+    {
+        try
+        {
+            vcpu?.MakeRequest(VcpuRequest.Event);
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 

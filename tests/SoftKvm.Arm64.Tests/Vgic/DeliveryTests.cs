@@ -301,6 +301,16 @@ public class DeliveryTests
     }
 
     [Fact]
+    public void LinesRaisedAfterTheVmIsDisposedDoNotThrow()
+    {
+        var (vm, gic) = OpenV3(2);
+        EnableSpi(vm, 32, 0);
+        vm.Dispose();
+        gic.SetSpiLevel(0, true);
+        Assert.True(gic.HasPendingIrq(0));
+    }
+
+    [Fact]
     public void LineApisCheckTheirArguments()
     {
         var (vm, gic) = Gic.V3(2, spis: 64);

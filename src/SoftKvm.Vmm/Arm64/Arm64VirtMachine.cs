@@ -39,6 +39,7 @@ internal sealed class Arm64VirtMachine : IMachine
             }
 
             Vcpus = vcpus;
+            backend.CompleteSetup(Vm);
             _uart = new Pl011(io.Console, backend.GetSpiLine(Vm, UartIntId));
             MmioBus.Register(UartBase, UartSize, _uart);
             var rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId));

@@ -29,6 +29,13 @@ public interface IArm64VirtBackend
     /// </summary>
     void SetBootState(Vcpu vcpu, Arm64BootState state);
 
+    /// <summary>
+    /// Called once every vCPU exists and has its boot state, before any runs: finish the in-kernel
+    /// devices that need the vCPUs (the VGIC's <c>KVM_DEV_ARM_VGIC_CTRL_INIT</c>: private IRQ affinity,
+    /// redistributor assignment, MMIO registration).
+    /// </summary>
+    void CompleteSetup(Vm vm);
+
     /// <summary>A human-readable dump of the GIC state (distributor, redistributors/CPU interfaces, pending IRQs).</summary>
     string DescribeInterruptController(Vm vm);
 }

@@ -31,6 +31,7 @@ public sealed class Arm64VirtMachineTests : IDisposable
         var output = new MemoryStream();
         using var machine = prepared.Create(new MachineIo(new SerialOutput(output), TextWriter.Null));
         Assert.Equal(GicVersion.V2, backend.Gic);
+        Assert.Equal(1, backend.SetupsCompleted);
         Assert.Equal(new Arm64BootState(0x4020_0000, 0x4820_0000, true), backend.BootStates[0]);
         Assert.False(backend.BootStates[1].PoweredOn);
         Assert.Equal(0x14000010u, machine.Vm.Memory.Read<uint>(0x4020_0000));

@@ -48,6 +48,14 @@ internal sealed class FakeArm64Backend : IArm64VirtBackend
         }
     }
 
+    public int SetupsCompleted { get; private set; }
+
+    public void CompleteSetup(Vm vm)
+    {
+        Assert.Equal(vm.MaxVcpus, vm.Vcpus.Count);
+        SetupsCompleted++;
+    }
+
     public string DescribeInterruptController(Vm vm) => $"fake GIC{Gic}: {Lines.Count(l => l.Value)} lines high";
 
     private sealed class Line(FakeArm64Backend owner, int intId) : IIrqLine

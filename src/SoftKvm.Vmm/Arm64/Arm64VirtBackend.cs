@@ -1,0 +1,85 @@
+using SoftKvm.Arm64.Kvm;
+using SoftKvm.Arm64.Vgic;
+using SoftKvm.Core;
+using SoftKvm.Core.Io;
+using SoftKvm.Vmm.Errors;
+using static SoftKvm.Vmm.Arm64.VirtMemoryMap;
+
+namespace SoftKvm.Vmm.Arm64;
+
+/// <summary>
+/// The real arm64 backend of the <c>virt</c> machine: an <see cref="Arm64Vm"/> with an in-kernel
+/// <see cref="Vgic"/> at QEMU virt's addresses (GICv2: distributor and CPU interface; GICv3: distributor
+/// and the redistributor regions of <see cref="VirtMemoryMap.RedistributorRegions"/>), PSCI over HVC.
+/// </summary>
+public sealed class Arm64VirtBackend : IArm64VirtBackend
+{
+    /// <inheritdoc />
+    public ulong GetMpidr(int vcpuId) => Mpidr.FromVcpuId(vcpuId);
+
+    /// <inheritdoc />
+    public Vm CreateVm(int cpus, GicVersion gic)
+    {
+        var vm = new Arm64Vm();
+        try
+        {
+            var vgic = new Vgic(vm, gic == GicVersion.V2 ? GicModel.V2 : GicModel.V3, cpus);
+            if (gic == GicVersion.V2)
+            {
+                vgic.SetDistributorBase(GicDistributorBase);
+                vgic.SetCpuInterfaceBase(GicCpuInterfaceBase);
+            }
+            else
+            {
+                vgic.SetDistributorBase(GicDistributorBase);
+                var regions = RedistributorRegions(cpus);
+                for (int i = 0; i < regions.Count; i++)
+                {
+                    vgic.AddRedistributorRegion(i, regions[i].Base, regions[i].Count);
+                }
+            }
+
+            vm.InterruptController = vgic;
+            return vm;
+        }
+        catch (VgicException e)
+        {
+            vm.Dispose();
+            throw new ConfigurationException(e.Message);
+        }
+    }
+
+    /// <inheritdoc />
+    public IIrqLine GetSpiLine(Vm vm, int intId) => Gic(vm).GetSpiLine(intId - Vgic.NrPrivateIrqs);
+
+    /// <inheritdoc />
+    public void SetBootState(Vcpu vcpu, Arm64BootState state)
+    {
+        var cpu = (Arm64Vcpu)vcpu;
+        cpu.Init(new Arm64VcpuInit { PowerOff = !state.PoweredOn, PsciConduit = PsciConduit.Hvc });
+        if (state.PoweredOn)
+        {
+            cpu.SetRegister(Arm64CoreRegister.Pc, state.Pc);
+            cpu.SetRegister(Arm64CoreRegister.X0, state.X0);
+        }
+    }
+
+    /// <inheritdoc />
+    public void CompleteSetup(Vm vm)
+    {
+        try
+        {
+            Gic(vm).Init();
+        }
+        catch (VgicException e)
+        {
+            throw new ConfigurationException(e.Message);
+        }
+    }
+
+    /// <inheritdoc />
+    public string DescribeInterruptController(Vm vm) => Gic(vm).DumpState();
+
+    private static Vgic Gic(Vm vm) =>
+        ((Arm64Vm)vm).InterruptController as Vgic ?? throw new InvalidOperationException("the VM has no VGIC");
+}

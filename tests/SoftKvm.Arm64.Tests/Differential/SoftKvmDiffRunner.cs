@@ -1,0 +1,131 @@
+using SoftKvm.Arm64.Cpu;
+using SoftKvm.Arm64.Kvm;
+using SoftKvm.Core;
+using SoftKvm.Core.Memory;
+
+namespace SoftKvm.Arm64.Tests.Differential;
+
+/// <summary>
+/// The SoftKvm side of the differential test: runs a case on the CPU model directly (no vCPU, no
+/// hypervisor layer) at EL0 with the MMU off, RAM only at the code page and the scratch page, and
+/// SCTLR_EL1 as KVM resets it (SA0 set, as Linux runs user space). Steps one instruction at a time
+/// until PC reaches the end of the block; an exception taken to EL1 or a stage-2 trap ends the case
+/// with the Linux signal the reference would see.
+/// </summary>
+internal sealed class SoftKvmDiffRunner : IDisposable
+{
+    private readonly GuestMemory _memory = new();
+    private readonly Arm64Cpu _cpu;
+    private readonly byte[] _code = new byte[4096];
+
+    public SoftKvmDiffRunner()
+    {
+        _memory.SetRegion(0, new GuestPhysAddr(DiffLayout.CodeBase), 4096, MemorySlotFlags.None);
+        _memory.SetRegion(1, new GuestPhysAddr(DiffLayout.ScratchBase), DiffLayout.ScratchSize, MemorySlotFlags.None);
+        _cpu = new Arm64Cpu(_memory, new CpuShared(), new NoController(), 0x8000_0000);
+    }
+
+    public DiffState Run(DiffCase c, DiffState initial)
+    {
+        Array.Clear(_code);
+        int block = (int)(DiffLayout.BlockBase - DiffLayout.CodeBase);
+        for (int i = 0; i < c.Words.Length; i++)
+        {
+            BitConverter.TryWriteBytes(_code.AsSpan(block + (4 * i)), c.Words[i]);
+        }
+
+        BitConverter.TryWriteBytes(_code.AsSpan(block + (4 * c.Words.Length)), DiffLayout.EndBranch(c.Words.Length));
+        _memory.Write(new GuestPhysAddr(DiffLayout.CodeBase), _code);
+        _memory.Write(new GuestPhysAddr(DiffLayout.ScratchBase), initial.Scratch);
+
+        _cpu.Reset();
+        ref CpuState s = ref _cpu.State;
+        for (int i = 0; i < 31; i++)
+        {
+            s.X[i] = initial.X[i];
+        }
+
+        s.SpEl0 = initial.Sp;
+        s.TrySetPstate(initial.Nzcv);
+        _cpu.OnPstateChanged();
+        s.Pc = DiffLayout.BlockBase;
+
+        var result = new DiffState();
+        ulong end = DiffLayout.BlockBase + (4UL * (ulong)c.Words.Length);
+        int requests = 0;
+        for (int step = 0; ; step++)
+        {
+            if (_cpu.State.Pc == end && _cpu.State.El == 0)
+            {
+                break;
+            }
+
+            if (step > c.Words.Length)
+            {
+                result.Signal = DiffState.Runaway;
+                result.FaultPc = _cpu.State.Pc;
+                break;
+            }
+
+            ulong pc = _cpu.State.Pc;
+            var exit = _cpu.Run(ref requests, 1);
+            if (exit == CpuExit.DataAbort)
+            {
+                result.Signal = DiffState.SigSegv;
+                result.FaultPc = pc;
+                break;
+            }
+
+            if (exit != CpuExit.Budget)
+            {
+                result.Signal = 2000 + (int)exit;
+                result.FaultPc = pc;
+                break;
+            }
+
+            if (_cpu.State.El != 0)
+            {
+                uint ec = (uint)(_cpu.State.EsrEl1 >> 26) & 0x3F;
+                uint fsc = (uint)_cpu.State.EsrEl1 & 0x3F;
+                result.Signal = ec switch
+                {
+                    Esr.EcUnknown => DiffState.SigIll,
+                    Esr.EcDabtLow or Esr.EcIabtLow => fsc == Esr.FscAlignment ? DiffState.SigBus : DiffState.SigSegv,
+                    Esr.EcSpAlign or Esr.EcPcAlign => DiffState.SigBus,
+                    Esr.EcBrk64 => DiffState.SigTrap,
+                    _ => 3000 + (int)ec,
+                };
+                result.FaultPc = _cpu.State.ElrEl1;
+                break;
+            }
+        }
+
+        ref CpuState f = ref _cpu.State;
+        for (int i = 0; i < 31; i++)
+        {
+            result.X[i] = f.X[i];
+        }
+
+        result.Sp = f.SpEl0;
+        result.Nzcv = f.El == 0 ? f.Nzcv : (uint)f.SpsrEl1 & 0xF000_0000;
+        _memory.Read(new GuestPhysAddr(DiffLayout.ScratchBase), result.Scratch);
+        return result;
+    }
+
+    public void Dispose() => _memory.Dispose();
+
+    private sealed class NoController : ICpuHost
+    {
+        public bool TryReadControllerRegister(SysRegKey key, out ulong value)
+        {
+            value = 0;
+            return false;
+        }
+
+        public bool TryWriteControllerRegister(SysRegKey key, ulong value) => false;
+
+        public void SendEvent()
+        {
+        }
+    }
+}

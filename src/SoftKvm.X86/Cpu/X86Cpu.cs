@@ -20,6 +20,11 @@ public sealed unsafe partial class X86Cpu : IDisposable
     private readonly Decoder _decoder32;
     private readonly Decoder _decoder64;
     private readonly byte* _fetchBuffer;
+    private const int DecodeCacheSize = 8192;
+    private readonly DecodedInstruction[] _decodeCache = new DecodedInstruction[DecodeCacheSize];
+
+    /// <summary>Diagnostics: the decoded-instruction cache can be turned off to compare against plain decoding.</summary>
+    internal bool UseDecodeCache { get; set; } = true;
     private X86Registers _regs;
     private Instruction _insn;
     private X86Exit _exit;
@@ -459,14 +464,22 @@ public sealed unsafe partial class X86Cpu : IDisposable
             return false;
         }
 
-        int available;
-        if (inPage >= 15)
+        if (inPage >= 16)
         {
+            if (UseDecodeCache)
+            {
+                return FetchCached(p, linear, ref fetchFailed);
+            }
+
             _reader.Reset(p, 15);
-            available = 15;
+            var plain = CurrentDecoder();
+            plain.IP = _regs.Rip;
+            plain.Decode(out _insn);
+            return CheckDecoded(ref fetchFailed);
         }
-        else
+
         {
+            int available;
             Buffer.MemoryCopy(p, _fetchBuffer, 16, inPage);
             available = inPage;
             byte* q = TranslateFetch(linear + (ulong)inPage);
@@ -497,10 +510,43 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
             return CheckDecoded(ref fetchFailed);
         }
+    }
 
+    /// <summary>
+    /// The decoded-instruction cache: direct-mapped on the linear RIP; an entry is reused only when
+    /// the RIP, the mode, the host address of the code (so paging changes are seen) and the code bytes
+    /// themselves (so self-modifying code is seen, without write tracking) are all unchanged.
+    /// </summary>
+    private bool FetchCached(byte* p, ulong linear, ref bool fetchFailed)
+    {
+        ulong b0 = Unsafe.ReadUnaligned<ulong>(p);
+        ulong b1 = Unsafe.ReadUnaligned<ulong>(p + 8);
+        ref var e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_decodeCache), (int)((linear ^ (linear >> 12)) & (DecodeCacheSize - 1)));
+        ulong rip = _regs.Rip;
+        if (e.Host == (nint)p && e.Rip == rip && e.Bitness == _bitness
+            && ((b0 ^ e.Bytes0) & e.Mask0) == 0 && ((b1 ^ e.Bytes1) & e.Mask1) == 0)
+        {
+            _insn = e.Insn;
+            return CheckDecoded(ref fetchFailed);
+        }
+
+        _reader.Reset(p, 15);
         var d = CurrentDecoder();
-        d.IP = _regs.Rip;
+        d.IP = rip;
         d.Decode(out _insn);
+        if (!_insn.IsInvalid)
+        {
+            int len = _insn.Length;
+            e.Host = (nint)p;
+            e.Rip = rip;
+            e.Bitness = _bitness;
+            e.Mask0 = len >= 8 ? ulong.MaxValue : (1UL << (len * 8)) - 1;
+            e.Mask1 = len <= 8 ? 0 : len >= 16 ? ulong.MaxValue : (1UL << ((len - 8) * 8)) - 1;
+            e.Bytes0 = b0 & e.Mask0;
+            e.Bytes1 = b1 & e.Mask1;
+            e.Insn = _insn;
+        }
+
         return CheckDecoded(ref fetchFailed);
     }
 

@@ -35,6 +35,20 @@ internal static class RegisterAccess
         return (uint)(value << shift);
     }
 
+    /// <summary>
+    /// Whether an access is a 64-bit one at a word-aligned offset, which an APB device with 32-bit
+    /// registers sees as two register accesses, low word first (as QEMU splits accesses wider than a
+    /// device's maximum access size).
+    /// </summary>
+    public static bool IsSplit(ulong offset, int length) => length == 8 && (offset & 3) == 0;
+
+    /// <summary>Stores two register words as the 8 bytes of a split read.</summary>
+    public static void StoreSplitRead(uint low, uint high, Span<byte> data) =>
+        BinaryPrimitives.WriteUInt64LittleEndian(data, ((ulong)high << 32) | low);
+
+    /// <summary>The high word of a split write (the low word comes from <see cref="LoadWrite"/>).</summary>
+    public static uint LoadSplitHigh(ReadOnlySpan<byte> data) => BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
+
     /// <summary>The little-endian value of a byte-wide port access (x86 devices), truncated to 8 bits.</summary>
     public static byte LoadByte(ReadOnlySpan<byte> data) => data.IsEmpty ? (byte)0 : data[0];
 

@@ -85,30 +85,46 @@ public sealed class Pl011 : IIoDevice
     /// <inheritdoc />
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
-        uint value;
         lock (_lock)
         {
-            value = ReadRegister(offset & ~3UL);
+            if (RegisterAccess.IsSplit(offset, data.Length))
+            {
+                uint low = ReadRegister(offset);
+                RegisterAccess.StoreSplitRead(low, ReadRegister(offset + 4), data);
+            }
+            else
+            {
+                RegisterAccess.StoreRead(offset, ReadRegister(offset & ~3UL), data);
+            }
+
             UpdateIrq();
         }
-
-        RegisterAccess.StoreRead(offset, value, data);
     }
 
     /// <inheritdoc />
     public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
     {
         uint value = RegisterAccess.LoadWrite(offset, data);
-        byte? transmit = null;
+        byte? transmit, transmitHigh = null;
         lock (_lock)
         {
             transmit = WriteRegister(offset & ~3UL, value);
+            if (RegisterAccess.IsSplit(offset, data.Length))
+            {
+                transmitHigh = WriteRegister(offset + 4, RegisterAccess.LoadSplitHigh(data));
+            }
+
             UpdateIrq();
         }
 
         if (transmit is byte b)
         {
             _output.Write(b);
+        }
+
+        if (transmitHigh is byte h)
+        {
+            _output.Write(h);
         }
     }
 

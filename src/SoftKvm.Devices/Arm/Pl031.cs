@@ -12,6 +12,8 @@ namespace SoftKvm.Devices.Arm;
 /// </summary>
 public sealed class Pl031 : IIoDevice, IDisposable
 {
+    private static readonly TimeSpan MaxTimerWait = TimeSpan.FromDays(1);
+
     private readonly object _lock = new();
     private readonly IIrqLine _irq;
     private readonly TimeProvider _time;
@@ -49,24 +51,18 @@ public sealed class Pl031 : IIoDevice, IDisposable
     /// <inheritdoc />
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
-        uint value;
         lock (_lock)
         {
-            value = (offset & ~3UL) switch
+            if (RegisterAccess.IsSplit(offset, data.Length))
             {
-                RTCDR => CounterNow(),
-                RTCMR => _match,
-                RTCLR => _load,
-                RTCCR => 1, // RTCStart: the counter always runs once started, and it starts at reset on virt
-                RTCIMSC => _imsc,
-                RTCRIS => _ris,
-                RTCMIS => _ris & _imsc,
-                >= RTCPeriphID0 and <= RTCPCellID3 => Id[(int)(((offset & ~3UL) - RTCPeriphID0) >> 2)],
-                _ => 0,
-            };
+                uint low = ReadRegister(offset);
+                RegisterAccess.StoreSplitRead(low, ReadRegister(offset + 4), data);
+            }
+            else
+            {
+                RegisterAccess.StoreRead(offset, ReadRegister(offset & ~3UL), data);
+            }
         }
-
-        RegisterAccess.StoreRead(offset, value, data);
     }
 
     /// <inheritdoc />
@@ -75,25 +71,10 @@ public sealed class Pl031 : IIoDevice, IDisposable
         uint value = RegisterAccess.LoadWrite(offset, data);
         lock (_lock)
         {
-            switch (offset & ~3UL)
+            WriteRegister(offset & ~3UL, value);
+            if (RegisterAccess.IsSplit(offset, data.Length))
             {
-                case RTCMR:
-                    _match = value;
-                    ArmMatch();
-                    break;
-                case RTCLR:
-                    _load = value;
-                    _offsetSeconds = value - HostSeconds();
-                    ArmMatch();
-                    break;
-                case RTCIMSC:
-                    _imsc = value & RTCINTR;
-                    break;
-                case RTCICR:
-                    _ris &= ~(value & RTCINTR);
-                    break;
-                default:
-                    break; // RTCCR (start is sticky), read-only and reserved registers ignore writes
+                WriteRegister(offset + 4, RegisterAccess.LoadSplitHigh(data));
             }
 
             UpdateIrq();
@@ -136,7 +117,42 @@ public sealed class Pl031 : IIoDevice, IDisposable
         }
     }
 
-    private static readonly TimeSpan MaxTimerWait = TimeSpan.FromDays(1);
+    private uint ReadRegister(ulong reg) => reg switch
+    {
+        RTCDR => CounterNow(),
+        RTCMR => _match,
+        RTCLR => _load,
+        RTCCR => 1, // RTCStart: the counter always runs once started, and it starts at reset on virt
+        RTCIMSC => _imsc,
+        RTCRIS => _ris,
+        RTCMIS => _ris & _imsc,
+        >= RTCPeriphID0 and <= RTCPCellID3 => Id[(int)((reg - RTCPeriphID0) >> 2)],
+        _ => 0,
+    };
+
+    private void WriteRegister(ulong reg, uint value)
+    {
+        switch (reg)
+        {
+            case RTCMR:
+                _match = value;
+                ArmMatch();
+                break;
+            case RTCLR:
+                _load = value;
+                _offsetSeconds = value - HostSeconds();
+                ArmMatch();
+                break;
+            case RTCIMSC:
+                _imsc = value & RTCINTR;
+                break;
+            case RTCICR:
+                _ris &= ~(value & RTCINTR);
+                break;
+            default:
+                break; // RTCCR (start is sticky), read-only and reserved registers ignore writes
+        }
+    }
 
     private long HostSeconds() => _time.GetUtcNow().ToUnixTimeSeconds();
 

@@ -21,6 +21,26 @@ public class Pl011Tests
     }
 
     [Fact]
+    public void SixtyFourBitReadsTwoRegistersAsQemuSplitsIt()
+    {
+        Span<byte> b = stackalloc byte[8];
+        _uart.Read(null, 0xFF8, b);
+        Assert.Equal(0x0000_00B1_0000_0005UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(b));
+        _uart.Read(null, 0xFE0, b);
+        Assert.Equal(0x0000_0010_0000_0011UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(b));
+    }
+
+    [Fact]
+    public void SixtyFourBitWriteWritesTwoRegisters()
+    {
+        Span<byte> b = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(b, (0x3FUL << 32) | 0x1234);
+        _uart.Write(null, 0x024, b); // IBRD, then FBRD
+        Assert.Equal(0x1234u, Io.Read32(_uart, 0x024));
+        Assert.Equal(0x3Fu, Io.Read32(_uart, 0x028));
+    }
+
+    [Fact]
     public void ResetValues()
     {
         Assert.Equal(0x90u, Io.Read32(_uart, 0x018)); // TXFE | RXFE

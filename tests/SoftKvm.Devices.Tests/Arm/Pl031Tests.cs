@@ -58,6 +58,16 @@ public class Pl031Tests
     }
 
     [Fact]
+    public void SixtyFourBitReadOfTheCounterAndMatch()
+    {
+        using var rtc = new Pl031(_irq, _time);
+        Io.Write32(rtc, 0x004, 77);
+        Span<byte> b = stackalloc byte[8];
+        rtc.Read(null, 0x000, b);
+        Assert.Equal((77UL << 32) | 1_700_000_000UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(b));
+    }
+
+    [Fact]
     public void IdAndControlRegisters()
     {
         using var rtc = new Pl031(_irq, _time);

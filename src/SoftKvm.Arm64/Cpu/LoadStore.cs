@@ -138,14 +138,15 @@ internal sealed unsafe partial class Arm64Cpu
                 break;
         }
 
+        if (prefetch)
+        {
+            // A prefetch is a hint: no SP alignment check ("if memop != MemOp_PREFETCH then CheckSPAlignment()").
+            return Flow.Next;
+        }
+
         if (!BaseAddress(rn, out ulong baseAddress))
         {
             return Flow.Exception;
-        }
-
-        if (prefetch)
-        {
-            return Flow.Next;
         }
 
         ulong address = post ? baseAddress : baseAddress + offset;

@@ -399,9 +399,26 @@ internal sealed class A64CaseGenerator
             return false;
         }
 
+        if (op == A64Op.LdStRegOffset && (Field(w, 14, 1) == 0 || (rm == rn && rm != 31)))
+        {
+            return false;
+        }
+
         if (prefetch)
         {
-            // A prefetch never faults: its base stays whatever the block left in it.
+            // A prefetch never faults and never checks SP alignment (Arm ARM: "if memop != MemOp_PREFETCH
+            // then CheckSPAlignment()"): its base stays whatever the block left in it, and an SP base is
+            // made misaligned on purpose.
+            if (rn == 31 && A64Decoder.MatchingRow(w) == row)
+            {
+                int reg = _rng.Below(31);
+                Emit(0xD2A0_0000u | ((uint)(BaseWindow >> 16) << 5) | (uint)reg);
+                Emit(0xF280_0000u | (((uint)_rng.Next() & 0xFFFF) << 5) | (uint)reg);
+                Emit(0x9100_0000u | ((uint)reg << 5) | 31);
+                Emit(w);
+                return true;
+            }
+
             return Finish(row, w, null, 0);
         }
 
@@ -416,10 +433,6 @@ internal sealed class A64CaseGenerator
             case A64Op.LdStRegOffset:
             {
                 uint option = Field(w, 13, 3);
-                if ((option & 2) == 0 || (rm == rn && rm != 31))
-                {
-                    return false;
-                }
 
                 long v = option == 2 ? _rng.Between(0, 64) : _rng.Between(-64, 64);
                 if (rm == 31)

@@ -55,7 +55,9 @@ public sealed class DifferentialTests(ITestOutputHelper output)
     private DifferentialRun.Report RunLive(ulong seed, int count)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var cases = DifferentialRun.Generate(seed, count);
+        var ops = Environment.GetEnvironmentVariable("ARM64DIFF_OPS")?.Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(Enum.Parse<SoftKvm.Arm64.Cpu.Decoder.A64Op>).ToHashSet();
+        var cases = DifferentialRun.Generate(seed, count, ops is null ? null : ops.Contains);
         var initial = cases.Select(c => DiffState.Initial(c.Seed)).ToList();
         var expected = QemuReference.Run(cases, initial);
         var report = DifferentialRun.Compare(cases, initial, expected);

@@ -25,6 +25,11 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             string kernel;
             int? smp = ParseSmp(parse.GetValue(o.Smp));
             string? kernelOption = parse.GetValue(o.Kernel);
+            if (kernelOption is null && ArchitectureOf(parse, o) != "arm64")
+            {
+                throw new ConfigurationException("no kernel given (--kernel FILE); the built-in demo guest is for arm64");
+            }
+
             if (kernelOption is null)
             {
                 demo = DemoGuest.Extract() ?? throw new ConfigurationException("no --kernel given and this build has no built-in demo guest");
@@ -65,6 +70,15 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         }
     }
 
+    // The --arch value, checked against the catalog before anything else.
+    private string ArchitectureOf(ParseResult parse, RunOptions o)
+    {
+        string arch = parse.GetValue(o.Arch)!.Trim().ToLowerInvariant();
+        arch = arch == "aarch64" ? "arm64" : arch;
+        catalog.Get(arch);
+        return arch;
+    }
+
     private static int? ParseSmp(string? text)
     {
         if (text is null)
@@ -79,9 +93,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
 
     private MachineConfig BuildConfig(ParseResult parse, RunOptions o, string kernel, int smp)
     {
-        string arch = parse.GetValue(o.Arch)!.Trim().ToLowerInvariant();
-        arch = arch == "aarch64" ? "arm64" : arch;
-        catalog.Get(arch); // unknown --arch before anything else
+        string arch = ArchitectureOf(parse, o);
         if (smp < 1)
         {
             throw new ConfigurationException($"--smp {smp} is out of range: a machine needs at least 1 vCPU");

@@ -159,6 +159,13 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void X86WithoutAKernelDoesNotGetTheArm64Demo()
+    {
+        var h = new CliHarness();
+        AssertOneLineExit2(h, h.Run("run", "--arch", "x86_64"), "no kernel given");
+    }
+
+    [Fact]
     public void X86StillReportsAMissingKernelFirst()
     {
         var h = new CliHarness();

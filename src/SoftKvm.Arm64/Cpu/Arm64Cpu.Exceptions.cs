@@ -53,6 +53,7 @@ internal sealed partial class Arm64Cpu
         State.Pc = (State.VbarEl1 & ~0x7FFUL) + offset + vector;
         ClearExclusive();
         UpdateTagEl();
+        UpdateAttention();
     }
 
     private bool DebugExceptionsEnabled()
@@ -147,6 +148,7 @@ internal sealed partial class Arm64Cpu
         State.Pc = target;
         ClearExclusive();
         UpdateTagEl();
+        UpdateAttention();
         return Flow.Exception;
     }
 

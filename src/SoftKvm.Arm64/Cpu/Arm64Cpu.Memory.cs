@@ -54,7 +54,11 @@ internal sealed unsafe partial class Arm64Cpu
     private void UpdateTagEl() => _tagEl = (ulong)State.El + 1;
 
     /// <summary>Re-derives cached state after PSTATE was written from outside (the VMM).</summary>
-    public void OnPstateChanged() => UpdateTagEl();
+    public void OnPstateChanged()
+    {
+        UpdateTagEl();
+        UpdateAttention();
+    }
 
     // ---- instruction fetch ----
 
@@ -287,7 +291,7 @@ internal sealed unsafe partial class Arm64Cpu
         split = false;
         _faultIsTrap = false;
         bool write = kind == AccessKind.Write;
-        if ((va & (ulong)(size - 1)) != 0 && (aligned || (State.El != 0 ? (State.SctlrEl1 & SctlrA) != 0 : (State.SctlrEl1 & SctlrA) != 0)))
+        if ((va & (ulong)(size - 1)) != 0 && (aligned || (State.SctlrEl1 & SctlrA) != 0))
         {
             DataAbortToGuest(va, Esr.FscAlignment, write);
             return null;

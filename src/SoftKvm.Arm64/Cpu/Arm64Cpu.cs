@@ -35,11 +35,70 @@ internal sealed unsafe partial class Arm64Cpu
         Reset();
     }
 
+    private bool _irqLine;
+    private bool _fiqLine;
+
+    /// <summary>
+    /// Whether something rare must be checked before the next instruction: an interrupt line, software
+    /// step, or PSTATE.IL. Kept up to date by every writer of those, so the loop tests one field.
+    /// </summary>
+    private bool _attention;
+
     /// <summary>The hypervisor's view of the IRQ input (the VGIC's CPU interface output).</summary>
-    public bool IrqLine { get; set; }
+    public bool IrqLine
+    {
+        get => _irqLine;
+        set
+        {
+            _irqLine = value;
+            UpdateAttention();
+        }
+    }
 
     /// <summary>The FIQ input.</summary>
-    public bool FiqLine { get; set; }
+    public bool FiqLine
+    {
+        get => _fiqLine;
+        set
+        {
+            _fiqLine = value;
+            UpdateAttention();
+        }
+    }
+
+    private void UpdateAttention() =>
+        _attention = _irqLine || _fiqLine || State.IllegalState || (State.MdscrEl1 & MdscrSs) != 0;
+
+    /// <summary>The rare checks before an instruction; true when an exception was taken instead.</summary>
+    private bool TakeAttentionEvent()
+    {
+        if (State.IllegalState)
+        {
+            // PSTATE.IL after an illegal exception return: the next instruction takes EC 0x0E.
+            TakeSyncException(Esr.Make(Esr.EcIllegalState, 0), 0, false);
+            return true;
+        }
+
+        if ((State.MdscrEl1 & MdscrSs) != 0 && DebugExceptionsEnabled() && !State.SoftwareStep)
+        {
+            TakeSoftwareStep();
+            return true;
+        }
+
+        if (_irqLine && (State.Daif & Psr.I) == 0)
+        {
+            TakeInterrupt(VectorIrq);
+            return true;
+        }
+
+        if (_fiqLine && (State.Daif & Psr.F) == 0)
+        {
+            TakeInterrupt(VectorFiq);
+            return true;
+        }
+
+        return false;
+    }
 
     /// <summary>UNDEFINED exceptions taken because an encoding is unallocated or not implemented.</summary>
     public long UndefinedCount { get; private set; }
@@ -67,6 +126,7 @@ internal sealed unsafe partial class Arm64Cpu
         ClearExclusive();
         _eventRegister = false;
         UpdateTagEl();
+        UpdateAttention();
     }
 
     /// <summary>
@@ -97,15 +157,8 @@ internal sealed unsafe partial class Arm64Cpu
                 FlushTlb();
             }
 
-            if ((State.MdscrEl1 & MdscrSs) != 0 && DebugExceptionsEnabled() && !State.SoftwareStep)
+            if (_attention && TakeAttentionEvent())
             {
-                TakeSoftwareStep();
-                continue;
-            }
-
-            if ((IrqLine && (State.Daif & Psr.I) == 0) || (FiqLine && (State.Daif & Psr.F) == 0))
-            {
-                TakeInterrupt(IrqLine && (State.Daif & Psr.I) == 0 ? VectorIrq : VectorFiq);
                 continue;
             }
 

@@ -390,6 +390,7 @@ internal sealed unsafe partial class Arm64Cpu
             case SysReg.MdscrEl1:
                 State.MdscrEl1 = value & 0xE000_F001UL & ~(1UL << 31);
                 RecomputeDebugArming();
+                UpdateAttention();
                 return true;
             case SysReg.OslarEl1: State.OslsrEl1 = (State.OslsrEl1 & ~2UL) | ((value & 1) << 1); return true;
             case SysReg.OsdlrEl1: _osdlr = value & 1; return true;

@@ -1,3 +1,4 @@
+using SoftKvm.Core;
 using SoftKvm.Core.Run;
 
 namespace SoftKvm.Arm64.Kvm;
@@ -162,7 +163,8 @@ public sealed partial class Arm64Vcpu
             Volatile.Write(ref a._power, PowerOff);
             if (a != this)
             {
-                a.Wake();
+                // Stop a running vCPU at its next instruction; it then sleeps until a CPU_ON or a kick (KVM_REQ_SLEEP).
+                a.MakeRequest(VcpuRequest.Event);
             }
         }
     }

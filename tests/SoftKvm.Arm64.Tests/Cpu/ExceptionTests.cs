@@ -63,6 +63,21 @@ public sealed class ExceptionTests
     }
 
     [Fact]
+    public void IllegalExceptionReturn_SetsIl_AndTheNextInstructionTakesEc0E()
+    {
+        using var m = new TestMachine();
+        m.Load(CodeBase + 0x100, 0xd503201fu);
+        var v = m.Start(0xd5184025u, 0xd5184006u, 0xd69f03e0u);
+        SetX(v, 5, CodeBase + 0x100);
+        SetX(v, 6, 0x3C9); // EL2h: not implemented, so the return is illegal
+        RunToVector(m, v);
+        Assert.Equal(0x0EUL, v.GetSystemRegister(EsrEl1) >> 26);
+        Assert.Equal(CodeBase + 0x100, v.GetRegister(Arm64CoreRegister.ElrEl1));
+        Assert.NotEqual(0UL, v.GetRegister(Arm64CoreRegister.SpsrEl1) & (1UL << 20));
+        Assert.Equal(0x3C5UL, v.GetRegister(Arm64CoreRegister.Pstate));
+    }
+
+    [Fact]
     public void AlignmentCheck_FaultsWithDfsc21AndFar()
     {
         using var m = new TestMachine();

@@ -3,10 +3,10 @@
 // side is tests/SoftKvm.Arm64.Tests/Differential/ (DiffLayout.cs must match the constants below).
 //
 // Input on stdin, records until count == 0 or EOF:
-//   u32 count, u32 reserved, u64 x[31], u64 sp, u64 nzcv, u8 scratch[4096], u32 words[count]
+//   u32 count, u32 reserved, u64 x[31], u64 sp, u64 nzcv, u8 v[32][16], u8 scratch[4096], u32 words[count]
 // Output on stdout, one record per input record:
 //   u32 signal (0: the block ran to its end), u32 reserved, u64 fault_pc, u64 fault_addr,
-//   u64 x[31], u64 sp, u64 nzcv, u8 scratch[4096]
+//   u64 x[31], u64 sp, u64 nzcv, u8 v[32][16], u8 scratch[4096]
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdint.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include <asm/sigcontext.h>
 
 #define CODE_BASE    0x10000000UL
 #define BLOCK_BASE   (CODE_BASE + 0x400)
@@ -31,6 +32,7 @@ struct in_header
     uint64_t x[31];
     uint64_t sp;
     uint64_t nzcv;
+    uint8_t v[512];
 };
 
 struct out_record
@@ -42,6 +44,7 @@ struct out_record
     uint64_t x[31];
     uint64_t sp;
     uint64_t nzcv;
+    uint8_t v[512];
     uint8_t scratch[SCRATCH_SIZE];
 };
 
@@ -50,6 +53,8 @@ extern char loader_start[], loader_end[], epi_start[], epi_end[], fault_exit[];
 static volatile uint32_t g_signal;
 static volatile uint64_t g_fault_pc, g_fault_addr;
 static uint64_t g_fault_regs[34];
+static uint8_t g_fault_v[512];
+static int g_fault_have_v;
 
 static void on_fault(int sig, siginfo_t *si, void *context)
 {
@@ -64,6 +69,13 @@ static void on_fault(int sig, siginfo_t *si, void *context)
 
     g_fault_regs[31] = uc->uc_mcontext.sp;
     g_fault_regs[32] = uc->uc_mcontext.pstate & 0xF0000000UL;
+    struct fpsimd_context *fp = (struct fpsimd_context *)uc->uc_mcontext.__reserved;
+    g_fault_have_v = fp->head.magic == FPSIMD_MAGIC;
+    if (g_fault_have_v)
+    {
+        memcpy(g_fault_v, fp->vregs, sizeof g_fault_v);
+    }
+
     uc->uc_mcontext.pc = (uint64_t)fault_exit;
 }
 
@@ -132,6 +144,7 @@ int main(void)
         __builtin___clear_cache((char *)code, (char *)code + 4096);
 
         memcpy(data, header.x, sizeof header.x + 16);
+        memcpy(data + 0x600, header.v, sizeof header.v);
         g_signal = 0;
         int faulted = enter();
         memset(&out, 0, sizeof out);
@@ -141,10 +154,12 @@ int main(void)
             out.fault_pc = g_fault_pc;
             out.fault_addr = g_fault_addr;
             memcpy(out.x, g_fault_regs, 33 * sizeof(uint64_t));
+            memcpy(out.v, g_fault_have_v ? g_fault_v : header.v, sizeof out.v);
         }
         else
         {
             memcpy(out.x, data + 0x200, 33 * sizeof(uint64_t));
+            memcpy(out.v, data + 0x800, sizeof out.v);
         }
 
         memcpy(out.scratch, scratch, SCRATCH_SIZE);

@@ -1,7 +1,8 @@
 // arm64-diff reference harness: the loader, epilogue and fault exit (see ref.c and README.md).
 // All three address the harness's data page through absolute MOVZ constants, so they can be copied
 // to the fixed code page. Layout (must match DiffLayout.cs):
-//   DATA  = 0x11000000: input state (X0..X30, SP, NZCV) at +0, output at +0x200, host save area at +0x400.
+//   DATA  = 0x11000000: input state (X0..X30, SP, NZCV) at +0, output at +0x200, host save area at +0x400,
+//   input V0..V31 at +0x600, output V0..V31 at +0x800.
 
         .set DATA, 0x1100
 
@@ -27,6 +28,27 @@ loader_start:
         mov     x10, sp
         mrs     x11, tpidr_el0
         stp     x10, x11, [x9, #96]
+        stp     d8, d9, [x9, #112]
+        stp     d10, d11, [x9, #128]
+        stp     d12, d13, [x9, #144]
+        stp     d14, d15, [x9, #160]
+        add     x9, x9, #0x200
+        ldp     q0, q1, [x9, #0]
+        ldp     q2, q3, [x9, #32]
+        ldp     q4, q5, [x9, #64]
+        ldp     q6, q7, [x9, #96]
+        ldp     q8, q9, [x9, #128]
+        ldp     q10, q11, [x9, #160]
+        ldp     q12, q13, [x9, #192]
+        ldp     q14, q15, [x9, #224]
+        ldp     q16, q17, [x9, #256]
+        ldp     q18, q19, [x9, #288]
+        ldp     q20, q21, [x9, #320]
+        ldp     q22, q23, [x9, #352]
+        ldp     q24, q25, [x9, #384]
+        ldp     q26, q27, [x9, #416]
+        ldp     q28, q29, [x9, #448]
+        ldp     q30, q31, [x9, #480]
         clrex
         movz    x0, #DATA, lsl #16
         ldr     x1, [x0, #248]
@@ -79,8 +101,29 @@ epi_start:
         str     x1, [x0, #248]
         mrs     x1, nzcv
         str     x1, [x0, #256]
+        add     x0, x0, #0x600
+        stp     q0, q1, [x0, #0]
+        stp     q2, q3, [x0, #32]
+        stp     q4, q5, [x0, #64]
+        stp     q6, q7, [x0, #96]
+        stp     q8, q9, [x0, #128]
+        stp     q10, q11, [x0, #160]
+        stp     q12, q13, [x0, #192]
+        stp     q14, q15, [x0, #224]
+        stp     q16, q17, [x0, #256]
+        stp     q18, q19, [x0, #288]
+        stp     q20, q21, [x0, #320]
+        stp     q22, q23, [x0, #352]
+        stp     q24, q25, [x0, #384]
+        stp     q26, q27, [x0, #416]
+        stp     q28, q29, [x0, #448]
+        stp     q30, q31, [x0, #480]
         movz    x9, #DATA, lsl #16
         add     x9, x9, #0x400
+        ldp     d8, d9, [x9, #112]
+        ldp     d10, d11, [x9, #128]
+        ldp     d12, d13, [x9, #144]
+        ldp     d14, d15, [x9, #160]
         ldp     x10, x11, [x9, #96]
         mov     sp, x10
         msr     tpidr_el0, x11
@@ -99,6 +142,10 @@ epi_end:
 fault_exit:
         movz    x9, #DATA, lsl #16
         add     x9, x9, #0x400
+        ldp     d8, d9, [x9, #112]
+        ldp     d10, d11, [x9, #128]
+        ldp     d12, d13, [x9, #144]
+        ldp     d14, d15, [x9, #160]
         ldp     x10, x11, [x9, #96]
         mov     sp, x10
         msr     tpidr_el0, x11

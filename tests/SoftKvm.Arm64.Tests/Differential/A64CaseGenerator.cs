@@ -32,21 +32,11 @@ internal sealed class A64CaseGenerator
         [A64Op.Stlxr] = "store-exclusive: as STXR",
         [A64Op.Stxp] = "store-exclusive pair: as STXR",
         [A64Op.Stlxp] = "store-exclusive pair: as STXR",
-        [A64Op.LdrLitFp] = "FP/SIMD: the harness does not carry V registers yet",
-        [A64Op.FmovGeneral] = "FP/SIMD: the harness does not carry V registers yet",
-        [A64Op.FmovReg] = "FP/SIMD: the harness does not carry V registers yet",
-        [A64Op.FmovImm] = "FP/SIMD: the harness does not carry V registers yet",
-        [A64Op.Movi] = "FP/SIMD: the harness does not carry V registers yet",
-        [A64Op.DupGeneral] = "FP/SIMD: the harness does not carry V registers yet",
-        [A64Op.UmovToGeneral] = "FP/SIMD: the harness does not carry V registers yet",
-        [A64Op.InsGeneral] = "FP/SIMD: the harness does not carry V registers yet",
-        [A64Op.InsElement] = "FP/SIMD: the harness does not carry V registers yet",
     };
 
     /// <summary>Parts of tested rows that are never generated, and why.</summary>
     public static readonly IReadOnlyList<string> PartialExclusions =
     [
-        "load/store pair and register rows: the FP/SIMD forms (V = 1): the harness does not carry V registers yet",
         "load/store rows: addresses outside the scratch page (every base register is set in front of the access)",
         "branches: backward targets and targets outside the block (they could loop or leave the block)",
         "LDAR/STLR/LDXR/LDXP: unaligned addresses (an alignment fault in ARMv8.0, the generator aligns them)",
@@ -74,6 +64,8 @@ internal sealed class A64CaseGenerator
         A64Op.Udiv, A64Op.Sdiv, A64Op.Lslv, A64Op.Lsrv, A64Op.Asrv, A64Op.Rorv, A64Op.Crc32, A64Op.Crc32c,
         A64Op.Rbit, A64Op.Rev16, A64Op.Rev32, A64Op.Rev, A64Op.Clz, A64Op.Cls,
         A64Op.Madd, A64Op.Msub, A64Op.Smaddl, A64Op.Smsubl, A64Op.Smulh, A64Op.Umaddl, A64Op.Umsubl, A64Op.Umulh,
+        A64Op.LdrLitFp, A64Op.FmovGeneral, A64Op.FmovReg, A64Op.FmovImm, A64Op.Movi, A64Op.DupGeneral,
+        A64Op.UmovToGeneral, A64Op.InsGeneral, A64Op.InsElement,
     ];
 
     private readonly int[] _rows;
@@ -286,6 +278,45 @@ internal sealed class A64CaseGenerator
                 return true;
             case A64Op.LdrLit or A64Op.LdrswLit:
                 return Finish(row, w, FixKind.Literal, 0);
+            case A64Op.LdrLitFp:
+                return Field(w, 30, 2) != 3 && Finish(row, w, FixKind.Literal, 0);
+            case A64Op.FmovGeneral:
+            {
+                uint form = (Field(w, 31, 1) << 4) | (Field(w, 22, 2) << 2) | Field(w, 19, 2);
+                if (form is not (0x00 or 0x14 or 0x19))
+                {
+                    return false;
+                }
+
+                break;
+            }
+
+            case A64Op.FmovReg or A64Op.FmovImm:
+                if (Field(w, 22, 2) > 1)
+                {
+                    return false;
+                }
+
+                break;
+            case A64Op.Movi:
+                if (Field(w, 12, 4) == 15 && Field(w, 29, 1) == 1 && Field(w, 30, 1) == 0)
+                {
+                    return false;
+                }
+
+                break;
+            case A64Op.DupGeneral or A64Op.UmovToGeneral or A64Op.InsGeneral or A64Op.InsElement:
+            {
+                uint imm5 = Field(w, 16, 4);
+                bool q = Field(w, 30, 1) != 0;
+                if (imm5 == 0 || (op == A64Op.DupGeneral && imm5 == 8 && !q) || (op == A64Op.UmovToGeneral && (imm5 == 8) != q))
+                {
+                    return false;
+                }
+
+                break;
+            }
+
             case A64Op.Ldxr or A64Op.Ldaxr or A64Op.Ldar or A64Op.Stlr:
             {
                 w = With(With(w, 16, 5, 31), 10, 5, 31);
@@ -306,10 +337,10 @@ internal sealed class A64CaseGenerator
             }
 
             case A64Op.LdStPairNoAlloc or A64Op.LdStPairPost or A64Op.LdStPairOffset or A64Op.LdStPairPre:
-                return Pair(row, w & ~(1u << 26), op);
+                return Pair(row, w, op);
             case A64Op.LdStUnscaled or A64Op.LdStPost or A64Op.LdStUnpriv or A64Op.LdStPre
                 or A64Op.LdStRegOffset or A64Op.LdStUnsignedOffset:
-                return Single(row, w & ~(1u << 26), op);
+                return Single(row, w, op);
         }
 
         return Finish(row, w, null, 0);
@@ -355,20 +386,20 @@ internal sealed class A64CaseGenerator
     private bool Pair(int row, uint w, A64Op op)
     {
         uint opc = w >> 30;
-        bool load = Field(w, 22, 1) != 0;
-        if (opc == 3 || (opc == 1 && (!load || op == A64Op.LdStPairNoAlloc)))
+        bool load = Field(w, 22, 1) != 0, simd = Field(w, 26, 1) != 0;
+        if (opc == 3 || (!simd && opc == 1 && (!load || op == A64Op.LdStPairNoAlloc)))
         {
             return false;
         }
 
         int rt = (int)Field(w, 0, 5), rt2 = (int)Field(w, 10, 5), rn = (int)Field(w, 5, 5);
         bool writeback = op is A64Op.LdStPairPost or A64Op.LdStPairPre;
-        if ((load && rt == rt2) || (writeback && rn != 31 && (rn == rt || rn == rt2)))
+        if ((load && rt == rt2) || (!simd && writeback && rn != 31 && (rn == rt || rn == rt2)))
         {
             return false;
         }
 
-        int scale = opc == 2 ? 3 : 2;
+        int scale = simd ? 2 + (int)opc : opc == 2 ? 3 : 2;
         long offset = ((long)Field(w, 15, 7) << 57 >> 57) << scale;
         int bytes = 1 << scale;
         return Memory(row, w, rn, offset, op == A64Op.LdStPairPost, 2 * bytes, _rng.Chance(50) ? bytes : 1, -1);
@@ -378,8 +409,20 @@ internal sealed class A64CaseGenerator
     {
         int size = (int)(w >> 30);
         uint opc = Field(w, 22, 2);
-        bool prefetch = false;
-        if (opc == 2 && size == 3)
+        bool prefetch = false, simd = Field(w, 26, 1) != 0;
+        if (simd)
+        {
+            if (op == A64Op.LdStUnpriv || (opc >= 2 && size != 0))
+            {
+                return false;
+            }
+
+            if (opc >= 2)
+            {
+                size = 4;
+            }
+        }
+        else if (opc == 2 && size == 3)
         {
             if (op is A64Op.LdStPost or A64Op.LdStPre or A64Op.LdStUnpriv)
             {
@@ -394,7 +437,7 @@ internal sealed class A64CaseGenerator
         }
 
         int rt = (int)Field(w, 0, 5), rn = (int)Field(w, 5, 5), rm = (int)Field(w, 16, 5);
-        if (op is A64Op.LdStPost or A64Op.LdStPre && rn == rt && rn != 31)
+        if (!simd && op is A64Op.LdStPost or A64Op.LdStPre && rn == rt && rn != 31)
         {
             return false;
         }

@@ -3,7 +3,7 @@ using System.Text;
 namespace SoftKvm.Arm64.Tests.Differential;
 
 /// <summary>
-/// The architectural state the differential test compares: X0..X30, SP, NZCV, the scratch page, and
+/// The architectural state the differential test compares: X0..X30, SP, NZCV, V0..V31, the scratch page, and
 /// how the block ended (<see cref="Signal"/> 0 when it ran to its end, otherwise the Linux signal the
 /// reference received, or the one SoftKvm's exception maps to, with the faulting PC).
 /// </summary>
@@ -18,6 +18,9 @@ internal sealed class DiffState
     public const int Runaway = 1000;
 
     public readonly ulong[] X = new ulong[31];
+
+    /// <summary>V0..V31 as little-endian 64-bit halves: V[n] = (V[2n], V[2n+1]).</summary>
+    public readonly ulong[] V = new ulong[64];
     public readonly byte[] Scratch = new byte[DiffLayout.ScratchSize];
     public ulong Sp;
     public uint Nzcv;
@@ -39,6 +42,11 @@ internal sealed class DiffState
         for (int i = 0; i < DiffLayout.ScratchSize; i += 8)
         {
             BitConverter.TryWriteBytes(s.Scratch.AsSpan(i), rng.Next());
+        }
+
+        for (int i = 0; i < 64; i++)
+        {
+            s.V[i] = InterestingValue(ref rng);
         }
 
         return s;
@@ -70,6 +78,7 @@ internal sealed class DiffState
     {
         var c = new DiffState { Sp = Sp, Nzcv = Nzcv, Signal = Signal, FaultPc = FaultPc };
         X.CopyTo(c.X, 0);
+        V.CopyTo(c.V, 0);
         Scratch.CopyTo(c.Scratch, 0);
         return c;
     }
@@ -88,6 +97,14 @@ internal sealed class DiffState
             if (X[i] != expected.X[i])
             {
                 sb.Append($" x{i}=0x{X[i]:x} expected 0x{expected.X[i]:x};");
+            }
+        }
+
+        for (int i = 0; i < 64; i++)
+        {
+            if (V[i] != expected.V[i])
+            {
+                sb.Append($" v{i / 2}.d[{i % 2}]=0x{V[i]:x} expected 0x{expected.V[i]:x};");
             }
         }
 

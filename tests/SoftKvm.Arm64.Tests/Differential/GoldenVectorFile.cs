@@ -7,9 +7,10 @@ namespace SoftKvm.Arm64.Tests.Differential;
 /// The committed golden vectors: one case per line, the reference's result stored as differences from
 /// the case's initial state (which <see cref="DiffState.Initial"/> derives from the seed), so the file
 /// stays small and the test needs no QEMU. Line format (fields separated by one space):
-/// <code>seed words tested signal faultpc nzcv sp regs mem</code>
+/// <code>seed words tested signal faultpc nzcv sp regs vregs mem</code>
 /// seed, faultpc and sp in hex; words: comma-separated hex words; nzcv: one hex digit; regs: changed
-/// registers as <c>n:value</c> (hex) joined by commas, or '-'; mem: changed scratch runs as
+/// registers as <c>n:value</c> (hex) joined by commas, or '-'; vregs: changed 64-bit halves of
+/// V0..V31 as <c>i:value</c> (i = 2n for the low half of Vn, 2n + 1 for the high half), or '-'; mem: changed scratch runs as
 /// <c>offset:hexbytes</c> joined by commas, or '-'.
 /// </summary>
 internal static class GoldenVectorFile
@@ -30,6 +31,8 @@ internal static class GoldenVectorFile
             sb.Append(CultureInfo.InvariantCulture, $"{c.Seed:x16} {c.WordsText} {c.Tested} {e.Signal} {e.FaultPc:x} {e.Nzcv >> 28:x} {e.Sp:x} ");
             var regs = Enumerable.Range(0, 31).Where(r => e.X[r] != initial.X[r]).Select(r => $"{r}:{e.X[r]:x}").ToList();
             sb.Append(regs.Count == 0 ? "-" : string.Join(",", regs)).Append(' ');
+            var vregs = Enumerable.Range(0, 64).Where(r => e.V[r] != initial.V[r]).Select(r => $"{r}:{e.V[r]:x}").ToList();
+            sb.Append(vregs.Count == 0 ? "-" : string.Join(",", vregs)).Append(' ');
             var runs = new List<string>();
             for (int o = 0; o < DiffLayout.ScratchSize; o++)
             {
@@ -66,9 +69,9 @@ internal static class GoldenVectorFile
             }
 
             var f = line.Split(' ');
-            if (f.Length != 9)
+            if (f.Length != 10)
             {
-                throw new InvalidDataException($"{path}:{lineNumber}: expected 9 fields, found {f.Length}");
+                throw new InvalidDataException($"{path}:{lineNumber}: expected 10 fields, found {f.Length}");
             }
 
             ulong seed = Hex(f[0]);
@@ -89,7 +92,16 @@ internal static class GoldenVectorFile
 
             if (f[8] != "-")
             {
-                foreach (var run in f[8].Split(','))
+                foreach (var reg in f[8].Split(','))
+                {
+                    var parts = reg.Split(':');
+                    e.V[int.Parse(parts[0], CultureInfo.InvariantCulture)] = Hex(parts[1]);
+                }
+            }
+
+            if (f[9] != "-")
+            {
+                foreach (var run in f[9].Split(','))
                 {
                     var parts = run.Split(':');
                     Convert.FromHexString(parts[1]).CopyTo(e.Scratch, (int)Hex(parts[0]));

@@ -12,7 +12,7 @@ namespace SoftKvm.Arm64.Tests.Differential;
 /// </summary>
 internal static class QemuReference
 {
-    private const int OutRecordSize = 8 + 16 + (33 * 8) + DiffLayout.ScratchSize;
+    private const int OutRecordSize = 8 + 16 + (33 * 8) + 512 + DiffLayout.ScratchSize;
     private static readonly Lazy<string?> s_harness = new(BuildHarness);
 
     /// <summary>Null when the live reference can run, otherwise why not.</summary>
@@ -67,7 +67,7 @@ internal static class QemuReference
         var writer = Task.Run(() =>
         {
             using var input = process.StandardInput.BaseStream;
-            var header = new byte[8 + (33 * 8)];
+            var header = new byte[8 + (33 * 8) + 512];
             for (int i = first; i < first + count; i++)
             {
                 var c = cases[i];
@@ -81,6 +81,11 @@ internal static class QemuReference
 
                 BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(8 + (31 * 8)), s.Sp);
                 BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(8 + (32 * 8)), s.Nzcv);
+                for (int v = 0; v < 64; v++)
+                {
+                    BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(8 + (33 * 8) + (8 * v)), s.V[v]);
+                }
+
                 input.Write(header);
                 input.Write(s.Scratch);
                 var words = new byte[4 * c.Words.Length];
@@ -138,7 +143,12 @@ internal static class QemuReference
 
         s.Sp = BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(24 + (31 * 8)));
         s.Nzcv = (uint)BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(24 + (32 * 8)));
-        r.AsSpan(24 + (33 * 8), DiffLayout.ScratchSize).CopyTo(s.Scratch);
+        for (int v = 0; v < 64; v++)
+        {
+            s.V[v] = BinaryPrimitives.ReadUInt64LittleEndian(r.AsSpan(24 + (33 * 8) + (8 * v)));
+        }
+
+        r.AsSpan(24 + (33 * 8) + 512, DiffLayout.ScratchSize).CopyTo(s.Scratch);
         if (s.Signal == 0)
         {
             s.FaultPc = 0;

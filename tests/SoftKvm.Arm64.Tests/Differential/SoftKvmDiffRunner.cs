@@ -8,7 +8,7 @@ namespace SoftKvm.Arm64.Tests.Differential;
 /// <summary>
 /// The SoftKvm side of the differential test: runs a case on the CPU model directly (no vCPU, no
 /// hypervisor layer) at EL0 with the MMU off, RAM only at the code page and the scratch page, and
-/// SCTLR_EL1 as KVM resets it (SA0 set, as Linux runs user space). Steps one instruction at a time
+/// SCTLR_EL1 as KVM resets it (SA0 set, as Linux runs user space), CPACR_EL1.FPEN = 3. Steps one instruction at a time
 /// until PC reaches the end of the block; an exception taken to EL1 or a stage-2 trap ends the case
 /// with the Linux signal the reference would see.
 /// </summary>
@@ -45,6 +45,12 @@ internal sealed class SoftKvmDiffRunner : IDisposable
             s.X[i] = initial.X[i];
         }
 
+        for (int i = 0; i < 64; i++)
+        {
+            s.V[i] = initial.V[i];
+        }
+
+        s.CpacrEl1 = 3UL << 20; // FPEN: FP/SIMD enabled at EL0, as Linux runs user space
         s.SpEl0 = initial.Sp;
         s.TrySetPstate(initial.Nzcv);
         _cpu.OnPstateChanged();
@@ -104,6 +110,11 @@ internal sealed class SoftKvmDiffRunner : IDisposable
         for (int i = 0; i < 31; i++)
         {
             result.X[i] = f.X[i];
+        }
+
+        for (int i = 0; i < 64; i++)
+        {
+            result.V[i] = f.V[i];
         }
 
         result.Sp = f.SpEl0;

@@ -46,6 +46,17 @@ public static class ExceptionVector
     /// <summary>Whether the vector is trap-class (the instruction retired before it is reported).</summary>
     public static bool IsTrap(int vector) => vector is BP or OF;
 
+    /// <summary>The class of an exception the emulator raised (KVM-SEMANTICS 5.1, with the 2022 rule that
+    /// emulator-raised #DBs, code breakpoints and general detect, are fault-like).</summary>
+    public static X86ExceptionClass Classify(int vector) => vector switch
+    {
+        BP or OF => X86ExceptionClass.Trap,
+        DF or MC => X86ExceptionClass.Abort,
+        NMI => X86ExceptionClass.Interrupt,
+        > 31 => X86ExceptionClass.Interrupt,
+        _ => X86ExceptionClass.Fault,
+    };
+
     /// <summary>Contributory exceptions for the double-fault rules (SDM table 6-4).</summary>
     internal static bool IsContributory(int vector) => vector is DE or TS or NP or SS or GP;
 }

@@ -37,7 +37,7 @@ public sealed unsafe partial class X86Cpu
     /// Delivers an event through the IDT; nested faults during delivery follow the double-fault table
     /// (SDM Vol. 3 table 6-5), a fault while delivering #DF shuts the CPU down. False = exit.
     /// </summary>
-    private bool DeliverEvent(int vector, uint error, bool hasError, ulong returnRip, bool external, bool software)
+    private bool DeliverEvent(int vector, uint error, bool hasError, ulong returnRip, bool external, bool software, ulong softwareFaultRip = 0)
     {
         for (int attempt = 0; attempt < 4; attempt++)
         {
@@ -55,6 +55,12 @@ public sealed unsafe partial class X86Cpu
             }
 
             int second = _faultVector;
+            if (software)
+            {
+                returnRip = softwareFaultRip;
+                _regs.Rflags |= Rflags.RF;
+            }
+
             if (vector == ExceptionVector.DF)
             {
                 return Shutdown();

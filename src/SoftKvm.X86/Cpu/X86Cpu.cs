@@ -346,6 +346,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// <summary>One instruction in Run mode: execute, then deliver faults/traps/single-step. False = exit.</summary>
     private bool Step()
     {
+        ulong startRip = _regs.Rip;
         ulong flagsBefore = _regs.Rflags;
         InterruptShadow shadowBefore = _shadow;
         if (!Execute(out _))
@@ -375,12 +376,15 @@ public sealed unsafe partial class X86Cpu : IDisposable
         {
             int v = _softwareInterrupt;
             _softwareInterrupt = -1;
-            if (v == ExceptionVector.BP || v == ExceptionVector.OF || _softwareIsIcebp)
+            bool softwareException = v == ExceptionVector.BP || v == ExceptionVector.OF || _softwareIsIcebp;
+            if (softwareException && (Controls.ExceptionBitmap & (1u << v)) != 0)
             {
                 return RaiseException(v, 0, false, _regs.Rip, true);
             }
 
-            return DeliverEvent(v, 0, false, _regs.Rip, true, true);
+            // INT n / INT3 / INTO check the gate DPL (ICEBP does not); a fault while delivering
+            // them is reported at the instruction, not after it.
+            return DeliverEvent(v, 0, false, _regs.Rip, false, !_softwareIsIcebp, startRip);
         }
 
         if ((flagsBefore & Rflags.TF) != 0 && _shadow != InterruptShadow.MovSs)

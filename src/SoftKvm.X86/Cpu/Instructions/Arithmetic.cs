@@ -25,27 +25,91 @@ internal static class Arithmetic
 
     public static void Test(X86Cpu c, ref Instruction i) => Binary(c, ref i, 8);
 
+    private static ulong Compute(int op, ulong a, ulong b, ulong cf, int size, out ulong flags) => op switch
+    {
+        0 => Alu.Add(a, b, 0, size, out flags),
+        1 => Alu.Logic(a | b, size, out flags),
+        2 => Alu.Add(a, b, cf, size, out flags),
+        3 => Alu.Sub(a, b, cf, size, out flags),
+        4 or 8 => Alu.Logic(a & b, size, out flags),
+        6 => Alu.Logic(a ^ b, size, out flags),
+        _ => Alu.Sub(a, b, 0, size, out flags),
+    };
+
+    /// <summary>LOCK op [mem], src on RAM: a compare-and-swap loop. Returns false when the ordinary path must run.</summary>
+    private static unsafe bool Locked(X86Cpu c, ref Instruction i, int size, int op, out bool done)
+    {
+        done = false;
+        if (!i.HasLockPrefix || i.Op0Kind != OpKind.Memory)
+        {
+            return false;
+        }
+
+        if (!c.LockedTarget(ref i, size, out byte* p))
+        {
+            done = true;
+            return true;
+        }
+
+        if (p == null)
+        {
+            return false;
+        }
+
+        ulong b = 0;
+        if (op >= 0 && !c.ReadOp(ref i, 1, size, out b))
+        {
+            done = true;
+            return true;
+        }
+
+        ulong cf = c.Regs.Rflags & Rflags.CF;
+        ulong flags;
+        while (true)
+        {
+            ulong a = X86Cpu.AtomicLoad(p, size);
+            ulong r = op switch
+            {
+                -1 => Alu.Add(a, 1, 0, size, out flags),
+                -2 => Alu.Sub(a, 1, 0, size, out flags),
+                -3 => Alu.Sub(0, a, 0, size, out flags),
+                -4 => Alu.Logic(~a, size, out flags),
+                _ => Compute(op, a, b, cf, size, out flags),
+            };
+            if (X86Cpu.CompareExchange(p, size, r, a) == a)
+            {
+                break;
+            }
+        }
+
+        if (op is -1 or -2)
+        {
+            c.SetFlags(IncDecMask, flags);
+        }
+        else if (op != -4)
+        {
+            c.SetStatus(flags);
+        }
+
+        done = true;
+        return true;
+    }
+
     private static void Binary(X86Cpu c, ref Instruction i, int op)
     {
         int size = X86Cpu.OpSize(ref i, 0);
+        if (op < 7 && Locked(c, ref i, size, op, out _))
+        {
+            return;
+        }
+
         bool ok = op < 7 ? c.ReadOpRmw(ref i, 0, size, out ulong a) : c.ReadOp(ref i, 0, size, out a);
         if (!ok || !c.ReadOp(ref i, 1, size, out ulong b))
         {
             return;
         }
 
-        ulong cf = c.Regs.Rflags & Rflags.CF;
-        ulong flags;
-        ulong r = op switch
-        {
-            0 => Alu.Add(a, b, 0, size, out flags),
-            1 => Alu.Logic(a | b, size, out flags),
-            2 => Alu.Add(a, b, cf, size, out flags),
-            3 => Alu.Sub(a, b, cf, size, out flags),
-            4 or 8 => Alu.Logic(a & b, size, out flags),
-            6 => Alu.Logic(a ^ b, size, out flags),
-            _ => Alu.Sub(a, b, 0, size, out flags),
-        };
+        ulong r = Compute(op, a, b, c.Regs.Rflags & Rflags.CF, size, out ulong flags);
 
         if (op < 7 && !c.WriteOp(ref i, 0, size, r))
         {
@@ -62,6 +126,11 @@ internal static class Arithmetic
     private static void IncDec(X86Cpu c, ref Instruction i, bool dec)
     {
         int size = X86Cpu.OpSize(ref i, 0);
+        if (Locked(c, ref i, size, dec ? -2 : -1, out _))
+        {
+            return;
+        }
+
         if (!c.ReadOpRmw(ref i, 0, size, out ulong a))
         {
             return;
@@ -79,6 +148,11 @@ internal static class Arithmetic
     public static void Neg(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
+        if (Locked(c, ref i, size, -3, out _))
+        {
+            return;
+        }
+
         if (!c.ReadOpRmw(ref i, 0, size, out ulong a))
         {
             return;
@@ -94,6 +168,11 @@ internal static class Arithmetic
     public static void Not(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
+        if (Locked(c, ref i, size, -4, out _))
+        {
+            return;
+        }
+
         if (c.ReadOpRmw(ref i, 0, size, out ulong a))
         {
             c.WriteOp(ref i, 0, size, ~a);

@@ -48,6 +48,31 @@ internal static class BitOps
                 bit = (int)(offset & (ulong)(bits - 1));
             }
 
+            if (op != 0 && i.HasLockPrefix)
+            {
+                unsafe
+                {
+                    if (!c.LockedTargetAt(seg, ea, size, out byte* p))
+                    {
+                        return;
+                    }
+
+                    if (p != null)
+                    {
+                        ulong bitMask = 1UL << bit;
+                        ulong old, nv;
+                        do
+                        {
+                            old = X86Cpu.AtomicLoad(p, size);
+                            nv = op switch { 1 => old | bitMask, 2 => old & ~bitMask, _ => old ^ bitMask };
+                        }
+                        while (X86Cpu.CompareExchange(p, size, nv, old) != old);
+                        c.SetFlags(Rflags.CF, (old & bitMask) != 0 ? Rflags.CF : 0);
+                        return;
+                    }
+                }
+            }
+
             if (!c.Read(seg, ea, size, out v))
             {
                 return;

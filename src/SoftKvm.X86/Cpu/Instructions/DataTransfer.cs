@@ -94,9 +94,31 @@ internal static class DataTransfer
         c.SetReg(i.Op0Register, c.EffectiveAddress(ref i));
     }
 
-    public static void Xchg(X86Cpu c, ref Instruction i)
+    public static unsafe void Xchg(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
+        if (i.Op0Kind == OpKind.Memory)
+        {
+            // XCHG with memory is always locked.
+            if (!c.LockedTarget(ref i, size, out byte* p))
+            {
+                return;
+            }
+
+            if (p != null)
+            {
+                ulong v = c.GetReg(i.Op1Register);
+                ulong old;
+                do
+                {
+                    old = X86Cpu.AtomicLoad(p, size);
+                }
+                while (X86Cpu.CompareExchange(p, size, v, old) != old);
+                c.SetReg(i.Op1Register, old);
+                return;
+            }
+        }
+
         if (!c.ReadOp(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
         {
             return;
@@ -126,9 +148,32 @@ internal static class DataTransfer
         c.SetReg(i.Op1Register, a);
     }
 
-    public static void Xadd(X86Cpu c, ref Instruction i)
+    public static unsafe void Xadd(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
+        if (i.HasLockPrefix && i.Op0Kind == OpKind.Memory)
+        {
+            if (!c.LockedTarget(ref i, size, out byte* p))
+            {
+                return;
+            }
+
+            if (p != null)
+            {
+                ulong src = c.GetReg(i.Op1Register);
+                ulong old, sum, fl;
+                do
+                {
+                    old = X86Cpu.AtomicLoad(p, size);
+                    sum = Alu.Add(old, src, 0, size, out fl);
+                }
+                while (X86Cpu.CompareExchange(p, size, sum, old) != old);
+                c.SetReg(i.Op1Register, old);
+                c.SetStatus(fl);
+                return;
+            }
+        }
+
         if (!c.ReadOpRmw(ref i, 0, size, out ulong a) || !c.ReadOp(ref i, 1, size, out ulong b))
         {
             return;
@@ -153,9 +198,31 @@ internal static class DataTransfer
         c.SetStatus(flags);
     }
 
-    public static void Cmpxchg(X86Cpu c, ref Instruction i)
+    public static unsafe void Cmpxchg(X86Cpu c, ref Instruction i)
     {
         int size = X86Cpu.OpSize(ref i, 0);
+        if (i.HasLockPrefix && i.Op0Kind == OpKind.Memory)
+        {
+            if (!c.LockedTarget(ref i, size, out byte* p))
+            {
+                return;
+            }
+
+            if (p != null)
+            {
+                ulong expected = c.GetGpr(Gpr.Rax, size);
+                ulong found = X86Cpu.CompareExchange(p, size, c.GetReg(i.Op1Register), expected);
+                Alu.Sub(expected, found, 0, size, out ulong fl);
+                if (found != expected)
+                {
+                    c.SetGpr(Gpr.Rax, size, found);
+                }
+
+                c.SetStatus(fl);
+                return;
+            }
+        }
+
         if (!c.ReadOpRmw(ref i, 0, size, out ulong dest) || !c.ReadOp(ref i, 1, size, out ulong src))
         {
             return;
@@ -184,7 +251,7 @@ internal static class DataTransfer
         c.SetStatus(flags);
     }
 
-    public static void Cmpxchg8b(X86Cpu c, ref Instruction i)
+    public static unsafe void Cmpxchg8b(X86Cpu c, ref Instruction i)
     {
         bool wide = i.Code == Code.Cmpxchg16b_m128;
         int half = wide ? 8 : 4;
@@ -194,6 +261,33 @@ internal static class DataTransfer
         {
             c.Fault(ExceptionVector.GP, 0, true);
             return;
+        }
+
+        if (!wide && i.HasLockPrefix)
+        {
+            if (!c.LockedTarget(ref i, 8, out byte* p))
+            {
+                return;
+            }
+
+            if (p != null)
+            {
+                ulong expected = (c.Regs.Gpr[Gpr.Rax] & 0xFFFFFFFF) | (c.Regs.Gpr[Gpr.Rdx] << 32);
+                ulong desired = (c.Regs.Gpr[Gpr.Rbx] & 0xFFFFFFFF) | (c.Regs.Gpr[Gpr.Rcx] << 32);
+                ulong found = X86Cpu.CompareExchange(p, 8, desired, expected);
+                if (found == expected)
+                {
+                    c.SetFlags(Rflags.ZF, Rflags.ZF);
+                }
+                else
+                {
+                    c.SetGpr(Gpr.Rax, 4, found);
+                    c.SetGpr(Gpr.Rdx, 4, found >> 32);
+                    c.SetFlags(Rflags.ZF, 0);
+                }
+
+                return;
+            }
         }
 
         if (!c.ProbeWrite(seg, ea, half * 2) || !c.Read(seg, ea, half, out ulong lo) || !c.Read(seg, ea + (ulong)half, half, out ulong hi))

@@ -28,10 +28,6 @@ internal sealed class A64CaseGenerator
         [A64Op.MsrReg] = "system registers: EL0 access under Linux is decided by the kernel (emulated ID registers, SCTLR_EL1.UCT/UCI/DZE)",
         [A64Op.Mrs] = "system registers: EL0 access under Linux is decided by the kernel (emulated ID registers, counters, SCTLR_EL1.UCT)",
         [A64Op.Eret] = "exception return: UNDEFINED at EL0",
-        [A64Op.Stxr] = "store-exclusive: whether an unpaired or mismatched STXR succeeds is CONSTRAINED UNPREDICTABLE (Arm ARM B2.9); covered by the exclusive-monitor tests",
-        [A64Op.Stlxr] = "store-exclusive: as STXR",
-        [A64Op.Stxp] = "store-exclusive pair: as STXR",
-        [A64Op.Stlxp] = "store-exclusive pair: as STXR",
     };
 
     /// <summary>Parts of tested rows that are never generated, and why.</summary>
@@ -40,7 +36,8 @@ internal sealed class A64CaseGenerator
         "load/store rows: addresses outside the scratch page (every base register is set in front of the access)",
         "branches: backward targets and targets outside the block (they could loop or leave the block)",
         "LDAR/STLR/LDXR/LDXP: unaligned addresses (an alignment fault in ARMv8.0, the generator aligns them)",
-        "CONSTRAINED UNPREDICTABLE register choices: writeback with Rn == Rt/Rt2, LDP/LDXP with Rt == Rt2, register offset with Rm == Rn",
+        "CONSTRAINED UNPREDICTABLE register choices: writeback with Rn == Rt/Rt2, LDP/LDXP with Rt == Rt2, register offset with Rm == Rn, STXR/STXP with Rs == Rt/Rt2/Rn",
+        "store-exclusives: only with the monitor known to be open (no earlier load-exclusive in the block: the STXR fails and stores nothing) or right after a load-exclusive of the same address and size (it succeeds); a STXR to another address or size than the armed one is CONSTRAINED UNPREDICTABLE (Arm ARM B2.9)",
     ];
 
     private const int MaxItems = 8;
@@ -54,6 +51,7 @@ internal sealed class A64CaseGenerator
         A64Op.BCond, A64Op.Nop, A64Op.Yield, A64Op.Sev, A64Op.Sevl, A64Op.Hint, A64Op.Clrex, A64Op.Dsb, A64Op.Dmb, A64Op.Isb,
         A64Op.Br, A64Op.Blr, A64Op.Ret, A64Op.B, A64Op.Bl, A64Op.Cbz, A64Op.Cbnz, A64Op.Tbz, A64Op.Tbnz,
         A64Op.Ldxr, A64Op.Ldaxr, A64Op.Ldxp, A64Op.Ldaxp, A64Op.Stlr, A64Op.Ldar,
+        A64Op.Stxr, A64Op.Stlxr, A64Op.Stxp, A64Op.Stlxp,
         A64Op.LdrLit, A64Op.LdrswLit, A64Op.PrfmLit,
         A64Op.LdStPairNoAlloc, A64Op.LdStPairPost, A64Op.LdStPairOffset, A64Op.LdStPairPre,
         A64Op.LdStUnscaled, A64Op.LdStPost, A64Op.LdStUnpriv, A64Op.LdStPre, A64Op.LdStRegOffset, A64Op.LdStUnsignedOffset,
@@ -72,6 +70,9 @@ internal sealed class A64CaseGenerator
     private readonly List<uint> _pending = [];
     private readonly List<Fixup> _pendingFixups = [];
     private SplitMix64 _rng;
+
+    /// <summary>A load-exclusive was generated earlier in the block: a lone store-exclusive is no longer defined.</summary>
+    private bool _armed;
 
     public A64CaseGenerator(ulong seed, Func<A64Op, bool>? filter = null)
     {
@@ -120,6 +121,7 @@ internal sealed class A64CaseGenerator
         var words = new List<uint>();
         var fixups = new List<Fixup>();
         var starts = new int[items + 1];
+        _armed = false;
         for (int i = 0; i < items; i++)
         {
             starts[i] = words.Count;
@@ -321,7 +323,9 @@ internal sealed class A64CaseGenerator
             {
                 w = With(With(w, 16, 5, 31), 10, 5, 31);
                 int bytes = 1 << (int)(w >> 30);
-                return Memory(row, w, rn, 0, false, bytes, bytes, -1);
+                bool ok = Memory(row, w, rn, 0, false, bytes, bytes, -1);
+                _armed |= ok && op is A64Op.Ldxr or A64Op.Ldaxr;
+                return ok;
             }
 
             case A64Op.Ldxp or A64Op.Ldaxp:
@@ -333,8 +337,13 @@ internal sealed class A64CaseGenerator
                 }
 
                 int bytes = 8 << (int)Field(w, 30, 1);
-                return Memory(row, w, rn, 0, false, bytes, bytes, -1);
+                bool ok = Memory(row, w, rn, 0, false, bytes, bytes, -1);
+                _armed |= ok;
+                return ok;
             }
+
+            case A64Op.Stxr or A64Op.Stlxr or A64Op.Stxp or A64Op.Stlxp:
+                return StoreExclusive(row, w, op);
 
             case A64Op.LdStPairNoAlloc or A64Op.LdStPairPost or A64Op.LdStPairOffset or A64Op.LdStPairPre:
                 return Pair(row, w, op);
@@ -381,6 +390,53 @@ internal sealed class A64CaseGenerator
         int len = 31 - System.Numerics.BitOperations.LeadingZeroCount(combined);
         uint levels = (1u << len) - 1;
         return len >= 1 && (imms & levels) != levels;
+    }
+
+    /// <summary>
+    /// A store-exclusive, either alone while the monitor is open (it must fail and store nothing) or
+    /// paired with a load-exclusive of the same base, size and kind in front of it (it succeeds).
+    /// </summary>
+    private bool StoreExclusive(int row, uint w, A64Op op)
+    {
+        bool pair = op is A64Op.Stxp or A64Op.Stlxp;
+        if (!pair)
+        {
+            w = With(w, 10, 5, 31);
+        }
+
+        int rt = (int)Field(w, 0, 5), rn = (int)Field(w, 5, 5), rs = (int)Field(w, 16, 5), rt2 = (int)Field(w, 10, 5);
+        if (rs == rt || (rs == rn && rn != 31) || (pair && rs == rt2))
+        {
+            return false;
+        }
+
+        int bytes = pair ? 8 << (int)Field(w, 30, 1) : 1 << (int)(w >> 30);
+        bool paired = _armed || _rng.Chance(60);
+        if (!paired)
+        {
+            return Memory(row, w, rn, 0, false, bytes, bytes, -1);
+        }
+
+        // The load-exclusive must not overwrite the base.
+        int lt = _rng.Below(32), lt2 = _rng.Below(32);
+        if ((rn != 31 && (lt == rn || (pair && lt2 == rn))) || (pair && lt == lt2))
+        {
+            return false;
+        }
+
+        uint acquire = _rng.Chance(50) ? 1u << 15 : 0;
+        uint load = pair
+            ? 0x887F_0000u | (Field(w, 30, 1) << 30) | acquire | ((uint)lt2 << 10) | ((uint)rn << 5) | (uint)lt
+            : 0x085F_7C00u | ((w >> 30) << 30) | acquire | ((uint)rn << 5) | (uint)lt;
+        if (!Memory(row, w, rn, 0, false, bytes, bytes, -1, deferMain: true))
+        {
+            return false;
+        }
+
+        Emit(load);
+        Emit(w);
+        _armed = false;
+        return true;
     }
 
     private bool Pair(int row, uint w, A64Op op)

@@ -81,6 +81,21 @@ public sealed unsafe partial class X86Cpu
     /// with the limit, type and canonical checks of the current mode.</summary>
     internal bool Linear(int seg, ulong offset, int size, AccessKind kind, out ulong linear)
     {
+        if (!LinearCore(seg, offset, size, kind, out linear))
+        {
+            return false;
+        }
+
+        if (_dataBreakpointsArmed)
+        {
+            CheckDataBreakpoints(linear, size, kind);
+        }
+
+        return true;
+    }
+
+    private bool LinearCore(int seg, ulong offset, int size, AccessKind kind, out ulong linear)
+    {
         if (_bitness == 64)
         {
             linear = seg >= SegmentIndex.Fs ? offset + _regs.Seg[seg].Base : offset;

@@ -138,6 +138,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     public void StateChanged()
     {
         UpdateMode();
+        UpdateBreakpoints();
         FlushTlb();
     }
 
@@ -219,6 +220,11 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
             Retire(flagsBefore);
             LastSingleStep = (flagsBefore & Rflags.TF) != 0 && _shadow != InterruptShadow.MovSs;
+            LastBreakpointHits = _pendingBreakpointHits;
+            if (TryGetIoAccess(ref _insn, out ushort port, out int ioSize))
+            {
+                LastBreakpointHits |= IoBreakpointHits(port, ioSize);
+            }
             if (_softwareInterrupt >= 0)
             {
                 int v = _softwareInterrupt;
@@ -387,10 +393,16 @@ public sealed unsafe partial class X86Cpu : IDisposable
             return DeliverEvent(v, 0, false, _regs.Rip, false, !_softwareIsIcebp, startRip);
         }
 
+        ulong dr6 = _pendingBreakpointHits;
         if ((flagsBefore & Rflags.TF) != 0 && _shadow != InterruptShadow.MovSs)
         {
-            _regs.Dr6 = (_regs.Dr6 & ~0xFUL) | 0x4000 | 0xFFFF0FF0;
-            return RaiseException(ExceptionVector.DB, 0, false, _regs.Rip, true, 0x4000);
+            dr6 |= 0x4000;
+        }
+
+        if (dr6 != 0 && _shadow != InterruptShadow.MovSs)
+        {
+            _regs.Dr6 = (_regs.Dr6 & ~0xFUL) | dr6 | 0xFFFF0FF0;
+            return RaiseException(ExceptionVector.DB, 0, false, _regs.Rip, true, dr6);
         }
 
         return true;
@@ -407,6 +419,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         _softwareIsIcebp = false;
         _keepRf = false;
         _undefinedByModel = false;
+        _pendingBreakpointHits = 0;
         fetchFailed = false;
         if (_memory.Generation != _tlbGeneration)
         {
@@ -446,6 +459,39 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
         _regs.Rflags = (_regs.Rflags | Rflags.Fixed1) & ~0xFFFFFFFFFFC08028UL;
         InstructionsRetired++;
+    }
+
+    /// <summary>The port and size an IN/OUT/INS/OUTS instruction accesses (for I/O breakpoints).</summary>
+    private bool TryGetIoAccess(ref Instruction i, out ushort port, out int size)
+    {
+        ushort dx = (ushort)_regs.Gpr[Gpr.Rdx];
+        switch (i.Mnemonic)
+        {
+            case Mnemonic.In:
+                port = i.Op1Kind == OpKind.Register ? dx : i.Immediate8;
+                size = RegSize(i.Op0Register);
+                return true;
+            case Mnemonic.Out:
+                port = i.Op0Kind == OpKind.Register ? dx : i.Immediate8;
+                size = RegSize(i.Op1Register);
+                return true;
+            case Mnemonic.Insb or Mnemonic.Outsb:
+                port = dx;
+                size = 1;
+                return true;
+            case Mnemonic.Insw or Mnemonic.Outsw:
+                port = dx;
+                size = 2;
+                return true;
+            case Mnemonic.Insd or Mnemonic.Outsd:
+                port = dx;
+                size = 4;
+                return true;
+            default:
+                port = 0;
+                size = 0;
+                return false;
+        }
     }
 
     /// <summary>Reads the code bytes at RIP (handling a page crossing) and decodes them into <see cref="_insn"/>.</summary>

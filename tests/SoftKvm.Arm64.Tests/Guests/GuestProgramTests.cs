@@ -30,6 +30,16 @@ public sealed class GuestProgramTests
     }
 
     [Fact]
+    public void TimerGuest_TakesTimerAndSgiInterruptsThroughTheVgic()
+    {
+        var result = GuestRunner.Run("timer.elf", gicV3: true);
+        string expected = File.ReadAllText(Path.Combine(GuestRunner.GuestsDirectory, "timer.expected.txt"));
+        Assert.Equal(expected, result.Output);
+        Assert.True(result.Stats["wfi_exit_stat"] >= 1);
+        Assert.True(result.Stats["mmio_exit_kernel"] >= 6);
+    }
+
+    [Fact]
     public void MmioGuest_CountsUserExits()
     {
         var result = GuestRunner.Run("mmio.elf");

@@ -75,10 +75,20 @@ internal static class GuestRunner
         return entry;
     }
 
-    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000)
+    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false)
     {
         using var vm = new Arm64Vm();
         vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), RamSize);
+        SoftKvm.Arm64.Vgic.Vgic? gic = null;
+        if (gicV3)
+        {
+            // QEMU virt's GICv3: distributor at 0x0800_0000, redistributors from 0x080A_0000.
+            gic = new SoftKvm.Arm64.Vgic.Vgic(vm, SoftKvm.Arm64.Vgic.GicModel.V3, vcpus);
+            gic.SetDistributorBase(0x0800_0000);
+            gic.AddRedistributorRegion(0, 0x080A_0000, vcpus);
+            vm.InterruptController = gic;
+        }
+
         ulong entry = LoadElf(vm, File.ReadAllBytes(Path.Combine(GuestsDirectory, elfName)));
         for (int i = 0; i < vcpus; i++)
         {
@@ -90,6 +100,7 @@ internal static class GuestRunner
             }
         }
 
+        gic?.Init();
         var output = new StringBuilder();
         var errors = new List<string>();
         SystemEventType evt = 0;

@@ -166,8 +166,25 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         string? tracePath = parse.GetValue(o.Trace);
         using var trace = tracePath is null ? null : ExitTraceWriter.Create(tracePath);
         var io = new MachineIo(new SerialOutput(env.SerialOutput), env.Error);
-        using var machine = prepared.Create(io);
-        var runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace });
+        var machine = prepared.Create(io);
+        VmRunner? runner = null;
+        try
+        {
+            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace });
+            return RunMachine(machine, runner, parse, o);
+        }
+        finally
+        {
+            // A vCPU thread that did not stop may still touch guest memory: then the process exits with it allocated.
+            if (runner is null || runner.VcpuThreadsStopped)
+            {
+                machine.Dispose();
+            }
+        }
+    }
+
+    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o)
+    {
         machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
 
         using var cancel = new CancellationTokenSource();

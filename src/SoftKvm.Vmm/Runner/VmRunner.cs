@@ -47,6 +47,12 @@ public sealed class VmRunner
     /// <summary>Port accesses no userspace device took.</summary>
     public long UnhandledPioAccesses => Interlocked.Read(ref _unhandledPio);
 
+    /// <summary>
+    /// Whether every vCPU thread of the last <see cref="Run"/> ended. When false, a thread is still inside
+    /// guest code and the VM's memory must not be freed (dispose the VM only when this is true).
+    /// </summary>
+    public bool VcpuThreadsStopped { get; private set; } = true;
+
     /// <summary>How the run ended, once it has.</summary>
     public RunOutcome? Outcome => Volatile.Read(ref _outcome);
 
@@ -93,14 +99,18 @@ public sealed class VmRunner
         _stopped.Wait();
         _vm.KickAll();
         var deadline = DateTime.UtcNow + _options.StopTimeout;
+        bool allStopped = true;
         foreach (var t in threads)
         {
             var left = deadline - DateTime.UtcNow;
             if (!t.Join(left > TimeSpan.Zero ? left : TimeSpan.Zero))
             {
+                allStopped = false;
                 _options.Log?.WriteLine($"softkvm: {t.Name} did not stop within {_options.StopTimeout.TotalSeconds:0.#} s; leaving it");
             }
         }
+
+        VcpuThreadsStopped = allStopped;
 
         return Volatile.Read(ref _outcome)!;
     }

@@ -180,6 +180,29 @@ public class VmRunnerTests
     }
 
     [Fact]
+    public void AVcpuThatIgnoresKicksIsReportedAsNotStopped()
+    {
+        var (vm, mmio, pio) = Setup(1);
+        using var release = new ManualResetEventSlim(false);
+        vm.Cpu(0).Script((ref RunState r) =>
+        {
+            release.Wait(TimeSpan.FromSeconds(10)); // a vCPU stuck in host code
+            r.ExitReason = ExitReason.Intr;
+        });
+        var runner = new VmRunner(vm, mmio, pio, new RunnerOptions { StopTimeout = TimeSpan.FromMilliseconds(50) });
+        var stopper = Task.Run(async () =>
+        {
+            await Task.Delay(50);
+            runner.RequestStop(0, StopReason.PowerOff, "stop");
+        });
+        var outcome = runner.Run();
+        stopper.Wait();
+        Assert.Equal(StopReason.PowerOff, outcome.Reason);
+        Assert.False(runner.VcpuThreadsStopped);
+        release.Set();
+    }
+
+    [Fact]
     public void FirstStopWins()
     {
         var (vm, mmio, pio) = Setup(1);

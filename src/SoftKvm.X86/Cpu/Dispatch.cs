@@ -177,6 +177,12 @@ internal static unsafe class Dispatch
                 or Mnemonic.Prefetchw or Mnemonic.Clflush or Mnemonic.Clflushopt or Mnemonic.Endbr32 or Mnemonic.Endbr64:
                 return &SystemOps.Nop;
             case Mnemonic.Ud0 or Mnemonic.Ud1 or Mnemonic.Ud2: return &SystemOps.Ud;
+            case Mnemonic.Daa: return &Bcd.Daa;
+            case Mnemonic.Das: return &Bcd.Das;
+            case Mnemonic.Aaa: return &Bcd.Aaa;
+            case Mnemonic.Aas: return &Bcd.Aas;
+            case Mnemonic.Aam: return &Bcd.Aam;
+            case Mnemonic.Aad: return &Bcd.Aad;
             default: return &Unimplemented;
         }
     }

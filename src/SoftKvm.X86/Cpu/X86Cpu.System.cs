@@ -150,27 +150,26 @@ public sealed unsafe partial class X86Cpu
     public bool TryReadMsr(uint index, out ulong value)
     {
         ref var r = ref _regs;
-        value = index switch
+        switch (index)
         {
-            Msr.Tsc => ReadTsc(),
-            Msr.ApicBase => r.ApicBase,
-            Msr.SysenterCs => r.SysenterCs,
-            Msr.SysenterEsp => r.SysenterEsp,
-            Msr.SysenterEip => r.SysenterEip,
-            Msr.MiscEnable => r.MiscEnable,
-            Msr.Pat => r.Pat,
-            Msr.Efer => r.Efer,
-            Msr.Star => r.Star,
-            Msr.Lstar => r.Lstar,
-            Msr.Cstar => r.Cstar,
-            Msr.Sfmask => r.Sfmask,
-            Msr.FsBase => r.Seg[SegmentIndex.Fs].Base,
-            Msr.GsBase => r.Seg[SegmentIndex.Gs].Base,
-            Msr.KernelGsBase => r.KernelGsBase,
-            Msr.TscAux => r.TscAux,
-            _ => ulong.MaxValue,
-        };
-        return value != ulong.MaxValue || index is Msr.Tsc or Msr.Star or Msr.Lstar or Msr.Cstar or Msr.KernelGsBase or Msr.FsBase or Msr.GsBase or Msr.SysenterEip or Msr.SysenterEsp;
+            case Msr.Tsc: value = ReadTsc(); return true;
+            case Msr.ApicBase: value = r.ApicBase; return true;
+            case Msr.SysenterCs: value = r.SysenterCs; return true;
+            case Msr.SysenterEsp: value = r.SysenterEsp; return true;
+            case Msr.SysenterEip: value = r.SysenterEip; return true;
+            case Msr.MiscEnable: value = r.MiscEnable; return true;
+            case Msr.Pat: value = r.Pat; return true;
+            case Msr.Efer: value = r.Efer; return true;
+            case Msr.Star: value = r.Star; return true;
+            case Msr.Lstar: value = r.Lstar; return true;
+            case Msr.Cstar: value = r.Cstar; return true;
+            case Msr.Sfmask: value = r.Sfmask; return true;
+            case Msr.FsBase: value = r.Seg[SegmentIndex.Fs].Base; return true;
+            case Msr.GsBase: value = r.Seg[SegmentIndex.Gs].Base; return true;
+            case Msr.KernelGsBase: value = r.KernelGsBase; return true;
+            case Msr.TscAux: value = r.TscAux; return true;
+            default: value = 0; return false;
+        }
     }
 
     /// <summary>Writes an MSR the model implements (raising #GP in the guest for invalid values); false for any other MSR.</summary>

@@ -40,6 +40,11 @@ public sealed class Pit8254 : IIoDevice
     /// <summary>Raises IRQ 0 when counter 0's output rose since the last poll; returns <see cref="NextDeadline"/>.</summary>
     public long Poll(long now)
     {
+        if (now < Volatile.Read(ref _nextFire))
+        {
+            return _nextFire; // the common case: nothing due, no lock
+        }
+
         bool fire = false;
         lock (_lock)
         {

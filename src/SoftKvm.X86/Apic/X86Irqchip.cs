@@ -71,9 +71,10 @@ public sealed class X86Irqchip
     internal void Deliver(in ApicMessage m, LocalApic? source)
     {
         bool x2 = source?.X2Apic ?? false;
-        foreach (var v in _vm.Vcpus)
+        var vcpus = _vm.Vcpus;
+        for (int i = 0; i < vcpus.Count; i++)
         {
-            var apic = ((X86Vcpu)v).Apic;
+            var apic = ((X86Vcpu)vcpus[i]).Apic;
             if (apic is null)
             {
                 continue;
@@ -104,9 +105,14 @@ public sealed class X86Irqchip
     /// <summary>The PIC output changed: wake vCPU 0, which takes ExtINT interrupts.</summary>
     internal void PicOutputChanged()
     {
-        if (_vm.GetVcpu(0) is X86Vcpu bsp)
+        var vcpus = _vm.Vcpus;
+        for (int i = 0; i < vcpus.Count; i++)
         {
-            bsp.NotifyEvent(true);
+            if (vcpus[i].Id == 0)
+            {
+                ((X86Vcpu)vcpus[i]).NotifyEvent(true);
+                return;
+            }
         }
     }
 

@@ -190,13 +190,8 @@ public class VmRunnerTests
             r.ExitReason = ExitReason.Intr;
         });
         var runner = new VmRunner(vm, mmio, pio, new RunnerOptions { StopTimeout = TimeSpan.FromMilliseconds(50) });
-        var stopper = Task.Run(async () =>
-        {
-            await Task.Delay(50);
-            runner.RequestStop(0, StopReason.PowerOff, "stop");
-        });
+        using var stopper = new Timer(_ => runner.RequestStop(0, StopReason.PowerOff, "stop"), null, 50, Timeout.Infinite);
         var outcome = runner.Run();
-        stopper.Wait();
         Assert.Equal(StopReason.PowerOff, outcome.Reason);
         Assert.False(runner.VcpuThreadsStopped);
         release.Set();

@@ -74,11 +74,10 @@ internal static class SysReg
     public const ulong MidrValue = 0x411F_D070;
 
     /// <summary>
-    /// ID_AA64PFR0_EL1: EL0 and EL1 AArch64 only, no EL2/EL3 (the guest sees none), FP and AdvSIMD not
-    /// implemented (0xF: only their register loads/stores and moves execute), GIC system registers
-    /// advertised only when an interrupt controller answers them.
+    /// ID_AA64PFR0_EL1: EL0 and EL1 AArch64 only, no EL2/EL3 (the guest sees none), FP and AdvSIMD
+    /// implemented (0: Cpu/FpSimd), GIC system registers advertised only when an interrupt controller answers them.
     /// </summary>
-    public const ulong Pfr0Value = 0x0000_0000_00FF_0011;
+    public const ulong Pfr0Value = 0x0000_0000_0000_0011;
 
     /// <summary>ID_AA64DFR0_EL1: debug v8, 2 breakpoints, 2 watchpoints, 1 context-aware breakpoint, no PMU.</summary>
     public const ulong Dfr0Value = 0x0000_0000_0010_1006;

@@ -159,5 +159,38 @@ internal static class A64DecodeTable
         ("0x001110000xxxxx001111xxxxxxxxxx", A64Op.UmovToGeneral),
         ("01001110000xxxxx000111xxxxxxxxxx", A64Op.InsGeneral),
         ("01101110000xxxxx0xxxx1xxxxxxxxxx", A64Op.InsElement),
+
+        // C4.1.96 Data processing -- scalar floating-point (FpSimd/FpDataProcessing.cs)
+        ("x0011110xx1xxxxx000000xxxxxxxxxx", A64Op.FpIntConversion),
+        ("x0011110xx0xxxxxxxxxxxxxxxxxxxxx", A64Op.FpFixedConversion),
+        ("00011110xx1xxxxxx10000xxxxxxxxxx", A64Op.FpDataProc1),
+        ("00011110xx1xxxxxxx1000xxxxxxxxxx", A64Op.FpCompare),
+        ("00011110xx1xxxxxxxxx01xxxxxxxxxx", A64Op.FpCondCompare),
+        ("00011110xx1xxxxxxxxx10xxxxxxxxxx", A64Op.FpDataProc2),
+        ("00011110xx1xxxxxxxxx11xxxxxxxxxx", A64Op.FpCondSelect),
+        ("00011111xxxxxxxxxxxxxxxxxxxxxxxx", A64Op.FpDataProc3),
+
+        // C4.1.95 Advanced SIMD (FpSimd/AdvSimd*.cs)
+        ("0x001110000xxxxx000001xxxxxxxxxx", A64Op.SimdDupElement),
+        ("0x001110000xxxxx001011xxxxxxxxxx", A64Op.SimdSmov),
+        ("01011110000xxxxx000001xxxxxxxxxx", A64Op.SimdScalarDupElement),
+        ("0xx01110xx1xxxxxxxxxx1xxxxxxxxxx", A64Op.SimdThreeSame),
+        ("0xx01110xx10000xxxxx10xxxxxxxxxx", A64Op.SimdTwoRegMisc),
+        ("0xx01110xx11000xxxxx10xxxxxxxxxx", A64Op.SimdAcrossLanes),
+        ("0xx01110xx1xxxxxxxxx00xxxxxxxxxx", A64Op.SimdThreeDifferent),
+        ("0xx011110xxxxxxxxxxxx1xxxxxxxxxx", A64Op.SimdShiftImmediate),
+        ("0x001110xx0xxxxx0xxx10xxxxxxxxxx", A64Op.SimdPermute),
+        ("0x001110xx0xxxxx0xxx00xxxxxxxxxx", A64Op.SimdTableLookup),
+        ("0x101110xx0xxxxx0xxxx0xxxxxxxxxx", A64Op.SimdExtract),
+        ("01x11110xx1xxxxxxxxxx1xxxxxxxxxx", A64Op.SimdScalarThreeSame),
+        ("01x11110xx10000xxxxx10xxxxxxxxxx", A64Op.SimdScalarTwoRegMisc),
+        ("01x11110xx11000xxxxx10xxxxxxxxxx", A64Op.SimdScalarPairwise),
+        ("01x111110xxxxxxxxxxxx1xxxxxxxxxx", A64Op.SimdScalarShiftImmediate),
+
+        // C4.1.88 Advanced SIMD load/store multiple and single structures (FpSimd/AdvSimdLoadStoreStructure.cs)
+        ("0x0011000x000000xxxxxxxxxxxxxxxx", A64Op.SimdLdStMultiple),
+        ("0x0011001x0xxxxxxxxxxxxxxxxxxxxx", A64Op.SimdLdStMultiple),
+        ("0x0011010xx00000xxxxxxxxxxxxxxxx", A64Op.SimdLdStSingle),
+        ("0x0011011xxxxxxxxxxxxxxxxxxxxxxx", A64Op.SimdLdStSingle),
     ];
 }

@@ -148,6 +148,33 @@ internal enum A64Op : ushort
     InsGeneral,
     InsElement,
 
+    // Scalar floating point and Advanced SIMD (FpSimd/)
+    FpIntConversion,
+    FpFixedConversion,
+    FpDataProc1,
+    FpCompare,
+    FpCondCompare,
+    FpDataProc2,
+    FpCondSelect,
+    FpDataProc3,
+    SimdDupElement,
+    SimdSmov,
+    SimdScalarDupElement,
+    SimdThreeSame,
+    SimdTwoRegMisc,
+    SimdAcrossLanes,
+    SimdThreeDifferent,
+    SimdShiftImmediate,
+    SimdPermute,
+    SimdTableLookup,
+    SimdExtract,
+    SimdScalarThreeSame,
+    SimdScalarTwoRegMisc,
+    SimdScalarPairwise,
+    SimdScalarShiftImmediate,
+    SimdLdStMultiple,
+    SimdLdStSingle,
+
     /// <summary>The number of members (for tables indexed by op).</summary>
     Count,
 }

@@ -70,7 +70,13 @@ internal static unsafe class Dispatch
             case Mnemonic.Div: return &MulDiv.Div;
             case Mnemonic.Idiv: return &MulDiv.Idiv;
 
-            case Mnemonic.Mov: return &DataTransfer.Mov;
+            case Mnemonic.Mov:
+            {
+                string name = code.ToString();
+                bool special = name.Contains("Sreg", StringComparison.Ordinal) || name.Contains("_cr", StringComparison.Ordinal)
+                    || name.Contains("_dr", StringComparison.Ordinal) || name.Contains("_tr", StringComparison.Ordinal);
+                return special ? &DataTransfer.Mov : &DataTransfer.MovPlain;
+            }
             case Mnemonic.Movzx: return &DataTransfer.Movzx;
             case Mnemonic.Movsx or Mnemonic.Movsxd: return &DataTransfer.Movsx;
             case Mnemonic.Lea: return &DataTransfer.Lea;

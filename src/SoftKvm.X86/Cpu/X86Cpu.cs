@@ -178,7 +178,17 @@ public sealed unsafe partial class X86Cpu : IDisposable
                 return _exit.Reason;
             }
 
-            if (!DeliverPendingEvents() || !Step())
+            if (_memory.Generation != _tlbGeneration)
+            {
+                FlushTlb();
+            }
+
+            if ((_injectedVector >= 0 || _pendingNmi || _pendingInterrupt >= 0) && !DeliverPendingEvents())
+            {
+                return _exit.Reason;
+            }
+
+            if (!Step())
             {
                 return _exit.Reason;
             }

@@ -7,8 +7,25 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// CBW/CWDE/CDQE, CWD/CDQ/CQO, XLAT, segment register moves and LDS/LES/LFS/LGS/LSS.</summary>
 internal static class DataTransfer
 {
+    /// <summary>MOV between general registers, memory and immediates (no segment, control or debug registers).</summary>
+    public static void MovPlain(X86Cpu c, ref Instruction i)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (c.ReadOp(ref i, 1, size, out ulong v))
+        {
+            c.WriteOp(ref i, 0, size, v);
+        }
+    }
+
     public static void Mov(X86Cpu c, ref Instruction i)
     {
+        if (i.Op0Register.IsTR() || i.Op1Register.IsTR())
+        {
+            // The 386/486 test registers do not exist on processors with CPUID.
+            c.Fault(ExceptionVector.UD);
+            return;
+        }
+
         var k0 = i.Op0Kind;
         if (k0 == OpKind.Register)
         {

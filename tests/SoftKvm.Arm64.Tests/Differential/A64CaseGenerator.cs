@@ -74,8 +74,17 @@ internal sealed class A64CaseGenerator
     /// <summary>A load-exclusive was generated earlier in the block: a lone store-exclusive is no longer defined.</summary>
     private bool _armed;
 
-    public A64CaseGenerator(ulong seed, Func<A64Op, bool>? filter = null)
+    private readonly int _rawPercent;
+
+    /// <param name="seed">The generator's seed.</param>
+    /// <param name="filter">Generate only the rows whose op it accepts.</param>
+    /// <param name="rawPercent">
+    /// The share of instructions emitted without the row's constraints (reserved field values, any base
+    /// register), to compare UNDEFINED and fault behaviour; branches, literals and exclusives stay constrained.
+    /// </param>
+    public A64CaseGenerator(ulong seed, Func<A64Op, bool>? filter = null, int rawPercent = 0)
     {
+        _rawPercent = rawPercent;
         _rng = new SplitMix64(seed);
         _rows = TestedRows().Where(r => filter is null || filter(A64DecodeTable.Rows[r].Op)).ToArray();
         if (_rows.Length == 0)
@@ -195,6 +204,16 @@ internal sealed class A64CaseGenerator
         uint w = value | ((uint)_rng.Next() & ~mask);
         bool sf = (w >> 31) != 0;
         int rt = (int)Field(w, 0, 5), rn = (int)Field(w, 5, 5), rm = (int)Field(w, 16, 5), rt2 = (int)Field(w, 10, 5);
+        if (_rawPercent > 0 && _rng.Below(100) < _rawPercent && !IsConstrainedAlways(op))
+        {
+            // QEMU does not implement the SP alignment check (SCTLR_EL1.SA0) that Linux enables and
+            // SoftKvm models, so an unconstrained access never uses SP as its base.
+            bool memory = op is A64Op.Stlr or A64Op.Ldar or A64Op.LdStPairNoAlloc or A64Op.LdStPairPost or A64Op.LdStPairOffset
+                or A64Op.LdStPairPre or A64Op.LdStUnscaled or A64Op.LdStPost or A64Op.LdStUnpriv or A64Op.LdStPre
+                or A64Op.LdStRegOffset or A64Op.LdStUnsignedOffset;
+            return (!memory || rn != 31) && Finish(row, w, null, 0);
+        }
+
         switch (op)
         {
             case A64Op.AndImm or A64Op.OrrImm or A64Op.EorImm or A64Op.AndsImm:
@@ -354,6 +373,10 @@ internal sealed class A64CaseGenerator
 
         return Finish(row, w, null, 0);
     }
+
+    private static bool IsConstrainedAlways(A64Op op) => op is A64Op.BCond or A64Op.B or A64Op.Bl or A64Op.Cbz or A64Op.Cbnz
+        or A64Op.Tbz or A64Op.Tbnz or A64Op.Br or A64Op.Blr or A64Op.Ret or A64Op.LdrLit or A64Op.LdrswLit or A64Op.LdrLitFp
+        or A64Op.Ldxr or A64Op.Ldaxr or A64Op.Ldxp or A64Op.Ldaxp or A64Op.Stxr or A64Op.Stlxr or A64Op.Stxp or A64Op.Stlxp;
 
     private bool Finish(int row, uint w, FixKind? kind, int target)
     {

@@ -12,9 +12,9 @@ internal static class DifferentialRun
     }
 
     /// <summary>Generates cases from <paramref name="seed"/> until <paramref name="instructions"/> instructions under test.</summary>
-    public static List<DiffCase> Generate(ulong seed, int instructions, Func<A64Op, bool>? filter = null)
+    public static List<DiffCase> Generate(ulong seed, int instructions, Func<A64Op, bool>? filter = null, int rawPercent = 0)
     {
-        var generator = new A64CaseGenerator(seed, filter);
+        var generator = new A64CaseGenerator(seed, filter, rawPercent);
         var cases = new List<DiffCase>();
         int tested = 0;
         while (tested < instructions)
@@ -28,14 +28,14 @@ internal static class DifferentialRun
     }
 
     /// <summary>Runs every case on SoftKvm and compares with <paramref name="expected"/>.</summary>
-    public static Report Compare(IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, IReadOnlyList<DiffState> expected)
+    public static Report Compare(IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, IReadOnlyList<DiffState> expected, bool memoryFaultsAlike = false)
     {
         var divergences = new List<string>();
         using var runner = new SoftKvmDiffRunner();
         for (int i = 0; i < cases.Count; i++)
         {
             var actual = runner.Run(cases[i], initial[i]);
-            string diff = actual.Differences(expected[i]);
+            string diff = actual.Differences(expected[i], memoryFaultsAlike);
             if (diff.Length > 0)
             {
                 divergences.Add($"seed {cases[i].Seed:x16} words {Disassembly(cases[i])}:{diff}");

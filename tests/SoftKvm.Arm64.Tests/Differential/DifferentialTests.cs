@@ -57,10 +57,11 @@ public sealed class DifferentialTests(ITestOutputHelper output)
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var ops = Environment.GetEnvironmentVariable("ARM64DIFF_OPS")?.Split(',', StringSplitOptions.RemoveEmptyEntries)
             .Select(Enum.Parse<SoftKvm.Arm64.Cpu.Decoder.A64Op>).ToHashSet();
-        var cases = DifferentialRun.Generate(seed, count, ops is null ? null : ops.Contains);
+        int raw = EnvInt("ARM64DIFF_RAW", 0);
+        var cases = DifferentialRun.Generate(seed, count, ops is null ? null : ops.Contains, raw);
         var initial = cases.Select(c => DiffState.Initial(c.Seed)).ToList();
         var expected = QemuReference.Run(cases, initial);
-        var report = DifferentialRun.Compare(cases, initial, expected);
+        var report = DifferentialRun.Compare(cases, initial, expected, memoryFaultsAlike: raw > 0);
         output.WriteLine($"seed 0x{seed:x}: {report.Summary} in {watch.Elapsed.TotalSeconds:F1} s");
         foreach (var d in report.Divergences.Take(200))
         {

@@ -334,6 +334,11 @@ public sealed partial class X86Vcpu : Vcpu
     {
         Stats.Increment(X86Stat.HaltExits);
         int r = SkipEmulatedInstruction(InstructionLengthOrUnknown());
+        if (r == 0 && RunState.ExitReason != ExitReason.Debug)
+        {
+            return 0; // the skip failed: its emulation-failure exit stands, RIP is unchanged
+        }
+
         if (Apic is null)
         {
             // As KVM: the HLT exit reason wins over a single-step exit of the skip.

@@ -9,29 +9,11 @@ namespace SoftKvm.X86.Cpu;
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
-    private bool _dataBreakpointsArmed;
     private ulong _pendingBreakpointHits;
 
     /// <summary>After <see cref="EmulateOne"/> retired an instruction: the DR6 B0-B3 bits of data or I/O
     /// breakpoints it hit (0 = none). The caller owes a #DB trap with these bits.</summary>
     public ulong LastBreakpointHits { get; private set; }
-
-    /// <summary>Recomputes whether any data breakpoint is armed (after DR7 changes).</summary>
-    internal void UpdateBreakpoints()
-    {
-        ulong dr7 = _regs.Dr7;
-        bool armed = false;
-        for (int n = 0; n < 4; n++)
-        {
-            ulong rw = (dr7 >> (16 + 4 * n)) & 3;
-            if (((dr7 >> (2 * n)) & 3) != 0 && (rw == 1 || rw == 3))
-            {
-                armed = true;
-            }
-        }
-
-        _dataBreakpointsArmed = armed;
-    }
 
     private static ulong BreakpointLength(ulong dr7, int n) => ((dr7 >> (18 + 4 * n)) & 3) switch
     {

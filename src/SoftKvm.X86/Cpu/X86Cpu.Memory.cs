@@ -86,7 +86,8 @@ public sealed unsafe partial class X86Cpu
             return false;
         }
 
-        if (_dataBreakpointsArmed)
+        // DR7 is read directly (not cached) so a debugger that swaps DR7 in Regs needs no notification.
+        if ((_regs.Dr7 & 0xFF) != 0)
         {
             CheckDataBreakpoints(linear, size, kind);
         }

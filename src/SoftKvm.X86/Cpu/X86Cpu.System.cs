@@ -139,8 +139,7 @@ public sealed unsafe partial class X86Cpu
                 break;
             default:
                 r.Dr7 = (v & 0xFFFF2BFF) | 0x400;
-                UpdateBreakpoints();
-                break;
+                        break;
         }
 
         return true;

@@ -138,7 +138,6 @@ public sealed unsafe partial class X86Cpu : IDisposable
     public void StateChanged()
     {
         UpdateMode();
-        UpdateBreakpoints();
         FlushTlb();
     }
 

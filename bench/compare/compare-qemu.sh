@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Side-by-side timing of SoftKvm and QEMU TCG on the same guest, alternating runs, medians.
+#
+#   bench/compare/compare-qemu.sh startup   [runs]        trivial guest (hello.elf): process start to power-off
+#   bench/compare/compare-qemu.sh compute   [runs]        guests/arm64/compute.elf, 1 vCPU; MIPS from SoftKvm's count
+#   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
+#   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
+#
+# Both sides are whole processes (start-up included); the "startup" mode gives what to subtract.
+# Needs qemu-system-aarch64 and the .NET SDK; builds softkvm in Release once.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+mode=${1:-compute}
+art=${SOFTKVM_ARTIFACTS:-/tmp/softkvm-bench}
+dotnet build "$root/src/SoftKvm.Cli" -c Release --artifacts-path "$art" -v q -nologo >/dev/null
+softkvm=(dotnet "$art/bin/SoftKvm.Cli/release/softkvm.dll" run)
+qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -nographic -m 512)
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# time_until CMD... : seconds until the command exits (or prints $marker, when set); output to $log
+time_until() {
+  local start end
+  start=$(now)
+  if [ -n "${marker:-}" ]; then
+    (timeout 900 "$@" </dev/null 2>&1 & echo $! > "$log.pid"; wait) | tee "$log" | grep -q -m1 "$marker" || true
+    pkill -P "$(cat "$log.pid")" 2>/dev/null || true; kill "$(cat "$log.pid")" 2>/dev/null || true
+  else
+    timeout 900 "$@" </dev/null >"$log" 2>&1 || true
+  fi
+  end=$(now)
+  echo "$end - $start" | bc -l
+}
+
+compare() { # name runs softkvm-args -- qemu-args
+  local name=$1 runs=$2; shift 2
+  local sk=() q=() side=sk
+  for a in "$@"; do
+    if [ "$a" = "--" ]; then side=q; continue; fi
+    if [ $side = sk ]; then sk+=("$a"); else q+=("$a"); fi
+  done
+  local sk_times=() q_times=()
+  log=$(mktemp)
+  for ((i = 0; i < runs; i++)); do
+    sk_times+=("$(time_until "${softkvm[@]}" "${sk[@]}")")
+    q_times+=("$(time_until "${qemu[@]}" "${q[@]}")")
+  done
+  local skm qm
+  skm=$(printf '%s\n' "${sk_times[@]}" | median)
+  qm=$(printf '%s\n' "${q_times[@]}" | median)
+  printf '%-28s softkvm %8.3f s   qemu %8.3f s   qemu/softkvm %.2f   (median of %d, alternating)\n' \
+    "$name" "$skm" "$qm" "$(echo "$qm / $skm" | bc -l)" "$runs"
+  rm -f "$log" "$log.pid"
+}
+
+case "$mode" in
+  startup)
+    compare "startup (hello.elf)" "${2:-7}" --kernel "$root/guests/arm64/hello/hello.elf" -- -kernel "$root/guests/arm64/hello/hello.elf" ;;
+  compute)
+    runs=${2:-5}
+    compare "compute.elf (1 vCPU)" "$runs" --kernel "$root/guests/arm64/compute.elf" -- -kernel "$root/guests/arm64/compute.elf"
+    insns=$("${softkvm[@]}" --kernel "$root/guests/arm64/compute.elf" --stats 2>/dev/null | awk '$1 == "insn_retired" {print $2}')
+    [ -n "$insns" ] && echo "compute.elf retires $insns instructions (SoftKvm's count; MIPS = count / seconds)" ;;
+  sgi)
+    n=${2:-64}; gic=${3:-v3}; runs=${4:-3}
+    compare "sgi.elf ($n vCPUs, GIC$gic)" "$runs" --kernel "$root/guests/arm64/sgi/sgi.elf" --smp "$n" --gic "$gic" \
+      -- -kernel "$root/guests/arm64/sgi/sgi.elf" -smp "$n" -M "virt,gic-version=${gic#v}" ;;
+  linux)
+    n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out
+    [ -f "$out/vmlinuz" ] || "$root/guests/linux/build.sh"
+    marker=SOFTKVM-LINUX-BOOT-OK
+    compare "linux to marker ($n vCPUs)" "$runs" --kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyAMA0 --smp "$n" \
+      -- -M virt,gic-version=3 -smp "$n" -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyAMA0 ;;
+  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N [runs]" >&2; exit 2 ;;
+esac

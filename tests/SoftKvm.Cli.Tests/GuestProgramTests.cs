@@ -1,0 +1,101 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using SoftKvm.Vmm.Tests.Fakes;
+
+namespace SoftKvm.Cli.Tests;
+
+/// <summary>
+/// The guest programs of guests/arm64 run through <c>softkvm run</c> with the real arm64 machine (the
+/// wiring of <see cref="MachineWiring"/>): serial output equal to QEMU's, exit codes, --stats, --dump-dtb.
+/// </summary>
+public sealed class GuestProgramTests
+{
+    private static string Guests([CallerFilePath] string source = "")
+    {
+        // The test binaries may live in any artifacts folder: start from this source file.
+        var dir = new DirectoryInfo(Path.GetDirectoryName(source)!);
+        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "guests", "arm64")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir is null ? throw new DirectoryNotFoundException("guests/arm64 not found") : Path.Combine(dir.FullName, "guests", "arm64");
+    }
+
+    private static (int Code, string Serial, string Out, string Error) Softkvm(params string[] args)
+    {
+        var serial = new MemoryStream();
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var env = new CliEnvironment { Out = output, Error = error, SerialOutput = serial };
+        int code = SoftKvmCli.Run(args, env, MachineWiring.Default());
+        return (code, Encoding.UTF8.GetString(serial.ToArray()), output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("compute", "1", "v3")]
+    [InlineData("mmio", "1", "v3")]
+    [InlineData("psci", "4", "v3")]
+    [InlineData("mmu", "1", "v2")]
+    [InlineData("timer", "1", "v3")]
+    public void GuestPrintsWhatQemuPrintsAndPowersOff(string name, string smp, string gic)
+    {
+        var (code, serial, _, error) = Softkvm("run", "--kernel", Path.Combine(Guests(), name + ".elf"), "--smp", smp, "--gic", gic, "--memory", "128M");
+        Assert.Equal(File.ReadAllText(Path.Combine(Guests(), name + ".expected.txt")), serial);
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+    }
+
+    [Fact]
+    public void StatsCountTheUserMmioExits()
+    {
+        var (code, serial, output, _) = Softkvm("run", "--kernel", Path.Combine(Guests(), "mmio.elf"), "--stats");
+        Assert.Equal(0, code);
+        var stats = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToDictionary(p => p[0], p => ulong.Parse(p[1]));
+        Assert.Equal((ulong)serial.Length + 14, stats["mmio_exit_user"]);
+        Assert.Equal(1UL, stats["hvc_exit_stat"]);
+        Assert.True(stats["exits"] >= stats["mmio_exit_user"]);
+    }
+
+    [Fact]
+    public void BuiltInDemoGreetsFromFourVcpusAndPowersOff()
+    {
+        var (code, serial, _, error) = Softkvm("run");
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Contains($"vCPU {i} (MPIDR 0x8000000{i}) says hello", serial);
+        }
+
+        Assert.Contains("broadcast SGI 3 reached all 3 other vCPUs", serial);
+        Assert.Contains("powering off", serial);
+    }
+
+    [Fact]
+    public void VgicStateIsDumpedAfterTheRun()
+    {
+        var (code, _, output, _) = Softkvm("run", "--kernel", Path.Combine(Guests(), "compute.elf"), "--vgic-state");
+        Assert.Equal(0, code);
+        Assert.False(string.IsNullOrWhiteSpace(output));
+    }
+
+    [DtcFact]
+    public void DumpDtbOfTheRealMachineDecompilesWithoutWarnings()
+    {
+        string dtb = Path.Combine(Path.GetTempPath(), $"softkvm-e2e-{Guid.NewGuid():N}.dtb");
+        try
+        {
+            var (code, _, _, _) = Softkvm("run", "--smp", "130", "--dump-dtb", dtb);
+            Assert.Equal(0, code);
+            var (dtcCode, dts, errors) = Dtc.Decompile(File.ReadAllBytes(dtb));
+            Assert.Equal(0, dtcCode);
+            Assert.True(errors.Trim().Length == 0, errors);
+            Assert.Contains("#redistributor-regions = <0x02>;", dts);
+        }
+        finally
+        {
+            File.Delete(dtb);
+        }
+    }
+}

@@ -82,11 +82,13 @@ internal sealed class A64CaseGenerator
     /// The share of instructions emitted without the row's constraints (reserved field values, any base
     /// register), to compare UNDEFINED and fault behaviour; branches, literals and exclusives stay constrained.
     /// </param>
-    public A64CaseGenerator(ulong seed, Func<A64Op, bool>? filter = null, int rawPercent = 0)
+    /// <param name="includeUncovered">Also generate the <see cref="UncoveredRows"/>, unconstrained (for triage).</param>
+    public A64CaseGenerator(ulong seed, Func<A64Op, bool>? filter = null, int rawPercent = 0, bool includeUncovered = false)
     {
         _rawPercent = rawPercent;
         _rng = new SplitMix64(seed);
-        _rows = TestedRows().Where(r => filter is null || filter(A64DecodeTable.Rows[r].Op)).ToArray();
+        _rows = TestedRows().Concat(includeUncovered ? UncoveredRows() : [])
+            .Where(r => filter is null || filter(A64DecodeTable.Rows[r].Op)).ToArray();
         if (_rows.Length == 0)
         {
             throw new InvalidOperationException("no decode-table row is selected for generation");
@@ -204,6 +206,11 @@ internal sealed class A64CaseGenerator
         uint w = value | ((uint)_rng.Next() & ~mask);
         bool sf = (w >> 31) != 0;
         int rt = (int)Field(w, 0, 5), rn = (int)Field(w, 5, 5), rm = (int)Field(w, 16, 5), rt2 = (int)Field(w, 10, 5);
+        if (!s_generated.Contains(op))
+        {
+            return Finish(row, w, null, 0);
+        }
+
         if (_rawPercent > 0 && _rng.Below(100) < _rawPercent && !IsConstrainedAlways(op))
         {
             // QEMU does not implement the SP alignment check (SCTLR_EL1.SA0) that Linux enables and

@@ -12,9 +12,9 @@ internal static class DifferentialRun
     }
 
     /// <summary>Generates cases from <paramref name="seed"/> until <paramref name="instructions"/> instructions under test.</summary>
-    public static List<DiffCase> Generate(ulong seed, int instructions, Func<A64Op, bool>? filter = null, int rawPercent = 0)
+    public static List<DiffCase> Generate(ulong seed, int instructions, Func<A64Op, bool>? filter = null, int rawPercent = 0, bool includeUncovered = false)
     {
-        var generator = new A64CaseGenerator(seed, filter, rawPercent);
+        var generator = new A64CaseGenerator(seed, filter, rawPercent, includeUncovered);
         var cases = new List<DiffCase>();
         int tested = 0;
         while (tested < instructions)

@@ -667,13 +667,14 @@ public sealed unsafe partial class X86Cpu
                 byte* p = _memory.TryGetHostPointer(addrs[i], true, out _);
                 if (p != null)
                 {
+                    // Atomic, as the hardware's locked A/D update: another vCPU may be editing the entry.
                     if (is32)
                     {
-                        *(uint*)p |= (uint)want;
+                        Interlocked.Or(ref *(uint*)p, (uint)want);
                     }
                     else
                     {
-                        *(ulong*)p |= want;
+                        Interlocked.Or(ref *(ulong*)p, want);
                     }
                 }
             }

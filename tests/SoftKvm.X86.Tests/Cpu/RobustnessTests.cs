@@ -6,6 +6,27 @@ namespace SoftKvm.X86.Tests.Cpu;
 
 public class RobustnessTests
 {
+    private sealed class EchoBus : IX86EmulationBus
+    {
+        private int _n;
+
+        public X86BusResult ReadMemory(ulong gpa, Span<byte> data)
+        {
+            data.Fill((byte)gpa);
+            return ++_n % 3 == 0 ? X86BusResult.NeedsUserspace : X86BusResult.Done;
+        }
+
+        public X86BusResult WriteMemory(ulong gpa, ReadOnlySpan<byte> data) => ++_n % 3 == 0 ? X86BusResult.NeedsUserspace : X86BusResult.Done;
+
+        public X86BusResult ReadPort(ushort port, Span<byte> data)
+        {
+            data.Fill(0xFF);
+            return X86BusResult.Done;
+        }
+
+        public X86BusResult WritePort(ushort port, ReadOnlySpan<byte> data) => X86BusResult.Done;
+    }
+
     [Theory]
     [InlineData(16)]
     [InlineData(32)]
@@ -14,6 +35,7 @@ public class RobustnessTests
     {
         var rng = new Random(1234 + bitness);
         var bytes = new byte[4096];
+        var bus = new EchoBus();
         long instructions = 0;
         for (int round = 0; round < 150; round++)
         {
@@ -42,6 +64,17 @@ public class RobustnessTests
                 if (reason == X86ExitReason.TripleFault)
                 {
                     break;
+                }
+
+                if (reason is X86ExitReason.EptViolation or X86ExitReason.IoInstruction && (step & 1) == 0)
+                {
+                    // Emulate the access through a bus that sometimes needs userspace.
+                    var result = m.Cpu.EmulateOne(bus);
+                    Assert.True(Enum.IsDefined(result));
+                    if (result != X86EmulationResult.Failed)
+                    {
+                        continue;
+                    }
                 }
 
                 if (reason is X86ExitReason.IoInstruction or X86ExitReason.Hlt or X86ExitReason.Cpuid or X86ExitReason.Rdmsr

@@ -172,6 +172,25 @@ public class TrapInterfaceTests
     }
 
     [Fact]
+    public void Single_step_over_an_emulated_out_is_owed_by_the_caller()
+    {
+        using var m = new TestMachine();
+        m.Setup64();
+        m.Load(a => a.@out(dx, eax));
+        m.R.Gpr[Gpr.Rdx] = 0x3F8;
+        m.R.Rflags = 2 | Rflags.TF;
+        Assert.Equal(X86ExitReason.IoInstruction, m.Run());
+        var bus = new Bus();
+        Assert.Equal(X86EmulationResult.Retired, m.Cpu.EmulateOne(bus));
+        Assert.True(m.Cpu.LastSingleStep);
+        Assert.Equal(TestMachine.Code + 1, m.R.Rip);
+        m.R.Rflags = 2;
+        m.R.Rip = TestMachine.Code;
+        Assert.Equal(X86EmulationResult.Retired, m.Cpu.EmulateOne(bus));
+        Assert.False(m.Cpu.LastSingleStep);
+    }
+
+    [Fact]
     public void EmulateOne_int3_is_trap_class_and_retires()
     {
         using var m = new TestMachine();

@@ -23,29 +23,26 @@ public static class X86Stat
     /// <summary><c>irq_window_exits</c>: the interrupt window opened for a pending interrupt.</summary>
     public const int IrqWindowExits = VcpuStat.Count + 4;
 
-    /// <summary><c>nmi_window_exits</c>: the NMI window opened for a pending NMI.</summary>
-    public const int NmiWindowExits = VcpuStat.Count + 5;
-
     /// <summary><c>request_irq_exits</c>: exits to the VMM because it asked for the interrupt window.</summary>
-    public const int RequestIrqExits = VcpuStat.Count + 6;
+    public const int RequestIrqExits = VcpuStat.Count + 5;
 
     /// <summary><c>insn_emulation</c>: instructions sent to the emulator (re-executions after completion not counted).</summary>
-    public const int InsnEmulation = VcpuStat.Count + 7;
+    public const int InsnEmulation = VcpuStat.Count + 6;
 
     /// <summary><c>insn_emulation_fail</c>: emulation failures.</summary>
-    public const int InsnEmulationFail = VcpuStat.Count + 8;
+    public const int InsnEmulationFail = VcpuStat.Count + 7;
 
     /// <summary><c>irq_injections</c>: external interrupts injected.</summary>
-    public const int IrqInjections = VcpuStat.Count + 9;
+    public const int IrqInjections = VcpuStat.Count + 8;
 
     /// <summary><c>nmi_injections</c>: NMIs injected.</summary>
-    public const int NmiInjections = VcpuStat.Count + 10;
+    public const int NmiInjections = VcpuStat.Count + 9;
 
     /// <summary><c>req_event</c>: event-request processing passes.</summary>
-    public const int ReqEvent = VcpuStat.Count + 11;
+    public const int ReqEvent = VcpuStat.Count + 10;
 
     /// <summary><c>undef_insn</c> (SoftKvm): #UD given to the guest for instructions the CPU model does not implement.</summary>
-    public const int UndefinedInstructions = VcpuStat.Count + 12;
+    public const int UndefinedInstructions = VcpuStat.Count + 11;
 
     /// <summary>The x86 descriptors, in index order.</summary>
     public static IReadOnlyList<StatDescriptor> Descriptors { get; } =
@@ -55,7 +52,6 @@ public static class X86Stat
         new("halt_exits", Description: "HLT exits"),
         new("irq_exits", Description: "external-interrupt exits"),
         new("irq_window_exits", Description: "interrupt-window exits"),
-        new("nmi_window_exits", Description: "NMI-window exits"),
         new("request_irq_exits", Description: "exits because the VMM asked for the interrupt window"),
         new("insn_emulation", Description: "instructions sent to the emulator"),
         new("insn_emulation_fail", Description: "emulation failures"),

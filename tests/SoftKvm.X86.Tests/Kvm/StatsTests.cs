@@ -190,4 +190,19 @@ public class StatsTests
         Assert.Equal(0xFFUL, m.R.Gpr[Gpr.Rax] & 0xFF);
         Assert.Equal(3UL, m.Stat("io_exits"));
     }
+
+    [Fact]
+    public void Schema_has_the_kvm_x86_names_after_the_generic_ones()
+    {
+        var names = SoftKvm.X86.Kvm.X86Stat.VcpuSchema.Descriptors.Select(d => d.Name).ToList();
+        Assert.Equal("exits", names[0]);
+        foreach (var n in new[] { "io_exits", "mmio_exits", "halt_exits", "irq_exits", "irq_window_exits", "insn_emulation",
+            "insn_emulation_fail", "signal_exits", "halt_wakeup", "halt_wait_ns", "blocking" })
+        {
+            Assert.Contains(n, names);
+        }
+
+        Assert.Equal(SoftKvm.X86.Kvm.X86Stat.MmioExits, names.IndexOf("mmio_exits"));
+        Assert.Equal(SoftKvm.X86.Kvm.X86Stat.UndefinedInstructions, names.IndexOf("undef_insn"));
+    }
 }

@@ -67,7 +67,7 @@ internal sealed partial class Arm64Cpu
                 20 or 21 => size != 3,
                 23 => !u && (size != 3 || q),
                 0 or 2 or 4 or 12 or 13 or 14 or 15 => size != 3,
-                1 or 5 or 6 or 7 or 8 or 10 or 16 or 17 => size != 3 || q,
+                1 or 5 or 6 or 7 or 8 or 9 or 10 or 16 or 17 => size != 3 || q,
                 _ => false,
             };
         if (!ok)

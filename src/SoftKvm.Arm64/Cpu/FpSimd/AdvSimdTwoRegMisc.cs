@@ -116,7 +116,7 @@ internal sealed partial class Arm64Cpu
                 }
                 else
                 {
-                    for (int i = 0; i < elements; i++)
+                    for (int i = 0; i < (q ? 16 : 8); i++)
                     {
                         uint b = (uint)vn.Get(i, 0);
                         b = ((b * 0x0802u & 0x22110u) | (b * 0x8020u & 0x88440u)) * 0x10101u >> 16;

@@ -74,6 +74,13 @@ internal sealed class A64CaseGenerator
     /// <summary>A load-exclusive was generated earlier in the block: a lone store-exclusive is no longer defined.</summary>
     private bool _armed;
 
+    /// <summary>
+    /// In half of the cases, every 5-bit register-shaped field is drawn from four registers (which may
+    /// include 31, SP or ZR), so results feed each other and Rd == Rn == Rm cases are common.
+    /// </summary>
+    private readonly int[] _pool = new int[4];
+    private bool _usePool;
+
     private readonly int _rawPercent;
 
     /// <param name="seed">The generator's seed.</param>
@@ -133,6 +140,11 @@ internal sealed class A64CaseGenerator
         var fixups = new List<Fixup>();
         var starts = new int[items + 1];
         _armed = false;
+        _usePool = _rng.Chance(50);
+        for (int i = 0; i < _pool.Length; i++)
+        {
+            _pool[i] = _rng.Below(32);
+        }
         for (int i = 0; i < items; i++)
         {
             starts[i] = words.Count;
@@ -204,6 +216,17 @@ internal sealed class A64CaseGenerator
         var (mask, value) = A64Decoder.RowEncoding(row);
         A64Op op = A64DecodeTable.Rows[row].Op;
         uint w = value | ((uint)_rng.Next() & ~mask);
+        if (_usePool)
+        {
+            foreach (int lsb in (ReadOnlySpan<int>)[0, 5, 10, 16])
+            {
+                if (((~mask >> lsb) & 31) == 31)
+                {
+                    w = With(w, lsb, 5, (uint)_pool[_rng.Below(_pool.Length)]);
+                }
+            }
+        }
+
         bool sf = (w >> 31) != 0;
         int rt = (int)Field(w, 0, 5), rn = (int)Field(w, 5, 5), rm = (int)Field(w, 16, 5), rt2 = (int)Field(w, 10, 5);
         if (!s_generated.Contains(op))

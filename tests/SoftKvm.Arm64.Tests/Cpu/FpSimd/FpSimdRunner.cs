@@ -11,6 +11,8 @@ namespace SoftKvm.Arm64.Tests.Cpu.FpSimd;
 /// </summary>
 internal sealed class FpSimdRunner : IDisposable
 {
+    public delegate void SetupState(ref CpuState state);
+
     public const ulong CodeBase = 0x1000_0000;
     public const ulong BufferBase = 0x2000_0000;
 
@@ -27,7 +29,7 @@ internal sealed class FpSimdRunner : IDisposable
     public Arm64Cpu Cpu => _cpu;
 
     /// <summary>Sets up the case's inputs and executes its one instruction.</summary>
-    public void Run(FpSimdCase c, ulong cpacr = 3UL << 20)
+    public void Run(FpSimdCase c, ulong cpacr = 3UL << 20, SetupState? setup = null)
     {
         _memory.Write(new GuestPhysAddr(CodeBase), BitConverter.GetBytes(c.Word));
         var buffer = new byte[64];
@@ -53,6 +55,7 @@ internal sealed class FpSimdRunner : IDisposable
         s.SpEl0 = BufferBase + 0x800;
         s.TrySetPstate(0);
         _cpu.OnPstateChanged();
+        setup?.Invoke(ref s);
         s.Pc = CodeBase;
         int requests = 0;
         _cpu.Run(ref requests, 1);

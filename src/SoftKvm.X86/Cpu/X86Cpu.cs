@@ -271,7 +271,12 @@ public sealed unsafe partial class X86Cpu : IDisposable
         }
 
         length = _insn.Length;
-        nextRip = MaskIp(_regs.Rip + (ulong)length);
+        nextRip = _regs.Rip + (ulong)length;
+        if (_bitness != 64)
+        {
+            // As KVM's skip mode: truncated to 32 bits outside 64-bit mode (KVM-SEMANTICS 4.1).
+            nextRip &= 0xFFFFFFFF;
+        }
         return true;
     }
 

@@ -116,8 +116,6 @@ int main(void)
     uint8_t *scratch = map_fixed(SCRATCH_BASE, SCRATCH_SIZE, PROT_READ | PROT_WRITE);
     size_t loader_size = (size_t)(loader_end - loader_start);
     size_t epi_size = (size_t)(epi_end - epi_start);
-    memcpy(code + (BLOCK_BASE - CODE_BASE) - loader_size, loader_start, loader_size);
-    memcpy(code + (EPI_BASE - CODE_BASE), epi_start, epi_size);
     static char inbuf[1 << 20], outbuf[1 << 20];
     setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
@@ -135,8 +133,12 @@ int main(void)
             return 2;
         }
 
+        // The whole code page is rewritten for every case: an unconstrained store of an earlier case
+        // may have hit the loader or the epilogue.
         uint8_t *block = code + (BLOCK_BASE - CODE_BASE);
-        memset(block, 0, EPI_BASE - BLOCK_BASE);
+        memset(code, 0, 4096);
+        memcpy(block - loader_size, loader_start, loader_size);
+        memcpy(code + (EPI_BASE - CODE_BASE), epi_start, epi_size);
         memcpy(block, words, header.count * sizeof(uint32_t));
         uint64_t end = BLOCK_BASE + 4UL * header.count;
         uint32_t branch = 0x14000000u | (uint32_t)(((EPI_BASE - end) / 4) & 0x3FFFFFF);

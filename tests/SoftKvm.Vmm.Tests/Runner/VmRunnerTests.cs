@@ -216,9 +216,8 @@ public class VmRunnerTests
         var trace = new ExitTraceWriter(stream);
         vm.Cpu(0).Script(ScriptedVcpu.MmioWrite(0x0900_0000, 1), ScriptedVcpu.SystemEvent(SystemEventType.Shutdown));
         new VmRunner(vm, mmio, pio, new RunnerOptions { Trace = trace }).Run();
-        byte[] json = stream.ToArray();
         trace.Dispose();
-        json = stream.GetBuffer().Length > 0 ? stream.ToArray() : json;
+        byte[] json = stream.ToArray(); // a closed MemoryStream still hands out its bytes
         using var doc = JsonDocument.Parse(json);
         var events = doc.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
         var mmioEvent = events.First(e => e.GetProperty("name").GetString() == "KVM_EXIT_MMIO");

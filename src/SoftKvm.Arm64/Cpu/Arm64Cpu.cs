@@ -303,6 +303,8 @@ internal sealed unsafe partial class Arm64Cpu
             A64Op.SimdScalarTwoRegMisc => AdvSimdScalarTwoRegMisc(insn),
             A64Op.SimdScalarPairwise => AdvSimdScalarPairwise(insn),
             A64Op.SimdScalarShiftImmediate => AdvSimdScalarShiftImmediate(insn),
+            A64Op.SimdIndexedElement => AdvSimdIndexedElement(insn),
+            A64Op.SimdScalarIndexedElement => AdvSimdScalarIndexedElement(insn),
             A64Op.SimdLdStMultiple => AdvSimdLoadStoreMultiple(insn),
             A64Op.SimdLdStSingle => AdvSimdLoadStoreSingle(insn),
             _ => Undefined(),

@@ -186,6 +186,8 @@ internal static class A64DecodeTable
         ("01x11110xx10000xxxxx10xxxxxxxxxx", A64Op.SimdScalarTwoRegMisc),
         ("01x11110xx11000xxxxx10xxxxxxxxxx", A64Op.SimdScalarPairwise),
         ("01x111110xxxxxxxxxxxx1xxxxxxxxxx", A64Op.SimdScalarShiftImmediate),
+        ("0xx01111xxxxxxxxxxxxx0xxxxxxxxxx", A64Op.SimdIndexedElement),
+        ("01x11111xxxxxxxxxxxxx0xxxxxxxxxx", A64Op.SimdScalarIndexedElement),
 
         // C4.1.88 Advanced SIMD load/store multiple and single structures (FpSimd/AdvSimdLoadStoreStructure.cs)
         ("0x0011000x000000xxxxxxxxxxxxxxxx", A64Op.SimdLdStMultiple),

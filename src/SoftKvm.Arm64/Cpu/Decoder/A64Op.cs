@@ -172,6 +172,8 @@ internal enum A64Op : ushort
     SimdScalarTwoRegMisc,
     SimdScalarPairwise,
     SimdScalarShiftImmediate,
+    SimdIndexedElement,
+    SimdScalarIndexedElement,
     SimdLdStMultiple,
     SimdLdStSingle,
 

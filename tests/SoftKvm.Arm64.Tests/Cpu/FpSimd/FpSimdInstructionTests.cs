@@ -50,6 +50,8 @@ public sealed class FpSimdInstructionTests
 
     public static TheoryData<string> LoadStore => Group("ldst");
 
+    public static TheoryData<string> Indexed => Group("indexed");
+
     [Theory]
     [MemberData(nameof(Strings))]
     public void StringFunctionForms(string name) => Check(name);
@@ -105,6 +107,10 @@ public sealed class FpSimdInstructionTests
     [Theory]
     [MemberData(nameof(LoadStore))]
     public void LoadStoreStructures(string name) => Check(name);
+
+    [Theory]
+    [MemberData(nameof(Indexed))]
+    public void IndexedElementGroup(string name) => Check(name);
 
     private static void Check(string name)
     {

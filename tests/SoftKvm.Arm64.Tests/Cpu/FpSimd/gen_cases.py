@@ -145,6 +145,15 @@ for a in ["fadd v0.4s, v1.4s, v2.4s", "fsub v0.2d, v1.2d, v2.2d", "fmul v0.4s, v
     dbl = '.2d' in a or ' d0' in a
     add("fp-vector", a, v1=VD1 if dbl else VF1, v2=VD2 if dbl else VF2, v3=INT3)
 
+# --- indexed element ---
+for a in ["mul v0.8h, v1.8h, v2.h[5]", "mul v0.4s, v1.4s, v2.s[3]", "mla v0.4h, v1.4h, v2.h[7]", "mls v0.4s, v1.4s, v17.s[1]",
+          "smull v0.4s, v1.4h, v2.h[2]", "umull2 v0.2d, v1.4s, v2.s[1]", "smlal2 v0.4s, v1.8h, v2.h[6]", "umlsl v0.2d, v1.2s, v2.s[0]"]:
+    add("indexed", a)
+for a in ["fmul v0.4s, v1.4s, v2.s[1]", "fmla v0.4s, v1.4s, v2.s[3]", "fmls v0.2d, v1.2d, v2.d[1]", "fmul d0, d1, v2.d[1]",
+          "fmla s0, s1, v2.s[2]", "fmul v0.2s, v1.2s, v2.s[0]"]:
+    dbl = '.2d' in a or ' d0' in a
+    add("indexed", a, v1=VD1 if dbl else VF1, v2=VD2 if dbl else VF2)
+
 # --- loads/stores (X1 = 64-byte buffer of bytes 0x40..0x7f) ---
 for a in ["ld1 {v0.16b}, [x1]", "ld1 {v0.8b}, [x1], #8", "ld1 {v0.4s, v1.4s}, [x1]", "ld1 {v0.2d, v1.2d, v2.2d}, [x1], #48",
           "ld1 {v0.16b, v1.16b, v2.16b, v3.16b}, [x1]", "ld2 {v0.8h, v1.8h}, [x1]", "ld3 {v0.16b, v1.16b, v2.16b}, [x1], #48",

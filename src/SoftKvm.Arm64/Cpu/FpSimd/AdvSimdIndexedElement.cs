@@ -1,0 +1,104 @@
+namespace SoftKvm.Arm64.Cpu;
+
+/// <summary>
+/// C4.1.95 Advanced SIMD vector and scalar x indexed element: MUL, MLA, MLS, [SU]MULL, [SU]MLAL,
+/// [SU]MLSL (and "2" forms), FMUL, FMLA, FMLS (vector and scalar). The saturating doubling forms,
+/// FMULX and the ARMv8.2 half-precision forms are UNDEFINED here.
+/// </summary>
+internal sealed partial class Arm64Cpu
+{
+    private Flow AdvSimdIndexedElement(uint insn) => SimdIndexedElement(insn, false);
+
+    private Flow AdvSimdScalarIndexedElement(uint insn) => SimdIndexedElement(insn, true);
+
+    private Flow SimdIndexedElement(uint insn, bool scalar)
+    {
+        bool q = ((insn >> 30) & 1) != 0, u = ((insn >> 29) & 1) != 0;
+        int size = (int)(insn >> 22) & 3, opcode = (int)(insn >> 12) & 15;
+        int l = (int)(insn >> 21) & 1, m = (int)(insn >> 20) & 1, h = (int)(insn >> 11) & 1;
+        int rd = (int)insn & 31, rn = (int)(insn >> 5) & 31, rmLow = (int)(insn >> 16) & 15;
+        bool fp = !u && opcode is 1 or 5 or 9;
+        if (fp)
+        {
+            bool dbl = (size & 1) != 0;
+            if ((size & 2) == 0 || (dbl && (l == 1 || (!q && !scalar))))
+            {
+                return Undefined();
+            }
+
+            if (!FpEnabled())
+            {
+                return Flow.Exception;
+            }
+
+            int esize = dbl ? 3 : 2;
+            int index = dbl ? h : (h << 1) | l;
+            ulong element = GetV((m << 4) | rmLow).Get(index, esize);
+            Vec vn = GetV(rn), vd = GetV(rd), res = default;
+            int elements = scalar ? 1 : (q ? 16 : 8) >> esize;
+            for (int i = 0; i < elements; i++)
+            {
+                ulong x = vn.Get(i, esize);
+                ulong r = opcode switch
+                {
+                    1 => FpMulAdd(vd.Get(i, esize), x, element, dbl),
+                    5 => FpMulAdd(vd.Get(i, esize), FpNeg(x, dbl), element, dbl),
+                    _ => FpBinary(FpBin.Mul, x, element, dbl),
+                };
+                res.Set(i, esize, r);
+            }
+
+            SetV(rd, res, q && !scalar);
+            return Flow.Next;
+        }
+
+        bool valid = !scalar && (size is 1 or 2) && (u
+            ? opcode is 0 or 2 or 4 or 6 or 10
+            : opcode is 2 or 6 or 8 or 10);
+        if (!valid)
+        {
+            return Undefined();
+        }
+
+        if (!FpEnabled())
+        {
+            return Flow.Exception;
+        }
+
+        int idx = size == 1 ? (h << 2) | (l << 1) | m : (h << 1) | l;
+        int rm = size == 1 ? rmLow : (m << 4) | rmLow;
+        Vec a = GetV(rn), acc = GetV(rd), result = default;
+        ulong ue = GetV(rm).Get(idx, size);
+        long se = GetV(rm).GetSigned(idx, size);
+        bool longForm = opcode is 2 or 6 or 10;
+        if (!longForm)
+        {
+            int n = (q ? 16 : 8) >> size;
+            for (int i = 0; i < n; i++)
+            {
+                ulong p = a.Get(i, size) * ue;
+                ulong r = opcode == 8 ? p : opcode == 0 ? acc.Get(i, size) + p : acc.Get(i, size) - p;
+                result.Set(i, size, r & Mask(size));
+            }
+
+            SetV(rd, result, q);
+            return Flow.Next;
+        }
+
+        int count = 8 >> size, part = q ? count : 0;
+        for (int i = 0; i < count; i++)
+        {
+            ulong p = u ? a.Get(part + i, size) * ue : (ulong)(a.GetSigned(part + i, size) * se);
+            ulong r = opcode switch
+            {
+                2 => acc.Get(i, size + 1) + p,
+                6 => acc.Get(i, size + 1) - p,
+                _ => p,
+            };
+            result.Set(i, size + 1, r & Mask(size + 1));
+        }
+
+        SetV(rd, result, true);
+        return Flow.Next;
+    }
+}

@@ -118,21 +118,32 @@ internal sealed class KvmMachine : IDisposable
         ulong desc = 0x67 | ((Tss & 0xFFFFFF) << 16) | (0x89UL << 40);
         m.Write(Gdt + 0x40, desc);
 
+        var handlers = HandlerCode.Value;
         for (int v = 0; v < 256; v++)
         {
             ulong at = Handlers + (ulong)v * 128;
-            var bytes = Assemble(64, at, a => Handler(a, v));
-            if (bytes.Length > 128)
-            {
-                throw new InvalidOperationException("handler too long");
-            }
-
-            m.Write(at, bytes);
+            m.Write(at, handlers[v]);
             ulong lo = (at & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((at >> 16 & 0xFFFF) << 48);
             m.Write(Idt + (ulong)v * 16, lo);
             m.Write(Idt + (ulong)v * 16 + 8, at >> 32);
         }
     }
+
+    private static readonly Lazy<byte[][]> HandlerCode = new(() =>
+    {
+        var all = new byte[256][];
+        for (int v = 0; v < 256; v++)
+        {
+            ulong at = Handlers + (ulong)v * 128;
+            all[v] = Assemble(64, at, a => Handler(a, v));
+            if (all[v].Length > 128)
+            {
+                throw new InvalidOperationException("handler too long");
+            }
+        }
+
+        return all;
+    });
 
     private static void Handler(Assembler a, int v)
     {

@@ -79,6 +79,25 @@ public sealed class MmioCompletionTests
     }
 
     [Fact]
+    public void Completion_UsesTheSavedSyndrome_NotTheVmmsEditsOfTheRunArea()
+    {
+        var (m, v) = Setup(LoadProgram);
+        using var _ = m;
+        Assert.Equal(RunResult.Ok, v.Run());
+        ref var run = ref v.RunState;
+        run.Mmio.SetValue(0xFFEE_DDCC_1122_3344);
+        run.Mmio.Length = 8;
+        run.Mmio.IsWrite = true;
+        run.Mmio.PhysAddr = 0;
+        run.ImmediateExit = true;
+        Assert.Equal(RunResult.Interrupted, v.Run());
+        Assert.Equal(0x1122_3344UL, X(v, 1));
+        Assert.Equal(CodeBase + 4, Pc(v));
+        Assert.Equal(1UL, Stat(v, "mmio_exit_user"));
+        Assert.Equal(1UL, Stat(v, "exits"));
+    }
+
+    [Fact]
     public void KickBeforeCompletion_CompletesThenReturnsIntr_AndDoesNotSkipAgain()
     {
         var (m, v) = Setup(LoadProgram);

@@ -201,4 +201,31 @@ public class RunContractTests
         Assert.Equal(0xC06UL, m.R.Gpr[Gpr.Rbx]);
         Assert.Equal(new byte[] { 13 }, m.Events());
     }
+
+    [Fact]
+    public void Userspace_irqchip_interrupt_window_exit_then_kvm_interrupt()
+    {
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            a.nop();
+            a.sti();
+            a.nop();
+            a.nop();
+            a.hlt();
+        });
+        m.Run.RequestInterruptWindow = true;
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.IrqWindowOpen, m.Run.ExitReason);
+        Assert.True(m.Run.ReadyForInterruptInjection);
+        Assert.True(m.Run.IfFlag);
+        Assert.Equal(CodeBase + 3, m.R.Rip); // after STI and the instruction in its shadow
+        Assert.Equal(1UL, m.Stat("request_irq_exits"));
+        m.Run.RequestInterruptWindow = false;
+        m.Vcpu.InjectInterrupt(0x40);
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Hlt, m.Run.ExitReason);
+        Assert.Equal(CodeBase + 3, m.LastRip(0x40));
+        Assert.Equal(1UL, m.Stat("irq_injections"));
+    }
 }

@@ -4,9 +4,19 @@ namespace SoftKvm.Benchmarks;
 
 /// <summary>
 /// Entry point: `dotnet run -c Release --project bench/SoftKvm.Benchmarks -- --filter '*'` runs every
-/// micro benchmark; `--filter '*IoBus*'` one class.
+/// micro benchmark; `--filter '*IoBus*'` one class; `-- arm64-compute [runs]` is the quick Stopwatch
+/// mode on guests/arm64/compute.elf (MIPS, median of the runs).
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "arm64-compute")
+        {
+            return Arm64.QuickComputeMode.Run(args);
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

@@ -32,6 +32,11 @@ internal sealed partial class Arm64Cpu
     private const ulong DefaultNan64 = 0x7FF8_0000_0000_0000UL;
     private const ulong DefaultNan32 = 0x7FC0_0000UL;
 
+    private static readonly double s_two600 = Math.ScaleB(1.0, 600);
+    private static readonly double s_two300 = Math.ScaleB(1.0, 300);
+    private static readonly double s_two400 = Math.ScaleB(1.0, 400);
+    private static readonly double s_twoM900 = Math.ScaleB(1.0, -900);
+
     private int FpRMode => (int)(State.Fpcr >> 22) & 3;
 
     private static bool IsNaN(ulong x, bool dbl) =>
@@ -169,6 +174,13 @@ internal sealed partial class Arm64Cpu
         {
             FpFlag(FpsrIoc);
             return DefaultNan(dbl);
+        }
+
+        if ((State.Fpcr & FpcrFz) != 0 && r != 0 && Math.Abs(r) < (dbl ? 2.2250738585072014E-308 : 1.1754943508222875E-38))
+        {
+            // FPRound with FZ: a result below the normal range becomes zero, raising only Underflow.
+            FpFlag(FpsrUfc);
+            return ZeroOf(r < 0, dbl);
         }
 
         if (dbl)
@@ -360,7 +372,7 @@ internal sealed partial class Arm64Cpu
                 }
 
                 double p = x * y;
-                double e = double.IsInfinity(p) ? (double.IsInfinity(x) || double.IsInfinity(y) ? 0 : -p) : Math.FusedMultiplyAdd(x, y, -p);
+                double e = double.IsInfinity(p) ? (double.IsInfinity(x) || double.IsInfinity(y) ? 0 : -p) : ProductResidual(x, y, p);
                 if (p == 0 && e == 0 && x != 0 && y != 0)
                 {
                     e = x * y >= 0 ? (SignBit(a, dbl) == SignBit(b, dbl) ? 1 : -1) : 0;
@@ -395,9 +407,9 @@ internal sealed partial class Arm64Cpu
                 }
                 else
                 {
-                    double rem = Math.FusedMultiplyAdd(-q, y, x);
+                    double rem = QuotientResidual(x, y, q);
                     e = y > 0 ? rem : -rem;
-                    if (double.IsNaN(e) || (Math.Abs(q) < 1e-300 && rem == 0 && q * y != x))
+                    if (double.IsNaN(e))
                     {
                         e = 0;
                     }
@@ -406,6 +418,35 @@ internal sealed partial class Arm64Cpu
                 return FpRound(q, Sign(e), dbl);
             }
         }
+    }
+
+    /// <summary>x*y - p, exact even when p is subnormal (the residual would underflow): the smaller factor is scaled by 2^600.</summary>
+    private static double ProductResidual(double x, double y, double p)
+    {
+        if (Math.Abs(p) >= s_twoM900)
+        {
+            return Math.FusedMultiplyAdd(x, y, -p);
+        }
+
+        return Math.Abs(x) < Math.Abs(y)
+            ? Math.FusedMultiplyAdd(x * s_two600, y, -p * s_two600)
+            : Math.FusedMultiplyAdd(x, y * s_two600, -p * s_two600);
+    }
+
+    /// <summary>x - q*y (same sign as the exact x/y - q times sign(y)), scaled so tiny operands do not underflow it.</summary>
+    private static double QuotientResidual(double x, double y, double q)
+    {
+        if (Math.Abs(q) < s_twoM900)
+        {
+            return Math.FusedMultiplyAdd(-q * s_two600, y, x * s_two600);
+        }
+
+        if (Math.Abs(x) < s_twoM900 || Math.Abs(y) < s_twoM900)
+        {
+            return Math.Abs(x) > s_two400 || Math.Abs(y) > s_two400 ? Math.FusedMultiplyAdd(-q, y, x) : Math.FusedMultiplyAdd(-q, y * s_two600, x * s_two600);
+        }
+
+        return Math.FusedMultiplyAdd(-q, y, x);
     }
 
     private ulong FpOut(ulong bits, bool dbl)
@@ -445,7 +486,7 @@ internal sealed partial class Arm64Cpu
         }
 
         double r = Math.Sqrt(x);
-        double e = Math.FusedMultiplyAdd(-r, r, x);
+        double e = x < s_twoM900 ? Math.FusedMultiplyAdd(-r * s_two300, r * s_two300, x * s_two600) : Math.FusedMultiplyAdd(-r, r, x);
         return FpRound(r, Sign(e), dbl);
     }
 

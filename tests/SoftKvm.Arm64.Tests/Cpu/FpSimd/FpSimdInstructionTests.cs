@@ -52,6 +52,8 @@ public sealed class FpSimdInstructionTests
 
     public static TheoryData<string> Indexed => Group("indexed");
 
+    public static TheoryData<string> RandomFp => Group("random-fp");
+
     [Theory]
     [MemberData(nameof(Strings))]
     public void StringFunctionForms(string name) => Check(name);
@@ -111,6 +113,10 @@ public sealed class FpSimdInstructionTests
     [Theory]
     [MemberData(nameof(Indexed))]
     public void IndexedElementGroup(string name) => Check(name);
+
+    [Theory]
+    [MemberData(nameof(RandomFp))]
+    public void RandomScalarFp(string name) => Check(name);
 
     private static void Check(string name)
     {

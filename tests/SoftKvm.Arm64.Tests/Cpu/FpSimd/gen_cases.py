@@ -154,6 +154,33 @@ for a in ["fmul v0.4s, v1.4s, v2.s[1]", "fmla v0.4s, v1.4s, v2.s[3]", "fmls v0.2
     dbl = '.2d' in a or ' d0' in a
     add("indexed", a, v1=VD1 if dbl else VF1, v2=VD2 if dbl else VF2)
 
+# --- random operands (fixed seed): specials, subnormals, random bits, all rounding modes, FZ and DN ---
+import random
+rng = random.Random(1234)
+def rnd_d():
+    k = rng.randrange(8)
+    if k == 0: return rng.choice([0, 1 << 63, INF, INF | 1 << 63, QN, NAN_D, 1, 0x000fffffffffffff, 0x0010000000000000, 0x7fefffffffffffff])
+    if k == 1: return rng.getrandbits(52) | (rng.getrandbits(1) << 63)  # subnormal
+    if k == 2: return struct.unpack('<Q', struct.pack('<d', rng.uniform(-100, 100)))[0]
+    return rng.getrandbits(64)
+def rnd_s():
+    k = rng.randrange(8)
+    if k == 0: return rng.choice([0, 1 << 31, 0x7f800000, 0xff800000, 0x7fc00123, NAN_S, 1, 0x007fffff, 0x00800000, 0x7f7fffff])
+    if k == 1: return rng.getrandbits(23) | (rng.getrandbits(1) << 31)
+    if k == 2: return struct.unpack('<I', struct.pack('<f', rng.uniform(-100, 100)))[0]
+    return rng.getrandbits(32)
+RAND_OPS = ["fadd {t}0, {t}1, {t}2", "fsub {t}0, {t}1, {t}2", "fmul {t}0, {t}1, {t}2", "fdiv {t}0, {t}1, {t}2", "fsqrt {t}0, {t}1",
+            "fmadd {t}0, {t}1, {t}2, {t}3", "fnmsub {t}0, {t}1, {t}2, {t}3", "fmax {t}0, {t}1, {t}2", "fminnm {t}0, {t}1, {t}2",
+            "fcmpe {t}1, {t}2", "fcvtzs x0, {t}1", "fcvtnu w0, {t}1", "fcvtas x0, {t}1", "frintx {t}0, {t}1", "frinti {t}0, {t}1",
+            "scvtf {t}0, x0", "ucvtf {t}0, w0", "fcvt {o}0, {t}1", "fcvtzs x0, {t}1, #10"]
+for i in range(600):
+    op = RAND_OPS[i % len(RAND_OPS)]
+    t = 'd' if (i // len(RAND_OPS)) % 2 == 0 else 's'
+    o = 's' if t == 'd' else 'd'
+    r = rnd_d if t == 'd' else rnd_s
+    fpcr = (rng.randrange(4) << 22) | (rng.choice([0, 0, 1]) << 24) | (rng.choice([0, 0, 1]) << 25)
+    add("random-fp", op.format(t=t, o=o), v0=(0, 0), v1=(r(), 0), v2=(r(), 0), v3=(r(), 0), x0=rng.getrandbits(64), fpcr=fpcr)
+
 # --- loads/stores (X1 = 64-byte buffer of bytes 0x40..0x7f) ---
 for a in ["ld1 {v0.16b}, [x1]", "ld1 {v0.8b}, [x1], #8", "ld1 {v0.4s, v1.4s}, [x1]", "ld1 {v0.2d, v1.2d, v2.2d}, [x1], #48",
           "ld1 {v0.16b, v1.16b, v2.16b, v3.16b}, [x1]", "ld2 {v0.8h, v1.8h}, [x1]", "ld3 {v0.16b, v1.16b, v2.16b}, [x1], #48",

@@ -18,9 +18,33 @@ public static class ComputeGuestRunner
     private const ulong RamSize = 128UL << 20;
     private const ulong Pl011Base = 0x0900_0000;
 
-    public readonly record struct Result(string Output, long Instructions, TimeSpan Elapsed)
+    /// <summary>Elapsed is wall time; CpuTime is the running thread's CPU time (robust on a loaded machine).</summary>
+    public readonly record struct Result(string Output, long Instructions, TimeSpan Elapsed, TimeSpan CpuTime)
     {
         public double Mips => Instructions / Math.Max(Elapsed.TotalSeconds, 1e-9) / 1e6;
+
+        public double CpuMips => Instructions / Math.Max(CpuTime.TotalSeconds, 1e-9) / 1e6;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    /// <summary>CPU time of the calling thread (Linux CLOCK_THREAD_CPUTIME_ID); zero elsewhere.</summary>
+    private static TimeSpan ThreadCpuTime()
+    {
+        if (!OperatingSystem.IsLinux() || ClockGetTime(3, out var t) != 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        return TimeSpan.FromTicks((t.Seconds * TimeSpan.TicksPerSecond) + (t.Nanoseconds / 100));
     }
 
     public static string FindGuest(string name = "compute.elf")
@@ -54,6 +78,7 @@ public static class ComputeGuestRunner
         vcpu.Init(new Arm64VcpuInit());
         vcpu.SetRegister(Arm64CoreRegister.Pc, entry);
         var output = new StringBuilder();
+        var cpu0 = ThreadCpuTime();
         var sw = Stopwatch.StartNew();
         while (true)
         {
@@ -84,7 +109,8 @@ public static class ComputeGuestRunner
         }
 
         sw.Stop();
-        return new Result(output.ToString(), vcpu.InstructionsRetired, sw.Elapsed);
+        var cpu = ThreadCpuTime() - cpu0;
+        return new Result(output.ToString(), vcpu.InstructionsRetired, sw.Elapsed, cpu);
     }
 
     private static ulong LoadElf(Arm64Vm vm, byte[] elf)

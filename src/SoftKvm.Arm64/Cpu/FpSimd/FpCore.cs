@@ -13,8 +13,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// integer conversions honour all four modes. Binary32 arithmetic is done in binary64 and rounded
 /// once more (innocuous double rounding for +,-,*,/,sqrt since 53 >= 2*24+2). Known approximations:
 /// underflow is detected after rounding (the Arm ARM detects it before rounding, which differs only
-/// for results that round up to the smallest normal), and the fused multiply-add honours only
-/// round-to-nearest-even for its result (its IXC is still exact).
+/// for results that round up to the smallest normal); the fused multiply-add rounds to nearest on the
+/// host and derives the other modes from the error sign of its TwoProduct/TwoSum residuals.
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
@@ -536,20 +536,10 @@ internal sealed partial class Arm64Cpu
         if (dbl)
         {
             double r = Math.FusedMultiplyAdd(x, y, c);
-            double p = x * y;
             int err = 0;
-            if (!double.IsInfinity(r) && !double.IsInfinity(p))
+            if (x != 0 && y != 0 && !double.IsInfinity(x) && !double.IsInfinity(y) && !double.IsInfinity(c))
             {
-                double pe = Math.FusedMultiplyAdd(x, y, -p);
-                double s = p + c;
-                double bb = s - p;
-                double se = (p - (s - bb)) + (c - bb);
-                double residual = (s - r) + se + pe;
-                err = Sign(residual);
-            }
-            else if (double.IsInfinity(r) && !double.IsInfinity(x) && !double.IsInfinity(y) && !double.IsInfinity(c))
-            {
-                err = -Sign(r);
+                err = double.IsInfinity(r) ? -Sign(r) : FusedError(x, y, c, r, prodNeg);
             }
 
             return FpRoundNoDirected(r, err, true);
@@ -567,14 +557,64 @@ internal sealed partial class Arm64Cpu
         }
     }
 
+    /// <summary>
+    /// The sign of (x*y + c) - r for a finite fused result r, from TwoProduct and TwoSum residuals; a tiny
+    /// product is scaled by 2^600 (with c and r) so its residual does not underflow.
+    /// </summary>
+    private static int FusedError(double x, double y, double c, double r, bool prodNeg)
+    {
+        double p = x * y;
+        if (Math.Abs(p) < s_twoM900)
+        {
+            // |x*y| < 2^(ilogb x + ilogb y + 2); below half an ulp of c the result is c and the error the product's sign.
+            int productExponent = Math.ILogB(x) + Math.ILogB(y) + 2;
+            int ulpExponent = Math.Max(Math.ILogB(c) - 52, -1074);
+            if (c != 0 && productExponent < ulpExponent - 1)
+            {
+                return prodNeg ? -1 : 1;
+            }
+
+            if (Math.Abs(x) < Math.Abs(y))
+            {
+                x *= s_two600;
+            }
+            else
+            {
+                y *= s_two600;
+            }
+
+            c *= s_two600;
+            r *= s_two600;
+            p = x * y;
+        }
+
+        double pe = Math.FusedMultiplyAdd(x, y, -p);
+        double s = p + c;
+        double bb = s - p;
+        double se = (p - (s - bb)) + (c - bb);
+        return Sign((s - r) + se + pe);
+    }
+
     private ulong FpRoundNoDirected(double r, int err, bool dbl) => FpRoundNoDirected(Bits(r), err, dbl);
 
+    /// <summary>Finishes a fused result already rounded to nearest in the destination format: FPCR.RMode, flags, FZ.</summary>
     private ulong FpRoundNoDirected(ulong bits, int err, bool dbl)
     {
+        if ((State.Fpcr & FpcrFz) != 0 && !IsZero(bits, dbl) && (IsTiny(bits, dbl) || (err != 0 && IsMinNormalBoundary(bits, dbl))))
+        {
+            if (IsTiny(bits, dbl))
+            {
+                FpFlag(FpsrUfc);
+                return ZeroOf(SignBit(bits, dbl), dbl);
+            }
+        }
+
         if (err != 0)
         {
+            bool overflow = IsInf(bits, dbl);
+            bits = DirectedAdjust(bits, err, dbl);
             uint flags = FpsrIxc;
-            if (IsInf(bits, dbl))
+            if (overflow)
             {
                 flags |= FpsrOfc;
             }
@@ -587,8 +627,11 @@ internal sealed partial class Arm64Cpu
             FpFlag(flags);
         }
 
-        return FpOut(bits, dbl);
+        return bits;
     }
+
+    private static bool IsMinNormalBoundary(ulong bits, bool dbl) =>
+        dbl ? (bits & 0x7FFF_FFFF_FFFF_FFFFUL) == 0x0010_0000_0000_0000UL : (bits & 0x7FFF_FFFFUL) == 0x0080_0000UL;
 
     /// <summary>FPCompare: NZCV (0110 equal, 1000 less, 0010 greater, 0011 unordered).</summary>
     private uint FpCompare(ulong a, ulong b, bool dbl, bool signalAll)

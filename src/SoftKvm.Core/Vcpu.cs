@@ -113,6 +113,7 @@ public abstract class Vcpu : IDisposable
     public void MakeRequest(VcpuRequest request)
     {
         Interlocked.Or(ref _requests, (int)request);
+        OnRequestMade();
         _wakeup.Set();
     }
 
@@ -133,6 +134,15 @@ public abstract class Vcpu : IDisposable
         {
             _wakeup.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Called on the requesting thread after a request bit is set: an architecture whose CPU model polls
+    /// its own stop flag less often than the request word sets that flag here, so that a kick stops a
+    /// running vCPU promptly. Must be thread-safe and must not block.
+    /// </summary>
+    protected virtual void OnRequestMade()
+    {
     }
 
     /// <summary>

@@ -63,6 +63,9 @@ public sealed partial class X86Vcpu : Vcpu
     /// <summary>The software CPU (registers through <see cref="X86Cpu.Regs"/>; call <see cref="X86Cpu.StateChanged"/> after editing control or segment registers).</summary>
     public X86Cpu Cpu => _cpu;
 
+    /// <summary>A kick or request stops the CPU model at its next instruction, not at its budget boundary.</summary>
+    protected override void OnRequestMade() => _cpu.RequestExit();
+
     /// <summary>The in-kernel local APIC, or null without an irqchip.</summary>
     public LocalApic? Apic { get; }
 

@@ -1,0 +1,189 @@
+using System.Buffers.Binary;
+using System.Text;
+using SoftKvm.Core;
+using SoftKvm.Core.Io;
+using SoftKvm.Devices.X86;
+using SoftKvm.Vmm.Errors;
+using SoftKvm.Vmm.Loaders;
+using SoftKvm.Vmm.Machines;
+using SoftKvm.X86.Apic;
+using SoftKvm.X86.Cpu;
+using SoftKvm.X86.Kvm;
+
+namespace SoftKvm.Vmm.X86;
+
+/// <summary>
+/// A created PC: an <see cref="X86Vm"/> with the in-kernel irqchip (local APICs, IOAPIC, PIC pair, PIT),
+/// RAM in slot 0 from 0 (and slot 1 from 4 GiB), the Multiboot kernel, modules, information structure and
+/// MP table in memory, vCPU 0 in the Multiboot entry state (32-bit flat protected mode, paging off,
+/// interrupts off, EAX = 0x2BADB002, EBX = the information structure) and the other vCPUs waiting for
+/// INIT/SIPI. Userspace devices on the PIO bus: 16550A at 0x3F8 (IRQ 4), CMOS RTC at 0x70, isa-debug-exit
+/// at 0xF4 (raises <see cref="DeviceExit"/>).
+/// </summary>
+internal sealed class PcMachine : IMachine
+{
+    /// <summary>The COM1 base port.</summary>
+    public const ushort Com1Port = 0x3F8;
+
+    /// <summary>COM1's ISA IRQ.</summary>
+    public const int Com1Irq = 4;
+
+    /// <summary>The CMOS RTC's index port.</summary>
+    public const ushort RtcPort = 0x70;
+
+    /// <summary>The flat 32-bit code segment descriptor the entry state uses (base 0, limit 4 GiB, execute/read).</summary>
+    public const ulong FlatCode32 = 0x00CF_9B00_0000_FFFF;
+
+    /// <summary>The flat 32-bit data segment descriptor (base 0, limit 4 GiB, read/write).</summary>
+    public const ulong FlatData32 = 0x00CF_9300_0000_FFFF;
+
+    private readonly X86Vm _vm;
+    private readonly Uart16550 _uart;
+
+    public PcMachine(MachineConfig config, MultibootImage kernel, IReadOnlyList<(ulong Address, byte[] Data)> blobs, byte ioApicId, MachineIo io)
+    {
+        _vm = new X86Vm();
+        try
+        {
+            _vm.SetMemoryRegion(0, 0, PcMemoryMap.LowRamSize(config.MemorySize));
+            if (PcMemoryMap.HighRamSize(config.MemorySize) is ulong high and > 0)
+            {
+                _vm.SetMemoryRegion(1, PcMemoryMap.HighRamBase, high);
+            }
+
+            foreach (var s in kernel.Segments)
+            {
+                Put(s.Address, kernel.Data.AsSpan(s.FileOffset, s.FileSize), $"kernel '{kernel.Name}'");
+                ZeroFill(s.Address + (ulong)s.FileSize, s.MemorySize - (ulong)s.FileSize, kernel.Name);
+            }
+
+            foreach (var (address, data) in blobs)
+            {
+                Put(address, data, "boot data");
+            }
+
+            Irqchip = _vm.CreateIrqchip();
+            SetIoApicId(Irqchip.IoApic, ioApicId);
+            var vcpus = new Vcpu[config.Cpus];
+            for (int i = 0; i < vcpus.Length; i++)
+            {
+                vcpus[i] = _vm.CreateVcpu(i);
+            }
+
+            SetMultibootEntryState((X86Vcpu)vcpus[0], kernel.Entry, (uint)PcMemoryMap.BootDataStart);
+            Vcpus = vcpus;
+
+            _uart = new Uart16550(io.Console, Irqchip.GetLine(Com1Irq));
+            PioBus.Register(Com1Port, Uart16550.PortCount, _uart);
+            PioBus.Register(RtcPort, CmosRtc.PortCount, new CmosRtc(unsupported: io.Log.WriteLine));
+            PioBus.Register(IsaDebugExit.DefaultPort, IsaDebugExit.PortCount, new IsaDebugExit(code =>
+                DeviceExit?.Invoke(code, $"isa-debug-exit: the guest wrote 0x{(uint)code >> 1:x}, exit code {code}")));
+        }
+        catch
+        {
+            _vm.Dispose();
+            throw;
+        }
+    }
+
+    public event Action<int, string>? DeviceExit;
+
+    public Vm Vm => _vm;
+
+    /// <summary>The in-kernel irqchip.</summary>
+    public X86Irqchip Irqchip { get; }
+
+    public IReadOnlyList<Vcpu> Vcpus { get; } = [];
+
+    public IoBus MmioBus { get; } = new("user-mmio");
+
+    public IoBus PioBus { get; } = new("user-pio");
+
+    public byte[]? DeviceTree => null;
+
+    /// <summary>
+    /// Puts <paramref name="vcpu"/> in the Multiboot v1 entry state (§3.2 "Machine state"): CR0 = PE|ET
+    /// (paging off), CS a flat 32-bit execute/read segment, DS/ES/FS/GS/SS flat 32-bit read/write segments,
+    /// EFLAGS = 2 (IF and VM clear), EAX = 0x2BADB002, EBX = <paramref name="info"/>, EIP = <paramref name="entry"/>.
+    /// A20 is always on in this machine (no gate is modelled).
+    /// </summary>
+    public static void SetMultibootEntryState(X86Vcpu vcpu, uint entry, uint info)
+    {
+        var r = vcpu.GetRegisters();
+        r.Cr0 = 0x11;
+        r.Cr4 = 0;
+        r.Efer = 0;
+        r.Seg[SegmentIndex.Cs] = SegmentRegister.FromDescriptor(0x10, FlatCode32);
+        for (int s = 0; s < 6; s++)
+        {
+            if (s != SegmentIndex.Cs)
+            {
+                r.Seg[s] = SegmentRegister.FromDescriptor(0x18, FlatData32);
+            }
+        }
+
+        r.Rip = entry;
+        r.Rflags = 2;
+        r.Gpr[Gpr.Rax] = MultibootHeader.BootloaderMagic;
+        r.Gpr[Gpr.Rbx] = info;
+        vcpu.SetRegisters(r);
+    }
+
+    public int SendInput(ReadOnlySpan<byte> data) => _uart.Receive(data);
+
+    public string DescribeInterruptController()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"x86 in-kernel irqchip: {Vcpus.Count} local APIC(s), IOAPIC at 0x{IoApic.DefaultBase:x}, PIC master mask 0x{Irqchip.Pic.MasterMask:x2}, dropped messages {Irqchip.DroppedMessages}");
+        foreach (var v in Vcpus)
+        {
+            var x = (X86Vcpu)v;
+            var apic = x.Apic!;
+            sb.AppendLine($"  vCPU {x.Id}: mp_state {x.MpState}, APIC id {apic.Id}, {(apic.HardwareEnabled ? "enabled" : "disabled")}{(apic.X2Apic ? " x2APIC" : string.Empty)}, software {(apic.SoftwareEnabled ? "enabled" : "disabled")}, TPR 0x{apic.Tpr:x2}, PPR 0x{apic.Ppr:x2}");
+        }
+
+        for (int pin = 0; pin < IoApic.Pins; pin++)
+        {
+            ulong entry = Irqchip.IoApic.GetRedirection(pin);
+            if ((entry & (1UL << 16)) == 0)
+            {
+                sb.AppendLine($"  IOAPIC pin {pin}: vector {entry & 0xFF}, redirection 0x{entry:x16}");
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    public void Dispose() => _vm.Dispose();
+
+    private static void SetIoApicId(IoApic ioApic, byte id)
+    {
+        Span<byte> word = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(word, 0); // IOREGSEL = IOAPICID
+        ioApic.Write(null, 0x00, word);
+        BinaryPrimitives.WriteUInt32LittleEndian(word, (uint)id << 24);
+        ioApic.Write(null, 0x10, word);
+    }
+
+    private void Put(ulong address, ReadOnlySpan<byte> data, string what)
+    {
+        if (!_vm.Memory.IsBacked(address, (ulong)data.Length))
+        {
+            throw new MemoryTooSmallException($"{what} ({Arm64BootPlanner.Size((ulong)data.Length)} at 0x{address:x}) does not fit in guest memory");
+        }
+
+        _vm.Memory.Write(address, data);
+    }
+
+    private void ZeroFill(ulong address, ulong length, string name)
+    {
+        var zeros = new byte[Math.Min(length, 64 * 1024)];
+        while (length > 0)
+        {
+            int n = (int)Math.Min(length, (ulong)zeros.Length);
+            Put(address, zeros.AsSpan(0, n), $"kernel '{name}'");
+            address += (ulong)n;
+            length -= (ulong)n;
+        }
+    }
+}

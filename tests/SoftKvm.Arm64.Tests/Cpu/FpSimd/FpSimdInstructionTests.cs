@@ -54,6 +54,8 @@ public sealed class FpSimdInstructionTests
 
     public static TheoryData<string> RandomFp => Group("random-fp");
 
+    public static TheoryData<string> RandomSimd => Group("random-simd");
+
     [Theory]
     [MemberData(nameof(Strings))]
     public void StringFunctionForms(string name) => Check(name);
@@ -117,6 +119,10 @@ public sealed class FpSimdInstructionTests
     [Theory]
     [MemberData(nameof(RandomFp))]
     public void RandomScalarFp(string name) => Check(name);
+
+    [Theory]
+    [MemberData(nameof(RandomSimd))]
+    public void RandomVectorOperands(string name) => Check(name);
 
     private static void Check(string name)
     {

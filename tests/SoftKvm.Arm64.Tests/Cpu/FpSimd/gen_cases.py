@@ -194,6 +194,17 @@ for a in ["ld1 {v0.16b}, [x1]", "ld1 {v0.8b}, [x1], #8", "ld1 {v0.4s, v1.4s}, [x
           "st4 {v0.b, v1.b, v2.b, v3.b}[15], [x1]"]:
     add("ldst", a)
 
+# --- random register contents for every vector/integer/permute/shift/indexed case above (fixed seed) ---
+rng2 = random.Random(99)
+base = [c for c in C if c[0] in ("strings", "three-same", "two-reg-misc", "across", "shift-imm", "three-diff", "permute-copy", "indexed", "fp-vector")]
+for c in base:
+    for _ in range(2):
+        vs = [(rng2.getrandbits(64), rng2.getrandbits(64)) for _ in range(4)]
+        if c[0] in ("fp-vector",) or c[1].startswith("f"):
+            fl = f(*[rng2.uniform(-1000, 1000) for _ in range(4)]) if rng2.random() < 0.5 else (rng2.getrandbits(64), rng2.getrandbits(64))
+            vs[1] = fl
+        add("random-simd", c[1], v0=vs[0], v1=vs[1], v2=vs[2], v3=vs[3], x0=rng2.getrandbits(64), fpcr=(rng2.randrange(4) << 22))
+
 def emit(cases):
     out = ['.text', '.global _start', '_start:', '  adr x20, results', '  adr x21, inputs', '  adr x22, buf']
     for i, c in enumerate(cases):

@@ -185,7 +185,7 @@ public sealed unsafe partial class X86Cpu
         switch (index)
         {
             case Msr.Tsc: r.TscOffset = (long)v - (long)RawTsc(); break;
-            case Msr.ApicBase: r.ApicBase = v & 0xFFFFFFFFFF900UL; break;
+            case Msr.ApicBase: r.ApicBase = v & 0xFFFFFFFFFFD00UL; break; // base, EN (11), EXTD (10: x2APIC), BSP (8)
             case Msr.SysenterCs: r.SysenterCs = v & 0xFFFF; break;
             case Msr.SysenterEsp: r.SysenterEsp = v; break;
             case Msr.SysenterEip: r.SysenterEip = v; break;

@@ -2,9 +2,9 @@ namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
 /// C4.1.95 Advanced SIMD three same (vector and scalar): integer add/sub/mul/mla/mls, halving and
-/// saturating add/sub, compares, max/min, absolute difference, register shifts, pairwise ADDP/max/min,
+/// saturating add/sub, SQDMULH/SQRDMULH, saturating and rounding register shifts, compares, max/min, absolute difference, register shifts, pairwise ADDP/max/min,
 /// logical (AND/BIC/ORR/ORN/EOR/BSL/BIT/BIF) and the vector FP arithmetic and compares.
-/// Unimplemented opcodes (SQDMULH, SQRDMULH, SQSHL/SQRSHL (register), FMULX, FRECPS, FRSQRTS) are UNDEFINED.
+/// Unimplemented opcodes (FMULX, FRECPS, FRSQRTS) are UNDEFINED.
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
@@ -57,7 +57,8 @@ internal sealed partial class Arm64Cpu
         bool ok = scalar
             ? opcode switch
             {
-                1 or 5 or 9 => true,
+                1 or 5 or 9 or 11 => true,
+                22 => size is 1 or 2,
                 6 or 7 or 8 or 10 or 16 or 17 => size == 3,
                 _ => false,
             }
@@ -67,7 +68,8 @@ internal sealed partial class Arm64Cpu
                 20 or 21 => size != 3,
                 23 => !u && (size != 3 || q),
                 0 or 2 or 4 or 12 or 13 or 14 or 15 => size != 3,
-                1 or 5 or 6 or 7 or 8 or 9 or 10 or 16 or 17 => size != 3 || q,
+                1 or 5 or 6 or 7 or 8 or 9 or 10 or 11 or 16 or 17 => size != 3 || q,
+                22 => size is 1 or 2,
                 _ => false,
             };
         if (!ok)
@@ -160,6 +162,23 @@ internal sealed partial class Arm64Cpu
             {
                 int shift = (sbyte)(byte)b;
                 return SaturatingShiftLeftRegister(a, sa, shift, size, u);
+            }
+
+            case 11:
+            {
+                int shift = (sbyte)(byte)b;
+                return shift < 0 ? ShiftByRegister(a, sa, shift, bits, u, true) & ones : SaturatingShiftLeftRegister(a, sa, shift, size, u);
+            }
+
+            case 22:
+            {
+                Int128 product = 2 * (Int128)sa * sb;
+                if (u)
+                {
+                    product += (Int128)1 << (bits - 1);
+                }
+
+                return SaturateTo(product >> bits, size, true);
             }
 
             case 12:

@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// C4.1.95 Advanced SIMD two-register miscellaneous (vector and scalar): REV16/32/64, [SU]ADDLP,
 /// [SU]ADALP, CLS, CLZ, CNT, NOT, RBIT, compares with zero, ABS, NEG, XTN, SQXTN, UQXTN, SQXTUN,
 /// FCVTN, FCVTL, FRINT*, FCVT[NPMZA][SU], SCVTF, UCVTF, FABS, FNEG, FSQRT, FP compares with zero.
-/// SUQADD, USQADD, SQABS, SQNEG, FCVTXN, URECPE, URSQRTE, FRECPE, FRSQRTE are UNDEFINED here.
+/// SUQADD, USQADD, SQABS, SQNEG too; FCVTXN, URECPE, URSQRTE, FRECPE, FRSQRTE are UNDEFINED here.
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
@@ -30,7 +30,7 @@ internal sealed partial class Arm64Cpu
         }
 
         bool valid = scalar
-            ? opcode is >= 8 and <= 11 && size == 3 && !(opcode == 10 && u) && !(opcode == 11 && false)
+            ? (opcode is >= 8 and <= 11 && size == 3 && !(opcode == 10 && u)) || opcode is 3 or 7
             : opcode switch
             {
                 0 => size + (u ? 1 : 0) < 3,
@@ -38,7 +38,7 @@ internal sealed partial class Arm64Cpu
                 2 or 6 => size != 3,
                 4 => size != 3,
                 5 => u ? size <= 1 : size == 0,
-                8 or 9 or 11 => size != 3 || q,
+                8 or 9 or 11 or 3 or 7 => size != 3 || q,
                 10 => !u && (size != 3 || q),
                 _ => false,
             };
@@ -136,6 +136,10 @@ internal sealed partial class Arm64Cpu
                         (9, false) => x == 0 ? ones : 0,
                         (9, true) => x <= 0 ? ones : 0,
                         (10, _) => x < 0 ? ones : 0,
+                        (3, false) => SaturateTo((Int128)vd.GetSigned(i, size) + vn.Get(i, size), size, true),
+                        (3, true) => SaturateTo((Int128)vd.Get(i, size) + x, size, false),
+                        (7, false) => SaturateTo(Int128.Abs((Int128)x), size, true),
+                        (7, true) => SaturateTo(-(Int128)x, size, true),
                         (11, false) => (ulong)Int128.Abs((Int128)x),
                         _ => (ulong)(-x),
                     };

@@ -102,7 +102,7 @@ public sealed class FpSimdCoverageTests
     }
 
     [Theory]
-    [InlineData(0x4e62b420u, "sqdmulh v0.8h, v1.8h, v2.8h")]
+    [InlineData(0x0e62d020u, "sqdmull v0.4s, v1.4h, v2.4h")]
     [InlineData(0x4ea1d820u, "frecpe v0.4s, v1.4s")]
     [InlineData(0x0e22dc20u, "fmulx v0.2s, v1.2s, v2.2s")]
     [InlineData(0x4f020fe0u, "reserved: modified immediate with o2 = 1 (FP16 FMOV is not ARMv8.0)")]

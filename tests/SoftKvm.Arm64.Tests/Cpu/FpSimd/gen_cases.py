@@ -52,14 +52,16 @@ for a in ["add v0.16b, v1.16b, v2.16b", "add v0.2d, v1.2d, v2.2d", "sub v0.8h, v
           "uqshl v0.16b, v1.16b, v3.16b",
           "addp v0.4s, v1.4s, v2.4s", "addp v0.2d, v1.2d, v2.2d", "smaxp v0.8h, v1.8h, v2.8h", "uminp v0.16b, v1.16b, v2.16b",
           "pmul v0.16b, v1.16b, v2.16b", "add d0, d1, d2", "sub d0, d1, d2", "cmgt d0, d1, d2", "ushl d0, d1, d3",
-          "uqadd b0, b1, b2", "sqsub s0, s1, s2"]:
+          "uqadd b0, b1, b2", "sqsub s0, s1, s2", "sqrshl v0.8h, v1.8h, v2.8h", "uqrshl v0.16b, v1.16b, v3.16b", "sqrshl d0, d1, d3",
+          "sqdmulh v0.8h, v1.8h, v2.8h", "sqrdmulh v0.4s, v1.4s, v2.4s", "sqdmulh s0, s1, s2", "sqrdmulh h0, h1, h2"]:
     add("three-same", a)
 # --- two-register misc ---
 for a in ["rev64 v0.16b, v1.16b", "rev32 v0.8h, v1.8h", "rev16 v0.16b, v1.16b", "rev64 v0.4s, v1.4s",
           "cnt v0.16b, v1.16b", "cnt v0.8b, v2.8b", "not v0.16b, v1.16b", "rbit v0.16b, v2.16b",
           "clz v0.16b, v1.16b", "clz v0.4s, v3.4s", "cls v0.8h, v1.8h", "cmgt v0.16b, v1.16b, #0", "cmge v0.8h, v1.8h, #0",
           "cmle v0.4s, v1.4s, #0", "cmlt v0.2d, v1.2d, #0", "abs v0.16b, v1.16b", "neg v0.8h, v1.8h", "neg d0, d1", "abs d0, d1",
-          "cmeq d0, d3, #0",
+          "cmeq d0, d3, #0", "sqabs v0.16b, v1.16b", "sqneg v0.8h, v1.8h", "suqadd v0.4s, v1.4s", "usqadd v0.16b, v1.16b",
+          "sqabs d0, d1", "sqneg b0, b1", "suqadd h0, h1", "sqneg v0.16b, v2.16b",
           "xtn v0.8b, v1.8h", "xtn2 v0.16b, v2.8h", "xtn v0.2s, v1.2d", "sqxtn v0.8b, v1.8h", "uqxtn v0.4h, v1.4s",
           "sqxtun v0.8b, v2.8h", "sqxtn2 v0.8h, v1.4s",
           "uaddlp v0.8h, v1.16b", "saddlp v0.4s, v1.8h", "uadalp v0.2d, v1.4s", "shll v0.8h, v1.8b, #8", "shll2 v0.4s, v1.8h, #16"]:

@@ -5,48 +5,18 @@
  * waits until the secondaries are off (AFFINITY_INFO) and powers the machine off (SYSTEM_OFF).
  * Output is ordered by handshakes, so it is the same on every run but for the clock line.
  */
-typedef unsigned long u64;
-typedef unsigned int u32;
+#include "guest.h"
 
-#define UART_BASE 0x09000000UL
 #define RTC_BASE 0x09010000UL
-#define GICD_BASE 0x08000000UL
-#define GICR_BASE 0x080A0000UL
-#define GICR_STRIDE 0x20000UL
 #define NR_CPUS 4
-
-#define PSCI_CPU_OFF 0x84000002UL
-#define PSCI_CPU_ON 0xC4000003UL
-#define PSCI_AFFINITY_INFO 0xC4000004UL
-#define PSCI_SYSTEM_OFF 0x84000008UL
 
 #define SGI_PING 1
 #define SGI_PONG 2
 #define SGI_BYE 3
 
-extern void secondary_entry(void);
-
 static volatile u32 online[NR_CPUS];
 static volatile u32 bye_count;
 static volatile u32 print_lock;
-
-static inline u32 mmio_read32(u64 a) { return *(volatile u32 *)a; }
-static inline void mmio_write32(u64 a, u32 v) { *(volatile u32 *)a = v; }
-static inline u64 mmio_read64(u64 a) { return *(volatile u64 *)a; }
-
-static long psci(u64 fn, u64 a1, u64 a2, u64 a3)
-{
-    register u64 x0 __asm__("x0") = fn;
-    register u64 x1 __asm__("x1") = a1;
-    register u64 x2 __asm__("x2") = a2;
-    register u64 x3 __asm__("x3") = a3;
-    __asm__ volatile("hvc #0"
-                     : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3)
-                     :
-                     : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15",
-                       "x16", "x17", "memory");
-    return (long)x0;
-}
 
 static u64 read_mpidr(void)
 {
@@ -62,22 +32,6 @@ static void lock(void)
 }
 
 static void unlock(void) { __atomic_store_n(&print_lock, 0, __ATOMIC_RELEASE); }
-
-static void putc_raw(char c)
-{
-    while (mmio_read32(UART_BASE + 0x18) & (1u << 5)) /* UARTFR.TXFF */
-        ;
-    mmio_write32(UART_BASE, (u32)(unsigned char)c);
-}
-
-static void puts_raw(const char *s)
-{
-    while (*s) {
-        if (*s == '\n')
-            putc_raw('\r');
-        putc_raw(*s++);
-    }
-}
 
 static void put_uint(u64 v, int base, int width)
 {
@@ -112,7 +66,7 @@ static u64 redistributor_of(u64 mpidr)
 {
     u64 aff = (mpidr & 0xffffff) | ((mpidr >> 32 & 0xff) << 24);
     for (u64 rd = GICR_BASE;; rd += GICR_STRIDE) {
-        u64 typer = mmio_read64(rd + 0x8);
+        u64 typer = rd64(rd + 0x8);
         if ((typer >> 32) == aff)
             return rd;
         if (typer & (1u << 4)) /* Last */
@@ -120,20 +74,7 @@ static u64 redistributor_of(u64 mpidr)
     }
 }
 
-static void gic_cpu_init(u64 mpidr)
-{
-    u64 rd = redistributor_of(mpidr);
-    mmio_write32(rd + 0x14, mmio_read32(rd + 0x14) & ~(1u << 1)); /* GICR_WAKER.ProcessorSleep */
-    while (mmio_read32(rd + 0x14) & (1u << 2))                      /* ChildrenAsleep */
-        ;
-    mmio_write32(rd + 0x10000 + 0x080, 0xffffffffu); /* GICR_IGROUPR0: group 1 */
-    mmio_write32(rd + 0x10000 + 0x100, 0x0000ffffu); /* GICR_ISENABLER0: SGIs */
-    u64 sre;
-    __asm__ volatile("mrs %0, S3_0_C12_C12_5" : "=r"(sre)); /* ICC_SRE_EL1 */
-    __asm__ volatile("msr S3_0_C12_C12_5, %0; isb" ::"r"(sre | 1));
-    __asm__ volatile("msr S3_0_C4_C6_0, %0" ::"r"(0xffUL));    /* ICC_PMR_EL1 */
-    __asm__ volatile("msr S3_0_C12_C12_7, %0; isb" ::"r"(1UL)); /* ICC_IGRPEN1_EL1 */
-}
+static void gic_cpu_init(u64 mpidr) { gicv3_cpu_init(redistributor_of(mpidr)); }
 
 static void send_sgi(u64 target_mpidr, u32 intid, int broadcast)
 {
@@ -196,12 +137,12 @@ void secondary_main(u64 index)
 
 void primary_main(void)
 {
-    mmio_write32(UART_BASE + 0x30, 0x301); /* UARTCR: UARTEN | TXE | RXE */
+    wr32(UART_BASE + 0x30, 0x301); /* UARTCR: UARTEN | TXE | RXE */
     u64 mpidr = read_mpidr();
     puts_raw("SoftKvm demo guest: 4 vCPUs, GICv3, PL011, PL031, PSCI\n");
     greet(0, mpidr);
 
-    mmio_write32(GICD_BASE, (1u << 4) | (1u << 1) | 1u); /* GICD_CTLR: ARE, EnableGrp1, EnableGrp0 */
+    wr32(GICD_BASE, (1u << 4) | (1u << 1) | 1u); /* GICD_CTLR: ARE, EnableGrp1, EnableGrp0 */
     gic_cpu_init(mpidr);
 
     for (u64 i = 1; i < NR_CPUS; i++) {
@@ -231,7 +172,7 @@ void primary_main(void)
         ;
     puts_raw("broadcast SGI 3 reached all 3 other vCPUs\n");
 
-    u64 now = mmio_read32(RTC_BASE); /* RTCDR: seconds since the epoch */
+    u64 now = rd32(RTC_BASE); /* RTCDR: seconds since the epoch */
     u64 y, m, d, secs = now % 86400;
     civil_from_days(now / 86400, &y, &m, &d);
     puts_raw("PL031 clock: ");

@@ -5,66 +5,21 @@
  * system registers, ICC_SGI1R_EL1 with Aff1/Aff2 target lists) or a GICv2 (GICD_SGIR, GICC_IAR/EOIR),
  * chosen by ID_AA64PFR0_EL1.GIC. Prints PASS or FAIL and powers off.
  */
-typedef unsigned long u64;
-typedef unsigned int u32;
+#include "guest.h"
 
-#define UART_BASE 0x09000000UL
-#define GICD_BASE 0x08000000UL
 #define GICC_BASE 0x08010000UL
-#define GICR_BASE 0x080A0000UL
 #define GICR_BASE2 0x4000000000UL
-#define GICR_STRIDE 0x20000UL
-#define MAX_CPUS 512
 
-#define PSCI_CPU_ON 0xC4000003UL
-#define PSCI_SYSTEM_OFF 0x84000008UL
 #define PSCI_INVALID_PARAMETERS (-2)
 
 #define SGI_PING 5
 #define SGI_PONG 6
 #define SGI_ALL 7
 
-extern void secondary_entry(void);
-
 static int gic_v3;
 static volatile u32 online[MAX_CPUS];
 static volatile u32 pings[MAX_CPUS];
 static volatile u32 broadcast_hits;
-static volatile u32 print_lock;
-
-static inline u32 rd32(u64 a) { return *(volatile u32 *)a; }
-static inline void wr32(u64 a, u32 v) { *(volatile u32 *)a = v; }
-static inline u64 rd64(u64 a) { return *(volatile u64 *)a; }
-
-static long psci(u64 fn, u64 a1, u64 a2, u64 a3)
-{
-    register u64 x0 __asm__("x0") = fn;
-    register u64 x1 __asm__("x1") = a1;
-    register u64 x2 __asm__("x2") = a2;
-    register u64 x3 __asm__("x3") = a3;
-    __asm__ volatile("hvc #0"
-                     : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3)
-                     :
-                     : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15",
-                       "x16", "x17", "memory");
-    return (long)x0;
-}
-
-static void putc_raw(char c)
-{
-    while (rd32(UART_BASE + 0x18) & (1u << 5))
-        ;
-    wr32(UART_BASE, (u32)(unsigned char)c);
-}
-
-static void puts_raw(const char *s)
-{
-    while (*s) {
-        if (*s == '\n')
-            putc_raw('\r');
-        putc_raw(*s++);
-    }
-}
 
 static void put_dec(u64 v)
 {
@@ -121,16 +76,7 @@ static void gic_cpu_init(void)
             puts_raw("FAIL: no redistributor\n");
             psci(PSCI_SYSTEM_OFF, 0, 0, 0);
         }
-        wr32(rd + 0x14, rd32(rd + 0x14) & ~(1u << 1));
-        while (rd32(rd + 0x14) & (1u << 2))
-            ;
-        wr32(rd + 0x10000 + 0x080, 0xffffffffu);
-        wr32(rd + 0x10000 + 0x100, 0x0000ffffu);
-        u64 sre;
-        __asm__ volatile("mrs %0, S3_0_C12_C12_5" : "=r"(sre));
-        __asm__ volatile("msr S3_0_C12_C12_5, %0; isb" ::"r"(sre | 1));
-        __asm__ volatile("msr S3_0_C4_C6_0, %0" ::"r"(0xffUL));
-        __asm__ volatile("msr S3_0_C12_C12_7, %0; isb" ::"r"(1UL));
+        gicv3_cpu_init(rd);
     } else {
         wr32(GICD_BASE + 0x100, 0x0000ffffu); /* GICD_ISENABLER0 (banked): SGIs */
         wr32(GICC_BASE + 0x4, 0xff);          /* GICC_PMR */

@@ -1,6 +1,7 @@
-// Entry points of the SoftKvm demo guest (QEMU virt memory map, EL1, MMU off).
+// Entry points of the SMP guests (demo, sgi): QEMU virt memory map, EL1, MMU off.
 // vCPU 0 enters at _start with x0 = DTB; secondaries enter at secondary_entry through PSCI CPU_ON
-// with x0 = their context id (their index).
+// with x0 = their context id (their index). Each vCPU gets STACK_SIZE bytes of stack; MAX_CPUS of
+// them (both set by the guest's Makefile).
     .section .text.boot, "ax"
     .global _start
 _start:
@@ -13,7 +14,7 @@ secondary_entry:
 
 common:
     ldr     x1, =stacks_top
-    mov     x2, #4096
+    mov     x2, #STACK_SIZE
     mul     x3, x19, x2
     sub     x1, x1, x3
     mov     sp, x1
@@ -36,5 +37,5 @@ halt:
     .section .bss
     .balign 16
 stacks:
-    .space  4096 * 8
+    .space  STACK_SIZE * MAX_CPUS
 stacks_top:

@@ -1,0 +1,128 @@
+using System.Text;
+using SoftKvm.Devices;
+using SoftKvm.Vmm.Errors;
+using SoftKvm.Vmm.Loaders;
+using SoftKvm.Vmm.Machines;
+using SoftKvm.Vmm.X86;
+using SoftKvm.X86.Cpu;
+using SoftKvm.X86.Kvm;
+
+namespace SoftKvm.Vmm.Tests.X86;
+
+public class PcMachineTests
+{
+    private static MachineConfig Config(int cpus = 1, ulong memory = 64UL << 20, string? kernel = null, string? initrd = null, string? append = null) => new()
+    {
+        Architecture = "x86_64",
+        Cpus = cpus,
+        MemorySize = memory,
+        Kernel = kernel ?? MultibootImages.Guest("compute32.elf"),
+        Initrd = initrd,
+        Append = append,
+    };
+
+    private static IMachine Create(MachineConfig config) =>
+        new PcMachineBuilder().Prepare(config).Create(new MachineIo(new SerialOutput(new MemoryStream()), TextWriter.Null));
+
+    [Fact]
+    public void BootVcpuIsInTheMultibootEntryStateAndTheOthersWaitForSipi()
+    {
+        using var m = Create(Config(cpus: 4, append: "hello"));
+        var image = MultibootImage.Load(MultibootImages.Guest("compute32.elf"));
+        var v0 = (X86Vcpu)m.Vcpus[0];
+        var r = v0.GetRegisters();
+        Assert.Equal(0x2BADB002UL, r.Gpr[Gpr.Rax]);
+        Assert.Equal(PcMemoryMap.BootDataStart, r.Gpr[Gpr.Rbx]);
+        Assert.Equal(image.Entry, r.Rip);
+        Assert.Equal(0x11UL, r.Cr0 & 0x8000_0011);
+        Assert.Equal(0UL, r.Rflags & (1 << 9));
+        Assert.Equal(0UL, r.Seg[SegmentIndex.Cs].Base);
+        Assert.Equal(0xFFFF_FFFFu, r.Seg[SegmentIndex.Cs].Limit);
+        Assert.Equal(32, v0.Cpu.Bitness);
+        Assert.Equal(0xFFFF_FFFFu, r.Seg[SegmentIndex.Ss].Limit);
+        Assert.Equal(X86MpState.Runnable, v0.MpState);
+        for (int i = 1; i < 4; i++)
+        {
+            Assert.Equal(X86MpState.Uninitialized, ((X86Vcpu)m.Vcpus[i]).MpState);
+        }
+
+        var mp = new byte[4];
+        m.Vm.Memory.Read(PcMemoryMap.MpTableAddress, mp);
+        Assert.Equal("_MP_", Encoding.ASCII.GetString(mp));
+        var code = new byte[16];
+        m.Vm.Memory.Read(image.Segments[0].Address, code);
+        Assert.Equal(image.Data.AsSpan(image.Segments[0].FileOffset, 16).ToArray(), code);
+    }
+
+    [Fact]
+    public void SerialRtcAndDebugExitSitOnTheUserspacePioBus()
+    {
+        using var m = Create(Config());
+        Assert.True(m.PioBus.TryFind(0x3F8, 1, out _, out _));
+        Assert.True(m.PioBus.TryFind(0x71, 1, out _, out _));
+        Assert.True(m.PioBus.TryFind(0xF4, 4, out _, out _));
+        int? exit = null;
+        m.DeviceExit += (c, _) => exit = c;
+        Assert.True(m.PioBus.Write(null, 0xF4, [3, 0, 0, 0]));
+        Assert.Equal(7, exit);
+        Assert.Contains("vCPU 0", m.DescribeInterruptController());
+    }
+
+    [Fact]
+    public void InitrdBecomesAModuleAfterTheKernel()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, Encoding.ASCII.GetBytes("INITRD-CONTENT"));
+            using var m = Create(Config(initrd: path));
+            var info = new byte[32];
+            m.Vm.Memory.Read(PcMemoryMap.BootDataStart, info);
+            Assert.Equal(1u, BitConverter.ToUInt32(info, 20));
+            var mod = new byte[8];
+            m.Vm.Memory.Read(BitConverter.ToUInt32(info, 24), mod);
+            uint start = BitConverter.ToUInt32(mod, 0);
+            Assert.Equal(0u, start % 4096);
+            Assert.Equal(start + 14, BitConverter.ToUInt32(mod, 4));
+            var data = new byte[14];
+            m.Vm.Memory.Read(start, data);
+            Assert.Equal("INITRD-CONTENT", Encoding.ASCII.GetString(data));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData(0, 64UL << 20)]
+    [InlineData(256, 64UL << 20)]
+    [InlineData(1, 1UL << 20)]
+    [InlineData(1, (64UL << 20) + 1)]
+    public void OutOfRangeConfigurationsAreRefused(int cpus, ulong memory)
+    {
+        Assert.Throws<ConfigurationException>(() => new PcMachineBuilder().Prepare(Config(cpus, memory)));
+    }
+
+    [Fact]
+    public void DisksAreRefused()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => new PcMachineBuilder().Prepare(Config() with { Disks = [new DiskConfig("/x", false)] }));
+        Assert.Contains("no virtio", e.Message);
+    }
+
+    [Fact]
+    public void ArmKernelIsABadImage()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, new byte[4096]);
+            Assert.Throws<BadImageException>(() => new PcMachineBuilder().Prepare(Config(kernel: path)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

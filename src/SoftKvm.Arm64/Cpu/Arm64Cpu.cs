@@ -386,9 +386,36 @@ internal sealed unsafe partial class Arm64Cpu
     private const uint FlagC = 1u << 29;
     private const uint FlagV = 1u << 28;
 
-    private bool ConditionHolds(int cond)
+    /// <summary>
+    /// For each condition code, a 16-bit mask: bit k set when the condition holds for NZCV == k. Built
+    /// once from <see cref="EvaluateCondition"/> (the Arm ARM's ConditionHolds), so a check is one load
+    /// and a shift, with no data-dependent branches.
+    /// </summary>
+    private static readonly ushort[] s_conditionTable = BuildConditionTable();
+
+    private static ushort[] BuildConditionTable()
     {
-        uint f = State.Nzcv;
+        var table = new ushort[16];
+        for (int cond = 0; cond < 16; cond++)
+        {
+            for (uint nzcv = 0; nzcv < 16; nzcv++)
+            {
+                if (EvaluateCondition(cond, nzcv << 28))
+                {
+                    table[cond] |= (ushort)(1 << (int)nzcv);
+                }
+            }
+        }
+
+        return table;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ConditionHolds(int cond) =>
+        ((s_conditionTable[cond & 15] >> (int)(State.Nzcv >> 28)) & 1) != 0;
+
+    private static bool EvaluateCondition(int cond, uint f)
+    {
         bool n = (f & FlagN) != 0, z = (f & FlagZ) != 0, c = (f & FlagC) != 0, v = (f & FlagV) != 0;
         bool result = (cond >> 1) switch
         {
@@ -404,6 +431,7 @@ internal sealed unsafe partial class Arm64Cpu
         return (cond & 1) != 0 && cond != 15 ? !result : result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong AddWithCarry(ulong x, ulong y, ulong carryIn, bool sf, out uint nzcv)
     {
         if (sf)
@@ -426,6 +454,7 @@ internal sealed unsafe partial class Arm64Cpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint LogicFlags(ulong r, bool sf)
     {
         if (!sf)

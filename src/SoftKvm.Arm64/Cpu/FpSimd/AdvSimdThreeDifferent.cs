@@ -3,7 +3,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>
 /// C4.1.95 Advanced SIMD three different: [SU]ADDL, [SU]ADDW, [SU]SUBL, [SU]SUBW, ADDHN, RADDHN,
 /// SUBHN, RSUBHN, [SU]ABAL, [SU]ABDL, [SU]MLAL, [SU]MLSL, [SU]MULL, PMULL (8B), and their "2" forms.
-/// The saturating doubling forms (SQDMLAL, SQDMLSL, SQDMULL) are UNDEFINED here.
+/// and the saturating doubling SQDMLAL, SQDMLSL, SQDMULL.
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
@@ -15,6 +15,7 @@ internal sealed partial class Arm64Cpu
         bool valid = size != 3 && opcode switch
         {
             0 or 1 or 2 or 3 or 4 or 5 or 6 or 7 or 8 or 10 or 12 => true,
+            9 or 11 or 13 => !u && size is 1 or 2,
             14 => !u && size == 0,
             _ => false,
         };
@@ -73,6 +74,9 @@ internal sealed partial class Arm64Cpu
                 8 => acc + (a * b),
                 10 => acc - (a * b),
                 12 => a * b,
+                9 => SaturateTo((Int128)SignedOf(acc, wide) + SignedOf(SaturateTo(2 * (Int128)sa * sb, wide, true), wide), wide, true),
+                11 => SaturateTo((Int128)SignedOf(acc, wide) - SignedOf(SaturateTo(2 * (Int128)sa * sb, wide, true), wide), wide, true),
+                13 => SaturateTo(2 * (Int128)sa * sb, wide, true),
                 _ => PolynomialMultiplyWide(ua, ub),
             };
             res.Set(i, wide, r & Mask(wide));

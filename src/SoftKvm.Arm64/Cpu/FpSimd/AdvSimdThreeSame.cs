@@ -4,7 +4,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// C4.1.95 Advanced SIMD three same (vector and scalar): integer add/sub/mul/mla/mls, halving and
 /// saturating add/sub, SQDMULH/SQRDMULH, saturating and rounding register shifts, compares, max/min, absolute difference, register shifts, pairwise ADDP/max/min,
 /// logical (AND/BIC/ORR/ORN/EOR/BSL/BIT/BIF) and the vector FP arithmetic and compares.
-/// Unimplemented opcodes (FMULX, FRECPS, FRSQRTS) are UNDEFINED.
+/// FMULX, FRECPS and FRSQRTS included.
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
@@ -292,12 +292,12 @@ internal sealed partial class Arm64Cpu
         bool pairwise = key is 32 or 34 or 38 or 48 or 54;
         bool valid = key switch
         {
-            0 or 1 or 2 or 4 or 6 or 16 or 17 or 18 or 22 or 32 or 34 or 35 or 36 or 37 or 38 or 39 or 48 or 50 or 52 or 53 or 54 => true,
+            0 or 1 or 2 or 3 or 4 or 6 or 7 or 16 or 17 or 18 or 22 or 23 or 32 or 34 or 35 or 36 or 37 or 38 or 39 or 48 or 50 or 52 or 53 or 54 => true,
             _ => false,
         };
         if (scalar)
         {
-            valid = key is 4 or 36 or 37 or 50 or 52 or 53;
+            valid = key is 3 or 4 or 7 or 23 or 36 or 37 or 50 or 52 or 53;
         }
 
         if (!valid || (dbl && !q && !scalar))
@@ -340,6 +340,9 @@ internal sealed partial class Arm64Cpu
                 18 => FpBinary(FpBin.Sub, x, y, dbl),
                 50 => FpBinary(FpBin.Abd, x, y, dbl),
                 35 => FpBinary(FpBin.Mul, x, y, dbl),
+                3 => FpMulX(x, y, dbl),
+                7 => FpStepFused(x, y, dbl, false),
+                23 => FpStepFused(x, y, dbl, true),
                 39 => FpBinary(FpBin.Div, x, y, dbl),
                 6 or 38 => FpBinary(FpBin.Max, x, y, dbl),
                 22 or 54 => FpBinary(FpBin.Min, x, y, dbl),

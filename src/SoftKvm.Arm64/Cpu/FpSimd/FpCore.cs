@@ -176,11 +176,11 @@ internal sealed partial class Arm64Cpu
             return DefaultNan(dbl);
         }
 
-        if ((State.Fpcr & FpcrFz) != 0 && r != 0 && Math.Abs(r) < (dbl ? 2.2250738585072014E-308 : 1.1754943508222875E-38))
+        if ((State.Fpcr & FpcrFz) != 0 && (r != 0 || err != 0) && Math.Abs(r) < (dbl ? 2.2250738585072014E-308 : 1.1754943508222875E-38))
         {
             // FPRound with FZ: a result below the normal range becomes zero, raising only Underflow.
             FpFlag(FpsrUfc);
-            return ZeroOf(r < 0, dbl);
+            return ZeroOf(double.IsNegative(r), dbl);
         }
 
         if (dbl)
@@ -209,7 +209,7 @@ internal sealed partial class Arm64Cpu
             bool overflow = IsInf(bits, dbl);
             bits = DirectedAdjust(bits, err, dbl);
             uint flags = FpsrIxc;
-            if (overflow)
+            if (overflow || IsInf(bits, dbl))
             {
                 flags |= FpsrOfc;
             }
@@ -614,7 +614,7 @@ internal sealed partial class Arm64Cpu
             bool overflow = IsInf(bits, dbl);
             bits = DirectedAdjust(bits, err, dbl);
             uint flags = FpsrIxc;
-            if (overflow)
+            if (overflow || IsInf(bits, dbl))
             {
                 flags |= FpsrOfc;
             }

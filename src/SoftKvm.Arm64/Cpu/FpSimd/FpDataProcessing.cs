@@ -104,8 +104,56 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    /// <summary>FPNeg, which also negates NaNs (FNMUL negates the rounded product).</summary>
-    private static ulong FpNeg(ulong x, bool dbl) => IsNaN(x, dbl) ? x : x ^ ZeroOf(true, dbl);
+    /// <summary>FPNeg: flips the sign bit, of NaNs too (FNMUL negates the rounded product, FMLS the first operand).</summary>
+    private static ulong FpNeg(ulong x, bool dbl) => x ^ ZeroOf(true, dbl);
+
+    /// <summary>FPMulX: FMUL except that infinity times zero gives 2.0 with the product's sign.</summary>
+    private ulong FpMulX(ulong a, ulong b, bool dbl)
+    {
+        ulong fa = FpIn(a, dbl), fb = FpIn(b, dbl);
+        if (!IsNaN(fa, dbl) && !IsNaN(fb, dbl) && ((IsInf(fa, dbl) && IsZero(fb, dbl)) || (IsZero(fa, dbl) && IsInf(fb, dbl))))
+        {
+            return FpConstant(2.0, dbl) | ZeroOf(SignBit(fa, dbl) != SignBit(fb, dbl), dbl);
+        }
+
+        return FpBinary(FpBin.Mul, fa, fb, dbl);
+    }
+
+    /// <summary>FPRecipStepFused (2 - a*b) and FPRSqrtStepFused ((3 - a*b) / 2), one rounding.</summary>
+    private ulong FpStepFused(ulong a, ulong b, bool dbl, bool rsqrt)
+    {
+        a = FpNeg(FpIn(a, dbl), dbl);
+        b = FpIn(b, dbl);
+        if (ProcessNaNs(a, b, dbl, out ulong nan))
+        {
+            return nan;
+        }
+
+        bool infA = IsInf(a, dbl), infB = IsInf(b, dbl);
+        if ((infA && IsZero(b, dbl)) || (IsZero(a, dbl) && infB))
+        {
+            return FpConstant(rsqrt ? 1.5 : 2.0, dbl);
+        }
+
+        if (infA || infB)
+        {
+            return InfOf(SignBit(a, dbl) != SignBit(b, dbl), dbl);
+        }
+
+        if (!rsqrt)
+        {
+            return FpMulAdd(FpConstant(2.0, dbl), a, b, dbl);
+        }
+
+        // (3 + a*b) / 2: halve the operand a exactly unless it is subnormal-bound, so one rounding remains.
+        double x = ToHost(a, dbl);
+        ulong halfA = dbl ? Bits(x / 2) : BitConverter.SingleToUInt32Bits((float)(x / 2));
+        return ToHost(halfA, dbl) * 2 == x
+            ? FpMulAdd(FpConstant(1.5, dbl), halfA, b, dbl)
+            : FpBinary(FpBin.Mul, FpMulAdd(FpConstant(3.0, dbl), a, b, dbl), FpConstant(0.5, dbl), dbl);
+    }
+
+    private static ulong FpConstant(double value, bool dbl) => dbl ? Bits(value) : BitConverter.SingleToUInt32Bits((float)value);
 
     /// <summary>FP data-processing (3 source): FMADD, FMSUB, FNMADD, FNMSUB.</summary>
     private Flow FpDataProcessing3(uint insn)

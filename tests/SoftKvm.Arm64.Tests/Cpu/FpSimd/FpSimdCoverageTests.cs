@@ -102,9 +102,9 @@ public sealed class FpSimdCoverageTests
     }
 
     [Theory]
-    [InlineData(0x0e62d020u, "sqdmull v0.4s, v1.4h, v2.4h")]
+    [InlineData(0x5e62d020u, "sqdmull s0, h1, h2 (scalar)")]
     [InlineData(0x4ea1d820u, "frecpe v0.4s, v1.4s")]
-    [InlineData(0x0e22dc20u, "fmulx v0.2s, v1.2s, v2.2s")]
+    [InlineData(0x2f829020u, "fmulx v0.2s, v1.2s, v2.s[0] (by element)")]
     [InlineData(0x4f020fe0u, "reserved: modified immediate with o2 = 1 (FP16 FMOV is not ARMv8.0)")]
     [InlineData(0x1ee22820u, "fadd h0, h1, h2 (FP16 is not ARMv8.0)")]
     public void UnimplementedEncodingsAreGuestUndefined(uint word, string asm)

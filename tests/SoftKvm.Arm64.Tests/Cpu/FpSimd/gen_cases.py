@@ -83,7 +83,8 @@ for a in ["shl v0.16b, v1.16b, #3", "shl v0.2d, v1.2d, #63", "ushr v0.8h, v1.8h,
 for a in ["uaddl v0.8h, v1.8b, v2.8b", "saddl2 v0.4s, v1.8h, v2.8h", "uaddw v0.8h, v1.8h, v2.8b", "saddw2 v0.2d, v1.2d, v2.4s",
           "usubl v0.4s, v1.4h, v2.4h", "ssubw v0.8h, v1.8h, v2.8b", "umull v0.8h, v1.8b, v2.8b", "smull2 v0.4s, v1.8h, v2.8h",
           "umlal v0.2d, v1.2s, v2.2s", "smlsl v0.8h, v1.8b, v2.8b", "uabdl v0.8h, v1.8b, v2.8b", "sabal2 v0.4s, v1.8h, v2.8h",
-          "subhn v0.4h, v1.4s, v2.4s", "raddhn v0.8b, v1.8h, v2.8h", "rsubhn2 v0.4s, v1.2d, v2.2d", "pmull v0.8h, v1.8b, v2.8b"]:
+          "subhn v0.4h, v1.4s, v2.4s", "raddhn v0.8b, v1.8h, v2.8h", "rsubhn2 v0.4s, v1.2d, v2.2d", "pmull v0.8h, v1.8b, v2.8b",
+          "sqdmull v0.4s, v1.4h, v2.4h", "sqdmlal2 v0.2d, v1.4s, v2.4s", "sqdmlsl v0.4s, v1.4h, v2.4h", "sqdmull v0.4s, v3.4h, v3.4h"]:
     add("three-diff", a)
 # --- permute, table, copy ---
 for a in ["zip1 v0.16b, v1.16b, v2.16b", "zip2 v0.8h, v1.8h, v2.8h", "uzp1 v0.4s, v1.4s, v2.4s", "uzp2 v0.16b, v1.16b, v2.16b",
@@ -143,7 +144,8 @@ for a in ["fadd v0.4s, v1.4s, v2.4s", "fsub v0.2d, v1.2d, v2.2d", "fmul v0.4s, v
           "fcvtzs v0.4s, v1.4s", "fcvtzu v0.2d, v1.2d", "scvtf v0.4s, v3.4s", "ucvtf v0.2d, v3.2d", "fcvtn v0.2s, v1.2d",
           "fcvtn2 v0.4s, v2.2d", "fcvtl v0.2d, v1.2s", "fcvtl2 v0.2d, v2.4s", "faddp s0, v1.2s", "faddp d0, v1.2d", "addp d0, v1.2d",
           "fmaxv s0, v1.4s", "fminnmv s0, v2.4s", "scvtf v0.4s, v3.4s, #8", "fcvtzs v0.4s, v1.4s, #4", "fcmgt s0, s1, s2",
-          "scvtf s0, s3", "fcvtzs d0, d1"]:
+          "scvtf s0, s3", "fcvtzs d0, d1", "fmulx v0.4s, v1.4s, v2.4s", "frecps v0.4s, v1.4s, v2.4s", "frsqrts v0.2d, v1.2d, v2.2d",
+          "fmulx d0, d1, d2", "frecps s0, s1, s2", "frsqrts s0, s1, s2"]:
     dbl = '.2d' in a or ' d0' in a
     add("fp-vector", a, v1=VD1 if dbl else VF1, v2=VD2 if dbl else VF2, v3=INT3)
 
@@ -174,7 +176,8 @@ def rnd_s():
 RAND_OPS = ["fadd {t}0, {t}1, {t}2", "fsub {t}0, {t}1, {t}2", "fmul {t}0, {t}1, {t}2", "fdiv {t}0, {t}1, {t}2", "fsqrt {t}0, {t}1",
             "fmadd {t}0, {t}1, {t}2, {t}3", "fnmsub {t}0, {t}1, {t}2, {t}3", "fmax {t}0, {t}1, {t}2", "fminnm {t}0, {t}1, {t}2",
             "fcmpe {t}1, {t}2", "fcvtzs x0, {t}1", "fcvtnu w0, {t}1", "fcvtas x0, {t}1", "frintx {t}0, {t}1", "frinti {t}0, {t}1",
-            "scvtf {t}0, x0", "ucvtf {t}0, w0", "fcvt {o}0, {t}1", "fcvtzs x0, {t}1, #10"]
+            "scvtf {t}0, x0", "ucvtf {t}0, w0", "fcvt {o}0, {t}1", "fcvtzs x0, {t}1, #10", "fnmul {t}0, {t}1, {t}2",
+            "fmulx {t}0, {t}1, {t}2", "frecps {t}0, {t}1, {t}2", "frsqrts {t}0, {t}1, {t}2"]
 for i in range(600):
     op = RAND_OPS[i % len(RAND_OPS)]
     t = 'd' if (i // len(RAND_OPS)) % 2 == 0 else 's'

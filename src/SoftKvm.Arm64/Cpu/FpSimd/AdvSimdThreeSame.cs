@@ -257,7 +257,7 @@ internal sealed partial class Arm64Cpu
             return 0;
         }
 
-        if (shift >= bits + 1)
+        if (shift >= bits)
         {
             return SaturateTo(v > 0 ? Int128.MaxValue : Int128.MinValue, size, !unsigned);
         }

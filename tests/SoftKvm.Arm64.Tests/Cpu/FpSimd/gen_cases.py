@@ -55,6 +55,9 @@ for a in ["add v0.16b, v1.16b, v2.16b", "add v0.2d, v1.2d, v2.2d", "sub v0.8h, v
           "uqadd b0, b1, b2", "sqsub s0, s1, s2", "sqrshl v0.8h, v1.8h, v2.8h", "uqrshl v0.16b, v1.16b, v3.16b", "sqrshl d0, d1, d3",
           "sqdmulh v0.8h, v1.8h, v2.8h", "sqrdmulh v0.4s, v1.4s, v2.4s", "sqdmulh s0, s1, s2", "sqrdmulh h0, h1, h2"]:
     add("three-same", a)
+for a in ["uqshl d0, d1, d3", "sqshl d0, d2, d3", "uqrshl d0, d1, d3", "sqshl d0, d1, d3"]:
+    for sh in (64, 63, 0xc0):
+        add("three-same", a, v3=(sh, 0))
 # --- two-register misc ---
 for a in ["rev64 v0.16b, v1.16b", "rev32 v0.8h, v1.8h", "rev16 v0.16b, v1.16b", "rev64 v0.4s, v1.4s",
           "cnt v0.16b, v1.16b", "cnt v0.8b, v2.8b", "not v0.16b, v1.16b", "rbit v0.16b, v2.16b",

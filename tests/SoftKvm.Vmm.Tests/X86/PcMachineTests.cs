@@ -125,4 +125,47 @@ public class PcMachineTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void KernelInsideTheLoadersLowAreaIsABadImage()
+    {
+        var image = MultibootImages.Aout();
+        BitConverter.TryWriteBytes(image.AsSpan(0x40 + 12), 0x1_0040u); // header_addr
+        BitConverter.TryWriteBytes(image.AsSpan(0x40 + 16), 0x1_0000u); // load_addr
+        BitConverter.TryWriteBytes(image.AsSpan(0x40 + 20), 0x1_1000u); // load_end_addr
+        BitConverter.TryWriteBytes(image.AsSpan(0x40 + 24), 0x1_3000u); // bss_end_addr
+        BitConverter.TryWriteBytes(image.AsSpan(0x40 + 28), 0x1_0080u); // entry_addr
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, image);
+            var e = Assert.Throws<BadImageException>(() => new PcMachineBuilder().Prepare(Config(kernel: path)));
+            Assert.Contains("inside the loader's area", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void KernelBeyondRamDoesNotFit()
+    {
+        string path = WriteTemp(MultibootImages.Aout(loadEnd: 0x10_1000, bssEnd: 0x40_0000));
+        try
+        {
+            Assert.Throws<MemoryTooSmallException>(() => new PcMachineBuilder().Prepare(Config(memory: 2UL << 20, kernel: path)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static string WriteTemp(byte[] data)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"softkvm-pc-{Guid.NewGuid():N}.bin");
+        File.WriteAllBytes(path, data);
+        return path;
+    }
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using SoftKvm.Vmm.Errors;
 
 namespace SoftKvm.Vmm.Loaders;
@@ -88,7 +89,35 @@ public sealed class MultibootImage
             segments.Add(new MultibootSegment(s.PhysicalAddress, (int)s.FileOffset, (int)s.FileSize, s.MemorySize));
         }
 
-        return new MultibootImage(name, data, header, (uint)elf.Entry, segments);
+        return new MultibootImage(name, data, header, PhysicalEntry(name, data, elf), segments);
+    }
+
+    // e_entry is virtual; paging is off at entry, so a higher-half kernel's entry is translated through the
+    // PT_LOAD segment whose virtual range holds it (as QEMU's and GRUB's loaders do).
+    private static uint PhysicalEntry(string name, ReadOnlySpan<byte> data, ElfImage elf)
+    {
+        uint entry = (uint)elf.Entry;
+        if (elf.Segments.Any(s => entry >= s.PhysicalAddress && entry - s.PhysicalAddress < s.MemorySize))
+        {
+            return entry;
+        }
+
+        uint phoff = BinaryPrimitives.ReadUInt32LittleEndian(data[28..]);
+        int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(data[42..]);
+        int phnum = BinaryPrimitives.ReadUInt16LittleEndian(data[44..]);
+        for (int i = 0; i < phnum; i++)
+        {
+            var ph = data.Slice((int)phoff + (i * phentsize), phentsize);
+            uint vaddr = BinaryPrimitives.ReadUInt32LittleEndian(ph[8..]);
+            uint paddr = BinaryPrimitives.ReadUInt32LittleEndian(ph[12..]);
+            uint memsz = BinaryPrimitives.ReadUInt32LittleEndian(ph[20..]);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(ph) == 1 && entry >= vaddr && entry - vaddr < memsz)
+            {
+                return entry - vaddr + paddr;
+            }
+        }
+
+        throw new BadImageException($"'{name}' has its entry point 0x{entry:x} outside every loadable segment");
     }
 
     private static MultibootImage ParseAout(string name, byte[] data, MultibootHeader h)

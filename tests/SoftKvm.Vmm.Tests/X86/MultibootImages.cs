@@ -65,5 +65,32 @@ internal static class MultibootImages
         return b;
     }
 
+    /// <summary>A minimal ELF32 i386 kernel: one PT_LOAD with p_vaddr <paramref name="vaddr"/>, p_paddr 1 MiB, entry <paramref name="entry"/>.</summary>
+    public static byte[] Elf32(uint vaddr, uint entry)
+    {
+        var b = new byte[0x200];
+        b[0] = 0x7F;
+        b[1] = (byte)'E';
+        b[2] = (byte)'L';
+        b[3] = (byte)'F';
+        b[4] = 1;
+        b[5] = 1;
+        b[6] = 1;
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(16), 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(18), 3);
+        Put(b, 24, entry);
+        Put(b, 28, 52);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(42), 32);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(44), 1);
+        Put(b, 52, 1);
+        Put(b, 52 + 4, 0);
+        Put(b, 52 + 8, vaddr);
+        Put(b, 52 + 12, 0x10_0000);
+        Put(b, 52 + 16, 0x200);
+        Put(b, 52 + 20, 0x1000);
+        Header(b.AsSpan(0x100), 0);
+        return b;
+    }
+
     private static void Put(byte[] b, int at, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at), value);
 }

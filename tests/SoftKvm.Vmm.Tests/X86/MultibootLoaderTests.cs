@@ -172,4 +172,18 @@ public class MultibootLoaderTests
     {
         Assert.Throws<MemoryTooSmallException>(() => MultibootInfo.Build(PcMemoryMap.BootDataStart, 2UL << 20, new string('x', 1 << 20), []));
     }
+
+    [Fact]
+    public void HigherHalfElfEntryIsTranslatedToItsPhysicalAddress()
+    {
+        var image = MultibootImage.Parse("hh", MultibootImages.Elf32(0xC010_0000, 0xC010_0120));
+        Assert.Equal(0x10_0120u, image.Entry);
+        Assert.Equal(new MultibootSegment(0x10_0000, 0, 0x200, 0x1000), Assert.Single(image.Segments));
+    }
+
+    [Fact]
+    public void ElfEntryOutsideEverySegmentIsABadImage()
+    {
+        Assert.Throws<BadImageException>(() => MultibootImage.Parse("k", MultibootImages.Elf32(0x10_0000, 0x50_0000)));
+    }
 }

@@ -6,9 +6,9 @@ namespace SoftKvm.Cli.Tests.Linux;
 
 /// <summary>
 /// Issue 9 end to end: Debian's arm64 kernel and a busybox initramfs (guests/linux/build.sh) boot on
-/// `softkvm run` to the marker line; then, through the console, `uname -a`, /proc/cpuinfo, an ext4
-/// round trip on a virtio-blk disk and `poweroff -f` (exit code 0), and the file is in the image on
-/// the host afterwards. The inputs come from Debian's package registry, so the test runs only when
+/// `softkvm run --smp 4` to the marker line; then, through the console, `uname -a`, 4 CPUs in
+/// /proc/cpuinfo, the host's date through the PL031, an ext4 round trip on a virtio-blk disk and
+/// `poweroff -f` (exit code 0), and the file is in the image on the host afterwards. The inputs come from Debian's package registry, so the test runs only when
 /// SOFTKVM_LINUX_TEST=1 (CI sets it once the boot passes there) and reports why when it does not run.
 /// </summary>
 public sealed class LinuxBootTests
@@ -40,7 +40,7 @@ public sealed class LinuxBootTests
         foreach (string a in new[]
         {
             softkvm, "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
-            "--append", "console=ttyAMA0", "--smp", "2", "--disk", Path.Combine(outDir, "disk.img"), "--stats",
+            "--append", "console=ttyAMA0", "--smp", "4", "--disk", Path.Combine(outDir, "disk.img"), "--stats",
         })
         {
             psi.ArgumentList.Add(a);
@@ -58,7 +58,9 @@ public sealed class LinuxBootTests
             Send(vm, "uname -a");
             WaitFor(console, "Linux (none) ", TimeSpan.FromMinutes(2));
             Send(vm, "grep -c ^processor /proc/cpuinfo");
-            WaitFor(console, "\n2\n", TimeSpan.FromMinutes(2), normalise: true);
+            WaitFor(console, "\n4\n", TimeSpan.FromMinutes(2), normalise: true);
+            Send(vm, "date -u +DATE-%Y-%m-%d");
+            WaitFor(console, "\nDATE-" + DateTime.UtcNow.ToString("yyyy-MM-dd") + "\n", TimeSpan.FromMinutes(2), normalise: true);
             Send(vm, "mount -t ext4 /dev/vda /mnt && echo softkvm > /mnt/hello.txt && sync && umount /mnt && echo DISK-DONE");
             WaitFor(console, "\nDISK-DONE\n", TimeSpan.FromMinutes(3), normalise: true);
             Send(vm, "poweroff -f");

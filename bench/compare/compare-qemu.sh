@@ -2,7 +2,8 @@
 # Side-by-side timing of SoftKvm and QEMU TCG on the same guest, alternating runs, medians.
 #
 #   bench/compare/compare-qemu.sh startup   [runs]        trivial guest (hello.elf): process start to power-off
-#   bench/compare/compare-qemu.sh compute   [runs]        guests/arm64/compute.elf, 1 vCPU; MIPS from SoftKvm's count
+#   bench/compare/compare-qemu.sh compute   [runs]        guests/arm64/compute.elf, 1 vCPU (its instruction count comes
+#                                                         from the in-process benchmark `arm64-compute`)
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
 #
@@ -19,17 +20,23 @@ qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -nographic -m 512)
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-# time_until CMD... : seconds until the command exits (or prints $marker, when set); output to $log
+# time_until CMD... : seconds until the command exits, or until it prints $marker when that is set
+# (the guest is then killed); its output goes to $log
 time_until() {
-  local start end
+  local start end pid
   start=$(now)
-  if [ -n "${marker:-}" ]; then
-    (timeout 900 "$@" </dev/null 2>&1 & echo $! > "$log.pid"; wait) | tee "$log" | grep -q -m1 "$marker" || true
-    pkill -P "$(cat "$log.pid")" 2>/dev/null || true; kill "$(cat "$log.pid")" 2>/dev/null || true
-  else
-    timeout 900 "$@" </dev/null >"$log" 2>&1 || true
-  fi
+  timeout 900 "$@" </dev/null >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ -n "${marker:-}" ] && grep -q "$marker" "$log"; then
+      break
+    fi
+    sleep 0.05
+  done
   end=$(now)
+  kill "$pid" 2>/dev/null || true
+  pkill -P "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   echo "$end - $start" | bc -l
 }
 
@@ -51,7 +58,7 @@ compare() { # name runs softkvm-args -- qemu-args
   qm=$(printf '%s\n' "${q_times[@]}" | median)
   printf '%-28s softkvm %8.3f s   qemu %8.3f s   qemu/softkvm %.2f   (median of %d, alternating)\n' \
     "$name" "$skm" "$qm" "$(echo "$qm / $skm" | bc -l)" "$runs"
-  rm -f "$log" "$log.pid"
+  rm -f "$log"
 }
 
 case "$mode" in
@@ -60,8 +67,7 @@ case "$mode" in
   compute)
     runs=${2:-5}
     compare "compute.elf (1 vCPU)" "$runs" --kernel "$root/guests/arm64/compute.elf" -- -kernel "$root/guests/arm64/compute.elf"
-    insns=$("${softkvm[@]}" --kernel "$root/guests/arm64/compute.elf" --stats 2>/dev/null | awk '$1 == "insn_retired" {print $2}')
-    [ -n "$insns" ] && echo "compute.elf retires $insns instructions (SoftKvm's count; MIPS = count / seconds)" ;;
+    echo "instruction count and SoftKvm's MIPS: dotnet run -c Release --project bench/SoftKvm.Benchmarks -- arm64-compute" ;;
   sgi)
     n=${2:-64}; gic=${3:-v3}; runs=${4:-3}
     compare "sgi.elf ($n vCPUs, GIC$gic)" "$runs" --kernel "$root/guests/arm64/sgi/sgi.elf" --smp "$n" --gic "$gic" \

@@ -480,12 +480,41 @@ public sealed unsafe partial class X86Cpu
         int leafLevel;
         ulong offsetMask;
 
-        if ((_regs.Efer & (1UL << 10)) != 0)
+        if ((_regs.Efer & (1UL << 10)) != 0 || (_regs.Cr4 & 0x20) != 0)
         {
-            // 4-level paging.
-            ulong table = _regs.Cr3 & PhysMask;
+            // 4-level paging walks from the PML4 (level 3); PAE from its PDPTE to the page directory
+            // (level 1). Below the top the entries and their reserved bits are the same.
+            ulong table;
+            int top;
+            if ((_regs.Efer & (1UL << 10)) != 0)
+            {
+                table = _regs.Cr3 & PhysMask;
+                top = 3;
+            }
+            else
+            {
+                ulong pdpteAddr = (_regs.Cr3 & 0xFFFFFFE0) + (((linear >> 30) & 3) << 3);
+                if (!ReadPte(pdpteAddr, linear, out ulong pdpte))
+                {
+                    return false;
+                }
+
+                if ((pdpte & PteP) == 0)
+                {
+                    return PageFault(linear, kind, user, false, false);
+                }
+
+                if ((pdpte & (0x1E6UL | (0x000F_FFFF_FFFF_FFFFUL & ~((1UL << PhysAddrBits) - 1)) | PteNx)) != 0)
+                {
+                    return PageFault(linear, kind, user, true, true);
+                }
+
+                table = pdpte & PhysMask;
+                top = 1;
+            }
+
             levels = 0;
-            for (int level = 3; ; level--)
+            for (int level = top; ; level--)
             {
                 ulong addr = table + (((linear >> (12 + 9 * level)) & 0x1FF) << 3);
                 if (!ReadPte(addr, linear, out ulong e))
@@ -508,68 +537,6 @@ public sealed unsafe partial class X86Cpu
                 else if ((level == 2 || level == 1) && (e & PtePs) != 0)
                 {
                     rsvd |= ((1UL << (12 + 9 * level)) - 1) & ~0x1FFFUL;
-                }
-
-                if ((e & rsvd) != 0)
-                {
-                    return PageFault(linear, kind, user, true, true);
-                }
-
-                accumulated &= e;
-                nx |= (e & PteNx) != 0 && nxe;
-                if (level == 0 || (e & PtePs) != 0)
-                {
-                    leaf = e;
-                    leafLevel = level;
-                    break;
-                }
-
-                table = e & PhysMask;
-            }
-
-            offsetMask = (1UL << (12 + 9 * leafLevel)) - 1;
-            gpa = (leaf & PhysMask & ~offsetMask) | (linear & offsetMask);
-        }
-        else if ((_regs.Cr4 & 0x20) != 0)
-        {
-            // PAE paging.
-            ulong pdpteAddr = (_regs.Cr3 & 0xFFFFFFE0) + (((linear >> 30) & 3) << 3);
-            if (!ReadPte(pdpteAddr, linear, out ulong pdpte))
-            {
-                return false;
-            }
-
-            if ((pdpte & PteP) == 0)
-            {
-                return PageFault(linear, kind, user, false, false);
-            }
-
-            if ((pdpte & (0x1E6UL | (0x000F_FFFF_FFFF_FFFFUL & ~((1UL << PhysAddrBits) - 1)) | PteNx)) != 0)
-            {
-                return PageFault(linear, kind, user, true, true);
-            }
-
-            ulong table = pdpte & PhysMask;
-            levels = 0;
-            for (int level = 1; ; level--)
-            {
-                ulong addr = table + (((linear >> (12 + 9 * level)) & 0x1FF) << 3);
-                if (!ReadPte(addr, linear, out ulong e))
-                {
-                    return false;
-                }
-
-                entries[levels] = e;
-                addrs[levels++] = addr;
-                if ((e & PteP) == 0)
-                {
-                    return PageFault(linear, kind, user, false, false);
-                }
-
-                ulong rsvd = (0x000F_FFFF_FFFF_FFFFUL & ~((1UL << PhysAddrBits) - 1)) | rsvdNx;
-                if (level == 1 && (e & PtePs) != 0)
-                {
-                    rsvd |= 0x1FE000;
                 }
 
                 if ((e & rsvd) != 0)

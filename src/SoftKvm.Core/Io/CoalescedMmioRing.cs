@@ -50,11 +50,7 @@ public sealed class CoalescedMmioRing
             return false;
         }
 
-        ulong value = 0;
-        for (int i = data.Length - 1; i >= 0; i--)
-        {
-            value = (value << 8) | data[i];
-        }
+        ulong value = BusData.ToUInt64(data);
 
         lock (_lock)
         {

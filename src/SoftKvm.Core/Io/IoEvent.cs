@@ -71,12 +71,7 @@ public sealed class IoEvent
             return true;
         }
 
-        ulong value = 0;
-        for (int i = data.Length - 1; i >= 0; i--)
-        {
-            value = (value << 8) | data[i];
-        }
-
+        ulong value = BusData.ToUInt64(data);
         return value == match;
     }
 

@@ -45,10 +45,7 @@ public struct MmioExit
         get
         {
             ReadOnlySpan<byte> d = Data;
-            Span<byte> tmp = stackalloc byte[8];
-            tmp.Clear();
-            d[..(int)Math.Min(Length, 8u)].CopyTo(tmp);
-            return BinaryPrimitives.ReadUInt64LittleEndian(tmp);
+            return Io.BusData.ToUInt64(d[..(int)Math.Min(Length, 8u)]);
         }
     }
 

@@ -128,12 +128,13 @@ public abstract class Vcpu : IDisposable
     }
 
     /// <summary>Releases the vCPU's resources.</summary>
+    /// <remarks>
+    /// The wake-up event is deliberately not disposed: <see cref="Kick"/> may come from any thread at
+    /// any time, also while the VM is torn down, and must never throw. The event never creates its
+    /// kernel wait handle (nothing reads <c>WaitHandle</c>), so there is nothing to release.
+    /// </remarks>
     protected virtual void Dispose(bool disposing)
     {
-        if (disposing)
-        {
-            _wakeup.Dispose();
-        }
     }
 
     /// <summary>

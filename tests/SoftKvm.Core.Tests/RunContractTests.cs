@@ -134,6 +134,18 @@ public sealed class RunContractTests : IDisposable
     }
 
     [Fact]
+    public void KickAfterTheVmIsDisposedDoesNotThrow()
+    {
+        var vm = new ScriptedVm();
+        var vcpu = vm.CreateVcpu(0);
+        vm.Dispose();
+
+        var e = Record.Exception(vcpu.Kick);
+
+        Assert.Null(e);
+    }
+
+    [Fact]
     public void RunFromASecondThreadIsRefused()
     {
         var vcpu = _vm.CreateVcpu(0);

@@ -31,7 +31,8 @@ public class RandomCodeTests
             }
 
             m.R.Gpr[4] = KvmMachine.Stack;
-            using var kicker = new Timer(_ => m.Vcpu.Kick(), null, 10, 10);
+            var vcpu = m.Vcpu; // the timer may fire once more after the machine is disposed
+            using var kicker = new Timer(_ => vcpu.Kick(), null, 10, 10);
             for (int exits = 0; exits < 40; exits++)
             {
                 var r = m.Vcpu.Run();

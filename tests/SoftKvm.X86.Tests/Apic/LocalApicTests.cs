@@ -74,7 +74,12 @@ public class LocalApicTests
         Assert.True(apic.IsRequested(0x51));
     }
 
-    private static void GuestTimerProgram(KvmMachine m, uint lvt, Action<Assembler> arm, uint expected)
+    /// <summary>
+    /// Runs a guest that arms the timer and halts until <paramref name="expected"/> timer interrupts
+    /// were counted. A periodic timer may tick once more between the handler's IRET and the guest's
+    /// CLI on a loaded host, so for it the count is a lower bound (<paramref name="exact"/> false).
+    /// </summary>
+    private static void GuestTimerProgram(KvmMachine m, uint lvt, Action<Assembler> arm, uint expected, bool exact = true)
     {
         m.Load(a =>
         {
@@ -95,7 +100,10 @@ public class LocalApicTests
         });
         Assert.Equal(RunResult.Ok, m.Vcpu.Run());
         Assert.Equal(ExitReason.Io, m.Run.ExitReason);
-        Assert.Equal(expected, m.Count(0x30));
+        if (exact)
+            Assert.Equal(expected, m.Count(0x30));
+        else
+            Assert.InRange(m.Count(0x30), expected, uint.MaxValue);
     }
 
     [Fact]
@@ -112,7 +120,7 @@ public class LocalApicTests
     public void Periodic_timer_fires_repeatedly()
     {
         using var m = new KvmMachine(irqchip: true);
-        GuestTimerProgram(m, 0x20030, a => a.mov(__dword_ptr[rbx + 0x380], 1_000_000), 3); // 1 ms period
+        GuestTimerProgram(m, 0x20030, a => a.mov(__dword_ptr[rbx + 0x380], 1_000_000), 3, exact: false); // 1 ms period
         Assert.NotEqual(long.MaxValue, m.Vcpu.Apic!.TimerDeadline);                      // still armed
     }
 

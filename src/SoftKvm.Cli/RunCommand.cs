@@ -106,6 +106,11 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             var other => throw new ConfigurationException($"unknown --gic '{other}' (expected v2 or v3)"),
         };
         ulong memory = SizeParser.Parse(parse.GetValue(o.Memory)!);
+        bool withhold = parse.GetValue(o.X86WithholdInsnLength);
+        if (withhold && arch != "x86_64")
+        {
+            throw new ConfigurationException("--x86-withhold-insn-length is an x86_64 option (use it with --arch x86_64)");
+        }
 
         // Files first, so that a missing file is reported whichever machine is asked for.
         InputFiles.Check(kernel, "kernel");
@@ -138,6 +143,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Initrd = initrd,
             Append = parse.GetValue(o.Append),
             Disks = disks,
+            X86WithholdInstructionLength = withhold,
         };
     }
 
@@ -227,6 +233,10 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             {
                 env.Out.WriteLine($"{s.Name} {s.Value}");
             }
+
+            // The VMM's own view, to hold against the hypervisor's mmio_exits and io_exits.
+            env.Out.WriteLine($"vmm_mmio_exits_seen {runner.MmioExitsSeen}");
+            env.Out.WriteLine($"vmm_io_exits_seen {runner.IoExitsSeen}");
         }
 
         if (parse.GetValue(o.VgicState))

@@ -23,7 +23,7 @@ internal sealed class RunOptions
 
     public Option<string[]> DiskReadOnly { get; } = new("--disk-readonly") { Description = "read-only disk image (VIRTIO_BLK_F_RO; repeatable, after the --disk ones)", HelpName = "FILE" };
 
-    public Option<bool> Stats { get; } = new("--stats") { Description = "after the run, print every statistic as 'name value', summed over vCPUs" };
+    public Option<bool> Stats { get; } = new("--stats") { Description = "after the run, print every statistic as 'name value', summed over vCPUs, then the VMM's own counts of the exits it handled (vmm_mmio_exits_seen, vmm_io_exits_seen)" };
 
     public Option<string?> DumpDtb { get; } = new("--dump-dtb") { Description = "write the device tree blob to FILE and exit without running (as QEMU's dumpdtb)", HelpName = "FILE" };
 
@@ -31,6 +31,12 @@ internal sealed class RunOptions
 
     public Option<bool> VgicState { get; } = new("--vgic-state") { Description = "after the run, print the interrupt controller's state" };
 
+    public Option<bool> X86WithholdInsnLength { get; } = new("--x86-withhold-insn-length")
+    {
+        Description = "x86_64: behave like nested VMX EPT misconfig exits: the CPU gives no instruction length on EPT exits "
+            + "(fast MMIO, MMIO), so the hypervisor decodes the instruction to skip it",
+    };
+
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, DumpDtb, Trace, VgicState];
+        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, DumpDtb, Trace, VgicState, X86WithholdInsnLength];
 }

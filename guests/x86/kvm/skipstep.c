@@ -3,7 +3,8 @@ typedef unsigned int u32;
 typedef unsigned short u16;
 typedef unsigned char u8;
 
-volatile u32 db_count, db_eip, ud_count, ud_eip, other_count;
+volatile u32 db_count, db_eip, ud_count, ud_eip;
+extern volatile u32 other_count;
 void db_entry(void);
 void ud_entry(void);
 void other_entry(void);

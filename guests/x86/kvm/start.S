@@ -1,4 +1,4 @@
-/* Multiboot v1 entry: 32-bit protected mode, flat segments, paging off. */
+/* Multiboot v1 entry: 32-bit protected mode, flat segments, paging off. main(info) gets EBX. */
     .section .multiboot, "a"
     .align 4
     .long 0x1BADB002
@@ -9,6 +9,7 @@
     .globl _start
 _start:
     mov $stack_top, %esp
+    push %ebx
     call main
     movw $0xF4, %dx
     outl %eax, %dx
@@ -16,39 +17,33 @@ _start:
     hlt
     jmp 1b
 
-/* #DB: count, record the saved EIP, clear TF and set RF in the saved EFLAGS. */
-    .globl db_entry
-db_entry:
-    push %eax
-    incl db_count
-    mov 4(%esp), %eax
-    mov %eax, db_eip
-    andl $~0x100, 12(%esp)
-    orl $0x10000, 12(%esp)
-    pop %eax
-    iret
-
-/* #UD: count, record the saved EIP, skip the 2-byte instruction, clear TF. */
-    .globl ud_entry
-ud_entry:
-    push %eax
-    incl ud_count
-    mov 4(%esp), %eax
-    mov %eax, ud_eip
-    addl $2, 4(%esp)
-    andl $~0x100, 12(%esp)
-    pop %eax
-    iret
-
-/* Any other vector: count and stop. */
+/* Any other vector: count, say so on COM1 and leave through isa-debug-exit with 0x7F (exit code 255). */
     .globl other_entry
 other_entry:
-    incl other_count
     cli
+    incl other_count
+    mov $other_msg, %esi
+    mov $0x3F8, %dx
+3:  lodsb
+    test %al, %al
+    jz 4f
+    out %al, %dx
+    jmp 3b
+4:  mov $0x7F, %eax
+    mov $0xF4, %dx
+    outl %eax, %dx
 2:  hlt
     jmp 2b
 
+    .section .rodata
+other_msg:
+    .asciz "FAIL unexpected exception\n"
+
     .bss
+    .globl other_count
+    .align 4
+other_count:
+    .long 0
     .align 16
     .space 8192
 stack_top:

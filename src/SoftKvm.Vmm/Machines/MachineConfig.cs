@@ -39,4 +39,10 @@ public sealed record MachineConfig
 
     /// <summary>Whether to add a virtio-console (after the disks) that shares the serial output.</summary>
     public bool VirtioConsole { get; init; }
+
+    /// <summary>
+    /// x86 only: the CPU model withholds the VM-exit instruction length on EPT exits, as a VMX hypervisor
+    /// running nested sees it for EPT misconfigurations, so the hypervisor decodes the instruction to skip it.
+    /// </summary>
+    public bool X86WithholdInstructionLength { get; init; }
 }

@@ -28,6 +28,8 @@ public sealed class VmRunner
     private RunOutcome? _outcome;
     private long _unhandledMmio;
     private long _unhandledPio;
+    private long _mmioExitsSeen;
+    private long _ioExitsSeen;
 
     /// <summary>Creates a runner for <paramref name="vm"/> whose userspace devices sit on <paramref name="mmioBus"/> and <paramref name="pioBus"/>.</summary>
     public VmRunner(Vm vm, IoBus mmioBus, IoBus pioBus, RunnerOptions? options = null)
@@ -46,6 +48,16 @@ public sealed class VmRunner
 
     /// <summary>Port accesses no userspace device took.</summary>
     public long UnhandledPioAccesses => Interlocked.Read(ref _unhandledPio);
+
+    /// <summary>
+    /// The <c>KVM_EXIT_MMIO</c> returns this VMM handled, over every vCPU: the VMM's own count, to hold
+    /// against the hypervisor's <c>mmio_exits</c> statistic (spec §6: one per emulation pass that needed
+    /// userspace, so the two are equal unless an operand is split into several fragments).
+    /// </summary>
+    public long MmioExitsSeen => Interlocked.Read(ref _mmioExitsSeen);
+
+    /// <summary>The <c>KVM_EXIT_IO</c> returns this VMM handled, over every vCPU (compare with <c>io_exits</c>, which also counts in-kernel ports).</summary>
+    public long IoExitsSeen => Interlocked.Read(ref _ioExitsSeen);
 
     /// <summary>
     /// Whether every vCPU thread of the last <see cref="Run"/> ended. When false, a thread is still inside
@@ -167,9 +179,11 @@ public sealed class VmRunner
         switch (run.ExitReason)
         {
             case ExitReason.Mmio:
+                Interlocked.Increment(ref _mmioExitsSeen);
                 HandleMmio(vcpu, ref run.Mmio);
                 return true;
             case ExitReason.Io:
+                Interlocked.Increment(ref _ioExitsSeen);
                 return HandleIo(vcpu, ref run);
             case ExitReason.Intr:
                 return true;

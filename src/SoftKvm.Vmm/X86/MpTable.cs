@@ -44,9 +44,10 @@ public static class MpTable
 
     /// <summary>
     /// Builds the floating pointer and configuration table to place at <paramref name="address"/> (16-byte
-    /// aligned, inside the BIOS area); <paramref name="ioApicId"/> is the IOAPIC's id.
+    /// aligned, inside the BIOS area); <paramref name="ioApicId"/> is the IOAPIC's id. ISA IRQs whose bit is
+    /// set in <paramref name="levelIrqs"/> are announced level-triggered, active high (the virtio-mmio lines).
     /// </summary>
-    public static byte[] Build(uint address, int cpus, byte ioApicId)
+    public static byte[] Build(uint address, int cpus, byte ioApicId, ushort levelIrqs = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(cpus, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(cpus, 255);
@@ -105,6 +106,7 @@ public static class MpTable
             var e = table.Slice(at, 8);
             e[0] = EntryIoInterrupt;
             e[1] = (byte)(irq == 2 ? 3 : 0); // INT, or ExtINT for the PIC cascade pin
+            e[2] = (byte)((levelIrqs & (1 << irq)) != 0 ? 0x0D : 0); // level (3 << 2), active high (1); else conforms to the bus
             e[4] = IsaBusId;
             e[5] = (byte)(irq == 2 ? 0 : irq);
             e[6] = ioApicId;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
+using SoftKvm.Devices.Virtio;
 using SoftKvm.Devices.X86;
 using SoftKvm.Vmm.Errors;
 using SoftKvm.Vmm.Loaders;
@@ -18,7 +19,11 @@ namespace SoftKvm.Vmm.X86;
 /// MP table in memory, vCPU 0 in the Multiboot entry state (32-bit flat protected mode, paging off,
 /// interrupts off, EAX = 0x2BADB002, EBX = the information structure) and the other vCPUs waiting for
 /// INIT/SIPI. Userspace devices on the PIO bus: 16550A at 0x3F8 (IRQ 4), CMOS RTC at 0x70, isa-debug-exit
-/// at 0xF4 (raises <see cref="DeviceExit"/>).
+/// at 0xF4 (raises <see cref="DeviceExit"/>); on the MMIO bus, virtio-mmio transports as microvm places
+/// them (<see cref="PcMemoryMap.VirtioMmioAddress"/>): the disks (virtio-blk), then a virtio-console. A
+/// device with a single virtqueue (virtio-blk) gets its QueueNotify register as a fast-MMIO doorbell: a
+/// zero-length ioeventfd (KVM_IOEVENTFD with len 0) whose signal serves the queue on the notifying vCPU's
+/// thread, so a notify never leaves the hypervisor layer.
 /// </summary>
 internal sealed class PcMachine : IMachine
 {
@@ -37,8 +42,15 @@ internal sealed class PcMachine : IMachine
     /// <summary>The flat 32-bit data segment descriptor (base 0, limit 4 GiB, read/write).</summary>
     public const ulong FlatData32 = 0x00CF_9300_0000_FFFF;
 
+    /// <summary>The virtio-mmio QueueNotify register's offset (virtio 1.2 section 4.2.2).</summary>
+    public const ulong VirtioQueueNotify = 0x50;
+
+    // A QueueNotify value of 0 (queue 0), written to the transport when the fast-MMIO doorbell rings.
+    private static readonly byte[] NotifyQueue0 = new byte[4];
+
     private readonly X86Vm _vm;
     private readonly Uart16550 _uart;
+    private readonly List<IDisposable> _owned = [];
 
     public PcMachine(MachineConfig config, MultibootImage kernel, IReadOnlyList<(ulong Address, byte[] Data)> blobs, byte ioApicId, MachineIo io)
     {
@@ -71,6 +83,11 @@ internal sealed class PcMachine : IMachine
             }
 
             SetMultibootEntryState((X86Vcpu)vcpus[0], kernel.Entry, (uint)PcMemoryMap.BootDataStart);
+            foreach (var v in vcpus)
+            {
+                ((X86Vcpu)v).Cpu.Controls.WithholdEptInstructionLength = config.X86WithholdInstructionLength;
+            }
+
             Vcpus = vcpus;
 
             _uart = new Uart16550(io.Console, Irqchip.GetLine(Com1Irq));
@@ -78,10 +95,21 @@ internal sealed class PcMachine : IMachine
             PioBus.Register(RtcPort, CmosRtc.PortCount, new CmosRtc(unsupported: io.Log.WriteLine));
             PioBus.Register(IsaDebugExit.DefaultPort, IsaDebugExit.PortCount, new IsaDebugExit(code =>
                 DeviceExit?.Invoke(code, $"isa-debug-exit: the guest wrote 0x{(uint)code >> 1:x}, exit code {code}")));
+            int n = 0;
+            foreach (var disk in config.Disks)
+            {
+                var blk = new VirtioBlock(disk.Path, disk.ReadOnly);
+                _owned.Add(blk);
+                var transport = AddVirtio(blk, n, io);
+                AddFastMmioDoorbell(transport, PcMemoryMap.VirtioMmioAddress(n) + VirtioQueueNotify);
+                n++;
+            }
+
+            AddVirtio(new VirtioConsole(io.Console), n, io);
         }
         catch
         {
-            _vm.Dispose();
+            Dispose();
             throw;
         }
     }
@@ -154,7 +182,37 @@ internal sealed class PcMachine : IMachine
         return sb.ToString();
     }
 
-    public void Dispose() => _vm.Dispose();
+    public void Dispose()
+    {
+        _vm.Dispose();
+        foreach (var d in _owned)
+        {
+            d.Dispose();
+        }
+
+        _owned.Clear();
+    }
+
+    private VirtioMmioTransport AddVirtio(VirtioDevice device, int index, MachineIo io)
+    {
+        var transport = new VirtioMmioTransport(device, _vm.Memory, Irqchip.GetLine(PcMemoryMap.VirtioIrq(index)), io.Log.WriteLine);
+        MmioBus.Register(PcMemoryMap.VirtioMmioAddress(index), PcMemoryMap.VirtioMmioStride, transport);
+        return transport;
+    }
+
+    // KVM_IOEVENTFD with len 0 on the FAST_MMIO bus: any write to the doorbell signals without emulation;
+    // the VMM's handler (here: on the signalling thread, like an ioeventfd handler) serves queue 0.
+    private void AddFastMmioDoorbell(VirtioMmioTransport transport, ulong address)
+    {
+        var signal = new EventFd();
+        _owned.Add(signal);
+        signal.Signaled += fd =>
+        {
+            fd.Drain();
+            transport.Write(null, VirtioQueueNotify, NotifyQueue0);
+        };
+        _vm.RegisterIoEvent(IoBusKind.Mmio, new IoEvent(address, 0, signal));
+    }
 
     private static void SetIoApicId(IoApic ioApic, byte id)
     {

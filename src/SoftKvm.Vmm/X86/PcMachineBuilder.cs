@@ -8,8 +8,9 @@ namespace SoftKvm.Vmm.X86;
 /// The x86 PC with a Multiboot v1 loader (<c>--arch x86_64</c>): RAM from 0 (<see cref="PcMemoryMap"/>),
 /// the kernel placed as its Multiboot header or ELF32 program headers say, the initrd as a Multiboot
 /// module, the information structure and an MP table, vCPU 0 in the Multiboot entry state and the others
-/// waiting for INIT/SIPI. <c>--gic</c> is an arm64 option and is ignored here; disks and virtio-console
-/// are refused (the PC has no virtio transport yet).
+/// waiting for INIT/SIPI, and virtio-mmio devices as QEMU's <c>microvm</c> places them: the disks, then a
+/// virtio-console, in windows at 0xFEB0_0000 + n * 0x200 on IRQ 5 + n, each announced on the kernel command
+/// line (<c>virtio_mmio.device=512@0xfeb00000:5</c>). <c>--gic</c> is an arm64 option and is ignored here.
 /// </summary>
 public sealed class PcMachineBuilder : IMachineBuilder
 {
@@ -35,10 +36,36 @@ public sealed class PcMachineBuilder : IMachineBuilder
                 $"--memory {Arm64BootPlanner.Size(config.MemorySize)} is out of range: the x86 PC takes 2 MiB to 256 GiB in whole 4 KiB pages");
         }
 
-        if (config.Disks.Count > 0 || config.VirtioConsole)
+        if (config.Disks.Count > PcMemoryMap.VirtioMmioCount - 1)
         {
-            throw new ConfigurationException("the x86 PC has no virtio devices yet: --disk, --disk-ro and virtio-console are not supported with --arch x86_64");
+            throw new ConfigurationException(
+                $"{config.Disks.Count} disks are too many: the x86 PC has {PcMemoryMap.VirtioMmioCount} virtio-mmio windows and one holds the virtio-console, so at most {PcMemoryMap.VirtioMmioCount - 1} disks");
         }
+    }
+
+    /// <summary>The number of virtio-mmio windows in use: the disks and the virtio-console (always present on the PC).</summary>
+    public static int VirtioDeviceCount(MachineConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.Disks.Count + 1;
+    }
+
+    /// <summary>The kernel command line: <c>--append</c>, then one <c>virtio_mmio.device=</c> parameter per virtio-mmio window in use.</summary>
+    public static string KernelCommandLine(MachineConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var parts = new List<string>();
+        if (!string.IsNullOrEmpty(config.Append))
+        {
+            parts.Add(config.Append);
+        }
+
+        for (int i = 0; i < VirtioDeviceCount(config); i++)
+        {
+            parts.Add(PcMemoryMap.VirtioMmioCommandLine(i));
+        }
+
+        return string.Join(' ', parts);
     }
 
     /// <inheritdoc />
@@ -83,10 +110,16 @@ public sealed class PcMachineBuilder : IMachineBuilder
             modules.Add(new MultibootModule((uint)start, (uint)(start + (ulong)initrd.Length), Path.GetFileName(config.Initrd)));
         }
 
-        byte[] info = MultibootInfo.Build(PcMemoryMap.BootDataStart, config.MemorySize, config.Append, modules);
+        byte[] info = MultibootInfo.Build(PcMemoryMap.BootDataStart, config.MemorySize, KernelCommandLine(config), modules);
         blobs.Add((PcMemoryMap.BootDataStart, info));
         byte ioApicId = IoApicId(config.Cpus);
-        blobs.Add((PcMemoryMap.MpTableAddress, MpTable.Build((uint)PcMemoryMap.MpTableAddress, config.Cpus, ioApicId)));
+        ushort levelIrqs = 0;
+        for (int i = 0; i < VirtioDeviceCount(config); i++)
+        {
+            levelIrqs |= (ushort)(1 << PcMemoryMap.VirtioIrq(i));
+        }
+
+        blobs.Add((PcMemoryMap.MpTableAddress, MpTable.Build((uint)PcMemoryMap.MpTableAddress, config.Cpus, ioApicId, levelIrqs)));
         return new PreparedPc(config, kernel, blobs, ioApicId);
     }
 

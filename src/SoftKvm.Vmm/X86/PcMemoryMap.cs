@@ -38,6 +38,18 @@ public static class PcMemoryMap
     /// <summary>Where RAM above the hole continues (4 GiB).</summary>
     public const ulong HighRamBase = 0x1_0000_0000;
 
+    /// <summary>The first virtio-mmio window (QEMU microvm's VIRTIO_MMIO_BASE), below the IOAPIC.</summary>
+    public const ulong VirtioMmioBase = 0xFEB0_0000;
+
+    /// <summary>The size of and distance between virtio-mmio windows (512 bytes, as microvm).</summary>
+    public const ulong VirtioMmioStride = 0x200;
+
+    /// <summary>How many virtio-mmio windows the PC has (microvm's 8 transports).</summary>
+    public const int VirtioMmioCount = 8;
+
+    /// <summary>The ISA IRQ (IOAPIC pin) of window 0; window n uses this + n (microvm's legacy base 5: IRQs 5-12).</summary>
+    public const int VirtioFirstIrq = 5;
+
     /// <summary>The IOAPIC's MMIO base.</summary>
     public const uint IoApicBase = 0xFEC0_0000;
 
@@ -49,6 +61,19 @@ public static class PcMemoryMap
 
     /// <summary>The largest RAM accepted (256 GiB).</summary>
     public const ulong MaxMemorySize = 256UL << 30;
+
+    /// <summary>The guest-physical address of virtio-mmio window <paramref name="index"/>.</summary>
+    public static ulong VirtioMmioAddress(int index) => VirtioMmioBase + ((ulong)index * VirtioMmioStride);
+
+    /// <summary>The IRQ (IOAPIC pin, GSI) of virtio-mmio window <paramref name="index"/>.</summary>
+    public static int VirtioIrq(int index) => VirtioFirstIrq + index;
+
+    /// <summary>
+    /// The kernel command-line parameter that announces window <paramref name="index"/> to Linux's
+    /// virtio_mmio driver (as microvm: <c>virtio_mmio.device=512@0xfeb00000:5</c>).
+    /// </summary>
+    public static string VirtioMmioCommandLine(int index) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"virtio_mmio.device={VirtioMmioStride}@0x{VirtioMmioAddress(index):x}:{VirtioIrq(index)}");
 
     /// <summary>The size of slot 0 (RAM from 0).</summary>
     public static ulong LowRamSize(ulong memorySize) => Math.Min(memorySize, LowRamLimit);

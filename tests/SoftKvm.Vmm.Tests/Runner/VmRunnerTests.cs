@@ -91,6 +91,23 @@ public class VmRunnerTests
     }
 
     [Fact]
+    public void RunnerCountsTheMmioAndIoExitsItHandled()
+    {
+        var (vm, mmio, pio) = Setup(1);
+        mmio.Register(0x0900_0000, 0x1000, new RecordingDevice());
+        vm.Cpu(0).Script(
+            ScriptedVcpu.MmioRead(0x0900_0000),
+            ScriptedVcpu.MmioWrite(0x0900_0004, 1),
+            ScriptedVcpu.MmioRead(0x1234_0000),
+            ScriptedVcpu.PortOut(0x80, 1),
+            ScriptedVcpu.SystemEvent(SystemEventType.Shutdown));
+        var runner = new VmRunner(vm, mmio, pio);
+        runner.Run();
+        Assert.Equal(3, runner.MmioExitsSeen);
+        Assert.Equal(1, runner.IoExitsSeen);
+    }
+
+    [Fact]
     public void InternalErrorStopsWithExitCode3AndTheMessage()
     {
         var (vm, mmio, pio) = Setup(1);

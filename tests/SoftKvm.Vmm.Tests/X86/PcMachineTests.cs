@@ -105,10 +105,68 @@ public class PcMachineTests
     }
 
     [Fact]
-    public void DisksAreRefused()
+    public void DisksAndTheConsoleSitInMicrovmVirtioWindowsAnnouncedOnTheCommandLine()
     {
-        var e = Assert.Throws<ConfigurationException>(() => new PcMachineBuilder().Prepare(Config() with { Disks = [new DiskConfig("/x", false)] }));
-        Assert.Contains("no virtio", e.Message);
+        string disk = Path.GetTempFileName();
+        string disk2 = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(disk, new byte[4096]);
+            File.WriteAllBytes(disk2, new byte[4096]);
+            var config = Config(append: "quiet") with { Disks = [new DiskConfig(disk, false), new DiskConfig(disk2, true)] };
+            Assert.Equal(
+                "quiet virtio_mmio.device=512@0xfeb00000:5 virtio_mmio.device=512@0xfeb00200:6 virtio_mmio.device=512@0xfeb00400:7",
+                PcMachineBuilder.KernelCommandLine(config));
+            using var m = Create(config);
+            var word = new byte[4];
+            for (int i = 0; i < 3; i++)
+            {
+                ulong window = 0xFEB0_0000 + ((ulong)i * 0x200);
+                Assert.True(m.MmioBus.Read(null, window, word));
+                Assert.Equal(0x74726976u, BitConverter.ToUInt32(word));
+                Assert.True(m.MmioBus.Read(null, window + 8, word));
+                Assert.Equal(i < 2 ? 2u : 3u, BitConverter.ToUInt32(word)); // virtio-blk, then virtio-console
+            }
+
+            // virtio-blk's QueueNotify is a fast-MMIO doorbell (zero-length ioeventfd); the console's (two queues) is not.
+            Assert.True(m.Vm.MmioBus.TrySignalFastMmio(0xFEB0_0050));
+            Assert.True(m.Vm.MmioBus.TrySignalFastMmio(0xFEB0_0250));
+            Assert.False(m.Vm.MmioBus.TrySignalFastMmio(0xFEB0_0450));
+            Assert.False(m.MmioBus.TryFind(0xFEB0_0600, 4, out _, out _));
+        }
+        finally
+        {
+            File.Delete(disk);
+            File.Delete(disk2);
+        }
+    }
+
+    [Fact]
+    public void VirtioIrqsAreLevelTriggeredInTheMpTable()
+    {
+        byte[] table = MpTable.Build((uint)PcMemoryMap.MpTableAddress, 1, 1, levelIrqs: 1 << 5);
+        int entries = 16 + 44 + 20 + 8 + 8; // floating pointer, header, 1 processor, bus, IOAPIC
+        for (int irq = 0; irq < 16; irq++)
+        {
+            Assert.Equal(irq == 5 ? 0x0D : 0, table[entries + (irq * 8) + 2]);
+        }
+    }
+
+    [Fact]
+    public void TooManyDisksAreRefused()
+    {
+        var disks = Enumerable.Range(0, 8).Select(_ => new DiskConfig("/x", false)).ToArray();
+        var e = Assert.Throws<ConfigurationException>(() => new PcMachineBuilder().Prepare(Config() with { Disks = disks }));
+        Assert.Contains("at most 7 disks", e.Message);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void WithholdInstructionLengthReachesEveryVcpu(bool withhold)
+    {
+        using var m = Create(Config(cpus: 2) with { X86WithholdInstructionLength = withhold });
+        Assert.All(m.Vcpus, v => Assert.Equal(withhold, ((X86Vcpu)v).Cpu.Controls.WithholdEptInstructionLength));
     }
 
     [Fact]

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace SoftKvm.Cli.Tests;
+
+/// <summary>
+/// Issue #8 "Done when" through the real <c>softkvm run --arch x86_64</c> (<see cref="MachineWiring"/>):
+/// the guests of guests/x86/kvm on the PC machine with its virtio-mmio devices, PASS/FAIL lines on the
+/// 16550A, isa-debug-exit code 1 when every check passed.
+/// </summary>
+public sealed class X86KvmGuestTests : IDisposable
+{
+    private readonly string _disk = Path.Combine(Path.GetTempPath(), $"softkvm-x86kvm-{Guid.NewGuid():N}.img");
+
+    public X86KvmGuestTests()
+    {
+        File.WriteAllBytes(_disk, new byte[64 * 1024]);
+    }
+
+    public void Dispose() => File.Delete(_disk);
+
+    private static string Guest(string name, [CallerFilePath] string source = "")
+    {
+        var dir = new DirectoryInfo(Path.GetDirectoryName(source)!);
+        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "guests", "x86", "kvm")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir is null ? throw new DirectoryNotFoundException("guests/x86/kvm not found") : Path.Combine(dir.FullName, "guests", "x86", "kvm", name + ".elf");
+    }
+
+    private static (int Code, string Serial, string Out, string Error) Softkvm(params string[] args)
+    {
+        var serial = new MemoryStream();
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var env = new CliEnvironment { Out = output, Error = error, SerialOutput = serial };
+        int code = SoftKvmCli.Run(args, env, MachineWiring.Default());
+        return (code, Encoding.UTF8.GetString(serial.ToArray()), output.ToString(), error.ToString());
+    }
+
+    private static Dictionary<string, ulong> Stats(string output) =>
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' '))
+            .Where(p => p.Length == 2 && ulong.TryParse(p[1], CultureInfo.InvariantCulture, out _))
+            .ToDictionary(p => p[0], p => ulong.Parse(p[1], CultureInfo.InvariantCulture));
+
+    private static void AssertAllPassed(int code, string serial, string error)
+    {
+        Assert.DoesNotContain("FAIL", serial);
+        Assert.EndsWith("ALL PASS\n", serial);
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("unhandled", error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SingleStepShadowsMovsAndSyscallScenariosPass(bool withholdLength)
+    {
+        string[] args = ["run", "--arch", "x86_64", "--kernel", Guest("pcstep"), "--disk", _disk, "--memory", "64M", "--stats"];
+        var (code, serial, output, error) = Softkvm(withholdLength ? [.. args, "--x86-withhold-insn-length"] : args);
+        AssertAllPassed(code, serial, error);
+        foreach (string line in new[]
+        {
+            "PASS step over OUT", "PASS step over CPUID", "PASS step over MMIO load", "PASS step over fast-MMIO doorbell",
+            "PASS STI shadow with TF", "PASS MOV SS shadow with TF", "PASS STI shadow: interrupt after the OUT",
+            "PASS STI shadow: interrupt after the doorbell", "PASS STI and MOV SS shadows: interrupt after the CPUID",
+            "PASS MOVS: one #PF", "PASS MOVS: no #DB before the #PF", "PASS MOVS: one retirement", "PASS MOVS: one #DB after the retirement",
+            "PASS SYSCALL #UD with TF and RF",
+        })
+        {
+            Assert.Contains(line, serial);
+        }
+
+        var stats = Stats(output);
+        Assert.Equal(stats["vmm_mmio_exits_seen"], stats["mmio_exits"]);
+        Assert.Equal(stats["vmm_io_exits_seen"], stats["io_exits"]);
+        Assert.True(stats["mmio_exits"] > 0);
+        Assert.Equal(0UL, stats["insn_emulation_fail"]);
+    }
+
+    [Fact]
+    public void EmulationFailureEndsTheRunAndAddsNothingToMmioExits()
+    {
+        var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("emufail"), "--memory", "16M", "--stats");
+        Assert.Contains("PASS MMIO and local APIC reads\ncalling into MMIO\n", serial);
+        Assert.Equal(3, code);
+        Assert.Contains("KVM_EXIT_INTERNAL_ERROR (emulation failure)", error);
+        var stats = Stats(output);
+        Assert.Equal(1UL, stats["insn_emulation_fail"]);
+
+        // virtio_find reads MagicValue and DeviceID of the console's window, then 3 MagicValue loads: 5 MMIO
+        // exits. The 3 local-APIC reads, the SVR write and the failed fetch add nothing.
+        Assert.Equal(5UL, stats["vmm_mmio_exits_seen"]);
+        Assert.Equal(stats["vmm_mmio_exits_seen"], stats["mmio_exits"]);
+        Assert.Equal(stats["vmm_io_exits_seen"], stats["io_exits"]);
+    }
+
+    [Fact]
+    public void WithholdOptionIsShownInHelpAndRefusedForArm64()
+    {
+        var (code, _, output, _) = Softkvm("run", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--x86-withhold-insn-length", output);
+        Assert.Contains("nested VMX EPT misconfig", output);
+
+        var (code2, _, _, error) = Softkvm("run", "--arch", "arm64", "--kernel", Guest("pcstep"), "--x86-withhold-insn-length");
+        Assert.Equal(2, code2);
+        Assert.Contains("x86_64 option", error);
+    }
+}

@@ -99,6 +99,24 @@ public sealed class X86KvmGuestTests : IDisposable
         Assert.Equal(stats["vmm_io_exits_seen"], stats["io_exits"]);
     }
 
+    [Theory]
+    [InlineData(4)]
+    [InlineData(1)]
+    public void SmpGuestBringsUpTheApsExchangesFixedIpisAndUsesX2Apic(int cpus)
+    {
+        var (code, serial, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("smp"), "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--memory", "64M");
+        AssertAllPassed(code, serial, error);
+        Assert.Contains($"MP table processors: {cpus}\n", serial);
+        Assert.Contains($"BSP fixed IPIs received: {cpus - 1}\n", serial);
+        for (int ap = 1; ap < cpus; ap++)
+        {
+            Assert.Contains($"AP {ap} fixed IPIs received: 1\n", serial);
+        }
+
+        Assert.Contains("x2APIC self IPIs received: 2\n", serial);
+        Assert.Contains("PASS two x2APIC IPIs through ICR 0x830, EOI through 0x80B", serial);
+    }
+
     [Fact]
     public void WithholdOptionIsShownInHelpAndRefusedForArm64()
     {

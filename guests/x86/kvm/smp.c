@@ -7,7 +7,7 @@
 
 #define AP_TRAMP 0x7000u
 #define MAX_CPUS 16
-#define SPIN 20000000
+#define WAIT_CYCLES (1ull << 34) /* about 17 s at the PC's 1 GHz TSC: generous for a loaded host */
 
 extern char ap_tramp[], ap_tramp_end[];
 void isr_41(void);
@@ -99,9 +99,19 @@ static int mp_processors(u8 *ids)
     return 0;
 }
 
+static u64 rdtsc(void)
+{
+    u32 lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((u64)hi << 32) | lo;
+}
+
+/* Waits (bounded by the TSC, not by an iteration count, so a slow host does not fail it) until *counter
+   reaches value; returns whether it is exactly value. */
 static int wait_for(volatile u32 *counter, u32 value)
 {
-    for (int i = 0; i < SPIN && *counter < value; i++)
+    u64 start = rdtsc();
+    while (*counter < value && rdtsc() - start < WAIT_CYCLES)
     {
         __asm__ volatile("pause");
     }

@@ -5,6 +5,7 @@ using SoftKvm.Vmm.Arm64;
 using SoftKvm.Vmm.Errors;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
+using SoftKvm.Vmm.Profiling;
 using SoftKvm.Vmm.Runner;
 
 namespace SoftKvm.Cli;
@@ -42,6 +43,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             }
 
             var config = BuildConfig(parse, o, kernel, smp ?? 1);
+            _symbols = LoadSymbols(parse, o);
             var builder = catalog.Get(config.Architecture);
             var prepared = builder.Prepare(config);
             if (parse.GetValue(o.DumpDtb) is { } dtbPath)
@@ -68,6 +70,24 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
                 File.Delete(demo);
             }
         }
+    }
+
+    private SymbolMap? _symbols;
+
+    private static SymbolMap? LoadSymbols(ParseResult parse, RunOptions o)
+    {
+        if (parse.GetValue(o.Symbols) is not { } path)
+        {
+            return null;
+        }
+
+        if (!parse.GetValue(o.Profile))
+        {
+            throw new ConfigurationException("--symbols names the functions of a profile: use it with --profile");
+        }
+
+        InputFiles.Check(path, "symbol file");
+        return SymbolMap.Load(path);
     }
 
     // The --arch value, checked against the catalog before anything else.
@@ -189,6 +209,15 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         }
     }
 
+    // The interactive terminal's Ctrl-A commands: Ctrl-C belongs to the guest there.
+    private ConsoleEscape Escape(VmRunner runner) => new(
+        () => runner.RequestStop(0, StopReason.Cancelled, "terminated by C-a x"),
+        help =>
+        {
+            env.Error.Write(help);
+            env.Error.Flush();
+        });
+
     private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o)
     {
         machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
@@ -205,9 +234,11 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Console.CancelKeyPress += onCtrlC;
         }
 
+        using var profiler = parse.GetValue(o.Profile) ? new GuestProfiler(machine.Vcpus) : null;
+        profiler?.Start();
         RunOutcome outcome;
         using (var raw = env.InteractiveTerminal ? TerminalRawMode.TryEnter() : null)
-        using (var pump = env.Input is null ? null : new InputPump(env.Input, machine.SendInput))
+        using (var pump = env.Input is null ? null : new InputPump(env.Input, machine.SendInput, raw is null ? null : Escape(runner)))
         {
             try
             {
@@ -238,6 +269,8 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             env.Out.WriteLine($"vmm_mmio_exits_seen {runner.MmioExitsSeen}");
             env.Out.WriteLine($"vmm_io_exits_seen {runner.IoExitsSeen}");
         }
+
+        profiler?.WriteReport(env.Out, machine.Vm.GetStatistics(), _symbols);
 
         if (parse.GetValue(o.VgicState))
         {

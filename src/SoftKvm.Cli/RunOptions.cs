@@ -37,6 +37,14 @@ internal sealed class RunOptions
             + "(fast MMIO, MMIO), so the hypervisor decodes the instruction to skip it",
     };
 
+    public Option<bool> Profile { get; } = new("--profile")
+    {
+        Description = "sample every vCPU's program counter (1 kHz) and, after the run, print where the guest spent its time, "
+            + "instructions per second, TLB and decode-cache hit rates and exits per second by reason",
+    };
+
+    public Option<string?> Symbols { get; } = new("--symbols") { Description = "with --profile: name guest functions from FILE in nm format (a kernel's System.map, or `nm guest.elf`)", HelpName = "FILE" };
+
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, DumpDtb, Trace, VgicState, X86WithholdInsnLength];
+        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, VgicState, X86WithholdInsnLength];
 }

@@ -117,6 +117,18 @@ public abstract class Vcpu : IDisposable
         _wakeup.Set();
     }
 
+    /// <summary>
+    /// The guest program counter (arm64 PC, x86 linear RIP) read from any thread without stopping the
+    /// vCPU, for a sampling profiler: a racy read that may be one instruction stale, never torn.
+    /// </summary>
+    public virtual ulong SampleProgramCounter() => 0;
+
+    /// <summary>
+    /// The CPU model's own counters for a profile (instructions retired, software-TLB and decode-cache
+    /// misses ...), as name and value; read after the run. Not statistics of the KVM API.
+    /// </summary>
+    public virtual IReadOnlyList<KeyValuePair<string, long>> CpuModelCounters() => [];
+
     /// <summary>Wakes a halted vCPU so it re-checks its wake-up condition (any thread).</summary>
     public void Wake() => _wakeup.Set();
 

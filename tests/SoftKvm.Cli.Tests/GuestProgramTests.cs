@@ -58,6 +58,51 @@ public sealed class GuestProgramTests
     }
 
     [Fact]
+    public void ProfileReportsRatesHitRatesExitsAndHotFunctions()
+    {
+        string symbols = Path.GetTempFileName();
+        try
+        {
+            // compute.elf is stripped: name its whole text "compute_text" (the loaded segment starts at 0x40080000).
+            File.WriteAllText(symbols, "0000000040080000 T compute_text\n0000000040100000 T after_text\n");
+            var (code, serial, output, _) = Softkvm("run", "--kernel", Path.Combine(Guests(), "compute.elf"), "--profile", "--symbols", symbols);
+            Assert.Equal(0, code);
+            Assert.Equal(File.ReadAllText(Path.Combine(Guests(), "compute.expected.txt")), serial);
+            Assert.Contains("profile: ", output);
+            Assert.Matches(@"vcpu0: [0-9,]+ instructions, [0-9.]+ MIPS", output);
+            Assert.Matches(@"decode_cache_misses [0-9,]+ \([0-9.]+ per million instructions\), hit rate [0-9.]+%", output);
+            Assert.Matches(@"fetch_tlb_misses [0-9,]+ .*hit rate", output);
+            Assert.Matches(@"mmio_exit_user +[0-9,]+ +[0-9.,]+/s", output);
+            Assert.Contains("hottest guest functions", output);
+            Assert.Matches(@"[0-9.]+%  compute_text", output);
+        }
+        finally
+        {
+            File.Delete(symbols);
+        }
+    }
+
+    [Fact]
+    public void SymbolsWithoutProfileOrWithoutSymbolsAreOneLineExit2()
+    {
+        string empty = Path.GetTempFileName();
+        try
+        {
+            var (code, _, _, error) = Softkvm("run", "--kernel", Path.Combine(Guests(), "compute.elf"), "--symbols", empty);
+            Assert.Equal(2, code);
+            Assert.Contains("--profile", error);
+            (code, _, _, error) = Softkvm("run", "--kernel", Path.Combine(Guests(), "compute.elf"), "--profile", "--symbols", empty);
+            Assert.Equal(2, code);
+            Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("no text symbols", error);
+        }
+        finally
+        {
+            File.Delete(empty);
+        }
+    }
+
+    [Fact]
     public void BuiltInDemoGreetsFromFourVcpusAndPowersOff()
     {
         var (code, serial, _, error) = Softkvm("run");

@@ -44,6 +44,7 @@ internal sealed unsafe partial class Arm64Cpu
     /// <summary>Drops every cached translation (TLBI, memory slot change, dirty-log harvest).</summary>
     public void FlushTlb()
     {
+        Counters.TlbFlushes++;
         _memoryGeneration = _memory.Generation;
         _tlbEpoch = _shared.TlbEpoch;
         Array.Clear(_readTlb);
@@ -100,6 +101,7 @@ internal sealed unsafe partial class Arm64Cpu
         }
         else
         {
+            Counters.DecodeCacheMisses++;
             op = A64Decoder.Decode(insn);
             slot = insn | ((ulong)op << 32);
         }
@@ -109,6 +111,7 @@ internal sealed unsafe partial class Arm64Cpu
 
     private byte* FetchSlow(ulong pc)
     {
+        Counters.FetchTlbMisses++;
         if ((pc & 3) != 0)
         {
             TakeSyncException(Esr.Make(Esr.EcPcAlign, 0), pc, true);
@@ -195,6 +198,7 @@ internal sealed unsafe partial class Arm64Cpu
 
     private bool ReadSlow(ulong va, int size, out ulong value, uint iss, bool unprivileged, bool aligned)
     {
+        Counters.ReadSlowPaths++;
         value = 0;
         byte* host = Resolve(va, size, AccessKind.Read, iss, unprivileged, aligned, out bool split);
         if (host == null)
@@ -229,6 +233,7 @@ internal sealed unsafe partial class Arm64Cpu
 
     private bool WriteSlow(ulong va, int size, ulong value, uint iss, bool unprivileged, bool aligned)
     {
+        Counters.WriteSlowPaths++;
         byte* host = Resolve(va, size, AccessKind.Write, iss, unprivileged, aligned, out bool split);
         if (host == null)
         {

@@ -167,6 +167,25 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     public long InstructionsRetired => _cpu.Retired;
 
     /// <inheritdoc />
+    public override ulong SampleProgramCounter() => Volatile.Read(ref _cpu.State.Pc);
+
+    /// <inheritdoc />
+    public override IReadOnlyList<KeyValuePair<string, long>> CpuModelCounters()
+    {
+        var c = _cpu.Counters;
+        return
+        [
+            new("instructions", _cpu.Retired),
+            new("fetch_tlb_misses", c.FetchTlbMisses),
+            new("decode_cache_misses", c.DecodeCacheMisses),
+            new("read_slow_paths", c.ReadSlowPaths),
+            new("write_slow_paths", c.WriteSlowPaths),
+            new("tlb_flushes", c.TlbFlushes),
+            new("undefined_instructions", _cpu.UndefinedCount),
+        ];
+    }
+
+    /// <inheritdoc />
     protected override RunResult BeforeRun()
     {
         if (!_initialized)

@@ -176,6 +176,14 @@ public sealed partial class X86Vcpu : Vcpu
         }
     }
 
+    /// <inheritdoc />
+    /// <remarks>RIP as the guest sees it (not CS-relative linear): enough to find the hot code of a flat guest.</remarks>
+    public override ulong SampleProgramCounter() => Volatile.Read(ref _cpu.Regs.Rip);
+
+    /// <inheritdoc />
+    public override IReadOnlyList<KeyValuePair<string, long>> CpuModelCounters() =>
+        [new("instructions", _cpu.InstructionsRetired)];
+
     /// <summary>Tells the vCPU that interrupt state changed (any thread): wakes it when halted and, when <paramref name="kick"/>, makes a running CPU model stop at its next instruction.</summary>
     internal void NotifyEvent(bool kick)
     {

@@ -13,7 +13,7 @@ internal static class SoftKvmCli
     public static int Run(string[] args, CliEnvironment env, MachineCatalog catalog)
     {
         var options = new RunOptions();
-        var run = new Command("run", "Run a guest on a virtual machine (arm64 virt or x86_64 PC).");
+        var run = new Command("run", "Run a guest on a virtual machine (arm64 virt or x86_64 PC). On a terminal the console is raw: Ctrl-C goes to the guest, Ctrl-A x ends the run, Ctrl-A h lists the keys.");
         foreach (var option in options.All)
         {
             run.Options.Add(option);

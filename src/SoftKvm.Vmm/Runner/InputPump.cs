@@ -12,16 +12,21 @@ public sealed class InputPump : IDisposable
 
     private readonly Stream _input;
     private readonly InputSink _sink;
+    private readonly ConsoleEscape? _escape;
     private readonly Thread _thread;
     private volatile bool _stopping;
 
-    /// <summary>Starts pumping <paramref name="input"/> into <paramref name="sink"/>.</summary>
-    public InputPump(Stream input, InputSink sink)
+    /// <summary>
+    /// Starts pumping <paramref name="input"/> into <paramref name="sink"/>; with <paramref name="escape"/>
+    /// (an interactive terminal) the input goes through the Ctrl-A commands first.
+    /// </summary>
+    public InputPump(Stream input, InputSink sink, ConsoleEscape? escape = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(sink);
         _input = input;
         _sink = sink;
+        _escape = escape;
         _thread = new Thread(Pump) { IsBackground = true, Name = "console-input" };
         _thread.Start();
     }
@@ -40,15 +45,23 @@ public sealed class InputPump : IDisposable
 
     private void Pump()
     {
-        var buffer = new byte[256];
+        var read = new byte[256];
+        var filtered = new byte[read.Length + 1];
         try
         {
             while (!_stopping)
             {
-                int n = _input.Read(buffer, 0, buffer.Length);
+                int n = _input.Read(read, 0, read.Length);
                 if (n <= 0)
                 {
                     break;
+                }
+
+                byte[] buffer = read;
+                if (_escape is not null)
+                {
+                    n = _escape.Filter(read.AsSpan(0, n), filtered);
+                    buffer = filtered;
                 }
 
                 int offset = 0;

@@ -6,17 +6,17 @@ namespace SoftKvm.Vmm.Runner;
 /// Puts the controlling terminal of standard input into raw mode for the guest's serial console (no line
 /// editing, no echo: every key goes to the guest at once) and restores the saved settings on
 /// <see cref="Dispose"/>, on process exit and after Ctrl-C. As QEMU's stdio backend does, output
-/// post-processing (OPOST) stays on, and ISIG stays on so that Ctrl-C still stops SoftKvm. Does nothing
-/// when standard input is not a terminal or the host is not Linux.
+/// post-processing (OPOST) stays on. Signals are off (ISIG clear) as with QEMU's <c>-nographic</c>: Ctrl-C
+/// is a key for the guest (it interrupts the guest's foreground program, not SoftKvm); the
+/// <see cref="ConsoleEscape"/> Ctrl-A x ends the run. Does nothing when standard input is not a terminal
+/// or the host is not Linux.
 /// </summary>
 public sealed unsafe class TerminalRawMode : IDisposable
 {
     // struct termios on Linux (x86-64 and arm64 glibc): four tcflag_t, c_line, c_cc[32], two speed_t; 60 bytes.
     private const int TermiosSize = 64;
     private const int OflagOffset = 4;
-    private const int LflagOffset = 12;
     private const uint Opost = 0x1;
-    private const uint Isig = 0x1;
     private const int TcsaNow = 0;
 
     private readonly byte[] _saved = new byte[TermiosSize];
@@ -51,7 +51,6 @@ public sealed unsafe class TerminalRawMode : IDisposable
                 new Span<byte>(saved, TermiosSize).CopyTo(new Span<byte>(raw, TermiosSize));
                 cfmakeraw(raw);
                 *(uint*)(raw + OflagOffset) |= Opost;
-                *(uint*)(raw + LflagOffset) |= Isig;
                 if (tcsetattr(0, TcsaNow, raw) != 0)
                 {
                     return null;

@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace SoftKvm.Cli;
 
 /// <summary>What the command talks to: the console for the real program, buffers in tests.</summary>
@@ -27,8 +29,27 @@ internal sealed class CliEnvironment
         Out = Console.Out,
         Error = Console.Error,
         SerialOutput = Console.OpenStandardOutput(),
-        Input = Console.OpenStandardInput(),
+        // File descriptor 0 read directly: .NET's console stream re-applies the terminal settings it
+        // saved at start-up after every read, which would undo the raw mode (echo, line editing, ISIG).
+        Input = OpenStandardInput(),
         InteractiveTerminal = !Console.IsInputRedirected,
         HandleCtrlC = true,
     };
+
+    private static Stream? OpenStandardInput()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return Console.OpenStandardInput();
+        }
+
+        try
+        {
+            return new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return null; // no usable standard input (closed): the guest gets no console input
+        }
+    }
 }

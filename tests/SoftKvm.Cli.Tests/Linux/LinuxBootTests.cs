@@ -18,17 +18,7 @@ public sealed class LinuxBootTests
     [SkippableFact]
     public void DebianKernelBootsToBusyboxAndRoundTripsADisk()
     {
-        Skip.If(
-            Environment.GetEnvironmentVariable("SOFTKVM_LINUX_TEST") != "1",
-            "set SOFTKVM_LINUX_TEST=1 to boot Debian's arm64 kernel (needs apt access to fetch it)");
-
-        string root = RepositoryRoot();
-        string outDir = Path.Combine(Path.GetTempPath(), "softkvm-linux-test");
-        var build = RunProcess("bash", [Path.Combine(root, "guests", "linux", "build.sh"), outDir], TimeSpan.FromMinutes(5));
-        Skip.If(build.Code == 3, "the Debian packages could not be fetched: " + build.Output.Trim());
-
-        Assert.True(build.Code == 0, "guests/linux/build.sh failed: " + build.Output);
-
+        string outDir = Inputs();
         string softkvm = Path.Combine(AppContext.BaseDirectory, "softkvm.dll");
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -78,6 +68,44 @@ public sealed class LinuxBootTests
 
         var debugfs = RunProcess("debugfs", ["-R", "cat /hello.txt", Path.Combine(outDir, "disk.img")], TimeSpan.FromMinutes(1));
         Assert.Contains("softkvm", debugfs.Output);
+    }
+
+    /// <summary>
+    /// On a real pseudo-terminal (guests/linux/interactive-check.py): Ctrl-C interrupts the guest's
+    /// foreground program and SoftKvm keeps running, stdin still works after it, and Ctrl-A x ends the
+    /// run with exit code 0.
+    /// </summary>
+    [SkippableFact]
+    public void CtrlCOnATerminalIsTheGuestsAndCtrlAXEndsTheRun()
+    {
+        string outDir = Inputs();
+        Skip.If(RunProcess("python3", ["--version"], TimeSpan.FromMinutes(1)).Code != 0, "python3 (for the pty driver) is not installed");
+        var check = RunProcess(
+            "python3",
+            [Path.Combine(RepositoryRoot(), "guests", "linux", "interactive-check.py"), Path.Combine(AppContext.BaseDirectory, "softkvm.dll"), outDir],
+            TimeSpan.FromMinutes(10));
+        Assert.True(check.Code == 0, "interactive check failed:\n" + check.Output);
+        Assert.Contains("PASS Ctrl-C interrupts the guest's sleep, not SoftKvm", check.Output);
+        Assert.Contains("PASS Ctrl-A x ends the run with exit code 0", check.Output);
+    }
+
+    private static readonly Lazy<(int Code, string Output, string Dir)> Build = new(() =>
+    {
+        string outDir = Path.Combine(Path.GetTempPath(), "softkvm-linux-test");
+        var build = RunProcess("bash", [Path.Combine(RepositoryRoot(), "guests", "linux", "build.sh"), outDir], TimeSpan.FromMinutes(5));
+        return (build.Code, build.Output, outDir);
+    });
+
+    // The kernel, initramfs and disk image, built once per test run; skips when they cannot be fetched.
+    private static string Inputs()
+    {
+        Skip.If(
+            Environment.GetEnvironmentVariable("SOFTKVM_LINUX_TEST") != "1",
+            "set SOFTKVM_LINUX_TEST=1 to boot Debian's arm64 kernel (needs apt access to fetch it)");
+        var build = Build.Value;
+        Skip.If(build.Code == 3, "the Debian packages could not be fetched: " + build.Output.Trim());
+        Assert.True(build.Code == 0, "guests/linux/build.sh failed: " + build.Output);
+        return build.Dir;
     }
 
     private static void Send(Process vm, string line)

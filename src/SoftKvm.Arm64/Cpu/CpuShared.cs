@@ -23,8 +23,8 @@ internal sealed class CpuShared
     /// <summary>The broadcast TLB invalidation epoch.</summary>
     public long TlbEpoch => Volatile.Read(ref _tlbEpoch);
 
-    /// <summary>Records a broadcast TLB invalidation.</summary>
-    public void BroadcastTlbFlush() => Interlocked.Increment(ref _tlbEpoch);
+    /// <summary>Records a broadcast TLB invalidation and returns the new epoch.</summary>
+    public long BroadcastTlbFlush() => Interlocked.Increment(ref _tlbEpoch);
 
     /// <summary>The system counter now (CNTPCT_EL0).</summary>
     public ulong Counter()

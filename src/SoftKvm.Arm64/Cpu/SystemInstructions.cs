@@ -107,14 +107,21 @@ internal sealed unsafe partial class Arm64Cpu
         }
         else if (crn == 8 && op1 == 0 && !el0 && (crm == 3 || crm == 7) && op2 is 0 or 1 or 2 or 3 or 5 or 7)
         {
-            // TLBI VMALLE1(IS), VAE1(IS), ASIDE1(IS), VAAE1(IS), VALE1(IS), VAALE1(IS): the software TLB
-            // does not keep ASIDs or sizes, so every form flushes it; the IS forms reach every PE.
+            // TLBI VMALLE1(IS), VAE1(IS), ASIDE1(IS), VAAE1(IS), VALE1(IS), VAALE1(IS) act on this PE as
+            // their operands say; an IS form also makes every other PE flush its whole software TLB (a
+            // TLB may always drop more than asked). This PE keeps its entries when no other broadcast
+            // is pending for it.
+            bool current = _tlbEpoch == _shared.TlbEpoch;
+            TlbInvalidate((int)op2, value);
             if (crm == 3)
             {
-                _shared.BroadcastTlbFlush();
+                long epoch = _shared.BroadcastTlbFlush();
+                if (current && epoch == _tlbEpoch + 1)
+                {
+                    _tlbEpoch = epoch;
+                }
             }
 
-            FlushTlb();
             return Flow.Next;
         }
 
@@ -349,8 +356,8 @@ internal sealed unsafe partial class Arm64Cpu
                 return true;
             case SysReg.ActlrEl1: State.ActlrEl1 = value; return true;
             case SysReg.CpacrEl1: State.CpacrEl1 = value & (3UL << 20); return true;
-            case SysReg.Ttbr0El1: State.Ttbr0El1 = value; FlushTlb(); return true;
-            case SysReg.Ttbr1El1: State.Ttbr1El1 = value; FlushTlb(); return true;
+            case SysReg.Ttbr0El1: State.Ttbr0El1 = value; UpdateAsid(); return true;
+            case SysReg.Ttbr1El1: State.Ttbr1El1 = value; UpdateAsid(); return true;
             case SysReg.TcrEl1: State.TcrEl1 = value; FlushTlb(); return true;
             case SysReg.SpsrEl1: State.SpsrEl1 = value & 0xF03F_03DFUL; return true;
             case SysReg.ElrEl1: State.ElrEl1 = value; return true;

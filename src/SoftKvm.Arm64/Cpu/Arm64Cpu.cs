@@ -302,6 +302,7 @@ internal sealed unsafe partial class Arm64Cpu
             A64Op.SimdScalarThreeSame => AdvSimdScalarThreeSame(insn),
             A64Op.SimdScalarTwoRegMisc => AdvSimdScalarTwoRegMisc(insn),
             A64Op.SimdScalarPairwise => AdvSimdScalarPairwise(insn),
+            A64Op.SimdScalarThreeDifferent => AdvSimdScalarThreeDifferent(insn),
             A64Op.SimdScalarShiftImmediate => AdvSimdScalarShiftImmediate(insn),
             A64Op.SimdIndexedElement => AdvSimdIndexedElement(insn),
             A64Op.SimdScalarIndexedElement => AdvSimdScalarIndexedElement(insn),

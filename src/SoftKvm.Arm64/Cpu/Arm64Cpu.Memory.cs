@@ -155,7 +155,7 @@ internal sealed unsafe partial class Arm64Cpu
     {
         ulong tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
         ref TlbEntry e = ref _readTlb[(int)(va >> 12) & TlbMask];
-        if (e.Tag == tag && (va & 0xFFF) <= (ulong)(4096 - size) && (!aligned || (va & (ulong)(size - 1)) == 0))
+        if (e.Tag == tag && (va & 0xFFF) <= (ulong)(4096 - size) && ((va & (ulong)(size - 1)) == 0 || (!aligned && _unalignedAllowed)))
         {
             byte* p = (byte*)(e.Delta + (long)va);
             value = size switch
@@ -176,7 +176,7 @@ internal sealed unsafe partial class Arm64Cpu
     {
         ulong tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
         ref TlbEntry e = ref _writeTlb[(int)(va >> 12) & TlbMask];
-        if (e.Tag == tag && (va & 0xFFF) <= (ulong)(4096 - size) && (!aligned || (va & (ulong)(size - 1)) == 0))
+        if (e.Tag == tag && (va & 0xFFF) <= (ulong)(4096 - size) && ((va & (ulong)(size - 1)) == 0 || (!aligned && _unalignedAllowed)))
         {
             byte* p = (byte*)(e.Delta + (long)va);
             switch (size)
@@ -191,6 +191,33 @@ internal sealed unsafe partial class Arm64Cpu
         }
 
         return WriteSlow(va, size, value, iss, unprivileged, aligned);
+    }
+
+    /// <summary>
+    /// Whether a data access need not be aligned to its size: SCTLR_EL1.M = 1 (the MMU maps RAM as Normal
+    /// memory) and SCTLR_EL1.A = 0. With the MMU off every data access is Device-nGnRnE (Arm ARM D8.2.11,
+    /// B2.5.2), so an unaligned one takes an Alignment fault, as it does with SCTLR_EL1.A = 1. Instruction
+    /// fetches with the MMU off are Normal memory and not affected.
+    /// </summary>
+    private bool _unalignedAllowed;
+
+    private void UpdateAlignment() =>
+        _unalignedAllowed = (State.SctlrEl1 & SctlrM) != 0 && (State.SctlrEl1 & SctlrA) == 0;
+
+    /// <summary>
+    /// The alignment check of a 16-byte (Q register) access that is done as two 8-byte halves: it must be
+    /// aligned to 16 bytes when alignment is checked. False with the fault delivered.
+    /// </summary>
+    private bool CheckQuadAlignment(ulong va, bool write)
+    {
+        if ((va & 15) != 0 && !_unalignedAllowed)
+        {
+            _faultIsTrap = false;
+            DataAbortToGuest(va, Esr.FscAlignment, write);
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>The flow of an instruction whose access faulted.</summary>
@@ -296,7 +323,7 @@ internal sealed unsafe partial class Arm64Cpu
         split = false;
         _faultIsTrap = false;
         bool write = kind == AccessKind.Write;
-        if ((va & (ulong)(size - 1)) != 0 && (aligned || (State.SctlrEl1 & SctlrA) != 0))
+        if ((va & (ulong)(size - 1)) != 0 && (aligned || !_unalignedAllowed))
         {
             DataAbortToGuest(va, Esr.FscAlignment, write);
             return null;

@@ -122,6 +122,7 @@ internal sealed unsafe partial class Arm64Cpu
         State.TrySetPstate(Psr.ResetEl1h);
         State.SctlrEl1 = SctlrReset;
         State.OslsrEl1 = 0x8; // OSLM[1]=1 (OS lock implemented), OSLK=0
+        UpdateAlignment();
         FlushTlb();
         ClearExclusive();
         _eventRegister = false;

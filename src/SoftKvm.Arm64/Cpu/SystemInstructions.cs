@@ -142,6 +142,13 @@ internal sealed unsafe partial class Arm64Cpu
 
     private Flow DataCacheZero(ulong va)
     {
+        if ((State.SctlrEl1 & SctlrM) == 0)
+        {
+            // With the MMU off the block is Device memory: DC ZVA takes an Alignment fault (Arm ARM C5.3.8).
+            DataAbortToGuest(va, Esr.FscAlignment, true);
+            return Flow.Exception;
+        }
+
         ulong block = va & ~63UL;
         if (!Translate(block, AccessKind.Write, State.El, out ulong pa, out uint fsc))
         {
@@ -352,6 +359,7 @@ internal sealed unsafe partial class Arm64Cpu
             case SysReg.CsselrEl1: State.CsselrEl1 = value & 0xF; return true;
             case SysReg.SctlrEl1:
                 State.SctlrEl1 = (value & SctlrWritable) | SctlrReset;
+                UpdateAlignment();
                 FlushTlb();
                 return true;
             case SysReg.ActlrEl1: State.ActlrEl1 = value; return true;

@@ -103,6 +103,32 @@ public sealed class TlbAsidTests
         Assert.Equal(0xAAAAUL, X(v, 6));
     }
 
+    [Theory]
+    [InlineData(true, 0x0101, 0x0201, 0xBBBBUL)]  // TCR_EL1.AS = 1: 16-bit ASIDs, two address spaces
+    [InlineData(false, 0x0101, 0x0201, 0xAAAAUL)] // AS = 0: only ASID[7:0] counts, both are ASID 1 and the TLB may keep A's entry
+    public void AsidWidth_FollowsTcrAs(bool sixteen, int asidA, int asidB, ulong expectedUnderB)
+    {
+        using var m = new TestMachine();
+        var a = new AddressSpace(m, RamBase + 0x90_0000);
+        var b = new AddressSpace(m, RamBase + 0x91_0000);
+        ulong dataA = RamBase + 0xA0_0000, dataB = RamBase + 0xA0_1000;
+        a.Map(Va1, dataA, Ng);
+        b.Map(Va1, dataB, Ng);
+        Poke(m, dataA, 0xAAAA);
+        Poke(m, dataB, 0xBBBB);
+
+        // ldr x1,[x0]; msr ttbr0_el1,x2; isb; ldr x3,[x0]; msr ttbr0_el1,x5; isb; ldr x6,[x0]; brk #0
+        var v = Start(m, a, asidA, [0xf9400001u, 0xd5182002u, 0xd5033fdfu, 0xf9400003u, 0xd5182005u, 0xd5033fdfu, 0xf9400006u, 0xd4200000u]);
+        v.SetSystemRegister(SysRegKey.Of(3, 0, 2, 0, 2), 25 | (1UL << 23) | (sixteen ? 1UL << 36 : 0));
+        SetX(v, 0, Va1);
+        SetX(v, 2, b.Root | ((ulong)asidB << 48));
+        SetX(v, 5, a.Root | ((ulong)asidA << 48));
+        RunToBrk(m, v);
+        Assert.Equal(0xAAAAUL, X(v, 1));
+        Assert.Equal(expectedUnderB, X(v, 3));
+        Assert.Equal(0xAAAAUL, X(v, 6));
+    }
+
     [Fact]
     public void GlobalEntries_SurviveAside1_NonGlobalOnesDoNot()
     {

@@ -10,7 +10,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// under like any other (it is refilled after an ASID switch) but is marked global in a side array, so
 /// TLBI ASIDE1 leaves it and TLBI VAE1 of any ASID removes it. The side array also keeps the block size
 /// the page came from, so TLBI by VA removes every page cached from the block that holds the VA.
-/// A TTBR write does not flush: it only selects the context of the new ASID.
+/// A TTBR write does not flush: it only selects the context of the new ASID. Broadcast (IS) forms reach
+/// the other PEs through CpuShared's ring and are replayed there with the same operands.
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
@@ -112,6 +113,31 @@ internal sealed partial class Arm64Cpu
             default:
                 InvalidateVa(va, 0, anyAsid: true);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Applies the TLBI ...IS the other PEs broadcast since this PE last looked (its own are applied
+    /// already and are harmless to repeat), or flushes everything when the ring no longer holds them all.
+    /// </summary>
+    private void ReplayBroadcastTlbi()
+    {
+        lock (_shared.TlbiLock)
+        {
+            long now = _shared.TlbEpoch;
+            if (now - _tlbEpoch > CpuShared.TlbiRingSize)
+            {
+                FlushTlb();
+                return;
+            }
+
+            for (long e = _tlbEpoch + 1; e <= now && _tlbEpoch != now; e++)
+            {
+                var (op2, operand) = _shared.TlbiAt(e);
+                TlbInvalidate(op2, operand); // a VMALLE1IS flushes and catches up at once
+            }
+
+            _tlbEpoch = now;
         }
     }
 

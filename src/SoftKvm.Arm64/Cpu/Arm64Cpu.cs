@@ -136,7 +136,7 @@ internal sealed unsafe partial class Arm64Cpu
     /// </summary>
     public CpuExit Run(ref int requests, long budget)
     {
-        if (_memoryGeneration != _memory.Generation || _tlbEpoch != _shared.TlbEpoch)
+        if (_memoryGeneration != _memory.Generation)
         {
             FlushTlb();
         }
@@ -155,7 +155,7 @@ internal sealed unsafe partial class Arm64Cpu
 
             if (_tlbEpoch != _shared.TlbEpoch)
             {
-                FlushTlb();
+                ReplayBroadcastTlbi();
             }
 
             if (_attention && TakeAttentionEvent())

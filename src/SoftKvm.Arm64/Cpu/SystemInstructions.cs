@@ -108,14 +108,13 @@ internal sealed unsafe partial class Arm64Cpu
         else if (crn == 8 && op1 == 0 && !el0 && (crm == 3 || crm == 7) && op2 is 0 or 1 or 2 or 3 or 5 or 7)
         {
             // TLBI VMALLE1(IS), VAE1(IS), ASIDE1(IS), VAAE1(IS), VALE1(IS), VAALE1(IS) act on this PE as
-            // their operands say; an IS form also makes every other PE flush its whole software TLB (a
-            // TLB may always drop more than asked). This PE keeps its entries when no other broadcast
-            // is pending for it.
+            // their operands say; an IS form is also recorded for the other PEs, which replay it before
+            // their next instruction (CpuShared). This PE has applied it already.
             bool current = _tlbEpoch == _shared.TlbEpoch;
             TlbInvalidate((int)op2, value);
             if (crm == 3)
             {
-                long epoch = _shared.BroadcastTlbFlush();
+                long epoch = _shared.BroadcastTlbi((int)op2, value);
                 if (current && epoch == _tlbEpoch + 1)
                 {
                     _tlbEpoch = epoch;

@@ -30,6 +30,7 @@ public sealed class TlbAsidTests
             Root = root;
             _next = root + 0x1000;
             m.Vm.Memory.Write(new GuestPhysAddr(root + ((RamBase >> 30) * 8)), RamBase | 1 | (1UL << 10));
+            m.Vm.Memory.Write(new GuestPhysAddr(root), 1 | (1UL << 10)); // the low gigabyte too (the marker)
         }
 
         public ulong Root { get; }
@@ -61,9 +62,10 @@ public sealed class TlbAsidTests
         public static ulong Descriptor(ulong pa, ulong attrs, bool block = false) => pa | attrs | (block ? 1UL : 3UL) | (1UL << 10);
     }
 
-    private static Arm64Vcpu Start(TestMachine m, AddressSpace space, int asid, uint[] code)
+    private static Arm64Vcpu Start(TestMachine m, AddressSpace space, int asid, uint[] code) => EnableMmu(m.Start(code), space, asid);
+
+    private static Arm64Vcpu EnableMmu(Arm64Vcpu v, AddressSpace space, int asid)
     {
-        var v = m.Start(code);
         v.SetSystemRegister(SysRegKey.Of(3, 0, 2, 0, 2), 25 | (1UL << 23)); // TCR: T0SZ=25, EPD1, 8-bit ASID in TTBR0
         v.SetSystemRegister(SysRegKey.Of(3, 0, 2, 0, 0), space.Root | ((ulong)asid << 48));
         ulong sctlr = v.GetSystemRegister(SysRegKey.Of(3, 0, 1, 0, 0));
@@ -193,6 +195,46 @@ public sealed class TlbAsidTests
         Assert.Equal(11UL, X(v, 3)); // its page was dropped
         Assert.Equal(2UL, X(v, 4));  // the other page was not
         Assert.Equal(2UL, X(v, 5));  // nor by a VAE1IS for another ASID
+    }
+
+    [Fact]
+    public void Vae1Is_OnOnePe_DropsOnlyThatPage_OnAnother()
+    {
+        using var m = new TestMachine(vcpus: 2);
+        var s = new AddressSpace(m, RamBase + 0x90_0000);
+        ulong old1 = RamBase + 0xA0_0000, old2 = RamBase + 0xA0_1000, new1 = RamBase + 0xA0_2000, new2 = RamBase + 0xA0_3000;
+        ulong pte1 = s.Map(Va1, old1, Ng);
+        ulong pte2 = s.Map(Va2, old2, Ng);
+        Poke(m, old1, 1);
+        Poke(m, old2, 2);
+        Poke(m, new1, 11);
+        Poke(m, new2, 22);
+
+        // vCPU 0: tlbi vae1is,x12; dsb ish; str xzr,[x4]
+        // vCPU 1: ldr x1,[x0]; ldr x2,[x9]; str xzr,[x4] (stop); ldr x3,[x0]; ldr x5,[x9]; brk #0
+        m.Load(CodeBase, 0xd508832cu, 0xd5033b9fu, 0xf900009fu);
+        m.Load(CodeBase + 0x100, 0xf9400001u, 0xf9400122u, 0xf900009fu, 0xf9400003u, 0xf9400125u, 0xd4200000u);
+        var v0 = EnableMmu(m.Init(m[0], CodeBase), s, 3);
+        var v1 = EnableMmu(m.Init(m[1], CodeBase + 0x100), s, 3);
+        foreach (var v in new[] { v0, v1 })
+        {
+            SetX(v, 0, Va1);
+            SetX(v, 9, Va2);
+            SetX(v, 4, MarkerBase);
+            SetX(v, 12, (3UL << 48) | (Va1 >> 12));
+        }
+
+        Assert.Equal(RunResult.Ok, m.Run(v1));
+        Assert.Equal(ExitReason.Mmio, v1.RunState.ExitReason);
+        Poke(m, pte1, AddressSpace.Descriptor(new1, Ng));
+        Poke(m, pte2, AddressSpace.Descriptor(new2, Ng));
+        Assert.Equal(RunResult.Ok, m.Run(v0));
+        Assert.Equal(ExitReason.Mmio, v0.RunState.ExitReason);
+        RunToBrk(m, v1);
+        Assert.Equal(1UL, X(v1, 1));
+        Assert.Equal(2UL, X(v1, 2));
+        Assert.Equal(11UL, X(v1, 3)); // the broadcast reached vCPU 1 for its page
+        Assert.Equal(2UL, X(v1, 5));  // and only for its page
     }
 
     [Fact]

@@ -249,6 +249,10 @@ for a in ["fmulx v0.4s, v1.4s, v2.s[1]", "fmulx v0.2d, v1.2d, v2.d[1]", "fmulx s
     dbl = '.2d' in a or ' d0' in a
     add("indexed", a, v1=VD1 if dbl else VF1, v2=VD2 if dbl else VF2)
     add("indexed", a, v1=(INF, 0) if dbl else (0x7f800000ff800000, 0), v2=(1 << 63, 0) if dbl else (0x80000000, 0x0))
+for a in ["fabd d0, d1, d2", "fabd v0.2d, v1.2d, v2.2d", "fabd s0, s1, s2", "fabd v0.4s, v1.4s, v2.4s"]:
+    for v1, v2, fp in [((QN | 1 << 63, QN | 1 << 63), d(1.0, 2.0), 0), ((NAN_D | 1 << 63, 0), (QN | 1 << 63, 0), 0),
+                       ((0xffc00001ffc00001, 0xff800001ff800001), (0x3f800000bf800000, 0), 0), ((QN | 1 << 63, 0), (0, 0), 1 << 25)]:
+        add("special", a, v1=v1, v2=v2, fpcr=fp)
 rng3 = random.Random(4321)
 EST_OPS = ["frecpe {t}0, {t}1", "frsqrte {t}0, {t}1", "frecpx {t}0, {t}1", "fcvtxn s0, d1"]
 for i in range(800):

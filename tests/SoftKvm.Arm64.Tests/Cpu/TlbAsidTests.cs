@@ -132,6 +132,25 @@ public sealed class TlbAsidTests
     }
 
     [Fact]
+    public void ThousandsOfAsids_RunPastTheContextNumbers()
+    {
+        // 3000 16-bit ASIDs (more than the 1023 TLB contexts): each switch reads the page through its own ASID.
+        using var m = new TestMachine();
+        var s = new AddressSpace(m, RamBase + 0x90_0000);
+        s.Map(Va1, RamBase + 0xA0_0000, Ng);
+        Poke(m, RamBase + 0xA0_0000, 5);
+
+        // 1: orr x2,x7,x3,lsl #48; msr ttbr0_el1,x2; isb; ldr x1,[x0]; add x6,x6,x1; subs x3,x3,#1; b.ne 1b; brk #0
+        var v = Start(m, s, 0, [0xaa03c0e2u, 0xd5182002u, 0xd5033fdfu, 0xf9400001u, 0x8b0100c6u, 0xf1000463u, 0x54ffff41u, 0xd4200000u]);
+        v.SetSystemRegister(SysRegKey.Of(3, 0, 2, 0, 2), 25 | (1UL << 23) | (1UL << 36)); // AS = 1
+        SetX(v, 0, Va1);
+        SetX(v, 3, 3000);
+        SetX(v, 7, s.Root);
+        RunToBrk(m, v);
+        Assert.Equal(5UL * 3000, X(v, 6));
+    }
+
+    [Fact]
     public void GlobalEntries_SurviveAside1_NonGlobalOnesDoNot()
     {
         using var m = new TestMachine();

@@ -24,8 +24,9 @@ internal enum AccessKind
 /// <summary>
 /// Memory accesses: a per-vCPU software TLB (stage 1 and stage 2 folded: VA page → host pointer, one
 /// array per access kind, tagged with the EL so EL0 and EL1 permissions never mix and with the ASID
-/// context of Arm64Cpu.Tlb.cs), the slow path that
-/// walks the page tables and asks the memory slots, and the stage-2 trap when the IPA is not RAM.
+/// context of Arm64Cpu.Tlb.cs), the slow path that walks the page tables and asks the memory slots, and
+/// the stage-2 trap when the IPA is not RAM. The fast path takes an access aligned to its size (it cannot
+/// cross a page), or an unaligned one inside the page when alignment is not checked.
 /// TLB entries are only created for RAM, so device registers are never cached.
 /// </summary>
 internal sealed unsafe partial class Arm64Cpu
@@ -155,7 +156,7 @@ internal sealed unsafe partial class Arm64Cpu
     {
         ulong tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
         ref TlbEntry e = ref _readTlb[(int)(va >> 12) & TlbMask];
-        if (e.Tag == tag && (va & 0xFFF) <= (ulong)(4096 - size) && ((va & (ulong)(size - 1)) == 0 || (!aligned && _unalignedAllowed)))
+        if (e.Tag == tag && ((va & (ulong)(size - 1)) == 0 || (!aligned && _unalignedAllowed && (va & 0xFFF) <= (ulong)(4096 - size))))
         {
             byte* p = (byte*)(e.Delta + (long)va);
             value = size switch
@@ -176,7 +177,7 @@ internal sealed unsafe partial class Arm64Cpu
     {
         ulong tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
         ref TlbEntry e = ref _writeTlb[(int)(va >> 12) & TlbMask];
-        if (e.Tag == tag && (va & 0xFFF) <= (ulong)(4096 - size) && ((va & (ulong)(size - 1)) == 0 || (!aligned && _unalignedAllowed)))
+        if (e.Tag == tag && ((va & (ulong)(size - 1)) == 0 || (!aligned && _unalignedAllowed && (va & 0xFFF) <= (ulong)(4096 - size))))
         {
             byte* p = (byte*)(e.Delta + (long)va);
             switch (size)

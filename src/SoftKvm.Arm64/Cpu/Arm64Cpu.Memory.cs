@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>One software-TLB entry: a 4 KiB guest-virtual page mapped to host memory.</summary>
 internal struct TlbEntry
 {
-    /// <summary>Page VA | (EL + 1); 0 = empty.</summary>
+    /// <summary>Page VA | (ASID context &lt;&lt; 2) | (EL + 1); 0 = empty.</summary>
     public ulong Tag;
 
     /// <summary>Host address minus guest VA for the page.</summary>
@@ -23,8 +23,10 @@ internal enum AccessKind
 
 /// <summary>
 /// Memory accesses: a per-vCPU software TLB (stage 1 and stage 2 folded: VA page → host pointer, one
-/// array per access kind, tagged with the EL so EL0 and EL1 permissions never mix), the slow path that
-/// walks the page tables and asks the memory slots, and the stage-2 trap when the IPA is not RAM.
+/// array per access kind, tagged with the EL so EL0 and EL1 permissions never mix and with the ASID
+/// context of Arm64Cpu.Tlb.cs), the slow path that walks the page tables and asks the memory slots, and
+/// the stage-2 trap when the IPA is not RAM. The fast path takes an access aligned to its size (it cannot
+/// cross a page), or an unaligned one inside the page when alignment is not checked.
 /// TLB entries are only created for RAM, so device registers are never cached.
 /// </summary>
 internal sealed unsafe partial class Arm64Cpu
@@ -40,6 +42,7 @@ internal sealed unsafe partial class Arm64Cpu
     private long _memoryGeneration;
     private long _tlbEpoch;
     private ulong _tagEl = 2;
+    private ulong _tagUnprivileged = 1;
 
     /// <summary>Drops every cached translation (TLBI, memory slot change, dirty-log harvest).</summary>
     public void FlushTlb()
@@ -50,9 +53,10 @@ internal sealed unsafe partial class Arm64Cpu
         Array.Clear(_readTlb);
         Array.Clear(_writeTlb);
         Array.Clear(_execTlb);
+        ResetAsidContexts();
     }
 
-    private void UpdateTagEl() => _tagEl = (ulong)State.El + 1;
+    private void UpdateTagEl() => _tagEl = _contextTag | ((ulong)State.El + 1);
 
     /// <summary>Re-derives cached state after PSTATE was written from outside (the VMM).</summary>
     public void OnPstateChanged()
@@ -134,9 +138,11 @@ internal sealed unsafe partial class Arm64Cpu
             return null;
         }
 
-        ref TlbEntry e = ref _execTlb[(int)(pc >> 12) & TlbMask];
+        int index = (int)(pc >> 12) & TlbMask;
+        ref TlbEntry e = ref _execTlb[index];
         e.Tag = (pc & ~0xFFFUL) | _tagEl;
         e.Delta = (long)(host - (pa & 0xFFF)) - (long)(pc & ~0xFFFUL);
+        NoteFill(_execInfo, index);
         return host;
     }
 
@@ -151,9 +157,9 @@ internal sealed unsafe partial class Arm64Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Read(ulong va, int size, out ulong value, uint iss, bool unprivileged = false, bool aligned = false)
     {
-        ulong tag = (va & ~0xFFFUL) | (unprivileged ? 1UL : _tagEl);
+        ulong tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
         ref TlbEntry e = ref _readTlb[(int)(va >> 12) & TlbMask];
-        if (e.Tag == tag && (va & 0xFFF) <= (ulong)(4096 - size) && (!aligned || (va & (ulong)(size - 1)) == 0))
+        if (e.Tag == tag && ((va & (ulong)(size - 1)) == 0 || (!aligned && _unalignedAllowed && (va & 0xFFF) <= (ulong)(4096 - size))))
         {
             byte* p = (byte*)(e.Delta + (long)va);
             value = size switch
@@ -172,9 +178,9 @@ internal sealed unsafe partial class Arm64Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Write(ulong va, int size, ulong value, uint iss, bool unprivileged = false, bool aligned = false)
     {
-        ulong tag = (va & ~0xFFFUL) | (unprivileged ? 1UL : _tagEl);
+        ulong tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
         ref TlbEntry e = ref _writeTlb[(int)(va >> 12) & TlbMask];
-        if (e.Tag == tag && (va & 0xFFF) <= (ulong)(4096 - size) && (!aligned || (va & (ulong)(size - 1)) == 0))
+        if (e.Tag == tag && ((va & (ulong)(size - 1)) == 0 || (!aligned && _unalignedAllowed && (va & 0xFFF) <= (ulong)(4096 - size))))
         {
             byte* p = (byte*)(e.Delta + (long)va);
             switch (size)
@@ -189,6 +195,33 @@ internal sealed unsafe partial class Arm64Cpu
         }
 
         return WriteSlow(va, size, value, iss, unprivileged, aligned);
+    }
+
+    /// <summary>
+    /// Whether a data access need not be aligned to its size: SCTLR_EL1.M = 1 (the MMU maps RAM as Normal
+    /// memory) and SCTLR_EL1.A = 0. With the MMU off every data access is Device-nGnRnE (Arm ARM D8.2.11,
+    /// B2.5.2), so an unaligned one takes an Alignment fault, as it does with SCTLR_EL1.A = 1. Instruction
+    /// fetches with the MMU off are Normal memory and not affected.
+    /// </summary>
+    private bool _unalignedAllowed;
+
+    private void UpdateAlignment() =>
+        _unalignedAllowed = (State.SctlrEl1 & SctlrM) != 0 && (State.SctlrEl1 & SctlrA) == 0;
+
+    /// <summary>
+    /// The alignment check of a 16-byte (Q register) access that is done as two 8-byte halves: it must be
+    /// aligned to 16 bytes when alignment is checked. False with the fault delivered.
+    /// </summary>
+    private bool CheckQuadAlignment(ulong va, bool write)
+    {
+        if ((va & 15) != 0 && !_unalignedAllowed)
+        {
+            _faultIsTrap = false;
+            DataAbortToGuest(va, Esr.FscAlignment, write);
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>The flow of an instruction whose access faulted.</summary>
@@ -296,7 +329,7 @@ internal sealed unsafe partial class Arm64Cpu
         split = false;
         _faultIsTrap = false;
         bool write = kind == AccessKind.Write;
-        if ((va & (ulong)(size - 1)) != 0 && (aligned || (State.SctlrEl1 & SctlrA) != 0))
+        if ((va & (ulong)(size - 1)) != 0 && (aligned || !_unalignedAllowed))
         {
             DataAbortToGuest(va, Esr.FscAlignment, write);
             return null;
@@ -337,9 +370,11 @@ internal sealed unsafe partial class Arm64Cpu
         if (!_hwWatchpointsArmed)
         {
             var tlb = kind == AccessKind.Write ? _writeTlb : _readTlb;
-            ref TlbEntry e = ref tlb[(int)(va >> 12) & TlbMask];
-            e.Tag = (va & ~0xFFFUL) | (uint)(el + 1);
+            int index = (int)(va >> 12) & TlbMask;
+            ref TlbEntry e = ref tlb[index];
+            e.Tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
             e.Delta = (long)(host - (pa & 0xFFF)) - (long)(va & ~0xFFFUL);
+            NoteFill(kind == AccessKind.Write ? _writeInfo : _readInfo, index);
         }
 
         return host;

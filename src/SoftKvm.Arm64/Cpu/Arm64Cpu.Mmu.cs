@@ -3,8 +3,9 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>
 /// The stage-1 MMU of EL1&amp;0 (VMSAv8-64, Arm ARM D8): TTBR0/TTBR1 selected by VA[55], 4K/16K/64K
 /// granules, 16..39-bit T0SZ/T1SZ, table and block/page descriptors, hierarchical APTable/XNTable,
-/// AP/UXN/PXN/AF/WXN checks, top-byte-ignore. Translations are not cached by ASID: every TTBR, TCR,
-/// SCTLR or MAIR write and every TLBI flushes the software TLB, which is always correct.
+/// AP/UXN/PXN/AF/WXN checks, top-byte-ignore. A successful walk also reports whether the leaf is global
+/// (nG = 0) and the size of the block or page it came from, for the ASID-tagged software TLB
+/// (Arm64Cpu.Tlb.cs).
 /// </summary>
 internal sealed unsafe partial class Arm64Cpu
 {
@@ -30,6 +31,12 @@ internal sealed unsafe partial class Arm64Cpu
     /// <summary>The physical address size advertised in ID_AA64MMFR0_EL1.PARange (40 bits).</summary>
     private const int PaBits = 40;
 
+    /// <summary>Whether the leaf of the last successful <see cref="Translate"/> was global (nG = 0).</summary>
+    private bool _walkGlobal;
+
+    /// <summary>log2 of the block or page size of the last successful <see cref="Translate"/>.</summary>
+    private int _walkShift;
+
     /// <summary>
     /// Translates <paramref name="va"/> for an access of <paramref name="kind"/> at <paramref name="el"/>.
     /// On failure <paramref name="fsc"/> is the fault status code (type | level).
@@ -47,6 +54,8 @@ internal sealed unsafe partial class Arm64Cpu
 
             pa = va;
             fsc = 0;
+            _walkGlobal = true;
+            _walkShift = 12;
             return true;
         }
 
@@ -137,6 +146,8 @@ internal sealed unsafe partial class Arm64Cpu
             }
 
             fsc = 0;
+            _walkGlobal = ((desc >> 11) & 1) == 0;
+            _walkShift = shift;
             return true;
         }
     }

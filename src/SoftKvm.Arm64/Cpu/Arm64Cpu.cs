@@ -122,6 +122,7 @@ internal sealed unsafe partial class Arm64Cpu
         State.TrySetPstate(Psr.ResetEl1h);
         State.SctlrEl1 = SctlrReset;
         State.OslsrEl1 = 0x8; // OSLM[1]=1 (OS lock implemented), OSLK=0
+        UpdateAlignment();
         FlushTlb();
         ClearExclusive();
         _eventRegister = false;
@@ -135,7 +136,7 @@ internal sealed unsafe partial class Arm64Cpu
     /// </summary>
     public CpuExit Run(ref int requests, long budget)
     {
-        if (_memoryGeneration != _memory.Generation || _tlbEpoch != _shared.TlbEpoch)
+        if (_memoryGeneration != _memory.Generation)
         {
             FlushTlb();
         }
@@ -154,7 +155,7 @@ internal sealed unsafe partial class Arm64Cpu
 
             if (_tlbEpoch != _shared.TlbEpoch)
             {
-                FlushTlb();
+                ReplayBroadcastTlbi();
             }
 
             if (_attention && TakeAttentionEvent())
@@ -302,6 +303,7 @@ internal sealed unsafe partial class Arm64Cpu
             A64Op.SimdScalarThreeSame => AdvSimdScalarThreeSame(insn),
             A64Op.SimdScalarTwoRegMisc => AdvSimdScalarTwoRegMisc(insn),
             A64Op.SimdScalarPairwise => AdvSimdScalarPairwise(insn),
+            A64Op.SimdScalarThreeDifferent => AdvSimdScalarThreeDifferent(insn),
             A64Op.SimdScalarShiftImmediate => AdvSimdScalarShiftImmediate(insn),
             A64Op.SimdIndexedElement => AdvSimdIndexedElement(insn),
             A64Op.SimdScalarIndexedElement => AdvSimdScalarIndexedElement(insn),

@@ -3,15 +3,20 @@ using System.Diagnostics;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
-/// State the PEs of one VM share: the system counter's origin, the broadcast-TLBI epoch (a TLBI ...IS
-/// on one PE bumps it; every PE compares it before each instruction and flushes its software TLB), and
-/// the lock that serialises 128-bit exclusive pairs.
+/// State the PEs of one VM share: the system counter's origin, the broadcast TLB invalidations (a TLBI
+/// ...IS on one PE is recorded in a ring of the last <see cref="TlbiRingSize"/> and bumps an epoch; every
+/// PE compares the epoch before each instruction and replays what it missed, or flushes its whole
+/// software TLB when the ring no longer holds it), and the lock that serialises 128-bit exclusive pairs.
 /// </summary>
 internal sealed class CpuShared
 {
     /// <summary>The generic timer frequency (CNTFRQ_EL0): 62.5 MHz, as QEMU's virt machine.</summary>
     public const ulong CounterFrequency = 62_500_000;
 
+    /// <summary>How many broadcast TLB invalidations are kept for the PEs that have not seen them yet.</summary>
+    public const int TlbiRingSize = 64;
+
+    private readonly (int Op2, ulong Operand)[] _tlbiRing = new (int, ulong)[TlbiRingSize];
     private long _tlbEpoch;
 
     /// <summary>The host timestamp at which the system counter reads 0.</summary>
@@ -23,8 +28,25 @@ internal sealed class CpuShared
     /// <summary>The broadcast TLB invalidation epoch.</summary>
     public long TlbEpoch => Volatile.Read(ref _tlbEpoch);
 
-    /// <summary>Records a broadcast TLB invalidation.</summary>
-    public void BroadcastTlbFlush() => Interlocked.Increment(ref _tlbEpoch);
+    /// <summary>Serialises recording and replaying broadcast TLB invalidations.</summary>
+    public object TlbiLock { get; } = new();
+
+    /// <summary>
+    /// Records a broadcast TLB invalidation (the TLBI's op2 and its Xt operand) and returns the new epoch.
+    /// </summary>
+    public long BroadcastTlbi(int op2, ulong operand)
+    {
+        lock (TlbiLock)
+        {
+            long epoch = _tlbEpoch + 1;
+            _tlbiRing[epoch & (TlbiRingSize - 1)] = (op2, operand);
+            Volatile.Write(ref _tlbEpoch, epoch);
+            return epoch;
+        }
+    }
+
+    /// <summary>The broadcast invalidation of <paramref name="epoch"/> (call under <see cref="TlbiLock"/>, within the ring).</summary>
+    public (int Op2, ulong Operand) TlbiAt(long epoch) => _tlbiRing[epoch & (TlbiRingSize - 1)];
 
     /// <summary>The system counter now (CNTPCT_EL0).</summary>
     public ulong Counter()

@@ -199,6 +199,11 @@ internal sealed unsafe partial class Arm64Cpu
     {
         if (sizeLog2 == 4)
         {
+            if (!CheckQuadAlignment(address, !load))
+            {
+                return false;
+            }
+
             if (load)
             {
                 if (!Read(address, 8, out ulong lo, 0) || !Read(address + 8, 8, out ulong hi, 0))
@@ -280,7 +285,8 @@ internal sealed unsafe partial class Arm64Cpu
                 ulong lo1 = 0, hi1 = 0, lo2 = 0, hi2 = 0;
                 if (sizeLog2 == 4)
                 {
-                    if (!Read(address, 8, out lo1, 0) || !Read(address + 8, 8, out hi1, 0)
+                    if (!CheckQuadAlignment(address, false) || !CheckQuadAlignment(address + 16, false)
+                        || !Read(address, 8, out lo1, 0) || !Read(address + 8, 8, out hi1, 0)
                         || !Read(address + 16, 8, out lo2, 0) || !Read(address + 24, 8, out hi2, 0))
                     {
                         return FaultFlow;

@@ -107,14 +107,20 @@ internal sealed unsafe partial class Arm64Cpu
         }
         else if (crn == 8 && op1 == 0 && !el0 && (crm == 3 || crm == 7) && op2 is 0 or 1 or 2 or 3 or 5 or 7)
         {
-            // TLBI VMALLE1(IS), VAE1(IS), ASIDE1(IS), VAAE1(IS), VALE1(IS), VAALE1(IS): the software TLB
-            // does not keep ASIDs or sizes, so every form flushes it; the IS forms reach every PE.
+            // TLBI VMALLE1(IS), VAE1(IS), ASIDE1(IS), VAAE1(IS), VALE1(IS), VAALE1(IS) act on this PE as
+            // their operands say; an IS form is also recorded for the other PEs, which replay it before
+            // their next instruction (CpuShared). This PE has applied it already.
+            bool current = _tlbEpoch == _shared.TlbEpoch;
+            TlbInvalidate((int)op2, value);
             if (crm == 3)
             {
-                _shared.BroadcastTlbFlush();
+                long epoch = _shared.BroadcastTlbi((int)op2, value);
+                if (current && epoch == _tlbEpoch + 1)
+                {
+                    _tlbEpoch = epoch;
+                }
             }
 
-            FlushTlb();
             return Flow.Next;
         }
 
@@ -135,6 +141,13 @@ internal sealed unsafe partial class Arm64Cpu
 
     private Flow DataCacheZero(ulong va)
     {
+        if ((State.SctlrEl1 & SctlrM) == 0)
+        {
+            // With the MMU off the block is Device memory: DC ZVA takes an Alignment fault (Arm ARM C5.3.8).
+            DataAbortToGuest(va, Esr.FscAlignment, true);
+            return Flow.Exception;
+        }
+
         ulong block = va & ~63UL;
         if (!Translate(block, AccessKind.Write, State.El, out ulong pa, out uint fsc))
         {
@@ -345,12 +358,13 @@ internal sealed unsafe partial class Arm64Cpu
             case SysReg.CsselrEl1: State.CsselrEl1 = value & 0xF; return true;
             case SysReg.SctlrEl1:
                 State.SctlrEl1 = (value & SctlrWritable) | SctlrReset;
+                UpdateAlignment();
                 FlushTlb();
                 return true;
             case SysReg.ActlrEl1: State.ActlrEl1 = value; return true;
             case SysReg.CpacrEl1: State.CpacrEl1 = value & (3UL << 20); return true;
-            case SysReg.Ttbr0El1: State.Ttbr0El1 = value; FlushTlb(); return true;
-            case SysReg.Ttbr1El1: State.Ttbr1El1 = value; FlushTlb(); return true;
+            case SysReg.Ttbr0El1: State.Ttbr0El1 = value; UpdateAsid(); return true;
+            case SysReg.Ttbr1El1: State.Ttbr1El1 = value; UpdateAsid(); return true;
             case SysReg.TcrEl1: State.TcrEl1 = value; FlushTlb(); return true;
             case SysReg.SpsrEl1: State.SpsrEl1 = value & 0xF03F_03DFUL; return true;
             case SysReg.ElrEl1: State.ElrEl1 = value; return true;

@@ -92,10 +92,11 @@ public sealed class ExceptionTests
     }
 
     [Fact]
-    public void UnalignedRamAccess_WithoutCheck_Works()
+    public void UnalignedRamAccess_WithTheMmuOnAndNoCheck_Works()
     {
         using var m = new TestMachine();
         var v = m.Start(0xf9400001u, 0xf9000401u, 0xf9000062u);
+        m.EnableIdentityMmu(v);
         SetX(v, 0, RamBase + 0x2FFD); // crosses a page
         SetX(v, 3, MarkerBase);
         m.Vm.Memory.Write(new SoftKvm.Core.GuestPhysAddr(RamBase + 0x2FFD), 0x0102030405060708UL);
@@ -103,6 +104,83 @@ public sealed class ExceptionTests
         Assert.Equal(ExitReason.Mmio, v.RunState.ExitReason);
         Assert.Equal(0x0102030405060708UL, X(v, 1));
         Assert.Equal(0x0102030405060708UL, m.Vm.Memory.Read<ulong>(new SoftKvm.Core.GuestPhysAddr(RamBase + 0x3005)));
+    }
+
+    [Theory]
+    [InlineData(0xf9400001u, 1UL, false, "ldr x1, [x0]")]
+    [InlineData(0xb9000001u, 2UL, true, "str w1, [x0]")]
+    [InlineData(0x79400001u, 1UL, false, "ldrh w1, [x0]")]
+    [InlineData(0xa9400801u, 8UL, false, "ldp x1, x2, [x0] (8-aligned is not enough for the first, 4 off)")]
+    [InlineData(0x3dc00000u, 8UL, false, "ldr q0, [x0] (16 bytes, 8-aligned)")]
+    [InlineData(0x3d800000u, 8UL, true, "str q0, [x0] (16 bytes, 8-aligned)")]
+    [InlineData(0x4c407800u, 2UL, false, "ld1 {v0.4s}, [x0] (4-byte elements)")]
+    public void UnalignedDataAccess_WithTheMmuOff_IsAnAlignmentFault(uint insn, ulong offset, bool write, string asm)
+    {
+        using var m = new TestMachine();
+        var v = m.Start(insn, 0xf9000062u); // the access; str x2, [x3] (not reached)
+        v.SetSystemRegister(SysRegKey.Of(3, 0, 1, 0, 2), 3UL << 20); // CPACR_EL1.FPEN: no FP trap
+        ulong address = RamBase + 0x3000 + offset + (asm.StartsWith("ldp", StringComparison.Ordinal) ? 4UL : 0);
+        SetX(v, 0, address);
+        SetX(v, 3, MarkerBase);
+        RunToVector(m, v);
+        ulong esr = v.GetSystemRegister(EsrEl1);
+        Assert.True(esr >> 26 == 0x25, $"{asm}: ESR 0x{esr:x}");
+        Assert.Equal(0x21UL, esr & 0x3F);                       // DFSC: alignment fault
+        Assert.Equal(write, (esr & (1 << 6)) != 0);             // WnR
+        Assert.Equal(address, v.GetSystemRegister(FarEl1));
+        Assert.Equal(CodeBase, v.GetRegister(Arm64CoreRegister.ElrEl1));
+    }
+
+    [Theory]
+    [InlineData(0x39400001u, 3UL, "ldrb w1, [x0] (a byte is always aligned)")]
+    [InlineData(0xf9400001u, 8UL, "ldr x1, [x0] (aligned)")]
+    [InlineData(0x3dc00000u, 16UL, "ldr q0, [x0] (aligned)")]
+    public void AlignedDataAccess_WithTheMmuOff_Works(uint insn, ulong offset, string asm)
+    {
+        using var m = new TestMachine();
+        var v = m.Start(insn, 0xf9000062u); // the access; str x2, [x3]
+        v.SetSystemRegister(SysRegKey.Of(3, 0, 1, 0, 2), 3UL << 20); // CPACR_EL1.FPEN: no FP trap
+        SetX(v, 0, RamBase + 0x3000 + offset);
+        SetX(v, 3, MarkerBase);
+        Assert.Equal(RunResult.Ok, m.Run());
+        Assert.True(v.RunState.ExitReason == ExitReason.Mmio, asm);
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+    }
+
+    [Fact]
+    public void DcZva_WithTheMmuOff_IsAnAlignmentFault()
+    {
+        using var m = new TestMachine();
+        var v = m.Start(0xd50b7420u); // dc zva, x0
+        SetX(v, 0, RamBase + 0x7000);
+        RunToVector(m, v);
+        ulong esr = v.GetSystemRegister(EsrEl1);
+        Assert.Equal(0x25UL, esr >> 26);
+        Assert.Equal(0x21UL, esr & 0x3F);
+        Assert.Equal(RamBase + 0x7000, v.GetSystemRegister(FarEl1));
+    }
+
+    [Fact]
+    public void UnalignedAccess_AfterTheGuestTurnsTheMmuOn_Works()
+    {
+        // ldr x1,[x0] faults with the MMU off, works after the VMM-side identity map; the TLB entry
+        // filled by an aligned access with the MMU off must not let an unaligned one through either.
+        using var m = new TestMachine();
+        var v = m.Start(0xf94000a5u, 0xf9400001u, 0xf9000062u); // ldr x5,[x5]; ldr x1,[x0]; str x2,[x3]
+        SetX(v, 5, RamBase + 0x3000);                             // aligned: fills the read TLB for the page
+        SetX(v, 0, RamBase + 0x3003);                             // unaligned, same page
+        SetX(v, 3, MarkerBase);
+        RunToVector(m, v);
+        Assert.Equal(0x21UL, v.GetSystemRegister(EsrEl1) & 0x3F);
+        Assert.Equal(CodeBase + 4, v.GetRegister(Arm64CoreRegister.ElrEl1));
+
+        var w = m.Init(m.Vcpu, CodeBase);
+        m.EnableIdentityMmu(w);
+        SetX(w, 5, RamBase + 0x3000);
+        SetX(w, 0, RamBase + 0x3003);
+        SetX(w, 3, MarkerBase);
+        Assert.Equal(RunResult.Ok, m.Run(w));
+        Assert.Equal(ExitReason.Mmio, w.RunState.ExitReason);
     }
 
     [Fact]

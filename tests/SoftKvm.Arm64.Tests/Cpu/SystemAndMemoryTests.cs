@@ -68,6 +68,7 @@ public sealed class SystemAndMemoryTests
     {
         using var m = new TestMachine();
         var v = m.Start(0xd50b7420u, 0xf9400001u, 0xf9000081u);
+        m.EnableIdentityMmu(v); // with the MMU off the block would be Device memory: an alignment fault
         m.Vm.Memory.Write(new GuestPhysAddr(RamBase + 0x7000), Enumerable.Repeat((byte)0xAA, 128).ToArray());
         SetX(v, 0, RamBase + 0x7013);
         RunAndGetMarker(m, v);

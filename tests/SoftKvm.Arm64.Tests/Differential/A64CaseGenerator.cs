@@ -67,6 +67,7 @@ internal sealed class A64CaseGenerator
     ];
 
     private readonly int[] _rows;
+    private readonly (uint Mask, uint Value, int Row)[] _focused;
     private readonly List<uint> _pending = [];
     private readonly List<Fixup> _pendingFixups = [];
     private SplitMix64 _rng;
@@ -96,7 +97,11 @@ internal sealed class A64CaseGenerator
         _rng = new SplitMix64(seed);
         _rows = TestedRows().Concat(includeUncovered ? UncoveredRows() : [])
             .Where(r => filter is null || filter(A64DecodeTable.Rows[r].Op)).ToArray();
-        if (_rows.Length == 0)
+        _focused = A64FocusedForms.Forms
+            .Select(f => (Encoding: A64FocusedForms.Encoding(f.Pattern), Row: A64FocusedForms.Row(f.Pattern)))
+            .Where(f => filter is null || filter(A64DecodeTable.Rows[f.Row].Op))
+            .Select(f => (f.Encoding.Mask, f.Encoding.Value, f.Row)).ToArray();
+        if (_rows.Length + _focused.Length == 0)
         {
             throw new InvalidOperationException("no decode-table row is selected for generation");
         }
@@ -153,7 +158,8 @@ internal sealed class A64CaseGenerator
             {
                 _pending.Clear();
                 _pendingFixups.Clear();
-                done = TryInstruction(_rows[_rng.Below(_rows.Length)], i, items);
+                int pick = _rng.Below(_rows.Length + _focused.Length);
+                done = pick < _rows.Length ? TryInstruction(_rows[pick], i, items) : TryFocused(_focused[pick - _rows.Length]);
             }
 
             if (!done)
@@ -402,6 +408,24 @@ internal sealed class A64CaseGenerator
         }
 
         return Finish(row, w, null, 0);
+    }
+
+    /// <summary>One word of an <see cref="A64FocusedForms"/> form (register fields from the pool half of the time).</summary>
+    private bool TryFocused((uint Mask, uint Value, int Row) form)
+    {
+        uint w = form.Value | ((uint)_rng.Next() & ~form.Mask);
+        if (_usePool)
+        {
+            foreach (int lsb in (ReadOnlySpan<int>)[0, 5, 16])
+            {
+                if (((~form.Mask >> lsb) & 31) == 31)
+                {
+                    w = With(w, lsb, 5, (uint)_pool[_rng.Below(_pool.Length)]);
+                }
+            }
+        }
+
+        return Finish(form.Row, w, null, 0);
     }
 
     private static bool IsConstrainedAlways(A64Op op) => op is A64Op.BCond or A64Op.B or A64Op.Bl or A64Op.Cbz or A64Op.Cbnz

@@ -69,6 +69,20 @@ public sealed class GeneratorTests
     }
 
     [Fact]
+    public void FocusedFormsDecodeToOneRowAndAreGenerated()
+    {
+        var words = DifferentialRun.Generate(DifferentialTests.Seed, 10_000).SelectMany(c => c.Words).ToList();
+        foreach (var (name, pattern) in A64FocusedForms.Forms)
+        {
+            int row = A64FocusedForms.Row(pattern);
+            Assert.True(row >= 0, $"{name}: its words decode to different rows");
+            Assert.NotEqual(A64Op.Undefined, A64DecodeTable.Rows[row].Op);
+            var (mask, value) = A64FocusedForms.Encoding(pattern);
+            Assert.True(words.Any(w => (w & mask) == value), $"{name} never generated");
+        }
+    }
+
+    [Fact]
     public void GenerationIsDeterministic()
     {
         var a = DifferentialRun.Generate(42, 500);

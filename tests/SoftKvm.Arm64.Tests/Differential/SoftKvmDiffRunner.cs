@@ -7,7 +7,9 @@ namespace SoftKvm.Arm64.Tests.Differential;
 
 /// <summary>
 /// The SoftKvm side of the differential test: runs a case on the CPU model directly (no vCPU, no
-/// hypervisor layer) at EL0 with the MMU off, RAM only at the code page and the scratch page, and
+/// hypervisor layer) at EL0 with the MMU on and the low gigabyte identity-mapped as Normal memory, as
+/// Linux runs user space (<see cref="Harness.UserIdentityMap"/>: with the MMU off every access would be
+/// Device memory, where unaligned accesses fault), RAM only at the code page and the scratch page, and
 /// SCTLR_EL1 as KVM resets it (SA0 set, as Linux runs user space), CPACR_EL1.FPEN = 3. Steps one instruction at a time
 /// until PC reaches the end of the block; an exception taken to EL1 or a stage-2 trap ends the case
 /// with the Linux signal the reference would see.
@@ -22,6 +24,7 @@ internal sealed class SoftKvmDiffRunner : IDisposable
     {
         _memory.SetRegion(0, new GuestPhysAddr(DiffLayout.CodeBase), 4096, MemorySlotFlags.None);
         _memory.SetRegion(1, new GuestPhysAddr(DiffLayout.ScratchBase), DiffLayout.ScratchSize, MemorySlotFlags.None);
+        Harness.UserIdentityMap.Install(_memory, 2);
         _cpu = new Arm64Cpu(_memory, new CpuShared(), new NoController(), 0x8000_0000);
     }
 
@@ -39,6 +42,7 @@ internal sealed class SoftKvmDiffRunner : IDisposable
         _memory.Write(new GuestPhysAddr(DiffLayout.ScratchBase), initial.Scratch);
 
         _cpu.Reset();
+        Harness.UserIdentityMap.Enable(_cpu);
         ref CpuState s = ref _cpu.State;
         for (int i = 0; i < 31; i++)
         {

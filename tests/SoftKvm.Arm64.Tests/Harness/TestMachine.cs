@@ -78,6 +78,27 @@ internal sealed class TestMachine : IDisposable
         return vcpu.Run();
     }
 
+    /// <summary>Where <see cref="EnableIdentityMmu"/> puts its level-1 table (in RAM).</summary>
+    public const ulong IdentityTable = RamBase + 0xF0_0000;
+
+    /// <summary>
+    /// Turns the MMU on for <paramref name="vcpu"/> with the low 2 GiB (devices, the marker and RAM)
+    /// identity-mapped by two 1 GiB blocks, EL1 read/write, so data accesses are to Normal memory
+    /// (with the MMU off they are Device-nGnRnE and must be aligned).
+    /// </summary>
+    public void EnableIdentityMmu(Arm64Vcpu vcpu)
+    {
+        for (ulong gb = 0; gb < 2; gb++)
+        {
+            Vm.Memory.Write(new GuestPhysAddr(IdentityTable + (gb * 8)), (gb << 30) | 1 | (3UL << 8) | (1UL << 10));
+        }
+
+        vcpu.SetSystemRegister(SysRegKey.Of(3, 0, 2, 0, 2), 25 | (1UL << 23)); // TCR: T0SZ=25, 4K, EPD1
+        vcpu.SetSystemRegister(SysRegKey.Of(3, 0, 2, 0, 0), IdentityTable);
+        ulong sctlr = vcpu.GetSystemRegister(SysRegKey.Of(3, 0, 1, 0, 0));
+        vcpu.SetSystemRegister(SysRegKey.Of(3, 0, 1, 0, 0), sctlr | 1);
+    }
+
     public static ulong X(Arm64Vcpu vcpu, int n) => vcpu.GetRegister((Arm64CoreRegister)n);
 
     public static void SetX(Arm64Vcpu vcpu, int n, ulong value) => vcpu.SetRegister((Arm64CoreRegister)n, value);

@@ -185,6 +185,7 @@ internal static class A64DecodeTable
         ("01x11110xx1xxxxxxxxxx1xxxxxxxxxx", A64Op.SimdScalarThreeSame),
         ("01x11110xx10000xxxxx10xxxxxxxxxx", A64Op.SimdScalarTwoRegMisc),
         ("01x11110xx11000xxxxx10xxxxxxxxxx", A64Op.SimdScalarPairwise),
+        ("01x11110xx1xxxxxxxxx00xxxxxxxxxx", A64Op.SimdScalarThreeDifferent),
         ("01x111110xxxxxxxxxxxx1xxxxxxxxxx", A64Op.SimdScalarShiftImmediate),
         ("0xx01111xxxxxxxxxxxxx0xxxxxxxxxx", A64Op.SimdIndexedElement),
         ("01x11111xxxxxxxxxxxxx0xxxxxxxxxx", A64Op.SimdScalarIndexedElement),

@@ -171,6 +171,7 @@ internal enum A64Op : ushort
     SimdScalarThreeSame,
     SimdScalarTwoRegMisc,
     SimdScalarPairwise,
+    SimdScalarThreeDifferent,
     SimdScalarShiftImmediate,
     SimdIndexedElement,
     SimdScalarIndexedElement,

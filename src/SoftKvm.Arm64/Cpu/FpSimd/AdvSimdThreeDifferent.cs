@@ -3,16 +3,20 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>
 /// C4.1.95 Advanced SIMD three different: [SU]ADDL, [SU]ADDW, [SU]SUBL, [SU]SUBW, ADDHN, RADDHN,
 /// SUBHN, RSUBHN, [SU]ABAL, [SU]ABDL, [SU]MLAL, [SU]MLSL, [SU]MULL, PMULL (8B), and their "2" forms.
-/// and the saturating doubling SQDMLAL, SQDMLSL, SQDMULL.
+/// and the saturating doubling SQDMLAL, SQDMLSL, SQDMULL (vector, "2" and scalar forms).
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
-    private Flow AdvSimdThreeDifferent(uint insn)
+    private Flow AdvSimdThreeDifferent(uint insn) => SimdThreeDifferent(insn, false);
+
+    private Flow AdvSimdScalarThreeDifferent(uint insn) => SimdThreeDifferent(insn, true);
+
+    private Flow SimdThreeDifferent(uint insn, bool scalar)
     {
-        bool q = ((insn >> 30) & 1) != 0, u = ((insn >> 29) & 1) != 0;
+        bool q = ((insn >> 30) & 1) != 0 && !scalar, u = ((insn >> 29) & 1) != 0;
         int size = (int)(insn >> 22) & 3, opcode = (int)(insn >> 12) & 15;
         int rd = (int)insn & 31, rn = (int)(insn >> 5) & 31, rm = (int)(insn >> 16) & 31;
-        bool valid = size != 3 && opcode switch
+        bool valid = scalar ? !u && size is 1 or 2 && opcode is 9 or 11 or 13 : size != 3 && opcode switch
         {
             0 or 1 or 2 or 3 or 4 or 5 or 6 or 7 or 8 or 10 or 12 => true,
             9 or 11 or 13 => !u && size is 1 or 2,
@@ -30,7 +34,7 @@ internal sealed partial class Arm64Cpu
         }
 
         Vec vn = GetV(rn), vm = GetV(rm), vd = GetV(rd), res = default;
-        int n = 8 >> size, part = q ? n : 0;
+        int n = scalar ? 1 : 8 >> size, part = q ? n : 0;
         int wide = size + 1;
         if (opcode is 4 or 6)
         {

@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// C4.1.95 Advanced SIMD two-register miscellaneous (vector and scalar): REV16/32/64, [SU]ADDLP,
 /// [SU]ADALP, CLS, CLZ, CNT, NOT, RBIT, compares with zero, ABS, NEG, XTN, SQXTN, UQXTN, SQXTUN,
 /// FCVTN, FCVTL, FRINT*, FCVT[NPMZA][SU], SCVTF, UCVTF, FABS, FNEG, FSQRT, FP compares with zero.
-/// SUQADD, USQADD, SQABS, SQNEG too; FCVTXN, URECPE, URSQRTE, FRECPE, FRSQRTE are UNDEFINED here.
+/// SUQADD, USQADD, SQABS, SQNEG, FCVTXN, URECPE, URSQRTE, FRECPE, FRSQRTE and FRECPX (scalar) too.
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
@@ -223,14 +223,19 @@ internal sealed partial class Arm64Cpu
     {
         bool dbl = (size & 1) != 0, hiSize = (size & 2) != 0;
         int key = (u ? 64 : 0) | (hiSize ? 32 : 0) | opcode;
-        if (!scalar && dbl && !q && key != 22 && key != 23)
+        if (!scalar && dbl && !q && key is not (22 or 23 or 86))
         {
             return Undefined();
         }
 
-        bool vectorOnly = key is 22 or 23 or 24 or 25 or 56 or 57 or 88 or 89 or 121 or 47 or 111 or 127;
+        bool vectorOnly = key is 22 or 23 or 24 or 25 or 56 or 57 or 88 or 89 or 121 or 47 or 111 or 127 or 60 or 124;
         bool valid = key switch
         {
+            60 or 124 => !dbl,                                       // URECPE, URSQRTE (32-bit elements)
+            61 or 125 => true,                                       // FRECPE, FRSQRTE
+            63 => scalar,                                            // FRECPX
+            86 => dbl,                                               // FCVTXN{2}
+
             44 or 45 or 46 or 108 or 109 => true,                    // FCMGT/FCMEQ/FCMLT #0, FCMGE/FCMLE #0
             47 or 111 or 127 => true,                                // FABS, FNEG, FSQRT
             22 or 23 => true,                                        // FCVTN, FCVTL
@@ -250,6 +255,26 @@ internal sealed partial class Arm64Cpu
         }
 
         Vec vn = GetV(rn), res = default;
+        if (key == 86)
+        {
+            // FCVTXN{2} (round to odd): the scalar form writes Sd, the vector form a half of Vd.
+            if (scalar)
+            {
+                res.Set(0, 2, FpConvertRoundOdd(vn.Get(0, 3)));
+                SetV(rd, res, false);
+                return Flow.Next;
+            }
+
+            res = GetV(rd);
+            for (int i = 0; i < 2; i++)
+            {
+                res.Set((q ? 2 : 0) + i, 2, FpConvertRoundOdd(vn.Get(i, 3)));
+            }
+
+            SetVector(rd, res.Lo, q ? res.Hi : 0);
+            return Flow.Next;
+        }
+
         if (key is 22 or 23)
         {
             if (key == 22)
@@ -308,6 +333,11 @@ internal sealed partial class Arm64Cpu
                 28 or 92 => FpToFixed(x, dbl, 0, u, 8 << esize, 4),
                 58 or 122 => FpToFixed(x, dbl, 0, u, 8 << esize, 1),
                 59 or 123 => FpToFixed(x, dbl, 0, u, 8 << esize, 3),
+                60 => UnsignedRecipEstimate(x),
+                124 => UnsignedRSqrtEstimate(x),
+                61 => FpRecipEstimate(x, dbl),
+                125 => FpRSqrtEstimate(x, dbl),
+                63 => FpRecpX(x, dbl),
                 29 => FixedToFp(dbl ? x : (ulong)(long)(int)x, true, 0, dbl),
                 93 => FixedToFp(x, false, 0, dbl),
                 _ => 0,

@@ -309,7 +309,8 @@ internal sealed partial class Arm64Cpu
 
         if (ProcessNaNs(a, b, dbl, out ulong nan))
         {
-            return nan;
+            // FABD is FPAbs(FPSub(...)): the absolute value clears the sign of a NaN result too.
+            return op == FpBin.Abd ? nan & ~ZeroOf(true, dbl) : nan;
         }
 
         double x = ToHost(a, dbl), y = ToHost(b, dbl);

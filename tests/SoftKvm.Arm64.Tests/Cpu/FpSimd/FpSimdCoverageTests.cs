@@ -102,9 +102,9 @@ public sealed class FpSimdCoverageTests
     }
 
     [Theory]
-    [InlineData(0x5e62d020u, "sqdmull s0, h1, h2 (scalar)")]
-    [InlineData(0x4ea1d820u, "frecpe v0.4s, v1.4s")]
-    [InlineData(0x2f829020u, "fmulx v0.2s, v1.2s, v2.s[0] (by element)")]
+    [InlineData(0x6e828420u, "sqrdmlah v0.4s, v1.4s, v2.4s (ARMv8.1)")]
+    [InlineData(0x0ee2e020u, "pmull v0.1q, v1.1d, v2.1d (crypto)")]
+    [InlineData(0x4e829420u, "sdot v0.4s, v1.16b, v2.16b (ARMv8.2 dot product)")]
     [InlineData(0x4f020fe0u, "reserved: modified immediate with o2 = 1 (FP16 FMOV is not ARMv8.0)")]
     [InlineData(0x1ee22820u, "fadd h0, h1, h2 (FP16 is not ARMv8.0)")]
     public void UnimplementedEncodingsAreGuestUndefined(uint word, string asm)

@@ -56,6 +56,12 @@ public sealed class FpSimdInstructionTests
 
     public static TheoryData<string> RandomSimd => Group("random-simd");
 
+    public static TheoryData<string> Estimate => Group("estimate");
+
+    public static TheoryData<string> RandomEstimate => Group("random-estimate");
+
+    public static TheoryData<string> Saturating => Group("saturating");
+
     [Theory]
     [MemberData(nameof(Strings))]
     public void StringFunctionForms(string name) => Check(name);
@@ -123,6 +129,30 @@ public sealed class FpSimdInstructionTests
     [Theory]
     [MemberData(nameof(RandomSimd))]
     public void RandomVectorOperands(string name) => Check(name);
+
+    [Theory]
+    [MemberData(nameof(Estimate))]
+    public void EstimatesRecpxAndRoundToOdd(string name) => Check(name);
+
+    [Theory]
+    [MemberData(nameof(RandomEstimate))]
+    public void RandomEstimateOperands(string name) => Check(name);
+
+    [Theory]
+    [MemberData(nameof(Saturating))]
+    public void SaturatingDoublingByElementAndScalar(string name) => Check(name);
+
+    [Fact]
+    public void EveryGeneratedGroupHasATheory()
+    {
+        var groups = FpSimdCases.All.Select(c => c.Group).Distinct().ToList();
+        var covered = typeof(FpSimdInstructionTests).GetProperties()
+            .Where(p => p.PropertyType == typeof(TheoryData<string>))
+            .Select(p => ((IEnumerable<object[]>)p.GetValue(null)!).Count())
+            .Sum();
+        Assert.Equal(FpSimdCases.All.Length, covered);
+        Assert.Contains("estimate", groups);
+    }
 
     private static void Check(string name)
     {

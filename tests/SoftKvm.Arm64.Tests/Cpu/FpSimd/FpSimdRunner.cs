@@ -23,6 +23,7 @@ internal sealed class FpSimdRunner : IDisposable
     {
         _memory.SetRegion(0, new GuestPhysAddr(CodeBase), 4096, MemorySlotFlags.None);
         _memory.SetRegion(1, new GuestPhysAddr(BufferBase), 4096, MemorySlotFlags.None);
+        Harness.UserIdentityMap.Install(_memory, 2);
         _cpu = new Arm64Cpu(_memory, new CpuShared(), new NullHost(), 0x8000_0000);
     }
 
@@ -40,6 +41,7 @@ internal sealed class FpSimdRunner : IDisposable
 
         _memory.Write(new GuestPhysAddr(BufferBase), buffer);
         _cpu.Reset();
+        Harness.UserIdentityMap.Enable(_cpu);
         ref CpuState s = ref _cpu.State;
         for (int i = 0; i < 8; i++)
         {

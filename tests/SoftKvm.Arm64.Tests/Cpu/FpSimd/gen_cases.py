@@ -213,8 +213,61 @@ for c in base:
             vs[1] = fl
         add("random-simd", c[1], v0=vs[0], v1=vs[1], v2=vs[2], v3=vs[3], x0=rng2.getrandbits(64), fpcr=(rng2.randrange(4) << 22))
 
+# --- estimates, FRECPX, FCVTXN and the saturating doubling forms (appended: the cases above keep their seeds) ---
+SPECIAL_S = [0, 1 << 31, 0x7f800000, 0xff800000, 0x7fc00123, NAN_S, 0xff800001, 1, 0x001fffff, 0x00200000, 0x00400001,
+             0x007fffff, 0x807fffff, 0x00800000, 0x3f800000, 0xbf800000, 0x40400000, 0x3f7fffff, 0x7e7fffff, 0x7e800000,
+             0x7f000000, 0x7f7fffff, 0xfe800000, 0x3e800000, 0x40800001]
+SPECIAL_D = [0, 1 << 63, INF, INF | 1 << 63, QN, NAN_D, 1, 0x0003ffffffffffff, 0x0004000000000000, 0x000fffffffffffff,
+             0x8000000000000001, 0x0010000000000000, 0x3ff0000000000000, 0xbff0000000000000, 0x4008000000000000,
+             0x3fefffffffffffff, 0x7fcfffffffffffff, 0x7fd0000000000000, 0x7fefffffffffffff, 0x3690000000000001,
+             0x36a0000000000000, 0x47efffffefffffff, 0x47effffff0000000, 0x3810000000000001, 0x380fffffffffffff]
+EST_FPCRS = [0, 1 << 24, 1 << 25, 1 << 22, 2 << 22, 3 << 22, (1 << 24) | (1 << 25)]
+for fp in EST_FPCRS:
+    for v in SPECIAL_S:
+        for a in ["frecpe s0, s1", "frsqrte s0, s1", "frecpx s0, s1"]:
+            add("estimate", a, v1=(v, 0), fpcr=fp)
+    for v in SPECIAL_D:
+        for a in ["frecpe d0, d1", "frsqrte d0, d1", "frecpx d0, d1", "fcvtxn s0, d1"]:
+            add("estimate", a, v1=(v, 0), fpcr=fp)
+for a in ["frecpe v0.4s, v1.4s", "frecpe v0.2s, v1.2s", "frecpe v0.2d, v1.2d", "frsqrte v0.4s, v1.4s", "frsqrte v0.2d, v1.2d",
+          "urecpe v0.4s, v1.4s", "urecpe v0.2s, v1.2s", "ursqrte v0.4s, v1.4s", "ursqrte v0.2s, v2.2s",
+          "fcvtxn v0.2s, v1.2d", "fcvtxn2 v0.4s, v1.2d"]:
+    add("estimate", a, v1=(0x80000000ffffffff, 0x3fffffff40000000) if "ursqrte" in a or "urecpe" in a else INT1)
+    add("estimate", a, v1=f(1.0, -3.5, 1e-39, 7e37) if ".4s" in a or ".2s, v1.2s" in a else d(1.0 / 3.0, -1e-310), fpcr=1 << 24)
+SAT = (0x8000800080008000, 0x8000000080000000); SAT2 = (0x800080007fff8000, 0x8000000180000000)
+for a in ["sqdmulh v0.8h, v1.8h, v2.h[3]", "sqdmulh v0.4s, v1.4s, v2.s[1]", "sqrdmulh v0.4h, v1.4h, v2.h[7]",
+          "sqrdmulh v0.2s, v1.2s, v2.s[3]", "sqdmulh s0, s1, v2.s[3]", "sqrdmulh h0, h1, v2.h[0]", "sqdmulh v0.8h, v1.8h, v15.h[1]",
+          "sqdmull v0.4s, v1.4h, v2.h[1]", "sqdmull2 v0.2d, v1.4s, v2.s[3]", "sqdmlal v0.4s, v1.4h, v2.h[2]",
+          "sqdmlal2 v0.2d, v1.4s, v2.s[0]", "sqdmlsl v0.2d, v1.2s, v2.s[1]", "sqdmlsl2 v0.4s, v1.8h, v2.h[7]",
+          "sqdmull s0, h1, v2.h[1]", "sqdmlal d0, s1, v2.s[1]", "sqdmlsl s0, h1, v2.h[7]", "sqdmull d0, s1, v2.s[2]",
+          "sqdmull s0, h1, h2", "sqdmlal d0, s1, s2", "sqdmlsl s0, h1, h2", "sqdmull d0, s1, s2", "sqdmlal s0, h1, h2"]:
+    add("saturating", a)
+    add("saturating", a, v0=(0x7fffffffffffffff, 0x8000000000000000), v1=SAT, v2=SAT2)
+    add("saturating", a, v0=(0x7fffffff80000000, 0x0000000100000001), v1=SAT2, v2=SAT)
+for a in ["fmulx v0.4s, v1.4s, v2.s[1]", "fmulx v0.2d, v1.2d, v2.d[1]", "fmulx s0, s1, v2.s[3]", "fmulx d0, d1, v2.d[0]",
+          "fmulx v0.2s, v1.2s, v2.s[0]"]:
+    dbl = '.2d' in a or ' d0' in a
+    add("indexed", a, v1=VD1 if dbl else VF1, v2=VD2 if dbl else VF2)
+    add("indexed", a, v1=(INF, 0) if dbl else (0x7f800000ff800000, 0), v2=(1 << 63, 0) if dbl else (0x80000000, 0x0))
+for a in ["fabd d0, d1, d2", "fabd v0.2d, v1.2d, v2.2d", "fabd s0, s1, s2", "fabd v0.4s, v1.4s, v2.4s"]:
+    for v1, v2, fp in [((QN | 1 << 63, QN | 1 << 63), d(1.0, 2.0), 0), ((NAN_D | 1 << 63, 0), (QN | 1 << 63, 0), 0),
+                       ((0xffc00001ffc00001, 0xff800001ff800001), (0x3f800000bf800000, 0), 0), ((QN | 1 << 63, 0), (0, 0), 1 << 25)]:
+        add("special", a, v1=v1, v2=v2, fpcr=fp)
+rng3 = random.Random(4321)
+EST_OPS = ["frecpe {t}0, {t}1", "frsqrte {t}0, {t}1", "frecpx {t}0, {t}1", "fcvtxn s0, d1"]
+for i in range(800):
+    op = EST_OPS[i % len(EST_OPS)]
+    t = 'd' if (i // len(EST_OPS)) % 2 == 0 or op.startswith("fcvtxn") else 's'
+    r = rnd_d if t == 'd' else rnd_s
+    fpcr = (rng3.randrange(4) << 22) | (rng3.choice([0, 0, 1]) << 24) | (rng3.choice([0, 0, 1]) << 25)
+    add("random-estimate", op.format(t=t), v0=(0, 0), v1=(r(), rng3.getrandbits(64)), fpcr=fpcr)
+for i in range(100):
+    a = ["urecpe v0.4s, v1.4s", "ursqrte v0.4s, v1.4s", "frecpe v0.4s, v1.4s", "frsqrte v0.2d, v1.2d", "fcvtxn2 v0.4s, v1.2d"][i % 5]
+    add("random-estimate", a, v1=(rng3.getrandbits(64), rng3.getrandbits(64)), fpcr=(rng3.randrange(4) << 22) | (rng3.choice([0, 1]) << 24))
+
 def emit(cases):
-    out = ['.text', '.global _start', '_start:', '  adr x20, results', '  adr x21, inputs', '  adr x22, buf']
+    out = ['.text', '.global _start', '_start:', '  adrp x20, results', '  add x20, x20, :lo12:results', '  adrp x21, inputs',
+           '  add x21, x21, :lo12:inputs', '  adrp x22, buf', '  add x22, x22, :lo12:buf']
     for i, c in enumerate(cases):
         out += [f'  mov x23, #{i}', '  mov x24, #112', '  madd x9, x23, x24, x21', '  ldp q0, q1, [x9]', '  ldp q2, q3, [x9, #32]',
                 '  ldr x10, [x9, #64]', '  msr fpcr, x10', '  msr fpsr, xzr', '  ldr x0, [x9, #72]', '  msr nzcv, xzr',
@@ -225,7 +278,7 @@ def emit(cases):
                 '  stp q0, q1, [x13]', '  stp q2, q3, [x13, #32]', '  stp x0, x11, [x13, #64]', '  sub x1, x1, x22', '  stp x12, x1, [x13, #80]',
                 f'  adr x14, insn_{i}', '  ldr w14, [x14]', '  str x14, [x13, #96]',
                 '  ldp q4, q5, [x22]', '  stp q4, q5, [x13, #112]', '  ldp q4, q5, [x22, #32]', '  stp q4, q5, [x13, #144]']
-    out += ['  mov x0, #1', '  adr x1, results', f'  ldr x2, ={len(cases) * 176}', '  mov x8, #64', '  svc #0',
+    out += ['  mov x0, #1', '  adrp x1, results', '  add x1, x1, :lo12:results', f'  ldr x2, ={len(cases) * 176}', '  mov x8, #64', '  svc #0',
             '  mov x0, #0', '  mov x8, #93', '  svc #0', '.ltorg', '.data', '.balign 16', 'inputs:']
     for c in cases:
         _, _, v0, v1, v2, v3, x0, fpcr = c

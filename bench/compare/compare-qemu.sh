@@ -6,6 +6,10 @@
 #                                                         from the in-process benchmark `arm64-compute`)
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
+#   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 40 rounds)
+#                                                         minus the start-up of hello.elf, on both sides
+#   bench/compare/compare-qemu.sh mips-x86  [runs]        the same for x86: compute32bench.elf minus compute32 start-up
+#                                                         (qemu-system-x86_64 with isa-debug-exit)
 #
 # Both sides are whole processes (start-up included); the "startup" mode gives what to subtract.
 # Needs qemu-system-aarch64 and the .NET SDK; builds softkvm in Release once.
@@ -61,6 +65,38 @@ compare() { # name runs softkvm-args -- qemu-args
   rm -f "$log"
 }
 
+# mips NAME RUNS BENCH_ELF BASE_ELF : guest MIPS of both sides. The instruction count of BENCH_ELF comes
+# from `softkvm run --profile` (the same program executes the same instructions under QEMU); each
+# side's time is the median whole-process time of BENCH_ELF minus the median of BASE_ELF (start-up and
+# the guest's own short run), alternating runs.
+mips() {
+  local name=$1 runs=$2 bench=$3 base=$4
+  local insns base_insns
+  # (an x86 guest ends through isa-debug-exit with a non-zero code: not a failure here)
+  insns=$({ "${softkvm[@]}" --kernel "$bench" --profile </dev/null 2>/dev/null || true; } | sed -n 's/^  vcpu0: \([0-9,]*\) instructions.*/\1/p' | tr -d ,)
+  base_insns=$({ "${softkvm[@]}" --kernel "$base" --profile </dev/null 2>/dev/null || true; } | sed -n 's/^  vcpu0: \([0-9,]*\) instructions.*/\1/p' | tr -d ,)
+  [ -n "$insns" ] && [ -n "$base_insns" ] || { echo "could not count the instructions of $bench" >&2; exit 1; }
+  local sk_b=() sk_0=() q_b=() q_0=()
+  log=$(mktemp)
+  for ((i = 0; i < runs; i++)); do
+    sk_b+=("$(time_until "${softkvm[@]}" --kernel "$bench")")
+    q_b+=("$(time_until "${qemu[@]}" -kernel "$bench")")
+    sk_0+=("$(time_until "${softkvm[@]}" --kernel "$base")")
+    q_0+=("$(time_until "${qemu[@]}" -kernel "$base")")
+  done
+  rm -f "$log"
+  local skb sk0 qb q0 n
+  skb=$(printf '%s\n' "${sk_b[@]}" | median); sk0=$(printf '%s\n' "${sk_0[@]}" | median)
+  qb=$(printf '%s\n' "${q_b[@]}" | median); q0=$(printf '%s\n' "${q_0[@]}" | median)
+  n=$((insns - base_insns))
+  local skm qm
+  skm=$(echo "$n / ($skb - $sk0) / 1000000" | bc -l); qm=$(echo "$n / ($qb - $q0) / 1000000" | bc -l)
+  printf '%s: %d instructions (%s minus %s)\n' "$name" "$n" "$(basename "$bench")" "$(basename "$base")"
+  printf '  softkvm %8.3f s - %6.3f s  = %8.1f MIPS\n' "$skb" "$sk0" "$skm"
+  printf '  qemu    %8.3f s - %6.3f s  = %8.1f MIPS\n' "$qb" "$q0" "$qm"
+  printf '  softkvm/qemu %.3f   (medians of %d, alternating)\n' "$(echo "$skm / $qm" | bc -l)" "$runs"
+}
+
 case "$mode" in
   startup)
     compare "startup (hello.elf)" "${2:-7}" --kernel "$root/guests/arm64/hello/hello.elf" -- -kernel "$root/guests/arm64/hello/hello.elf" ;;
@@ -78,5 +114,13 @@ case "$mode" in
     marker=SOFTKVM-LINUX-BOOT-OK
     compare "linux to marker ($n vCPUs)" "$runs" --kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyAMA0 --smp "$n" \
       -- -M virt,gic-version=3 -smp "$n" -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyAMA0 ;;
-  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N [runs]" >&2; exit 2 ;;
+  mips)
+    mips "arm64 compute (1 vCPU)" "${2:-5}" "$root/guests/arm64/computebench.elf" "$root/guests/arm64/hello/hello.elf" \
+      "${qemu[@]}" ;;
+  mips-x86)
+    qemu=(qemu-system-x86_64 -nographic -m 128 -device isa-debug-exit,iobase=0xf4,iosize=4)
+    softkvm+=(--arch x86_64 --memory 128M)
+    mips "x86 compute32 (1 vCPU)" "${2:-5}" "$root/guests/x86/compute32bench.elf" "$root/guests/x86/compute32.elf" \
+      "${qemu[@]}" ;;
+  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|mips|mips-x86 [runs]" >&2; exit 2 ;;
 esac

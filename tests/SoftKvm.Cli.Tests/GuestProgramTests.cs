@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Text;
 using SoftKvm.Vmm.Tests.Fakes;
 
 namespace SoftKvm.Cli.Tests;
@@ -10,27 +8,9 @@ namespace SoftKvm.Cli.Tests;
 /// </summary>
 public sealed class GuestProgramTests
 {
-    private static string Guests([CallerFilePath] string source = "")
-    {
-        // The test binaries may live in any artifacts folder: start from this source file.
-        var dir = new DirectoryInfo(Path.GetDirectoryName(source)!);
-        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "guests", "arm64")))
-        {
-            dir = dir.Parent;
-        }
+    private static string Guests() => RealCli.GuestsDir("arm64");
 
-        return dir is null ? throw new DirectoryNotFoundException("guests/arm64 not found") : Path.Combine(dir.FullName, "guests", "arm64");
-    }
-
-    private static (int Code, string Serial, string Out, string Error) Softkvm(params string[] args)
-    {
-        var serial = new MemoryStream();
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var env = new CliEnvironment { Out = output, Error = error, SerialOutput = serial };
-        int code = SoftKvmCli.Run(args, env, MachineWiring.Default());
-        return (code, Encoding.UTF8.GetString(serial.ToArray()), output.ToString(), error.ToString());
-    }
+    private static (int Code, string Serial, string Out, string Error) Softkvm(params string[] args) => RealCli.Run(args);
 
     [Theory]
     [InlineData("compute", "1", "v3")]

@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Text;
-
 namespace SoftKvm.Cli.Tests;
 
 /// <summary>
@@ -10,26 +7,9 @@ namespace SoftKvm.Cli.Tests;
 /// </summary>
 public sealed class X86GuestTests
 {
-    private static string Guests([CallerFilePath] string source = "")
-    {
-        var dir = new DirectoryInfo(Path.GetDirectoryName(source)!);
-        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "guests", "x86")))
-        {
-            dir = dir.Parent;
-        }
+    private static string Guests() => RealCli.GuestsDir("x86");
 
-        return dir is null ? throw new DirectoryNotFoundException("guests/x86 not found") : Path.Combine(dir.FullName, "guests", "x86");
-    }
-
-    private static (int Code, string Serial, string Out, string Error) Softkvm(params string[] args)
-    {
-        var serial = new MemoryStream();
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var env = new CliEnvironment { Out = output, Error = error, SerialOutput = serial };
-        int code = SoftKvmCli.Run(args, env, MachineWiring.Default());
-        return (code, Encoding.UTF8.GetString(serial.ToArray()), output.ToString(), error.ToString());
-    }
+    private static (int Code, string Serial, string Out, string Error) Softkvm(params string[] args) => RealCli.Run(args);
 
     [Theory]
     [InlineData("compute32", "1", "128M")]

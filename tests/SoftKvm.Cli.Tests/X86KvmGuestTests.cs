@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Text;
 
 namespace SoftKvm.Cli.Tests;
 
@@ -20,26 +18,9 @@ public sealed class X86KvmGuestTests : IDisposable
 
     public void Dispose() => File.Delete(_disk);
 
-    private static string Guest(string name, [CallerFilePath] string source = "")
-    {
-        var dir = new DirectoryInfo(Path.GetDirectoryName(source)!);
-        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "guests", "x86", "kvm")))
-        {
-            dir = dir.Parent;
-        }
+    private static string Guest(string name) => Path.Combine(RealCli.GuestsDir(Path.Combine("x86", "kvm")), name + ".elf");
 
-        return dir is null ? throw new DirectoryNotFoundException("guests/x86/kvm not found") : Path.Combine(dir.FullName, "guests", "x86", "kvm", name + ".elf");
-    }
-
-    private static (int Code, string Serial, string Out, string Error) Softkvm(params string[] args)
-    {
-        var serial = new MemoryStream();
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var env = new CliEnvironment { Out = output, Error = error, SerialOutput = serial };
-        int code = SoftKvmCli.Run(args, env, MachineWiring.Default());
-        return (code, Encoding.UTF8.GetString(serial.ToArray()), output.ToString(), error.ToString());
-    }
+    private static (int Code, string Serial, string Out, string Error) Softkvm(params string[] args) => RealCli.Run(args);
 
     private static Dictionary<string, ulong> Stats(string output) =>
         output.Split('\n', StringSplitOptions.RemoveEmptyEntries)

@@ -213,6 +213,9 @@ internal sealed unsafe partial class Arm64Cpu
     /// <summary>Consumes the event register (WFE); true when it was set.</summary>
     public bool ConsumeEvent() => Interlocked.Exchange(ref _eventRegister, false);
 
+    // Inlined into Run: the dispatch jump table sits in the loop itself, one call and return fewer per
+    // instruction (computebench.elf: 4.72 -> 4.21 s CPU, best of five alternating runs).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Flow Execute(uint insn, A64Op op)
     {
         _lastWasLoadExclusive = false;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu.Decoder;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -6,6 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>C4.1.89 Data processing -- register.</summary>
 internal sealed partial class Arm64Cpu
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ShiftReg(ulong value, uint type, int amount, bool sf)
     {
         if (!sf)
@@ -89,6 +91,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ExtendReg(ulong value, uint option, int shift)
     {
         ulong v = option switch

@@ -1,0 +1,158 @@
+using Iced.Intel;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>
+/// x87 plumbing: the register stack (TOP, tags, stack overflow/underflow), the last-instruction
+/// pointers, and exception reporting through FSW (flags, ES, B; an unmasked exception makes the next
+/// waiting x87 instruction raise #MF).
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    internal const ushort FswIe = 1, FswSf = 1 << 6, FswEs = 1 << 7, FswC0 = 1 << 8, FswC1 = 1 << 9, FswC2 = 1 << 10,
+        FswC3 = 1 << 14, FswB = 1 << 15;
+
+    /// <summary>
+    /// Starts an x87 instruction: #NM when CR0.EM or CR0.TS; for a waiting instruction a pending unmasked
+    /// exception (FSW.ES) raises #MF (the model always reports it natively, as with CR0.NE=1); a non-control
+    /// instruction records FIP/FCS, FOP and FDP/FDS.
+    /// </summary>
+    internal bool X87Begin(ref Instruction i, bool waiting, bool control)
+    {
+        if (!FpuAvailable())
+        {
+            return false;
+        }
+
+        ref var f = ref _regs.Fpu;
+        if (waiting && (f.Fsw & FswEs) != 0)
+        {
+            return Fault(ExceptionVector.MF);
+        }
+
+        if (!control)
+        {
+            f.Fip = _regs.Rip;
+            f.Fcs = _regs.Seg[SegmentIndex.Cs].Selector;
+            f.Fop = X87Opcode();
+            if (i.Op0Kind == OpKind.Memory || i.Op1Kind == OpKind.Memory)
+            {
+                f.Fdp = EffectiveAddress(ref i);
+                f.Fds = _regs.Seg[MemorySegment(ref i)].Selector;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>FOP: bits 2:0 of the D8-DF opcode byte and the ModR/M byte, read back from the code.</summary>
+    private ushort X87Opcode()
+    {
+        ulong linear = _bitness == 64 ? _regs.Rip : (_regs.Seg[SegmentIndex.Cs].Base + _regs.Rip) & 0xFFFFFFFF;
+        int len = _insn.Length;
+        for (int k = 0; k + 1 < len; k++)
+        {
+            byte* p = TranslateFetch(linear + (ulong)k);
+            if (p == null)
+            {
+                return 0;
+            }
+
+            byte b = *p;
+            if (b >= 0xD8 && b <= 0xDF)
+            {
+                byte* q = TranslateFetch(linear + (ulong)k + 1);
+                return q == null ? (ushort)0 : (ushort)(((b & 7) << 8) | *q);
+            }
+        }
+
+        return 0;
+    }
+
+    internal int FpuTop => (_regs.Fpu.Fsw >> 11) & 7;
+
+    internal void SetFpuTop(int top) => _regs.Fpu.Fsw = (ushort)((_regs.Fpu.Fsw & ~0x3800) | ((top & 7) << 11));
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal ref Float80 St(int i) => ref _regs.Fpu.R[(FpuTop + i) & 7];
+
+    internal bool StValid(int i) => ((_regs.Fpu.ValidMask >> ((FpuTop + i) & 7)) & 1) != 0;
+
+    internal void SetStValid(int i, bool valid)
+    {
+        int bit = 1 << ((FpuTop + i) & 7);
+        _regs.Fpu.ValidMask = (byte)(valid ? _regs.Fpu.ValidMask | bit : _regs.Fpu.ValidMask & ~bit);
+    }
+
+    /// <summary>Pops the stack: ST(0) becomes empty, TOP + 1.</summary>
+    internal void FpuPop()
+    {
+        SetStValid(0, false);
+        SetFpuTop(FpuTop + 1);
+    }
+
+    /// <summary>Pushes <paramref name="v"/>. A full slot is a stack overflow (IE, SF, C1=1): masked, the
+    /// indefinite QNaN is pushed; unmasked, nothing changes and false is returned.</summary>
+    internal bool FpuPush(Float80 v)
+    {
+        int slot = (FpuTop - 1) & 7;
+        if (((_regs.Fpu.ValidMask >> slot) & 1) != 0)
+        {
+            if (!X87Exceptions(FswIe, stack: true, c1: true))
+            {
+                return false;
+            }
+
+            v = Instructions.X87Math.Indefinite;
+        }
+
+        SetFpuTop(FpuTop - 1);
+        _regs.Fpu.R[FpuTop] = v;
+        SetStValid(0, true);
+        return true;
+    }
+
+    /// <summary>
+    /// Reports x87 exception flags (FSW bits 5:0; <paramref name="stack"/> adds SF, <paramref name="c1"/>
+    /// sets C1 as stack faults do). True when all of them are masked (the masked response is used);
+    /// false when one is unmasked: ES and B are set and the caller leaves its destination unchanged.
+    /// </summary>
+    internal bool X87Exceptions(uint flags, bool stack = false, bool c1 = false)
+    {
+        ref var f = ref _regs.Fpu;
+        if (flags == 0)
+        {
+            return true;
+        }
+
+        ushort sw = (ushort)(f.Fsw | (flags & 0x3F));
+        if (stack)
+        {
+            sw = (ushort)((sw | FswSf) & ~FswC1);
+            if (c1)
+            {
+                sw |= FswC1;
+            }
+        }
+
+        f.Fsw = sw;
+        if ((flags & ~(uint)f.Fcw & 0x3F) != 0)
+        {
+            f.Fsw |= FswEs | FswB;
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Recomputes FSW.ES and B from the flags and masks (after FLDCW, FLDENV, FRSTOR-like loads).</summary>
+    internal void X87UpdateSummary()
+    {
+        ref var f = ref _regs.Fpu;
+        bool pending = (f.Fsw & ~f.Fcw & 0x3F) != 0;
+        f.Fsw = pending ? (ushort)(f.Fsw | FswEs | FswB) : (ushort)(f.Fsw & ~(FswEs | FswB));
+    }
+
+    /// <summary>The MXCSR-style control (all masked, rounding from FCW.RC) for the shared rounding code.</summary>
+    internal uint X87RoundingControl => 0x1F80u | ((uint)(_regs.Fpu.Fcw >> 10) & 3) << 13;
+}

@@ -109,7 +109,13 @@ internal static class SseFloatMath
 
         b = Operand32(b, mxcsr, ref pre);
         double x = BitConverter.Int32BitsToSingle((int)a), y = BitConverter.Int32BitsToSingle((int)b);
-        if (!Special(op, x, y, ref pre, out double r, out int e))
+        bool ok = Special(op, x, y, ref pre, out double r, out int e);
+        if ((pre & (IE | ZE)) != 0)
+        {
+            pre &= ~DE;
+        }
+
+        if (!ok)
         {
             flags |= pre;
             return (pre & IE) != 0 ? DefaultNaN32 : (uint)BitConverter.SingleToInt32Bits((float)r);
@@ -117,8 +123,20 @@ internal static class SseFloatMath
 
         flags |= pre;
         r = SignedZero(op, x, y, r, e, mxcsr);
-        return Finish32(r, e, mxcsr, ref flags);
+        uint post = 0;
+        uint result = Finish32(r, e, mxcsr, ref post);
+        if (UnmaskedOverflowOrUnderflow(post, mxcsr))
+        {
+            // The trap sees the result rounded with an unbounded exponent: PE reports that rounding only.
+            double rs = Math.ScaleB(r, (post & OE) != 0 ? -192 : 192);
+            post = (post & ~PE) | (e != 0 || (double)(float)rs != rs ? PE : 0);
+        }
+
+        flags |= post;
+        return result;
     }
+
+    private static bool UnmaskedOverflowOrUnderflow(uint post, uint mxcsr) => (post & (OE | UE) & ~(mxcsr >> 7)) != 0;
 
     /// <summary>Double precision: a op b (sqrt uses b only).</summary>
     public static ulong Arith64(FpOp op, ulong a, ulong b, uint mxcsr, ref uint flags)
@@ -142,7 +160,13 @@ internal static class SseFloatMath
 
         b = Operand64(b, mxcsr, ref pre);
         double x = BitConverter.UInt64BitsToDouble(a), y = BitConverter.UInt64BitsToDouble(b);
-        if (!Special(op, x, y, ref pre, out double r, out int e))
+        bool ok = Special(op, x, y, ref pre, out double r, out int e);
+        if ((pre & (IE | ZE)) != 0)
+        {
+            pre &= ~DE;
+        }
+
+        if (!ok)
         {
             flags |= pre;
             return (pre & IE) != 0 ? DefaultNaN64 : BitConverter.DoubleToUInt64Bits(r);
@@ -150,7 +174,31 @@ internal static class SseFloatMath
 
         flags |= pre;
         r = SignedZero(op, x, y, r, e, mxcsr);
-        return Finish64(r, e, mxcsr, ref flags);
+        uint post = 0;
+        ulong result = Finish64(r, e, mxcsr, ref post);
+        if (UnmaskedOverflowOrUnderflow(post, mxcsr) && op != FpOp.Sqrt)
+        {
+            // Recompute in a scaled range to learn whether the unbounded-exponent rounding is inexact.
+            double xs, ys;
+            if (op is FpOp.Add or FpOp.Sub)
+            {
+                int k = -Math.ILogB(Math.Max(Math.Abs(x), Math.Abs(y)));
+                xs = Math.ScaleB(x, k);
+                ys = Math.ScaleB(y, k);
+            }
+            else
+            {
+                xs = x == 0 ? x : Math.ScaleB(x, -Math.ILogB(x));
+                ys = y == 0 ? y : Math.ScaleB(y, -Math.ILogB(y));
+            }
+
+            uint ignored = 0;
+            Special(op, xs, ys, ref ignored, out _, out int es);
+            post = (post & ~PE) | (es != 0 ? PE : 0);
+        }
+
+        flags |= post;
+        return result;
     }
 
     /// <summary>
@@ -460,6 +508,12 @@ internal static class SseFloatMath
     /// <summary>MINSS/MAXSS element: either NaN (IE, even for a QNaN) or both zero returns the second operand unchanged.</summary>
     public static uint MinMax32(bool max, uint a, uint b, uint mxcsr, ref uint flags)
     {
+        if ((mxcsr & Daz) != 0)
+        {
+            a = IsDenormal32(a) ? a & 0x80000000 : a;
+            b = IsDenormal32(b) ? b & 0x80000000 : b;
+        }
+
         if (IsNaN32(a) || IsNaN32(b))
         {
             flags |= IE;
@@ -475,6 +529,12 @@ internal static class SseFloatMath
     /// <summary>MINSD/MAXSD element.</summary>
     public static ulong MinMax64(bool max, ulong a, ulong b, uint mxcsr, ref uint flags)
     {
+        if ((mxcsr & Daz) != 0)
+        {
+            a = IsDenormal64(a) ? a & 0x8000000000000000 : a;
+            b = IsDenormal64(b) ? b & 0x8000000000000000 : b;
+        }
+
         if (IsNaN64(a) || IsNaN64(b))
         {
             flags |= IE;

@@ -84,6 +84,9 @@ public sealed unsafe partial class X86Cpu
         _regs.Fpu.ValidMask = (byte)(valid ? _regs.Fpu.ValidMask | bit : _regs.Fpu.ValidMask & ~bit);
     }
 
+    /// <summary>Sets or clears C1 (the "rounded up" indication after an inexact result).</summary>
+    internal void SetC1(bool value) => _regs.Fpu.Fsw = value ? (ushort)(_regs.Fpu.Fsw | FswC1) : (ushort)(_regs.Fpu.Fsw & ~FswC1);
+
     /// <summary>Pops the stack: ST(0) becomes empty, TOP + 1.</summary>
     internal void FpuPop()
     {

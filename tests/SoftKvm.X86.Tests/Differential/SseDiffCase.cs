@@ -52,7 +52,7 @@ internal static class SseDiffCase
         }
     }
 
-    public static void Derive(ulong seed, Span<ulong> xmm, out uint mxcsr)
+    public static void Derive(ulong seed, Span<ulong> xmm, out uint mxcsr, out ushort fcw)
     {
         ulong st = seed ^ 0x5353455353455353UL;
         for (int i = 0; i < 32; i++)
@@ -83,6 +83,7 @@ internal static class SseDiffCase
         }
 
         mxcsr = (uint)m;
+        fcw = (ushort)(0x27F | ((DiffCase.SplitMix(ref st) & 3) << 10));
     }
 
     private static ulong Fnv(ulong h, ReadOnlySpan<byte> b)

@@ -13,7 +13,11 @@ namespace SoftKvm.X86.Tests.Differential;
 ///  - MASKMOVDQU: stores through RDI, which can point anywhere.
 ///  - FXSAVE/FXRSTOR: the image holds the host's x87 pointers (FIP/FDP) of whatever ran before; covered by unit tests.
 ///  - MMX-register forms: not implemented (#UD, not advertised).
-///  - x87: covered by unit tests (the model computes in double precision, a documented deviation).
+///  - x87 (about a third of the instructions) runs with FCW.PC = double (all exceptions masked, random RC),
+///    the precision the model computes in. Not generated: FLDCW and FNINIT (they would select extended
+///    precision), FILD m64 and the FLDPI-style constants (64-bit significands the model rounds to double
+///    before arithmetic), FLD m64/m80 of random data, the transcendentals (not implemented), FXAM (on an
+///    empty register its C1 is the sign of stale register contents FNINIT does not clear).
 /// </summary>
 internal static class SseDiffGenerator
 {
@@ -193,8 +197,61 @@ internal static class SseDiffGenerator
         return [.. code];
     }
 
+    private static readonly (byte Op, byte Base)[] X87Reg =
+    [
+        (0xD8, 0xC0), (0xD8, 0xC8), (0xD8, 0xE0), (0xD8, 0xE8), (0xD8, 0xF0), (0xD8, 0xF8), // FADD..FDIVR ST0, STi
+        (0xDC, 0xC0), (0xDC, 0xC8), (0xDC, 0xE0), (0xDC, 0xE8), (0xDC, 0xF0), (0xDC, 0xF8), // STi, ST0
+        (0xDE, 0xC0), (0xDE, 0xC8), (0xDE, 0xE0), (0xDE, 0xE8), (0xDE, 0xF0), (0xDE, 0xF8), // P forms
+        (0xD9, 0xC0), (0xD9, 0xC8), (0xDD, 0xD0), (0xDD, 0xD8), (0xDD, 0xC0),               // FLD, FXCH, FST, FSTP, FFREE
+        (0xD8, 0xD0), (0xD8, 0xD8), (0xDD, 0xE0), (0xDD, 0xE8),                             // FCOM, FCOMP, FUCOM, FUCOMP
+        (0xDB, 0xF0), (0xDB, 0xE8), (0xDF, 0xF0), (0xDF, 0xE8),                             // FCOMI, FUCOMI, FCOMIP, FUCOMIP
+        (0xDA, 0xC0), (0xDA, 0xC8), (0xDA, 0xD0), (0xDA, 0xD8), (0xDB, 0xC0), (0xDB, 0xC8), (0xDB, 0xD0), (0xDB, 0xD8), // FCMOVcc
+    ];
+
+    private static readonly (byte Op, byte Digit)[] X87Mem =
+    [
+        (0xDF, 0), (0xDB, 0), (0xDF, 0), (0xDB, 0),                                         // FILD m16, m32 (twice: sources)
+        (0xD8, 0), (0xD8, 1), (0xD8, 2), (0xD8, 3), (0xD8, 4), (0xD8, 5), (0xD8, 6), (0xD8, 7), // m32fp arithmetic and FCOM(P)
+        (0xDE, 0), (0xDE, 1), (0xDE, 2), (0xDE, 3), (0xDE, 4), (0xDE, 5), (0xDE, 6), (0xDE, 7), // m16int
+        (0xDA, 0), (0xDA, 1), (0xDA, 2), (0xDA, 3), (0xDA, 4), (0xDA, 5), (0xDA, 6), (0xDA, 7), // m32int
+        (0xDF, 2), (0xDF, 3), (0xDB, 2), (0xDB, 3), (0xDF, 7), (0xDF, 1), (0xDB, 1), (0xDD, 1), // FIST(P), FISTTP
+        (0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 7), (0xD9, 0),                   // FST(P) m32/m64, FSTP m80, FLD m32
+        (0xDD, 7), (0xD9, 7),                                                               // FNSTSW m16, FNSTCW m16
+    ];
+
+    private static readonly ushort[] X87Fixed =
+    [
+        0xD9E8, 0xD9EE, 0xD9E0, 0xD9E1, 0xD9E4, 0xD9FA, 0xD9FC, 0xDFE0, 0xDFE0, 0xDED9, 0xDAE9, 0xD9F7, 0xD9F6, 0xDBE2, 0xD9D0,
+    ];
+
+    private static byte[] EmitX87(Random r)
+    {
+        int kind = r.Next(3);
+        if (kind == 0)
+        {
+            var (op, b) = X87Reg[r.Next(X87Reg.Length)];
+            return [op, (byte)(b + r.Next(8))];
+        }
+
+        if (kind == 1)
+        {
+            var (op, digit) = X87Mem[r.Next(X87Mem.Length)];
+            var bytes = new List<byte> { 0x41, op, (byte)(0x80 | (digit << 3) | 7) };
+            bytes.AddRange(BitConverter.GetBytes(r.Next(-512, 496)));
+            return [.. bytes];
+        }
+
+        ushort f = X87Fixed[r.Next(X87Fixed.Length)];
+        return [(byte)(f >> 8), (byte)f];
+    }
+
     private static byte[] Emit(Random r)
     {
+        if (r.Next(3) == 0)
+        {
+            return EmitX87(r);
+        }
+
         var row = Rows[r.Next(Rows.Length)];
         int reg = r.Next(16);
         bool useMem = row.Form switch

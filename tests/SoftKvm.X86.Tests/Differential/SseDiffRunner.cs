@@ -23,7 +23,7 @@ internal sealed class SseDiffRunner : IDisposable
     public uint Run(ulong seed, byte[] code, (ulong Offset, ulong Mask)[] masks, out string state)
     {
         DiffCase.Derive(seed, _gpr, out ulong rflags, _data);
-        SseDiffCase.Derive(seed, _xmm, out uint mxcsr);
+        SseDiffCase.Derive(seed, _xmm, out uint mxcsr, out ushort fcw);
         _m.Memory.Write(DiffCase.DataAddress, _data);
         _m.Memory.Write(DiffCase.CodeAddress, code);
         _m.Memory.Write<byte>(DiffCase.CodeAddress + (ulong)code.Length, 0xF4);
@@ -35,6 +35,8 @@ internal sealed class SseDiffRunner : IDisposable
         }
 
         r.Mxcsr = mxcsr;
+        r.Fpu = X87State.Initial();
+        r.Fpu.Fcw = fcw;
         r.Rflags = rflags;
         r.Rip = DiffCase.CodeAddress;
         _m.Cpu.StateChanged();

@@ -41,6 +41,8 @@ internal static class X87Arithmetic
         bool empty = !c.StValid(dest) || (src >= 0 && !c.StValid(src));
         if (empty)
         {
+            // A stack fault takes precedence over the memory operand's own exceptions.
+            flags = 0;
             if (!c.X87Exceptions(SseFloatMath.IE, stack: true))
             {
                 return false;
@@ -80,8 +82,11 @@ internal static class X87Arithmetic
     }
 
     /// <summary>Computes op on two 80-bit values through double precision with FCW rounding and precision control.</summary>
-    private static Float80 Compute(X86Cpu c, FpOp op, Float80 a, Float80 b, ref uint flags)
+    private static Float80 Compute(X86Cpu c, FpOp op, Float80 a, Float80 b, ref uint flags) => Compute(c, op, a, b, ref flags, out _);
+
+    private static Float80 Compute(X86Cpu c, FpOp op, Float80 a, Float80 b, ref uint flags, out bool roundedUp)
     {
+        roundedUp = false;
         if (PropagateNaN(a, b, out var nan, ref flags))
         {
             return nan;
@@ -107,6 +112,9 @@ internal static class X87Arithmetic
         {
             d = BitConverter.Int32BitsToSingle((int)SseFloatMath.Finish32(d, 0, control, ref flags));
         }
+
+        roundedUp = (flags & SseFloatMath.PE) != 0
+            && SseFloatMath.RoundedAwayFromZero(op, BitConverter.UInt64BitsToDouble(x), BitConverter.UInt64BitsToDouble(y), d);
 
         return FromDouble(d);
     }
@@ -135,7 +143,8 @@ internal static class X87Arithmetic
         };
         bool reverse = m is Mnemonic.Fsubr or Mnemonic.Fsubrp or Mnemonic.Fisubr or Mnemonic.Fdivr or Mnemonic.Fdivrp or Mnemonic.Fidivr;
         bool pop = m is Mnemonic.Faddp or Mnemonic.Fsubp or Mnemonic.Fsubrp or Mnemonic.Fmulp or Mnemonic.Fdivp or Mnemonic.Fdivrp;
-        Float80 r = reverse ? Compute(c, op, b, a, ref flags) : Compute(c, op, a, b, ref flags);
+        bool up;
+        Float80 r = reverse ? Compute(c, op, b, a, ref flags, out up) : Compute(c, op, a, b, ref flags, out up);
         if (!c.X87Exceptions(flags))
         {
             return;
@@ -143,7 +152,7 @@ internal static class X87Arithmetic
 
         c.St(dest) = r;
         c.SetStValid(dest, true);
-        c.Fpu.Fsw &= unchecked((ushort)~X86Cpu.FswC1);
+        c.SetC1(up);
         if (pop)
         {
             c.FpuPop();
@@ -159,6 +168,7 @@ internal static class X87Arithmetic
         }
 
         uint flags = 0;
+        bool up = false;
         Float80 v = c.St(0), r;
         if (!c.StValid(0))
         {
@@ -167,7 +177,9 @@ internal static class X87Arithmetic
                 return;
             }
 
-            v = Indefinite;
+            c.St(0) = Indefinite;
+            c.SetStValid(0, true);
+            return;
         }
 
         switch (i.Mnemonic)
@@ -181,10 +193,10 @@ internal static class X87Arithmetic
                 r.SignExponent &= 0x7FFF;
                 break;
             case Mnemonic.Fsqrt:
-                r = Compute(c, FpOp.Sqrt, v, v, ref flags);
+                r = Compute(c, FpOp.Sqrt, v, v, ref flags, out up);
                 break;
             default:
-                r = RoundToIntegerValue(v, (c.Fpu.Fcw >> 10) & 3, ref flags);
+                r = RoundToIntegerValue(v, (c.Fpu.Fcw >> 10) & 3, ref flags, out up);
                 break;
         }
 
@@ -195,11 +207,12 @@ internal static class X87Arithmetic
 
         c.St(0) = r;
         c.SetStValid(0, true);
-        c.Fpu.Fsw &= unchecked((ushort)~X86Cpu.FswC1);
+        c.SetC1(up);
     }
 
-    private static Float80 RoundToIntegerValue(Float80 v, int rc, ref uint flags)
+    private static Float80 RoundToIntegerValue(Float80 v, int rc, ref uint flags, out bool roundedUp)
     {
+        roundedUp = false;
         if (IsNaN(v))
         {
             if (IsSNaN(v))
@@ -221,7 +234,7 @@ internal static class X87Arithmetic
             return Indefinite;
         }
 
-        if (!RoundToInteger(v, rc, out bool negative, out UInt128 mag, out bool inexact))
+        if (!RoundToInteger(v, rc, out bool negative, out UInt128 mag, out bool inexact, out roundedUp))
         {
             return v; // |v| >= 2^64: already an integer
         }
@@ -268,6 +281,7 @@ internal static class X87Arithmetic
         bool quiet = m is Mnemonic.Fucom or Mnemonic.Fucomp or Mnemonic.Fucompp or Mnemonic.Fucomi or Mnemonic.Fucomip;
         if (empty)
         {
+            flags = 0;
             if (!c.X87Exceptions(SseFloatMath.IE, stack: true))
             {
                 return;
@@ -392,12 +406,8 @@ internal static class X87Arithmetic
         int k = i.Op1Register - Register.ST0;
         if (!c.StValid(0) || !c.StValid(k))
         {
-            if (!c.X87Exceptions(SseFloatMath.IE, stack: true))
-            {
-                return;
-            }
-
-            if (cond || !c.StValid(0))
+            // A stack underflow stores the indefinite whatever the condition (as the hardware does).
+            if (c.X87Exceptions(SseFloatMath.IE, stack: true))
             {
                 c.St(0) = Indefinite;
                 c.SetStValid(0, true);

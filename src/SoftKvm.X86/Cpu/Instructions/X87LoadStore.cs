@@ -232,6 +232,7 @@ internal static class X87LoadStore
                     return;
                 }
 
+                c.SetC1(StoreRoundedUp(v, BitConverter.Int32BitsToSingle((int)bits), flags));
                 break;
             }
 
@@ -258,6 +259,7 @@ internal static class X87LoadStore
                     return;
                 }
 
+                c.SetC1(StoreRoundedUp(v, BitConverter.UInt64BitsToDouble(bits), flags));
                 break;
             }
 
@@ -274,6 +276,19 @@ internal static class X87LoadStore
         {
             c.FpuPop();
         }
+    }
+
+    /// <summary>C1 after a rounding store: the stored value is larger in magnitude than the register's.</summary>
+    private static bool StoreRoundedUp(Float80 v, double stored, uint flags)
+    {
+        if ((flags & SseFloatMath.PE) == 0 || IsNaN(v) || double.IsInfinity(stored))
+        {
+            return false;
+        }
+
+        double r = ToDouble(v, out int e);
+        int sign = stored == r ? e : Math.Sign(r - stored);
+        return sign != 0 && (sign < 0) == (stored > 0);
     }
 
     private static uint OverflowBits32(bool negative, uint rc, ref uint flags)
@@ -297,6 +312,7 @@ internal static class X87LoadStore
         int size = X86Cpu.OpSize(ref i, 0);
         ulong indefinite = 1UL << (size * 8 - 1);
         uint flags = 0;
+        bool roundedUp = false;
         ulong result = indefinite;
         Float80 v = c.St(0);
         if (!c.StValid(0))
@@ -313,7 +329,7 @@ internal static class X87LoadStore
         else
         {
             int rc = i.Mnemonic == Mnemonic.Fisttp ? 3 : (c.Fpu.Fcw >> 10) & 3;
-            bool fits = RoundToInteger(v, rc, out bool negative, out UInt128 mag, out bool inexact);
+            bool fits = RoundToInteger(v, rc, out bool negative, out UInt128 mag, out bool inexact, out roundedUp);
             UInt128 limit = (UInt128)1 << (size * 8 - 1);
             if (!fits || (negative ? mag > limit : mag >= limit))
             {
@@ -335,6 +351,7 @@ internal static class X87LoadStore
             return;
         }
 
+        c.SetC1(roundedUp && (flags & SseFloatMath.IE) == 0);
         if (pop)
         {
             c.FpuPop();

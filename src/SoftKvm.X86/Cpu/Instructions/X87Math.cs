@@ -206,12 +206,13 @@ internal static class X87Math
     /// <summary>
     /// Rounds a finite value to an integer with rounding control <paramref name="rc"/> (0 nearest-even, 1 down,
     /// 2 up, 3 toward zero). Returns false when the rounded magnitude does not fit 64 bits; <paramref name="inexact"/>
-    /// reports a discarded fraction.
+    /// reports a discarded fraction, <paramref name="roundedUp"/> a magnitude increased by the rounding (x87 C1).
     /// </summary>
-    public static bool RoundToInteger(Float80 v, int rc, out bool negative, out UInt128 magnitude, out bool inexact)
+    public static bool RoundToInteger(Float80 v, int rc, out bool negative, out UInt128 magnitude, out bool inexact, out bool roundedUp)
     {
         negative = IsNegative(v);
         inexact = false;
+        roundedUp = false;
         magnitude = 0;
         int exp = Exponent(v);
         ulong m = v.Significand;
@@ -244,6 +245,7 @@ internal static class X87Math
                 _ => false,
             };
             magnitude = up ? 1u : 0u;
+            roundedUp = up;
             return true;
         }
 
@@ -259,6 +261,7 @@ internal static class X87Math
             _ => false,
         };
         magnitude = (UInt128)q + (roundUp ? 1u : 0u);
+        roundedUp = roundUp;
         return true;
     }
 

@@ -45,6 +45,7 @@ struct state {
     uint64_t kind; /* 0 completed, else 0x100 + signal */
     uint64_t xmm[32]; /* offset 152: XMM0-15, low quadword first */
     uint64_t mxcsr;   /* offset 408 */
+    uint64_t fcw;     /* offset 416: loaded after FNINIT */
 };
 
 static int sse_mode;
@@ -128,6 +129,8 @@ static void derive_sse(uint64_t seed, struct state *s)
     if ((r >> 6 & 7) == 0) m &= ~(0x80ULL << ((r >> 9) % 6)); /* one exception unmasked */
     if ((r >> 12 & 1) == 0) m |= (r >> 13) & 0x3F;             /* sticky flags already set */
     s->mxcsr = m;
+    /* x87: all exceptions masked, double precision (the model's arithmetic precision), random rounding. */
+    s->fcw = 0x27F | ((splitmix(&st) & 3) << 10);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -184,6 +187,8 @@ __asm__(
     "  movdqu in_state+376(%rip), %xmm14\n"
     "  movdqu in_state+392(%rip), %xmm15\n"
     "  ldmxcsr in_state+408(%rip)\n"
+    "  fninit\n"
+    "  fldcw in_state+416(%rip)\n"
     "  pushq in_state+128(%rip)\n"
     "  popfq\n"
     "  mov in_state+0(%rip), %rax\n"
@@ -239,6 +244,7 @@ __asm__(
     "  movdqu %xmm15, out_state+392(%rip)\n"
     "  stmxcsr out_state+408(%rip)\n"
     "  ldmxcsr host_mxcsr(%rip)\n"
+    "  fninit\n"
     "  mov host_rsp(%rip), %rsp\n"
     "  pushfq\n"
     "  popq out_state+128(%rip)\n"
@@ -346,6 +352,7 @@ static int child(int verbose)
         derive(seed, &in_state, data);
         memset(in_state.xmm, 0, sizeof in_state.xmm);
         in_state.mxcsr = 0x1F80;
+        in_state.fcw = 0x37F;
         if (sse_mode) {
             derive_sse(seed, &in_state);
         }

@@ -6,7 +6,7 @@ namespace SoftKvm.X86.Cpu;
 /// <summary>
 /// The x87 part of the dispatch table. Not implemented (#UD, counted): the transcendental and
 /// remainder instructions (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS, FPREM, FPREM1,
-/// FSCALE, FXTRACT), BCD (FBLD, FBSTP) and FSAVE/FRSTOR.
+/// FSCALE, FXTRACT) and BCD (FBLD, FBSTP).
 /// </summary>
 internal static unsafe class X87Dispatch
 {
@@ -45,6 +45,8 @@ internal static unsafe class X87Dispatch
             case Mnemonic.Fnstsw or Mnemonic.Fstsw: return &X87Control.Stsw;
             case Mnemonic.Fnstenv or Mnemonic.Fstenv: return &X87Control.Stenv;
             case Mnemonic.Fldenv: return &X87Control.Ldenv;
+            case Mnemonic.Fnsave or Mnemonic.Fsave: return &X87Control.Save;
+            case Mnemonic.Frstor: return &X87Control.Restore;
             case Mnemonic.Fnop or Mnemonic.Fneni or Mnemonic.Feni or Mnemonic.Fndisi or Mnemonic.Fdisi or Mnemonic.Fnsetpm
                 or Mnemonic.Fsetpm:
                 return &X87Control.Nop;

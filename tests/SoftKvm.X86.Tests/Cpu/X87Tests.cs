@@ -263,4 +263,34 @@ public class X87Tests
         Assert.Equal(1, m.Cpu.UnimplementedCount);
         Assert.Equal(Code.Fsin, m.Cpu.LastUnimplemented);
     }
+
+    [Fact]
+    public void Fnsave_frstor_round_trip_in_32_bit_protected_mode()
+    {
+        using var m = new TestMachine();
+        m.Setup32();
+        m.R.Gpr[Gpr.Rbx] = Data;
+        m.Load(a =>
+        {
+            a.fld1();
+            a.fldpi();
+            a.fnsave(__[ebx]);
+            a.fnstcw(__word_ptr[ebx + 200]);
+            a.frstor(__[ebx]);
+            a.fstp(__tword_ptr[ebx + 210]);
+            a.fstp(__qword_ptr[ebx + 220]);
+            a.hlt();
+        });
+        RunToHlt(m);
+        Assert.Equal(0x037F, m.Memory.Read<ushort>(Data));                    // FCW in the 28-byte environment
+        Assert.Equal(6, (m.Memory.Read<ushort>(Data + 4) >> 11) & 7);         // TOP
+        Assert.Equal((uint)TestMachine.Code + 2, m.Memory.Read<uint>(Data + 12)); // FIP: the FLDPI
+        Assert.Equal(0x0018, m.Memory.Read<ushort>(Data + 16));               // FCS
+        Assert.Equal(0x1EB, m.Memory.Read<ushort>(Data + 18) & 0x7FF);        // FOP of D9 EB
+        Assert.Equal(0xC90FDAA22168C235UL, m.Memory.Read<ulong>(Data + 28));  // ST0 = pi
+        Assert.Equal(0x037F, m.Memory.Read<ushort>(Data + 200));              // FNSAVE re-initialized
+        Assert.Equal(0xC90FDAA22168C235UL, m.Memory.Read<ulong>(Data + 210));
+        Assert.Equal(1.0, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 220)));
+        Assert.Equal(0, m.R.Fpu.ValidMask);
+    }
 }

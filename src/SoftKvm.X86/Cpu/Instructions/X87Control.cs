@@ -3,11 +3,11 @@ using Iced.Intel;
 namespace SoftKvm.X86.Cpu.Instructions;
 
 /// <summary>x87 control: FNINIT/FINIT, FNCLEX/FCLEX, FNSTCW/FSTCW, FLDCW, FNSTSW/FSTSW (m16 and AX), FNSTENV/FSTENV,
-/// FLDENV, WAIT/FWAIT, FINCSTP/FDECSTP and the no-ops (FNOP, and FENI/FDISI/FSETPM which are FNOP after the 287).</summary>
+/// FLDENV, FNSAVE/FSAVE, FRSTOR, WAIT/FWAIT, FINCSTP/FDECSTP and the no-ops (FNOP, and FENI/FDISI/FSETPM which are FNOP after the 287).</summary>
 internal static class X87Control
 {
     private static bool IsWaitForm(ref Instruction i) => i.Mnemonic is Mnemonic.Finit or Mnemonic.Fclex or Mnemonic.Fstcw
-        or Mnemonic.Fstsw or Mnemonic.Fstenv or Mnemonic.Feni or Mnemonic.Fdisi;
+        or Mnemonic.Fstsw or Mnemonic.Fstenv or Mnemonic.Fsave or Mnemonic.Feni or Mnemonic.Fdisi;
 
     /// <summary>WAIT/FWAIT: #NM when CR0.MP and CR0.TS are set; #MF when an unmasked x87 exception is pending.</summary>
     public static void Wait(X86Cpu c, ref Instruction i)
@@ -109,22 +109,101 @@ internal static class X87Control
         }
 
         bool big = i.MemorySize == MemorySize.FpuEnv28;
-        int size = big ? 28 : 14;
         int seg = X86Cpu.MemorySegment(ref i);
         ulong ea = c.EffectiveAddress(ref i);
-        if (!c.CheckBlock(seg, ea, size, 1, AccessKind.Write, out _))
+        if (!c.CheckBlock(seg, ea, big ? 28 : 14, 1, AccessKind.Write, out _))
         {
             return;
         }
 
+        StoreEnvironment(c, seg, ea, big);
+        c.Fpu.Fcw |= 0x3F;
+        c.X87UpdateSummary();
+    }
+
+    /// <summary>FNSAVE / FSAVE m94/m108: the environment, then ST(0)-ST(7) as 10-byte values; then FNINIT.</summary>
+    public static void Save(X86Cpu c, ref Instruction i)
+    {
+        if (!c.X87Begin(ref i, i.Mnemonic == Mnemonic.Fsave, true))
+        {
+            return;
+        }
+
+        bool big = i.MemorySize == MemorySize.FpuState108;
+        int env = big ? 28 : 14;
+        int seg = X86Cpu.MemorySegment(ref i);
+        ulong ea = c.EffectiveAddress(ref i);
+        if (!c.CheckBlock(seg, ea, env + 80, 1, AccessKind.Write, out _))
+        {
+            return;
+        }
+
+        StoreEnvironment(c, seg, ea, big);
+        for (int k = 0; k < 8; k++)
+        {
+            var r = c.St(k);
+            c.Write(seg, ea + (ulong)(env + 10 * k), 8, r.Significand);
+            c.Write(seg, ea + (ulong)(env + 10 * k + 8), 2, r.SignExponent);
+        }
+
+        var regs = c.Fpu.R;
+        c.Fpu = X87State.Initial();
+        c.Fpu.R = regs;
+    }
+
+    /// <summary>FRSTOR m94/m108: the environment, then ST(0)-ST(7) relative to the loaded TOP.</summary>
+    public static void Restore(X86Cpu c, ref Instruction i)
+    {
+        if (!c.X87Begin(ref i, false, true))
+        {
+            return;
+        }
+
+        bool big = i.MemorySize == MemorySize.FpuState108;
+        int env = big ? 28 : 14;
+        int seg = X86Cpu.MemorySegment(ref i);
+        ulong ea = c.EffectiveAddress(ref i);
+        Span<Float80> st = stackalloc Float80[8];
+        for (int k = 0; k < 8; k++)
+        {
+            if (!c.Read(seg, ea + (ulong)(env + 10 * k), 8, out ulong m) || !c.Read(seg, ea + (ulong)(env + 10 * k + 8), 2, out ulong se))
+            {
+                return;
+            }
+
+            st[k] = new Float80 { Significand = m, SignExponent = (ushort)se };
+        }
+
+        if (!LoadEnvironment(c, seg, ea, big))
+        {
+            return;
+        }
+
+        for (int k = 0; k < 8; k++)
+        {
+            c.St(k) = st[k];
+        }
+    }
+
+    /// <summary>FLDENV m14/m28: loads FCW, FSW, the tags (only "empty" matters to the model), and the pointers.</summary>
+    public static void Ldenv(X86Cpu c, ref Instruction i)
+    {
+        if (c.X87Begin(ref i, false, true))
+        {
+            LoadEnvironment(c, X86Cpu.MemorySegment(ref i), c.EffectiveAddress(ref i), i.MemorySize == MemorySize.FpuEnv28);
+        }
+    }
+
+    private static void StoreEnvironment(X86Cpu c, int seg, ulong ea, bool big)
+    {
         ref var f = ref c.Fpu;
         Span<uint> w = stackalloc uint[7];
-        ushort tw = FullTagWord(c);
+        bool real = RealModeLayout(c);
         uint fip = (uint)f.Fip, fdp = (uint)f.Fdp;
         w[0] = 0xFFFF0000u | f.Fcw;
         w[1] = 0xFFFF0000u | f.Fsw;
-        w[2] = 0xFFFF0000u | tw;
-        if (RealModeLayout(c))
+        w[2] = 0xFFFF0000u | FullTagWord(c);
+        if (real)
         {
             w[3] = 0xFFFF0000u | (fip & 0xFFFF);
             w[4] = ((fip >> 16) << 12) | (uint)(f.Fop & 0x7FF);
@@ -147,46 +226,22 @@ internal static class X87Control
             }
             else
             {
-                ulong v = w[k] & 0xFFFF;
-                if (k == 4 && !RealModeLayout(c))
-                {
-                    v = f.Fcs;
-                }
-                else if (k == 4)
-                {
-                    v = w[4] & 0xFFFF;
-                }
-                else if (k == 6 && RealModeLayout(c))
-                {
-                    v = w[6] & 0xFFFF;
-                }
-
+                // The 16-bit protected-mode layout keeps FCS alone in its word (no FOP).
+                ulong v = k == 4 && !real ? f.Fcs : w[k] & 0xFFFF;
                 c.Write(seg, ea + (ulong)(2 * k), 2, v);
             }
         }
-
-        f.Fcw |= 0x3F;
-        c.X87UpdateSummary();
     }
 
-    /// <summary>FLDENV m14/m28: loads FCW, FSW, the tags (only "empty" matters to the model), and the pointers.</summary>
-    public static void Ldenv(X86Cpu c, ref Instruction i)
+    private static bool LoadEnvironment(X86Cpu c, int seg, ulong ea, bool big)
     {
-        if (!c.X87Begin(ref i, false, true))
-        {
-            return;
-        }
-
-        bool big = i.MemorySize == MemorySize.FpuEnv28;
-        int seg = X86Cpu.MemorySegment(ref i);
-        ulong ea = c.EffectiveAddress(ref i);
         int step = big ? 4 : 2;
         Span<uint> w = stackalloc uint[7];
         for (int k = 0; k < 7; k++)
         {
             if (!c.Read(seg, ea + (ulong)(step * k), step, out ulong v))
             {
-                return;
+                return false;
             }
 
             w[k] = (uint)v;
@@ -221,5 +276,6 @@ internal static class X87Control
         }
 
         c.X87UpdateSummary();
+        return true;
     }
 }

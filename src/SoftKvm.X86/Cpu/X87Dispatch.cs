@@ -4,9 +4,8 @@ using SoftKvm.X86.Cpu.Instructions;
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>
-/// The x87 part of the dispatch table. Not implemented (#UD, counted): the transcendental and
-/// remainder instructions (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS, FPREM, FPREM1,
-/// FSCALE, FXTRACT) and BCD (FBLD, FBSTP).
+/// The x87 part of the dispatch table. Not implemented (#UD, counted): the transcendental
+/// instructions (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS) and BCD (FBLD, FBSTP).
 /// </summary>
 internal static unsafe class X87Dispatch
 {
@@ -33,6 +32,9 @@ internal static unsafe class X87Dispatch
                 or Mnemonic.Ftst:
                 return &X87Arithmetic.Compare;
             case Mnemonic.Fxam: return &X87Arithmetic.Fxam;
+            case Mnemonic.Fprem or Mnemonic.Fprem1: return &X87Exact.Fprem;
+            case Mnemonic.Fscale: return &X87Exact.Fscale;
+            case Mnemonic.Fxtract: return &X87Exact.Fxtract;
             case Mnemonic.Fcmovb or Mnemonic.Fcmove or Mnemonic.Fcmovbe or Mnemonic.Fcmovu or Mnemonic.Fcmovnb or Mnemonic.Fcmovne
                 or Mnemonic.Fcmovnbe or Mnemonic.Fcmovnu:
                 return &X87Arithmetic.Fcmov;

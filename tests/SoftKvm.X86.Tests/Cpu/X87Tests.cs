@@ -293,4 +293,85 @@ public class X87Tests
         Assert.Equal(1.0, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 220)));
         Assert.Equal(0, m.R.Fpu.ValidMask);
     }
+
+    [Theory]
+    [InlineData(7.5, 2.0, false, 1.5, 3)]
+    [InlineData(-7.5, 2.0, false, -1.5, 3)]
+    [InlineData(7.0, 2.0, true, -1.0, 4)]
+    [InlineData(5.0, 2.0, true, 1.0, 2)]
+    [InlineData(0.75, 2.0, true, 0.75, 0)]
+    [InlineData(1.5, 2.0, true, -0.5, 1)]
+    public void Fprem_and_fprem1_give_the_remainder_and_quotient_bits(double a, double b, bool ieee, double remainder, int quotient)
+    {
+        using var m = Machine(x =>
+        {
+            x.fld(__qword_ptr[rbx + 8]);
+            x.fld(__qword_ptr[rbx]);
+            if (ieee)
+            {
+                x.fprem1();
+            }
+            else
+            {
+                x.fprem();
+            }
+
+            x.fnstsw(ax);
+            x.fstp(__qword_ptr[rbx + 16]);
+        });
+        m.Memory.Write<ulong>(Data, D(a));
+        m.Memory.Write<ulong>(Data + 8, D(b));
+        RunToHlt(m);
+        Assert.Equal(remainder, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 16)));
+        ushort sw = (ushort)m.R.Gpr[Gpr.Rax];
+        int q = ((sw >> 8) & 1) << 2 | ((sw >> 14) & 1) << 1 | ((sw >> 9) & 1);
+        Assert.Equal(quotient, q);
+        Assert.Equal(0, sw & 0x400); // complete
+    }
+
+    [Fact]
+    public void Fprem_loop_reduces_a_huge_argument_exactly()
+    {
+        using var m = Machine(x =>
+        {
+            var again = x.CreateLabel();
+            x.fld(__qword_ptr[rbx + 8]);
+            x.fld(__qword_ptr[rbx]);
+            x.Label(ref again);
+            x.fprem();
+            x.fnstsw(ax);
+            x.test(ah, 4);
+            x.jnz(again);
+            x.fstp(__qword_ptr[rbx + 16]);
+        });
+        m.Memory.Write<ulong>(Data, D(1e300));
+        m.Memory.Write<ulong>(Data + 8, D(3.0));
+        RunToHlt(m);
+        Assert.Equal(1e300 % 3.0, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 16)));
+    }
+
+    [Fact]
+    public void Fscale_and_fxtract_are_exact()
+    {
+        using var m = Machine(x =>
+        {
+            x.fld(__qword_ptr[rbx + 8]);  // 3.7
+            x.fld(__qword_ptr[rbx]);      // 1.5
+            x.fscale();                   // 1.5 * 2^3 = 12
+            x.fstp(__qword_ptr[rbx + 16]);
+            x.fstp(__qword_ptr[rbx + 40]);
+            x.fld(__qword_ptr[rbx + 24]); // -12
+            x.fxtract();                  // st0 = -1.5, st1 = 3
+            x.fstp(__qword_ptr[rbx + 32]);
+            x.fstp(__qword_ptr[rbx + 40]);
+        });
+        m.Memory.Write<ulong>(Data, D(1.5));
+        m.Memory.Write<ulong>(Data + 8, D(3.7));
+        m.Memory.Write<ulong>(Data + 24, D(-12.0));
+        RunToHlt(m);
+        Assert.Equal(12.0, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 16)));
+        Assert.Equal(-1.5, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 32)));
+        Assert.Equal(3.0, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 40)));
+        Assert.Equal(0, m.R.Fpu.ValidMask);
+    }
 }

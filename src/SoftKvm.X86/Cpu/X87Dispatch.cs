@@ -4,8 +4,7 @@ using SoftKvm.X86.Cpu.Instructions;
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>
-/// The x87 part of the dispatch table. Not implemented (#UD, counted): the transcendental
-/// instructions (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS) and BCD (FBLD, FBSTP).
+/// The x87 part of the dispatch table. Not implemented (#UD, counted): BCD (FBLD, FBSTP).
 /// </summary>
 internal static unsafe class X87Dispatch
 {
@@ -35,6 +34,9 @@ internal static unsafe class X87Dispatch
             case Mnemonic.Fprem or Mnemonic.Fprem1: return &X87Exact.Fprem;
             case Mnemonic.Fscale: return &X87Exact.Fscale;
             case Mnemonic.Fxtract: return &X87Exact.Fxtract;
+            case Mnemonic.Fsin or Mnemonic.Fcos or Mnemonic.Fsincos or Mnemonic.Fptan: return &X87Transcendental.Trig;
+            case Mnemonic.Fpatan or Mnemonic.Fyl2x or Mnemonic.Fyl2xp1: return &X87Transcendental.Binary;
+            case Mnemonic.F2xm1: return &X87Transcendental.F2xm1;
             case Mnemonic.Fcmovb or Mnemonic.Fcmove or Mnemonic.Fcmovbe or Mnemonic.Fcmovu or Mnemonic.Fcmovnb or Mnemonic.Fcmovne
                 or Mnemonic.Fcmovnbe or Mnemonic.Fcmovnu:
                 return &X87Arithmetic.Fcmov;

@@ -250,18 +250,18 @@ public class X87Tests
     }
 
     [Fact]
-    public void Transcendentals_are_unimplemented_and_counted()
+    public void Bcd_loads_are_unimplemented_and_counted()
     {
         using var m = Machine(a =>
         {
             a.fld1();
-            a.fsin();
+            a.fbld(__tword_ptr[rbx]);
         });
         m.Cpu.Controls.ExceptionBitmap = 1u << ExceptionVector.UD;
         Assert.Equal(X86ExitReason.ExceptionOrNmi, m.Run());
         Assert.Equal(ExceptionVector.UD, m.Cpu.Exit.Vector);
         Assert.Equal(1, m.Cpu.UnimplementedCount);
-        Assert.Equal(Code.Fsin, m.Cpu.LastUnimplemented);
+        Assert.Equal(Code.Fbld_m80bcd, m.Cpu.LastUnimplemented);
     }
 
     [Fact]
@@ -373,5 +373,61 @@ public class X87Tests
         Assert.Equal(-1.5, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 32)));
         Assert.Equal(3.0, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 40)));
         Assert.Equal(0, m.R.Fpu.ValidMask);
+    }
+
+    [Fact]
+    public void Transcendentals_use_double_precision_math()
+    {
+        using var m = Machine(x =>
+        {
+            x.fld1();
+            x.fld1();
+            x.fpatan();                      // atan2(1, 1)
+            x.fstp(__qword_ptr[rbx]);
+            x.fld(__qword_ptr[rbx + 48]);    // y = 3
+            x.fld(__qword_ptr[rbx + 56]);    // x = 8
+            x.fyl2x();                       // 3 * log2(8)
+            x.fstp(__qword_ptr[rbx + 8]);
+            x.fld(__qword_ptr[rbx + 64]);    // 0.5
+            x.f2xm1();
+            x.fstp(__qword_ptr[rbx + 16]);
+            x.fld(__qword_ptr[rbx + 64]);
+            x.fsincos();                     // st0 = cos, st1 = sin
+            x.fstp(__qword_ptr[rbx + 24]);
+            x.fstp(__qword_ptr[rbx + 32]);
+            x.fld(__qword_ptr[rbx + 64]);
+            x.fptan();                       // st0 = 1, st1 = tan
+            x.fstp(__qword_ptr[rbx + 40]);
+            x.fstp(__qword_ptr[rbx + 72]);
+        });
+        m.Memory.Write<ulong>(Data + 48, D(3));
+        m.Memory.Write<ulong>(Data + 56, D(8));
+        m.Memory.Write<ulong>(Data + 64, D(0.5));
+        RunToHlt(m);
+        double Q(ulong off) => BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + off));
+        Assert.Equal(Math.PI / 4, Q(0));
+        Assert.Equal(9.0, Q(8));
+        Assert.Equal(Math.Sqrt(2) - 1, Q(16), 15);
+        Assert.Equal(Math.Cos(0.5), Q(24));
+        Assert.Equal(Math.Sin(0.5), Q(32));
+        Assert.Equal(1.0, Q(40));
+        Assert.Equal(Math.Tan(0.5), Q(72));
+        Assert.Equal(0, m.R.Fpu.ValidMask);
+    }
+
+    [Fact]
+    public void Fsin_of_a_huge_argument_sets_c2_and_keeps_the_operand()
+    {
+        using var m = Machine(x =>
+        {
+            x.fld(__qword_ptr[rbx]);
+            x.fsin();
+            x.fnstsw(ax);
+            x.fstp(__qword_ptr[rbx + 8]);
+        });
+        m.Memory.Write<ulong>(Data, D(1e30));
+        RunToHlt(m);
+        Assert.Equal(0x400UL, m.R.Gpr[Gpr.Rax] & 0x400);
+        Assert.Equal(1e30, BitConverter.UInt64BitsToDouble(m.Memory.Read<ulong>(Data + 8)));
     }
 }

@@ -83,7 +83,9 @@ internal static class SseDiffCase
         }
 
         mxcsr = (uint)m;
-        fcw = (ushort)(0x27F | ((DiffCase.SplitMix(ref st) & 3) << 10));
+        ulong f = DiffCase.SplitMix(ref st);
+        ulong[] pc = [3, 3, 2, 0];
+        fcw = (ushort)(0x7F | (pc[(f >> 2) & 3] << 8) | ((f & 3) << 10));
     }
 
     private static ulong Fnv(ulong h, ReadOnlySpan<byte> b)

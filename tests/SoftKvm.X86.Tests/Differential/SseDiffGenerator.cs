@@ -13,11 +13,10 @@ namespace SoftKvm.X86.Tests.Differential;
 ///  - MASKMOVDQU: stores through RDI, which can point anywhere.
 ///  - FXSAVE/FXRSTOR: the image holds the host's x87 pointers (FIP/FDP) of whatever ran before; covered by unit tests.
 ///  - MMX-register forms: not implemented (#UD, not advertised).
-///  - x87 (about a third of the instructions) runs with FCW.PC = double (all exceptions masked, random RC),
-///    the precision the model computes in. Not generated: FLDCW and FNINIT (they would select extended
-///    precision), FILD m64 and the FLDPI-style constants (64-bit significands the model rounds to double
-///    before arithmetic), FLD m64/m80 of random data, the transcendentals (not implemented), FXAM (on an
-///    empty register its C1 is the sign of stale register contents FNINIT does not clear).
+///  - x87 (about a third of the instructions) runs with a random FCW precision control (extended, double or
+///    single) and rounding control, all exceptions masked. Not generated: FLDCW and FNINIT (FCW comes from the
+///    seed), the transcendentals (the model uses double-precision library math), FXAM (on an empty register
+///    its C1 is the sign of stale register contents FNINIT does not clear).
 /// </summary>
 internal static class SseDiffGenerator
 {
@@ -216,6 +215,7 @@ internal static class SseDiffGenerator
         (0xDA, 0), (0xDA, 1), (0xDA, 2), (0xDA, 3), (0xDA, 4), (0xDA, 5), (0xDA, 6), (0xDA, 7), // m32int
         (0xDF, 2), (0xDF, 3), (0xDB, 2), (0xDB, 3), (0xDF, 7), (0xDF, 1), (0xDB, 1), (0xDD, 1), // FIST(P), FISTTP
         (0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 7), (0xD9, 0),                   // FST(P) m32/m64, FSTP m80, FLD m32
+        (0xDD, 0), (0xDB, 5), (0xDF, 5), (0xDC, 0), (0xDC, 1), (0xDC, 4), (0xDC, 5), (0xDC, 6), (0xDC, 7), // FLD m64/m80, FILD m64, m64fp arithmetic
         (0xDD, 7), (0xD9, 7),                                                               // FNSTSW m16, FNSTCW m16
     ];
 
@@ -223,6 +223,7 @@ internal static class SseDiffGenerator
     [
         0xD9E8, 0xD9EE, 0xD9E0, 0xD9E1, 0xD9E4, 0xD9FA, 0xD9FC, 0xDFE0, 0xDFE0, 0xDED9, 0xDAE9, 0xD9F7, 0xD9F6, 0xDBE2, 0xD9D0,
         0xD9F8, 0xD9F5, 0xD9FD, 0xD9F4, // FPREM, FPREM1, FSCALE, FXTRACT
+        0xD9EB, 0xD9E9, 0xD9EA, 0xD9EC, 0xD9ED, // FLDPI, FLDL2T, FLDL2E, FLDLG2, FLDLN2
     ];
 
     private static byte[] EmitX87(Random r)

@@ -6,8 +6,8 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// <summary>
 /// x87 arithmetic (FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR with their P and I forms, FSQRT), compares (FCOM,
 /// FUCOM, FICOM, FCOMI, FUCOMI and popping forms, FTST), FCHS, FABS, FRNDINT, FXAM, FCMOVcc.
-/// Arithmetic rounds in double precision with FCW.RC (and to single precision when FCW.PC = 00): a
-/// documented deviation from 80-bit hardware. Compares and FRNDINT are exact on the 80-bit values.
+/// Arithmetic is computed on the 80-bit values (<see cref="X87Extended"/>) and rounded once with FCW.PC and
+/// FCW.RC; compares and FRNDINT are exact.
 /// </summary>
 internal static class X87Arithmetic
 {
@@ -81,7 +81,7 @@ internal static class X87Arithmetic
         return true;
     }
 
-    /// <summary>Computes op on two 80-bit values through double precision with FCW rounding and precision control.</summary>
+    /// <summary>Computes op on two 80-bit values with FCW precision and rounding control.</summary>
     private static Float80 Compute(X86Cpu c, FpOp op, Float80 a, Float80 b, ref uint flags) => Compute(c, op, a, b, ref flags, out _);
 
     private static Float80 Compute(X86Cpu c, FpOp op, Float80 a, Float80 b, ref uint flags, out bool roundedUp)
@@ -98,25 +98,8 @@ internal static class X87Arithmetic
             return Indefinite;
         }
 
-        uint control = c.X87RoundingControl;
-        ulong x = BitConverter.DoubleToUInt64Bits(ToDouble(a, out _));
-        ulong y = BitConverter.DoubleToUInt64Bits(ToDouble(b, out _));
-        ulong r = SseFloatMath.Arith64(op, x, y, control, ref flags);
-        if (SseFloatMath.IsNaN64(r))
-        {
-            return Indefinite;
-        }
-
-        double d = BitConverter.UInt64BitsToDouble(r);
-        if (((c.Fpu.Fcw >> 8) & 3) == 0 && !double.IsInfinity(d))
-        {
-            d = BitConverter.Int32BitsToSingle((int)SseFloatMath.Finish32(d, 0, control, ref flags));
-        }
-
-        roundedUp = (flags & SseFloatMath.PE) != 0
-            && SseFloatMath.RoundedAwayFromZero(op, BitConverter.UInt64BitsToDouble(x), BitConverter.UInt64BitsToDouble(y), d);
-
-        return FromDouble(d);
+        int fcw = c.Fpu.Fcw;
+        return X87Extended.Compute(op, a, b, (fcw >> 8) & 3, (fcw >> 10) & 3, ref flags, out roundedUp);
     }
 
     /// <summary>FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR in every form (m32fp, m64fp, m16int, m32int, ST(0),ST(i), ST(i),ST(0), P forms).</summary>
@@ -143,6 +126,11 @@ internal static class X87Arithmetic
         };
         bool reverse = m is Mnemonic.Fsubr or Mnemonic.Fsubrp or Mnemonic.Fisubr or Mnemonic.Fdivr or Mnemonic.Fdivrp or Mnemonic.Fidivr;
         bool pop = m is Mnemonic.Faddp or Mnemonic.Fsubp or Mnemonic.Fsubrp or Mnemonic.Fmulp or Mnemonic.Fdivp or Mnemonic.Fdivrp;
+        if (IsNaN(a) || IsNaN(b))
+        {
+            flags &= ~SseFloatMath.DE; // a NaN operand takes precedence over a denormal one
+        }
+
         bool up;
         Float80 r = reverse ? Compute(c, op, b, a, ref flags, out up) : Compute(c, op, a, b, ref flags, out up);
         if (!c.X87Exceptions(flags))
@@ -278,6 +266,11 @@ internal static class X87Arithmetic
         }
 
         bool unordered = empty || IsNaN(a) || IsNaN(b) || IsUnsupported(a) || IsUnsupported(b);
+        if (unordered)
+        {
+            flags &= ~SseFloatMath.DE;
+        }
+
         bool quiet = m is Mnemonic.Fucom or Mnemonic.Fucomp or Mnemonic.Fucompp or Mnemonic.Fucomi or Mnemonic.Fucomip;
         if (empty)
         {

@@ -150,7 +150,7 @@ internal static class X87LoadStore
         c.FpuPush(v);
     }
 
-    /// <summary>FLD1, FLDZ, FLDPI, FLDL2E, FLDL2T, FLDLG2, FLDLN2 (the round-to-nearest encodings).</summary>
+    /// <summary>FLD1, FLDZ, FLDPI, FLDL2E, FLDL2T, FLDLG2, FLDLN2, rounded to 64 bits with FCW.RC.</summary>
     public static void LoadConstant(X86Cpu c, ref Instruction i)
     {
         if (!c.X87Begin(ref i, true, false))
@@ -158,16 +158,27 @@ internal static class X87LoadStore
             return;
         }
 
-        Float80 v = i.Mnemonic switch
+        // The round-to-nearest encodings and whether nearest rounded them up (the other modes then differ by one unit).
+        (Float80 v, int nearestUp) = i.Mnemonic switch
         {
-            Mnemonic.Fld1 => Make(false, Bias, 1UL << 63),
-            Mnemonic.Fldz => Make(false, 0, 0),
-            Mnemonic.Fldpi => Make(false, 0x4000, 0xC90FDAA22168C235),
-            Mnemonic.Fldl2t => Make(false, 0x4000, 0xD49A784BCD1B8AFE),
-            Mnemonic.Fldl2e => Make(false, 0x3FFF, 0xB8AA3B295C17F0BC),
-            Mnemonic.Fldlg2 => Make(false, 0x3FFD, 0x9A209A84FBCFF799),
-            _ => Make(false, 0x3FFE, 0xB17217F7D1CF79AC),
+            Mnemonic.Fld1 => (Make(false, Bias, 1UL << 63), 0),
+            Mnemonic.Fldz => (Make(false, 0, 0), 0),
+            Mnemonic.Fldpi => (Make(false, 0x4000, 0xC90FDAA22168C235), 1),
+            Mnemonic.Fldl2t => (Make(false, 0x4000, 0xD49A784BCD1B8AFE), -1),
+            Mnemonic.Fldl2e => (Make(false, 0x3FFF, 0xB8AA3B295C17F0BC), 1),
+            Mnemonic.Fldlg2 => (Make(false, 0x3FFD, 0x9A209A84FBCFF799), 1),
+            _ => (Make(false, 0x3FFE, 0xB17217F7D1CF79AC), 1),
         };
+        int rc = (c.Fpu.Fcw >> 10) & 3;
+        if (nearestUp > 0 && rc is 1 or 3)
+        {
+            v.Significand--;
+        }
+        else if (nearestUp < 0 && rc == 2)
+        {
+            v.Significand++;
+        }
+
         c.FpuPush(v);
     }
 
@@ -212,7 +223,12 @@ internal static class X87LoadStore
             case MemorySize.Float32:
             {
                 uint bits;
-                if (IsNaN(v))
+                if (IsUnsupported(v))
+                {
+                    flags |= SseFloatMath.IE;
+                    bits = SseFloatMath.DefaultNaN32;
+                }
+                else if (IsNaN(v))
                 {
                     flags |= IsSNaN(v) ? SseFloatMath.IE : 0;
                     bits = (IsNegative(v) ? 0x80000000u : 0) | 0x7FC00000u | (uint)((v.Significand >> 40) & 0x3FFFFF);
@@ -239,7 +255,12 @@ internal static class X87LoadStore
             case MemorySize.Float64:
             {
                 ulong bits;
-                if (IsNaN(v))
+                if (IsUnsupported(v))
+                {
+                    flags |= SseFloatMath.IE;
+                    bits = SseFloatMath.DefaultNaN64;
+                }
+                else if (IsNaN(v))
                 {
                     flags |= IsSNaN(v) ? SseFloatMath.IE : 0;
                     bits = BitConverter.DoubleToUInt64Bits(ToDouble(Quiet(v), out _));

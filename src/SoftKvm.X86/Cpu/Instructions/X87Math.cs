@@ -5,8 +5,7 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// <summary>
 /// Conversions between the 80-bit double-extended format and double precision / integers, exact
 /// comparison and exact rounding to an integer. Loads and stores of m80 copy the bits, integer
-/// loads and stores are exact in 80 bits; arithmetic goes through double precision (a documented
-/// deviation, see the Cpu README).
+/// loads and stores are exact in 80 bits; arithmetic is in <see cref="X87Extended"/>.
 /// </summary>
 internal static class X87Math
 {

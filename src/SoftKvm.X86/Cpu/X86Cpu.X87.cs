@@ -117,8 +117,10 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// Reports x87 exception flags (FSW bits 5:0; <paramref name="stack"/> adds SF, <paramref name="c1"/>
-    /// sets C1 as stack faults do). True when all of them are masked (the masked response is used);
-    /// false when one is unmasked: ES and B are set and the caller leaves its destination unchanged.
+    /// sets C1 as stack faults do). An unmasked one sets ES and B (the next waiting instruction raises #MF).
+    /// False when an unmasked invalid-operation, denormal or divide-by-zero exception (or stack fault)
+    /// suppresses the result: the caller leaves its destination unchanged. Unmasked overflow, underflow and
+    /// precision exceptions still deliver the (biased, for overflow/underflow) result: true.
     /// </summary>
     internal bool X87Exceptions(uint flags, bool stack = false, bool c1 = false)
     {
@@ -139,14 +141,19 @@ public sealed unsafe partial class X86Cpu
         }
 
         f.Fsw = sw;
-        if ((flags & ~(uint)f.Fcw & 0x3F) != 0)
+        uint unmasked = flags & ~(uint)f.Fcw & 0x3F;
+        if (unmasked != 0)
         {
             f.Fsw |= FswEs | FswB;
-            return false;
         }
 
-        return true;
+        return (unmasked & 0x7) == 0;
     }
+
+    /// <summary>Whether overflow (OE) or underflow (UE) is unmasked in FCW (the arithmetic then delivers biased results).</summary>
+    internal bool X87OverflowUnmasked => (_regs.Fpu.Fcw & 0x08) == 0;
+
+    internal bool X87UnderflowUnmasked => (_regs.Fpu.Fcw & 0x10) == 0;
 
     /// <summary>Recomputes FSW.ES and B from the flags and masks (after FLDCW, FLDENV, FRSTOR-like loads).</summary>
     internal void X87UpdateSummary()

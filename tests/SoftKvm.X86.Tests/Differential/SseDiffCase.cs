@@ -86,6 +86,10 @@ internal static class SseDiffCase
         ulong f = DiffCase.SplitMix(ref st);
         ulong[] pc = [3, 3, 2, 0];
         fcw = (ushort)(0x7F | (pc[(f >> 2) & 3] << 8) | ((f & 3) << 10));
+        if (((f >> 4) & 7) == 0)
+        {
+            fcw &= (ushort)~(1 << (int)((f >> 7) % 6));
+        }
     }
 
     private static ulong Fnv(ulong h, ReadOnlySpan<byte> b)

@@ -99,7 +99,8 @@ internal static class X87Arithmetic
         }
 
         int fcw = c.Fpu.Fcw;
-        return X87Extended.Compute(op, a, b, (fcw >> 8) & 3, (fcw >> 10) & 3, ref flags, out roundedUp);
+        int wrap = (c.X87OverflowUnmasked ? 1 : 0) | (c.X87UnderflowUnmasked ? 2 : 0);
+        return X87Extended.Compute(op, a, b, (fcw >> 8) & 3, (fcw >> 10) & 3, wrap, ref flags, out roundedUp);
     }
 
     /// <summary>FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR in every form (m32fp, m64fp, m16int, m32int, ST(0),ST(i), ST(i),ST(0), P forms).</summary>
@@ -272,13 +273,12 @@ internal static class X87Arithmetic
         }
 
         bool quiet = m is Mnemonic.Fucom or Mnemonic.Fucomp or Mnemonic.Fucompp or Mnemonic.Fucomi or Mnemonic.Fucomip;
+        bool suppressed = false;
         if (empty)
         {
+            // Reported here (with SF); the condition codes still say "unordered", masked or not.
             flags = 0;
-            if (!c.X87Exceptions(SseFloatMath.IE, stack: true))
-            {
-                return;
-            }
+            suppressed = !c.X87Exceptions(SseFloatMath.IE, stack: true);
         }
         else if (unordered && (!quiet || IsSNaN(a) || IsSNaN(b) || IsUnsupported(a) || IsUnsupported(b)))
         {
@@ -289,7 +289,9 @@ internal static class X87Arithmetic
             flags |= SseFloatMath.DE;
         }
 
-        if (!c.X87Exceptions(flags))
+        // An unmasked invalid operation still reports "unordered" but does not pop.
+        suppressed |= !c.X87Exceptions(flags);
+        if (suppressed && (flags & SseFloatMath.IE) == 0 && !empty)
         {
             return;
         }
@@ -320,7 +322,7 @@ internal static class X87Arithmetic
             c.Fpu.Fsw = (ushort)((c.Fpu.Fsw & ~(X86Cpu.FswC3 | X86Cpu.FswC2 | X86Cpu.FswC1 | X86Cpu.FswC0)) | cc);
         }
 
-        int pops = m is Mnemonic.Fcompp or Mnemonic.Fucompp ? 2
+        int pops = suppressed ? 0 : m is Mnemonic.Fcompp or Mnemonic.Fucompp ? 2
             : m is Mnemonic.Fcomp or Mnemonic.Fucomp or Mnemonic.Ficomp or Mnemonic.Fcomip or Mnemonic.Fucomip ? 1 : 0;
         for (int k = 0; k < pops; k++)
         {

@@ -7,7 +7,7 @@ namespace SoftKvm.X86.Cpu.Instructions;
 internal static class X87Control
 {
     private static bool IsWaitForm(ref Instruction i) => i.Mnemonic is Mnemonic.Finit or Mnemonic.Fclex or Mnemonic.Fstcw
-        or Mnemonic.Fstsw or Mnemonic.Fstenv or Mnemonic.Fsave or Mnemonic.Feni or Mnemonic.Fdisi;
+        or Mnemonic.Fstsw or Mnemonic.Fstenv or Mnemonic.Fsave or Mnemonic.Feni or Mnemonic.Fdisi or Mnemonic.Fsetpm;
 
     /// <summary>WAIT/FWAIT: #NM when CR0.MP and CR0.TS are set; #MF when an unmasked x87 exception is pending.</summary>
     public static void Wait(X86Cpu c, ref Instruction i)
@@ -68,8 +68,13 @@ internal static class X87Control
         }
     }
 
-    /// <summary>FNOP, FENI/FNENI, FDISI/FNDISI, FSETPM (no operation on a 387 or later, after the #NM check).</summary>
-    public static void Nop(X86Cpu c, ref Instruction i) => c.X87Begin(ref i, IsWaitForm(ref i), i.Mnemonic != Mnemonic.Fnop);
+    /// <summary>FNOP (a waiting instruction despite its name: a pending exception raises #MF), FENI/FNENI,
+    /// FDISI/FNDISI, FSETPM/FNSETPM (no operation on a 387 or later, after the #NM check).</summary>
+    public static void Nop(X86Cpu c, ref Instruction i)
+    {
+        bool fnop = i.Mnemonic == Mnemonic.Fnop;
+        c.X87Begin(ref i, fnop || IsWaitForm(ref i), !fnop);
+    }
 
     /// <summary>FINCSTP / FDECSTP: TOP + 1 / TOP - 1 (tags unchanged).</summary>
     public static void IncDecStp(X86Cpu c, ref Instruction i)

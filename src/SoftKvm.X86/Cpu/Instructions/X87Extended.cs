@@ -27,7 +27,7 @@ internal static class X87Extended
     private static int BitLength(UInt128 x) => 128 - (int)UInt128.LeadingZeroCount(x);
 
     /// <summary>Computes <paramref name="op"/> on two non-NaN, supported values.</summary>
-    public static Float80 Compute(FpOp op, Float80 a, Float80 b, int pc, int rc, ref uint flags, out bool roundedUp)
+    public static Float80 Compute(FpOp op, Float80 a, Float80 b, int pc, int rc, int wrap, ref uint flags, out bool roundedUp)
     {
         roundedUp = false;
         bool az = IsZero(a), bz = IsZero(b), ai = IsInfinity(a), bi = IsInfinity(b);
@@ -70,7 +70,7 @@ internal static class X87Extended
                     Float80 x = az ? b : a;
                     bool neg = az ? bn : an;
                     Unpack(x, out int e, out ulong m);
-                    return Round(neg, m, e, false, pc, rc, ref flags, out roundedUp);
+                    return Round(neg, m, e, false, pc, rc, wrap, ref flags, out roundedUp);
                 }
 
                 Unpack(a, out int ea, out ulong ma);
@@ -119,7 +119,7 @@ internal static class X87Extended
                     return Make(rc == 1, 0, 0);
                 }
 
-                return Round(na, s, ea - 62, sticky, pc, rc, ref flags, out roundedUp);
+                return Round(na, s, ea - 62, sticky, pc, rc, wrap, ref flags, out roundedUp);
             }
 
             case FpOp.Mul:
@@ -144,7 +144,7 @@ internal static class X87Extended
 
                 Unpack(a, out int ea, out ulong ma);
                 Unpack(b, out int eb, out ulong mb);
-                return Round(neg, (UInt128)ma * mb, ea + eb, false, pc, rc, ref flags, out roundedUp);
+                return Round(neg, (UInt128)ma * mb, ea + eb, false, pc, rc, wrap, ref flags, out roundedUp);
             }
 
             case FpOp.Div:
@@ -188,7 +188,7 @@ internal static class X87Extended
                     }
                 }
 
-                return Round(neg, q, ea - eb - 66, r != 0, pc, rc, ref flags, out roundedUp);
+                return Round(neg, q, ea - eb - 66, r != 0, pc, rc, wrap, ref flags, out roundedUp);
             }
 
             default:
@@ -217,7 +217,7 @@ internal static class X87Extended
                 UInt128 rem = n - root * root;
                 bool guard = rem > root;
                 UInt128 q = (root << 1) | (guard ? 1u : 0u);
-                return Round(false, q, ((e - s) / 2) - 1, rem != 0, pc, rc, ref flags, out roundedUp);
+                return Round(false, q, ((e - s) / 2) - 1, rem != 0, pc, rc, wrap, ref flags, out roundedUp);
             }
         }
     }
@@ -252,13 +252,17 @@ internal static class X87Extended
     /// Rounds the value (m + f) * 2^e, where f in [0, 1) is nonzero exactly when <paramref name="sticky"/>,
     /// to the FCW precision and rounding control, with the extended exponent range (denormals, overflow).
     /// Callers pass at least two bits below the target precision whenever <paramref name="sticky"/> is set.
+    /// With <paramref name="wrap"/> bit 0 (overflow unmasked in FCW) or bit 1 (underflow unmasked)
+    /// an out-of-range result is rounded with an unbounded exponent and delivered with its exponent biased by
+    /// -/+ 24576 (SDM Vol. 1 8.5.3, 8.5.4); the caller reports the flag and #MF follows.
     /// </summary>
-    public static Float80 Round(bool negative, UInt128 m, int e, bool sticky, int pc, int rc, ref uint flags, out bool roundedUp)
+    public static Float80 Round(bool negative, UInt128 m, int e, bool sticky, int pc, int rc, int wrap, ref uint flags, out bool roundedUp)
     {
         roundedUp = false;
         int p = pc == 0 ? 24 : pc == 2 ? 53 : 64;
         int lead = e + BitLength(m) - 1;
-        int quantum = Math.Max(lead - p + 1, MinQuantum);
+        bool wrapUnder = (wrap & 2) != 0;
+        int quantum = wrapUnder ? lead - p + 1 : Math.Max(lead - p + 1, MinQuantum);
         int drop = quantum - e;
         UInt128 q;
         bool inexact;
@@ -318,6 +322,18 @@ internal static class X87Extended
 
         int k = BitLength(q);
         int biased = quantum + k - 1 + Bias;
+        if ((wrap & 1) != 0 && biased >= ExpMax)
+        {
+            flags |= SseFloatMath.OE;
+            return Make(negative, biased - 24576, (ulong)(k > 64 ? q >> (k - 64) : q << (64 - k)));
+        }
+
+        if (wrapUnder && biased < 1)
+        {
+            flags |= SseFloatMath.UE;
+            return Make(negative, biased + 24576, (ulong)(k > 64 ? q >> (k - 64) : q << (64 - k)));
+        }
+
         if (biased >= ExpMax)
         {
             flags |= SseFloatMath.OE | SseFloatMath.PE;

@@ -217,7 +217,8 @@ internal static class X87LoadStore
         int seg = X86Cpu.MemorySegment(ref i);
         ulong ea = c.EffectiveAddress(ref i);
         uint flags = 0;
-        uint rc = c.X87RoundingControl;
+        uint rc = c.X87RoundingControl & ~(c.X87UnderflowUnmasked ? 1u << 11 : 0);
+        uint unmaskedRange = (c.X87OverflowUnmasked ? SseFloatMath.OE : 0) | (c.X87UnderflowUnmasked ? SseFloatMath.UE : 0);
         switch (i.MemorySize)
         {
             case MemorySize.Float32:
@@ -243,7 +244,8 @@ internal static class X87LoadStore
                     bits = double.IsInfinity(r) ? OverflowBits32(IsNegative(v), rc, ref flags) : SseFloatMath.Finish32(r, e, rc, ref flags);
                 }
 
-                if (!c.X87Exceptions(flags) || !c.Write(seg, ea, 4, bits))
+                // An unmasked overflow or underflow stores nothing to memory (the #MF handler sees the register).
+                if (!c.X87Exceptions(flags) || (flags & unmaskedRange) != 0 || !c.Write(seg, ea, 4, bits))
                 {
                     return;
                 }
@@ -275,7 +277,7 @@ internal static class X87LoadStore
                     bits = SseFloatMath.Finish64(r, e, rc, ref flags);
                 }
 
-                if (!c.X87Exceptions(flags) || !c.Write(seg, ea, 8, bits))
+                if (!c.X87Exceptions(flags) || (flags & unmaskedRange) != 0 || !c.Write(seg, ea, 8, bits))
                 {
                     return;
                 }

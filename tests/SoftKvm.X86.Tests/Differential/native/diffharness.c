@@ -129,10 +129,13 @@ static void derive_sse(uint64_t seed, struct state *s)
     if ((r >> 6 & 7) == 0) m &= ~(0x80ULL << ((r >> 9) % 6)); /* one exception unmasked */
     if ((r >> 12 & 1) == 0) m |= (r >> 13) & 0x3F;             /* sticky flags already set */
     s->mxcsr = m;
-    /* x87: all exceptions masked, random precision control (extended, double, single) and rounding. */
+    /* x87: random precision control (extended, double, single) and rounding, now and then one exception unmasked. */
     uint64_t f = splitmix(&st);
     static const uint64_t pc[4] = { 3, 3, 2, 0 };
     s->fcw = 0x7F | (pc[(f >> 2) & 3] << 8) | ((f & 3) << 10);
+    if (((f >> 4) & 7) == 0) {
+        s->fcw &= ~(1ULL << ((f >> 7) % 6)); /* one x87 exception unmasked */
+    }
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)

@@ -53,22 +53,175 @@ internal static unsafe class SseInteger
     public static void Psubusb(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PsubusbOp);
     public static void Psubusw(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PsubuswOp);
 
-    private static XmmRegister PaddbOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = (byte)(x[k] + y[k]); } return r; }
-    private static XmmRegister PaddwOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = (ushort)(x[k] + y[k]); } return r; }
-    private static XmmRegister PadddOp(XmmRegister a, XmmRegister b) { XmmRegister r; uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r; for (int k = 0; k < 4; k++) { z[k] = x[k] + y[k]; } return r; }
+    private static XmmRegister PaddbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = (byte)(x[k] + y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PaddwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (ushort)(x[k] + y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PadddOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
+        for (int k = 0; k < 4; k++)
+        {
+            z[k] = x[k] + y[k];
+        }
+
+        return r;
+    }
+
     private static XmmRegister PaddqOp(XmmRegister a, XmmRegister b) => new(a.Lo + b.Lo, a.Hi + b.Hi);
-    private static XmmRegister PsubbOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = (byte)(x[k] - y[k]); } return r; }
-    private static XmmRegister PsubwOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = (ushort)(x[k] - y[k]); } return r; }
-    private static XmmRegister PsubdOp(XmmRegister a, XmmRegister b) { XmmRegister r; uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r; for (int k = 0; k < 4; k++) { z[k] = x[k] - y[k]; } return r; }
+    private static XmmRegister PsubbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = (byte)(x[k] - y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PsubwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (ushort)(x[k] - y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PsubdOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
+        for (int k = 0; k < 4; k++)
+        {
+            z[k] = x[k] - y[k];
+        }
+
+        return r;
+    }
+
     private static XmmRegister PsubqOp(XmmRegister a, XmmRegister b) => new(a.Lo - b.Lo, a.Hi - b.Hi);
-    private static XmmRegister PaddsbOp(XmmRegister a, XmmRegister b) { XmmRegister r; sbyte* x = (sbyte*)&a, y = (sbyte*)&b, z = (sbyte*)&r; for (int k = 0; k < 16; k++) { z[k] = (sbyte)Math.Clamp(x[k] + y[k], -128, 127); } return r; }
-    private static XmmRegister PaddswOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b, z = (short*)&r; for (int k = 0; k < 8; k++) { z[k] = (short)Math.Clamp(x[k] + y[k], -32768, 32767); } return r; }
-    private static XmmRegister PaddusbOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = (byte)Math.Min(x[k] + y[k], 255); } return r; }
-    private static XmmRegister PadduswOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = (ushort)Math.Min(x[k] + y[k], 65535); } return r; }
-    private static XmmRegister PsubsbOp(XmmRegister a, XmmRegister b) { XmmRegister r; sbyte* x = (sbyte*)&a, y = (sbyte*)&b, z = (sbyte*)&r; for (int k = 0; k < 16; k++) { z[k] = (sbyte)Math.Clamp(x[k] - y[k], -128, 127); } return r; }
-    private static XmmRegister PsubswOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b, z = (short*)&r; for (int k = 0; k < 8; k++) { z[k] = (short)Math.Clamp(x[k] - y[k], -32768, 32767); } return r; }
-    private static XmmRegister PsubusbOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = (byte)Math.Max(x[k] - y[k], 0); } return r; }
-    private static XmmRegister PsubuswOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = (ushort)Math.Max(x[k] - y[k], 0); } return r; }
+    private static XmmRegister PaddsbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        sbyte* x = (sbyte*)&a, y = (sbyte*)&b, z = (sbyte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = (sbyte)Math.Clamp(x[k] + y[k], -128, 127);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PaddswOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (short)Math.Clamp(x[k] + y[k], -32768, 32767);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PaddusbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = (byte)Math.Min(x[k] + y[k], 255);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PadduswOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (ushort)Math.Min(x[k] + y[k], 65535);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PsubsbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        sbyte* x = (sbyte*)&a, y = (sbyte*)&b, z = (sbyte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = (sbyte)Math.Clamp(x[k] - y[k], -128, 127);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PsubswOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (short)Math.Clamp(x[k] - y[k], -32768, 32767);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PsubusbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = (byte)Math.Max(x[k] - y[k], 0);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PsubuswOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (ushort)Math.Max(x[k] - y[k], 0);
+        }
+
+        return r;
+    }
 
     // ---- Compare, min/max, average, SAD ----
 
@@ -86,18 +239,152 @@ internal static unsafe class SseInteger
     public static void Pavgw(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PavgwOp);
     public static void Psadbw(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PsadbwOp);
 
-    private static XmmRegister PcmpeqbOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = x[k] == y[k] ? (byte)0xFF : (byte)0; } return r; }
-    private static XmmRegister PcmpeqwOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = x[k] == y[k] ? (ushort)0xFFFF : (ushort)0; } return r; }
-    private static XmmRegister PcmpeqdOp(XmmRegister a, XmmRegister b) { XmmRegister r; uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r; for (int k = 0; k < 4; k++) { z[k] = x[k] == y[k] ? 0xFFFFFFFFu : 0; } return r; }
-    private static XmmRegister PcmpgtbOp(XmmRegister a, XmmRegister b) { XmmRegister r; sbyte* x = (sbyte*)&a, y = (sbyte*)&b; byte* z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = x[k] > y[k] ? (byte)0xFF : (byte)0; } return r; }
-    private static XmmRegister PcmpgtwOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b; ushort* z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = x[k] > y[k] ? (ushort)0xFFFF : (ushort)0; } return r; }
-    private static XmmRegister PcmpgtdOp(XmmRegister a, XmmRegister b) { XmmRegister r; int* x = (int*)&a, y = (int*)&b; uint* z = (uint*)&r; for (int k = 0; k < 4; k++) { z[k] = x[k] > y[k] ? 0xFFFFFFFFu : 0; } return r; }
-    private static XmmRegister PminubOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = Math.Min(x[k], y[k]); } return r; }
-    private static XmmRegister PmaxubOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = Math.Max(x[k], y[k]); } return r; }
-    private static XmmRegister PminswOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b, z = (short*)&r; for (int k = 0; k < 8; k++) { z[k] = Math.Min(x[k], y[k]); } return r; }
-    private static XmmRegister PmaxswOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b, z = (short*)&r; for (int k = 0; k < 8; k++) { z[k] = Math.Max(x[k], y[k]); } return r; }
-    private static XmmRegister PavgbOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 16; k++) { z[k] = (byte)((x[k] + y[k] + 1) >> 1); } return r; }
-    private static XmmRegister PavgwOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = (ushort)((x[k] + y[k] + 1) >> 1); } return r; }
+    private static XmmRegister PcmpeqbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = x[k] == y[k] ? (byte)0xFF : (byte)0;
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PcmpeqwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = x[k] == y[k] ? (ushort)0xFFFF : (ushort)0;
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PcmpeqdOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
+        for (int k = 0; k < 4; k++)
+        {
+            z[k] = x[k] == y[k] ? 0xFFFFFFFFu : 0;
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PcmpgtbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        sbyte* x = (sbyte*)&a, y = (sbyte*)&b;
+        byte* z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = x[k] > y[k] ? (byte)0xFF : (byte)0;
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PcmpgtwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b;
+        ushort* z = (ushort*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = x[k] > y[k] ? (ushort)0xFFFF : (ushort)0;
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PcmpgtdOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        int* x = (int*)&a, y = (int*)&b;
+        uint* z = (uint*)&r;
+        for (int k = 0; k < 4; k++)
+        {
+            z[k] = x[k] > y[k] ? 0xFFFFFFFFu : 0;
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PminubOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = Math.Min(x[k], y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PmaxubOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = Math.Max(x[k], y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PminswOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = Math.Min(x[k], y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PmaxswOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = Math.Max(x[k], y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PavgbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 16; k++)
+        {
+            z[k] = (byte)((x[k] + y[k] + 1) >> 1);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PavgwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (ushort)((x[k] + y[k] + 1) >> 1);
+        }
+
+        return r;
+    }
 
     private static XmmRegister PsadbwOp(XmmRegister a, XmmRegister b)
     {
@@ -120,11 +407,55 @@ internal static unsafe class SseInteger
     public static void Pmuludq(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PmuludqOp);
     public static void Pmaddwd(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PmaddwdOp);
 
-    private static XmmRegister PmullwOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b, z = (short*)&r; for (int k = 0; k < 8; k++) { z[k] = (short)(x[k] * y[k]); } return r; }
-    private static XmmRegister PmulhwOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b, z = (short*)&r; for (int k = 0; k < 8; k++) { z[k] = (short)((x[k] * y[k]) >> 16); } return r; }
-    private static XmmRegister PmulhuwOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = (ushort)(((uint)x[k] * y[k]) >> 16); } return r; }
+    private static XmmRegister PmullwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (short)(x[k] * y[k]);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PmulhwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (short)((x[k] * y[k]) >> 16);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PmulhuwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (ushort)(((uint)x[k] * y[k]) >> 16);
+        }
+
+        return r;
+    }
+
     private static XmmRegister PmuludqOp(XmmRegister a, XmmRegister b) => new((a.Lo & 0xFFFFFFFF) * (b.Lo & 0xFFFFFFFF), (a.Hi & 0xFFFFFFFF) * (b.Hi & 0xFFFFFFFF));
-    private static XmmRegister PmaddwdOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b; int* z = (int*)&r; for (int k = 0; k < 4; k++) { z[k] = (int)((long)x[2 * k] * y[2 * k] + (long)x[2 * k + 1] * y[2 * k + 1]); } return r; }
+    private static XmmRegister PmaddwdOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b;
+        int* z = (int*)&r;
+        for (int k = 0; k < 4; k++)
+        {
+            z[k] = (int)((long)x[2 * k] * y[2 * k] + (long)x[2 * k + 1] * y[2 * k + 1]);
+        }
+
+        return r;
+    }
 
     // ---- Shifts ----
 
@@ -161,12 +492,72 @@ internal static unsafe class SseInteger
         XmmRegister r = a;
         switch (m)
         {
-            case Mnemonic.Psllw: { ushort* z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = count > 15 ? (ushort)0 : (ushort)(z[k] << (int)count); } break; }
-            case Mnemonic.Psrlw: { ushort* z = (ushort*)&r; for (int k = 0; k < 8; k++) { z[k] = count > 15 ? (ushort)0 : (ushort)(z[k] >> (int)count); } break; }
-            case Mnemonic.Psraw: { short* z = (short*)&r; for (int k = 0; k < 8; k++) { z[k] = (short)(z[k] >> (int)Math.Min(count, 15)); } break; }
-            case Mnemonic.Pslld: { uint* z = (uint*)&r; for (int k = 0; k < 4; k++) { z[k] = count > 31 ? 0 : z[k] << (int)count; } break; }
-            case Mnemonic.Psrld: { uint* z = (uint*)&r; for (int k = 0; k < 4; k++) { z[k] = count > 31 ? 0 : z[k] >> (int)count; } break; }
-            case Mnemonic.Psrad: { int* z = (int*)&r; for (int k = 0; k < 4; k++) { z[k] = z[k] >> (int)Math.Min(count, 31); } break; }
+            case Mnemonic.Psllw:
+            {
+                ushort* z = (ushort*)&r;
+                for (int k = 0; k < 8; k++)
+                {
+                    z[k] = count > 15 ? (ushort)0 : (ushort)(z[k] << (int)count);
+                }
+
+                break;
+            }
+
+            case Mnemonic.Psrlw:
+            {
+                ushort* z = (ushort*)&r;
+                for (int k = 0; k < 8; k++)
+                {
+                    z[k] = count > 15 ? (ushort)0 : (ushort)(z[k] >> (int)count);
+                }
+
+                break;
+            }
+
+            case Mnemonic.Psraw:
+            {
+                short* z = (short*)&r;
+                for (int k = 0; k < 8; k++)
+                {
+                    z[k] = (short)(z[k] >> (int)Math.Min(count, 15));
+                }
+
+                break;
+            }
+
+            case Mnemonic.Pslld:
+            {
+                uint* z = (uint*)&r;
+                for (int k = 0; k < 4; k++)
+                {
+                    z[k] = count > 31 ? 0 : z[k] << (int)count;
+                }
+
+                break;
+            }
+
+            case Mnemonic.Psrld:
+            {
+                uint* z = (uint*)&r;
+                for (int k = 0; k < 4; k++)
+                {
+                    z[k] = count > 31 ? 0 : z[k] >> (int)count;
+                }
+
+                break;
+            }
+
+            case Mnemonic.Psrad:
+            {
+                int* z = (int*)&r;
+                for (int k = 0; k < 4; k++)
+                {
+                    z[k] = z[k] >> (int)Math.Min(count, 31);
+                }
+
+                break;
+            }
+
             case Mnemonic.Psllq: r = count > 63 ? default : new XmmRegister(a.Lo << (int)count, a.Hi << (int)count); break;
             case Mnemonic.Psrlq: r = count > 63 ? default : new XmmRegister(a.Lo >> (int)count, a.Hi >> (int)count); break;
         }
@@ -286,16 +677,103 @@ internal static unsafe class SseInteger
     public static void Packuswb(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PackuswbOp);
     public static void Packssdw(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PackssdwOp);
 
-    private static XmmRegister PunpcklbwOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 8; k++) { z[2 * k] = x[k]; z[2 * k + 1] = y[k]; } return r; }
-    private static XmmRegister PunpckhbwOp(XmmRegister a, XmmRegister b) { XmmRegister r; byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r; for (int k = 0; k < 8; k++) { z[2 * k] = x[k + 8]; z[2 * k + 1] = y[k + 8]; } return r; }
-    private static XmmRegister PunpcklwdOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 4; k++) { z[2 * k] = x[k]; z[2 * k + 1] = y[k]; } return r; }
-    private static XmmRegister PunpckhwdOp(XmmRegister a, XmmRegister b) { XmmRegister r; ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r; for (int k = 0; k < 4; k++) { z[2 * k] = x[k + 4]; z[2 * k + 1] = y[k + 4]; } return r; }
+    private static XmmRegister PunpcklbwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[2 * k] = x[k];
+            z[2 * k + 1] = y[k];
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PunpckhbwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[2 * k] = x[k + 8];
+            z[2 * k + 1] = y[k + 8];
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PunpcklwdOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 4; k++)
+        {
+            z[2 * k] = x[k];
+            z[2 * k + 1] = y[k];
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PunpckhwdOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
+        for (int k = 0; k < 4; k++)
+        {
+            z[2 * k] = x[k + 4];
+            z[2 * k + 1] = y[k + 4];
+        }
+
+        return r;
+    }
+
     private static XmmRegister PunpckldqOp(XmmRegister a, XmmRegister b) => new((a.Lo & 0xFFFFFFFF) | (b.Lo << 32), (a.Lo >> 32) | (b.Lo & 0xFFFFFFFF00000000UL));
     private static XmmRegister PunpckhdqOp(XmmRegister a, XmmRegister b) => new((a.Hi & 0xFFFFFFFF) | (b.Hi << 32), (a.Hi >> 32) | (b.Hi & 0xFFFFFFFF00000000UL));
     private static XmmRegister PunpcklqdqOp(XmmRegister a, XmmRegister b) => new(a.Lo, b.Lo);
     private static XmmRegister PunpckhqdqOp(XmmRegister a, XmmRegister b) => new(a.Hi, b.Hi);
 
-    private static XmmRegister PacksswbOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b; sbyte* z = (sbyte*)&r; for (int k = 0; k < 8; k++) { z[k] = (sbyte)Math.Clamp(x[k], (short)-128, (short)127); z[k + 8] = (sbyte)Math.Clamp(y[k], (short)-128, (short)127); } return r; }
-    private static XmmRegister PackuswbOp(XmmRegister a, XmmRegister b) { XmmRegister r; short* x = (short*)&a, y = (short*)&b; byte* z = (byte*)&r; for (int k = 0; k < 8; k++) { z[k] = (byte)Math.Clamp(x[k], (short)0, (short)255); z[k + 8] = (byte)Math.Clamp(y[k], (short)0, (short)255); } return r; }
-    private static XmmRegister PackssdwOp(XmmRegister a, XmmRegister b) { XmmRegister r; int* x = (int*)&a, y = (int*)&b; short* z = (short*)&r; for (int k = 0; k < 4; k++) { z[k] = (short)Math.Clamp(x[k], -32768, 32767); z[k + 4] = (short)Math.Clamp(y[k], -32768, 32767); } return r; }
+    private static XmmRegister PacksswbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b;
+        sbyte* z = (sbyte*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (sbyte)Math.Clamp(x[k], (short)-128, (short)127);
+            z[k + 8] = (sbyte)Math.Clamp(y[k], (short)-128, (short)127);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PackuswbOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        short* x = (short*)&a, y = (short*)&b;
+        byte* z = (byte*)&r;
+        for (int k = 0; k < 8; k++)
+        {
+            z[k] = (byte)Math.Clamp(x[k], (short)0, (short)255);
+            z[k + 8] = (byte)Math.Clamp(y[k], (short)0, (short)255);
+        }
+
+        return r;
+    }
+
+    private static XmmRegister PackssdwOp(XmmRegister a, XmmRegister b)
+    {
+        XmmRegister r;
+        int* x = (int*)&a, y = (int*)&b;
+        short* z = (short*)&r;
+        for (int k = 0; k < 4; k++)
+        {
+            z[k] = (short)Math.Clamp(x[k], -32768, 32767);
+            z[k + 4] = (short)Math.Clamp(y[k], -32768, 32767);
+        }
+
+        return r;
+    }
+
 }

@@ -4,9 +4,8 @@ using SoftKvm.X86.Cpu.Instructions;
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>
-/// The SSE/SSE2, FXSR and x87 part of the dispatch table. The MMX-register forms of the shared
-/// mnemonics (PADDB mm, ...) are not implemented: they raise #UD (counted), and CPUID does not
-/// advertise MMX.
+/// The MMX, SSE/SSE2, FXSR and x87 part of the dispatch table. MMX-register forms of later extensions
+/// (SSSE3, the Cyrix extensions) raise #UD (counted).
 /// </summary>
 internal static unsafe class SimdDispatch
 {
@@ -30,13 +29,40 @@ internal static unsafe class SimdDispatch
     /// <paramref name="unimplemented"/> for the MMX forms and the x87/SSE instructions the model does not implement.</summary>
     public static delegate*<X86Cpu, ref Instruction, void> Lookup(Code code, Mnemonic m, delegate*<X86Cpu, ref Instruction, void> unimplemented)
     {
-        var simd = LookupCore(code, m);
-        if (simd == null)
+        if (UsesMmx(code))
+        {
+            var mmx = LookupMmx(code, m);
+            return mmx != null ? mmx : unimplemented;
+        }
+
+        return LookupCore(code, m);
+    }
+
+    /// <summary>The MMX-register forms (null: not implemented, e.g. the SSSE3 and Cyrix forms).</summary>
+    private static delegate*<X86Cpu, ref Instruction, void> LookupMmx(Code code, Mnemonic m)
+    {
+        if (code.CpuidFeatures().Any(f => f is not (CpuidFeature.MMX or CpuidFeature.SSE or CpuidFeature.SSE2)))
         {
             return null;
         }
 
-        return UsesMmx(code) ? unimplemented : simd;
+        switch (m)
+        {
+            case Mnemonic.Psllw or Mnemonic.Pslld or Mnemonic.Psllq or Mnemonic.Psrlw or Mnemonic.Psrld or Mnemonic.Psrlq
+                or Mnemonic.Psraw or Mnemonic.Psrad:
+                return &Mmx.Shift;
+            case Mnemonic.Pshufw: return &Mmx.Pshufw;
+            case Mnemonic.Pinsrw: return &Mmx.Pinsrw;
+            case Mnemonic.Pextrw or Mnemonic.Pmovmskb: return &Mmx.ToGpr;
+            case Mnemonic.Movd or Mnemonic.Movq or Mnemonic.Movntq: return &Mmx.Move;
+            case Mnemonic.Maskmovq: return &Mmx.Maskmovq;
+            case Mnemonic.Movq2dq or Mnemonic.Movdq2q: return &Mmx.CrossMove;
+            case Mnemonic.Cvtpi2ps or Mnemonic.Cvtpi2pd or Mnemonic.Cvtps2pi or Mnemonic.Cvttps2pi or Mnemonic.Cvtpd2pi
+                or Mnemonic.Cvttpd2pi:
+                return &Mmx.Convert;
+            default:
+                return SseInteger.LaneFunction(m) != null ? &Mmx.Binary : null;
+        }
     }
 
     private static delegate*<X86Cpu, ref Instruction, void> LookupCore(Code code, Mnemonic m)

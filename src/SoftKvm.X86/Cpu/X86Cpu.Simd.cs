@@ -34,17 +34,6 @@ public sealed unsafe partial class X86Cpu
         return Fault(ExceptionVector.NM);
     }
 
-    /// <summary>MMX-state instructions (EMMS): CR0.EM=1 is #UD, CR0.TS=1 is #NM.</summary>
-    internal bool MmxAvailable()
-    {
-        if ((_regs.Cr0 & Cr0Em) != 0)
-        {
-            return Fault(ExceptionVector.UD);
-        }
-
-        return (_regs.Cr0 & Cr0Ts) == 0 || Fault(ExceptionVector.NM);
-    }
-
     /// <summary>x87 instructions and FXSAVE/FXRSTOR: CR0.EM=1 or CR0.TS=1 is #NM.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool FpuAvailable() => (_regs.Cr0 & (Cr0Em | Cr0Ts)) == 0 || Fault(ExceptionVector.NM);

@@ -165,4 +165,40 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>The MXCSR-style control (all masked, rounding from FCW.RC) for the shared rounding code.</summary>
     internal uint X87RoundingControl => 0x1F80u | ((uint)(_regs.Fpu.Fcw >> 10) & 3) << 13;
+
+    // ---- MMX (the registers alias the x87 significands) ----
+
+    /// <summary>MMX instruction checks: CR0.EM=1 is #UD, CR0.TS=1 is #NM, a pending x87 exception is #MF.</summary>
+    internal bool MmxCheck()
+    {
+        if ((_regs.Cr0 & Cr0Em) != 0)
+        {
+            return Fault(ExceptionVector.UD);
+        }
+
+        if ((_regs.Cr0 & Cr0Ts) != 0)
+        {
+            return Fault(ExceptionVector.NM);
+        }
+
+        return (_regs.Fpu.Fsw & FswEs) == 0 || Fault(ExceptionVector.MF);
+    }
+
+    /// <summary>The x87-to-MMX transition every MMX instruction but EMMS makes: TOP = 0, every register valid.</summary>
+    internal void MmxTransition()
+    {
+        SetFpuTop(0);
+        _regs.Fpu.ValidMask = 0xFF;
+    }
+
+    /// <summary>MMi: the significand of physical register Ri.</summary>
+    internal ulong Mm(Register r) => _regs.Fpu.R[r - Register.MM0].Significand;
+
+    /// <summary>Writes MMi: the significand of Ri, with the exponent and sign bits set to ones as the hardware does.</summary>
+    internal void SetMm(Register r, ulong value)
+    {
+        ref var f = ref _regs.Fpu.R[r - Register.MM0];
+        f.Significand = value;
+        f.SignExponent = 0xFFFF;
+    }
 }

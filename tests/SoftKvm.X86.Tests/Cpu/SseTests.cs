@@ -47,13 +47,13 @@ public class SseTests
     }
 
     [Fact]
-    public void Cpuid_advertises_fpu_fxsr_sse_sse2_but_not_mmx()
+    public void Cpuid_advertises_fpu_mmx_fxsr_sse_sse2_but_not_sse3()
     {
         using var m = new TestMachine();
-        m.Cpu.GetCpuid(1, 0, out _, out _, out _, out uint edx);
+        m.Cpu.GetCpuid(1, 0, out _, out _, out uint ecx, out uint edx);
         Assert.Equal(1u << 0, edx & 1);
-        Assert.Equal(7u << 24, edx & (7u << 24));
-        Assert.Equal(0u, edx & (1u << 23));
+        Assert.Equal(15u << 23, edx & (15u << 23));
+        Assert.Equal(0u, ecx & 1);
     }
 
     [Fact]

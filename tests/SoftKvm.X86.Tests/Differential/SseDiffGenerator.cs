@@ -12,7 +12,8 @@ namespace SoftKvm.X86.Tests.Differential;
 ///  - RCPPS/RCPSS/RSQRTPS/RSQRTSS: approximations whose exact bits are processor-specific.
 ///  - MASKMOVDQU: stores through RDI, which can point anywhere.
 ///  - FXSAVE/FXRSTOR: the image holds the host's x87 pointers (FIP/FDP) of whatever ran before; covered by unit tests.
-///  - MMX-register forms: not implemented (#UD, not advertised).
+///  - MMX cases (a quarter) load MM0-7 from the data page first and store them back at the end (the host's
+///    MMX registers alias x87 registers FNINIT leaves stale); they mix MMX-register forms with SSE and no x87.
 ///  - x87 (about a third of the instructions) runs with a random FCW precision control (extended, double or
 ///    single) and rounding control, all exceptions masked. Not generated: FLDCW and FNINIT (FCW comes from the
 ///    seed), the transcendentals (the model uses double-precision library math), FXAM (on an empty register
@@ -52,10 +53,53 @@ internal static class SseDiffGenerator
         MG,
     }
 
-    private readonly record struct Row(byte Prefix, byte Op, Form Form, int MemSize, bool Aligned, int Digit = 0);
+    private readonly record struct Row(byte Prefix, byte Op, Form Form, int MemSize, bool Aligned, int Digit = 0, bool RegMm = false, bool RmMm = false);
 
     private static Row R(int prefix, int op, Form f, int mem = 16, bool aligned = true, int digit = 0) =>
         new((byte)prefix, (byte)op, f, mem, aligned && mem == 16, digit);
+
+    private static Row M(int prefix, int op, Form f, bool regMm, bool rmMm, int digit = 0, bool aligned = false) =>
+        new((byte)prefix, (byte)op, f, aligned ? 16 : 8, aligned, digit, regMm, rmMm);
+
+    /// <summary>The MMX-register forms (MMX, SSE and SSE2 instructions on mm registers).</summary>
+    private static readonly Row[] MmxRows = BuildMmxRows();
+
+    private static Row[] BuildMmxRows()
+    {
+        var rows = new List<Row>();
+        foreach (int op in new[]
+        {
+            0xD4, 0xFC, 0xFD, 0xFE, 0xF8, 0xF9, 0xFA, 0xFB, 0xEC, 0xED, 0xDC, 0xDD, 0xE8, 0xE9, 0xD8, 0xD9, 0x74, 0x75, 0x76, 0x64,
+            0x65, 0x66, 0xDA, 0xDE, 0xEA, 0xEE, 0xE0, 0xE3, 0xF6, 0xD5, 0xE5, 0xE4, 0xF4, 0xF5, 0xDB, 0xDF, 0xEB, 0xEF, 0xF1, 0xF2,
+            0xF3, 0xD1, 0xD2, 0xD3, 0xE1, 0xE2, 0x60, 0x61, 0x62, 0x68, 0x69, 0x6A, 0x63, 0x67, 0x6B, 0x6F,
+        })
+        {
+            rows.Add(M(0x00, op, Form.XX, true, true));
+        }
+
+        rows.Add(M(0x00, 0x70, Form.XXI, true, true));                 // PSHUFW
+        foreach (var (op, digit) in new[] { (0x71, 2), (0x71, 4), (0x71, 6), (0x72, 2), (0x72, 4), (0x72, 6), (0x73, 2), (0x73, 6) })
+        {
+            rows.Add(M(0x00, op, Form.SHI, false, true, digit));
+        }
+
+        rows.Add(M(0x00, 0x6E, Form.XG, true, false));                 // MOVD/MOVQ mm, r/m
+        rows.Add(M(0x00, 0x7E, Form.GMX, true, false));                // MOVD/MOVQ r/m, mm
+        rows.Add(M(0x00, 0x7F, Form.MX, true, true));                  // MOVQ mm/m64, mm
+        rows.Add(M(0x00, 0xE7, Form.MXM, true, false));                // MOVNTQ
+        rows.Add(M(0x00, 0xD7, Form.GXR, false, true));                // PMOVMSKB r, mm
+        rows.Add(M(0x00, 0xC5, Form.GXRI, false, true));               // PEXTRW r, mm
+        rows.Add(M(0x00, 0xC4, Form.XGI, true, false));                // PINSRW mm, r/m
+        rows.Add(M(0x00, 0x2A, Form.XX, false, true));                 // CVTPI2PS xmm, mm/m64
+        rows.Add(M(0x66, 0x2A, Form.XX, false, true));                 // CVTPI2PD xmm, mm/m64
+        rows.Add(M(0x00, 0x2D, Form.XX, true, false));                 // CVTPS2PI mm, xmm/m64
+        rows.Add(M(0x00, 0x2C, Form.XX, true, false));                 // CVTTPS2PI
+        rows.Add(M(0x66, 0x2D, Form.XX, true, false, aligned: true));  // CVTPD2PI mm, xmm/m128
+        rows.Add(M(0x66, 0x2C, Form.XX, true, false, aligned: true));  // CVTTPD2PI
+        rows.Add(M(0xF3, 0xD6, Form.GXR, false, true));                // MOVQ2DQ xmm, mm (reg = xmm, see Emit)
+        rows.Add(M(0xF2, 0xD6, Form.GXR, true, false));                // MOVDQ2Q mm, xmm
+        return [.. rows];
+    }
 
     private static readonly Row[] Rows = BuildRows();
 
@@ -165,11 +209,22 @@ internal static class SseDiffGenerator
         int count = 1 + rng.Next(8);
         var code = new List<byte>();
         var boundaries = new List<(ulong, ulong)>();
+        bool mmx = rng.Next(4) == 0;
+        if (mmx)
+        {
+            // MM0-7 start from the data page (after FNINIT they hold stale x87 contents on the host).
+            for (int k = 0; k < 8; k++)
+            {
+                boundaries.Add(((ulong)code.Count, 0x8D5UL));
+                code.AddRange(Encode(M(0x00, 0x6F, Form.XX, true, true), k, 0, 8 * k - 0x200, true, 0));
+            }
+        }
+
         for (int n = 0; n < count; n++)
         {
             for (int attempt = 0; attempt < 50; attempt++)
             {
-                byte[] bytes = Emit(rng);
+                byte[] bytes = mmx ? (rng.Next(2) == 0 ? EmitMmx(rng) : EmitSse(rng)) : Emit(rng);
                 var d = Decoder.Create(64, new ByteArrayCodeReader(bytes));
                 d.IP = DiffCase.CodeAddress;
                 d.Decode(out var insn);
@@ -181,6 +236,15 @@ internal static class SseDiffGenerator
                 boundaries.Add(((ulong)code.Count, 0x8D5UL));
                 code.AddRange(bytes);
                 break;
+            }
+        }
+
+        if (mmx)
+        {
+            for (int k = 0; k < 8; k++)
+            {
+                boundaries.Add(((ulong)code.Count, 0x8D5UL));
+                code.AddRange(Encode(M(0x00, 0x7F, Form.MX, true, true), k, 0, 0x100 + 8 * k, true, 0));
             }
         }
 
@@ -247,14 +311,22 @@ internal static class SseDiffGenerator
         return [(byte)(f >> 8), (byte)f];
     }
 
-    private static byte[] Emit(Random r)
+    private static byte[] Emit(Random r) => r.Next(3) == 0 ? EmitX87(r) : EmitSse(r);
+
+    private static byte[] EmitMmx(Random r)
     {
-        if (r.Next(3) == 0)
+        if (r.Next(24) == 0)
         {
-            return EmitX87(r);
+            return [0x0F, 0x77]; // EMMS
         }
 
-        var row = Rows[r.Next(Rows.Length)];
+        return EmitRow(r, MmxRows[r.Next(MmxRows.Length)]);
+    }
+
+    private static byte[] EmitSse(Random r) => EmitRow(r, Rows[r.Next(Rows.Length)]);
+
+    private static byte[] EmitRow(Random r, Row row)
+    {
         int reg = r.Next(16);
         bool useMem = row.Form switch
         {
@@ -270,6 +342,16 @@ internal static class SseDiffGenerator
         if (row.Form is Form.GX or Form.GXR or Form.GXRI or Form.MG)
         {
             reg = Gprs[r.Next(Gprs.Length)];
+        }
+
+        if (row.RegMm || (row.Form == Form.GXR && row.Prefix == 0xF3))
+        {
+            reg = r.Next(row.RegMm ? 8 : 16); // an mm register (or the xmm of MOVQ2DQ)
+        }
+
+        if (row.RmMm || (row.Form == Form.GXR && row.Prefix == 0xF2))
+        {
+            rm = r.Next(row.RmMm ? 8 : 16);
         }
 
         int disp;

@@ -20,6 +20,12 @@ internal sealed class SseDiffRunner : IDisposable
 
     public void Dispose() => _m.Dispose();
 
+    /// <summary>Instructions the model did not implement over all cases run (the generator only emits implemented ones).</summary>
+    public long Unimplemented => _m.Cpu.UnimplementedCount;
+
+    /// <summary>Instructions retired over all cases run.</summary>
+    public long Retired => _m.Cpu.InstructionsRetired;
+
     public uint Run(ulong seed, byte[] code, (ulong Offset, ulong Mask)[] masks, out string state)
     {
         DiffCase.Derive(seed, _gpr, out ulong rflags, _data);

@@ -37,6 +37,8 @@ public class SseDifferentialTests
         }
 
         Assert.True(divergent.Count == 0, $"{divergent.Count} of {count} diverge:\n" + string.Join("\n", divergent.Take(5)));
+        Assert.Equal(0, runner.Unimplemented);
+        Assert.True(runner.Retired > 4 * count);
     }
 
     [Fact]

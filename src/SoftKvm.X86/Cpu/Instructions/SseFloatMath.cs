@@ -83,6 +83,9 @@ internal static class SseFloatMath
         return a;
     }
 
+    /// <summary>The sign of a residual (-1, 0, 1); never throws (a NaN, which the callers rule out, counts as 0).</summary>
+    internal static int Sign(double d) => d > 0 ? 1 : d < 0 ? -1 : 0;
+
     private static int Rc(uint mxcsr) => (int)(mxcsr >> 13) & 3;
 
     // ---- Arithmetic ----
@@ -234,8 +237,9 @@ internal static class SseFloatMath
                     return true;
                 }
 
-                double bb = r - x;
-                e = Math.Sign((x - (r - bb)) + (yy - bb));
+                // Fast2Sum on the operands ordered by magnitude: r - big is exact and cannot overflow.
+                double big = Math.Abs(x) >= Math.Abs(yy) ? x : yy, small = Math.Abs(x) >= Math.Abs(yy) ? yy : x;
+                e = Sign(small - (r - big));
                 return true;
             }
 
@@ -276,11 +280,11 @@ internal static class SseFloatMath
                         k += 600;
                     }
 
-                    e = Math.Sign(Math.FusedMultiplyAdd(xs, ys, -Math.ScaleB(r, k)));
+                    e = Sign(Math.FusedMultiplyAdd(xs, ys, -Math.ScaleB(r, k)));
                 }
                 else
                 {
-                    e = Math.Sign(Math.FusedMultiplyAdd(x, y, -r));
+                    e = Sign(Math.FusedMultiplyAdd(x, y, -r));
                 }
 
                 return true;
@@ -330,7 +334,7 @@ internal static class SseFloatMath
                     res = Math.FusedMultiplyAdd(-r, y, x);
                 }
 
-                e = Math.Sign(res) * Math.Sign(y);
+                e = Sign(res) * Sign(y);
                 return true;
             }
 
@@ -353,7 +357,7 @@ internal static class SseFloatMath
                 double res = y < TwoM900
                     ? Math.FusedMultiplyAdd(-Math.ScaleB(r, 300), Math.ScaleB(r, 300), Math.ScaleB(y, 600))
                     : Math.FusedMultiplyAdd(-r, r, y);
-                e = Math.Sign(res);
+                e = Sign(res);
                 return true;
             }
         }
@@ -369,7 +373,7 @@ internal static class SseFloatMath
             return false;
         }
 
-        int sign = result == r ? e : Math.Sign(r - result); // sign of (exact - result)
+        int sign = result == r ? e : Sign(r - result); // sign of (exact - result)
         return sign != 0 && (sign < 0) == (result > 0);
     }
 
@@ -704,6 +708,18 @@ internal static class SseFloatMath
             return x > 0 ? 0x7F800000u : 0xFF800000u;
         }
 
-        return Finish32(x, 0, mxcsr, ref flags);
+        uint post = 0;
+        uint result = Finish32(x, 0, mxcsr, ref post);
+        if (UnmaskedOverflowOrUnderflow(post, mxcsr))
+        {
+            // Exact with an unbounded exponent when the significand spans at most 24 bits.
+            ulong frac = a & 0x000FFFFFFFFFFFFF;
+            ulong mant = (a & 0x7FF0000000000000) != 0 ? frac | (1UL << 52) : frac;
+            int span = 64 - System.Numerics.BitOperations.LeadingZeroCount(mant) - System.Numerics.BitOperations.TrailingZeroCount(mant);
+            post = (post & ~PE) | (span > 24 ? PE : 0);
+        }
+
+        flags |= post;
+        return result;
     }
 }

@@ -487,7 +487,7 @@ internal static unsafe class SseInteger
         d = ShiftOp(i.Mnemonic, d, count);
     }
 
-    private static XmmRegister ShiftOp(Mnemonic m, XmmRegister a, ulong count)
+    internal static XmmRegister ShiftOp(Mnemonic m, XmmRegister a, ulong count)
     {
         XmmRegister r = a;
         switch (m)
@@ -776,4 +776,54 @@ internal static unsafe class SseInteger
         return r;
     }
 
+
+    /// <summary>The lane function of a two-operand packed-integer or bitwise mnemonic (shared with the MMX forms); null for others.</summary>
+    internal static delegate*<XmmRegister, XmmRegister, XmmRegister> LaneFunction(Mnemonic m) => m switch
+    {
+        Mnemonic.Pand => &AndOp,
+        Mnemonic.Pandn => &AndNotOp,
+        Mnemonic.Por => &OrOp,
+        Mnemonic.Pxor => &XorOp,
+        Mnemonic.Paddb => &PaddbOp,
+        Mnemonic.Paddw => &PaddwOp,
+        Mnemonic.Paddd => &PadddOp,
+        Mnemonic.Paddq => &PaddqOp,
+        Mnemonic.Psubb => &PsubbOp,
+        Mnemonic.Psubw => &PsubwOp,
+        Mnemonic.Psubd => &PsubdOp,
+        Mnemonic.Psubq => &PsubqOp,
+        Mnemonic.Paddsb => &PaddsbOp,
+        Mnemonic.Paddsw => &PaddswOp,
+        Mnemonic.Paddusb => &PaddusbOp,
+        Mnemonic.Paddusw => &PadduswOp,
+        Mnemonic.Psubsb => &PsubsbOp,
+        Mnemonic.Psubsw => &PsubswOp,
+        Mnemonic.Psubusb => &PsubusbOp,
+        Mnemonic.Psubusw => &PsubuswOp,
+        Mnemonic.Pcmpeqb => &PcmpeqbOp,
+        Mnemonic.Pcmpeqw => &PcmpeqwOp,
+        Mnemonic.Pcmpeqd => &PcmpeqdOp,
+        Mnemonic.Pcmpgtb => &PcmpgtbOp,
+        Mnemonic.Pcmpgtw => &PcmpgtwOp,
+        Mnemonic.Pcmpgtd => &PcmpgtdOp,
+        Mnemonic.Pminub => &PminubOp,
+        Mnemonic.Pmaxub => &PmaxubOp,
+        Mnemonic.Pminsw => &PminswOp,
+        Mnemonic.Pmaxsw => &PmaxswOp,
+        Mnemonic.Pavgb => &PavgbOp,
+        Mnemonic.Pavgw => &PavgwOp,
+        Mnemonic.Psadbw => &PsadbwOp,
+        Mnemonic.Pmullw => &PmullwOp,
+        Mnemonic.Pmulhw => &PmulhwOp,
+        Mnemonic.Pmulhuw => &PmulhuwOp,
+        Mnemonic.Pmuludq => &PmuludqOp,
+        Mnemonic.Pmaddwd => &PmaddwdOp,
+        Mnemonic.Punpcklbw or Mnemonic.Punpckhbw => &PunpcklbwOp,
+        Mnemonic.Punpcklwd or Mnemonic.Punpckhwd => &PunpcklwdOp,
+        Mnemonic.Punpckldq or Mnemonic.Punpckhdq => &PunpckldqOp,
+        Mnemonic.Packsswb => &PacksswbOp,
+        Mnemonic.Packuswb => &PackuswbOp,
+        Mnemonic.Packssdw => &PackssdwOp,
+        _ => null,
+    };
 }

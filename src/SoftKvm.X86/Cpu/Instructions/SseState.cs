@@ -32,10 +32,10 @@ internal static class SseState
         }
     }
 
-    /// <summary>EMMS: marks every x87 register empty.</summary>
+    /// <summary>EMMS: marks every x87 register empty (CR0.EM #UD, CR0.TS #NM, pending x87 exception #MF).</summary>
     public static void Emms(X86Cpu c, ref Instruction i)
     {
-        if (c.MmxAvailable())
+        if (c.MmxCheck())
         {
             c.Fpu.ValidMask = 0;
         }

@@ -310,7 +310,7 @@ internal static class X87LoadStore
         }
 
         double r = ToDouble(v, out int e);
-        int sign = stored == r ? e : Math.Sign(r - stored);
+        int sign = stored == r ? e : SseFloatMath.Sign(r - stored);
         return sign != 0 && (sign < 0) == (stored > 0);
     }
 

@@ -8,6 +8,15 @@ public class SimdRobustnessTests
 {
     private static readonly byte[] Prefixes = [0x00, 0x66, 0xF2, 0xF3];
 
+    private static readonly ulong[] Specials =
+    [
+        0, 0x8000000000000000, 0x7FF0000000000000, 0xFFF8000000000000, 0x7FF4000000000001, 0x0000000000000001,
+        0x7FEFFFFFFFFFFFFF, 0x0010000000000000, 0x7F8000007FC00000, 0x00000001807FFFFF, 0x7F7FFFFF00800000,
+        0x8000000000000001, 0xFFFFFFFFFFFFFFFF, 0x3FF0000000000000, 0xC3E0000000000000, 0x41E0000000000000,
+    ];
+
+    private static ulong Interesting(Random rng) => rng.Next(3) == 0 ? Specials[rng.Next(Specials.Length)] : (ulong)rng.NextInt64();
+
     /// <summary>Random SSE (0F xx with a mandatory prefix) and x87 (D8-DF) encodings with random ModR/M, SIB,
     /// displacement and immediate bytes, random MXCSR/FCW and CR0/CR4 states: every one ends in a guest
     /// exception or retires, never in a host exception.</summary>
@@ -18,7 +27,8 @@ public class SimdRobustnessTests
     {
         var rng = new Random(77 + bitness);
         long retired = 0, faults = 0;
-        for (int round = 0; round < 60; round++)
+        int rounds = int.TryParse(Environment.GetEnvironmentVariable("SOFTKVM_X86_SIMD_FUZZ_ROUNDS"), out int n) ? n : 60;
+        for (int round = 0; round < rounds; round++)
         {
             using var m = new TestMachine(4 << 20);
             if (bitness == 64)
@@ -36,8 +46,20 @@ public class SimdRobustnessTests
             m.R.Fpu.Fcw = (ushort)(0x037F & ~(rng.Next(4) == 0 ? 1 << rng.Next(6) : 0));
             for (int g = 0; g < 16; g++)
             {
-                m.R.Gpr[g] = g == Gpr.Rsp ? TestMachine.Stack : (ulong)rng.Next(0, 0x300000) & ~7UL;
+                m.R.Gpr[g] = g == Gpr.Rsp ? TestMachine.Stack : 0x200000 + ((ulong)rng.Next(0, 0x8000) & ~7UL);
+                m.R.Xmm[g] = new XmmRegister(Interesting(rng), Interesting(rng));
             }
+
+            for (int k = 0; k < 8; k++)
+            {
+                m.R.Fpu.R[k] = new Float80 { Significand = Interesting(rng), SignExponent = (ushort)rng.Next(0x10000) };
+            }
+
+            m.R.Fpu.ValidMask = (byte)rng.Next(256);
+            m.R.Fpu.Fsw = (ushort)(rng.Next(8) << 11);
+            var data = new byte[0x10000];
+            rng.NextBytes(data);
+            m.Memory.Write(0x200000, data);
 
             var code = new List<byte>();
             while (code.Count < 3000)

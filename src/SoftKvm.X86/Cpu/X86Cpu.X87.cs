@@ -108,6 +108,10 @@ public sealed unsafe partial class X86Cpu
 
             v = Instructions.X87Math.Indefinite;
         }
+        else
+        {
+            _regs.Fpu.Fsw &= unchecked((ushort)~FswC1);
+        }
 
         SetFpuTop(FpuTop - 1);
         _regs.Fpu.R[FpuTop] = v;

@@ -4,7 +4,7 @@ using SoftKvm.X86.Cpu.Instructions;
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>
-/// The x87 part of the dispatch table. Not implemented (#UD, counted): BCD (FBLD, FBSTP).
+/// The x87 part of the dispatch table (the whole x87 instruction set of a Pentium Pro / SSE3-era FPU).
 /// </summary>
 internal static unsafe class X87Dispatch
 {
@@ -20,6 +20,8 @@ internal static unsafe class X87Dispatch
             case Mnemonic.Fist or Mnemonic.Fistp or Mnemonic.Fisttp: return &X87LoadStore.Fist;
             case Mnemonic.Fxch: return &X87LoadStore.Fxch;
             case Mnemonic.Ffree or Mnemonic.Ffreep: return &X87LoadStore.Ffree;
+            case Mnemonic.Fbld: return &X87LoadStore.Fbld;
+            case Mnemonic.Fbstp: return &X87LoadStore.Fbstp;
 
             case Mnemonic.Fadd or Mnemonic.Faddp or Mnemonic.Fiadd or Mnemonic.Fsub or Mnemonic.Fsubp or Mnemonic.Fisub
                 or Mnemonic.Fsubr or Mnemonic.Fsubrp or Mnemonic.Fisubr or Mnemonic.Fmul or Mnemonic.Fmulp or Mnemonic.Fimul

@@ -250,18 +250,27 @@ public class X87Tests
     }
 
     [Fact]
-    public void Bcd_loads_are_unimplemented_and_counted()
+    public void Fbld_and_fbstp_convert_packed_bcd_exactly()
     {
         using var m = Machine(a =>
         {
-            a.fld1();
             a.fbld(__tword_ptr[rbx]);
+            a.fld1();
+            a.faddp(st1, st0);
+            a.fbstp(__tword_ptr[rbx + 16]);
+            a.fld(__qword_ptr[rbx + 32]);
+            a.fbstp(__tword_ptr[rbx + 48]);
         });
-        m.Cpu.Controls.ExceptionBitmap = 1u << ExceptionVector.UD;
-        Assert.Equal(X86ExitReason.ExceptionOrNmi, m.Run());
-        Assert.Equal(ExceptionVector.UD, m.Cpu.Exit.Vector);
-        Assert.Equal(1, m.Cpu.UnimplementedCount);
-        Assert.Equal(Code.Fbld_m80bcd, m.Cpu.LastUnimplemented);
+        m.Memory.Write<ulong>(Data, 0x3456789012345678);
+        m.Memory.Write<ushort>(Data + 8, 0x8012);                     // -123456789012345678
+        m.Memory.Write<ulong>(Data + 32, D(1e19));                     // out of BCD range
+        RunToHlt(m);
+        Assert.Equal(0x3456789012345677UL, m.Memory.Read<ulong>(Data + 16)); // -123456789012345677
+        Assert.Equal(0x8012, m.Memory.Read<ushort>(Data + 24));
+        Assert.Equal(0xC000000000000000UL, m.Memory.Read<ulong>(Data + 48)); // the BCD indefinite
+        Assert.Equal(0xFFFF, m.Memory.Read<ushort>(Data + 56));
+        Assert.Equal(1, m.R.Fpu.Fsw & 1);
+        Assert.Equal(0, m.Cpu.UnimplementedCount);
     }
 
     [Fact]

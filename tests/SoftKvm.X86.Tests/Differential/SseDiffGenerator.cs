@@ -280,6 +280,7 @@ internal static class SseDiffGenerator
         (0xDF, 2), (0xDF, 3), (0xDB, 2), (0xDB, 3), (0xDF, 7), (0xDF, 1), (0xDB, 1), (0xDD, 1), // FIST(P), FISTTP
         (0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 7), (0xD9, 0),                   // FST(P) m32/m64, FSTP m80, FLD m32
         (0xDD, 0), (0xDB, 5), (0xDF, 5), (0xDC, 0), (0xDC, 1), (0xDC, 4), (0xDC, 5), (0xDC, 6), (0xDC, 7), // FLD m64/m80, FILD m64, m64fp arithmetic
+        (0xDF, 4), (0xDF, 6),                                                               // FBLD, FBSTP
         (0xDD, 7), (0xD9, 7),                                                               // FNSTSW m16, FNSTCW m16
     ];
 

@@ -206,45 +206,21 @@ internal static class X87Exact
         }
         else
         {
-            RoundToInteger(b, 3, out bool negN, out UInt128 magN, out _, out _);
-            int n = magN > 100000 ? 100000 : (int)magN;
+            if (IsDenormal(a) || IsDenormal(b))
+            {
+                flags |= SseFloatMath.DE;
+            }
+
+            bool fitsN = RoundToInteger(b, 3, out bool negN, out UInt128 magN, out _, out _);
+            int n = !fitsN || magN > 100000 ? 100000 : (int)magN; // beyond +-100000 every result is out of range anyway
             if (negN)
             {
                 n = -n;
             }
 
             Normalize(a, out int e, out ulong m);
-            int ne = e + n;
-            if (ne >= ExpMax)
-            {
-                flags |= SseFloatMath.OE | SseFloatMath.PE;
-                int rc = (c.Fpu.Fcw >> 10) & 3;
-                bool neg = IsNegative(a);
-                bool toInf = rc == 0 || (rc == 1 && neg) || (rc == 2 && !neg);
-                result = toInf ? Make(neg, ExpMax, 1UL << 63) : Make(neg, ExpMax - 1, ulong.MaxValue);
-            }
-            else if (ne < 1)
-            {
-                // Denormal result: shift right, rounding to nearest even.
-                int s = 1 - ne;
-                ulong q = s >= 64 ? 0 : m >> s;
-                ulong rem = s >= 64 ? m : m & ((1UL << s) - 1);
-                ulong half = s > 64 ? 0 : s == 64 ? 1UL << 63 : 1UL << (s - 1);
-                if (rem != 0)
-                {
-                    flags |= SseFloatMath.UE | SseFloatMath.PE;
-                    if (rem > half || (rem == half && (q & 1) != 0))
-                    {
-                        q++;
-                    }
-                }
-
-                result = Make(IsNegative(a), (q >> 63) != 0 ? 1 : 0, q);
-            }
-            else
-            {
-                result = Make(IsNegative(a), ne, m);
-            }
+            int wrap = (c.X87OverflowUnmasked ? 1 : 0) | (c.X87UnderflowUnmasked ? 2 : 0);
+            result = X87Extended.Round(IsNegative(a), m, e - Bias - 63 + n, false, 3, (c.Fpu.Fcw >> 10) & 3, wrap, ref flags, out _);
         }
 
         if (!c.X87Exceptions(flags))

@@ -312,7 +312,7 @@ internal static class X87Extended
 
         if (q == 0)
         {
-            if (inexact)
+            if (inexact || wrapUnder)
             {
                 flags |= SseFloatMath.UE;
             }
@@ -322,7 +322,7 @@ internal static class X87Extended
 
         int k = BitLength(q);
         int biased = quantum + k - 1 + Bias;
-        if ((wrap & 1) != 0 && biased >= ExpMax)
+        if ((wrap & 1) != 0 && biased >= ExpMax && biased - 24576 < ExpMax)
         {
             flags |= SseFloatMath.OE;
             return Make(negative, biased - 24576, (ulong)(k > 64 ? q >> (k - 64) : q << (64 - k)));
@@ -331,7 +331,13 @@ internal static class X87Extended
         if (wrapUnder && biased < 1)
         {
             flags |= SseFloatMath.UE;
-            return Make(negative, biased + 24576, (ulong)(k > 64 ? q >> (k - 64) : q << (64 - k)));
+            if (biased + 24576 >= 1)
+            {
+                return Make(negative, biased + 24576, (ulong)(k > 64 ? q >> (k - 64) : q << (64 - k)));
+            }
+
+            // Out of range even with the bias: the masked response (denormal or zero).
+            return Round(negative, m, e, sticky, pc, rc, wrap & 1, ref flags, out roundedUp);
         }
 
         if (biased >= ExpMax)
@@ -353,7 +359,7 @@ internal static class X87Extended
             return Make(negative, biased, (ulong)(k > 64 ? q >> (k - 64) : q << (64 - k)));
         }
 
-        if (inexact)
+        if (inexact || wrapUnder)
         {
             flags |= SseFloatMath.UE;
         }

@@ -418,4 +418,100 @@ internal static class X87LoadStore
             c.FpuPop();
         }
     }
+
+    /// <summary>FBLD m80bcd: 18 packed BCD digits and a sign (bit 79), loaded exactly (each nibble weighted by its
+    /// power of ten, so out-of-range nibbles load the value the arithmetic gives).</summary>
+    public static void Fbld(X86Cpu c, ref Instruction i)
+    {
+        if (!c.X87Begin(ref i, true, false))
+        {
+            return;
+        }
+
+        int seg = X86Cpu.MemorySegment(ref i);
+        ulong ea = c.EffectiveAddress(ref i);
+        if (!c.Read(seg, ea, 8, out ulong lo) || !c.Read(seg, ea + 8, 2, out ulong hi))
+        {
+            return;
+        }
+
+        UInt128 value = 0, weight = 1;
+        for (int k = 0; k < 18; k++)
+        {
+            ulong nibble = k < 16 ? (lo >> (4 * k)) & 0xF : (hi >> (4 * (k - 16))) & 0xF;
+            value += nibble * weight;
+            weight *= 10;
+        }
+
+        bool negative = (hi & 0x8000) != 0;
+        c.FpuPush(FromMagnitude(negative, value));
+    }
+
+    /// <summary>FBSTP m80bcd: rounds ST(0) with FCW.RC to an integer and stores it as 18 BCD digits and a sign, then pops;
+    /// NaN, infinity and magnitudes of 10^18 or more store the BCD indefinite (FFFF C000 0000 0000 0000h) with IE.</summary>
+    public static void Fbstp(X86Cpu c, ref Instruction i)
+    {
+        if (!c.X87Begin(ref i, true, false))
+        {
+            return;
+        }
+
+        int seg = X86Cpu.MemorySegment(ref i);
+        ulong ea = c.EffectiveAddress(ref i);
+        uint flags = 0;
+        bool roundedUp = false;
+        ulong lo = 0xC000UL << 48, hi = 0xFFFF;
+        Float80 v = c.St(0);
+        if (!c.StValid(0))
+        {
+            if (!c.X87Exceptions(SseFloatMath.IE, stack: true))
+            {
+                return;
+            }
+        }
+        else if (IsNaN(v) || IsInfinity(v) || IsUnsupported(v))
+        {
+            flags |= SseFloatMath.IE;
+        }
+        else
+        {
+            bool fits = RoundToInteger(v, (c.Fpu.Fcw >> 10) & 3, out bool negative, out UInt128 mag, out bool inexact, out roundedUp);
+            if (!fits || mag >= 1_000_000_000_000_000_000UL)
+            {
+                flags |= SseFloatMath.IE;
+            }
+            else
+            {
+                ulong n = (ulong)mag;
+                lo = 0;
+                hi = negative ? 0x8000UL : 0;
+                for (int k = 0; k < 18; k++)
+                {
+                    ulong digit = n % 10;
+                    n /= 10;
+                    if (k < 16)
+                    {
+                        lo |= digit << (4 * k);
+                    }
+                    else
+                    {
+                        hi |= digit << (4 * (k - 16));
+                    }
+                }
+
+                if (inexact)
+                {
+                    flags |= SseFloatMath.PE;
+                }
+            }
+        }
+
+        if (!c.X87Exceptions(flags) || !c.ProbeWrite(seg, ea, 10) || !c.Write(seg, ea, 8, lo) || !c.Write(seg, ea + 8, 2, hi))
+        {
+            return;
+        }
+
+        c.SetC1(roundedUp && (flags & SseFloatMath.IE) == 0);
+        c.FpuPop();
+    }
 }

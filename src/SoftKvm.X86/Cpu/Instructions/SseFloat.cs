@@ -186,7 +186,7 @@ internal static unsafe class SseFloat
             return;
         }
 
-        int pred = i.GetImmediate(2) is var imm ? (int)imm & 7 : 0;
+        int pred = (int)i.GetImmediate(2) & 7;
         Predicate(pred, 0, out bool signaling);
         ref var d = ref c.Xmm(i.Op0Register);
         XmmRegister a = d, r = d;

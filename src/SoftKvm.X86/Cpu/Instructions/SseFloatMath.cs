@@ -363,20 +363,6 @@ internal static class SseFloatMath
         }
     }
 
-    /// <summary>Whether <paramref name="result"/> (the rounded value of x op y) is larger in magnitude than the exact
-    /// value: the x87 "rounded up" indication in C1.</summary>
-    public static bool RoundedAwayFromZero(FpOp op, double x, double y, double result)
-    {
-        uint ignored = 0;
-        if (!Special(op, x, y, ref ignored, out double r, out int e) || double.IsInfinity(result) || double.IsNaN(result))
-        {
-            return false;
-        }
-
-        int sign = result == r ? e : Sign(r - result); // sign of (exact - result)
-        return sign != 0 && (sign < 0) == (result > 0);
-    }
-
     /// <summary>An exact zero sum or difference is -0 when rounding down (unless both addends are +0).</summary>
     private static double SignedZero(FpOp op, double x, double y, double r, int e, uint mxcsr)
     {

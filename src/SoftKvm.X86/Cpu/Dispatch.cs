@@ -5,8 +5,9 @@ namespace SoftKvm.X86.Cpu;
 
 /// <summary>
 /// The static dispatch table: one function pointer per Iced <see cref="Code"/>, filled once from the
-/// mnemonic of each code. Codes whose mnemonic has no handler (x87, SSE, AVX, VMX, ...) raise #UD in
-/// the guest and are counted by <see cref="X86Cpu.UnimplementedCount"/>.
+/// mnemonic of each code (SSE/SSE2/x87 through <see cref="SimdDispatch"/>). Codes whose mnemonic has no
+/// handler (MMX, SSE3 and later, AVX, VMX, ...) raise #UD in the guest and are counted by
+/// <see cref="X86Cpu.UnimplementedCount"/>.
 /// </summary>
 internal static unsafe class Dispatch
 {
@@ -37,6 +38,12 @@ internal static unsafe class Dispatch
         if (code.Encoding() != EncodingKind.Legacy)
         {
             return &Unimplemented;
+        }
+
+        var simd = SimdDispatch.Lookup(code, m, &Unimplemented);
+        if (simd != null)
+        {
+            return simd;
         }
 
         switch (m)

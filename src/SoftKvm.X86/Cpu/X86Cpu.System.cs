@@ -244,7 +244,7 @@ public sealed unsafe partial class X86Cpu
         SetGpr(Gpr.Rdx, 4, d);
     }
 
-    /// <summary>The CPUID values the model reports. Only features it implements are set: no x87, MMX or SSE,
+    /// <summary>The CPUID values the model reports. Only features it implements are set: x87, MMX, FXSR, SSE and SSE2 but no SSE3+,
     /// no APIC (the hypervisor layer adds it with its in-kernel APIC), no MCE/MTRR.</summary>
     public void GetCpuid(uint leaf, uint subleaf, out uint eax, out uint ebx, out uint ecx, out uint edx)
     {
@@ -262,8 +262,10 @@ public sealed unsafe partial class X86Cpu
                 ebx = (8u << 8) | (1u << 16);
                 // ECX: CMPXCHG16B (13), MOVBE (22), POPCNT (23), hypervisor (31).
                 ecx = (1u << 13) | (1u << 22) | (1u << 23) | (1u << 31);
-                // EDX: PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15), PAT (16), CLFSH (19).
-                edx = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19);
+                // EDX: FPU (0), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15), PAT (16), CLFSH (19),
+                // MMX (23), FXSR (24), SSE (25), SSE2 (26).
+                edx = 1u | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19)
+                    | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
                 break;
             case 0x80000000:
                 eax = 0x80000008;

@@ -126,6 +126,15 @@ public struct X86Registers
     /// <summary>IA32_MISC_ENABLE.</summary>
     public ulong MiscEnable;
 
+    /// <summary>XMM0-XMM15.</summary>
+    public XmmFile Xmm;
+
+    /// <summary>MXCSR (reset value 0x1F80: all SIMD exceptions masked, round to nearest).</summary>
+    public uint Mxcsr;
+
+    /// <summary>The x87 FPU.</summary>
+    public X87State Fpu;
+
     /// <summary>The TSC offset added to the host-derived time stamp (IA32_TSC writes set it).</summary>
     public long TscOffset;
 
@@ -150,6 +159,8 @@ public struct X86Registers
         r.Dr7 = 0x400;
         r.Pat = 0x0007040600070406;
         r.ApicBase = 0xFEE00900;
+        r.Mxcsr = 0x1F80;
+        r.Fpu = X87State.Initial();
         r.Gpr[2] = 0x600; // EDX: family/model/stepping signature
         return r;
     }

@@ -53,12 +53,12 @@ public class DecodeTests
     {
         using var m = new TestMachine();
         m.Setup64();
-        m.Load(a => a.addps(xmm0, xmm1));
+        m.Load(a => a.pshufb(xmm0, xmm1));
         m.Cpu.Controls.ExceptionBitmap = 1u << ExceptionVector.UD;
         Assert.Equal(X86ExitReason.ExceptionOrNmi, m.Run());
         Assert.Equal(ExceptionVector.UD, m.Cpu.Exit.Vector);
         Assert.Equal(1, m.Cpu.UnimplementedCount);
-        Assert.Equal(Code.Addps_xmm_xmmm128, m.Cpu.LastUnimplemented);
+        Assert.Equal(Code.Pshufb_xmm_xmmm128, m.Cpu.LastUnimplemented);
         Assert.Equal(TestMachine.Code, m.R.Rip);
     }
 

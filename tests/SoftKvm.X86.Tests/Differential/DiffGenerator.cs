@@ -18,7 +18,8 @@ namespace SoftKvm.X86.Tests.Differential;
 ///  - Branches, string instructions, stack pivots: flow and addressing are covered by the unit tests
 ///    and guests; here every sequence runs straight through.
 ///  - BT* with a register bit offset on memory: the offset can address far outside the data page.
-///  - System and privileged instructions, x87/SSE (not implemented), LOCK prefixes (no atomicity to compare).
+///  - System and privileged instructions, LOCK prefixes (no atomicity to compare); x87/SSE have their own
+///    generator (SseDiffGenerator, run by SseDifferentialTests with the harness's -s mode).
 /// </summary>
 internal static class DiffGenerator
 {

@@ -5,6 +5,8 @@
  * masks[k] gives the defined flags before the instruction at offset (the last one: after the sequence);
  * the mask used is the one for the RIP where execution stopped (end of sequence or faulting instruction).
  * Output (stdout): per record { u32 hash; } or, with -v, the full final state as text.
+ * With -s (SSE mode) the state also holds XMM0-15 and MXCSR, derived from the seed (derive_sse) and
+ * included in the hash; the C# side is SseDiffCase / SseDiffRunner.
  *
  * For each record the registers, RFLAGS and the 4 KiB data page are derived from the seed with
  * splitmix64 (the C# side does the same), the code is copied to a fixed RWX page followed by an
@@ -41,7 +43,13 @@ struct state {
     uint64_t rflags;
     uint64_t rip;
     uint64_t kind; /* 0 completed, else 0x100 + signal */
+    uint64_t xmm[32]; /* offset 152: XMM0-15, low quadword first */
+    uint64_t mxcsr;   /* offset 408 */
+    uint64_t fcw;     /* offset 416: loaded after FNINIT */
 };
+
+static int sse_mode;
+uint64_t host_mxcsr;
 
 struct state in_state, out_state;
 uint64_t host_rsp;
@@ -75,6 +83,61 @@ static void derive(uint64_t seed, struct state *s, uint8_t *data)
     }
 }
 
+/* SSE mode: XMM values mixing random bits, special and "nearby" floats/doubles, and a random MXCSR. */
+static uint64_t sse_half(uint64_t *st)
+{
+    static const uint32_t sf[] = { 0, 0x80000000u, 0x3F800000u, 0xBF800000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00000u,
+                                   0x7FA00000u, 0x00000001u, 0x807FFFFFu, 0x00800000u, 0x7F7FFFFFu, 0x4F000000u, 0xCF000000u, 0x5F000000u };
+    static const uint64_t sd[] = { 0, 0x8000000000000000ULL, 0x3FF0000000000000ULL, 0x7FF0000000000000ULL, 0xFFF0000000000000ULL,
+                                   0x7FF8000000000000ULL, 0x7FF4000000000000ULL, 0x0000000000000001ULL, 0x800FFFFFFFFFFFFFULL,
+                                   0x0010000000000000ULL, 0x7FEFFFFFFFFFFFFFULL, 0x41E0000000000000ULL, 0xC3E0000000000000ULL,
+                                   0x43E0000000000000ULL, 0x3FE0000000000000ULL, 0x4330000000000000ULL };
+    uint64_t r = splitmix(st), v = splitmix(st);
+    switch (r & 7) {
+    case 0: return v;
+    case 1: return sf[(r >> 8) & 15] | ((uint64_t)sf[(r >> 12) & 15] << 32);
+    case 2: return sd[(r >> 8) & 15];
+    case 3: { /* floats with exponents 120..135 */
+        uint64_t a = (v & 0x807FFFFFu) | ((uint64_t)(120 + ((r >> 8) & 15)) << 23);
+        uint64_t b = ((v >> 32) & 0x807FFFFFu) | ((uint64_t)(120 + ((r >> 12) & 15)) << 23);
+        return a | (b << 32);
+    }
+    case 4: return (v & 0x800FFFFFFFFFFFFFULL) | ((uint64_t)(1015 + ((r >> 8) & 15)) << 52);
+    case 5: return v & 0x00FF00FF00FF00FFULL;
+    case 6: { /* tiny floats: exponents 0..3 */
+        uint64_t a = (v & 0x807FFFFFu) | ((uint64_t)((r >> 8) & 3) << 23);
+        uint64_t b = ((v >> 32) & 0x807FFFFFu) | ((uint64_t)((r >> 12) & 3) << 23);
+        return a | (b << 32);
+    }
+    default: { /* tiny or huge doubles */
+        uint64_t e = (r & 0x100) ? ((r >> 9) & 3) : 2044 + ((r >> 9) & 3);
+        return (v & 0x800FFFFFFFFFFFFFULL) | (e << 52);
+    }
+    }
+}
+
+static void derive_sse(uint64_t seed, struct state *s)
+{
+    uint64_t st = seed ^ 0x5353455353455353ULL;
+    for (int i = 0; i < 32; i++) {
+        s->xmm[i] = sse_half(&st);
+    }
+    uint64_t r = splitmix(&st);
+    uint64_t m = 0x1F80 | ((r & 3) << 13);
+    if ((r >> 2 & 3) == 0) m |= 0x40;   /* DAZ */
+    if ((r >> 4 & 3) == 0) m |= 0x8000; /* FTZ */
+    if ((r >> 6 & 7) == 0) m &= ~(0x80ULL << ((r >> 9) % 6)); /* one exception unmasked */
+    if ((r >> 12 & 1) == 0) m |= (r >> 13) & 0x3F;             /* sticky flags already set */
+    s->mxcsr = m;
+    /* x87: random precision control (extended, double, single) and rounding, now and then one exception unmasked. */
+    uint64_t f = splitmix(&st);
+    static const uint64_t pc[4] = { 3, 3, 2, 0 };
+    s->fcw = 0x7F | (pc[(f >> 2) & 3] << 8) | ((f & 3) << 10);
+    if (((f >> 4) & 7) == 0) {
+        s->fcw &= ~(1ULL << ((f >> 7) % 6)); /* one x87 exception unmasked */
+    }
+}
+
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
     const uint8_t *b = p;
@@ -94,6 +157,11 @@ static uint32_t state_hash(const struct state *s, uint64_t flags_mask, const uin
     h = fnv(h, s->gpr, sizeof s->gpr);
     h = fnv(h, &masked, 8);
     h = fnv(h, data, DATA_SIZE);
+    if (sse_mode) {
+        uint32_t mx = (uint32_t)s->mxcsr;
+        h = fnv(h, s->xmm, sizeof s->xmm);
+        h = fnv(h, &mx, 4);
+    }
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -106,6 +174,26 @@ __asm__(
     "run_case:\n"
     "  push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15\n"
     "  mov %rsp, host_rsp(%rip)\n"
+    "  stmxcsr host_mxcsr(%rip)\n"
+    "  movdqu in_state+152(%rip), %xmm0\n"
+    "  movdqu in_state+168(%rip), %xmm1\n"
+    "  movdqu in_state+184(%rip), %xmm2\n"
+    "  movdqu in_state+200(%rip), %xmm3\n"
+    "  movdqu in_state+216(%rip), %xmm4\n"
+    "  movdqu in_state+232(%rip), %xmm5\n"
+    "  movdqu in_state+248(%rip), %xmm6\n"
+    "  movdqu in_state+264(%rip), %xmm7\n"
+    "  movdqu in_state+280(%rip), %xmm8\n"
+    "  movdqu in_state+296(%rip), %xmm9\n"
+    "  movdqu in_state+312(%rip), %xmm10\n"
+    "  movdqu in_state+328(%rip), %xmm11\n"
+    "  movdqu in_state+344(%rip), %xmm12\n"
+    "  movdqu in_state+360(%rip), %xmm13\n"
+    "  movdqu in_state+376(%rip), %xmm14\n"
+    "  movdqu in_state+392(%rip), %xmm15\n"
+    "  ldmxcsr in_state+408(%rip)\n"
+    "  fninit\n"
+    "  fldcw in_state+416(%rip)\n"
     "  pushq in_state+128(%rip)\n"
     "  popfq\n"
     "  mov in_state+0(%rip), %rax\n"
@@ -143,6 +231,25 @@ __asm__(
     "  mov %r13, out_state+104(%rip)\n"
     "  mov %r14, out_state+112(%rip)\n"
     "  mov %r15, out_state+120(%rip)\n"
+    "  movdqu %xmm0, out_state+152(%rip)\n"
+    "  movdqu %xmm1, out_state+168(%rip)\n"
+    "  movdqu %xmm2, out_state+184(%rip)\n"
+    "  movdqu %xmm3, out_state+200(%rip)\n"
+    "  movdqu %xmm4, out_state+216(%rip)\n"
+    "  movdqu %xmm5, out_state+232(%rip)\n"
+    "  movdqu %xmm6, out_state+248(%rip)\n"
+    "  movdqu %xmm7, out_state+264(%rip)\n"
+    "  movdqu %xmm8, out_state+280(%rip)\n"
+    "  movdqu %xmm9, out_state+296(%rip)\n"
+    "  movdqu %xmm10, out_state+312(%rip)\n"
+    "  movdqu %xmm11, out_state+328(%rip)\n"
+    "  movdqu %xmm12, out_state+344(%rip)\n"
+    "  movdqu %xmm13, out_state+360(%rip)\n"
+    "  movdqu %xmm14, out_state+376(%rip)\n"
+    "  movdqu %xmm15, out_state+392(%rip)\n"
+    "  stmxcsr out_state+408(%rip)\n"
+    "  ldmxcsr host_mxcsr(%rip)\n"
+    "  fninit\n"
     "  mov host_rsp(%rip), %rsp\n"
     "  pushfq\n"
     "  popq out_state+128(%rip)\n"
@@ -163,6 +270,12 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
         out_state.gpr[i] = (uint64_t)uc->uc_mcontext.gregs[greg_map[i]];
     }
     out_state.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+    if (uc->uc_mcontext.fpregs) {
+        for (int i = 0; i < 16; i++) {
+            memcpy(&out_state.xmm[2 * i], uc->uc_mcontext.fpregs->_xmm[i].element, 16);
+        }
+        out_state.mxcsr = uc->uc_mcontext.fpregs->mxcsr;
+    }
     out_state.rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP] - CODE_ADDR;
     out_state.kind = 0x100 + (uint64_t)sig;
     siglongjmp(fault_env, 1);
@@ -242,6 +355,12 @@ static int child(int verbose)
         uint64_t ep = (uint64_t)(uintptr_t)epilogue;
         memcpy(code + len + 6, &ep, 8);
         derive(seed, &in_state, data);
+        memset(in_state.xmm, 0, sizeof in_state.xmm);
+        in_state.mxcsr = 0x1F80;
+        in_state.fcw = 0x37F;
+        if (sse_mode) {
+            derive_sse(seed, &in_state);
+        }
         memset(&out_state, 0, sizeof out_state);
         if (sigsetjmp(fault_env, 0) == 0) {
             run_case();
@@ -264,7 +383,15 @@ static int child(int verbose)
                 n += snprintf(line + n, sizeof line - (size_t)n, " r%d=%llx", i, (unsigned long long)out_state.gpr[i]);
             }
             uint64_t dh = fnv(0xCBF29CE484222325ULL, data, DATA_SIZE);
-            n += snprintf(line + n, sizeof line - (size_t)n, " data=%llx\n", (unsigned long long)dh);
+            n += snprintf(line + n, sizeof line - (size_t)n, " data=%llx", (unsigned long long)dh);
+            if (sse_mode) {
+                n += snprintf(line + n, sizeof line - (size_t)n, " mxcsr=%llx\n", (unsigned long long)out_state.mxcsr);
+                for (int i = 0; i < 16; i++) {
+                    n += snprintf(line + n, sizeof line - (size_t)n, " x%d=%016llx:%016llx", i, (unsigned long long)out_state.xmm[2 * i + 1],
+                                  (unsigned long long)out_state.xmm[2 * i]);
+                }
+            }
+            n += snprintf(line + n, sizeof line - (size_t)n, "\n");
             write_all(1, line, (size_t)n);
         } else {
             write_all(1, &h, 4);
@@ -276,7 +403,14 @@ static int child(int verbose)
 
 int main(int argc, char **argv)
 {
-    int verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    int verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-v") == 0) {
+            verbose = 1;
+        } else if (strcmp(argv[i], "-s") == 0) {
+            sse_mode = 1;
+        }
+    }
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");

@@ -3,7 +3,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>
 /// How often the model left its fast paths, for a profile (<c>softkvm run --profile</c>): each counter
 /// is bumped only on a slow path, so the hot paths pay nothing. Hit rates follow from
-/// <see cref="Arm64Cpu.Retired"/>: every instruction makes one fetch and one decode-cache lookup.
+/// <see cref="Arm64Cpu.Retired"/>: every interpreted instruction makes one fetch and one decode-cache
+/// lookup, and every entry into a translated block one fetch for the whole block.
 /// </summary>
 internal struct CpuProfileCounters
 {
@@ -18,6 +19,24 @@ internal struct CpuProfileCounters
 
     /// <summary>Stores that left the write TLB: a miss, a page-crossing access, MMIO, a fault or dirty logging.</summary>
     public long WriteSlowPaths;
+
+    /// <summary>Hot branch targets compiled to translated blocks.</summary>
+    public long BlocksTranslated;
+
+    /// <summary>Instructions in the blocks translated (their total size).</summary>
+    public long TranslatedBlockInstructions;
+
+    /// <summary>Time spent translating blocks (building and compiling their host methods), in microseconds.</summary>
+    public long TranslationMicroseconds;
+
+    /// <summary>Translated blocks dropped because the guest changed their code.</summary>
+    public long BlocksInvalidated;
+
+    /// <summary>Entries into translated blocks (each one fetch and one block lookup for the whole block).</summary>
+    public long TranslatedBlocksRun;
+
+    /// <summary>Instructions retired inside translated blocks (fetched and decoded once per block).</summary>
+    public long TranslatedInstructions;
 
     /// <summary>Whole-TLB flushes (TLBI, TTBR/SCTLR changes, memory slot changes).</summary>
     public long TlbFlushes;

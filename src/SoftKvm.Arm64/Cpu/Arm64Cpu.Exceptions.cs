@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>Exception entry and return at EL1, exception-generating instructions, and traps to the hypervisor.</summary>
@@ -23,6 +24,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>Takes the UNDEFINED exception (EC 0) for the current instruction and counts it.</summary>
+    [A64Handler(A64Op.Undefined, A64Op.Sysl)]
     public Flow Undefined()
     {
         UndefinedCount++;
@@ -73,6 +75,7 @@ internal sealed partial class Arm64Cpu
         TakeSyncException(Esr.Make(ec, iss), 0, false);
     }
 
+    [A64Handler(A64Op.Svc)]
     private Flow Svc(uint insn)
     {
         State.Pc += 4;
@@ -92,6 +95,7 @@ internal sealed partial class Arm64Cpu
         }
     }
 
+    [A64Handler(A64Op.Hvc)]
     private Flow Hvc(uint insn)
     {
         if (State.El == 0)
@@ -106,6 +110,7 @@ internal sealed partial class Arm64Cpu
     /// <summary>The immediate of the last HVC or SMC.</summary>
     public ushort HvcImmediate { get; private set; }
 
+    [A64Handler(A64Op.Smc)]
     private Flow Smc(uint insn)
     {
         if (State.El == 0)
@@ -125,12 +130,14 @@ internal sealed partial class Arm64Cpu
         return Flow.Trap;
     }
 
+    [A64Handler(A64Op.Brk)]
     private Flow Brk(uint insn)
     {
         TakeSyncException(Esr.Make(Esr.EcBrk64, (insn >> 5) & 0xFFFF), 0, false);
         return Flow.Exception;
     }
 
+    [A64Handler(A64Op.Eret)]
     private Flow Eret()
     {
         if (State.El == 0)
@@ -152,6 +159,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Exception;
     }
 
+    [A64Handler(A64Op.Wfi)]
     private Flow Wfi()
     {
         if (State.El == 0 && (State.SctlrEl1 & SctlrNTwi) == 0)
@@ -163,6 +171,7 @@ internal sealed partial class Arm64Cpu
         return TrapToHypervisor(CpuExit.Wfi, Esr.Make(Esr.EcWfx, 0));
     }
 
+    [A64Handler(A64Op.Wfe)]
     private Flow Wfe()
     {
         if (ConsumeEvent())
@@ -179,18 +188,21 @@ internal sealed partial class Arm64Cpu
         return TrapToHypervisor(CpuExit.Wfe, Esr.Make(Esr.EcWfx, 1));
     }
 
+    [A64Handler(A64Op.Sev)]
     private Flow Sev()
     {
         _host.SendEvent();
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Sevl)]
     private Flow Sevl()
     {
         SignalEvent();
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Dsb, A64Op.Dmb)]
     private Flow Barrier()
     {
         Interlocked.MemoryBarrier();

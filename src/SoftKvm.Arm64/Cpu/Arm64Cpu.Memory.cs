@@ -68,13 +68,14 @@ internal sealed unsafe partial class Arm64Cpu
     // ---- instruction fetch ----
 
     /// <summary>
-    /// Fetches and decodes the instruction at <paramref name="pc"/>. The decode cache is indexed by the
+    /// The host address of the instruction at <paramref name="pc"/>, or null when fetching it took an
+    /// exception (a prefetch abort, PC alignment, a breakpoint). The decode cache is indexed by the
     /// host address of the instruction and keeps (word, op): an entry is used only when the word just
     /// fetched equals the cached word, so a write to code by any PE, DMA or the VMM invalidates it
     /// implicitly and IC maintenance needs no bookkeeping.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Fetch(ulong pc, out uint insn, out A64Op op)
+    private uint* FetchHost(ulong pc)
     {
         ref TlbEntry e = ref _execTlb[(int)(pc >> 12) & TlbMask];
         byte* p;
@@ -84,33 +85,32 @@ internal sealed unsafe partial class Arm64Cpu
         }
         else if ((p = FetchSlow(pc)) == null)
         {
-            insn = 0;
-            op = A64Op.Undefined;
-            return false;
+            return null;
         }
 
         if (_hwBreakpointsArmed && CheckBreakpoint(pc))
         {
-            insn = 0;
-            op = A64Op.Undefined;
-            return false;
+            return null;
         }
 
-        insn = *(uint*)p;
-        ref ulong slot = ref _decodeCache[(int)((nuint)p >> 2) & ((1 << DecodeCacheBits) - 1)];
+        return (uint*)p;
+    }
+
+    /// <summary>The op of <paramref name="insn"/>, fetched from <paramref name="host"/>, through the decode cache.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private A64Op DecodeCached(uint* host, uint insn)
+    {
+        ref ulong slot = ref _decodeCache[(int)((nuint)host >> 2) & ((1 << DecodeCacheBits) - 1)];
         ulong cached = slot;
         if ((uint)cached == insn && cached != 0)
         {
-            op = (A64Op)(cached >> 32);
-        }
-        else
-        {
-            Counters.DecodeCacheMisses++;
-            op = A64Decoder.Decode(insn);
-            slot = insn | ((ulong)op << 32);
+            return (A64Op)(cached >> 32);
         }
 
-        return true;
+        Counters.DecodeCacheMisses++;
+        A64Op op = A64Decoder.Decode(insn);
+        slot = insn | ((ulong)op << 32);
+        return op;
     }
 
     private byte* FetchSlow(ulong pc)
@@ -418,6 +418,7 @@ internal sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>The ISS of a single-register access with a valid syndrome.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Syndrome(int sizeLog2, bool signExtend, int rt, bool sixtyFour, bool acquireRelease = false) =>
         Esr.IssIsv | ((uint)sizeLog2 << Esr.IssSasShift) | (signExtend ? Esr.IssSse : 0) | ((uint)rt << Esr.IssSrtShift)
         | (sixtyFour ? Esr.IssSf : 0) | (acquireRelease ? Esr.IssAr : 0);

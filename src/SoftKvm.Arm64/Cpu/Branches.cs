@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu.Decoder;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -5,6 +6,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>C4.1.87 Branches: conditional, unconditional immediate and register, compare/test and branch.</summary>
 internal sealed partial class Arm64Cpu
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.BCond)]
     private Flow BranchConditional(uint insn)
     {
         if (!ConditionHolds((int)insn & 0xF))
@@ -17,6 +20,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Jump;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.B, A64Op.Bl)]
     private Flow BranchImmediate(uint insn, A64Op op)
     {
         long offset = (long)((int)(insn << 6) >> 6) << 2;
@@ -29,6 +35,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Jump;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Br, A64Op.Blr, A64Op.Ret)]
     private Flow BranchRegister(uint insn, A64Op op)
     {
         ulong target = X((int)(insn >> 5) & 31);
@@ -41,6 +50,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Jump;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Cbz, A64Op.Cbnz)]
     private Flow CompareAndBranch(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -60,6 +72,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Jump;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Tbz, A64Op.Tbnz)]
     private Flow TestAndBranch(uint insn, A64Op op)
     {
         int bit = (int)(((insn >> 31) << 5) | ((insn >> 19) & 31));

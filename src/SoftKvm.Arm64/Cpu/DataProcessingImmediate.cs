@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using SoftKvm.Arm64.Cpu.Decoder;
 
@@ -6,6 +7,9 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>C4.1.86 Data processing -- immediate: PC-relative addressing, add/subtract, logical, move wide, bitfield, extract.</summary>
 internal sealed partial class Arm64Cpu
 {
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Adr)]
     private Flow Adr(uint insn)
     {
         long imm = ((long)((int)(insn >> 5) << 13) >> 11) | ((insn >> 29) & 3);
@@ -13,6 +17,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Adrp)]
     private Flow Adrp(uint insn)
     {
         long imm = ((long)((int)(insn >> 5) << 13) >> 11) | ((insn >> 29) & 3);
@@ -20,6 +27,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.AddImm, A64Op.AddsImm, A64Op.SubImm, A64Op.SubsImm)]
     private Flow AddSubImmediate(uint insn)
     {
         bool sf = (insn >> 31) != 0, sub = ((insn >> 30) & 1) != 0, setFlags = ((insn >> 29) & 1) != 0;
@@ -91,6 +101,9 @@ internal sealed partial class Arm64Cpu
         return true;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.AndImm, A64Op.OrrImm, A64Op.EorImm, A64Op.AndsImm)]
     private Flow LogicalImmediate(uint insn)
     {
         bool sf = (insn >> 31) != 0;
@@ -132,6 +145,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Movn, A64Op.Movz, A64Op.Movk)]
     private Flow MoveWide(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -154,6 +170,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Sbfm, A64Op.Bfm, A64Op.Ubfm)]
     private Flow Bitfield(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -204,6 +223,9 @@ internal sealed partial class Arm64Cpu
         return BitOperations.RotateRight(value, amount);
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Extr)]
     private Flow Extract(uint insn)
     {
         bool sf = (insn >> 31) != 0;

@@ -31,6 +31,9 @@ internal sealed partial class Arm64Cpu
         };
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.AndShifted, A64Op.BicShifted, A64Op.OrrShifted, A64Op.OrnShifted, A64Op.EorShifted, A64Op.EonShifted, A64Op.AndsShifted, A64Op.BicsShifted)]
     private Flow LogicalShifted(uint insn)
     {
         bool sf = (insn >> 31) != 0;
@@ -70,6 +73,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.AddShifted, A64Op.AddsShifted, A64Op.SubShifted, A64Op.SubsShifted)]
     private Flow AddSubShifted(uint insn)
     {
         bool sf = (insn >> 31) != 0, sub = ((insn >> 30) & 1) != 0, setFlags = ((insn >> 29) & 1) != 0;
@@ -108,6 +114,9 @@ internal sealed partial class Arm64Cpu
         return v << shift;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.AddExt, A64Op.AddsExt, A64Op.SubExt, A64Op.SubsExt)]
     private Flow AddSubExtended(uint insn)
     {
         bool sf = (insn >> 31) != 0, sub = ((insn >> 30) & 1) != 0, setFlags = ((insn >> 29) & 1) != 0;
@@ -134,6 +143,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Adc, A64Op.Adcs, A64Op.Sbc, A64Op.Sbcs)]
     private Flow AddSubCarry(uint insn)
     {
         bool sf = (insn >> 31) != 0, sub = ((insn >> 30) & 1) != 0, setFlags = ((insn >> 29) & 1) != 0;
@@ -149,6 +159,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.CcmnReg, A64Op.CcmpReg, A64Op.CcmnImm, A64Op.CcmpImm)]
     private Flow ConditionalCompare(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -168,6 +179,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Csel, A64Op.Csinc, A64Op.Csinv, A64Op.Csneg)]
     private Flow ConditionalSelect(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -192,6 +206,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Udiv, A64Op.Sdiv)]
     private Flow Divide(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -235,6 +250,9 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [A64Handler(A64Op.Lslv, A64Op.Lsrv, A64Op.Asrv, A64Op.Rorv)]
     private Flow ShiftVariable(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -265,6 +283,7 @@ internal sealed partial class Arm64Cpu
         return t;
     }
 
+    [A64Handler(A64Op.Crc32, A64Op.Crc32c)]
     private Flow Crc32(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -286,6 +305,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Rbit, A64Op.Rev16, A64Op.Rev32, A64Op.Rev, A64Op.Clz, A64Op.Cls)]
     private Flow DataProcessing1Source(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;
@@ -328,6 +348,7 @@ internal sealed partial class Arm64Cpu
         return System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
     }
 
+    [A64Handler(A64Op.Madd, A64Op.Msub, A64Op.Smaddl, A64Op.Smsubl, A64Op.Smulh, A64Op.Umaddl, A64Op.Umsubl, A64Op.Umulh)]
     private Flow DataProcessing3Source(uint insn, A64Op op)
     {
         bool sf = (insn >> 31) != 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu.Decoder;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -10,6 +11,7 @@ namespace SoftKvm.Arm64.Cpu;
 internal sealed unsafe partial class Arm64Cpu
 {
     /// <summary>The base register (SP when 31), with the SP alignment check of SCTLR_EL1.SA/SA0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool BaseAddress(int rn, out ulong address)
     {
         if (rn != 31)
@@ -29,6 +31,7 @@ internal sealed unsafe partial class Arm64Cpu
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong SignExtend(ulong value, int bits) => bits >= 64 ? value : (ulong)((long)(value << (64 - bits)) >> (64 - bits));
 
     private bool FpEnabled()
@@ -43,6 +46,7 @@ internal sealed unsafe partial class Arm64Cpu
         return false;
     }
 
+    [A64Handler(A64Op.LdStUnscaled, A64Op.LdStPost, A64Op.LdStUnpriv, A64Op.LdStPre, A64Op.LdStRegOffset, A64Op.LdStUnsignedOffset)]
     private Flow LoadStoreRegister(uint insn, A64Op op)
     {
         int size = (int)(insn >> 30);
@@ -235,6 +239,7 @@ internal sealed unsafe partial class Arm64Cpu
         return Write(address, bytes, State.V[2 * rt], 0);
     }
 
+    [A64Handler(A64Op.LdStPairNoAlloc, A64Op.LdStPairPost, A64Op.LdStPairOffset, A64Op.LdStPairPre)]
     private Flow LoadStorePair(uint insn, A64Op op)
     {
         uint opc = insn >> 30;
@@ -341,6 +346,7 @@ internal sealed unsafe partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.LdrLit, A64Op.LdrswLit, A64Op.PrfmLit)]
     private Flow LoadLiteral(uint insn, A64Op op)
     {
         if (op == A64Op.PrfmLit)
@@ -362,6 +368,7 @@ internal sealed unsafe partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.LdrLitFp)]
     private Flow LoadLiteralFp(uint insn)
     {
         uint opc = insn >> 30;

@@ -23,12 +23,14 @@ internal sealed unsafe partial class Arm64Cpu
     /// <summary>Clears the local monitor (CLREX, exception entry and return).</summary>
     public void ClearExclusive() => _exclusiveHost = null;
 
+    [A64Handler(A64Op.Clrex)]
     private Flow Clrex()
     {
         ClearExclusive();
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Stxr, A64Op.Stlxr, A64Op.Ldxr, A64Op.Ldaxr)]
     private Flow LoadStoreExclusive(uint insn, A64Op op)
     {
         int sizeLog2 = (int)(insn >> 30);
@@ -79,6 +81,7 @@ internal sealed unsafe partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Stxp, A64Op.Stlxp, A64Op.Ldxp, A64Op.Ldaxp)]
     private Flow LoadStoreExclusivePair(uint insn, A64Op op)
     {
         bool doubleword = ((insn >> 30) & 1) != 0;
@@ -171,6 +174,7 @@ internal sealed unsafe partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Stlr, A64Op.Ldar)]
     private Flow LoadStoreOrdered(uint insn, A64Op op)
     {
         int sizeLog2 = (int)(insn >> 30);

@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -36,6 +37,7 @@ internal sealed partial class Arm64Cpu
         State.V[(2 * v) + 1] = hi;
     }
 
+    [A64Handler(A64Op.FmovGeneral)]
     private Flow FmovGeneral(uint insn)
     {
         uint sf = insn >> 31, type = (insn >> 22) & 3, rmode = (insn >> 19) & 3, opcode = (insn >> 16) & 7;
@@ -80,6 +82,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.FmovReg)]
     private Flow FmovRegister(uint insn)
     {
         uint type = (insn >> 22) & 3;
@@ -109,6 +112,7 @@ internal sealed partial class Arm64Cpu
         return (a << 31) | ((b ^ 1) << 30) | (b != 0 ? 0x1FUL << 25 : 0) | (cd << 23) | (efgh << 19);
     }
 
+    [A64Handler(A64Op.FmovImm)]
     private Flow FmovImmediate(uint insn)
     {
         uint type = (insn >> 22) & 3;
@@ -126,6 +130,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.Movi)]
     private Flow MoveImmediateVector(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0, op = ((insn >> 29) & 1) != 0;
@@ -221,6 +226,7 @@ internal sealed partial class Arm64Cpu
 
     private static int ElementSize(uint imm5) => imm5 == 0 ? -1 : System.Numerics.BitOperations.TrailingZeroCount(imm5);
 
+    [A64Handler(A64Op.DupGeneral)]
     private Flow DupGeneral(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0;
@@ -247,6 +253,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.UmovToGeneral)]
     private Flow UmovToGeneral(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0;
@@ -267,6 +274,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.InsGeneral)]
     private Flow InsGeneral(uint insn)
     {
         uint imm5 = (insn >> 16) & 31;
@@ -285,6 +293,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.InsElement)]
     private Flow InsElement(uint insn)
     {
         uint imm5 = (insn >> 16) & 31, imm4 = (insn >> 11) & 15;

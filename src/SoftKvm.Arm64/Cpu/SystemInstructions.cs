@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Kvm;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -31,6 +32,7 @@ internal sealed unsafe partial class Arm64Cpu
         return Flow.Exception;
     }
 
+    [A64Handler(A64Op.MsrImm)]
     private Flow MsrImmediate(uint insn)
     {
         uint op1 = (insn >> 16) & 7, op2 = (insn >> 5) & 7, crm = (insn >> 8) & 15;
@@ -66,6 +68,7 @@ internal sealed unsafe partial class Arm64Cpu
         }
     }
 
+    [A64Handler(A64Op.Sys)]
     private Flow Sys(uint insn)
     {
         uint op1 = (insn >> 16) & 7, crn = (insn >> 12) & 15, crm = (insn >> 8) & 15, op2 = (insn >> 5) & 7;
@@ -189,6 +192,7 @@ internal sealed unsafe partial class Arm64Cpu
         };
     }
 
+    [A64Handler(A64Op.Mrs)]
     private Flow Mrs(uint insn)
     {
         uint key = (insn >> 5) & 0xFFFF;
@@ -215,6 +219,7 @@ internal sealed unsafe partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.MsrReg)]
     private Flow MsrRegister(uint insn)
     {
         uint key = (insn >> 5) & 0xFFFF;

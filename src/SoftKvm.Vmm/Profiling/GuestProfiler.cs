@@ -106,6 +106,7 @@ public sealed class GuestProfiler : IDisposable
 
             var c = counters.ToDictionary(p => p.Key, p => p.Value);
             long insns = c.GetValueOrDefault("instructions");
+            long translated = c.GetValueOrDefault("translated_instructions");
             totalInstructions += insns;
             double busy = seconds - (vcpu.Stats[VcpuStat.HaltWaitNs] / 1e9);
             output.Write(string.Create(inv, $"  vcpu{vcpu.Id}: {insns:N0} instructions, {insns / seconds / 1e6:0.0} MIPS over the run, {insns / Math.Max(busy, 1e-9) / 1e6:0.0} MIPS while not halted"));
@@ -118,9 +119,19 @@ public sealed class GuestProfiler : IDisposable
                 }
 
                 string rate = insns > 0 ? string.Create(inv, $" ({1e6 * value / insns:0.0} per million instructions)") : string.Empty;
-                string hit = insns > 0 && name is "fetch_tlb_misses" or "decode_cache_misses"
-                    ? string.Create(inv, $", hit rate {100.0 * (1 - ((double)value / insns)):0.000}%")
-                    : string.Empty;
+                // Interpreted instructions make one fetch and one decode-cache lookup each; an entry into
+                // translated code makes one fetch for all the instructions it runs.
+                long lookups = name switch
+                {
+                    "fetch_tlb_misses" => insns - translated + c.GetValueOrDefault("translated_block_runs"),
+                    "decode_cache_misses" => insns - translated,
+                    _ => 0,
+                };
+                string hit = lookups > 0
+                    ? string.Create(inv, $", hit rate {100.0 * (1 - ((double)value / lookups)):0.000}%")
+                    : name == "translated_instructions" && insns > 0
+                        ? string.Create(inv, $", {100.0 * value / insns:0.0}% of all")
+                        : string.Empty;
                 output.WriteLine(string.Create(inv, $"    {name} {value:N0}{rate}{hit}"));
             }
         }

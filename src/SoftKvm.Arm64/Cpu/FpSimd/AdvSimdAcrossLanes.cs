@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -6,6 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
+    [A64Handler(A64Op.SimdAcrossLanes)]
     private Flow AdvSimdAcrossLanes(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0, u = ((insn >> 29) & 1) != 0;

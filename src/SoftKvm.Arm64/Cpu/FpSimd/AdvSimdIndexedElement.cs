@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -8,8 +9,10 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
+    [A64Handler(A64Op.SimdIndexedElement)]
     private Flow AdvSimdIndexedElement(uint insn) => SimdIndexedElement(insn, false);
 
+    [A64Handler(A64Op.SimdScalarIndexedElement)]
     private Flow AdvSimdScalarIndexedElement(uint insn) => SimdIndexedElement(insn, true);
 
     private Flow SimdIndexedElement(uint insn, bool scalar)

@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -8,6 +9,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
+    [A64Handler(A64Op.SimdLdStMultiple)]
     private Flow AdvSimdLoadStoreMultiple(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0, load = ((insn >> 22) & 1) != 0, post = ((insn >> 23) & 1) != 0;
@@ -97,6 +99,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.SimdLdStSingle)]
     private Flow AdvSimdLoadStoreSingle(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0, load = ((insn >> 22) & 1) != 0, post = ((insn >> 23) & 1) != 0;

@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -6,6 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
+    [A64Handler(A64Op.SimdPermute)]
     private Flow AdvSimdPermute(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0;
@@ -60,6 +62,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.SimdExtract)]
     private Flow AdvSimdExtract(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0;
@@ -87,6 +90,7 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    [A64Handler(A64Op.SimdTableLookup)]
     private Flow AdvSimdTableLookup(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0, tbx = ((insn >> 12) & 1) != 0;
@@ -124,6 +128,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>DUP (element), vector form.</summary>
+    [A64Handler(A64Op.SimdDupElement)]
     private Flow AdvSimdDupElement(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0;
@@ -152,6 +157,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>DUP (element), scalar form (the MOV scalar alias).</summary>
+    [A64Handler(A64Op.SimdScalarDupElement)]
     private Flow AdvSimdScalarDupElement(uint insn)
     {
         uint imm5 = (insn >> 16) & 31;
@@ -172,6 +178,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>SMOV: a sign-extended element to a general register.</summary>
+    [A64Handler(A64Op.SimdSmov)]
     private Flow AdvSimdSmov(uint insn)
     {
         bool q = ((insn >> 30) & 1) != 0;

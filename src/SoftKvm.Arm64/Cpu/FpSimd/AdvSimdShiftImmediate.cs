@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -7,8 +8,10 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
+    [A64Handler(A64Op.SimdShiftImmediate)]
     private Flow AdvSimdShiftImmediate(uint insn) => SimdShiftImmediate(insn, false);
 
+    [A64Handler(A64Op.SimdScalarShiftImmediate)]
     private Flow AdvSimdScalarShiftImmediate(uint insn) => SimdShiftImmediate(insn, true);
 
     private Flow SimdShiftImmediate(uint insn, bool scalar)

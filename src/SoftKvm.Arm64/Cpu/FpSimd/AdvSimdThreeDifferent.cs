@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -7,8 +8,10 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
+    [A64Handler(A64Op.SimdThreeDifferent)]
     private Flow AdvSimdThreeDifferent(uint insn) => SimdThreeDifferent(insn, false);
 
+    [A64Handler(A64Op.SimdScalarThreeDifferent)]
     private Flow AdvSimdScalarThreeDifferent(uint insn) => SimdThreeDifferent(insn, true);
 
     private Flow SimdThreeDifferent(uint insn, bool scalar)

@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -20,8 +21,10 @@ internal sealed partial class Arm64Cpu
         return (long)(x << shift) >> shift;
     }
 
+    [A64Handler(A64Op.SimdThreeSame)]
     private Flow AdvSimdThreeSame(uint insn) => SimdThreeSame(insn, false);
 
+    [A64Handler(A64Op.SimdScalarThreeSame)]
     private Flow AdvSimdScalarThreeSame(uint insn) => SimdThreeSame(insn, true);
 
     private Flow SimdThreeSame(uint insn, bool scalar)

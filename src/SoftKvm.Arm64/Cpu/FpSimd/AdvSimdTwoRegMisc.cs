@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 using System.Numerics;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -10,8 +11,10 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed partial class Arm64Cpu
 {
+    [A64Handler(A64Op.SimdTwoRegMisc)]
     private Flow AdvSimdTwoRegMisc(uint insn) => SimdTwoRegMisc(insn, false);
 
+    [A64Handler(A64Op.SimdScalarTwoRegMisc)]
     private Flow AdvSimdScalarTwoRegMisc(uint insn) => SimdTwoRegMisc(insn, true);
 
     private Flow SimdTwoRegMisc(uint insn, bool scalar)

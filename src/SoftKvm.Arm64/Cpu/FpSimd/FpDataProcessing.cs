@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -13,6 +14,7 @@ internal sealed partial class Arm64Cpu
     private void SetScalar(int d, ulong value, bool dbl) => SetVector(d, dbl ? value : (uint)value, 0);
 
     /// <summary>FP data-processing (1 source): FMOV, FABS, FNEG, FSQRT, FCVT, FRINT*.</summary>
+    [A64Handler(A64Op.FpDataProc1)]
     private Flow FpDataProcessing1(uint insn)
     {
         uint type = (insn >> 22) & 3, opcode = (insn >> 15) & 63;
@@ -72,6 +74,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>FP data-processing (2 source): FMUL, FDIV, FADD, FSUB, FMAX, FMIN, FMAXNM, FMINNM, FNMUL.</summary>
+    [A64Handler(A64Op.FpDataProc2)]
     private Flow FpDataProcessing2(uint insn)
     {
         uint type = (insn >> 22) & 3, opcode = (insn >> 12) & 15;
@@ -156,6 +159,7 @@ internal sealed partial class Arm64Cpu
     private static ulong FpConstant(double value, bool dbl) => dbl ? Bits(value) : BitConverter.SingleToUInt32Bits((float)value);
 
     /// <summary>FP data-processing (3 source): FMADD, FMSUB, FNMADD, FNMSUB.</summary>
+    [A64Handler(A64Op.FpDataProc3)]
     private Flow FpDataProcessing3(uint insn)
     {
         uint type = (insn >> 22) & 3;
@@ -190,6 +194,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>FCMP, FCMPE (register or zero).</summary>
+    [A64Handler(A64Op.FpCompare)]
     private Flow FpCompareInstruction(uint insn)
     {
         uint type = (insn >> 22) & 3, op = (insn >> 14) & 3, opc2 = insn & 31;
@@ -212,6 +217,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>FCCMP, FCCMPE.</summary>
+    [A64Handler(A64Op.FpCondCompare)]
     private Flow FpConditionalCompare(uint insn)
     {
         uint type = (insn >> 22) & 3;
@@ -241,6 +247,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>FCSEL.</summary>
+    [A64Handler(A64Op.FpCondSelect)]
     private Flow FpConditionalSelect(uint insn)
     {
         uint type = (insn >> 22) & 3;
@@ -262,6 +269,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>Conversion between FP and integer (FMOV general forms are matched by an earlier row).</summary>
+    [A64Handler(A64Op.FpIntConversion)]
     private Flow FpIntegerConversion(uint insn)
     {
         bool sf = (insn >> 31) != 0;
@@ -313,6 +321,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>Conversion between FP and fixed point: FCVTZS, FCVTZU, SCVTF, UCVTF with #fbits.</summary>
+    [A64Handler(A64Op.FpFixedConversion)]
     private Flow FpFixedConversion(uint insn)
     {
         bool sf = (insn >> 31) != 0;

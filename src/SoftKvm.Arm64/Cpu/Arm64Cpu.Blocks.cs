@@ -1,0 +1,110 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using SoftKvm.Arm64.Cpu.Translation;
+
+namespace SoftKvm.Arm64.Cpu;
+
+/// <summary>
+/// Block translation: the interpreter counts how often each branch target is entered, and a target
+/// entered <see cref="TranslationThreshold"/> times becomes a <see cref="TranslatedBlock"/> that runs
+/// its straight-line instructions without a fetch, decode-cache lookup or dispatch each. Blocks are
+/// used only where they cannot be told apart from the interpreter: never while a hardware breakpoint
+/// is armed or while something needs attention before each instruction (software step, PSTATE.IL, a
+/// pending interrupt), and only when the instruction budget left covers <see cref="BlockCompiler.MaxInstructions"/>.
+/// </summary>
+internal sealed unsafe partial class Arm64Cpu
+{
+    private const int HeatBits = 12;
+
+    /// <summary>Whether new vCPUs translate hot blocks (SOFTKVM_TRANSLATE=0 turns it off, for comparisons).</summary>
+    public static readonly bool DefaultTranslation = Environment.GetEnvironmentVariable("SOFTKVM_TRANSLATE") != "0";
+
+    private readonly HeatSlot[] _heat = new HeatSlot[1 << HeatBits];
+
+    /// <summary>Whether this PE translates hot blocks.</summary>
+    public bool TranslationEnabled { get; set; } = DefaultTranslation;
+
+    /// <summary>
+    /// Whether hot blocks are translated by the background translator (the default) or at once on this
+    /// thread (deterministic, for tests).
+    /// </summary>
+    public bool TranslateInBackground { get; set; } = true;
+
+    /// <summary>How many entries make a branch target hot enough to translate.</summary>
+    public int TranslationThreshold { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("SOFTKVM_TRANSLATE_THRESHOLD"), out int t) && t > 0 ? t : 2000;
+
+    /// <summary>The fields the generated code reads or writes.</summary>
+    internal static FieldInfo LastWasLoadExclusiveField { get; } = PrivateField(nameof(_lastWasLoadExclusive));
+
+    /// <inheritdoc cref="LastWasLoadExclusiveField"/>
+    internal static FieldInfo TlbEpochField { get; } = PrivateField(nameof(_tlbEpoch));
+
+    /// <inheritdoc cref="LastWasLoadExclusiveField"/>
+    internal static FieldInfo SharedField { get; } = PrivateField(nameof(_shared));
+
+    private static FieldInfo PrivateField(string name) =>
+        typeof(Arm64Cpu).GetField(name, BindingFlags.Instance | BindingFlags.NonPublic)!;
+
+    /// <summary>
+    /// The current block that starts at <paramref name="host"/> (guest address <paramref name="pc"/>),
+    /// translating it when this entry makes it hot; null to interpret.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TranslatedBlock? FindBlock(uint* host, ulong pc)
+    {
+        TranslatedBlock? block = _shared.FindEntry(host);
+        if (block is not null)
+        {
+            return block;
+        }
+
+        ref HeatSlot heat = ref _heat[(int)((nuint)host >> 2) & ((1 << HeatBits) - 1)];
+        if (heat.Host != host)
+        {
+            heat.Host = host;
+            heat.Count = 1;
+            return null;
+        }
+
+        if (++heat.Count < TranslationThreshold)
+        {
+            return null;
+        }
+
+        // If the block does not show up (still being translated, or another entry took its cache slot),
+        // this asks again after the next threshold; the translator ignores a request it has queued already.
+        heat.Count = 0;
+        return TranslateBlock(host, pc);
+    }
+
+    /// <summary>Drops the entry at <paramref name="host"/>: the guest changed the code of its block.</summary>
+    private void DropStaleBlock(uint* host)
+    {
+        _shared.Drop(host);
+        Counters.BlocksInvalidated++;
+    }
+
+    private TranslatedBlock? TranslateBlock(uint* host, ulong pc)
+    {
+        int[] indices = BlockCompiler.Discover(host, pc);
+        var words = new uint[indices.Length];
+        for (int k = 0; k < indices.Length; k++)
+        {
+            words[k] = host[indices[k]];
+        }
+
+        if (!TranslateInBackground)
+        {
+            return BlockTranslator.Translate(this, _shared, host, pc, indices, words);
+        }
+
+        BlockTranslator.Enqueue(this, _shared, host, pc, indices, words);
+        return null;
+    }
+
+    private struct HeatSlot
+    {
+        public uint* Host;
+        public int Count;
+    }
+}

@@ -1,0 +1,320 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using SoftKvm.Arm64.Cpu.Decoder;
+
+namespace SoftKvm.Arm64.Cpu.Translation;
+
+/// <summary>
+/// Compiles the hot code around a branch target into one host method. The method calls the same
+/// instruction handlers the interpreter does (<see cref="HandlerTable"/>), each with its instruction
+/// word and op as constants, so the .NET JIT folds the field extraction of the handlers it inlines;
+/// there is no second implementation of any instruction to keep in step.
+/// <para>
+/// A block is the code reachable from its entry inside one 4 KiB page (one execute-TLB entry, checked
+/// once at entry) through straight-line code and direct branches (B, B.cond, CBZ, CBNZ, TBZ, TBNZ),
+/// so a loop inside a page runs as a host loop. Any other branch, exception-generating or system
+/// instruction (anything that can change PSTATE, translation or the interrupt state) leaves the block
+/// after it executes. Before each instruction the code stores PC (any instruction can read it or take an
+/// exception, if only UNDEFINED), so an exception or a trap sees exactly the interpreter's state. At every backward branch the code
+/// checks the vCPU's request word, the instruction budget and the broadcast TLB invalidation epoch, as
+/// the interpreter does before every instruction.
+/// </para>
+/// </summary>
+internal static class BlockCompiler
+{
+    /// <summary>The most instructions in one block; a run of the block retires at most this many between two budget checks.</summary>
+    public const int MaxInstructions = 64;
+
+    /// <summary>Returned by a block whose words are no longer in guest memory.</summary>
+    public const int Stale = -1;
+
+    // The methods are static with a dummy first parameter, and their delegates are closed over it: a
+    // call through a closed delegate needs no argument-shuffling thunk.
+    private static readonly Type[] s_parameters =
+        [typeof(object), typeof(Arm64Cpu), typeof(ulong), typeof(int), typeof(int).MakeByRefType(), typeof(long)];
+
+    private static readonly object s_closure = new();
+    private static readonly FieldInfo s_state = typeof(Arm64Cpu).GetField(nameof(Arm64Cpu.State))!;
+
+    private static readonly FieldInfo s_pc = typeof(CpuState).GetField(nameof(CpuState.Pc))!;
+
+    /// <summary>
+    /// Whether <paramref name="op"/> leaves the straight-line flow: branches, exception generation,
+    /// WFI/WFE/SEV, ISB, system register and system instructions, and unallocated encodings. NOP, the
+    /// other hints, DMB, DSB and CLREX change nothing the run loop looks at and stay in the flow.
+    /// </summary>
+    public static bool EndsRun(A64Op op) =>
+        op is A64Op.Undefined or (>= A64Op.BCond and <= A64Op.Tbnz)
+        && op is not (A64Op.Nop or A64Op.Hint or A64Op.Yield or A64Op.Dmb or A64Op.Dsb or A64Op.Clrex);
+
+    /// <summary>Whether <paramref name="op"/> is a PC-relative branch whose target is in the word.</summary>
+    public static bool IsDirectBranch(A64Op op) =>
+        op is A64Op.B or A64Op.BCond or A64Op.Cbz or A64Op.Cbnz or A64Op.Tbz or A64Op.Tbnz;
+
+    /// <summary>The target of direct branch <paramref name="word"/>, in instructions from the branch.</summary>
+    public static int BranchOffset(uint word, A64Op op) => op switch
+    {
+        A64Op.B => (int)(word << 6) >> 6,
+        A64Op.Tbz or A64Op.Tbnz => (int)(word << 13) >> 18,
+        _ => (int)(word << 8) >> 13,
+    };
+
+    /// <summary>
+    /// The instructions of the block entered at <paramref name="host"/> (guest address <paramref name="pc"/>),
+    /// as indices relative to the entry in ascending order, at most <see cref="MaxInstructions"/>.
+    /// </summary>
+    public static unsafe int[] Discover(uint* host, ulong pc)
+    {
+        int first = -(int)((pc & 0xFFF) >> 2);
+        int last = first + 1023;
+        var found = new SortedSet<int>();
+        var work = new Stack<int>();
+        work.Push(0);
+        while (work.Count > 0 && found.Count < MaxInstructions)
+        {
+            int i = work.Pop();
+            while (i >= first && i <= last && found.Count < MaxInstructions && found.Add(i))
+            {
+                uint word = host[i];
+                A64Op op = A64Decoder.Decode(word);
+                if (IsDirectBranch(op))
+                {
+                    work.Push(i + BranchOffset(word, op));
+                    if (op == A64Op.B)
+                    {
+                        break;
+                    }
+                }
+                else if (EndsRun(op))
+                {
+                    break;
+                }
+
+                i++;
+            }
+        }
+
+        return [.. found];
+    }
+
+    /// <summary>
+    /// The places of a block where the run loop may enter it, in ascending order: the entry it was
+    /// discovered from (index 0), the targets of its direct branches, and the instructions after its
+    /// calls, exception-generating and system instructions (where control comes back to, or where the
+    /// run loop resumes after looking at what they changed).
+    /// </summary>
+    public static int[] Entries(int[] indices, uint[] words)
+    {
+        var set = new HashSet<int>(indices);
+        var entries = new SortedSet<int> { 0 };
+        for (int k = 0; k < indices.Length; k++)
+        {
+            A64Op op = A64Decoder.Decode(words[k]);
+            int candidate = IsDirectBranch(op) ? indices[k] + BranchOffset(words[k], op)
+                : EndsRun(op) ? indices[k] + 1
+                : int.MinValue;
+            if (set.Contains(candidate))
+            {
+                entries.Add(candidate);
+            }
+        }
+
+        return [.. entries];
+    }
+
+    /// <summary>
+    /// Emits the host method for the instructions <paramref name="indices"/> (from
+    /// <see cref="Discover"/>) with words <paramref name="words"/>, read at <paramref name="host"/>. The
+    /// method is entered at <paramref name="entries"/>[entry]; it first checks that guest memory still
+    /// holds those words and returns <see cref="Stale"/> if not; otherwise it returns (instructions
+    /// retired &lt;&lt; 2) | the <see cref="Flow"/> it left with.
+    /// </summary>
+    public static unsafe BlockCode Compile(uint* host, int[] indices, uint[] words, int[] entries, ulong pc)
+    {
+        var method = new DynamicMethod(
+            $"a64_block_{pc:x}", typeof(int), s_parameters, typeof(Arm64Cpu), skipVisibility: true);
+        ILGenerator il = method.GetILGenerator(256 + (indices.Length * 64));
+        LocalBuilder flow = il.DeclareLocal(typeof(int));
+        LocalBuilder retired = il.DeclareLocal(typeof(int));
+        var labels = new Dictionary<int, Label>();
+        foreach (int i in indices)
+        {
+            labels[i] = il.DefineLabel();
+        }
+
+        // if (cpu == null) return 0;   (the translator's dry call, which makes the JIT compile the method)
+        Label run = il.DefineLabel();
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Brtrue, run);
+        il.Emit(OpCodes.Ldc_I4_0);
+        il.Emit(OpCodes.Ret);
+        il.MarkLabel(run);
+
+        // if (host[i] != words[i]) return Stale;   (for every i)
+        Label stale = il.DefineLabel();
+        for (int k = 0; k < indices.Length; k++)
+        {
+            il.Emit(OpCodes.Ldc_I8, (long)(host + indices[k]));
+            il.Emit(OpCodes.Conv_U);
+            il.Emit(OpCodes.Ldind_U4);
+            il.Emit(OpCodes.Ldc_I4, unchecked((int)words[k]));
+            il.Emit(OpCodes.Bne_Un, stale);
+        }
+
+        // The code is laid out in address order; the entries may be anywhere in it.
+        il.Emit(OpCodes.Ldarg_3);
+        il.Emit(OpCodes.Switch, Array.ConvertAll(entries, e => labels[e]));
+        il.Emit(OpCodes.Br, labels[0]);
+        var emitter = new Emitter(il, flow, retired);
+        for (int k = 0; k < indices.Length; k++)
+        {
+            int i = indices[k];
+            uint word = words[k];
+            A64Op op = A64Decoder.Decode(word);
+            il.MarkLabel(labels[i]);
+            emitter.SetPc(i);
+
+            // flow = cpu.<handler>(word[, op]); if (flow > Flow.Jump) return (retired << 2) | flow;
+            HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldc_I4, unchecked((int)word)), op);
+            il.Emit(OpCodes.Stloc, flow);
+            emitter.ExitUnlessNextOrJump();
+            emitter.CountRetired();
+
+            bool nextInBlock = labels.ContainsKey(i + 1);
+            if (IsDirectBranch(op))
+            {
+                int target = i + BranchOffset(word, op);
+                Label notTaken = il.DefineLabel();
+                il.Emit(OpCodes.Ldloc, flow);
+                il.Emit(OpCodes.Brfalse, notTaken);
+                if (labels.TryGetValue(target, out Label targetLabel))
+                {
+                    if (target <= i)
+                    {
+                        emitter.CheckBackwardBranch();
+                    }
+
+                    il.Emit(OpCodes.Br, targetLabel);
+                }
+                else
+                {
+                    emitter.Exit(Flow.Jump);
+                }
+
+                il.MarkLabel(notTaken);
+            }
+            else if (EndsRun(op))
+            {
+                // A taken indirect branch or an exception return set PC; anything else falls through
+                // and leaves the block, where the run loop looks at what it changed.
+                Label fallThrough = il.DefineLabel();
+                il.Emit(OpCodes.Ldloc, flow);
+                il.Emit(OpCodes.Brfalse, fallThrough);
+                emitter.Exit(Flow.Jump);
+                il.MarkLabel(fallThrough);
+                nextInBlock = false;
+            }
+
+            if (!nextInBlock)
+            {
+                emitter.SetPc(i + 1);
+                emitter.Exit(Flow.Next);
+            }
+            else if (k + 1 < indices.Length && indices[k + 1] != i + 1)
+            {
+                il.Emit(OpCodes.Br, labels[i + 1]);
+            }
+        }
+
+        il.MarkLabel(stale);
+        il.Emit(OpCodes.Ldc_I4, Stale);
+        il.Emit(OpCodes.Ret);
+        return (BlockCode)method.CreateDelegate(typeof(BlockCode), s_closure);
+    }
+
+    /// <summary>The IL sequences the instructions of a block share.</summary>
+    private readonly struct Emitter(ILGenerator il, LocalBuilder flow, LocalBuilder retired)
+    {
+        private static readonly MethodInfo s_sharedEpoch = typeof(CpuShared).GetProperty(nameof(CpuShared.TlbEpoch))!.GetMethod!;
+
+        // cpu.State.Pc = pc + 4 * index
+        public void SetPc(int index)
+        {
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldflda, s_state);
+            il.Emit(OpCodes.Ldarg_2);
+            if (index != 0)
+            {
+                il.Emit(OpCodes.Ldc_I8, 4L * index);
+                il.Emit(OpCodes.Add);
+            }
+
+            il.Emit(OpCodes.Stfld, s_pc);
+        }
+
+        // if (flow > Flow.Jump) return (retired << 2) | flow;   (an exception or a trap: not retired)
+        public void ExitUnlessNextOrJump()
+        {
+            Label go = il.DefineLabel();
+            il.Emit(OpCodes.Ldloc, flow);
+            il.Emit(OpCodes.Ldc_I4, (int)Flow.Jump);
+            il.Emit(OpCodes.Ble_Un, go);
+            il.Emit(OpCodes.Ldloc, retired);
+            il.Emit(OpCodes.Ldc_I4_2);
+            il.Emit(OpCodes.Shl);
+            il.Emit(OpCodes.Ldloc, flow);
+            il.Emit(OpCodes.Or);
+            il.Emit(OpCodes.Ret);
+            il.MarkLabel(go);
+        }
+
+        // retired++
+        public void CountRetired()
+        {
+            il.Emit(OpCodes.Ldloc, retired);
+            il.Emit(OpCodes.Ldc_I4_1);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stloc, retired);
+        }
+
+        // return (retired << 2) | exit
+        public void Exit(Flow exit)
+        {
+            il.Emit(OpCodes.Ldloc, retired);
+            il.Emit(OpCodes.Ldc_I4_2);
+            il.Emit(OpCodes.Shl);
+            if (exit != Flow.Next)
+            {
+                il.Emit(OpCodes.Ldc_I4, (int)exit);
+                il.Emit(OpCodes.Or);
+            }
+
+            il.Emit(OpCodes.Ret);
+        }
+
+        // A taken backward branch (PC already at its target) goes round again only while the request
+        // word is clear, the budget lasts and no other PE broadcast a TLB invalidation.
+        public void CheckBackwardBranch()
+        {
+            Label leave = il.DefineLabel();
+            Label stay = il.DefineLabel();
+            il.Emit(OpCodes.Ldarg_S, (byte)4);
+            il.Emit(OpCodes.Volatile);
+            il.Emit(OpCodes.Ldind_I4);
+            il.Emit(OpCodes.Brtrue, leave);
+            il.Emit(OpCodes.Ldloc, retired);
+            il.Emit(OpCodes.Conv_I8);
+            il.Emit(OpCodes.Ldarg_S, (byte)5);
+            il.Emit(OpCodes.Bge, leave);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldfld, Arm64Cpu.TlbEpochField);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldfld, Arm64Cpu.SharedField);
+            il.Emit(OpCodes.Call, s_sharedEpoch);
+            il.Emit(OpCodes.Beq, stay);
+            il.MarkLabel(leave);
+            Exit(Flow.Jump);
+            il.MarkLabel(stay);
+        }
+    }
+}

@@ -1,0 +1,202 @@
+using SoftKvm.Arm64.Cpu.Decoder;
+using SoftKvm.Arm64.Cpu.Translation;
+using SoftKvm.Arm64.Kvm;
+using SoftKvm.Arm64.Tests.Harness;
+using SoftKvm.Core;
+using SoftKvm.Core.Run;
+using static SoftKvm.Arm64.Tests.Harness.TestMachine;
+
+namespace SoftKvm.Arm64.Tests.Cpu;
+
+/// <summary>
+/// Block translation cannot be told apart from the interpreter: the same state and retired count,
+/// traps and exceptions at the right instruction, stale code never run, requests honoured inside
+/// a translated loop, and no allocation once the blocks exist.
+/// </summary>
+public sealed class TranslationTests
+{
+    // 1: ldr x2,[x0],#8; eor x3,x3,x2,ror #7; add x4,x4,x2,lsl #1; tbz w2,#3,2f; sub x4,x4,#5
+    // 2: str x4,[x5,x6,lsl #3]; and x6,x7,#7; csel x8,x3,x4,ne; subs x7,x7,#1; b.ne 1b; str x8,[x9]
+    private static readonly uint[] s_mixedLoop =
+    [
+        0xf8408402u, 0xcac21c63u, 0x8b020484u, 0x36180042u, 0xd1001484u,
+        0xf82678a4u, 0x924008e6u, 0x9a841068u, 0xf10004e7u, 0x54fffee1u, 0xf9000128u,
+    ];
+
+    private static void TranslateAtOnce(Arm64Vcpu v, bool enabled = true)
+    {
+        v.Cpu.TranslationEnabled = enabled;
+        v.Cpu.TranslationThreshold = 1;
+        v.Cpu.TranslateInBackground = false;
+    }
+
+    private static (ulong[] Registers, long Retired, byte[] Stores) RunMixedLoop(bool translate)
+    {
+        using var m = new TestMachine();
+        var v = m.Start(s_mixedLoop);
+        TranslateAtOnce(v, translate);
+        var data = new byte[8 * 3000];
+        new Random(7).NextBytes(data);
+        m.Vm.Memory.Write(new GuestPhysAddr(RamBase + 0x10000), data);
+        SetX(v, 0, RamBase + 0x10000);
+        SetX(v, 5, RamBase + 0x20000);
+        SetX(v, 7, 3000);
+        SetX(v, 9, MarkerBase);
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(ExitReason.Mmio, v.RunState.ExitReason);
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        var stores = new byte[64];
+        m.Vm.Memory.Read(new GuestPhysAddr(RamBase + 0x20000), stores);
+        if (translate)
+        {
+            Assert.True(v.Cpu.Counters.BlocksTranslated > 0);
+            Assert.True(v.Cpu.Counters.TranslatedInstructions > 25_000, $"{v.Cpu.Counters.TranslatedInstructions} of {v.Cpu.Retired} translated");
+        }
+        else
+        {
+            Assert.Equal(0, v.Cpu.Counters.TranslatedInstructions);
+        }
+
+        return ([.. Enumerable.Range(0, 10).Select(n => X(v, n)), Pc(v), v.Cpu.State.Nzcv], v.Cpu.Retired, stores);
+    }
+
+    [Fact]
+    public void TranslatedLoop_EndsInTheInterpretersStateWithTheSameRetiredCount()
+    {
+        var interpreted = RunMixedLoop(translate: false);
+        var translated = RunMixedLoop(translate: true);
+        Assert.Equal(interpreted.Registers, translated.Registers);
+        Assert.Equal(interpreted.Retired, translated.Retired);
+        Assert.Equal(interpreted.Stores, translated.Stores);
+    }
+
+    [Fact]
+    public void MmioLoadInsideATranslatedLoop_ExitsAtTheLoadAndCompletesOnce()
+    {
+        // 1: add x1,x1,#1; ldr w2,[x0] (MMIO); add x3,x3,x2; subs x7,x7,#1; b.ne 1b; str x3,[x9]
+        using var m = new TestMachine();
+        var v = m.Start(0x91000421u, 0xb9400002u, 0x8b020063u, 0xf10004e7u, 0x54ffff81u, 0xf9000123u);
+        TranslateAtOnce(v);
+        SetX(v, 0, MmioBase);
+        SetX(v, 7, 50);
+        SetX(v, 9, MarkerBase);
+        for (ulong i = 1; i <= 50; i++)
+        {
+            Assert.Equal(RunResult.Ok, m.Run(v));
+            Assert.Equal(MmioBase, v.RunState.Mmio.PhysAddr);
+            Assert.Equal(CodeBase + 4, Pc(v));
+            Assert.Equal(i, X(v, 1));
+            v.RunState.Mmio.SetValue(i);
+        }
+
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        Assert.Equal(50UL * 51 / 2, v.RunState.Mmio.Value);
+        Assert.Equal(50 * 5, v.Cpu.Retired);
+        Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
+    }
+
+    [Fact]
+    public void FaultInsideATranslatedBlock_IsTakenAtTheFaultingInstruction()
+    {
+        // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; ldr x2,[x0] (unaligned, MMU off: alignment fault); add x1,x1,#1; b 1b
+        using var m = new TestMachine();
+        var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9400002u, 0x91000421u, 0x17fffffbu);
+        TranslateAtOnce(v);
+        SetX(v, 0, RamBase + 0x10001);
+        SetX(v, 7, 1000);
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(ExitReason.SystemEvent, v.RunState.ExitReason); // the vector's PSCI SYSTEM_OFF
+        Assert.Equal(CodeBase + 12, v.GetSystemRegister(SysRegKey.Of(3, 0, 4, 0, 1)));   // ELR_EL1: the load
+        Assert.Equal(0x21UL, v.GetSystemRegister(SysRegKey.Of(3, 0, 5, 2, 0)) & 0x3F); // ESR_EL1: alignment fault
+        Assert.Equal(1000UL, X(v, 1));
+        Assert.Equal(3000L, v.Cpu.Retired - 3); // the loop, then the vector's movz, add, and its hvc traps
+        Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
+    }
+
+    [Fact]
+    public void CodeWrittenAfterTranslation_RunsAsWritten()
+    {
+        // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]; mov x7,#100; mov x1,#0; b 1b
+        using var m = new TestMachine();
+        var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9000121u, 0xd2800c87u, 0xd2800001u, 0x17fffffau);
+        TranslateAtOnce(v);
+        SetX(v, 7, 100);
+        SetX(v, 9, MarkerBase);
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(100UL, v.RunState.Mmio.Value);
+        Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
+
+        m.Load(CodeBase, 0x91000821u); // add x1,x1,#2, while the guest waits on its store
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(200UL, v.RunState.Mmio.Value);
+        Assert.True(v.Cpu.Counters.BlocksInvalidated >= 1);
+    }
+
+    [Fact]
+    public void KickStopsATranslatedEndlessLoop()
+    {
+        // add x1,x1,#2; b .
+        using var m = new TestMachine();
+        var v = m.Start(0x91000821u, 0x14000000u);
+        TranslateAtOnce(v);
+        Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 100));
+        Assert.Equal(ExitReason.Intr, v.RunState.ExitReason);
+        Assert.Equal(CodeBase + 4, Pc(v));
+        Assert.True(v.Cpu.Counters.TranslatedInstructions > 1000, $"{v.Cpu.Counters.TranslatedInstructions} translated");
+    }
+
+    [Fact]
+    public void TranslatedLoopsAndMmioRoundTrips_AllocateNothing()
+    {
+        // 1: ldr x2,[x5]; str x2,[x5,#8]; add x6,x6,#1; ldr w1,[x0] (MMIO); subs x7,x7,#1; b.ne 1b; str x7,[x3]
+        using var m = new TestMachine();
+        var v = m.Start(0xf94000a2u, 0xf90004a2u, 0x910004c6u, 0xb9400001u, 0xf10004e7u, 0x54ffff61u, 0xf9000067u);
+        TranslateAtOnce(v);
+        SetX(v, 0, MmioBase);
+        SetX(v, 3, MarkerBase);
+        SetX(v, 5, RamBase + 0x8000);
+        SetX(v, 7, 2000);
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(RunResult.Ok, v.Run());
+            v.RunState.Mmio.SetValue(1);
+        }
+
+        long translated = v.Cpu.Counters.TranslatedInstructions;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            v.Run();
+            v.RunState.Mmio.SetValue(1);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(v.Cpu.Counters.TranslatedInstructions - translated >= 4000);
+        Assert.Equal(1100UL, X(v, 6));
+    }
+
+    [Fact]
+    public void BackgroundTranslation_InstallsTheBlockWhileTheGuestRuns()
+    {
+        // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]
+        using var m = new TestMachine();
+        var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9000121u);
+        v.Cpu.TranslationThreshold = 10;
+        SetX(v, 7, 50_000_000);
+        SetX(v, 9, MarkerBase);
+        Assert.Equal(RunResult.Ok, m.Run(v, timeoutMs: 60_000));
+        Assert.Equal(50_000_000UL, v.RunState.Mmio.Value);
+        Assert.True(v.Cpu.Counters.BlocksTranslated >= 1);
+        Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
+    }
+
+    [Fact]
+    public void EveryOpHasExactlyOneHandler()
+    {
+        Assert.Equal((int)A64Op.Count, HandlerTable.ByOp.Length);
+        Assert.All(HandlerTable.ByOp, method => Assert.Contains(method.GetParameters().Length, new[] { 0, 1, 2 }));
+        Assert.Equal("LoadStoreRegister", HandlerTable.ByOp[(int)A64Op.LdStUnsignedOffset].Name);
+        Assert.Equal("Undefined", HandlerTable.ByOp[(int)A64Op.Undefined].Name);
+    }
+}

@@ -345,32 +345,37 @@ internal sealed unsafe partial class Arm64Cpu
     private const uint FlagV = 1u << 28;
 
     /// <summary>
-    /// For each condition code, a 16-bit mask: bit k set when the condition holds for NZCV == k. Built
-    /// once from <see cref="EvaluateCondition"/> (the Arm ARM's ConditionHolds), so a check is one load
-    /// and a shift, with no data-dependent branches.
+    /// For each condition code, a 16-bit mask: bit k set when the condition holds for NZCV == k, so a
+    /// check is one load and a shift, with no data-dependent branches. Constant data, so the JIT folds
+    /// the load when the condition is a constant (translated blocks); <see cref="ConditionTableIsExact"/>
+    /// checks it against <see cref="EvaluateCondition"/> (the Arm ARM's ConditionHolds).
     /// </summary>
-    private static readonly ushort[] s_conditionTable = BuildConditionTable();
+    private static ReadOnlySpan<ushort> ConditionTable =>
+    [
+        0xF0F0, 0x0F0F, 0xCCCC, 0x3333, 0xFF00, 0x00FF, 0xAAAA, 0x5555,
+        0x0C0C, 0xF3F3, 0xAA55, 0x55AA, 0x0A05, 0xF5FA, 0xFFFF, 0xFFFF,
+    ];
 
-    private static ushort[] BuildConditionTable()
+    /// <summary>Whether <see cref="ConditionTable"/> agrees with the Arm ARM's ConditionHolds for every condition and NZCV.</summary>
+    internal static bool ConditionTableIsExact()
     {
-        var table = new ushort[16];
         for (int cond = 0; cond < 16; cond++)
         {
             for (uint nzcv = 0; nzcv < 16; nzcv++)
             {
-                if (EvaluateCondition(cond, nzcv << 28))
+                if (EvaluateCondition(cond, nzcv << 28) != (((ConditionTable[cond] >> (int)nzcv) & 1) != 0))
                 {
-                    table[cond] |= (ushort)(1 << (int)nzcv);
+                    return false;
                 }
             }
         }
 
-        return table;
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool ConditionHolds(int cond) =>
-        ((s_conditionTable[cond & 15] >> (int)(State.Nzcv >> 28)) & 1) != 0;
+        ((ConditionTable[cond & 15] >> (int)(State.Nzcv >> 28)) & 1) != 0;
 
     private static bool EvaluateCondition(int cond, uint f)
     {
@@ -389,15 +394,20 @@ internal sealed unsafe partial class Arm64Cpu
         return (cond & 1) != 0 && cond != 15 ? !result : result;
     }
 
+    // The flags are assembled without branches (a compare gives 0 or 1): the interpreter runs them with
+    // data it cannot predict, and translated code gets straight-line flag arithmetic.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Bit(bool value) => Unsafe.BitCast<bool, byte>(value);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong AddWithCarry(ulong x, ulong y, ulong carryIn, bool sf, out uint nzcv)
     {
         if (sf)
         {
             ulong r = x + y + carryIn;
-            bool c = carryIn == 0 ? r < x : r <= x;
-            bool v = (((x ^ r) & (y ^ r)) >> 63) != 0;
-            nzcv = ((uint)(r >> 63) << 31) | (r == 0 ? FlagZ : 0) | (c ? FlagC : 0) | (v ? FlagV : 0);
+            uint c = Bit(r < x) | (Bit(r == x) & (uint)carryIn);
+            uint v = (uint)(((x ^ r) & (y ^ r)) >> 63);
+            nzcv = ((uint)(r >> 63) << 31) | (Bit(r == 0) << 30) | (c << 29) | (v << 28);
             return r;
         }
         else
@@ -405,9 +415,9 @@ internal sealed unsafe partial class Arm64Cpu
             uint x32 = (uint)x, y32 = (uint)y;
             ulong wide = (ulong)x32 + y32 + carryIn;
             uint r = (uint)wide;
-            bool c = (wide >> 32) != 0;
-            bool v = (((x32 ^ r) & (y32 ^ r)) >> 31) != 0;
-            nzcv = ((r >> 31) << 31) | (r == 0 ? FlagZ : 0) | (c ? FlagC : 0) | (v ? FlagV : 0);
+            uint c = (uint)(wide >> 32);
+            uint v = ((x32 ^ r) & (y32 ^ r)) >> 31;
+            nzcv = ((r >> 31) << 31) | (Bit(r == 0) << 30) | (c << 29) | (v << 28);
             return r;
         }
     }
@@ -415,12 +425,8 @@ internal sealed unsafe partial class Arm64Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint LogicFlags(ulong r, bool sf)
     {
-        if (!sf)
-        {
-            r = (uint)r;
-        }
-
-        bool n = sf ? (r >> 63) != 0 : (r >> 31) != 0;
-        return (n ? FlagN : 0) | (r == 0 ? FlagZ : 0);
+        uint n = sf ? (uint)(r >> 63) : (uint)(r >> 31) & 1;
+        uint z = sf ? Bit(r == 0) : Bit((uint)r == 0);
+        return (n << 31) | (z << 30);
     }
 }

@@ -192,6 +192,10 @@ public sealed class TranslationTests
     }
 
     [Fact]
+    public void TheConstantConditionTable_IsTheArmArmsConditionHolds() =>
+        Assert.True(SoftKvm.Arm64.Cpu.Arm64Cpu.ConditionTableIsExact());
+
+    [Fact]
     public void EveryOpHasExactlyOneHandler()
     {
         Assert.Equal((int)A64Op.Count, HandlerTable.ByOp.Length);

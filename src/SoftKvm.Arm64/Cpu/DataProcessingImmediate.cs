@@ -57,6 +57,7 @@ internal sealed partial class Arm64Cpu
     }
 
     /// <summary>DecodeBitMasks (Arm ARM shared pseudocode); false for a reserved encoding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool DecodeBitMasks(uint n, uint imms, uint immr, bool immediate, int dataSize, out ulong wmask, out ulong tmask)
     {
         wmask = tmask = 0;
@@ -86,11 +87,12 @@ internal sealed partial class Arm64Cpu
         ulong welem = s + 1 == 64 ? ulong.MaxValue : (1UL << (s + 1)) - 1;
         ulong telem = d + 1 == 64 ? ulong.MaxValue : (1UL << (d + 1)) - 1;
         ulong wrot = r == 0 ? welem : ((welem >> r) | (welem << (esize - r))) & emask;
-        for (int i = 0; i < 64; i += esize)
-        {
-            wmask |= wrot << i;
-            tmask |= telem << i;
-        }
+
+        // Replicate(element, 64 / esize) as one multiply by 0x..0101 (a 1 every esize bits): loop-free,
+        // so with a constant instruction word the JIT folds the whole decode.
+        ulong ones = ulong.MaxValue / emask;
+        wmask = wrot * ones;
+        tmask = telem * ones;
 
         if (dataSize == 32)
         {

@@ -206,6 +206,8 @@ internal sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Udiv, A64Op.Sdiv)]
     private Flow Divide(uint insn, A64Op op)
     {
@@ -348,6 +350,8 @@ internal sealed partial class Arm64Cpu
         return System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
     }
 
+    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Madd, A64Op.Msub, A64Op.Smaddl, A64Op.Smsubl, A64Op.Smulh, A64Op.Umaddl, A64Op.Umsubl, A64Op.Umulh)]
     private Flow DataProcessing3Source(uint insn, A64Op op)
     {

@@ -36,6 +36,7 @@ internal sealed class CpuShared
     public const int BlockCacheBits = 14;
 
     /// <summary>The translated entry at <paramref name="host"/>, if the cache holds one.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public unsafe Translation.TranslatedBlock? FindEntry(uint* host)
     {
         Translation.TranslatedBlock? entry = Volatile.Read(ref Blocks[BlockSlot(host)]);
@@ -57,6 +58,7 @@ internal sealed class CpuShared
     }
 
     /// <summary>The cache slot of the entry at <paramref name="host"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static unsafe int BlockSlot(uint* host) => (int)((nuint)host >> 2) & ((1 << BlockCacheBits) - 1);
 
     /// <summary>The broadcast TLB invalidation epoch.</summary>

@@ -405,7 +405,7 @@ internal sealed unsafe partial class Arm64Cpu
         if (sf)
         {
             ulong r = x + y + carryIn;
-            uint c = Bit(r < x) | (Bit(r == x) & (uint)carryIn);
+            uint c = carryIn != 0 ? Bit(r <= x) : Bit(r < x); // one compare when carryIn is a constant
             uint v = (uint)(((x ^ r) & (y ^ r)) >> 63);
             nzcv = ((uint)(r >> 63) << 31) | (Bit(r == 0) << 30) | (c << 29) | (v << 28);
             return r;

@@ -136,11 +136,12 @@ internal static class BlockCompiler
         ILGenerator il = method.GetILGenerator(256 + (indices.Length * 64));
         LocalBuilder flow = il.DeclareLocal(typeof(int));
         LocalBuilder retired = il.DeclareLocal(typeof(int));
-        var labels = new Dictionary<int, Label>();
-        foreach (int i in indices)
-        {
-            labels[i] = il.DefineLabel();
-        }
+
+        // Labels only where paths meet (the entries, which include every branch target in the block):
+        // between two of them the retired count and the last-was-load-exclusive note are known at
+        // compile time, and the code keeps them in step only where it must.
+        var labels = entries.ToDictionary(e => e, _ => il.DefineLabel());
+        var inBlock = new HashSet<int>(indices);
 
         // if (cpu == null) return 0;   (the translator's dry call, which makes the JIT compile the method)
         Label run = il.DefineLabel();
@@ -161,26 +162,43 @@ internal static class BlockCompiler
             il.Emit(OpCodes.Bne_Un, stale);
         }
 
+        var emitter = new Emitter(il, flow, retired);
+        emitter.ClearLoadExclusive();
+
         // The code is laid out in address order; the entries may be anywhere in it.
         il.Emit(OpCodes.Ldarg_3);
         il.Emit(OpCodes.Switch, Array.ConvertAll(entries, e => labels[e]));
         il.Emit(OpCodes.Br, labels[0]);
-        var emitter = new Emitter(il, flow, retired);
+        A64Op previous = A64Op.Undefined;
         for (int k = 0; k < indices.Length; k++)
         {
             int i = indices[k];
             uint word = words[k];
             A64Op op = A64Decoder.Decode(word);
-            il.MarkLabel(labels[i]);
+            if (labels.TryGetValue(i, out Label here))
+            {
+                emitter.SyncRetired();
+                il.MarkLabel(here);
+            }
+
+            // Only a load-exclusive sets the note, and every instruction clears it first: so only the
+            // instruction after one in straight line needs the clear (an entry was cleared above, and
+            // a branch to a label cleared it before the branch).
+            if (inBlock.Contains(i - 1) && previous is >= A64Op.Stxr and <= A64Op.Ldaxp)
+            {
+                emitter.ClearLoadExclusive();
+            }
+
+            previous = op;
             emitter.SetPc(i);
 
             // flow = cpu.<handler>(word[, op]); if (flow > Flow.Jump) return (retired << 2) | flow;
-            HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldc_I4, unchecked((int)word)), op);
+            HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldc_I4, unchecked((int)word)), op, clearLoadExclusive: false);
             il.Emit(OpCodes.Stloc, flow);
             emitter.ExitUnlessNextOrJump();
-            emitter.CountRetired();
+            emitter.Pending++;
 
-            bool nextInBlock = labels.ContainsKey(i + 1);
+            bool nextInBlock = inBlock.Contains(i + 1);
             if (IsDirectBranch(op))
             {
                 int target = i + BranchOffset(word, op);
@@ -189,12 +207,15 @@ internal static class BlockCompiler
                 il.Emit(OpCodes.Brfalse, notTaken);
                 if (labels.TryGetValue(target, out Label targetLabel))
                 {
+                    int pending = emitter.Pending;
+                    emitter.SyncRetired();
                     if (target <= i)
                     {
                         emitter.CheckBackwardBranch();
                     }
 
                     il.Emit(OpCodes.Br, targetLabel);
+                    emitter.Pending = pending; // the not-taken path has not added it
                 }
                 else
                 {
@@ -219,10 +240,7 @@ internal static class BlockCompiler
             {
                 emitter.SetPc(i + 1);
                 emitter.Exit(Flow.Next);
-            }
-            else if (k + 1 < indices.Length && indices[k + 1] != i + 1)
-            {
-                il.Emit(OpCodes.Br, labels[i + 1]);
+                emitter.Pending = 0; // what follows is reached only through its label
             }
         }
 
@@ -233,8 +251,46 @@ internal static class BlockCompiler
     }
 
     /// <summary>The IL sequences the instructions of a block share.</summary>
-    private readonly struct Emitter(ILGenerator il, LocalBuilder flow, LocalBuilder retired)
+    private sealed class Emitter(ILGenerator il, LocalBuilder flow, LocalBuilder retired)
     {
+        /// <summary>Instructions retired since <c>retired</c> was last brought up to date.</summary>
+        public int Pending { get; set; }
+
+        // retired += Pending
+        public void SyncRetired()
+        {
+            if (Pending != 0)
+            {
+                il.Emit(OpCodes.Ldloc, retired);
+                il.Emit(OpCodes.Ldc_I4, Pending);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Stloc, retired);
+                Pending = 0;
+            }
+        }
+
+        // cpu._lastWasLoadExclusive = false
+        public void ClearLoadExclusive()
+        {
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldc_I4_0);
+            il.Emit(OpCodes.Stfld, Arm64Cpu.LastWasLoadExclusiveField);
+        }
+
+        // (retired + Pending) << 2
+        private void LoadRetiredShifted()
+        {
+            il.Emit(OpCodes.Ldloc, retired);
+            if (Pending != 0)
+            {
+                il.Emit(OpCodes.Ldc_I4, Pending);
+                il.Emit(OpCodes.Add);
+            }
+
+            il.Emit(OpCodes.Ldc_I4_2);
+            il.Emit(OpCodes.Shl);
+        }
+
         private static readonly MethodInfo s_sharedEpoch = typeof(CpuShared).GetProperty(nameof(CpuShared.TlbEpoch))!.GetMethod!;
 
         // cpu.State.Pc = pc + 4 * index
@@ -252,37 +308,24 @@ internal static class BlockCompiler
             il.Emit(OpCodes.Stfld, s_pc);
         }
 
-        // if (flow > Flow.Jump) return (retired << 2) | flow;   (an exception or a trap: not retired)
+        // if (flow > Flow.Jump) return ((retired + Pending) << 2) | flow;   (an exception or a trap: not retired)
         public void ExitUnlessNextOrJump()
         {
             Label go = il.DefineLabel();
             il.Emit(OpCodes.Ldloc, flow);
             il.Emit(OpCodes.Ldc_I4, (int)Flow.Jump);
             il.Emit(OpCodes.Ble_Un, go);
-            il.Emit(OpCodes.Ldloc, retired);
-            il.Emit(OpCodes.Ldc_I4_2);
-            il.Emit(OpCodes.Shl);
+            LoadRetiredShifted();
             il.Emit(OpCodes.Ldloc, flow);
             il.Emit(OpCodes.Or);
             il.Emit(OpCodes.Ret);
             il.MarkLabel(go);
         }
 
-        // retired++
-        public void CountRetired()
-        {
-            il.Emit(OpCodes.Ldloc, retired);
-            il.Emit(OpCodes.Ldc_I4_1);
-            il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Stloc, retired);
-        }
-
-        // return (retired << 2) | exit
+        // return ((retired + Pending) << 2) | exit
         public void Exit(Flow exit)
         {
-            il.Emit(OpCodes.Ldloc, retired);
-            il.Emit(OpCodes.Ldc_I4_2);
-            il.Emit(OpCodes.Shl);
+            LoadRetiredShifted();
             if (exit != Flow.Next)
             {
                 il.Emit(OpCodes.Ldc_I4, (int)exit);

@@ -59,15 +59,18 @@ internal static class HandlerTable
 
     /// <summary>
     /// Emits the execution of one instruction of <paramref name="op"/>: clears the
-    /// last-was-load-exclusive note, then calls the handler on the CPU in argument
+    /// last-was-load-exclusive note (unless the caller knows it is clear), then calls the handler on the CPU in argument
     /// <paramref name="cpuArgument"/> with the word <paramref name="loadWord"/> pushes, leaving the
     /// <see cref="Flow"/> on the stack.
     /// </summary>
-    public static void EmitExecute(ILGenerator il, short cpuArgument, Action<ILGenerator> loadWord, A64Op op)
+    public static void EmitExecute(ILGenerator il, short cpuArgument, Action<ILGenerator> loadWord, A64Op op, bool clearLoadExclusive = true)
     {
-        il.Emit(OpCodes.Ldarg, cpuArgument);
-        il.Emit(OpCodes.Ldc_I4_0);
-        il.Emit(OpCodes.Stfld, Arm64Cpu.LastWasLoadExclusiveField);
+        if (clearLoadExclusive)
+        {
+            il.Emit(OpCodes.Ldarg, cpuArgument);
+            il.Emit(OpCodes.Ldc_I4_0);
+            il.Emit(OpCodes.Stfld, Arm64Cpu.LastWasLoadExclusiveField);
+        }
 
         MethodInfo handler = ByOp[(int)op];
         int parameters = handler.GetParameters().Length;

@@ -23,7 +23,7 @@ namespace SoftKvm.Arm64.Cpu.Translation;
 internal static class BlockCompiler
 {
     /// <summary>The most instructions in one block; a run of the block retires at most this many between two budget checks.</summary>
-    public const int MaxInstructions = 32;
+    public const int MaxInstructions = 16;
 
     /// <summary>Returned by a block whose words are no longer in guest memory.</summary>
     public const int Stale = -1;

@@ -77,7 +77,7 @@ internal static unsafe class BlockTranslator
         for (int ordinal = entries.Length - 1; ordinal >= 0; ordinal--)
         {
             // The requested entry (index 0) goes in last, so it wins a cache slot it shares with another.
-            var entry = new TranslatedBlock(host + entries[ordinal], entries[ordinal], ordinal, r.Indices.Length, code);
+            var entry = new TranslatedBlock(host + entries[ordinal], entries[ordinal], ordinal, code);
             r.Shared.Install(entry);
             if (entries[ordinal] == 0)
             {

@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu.Translation;
 /// compiled from, so a write to the code (by any PE, DMA or the VMM) makes it stale and it is never run
 /// again: the same rule as the decode cache, checked once per entry instead of once per instruction.
 /// </summary>
-internal sealed unsafe class TranslatedBlock(uint* host, int offset, int ordinal, int instructions, BlockCode code)
+internal sealed unsafe class TranslatedBlock(uint* host, int offset, int ordinal, BlockCode code)
 {
     /// <summary>The host address of the entry instruction (the cache key).</summary>
     public uint* Host { get; } = host;
@@ -16,9 +16,6 @@ internal sealed unsafe class TranslatedBlock(uint* host, int offset, int ordinal
 
     /// <summary>The entry's ordinal, the code's <c>entry</c> argument.</summary>
     public int Ordinal { get; } = ordinal;
-
-    /// <summary>The number of instructions compiled in the block.</summary>
-    public int Instructions { get; } = instructions;
 
     /// <summary>The compiled code, shared by every entry of the block.</summary>
     public BlockCode Code { get; } = code;

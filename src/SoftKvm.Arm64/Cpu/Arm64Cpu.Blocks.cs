@@ -62,8 +62,7 @@ internal sealed unsafe partial class Arm64Cpu
         if (heat.Host != host)
         {
             heat.Host = host;
-            heat.Count = 1;
-            return null;
+            heat.Count = 0;
         }
 
         if (++heat.Count < TranslationThreshold)

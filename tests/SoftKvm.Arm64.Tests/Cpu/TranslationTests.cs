@@ -117,12 +117,14 @@ public sealed class TranslationTests
     [Fact]
     public void CodeWrittenAfterTranslation_RunsAsWritten()
     {
-        // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]; mov x7,#100; mov x1,#0; b 1b
+        // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]; mov x7,#100; mov x1,#0; br x10 (= 1b)
+        // (an indirect branch, so the loop is entered again through the block translated first)
         using var m = new TestMachine();
-        var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9000121u, 0xd2800c87u, 0xd2800001u, 0x17fffffau);
+        var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9000121u, 0xd2800c87u, 0xd2800001u, 0xd61f0140u);
         TranslateAtOnce(v);
         SetX(v, 7, 100);
         SetX(v, 9, MarkerBase);
+        SetX(v, 10, CodeBase);
         Assert.Equal(RunResult.Ok, m.Run(v));
         Assert.Equal(100UL, v.RunState.Mmio.Value);
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);

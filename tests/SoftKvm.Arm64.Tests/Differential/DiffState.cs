@@ -17,6 +17,9 @@ internal sealed class DiffState
     /// <summary>SoftKvm ran more steps than the block can take (only forward branches are generated).</summary>
     public const int Runaway = 1000;
 
+    /// <summary>A translated run (<see cref="SoftKvmDiffRunner"/>) that did not run the case in translated blocks.</summary>
+    public const int NotTranslated = 1001;
+
     public readonly ulong[] X = new ulong[31];
 
     /// <summary>V0..V31 as little-endian 64-bit halves: V[n] = (V[2n], V[2n+1]).</summary>

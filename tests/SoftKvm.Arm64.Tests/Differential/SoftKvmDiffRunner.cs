@@ -19,13 +19,21 @@ internal sealed class SoftKvmDiffRunner : IDisposable
     private readonly GuestMemory _memory = new();
     private readonly Arm64Cpu _cpu;
     private readonly byte[] _code = new byte[4096];
+    private readonly bool _translated;
+    private readonly CpuShared _shared = new();
 
-    public SoftKvmDiffRunner()
+    /// <param name="translated">
+    /// Run each case as translated blocks instead of stepping the interpreter: every block is translated
+    /// on its first entry, and one run of the CPU executes the case, its branch to the epilogue, and
+    /// then spins there (for cases that run to their end without a signal).
+    /// </param>
+    public SoftKvmDiffRunner(bool translated = false)
     {
+        _translated = translated;
         _memory.SetRegion(0, new GuestPhysAddr(DiffLayout.CodeBase), 4096, MemorySlotFlags.None);
         _memory.SetRegion(1, new GuestPhysAddr(DiffLayout.ScratchBase), DiffLayout.ScratchSize, MemorySlotFlags.None);
         Harness.UserIdentityMap.Install(_memory, 2);
-        _cpu = new Arm64Cpu(_memory, new CpuShared(), new NoController(), 0x8000_0000);
+        _cpu = new Arm64Cpu(_memory, _shared, new NoController(), 0x8000_0000);
     }
 
     public DiffState Run(DiffCase c, DiffState initial)
@@ -38,6 +46,12 @@ internal sealed class SoftKvmDiffRunner : IDisposable
         }
 
         BitConverter.TryWriteBytes(_code.AsSpan(block + (4 * c.Words.Length)), DiffLayout.EndBranch(c.Words.Length));
+        if (_translated)
+        {
+            // The epilogue spins (b .): a translated run ends there.
+            BitConverter.TryWriteBytes(_code.AsSpan((int)(DiffLayout.EpilogueBase - DiffLayout.CodeBase)), 0x1400_0000u);
+        }
+
         _memory.Write(new GuestPhysAddr(DiffLayout.CodeBase), _code);
         _memory.Write(new GuestPhysAddr(DiffLayout.ScratchBase), initial.Scratch);
 
@@ -63,7 +77,24 @@ internal sealed class SoftKvmDiffRunner : IDisposable
         var result = new DiffState();
         ulong end = DiffLayout.BlockBase + (4UL * (ulong)c.Words.Length);
         int requests = 0;
-        for (int step = 0; ; step++)
+        if (_translated)
+        {
+            _cpu.TranslationEnabled = true;
+            _cpu.TranslationThreshold = 1;
+            _cpu.TranslateInBackground = false;
+            var exit = _cpu.Run(ref requests, SoftKvm.Arm64.Cpu.Translation.BlockCompiler.MaxInstructions + 64 + (2 * c.Words.Length));
+            if (!CaseRanTranslated())
+            {
+                result.Signal = DiffState.NotTranslated;
+            }
+            else if (exit != CpuExit.Budget || _cpu.State.El != 0 || _cpu.State.Pc != DiffLayout.EpilogueBase)
+            {
+                result.Signal = DiffState.Runaway;
+                result.FaultPc = _cpu.State.El != 0 ? _cpu.State.ElrEl1 : _cpu.State.Pc;
+            }
+        }
+
+        for (int step = 0; !_translated; step++)
         {
             if (_cpu.State.Pc == end && _cpu.State.El == 0)
             {
@@ -128,6 +159,13 @@ internal sealed class SoftKvmDiffRunner : IDisposable
     }
 
     public void Dispose() => _memory.Dispose();
+
+    /// <summary>Whether the block cache holds a translated entry at the first word of the case.</summary>
+    private unsafe bool CaseRanTranslated()
+    {
+        byte* host = _memory.TryGetHostPointer(DiffLayout.BlockBase, false, out _);
+        return host != null && _shared.FindEntry((uint*)host) is not null;
+    }
 
     private sealed class NoController : ICpuHost
     {

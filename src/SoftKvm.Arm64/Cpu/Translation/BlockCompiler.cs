@@ -132,7 +132,7 @@ internal static class BlockCompiler
     public static unsafe BlockCode Compile(uint* host, int[] indices, uint[] words, int[] entries, ulong pc)
     {
         var method = new DynamicMethod(
-            $"a64_block_{pc:x}", typeof(int), s_parameters, typeof(Arm64Cpu), skipVisibility: true);
+            $"a64_block_{pc:x}", typeof(int), s_parameters, typeof(Arm64Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator(256 + (indices.Length * 64));
         LocalBuilder flow = il.DeclareLocal(typeof(int));
         LocalBuilder retired = il.DeclareLocal(typeof(int));

@@ -33,7 +33,7 @@ internal static class OpDispatch
 
     private static OpHandler Compile(A64Op op)
     {
-        var method = new DynamicMethod($"a64_{op}", typeof(Flow), s_parameters, typeof(Arm64Cpu), skipVisibility: true);
+        var method = new DynamicMethod($"a64_{op}", typeof(Flow), s_parameters, typeof(Arm64Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator();
         HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldarg_2), op);
         il.Emit(OpCodes.Ret);

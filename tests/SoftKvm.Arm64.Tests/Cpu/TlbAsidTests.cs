@@ -82,6 +82,23 @@ public sealed class TlbAsidTests
 
     private static void Poke(TestMachine m, ulong pa, ulong value) => m.Vm.Memory.Write(new GuestPhysAddr(pa), value);
 
+    /// <summary>
+    /// Maps Va1 and Va2 (attributes <paramref name="attributes1"/>, <paramref name="attributes2"/>) to
+    /// frames holding 1 and 2, with two spare frames holding 11 and 22: Remap1/Remap2 are the
+    /// descriptors that point Va1/Va2 at the spare frames, and Pte1/Pte2 where they go.
+    /// </summary>
+    private static (ulong Pte1, ulong Pte2, ulong Remap1, ulong Remap2) MapTwoPages(TestMachine m, AddressSpace s, ulong attributes1, ulong attributes2)
+    {
+        ulong old1 = RamBase + 0xA0_0000, old2 = RamBase + 0xA0_1000, new1 = RamBase + 0xA0_2000, new2 = RamBase + 0xA0_3000;
+        ulong pte1 = s.Map(Va1, old1, attributes1);
+        ulong pte2 = s.Map(Va2, old2, attributes2);
+        Poke(m, old1, 1);
+        Poke(m, old2, 2);
+        Poke(m, new1, 11);
+        Poke(m, new2, 22);
+        return (pte1, pte2, AddressSpace.Descriptor(new1, attributes1), AddressSpace.Descriptor(new2, attributes2));
+    }
+
     [Fact]
     public void TwoAsids_SameVa_TtbrSwitchWithoutTlbi_SeesEachMapping()
     {
@@ -155,13 +172,7 @@ public sealed class TlbAsidTests
     {
         using var m = new TestMachine();
         var s = new AddressSpace(m, RamBase + 0x90_0000);
-        ulong old1 = RamBase + 0xA0_0000, old2 = RamBase + 0xA0_1000, new1 = RamBase + 0xA0_2000, new2 = RamBase + 0xA0_3000;
-        ulong pte1 = s.Map(Va1, old1, 0);  // global
-        ulong pte2 = s.Map(Va2, old2, Ng); // non-global
-        Poke(m, old1, 1);
-        Poke(m, old2, 2);
-        Poke(m, new1, 11);
-        Poke(m, new2, 22);
+        var p = MapTwoPages(m, s, 0, Ng); // Va1: global, Va2: non-global
 
         // ldr x1,[x0]; ldr x2,[x9]; str x7,[x8]; str x11,[x10]; dsb ish; tlbi aside1is,x12; dsb ish; isb;
         // ldr x3,[x0]; ldr x4,[x9]; tlbi vaae1,x13; dsb ish; isb; ldr x5,[x0]; brk #0
@@ -169,10 +180,10 @@ public sealed class TlbAsidTests
             0xf9400003u, 0xf9400124u, 0xd508876du, 0xd5033b9fu, 0xd5033fdfu, 0xf9400005u, 0xd4200000u]);
         SetX(v, 0, Va1);
         SetX(v, 9, Va2);
-        SetX(v, 8, pte1);
-        SetX(v, 7, AddressSpace.Descriptor(new1, 0));
-        SetX(v, 10, pte2);
-        SetX(v, 11, AddressSpace.Descriptor(new2, Ng));
+        SetX(v, 8, p.Pte1);
+        SetX(v, 7, p.Remap1);
+        SetX(v, 10, p.Pte2);
+        SetX(v, 11, p.Remap2);
         SetX(v, 12, 7UL << 48);
         SetX(v, 13, Va1 >> 12);
         RunToBrk(m, v);
@@ -188,13 +199,7 @@ public sealed class TlbAsidTests
     {
         using var m = new TestMachine();
         var s = new AddressSpace(m, RamBase + 0x90_0000);
-        ulong old1 = RamBase + 0xA0_0000, old2 = RamBase + 0xA0_1000, new1 = RamBase + 0xA0_2000, new2 = RamBase + 0xA0_3000;
-        ulong pte1 = s.Map(Va1, old1, Ng);
-        ulong pte2 = s.Map(Va2, old2, Ng);
-        Poke(m, old1, 1);
-        Poke(m, old2, 2);
-        Poke(m, new1, 11);
-        Poke(m, new2, 22);
+        var p = MapTwoPages(m, s, Ng, Ng);
 
         // ldr x1,[x0]; ldr x2,[x9]; str x7,[x8]; str x11,[x10]; dsb ish; tlbi vae1,x12; dsb ish; isb;
         // ldr x3,[x0]; ldr x4,[x9]; tlbi vae1is,x14; dsb ish; isb; ldr x5,[x9]; brk #0
@@ -202,10 +207,10 @@ public sealed class TlbAsidTests
             0xf9400003u, 0xf9400124u, 0xd508832eu, 0xd5033b9fu, 0xd5033fdfu, 0xf9400125u, 0xd4200000u]);
         SetX(v, 0, Va1);
         SetX(v, 9, Va2);
-        SetX(v, 8, pte1);
-        SetX(v, 7, AddressSpace.Descriptor(new1, Ng));
-        SetX(v, 10, pte2);
-        SetX(v, 11, AddressSpace.Descriptor(new2, Ng));
+        SetX(v, 8, p.Pte1);
+        SetX(v, 7, p.Remap1);
+        SetX(v, 10, p.Pte2);
+        SetX(v, 11, p.Remap2);
         SetX(v, 12, (3UL << 48) | (Va1 >> 12));
         SetX(v, 14, (4UL << 48) | (Va2 >> 12)); // another ASID: must not touch ASID 3's entry
         RunToBrk(m, v);
@@ -221,13 +226,7 @@ public sealed class TlbAsidTests
     {
         using var m = new TestMachine(vcpus: 2);
         var s = new AddressSpace(m, RamBase + 0x90_0000);
-        ulong old1 = RamBase + 0xA0_0000, old2 = RamBase + 0xA0_1000, new1 = RamBase + 0xA0_2000, new2 = RamBase + 0xA0_3000;
-        ulong pte1 = s.Map(Va1, old1, Ng);
-        ulong pte2 = s.Map(Va2, old2, Ng);
-        Poke(m, old1, 1);
-        Poke(m, old2, 2);
-        Poke(m, new1, 11);
-        Poke(m, new2, 22);
+        var p = MapTwoPages(m, s, Ng, Ng);
 
         // vCPU 0: tlbi vae1is,x12; dsb ish; str xzr,[x4]
         // vCPU 1: ldr x1,[x0]; ldr x2,[x9]; str xzr,[x4] (stop); ldr x3,[x0]; ldr x5,[x9]; brk #0
@@ -245,8 +244,8 @@ public sealed class TlbAsidTests
 
         Assert.Equal(RunResult.Ok, m.Run(v1));
         Assert.Equal(ExitReason.Mmio, v1.RunState.ExitReason);
-        Poke(m, pte1, AddressSpace.Descriptor(new1, Ng));
-        Poke(m, pte2, AddressSpace.Descriptor(new2, Ng));
+        Poke(m, p.Pte1, p.Remap1);
+        Poke(m, p.Pte2, p.Remap2);
         Assert.Equal(RunResult.Ok, m.Run(v0));
         Assert.Equal(ExitReason.Mmio, v0.RunState.ExitReason);
         RunToBrk(m, v1);

@@ -183,14 +183,14 @@ internal sealed unsafe partial class Arm64Cpu
                 if (TranslationEnabled && !_attention && !_hwBreakpointsArmed && budget >= BlockCompiler.MaxInstructions
                     && (block = FindBlock(host, pc)) is not null)
                 {
-                    int result = block.Code(this, pc - (4 * (ulong)(long)block.Offset), block.Ordinal, ref requests, budget - BlockCompiler.MaxInstructions);
+                    int result = block.Run(this, pc, ref requests, budget - BlockCompiler.MaxInstructions);
                     if (result == BlockCompiler.Stale)
                     {
                         // The guest changed the code: drop the block, and run a new one if this entry
                         // is (still) hot enough for one at once, else interpret.
                         DropStaleBlock(host);
                         if ((block = FindBlock(host, pc)) is null
-                            || (result = block.Code(this, pc - (4 * (ulong)(long)block.Offset), block.Ordinal, ref requests, budget - BlockCompiler.MaxInstructions)) == BlockCompiler.Stale)
+                            || (result = block.Run(this, pc, ref requests, budget - BlockCompiler.MaxInstructions)) == BlockCompiler.Stale)
                         {
                             goto Interpret;
                         }

@@ -19,6 +19,10 @@ internal sealed unsafe class TranslatedBlock(uint* host, int offset, int ordinal
 
     /// <summary>The compiled code, shared by every entry of the block.</summary>
     public BlockCode Code { get; } = code;
+
+    /// <summary>Runs the block from this entry, at guest address <paramref name="pc"/> (see <see cref="BlockCode"/>).</summary>
+    public int Run(Arm64Cpu cpu, ulong pc, ref int requests, long limit) =>
+        Code(cpu, pc - (4 * (ulong)(long)Offset), Ordinal, ref requests, limit);
 }
 
 /// <summary>

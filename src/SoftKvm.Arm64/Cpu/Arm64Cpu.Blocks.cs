@@ -7,7 +7,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>
 /// Block translation: the interpreter counts how often each branch target is entered, and a target
 /// entered <see cref="TranslationThreshold"/> times becomes a <see cref="TranslatedBlock"/> that runs
-/// its straight-line instructions without a fetch, decode-cache lookup or dispatch each. Blocks are
+/// its straight-line instructions without a fetch, decode-cache lookup or dispatch each, first in its
+/// quick form and, once it has retired <see cref="OptimizationThreshold"/> instructions, optimized. Blocks are
 /// used only where they cannot be told apart from the interpreter: never while a hardware breakpoint
 /// is armed or while something needs attention before each instruction (software step, PSTATE.IL, a
 /// pending interrupt), and only when the instruction budget left covers <see cref="BlockCompiler.MaxInstructions"/>.
@@ -30,8 +31,18 @@ internal sealed unsafe partial class Arm64Cpu
     /// </summary>
     public bool TranslateInBackground { get; set; } = true;
 
-    /// <summary>How many entries make a branch target hot enough to translate.</summary>
-    public int TranslationThreshold { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("SOFTKVM_TRANSLATE_THRESHOLD"), out int t) && t > 0 ? t : 2000;
+    /// <summary>How many entries make a branch target hot enough to translate (quickly).</summary>
+    public int TranslationThreshold { get; set; } = EnvironmentCount("SOFTKVM_TRANSLATE_THRESHOLD", 1000);
+
+    /// <summary>
+    /// How many instructions retired in a block's quick compilation make it hot enough to optimize (work,
+    /// not entries: a loop inside a block may run long from one entry); 0 optimizes every block at once
+    /// (no quick compilation), <see cref="int.MaxValue"/> never.
+    /// </summary>
+    public int OptimizationThreshold { get; set; } = EnvironmentCount("SOFTKVM_OPTIMIZE_THRESHOLD", 500_000);
+
+    private static int EnvironmentCount(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out int n) && n >= 0 ? n : fallback;
 
     /// <summary>The fields the generated code reads or writes.</summary>
     internal static FieldInfo LastWasLoadExclusiveField { get; } = PrivateField(nameof(_lastWasLoadExclusive));
@@ -92,13 +103,59 @@ internal sealed unsafe partial class Arm64Cpu
             words[k] = host[indices[k]];
         }
 
+        var source = new BlockSource(host, pc, indices, words);
+        bool optimize = OptimizationThreshold == 0;
         if (!TranslateInBackground)
         {
-            return BlockTranslator.Translate(this, _shared, host, pc, indices, words);
+            return BlockTranslator.Translate(this, _shared, source, optimize);
         }
 
-        BlockTranslator.Enqueue(this, _shared, host, pc, indices, words);
+        BlockTranslator.Enqueue(this, _shared, source, optimize);
         return null;
+    }
+
+    /// <summary>
+    /// How many instructions a run of <paramref name="block"/> may retire before it leaves at a backward
+    /// branch: what the budget leaves room for, and for quick code no more than it needs to become hot
+    /// (or, once its optimization is asked for, a slice after which the run loop looks again), so that
+    /// a long loop entered once moves to its optimized code instead of finishing in the quick one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long BlockLimit(TranslatedBlock block, long budget)
+    {
+        long limit = budget - BlockCompiler.MaxInstructions;
+        if (!block.Optimized)
+        {
+            long toHot = OptimizationThreshold - block.Source.Heat;
+            limit = Math.Min(limit, toHot > 0 ? toHot : QuickSlice);
+        }
+
+        return limit;
+    }
+
+    /// <summary>Instructions a quick block waiting for its optimized code runs between two looks for it.</summary>
+    private const long QuickSlice = 65536;
+
+    /// <summary>Counts <paramref name="retired"/> instructions run by the quick code of <paramref name="source"/>, and has it optimized when that makes it hot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void HeatQuickBlock(BlockSource source, int retired)
+    {
+        if ((source.Heat += retired) >= OptimizationThreshold && !source.OptimizationRequested)
+        {
+            source.OptimizationRequested = true;
+            OptimizeBlock(source);
+        }
+    }
+
+    private void OptimizeBlock(BlockSource source)
+    {
+        if (!TranslateInBackground)
+        {
+            BlockTranslator.Translate(this, _shared, source, optimize: true);
+            return;
+        }
+
+        BlockTranslator.EnqueueOptimization(this, _shared, source);
     }
 
     private struct HeatSlot

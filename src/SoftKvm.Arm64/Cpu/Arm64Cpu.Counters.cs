@@ -23,10 +23,13 @@ internal struct CpuProfileCounters
     /// <summary>Hot branch targets compiled to translated blocks.</summary>
     public long BlocksTranslated;
 
+    /// <summary>Optimized compilations of translated blocks (of blocks whose quick code ran long enough, or of new blocks when every block is optimized at once).</summary>
+    public long BlocksOptimized;
+
     /// <summary>Instructions in the blocks translated (their total size).</summary>
     public long TranslatedBlockInstructions;
 
-    /// <summary>Time spent translating blocks (building and compiling their host methods), in microseconds.</summary>
+    /// <summary>Time spent translating blocks (building and compiling their host methods, quick and optimized), in microseconds.</summary>
     public long TranslationMicroseconds;
 
     /// <summary>Translated blocks dropped because the guest changed their code.</summary>
@@ -37,6 +40,9 @@ internal struct CpuProfileCounters
 
     /// <summary>Instructions retired inside translated blocks (fetched and decoded once per block).</summary>
     public long TranslatedInstructions;
+
+    /// <summary>The part of <see cref="TranslatedInstructions"/> retired in optimized blocks.</summary>
+    public long OptimizedInstructions;
 
     /// <summary>Whole-TLB flushes (TLBI, TTBR/SCTLR changes, memory slot changes).</summary>
     public long TlbFlushes;

@@ -183,14 +183,14 @@ internal sealed unsafe partial class Arm64Cpu
                 if (TranslationEnabled && !_attention && !_hwBreakpointsArmed && budget >= BlockCompiler.MaxInstructions
                     && (block = FindBlock(host, pc)) is not null)
                 {
-                    int result = block.Run(this, pc, ref requests, budget - BlockCompiler.MaxInstructions);
+                    int result = block.Run(this, pc, ref requests, BlockLimit(block, budget));
                     if (result == BlockCompiler.Stale)
                     {
                         // The guest changed the code: drop the block, and run a new one if this entry
                         // is (still) hot enough for one at once, else interpret.
                         DropStaleBlock(host);
                         if ((block = FindBlock(host, pc)) is null
-                            || (result = block.Run(this, pc, ref requests, budget - BlockCompiler.MaxInstructions)) == BlockCompiler.Stale)
+                            || (result = block.Run(this, pc, ref requests, BlockLimit(block, budget))) == BlockCompiler.Stale)
                         {
                             goto Interpret;
                         }
@@ -200,6 +200,14 @@ internal sealed unsafe partial class Arm64Cpu
                     Retired += retired;
                     Counters.TranslatedBlocksRun++;
                     Counters.TranslatedInstructions += retired;
+                    if (block.Optimized)
+                    {
+                        Counters.OptimizedInstructions += retired;
+                    }
+                    else
+                    {
+                        HeatQuickBlock(block.Source, retired);
+                    }
                     budget -= retired;
                     blockEntry = true;
                     Flow flow = (Flow)(result & 3);

@@ -182,11 +182,13 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             new("write_slow_paths", c.WriteSlowPaths),
             new("tlb_flushes", c.TlbFlushes),
             new("blocks_translated", c.BlocksTranslated),
+            new("blocks_optimized", c.BlocksOptimized),
             new("translated_block_size", c.TranslatedBlockInstructions),
             new("translation_us", c.TranslationMicroseconds),
             new("blocks_invalidated", c.BlocksInvalidated),
             new("translated_block_runs", c.TranslatedBlocksRun),
             new("translated_instructions", c.TranslatedInstructions),
+            new("optimized_instructions", c.OptimizedInstructions),
             new("undefined_instructions", _cpu.UndefinedCount),
         ];
     }

@@ -129,7 +129,7 @@ public sealed class GuestProfiler : IDisposable
                 };
                 string hit = lookups > 0
                     ? string.Create(inv, $", hit rate {100.0 * (1 - ((double)value / lookups)):0.000}%")
-                    : name == "translated_instructions" && insns > 0
+                    : name is "translated_instructions" or "optimized_instructions" && insns > 0
                         ? string.Create(inv, $", {100.0 * value / insns:0.0}% of all")
                         : string.Empty;
                 output.WriteLine(string.Create(inv, $"    {name} {value:N0}{rate}{hit}"));

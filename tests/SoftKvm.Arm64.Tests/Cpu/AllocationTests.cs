@@ -16,6 +16,7 @@ public sealed class AllocationTests
         TestMachine.SetX(v, 3, TestMachine.MarkerBase);
         TestMachine.SetX(v, 5, TestMachine.RamBase + 0x8000);
         TestMachine.SetX(v, 7, 2000);
+        v.Cpu.TranslationEnabled = false; // the interpreter (translated loops: TranslationTests)
 
         // Warm up (JIT, first-touch TLB fills), then measure the same work.
         for (int i = 0; i < 100; i++)

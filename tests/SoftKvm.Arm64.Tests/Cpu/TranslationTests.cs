@@ -23,18 +23,23 @@ public sealed class TranslationTests
         0xf82678a4u, 0x924008e6u, 0x9a841068u, 0xf10004e7u, 0x54fffee1u, 0xf9000128u,
     ];
 
-    private static void TranslateAtOnce(Arm64Vcpu v, bool enabled = true)
+    /// <summary>
+    /// Translates every block at its first entry, on the vCPU's thread: quickly compiled, or optimized
+    /// at once, or (<paramref name="optimizeAfter"/>) quickly and then optimized after that many instructions.
+    /// </summary>
+    private static void TranslateAtOnce(Arm64Vcpu v, bool optimized, bool enabled = true, int? optimizeAfter = null)
     {
         v.Cpu.TranslationEnabled = enabled;
         v.Cpu.TranslationThreshold = 1;
         v.Cpu.TranslateInBackground = false;
+        v.Cpu.OptimizationThreshold = optimizeAfter ?? (optimized ? 0 : int.MaxValue);
     }
 
-    private static (ulong[] Registers, long Retired, byte[] Stores) RunMixedLoop(bool translate)
+    private static (ulong[] Registers, long Retired, byte[] Stores) RunMixedLoop(bool translate, bool optimized = false, int? optimizeAfter = null)
     {
         using var m = new TestMachine();
         var v = m.Start(s_mixedLoop);
-        TranslateAtOnce(v, translate);
+        TranslateAtOnce(v, optimized, translate, optimizeAfter);
         var data = new byte[8 * 3000];
         new Random(7).NextBytes(data);
         m.Vm.Memory.Write(new GuestPhysAddr(RamBase + 0x10000), data);
@@ -51,6 +56,15 @@ public sealed class TranslationTests
         {
             Assert.True(v.Cpu.Counters.BlocksTranslated > 0);
             Assert.True(v.Cpu.Counters.TranslatedInstructions > 25_000, $"{v.Cpu.Counters.TranslatedInstructions} of {v.Cpu.Retired} translated");
+            if (optimized || optimizeAfter is not null)
+            {
+                Assert.True(v.Cpu.Counters.BlocksOptimized > 0);
+                Assert.True(v.Cpu.Counters.OptimizedInstructions > 20_000, $"{v.Cpu.Counters.OptimizedInstructions} of {v.Cpu.Retired} optimized");
+            }
+            else
+            {
+                Assert.Equal(0, v.Cpu.Counters.OptimizedInstructions);
+            }
         }
         else
         {
@@ -60,23 +74,39 @@ public sealed class TranslationTests
         return ([.. Enumerable.Range(0, 10).Select(n => X(v, n)), Pc(v), v.Cpu.State.Nzcv], v.Cpu.Retired, stores);
     }
 
-    [Fact]
-    public void TranslatedLoop_EndsInTheInterpretersStateWithTheSameRetiredCount()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TranslatedLoop_EndsInTheInterpretersStateWithTheSameRetiredCount(bool optimized)
     {
         var interpreted = RunMixedLoop(translate: false);
-        var translated = RunMixedLoop(translate: true);
+        var translated = RunMixedLoop(translate: true, optimized);
         Assert.Equal(interpreted.Registers, translated.Registers);
         Assert.Equal(interpreted.Retired, translated.Retired);
         Assert.Equal(interpreted.Stores, translated.Stores);
     }
 
     [Fact]
-    public void MmioLoadInsideATranslatedLoop_ExitsAtTheLoadAndCompletesOnce()
+    public void AQuickBlockThatRunsLongEnough_IsOptimizedWithoutChangingTheResult()
+    {
+        // The loop runs 3000 times from one entry: the quick block counts its work, not its entries,
+        // and is replaced by the optimized one part way through.
+        var interpreted = RunMixedLoop(translate: false);
+        var tiered = RunMixedLoop(translate: true, optimizeAfter: 5_000);
+        Assert.Equal(interpreted.Registers, tiered.Registers);
+        Assert.Equal(interpreted.Retired, tiered.Retired);
+        Assert.Equal(interpreted.Stores, tiered.Stores);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MmioLoadInsideATranslatedLoop_ExitsAtTheLoadAndCompletesOnce(bool optimized)
     {
         // 1: add x1,x1,#1; ldr w2,[x0] (MMIO); add x3,x3,x2; subs x7,x7,#1; b.ne 1b; str x3,[x9]
         using var m = new TestMachine();
         var v = m.Start(0x91000421u, 0xb9400002u, 0x8b020063u, 0xf10004e7u, 0x54ffff81u, 0xf9000123u);
-        TranslateAtOnce(v);
+        TranslateAtOnce(v, optimized);
         SetX(v, 0, MmioBase);
         SetX(v, 7, 50);
         SetX(v, 9, MarkerBase);
@@ -96,13 +126,15 @@ public sealed class TranslationTests
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
     }
 
-    [Fact]
-    public void FaultInsideATranslatedBlock_IsTakenAtTheFaultingInstruction()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FaultInsideATranslatedBlock_IsTakenAtTheFaultingInstruction(bool optimized)
     {
         // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; ldr x2,[x0] (unaligned, MMU off: alignment fault); add x1,x1,#1; b 1b
         using var m = new TestMachine();
         var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9400002u, 0x91000421u, 0x17fffffbu);
-        TranslateAtOnce(v);
+        TranslateAtOnce(v, optimized);
         SetX(v, 0, RamBase + 0x10001);
         SetX(v, 7, 1000);
         Assert.Equal(RunResult.Ok, m.Run(v));
@@ -114,14 +146,16 @@ public sealed class TranslationTests
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
     }
 
-    [Fact]
-    public void CodeWrittenAfterTranslation_RunsAsWritten()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CodeWrittenAfterTranslation_RunsAsWritten(bool optimized)
     {
         // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]; mov x7,#100; mov x1,#0; br x10 (= 1b)
         // (an indirect branch, so the loop is entered again through the block translated first)
         using var m = new TestMachine();
         var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9000121u, 0xd2800c87u, 0xd2800001u, 0xd61f0140u);
-        TranslateAtOnce(v);
+        TranslateAtOnce(v, optimized);
         SetX(v, 7, 100);
         SetX(v, 9, MarkerBase);
         SetX(v, 10, CodeBase);
@@ -135,26 +169,30 @@ public sealed class TranslationTests
         Assert.True(v.Cpu.Counters.BlocksInvalidated >= 1);
     }
 
-    [Fact]
-    public void KickStopsATranslatedEndlessLoop()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void KickStopsATranslatedEndlessLoop(bool optimized)
     {
         // add x1,x1,#2; b .
         using var m = new TestMachine();
         var v = m.Start(0x91000821u, 0x14000000u);
-        TranslateAtOnce(v);
+        TranslateAtOnce(v, optimized);
         Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 100));
         Assert.Equal(ExitReason.Intr, v.RunState.ExitReason);
         Assert.Equal(CodeBase + 4, Pc(v));
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 1000, $"{v.Cpu.Counters.TranslatedInstructions} translated");
     }
 
-    [Fact]
-    public void TranslatedLoopsAndMmioRoundTrips_AllocateNothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TranslatedLoopsAndMmioRoundTrips_AllocateNothing(bool optimized)
     {
         // 1: ldr x2,[x5]; str x2,[x5,#8]; add x6,x6,#1; ldr w1,[x0] (MMIO); subs x7,x7,#1; b.ne 1b; str x7,[x3]
         using var m = new TestMachine();
         var v = m.Start(0xf94000a2u, 0xf90004a2u, 0x910004c6u, 0xb9400001u, 0xf10004e7u, 0x54ffff61u, 0xf9000067u);
-        TranslateAtOnce(v);
+        TranslateAtOnce(v, optimized);
         SetX(v, 0, MmioBase);
         SetX(v, 3, MarkerBase);
         SetX(v, 5, RamBase + 0x8000);
@@ -191,6 +229,7 @@ public sealed class TranslationTests
         Assert.Equal(50_000_000UL, v.RunState.Mmio.Value);
         Assert.True(v.Cpu.Counters.BlocksTranslated >= 1);
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
+        Assert.True(v.Cpu.Counters.BlocksOptimized >= 1); // 150M instructions in one loop: hot enough
     }
 
     [Fact]

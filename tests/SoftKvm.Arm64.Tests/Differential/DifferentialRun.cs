@@ -28,10 +28,10 @@ internal static class DifferentialRun
     }
 
     /// <summary>Runs every case on SoftKvm and compares with <paramref name="expected"/>.</summary>
-    public static Report Compare(IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, IReadOnlyList<DiffState> expected, bool memoryFaultsAlike = false, bool translated = false)
+    public static Report Compare(IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, IReadOnlyList<DiffState> expected, bool memoryFaultsAlike = false, DiffEngine engine = DiffEngine.Interpreter)
     {
         var divergences = new List<string>();
-        using var runner = new SoftKvmDiffRunner(translated);
+        using var runner = new SoftKvmDiffRunner(engine);
         for (int i = 0; i < cases.Count; i++)
         {
             var actual = runner.Run(cases[i], initial[i]);

@@ -28,15 +28,17 @@ public sealed class DifferentialTests(ITestOutputHelper output)
         Assert.True(report.Divergences.Count == 0, Describe(report));
     }
 
-    [Fact]
-    public void GoldenVectors_TranslatedBlocksMatchQemu()
+    [Theory]
+    [InlineData(DiffEngine.QuickBlocks)]
+    [InlineData(DiffEngine.OptimizedBlocks)]
+    public void GoldenVectors_TranslatedBlocksMatchQemu(DiffEngine engine)
     {
-        // The cases QEMU ran to their end, each run as translated blocks (block entry translated at
-        // once): the same final registers, flags and memory as QEMU.
+        // The cases QEMU ran to their end, each run as translated blocks of either tier (block entry
+        // translated at once): the same final registers, flags and memory as QEMU.
         var golden = GoldenVectorFile.Read(GoldenPath()).Where(g => g.Expected.Signal == 0).ToList();
         Assert.True(golden.Count >= 1000, $"only {golden.Count} golden cases that run to their end");
         var cases = golden.Select(g => g.Case).ToList();
-        var report = DifferentialRun.Compare(cases, cases.Select(c => DiffState.Initial(c.Seed)).ToList(), golden.Select(g => g.Expected).ToList(), translated: true);
+        var report = DifferentialRun.Compare(cases, cases.Select(c => DiffState.Initial(c.Seed)).ToList(), golden.Select(g => g.Expected).ToList(), engine: engine);
         output.WriteLine(report.Summary);
         Assert.True(report.Divergences.Count == 0, Describe(report));
     }

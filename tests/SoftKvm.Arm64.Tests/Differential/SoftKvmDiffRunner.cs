@@ -19,17 +19,19 @@ internal sealed class SoftKvmDiffRunner : IDisposable
     private readonly GuestMemory _memory = new();
     private readonly Arm64Cpu _cpu;
     private readonly byte[] _code = new byte[4096];
+    private readonly DiffEngine _engine;
     private readonly bool _translated;
     private readonly CpuShared _shared = new();
 
-    /// <param name="translated">
-    /// Run each case as translated blocks instead of stepping the interpreter: every block is translated
-    /// on its first entry, and one run of the CPU executes the case, its branch to the epilogue, and
-    /// then spins there (for cases that run to their end without a signal).
+    /// <param name="engine">
+    /// Step the interpreter, or run each case as translated blocks of the given tier: every block is
+    /// translated on its first entry, and one run of the CPU executes the case, its branch to the
+    /// epilogue, and then spins there (for cases that run to their end without a signal).
     /// </param>
-    public SoftKvmDiffRunner(bool translated = false)
+    public SoftKvmDiffRunner(DiffEngine engine = DiffEngine.Interpreter)
     {
-        _translated = translated;
+        _engine = engine;
+        _translated = engine != DiffEngine.Interpreter;
         _memory.SetRegion(0, new GuestPhysAddr(DiffLayout.CodeBase), 4096, MemorySlotFlags.None);
         _memory.SetRegion(1, new GuestPhysAddr(DiffLayout.ScratchBase), DiffLayout.ScratchSize, MemorySlotFlags.None);
         Harness.UserIdentityMap.Install(_memory, 2);
@@ -82,6 +84,7 @@ internal sealed class SoftKvmDiffRunner : IDisposable
             _cpu.TranslationEnabled = true;
             _cpu.TranslationThreshold = 1;
             _cpu.TranslateInBackground = false;
+            _cpu.OptimizationThreshold = _engine == DiffEngine.OptimizedBlocks ? 0 : int.MaxValue;
             var exit = _cpu.Run(ref requests, SoftKvm.Arm64.Cpu.Translation.BlockCompiler.MaxInstructions + 64 + (2 * c.Words.Length));
             if (!CaseRanTranslated())
             {
@@ -164,7 +167,7 @@ internal sealed class SoftKvmDiffRunner : IDisposable
     private unsafe bool CaseRanTranslated()
     {
         byte* host = _memory.TryGetHostPointer(DiffLayout.BlockBase, false, out _);
-        return host != null && _shared.FindEntry((uint*)host) is not null;
+        return host != null && _shared.FindEntry((uint*)host) is { } entry && entry.Optimized == (_engine == DiffEngine.OptimizedBlocks);
     }
 
     private sealed class NoController : ICpuHost
@@ -181,4 +184,17 @@ internal sealed class SoftKvmDiffRunner : IDisposable
         {
         }
     }
+}
+
+/// <summary>How <see cref="SoftKvmDiffRunner"/> runs a case.</summary>
+public enum DiffEngine
+{
+    /// <summary>The interpreter, one instruction at a time.</summary>
+    Interpreter,
+
+    /// <summary>Quickly compiled blocks (each instruction a call of its op's method).</summary>
+    QuickBlocks,
+
+    /// <summary>Optimized blocks (handlers inlined with their words as constants).</summary>
+    OptimizedBlocks,
 }

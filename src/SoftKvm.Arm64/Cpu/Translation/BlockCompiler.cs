@@ -127,9 +127,12 @@ internal static class BlockCompiler
     /// <see cref="Discover"/>) with words <paramref name="words"/>, read at <paramref name="host"/>. The
     /// method is entered at <paramref name="entries"/>[entry]; it first checks that guest memory still
     /// holds those words and returns <see cref="Stale"/> if not; otherwise it returns (instructions
-    /// retired &lt;&lt; 2) | the <see cref="Flow"/> it left with.
+    /// retired &lt;&lt; 2) | the <see cref="Flow"/> it left with. <paramref name="inline"/> chooses the
+    /// optimized form (each handler inlined with its word as a constant: fast code, milliseconds of JIT)
+    /// or the quick one (each instruction a call of its op's <see cref="OpDispatch"/> method: no fetch,
+    /// decode or dispatch, and a fraction of a millisecond of JIT).
     /// </summary>
-    public static unsafe BlockCode Compile(uint* host, int[] indices, uint[] words, int[] entries, ulong pc)
+    public static unsafe BlockCode Compile(uint* host, int[] indices, uint[] words, int[] entries, ulong pc, bool inline = true)
     {
         var method = new DynamicMethod(
             $"a64_block_{pc:x}", typeof(int), s_parameters, typeof(Arm64Cpu), skipVisibility: false);
@@ -193,7 +196,19 @@ internal static class BlockCompiler
             emitter.SetPc(i);
 
             // flow = cpu.<handler>(word[, op]); if (flow > Flow.Jump) return (retired << 2) | flow;
-            HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldc_I4, unchecked((int)word)), op, clearLoadExclusive: false);
+            if (inline)
+            {
+                HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldc_I4, unchecked((int)word)), op, clearLoadExclusive: false);
+            }
+            else
+            {
+                // The op's own method (OpDispatch), called: the JIT does not inline one dynamic method into another.
+                il.Emit(OpCodes.Ldnull);
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldc_I4, unchecked((int)word));
+                il.Emit(OpCodes.Call, OpDispatch.Method(op));
+            }
+
             il.Emit(OpCodes.Stloc, flow);
             emitter.ExitUnlessNextOrJump();
             emitter.Pending++;

@@ -10,15 +10,43 @@ internal delegate Flow OpHandler(Arm64Cpu cpu, uint insn);
 /// The interpreter's dispatch table: for each op, a host method that calls the op's handler
 /// (<see cref="HandlerTable"/>) and, since the handlers are marked for inlining so that translated
 /// blocks fold their decoding, contains just that handler. An op's method is compiled the first time
-/// the guest executes that op.
+/// the guest executes that op. Quickly compiled blocks call these methods too (<see cref="Method"/>),
+/// so that the JIT has no handler to inline.
 /// </summary>
 internal static class OpDispatch
 {
     private static readonly Type[] s_parameters = [typeof(object), typeof(Arm64Cpu), typeof(uint)];
     private static readonly object s_closure = new();
+    private static readonly DynamicMethod?[] s_methods = new DynamicMethod?[(int)A64Op.Count];
+    private static readonly Lock s_lock = new();
 
     /// <summary>The handler of each op, indexed by <see cref="A64Op"/>.</summary>
     public static readonly OpHandler[] Handlers = CreateTable();
+
+    /// <summary>The closure object the methods take as their first argument.</summary>
+    public static object Closure => s_closure;
+
+    /// <summary>
+    /// The method of <paramref name="op"/>: static, <c>Flow (object closure, Arm64Cpu cpu, uint insn)</c>,
+    /// called with <see cref="Closure"/>.
+    /// </summary>
+    public static DynamicMethod Method(A64Op op)
+    {
+        lock (s_lock)
+        {
+            if (s_methods[(int)op] is { } existing)
+            {
+                return existing;
+            }
+
+            var method = new DynamicMethod($"a64_{op}", typeof(Flow), s_parameters, typeof(Arm64Cpu), skipVisibility: false);
+            ILGenerator il = method.GetILGenerator();
+            HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldarg_2), op);
+            il.Emit(OpCodes.Ret);
+            s_methods[(int)op] = method;
+            return method;
+        }
+    }
 
     private static OpHandler[] CreateTable()
     {
@@ -31,21 +59,12 @@ internal static class OpDispatch
         return table;
     }
 
-    private static OpHandler Compile(A64Op op)
-    {
-        var method = new DynamicMethod($"a64_{op}", typeof(Flow), s_parameters, typeof(Arm64Cpu), skipVisibility: false);
-        ILGenerator il = method.GetILGenerator();
-        HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldarg_2), op);
-        il.Emit(OpCodes.Ret);
-        return (OpHandler)method.CreateDelegate(typeof(OpHandler), s_closure);
-    }
-
     /// <summary>The table entry of an op not executed yet: compiles the op's method and installs it.</summary>
     private sealed class PendingOp(A64Op op)
     {
         public Flow CompileAndExecute(Arm64Cpu cpu, uint insn)
         {
-            OpHandler handler = Compile(op);
+            var handler = (OpHandler)Method(op).CreateDelegate(typeof(OpHandler), s_closure);
             Volatile.Write(ref Handlers[(int)op], handler);
             return handler(cpu, insn);
         }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -154,6 +156,7 @@ internal sealed partial class Arm64Cpu
         InvalidateContext(_execTlb, _execInfo, context);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // scans the TLB: never at tier 0 (Linux's TLBIs reach here early and often)
     private static void InvalidateContext(TlbEntry[] tlb, byte[] info, int context)
     {
         for (int i = 0; i < tlb.Length; i++)
@@ -166,6 +169,7 @@ internal sealed partial class Arm64Cpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // scans up to every TLB slot: never at tier 0
     private void InvalidateVa(ulong va, int asid, bool anyAsid)
     {
         int context = anyAsid ? -1 : _asidContext[asid];
@@ -185,6 +189,7 @@ internal sealed partial class Arm64Cpu
     /// <paramref name="va"/> (VA[55:12] compared, so top-byte tags do not matter) and is global, or
     /// belongs to <paramref name="context"/> (-1: any ASID).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void InvalidateVaSlot(TlbEntry[] tlb, byte[] info, int i, ulong va, int context)
     {
         ulong tag = tlb[i].Tag;

@@ -94,6 +94,8 @@ public sealed class GuestProfiler : IDisposable
         long halted = _halted.Values.Sum();
         long all = Math.Max(1, running + halted);
         output.WriteLine(string.Create(inv, $"profile: {seconds:0.00} s wall, {_vcpus.Count} vCPU(s), {running + halted} samples ({100.0 * halted / all:0.0}% halted)"));
+        // The host runtime's share: a collection pauses every vCPU thread; the JIT compiles SoftKvm and the translated blocks.
+        output.WriteLine(string.Create(inv, $"  host: {GC.CollectionCount(0):N0}/{GC.CollectionCount(1):N0}/{GC.CollectionCount(2):N0} collections (gen0/1/2), {GC.GetTotalPauseDuration().TotalMilliseconds:N0} ms paused, {GC.GetTotalAllocatedBytes() / (1024.0 * 1024):N0} MiB allocated; JIT {System.Runtime.JitInfo.GetCompiledMethodCount():N0} methods, {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:N0} ms"));
 
         long totalInstructions = 0;
         foreach (var vcpu in _vcpus)

@@ -172,6 +172,36 @@ public sealed class TranslationTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void CodeTheGuestRewritesWithInstructionCacheMaintenance_RunsAsWritten(bool optimized)
+    {
+        // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]
+        //    str w10,[x11] (the loop's add becomes add x1,x1,#2); dc cvau,x11; dsb ish; ic ivau,x11; dsb ish; isb
+        //    mov x7,#100; mov x1,#0; br x12 (= 1b)
+        using var m = new TestMachine();
+        var v = m.Start(
+            0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9000121u,
+            0xb900016au, 0xd50b7b2bu, 0xd5033b9fu, 0xd50b752bu, 0xd5033b9fu, 0xd5033fdfu,
+            0xd2800c87u, 0xd2800001u, 0xd61f0180u);
+        TranslateAtOnce(v, optimized);
+        SetX(v, 7, 100);
+        SetX(v, 9, MarkerBase);
+        SetX(v, 10, 0x91000821u);
+        SetX(v, 11, CodeBase);
+        SetX(v, 12, CodeBase);
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(100UL, v.RunState.Mmio.Value);
+        long translated = v.Cpu.Counters.TranslatedInstructions;
+        Assert.True(translated > 0);
+
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(200UL, v.RunState.Mmio.Value); // the block saw its words change at the IC IVAU
+        Assert.True(v.Cpu.Counters.BlocksInvalidated >= 1);
+        Assert.True(v.Cpu.Counters.TranslatedInstructions - translated > 150, "the rewritten loop ran translated too");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void KickStopsATranslatedEndlessLoop(bool optimized)
     {
         // add x1,x1,#2; b .

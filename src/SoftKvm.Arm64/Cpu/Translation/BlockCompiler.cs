@@ -28,12 +28,13 @@ internal static class BlockCompiler
     /// <summary>Returned by a block whose words are no longer in guest memory.</summary>
     public const int Stale = -1;
 
-    // The methods are static with a dummy first parameter, and their delegates are closed over it: a
-    // call through a closed delegate needs no argument-shuffling thunk.
+    // The methods are static with the block's state as their first parameter, and their delegates are
+    // closed over it: a call through a closed delegate needs no argument-shuffling thunk.
     private static readonly Type[] s_parameters =
-        [typeof(object), typeof(Arm64Cpu), typeof(ulong), typeof(int), typeof(int).MakeByRefType(), typeof(long)];
+        [typeof(BlockState), typeof(Arm64Cpu), typeof(ulong), typeof(int), typeof(int).MakeByRefType(), typeof(long)];
 
-    private static readonly object s_closure = new();
+    private static readonly FieldInfo s_validatedEpoch = typeof(BlockState).GetField(nameof(BlockState.ValidatedEpoch))!;
+    private static readonly MethodInfo s_codeEpochNow = typeof(Arm64Cpu).GetProperty(nameof(Arm64Cpu.CodeEpochNow), BindingFlags.Instance | BindingFlags.NonPublic)!.GetMethod!;
     private static readonly FieldInfo s_state = typeof(Arm64Cpu).GetField(nameof(Arm64Cpu.State))!;
 
     private static readonly FieldInfo s_pc = typeof(CpuState).GetField(nameof(CpuState.Pc))!;
@@ -125,8 +126,9 @@ internal static class BlockCompiler
     /// <summary>
     /// Emits the host method for the instructions <paramref name="indices"/> (from
     /// <see cref="Discover"/>) with words <paramref name="words"/>, read at <paramref name="host"/>. The
-    /// method is entered at <paramref name="entries"/>[entry]; it first checks that guest memory still
-    /// holds those words and returns <see cref="Stale"/> if not; otherwise it returns (instructions
+    /// method is entered at <paramref name="entries"/>[entry]; when code may have changed since it last
+    /// looked (<see cref="Arm64Cpu.CodeEpochNow"/> moved) it first checks that guest memory still holds
+    /// those words and returns <see cref="Stale"/> if not; otherwise it returns (instructions
     /// retired &lt;&lt; 2) | the <see cref="Flow"/> it left with. <paramref name="inline"/> chooses the
     /// optimized form (each handler inlined with its word as a constant: fast code, milliseconds of JIT)
     /// or the quick one (each instruction a call of its op's <see cref="OpDispatch"/> method: no fetch,
@@ -154,8 +156,17 @@ internal static class BlockCompiler
         il.Emit(OpCodes.Ret);
         il.MarkLabel(run);
 
-        // if (host[i] != words[i]) return Stale;   (for every i)
-        Label stale = il.DefineLabel();
+        // long now = cpu.CodeEpochNow;
+        // if (state.ValidatedEpoch != now) { if (host[i] != words[i]) return Stale; (for every i)  state.ValidatedEpoch = now; }
+        Label stale = il.DefineLabel(), valid = il.DefineLabel();
+        LocalBuilder now = il.DeclareLocal(typeof(long));
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Call, s_codeEpochNow);
+        il.Emit(OpCodes.Stloc, now);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, s_validatedEpoch);
+        il.Emit(OpCodes.Ldloc, now);
+        il.Emit(OpCodes.Beq, valid);
         for (int k = 0; k < indices.Length; k++)
         {
             il.Emit(OpCodes.Ldc_I8, (long)(host + indices[k]));
@@ -164,6 +175,11 @@ internal static class BlockCompiler
             il.Emit(OpCodes.Ldc_I4, unchecked((int)words[k]));
             il.Emit(OpCodes.Bne_Un, stale);
         }
+
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldloc, now);
+        il.Emit(OpCodes.Stfld, s_validatedEpoch);
+        il.MarkLabel(valid);
 
         var emitter = new Emitter(il, flow, retired);
         emitter.ClearLoadExclusive();
@@ -262,7 +278,7 @@ internal static class BlockCompiler
         il.MarkLabel(stale);
         il.Emit(OpCodes.Ldc_I4, Stale);
         il.Emit(OpCodes.Ret);
-        return (BlockCode)method.CreateDelegate(typeof(BlockCode), s_closure);
+        return (BlockCode)method.CreateDelegate(typeof(BlockCode), new BlockState());
     }
 
     /// <summary>The IL sequences the instructions of a block share.</summary>

@@ -100,6 +100,31 @@ internal sealed unsafe partial class Arm64Cpu
         get => _shared.CodeEpoch + _memory.ExternalWrites;
     }
 
+    /// <summary>The optimized block entered at <paramref name="host"/>, for a block to chain to; null if there is none.</summary>
+    internal TranslatedBlock? FindChainTarget(uint* host) => _shared.FindEntry(host) is { Optimized: true } block ? block : null;
+
+    /// <summary>
+    /// Runs <paramref name="next"/> from the end of another optimized block (<see cref="BlockCompiler"/>),
+    /// unless the chain is <see cref="BlockCompiler.MaxChainDepth"/> deep already
+    /// (<see cref="BlockCompiler.NotChained"/>).
+    /// </summary>
+    internal int RunChained(TranslatedBlock next, ulong pc, ref int requests, long limit)
+    {
+        if (_chainDepth >= BlockCompiler.MaxChainDepth)
+        {
+            return BlockCompiler.NotChained;
+        }
+
+        _chainDepth++;
+        Counters.BlocksChained++;
+        int result = next.Run(this, pc, ref requests, limit);
+        _chainDepth--;
+        return result;
+    }
+
+    /// <summary>How many chained blocks are running below the run loop (reset by every run).</summary>
+    private int _chainDepth;
+
     /// <summary>IC IALLU, IC IALLUIS, IC IVAU: the decode cache needs nothing; translated blocks check their words again.</summary>
     private Flow InvalidateInstructionCaches()
     {

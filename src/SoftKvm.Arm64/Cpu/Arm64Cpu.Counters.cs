@@ -35,8 +35,11 @@ internal struct CpuProfileCounters
     /// <summary>Translated blocks dropped because the guest changed their code.</summary>
     public long BlocksInvalidated;
 
-    /// <summary>Entries into translated blocks (each one fetch and one block lookup for the whole block).</summary>
+    /// <summary>Entries into translated blocks from the run loop (each one fetch and one block lookup for the whole block).</summary>
     public long TranslatedBlocksRun;
+
+    /// <summary>Optimized blocks entered straight from the end of another, without the run loop.</summary>
+    public long BlocksChained;
 
     /// <summary>Instructions retired inside translated blocks (fetched and decoded once per block).</summary>
     public long TranslatedInstructions;

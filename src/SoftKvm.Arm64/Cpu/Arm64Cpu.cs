@@ -145,6 +145,7 @@ internal sealed unsafe partial class Arm64Cpu
 
         // At a branch target (or after an exception or a block) a translated block may start here.
         bool blockEntry = true;
+        _chainDepth = 0;
         while (true)
         {
             if (Volatile.Read(ref requests) != 0)

@@ -187,6 +187,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             new("translation_us", c.TranslationMicroseconds),
             new("blocks_invalidated", c.BlocksInvalidated),
             new("translated_block_runs", c.TranslatedBlocksRun),
+            new("blocks_chained", c.BlocksChained),
             new("translated_instructions", c.TranslatedInstructions),
             new("optimized_instructions", c.OptimizedInstructions),
             new("undefined_instructions", _cpu.UndefinedCount),

@@ -199,6 +199,54 @@ public sealed class TranslationTests
         Assert.True(v.Cpu.Counters.TranslatedInstructions - translated > 150, "the rewritten loop ran translated too");
     }
 
+    /// <summary>A loop of 39 adds and a branch back: longer than a block, so it runs as several chained ones.</summary>
+    private static uint[] LongLoop(uint branch)
+    {
+        var code = new uint[41];
+        Array.Fill(code, 0x91000421u, 0, 38); // add x1,x1,#1
+        code[38] = 0xf10004e7u;                // subs x7,x7,#1
+        code[39] = branch;                     // b.ne 1b, or b 1b
+        code[40] = 0xf9000121u;                // str x1,[x9]
+        return code;
+    }
+
+    [Fact]
+    public void ALoopLongerThanABlock_RunsAsChainedOptimizedBlocks_InTheInterpretersState()
+    {
+        (ulong X1, ulong X7, ulong Pc, long Retired, long Chained) Run(bool translate)
+        {
+            using var m = new TestMachine();
+            var v = m.Start(LongLoop(0x54fffb21u)); // b.ne back 39 instructions
+            TranslateAtOnce(v, optimized: true, translate);
+            SetX(v, 7, 1000);
+            SetX(v, 9, MarkerBase);
+            Assert.Equal(RunResult.Ok, m.Run(v));
+            Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+            return (X(v, 1), X(v, 7), Pc(v), v.Cpu.Retired, v.Cpu.Counters.BlocksChained);
+        }
+
+        var interpreted = Run(translate: false);
+        var chained = Run(translate: true);
+        Assert.Equal(38_000UL, chained.X1);
+        Assert.Equal((interpreted.X1, interpreted.X7, interpreted.Pc, interpreted.Retired), (chained.X1, chained.X7, chained.Pc, chained.Retired));
+        Assert.True(chained.Chained > 1000, $"{chained.Chained} blocks chained");
+    }
+
+    [Fact]
+    public void AKickStopsAnEndlessLoopOfChainedBlocks_AtAnExactInstruction()
+    {
+        using var m = new TestMachine();
+        var v = m.Start(LongLoop(0x17ffffd9u)); // b back 39 instructions: endless
+        TranslateAtOnce(v, optimized: true);
+        Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 100));
+        Assert.True(v.Cpu.Counters.BlocksChained > 100, $"{v.Cpu.Counters.BlocksChained} blocks chained");
+
+        // Every iteration retires 38 adds, the subs and the branch: PC and x1 agree with the retired count.
+        long k = (long)(Pc(v) - CodeBase) / 4, iterations = (v.Cpu.Retired - k) / 40;
+        Assert.Equal(0, (v.Cpu.Retired - k) % 40);
+        Assert.Equal((ulong)((iterations * 38) + Math.Min(k, 38)), X(v, 1));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -33,6 +33,12 @@ internal static class BlockCompiler
     private static readonly Type[] s_parameters =
         [typeof(BlockState), typeof(Arm64Cpu), typeof(ulong), typeof(int), typeof(int).MakeByRefType(), typeof(long)];
 
+    /// <summary>The deepest chain of optimized blocks one run of a block may call (each link one host frame).</summary>
+    public const int MaxChainDepth = 8;
+
+    /// <summary>Returned by <see cref="Arm64Cpu.RunChained"/> when the chain is as deep as it may go: nothing ran.</summary>
+    public const int NotChained = -2;
+
     private static readonly FieldInfo s_validatedEpoch = typeof(BlockState).GetField(nameof(BlockState.ValidatedEpoch))!;
     private static readonly MethodInfo s_codeEpochNow = typeof(Arm64Cpu).GetProperty(nameof(Arm64Cpu.CodeEpochNow), BindingFlags.Instance | BindingFlags.NonPublic)!.GetMethod!;
     private static readonly FieldInfo s_state = typeof(Arm64Cpu).GetField(nameof(Arm64Cpu.State))!;
@@ -136,6 +142,8 @@ internal static class BlockCompiler
     /// </summary>
     public static unsafe BlockCode Compile(uint* host, int[] indices, uint[] words, int[] entries, ulong pc, bool inline = true)
     {
+        int first = -(int)((pc & 0xFFF) >> 2), last = first + 1023; // the page, as indices
+        int links = 0; // the chained exits
         var method = new DynamicMethod(
             $"a64_block_{pc:x}", typeof(int), s_parameters, typeof(Arm64Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator(256 + (indices.Length * 64));
@@ -181,7 +189,7 @@ internal static class BlockCompiler
         il.Emit(OpCodes.Stfld, s_validatedEpoch);
         il.MarkLabel(valid);
 
-        var emitter = new Emitter(il, flow, retired);
+        var emitter = new Emitter(il, flow, retired, host);
         emitter.ClearLoadExclusive();
 
         // The code is laid out in address order; the entries may be anywhere in it.
@@ -229,7 +237,7 @@ internal static class BlockCompiler
             emitter.ExitUnlessNextOrJump();
             emitter.Pending++;
 
-            bool nextInBlock = inBlock.Contains(i + 1);
+            bool nextInBlock = inBlock.Contains(i + 1), endsRun = false;
             if (IsDirectBranch(op))
             {
                 int target = i + BranchOffset(word, op);
@@ -248,6 +256,10 @@ internal static class BlockCompiler
                     il.Emit(OpCodes.Br, targetLabel);
                     emitter.Pending = pending; // the not-taken path has not added it
                 }
+                else if (inline && target >= first && target <= last)
+                {
+                    emitter.ExitChained(Flow.Jump, links++, target);
+                }
                 else
                 {
                     emitter.Exit(Flow.Jump);
@@ -257,6 +269,7 @@ internal static class BlockCompiler
             }
             else if (EndsRun(op))
             {
+                endsRun = true;
                 // A taken indirect branch or an exception return set PC; anything else falls through
                 // and leaves the block, where the run loop looks at what it changed.
                 Label fallThrough = il.DefineLabel();
@@ -270,7 +283,17 @@ internal static class BlockCompiler
             if (!nextInBlock)
             {
                 emitter.SetPc(i + 1);
-                emitter.Exit(Flow.Next);
+                if (inline && !endsRun && i + 1 <= last)
+                {
+                    // Cut off by the size limit, or joining code discovered from elsewhere: straight on
+                    // into the next optimized block. (After a system instruction the run loop looks first.)
+                    emitter.ExitChained(Flow.Next, links++, i + 1);
+                }
+                else
+                {
+                    emitter.Exit(Flow.Next);
+                }
+
                 emitter.Pending = 0; // what follows is reached only through its label
             }
         }
@@ -278,12 +301,18 @@ internal static class BlockCompiler
         il.MarkLabel(stale);
         il.Emit(OpCodes.Ldc_I4, Stale);
         il.Emit(OpCodes.Ret);
-        return (BlockCode)method.CreateDelegate(typeof(BlockCode), new BlockState());
+        return (BlockCode)method.CreateDelegate(typeof(BlockCode), new BlockState(links));
     }
 
     /// <summary>The IL sequences the instructions of a block share.</summary>
-    private sealed class Emitter(ILGenerator il, LocalBuilder flow, LocalBuilder retired)
+    private sealed unsafe class Emitter(ILGenerator il, LocalBuilder flow, LocalBuilder retired, uint* host)
     {
+        private static readonly FieldInfo s_links = typeof(BlockState).GetField(nameof(BlockState.Links))!;
+        private static readonly MethodInfo s_findChainTarget = typeof(Arm64Cpu).GetMethod(nameof(Arm64Cpu.FindChainTarget), BindingFlags.Instance | BindingFlags.NonPublic)!;
+        private static readonly MethodInfo s_runChained = typeof(Arm64Cpu).GetMethod(nameof(Arm64Cpu.RunChained), BindingFlags.Instance | BindingFlags.NonPublic)!;
+        private LocalBuilder? _next;
+        private LocalBuilder? _result;
+
         /// <summary>Instructions retired since <c>retired</c> was last brought up to date.</summary>
         public int Pending { get; set; }
 
@@ -311,13 +340,7 @@ internal static class BlockCompiler
         // (retired + Pending) << 2
         private void LoadRetiredShifted()
         {
-            il.Emit(OpCodes.Ldloc, retired);
-            if (Pending != 0)
-            {
-                il.Emit(OpCodes.Ldc_I4, Pending);
-                il.Emit(OpCodes.Add);
-            }
-
+            LoadRetired();
             il.Emit(OpCodes.Ldc_I4_2);
             il.Emit(OpCodes.Shl);
         }
@@ -364,6 +387,116 @@ internal static class BlockCompiler
             }
 
             il.Emit(OpCodes.Ret);
+        }
+
+        /// <summary>
+        /// Leaves the block with <paramref name="exit"/> (PC already at instruction <paramref name="target"/>
+        /// of the same page), going straight on into the optimized block there when there is one, through
+        /// link <paramref name="link"/>, under the checks of a backward branch; else to the run loop.
+        /// </summary>
+        public void ExitChained(Flow exit, int link, int target)
+        {
+            _next ??= il.DeclareLocal(typeof(TranslatedBlock));
+            _result ??= il.DeclareLocal(typeof(int));
+            Label plain = il.DefineLabel(), have = il.DefineLabel(), ran = il.DefineLabel();
+
+            // if (requests != 0 || retired + Pending >= limit || cpu._tlbEpoch != cpu._shared.TlbEpoch) goto plain;
+            il.Emit(OpCodes.Ldarg_S, (byte)4);
+            il.Emit(OpCodes.Volatile);
+            il.Emit(OpCodes.Ldind_I4);
+            il.Emit(OpCodes.Brtrue, plain);
+            LoadRetired();
+            il.Emit(OpCodes.Conv_I8);
+            il.Emit(OpCodes.Ldarg_S, (byte)5);
+            il.Emit(OpCodes.Bge, plain);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldfld, Arm64Cpu.TlbEpochField);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldfld, Arm64Cpu.SharedField);
+            il.Emit(OpCodes.Call, s_sharedEpoch);
+            il.Emit(OpCodes.Bne_Un, plain);
+
+            // next = state.Links[link] ?? (state.Links[link] = cpu.FindChainTarget(host + target)); if (next == null) goto plain;
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, s_links);
+            il.Emit(OpCodes.Ldc_I4, link);
+            il.Emit(OpCodes.Ldelem_Ref);
+            il.Emit(OpCodes.Stloc, _next);
+            il.Emit(OpCodes.Ldloc, _next);
+            il.Emit(OpCodes.Brtrue, have);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldc_I8, (long)(host + target));
+            il.Emit(OpCodes.Conv_U);
+            il.Emit(OpCodes.Call, s_findChainTarget);
+            il.Emit(OpCodes.Stloc, _next);
+            il.Emit(OpCodes.Ldloc, _next);
+            il.Emit(OpCodes.Brfalse, plain);
+            StoreLink(link, _next);
+            il.MarkLabel(have);
+
+            // result = cpu.RunChained(next, pc + 4 * target, ref requests, limit - (retired + Pending));
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldloc, _next);
+            il.Emit(OpCodes.Ldarg_2);
+            il.Emit(OpCodes.Ldc_I8, 4L * target);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldarg_S, (byte)4);
+            il.Emit(OpCodes.Ldarg_S, (byte)5);
+            LoadRetired();
+            il.Emit(OpCodes.Conv_I8);
+            il.Emit(OpCodes.Sub);
+            il.Emit(OpCodes.Call, s_runChained);
+            il.Emit(OpCodes.Stloc, _result);
+
+            // if (result >= 0) return ((retired + Pending) << 2) + result;   (its count and the flow it left with)
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldc_I4_0);
+            il.Emit(OpCodes.Bge, ran);
+
+            // Not run: too deep (keep the link), or its code changed (drop it); PC is still at the target.
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Ldc_I4, NotChained);
+            il.Emit(OpCodes.Beq, plain);
+            StoreLink(link, null);
+            il.Emit(OpCodes.Br, plain);
+
+            il.MarkLabel(ran);
+            LoadRetiredShifted();
+            il.Emit(OpCodes.Ldloc, _result);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ret);
+
+            il.MarkLabel(plain);
+            Exit(exit);
+        }
+
+        // state.Links[link] = value
+        private void StoreLink(int link, LocalBuilder? value)
+        {
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, s_links);
+            il.Emit(OpCodes.Ldc_I4, link);
+            if (value is null)
+            {
+                il.Emit(OpCodes.Ldnull);
+            }
+            else
+            {
+                il.Emit(OpCodes.Ldloc, value);
+            }
+
+            il.Emit(OpCodes.Stelem_Ref);
+        }
+
+        // retired + Pending
+        private void LoadRetired()
+        {
+            il.Emit(OpCodes.Ldloc, retired);
+            if (Pending != 0)
+            {
+                il.Emit(OpCodes.Ldc_I4, Pending);
+                il.Emit(OpCodes.Add);
+            }
         }
 
         // A taken backward branch (PC already at its target) goes round again only while the request

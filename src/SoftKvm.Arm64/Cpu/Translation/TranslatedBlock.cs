@@ -77,8 +77,16 @@ internal sealed unsafe class BlockSource(uint* host, ulong pc, int[] indices, ui
 internal delegate int BlockCode(Arm64Cpu cpu, ulong pc, int entry, ref int requests, long limit);
 
 /// <summary>The mutable state of one compiled block, shared by its entries (its code's first argument).</summary>
-internal sealed class BlockState
+internal sealed class BlockState(int links = 0)
 {
+    /// <summary>
+    /// For each exit of an optimized block to code of the same page outside it, the optimized block
+    /// there once one is found, so that the block goes straight on into it instead of returning to the
+    /// run loop (filled and dropped by the block's code; written by any PE without synchronisation, since
+    /// a link is only a hint and the block it names checks its own words).
+    /// </summary>
+    public readonly TranslatedBlock?[] Links = links == 0 ? [] : new TranslatedBlock?[links];
+
     /// <summary>
     /// The <see cref="Arm64Cpu.CodeEpochNow"/> at which the block last found its words in guest memory
     /// (-1: never); while the epoch stays there, an entry skips the comparison.

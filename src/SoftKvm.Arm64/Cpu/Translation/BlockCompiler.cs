@@ -400,21 +400,7 @@ internal static class BlockCompiler
             _result ??= il.DeclareLocal(typeof(int));
             Label plain = il.DefineLabel(), have = il.DefineLabel(), ran = il.DefineLabel();
 
-            // if (requests != 0 || retired + Pending >= limit || cpu._tlbEpoch != cpu._shared.TlbEpoch) goto plain;
-            il.Emit(OpCodes.Ldarg_S, (byte)4);
-            il.Emit(OpCodes.Volatile);
-            il.Emit(OpCodes.Ldind_I4);
-            il.Emit(OpCodes.Brtrue, plain);
-            LoadRetired();
-            il.Emit(OpCodes.Conv_I8);
-            il.Emit(OpCodes.Ldarg_S, (byte)5);
-            il.Emit(OpCodes.Bge, plain);
-            il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldfld, Arm64Cpu.TlbEpochField);
-            il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldfld, Arm64Cpu.SharedField);
-            il.Emit(OpCodes.Call, s_sharedEpoch);
-            il.Emit(OpCodes.Bne_Un, plain);
+            LeaveUnlessItMayGoOn(plain);
 
             // next = state.Links[link] ?? (state.Links[link] = cpu.FindChainTarget(host + target)); if (next == null) goto plain;
             il.Emit(OpCodes.Ldarg_0);
@@ -499,17 +485,29 @@ internal static class BlockCompiler
             }
         }
 
-        // A taken backward branch (PC already at its target) goes round again only while the request
-        // word is clear, the budget lasts and no other PE broadcast a TLB invalidation.
+        // A taken backward branch (PC already at its target) goes round again only while it may go on.
         public void CheckBackwardBranch()
         {
             Label leave = il.DefineLabel();
             Label stay = il.DefineLabel();
+            LeaveUnlessItMayGoOn(leave);
+            il.Emit(OpCodes.Br, stay);
+            il.MarkLabel(leave);
+            Exit(Flow.Jump);
+            il.MarkLabel(stay);
+        }
+
+        // Translated code goes on past a backward branch or into a chained block only while the request
+        // word is clear, the budget lasts and no other PE broadcast a TLB invalidation, as the
+        // interpreter checks before every instruction:
+        // if (requests != 0 || retired + Pending >= limit || cpu._tlbEpoch != cpu._shared.TlbEpoch) goto leave;
+        private void LeaveUnlessItMayGoOn(Label leave)
+        {
             il.Emit(OpCodes.Ldarg_S, (byte)4);
             il.Emit(OpCodes.Volatile);
             il.Emit(OpCodes.Ldind_I4);
             il.Emit(OpCodes.Brtrue, leave);
-            il.Emit(OpCodes.Ldloc, retired);
+            LoadRetired();
             il.Emit(OpCodes.Conv_I8);
             il.Emit(OpCodes.Ldarg_S, (byte)5);
             il.Emit(OpCodes.Bge, leave);
@@ -518,10 +516,7 @@ internal static class BlockCompiler
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, Arm64Cpu.SharedField);
             il.Emit(OpCodes.Call, s_sharedEpoch);
-            il.Emit(OpCodes.Beq, stay);
-            il.MarkLabel(leave);
-            Exit(Flow.Jump);
-            il.MarkLabel(stay);
+            il.Emit(OpCodes.Bne_Un, leave);
         }
     }
 }

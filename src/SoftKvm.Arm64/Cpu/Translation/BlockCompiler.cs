@@ -72,8 +72,7 @@ internal static class BlockCompiler
     /// </summary>
     public static unsafe int[] Discover(uint* host, ulong pc)
     {
-        int first = -(int)((pc & 0xFFF) >> 2);
-        int last = first + 1023;
+        var (first, last) = PageIndices(pc);
         var found = new SortedSet<int>();
         var work = new Stack<int>();
         work.Push(0);
@@ -102,6 +101,13 @@ internal static class BlockCompiler
         }
 
         return [.. found];
+    }
+
+    /// <summary>The first and last instruction of the 4 KiB page holding <paramref name="pc"/>, as indices relative to it.</summary>
+    private static (int First, int Last) PageIndices(ulong pc)
+    {
+        int first = -(int)((pc & 0xFFF) >> 2);
+        return (first, first + 1023);
     }
 
     /// <summary>
@@ -142,7 +148,7 @@ internal static class BlockCompiler
     /// </summary>
     public static unsafe BlockCode Compile(uint* host, int[] indices, uint[] words, int[] entries, ulong pc, bool inline = true)
     {
-        int first = -(int)((pc & 0xFFF) >> 2), last = first + 1023; // the page, as indices
+        var (first, last) = PageIndices(pc);
         int links = 0; // the chained exits
         var method = new DynamicMethod(
             $"a64_block_{pc:x}", typeof(int), s_parameters, typeof(Arm64Cpu), skipVisibility: false);

@@ -32,6 +32,9 @@ internal struct CpuProfileCounters
     /// <summary>Time spent translating blocks (building and compiling their host methods, quick and optimized), in microseconds.</summary>
     public long TranslationMicroseconds;
 
+    /// <summary>Blocks whose host method the runtime refused (a translator bug; they stay interpreted or quick).</summary>
+    public long TranslationFailures;
+
     /// <summary>Translated blocks dropped because the guest changed their code.</summary>
     public long BlocksInvalidated;
 

@@ -186,6 +186,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             new("translated_block_size", c.TranslatedBlockInstructions),
             new("translation_us", c.TranslationMicroseconds),
             new("blocks_invalidated", c.BlocksInvalidated),
+            new("translation_failures", c.TranslationFailures),
             new("translated_block_runs", c.TranslatedBlocksRun),
             new("blocks_chained", c.BlocksChained),
             new("translated_instructions", c.TranslatedInstructions),

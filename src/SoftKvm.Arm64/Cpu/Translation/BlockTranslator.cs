@@ -79,22 +79,29 @@ internal static unsafe class BlockTranslator
         while (true)
         {
             Request request = Next();
-            TranslatedBlock? current = request.Shared.FindEntry(request.Source.Host);
-            if (request.First)
+            try
             {
-                if (current is null)
+                TranslatedBlock? current = request.Shared.FindEntry(request.Source.Host);
+                if (request.First ? current is null : current is not null && current.Source == request.Source && !current.Optimized)
                 {
-                    Run(request);
-                }
-
-                lock (s_lock)
-                {
-                    s_pending.Remove(((nint)request.Source.Host, request.Shared));
+                    Run(request); // (an optimization of a block that went stale or was replaced meanwhile is not worth it)
                 }
             }
-            else if (current is not null && current.Source == request.Source && !current.Optimized)
+            catch (Exception e) when (e is InvalidProgramException or NotSupportedException or ArgumentException or InvalidOperationException)
             {
-                Run(request); // (a block that went stale or was replaced meanwhile is not worth it)
+                // The .NET runtime refused the block's method (a translator bug): the block goes on running as
+                // it did, interpreted or quick, and the profile counts the failure. The process keeps running.
+                Interlocked.Increment(ref request.Cpu.Counters.TranslationFailures);
+            }
+            finally
+            {
+                if (request.First)
+                {
+                    lock (s_lock)
+                    {
+                        s_pending.Remove(((nint)request.Source.Host, request.Shared));
+                    }
+                }
             }
         }
     }

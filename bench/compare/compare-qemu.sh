@@ -6,7 +6,7 @@
 #                                                         from the in-process benchmark `arm64-compute`)
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
-#   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 40 rounds)
+#   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 160 rounds)
 #                                                         minus the start-up of hello.elf, on both sides
 #   bench/compare/compare-qemu.sh mips-x86  [runs]        the same for x86: compute32bench.elf minus compute32 start-up
 #                                                         (qemu-system-x86_64 with isa-debug-exit)

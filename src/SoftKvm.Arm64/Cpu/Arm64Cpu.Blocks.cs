@@ -87,19 +87,6 @@ internal sealed unsafe partial class Arm64Cpu
         return TranslateBlock(host, pc);
     }
 
-    /// <summary>
-    /// Where code may have changed since: the instruction-cache invalidations of every PE plus the
-    /// writes from outside the CPUs. A translated block checks its words only when this moved since it
-    /// last did (the interpreter's decode cache checks its word at every fetch). A store by a PE is seen
-    /// by blocks after the instruction-cache maintenance the architecture requires before the new
-    /// instructions are executed (Arm ARM B2.2.5); until then a PE may run the old or the new ones.
-    /// </summary>
-    internal long CodeEpochNow
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _shared.CodeEpoch + _memory.ExternalWrites;
-    }
-
     /// <summary>The optimized block entered at <paramref name="host"/>, for a block to chain to; null if there is none.</summary>
     internal TranslatedBlock? FindChainTarget(uint* host) => _shared.FindEntry(host) is { Optimized: true } block ? block : null;
 
@@ -124,13 +111,6 @@ internal sealed unsafe partial class Arm64Cpu
 
     /// <summary>How many chained blocks are running below the run loop (reset by every run).</summary>
     private int _chainDepth;
-
-    /// <summary>IC IALLU, IC IALLUIS, IC IVAU: the decode cache needs nothing; translated blocks check their words again.</summary>
-    private Flow InvalidateInstructionCaches()
-    {
-        _shared.InvalidateInstructionCaches();
-        return Flow.Next;
-    }
 
     /// <summary>Drops the entry at <paramref name="host"/>: the guest changed the code of its block.</summary>
     private void DropStaleBlock(uint* host)

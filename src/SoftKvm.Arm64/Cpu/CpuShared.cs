@@ -18,16 +18,6 @@ internal sealed class CpuShared
 
     private readonly (int Op2, ulong Operand)[] _tlbiRing = new (int, ulong)[TlbiRingSize];
     private long _tlbEpoch;
-    private long _codeEpoch;
-
-    /// <summary>
-    /// Increments at every instruction-cache invalidation (IC IALLU, IC IALLUIS, IC IVAU) by any PE:
-    /// translated blocks check their words again when this (or the memory's external writes) moved.
-    /// </summary>
-    public long CodeEpoch => Volatile.Read(ref _codeEpoch);
-
-    /// <summary>Counts an instruction-cache invalidation (see <see cref="CodeEpoch"/>).</summary>
-    public void InvalidateInstructionCaches() => Interlocked.Increment(ref _codeEpoch);
 
     /// <summary>The host timestamp at which the system counter reads 0.</summary>
     public long CounterOrigin { get; } = Stopwatch.GetTimestamp();

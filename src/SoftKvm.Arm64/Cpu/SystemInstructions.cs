@@ -80,9 +80,9 @@ internal sealed unsafe partial class Arm64Cpu
             {
                 case (0 << 7) | (1 << 3) | 0: // IC IALLUIS
                 case (0 << 7) | (5 << 3) | 0: // IC IALLU
-                    return el0 ? Undefined() : InvalidateInstructionCaches();
+                    return el0 ? Undefined() : Flow.Next;
                 case (3 << 7) | (5 << 3) | 1: // IC IVAU
-                    return el0 && (State.SctlrEl1 & SctlrUci) == 0 ? TrapSysReg(insn, false) : InvalidateInstructionCaches();
+                    return el0 && (State.SctlrEl1 & SctlrUci) == 0 ? TrapSysReg(insn, false) : Flow.Next;
                 case (0 << 7) | (6 << 3) | 1: // DC IVAC
                     return el0 ? Undefined() : CacheMaintenanceByVa(value);
                 case (0 << 7) | (6 << 3) | 2: // DC ISW

@@ -24,7 +24,6 @@ public sealed unsafe class GuestMemory : IDisposable
     private readonly List<MemorySlot> _retired = [];
     private MemorySlot[] _slots = [];
     private long _generation;
-    private long _externalWrites;
     private bool _disposed;
 
     /// <summary>Raised after any change to the slots or after a dirty-log harvest.</summary>
@@ -32,17 +31,6 @@ public sealed unsafe class GuestMemory : IDisposable
 
     /// <summary>Increments on every slot change and dirty-log harvest; TLBs compare it.</summary>
     public long Generation => Volatile.Read(ref _generation);
-
-    /// <summary>
-    /// Increments after every write that does not come from a CPU model (the VMM's <see cref="Write"/>,
-    /// devices' DMA through <see cref="NoteExternalWrite"/>) and every slot change: a CPU model that keeps
-    /// translated code checks its words again when this moves, since no instruction-cache maintenance of
-    /// the guest announces such writes.
-    /// </summary>
-    public long ExternalWrites => Volatile.Read(ref _externalWrites);
-
-    /// <summary>Counts a write into guest memory made outside <see cref="Write"/> (a device's DMA into a host span), after it is made.</summary>
-    public void NoteExternalWrite() => Interlocked.Increment(ref _externalWrites);
 
     /// <summary>A snapshot of the slots, sorted by guest-physical base.</summary>
     public IReadOnlyList<MemorySlot> Slots => Volatile.Read(ref _slots);
@@ -242,8 +230,6 @@ public sealed unsafe class GuestMemory : IDisposable
             source = source[n..];
             gpa += (ulong)n;
         }
-
-        NoteExternalWrite();
     }
 
     /// <summary>Reads a little-endian value of an unmanaged type at <paramref name="address"/>.</summary>
@@ -326,7 +312,6 @@ public sealed unsafe class GuestMemory : IDisposable
     {
         Volatile.Write(ref _slots, slots);
         Interlocked.Increment(ref _generation);
-        NoteExternalWrite();
         Changed?.Invoke();
     }
 

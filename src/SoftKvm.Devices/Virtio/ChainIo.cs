@@ -39,11 +39,9 @@ internal static unsafe class ChainIo
         long n = (long)Math.Min((ulong)length, Math.Min(available, int.MaxValue));
         if (write)
         {
-            // TryGetHostPointer marks only the first page; mark the whole range for dirty logging. (The
-            // write is counted again when the used element is pushed, after the data is in place.)
+            // TryGetHostPointer marks only the first page; mark the whole range for dirty logging.
             var slot = memory.FindSlot(address);
             slot?.MarkDirty(address - slot.GuestPhysBase.Value, (ulong)n);
-            memory.NoteExternalWrite();
         }
 
         return new Span<byte>(p, (int)n);

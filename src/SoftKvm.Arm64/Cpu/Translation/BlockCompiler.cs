@@ -39,8 +39,6 @@ internal static class BlockCompiler
     /// <summary>Returned by <see cref="Arm64Cpu.RunChained"/> when the chain is as deep as it may go: nothing ran.</summary>
     public const int NotChained = -2;
 
-    private static readonly FieldInfo s_validatedEpoch = typeof(BlockState).GetField(nameof(BlockState.ValidatedEpoch))!;
-    private static readonly MethodInfo s_codeEpochNow = typeof(Arm64Cpu).GetProperty(nameof(Arm64Cpu.CodeEpochNow), BindingFlags.Instance | BindingFlags.NonPublic)!.GetMethod!;
     private static readonly FieldInfo s_state = typeof(Arm64Cpu).GetField(nameof(Arm64Cpu.State))!;
 
     private static readonly FieldInfo s_pc = typeof(CpuState).GetField(nameof(CpuState.Pc))!;
@@ -103,6 +101,39 @@ internal static class BlockCompiler
         return [.. found];
     }
 
+    /// <summary>
+    /// if (host[i] != words[i]) goto stale; for every instruction, two adjacent ones compared as one
+    /// 8-byte word, at offsets from one base address (so each pair is a compare with a memory operand).
+    /// </summary>
+    private static unsafe void EmitStaleCheck(ILGenerator il, uint* host, int[] indices, uint[] words, Label stale)
+    {
+        LocalBuilder block = il.DeclareLocal(typeof(byte*));
+        il.Emit(OpCodes.Ldc_I8, (long)(host + indices[0]));
+        il.Emit(OpCodes.Conv_U);
+        il.Emit(OpCodes.Stloc, block);
+        for (int k = 0; k < indices.Length;)
+        {
+            il.Emit(OpCodes.Ldloc, block);
+            il.Emit(OpCodes.Ldc_I4, 4 * (indices[k] - indices[0]));
+            il.Emit(OpCodes.Add);
+            if (k + 1 < indices.Length && indices[k + 1] == indices[k] + 1)
+            {
+                il.Emit(OpCodes.Unaligned, (byte)4);
+                il.Emit(OpCodes.Ldind_I8);
+                il.Emit(OpCodes.Ldc_I8, (long)(words[k] | ((ulong)words[k + 1] << 32)));
+                k += 2;
+            }
+            else
+            {
+                il.Emit(OpCodes.Ldind_U4);
+                il.Emit(OpCodes.Ldc_I4, unchecked((int)words[k]));
+                k++;
+            }
+
+            il.Emit(OpCodes.Bne_Un, stale);
+        }
+    }
+
     /// <summary>The first and last instruction of the 4 KiB page holding <paramref name="pc"/>, as indices relative to it.</summary>
     private static (int First, int Last) PageIndices(ulong pc)
     {
@@ -138,9 +169,8 @@ internal static class BlockCompiler
     /// <summary>
     /// Emits the host method for the instructions <paramref name="indices"/> (from
     /// <see cref="Discover"/>) with words <paramref name="words"/>, read at <paramref name="host"/>. The
-    /// method is entered at <paramref name="entries"/>[entry]; when code may have changed since it last
-    /// looked (<see cref="Arm64Cpu.CodeEpochNow"/> moved) it first checks that guest memory still holds
-    /// those words and returns <see cref="Stale"/> if not; otherwise it returns (instructions
+    /// method is entered at <paramref name="entries"/>[entry]; it first checks that guest memory still
+    /// holds those words and returns <see cref="Stale"/> if not; otherwise it returns (instructions
     /// retired &lt;&lt; 2) | the <see cref="Flow"/> it left with. <paramref name="inline"/> chooses the
     /// optimized form (each handler inlined with its word as a constant: fast code, milliseconds of JIT)
     /// or the quick one (each instruction a call of its op's <see cref="OpDispatch"/> method: no fetch,
@@ -170,30 +200,8 @@ internal static class BlockCompiler
         il.Emit(OpCodes.Ret);
         il.MarkLabel(run);
 
-        // long now = cpu.CodeEpochNow;
-        // if (state.ValidatedEpoch != now) { if (host[i] != words[i]) return Stale; (for every i)  state.ValidatedEpoch = now; }
-        Label stale = il.DefineLabel(), valid = il.DefineLabel();
-        LocalBuilder now = il.DeclareLocal(typeof(long));
-        il.Emit(OpCodes.Ldarg_1);
-        il.Emit(OpCodes.Call, s_codeEpochNow);
-        il.Emit(OpCodes.Stloc, now);
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Ldfld, s_validatedEpoch);
-        il.Emit(OpCodes.Ldloc, now);
-        il.Emit(OpCodes.Beq, valid);
-        for (int k = 0; k < indices.Length; k++)
-        {
-            il.Emit(OpCodes.Ldc_I8, (long)(host + indices[k]));
-            il.Emit(OpCodes.Conv_U);
-            il.Emit(OpCodes.Ldind_U4);
-            il.Emit(OpCodes.Ldc_I4, unchecked((int)words[k]));
-            il.Emit(OpCodes.Bne_Un, stale);
-        }
-
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Ldloc, now);
-        il.Emit(OpCodes.Stfld, s_validatedEpoch);
-        il.MarkLabel(valid);
+        Label stale = il.DefineLabel();
+        EmitStaleCheck(il, host, indices, words, stale);
 
         var emitter = new Emitter(il, flow, retired, host);
         emitter.ClearLoadExclusive();

@@ -2,10 +2,9 @@ namespace SoftKvm.Arm64.Cpu.Translation;
 
 /// <summary>
 /// One entry into translated code (<see cref="BlockCompiler"/>): the host method of a block and where
-/// in it this entry is. Whenever code may have changed (an instruction-cache invalidation by any PE, a
-/// write by DMA or the VMM: <see cref="Arm64Cpu.CodeEpochNow"/>), the block's code starts by comparing
-/// guest memory with the words it was compiled from, so changed code makes it stale and it is never
-/// run again.
+/// in it this entry is. The block's code starts by comparing guest memory with the words it was
+/// compiled from, so a write to the code (by any PE, DMA or the VMM) makes it stale and it is never run
+/// again: the same rule as the decode cache, checked once per entry instead of once per instruction.
 /// </summary>
 internal sealed unsafe class TranslatedBlock(BlockSource source, int offset, int ordinal, BlockCode code, bool optimized)
 {
@@ -86,10 +85,4 @@ internal sealed class BlockState(int links = 0)
     /// a link is only a hint and the block it names checks its own words).
     /// </summary>
     public readonly TranslatedBlock?[] Links = links == 0 ? [] : new TranslatedBlock?[links];
-
-    /// <summary>
-    /// The <see cref="Arm64Cpu.CodeEpochNow"/> at which the block last found its words in guest memory
-    /// (-1: never); while the epoch stays there, an entry skips the comparison.
-    /// </summary>
-    public long ValidatedEpoch = -1;
 }

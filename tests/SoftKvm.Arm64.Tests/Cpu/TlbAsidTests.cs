@@ -99,10 +99,13 @@ public sealed class TlbAsidTests
         return (pte1, pte2, AddressSpace.Descriptor(new1, attributes1), AddressSpace.Descriptor(new2, attributes2));
     }
 
-    [Fact]
-    public void TwoAsids_SameVa_TtbrSwitchWithoutTlbi_SeesEachMapping()
+    /// <summary>
+    /// Maps VA1 to 0xAAAA in address space A (ASID <paramref name="asidA"/>) and to 0xBBBB in B (ASID
+    /// <paramref name="asidB"/>), then runs from A: ldr x1,[x0]; msr ttbr0_el1,x2 (B); isb; ldr x3,[x0];
+    /// msr ttbr0_el1,x5 (A); isb; ldr x6,[x0]; brk #0 - switching without a TLBI.
+    /// </summary>
+    private static Arm64Vcpu RunAcrossTwoAddressSpaces(TestMachine m, int asidA, int asidB, Action<Arm64Vcpu>? configure = null)
     {
-        using var m = new TestMachine();
         var a = new AddressSpace(m, RamBase + 0x90_0000);
         var b = new AddressSpace(m, RamBase + 0x91_0000);
         ulong dataA = RamBase + 0xA0_0000, dataB = RamBase + 0xA0_1000;
@@ -111,12 +114,20 @@ public sealed class TlbAsidTests
         Poke(m, dataA, 0xAAAA);
         Poke(m, dataB, 0xBBBB);
 
-        // ldr x1,[x0]; msr ttbr0_el1,x2; isb; ldr x3,[x0]; msr ttbr0_el1,x5; isb; ldr x6,[x0]; brk #0
-        var v = Start(m, a, 1, [0xf9400001u, 0xd5182002u, 0xd5033fdfu, 0xf9400003u, 0xd5182005u, 0xd5033fdfu, 0xf9400006u, 0xd4200000u]);
+        var v = Start(m, a, asidA, [0xf9400001u, 0xd5182002u, 0xd5033fdfu, 0xf9400003u, 0xd5182005u, 0xd5033fdfu, 0xf9400006u, 0xd4200000u]);
+        configure?.Invoke(v);
         SetX(v, 0, Va1);
-        SetX(v, 2, b.Root | (2UL << 48));
-        SetX(v, 5, a.Root | (1UL << 48));
+        SetX(v, 2, b.Root | ((ulong)asidB << 48));
+        SetX(v, 5, a.Root | ((ulong)asidA << 48));
         RunToBrk(m, v);
+        return v;
+    }
+
+    [Fact]
+    public void TwoAsids_SameVa_TtbrSwitchWithoutTlbi_SeesEachMapping()
+    {
+        using var m = new TestMachine();
+        var v = RunAcrossTwoAddressSpaces(m, 1, 2);
         Assert.Equal(0xAAAAUL, X(v, 1));
         Assert.Equal(0xBBBBUL, X(v, 3));
         Assert.Equal(0xAAAAUL, X(v, 6));
@@ -128,21 +139,8 @@ public sealed class TlbAsidTests
     public void AsidWidth_FollowsTcrAs(bool sixteen, int asidA, int asidB, ulong expectedUnderB)
     {
         using var m = new TestMachine();
-        var a = new AddressSpace(m, RamBase + 0x90_0000);
-        var b = new AddressSpace(m, RamBase + 0x91_0000);
-        ulong dataA = RamBase + 0xA0_0000, dataB = RamBase + 0xA0_1000;
-        a.Map(Va1, dataA, Ng);
-        b.Map(Va1, dataB, Ng);
-        Poke(m, dataA, 0xAAAA);
-        Poke(m, dataB, 0xBBBB);
-
-        // ldr x1,[x0]; msr ttbr0_el1,x2; isb; ldr x3,[x0]; msr ttbr0_el1,x5; isb; ldr x6,[x0]; brk #0
-        var v = Start(m, a, asidA, [0xf9400001u, 0xd5182002u, 0xd5033fdfu, 0xf9400003u, 0xd5182005u, 0xd5033fdfu, 0xf9400006u, 0xd4200000u]);
-        v.SetSystemRegister(SysRegKey.Of(3, 0, 2, 0, 2), 25 | (1UL << 23) | (sixteen ? 1UL << 36 : 0));
-        SetX(v, 0, Va1);
-        SetX(v, 2, b.Root | ((ulong)asidB << 48));
-        SetX(v, 5, a.Root | ((ulong)asidA << 48));
-        RunToBrk(m, v);
+        var v = RunAcrossTwoAddressSpaces(m, asidA, asidB,
+            vcpu => vcpu.SetSystemRegister(SysRegKey.Of(3, 0, 2, 0, 2), 25 | (1UL << 23) | (sixteen ? 1UL << 36 : 0)));
         Assert.Equal(0xAAAAUL, X(v, 1));
         Assert.Equal(expectedUnderB, X(v, 3));
         Assert.Equal(0xAAAAUL, X(v, 6));

@@ -100,6 +100,20 @@ public sealed class TlbAsidTests
     }
 
     /// <summary>
+    /// The registers the two-page programs use: x0 = Va1, x9 = Va2, and "str x7,[x8]; str x11,[x10]"
+    /// remaps both (x8/x10 the descriptors' addresses, x7/x11 the new descriptors).
+    /// </summary>
+    private static void SetTwoPageRegisters(Arm64Vcpu v, (ulong Pte1, ulong Pte2, ulong Remap1, ulong Remap2) p)
+    {
+        SetX(v, 0, Va1);
+        SetX(v, 9, Va2);
+        SetX(v, 8, p.Pte1);
+        SetX(v, 7, p.Remap1);
+        SetX(v, 10, p.Pte2);
+        SetX(v, 11, p.Remap2);
+    }
+
+    /// <summary>
     /// Maps VA1 to 0xAAAA in address space A (ASID <paramref name="asidA"/>) and to 0xBBBB in B (ASID
     /// <paramref name="asidB"/>), then runs from A: ldr x1,[x0]; msr ttbr0_el1,x2 (B); isb; ldr x3,[x0];
     /// msr ttbr0_el1,x5 (A); isb; ldr x6,[x0]; brk #0 - switching without a TLBI.
@@ -176,12 +190,7 @@ public sealed class TlbAsidTests
         // ldr x3,[x0]; ldr x4,[x9]; tlbi vaae1,x13; dsb ish; isb; ldr x5,[x0]; brk #0
         var v = Start(m, s, 7, [0xf9400001u, 0xf9400122u, 0xf9000107u, 0xf900014bu, 0xd5033b9fu, 0xd508834cu, 0xd5033b9fu, 0xd5033fdfu,
             0xf9400003u, 0xf9400124u, 0xd508876du, 0xd5033b9fu, 0xd5033fdfu, 0xf9400005u, 0xd4200000u]);
-        SetX(v, 0, Va1);
-        SetX(v, 9, Va2);
-        SetX(v, 8, p.Pte1);
-        SetX(v, 7, p.Remap1);
-        SetX(v, 10, p.Pte2);
-        SetX(v, 11, p.Remap2);
+        SetTwoPageRegisters(v, p);
         SetX(v, 12, 7UL << 48);
         SetX(v, 13, Va1 >> 12);
         RunToBrk(m, v);
@@ -203,12 +212,7 @@ public sealed class TlbAsidTests
         // ldr x3,[x0]; ldr x4,[x9]; tlbi vae1is,x14; dsb ish; isb; ldr x5,[x9]; brk #0
         var v = Start(m, s, 3, [0xf9400001u, 0xf9400122u, 0xf9000107u, 0xf900014bu, 0xd5033b9fu, 0xd508872cu, 0xd5033b9fu, 0xd5033fdfu,
             0xf9400003u, 0xf9400124u, 0xd508832eu, 0xd5033b9fu, 0xd5033fdfu, 0xf9400125u, 0xd4200000u]);
-        SetX(v, 0, Va1);
-        SetX(v, 9, Va2);
-        SetX(v, 8, p.Pte1);
-        SetX(v, 7, p.Remap1);
-        SetX(v, 10, p.Pte2);
-        SetX(v, 11, p.Remap2);
+        SetTwoPageRegisters(v, p);
         SetX(v, 12, (3UL << 48) | (Va1 >> 12));
         SetX(v, 14, (4UL << 48) | (Va2 >> 12)); // another ASID: must not touch ASID 3's entry
         RunToBrk(m, v);

@@ -168,6 +168,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
             return _exit.Reason;
         }
 
+        _lookUp = true;
         for (long n = 0; n < maxInstructions; n++)
         {
             if (Volatile.Read(ref _exitRequested) != 0)
@@ -187,10 +188,23 @@ public sealed unsafe partial class X86Cpu : IDisposable
                 return _exit.Reason;
             }
 
+            if (_lookUp && Translation)
+            {
+                long retired = RunBlock(maxInstructions - n);
+                if (retired > 0)
+                {
+                    n += retired - 1;
+                    continue;
+                }
+            }
+
+            ulong before = _regs.Rip;
             if (!Step())
             {
                 return _exit.Reason;
             }
+
+            NoteFlow(before);
         }
 
         _exit.Reason = X86ExitReason.BudgetExhausted;

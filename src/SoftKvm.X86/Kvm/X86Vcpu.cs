@@ -182,7 +182,16 @@ public sealed partial class X86Vcpu : Vcpu
 
     /// <inheritdoc />
     public override IReadOnlyList<KeyValuePair<string, long>> CpuModelCounters() =>
-        [new("instructions", _cpu.InstructionsRetired)];
+        [
+            new("instructions", _cpu.InstructionsRetired),
+            new("unimplemented", _cpu.UnimplementedCount),
+            new("blocks_translated", _cpu.BlocksTranslated),
+            new("translation_us", (long)_cpu.TranslationTime.TotalMicroseconds),
+            new("blocks_invalidated", _cpu.StaleBlocks),
+            new("translation_failures", _cpu.TranslationFailures),
+            new("translated_block_runs", _cpu.BlockEntries),
+            new("translated_instructions", _cpu.TranslatedInstructions),
+        ];
 
     /// <summary>Tells the vCPU that interrupt state changed (any thread): wakes it when halted and, when <paramref name="kick"/>, makes a running CPU model stop at its next instruction.</summary>
     internal void NotifyEvent(bool kick)

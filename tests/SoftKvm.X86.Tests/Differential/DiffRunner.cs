@@ -10,11 +10,19 @@ internal sealed class DiffRunner : IDisposable
     private readonly byte[] _data = new byte[DiffCase.DataSize];
     private readonly ulong[] _gpr = new ulong[16];
 
-    public DiffRunner()
+    /// <summary>A runner for the interpreter, or (<paramref name="translate"/>) one that compiles every case as a
+    /// translated block at its first instruction, on the calling thread.</summary>
+    public DiffRunner(bool translate = false)
     {
         _m.Setup64();
         _m.Cpu.Controls.ExceptionBitmap = uint.MaxValue;
+        _m.Cpu.Translation = translate;
+        _m.Cpu.TranslationThreshold = 0;
+        _m.Cpu.TranslateSynchronously = true;
     }
+
+    /// <summary>The CPU the cases run on (for its translation counters).</summary>
+    public X86Cpu Cpu => _m.Cpu;
 
     public void Dispose() => _m.Dispose();
 
@@ -34,6 +42,7 @@ internal sealed class DiffRunner : IDisposable
         r.Rflags = rflags;
         r.Rip = DiffCase.CodeAddress;
         _m.Cpu.StateChanged();
+        _m.Cpu.FlushBlocks();
         var reason = _m.Cpu.Run(100);
         ulong kind = 0;
         if (reason == X86ExitReason.ExceptionOrNmi)

@@ -5,7 +5,7 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// <summary>ADD, ADC, SUB, SBB, CMP, AND, OR, XOR, TEST, INC, DEC, NEG, NOT.</summary>
 internal static class Arithmetic
 {
-    private const ulong IncDecMask = Rflags.Status & ~Rflags.CF;
+    internal const ulong IncDecMask = Rflags.Status & ~Rflags.CF;
 
     public static void Add(X86Cpu c, ref Instruction i) => Binary(c, ref i, 0);
 
@@ -25,7 +25,9 @@ internal static class Arithmetic
 
     public static void Test(X86Cpu c, ref Instruction i) => Binary(c, ref i, 8);
 
-    private static ulong Compute(int op, ulong a, ulong b, ulong cf, int size, out ulong flags) => op switch
+    /// <summary>The result and status flags of binary op <paramref name="op"/> (0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP, 8 TEST).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static ulong Compute(int op, ulong a, ulong b, ulong cf, int size, out ulong flags) => op switch
     {
         0 => Alu.Add(a, b, 0, size, out flags),
         1 => Alu.Logic(a | b, size, out flags),

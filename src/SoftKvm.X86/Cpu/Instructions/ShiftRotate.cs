@@ -57,10 +57,7 @@ internal static class ShiftRotate
             return;
         }
 
-        int bits = size * 8;
-        ulong r = n >= bits ? 0 : (a << n) & Alu.Mask(size);
-        ulong cf = n > bits ? 0 : (a >> (bits - n)) & 1;
-        ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
+        ulong r = ShlCore(a, n, size, out ulong flags);
         if (c.WriteOp(ref i, 0, size, r))
         {
             c.SetStatus(flags);
@@ -80,9 +77,7 @@ internal static class ShiftRotate
             return;
         }
 
-        ulong r = n >= 64 ? 0 : a >> n;
-        ulong cf = n > 64 ? 0 : (a >> (n - 1)) & 1;
-        ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | (Alu.Msb(a, size) != 0 ? OF : 0);
+        ulong r = ShrCore(a, n, size, out ulong flags);
         if (c.WriteOp(ref i, 0, size, r))
         {
             c.SetStatus(flags);
@@ -102,14 +97,43 @@ internal static class ShiftRotate
             return;
         }
 
-        long s = (long)Alu.SignExtend(a, size);
-        ulong r = (ulong)(s >> Math.Min(n, 63)) & Alu.Mask(size);
-        ulong cf = (ulong)(s >> Math.Min(n - 1, 63)) & 1;
-        ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0);
+        ulong r = SarCore(a, n, size, out ulong flags);
         if (c.WriteOp(ref i, 0, size, r))
         {
             c.SetStatus(flags);
         }
+    }
+
+    /// <summary>SHL of <paramref name="a"/> by a masked count <paramref name="n"/> other than 0: result and status flags.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static ulong ShlCore(ulong a, int n, int size, out ulong flags)
+    {
+        int bits = size * 8;
+        ulong r = n >= bits ? 0 : (a << n) & Alu.Mask(size);
+        ulong cf = n > bits ? 0 : (a >> (bits - n)) & 1;
+        flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
+        return r;
+    }
+
+    /// <summary>SHR, as <see cref="ShlCore"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static ulong ShrCore(ulong a, int n, int size, out ulong flags)
+    {
+        ulong r = n >= 64 ? 0 : a >> n;
+        ulong cf = n > 64 ? 0 : (a >> (n - 1)) & 1;
+        flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | (Alu.Msb(a, size) != 0 ? OF : 0);
+        return r;
+    }
+
+    /// <summary>SAR, as <see cref="ShlCore"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static ulong SarCore(ulong a, int n, int size, out ulong flags)
+    {
+        long s = (long)Alu.SignExtend(a, size);
+        ulong r = (ulong)(s >> Math.Min(n, 63)) & Alu.Mask(size);
+        ulong cf = (ulong)(s >> Math.Min(n - 1, 63)) & 1;
+        flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0);
+        return r;
     }
 
     public static void Rol(X86Cpu c, ref Instruction i)

@@ -1,0 +1,493 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using Iced.Intel;
+using Label = System.Reflection.Emit.Label;
+
+namespace SoftKvm.X86.Cpu.Translation;
+
+/// <summary>A compiled block, closed over its <see cref="X86BlockState"/>: returns <see cref="X86BlockCompiler.Stale"/>
+/// or (instructions retired &lt;&lt; 1) | 1 when the interpreter must run the instruction at RIP next.</summary>
+internal delegate int X86BlockCode(X86Cpu cpu, long limit);
+
+/// <summary>What a compiled block needs at run time besides its code: the instructions it hands to the interpreter's handlers.</summary>
+internal sealed class X86BlockState(Instruction[] instructions)
+{
+    /// <summary>The decoded instructions, indexed as the block's instructions (only the generic ones are read).</summary>
+    public readonly Instruction[] Instructions = instructions;
+}
+
+/// <summary>
+/// Compiles the hot code at a branch target into one host method (the x86 counterpart of the arm64
+/// translator). A block is the code reachable from its entry inside one 4 KiB page through straight
+/// lines and direct jumps (Jcc both ways, JMP), so a loop inside a page runs as a host loop; CALL and RET
+/// end it. The common integer instructions (MOV, MOVZX/MOVSX, LEA, the ALU group, INC/DEC/NEG/NOT,
+/// shifts by a constant, PUSH/POP, SETcc, the branches) are compiled to IL with their operands as
+/// constants; other plain integer instructions call the interpreter's handler with their decoded form.
+/// <para>
+/// Semantics are the interpreter's: a block runs only where the run loop allows it (protected or long
+/// mode with flat segments, no TF/RF, no debug breakpoints, no interrupt shadow, enough budget). Memory
+/// is accessed through software-TLB hits only; a miss, a page crossing, a fault or an exit in a handler
+/// leaves the block before the instruction with everything committed up to it, and the interpreter runs
+/// that instruction (so every fault and exit is the interpreter's). Status flags are computed only where
+/// a later instruction, a block exit or such a leave can see them. A backward branch goes round again
+/// only while no exit is requested, no memory slot changed and the budget covers another pass.
+/// </para>
+/// </summary>
+internal static class X86BlockCompiler
+{
+    /// <summary>The most instructions in one block.</summary>
+    public const int MaxInstructions = 64;
+
+    /// <summary>Returned by a block whose bytes are no longer in guest memory.</summary>
+    public const int Stale = -1;
+
+    private const ulong Status = Rflags.Status;
+
+    /// <summary>One instruction of a block: where it is, what it is, and what the flag analysis found.</summary>
+    private sealed class Item
+    {
+        public int Offset;
+        public Instruction Insn;
+        public X86BlockOp Kind;
+        public ulong Reads;
+        public ulong Writes;
+        public bool MayLeave;
+        public ulong LiveIn;
+        public ulong LiveOut;
+        public int Index;
+
+        public int End => Offset + Insn.Length;
+    }
+
+    /// <summary>
+    /// Decodes the block entered at <paramref name="entry"/> of <paramref name="page"/> (a copy of the 4 KiB
+    /// page whose first byte is at RIP <paramref name="pageRip"/>), compiles it and returns its code, the
+    /// byte range it was compiled from, and the number of instructions; null when nothing there compiles.
+    /// </summary>
+    public static X86CompiledBlock? Compile(byte[] page, nint pageHost, int entry, ulong pageRip, int bitness)
+    {
+        var items = Discover(page, entry, pageRip, bitness);
+        if (items is null || items.Count == 0)
+        {
+            return null;
+        }
+
+        Analyse(items, pageRip);
+        int first = items[0].Offset, end = items[^1].End;
+        var code = Emit(items, entry, pageRip, bitness, page, pageHost, first, end);
+        return new X86CompiledBlock(code, first, end - first, items.Count);
+    }
+
+    private static List<Item>? Discover(byte[] page, int entry, ulong pageRip, int bitness)
+    {
+        var found = new SortedDictionary<int, Item>();
+        var work = new Stack<int>();
+        work.Push(entry);
+        while (work.Count > 0 && found.Count < MaxInstructions)
+        {
+            int offset = work.Pop();
+            while (offset >= 0 && offset < page.Length && found.Count < MaxInstructions && !found.ContainsKey(offset))
+            {
+                var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(page, offset, page.Length - offset));
+                decoder.IP = pageRip + (ulong)offset;
+                decoder.Decode(out Instruction insn);
+                if (insn.IsInvalid)
+                {
+                    break; // undecodable, or crossing the page: the interpreter's
+                }
+
+                X86BlockOp kind = Classify(ref insn, bitness);
+                if (kind == X86BlockOp.Stop)
+                {
+                    break;
+                }
+
+                var item = new Item { Offset = offset, Insn = insn, Kind = kind };
+                found.Add(offset, item);
+                if (kind is X86BlockOp.Jcc or X86BlockOp.Jmp)
+                {
+                    long target = (long)(insn.NearBranchTarget - pageRip);
+                    if (target >= 0 && target < page.Length)
+                    {
+                        work.Push((int)target);
+                    }
+
+                    if (kind == X86BlockOp.Jmp)
+                    {
+                        break;
+                    }
+                }
+                else if (kind is X86BlockOp.Call or X86BlockOp.Ret)
+                {
+                    break;
+                }
+
+                offset = item.End;
+            }
+        }
+
+        var items = found.Values.ToList();
+        for (int k = 0; k < items.Count; k++)
+        {
+            items[k].Index = k;
+            if (k > 0 && items[k - 1].End > items[k].Offset)
+            {
+                return null; // overlapping decodings (a jump into an instruction): leave it to the interpreter
+            }
+        }
+
+        return items;
+    }
+
+    /// <summary>Which instructions a block compiles, and how. <see cref="X86BlockOp.Stop"/> ends the block before it.</summary>
+    private static X86BlockOp Classify(ref Instruction i, int bitness)
+    {
+        if (i.Code.Encoding() != EncodingKind.Legacy || !OperandsPlain(ref i, bitness))
+        {
+            return X86BlockOp.Stop;
+        }
+
+        bool locked = i.HasLockPrefix;
+        bool rep = i.HasRepPrefix || i.HasRepnePrefix;
+        switch (i.Mnemonic)
+        {
+            case Mnemonic.Nop:
+                return X86BlockOp.Nop;
+            case Mnemonic.Mov:
+                return X86BlockOp.Mov;
+            case Mnemonic.Movzx:
+                return X86BlockOp.Movzx;
+            case Mnemonic.Movsx or Mnemonic.Movsxd:
+                return X86BlockOp.Movsx;
+            case Mnemonic.Lea:
+                return X86BlockOp.Lea;
+            case Mnemonic.Add or Mnemonic.Or or Mnemonic.Adc or Mnemonic.Sbb or Mnemonic.And or Mnemonic.Sub
+                or Mnemonic.Xor or Mnemonic.Cmp or Mnemonic.Test:
+                return locked ? X86BlockOp.Generic : X86BlockOp.Binary;
+            case Mnemonic.Inc or Mnemonic.Dec:
+                return locked ? X86BlockOp.Generic : X86BlockOp.IncDec;
+            case Mnemonic.Neg:
+                return locked ? X86BlockOp.Generic : X86BlockOp.Neg;
+            case Mnemonic.Not:
+                return locked ? X86BlockOp.Generic : X86BlockOp.Not;
+            case Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar:
+                // A count in CL, or a count of 0 (no flags change), is the handler's.
+                bool constant = i.OpCount < 2 || i.GetOpKind(1) != OpKind.Register;
+                return constant && X86BlockEmitter.ShiftCount(ref i, X86Cpu.OpSize(ref i, 0)) > 0 ? X86BlockOp.Shift : X86BlockOp.Generic;
+            case Mnemonic.Seto or Mnemonic.Setno or Mnemonic.Setb or Mnemonic.Setae or Mnemonic.Sete or Mnemonic.Setne
+                or Mnemonic.Setbe or Mnemonic.Seta or Mnemonic.Sets or Mnemonic.Setns or Mnemonic.Setp or Mnemonic.Setnp
+                or Mnemonic.Setl or Mnemonic.Setge or Mnemonic.Setle or Mnemonic.Setg:
+                return X86BlockOp.Setcc;
+            case Mnemonic.Push when i.Op0Kind is not OpKind.Memory:
+                return X86BlockOp.Push;
+            case Mnemonic.Pop when i.Op0Kind == OpKind.Register:
+                return X86BlockOp.Pop;
+            case Mnemonic.Jo or Mnemonic.Jno or Mnemonic.Jb or Mnemonic.Jae or Mnemonic.Je or Mnemonic.Jne
+                or Mnemonic.Jbe or Mnemonic.Ja or Mnemonic.Js or Mnemonic.Jns or Mnemonic.Jp or Mnemonic.Jnp
+                or Mnemonic.Jl or Mnemonic.Jge or Mnemonic.Jle or Mnemonic.Jg:
+                return NearTargetOk(ref i, bitness) ? X86BlockOp.Jcc : X86BlockOp.Stop;
+            case Mnemonic.Jmp when IsNearBranch(i.Op0Kind):
+                return NearTargetOk(ref i, bitness) ? X86BlockOp.Jmp : X86BlockOp.Stop;
+            case Mnemonic.Call when IsNearBranch(i.Op0Kind):
+                return NearTargetOk(ref i, bitness) ? X86BlockOp.Call : X86BlockOp.Stop;
+            case Mnemonic.Ret when i.OpCount == 0:
+                return X86BlockOp.Ret;
+
+            // Plain integer instructions the interpreter's handlers run inside the block.
+            case Mnemonic.Mul or Mnemonic.Imul or Mnemonic.Div or Mnemonic.Idiv
+                or Mnemonic.Rol or Mnemonic.Ror or Mnemonic.Rcl or Mnemonic.Rcr or Mnemonic.Shld or Mnemonic.Shrd
+                or Mnemonic.Bt or Mnemonic.Bts or Mnemonic.Btr or Mnemonic.Btc or Mnemonic.Bsf or Mnemonic.Bsr
+                or Mnemonic.Bswap or Mnemonic.Xchg or Mnemonic.Xadd or Mnemonic.Cmpxchg
+                or Mnemonic.Cbw or Mnemonic.Cwde or Mnemonic.Cdqe or Mnemonic.Cwd or Mnemonic.Cdq or Mnemonic.Cqo
+                or Mnemonic.Cmovo or Mnemonic.Cmovno or Mnemonic.Cmovb or Mnemonic.Cmovae or Mnemonic.Cmove
+                or Mnemonic.Cmovne or Mnemonic.Cmovbe or Mnemonic.Cmova or Mnemonic.Cmovs or Mnemonic.Cmovns
+                or Mnemonic.Cmovp or Mnemonic.Cmovnp or Mnemonic.Cmovl or Mnemonic.Cmovge or Mnemonic.Cmovle
+                or Mnemonic.Cmovg or Mnemonic.Clc or Mnemonic.Stc or Mnemonic.Cmc or Mnemonic.Lahf
+                or Mnemonic.Push or Mnemonic.Pop or Mnemonic.Leave
+                or Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq
+                or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq
+                or Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd or Mnemonic.Lodsq
+                or Mnemonic.Cmpsb or Mnemonic.Cmpsw or Mnemonic.Cmpsd or Mnemonic.Cmpsq
+                or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd or Mnemonic.Scasq:
+                // A REP string instruction retires once per iteration in the interpreter's count: the interpreter's.
+                return rep ? X86BlockOp.Stop : X86BlockOp.Generic;
+            default:
+                return X86BlockOp.Stop;
+        }
+    }
+
+    private static bool IsNearBranch(OpKind k) => k is OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64;
+
+    /// <summary>A direct target the block may jump to: 32 or 64-bit operand size, canonical in 64-bit mode (else the interpreter's #GP).</summary>
+    private static bool NearTargetOk(ref Instruction i, int bitness) =>
+        i.Op0Kind != OpKind.NearBranch16 && (bitness != 64 || X86Cpu.IsCanonical(i.NearBranchTarget));
+
+    /// <summary>Registers are general-purpose, memory operands use the native address size and a segment the run
+    /// loop checks to be flat (DS, ES, SS; FS and GS by their base in 64-bit mode).</summary>
+    private static bool OperandsPlain(ref Instruction i, int bitness)
+    {
+        for (int op = 0; op < i.OpCount; op++)
+        {
+            switch (i.GetOpKind(op))
+            {
+                case OpKind.Register:
+                    Register r = i.GetOpRegister(op);
+                    if (!r.IsGPR())
+                    {
+                        return false;
+                    }
+
+                    break;
+                case OpKind.Memory:
+                    Register seg = i.MemorySegment;
+                    bool segmentOk = seg is Register.DS or Register.ES or Register.SS
+                        || (bitness == 64 && seg is Register.FS or Register.GS);
+                    if (!segmentOk || AddressSize(ref i, bitness) < 4)
+                    {
+                        return false;
+                    }
+
+                    break;
+                case OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegRSI or OpKind.MemorySegDI
+                    or OpKind.MemorySegEDI or OpKind.MemorySegRDI or OpKind.MemoryESDI or OpKind.MemoryESEDI or OpKind.MemoryESRDI:
+                    // String operands: the handler does its own segmentation.
+                    break;
+                case OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate64
+                    or OpKind.Immediate8to16 or OpKind.Immediate8to32 or OpKind.Immediate8to64 or OpKind.Immediate32to64
+                    or OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64:
+                    break;
+                default:
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The address size of the memory operand, as <see cref="X86Cpu.EffectiveAddress"/> computes it.</summary>
+    private static int AddressSize(ref Instruction i, int bitness)
+    {
+        Register b = i.MemoryBase, x = i.MemoryIndex;
+        if (b is Register.RIP)
+        {
+            return 8;
+        }
+
+        if (b is Register.EIP)
+        {
+            return 4;
+        }
+
+        int asz = 0;
+        if (b != Register.None)
+        {
+            asz = X86Cpu.RegSize(b);
+        }
+
+        if (x != Register.None)
+        {
+            asz = X86Cpu.RegSize(x);
+        }
+
+        if (asz == 0)
+        {
+            asz = i.MemoryDisplSize;
+            if (asz < 2)
+            {
+                asz = bitness / 8;
+            }
+        }
+
+        return asz;
+    }
+
+    private static bool HasMemory(ref Instruction i)
+    {
+        for (int op = 0; op < i.OpCount; op++)
+        {
+            if (i.GetOpKind(op) == OpKind.Memory)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Flag liveness: which status flags each instruction must write (a later instruction, a block exit or a
+    /// leave to the interpreter can see them); an instruction that may leave needs all of them on entry.
+    /// </summary>
+    private static void Analyse(List<Item> items, ulong pageRip)
+    {
+        var byOffset = items.ToDictionary(x => x.Offset);
+        foreach (var it in items)
+        {
+            ref Instruction i = ref it.Insn;
+            it.MayLeave = it.Kind is X86BlockOp.Generic or X86BlockOp.Push or X86BlockOp.Pop or X86BlockOp.Call or X86BlockOp.Ret || HasMemory(ref i);
+            (it.Reads, it.Writes) = it.Kind switch
+            {
+                X86BlockOp.Binary => (i.Mnemonic is Mnemonic.Adc or Mnemonic.Sbb ? Rflags.CF : 0UL, Status),
+                X86BlockOp.IncDec => (0UL, Status & ~Rflags.CF),
+                X86BlockOp.Neg or X86BlockOp.Shift => (0UL, Status),
+                X86BlockOp.Jcc or X86BlockOp.Setcc or X86BlockOp.Generic => (Status, 0UL),
+                _ => (0UL, 0UL),
+            };
+        }
+
+        bool changed = true;
+        while (changed)
+        {
+            changed = false;
+            for (int k = items.Count - 1; k >= 0; k--)
+            {
+                var it = items[k];
+                ulong liveOut = 0;
+                foreach (int s in Successors(it, pageRip))
+                {
+                    liveOut |= s >= 0 && byOffset.TryGetValue(s, out var next) ? next.LiveIn : Status;
+                }
+
+                ulong liveIn = it.Reads | (liveOut & ~it.Writes) | (it.MayLeave ? Status : 0);
+                if (liveIn != it.LiveIn || liveOut != it.LiveOut)
+                {
+                    it.LiveIn = liveIn;
+                    it.LiveOut = liveOut;
+                    changed = true;
+                }
+            }
+        }
+    }
+
+    /// <summary>The offsets control may go to after <paramref name="it"/>; -1 for a place outside the page (a block exit).</summary>
+    private static IEnumerable<int> Successors(Item it, ulong pageRip)
+    {
+        int Target() => (long)(it.Insn.NearBranchTarget - pageRip) is >= 0 and < 4096 and var t ? (int)t : -1;
+        switch (it.Kind)
+        {
+            case X86BlockOp.Jcc:
+                yield return it.End;
+                yield return Target();
+                break;
+            case X86BlockOp.Jmp:
+                yield return Target();
+                break;
+            case X86BlockOp.Call or X86BlockOp.Ret:
+                yield return -1;
+                break;
+            default:
+                yield return it.End;
+                break;
+        }
+    }
+
+    private static readonly Type[] s_parameters = [typeof(X86BlockState), typeof(X86Cpu), typeof(long)];
+
+    private static X86BlockCode Emit(List<Item> items, int entry, ulong pageRip, int bitness, byte[] page, nint pageHost, int first, int end)
+    {
+        var method = new DynamicMethod($"x86_block_{pageRip + (ulong)entry:x}", typeof(int), s_parameters, typeof(X86Cpu), skipVisibility: false);
+        ILGenerator il = method.GetILGenerator(256 + (items.Count * 128));
+        var e = new X86BlockEmitter(il, bitness, items.Count);
+
+        // if (cpu == null) return 0;   (the translator's dry call, which makes the JIT compile the method)
+        Label run = il.DefineLabel();
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Brtrue, run);
+        il.Emit(OpCodes.Ldc_I4_0);
+        il.Emit(OpCodes.Ret);
+        il.MarkLabel(run);
+
+        Label stale = il.DefineLabel();
+        e.EmitStaleCheck(pageHost, page, first, end, stale);
+
+        // Labels where paths meet: the entry and every target of a branch inside the block.
+        var offsets = new HashSet<int>(items.Select(x => x.Offset));
+        var labels = new Dictionary<int, Label> { [entry] = il.DefineLabel() };
+        foreach (var it in items)
+        {
+            if (it.Kind is X86BlockOp.Jcc or X86BlockOp.Jmp)
+            {
+                int t = (int)(long)(it.Insn.NearBranchTarget - pageRip);
+                if (offsets.Contains(t) && !labels.ContainsKey(t))
+                {
+                    labels[t] = il.DefineLabel();
+                }
+            }
+        }
+
+        il.Emit(OpCodes.Br, labels[entry]);
+        for (int k = 0; k < items.Count; k++)
+        {
+            var it = items[k];
+            if (labels.TryGetValue(it.Offset, out Label here))
+            {
+                e.SyncRetired();
+                il.MarkLabel(here);
+            }
+
+            ulong rip = pageRip + (ulong)it.Offset;
+            ulong next = rip + (ulong)it.Insn.Length;
+            bool flags = (it.LiveOut & it.Writes) != 0;
+            Label leave = e.LeaveLabel(rip);
+            switch (it.Kind)
+            {
+                case X86BlockOp.Jcc:
+                {
+                    int target = (int)(long)(it.Insn.NearBranchTarget - pageRip);
+                    Label notTaken = il.DefineLabel();
+                    e.Condition(it.Insn.ConditionCode);
+                    il.Emit(OpCodes.Brfalse, notTaken);
+                    e.Pending++;
+                    e.Jump(target, it.Insn.NearBranchTarget, it.Offset, labels);
+                    e.Pending--;
+                    il.MarkLabel(notTaken);
+                    e.Pending++;
+                    break;
+                }
+
+                case X86BlockOp.Jmp:
+                    e.Pending++;
+                    e.Jump((int)(long)(it.Insn.NearBranchTarget - pageRip), it.Insn.NearBranchTarget, it.Offset, labels);
+                    e.Pending = 0; // what follows is reached only through its label
+                    continue;
+                case X86BlockOp.Call:
+                    e.Call(ref it.Insn, next, leave);
+                    e.Pending++;
+                    e.Exit(it.Insn.NearBranchTarget);
+                    e.Pending = 0;
+                    continue;
+                case X86BlockOp.Ret:
+                    e.Ret(ref it.Insn, leave);
+                    e.Pending++;
+                    e.ExitToRip();
+                    e.Pending = 0;
+                    continue;
+                case X86BlockOp.Generic:
+                    e.Generic(k, rip, leave);
+                    e.Pending++;
+                    break;
+                default:
+                    e.Plain(ref it.Insn, it.Kind, flags, leave);
+                    e.Pending++;
+                    break;
+            }
+
+            bool fallsThrough = k + 1 < items.Count && items[k + 1].Offset == it.End;
+            if (!fallsThrough)
+            {
+                e.Exit(next);
+                e.Pending = 0;
+            }
+        }
+
+        e.EmitLeaves();
+        il.MarkLabel(stale);
+        il.Emit(OpCodes.Ldc_I4, Stale);
+        il.Emit(OpCodes.Ret);
+        var state = new X86BlockState(items.Select(x => x.Insn).ToArray());
+        return (X86BlockCode)method.CreateDelegate(typeof(X86BlockCode), state);
+    }
+}
+
+/// <summary>A compiled block and the bytes of the page it was compiled from (offset and length of the range it compares at entry).</summary>
+internal sealed record X86CompiledBlock(X86BlockCode Code, int Offset, int Length, int InstructionCount);

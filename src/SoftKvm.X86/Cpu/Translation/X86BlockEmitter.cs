@@ -1,0 +1,669 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using Iced.Intel;
+using Label = System.Reflection.Emit.Label;
+
+namespace SoftKvm.X86.Cpu.Translation;
+
+/// <summary>How a block handles one instruction (<see cref="X86BlockCompiler"/>); <see cref="Stop"/> ends the block before it.</summary>
+internal enum X86BlockOp
+{
+    Stop,
+    Generic,
+    Nop,
+    Mov,
+    Movzx,
+    Movsx,
+    Lea,
+    Binary,
+    IncDec,
+    Neg,
+    Not,
+    Shift,
+    Setcc,
+    Push,
+    Pop,
+    Jcc,
+    Jmp,
+    Call,
+    Ret,
+}
+
+/// <summary>
+/// The IL of a block's instructions. Operands are read into locals before anything is written, so an
+/// instruction leaves (to the interpreter, through its leave label) with nothing of it committed; the
+/// retired count is kept at compile time between the places where paths meet (<see cref="Pending"/>).
+/// Arguments of the method: 0 the block state, 1 the CPU, 2 the instruction limit.
+/// </summary>
+internal sealed unsafe class X86BlockEmitter
+{
+    private static readonly MethodInfo s_gpr = Method(nameof(X86Cpu.BlockGpr));
+    private static readonly MethodInfo s_setGpr = Method(nameof(X86Cpu.BlockSetGpr));
+    private static readonly MethodInfo s_segmentBase = Method(nameof(X86Cpu.BlockSegmentBase));
+    private static readonly MethodInfo s_readPointer = Method(nameof(X86Cpu.BlockReadPointer));
+    private static readonly MethodInfo s_writePointer = Method(nameof(X86Cpu.BlockWritePointer));
+    private static readonly MethodInfo s_load = Method(nameof(X86Cpu.BlockLoad));
+    private static readonly MethodInfo s_store = Method(nameof(X86Cpu.BlockStore));
+    private static readonly MethodInfo s_binary = Method(nameof(X86Cpu.BlockBinary));
+    private static readonly MethodInfo s_incDec = Method(nameof(X86Cpu.BlockIncDec));
+    private static readonly MethodInfo s_neg = Method(nameof(X86Cpu.BlockNeg));
+    private static readonly MethodInfo s_shift = Method(nameof(X86Cpu.BlockShift));
+    private static readonly MethodInfo s_condition = Method(nameof(X86Cpu.BlockCondition));
+    private static readonly MethodInfo s_execute = Method(nameof(X86Cpu.BlockExecute));
+    private static readonly MethodInfo s_setRip = Method(nameof(X86Cpu.BlockSetRip));
+    private static readonly MethodInfo s_mayGoOn = Method(nameof(X86Cpu.BlockMayGoOn));
+    private static readonly MethodInfo s_canonical = Method(nameof(X86Cpu.IsCanonical));
+    private static readonly MethodInfo s_signExtend = typeof(Alu).GetMethod(nameof(Alu.SignExtend))!;
+    private static readonly FieldInfo s_instructions = typeof(X86BlockState).GetField(nameof(X86BlockState.Instructions))!;
+
+    private readonly ILGenerator _il;
+    private readonly int _bitness;
+    private readonly int _count;
+    private readonly LocalBuilder _retired;
+    private readonly LocalBuilder _a;
+    private readonly LocalBuilder _b;
+    private readonly LocalBuilder _r;
+    private readonly LocalBuilder _p;
+    private readonly LocalBuilder _q;
+    private readonly List<(Label Label, ulong Rip, int Pending)> _leaves = [];
+
+    public X86BlockEmitter(ILGenerator il, int bitness, int count)
+    {
+        _il = il;
+        _bitness = bitness;
+        _count = count;
+        _retired = il.DeclareLocal(typeof(int));
+        _a = il.DeclareLocal(typeof(ulong));
+        _b = il.DeclareLocal(typeof(ulong));
+        _r = il.DeclareLocal(typeof(ulong));
+        _p = il.DeclareLocal(typeof(byte*));
+        _q = il.DeclareLocal(typeof(byte*));
+    }
+
+    /// <summary>Instructions retired since the <c>retired</c> local was last brought up to date.</summary>
+    public int Pending { get; set; }
+
+    private static MethodInfo Method(string name) =>
+        typeof(X86Cpu).GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
+        ?? throw new InvalidOperationException($"X86Cpu.{name} is missing");
+
+    private int StackSize => _bitness == 64 ? 8 : 4;
+
+    private ulong StackMask => _bitness == 64 ? ulong.MaxValue : 0xFFFFFFFF;
+
+    // ---- Block structure ----
+
+    /// <summary>if (the bytes [first, end) of the page differ from the ones compiled) return Stale; eight bytes per compare.</summary>
+    public void EmitStaleCheck(nint pageHost, byte[] page, int first, int end, Label stale)
+    {
+        for (int at = first; at < end;)
+        {
+            int left = end - at;
+            int size = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            if (left > 8 && left < 16)
+            {
+                size = 8;
+            }
+
+            ulong expected = 0;
+            for (int b = 0; b < size; b++)
+            {
+                expected |= (ulong)page[at + b] << (8 * b);
+            }
+
+            _il.Emit(OpCodes.Ldc_I8, (long)(pageHost + at));
+            _il.Emit(OpCodes.Conv_U);
+            _il.Emit(OpCodes.Unaligned, (byte)1);
+            switch (size)
+            {
+                case 8:
+                    _il.Emit(OpCodes.Ldind_I8);
+                    _il.Emit(OpCodes.Ldc_I8, (long)expected);
+                    break;
+                case 4:
+                    _il.Emit(OpCodes.Ldind_U4);
+                    _il.Emit(OpCodes.Ldc_I4, unchecked((int)(uint)expected));
+                    break;
+                case 2:
+                    _il.Emit(OpCodes.Ldind_U2);
+                    _il.Emit(OpCodes.Ldc_I4, (int)expected);
+                    break;
+                default:
+                    _il.Emit(OpCodes.Ldind_U1);
+                    _il.Emit(OpCodes.Ldc_I4, (int)expected);
+                    break;
+            }
+
+            _il.Emit(OpCodes.Bne_Un, stale);
+            at += size;
+        }
+    }
+
+    // retired += Pending
+    public void SyncRetired()
+    {
+        if (Pending != 0)
+        {
+            _il.Emit(OpCodes.Ldloc, _retired);
+            _il.Emit(OpCodes.Ldc_I4, Pending);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Stloc, _retired);
+            Pending = 0;
+        }
+    }
+
+    /// <summary>The label that leaves before the instruction at <paramref name="rip"/> (emitted at the end by <see cref="EmitLeaves"/>).</summary>
+    public Label LeaveLabel(ulong rip)
+    {
+        Label l = _il.DefineLabel();
+        _leaves.Add((l, rip, Pending));
+        return l;
+    }
+
+    // leave: cpu.Rip = rip; return ((retired + pending) << 1) | 1;
+    public void EmitLeaves()
+    {
+        foreach (var (label, rip, pending) in _leaves)
+        {
+            _il.MarkLabel(label);
+            SetRip(rip);
+            LoadRetired(pending);
+            _il.Emit(OpCodes.Ldc_I4_1);
+            _il.Emit(OpCodes.Shl);
+            _il.Emit(OpCodes.Ldc_I4_1);
+            _il.Emit(OpCodes.Or);
+            _il.Emit(OpCodes.Ret);
+        }
+    }
+
+    private void SetRip(ulong rip)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldc_I8, (long)rip);
+        _il.Emit(OpCodes.Call, s_setRip);
+    }
+
+    private void LoadRetired(int pending)
+    {
+        _il.Emit(OpCodes.Ldloc, _retired);
+        if (pending != 0)
+        {
+            _il.Emit(OpCodes.Ldc_I4, pending);
+            _il.Emit(OpCodes.Add);
+        }
+    }
+
+    // cpu.Rip = rip; return (retired + Pending) << 1;
+    public void Exit(ulong rip)
+    {
+        SetRip(rip);
+        ExitToRip();
+    }
+
+    // return (retired + Pending) << 1;   (RIP already set)
+    public void ExitToRip()
+    {
+        LoadRetired(Pending);
+        _il.Emit(OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.Shl);
+        _il.Emit(OpCodes.Ret);
+    }
+
+    /// <summary>
+    /// A taken direct branch (already counted in <see cref="Pending"/>): to its label when the target is in the
+    /// block (a backward one only while the block may go round again), else out of the block.
+    /// </summary>
+    public void Jump(int target, ulong targetRip, int from, Dictionary<int, Label> labels)
+    {
+        if (!labels.TryGetValue(target, out Label label))
+        {
+            Exit(targetRip);
+            return;
+        }
+
+        int pending = Pending;
+        SyncRetired();
+        if (target <= from)
+        {
+            // if (!BlockMayGoOn(cpu) || retired + count > limit) { cpu.Rip = target; return retired << 1; }
+            Label leave = _il.DefineLabel(), stay = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Call, s_mayGoOn);
+            _il.Emit(OpCodes.Brfalse, leave);
+            _il.Emit(OpCodes.Ldloc, _retired);
+            _il.Emit(OpCodes.Ldc_I4, _count);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Conv_I8);
+            _il.Emit(OpCodes.Ldarg_2);
+            _il.Emit(OpCodes.Ble, stay);
+            _il.MarkLabel(leave);
+            Exit(targetRip);
+            _il.MarkLabel(stay);
+        }
+
+        _il.Emit(OpCodes.Br, label);
+        Pending = pending;
+    }
+
+    public void Condition(ConditionCode cc)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldc_I4, (int)cc);
+        _il.Emit(OpCodes.Call, s_condition);
+    }
+
+    /// <summary>cpu.Rip = rip; if (!BlockExecute(cpu, ref state.Instructions[index])) goto leave;</summary>
+    public void Generic(int index, ulong rip, Label leave)
+    {
+        SetRip(rip);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, s_instructions);
+        _il.Emit(OpCodes.Ldc_I4, index);
+        _il.Emit(OpCodes.Ldelema, typeof(Instruction));
+        _il.Emit(OpCodes.Call, s_execute);
+        _il.Emit(OpCodes.Brfalse, leave);
+    }
+
+    // ---- Operands ----
+
+    private void LoadGpr(int index)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldc_I4, index);
+        _il.Emit(OpCodes.Call, s_gpr);
+    }
+
+    private void Mask(ulong mask)
+    {
+        if (mask != ulong.MaxValue)
+        {
+            _il.Emit(OpCodes.Ldc_I8, (long)mask);
+            _il.Emit(OpCodes.And);
+        }
+    }
+
+    /// <summary>Pushes the value of register <paramref name="r"/> (zero-extended), as <see cref="X86Cpu.GetReg"/>.</summary>
+    private void LoadRegister(Register r)
+    {
+        LoadGpr(X86Cpu.RegIndex(r));
+        if (r is Register.AH or Register.CH or Register.DH or Register.BH)
+        {
+            _il.Emit(OpCodes.Ldc_I4_8);
+            _il.Emit(OpCodes.Shr_Un);
+            Mask(0xFF);
+            return;
+        }
+
+        Mask(X86Cpu.SizeMask(X86Cpu.RegSize(r)));
+    }
+
+    /// <summary>Writes <paramref name="value"/> (a local) to register <paramref name="r"/>, as <see cref="X86Cpu.SetReg"/>.</summary>
+    private void StoreRegister(Register r, LocalBuilder value)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldc_I4, X86Cpu.RegIndex(r));
+        _il.Emit(OpCodes.Ldc_I4, X86Cpu.RegSize(r));
+        _il.Emit(r is Register.AH or Register.CH or Register.DH or Register.BH ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+        _il.Emit(OpCodes.Ldloc, value);
+        _il.Emit(OpCodes.Call, s_setGpr);
+    }
+
+    private void SetStackPointer(LocalBuilder value)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldc_I4, Gpr.Rsp);
+        _il.Emit(OpCodes.Ldc_I4, StackSize);
+        _il.Emit(OpCodes.Ldc_I4_0);
+        _il.Emit(OpCodes.Ldloc, value);
+        _il.Emit(OpCodes.Call, s_setGpr);
+    }
+
+    /// <summary>Pushes the effective address of the memory operand, as <see cref="X86Cpu.EffectiveAddress"/>.</summary>
+    private void EffectiveAddress(ref Instruction i)
+    {
+        Register b = i.MemoryBase, x = i.MemoryIndex;
+        if (b == Register.RIP)
+        {
+            _il.Emit(OpCodes.Ldc_I8, (long)i.MemoryDisplacement64);
+            return;
+        }
+
+        if (b == Register.EIP)
+        {
+            _il.Emit(OpCodes.Ldc_I8, (long)(i.MemoryDisplacement64 & 0xFFFFFFFF));
+            return;
+        }
+
+        int asz = 0;
+        _il.Emit(OpCodes.Ldc_I8, (long)i.MemoryDisplacement64);
+        if (b != Register.None)
+        {
+            LoadGpr(X86Cpu.RegIndex(b));
+            _il.Emit(OpCodes.Add);
+            asz = X86Cpu.RegSize(b);
+        }
+
+        if (x != Register.None)
+        {
+            LoadGpr(X86Cpu.RegIndex(x));
+            int shift = System.Numerics.BitOperations.TrailingZeroCount(i.MemoryIndexScale);
+            if (shift != 0)
+            {
+                _il.Emit(OpCodes.Ldc_I4, shift);
+                _il.Emit(OpCodes.Shl);
+            }
+
+            _il.Emit(OpCodes.Add);
+            asz = X86Cpu.RegSize(x);
+        }
+
+        if (asz == 0)
+        {
+            asz = i.MemoryDisplSize < 2 ? _bitness / 8 : i.MemoryDisplSize;
+        }
+
+        Mask(X86Cpu.SizeMask(asz));
+    }
+
+    /// <summary>Pushes the linear address of the memory operand (flat segments: the run loop checked them; FS/GS by their base in 64-bit mode).</summary>
+    private void LinearAddress(ref Instruction i)
+    {
+        EffectiveAddress(ref i);
+        if (i.MemorySegment is Register.FS or Register.GS)
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldc_I4, i.MemorySegment - Register.ES);
+            _il.Emit(OpCodes.Call, s_segmentBase);
+            _il.Emit(OpCodes.Add);
+        }
+    }
+
+    // pointer = BlockRead/WritePointer(cpu, <address>, size); if (pointer == null) goto leave;
+    private void Pointer(Action address, int size, bool write, LocalBuilder pointer, Label leave)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        address();
+        _il.Emit(OpCodes.Ldc_I4, size);
+        _il.Emit(OpCodes.Call, write ? s_writePointer : s_readPointer);
+        _il.Emit(OpCodes.Stloc, pointer);
+        _il.Emit(OpCodes.Ldloc, pointer);
+        _il.Emit(OpCodes.Brfalse, leave);
+    }
+
+    private void MemoryPointer(Instruction i, int size, bool write, LocalBuilder pointer, Label leave) =>
+        Pointer(() => LinearAddress(ref i), size, write, pointer, leave);
+
+    private void Load(LocalBuilder pointer, int size)
+    {
+        _il.Emit(OpCodes.Ldloc, pointer);
+        _il.Emit(OpCodes.Ldc_I4, size);
+        _il.Emit(OpCodes.Call, s_load);
+    }
+
+    private void Store(LocalBuilder pointer, int size, LocalBuilder value)
+    {
+        _il.Emit(OpCodes.Ldloc, pointer);
+        _il.Emit(OpCodes.Ldc_I4, size);
+        _il.Emit(OpCodes.Ldloc, value);
+        _il.Emit(OpCodes.Call, s_store);
+    }
+
+    /// <summary>
+    /// target = operand <paramref name="op"/> of <paramref name="size"/> bytes (register, immediate or memory,
+    /// read through <paramref name="pointer"/>; a destination is looked up for writing when <paramref name="rmw"/>).
+    /// </summary>
+    private void Read(ref Instruction i, int op, int size, LocalBuilder target, LocalBuilder pointer, bool rmw, Label leave)
+    {
+        switch (i.GetOpKind(op))
+        {
+            case OpKind.Register:
+                LoadRegister(i.GetOpRegister(op));
+                break;
+            case OpKind.Memory:
+                MemoryPointer(i, size, rmw, pointer, leave);
+                Load(pointer, size);
+                break;
+            default:
+                _il.Emit(OpCodes.Ldc_I8, (long)(i.GetImmediate(op) & X86Cpu.SizeMask(size)));
+                break;
+        }
+
+        _il.Emit(OpCodes.Stloc, target);
+    }
+
+    /// <summary>Writes <paramref name="value"/> to operand 0: a register, or memory through the pointer its read or look-up left.</summary>
+    private void WriteDestination(ref Instruction i, int size, LocalBuilder value)
+    {
+        if (i.Op0Kind == OpKind.Register)
+        {
+            StoreRegister(i.Op0Register, value);
+        }
+        else
+        {
+            Store(_p, size, value);
+        }
+    }
+
+    // ---- Instructions ----
+
+    /// <summary>A compiled instruction that is not a branch.</summary>
+    public void Plain(ref Instruction i, X86BlockOp op, bool flags, Label leave)
+    {
+        switch (op)
+        {
+            case X86BlockOp.Nop:
+                return;
+            case X86BlockOp.Mov:
+            {
+                int size = X86Cpu.OpSize(ref i, 0);
+                if (i.Op0Kind == OpKind.Memory)
+                {
+                    MemoryPointer(i, size, true, _p, leave);
+                }
+
+                Read(ref i, 1, size, _r, _q, false, leave);
+                WriteDestination(ref i, size, _r);
+                return;
+            }
+
+            case X86BlockOp.Movzx or X86BlockOp.Movsx:
+            {
+                int src = X86Cpu.OpSize(ref i, 1);
+                Read(ref i, 1, src, _r, _q, false, leave);
+                if (op == X86BlockOp.Movsx)
+                {
+                    _il.Emit(OpCodes.Ldloc, _r);
+                    _il.Emit(OpCodes.Ldc_I4, src);
+                    _il.Emit(OpCodes.Call, s_signExtend);
+                    _il.Emit(OpCodes.Stloc, _r);
+                }
+
+                StoreRegister(i.Op0Register, _r);
+                return;
+            }
+
+            case X86BlockOp.Lea:
+                EffectiveAddress(ref i);
+                _il.Emit(OpCodes.Stloc, _r);
+                StoreRegister(i.Op0Register, _r);
+                return;
+            case X86BlockOp.Binary:
+            {
+                int size = X86Cpu.OpSize(ref i, 0);
+                int code = BinaryCode(i.Mnemonic);
+                Read(ref i, 0, size, _a, _p, code < 7, leave);
+                Read(ref i, 1, size, _b, _q, false, leave);
+                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldloc, _a);
+                _il.Emit(OpCodes.Ldloc, _b);
+                _il.Emit(OpCodes.Ldc_I4, code);
+                _il.Emit(OpCodes.Ldc_I4, size);
+                _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                _il.Emit(OpCodes.Call, s_binary);
+                _il.Emit(OpCodes.Stloc, _r);
+                if (code < 7)
+                {
+                    WriteDestination(ref i, size, _r);
+                }
+
+                return;
+            }
+
+            case X86BlockOp.IncDec or X86BlockOp.Neg or X86BlockOp.Not or X86BlockOp.Shift:
+            {
+                int size = X86Cpu.OpSize(ref i, 0);
+                Read(ref i, 0, size, _a, _p, true, leave);
+                if (op == X86BlockOp.Not)
+                {
+                    _il.Emit(OpCodes.Ldloc, _a);
+                    _il.Emit(OpCodes.Not);
+                }
+                else
+                {
+                    _il.Emit(OpCodes.Ldarg_1);
+                    _il.Emit(OpCodes.Ldloc, _a);
+                    switch (op)
+                    {
+                        case X86BlockOp.IncDec:
+                            _il.Emit(i.Mnemonic == Mnemonic.Dec ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                            _il.Emit(OpCodes.Ldc_I4, size);
+                            _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                            _il.Emit(OpCodes.Call, s_incDec);
+                            break;
+                        case X86BlockOp.Neg:
+                            _il.Emit(OpCodes.Ldc_I4, size);
+                            _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                            _il.Emit(OpCodes.Call, s_neg);
+                            break;
+                        default:
+                            _il.Emit(OpCodes.Ldc_I4, i.Mnemonic switch { Mnemonic.Shr => 1, Mnemonic.Sar => 2, _ => 0 });
+                            _il.Emit(OpCodes.Ldc_I4, ShiftCount(ref i, size));
+                            _il.Emit(OpCodes.Ldc_I4, size);
+                            _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                            _il.Emit(OpCodes.Call, s_shift);
+                            break;
+                    }
+                }
+
+                _il.Emit(OpCodes.Stloc, _r);
+                WriteDestination(ref i, size, _r);
+                return;
+            }
+
+            case X86BlockOp.Setcc:
+                if (i.Op0Kind == OpKind.Memory)
+                {
+                    MemoryPointer(i, 1, true, _p, leave);
+                }
+
+                Condition(i.ConditionCode);
+                _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Stloc, _r);
+                WriteDestination(ref i, 1, _r);
+                return;
+            case X86BlockOp.Push:
+            {
+                int size = -i.StackPointerIncrement;
+                Read(ref i, 0, size, _r, _q, false, leave);
+                // b = (rsp - size) & stack mask; p = write pointer(b); *p = r; rsp = b
+                LoadGpr(Gpr.Rsp);
+                _il.Emit(OpCodes.Ldc_I8, (long)size);
+                _il.Emit(OpCodes.Sub);
+                Mask(StackMask);
+                _il.Emit(OpCodes.Stloc, _b);
+                Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, true, _p, leave);
+                Store(_p, size, _r);
+                SetStackPointer(_b);
+                return;
+            }
+
+            case X86BlockOp.Pop:
+            {
+                int size = i.StackPointerIncrement;
+                // b = rsp & stack mask; r = *read pointer(b); rsp = (b + size) & stack mask; reg = r
+                LoadGpr(Gpr.Rsp);
+                Mask(StackMask);
+                _il.Emit(OpCodes.Stloc, _b);
+                Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, false, _p, leave);
+                Load(_p, size);
+                _il.Emit(OpCodes.Stloc, _r);
+                _il.Emit(OpCodes.Ldloc, _b);
+                _il.Emit(OpCodes.Ldc_I8, (long)size);
+                _il.Emit(OpCodes.Add);
+                Mask(StackMask);
+                _il.Emit(OpCodes.Stloc, _b);
+                SetStackPointer(_b);
+                StoreRegister(i.Op0Register, _r);
+                return;
+            }
+
+            default:
+                throw new InvalidOperationException($"x86 block: {op} is not a plain instruction");
+        }
+    }
+
+    /// <summary>CALL rel: pushes the return address (<paramref name="next"/>); the caller then leaves for the target.</summary>
+    public void Call(ref Instruction i, ulong next, Label leave)
+    {
+        int size = i.Op0Kind == OpKind.NearBranch64 ? 8 : 4;
+        LoadGpr(Gpr.Rsp);
+        _il.Emit(OpCodes.Ldc_I8, (long)size);
+        _il.Emit(OpCodes.Sub);
+        Mask(StackMask);
+        _il.Emit(OpCodes.Stloc, _b);
+        Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, true, _p, leave);
+        _il.Emit(OpCodes.Ldc_I8, (long)next);
+        _il.Emit(OpCodes.Stloc, _r);
+        Store(_p, size, _r);
+        SetStackPointer(_b);
+    }
+
+    /// <summary>RET: pops the target into RIP (a non-canonical one in 64-bit mode leaves for the interpreter's #GP).</summary>
+    public void Ret(ref Instruction i, Label leave)
+    {
+        int size = i.Code switch { Code.Retnw => 2, Code.Retnd => 4, _ => 8 };
+        LoadGpr(Gpr.Rsp);
+        Mask(StackMask);
+        _il.Emit(OpCodes.Stloc, _b);
+        Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, false, _p, leave);
+        Load(_p, size);
+        _il.Emit(OpCodes.Stloc, _r);
+        if (_bitness == 64)
+        {
+            _il.Emit(OpCodes.Ldloc, _r);
+            _il.Emit(OpCodes.Call, s_canonical);
+            _il.Emit(OpCodes.Brfalse, leave);
+        }
+
+        _il.Emit(OpCodes.Ldloc, _b);
+        _il.Emit(OpCodes.Ldc_I8, (long)size);
+        _il.Emit(OpCodes.Add);
+        Mask(StackMask);
+        _il.Emit(OpCodes.Stloc, _b);
+        SetStackPointer(_b);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _r);
+        _il.Emit(OpCodes.Call, s_setRip);
+    }
+
+    private static int BinaryCode(Mnemonic m) => m switch
+    {
+        Mnemonic.Add => 0,
+        Mnemonic.Or => 1,
+        Mnemonic.Adc => 2,
+        Mnemonic.Sbb => 3,
+        Mnemonic.And => 4,
+        Mnemonic.Sub => 5,
+        Mnemonic.Xor => 6,
+        Mnemonic.Cmp => 7,
+        _ => 8,
+    };
+
+    /// <summary>The masked count of a shift by a constant.</summary>
+    internal static int ShiftCount(ref Instruction i, int size)
+    {
+        ulong n = i.OpCount < 2 ? 1 : i.GetImmediate(1);
+        return (int)(n & (size == 8 ? 0x3FUL : 0x1FUL));
+    }
+}

@@ -11,7 +11,7 @@ internal static class MulDiv
 {
     private const ulong CF = Rflags.CF, OF = Rflags.OF;
 
-    private static void WriteWide(X86Cpu c, int size, ulong lo, ulong hi)
+    internal static void WriteWide(X86Cpu c, int size, ulong lo, ulong hi)
     {
         if (size == 1)
         {
@@ -31,8 +31,16 @@ internal static class MulDiv
             return;
         }
 
-        ulong a = c.GetGpr(Gpr.Rax, size);
-        ulong lo, hi;
+        ulong lo = MulCore(c.GetGpr(Gpr.Rax, size), b, size, out ulong hi, out ulong flags);
+        WriteWide(c, size, lo, hi);
+        c.SetStatus(flags);
+    }
+
+    /// <summary>MUL: the low and high halves of <paramref name="a"/> * <paramref name="b"/> and the status flags.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static ulong MulCore(ulong a, ulong b, int size, out ulong hi, out ulong flags)
+    {
+        ulong lo;
         if (size == 8)
         {
             hi = Math.BigMul(a, b, out lo);
@@ -44,8 +52,33 @@ internal static class MulDiv
             hi = p >> (size * 8);
         }
 
-        WriteWide(c, size, lo, hi);
-        c.SetStatus(Alu.Szp(lo, size) | (hi != 0 ? CF | OF : 0));
+        flags = Alu.Szp(lo, size) | (hi != 0 ? CF | OF : 0);
+        return lo;
+    }
+
+    /// <summary>The two- and three-operand IMUL: the truncated signed product and the status flags.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static ulong ImulCore(ulong x, ulong y, int sz, out ulong flags)
+    {
+        long sa = (long)Alu.SignExtend(x, sz);
+        long sb = (long)Alu.SignExtend(y & Alu.Mask(sz), sz);
+        ulong r;
+        bool ovf;
+        if (sz == 8)
+        {
+            Int128 p = (Int128)sa * sb;
+            r = (ulong)p;
+            ovf = p != (long)r;
+        }
+        else
+        {
+            long p = sa * sb;
+            r = (ulong)p & Alu.Mask(sz);
+            ovf = p != (long)Alu.SignExtend(r, sz);
+        }
+
+        flags = Alu.Szp(r, sz) | (ovf ? CF | OF : 0);
+        return r;
     }
 
     public static void Imul(X86Cpu c, ref Instruction i)
@@ -83,7 +116,6 @@ internal static class MulDiv
         }
 
         int sz = X86Cpu.OpSize(ref i, 0);
-        int srcOp = i.OpCount == 3 ? 1 : 0;
         ulong x, y;
         if (i.OpCount == 3)
         {
@@ -103,26 +135,9 @@ internal static class MulDiv
             }
         }
 
-        _ = srcOp;
-        long sa = (long)Alu.SignExtend(x, sz);
-        long sb = (long)Alu.SignExtend(y & Alu.Mask(sz), sz);
-        ulong r;
-        bool ovf;
-        if (sz == 8)
-        {
-            Int128 p = (Int128)sa * sb;
-            r = (ulong)p;
-            ovf = p != (long)r;
-        }
-        else
-        {
-            long p = sa * sb;
-            r = (ulong)p & Alu.Mask(sz);
-            ovf = p != (long)Alu.SignExtend(r, sz);
-        }
-
+        ulong r = ImulCore(x, y, sz, out ulong flags);
         c.SetReg(i.Op0Register, r);
-        c.SetStatus(Alu.Szp(r, sz) | (ovf ? CF | OF : 0));
+        c.SetStatus(flags);
     }
 
     public static void Div(X86Cpu c, ref Instruction i)

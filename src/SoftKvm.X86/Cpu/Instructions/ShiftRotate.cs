@@ -270,6 +270,17 @@ internal static class ShiftRotate
             return;
         }
 
+        ulong r = DoubleShiftCore(a, b, n, size, left, out ulong flags);
+        if (c.WriteOp(ref i, 0, size, r))
+        {
+            c.SetStatus(flags);
+        }
+    }
+
+    /// <summary>SHLD (<paramref name="left"/>) or SHRD of <paramref name="a"/> with bits from <paramref name="b"/> by a masked count other than 0.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static ulong DoubleShiftCore(ulong a, ulong b, int n, int size, bool left, out ulong flags)
+    {
         int bits = size * 8;
         ulong m = Alu.Mask(size);
         ulong r, cf;
@@ -300,10 +311,7 @@ internal static class ShiftRotate
             cf = (a >> (n - 1)) & 1;
         }
 
-        ulong flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ Alu.Msb(a, size)) != 0 ? OF : 0);
-        if (c.WriteOp(ref i, 0, size, r))
-        {
-            c.SetStatus(flags);
-        }
+        flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ Alu.Msb(a, size)) != 0 ? OF : 0);
+        return r;
     }
 }

@@ -174,6 +174,12 @@ internal static class X86BlockCompiler
                 // A count in CL, or a count of 0 (no flags change), is the handler's.
                 bool constant = i.OpCount < 2 || i.GetOpKind(1) != OpKind.Register;
                 return constant && X86BlockEmitter.ShiftCount(ref i, X86Cpu.OpSize(ref i, 0)) > 0 ? X86BlockOp.Shift : X86BlockOp.Generic;
+            case Mnemonic.Shld or Mnemonic.Shrd when i.GetOpKind(2) != OpKind.Register:
+                return (i.GetImmediate(2) & (X86Cpu.OpSize(ref i, 0) == 8 ? 0x3FUL : 0x1FUL)) != 0 ? X86BlockOp.DoubleShift : X86BlockOp.Generic;
+            case Mnemonic.Mul:
+                return X86BlockOp.Mul;
+            case Mnemonic.Imul when i.OpCount >= 2:
+                return X86BlockOp.Imul;
             case Mnemonic.Seto or Mnemonic.Setno or Mnemonic.Setb or Mnemonic.Setae or Mnemonic.Sete or Mnemonic.Setne
                 or Mnemonic.Setbe or Mnemonic.Seta or Mnemonic.Sets or Mnemonic.Setns or Mnemonic.Setp or Mnemonic.Setnp
                 or Mnemonic.Setl or Mnemonic.Setge or Mnemonic.Setle or Mnemonic.Setg:
@@ -329,7 +335,7 @@ internal static class X86BlockCompiler
             {
                 X86BlockOp.Binary => (i.Mnemonic is Mnemonic.Adc or Mnemonic.Sbb ? Rflags.CF : 0UL, Status),
                 X86BlockOp.IncDec => (0UL, Status & ~Rflags.CF),
-                X86BlockOp.Neg or X86BlockOp.Shift => (0UL, Status),
+                X86BlockOp.Neg or X86BlockOp.Shift or X86BlockOp.DoubleShift or X86BlockOp.Mul or X86BlockOp.Imul => (0UL, Status),
                 X86BlockOp.Jcc or X86BlockOp.Setcc or X86BlockOp.Generic => (Status, 0UL),
                 _ => (0UL, 0UL),
             };

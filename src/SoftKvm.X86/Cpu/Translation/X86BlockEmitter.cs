@@ -20,6 +20,9 @@ internal enum X86BlockOp
     Neg,
     Not,
     Shift,
+    DoubleShift,
+    Mul,
+    Imul,
     Setcc,
     Push,
     Pop,
@@ -48,6 +51,9 @@ internal sealed unsafe class X86BlockEmitter
     private static readonly MethodInfo s_incDec = Method(nameof(X86Cpu.BlockIncDec));
     private static readonly MethodInfo s_neg = Method(nameof(X86Cpu.BlockNeg));
     private static readonly MethodInfo s_shift = Method(nameof(X86Cpu.BlockShift));
+    private static readonly MethodInfo s_doubleShift = Method(nameof(X86Cpu.BlockDoubleShift));
+    private static readonly MethodInfo s_mul = Method(nameof(X86Cpu.BlockMul));
+    private static readonly MethodInfo s_imul = Method(nameof(X86Cpu.BlockImul));
     private static readonly MethodInfo s_condition = Method(nameof(X86Cpu.BlockCondition));
     private static readonly MethodInfo s_execute = Method(nameof(X86Cpu.BlockExecute));
     private static readonly MethodInfo s_setRip = Method(nameof(X86Cpu.BlockSetRip));
@@ -499,7 +505,7 @@ internal sealed unsafe class X86BlockEmitter
                 _il.Emit(OpCodes.Ldloc, _b);
                 _il.Emit(OpCodes.Ldc_I4, code);
                 _il.Emit(OpCodes.Ldc_I4, size);
-                _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                Flag(flags);
                 _il.Emit(OpCodes.Call, s_binary);
                 _il.Emit(OpCodes.Stloc, _r);
                 if (code < 7)
@@ -528,19 +534,19 @@ internal sealed unsafe class X86BlockEmitter
                         case X86BlockOp.IncDec:
                             _il.Emit(i.Mnemonic == Mnemonic.Dec ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
                             _il.Emit(OpCodes.Ldc_I4, size);
-                            _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                            Flag(flags);
                             _il.Emit(OpCodes.Call, s_incDec);
                             break;
                         case X86BlockOp.Neg:
                             _il.Emit(OpCodes.Ldc_I4, size);
-                            _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                            Flag(flags);
                             _il.Emit(OpCodes.Call, s_neg);
                             break;
                         default:
                             _il.Emit(OpCodes.Ldc_I4, i.Mnemonic switch { Mnemonic.Shr => 1, Mnemonic.Sar => 2, _ => 0 });
                             _il.Emit(OpCodes.Ldc_I4, ShiftCount(ref i, size));
                             _il.Emit(OpCodes.Ldc_I4, size);
-                            _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                            Flag(flags);
                             _il.Emit(OpCodes.Call, s_shift);
                             break;
                     }
@@ -548,6 +554,64 @@ internal sealed unsafe class X86BlockEmitter
 
                 _il.Emit(OpCodes.Stloc, _r);
                 WriteDestination(ref i, size, _r);
+                return;
+            }
+
+            case X86BlockOp.DoubleShift:
+            {
+                int size = X86Cpu.OpSize(ref i, 0);
+                Read(ref i, 0, size, _a, _p, true, leave);
+                Read(ref i, 1, size, _b, _q, false, leave);
+                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldloc, _a);
+                _il.Emit(OpCodes.Ldloc, _b);
+                _il.Emit(OpCodes.Ldc_I4, (int)(i.GetImmediate(2) & (size == 8 ? 0x3FUL : 0x1FUL)));
+                _il.Emit(OpCodes.Ldc_I4, size);
+                _il.Emit(i.Mnemonic == Mnemonic.Shld ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+                Flag(flags);
+                _il.Emit(OpCodes.Call, s_doubleShift);
+                _il.Emit(OpCodes.Stloc, _r);
+                WriteDestination(ref i, size, _r);
+                return;
+            }
+
+            case X86BlockOp.Mul:
+            {
+                int size = X86Cpu.OpSize(ref i, 0);
+                Read(ref i, 0, size, _b, _q, false, leave);
+                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldloc, _b);
+                _il.Emit(OpCodes.Ldc_I4, size);
+                Flag(flags);
+                _il.Emit(OpCodes.Call, s_mul);
+                return;
+            }
+
+            case X86BlockOp.Imul:
+            {
+                // IMUL r, r/m: x = r, y = r/m; IMUL r, r/m, imm: x = r/m, y = imm.
+                int size = X86Cpu.OpSize(ref i, 0);
+                if (i.OpCount == 3)
+                {
+                    Read(ref i, 1, size, _a, _q, false, leave);
+                    _il.Emit(OpCodes.Ldc_I8, (long)i.GetImmediate(2));
+                    _il.Emit(OpCodes.Stloc, _b);
+                }
+                else
+                {
+                    LoadRegister(i.Op0Register);
+                    _il.Emit(OpCodes.Stloc, _a);
+                    Read(ref i, 1, size, _b, _q, false, leave);
+                }
+
+                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldloc, _a);
+                _il.Emit(OpCodes.Ldloc, _b);
+                _il.Emit(OpCodes.Ldc_I4, size);
+                Flag(flags);
+                _il.Emit(OpCodes.Call, s_imul);
+                _il.Emit(OpCodes.Stloc, _r);
+                StoreRegister(i.Op0Register, _r);
                 return;
             }
 
@@ -646,6 +710,8 @@ internal sealed unsafe class X86BlockEmitter
         _il.Emit(OpCodes.Ldloc, _r);
         _il.Emit(OpCodes.Call, s_setRip);
     }
+
+    private void Flag(bool flags) => _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
 
     private static int BinaryCode(Mnemonic m) => m switch
     {

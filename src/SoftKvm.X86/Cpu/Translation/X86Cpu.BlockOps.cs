@@ -127,6 +127,44 @@ public sealed unsafe partial class X86Cpu
         return r;
     }
 
+    /// <summary>SHLD (<paramref name="left"/>) or SHRD by a constant count that is not 0 after masking.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong BlockDoubleShift(X86Cpu c, ulong a, ulong b, int n, int size, bool left, bool flags)
+    {
+        ulong r = ShiftRotate.DoubleShiftCore(a, b, n, size, left, out ulong f);
+        if (flags)
+        {
+            c.SetStatus(f);
+        }
+
+        return r;
+    }
+
+    /// <summary>MUL: the accumulator times <paramref name="b"/> into the accumulator and RDX (AX for bytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void BlockMul(X86Cpu c, ulong b, int size, bool flags)
+    {
+        ulong lo = MulDiv.MulCore(c.GetGpr(Gpr.Rax, size), b, size, out ulong hi, out ulong f);
+        MulDiv.WriteWide(c, size, lo, hi);
+        if (flags)
+        {
+            c.SetStatus(f);
+        }
+    }
+
+    /// <summary>The two- and three-operand IMUL.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong BlockImul(X86Cpu c, ulong x, ulong y, int size, bool flags)
+    {
+        ulong r = MulDiv.ImulCore(x, y, size, out ulong f);
+        if (flags)
+        {
+            c.SetStatus(f);
+        }
+
+        return r;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool BlockCondition(X86Cpu c, int cc) => c.Condition((ConditionCode)cc);
 

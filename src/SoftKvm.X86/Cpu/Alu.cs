@@ -20,12 +20,12 @@ internal static class Alu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Parity(ulong r) => (BitOperations.PopCount(r & 0xFF) & 1) == 0 ? PF : 0;
 
-    /// <summary>SF, ZF and PF of a result of <paramref name="size"/> bytes.</summary>
+    /// <summary>SF, ZF and PF of a result of <paramref name="size"/> bytes (those of them in <paramref name="need"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Szp(ulong r, int size)
+    public static ulong Szp(ulong r, int size, ulong need = Rflags.Status)
     {
         r &= Mask(size);
-        return (r == 0 ? ZF : 0) | (Msb(r, size) != 0 ? SF : 0) | Parity(r);
+        return ((need & ZF) != 0 && r == 0 ? ZF : 0) | ((need & SF) != 0 && Msb(r, size) != 0 ? SF : 0) | ((need & PF) != 0 ? Parity(r) : 0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -37,38 +37,43 @@ internal static class Alu
         _ => v,
     };
 
+    // The flag functions compute only the flags in need (a constant where they are inlined: a translated
+    // block passes the flags a later instruction can see, the interpreter all of them); the others are 0.
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Add(ulong a, ulong b, ulong carry, int size, out ulong flags)
+    public static ulong Add(ulong a, ulong b, ulong carry, int size, out ulong flags, ulong need = Rflags.Status)
     {
         ulong m = Mask(size);
         a &= m;
         b &= m;
         ulong r = (a + b + carry) & m;
-        ulong cout = Msb((a & b) | ((a | b) & ~r), size);
-        ulong of = Msb((a ^ r) & (b ^ r), size);
-        flags = (cout != 0 ? CF : 0) | (of != 0 ? OF : 0) | (((a ^ b ^ r) & 0x10) != 0 ? AF : 0) | Szp(r, size);
+        flags = ((need & CF) != 0 && Msb((a & b) | ((a | b) & ~r), size) != 0 ? CF : 0)
+            | ((need & OF) != 0 && Msb((a ^ r) & (b ^ r), size) != 0 ? OF : 0)
+            | ((need & AF) != 0 && ((a ^ b ^ r) & 0x10) != 0 ? AF : 0)
+            | Szp(r, size, need);
         return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Sub(ulong a, ulong b, ulong borrow, int size, out ulong flags)
+    public static ulong Sub(ulong a, ulong b, ulong borrow, int size, out ulong flags, ulong need = Rflags.Status)
     {
         ulong m = Mask(size);
         a &= m;
         b &= m;
         ulong r = (a - b - borrow) & m;
-        ulong bout = Msb((~a & b) | ((~a | b) & r), size);
-        ulong of = Msb((a ^ b) & (a ^ r), size);
-        flags = (bout != 0 ? CF : 0) | (of != 0 ? OF : 0) | (((a ^ b ^ r) & 0x10) != 0 ? AF : 0) | Szp(r, size);
+        flags = ((need & CF) != 0 && Msb((~a & b) | ((~a | b) & r), size) != 0 ? CF : 0)
+            | ((need & OF) != 0 && Msb((a ^ b) & (a ^ r), size) != 0 ? OF : 0)
+            | ((need & AF) != 0 && ((a ^ b ^ r) & 0x10) != 0 ? AF : 0)
+            | Szp(r, size, need);
         return r;
     }
 
     /// <summary>AND/OR/XOR/TEST: CF=OF=0, AF cleared (undefined in the SDM; Intel and AMD hardware clear it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Logic(ulong r, int size, out ulong flags)
+    public static ulong Logic(ulong r, int size, out ulong flags, ulong need = Rflags.Status)
     {
         r &= Mask(size);
-        flags = Szp(r, size);
+        flags = Szp(r, size, need);
         return r;
     }
 }

@@ -27,15 +27,15 @@ internal static class Arithmetic
 
     /// <summary>The result and status flags of binary op <paramref name="op"/> (0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP, 8 TEST).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static ulong Compute(int op, ulong a, ulong b, ulong cf, int size, out ulong flags) => op switch
+    internal static ulong Compute(int op, ulong a, ulong b, ulong cf, int size, out ulong flags, ulong need = Rflags.Status) => op switch
     {
-        0 => Alu.Add(a, b, 0, size, out flags),
-        1 => Alu.Logic(a | b, size, out flags),
-        2 => Alu.Add(a, b, cf, size, out flags),
-        3 => Alu.Sub(a, b, cf, size, out flags),
-        4 or 8 => Alu.Logic(a & b, size, out flags),
-        6 => Alu.Logic(a ^ b, size, out flags),
-        _ => Alu.Sub(a, b, 0, size, out flags),
+        0 => Alu.Add(a, b, 0, size, out flags, need),
+        1 => Alu.Logic(a | b, size, out flags, need),
+        2 => Alu.Add(a, b, cf, size, out flags, need),
+        3 => Alu.Sub(a, b, cf, size, out flags, need),
+        4 or 8 => Alu.Logic(a & b, size, out flags, need),
+        6 => Alu.Logic(a ^ b, size, out flags, need),
+        _ => Alu.Sub(a, b, 0, size, out flags, need),
     };
 
     /// <summary>LOCK op [mem], src on RAM: a compare-and-swap loop. Returns false when the ordinary path must run.</summary>

@@ -38,7 +38,7 @@ internal static class MulDiv
 
     /// <summary>MUL: the low and high halves of <paramref name="a"/> * <paramref name="b"/> and the status flags.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static ulong MulCore(ulong a, ulong b, int size, out ulong hi, out ulong flags)
+    internal static ulong MulCore(ulong a, ulong b, int size, out ulong hi, out ulong flags, ulong need = Rflags.Status)
     {
         ulong lo;
         if (size == 8)
@@ -52,13 +52,13 @@ internal static class MulDiv
             hi = p >> (size * 8);
         }
 
-        flags = Alu.Szp(lo, size) | (hi != 0 ? CF | OF : 0);
+        flags = Alu.Szp(lo, size, need) | (hi != 0 ? (CF | OF) & need : 0);
         return lo;
     }
 
     /// <summary>The two- and three-operand IMUL: the truncated signed product and the status flags.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static ulong ImulCore(ulong x, ulong y, int sz, out ulong flags)
+    internal static ulong ImulCore(ulong x, ulong y, int sz, out ulong flags, ulong need = Rflags.Status)
     {
         long sa = (long)Alu.SignExtend(x, sz);
         long sb = (long)Alu.SignExtend(y & Alu.Mask(sz), sz);
@@ -77,7 +77,7 @@ internal static class MulDiv
             ovf = p != (long)Alu.SignExtend(r, sz);
         }
 
-        flags = Alu.Szp(r, sz) | (ovf ? CF | OF : 0);
+        flags = Alu.Szp(r, sz, need) | (ovf ? (CF | OF) & need : 0);
         return r;
     }
 

@@ -106,33 +106,33 @@ internal static class ShiftRotate
 
     /// <summary>SHL of <paramref name="a"/> by a masked count <paramref name="n"/> other than 0: result and status flags.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static ulong ShlCore(ulong a, int n, int size, out ulong flags)
+    internal static ulong ShlCore(ulong a, int n, int size, out ulong flags, ulong need = Rflags.Status)
     {
         int bits = size * 8;
         ulong r = n >= bits ? 0 : (a << n) & Alu.Mask(size);
         ulong cf = n > bits ? 0 : (a >> (bits - n)) & 1;
-        flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
+        flags = Alu.Szp(r, size, need) | ((need & CF) != 0 && cf != 0 ? CF : 0) | ((need & OF) != 0 && (Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
         return r;
     }
 
     /// <summary>SHR, as <see cref="ShlCore"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static ulong ShrCore(ulong a, int n, int size, out ulong flags)
+    internal static ulong ShrCore(ulong a, int n, int size, out ulong flags, ulong need = Rflags.Status)
     {
         ulong r = n >= 64 ? 0 : a >> n;
         ulong cf = n > 64 ? 0 : (a >> (n - 1)) & 1;
-        flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | (Alu.Msb(a, size) != 0 ? OF : 0);
+        flags = Alu.Szp(r, size, need) | ((need & CF) != 0 && cf != 0 ? CF : 0) | ((need & OF) != 0 && Alu.Msb(a, size) != 0 ? OF : 0);
         return r;
     }
 
     /// <summary>SAR, as <see cref="ShlCore"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static ulong SarCore(ulong a, int n, int size, out ulong flags)
+    internal static ulong SarCore(ulong a, int n, int size, out ulong flags, ulong need = Rflags.Status)
     {
         long s = (long)Alu.SignExtend(a, size);
         ulong r = (ulong)(s >> Math.Min(n, 63)) & Alu.Mask(size);
         ulong cf = (ulong)(s >> Math.Min(n - 1, 63)) & 1;
-        flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0);
+        flags = Alu.Szp(r, size, need) | ((need & CF) != 0 && cf != 0 ? CF : 0);
         return r;
     }
 
@@ -279,7 +279,7 @@ internal static class ShiftRotate
 
     /// <summary>SHLD (<paramref name="left"/>) or SHRD of <paramref name="a"/> with bits from <paramref name="b"/> by a masked count other than 0.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static ulong DoubleShiftCore(ulong a, ulong b, int n, int size, bool left, out ulong flags)
+    internal static ulong DoubleShiftCore(ulong a, ulong b, int n, int size, bool left, out ulong flags, ulong need = Rflags.Status)
     {
         int bits = size * 8;
         ulong m = Alu.Mask(size);
@@ -311,7 +311,7 @@ internal static class ShiftRotate
             cf = (a >> (n - 1)) & 1;
         }
 
-        flags = Alu.Szp(r, size) | (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ Alu.Msb(a, size)) != 0 ? OF : 0);
+        flags = Alu.Szp(r, size, need) | ((need & CF) != 0 && cf != 0 ? CF : 0) | ((need & OF) != 0 && (Alu.Msb(r, size) ^ Alu.Msb(a, size)) != 0 ? OF : 0);
         return r;
     }
 }

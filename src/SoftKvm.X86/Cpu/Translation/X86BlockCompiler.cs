@@ -433,7 +433,7 @@ internal static class X86BlockCompiler
 
             ulong rip = pageRip + (ulong)it.Offset;
             ulong next = rip + (ulong)it.Insn.Length;
-            bool flags = (it.LiveOut & it.Writes) != 0;
+            ulong need = it.LiveOut & it.Writes;
             Label leave = e.LeaveLabel(rip);
             switch (it.Kind)
             {
@@ -473,7 +473,7 @@ internal static class X86BlockCompiler
                     e.Pending++;
                     break;
                 default:
-                    e.Plain(ref it.Insn, it.Kind, flags, leave);
+                    e.Plain(ref it.Insn, it.Kind, need, leave);
                     e.Pending++;
                     break;
             }

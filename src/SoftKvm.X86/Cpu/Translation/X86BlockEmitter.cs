@@ -454,7 +454,7 @@ internal sealed unsafe class X86BlockEmitter
     // ---- Instructions ----
 
     /// <summary>A compiled instruction that is not a branch.</summary>
-    public void Plain(ref Instruction i, X86BlockOp op, bool flags, Label leave)
+    public void Plain(ref Instruction i, X86BlockOp op, ulong need, Label leave)
     {
         switch (op)
         {
@@ -505,7 +505,7 @@ internal sealed unsafe class X86BlockEmitter
                 _il.Emit(OpCodes.Ldloc, _b);
                 _il.Emit(OpCodes.Ldc_I4, code);
                 _il.Emit(OpCodes.Ldc_I4, size);
-                Flag(flags);
+                Need(need);
                 _il.Emit(OpCodes.Call, s_binary);
                 _il.Emit(OpCodes.Stloc, _r);
                 if (code < 7)
@@ -534,19 +534,19 @@ internal sealed unsafe class X86BlockEmitter
                         case X86BlockOp.IncDec:
                             _il.Emit(i.Mnemonic == Mnemonic.Dec ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
                             _il.Emit(OpCodes.Ldc_I4, size);
-                            Flag(flags);
+                            Need(need);
                             _il.Emit(OpCodes.Call, s_incDec);
                             break;
                         case X86BlockOp.Neg:
                             _il.Emit(OpCodes.Ldc_I4, size);
-                            Flag(flags);
+                            Need(need);
                             _il.Emit(OpCodes.Call, s_neg);
                             break;
                         default:
                             _il.Emit(OpCodes.Ldc_I4, i.Mnemonic switch { Mnemonic.Shr => 1, Mnemonic.Sar => 2, _ => 0 });
                             _il.Emit(OpCodes.Ldc_I4, ShiftCount(ref i, size));
                             _il.Emit(OpCodes.Ldc_I4, size);
-                            Flag(flags);
+                            Need(need);
                             _il.Emit(OpCodes.Call, s_shift);
                             break;
                     }
@@ -568,7 +568,7 @@ internal sealed unsafe class X86BlockEmitter
                 _il.Emit(OpCodes.Ldc_I4, (int)(i.GetImmediate(2) & (size == 8 ? 0x3FUL : 0x1FUL)));
                 _il.Emit(OpCodes.Ldc_I4, size);
                 _il.Emit(i.Mnemonic == Mnemonic.Shld ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
-                Flag(flags);
+                Need(need);
                 _il.Emit(OpCodes.Call, s_doubleShift);
                 _il.Emit(OpCodes.Stloc, _r);
                 WriteDestination(ref i, size, _r);
@@ -582,7 +582,7 @@ internal sealed unsafe class X86BlockEmitter
                 _il.Emit(OpCodes.Ldarg_1);
                 _il.Emit(OpCodes.Ldloc, _b);
                 _il.Emit(OpCodes.Ldc_I4, size);
-                Flag(flags);
+                Need(need);
                 _il.Emit(OpCodes.Call, s_mul);
                 return;
             }
@@ -608,7 +608,7 @@ internal sealed unsafe class X86BlockEmitter
                 _il.Emit(OpCodes.Ldloc, _a);
                 _il.Emit(OpCodes.Ldloc, _b);
                 _il.Emit(OpCodes.Ldc_I4, size);
-                Flag(flags);
+                Need(need);
                 _il.Emit(OpCodes.Call, s_imul);
                 _il.Emit(OpCodes.Stloc, _r);
                 StoreRegister(i.Op0Register, _r);
@@ -711,7 +711,7 @@ internal sealed unsafe class X86BlockEmitter
         _il.Emit(OpCodes.Call, s_setRip);
     }
 
-    private void Flag(bool flags) => _il.Emit(flags ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+    private void Need(ulong need) => _il.Emit(OpCodes.Ldc_I8, (long)need);
 
     private static int BinaryCode(Mnemonic m) => m switch
     {

@@ -70,14 +70,14 @@ public sealed unsafe partial class X86Cpu
     internal static void BlockStore(byte* p, int size, ulong v) => Store(p, size, v);
 
     /// <summary>ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST (the <see cref="Arithmetic"/> op numbers); the status
-    /// flags are written only when a later instruction can see them.</summary>
+    /// flags in <c>need</c> (those a later instruction can see) are computed and written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockBinary(X86Cpu c, ulong a, ulong b, int op, int size, bool flags)
+    internal static ulong BlockBinary(X86Cpu c, ulong a, ulong b, int op, int size, ulong need)
     {
-        ulong r = Arithmetic.Compute(op, a, b, c._regs.Rflags & Rflags.CF, size, out ulong f);
-        if (flags)
+        ulong r = Arithmetic.Compute(op, a, b, c._regs.Rflags & Rflags.CF, size, out ulong f, need);
+        if (need != 0)
         {
-            c.SetStatus(f);
+            c.SetFlags(need, f);
         }
 
         return r;
@@ -85,24 +85,24 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>INC (<paramref name="dec"/> false) or DEC: CF is kept.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockIncDec(X86Cpu c, ulong a, bool dec, int size, bool flags)
+    internal static ulong BlockIncDec(X86Cpu c, ulong a, bool dec, int size, ulong need)
     {
-        ulong r = dec ? Alu.Sub(a, 1, 0, size, out ulong f) : Alu.Add(a, 1, 0, size, out f);
-        if (flags)
+        ulong r = dec ? Alu.Sub(a, 1, 0, size, out ulong f, need) : Alu.Add(a, 1, 0, size, out f, need);
+        if (need != 0)
         {
-            c.SetFlags(Arithmetic.IncDecMask, f);
+            c.SetFlags(need, f);
         }
 
         return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockNeg(X86Cpu c, ulong a, int size, bool flags)
+    internal static ulong BlockNeg(X86Cpu c, ulong a, int size, ulong need)
     {
-        ulong r = Alu.Sub(0, a, 0, size, out ulong f);
-        if (flags)
+        ulong r = Alu.Sub(0, a, 0, size, out ulong f, need);
+        if (need != 0)
         {
-            c.SetStatus(f);
+            c.SetFlags(need, f);
         }
 
         return r;
@@ -110,18 +110,18 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>SHL (op 0), SHR (1), SAR (2) by a constant count that is not 0 after masking.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockShift(X86Cpu c, ulong a, int op, int n, int size, bool flags)
+    internal static ulong BlockShift(X86Cpu c, ulong a, int op, int n, int size, ulong need)
     {
         ulong f;
         ulong r = op switch
         {
-            0 => ShiftRotate.ShlCore(a, n, size, out f),
-            1 => ShiftRotate.ShrCore(a, n, size, out f),
-            _ => ShiftRotate.SarCore(a, n, size, out f),
+            0 => ShiftRotate.ShlCore(a, n, size, out f, need),
+            1 => ShiftRotate.ShrCore(a, n, size, out f, need),
+            _ => ShiftRotate.SarCore(a, n, size, out f, need),
         };
-        if (flags)
+        if (need != 0)
         {
-            c.SetStatus(f);
+            c.SetFlags(need, f);
         }
 
         return r;
@@ -129,12 +129,12 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>SHLD (<paramref name="left"/>) or SHRD by a constant count that is not 0 after masking.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockDoubleShift(X86Cpu c, ulong a, ulong b, int n, int size, bool left, bool flags)
+    internal static ulong BlockDoubleShift(X86Cpu c, ulong a, ulong b, int n, int size, bool left, ulong need)
     {
-        ulong r = ShiftRotate.DoubleShiftCore(a, b, n, size, left, out ulong f);
-        if (flags)
+        ulong r = ShiftRotate.DoubleShiftCore(a, b, n, size, left, out ulong f, need);
+        if (need != 0)
         {
-            c.SetStatus(f);
+            c.SetFlags(need, f);
         }
 
         return r;
@@ -142,24 +142,24 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>MUL: the accumulator times <paramref name="b"/> into the accumulator and RDX (AX for bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void BlockMul(X86Cpu c, ulong b, int size, bool flags)
+    internal static void BlockMul(X86Cpu c, ulong b, int size, ulong need)
     {
-        ulong lo = MulDiv.MulCore(c.GetGpr(Gpr.Rax, size), b, size, out ulong hi, out ulong f);
+        ulong lo = MulDiv.MulCore(c.GetGpr(Gpr.Rax, size), b, size, out ulong hi, out ulong f, need);
         MulDiv.WriteWide(c, size, lo, hi);
-        if (flags)
+        if (need != 0)
         {
-            c.SetStatus(f);
+            c.SetFlags(need, f);
         }
     }
 
     /// <summary>The two- and three-operand IMUL.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockImul(X86Cpu c, ulong x, ulong y, int size, bool flags)
+    internal static ulong BlockImul(X86Cpu c, ulong x, ulong y, int size, ulong need)
     {
-        ulong r = MulDiv.ImulCore(x, y, size, out ulong f);
-        if (flags)
+        ulong r = MulDiv.ImulCore(x, y, size, out ulong f, need);
+        if (need != 0)
         {
-            c.SetStatus(f);
+            c.SetFlags(need, f);
         }
 
         return r;

@@ -307,6 +307,21 @@ internal static class X86BlockCompiler
         return asz;
     }
 
+    /// <summary>Whether a handler-run instruction may store to memory (a memory or string operand; others only read registers).</summary>
+    private static bool MayWrite(ref Instruction i)
+    {
+        for (int op = 0; op < i.OpCount; op++)
+        {
+            if (i.GetOpKind(op) is not (OpKind.Register or OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32
+                or OpKind.Immediate64 or OpKind.Immediate8to16 or OpKind.Immediate8to32 or OpKind.Immediate8to64 or OpKind.Immediate32to64))
+            {
+                return true;
+            }
+        }
+
+        return i.Mnemonic is Mnemonic.Push;
+    }
+
     private static bool HasMemory(ref Instruction i)
     {
         for (int op = 0; op < i.OpCount; op++)
@@ -393,7 +408,7 @@ internal static class X86BlockCompiler
     {
         var method = new DynamicMethod($"x86_block_{pageRip + (ulong)entry:x}", typeof(int), s_parameters, typeof(X86Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator(256 + (items.Count * 128));
-        var e = new X86BlockEmitter(il, bitness, items.Count);
+        var e = new X86BlockEmitter(il, bitness, items.Count, pageHost, page, first, end);
 
         // if (cpu == null) return 0;   (the translator's dry call, which makes the JIT compile the method)
         Label run = il.DefineLabel();
@@ -404,7 +419,7 @@ internal static class X86BlockCompiler
         il.MarkLabel(run);
 
         Label stale = il.DefineLabel();
-        e.EmitStaleCheck(pageHost, page, first, end, stale);
+        e.EmitStaleCheck(stale);
 
         // Labels where paths meet: the entry and every target of a branch inside the block.
         var offsets = new HashSet<int>(items.Select(x => x.Offset));
@@ -434,7 +449,7 @@ internal static class X86BlockCompiler
             ulong rip = pageRip + (ulong)it.Offset;
             ulong next = rip + (ulong)it.Insn.Length;
             ulong need = it.LiveOut & it.Writes;
-            Label leave = e.LeaveLabel(rip);
+            Label leave = e.Begin(rip, it.Kind == X86BlockOp.Call ? it.Insn.NearBranchTarget : next);
             switch (it.Kind)
             {
                 case X86BlockOp.Jcc:
@@ -470,6 +485,11 @@ internal static class X86BlockCompiler
                     continue;
                 case X86BlockOp.Generic:
                     e.Generic(k, rip, leave);
+                    if (MayWrite(ref it.Insn))
+                    {
+                        e.CheckCodeUnchanged();
+                    }
+
                     e.Pending++;
                     break;
                 default:

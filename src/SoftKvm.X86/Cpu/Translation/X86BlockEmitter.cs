@@ -73,8 +73,22 @@ internal sealed unsafe class X86BlockEmitter
     private readonly LocalBuilder _q;
     private readonly List<(Label Label, ulong Rip, int Pending)> _leaves = [];
 
-    public X86BlockEmitter(ILGenerator il, int bitness, int count)
+    private readonly List<(Label Label, ulong Next, int Pending)> _written = [];
+    private readonly nint _codeHost;
+    private readonly int _codeLength;
+    private readonly byte[] _page;
+    private readonly int _first;
+    private ulong _next;
+    private Label? _writtenHere;
+
+    /// <summary>An emitter for a block of <paramref name="count"/> instructions compiled from bytes
+    /// [<paramref name="first"/>, <paramref name="end"/>) of <paramref name="page"/>, which guest memory holds at <paramref name="pageHost"/>.</summary>
+    public X86BlockEmitter(ILGenerator il, int bitness, int count, nint pageHost, byte[] page, int first, int end)
     {
+        _codeHost = pageHost + first;
+        _codeLength = end - first;
+        _page = page;
+        _first = first;
         _il = il;
         _bitness = bitness;
         _count = count;
@@ -99,9 +113,12 @@ internal sealed unsafe class X86BlockEmitter
 
     // ---- Block structure ----
 
-    /// <summary>if (the bytes [first, end) of the page differ from the ones compiled) return Stale; eight bytes per compare.</summary>
-    public void EmitStaleCheck(nint pageHost, byte[] page, int first, int end, Label stale)
+    /// <summary>if (the block's bytes in guest memory differ from the ones compiled) goto <paramref name="stale"/>; eight bytes per compare.</summary>
+    public void EmitStaleCheck(Label stale)
     {
+        nint pageHost = _codeHost - _first;
+        byte[] page = _page;
+        int first = _first, end = _first + _codeLength;
         for (int at = first; at < end;)
         {
             int left = end - at;
@@ -158,17 +175,52 @@ internal sealed unsafe class X86BlockEmitter
         }
     }
 
-    /// <summary>The label that leaves before the instruction at <paramref name="rip"/> (emitted at the end by <see cref="EmitLeaves"/>).</summary>
-    public Label LeaveLabel(ulong rip)
+    /// <summary>
+    /// Starts the instruction at <paramref name="rip"/>, which ends at <paramref name="next"/>; returns the label
+    /// that leaves before it (emitted at the end by <see cref="EmitLeaves"/>).
+    /// </summary>
+    public Label Begin(ulong rip, ulong next)
     {
+        _next = next;
+        _writtenHere = null;
         Label l = _il.DefineLabel();
         _leaves.Add((l, rip, Pending));
         return l;
     }
 
-    // leave: cpu.Rip = rip; return ((retired + pending) << 1) | 1;
+    /// <summary>
+    /// The label a store that wrote into the block's own code goes to: the instruction has retired, and the
+    /// block leaves for the next one, where the run loop finds the changed code (x86 sees its own stores to
+    /// the instruction stream at once).
+    /// </summary>
+    private Label Written()
+    {
+        if (_writtenHere is not Label l)
+        {
+            l = _il.DefineLabel();
+            _written.Add((l, _next, Pending + 1));
+            _writtenHere = l;
+        }
+
+        return l;
+    }
+
+    /// <summary>After a handler that may have written memory: if the block's code changed, leave after the instruction.</summary>
+    public void CheckCodeUnchanged() => EmitStaleCheck(Written());
+
+    // leave: cpu.Rip = rip; return ((retired + pending) << 1) | 1;   written: cpu.Rip = next; return (retired + pending) << 1;
     public void EmitLeaves()
     {
+        foreach (var (label, next, pending) in _written)
+        {
+            _il.MarkLabel(label);
+            SetRip(next);
+            LoadRetired(pending);
+            _il.Emit(OpCodes.Ldc_I4_1);
+            _il.Emit(OpCodes.Shl);
+            _il.Emit(OpCodes.Ret);
+        }
+
         foreach (var (label, rip, pending) in _leaves)
         {
             _il.MarkLabel(label);
@@ -407,12 +459,20 @@ internal sealed unsafe class X86BlockEmitter
         _il.Emit(OpCodes.Call, s_load);
     }
 
+    // *pointer = value; if (pointer - code < codeLength + size - 1) goto written;   (a store overlapping the block's bytes)
     private void Store(LocalBuilder pointer, int size, LocalBuilder value)
     {
         _il.Emit(OpCodes.Ldloc, pointer);
         _il.Emit(OpCodes.Ldc_I4, size);
         _il.Emit(OpCodes.Ldloc, value);
         _il.Emit(OpCodes.Call, s_store);
+        _il.Emit(OpCodes.Ldloc, pointer);
+        _il.Emit(OpCodes.Ldc_I8, (long)(_codeHost - (size - 1)));
+        _il.Emit(OpCodes.Conv_U);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Ldc_I8, (long)(_codeLength + size - 1));
+        _il.Emit(OpCodes.Conv_U);
+        _il.Emit(OpCodes.Blt_Un, Written());
     }
 
     /// <summary>
@@ -630,15 +690,15 @@ internal sealed unsafe class X86BlockEmitter
             {
                 int size = -i.StackPointerIncrement;
                 Read(ref i, 0, size, _r, _q, false, leave);
-                // b = (rsp - size) & stack mask; p = write pointer(b); *p = r; rsp = b
+                // b = (rsp - size) & stack mask; p = write pointer(b); rsp = b; *p = r
                 LoadGpr(Gpr.Rsp);
                 _il.Emit(OpCodes.Ldc_I8, (long)size);
                 _il.Emit(OpCodes.Sub);
                 Mask(StackMask);
                 _il.Emit(OpCodes.Stloc, _b);
                 Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, true, _p, leave);
-                Store(_p, size, _r);
                 SetStackPointer(_b);
+                Store(_p, size, _r); // last: a store into the block's code leaves from here
                 return;
             }
 
@@ -679,8 +739,8 @@ internal sealed unsafe class X86BlockEmitter
         Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, true, _p, leave);
         _il.Emit(OpCodes.Ldc_I8, (long)next);
         _il.Emit(OpCodes.Stloc, _r);
-        Store(_p, size, _r);
         SetStackPointer(_b);
+        Store(_p, size, _r); // last: a store into the block's code leaves from here (for the target)
     }
 
     /// <summary>RET: pops the target into RIP (a non-canonical one in 64-bit mode leaves for the interpreter's #GP).</summary>

@@ -8,7 +8,8 @@
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
 #   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 160 rounds)
 #                                                         minus the start-up of hello.elf, on both sides
-#   bench/compare/compare-qemu.sh mips-x86  [runs]        the same for x86: compute32bench.elf minus compute32 start-up
+#   bench/compare/compare-qemu.sh mips-x86  [runs]        the same for x86: compute32bench.elf (40 rounds, 1.5G instructions)
+#                                                         minus compute32.elf (one round) on both sides
 #                                                         (qemu-system-x86_64 with isa-debug-exit)
 #
 # Both sides are whole processes (start-up included); the "startup" mode gives what to subtract.

@@ -13,9 +13,12 @@ public sealed unsafe partial class X86Cpu
     internal void SetFlags(ulong mask, ulong flags) => _regs.Rflags = (_regs.Rflags & ~mask) | (flags & mask);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool Condition(ConditionCode cc)
+    internal bool Condition(ConditionCode cc) => ConditionOf(_regs.Rflags, cc);
+
+    /// <summary>Whether condition <paramref name="cc"/> holds for the flags <paramref name="f"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool ConditionOf(ulong f, ConditionCode cc)
     {
-        ulong f = _regs.Rflags;
         bool cf = (f & Rflags.CF) != 0, zf = (f & Rflags.ZF) != 0, sf = (f & Rflags.SF) != 0;
         bool of = (f & Rflags.OF) != 0, pf = (f & Rflags.PF) != 0;
         return cc switch

@@ -307,6 +307,51 @@ internal static class X86BlockCompiler
         return asz;
     }
 
+    /// <summary>The general-purpose registers the compiled instructions name (a bit per register number), which the block keeps in locals.</summary>
+    private static int UsedRegisters(List<Item> items)
+    {
+        int used = 0;
+        void Add(Register r)
+        {
+            if (r.IsGPR())
+            {
+                used |= 1 << X86Cpu.RegIndex(r);
+            }
+        }
+
+        foreach (var it in items)
+        {
+            ref Instruction i = ref it.Insn;
+            switch (it.Kind)
+            {
+                case X86BlockOp.Generic:
+                    continue; // the handler works on the register file
+                case X86BlockOp.Mul:
+                    used |= (1 << Gpr.Rax) | (1 << Gpr.Rdx);
+                    break;
+                case X86BlockOp.Push or X86BlockOp.Pop or X86BlockOp.Call or X86BlockOp.Ret:
+                    used |= 1 << Gpr.Rsp;
+                    break;
+            }
+
+            for (int op = 0; op < i.OpCount; op++)
+            {
+                switch (i.GetOpKind(op))
+                {
+                    case OpKind.Register:
+                        Add(i.GetOpRegister(op));
+                        break;
+                    case OpKind.Memory:
+                        Add(i.MemoryBase);
+                        Add(i.MemoryIndex);
+                        break;
+                }
+            }
+        }
+
+        return used;
+    }
+
     /// <summary>Whether a handler-run instruction may store to memory (a memory or string operand; others only read registers).</summary>
     private static bool MayWrite(ref Instruction i)
     {
@@ -408,7 +453,7 @@ internal static class X86BlockCompiler
     {
         var method = new DynamicMethod($"x86_block_{pageRip + (ulong)entry:x}", typeof(int), s_parameters, typeof(X86Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator(256 + (items.Count * 128));
-        var e = new X86BlockEmitter(il, bitness, items.Count, pageHost, page, first, end);
+        var e = new X86BlockEmitter(il, bitness, items.Count, pageHost, page, first, end, UsedRegisters(items));
 
         // if (cpu == null) return 0;   (the translator's dry call, which makes the JIT compile the method)
         Label run = il.DefineLabel();
@@ -436,6 +481,7 @@ internal static class X86BlockCompiler
             }
         }
 
+        e.LoadState();
         il.Emit(OpCodes.Br, labels[entry]);
         for (int k = 0; k < items.Count; k++)
         {

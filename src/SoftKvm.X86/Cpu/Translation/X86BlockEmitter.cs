@@ -41,7 +41,10 @@ internal enum X86BlockOp
 internal sealed unsafe class X86BlockEmitter
 {
     private static readonly MethodInfo s_gpr = Method(nameof(X86Cpu.BlockGpr));
-    private static readonly MethodInfo s_setGpr = Method(nameof(X86Cpu.BlockSetGpr));
+    private static readonly MethodInfo s_storeGpr = Method(nameof(X86Cpu.BlockStoreGpr));
+    private static readonly MethodInfo s_rflags = Method(nameof(X86Cpu.BlockRflags));
+    private static readonly MethodInfo s_storeRflags = Method(nameof(X86Cpu.BlockStoreRflags));
+    private static readonly MethodInfo s_writeGpr = Method(nameof(X86Cpu.BlockWriteGpr));
     private static readonly MethodInfo s_segmentBase = Method(nameof(X86Cpu.BlockSegmentBase));
     private static readonly MethodInfo s_readPointer = Method(nameof(X86Cpu.BlockReadPointer));
     private static readonly MethodInfo s_writePointer = Method(nameof(X86Cpu.BlockWritePointer));
@@ -81,9 +84,13 @@ internal sealed unsafe class X86BlockEmitter
     private ulong _next;
     private Label? _writtenHere;
 
+    private readonly LocalBuilder?[] _gprs = new LocalBuilder?[16];
+    private readonly LocalBuilder _flags;
+
     /// <summary>An emitter for a block of <paramref name="count"/> instructions compiled from bytes
-    /// [<paramref name="first"/>, <paramref name="end"/>) of <paramref name="page"/>, which guest memory holds at <paramref name="pageHost"/>.</summary>
-    public X86BlockEmitter(ILGenerator il, int bitness, int count, nint pageHost, byte[] page, int first, int end)
+    /// [<paramref name="first"/>, <paramref name="end"/>) of <paramref name="page"/>, which guest memory holds at <paramref name="pageHost"/>;
+    /// it keeps the registers in <paramref name="usedGprs"/> (a bit per number) in locals.</summary>
+    public X86BlockEmitter(ILGenerator il, int bitness, int count, nint pageHost, byte[] page, int first, int end, int usedGprs)
     {
         _codeHost = pageHost + first;
         _codeLength = end - first;
@@ -98,7 +105,58 @@ internal sealed unsafe class X86BlockEmitter
         _r = il.DeclareLocal(typeof(ulong));
         _p = il.DeclareLocal(typeof(byte*));
         _q = il.DeclareLocal(typeof(byte*));
+        _flags = il.DeclareLocal(typeof(ulong));
+        for (int g = 0; g < 16; g++)
+        {
+            if ((usedGprs & (1 << g)) != 0)
+            {
+                _gprs[g] = il.DeclareLocal(typeof(ulong));
+            }
+        }
     }
+
+    // ---- The guest registers the block keeps in locals ----
+
+    /// <summary>Loads the registers the block uses, and RFLAGS, into their locals (at entry, and after a handler ran).</summary>
+    public void LoadState()
+    {
+        for (int g = 0; g < 16; g++)
+        {
+            if (_gprs[g] is LocalBuilder local)
+            {
+                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldc_I4, g);
+                _il.Emit(OpCodes.Call, s_gpr);
+                _il.Emit(OpCodes.Stloc, local);
+            }
+        }
+
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Call, s_rflags);
+        _il.Emit(OpCodes.Stloc, _flags);
+    }
+
+    /// <summary>Writes the locals back to the register file (wherever the block leaves, and before a handler runs).</summary>
+    private void StoreState()
+    {
+        for (int g = 0; g < 16; g++)
+        {
+            if (_gprs[g] is LocalBuilder local)
+            {
+                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldc_I4, g);
+                _il.Emit(OpCodes.Ldloc, local);
+                _il.Emit(OpCodes.Call, s_storeGpr);
+            }
+        }
+
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _flags);
+        _il.Emit(OpCodes.Call, s_storeRflags);
+    }
+
+    private LocalBuilder Gpr(int index) =>
+        _gprs[index] ?? throw new InvalidOperationException($"x86 block: register {index} is not among the block's");
 
     /// <summary>Instructions retired since the <c>retired</c> local was last brought up to date.</summary>
     public int Pending { get; set; }
@@ -215,6 +273,7 @@ internal sealed unsafe class X86BlockEmitter
         {
             _il.MarkLabel(label);
             SetRip(next);
+            StoreState();
             LoadRetired(pending);
             _il.Emit(OpCodes.Ldc_I4_1);
             _il.Emit(OpCodes.Shl);
@@ -225,6 +284,7 @@ internal sealed unsafe class X86BlockEmitter
         {
             _il.MarkLabel(label);
             SetRip(rip);
+            StoreState();
             LoadRetired(pending);
             _il.Emit(OpCodes.Ldc_I4_1);
             _il.Emit(OpCodes.Shl);
@@ -261,6 +321,7 @@ internal sealed unsafe class X86BlockEmitter
     // return (retired + Pending) << 1;   (RIP already set)
     public void ExitToRip()
     {
+        StoreState();
         LoadRetired(Pending);
         _il.Emit(OpCodes.Ldc_I4_1);
         _il.Emit(OpCodes.Shl);
@@ -305,7 +366,7 @@ internal sealed unsafe class X86BlockEmitter
 
     public void Condition(ConditionCode cc)
     {
-        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _flags);
         _il.Emit(OpCodes.Ldc_I4, (int)cc);
         _il.Emit(OpCodes.Call, s_condition);
     }
@@ -314,6 +375,7 @@ internal sealed unsafe class X86BlockEmitter
     public void Generic(int index, ulong rip, Label leave)
     {
         SetRip(rip);
+        StoreState();
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldarg_0);
         _il.Emit(OpCodes.Ldfld, s_instructions);
@@ -321,16 +383,12 @@ internal sealed unsafe class X86BlockEmitter
         _il.Emit(OpCodes.Ldelema, typeof(Instruction));
         _il.Emit(OpCodes.Call, s_execute);
         _il.Emit(OpCodes.Brfalse, leave);
+        LoadState();
     }
 
     // ---- Operands ----
 
-    private void LoadGpr(int index)
-    {
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldc_I4, index);
-        _il.Emit(OpCodes.Call, s_gpr);
-    }
+    private void LoadGpr(int index) => _il.Emit(OpCodes.Ldloc, Gpr(index));
 
     private void Mask(ulong mask)
     {
@@ -359,22 +417,20 @@ internal sealed unsafe class X86BlockEmitter
     /// <summary>Writes <paramref name="value"/> (a local) to register <paramref name="r"/>, as <see cref="X86Cpu.SetReg"/>.</summary>
     private void StoreRegister(Register r, LocalBuilder value)
     {
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldc_I4, X86Cpu.RegIndex(r));
+        _il.Emit(OpCodes.Ldloca, Gpr(X86Cpu.RegIndex(r)));
         _il.Emit(OpCodes.Ldc_I4, X86Cpu.RegSize(r));
         _il.Emit(r is Register.AH or Register.CH or Register.DH or Register.BH ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
         _il.Emit(OpCodes.Ldloc, value);
-        _il.Emit(OpCodes.Call, s_setGpr);
+        _il.Emit(OpCodes.Call, s_writeGpr);
     }
 
     private void SetStackPointer(LocalBuilder value)
     {
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldc_I4, Gpr.Rsp);
+        _il.Emit(OpCodes.Ldloca, Gpr(Cpu.Gpr.Rsp));
         _il.Emit(OpCodes.Ldc_I4, StackSize);
         _il.Emit(OpCodes.Ldc_I4_0);
         _il.Emit(OpCodes.Ldloc, value);
-        _il.Emit(OpCodes.Call, s_setGpr);
+        _il.Emit(OpCodes.Call, s_writeGpr);
     }
 
     /// <summary>Pushes the effective address of the memory operand, as <see cref="X86Cpu.EffectiveAddress"/>.</summary>
@@ -560,7 +616,7 @@ internal sealed unsafe class X86BlockEmitter
                 int code = BinaryCode(i.Mnemonic);
                 Read(ref i, 0, size, _a, _p, code < 7, leave);
                 Read(ref i, 1, size, _b, _q, false, leave);
-                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldloca, _flags);
                 _il.Emit(OpCodes.Ldloc, _a);
                 _il.Emit(OpCodes.Ldloc, _b);
                 _il.Emit(OpCodes.Ldc_I4, code);
@@ -587,7 +643,7 @@ internal sealed unsafe class X86BlockEmitter
                 }
                 else
                 {
-                    _il.Emit(OpCodes.Ldarg_1);
+                    _il.Emit(OpCodes.Ldloca, _flags);
                     _il.Emit(OpCodes.Ldloc, _a);
                     switch (op)
                     {
@@ -622,7 +678,7 @@ internal sealed unsafe class X86BlockEmitter
                 int size = X86Cpu.OpSize(ref i, 0);
                 Read(ref i, 0, size, _a, _p, true, leave);
                 Read(ref i, 1, size, _b, _q, false, leave);
-                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldloca, _flags);
                 _il.Emit(OpCodes.Ldloc, _a);
                 _il.Emit(OpCodes.Ldloc, _b);
                 _il.Emit(OpCodes.Ldc_I4, (int)(i.GetImmediate(2) & (size == 8 ? 0x3FUL : 0x1FUL)));
@@ -639,7 +695,9 @@ internal sealed unsafe class X86BlockEmitter
             {
                 int size = X86Cpu.OpSize(ref i, 0);
                 Read(ref i, 0, size, _b, _q, false, leave);
-                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldloca, Gpr(Cpu.Gpr.Rax));
+                _il.Emit(OpCodes.Ldloca, Gpr(Cpu.Gpr.Rdx));
+                _il.Emit(OpCodes.Ldloca, _flags);
                 _il.Emit(OpCodes.Ldloc, _b);
                 _il.Emit(OpCodes.Ldc_I4, size);
                 Need(need);
@@ -664,7 +722,7 @@ internal sealed unsafe class X86BlockEmitter
                     Read(ref i, 1, size, _b, _q, false, leave);
                 }
 
-                _il.Emit(OpCodes.Ldarg_1);
+                _il.Emit(OpCodes.Ldloca, _flags);
                 _il.Emit(OpCodes.Ldloc, _a);
                 _il.Emit(OpCodes.Ldloc, _b);
                 _il.Emit(OpCodes.Ldc_I4, size);
@@ -691,7 +749,7 @@ internal sealed unsafe class X86BlockEmitter
                 int size = -i.StackPointerIncrement;
                 Read(ref i, 0, size, _r, _q, false, leave);
                 // b = (rsp - size) & stack mask; p = write pointer(b); rsp = b; *p = r
-                LoadGpr(Gpr.Rsp);
+                LoadGpr(Cpu.Gpr.Rsp);
                 _il.Emit(OpCodes.Ldc_I8, (long)size);
                 _il.Emit(OpCodes.Sub);
                 Mask(StackMask);
@@ -706,7 +764,7 @@ internal sealed unsafe class X86BlockEmitter
             {
                 int size = i.StackPointerIncrement;
                 // b = rsp & stack mask; r = *read pointer(b); rsp = (b + size) & stack mask; reg = r
-                LoadGpr(Gpr.Rsp);
+                LoadGpr(Cpu.Gpr.Rsp);
                 Mask(StackMask);
                 _il.Emit(OpCodes.Stloc, _b);
                 Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, false, _p, leave);
@@ -731,7 +789,7 @@ internal sealed unsafe class X86BlockEmitter
     public void Call(ref Instruction i, ulong next, Label leave)
     {
         int size = i.Op0Kind == OpKind.NearBranch64 ? 8 : 4;
-        LoadGpr(Gpr.Rsp);
+        LoadGpr(Cpu.Gpr.Rsp);
         _il.Emit(OpCodes.Ldc_I8, (long)size);
         _il.Emit(OpCodes.Sub);
         Mask(StackMask);
@@ -747,7 +805,7 @@ internal sealed unsafe class X86BlockEmitter
     public void Ret(ref Instruction i, Label leave)
     {
         int size = i.Code switch { Code.Retnw => 2, Code.Retnd => 4, _ => 8 };
-        LoadGpr(Gpr.Rsp);
+        LoadGpr(Cpu.Gpr.Rsp);
         Mask(StackMask);
         _il.Emit(OpCodes.Stloc, _b);
         Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, false, _p, leave);

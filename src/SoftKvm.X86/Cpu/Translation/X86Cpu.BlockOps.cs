@@ -6,22 +6,32 @@ namespace SoftKvm.X86.Cpu;
 
 /// <summary>
 /// The operations translated blocks call (<see cref="Translation.X86BlockCompiler"/>). Each is small and
-/// inlined into the block with constant arguments (register numbers, sizes, ops), so the JIT folds its
+/// inlined into the block with constant arguments (sizes, ops, flag masks), so the JIT folds its
 /// switches away; the arithmetic is the interpreter's own (<see cref="Alu"/>, <see cref="Arithmetic"/>,
-/// <see cref="ShiftRotate"/>). Memory is reached only through the software TLB's hits: a miss, an
-/// access crossing a page or anything else the fast path does not cover returns null, and the block
-/// leaves before the instruction so the interpreter runs it (fault, exit or TLB fill) exactly.
+/// <see cref="ShiftRotate"/>, <see cref="MulDiv"/>). A block keeps the general-purpose registers it uses
+/// and RFLAGS in locals, passed here by reference, and writes them back wherever it leaves or calls a
+/// handler. Memory is reached only through the software TLB's hits: a miss, an access crossing a page
+/// or anything else the fast path does not cover returns null, and the block leaves before the
+/// instruction so the interpreter runs it (fault, exit or TLB fill) exactly.
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong BlockGpr(X86Cpu c, int index) => c._regs.Gpr[index];
 
-    /// <summary>Writes a general-purpose register as the interpreter's <see cref="SetReg"/> does.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void BlockSetGpr(X86Cpu c, int index, int size, bool high, ulong v)
+    internal static void BlockStoreGpr(X86Cpu c, int index, ulong v) => c._regs.Gpr[index] = v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong BlockRflags(X86Cpu c) => c._regs.Rflags;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void BlockStoreRflags(X86Cpu c, ulong v) => c._regs.Rflags = v;
+
+    /// <summary>Writes a general-purpose register (held in <paramref name="g"/>) as the interpreter's <see cref="SetReg"/> does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void BlockWriteGpr(ref ulong g, int size, bool high, ulong v)
     {
-        ref ulong g = ref c._regs.Gpr[index];
         switch (size)
         {
             case 1:
@@ -69,48 +79,46 @@ public sealed unsafe partial class X86Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void BlockStore(byte* p, int size, ulong v) => Store(p, size, v);
 
+    /// <summary>Merges the flags in <paramref name="need"/> (computed by the caller for exactly those) into RFLAGS.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Merge(ref ulong flags, ulong need, ulong f)
+    {
+        if (need != 0)
+        {
+            flags = (flags & ~need) | (f & need);
+        }
+    }
+
     /// <summary>ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST (the <see cref="Arithmetic"/> op numbers); the status
     /// flags in <c>need</c> (those a later instruction can see) are computed and written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockBinary(X86Cpu c, ulong a, ulong b, int op, int size, ulong need)
+    internal static ulong BlockBinary(ref ulong flags, ulong a, ulong b, int op, int size, ulong need)
     {
-        ulong r = Arithmetic.Compute(op, a, b, c._regs.Rflags & Rflags.CF, size, out ulong f, need);
-        if (need != 0)
-        {
-            c.SetFlags(need, f);
-        }
-
+        ulong r = Arithmetic.Compute(op, a, b, flags & Rflags.CF, size, out ulong f, need);
+        Merge(ref flags, need, f);
         return r;
     }
 
     /// <summary>INC (<paramref name="dec"/> false) or DEC: CF is kept.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockIncDec(X86Cpu c, ulong a, bool dec, int size, ulong need)
+    internal static ulong BlockIncDec(ref ulong flags, ulong a, bool dec, int size, ulong need)
     {
         ulong r = dec ? Alu.Sub(a, 1, 0, size, out ulong f, need) : Alu.Add(a, 1, 0, size, out f, need);
-        if (need != 0)
-        {
-            c.SetFlags(need, f);
-        }
-
+        Merge(ref flags, need, f);
         return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockNeg(X86Cpu c, ulong a, int size, ulong need)
+    internal static ulong BlockNeg(ref ulong flags, ulong a, int size, ulong need)
     {
         ulong r = Alu.Sub(0, a, 0, size, out ulong f, need);
-        if (need != 0)
-        {
-            c.SetFlags(need, f);
-        }
-
+        Merge(ref flags, need, f);
         return r;
     }
 
     /// <summary>SHL (op 0), SHR (1), SAR (2) by a constant count that is not 0 after masking.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockShift(X86Cpu c, ulong a, int op, int n, int size, ulong need)
+    internal static ulong BlockShift(ref ulong flags, ulong a, int op, int n, int size, ulong need)
     {
         ulong f;
         ulong r = op switch
@@ -119,54 +127,48 @@ public sealed unsafe partial class X86Cpu
             1 => ShiftRotate.ShrCore(a, n, size, out f, need),
             _ => ShiftRotate.SarCore(a, n, size, out f, need),
         };
-        if (need != 0)
-        {
-            c.SetFlags(need, f);
-        }
-
+        Merge(ref flags, need, f);
         return r;
     }
 
     /// <summary>SHLD (<paramref name="left"/>) or SHRD by a constant count that is not 0 after masking.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockDoubleShift(X86Cpu c, ulong a, ulong b, int n, int size, bool left, ulong need)
+    internal static ulong BlockDoubleShift(ref ulong flags, ulong a, ulong b, int n, int size, bool left, ulong need)
     {
         ulong r = ShiftRotate.DoubleShiftCore(a, b, n, size, left, out ulong f, need);
-        if (need != 0)
-        {
-            c.SetFlags(need, f);
-        }
-
+        Merge(ref flags, need, f);
         return r;
     }
 
-    /// <summary>MUL: the accumulator times <paramref name="b"/> into the accumulator and RDX (AX for bytes).</summary>
+    /// <summary>MUL: the accumulator times <paramref name="b"/> into the accumulator and RDX (AX for bytes), as <see cref="MulDiv.WriteWide"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void BlockMul(X86Cpu c, ulong b, int size, ulong need)
+    internal static void BlockMul(ref ulong rax, ref ulong rdx, ref ulong flags, ulong b, int size, ulong need)
     {
-        ulong lo = MulDiv.MulCore(c.GetGpr(Gpr.Rax, size), b, size, out ulong hi, out ulong f, need);
-        MulDiv.WriteWide(c, size, lo, hi);
-        if (need != 0)
+        ulong lo = MulDiv.MulCore(rax & SizeMask(size), b, size, out ulong hi, out ulong f, need);
+        if (size == 1)
         {
-            c.SetFlags(need, f);
+            BlockWriteGpr(ref rax, 2, false, (lo & 0xFF) | ((hi & 0xFF) << 8));
         }
+        else
+        {
+            BlockWriteGpr(ref rax, size, false, lo);
+            BlockWriteGpr(ref rdx, size, false, hi);
+        }
+
+        Merge(ref flags, need, f);
     }
 
     /// <summary>The two- and three-operand IMUL.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockImul(X86Cpu c, ulong x, ulong y, int size, ulong need)
+    internal static ulong BlockImul(ref ulong flags, ulong x, ulong y, int size, ulong need)
     {
         ulong r = MulDiv.ImulCore(x, y, size, out ulong f, need);
-        if (need != 0)
-        {
-            c.SetFlags(need, f);
-        }
-
+        Merge(ref flags, need, f);
         return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool BlockCondition(X86Cpu c, int cc) => c.Condition((ConditionCode)cc);
+    internal static bool BlockCondition(ulong flags, int cc) => ConditionOf(flags, (ConditionCode)cc);
 
     /// <summary>
     /// Runs one instruction through the interpreter's handler, for the instructions a block does not

@@ -168,13 +168,17 @@ public sealed unsafe partial class X86Cpu : IDisposable
             return _exit.Reason;
         }
 
-        _lookUp = true;
+        // A run that goes on where a budget or a kick stopped the previous one is in the middle of the
+        // guest's flow: the next taken branch is where to look for a block, not this RIP.
+        _lookUp = _regs.Rip != _resumeRip;
+        _resumeRip = ulong.MaxValue;
         for (long n = 0; n < maxInstructions; n++)
         {
             if (Volatile.Read(ref _exitRequested) != 0)
             {
                 Volatile.Write(ref _exitRequested, 0);
                 _exit.Reason = X86ExitReason.ExitRequested;
+                _resumeRip = _regs.Rip;
                 return _exit.Reason;
             }
 
@@ -208,6 +212,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         }
 
         _exit.Reason = X86ExitReason.BudgetExhausted;
+        _resumeRip = _regs.Rip;
         return _exit.Reason;
     }
 

@@ -36,6 +36,7 @@ public sealed unsafe partial class X86Cpu
     private readonly ConcurrentQueue<(X86BlockRequest Request, X86CompiledBlock? Block)> _completed = new();
     private int _completedCount;
     private bool _lookUp = true;
+    private ulong _resumeRip = ulong.MaxValue;
     private long _translationTicks;
 
     /// <summary>Whether this vCPU runs hot code as translated blocks (default <see cref="DefaultTranslation"/>).</summary>

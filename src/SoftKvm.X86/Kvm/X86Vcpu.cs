@@ -186,6 +186,7 @@ public sealed partial class X86Vcpu : Vcpu
             new("instructions", _cpu.InstructionsRetired),
             new("unimplemented", _cpu.UnimplementedCount),
             new("blocks_translated", _cpu.BlocksTranslated),
+            new("blocks_shared", _cpu.BlocksShared),
             new("translation_us", (long)_cpu.TranslationTime.TotalMicroseconds),
             new("blocks_invalidated", _cpu.StaleBlocks),
             new("translation_failures", _cpu.TranslationFailures),

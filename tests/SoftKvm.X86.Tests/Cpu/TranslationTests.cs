@@ -393,6 +393,47 @@ public class TranslationTests
     }
 
     [Fact]
+    public void A_second_vcpu_takes_the_block_another_compiled()
+    {
+        using var m = Machine(64, translate: true);
+        m.Cpu.TranslateSynchronously = false;
+        m.Cpu.TranslationThreshold = 5;
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 3_000_000);
+            a.Label(ref loop);
+            a.add(rax, rcx);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        var start = m.R;
+        Assert.Equal(X86ExitReason.Hlt, RunToHalt(m.Cpu));
+        Assert.True(m.Cpu.BlocksTranslated > 0);
+
+        using var second = new X86Cpu(m.Memory) { Translation = true, TranslationThreshold = 5 };
+        second.Regs = start;
+        second.StateChanged();
+        Assert.Equal(X86ExitReason.Hlt, RunToHalt(second));
+        Assert.Equal(m.R.Gpr[Gpr.Rax], second.Regs.Gpr[Gpr.Rax]);
+        Assert.Equal(0, second.BlocksTranslated);
+        Assert.True(second.BlocksShared > 0);
+        Assert.True(second.TranslatedInstructions > second.InstructionsRetired / 2);
+    }
+
+    private static X86ExitReason RunToHalt(X86Cpu cpu)
+    {
+        var reason = X86ExitReason.BudgetExhausted;
+        for (int i = 0; i < 100_000 && reason == X86ExitReason.BudgetExhausted; i++)
+        {
+            reason = cpu.Run(20_000);
+        }
+
+        return reason;
+    }
+
+    [Fact]
     public void Background_translation_installs_blocks_while_the_guest_runs()
     {
         using var m = Machine(64, translate: true);
@@ -409,13 +450,7 @@ public class TranslationTests
             a.hlt();
         });
         m.R.Gpr[Gpr.Rax] = 0;
-        var reason = X86ExitReason.BudgetExhausted;
-        for (int i = 0; i < 10_000 && reason == X86ExitReason.BudgetExhausted; i++)
-        {
-            reason = m.Run(20_000);
-        }
-
-        Assert.Equal(X86ExitReason.Hlt, reason);
+        Assert.Equal(X86ExitReason.Hlt, RunToHalt(m.Cpu));
         Assert.Equal(50_000_000UL * 50_000_001 / 2, m.R.Gpr[Gpr.Rax]);
         Assert.True(m.Cpu.BlocksTranslated > 0);
         Assert.True(m.Cpu.TranslatedInstructions > 0);

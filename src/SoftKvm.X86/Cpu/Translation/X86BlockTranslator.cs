@@ -3,23 +3,54 @@ using System.Diagnostics;
 
 namespace SoftKvm.X86.Cpu.Translation;
 
+/// <summary>Where a block is entered: the host address of its first byte, its RIP and the code size.</summary>
+internal readonly record struct X86BlockKey(nint Host, ulong Rip, int Bitness);
+
 /// <summary>A block to compile: the entry's place and a copy of its page, taken by the vCPU that found it hot.</summary>
-internal sealed record X86BlockRequest(X86Cpu Cpu, ulong Rip, nint Host, int Bitness, byte[] Page, int Entry);
+internal sealed record X86BlockRequest(X86Cpu Cpu, X86BlockKey Key, byte[] Page, int Entry);
 
 /// <summary>
 /// Compiles x86 blocks off the vCPU threads: a vCPU that finds a hot entry queues it and goes on
 /// interpreting; one background thread per process emits the block's host method, has the .NET JIT
 /// compile it (by a dry call, which returns at once) and hands it back to the vCPU, which installs it at
 /// its next look-up. A block the runtime refuses to compile is counted and the entry stays interpreted.
+/// <para>
+/// Compiled blocks are kept in a process-wide cache keyed by host address, RIP and code size, so the
+/// other vCPUs (of the VM, or of any VM over the same memory) take them instead of compiling their
+/// own; a block is valid for any vCPU, since it checks its bytes at every entry and takes the CPU as
+/// an argument. A vCPU that finds a cached block stale removes it.
+/// </para>
 /// </summary>
 internal static class X86BlockTranslator
 {
+    /// <summary>The most blocks the cache keeps; beyond it starts afresh (vCPUs keep the blocks they installed).</summary>
+    private const int MaxCached = 1 << 16;
+
     private static readonly BlockingCollection<X86BlockRequest> s_queue = new(new ConcurrentQueue<X86BlockRequest>());
     private static readonly Lazy<Thread> s_thread = new(Start);
+    private static readonly ConcurrentDictionary<X86BlockKey, X86CompiledBlock> s_blocks = new();
+    private static readonly ConcurrentDictionary<X86BlockKey, bool> s_started = new();
 
-    /// <summary>Queues <paramref name="request"/> for the translator thread.</summary>
+    /// <summary>The cached block entered at <paramref name="key"/>, compiled for any vCPU.</summary>
+    public static bool TryGet(X86BlockKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out X86CompiledBlock? block) =>
+        s_blocks.TryGetValue(key, out block);
+
+    /// <summary>Removes <paramref name="block"/> (found stale) from the cache, if it is still the one there.</summary>
+    public static void Forget(X86BlockKey key, X86CompiledBlock block)
+    {
+        s_blocks.TryRemove(KeyValuePair.Create(key, block));
+        s_started.TryRemove(key, out _);
+    }
+
+    /// <summary>Queues <paramref name="request"/> for the translator thread, unless that block is being compiled already
+    /// (for another vCPU, which publishes it in the cache) or was refused.</summary>
     public static void Enqueue(X86BlockRequest request)
     {
+        if (!s_started.TryAdd(request.Key, true))
+        {
+            return;
+        }
+
         _ = s_thread.Value;
         s_queue.Add(request);
     }
@@ -31,8 +62,19 @@ internal static class X86BlockTranslator
         X86CompiledBlock? block;
         try
         {
-            block = X86BlockCompiler.Compile(request.Page, request.Host - request.Entry, request.Entry, request.Rip - (ulong)request.Entry, request.Bitness);
+            var key = request.Key;
+            block = X86BlockCompiler.Compile(request.Page, key.Host - request.Entry, request.Entry, key.Rip - (ulong)request.Entry, key.Bitness);
             block?.Code(null!, 0); // the dry call: the JIT compiles the method here, not on the vCPU thread
+            if (block is not null)
+            {
+                if (s_blocks.Count >= MaxCached)
+                {
+                    s_blocks.Clear();
+                    s_started.Clear();
+                }
+
+                s_blocks[key] = block;
+            }
         }
         catch (Exception e) when (e is InvalidProgramException or InvalidOperationException or NotSupportedException)
         {

@@ -30,6 +30,7 @@ public sealed unsafe partial class X86Cpu
         public int Stale;
         public int Count;
         public X86BlockCode? Code;
+        public X86CompiledBlock? Block;
     }
 
     private BlockSlot[]? _blocks;
@@ -51,6 +52,9 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>Blocks compiled and installed.</summary>
     public long BlocksTranslated { get; private set; }
+
+    /// <summary>Blocks this vCPU took from the process-wide cache, compiled for another vCPU (of any VM) at the same host address.</summary>
+    public long BlocksShared { get; private set; }
 
     /// <summary>Instructions retired inside translated blocks.</summary>
     public long TranslatedInstructions { get; private set; }
@@ -160,12 +164,25 @@ public sealed unsafe partial class X86Cpu
 
         if (slot.Code is null)
         {
-            if (slot.Heat++ != TranslationThreshold || slot.Stale >= MaxStale)
+            // At the threshold: the block from the process-wide cache (another vCPU's), or compile it; while it
+            // compiles (here or for another vCPU), look in the cache again every 64 entries.
+            int heat = slot.Heat++;
+            if (heat < TranslationThreshold || slot.Stale >= MaxStale || (heat != TranslationThreshold && (heat & 63) != 0))
             {
                 return 0;
             }
 
-            Request(rip, host);
+            var key = new X86BlockKey(host, rip, _bitness);
+            if (!TranslateSynchronously && X86BlockTranslator.TryGet(key, out var shared))
+            {
+                Install(ref slot, shared);
+                BlocksShared++;
+            }
+            else if (heat == TranslationThreshold)
+            {
+                Request(key);
+            }
+
             if (slot.Code is null)
             {
                 return 0; // compiling in the background
@@ -181,7 +198,9 @@ public sealed unsafe partial class X86Cpu
         if (result == X86BlockCompiler.Stale)
         {
             StaleBlocks++;
+            X86BlockTranslator.Forget(new X86BlockKey(host, rip, _bitness), slot.Block!);
             slot.Code = null;
+            slot.Block = null;
             slot.Heat = 0;
             slot.Stale++;
             return 0;
@@ -204,12 +223,12 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
-    private void Request(ulong rip, nint host)
+    private void Request(X86BlockKey key)
     {
         var page = new byte[0x1000];
-        int entry = (int)(rip & 0xFFF);
-        Marshal.Copy(host - entry, page, 0, page.Length);
-        var request = new X86BlockRequest(this, rip, host, _bitness, page, entry);
+        int entry = (int)(key.Rip & 0xFFF);
+        Marshal.Copy(key.Host - entry, page, 0, page.Length);
+        var request = new X86BlockRequest(this, key, page, entry);
         if (TranslateSynchronously)
         {
             CompletedBlock(request, X86BlockTranslator.Compile(request));
@@ -221,17 +240,24 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
+    private void Install(ref BlockSlot slot, X86CompiledBlock block)
+    {
+        slot.Block = block;
+        slot.Code = block.Code;
+        slot.Count = block.InstructionCount;
+    }
+
     private void InstallCompleted()
     {
         while (_completed.TryDequeue(out var done))
         {
             Interlocked.Decrement(ref _completedCount);
             var (request, block) = done;
-            ref var slot = ref _blocks![(int)((request.Rip ^ (request.Rip >> 12)) & (BlockSlots - 1))];
-            if (block is not null && slot.Rip == request.Rip && slot.Host == request.Host && slot.Bitness == request.Bitness)
+            var key = request.Key;
+            ref var slot = ref _blocks![(int)((key.Rip ^ (key.Rip >> 12)) & (BlockSlots - 1))];
+            if (block is not null && slot.Rip == key.Rip && slot.Host == key.Host && slot.Bitness == key.Bitness)
             {
-                slot.Code = block.Code;
-                slot.Count = block.InstructionCount;
+                Install(ref slot, block);
                 BlocksTranslated++;
             }
         }

@@ -87,11 +87,18 @@ public sealed unsafe partial class X86Cpu
     internal void SetReg(Register r, ulong v)
     {
         var info = s_regInfo[(int)r];
-        ref ulong g = ref _regs.Gpr[info.Index];
-        switch (info.Size)
+        WritePart(ref _regs.Gpr[info.Index], info.Size, info.High, v);
+    }
+
+    /// <summary>Writes <paramref name="size"/> bytes of <paramref name="v"/> into register <paramref name="g"/> (AH-BH when
+    /// <paramref name="high"/>): 8- and 16-bit writes keep the other bits, 32-bit writes zero-extend.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WritePart(ref ulong g, int size, bool high, ulong v)
+    {
+        switch (size)
         {
             case 1:
-                g = info.High ? (g & ~0xFF00UL) | ((v & 0xFF) << 8) : (g & ~0xFFUL) | (v & 0xFF);
+                g = high ? (g & ~0xFF00UL) | ((v & 0xFF) << 8) : (g & ~0xFFUL) | (v & 0xFF);
                 break;
             case 2:
                 g = (g & ~0xFFFFUL) | (v & 0xFFFF);
@@ -107,17 +114,7 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>Writes register number <paramref name="index"/> with operand size <paramref name="size"/> (no high bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void SetGpr(int index, int size, ulong v)
-    {
-        ref ulong g = ref _regs.Gpr[index];
-        g = size switch
-        {
-            1 => (g & ~0xFFUL) | (v & 0xFF),
-            2 => (g & ~0xFFFFUL) | (v & 0xFFFF),
-            4 => (uint)v,
-            _ => v,
-        };
-    }
+    internal void SetGpr(int index, int size, ulong v) => WritePart(ref _regs.Gpr[index], size, false, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong GetGpr(int index, int size) => _regs.Gpr[index] & SizeMask(size);

@@ -44,7 +44,7 @@ internal sealed unsafe class X86BlockEmitter
     private static readonly MethodInfo s_storeGpr = Method(nameof(X86Cpu.BlockStoreGpr));
     private static readonly MethodInfo s_rflags = Method(nameof(X86Cpu.BlockRflags));
     private static readonly MethodInfo s_storeRflags = Method(nameof(X86Cpu.BlockStoreRflags));
-    private static readonly MethodInfo s_writeGpr = Method(nameof(X86Cpu.BlockWriteGpr));
+    private static readonly MethodInfo s_writeGpr = Method(nameof(X86Cpu.WritePart));
     private static readonly MethodInfo s_segmentBase = Method(nameof(X86Cpu.BlockSegmentBase));
     private static readonly MethodInfo s_readPointer = Method(nameof(X86Cpu.BlockReadPointer));
     private static readonly MethodInfo s_writePointer = Method(nameof(X86Cpu.BlockWritePointer));
@@ -120,15 +120,12 @@ internal sealed unsafe class X86BlockEmitter
     /// <summary>Loads the registers the block uses, and RFLAGS, into their locals (at entry, and after a handler ran).</summary>
     public void LoadState()
     {
-        for (int g = 0; g < 16; g++)
+        foreach (var (g, local) in CachedRegisters())
         {
-            if (_gprs[g] is LocalBuilder local)
-            {
-                _il.Emit(OpCodes.Ldarg_1);
-                _il.Emit(OpCodes.Ldc_I4, g);
-                _il.Emit(OpCodes.Call, s_gpr);
-                _il.Emit(OpCodes.Stloc, local);
-            }
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldc_I4, g);
+            _il.Emit(OpCodes.Call, s_gpr);
+            _il.Emit(OpCodes.Stloc, local);
         }
 
         _il.Emit(OpCodes.Ldarg_1);
@@ -139,20 +136,28 @@ internal sealed unsafe class X86BlockEmitter
     /// <summary>Writes the locals back to the register file (wherever the block leaves, and before a handler runs).</summary>
     private void StoreState()
     {
-        for (int g = 0; g < 16; g++)
+        foreach (var (g, local) in CachedRegisters())
         {
-            if (_gprs[g] is LocalBuilder local)
-            {
-                _il.Emit(OpCodes.Ldarg_1);
-                _il.Emit(OpCodes.Ldc_I4, g);
-                _il.Emit(OpCodes.Ldloc, local);
-                _il.Emit(OpCodes.Call, s_storeGpr);
-            }
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldc_I4, g);
+            _il.Emit(OpCodes.Ldloc, local);
+            _il.Emit(OpCodes.Call, s_storeGpr);
         }
 
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, _flags);
         _il.Emit(OpCodes.Call, s_storeRflags);
+    }
+
+    private IEnumerable<(int Number, LocalBuilder Local)> CachedRegisters()
+    {
+        for (int g = 0; g < 16; g++)
+        {
+            if (_gprs[g] is LocalBuilder local)
+            {
+                yield return (g, local);
+            }
+        }
     }
 
     private LocalBuilder Gpr(int index) =>
@@ -748,34 +753,13 @@ internal sealed unsafe class X86BlockEmitter
             {
                 int size = -i.StackPointerIncrement;
                 Read(ref i, 0, size, _r, _q, false, leave);
-                // b = (rsp - size) & stack mask; p = write pointer(b); rsp = b; *p = r
-                LoadGpr(Cpu.Gpr.Rsp);
-                _il.Emit(OpCodes.Ldc_I8, (long)size);
-                _il.Emit(OpCodes.Sub);
-                Mask(StackMask);
-                _il.Emit(OpCodes.Stloc, _b);
-                Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, true, _p, leave);
-                SetStackPointer(_b);
-                Store(_p, size, _r); // last: a store into the block's code leaves from here
+                PushValue(size, leave);
                 return;
             }
 
             case X86BlockOp.Pop:
             {
-                int size = i.StackPointerIncrement;
-                // b = rsp & stack mask; r = *read pointer(b); rsp = (b + size) & stack mask; reg = r
-                LoadGpr(Cpu.Gpr.Rsp);
-                Mask(StackMask);
-                _il.Emit(OpCodes.Stloc, _b);
-                Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, false, _p, leave);
-                Load(_p, size);
-                _il.Emit(OpCodes.Stloc, _r);
-                _il.Emit(OpCodes.Ldloc, _b);
-                _il.Emit(OpCodes.Ldc_I8, (long)size);
-                _il.Emit(OpCodes.Add);
-                Mask(StackMask);
-                _il.Emit(OpCodes.Stloc, _b);
-                SetStackPointer(_b);
+                PopValue(i.StackPointerIncrement, leave, canonical: false);
                 StoreRegister(i.Op0Register, _r);
                 return;
             }
@@ -785,33 +769,47 @@ internal sealed unsafe class X86BlockEmitter
         }
     }
 
-    /// <summary>CALL rel: pushes the return address (<paramref name="next"/>); the caller then leaves for the target.</summary>
+    /// <summary>CALL rel: pushes the return address (<paramref name="next"/>); the caller then leaves for the target (so
+    /// does a push into the block's own code: <see cref="Begin"/> was given the target).</summary>
     public void Call(ref Instruction i, ulong next, Label leave)
     {
-        int size = i.Op0Kind == OpKind.NearBranch64 ? 8 : 4;
+        _il.Emit(OpCodes.Ldc_I8, (long)next);
+        _il.Emit(OpCodes.Stloc, _r);
+        PushValue(i.Op0Kind == OpKind.NearBranch64 ? 8 : 4, leave);
+    }
+
+    /// <summary>RET: pops the target into RIP (a non-canonical one in 64-bit mode leaves for the interpreter's #GP).</summary>
+    public void Ret(ref Instruction i, Label leave)
+    {
+        PopValue(i.Code switch { Code.Retnw => 2, Code.Retnd => 4, _ => 8 }, leave, canonical: _bitness == 64);
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldloc, _r);
+        _il.Emit(OpCodes.Call, s_setRip);
+    }
+
+    // b = (rsp - size) & stack mask; p = write pointer(b) or leave; rsp = b; *p = r
+    private void PushValue(int size, Label leave)
+    {
         LoadGpr(Cpu.Gpr.Rsp);
         _il.Emit(OpCodes.Ldc_I8, (long)size);
         _il.Emit(OpCodes.Sub);
         Mask(StackMask);
         _il.Emit(OpCodes.Stloc, _b);
         Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, true, _p, leave);
-        _il.Emit(OpCodes.Ldc_I8, (long)next);
-        _il.Emit(OpCodes.Stloc, _r);
         SetStackPointer(_b);
-        Store(_p, size, _r); // last: a store into the block's code leaves from here (for the target)
+        Store(_p, size, _r); // last: a store into the block's code leaves from here
     }
 
-    /// <summary>RET: pops the target into RIP (a non-canonical one in 64-bit mode leaves for the interpreter's #GP).</summary>
-    public void Ret(ref Instruction i, Label leave)
+    // b = rsp & stack mask; r = *read pointer(b) or leave; [if (!canonical(r)) leave;] rsp = (b + size) & stack mask
+    private void PopValue(int size, Label leave, bool canonical)
     {
-        int size = i.Code switch { Code.Retnw => 2, Code.Retnd => 4, _ => 8 };
         LoadGpr(Cpu.Gpr.Rsp);
         Mask(StackMask);
         _il.Emit(OpCodes.Stloc, _b);
         Pointer(() => _il.Emit(OpCodes.Ldloc, _b), size, false, _p, leave);
         Load(_p, size);
         _il.Emit(OpCodes.Stloc, _r);
-        if (_bitness == 64)
+        if (canonical)
         {
             _il.Emit(OpCodes.Ldloc, _r);
             _il.Emit(OpCodes.Call, s_canonical);
@@ -824,9 +822,6 @@ internal sealed unsafe class X86BlockEmitter
         Mask(StackMask);
         _il.Emit(OpCodes.Stloc, _b);
         SetStackPointer(_b);
-        _il.Emit(OpCodes.Ldarg_1);
-        _il.Emit(OpCodes.Ldloc, _r);
-        _il.Emit(OpCodes.Call, s_setRip);
     }
 
     private void Need(ulong need) => _il.Emit(OpCodes.Ldc_I8, (long)need);

@@ -28,27 +28,6 @@ public sealed unsafe partial class X86Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void BlockStoreRflags(X86Cpu c, ulong v) => c._regs.Rflags = v;
 
-    /// <summary>Writes a general-purpose register (held in <paramref name="g"/>) as the interpreter's <see cref="SetReg"/> does.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void BlockWriteGpr(ref ulong g, int size, bool high, ulong v)
-    {
-        switch (size)
-        {
-            case 1:
-                g = high ? (g & ~0xFF00UL) | ((v & 0xFF) << 8) : (g & ~0xFFUL) | (v & 0xFF);
-                break;
-            case 2:
-                g = (g & ~0xFFFFUL) | (v & 0xFFFF);
-                break;
-            case 4:
-                g = (uint)v;
-                break;
-            default:
-                g = v;
-                break;
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong BlockSegmentBase(X86Cpu c, int seg) => c._regs.Seg[seg].Base;
 
@@ -147,12 +126,12 @@ public sealed unsafe partial class X86Cpu
         ulong lo = MulDiv.MulCore(rax & SizeMask(size), b, size, out ulong hi, out ulong f, need);
         if (size == 1)
         {
-            BlockWriteGpr(ref rax, 2, false, (lo & 0xFF) | ((hi & 0xFF) << 8));
+            WritePart(ref rax, 2, false, (lo & 0xFF) | ((hi & 0xFF) << 8));
         }
         else
         {
-            BlockWriteGpr(ref rax, size, false, lo);
-            BlockWriteGpr(ref rdx, size, false, hi);
+            WritePart(ref rax, size, false, lo);
+            WritePart(ref rdx, size, false, hi);
         }
 
         Merge(ref flags, need, f);

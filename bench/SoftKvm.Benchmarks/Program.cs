@@ -4,8 +4,8 @@ namespace SoftKvm.Benchmarks;
 
 /// <summary>
 /// Entry point: `dotnet run -c Release --project bench/SoftKvm.Benchmarks -- --filter '*'` runs every
-/// micro benchmark; `--filter '*IoBus*'` one class; `-- arm64-compute [runs]` is the quick Stopwatch
-/// mode on guests/arm64/compute.elf (MIPS, median of the runs).
+/// micro benchmark; `--filter '*IoBus*'` one class (`'*X86Loop*'`: the x86 model interpreted and translated);
+/// `-- arm64-compute [runs]` is the quick Stopwatch mode on guests/arm64/compute.elf (MIPS, median of the runs).
 /// </summary>
 public static class Program
 {

@@ -156,6 +156,45 @@ public class TranslationTests
         Assert.Equal(0, translated.Cpu.TranslationFailures);
     }
 
+    [Fact]
+    public void A_return_to_another_place_than_after_the_call_goes_there()
+    {
+        // f moves its return address past the INC EBX (one byte): a block that runs the call and the RET
+        // inside it must follow the popped address, not the place after the call.
+        static void Program(Assembler a)
+        {
+            var loop = a.CreateLabel();
+            var f = a.CreateLabel();
+            a.mov(ecx, 5);
+            a.Label(ref loop);
+            a.call(f);
+            a.inc(ebx);
+            a.inc(edx);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+            a.Label(ref f);
+            a.add(__dword_ptr[esp], 1);
+            a.ret();
+        }
+
+        using var interpreted = Machine(32, translate: false);
+        using var translated = Machine(32, translate: true);
+        interpreted.Load(Program);
+        translated.Load(Program);
+        foreach (var m in new[] { interpreted, translated })
+        {
+            m.R.Gpr[Gpr.Rbx] = 0;
+            m.R.Gpr[Gpr.Rdx] = 0;
+            Assert.Equal(X86ExitReason.Hlt, m.Run());
+        }
+
+        AssertSameState(interpreted, translated);
+        Assert.Equal(0UL, translated.R.Gpr[Gpr.Rbx]);
+        Assert.Equal(5UL, translated.R.Gpr[Gpr.Rdx]);
+        Assert.True(translated.Cpu.TranslatedInstructions > 0);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(7)]

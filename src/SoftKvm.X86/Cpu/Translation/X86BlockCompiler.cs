@@ -104,8 +104,9 @@ internal static class X86BlockCompiler
 
                 var item = new Item { Offset = offset, Insn = insn, Kind = kind };
                 found.Add(offset, item);
-                if (kind is X86BlockOp.Jcc or X86BlockOp.Jmp)
+                if (kind is X86BlockOp.Jcc or X86BlockOp.Jmp or X86BlockOp.Call)
                 {
+                    // A call into the page goes on at its target; the code after it is where a RET comes back to.
                     long target = (long)(insn.NearBranchTarget - pageRip);
                     if (target >= 0 && target < page.Length)
                     {
@@ -117,7 +118,7 @@ internal static class X86BlockCompiler
                         break;
                     }
                 }
-                else if (kind is X86BlockOp.Call or X86BlockOp.Ret)
+                else if (kind is X86BlockOp.Ret)
                 {
                     break;
                 }
@@ -387,6 +388,7 @@ internal static class X86BlockCompiler
     private static void Analyse(List<Item> items, ulong pageRip)
     {
         var byOffset = items.ToDictionary(x => x.Offset);
+        int[] returns = ReturnPlaces(items);
         foreach (var it in items)
         {
             ref Instruction i = ref it.Insn;
@@ -409,7 +411,7 @@ internal static class X86BlockCompiler
             {
                 var it = items[k];
                 ulong liveOut = 0;
-                foreach (int s in Successors(it, pageRip))
+                foreach (int s in Successors(it, pageRip, returns))
                 {
                     liveOut |= s >= 0 && byOffset.TryGetValue(s, out var next) ? next.LiveIn : Status;
                 }
@@ -425,8 +427,14 @@ internal static class X86BlockCompiler
         }
     }
 
-    /// <summary>The offsets control may go to after <paramref name="it"/>; -1 for a place outside the page (a block exit).</summary>
-    private static IEnumerable<int> Successors(Item it, ulong pageRip)
+    /// <summary>The places a RET of the block may come back to inside it: after each of its calls.</summary>
+    private static int[] ReturnPlaces(List<Item> items) => items.Where(x => x.Kind == X86BlockOp.Call).Select(x => x.End).Distinct().ToArray();
+
+    /// <summary>
+    /// The offsets control may go to after <paramref name="it"/>; -1 for a place outside the page (a block
+    /// exit). A RET may go to any of the block's <paramref name="returns"/>, or out.
+    /// </summary>
+    private static IEnumerable<int> Successors(Item it, ulong pageRip, int[] returns)
     {
         int Target() => (long)(it.Insn.NearBranchTarget - pageRip) is >= 0 and < 4096 and var t ? (int)t : -1;
         switch (it.Kind)
@@ -435,10 +443,15 @@ internal static class X86BlockCompiler
                 yield return it.End;
                 yield return Target();
                 break;
-            case X86BlockOp.Jmp:
+            case X86BlockOp.Jmp or X86BlockOp.Call:
                 yield return Target();
                 break;
-            case X86BlockOp.Call or X86BlockOp.Ret:
+            case X86BlockOp.Ret:
+                foreach (int r in returns)
+                {
+                    yield return r;
+                }
+
                 yield return -1;
                 break;
             default:
@@ -466,18 +479,17 @@ internal static class X86BlockCompiler
         Label stale = il.DefineLabel();
         e.EmitStaleCheck(stale);
 
-        // Labels where paths meet: the entry and every target of a branch inside the block.
+        // Labels where paths meet: the entry, every target of a branch or call inside the block, and the
+        // places after its calls (where a RET whose popped address is one of them goes on inside the block).
         var offsets = new HashSet<int>(items.Select(x => x.Offset));
         var labels = new Dictionary<int, Label> { [entry] = il.DefineLabel() };
-        foreach (var it in items)
+        int[] returns = ReturnPlaces(items).Where(offsets.Contains).ToArray();
+        foreach (int t in items.Where(x => x.Kind is X86BlockOp.Jcc or X86BlockOp.Jmp or X86BlockOp.Call)
+            .Select(x => (int)(long)(x.Insn.NearBranchTarget - pageRip)).Concat(returns))
         {
-            if (it.Kind is X86BlockOp.Jcc or X86BlockOp.Jmp)
+            if (offsets.Contains(t) && !labels.ContainsKey(t))
             {
-                int t = (int)(long)(it.Insn.NearBranchTarget - pageRip);
-                if (offsets.Contains(t) && !labels.ContainsKey(t))
-                {
-                    labels[t] = il.DefineLabel();
-                }
+                labels[t] = il.DefineLabel();
             }
         }
 
@@ -520,13 +532,13 @@ internal static class X86BlockCompiler
                 case X86BlockOp.Call:
                     e.Call(ref it.Insn, next, leave);
                     e.Pending++;
-                    e.Exit(it.Insn.NearBranchTarget);
+                    e.Jump((int)(long)(it.Insn.NearBranchTarget - pageRip), it.Insn.NearBranchTarget, it.Offset, labels);
                     e.Pending = 0;
                     continue;
                 case X86BlockOp.Ret:
                     e.Ret(ref it.Insn, leave);
                     e.Pending++;
-                    e.ExitToRip();
+                    e.Return(returns.Select(r => (r, pageRip + (ulong)r)), it.Offset, labels);
                     e.Pending = 0;
                     continue;
                 case X86BlockOp.Generic:

@@ -778,13 +778,31 @@ internal sealed unsafe class X86BlockEmitter
         PushValue(i.Op0Kind == OpKind.NearBranch64 ? 8 : 4, leave);
     }
 
-    /// <summary>RET: pops the target into RIP (a non-canonical one in 64-bit mode leaves for the interpreter's #GP).</summary>
-    public void Ret(ref Instruction i, Label leave)
-    {
+    /// <summary>RET: pops the target (a non-canonical one in 64-bit mode leaves for the interpreter's #GP); <see cref="Return"/> goes there.</summary>
+    public void Ret(ref Instruction i, Label leave) =>
         PopValue(i.Code switch { Code.Retnw => 2, Code.Retnd => 4, _ => 8 }, leave, canonical: _bitness == 64);
+
+    /// <summary>
+    /// After <see cref="Ret"/> (counted in <see cref="Pending"/>): to the label of the place after one of the
+    /// block's calls when the popped address is that place, else out of the block to it.
+    /// </summary>
+    public void Return(IEnumerable<(int Offset, ulong Rip)> places, int from, Dictionary<int, Label> labels)
+    {
+        foreach (var (offset, rip) in places)
+        {
+            // if (r == rip) goto place;
+            Label other = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, _r);
+            _il.Emit(OpCodes.Ldc_I8, (long)rip);
+            _il.Emit(OpCodes.Bne_Un, other);
+            Jump(offset, rip, from, labels);
+            _il.MarkLabel(other);
+        }
+
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldloc, _r);
         _il.Emit(OpCodes.Call, s_setRip);
+        ExitToRip();
     }
 
     // b = (rsp - size) & stack mask; p = write pointer(b) or leave; rsp = b; *p = r

@@ -19,10 +19,12 @@ internal sealed class X86BlockState(Instruction[] instructions)
 /// <summary>
 /// Compiles the hot code at a branch target into one host method (the x86 counterpart of the arm64
 /// translator). A block is the code reachable from its entry inside one 4 KiB page through straight
-/// lines and direct jumps (Jcc both ways, JMP), so a loop inside a page runs as a host loop; CALL and RET
-/// end it. The common integer instructions (MOV, MOVZX/MOVSX, LEA, the ALU group, INC/DEC/NEG/NOT,
-/// shifts by a constant, PUSH/POP, SETcc, the branches) are compiled to IL with their operands as
-/// constants; other plain integer instructions call the interpreter's handler with their decoded form.
+/// lines, direct jumps (Jcc both ways, JMP) and calls, so a loop inside a page runs as a host loop; a RET
+/// goes on inside the block when it pops the address after one of the block's calls, and leaves it
+/// otherwise. The common integer instructions (MOV, MOVZX/MOVSX, LEA, the ALU group, INC/DEC/NEG/NOT,
+/// shifts by a constant, SHLD/SHRD, MUL/IMUL, PUSH/POP, SETcc, the branches) are compiled to IL with
+/// their operands as constants; other plain integer instructions call the interpreter's handler with
+/// their decoded form.
 /// <para>
 /// Semantics are the interpreter's: a block runs only where the run loop allows it (protected or long
 /// mode with flat segments, no TF/RF, no debug breakpoints, no interrupt shadow, enough budget). Memory

@@ -5,7 +5,6 @@ using Label = System.Reflection.Emit.Label;
 
 namespace SoftKvm.X86.Cpu.Translation;
 
-
 /// <summary>
 /// The IL of a block's instructions. Operands are read into locals before anything is written, so an
 /// instruction leaves (to the interpreter, through its leave label) with nothing of it committed; the
@@ -160,10 +159,6 @@ internal sealed unsafe partial class X86BlockEmitter
         {
             int left = end - at;
             int size = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-            if (left > 8 && left < 16)
-            {
-                size = 8;
-            }
 
             ulong expected = 0;
             for (int b = 0; b < size; b++)

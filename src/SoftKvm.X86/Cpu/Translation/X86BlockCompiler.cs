@@ -566,7 +566,7 @@ internal static class X86BlockCompiler
             }
         }
 
-        e.EmitLeaves();
+        e.EmitLeavesAndEpilogue();
         il.MarkLabel(stale);
         il.Emit(OpCodes.Ldc_I4, Stale);
         il.Emit(OpCodes.Ret);

@@ -59,6 +59,8 @@ internal sealed unsafe partial class X86BlockEmitter
 
     private readonly LocalBuilder?[] _gprs = new LocalBuilder?[16];
     private readonly LocalBuilder _flags;
+    private readonly LocalBuilder _result;
+    private readonly Label _epilogue;
 
     /// <summary>An emitter for a block of <paramref name="count"/> instructions compiled from bytes
     /// [<paramref name="first"/>, <paramref name="end"/>) of <paramref name="page"/>, which guest memory holds at <paramref name="pageHost"/>;
@@ -79,6 +81,8 @@ internal sealed unsafe partial class X86BlockEmitter
         _p = il.DeclareLocal(typeof(byte*));
         _q = il.DeclareLocal(typeof(byte*));
         _flags = il.DeclareLocal(typeof(ulong));
+        _result = il.DeclareLocal(typeof(int));
+        _epilogue = il.DefineLabel();
         for (int g = 0; g < 16; g++)
         {
             if ((usedGprs & (1 << g)) != 0)
@@ -209,7 +213,7 @@ internal sealed unsafe partial class X86BlockEmitter
 
     /// <summary>
     /// Starts the instruction at <paramref name="rip"/>, which ends at <paramref name="next"/>; returns the label
-    /// that leaves before it (emitted at the end by <see cref="EmitLeaves"/>).
+    /// that leaves before it (emitted at the end by <see cref="EmitLeavesAndEpilogue"/>).
     /// </summary>
     public Label Begin(ulong rip, ulong next)
     {
@@ -240,32 +244,47 @@ internal sealed unsafe partial class X86BlockEmitter
     /// <summary>After a handler that may have written memory: if the block's code changed, leave after the instruction.</summary>
     public void CheckCodeUnchanged() => EmitStaleCheck(Written());
 
-    // leave: cpu.Rip = rip; return ((retired + pending) << 1) | 1;   written: cpu.Rip = next; return (retired + pending) << 1;
-    public void EmitLeaves()
+    /// <summary>
+    /// The leaves (cpu.Rip = rip; result = ((retired + pending) &lt;&lt; 1) | 1), the exits after a store into the
+    /// block's code (cpu.Rip = next; result = (retired + pending) &lt;&lt; 1), and the one epilogue every way out
+    /// of the block but the stale check goes through: the register locals written back, return result.
+    /// </summary>
+    public void EmitLeavesAndEpilogue()
     {
         foreach (var (label, next, pending) in _written)
         {
             _il.MarkLabel(label);
             SetRip(next);
-            StoreState();
-            LoadRetired(pending);
-            _il.Emit(OpCodes.Ldc_I4_1);
-            _il.Emit(OpCodes.Shl);
-            _il.Emit(OpCodes.Ret);
+            ReturnWith(pending, leave: false);
         }
 
         foreach (var (label, rip, pending) in _leaves)
         {
             _il.MarkLabel(label);
             SetRip(rip);
-            StoreState();
-            LoadRetired(pending);
-            _il.Emit(OpCodes.Ldc_I4_1);
-            _il.Emit(OpCodes.Shl);
+            ReturnWith(pending, leave: true);
+        }
+
+        _il.MarkLabel(_epilogue);
+        StoreState();
+        _il.Emit(OpCodes.Ldloc, _result);
+        _il.Emit(OpCodes.Ret);
+    }
+
+    // result = ((retired + pending) << 1) [| 1]; goto epilogue;
+    private void ReturnWith(int pending, bool leave)
+    {
+        LoadRetired(pending);
+        _il.Emit(OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.Shl);
+        if (leave)
+        {
             _il.Emit(OpCodes.Ldc_I4_1);
             _il.Emit(OpCodes.Or);
-            _il.Emit(OpCodes.Ret);
         }
+
+        _il.Emit(OpCodes.Stloc, _result);
+        _il.Emit(OpCodes.Br, _epilogue);
     }
 
     private void SetRip(ulong rip)
@@ -293,14 +312,7 @@ internal sealed unsafe partial class X86BlockEmitter
     }
 
     // return (retired + Pending) << 1;   (RIP already set)
-    public void ExitToRip()
-    {
-        StoreState();
-        LoadRetired(Pending);
-        _il.Emit(OpCodes.Ldc_I4_1);
-        _il.Emit(OpCodes.Shl);
-        _il.Emit(OpCodes.Ret);
-    }
+    public void ExitToRip() => ReturnWith(Pending, leave: false);
 
     /// <summary>
     /// A taken direct branch (already counted in <see cref="Pending"/>): to its label when the target is in the

@@ -16,11 +16,12 @@ namespace SoftKvm.X86.Cpu;
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
+    // (Unsafe.Add rather than the inline array's indexer: no span, no range check; the block's register numbers are 0-15.)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong BlockGpr(X86Cpu c, int index) => c._regs.Gpr[index];
+    internal static ulong BlockGpr(X86Cpu c, int index) => Unsafe.Add(ref Unsafe.As<GprFile, ulong>(ref c._regs.Gpr), index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void BlockStoreGpr(X86Cpu c, int index, ulong v) => c._regs.Gpr[index] = v;
+    internal static void BlockStoreGpr(X86Cpu c, int index, ulong v) => Unsafe.Add(ref Unsafe.As<GprFile, ulong>(ref c._regs.Gpr), index) = v;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong BlockRflags(X86Cpu c) => c._regs.Rflags;

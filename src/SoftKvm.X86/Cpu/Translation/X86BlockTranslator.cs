@@ -23,8 +23,9 @@ internal sealed record X86BlockRequest(X86Cpu Cpu, X86BlockKey Key, byte[] Page,
 /// </summary>
 internal static class X86BlockTranslator
 {
-    /// <summary>The most blocks the cache keeps; beyond it starts afresh (vCPUs keep the blocks they installed).</summary>
-    private const int MaxCached = 1 << 16;
+    /// <summary>The most blocks the cache keeps (a block's code is a few KiB); beyond it starts afresh, and blocks
+    /// no vCPU has installed any more are collected.</summary>
+    private const int MaxCached = 1 << 14;
 
     private static readonly BlockingCollection<X86BlockRequest> s_queue = new(new ConcurrentQueue<X86BlockRequest>());
     private static readonly Lazy<Thread> s_thread = new(Start);

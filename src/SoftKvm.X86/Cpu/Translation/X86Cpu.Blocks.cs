@@ -263,11 +263,13 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
-    /// <summary>Called after every interpreted instruction: a taken branch, an event or an exception makes the next RIP a place to look up.</summary>
+    /// <summary>Called after every interpreted instruction: a taken branch, an event or an exception makes the next RIP a
+    /// place to look up (not a REP string instruction going round at the same RIP: it never starts a block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void NoteFlow(ulong before)
     {
-        if (_regs.Rip != before + (ulong)_insn.Length)
+        ulong rip = _regs.Rip;
+        if (rip != before + (ulong)_insn.Length && rip != before)
         {
             _lookUp = true;
         }

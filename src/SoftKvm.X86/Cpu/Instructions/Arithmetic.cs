@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace SoftKvm.X86.Cpu.Instructions;
@@ -5,7 +6,7 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// <summary>ADD, ADC, SUB, SBB, CMP, AND, OR, XOR, TEST, INC, DEC, NEG, NOT.</summary>
 internal static class Arithmetic
 {
-    internal const ulong IncDecMask = Rflags.Status & ~Rflags.CF;
+    private const ulong IncDecMask = Rflags.Status & ~Rflags.CF;
 
     public static void Add(X86Cpu c, ref Instruction i) => Binary(c, ref i, 0);
 
@@ -26,7 +27,7 @@ internal static class Arithmetic
     public static void Test(X86Cpu c, ref Instruction i) => Binary(c, ref i, 8);
 
     /// <summary>The result and status flags of binary op <paramref name="op"/> (0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP, 8 TEST).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong Compute(int op, ulong a, ulong b, ulong cf, int size, out ulong flags, ulong need = Rflags.Status) => op switch
     {
         0 => Alu.Add(a, b, 0, size, out flags, need),

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace SoftKvm.X86.Cpu.Instructions;
@@ -11,16 +12,22 @@ internal static class MulDiv
 {
     private const ulong CF = Rflags.CF, OF = Rflags.OF;
 
-    internal static void WriteWide(X86Cpu c, int size, ulong lo, ulong hi)
+    private static void WriteWide(X86Cpu c, int size, ulong lo, ulong hi) =>
+        WriteWide(ref c.Regs.Gpr[Gpr.Rax], ref c.Regs.Gpr[Gpr.Rdx], size, lo, hi);
+
+    /// <summary>The two halves of a MUL/IMUL product or a DIV/IDIV quotient and remainder: AL and AH for bytes, else
+    /// the accumulator and RDX with the operand size.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WriteWide(ref ulong rax, ref ulong rdx, int size, ulong lo, ulong hi)
     {
         if (size == 1)
         {
-            c.SetGpr(Gpr.Rax, 2, (lo & 0xFF) | ((hi & 0xFF) << 8));
+            X86Cpu.WritePart(ref rax, 2, false, (lo & 0xFF) | ((hi & 0xFF) << 8));
             return;
         }
 
-        c.SetGpr(Gpr.Rax, size, lo);
-        c.SetGpr(Gpr.Rdx, size, hi);
+        X86Cpu.WritePart(ref rax, size, false, lo);
+        X86Cpu.WritePart(ref rdx, size, false, hi);
     }
 
     public static void Mul(X86Cpu c, ref Instruction i)
@@ -37,7 +44,7 @@ internal static class MulDiv
     }
 
     /// <summary>MUL: the low and high halves of <paramref name="a"/> * <paramref name="b"/> and the status flags.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong MulCore(ulong a, ulong b, int size, out ulong hi, out ulong flags, ulong need = Rflags.Status)
     {
         ulong lo;
@@ -57,7 +64,7 @@ internal static class MulDiv
     }
 
     /// <summary>The two- and three-operand IMUL: the truncated signed product and the status flags.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong ImulCore(ulong x, ulong y, int sz, out ulong flags, ulong need = Rflags.Status)
     {
         long sa = (long)Alu.SignExtend(x, sz);

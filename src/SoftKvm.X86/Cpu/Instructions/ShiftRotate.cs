@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace SoftKvm.X86.Cpu.Instructions;
@@ -105,7 +106,7 @@ internal static class ShiftRotate
     }
 
     /// <summary>SHL of <paramref name="a"/> by a masked count <paramref name="n"/> other than 0: result and status flags.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong ShlCore(ulong a, int n, int size, out ulong flags, ulong need = Rflags.Status)
     {
         int bits = size * 8;
@@ -116,7 +117,7 @@ internal static class ShiftRotate
     }
 
     /// <summary>SHR, as <see cref="ShlCore"/>.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong ShrCore(ulong a, int n, int size, out ulong flags, ulong need = Rflags.Status)
     {
         ulong r = n >= 64 ? 0 : a >> n;
@@ -126,7 +127,7 @@ internal static class ShiftRotate
     }
 
     /// <summary>SAR, as <see cref="ShlCore"/>.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong SarCore(ulong a, int n, int size, out ulong flags, ulong need = Rflags.Status)
     {
         long s = (long)Alu.SignExtend(a, size);
@@ -278,7 +279,7 @@ internal static class ShiftRotate
     }
 
     /// <summary>SHLD (<paramref name="left"/>) or SHRD of <paramref name="a"/> with bits from <paramref name="b"/> by a masked count other than 0.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong DoubleShiftCore(ulong a, ulong b, int n, int size, bool left, out ulong flags, ulong need = Rflags.Status)
     {
         int bits = size * 8;

@@ -120,21 +120,12 @@ public sealed unsafe partial class X86Cpu
         return r;
     }
 
-    /// <summary>MUL: the accumulator times <paramref name="b"/> into the accumulator and RDX (AX for bytes), as <see cref="MulDiv.WriteWide"/>.</summary>
+    /// <summary>MUL: the accumulator times <paramref name="b"/> into the accumulator and RDX (AX for bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void BlockMul(ref ulong rax, ref ulong rdx, ref ulong flags, ulong b, int size, ulong need)
     {
         ulong lo = MulDiv.MulCore(rax & SizeMask(size), b, size, out ulong hi, out ulong f, need);
-        if (size == 1)
-        {
-            WritePart(ref rax, 2, false, (lo & 0xFF) | ((hi & 0xFF) << 8));
-        }
-        else
-        {
-            WritePart(ref rax, size, false, lo);
-            WritePart(ref rdx, size, false, hi);
-        }
-
+        MulDiv.WriteWide(ref rax, ref rdx, size, lo, hi);
         Merge(ref flags, need, f);
     }
 

@@ -457,7 +457,7 @@ public class TranslationTests
         m.R.Gpr[Gpr.Rax] = 0;
         Assert.Equal(X86ExitReason.Hlt, RunToHalt(m.Cpu));
         Assert.Equal(50_000_000UL * 50_000_001 / 2, m.R.Gpr[Gpr.Rax]);
-        Assert.True(m.Cpu.BlocksTranslated > 0);
+        Assert.True(m.Cpu.BlocksTranslated + m.Cpu.BlocksShared > 0); // (or compiled for an earlier test: the cache is the process's)
         Assert.True(m.Cpu.TranslatedInstructions > 0);
     }
 }

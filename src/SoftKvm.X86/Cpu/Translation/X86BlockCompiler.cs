@@ -56,15 +56,14 @@ internal static class X86BlockCompiler
         public bool MayLeave;
         public ulong LiveIn;
         public ulong LiveOut;
-        public int Index;
 
         public int End => Offset + Insn.Length;
     }
 
     /// <summary>
     /// Decodes the block entered at <paramref name="entry"/> of <paramref name="page"/> (a copy of the 4 KiB
-    /// page whose first byte is at RIP <paramref name="pageRip"/>), compiles it and returns its code, the
-    /// byte range it was compiled from, and the number of instructions; null when nothing there compiles.
+    /// page whose first byte is at RIP <paramref name="pageRip"/> and in guest memory at <paramref name="pageHost"/>),
+    /// compiles it and returns its code and number of instructions; null when nothing there compiles.
     /// </summary>
     public static X86CompiledBlock? Compile(byte[] page, nint pageHost, int entry, ulong pageRip, int bitness)
     {
@@ -77,7 +76,7 @@ internal static class X86BlockCompiler
         Analyse(items, pageRip);
         int first = items[0].Offset, end = items[^1].End;
         var code = Emit(items, entry, pageRip, bitness, page, pageHost, first, end);
-        return new X86CompiledBlock(code, first, end - first, items.Count);
+        return new X86CompiledBlock(code, items.Count);
     }
 
     private static List<Item>? Discover(byte[] page, int entry, ulong pageRip, int bitness)
@@ -109,10 +108,10 @@ internal static class X86BlockCompiler
                 if (kind is X86BlockOp.Jcc or X86BlockOp.Jmp or X86BlockOp.Call)
                 {
                     // A call into the page goes on at its target; the code after it is where a RET comes back to.
-                    long target = (long)(insn.NearBranchTarget - pageRip);
-                    if (target >= 0 && target < page.Length)
+                    int target = PageOffset(insn.NearBranchTarget, pageRip);
+                    if (target >= 0)
                     {
-                        work.Push((int)target);
+                        work.Push(target);
                     }
 
                     if (kind == X86BlockOp.Jmp)
@@ -130,10 +129,9 @@ internal static class X86BlockCompiler
         }
 
         var items = found.Values.ToList();
-        for (int k = 0; k < items.Count; k++)
+        for (int k = 1; k < items.Count; k++)
         {
-            items[k].Index = k;
-            if (k > 0 && items[k - 1].End > items[k].Offset)
+            if (items[k - 1].End > items[k].Offset)
             {
                 return null; // overlapping decodings (a jump into an instruction): leave it to the interpreter
             }
@@ -438,7 +436,7 @@ internal static class X86BlockCompiler
     /// </summary>
     private static IEnumerable<int> Successors(Item it, ulong pageRip, int[] returns)
     {
-        int Target() => (long)(it.Insn.NearBranchTarget - pageRip) is >= 0 and < 4096 and var t ? (int)t : -1;
+        int Target() => PageOffset(it.Insn.NearBranchTarget, pageRip);
         switch (it.Kind)
         {
             case X86BlockOp.Jcc:
@@ -461,6 +459,9 @@ internal static class X86BlockCompiler
                 break;
         }
     }
+
+    /// <summary>The offset of <paramref name="target"/> in the page starting at <paramref name="pageRip"/>, or -1 outside it.</summary>
+    private static int PageOffset(ulong target, ulong pageRip) => target - pageRip < 0x1000 ? (int)(target - pageRip) : -1;
 
     private static readonly Type[] s_parameters = [typeof(X86BlockState), typeof(X86Cpu), typeof(long)];
 
@@ -487,7 +488,7 @@ internal static class X86BlockCompiler
         var labels = new Dictionary<int, Label> { [entry] = il.DefineLabel() };
         int[] returns = ReturnPlaces(items).Where(offsets.Contains).ToArray();
         foreach (int t in items.Where(x => x.Kind is X86BlockOp.Jcc or X86BlockOp.Jmp or X86BlockOp.Call)
-            .Select(x => (int)(long)(x.Insn.NearBranchTarget - pageRip)).Concat(returns))
+            .Select(x => PageOffset(x.Insn.NearBranchTarget, pageRip)).Concat(returns))
         {
             if (offsets.Contains(t) && !labels.ContainsKey(t))
             {
@@ -514,7 +515,7 @@ internal static class X86BlockCompiler
             {
                 case X86BlockOp.Jcc:
                 {
-                    int target = (int)(long)(it.Insn.NearBranchTarget - pageRip);
+                    int target = PageOffset(it.Insn.NearBranchTarget, pageRip);
                     Label notTaken = il.DefineLabel();
                     e.Condition(it.Insn.ConditionCode);
                     il.Emit(OpCodes.Brfalse, notTaken);
@@ -528,13 +529,13 @@ internal static class X86BlockCompiler
 
                 case X86BlockOp.Jmp:
                     e.Pending++;
-                    e.Jump((int)(long)(it.Insn.NearBranchTarget - pageRip), it.Insn.NearBranchTarget, it.Offset, labels);
+                    e.Jump(PageOffset(it.Insn.NearBranchTarget, pageRip), it.Insn.NearBranchTarget, it.Offset, labels);
                     e.Pending = 0; // what follows is reached only through its label
                     continue;
                 case X86BlockOp.Call:
                     e.Call(ref it.Insn, next, leave);
                     e.Pending++;
-                    e.Jump((int)(long)(it.Insn.NearBranchTarget - pageRip), it.Insn.NearBranchTarget, it.Offset, labels);
+                    e.Jump(PageOffset(it.Insn.NearBranchTarget, pageRip), it.Insn.NearBranchTarget, it.Offset, labels);
                     e.Pending = 0;
                     continue;
                 case X86BlockOp.Ret:
@@ -575,5 +576,5 @@ internal static class X86BlockCompiler
     }
 }
 
-/// <summary>A compiled block and the bytes of the page it was compiled from (offset and length of the range it compares at entry).</summary>
-internal sealed record X86CompiledBlock(X86BlockCode Code, int Offset, int Length, int InstructionCount);
+/// <summary>A compiled block and its number of instructions (the most one pass through it retires).</summary>
+internal sealed record X86CompiledBlock(X86BlockCode Code, int InstructionCount);

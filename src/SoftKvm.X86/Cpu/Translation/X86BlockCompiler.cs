@@ -272,7 +272,7 @@ internal static class X86BlockCompiler
     }
 
     /// <summary>The address size of the memory operand, as <see cref="X86Cpu.EffectiveAddress"/> computes it.</summary>
-    private static int AddressSize(ref Instruction i, int bitness)
+    internal static int AddressSize(ref Instruction i, int bitness)
     {
         Register b = i.MemoryBase, x = i.MemoryIndex;
         if (b is Register.RIP)

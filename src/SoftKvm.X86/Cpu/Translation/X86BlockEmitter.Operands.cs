@@ -68,13 +68,11 @@ internal sealed unsafe partial class X86BlockEmitter
             return;
         }
 
-        int asz = 0;
         _il.Emit(OpCodes.Ldc_I8, (long)i.MemoryDisplacement64);
         if (b != Register.None)
         {
             LoadGpr(X86Cpu.RegIndex(b));
             _il.Emit(OpCodes.Add);
-            asz = X86Cpu.RegSize(b);
         }
 
         if (x != Register.None)
@@ -88,15 +86,9 @@ internal sealed unsafe partial class X86BlockEmitter
             }
 
             _il.Emit(OpCodes.Add);
-            asz = X86Cpu.RegSize(x);
         }
 
-        if (asz == 0)
-        {
-            asz = i.MemoryDisplSize < 2 ? _bitness / 8 : i.MemoryDisplSize;
-        }
-
-        Mask(X86Cpu.SizeMask(asz));
+        Mask(X86Cpu.SizeMask(X86BlockCompiler.AddressSize(ref i, _bitness)));
     }
 
     /// <summary>Pushes the linear address of the memory operand (flat segments: the run loop checked them; FS/GS by their base in 64-bit mode).</summary>

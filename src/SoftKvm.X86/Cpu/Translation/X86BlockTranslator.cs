@@ -77,7 +77,7 @@ internal static class X86BlockTranslator
                 s_blocks[key] = block;
             }
         }
-        catch (Exception e) when (e is InvalidProgramException or InvalidOperationException or NotSupportedException)
+        catch (Exception e) when (e is InvalidProgramException or InvalidOperationException or NotSupportedException or ArgumentException)
         {
             request.Cpu.RecordTranslationFailure(e.Message);
             block = null;

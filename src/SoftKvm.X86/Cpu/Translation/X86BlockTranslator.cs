@@ -83,6 +83,13 @@ internal static class X86BlockTranslator
             block = null;
         }
 
+        if (block is null)
+        {
+            // Nothing compiled: the next vCPU to find this place hot may ask again (the bytes there may differ:
+            // the key is a host address, which other memory can reuse).
+            s_started.TryRemove(request.Key, out _);
+        }
+
         request.Cpu.AddTranslationTime(Stopwatch.GetTimestamp() - start);
         return block;
     }

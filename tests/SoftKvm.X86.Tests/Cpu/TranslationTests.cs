@@ -157,6 +157,56 @@ public class TranslationTests
     }
 
     [Fact]
+    public void No_block_runs_while_a_data_segment_is_not_flat()
+    {
+        // DS based at 0x1000: every DS access must go through the interpreter's segmentation.
+        static void Program(Assembler a)
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 100);
+            a.mov(ebx, (uint)Data);
+            a.Label(ref loop);
+            a.mov(eax, __dword_ptr[ebx]);
+            a.add(eax, ecx);
+            a.mov(__dword_ptr[ebx + 4], eax);
+            a.add(ebx, 4);
+            a.push(ecx);
+            a.mov(edi, (uint)Data + 0x1800);
+            a.mov(ecx, 3);
+            a.rep.stosb();
+            a.pop(ecx);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        }
+
+        using var interpreted = Machine(32, translate: false);
+        using var translated = Machine(32, translate: true);
+        foreach (var m in new[] { interpreted, translated })
+        {
+            m.Load(Program);
+            m.R.Seg[SegmentIndex.Ds].Base = 0x1000;
+            m.Cpu.StateChanged();
+            Assert.Equal(X86ExitReason.Hlt, m.Run());
+        }
+
+        AssertSameState(interpreted, translated);
+        Assert.Equal(0, translated.Cpu.TranslatedInstructions);
+
+        // Flat again: the same loop (REP STOSB and all) runs translated where it can, to the same state.
+        using var flatInterpreted = Machine(32, translate: false);
+        using var flatTranslated = Machine(32, translate: true);
+        foreach (var m in new[] { flatInterpreted, flatTranslated })
+        {
+            m.Load(Program);
+            Assert.Equal(X86ExitReason.Hlt, m.Run());
+        }
+
+        AssertSameState(flatInterpreted, flatTranslated);
+        Assert.True(flatTranslated.Cpu.TranslatedInstructions > 0);
+    }
+
+    [Fact]
     public void A_return_to_another_place_than_after_the_call_goes_there()
     {
         // f moves its return address past the INC EBX (one byte): a block that runs the call and the RET

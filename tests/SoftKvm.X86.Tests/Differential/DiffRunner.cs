@@ -26,13 +26,23 @@ internal sealed class DiffRunner : IDisposable
 
     public void Dispose() => _m.Dispose();
 
-    /// <summary>Runs one case; returns the hash and a description of the final state.</summary>
-    public uint Run(ulong seed, byte[] code, (ulong Offset, ulong Mask)[] masks, out string state)
+    /// <summary>The data page after a run (the final register state is in <see cref="Cpu"/>).</summary>
+    public ReadOnlySpan<byte> Data
+    {
+        get
+        {
+            _m.Memory.Read(DiffCase.DataAddress, _data);
+            return _data;
+        }
+    }
+
+    /// <summary>Gives the CPU and the data page the state of <paramref name="seed"/>, puts <paramref name="program"/>
+    /// at the code address and runs it for at most <paramref name="budget"/> instructions.</summary>
+    public X86ExitReason Execute(ulong seed, ReadOnlySpan<byte> program, long budget)
     {
         DiffCase.Derive(seed, _gpr, out ulong rflags, _data);
         _m.Memory.Write(DiffCase.DataAddress, _data);
-        _m.Memory.Write(DiffCase.CodeAddress, code);
-        _m.Memory.Write<byte>(DiffCase.CodeAddress + (ulong)code.Length, 0xF4); // HLT ends the sequence
+        _m.Memory.Write(DiffCase.CodeAddress, program);
         ref var r = ref _m.R;
         for (int i = 0; i < 16; i++)
         {
@@ -43,7 +53,14 @@ internal sealed class DiffRunner : IDisposable
         r.Rip = DiffCase.CodeAddress;
         _m.Cpu.StateChanged();
         _m.Cpu.FlushBlocks();
-        var reason = _m.Cpu.Run(100);
+        return _m.Cpu.Run(budget);
+    }
+
+    /// <summary>Runs one case; returns the hash and a description of the final state.</summary>
+    public uint Run(ulong seed, byte[] code, (ulong Offset, ulong Mask)[] masks, out string state)
+    {
+        var reason = Execute(seed, [.. code, 0xF4], 100); // HLT ends the sequence
+        ref var r = ref _m.R;
         ulong kind = 0;
         if (reason == X86ExitReason.ExceptionOrNmi)
         {

@@ -16,53 +16,22 @@ public class TranslationFuzzTests
     private const int Cases = 2000;
     private const int Rounds = 7;
 
-    private sealed class Machine : IDisposable
+    /// <summary>Runs <paramref name="program"/> from the state of <paramref name="seed"/>; returns a description of the final state.</summary>
+    private static string Run(DiffRunner runner, ulong seed, byte[] program)
     {
-        private readonly TestMachine _m = new();
-
-        public Machine(bool translate)
+        var reason = runner.Execute(seed, program, 10_000);
+        var cpu = runner.Cpu;
+        ref var r = ref cpu.Regs;
+        string exit = reason == X86ExitReason.ExceptionOrNmi ? $"#{cpu.Exit.Vector}({cpu.Exit.ErrorCode:x})" : reason.ToString();
+        var gpr = new ulong[16];
+        for (int i = 0; i < 16; i++)
         {
-            _m.Setup64();
-            _m.Cpu.Controls.ExceptionBitmap = uint.MaxValue;
-            _m.Cpu.Translation = translate;
-            _m.Cpu.TranslationThreshold = 0;
-            _m.Cpu.TranslateSynchronously = true;
+            gpr[i] = r.Gpr[i];
         }
 
-        public X86Cpu Cpu => _m.Cpu;
-
-        public void Dispose() => _m.Dispose();
-
-        /// <summary>Runs <paramref name="program"/> from the state of <paramref name="seed"/>; returns a description of the final state.</summary>
-        public string Run(ulong seed, byte[] program)
-        {
-            var gpr = new ulong[16];
-            var data = new byte[DiffCase.DataSize];
-            DiffCase.Derive(seed, gpr, out ulong rflags, data);
-            _m.Memory.Write(DiffCase.DataAddress, data);
-            _m.Memory.Write(DiffCase.CodeAddress, program);
-            ref var r = ref _m.R;
-            for (int i = 0; i < 16; i++)
-            {
-                r.Gpr[i] = gpr[i];
-            }
-
-            r.Rflags = rflags;
-            r.Rip = DiffCase.CodeAddress;
-            _m.Cpu.StateChanged();
-            _m.Cpu.FlushBlocks();
-            var reason = _m.Cpu.Run(10_000);
-            _m.Memory.Read(DiffCase.DataAddress, data);
-            for (int i = 0; i < 16; i++)
-            {
-                gpr[i] = r.Gpr[i];
-            }
-
-            string exit = reason == X86ExitReason.ExceptionOrNmi ? $"#{_m.Cpu.Exit.Vector}({_m.Cpu.Exit.ErrorCode:x})" : reason.ToString();
-            return $"{exit} rip {r.Rip:x} flags {r.Rflags:x} retired {_m.Cpu.InstructionsRetired}\n"
-                + string.Join(" ", gpr.Select((g, i) => $"r{i}={g:x}"))
-                + $"\ndata {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data))}";
-        }
+        return $"{exit} rip {r.Rip:x} flags {r.Rflags:x} retired {cpu.InstructionsRetired}\n"
+            + string.Join(" ", gpr.Select((g, i) => $"r{i}={g:x}"))
+            + $"\ndata {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(runner.Data))}";
     }
 
     /// <summary>[r15 - 0x1000] = rounds; loop: sequence; dec dword [r15 - 0x1000]; jnz loop; hlt (the counter lies
@@ -85,14 +54,14 @@ public class TranslationFuzzTests
     [Fact]
     public void Random_loops_run_translated_in_the_interpreters_exact_state()
     {
-        using var interpreted = new Machine(translate: false);
-        using var translated = new Machine(translate: true);
+        using var interpreted = new DiffRunner(translate: false);
+        using var translated = new DiffRunner(translate: true);
         var divergent = new List<string>();
         for (int i = 0; i < Cases && divergent.Count < 3; i++)
         {
             byte[] program = Loop(DiffGenerator.Generate(i, out _));
-            string a = interpreted.Run((ulong)i, program);
-            string b = translated.Run((ulong)i, program);
+            string a = Run(interpreted, (ulong)i, program);
+            string b = Run(translated, (ulong)i, program);
             if (a != b)
             {
                 divergent.Add($"case {i}: {Convert.ToHexString(program)}\ninterpreted {a}\ntranslated  {b}");

@@ -21,6 +21,10 @@ internal static class ShiftRotate
         }
     }
 
+    /// <summary>A shift or rotate count as the processor uses it: 6 bits for 64-bit operands, else 5.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int MaskedCount(ulong n, int size) => (int)(n & (size == 8 ? 0x3FUL : 0x1FUL));
+
     private static bool Operands(X86Cpu c, ref Instruction i, out int size, out ulong a, out int count)
     {
         size = X86Cpu.OpSize(ref i, 0);
@@ -41,7 +45,7 @@ internal static class ShiftRotate
             n = k == OpKind.Register ? c.GetReg(i.GetOpRegister(1)) : i.GetImmediate(1);
         }
 
-        count = (int)(n & (size == 8 ? 0x3FUL : 0x1FUL));
+        count = MaskedCount(n, size);
         return true;
     }
 
@@ -264,7 +268,7 @@ internal static class ShiftRotate
         }
 
         ulong cnt = i.GetOpKind(2) == OpKind.Register ? c.GetReg(i.GetOpRegister(2)) : i.GetImmediate(2);
-        int n = (int)(cnt & (size == 8 ? 0x3FUL : 0x1FUL));
+        int n = MaskedCount(cnt, size);
         if (n == 0)
         {
             CountZero(c, ref i, size, a);

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Reflection.Emit;
 using Iced.Intel;
+using SoftKvm.X86.Cpu.Instructions;
 using Label = System.Reflection.Emit.Label;
 
 namespace SoftKvm.X86.Cpu.Translation;
@@ -176,7 +177,7 @@ internal static class X86BlockCompiler
                 bool constant = i.OpCount < 2 || i.GetOpKind(1) != OpKind.Register;
                 return constant && X86BlockEmitter.ShiftCount(ref i, X86Cpu.OpSize(ref i, 0)) > 0 ? X86BlockOp.Shift : X86BlockOp.Generic;
             case Mnemonic.Shld or Mnemonic.Shrd when i.GetOpKind(2) != OpKind.Register:
-                return (i.GetImmediate(2) & (X86Cpu.OpSize(ref i, 0) == 8 ? 0x3FUL : 0x1FUL)) != 0 ? X86BlockOp.DoubleShift : X86BlockOp.Generic;
+                return ShiftRotate.MaskedCount(i.GetImmediate(2), X86Cpu.OpSize(ref i, 0)) != 0 ? X86BlockOp.DoubleShift : X86BlockOp.Generic;
             case Mnemonic.Mul:
                 return X86BlockOp.Mul;
             case Mnemonic.Imul when i.OpCount >= 2:

@@ -1,5 +1,6 @@
 using System.Reflection.Emit;
 using Iced.Intel;
+using SoftKvm.X86.Cpu.Instructions;
 using Label = System.Reflection.Emit.Label;
 
 namespace SoftKvm.X86.Cpu.Translation;
@@ -119,7 +120,7 @@ internal sealed unsafe partial class X86BlockEmitter
                 _il.Emit(OpCodes.Ldloca, _flags);
                 _il.Emit(OpCodes.Ldloc, _a);
                 _il.Emit(OpCodes.Ldloc, _b);
-                _il.Emit(OpCodes.Ldc_I4, (int)(i.GetImmediate(2) & (size == 8 ? 0x3FUL : 0x1FUL)));
+                _il.Emit(OpCodes.Ldc_I4, ShiftRotate.MaskedCount(i.GetImmediate(2), size));
                 _il.Emit(OpCodes.Ldc_I4, size);
                 _il.Emit(i.Mnemonic == Mnemonic.Shld ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
                 Need(need);
@@ -294,6 +295,6 @@ internal sealed unsafe partial class X86BlockEmitter
     internal static int ShiftCount(ref Instruction i, int size)
     {
         ulong n = i.OpCount < 2 ? 1 : i.GetImmediate(1);
-        return (int)(n & (size == 8 ? 0x3FUL : 0x1FUL));
+        return ShiftRotate.MaskedCount(n, size);
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Cpu.Translation;
 using SoftKvm.Core.Memory;
@@ -360,16 +361,23 @@ internal sealed unsafe partial class Arm64Cpu
     private const uint FlagV = 1u << 28;
 
     /// <summary>
-    /// For each condition code, a 16-bit mask: bit k set when the condition holds for NZCV == k, so a
-    /// check is one load and a shift, with no data-dependent branches. Constant data, so the JIT folds
-    /// the load when the condition is a constant (translated blocks); <see cref="ConditionTableIsExact"/>
-    /// checks it against <see cref="EvaluateCondition"/> (the Arm ARM's ConditionHolds).
+    /// For each condition code, a 16-bit mask (little-endian byte pairs): bit k set when the condition
+    /// holds for NZCV == k, so a check is one load and a shift, with no data-dependent branches. Constant
+    /// data, so the JIT folds the load when the condition is a constant (translated blocks);
+    /// <see cref="ConditionTableIsExact"/> checks it against <see cref="EvaluateCondition"/> (the Arm ARM's
+    /// ConditionHolds). Bytes rather than <c>ushort</c>: a constant span of any other element type is
+    /// created through its field handle in unoptimized (Debug) code, which allocates on every check.
     /// </summary>
-    private static ReadOnlySpan<ushort> ConditionTable =>
+    private static ReadOnlySpan<byte> ConditionTable =>
     [
-        0xF0F0, 0x0F0F, 0xCCCC, 0x3333, 0xFF00, 0x00FF, 0xAAAA, 0x5555,
-        0x0C0C, 0xF3F3, 0xAA55, 0x55AA, 0x0A05, 0xF5FA, 0xFFFF, 0xFFFF,
+        0xF0, 0xF0, 0x0F, 0x0F, 0xCC, 0xCC, 0x33, 0x33, 0x00, 0xFF, 0xFF, 0x00, 0xAA, 0xAA, 0x55, 0x55,
+        0x0C, 0x0C, 0xF3, 0xF3, 0x55, 0xAA, 0xAA, 0x55, 0x05, 0x0A, 0xFA, 0xF5, 0xFF, 0xFF, 0xFF, 0xFF,
     ];
+
+    /// <summary>The mask of condition <paramref name="cond"/> (0..15) in <see cref="ConditionTable"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ConditionMask(int cond) =>
+        Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref MemoryMarshal.GetReference(ConditionTable), (cond & 15) * 2));
 
     /// <summary>Whether <see cref="ConditionTable"/> agrees with the Arm ARM's ConditionHolds for every condition and NZCV.</summary>
     internal static bool ConditionTableIsExact()
@@ -378,7 +386,7 @@ internal sealed unsafe partial class Arm64Cpu
         {
             for (uint nzcv = 0; nzcv < 16; nzcv++)
             {
-                if (EvaluateCondition(cond, nzcv << 28) != (((ConditionTable[cond] >> (int)nzcv) & 1) != 0))
+                if (EvaluateCondition(cond, nzcv << 28) != (((ConditionMask(cond) >> (int)nzcv) & 1) != 0))
                 {
                     return false;
                 }
@@ -390,7 +398,7 @@ internal sealed unsafe partial class Arm64Cpu
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool ConditionHolds(int cond) =>
-        ((ConditionTable[cond & 15] >> (int)(State.Nzcv >> 28)) & 1) != 0;
+        ((ConditionMask(cond) >> (int)(State.Nzcv >> 28)) & 1) != 0;
 
     private static bool EvaluateCondition(int cond, uint f)
     {

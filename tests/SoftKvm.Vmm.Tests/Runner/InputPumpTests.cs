@@ -31,15 +31,21 @@ public class InputPumpTests
         Assert.Equal(12, pump.Delivered);
     }
 
-    [Fact]
-    public void RawModeIsNotEnteredWhenStdinIsNotATerminal()
-    {
-        if (!Console.IsInputRedirected)
-        {
-            Assert.False(Console.IsInputRedirected); // an interactive test run: raw mode would change the developer's terminal
-            return;
-        }
+    [RedirectedStdinFact]
+    public void RawModeIsNotEnteredWhenStdinIsNotATerminal() => Assert.Null(TerminalRawMode.TryEnter());
 
-        Assert.Null(TerminalRawMode.TryEnter());
+    /// <summary>
+    /// A fact that needs standard input redirected (as under CI and <c>dotnet test</c> from a script):
+    /// on a terminal, entering raw mode would change the developer's terminal, so it is skipped with the reason.
+    /// </summary>
+    private sealed class RedirectedStdinFactAttribute : FactAttribute
+    {
+        public RedirectedStdinFactAttribute()
+        {
+            if (!Console.IsInputRedirected)
+            {
+                Skip = "standard input is a terminal: raw mode would be entered on the developer's terminal";
+            }
+        }
     }
 }

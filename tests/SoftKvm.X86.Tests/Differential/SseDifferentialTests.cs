@@ -7,8 +7,8 @@ namespace SoftKvm.X86.Tests.Differential;
 /// <summary>
 /// Differential testing of SSE/SSE2 against the host CPU: random sequences over XMM0-15, MXCSR (rounding,
 /// DAZ, FTZ, unmasked exceptions), general registers, flags and the data page. sse-golden.bin holds the
-/// hashes native/diffharness.c -s produced on an x86-64 host; set SOFTKVM_X86_DIFF_HARNESS to the built
-/// harness to compare live and regenerate.
+/// hashes native/diffharness.c -s produced on an x86-64 host. On an x86-64 Linux host with gcc the cases
+/// also run live against the host CPU; SOFTKVM_X86_DIFF_WRITE_GOLDEN=1 rewrites sse-golden.bin from it.
 /// </summary>
 public class SseDifferentialTests
 {
@@ -41,70 +41,28 @@ public class SseDifferentialTests
         Assert.True(runner.Retired > 4 * count);
     }
 
-    [Fact]
-    public async Task Sse_regenerate_golden_vectors_with_native_harness()
+    /// <summary>Every case, live against the host CPU (the native harness in SSE mode, built here).</summary>
+    [HostHarnessFact]
+    public void Sse_live_cases_match_the_host_cpu()
     {
-        string? harness = Environment.GetEnvironmentVariable("SOFTKVM_X86_DIFF_HARNESS");
-        if (harness is null)
-        {
-            Assert.True(File.Exists(GoldenPath), "sse-golden.bin is committed");
-            return;
-        }
+        var (_, divergences, report) = CompareWithHost();
+        Assert.True(divergences == 0, $"{divergences} divergences of {CaseCount}:\n{report}");
+    }
 
-        int n = int.TryParse(Environment.GetEnvironmentVariable("SOFTKVM_X86_SSE_CASES"), out int c) ? c : CaseCount;
-        var input = new MemoryStream();
-        var codes = new byte[n][];
-        var masks = new (ulong Offset, ulong Mask)[n][];
-        for (int i = 0; i < n; i++)
-        {
-            codes[i] = SseDiffGenerator.Generate(i, out masks[i]);
-            input.Write(BitConverter.GetBytes((ulong)i));
-            input.Write(BitConverter.GetBytes(masks[i].Length));
-            foreach (var (offset, m) in masks[i])
-            {
-                input.Write(BitConverter.GetBytes(offset));
-                input.Write(BitConverter.GetBytes(m));
-            }
+    /// <summary>Rewrites sse-golden.bin from the host CPU, when SoftKvm agrees with it on every case.</summary>
+    [HostHarnessFact("SOFTKVM_X86_DIFF_WRITE_GOLDEN")]
+    public void Sse_regenerate_golden_vectors_from_the_host_cpu()
+    {
+        var (native, divergences, report) = CompareWithHost();
+        Assert.True(divergences == 0, $"{divergences} divergences of {CaseCount}:\n{report}");
+        File.WriteAllBytes(GoldenPath, native);
+    }
 
-            input.Write(BitConverter.GetBytes(codes[i].Length));
-            input.Write(codes[i]);
-        }
-
-        string inPath = Path.Combine(Path.GetTempPath(), "x86-sse-diff-cases.bin");
-        string outPath = Path.Combine(Path.GetTempPath(), "x86-sse-diff-native.bin");
-        await File.WriteAllBytesAsync(inPath, input.ToArray());
-        var psi = new ProcessStartInfo("/bin/sh", ["-c", $"\"{harness}\" -s < \"{inPath}\" > \"{outPath}\""]) { UseShellExecute = false };
-        using (var p = Process.Start(psi)!)
-        {
-            await p.WaitForExitAsync();
-            Assert.Equal(0, p.ExitCode);
-        }
-
-        var native = await File.ReadAllBytesAsync(outPath);
-        Assert.Equal(n * 4, native.Length);
-
+    private static (byte[] Native, int Divergences, string Report) CompareWithHost()
+    {
         using var runner = new SseDiffRunner();
-        var report = new StringBuilder();
-        int divergences = 0;
-        for (int i = 0; i < n; i++)
-        {
-            uint h = runner.Run((ulong)i, codes[i], masks[i], out string state);
-            if (h != BitConverter.ToUInt32(native, i * 4))
-            {
-                divergences++;
-                if (divergences <= 40)
-                {
-                    report.Append($"case {i}: {Convert.ToHexString(codes[i])}\nsoftkvm {state}\n");
-                }
-            }
-        }
-
-        File.WriteAllText(Path.Combine(Path.GetTempPath(), "x86-sse-diff-report.txt"), report.ToString());
-        if (divergences == 0 && n == CaseCount)
-        {
-            File.WriteAllBytes(GoldenPath, native);
-        }
-
-        Assert.True(divergences == 0, $"{divergences} divergences of {n}:\n{report}");
+        return HostHarness.Compare(CaseCount, sse: true,
+            i => new HostHarness.Case(SseDiffGenerator.Generate(i, out var masks), masks),
+            (i, c) => (runner.Run((ulong)i, c.Code, c.Masks, out string state), state), reportLimit: 40);
     }
 }

@@ -13,7 +13,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// is armed or while something needs attention before each instruction (software step, PSTATE.IL, a
 /// pending interrupt), and only when the instruction budget left covers <see cref="BlockCompiler.MaxInstructions"/>.
 /// </summary>
-internal sealed unsafe partial class Arm64Cpu
+public sealed unsafe partial class Arm64Cpu
 {
     private const int HeatBits = 12;
 

@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// <see cref="Arm64Cpu.Retired"/>: every interpreted instruction makes one fetch and one decode-cache
 /// lookup, and every entry into a translated block one fetch for the whole block.
 /// </summary>
-internal struct CpuProfileCounters
+public struct CpuProfileCounters
 {
     /// <summary>Instruction fetches that missed the execute TLB (page walk + slot lookup).</summary>
     public long FetchTlbMisses;
@@ -54,7 +54,7 @@ internal struct CpuProfileCounters
     public long TlbFlushes;
 }
 
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     /// <summary>The slow-path counters of this PE.</summary>
     public CpuProfileCounters Counters;

@@ -2,7 +2,7 @@ using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>Exception entry and return at EL1, exception-generating instructions, and traps to the hypervisor.</summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     private const ulong VectorSync = 0x000;
     private const ulong VectorIrq = 0x080;
@@ -12,7 +12,7 @@ internal sealed partial class Arm64Cpu
     private const ulong MdscrMde = 1UL << 15;
 
     /// <summary>Takes a synchronous exception to EL1 (preferred return: the current instruction).</summary>
-    public void TakeSyncException(ulong esr, ulong far, bool farValid)
+    internal void TakeSyncException(ulong esr, ulong far, bool farValid)
     {
         State.EsrEl1 = esr;
         if (farValid)
@@ -25,12 +25,18 @@ internal sealed partial class Arm64Cpu
 
     /// <summary>Takes the UNDEFINED exception (EC 0) for the current instruction and counts it.</summary>
     [A64Handler(A64Op.Undefined, A64Op.Sysl)]
-    public Flow Undefined()
+    internal Flow Undefined()
     {
         UndefinedCount++;
         TakeSyncException(Esr.Make(Esr.EcUnknown, 0), 0, false);
         return Flow.Exception;
     }
+
+    /// <summary>
+    /// Takes the UNDEFINED exception for the instruction at PC, which trapped to the hypervisor (KVM's
+    /// kvm_inject_undefined, for example for an SMC that is not the firmware conduit).
+    /// </summary>
+    public void InjectUndefined() => Undefined();
 
     /// <summary>Injects a synchronous external data abort at <paramref name="va"/> (KVM's kvm_inject_dabt).</summary>
     public void InjectExternalDataAbort(ulong va, bool write)

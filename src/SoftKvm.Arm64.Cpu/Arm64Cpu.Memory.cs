@@ -29,7 +29,7 @@ internal enum AccessKind
 /// cross a page), or an unaligned one inside the page when alignment is not checked.
 /// TLB entries are only created for RAM, so device registers are never cached.
 /// </summary>
-internal sealed unsafe partial class Arm64Cpu
+public sealed unsafe partial class Arm64Cpu
 {
     private const int TlbBits = 10;
     private const int TlbMask = (1 << TlbBits) - 1;

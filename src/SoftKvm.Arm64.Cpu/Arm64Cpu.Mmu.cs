@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// (nG = 0) and the size of the block or page it came from, for the ASID-tagged software TLB
 /// (Arm64Cpu.Tlb.cs).
 /// </summary>
-internal sealed unsafe partial class Arm64Cpu
+public sealed unsafe partial class Arm64Cpu
 {
     private const ulong SctlrM = 1UL << 0;
     private const ulong SctlrA = 1UL << 1;

@@ -15,7 +15,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// A TTBR write does not flush: it only selects the context of the new ASID. Broadcast (IS) forms reach
 /// the other PEs through CpuShared's ring and are replayed there with the same operands.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     private const int ContextCount = 1 << 10;
     private const byte InfoGlobal = 0x80;

@@ -12,7 +12,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// (<see cref="Run"/> returns) for what a CPU with virtualization extensions would trap to EL2:
 /// stage-2 data aborts outside RAM, HVC, SMC, WFI, WFE. It knows nothing about devices.
 /// </summary>
-internal sealed unsafe partial class Arm64Cpu
+public sealed unsafe partial class Arm64Cpu
 {
     /// <summary>The architectural state.</summary>
     public CpuState State;
@@ -28,6 +28,11 @@ internal sealed unsafe partial class Arm64Cpu
     private bool _eventRegister;
     private bool _lastWasLoadExclusive;
 
+    /// <summary>
+    /// A PE over <paramref name="memory"/> (the guest-physical address space it is given), sharing
+    /// <paramref name="shared"/> with the other PEs of its VM, reaching the outside through
+    /// <paramref name="host"/>, with MPIDR_EL1 = <paramref name="mpidr"/>, in the reset state (<see cref="Reset"/>).
+    /// </summary>
     public Arm64Cpu(GuestMemory memory, CpuShared shared, ICpuHost host, ulong mpidr)
     {
         _memory = memory;
@@ -287,9 +292,11 @@ internal sealed unsafe partial class Arm64Cpu
 
     // ---- register access (XZR/SP resolution) ----
 
+    /// <summary>Xn, with n = 31 reading XZR (0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong X(int n) => n == 31 ? 0 : State.X[n];
 
+    /// <summary>Writes Xn; n = 31 (XZR) discards the value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetX(int n, ulong value)
     {

@@ -4,7 +4,7 @@ using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>C4.1.87 Branches: conditional, unconditional immediate and register, compare/test and branch.</summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.BCond)]

@@ -1,7 +1,7 @@
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>Why <see cref="Arm64Cpu.Run"/> returned to the hypervisor layer (the "VM exit" of the software CPU).</summary>
-internal enum CpuExit
+public enum CpuExit
 {
     /// <summary>The instruction budget ran out (the hypervisor re-checks timers and interrupts).</summary>
     Budget,
@@ -45,7 +45,7 @@ internal enum Flow
 }
 
 /// <summary>The syndrome of the last trap to the hypervisor (ESR_EL2, FAR_EL2, HPFAR_EL2 as one record).</summary>
-internal struct TrapInfo
+public struct TrapInfo
 {
     /// <summary>ESR_EL2-style syndrome.</summary>
     public ulong Esr;

@@ -8,7 +8,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// PE compares the epoch before each instruction and replays what it missed, or flushes its whole
 /// software TLB when the ring no longer holds it), and the lock that serialises 128-bit exclusive pairs.
 /// </summary>
-internal sealed class CpuShared
+public sealed class CpuShared
 {
     /// <summary>The generic timer frequency (CNTFRQ_EL0): 62.5 MHz, as QEMU's virt machine.</summary>
     public const ulong CounterFrequency = 62_500_000;
@@ -30,24 +30,24 @@ internal sealed class CpuShared
     /// Arm64Cpu.Blocks.cs): shared, because the code of a block does not depend on the PE that runs it.
     /// A slot holds one reference, so a PE reads a whole block or none.
     /// </summary>
-    public Translation.TranslatedBlock?[] Blocks { get; } = new Translation.TranslatedBlock?[1 << BlockCacheBits];
+    internal Translation.TranslatedBlock?[] Blocks { get; } = new Translation.TranslatedBlock?[1 << BlockCacheBits];
 
     /// <summary>log2 of the number of slots in <see cref="Blocks"/>.</summary>
     public const int BlockCacheBits = 14;
 
     /// <summary>The translated entry at <paramref name="host"/>, if the cache holds one.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public unsafe Translation.TranslatedBlock? FindEntry(uint* host)
+    internal unsafe Translation.TranslatedBlock? FindEntry(uint* host)
     {
         Translation.TranslatedBlock? entry = Volatile.Read(ref Blocks[BlockSlot(host)]);
         return entry is not null && entry.Host == host ? entry : null;
     }
 
     /// <summary>Puts <paramref name="entry"/> in the cache (replacing whatever shared its slot).</summary>
-    public unsafe void Install(Translation.TranslatedBlock entry) => Volatile.Write(ref Blocks[BlockSlot(entry.Host)], entry);
+    internal unsafe void Install(Translation.TranslatedBlock entry) => Volatile.Write(ref Blocks[BlockSlot(entry.Host)], entry);
 
     /// <summary>Drops the entry at <paramref name="host"/> (its block went stale).</summary>
-    public unsafe void Drop(uint* host)
+    internal unsafe void Drop(uint* host)
     {
         ref Translation.TranslatedBlock? slot = ref Blocks[BlockSlot(host)];
         Translation.TranslatedBlock? entry = Volatile.Read(ref slot);
@@ -59,7 +59,7 @@ internal sealed class CpuShared
 
     /// <summary>The cache slot of the entry at <paramref name="host"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public static unsafe int BlockSlot(uint* host) => (int)((nuint)host >> 2) & ((1 << BlockCacheBits) - 1);
+    internal static unsafe int BlockSlot(uint* host) => (int)((nuint)host >> 2) & ((1 << BlockCacheBits) - 1);
 
     /// <summary>The broadcast TLB invalidation epoch.</summary>
     public long TlbEpoch => Volatile.Read(ref _tlbEpoch);

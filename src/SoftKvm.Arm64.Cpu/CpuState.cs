@@ -4,21 +4,21 @@ namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>X0..X30 plus an unused slot 31 (XZR/SP are resolved by the accessors).</summary>
 [InlineArray(32)]
-internal struct XRegisterFile
+public struct XRegisterFile
 {
     private ulong _element0;
 }
 
 /// <summary>V0..V31 as 64 little-endian halves: V[n] = (lanes[2n], lanes[2n+1]).</summary>
 [InlineArray(64)]
-internal struct VRegisterFile
+public struct VRegisterFile
 {
     private ulong _element0;
 }
 
 /// <summary>Sixteen debug breakpoint or watchpoint value/control registers.</summary>
 [InlineArray(16)]
-internal struct DebugRegisterFile
+public struct DebugRegisterFile
 {
     private ulong _element0;
 }
@@ -28,11 +28,18 @@ internal struct DebugRegisterFile
 /// One struct, held by the CPU model and reached by ref; the hypervisor layer reads and writes it only
 /// through the CPU model's API (one source of truth per register).
 /// </summary>
-internal struct CpuState
+public struct CpuState
 {
+    /// <summary>X0-X30 (slot 31 unused: XZR and SP are resolved by the accessors).</summary>
     public XRegisterFile X;
+
+    /// <summary>SP_EL0.</summary>
     public ulong SpEl0;
+
+    /// <summary>SP_EL1.</summary>
     public ulong SpEl1;
+
+    /// <summary>The program counter.</summary>
     public ulong Pc;
 
     /// <summary>PSTATE.NZCV in bits [31:28].</summary>
@@ -53,46 +60,124 @@ internal struct CpuState
     /// <summary>PSTATE.IL (illegal execution state).</summary>
     public bool IllegalState;
 
+    /// <summary>V0-V31 as 64-bit halves: V[2n] is the low half of Vn, V[2n + 1] the high half.</summary>
     public VRegisterFile V;
+
+    /// <summary>FPCR.</summary>
     public uint Fpcr;
+
+    /// <summary>FPSR.</summary>
     public uint Fpsr;
 
+    /// <summary>SCTLR_EL1.</summary>
     public ulong SctlrEl1;
+
+    /// <summary>ACTLR_EL1.</summary>
     public ulong ActlrEl1;
+
+    /// <summary>CPACR_EL1.</summary>
     public ulong CpacrEl1;
+
+    /// <summary>TCR_EL1.</summary>
     public ulong TcrEl1;
+
+    /// <summary>TTBR0_EL1.</summary>
     public ulong Ttbr0El1;
+
+    /// <summary>TTBR1_EL1.</summary>
     public ulong Ttbr1El1;
+
+    /// <summary>MAIR_EL1.</summary>
     public ulong MairEl1;
+
+    /// <summary>AMAIR_EL1.</summary>
     public ulong AmairEl1;
+
+    /// <summary>VBAR_EL1.</summary>
     public ulong VbarEl1;
+
+    /// <summary>ELR_EL1.</summary>
     public ulong ElrEl1;
+
+    /// <summary>SPSR_EL1.</summary>
     public ulong SpsrEl1;
+
+    /// <summary>ESR_EL1.</summary>
     public ulong EsrEl1;
+
+    /// <summary>FAR_EL1.</summary>
     public ulong FarEl1;
+
+    /// <summary>AFSR0_EL1.</summary>
     public ulong Afsr0El1;
+
+    /// <summary>AFSR1_EL1.</summary>
     public ulong Afsr1El1;
+
+    /// <summary>PAR_EL1.</summary>
     public ulong ParEl1;
+
+    /// <summary>CONTEXTIDR_EL1.</summary>
     public ulong ContextidrEl1;
+
+    /// <summary>TPIDR_EL0.</summary>
     public ulong TpidrEl0;
+
+    /// <summary>TPIDRRO_EL0.</summary>
     public ulong TpidrroEl0;
+
+    /// <summary>TPIDR_EL1.</summary>
     public ulong TpidrEl1;
+
+    /// <summary>CSSELR_EL1.</summary>
     public ulong CsselrEl1;
+
+    /// <summary>MDSCR_EL1.</summary>
     public ulong MdscrEl1;
+
+    /// <summary>OSLSR_EL1.</summary>
     public ulong OslsrEl1;
+
+    /// <summary>MDCCINT_EL1.</summary>
     public ulong MdccintEl1;
+
+    /// <summary>CNTKCTL_EL1.</summary>
     public ulong CntkctlEl1;
+
+    /// <summary>CNTV_CTL_EL0.</summary>
     public ulong CntvCtlEl0;
+
+    /// <summary>CNTV_CVAL_EL0.</summary>
     public ulong CntvCvalEl0;
+
+    /// <summary>CNTP_CTL_EL0.</summary>
     public ulong CntpCtlEl0;
+
+    /// <summary>CNTP_CVAL_EL0.</summary>
     public ulong CntpCvalEl0;
+
+    /// <summary>SPSR_abt (AArch32 banked, kept for MSR/MRS only).</summary>
     public ulong SpsrAbt;
+
+    /// <summary>SPSR_und (AArch32 banked, kept for MSR/MRS only).</summary>
     public ulong SpsrUnd;
+
+    /// <summary>SPSR_irq (AArch32 banked, kept for MSR/MRS only).</summary>
     public ulong SpsrIrq;
+
+    /// <summary>SPSR_fiq (AArch32 banked, kept for MSR/MRS only).</summary>
     public ulong SpsrFiq;
+
+    /// <summary>DBGBVR&lt;n&gt;_EL1 (breakpoint values).</summary>
     public DebugRegisterFile Dbgbvr;
+
+    /// <summary>DBGBCR&lt;n&gt;_EL1 (breakpoint controls).</summary>
     public DebugRegisterFile Dbgbcr;
+
+    /// <summary>DBGWVR&lt;n&gt;_EL1 (watchpoint values).</summary>
     public DebugRegisterFile Dbgwvr;
+
+    /// <summary>DBGWCR&lt;n&gt;_EL1 (watchpoint controls).</summary>
     public DebugRegisterFile Dbgwcr;
 
     /// <summary>The current PSTATE as an SPSR value (AArch64 format).</summary>

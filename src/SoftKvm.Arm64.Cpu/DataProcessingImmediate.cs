@@ -5,7 +5,7 @@ using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>C4.1.86 Data processing -- immediate: PC-relative addressing, add/subtract, logical, move wide, bitfield, extract.</summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     // Inlined into translated blocks, where the constant instruction word folds its decoding away.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -5,7 +5,7 @@ using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>C4.1.89 Data processing -- register.</summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ShiftReg(ulong value, uint type, int amount, bool sf)

@@ -8,7 +8,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// registers. Only single general-register forms without writeback give the hypervisor a valid
 /// syndrome (ISV = 1); pairs, writeback forms and FP/SIMD accesses abort with ISV = 0 (spec §1.3).
 /// </summary>
-internal sealed unsafe partial class Arm64Cpu
+public sealed unsafe partial class Arm64Cpu
 {
     /// <summary>The base register (SP when 31), with the SP alignment check of SCTLR_EL1.SA/SA0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -13,7 +13,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// value to be unchanged. A 128-bit STXP has no host compare-and-swap: it compares and writes under a
 /// VM-wide lock, atomic against other exclusives but not against plain stores of other PEs.
 /// </summary>
-internal sealed unsafe partial class Arm64Cpu
+public sealed unsafe partial class Arm64Cpu
 {
     private byte* _exclusiveHost;
     private int _exclusiveSize;

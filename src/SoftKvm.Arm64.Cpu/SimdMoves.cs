@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// (general, register, immediate), MOVI/MVNI/ORR/BIC (vector immediate), DUP (general), UMOV, INS.
 /// FP arithmetic is not implemented (ID_AA64PFR0_EL1.FP = 0xF) and stays UNDEFINED.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     private ulong GetElement(int v, int index, int sizeLog2)
     {

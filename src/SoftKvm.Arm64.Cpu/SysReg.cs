@@ -1,7 +1,7 @@
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
-/// System register encodings as packed by <see cref="Kvm.SysRegKey"/> (op0&lt;&lt;14 | op1&lt;&lt;11 |
+/// System register encodings as packed by <see cref="SysRegKey"/> (op0&lt;&lt;14 | op1&lt;&lt;11 |
 /// CRn&lt;&lt;7 | CRm&lt;&lt;3 | op2 = instruction bits [20:5]), named as in the Arm ARM.
 /// </summary>
 internal static class SysReg

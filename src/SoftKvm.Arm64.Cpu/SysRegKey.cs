@@ -1,4 +1,4 @@
-namespace SoftKvm.Arm64.Kvm;
+namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
 /// A system register named by its MRS/MSR encoding (op0, op1, CRn, CRm, op2), packed as

@@ -1,5 +1,4 @@
 using SoftKvm.Arm64.Cpu.Decoder;
-using SoftKvm.Arm64.Kvm;
 
 namespace SoftKvm.Arm64.Cpu;
 
@@ -9,7 +8,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// UNDEFINED at EL0; EL0-accessible registers whose access SCTLR_EL1/CNTKCTL_EL1 disables trap to EL1
 /// with EC 0x18.
 /// </summary>
-internal sealed unsafe partial class Arm64Cpu
+public sealed unsafe partial class Arm64Cpu
 {
     private bool _reevaluate;
     private ulong _osdlr;

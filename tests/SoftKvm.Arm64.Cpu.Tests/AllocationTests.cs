@@ -1,7 +1,7 @@
 using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core.Run;
 
-namespace SoftKvm.Arm64.Tests.Cpu;
+namespace SoftKvm.Arm64.Cpu.Tests;
 
 /// <summary>The execution loop and the MMIO exit round trip allocate nothing.</summary>
 public sealed class AllocationTests

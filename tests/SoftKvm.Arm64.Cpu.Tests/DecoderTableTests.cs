@@ -1,6 +1,6 @@
 using SoftKvm.Arm64.Cpu.Decoder;
 
-namespace SoftKvm.Arm64.Tests.Cpu;
+namespace SoftKvm.Arm64.Cpu.Tests;
 
 /// <summary>The table-order test (as dynarmic's decoder_tests): every row wins for its own encodings.</summary>
 public sealed class DecoderTableTests

@@ -3,7 +3,7 @@ using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core.Run;
 using static SoftKvm.Arm64.Tests.Harness.TestMachine;
 
-namespace SoftKvm.Arm64.Tests.Cpu;
+namespace SoftKvm.Arm64.Cpu.Tests;
 
 /// <summary>EL0/EL1 exceptions: vectors, ESR classes, SVC, ERET, alignment, UNDEFINED, debug (issue 3 step 3).</summary>
 public sealed class ExceptionTests

@@ -3,7 +3,7 @@ using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core;
 using SoftKvm.Core.Run;
 
-namespace SoftKvm.Arm64.Tests.Cpu;
+namespace SoftKvm.Arm64.Cpu.Tests;
 
 /// <summary>Guest input never crashes the host: random words executed as code end in defined exits.</summary>
 public sealed class FuzzTests

@@ -4,7 +4,7 @@ using SoftKvm.Core;
 using SoftKvm.Core.Run;
 using static SoftKvm.Arm64.Tests.Harness.TestMachine;
 
-namespace SoftKvm.Arm64.Tests.Cpu;
+namespace SoftKvm.Arm64.Cpu.Tests;
 
 /// <summary>Exclusives, DC ZVA, ID registers, the counter, and the stage-1 MMU with each granule.</summary>
 public sealed class SystemAndMemoryTests

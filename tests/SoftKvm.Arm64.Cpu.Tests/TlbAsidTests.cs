@@ -4,7 +4,7 @@ using SoftKvm.Core;
 using SoftKvm.Core.Run;
 using static SoftKvm.Arm64.Tests.Harness.TestMachine;
 
-namespace SoftKvm.Arm64.Tests.Cpu;
+namespace SoftKvm.Arm64.Cpu.Tests;
 
 /// <summary>
 /// The ASID-tagged software TLB: TTBR switches without TLBI, global entries, and each TLBI form acting

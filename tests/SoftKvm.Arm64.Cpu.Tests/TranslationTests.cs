@@ -6,7 +6,7 @@ using SoftKvm.Core;
 using SoftKvm.Core.Run;
 using static SoftKvm.Arm64.Tests.Harness.TestMachine;
 
-namespace SoftKvm.Arm64.Tests.Cpu;
+namespace SoftKvm.Arm64.Cpu.Tests;
 
 /// <summary>
 /// Block translation cannot be told apart from the interpreter: the same state and retired count,

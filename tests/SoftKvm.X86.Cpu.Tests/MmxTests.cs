@@ -2,7 +2,7 @@ using Iced.Intel;
 using SoftKvm.X86.Cpu;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace SoftKvm.X86.Tests.Cpu;
+namespace SoftKvm.X86.Cpu.Tests;
 
 public class MmxTests
 {

@@ -2,7 +2,7 @@ using Iced.Intel;
 using SoftKvm.Core.Memory;
 using SoftKvm.X86.Cpu;
 
-namespace SoftKvm.X86.Tests;
+namespace SoftKvm.X86.Cpu.Tests;
 
 /// <summary>A CPU over 16 MiB of RAM at 0 with helpers to enter a mode, assemble code and install an IDT
 /// whose handler for vector v stores v at <see cref="VectorSlot"/> and halts.</summary>

@@ -5,7 +5,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// C4.1.95 Advanced SIMD across lanes: SADDLV, UADDLV, SMAXV, UMAXV, SMINV, UMINV, ADDV, and
 /// FMAXNMV, FMAXV, FMINNMV, FMINV (4S only in ARMv8.0).
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [A64Handler(A64Op.SimdAcrossLanes)]
     private Flow AdvSimdAcrossLanes(uint insn)

@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// SQDMULL{2}, SQDMLAL{2}, SQDMLSL{2} (vector and scalar). The ARMv8.1+ forms (SQRDMLAH, dot product,
 /// FCMLA) and the ARMv8.2 half-precision forms are UNDEFINED here.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [A64Handler(A64Op.SimdIndexedElement)]
     private Flow AdvSimdIndexedElement(uint insn) => SimdIndexedElement(insn, false);

@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// registers and commit only when every element was read, so a fault leaves the registers unchanged.
 /// A stage-2 abort from these forms carries no valid syndrome (ISV = 0), as on hardware.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [A64Handler(A64Op.SimdLdStMultiple)]
     private Flow AdvSimdLoadStoreMultiple(uint insn)

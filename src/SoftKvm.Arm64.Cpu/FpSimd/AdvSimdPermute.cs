@@ -5,7 +5,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// C4.1.95 Advanced SIMD permute (UZP1/2, TRN1/2, ZIP1/2), extract (EXT), table lookup (TBL, TBX) and
 /// the copy forms the move handlers in SimdMoves.cs do not cover: DUP (element, vector and scalar), SMOV.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [A64Handler(A64Op.SimdPermute)]
     private Flow AdvSimdPermute(uint insn)

@@ -2,7 +2,7 @@ using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>C4.1.95 Advanced SIMD scalar pairwise: ADDP (2D to D), FADDP, FMAXP, FMINP, FMAXNMP, FMINNMP.</summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [A64Handler(A64Op.SimdScalarPairwise)]
     private Flow AdvSimdScalarPairwise(uint insn)

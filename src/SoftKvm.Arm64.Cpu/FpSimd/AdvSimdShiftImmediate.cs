@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// SRSRA, URSRA, SRI, SHL, SLI, SQSHL, UQSHL, SQSHLU (immediate), SHRN, RSHRN, SQSHRN, UQSHRN, SQRSHRN,
 /// UQRSHRN, SQSHRUN, SQRSHRUN, SSHLL/SXTL, USHLL/UXTL, SCVTF/UCVTF and FCVTZS/FCVTZU (fixed point).
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [A64Handler(A64Op.SimdShiftImmediate)]
     private Flow AdvSimdShiftImmediate(uint insn) => SimdShiftImmediate(insn, false);

@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// SUBHN, RSUBHN, [SU]ABAL, [SU]ABDL, [SU]MLAL, [SU]MLSL, [SU]MULL, PMULL (8B), and their "2" forms.
 /// and the saturating doubling SQDMLAL, SQDMLSL, SQDMULL (vector, "2" and scalar forms).
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [A64Handler(A64Op.SimdThreeDifferent)]
     private Flow AdvSimdThreeDifferent(uint insn) => SimdThreeDifferent(insn, false);

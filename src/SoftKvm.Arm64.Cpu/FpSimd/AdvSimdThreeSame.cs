@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// logical (AND/BIC/ORR/ORN/EOR/BSL/BIT/BIF) and the vector FP arithmetic and compares.
 /// FMULX, FRECPS and FRSQRTS included.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     private Vec GetV(int n) => new(State.V[2 * n], State.V[(2 * n) + 1]);
 

@@ -9,7 +9,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// FCVTN, FCVTL, FRINT*, FCVT[NPMZA][SU], SCVTF, UCVTF, FABS, FNEG, FSQRT, FP compares with zero.
 /// SUQADD, USQADD, SQABS, SQNEG, FCVTXN, URECPE, URSQRTE, FRECPE, FRSQRTE and FRECPX (scalar) too.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     [A64Handler(A64Op.SimdTwoRegMisc)]
     private Flow AdvSimdTwoRegMisc(uint insn) => SimdTwoRegMisc(insn, false);

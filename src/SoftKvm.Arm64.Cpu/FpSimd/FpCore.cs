@@ -16,7 +16,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// for results that round up to the smallest normal); the fused multiply-add rounds to nearest on the
 /// host and derives the other modes from the error sign of its TwoProduct/TwoSum residuals.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     private const uint FpsrIoc = 1u << 0;
     private const uint FpsrDzc = 1u << 1;

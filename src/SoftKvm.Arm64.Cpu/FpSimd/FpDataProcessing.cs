@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// to and from integers (FCVT[NPMZA][SU], SCVTF, UCVTF, fixed point too), FRINT*. Single and double
 /// precision; half precision only where ARMv8.0 has it (FCVT). Results clear the upper bits of Vd.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     private ulong Vlow(int n) => State.V[2 * n];
 

@@ -8,7 +8,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// once from the pseudocode's integer formulas, FPCR.FZ input flushing (IDC) and output flushing (UFC),
 /// FPCR.DN, and the IOC/DZC/OFC/UFC/IXC flags the pseudocode raises.
 /// </summary>
-internal sealed partial class Arm64Cpu
+public sealed partial class Arm64Cpu
 {
     private const ulong Frac52Mask = (1UL << 52) - 1;
 

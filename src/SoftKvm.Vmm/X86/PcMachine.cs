@@ -7,7 +7,7 @@ using SoftKvm.Devices.X86;
 using SoftKvm.Vmm.Errors;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
-using SoftKvm.X86.Apic;
+using SoftKvm.X86.Irqchip;
 using SoftKvm.X86.Cpu;
 using SoftKvm.X86.Kvm;
 

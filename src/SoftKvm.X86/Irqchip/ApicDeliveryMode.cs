@@ -1,4 +1,4 @@
-namespace SoftKvm.X86.Apic;
+namespace SoftKvm.X86.Irqchip;
 
 /// <summary>The delivery mode of an interrupt message (ICR, LVT and IOAPIC redirection entry bits 10:8).</summary>
 public enum ApicDeliveryMode

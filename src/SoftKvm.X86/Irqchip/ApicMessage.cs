@@ -1,4 +1,4 @@
-namespace SoftKvm.X86.Apic;
+namespace SoftKvm.X86.Irqchip;
 
 /// <summary>
 /// One interrupt message on the APIC bus (an IPI from an ICR write, an IOAPIC redirection, an MSI):

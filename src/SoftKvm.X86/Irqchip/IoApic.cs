@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
 
-namespace SoftKvm.X86.Apic;
+namespace SoftKvm.X86.Irqchip;
 
 /// <summary>
 /// The in-kernel I/O APIC (82093AA, as KVM's <c>ioapic.c</c>): 24 pins, IOREGSEL at offset 0x00 and

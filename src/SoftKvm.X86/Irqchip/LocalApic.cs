@@ -5,7 +5,7 @@ using SoftKvm.Core;
 using SoftKvm.Core.Io;
 using SoftKvm.X86.Kvm;
 
-namespace SoftKvm.X86.Apic;
+namespace SoftKvm.X86.Irqchip;
 
 /// <summary>
 /// The in-kernel local APIC of one vCPU (KVM's <c>lapic.c</c>; Intel SDM Vol. 3 chapter 11): the xAPIC

@@ -1,7 +1,7 @@
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
 
-namespace SoftKvm.X86.Apic;
+namespace SoftKvm.X86.Irqchip;
 
 /// <summary>
 /// The cascaded 8259A PIC pair of a PC (KVM's <c>i8259.c</c>): master at ports 0x20-0x21, slave at

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
 
-namespace SoftKvm.X86.Apic;
+namespace SoftKvm.X86.Irqchip;
 
 /// <summary>
 /// The in-kernel 8254 PIT (KVM's <c>i8254.c</c>): three counters at ports 0x40-0x42, the control word

@@ -1,7 +1,7 @@
 using SoftKvm.Core.Io;
 using SoftKvm.X86.Kvm;
 
-namespace SoftKvm.X86.Apic;
+namespace SoftKvm.X86.Irqchip;
 
 /// <summary>
 /// The in-kernel interrupt controller of an x86 VM (<c>KVM_CREATE_IRQCHIP</c>): the 8259 pair, the
@@ -26,7 +26,7 @@ public sealed class X86Irqchip
         vm.PioBus.Register(0x4D0, 2, Pic.ElcrPorts);
         vm.PioBus.Register(0x40, 4, Pit);
         vm.PioBus.Register(0x61, 1, Pit.SpeakerPort);
-        vm.MmioBus.Register(Apic.IoApic.DefaultBase, Apic.IoApic.Size, IoApic);
+        vm.MmioBus.Register(Irqchip.IoApic.DefaultBase, Irqchip.IoApic.Size, IoApic);
     }
 
     /// <summary>The 8259 pair.</summary>
@@ -56,7 +56,7 @@ public sealed class X86Irqchip
     public IIrqLine GetLine(int gsi)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(gsi);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(gsi, Apic.IoApic.Pins);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(gsi, Irqchip.IoApic.Pins);
         return new Line(this, gsi);
     }
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using SoftKvm.Core;
 using SoftKvm.Core.Errors;
 using SoftKvm.Core.Run;
-using SoftKvm.X86.Apic;
+using SoftKvm.X86.Irqchip;
 using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;

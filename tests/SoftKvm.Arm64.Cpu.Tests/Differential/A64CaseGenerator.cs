@@ -1,6 +1,6 @@
 using SoftKvm.Arm64.Cpu.Decoder;
 
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// Generates random valid A64 blocks from the decode table the CPU uses: it picks a row of

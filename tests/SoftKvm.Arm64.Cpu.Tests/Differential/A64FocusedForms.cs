@@ -1,6 +1,6 @@
 using SoftKvm.Arm64.Cpu.Decoder;
 
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// Individual FP/SIMD instruction forms the generator produces although their decode-table row (a whole

@@ -1,4 +1,4 @@
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// One differential test case: the seed of its initial state (<see cref="DiffState.Initial"/>) and the

@@ -1,4 +1,4 @@
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// The address layout both sides of the differential test share (tools/arm64-diff/ref.c has the same

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// The architectural state the differential test compares: X0..X30, SP, NZCV, V0..V31, the scratch page, and

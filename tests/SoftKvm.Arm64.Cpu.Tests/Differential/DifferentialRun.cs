@@ -1,6 +1,6 @@
 using SoftKvm.Arm64.Cpu.Decoder;
 
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>Generates cases, runs both sides and collects the divergences.</summary>
 internal static class DifferentialRun

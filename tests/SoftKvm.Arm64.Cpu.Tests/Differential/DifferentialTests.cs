@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu.Decoder;
 using Xunit.Abstractions;
 
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// Differential testing of the A64 integer ISA against QEMU user mode (issue 3 point 7): the committed

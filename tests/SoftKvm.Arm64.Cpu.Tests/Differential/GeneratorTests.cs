@@ -1,6 +1,6 @@
 using SoftKvm.Arm64.Cpu.Decoder;
 
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>The differential generator: table-driven, valid, deterministic, and its do-not-test list explained.</summary>
 public sealed class GeneratorTests

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// The committed golden vectors: one case per line, the reference's result stored as differences from

@@ -1,4 +1,4 @@
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>A fact that needs qemu-aarch64 and the aarch64 cross compiler; skipped with the reason when either is absent.</summary>
 public sealed class QemuFactAttribute : FactAttribute

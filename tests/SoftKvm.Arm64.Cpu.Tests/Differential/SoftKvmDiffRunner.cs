@@ -3,7 +3,7 @@ using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 using SoftKvm.Core.Memory;
 
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// The SoftKvm side of the differential test: runs a case on the CPU model directly (no vCPU, no

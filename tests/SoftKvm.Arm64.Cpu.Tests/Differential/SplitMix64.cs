@@ -1,4 +1,4 @@
-namespace SoftKvm.Arm64.Tests.Differential;
+namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// SplitMix64: a tiny deterministic generator whose sequence is fixed by its definition, so golden

@@ -1,4 +1,4 @@
-namespace SoftKvm.Arm64.Tests.Cpu.FpSimd;
+namespace SoftKvm.Arm64.Cpu.Tests.FpSimd;
 
 /// <summary>
 /// One FP/SIMD instruction case: the inputs (V0-V3 as lo/hi halves, X0, FPCR; X1 points at a 64-byte

@@ -1,7 +1,7 @@
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Cpu.Decoder;
 
-namespace SoftKvm.Arm64.Tests.Cpu.FpSimd;
+namespace SoftKvm.Arm64.Cpu.Tests.FpSimd;
 
 /// <summary>
 /// Whole-feature checks: every FP/SIMD instruction word Debian's static busybox executed under

@@ -1,6 +1,6 @@
 using SoftKvm.Arm64.Cpu;
 
-namespace SoftKvm.Arm64.Tests.Cpu.FpSimd;
+namespace SoftKvm.Arm64.Cpu.Tests.FpSimd;
 
 /// <summary>
 /// Table-driven FP/SIMD tests, one theory per encoding group, expected values from qemu-aarch64

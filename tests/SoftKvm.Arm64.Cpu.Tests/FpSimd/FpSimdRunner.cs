@@ -3,7 +3,7 @@ using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 using SoftKvm.Core.Memory;
 
-namespace SoftKvm.Arm64.Tests.Cpu.FpSimd;
+namespace SoftKvm.Arm64.Cpu.Tests.FpSimd;
 
 /// <summary>
 /// Runs single FP/SIMD instructions on the CPU model at EL0 (MMU off, CPACR_EL1.FPEN = 3 unless told

@@ -2,7 +2,7 @@ using SoftKvm.Arm64.Cpu;
 using SoftKvm.Core;
 using SoftKvm.Core.Memory;
 
-namespace SoftKvm.Arm64.Tests.Harness;
+namespace SoftKvm.Arm64.Cpu.Tests.Harness;
 
 /// <summary>
 /// Runs EL0 code the way Linux runs user space: the MMU on, the low 1 GiB identity-mapped by one

@@ -1,6 +1,6 @@
 using Iced.Intel;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>
 /// The shared definition of a differential test case (mirrors native/diffharness.c): the initial

@@ -1,7 +1,7 @@
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>
 /// Generates random sequences of user-mode integer instructions (64-bit mode) with Iced's assembler.

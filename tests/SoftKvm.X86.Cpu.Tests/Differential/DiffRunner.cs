@@ -1,6 +1,6 @@
 using SoftKvm.X86.Cpu;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>Runs differential cases in SoftKvm (64-bit mode, CPL 0, the native harness's memory layout)
 /// and returns the same state hash the native harness computes.</summary>

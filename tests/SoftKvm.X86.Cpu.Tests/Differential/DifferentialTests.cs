@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using SoftKvm.X86.Cpu;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>
 /// Differential testing of the user-mode integer ISA against the host CPU. The golden hashes in

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>
 /// The native reference (native/diffharness.c): built with the host's C compiler on first use (cached in

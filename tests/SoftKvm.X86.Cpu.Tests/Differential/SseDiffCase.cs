@@ -1,4 +1,4 @@
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>
 /// The SSE extension of <see cref="DiffCase"/> (mirrors derive_sse and the -s hash of native/diffharness.c):

@@ -1,6 +1,6 @@
 using Iced.Intel;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>
 /// Generates random SSE/SSE2 sequences (64-bit mode) as raw encodings: a table of (mandatory prefix,

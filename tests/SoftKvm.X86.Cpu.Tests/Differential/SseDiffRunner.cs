@@ -1,6 +1,6 @@
 using SoftKvm.X86.Cpu;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>Runs SSE differential cases in SoftKvm (64-bit mode, CPL 0, CR4.OSFXSR and OSXMMEXCPT set, as
 /// Linux runs user code) and returns the state hash of native/diffharness.c -s.</summary>

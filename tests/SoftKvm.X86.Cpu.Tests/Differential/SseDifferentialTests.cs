@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>
 /// Differential testing of SSE/SSE2 against the host CPU: random sequences over XMM0-15, MXCSR (rounding,

@@ -2,7 +2,7 @@ using Iced.Intel;
 using SoftKvm.X86.Cpu;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace SoftKvm.X86.Tests.Differential;
+namespace SoftKvm.X86.Cpu.Tests.Differential;
 
 /// <summary>
 /// Translated blocks against the interpreter (itself checked against the host CPU by

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using SoftKvm.X86.Cpu;
 
-namespace SoftKvm.X86.Tests.Guests;
+namespace SoftKvm.X86.Cpu.Tests.Guests;
 
 public class MultibootGuestTests
 {

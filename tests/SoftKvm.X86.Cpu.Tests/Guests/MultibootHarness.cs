@@ -2,7 +2,7 @@ using System.Text;
 using SoftKvm.Core.Memory;
 using SoftKvm.X86.Cpu;
 
-namespace SoftKvm.X86.Tests.Guests;
+namespace SoftKvm.X86.Cpu.Tests.Guests;
 
 /// <summary>
 /// A minimal Multiboot v1 machine for the CPU tests (the real VMM is another project): 64 MiB of

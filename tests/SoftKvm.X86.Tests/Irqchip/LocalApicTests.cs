@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 using Iced.Intel;
 using SoftKvm.Core.Run;
-using SoftKvm.X86.Apic;
+using SoftKvm.X86.Irqchip;
 using SoftKvm.X86.Cpu;
 using SoftKvm.X86.Tests.Kvm;
 using static Iced.Intel.AssemblerRegisters;
 using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
-namespace SoftKvm.X86.Tests.Apic;
+namespace SoftKvm.X86.Tests.Irqchip;
 
 /// <summary>The local APIC: registers, priorities and EOI, the timer modes, x2APIC MSRs.</summary>
 public class LocalApicTests

@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
 using SoftKvm.Core.Run;
-using SoftKvm.X86.Apic;
+using SoftKvm.X86.Irqchip;
 using SoftKvm.X86.Tests.Kvm;
 using static Iced.Intel.AssemblerRegisters;
 using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
-namespace SoftKvm.X86.Tests.Apic;
+namespace SoftKvm.X86.Tests.Irqchip;
 
 /// <summary>IOAPIC, 8259 pair and 8254 PIT at register level and end to end through a guest.</summary>
 public class PlatformDeviceTests

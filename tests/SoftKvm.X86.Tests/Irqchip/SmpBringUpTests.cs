@@ -5,7 +5,7 @@ using SoftKvm.X86.Tests.Kvm;
 using static Iced.Intel.AssemblerRegisters;
 using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
-namespace SoftKvm.X86.Tests.Apic;
+namespace SoftKvm.X86.Tests.Irqchip;
 
 /// <summary>
 /// Four vCPUs on four threads: the BSP (64-bit) wakes the APs with INIT and a start-up IPI; each AP

@@ -76,9 +76,9 @@ internal sealed class Arm64VirtMachine : IMachine
 
     public IReadOnlyList<Vcpu> Vcpus { get; } = [];
 
-    public IoBus MmioBus { get; } = new("user-mmio");
+    public IoBus MmioBus { get; } = new(IoBusKind.Mmio, "user-mmio");
 
-    public IoBus PioBus { get; } = new("user-pio");
+    public IoBus PioBus { get; } = new(IoBusKind.Pio, "user-pio");
 
     public byte[]? DeviceTree { get; }
 

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Numerics;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
-using SoftKvm.X86.Kvm;
 
 namespace SoftKvm.X86.Irqchip;
 
@@ -34,7 +33,7 @@ public sealed class LocalApic : IIoDevice
     private const uint LvtMasked = 1u << 16;
     private const long BusHz = 1_000_000_000;
 
-    private readonly X86Vcpu _vcpu;
+    private readonly IApicHost _vcpu;
     private readonly X86Irqchip _chip;
     private readonly int[] _irr = new int[8];
     private readonly int[] _tmr = new int[8];
@@ -56,7 +55,7 @@ public sealed class LocalApic : IIoDevice
     private int _pendingInit;
     private int _pendingSipi = -1;
 
-    internal LocalApic(X86Vcpu vcpu, X86Irqchip chip)
+    internal LocalApic(IApicHost vcpu, X86Irqchip chip)
     {
         _vcpu = vcpu;
         _chip = chip;
@@ -67,7 +66,7 @@ public sealed class LocalApic : IIoDevice
     public int Id => _vcpu.Id;
 
     /// <summary>The IA32_APIC_BASE value of the owning vCPU.</summary>
-    public ulong BaseMsr => _vcpu.Cpu.Regs.ApicBase;
+    public ulong BaseMsr => _vcpu.ApicBaseMsr;
 
     /// <summary>Globally enabled (IA32_APIC_BASE bit 11).</summary>
     public bool HardwareEnabled => (BaseMsr & (1UL << 11)) != 0;
@@ -105,6 +104,9 @@ public sealed class LocalApic : IIoDevice
     public long TimerDeadline => Volatile.Read(ref _timerDeadline);
 
     private int TimerMode => (int)((_lvt[1] >> 17) & 3);
+
+    /// <summary>Tells the owning vCPU that its interrupt state changed (see <see cref="IApicHost.NotifyEvent"/>).</summary>
+    internal void NotifyVcpu(bool kick) => _vcpu.NotifyEvent(kick);
 
     /// <summary>Resets the register state (power-on and INIT).</summary>
     internal void Reset()
@@ -251,7 +253,7 @@ public sealed class LocalApic : IIoDevice
             return;
         }
 
-        ulong now = _vcpu.Cpu.ReadTsc();
+        ulong now = _vcpu.ReadTsc();
         long nowHost = Stopwatch.GetTimestamp();
         if (_tscDeadline <= now)
         {
@@ -259,7 +261,7 @@ public sealed class LocalApic : IIoDevice
             return;
         }
 
-        double delta = (double)(_tscDeadline - now) * Stopwatch.Frequency / _vcpu.Cpu.TscFrequency;
+        double delta = (double)(_tscDeadline - now) * Stopwatch.Frequency / _vcpu.TscFrequency;
         Volatile.Write(ref _timerDeadline, delta > long.MaxValue / 2 ? long.MaxValue : nowHost + (long)Math.Ceiling(delta));
     }
 

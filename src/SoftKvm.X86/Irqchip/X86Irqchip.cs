@@ -1,5 +1,5 @@
+using SoftKvm.Core;
 using SoftKvm.Core.Io;
-using SoftKvm.X86.Kvm;
 
 namespace SoftKvm.X86.Irqchip;
 
@@ -12,12 +12,12 @@ namespace SoftKvm.X86.Irqchip;
 /// </summary>
 public sealed class X86Irqchip
 {
-    private readonly X86Vm _vm;
+    private readonly Lock _apicLock = new();
+    private LocalApic[] _apics = [];
     private long _dropped;
 
-    internal X86Irqchip(X86Vm vm)
+    internal X86Irqchip(Vm vm)
     {
-        _vm = vm;
         Pic = new Pic8259(this);
         IoApic = new IoApic(this);
         Pit = new Pit8254(this);
@@ -67,19 +67,27 @@ public sealed class X86Irqchip
         Deliver(m, null);
     }
 
+    /// <summary>
+    /// Creates the local APIC of the vCPU <paramref name="vcpu"/> (KVM's <c>kvm_create_lapic</c>, when the
+    /// vCPU is created); APIC messages reach the APICs in the order they were created.
+    /// </summary>
+    internal LocalApic CreateLocalApic(IApicHost vcpu)
+    {
+        var apic = new LocalApic(vcpu, this);
+        lock (_apicLock)
+        {
+            Volatile.Write(ref _apics, [.. _apics, apic]);
+        }
+
+        return apic;
+    }
+
     /// <summary>Sends an APIC bus message to every matching local APIC; <paramref name="source"/> is the sending APIC for IPIs.</summary>
     internal void Deliver(in ApicMessage m, LocalApic? source)
     {
         bool x2 = source?.X2Apic ?? false;
-        var vcpus = _vm.Vcpus;
-        for (int i = 0; i < vcpus.Count; i++)
+        foreach (var apic in Volatile.Read(ref _apics))
         {
-            var apic = ((X86Vcpu)vcpus[i]).Apic;
-            if (apic is null)
-            {
-                continue;
-            }
-
             bool match = m.Shorthand switch
             {
                 1 => apic == source,
@@ -105,12 +113,11 @@ public sealed class X86Irqchip
     /// <summary>The PIC output changed: wake vCPU 0, which takes ExtINT interrupts.</summary>
     internal void PicOutputChanged()
     {
-        var vcpus = _vm.Vcpus;
-        for (int i = 0; i < vcpus.Count; i++)
+        foreach (var apic in Volatile.Read(ref _apics))
         {
-            if (vcpus[i].Id == 0)
+            if (apic.Id == 0)
             {
-                ((X86Vcpu)vcpus[i]).NotifyEvent(true);
+                apic.NotifyVcpu(true);
                 return;
             }
         }

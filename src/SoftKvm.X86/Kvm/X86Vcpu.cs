@@ -16,7 +16,7 @@ namespace SoftKvm.X86.Kvm;
 /// debugging. Every way of skipping an instruction goes through <see cref="SkipEmulatedInstruction"/>.
 /// The CPU model owns the registers; the VMM reads and writes them while the vCPU is not running.
 /// </summary>
-public sealed partial class X86Vcpu : Vcpu
+public sealed partial class X86Vcpu : Vcpu, IApicHost
 {
     /// <summary>Instructions the CPU model runs between checks of timers, interrupts and kicks.</summary>
     private const long Budget = 20_000;
@@ -53,7 +53,7 @@ public sealed partial class X86Vcpu : Vcpu
 
         if (vm.Irqchip is { } chip)
         {
-            Apic = new LocalApic(this, chip);
+            Apic = chip.CreateLocalApic(this);
             _mpState = id == 0 ? (int)X86MpState.Runnable : (int)X86MpState.Uninitialized;
         }
 
@@ -194,8 +194,14 @@ public sealed partial class X86Vcpu : Vcpu
             new("translated_instructions", _cpu.TranslatedInstructions),
         ];
 
+    ulong IApicHost.ApicBaseMsr => _cpu.Regs.ApicBase;
+
+    long IApicHost.TscFrequency => _cpu.TscFrequency;
+
+    ulong IApicHost.ReadTsc() => _cpu.ReadTsc();
+
     /// <summary>Tells the vCPU that interrupt state changed (any thread): wakes it when halted and, when <paramref name="kick"/>, makes a running CPU model stop at its next instruction.</summary>
-    internal void NotifyEvent(bool kick)
+    void IApicHost.NotifyEvent(bool kick)
     {
         MakeRequest(VcpuRequest.Event);
         if (kick && Volatile.Read(ref _runThread) != Environment.CurrentManagedThreadId)

@@ -7,6 +7,7 @@ using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
 using SoftKvm.Vmm.Profiling;
 using SoftKvm.Vmm.Runner;
+using SoftKvm.Vmm.X86;
 
 namespace SoftKvm.Cli;
 
@@ -158,12 +159,11 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Architecture = arch,
             Cpus = smp,
             MemorySize = memory,
-            Gic = gic,
             Kernel = kernel,
             Initrd = initrd,
             Append = parse.GetValue(o.Append),
             Disks = disks,
-            X86WithholdInstructionLength = withhold,
+            MachineOptions = [new Arm64VirtOptions { Gic = gic }, new PcOptions { WithholdInstructionLength = withhold }],
         };
     }
 

@@ -1,5 +1,4 @@
 using SoftKvm.Arm64.Cpu;
-using SoftKvm.Arm64.Kvm;
 
 namespace SoftKvm.Arm64.Vgic;
 

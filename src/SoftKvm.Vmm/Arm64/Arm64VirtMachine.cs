@@ -25,7 +25,7 @@ internal sealed class Arm64VirtMachine : IMachine
     {
         _backend = backend;
         DeviceTree = deviceTree;
-        Vm = backend.CreateVm(config.Cpus, config.Gic);
+        Vm = backend.CreateVm(config.Cpus, config.OptionsOf<Arm64VirtOptions>().Gic);
         try
         {
             Vm.SetMemoryRegion(0, RamBase, config.MemorySize);

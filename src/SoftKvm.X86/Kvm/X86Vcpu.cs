@@ -60,8 +60,8 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         UpdateExceptionBitmap();
     }
 
-    /// <summary>The software CPU (registers through <see cref="X86Cpu.Regs"/>; call <see cref="X86Cpu.StateChanged"/> after editing control or segment registers).</summary>
-    public X86Cpu Cpu => _cpu;
+    /// <summary>The software CPU (for the tests: the VMM uses the vCPU's register and option calls).</summary>
+    internal X86Cpu Cpu => _cpu;
 
     /// <summary>A kick or request stops the CPU model at its next instruction, not at its budget boundary.</summary>
     protected override void OnRequestMade() => _cpu.RequestExit();

@@ -78,13 +78,7 @@ internal static unsafe class Mmx
             return;
         }
 
-        int imm = i.Immediate8;
-        ulong r = 0;
-        for (int k = 0; k < 4; k++)
-        {
-            r |= ((s >> (16 * ((imm >> (2 * k)) & 3))) & 0xFFFF) << (16 * k);
-        }
-
+        ulong r = SseInteger.ShuffleWords(s, i.Immediate8);
         c.MmxTransition();
         c.SetMm(i.Op0Register, r);
     }
@@ -97,8 +91,7 @@ internal static unsafe class Mmx
             return;
         }
 
-        int shift = (i.Immediate8 & 3) * 16;
-        ulong r = (c.Mm(i.Op0Register) & ~(0xFFFFUL << shift)) | ((v & 0xFFFF) << shift);
+        ulong r = SseMove.InsertWord(c.Mm(i.Op0Register), i.Immediate8 & 3, v);
         c.MmxTransition();
         c.SetMm(i.Op0Register, r);
     }
@@ -111,19 +104,8 @@ internal static unsafe class Mmx
             return;
         }
 
-        ulong s = c.Mm(i.Op1Register), r = 0;
-        if (i.Mnemonic == Mnemonic.Pextrw)
-        {
-            r = (s >> ((i.Immediate8 & 3) * 16)) & 0xFFFF;
-        }
-        else
-        {
-            for (int k = 0; k < 8; k++)
-            {
-                r |= ((s >> (8 * k + 7)) & 1) << k;
-            }
-        }
-
+        ulong s = c.Mm(i.Op1Register);
+        ulong r = i.Mnemonic == Mnemonic.Pextrw ? SseMove.ExtractWord(s, i.Immediate8 & 3) : SseMove.ByteSigns(s);
         c.MmxTransition();
         c.SetReg(i.Op0Register, r);
     }
@@ -165,31 +147,10 @@ internal static unsafe class Mmx
             return;
         }
 
-        ulong data = c.Mm(i.Op1Register), mask = c.Mm(i.Op2Register);
-        ulong ea = c.Regs.Gpr[Gpr.Rdi] & i.Op0Kind switch
+        if (SseMove.MaskedStore(c, ref i, new XmmRegister(c.Mm(i.Op1Register), 0), new XmmRegister(c.Mm(i.Op2Register), 0), 8))
         {
-            OpKind.MemorySegDI => 0xFFFFUL,
-            OpKind.MemorySegEDI => 0xFFFFFFFFUL,
-            _ => ulong.MaxValue,
-        };
-        int seg = X86Cpu.MemorySegment(ref i);
-        if ((mask & 0x8080808080808080UL) != 0)
-        {
-            if (!c.ProbeWrite(seg, ea, 8))
-            {
-                return;
-            }
-
-            for (int b = 0; b < 8; b++)
-            {
-                if (((mask >> (8 * b + 7)) & 1) != 0 && !c.Write(seg, ea + (ulong)b, 1, (data >> (8 * b)) & 0xFF))
-                {
-                    return;
-                }
-            }
+            c.MmxTransition();
         }
-
-        c.MmxTransition();
     }
 
     /// <summary>MOVQ2DQ xmm, mm and MOVDQ2Q mm, xmm (SSE2: the SSE availability rules plus a pending-x87 #MF).</summary>
@@ -285,13 +246,13 @@ internal static unsafe class Mmx
         ulong r0, r1;
         if (dbl)
         {
-            r0 = ToInt(Daz64(src.Lo, mx), 32, trunc, mx, ref flags);
-            r1 = ToInt(Daz64(src.Hi, mx), 32, trunc, mx, ref flags);
+            r0 = ToInt(IntegerSource<Binary64, ulong>(src.Lo, mx), 32, trunc, mx, ref flags);
+            r1 = ToInt(IntegerSource<Binary64, ulong>(src.Hi, mx), 32, trunc, mx, ref flags);
         }
         else
         {
-            r0 = ToInt(Daz32((uint)src.Lo, mx), 32, trunc, mx, ref flags);
-            r1 = ToInt(Daz32((uint)(src.Lo >> 32), mx), 32, trunc, mx, ref flags);
+            r0 = ToInt(IntegerSource<Binary32, uint>((uint)src.Lo, mx), 32, trunc, mx, ref flags);
+            r1 = ToInt(IntegerSource<Binary32, uint>((uint)(src.Lo >> 32), mx), 32, trunc, mx, ref flags);
         }
 
         if (!c.SimdExceptions(flags))
@@ -302,8 +263,4 @@ internal static unsafe class Mmx
         c.MmxTransition();
         c.SetMm(i.Op0Register, (r0 & 0xFFFFFFFF) | (r1 << 32));
     }
-
-    private static double Daz32(uint a, uint mx) => (mx & Daz) != 0 && IsDenormal32(a) ? 0.0 : BitConverter.Int32BitsToSingle((int)a);
-
-    private static double Daz64(ulong a, uint mx) => (mx & Daz) != 0 && IsDenormal64(a) ? 0.0 : BitConverter.UInt64BitsToDouble(a);
 }

@@ -49,7 +49,21 @@ internal static class ShiftRotate
         return true;
     }
 
-    public static void Shl(X86Cpu c, ref Instruction i)
+    /// <summary>A shift or rotate of a masked count other than 0: the result and the flags it writes.</summary>
+    private interface IShiftOp
+    {
+        /// <summary>The flags the operation writes (the others keep their value).</summary>
+        static abstract ulong Written { get; }
+
+        static abstract ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags);
+    }
+
+    /// <summary>
+    /// Every one-operand shift and rotate: read the destination and the count, leave a masked count of 0
+    /// alone (<see cref="CountZero"/>), else write the result and then the flags <typeparamref name="TOp"/> writes.
+    /// </summary>
+    private static void ShiftOrRotate<TOp>(X86Cpu c, ref Instruction i)
+        where TOp : IShiftOp
     {
         if (!Operands(c, ref i, out int size, out ulong a, out int n))
         {
@@ -62,52 +76,122 @@ internal static class ShiftRotate
             return;
         }
 
-        ulong r = ShlCore(a, n, size, out ulong flags);
+        ulong r = TOp.Apply(a, n, size, c.Regs.Rflags & CF, out ulong flags);
         if (c.WriteOp(ref i, 0, size, r))
         {
-            c.SetStatus(flags);
+            c.SetFlags(TOp.Written, flags);
         }
     }
 
-    public static void Shr(X86Cpu c, ref Instruction i)
+    public static void Shl(X86Cpu c, ref Instruction i) => ShiftOrRotate<ShlOp>(c, ref i);
+
+    public static void Shr(X86Cpu c, ref Instruction i) => ShiftOrRotate<ShrOp>(c, ref i);
+
+    public static void Sar(X86Cpu c, ref Instruction i) => ShiftOrRotate<SarOp>(c, ref i);
+
+    public static void Rol(X86Cpu c, ref Instruction i) => ShiftOrRotate<RolOp>(c, ref i);
+
+    public static void Ror(X86Cpu c, ref Instruction i) => ShiftOrRotate<RorOp>(c, ref i);
+
+    public static void Rcl(X86Cpu c, ref Instruction i) => ShiftOrRotate<RclOp>(c, ref i);
+
+    public static void Rcr(X86Cpu c, ref Instruction i) => ShiftOrRotate<RcrOp>(c, ref i);
+
+    private readonly struct ShlOp : IShiftOp
     {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n))
-        {
-            return;
-        }
+        public static ulong Written => Rflags.Status;
 
-        if (n == 0)
-        {
-            CountZero(c, ref i, size, a);
-            return;
-        }
-
-        ulong r = ShrCore(a, n, size, out ulong flags);
-        if (c.WriteOp(ref i, 0, size, r))
-        {
-            c.SetStatus(flags);
-        }
+        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags) => ShlCore(a, n, size, out flags);
     }
 
-    public static void Sar(X86Cpu c, ref Instruction i)
+    private readonly struct ShrOp : IShiftOp
     {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n))
-        {
-            return;
-        }
+        public static ulong Written => Rflags.Status;
 
-        if (n == 0)
-        {
-            CountZero(c, ref i, size, a);
-            return;
-        }
+        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags) => ShrCore(a, n, size, out flags);
+    }
 
-        ulong r = SarCore(a, n, size, out ulong flags);
-        if (c.WriteOp(ref i, 0, size, r))
+    private readonly struct SarOp : IShiftOp
+    {
+        public static ulong Written => Rflags.Status;
+
+        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags) => SarCore(a, n, size, out flags);
+    }
+
+    private readonly struct RolOp : IShiftOp
+    {
+        public static ulong Written => CF | OF;
+
+        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags)
         {
-            c.SetStatus(flags);
+            int bits = size * 8;
+            int k = n % bits;
+            ulong r = k == 0 ? a : ((a << k) | (a >> (bits - k))) & Alu.Mask(size);
+            flags = LeftRotateFlags(r, r & 1, size);
+            return r;
         }
     }
+
+    private readonly struct RorOp : IShiftOp
+    {
+        public static ulong Written => CF | OF;
+
+        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags)
+        {
+            int bits = size * 8;
+            int k = n % bits;
+            ulong r = k == 0 ? a : ((a >> k) | (a << (bits - k))) & Alu.Mask(size);
+            flags = RightRotateFlags(r, Alu.Msb(r, size), size);
+            return r;
+        }
+    }
+
+    private readonly struct RclOp : IShiftOp
+    {
+        public static ulong Written => CF | OF;
+
+        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags)
+        {
+            ulong r = RotateThroughCarry(a, n, size, carryIn, left: true, out ulong cf);
+            flags = LeftRotateFlags(r, cf, size);
+            return r;
+        }
+    }
+
+    private readonly struct RcrOp : IShiftOp
+    {
+        public static ulong Written => CF | OF;
+
+        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags)
+        {
+            ulong r = RotateThroughCarry(a, n, size, carryIn, left: false, out ulong cf);
+            flags = RightRotateFlags(r, cf, size);
+            return r;
+        }
+    }
+
+    /// <summary>RCL/RCR: the (size * 8 + 1)-bit rotation of CF:a (16- and 8-bit counts taken modulo 17 and 9).</summary>
+    private static ulong RotateThroughCarry(ulong a, int n, int size, ulong carryIn, bool left, out ulong cf)
+    {
+        int bits = size * 8;
+        int k = size < 4 ? n % (bits + 1) : n;
+        UInt128 v = ((UInt128)carryIn << bits) | a;
+        UInt128 all = (UInt128.One << (bits + 1)) - 1;
+        if (k != 0)
+        {
+            v = (left ? (v << k) | (v >> (bits + 1 - k)) : (v >> k) | (v << (bits + 1 - k))) & all;
+        }
+
+        cf = (ulong)(v >> bits) & 1;
+        return (ulong)(v & Alu.Mask(size));
+    }
+
+    /// <summary>CF, and OF = MSB(result) XOR CF (ROL, RCL).</summary>
+    private static ulong LeftRotateFlags(ulong r, ulong cf, int size) => (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
+
+    /// <summary>CF, and OF = the XOR of the result's two most significant bits (ROR, RCR).</summary>
+    private static ulong RightRotateFlags(ulong r, ulong cf, int size) =>
+        (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ ((r >> (size * 8 - 2)) & 1)) != 0 ? OF : 0);
 
     /// <summary>SHL of <paramref name="a"/> by a masked count <paramref name="n"/> other than 0: result and status flags.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -139,120 +223,6 @@ internal static class ShiftRotate
         ulong cf = (ulong)(s >> Math.Min(n - 1, 63)) & 1;
         flags = Alu.Szp(r, size, need) | ((need & CF) != 0 && cf != 0 ? CF : 0);
         return r;
-    }
-
-    public static void Rol(X86Cpu c, ref Instruction i)
-    {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n))
-        {
-            return;
-        }
-
-        if (n == 0)
-        {
-            CountZero(c, ref i, size, a);
-            return;
-        }
-
-        int bits = size * 8;
-        int k = n % bits;
-        ulong m = Alu.Mask(size);
-        ulong r = k == 0 ? a : ((a << k) | (a >> (bits - k))) & m;
-        ulong cf = r & 1;
-        ulong flags = (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
-        if (c.WriteOp(ref i, 0, size, r))
-        {
-            c.SetFlags(CF | OF, flags);
-        }
-    }
-
-    public static void Ror(X86Cpu c, ref Instruction i)
-    {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n))
-        {
-            return;
-        }
-
-        if (n == 0)
-        {
-            CountZero(c, ref i, size, a);
-            return;
-        }
-
-        int bits = size * 8;
-        int k = n % bits;
-        ulong m = Alu.Mask(size);
-        ulong r = k == 0 ? a : ((a >> k) | (a << (bits - k))) & m;
-        ulong msb = Alu.Msb(r, size);
-        ulong flags = (msb != 0 ? CF : 0) | ((msb ^ ((r >> (bits - 2)) & 1)) != 0 ? OF : 0);
-        if (c.WriteOp(ref i, 0, size, r))
-        {
-            c.SetFlags(CF | OF, flags);
-        }
-    }
-
-    public static void Rcl(X86Cpu c, ref Instruction i)
-    {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n))
-        {
-            return;
-        }
-
-        int bits = size * 8;
-        int k = size < 4 ? n % (bits + 1) : n;
-        if (n == 0)
-        {
-            CountZero(c, ref i, size, a);
-            return;
-        }
-
-        UInt128 v = ((UInt128)(c.Regs.Rflags & CF) << bits) | a;
-        UInt128 all = (UInt128.One << (bits + 1)) - 1;
-        if (k != 0)
-        {
-            v = ((v << k) | (v >> (bits + 1 - k))) & all;
-        }
-
-        ulong r = (ulong)(v & Alu.Mask(size));
-        ulong cf = (ulong)(v >> bits) & 1;
-        ulong flags = (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
-        if (c.WriteOp(ref i, 0, size, r))
-        {
-            c.SetFlags(CF | OF, flags);
-        }
-    }
-
-    public static void Rcr(X86Cpu c, ref Instruction i)
-    {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n))
-        {
-            return;
-        }
-
-        int bits = size * 8;
-        int k = size < 4 ? n % (bits + 1) : n;
-        if (n == 0)
-        {
-            CountZero(c, ref i, size, a);
-            return;
-        }
-
-        ulong cfIn = c.Regs.Rflags & CF;
-        UInt128 v = ((UInt128)cfIn << bits) | a;
-        UInt128 all = (UInt128.One << (bits + 1)) - 1;
-        if (k != 0)
-        {
-            v = ((v >> k) | (v << (bits + 1 - k))) & all;
-        }
-
-        ulong r = (ulong)(v & Alu.Mask(size));
-        ulong cf = (ulong)(v >> bits) & 1;
-        ulong msb = Alu.Msb(r, size);
-        ulong flags = (cf != 0 ? CF : 0) | ((msb ^ ((r >> (bits - 2)) & 1)) != 0 ? OF : 0);
-        if (c.WriteOp(ref i, 0, size, r))
-        {
-            c.SetFlags(CF | OF, flags);
-        }
     }
 
     public static void Shld(X86Cpu c, ref Instruction i) => DoubleShift(c, ref i, true);

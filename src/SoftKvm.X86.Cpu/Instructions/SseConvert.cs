@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using static SoftKvm.X86.Cpu.Instructions.SseFloatMath;
 
@@ -7,14 +8,15 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// indefinite 0x80000000 / 0x8000000000000000 for NaN and out-of-range values).</summary>
 internal static unsafe class SseConvert
 {
-    private static double Single(uint a) => BitConverter.Int32BitsToSingle((int)a);
-
-    private static double Double(ulong a) => BitConverter.UInt64BitsToDouble(a);
-
-    /// <summary>DAZ for a float-to-integer source (no DE is reported by these conversions).</summary>
-    private static double SingleForInt(uint a, uint mx) => (mx & Daz) != 0 && IsDenormal32(a) ? 0.0 : Single(a);
-
-    private static double DoubleForInt(ulong a, uint mx) => (mx & Daz) != 0 && IsDenormal64(a) ? 0.0 : Double(a);
+    /// <summary>Writes the low element of <paramref name="d"/> (the others unchanged) unless <paramref name="flags"/> raise an unmasked exception.</summary>
+    private static void WriteLow<T>(X86Cpu c, ref XmmRegister d, T value, uint flags)
+        where T : unmanaged
+    {
+        if (c.SimdExceptions(flags))
+        {
+            Unsafe.As<XmmRegister, T>(ref d) = value;
+        }
+    }
 
     /// <summary>CVTSI2SS / CVTSI2SD xmm, r/m32 or r/m64: the low element of the destination.</summary>
     public static void Cvtsi2s(X86Cpu c, ref Instruction i)
@@ -37,19 +39,11 @@ internal static unsafe class SseConvert
         ref var d = ref c.Xmm(i.Op0Register);
         if (i.Mnemonic == Mnemonic.Cvtsi2ss)
         {
-            uint f = Finish32(r, e, mx, ref flags);
-            if (c.SimdExceptions(flags))
-            {
-                d.Lo = (d.Lo & 0xFFFFFFFF00000000UL) | f;
-            }
+            WriteLow(c, ref d, Finish32(r, e, mx, ref flags), flags);
         }
         else
         {
-            ulong f = Finish64(r, e, mx, ref flags);
-            if (c.SimdExceptions(flags))
-            {
-                d.Lo = f;
-            }
+            WriteLow(c, ref d, Finish64(r, e, mx, ref flags), flags);
         }
     }
 
@@ -71,7 +65,7 @@ internal static unsafe class SseConvert
 
         uint mx = c.Mxcsr, flags = 0;
         int bits = X86Cpu.RegSize(i.Op0Register) * 8;
-        double x = dbl ? DoubleForInt(s, mx) : SingleForInt((uint)s, mx);
+        double x = dbl ? IntegerSource<Binary64, ulong>(s, mx) : IntegerSource<Binary32, uint>((uint)s, mx);
         ulong v = ToInt(x, bits, trunc, mx, ref flags);
         if (c.SimdExceptions(flags))
         {
@@ -97,19 +91,11 @@ internal static unsafe class SseConvert
         ref var d = ref c.Xmm(i.Op0Register);
         if (toDouble)
         {
-            ulong v = SingleToDouble((uint)s, c.Mxcsr, ref flags);
-            if (c.SimdExceptions(flags))
-            {
-                d.Lo = v;
-            }
+            WriteLow(c, ref d, SingleToDouble((uint)s, c.Mxcsr, ref flags), flags);
         }
         else
         {
-            uint v = DoubleToSingle(s, c.Mxcsr, ref flags);
-            if (c.SimdExceptions(flags))
-            {
-                d.Lo = (d.Lo & 0xFFFFFFFF00000000UL) | v;
-            }
+            WriteLow(c, ref d, DoubleToSingle(s, c.Mxcsr, ref flags), flags);
         }
     }
 
@@ -154,7 +140,7 @@ internal static unsafe class SseConvert
             case Mnemonic.Cvttps2dq:
                 for (int k = 0; k < 4; k++)
                 {
-                    z[k] = (uint)ToInt(SingleForInt(x[k], mx), 32, m == Mnemonic.Cvttps2dq, mx, ref flags);
+                    z[k] = (uint)ToInt(IntegerSource<Binary32, uint>(x[k], mx), 32, m == Mnemonic.Cvttps2dq, mx, ref flags);
                 }
 
                 break;
@@ -163,8 +149,8 @@ internal static unsafe class SseConvert
                 break;
             case Mnemonic.Cvtpd2dq:
             case Mnemonic.Cvttpd2dq:
-                z[0] = (uint)ToInt(DoubleForInt(s.Lo, mx), 32, m == Mnemonic.Cvttpd2dq, mx, ref flags);
-                z[1] = (uint)ToInt(DoubleForInt(s.Hi, mx), 32, m == Mnemonic.Cvttpd2dq, mx, ref flags);
+                z[0] = (uint)ToInt(IntegerSource<Binary64, ulong>(s.Lo, mx), 32, m == Mnemonic.Cvttpd2dq, mx, ref flags);
+                z[1] = (uint)ToInt(IntegerSource<Binary64, ulong>(s.Hi, mx), 32, m == Mnemonic.Cvttpd2dq, mx, ref flags);
                 break;
             case Mnemonic.Cvtps2pd:
             {

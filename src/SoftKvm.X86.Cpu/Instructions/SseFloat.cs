@@ -1,3 +1,4 @@
+using System.Numerics;
 using Iced.Intel;
 using static SoftKvm.X86.Cpu.Instructions.SseFloatMath;
 
@@ -11,95 +12,99 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// </summary>
 internal static unsafe class SseFloat
 {
-    public static void Addps(X86Cpu c, ref Instruction i) => Packed32(c, ref i, FpOp.Add);
-    public static void Addss(X86Cpu c, ref Instruction i) => Scalar32(c, ref i, FpOp.Add);
-    public static void Addpd(X86Cpu c, ref Instruction i) => Packed64(c, ref i, FpOp.Add);
-    public static void Addsd(X86Cpu c, ref Instruction i) => Scalar64(c, ref i, FpOp.Add);
-    public static void Subps(X86Cpu c, ref Instruction i) => Packed32(c, ref i, FpOp.Sub);
-    public static void Subss(X86Cpu c, ref Instruction i) => Scalar32(c, ref i, FpOp.Sub);
-    public static void Subpd(X86Cpu c, ref Instruction i) => Packed64(c, ref i, FpOp.Sub);
-    public static void Subsd(X86Cpu c, ref Instruction i) => Scalar64(c, ref i, FpOp.Sub);
-    public static void Mulps(X86Cpu c, ref Instruction i) => Packed32(c, ref i, FpOp.Mul);
-    public static void Mulss(X86Cpu c, ref Instruction i) => Scalar32(c, ref i, FpOp.Mul);
-    public static void Mulpd(X86Cpu c, ref Instruction i) => Packed64(c, ref i, FpOp.Mul);
-    public static void Mulsd(X86Cpu c, ref Instruction i) => Scalar64(c, ref i, FpOp.Mul);
-    public static void Divps(X86Cpu c, ref Instruction i) => Packed32(c, ref i, FpOp.Div);
-    public static void Divss(X86Cpu c, ref Instruction i) => Scalar32(c, ref i, FpOp.Div);
-    public static void Divpd(X86Cpu c, ref Instruction i) => Packed64(c, ref i, FpOp.Div);
-    public static void Divsd(X86Cpu c, ref Instruction i) => Scalar64(c, ref i, FpOp.Div);
-    public static void Sqrtps(X86Cpu c, ref Instruction i) => Packed32(c, ref i, FpOp.Sqrt);
-    public static void Sqrtss(X86Cpu c, ref Instruction i) => Scalar32(c, ref i, FpOp.Sqrt);
-    public static void Sqrtpd(X86Cpu c, ref Instruction i) => Packed64(c, ref i, FpOp.Sqrt);
-    public static void Sqrtsd(X86Cpu c, ref Instruction i) => Scalar64(c, ref i, FpOp.Sqrt);
+    public static void Addps(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, false, new(FpOp.Add));
+    public static void Addss(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, true, new(FpOp.Add));
+    public static void Addpd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, false, new(FpOp.Add));
+    public static void Addsd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, true, new(FpOp.Add));
+    public static void Subps(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, false, new(FpOp.Sub));
+    public static void Subss(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, true, new(FpOp.Sub));
+    public static void Subpd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, false, new(FpOp.Sub));
+    public static void Subsd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, true, new(FpOp.Sub));
+    public static void Mulps(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, false, new(FpOp.Mul));
+    public static void Mulss(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, true, new(FpOp.Mul));
+    public static void Mulpd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, false, new(FpOp.Mul));
+    public static void Mulsd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, true, new(FpOp.Mul));
+    public static void Divps(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, false, new(FpOp.Div));
+    public static void Divss(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, true, new(FpOp.Div));
+    public static void Divpd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, false, new(FpOp.Div));
+    public static void Divsd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, true, new(FpOp.Div));
+    public static void Sqrtps(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, false, new(FpOp.Sqrt));
+    public static void Sqrtss(X86Cpu c, ref Instruction i) => Lanes<Binary32, uint, ArithLane>(c, ref i, true, new(FpOp.Sqrt));
+    public static void Sqrtpd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, false, new(FpOp.Sqrt));
+    public static void Sqrtsd(X86Cpu c, ref Instruction i) => Lanes<Binary64, ulong, ArithLane>(c, ref i, true, new(FpOp.Sqrt));
 
-    private static void Packed32(X86Cpu c, ref Instruction i, FpOp op)
+    /// <summary>What one element of a packed or scalar operation computes.</summary>
+    private interface ILane
     {
-        if (!c.SseAvailable() || !c.ReadXmmOperand(ref i, 1, true, out var b))
+        T Apply<F, T>(T a, T b, uint mxcsr, ref uint flags)
+            where F : IFloatFormat<T>
+            where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>;
+    }
+
+    private readonly struct ArithLane(FpOp op) : ILane
+    {
+        public T Apply<F, T>(T a, T b, uint mxcsr, ref uint flags)
+            where F : IFloatFormat<T>
+            where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> => Arith<F, T>(op, a, b, mxcsr, ref flags);
+    }
+
+    private readonly struct MinMaxLane(bool max) : ILane
+    {
+        public T Apply<F, T>(T a, T b, uint mxcsr, ref uint flags)
+            where F : IFloatFormat<T>
+            where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> => MinMax<F, T>(max, a, b, mxcsr, ref flags);
+    }
+
+    private readonly struct CompareLane(int predicate, bool signaling) : ILane
+    {
+        public T Apply<F, T>(T a, T b, uint mxcsr, ref uint flags)
+            where F : IFloatFormat<T>
+            where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> =>
+            Predicate(predicate, Order<F, T>(a, b, signaling, mxcsr, ref flags), out _) ? T.AllBitsSet : T.Zero;
+    }
+
+    /// <summary>
+    /// dest[k] = lane(dest[k], source[k]) for every element of format <typeparamref name="F"/> (packed: source
+    /// XMM or aligned m128) or the low one (scalar: source XMM or m32/m64, the other elements unchanged);
+    /// the destination is written only when no unmasked exception is raised.
+    /// </summary>
+    private static void Lanes<F, T, TLane>(X86Cpu c, ref Instruction i, bool scalar, TLane lane)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+        where TLane : ILane
+    {
+        if (!c.SseAvailable())
+        {
+            return;
+        }
+
+        XmmRegister b;
+        if (scalar)
+        {
+            if (!c.ReadScalarOperand(ref i, 1, sizeof(T), out ulong s))
+            {
+                return;
+            }
+
+            b = new XmmRegister(s, 0);
+        }
+        else if (!c.ReadXmmOperand(ref i, 1, true, out b))
         {
             return;
         }
 
         ref var d = ref c.Xmm(i.Op0Register);
-        XmmRegister a = d, r;
+        XmmRegister a = d, r = d;
         uint mx = c.Mxcsr, flags = 0;
-        uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
-        for (int k = 0; k < 4; k++)
+        T* x = (T*)&a, y = (T*)&b, z = (T*)&r;
+        for (int k = 0; k < (scalar ? 1 : 16 / sizeof(T)); k++)
         {
-            z[k] = Arith32(op, x[k], y[k], mx, ref flags);
+            z[k] = lane.Apply<F, T>(x[k], y[k], mx, ref flags);
         }
 
         if (c.SimdExceptions(flags))
         {
             d = r;
-        }
-    }
-
-    private static void Packed64(X86Cpu c, ref Instruction i, FpOp op)
-    {
-        if (!c.SseAvailable() || !c.ReadXmmOperand(ref i, 1, true, out var b))
-        {
-            return;
-        }
-
-        ref var d = ref c.Xmm(i.Op0Register);
-        uint mx = c.Mxcsr, flags = 0;
-        ulong lo = Arith64(op, d.Lo, b.Lo, mx, ref flags);
-        ulong hi = Arith64(op, d.Hi, b.Hi, mx, ref flags);
-        if (c.SimdExceptions(flags))
-        {
-            d = new XmmRegister(lo, hi);
-        }
-    }
-
-    private static void Scalar32(X86Cpu c, ref Instruction i, FpOp op)
-    {
-        if (!c.SseAvailable() || !c.ReadScalarOperand(ref i, 1, 4, out ulong b))
-        {
-            return;
-        }
-
-        ref var d = ref c.Xmm(i.Op0Register);
-        uint flags = 0;
-        uint v = Arith32(op, (uint)d.Lo, (uint)b, c.Mxcsr, ref flags);
-        if (c.SimdExceptions(flags))
-        {
-            d.Lo = (d.Lo & 0xFFFFFFFF00000000UL) | v;
-        }
-    }
-
-    private static void Scalar64(X86Cpu c, ref Instruction i, FpOp op)
-    {
-        if (!c.SseAvailable() || !c.ReadScalarOperand(ref i, 1, 8, out ulong b))
-        {
-            return;
-        }
-
-        ref var d = ref c.Xmm(i.Op0Register);
-        uint flags = 0;
-        ulong v = Arith64(op, d.Lo, b, c.Mxcsr, ref flags);
-        if (c.SimdExceptions(flags))
-        {
-            d.Lo = v;
         }
     }
 
@@ -108,53 +113,16 @@ internal static unsafe class SseFloat
     /// <summary>MINPS/MAXPS/MINPD/MAXPD/MINSS/MAXSS/MINSD/MAXSD.</summary>
     public static void MinMax(X86Cpu c, ref Instruction i)
     {
-        if (!c.SseAvailable())
-        {
-            return;
-        }
-
         var m = i.Mnemonic;
-        bool max = m is Mnemonic.Maxps or Mnemonic.Maxpd or Mnemonic.Maxss or Mnemonic.Maxsd;
+        var lane = new MinMaxLane(m is Mnemonic.Maxps or Mnemonic.Maxpd or Mnemonic.Maxss or Mnemonic.Maxsd);
         bool scalar = m is Mnemonic.Minss or Mnemonic.Maxss or Mnemonic.Minsd or Mnemonic.Maxsd;
-        bool dbl = m is Mnemonic.Minpd or Mnemonic.Maxpd or Mnemonic.Minsd or Mnemonic.Maxsd;
-        XmmRegister b;
-        if (scalar)
+        if (m is Mnemonic.Minpd or Mnemonic.Maxpd or Mnemonic.Minsd or Mnemonic.Maxsd)
         {
-            if (!c.ReadScalarOperand(ref i, 1, dbl ? 8 : 4, out ulong s))
-            {
-                return;
-            }
-
-            b = new XmmRegister(s, 0);
-        }
-        else if (!c.ReadXmmOperand(ref i, 1, true, out b))
-        {
-            return;
-        }
-
-        ref var d = ref c.Xmm(i.Op0Register);
-        XmmRegister a = d, r = d;
-        uint mx = c.Mxcsr, flags = 0;
-        if (dbl)
-        {
-            r.Lo = MinMax64(max, a.Lo, b.Lo, mx, ref flags);
-            if (!scalar)
-            {
-                r.Hi = MinMax64(max, a.Hi, b.Hi, mx, ref flags);
-            }
+            Lanes<Binary64, ulong, MinMaxLane>(c, ref i, scalar, lane);
         }
         else
         {
-            uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
-            for (int k = 0; k < (scalar ? 1 : 4); k++)
-            {
-                z[k] = MinMax32(max, x[k], y[k], mx, ref flags);
-            }
-        }
-
-        if (c.SimdExceptions(flags))
-        {
-            d = r;
+            Lanes<Binary32, uint, MinMaxLane>(c, ref i, scalar, lane);
         }
     }
 
@@ -163,54 +131,18 @@ internal static unsafe class SseFloat
     /// <summary>CMPPS/CMPPD/CMPSS/CMPSD xmm, xmm/m, imm8 (predicate in imm8 bits 2:0): all-ones or zero per element.</summary>
     public static void Cmp(X86Cpu c, ref Instruction i)
     {
-        if (!c.SseAvailable())
-        {
-            return;
-        }
-
         var m = i.Mnemonic;
-        bool scalar = m is Mnemonic.Cmpss or Mnemonic.Cmpsd;
-        bool dbl = m is Mnemonic.Cmppd or Mnemonic.Cmpsd;
-        XmmRegister b;
-        if (scalar)
-        {
-            if (!c.ReadScalarOperand(ref i, 1, dbl ? 8 : 4, out ulong s))
-            {
-                return;
-            }
-
-            b = new XmmRegister(s, 0);
-        }
-        else if (!c.ReadXmmOperand(ref i, 1, true, out b))
-        {
-            return;
-        }
-
         int pred = (int)i.GetImmediate(2) & 7;
         Predicate(pred, 0, out bool signaling);
-        ref var d = ref c.Xmm(i.Op0Register);
-        XmmRegister a = d, r = d;
-        uint mx = c.Mxcsr, flags = 0;
-        if (dbl)
+        var lane = new CompareLane(pred, signaling);
+        bool scalar = m is Mnemonic.Cmpss or Mnemonic.Cmpsd;
+        if (m is Mnemonic.Cmppd or Mnemonic.Cmpsd)
         {
-            r.Lo = Predicate(pred, Order64(a.Lo, b.Lo, signaling, mx, ref flags), out _) ? ulong.MaxValue : 0;
-            if (!scalar)
-            {
-                r.Hi = Predicate(pred, Order64(a.Hi, b.Hi, signaling, mx, ref flags), out _) ? ulong.MaxValue : 0;
-            }
+            Lanes<Binary64, ulong, CompareLane>(c, ref i, scalar, lane);
         }
         else
         {
-            uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
-            for (int k = 0; k < (scalar ? 1 : 4); k++)
-            {
-                z[k] = Predicate(pred, Order32(x[k], y[k], signaling, mx, ref flags), out _) ? uint.MaxValue : 0;
-            }
-        }
-
-        if (c.SimdExceptions(flags))
-        {
-            d = r;
+            Lanes<Binary32, uint, CompareLane>(c, ref i, scalar, lane);
         }
     }
 
@@ -233,7 +165,7 @@ internal static unsafe class SseFloat
 
         ulong a = c.Xmm(i.Op0Register).Lo;
         uint flags = 0;
-        int order = dbl ? Order64(a, b, signaling, c.Mxcsr, ref flags) : Order32((uint)a, (uint)b, signaling, c.Mxcsr, ref flags);
+        int order = dbl ? Order<Binary64, ulong>(a, b, signaling, c.Mxcsr, ref flags) : Order<Binary32, uint>((uint)a, (uint)b, signaling, c.Mxcsr, ref flags);
         if (!c.SimdExceptions(flags))
         {
             return;

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace SoftKvm.X86.Cpu.Instructions;
@@ -10,6 +11,41 @@ internal enum FpOp
     Mul,
     Div,
     Sqrt,
+}
+
+/// <summary>
+/// A binary floating-point format of the SSE unit, as the bit pattern <typeparamref name="T"/>: the
+/// operations of <see cref="SseFloatMath"/> are written once over it, for single and double precision.
+/// </summary>
+internal interface IFloatFormat<T>
+    where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+{
+    /// <summary>The sign bit.</summary>
+    static abstract T SignBit { get; }
+
+    /// <summary>The exponent field (all ones: infinity or NaN).</summary>
+    static abstract T ExponentMask { get; }
+
+    /// <summary>The most significant fraction bit (set: a quiet NaN).</summary>
+    static abstract T QuietBit { get; }
+
+    /// <summary>The "indefinite" QNaN an invalid operation returns.</summary>
+    static abstract T DefaultNaN { get; }
+
+    /// <summary>The value of <paramref name="a"/> (exact in double precision).</summary>
+    static abstract double ToDouble(T a);
+
+    /// <summary>The bits of <paramref name="r"/>, which the format represents exactly.</summary>
+    static abstract T FromExact(double r);
+
+    /// <summary>Rounds (round-to-nearest <paramref name="r"/>, error sign <paramref name="e"/>) to the format with MXCSR rounding, overflow, underflow and FTZ.</summary>
+    static abstract T Finish(double r, int e, uint mxcsr, ref uint flags);
+
+    /// <summary>
+    /// The flags <paramref name="post"/> of a result whose overflow or underflow traps, with PE telling
+    /// whether the result rounded with an unbounded exponent (what the trap handler sees) is inexact.
+    /// </summary>
+    static abstract uint UnboundedPrecision(FpOp op, double x, double y, double r, int e, uint post);
 }
 
 /// <summary>
@@ -35,152 +71,57 @@ internal static class SseFloatMath
     private static readonly double TwoM400 = Math.ScaleB(1.0, -400);
     private static readonly double TwoP400 = Math.ScaleB(1.0, 400);
 
-    // ---- Classification ----
+    // ---- Formats ----
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsNaN32(uint a) => (a & 0x7FFFFFFF) > 0x7F800000;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsNaN64(ulong a) => (a & 0x7FFFFFFFFFFFFFFF) > 0x7FF0000000000000;
-
-    public static bool IsSNaN32(uint a) => IsNaN32(a) && (a & 0x00400000) == 0;
-
-    public static bool IsSNaN64(ulong a) => IsNaN64(a) && (a & 0x0008000000000000) == 0;
-
-    public static bool IsDenormal32(uint a) => (a & 0x7F800000) == 0 && (a & 0x007FFFFF) != 0;
-
-    public static bool IsDenormal64(ulong a) => (a & 0x7FF0000000000000) == 0 && (a & 0x000FFFFFFFFFFFFF) != 0;
-
-    /// <summary>Applies DAZ (denormal to signed zero) or reports the denormal operand (DE).</summary>
-    public static uint Operand32(uint a, uint mxcsr, ref uint flags)
+    /// <summary>Single precision.</summary>
+    internal readonly struct Binary32 : IFloatFormat<uint>
     {
-        if (IsDenormal32(a))
+        public static uint SignBit => 0x80000000;
+
+        public static uint ExponentMask => 0x7F800000;
+
+        public static uint QuietBit => 0x00400000;
+
+        public static uint DefaultNaN => DefaultNaN32;
+
+        public static double ToDouble(uint a) => BitConverter.Int32BitsToSingle((int)a);
+
+        public static uint FromExact(double r) => (uint)BitConverter.SingleToInt32Bits((float)r);
+
+        public static uint Finish(double r, int e, uint mxcsr, ref uint flags) => Finish32(r, e, mxcsr, ref flags);
+
+        public static uint UnboundedPrecision(FpOp op, double x, double y, double r, int e, uint post)
         {
-            if ((mxcsr & Daz) != 0)
-            {
-                return a & 0x80000000;
-            }
-
-            flags |= DE;
-        }
-
-        return a;
-    }
-
-    /// <summary>Applies DAZ or reports DE for a double operand.</summary>
-    public static ulong Operand64(ulong a, uint mxcsr, ref uint flags)
-    {
-        if (IsDenormal64(a))
-        {
-            if ((mxcsr & Daz) != 0)
-            {
-                return a & 0x8000000000000000;
-            }
-
-            flags |= DE;
-        }
-
-        return a;
-    }
-
-    /// <summary>The sign of a residual (-1, 0, 1); never throws (a NaN, which the callers rule out, counts as 0).</summary>
-    internal static int Sign(double d) => d > 0 ? 1 : d < 0 ? -1 : 0;
-
-    private static int Rc(uint mxcsr) => (int)(mxcsr >> 13) & 3;
-
-    // ---- Arithmetic ----
-
-    /// <summary>Single precision: a op b (a is the first source / destination; sqrt uses b only).</summary>
-    public static uint Arith32(FpOp op, uint a, uint b, uint mxcsr, ref uint flags)
-    {
-        bool an = op != FpOp.Sqrt && IsNaN32(a), bn = IsNaN32(b);
-        if (an || bn)
-        {
-            if ((op != FpOp.Sqrt && IsSNaN32(a)) || IsSNaN32(b))
-            {
-                flags |= IE;
-            }
-
-            return (an ? a : b) | 0x00400000;
-        }
-
-        uint pre = 0;
-        if (op != FpOp.Sqrt)
-        {
-            a = Operand32(a, mxcsr, ref pre);
-        }
-
-        b = Operand32(b, mxcsr, ref pre);
-        double x = BitConverter.Int32BitsToSingle((int)a), y = BitConverter.Int32BitsToSingle((int)b);
-        bool ok = Special(op, x, y, ref pre, out double r, out int e);
-        if ((pre & (IE | ZE)) != 0)
-        {
-            pre &= ~DE;
-        }
-
-        if (!ok)
-        {
-            flags |= pre;
-            return (pre & IE) != 0 ? DefaultNaN32 : (uint)BitConverter.SingleToInt32Bits((float)r);
-        }
-
-        flags |= pre;
-        r = SignedZero(op, x, y, r, e, mxcsr);
-        uint post = 0;
-        uint result = Finish32(r, e, mxcsr, ref post);
-        if (UnmaskedOverflowOrUnderflow(post, mxcsr))
-        {
-            // The trap sees the result rounded with an unbounded exponent: PE reports that rounding only.
+            // Exact in double: the single result scaled back into range shows the unbounded rounding.
             double rs = Math.ScaleB(r, (post & OE) != 0 ? -192 : 192);
-            post = (post & ~PE) | (e != 0 || (double)(float)rs != rs ? PE : 0);
+            return (post & ~PE) | (e != 0 || (double)(float)rs != rs ? PE : 0);
         }
-
-        flags |= post;
-        return result;
     }
 
-    private static bool UnmaskedOverflowOrUnderflow(uint post, uint mxcsr) => (post & (OE | UE) & ~(mxcsr >> 7)) != 0;
-
-    /// <summary>Double precision: a op b (sqrt uses b only).</summary>
-    public static ulong Arith64(FpOp op, ulong a, ulong b, uint mxcsr, ref uint flags)
+    /// <summary>Double precision.</summary>
+    internal readonly struct Binary64 : IFloatFormat<ulong>
     {
-        bool an = op != FpOp.Sqrt && IsNaN64(a), bn = IsNaN64(b);
-        if (an || bn)
+        public static ulong SignBit => 0x8000000000000000;
+
+        public static ulong ExponentMask => 0x7FF0000000000000;
+
+        public static ulong QuietBit => 0x0008000000000000;
+
+        public static ulong DefaultNaN => DefaultNaN64;
+
+        public static double ToDouble(ulong a) => BitConverter.UInt64BitsToDouble(a);
+
+        public static ulong FromExact(double r) => BitConverter.DoubleToUInt64Bits(r);
+
+        public static ulong Finish(double r, int e, uint mxcsr, ref uint flags) => Finish64(r, e, mxcsr, ref flags);
+
+        public static uint UnboundedPrecision(FpOp op, double x, double y, double r, int e, uint post)
         {
-            if ((op != FpOp.Sqrt && IsSNaN64(a)) || IsSNaN64(b))
+            if (op == FpOp.Sqrt)
             {
-                flags |= IE;
+                return post;
             }
 
-            return (an ? a : b) | 0x0008000000000000;
-        }
-
-        uint pre = 0;
-        if (op != FpOp.Sqrt)
-        {
-            a = Operand64(a, mxcsr, ref pre);
-        }
-
-        b = Operand64(b, mxcsr, ref pre);
-        double x = BitConverter.UInt64BitsToDouble(a), y = BitConverter.UInt64BitsToDouble(b);
-        bool ok = Special(op, x, y, ref pre, out double r, out int e);
-        if ((pre & (IE | ZE)) != 0)
-        {
-            pre &= ~DE;
-        }
-
-        if (!ok)
-        {
-            flags |= pre;
-            return (pre & IE) != 0 ? DefaultNaN64 : BitConverter.DoubleToUInt64Bits(r);
-        }
-
-        flags |= pre;
-        r = SignedZero(op, x, y, r, e, mxcsr);
-        uint post = 0;
-        ulong result = Finish64(r, e, mxcsr, ref post);
-        if (UnmaskedOverflowOrUnderflow(post, mxcsr) && op != FpOp.Sqrt)
-        {
             // Recompute in a scaled range to learn whether the unbounded-exponent rounding is inexact.
             double xs, ys;
             if (op is FpOp.Add or FpOp.Sub)
@@ -197,12 +138,131 @@ internal static class SseFloatMath
 
             uint ignored = 0;
             Special(op, xs, ys, ref ignored, out _, out int es);
-            post = (post & ~PE) | (es != 0 ? PE : 0);
+            return (post & ~PE) | (es != 0 ? PE : 0);
+        }
+    }
+
+    // ---- Classification ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsNaN<F, T>(T a)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> => (a & ~F.SignBit) > F.ExponentMask;
+
+    public static bool IsSNaN<F, T>(T a)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> => IsNaN<F, T>(a) && (a & F.QuietBit) == T.Zero;
+
+    public static bool IsDenormal<F, T>(T a)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> => (a & F.ExponentMask) == T.Zero && (a & ~(F.SignBit | F.ExponentMask)) != T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsNaN32(uint a) => IsNaN<Binary32, uint>(a);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsNaN64(ulong a) => IsNaN<Binary64, ulong>(a);
+
+    public static bool IsSNaN32(uint a) => IsSNaN<Binary32, uint>(a);
+
+    public static bool IsSNaN64(ulong a) => IsSNaN<Binary64, ulong>(a);
+
+    public static bool IsDenormal32(uint a) => IsDenormal<Binary32, uint>(a);
+
+    public static bool IsDenormal64(ulong a) => IsDenormal<Binary64, ulong>(a);
+
+    /// <summary>Applies DAZ (denormal to signed zero) or reports the denormal operand (DE).</summary>
+    public static T Operand<F, T>(T a, uint mxcsr, ref uint flags)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+    {
+        if (IsDenormal<F, T>(a))
+        {
+            if ((mxcsr & Daz) != 0)
+            {
+                return a & F.SignBit;
+            }
+
+            flags |= DE;
+        }
+
+        return a;
+    }
+
+    /// <summary>Applies DAZ or reports DE for a single operand.</summary>
+    public static uint Operand32(uint a, uint mxcsr, ref uint flags) => Operand<Binary32, uint>(a, mxcsr, ref flags);
+
+    /// <summary>Applies DAZ or reports DE for a double operand.</summary>
+    public static ulong Operand64(ulong a, uint mxcsr, ref uint flags) => Operand<Binary64, ulong>(a, mxcsr, ref flags);
+
+    /// <summary>The source value of a float-to-integer conversion: DAZ applies, and no DE is reported.</summary>
+    public static double IntegerSource<F, T>(T a, uint mxcsr)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> => (mxcsr & Daz) != 0 && IsDenormal<F, T>(a) ? 0.0 : F.ToDouble(a);
+
+    /// <summary>The sign of a residual (-1, 0, 1); never throws (a NaN, which the callers rule out, counts as 0).</summary>
+    internal static int Sign(double d) => d > 0 ? 1 : d < 0 ? -1 : 0;
+
+    private static int Rc(uint mxcsr) => (int)(mxcsr >> 13) & 3;
+
+    // ---- Arithmetic ----
+
+    /// <summary>a op b in format <typeparamref name="F"/> (a is the first source / destination; sqrt uses b only).</summary>
+    public static T Arith<F, T>(FpOp op, T a, T b, uint mxcsr, ref uint flags)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+    {
+        bool an = op != FpOp.Sqrt && IsNaN<F, T>(a), bn = IsNaN<F, T>(b);
+        if (an || bn)
+        {
+            if ((op != FpOp.Sqrt && IsSNaN<F, T>(a)) || IsSNaN<F, T>(b))
+            {
+                flags |= IE;
+            }
+
+            return (an ? a : b) | F.QuietBit;
+        }
+
+        uint pre = 0;
+        if (op != FpOp.Sqrt)
+        {
+            a = Operand<F, T>(a, mxcsr, ref pre);
+        }
+
+        b = Operand<F, T>(b, mxcsr, ref pre);
+        double x = F.ToDouble(a), y = F.ToDouble(b);
+        bool ok = Special(op, x, y, ref pre, out double r, out int e);
+        if ((pre & (IE | ZE)) != 0)
+        {
+            pre &= ~DE;
+        }
+
+        if (!ok)
+        {
+            flags |= pre;
+            return (pre & IE) != 0 ? F.DefaultNaN : F.FromExact(r);
+        }
+
+        flags |= pre;
+        r = SignedZero(op, x, y, r, e, mxcsr);
+        uint post = 0;
+        T result = F.Finish(r, e, mxcsr, ref post);
+        if (UnmaskedOverflowOrUnderflow(post, mxcsr))
+        {
+            post = F.UnboundedPrecision(op, x, y, r, e, post);
         }
 
         flags |= post;
         return result;
     }
+
+    /// <summary>Single precision: a op b (sqrt uses b only).</summary>
+    public static uint Arith32(FpOp op, uint a, uint b, uint mxcsr, ref uint flags) => Arith<Binary32, uint>(op, a, b, mxcsr, ref flags);
+
+    /// <summary>Double precision: a op b (sqrt uses b only).</summary>
+    public static ulong Arith64(FpOp op, ulong a, ulong b, uint mxcsr, ref uint flags) => Arith<Binary64, ulong>(op, a, b, mxcsr, ref flags);
+
+    private static bool UnmaskedOverflowOrUnderflow(uint post, uint mxcsr) => (post & (OE | UE) & ~(mxcsr >> 7)) != 0;
 
     /// <summary>
     /// Handles invalid operations, division by zero and infinite operands (false: <paramref name="r"/>
@@ -387,7 +447,7 @@ internal static class SseFloatMath
         if (float.IsInfinity(f))
         {
             flags |= OE | PE;
-            return (uint)BitConverter.SingleToInt32Bits(OverflowResult32(r < 0, rc));
+            return (uint)BitConverter.SingleToInt32Bits(OverflowResult<float>(r < 0, rc));
         }
 
         bool inexact = e != 0;
@@ -426,19 +486,9 @@ internal static class SseFloatMath
             flags |= PE;
         }
 
-        if (MathF.Abs(f) < MinNormal32 && (f != 0 || inexact))
+        if (MathF.Abs(f) < MinNormal32 && (f != 0 || inexact) && Tiny(inexact, mxcsr, ref flags))
         {
-            bool masked = (mxcsr & UnderflowMask) != 0;
-            if (!masked || inexact)
-            {
-                flags |= UE;
-            }
-
-            if (masked && (mxcsr & Ftz) != 0)
-            {
-                flags |= UE | PE;
-                f = float.IsNegative(f) ? -0.0f : 0.0f;
-            }
+            f = float.IsNegative(f) ? -0.0f : 0.0f;
         }
 
         return (uint)BitConverter.SingleToInt32Bits(f);
@@ -451,7 +501,7 @@ internal static class SseFloatMath
         if (double.IsInfinity(r))
         {
             flags |= OE | PE;
-            return BitConverter.DoubleToUInt64Bits(OverflowResult64(r < 0, rc));
+            return BitConverter.DoubleToUInt64Bits(OverflowResult<double>(r < 0, rc));
         }
 
         bool inexact = e != 0;
@@ -473,81 +523,64 @@ internal static class SseFloatMath
             return BitConverter.DoubleToUInt64Bits(r);
         }
 
-        if (Math.Abs(r) < MinNormal64 && (r != 0 || inexact))
+        if (Math.Abs(r) < MinNormal64 && (r != 0 || inexact) && Tiny(inexact, mxcsr, ref flags))
         {
-            bool masked = (mxcsr & UnderflowMask) != 0;
-            if (!masked || inexact)
-            {
-                flags |= UE;
-            }
-
-            if (masked && (mxcsr & Ftz) != 0)
-            {
-                flags |= UE | PE;
-                r = double.IsNegative(r) ? -0.0 : 0.0;
-            }
+            r = double.IsNegative(r) ? -0.0 : 0.0;
         }
 
         return BitConverter.DoubleToUInt64Bits(r);
     }
 
-    private static float OverflowResult32(bool negative, int rc) => rc switch
+    /// <summary>A tiny result (after rounding): UE when underflow is unmasked or the result inexact; true when FTZ flushes it to zero.</summary>
+    private static bool Tiny(bool inexact, uint mxcsr, ref uint flags)
     {
-        0 => negative ? float.NegativeInfinity : float.PositiveInfinity,
-        1 => negative ? float.NegativeInfinity : float.MaxValue,
-        2 => negative ? -float.MaxValue : float.PositiveInfinity,
-        _ => negative ? -float.MaxValue : float.MaxValue,
-    };
+        bool masked = (mxcsr & UnderflowMask) != 0;
+        if (!masked || inexact)
+        {
+            flags |= UE;
+        }
 
-    private static double OverflowResult64(bool negative, int rc) => rc switch
+        if (masked && (mxcsr & Ftz) != 0)
+        {
+            flags |= UE | PE;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The result of an overflow: infinity or the largest finite value, by the rounding direction.</summary>
+    private static TFloat OverflowResult<TFloat>(bool negative, int rc)
+        where TFloat : IFloatingPointIeee754<TFloat>, IMinMaxValue<TFloat> => rc switch
     {
-        0 => negative ? double.NegativeInfinity : double.PositiveInfinity,
-        1 => negative ? double.NegativeInfinity : double.MaxValue,
-        2 => negative ? -double.MaxValue : double.PositiveInfinity,
-        _ => negative ? -double.MaxValue : double.MaxValue,
+        0 => negative ? TFloat.NegativeInfinity : TFloat.PositiveInfinity,
+        1 => negative ? TFloat.NegativeInfinity : TFloat.MaxValue,
+        2 => negative ? -TFloat.MaxValue : TFloat.PositiveInfinity,
+        _ => negative ? -TFloat.MaxValue : TFloat.MaxValue,
     };
 
     // ---- MIN / MAX ----
 
-    /// <summary>MINSS/MAXSS element: either NaN (IE, even for a QNaN) or both zero returns the second operand unchanged.</summary>
-    public static uint MinMax32(bool max, uint a, uint b, uint mxcsr, ref uint flags)
+    /// <summary>MIN/MAX element: either NaN (IE, even for a QNaN) or both zero returns the second operand unchanged.</summary>
+    public static T MinMax<F, T>(bool max, T a, T b, uint mxcsr, ref uint flags)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
     {
         if ((mxcsr & Daz) != 0)
         {
-            a = IsDenormal32(a) ? a & 0x80000000 : a;
-            b = IsDenormal32(b) ? b & 0x80000000 : b;
+            a = IsDenormal<F, T>(a) ? a & F.SignBit : a;
+            b = IsDenormal<F, T>(b) ? b & F.SignBit : b;
         }
 
-        if (IsNaN32(a) || IsNaN32(b))
+        if (IsNaN<F, T>(a) || IsNaN<F, T>(b))
         {
             flags |= IE;
             return b;
         }
 
-        a = Operand32(a, mxcsr, ref flags);
-        b = Operand32(b, mxcsr, ref flags);
-        float x = BitConverter.Int32BitsToSingle((int)a), y = BitConverter.Int32BitsToSingle((int)b);
-        return (max ? x > y : x < y) ? a : b;
-    }
-
-    /// <summary>MINSD/MAXSD element.</summary>
-    public static ulong MinMax64(bool max, ulong a, ulong b, uint mxcsr, ref uint flags)
-    {
-        if ((mxcsr & Daz) != 0)
-        {
-            a = IsDenormal64(a) ? a & 0x8000000000000000 : a;
-            b = IsDenormal64(b) ? b & 0x8000000000000000 : b;
-        }
-
-        if (IsNaN64(a) || IsNaN64(b))
-        {
-            flags |= IE;
-            return b;
-        }
-
-        a = Operand64(a, mxcsr, ref flags);
-        b = Operand64(b, mxcsr, ref flags);
-        double x = BitConverter.UInt64BitsToDouble(a), y = BitConverter.UInt64BitsToDouble(b);
+        a = Operand<F, T>(a, mxcsr, ref flags);
+        b = Operand<F, T>(b, mxcsr, ref flags);
+        double x = F.ToDouble(a), y = F.ToDouble(b);
         return (max ? x > y : x < y) ? a : b;
     }
 
@@ -574,12 +607,14 @@ internal static class SseFloatMath
         };
     }
 
-    /// <summary>Orders two singles (2 = unordered), reporting IE (SNaN, or any NaN when <paramref name="signaling"/>) and DE.</summary>
-    public static int Order32(uint a, uint b, bool signaling, uint mxcsr, ref uint flags)
+    /// <summary>Orders two values (2 = unordered), reporting IE (SNaN, or any NaN when <paramref name="signaling"/>) and DE.</summary>
+    public static int Order<F, T>(T a, T b, bool signaling, uint mxcsr, ref uint flags)
+        where F : IFloatFormat<T>
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
     {
-        if (IsNaN32(a) || IsNaN32(b))
+        if (IsNaN<F, T>(a) || IsNaN<F, T>(b))
         {
-            if (signaling || IsSNaN32(a) || IsSNaN32(b))
+            if (signaling || IsSNaN<F, T>(a) || IsSNaN<F, T>(b))
             {
                 flags |= IE;
             }
@@ -587,28 +622,9 @@ internal static class SseFloatMath
             return 2;
         }
 
-        a = Operand32(a, mxcsr, ref flags);
-        b = Operand32(b, mxcsr, ref flags);
-        float x = BitConverter.Int32BitsToSingle((int)a), y = BitConverter.Int32BitsToSingle((int)b);
-        return x < y ? -1 : x > y ? 1 : 0;
-    }
-
-    /// <summary>Orders two doubles (2 = unordered).</summary>
-    public static int Order64(ulong a, ulong b, bool signaling, uint mxcsr, ref uint flags)
-    {
-        if (IsNaN64(a) || IsNaN64(b))
-        {
-            if (signaling || IsSNaN64(a) || IsSNaN64(b))
-            {
-                flags |= IE;
-            }
-
-            return 2;
-        }
-
-        a = Operand64(a, mxcsr, ref flags);
-        b = Operand64(b, mxcsr, ref flags);
-        double x = BitConverter.UInt64BitsToDouble(a), y = BitConverter.UInt64BitsToDouble(b);
+        a = Operand<F, T>(a, mxcsr, ref flags);
+        b = Operand<F, T>(b, mxcsr, ref flags);
+        double x = F.ToDouble(a), y = F.ToDouble(b);
         return x < y ? -1 : x > y ? 1 : 0;
     }
 

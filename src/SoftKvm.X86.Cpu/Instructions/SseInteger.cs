@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Iced.Intel;
 
 namespace SoftKvm.X86.Cpu.Instructions;
@@ -5,7 +8,8 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// <summary>
 /// SSE2 packed integer instructions and the SSE/SSE2 bitwise, shuffle and unpack instructions (their
 /// data types do not matter): each handler is a lane function applied by <see cref="Binary"/>
-/// (destination XMM, source XMM or 16-byte-aligned m128).
+/// (destination XMM, source XMM or 16-byte-aligned m128), written once for every lane width as a
+/// <see cref="Vector128{T}"/> operation on lanes of that type.
 /// </summary>
 internal static unsafe class SseInteger
 {
@@ -34,6 +38,45 @@ internal static unsafe class SseInteger
     private static XmmRegister OrOp(XmmRegister a, XmmRegister b) => new(a.Lo | b.Lo, a.Hi | b.Hi);
     private static XmmRegister XorOp(XmmRegister a, XmmRegister b) => new(a.Lo ^ b.Lo, a.Hi ^ b.Hi);
 
+    // ---- Lanes ----
+
+    // An XMM value as a vector of lanes of T and back: every lane operation below is one Vector128
+    // operation (the host's SIMD where it has one), or LanesOf for the few the vector API lacks.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> V<T>(XmmRegister x) => Unsafe.BitCast<XmmRegister, Vector128<T>>(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static XmmRegister X<T>(Vector128<T> v) => Unsafe.BitCast<Vector128<T>, XmmRegister>(v);
+
+    /// <summary>A lane function the vector API has no operation for.</summary>
+    private interface ILane<T>
+        where T : unmanaged
+    {
+        static abstract T Apply(T x, T y);
+    }
+
+    /// <summary>z[k] = TLane(x[k], y[k]) for every lane of T.</summary>
+    private static XmmRegister LanesOf<T, TLane>(XmmRegister a, XmmRegister b)
+        where T : unmanaged
+        where TLane : ILane<T>
+    {
+        XmmRegister r;
+        T* x = (T*)&a, y = (T*)&b, z = (T*)&r;
+        for (int k = 0; k < 16 / sizeof(T); k++)
+        {
+            z[k] = TLane.Apply(x[k], y[k]);
+        }
+
+        return r;
+    }
+
+    /// <summary>The high half of the full product (PMULHW, PMULHUW).</summary>
+    private readonly struct MulHigh<T> : ILane<T>
+        where T : unmanaged, IBinaryInteger<T>
+    {
+        public static T Apply(T x, T y) => T.CreateTruncating((long.CreateTruncating(x) * long.CreateTruncating(y)) >> 16);
+    }
+
     // ---- Add / subtract ----
 
     public static void Paddb(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PaddbOp);
@@ -53,175 +96,27 @@ internal static unsafe class SseInteger
     public static void Psubusb(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PsubusbOp);
     public static void Psubusw(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PsubuswOp);
 
-    private static XmmRegister PaddbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = (byte)(x[k] + y[k]);
-        }
+    private static XmmRegister Add<T>(XmmRegister a, XmmRegister b) => X(V<T>(a) + V<T>(b));
+    private static XmmRegister Sub<T>(XmmRegister a, XmmRegister b) => X(V<T>(a) - V<T>(b));
+    private static XmmRegister AddSaturate<T>(XmmRegister a, XmmRegister b) => X(Vector128.AddSaturate(V<T>(a), V<T>(b)));
+    private static XmmRegister SubSaturate<T>(XmmRegister a, XmmRegister b) => X(Vector128.SubtractSaturate(V<T>(a), V<T>(b)));
 
-        return r;
-    }
-
-    private static XmmRegister PaddwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (ushort)(x[k] + y[k]);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PadddOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
-        for (int k = 0; k < 4; k++)
-        {
-            z[k] = x[k] + y[k];
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PaddqOp(XmmRegister a, XmmRegister b) => new(a.Lo + b.Lo, a.Hi + b.Hi);
-    private static XmmRegister PsubbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = (byte)(x[k] - y[k]);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PsubwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (ushort)(x[k] - y[k]);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PsubdOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
-        for (int k = 0; k < 4; k++)
-        {
-            z[k] = x[k] - y[k];
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PsubqOp(XmmRegister a, XmmRegister b) => new(a.Lo - b.Lo, a.Hi - b.Hi);
-    private static XmmRegister PaddsbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        sbyte* x = (sbyte*)&a, y = (sbyte*)&b, z = (sbyte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = (sbyte)Math.Clamp(x[k] + y[k], -128, 127);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PaddswOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (short)Math.Clamp(x[k] + y[k], -32768, 32767);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PaddusbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = (byte)Math.Min(x[k] + y[k], 255);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PadduswOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (ushort)Math.Min(x[k] + y[k], 65535);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PsubsbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        sbyte* x = (sbyte*)&a, y = (sbyte*)&b, z = (sbyte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = (sbyte)Math.Clamp(x[k] - y[k], -128, 127);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PsubswOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (short)Math.Clamp(x[k] - y[k], -32768, 32767);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PsubusbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = (byte)Math.Max(x[k] - y[k], 0);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PsubuswOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (ushort)Math.Max(x[k] - y[k], 0);
-        }
-
-        return r;
-    }
+    private static XmmRegister PaddbOp(XmmRegister a, XmmRegister b) => Add<byte>(a, b);
+    private static XmmRegister PaddwOp(XmmRegister a, XmmRegister b) => Add<ushort>(a, b);
+    private static XmmRegister PadddOp(XmmRegister a, XmmRegister b) => Add<uint>(a, b);
+    private static XmmRegister PaddqOp(XmmRegister a, XmmRegister b) => Add<ulong>(a, b);
+    private static XmmRegister PsubbOp(XmmRegister a, XmmRegister b) => Sub<byte>(a, b);
+    private static XmmRegister PsubwOp(XmmRegister a, XmmRegister b) => Sub<ushort>(a, b);
+    private static XmmRegister PsubdOp(XmmRegister a, XmmRegister b) => Sub<uint>(a, b);
+    private static XmmRegister PsubqOp(XmmRegister a, XmmRegister b) => Sub<ulong>(a, b);
+    private static XmmRegister PaddsbOp(XmmRegister a, XmmRegister b) => AddSaturate<sbyte>(a, b);
+    private static XmmRegister PaddswOp(XmmRegister a, XmmRegister b) => AddSaturate<short>(a, b);
+    private static XmmRegister PaddusbOp(XmmRegister a, XmmRegister b) => AddSaturate<byte>(a, b);
+    private static XmmRegister PadduswOp(XmmRegister a, XmmRegister b) => AddSaturate<ushort>(a, b);
+    private static XmmRegister PsubsbOp(XmmRegister a, XmmRegister b) => SubSaturate<sbyte>(a, b);
+    private static XmmRegister PsubswOp(XmmRegister a, XmmRegister b) => SubSaturate<short>(a, b);
+    private static XmmRegister PsubusbOp(XmmRegister a, XmmRegister b) => SubSaturate<byte>(a, b);
+    private static XmmRegister PsubuswOp(XmmRegister a, XmmRegister b) => SubSaturate<ushort>(a, b);
 
     // ---- Compare, min/max, average, SAD ----
 
@@ -239,152 +134,27 @@ internal static unsafe class SseInteger
     public static void Pavgw(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PavgwOp);
     public static void Psadbw(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PsadbwOp);
 
-    private static XmmRegister PcmpeqbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = x[k] == y[k] ? (byte)0xFF : (byte)0;
-        }
+    /// <summary>All ones in the lanes where a == b (PCMPEQ*).</summary>
+    private static XmmRegister Equal<T>(XmmRegister a, XmmRegister b) => X(Vector128.Equals(V<T>(a), V<T>(b)));
 
-        return r;
-    }
+    /// <summary>All ones in the lanes where a &gt; b, T signed (PCMPGT*).</summary>
+    private static XmmRegister Greater<T>(XmmRegister a, XmmRegister b) => X(Vector128.GreaterThan(V<T>(a), V<T>(b)));
 
-    private static XmmRegister PcmpeqwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = x[k] == y[k] ? (ushort)0xFFFF : (ushort)0;
-        }
+    /// <summary>(a + b + 1) &gt;&gt; 1 without a wider type: (a | b) - ((a ^ b) &gt;&gt; 1), T unsigned (PAVG*).</summary>
+    private static XmmRegister Average<T>(XmmRegister a, XmmRegister b) => X((V<T>(a) | V<T>(b)) - ((V<T>(a) ^ V<T>(b)) >>> 1));
 
-        return r;
-    }
-
-    private static XmmRegister PcmpeqdOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        uint* x = (uint*)&a, y = (uint*)&b, z = (uint*)&r;
-        for (int k = 0; k < 4; k++)
-        {
-            z[k] = x[k] == y[k] ? 0xFFFFFFFFu : 0;
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PcmpgtbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        sbyte* x = (sbyte*)&a, y = (sbyte*)&b;
-        byte* z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = x[k] > y[k] ? (byte)0xFF : (byte)0;
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PcmpgtwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b;
-        ushort* z = (ushort*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = x[k] > y[k] ? (ushort)0xFFFF : (ushort)0;
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PcmpgtdOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        int* x = (int*)&a, y = (int*)&b;
-        uint* z = (uint*)&r;
-        for (int k = 0; k < 4; k++)
-        {
-            z[k] = x[k] > y[k] ? 0xFFFFFFFFu : 0;
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PminubOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = Math.Min(x[k], y[k]);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PmaxubOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = Math.Max(x[k], y[k]);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PminswOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = Math.Min(x[k], y[k]);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PmaxswOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = Math.Max(x[k], y[k]);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PavgbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 16; k++)
-        {
-            z[k] = (byte)((x[k] + y[k] + 1) >> 1);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PavgwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (ushort)((x[k] + y[k] + 1) >> 1);
-        }
-
-        return r;
-    }
+    private static XmmRegister PcmpeqbOp(XmmRegister a, XmmRegister b) => Equal<byte>(a, b);
+    private static XmmRegister PcmpeqwOp(XmmRegister a, XmmRegister b) => Equal<ushort>(a, b);
+    private static XmmRegister PcmpeqdOp(XmmRegister a, XmmRegister b) => Equal<uint>(a, b);
+    private static XmmRegister PcmpgtbOp(XmmRegister a, XmmRegister b) => Greater<sbyte>(a, b);
+    private static XmmRegister PcmpgtwOp(XmmRegister a, XmmRegister b) => Greater<short>(a, b);
+    private static XmmRegister PcmpgtdOp(XmmRegister a, XmmRegister b) => Greater<int>(a, b);
+    private static XmmRegister PminubOp(XmmRegister a, XmmRegister b) => X(Vector128.Min(V<byte>(a), V<byte>(b)));
+    private static XmmRegister PmaxubOp(XmmRegister a, XmmRegister b) => X(Vector128.Max(V<byte>(a), V<byte>(b)));
+    private static XmmRegister PminswOp(XmmRegister a, XmmRegister b) => X(Vector128.Min(V<short>(a), V<short>(b)));
+    private static XmmRegister PmaxswOp(XmmRegister a, XmmRegister b) => X(Vector128.Max(V<short>(a), V<short>(b)));
+    private static XmmRegister PavgbOp(XmmRegister a, XmmRegister b) => Average<byte>(a, b);
+    private static XmmRegister PavgwOp(XmmRegister a, XmmRegister b) => Average<ushort>(a, b);
 
     private static XmmRegister PsadbwOp(XmmRegister a, XmmRegister b)
     {
@@ -407,43 +177,11 @@ internal static unsafe class SseInteger
     public static void Pmuludq(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PmuludqOp);
     public static void Pmaddwd(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PmaddwdOp);
 
-    private static XmmRegister PmullwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (short)(x[k] * y[k]);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PmulhwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b, z = (short*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (short)((x[k] * y[k]) >> 16);
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PmulhuwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (ushort)(((uint)x[k] * y[k]) >> 16);
-        }
-
-        return r;
-    }
-
+    private static XmmRegister PmullwOp(XmmRegister a, XmmRegister b) => X(V<short>(a) * V<short>(b));
+    private static XmmRegister PmulhwOp(XmmRegister a, XmmRegister b) => LanesOf<short, MulHigh<short>>(a, b);
+    private static XmmRegister PmulhuwOp(XmmRegister a, XmmRegister b) => LanesOf<ushort, MulHigh<ushort>>(a, b);
     private static XmmRegister PmuludqOp(XmmRegister a, XmmRegister b) => new((a.Lo & 0xFFFFFFFF) * (b.Lo & 0xFFFFFFFF), (a.Hi & 0xFFFFFFFF) * (b.Hi & 0xFFFFFFFF));
+
     private static XmmRegister PmaddwdOp(XmmRegister a, XmmRegister b)
     {
         XmmRegister r;
@@ -487,83 +225,27 @@ internal static unsafe class SseInteger
         d = ShiftOp(i.Mnemonic, d, count);
     }
 
-    internal static XmmRegister ShiftOp(Mnemonic m, XmmRegister a, ulong count)
+    internal static XmmRegister ShiftOp(Mnemonic m, XmmRegister a, ulong count) => m switch
     {
-        XmmRegister r = a;
-        switch (m)
-        {
-            case Mnemonic.Psllw:
-            {
-                ushort* z = (ushort*)&r;
-                for (int k = 0; k < 8; k++)
-                {
-                    z[k] = count > 15 ? (ushort)0 : (ushort)(z[k] << (int)count);
-                }
+        Mnemonic.Psllw => ShiftLeft<ushort>(a, count),
+        Mnemonic.Pslld => ShiftLeft<uint>(a, count),
+        Mnemonic.Psllq => ShiftLeft<ulong>(a, count),
+        Mnemonic.Psrlw => ShiftRightLogical<ushort>(a, count),
+        Mnemonic.Psrld => ShiftRightLogical<uint>(a, count),
+        Mnemonic.Psrlq => ShiftRightLogical<ulong>(a, count),
+        Mnemonic.Psraw => ShiftRightArithmetic<short>(a, count),
+        Mnemonic.Psrad => ShiftRightArithmetic<int>(a, count),
+        _ => a,
+    };
 
-                break;
-            }
+    private static XmmRegister ShiftLeft<T>(XmmRegister a, ulong count)
+        where T : unmanaged => count >= (ulong)(8 * sizeof(T)) ? default : X(V<T>(a) << (int)count);
 
-            case Mnemonic.Psrlw:
-            {
-                ushort* z = (ushort*)&r;
-                for (int k = 0; k < 8; k++)
-                {
-                    z[k] = count > 15 ? (ushort)0 : (ushort)(z[k] >> (int)count);
-                }
+    private static XmmRegister ShiftRightLogical<T>(XmmRegister a, ulong count)
+        where T : unmanaged => count >= (ulong)(8 * sizeof(T)) ? default : X(V<T>(a) >>> (int)count);
 
-                break;
-            }
-
-            case Mnemonic.Psraw:
-            {
-                short* z = (short*)&r;
-                for (int k = 0; k < 8; k++)
-                {
-                    z[k] = (short)(z[k] >> (int)Math.Min(count, 15));
-                }
-
-                break;
-            }
-
-            case Mnemonic.Pslld:
-            {
-                uint* z = (uint*)&r;
-                for (int k = 0; k < 4; k++)
-                {
-                    z[k] = count > 31 ? 0 : z[k] << (int)count;
-                }
-
-                break;
-            }
-
-            case Mnemonic.Psrld:
-            {
-                uint* z = (uint*)&r;
-                for (int k = 0; k < 4; k++)
-                {
-                    z[k] = count > 31 ? 0 : z[k] >> (int)count;
-                }
-
-                break;
-            }
-
-            case Mnemonic.Psrad:
-            {
-                int* z = (int*)&r;
-                for (int k = 0; k < 4; k++)
-                {
-                    z[k] = z[k] >> (int)Math.Min(count, 31);
-                }
-
-                break;
-            }
-
-            case Mnemonic.Psllq: r = count > 63 ? default : new XmmRegister(a.Lo << (int)count, a.Hi << (int)count); break;
-            case Mnemonic.Psrlq: r = count > 63 ? default : new XmmRegister(a.Lo >> (int)count, a.Hi >> (int)count); break;
-        }
-
-        return r;
-    }
+    private static XmmRegister ShiftRightArithmetic<T>(XmmRegister a, ulong count)
+        where T : unmanaged => X(V<T>(a) >> (int)Math.Min(count, (ulong)(8 * sizeof(T)) - 1));
 
     /// <summary>PSLLDQ / PSRLDQ xmm, imm8: byte shifts of the whole register (counts above 15 clear it).</summary>
     public static void ByteShift(X86Cpu c, ref Instruction i)
@@ -610,29 +292,28 @@ internal static unsafe class SseInteger
 
                 break;
             }
+
             case Mnemonic.Pshuflw:
-            {
-                ushort* x = (ushort*)&s, z = (ushort*)&r;
-                for (int k = 0; k < 4; k++)
-                {
-                    z[k] = x[(imm >> (2 * k)) & 3];
-                }
-
+                r.Lo = ShuffleWords(s.Lo, imm);
                 break;
-            }
             default:
-            {
-                ushort* x = (ushort*)&s, z = (ushort*)&r;
-                for (int k = 0; k < 4; k++)
-                {
-                    z[4 + k] = x[4 + ((imm >> (2 * k)) & 3)];
-                }
-
+                r.Hi = ShuffleWords(s.Hi, imm);
                 break;
-            }
         }
 
         c.Xmm(i.Op0Register) = r;
+    }
+
+    /// <summary>The four words of <paramref name="q"/> chosen by the 2-bit fields of <paramref name="imm"/> (PSHUFLW, PSHUFHW, PSHUFW).</summary>
+    internal static ulong ShuffleWords(ulong q, int imm)
+    {
+        ulong r = 0;
+        for (int k = 0; k < 4; k++)
+        {
+            r |= ((q >> (16 * ((imm >> (2 * k)) & 3))) & 0xFFFF) << (16 * k);
+        }
+
+        return r;
     }
 
     /// <summary>SHUFPS / SHUFPD xmm, xmm/m128, imm8: the low half from the destination, the high half from the source.</summary>
@@ -677,105 +358,26 @@ internal static unsafe class SseInteger
     public static void Packuswb(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PackuswbOp);
     public static void Packssdw(X86Cpu c, ref Instruction i) => Binary(c, ref i, &PackssdwOp);
 
-    private static XmmRegister PunpcklbwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[2 * k] = x[k];
-            z[2 * k + 1] = y[k];
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PunpckhbwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        byte* x = (byte*)&a, y = (byte*)&b, z = (byte*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[2 * k] = x[k + 8];
-            z[2 * k + 1] = y[k + 8];
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PunpcklwdOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 4; k++)
-        {
-            z[2 * k] = x[k];
-            z[2 * k + 1] = y[k];
-        }
-
-        return r;
-    }
-
-    private static XmmRegister PunpckhwdOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        ushort* x = (ushort*)&a, y = (ushort*)&b, z = (ushort*)&r;
-        for (int k = 0; k < 4; k++)
-        {
-            z[2 * k] = x[k + 4];
-            z[2 * k + 1] = y[k + 4];
-        }
-
-        return r;
-    }
-
+    // Interleaving the low (high) lanes of a and b is zero-extending both to lanes twice as wide and
+    // putting b's in the upper half of each.
+    private static XmmRegister PunpcklbwOp(XmmRegister a, XmmRegister b) => X(Vector128.WidenLower(V<byte>(a)) | (Vector128.WidenLower(V<byte>(b)) << 8));
+    private static XmmRegister PunpckhbwOp(XmmRegister a, XmmRegister b) => X(Vector128.WidenUpper(V<byte>(a)) | (Vector128.WidenUpper(V<byte>(b)) << 8));
+    private static XmmRegister PunpcklwdOp(XmmRegister a, XmmRegister b) => X(Vector128.WidenLower(V<ushort>(a)) | (Vector128.WidenLower(V<ushort>(b)) << 16));
+    private static XmmRegister PunpckhwdOp(XmmRegister a, XmmRegister b) => X(Vector128.WidenUpper(V<ushort>(a)) | (Vector128.WidenUpper(V<ushort>(b)) << 16));
     private static XmmRegister PunpckldqOp(XmmRegister a, XmmRegister b) => new((a.Lo & 0xFFFFFFFF) | (b.Lo << 32), (a.Lo >> 32) | (b.Lo & 0xFFFFFFFF00000000UL));
     private static XmmRegister PunpckhdqOp(XmmRegister a, XmmRegister b) => new((a.Hi & 0xFFFFFFFF) | (b.Hi << 32), (a.Hi >> 32) | (b.Hi & 0xFFFFFFFF00000000UL));
     private static XmmRegister PunpcklqdqOp(XmmRegister a, XmmRegister b) => new(a.Lo, b.Lo);
     private static XmmRegister PunpckhqdqOp(XmmRegister a, XmmRegister b) => new(a.Hi, b.Hi);
 
-    private static XmmRegister PacksswbOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b;
-        sbyte* z = (sbyte*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (sbyte)Math.Clamp(x[k], (short)-128, (short)127);
-            z[k + 8] = (sbyte)Math.Clamp(y[k], (short)-128, (short)127);
-        }
-
-        return r;
-    }
+    // Packs: a's lanes narrowed into the low half, b's into the high half.
+    private static XmmRegister PacksswbOp(XmmRegister a, XmmRegister b) => X(Vector128.NarrowWithSaturation(V<short>(a), V<short>(b)));
+    private static XmmRegister PackssdwOp(XmmRegister a, XmmRegister b) => X(Vector128.NarrowWithSaturation(V<int>(a), V<int>(b)));
 
     private static XmmRegister PackuswbOp(XmmRegister a, XmmRegister b)
     {
-        XmmRegister r;
-        short* x = (short*)&a, y = (short*)&b;
-        byte* z = (byte*)&r;
-        for (int k = 0; k < 8; k++)
-        {
-            z[k] = (byte)Math.Clamp(x[k], (short)0, (short)255);
-            z[k + 8] = (byte)Math.Clamp(y[k], (short)0, (short)255);
-        }
-
-        return r;
+        Vector128<short> min = Vector128<short>.Zero, max = Vector128.Create((short)255);
+        return X(Vector128.Narrow(Vector128.Clamp(V<short>(a), min, max), Vector128.Clamp(V<short>(b), min, max)));
     }
-
-    private static XmmRegister PackssdwOp(XmmRegister a, XmmRegister b)
-    {
-        XmmRegister r;
-        int* x = (int*)&a, y = (int*)&b;
-        short* z = (short*)&r;
-        for (int k = 0; k < 4; k++)
-        {
-            z[k] = (short)Math.Clamp(x[k], -32768, 32767);
-            z[k + 4] = (short)Math.Clamp(y[k], -32768, 32767);
-        }
-
-        return r;
-    }
-
 
     /// <summary>The lane function of a two-operand packed-integer or bitwise mnemonic (shared with the MMX forms); null for others.</summary>
     internal static delegate*<XmmRegister, XmmRegister, XmmRegister> LaneFunction(Mnemonic m) => m switch

@@ -151,17 +151,30 @@ internal static class SseMove
                 m = (s.Lo >> 63) | ((s.Hi >> 63) << 1);
                 break;
             default:
-                for (int b = 0; b < 8; b++)
-                {
-                    m |= ((s.Lo >> (b * 8 + 7)) & 1) << b;
-                    m |= ((s.Hi >> (b * 8 + 7)) & 1) << (b + 8);
-                }
-
+                m = ByteSigns(s.Lo) | (ByteSigns(s.Hi) << 8);
                 break;
         }
 
         c.SetReg(i.Op0Register, m);
     }
+
+    /// <summary>The sign bits of the eight bytes of <paramref name="q"/> (PMOVMSKB, of an XMM or MMX register).</summary>
+    internal static ulong ByteSigns(ulong q)
+    {
+        ulong m = 0;
+        for (int b = 0; b < 8; b++)
+        {
+            m |= ((q >> (b * 8 + 7)) & 1) << b;
+        }
+
+        return m;
+    }
+
+    /// <summary>Word <paramref name="sel"/> (0-3) of <paramref name="q"/> replaced by the low word of <paramref name="v"/> (PINSRW).</summary>
+    internal static ulong InsertWord(ulong q, int sel, ulong v) => (q & ~(0xFFFFUL << (sel * 16))) | ((v & 0xFFFF) << (sel * 16));
+
+    /// <summary>Word <paramref name="sel"/> (0-3) of <paramref name="q"/> (PEXTRW).</summary>
+    internal static ulong ExtractWord(ulong q, int sel) => (q >> (sel * 16)) & 0xFFFF;
 
     /// <summary>PINSRW xmm, r32/m16, imm8.</summary>
     public static void Pinsrw(X86Cpu c, ref Instruction i)
@@ -173,15 +186,8 @@ internal static class SseMove
 
         int sel = i.Immediate8 & 7;
         ref var d = ref c.Xmm(i.Op0Register);
-        int shift = (sel & 3) * 16;
-        if (sel < 4)
-        {
-            d.Lo = (d.Lo & ~(0xFFFFUL << shift)) | ((v & 0xFFFF) << shift);
-        }
-        else
-        {
-            d.Hi = (d.Hi & ~(0xFFFFUL << shift)) | ((v & 0xFFFF) << shift);
-        }
+        ref ulong half = ref sel < 4 ? ref d.Lo : ref d.Hi;
+        half = InsertWord(half, sel & 3, v);
     }
 
     /// <summary>PEXTRW r32/r64, xmm, imm8 (zero-extended).</summary>
@@ -194,8 +200,7 @@ internal static class SseMove
 
         int sel = i.Immediate8 & 7;
         ref var s = ref c.Xmm(i.Op1Register);
-        ulong v = ((sel < 4 ? s.Lo : s.Hi) >> ((sel & 3) * 16)) & 0xFFFF;
-        c.SetReg(i.Op0Register, v);
+        c.SetReg(i.Op0Register, ExtractWord(sel < 4 ? s.Lo : s.Hi, sel & 3));
     }
 
     /// <summary>MASKMOVDQU xmm1, xmm2: stores the bytes of xmm1 whose mask byte in xmm2 has bit 7 set to DS:rDI.</summary>
@@ -206,8 +211,16 @@ internal static class SseMove
             return;
         }
 
-        var data = c.Xmm(i.Op1Register);
-        var mask = c.Xmm(i.Op2Register);
+        MaskedStore(c, ref i, c.Xmm(i.Op1Register), c.Xmm(i.Op2Register), 16);
+    }
+
+    /// <summary>
+    /// MASKMOVDQU / MASKMOVQ: the first <paramref name="bytes"/> bytes of <paramref name="data"/> whose mask
+    /// byte has bit 7 set go to DS:rDI (the instruction's address size); the whole destination is probed
+    /// first. False when the store faulted.
+    /// </summary>
+    internal static bool MaskedStore(X86Cpu c, ref Instruction i, XmmRegister data, XmmRegister mask, int bytes)
+    {
         ulong ea = c.Regs.Gpr[Gpr.Rdi] & i.Op0Kind switch
         {
             OpKind.MemorySegDI => 0xFFFFUL,
@@ -217,15 +230,15 @@ internal static class SseMove
         int seg = X86Cpu.MemorySegment(ref i);
         if (((mask.Lo | mask.Hi) & 0x8080808080808080UL) == 0)
         {
-            return;
+            return true;
         }
 
-        if (!c.ProbeWrite(seg, ea, 16))
+        if (!c.ProbeWrite(seg, ea, bytes))
         {
-            return;
+            return false;
         }
 
-        for (int b = 0; b < 16; b++)
+        for (int b = 0; b < bytes; b++)
         {
             ulong m = b < 8 ? mask.Lo : mask.Hi;
             if (((m >> ((b & 7) * 8 + 7)) & 1) != 0)
@@ -233,9 +246,11 @@ internal static class SseMove
                 ulong v = ((b < 8 ? data.Lo : data.Hi) >> ((b & 7) * 8)) & 0xFF;
                 if (!c.Write(seg, ea + (ulong)b, 1, v))
                 {
-                    return;
+                    return false;
                 }
             }
         }
+
+        return true;
     }
 }

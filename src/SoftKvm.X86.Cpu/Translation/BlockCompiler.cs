@@ -6,17 +6,6 @@ using Label = System.Reflection.Emit.Label;
 
 namespace SoftKvm.X86.Cpu.Translation;
 
-/// <summary>A compiled block, closed over its <see cref="X86BlockState"/>: returns <see cref="X86BlockCompiler.Stale"/>
-/// or (instructions retired &lt;&lt; 1) | 1 when the interpreter must run the instruction at RIP next.</summary>
-internal delegate int X86BlockCode(X86Cpu cpu, long limit);
-
-/// <summary>What a compiled block needs at run time besides its code: the instructions it hands to the interpreter's handlers.</summary>
-internal sealed class X86BlockState(Instruction[] instructions)
-{
-    /// <summary>The decoded instructions, indexed as the block's instructions (only the generic ones are read).</summary>
-    public readonly Instruction[] Instructions = instructions;
-}
-
 /// <summary>
 /// Compiles the hot code at a branch target into one host method (the x86 counterpart of the arm64
 /// translator). A block is the code reachable from its entry inside one 4 KiB page through straight
@@ -36,7 +25,7 @@ internal sealed class X86BlockState(Instruction[] instructions)
 /// only while no exit is requested, no memory slot changed and the budget covers another pass.
 /// </para>
 /// </summary>
-internal static class X86BlockCompiler
+internal static class BlockCompiler
 {
     /// <summary>The most instructions in one block.</summary>
     public const int MaxInstructions = 64;
@@ -51,7 +40,7 @@ internal static class X86BlockCompiler
     {
         public int Offset;
         public Instruction Insn;
-        public X86BlockOp Kind;
+        public BlockOp Kind;
         public ulong Reads;
         public ulong Writes;
         public bool MayLeave;
@@ -66,7 +55,7 @@ internal static class X86BlockCompiler
     /// page whose first byte is at RIP <paramref name="pageRip"/> and in guest memory at <paramref name="pageHost"/>),
     /// compiles it and returns its code and number of instructions; null when nothing there compiles.
     /// </summary>
-    public static X86CompiledBlock? Compile(byte[] page, nint pageHost, int entry, ulong pageRip, int bitness)
+    public static TranslatedBlock? Compile(byte[] page, nint pageHost, int entry, ulong pageRip, int bitness)
     {
         var items = Discover(page, entry, pageRip, bitness);
         if (items is null || items.Count == 0)
@@ -77,7 +66,7 @@ internal static class X86BlockCompiler
         Analyse(items, pageRip);
         int first = items[0].Offset, end = items[^1].End;
         var code = Emit(items, entry, pageRip, bitness, page, pageHost, first, end);
-        return new X86CompiledBlock(code, items.Count);
+        return new TranslatedBlock(code, items.Count);
     }
 
     private static List<Item>? Discover(byte[] page, int entry, ulong pageRip, int bitness)
@@ -98,15 +87,15 @@ internal static class X86BlockCompiler
                     break; // undecodable, or crossing the page: the interpreter's
                 }
 
-                X86BlockOp kind = Classify(ref insn, bitness);
-                if (kind == X86BlockOp.Stop)
+                BlockOp kind = Classify(ref insn, bitness);
+                if (kind == BlockOp.Stop)
                 {
                     break;
                 }
 
                 var item = new Item { Offset = offset, Insn = insn, Kind = kind };
                 found.Add(offset, item);
-                if (kind is X86BlockOp.Jcc or X86BlockOp.Jmp or X86BlockOp.Call)
+                if (kind is BlockOp.Jcc or BlockOp.Jmp or BlockOp.Call)
                 {
                     // A call into the page goes on at its target; the code after it is where a RET comes back to.
                     int target = PageOffset(insn.NearBranchTarget, pageRip);
@@ -115,12 +104,12 @@ internal static class X86BlockCompiler
                         work.Push(target);
                     }
 
-                    if (kind == X86BlockOp.Jmp)
+                    if (kind == BlockOp.Jmp)
                     {
                         break;
                     }
                 }
-                else if (kind is X86BlockOp.Ret)
+                else if (kind is BlockOp.Ret)
                 {
                     break;
                 }
@@ -141,12 +130,12 @@ internal static class X86BlockCompiler
         return items;
     }
 
-    /// <summary>Which instructions a block compiles, and how. <see cref="X86BlockOp.Stop"/> ends the block before it.</summary>
-    private static X86BlockOp Classify(ref Instruction i, int bitness)
+    /// <summary>Which instructions a block compiles, and how. <see cref="BlockOp.Stop"/> ends the block before it.</summary>
+    private static BlockOp Classify(ref Instruction i, int bitness)
     {
         if (i.Code.Encoding() != EncodingKind.Legacy || !OperandsPlain(ref i, bitness))
         {
-            return X86BlockOp.Stop;
+            return BlockOp.Stop;
         }
 
         bool locked = i.HasLockPrefix;
@@ -154,52 +143,52 @@ internal static class X86BlockCompiler
         switch (i.Mnemonic)
         {
             case Mnemonic.Nop:
-                return X86BlockOp.Nop;
+                return BlockOp.Nop;
             case Mnemonic.Mov:
-                return X86BlockOp.Mov;
+                return BlockOp.Mov;
             case Mnemonic.Movzx:
-                return X86BlockOp.Movzx;
+                return BlockOp.Movzx;
             case Mnemonic.Movsx or Mnemonic.Movsxd:
-                return X86BlockOp.Movsx;
+                return BlockOp.Movsx;
             case Mnemonic.Lea:
-                return X86BlockOp.Lea;
+                return BlockOp.Lea;
             case Mnemonic.Add or Mnemonic.Or or Mnemonic.Adc or Mnemonic.Sbb or Mnemonic.And or Mnemonic.Sub
                 or Mnemonic.Xor or Mnemonic.Cmp or Mnemonic.Test:
-                return locked ? X86BlockOp.Generic : X86BlockOp.Binary;
+                return locked ? BlockOp.Generic : BlockOp.Binary;
             case Mnemonic.Inc or Mnemonic.Dec:
-                return locked ? X86BlockOp.Generic : X86BlockOp.IncDec;
+                return locked ? BlockOp.Generic : BlockOp.IncDec;
             case Mnemonic.Neg:
-                return locked ? X86BlockOp.Generic : X86BlockOp.Neg;
+                return locked ? BlockOp.Generic : BlockOp.Neg;
             case Mnemonic.Not:
-                return locked ? X86BlockOp.Generic : X86BlockOp.Not;
+                return locked ? BlockOp.Generic : BlockOp.Not;
             case Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar:
                 // A count in CL, or a count of 0 (no flags change), is the handler's.
                 bool constant = i.OpCount < 2 || i.GetOpKind(1) != OpKind.Register;
-                return constant && X86BlockEmitter.ShiftCount(ref i, X86Cpu.OpSize(ref i, 0)) > 0 ? X86BlockOp.Shift : X86BlockOp.Generic;
+                return constant && BlockEmitter.ShiftCount(ref i, X86Cpu.OpSize(ref i, 0)) > 0 ? BlockOp.Shift : BlockOp.Generic;
             case Mnemonic.Shld or Mnemonic.Shrd when i.GetOpKind(2) != OpKind.Register:
-                return ShiftRotate.MaskedCount(i.GetImmediate(2), X86Cpu.OpSize(ref i, 0)) != 0 ? X86BlockOp.DoubleShift : X86BlockOp.Generic;
+                return ShiftRotate.MaskedCount(i.GetImmediate(2), X86Cpu.OpSize(ref i, 0)) != 0 ? BlockOp.DoubleShift : BlockOp.Generic;
             case Mnemonic.Mul:
-                return X86BlockOp.Mul;
+                return BlockOp.Mul;
             case Mnemonic.Imul when i.OpCount >= 2:
-                return X86BlockOp.Imul;
+                return BlockOp.Imul;
             case Mnemonic.Seto or Mnemonic.Setno or Mnemonic.Setb or Mnemonic.Setae or Mnemonic.Sete or Mnemonic.Setne
                 or Mnemonic.Setbe or Mnemonic.Seta or Mnemonic.Sets or Mnemonic.Setns or Mnemonic.Setp or Mnemonic.Setnp
                 or Mnemonic.Setl or Mnemonic.Setge or Mnemonic.Setle or Mnemonic.Setg:
-                return X86BlockOp.Setcc;
+                return BlockOp.Setcc;
             case Mnemonic.Push when i.Op0Kind is not OpKind.Memory:
-                return X86BlockOp.Push;
+                return BlockOp.Push;
             case Mnemonic.Pop when i.Op0Kind == OpKind.Register:
-                return X86BlockOp.Pop;
+                return BlockOp.Pop;
             case Mnemonic.Jo or Mnemonic.Jno or Mnemonic.Jb or Mnemonic.Jae or Mnemonic.Je or Mnemonic.Jne
                 or Mnemonic.Jbe or Mnemonic.Ja or Mnemonic.Js or Mnemonic.Jns or Mnemonic.Jp or Mnemonic.Jnp
                 or Mnemonic.Jl or Mnemonic.Jge or Mnemonic.Jle or Mnemonic.Jg:
-                return NearTargetOk(ref i, bitness) ? X86BlockOp.Jcc : X86BlockOp.Stop;
+                return NearTargetOk(ref i, bitness) ? BlockOp.Jcc : BlockOp.Stop;
             case Mnemonic.Jmp when IsNearBranch(i.Op0Kind):
-                return NearTargetOk(ref i, bitness) ? X86BlockOp.Jmp : X86BlockOp.Stop;
+                return NearTargetOk(ref i, bitness) ? BlockOp.Jmp : BlockOp.Stop;
             case Mnemonic.Call when IsNearBranch(i.Op0Kind):
-                return NearTargetOk(ref i, bitness) ? X86BlockOp.Call : X86BlockOp.Stop;
+                return NearTargetOk(ref i, bitness) ? BlockOp.Call : BlockOp.Stop;
             case Mnemonic.Ret when i.OpCount == 0:
-                return X86BlockOp.Ret;
+                return BlockOp.Ret;
 
             // Plain integer instructions the interpreter's handlers run inside the block.
             case Mnemonic.Mul or Mnemonic.Imul or Mnemonic.Div or Mnemonic.Idiv
@@ -218,9 +207,9 @@ internal static class X86BlockCompiler
                 or Mnemonic.Cmpsb or Mnemonic.Cmpsw or Mnemonic.Cmpsd or Mnemonic.Cmpsq
                 or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd or Mnemonic.Scasq:
                 // A REP string instruction retires once per iteration in the interpreter's count: the interpreter's.
-                return rep ? X86BlockOp.Stop : X86BlockOp.Generic;
+                return rep ? BlockOp.Stop : BlockOp.Generic;
             default:
-                return X86BlockOp.Stop;
+                return BlockOp.Stop;
         }
     }
 
@@ -326,12 +315,12 @@ internal static class X86BlockCompiler
             ref Instruction i = ref it.Insn;
             switch (it.Kind)
             {
-                case X86BlockOp.Generic:
+                case BlockOp.Generic:
                     continue; // the handler works on the register file
-                case X86BlockOp.Mul:
+                case BlockOp.Mul:
                     used |= (1 << Gpr.Rax) | (1 << Gpr.Rdx);
                     break;
-                case X86BlockOp.Push or X86BlockOp.Pop or X86BlockOp.Call or X86BlockOp.Ret:
+                case BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret:
                     used |= 1 << Gpr.Rsp;
                     break;
             }
@@ -393,13 +382,13 @@ internal static class X86BlockCompiler
         foreach (var it in items)
         {
             ref Instruction i = ref it.Insn;
-            it.MayLeave = it.Kind is X86BlockOp.Generic or X86BlockOp.Push or X86BlockOp.Pop or X86BlockOp.Call or X86BlockOp.Ret || HasMemory(ref i);
+            it.MayLeave = it.Kind is BlockOp.Generic or BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret || HasMemory(ref i);
             (it.Reads, it.Writes) = it.Kind switch
             {
-                X86BlockOp.Binary => (i.Mnemonic is Mnemonic.Adc or Mnemonic.Sbb ? Rflags.CF : 0UL, Status),
-                X86BlockOp.IncDec => (0UL, Status & ~Rflags.CF),
-                X86BlockOp.Neg or X86BlockOp.Shift or X86BlockOp.DoubleShift or X86BlockOp.Mul or X86BlockOp.Imul => (0UL, Status),
-                X86BlockOp.Jcc or X86BlockOp.Setcc or X86BlockOp.Generic => (Status, 0UL),
+                BlockOp.Binary => (i.Mnemonic is Mnemonic.Adc or Mnemonic.Sbb ? Rflags.CF : 0UL, Status),
+                BlockOp.IncDec => (0UL, Status & ~Rflags.CF),
+                BlockOp.Neg or BlockOp.Shift or BlockOp.DoubleShift or BlockOp.Mul or BlockOp.Imul => (0UL, Status),
+                BlockOp.Jcc or BlockOp.Setcc or BlockOp.Generic => (Status, 0UL),
                 _ => (0UL, 0UL),
             };
         }
@@ -429,7 +418,7 @@ internal static class X86BlockCompiler
     }
 
     /// <summary>The places a RET of the block may come back to inside it: after each of its calls.</summary>
-    private static int[] ReturnPlaces(List<Item> items) => items.Where(x => x.Kind == X86BlockOp.Call).Select(x => x.End).Distinct().ToArray();
+    private static int[] ReturnPlaces(List<Item> items) => items.Where(x => x.Kind == BlockOp.Call).Select(x => x.End).Distinct().ToArray();
 
     /// <summary>
     /// The offsets control may go to after <paramref name="it"/>; -1 for a place outside the page (a block
@@ -440,14 +429,14 @@ internal static class X86BlockCompiler
         int Target() => PageOffset(it.Insn.NearBranchTarget, pageRip);
         switch (it.Kind)
         {
-            case X86BlockOp.Jcc:
+            case BlockOp.Jcc:
                 yield return it.End;
                 yield return Target();
                 break;
-            case X86BlockOp.Jmp or X86BlockOp.Call:
+            case BlockOp.Jmp or BlockOp.Call:
                 yield return Target();
                 break;
-            case X86BlockOp.Ret:
+            case BlockOp.Ret:
                 foreach (int r in returns)
                 {
                     yield return r;
@@ -464,13 +453,13 @@ internal static class X86BlockCompiler
     /// <summary>The offset of <paramref name="target"/> in the page starting at <paramref name="pageRip"/>, or -1 outside it.</summary>
     private static int PageOffset(ulong target, ulong pageRip) => target - pageRip < 0x1000 ? (int)(target - pageRip) : -1;
 
-    private static readonly Type[] s_parameters = [typeof(X86BlockState), typeof(X86Cpu), typeof(long)];
+    private static readonly Type[] s_parameters = [typeof(BlockState), typeof(X86Cpu), typeof(long)];
 
-    private static X86BlockCode Emit(List<Item> items, int entry, ulong pageRip, int bitness, byte[] page, nint pageHost, int first, int end)
+    private static BlockCode Emit(List<Item> items, int entry, ulong pageRip, int bitness, byte[] page, nint pageHost, int first, int end)
     {
         var method = new DynamicMethod($"x86_block_{pageRip + (ulong)entry:x}", typeof(int), s_parameters, typeof(X86Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator(256 + (items.Count * 128));
-        var e = new X86BlockEmitter(il, bitness, items.Count, pageHost, page, first, end, UsedRegisters(items));
+        var e = new BlockEmitter(il, bitness, items.Count, pageHost, page, first, end, UsedRegisters(items));
 
         // if (cpu == null) return 0;   (the translator's dry call, which makes the JIT compile the method)
         Label run = il.DefineLabel();
@@ -488,7 +477,7 @@ internal static class X86BlockCompiler
         var offsets = new HashSet<int>(items.Select(x => x.Offset));
         var labels = new Dictionary<int, Label> { [entry] = il.DefineLabel() };
         int[] returns = ReturnPlaces(items).Where(offsets.Contains).ToArray();
-        foreach (int t in items.Where(x => x.Kind is X86BlockOp.Jcc or X86BlockOp.Jmp or X86BlockOp.Call)
+        foreach (int t in items.Where(x => x.Kind is BlockOp.Jcc or BlockOp.Jmp or BlockOp.Call)
             .Select(x => PageOffset(x.Insn.NearBranchTarget, pageRip)).Concat(returns))
         {
             if (offsets.Contains(t) && !labels.ContainsKey(t))
@@ -511,10 +500,10 @@ internal static class X86BlockCompiler
             ulong rip = pageRip + (ulong)it.Offset;
             ulong next = rip + (ulong)it.Insn.Length;
             ulong need = it.LiveOut & it.Writes;
-            Label leave = e.Begin(rip, it.Kind == X86BlockOp.Call ? it.Insn.NearBranchTarget : next);
+            Label leave = e.Begin(rip, it.Kind == BlockOp.Call ? it.Insn.NearBranchTarget : next);
             switch (it.Kind)
             {
-                case X86BlockOp.Jcc:
+                case BlockOp.Jcc:
                 {
                     int target = PageOffset(it.Insn.NearBranchTarget, pageRip);
                     Label notTaken = il.DefineLabel();
@@ -528,24 +517,24 @@ internal static class X86BlockCompiler
                     break;
                 }
 
-                case X86BlockOp.Jmp:
+                case BlockOp.Jmp:
                     e.Pending++;
                     e.Jump(PageOffset(it.Insn.NearBranchTarget, pageRip), it.Insn.NearBranchTarget, it.Offset, labels);
                     e.Pending = 0; // what follows is reached only through its label
                     continue;
-                case X86BlockOp.Call:
+                case BlockOp.Call:
                     e.Call(ref it.Insn, next, leave);
                     e.Pending++;
                     e.Jump(PageOffset(it.Insn.NearBranchTarget, pageRip), it.Insn.NearBranchTarget, it.Offset, labels);
                     e.Pending = 0;
                     continue;
-                case X86BlockOp.Ret:
+                case BlockOp.Ret:
                     e.Ret(ref it.Insn, leave);
                     e.Pending++;
                     e.Return(returns.Select(r => (r, pageRip + (ulong)r)), it.Offset, labels);
                     e.Pending = 0;
                     continue;
-                case X86BlockOp.Generic:
+                case BlockOp.Generic:
                     e.Generic(k, rip, leave);
                     if (MayWrite(ref it.Insn))
                     {
@@ -572,10 +561,7 @@ internal static class X86BlockCompiler
         il.MarkLabel(stale);
         il.Emit(OpCodes.Ldc_I4, Stale);
         il.Emit(OpCodes.Ret);
-        var state = new X86BlockState(items.Select(x => x.Insn).ToArray());
-        return (X86BlockCode)method.CreateDelegate(typeof(X86BlockCode), state);
+        var state = new BlockState(items.Select(x => x.Insn).ToArray());
+        return (BlockCode)method.CreateDelegate(typeof(BlockCode), state);
     }
 }
-
-/// <summary>A compiled block and its number of instructions (the most one pass through it retires).</summary>
-internal sealed record X86CompiledBlock(X86BlockCode Code, int InstructionCount);

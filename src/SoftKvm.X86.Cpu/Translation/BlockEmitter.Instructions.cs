@@ -6,16 +6,16 @@ using Label = System.Reflection.Emit.Label;
 namespace SoftKvm.X86.Cpu.Translation;
 
 /// <summary>The IL of the instructions a block compiles itself.</summary>
-internal sealed unsafe partial class X86BlockEmitter
+internal sealed unsafe partial class BlockEmitter
 {
     /// <summary>A compiled instruction that is not a branch.</summary>
-    public void Plain(ref Instruction i, X86BlockOp op, ulong need, Label leave)
+    public void Plain(ref Instruction i, BlockOp op, ulong need, Label leave)
     {
         switch (op)
         {
-            case X86BlockOp.Nop:
+            case BlockOp.Nop:
                 return;
-            case X86BlockOp.Mov:
+            case BlockOp.Mov:
             {
                 int size = X86Cpu.OpSize(ref i, 0);
                 if (i.Op0Kind == OpKind.Memory)
@@ -28,11 +28,11 @@ internal sealed unsafe partial class X86BlockEmitter
                 return;
             }
 
-            case X86BlockOp.Movzx or X86BlockOp.Movsx:
+            case BlockOp.Movzx or BlockOp.Movsx:
             {
                 int src = X86Cpu.OpSize(ref i, 1);
                 Read(ref i, 1, src, _r, _q, false, leave);
-                if (op == X86BlockOp.Movsx)
+                if (op == BlockOp.Movsx)
                 {
                     _il.Emit(OpCodes.Ldloc, _r);
                     _il.Emit(OpCodes.Ldc_I4, src);
@@ -44,12 +44,12 @@ internal sealed unsafe partial class X86BlockEmitter
                 return;
             }
 
-            case X86BlockOp.Lea:
+            case BlockOp.Lea:
                 EffectiveAddress(ref i);
                 _il.Emit(OpCodes.Stloc, _r);
                 StoreRegister(i.Op0Register, _r);
                 return;
-            case X86BlockOp.Binary:
+            case BlockOp.Binary:
             {
                 int size = X86Cpu.OpSize(ref i, 0);
                 int code = BinaryCode(i.Mnemonic);
@@ -71,11 +71,11 @@ internal sealed unsafe partial class X86BlockEmitter
                 return;
             }
 
-            case X86BlockOp.IncDec or X86BlockOp.Neg or X86BlockOp.Not or X86BlockOp.Shift:
+            case BlockOp.IncDec or BlockOp.Neg or BlockOp.Not or BlockOp.Shift:
             {
                 int size = X86Cpu.OpSize(ref i, 0);
                 Read(ref i, 0, size, _a, _p, true, leave);
-                if (op == X86BlockOp.Not)
+                if (op == BlockOp.Not)
                 {
                     _il.Emit(OpCodes.Ldloc, _a);
                     _il.Emit(OpCodes.Not);
@@ -86,13 +86,13 @@ internal sealed unsafe partial class X86BlockEmitter
                     _il.Emit(OpCodes.Ldloc, _a);
                     switch (op)
                     {
-                        case X86BlockOp.IncDec:
+                        case BlockOp.IncDec:
                             _il.Emit(i.Mnemonic == Mnemonic.Dec ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
                             _il.Emit(OpCodes.Ldc_I4, size);
                             Need(need);
                             _il.Emit(OpCodes.Call, s_incDec);
                             break;
-                        case X86BlockOp.Neg:
+                        case BlockOp.Neg:
                             _il.Emit(OpCodes.Ldc_I4, size);
                             Need(need);
                             _il.Emit(OpCodes.Call, s_neg);
@@ -112,7 +112,7 @@ internal sealed unsafe partial class X86BlockEmitter
                 return;
             }
 
-            case X86BlockOp.DoubleShift:
+            case BlockOp.DoubleShift:
             {
                 int size = X86Cpu.OpSize(ref i, 0);
                 Read(ref i, 0, size, _a, _p, true, leave);
@@ -130,7 +130,7 @@ internal sealed unsafe partial class X86BlockEmitter
                 return;
             }
 
-            case X86BlockOp.Mul:
+            case BlockOp.Mul:
             {
                 int size = X86Cpu.OpSize(ref i, 0);
                 Read(ref i, 0, size, _b, _q, false, leave);
@@ -144,7 +144,7 @@ internal sealed unsafe partial class X86BlockEmitter
                 return;
             }
 
-            case X86BlockOp.Imul:
+            case BlockOp.Imul:
             {
                 // IMUL r, r/m: x = r, y = r/m; IMUL r, r/m, imm: x = r/m, y = imm.
                 int size = X86Cpu.OpSize(ref i, 0);
@@ -172,7 +172,7 @@ internal sealed unsafe partial class X86BlockEmitter
                 return;
             }
 
-            case X86BlockOp.Setcc:
+            case BlockOp.Setcc:
                 if (i.Op0Kind == OpKind.Memory)
                 {
                     MemoryPointer(i, 1, true, _p, leave);
@@ -183,7 +183,7 @@ internal sealed unsafe partial class X86BlockEmitter
                 _il.Emit(OpCodes.Stloc, _r);
                 WriteDestination(ref i, 1, _r);
                 return;
-            case X86BlockOp.Push:
+            case BlockOp.Push:
             {
                 int size = -i.StackPointerIncrement;
                 Read(ref i, 0, size, _r, _q, false, leave);
@@ -191,7 +191,7 @@ internal sealed unsafe partial class X86BlockEmitter
                 return;
             }
 
-            case X86BlockOp.Pop:
+            case BlockOp.Pop:
             {
                 PopValue(i.StackPointerIncrement, leave, canonical: false);
                 StoreRegister(i.Op0Register, _r);

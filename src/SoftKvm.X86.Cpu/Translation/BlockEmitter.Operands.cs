@@ -5,7 +5,7 @@ using Label = System.Reflection.Emit.Label;
 namespace SoftKvm.X86.Cpu.Translation;
 
 /// <summary>The IL of operands: guest registers (locals), effective and linear addresses, TLB-hit memory access.</summary>
-internal sealed unsafe partial class X86BlockEmitter
+internal sealed unsafe partial class BlockEmitter
 {
     private void LoadGpr(int index) => _il.Emit(OpCodes.Ldloc, Gpr(index));
 
@@ -88,7 +88,7 @@ internal sealed unsafe partial class X86BlockEmitter
             _il.Emit(OpCodes.Add);
         }
 
-        Mask(X86Cpu.SizeMask(X86BlockCompiler.AddressSize(ref i, _bitness)));
+        Mask(X86Cpu.SizeMask(BlockCompiler.AddressSize(ref i, _bitness)));
     }
 
     /// <summary>Pushes the linear address of the memory operand (flat segments: the run loop checked them; FS/GS by their base in 64-bit mode).</summary>

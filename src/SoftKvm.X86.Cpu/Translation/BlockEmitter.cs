@@ -11,7 +11,7 @@ namespace SoftKvm.X86.Cpu.Translation;
 /// retired count is kept at compile time between the places where paths meet (<see cref="Pending"/>).
 /// Arguments of the method: 0 the block state, 1 the CPU, 2 the instruction limit.
 /// </summary>
-internal sealed unsafe partial class X86BlockEmitter
+internal sealed unsafe partial class BlockEmitter
 {
     private static readonly MethodInfo s_gpr = Method(nameof(X86Cpu.BlockGpr));
     private static readonly MethodInfo s_storeGpr = Method(nameof(X86Cpu.BlockStoreGpr));
@@ -36,7 +36,7 @@ internal sealed unsafe partial class X86BlockEmitter
     private static readonly MethodInfo s_mayGoOn = Method(nameof(X86Cpu.BlockMayGoOn));
     private static readonly MethodInfo s_canonical = Method(nameof(X86Cpu.IsCanonical));
     private static readonly MethodInfo s_signExtend = typeof(Alu).GetMethod(nameof(Alu.SignExtend))!;
-    private static readonly FieldInfo s_instructions = typeof(X86BlockState).GetField(nameof(X86BlockState.Instructions))!;
+    private static readonly FieldInfo s_instructions = typeof(BlockState).GetField(nameof(BlockState.Instructions))!;
 
     private readonly ILGenerator _il;
     private readonly int _bitness;
@@ -65,7 +65,7 @@ internal sealed unsafe partial class X86BlockEmitter
     /// <summary>An emitter for a block of <paramref name="count"/> instructions compiled from bytes
     /// [<paramref name="first"/>, <paramref name="end"/>) of <paramref name="page"/>, which guest memory holds at <paramref name="pageHost"/>;
     /// it keeps the registers in <paramref name="usedGprs"/> (a bit per number) in locals.</summary>
-    public X86BlockEmitter(ILGenerator il, int bitness, int count, nint pageHost, byte[] page, int first, int end, int usedGprs)
+    public BlockEmitter(ILGenerator il, int bitness, int count, nint pageHost, byte[] page, int first, int end, int usedGprs)
     {
         _codeHost = pageHost + first;
         _codeLength = end - first;

@@ -1,7 +1,7 @@
 namespace SoftKvm.X86.Cpu.Translation;
 
-/// <summary>How a block handles one instruction (<see cref="X86BlockCompiler"/>); <see cref="Stop"/> ends the block before it.</summary>
-internal enum X86BlockOp
+/// <summary>How a block handles one instruction (<see cref="BlockCompiler"/>); <see cref="Stop"/> ends the block before it.</summary>
+internal enum BlockOp
 {
     Stop,
     Generic,

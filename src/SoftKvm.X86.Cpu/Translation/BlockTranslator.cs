@@ -4,10 +4,10 @@ using System.Diagnostics;
 namespace SoftKvm.X86.Cpu.Translation;
 
 /// <summary>Where a block is entered: the host address of its first byte, its RIP and the code size.</summary>
-internal readonly record struct X86BlockKey(nint Host, ulong Rip, int Bitness);
+internal readonly record struct BlockKey(nint Host, ulong Rip, int Bitness);
 
 /// <summary>A block to compile: the entry's place and a copy of its page, taken by the vCPU that found it hot.</summary>
-internal sealed record X86BlockRequest(X86Cpu Cpu, X86BlockKey Key, byte[] Page, int Entry);
+internal sealed record BlockRequest(X86Cpu Cpu, BlockKey Key, byte[] Page, int Entry);
 
 /// <summary>
 /// Compiles x86 blocks off the vCPU threads: a vCPU that finds a hot entry queues it and goes on
@@ -21,23 +21,23 @@ internal sealed record X86BlockRequest(X86Cpu Cpu, X86BlockKey Key, byte[] Page,
 /// an argument. A vCPU that finds a cached block stale removes it.
 /// </para>
 /// </summary>
-internal static class X86BlockTranslator
+internal static class BlockTranslator
 {
     /// <summary>The most blocks the cache keeps (a block's code is a few KiB); beyond it starts afresh, and blocks
     /// no vCPU has installed any more are collected.</summary>
     private const int MaxCached = 1 << 14;
 
-    private static readonly BlockingCollection<X86BlockRequest> s_queue = new(new ConcurrentQueue<X86BlockRequest>());
+    private static readonly BlockingCollection<BlockRequest> s_queue = new(new ConcurrentQueue<BlockRequest>());
     private static readonly Lazy<Thread> s_thread = new(Start);
-    private static readonly ConcurrentDictionary<X86BlockKey, X86CompiledBlock> s_blocks = new();
-    private static readonly ConcurrentDictionary<X86BlockKey, bool> s_started = new();
+    private static readonly ConcurrentDictionary<BlockKey, TranslatedBlock> s_blocks = new();
+    private static readonly ConcurrentDictionary<BlockKey, bool> s_started = new();
 
     /// <summary>The cached block entered at <paramref name="key"/>, compiled for any vCPU.</summary>
-    public static bool TryGet(X86BlockKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out X86CompiledBlock? block) =>
+    public static bool TryGet(BlockKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TranslatedBlock? block) =>
         s_blocks.TryGetValue(key, out block);
 
     /// <summary>Removes <paramref name="block"/> (found stale) from the cache, if it is still the one there.</summary>
-    public static void Forget(X86BlockKey key, X86CompiledBlock block)
+    public static void Forget(BlockKey key, TranslatedBlock block)
     {
         s_blocks.TryRemove(KeyValuePair.Create(key, block));
         s_started.TryRemove(key, out _);
@@ -45,7 +45,7 @@ internal static class X86BlockTranslator
 
     /// <summary>Queues <paramref name="request"/> for the translator thread, unless that block is being compiled already
     /// (for another vCPU, which publishes it in the cache) or was refused.</summary>
-    public static void Enqueue(X86BlockRequest request)
+    public static void Enqueue(BlockRequest request)
     {
         if (!s_started.TryAdd(request.Key, true))
         {
@@ -57,14 +57,14 @@ internal static class X86BlockTranslator
     }
 
     /// <summary>Compiles on the calling thread (tests and the synchronous mode) and returns the result.</summary>
-    public static X86CompiledBlock? Compile(X86BlockRequest request)
+    public static TranslatedBlock? Compile(BlockRequest request)
     {
         long start = Stopwatch.GetTimestamp();
-        X86CompiledBlock? block;
+        TranslatedBlock? block;
         try
         {
             var key = request.Key;
-            block = X86BlockCompiler.Compile(request.Page, key.Host - request.Entry, request.Entry, key.Rip - (ulong)request.Entry, key.Bitness);
+            block = BlockCompiler.Compile(request.Page, key.Host - request.Entry, request.Entry, key.Rip - (ulong)request.Entry, key.Bitness);
             block?.Code(null!, 0); // the dry call: the JIT compiles the method here, not on the vCPU thread
             if (block is not null)
             {

@@ -5,7 +5,7 @@ using SoftKvm.X86.Cpu.Instructions;
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>
-/// The operations translated blocks call (<see cref="Translation.X86BlockCompiler"/>). Each is small and
+/// The operations translated blocks call (<see cref="Translation.BlockCompiler"/>). Each is small and
 /// inlined into the block with constant arguments (sizes, ops, flag masks), so the JIT folds its
 /// switches away; the arithmetic is the interpreter's own (<see cref="Alu"/>, <see cref="Arithmetic"/>,
 /// <see cref="ShiftRotate"/>, <see cref="MulDiv"/>). A block keeps the general-purpose registers it uses

@@ -10,7 +10,7 @@ namespace SoftKvm.X86.Cpu;
 /// Translated blocks in the run loop. Where control arrives by a taken branch (or after a block), the
 /// run loop looks the RIP up in a direct-mapped table keyed by RIP, host address of the code and code
 /// size; an entry reached <see cref="TranslationThreshold"/> times is queued for compilation
-/// (<see cref="X86BlockTranslator"/>) and runs as a block once compiled, whenever the state lets a block
+/// (<see cref="BlockTranslator"/>) and runs as a block once compiled, whenever the state lets a block
 /// run exactly as the interpreter would (<see cref="BlocksAllowed"/>).
 /// </summary>
 public sealed unsafe partial class X86Cpu
@@ -29,12 +29,12 @@ public sealed unsafe partial class X86Cpu
         public int Heat;
         public int Stale;
         public int Count;
-        public X86BlockCode? Code;
-        public X86CompiledBlock? Block;
+        public BlockCode? Code;
+        public TranslatedBlock? Block;
     }
 
     private BlockSlot[]? _blocks;
-    private readonly ConcurrentQueue<(X86BlockRequest Request, X86CompiledBlock? Block)> _completed = new();
+    private readonly ConcurrentQueue<(BlockRequest Request, TranslatedBlock? Block)> _completed = new();
     private int _completedCount;
     private bool _lookUp = true;
     private ulong _resumeRip = ulong.MaxValue;
@@ -82,7 +82,7 @@ public sealed unsafe partial class X86Cpu
 
     internal void AddTranslationTime(long ticks) => Interlocked.Add(ref _translationTicks, ticks);
 
-    internal void CompletedBlock(X86BlockRequest request, X86CompiledBlock? block)
+    internal void CompletedBlock(BlockRequest request, TranslatedBlock? block)
     {
         _completed.Enqueue((request, block));
         Interlocked.Increment(ref _completedCount);
@@ -172,8 +172,8 @@ public sealed unsafe partial class X86Cpu
                 return 0;
             }
 
-            var key = new X86BlockKey(host, rip, _bitness);
-            if (!TranslateSynchronously && X86BlockTranslator.TryGet(key, out var shared))
+            var key = new BlockKey(host, rip, _bitness);
+            if (!TranslateSynchronously && BlockTranslator.TryGet(key, out var shared))
             {
                 Install(ref slot, shared);
                 BlocksShared++;
@@ -195,10 +195,10 @@ public sealed unsafe partial class X86Cpu
         }
 
         int result = slot.Code(this, remaining);
-        if (result == X86BlockCompiler.Stale)
+        if (result == BlockCompiler.Stale)
         {
             StaleBlocks++;
-            X86BlockTranslator.Forget(new X86BlockKey(host, rip, _bitness), slot.Block!);
+            BlockTranslator.Forget(new BlockKey(host, rip, _bitness), slot.Block!);
             slot.Code = null;
             slot.Block = null;
             slot.Heat = 0;
@@ -223,24 +223,24 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
-    private void Request(X86BlockKey key)
+    private void Request(BlockKey key)
     {
         var page = new byte[0x1000];
         int entry = (int)(key.Rip & 0xFFF);
         Marshal.Copy(key.Host - entry, page, 0, page.Length);
-        var request = new X86BlockRequest(this, key, page, entry);
+        var request = new BlockRequest(this, key, page, entry);
         if (TranslateSynchronously)
         {
-            CompletedBlock(request, X86BlockTranslator.Compile(request));
+            CompletedBlock(request, BlockTranslator.Compile(request));
             InstallCompleted();
         }
         else
         {
-            X86BlockTranslator.Enqueue(request);
+            BlockTranslator.Enqueue(request);
         }
     }
 
-    private void Install(ref BlockSlot slot, X86CompiledBlock block)
+    private void Install(ref BlockSlot slot, TranslatedBlock block)
     {
         slot.Block = block;
         slot.Code = block.Code;

@@ -12,6 +12,18 @@ public sealed unsafe partial class X86Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void SetFlags(ulong mask, ulong flags) => _regs.Rflags = (_regs.Rflags & ~mask) | (flags & mask);
 
+    /// <summary>
+    /// The flags of an unordered compare (COMIS, UCOMIS, FCOMI, FUCOMI) from the ordering -1, 0, 1 or
+    /// 2 (unordered): ZF,PF,CF = 111 unordered, 000 greater, 001 less, 100 equal; OF, SF and AF cleared.
+    /// </summary>
+    internal void SetCompareFlags(int order) => SetFlags(Rflags.ZF | Rflags.PF | Rflags.CF | Rflags.OF | Rflags.SF | Rflags.AF, order switch
+    {
+        2 => Rflags.ZF | Rflags.PF | Rflags.CF,
+        -1 => Rflags.CF,
+        0 => Rflags.ZF,
+        _ => 0,
+    });
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Condition(ConditionCode cc) => ConditionOf(_regs.Rflags, cc);
 

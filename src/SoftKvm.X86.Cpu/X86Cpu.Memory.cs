@@ -252,29 +252,27 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
+    /// <summary>
+    /// Translates the one or two pages an access of <paramref name="size"/> bytes at <paramref name="linear"/>
+    /// touches, both before a byte moves (a fault on the second page commits nothing): the length of the
+    /// first piece, and for each piece its host pointer (null: not RAM) and guest-physical address.
+    /// </summary>
+    private bool TranslatePieces(ulong linear, int size, AccessKind kind, out int first, out byte* p1, out ulong gpa1, out byte* p2, out ulong gpa2)
+    {
+        first = Math.Min(size, 0x1000 - (int)(linear & 0xFFF));
+        p2 = null;
+        gpa2 = 0;
+        return TranslateData(linear, kind, out p1, out gpa1)
+            && (first >= size || TranslateData(linear + (ulong)first, kind, out p2, out gpa2));
+    }
+
     private bool ReadLinearSlow(ulong linear, int size, out ulong value)
     {
         value = 0;
-        int first = Math.Min(size, 0x1000 - (int)(linear & 0xFFF));
-        if (!TranslateData(linear, AccessKind.Read, out byte* p1, out ulong gpa1))
-        {
-            return false;
-        }
-
-        byte* p2 = null;
-        ulong gpa2 = 0;
-        if (first < size && !TranslateData(linear + (ulong)first, AccessKind.Read, out p2, out gpa2))
-        {
-            return false;
-        }
-
         ulong v = 0;
-        if (!ReadChunk(p1, gpa1, linear, first, 0, ref v))
-        {
-            return false;
-        }
-
-        if (first < size && !ReadChunk(p2, gpa2, linear + (ulong)first, size - first, first, ref v))
+        if (!TranslatePieces(linear, size, AccessKind.Read, out int first, out byte* p1, out ulong gpa1, out byte* p2, out ulong gpa2)
+            || !ReadChunk(p1, gpa1, linear, first, 0, ref v)
+            || (first < size && !ReadChunk(p2, gpa2, linear + (ulong)first, size - first, first, ref v)))
         {
             return false;
         }
@@ -302,28 +300,10 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
-    private bool WriteLinearSlow(ulong linear, int size, ulong value)
-    {
-        int first = Math.Min(size, 0x1000 - (int)(linear & 0xFFF));
-        if (!TranslateData(linear, AccessKind.Write, out byte* p1, out ulong gpa1))
-        {
-            return false;
-        }
-
-        byte* p2 = null;
-        ulong gpa2 = 0;
-        if (first < size && !TranslateData(linear + (ulong)first, AccessKind.Write, out p2, out gpa2))
-        {
-            return false;
-        }
-
-        if (!WriteChunk(p1, gpa1, linear, first, value))
-        {
-            return false;
-        }
-
-        return first >= size || WriteChunk(p2, gpa2, linear + (ulong)first, size - first, value >> (8 * first));
-    }
+    private bool WriteLinearSlow(ulong linear, int size, ulong value) =>
+        TranslatePieces(linear, size, AccessKind.Write, out int first, out byte* p1, out ulong gpa1, out byte* p2, out ulong gpa2)
+        && WriteChunk(p1, gpa1, linear, first, value)
+        && (first >= size || WriteChunk(p2, gpa2, linear + (ulong)first, size - first, value >> (8 * first)));
 
     private bool WriteChunk(byte* p, ulong gpa, ulong linear, int n, ulong v)
     {

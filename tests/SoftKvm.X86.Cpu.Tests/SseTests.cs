@@ -310,6 +310,26 @@ public class SseTests
     }
 
     [Fact]
+    public void Rcpps_and_rsqrtss_are_correctly_rounded_take_denormals_as_zero_and_raise_nothing()
+    {
+        using var m = Machine(a =>
+        {
+            a.rcpps(xmm0, xmm1);
+            a.rsqrtss(xmm2, xmm3);
+        });
+        // Lanes: 4.0, the smallest denormal, a signalling NaN, -0.0.
+        m.R.Xmm[1] = new XmmRegister(F(4.0f) | (1UL << 32), 0x7FA0_0001UL | (0x8000_0000UL << 32));
+        m.R.Xmm[2] = new XmmRegister(0xDEAD_BEEF_0000_0000UL, 0x1234); // the scalar form keeps the upper elements
+        m.R.Xmm[3] = new XmmRegister(F(-1.0f), 0);
+        RunToHlt(m);
+        Assert.Equal(F(0.25f) | (F(float.PositiveInfinity) << 32), m.R.Xmm[0].Lo);
+        Assert.Equal(0x7FE0_0001UL | (F(float.NegativeInfinity) << 32), m.R.Xmm[0].Hi); // the NaN quieted; 1 / -0 = -inf
+        Assert.Equal(0xDEAD_BEEF_FFC0_0000UL, m.R.Xmm[2].Lo);                         // 1 / sqrt(-1): the default NaN
+        Assert.Equal(0x1234UL, m.R.Xmm[2].Hi);
+        Assert.Equal(0u, m.R.Mxcsr & 0x3F);
+    }
+
+    [Fact]
     public void Shifts_shuffles_and_packs()
     {
         using var m = Machine(a =>

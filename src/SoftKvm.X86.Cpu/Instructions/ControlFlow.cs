@@ -76,22 +76,28 @@ internal static class ControlFlow
         return c.ReadOp(ref i, 0, size, out target);
     }
 
-    public static void Jmp(X86Cpu c, ref Instruction i)
+    /// <summary>JMP and CALL to a far pointer (direct ptr16:16/32 or indirect m16:16/32/64); false for a near one.</summary>
+    private static bool TryFar(X86Cpu c, ref Instruction i, bool call)
     {
         var k = i.Op0Kind;
         if (k is OpKind.FarBranch16 or OpKind.FarBranch32)
         {
-            FarJump(c, i.FarBranchSelector, k == OpKind.FarBranch16 ? i.FarBranch16 : i.FarBranch32, false, k == OpKind.FarBranch16 ? 2 : 4);
-            return;
+            FarJump(c, i.FarBranchSelector, k == OpKind.FarBranch16 ? i.FarBranch16 : i.FarBranch32, call, k == OpKind.FarBranch16 ? 2 : 4);
+            return true;
         }
 
         if (k == OpKind.Memory && i.MemorySize is MemorySize.SegPtr16 or MemorySize.SegPtr32 or MemorySize.SegPtr64)
         {
-            IndirectFar(c, ref i, false);
-            return;
+            IndirectFar(c, ref i, call);
+            return true;
         }
 
-        if (Target(c, ref i, out ulong t))
+        return false;
+    }
+
+    public static void Jmp(X86Cpu c, ref Instruction i)
+    {
+        if (!TryFar(c, ref i, false) && Target(c, ref i, out ulong t))
         {
             Branch(c, t);
         }
@@ -107,16 +113,8 @@ internal static class ControlFlow
 
     public static void Call(X86Cpu c, ref Instruction i)
     {
-        var k = i.Op0Kind;
-        if (k is OpKind.FarBranch16 or OpKind.FarBranch32)
+        if (TryFar(c, ref i, true))
         {
-            FarJump(c, i.FarBranchSelector, k == OpKind.FarBranch16 ? i.FarBranch16 : i.FarBranch32, true, k == OpKind.FarBranch16 ? 2 : 4);
-            return;
-        }
-
-        if (k == OpKind.Memory && i.MemorySize is MemorySize.SegPtr16 or MemorySize.SegPtr32 or MemorySize.SegPtr64)
-        {
-            IndirectFar(c, ref i, true);
             return;
         }
 

@@ -49,21 +49,37 @@ internal static class ShiftRotate
         return true;
     }
 
-    /// <summary>A shift or rotate of a masked count other than 0: the result and the flags it writes.</summary>
-    private interface IShiftOp
+    private enum Operation
     {
-        /// <summary>The flags the operation writes (the others keep their value).</summary>
-        static abstract ulong Written { get; }
-
-        static abstract ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags);
+        Shl,
+        Shr,
+        Sar,
+        Rol,
+        Ror,
+        Rcl,
+        Rcr,
     }
+
+    public static void Shl(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Shl);
+
+    public static void Shr(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Shr);
+
+    public static void Sar(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Sar);
+
+    public static void Rol(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Rol);
+
+    public static void Ror(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Ror);
+
+    public static void Rcl(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Rcl);
+
+    public static void Rcr(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Rcr);
 
     /// <summary>
     /// Every one-operand shift and rotate: read the destination and the count, leave a masked count of 0
-    /// alone (<see cref="CountZero"/>), else write the result and then the flags <typeparamref name="TOp"/> writes.
+    /// alone (<see cref="CountZero"/>), else write the result, then the status flags (shifts) or CF and OF
+    /// (rotates).
     /// </summary>
-    private static void ShiftOrRotate<TOp>(X86Cpu c, ref Instruction i)
-        where TOp : IShiftOp
+    private static void ShiftOrRotate(X86Cpu c, ref Instruction i, Operation op)
     {
         if (!Operands(c, ref i, out int size, out ulong a, out int n))
         {
@@ -76,98 +92,43 @@ internal static class ShiftRotate
             return;
         }
 
-        ulong r = TOp.Apply(a, n, size, c.Regs.Rflags & CF, out ulong flags);
+        ulong flags;
+        ulong r = op switch
+        {
+            Operation.Shl => ShlCore(a, n, size, out flags),
+            Operation.Shr => ShrCore(a, n, size, out flags),
+            Operation.Sar => SarCore(a, n, size, out flags),
+            _ => Rotate(op, a, n, size, c.Regs.Rflags & CF, out flags),
+        };
         if (c.WriteOp(ref i, 0, size, r))
         {
-            c.SetFlags(TOp.Written, flags);
+            c.SetFlags(op <= Operation.Sar ? Rflags.Status : CF | OF, flags);
         }
     }
 
-    public static void Shl(X86Cpu c, ref Instruction i) => ShiftOrRotate<ShlOp>(c, ref i);
-
-    public static void Shr(X86Cpu c, ref Instruction i) => ShiftOrRotate<ShrOp>(c, ref i);
-
-    public static void Sar(X86Cpu c, ref Instruction i) => ShiftOrRotate<SarOp>(c, ref i);
-
-    public static void Rol(X86Cpu c, ref Instruction i) => ShiftOrRotate<RolOp>(c, ref i);
-
-    public static void Ror(X86Cpu c, ref Instruction i) => ShiftOrRotate<RorOp>(c, ref i);
-
-    public static void Rcl(X86Cpu c, ref Instruction i) => ShiftOrRotate<RclOp>(c, ref i);
-
-    public static void Rcr(X86Cpu c, ref Instruction i) => ShiftOrRotate<RcrOp>(c, ref i);
-
-    private readonly struct ShlOp : IShiftOp
+    /// <summary>
+    /// ROL, ROR, RCL, RCR of <paramref name="a"/> by a masked count other than 0: the result, CF (the bit
+    /// rotated out, into CF), and OF (left: MSB XOR CF; right: the XOR of the two most significant bits).
+    /// </summary>
+    private static ulong Rotate(Operation op, ulong a, int n, int size, ulong carryIn, out ulong flags)
     {
-        public static ulong Written => Rflags.Status;
-
-        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags) => ShlCore(a, n, size, out flags);
-    }
-
-    private readonly struct ShrOp : IShiftOp
-    {
-        public static ulong Written => Rflags.Status;
-
-        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags) => ShrCore(a, n, size, out flags);
-    }
-
-    private readonly struct SarOp : IShiftOp
-    {
-        public static ulong Written => Rflags.Status;
-
-        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags) => SarCore(a, n, size, out flags);
-    }
-
-    private readonly struct RolOp : IShiftOp
-    {
-        public static ulong Written => CF | OF;
-
-        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags)
+        int bits = size * 8;
+        bool left = op is Operation.Rol or Operation.Rcl;
+        ulong r, cf;
+        if (op is Operation.Rol or Operation.Ror)
         {
-            int bits = size * 8;
             int k = n % bits;
-            ulong r = k == 0 ? a : ((a << k) | (a >> (bits - k))) & Alu.Mask(size);
-            flags = LeftRotateFlags(r, r & 1, size);
-            return r;
+            r = k == 0 ? a : (left ? (a << k) | (a >> (bits - k)) : (a >> k) | (a << (bits - k))) & Alu.Mask(size);
+            cf = left ? r & 1 : Alu.Msb(r, size);
         }
-    }
-
-    private readonly struct RorOp : IShiftOp
-    {
-        public static ulong Written => CF | OF;
-
-        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags)
+        else
         {
-            int bits = size * 8;
-            int k = n % bits;
-            ulong r = k == 0 ? a : ((a >> k) | (a << (bits - k))) & Alu.Mask(size);
-            flags = RightRotateFlags(r, Alu.Msb(r, size), size);
-            return r;
+            r = RotateThroughCarry(a, n, size, carryIn, left, out cf);
         }
-    }
 
-    private readonly struct RclOp : IShiftOp
-    {
-        public static ulong Written => CF | OF;
-
-        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags)
-        {
-            ulong r = RotateThroughCarry(a, n, size, carryIn, left: true, out ulong cf);
-            flags = LeftRotateFlags(r, cf, size);
-            return r;
-        }
-    }
-
-    private readonly struct RcrOp : IShiftOp
-    {
-        public static ulong Written => CF | OF;
-
-        public static ulong Apply(ulong a, int n, int size, ulong carryIn, out ulong flags)
-        {
-            ulong r = RotateThroughCarry(a, n, size, carryIn, left: false, out ulong cf);
-            flags = RightRotateFlags(r, cf, size);
-            return r;
-        }
+        ulong of = left ? Alu.Msb(r, size) ^ cf : Alu.Msb(r, size) ^ ((r >> (bits - 2)) & 1);
+        flags = (cf != 0 ? CF : 0) | (of != 0 ? OF : 0);
+        return r;
     }
 
     /// <summary>RCL/RCR: the (size * 8 + 1)-bit rotation of CF:a (16- and 8-bit counts taken modulo 17 and 9).</summary>
@@ -185,13 +146,6 @@ internal static class ShiftRotate
         cf = (ulong)(v >> bits) & 1;
         return (ulong)(v & Alu.Mask(size));
     }
-
-    /// <summary>CF, and OF = MSB(result) XOR CF (ROL, RCL).</summary>
-    private static ulong LeftRotateFlags(ulong r, ulong cf, int size) => (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
-
-    /// <summary>CF, and OF = the XOR of the result's two most significant bits (ROR, RCR).</summary>
-    private static ulong RightRotateFlags(ulong r, ulong cf, int size) =>
-        (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ ((r >> (size * 8 - 2)) & 1)) != 0 ? OF : 0);
 
     /// <summary>SHL of <paramref name="a"/> by a masked count <paramref name="n"/> other than 0: result and status flags.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

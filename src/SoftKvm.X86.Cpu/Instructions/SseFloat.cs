@@ -171,15 +171,7 @@ internal static unsafe class SseFloat
             return;
         }
 
-        ulong f = order switch
-        {
-            2 => Rflags.ZF | Rflags.PF | Rflags.CF,
-            -1 => Rflags.CF,
-            0 => Rflags.ZF,
-            _ => 0,
-        };
-        ref ulong rf = ref c.Regs.Rflags;
-        rf = (rf & ~(Rflags.ZF | Rflags.PF | Rflags.CF | Rflags.OF | Rflags.SF | Rflags.AF)) | f;
+        c.SetCompareFlags(order);
     }
 
     // ---- Reciprocal approximations ----
@@ -188,44 +180,26 @@ internal static unsafe class SseFloat
     /// correctly rounded value (within the bound, but not bit-identical to any particular processor). No flags.</summary>
     public static void Reciprocal(X86Cpu c, ref Instruction i)
     {
-        if (!c.SseAvailable())
-        {
-            return;
-        }
-
         var m = i.Mnemonic;
-        bool scalar = m is Mnemonic.Rcpss or Mnemonic.Rsqrtss;
-        bool sqrt = m is Mnemonic.Rsqrtps or Mnemonic.Rsqrtss;
-        XmmRegister b;
-        if (scalar)
-        {
-            if (!c.ReadScalarOperand(ref i, 1, 4, out ulong s))
-            {
-                return;
-            }
+        Lanes<Binary32, uint, ReciprocalLane>(c, ref i, m is Mnemonic.Rcpss or Mnemonic.Rsqrtss, new(m is Mnemonic.Rsqrtps or Mnemonic.Rsqrtss));
+    }
 
-            b = new XmmRegister(s, 0);
-        }
-        else if (!c.ReadXmmOperand(ref i, 1, true, out b))
+    /// <summary>1 / b or 1 / sqrt(b) in single precision (denormal sources as zero); <c>a</c> is not read.</summary>
+    private readonly struct ReciprocalLane(bool sqrt) : ILane
+    {
+        public T Apply<F, T>(T a, T b, uint mxcsr, ref uint flags)
+            where F : IFloatFormat<T>
+            where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
         {
-            return;
-        }
-
-        ref var d = ref c.Xmm(i.Op0Register);
-        XmmRegister r = d;
-        uint* y = (uint*)&b, z = (uint*)&r;
-        for (int k = 0; k < (scalar ? 1 : 4); k++)
-        {
-            float x = BitConverter.Int32BitsToSingle((int)y[k]);
-            if (IsDenormal32(y[k]))
+            uint y = uint.CreateTruncating(b);
+            float x = BitConverter.Int32BitsToSingle((int)y);
+            if (IsDenormal32(y))
             {
                 x = float.IsNegative(x) ? -0.0f : 0.0f;
             }
 
             float v = sqrt ? (x < 0 ? float.NaN : 1.0f / MathF.Sqrt(x)) : 1.0f / x;
-            z[k] = IsNaN32(y[k]) ? y[k] | 0x00400000 : float.IsNaN(v) ? DefaultNaN32 : (uint)BitConverter.SingleToInt32Bits(v);
+            return T.CreateTruncating(IsNaN32(y) ? y | 0x00400000 : float.IsNaN(v) ? DefaultNaN32 : (uint)BitConverter.SingleToInt32Bits(v));
         }
-
-        d = r;
     }
 }

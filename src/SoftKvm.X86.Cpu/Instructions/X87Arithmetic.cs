@@ -299,15 +299,7 @@ internal static class X87Arithmetic
         int order = unordered ? 2 : X87Math.Compare(a, b);
         if (m is Mnemonic.Fcomi or Mnemonic.Fcomip or Mnemonic.Fucomi or Mnemonic.Fucomip)
         {
-            ulong f = order switch
-            {
-                2 => Rflags.ZF | Rflags.PF | Rflags.CF,
-                -1 => Rflags.CF,
-                0 => Rflags.ZF,
-                _ => 0,
-            };
-            ref ulong rf = ref c.Regs.Rflags;
-            rf = (rf & ~(Rflags.ZF | Rflags.PF | Rflags.CF | Rflags.OF | Rflags.SF | Rflags.AF)) | f;
+            c.SetCompareFlags(order);
             c.Fpu.Fsw &= unchecked((ushort)~X86Cpu.FswC1);
         }
         else

@@ -333,42 +333,14 @@ internal static class X87LoadStore
 
         bool pop = i.Mnemonic is Mnemonic.Fistp or Mnemonic.Fisttp;
         int size = X86Cpu.OpSize(ref i, 0);
-        ulong indefinite = 1UL << (size * 8 - 1);
-        uint flags = 0;
-        bool roundedUp = false;
-        ulong result = indefinite;
-        Float80 v = c.St(0);
-        if (!c.StValid(0))
+        ulong limit = 1UL << (size * 8 - 1);
+        int rc = i.Mnemonic == Mnemonic.Fisttp ? 3 : (c.Fpu.Fcw >> 10) & 3;
+        if (!RoundForIntegerStore(c, rc, limit - 1, limit, out uint flags, out bool indefinite, out bool negative, out ulong m, out bool roundedUp))
         {
-            if (!c.X87Exceptions(SseFloatMath.IE, stack: true))
-            {
-                return;
-            }
-        }
-        else if (IsNaN(v) || IsInfinity(v) || IsUnsupported(v))
-        {
-            flags |= SseFloatMath.IE;
-        }
-        else
-        {
-            int rc = i.Mnemonic == Mnemonic.Fisttp ? 3 : (c.Fpu.Fcw >> 10) & 3;
-            bool fits = RoundToInteger(v, rc, out bool negative, out UInt128 mag, out bool inexact, out roundedUp);
-            UInt128 limit = (UInt128)1 << (size * 8 - 1);
-            if (!fits || (negative ? mag > limit : mag >= limit))
-            {
-                flags |= SseFloatMath.IE;
-            }
-            else
-            {
-                ulong m = (ulong)mag;
-                result = (negative ? (ulong)-(long)m : m) & X86Cpu.SizeMask(size);
-                if (inexact)
-                {
-                    flags |= SseFloatMath.PE;
-                }
-            }
+            return;
         }
 
+        ulong result = indefinite ? limit : (negative ? (ulong)-(long)m : m) & X86Cpu.SizeMask(size);
         if (!c.X87Exceptions(flags) || !c.WriteOp(ref i, 0, size, result))
         {
             return;
@@ -379,6 +351,40 @@ internal static class X87LoadStore
         {
             c.FpuPop();
         }
+    }
+
+    /// <summary>
+    /// ST(0) rounded to an integer with rounding control <paramref name="rc"/> for FIST, FISTP, FISTTP and
+    /// FBSTP: its sign and <paramref name="magnitude"/> (PE in <paramref name="flags"/> when inexact), or
+    /// <paramref name="indefinite"/> for an empty register (a stack fault, raised here), a NaN, an infinity,
+    /// an unsupported encoding or a magnitude above <paramref name="maxPositive"/> / <paramref name="maxNegative"/>
+    /// (IE in <paramref name="flags"/>). False when an unmasked stack fault ended the instruction.
+    /// </summary>
+    private static bool RoundForIntegerStore(X86Cpu c, int rc, ulong maxPositive, ulong maxNegative,
+        out uint flags, out bool indefinite, out bool negative, out ulong magnitude, out bool roundedUp)
+    {
+        flags = 0;
+        indefinite = true;
+        negative = false;
+        magnitude = 0;
+        roundedUp = false;
+        Float80 v = c.St(0);
+        if (!c.StValid(0))
+        {
+            return c.X87Exceptions(SseFloatMath.IE, stack: true);
+        }
+
+        if (IsNaN(v) || IsInfinity(v) || IsUnsupported(v) || !RoundToInteger(v, rc, out negative, out UInt128 mag, out bool inexact, out roundedUp)
+            || mag > (negative ? maxNegative : maxPositive))
+        {
+            flags = SseFloatMath.IE;
+            return true;
+        }
+
+        indefinite = false;
+        magnitude = (ulong)mag;
+        flags = inexact ? SseFloatMath.PE : 0;
+        return true;
     }
 
     /// <summary>FXCH ST(i): an empty operand is a stack underflow (masked: treated as the indefinite QNaN).</summary>
@@ -458,50 +464,28 @@ internal static class X87LoadStore
 
         int seg = X86Cpu.MemorySegment(ref i);
         ulong ea = c.EffectiveAddress(ref i);
-        uint flags = 0;
-        bool roundedUp = false;
-        ulong lo = 0xC000UL << 48, hi = 0xFFFF;
-        Float80 v = c.St(0);
-        if (!c.StValid(0))
+        const ulong Max = 999_999_999_999_999_999UL;
+        if (!RoundForIntegerStore(c, (c.Fpu.Fcw >> 10) & 3, Max, Max, out uint flags, out bool indefinite, out bool negative, out ulong n, out bool roundedUp))
         {
-            if (!c.X87Exceptions(SseFloatMath.IE, stack: true))
-            {
-                return;
-            }
+            return;
         }
-        else if (IsNaN(v) || IsInfinity(v) || IsUnsupported(v))
-        {
-            flags |= SseFloatMath.IE;
-        }
-        else
-        {
-            bool fits = RoundToInteger(v, (c.Fpu.Fcw >> 10) & 3, out bool negative, out UInt128 mag, out bool inexact, out roundedUp);
-            if (!fits || mag >= 1_000_000_000_000_000_000UL)
-            {
-                flags |= SseFloatMath.IE;
-            }
-            else
-            {
-                ulong n = (ulong)mag;
-                lo = 0;
-                hi = negative ? 0x8000UL : 0;
-                for (int k = 0; k < 18; k++)
-                {
-                    ulong digit = n % 10;
-                    n /= 10;
-                    if (k < 16)
-                    {
-                        lo |= digit << (4 * k);
-                    }
-                    else
-                    {
-                        hi |= digit << (4 * (k - 16));
-                    }
-                }
 
-                if (inexact)
+        ulong lo = 0xC000UL << 48, hi = 0xFFFF;
+        if (!indefinite)
+        {
+            lo = 0;
+            hi = negative ? 0x8000UL : 0;
+            for (int k = 0; k < 18; k++)
+            {
+                ulong digit = n % 10;
+                n /= 10;
+                if (k < 16)
                 {
-                    flags |= SseFloatMath.PE;
+                    lo |= digit << (4 * k);
+                }
+                else
+                {
+                    hi |= digit << (4 * (k - 16));
                 }
             }
         }

@@ -96,8 +96,9 @@ public sealed partial class Vgic
     /// </summary>
     internal uint V2OnlineMask => Model == GicModel.V2 ? (1u << VcpuCount) - 1 : 0;
 
-    // GICv2 GICD_ITARGETSR0..7: each byte reads as the accessing CPU's own bit (spec §2.2); the
-    // index is range-checked so no mask is ever built for a vCPU outside 0..7.
+    // GICv2 GICD_ITARGETSR0..7: each byte reads as the accessing CPU's own bit
+    // (docs/kvm-semantics.md#vgic-private-irq-affinity); the index is range-checked so no mask is ever built
+    // for a vCPU outside 0..7.
     private static ulong PrivateTargetMask(int accessor)
     {
         int v = Math.Max(accessor, 0);

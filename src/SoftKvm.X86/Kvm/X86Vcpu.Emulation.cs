@@ -10,8 +10,8 @@ namespace SoftKvm.X86.Kvm;
 /// needs the VMM stops the instruction (nothing committed) and exits; on completion the instruction
 /// re-executes and the log replays the data (KVM's read cache). Writes no in-kernel device takes are
 /// buffered as fragments (at most 8 bytes, never crossing a page) and exit one by one after the
-/// instruction retired. Retirement follows spec §5.2: RIP, RFLAGS and single-step only without
-/// exception or with a trap-class one.
+/// instruction retired. Retirement follows docs/kvm-semantics.md#x86-faulting-emulation: RIP, RFLAGS and
+/// single-step only without exception or with a trap-class one.
 /// </summary>
 public sealed partial class X86Vcpu
 {
@@ -73,7 +73,10 @@ public sealed partial class X86Vcpu
         return Emulate(EmulationKind.Mmio);
     }
 
-    /// <summary>One pass of the emulator over the instruction at RIP, and the writeback rules of spec §5.2.</summary>
+    /// <summary>
+    /// One pass of the emulator over the instruction at RIP, and the writeback rules of
+    /// docs/kvm-semantics.md#x86-faulting-emulation.
+    /// </summary>
     private int RunEmulator(bool fresh)
     {
         _logPos = 0;
@@ -125,8 +128,9 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
-    /// An emulation failure (spec §6.3.1): counts <c>insn_emulation_fail</c> only; at CPL 0 an
-    /// <c>InternalError</c>/<c>Emulation</c> exit, above CPL 0 a #UD for the guest (as KVM).
+    /// An emulation failure (docs/kvm-semantics.md#x86-mmio-exit-statistic): counts
+    /// <c>insn_emulation_fail</c> only; at CPL 0 an <c>InternalError</c>/<c>Emulation</c> exit, above
+    /// CPL 0 a #UD for the guest (as KVM).
     /// </summary>
     private int HandleEmulationFailure(string message)
     {
@@ -148,7 +152,8 @@ public sealed partial class X86Vcpu
     /// <summary>
     /// The emulator raised an exception: fault class (and emulator #DB, fault-like since 2022) left RIP,
     /// RFLAGS and registers as before; a trap class (#BP, #OF) retired. Either way only the exception is
-    /// injected: no single-step (a #DB would replace it: the SYSCALL #UD loop of spec §5.3).
+    /// injected: no single-step (a #DB would replace it: the SYSCALL #UD loop of
+    /// docs/kvm-semantics.md#x86-faulting-emulation).
     /// </summary>
     private int InjectEmulatorException()
     {
@@ -169,9 +174,10 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
-    /// A read needs the VMM. Counts <c>mmio_exits</c> once per emulation pass (spec §6.1), except when the
-    /// access is the next piece of the read that caused the previous exit (an operand split at a page
-    /// boundary or into 8-byte pieces: KVM sends those as fragments of one pass).
+    /// A read needs the VMM. Counts <c>mmio_exits</c> once per emulation pass
+    /// (docs/kvm-semantics.md#x86-mmio-exit-statistic), except when the access is the next piece of the read
+    /// that caused the previous exit (an operand split at a page boundary or into 8-byte pieces: KVM sends
+    /// those as fragments of one pass).
     /// </summary>
     private int BeginReadExit(bool fresh)
     {

@@ -6,7 +6,10 @@ using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
 namespace SoftKvm.X86.Tests.Kvm;
 
-/// <summary>Spec §6.3 and §C: exit statistics counted where KVM counts them.</summary>
+/// <summary>
+/// docs/kvm-semantics.md#x86-mmio-exit-statistic and #statistics: exit statistics counted where KVM counts
+/// them.
+/// </summary>
 public class StatsTests
 {
     private static Dictionary<string, ulong> Snapshot(KvmMachine m)

@@ -25,6 +25,10 @@ internal static class ShiftRotate
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int MaskedCount(ulong n, int size) => (int)(n & (size == 8 ? 0x3FUL : 0x1FUL));
 
+    /// <summary>
+    /// Reads the destination and the masked count of a one-operand shift or rotate; false when the
+    /// instruction is done: a fault, or a count of 0 (<see cref="CountZero"/>).
+    /// </summary>
     private static bool Operands(X86Cpu c, ref Instruction i, out int size, out ulong a, out int count)
     {
         size = X86Cpu.OpSize(ref i, 0);
@@ -46,90 +50,93 @@ internal static class ShiftRotate
         }
 
         count = MaskedCount(n, size);
+        if (count == 0)
+        {
+            CountZero(c, ref i, size, a);
+            return false;
+        }
+
         return true;
     }
 
-    private enum Operation
+    /// <summary>Writes the result, then (if the write did not fault) the flags in <paramref name="written"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Complete(X86Cpu c, ref Instruction i, int size, ulong r, ulong written, ulong flags)
     {
-        Shl,
-        Shr,
-        Sar,
-        Rol,
-        Ror,
-        Rcl,
-        Rcr,
-    }
-
-    public static void Shl(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Shl);
-
-    public static void Shr(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Shr);
-
-    public static void Sar(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Sar);
-
-    public static void Rol(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Rol);
-
-    public static void Ror(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Ror);
-
-    public static void Rcl(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Rcl);
-
-    public static void Rcr(X86Cpu c, ref Instruction i) => ShiftOrRotate(c, ref i, Operation.Rcr);
-
-    /// <summary>
-    /// Every one-operand shift and rotate: read the destination and the count, leave a masked count of 0
-    /// alone (<see cref="CountZero"/>), else write the result, then the status flags (shifts) or CF and OF
-    /// (rotates).
-    /// </summary>
-    private static void ShiftOrRotate(X86Cpu c, ref Instruction i, Operation op)
-    {
-        if (!Operands(c, ref i, out int size, out ulong a, out int n))
-        {
-            return;
-        }
-
-        if (n == 0)
-        {
-            CountZero(c, ref i, size, a);
-            return;
-        }
-
-        ulong flags;
-        ulong r = op switch
-        {
-            Operation.Shl => ShlCore(a, n, size, out flags),
-            Operation.Shr => ShrCore(a, n, size, out flags),
-            Operation.Sar => SarCore(a, n, size, out flags),
-            _ => Rotate(op, a, n, size, c.Regs.Rflags & CF, out flags),
-        };
         if (c.WriteOp(ref i, 0, size, r))
         {
-            c.SetFlags(op <= Operation.Sar ? Rflags.Status : CF | OF, flags);
+            c.SetFlags(written, flags);
         }
     }
 
-    /// <summary>
-    /// ROL, ROR, RCL, RCR of <paramref name="a"/> by a masked count other than 0: the result, CF (the bit
-    /// rotated out, into CF), and OF (left: MSB XOR CF; right: the XOR of the two most significant bits).
-    /// </summary>
-    private static ulong Rotate(Operation op, ulong a, int n, int size, ulong carryIn, out ulong flags)
+    public static void Shl(X86Cpu c, ref Instruction i)
     {
-        int bits = size * 8;
-        bool left = op is Operation.Rol or Operation.Rcl;
-        ulong r, cf;
-        if (op is Operation.Rol or Operation.Ror)
+        if (Operands(c, ref i, out int size, out ulong a, out int n))
         {
-            int k = n % bits;
-            r = k == 0 ? a : (left ? (a << k) | (a >> (bits - k)) : (a >> k) | (a << (bits - k))) & Alu.Mask(size);
-            cf = left ? r & 1 : Alu.Msb(r, size);
+            Complete(c, ref i, size, ShlCore(a, n, size, out ulong flags), Rflags.Status, flags);
         }
-        else
-        {
-            r = RotateThroughCarry(a, n, size, carryIn, left, out cf);
-        }
-
-        ulong of = left ? Alu.Msb(r, size) ^ cf : Alu.Msb(r, size) ^ ((r >> (bits - 2)) & 1);
-        flags = (cf != 0 ? CF : 0) | (of != 0 ? OF : 0);
-        return r;
     }
+
+    public static void Shr(X86Cpu c, ref Instruction i)
+    {
+        if (Operands(c, ref i, out int size, out ulong a, out int n))
+        {
+            Complete(c, ref i, size, ShrCore(a, n, size, out ulong flags), Rflags.Status, flags);
+        }
+    }
+
+    public static void Sar(X86Cpu c, ref Instruction i)
+    {
+        if (Operands(c, ref i, out int size, out ulong a, out int n))
+        {
+            Complete(c, ref i, size, SarCore(a, n, size, out ulong flags), Rflags.Status, flags);
+        }
+    }
+
+    public static void Rol(X86Cpu c, ref Instruction i)
+    {
+        if (Operands(c, ref i, out int size, out ulong a, out int n))
+        {
+            int bits = size * 8, k = n % bits;
+            ulong r = k == 0 ? a : ((a << k) | (a >> (bits - k))) & Alu.Mask(size);
+            Complete(c, ref i, size, r, CF | OF, LeftRotateFlags(r, r & 1, size));
+        }
+    }
+
+    public static void Ror(X86Cpu c, ref Instruction i)
+    {
+        if (Operands(c, ref i, out int size, out ulong a, out int n))
+        {
+            int bits = size * 8, k = n % bits;
+            ulong r = k == 0 ? a : ((a >> k) | (a << (bits - k))) & Alu.Mask(size);
+            Complete(c, ref i, size, r, CF | OF, RightRotateFlags(r, Alu.Msb(r, size), size));
+        }
+    }
+
+    public static void Rcl(X86Cpu c, ref Instruction i)
+    {
+        if (Operands(c, ref i, out int size, out ulong a, out int n))
+        {
+            ulong r = RotateThroughCarry(a, n, size, c.Regs.Rflags & CF, left: true, out ulong cf);
+            Complete(c, ref i, size, r, CF | OF, LeftRotateFlags(r, cf, size));
+        }
+    }
+
+    public static void Rcr(X86Cpu c, ref Instruction i)
+    {
+        if (Operands(c, ref i, out int size, out ulong a, out int n))
+        {
+            ulong r = RotateThroughCarry(a, n, size, c.Regs.Rflags & CF, left: false, out ulong cf);
+            Complete(c, ref i, size, r, CF | OF, RightRotateFlags(r, cf, size));
+        }
+    }
+
+    /// <summary>CF, and OF = MSB(result) XOR CF (ROL, RCL).</summary>
+    private static ulong LeftRotateFlags(ulong r, ulong cf, int size) => (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ cf) != 0 ? OF : 0);
+
+    /// <summary>CF, and OF = the XOR of the result's two most significant bits (ROR, RCR).</summary>
+    private static ulong RightRotateFlags(ulong r, ulong cf, int size) =>
+        (cf != 0 ? CF : 0) | ((Alu.Msb(r, size) ^ ((r >> (size * 8 - 2)) & 1)) != 0 ? OF : 0);
 
     /// <summary>RCL/RCR: the (size * 8 + 1)-bit rotation of CF:a (16- and 8-bit counts taken modulo 17 and 9).</summary>
     private static ulong RotateThroughCarry(ulong a, int n, int size, ulong carryIn, bool left, out ulong cf)
@@ -199,11 +206,7 @@ internal static class ShiftRotate
             return;
         }
 
-        ulong r = DoubleShiftCore(a, b, n, size, left, out ulong flags);
-        if (c.WriteOp(ref i, 0, size, r))
-        {
-            c.SetStatus(flags);
-        }
+        Complete(c, ref i, size, DoubleShiftCore(a, b, n, size, left, out ulong flags), Rflags.Status, flags);
     }
 
     /// <summary>SHLD (<paramref name="left"/>) or SHRD of <paramref name="a"/> with bits from <paramref name="b"/> by a masked count other than 0.</summary>

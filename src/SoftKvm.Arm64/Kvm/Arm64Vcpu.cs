@@ -93,7 +93,8 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     }
 
     /// <summary>Writes a core register (KVM_SET_ONE_REG of KVM_REG_ARM_CORE).</summary>
-    /// <exception cref="VcpuException">the vCPU is running, or the PSTATE value is not an EL0t/EL1t/EL1h AArch64 state.</exception>
+    /// <exception cref="VcpuException">the vCPU is running, or a PSTATE whose mode M[4:0] is not EL0t, EL1t or
+    /// EL1h (AArch32, EL2, EL3, reserved encodings): -EINVAL, as KVM's KVM_SET_ONE_REG refuses it; nothing changes.</exception>
     public void SetRegister(Arm64CoreRegister register, ulong value)
     {
         ThrowIfRunning();
@@ -106,7 +107,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             case Arm64CoreRegister.Pstate:
                 if (!s.TrySetPstate(value))
                 {
-                    throw new VcpuException($"PSTATE 0x{value:x} is not an AArch64 EL0t/EL1t/EL1h state");
+                    throw new VcpuException($"PSTATE 0x{value:x} has mode 0x{value & 0x1F:x}: only EL0t, EL1t and EL1h exist on this vCPU", KvmErrno.InvalidArgument);
                 }
 
                 _cpu.FlushTlb();

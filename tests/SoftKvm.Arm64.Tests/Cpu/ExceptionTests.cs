@@ -78,6 +78,20 @@ public sealed class ExceptionTests
     }
 
     [Fact]
+    public void ExceptionReturnToAReservedMode_IsIllegal()
+    {
+        // SPSR.M[3:0] = 0b0110 (EL1 with the reserved M[1]) is not a mode: the return is illegal, as KVM_SET_ONE_REG refuses it.
+        using var m = new TestMachine();
+        m.Load(CodeBase + 0x100, 0xd503201fu);
+        var v = m.Start(0xd5184025u, 0xd5184006u, 0xd69f03e0u);
+        SetX(v, 5, CodeBase + 0x100);
+        SetX(v, 6, 0x3C6);
+        RunToVector(m, v);
+        Assert.Equal(0x0EUL, v.GetSystemRegister(EsrEl1) >> 26);
+        Assert.NotEqual(0UL, v.GetRegister(Arm64CoreRegister.SpsrEl1) & (1UL << 20));
+    }
+
+    [Fact]
     public void AlignmentCheck_FaultsWithDfsc21AndFar()
     {
         using var m = new TestMachine();

@@ -259,6 +259,9 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             UpdateTimers();
             UpdateInterruptLines();
             CpuExit exit = _cpu.Run(ref RequestWord, Budget);
+
+            // Every return from guest execution is an exit, whatever its reason, as on x86 (see VcpuStat).
+            Stats.Increment(VcpuStat.Exits);
             Stats.Set(Arm64Stat.UndefinedInstructions, _cpu.UndefinedCount);
             switch (exit)
             {
@@ -267,7 +270,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 case CpuExit.Reevaluate:
                     continue;
                 case CpuExit.DataAbort:
-                    Stats.Increment(VcpuStat.Exits);
                     if (!HandleDataAbort(out var result))
                     {
                         return result;
@@ -276,7 +278,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                     continue;
                 case CpuExit.Hvc:
                 case CpuExit.Smc:
-                    Stats.Increment(VcpuStat.Exits);
                     if (exit == CpuExit.Hvc)
                     {
                         Stats.Increment(Arm64Stat.HvcExitStat);
@@ -289,7 +290,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
                     continue;
                 case CpuExit.Wfi:
-                    Stats.Increment(VcpuStat.Exits);
                     Stats.Increment(Arm64Stat.WfiExitStat);
                     _cpu.RetireTrappedInstruction();
                     if (!HasWakeupEvent())
@@ -299,7 +299,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
                     continue;
                 case CpuExit.Wfe:
-                    Stats.Increment(VcpuStat.Exits);
                     Stats.Increment(Arm64Stat.WfeExitStat);
                     _cpu.RetireTrappedInstruction();
                     Thread.Yield();

@@ -157,6 +157,41 @@ public class StatsTests
     }
 
     [Fact]
+    public void Budget_returns_count_as_exits_as_on_arm64()
+    {
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 40_000); // 80,000 instructions: several instruction budgets
+            a.Label(ref loop);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Hlt, m.Run.ExitReason);
+        Assert.True(m.Stat("exits") >= 3, $"exits {m.Stat("exits")}");
+    }
+
+    [Fact]
+    public void A_kick_that_stops_the_guest_counts_as_an_exit_and_a_signal_exit_as_on_arm64()
+    {
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            var self = a.CreateLabel();
+            a.Label(ref self);
+            a.jmp(self);
+        });
+        using var kick = new Timer(_ => m.Vcpu.Kick(), null, 100, Timeout.Infinite);
+        Assert.Equal(RunResult.Interrupted, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Intr, m.Run.ExitReason);
+        Assert.Equal(1UL, m.Stat("signal_exits"));
+        Assert.True(m.Stat("exits") >= 1);
+    }
+
+    [Fact]
     public void Reading_statistics_changes_nothing_and_only_zero_clears()
     {
         using var m = new KvmMachine();

@@ -78,9 +78,11 @@ public sealed unsafe partial class X86Cpu
     // ---- Segmentation ----
 
     /// <summary>Computes the linear address of <paramref name="offset"/> in segment <paramref name="seg"/>,
-    /// with the limit, type and canonical checks of the current mode.</summary>
+    /// with the limit, type and canonical checks of the current mode. Each call starts a data access
+    /// (<see cref="EmulatedAccess"/>).</summary>
     internal bool Linear(int seg, ulong offset, int size, AccessKind kind, out ulong linear)
     {
+        _accessSerial++;
         if (!LinearCore(seg, offset, size, kind, out linear))
         {
             return false;

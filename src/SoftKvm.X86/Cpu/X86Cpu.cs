@@ -44,6 +44,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     private bool _softwareIsIcebp;
     private bool _keepRf;
     private IX86EmulationBus? _bus;
+    private int _accessSerial;
 
     // Interrupt state.
     private InterruptShadow _shadow;
@@ -120,6 +121,15 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// <summary>After <see cref="EmulateOne"/> returned <see cref="X86EmulationResult.Retired"/>: RFLAGS.TF was set
     /// when the instruction started and no MOV SS shadow suppresses the trap, so the caller owes a single-step #DB.</summary>
     public bool LastSingleStep { get; private set; }
+
+    /// <summary>
+    /// During <see cref="EmulateOne"/>: which data access of the instruction (counted from the start of the
+    /// emulation, the same on every re-execution) the current emulation-bus access is a piece of. One access
+    /// is one operand as the instruction addresses it (up to 8 bytes, or 16 for an SSE operand), or one read
+    /// or write of a system structure; its pieces (split at a page boundary, or into 8-byte halves) share the
+    /// number. The hypervisor uses it to tell a fragment of the access that exited last from a new access.
+    /// </summary>
+    public int EmulatedAccess => _accessSerial;
 
     /// <summary>The time stamp counter frequency the model advertises (Hz).</summary>
     public long TscFrequency { get; set; } = 1_000_000_000;
@@ -225,6 +235,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     {
         _exit = default;
         _bus = bus;
+        _accessSerial = 0;
         try
         {
             ulong flagsBefore = _regs.Rflags;

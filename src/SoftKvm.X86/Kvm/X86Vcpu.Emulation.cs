@@ -49,6 +49,7 @@ public sealed partial class X86Vcpu
         public ulong Address;
         public ulong Data;
         public int Length;
+        public int Access;
         public bool IsPort;
         public bool Valid;
     }
@@ -170,8 +171,10 @@ public sealed partial class X86Vcpu
 
     /// <summary>
     /// A read needs the VMM. Counts <c>mmio_exits</c> once per emulation pass (spec §6.1), except when the
-    /// access is the next piece of the read that caused the previous exit (an operand split at a page
-    /// boundary or into 8-byte pieces: KVM sends those as fragments of one pass).
+    /// read is the next piece of the same data access as the read that caused the previous exit (an
+    /// operand split at a page boundary or into 8-byte pieces: KVM sends those as fragments of one pass).
+    /// Which access a piece belongs to is the emulator's own record (<see cref="X86Cpu.EmulatedAccess"/>),
+    /// never a guess from addresses: two operands that happen to be adjacent are two passes.
     /// </summary>
     private int BeginReadExit(bool fresh)
     {
@@ -212,9 +215,7 @@ public sealed partial class X86Vcpu
         }
 
         ref var previous = ref _log[_lastTrigger];
-        ref var miss = ref _log[_missIndex];
-        ulong end = previous.Address + (ulong)previous.Length;
-        return !previous.IsPort && (end == miss.Address || ((end & 0xFFF) == 0 && (miss.Address & 0xFFF) == 0));
+        return !previous.IsPort && previous.Access == _log[_missIndex].Access;
     }
 
     /// <summary>The first buffered write fragment goes to the VMM; counts <c>mmio_exits</c> once for the instruction.</summary>
@@ -362,7 +363,7 @@ public sealed partial class X86Vcpu
             v |= (ulong)data[i] << (8 * i);
         }
 
-        _log[_logCount++] = new AccessRecord { Address = address, Length = data.Length, Data = valid ? v : 0, IsPort = port, Valid = valid };
+        _log[_logCount++] = new AccessRecord { Address = address, Length = data.Length, Data = valid ? v : 0, Access = _cpu.EmulatedAccess, IsPort = port, Valid = valid };
         _logPos = _logCount;
     }
 

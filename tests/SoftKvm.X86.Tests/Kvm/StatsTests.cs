@@ -94,6 +94,46 @@ public class StatsTests
     }
 
     [Fact]
+    public void Cmps_with_adjacent_mmio_operands_counts_each_userspace_exit()
+    {
+        // Two memory operands that happen to be adjacent (rdi = rsi + 8) are two emulator reads, each a
+        // userspace exit from its own emulation pass: KVM counts both (spec §6.1), adjacency or not.
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            a.mov(rsi, Mmio);
+            a.mov(rdi, Mmio + 8);
+            a.cmpsq();
+            a.hlt();
+        });
+        var seen = new List<(ulong Address, uint Length, bool Write, ulong Value)>();
+        Assert.Equal(ExitReason.Hlt, m.RunAnsweringMmio(0x1122334455667788, seen));
+        Assert.Equal([(Mmio, 8u), (Mmio + 8, 8u)], seen.Select(s => (s.Address, s.Length)));
+        Assert.Equal(Mmio + 8, m.R.Gpr[Gpr.Rsi]);
+        Assert.Equal(2UL, m.Stat("mmio_exits"));
+        Assert.Equal(1UL, m.Stat("insn_emulation"));
+    }
+
+    [Fact]
+    public void Sixteen_byte_sse_load_is_two_exits_and_one_mmio_exit()
+    {
+        // One 16-byte operand: two 8-byte pieces of one read, sent as fragments (spec §6.3.3).
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            a.mov(rbx, Mmio);
+            a.movdqu(xmm0, __xmmword_ptr[rbx]);
+            a.hlt();
+        });
+        m.R.Cr4 |= 0x600; // OSFXSR, OSXMMEXCPT: SSE enabled
+        m.Vcpu.Cpu.StateChanged();
+        var seen = new List<(ulong Address, uint Length, bool Write, ulong Value)>();
+        Assert.Equal(ExitReason.Hlt, m.RunAnsweringMmio(0x1122334455667788, seen));
+        Assert.Equal([(Mmio, 8u), (Mmio + 8, 8u)], seen.Select(s => (s.Address, s.Length)));
+        Assert.Equal(1UL, m.Stat("mmio_exits"));
+    }
+
+    [Fact]
     public void Store_split_at_a_page_boundary_is_two_write_exits_after_retirement()
     {
         using var m = new KvmMachine();

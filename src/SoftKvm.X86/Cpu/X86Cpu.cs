@@ -118,7 +118,8 @@ public sealed unsafe partial class X86Cpu : IDisposable
         set => _shadow = value;
     }
 
-    /// <summary>After <see cref="EmulateOne"/> returned <see cref="X86EmulationResult.Retired"/>: RFLAGS.TF was set
+    /// <summary>After <see cref="EmulateOne"/> retired the instruction (<see cref="X86EmulationResult.Retired"/>, or
+    /// <see cref="X86EmulationResult.Exception"/> for a software interrupt such as INT3 or INTO): RFLAGS.TF was set
     /// when the instruction started and no MOV SS shadow suppresses the trap, so the caller owes a single-step #DB.</summary>
     public bool LastSingleStep { get; private set; }
 

@@ -147,9 +147,13 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
-    /// The emulator raised an exception: fault class (and emulator #DB, fault-like since 2022) left RIP,
-    /// RFLAGS and registers as before; a trap class (#BP, #OF) retired. Either way only the exception is
-    /// injected: no single-step (a #DB would replace it: the SYSCALL #UD loop of spec §5.3).
+    /// The emulator raised an exception (spec §5.2): a fault (and an emulator #DB, fault-like since 2022)
+    /// left RIP, RFLAGS and registers as before and is injected alone: no single-step, whose #DB would
+    /// replace it (the SYSCALL #UD loop of spec §5.3). A trap (#BP, #OF) retired the instruction: RIP and
+    /// RFLAGS are written and, as KVM's <c>x86_emulate_instruction</c> does for "no exception or a trap",
+    /// single-step follows when TF was set: the #DB is queued after the trap and, both being benign, replaces
+    /// it (<c>kvm_multiple_exception</c>), so the guest takes one #DB past the instruction; under guest
+    /// single-step it is a <c>Debug</c> exit and the trap stays queued for the next run.
     /// </summary>
     private int InjectEmulatorException()
     {
@@ -165,8 +169,9 @@ public sealed partial class X86Vcpu
             dr6 = e.Qualification;
         }
 
-        _cpu.InjectException(vector, e.ErrorCode, e.ErrorCodeValid, dr6, software: vector is ExceptionVector.BP or ExceptionVector.OF);
-        return 1;
+        bool trap = vector is ExceptionVector.BP or ExceptionVector.OF;
+        _cpu.InjectException(vector, e.ErrorCode, e.ErrorCodeValid, dr6, software: trap);
+        return trap && (_cpu.LastSingleStep || GuestSingleStep) ? DoSingleStep() : 1;
     }
 
     /// <summary>

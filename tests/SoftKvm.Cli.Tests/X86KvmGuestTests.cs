@@ -68,6 +68,40 @@ public sealed class X86KvmGuestTests : IDisposable
     }
 
     [Fact]
+    public void TrapClassExceptionsFromTheEmulatorUnderTfSingleStepAsKvm()
+    {
+        // Issue #16 point 1: INTO and INT3 sent to the emulator (KVM's forced emulation prefix) with TF=1
+        // retire and single-step; the #DB replaces the #BP/#OF. A fault (#UD) comes alone.
+        var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("trapstep"), "--memory", "16M",
+            "--x86-force-emulation-prefix", "--stats");
+        AssertAllPassed(code, serial, error);
+        foreach (string line in new[]
+        {
+            "PASS forced INTO, OF=1, TF=1: one #DB past it, no #OF", "PASS forced INTO, OF=0, TF=1: one #DB past it",
+            "PASS forced INT3, TF=1: one #DB past it, no #BP", "PASS forced INT3: one #BP past it",
+            "PASS forced INTO, OF=1: one #OF past it", "PASS forced UD2, TF=1: one #UD at it, no #DB",
+        })
+        {
+            Assert.Contains(line, serial);
+        }
+
+        var stats = Stats(output);
+        Assert.Equal(6UL, stats["insn_emulation"]);
+        Assert.Equal(0UL, stats["insn_emulation_fail"]);
+    }
+
+    [Fact]
+    public void ForceEmulationPrefixIsShownInHelpAndRefusedForArm64()
+    {
+        var (code, _, output, _) = Softkvm("run", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--x86-force-emulation-prefix", output);
+        var (code2, _, _, error) = Softkvm("run", "--arch", "arm64", "--kernel", Guest("trapstep"), "--x86-force-emulation-prefix");
+        Assert.Equal(2, code2);
+        Assert.Contains("x86_64 option", error);
+    }
+
+    [Fact]
     public void EmulationFailureEndsTheRunAndAddsNothingToMmioExits()
     {
         var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("emufail"), "--memory", "16M", "--stats");

@@ -65,6 +65,33 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
+    /// <c>handle_ud</c> with <see cref="X86Vm.ForceEmulationPrefix"/>: when the five bytes at RIP are the
+    /// forced-emulation signature (<c>ud2; .ascii "kvm"</c>), RIP moves past them, so the emulator runs the
+    /// instruction after them. The bytes are read as the guest would read them; unreadable means no signature.
+    /// </summary>
+    private unsafe void SkipForcedEmulationPrefix()
+    {
+        if (!_vm.ForceEmulationPrefix)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> signature = [0x0F, 0x0B, (byte)'k', (byte)'v', (byte)'m'];
+        ulong linear = LinearRip;
+        for (int i = 0; i < signature.Length; i++)
+        {
+            ulong at = _cpu.Bitness == 64 ? linear + (ulong)i : (linear + (ulong)i) & 0xFFFF_FFFF;
+            byte* p = _cpu.TryTranslate(at, false, out ulong gpa) ? _vm.Memory.TryGetHostPointer(gpa, false, out _) : null;
+            if (p == null || *p != signature[i])
+            {
+                return;
+            }
+        }
+
+        _cpu.Regs.Rip = MaskIp(_cpu.Regs.Rip + (ulong)signature.Length);
+    }
+
+    /// <summary>
     /// KVM's <c>kvm_emulate_instruction</c> for the instruction at RIP, as the hypervisor's own callers use
     /// it (1 = go on, 0 = the run state holds an exit). Only while the vCPU is not running.
     /// </summary>

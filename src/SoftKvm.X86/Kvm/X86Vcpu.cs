@@ -381,6 +381,7 @@ public sealed partial class X86Vcpu : Vcpu
         {
             case ExceptionVector.UD:
                 // KVM intercepts #UD and sends the instruction to the emulator (handle_ud, EMULTYPE_TRAP_UD).
+                SkipForcedEmulationPrefix();
                 return Emulate(EmulationKind.TrapUd);
             case ExceptionVector.DB:
             {

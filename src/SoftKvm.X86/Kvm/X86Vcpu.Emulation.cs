@@ -17,8 +17,12 @@ public sealed partial class X86Vcpu
 {
     private const int LogCapacity = 64;
 
+    /// <summary>The largest port-read batch (an emulated REP INS: KVM's 1024-byte PIO read-ahead).</summary>
+    private const int PortBatchCapacity = 1024;
+
     private readonly EmulationBus _bus;
     private readonly AccessRecord[] _log = new AccessRecord[LogCapacity];
+    private readonly byte[] _portBatch = new byte[PortBatchCapacity];
     private readonly AccessRecord[] _fragments = new AccessRecord[LogCapacity];
     private int _logCount;
     private int _logPos;
@@ -43,12 +47,17 @@ public sealed partial class X86Vcpu
         StringIo,
     }
 
-    /// <summary>One logged read or one buffered write.</summary>
+    /// <summary>
+    /// One logged read or one buffered write: <see cref="Length"/> bytes in elements of <see cref="Size"/>
+    /// (a port-read batch of an emulated REP INS has several; everything else one). Up to 8 bytes are kept
+    /// in <see cref="Data"/>; a longer port batch in <see cref="_portBatch"/> (one per instruction).
+    /// </summary>
     private struct AccessRecord
     {
         public ulong Address;
         public ulong Data;
         public int Length;
+        public int Size;
         public int Access;
         public bool IsPort;
         public bool Valid;
@@ -218,7 +227,9 @@ public sealed partial class X86Vcpu
         ref var miss = ref _log[_missIndex];
         if (miss.IsPort)
         {
-            BeginPioExit(IoDirection.In, miss.Length, (ushort)miss.Address, 0);
+            // KVM's emulator_pio_in_out: the whole batch in one exit, io.count elements, the data area zeroed.
+            BeginPioExit(IoDirection.In, miss.Size, (ushort)miss.Address, 0, miss.Length / miss.Size);
+            RunState.PioData[..miss.Length].Clear();
             SetPendingCompletion(CompleteEmulatedPioIn);
             return 0;
         }
@@ -267,7 +278,7 @@ public sealed partial class X86Vcpu
         ref var f = ref _fragments[_fragmentPos];
         if (f.IsPort)
         {
-            BeginPioExit(IoDirection.Out, f.Length, (ushort)f.Address, 0);
+            BeginPioExit(IoDirection.Out, f.Length, (ushort)f.Address, 0, 1);
             Span<byte> page = RunState.PioData;
             for (int i = 0; i < f.Length; i++)
             {
@@ -309,13 +320,7 @@ public sealed partial class X86Vcpu
             {
                 ref var rec = ref _log[_missIndex];
                 ReadOnlySpan<byte> page = RunState.PioData;
-                ulong v = 0;
-                for (int i = 0; i < rec.Length; i++)
-                {
-                    v |= (ulong)page[i] << (8 * i);
-                }
-
-                rec.Data = v;
+                StoreRecordData(ref rec, page[..rec.Length]);
                 rec.Valid = true;
                 r = RunEmulator(fresh: false);
                 break;
@@ -345,19 +350,19 @@ public sealed partial class X86Vcpu
         return r > 0;
     }
 
-    /// <summary>A read at <paramref name="address"/>: the log when replaying, else the in-kernel devices, else the VMM.</summary>
-    private X86BusResult BusRead(ulong address, Span<byte> data, bool port)
+    /// <summary>
+    /// A read of <paramref name="data"/>.Length bytes in elements of <paramref name="size"/> at
+    /// <paramref name="address"/> (a port batch has several elements, everything else one): the log when
+    /// replaying, else the in-kernel devices, else the VMM.
+    /// </summary>
+    private X86BusResult BusRead(ulong address, int size, Span<byte> data, bool port)
     {
         if (_logPos < _logCount)
         {
             ref var rec = ref _log[_logPos];
-            if (rec.Valid && rec.IsPort == port && rec.Address == address && rec.Length == data.Length)
+            if (rec.Valid && rec.IsPort == port && rec.Address == address && rec.Length == data.Length && rec.Size == size)
             {
-                for (int i = 0; i < data.Length; i++)
-                {
-                    data[i] = (byte)(rec.Data >> (8 * i));
-                }
-
+                LoadRecordData(in rec, data);
                 _logPos++;
                 return X86BusResult.Done;
             }
@@ -365,12 +370,12 @@ public sealed partial class X86Vcpu
             _logCount = _logPos; // the instruction took another path: forget the rest
         }
 
-        bool handled = port ? _vm.PioBus.Read(this, address, data) : ReadKernelMmio(address, data);
+        bool handled = port ? ReadKernelPorts((ushort)address, size, data) : ReadKernelMmio(address, data);
         if (handled)
         {
             if (_logCount < LogCapacity)
             {
-                Record(address, data, port, true);
+                Record(address, size, data, port, true);
             }
 
             return X86BusResult.Done;
@@ -383,20 +388,75 @@ public sealed partial class X86Vcpu
         }
 
         _missIndex = _logCount;
-        Record(address, data, port, false);
+        Record(address, size, data, port, false);
         return X86BusResult.NeedsUserspace;
     }
 
-    private void Record(ulong address, ReadOnlySpan<byte> data, bool port, bool valid)
+    private void Record(ulong address, int size, ReadOnlySpan<byte> data, bool port, bool valid)
     {
+        ref var rec = ref _log[_logCount++];
+        rec = new AccessRecord { Address = address, Length = data.Length, Size = size, Access = _cpu.EmulatedAccess, IsPort = port, Valid = valid };
+        if (valid)
+        {
+            StoreRecordData(ref rec, data);
+        }
+
+        _logPos = _logCount;
+    }
+
+    private void StoreRecordData(ref AccessRecord rec, ReadOnlySpan<byte> data)
+    {
+        if (data.Length > 8)
+        {
+            data.CopyTo(_portBatch);
+            return;
+        }
+
         ulong v = 0;
         for (int i = 0; i < data.Length; i++)
         {
             v |= (ulong)data[i] << (8 * i);
         }
 
-        _log[_logCount++] = new AccessRecord { Address = address, Length = data.Length, Data = valid ? v : 0, Access = _cpu.EmulatedAccess, IsPort = port, Valid = valid };
-        _logPos = _logCount;
+        rec.Data = v;
+    }
+
+    private void LoadRecordData(in AccessRecord rec, Span<byte> data)
+    {
+        if (data.Length > 8)
+        {
+            _portBatch.AsSpan(0, data.Length).CopyTo(data);
+            return;
+        }
+
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (byte)(rec.Data >> (8 * i));
+        }
+    }
+
+    /// <summary>
+    /// The in-kernel port devices for a batch, element by element (KVM's <c>emulator_pio_in_out</c>): false
+    /// when none takes the first element (the batch goes to userspace); should one stop answering part way
+    /// (a device unregistered meanwhile), the rest of the batch reads as zero.
+    /// </summary>
+    private bool ReadKernelPorts(ushort port, int size, Span<byte> data)
+    {
+        for (int i = 0; i < data.Length; i += size)
+        {
+            if (!_vm.PioBus.Read(this, port, data.Slice(i, size)))
+            {
+                if (i == 0)
+                {
+                    return false;
+                }
+
+                data[i..].Clear();
+                break;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>A write: the in-kernel devices, else a fragment buffered for the VMM.</summary>
@@ -420,7 +480,7 @@ public sealed partial class X86Vcpu
             v |= (ulong)data[i] << (8 * i);
         }
 
-        _fragments[_fragmentCount++] = new AccessRecord { Address = address, Length = data.Length, Data = v, IsPort = port, Valid = true };
+        _fragments[_fragmentCount++] = new AccessRecord { Address = address, Length = data.Length, Size = data.Length, Data = v, IsPort = port, Valid = true };
         return X86BusResult.Done;
     }
 
@@ -453,11 +513,11 @@ public sealed partial class X86Vcpu
     /// <summary>The CPU model's view of the hypervisor during emulation.</summary>
     private sealed class EmulationBus(X86Vcpu vcpu) : IX86EmulationBus
     {
-        public X86BusResult ReadMemory(ulong gpa, Span<byte> data) => vcpu.BusRead(gpa, data, false);
+        public X86BusResult ReadMemory(ulong gpa, Span<byte> data) => vcpu.BusRead(gpa, data.Length, data, false);
 
         public X86BusResult WriteMemory(ulong gpa, ReadOnlySpan<byte> data) => vcpu.BusWrite(gpa, data, false);
 
-        public X86BusResult ReadPort(ushort port, Span<byte> data) => vcpu.BusRead(port, data, true);
+        public X86BusResult ReadPort(ushort port, int size, Span<byte> data) => vcpu.BusRead(port, size, data, true);
 
         public X86BusResult WritePort(ushort port, ReadOnlySpan<byte> data) => vcpu.BusWrite(port, data, true);
     }

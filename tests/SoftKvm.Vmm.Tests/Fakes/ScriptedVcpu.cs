@@ -92,6 +92,13 @@ internal sealed class ScriptedVcpu : Vcpu
         r.SystemEvent.Type = type;
     };
 
+    public static Step FailEntry(ulong reason, string message) => (ref RunState r) =>
+    {
+        r.ExitReason = ExitReason.FailEntry;
+        r.FailEntry.HardwareEntryFailureReason = reason;
+        r.FailEntry.Message = message;
+    };
+
     public static Step InternalError(string message) => (ref RunState r) =>
     {
         r.ExitReason = ExitReason.InternalError;

@@ -153,6 +153,16 @@ public class VmRunnerTests
     }
 
     [Fact]
+    public void FailedEntryStopsWithExitCode3TheReasonAndTheFailedCheck()
+    {
+        var (vm, mmio, pio) = Setup(1);
+        vm.Cpu(0).Script(ScriptedVcpu.FailEntry(0x8000_0021, "TR is unusable"));
+        var outcome = new VmRunner(vm, mmio, pio).Run();
+        Assert.Equal(3, outcome.ExitCode);
+        Assert.Equal("vCPU 0: KVM_EXIT_FAIL_ENTRY (reason 0x80000021): TR is unusable", outcome.Message);
+    }
+
+    [Fact]
     public void ShutdownOnOneVcpuStopsTheOthers()
     {
         var (vm, mmio, pio) = Setup(4);

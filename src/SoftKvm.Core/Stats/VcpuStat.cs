@@ -12,8 +12,9 @@ public static class VcpuStat
     /// from guest mode: traps (MMIO, port IO, HVC/SMC, WFI/WFE, HLT, CPUID, MSRs, intercepted exceptions),
     /// the end of an instruction budget and a stop for a kick or another request (the analogues of the
     /// exits a host interrupt causes under KVM), and arm64's stops to re-evaluate its interrupt lines
-    /// after the guest wrote GIC, timer or DAIF state. Not counted: the completion of a previous exit or
-    /// an emulation pass that runs no guest code, and time halted (a halted vCPU is not in the guest).
+    /// after the guest wrote GIC, timer or DAIF state; and x86's failed entries (KVM_EXIT_FAIL_ENTRY, which
+    /// KVM counts too). Not counted: the completion of a previous exit or an emulation pass that runs no
+    /// guest code, and time halted (a halted vCPU is not in the guest).
     /// </summary>
     public const int Exits = 0;
 

@@ -61,7 +61,6 @@ public sealed unsafe partial class X86Cpu
     /// <summary>A supervisor read of a system structure (GDT, LDT, IDT, TSS) at a linear address.</summary>
     internal bool ReadSystem(ulong linear, int size, out ulong value)
     {
-        _accessSerial++;
         bool saved = _implicitSupervisor;
         _implicitSupervisor = true;
         bool ok = ReadLinear(_bitness == 64 || LongModeActive ? linear : linear & 0xFFFFFFFF, size, out value);
@@ -71,7 +70,6 @@ public sealed unsafe partial class X86Cpu
 
     internal bool WriteSystem(ulong linear, int size, ulong value)
     {
-        _accessSerial++;
         bool saved = _implicitSupervisor;
         _implicitSupervisor = true;
         bool ok = WriteLinear(linear, size, value);

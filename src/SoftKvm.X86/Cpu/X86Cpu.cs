@@ -45,6 +45,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     private bool _keepRf;
     private IX86EmulationBus? _bus;
     private int _accessSerial;
+    private bool _wideAccess;
 
     // Interrupt state.
     private InterruptShadow _shadow;
@@ -126,9 +127,10 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// <summary>
     /// During <see cref="EmulateOne"/>: which data access of the instruction (counted from the start of the
     /// emulation, the same on every re-execution) the current emulation-bus access is a piece of. One access
-    /// is one operand as the instruction addresses it (up to 8 bytes, or 16 for an SSE operand), or one read
-    /// or write of a system structure; its pieces (split at a page boundary, or into 8-byte halves) share the
-    /// number. The hypervisor uses it to tell a fragment of the access that exited last from a new access.
+    /// is one read or write of up to 8 bytes as the instruction makes it, or one 16-byte SSE operand; its
+    /// pieces (split at a page boundary, or the 8-byte halves) share the number. Counted where an access leaves
+    /// the TLB fast path, the only way to a device. The hypervisor uses it to tell a fragment of the access
+    /// that exited last from a new access.
     /// </summary>
     public int EmulatedAccess => _accessSerial;
 
@@ -237,6 +239,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         _exit = default;
         _bus = bus;
         _accessSerial = 0;
+        _wideAccess = false;
         try
         {
             ulong flagsBefore = _regs.Rflags;

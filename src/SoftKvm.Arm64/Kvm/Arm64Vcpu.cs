@@ -7,12 +7,12 @@ using SoftKvm.Core.Stats;
 namespace SoftKvm.Arm64.Kvm;
 
 /// <summary>
-/// An arm64 vCPU with KVM's run loop (spec §A.4): -ENOEXEC before <see cref="Init"/>, first-run init of
-/// the interrupt controller, the one-shot MMIO completion, immediate exit, then guest execution with
-/// the exits of a KVM host: MMIO (in-kernel bus first, else to the VMM), NISV, PSCI over HVC or SMC,
-/// WFI (sleeps until an interrupt, a timer or a kick), WFE. The software CPU it drives owns the
-/// registers; the VMM reads and writes them with <see cref="GetRegister"/>/<see cref="SetRegister"/>
-/// while the vCPU is not running.
+/// An arm64 vCPU with KVM's run loop (docs/kvm-semantics.md#run-contract): -ENOEXEC before
+/// <see cref="Init"/>, first-run init of the interrupt controller, the one-shot MMIO completion, immediate
+/// exit, then guest execution with the exits of a KVM host: MMIO (in-kernel bus first, else to the VMM),
+/// NISV, PSCI over HVC or SMC, WFI (sleeps until an interrupt, a timer or a kick), WFE. The software CPU it
+/// drives owns the registers; the VMM reads and writes them with
+/// <see cref="GetRegister"/>/<see cref="SetRegister"/> while the vCPU is not running.
 /// </summary>
 public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 {

@@ -319,9 +319,10 @@ public sealed partial class Vgic
     }
 
     /// <summary>
-    /// ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 / ICC_SGI0R_EL1 (spec §3.4): IRM=1 targets every vCPU but the
-    /// sender; otherwise each TargetList bit b names the vCPU with MPIDR Aff3.Aff2.Aff1.(RS*16+b), and
-    /// vacant targets are ignored. SGI0R only reaches SGIs configured as Group 0.
+    /// ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 / ICC_SGI0R_EL1 (docs/kvm-semantics.md#gicv3-sgi-generation): IRM=1
+    /// targets every vCPU but the sender; otherwise each TargetList bit b names the vCPU with MPIDR
+    /// Aff3.Aff2.Aff1.(RS*16+b), and vacant targets are ignored. SGI0R only reaches SGIs configured as
+    /// Group 0.
     /// </summary>
     internal void SendSgiV3Locked(int sender, ulong value, bool group0Only)
     {

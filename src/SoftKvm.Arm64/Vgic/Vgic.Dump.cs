@@ -21,7 +21,8 @@ public sealed partial class Vgic
 
     /// <summary>
     /// The whole state as text: the distributor, then per vCPU its CPU interface and private IRQs,
-    /// then the SPIs. TARGET is the GICv2 CPU mask or the GICv3 MPIDR affinity (spec §2.4 item 6).
+    /// then the SPIs. TARGET is the GICv2 CPU mask or the GICv3 MPIDR affinity
+    /// (docs/kvm-semantics.md#vgic-private-irq-affinity).
     /// </summary>
     public string DumpState()
     {

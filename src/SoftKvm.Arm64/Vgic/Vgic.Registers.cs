@@ -81,7 +81,7 @@ public sealed partial class Vgic
                 break;
             case GicReg.IRouteR:
                 // Aff2.Aff1.Aff0 are kept; Aff3 and the rest are RAZ/WI. Interrupt_Routing_Mode (bit 31)
-                // too: KVM implements no 1-of-N routing (vgic_mmio_write_irouter keeps bits [23:0]).
+                // too: KVM implements no 1-of-N routing (docs/kvm-semantics.md#gicv3-irouter-routing-mode).
                 irq.Mpidr = value & 0xff_ffff;
                 irq.TargetVcpu = FindVcpuByAffinity(irq.Mpidr);
                 break;
@@ -96,8 +96,9 @@ public sealed partial class Vgic
     /// </summary>
     internal uint V2OnlineMask => Model == GicModel.V2 ? (1u << VcpuCount) - 1 : 0;
 
-    // GICv2 GICD_ITARGETSR0..7: each byte reads as the accessing CPU's own bit (spec §2.2); the
-    // index is range-checked so no mask is ever built for a vCPU outside 0..7.
+    // GICv2 GICD_ITARGETSR0..7: each byte reads as the accessing CPU's own bit
+    // (docs/kvm-semantics.md#vgic-private-irq-affinity); the index is range-checked so no mask is ever built
+    // for a vCPU outside 0..7.
     private static ulong PrivateTargetMask(int accessor)
     {
         int v = Math.Max(accessor, 0);

@@ -112,7 +112,8 @@ public sealed partial class Vgic
             }
         }
 
-        // A private IRQ's affinity is its vCPU's own, set by Init (spec §2.2): the snapshot does not change it.
+        // A private IRQ's affinity is its vCPU's own, set by Init
+        // (docs/kvm-semantics.md#vgic-private-irq-affinity): the snapshot does not change it.
 
         irq.SgiSources = irq.TracksSgiSources ? (byte)(s.SgiSources & V2OnlineMask) : (byte)0;
         MarkIrqDirty(irq);

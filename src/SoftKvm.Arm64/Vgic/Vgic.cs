@@ -18,8 +18,9 @@ namespace SoftKvm.Arm64.Vgic;
 /// once the GIC is initialised, with -EBUSY (<c>kvm_arch_vcpu_precreate</c>). Set the base addresses
 /// (<see cref="SetAddress"/> or the typed setters); create the vCPUs; call <see cref="Init"/>
 /// (<c>KVM_DEV_ARM_VGIC_CTRL_INIT</c>; a GICv2 is also initialised lazily on the first run). Init
-/// gives private interrupts their affinity (spec §2.2: GICv2 target masks for vCPUs 0..7 only, GICv3
-/// MPIDRs for any vCPU) and registers the devices on <see cref="Vm.MmioBus"/>.</para>
+/// gives private interrupts their affinity (docs/kvm-semantics.md#vgic-private-irq-affinity: GICv2 target
+/// masks for vCPUs 0..7 only, GICv3 MPIDRs for any vCPU) and registers the devices on
+/// <see cref="Vm.MmioBus"/>.</para>
 /// <para>Threading: one lock per VGIC guards all interrupt and CPU-interface state; it is a leaf lock
 /// (nothing else is taken while it is held: waking a vCPU with
 /// <see cref="Vcpu.MakeRequest"/> is an interlocked OR and an event set). Each vCPU's IRQ/FIQ output is
@@ -134,8 +135,8 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
         _cpu = new CpuInterfaceState[vcpuCount];
         for (int v = 0; v < vcpuCount; v++)
         {
-            // Early per-vCPU init (spec §2.2): INTID, owner, config and SGI enable only; targets,
-            // MPIDR and group wait for Init, when the model's rules apply.
+            // Early per-vCPU init (docs/kvm-semantics.md#vgic-private-irq-affinity): INTID, owner, config and
+            // SGI enable only; targets, MPIDR and group wait for Init, when the model's rules apply.
             var irqs = new VgicIrq[NrPrivateIrqs];
             for (int i = 0; i < NrPrivateIrqs; i++)
             {
@@ -195,7 +196,8 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
     /// <summary>
     /// KVM's <c>kvm_arch_vcpu_precreate</c> with this GIC: -EBUSY once initialised, -EINVAL for an id
     /// the model cannot target (GICv2: 8 and above, KVM's <c>max_vcpus</c>) or beyond the vCPU count
-    /// this GIC was created for (its per-vCPU state is sized at creation).
+    /// this GIC was created for (its per-vCPU state is sized at creation);
+    /// docs/kvm-semantics.md#a-vcpu-the-gic-cannot-serve.
     /// </summary>
     /// <exception cref="VcpuException">the vCPU may not be created.</exception>
     public void CheckVcpuCreation(int id)

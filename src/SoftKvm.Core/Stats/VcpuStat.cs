@@ -1,8 +1,8 @@
 namespace SoftKvm.Core.Stats;
 
 /// <summary>
-/// The statistics every vCPU keeps whatever its architecture (spec §C.1 and the common part of §C.2,
-/// §C.3), at fixed indexes 0..<see cref="Count"/>-1. Architectures append their own after these.
+/// The statistics every vCPU keeps whatever its architecture (docs/kvm-semantics.md#statistics),
+/// at fixed indexes 0..<see cref="Count"/>-1. Architectures append their own after these.
 /// </summary>
 public static class VcpuStat
 {
@@ -64,7 +64,10 @@ public static class VcpuStat
     ];
 }
 
-/// <summary>The statistics every VM keeps (spec §C.1), at fixed indexes; architectures append theirs.</summary>
+/// <summary>
+/// The statistics every VM keeps (docs/kvm-semantics.md#statistics), at fixed indexes; architectures append
+/// theirs.
+/// </summary>
 public static class VmStat
 {
     /// <summary><c>remote_tlb_flush</c>.</summary>

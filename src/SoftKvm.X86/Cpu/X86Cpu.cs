@@ -308,7 +308,8 @@ public sealed unsafe partial class X86Cpu : IDisposable
         nextRip = _regs.Rip + (ulong)length;
         if (_bitness != 64)
         {
-            // As KVM's skip mode: truncated to 32 bits outside 64-bit mode (KVM-SEMANTICS 4.1).
+            // As KVM's skip mode: truncated to 32 bits outside 64-bit mode
+            // (docs/kvm-semantics.md#x86-skip-and-single-step).
             nextRip &= 0xFFFFFFFF;
         }
         return true;

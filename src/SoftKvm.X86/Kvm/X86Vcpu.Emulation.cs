@@ -10,8 +10,8 @@ namespace SoftKvm.X86.Kvm;
 /// needs the VMM stops the instruction (nothing committed) and exits; on completion the instruction
 /// re-executes and the log replays the data (KVM's read cache). Writes no in-kernel device takes are
 /// buffered as fragments (at most 8 bytes, never crossing a page) and exit one by one after the
-/// instruction retired. Retirement follows spec §5.2: RIP, RFLAGS and single-step only without
-/// exception or with a trap-class one.
+/// instruction retired. Retirement follows docs/kvm-semantics.md#x86-faulting-emulation: RIP, RFLAGS and
+/// single-step only without exception or with a trap-class one.
 /// </summary>
 public sealed partial class X86Vcpu
 {
@@ -110,7 +110,10 @@ public sealed partial class X86Vcpu
         return Emulate(EmulationKind.Mmio);
     }
 
-    /// <summary>One pass of the emulator over the instruction at RIP, and the writeback rules of spec §5.2.</summary>
+    /// <summary>
+    /// One pass of the emulator over the instruction at RIP, and the writeback rules of
+    /// docs/kvm-semantics.md#x86-faulting-emulation.
+    /// </summary>
     private int RunEmulator(bool fresh)
     {
         _logPos = 0;
@@ -162,8 +165,9 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
-    /// An emulation failure (spec §6.3.1): counts <c>insn_emulation_fail</c> only; at CPL 0 an
-    /// <c>InternalError</c>/<c>Emulation</c> exit, above CPL 0 a #UD for the guest (as KVM).
+    /// An emulation failure (docs/kvm-semantics.md#x86-mmio-exit-statistic): counts
+    /// <c>insn_emulation_fail</c> only; at CPL 0 an <c>InternalError</c>/<c>Emulation</c> exit, above
+    /// CPL 0 a #UD for the guest (as KVM).
     /// </summary>
     private int HandleEmulationFailure(string message)
     {
@@ -183,13 +187,14 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
-    /// The emulator raised an exception (spec §5.2): a fault (and an emulator #DB, fault-like since 2022)
-    /// left RIP, RFLAGS and registers as before and is injected alone: no single-step, whose #DB would
-    /// replace it (the SYSCALL #UD loop of spec §5.3). A trap (#BP, #OF) retired the instruction: RIP and
-    /// RFLAGS are written and, as KVM's <c>x86_emulate_instruction</c> does for "no exception or a trap",
-    /// single-step follows when TF was set: the #DB is queued after the trap and, both being benign, replaces
-    /// it (<c>kvm_multiple_exception</c>), so the guest takes one #DB past the instruction; under guest
-    /// single-step it is a <c>Debug</c> exit and the trap stays queued for the next run.
+    /// The emulator raised an exception (docs/kvm-semantics.md#x86-faulting-emulation): a fault (and an
+    /// emulator #DB, fault-like since 2022) left RIP, RFLAGS and registers as before and is injected alone:
+    /// no single-step, whose #DB would replace it (the SYSCALL #UD loop). A trap (#BP, #OF) retired the
+    /// instruction: RIP and RFLAGS are written and, as KVM's <c>x86_emulate_instruction</c> does for "no
+    /// exception or a trap", single-step follows when TF was set: the #DB is queued after the trap and, both
+    /// being benign, replaces it (<c>kvm_multiple_exception</c>), so the guest takes one #DB past the
+    /// instruction; under guest single-step it is a <c>Debug</c> exit and the trap stays queued for the next run
+    /// (docs/kvm-semantics.md#x86-trap-class-emulator-exceptions).
     /// </summary>
     private int InjectEmulatorException()
     {
@@ -211,11 +216,12 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
-    /// A read needs the VMM. Counts <c>mmio_exits</c> once per emulation pass (spec §6.1), except when the
-    /// read is the next piece of the same data access as the read that caused the previous exit (an
-    /// operand split at a page boundary or into 8-byte pieces: KVM sends those as fragments of one pass).
-    /// Which access a piece belongs to is the emulator's own record (<see cref="X86Cpu.EmulatedAccess"/>),
-    /// never a guess from addresses: two operands that happen to be adjacent are two passes.
+    /// A read needs the VMM. Counts <c>mmio_exits</c> once per emulation pass
+    /// (docs/kvm-semantics.md#x86-mmio-exit-statistic), except when the read is the next piece of the same
+    /// data access as the read that caused the previous exit (an operand split at a page boundary or into
+    /// 8-byte pieces: KVM sends those as fragments of one pass). Which access a piece belongs to is the
+    /// emulator's own record (<see cref="X86Cpu.EmulatedAccess"/>), never a guess from addresses: two
+    /// operands that happen to be adjacent are two passes.
     /// </summary>
     private int BeginReadExit(bool fresh)
     {

@@ -10,7 +10,8 @@ namespace SoftKvm.X86.Kvm;
 /// guest state is checked at every entry, as VMX checks the VMCS guest-state area (SDM Vol. 3 §26.3.1):
 /// a state VMX would not enter (set by the VMM through <see cref="SetRegisters"/> or <see cref="X86Cpu.Regs"/>)
 /// fails the entry with <c>KVM_EXIT_FAIL_ENTRY</c> and VMX's exit reason 33 (invalid guest state) with bit 31
-/// (VM-entry failure) set, as KVM passes it on in <c>hardware_entry_failure_reason</c>.
+/// (VM-entry failure) set, as KVM passes it on in <c>hardware_entry_failure_reason</c>
+/// (docs/kvm-semantics.md#register-checks-and-failed-entries).
 /// </summary>
 public sealed partial class X86Vcpu
 {

@@ -4,7 +4,10 @@ using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;
 
-/// <summary>Port IO exits (spec §A.7): the PIO bus, else an <c>Io</c> exit completed on the next Run.</summary>
+/// <summary>
+/// Port IO exits (docs/kvm-semantics.md#x86-port-io): the PIO bus, else an <c>Io</c> exit completed on the
+/// next Run.
+/// </summary>
 public sealed partial class X86Vcpu
 {
     private const ulong PioDataOffset = 4096;
@@ -68,7 +71,10 @@ public sealed partial class X86Vcpu
         RunState.ExitReason = ExitReason.Io;
     }
 
-    /// <summary>The non-string IN merge rule (spec §A.6): below 4 bytes only the low bytes of RAX change; 4 bytes zero-extend.</summary>
+    /// <summary>
+    /// The non-string IN merge rule (docs/kvm-semantics.md#x86-port-io): below 4 bytes only the low bytes of
+    /// RAX change; 4 bytes zero-extend.
+    /// </summary>
     private void MergeIn(int size, uint value)
     {
         ref ulong rax = ref _cpu.Regs.Gpr[Gpr.Rax];

@@ -8,13 +8,13 @@ using SoftKvm.X86.Cpu;
 namespace SoftKvm.X86.Kvm;
 
 /// <summary>
-/// An x86 vCPU with KVM's run loop (spec §A.4 for x86): the one-shot completion of the previous exit
-/// (Core's template), immediate exit, then guest execution on the software CPU with the exits of a VMX
-/// host: port IO (in-kernel PIO bus or an <c>Io</c> exit), EPT violations (fast MMIO, else the
-/// instruction emulator, in-kernel devices or an <c>Mmio</c> exit), HLT (halt with the in-kernel
-/// irqchip, an <c>Hlt</c> exit without), CPUID and MSRs answered here, #UD sent to the emulator, guest
-/// debugging. Every way of skipping an instruction goes through <see cref="SkipEmulatedInstruction"/>.
-/// The CPU model owns the registers; the VMM reads and writes them while the vCPU is not running.
+/// An x86 vCPU with KVM's run loop (docs/kvm-semantics.md#run-contract): the one-shot completion of the
+/// previous exit (Core's template), immediate exit, then guest execution on the software CPU with the exits
+/// of a VMX host: port IO (in-kernel PIO bus or an <c>Io</c> exit), EPT violations (fast MMIO, else the
+/// instruction emulator, in-kernel devices or an <c>Mmio</c> exit), HLT (halt with the in-kernel irqchip, an
+/// <c>Hlt</c> exit without), CPUID and MSRs answered here, #UD sent to the emulator, guest debugging. Every
+/// way of skipping an instruction goes through <see cref="SkipEmulatedInstruction"/>. The CPU model owns the
+/// registers; the VMM reads and writes them while the vCPU is not running.
 /// </summary>
 public sealed partial class X86Vcpu : Vcpu
 {

@@ -7,7 +7,10 @@ using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
 namespace SoftKvm.X86.Tests.Kvm;
 
-/// <summary>Spec §5.4: RIP, RFLAGS and single-step only when the emulated instruction retires.</summary>
+/// <summary>
+/// docs/kvm-semantics.md#x86-faulting-emulation: RIP, RFLAGS and single-step only when the emulated
+/// instruction retires.
+/// </summary>
 public class RetirementTests
 {
     [Fact]

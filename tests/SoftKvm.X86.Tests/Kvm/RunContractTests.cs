@@ -5,7 +5,10 @@ using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
 namespace SoftKvm.X86.Tests.Kvm;
 
-/// <summary>Spec §A.4-§A.7: completion of MMIO and port IO exactly once, immediate exit, kicks.</summary>
+/// <summary>
+/// docs/kvm-semantics.md#run-contract, #mmio-exit-data and #x86-port-io: completion of MMIO and port IO
+/// exactly once, immediate exit, kicks.
+/// </summary>
 public class RunContractTests
 {
     [Fact]

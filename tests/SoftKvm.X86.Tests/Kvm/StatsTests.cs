@@ -6,7 +6,10 @@ using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
 namespace SoftKvm.X86.Tests.Kvm;
 
-/// <summary>Spec §6.3 and §C: exit statistics counted where KVM counts them.</summary>
+/// <summary>
+/// docs/kvm-semantics.md#x86-mmio-exit-statistic and #statistics: exit statistics counted where KVM counts
+/// them.
+/// </summary>
 public class StatsTests
 {
     private static Dictionary<string, ulong> Snapshot(KvmMachine m)
@@ -97,7 +100,7 @@ public class StatsTests
     public void Cmps_with_adjacent_mmio_operands_counts_each_userspace_exit()
     {
         // Two memory operands that happen to be adjacent (rdi = rsi + 8) are two emulator reads, each a
-        // userspace exit from its own emulation pass: KVM counts both (spec §6.1), adjacency or not.
+        // userspace exit from its own emulation pass: KVM counts both (docs/kvm-semantics.md#x86-mmio-exit-statistic), adjacency or not.
         using var m = new KvmMachine();
         m.Load(a =>
         {
@@ -117,7 +120,7 @@ public class StatsTests
     [Fact]
     public void Sixteen_byte_sse_load_is_two_exits_and_one_mmio_exit()
     {
-        // One 16-byte operand: two 8-byte pieces of one read, sent as fragments (spec §6.3.3).
+        // One 16-byte operand: two 8-byte pieces of one read, sent as fragments (docs/kvm-semantics.md#x86-mmio-exit-statistic).
         using var m = new KvmMachine();
         m.Load(a =>
         {

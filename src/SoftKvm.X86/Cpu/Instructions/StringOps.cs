@@ -216,7 +216,8 @@ internal static class StringOps
     /// count, 1024 bytes' worth of elements, and the bytes from RDI to the end of its page (DF=0) or from
     /// the start of the page to RDI (DF=1) -- KVM compares that byte count with an element count; at least 1.
     /// Every destination is checked before the port is read, so a fault consumes no port data. An
-    /// unfinished REP leaves RIP at the instruction: the guest re-executes it, a new IO exit, the next batch.
+    /// unfinished REP leaves RIP at the instruction: the guest re-executes it, a new IO exit, the next batch
+    /// (docs/kvm-semantics.md#x86-string-port-io).
     /// </summary>
     private static unsafe void InsBatch(X86Cpu c, bool rep, int asz, int size, ushort port)
     {

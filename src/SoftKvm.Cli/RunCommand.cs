@@ -133,6 +133,12 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             throw new ConfigurationException("--x86-withhold-insn-length is an x86_64 option (use it with --arch x86_64)");
         }
 
+        bool forceEmulation = parse.GetValue(o.X86ForceEmulationPrefix);
+        if (forceEmulation && arch != "x86_64")
+        {
+            throw new ConfigurationException("--x86-force-emulation-prefix is an x86_64 option (use it with --arch x86_64)");
+        }
+
         // Files first, so that a missing file is reported whichever machine is asked for.
         InputFiles.Check(kernel, "kernel");
         string? initrd = parse.GetValue(o.Initrd);
@@ -163,7 +169,11 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Initrd = initrd,
             Append = parse.GetValue(o.Append),
             Disks = disks,
-            MachineOptions = [new Arm64VirtOptions { Gic = gic }, new PcOptions { WithholdInstructionLength = withhold }],
+            MachineOptions =
+            [
+                new Arm64VirtOptions { Gic = gic },
+                new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation },
+            ],
         };
     }
 

@@ -58,8 +58,9 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
+    /// <summary>Whether <paramref name="a"/> is a canonical 48-bit linear address (bits 63:47 all equal).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool IsCanonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
+    public static bool IsCanonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool UserAccess() => _cpl == 3 && !_implicitSupervisor;
@@ -268,6 +269,7 @@ public sealed unsafe partial class X86Cpu
 
     private bool ReadLinearSlow(ulong linear, int size, out ulong value)
     {
+        BeginSlowAccess();
         value = 0;
         ulong v = 0;
         if (!TranslatePieces(linear, size, AccessKind.Read, out int first, out byte* p1, out ulong gpa1, out byte* p2, out ulong gpa2)
@@ -280,6 +282,28 @@ public sealed unsafe partial class X86Cpu
         value = v;
         return true;
     }
+
+    /// <summary>
+    /// A linear access that left the TLB fast path (the only way to a device) starts a new data access
+    /// (<see cref="EmulatedAccess"/>), unless it continues a wider operand (<see cref="BeginWideAccess"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void BeginSlowAccess()
+    {
+        if (!_wideAccess)
+        {
+            _accessSerial++;
+        }
+    }
+
+    /// <summary>Starts one data access made of several linear accesses (a 16-byte operand's two halves); end it with <see cref="EndWideAccess"/>.</summary>
+    private void BeginWideAccess()
+    {
+        _accessSerial++;
+        _wideAccess = true;
+    }
+
+    private void EndWideAccess() => _wideAccess = false;
 
     private bool ReadChunk(byte* p, ulong gpa, ulong linear, int n, int shift, ref ulong v)
     {
@@ -300,10 +324,13 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
-    private bool WriteLinearSlow(ulong linear, int size, ulong value) =>
-        TranslatePieces(linear, size, AccessKind.Write, out int first, out byte* p1, out ulong gpa1, out byte* p2, out ulong gpa2)
-        && WriteChunk(p1, gpa1, linear, first, value)
-        && (first >= size || WriteChunk(p2, gpa2, linear + (ulong)first, size - first, value >> (8 * first)));
+    private bool WriteLinearSlow(ulong linear, int size, ulong value)
+    {
+        BeginSlowAccess();
+        return TranslatePieces(linear, size, AccessKind.Write, out int first, out byte* p1, out ulong gpa1, out byte* p2, out ulong gpa2)
+            && WriteChunk(p1, gpa1, linear, first, value)
+            && (first >= size || WriteChunk(p2, gpa2, linear + (ulong)first, size - first, value >> (8 * first)));
+    }
 
     private bool WriteChunk(byte* p, ulong gpa, ulong linear, int n, ulong v)
     {

@@ -59,10 +59,6 @@ public sealed partial class Vgic
                 mask &= mask - 1;
             }
         }
-        else if (irq.OneOfN)
-        {
-            MarkAllDirty();
-        }
         else
         {
             MarkDirty(irq.TargetVcpu);
@@ -140,7 +136,7 @@ public sealed partial class Vgic
             return v < MaxVcpusV2 && (irq.Targets >> v & 1) != 0;
         }
 
-        return irq.OneOfN ? _cpu[v].GroupEnabled(irq.Group) : irq.TargetVcpu == v;
+        return irq.TargetVcpu == v;
     }
 
     private bool DistGroupEnabled(int group) => group == 0 ? _distGroup0Enabled : _distGroup1Enabled;

@@ -19,7 +19,7 @@ public sealed partial class Vgic
         GicReg.ITargetsR => irq.IsSpi ? irq.Targets : PrivateTargetMask(accessor),
         GicReg.ICfgR => irq.Edge ? 2UL : 0,
         GicReg.CPendSgiR or GicReg.SPendSgiR => irq.SgiSources,
-        GicReg.IRouteR => irq.Mpidr | (irq.OneOfN ? 1UL << 31 : 0),
+        GicReg.IRouteR => irq.Mpidr,
         _ => 0,
     };
 
@@ -80,9 +80,9 @@ public sealed partial class Vgic
                 irq.SgiSources &= (byte)~value;
                 break;
             case GicReg.IRouteR:
-                // Aff2.Aff1.Aff0 and Interrupt_Routing_Mode are kept; Aff3 and the rest are RAZ/WI.
+                // Aff2.Aff1.Aff0 are kept; Aff3 and the rest are RAZ/WI. Interrupt_Routing_Mode (bit 31)
+                // too: KVM implements no 1-of-N routing (docs/kvm-semantics.md#gicv3-irouter-routing-mode).
                 irq.Mpidr = value & 0xff_ffff;
-                irq.OneOfN = (value >> 31 & 1) != 0;
                 irq.TargetVcpu = FindVcpuByAffinity(irq.Mpidr);
                 break;
         }

@@ -86,7 +86,7 @@ public sealed partial class Vgic
 
     private static VgicIrqState SaveIrq(VgicIrq irq) => new(
         irq.Enabled, irq.PendingLatch, irq.LineLevel, irq.Active, irq.ActiveVcpu, irq.Edge,
-        irq.Priority, irq.Group, irq.Targets, irq.Mpidr, irq.OneOfN, irq.SgiSources);
+        irq.Priority, irq.Group, irq.Targets, irq.Mpidr, irq.SgiSources);
 
     private void RestoreIrq(VgicIrq irq, VgicIrqState s)
     {
@@ -108,7 +108,6 @@ public sealed partial class Vgic
             else
             {
                 irq.Mpidr = s.Mpidr & 0xff_ffff;
-                irq.OneOfN = s.OneOfN;
                 irq.TargetVcpu = FindVcpuByAffinity(irq.Mpidr);
             }
         }

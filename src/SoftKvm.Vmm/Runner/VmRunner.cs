@@ -201,7 +201,7 @@ public sealed class VmRunner
             case ExitReason.Shutdown:
                 return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_SHUTDOWN (triple fault)");
             case ExitReason.FailEntry:
-                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_FAIL_ENTRY (reason 0x{run.FailEntry.HardwareEntryFailureReason:x})");
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_FAIL_ENTRY (reason 0x{run.FailEntry.HardwareEntryFailureReason:x}){(run.FailEntry.Message is { } why ? ": " + why : "")}");
             default:
                 return Fail(vcpu, $"vCPU {vcpu.Id}: unexpected exit {ExitReasonNames.Kvm(run.ExitReason)}");
         }

@@ -11,4 +11,11 @@ public sealed record PcOptions : IMachineOptions
     /// (<c>--x86-withhold-insn-length</c>).
     /// </summary>
     public bool WithholdInstructionLength { get; init; }
+
+    /// <summary>
+    /// KVM's <c>kvm.force_emulation_prefix</c> on the VM: <c>ud2; .ascii "kvm"</c> before an instruction
+    /// makes the hypervisor emulate it (guest programs that test the instruction emulator use it;
+    /// <c>--x86-force-emulation-prefix</c>).
+    /// </summary>
+    public bool ForceEmulationPrefix { get; init; }
 }

@@ -39,7 +39,7 @@ public sealed partial class X86Vcpu
                 return SkipEmulatedInstruction(length);
             }
 
-            BeginPioExit(IoDirection.Out, size, port, length);
+            BeginPioExit(IoDirection.Out, size, port, length, 1);
             data[..size].CopyTo(RunState.PioData);
             SetPendingCompletion(CompleteFastPioOut);
             return 0;
@@ -51,18 +51,19 @@ public sealed partial class X86Vcpu
             return SkipEmulatedInstruction(length);
         }
 
-        BeginPioExit(IoDirection.In, size, port, length);
+        BeginPioExit(IoDirection.In, size, port, length, 1);
         SetPendingCompletion(CompleteFastPioIn);
         return 0;
     }
 
-    private void BeginPioExit(IoDirection direction, int size, ushort port, int length)
+    /// <summary>Fills the <c>io</c> exit: <paramref name="count"/> elements of <paramref name="size"/> bytes in the PIO data page (a batch only for an emulated REP INS).</summary>
+    private void BeginPioExit(IoDirection direction, int size, ushort port, int length, int count)
     {
         ref var io = ref RunState.Io;
         io.Direction = direction;
         io.Size = (byte)size;
         io.Port = port;
-        io.Count = 1;
+        io.Count = (uint)count;
         io.DataOffset = PioDataOffset;
         _pioSize = size;
         _pioInstructionLength = length;

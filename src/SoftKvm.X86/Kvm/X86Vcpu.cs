@@ -103,12 +103,20 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         return _cpu.Regs;
     }
 
-    /// <summary>Replaces the register file and recomputes the mode (<c>KVM_SET_REGS</c>/<c>SREGS</c>).</summary>
-    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    /// <summary>
+    /// Replaces the register file and recomputes the mode (<c>KVM_SET_REGS</c>/<c>SREGS</c>). As KVM, RFLAGS
+    /// bit 1 is set, and special registers <c>kvm_is_valid_sregs</c> rejects are refused; a state that passes
+    /// but that VMX would not enter fails the next entry (<c>KVM_EXIT_FAIL_ENTRY</c>).
+    /// </summary>
+    /// <exception cref="VcpuException">the vCPU is running; or, with -EINVAL, CR0 with bits 63:32, NW without
+    /// CD or PG without PE, paging with EFER.LME but without CR4.PAE or EFER.LMA, EFER.LMA or a 64-bit CS
+    /// outside that (nothing changes).</exception>
     public void SetRegisters(in X86Registers registers)
     {
         ThrowIfRunning();
+        ThrowIfInvalidSregs(registers);
         _cpu.Regs = registers;
+        _cpu.Regs.Rflags |= Rflags.Fixed1;
         _cpu.StateChanged();
     }
 
@@ -285,6 +293,12 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             _windowWaiting = RunState.RequestInterruptWindow && !open;
         }
 
+        if (InvalidGuestState() is { } invalid)
+        {
+            Stats.Increment(Core.Stats.VcpuStat.Exits);
+            return FailEntry(invalid);
+        }
+
         long budget = GuestSingleStep || _windowWaiting ? 1 : Budget;
         EnterGuest();
         var reason = _cpu.Run(budget);
@@ -387,6 +401,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         {
             case ExceptionVector.UD:
                 // KVM intercepts #UD and sends the instruction to the emulator (handle_ud, EMULTYPE_TRAP_UD).
+                SkipForcedEmulationPrefix();
                 return Emulate(EmulationKind.TrapUd);
             case ExceptionVector.DB:
             {

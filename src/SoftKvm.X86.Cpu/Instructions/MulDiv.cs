@@ -147,17 +147,28 @@ internal static class MulDiv
         c.SetStatus(flags);
     }
 
-    public static void Div(X86Cpu c, ref Instruction i)
+    /// <summary>The divisor of DIV/IDIV; false when the instruction is done (a fault reading it, or #DE for 0).</summary>
+    private static bool Divisor(X86Cpu c, ref Instruction i, out int size, out ulong d)
     {
-        int size = X86Cpu.OpSize(ref i, 0);
-        if (!c.ReadOp(ref i, 0, size, out ulong d))
+        size = X86Cpu.OpSize(ref i, 0);
+        if (!c.ReadOp(ref i, 0, size, out d))
         {
-            return;
+            return false;
         }
 
         if (d == 0)
         {
             c.Fault(ExceptionVector.DE);
+            return false;
+        }
+
+        return true;
+    }
+
+    public static void Div(X86Cpu c, ref Instruction i)
+    {
+        if (!Divisor(c, ref i, out int size, out ulong d))
+        {
             return;
         }
 
@@ -192,15 +203,8 @@ internal static class MulDiv
 
     public static void Idiv(X86Cpu c, ref Instruction i)
     {
-        int size = X86Cpu.OpSize(ref i, 0);
-        if (!c.ReadOp(ref i, 0, size, out ulong du))
+        if (!Divisor(c, ref i, out int size, out ulong du))
         {
-            return;
-        }
-
-        if (du == 0)
-        {
-            c.Fault(ExceptionVector.DE);
             return;
         }
 

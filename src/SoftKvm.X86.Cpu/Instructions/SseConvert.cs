@@ -50,18 +50,14 @@ internal static unsafe class SseConvert
     /// <summary>CVTSS2SI / CVTTSS2SI / CVTSD2SI / CVTTSD2SI r32/r64, xmm/m.</summary>
     public static void Cvts2si(X86Cpu c, ref Instruction i)
     {
-        if (!c.SseAvailable())
+        var m = i.Mnemonic;
+        bool dbl = m is Mnemonic.Cvtsd2si or Mnemonic.Cvttsd2si;
+        if (!c.SseAvailable() || !c.ReadScalarOperand(ref i, 1, dbl ? 8 : 4, out ulong s))
         {
             return;
         }
 
-        var m = i.Mnemonic;
-        bool dbl = m is Mnemonic.Cvtsd2si or Mnemonic.Cvttsd2si;
         bool trunc = m is Mnemonic.Cvttss2si or Mnemonic.Cvttsd2si;
-        if (!c.ReadScalarOperand(ref i, 1, dbl ? 8 : 4, out ulong s))
-        {
-            return;
-        }
 
         uint mx = c.Mxcsr, flags = 0;
         int bits = X86Cpu.RegSize(i.Op0Register) * 8;

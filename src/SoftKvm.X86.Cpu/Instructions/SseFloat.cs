@@ -150,18 +150,14 @@ internal static unsafe class SseFloat
     /// COMIS signals IE on any NaN, UCOMIS only on an SNaN.</summary>
     public static void Comis(X86Cpu c, ref Instruction i)
     {
-        if (!c.SseAvailable())
+        var m = i.Mnemonic;
+        bool dbl = m is Mnemonic.Comisd or Mnemonic.Ucomisd;
+        if (!c.SseAvailable() || !c.ReadScalarOperand(ref i, 1, dbl ? 8 : 4, out ulong b))
         {
             return;
         }
 
-        var m = i.Mnemonic;
-        bool dbl = m is Mnemonic.Comisd or Mnemonic.Ucomisd;
         bool signaling = m is Mnemonic.Comiss or Mnemonic.Comisd;
-        if (!c.ReadScalarOperand(ref i, 1, dbl ? 8 : 4, out ulong b))
-        {
-            return;
-        }
 
         ulong a = c.Xmm(i.Op0Register).Lo;
         uint flags = 0;

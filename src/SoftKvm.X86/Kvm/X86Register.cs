@@ -3,7 +3,7 @@ namespace SoftKvm.X86.Kvm;
 /// <summary>
 /// The registers of <c>struct kvm_regs</c> and the control registers and EFER of <c>struct kvm_sregs</c>,
 /// for <see cref="X86Vcpu.GetRegister"/> and <see cref="X86Vcpu.SetRegister"/>. The general-purpose
-/// registers come first, in the x86 encoding order.
+/// registers come first, numbered in the x86 encoding order (RAX = 0 ... R15 = 15), then RIP = 16 and the rest.
 /// </summary>
 public enum X86Register
 {
@@ -11,73 +11,73 @@ public enum X86Register
     Rax = 0,
 
     /// <summary>RCX.</summary>
-    Rcx = 1,
+    Rcx,
 
     /// <summary>RDX.</summary>
-    Rdx = 2,
+    Rdx,
 
     /// <summary>RBX.</summary>
-    Rbx = 3,
+    Rbx,
 
     /// <summary>RSP.</summary>
-    Rsp = 4,
+    Rsp,
 
     /// <summary>RBP.</summary>
-    Rbp = 5,
+    Rbp,
 
     /// <summary>RSI.</summary>
-    Rsi = 6,
+    Rsi,
 
     /// <summary>RDI.</summary>
-    Rdi = 7,
+    Rdi,
 
     /// <summary>R8.</summary>
-    R8 = 8,
+    R8,
 
     /// <summary>R9.</summary>
-    R9 = 9,
+    R9,
 
     /// <summary>R10.</summary>
-    R10 = 10,
+    R10,
 
     /// <summary>R11.</summary>
-    R11 = 11,
+    R11,
 
     /// <summary>R12.</summary>
-    R12 = 12,
+    R12,
 
     /// <summary>R13.</summary>
-    R13 = 13,
+    R13,
 
     /// <summary>R14.</summary>
-    R14 = 14,
+    R14,
 
     /// <summary>R15.</summary>
-    R15 = 15,
+    R15,
 
     /// <summary>RIP.</summary>
     Rip = 16,
 
     /// <summary>RFLAGS (bit 1 is always set, as KVM sets it).</summary>
-    Rflags = 17,
+    Rflags,
 
     /// <summary>CR0.</summary>
-    Cr0 = 18,
+    Cr0,
 
     /// <summary>CR2.</summary>
-    Cr2 = 19,
+    Cr2,
 
     /// <summary>CR3.</summary>
-    Cr3 = 20,
+    Cr3,
 
     /// <summary>CR4.</summary>
-    Cr4 = 21,
+    Cr4,
 
     /// <summary>CR8 (the task priority; with the in-kernel irqchip the local APIC's TPR[7:4]).</summary>
-    Cr8 = 22,
+    Cr8,
 
     /// <summary>IA32_EFER.</summary>
-    Efer = 23,
+    Efer,
 }
 
 /// <summary>The segment registers of <c>struct kvm_sregs</c> for <see cref="X86Vcpu.SetSegment"/>, in the x86 encoding order.</summary>
@@ -87,17 +87,17 @@ public enum X86Segment
     Es = 0,
 
     /// <summary>CS.</summary>
-    Cs = 1,
+    Cs,
 
     /// <summary>SS.</summary>
-    Ss = 2,
+    Ss,
 
     /// <summary>DS.</summary>
-    Ds = 3,
+    Ds,
 
     /// <summary>FS.</summary>
-    Fs = 4,
+    Fs,
 
     /// <summary>GS.</summary>
-    Gs = 5,
+    Gs,
 }

@@ -32,7 +32,7 @@ internal sealed class TestFunction : PciDevice
 
     public Recorder Bar1 { get; } = new();
 
-    public PciBarRegion Bar2 { get; } = new();
+    public CompositeRegion Bar2 { get; } = new();
 
     public List<(int Offset, int Length)> Written { get; } = [];
 

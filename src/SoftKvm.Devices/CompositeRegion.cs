@@ -1,20 +1,21 @@
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
 
-namespace SoftKvm.Devices.Pci;
+namespace SoftKvm.Devices;
 
 /// <summary>
-/// The inside of a BAR made of several register blocks (virtio-pci's common configuration, ISR,
-/// notification and device configuration; an MSI-X table and its Pending Bit Array): an access that lies
-/// in one block reaches it at the block's offset; anything else reads as zero and ignores writes.
+/// A window made of several register blocks (a PCI BAR with virtio-pci's common configuration, ISR,
+/// notification and device configuration, or an MSI-X table and its Pending Bit Array; the PC's reset
+/// control register among the PCI address ports): an access that lies in one block reaches it at the
+/// block's offset; anything else reads as zero and ignores writes.
 /// </summary>
-public sealed class PciBarRegion : IIoDevice
+public sealed class CompositeRegion : IIoDevice
 {
     private (ulong Start, ulong Length, IIoDevice Device)[] _blocks = [];
 
     /// <summary>Places <paramref name="device"/> on [<paramref name="offset"/>, +<paramref name="length"/>).</summary>
     /// <exception cref="ArgumentException">the block overlaps another.</exception>
-    public PciBarRegion Add(ulong offset, ulong length, IIoDevice device)
+    public CompositeRegion Add(ulong offset, ulong length, IIoDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfZero(length);

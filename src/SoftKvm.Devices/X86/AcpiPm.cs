@@ -75,6 +75,26 @@ public sealed class AcpiPm : IIoDevice
         _unsupported = unsupported;
     }
 
+    /// <summary>A copy of the register state (the timer runs on host time and is not part of it).</summary>
+    public AcpiPmState SaveState()
+    {
+        lock (_lock)
+        {
+            return new AcpiPmState(_enable, _control);
+        }
+    }
+
+    /// <summary>Restores a state saved by <see cref="SaveState"/>.</summary>
+    public void RestoreState(AcpiPmState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        lock (_lock)
+        {
+            _enable = (ushort)(state.Enable & EnableMask);
+            _control = (ushort)(SciEnable | (state.Control & SleepTypeMask));
+        }
+    }
+
     /// <summary>The PM timer's count now (24 bits).</summary>
     public uint Timer => (uint)(Ticks() & 0xFF_FFFF);
 

@@ -53,6 +53,19 @@ public class AcpiPmTests
     }
 
     [Fact]
+    public void EnableAndSleepTypeSurviveSaveRestore()
+    {
+        Write16(2, 0x0101);
+        Write16(4, 3 << 10);
+        var saved = _pm.SaveState();
+        Write16(2, 0);
+        Write16(4, 0);
+        _pm.RestoreState(saved);
+        Assert.Equal(0x0101, Read16(2));
+        Assert.Equal((ushort)(AcpiPm.SciEnable | (3 << 10)), Read16(4));
+    }
+
+    [Fact]
     public void TimerIs24BitsAndMoves()
     {
         uint a = Io.Read32(_pm, AcpiPm.TimerBlock);

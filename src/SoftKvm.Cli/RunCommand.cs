@@ -139,6 +139,12 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             throw new ConfigurationException("--x86-force-emulation-prefix is an x86_64 option (use it with --arch x86_64)");
         }
 
+        bool virtioPci = parse.GetValue(o.X86VirtioPci);
+        if (virtioPci && arch != "x86_64")
+        {
+            throw new ConfigurationException("--x86-virtio-pci is an x86_64 option (use it with --arch x86_64)");
+        }
+
         // Files first, so that a missing file is reported whichever machine is asked for.
         InputFiles.Check(kernel, "kernel");
         string? initrd = parse.GetValue(o.Initrd);
@@ -172,7 +178,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             MachineOptions =
             [
                 new Arm64VirtOptions { Gic = gic },
-                new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation },
+                new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = virtioPci },
             ],
         };
     }

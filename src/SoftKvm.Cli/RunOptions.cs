@@ -43,6 +43,12 @@ internal sealed class RunOptions
             + "hypervisor's instruction emulator run it (for guest programs that test the emulator)",
     };
 
+    public Option<bool> X86VirtioPci { get; } = new("--x86-virtio-pci")
+    {
+        Description = "x86_64: put the virtio devices (disks, console) on PCI bus 0 as virtio-pci functions instead of "
+            + "virtio-mmio windows announced on the kernel command line",
+    };
+
     public Option<bool> Profile { get; } = new("--profile")
     {
         Description = "sample every vCPU's program counter (1 kHz) and, after the run, print where the guest spent its time, "
@@ -52,5 +58,5 @@ internal sealed class RunOptions
     public Option<string?> Symbols { get; } = new("--symbols") { Description = "with --profile: name guest functions from FILE in nm format (a kernel's System.map, or `nm guest.elf`)", HelpName = "FILE" };
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix];
+        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci];
 }

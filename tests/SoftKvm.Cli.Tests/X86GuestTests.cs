@@ -37,6 +37,25 @@ public sealed class X86GuestTests
         Assert.DoesNotContain("Unhandled", error);
     }
 
+    // virtiopci drives the console as a modern virtio-pci function (capabilities, common configuration,
+    // queue 1, notify, ISR); QEMU runs it with virtio-serial-pci,disable-legacy=on (guests/x86/Makefile).
+    [Fact]
+    public void VirtioPciConsoleWorksAsUnderQemu()
+    {
+        var (code, serial, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--memory", "64M", "--x86-virtio-pci");
+        Assert.Equal(File.ReadAllText(Path.Combine(Guests(), "virtiopci.expected")), serial);
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("Unhandled", error);
+    }
+
+    [Fact]
+    public void VirtioPciIsAnX86Option()
+    {
+        var (code, _, _, error) = Softkvm("run", "--arch", "arm64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--x86-virtio-pci");
+        Assert.Equal(2, code);
+        Assert.Contains("--x86-virtio-pci", error);
+    }
+
     [Fact]
     public void StatsCountThePortExits()
     {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
+using SoftKvm.Devices.Pci;
 using SoftKvm.Devices.Virtio;
 using SoftKvm.Devices.X86;
 using SoftKvm.Vmm.Loaders;
@@ -97,19 +98,30 @@ internal sealed class PcMachine : IMachine
             PioBus.Register(RtcPort, CmosRtc.PortCount, new CmosRtc(unsupported: io.Log.WriteLine));
             PioBus.Register(IsaDebugExit.DefaultPort, IsaDebugExit.PortCount, new IsaDebugExit(code =>
                 DeviceExit?.Invoke(code, $"isa-debug-exit: the guest wrote 0x{(uint)code >> 1:x}, exit code {code}")));
-            _platform = new PcPlatform(config, _vm, Irqchip, _lines, MmioBus, PioBus, io, (code, message) => DeviceExit?.Invoke(code, message));
-            _owned.Add(_platform);
-            int n = 0;
+            var devices = new List<VirtioDevice>();
             foreach (var disk in config.Disks)
             {
                 var blk = new VirtioBlock(disk.Path, disk.ReadOnly);
                 _owned.Add(blk);
-                var transport = AddVirtio(blk, n, io);
-                AddFastMmioDoorbell(transport, PcMemoryMap.VirtioMmioAddress(n) + VirtioQueueNotify);
-                n++;
+                devices.Add(blk);
             }
 
-            AddVirtio(new VirtioConsole(io.Console), n, io);
+            devices.Add(new VirtioConsole(io.Console));
+            bool virtioPci = config.OptionsOf<PcOptions>().VirtioPci;
+            var pciFunctions = virtioPci ? devices.Select(d => (PciDevice)new VirtioPciTransport(d, _vm.Memory, io.Log.WriteLine)).ToList() : [];
+            _platform = new PcPlatform(config, _vm, Irqchip, _lines, MmioBus, PioBus, io, (code, message) => DeviceExit?.Invoke(code, message), pciFunctions);
+            _owned.Add(_platform);
+            if (!virtioPci)
+            {
+                for (int n = 0; n < devices.Count; n++)
+                {
+                    var transport = AddVirtio(devices[n], n, io);
+                    if (devices[n] is VirtioBlock)
+                    {
+                        AddFastMmioDoorbell(transport, PcMemoryMap.VirtioMmioAddress(n) + VirtioQueueNotify);
+                    }
+                }
+            }
         }
         catch
         {

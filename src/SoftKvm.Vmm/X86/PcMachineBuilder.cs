@@ -45,11 +45,14 @@ public sealed class PcMachineBuilder : IMachineBuilder
         }
     }
 
-    /// <summary>The number of virtio-mmio windows in use: the disks and the virtio-console (always present on the PC).</summary>
+    /// <summary>
+    /// The number of virtio-mmio windows in use: the disks and the virtio-console (always present on the PC);
+    /// none when they are virtio-pci functions (<see cref="PcOptions.VirtioPci"/>).
+    /// </summary>
     public static int VirtioDeviceCount(MachineConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return config.Disks.Count + 1;
+        return config.OptionsOf<PcOptions>().VirtioPci ? 0 : config.Disks.Count + 1;
     }
 
     /// <summary>The kernel command line: <c>--append</c>, then one <c>virtio_mmio.device=</c> parameter per virtio-mmio window in use.</summary>

@@ -18,4 +18,10 @@ public sealed record PcOptions : IMachineOptions
     /// <c>--x86-force-emulation-prefix</c>).
     /// </summary>
     public bool ForceEmulationPrefix { get; init; }
+
+    /// <summary>
+    /// The virtio devices (the disks, then the console) are virtio-pci functions on bus 0 from device 3
+    /// instead of virtio-mmio windows announced on the command line (<c>--x86-virtio-pci</c>).
+    /// </summary>
+    public bool VirtioPci { get; init; }
 }

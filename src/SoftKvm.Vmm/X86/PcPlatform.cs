@@ -30,6 +30,9 @@ internal sealed class PcPlatform : IDisposable
     /// <summary>pci-testdev's device number on bus 0.</summary>
     public const int PciTestDeviceSlot = 2;
 
+    /// <summary>The device number of the first virtio-pci function (the disks, then the console).</summary>
+    public const int FirstFreeSlot = 3;
+
     /// <summary>The I/O window PCI BARs are assigned from (SeaBIOS's 0xC000 up).</summary>
     public static readonly PciWindow PciIoWindow = new(0xC000, 0x4000);
 
@@ -38,7 +41,11 @@ internal sealed class PcPlatform : IDisposable
 
     private readonly PciTestDevice _pciTest = new();
 
-    public PcPlatform(MachineConfig config, X86Vm vm, X86Irqchip irqchip, PcIrqLines lines, IoBus mmio, IoBus pio, MachineIo io, Action<int, string> stop)
+    /// <summary>
+    /// Creates the devices; <paramref name="functions"/> (virtio-pci transports with <c>--x86-virtio-pci</c>)
+    /// go on bus 0 from <see cref="FirstFreeSlot"/> on, before the firmware assigns the BARs.
+    /// </summary>
+    public PcPlatform(MachineConfig config, X86Vm vm, X86Irqchip irqchip, PcIrqLines lines, IoBus mmio, IoBus pio, MachineIo io, Action<int, string> stop, IReadOnlyList<PciDevice> functions)
     {
         try
         {
@@ -46,6 +53,11 @@ internal sealed class PcPlatform : IDisposable
             Bus = new PciBus(host);
             Bus.Attach(0, 0, new I440fxHostBridge());
             Bus.Attach(PciTestDeviceSlot, 0, _pciTest);
+            for (int i = 0; i < functions.Count; i++)
+            {
+                Bus.Attach(FirstFreeSlot + i, 0, functions[i]);
+            }
+
             var reset = new ResetControl(() => stop(0, "reset: the guest wrote RST_CPU to port 0xcf9; SoftKvm stops instead of rebooting"));
             var addressPortBytes = new CompositeRegion().Add(ResetControl.Port - PciConfigMechanism1.AddressPort, 1, reset);
             pio.Register(PciConfigMechanism1.AddressPort, PciConfigMechanism1.PortCount, new PciConfigMechanism1(Bus, addressPortBytes));

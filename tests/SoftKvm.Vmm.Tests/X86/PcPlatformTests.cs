@@ -210,6 +210,41 @@ public sealed class PcPlatformTests : IDisposable
     }
 
     [Fact]
+    public void VirtioPciOptionPutsTheDisksAndConsoleOnBus0InsteadOfVirtioMmio()
+    {
+        string disk = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(disk, new byte[4096]);
+            var config = new MachineConfig
+            {
+                Architecture = "x86_64",
+                Cpus = 1,
+                MemorySize = 64UL << 20,
+                Kernel = MultibootImages.Guest("compute32.elf"),
+                Disks = [new DiskConfig(disk, ReadOnly: true)],
+                MachineOptions = [new PcOptions { VirtioPci = true }],
+            };
+            Assert.DoesNotContain("virtio_mmio", PcMachineBuilder.KernelCommandLine(config));
+            using var m = (PcMachine)new PcMachineBuilder().Prepare(config).Create(new MachineIo(new SerialOutput(new MemoryStream()), TextWriter.Null));
+            var blk = m.Platform.Bus.Find(new SoftKvm.Devices.Pci.PciAddress(0, PcPlatform.FirstFreeSlot, 0))!;
+            var console = m.Platform.Bus.Find(new SoftKvm.Devices.Pci.PciAddress(0, PcPlatform.FirstFreeSlot + 1, 0))!;
+            Assert.Equal((ushort)0x1042, blk.Identity.DeviceId);
+            Assert.Equal((ushort)0x1043, console.Identity.DeviceId);
+            ulong regs = console.BarAddress(SoftKvm.Devices.Virtio.VirtioPciTransport.RegistersBar)!.Value;
+            Assert.True(m.MmioBus.TryFind(regs + 0x12, 2, out _, out _));
+            Span<byte> numQueues = stackalloc byte[2];
+            Assert.True(m.MmioBus.Read(null, regs + 0x12, numQueues));
+            Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(numQueues));
+            Assert.False(m.MmioBus.TryFind(PcMemoryMap.VirtioMmioBase, 4, out _, out _));
+        }
+        finally
+        {
+            File.Delete(disk);
+        }
+    }
+
+    [Fact]
     public void AcpiTablesAreInGuestMemory()
     {
         var rsdp = new byte[36];

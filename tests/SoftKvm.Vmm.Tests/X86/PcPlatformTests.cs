@@ -33,6 +33,13 @@ public sealed class PcPlatformTests : IDisposable
 
     public void Dispose() => _m.Dispose();
 
+    private static byte ConfigByte(SoftKvm.Devices.Pci.PciDevice f, int offset)
+    {
+        var b = new byte[1];
+        f.ReadConfig(offset, b);
+        return b[0];
+    }
+
     private uint In32(ushort port)
     {
         Span<byte> b = stackalloc byte[4];
@@ -242,6 +249,69 @@ public sealed class PcPlatformTests : IDisposable
         {
             File.Delete(disk);
         }
+    }
+
+    [Fact]
+    public void VirtioPciMsixVectorReachesTheLocalApic()
+    {
+        var config = new MachineConfig
+        {
+            Architecture = "x86_64",
+            Cpus = 1,
+            MemorySize = 64UL << 20,
+            Kernel = MultibootImages.Guest("compute32.elf"),
+            MachineOptions = [new PcOptions { VirtioPci = true }],
+        };
+        using var m = (PcMachine)new PcMachineBuilder().Prepare(config).Create(new MachineIo(new SerialOutput(new MemoryStream()), TextWriter.Null));
+        var f = m.Platform.Bus.Find(new SoftKvm.Devices.Pci.PciAddress(0, PcPlatform.FirstFreeSlot, 0))!;
+        ulong regs = f.BarAddress(SoftKvm.Devices.Virtio.VirtioPciTransport.RegistersBar)!.Value;
+        ulong msixTable = f.BarAddress(SoftKvm.Devices.Virtio.VirtioPciTransport.MsixBar)!.Value;
+        void W(ulong address, uint value, int size)
+        {
+            var b = new byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+            Assert.True(m.MmioBus.Write(null, address, b.AsSpan(0, size)));
+        }
+
+        var apic = ((X86Vcpu)m.Vcpus[0]).Apic!;
+        var svr = new byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(svr, 0x1FF);
+        apic.Write(null, 0xF0, svr); // software-enable the local APIC
+
+        const ulong desc = 0x20_0000, avail = 0x20_1000, used = 0x20_2000, buffer = 0x20_3000;
+        W(regs + 0x14, 1 | 2, 1);
+        W(regs + 0x08, 1, 4);
+        W(regs + 0x0C, 1, 4); // VIRTIO_F_VERSION_1
+        W(regs + 0x14, 1 | 2 | 8, 1);
+        W(regs + 0x16, 1, 2); // the transmit queue
+        W(regs + 0x18, 8, 2);
+        W(regs + 0x20, (uint)desc, 4);
+        W(regs + 0x28, (uint)avail, 4);
+        W(regs + 0x30, (uint)used, 4);
+        W(regs + 0x1A, 1, 2); // queue 1 -> MSI-X vector 1
+        W(regs + 0x1C, 1, 2);
+        W(regs + 0x14, 1 | 2 | 8 | 4, 1);
+        W(msixTable + 16, 0xFEE0_0000, 4); // entry 1: APIC 0, vector 0x45, fixed, edge, unmasked
+        W(msixTable + 24, 0x45, 4);
+        W(msixTable + 28, 0, 4);
+        f.WriteConfig(4, [0x06, 0x00]); // memory space, bus master
+        for (int cap = ConfigByte(f, 0x34); cap != 0; cap = ConfigByte(f, cap + 1))
+        {
+            if (ConfigByte(f, cap) == 0x11)
+            {
+                f.WriteConfig(cap + 3, [0x80]); // MSI-X enable
+            }
+        }
+
+        m.Vm.Memory.Write(buffer, (byte)'x');
+        m.Vm.Memory.Write(desc, buffer);
+        m.Vm.Memory.Write(desc + 8, 1u);
+        m.Vm.Memory.Write(avail + 4, (ushort)0);
+        m.Vm.Memory.Write(avail + 2, (ushort)1);
+        Assert.False(apic.IsRequested(0x45));
+        W(regs + SoftKvm.Devices.Virtio.VirtioPciTransport.NotifyOffset + 4, 1, 2);
+        Assert.Equal(1, m.Vm.Memory.Read<ushort>(used + 2));
+        Assert.True(apic.IsRequested(0x45));
     }
 
     [Fact]

@@ -10,7 +10,8 @@ namespace SoftKvm.Vmm.Arm64;
 /// <summary>
 /// The real arm64 backend of the <c>virt</c> machine: an <see cref="Arm64Vm"/> with an in-kernel
 /// <see cref="Vgic"/> at QEMU virt's addresses (GICv2: distributor and CPU interface; GICv3: distributor
-/// and the redistributor regions of <see cref="VirtMemoryMap.RedistributorRegions"/>), PSCI over HVC.
+/// and the redistributor regions of <see cref="VirtMemoryMap.RedistributorRegions"/>, and an ITS at
+/// <see cref="VirtMemoryMap.GicItsBase"/> as QEMU's virt has by default), PSCI over HVC.
 /// </summary>
 public sealed class Arm64VirtBackend : IArm64VirtBackend
 {
@@ -37,6 +38,8 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
                 {
                     vgic.AddRedistributorRegion(i, regions[i].Base, regions[i].Count);
                 }
+
+                vgic.CreateIts().SetBaseAddress(GicItsBase);
             }
 
             vm.InterruptController = vgic;

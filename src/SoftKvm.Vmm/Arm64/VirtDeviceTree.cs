@@ -42,6 +42,7 @@ public static class VirtDeviceTree
         var fdt = new FdtBuilder();
         uint gicPhandle = fdt.AllocatePhandle();
         uint clockPhandle = fdt.AllocatePhandle();
+        uint itsPhandle = options.Gic == GicVersion.V3 ? fdt.AllocatePhandle() : 0;
 
         fdt.BeginNode("");
         fdt.PropertyU32("interrupt-parent", gicPhandle);
@@ -56,7 +57,7 @@ public static class VirtDeviceTree
         AddCpus(fdt, options);
         AddTimer(fdt, options.Gic, cpus);
         AddClock(fdt, clockPhandle);
-        AddGic(fdt, options.Gic, cpus, gicPhandle);
+        AddGic(fdt, options.Gic, cpus, gicPhandle, itsPhandle);
         AddPrimeCell(fdt, "pl011", UartBase, UartSize, UartIntId, clockPhandle, ["uartclk", "apb_pclk"]);
         AddPrimeCell(fdt, "pl031", RtcBase, RtcSize, RtcIntId, clockPhandle, ["apb_pclk"]);
         for (int i = 0; i < options.VirtioTransports; i++)
@@ -175,7 +176,7 @@ public static class VirtDeviceTree
         fdt.EndNode();
     }
 
-    private static void AddGic(FdtBuilder fdt, GicVersion gic, int cpus, uint phandle)
+    private static void AddGic(FdtBuilder fdt, GicVersion gic, int cpus, uint phandle, uint itsPhandle)
     {
         fdt.BeginNode($"intc@{GicDistributorBase:x}");
         if (gic == GicVersion.V2)
@@ -204,6 +205,18 @@ public static class VirtDeviceTree
         fdt.PropertyU32("#size-cells", 2);
         fdt.PropertyEmpty("ranges");
         fdt.PropertyU32("phandle", phandle);
+        if (gic == GicVersion.V3)
+        {
+            // The ITS, as QEMU's virt describes it (a child of the GIC node), the MSI controller of PCI devices.
+            fdt.BeginNode($"its@{GicItsBase:x}");
+            fdt.PropertyStrings("compatible", "arm,gic-v3-its");
+            fdt.PropertyEmpty("msi-controller");
+            fdt.PropertyU32("#msi-cells", 1);
+            fdt.PropertyRegs("reg", (GicItsBase, GicItsSize));
+            fdt.PropertyU32("phandle", itsPhandle);
+            fdt.EndNode();
+        }
+
         fdt.EndNode();
     }
 

@@ -11,10 +11,13 @@ namespace SoftKvm.Vmm.Arm64;
 /// The real arm64 backend of the <c>virt</c> machine: an <see cref="Arm64Vm"/> with an in-kernel
 /// <see cref="Vgic"/> at QEMU virt's addresses (GICv2: distributor and CPU interface; GICv3: distributor
 /// and the redistributor regions of <see cref="VirtMemoryMap.RedistributorRegions"/>, and an ITS at
-/// <see cref="VirtMemoryMap.GicItsBase"/> as QEMU's virt has by default), PSCI over HVC.
+/// <see cref="VirtMemoryMap.GicItsBase"/> as QEMU's virt has by default), a PMUv3 in every vCPU, PSCI over HVC.
 /// </summary>
 public sealed class Arm64VirtBackend : IArm64VirtBackend
 {
+    /// <inheritdoc />
+    public bool HasPmu => true;
+
     /// <inheritdoc />
     public ulong GetMpidr(int vcpuId) => Mpidr.FromVcpuId(vcpuId);
 
@@ -59,7 +62,7 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
     public void SetBootState(Vcpu vcpu, Arm64BootState state)
     {
         var cpu = (Arm64Vcpu)vcpu;
-        cpu.Init(new Arm64VcpuInit { PowerOff = !state.PoweredOn, PsciConduit = PsciConduit.Hvc });
+        cpu.Init(new Arm64VcpuInit { PowerOff = !state.PoweredOn, PsciConduit = PsciConduit.Hvc, Pmu = true });
         if (state.PoweredOn)
         {
             cpu.SetRegister(Arm64CoreRegister.Pc, state.Pc);

@@ -86,6 +86,15 @@ public class VirtDeviceTreeTests
     }
 
     [Fact]
+    public void ThePmuNodeUsesPpi7()
+    {
+        var r = new FdtReader(VirtDeviceTree.Build(Options(4, GicVersion.V3) with { Pmu = true }));
+        Assert.Equal(["arm,armv8-pmuv3"], r.Strings("/pmu", "compatible"));
+        Assert.Equal([1u, 7u, 4u], r.Cells("/pmu", "interrupts"));       // PPI 7 = INTID 23, level high
+        Assert.DoesNotContain("/pmu", new FdtReader(VirtDeviceTree.Build(Options(4, GicVersion.V3))).NodeOrder);
+    }
+
+    [Fact]
     public void GicV3BeyondOneHundredTwentyThreeCpusUsesTheSecondRegion()
     {
         var r = new FdtReader(VirtDeviceTree.Build(Options(512, GicVersion.V3)));

@@ -41,6 +41,10 @@ internal static class HouseRules
         ("SoftKvm.Vmm.Arm64", ["SoftKvm.Vmm.X86", "SoftKvm.X86"], "one machine does not use another's"),
         ("SoftKvm.Vmm.X86", ["SoftKvm.Vmm.Arm64", "SoftKvm.Arm64"], "one machine does not use another's"),
         ("SoftKvm.Devices", ["SoftKvm.Arm64", "SoftKvm.X86"], "devices know their registers and interrupt lines, not an architecture"),
+        ("SoftKvm.Devices.Pci", ["SoftKvm.Devices.X86", "SoftKvm.Devices.Arm"],
+            "the PCI core serves the PC and the arm64 virt machine alike: all it knows of a machine is IPciHost"),
+        ("SoftKvm.Devices.FwCfg", ["SoftKvm.Devices.X86", "SoftKvm.Devices.Arm"],
+            "fw_cfg's items and DMA are the same on every machine; only the register front end differs"),
     ];
 
     private static string[] MachineSpecific => ["SoftKvm.Vmm.Arm64", "SoftKvm.Vmm.X86", "SoftKvm.Arm64", "SoftKvm.X86"];

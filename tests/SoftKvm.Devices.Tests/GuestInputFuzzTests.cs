@@ -1,6 +1,8 @@
 using SoftKvm.Core.Io;
 using SoftKvm.Core.Memory;
 using SoftKvm.Devices.Arm;
+using SoftKvm.Devices.Pci;
+using SoftKvm.Devices.Tests.Pci;
 using SoftKvm.Devices.Virtio;
 using SoftKvm.Devices.X86;
 
@@ -40,6 +42,72 @@ public sealed class GuestInputFuzzTests : IDisposable
                 device.Read(null, offset, data);
             }
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void PcPlatformDevicesSurviveRandomAccesses(int seed)
+    {
+        int stops = 0;
+        Hammer(new AcpiPm(() => stops++, _ => { }), AcpiPm.PortCount, seed);
+        Hammer(new ResetControl(() => stops++), 1, seed, 200);
+        var lines = Enumerable.Range(0, PcTestDevice.IrqLineCount).Select(_ => new FakeIrqLine()).ToArray();
+        var testdev = new PcTestDevice(lines, _ => { });
+        Hammer(testdev.Data, PcTestDevice.RegisterPorts, seed);
+        Hammer(testdev.ByteData, PcTestDevice.RegisterPorts, seed);
+        Hammer(testdev.FlushPage, PcTestDevice.RegisterPorts, seed);
+        Hammer(testdev.IrqLines, PcTestDevice.IrqLineCount, seed);
+        Hammer(testdev.Memory, PcTestDevice.MemorySize, seed);
+        var host = new FakePciHost();
+        var bus = new PciBus(host);
+        bus.Attach(0, 0, new I440fxHostBridge());
+        using var pciTest = new PciTestDevice();
+        bus.Attach(2, 0, pciTest);
+        Hammer(new PciConfigMechanism1(bus), PciConfigMechanism1.PortCount, seed);
+        Assert.True(stops > 0);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void VirtioPciSurvivesRandomConfigurationAndBarAccesses(int seed)
+    {
+        using var memory = new GuestMemory();
+        memory.SetRegion(0, 0, 1 << 20, MemorySlotFlags.None);
+        var host = new FakePciHost();
+        var bus = new PciBus(host);
+        var f = new VirtioPciTransport(new VirtioConsole(new SerialOutput(new MemoryStream())), memory);
+        bus.Attach(1, 0, f);
+        PciFirmware.AssignResources(bus, new PciWindow(0xC000, 0x1000), new PciWindow(0xE000_0000, 0x100_0000));
+        var rng = new Random(seed);
+        Span<byte> b = stackalloc byte[4];
+        for (int i = 0; i < 2000; i++)
+        {
+            rng.NextBytes(b);
+            int offset = rng.Next(0x40, 0x100);
+            if (rng.Next(2) == 0)
+            {
+                f.WriteConfig(offset, b[..(1 << rng.Next(3))]);
+            }
+            else
+            {
+                f.ReadConfig(offset, b[..(1 << rng.Next(3))]);
+            }
+        }
+
+        Config.Write16(f, 0x04, 0x0006); // keep the BARs decoding whatever the loop did
+        if (f.BarAddress(VirtioPciTransport.RegistersBar) is ulong regs)
+        {
+            Hammer(new BusWindow(host.MemorySpace, regs), VirtioPciTransport.RegistersSize, seed);
+        }
+    }
+
+    private sealed class BusWindow(IoBus bus, ulong start) : IIoDevice
+    {
+        public void Read(Core.Vcpu? vcpu, ulong offset, Span<byte> data) => bus.Read(vcpu, start + offset, data);
+
+        public void Write(Core.Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data) => bus.Write(vcpu, start + offset, data);
     }
 
     [Theory]

@@ -95,6 +95,50 @@ public sealed class VirtioMmioTransport : IIoDevice
 
     internal GuestMemory Memory => _memory;
 
+    /// <summary>
+    /// Set by a transport built on this one (<see cref="VirtioPciTransport"/>): offered each used-buffer
+    /// interrupt (the queue's index) and each configuration-change interrupt (-1) first, under the lock;
+    /// when it returns true it has delivered the interrupt itself (an MSI-X vector) and the interrupt
+    /// status and line are left alone.
+    /// </summary>
+    internal Func<int, bool>? InterruptOverride { get; set; }
+
+    /// <summary>The size of the selected queue (what virtio-pci's queue_size reads), 0 when none is selected.</summary>
+    internal ushort SelectedQueueSize
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return SelectedQueue?.Size ?? 0;
+            }
+        }
+    }
+
+    /// <summary>The ring addresses of the selected queue (virtio-pci reads them back; virtio-mmio's registers are write-only).</summary>
+    internal (ulong Desc, ulong Driver, ulong Device) SelectedQueueAddresses
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return SelectedQueue is { } q ? (q.DescTable, q.DriverArea, q.DeviceArea) : default;
+            }
+        }
+    }
+
+    /// <summary>The 32 driver feature bits DriverFeaturesSel selects (virtio-pci reads them back; virtio-mmio's register is write-only).</summary>
+    internal uint SelectedDriverFeatures
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _driverFeaturesSel switch { 0 => (uint)_driverFeatures, 1 => (uint)(_driverFeatures >> 32), _ => 0 };
+            }
+        }
+    }
+
     internal bool DriverOk => (_status & VirtioStatus.DriverOk) != 0 && (_status & VirtioStatus.DeviceNeedsReset) == 0;
 
     /// <inheritdoc />
@@ -190,7 +234,7 @@ public sealed class VirtioMmioTransport : IIoDevice
     /// <summary>Signals used buffers on <paramref name="queue"/> unless the driver suppressed it (lock held).</summary>
     internal void SignalUsed(Virtqueue queue)
     {
-        if (!queue.InterruptSuppressed(_memory))
+        if (!queue.InterruptSuppressed(_memory) && InterruptOverride?.Invoke(Array.IndexOf(_queues, queue)) != true)
         {
             _interruptStatus |= InterruptUsedBuffer;
             UpdateIrq();
@@ -404,7 +448,10 @@ public sealed class VirtioMmioTransport : IIoDevice
         }
 
         _status |= VirtioStatus.DeviceNeedsReset;
-        _interruptStatus |= InterruptConfigChange;
+        if (InterruptOverride?.Invoke(-1) != true)
+        {
+            _interruptStatus |= InterruptConfigChange;
+        }
     }
 
     private void UpdateIrq()

@@ -1,6 +1,8 @@
+using SoftKvm.Devices.X86;
 using SoftKvm.Vmm.Errors;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
+using SoftKvm.Vmm.X86.Acpi;
 
 namespace SoftKvm.Vmm.X86;
 
@@ -113,13 +115,14 @@ public sealed class PcMachineBuilder : IMachineBuilder
         byte[] info = MultibootInfo.Build(PcMemoryMap.BootDataStart, PcMemoryMap.BootDataEnd, PcMemoryMap.Multiboot(config.MemorySize), KernelCommandLine(config), modules);
         blobs.Add((PcMemoryMap.BootDataStart, info));
         byte ioApicId = IoApicId(config.Cpus);
-        ushort levelIrqs = 0;
+        ushort levelIrqs = PcPlatform.LevelIrqs;
         for (int i = 0; i < VirtioDeviceCount(config); i++)
         {
             levelIrqs |= (ushort)(1 << PcMemoryMap.VirtioIrq(i));
         }
 
         blobs.Add((PcMemoryMap.MpTableAddress, MpTable.Build((uint)PcMemoryMap.MpTableAddress, config.Cpus, ioApicId, levelIrqs)));
+        blobs.Add((PcMemoryMap.AcpiAddress, AcpiTables.Build((uint)PcMemoryMap.AcpiAddress, config.Cpus, ioApicId, levelIrqs, AcpiPm.DefaultPort)));
         return new PreparedPc(config, kernel, blobs, ioApicId);
     }
 

@@ -65,6 +65,11 @@ public static class VirtDeviceTree
             AddVirtio(fdt, i);
         }
 
+        if (options.Pcie)
+        {
+            AddPcie(fdt, options.Gic, gicPhandle, itsPhandle);
+        }
+
         if (options.Pmu)
         {
             fdt.BeginNode("pmu");
@@ -217,6 +222,42 @@ public static class VirtDeviceTree
             fdt.EndNode();
         }
 
+        fdt.EndNode();
+    }
+
+    // QEMU's create_pcie: ECAM, the I/O and 32-bit memory windows, INTx swizzled onto SPIs 3..6, MSIs to the
+    // ITS with the requester ID as DeviceID (GICv3).
+    private static void AddPcie(FdtBuilder fdt, GicVersion gic, uint gicPhandle, uint itsPhandle)
+    {
+        fdt.BeginNode($"pcie@{PcieMmioBase:x}");
+        fdt.PropertyStrings("compatible", "pci-host-ecam-generic");
+        fdt.PropertyString("device_type", "pci");
+        fdt.PropertyU32("#address-cells", 3);
+        fdt.PropertyU32("#size-cells", 2);
+        fdt.PropertyU32("#interrupt-cells", 1);
+        fdt.PropertyU32("linux,pci-domain", 0);
+        fdt.PropertyCells("bus-range", 0, (uint)(PcieEcamSize >> 20) - 1);
+        fdt.PropertyEmpty("dma-coherent");
+        fdt.PropertyRegs("reg", (PcieEcamBase, PcieEcamSize));
+        fdt.PropertyCells("ranges",
+            0x0100_0000, 0, 0, (uint)(PciePioBase >> 32), (uint)PciePioBase, 0, (uint)PciePioSize,
+            0x0200_0000, 0, (uint)PcieMmioBase, (uint)(PcieMmioBase >> 32), (uint)PcieMmioBase, 0, (uint)PcieMmioSize);
+        if (gic == GicVersion.V3)
+        {
+            fdt.PropertyCells("msi-map", 0, itsPhandle, 0, 0x1_0000);
+        }
+
+        var map = new List<uint>();
+        for (uint slot = 0; slot < 4; slot++)
+        {
+            for (uint pin = 1; pin <= 4; pin++)
+            {
+                map.AddRange([slot << 11, 0, 0, pin, gicPhandle, 0, 0, GicSpi, (uint)(PcieIntxIntId((int)slot, (int)pin) - 32), IrqLevelHigh]);
+            }
+        }
+
+        fdt.PropertyCells("interrupt-map-mask", 0x1800, 0, 0, 7);
+        fdt.PropertyCells("interrupt-map", [.. map]);
         fdt.EndNode();
     }
 

@@ -13,7 +13,6 @@
 #include "guest.h"
 
 #define GITS_BASE 0x08080000UL
-#define GICR_BASE2 0x4000000000UL
 
 /* Tables, outside the image: the command queue, device, collection and property tables, two ITTs,
  * and one 64 KiB-aligned pending table per vCPU (MAX_CPUS of them end 48 MiB into RAM). */
@@ -46,18 +45,6 @@ static u64 rdbase[MAX_CPUS]; /* what MAPC names: a processor number or a physica
 static u64 cwriter;
 static int failed;
 
-static void put_dec(u64 v)
-{
-    char buf[24];
-    int n = 0;
-    do {
-        buf[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        putc_raw(buf[--n]);
-}
-
 static void wr64(u64 a, u64 v) { *(volatile u64 *)a = v; }
 static void wr8(u64 a, unsigned char v) { *(volatile unsigned char *)a = v; }
 
@@ -67,32 +54,6 @@ static void fail(const char *what)
     puts_raw(what);
     puts_raw("\n");
     psci(PSCI_SYSTEM_OFF, 0, 0, 0);
-}
-
-static u64 affinity_of(u64 id) { return (id & 0xf) | ((id >> 4 & 0xff) << 8); }
-
-static u64 my_affinity(void)
-{
-    u64 v;
-    __asm__ volatile("mrs %0, mpidr_el1" : "=r"(v));
-    return v & 0xffffff;
-}
-
-static u64 redistributor_of(u64 aff)
-{
-    u64 rd = GICR_BASE;
-    for (;;) {
-        u64 typer = rd64(rd + 0x8);
-        if ((typer >> 32) == aff)
-            return rd;
-        if (typer & (1u << 4)) {
-            if (rd >= GICR_BASE2)
-                return 0;
-            rd = GICR_BASE2;
-        } else {
-            rd += GICR_STRIDE;
-        }
-    }
 }
 
 static u32 iar(void)
@@ -114,7 +75,7 @@ static void eoi(u32 intid) { __asm__ volatile("msr S3_0_C12_C12_1, %0; isb" ::"r
 /* This vCPU's redistributor: awake, LPIs from the shared property table and its own pending table. */
 static void lpi_cpu_init(u64 id)
 {
-    u64 rd = redistributor_of(my_affinity());
+    u64 rd = find_redistributor(my_affinity());
     if (!rd)
         fail("no redistributor");
     gicv3_cpu_init(rd);
@@ -271,7 +232,7 @@ void primary_main(void)
     if (!(its_typer & 1) || (its_typer >> 8 & 0x1f) + 1 < DEV2_BITS || ((1UL << DEV2_BITS) * ite_size) > 0x100000)
         fail("GITS_TYPER");
     for (u64 i = 0; i < n; i++) {
-        u64 rd = redistributor_of(affinity_of(i));
+        u64 rd = find_redistributor(affinity_of(i));
         rdbase[i] = pta ? rd >> 16 : rd64(rd + 0x8) >> 8 & 0xffff;
     }
     setup_tables();

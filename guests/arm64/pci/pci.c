@@ -18,18 +18,6 @@ static void put_hex(u64 v, int digits)
     }
 }
 
-static void put_dec(u64 v)
-{
-    char buf[24];
-    int n = 0;
-    do {
-        buf[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        putc_raw(buf[--n]);
-}
-
 static u64 cfg(int dev, int reg) { return ECAM + ((u64)dev << 15) + (u64)reg; }
 
 static void fail(const char *what)

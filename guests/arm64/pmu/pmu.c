@@ -31,18 +31,6 @@ __asm__(".section .text\n"
         "br x20\n"
         ".org vectors + 0x800\n");
 
-static void put_dec(u64 v)
-{
-    char buf[24];
-    int n = 0;
-    do {
-        buf[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        putc_raw(buf[--n]);
-}
-
 static void put_hex(u64 v)
 {
     puts_raw("0x");
@@ -71,8 +59,6 @@ static void expect(const char *what, u64 got, u64 want)
     if (got != want)
         fail(what, got);
 }
-
-static u64 affinity_of(u64 id) { return (id & 0xf) | ((id >> 4 & 0xff) << 8); }
 
 /* Counter 0 INST_RETIRED, counter 1 CPU_CYCLES, the cycle counter: enabled, LOOP iterations, read. */
 static void count_loop(u64 out[3])

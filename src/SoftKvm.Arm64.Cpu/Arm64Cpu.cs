@@ -133,6 +133,7 @@ public sealed unsafe partial class Arm64Cpu
         FlushTlb();
         ClearExclusive();
         _eventRegister = false;
+        ResetRetiredByLevel();
         UpdateTagEl();
         UpdateAttention();
     }
@@ -148,6 +149,9 @@ public sealed unsafe partial class Arm64Cpu
         {
             FlushTlb();
         }
+
+        // The hypervisor may have changed the exception level between runs (an injected exception, PSTATE).
+        NoteExceptionLevel();
 
         // At a branch target (or after an exception or a block) a translated block may start here.
         bool blockEntry = true;
@@ -171,6 +175,7 @@ public sealed unsafe partial class Arm64Cpu
 
             if (_attention && TakeAttentionEvent())
             {
+                NoteExceptionLevel();
                 blockEntry = true;
                 continue;
             }
@@ -179,6 +184,7 @@ public sealed unsafe partial class Arm64Cpu
             uint* host = FetchHost(pc);
             if (host == null)
             {
+                NoteExceptionLevel(); // an instruction abort was taken
                 blockEntry = true;
                 continue;
             }
@@ -187,7 +193,7 @@ public sealed unsafe partial class Arm64Cpu
             {
                 blockEntry = false;
                 TranslatedBlock? block;
-                if (TranslationEnabled && !_attention && !_hwBreakpointsArmed && budget >= BlockCompiler.MaxInstructions
+                if (MayRunTranslated && budget >= BlockCompiler.MaxInstructions
                     && (block = FindBlock(host, pc)) is not null)
                 {
                     int result = block.Run(this, pc, ref requests, BlockLimit(block, budget));
@@ -205,6 +211,7 @@ public sealed unsafe partial class Arm64Cpu
 
                     int retired = result >> 2;
                     Retired += retired;
+                    NoteExceptionLevel();
                     Counters.TranslatedBlocksRun++;
                     Counters.TranslatedInstructions += retired;
                     if (block.Optimized)
@@ -249,6 +256,7 @@ public sealed unsafe partial class Arm64Cpu
                     blockEntry = true;
                     break;
                 case Flow.Exception:
+                    NoteExceptionLevel();
                     blockEntry = true;
                     continue;
                 default:
@@ -256,6 +264,11 @@ public sealed unsafe partial class Arm64Cpu
             }
 
             Retired++;
+            if (blockEntry)
+            {
+                NoteExceptionLevel(); // an exception return counts at the level it left
+            }
+
             if (State.SoftwareStep && (State.MdscrEl1 & MdscrSs) != 0)
             {
                 State.SoftwareStep = false;

@@ -14,4 +14,14 @@ public interface ICpuHost
 
     /// <summary>SEV: sets the event register of every PE of the VM.</summary>
     void SendEvent();
+
+    /// <summary>Whether the vCPU has a PMU (ID_AA64DFR0_EL1.PMUVer says PMUv3p5 then).</summary>
+    bool HasPmu => false;
+
+    /// <summary>
+    /// An MRS (<paramref name="write"/> false: the value goes to <paramref name="value"/>) or MSR of a PMU
+    /// register, at EL0 when <paramref name="el0"/>; false makes the instruction UNDEFINED. A write takes
+    /// effect once the instruction has retired: the CPU returns <see cref="CpuExit.Reevaluate"/> after it.
+    /// </summary>
+    bool AccessPmuRegister(SysRegKey key, bool write, bool el0, ref ulong value) => false;
 }

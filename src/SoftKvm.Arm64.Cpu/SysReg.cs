@@ -82,6 +82,9 @@ internal static class SysReg
     /// <summary>ID_AA64DFR0_EL1: debug v8, 2 breakpoints, 2 watchpoints, 1 context-aware breakpoint, no PMU.</summary>
     public const ulong Dfr0Value = 0x0000_0000_0010_1006;
 
+    /// <summary>ID_AA64DFR0_EL1.PMUVer [11:8] = 6, PMUv3p5 (64-bit event counters with PMCR_EL0.LP), when the vCPU has a PMU.</summary>
+    public const ulong Dfr0PmuV3p5 = 6UL << 8;
+
     /// <summary>ID_AA64ISAR0_EL1: CRC32 only.</summary>
     public const ulong Isar0Value = 0x0000_0000_0001_0000;
 

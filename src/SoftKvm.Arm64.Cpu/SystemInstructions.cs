@@ -195,6 +195,11 @@ public sealed unsafe partial class Arm64Cpu
     private Flow Mrs(uint insn)
     {
         uint key = (insn >> 5) & 0xFFFF;
+        if (IsPmuRegister(key))
+        {
+            return PmuAccess(insn, key, true);
+        }
+
         if (State.El == 0)
         {
             int access = El0Access(key, true);
@@ -222,6 +227,11 @@ public sealed unsafe partial class Arm64Cpu
     private Flow MsrRegister(uint insn)
     {
         uint key = (insn >> 5) & 0xFFFF;
+        if (IsPmuRegister(key))
+        {
+            return PmuAccess(insn, key, false);
+        }
+
         if (State.El == 0)
         {
             int access = El0Access(key, false);
@@ -242,6 +252,12 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Reads a system register as MRS at EL1 would (also the VMM's get-register path).</summary>
     public bool TryReadSystemRegister(uint key, out ulong value)
     {
+        if (IsPmuRegister(key))
+        {
+            value = 0;
+            return _host.AccessPmuRegister(new SysRegKey(key), write: false, el0: false, ref value);
+        }
+
         if (IsControllerRegister(key))
         {
             _reevaluate = true;
@@ -256,7 +272,7 @@ public sealed unsafe partial class Arm64Cpu
             case SysReg.IdAa64Pfr0El1:
                 value = SysReg.Pfr0Value | (_host.TryReadControllerRegister(SysRegKey.Of(3, 0, 12, 12, 5), out _) ? 1UL << 24 : 0);
                 return true;
-            case SysReg.IdAa64Dfr0El1: value = SysReg.Dfr0Value; return true;
+            case SysReg.IdAa64Dfr0El1: value = SysReg.Dfr0Value | (_host.HasPmu ? SysReg.Dfr0PmuV3p5 : 0); return true;
             case SysReg.IdAa64Isar0El1: value = SysReg.Isar0Value; return true;
             case SysReg.IdAa64Mmfr0El1: value = SysReg.Mmfr0Value; return true;
             case SysReg.CcsidrEl1:
@@ -351,6 +367,12 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Writes a system register as MSR at EL1 would (also the VMM's set-register path).</summary>
     public bool TryWriteSystemRegister(uint key, ulong value)
     {
+        if (IsPmuRegister(key))
+        {
+            _reevaluate = true;
+            return _host.AccessPmuRegister(new SysRegKey(key), write: true, el0: false, ref value);
+        }
+
         if (IsControllerRegister(key))
         {
             _reevaluate = true;

@@ -1,4 +1,4 @@
-/* Shared helpers of the SMP guests (demo, sgi): MMIO accessors, PSCI over HVC, PL011 output. */
+/* Shared helpers of the SMP guests (demo, sgi, its, pmu, pci): MMIO accessors, PSCI over HVC, PL011 output. */
 #ifndef SOFTKVM_GUEST_H
 #define SOFTKVM_GUEST_H
 
@@ -48,6 +48,48 @@ static inline void puts_raw(const char *s)
         if (*s == '\n')
             putc_raw('\r');
         putc_raw(*s++);
+    }
+}
+
+#define GICR_BASE2 0x4000000000UL /* the second redistributor region (vCPUs 123 and up) */
+
+static inline void put_dec(u64 v)
+{
+    char buf[24];
+    int n = 0;
+    do {
+        buf[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        putc_raw(buf[--n]);
+}
+
+/* KVM's vCPU id -> MPIDR affinity: Aff0 = id[3:0], Aff1 = id[11:4]. */
+static inline u64 affinity_of(u64 id) { return (id & 0xf) | ((id >> 4 & 0xff) << 8); }
+
+static inline u64 my_affinity(void)
+{
+    u64 v;
+    __asm__ volatile("mrs %0, mpidr_el1" : "=r"(v));
+    return v & 0xffffff;
+}
+
+/* The GICv3 redistributor whose GICR_TYPER names affinity aff, in QEMU virt's two regions; 0 if none. */
+static inline u64 find_redistributor(u64 aff)
+{
+    u64 rd = GICR_BASE;
+    for (;;) {
+        u64 typer = rd64(rd + 0x8);
+        if ((typer >> 32) == aff)
+            return rd;
+        if (typer & (1u << 4)) { /* Last: the next region, if any */
+            if (rd >= GICR_BASE2)
+                return 0;
+            rd = GICR_BASE2;
+        } else {
+            rd += GICR_STRIDE;
+        }
     }
 }
 

@@ -8,7 +8,6 @@
 #include "guest.h"
 
 #define GICC_BASE 0x08010000UL
-#define GICR_BASE2 0x4000000000UL
 
 #define PSCI_INVALID_PARAMETERS (-2)
 
@@ -21,28 +20,6 @@ static volatile u32 online[MAX_CPUS];
 static volatile u32 pings[MAX_CPUS];
 static volatile u32 broadcast_hits;
 
-static void put_dec(u64 v)
-{
-    char buf[24];
-    int n = 0;
-    do {
-        buf[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        putc_raw(buf[--n]);
-}
-
-/* KVM's vCPU id -> MPIDR affinity: Aff0 = id[3:0], Aff1 = id[11:4]. */
-static u64 affinity_of(u64 id) { return (id & 0xf) | ((id >> 4 & 0xff) << 8); }
-
-static u64 my_affinity(void)
-{
-    u64 v;
-    __asm__ volatile("mrs %0, mpidr_el1" : "=r"(v));
-    return v & 0xffffff;
-}
-
 /* ID_AA64PFR0_EL1.GIC: 1 when the GICv3 system-register CPU interface is there (as KVM and QEMU set it). */
 static int has_gic_v3(void)
 {
@@ -51,27 +28,10 @@ static int has_gic_v3(void)
     return (v >> 24 & 0xf) != 0;
 }
 
-static u64 redistributor_of(u64 aff)
-{
-    u64 rd = GICR_BASE;
-    for (;;) {
-        u64 typer = rd64(rd + 0x8);
-        if ((typer >> 32) == aff)
-            return rd;
-        if (typer & (1u << 4)) { /* Last: the next region, if any */
-            if (rd >= GICR_BASE2)
-                return 0;
-            rd = GICR_BASE2;
-        } else {
-            rd += GICR_STRIDE;
-        }
-    }
-}
-
 static void gic_cpu_init(void)
 {
     if (gic_v3) {
-        u64 rd = redistributor_of(my_affinity());
+        u64 rd = find_redistributor(my_affinity());
         if (!rd) {
             puts_raw("FAIL: no redistributor\n");
             psci(PSCI_SYSTEM_OFF, 0, 0, 0);

@@ -1,4 +1,5 @@
 using SoftKvm.Arm64.Cpu;
+using SoftKvm.Arm64.Pmu;
 using SoftKvm.Core;
 using SoftKvm.Core.Errors;
 using SoftKvm.Core.Run;
@@ -34,6 +35,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     private ulong _powerOnContext;
     private bool _virtualTimerLevel;
     private bool _physicalTimerLevel;
+    private VcpuPmu? _pmu;
 
     internal Arm64Vcpu(Arm64Vm vm, int id)
         : base(vm, id, Arm64Stat.VcpuSchema)
@@ -67,6 +69,8 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         ThrowIfRunning();
         _init = options ?? new Arm64VcpuInit();
         _cpu.Reset();
+        _cpu.PmuCounting = false;
+        _pmu = _init.Pmu ? new VcpuPmu(_cpu, SetPmuInterruptLine) : null;
         ClearPendingCompletion();
         _mmioAborted = false;
         Volatile.Write(ref _power, _init.PowerOff ? PowerOff : PowerOn);
@@ -144,6 +148,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             throw new VcpuException($"system register {register} is not implemented or read-only");
         }
 
+        _pmu?.Sync();
         _cpu.TakeReevaluate();
     }
 
@@ -258,7 +263,8 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
             UpdateTimers();
             UpdateInterruptLines();
-            CpuExit exit = _cpu.Run(ref RequestWord, Budget);
+            CpuExit exit = _cpu.Run(ref RequestWord, _pmu?.Budget(Budget) ?? Budget);
+            _pmu?.Sync();
 
             // Every return from guest execution is an exit, whatever its reason, as on x86 (see VcpuStat).
             Stats.Increment(VcpuStat.Exits);
@@ -392,6 +398,13 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         var controller = _vm.InterruptController;
         return controller is not null && controller.TryWriteSystemRegister(Id, key, value);
     }
+
+    bool ICpuHost.HasPmu => _pmu is not null;
+
+    bool ICpuHost.AccessPmuRegister(SysRegKey key, bool write, bool el0, ref ulong value) =>
+        _pmu is not null && _pmu.Access(key, write, el0, ref value);
+
+    private void SetPmuInterruptLine(bool level) => _vm.InterruptController?.SetPrivateLine(Id, VcpuPmu.OverflowIntId, level);
 
     void ICpuHost.SendEvent()
     {

@@ -16,6 +16,12 @@ public sealed record Arm64VcpuInit
     /// <summary>KVM_ARM_VCPU_POWER_OFF: the vCPU starts powered off and waits for PSCI CPU_ON (secondaries).</summary>
     public bool PowerOff { get; init; }
 
+    /// <summary>
+    /// KVM_ARM_VCPU_PMU_V3: the vCPU has a PMUv3 (ID_AA64DFR0_EL1.PMUVer, the PMU registers, the overflow
+    /// interrupt on PPI 23); without it the PMU registers are UNDEFINED, as in KVM.
+    /// </summary>
+    public bool Pmu { get; init; }
+
     /// <summary>The PSCI conduit; the other instruction is UNDEFINED in the guest.</summary>
     public PsciConduit PsciConduit { get; init; } = PsciConduit.Hvc;
 }

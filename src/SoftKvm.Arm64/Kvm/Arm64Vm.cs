@@ -1,5 +1,6 @@
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Core;
+using SoftKvm.Core.Io;
 
 namespace SoftKvm.Arm64.Kvm;
 
@@ -29,6 +30,14 @@ public sealed class Arm64Vm : Vm
     public bool NisvToUser { get; set; }
 
     internal CpuShared Shared { get; } = new();
+
+    /// <summary>
+    /// KVM_SIGNAL_MSI: device <paramref name="deviceId"/> (a PCI requester ID as the device tree's msi-map
+    /// gives it) writes <paramref name="data"/> to <paramref name="address"/>, an ITS doorbell. Without an
+    /// interrupt controller that has an ITS: <see cref="MsiResult.NoController"/>, as KVM's -ENODEV.
+    /// </summary>
+    public MsiResult SignalMsi(ulong address, uint data, uint deviceId) =>
+        InterruptController?.SignalMsi(address, data, deviceId) ?? MsiResult.NoController;
 
     /// <summary>Creates arm64 vCPU <paramref name="id"/> (<c>KVM_CREATE_VCPU</c>); it must be <see cref="Arm64Vcpu.Init"/>ed before it runs.</summary>
     public new Arm64Vcpu CreateVcpu(int id) => (Arm64Vcpu)base.CreateVcpu(id);

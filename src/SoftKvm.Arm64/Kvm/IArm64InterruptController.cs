@@ -31,4 +31,10 @@ public interface IArm64InterruptController
 
     /// <summary>Drives a private (PPI) line of <paramref name="vcpuId"/>, for example the timers (PPI 30 physical, 27 virtual).</summary>
     void SetPrivateLine(int vcpuId, int intId, bool level);
+
+    /// <summary>
+    /// A message-signalled interrupt (<c>KVM_SIGNAL_MSI</c> with <c>KVM_MSI_VALID_DEVID</c>): device
+    /// <paramref name="deviceId"/> writes <paramref name="data"/> to <paramref name="address"/>.
+    /// </summary>
+    Core.Io.MsiResult SignalMsi(ulong address, uint data, uint deviceId);
 }

@@ -74,6 +74,36 @@ internal enum GicReg
     RdPropBaser,
     /// <summary>GICR_PENDBASER.</summary>
     RdPendBaser,
+    /// <summary>GICR_INVLPIR (write-only).</summary>
+    RdInvLpiR,
+    /// <summary>GICR_INVALLR (write-only).</summary>
+    RdInvAllR,
+    /// <summary>GITS_CTLR.</summary>
+    ItsCtlr,
+    /// <summary>GITS_IIDR.</summary>
+    ItsIidr,
+    /// <summary>GITS_TYPER.</summary>
+    ItsTyper,
+    /// <summary>GITS_CBASER.</summary>
+    ItsCbaser,
+    /// <summary>GITS_CWRITER.</summary>
+    ItsCwriter,
+    /// <summary>GITS_CREADR.</summary>
+    ItsCreadr,
+    /// <summary>GITS_BASER0: the device table.</summary>
+    ItsBaser0,
+    /// <summary>GITS_BASER1: the collection table.</summary>
+    ItsBaser1,
+    /// <summary>GITS_PIDR0.</summary>
+    ItsPidr0,
+    /// <summary>GITS_PIDR1.</summary>
+    ItsPidr1,
+    /// <summary>GITS_PIDR4.</summary>
+    ItsPidr4,
+    /// <summary>GITS_CIDR0 and GITS_CIDR1 (the low and high word of one doubleword).</summary>
+    ItsCidr01,
+    /// <summary>GITS_CIDR2 and GITS_CIDR3.</summary>
+    ItsCidr23,
     /// <summary>GICC_CTLR.</summary>
     CpuCtlr,
     /// <summary>GICC_PMR.</summary>

@@ -91,6 +91,9 @@ internal static class GicRegisterMaps
         new("GICR_WAKER",       0x0014,           4,    GicReg.RdWaker,     W32),
         new("GICR_PROPBASER",   0x0070,           8,    GicReg.RdPropBaser, W32W64),
         new("GICR_PENDBASER",   0x0078,           8,    GicReg.RdPendBaser, W32W64),
+        new("GICR_INVLPIR",     0x00a0,           8,    GicReg.RdInvLpiR,   W32W64),   // KVM: only the low word counts
+        new("GICR_INVALLR",     0x00b0,           8,    GicReg.RdInvAllR,   W32W64),
+        new("GICR_SYNCR",       0x00c0,           4,    GicReg.RazWi,       W32),      // never busy
         new("GICR_PIDR4-7",     0xffd0,           0x10, GicReg.RazWi,       W32),
         new("GICR_PIDR0-1",     0xffe0,           8,    GicReg.RazWi,       W32),
         new("GICR_PIDR2",       0xffe8,           4,    GicReg.Pidr2,       W32),
@@ -107,6 +110,32 @@ internal static class GicRegisterMaps
         new("GICR_ICFGR0-1",    SgiBase + 0x0c00, 8,    GicReg.ICfgR,       W32,   2),
         new("GICR_IGRPMODR0",   SgiBase + 0x0d00, 4,    GicReg.RazWi,       W32),    // one security state
         new("GICR_NSACR",       SgiBase + 0x0e00, 4,    GicReg.RazWi,       W32));
+
+    /// <summary>
+    /// GICv3 ITS control frame ITS_base (IHI 0069 Table 12-33), as KVM's vgic-its lists it: the 64-bit
+    /// registers take 32- and 64-bit accesses, the others 32-bit ones. The translation frame (GITS_TRANSLATER
+    /// at +0x10040) is not in the table: as in KVM a CPU access to it is RAZ/WI, and MSIs reach the ITS through
+    /// <see cref="Vgic.SignalMsi"/> (docs/kvm-semantics.md#gicv3-its-and-lpis).
+    /// </summary>
+    public static RegisterMap Its { get; } = new(
+        "GICv3 ITS",
+        new("GITS_CTLR",      0x0000, 4,    GicReg.ItsCtlr,   W32),
+        new("GITS_IIDR",      0x0004, 4,    GicReg.ItsIidr,   W32),
+        new("GITS_TYPER",     0x0008, 8,    GicReg.ItsTyper,  W32W64),
+        new("GITS_CBASER",    0x0080, 8,    GicReg.ItsCbaser, W32W64),
+        new("GITS_CWRITER",   0x0088, 8,    GicReg.ItsCwriter, W32W64),
+        new("GITS_CREADR",    0x0090, 8,    GicReg.ItsCreadr, W32W64),                 // guest writes ignored
+        new("GITS_BASER0",    0x0100, 8,    GicReg.ItsBaser0, W32W64),                 // device table
+        new("GITS_BASER1",    0x0108, 8,    GicReg.ItsBaser1, W32W64),                 // collection table
+        new("GITS_BASER2-7",  0x0110, 0x30, GicReg.RazWi,     W32W64),
+        new("GITS_PIDR4",     0xffd0, 4,    GicReg.ItsPidr4,  W32),
+        new("GITS_PIDR5-7",   0xffd4, 0xc,  GicReg.RazWi,     W32),
+        new("GITS_PIDR0",     0xffe0, 4,    GicReg.ItsPidr0,  W32),
+        new("GITS_PIDR1",     0xffe4, 4,    GicReg.ItsPidr1,  W32),
+        new("GITS_PIDR2",     0xffe8, 4,    GicReg.Pidr2,     W32),
+        new("GITS_PIDR3",     0xffec, 4,    GicReg.RazWi,     W32),
+        new("GITS_CIDR0-1",   0xfff0, 8,    GicReg.ItsCidr01, W32),
+        new("GITS_CIDR2-3",   0xfff8, 8,    GicReg.ItsCidr23, W32));
 
     /// <summary>GICv2 CPU interface, 8 KiB (IHI 0048B Table 4-2), without Security Extensions.</summary>
     public static RegisterMap V2CpuInterface { get; } = new(

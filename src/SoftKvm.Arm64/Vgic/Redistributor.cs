@@ -15,14 +15,8 @@ internal sealed class Redistributor : IIoDevice, IGicRegisterFile
     private const ulong WakerProcessorSleep = 1 << 1;
     private const ulong WakerChildrenAsleep = 1 << 2;
 
-    // IHI 0069 §12.11.31/§12.11.33: the fields software can program (the rest is RES0).
-    private const ulong PropBaserMask = 0x0700_0fff_ffff_ff9fUL; // OuterCache, PA, Shareability, InnerCache, IDbits
-    private const ulong PendBaserMask = 0x0700_0fff_ffff_0f80UL; // OuterCache, PA, Shareability, InnerCache (PTZ reads 0)
-
     private readonly Vgic _vgic;
     private ulong _waker;
-    private ulong _propBaser;
-    private ulong _pendBaser;
 
     public Redistributor(Vgic vgic, int vcpu, ulong baseAddress, bool last)
     {
@@ -45,12 +39,14 @@ internal sealed class Redistributor : IIoDevice, IGicRegisterFile
 
     /// <summary>
     /// GICR_TYPER: Affinity_Value [63:32] = the vCPU's Aff2.Aff1.Aff0 (Aff3 [63:56] is 0),
-    /// Processor_Number [23:8] = vCPU id, Last [4]; PLPIS, VLPIS, DirectLPI, DPGS 0 (no ITS).
+    /// Processor_Number [23:8] = vCPU id (what an ITS's RDbase names, GITS_TYPER.PTA being 0), Last [4],
+    /// PLPIS [0] when the VGIC has an ITS; VLPIS, DirectLPI, DPGS 0.
     /// </summary>
     public ulong Typer =>
         (Mpidr.Affinity(Mpidr.FromVcpuId(VcpuIndex)) & 0xff_ffffUL) << 32 |
         (ulong)(VcpuIndex & 0xffff) << 8 |
-        (Last ? 1UL << 4 : 0);
+        (Last ? 1UL << 4 : 0) |
+        (_vgic.HasIts ? 1UL : 0);
 
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
@@ -72,12 +68,12 @@ internal sealed class Redistributor : IIoDevice, IGicRegisterFile
 
     public ulong ReadRegister(GicReg id, int vcpu) => id switch
     {
-        GicReg.RdCtlr => 0,                      // EnableLPIs RAZ/WI without an ITS; RWP and UWP read 0
+        GicReg.RdCtlr => _vgic.ReadRedistributorControl(VcpuIndex),
         GicReg.Iidr => Vgic.Iidr,
         GicReg.RdTyper => Typer,
         GicReg.RdWaker => _waker,
-        GicReg.RdPropBaser => _propBaser,
-        GicReg.RdPendBaser => _pendBaser,
+        GicReg.RdPropBaser => _vgic.ReadPropBaser(),
+        GicReg.RdPendBaser => _vgic.ReadPendBaser(VcpuIndex),
         GicReg.Pidr2 => 0x3b,
         _ => 0,
     };
@@ -90,24 +86,36 @@ internal sealed class Redistributor : IIoDevice, IGicRegisterFile
                 // ProcessorSleep is kept; ChildrenAsleep follows it at once (no power management to wait for).
                 _waker = (value & WakerProcessorSleep) != 0 ? WakerProcessorSleep | WakerChildrenAsleep : 0;
                 break;
+            case GicReg.RdCtlr:
+                _vgic.WriteRedistributorControl(VcpuIndex, value);
+                break;
             case GicReg.RdPropBaser:
-                _propBaser = value & PropBaserMask;
+                _vgic.WritePropBaser(VcpuIndex, value);
                 break;
             case GicReg.RdPendBaser:
-                _pendBaser = value & PendBaserMask;
+                _vgic.WritePendBaser(VcpuIndex, value);
+                break;
+            case GicReg.RdInvLpiR:
+                _vgic.InvalidateLpiRegister(VcpuIndex, value);
+                break;
+            case GicReg.RdInvAllR:
+                _vgic.InvalidateAllRegister(VcpuIndex);
                 break;
         }
     }
 
     /// <summary>The RD_base state for a snapshot.</summary>
-    public VgicRedistributorState SaveState() => new((uint)_waker, _propBaser, _pendBaser);
+    public VgicRedistributorState SaveState() =>
+        new((uint)_waker, _vgic.ReadPropBaser(), _vgic.ReadPendBaser(VcpuIndex), _vgic.LpisEnabled(VcpuIndex));
 
-    /// <summary>Restores the RD_base state through the same rules as guest writes.</summary>
+    /// <summary>Restores the RD_base state through the same rules as guest writes (the base registers before EnableLPIs).</summary>
     public void RestoreState(VgicRedistributorState state)
     {
         WriteRegister(GicReg.RdWaker, state.Waker, VcpuIndex);
+        WriteRegister(GicReg.RdCtlr, 0, VcpuIndex);
         WriteRegister(GicReg.RdPropBaser, state.PropBaser, VcpuIndex);
         WriteRegister(GicReg.RdPendBaser, state.PendBaser, VcpuIndex);
+        WriteRegister(GicReg.RdCtlr, state.LpisEnabled ? 1UL : 0, VcpuIndex);
     }
 
     public VgicIrq? ResolveIrq(int intId, int vcpu) => intId < Vgic.NrPrivateIrqs ? _vgic.PrivateIrq(VcpuIndex, intId) : null;

@@ -31,6 +31,12 @@ public sealed partial class Vgic
     /// <summary>Marks every vCPU that could take <paramref name="irq"/> (and the one it is active on).</summary>
     internal void MarkIrqDirty(VgicIrq irq)
     {
+        if (irq.IsLpi)
+        {
+            MarkLpiDirty(irq);
+            return;
+        }
+
         if (!irq.IsSpi)
         {
             MarkDirty(irq.OwnerVcpu);
@@ -169,6 +175,14 @@ public sealed partial class Vgic
             }
         }
 
+        foreach (var irq in _pendingLpis)
+        {
+            if (irq.TargetVcpu == v)
+            {
+                Consider(irq);
+            }
+        }
+
         return best;
 
         void Consider(VgicIrq irq)
@@ -223,7 +237,8 @@ public sealed partial class Vgic
             best.PendingLatch = false;
         }
 
-        best.Active = true;
+        // An LPI has no active state: acknowledging it only takes its pending state (IHI 0069 §5.1).
+        best.Active = !best.IsLpi;
         if (best.IsSpi)
         {
             best.ActiveVcpu = v;

@@ -7,14 +7,19 @@ namespace SoftKvm.Arm64.Vgic;
 /// <summary>The state dump, in the spirit of KVM's debugfs <c>vgic-state</c> file.</summary>
 public sealed partial class Vgic
 {
-    /// <summary>The state of INTID <paramref name="intId"/> as vCPU <paramref name="vcpuId"/> sees it (SPIs are shared).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">no such vCPU or INTID.</exception>
+    /// <summary>The state of INTID <paramref name="intId"/> as vCPU <paramref name="vcpuId"/> sees it (SPIs and LPIs are shared).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">no such vCPU or INTID (an LPI exists while an ITS maps it).</exception>
     public VgicIrqInfo GetIrqInfo(int vcpuId, int intId)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)vcpuId, (uint)VcpuCount, nameof(vcpuId));
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)intId, (uint)NrIrqs, nameof(intId));
         lock (_lock)
         {
+            if (intId >= MinLpi && _lpis.TryGetValue(intId, out var lpi))
+            {
+                return Info(lpi);
+            }
+
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)intId, (uint)NrIrqs, nameof(intId));
             return Info(intId < NrPrivateIrqs ? _private[vcpuId][intId] : _spis[intId - NrPrivateIrqs]);
         }
     }
@@ -63,6 +68,29 @@ public sealed partial class Vgic
                 sb.Append("\nSPIs\n");
                 AppendHeader(sb);
                 foreach (var irq in _spis)
+                {
+                    AppendIrq(sb, irq);
+                }
+            }
+
+            if (_hasIts)
+            {
+                sb.Append(ci, $"\nLPIs (PROPBASER 0x{_propBaser:x})\n");
+                foreach (var its in _its)
+                {
+                    sb.Append("  ").Append(its.DescribeLocked()).Append('\n');
+                }
+
+                for (int v = 0; v < VcpuCount; v++)
+                {
+                    if (_lpisEnabled[v] || _pendBaser[v] != 0)
+                    {
+                        sb.Append(ci, $"  VCPU {v}: EnableLPIs {(_lpisEnabled[v] ? 1 : 0)} PENDBASER 0x{_pendBaser[v]:x}\n");
+                    }
+                }
+
+                AppendHeader(sb);
+                foreach (var irq in _lpis.Values.OrderBy(i => i.IntId))
                 {
                     AppendIrq(sb, irq);
                 }

@@ -115,7 +115,7 @@ public sealed partial class Vgic
                            (Model == GicModel.V3 ? (1UL << 4) | (1UL << 6) : 0), // ARE and DS read 1
         GicReg.DistTyper => Model == GicModel.V2
             ? ItLinesNumber | ((uint)(VcpuCount - 1) << 5)
-            : ItLinesNumber | (9UL << 19),                                     // IDbits: 10 INTID bits, no LPIs
+            : ItLinesNumber | ((ulong)((HasIts ? LpiIdBits : SpiIdBits) - 1) << 19) | (HasIts ? 1UL << 17 : 0), // IDbits, LPIS
         GicReg.Iidr => Iidr,
         GicReg.Pidr2 => Model == GicModel.V2 ? 0x2bUL : 0x3bUL,
         _ => 0,

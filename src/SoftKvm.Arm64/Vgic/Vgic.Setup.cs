@@ -80,7 +80,7 @@ public sealed partial class Vgic
                 AddRedistributorRegion((int)(value & 0xfff), value & 0x000f_ffff_ffff_0000UL, (int)(value >> 52));
                 break;
             case VgicAddressType.Its:
-                throw new VgicException("the GICv3 ITS is not supported");
+                throw new VgicException("the ITS address is an attribute of the ITS device: CreateIts, then VgicIts.SetBaseAddress", KvmErrno.NoDevice);
             default:
                 throw new VgicException($"unknown VGIC address type {(int)type}");
         }

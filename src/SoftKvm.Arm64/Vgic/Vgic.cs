@@ -158,6 +158,8 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
         _dirty = new ulong[(vcpuCount + 63) / 64];
         _spiLines = new SpiLine?[spiCount];
         _pendingSpis = new ulong[(spiCount + 63) / 64];
+        _pendBaser = new ulong[vcpuCount];
+        _lpisEnabled = new bool[vcpuCount];
         if (!vm.TryInstallVcpuCreationGate(this))
         {
             throw new VgicException("the VM has an in-kernel interrupt controller already", KvmErrno.Exists);

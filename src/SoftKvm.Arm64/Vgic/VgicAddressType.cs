@@ -18,7 +18,7 @@ public enum VgicAddressType
     /// <summary>GICv3 legacy redistributor base: one region sized for every vCPU.</summary>
     V3Redistributor = 3,
 
-    /// <summary>GICv3 ITS (not implemented: refused).</summary>
+    /// <summary>The GICv3 ITS's frame (KVM_VGIC_ITS_ADDR_TYPE): an attribute of the ITS device, <see cref="VgicIts.SetBaseAddress"/>.</summary>
     Its = 4,
 
     /// <summary>GICv3 redistributor region: count [63:52], base [51:16], flags [15:12] (0), index [11:0].</summary>

@@ -2,7 +2,8 @@ namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
 /// The state of one interrupt (KVM's <c>struct vgic_irq</c>): a private IRQ (INTID 0..31) of one vCPU,
-/// or a shared SPI. Mutated only under the owning <see cref="Vgic"/>'s lock.
+/// a shared SPI, or an LPI (INTID 8192 and up) that an ITS created. Mutated only under the owning
+/// <see cref="Vgic"/>'s lock.
 /// </summary>
 internal sealed class VgicIrq
 {
@@ -11,8 +12,13 @@ internal sealed class VgicIrq
         IntId = intId;
         OwnerVcpu = ownerVcpu;
         TargetVcpu = ownerVcpu >= 0 ? ownerVcpu : 0;
-        Edge = intId < Vgic.NrSgis;
+        Edge = intId < Vgic.NrSgis || intId >= Vgic.MinLpi;
         Enabled = intId < Vgic.NrSgis;
+        Group = intId >= Vgic.MinLpi ? 1 : 0;
+        if (intId >= Vgic.MinLpi)
+        {
+            TargetVcpu = -1;
+        }
     }
 
     /// <summary>The INTID.</summary>
@@ -22,7 +28,16 @@ internal sealed class VgicIrq
     public int OwnerVcpu { get; }
 
     /// <summary>Whether this is an SPI.</summary>
-    public bool IsSpi => OwnerVcpu < 0;
+    public bool IsSpi => OwnerVcpu < 0 && IntId < Vgic.MinLpi;
+
+    /// <summary>Whether this is an LPI: edge-triggered, Group 1, no active state, configured from the property table.</summary>
+    public bool IsLpi => IntId >= Vgic.MinLpi;
+
+    /// <summary>LPIs: how many ITS translation entries map this INTID (KVM's refcount); freed at 0.</summary>
+    public int LpiReferences { get; set; }
+
+    /// <summary>LPIs: the position in the VGIC's list of pending LPIs, or -1.</summary>
+    public int PendingLpiIndex { get; set; } = -1;
 
     /// <summary>GICD_ISENABLER state.</summary>
     public bool Enabled { get; set; }
@@ -67,5 +82,5 @@ internal sealed class VgicIrq
     public bool Pending => TracksSgiSources ? SgiSources != 0 : PendingLatch || (!Edge && LineLevel);
 
     /// <summary>The type as KVM's vgic-state file names it.</summary>
-    public string TypeName => IntId < Vgic.NrSgis ? "SGI" : IntId < Vgic.NrPrivateIrqs ? "PPI" : "SPI";
+    public string TypeName => IntId < Vgic.NrSgis ? "SGI" : IntId < Vgic.NrPrivateIrqs ? "PPI" : IsLpi ? "LPI" : "SPI";
 }

@@ -58,6 +58,7 @@ public readonly record struct VgicCpuInterfaceState(
 
 /// <summary>One GICv3 redistributor's RD_base state.</summary>
 /// <param name="Waker">GICR_WAKER.</param>
-/// <param name="PropBaser">GICR_PROPBASER.</param>
+/// <param name="PropBaser">GICR_PROPBASER (one for the VM, as in KVM).</param>
 /// <param name="PendBaser">GICR_PENDBASER.</param>
-public readonly record struct VgicRedistributorState(uint Waker, ulong PropBaser, ulong PendBaser);
+/// <param name="LpisEnabled">GICR_CTLR.EnableLPIs (with an ITS).</param>
+public readonly record struct VgicRedistributorState(uint Waker, ulong PropBaser, ulong PendBaser, bool LpisEnabled = false);

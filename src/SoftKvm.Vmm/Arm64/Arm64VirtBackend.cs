@@ -10,10 +10,14 @@ namespace SoftKvm.Vmm.Arm64;
 /// <summary>
 /// The real arm64 backend of the <c>virt</c> machine: an <see cref="Arm64Vm"/> with an in-kernel
 /// <see cref="Vgic"/> at QEMU virt's addresses (GICv2: distributor and CPU interface; GICv3: distributor
-/// and the redistributor regions of <see cref="VirtMemoryMap.RedistributorRegions"/>), PSCI over HVC.
+/// and the redistributor regions of <see cref="VirtMemoryMap.RedistributorRegions"/>, and an ITS at
+/// <see cref="VirtMemoryMap.GicItsBase"/> as QEMU's virt has by default), a PMUv3 in every vCPU, PSCI over HVC.
 /// </summary>
 public sealed class Arm64VirtBackend : IArm64VirtBackend
 {
+    /// <inheritdoc />
+    public bool HasPmu => true;
+
     /// <inheritdoc />
     public ulong GetMpidr(int vcpuId) => Mpidr.FromVcpuId(vcpuId);
 
@@ -37,6 +41,8 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
                 {
                     vgic.AddRedistributorRegion(i, regions[i].Base, regions[i].Count);
                 }
+
+                vgic.CreateIts().SetBaseAddress(GicItsBase);
             }
 
             vm.InterruptController = vgic;
@@ -56,7 +62,7 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
     public void SetBootState(Vcpu vcpu, Arm64BootState state)
     {
         var cpu = (Arm64Vcpu)vcpu;
-        cpu.Init(new Arm64VcpuInit { PowerOff = !state.PoweredOn, PsciConduit = PsciConduit.Hvc });
+        cpu.Init(new Arm64VcpuInit { PowerOff = !state.PoweredOn, PsciConduit = PsciConduit.Hvc, Pmu = true });
         if (state.PoweredOn)
         {
             cpu.SetRegister(Arm64CoreRegister.Pc, state.Pc);

@@ -2,6 +2,7 @@ using SoftKvm.Core;
 using SoftKvm.Core.Io;
 using SoftKvm.Devices;
 using SoftKvm.Devices.Arm;
+using SoftKvm.Devices.Pci;
 using SoftKvm.Devices.Virtio;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
@@ -12,8 +13,9 @@ namespace SoftKvm.Vmm.Arm64;
 /// <summary>
 /// A created arm64 <c>virt</c> machine: RAM in slot 0 at 0x4000_0000 with the images loaded, the vCPUs in
 /// their boot state (vCPU 0 at the entry point with x0 = DTB, the others off until PSCI CPU_ON), and the
-/// userspace devices: PL011 (INTID 33), PL031 (INTID 34), and virtio-mmio transports (INTID 48 + n) for the
-/// disks and the optional virtio-console.
+/// userspace devices: PL011 (INTID 33), PL031 (INTID 34), virtio-mmio transports (INTID 48 + n) for the
+/// disks and the optional virtio-console, and the PCIe host bridge (ECAM, I/O and 32-bit memory windows at
+/// QEMU's addresses) with its root function at 00.0 and QEMU's pci-testdev at 00.1.
 /// </summary>
 internal sealed class Arm64VirtMachine : IMachine
 {
@@ -45,6 +47,7 @@ internal sealed class Arm64VirtMachine : IMachine
             var rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId));
             _owned.Add(rtc);
             MmioBus.Register(RtcBase, RtcSize, rtc);
+            AddPcie(io);
             int n = 0;
             foreach (var disk in config.Disks)
             {
@@ -80,6 +83,12 @@ internal sealed class Arm64VirtMachine : IMachine
 
     public IoBus PioBus { get; } = new(IoBusKind.Pio, "user-pio");
 
+    /// <summary>The PCIe root bus (bus 0 behind the ECAM window).</summary>
+    public PciBus? PciBus { get; private set; }
+
+    /// <summary>The slot of QEMU's pci-testdev on the root bus (function 0).</summary>
+    public const int PciTestDeviceSlot = 1;
+
     public byte[]? DeviceTree { get; }
 
     public int SendInput(ReadOnlySpan<byte> data) => _uart.Receive(data);
@@ -95,6 +104,19 @@ internal sealed class Arm64VirtMachine : IMachine
 
         _owned.Clear();
         Vm.Dispose();
+    }
+
+    // The PCI I/O space is this machine's port bus, reached only through the I/O window.
+    private void AddPcie(MachineIo io)
+    {
+        var bus = new PciBus(new VirtPciHost(Vm, _backend, MmioBus, PioBus, io.Log.WriteLine));
+        bus.Attach(0, 0, new GpexHostBridge());
+        var testDevice = new PciTestDevice();
+        _owned.Add(testDevice);
+        bus.Attach(PciTestDeviceSlot, 0, testDevice);
+        MmioBus.Register(PcieEcamBase, PcieEcamSize, new VirtPciEcam(bus));
+        MmioBus.Register(PciePioBase, PciePioSize, new VirtPciIoWindow(PioBus));
+        PciBus = bus;
     }
 
     private void AddVirtio(VirtioDevice device, int index, MachineIo io)

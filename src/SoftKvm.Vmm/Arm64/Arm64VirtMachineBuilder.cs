@@ -82,6 +82,7 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
             VirtioTransports = virtio,
             BootArgs = config.Append,
             Initrd = plan.InitrdStart is ulong start ? (start, start + plan.InitrdSize) : null,
+            Pmu = _backend?.HasPmu ?? false,
         });
         Arm64BootPlanner.CheckDeviceTreeFits(plan, dtb.Length);
         return new PreparedArm64Virt(config, kernel, initrd, plan, dtb, _backend);

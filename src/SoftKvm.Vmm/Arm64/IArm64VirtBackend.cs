@@ -10,6 +10,9 @@ namespace SoftKvm.Vmm.Arm64;
 /// </summary>
 public interface IArm64VirtBackend
 {
+    /// <summary>Whether the vCPUs have a PMUv3 (KVM_ARM_VCPU_PMU_V3), which the device tree then describes.</summary>
+    bool HasPmu => false;
+
     /// <summary>The MPIDR_EL1 vCPU <paramref name="vcpuId"/> will have (KVM's reset_mpidr).</summary>
     ulong GetMpidr(int vcpuId);
 

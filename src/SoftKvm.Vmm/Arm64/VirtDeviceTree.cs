@@ -42,6 +42,7 @@ public static class VirtDeviceTree
         var fdt = new FdtBuilder();
         uint gicPhandle = fdt.AllocatePhandle();
         uint clockPhandle = fdt.AllocatePhandle();
+        uint itsPhandle = options.Gic == GicVersion.V3 ? fdt.AllocatePhandle() : 0;
 
         fdt.BeginNode("");
         fdt.PropertyU32("interrupt-parent", gicPhandle);
@@ -56,12 +57,17 @@ public static class VirtDeviceTree
         AddCpus(fdt, options);
         AddTimer(fdt, options.Gic, cpus);
         AddClock(fdt, clockPhandle);
-        AddGic(fdt, options.Gic, cpus, gicPhandle);
+        AddGic(fdt, options.Gic, cpus, gicPhandle, itsPhandle);
         AddPrimeCell(fdt, "pl011", UartBase, UartSize, UartIntId, clockPhandle, ["uartclk", "apb_pclk"]);
         AddPrimeCell(fdt, "pl031", RtcBase, RtcSize, RtcIntId, clockPhandle, ["apb_pclk"]);
         for (int i = 0; i < options.VirtioTransports; i++)
         {
             AddVirtio(fdt, i);
+        }
+
+        if (options.Pcie)
+        {
+            AddPcie(fdt, options.Gic, gicPhandle, itsPhandle);
         }
 
         if (options.Pmu)
@@ -175,7 +181,7 @@ public static class VirtDeviceTree
         fdt.EndNode();
     }
 
-    private static void AddGic(FdtBuilder fdt, GicVersion gic, int cpus, uint phandle)
+    private static void AddGic(FdtBuilder fdt, GicVersion gic, int cpus, uint phandle, uint itsPhandle)
     {
         fdt.BeginNode($"intc@{GicDistributorBase:x}");
         if (gic == GicVersion.V2)
@@ -204,6 +210,54 @@ public static class VirtDeviceTree
         fdt.PropertyU32("#size-cells", 2);
         fdt.PropertyEmpty("ranges");
         fdt.PropertyU32("phandle", phandle);
+        if (gic == GicVersion.V3)
+        {
+            // The ITS, as QEMU's virt describes it (a child of the GIC node), the MSI controller of PCI devices.
+            fdt.BeginNode($"its@{GicItsBase:x}");
+            fdt.PropertyStrings("compatible", "arm,gic-v3-its");
+            fdt.PropertyEmpty("msi-controller");
+            fdt.PropertyU32("#msi-cells", 1);
+            fdt.PropertyRegs("reg", (GicItsBase, GicItsSize));
+            fdt.PropertyU32("phandle", itsPhandle);
+            fdt.EndNode();
+        }
+
+        fdt.EndNode();
+    }
+
+    // QEMU's create_pcie: ECAM, the I/O and 32-bit memory windows, INTx swizzled onto SPIs 3..6, MSIs to the
+    // ITS with the requester ID as DeviceID (GICv3).
+    private static void AddPcie(FdtBuilder fdt, GicVersion gic, uint gicPhandle, uint itsPhandle)
+    {
+        fdt.BeginNode($"pcie@{PcieMmioBase:x}");
+        fdt.PropertyStrings("compatible", "pci-host-ecam-generic");
+        fdt.PropertyString("device_type", "pci");
+        fdt.PropertyU32("#address-cells", 3);
+        fdt.PropertyU32("#size-cells", 2);
+        fdt.PropertyU32("#interrupt-cells", 1);
+        fdt.PropertyU32("linux,pci-domain", 0);
+        fdt.PropertyCells("bus-range", 0, (uint)(PcieEcamSize >> 20) - 1);
+        fdt.PropertyEmpty("dma-coherent");
+        fdt.PropertyRegs("reg", (PcieEcamBase, PcieEcamSize));
+        fdt.PropertyCells("ranges",
+            0x0100_0000, 0, 0, (uint)(PciePioBase >> 32), (uint)PciePioBase, 0, (uint)PciePioSize,
+            0x0200_0000, 0, (uint)PcieMmioBase, (uint)(PcieMmioBase >> 32), (uint)PcieMmioBase, 0, (uint)PcieMmioSize);
+        if (gic == GicVersion.V3)
+        {
+            fdt.PropertyCells("msi-map", 0, itsPhandle, 0, 0x1_0000);
+        }
+
+        var map = new List<uint>();
+        for (uint slot = 0; slot < 4; slot++)
+        {
+            for (uint pin = 1; pin <= 4; pin++)
+            {
+                map.AddRange([slot << 11, 0, 0, pin, gicPhandle, 0, 0, GicSpi, (uint)(PcieIntxIntId((int)slot, (int)pin) - 32), IrqLevelHigh]);
+            }
+        }
+
+        fdt.PropertyCells("interrupt-map-mask", 0x1800, 0, 0, 7);
+        fdt.PropertyCells("interrupt-map", [.. map]);
         fdt.EndNode();
     }
 

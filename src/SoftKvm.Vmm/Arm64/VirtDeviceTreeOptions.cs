@@ -24,6 +24,9 @@ public sealed record VirtDeviceTreeOptions
     /// <summary>The <c>compatible</c> of the cpu nodes.</summary>
     public string CpuCompatible { get; init; } = "arm,arm-v8";
 
+    /// <summary>Whether to describe the PCIe host bridge (<c>pci-host-ecam-generic</c>).</summary>
+    public bool Pcie { get; init; } = true;
+
     /// <summary>Whether to describe a PMU (only when the CPU model implements PMUv3).</summary>
     public bool Pmu { get; init; }
 }

@@ -83,6 +83,30 @@ public static class VirtMemoryMap
     /// <summary>The interrupt of transport 0: SPI 16; transport n has INTID 48 + n.</summary>
     public const int VirtioMmioFirstIntId = 48;
 
+    /// <summary>The PCIe host bridge's 32-bit memory window (VIRT_PCIE_MMIO): PCI memory addresses map 1:1.</summary>
+    public const ulong PcieMmioBase = 0x1000_0000;
+
+    /// <summary>The size of the 32-bit memory window.</summary>
+    public const ulong PcieMmioSize = 0x2EFF_0000;
+
+    /// <summary>The PCIe I/O window (VIRT_PCIE_PIO): PCI I/O port n is at this address + n.</summary>
+    public const ulong PciePioBase = 0x3EFF_0000;
+
+    /// <summary>The size of the I/O window (64 Ki ports).</summary>
+    public const ulong PciePioSize = 0x1_0000;
+
+    /// <summary>The PCIe configuration space, ECAM (VIRT_PCIE_ECAM, the low one): 1 MiB per bus.</summary>
+    public const ulong PcieEcamBase = 0x3F00_0000;
+
+    /// <summary>The ECAM window: 16 buses.</summary>
+    public const ulong PcieEcamSize = 0x0100_0000;
+
+    /// <summary>The interrupt of INTx pin p (1-4) of device d is SPI 3 + (d + p - 1) mod 4: INTIDs 35..38.</summary>
+    public const int PcieFirstIntxIntId = 35;
+
+    /// <summary>The GIC INTID INTx pin <paramref name="pin"/> (1 = INTA#) of PCI device <paramref name="device"/> drives (QEMU's swizzle).</summary>
+    public static int PcieIntxIntId(int device, int pin) => PcieFirstIntxIntId + ((device + pin - 1) & 3);
+
     /// <summary>RAM starts here.</summary>
     public const ulong RamBase = 0x4000_0000;
 

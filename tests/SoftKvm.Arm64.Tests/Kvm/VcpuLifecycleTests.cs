@@ -159,6 +159,8 @@ public sealed class VcpuLifecycleTests
         }
 
         public bool RouteTimer { get; set; }
+
+        public SoftKvm.Core.Io.MsiResult SignalMsi(ulong address, uint data, uint deviceId) => SoftKvm.Core.Io.MsiResult.NoController;
     }
 
     [Fact]

@@ -177,10 +177,12 @@ public class RedistributorTests
         Gic.Write32(vm, 0, rd + 0x14, 0);
         Assert.Equal(0u, Gic.Read32(vm, 0, rd + 0x14));
 
-        Gic.Write64(vm, 0, rd + 0x70, 0x0000_0000_4000_0413UL);     // GICR_PROPBASER
-        Assert.Equal(0x0000_0000_4000_0413UL, Gic.Read64(vm, 0, rd + 0x70));
+        // GICR_PROPBASER and PENDBASER as KVM sanitises them: a non-cacheable InnerCache [9:7] becomes
+        // read-allocate write-back (3).
+        Gic.Write64(vm, 0, rd + 0x70, 0x0000_0000_4000_0413UL);
+        Assert.Equal(0x0000_0000_4000_0593UL, Gic.Read64(vm, 0, rd + 0x70));
         Gic.Write32(vm, 0, rd + 0x7c, 0x1);                          // upper half of PENDBASER
-        Assert.Equal(0x1_0000_0000UL, Gic.Read64(vm, 0, rd + 0x78));
+        Assert.Equal(0x1_0000_0180UL, Gic.Read64(vm, 0, rd + 0x78));
         ulong rd1 = gic.GetRedistributorBase(1)!.Value;
         Gic.Write64(vm, 0, rd1 + 0x8, 0);                            // GICR_TYPER is WI
         Assert.Equal(1UL << 32 | 1UL << 8 | 1UL << 4, Gic.Read64(vm, 0, rd1 + 0x8));

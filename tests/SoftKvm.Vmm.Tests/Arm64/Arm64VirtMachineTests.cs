@@ -56,7 +56,37 @@ public sealed class Arm64VirtMachineTests : IDisposable
         Assert.Contains("/virtio_mmio@a000200", r.NodeOrder);
         using var machine = prepared.Create(new MachineIo(new SerialOutput(new MemoryStream()), TextWriter.Null));
         Assert.True(machine.MmioBus.TryFind(VirtMemoryMap.VirtioMmioAddress(1), 4, out _, out _));
-        Assert.Equal(4, machine.MmioBus.Count); // UART, RTC, two transports
+        Assert.Equal(6, machine.MmioBus.Count); // UART, RTC, PCIe ECAM and I/O window, two transports
+    }
+
+    [Fact]
+    public void ThePcieHostBridgeAnswersThroughEcam()
+    {
+        var prepared = new Arm64VirtMachineBuilder(new FakeArm64Backend()).Prepare(new MachineConfig { Kernel = Write("raw", [1, 2, 3, 4]) });
+        var r = new FdtReader(prepared.DeviceTree!);
+        Assert.Equal(["pci-host-ecam-generic"], r.Strings("/pcie@10000000", "compatible"));
+        Assert.Equal([0u, 0x3F00_0000u, 0u, 0x0100_0000u], r.Cells("/pcie@10000000", "reg"));
+        Assert.Equal(16 * 10, r.Cells("/pcie@10000000", "interrupt-map").Length);
+        Assert.Equal(r.Cells("/intc@8000000/its@8080000", "phandle")[0], r.Cells("/pcie@10000000", "msi-map")[1]);
+        using var machine = (Arm64VirtMachine)prepared.Create(new MachineIo(new SerialOutput(new MemoryStream()), TextWriter.Null));
+        Assert.Equal(0x0008_1B36u, Config32(machine, 0, 0, 0x00));           // gpex-root
+        Assert.Equal(0x0600_0000u, Config32(machine, 0, 0, 0x08) & 0xFFFF_FF00);
+        Assert.Equal(0x0005_1B36u, Config32(machine, 0, 1, 0x00));           // pci-testdev
+        Assert.Equal(0xFFFF_FFFFu, Config32(machine, 0, 2, 0x00));           // nothing at 00.2
+        Assert.Equal(0xFFFF_FFFFu, Config32(machine, 1, 0, 0x00));           // nor on bus 1
+
+        // BAR 0 of pci-testdev is memory: sized through ECAM like any other configuration access.
+        Span<byte> data = stackalloc byte[4];
+        BitConverter.TryWriteBytes(data, uint.MaxValue);
+        Assert.True(machine.MmioBus.Write(null, VirtMemoryMap.PcieEcamBase + (1 << 15) + 0x10, data));
+        Assert.NotEqual(0u, Config32(machine, 0, 1, 0x10) & 0xFFFF_FFF0);
+    }
+
+    private static uint Config32(Arm64VirtMachine machine, int bus, int device, int register)
+    {
+        Span<byte> data = stackalloc byte[4];
+        Assert.True(machine.MmioBus.Read(null, VirtMemoryMap.PcieEcamBase + ((ulong)bus << 20) + ((ulong)device << 15) + (ulong)register, data));
+        return BitConverter.ToUInt32(data);
     }
 
     [Fact]

@@ -73,6 +73,28 @@ public class VirtDeviceTreeTests
     }
 
     [Fact]
+    public void GicV3HasAnItsAsAnMsiController()
+    {
+        var r = new FdtReader(VirtDeviceTree.Build(Options(4, GicVersion.V3)));
+        Assert.Equal(["arm,gic-v3-its"], r.Strings("/intc@8000000/its@8080000", "compatible"));
+        Assert.Equal([0u, 0x0808_0000u, 0u, 0x2_0000u], r.Cells("/intc@8000000/its@8080000", "reg"));
+        Assert.Equal([1u], r.Cells("/intc@8000000/its@8080000", "#msi-cells"));
+        Assert.Empty(r.Cells("/intc@8000000/its@8080000", "msi-controller"));
+        Assert.NotEqual(r.Cells("/intc@8000000", "phandle"), r.Cells("/intc@8000000/its@8080000", "phandle"));
+        var v2 = new FdtReader(VirtDeviceTree.Build(Options(4, GicVersion.V2)));
+        Assert.DoesNotContain("/intc@8000000/its@8080000", v2.NodeOrder);
+    }
+
+    [Fact]
+    public void ThePmuNodeUsesPpi7()
+    {
+        var r = new FdtReader(VirtDeviceTree.Build(Options(4, GicVersion.V3) with { Pmu = true }));
+        Assert.Equal(["arm,armv8-pmuv3"], r.Strings("/pmu", "compatible"));
+        Assert.Equal([1u, 7u, 4u], r.Cells("/pmu", "interrupts"));       // PPI 7 = INTID 23, level high
+        Assert.DoesNotContain("/pmu", new FdtReader(VirtDeviceTree.Build(Options(4, GicVersion.V3))).NodeOrder);
+    }
+
+    [Fact]
     public void GicV3BeyondOneHundredTwentyThreeCpusUsesTheSecondRegion()
     {
         var r = new FdtReader(VirtDeviceTree.Build(Options(512, GicVersion.V3)));

@@ -307,4 +307,10 @@ internal static class SystemOps
     {
         c.Fault(ExceptionVector.UD);
     }
+
+    /// <summary>VMCALL in VMX non-root operation: a VM exit at any CPL (SDM Vol. 3C 25.1.2).</summary>
+    public static void Vmcall(X86Cpu c, ref Instruction i)
+    {
+        c.ExitWith(X86ExitReason.Vmcall);
+    }
 }

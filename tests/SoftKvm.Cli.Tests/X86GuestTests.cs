@@ -15,11 +15,25 @@ public sealed class X86GuestTests
     [InlineData("compute32", "1", "128M")]
     [InlineData("longmode", "1", "64M")]
     [InlineData("compute32", "4", "64M")]
+    [InlineData("pcplat", "2", "64M")]
     public void GuestPrintsWhatQemuPrintsAndExitsThroughIsaDebugExit(string name, string smp, string memory)
     {
         var (code, serial, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), name + ".elf"), "--smp", smp, "--memory", memory);
         Assert.Equal(File.ReadAllText(Path.Combine(Guests(), name + ".expected")), serial);
         Assert.Equal(1, code);
+        Assert.DoesNotContain("Unhandled", error);
+    }
+
+    // pcplat's command line says how it ends after its checks: ACPI S5 through the FADT's PM1a control block
+    // and the DSDT's \_S5, or the FADT's reset register (QEMU with -no-reboot exits with 0 for both, as SoftKvm does).
+    [Theory]
+    [InlineData("poweroff")]
+    [InlineData("reset")]
+    public void PcplatPowersOffOrResetsThroughAcpiAsUnderQemu(string how)
+    {
+        var (code, serial, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "pcplat.elf"), "--smp", "2", "--memory", "64M", "--append", how);
+        Assert.Equal(File.ReadAllText(Path.Combine(Guests(), "pcplat.expected")), serial);
+        Assert.Equal(0, code);
         Assert.DoesNotContain("Unhandled", error);
     }
 

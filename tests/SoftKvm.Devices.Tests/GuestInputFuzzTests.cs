@@ -1,6 +1,7 @@
 using SoftKvm.Core.Io;
 using SoftKvm.Core.Memory;
 using SoftKvm.Devices.Arm;
+using SoftKvm.Devices.Pci;
 using SoftKvm.Devices.Virtio;
 using SoftKvm.Devices.X86;
 
@@ -40,6 +41,30 @@ public sealed class GuestInputFuzzTests : IDisposable
                 device.Read(null, offset, data);
             }
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void PcPlatformDevicesSurviveRandomAccesses(int seed)
+    {
+        int stops = 0;
+        Hammer(new AcpiPm(() => stops++, _ => { }), AcpiPm.PortCount, seed);
+        Hammer(new ResetControl(() => stops++), 1, seed, 200);
+        var lines = Enumerable.Range(0, PcTestDevice.IrqLineCount).Select(_ => new FakeIrqLine()).ToArray();
+        var testdev = new PcTestDevice(lines, _ => { });
+        Hammer(testdev.Data, PcTestDevice.RegisterPorts, seed);
+        Hammer(testdev.ByteData, PcTestDevice.RegisterPorts, seed);
+        Hammer(testdev.FlushPage, PcTestDevice.RegisterPorts, seed);
+        Hammer(testdev.IrqLines, PcTestDevice.IrqLineCount, seed);
+        Hammer(testdev.Memory, PcTestDevice.MemorySize, seed);
+        var host = new Pci.FakePciHost();
+        var bus = new PciBus(host);
+        bus.Attach(0, 0, new I440fxHostBridge());
+        using var pciTest = new PciTestDevice();
+        bus.Attach(2, 0, pciTest);
+        Hammer(new PciConfigMechanism1(bus), PciConfigMechanism1.PortCount, seed);
+        Assert.True(stops > 0);
     }
 
     [Theory]

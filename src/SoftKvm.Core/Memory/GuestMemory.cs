@@ -145,6 +145,18 @@ public sealed unsafe class GuestMemory : IDisposable
         return log;
     }
 
+    /// <summary>
+    /// Drops every cached mapping of guest memory, as KVM's MMU notifier zaps the stage-2/EPT entries of host
+    /// pages that were unmapped or re-protected: the contents stay, but every CPU model refills its TLB
+    /// before it touches guest memory again (<see cref="Generation"/> is bumped; SoftKvm's TLBs have no
+    /// per-page invalidation from outside the CPU). QEMU's pc-testdev asks for this through its flush-page port.
+    /// </summary>
+    public void Invalidate()
+    {
+        Interlocked.Increment(ref _generation);
+        Changed?.Invoke();
+    }
+
     /// <summary>The slot that contains <paramref name="gpa"/>, or null (binary search, O(log n)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public MemorySlot? FindSlot(ulong gpa)

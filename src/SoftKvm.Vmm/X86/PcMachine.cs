@@ -15,10 +15,13 @@ namespace SoftKvm.Vmm.X86;
 /// A created PC: an <see cref="X86Vm"/> with the in-kernel irqchip (local APICs, IOAPIC, PIC pair, PIT),
 /// RAM in slot 0 from 0 (and slot 1 from 4 GiB), what the loader placed (<see cref="PcBoot"/>: a Multiboot
 /// kernel with its modules and information structure, or a Linux kernel with its initrd, zero page, command
-/// line, GDT and page tables) and the MP table in memory, vCPU 0 in the loader's entry state (Multiboot:
-/// 32-bit flat protected mode, paging off, interrupts off, EAX = 0x2BADB002, EBX = the information
-/// structure; Linux: <see cref="SetLinuxEntryState"/>) and the other vCPUs waiting for INIT/SIPI. Userspace devices on the PIO bus: 16550A at 0x3F8 (IRQ 4), CMOS RTC at 0x70, isa-debug-exit
-/// at 0xF4 (raises <see cref="DeviceExit"/>); on the MMIO bus, virtio-mmio transports as microvm places
+/// line, GDT and page tables), the MP table and the ACPI tables in memory, vCPU 0 in the loader's entry state
+/// (Multiboot: 32-bit flat protected mode, paging off, interrupts off, EAX = 0x2BADB002, EBX = the information
+/// structure; Linux: <see cref="SetLinuxEntryState"/>) and the other vCPUs waiting for INIT/SIPI. Userspace
+/// devices on the PIO bus: 16550A at 0x3F8 (IRQ 4), CMOS RTC at 0x70, isa-debug-exit
+/// at 0xF4 (raises <see cref="DeviceExit"/>), and what <see cref="PcPlatform"/> adds (PCI bus 0, fw_cfg,
+/// the ACPI PM registers and reset register, pc-testdev); every device line goes through
+/// <see cref="PcIrqLines"/>, so devices can share one; on the MMIO bus, virtio-mmio transports as microvm places
 /// them (<see cref="PcMemoryMap.VirtioMmioAddress"/>): the disks (virtio-blk), then a virtio-console. A
 /// device with a single virtqueue (virtio-blk) gets its QueueNotify register as a fast-MMIO doorbell: a
 /// zero-length ioeventfd (KVM_IOEVENTFD with len 0) whose signal serves the queue on the notifying vCPU's
@@ -51,6 +54,8 @@ internal sealed class PcMachine : IMachine
     private readonly X86Vcpu[] _vcpus = [];
     private readonly Uart16550 _uart;
     private readonly List<IDisposable> _owned = [];
+    private readonly PcIrqLines _lines = null!;
+    private readonly PcPlatform _platform = null!;
 
     public PcMachine(MachineConfig config, PcBoot boot, byte ioApicId, MachineIo io)
     {
@@ -71,6 +76,7 @@ internal sealed class PcMachine : IMachine
 
             Irqchip = _vm.CreateIrqchip();
             SetIoApicId(Irqchip.IoApic, ioApicId);
+            _lines = new PcIrqLines(Irqchip);
             bool withhold = config.OptionsOf<PcOptions>().WithholdInstructionLength;
             _vcpus = new X86Vcpu[config.Cpus];
             for (int i = 0; i < _vcpus.Length; i++)
@@ -83,11 +89,13 @@ internal sealed class PcMachine : IMachine
 
             Vcpus = _vcpus;
 
-            _uart = new Uart16550(io.Console, Irqchip.GetLine(Com1Irq));
+            _uart = new Uart16550(io.Console, _lines.NewInput(Com1Irq));
             PioBus.Register(Com1Port, Uart16550.PortCount, _uart);
             PioBus.Register(RtcPort, CmosRtc.PortCount, new CmosRtc(unsupported: io.Log.WriteLine));
             PioBus.Register(IsaDebugExit.DefaultPort, IsaDebugExit.PortCount, new IsaDebugExit(code =>
                 DeviceExit?.Invoke(code, $"isa-debug-exit: the guest wrote 0x{(uint)code >> 1:x}, exit code {code}")));
+            _platform = new PcPlatform(config, _vm, Irqchip, _lines, MmioBus, PioBus, io, (code, message) => DeviceExit?.Invoke(code, message));
+            _owned.Add(_platform);
             int n = 0;
             foreach (var disk in config.Disks)
             {
@@ -128,6 +136,9 @@ internal sealed class PcMachine : IMachine
     public X86Irqchip Irqchip { get; }
 
     public IReadOnlyList<Vcpu> Vcpus { get; } = [];
+
+    /// <summary>The PCI bus, fw_cfg, pc-testdev and the ACPI registers (<see cref="PcPlatform"/>).</summary>
+    public PcPlatform Platform => _platform;
 
     public IoBus MmioBus { get; } = new(IoBusKind.Mmio, "user-mmio");
 
@@ -236,7 +247,7 @@ internal sealed class PcMachine : IMachine
 
     private VirtioMmioTransport AddVirtio(VirtioDevice device, int index, MachineIo io)
     {
-        var transport = new VirtioMmioTransport(device, _vm.Memory, Irqchip.GetLine(PcMemoryMap.VirtioIrq(index)), io.Log.WriteLine);
+        var transport = new VirtioMmioTransport(device, _vm.Memory, _lines.NewInput(PcMemoryMap.VirtioIrq(index)), io.Log.WriteLine);
         MmioBus.Register(PcMemoryMap.VirtioMmioAddress(index), PcMemoryMap.VirtioMmioStride, transport);
         return transport;
     }

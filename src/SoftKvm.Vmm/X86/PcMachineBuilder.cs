@@ -1,6 +1,8 @@
+using SoftKvm.Devices.X86;
 using SoftKvm.Vmm.Errors;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
+using SoftKvm.Vmm.X86.Acpi;
 
 namespace SoftKvm.Vmm.X86;
 
@@ -85,14 +87,18 @@ public sealed class PcMachineBuilder : IMachineBuilder
             ? PcLinuxLoader.Plan(config, BzImage.Parse(name, image))
             : PcMultibootLoader.Plan(config, MultibootImage.Parse(name, image));
         byte ioApicId = IoApicId(config.Cpus);
-        ushort levelIrqs = 0;
+        ushort levelIrqs = PcPlatform.LevelIrqs;
         for (int i = 0; i < VirtioDeviceCount(config); i++)
         {
             levelIrqs |= (ushort)(1 << PcMemoryMap.VirtioIrq(i));
         }
 
         var mpTable = MpTable.Build((uint)PcMemoryMap.MpTableAddress, config.Cpus, ioApicId, levelIrqs);
-        boot = boot with { Pieces = [.. boot.Pieces, new PcBootPiece(PcMemoryMap.MpTableAddress, mpTable, 0, "MP table")] };
+        var acpi = AcpiTables.Build((uint)PcMemoryMap.AcpiAddress, config.Cpus, ioApicId, levelIrqs, AcpiPm.DefaultPort);
+        boot = boot with
+        {
+            Pieces = [.. boot.Pieces, new PcBootPiece(PcMemoryMap.MpTableAddress, mpTable, 0, "MP table"), new PcBootPiece(PcMemoryMap.AcpiAddress, acpi, 0, "ACPI tables")],
+        };
         return new PreparedPc(config, boot, ioApicId);
     }
 

@@ -5,9 +5,9 @@ namespace SoftKvm.Vmm.X86;
 /// <summary>
 /// The PC's guest-physical layout: RAM from 0 up to min(size, 3 GiB) in slot 0, the rest from 4 GiB in
 /// slot 1 (the 3-4 GiB hole holds the IOAPIC and local APIC); the legacy VGA/BIOS hole 0x9FC00-0xFFFFF is
-/// backed by RAM but reported as reserved, and holds the MP table (0xF0000) and the loader's boot data
-/// (0x8000-0x9EFFF, below the hole, reported as RAM as QEMU does: the Multiboot information structure,
-/// or Linux's zero page, GDT, identity map and command line).
+/// backed by RAM but reported as reserved, and holds the ACPI tables (0xE0000), the MP table (0xF0000) and
+/// the loader's boot data (0x8000-0x9EFFF, below the hole, reported as RAM as QEMU does: the Multiboot
+/// information structure, or Linux's zero page, GDT, identity map and command line).
 /// </summary>
 public static class PcMemoryMap
 {
@@ -19,6 +19,9 @@ public static class PcMemoryMap
 
     /// <summary>The BIOS area the MP floating pointer is searched in (0xF0000-0xFFFFF).</summary>
     public const ulong BiosStart = 0xF_0000;
+
+    /// <summary>Where the ACPI tables go, the RSDP first (the BIOS area an operating system scans for it).</summary>
+    public const ulong AcpiAddress = 0xE_0000;
 
     /// <summary>Where the MP floating pointer and configuration table go.</summary>
     public const ulong MpTableAddress = BiosStart;

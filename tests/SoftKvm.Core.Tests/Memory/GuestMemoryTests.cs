@@ -74,6 +74,22 @@ public sealed unsafe class GuestMemoryTests : IDisposable
     }
 
     [Fact]
+    public void InvalidateKeepsContentsBumpsGenerationAndSignals()
+    {
+        _memory.SetRegion(0, 0x40000000, 0x2000, MemorySlotFlags.None);
+        _memory.Write<uint>(0x40000010, 0xCAFEF00D);
+        long generation = _memory.Generation;
+        int changed = 0;
+        _memory.Changed += () => changed++;
+
+        _memory.Invalidate();
+
+        Assert.True(_memory.Generation > generation);
+        Assert.Equal(1, changed);
+        Assert.Equal(0xCAFEF00Du, _memory.Read<uint>(0x40000010));
+    }
+
+    [Fact]
     public void ResizeByReplaceKeepsContentsAndBumpsGeneration()
     {
         _memory.SetRegion(0, 0x40000000, 0x2000, MemorySlotFlags.None);

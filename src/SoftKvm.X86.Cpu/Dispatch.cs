@@ -175,6 +175,8 @@ internal static unsafe class Dispatch
             case Mnemonic.Ltr: return &SystemOps.Ltr;
             case Mnemonic.Sldt: return &SystemOps.Sldt;
             case Mnemonic.Str: return &SystemOps.Str;
+            case Mnemonic.Verr: return &SystemOps.Verr;
+            case Mnemonic.Verw: return &SystemOps.Verw;
             case Mnemonic.Invlpg: return &SystemOps.Invlpg;
             case Mnemonic.Wbinvd or Mnemonic.Invd: return &SystemOps.Privileged;
             case Mnemonic.Clts: return &SystemOps.Clts;

@@ -18,6 +18,17 @@ public sealed partial class X86Vcpu
     private const uint MsrMtrrCap = 0xFE;
     private const uint MsrMtrrDefType = 0x2FF;
     private const uint MsrFeatureControl = 0x3A;
+    private const uint MsrArchCapabilities = 0x10A;
+
+    /// <summary>
+    /// IA32_ARCH_CAPABILITIES (read-only, announced by CPUID.7.0:EDX[29], as KVM's kvm_get_arch_capabilities
+    /// does): the software CPU neither speculates nor has fill buffers, caches or microcode to leak from, so
+    /// it is not affected by the transient-execution attacks these bits rule out: RDCL_NO (Meltdown: no page
+    /// table isolation needed), SKIP_L1DFL_VMENTRY, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO,
+    /// FBSDP_NO, PSDP_NO, BHI_NO, PBRSB_NO, GDS_NO and RFDS_NO.
+    /// </summary>
+    public const ulong ArchCapabilities = (1UL << 0) | (1UL << 3) | (1UL << 4) | (1UL << 5) | (1UL << 6) | (1UL << 8)
+        | (1UL << 13) | (1UL << 14) | (1UL << 15) | (1UL << 20) | (1UL << 24) | (1UL << 26) | (1UL << 27);
     private const ulong FeatureControlLocked = 1;
 
     private X86CpuidEntry[] _cpuid = [];
@@ -29,7 +40,7 @@ public sealed partial class X86Vcpu
     /// <summary>
     /// <c>KVM_SET_CPUID2</c>: answers that replace the built-in ones for their leaf (and subleaf). Without
     /// an entry, CPUID answers the CPU model's honest feature set plus what this layer provides: MTRRs, the
-    /// APIC id in leaf 1 EBX[31:24]; with the in-kernel irqchip the APIC, x2APIC, TSC-deadline and leaf 0x15
+    /// APIC id in leaf 1 EBX[31:24], IA32_ARCH_CAPABILITIES (<see cref="ArchCapabilities"/>); with the in-kernel irqchip the APIC, x2APIC, TSC-deadline and leaf 0x15
     /// (the APIC bus clock as the crystal, and the TSC's ratio to it); KVM's signature leaf 0x40000000 and
     /// an empty feature leaf 0x40000001 (the hypercall ABI, no paravirtual features).
     /// </summary>
@@ -67,6 +78,9 @@ public sealed partial class X86Vcpu
                     ecx |= (1u << 21) | (1u << 24); // x2APIC, TSC-deadline
                 }
 
+                break;
+            case 7 when subleaf == 0:
+                edx |= 1u << 29; // IA32_ARCH_CAPABILITIES
                 break;
             case 0x15 when Apic is not null:
                 // The crystal is the APIC bus clock (Linux sets lapic_timer_period from it); TSC = crystal * EBX / EAX.
@@ -158,6 +172,9 @@ public sealed partial class X86Vcpu
                 return true;
             case MsrFeatureControl:
                 value = _featureControl;
+                return true;
+            case MsrArchCapabilities:
+                value = ArchCapabilities;
                 return true;
             case 0x17 or 0x8B or 0x34 or 0x140 or 0x179 or 0x17A or 0x1D9:
                 // PLATFORM_ID, BIOS_SIGN_ID, SMI_COUNT, FEATURE_CONTROL, MISC_FEATURES_ENABLES, MCG_CAP, MCG_STATUS, DEBUGCTL: 0.

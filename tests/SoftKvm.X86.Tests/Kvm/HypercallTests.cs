@@ -170,25 +170,4 @@ public class HypercallTests
         Assert.Equal(unchecked((ulong)-22L), m.Vm.Memory.Read<ulong>(Data + 8));
         Assert.Equal(1u, m.Count(0x40));
     }
-
-    [Fact]
-    public void Cpuid_announces_kvm_and_the_apic_features_with_the_irqchip_only()
-    {
-        using var plain = new KvmMachine();
-        plain.Vcpu.GetCpuid(0x4000_0000, 0, out uint eax, out uint ebx, out uint ecx, out uint edx);
-        Assert.Equal(0x4000_0001u, eax);
-        Assert.Equal("KVMKVMKVM\0\0\0", System.Text.Encoding.ASCII.GetString([.. BitConverter.GetBytes(ebx), .. BitConverter.GetBytes(ecx), .. BitConverter.GetBytes(edx)]));
-        plain.Vcpu.GetCpuid(1, 0, out _, out _, out ecx, out edx);
-        Assert.Equal(0u, edx & (1u << 9));
-        Assert.Equal(0u, ecx & (1u << 21));
-
-        using var withChip = new KvmMachine(irqchip: true);
-        withChip.Vcpu.GetCpuid(1, 0, out _, out _, out ecx, out edx);
-        Assert.NotEqual(0u, edx & (1u << 9));
-        Assert.NotEqual(0u, ecx & (1u << 21));
-        Assert.NotEqual(0u, ecx & (1u << 24));
-        withChip.Vcpu.GetCpuid(0x15, 0, out eax, out ebx, out ecx, out _);
-        Assert.Equal(1_000_000_000u, ecx);
-        Assert.Equal(withChip.Vcpu.Cpu.TscFrequency, (long)ecx * ebx / eax);
-    }
 }

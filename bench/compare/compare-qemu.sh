@@ -6,6 +6,8 @@
 #                                                         from the in-process benchmark `arm64-compute`)
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
+#   bench/compare/compare-qemu.sh linux-x86 N [runs]      the same for Debian's amd64 kernel (build.sh x86_64) on the PC,
+#                                                         against qemu-system-x86_64 -M pc (TCG)
 #   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 160 rounds)
 #                                                         minus the start-up of hello.elf, on both sides
 #   bench/compare/compare-qemu.sh mips-x86  [runs]        the same for x86: compute32bench.elf (40 rounds, 1.5G instructions)
@@ -115,6 +117,14 @@ case "$mode" in
     marker=SOFTKVM-LINUX-BOOT-OK
     compare "linux to marker ($n vCPUs)" "$runs" --kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyAMA0 --smp "$n" \
       -- -M virt,gic-version=3 -smp "$n" -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyAMA0 ;;
+  linux-x86)
+    n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out-x86_64
+    [ -f "$out/vmlinuz" ] || "$root/guests/linux/build.sh" x86_64
+    marker=SOFTKVM-LINUX-BOOT-OK
+    qemu=(qemu-system-x86_64 -M pc -nographic -m 512)
+    softkvm+=(--arch x86_64 --memory 512M)
+    compare "linux-x86 to marker ($n vCPUs)" "$runs" --kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyS0 --smp "$n" \
+      -- -smp "$n" -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyS0 ;;
   mips)
     mips "arm64 compute (1 vCPU)" "${2:-5}" "$root/guests/arm64/computebench.elf" "$root/guests/arm64/hello/hello.elf" \
       "${qemu[@]}" ;;
@@ -123,5 +133,5 @@ case "$mode" in
     softkvm+=(--arch x86_64 --memory 128M)
     mips "x86 compute32 (1 vCPU)" "${2:-5}" "$root/guests/x86/compute32bench.elf" "$root/guests/x86/compute32.elf" \
       "${qemu[@]}" ;;
-  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|mips|mips-x86 [runs]" >&2; exit 2 ;;
+  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|linux-x86 N|mips|mips-x86 [runs]" >&2; exit 2 ;;
 esac

@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Builds the inputs of the Linux boot test from Debian's arm64 packages (nothing of it is committed):
-#   out/vmlinuz      the kernel of the current linux-image-*-arm64 (an arm64 Image with its header)
-#   out/initrd.gz    a gzip cpio initramfs: static busybox, the kernel modules
-#                    virtio_mmio, virtio_blk, virtio_console, crc32c and ext4 with their dependencies, an /init
-#                    that mounts proc/sys/dev, loads the modules, prints the marker and starts a shell
-#   out/disk.img     an empty 64 MiB ext4 image for the virtio-blk round trip
+# Builds the inputs of the Linux boot tests from Debian's packages (nothing of it is committed):
+#   build.sh [arm64|x86_64] [OUT]   (arm64 when no architecture is given; OUT defaults to out/ for
+#                                    arm64 and out-x86_64/ for x86_64)
+#   OUT/vmlinuz      the kernel of the current linux-image-arm64 (an arm64 Image with its header) or
+#                    linux-image-amd64 (a bzImage)
+#   OUT/initrd.gz    a gzip cpio initramfs: static busybox, the kernel modules
+#                    virtio_mmio, virtio_pci, virtio_blk, virtio_console, crc32c and ext4 with their
+#                    dependencies, an /init that mounts proc/sys/dev, loads the modules (each with the
+#                    module.param=value words of the kernel command line, as modprobe passes them:
+#                    virtio_mmio.device=... on the x86 PC), prints the marker and starts a shell
+#   OUT/disk.img     an empty 64 MiB ext4 image for the virtio-blk round trip
 # Packages are fetched with apt into a private apt state (the host's dpkg configuration is not
 # touched). Needs: apt-get, dpkg-deb, cpio, gzip, xz, mke2fs (e2fsprogs). Exit code 3 when the
 # packages cannot be fetched, so that a test can skip with a clear message.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-$here/out}
+arch=arm64
+case "${1:-}" in
+  arm64|x86_64) arch=$1; shift ;;
+esac
+case "$arch" in
+  arm64) debarch=arm64; default_out=$here/out ;;
+  x86_64) debarch=amd64; default_out=$here/out-x86_64 ;;
+esac
+out=${1:-$default_out}
 marker="SOFTKVM-LINUX-BOOT-OK"
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -24,12 +37,12 @@ aptdir=$work/apt
 mkdir -p "$aptdir/state/lists/partial" "$aptdir/cache/archives/partial"
 : > "$aptdir/status"
 apt_opts=(-o "Dir::State=$aptdir/state" -o "Dir::State::status=$aptdir/status" -o "Dir::Cache=$aptdir/cache"
-          -o "APT::Architecture=arm64" -o "APT::Architectures::=arm64" -o "Debug::NoLocking=1" -q)
+          -o "APT::Architecture=$debarch" -o "APT::Architectures::=$debarch" -o "Debug::NoLocking=1" -q)
 if ! apt-get "${apt_opts[@]}" update >"$work/apt.log" 2>&1; then
-  echo "build.sh: apt-get update for arm64 failed (no package registry?)" >&2; tail -3 "$work/apt.log" >&2; exit 3
+  echo "build.sh: apt-get update for $debarch failed (no package registry?)" >&2; tail -3 "$work/apt.log" >&2; exit 3
 fi
-kernel_pkg=$(apt-cache "${apt_opts[@]}" depends linux-image-arm64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$kernel_pkg" ] || { echo "build.sh: cannot resolve linux-image-arm64" >&2; exit 3; }
+kernel_pkg=$(apt-cache "${apt_opts[@]}" depends "linux-image-$debarch" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$kernel_pkg" ] || { echo "build.sh: cannot resolve linux-image-$debarch" >&2; exit 3; }
 (cd "$work" && apt-get "${apt_opts[@]}" download "$kernel_pkg" busybox-static) >"$work/apt.log" 2>&1 \
   || { echo "build.sh: downloading $kernel_pkg and busybox-static failed" >&2; tail -3 "$work/apt.log" >&2; exit 3; }
 
@@ -63,7 +76,7 @@ add_module() { # module name
   for dep in $(module_depends "$file"); do add_module "$dep"; done
   order+=("${file#$moddir/}")
 }
-for name in virtio_mmio virtio_blk virtio_console crc32c_generic ext4; do add_module "$name"; done
+for name in virtio_mmio virtio_pci virtio_blk virtio_console crc32c_generic ext4; do add_module "$name"; done
 
 root=$work/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,mnt,tmp,lib/modules}
@@ -79,13 +92,15 @@ for rel in "${order[@]}"; do
     *.zst) zstd -qdc "$moddir/$rel" > "$root/lib/modules/$base" ;;
     *) cp "$moddir/$rel" "$root/lib/modules/$base" ;;
   esac
-  loads+="insmod /lib/modules/$base"$'\n'
+  loads+="insmod /lib/modules/$base \$(params ${base%.ko})"$'\n'
 done
 cat > "$root/init" <<INIT
 #!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# the words "module.param=value" of the kernel command line, as "param=value" (what modprobe passes)
+params() { for w in \$(cat /proc/cmdline); do case "\$w" in "\$1".*) echo "\${w#\$1.}" ;; esac; done; }
 $loads
 echo "$marker"
 exec setsid cttyhack /bin/sh
@@ -96,4 +111,4 @@ chmod +x "$root/init"
 rm -f "$out/disk.img"
 mke2fs -q -t ext4 -F "$out/disk.img" 64M
 echo "$version" > "$out/kernel-version"
-echo "built $out: kernel $version, $(du -h "$out/initrd.gz" | cut -f1) initramfs with ${#order[@]} modules, marker $marker"
+echo "built $out: $arch kernel $version, $(du -h "$out/initrd.gz" | cut -f1) initramfs with ${#order[@]} modules, marker $marker"

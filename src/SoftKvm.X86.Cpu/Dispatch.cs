@@ -175,6 +175,8 @@ internal static unsafe class Dispatch
             case Mnemonic.Ltr: return &SystemOps.Ltr;
             case Mnemonic.Sldt: return &SystemOps.Sldt;
             case Mnemonic.Str: return &SystemOps.Str;
+            case Mnemonic.Verr: return &SystemOps.Verr;
+            case Mnemonic.Verw: return &SystemOps.Verw;
             case Mnemonic.Invlpg: return &SystemOps.Invlpg;
             case Mnemonic.Wbinvd or Mnemonic.Invd: return &SystemOps.Privileged;
             case Mnemonic.Clts: return &SystemOps.Clts;
@@ -190,6 +192,8 @@ internal static unsafe class Dispatch
                 or Mnemonic.Prefetchw or Mnemonic.Clflush or Mnemonic.Clflushopt or Mnemonic.Endbr32 or Mnemonic.Endbr64:
                 return &SystemOps.Nop;
             case Mnemonic.Ud0 or Mnemonic.Ud1 or Mnemonic.Ud2: return &SystemOps.Ud;
+            case Mnemonic.Vmcall: return &SystemOps.Vmcall;
+            case Mnemonic.Vmmcall: return &SystemOps.Ud; // AMD's hypercall: #UD on this Intel model (the hypervisor's #UD intercept patches it)
             case Mnemonic.Daa: return &Bcd.Daa;
             case Mnemonic.Das: return &Bcd.Das;
             case Mnemonic.Aaa: return &Bcd.Aaa;

@@ -46,6 +46,9 @@ public sealed unsafe partial class X86Cpu
     private const ulong Cr4Pae = 1UL << 5;
     private const ulong EferLme = 1UL << 8, EferLma = 1UL << 10, EferNxe = 1UL << 11, EferSce = 1;
 
+    /// <summary>IA32_MISC_ENABLE bits a write leaves alone: BTS unavailable (11), PEBS unavailable (12).</summary>
+    private const ulong MiscEnableReadOnly = (1UL << 11) | (1UL << 12);
+
     /// <summary>CR4 bits the model accepts: VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT.</summary>
     private const ulong Cr4Supported = 0x7FF;
 
@@ -189,7 +192,7 @@ public sealed unsafe partial class X86Cpu
             case Msr.SysenterCs: r.SysenterCs = v & 0xFFFF; break;
             case Msr.SysenterEsp: r.SysenterEsp = v; break;
             case Msr.SysenterEip: r.SysenterEip = v; break;
-            case Msr.MiscEnable: r.MiscEnable = v; break;
+            case Msr.MiscEnable: r.MiscEnable = (v & ~MiscEnableReadOnly) | (r.MiscEnable & MiscEnableReadOnly); break;
             case Msr.Pat: r.Pat = v; break;
             case Msr.Efer:
             {
@@ -244,15 +247,26 @@ public sealed unsafe partial class X86Cpu
         SetGpr(Gpr.Rdx, 4, d);
     }
 
-    /// <summary>The CPUID values the model reports. Only features it implements are set: x87, MMX, FXSR, SSE and SSE2 but no SSE3+,
-    /// no APIC (the hypervisor layer adds it with its in-kernel APIC), no MCE/MTRR.</summary>
+    /// <summary>The highest basic CPUID leaf (0x16: the frequency leaf).</summary>
+    public const uint MaxBasicLeaf = 0x16;
+
+    /// <summary>
+    /// The CPUID values the model reports: only what it implements (SDM Vol. 2A, CPUID). Leaf 1: x87, VME-less
+    /// protected mode with DE (I/O breakpoints), PSE and PSE-36, TSC, MSRs, PAE, CX8, SYSENTER, PGE, CMOV,
+    /// PAT, CLFLUSH, MMX, FXSR, SSE, SSE2, CMPXCHG16B, MOVBE, POPCNT and the hypervisor bit, no SSE3+, no
+    /// MCE/MCA, no MONITOR, no XSAVE; leaf 7: none of its features; extended leaves: LAHF in 64-bit mode,
+    /// LZCNT, SYSCALL, NX, 1 GiB pages, RDTSCP, long mode, the invariant TSC (the TSC is the host's
+    /// monotonic clock, scaled); leaf 0x16: the TSC frequency as base and maximum frequency. The local APIC
+    /// bit, x2APIC, TSC-deadline, MTRRs and the TSC/crystal leaf 0x15 belong to the hypervisor layer, which
+    /// owns the APIC and those MSRs; leaves it does not answer are zero.
+    /// </summary>
     public void GetCpuid(uint leaf, uint subleaf, out uint eax, out uint ebx, out uint ecx, out uint edx)
     {
         eax = ebx = ecx = edx = 0;
         switch (leaf)
         {
             case 0:
-                eax = 7;
+                eax = MaxBasicLeaf;
                 ebx = 0x756E6547; // "Genu"
                 edx = 0x49656E69; // "ineI"
                 ecx = 0x6C65746E; // "ntel"
@@ -262,10 +276,13 @@ public sealed unsafe partial class X86Cpu
                 ebx = (8u << 8) | (1u << 16);
                 // ECX: CMPXCHG16B (13), MOVBE (22), POPCNT (23), hypervisor (31).
                 ecx = (1u << 13) | (1u << 22) | (1u << 23) | (1u << 31);
-                // EDX: FPU (0), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15), PAT (16), CLFSH (19),
-                // MMX (23), FXSR (24), SSE (25), SSE2 (26).
-                edx = 1u | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19)
-                    | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
+                // EDX: FPU (0), DE (2), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8), SEP (11), PGE (13), CMOV (15), PAT (16),
+                // PSE-36 (17), CLFSH (19), MMX (23), FXSR (24), SSE (25), SSE2 (26).
+                edx = 1u | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | (1u << 15)
+                    | (1u << 16) | (1u << 17) | (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
+                break;
+            case 0x16:
+                eax = ebx = (uint)(TscFrequency / 1_000_000);
                 break;
             case 0x80000000:
                 eax = 0x80000008;
@@ -280,6 +297,9 @@ public sealed unsafe partial class X86Cpu
                 break;
             case 0x80000003:
                 eax = 0x65646F6D; ebx = 0x0000006C; // "model"
+                break;
+            case 0x80000007:
+                edx = 1u << 8; // invariant TSC
                 break;
             case 0x80000008:
                 eax = (uint)PhysAddrBits | (48u << 8);

@@ -49,4 +49,7 @@ public enum X86ExitReason
     /// <summary>Only from <see cref="X86Cpu.EmulateOne"/>: the access in <see cref="X86Exit"/> must be
     /// completed by userspace; nothing was committed; emulate again once the data is available.</summary>
     NeedsUserspace,
+
+    /// <summary>VMCALL (VMX reason 18), at any privilege level: the hypervisor answers the hypercall and skips it.</summary>
+    Vmcall,
 }

@@ -138,6 +138,9 @@ public struct X86Registers
     /// <summary>The TSC offset added to the host-derived time stamp (IA32_TSC writes set it).</summary>
     public long TscOffset;
 
+    /// <summary>IA32_MISC_ENABLE after RESET: fast strings (bit 0) on, BTS (11) and PEBS (12) unavailable.</summary>
+    public const ulong MiscEnableResetValue = 1 | (1UL << 11) | (1UL << 12);
+
     /// <summary>Initial register state after RESET/INIT (SDM Vol. 3 table 9-1), real mode at F000:FFF0.</summary>
     public static X86Registers PowerOn()
     {
@@ -158,6 +161,7 @@ public struct X86Registers
         r.Dr6 = 0xFFFF0FF0;
         r.Dr7 = 0x400;
         r.Pat = 0x0007040600070406;
+        r.MiscEnable = MiscEnableResetValue;
         r.ApicBase = 0xFEE00900;
         r.Mxcsr = 0x1F80;
         r.Fpu = X87State.Initial();

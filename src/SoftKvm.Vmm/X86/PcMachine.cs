@@ -14,10 +14,12 @@ namespace SoftKvm.Vmm.X86;
 
 /// <summary>
 /// A created PC: an <see cref="X86Vm"/> with the in-kernel irqchip (local APICs, IOAPIC, PIC pair, PIT),
-/// RAM in slot 0 from 0 (and slot 1 from 4 GiB), the Multiboot kernel, modules, information structure and
-/// MP table in memory, vCPU 0 in the Multiboot entry state (32-bit flat protected mode, paging off,
-/// interrupts off, EAX = 0x2BADB002, EBX = the information structure) and the other vCPUs waiting for
-/// INIT/SIPI. Userspace devices on the PIO bus: 16550A at 0x3F8 (IRQ 4), CMOS RTC at 0x70, isa-debug-exit
+/// RAM in slot 0 from 0 (and slot 1 from 4 GiB), what the loader placed (<see cref="PcBoot"/>: a Multiboot
+/// kernel with its modules and information structure, or a Linux kernel with its initrd, zero page, command
+/// line, GDT and page tables), the MP table and the ACPI tables in memory, vCPU 0 in the loader's entry state
+/// (Multiboot: 32-bit flat protected mode, paging off, interrupts off, EAX = 0x2BADB002, EBX = the information
+/// structure; Linux: <see cref="SetLinuxEntryState"/>) and the other vCPUs waiting for INIT/SIPI. Userspace
+/// devices on the PIO bus: 16550A at 0x3F8 (IRQ 4), CMOS RTC at 0x70, isa-debug-exit
 /// at 0xF4 (raises <see cref="DeviceExit"/>), and what <see cref="PcPlatform"/> adds (PCI bus 0, fw_cfg,
 /// the ACPI PM registers and reset register, pc-testdev); every device line goes through
 /// <see cref="PcIrqLines"/>, so devices can share one; on the MMIO bus, virtio-mmio transports as microvm places
@@ -56,7 +58,7 @@ internal sealed class PcMachine : IMachine
     private readonly PcIrqLines _lines = null!;
     private readonly PcPlatform _platform = null!;
 
-    public PcMachine(MachineConfig config, MultibootImage kernel, IReadOnlyList<(ulong Address, byte[] Data)> blobs, byte ioApicId, MachineIo io)
+    public PcMachine(MachineConfig config, PcBoot boot, byte ioApicId, MachineIo io)
     {
         _vm = new X86Vm { ForceEmulationPrefix = config.OptionsOf<PcOptions>().ForceEmulationPrefix };
         try
@@ -67,15 +69,10 @@ internal sealed class PcMachine : IMachine
                 _vm.SetMemoryRegion(1, PcMemoryMap.HighRamBase, high);
             }
 
-            foreach (var s in kernel.Segments)
+            foreach (var piece in boot.Pieces)
             {
-                GuestImageWriter.Put(_vm.Memory, s.Address, kernel.Data.AsSpan(s.FileOffset, s.FileSize), $"kernel '{kernel.Name}'");
-                GuestImageWriter.Zero(_vm.Memory, s.Address + (ulong)s.FileSize, s.MemorySize - (ulong)s.FileSize, $"kernel '{kernel.Name}'");
-            }
-
-            foreach (var (address, data) in blobs)
-            {
-                GuestImageWriter.Put(_vm.Memory, address, data, "boot data");
+                GuestImageWriter.Put(_vm.Memory, piece.Address, piece.Data.Span, piece.What);
+                GuestImageWriter.Zero(_vm.Memory, piece.Address + (ulong)piece.Data.Length, piece.ZeroFill, piece.What);
             }
 
             Irqchip = _vm.CreateIrqchip();
@@ -89,7 +86,7 @@ internal sealed class PcMachine : IMachine
                 _vcpus[i].WithholdEptInstructionLength = withhold;
             }
 
-            SetMultibootEntryState(_vcpus[0], kernel.Entry, (uint)PcMemoryMap.BootDataStart);
+            SetEntryState(_vcpus[0], boot);
 
             Vcpus = _vcpus;
 
@@ -131,6 +128,19 @@ internal sealed class PcMachine : IMachine
     }
 
     public event Action<int, string>? DeviceExit;
+
+    private static void SetEntryState(X86Vcpu vcpu, PcBoot boot)
+    {
+        switch (boot.Mode)
+        {
+            case PcEntryMode.Multiboot:
+                SetMultibootEntryState(vcpu, (uint)boot.Entry, (uint)boot.Info);
+                break;
+            default:
+                SetLinuxEntryState(vcpu, boot.Entry, boot.Info, boot.Mode == PcEntryMode.Linux64);
+                break;
+        }
+    }
 
     public Vm Vm => _vm;
 
@@ -175,6 +185,41 @@ internal sealed class PcMachine : IMachine
         vcpu.SetRegister(X86Register.Rflags, 2);
         vcpu.SetRegister(X86Register.Rax, MultibootHeader.BootloaderMagic);
         vcpu.SetRegister(X86Register.Rbx, info);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="vcpu"/> in the entry state of Linux's 32-bit boot protocol (boot.rst): 32-bit flat
+    /// protected mode with paging off, the loader's GDT in GDTR, CS = __BOOT_CS, the data segments __BOOT_DS,
+    /// interrupts off, ESI = <paramref name="zeroPage"/>, EBP = EDI = EBX = 0, EIP = <paramref name="entry"/>;
+    /// with <paramref name="longMode"/>, the 64-bit protocol's instead: long mode (EFER.LME/LMA, CR4.PAE,
+    /// CR0.PG) over the loader's identity map, a 64-bit __BOOT_CS, RSI = <paramref name="zeroPage"/>.
+    /// </summary>
+    public static void SetLinuxEntryState(X86Vcpu vcpu, ulong entry, ulong zeroPage, bool longMode)
+    {
+        vcpu.SetRegister(X86Register.Cr0, longMode ? 0x8000_0011UL : 0x11);
+        vcpu.SetRegister(X86Register.Cr3, longMode ? PcMemoryMap.LinuxPageTables : 0);
+        vcpu.SetRegister(X86Register.Cr4, longMode ? 0x20UL : 0);
+        vcpu.SetRegister(X86Register.Efer, longMode ? 0x500UL : 0);
+        vcpu.SetDescriptorTable(X86DescriptorTable.Gdt, PcMemoryMap.LinuxGdt, 31);
+        vcpu.SetDescriptorTable(X86DescriptorTable.Idt, 0, 0);
+        foreach (var s in Enum.GetValues<X86Segment>())
+        {
+            if (s == X86Segment.Cs)
+            {
+                vcpu.SetSegment(s, PcLinuxLoader.BootCs, longMode ? PcLinuxLoader.FlatCode64 : FlatCode32);
+            }
+            else
+            {
+                vcpu.SetSegment(s, PcLinuxLoader.BootDs, FlatData32);
+            }
+        }
+
+        vcpu.SetRegister(X86Register.Rip, entry);
+        vcpu.SetRegister(X86Register.Rflags, 2);
+        vcpu.SetRegister(X86Register.Rsi, zeroPage);
+        vcpu.SetRegister(X86Register.Rbp, 0);
+        vcpu.SetRegister(X86Register.Rdi, 0);
+        vcpu.SetRegister(X86Register.Rbx, 0);
     }
 
     public int SendInput(ReadOnlySpan<byte> data) => _uart.Receive(data);

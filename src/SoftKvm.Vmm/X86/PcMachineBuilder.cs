@@ -7,9 +7,11 @@ using SoftKvm.Vmm.X86.Acpi;
 namespace SoftKvm.Vmm.X86;
 
 /// <summary>
-/// The x86 PC with a Multiboot v1 loader (<c>--arch x86_64</c>): RAM from 0 (<see cref="PcMemoryMap"/>),
-/// the kernel placed as its Multiboot header or ELF32 program headers say, the initrd as a Multiboot
-/// module, the information structure and an MP table, vCPU 0 in the Multiboot entry state and the others
+/// The x86 PC (<c>--arch x86_64</c>): RAM from 0 (<see cref="PcMemoryMap"/>), the kernel loaded by the loader
+/// its image asks for: a Linux bzImage by the Linux boot protocol (<see cref="PcLinuxLoader"/>: zero page,
+/// command line, initrd below initrd_addr_max, the 64-bit or 32-bit entry), anything else as a Multiboot v1
+/// kernel (<see cref="PcMultibootLoader"/>: its Multiboot header or ELF32 program headers, the initrd as a
+/// module, the information structure); an MP table, vCPU 0 in the loader's entry state and the others
 /// waiting for INIT/SIPI, and virtio-mmio devices as QEMU's <c>microvm</c> places them: the disks, then a
 /// virtio-console, in windows at 0xFEB0_0000 + n * 0x200 on IRQ 5 + n, each announced on the kernel command
 /// line (<c>virtio_mmio.device=512@0xfeb00000:5</c>). <c>--gic</c> is an arm64 option and is ignored here.
@@ -82,41 +84,11 @@ public sealed class PcMachineBuilder : IMachineBuilder
             throw new ConfigurationException("no kernel given (--kernel FILE)");
         }
 
-        var kernel = MultibootImage.Load(config.Kernel);
-        ulong lowRam = PcMemoryMap.LowRamSize(config.MemorySize);
-        foreach (var s in kernel.Segments)
-        {
-            if (s.Address < PcMemoryMap.ExtendedStart && s.Address + s.MemorySize > PcMemoryMap.BootDataStart)
-            {
-                throw new BadImageException(
-                    $"'{kernel.Name}' loads at 0x{s.Address:x}-0x{s.Address + s.MemorySize - 1:x}, inside the loader's area 0x{PcMemoryMap.BootDataStart:x}-0x{PcMemoryMap.ExtendedStart - 1:x}");
-            }
-
-            if (s.Address + s.MemorySize > lowRam)
-            {
-                throw new MemoryTooSmallException(
-                    $"kernel '{kernel.Name}' ({SizeText.Of(s.MemorySize)} at 0x{s.Address:x}) does not fit in {SizeText.Of(config.MemorySize)} of RAM");
-            }
-        }
-
-        var blobs = new List<(ulong Address, byte[] Data)>();
-        var modules = new List<MultibootModule>();
-        if (config.Initrd is not null)
-        {
-            byte[] initrd = InputFiles.ReadAll(config.Initrd, "initrd");
-            ulong start = (Math.Max(kernel.HighAddress, PcMemoryMap.ExtendedStart) + 0xFFF) & ~0xFFFUL;
-            if (start + (ulong)initrd.Length > lowRam)
-            {
-                throw new MemoryTooSmallException(
-                    $"initrd ({SizeText.Of((ulong)initrd.Length)} at 0x{start:x}) does not fit in {SizeText.Of(config.MemorySize)} of RAM");
-            }
-
-            blobs.Add((start, initrd));
-            modules.Add(new MultibootModule((uint)start, (uint)(start + (ulong)initrd.Length), Path.GetFileName(config.Initrd)));
-        }
-
-        byte[] info = MultibootInfo.Build(PcMemoryMap.BootDataStart, PcMemoryMap.BootDataEnd, PcMemoryMap.Multiboot(config.MemorySize), KernelCommandLine(config), modules);
-        blobs.Add((PcMemoryMap.BootDataStart, info));
+        byte[] image = InputFiles.ReadAll(config.Kernel, "kernel");
+        string name = Path.GetFileName(config.Kernel);
+        var boot = BzImage.IsBzImage(image)
+            ? PcLinuxLoader.Plan(config, BzImage.Parse(name, image))
+            : PcMultibootLoader.Plan(config, MultibootImage.Parse(name, image));
         byte ioApicId = IoApicId(config.Cpus);
         ushort levelIrqs = PcPlatform.LevelIrqs;
         for (int i = 0; i < VirtioDeviceCount(config); i++)
@@ -124,9 +96,13 @@ public sealed class PcMachineBuilder : IMachineBuilder
             levelIrqs |= (ushort)(1 << PcMemoryMap.VirtioIrq(i));
         }
 
-        blobs.Add((PcMemoryMap.MpTableAddress, MpTable.Build((uint)PcMemoryMap.MpTableAddress, config.Cpus, ioApicId, levelIrqs)));
-        blobs.Add((PcMemoryMap.AcpiAddress, AcpiTables.Build((uint)PcMemoryMap.AcpiAddress, config.Cpus, ioApicId, levelIrqs, AcpiPm.DefaultPort)));
-        return new PreparedPc(config, kernel, blobs, ioApicId);
+        var mpTable = MpTable.Build((uint)PcMemoryMap.MpTableAddress, config.Cpus, ioApicId, levelIrqs);
+        var acpi = AcpiTables.Build((uint)PcMemoryMap.AcpiAddress, config.Cpus, ioApicId, levelIrqs, AcpiPm.DefaultPort);
+        boot = boot with
+        {
+            Pieces = [.. boot.Pieces, new PcBootPiece(PcMemoryMap.MpTableAddress, mpTable, 0, "MP table"), new PcBootPiece(PcMemoryMap.AcpiAddress, acpi, 0, "ACPI tables")],
+        };
+        return new PreparedPc(config, boot, ioApicId);
     }
 
     /// <summary>The IOAPIC id: after the vCPUs' APIC ids when the 4-bit IOAPIC id register can hold it, else 0.</summary>

@@ -5,8 +5,9 @@ namespace SoftKvm.Vmm.X86;
 /// <summary>
 /// The PC's guest-physical layout: RAM from 0 up to min(size, 3 GiB) in slot 0, the rest from 4 GiB in
 /// slot 1 (the 3-4 GiB hole holds the IOAPIC and local APIC); the legacy VGA/BIOS hole 0x9FC00-0xFFFFF is
-/// backed by RAM but reported as reserved, and holds the ACPI tables (0xE0000), the MP table (0xF0000) and the loader's boot data
-/// (0x8000-0x9EFFF, below the hole, reported as RAM as QEMU does).
+/// backed by RAM but reported as reserved, and holds the ACPI tables (0xE0000), the MP table (0xF0000) and
+/// the loader's boot data (0x8000-0x9EFFF, below the hole, reported as RAM as QEMU does: the Multiboot
+/// information structure, or Linux's zero page, GDT, identity map and command line).
 /// </summary>
 public static class PcMemoryMap
 {
@@ -30,6 +31,18 @@ public static class PcMemoryMap
 
     /// <summary>The end of the loader's boot data area.</summary>
     public const ulong BootDataEnd = 0x9F000;
+
+    /// <summary>The Linux loader's zero page (<c>boot_params</c>; RSI at entry), at the start of the boot data.</summary>
+    public const ulong LinuxZeroPage = BootDataStart;
+
+    /// <summary>The Linux loader's GDT (null, null, __BOOT_CS, __BOOT_DS).</summary>
+    public const ulong LinuxGdt = 0x9000;
+
+    /// <summary>The Linux loader's identity map for the 64-bit entry (PML4, PDPT, four page directories: 0xA000-0xFFFF).</summary>
+    public const ulong LinuxPageTables = 0xA000;
+
+    /// <summary>The Linux loader's kernel command line (up to <see cref="BootDataEnd"/>).</summary>
+    public const ulong LinuxCommandLine = 0x2_0000;
 
     /// <summary>The highest end of low RAM: the PCI/APIC hole starts here (3 GiB).</summary>
     public const ulong LowRamLimit = 0xC000_0000;

@@ -1,20 +1,18 @@
-using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
 
 namespace SoftKvm.Vmm.X86;
 
-/// <summary>A PC with its kernel parsed and its boot data (initrd, Multiboot information, MP table) built.</summary>
-internal sealed class PreparedPc(MachineConfig config, MultibootImage kernel, IReadOnlyList<(ulong Address, byte[] Data)> blobs, byte ioApicId) : IPreparedMachine
+/// <summary>A PC with its kernel parsed and its boot data (initrd, Multiboot information or zero page, MP table) placed.</summary>
+internal sealed class PreparedPc(MachineConfig config, PcBoot boot, byte ioApicId) : IPreparedMachine
 {
     public byte[]? DeviceTree => null;
 
-    public MultibootImage Kernel => kernel;
-
-    public IReadOnlyList<(ulong Address, byte[] Data)> Blobs => blobs;
+    /// <summary>What the loader decided.</summary>
+    public PcBoot Boot => boot;
 
     public IMachine Create(MachineIo io)
     {
         ArgumentNullException.ThrowIfNull(io);
-        return new PcMachine(config, kernel, blobs, ioApicId, io);
+        return new PcMachine(config, boot, ioApicId, io);
     }
 }

@@ -231,6 +231,58 @@ internal static class SystemOps
         c.LoadSystemSegment((ushort)sel, true);
     }
 
+    public static void Verr(X86Cpu c, ref Instruction i) => VerifySegment(c, ref i, write: false);
+
+    public static void Verw(X86Cpu c, ref Instruction i) => VerifySegment(c, ref i, write: true);
+
+    /// <summary>
+    /// VERR/VERW (SDM Vol. 2B): ZF = 1 when the selector names a code or data segment the current CPL and the
+    /// selector's RPL may use (any level for a conforming code segment) that is readable (VERR: data, or code
+    /// with R) or writable (VERW: data with W); ZF = 0 for a null selector, one past the table's limit, an LDT
+    /// selector without an LDT, or a system segment. Presence is not checked and nothing faults but the operand
+    /// and descriptor reads. #UD outside protected mode. Linux's CLEAR_CPU_BUFFERS is a VERW.
+    /// </summary>
+    private static void VerifySegment(X86Cpu c, ref Instruction i, bool write)
+    {
+        if (!c.ProtectedMode)
+        {
+            c.Fault(ExceptionVector.UD);
+            return;
+        }
+
+        if (!c.ReadOp(ref i, 0, 2, out ulong value))
+        {
+            return;
+        }
+
+        ushort sel = (ushort)value;
+        ref var r = ref c.Regs;
+        bool ldt = (sel & 4) != 0;
+        ulong offset = (ulong)(sel & 0xFFF8);
+        bool inTable = ldt
+            ? (r.Ldtr.Attributes & (SegmentRegister.Unusable | SegmentRegister.Present)) == SegmentRegister.Present && offset + 7 <= r.Ldtr.Limit
+            : (sel & 0xFFFC) != 0 && offset + 7 <= r.Gdtr.Limit;
+        bool ok = false;
+        if (inTable)
+        {
+            if (!c.ReadSystem((ldt ? r.Ldtr.Base : r.Gdtr.Base) + offset, 8, out ulong d))
+            {
+                return;
+            }
+
+            uint type = (uint)(d >> 40) & 0xF;
+            bool codeOrData = (d & (1UL << 44)) != 0;
+            bool code = (type & 8) != 0;
+            bool conforming = code && (type & 4) != 0;
+            int dpl = (int)(d >> 45) & 3;
+            bool mayUse = conforming || (c.Cpl <= dpl && (sel & 3) <= dpl);
+            bool allowed = write ? !code && (type & 2) != 0 : !code || (type & 2) != 0;
+            ok = codeOrData && mayUse && allowed;
+        }
+
+        c.SetFlags(Rflags.ZF, ok ? Rflags.ZF : 0);
+    }
+
     public static void Sldt(X86Cpu c, ref Instruction i)
     {
         int size = i.Op0Kind == OpKind.Register ? X86Cpu.RegSize(i.Op0Register) : 2;
@@ -306,5 +358,11 @@ internal static class SystemOps
     public static void Ud(X86Cpu c, ref Instruction i)
     {
         c.Fault(ExceptionVector.UD);
+    }
+
+    /// <summary>VMCALL in VMX non-root operation: a VM exit at any CPL (SDM Vol. 3C 25.1.2).</summary>
+    public static void Vmcall(X86Cpu c, ref Instruction i)
+    {
+        c.ExitWith(X86ExitReason.Vmcall);
     }
 }

@@ -31,7 +31,8 @@ public sealed class LocalApic : IIoDevice
         RegTimerInitial = 0x380, RegTimerCurrent = 0x390, RegTimerDivide = 0x3E0, RegSelfIpi = 0x3F0;
 
     private const uint LvtMasked = 1u << 16;
-    private const long BusHz = 1_000_000_000;
+    /// <summary>The APIC bus (timer) clock: 1 GHz, as KVM's (<c>APIC_BUS_CYCLE_NS</c> = 1); CPUID leaf 0x15 gives it as the crystal.</summary>
+    public const long BusHz = 1_000_000_000;
 
     private readonly IApicHost _vcpu;
     private readonly X86Irqchip _chip;

@@ -101,3 +101,13 @@ public enum X86Segment
     /// <summary>GS.</summary>
     Gs,
 }
+
+/// <summary>The descriptor-table registers of <c>kvm_sregs</c> (<c>gdt</c>, <c>idt</c>).</summary>
+public enum X86DescriptorTable
+{
+    /// <summary>GDTR.</summary>
+    Gdt,
+
+    /// <summary>IDTR.</summary>
+    Idt,
+}

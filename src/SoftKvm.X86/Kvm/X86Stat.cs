@@ -47,6 +47,9 @@ public static class X86Stat
     /// <summary><c>undef_insn</c> (SoftKvm): #UD given to the guest for instructions the CPU model does not implement.</summary>
     public const int UndefinedInstructions = VcpuStat.Count + 11;
 
+    /// <summary><c>hypercalls</c>: VMCALLs answered (KVM's hypercall ABI, <c>kvm_emulate_hypercall</c>).</summary>
+    public const int Hypercalls = VcpuStat.Count + 12;
+
     /// <summary>The x86 descriptors, in index order.</summary>
     public static IReadOnlyList<StatDescriptor> Descriptors { get; } =
     [
@@ -62,6 +65,7 @@ public static class X86Stat
         new("nmi_injections", Description: "NMIs injected"),
         new("req_event", Description: "event-request processing passes"),
         new("undef_insn", Description: "#UD given to the guest for instructions the CPU model does not implement"),
+        new("hypercalls", Description: "hypercalls answered (VMCALL)"),
     ];
 
     /// <summary>The schema of an x86 vCPU: generic statistics, then the x86 ones.</summary>

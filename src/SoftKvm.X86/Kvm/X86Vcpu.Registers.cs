@@ -72,6 +72,36 @@ public sealed partial class X86Vcpu
         _cpu.StateChanged();
     }
 
+    /// <summary>Loads GDTR or IDTR with <paramref name="tableBase"/> and <paramref name="limit"/>, as <c>KVM_SET_SREGS</c>' <c>gdt</c>/<c>idt</c>.</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">not a table of <see cref="X86DescriptorTable"/>.</exception>
+    public void SetDescriptorTable(X86DescriptorTable table, ulong tableBase, ushort limit)
+    {
+        ThrowIfRunning();
+        DescriptorTableRef(table) = new DescriptorTableRegister { Base = tableBase, Limit = limit };
+    }
+
+    /// <summary>Reads GDTR or IDTR.</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">not a table of <see cref="X86DescriptorTable"/>.</exception>
+    public (ulong Base, ushort Limit) GetDescriptorTable(X86DescriptorTable table)
+    {
+        ThrowIfRunning();
+        var t = DescriptorTableRef(table);
+        return (t.Base, t.Limit);
+    }
+
+    private ref DescriptorTableRegister DescriptorTableRef(X86DescriptorTable table)
+    {
+        ref var r = ref _cpu.Regs;
+        switch (table)
+        {
+            case X86DescriptorTable.Gdt: return ref r.Gdtr;
+            case X86DescriptorTable.Idt: return ref r.Idtr;
+            default: throw new ArgumentOutOfRangeException(nameof(table), table, "not an x86 descriptor table");
+        }
+    }
+
     private ref ulong RegisterRef(X86Register register)
     {
         ref var r = ref _cpu.Regs;

@@ -360,6 +360,8 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
                 return HandleRdmsr();
             case X86ExitReason.Wrmsr:
                 return HandleWrmsr();
+            case X86ExitReason.Vmcall:
+                return HandleVmcall();
             case X86ExitReason.ExceptionOrNmi:
                 return HandleException();
             case X86ExitReason.TripleFault:
@@ -400,7 +402,13 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         switch (vector)
         {
             case ExceptionVector.UD:
-                // KVM intercepts #UD and sends the instruction to the emulator (handle_ud, EMULTYPE_TRAP_UD).
+                // KVM intercepts #UD and sends the instruction to the emulator (handle_ud, EMULTYPE_TRAP_UD),
+                // which rewrites AMD's VMMCALL to VMCALL for the guest to re-execute (emulator_fix_hypercall).
+                if (TryFixHypercall())
+                {
+                    return 1;
+                }
+
                 SkipForcedEmulationPrefix();
                 return Emulate(EmulationKind.TrapUd);
             case ExceptionVector.DB:
@@ -520,6 +528,12 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             case X86MpState.InitReceived:
                 return Apic.HasPendingInit || Apic.HasPendingSipi;
             case X86MpState.Halted:
+                if (_pvUnhalted)
+                {
+                    _pvUnhalted = false; // KVM_HC_KICK_CPU's pv_unhalted
+                    return true;
+                }
+
                 if (Apic.HasPendingNmi || Apic.HasPendingInit || _cpu.HasInjectedEvent)
                 {
                     return true;

@@ -58,6 +58,21 @@ public sealed class X86Vm : Vm
     /// <summary>Creates x86 vCPU <paramref name="id"/> (<c>KVM_CREATE_VCPU</c>) in the RESET state; with an irqchip, vCPUs other than 0 wait for INIT/SIPI.</summary>
     public new X86Vcpu CreateVcpu(int id) => (X86Vcpu)base.CreateVcpu(id);
 
+    /// <summary>The vCPU whose local APIC has id <paramref name="apicId"/> (its vCPU id without an irqchip), or null.</summary>
+    internal X86Vcpu? VcpuByApicId(uint apicId)
+    {
+        foreach (var v in Vcpus)
+        {
+            var x = (X86Vcpu)v;
+            if ((uint)(x.Apic?.Id ?? x.Id) == apicId)
+            {
+                return x;
+            }
+        }
+
+        return null;
+    }
+
     /// <inheritdoc />
     protected override Vcpu CreateVcpuCore(int id) => new X86Vcpu(this, id);
 }

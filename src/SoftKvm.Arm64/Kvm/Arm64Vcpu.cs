@@ -374,30 +374,4 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             throw new VcpuException($"vCPU {Id} is running; its registers can only be accessed between runs");
         }
     }
-
-    bool ICpuHost.TryReadControllerRegister(SysRegKey key, out ulong value)
-    {
-        var controller = _vm.InterruptController;
-        if (controller is null)
-        {
-            value = 0;
-            return false;
-        }
-
-        return controller.TryReadSystemRegister(Id, key, out value);
-    }
-
-    bool ICpuHost.TryWriteControllerRegister(SysRegKey key, ulong value)
-    {
-        var controller = _vm.InterruptController;
-        return controller is not null && controller.TryWriteSystemRegister(Id, key, value);
-    }
-
-    void ICpuHost.SendEvent()
-    {
-        foreach (var v in _vm.Vcpus)
-        {
-            ((Arm64Vcpu)v)._cpu.SignalEvent();
-        }
-    }
 }

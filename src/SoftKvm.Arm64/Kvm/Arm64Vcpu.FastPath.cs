@@ -33,10 +33,12 @@ public sealed partial class Arm64Vcpu
                 Stats.Increment(VcpuStat.Exits);
                 if (exit == CpuExit.Hvc)
                 {
+                    BeginExit(Arm64Stat.HvcExitStat);
                     Stats.Increment(Arm64Stat.HvcExitStat);
                 }
 
                 HandleHypercall(exit == CpuExit.Smc, out _);
+                EndExit();
                 return true;
             case CpuExit.Wfi:
                 if (!HasWakeupEvent())
@@ -44,10 +46,12 @@ public sealed partial class Arm64Vcpu
                     return false;
                 }
 
+                BeginExit(Arm64Stat.WfiExitStat);
                 Stats.Increment(VcpuStat.Exits);
                 Stats.Increment(Arm64Stat.WfiExitStat);
                 _cpu.RetireTrappedInstruction();
                 UpdateInterruptLines(); // the wake-up may be an interrupt the lines do not show yet
+                EndExit();
                 return true;
             default:
                 return false;
@@ -57,12 +61,14 @@ public sealed partial class Arm64Vcpu
     /// <inheritdoc />
     bool ICpuHost.TryCompleteMmio(ulong ipa, uint iss, ref ulong value)
     {
+        BeginExit(Arm64Stat.MmioExitKernel);
         int length = 1 << (int)((iss >> Esr.IssSasShift) & 3);
         ulong buffer = (iss & Esr.IssWnR) != 0 ? value : 0;
         Span<byte> data = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), length);
         bool handled = (iss & Esr.IssWnR) != 0 ? _vm.MmioBus.Write(this, ipa, data) : _vm.MmioBus.Read(this, ipa, data);
         if (!handled)
         {
+            EndExit();
             return false;
         }
 
@@ -70,6 +76,7 @@ public sealed partial class Arm64Vcpu
         Stats.Increment(Arm64Stat.MmioExitKernel);
         value = buffer;
         RunState.Mmio.SetValue(buffer); // the data as the slow path (and KVM's io_mem_abort) leaves it
+        EndExit();
         return true;
     }
 

@@ -105,6 +105,7 @@ public sealed partial class Arm64Vcpu
         run.Mmio.IsWrite = _mmioIsWrite;
         data.CopyTo(run.Mmio.Data);
         run.ExitReason = ExitReason.Mmio;
+        BeginExit(Arm64Stat.MmioExitUser); // until the PE runs again: the VMM's handling is this exit's cost too
         Stats.Increment(Arm64Stat.MmioExitUser);
         SetPendingCompletion(CompletionMmio);
         return false;

@@ -258,6 +258,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
             UpdateTimers();
             UpdateInterruptLines();
+            EndExit();
             CpuExit exit = _cpu.Run(ref RequestWord, Budget);
 
             // Every return from guest execution is an exit, whatever its reason, as on x86 (see VcpuStat).
@@ -270,6 +271,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 case CpuExit.Reevaluate:
                     continue;
                 case CpuExit.DataAbort:
+                    BeginExit(Arm64Stat.MmioExitKernel); // HandleDataAbort says mmio_exit_user when it is
                     if (!HandleDataAbort(out var result))
                     {
                         return result;
@@ -280,6 +282,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 case CpuExit.Smc:
                     if (exit == CpuExit.Hvc)
                     {
+                        BeginExit(Arm64Stat.HvcExitStat);
                         Stats.Increment(Arm64Stat.HvcExitStat);
                     }
 
@@ -290,6 +293,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
                     continue;
                 case CpuExit.Wfi:
+                    BeginExit(Arm64Stat.WfiExitStat);
                     Stats.Increment(Arm64Stat.WfiExitStat);
                     _cpu.RetireTrappedInstruction();
                     if (!HasWakeupEvent())
@@ -299,6 +303,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
                     continue;
                 case CpuExit.Wfe:
+                    BeginExit(Arm64Stat.WfeExitStat);
                     Stats.Increment(Arm64Stat.WfeExitStat);
                     _cpu.RetireTrappedInstruction();
                     Thread.Yield();

@@ -300,6 +300,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         }
 
         long budget = GuestSingleStep || _windowWaiting ? 1 : Budget;
+        EndExit();
         EnterGuest();
         var reason = _cpu.Run(budget);
         LeaveGuest();
@@ -349,10 +350,13 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
                 Stats.Increment(X86Stat.IrqExits);
                 return 1;
             case X86ExitReason.Hlt:
+                BeginExit(X86Stat.HaltExits);
                 return HandleHalt();
             case X86ExitReason.IoInstruction:
+                BeginExit(X86Stat.IoExits);
                 return HandleIo();
             case X86ExitReason.EptViolation:
+                BeginExit(X86Stat.InsnEmulation); // MMIO is emulated, in-kernel devices' and the VMM's alike
                 return HandleEptViolation();
             case X86ExitReason.Cpuid:
                 return HandleCpuid();

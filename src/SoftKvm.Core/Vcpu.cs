@@ -67,6 +67,7 @@ public abstract class Vcpu : IDisposable
     /// <see cref="RunResult.Ok"/> with <see cref="RunState.ExitReason"/> set, or a negative result.
     /// </summary>
     /// <exception cref="VcpuException">another thread is running this vCPU.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public RunResult Run()
     {
         int thread = Environment.CurrentManagedThreadId;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Core;
 using SoftKvm.Core.Errors;
@@ -223,6 +224,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     protected override RunResult RunLoop()
     {
         ref RunState run = ref RunState;

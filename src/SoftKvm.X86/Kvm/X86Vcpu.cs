@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using SoftKvm.Core;
 using SoftKvm.Core.Errors;
 using SoftKvm.Core.Run;
@@ -241,6 +242,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
     }
 
     /// <summary>One pass of the loop: requests, events, one guest entry and its exit. 1 = go on, 0 = exit to the VMM, negative = Run's result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private int RunOnce()
     {
         if (TryConsumeKick())
@@ -340,6 +342,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private int HandleExit(X86ExitReason reason)
     {
         switch (reason)

@@ -13,15 +13,26 @@
 #   bench/compare/compare-qemu.sh mips-x86  [runs]        the same for x86: compute32bench.elf (40 rounds, 1.5G instructions)
 #                                                         minus compute32.elf (one round) on both sides
 #                                                         (qemu-system-x86_64 with isa-debug-exit)
+#   bench/compare/compare-qemu.sh exits [arm64|x86|all] [runs]
+#                                                         exit round trips as the guest sees them: guests/arm64/exits
+#                                                         (2 vCPUs, GICv3) and guests/x86/kvm/exits.elf (2 vCPUs;
+#                                                         QEMU with pc-testdev as its VMM MMIO device), each row's
+#                                                         median over the runs, the ratio of the medians and the
+#                                                         median of the per-run ratios (runs alternate)
 #
 # Both sides are whole processes (start-up included); the "startup" mode gives what to subtract.
-# Needs qemu-system-aarch64 and the .NET SDK; builds softkvm in Release once.
+# Needs qemu-system-aarch64 and the .NET SDK; builds softkvm in Release once (SOFTKVM_DLL=path/softkvm.dll
+# runs that build instead, for example the base of an A/B comparison).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-compute}
 art=${SOFTKVM_ARTIFACTS:-/tmp/softkvm-bench}
-dotnet build "$root/src/SoftKvm.Cli" -c Release --artifacts-path "$art" -v q -nologo >/dev/null
-softkvm=(dotnet "$art/bin/SoftKvm.Cli/release/softkvm.dll" run)
+if [ -n "${SOFTKVM_DLL:-}" ]; then
+  softkvm=(dotnet "$SOFTKVM_DLL" run)   # a build made elsewhere (an A/B comparison): no build here
+else
+  dotnet build "$root/src/SoftKvm.Cli" -c Release --artifacts-path "$art" -v q -nologo >/dev/null
+  softkvm=(dotnet "$art/bin/SoftKvm.Cli/release/softkvm.dll" run)
+fi
 qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -nographic -m 512)
 
 now() { date +%s.%N; }
@@ -100,6 +111,48 @@ mips() {
   printf '  softkvm/qemu %.3f   (medians of %d, alternating)\n' "$(echo "$skm / $qm" | bc -l)" "$runs"
 }
 
+# exit_rows NAME RUNS SOFTKVM-ARGS -- QEMU-ARGS: runs the exit micro-benchmark guest alternately under both
+# and prints its rows ("  key what ... N ns") as a table of medians and ratios.
+exit_rows() {
+  local name=$1 runs=$2; shift 2
+  local sk=() q=() side=sk
+  for a in "$@"; do
+    if [ "$a" = "--" ]; then side=q; continue; fi
+    if [ $side = sk ]; then sk+=("$a"); else q+=("$a"); fi
+  done
+  local rows out
+  rows=$(mktemp); out=$(mktemp)
+  for ((i = 0; i < runs; i++)); do
+    for s in softkvm qemu; do
+      if [ $s = softkvm ]; then
+        timeout 900 "${softkvm[@]}" "${sk[@]}" </dev/null >"$out" 2>&1 || true
+      else
+        timeout 900 "${qemu[@]}" "${q[@]}" </dev/null >"$out" 2>&1 || true
+      fi
+      tr -d '\r' <"$out" | grep -q 'PASS' || { echo "$name: the $s run did not pass:" >&2; cat "$out" >&2; rm -f "$rows" "$out"; exit 1; }
+      tr -d '\r' <"$out" | sed -n 's/^  \([a-z0-9-]*\)  *\(.*[^ ]\)  *\(-\{0,1\}[0-9.]*\) ns$/\1\t\2\t\3/p' |
+        awk -F'\t' -v s=$s -v r=$i '{print s "\t" r "\t" NR "\t" $1 "\t" $2 "\t" $3}' >>"$rows"
+    done
+  done
+  echo "$name: $runs alternating runs each; per row the median of the runs (ns per round trip as the guest sees it)"
+  awk -F'\t' '
+    function median(a, n,   i, j, t) {
+      for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { key[$3] = $4; what[$3] = $5; v[$1, $3, $2] = $6; if ($3 > rows) rows = $3; if ($2 + 1 > runs) runs = $2 + 1 }
+    END {
+      printf "| %-11s | %-54s | %10s | %10s | %12s | %16s |\n", "row", "round trip", "SoftKvm", "QEMU TCG", "SoftKvm/QEMU", "median pair ratio"
+      printf "|-------------|--------------------------------------------------------|-----------:|-----------:|-------------:|-----------------:|\n"
+      for (r = 1; r <= rows; r++) {
+        for (i = 0; i < runs; i++) { a[i + 1] = v["softkvm", r, i]; b[i + 1] = v["qemu", r, i]; c[i + 1] = b[i + 1] > 0 ? a[i + 1] / b[i + 1] : 0 }
+        sm = median(a, runs); qm = median(b, runs); pr = median(c, runs)
+        printf "| %-11s | %-54s | %7.1f ns | %7.1f ns | %11.2fx | %15.2fx |\n", key[r], what[r], sm, qm, (qm > 0 ? sm / qm : 0), pr
+      }
+    }' "$rows"
+  rm -f "$rows" "$out"
+}
+
 case "$mode" in
   startup)
     compare "startup (hello.elf)" "${2:-7}" --kernel "$root/guests/arm64/hello/hello.elf" -- -kernel "$root/guests/arm64/hello/hello.elf" ;;
@@ -133,5 +186,19 @@ case "$mode" in
     softkvm+=(--arch x86_64 --memory 128M)
     mips "x86 compute32 (1 vCPU)" "${2:-5}" "$root/guests/x86/compute32bench.elf" "$root/guests/x86/compute32.elf" \
       "${qemu[@]}" ;;
-  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|linux-x86 N|mips|mips-x86 [runs]" >&2; exit 2 ;;
+  exits)
+    arch=${2:-all}; runs=${3:-3}
+    if [ "$arch" = arm64 ] || [ "$arch" = all ]; then
+      exit_rows "arm64 exits (guests/arm64/exits/exits.elf, 2 vCPUs, GICv3)" "$runs" \
+        --kernel "$root/guests/arm64/exits/exits.elf" --smp 2 --gic v3 --memory 128M \
+        -- -M virt,gic-version=3 -smp 2 -m 128 -kernel "$root/guests/arm64/exits/exits.elf"
+    fi
+    if [ "$arch" = x86 ] || [ "$arch" = all ]; then
+      qemu=(qemu-system-x86_64 -display none -monitor none -serial stdio -m 128 -smp 2
+            -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev)
+      softkvm+=(--arch x86_64 --memory 128M --smp 2)
+      exit_rows "x86 exits (guests/x86/kvm/exits.elf, 2 vCPUs)" "$runs" --kernel "$root/guests/x86/kvm/exits.elf" \
+        -- -kernel "$root/guests/x86/kvm/exits.elf"
+    fi ;;
+  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|linux-x86 N|mips|mips-x86|exits [arm64|x86|all] [runs]" >&2; exit 2 ;;
 esac

@@ -128,12 +128,17 @@ public sealed partial class Arm64Cpu
         return TrapToHypervisor(CpuExit.Smc, Esr.Make(Esr.EcSmc64, (insn >> 5) & 0xFFFF));
     }
 
+    /// <summary>
+    /// A trap to the hypervisor: the syndrome is recorded and the trap offered to the hypervisor's fast path
+    /// (<see cref="ICpuHost.TryCompleteTrap"/>); when it completes it here (the instruction retired or the
+    /// PE redirected, PC set), the PE goes on as after an exception; otherwise it stops with the trap.
+    /// </summary>
     private Flow TrapToHypervisor(CpuExit exit, ulong esr)
     {
         Trap.Esr = esr;
         Trap.El = State.El;
         _pendingExit = exit;
-        return Flow.Trap;
+        return _host.TryCompleteTrap(exit) ? Flow.Exception : Flow.Trap;
     }
 
     [A64Handler(A64Op.Brk)]

@@ -27,7 +27,10 @@ internal enum AccessKind
 /// context of Arm64Cpu.Tlb.cs), the slow path that walks the page tables and asks the memory slots, and
 /// the stage-2 trap when the IPA is not RAM. The fast path takes an access aligned to its size (it cannot
 /// cross a page), or an unaligned one inside the page when alignment is not checked.
-/// TLB entries are only created for RAM, so device registers are never cached.
+/// RAM TLB entries are only created for RAM, so device registers are never cached; device pages have the
+/// IO TLB (Arm64Cpu.IoTlb.cs), looked at only on the slow path. A device access with a valid syndrome is
+/// offered to the hypervisor's fast path (<see cref="ICpuHost.TryCompleteMmio"/>) before it becomes a
+/// stage-2 trap.
 /// </summary>
 public sealed unsafe partial class Arm64Cpu
 {
@@ -53,6 +56,7 @@ public sealed unsafe partial class Arm64Cpu
         Array.Clear(_readTlb);
         Array.Clear(_writeTlb);
         Array.Clear(_execTlb);
+        ClearIoTlb();
         ResetAsidContexts();
     }
 
@@ -234,9 +238,19 @@ public sealed unsafe partial class Arm64Cpu
     {
         Counters.ReadSlowPaths++;
         value = 0;
-        byte* host = Resolve(va, size, AccessKind.Read, iss, unprivileged, aligned, out bool split);
+        if (TryIoTlb(AccessKind.Read, va, (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl), size, out ulong ipa))
+        {
+            return DeviceAccess(va, ipa, iss, false, ref value);
+        }
+
+        byte* host = Resolve(va, size, AccessKind.Read, iss, unprivileged, aligned, out bool split, out ipa);
         if (host == null)
         {
+            if (ipa != NoDevice)
+            {
+                return DeviceAccess(va, ipa, iss, false, ref value);
+            }
+
             if (!split)
             {
                 return false;
@@ -268,9 +282,19 @@ public sealed unsafe partial class Arm64Cpu
     private bool WriteSlow(ulong va, int size, ulong value, uint iss, bool unprivileged, bool aligned)
     {
         Counters.WriteSlowPaths++;
-        byte* host = Resolve(va, size, AccessKind.Write, iss, unprivileged, aligned, out bool split);
+        if (TryIoTlb(AccessKind.Write, va, (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl), size, out ulong ipa))
+        {
+            return DeviceAccess(va, ipa, iss, true, ref value);
+        }
+
+        byte* host = Resolve(va, size, AccessKind.Write, iss, unprivileged, aligned, out bool split, out ipa);
         if (host == null)
         {
+            if (ipa != NoDevice)
+            {
+                return DeviceAccess(va, ipa, iss, true, ref value);
+            }
+
             if (!split)
             {
                 return false;
@@ -306,7 +330,11 @@ public sealed unsafe partial class Arm64Cpu
 
     private bool WriteByteFault(ulong va, bool unprivileged)
     {
-        Resolve(va, 1, AccessKind.Write, 0, unprivileged, false, out _);
+        if (Resolve(va, 1, AccessKind.Write, 0, unprivileged, false, out _, out ulong ipa) == null && ipa != NoDevice)
+        {
+            Stage2Abort(va, ipa, 0, true);
+        }
+
         return false;
     }
 
@@ -320,14 +348,21 @@ public sealed unsafe partial class Arm64Cpu
         return _memory.TryGetHostPointer(pa, kind == AccessKind.Write, out _);
     }
 
+    /// <summary>Resolve's <c>deviceIpa</c> when the access did not reach a device page.</summary>
+    private const ulong NoDevice = ulong.MaxValue;
+
     /// <summary>
     /// The slow path of one access: alignment, watchpoints, stage 1, stage 2. Returns the host pointer
-    /// and fills the TLB, or null with the fault delivered (guest exception or pending stage-2 trap);
-    /// <paramref name="split"/> asks the caller to do a page-crossing access byte by byte.
+    /// and fills the TLB, or null with the fault delivered as a guest exception; or null with
+    /// <paramref name="deviceIpa"/> set when the access reached a device page (an IPA no slot backs, or a
+    /// write to a read-only slot), nothing raised yet and the IO TLB filled: the caller performs it
+    /// (<see cref="DeviceAccess"/>) or raises the stage-2 abort. <paramref name="split"/> asks the caller
+    /// to do a page-crossing access byte by byte.
     /// </summary>
-    private byte* Resolve(ulong va, int size, AccessKind kind, uint iss, bool unprivileged, bool aligned, out bool split)
+    private byte* Resolve(ulong va, int size, AccessKind kind, uint iss, bool unprivileged, bool aligned, out bool split, out ulong deviceIpa)
     {
         split = false;
+        deviceIpa = NoDevice;
         _faultIsTrap = false;
         bool write = kind == AccessKind.Write;
         if ((va & (ulong)(size - 1)) != 0 && (aligned || !_unalignedAllowed))
@@ -364,7 +399,8 @@ public sealed unsafe partial class Arm64Cpu
                 return null;
             }
 
-            Stage2Abort(va, pa, iss, write);
+            deviceIpa = pa;
+            FillIoTlb(kind, va, pa, unprivileged);
             return null;
         }
 
@@ -384,13 +420,35 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Host pointer for an aligned access that must hit RAM (exclusives, DC ZVA), or null with the fault delivered.</summary>
     private byte* ResolveForAtomic(ulong va, int size, AccessKind kind, uint iss)
     {
-        byte* host = Resolve(va, size, kind, iss, false, true, out bool split);
+        byte* host = Resolve(va, size, kind, iss, false, true, out bool split, out ulong ipa);
         if (host == null && split)
         {
             DataAbortToGuest(va, Esr.FscAlignment, kind == AccessKind.Write);
         }
+        else if (host == null && ipa != NoDevice)
+        {
+            Stage2Abort(va, ipa, iss, kind == AccessKind.Write);
+        }
 
         return host;
+    }
+
+    /// <summary>
+    /// A single access to device page <paramref name="ipa"/> by an instruction with syndrome <paramref name="iss"/>:
+    /// with a valid syndrome it is offered to the hypervisor's fast path first (an in-kernel device
+    /// completes it here, as KVM completes an in-kernel MMIO access: the PE goes on, for a read with the
+    /// device's bytes in <paramref name="value"/>); otherwise, or when the hypervisor declines, the
+    /// stage-2 abort (false, a trap pending).
+    /// </summary>
+    private bool DeviceAccess(ulong va, ulong ipa, uint iss, bool write, ref ulong value)
+    {
+        if ((iss & Esr.IssIsv) != 0 && _host.TryCompleteMmio(ipa, iss | (write ? Esr.IssWnR : 0), ref value))
+        {
+            return true;
+        }
+
+        Stage2Abort(va, ipa, iss, write);
+        return false;
     }
 
     private void DataAbortToGuest(ulong va, uint fsc, bool write, bool cm = false)

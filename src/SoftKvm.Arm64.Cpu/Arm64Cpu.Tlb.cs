@@ -154,6 +154,8 @@ public sealed partial class Arm64Cpu
         InvalidateContext(_readTlb, _readInfo, context);
         InvalidateContext(_writeTlb, _writeInfo, context);
         InvalidateContext(_execTlb, _execInfo, context);
+        InvalidateContext(_readIoTlb, _readIoInfo, context);
+        InvalidateContext(_writeIoTlb, _writeIoInfo, context);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // scans the TLB: never at tier 0 (Linux's TLBIs reach here early and often)
@@ -181,6 +183,15 @@ public sealed partial class Arm64Cpu
             InvalidateVaSlot(_readTlb, _readInfo, i, va, context);
             InvalidateVaSlot(_writeTlb, _writeInfo, i, va, context);
             InvalidateVaSlot(_execTlb, _execInfo, i, va, context);
+        }
+
+        // The IO TLB (Arm64Cpu.IoTlb.cs), indexed the same way with fewer bits.
+        slots = Math.Min(slots, 1 << IoTlbBits);
+        for (int n = 0; n < slots; n++)
+        {
+            int i = (first + n) & IoTlbMask;
+            InvalidateVaSlot(_readIoTlb, _readIoInfo, i, va, context);
+            InvalidateVaSlot(_writeIoTlb, _writeIoInfo, i, va, context);
         }
     }
 

@@ -24,7 +24,7 @@ public enum CpuExit
     /// <summary>WFE with the event register clear (trapped as with HCR_EL2.TWE). PC still points at the WFE.</summary>
     Wfe,
 
-    /// <summary>The guest touched interrupt controller state (ICC_* or DAIF unmask): re-evaluate interrupt lines.</summary>
+    /// <summary>The guest wrote generic timer state (CNTP_*, CNTV_*): re-evaluate the timer outputs and interrupt lines.</summary>
     Reevaluate,
 }
 

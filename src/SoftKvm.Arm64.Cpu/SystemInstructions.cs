@@ -260,7 +260,7 @@ public sealed unsafe partial class Arm64Cpu
 
         if (IsControllerRegister(key))
         {
-            _reevaluate = true;
+            // The hypervisor updates this PE's interrupt lines itself when the access changes them.
             return _host.TryReadControllerRegister(new SysRegKey(key), out value);
         }
 
@@ -375,7 +375,6 @@ public sealed unsafe partial class Arm64Cpu
 
         if (IsControllerRegister(key))
         {
-            _reevaluate = true;
             return _host.TryWriteControllerRegister(new SysRegKey(key), value);
         }
 

@@ -21,6 +21,7 @@ public abstract class Vcpu : IDisposable
     private int _requests;
     private int _pendingCompletion;
     private int _runningThread;
+    private int _exitInProgress = -1;
 
     /// <summary>Creates the vCPU; called by the architecture's VM.</summary>
     protected Vcpu(Vm vm, int id, StatsSchema statsSchema)
@@ -66,6 +67,7 @@ public abstract class Vcpu : IDisposable
     /// <see cref="RunResult.Ok"/> with <see cref="RunState.ExitReason"/> set, or a negative result.
     /// </summary>
     /// <exception cref="VcpuException">another thread is running this vCPU.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public RunResult Run()
     {
         int thread = Environment.CurrentManagedThreadId;
@@ -122,6 +124,22 @@ public abstract class Vcpu : IDisposable
     /// vCPU, for a sampling profiler: a racy read that may be one instruction stale, never torn.
     /// </summary>
     public virtual ulong SampleProgramCounter() => 0;
+
+    /// <summary>
+    /// The statistic (an index of <see cref="Stats"/>: the exit reason's counter, such as
+    /// <c>hvc_exit_stat</c>) of the exit this vCPU's thread is handling, or -1 while it runs guest code
+    /// or has not said; read from any thread by a sampling profiler, which divides the time it finds a
+    /// reason handled by that reason's count to give the average host-side cost of one exit. An
+    /// architecture marks its exits with <see cref="BeginExit"/> and <see cref="EndExit"/> (two plain
+    /// stores per exit, nothing else).
+    /// </summary>
+    public int SampleExitInProgress() => Volatile.Read(ref _exitInProgress);
+
+    /// <summary>Marks the start of handling an exit counted by statistic <paramref name="stat"/> (see <see cref="SampleExitInProgress"/>).</summary>
+    protected void BeginExit(int stat) => _exitInProgress = stat;
+
+    /// <summary>Marks the return to guest code (see <see cref="SampleExitInProgress"/>).</summary>
+    protected void EndExit() => _exitInProgress = -1;
 
     /// <summary>
     /// The CPU model's own counters for a profile (instructions retired, software-TLB and decode-cache

@@ -284,4 +284,50 @@ public sealed class TlbAsidTests
         Assert.Equal(11UL, X(v, 3));
         Assert.Equal(22UL, X(v, 4));
     }
+
+    /// <summary>A device register the in-kernel MMIO bus serves: reads give 0xD0D0 and are counted.</summary>
+    private sealed class CountingRegister : SoftKvm.Core.Io.IIoDevice
+    {
+        public int Reads;
+
+        public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
+        {
+            Reads++;
+            data.Clear();
+            data[0] = 0xD0;
+            data[1] = 0xD0;
+        }
+
+        public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
+        {
+        }
+    }
+
+    [Fact]
+    public void DevicePage_IsCachedWithItsIoMark_UntilATlbiDropsIt()
+    {
+        // The IO TLB (Arm64Cpu.IoTlb.cs): a device page's translation is kept like a RAM page's, so a
+        // remap without TLBI still reaches the device, and the TLBI makes the next access walk again.
+        using var m = new TestMachine();
+        var s = new AddressSpace(m, RamBase + 0x90_0000);
+        var device = new CountingRegister();
+        m.Vm.MmioBus.Register(MmioBase, 0x1000, device);
+        ulong pte = s.Map(Va1, MmioBase, Ng);
+        ulong ram = RamBase + 0xA0_2000;
+        Poke(m, ram, 11);
+
+        // ldr x1,[x0]; str x7,[x8]; dsb ish; isb; ldr x3,[x0]; tlbi vae1,x12; dsb ish; isb; ldr x5,[x0]; brk #0
+        var v = Start(m, s, 4, [0xf9400001u, 0xf9000107u, 0xd5033b9fu, 0xd5033fdfu, 0xf9400003u, 0xd508872cu, 0xd5033b9fu,
+            0xd5033fdfu, 0xf9400005u, 0xd4200000u]);
+        SetX(v, 0, Va1);
+        SetX(v, 8, pte);
+        SetX(v, 7, AddressSpace.Descriptor(ram, Ng));
+        SetX(v, 12, (4UL << 48) | (Va1 >> 12));
+        RunToBrk(m, v);
+        Assert.Equal(0xD0D0UL, X(v, 1));
+        Assert.Equal(0xD0D0UL, X(v, 3)); // the device page's entry survived the remap without TLBI
+        Assert.Equal(11UL, X(v, 5));     // and not the TLBI
+        Assert.Equal(2, device.Reads);
+        Assert.Equal(2UL, Stat(v, "mmio_exit_kernel")); // each access completed in the kernel counts once
+    }
 }

@@ -76,6 +76,21 @@ public sealed class GuestProgramTests
     }
 
     [Fact]
+    public void ProfileGivesTheAverageCostOfAnExitPerReason()
+    {
+        // guests/arm64/exits: 81,920 round trips each of HVC, VMM MMIO and in-kernel MMIO, so every one of
+        // those reasons is found being handled by some samples.
+        string exits = Path.Combine(Guests(), "exits", "exits.elf");
+        var (code, serial, output, _) = Softkvm("run", "--kernel", exits, "--smp", "2", "--gic", "v3", "--profile");
+        Assert.Equal(0, code);
+        Assert.Contains("PASS", serial);
+        foreach (string reason in new[] { "hvc_exit_stat", "mmio_exit_user", "mmio_exit_kernel" })
+        {
+            Assert.Matches($@"{reason} +[0-9,]+ +[0-9.,]+/s +[0-9,]+ ns each \([0-9,]+ samples\)", output);
+        }
+    }
+
+    [Fact]
     public void SymbolsWithoutProfileOrWithoutSymbolsAreOneLineExit2()
     {
         string empty = Path.GetTempFileName();

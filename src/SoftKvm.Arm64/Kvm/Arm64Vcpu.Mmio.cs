@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Core.Run;
 using SoftKvm.Core.Stats;
@@ -55,6 +56,7 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <summary>Decodes the stage-2 data abort; false to return <paramref name="result"/> from Run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool HandleDataAbort(out RunResult result)
     {
         result = RunResult.Ok;
@@ -105,6 +107,7 @@ public sealed partial class Arm64Vcpu
         run.Mmio.IsWrite = _mmioIsWrite;
         data.CopyTo(run.Mmio.Data);
         run.ExitReason = ExitReason.Mmio;
+        BeginExit(Arm64Stat.MmioExitUser); // until the PE runs again: the VMM's handling is this exit's cost too
         Stats.Increment(Arm64Stat.MmioExitUser);
         SetPendingCompletion(CompletionMmio);
         return false;
@@ -116,6 +119,7 @@ public sealed partial class Arm64Vcpu
     /// the access size when SSE, truncated to 32 bits when SF = 0, written to Rt (XZR discards); then
     /// PC += 4 with software-step retirement.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private void HandleMmioReturn(ReadOnlySpan<byte> data)
     {
         if (_mmioAborted)

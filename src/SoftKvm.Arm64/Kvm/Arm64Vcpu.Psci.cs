@@ -82,6 +82,17 @@ public sealed partial class Arm64Vcpu
         }
     }
 
+    /// <summary>
+    /// Whether the HVC/SMC at PC needs the run loop (it blocks, powers off or ends the run: CPU_SUSPEND,
+    /// CPU_OFF, SYSTEM_OFF, SYSTEM_RESET); every other call the exit fast path completes. Reads only.
+    /// </summary>
+    private bool HypercallNeedsRunLoop(bool smc)
+    {
+        bool conduit = smc ? _init.PsciConduit == PsciConduit.Smc : _init.PsciConduit == PsciConduit.Hvc;
+        return conduit && _cpu.HvcImmediate == 0 && (uint)_cpu.X(0) is Psci.CpuSuspend32 or Psci.CpuSuspend64
+            or Psci.CpuOff or Psci.SystemOff or Psci.SystemReset;
+    }
+
     private void SetReturn(long value) => _cpu.SetX(0, (ulong)value);
 
     private long CpuOn(ulong targetMpidr, ulong entry, ulong context)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Pmu;
 using SoftKvm.Core;
@@ -228,6 +229,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     protected override RunResult RunLoop()
     {
         ref RunState run = ref RunState;
@@ -263,6 +265,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
             UpdateTimers();
             UpdateInterruptLines();
+            EndExit();
             CpuExit exit = _cpu.Run(ref RequestWord, _pmu?.Budget(Budget) ?? Budget);
             _pmu?.Sync();
 
@@ -276,6 +279,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 case CpuExit.Reevaluate:
                     continue;
                 case CpuExit.DataAbort:
+                    BeginExit(Arm64Stat.MmioExitKernel); // HandleDataAbort says mmio_exit_user when it is
                     if (!HandleDataAbort(out var result))
                     {
                         return result;
@@ -286,6 +290,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 case CpuExit.Smc:
                     if (exit == CpuExit.Hvc)
                     {
+                        BeginExit(Arm64Stat.HvcExitStat);
                         Stats.Increment(Arm64Stat.HvcExitStat);
                     }
 
@@ -296,6 +301,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
                     continue;
                 case CpuExit.Wfi:
+                    BeginExit(Arm64Stat.WfiExitStat);
                     Stats.Increment(Arm64Stat.WfiExitStat);
                     _cpu.RetireTrappedInstruction();
                     if (!HasWakeupEvent())
@@ -305,6 +311,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
                     continue;
                 case CpuExit.Wfe:
+                    BeginExit(Arm64Stat.WfeExitStat);
                     Stats.Increment(Arm64Stat.WfeExitStat);
                     _cpu.RetireTrappedInstruction();
                     Thread.Yield();
@@ -381,36 +388,10 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         }
     }
 
-    bool ICpuHost.TryReadControllerRegister(SysRegKey key, out ulong value)
-    {
-        var controller = _vm.InterruptController;
-        if (controller is null)
-        {
-            value = 0;
-            return false;
-        }
-
-        return controller.TryReadSystemRegister(Id, key, out value);
-    }
-
-    bool ICpuHost.TryWriteControllerRegister(SysRegKey key, ulong value)
-    {
-        var controller = _vm.InterruptController;
-        return controller is not null && controller.TryWriteSystemRegister(Id, key, value);
-    }
-
     bool ICpuHost.HasPmu => _pmu is not null;
 
     bool ICpuHost.AccessPmuRegister(SysRegKey key, bool write, bool el0, ref ulong value) =>
         _pmu is not null && _pmu.Access(key, write, el0, ref value);
 
     private void SetPmuInterruptLine(bool level) => _vm.InterruptController?.SetPrivateLine(Id, VcpuPmu.OverflowIntId, level);
-
-    void ICpuHost.SendEvent()
-    {
-        foreach (var v in _vm.Vcpus)
-        {
-            ((Arm64Vcpu)v)._cpu.SignalEvent();
-        }
-    }
 }

@@ -7,6 +7,8 @@ namespace SoftKvm.Arm64.Kvm;
 /// The in-kernel interrupt controller (the VGIC) as an arm64 vCPU sees it. The controller tells a vCPU
 /// that its interrupt state changed with <c>vcpu.MakeRequest(VcpuRequest.Event)</c>; the vCPU then asks
 /// <see cref="HasPendingIrq"/> / <see cref="HasPendingFiq"/> at its next boundary or while halted in WFI.
+/// A change made by the vCPU's own system register access (<see cref="TryReadSystemRegister"/>,
+/// <see cref="TryWriteSystemRegister"/>) is not notified: the vCPU asks right after the access.
 /// </summary>
 public interface IArm64InterruptController
 {

@@ -71,8 +71,12 @@ public sealed partial class Vgic
         }
     }
 
-    /// <summary>Recomputes the dirty vCPUs' IRQ/FIQ outputs and wakes those whose output changed.</summary>
-    internal void FlushLocked()
+    /// <summary>
+    /// Recomputes the dirty vCPUs' IRQ/FIQ outputs and wakes those whose output changed, except
+    /// <paramref name="accessor"/>: the vCPU whose own CPU-interface access this is, which reads its
+    /// outputs itself after the access.
+    /// </summary>
+    internal void FlushLocked(int accessor = -1)
     {
         var vcpus = _vcpus;
         for (int w = 0; w < _dirty.Length; w++)
@@ -89,7 +93,10 @@ public sealed partial class Vgic
                 {
                     Volatile.Write(ref _irqOut[v], irqValue);
                     Volatile.Write(ref _fiqOut[v], fiqValue);
-                    Notify(vcpus?[v]);
+                    if (v != accessor)
+                    {
+                        Notify(vcpus?[v]);
+                    }
                 }
             }
         }

@@ -7,6 +7,8 @@ namespace SoftKvm.Arm64.Vgic;
 /// system register (there is no system register interface: the CPU model makes ICC_* accesses
 /// UNDEFINED and reports ID_AA64PFR0_EL1.GIC = 0). Write-only registers read through MRS, and
 /// read-only ones written through MSR, are not claimed either (UNDEFINED, as the architecture says).
+/// The accessing vCPU is not notified of a change of its own outputs: it runs, and reads them after the
+/// access (<see cref="Kvm.IArm64InterruptController"/>), so an acknowledge or EOI does not stop it.
 /// </summary>
 public sealed partial class Vgic
 {
@@ -49,7 +51,7 @@ public sealed partial class Vgic
                 default: handled = false; break;
             }
 
-            FlushLocked();
+            FlushLocked(vcpuId);
             return handled;
         }
     }
@@ -98,7 +100,7 @@ public sealed partial class Vgic
             if (handled)
             {
                 MarkDirty(vcpuId);
-                FlushLocked();
+                FlushLocked(vcpuId);
             }
 
             return handled;

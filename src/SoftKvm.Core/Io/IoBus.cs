@@ -119,6 +119,7 @@ public sealed class IoBus
     /// Offers a write to the bus: an ioeventfd that matches is signalled; else a coalesced zone
     /// buffers it; else a device handles it. False when none did (the access goes to the VMM).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public bool Write(Vcpu? vcpu, ulong address, ReadOnlySpan<byte> data)
     {
         var events = Volatile.Read(ref _ioEvents);
@@ -157,6 +158,7 @@ public sealed class IoBus
     }
 
     /// <summary>Offers a read to the bus; false when no device's range holds it (the access goes to the VMM).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public bool Read(Vcpu? vcpu, ulong address, Span<byte> data)
     {
         if (TryFind(address, data.Length, out var device, out ulong offset))

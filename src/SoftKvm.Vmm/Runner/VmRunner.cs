@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
 using SoftKvm.Core.Run;
@@ -175,6 +176,7 @@ public sealed class VmRunner
     }
 
     // Returns whether the vCPU goes on running.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool HandleExit(Vcpu vcpu, ref RunState run)
     {
         switch (run.ExitReason)
@@ -207,6 +209,7 @@ public sealed class VmRunner
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private void HandleMmio(Vcpu vcpu, ref MmioExit mmio)
     {
         Span<byte> data = mmio.Data;
@@ -225,6 +228,7 @@ public sealed class VmRunner
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool HandleIo(Vcpu vcpu, ref RunState run)
     {
         int size = run.Io.Size;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using SoftKvm.Core.Run;
 using SoftKvm.X86.Cpu;
 
@@ -17,6 +18,7 @@ public sealed partial class X86Vcpu
     private ulong _pioLinearRip;
 
     /// <summary>An IN/OUT/INS/OUTS VM exit: counts <c>io_exits</c>; string forms go to the emulator.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private int HandleIo()
     {
         Stats.Increment(X86Stat.IoExits);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using SoftKvm.Core;
 using SoftKvm.Core.Errors;
 using SoftKvm.Core.Run;
@@ -241,6 +242,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
     }
 
     /// <summary>One pass of the loop: requests, events, one guest entry and its exit. 1 = go on, 0 = exit to the VMM, negative = Run's result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private int RunOnce()
     {
         if (TryConsumeKick())
@@ -300,6 +302,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         }
 
         long budget = GuestSingleStep || _windowWaiting ? 1 : Budget;
+        EndExit();
         EnterGuest();
         var reason = _cpu.Run(budget);
         LeaveGuest();
@@ -339,6 +342,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private int HandleExit(X86ExitReason reason)
     {
         switch (reason)
@@ -349,10 +353,13 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
                 Stats.Increment(X86Stat.IrqExits);
                 return 1;
             case X86ExitReason.Hlt:
+                BeginExit(X86Stat.HaltExits);
                 return HandleHalt();
             case X86ExitReason.IoInstruction:
+                BeginExit(X86Stat.IoExits);
                 return HandleIo();
             case X86ExitReason.EptViolation:
+                BeginExit(X86Stat.InsnEmulation); // MMIO is emulated, in-kernel devices' and the VMM's alike
                 return HandleEptViolation();
             case X86ExitReason.Cpuid:
                 return HandleCpuid();

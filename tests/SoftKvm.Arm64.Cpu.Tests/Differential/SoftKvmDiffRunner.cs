@@ -1,4 +1,5 @@
 using SoftKvm.Arm64.Cpu;
+using SoftKvm.Arm64.Cpu.Tests.Harness;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 using SoftKvm.Core.Memory;
@@ -34,8 +35,8 @@ internal sealed class SoftKvmDiffRunner : IDisposable
         _translated = engine != DiffEngine.Interpreter;
         _memory.SetRegion(0, new GuestPhysAddr(DiffLayout.CodeBase), 4096, MemorySlotFlags.None);
         _memory.SetRegion(1, new GuestPhysAddr(DiffLayout.ScratchBase), DiffLayout.ScratchSize, MemorySlotFlags.None);
-        Harness.UserIdentityMap.Install(_memory, 2);
-        _cpu = new Arm64Cpu(_memory, _shared, new NoController(), 0x8000_0000);
+        UserIdentityMap.Install(_memory, 2);
+        _cpu = new Arm64Cpu(_memory, _shared, new NoHypervisor(), 0x8000_0000);
     }
 
     public DiffState Run(DiffCase c, DiffState initial)
@@ -168,21 +169,6 @@ internal sealed class SoftKvmDiffRunner : IDisposable
     {
         byte* host = _memory.TryGetHostPointer(DiffLayout.BlockBase, false, out _);
         return host != null && _shared.FindEntry((uint*)host) is { } entry && entry.Optimized == (_engine == DiffEngine.OptimizedBlocks);
-    }
-
-    private sealed class NoController : ICpuHost
-    {
-        public bool TryReadControllerRegister(SysRegKey key, out ulong value)
-        {
-            value = 0;
-            return false;
-        }
-
-        public bool TryWriteControllerRegister(SysRegKey key, ulong value) => false;
-
-        public void SendEvent()
-        {
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 using SoftKvm.Arm64.Cpu;
+using SoftKvm.Arm64.Cpu.Tests.Harness;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 using SoftKvm.Core.Memory;
@@ -24,7 +25,7 @@ internal sealed class FpSimdRunner : IDisposable
         _memory.SetRegion(0, new GuestPhysAddr(CodeBase), 4096, MemorySlotFlags.None);
         _memory.SetRegion(1, new GuestPhysAddr(BufferBase), 4096, MemorySlotFlags.None);
         Harness.UserIdentityMap.Install(_memory, 2);
-        _cpu = new Arm64Cpu(_memory, new CpuShared(), new NullHost(), 0x8000_0000);
+        _cpu = new Arm64Cpu(_memory, new CpuShared(), new NoHypervisor(), 0x8000_0000);
     }
 
     public Arm64Cpu Cpu => _cpu;
@@ -71,19 +72,4 @@ internal sealed class FpSimdRunner : IDisposable
     }
 
     public void Dispose() => _memory.Dispose();
-
-    private sealed class NullHost : ICpuHost
-    {
-        public bool TryReadControllerRegister(SysRegKey key, out ulong value)
-        {
-            value = 0;
-            return false;
-        }
-
-        public bool TryWriteControllerRegister(SysRegKey key, ulong value) => false;
-
-        public void SendEvent()
-        {
-        }
-    }
 }

@@ -46,7 +46,34 @@ public class SgiGuestTests
         Assert.Contains("all secondaries are off; powering off", output);
     }
 
-    private static string RunGuest(string guest, GicModel model, int count)
+    [Fact]
+    public void ExitBenchmarkGuestPasses_AndEveryFastPathExitCountsAsKvmCountsIt()
+    {
+        // guests/arm64/exits: 16,384 + 65,536 round trips per row. HVCs, in-kernel MMIO reads and WFIs
+        // are completed inside the CPU model's run call (Arm64Vcpu.FastPath.cs); each still counts once.
+        const ulong RoundTrips = 16_384 + 65_536;
+        ulong exits = 0, hvc = 0, kernel = 0, user = 0, wfi = 0;
+        string output = RunGuest("exits", GicModel.V3, 2, vm =>
+        {
+            var v = vm.Vcpus[0];
+            (exits, hvc, kernel, user) = (v.Stats["exits"], v.Stats["hvc_exit_stat"], v.Stats["mmio_exit_kernel"], v.Stats["mmio_exit_user"]);
+            wfi = vm.Vcpus[1].Stats["wfi_exit_stat"];
+        });
+        Assert.Contains("PASS", output);
+        Assert.DoesNotContain("FAIL", output);
+        foreach (string row in new[] { "hvc", "mmio-vmm", "mmio-gicd", "eoi", "ipi" })
+        {
+            Assert.Matches($@"(?m)^  {row} .* [0-9]+\.[0-9] ns\r?$", output);
+        }
+
+        Assert.Equal(RoundTrips + 2, hvc);                 // PSCI_VERSION, CPU_ON and SYSTEM_OFF
+        Assert.InRange(kernel, RoundTrips, RoundTrips + 64); // GICD_TYPER, plus the GIC set-up
+        Assert.InRange(user, RoundTrips, RoundTrips + 4096); // UARTFR, plus the UART's output
+        Assert.True(exits >= hvc + kernel + user, $"exits {exits} < hvc {hvc} + kernel {kernel} + user {user}");
+        Assert.True(wfi > 0, "vCPU 1 never waited in WFI");
+    }
+
+    private static string RunGuest(string guest, GicModel model, int count, Action<Arm64Vm>? inspect = null)
     {
         using var vm = new Arm64Vm();
         vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), RamSize);
@@ -102,6 +129,11 @@ public class SgiGuestTests
         {
             Volatile.Write(ref stop, 1);
             vm.KickAll();
+        }
+
+        if (finished)
+        {
+            inspect?.Invoke(vm);
         }
 
         lock (uart)

@@ -1,0 +1,129 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SoftKvm.Arm64.Cpu;
+using SoftKvm.Core.Stats;
+
+namespace SoftKvm.Arm64.Kvm;
+
+/// <summary>
+/// The exit fast paths (the CPU model's <see cref="ICpuHost"/>): traps the hypervisor completes where they
+/// happen, inside the CPU model's run call, instead of having the PE stop and the run loop handle them —
+/// as KVM handles some exits next to the world switch (arm64's early exit handlers, x86's fastpath)
+/// without a return to its run loop. They are the exits that need nothing but the hypervisor: an MMIO
+/// access an in-kernel device takes (with a valid syndrome), a PSCI call that neither blocks nor ends the
+/// run, a WFI with an interrupt pending, and the GIC's CPU-interface registers. Each is the same exit as
+/// on the slow path and is counted as such (<c>exits</c> and its reason's statistic, once); what it does
+/// is the slow path's own code. Everything else (an MMIO access for the VMM, an abort without syndrome, a
+/// blocking WFI or PSCI call, SYSTEM_OFF) is declined with nothing done, and the PE stops with the trap.
+/// </summary>
+public sealed partial class Arm64Vcpu
+{
+    /// <inheritdoc />
+    bool ICpuHost.TryCompleteTrap(CpuExit exit)
+    {
+        switch (exit)
+        {
+            case CpuExit.Hvc:
+            case CpuExit.Smc:
+                if (HypercallNeedsRunLoop(exit == CpuExit.Smc))
+                {
+                    return false;
+                }
+
+                Stats.Increment(VcpuStat.Exits);
+                if (exit == CpuExit.Hvc)
+                {
+                    BeginExit(Arm64Stat.HvcExitStat);
+                    Stats.Increment(Arm64Stat.HvcExitStat);
+                }
+
+                HandleHypercall(exit == CpuExit.Smc, out _);
+                EndExit();
+                return true;
+            case CpuExit.Wfi:
+                if (!HasWakeupEvent())
+                {
+                    return false;
+                }
+
+                BeginExit(Arm64Stat.WfiExitStat);
+                Stats.Increment(VcpuStat.Exits);
+                Stats.Increment(Arm64Stat.WfiExitStat);
+                _cpu.RetireTrappedInstruction();
+                UpdateInterruptLines(); // the wake-up may be an interrupt the lines do not show yet
+                EndExit();
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <inheritdoc />
+    bool ICpuHost.TryCompleteMmio(ulong ipa, uint iss, ref ulong value)
+    {
+        BeginExit(Arm64Stat.MmioExitKernel);
+        int length = 1 << (int)((iss >> Esr.IssSasShift) & 3);
+        ulong buffer = (iss & Esr.IssWnR) != 0 ? value : 0;
+        Span<byte> data = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), length);
+        bool handled = (iss & Esr.IssWnR) != 0 ? _vm.MmioBus.Write(this, ipa, data) : _vm.MmioBus.Read(this, ipa, data);
+        if (!handled)
+        {
+            EndExit();
+            return false;
+        }
+
+        Stats.Increment(VcpuStat.Exits);
+        Stats.Increment(Arm64Stat.MmioExitKernel);
+        value = buffer;
+        RunState.Mmio.SetValue(buffer); // the data as the slow path (and KVM's io_mem_abort) leaves it
+        EndExit();
+        return true;
+    }
+
+    /// <inheritdoc />
+    bool ICpuHost.TryReadControllerRegister(SysRegKey key, out ulong value)
+    {
+        var controller = _vm.InterruptController;
+        if (controller is null)
+        {
+            value = 0;
+            return false;
+        }
+
+        bool handled = controller.TryReadSystemRegister(Id, key, out value);
+        UpdateInterruptLines();
+        return handled;
+    }
+
+    /// <inheritdoc />
+    bool ICpuHost.TryWriteControllerRegister(SysRegKey key, ulong value)
+    {
+        var controller = _vm.InterruptController;
+        if (controller is null || !controller.TryWriteSystemRegister(Id, key, value))
+        {
+            return false;
+        }
+
+        if (IsSgiGenerationRegister(key))
+        {
+            // The one CPU-interface access that traps to the hypervisor under KVM (HCR_EL2.IMO): an exit.
+            Stats.Increment(VcpuStat.Exits);
+        }
+
+        UpdateInterruptLines();
+        return true;
+    }
+
+    /// <inheritdoc />
+    void ICpuHost.SendEvent()
+    {
+        foreach (var v in _vm.Vcpus)
+        {
+            ((Arm64Vcpu)v)._cpu.SignalEvent();
+        }
+    }
+
+    /// <summary>ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1 (3,0,C12,C11,5..7).</summary>
+    private static bool IsSgiGenerationRegister(SysRegKey key) =>
+        key.Op0 == 3 && key.Op1 == 0 && key.CRn == 12 && key.CRm == 11 && key.Op2 >= 5;
+}

@@ -86,7 +86,7 @@ public sealed unsafe partial class Arm64Cpu
             return true;
         }
 
-        if ((State.MdscrEl1 & MdscrSs) != 0 && DebugExceptionsEnabled() && !State.SoftwareStep)
+        if ((State.MdscrEl1 & MdscrSs) != 0 && DebugExceptionsEnabled() && !State.SoftwareStep && !_hostSingleStep)
         {
             TakeSoftwareStep();
             return true;
@@ -179,6 +179,12 @@ public sealed unsafe partial class Arm64Cpu
             uint* host = FetchHost(pc);
             if (host == null)
             {
+                if (_hostDebugPending)
+                {
+                    _hostDebugPending = false;
+                    return CpuExit.Debug;
+                }
+
                 blockEntry = true;
                 continue;
             }
@@ -187,7 +193,7 @@ public sealed unsafe partial class Arm64Cpu
             {
                 blockEntry = false;
                 TranslatedBlock? block;
-                if (TranslationEnabled && !_attention && !_hwBreakpointsArmed && budget >= BlockCompiler.MaxInstructions
+                if (TranslationEnabled && !_attention && !DebugInterpretOnly && budget >= BlockCompiler.MaxInstructions
                     && (block = FindBlock(host, pc)) is not null)
                 {
                     int result = block.Run(this, pc, ref requests, BlockLimit(block, budget));

@@ -256,9 +256,17 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 continue;
             }
 
+            if (GuestSingleStep && StepCompleted())
+            {
+                SingleStepExit();
+                return RunResult.Ok;
+            }
+
             UpdateTimers();
             UpdateInterruptLines();
-            CpuExit exit = _cpu.Run(ref RequestWord, Budget);
+
+            // The debugger's single-step runs one instruction (or one exception entry) per entry.
+            CpuExit exit = _cpu.Run(ref RequestWord, GuestSingleStep ? 1 : Budget);
 
             // Every return from guest execution is an exit, whatever its reason, as on x86 (see VcpuStat).
             Stats.Increment(VcpuStat.Exits);
@@ -303,6 +311,9 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                     _cpu.RetireTrappedInstruction();
                     Thread.Yield();
                     continue;
+                case CpuExit.Debug:
+                    HostDebugExit();
+                    return RunResult.Ok;
                 default:
                     throw new InvalidOperationException($"unexpected CPU exit {exit}");
             }

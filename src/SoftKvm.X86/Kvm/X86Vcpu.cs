@@ -182,6 +182,14 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         _lastDebugException = -1;
     }
 
+    /// <summary><c>KVM_TRANSLATE</c>: the guest-physical address of linear address <paramref name="linear"/> through the guest's paging; false when unmapped.</summary>
+    /// <exception cref="VcpuException">running.</exception>
+    public bool TranslateAddress(ulong linear, out ulong physicalAddress)
+    {
+        ThrowIfRunning();
+        return _cpu.TryTranslate(linear, false, out physicalAddress);
+    }
+
     // The last Debug exit, until the next Run: what ReinjectDebugException gives back.
     private int _lastDebugException = -1;
     private ulong _lastDebugDr6;

@@ -63,6 +63,17 @@ public sealed partial class Arm64Vcpu
         return _cpu.TryTranslate(virtualAddress, out physicalAddress);
     }
 
+    /// <summary>
+    /// Reads the system register with the MRS encoding (<paramref name="op0"/>, <paramref name="op1"/>, CRn, CRm,
+    /// op2): KVM_GET_ONE_REG of <c>ARM64_SYS_REG(op0, op1, crn, crm, op2)</c>, for a VMM that names registers by number.
+    /// </summary>
+    /// <exception cref="VcpuException">running, or a register the vCPU does not implement.</exception>
+    public ulong GetSystemRegister(int op0, int op1, int crn, int crm, int op2) => GetSystemRegister(SysRegKey.Of(op0, op1, crn, crm, op2));
+
+    /// <summary>Writes the system register with the MRS encoding (KVM_SET_ONE_REG of <c>ARM64_SYS_REG</c>).</summary>
+    /// <exception cref="VcpuException">running, or a register the vCPU does not implement or that is read-only.</exception>
+    public void SetSystemRegister(int op0, int op1, int crn, int crm, int op2, ulong value) => SetSystemRegister(SysRegKey.Of(op0, op1, crn, crm, op2), value);
+
     /// <summary>At the top of the run loop while single-stepping: whether the step in flight completed (then a <c>Debug</c> exit is due).</summary>
     private bool StepCompleted()
     {

@@ -335,9 +335,9 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
 
             return true;
         }
-        catch (GuestMemoryAccessException)
+        catch (Exception e) when (e is GuestMemoryAccessException or VcpuException)
         {
-            return false; // not RAM (a device, or nothing)
+            return false; // not RAM (a device, or nothing), or a vCPU that is not held
         }
     }
 
@@ -358,7 +358,7 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
 
             return true;
         }
-        catch (GuestMemoryAccessException)
+        catch (Exception e) when (e is GuestMemoryAccessException or VcpuException)
         {
             return false;
         }
@@ -437,10 +437,17 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
             Interrupt(); // attaching stops the VM, as with QEMU's stub
             new GdbSession(this, _vm, channel).Run();
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault of the stub ends the session, never the process (the guest runs on).
+            _log?.WriteLine($"softkvm: gdb: the session ended on an error: {e.GetType().Name}: {e.Message}");
+        }
         finally
         {
-            // Whatever ended the session (detach, kill, a closed connection): give the guest its debug back and resume.
-            if (!Ended)
+            // Whatever ended the session (detach, kill, a connection closed while the guest ran): hold the
+            // vCPUs, give the guest its memory and debug state back, and resume it.
+            Interrupt();
+            if (WaitForStop(out _) is not null)
             {
                 ClearAll(_vm.Vcpus[0]);
                 Resume(-1);

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 using SoftKvm.Core.Run;
@@ -16,20 +15,24 @@ internal sealed class Arm64GdbTarget : IGdbTarget
 {
     private const int Sp = 31, Pc = 32, Cpsr = 33, V0 = 34, Fpsr = 66, Fpcr = 67, FirstSystem = 68;
 
-    private static readonly SysRegKey FpsrKey = SysRegKey.Of(3, 3, 4, 4, 1);
-    private static readonly SysRegKey FpcrKey = SysRegKey.Of(3, 3, 4, 4, 0);
+    // System registers by their MRS encoding (op0, op1, CRn, CRm, op2).
+    private static readonly (int, int, int, int, int) FpsrKey = (3, 3, 4, 4, 1);
+    private static readonly (int, int, int, int, int) FpcrKey = (3, 3, 4, 4, 0);
 
-    private static readonly (string Name, SysRegKey Key)[] SystemRegisters =
+    private static readonly (string Name, (int, int, int, int, int) Key)[] SystemRegisters =
     [
-        ("sctlr_el1", SysRegKey.Of(3, 0, 1, 0, 0)), ("tcr_el1", SysRegKey.Of(3, 0, 2, 0, 2)),
-        ("ttbr0_el1", SysRegKey.Of(3, 0, 2, 0, 0)), ("ttbr1_el1", SysRegKey.Of(3, 0, 2, 0, 1)),
-        ("mair_el1", SysRegKey.Of(3, 0, 10, 2, 0)), ("vbar_el1", SysRegKey.Of(3, 0, 12, 0, 0)),
-        ("esr_el1", SysRegKey.Of(3, 0, 5, 2, 0)), ("far_el1", SysRegKey.Of(3, 0, 6, 0, 0)),
-        ("elr_el1", SysRegKey.Of(3, 0, 4, 0, 1)), ("spsr_el1", SysRegKey.Of(3, 0, 4, 0, 0)),
-        ("sp_el0", SysRegKey.Of(3, 0, 4, 1, 0)), ("tpidr_el1", SysRegKey.Of(3, 0, 13, 0, 4)),
-        ("mdscr_el1", SysRegKey.Of(2, 0, 0, 2, 2)), ("cntv_ctl_el0", SysRegKey.Of(3, 3, 14, 3, 1)),
-        ("cntv_cval_el0", SysRegKey.Of(3, 3, 14, 3, 2)),
+        ("sctlr_el1", (3, 0, 1, 0, 0)), ("tcr_el1", (3, 0, 2, 0, 2)), ("ttbr0_el1", (3, 0, 2, 0, 0)), ("ttbr1_el1", (3, 0, 2, 0, 1)),
+        ("mair_el1", (3, 0, 10, 2, 0)), ("vbar_el1", (3, 0, 12, 0, 0)), ("esr_el1", (3, 0, 5, 2, 0)), ("far_el1", (3, 0, 6, 0, 0)),
+        ("elr_el1", (3, 0, 4, 0, 1)), ("spsr_el1", (3, 0, 4, 0, 0)), ("sp_el0", (3, 0, 4, 1, 0)), ("tpidr_el1", (3, 0, 13, 0, 4)),
+        ("mdscr_el1", (2, 0, 0, 2, 2)), ("cntv_ctl_el0", (3, 3, 14, 3, 1)), ("cntv_cval_el0", (3, 3, 14, 3, 2)),
     ];
+
+    // Exception classes of the Debug exit's syndrome (ESR_EL2.EC, bits 31:26).
+    private const uint EcBreakpoint = 0x30, EcWatchpoint = 0x34, EcBrk = 0x3C;
+
+    private static ulong Get(Arm64Vcpu v, (int Op0, int Op1, int CRn, int CRm, int Op2) k) => v.GetSystemRegister(k.Op0, k.Op1, k.CRn, k.CRm, k.Op2);
+
+    private static void Set(Arm64Vcpu v, (int Op0, int Op1, int CRn, int CRm, int Op2) k, ulong value) => v.SetSystemRegister(k.Op0, k.Op1, k.CRn, k.CRm, k.Op2, value);
 
     private static readonly int[] Sizes = BuildSizes();
 
@@ -99,9 +102,9 @@ internal sealed class Arm64GdbTarget : IGdbTarget
             Sp => v.GetRegister(OnSpEl1(v.GetRegister(Arm64CoreRegister.Pstate)) ? Arm64CoreRegister.SpEl1 : Arm64CoreRegister.Sp),
             Pc => v.GetRegister(Arm64CoreRegister.Pc),
             Cpsr => v.GetRegister(Arm64CoreRegister.Pstate),
-            Fpsr => v.GetSystemRegister(FpsrKey),
-            Fpcr => v.GetSystemRegister(FpcrKey),
-            _ when n - FirstSystem < SystemRegisters.Length => v.GetSystemRegister(SystemRegisters[n - FirstSystem].Key),
+            Fpsr => Get(v, FpsrKey),
+            Fpcr => Get(v, FpcrKey),
+            _ when n - FirstSystem < SystemRegisters.Length => Get(v, SystemRegisters[n - FirstSystem].Key),
             _ => v.GetRegister(Arm64CoreRegister.SpEl1),
         };
         if (value.Length == 4)
@@ -132,12 +135,12 @@ internal sealed class Arm64GdbTarget : IGdbTarget
                 case Sp: v.SetRegister(OnSpEl1(v.GetRegister(Arm64CoreRegister.Pstate)) ? Arm64CoreRegister.SpEl1 : Arm64CoreRegister.Sp, r); break;
                 case Pc: v.SetRegister(Arm64CoreRegister.Pc, r); break;
                 case Cpsr: v.SetRegister(Arm64CoreRegister.Pstate, r); break;
-                case Fpsr: v.SetSystemRegister(FpsrKey, r); break;
-                case Fpcr: v.SetSystemRegister(FpcrKey, r); break;
+                case Fpsr: Set(v, FpsrKey, r); break;
+                case Fpcr: Set(v, FpcrKey, r); break;
                 default:
                     if (n - FirstSystem < SystemRegisters.Length)
                     {
-                        v.SetSystemRegister(SystemRegisters[n - FirstSystem].Key, r);
+                        Set(v, SystemRegisters[n - FirstSystem].Key, r);
                     }
                     else
                     {
@@ -220,16 +223,16 @@ internal sealed class Arm64GdbTarget : IGdbTarget
     public bool Classify(Vcpu vcpu, in DebugExit exit, Func<ulong, bool> isDebuggerBreakpoint, IReadOnlyList<GdbHardwarePoint> points, out GdbStopKind kind, out GdbHardwarePoint watch)
     {
         watch = default;
-        switch (Esr.Class(exit.Esr))
+        switch ((uint)(exit.Esr >> 26) & 0x3F)
         {
-            case Esr.EcBrk64:
+            case EcBrk:
                 // A BRK of the guest's own is reported too (SIGTRAP at it): arm64 KVM cannot give it back.
                 kind = GdbStopKind.SoftwareBreakpoint;
                 return true;
-            case Esr.EcBreakpointLow:
+            case EcBreakpoint:
                 kind = GdbStopKind.HardwareBreakpoint;
                 return true;
-            case Esr.EcWatchpointLow:
+            case EcWatchpoint:
                 kind = GdbStopKind.Watchpoint;
                 ulong far = exit.Far;
                 foreach (var p in points)

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Text;
 using SoftKvm.Core;
 using SoftKvm.Core.Run;
-using SoftKvm.X86.Cpu;
 using SoftKvm.X86.Kvm;
 
 namespace SoftKvm.Vmm.Gdb.X86;
@@ -17,11 +16,17 @@ internal sealed class X86GdbTarget : IGdbTarget
 {
     private const int Rip = 16, Eflags = 17, Cs = 18, St0 = 24, Fctrl = 32, Xmm0 = 40, Mxcsr = 56, FsBase = 57, GsBase = 58, Cr0 = 59;
 
-    // gdb's order rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8-r15 as indexes of the register file.
-    private static readonly int[] GprIndex = [0, 3, 1, 2, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15];
+    // gdb's order of the general registers, segments and system registers.
+    private static readonly X86Register[] Gprs =
+    [
+        X86Register.Rax, X86Register.Rbx, X86Register.Rcx, X86Register.Rdx, X86Register.Rsi, X86Register.Rdi, X86Register.Rbp, X86Register.Rsp,
+        X86Register.R8, X86Register.R9, X86Register.R10, X86Register.R11, X86Register.R12, X86Register.R13, X86Register.R14, X86Register.R15,
+    ];
+
+    private static readonly X86Segment[] Segments = [X86Segment.Cs, X86Segment.Ss, X86Segment.Ds, X86Segment.Es, X86Segment.Fs, X86Segment.Gs];
+    private static readonly X86Register[] SystemRegisters = [X86Register.Cr0, X86Register.Cr2, X86Register.Cr3, X86Register.Cr4, X86Register.Cr8, X86Register.Efer];
     private static readonly string[] GprNames = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
     private static readonly string[] SegmentNames = ["cs", "ss", "ds", "es", "fs", "gs"];
-    private static readonly int[] SegmentOrder = [SegmentIndex.Cs, SegmentIndex.Ss, SegmentIndex.Ds, SegmentIndex.Es, SegmentIndex.Fs, SegmentIndex.Gs];
     private static readonly string[] X87Control = ["fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop"];
     private static readonly string[] SystemNames = ["cr0", "cr2", "cr3", "cr4", "cr8", "efer"];
     private static readonly int[] Sizes = BuildSizes();
@@ -93,108 +98,79 @@ internal sealed class X86GdbTarget : IGdbTarget
 
     public void ReadRegister(Vcpu vcpu, int n, Span<byte> value)
     {
-        X86Registers r = ((X86Vcpu)vcpu).GetRegisters();
+        var v = (X86Vcpu)vcpu;
         value.Clear();
         switch (n)
         {
-            case < 16: BinaryPrimitives.WriteUInt64LittleEndian(value, r.Gpr[GprIndex[n]]); break;
-            case Rip: BinaryPrimitives.WriteUInt64LittleEndian(value, r.Rip); break;
-            case Eflags: BinaryPrimitives.WriteUInt32LittleEndian(value, (uint)r.Rflags); break;
-            case < St0: BinaryPrimitives.WriteUInt32LittleEndian(value, r.Seg[SegmentOrder[n - Cs]].Selector); break;
-            case < Fctrl:
-                Float80 f = r.Fpu.R[(r.Fpu.Top + n - St0) & 7];
-                BinaryPrimitives.WriteUInt64LittleEndian(value, f.Significand);
-                BinaryPrimitives.WriteUInt16LittleEndian(value[8..], f.SignExponent);
-                break;
-            case < Xmm0: BinaryPrimitives.WriteUInt32LittleEndian(value, X87ControlValue(in r, n - Fctrl)); break;
-            case < Mxcsr:
-                BinaryPrimitives.WriteUInt64LittleEndian(value, r.Xmm[n - Xmm0].Lo);
-                BinaryPrimitives.WriteUInt64LittleEndian(value[8..], r.Xmm[n - Xmm0].Hi);
-                break;
-            case Mxcsr: BinaryPrimitives.WriteUInt32LittleEndian(value, r.Mxcsr); break;
-            case FsBase: BinaryPrimitives.WriteUInt64LittleEndian(value, r.Seg[SegmentIndex.Fs].Base); break;
-            case GsBase: BinaryPrimitives.WriteUInt64LittleEndian(value, r.Seg[SegmentIndex.Gs].Base); break;
-            default: BinaryPrimitives.WriteUInt64LittleEndian(value, SystemValue(in r, n - Cr0)); break;
+            case < 16: BinaryPrimitives.WriteUInt64LittleEndian(value, v.GetRegister(Gprs[n])); break;
+            case Rip: BinaryPrimitives.WriteUInt64LittleEndian(value, v.GetRegister(X86Register.Rip)); break;
+            case Eflags: BinaryPrimitives.WriteUInt32LittleEndian(value, (uint)v.GetRegister(X86Register.Rflags)); break;
+            case < St0: BinaryPrimitives.WriteUInt32LittleEndian(value, v.GetSegment(Segments[n - Cs]).Selector); break;
+            case < Fctrl: v.GetFpu().St[n - St0].CopyTo(value); break;
+            case < Xmm0: BinaryPrimitives.WriteUInt32LittleEndian(value, X87ControlValue(v.GetFpu(), n - Fctrl)); break;
+            case < Mxcsr: BinaryPrimitives.WriteUInt128LittleEndian(value, v.GetFpu().Xmm[n - Xmm0]); break;
+            case Mxcsr: BinaryPrimitives.WriteUInt32LittleEndian(value, v.GetFpu().Mxcsr); break;
+            case FsBase: BinaryPrimitives.WriteUInt64LittleEndian(value, v.GetSegment(X86Segment.Fs).Base); break;
+            case GsBase: BinaryPrimitives.WriteUInt64LittleEndian(value, v.GetSegment(X86Segment.Gs).Base); break;
+            default: BinaryPrimitives.WriteUInt64LittleEndian(value, v.GetRegister(SystemRegisters[n - Cr0])); break;
         }
     }
 
-    private static uint X87ControlValue(in X86Registers r, int i)
+    private static uint X87ControlValue(X86FpuState f, int i)
     {
         switch (i)
         {
-            case 0: return r.Fpu.Fcw;
-            case 1: return r.Fpu.Fsw;
+            case 0: return f.Fcw;
+            case 1: return f.Fsw;
             case 2:
-                // The full tag word: 11 (empty) for each register the abridged valid mask does not mark.
+                // The full tag word: 11 (empty) for each physical register the abridged tag word does not mark valid.
                 uint tag = 0;
                 for (int k = 0; k < 8; k++)
                 {
-                    tag |= (((r.Fpu.ValidMask >> k) & 1) != 0 ? 0u : 3u) << (2 * k);
+                    tag |= (((f.Ftwx >> k) & 1) != 0 ? 0u : 3u) << (2 * k);
                 }
 
                 return tag;
-            case 3: return r.Fpu.Fcs;
-            case 4: return (uint)r.Fpu.Fip;
-            case 5: return r.Fpu.Fds;
-            case 6: return (uint)r.Fpu.Fdp;
-            default: return r.Fpu.Fop;
+            case 3: return f.LastCs;
+            case 4: return (uint)f.LastIp;
+            case 5: return f.LastDs;
+            case 6: return (uint)f.LastDp;
+            default: return f.LastOpcode;
         }
     }
-
-    private static ulong SystemValue(in X86Registers r, int i) => i switch
-    {
-        0 => r.Cr0,
-        1 => r.Cr2,
-        2 => r.Cr3,
-        3 => r.Cr4,
-        4 => r.Cr8,
-        _ => r.Efer,
-    };
 
     public bool WriteRegister(Vcpu vcpu, int n, ReadOnlySpan<byte> value)
     {
         var v = (X86Vcpu)vcpu;
-        X86Registers r = v.GetRegisters();
-        switch (n)
-        {
-            case < 16: r.Gpr[GprIndex[n]] = BinaryPrimitives.ReadUInt64LittleEndian(value); break;
-            case Rip: r.Rip = BinaryPrimitives.ReadUInt64LittleEndian(value); break;
-            case Eflags: r.Rflags = BinaryPrimitives.ReadUInt32LittleEndian(value) | 2; break;
-            case < St0:
-                // A selector load needs its descriptor: only the value it has is accepted.
-                return BinaryPrimitives.ReadUInt32LittleEndian(value) == r.Seg[SegmentOrder[n - Cs]].Selector;
-            case < Fctrl:
-                ref Float80 f = ref r.Fpu.R[(r.Fpu.Top + n - St0) & 7];
-                f.Significand = BinaryPrimitives.ReadUInt64LittleEndian(value);
-                f.SignExponent = BinaryPrimitives.ReadUInt16LittleEndian(value[8..]);
-                break;
-            case < Xmm0:
-                return BinaryPrimitives.ReadUInt32LittleEndian(value) == X87ControlValue(in r, n - Fctrl) || n == Fctrl && SetFcw(v, ref r, value);
-            case < Mxcsr:
-                r.Xmm[n - Xmm0] = new XmmRegister(BinaryPrimitives.ReadUInt64LittleEndian(value), BinaryPrimitives.ReadUInt64LittleEndian(value[8..]));
-                break;
-            case Mxcsr: r.Mxcsr = BinaryPrimitives.ReadUInt32LittleEndian(value); break;
-            case FsBase: r.Seg[SegmentIndex.Fs].Base = BinaryPrimitives.ReadUInt64LittleEndian(value); break;
-            case GsBase: r.Seg[SegmentIndex.Gs].Base = BinaryPrimitives.ReadUInt64LittleEndian(value); break;
-            default:
-                // Control registers change the paging mode: only the value they have is accepted.
-                return BinaryPrimitives.ReadUInt64LittleEndian(value) == SystemValue(in r, n - Cr0);
-        }
-
-        return TrySet(v, in r);
-    }
-
-    private static bool SetFcw(X86Vcpu v, ref X86Registers r, ReadOnlySpan<byte> value)
-    {
-        r.Fpu.Fcw = BinaryPrimitives.ReadUInt16LittleEndian(value);
-        return TrySet(v, in r);
-    }
-
-    private static bool TrySet(X86Vcpu v, in X86Registers r)
-    {
         try
         {
-            v.SetRegisters(in r);
+            switch (n)
+            {
+                case < 16: v.SetRegister(Gprs[n], BinaryPrimitives.ReadUInt64LittleEndian(value)); return true;
+                case Rip: v.SetRegister(X86Register.Rip, BinaryPrimitives.ReadUInt64LittleEndian(value)); return true;
+                case Eflags: v.SetRegister(X86Register.Rflags, BinaryPrimitives.ReadUInt32LittleEndian(value)); return true;
+                case < St0:
+                    // A selector load needs its descriptor: only the value it has is accepted.
+                    return BinaryPrimitives.ReadUInt32LittleEndian(value) == v.GetSegment(Segments[n - Cs]).Selector;
+                case FsBase: v.SetSegmentBase(X86Segment.Fs, BinaryPrimitives.ReadUInt64LittleEndian(value)); return true;
+                case GsBase: v.SetSegmentBase(X86Segment.Gs, BinaryPrimitives.ReadUInt64LittleEndian(value)); return true;
+                case >= Cr0:
+                    // Control registers change the paging mode under the debugger: only the value they have is accepted.
+                    return BinaryPrimitives.ReadUInt64LittleEndian(value) == v.GetRegister(SystemRegisters[n - Cr0]);
+            }
+
+            var f = v.GetFpu();
+            switch (n)
+            {
+                case < Fctrl: value.CopyTo(f.St[n - St0]); break;
+                case Fctrl: f.Fcw = BinaryPrimitives.ReadUInt16LittleEndian(value); break;
+                case Fctrl + 1: f.Fsw = BinaryPrimitives.ReadUInt16LittleEndian(value); break;
+                case < Xmm0: return BinaryPrimitives.ReadUInt32LittleEndian(value) == X87ControlValue(f, n - Fctrl);
+                case < Mxcsr: f.Xmm[n - Xmm0] = BinaryPrimitives.ReadUInt128LittleEndian(value); break;
+                default: f.Mxcsr = BinaryPrimitives.ReadUInt32LittleEndian(value); break;
+            }
+
+            v.SetFpu(f);
             return true;
         }
         catch (SoftKvm.Core.Errors.VcpuException)

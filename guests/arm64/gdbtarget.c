@@ -30,6 +30,8 @@ int main(void)
 {
     puts("gdbtarget: start\n");
     psci_call(PSCI_CPU_ON, 1, (u64)secondary_entry, 1);
+    while (!secondary_ticks) /* the secondary is in secondary_main before the first tick */
+        ;
     for (u64 i = 1; !release; i++)
         tick(i);
     puts("gdbtarget: released\n");

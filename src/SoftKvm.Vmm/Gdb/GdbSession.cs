@@ -309,7 +309,7 @@ internal sealed class GdbSession(GdbStub stub, Vm vm, RspChannel channel)
             return "E01";
         }
 
-        return length == 0 || stub.WriteMemory(General, address, raw.AsSpan(colon + 1), _physical) ? "OK" : "E14";
+        return length == 0 || stub.WriteMemory(General, address, raw[(colon + 1)..], _physical) ? "OK" : "E14";
     }
 
     private string Point(string p)

@@ -247,7 +247,7 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
             }
 
             var original = new byte[Target.BreakpointInstruction.Length];
-            if (!ReadMemory(vcpu, address, original, physical: false) || !WriteMemory(vcpu, address, Target.BreakpointInstruction, physical: false))
+            if (!ReadMemory(vcpu, address, original, physical: false) || !WriteMemory(vcpu, address, Target.BreakpointInstruction.ToArray(), physical: false))
             {
                 return false;
             }
@@ -319,18 +319,29 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
     }
 
     /// <summary>Reads guest memory at a virtual (through the vCPU's MMU, page by page) or physical address.</summary>
-    internal bool ReadMemory(Vcpu vcpu, ulong address, Span<byte> data, bool physical)
+    internal bool ReadMemory(Vcpu vcpu, ulong address, byte[] data, bool physical) =>
+        Copy(vcpu, address, data.Length, physical, (gpa, at, n) => _vm.Memory.Read(gpa, data.AsSpan(at, n)));
+
+    /// <summary>Writes guest memory at a virtual or physical address.</summary>
+    internal bool WriteMemory(Vcpu vcpu, ulong address, byte[] data, bool physical) =>
+        Copy(vcpu, address, data.Length, physical, (gpa, at, n) => _vm.Memory.Write(gpa, data.AsSpan(at, n)));
+
+    // Splits an access at page boundaries, translating each page; false when a page is unmapped or not RAM.
+    private bool Copy(Vcpu vcpu, ulong address, int length, bool physical, Action<ulong, int, int> chunk)
     {
         try
         {
-            for (int done = 0, n; done < data.Length; done += n)
+            for (int done = 0, n; done < length; done += n)
             {
-                if (!Page(vcpu, address + (ulong)done, data.Length - done, physical, out ulong gpa, out n))
+                ulong va = address + (ulong)done;
+                n = (int)Math.Min((ulong)(length - done), 4096 - (va & 0xFFF));
+                ulong gpa = va;
+                if (!physical && !Target.Translate(vcpu, va, out gpa))
                 {
                     return false;
                 }
 
-                _vm.Memory.Read(gpa, data.Slice(done, n));
+                chunk(gpa, done, n);
             }
 
             return true;
@@ -339,37 +350,6 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
         {
             return false; // not RAM (a device, or nothing), or a vCPU that is not held
         }
-    }
-
-    /// <summary>Writes guest memory at a virtual or physical address.</summary>
-    internal bool WriteMemory(Vcpu vcpu, ulong address, ReadOnlySpan<byte> data, bool physical)
-    {
-        try
-        {
-            for (int done = 0, n; done < data.Length; done += n)
-            {
-                if (!Page(vcpu, address + (ulong)done, data.Length - done, physical, out ulong gpa, out n))
-                {
-                    return false;
-                }
-
-                _vm.Memory.Write(gpa, data.Slice(done, n));
-            }
-
-            return true;
-        }
-        catch (Exception e) when (e is GuestMemoryAccessException or VcpuException)
-        {
-            return false;
-        }
-    }
-
-    // The guest-physical address of va and how many bytes of the remaining length stay in its page.
-    private bool Page(Vcpu vcpu, ulong va, int left, bool physical, out ulong gpa, out int n)
-    {
-        n = (int)Math.Min((ulong)left, 4096 - (va & 0xFFF));
-        gpa = va;
-        return physical || Target.Translate(vcpu, va, out gpa);
     }
 
     // ---- connections ----

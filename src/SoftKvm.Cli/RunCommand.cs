@@ -3,10 +3,10 @@ using SoftKvm.Core.Errors;
 using SoftKvm.Devices;
 using SoftKvm.Vmm.Arm64;
 using SoftKvm.Vmm.Errors;
+using SoftKvm.Vmm.Gdb;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
 using SoftKvm.Vmm.Profiling;
-using SoftKvm.Vmm.Gdb;
 using SoftKvm.Vmm.Runner;
 using SoftKvm.Vmm.X86;
 

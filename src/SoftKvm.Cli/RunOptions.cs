@@ -60,5 +60,5 @@ internal sealed class RunOptions
     public Option<bool> GdbWait { get; } = new("--gdb-wait") { Description = "with --gdb: hold the vCPUs at their first instruction until gdb attaches and continues (QEMU's -S)" };
 
     public IEnumerable<Option> All =>
-        [Gdb, GdbWait, Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix];
+        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix];
 }

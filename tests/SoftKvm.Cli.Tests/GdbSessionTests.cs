@@ -184,6 +184,30 @@ public sealed class GdbSessionTests
     }
 
     [GdbFact]
+    public void Access_and_read_watchpoints_stop_with_their_kind_on_both_architectures()
+    {
+        // arm64: awatch on the store to counter, rwatch on main's load of release (stopped before the access).
+        int port = FreePort();
+        var vm = StartVm("run", "--kernel", Arm64Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        string log = Gdb(Arm64Guest, port,
+            "target remote :PORT", "break tick", "continue", "delete",
+            "awatch *(unsigned long *)&counter", "continue", "delete",
+            "rwatch *(unsigned long *)&release", "continue", "delete", "kill");
+        Assert.Contains("Thread 1 hit Hardware access (read/write) watchpoint 2: *(unsigned long *)&counter\n\nOld value = 0\nNew value = 1", log);
+        Assert.Contains("Thread 1 hit Hardware read watchpoint 3: *(unsigned long *)&release\n\nValue = 0\n0x0000000040080414 in main ()", log);
+        Assert.Equal(0, Finish(vm).Code);
+
+        // x86: awatch (DR7 RW = 11) on the store, reported after it.
+        port = FreePort();
+        vm = StartVm("run", "--arch", "x86_64", "--kernel", X86Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        log = Gdb(X86Guest, port,
+            "set architecture i386:x86-64", "target remote :PORT", "break tick", "continue", "delete",
+            "set $c = (long)&counter", "awatch *(unsigned int *)$c", "continue", "delete", "kill");
+        Assert.Contains("Thread 1 hit Hardware access (read/write) watchpoint 2: *(unsigned int *)$c\n\nOld value = 0\nNew value = 1\n0x0000000000100579 in tick ()", log);
+        Assert.Equal(0, Finish(vm).Code);
+    }
+
+    [GdbFact]
     public void Detach_lets_the_guest_run_on_and_kill_stops_the_vm()
     {
         int port = FreePort();

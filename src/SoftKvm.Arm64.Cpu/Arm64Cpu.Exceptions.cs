@@ -144,6 +144,11 @@ public sealed partial class Arm64Cpu
     [A64Handler(A64Op.Brk)]
     private Flow Brk(uint insn)
     {
+        if (HostOwnsBrk)
+        {
+            return HostDebugTrap(Esr.EcBrk64, (insn >> 5) & 0xFFFF);
+        }
+
         TakeSyncException(Esr.Make(Esr.EcBrk64, (insn >> 5) & 0xFFFF), 0, false);
         return Flow.Exception;
     }

@@ -165,6 +165,12 @@ public sealed unsafe partial class Arm64Cpu
         }
     }
 
+    /// <summary>
+    /// Translates <paramref name="va"/> through the guest's stage 1 at the current EL, as a read would (for
+    /// debuggers: KVM_TRANSLATE); no fault is taken and no TLB entry is filled. False when unmapped.
+    /// </summary>
+    public bool TryTranslate(ulong va, out ulong pa) => Translate(va, AccessKind.Read, State.El, out pa, out _);
+
     // ---- hardware breakpoints and watchpoints (2 of each, unlinked address match) ----
 
     private const int BreakpointCount = 2;
@@ -172,18 +178,27 @@ public sealed unsafe partial class Arm64Cpu
     private bool _hwBreakpointsArmed;
     private bool _hwWatchpointsArmed;
 
+    /// <summary>A host breakpoint matched at fetch: <c>FetchHost</c> returned null and the run loop reports <see cref="CpuExit.Debug"/>.</summary>
+    private bool _hostDebugPending;
+
+    /// <summary>
+    /// Arms breakpoint and watchpoint checks from the active register set: the host's while it installed
+    /// its own (<see cref="SetHostDebug"/>), else the guest's with MDSCR_EL1.MDE; and <see cref="DebugInterpretOnly"/>.
+    /// </summary>
     private void RecomputeDebugArming()
     {
-        bool mde = (State.MdscrEl1 & MdscrMde) != 0;
+        bool enabled = _hostHardware || (State.MdscrEl1 & MdscrMde) != 0;
+        ref DebugRegisterFile bcr = ref _hostHardware ? ref _hostBcr : ref State.Dbgbcr;
+        ref DebugRegisterFile wcr = ref _hostHardware ? ref _hostWcr : ref State.Dbgwcr;
         bool bp = false, wp = false;
         for (int i = 0; i < BreakpointCount; i++)
         {
-            bp |= mde && (State.Dbgbcr[i] & 1) != 0;
+            bp |= enabled && (bcr[i] & 1) != 0;
         }
 
         for (int i = 0; i < WatchpointCount; i++)
         {
-            wp |= mde && (State.Dbgwcr[i] & 1) != 0;
+            wp |= enabled && (wcr[i] & 1) != 0;
         }
 
         _hwBreakpointsArmed = bp;
@@ -193,6 +208,7 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         _hwWatchpointsArmed = wp;
+        DebugInterpretOnly = bp || _hostSingleStep;
     }
 
     private static bool PrivilegeMatches(ulong control, int el)
@@ -203,17 +219,27 @@ public sealed unsafe partial class Arm64Cpu
 
     private bool CheckBreakpoint(ulong pc)
     {
-        if (!DebugExceptionsEnabled())
+        // Host debug exceptions target EL2: always enabled at EL0 and EL1.
+        if (!_hostHardware && !DebugExceptionsEnabled())
         {
             return false;
         }
 
+        ref DebugRegisterFile bcr = ref _hostHardware ? ref _hostBcr : ref State.Dbgbcr;
+        ref DebugRegisterFile bvr = ref _hostHardware ? ref _hostBvr : ref State.Dbgbvr;
         for (int i = 0; i < BreakpointCount; i++)
         {
-            ulong bcr = State.Dbgbcr[i];
-            if ((bcr & 1) != 0 && ((bcr >> 20) & 0xF) == 0 && PrivilegeMatches(bcr, State.El)
-                && (State.Dbgbvr[i] & ~3UL) == pc)
+            ulong control = bcr[i];
+            if ((control & 1) != 0 && ((control >> 20) & 0xF) == 0 && PrivilegeMatches(control, State.El)
+                && (bvr[i] & ~3UL) == pc)
             {
+                if (_hostHardware)
+                {
+                    HostDebugTrap(Esr.EcBreakpointLow, Esr.FscDebug);
+                    _hostDebugPending = true;
+                    return true;
+                }
+
                 uint ec = State.El == 0 ? Esr.EcBreakpointLow : Esr.EcBreakpointCur;
                 TakeSyncException(Esr.Make(ec, Esr.FscDebug), 0, false);
                 return true;
@@ -225,27 +251,37 @@ public sealed unsafe partial class Arm64Cpu
 
     private bool CheckWatchpoint(ulong va, int size, bool write)
     {
-        if (!DebugExceptionsEnabled())
+        if (!_hostHardware && !DebugExceptionsEnabled())
         {
             return false;
         }
 
+        ref DebugRegisterFile wcr = ref _hostHardware ? ref _hostWcr : ref State.Dbgwcr;
+        ref DebugRegisterFile wvr = ref _hostHardware ? ref _hostWvr : ref State.Dbgwvr;
         for (int i = 0; i < WatchpointCount; i++)
         {
-            ulong wcr = State.Dbgwcr[i];
-            uint lsc = (uint)(wcr >> 3) & 3;
-            if ((wcr & 1) == 0 || !PrivilegeMatches(wcr, State.El) || (lsc & (write ? 2u : 1u)) == 0)
+            ulong control = wcr[i];
+            uint lsc = (uint)(control >> 3) & 3;
+            if ((control & 1) == 0 || !PrivilegeMatches(control, State.El) || (lsc & (write ? 2u : 1u)) == 0)
             {
                 continue;
             }
 
-            ulong wbase = State.Dbgwvr[i] & ~7UL;
-            uint bas = (uint)(wcr >> 5) & 0xFF;
+            ulong wbase = wvr[i] & ~7UL;
+            uint bas = (uint)(control >> 5) & 0xFF;
             for (int b = 0; b < 8; b++)
             {
                 ulong a = wbase + (ulong)b;
                 if ((bas & (1u << b)) != 0 && a >= va && a < va + (ulong)size)
                 {
+                    if (_hostHardware)
+                    {
+                        // A trap to the hypervisor: nothing is committed, PC stays at the access.
+                        HostDebugTrap(Esr.EcWatchpointLow, Esr.FscDebug | (write ? Esr.IssWnR : 0), va);
+                        _faultIsTrap = true;
+                        return true;
+                    }
+
                     uint ec = State.El == 0 ? Esr.EcWatchpointLow : Esr.EcWatchpointCur;
                     TakeSyncException(Esr.Make(ec, Esr.FscDebug | (write ? Esr.IssWnR : 0)), va, true);
                     _faultIsTrap = false;

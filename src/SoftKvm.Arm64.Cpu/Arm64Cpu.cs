@@ -86,7 +86,7 @@ public sealed unsafe partial class Arm64Cpu
             return true;
         }
 
-        if ((State.MdscrEl1 & MdscrSs) != 0 && DebugExceptionsEnabled() && !State.SoftwareStep)
+        if ((State.MdscrEl1 & MdscrSs) != 0 && DebugExceptionsEnabled() && !State.SoftwareStep && !_hostSingleStep)
         {
             TakeSoftwareStep();
             return true;
@@ -185,6 +185,13 @@ public sealed unsafe partial class Arm64Cpu
             if (host == null)
             {
                 NoteExceptionLevel(); // an instruction abort was taken
+
+                if (_hostDebugPending)
+                {
+                    _hostDebugPending = false;
+                    return CpuExit.Debug;
+                }
+
                 blockEntry = true;
                 continue;
             }

@@ -26,6 +26,12 @@ public enum CpuExit
 
     /// <summary>The guest wrote generic timer state (CNTP_*, CNTV_*): re-evaluate the timer outputs and interrupt lines.</summary>
     Reevaluate,
+
+    /// <summary>
+    /// A debug event the hypervisor owns (<see cref="Arm64Cpu.SetHostDebug"/>): a BRK, a host breakpoint or a host
+    /// watchpoint; <see cref="Arm64Cpu.Trap"/> holds the syndrome (and FAR for a watchpoint). PC is at the instruction.
+    /// </summary>
+    Debug,
 }
 
 /// <summary>How an instruction handler ended.</summary>

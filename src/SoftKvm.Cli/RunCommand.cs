@@ -3,6 +3,7 @@ using SoftKvm.Core.Errors;
 using SoftKvm.Devices;
 using SoftKvm.Vmm.Arm64;
 using SoftKvm.Vmm.Errors;
+using SoftKvm.Vmm.Gdb;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
 using SoftKvm.Vmm.Profiling;
@@ -210,18 +211,47 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         var io = new MachineIo(new SerialOutput(env.SerialOutput), env.Error);
         var machine = prepared.Create(io);
         VmRunner? runner = null;
+        GdbStub? gdb = null;
         try
         {
-            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace });
+            gdb = StartGdb(machine, parse, o);
+            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb });
+            var killed = runner;
+            gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
             return RunMachine(machine, runner, parse, o);
         }
         finally
         {
+            gdb?.Dispose();
+
             // A vCPU thread that did not stop may still touch guest memory: then the process exits with it allocated.
             if (runner is null || runner.VcpuThreadsStopped)
             {
                 machine.Dispose();
             }
+        }
+    }
+
+    /// <summary>The gdb stub of <c>--gdb</c> (null without it), listening before any vCPU runs.</summary>
+    private GdbStub? StartGdb(IMachine machine, ParseResult parse, RunOptions o)
+    {
+        string? spec = parse.GetValue(o.Gdb);
+        bool wait = parse.GetValue(o.GdbWait);
+        if (spec is null)
+        {
+            return wait ? throw new ConfigurationException("--gdb-wait needs --gdb tcp:HOST:PORT") : null;
+        }
+
+        var endpoint = GdbStub.ParseEndpoint(spec, out string? error) ?? throw new ConfigurationException(error!);
+        try
+        {
+            var stub = new GdbStub(machine.Vm, endpoint, wait, env.Error);
+            env.Error.WriteLine($"softkvm: gdb stub listening on {stub.LocalEndpoint}{(wait ? "; the vCPUs wait for the debugger" : "")}");
+            return stub;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new ConfigurationException($"--gdb {spec}: cannot listen: {e.Message}");
         }
     }
 

@@ -57,6 +57,14 @@ internal sealed class RunOptions
 
     public Option<string?> Symbols { get; } = new("--symbols") { Description = "with --profile: name guest functions from FILE in nm format (a kernel's System.map, or `nm guest.elf`)", HelpName = "FILE" };
 
+    public Option<string?> Gdb { get; } = new("--gdb")
+    {
+        Description = "serve gdb's remote serial protocol on tcp:HOST:PORT (tcp::1234 = localhost:1234); vCPUs are gdb threads",
+        HelpName = "tcp:HOST:PORT",
+    };
+
+    public Option<bool> GdbWait { get; } = new("--gdb-wait") { Description = "with --gdb: hold the vCPUs at their first instruction until gdb attaches and continues (QEMU's -S)" };
+
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci];
+        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci];
 }

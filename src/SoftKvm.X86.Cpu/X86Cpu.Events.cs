@@ -6,9 +6,14 @@ namespace SoftKvm.X86.Cpu;
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
+    /// <summary>The vector the last successful <see cref="DeliverEvent"/> delivered (a fault during delivery replaces the first).</summary>
+    private int _lastDeliveredVector = -1;
+
     /// <summary>
     /// Raises exception <paramref name="vector"/> at an instruction boundary: an exit when the exception
-    /// bitmap selects it, otherwise delivery through the IDT. False = exit.
+    /// bitmap selects it (a #DB exit carries <paramref name="dr6"/> in its qualification and leaves DR6 alone,
+    /// as a VMX #DB exit does), otherwise delivery through the IDT (a #DB writes <paramref name="dr6"/>'s
+    /// conditions into DR6 first). False = exit.
     /// </summary>
     private bool RaiseException(int vector, uint error, bool hasError, ulong returnRip, bool isTrap, ulong dr6 = 0)
     {
@@ -18,10 +23,16 @@ public sealed unsafe partial class X86Cpu
             SetExceptionExit(vector, error, hasError);
             if (vector == ExceptionVector.DB)
             {
-                _exit.Qualification = dr6 != 0 ? dr6 : _faultDr6;
+                _exit.Qualification = dr6;
+                _exit.DebugTrap = isTrap;
             }
 
             return false;
+        }
+
+        if (vector == ExceptionVector.DB)
+        {
+            SetDr6(dr6);
         }
 
         if (!isTrap && vector != ExceptionVector.DB)
@@ -46,6 +57,14 @@ public sealed unsafe partial class X86Cpu
             if (DeliverOnce(vector, error, hasError, returnRip, external, software))
             {
                 EventsDelivered++;
+                _lastDeliveredVector = vector;
+                if (vector == ExceptionVector.DB && !software)
+                {
+                    // Entering the debug-exception handler clears DR7.GD so that it can use the debug
+                    // registers (SDM Vol. 3 17.2.4); an INT 1 is a software interrupt, not a #DB.
+                    _regs.Dr7 &= ~Dr7GeneralDetect;
+                }
+
                 return true;
             }
 

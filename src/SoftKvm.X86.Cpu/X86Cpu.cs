@@ -164,6 +164,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         _pendingNmi = false;
         _nmiBlocked = false;
         _injectedVector = -1;
+        _heldDebugTraps = 0;
         StateChanged();
     }
 
@@ -185,6 +186,10 @@ public sealed unsafe partial class X86Cpu : IDisposable
         // guest's flow: the next taken branch is where to look for a block, not this RIP.
         _lookUp = _regs.Rip != _resumeRip;
         _resumeRip = ulong.MaxValue;
+
+        // Debug traps a MOV SS held across an exit (the hypervisor completed the instruction after it):
+        // delivered at this boundary, after an injected event (DeliverPendingEvents keeps the order).
+        bool events = _heldDebugTraps != 0;
         for (long n = 0; n < maxInstructions; n++)
         {
             if (Volatile.Read(ref _exitRequested) != 0)
@@ -200,9 +205,22 @@ public sealed unsafe partial class X86Cpu : IDisposable
                 FlushTlb();
             }
 
-            if ((_injectedVector >= 0 || _pendingNmi || _pendingInterrupt >= 0) && !DeliverPendingEvents())
+            if (events || _injectedVector >= 0 || _pendingNmi || _pendingInterrupt >= 0)
             {
-                return _exit.Reason;
+                events = false;
+                long delivered = EventsDelivered;
+                if (!DeliverPendingEvents())
+                {
+                    return _exit.Reason;
+                }
+
+                if (Controls.MonitorTrapFlag && EventsDelivered != delivered)
+                {
+                    // The monitor trap flag: an exit at the boundary after an event delivery, before
+                    // the handler's first instruction (SDM Vol. 3 26.5.2).
+                    _exit.Reason = X86ExitReason.MonitorTrapFlag;
+                    return _exit.Reason;
+                }
             }
 
             if (_lookUp && Translation)
@@ -257,6 +275,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
                     return X86EmulationResult.Failed;
                 }
 
+                _heldDebugTraps = 0; // a fault drops the debug traps a MOV SS held
                 SetExceptionExit(_faultVector, _faultError, _faultHasError);
                 return X86EmulationResult.Exception;
             }
@@ -264,6 +283,13 @@ public sealed unsafe partial class X86Cpu : IDisposable
             Retire(flagsBefore);
             LastSingleStep = (flagsBefore & Rflags.TF) != 0 && _shadow != InterruptShadow.MovSs;
             LastBreakpointHits = _pendingBreakpointHits;
+            if (_shadow == InterruptShadow.MovSs)
+            {
+                // An emulated MOV SS / POP SS: its breakpoint hits are held to the boundary after the next instruction.
+                _heldDebugTraps |= LastBreakpointHits;
+                LastBreakpointHits = 0;
+            }
+
             if (TryGetIoAccess(ref _insn, out ushort port, out int ioSize))
             {
                 LastBreakpointHits |= IoBreakpointHits(port, ioSize);
@@ -370,14 +396,30 @@ public sealed unsafe partial class X86Cpu : IDisposable
         {
             int v = _injectedVector;
             _injectedVector = -1;
-            if (v == ExceptionVector.DB)
-            {
-                _regs.Dr6 = (_regs.Dr6 & ~0x400FUL) | _injectedDr6 | 0xFFFF0FF0;
-            }
-
             ulong ret = _regs.Rip;
             _shadow = InterruptShadow.None;
-            return DeliverEvent(v, _injectedError, _injectedHasError, ret, _injectedIsSoftware || _injectedInterrupt, _injectedIsSoftware);
+            if (v == ExceptionVector.DB && !_injectedIsSoftware)
+            {
+                // An injected #DB and the debug traps a MOV SS held are one debug exception (merged
+                // as the VMX pending-debug-exceptions field merges into a #DB).
+                SetDr6(_injectedDr6 | _heldDebugTraps);
+                _heldDebugTraps = 0;
+            }
+
+            if (!DeliverEvent(v, _injectedError, _injectedHasError, ret, _injectedIsSoftware || _injectedInterrupt, _injectedIsSoftware))
+            {
+                return false;
+            }
+
+            // After an injected software interrupt or exception (INT n, INT3, INTO re-injected by the
+            // hypervisor), held debug traps are delivered before the handler's first instruction, as if
+            // the instruction had run after the MOV SS (SDM Vol. 3 27.7.3 for VM entry).
+            return _heldDebugTraps == 0 || DeliverDebugTrap(TakeHeldDebugTraps());
+        }
+
+        if (_heldDebugTraps != 0 && _shadow != InterruptShadow.MovSs)
+        {
+            return DeliverDebugTrap(TakeHeldDebugTraps());
         }
 
         if (_pendingNmi && !_nmiBlocked && _shadow != InterruptShadow.MovSs)
@@ -398,63 +440,60 @@ public sealed unsafe partial class X86Cpu : IDisposable
         return true;
     }
 
-    /// <summary>One instruction in Run mode: execute, then deliver faults/traps/single-step. False = exit.</summary>
+    /// <summary>
+    /// One instruction in Run mode: execute, then deliver faults, traps and debug exceptions as SDM Vol. 3
+    /// 6.8.3 and 17.2-17.3 define them (docs/kvm-semantics.md#x86-debug-exceptions). False = exit.
+    /// </summary>
     private bool Step()
     {
         ulong startRip = _regs.Rip;
         ulong flagsBefore = _regs.Rflags;
         InterruptShadow shadowBefore = _shadow;
+        ulong held = _heldDebugTraps;
+        _heldDebugTraps = 0;
         if (!Execute(out _))
         {
             if (_exitPending)
             {
+                // Nothing was committed: the hypervisor completes or re-executes the instruction, and the
+                // debug traps a MOV SS held stay pending for the boundary after it.
                 _shadow = shadowBefore;
+                _heldDebugTraps = held;
                 return false;
             }
 
+            // A fault (a code breakpoint or general detect #DB too) drops the traps a MOV SS held.
             _shadow = InterruptShadow.None;
             if (_faultVector == ExceptionVector.PF)
             {
                 _regs.Cr2 = _faultCr2;
             }
 
-            if (_faultVector == ExceptionVector.DB)
-            {
-                _regs.Dr6 = (_regs.Dr6 & ~0x600FUL) | _faultDr6 | 0xFFFF0FF0;
-            }
-
-            return RaiseException(_faultVector, _faultError, _faultHasError, _regs.Rip, false);
+            return RaiseException(_faultVector, _faultError, _faultHasError, _regs.Rip, false, _faultVector == ExceptionVector.DB ? _faultDr6 : 0);
         }
 
         Retire(flagsBefore);
         if (_softwareInterrupt >= 0)
         {
-            int v = _softwareInterrupt;
-            _softwareInterrupt = -1;
-            bool softwareException = v == ExceptionVector.BP || v == ExceptionVector.OF || _softwareIsIcebp;
-            if (softwareException && (Controls.ExceptionBitmap & (1u << v)) != 0)
-            {
-                return RaiseException(v, 0, false, _regs.Rip, true);
-            }
-
-            // INT n / INT3 / INTO check the gate DPL (ICEBP does not); a fault while delivering
-            // them is reported at the instruction, not after it.
-            return DeliverEvent(v, 0, false, _regs.Rip, false, !_softwareIsIcebp, startRip);
+            return DeliverSoftwareInterrupt(startRip, held);
         }
 
-        ulong dr6 = _pendingBreakpointHits;
-        if ((flagsBefore & Rflags.TF) != 0 && _shadow != InterruptShadow.MovSs)
+        // Every trap-class debug condition of the instruction (data and I/O breakpoints, single-step)
+        // and those a MOV SS before it held become one #DB; the single-step of a MOV SS or POP SS
+        // itself is suppressed, its breakpoint hits are held to the next boundary.
+        ulong dr6 = _pendingBreakpointHits | held;
+        if (_shadow == InterruptShadow.MovSs)
         {
-            dr6 |= 0x4000;
+            _heldDebugTraps = dr6;
+            return true;
         }
 
-        if (dr6 != 0 && _shadow != InterruptShadow.MovSs)
+        if ((flagsBefore & Rflags.TF) != 0)
         {
-            _regs.Dr6 = (_regs.Dr6 & ~0xFUL) | dr6 | 0xFFFF0FF0;
-            return RaiseException(ExceptionVector.DB, 0, false, _regs.Rip, true, dr6);
+            dr6 |= Dr6SingleStep;
         }
 
-        return true;
+        return dr6 == 0 || DeliverDebugTrap(dr6);
     }
 
     private bool _undefinedByModel;
@@ -665,30 +704,6 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong MaskIp(ulong ip) => _bitness == 64 ? ip : _bitness == 32 ? ip & 0xFFFFFFFF : ip & 0xFFFF;
-
-    private bool CheckInstructionBreakpoints()
-    {
-        ulong linear = _bitness == 64 ? _regs.Rip : (_regs.Seg[SegmentIndex.Cs].Base + _regs.Rip) & 0xFFFFFFFF;
-        ulong dr7 = _regs.Dr7;
-        ulong hits = 0;
-        for (int i = 0; i < 4; i++)
-        {
-            bool enabled = ((dr7 >> (i * 2)) & 3) != 0;
-            ulong rw = (dr7 >> (16 + i * 4)) & 3;
-            if (enabled && rw == 0 && _regs.Dr[i] == linear)
-            {
-                hits |= 1UL << i;
-            }
-        }
-
-        if (hits == 0)
-        {
-            return false;
-        }
-
-        _faultDr6 = hits;
-        return Fault(ExceptionVector.DB);
-    }
 
     /// <summary>Records a fault for the current instruction; always returns false so callers can <c>return Fault(..)</c>.</summary>
     internal bool Fault(int vector, uint errorCode = 0, bool hasError = false)

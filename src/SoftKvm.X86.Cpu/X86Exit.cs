@@ -54,6 +54,10 @@ public struct X86Exit
     /// <summary>Exception exits: whether the exception pushes an error code.</summary>
     public bool ErrorCodeValid;
 
+    /// <summary>A #DB exception exit: trap-class (the instruction retired, RIP is past it: data or I/O
+    /// breakpoints, single-step, ICEBP) rather than a fault (a code breakpoint or general detect, RIP at the instruction).</summary>
+    public bool DebugTrap;
+
     /// <summary>For <see cref="X86ExitReason.NeedsUserspace"/> writes: the data (little endian, up to 8 bytes).</summary>
     public ulong Data;
 

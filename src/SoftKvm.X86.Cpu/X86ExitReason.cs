@@ -46,6 +46,12 @@ public enum X86ExitReason
     /// (for example a task switch); <see cref="X86Exit.Message"/> says what.</summary>
     Unsupported,
 
+    /// <summary>
+    /// <see cref="X86TrapControls.MonitorTrapFlag"/>: an event was delivered and RIP is at the first
+    /// instruction of its handler, not yet executed (VMX reason 37).
+    /// </summary>
+    MonitorTrapFlag,
+
     /// <summary>Only from <see cref="X86Cpu.EmulateOne"/>: the access in <see cref="X86Exit"/> must be
     /// completed by userspace; nothing was committed; emulate again once the data is available.</summary>
     NeedsUserspace,

@@ -19,4 +19,13 @@ public sealed class X86TrapControls
     /// EPT exits (as Hyper-V for EPT misconfigurations): <see cref="X86Exit.InstructionLengthValid"/> is
     /// false on <see cref="X86ExitReason.EptViolation"/> and the hypervisor must decode to skip.</summary>
     public bool WithholdEptInstructionLength { get; set; }
+
+    /// <summary>
+    /// The VMX monitor trap flag: <see cref="X86Cpu.Run"/> exits with <see cref="X86ExitReason.MonitorTrapFlag"/>
+    /// at the boundary after it delivers an event (an injected exception or interrupt, held debug traps),
+    /// before the handler's first instruction; run with a budget of one instruction, every boundary exits.
+    /// The hypervisor's single-step (guest debugging) uses it, so that a step never runs a handler's first
+    /// instruction unseen.
+    /// </summary>
+    public bool MonitorTrapFlag { get; set; }
 }

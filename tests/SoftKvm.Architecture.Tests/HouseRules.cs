@@ -40,6 +40,8 @@ internal static class HouseRules
         ("SoftKvm.Vmm.Errors", MachineSpecific, "errors are machine-neutral"),
         ("SoftKvm.Vmm.Arm64", ["SoftKvm.Vmm.X86", "SoftKvm.X86"], "one machine does not use another's"),
         ("SoftKvm.Vmm.X86", ["SoftKvm.Vmm.Arm64", "SoftKvm.Arm64"], "one machine does not use another's"),
+        ("SoftKvm.Vmm.Gdb.Arm64", ["SoftKvm.Vmm.X86", "SoftKvm.X86", "SoftKvm.Vmm.Gdb.X86"], "one architecture's gdb target does not use another's"),
+        ("SoftKvm.Vmm.Gdb.X86", ["SoftKvm.Vmm.Arm64", "SoftKvm.Arm64", "SoftKvm.Vmm.Gdb.Arm64"], "one architecture's gdb target does not use another's"),
         ("SoftKvm.Devices", ["SoftKvm.Arm64", "SoftKvm.X86"], "devices know their registers and interrupt lines, not an architecture"),
         ("SoftKvm.Devices.Pci", ["SoftKvm.Devices.X86", "SoftKvm.Devices.Arm"],
             "the PCI core serves the PC and the arm64 virt machine alike: all it knows of a machine is IPciHost"),

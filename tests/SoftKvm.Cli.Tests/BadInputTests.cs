@@ -116,6 +116,34 @@ public sealed class BadInputTests : IDisposable
         AssertOneLineExit2(h, h.Run("run", "--arch", "riscv64", "--kernel", Kernel), "unknown --arch 'riscv64'");
     }
 
+    [Theory]
+    [InlineData("--gdb tcp:1234", "--gdb tcp:1234: expected tcp:HOST:PORT")]
+    [InlineData("--gdb tcp:not-an-ip:1", "'not-an-ip' is not an IP address")]
+    [InlineData("--gdb tcp::70000", "expected tcp:HOST:PORT")]
+    [InlineData("--gdb-wait", "--gdb-wait needs --gdb tcp:HOST:PORT")]
+    public void BadGdbOptions(string options, string expected)
+    {
+        var h = new CliHarness(new FakeArm64Backend());
+        AssertOneLineExit2(h, h.Run(["run", "--kernel", Kernel, .. options.Split(' ')]), expected);
+    }
+
+    [Fact]
+    public void GdbPortInUse()
+    {
+        var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        try
+        {
+            int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+            var h = new CliHarness(new FakeArm64Backend());
+            AssertOneLineExit2(h, h.Run("run", "--kernel", Kernel, "--gdb", $"tcp::{port}"), $"--gdb tcp::{port}: cannot listen");
+        }
+        finally
+        {
+            busy.Stop();
+        }
+    }
+
     [Fact]
     public void UnknownGic()
     {

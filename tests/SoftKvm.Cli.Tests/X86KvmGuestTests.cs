@@ -90,6 +90,40 @@ public sealed class X86KvmGuestTests : IDisposable
         Assert.Equal(0UL, stats["insn_emulation_fail"]);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DebugExceptionsFollowTheSdm(bool withholdLength)
+    {
+        // Issue #23 point 3: the debug rules of SDM Vol. 3 6.8.3 and 17.2-17.3, each scenario's event log
+        // (vector, EIP, DR6) compared in the guest with what the rules give (guests/x86/kvm/dbgrules.c).
+        string[] args = ["run", "--arch", "x86_64", "--kernel", Guest("dbgrules"), "--memory", "16M"];
+        var (code, serial, _, error) = Softkvm(withholdLength ? [.. args, "--x86-withhold-insn-length"] : args);
+        AssertAllPassed(code, serial, error);
+        foreach (string line in new[]
+        {
+            "PASS single-step and data breakpoint: one #DB, BS with B0",
+            "PASS single-step onto a code breakpoint: BS with B1, then the breakpoint's fault",
+            "PASS code breakpoint rewrites B0-B3 and keeps BS",
+            "PASS DR7.GD: #DB with BD at MOV DR, GD clear in the handler",
+            "PASS DR7.GD inside a MOV SS shadow: BD, the held #DB dropped",
+            "PASS MOV SS data breakpoint: #DB after the next instruction",
+            "PASS MOV SS with TF: one #DB after the next instruction, BS with B0",
+            "PASS POP SS data breakpoint: #DB after the next instruction",
+            "PASS MOV SS; INT3: #DB before the #BP handler's first instruction",
+            "PASS MOV SS; INT n: #DB before the handler's first instruction",
+            "PASS MOV SS; ICEBP: ICEBP's #DB only, no breakpoint reported",
+            "PASS MOV SS; UD2: #UD alone",
+            "PASS MOV SS; code breakpoint: inhibited, one #DB with B0",
+            "PASS MOV SS; OUT to the VMM: the held #DB after it",
+            "PASS MOV SS with TF; OUT: one #DB, BS with B0",
+            "PASS MOV SS; emulated MMIO load: the held #DB after it",
+        })
+        {
+            Assert.Contains(line, serial);
+        }
+    }
+
     [Fact]
     public void RepInsIsOneIoExitPerBatchThroughTheVmm()
     {

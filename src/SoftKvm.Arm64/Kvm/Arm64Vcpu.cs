@@ -263,10 +263,18 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 continue;
             }
 
+            if (GuestSingleStep && StepCompleted())
+            {
+                SingleStepExit();
+                return RunResult.Ok;
+            }
+
             UpdateTimers();
             UpdateInterruptLines();
             EndExit();
-            CpuExit exit = _cpu.Run(ref RequestWord, _pmu?.Budget(Budget) ?? Budget);
+
+            // The debugger's single-step runs one instruction (or one exception entry) per entry.
+            CpuExit exit = _cpu.Run(ref RequestWord, GuestSingleStep ? 1 : _pmu?.Budget(Budget) ?? Budget);
             _pmu?.Sync();
 
             // Every return from guest execution is an exit, whatever its reason, as on x86 (see VcpuStat).
@@ -316,6 +324,9 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                     _cpu.RetireTrappedInstruction();
                     Thread.Yield();
                     continue;
+                case CpuExit.Debug:
+                    HostDebugExit();
+                    return RunResult.Ok;
                 default:
                     throw new InvalidOperationException($"unexpected CPU exit {exit}");
             }

@@ -12,6 +12,9 @@ public sealed record RunnerOptions
     /// <summary>How long to wait for vCPU threads to end after a stop.</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A debugger (the gdb stub) that holds vCPUs and takes <c>Debug</c> exits; null: a <c>Debug</c> exit is an error.</summary>
+    public IVcpuDebugger? Debugger { get; init; }
+
     /// <summary>The stack size of each vCPU thread.</summary>
     public int VcpuThreadStackSize { get; init; } = 16 << 20;
 }

@@ -23,4 +23,7 @@ public enum StopReason
 
     /// <summary>Every vCPU thread ended without a stop request.</summary>
     AllVcpusEnded,
+
+    /// <summary>The attached debugger killed the VM (gdb's <c>k</c>). Exit code 0.</summary>
+    KilledByDebugger,
 }

@@ -111,6 +111,7 @@ public sealed class VmRunner
         }
 
         _stopped.Wait();
+        _options.Debugger?.RunEnded(Volatile.Read(ref _outcome)!);
         _vm.KickAll();
         var deadline = DateTime.UtcNow + _options.StopTimeout;
         bool allStopped = true;
@@ -153,6 +154,12 @@ public sealed class VmRunner
         {
             while (!Stopping)
             {
+                _options.Debugger?.BeforeRun(vcpu);
+                if (Stopping)
+                {
+                    break;
+                }
+
                 var result = vcpu.Run();
                 long start = trace?.Timestamp() ?? 0;
                 bool go = result switch
@@ -196,6 +203,9 @@ public sealed class VmRunner
                 return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_INTERNAL_ERROR ({Suberror(run.Internal.Suberror)}): {run.Internal.Message ?? DescribeData(run.Internal)}");
             case ExitReason.ArmNisv:
                 return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_ARM_NISV: data abort at IPA 0x{run.ArmNisv.FaultIpa:x} without a valid syndrome (ISS 0x{run.ArmNisv.EsrIss:x})");
+            case ExitReason.Debug when _options.Debugger is { } debugger:
+                debugger.OnDebugExit(vcpu, in run.Debug);
+                return true;
             case ExitReason.Debug:
                 return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_DEBUG at PC 0x{run.Debug.Pc:x}, but no debugger is attached");
             case ExitReason.Hlt:

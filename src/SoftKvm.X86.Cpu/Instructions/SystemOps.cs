@@ -21,7 +21,7 @@ internal static class SystemOps
         {
             c.WriteControlRegister(reg - Register.CR0, v);
         }
-        else
+        else if (CheckDebugRegister(c, reg - Register.DR0))
         {
             c.WriteDebugRegister(reg - Register.DR0, v);
         }
@@ -58,9 +58,8 @@ internal static class SystemOps
         else
         {
             int n = reg - Register.DR0;
-            if (n is 4 or 5 && (r.Cr4 & 8) != 0)
+            if (!CheckDebugRegister(c, n))
             {
-                c.Fault(ExceptionVector.UD);
                 return;
             }
 
@@ -68,17 +67,26 @@ internal static class SystemOps
             {
                 < 4 => r.Dr[n],
                 4 or 6 => r.Dr6,
-                5 or 7 => r.Dr7,
-                _ => 0,
+                _ => r.Dr7,
             };
-            if (n > 7)
-            {
-                c.Fault(ExceptionVector.UD);
-                return;
-            }
         }
 
         c.SetReg(i.Op0Register, v);
+    }
+
+    /// <summary>
+    /// The checks of MOV to or from DR<paramref name="n"/> after the CPL check, in the order of KVM's
+    /// emulator (check_dr_read/write): #UD for DR4/DR5 with CR4.DE (and a register above DR7), then the
+    /// general-detect #DB when DR7.GD is set. False with the fault recorded.
+    /// </summary>
+    private static bool CheckDebugRegister(X86Cpu c, int n)
+    {
+        if (n > 7 || (n is 4 or 5 && (c.Regs.Cr4 & 8) != 0))
+        {
+            return c.Fault(ExceptionVector.UD);
+        }
+
+        return c.CheckGeneralDetect();
     }
 
     public static void Hlt(X86Cpu c, ref Instruction i)

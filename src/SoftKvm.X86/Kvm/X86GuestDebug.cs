@@ -18,4 +18,8 @@ public enum X86GuestDebugFlags
 
     /// <summary><c>KVM_GUESTDBG_USE_HW_BP</c>: the debugger's DR0-DR3/DR7 are active while the guest runs; hits make <c>Debug</c> exits.</summary>
     UseHardwareBreakpoints = 1 << 17,
+
+    /// <summary><c>KVM_GUESTDBG_BLOCKIRQ</c>: no external interrupt is injected while guest debugging is on (NMIs still are),
+    /// so that a single-step goes to the next instruction of the code being stepped, not into an interrupt handler.</summary>
+    BlockInterrupts = 1 << 20,
 }

@@ -21,9 +21,9 @@ public sealed partial class X86Vcpu
         }
 
         _windowWaiting = false;
-        if (_cpu.PendingInterrupt >= 0)
+        if (_cpu.PendingInterrupt >= 0 || GuestBlocksInterrupts)
         {
-            return; // already acknowledged; the CPU takes it when IF=1
+            return; // already acknowledged (the CPU takes it when IF=1), or the debugger blocks interrupts
         }
 
         int vector = apic.HighestDeliverable();

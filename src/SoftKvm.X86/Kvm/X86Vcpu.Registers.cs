@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using SoftKvm.Core.Errors;
 using SoftKvm.X86.Cpu;
 
@@ -100,6 +101,83 @@ public sealed partial class X86Vcpu
             case X86DescriptorTable.Idt: return ref r.Idtr;
             default: throw new ArgumentOutOfRangeException(nameof(table), table, "not an x86 descriptor table");
         }
+    }
+
+    /// <summary>Reads <paramref name="segment"/> (<c>KVM_GET_SREGS</c>'s segment).</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    public X86SegmentState GetSegment(X86Segment segment)
+    {
+        ThrowIfRunning();
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)segment, (uint)X86Segment.Gs, nameof(segment));
+        var s = _cpu.Regs.Seg[(int)segment];
+        return new X86SegmentState(s.Selector, s.Base, s.Limit, s.Attributes);
+    }
+
+    /// <summary>Sets the base of <paramref name="segment"/> alone (FS/GS base, as WRFSBASE or the MSRs do).</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    public void SetSegmentBase(X86Segment segment, ulong value)
+    {
+        ThrowIfRunning();
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)segment, (uint)X86Segment.Gs, nameof(segment));
+        _cpu.Regs.Seg[(int)segment].Base = value;
+        _cpu.StateChanged();
+    }
+
+    /// <summary><c>KVM_GET_FPU</c>: the x87 and SSE state.</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    public X86FpuState GetFpu()
+    {
+        ThrowIfRunning();
+        ref var r = ref _cpu.Regs;
+        var f = new X86FpuState
+        {
+            Fcw = r.Fpu.Fcw, Fsw = r.Fpu.Fsw, Ftwx = r.Fpu.ValidMask, LastOpcode = r.Fpu.Fop,
+            LastIp = r.Fpu.Fip, LastCs = r.Fpu.Fcs, LastDp = r.Fpu.Fdp, LastDs = r.Fpu.Fds, Mxcsr = r.Mxcsr,
+        };
+        for (int i = 0; i < 8; i++)
+        {
+            var st = r.Fpu.R[(r.Fpu.Top + i) & 7];
+            BinaryPrimitives.WriteUInt64LittleEndian(f.St[i], st.Significand);
+            BinaryPrimitives.WriteUInt16LittleEndian(f.St[i].AsSpan(8), st.SignExponent);
+        }
+
+        for (int i = 0; i < 16; i++)
+        {
+            f.Xmm[i] = new UInt128(r.Xmm[i].Hi, r.Xmm[i].Lo);
+        }
+
+        return f;
+    }
+
+    /// <summary><c>KVM_SET_FPU</c>: writes the x87 and SSE state.</summary>
+    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    public void SetFpu(X86FpuState f)
+    {
+        ThrowIfRunning();
+        ArgumentNullException.ThrowIfNull(f);
+        ref var r = ref _cpu.Regs;
+        r.Fpu.Fcw = f.Fcw;
+        r.Fpu.Fsw = f.Fsw;
+        r.Fpu.ValidMask = f.Ftwx;
+        r.Fpu.Fop = f.LastOpcode;
+        r.Fpu.Fip = f.LastIp;
+        r.Fpu.Fcs = f.LastCs;
+        r.Fpu.Fdp = f.LastDp;
+        r.Fpu.Fds = f.LastDs;
+        r.Mxcsr = f.Mxcsr;
+        for (int i = 0; i < 8; i++)
+        {
+            ref var st = ref r.Fpu.R[(r.Fpu.Top + i) & 7];
+            st.Significand = BinaryPrimitives.ReadUInt64LittleEndian(f.St[i]);
+            st.SignExponent = BinaryPrimitives.ReadUInt16LittleEndian(f.St[i].AsSpan(8));
+        }
+
+        for (int i = 0; i < 16; i++)
+        {
+            r.Xmm[i] = new XmmRegister((ulong)f.Xmm[i], (ulong)(f.Xmm[i] >> 64));
+        }
+
+        _cpu.StateChanged();
     }
 
     private ref ulong RegisterRef(X86Register register)

@@ -94,6 +94,8 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
 
     private bool GuestHardwareBreakpoints => (_debugFlags & (X86GuestDebugFlags.Enable | X86GuestDebugFlags.UseHardwareBreakpoints)) == (X86GuestDebugFlags.Enable | X86GuestDebugFlags.UseHardwareBreakpoints);
 
+    private bool GuestBlocksInterrupts => (_debugFlags & (X86GuestDebugFlags.Enable | X86GuestDebugFlags.BlockInterrupts)) == (X86GuestDebugFlags.Enable | X86GuestDebugFlags.BlockInterrupts);
+
     private bool GuestSoftwareBreakpoints => (_debugFlags & (X86GuestDebugFlags.Enable | X86GuestDebugFlags.UseSoftwareBreakpoints)) == (X86GuestDebugFlags.Enable | X86GuestDebugFlags.UseSoftwareBreakpoints);
 
     /// <summary>A copy of the register file (<c>KVM_GET_REGS</c>/<c>SREGS</c>/<c>DEBUGREGS</c> in one).</summary>
@@ -123,8 +125,12 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
 
     /// <summary>
     /// <c>KVM_SET_GUEST_DEBUG</c>: single-step (a <c>Debug</c> exit after each instruction, also a
-    /// skipped one), software breakpoints (INT3 exits) and hardware breakpoints (<paramref name="debugRegisters"/>
-    /// = DR0, DR1, DR2, DR3, DR7 of the debugger, active while the guest runs).
+    /// skipped one, and after each event delivery, before the handler's first instruction: the VMX monitor
+    /// trap flag), software breakpoints (INT3 exits) and hardware breakpoints (<paramref name="debugRegisters"/>
+    /// = DR0, DR1, DR2, DR3, DR7 of the debugger, active while the guest runs, the guest's own not),
+    /// and <see cref="X86GuestDebugFlags.BlockInterrupts"/>. While single-step or hardware breakpoints are on,
+    /// every #DB is a <c>Debug</c> exit (the guest's own single-steps too: <see cref="ReinjectDebugException"/>
+    /// gives one back to the guest).
     /// </summary>
     /// <exception cref="VcpuException">running, or hardware breakpoints without five debug register values.</exception>
     public void SetGuestDebug(X86GuestDebugFlags flags, ReadOnlySpan<ulong> debugRegisters = default)
@@ -148,6 +154,47 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         _debugFlags = flags;
         UpdateExceptionBitmap();
     }
+
+    /// <summary>
+    /// Gives the exception of the last <c>Debug</c> exit to the guest, as if the debugger had not claimed it
+    /// (what a VMM does with <c>KVM_SET_VCPU_EVENTS</c> for a #DB or #BP that is not its own): a #DB with the
+    /// exit's DR6 conditions, or the #BP of the guest's INT3 (RIP goes past it again, the return address the
+    /// guest's handler expects).
+    /// </summary>
+    /// <exception cref="VcpuException">running, or the last exit was not a <c>Debug</c> exit.</exception>
+    public void ReinjectDebugException()
+    {
+        ThrowIfRunning();
+        if (_lastDebugException < 0)
+        {
+            throw new VcpuException($"vCPU {Id}: there is no Debug exit to give back to the guest (the last exit was {RunState.ExitReason}, or it was given back already)");
+        }
+
+        if (_lastDebugException == ExceptionVector.BP)
+        {
+            _cpu.Regs.Rip = MaskIp(_cpu.Regs.Rip + (ulong)Math.Max(1, _lastBreakpointLength));
+            _cpu.InjectException(ExceptionVector.BP, software: true);
+        }
+        else
+        {
+            _cpu.InjectException(ExceptionVector.DB, dr6: _lastDebugDr6 & 0xE00F);
+        }
+
+        _lastDebugException = -1;
+    }
+
+    /// <summary><c>KVM_TRANSLATE</c>: the guest-physical address of linear address <paramref name="linear"/> through the guest's paging; false when unmapped.</summary>
+    /// <exception cref="VcpuException">running.</exception>
+    public bool TranslateAddress(ulong linear, out ulong physicalAddress)
+    {
+        ThrowIfRunning();
+        return _cpu.TryTranslate(linear, false, out physicalAddress);
+    }
+
+    // The last Debug exit, until the next Run: what ReinjectDebugException gives back.
+    private int _lastDebugException = -1;
+    private ulong _lastDebugDr6;
+    private int _lastBreakpointLength;
 
     /// <summary>
     /// <c>KVM_INTERRUPT</c> (no in-kernel irqchip): raises the INTR line with <paramref name="vector"/>;
@@ -222,6 +269,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
     /// <inheritdoc />
     protected override RunResult RunLoop()
     {
+        _lastDebugException = -1;
         Volatile.Write(ref _runThread, Environment.CurrentManagedThreadId);
         try
         {
@@ -301,6 +349,8 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             return FailEntry(invalid);
         }
 
+        // Guest single-step runs one instruction per entry under the monitor trap flag, which also stops
+        // after an event delivery (UpdateExceptionBitmap sets it).
         long budget = GuestSingleStep || _windowWaiting ? 1 : Budget;
         EndExit();
         EnterGuest();
@@ -348,6 +398,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         switch (reason)
         {
             case X86ExitReason.BudgetExhausted:
+            case X86ExitReason.MonitorTrapFlag:
                 return GuestSingleStep ? DebugExit(ExceptionVector.DB, Dr6SingleStep) : 1;
             case X86ExitReason.ExitRequested:
                 Stats.Increment(X86Stat.IrqExits);
@@ -423,7 +474,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
                 ulong dr6 = e.Qualification;
                 if (GuestSingleStep || GuestHardwareBreakpoints)
                 {
-                    if ((dr6 & 0xF) != 0 && (dr6 & 0x4000) == 0)
+                    if (!e.DebugTrap && (dr6 & 0xF) != 0)
                     {
                         // A code breakpoint is a fault: RIP is at the instruction. RF lets the next Run pass it.
                         _cpu.Regs.Rflags |= Rflags.RF;
@@ -440,6 +491,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
                 if (GuestSoftwareBreakpoints)
                 {
                     // The CPU model retired INT3; KVM reports the #BP intercept with RIP at the INT3.
+                    _lastBreakpointLength = e.InstructionLength;
                     _cpu.Regs.Rip = MaskIp(_cpu.Regs.Rip - (ulong)Math.Max(1, e.InstructionLength));
                     return DebugExit(ExceptionVector.BP, 0);
                 }
@@ -459,6 +511,8 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
 
     private int DebugExit(int exception, ulong dr6)
     {
+        _lastDebugException = exception;
+        _lastDebugDr6 = dr6;
         ref var d = ref RunState.Debug;
         d.Exception = (uint)exception;
         d.Pc = LinearRip;
@@ -502,6 +556,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         }
 
         _cpu.Controls.ExceptionBitmap = bitmap;
+        _cpu.Controls.MonitorTrapFlag = GuestSingleStep;
     }
 
     private ulong MaskIp(ulong ip) => _cpu.Bitness switch

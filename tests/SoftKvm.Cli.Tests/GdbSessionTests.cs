@@ -1,0 +1,365 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace SoftKvm.Cli.Tests;
+
+/// <summary>A fact that is skipped, saying why, when gdb-multiarch is not installed.</summary>
+public sealed class GdbFactAttribute : FactAttribute
+{
+    public GdbFactAttribute()
+    {
+        if (!File.Exists("/usr/bin/gdb-multiarch"))
+        {
+            Skip = "gdb-multiarch is not installed (Debian package gdb-multiarch): the real-client sessions cannot run";
+        }
+    }
+}
+
+/// <summary>
+/// Issue #23: <c>softkvm run --gdb</c> with a real client, Debian's gdb-multiarch in batch mode, on the
+/// gdbtarget guests of guests/arm64 and guests/x86/kvm (two vCPUs each): a breakpoint on a symbol, continue,
+/// registers, stepi, memory read and write, a watchpoint, two vCPUs as two threads, detach and kill; and the
+/// protocol's edges through a raw socket (a second debugger refused, malformed packets, no-ack mode).
+/// </summary>
+public sealed class GdbSessionTests
+{
+    private static string Arm64Guest => Path.Combine(RealCli.GuestsDir("arm64"), "gdbtarget.elf");
+
+    private static string X86Guest => Path.Combine(RealCli.GuestsDir(Path.Combine("x86", "kvm")), "gdbtarget.elf");
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private static Task<(int Code, string Serial, string Out, string Error)> StartVm(params string[] args) =>
+        Task.Factory.StartNew(() => RealCli.Run(args), TaskCreationOptions.LongRunning);
+
+    /// <summary>Runs gdb-multiarch -batch with <paramref name="commands"/> on <paramref name="elf"/>; its whole output.</summary>
+    private static string Gdb(string elf, int port, params string[] commands)
+    {
+        string script = Path.Combine(Path.GetTempPath(), $"softkvm-gdb-{Guid.NewGuid():N}.gdb");
+        File.WriteAllLines(script, ["set pagination off", "set confirm off", "set tcp connect-timeout 120", .. commands.Select(c => c.Replace("PORT", port.ToString()))]);
+        try
+        {
+            var psi = new ProcessStartInfo("gdb-multiarch", ["-batch", "-nx", "-x", script, elf])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var gdb = Process.Start(psi)!;
+            var stdout = gdb.StandardOutput.ReadToEndAsync();
+            var stderr = gdb.StandardError.ReadToEndAsync();
+            if (!gdb.WaitForExit(TimeSpan.FromMinutes(4)))
+            {
+                gdb.Kill();
+                Assert.Fail("gdb-multiarch did not finish within 4 minutes: " + stdout.Result + stderr.Result);
+            }
+
+            return stdout.Result + stderr.Result;
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    private static (int Code, string Serial, string Out, string Error) Finish(Task<(int, string, string, string)> vm)
+    {
+        Assert.True(vm.Wait(TimeSpan.FromMinutes(2)), "softkvm did not end after the session");
+        return vm.Result;
+    }
+
+    [GdbFact]
+    public void Arm64_session_breakpoint_registers_stepi_memory_watchpoint_threads()
+    {
+        int port = FreePort();
+        var vm = StartVm("run", "--kernel", Arm64Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        string log = Gdb(Arm64Guest, port,
+            "target remote :PORT",
+            "break tick",
+            "continue",
+            "p $pc",
+            "p/x $x0",
+            "p/x $sctlr_el1",
+            "stepi",
+            "p $pc",
+            "x/1gx &counter",
+            "delete",
+            "watch *(unsigned long *)&counter",
+            "continue",
+            "delete",
+            "hbreak tick",
+            "continue",
+            "delete",
+            "info threads",
+            "thread 2",
+            "p $pc",
+            "p *(unsigned long *)&secondary_ticks > 0",
+            "set var *(unsigned long *)&release = 1",
+            "continue");
+
+        Assert.Contains("hit Breakpoint 1, 0x0000000040080370 in tick ()", log);
+        Assert.Contains("$1 = (void (*)()) 0x40080370 <tick>", log);
+        Assert.Contains("$2 = 0x1", log);
+        Assert.Matches(@"\$3 = 0x[0-9a-f]+", log); // a system register from target.xml
+        Assert.Contains("$4 = (void (*)()) 0x40080374 <tick+4>", log);
+        Assert.Contains("0x40081060 <counter>:\t0x0000000000000000", log); // stepped before the store
+        Assert.Contains("Hardware watchpoint 2: *(unsigned long *)&counter", log);
+        Assert.Contains("Old value = 0\nNew value = 1", log);
+        Assert.Contains("Hardware assisted breakpoint 3 at 0x40080370", log);
+        Assert.Contains("hit Breakpoint 3, 0x0000000040080370 in tick ()", log);
+        Assert.Contains("Thread 2 (vCPU 1)", log);
+        Assert.Contains("in secondary_main ()", log);
+        Assert.Contains("$6 = 1", log);
+        Assert.Contains("[Inferior 1 (Remote target) exited normally]", log);
+
+        var (code, serial, _, error) = Finish(vm);
+        Assert.Equal(0, code);
+        Assert.Contains("gdbtarget: released", serial);
+        Assert.Contains("counter  0x0000000000000002", serial); // tick(2) ran after the release
+        Assert.Contains("debugger attached", error);
+    }
+
+    [GdbFact]
+    public void X86_session_breakpoint_registers_stepi_memory_watchpoint_threads()
+    {
+        int port = FreePort();
+        var vm = StartVm("run", "--arch", "x86_64", "--kernel", X86Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+
+        // A 32-bit guest under gdb's i386:x86-64 (as with QEMU's x86_64 stub): data symbols without debug
+        // information are used through their address as a number.
+        string log = Gdb(X86Guest, port,
+            "set architecture i386:x86-64",
+            "target remote :PORT",
+            "break tick",
+            "continue",
+            "p $pc",
+            "p *(unsigned int *)($rsp + 4)",
+            "p $cs",
+            "p/x $cr0",
+            "stepi",
+            "p $pc",
+            "set $c = (long)&counter",
+            "x/1wx $c",
+            "delete",
+            "watch *(unsigned int *)$c",
+            "continue",
+            "delete",
+            "hbreak tick",
+            "continue",
+            "delete",
+            "info threads",
+            "thread 2",
+            "p $pc",
+            "p *(unsigned int *)(long)&ap_ticks > 0",
+            "set var *(unsigned int *)(long)&release = 1",
+            "continue");
+
+        Assert.Contains("hit Breakpoint 1, 0x0000000000100570 in tick ()", log);
+        Assert.Contains("$1 = (void (*)()) 0x100570 <tick>", log);
+        Assert.Contains("$2 = 1", log);
+        Assert.Contains("$3 = 16", log); // the flat code segment of the Multiboot state
+        Assert.Contains("$4 = 0x11", log); // CR0: PE | ET
+        Assert.Contains("$5 = (void (*)()) 0x100574 <tick+4>", log);
+        Assert.Contains("0x113098 <counter>:\t0x00000000", log);
+        Assert.Contains("Hardware watchpoint 2: *(unsigned int *)$c", log);
+        Assert.Contains("Old value = 0\nNew value = 1", log);
+        Assert.Contains("Hardware assisted breakpoint 3 at 0x100570", log);
+        Assert.Contains("hit Breakpoint 3, 0x0000000000100570 in tick ()", log);
+        Assert.Contains("Thread 2 (vCPU 1)", log);
+        Assert.Contains("in ap_main ()", log);
+        Assert.Contains("$7 = 1", log);
+        Assert.Contains("[Inferior 1 (Remote target) exited with code 01]", log); // isa-debug-exit (0 << 1) | 1
+
+        var (code, serial, _, _) = Finish(vm);
+        Assert.Equal(1, code);
+        Assert.Contains("gdbtarget: released, counter 2", serial); // tick(2) ran after the release
+    }
+
+    [GdbFact]
+    public void Access_and_read_watchpoints_stop_with_their_kind_on_both_architectures()
+    {
+        // arm64: awatch on the store to counter, rwatch on main's load of release (stopped before the access).
+        int port = FreePort();
+        var vm = StartVm("run", "--kernel", Arm64Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        string log = Gdb(Arm64Guest, port,
+            "target remote :PORT", "break tick", "continue", "delete",
+            "awatch *(unsigned long *)&counter", "continue", "delete",
+            "rwatch *(unsigned long *)&release", "continue", "delete", "kill");
+        Assert.Contains("Thread 1 hit Hardware access (read/write) watchpoint 2: *(unsigned long *)&counter\n\nOld value = 0\nNew value = 1", log);
+        Assert.Contains("Thread 1 hit Hardware read watchpoint 3: *(unsigned long *)&release\n\nValue = 0\n0x0000000040080414 in main ()", log);
+        Assert.Equal(0, Finish(vm).Code);
+
+        // x86: awatch (DR7 RW = 11) on the store, reported after it.
+        port = FreePort();
+        vm = StartVm("run", "--arch", "x86_64", "--kernel", X86Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        log = Gdb(X86Guest, port,
+            "set architecture i386:x86-64", "target remote :PORT", "break tick", "continue", "delete",
+            "set $c = (long)&counter", "awatch *(unsigned int *)$c", "continue", "delete", "kill");
+        Assert.Contains("Thread 1 hit Hardware access (read/write) watchpoint 2: *(unsigned int *)$c\n\nOld value = 0\nNew value = 1\n0x0000000000100579 in tick ()", log);
+        Assert.Equal(0, Finish(vm).Code);
+    }
+
+    [GdbFact]
+    public void Detach_lets_the_guest_run_on_and_kill_stops_the_vm()
+    {
+        int port = FreePort();
+        var vm = StartVm("run", "--kernel", Arm64Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        // At main's first tick: .bss is cleared by then, so the write of release stays.
+        string log = Gdb(Arm64Guest, port, "target remote :PORT", "break tick", "continue", "set var *(unsigned long *)&release = 1", "detach");
+        Assert.Contains("[Inferior 1 (Remote target) detached]", log);
+        var (code, serial, _, error) = Finish(vm);
+        Assert.Equal(0, code);
+        Assert.Contains("gdbtarget: released", serial);
+        Assert.Contains("debugger detached", error);
+
+        port = FreePort();
+        vm = StartVm("run", "--kernel", Arm64Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        log = Gdb(Arm64Guest, port, "target remote :PORT", "kill");
+        Assert.Contains("[Inferior 1 (Remote target) killed]", log);
+        (code, serial, _, _) = Finish(vm);
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("released", serial);
+    }
+
+    /// <summary>A raw RSP client: packets with checksums, acknowledgements read and checked.</summary>
+    private sealed class RawClient : IDisposable
+    {
+        private readonly TcpClient _tcp;
+        private readonly NetworkStream _s;
+
+        public RawClient(int port)
+        {
+            _tcp = Connect(port);
+            _s = _tcp.GetStream();
+            _s.ReadTimeout = 120_000;
+        }
+
+        private static TcpClient Connect(int port)
+        {
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (true)
+            {
+                try
+                {
+                    return new TcpClient("127.0.0.1", port);
+                }
+                catch (SocketException) when (DateTime.UtcNow < deadline)
+                {
+                    Thread.Sleep(200);
+                }
+            }
+        }
+
+        public bool Acks { get; set; } = true;
+
+        public void SendRaw(string text) => _s.Write(Encoding.ASCII.GetBytes(text));
+
+        public string Ask(string packet)
+        {
+            byte sum = 0;
+            foreach (char c in packet)
+            {
+                sum += (byte)c;
+            }
+
+            SendRaw($"${packet}#{sum:x2}");
+            if (Acks)
+            {
+                Assert.Equal('+', (char)_s.ReadByte());
+            }
+
+            return ReadPacket();
+        }
+
+        public string ReadPacket()
+        {
+            int c;
+            while ((c = _s.ReadByte()) != '$')
+            {
+                Assert.True(c >= 0, "the connection closed");
+            }
+
+            var sb = new StringBuilder();
+            while ((c = _s.ReadByte()) != '#')
+            {
+                Assert.True(c >= 0, "the connection closed");
+                sb.Append((char)c);
+            }
+
+            _s.ReadByte();
+            _s.ReadByte();
+            if (Acks)
+            {
+                SendRaw("+");
+            }
+
+            return sb.ToString();
+        }
+
+        public char ReadByte() => (char)_s.ReadByte();
+
+        public void Dispose() => _tcp.Dispose();
+    }
+
+    [Fact]
+    public void A_second_debugger_is_refused_and_malformed_packets_get_errors()
+    {
+        int port = FreePort();
+        var vm = StartVm("run", "--kernel", Arm64Guest, "--smp", "2", "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        using (var first = new RawClient(port))
+        {
+            Assert.StartsWith("T05thread:1;", first.Ask("?"));
+            Assert.Contains("qXfer:features:read+", first.Ask("qSupported:multiprocess+;swbreak+"));
+            Assert.Equal("m1,2", first.Ask("qfThreadInfo"));
+            Assert.Equal("l", first.Ask("qsThreadInfo"));
+
+            using (var second = new RawClient(port))
+            {
+                second.Acks = false;
+                string o = second.ReadPacket();
+                Assert.StartsWith("O", o);
+                Assert.Contains("a debugger is already attached", Encoding.ASCII.GetString(Convert.FromHexString(o[1..])));
+            }
+
+            Assert.Equal("E01", first.Ask("m zz"));
+            Assert.Equal("E01", first.Ask("p 1000"));
+            Assert.Equal("E01", first.Ask("M40081060,8:12"));
+            Assert.Equal("E01", first.Ask("Hgff"));
+            Assert.Equal("E14", first.Ask("m8000000,4")); // the GIC distributor: not RAM
+            Assert.Equal("", first.Ask("vMustReplyEmpty"));
+            first.SendRaw("$g#00"); // a bad checksum is not acknowledged
+            Assert.Equal('-', first.ReadByte());
+
+            Assert.Equal("OK", first.Ask("QStartNoAckMode"));
+            first.Acks = false;
+            Assert.Equal("0000000000000000", first.Ask("m40081060,8"));
+
+            // A software breakpoint on tick (past the start-up code that clears .bss), then continue and
+            // Ctrl-C: a SIGINT stop of the running VM.
+            Assert.Equal("OK", first.Ask("Z0,40080370,4"));
+            Assert.Equal("T05thread:1;swbreak:;", first.Ask("c"));
+            Assert.Equal("OK", first.Ask("z0,40080370,4"));
+            first.SendRaw("$c#63");
+            Thread.Sleep(500);
+            first.SendRaw("\u0003");
+            Assert.StartsWith("T02thread:", first.ReadPacket());
+            Assert.Equal("OK", first.Ask("M40081068,8:0100000000000000")); // release = 1
+            Assert.Equal("0100000000000000", first.Ask("m40081068,8"));
+            first.SendRaw("$D#44");
+            Assert.Equal("OK", first.ReadPacket());
+        }
+
+        var (code, serial, _, error) = Finish(vm);
+        Assert.Equal(0, code);
+        Assert.Contains("gdbtarget: released", serial);
+        Assert.Contains("refused a second debugger", error);
+    }
+}

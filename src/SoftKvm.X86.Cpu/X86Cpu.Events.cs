@@ -46,6 +46,11 @@ public sealed unsafe partial class X86Cpu
             if (DeliverOnce(vector, error, hasError, returnRip, external, software))
             {
                 EventsDelivered++;
+                if (_hooks is { HasExceptionHooks: true } hooks)
+                {
+                    HookException(hooks, vector, error, returnRip, external, software);
+                }
+
                 return true;
             }
 

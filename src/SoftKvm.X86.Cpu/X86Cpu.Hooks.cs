@@ -65,7 +65,7 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// The bytes of the basic block at RIP: up to and including the first instruction that is not plain
-    /// straight-line code (Iced's flow control), within the page, at most 64 instructions; 0 when the first
+    /// straight-line code (Iced's flow control) or is HLT, within the page, at most 64 instructions; 0 when the first
     /// instruction cannot be decoded (its fetch then takes the fault).
     /// </summary>
     private int BlockSizeAtRip()
@@ -82,7 +82,7 @@ public sealed unsafe partial class X86Cpu
                 }
 
                 size += length;
-                if (_insn.FlowControl != FlowControl.Next || (LinearRip(next) & 0xFFF) < (LinearRip(_regs.Rip) & 0xFFF))
+                if (_insn.FlowControl != FlowControl.Next || _insn.Mnemonic == Mnemonic.Hlt || (LinearRip(next) & 0xFFF) < (LinearRip(_regs.Rip) & 0xFFF))
                 {
                     break;
                 }

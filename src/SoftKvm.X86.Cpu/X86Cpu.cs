@@ -211,8 +211,9 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
             if (TMode.Hooked)
             {
-                // Instruction or block hooks: every instruction is interpreted (docs/hooks.md#engines).
-                bool blockStart = _lookUp;
+                // Instruction or block hooks: every instruction is interpreted (docs/hooks.md#engines). The
+                // start of a run counts as an arrival; CpuHooks.StartsBlock tells a resumed block apart.
+                bool blockStart = _lookUp || n == 0;
                 _lookUp = false;
                 if (CallInstructionHooks(_hooks!, blockStart))
                 {

@@ -169,6 +169,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Initrd = initrd,
             Append = parse.GetValue(o.Append),
             Disks = disks,
+            VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
             MachineOptions =
             [
                 new Arm64VirtOptions { Gic = gic },
@@ -176,6 +177,16 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             ],
         };
     }
+
+    private static string KernelName(ParseResult parse, RunOptions o) => parse.GetValue(o.Kernel) ?? "demo.elf";
+
+    // --console virtio: a virtio-console beside the serial port, sharing its route.
+    private static bool VirtioConsoleOf(string? text) => text switch
+    {
+        null => false,
+        "virtio" => true,
+        _ => throw new ConfigurationException($"invalid --console '{text}': the one extra console is 'virtio' (a virtio-console sharing the --serial route)"),
+    };
 
     private int DumpDeviceTree(IPreparedMachine prepared, string path)
     {
@@ -201,13 +212,14 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
     {
         string? tracePath = parse.GetValue(o.Trace);
         using var trace = tracePath is null ? null : ExitTraceWriter.Create(tracePath);
-        var io = new MachineIo(new SerialOutput(env.SerialOutput), env.Error);
+        using var serial = SerialRoute.Open(parse.GetValue(o.Serial)!, env.SerialOutput);
+        var io = new MachineIo(new SerialOutput(serial.Output), env.Error);
         var machine = prepared.Create(io);
         VmRunner? runner = null;
         try
         {
             runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace });
-            return RunMachine(machine, runner, parse, o);
+            return RunMachine(machine, runner, parse, o, serial.ConnectsInput);
         }
         finally
         {
@@ -228,7 +240,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             env.Error.Flush();
         });
 
-    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o)
+    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o, bool connectInput)
     {
         machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
 
@@ -244,11 +256,13 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Console.CancelKeyPress += onCtrlC;
         }
 
+        using var coverage = parse.GetValue(o.Coverage) is { } coveragePath ? DrcovCoverage.Start(machine.Vm, coveragePath, KernelName(parse, o)) : null;
         using var profiler = parse.GetValue(o.Profile) ? new GuestProfiler(machine.Vcpus) : null;
         profiler?.Start();
         RunOutcome outcome;
-        using (var raw = env.InteractiveTerminal ? TerminalRawMode.TryEnter() : null)
-        using (var pump = env.Input is null ? null : new InputPump(env.Input, machine.SendInput, raw is null ? null : Escape(runner)))
+        var input = connectInput ? env.Input : null;
+        using (var raw = connectInput && env.InteractiveTerminal ? TerminalRawMode.TryEnter() : null)
+        using (var pump = input is null ? null : new InputPump(input, machine.SendInput, raw is null ? null : Escape(runner)))
         {
             try
             {
@@ -268,6 +282,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             env.Error.WriteLine($"softkvm: {outcome.Message}");
         }
 
+        coverage?.Write();
         if (parse.GetValue(o.Stats))
         {
             foreach (var s in machine.Vm.GetStatistics())

@@ -206,4 +206,36 @@ public sealed class HookTests
             Assert.Equal(runnerThreads[i], threads[i]);
         }
     }
+    [Fact]
+    public async Task A_hook_added_while_the_vcpu_runs_translated_code_reaches_it_at_once()
+    {
+        using var m = new TestMachine();
+        // 1: subs x7,x7,#1; b.ne 1b; str x8,[x9] -- with x7 = 2^40, a loop that does not end by itself.
+        var v = m.Start(0xf10004e7u, 0x54ffffe1u, 0xf9000128u);
+        v.Cpu.TranslationThreshold = 1;
+        v.Cpu.TranslateInBackground = false;
+        v.SetRegister((Arm64CoreRegister)7, 1UL << 40);
+        v.SetRegister((Arm64CoreRegister)9, MarkerBase);
+        int hookThread = 0;
+        ulong hookPc = 0;
+        var run = Task.Factory.StartNew(() => (m.Run(v), Environment.CurrentManagedThreadId), TaskCreationOptions.LongRunning);
+        await Task.Delay(200);
+        Assert.False(run.IsCompleted);
+        using var _ = m.Vm.Hooks.AddInstructionHook((vcpu, pc, _) =>
+        {
+            if (hookThread == 0)
+            {
+                hookThread = Environment.CurrentManagedThreadId;
+                hookPc = pc;
+                vcpu.Kick();
+            }
+        });
+        var (result, runThread) = await run;
+
+        Assert.Equal(RunResult.Interrupted, result);
+        Assert.Equal(runThread, hookThread);                             // the hook ran on the vCPU's thread
+        Assert.Contains(hookPc, new[] { CodeBase, CodeBase + 4 });
+        Assert.Equal(hookPc, v.GetRegister(Arm64CoreRegister.Pc));       // stopped before the hooked instruction
+        Assert.True(v.Cpu.Counters.TranslatedInstructions > 0, "the loop ran translated before the hook came");
+    }
 }

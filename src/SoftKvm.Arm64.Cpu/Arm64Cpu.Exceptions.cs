@@ -62,6 +62,10 @@ public sealed partial class Arm64Cpu
         ClearExclusive();
         UpdateTagEl();
         UpdateAttention();
+        if (_hooks is { HasExceptionHooks: true } hooks)
+        {
+            HookException(hooks, vector, returnAddress);
+        }
     }
 
     private bool DebugExceptionsEnabled()

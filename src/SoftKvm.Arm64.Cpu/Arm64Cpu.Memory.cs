@@ -256,16 +256,26 @@ public sealed unsafe partial class Arm64Cpu
                 return false;
             }
 
-            for (int i = 0; i < size; i++)
+            // A page-crossing access is made of byte reads; the hooks see it once, whole.
+            _hookingSplit = true;
+            try
             {
-                if (!Read(va + (ulong)i, 1, out ulong b, 0, unprivileged))
+                for (int i = 0; i < size; i++)
                 {
-                    return false;
-                }
+                    if (!Read(va + (ulong)i, 1, out ulong b, 0, unprivileged))
+                    {
+                        return false;
+                    }
 
-                value |= b << (8 * i);
+                    value |= b << (8 * i);
+                }
+            }
+            finally
+            {
+                _hookingSplit = false;
             }
 
+            HookAccess(AccessKind.Read, va, size, value);
             return true;
         }
 
@@ -276,6 +286,7 @@ public sealed unsafe partial class Arm64Cpu
             4 => *(uint*)host,
             _ => *(ulong*)host,
         };
+        HookAccess(AccessKind.Read, va, size, value);
         return true;
     }
 
@@ -309,6 +320,7 @@ public sealed unsafe partial class Arm64Cpu
                 }
             }
 
+            HookAccess(AccessKind.Write, va, size, value);
             for (int i = 0; i < size; i++)
             {
                 *ResolveNoFill(va + (ulong)i, AccessKind.Write, unprivileged) = (byte)(value >> (8 * i));
@@ -317,6 +329,7 @@ public sealed unsafe partial class Arm64Cpu
             return true;
         }
 
+        HookAccess(AccessKind.Write, va, size, value);
         switch (size)
         {
             case 1: *host = (byte)value; break;
@@ -404,7 +417,7 @@ public sealed unsafe partial class Arm64Cpu
             return null;
         }
 
-        if (!_hwWatchpointsArmed)
+        if (!_hwWatchpointsArmed && MayCache(va, kind))
         {
             var tlb = kind == AccessKind.Write ? _writeTlb : _readTlb;
             int index = (int)(va >> 12) & TlbMask;

@@ -74,10 +74,14 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     private void UpdateAttention() =>
-        _attention = _irqLine || _fiqLine || State.IllegalState || (State.MdscrEl1 & MdscrSs) != 0;
+        _attention = _irqLine || _fiqLine || State.IllegalState || (State.MdscrEl1 & MdscrSs) != 0
+            || _hooks is { EveryInstruction: true };
 
-    /// <summary>The rare checks before an instruction; true when an exception was taken instead.</summary>
-    private bool TakeAttentionEvent()
+    /// <summary>
+    /// The rare checks before an instruction, then the instruction and block hooks; true when the loop must
+    /// start over (an exception was taken instead, or a hook moved PC or made a request).
+    /// </summary>
+    private bool TakeAttentionEvent(ref int requests, bool blockEntry)
     {
         if (State.IllegalState)
         {
@@ -104,7 +108,7 @@ public sealed unsafe partial class Arm64Cpu
             return true;
         }
 
-        return false;
+        return _hooks is { EveryInstruction: true } hooks && CallInstructionHooks(hooks, ref requests, blockEntry);
     }
 
     /// <summary>UNDEFINED exceptions taken because an encoding is unallocated or not implemented.</summary>
@@ -173,7 +177,7 @@ public sealed unsafe partial class Arm64Cpu
                 ReplayBroadcastTlbi();
             }
 
-            if (_attention && TakeAttentionEvent())
+            if (_attention && TakeAttentionEvent(ref requests, blockEntry))
             {
                 NoteExceptionLevel();
                 blockEntry = true;

@@ -55,6 +55,8 @@ public sealed unsafe partial class Arm64Cpu
                 Interlocked.MemoryBarrier();
             }
 
+            HookAccess(AccessKind.Read, address, bytes, value);
+
             _exclusiveHost = host;
             _exclusiveSize = bytes;
             _exclusiveValue = value;
@@ -74,6 +76,8 @@ public sealed unsafe partial class Arm64Cpu
         {
             Interlocked.MemoryBarrier();
         }
+
+        HookAccess(AccessKind.Write, address, bytes, newValue);
 
         bool ok = _exclusiveHost == target && _exclusiveSize == bytes && CompareAndSwap(target, sizeLog2, _exclusiveValue, newValue);
         ClearExclusive();
@@ -133,6 +137,12 @@ public sealed unsafe partial class Arm64Cpu
                 Interlocked.MemoryBarrier();
             }
 
+            HookAccess(AccessKind.Read, address, 8, v1);
+            if (doubleword)
+            {
+                HookAccess(AccessKind.Read, address + 8, 8, v2);
+            }
+
             _exclusiveHost = host;
             _exclusiveSize = bytes;
             _exclusiveValue = v1;
@@ -144,6 +154,16 @@ public sealed unsafe partial class Arm64Cpu
         if (op == A64Op.Stlxp)
         {
             Interlocked.MemoryBarrier();
+        }
+
+        if (doubleword)
+        {
+            HookAccess(AccessKind.Write, address, 8, X(rt));
+            HookAccess(AccessKind.Write, address + 8, 8, X(rt2));
+        }
+        else
+        {
+            HookAccess(AccessKind.Write, address, 8, (uint)X(rt) | (X(rt2) << 32));
         }
 
         bool ok = false;

@@ -165,6 +165,7 @@ public sealed unsafe partial class Arm64Cpu
             return Flow.Exception;
         }
 
+        HookAccess(AccessKind.Write, block, 64, 0);
         new Span<byte>(host, 64).Clear();
         return Flow.Next;
     }

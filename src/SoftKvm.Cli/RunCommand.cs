@@ -176,6 +176,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Initrd = initrd,
             Append = parse.GetValue(o.Append),
             Disks = disks,
+            VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
             MachineOptions =
             [
                 new Arm64VirtOptions { Gic = gic },
@@ -183,6 +184,16 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             ],
         };
     }
+
+    private static string KernelName(ParseResult parse, RunOptions o) => parse.GetValue(o.Kernel) ?? "demo.elf";
+
+    // --console virtio: a virtio-console beside the serial port, sharing its route.
+    private static bool VirtioConsoleOf(string? text) => text switch
+    {
+        null => false,
+        "virtio" => true,
+        _ => throw new ConfigurationException($"invalid --console '{text}': the one extra console is 'virtio' (a virtio-console sharing the --serial route)"),
+    };
 
     private int DumpDeviceTree(IPreparedMachine prepared, string path)
     {
@@ -208,7 +219,8 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
     {
         string? tracePath = parse.GetValue(o.Trace);
         using var trace = tracePath is null ? null : ExitTraceWriter.Create(tracePath);
-        var io = new MachineIo(new SerialOutput(env.SerialOutput), env.Error);
+        using var serial = SerialRoute.Open(parse.GetValue(o.Serial)!, env.SerialOutput);
+        var io = new MachineIo(new SerialOutput(serial.Output), env.Error);
         var machine = prepared.Create(io);
         VmRunner? runner = null;
         GdbStub? gdb = null;
@@ -218,7 +230,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb });
             var killed = runner;
             gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
-            return RunMachine(machine, runner, parse, o);
+            return RunMachine(machine, runner, parse, o, serial.ConnectsInput);
         }
         finally
         {
@@ -264,7 +276,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             env.Error.Flush();
         });
 
-    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o)
+    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o, bool connectInput)
     {
         machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
 
@@ -280,11 +292,13 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Console.CancelKeyPress += onCtrlC;
         }
 
+        using var coverage = parse.GetValue(o.Coverage) is { } coveragePath ? DrcovCoverage.Start(machine.Vm, coveragePath, KernelName(parse, o)) : null;
         using var profiler = parse.GetValue(o.Profile) ? new GuestProfiler(machine.Vcpus) : null;
         profiler?.Start();
         RunOutcome outcome;
-        using (var raw = env.InteractiveTerminal ? TerminalRawMode.TryEnter() : null)
-        using (var pump = env.Input is null ? null : new InputPump(env.Input, machine.SendInput, raw is null ? null : Escape(runner)))
+        var input = connectInput ? env.Input : null;
+        using (var raw = connectInput && env.InteractiveTerminal ? TerminalRawMode.TryEnter() : null)
+        using (var pump = input is null ? null : new InputPump(input, machine.SendInput, raw is null ? null : Escape(runner)))
         {
             try
             {
@@ -304,6 +318,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             env.Error.WriteLine($"softkvm: {outcome.Message}");
         }
 
+        coverage?.Write();
         if (parse.GetValue(o.Stats))
         {
             foreach (var s in machine.Vm.GetStatistics())

@@ -23,6 +23,21 @@ internal sealed class RunOptions
 
     public Option<string[]> DiskReadOnly { get; } = new("--disk-readonly") { Description = "read-only disk image (VIRTIO_BLK_F_RO; repeatable, after the --disk ones)", HelpName = "FILE" };
 
+    public Option<string> Serial { get; } = new("--serial")
+    {
+        Description = "where the guest's console goes: stdio (standard output and input), file:PATH (output to PATH, no input) or none",
+        DefaultValueFactory = _ => "stdio",
+        HelpName = "stdio|file:PATH|none",
+    };
+
+    public Option<string?> Console { get; } = new("--console") { Description = "virtio: add a virtio-console (hvc0 in Linux) that shares the --serial route", HelpName = "virtio" };
+
+    public Option<string?> Coverage { get; } = new("--coverage")
+    {
+        Description = "write the basic blocks the guest ran to FILE in drcov format (Lighthouse, bncov); every instruction is interpreted meanwhile",
+        HelpName = "FILE",
+    };
+
     public Option<bool> Stats { get; } = new("--stats") { Description = "after the run, print every statistic as 'name value', summed over vCPUs, then the VMM's own counts of the exits it handled (vmm_mmio_exits_seen, vmm_io_exits_seen)" };
 
     public Option<string?> DumpDtb { get; } = new("--dump-dtb") { Description = "write the device tree blob to FILE and exit without running (as QEMU's dumpdtb)", HelpName = "FILE" };
@@ -66,5 +81,5 @@ internal sealed class RunOptions
     public Option<bool> GdbWait { get; } = new("--gdb-wait") { Description = "with --gdb: hold the vCPUs at their first instruction until gdb attaches and continues (QEMU's -S)" };
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci];
+        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci];
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using SoftKvm.Core.Errors;
+using SoftKvm.Core.Hooks;
 using SoftKvm.Core.Run;
 using SoftKvm.Core.Stats;
 
@@ -22,6 +23,7 @@ public abstract class Vcpu : IDisposable
     private int _pendingCompletion;
     private int _runningThread;
     private int _exitInProgress = -1;
+    private bool _hooksTaken;
 
     /// <summary>Creates the vCPU; called by the architecture's VM.</summary>
     protected Vcpu(Vm vm, int id, StatsSchema statsSchema)
@@ -48,6 +50,19 @@ public abstract class Vcpu : IDisposable
 
     /// <summary>Whether a thread is inside <see cref="Run"/>.</summary>
     public bool IsRunning => Volatile.Read(ref _runningThread) != 0;
+
+    /// <summary>
+    /// Whether another thread is inside <see cref="Run"/>. The vCPU's own thread is inside Run while it calls
+    /// an embedder hook (<see cref="Vm.Hooks"/>), and may read and write the registers from there.
+    /// </summary>
+    public bool IsRunningOnAnotherThread
+    {
+        get
+        {
+            int thread = Volatile.Read(ref _runningThread);
+            return thread != 0 && thread != Environment.CurrentManagedThreadId;
+        }
+    }
 
     /// <summary>
     /// The request word; the architecture passes it by reference to its CPU model, whose execution loop
@@ -207,6 +222,24 @@ public abstract class Vcpu : IDisposable
 
     /// <summary>Drops a pending completion without running it (for example a reset of the vCPU).</summary>
     protected void ClearPendingCompletion() => Volatile.Write(ref _pendingCompletion, 0);
+
+    /// <summary>
+    /// The run loop's hook check (docs/hooks.md): on the first pass, and whenever the VM's hooks changed
+    /// (<see cref="VcpuRequest.HooksChanged"/>), returns true with the hooks this vCPU runs with now (null:
+    /// none); the architecture hands them to its CPU model before it runs guest code.
+    /// </summary>
+    protected bool TryTakeHooks(out CpuHooks? hooks)
+    {
+        if (!TestAndClearRequest(VcpuRequest.HooksChanged) && _hooksTaken)
+        {
+            hooks = null;
+            return false;
+        }
+
+        _hooksTaken = true;
+        hooks = Vm.Hooks.Bind(this);
+        return true;
+    }
 
     /// <summary>Whether <paramref name="request"/> is pending, clearing it.</summary>
     protected bool TestAndClearRequest(VcpuRequest request)

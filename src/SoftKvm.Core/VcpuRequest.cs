@@ -25,6 +25,9 @@ public enum VcpuRequest
     /// <summary>The VM is shutting down: stop at the next boundary.</summary>
     Stop = 1 << 4,
 
+    /// <summary>The VM's embedder hooks changed (<see cref="Vm.Hooks"/>): take the new set before the next instruction.</summary>
+    HooksChanged = 1 << 5,
+
     /// <summary>The first bit free for architecture-specific requests.</summary>
     ArchFirst = 1 << 8,
 }

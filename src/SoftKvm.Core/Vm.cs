@@ -1,4 +1,5 @@
 using SoftKvm.Core.Errors;
+using SoftKvm.Core.Hooks;
 using SoftKvm.Core.Io;
 using SoftKvm.Core.Memory;
 using SoftKvm.Core.Stats;
@@ -30,7 +31,20 @@ public abstract class Vm : IDisposable
                 v.MakeRequest(VcpuRequest.MemoryChanged);
             }
         };
+        Hooks.Changed += () =>
+        {
+            foreach (var v in Vcpus)
+            {
+                v.MakeRequest(VcpuRequest.HooksChanged);
+            }
+        };
     }
+
+    /// <summary>
+    /// The embedder hooks (instruction, block, memory-access and exception hooks) every vCPU of this VM runs
+    /// with (docs/hooks.md); empty by default, and then free.
+    /// </summary>
+    public VmHooks Hooks { get; } = new();
 
     /// <summary>The guest-physical memory.</summary>
     public GuestMemory Memory { get; } = new();

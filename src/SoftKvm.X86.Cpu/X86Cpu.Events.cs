@@ -65,6 +65,11 @@ public sealed unsafe partial class X86Cpu
                     _regs.Dr7 &= ~Dr7GeneralDetect;
                 }
 
+                if (_hooks is { HasExceptionHooks: true } hooks)
+                {
+                    HookException(hooks, vector, error, returnRip, external, software);
+                }
+
                 return true;
             }
 

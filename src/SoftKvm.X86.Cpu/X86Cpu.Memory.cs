@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using SoftKvm.Core.Hooks;
 
 namespace SoftKvm.X86.Cpu;
 
@@ -280,6 +281,7 @@ public sealed unsafe partial class X86Cpu
         }
 
         value = v;
+        HookAccess(MemoryAccessKind.Read, linear, size, v);
         return true;
     }
 
@@ -327,8 +329,13 @@ public sealed unsafe partial class X86Cpu
     private bool WriteLinearSlow(ulong linear, int size, ulong value)
     {
         BeginSlowAccess();
-        return TranslatePieces(linear, size, AccessKind.Write, out int first, out byte* p1, out ulong gpa1, out byte* p2, out ulong gpa2)
-            && WriteChunk(p1, gpa1, linear, first, value)
+        if (!TranslatePieces(linear, size, AccessKind.Write, out int first, out byte* p1, out ulong gpa1, out byte* p2, out ulong gpa2))
+        {
+            return false;
+        }
+
+        HookAccess(MemoryAccessKind.Write, linear, size, value);
+        return WriteChunk(p1, gpa1, linear, first, value)
             && (first >= size || WriteChunk(p2, gpa2, linear + (ulong)first, size - first, value >> (8 * first)));
     }
 
@@ -452,6 +459,11 @@ public sealed unsafe partial class X86Cpu
         }
 
         host = p;
+        if (!MayCache(linear, kind))
+        {
+            return true;
+        }
+
         ref var e = ref TlbSlot(kind, user, linear);
         e.Tag = TlbTag(linear, user);
         e.Addend = (long)(p - (gpa & 0xFFF)) - (long)(linear & ~0xFFFUL);

@@ -172,7 +172,11 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// Runs guest code until an exit or until <paramref name="maxInstructions"/> instructions retired.
     /// Returns the reason (details in <see cref="Exit"/>).
     /// </summary>
-    public X86ExitReason Run(long maxInstructions)
+    public X86ExitReason Run(long maxInstructions) =>
+        _hooks is { EveryInstruction: true } ? RunLoop<HookedRun>(maxInstructions) : RunLoop<PlainRun>(maxInstructions);
+
+    private X86ExitReason RunLoop<TMode>(long maxInstructions)
+        where TMode : struct, IRunMode
     {
         _exit = default;
         _bus = null;
@@ -223,7 +227,20 @@ public sealed unsafe partial class X86Cpu : IDisposable
                 }
             }
 
-            if (_lookUp && Translation)
+            if (TMode.Hooked)
+            {
+                // Instruction or block hooks: every instruction is interpreted (docs/hooks.md#engines). The
+                // start of a run counts as an arrival; CpuHooks.StartsBlock tells a resumed block apart.
+                bool blockStart = _lookUp || n == 0;
+                _lookUp = false;
+                if (CallInstructionHooks(_hooks!, blockStart))
+                {
+                    _lookUp = true;
+                    n--;
+                    continue;
+                }
+            }
+            else if (_lookUp && Translation)
             {
                 long retired = RunBlock(maxInstructions - n);
                 if (retired > 0)

@@ -67,7 +67,11 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     /// <exception cref="VcpuException">the vCPU is running.</exception>
     public void Init(Arm64VcpuInit? options = null)
     {
-        ThrowIfRunning();
+        if (IsRunning)
+        {
+            throw new VcpuException($"vCPU {Id} is running; it can only be initialised between runs");
+        }
+
         _init = options ?? new Arm64VcpuInit();
         _cpu.Reset();
         _cpu.PmuCounting = false;
@@ -245,6 +249,11 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 _cpu.FlushTlb();
             }
 
+            if (TryTakeHooks(out var hooks))
+            {
+                _cpu.Hooks = hooks;
+            }
+
             TestAndClearRequest(VcpuRequest.Event);
             if (TestAndClearRequest(VcpuRequest.Stop))
             {
@@ -391,9 +400,10 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         return Math.Min(dv, dp);
     }
 
+    // The vCPU's own thread may use the registers from inside a hook (docs/hooks.md).
     private void ThrowIfRunning()
     {
-        if (IsRunning)
+        if (IsRunningOnAnotherThread)
         {
             throw new VcpuException($"vCPU {Id} is running; its registers can only be accessed between runs");
         }

@@ -309,6 +309,11 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             _cpu.FlushTlb();
         }
 
+        if (TryTakeHooks(out var hooks))
+        {
+            _cpu.Hooks = hooks;
+        }
+
         if (TestAndClearRequest(VcpuRequest.Event))
         {
             Stats.Increment(X86Stat.ReqEvent);

@@ -250,15 +250,19 @@ public sealed unsafe partial class Arm64Cpu
 
         switch (key)
         {
-            case SysReg.MidrEl1: value = SysReg.MidrValue; return true;
+            case SysReg.MidrEl1: value = _model.Midr; return true;
             case SysReg.MpidrEl1: value = _mpidr; return true;
             case SysReg.RevidrEl1: value = 0; return true;
             case SysReg.IdAa64Pfr0El1:
-                value = SysReg.Pfr0Value | (_host.TryReadControllerRegister(SysRegKey.Of(3, 0, 12, 12, 5), out _) ? 1UL << 24 : 0);
+                value = _model.IdAa64Pfr0 | (_host.TryReadControllerRegister(SysRegKey.Of(3, 0, 12, 12, 5), out _) ? 1UL << 24 : 0);
                 return true;
-            case SysReg.IdAa64Dfr0El1: value = SysReg.Dfr0Value; return true;
-            case SysReg.IdAa64Isar0El1: value = SysReg.Isar0Value; return true;
-            case SysReg.IdAa64Mmfr0El1: value = SysReg.Mmfr0Value; return true;
+            case SysReg.IdAa64Pfr1El1: value = _model.IdAa64Pfr1; return true;
+            case SysReg.IdAa64Dfr0El1: value = _model.IdAa64Dfr0; return true;
+            case SysReg.IdAa64Isar0El1: value = _model.IdAa64Isar0; return true;
+            case SysReg.IdAa64Isar1El1: value = _model.IdAa64Isar1; return true;
+            case SysReg.IdAa64Mmfr0El1: value = _model.IdAa64Mmfr0; return true;
+            case SysReg.IdAa64Mmfr1El1: value = _model.IdAa64Mmfr1; return true;
+            case SysReg.IdAa64Mmfr2El1: value = _model.IdAa64Mmfr2; return true;
             case SysReg.CcsidrEl1:
                 value = State.CsselrEl1 switch { 0 => 0x701F_E00AUL, 1 => 0x201F_E012UL, 2 => 0x70FF_E07AUL, _ => 0 };
                 return true;

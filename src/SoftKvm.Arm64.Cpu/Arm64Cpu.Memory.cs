@@ -61,6 +61,7 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Re-derives cached state after PSTATE was written from outside (the VMM).</summary>
     public void OnPstateChanged()
     {
+        MaskPstateFlags();
         UpdateTagEl();
         UpdateAttention();
     }
@@ -381,8 +382,23 @@ public sealed unsafe partial class Arm64Cpu
         return host;
     }
 
-    /// <summary>Host pointer for an aligned access that must hit RAM (exclusives, DC ZVA), or null with the fault delivered.</summary>
+    /// <summary>
+    /// Host pointer for an aligned access that must hit RAM (exclusives, LSE atomics, DC ZVA), or null with
+    /// the fault delivered. A hit in the TLB of <paramref name="kind"/> (read or write) is the fast path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private byte* ResolveForAtomic(ulong va, int size, AccessKind kind, uint iss)
+    {
+        ref TlbEntry e = ref (kind == AccessKind.Write ? _writeTlb : _readTlb)[(int)(va >> 12) & TlbMask];
+        if (e.Tag == ((va & ~0xFFFUL) | _tagEl) && (va & (ulong)(size - 1)) == 0 && size <= 4096)
+        {
+            return (byte*)(e.Delta + (long)va);
+        }
+
+        return ResolveForAtomicSlow(va, size, kind, iss);
+    }
+
+    private byte* ResolveForAtomicSlow(ulong va, int size, AccessKind kind, uint iss)
     {
         byte* host = Resolve(va, size, kind, iss, false, true, out bool split);
         if (host == null && split)

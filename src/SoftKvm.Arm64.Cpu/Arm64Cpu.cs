@@ -44,6 +44,8 @@ public sealed unsafe partial class Arm64Cpu
         _mpidr = mpidr;
         _model = model ?? CpuModel.CortexA57;
         _features = _model.Features;
+        _pstateFlagsMask = (Has(CpuFeatures.Ssbs) ? Psr.Ssbs : 0) | (Has(CpuFeatures.Dit) ? Psr.Dit : 0)
+            | (Has(CpuFeatures.Pan) ? Psr.Pan : 0) | (Has(CpuFeatures.Uao) ? Psr.Uao : 0);
         Reset();
     }
 
@@ -51,6 +53,9 @@ public sealed unsafe partial class Arm64Cpu
     public CpuModel Model => _model;
 
     private readonly CpuFeatures _features;
+
+    /// <summary>The PSTATE bits of <see cref="CpuState.PstateFlags"/> the model implements (the others are RES0).</summary>
+    private readonly uint _pstateFlagsMask;
 
     /// <summary>Whether the model implements <paramref name="feature"/> (a handler of an optional instruction is UNDEFINED without it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

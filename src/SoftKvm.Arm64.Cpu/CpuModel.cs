@@ -25,7 +25,8 @@ public sealed class CpuModel
     /// use", as QEMU's max), so no erratum workaround of a real core applies to it.
     /// </summary>
     public static CpuModel Max { get; } = new("max", "every feature SoftKvm implements (ARMv8.1-v8.5 extensions)", 0x000F_0530,
-        CpuFeatures.None);
+        CpuFeatures.Lse | CpuFeatures.Lrcpc | CpuFeatures.Lrcpc2 | CpuFeatures.FlagM | CpuFeatures.FlagM2 | CpuFeatures.Sb
+        | CpuFeatures.Ssbs | CpuFeatures.Dit);
 
     /// <summary>The models, the default first.</summary>
     public static IReadOnlyList<CpuModel> All { get; } = [CortexA57, Max];

@@ -35,6 +35,10 @@ internal static class SysReg
     public const uint SpSel = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 0;
     public const uint CurrentEl = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 2;
     public const uint IccPmrEl1 = (3 << 14) | (0 << 11) | (4 << 7) | (6 << 3) | 0;
+    public const uint Pan = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 3;
+    public const uint Uao = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 4;
+    public const uint Dit = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 5;
+    public const uint Ssbs = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 6;
     public const uint Nzcv = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 0;
     public const uint Daif = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 1;
     public const uint Fpcr = (3 << 14) | (3 << 11) | (4 << 7) | (4 << 3) | 0;

@@ -63,7 +63,14 @@ public sealed unsafe partial class Arm64Cpu
 
                 return Flow.Next;
             default:
-                return Undefined();
+                uint flag = PstateFlagOfMsrImmediate(op1, op2);
+                if (flag == 0 || (State.El == 0 && (flag & (Psr.Pan | Psr.Uao)) != 0))
+                {
+                    return Undefined();
+                }
+
+                SetPstateFlag(flag, (crm & 1) != 0);
+                return Flow.Next;
         }
     }
 
@@ -178,7 +185,7 @@ public sealed unsafe partial class Arm64Cpu
         ulong k = State.CntkctlEl1;
         return key switch
         {
-            SysReg.Nzcv or SysReg.Fpcr or SysReg.Fpsr or SysReg.TpidrEl0 or SysReg.DczidEl0 => 0,
+            SysReg.Nzcv or SysReg.Fpcr or SysReg.Fpsr or SysReg.TpidrEl0 or SysReg.DczidEl0 or SysReg.Ssbs or SysReg.Dit => 0,
             SysReg.TpidrroEl0 => read ? 0 : 2,
             SysReg.Daif => (State.SctlrEl1 & SctlrUma) != 0 ? 0 : 1,
             SysReg.CtrEl0 => !read ? 2 : (State.SctlrEl1 & SctlrUct) != 0 ? 0 : 1,
@@ -246,6 +253,12 @@ public sealed unsafe partial class Arm64Cpu
         {
             _reevaluate = true;
             return _host.TryReadControllerRegister(new SysRegKey(key), out value);
+        }
+
+        if (PstateFlagOfRegister(key) is var flag and not 0)
+        {
+            value = State.PstateFlags & flag;
+            return true;
         }
 
         switch (key)
@@ -361,11 +374,17 @@ public sealed unsafe partial class Arm64Cpu
             return _host.TryWriteControllerRegister(new SysRegKey(key), value);
         }
 
+        if (PstateFlagOfRegister(key) is var flag and not 0)
+        {
+            SetPstateFlag(flag, (value & flag) != 0);
+            return true;
+        }
+
         switch (key)
         {
             case SysReg.CsselrEl1: State.CsselrEl1 = value & 0xF; return true;
             case SysReg.SctlrEl1:
-                State.SctlrEl1 = (value & SctlrWritable) | SctlrReset;
+                State.SctlrEl1 = (value & (SctlrWritable | SctlrExtensionBits)) | (SctlrReset & ~SctlrExtensionBits);
                 UpdateAlignment();
                 FlushTlb();
                 return true;
@@ -374,7 +393,7 @@ public sealed unsafe partial class Arm64Cpu
             case SysReg.Ttbr0El1: State.Ttbr0El1 = value; UpdateAsid(); return true;
             case SysReg.Ttbr1El1: State.Ttbr1El1 = value; UpdateAsid(); return true;
             case SysReg.TcrEl1: State.TcrEl1 = value; FlushTlb(); return true;
-            case SysReg.SpsrEl1: State.SpsrEl1 = value & 0xF03F_03DFUL; return true;
+            case SysReg.SpsrEl1: State.SpsrEl1 = value & (0xF03F_03DFUL | _pstateFlagsMask); return true;
             case SysReg.ElrEl1: State.ElrEl1 = value; return true;
             case SysReg.SpEl0:
                 if (!State.SpSel)

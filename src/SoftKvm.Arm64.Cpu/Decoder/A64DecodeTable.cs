@@ -187,6 +187,13 @@ internal static class A64DecodeTable
         ("0x001110000xxxxx001011xxxxxxxxxx", A64Op.SimdSmov),
         ("01011110000xxxxx000001xxxxxxxxxx", A64Op.SimdScalarDupElement),
         ("0xx01110xx1xxxxxxxxxx1xxxxxxxxxx", A64Op.SimdThreeSame),
+        ("0xx01110xx0xxxxx1xxxx1xxxxxxxxxx", A64Op.SimdThreeSameExtra),
+        ("01x11110xx0xxxxx1xxxx1xxxxxxxxxx", A64Op.SimdScalarThreeSameExtra),
+
+        // Cryptographic AES, three-register SHA, two-register SHA (FpSimd/Crypto/)
+        ("01001110xx10100xxxxx10xxxxxxxxxx", A64Op.CryptoAes),
+        ("01011110xx0xxxxx0xxx00xxxxxxxxxx", A64Op.CryptoSha3Reg),
+        ("01011110xx10100xxxxx10xxxxxxxxxx", A64Op.CryptoSha2Reg),
         ("0xx01110xx10000xxxxx10xxxxxxxxxx", A64Op.SimdTwoRegMisc),
         ("0xx01110xx11000xxxxx10xxxxxxxxxx", A64Op.SimdAcrossLanes),
         ("0xx01110xx1xxxxxxxxx00xxxxxxxxxx", A64Op.SimdThreeDifferent),

@@ -74,6 +74,7 @@ internal sealed class A64CaseGenerator
     {
         A64Op.Cas, A64Op.Casp, A64Op.AtomicMemory, A64Op.LdapurStlur,
         A64Op.Sb, A64Op.Cfinv, A64Op.Xaflag, A64Op.Axflag, A64Op.Rmif, A64Op.Setf,
+        A64Op.SimdThreeSameExtra, A64Op.SimdScalarThreeSameExtra, A64Op.CryptoAes, A64Op.CryptoSha3Reg, A64Op.CryptoSha2Reg,
     };
 
     private readonly int[] _rows;
@@ -111,6 +112,8 @@ internal sealed class A64CaseGenerator
         _focused = A64FocusedForms.Forms
             .Select(f => (Encoding: A64FocusedForms.Encoding(f.Pattern), Row: A64FocusedForms.Row(f.Pattern)))
             .Where(f => filter is null || filter(A64DecodeTable.Rows[f.Row].Op))
+            .Concat((maxModel ? A64FocusedForms.MaxForms : [])
+                .Select(f => (Encoding: A64FocusedForms.Encoding(f.Pattern), Row: A64FocusedForms.Row(f.Pattern))))
             .Select(f => (f.Encoding.Mask, f.Encoding.Value, f.Row)).ToArray();
         if (_rows.Length + _focused.Length == 0)
         {
@@ -439,6 +442,10 @@ internal sealed class A64CaseGenerator
         int rn = (int)Field(w, 5, 5);
         switch (op)
         {
+            case A64Op.SimdThreeSameExtra or A64Op.SimdScalarThreeSameExtra or A64Op.CryptoAes or A64Op.CryptoSha3Reg or A64Op.CryptoSha2Reg:
+                // Whole classes with forms of features max does not have (I8MM, BF16, FP16): their
+                // implemented forms come from A64FocusedForms.MaxForms.
+                return false;
             case A64Op.AtomicMemory:
             {
                 uint o3 = Field(w, 15, 1), opc = Field(w, 12, 3);

@@ -27,7 +27,8 @@ public sealed class CpuModel
     public static CpuModel Max { get; } = new("max", "every feature SoftKvm implements (ARMv8.1-v8.5 extensions)", 0x000F_0530,
         CpuFeatures.Lse | CpuFeatures.Lrcpc | CpuFeatures.Lrcpc2 | CpuFeatures.FlagM | CpuFeatures.FlagM2 | CpuFeatures.Sb
         | CpuFeatures.Ssbs | CpuFeatures.Dit | CpuFeatures.Rdm | CpuFeatures.DotProd | CpuFeatures.Fcma | CpuFeatures.Jscvt
-        | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256);
+        | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256
+        | CpuFeatures.Sha512 | CpuFeatures.Sha3);
 
     /// <summary>The models, the default first.</summary>
     public static IReadOnlyList<CpuModel> All { get; } = [CortexA57, Max];

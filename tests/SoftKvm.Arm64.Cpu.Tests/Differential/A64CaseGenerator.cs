@@ -75,6 +75,7 @@ internal sealed class A64CaseGenerator
         A64Op.Cas, A64Op.Casp, A64Op.AtomicMemory, A64Op.LdapurStlur,
         A64Op.Sb, A64Op.Cfinv, A64Op.Xaflag, A64Op.Axflag, A64Op.Rmif, A64Op.Setf,
         A64Op.SimdThreeSameExtra, A64Op.SimdScalarThreeSameExtra, A64Op.CryptoAes, A64Op.CryptoSha3Reg, A64Op.CryptoSha2Reg,
+        A64Op.CryptoFourReg, A64Op.CryptoXar, A64Op.CryptoSha512ThreeReg, A64Op.CryptoSha512TwoReg,
     };
 
     private readonly int[] _rows;
@@ -442,7 +443,8 @@ internal sealed class A64CaseGenerator
         int rn = (int)Field(w, 5, 5);
         switch (op)
         {
-            case A64Op.SimdThreeSameExtra or A64Op.SimdScalarThreeSameExtra or A64Op.CryptoAes or A64Op.CryptoSha3Reg or A64Op.CryptoSha2Reg:
+            case A64Op.SimdThreeSameExtra or A64Op.SimdScalarThreeSameExtra or A64Op.CryptoAes or A64Op.CryptoSha3Reg or A64Op.CryptoSha2Reg
+                or A64Op.CryptoFourReg or A64Op.CryptoXar or A64Op.CryptoSha512ThreeReg or A64Op.CryptoSha512TwoReg:
                 // Whole classes with forms of features max does not have (I8MM, BF16, FP16): their
                 // implemented forms come from A64FocusedForms.MaxForms.
                 return false;

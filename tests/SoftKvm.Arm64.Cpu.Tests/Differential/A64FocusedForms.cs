@@ -109,6 +109,10 @@ internal static class A64FocusedForms
         ("SHA256SU1", "01011110" + "00" + "0" + "xxxxx" + "0" + "110" + "00" + "xxxxxxxxxx"),
         ("SHA1H/SHA1SU1", "01011110" + "00" + "10100" + "0000x" + "10" + "xxxxxxxxxx"),
         ("SHA256SU0", "01011110" + "00" + "10100" + "00010" + "10" + "xxxxxxxxxx"),
+        ("EOR3/BCAX", "110011100" + "0x" + "xxxxx" + "0" + "xxxxx" + "xxxxxxxxxx"),
+        ("XAR", "11001110100" + "xxxxx" + "xxxxxx" + "xxxxxxxxxx"),
+        ("SHA512H/H2/SU1, RAX1", "11001110011" + "xxxxx" + "1" + "0" + "00" + "xx" + "xxxxxxxxxx"),
+        ("SHA512SU0", "1100111011000000100000" + "xxxxxxxxxx"),
         ("PMULL{2} (1Q)", "0x001110" + "11" + "1" + "xxxxx" + "1110" + "00" + "xxxxxxxxxx"),
     ];
 

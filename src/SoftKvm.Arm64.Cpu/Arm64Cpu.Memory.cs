@@ -56,7 +56,15 @@ public sealed unsafe partial class Arm64Cpu
         ResetAsidContexts();
     }
 
-    private void UpdateTagEl() => _tagEl = _contextTag | ((ulong)State.El + 1);
+    /// <summary>
+    /// The TLB tag's low bits: EL + 1, or 3 for EL1 with PSTATE.PAN set, so entries filled under PAN (with
+    /// its permission check) and without it never hit for each other. Engines that inline the TLB compare
+    /// against this field and so honour PAN without knowing of it.
+    /// </summary>
+    private void UpdateTagEl() => _tagEl = _contextTag | (PanActive ? 3UL : (ulong)State.El + 1);
+
+    /// <summary>Whether privileged data accesses are PAN-checked now (EL1 and PSTATE.PAN).</summary>
+    private bool PanActive => State.El == 1 && (State.PstateFlags & Psr.Pan) != 0;
 
     /// <summary>Re-derives cached state after PSTATE was written from outside (the VMM).</summary>
     public void OnPstateChanged()
@@ -313,7 +321,7 @@ public sealed unsafe partial class Arm64Cpu
 
     private byte* ResolveNoFill(ulong va, AccessKind kind, bool unprivileged)
     {
-        if (!Translate(va, kind, unprivileged ? 0 : State.El, out ulong pa, out _))
+        if (!Translate(va, kind, unprivileged ? 0 : State.El, out ulong pa, out _, pan: !unprivileged && PanActive))
         {
             return null;
         }
@@ -349,7 +357,7 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         int el = unprivileged ? 0 : State.El;
-        if (!Translate(va, kind, el, out ulong pa, out uint fault))
+        if (!Translate(va, kind, el, out ulong pa, out uint fault, pan: !unprivileged && PanActive))
         {
             DataAbortToGuest(va, fault, write);
             return null;

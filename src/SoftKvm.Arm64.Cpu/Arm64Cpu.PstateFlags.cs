@@ -69,8 +69,6 @@ public sealed partial class Arm64Cpu
     /// <summary>The SCTLR_EL1 bits of the extensions the guest may change: DSSBS with SSBS, SPAN with PAN.</summary>
     private ulong SctlrExtensionBits => (Has(CpuFeatures.Ssbs) ? SctlrDssbs : 0) | (Has(CpuFeatures.Pan) ? SctlrSpan : 0);
 
-    /// <summary>Re-derives what depends on PAN/UAO (nothing yet: PAN and UAO are not in any model).</summary>
-    private void OnPstateFlagsChanged()
-    {
-    }
+    /// <summary>Re-derives what depends on PAN: the TLB tag of privileged accesses (<see cref="UpdateTagEl"/>).</summary>
+    private void OnPstateFlagsChanged() => UpdateTagEl();
 }

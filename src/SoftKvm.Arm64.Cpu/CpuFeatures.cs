@@ -83,4 +83,13 @@ public enum CpuFeatures : ulong
 
     /// <summary>FEAT_DPB2: DC CVADP (ID_AA64ISAR1_EL1.DPB = 2).</summary>
     Dpb2 = 1UL << 23,
+
+    /// <summary>FEAT_TTCNP: TTBRn_EL1.CnP is accepted (a hint; ID_AA64MMFR2_EL1.CnP = 1).</summary>
+    Cnp = 1UL << 24,
+
+    /// <summary>FEAT_TTL: the translation-level hint in TLBI operands (ignored: a hint; ID_AA64MMFR2_EL1.TTL = 1).</summary>
+    Ttl = 1UL << 25,
+
+    /// <summary>FEAT_E0PD: TCR_EL1.E0PD0/E0PD1 make EL0 accesses to a half fault (ID_AA64MMFR2_EL1.E0PD = 1).</summary>
+    E0pd = 1UL << 26,
 }

@@ -28,7 +28,7 @@ public sealed class CpuModel
         CpuFeatures.Lse | CpuFeatures.Lrcpc | CpuFeatures.Lrcpc2 | CpuFeatures.FlagM | CpuFeatures.FlagM2 | CpuFeatures.Sb
         | CpuFeatures.Ssbs | CpuFeatures.Dit | CpuFeatures.Rdm | CpuFeatures.DotProd | CpuFeatures.Fcma | CpuFeatures.Jscvt
         | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256
-        | CpuFeatures.Sha512 | CpuFeatures.Sha3);
+        | CpuFeatures.Sha512 | CpuFeatures.Sha3 | CpuFeatures.Pan | CpuFeatures.Uao | CpuFeatures.Cnp | CpuFeatures.Ttl | CpuFeatures.E0pd);
 
     /// <summary>The models, the default first.</summary>
     public static IReadOnlyList<CpuModel> All { get; } = [CortexA57, Max];
@@ -87,8 +87,9 @@ public sealed class CpuModel
     /// <summary>ID_AA64MMFR1_EL1: PAN.</summary>
     public ulong IdAa64Mmfr1 => Field(CpuFeatures.Pan, 20, 1);
 
-    /// <summary>ID_AA64MMFR2_EL1: UAO.</summary>
-    public ulong IdAa64Mmfr2 => Field(CpuFeatures.Uao, 4, 1);
+    /// <summary>ID_AA64MMFR2_EL1: CnP, UAO, TTL, E0PD.</summary>
+    public ulong IdAa64Mmfr2 =>
+        Field(CpuFeatures.Cnp, 0, 1) | Field(CpuFeatures.Uao, 4, 1) | Field(CpuFeatures.Ttl, 48, 1) | Field(CpuFeatures.E0pd, 60, 1);
 
     /// <summary>ID_AA64DFR0_EL1: debug v8, 2 breakpoints, 2 watchpoints, 1 context-aware breakpoint, no PMU.</summary>
     public ulong IdAa64Dfr0 => 0x0000_0000_0010_1006;

@@ -158,7 +158,7 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         ulong block = va & ~63UL;
-        if (!Translate(block, AccessKind.Write, State.El, out ulong pa, out uint fsc))
+        if (!Translate(block, AccessKind.Write, State.El, out ulong pa, out uint fsc, pan: PanActive))
         {
             DataAbortToGuest(va, fsc, true);
             return Flow.Exception;

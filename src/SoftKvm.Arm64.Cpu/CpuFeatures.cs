@@ -92,4 +92,11 @@ public enum CpuFeatures : ulong
 
     /// <summary>FEAT_E0PD: TCR_EL1.E0PD0/E0PD1 make EL0 accesses to a half fault (ID_AA64MMFR2_EL1.E0PD = 1).</summary>
     E0pd = 1UL << 26,
+
+    /// <summary>
+    /// FEAT_CSV2 and FEAT_CSV3: nothing is executed speculatively, so no branch-target or cross-privilege
+    /// data speculation exists to mitigate (ID_AA64PFR0_EL1.CSV2 = 1, CSV3 = 1: Linux then needs no KPTI
+    /// and no Spectre-v2 workaround). True of SoftKvm's CPU whatever the model; only max says so.
+    /// </summary>
+    NoSpeculation = 1UL << 27,
 }

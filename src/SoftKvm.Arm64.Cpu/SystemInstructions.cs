@@ -101,6 +101,9 @@ public sealed unsafe partial class Arm64Cpu
                 case (3 << 7) | (11 << 3) | 1: // DC CVAU
                 case (3 << 7) | (14 << 3) | 1: // DC CIVAC
                     return el0 && (State.SctlrEl1 & SctlrUci) == 0 ? TrapSysReg(insn, false) : CacheMaintenanceByVa(value);
+                case (3 << 7) | (12 << 3) | 1 when Has(CpuFeatures.Dpb): // DC CVAP (FEAT_DPB): RAM is the point of persistence
+                case (3 << 7) | (13 << 3) | 1 when Has(CpuFeatures.Dpb2): // DC CVADP (FEAT_DPB2): and of deep persistence
+                    return el0 && (State.SctlrEl1 & SctlrUci) == 0 ? TrapSysReg(insn, false) : CacheMaintenanceByVa(value);
                 case (0 << 7) | (8 << 3) | 0: // AT S1E1R
                 case (0 << 7) | (8 << 3) | 1: // AT S1E1W
                 case (0 << 7) | (8 << 3) | 2: // AT S1E0R

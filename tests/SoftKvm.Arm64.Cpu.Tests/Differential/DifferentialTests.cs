@@ -35,10 +35,16 @@ public sealed class DifferentialTests(ITestOutputHelper output)
     {
         // The cases QEMU ran to their end, each run as translated blocks of either tier (block entry
         // translated at once): the same final registers, flags and memory as QEMU.
-        var golden = GoldenVectorFile.Read(GoldenPath()).Where(g => g.Expected.Signal == 0).ToList();
-        Assert.True(golden.Count >= 1000, $"only {golden.Count} golden cases that run to their end");
+        CompareWithGolden(GoldenPath(), engine, null, 1000);
+    }
+
+    /// <summary>Runs the golden cases of <paramref name="path"/> (those QEMU ran to their end, for a block engine) and asserts no divergence.</summary>
+    private void CompareWithGolden(string path, DiffEngine engine, CpuModel? model, int atLeast)
+    {
+        var golden = GoldenVectorFile.Read(path).Where(g => engine == DiffEngine.Interpreter || g.Expected.Signal == 0).ToList();
+        Assert.True(golden.Count >= atLeast, $"only {golden.Count} golden cases");
         var cases = golden.Select(g => g.Case).ToList();
-        var report = DifferentialRun.Compare(cases, cases.Select(c => DiffState.Initial(c.Seed)).ToList(), golden.Select(g => g.Expected).ToList(), engine: engine);
+        var report = DifferentialRun.Compare(cases, cases.Select(c => DiffState.Initial(c.Seed)).ToList(), golden.Select(g => g.Expected).ToList(), engine: engine, model: model);
         output.WriteLine(report.Summary);
         Assert.True(report.Divergences.Count == 0, Describe(report));
     }
@@ -85,12 +91,7 @@ public sealed class DifferentialTests(ITestOutputHelper output)
     {
         // The ARMv8.1+ instructions of the max model (A64CaseGenerator.MaxOnly) against qemu-aarch64 -cpu max,
         // in the interpreter and in both block tiers (those only for the cases QEMU ran to their end).
-        var golden = GoldenVectorFile.Read(MaxGoldenPath()).Where(g => engine == DiffEngine.Interpreter || g.Expected.Signal == 0).ToList();
-        Assert.True(golden.Count >= 500, $"only {golden.Count} golden cases");
-        var cases = golden.Select(g => g.Case).ToList();
-        var report = DifferentialRun.Compare(cases, cases.Select(c => DiffState.Initial(c.Seed)).ToList(), golden.Select(g => g.Expected).ToList(), engine: engine, model: CpuModel.Max);
-        output.WriteLine(report.Summary);
-        Assert.True(report.Divergences.Count == 0, Describe(report));
+        CompareWithGolden(MaxGoldenPath(), engine, CpuModel.Max, 1000);
     }
 
     [QemuFact]

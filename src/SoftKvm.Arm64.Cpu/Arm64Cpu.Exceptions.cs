@@ -58,6 +58,7 @@ public sealed partial class Arm64Cpu
         State.Daif = Psr.DaifMask;
         State.SoftwareStep = false;
         State.IllegalState = false;
+        EnterEl1PstateFlags();
         State.Pc = (State.VbarEl1 & ~0x7FFUL) + offset + vector;
         ClearExclusive();
         UpdateTagEl();
@@ -172,6 +173,8 @@ public sealed partial class Arm64Cpu
             State.IllegalState = true;
         }
 
+        MaskPstateFlags();
+
         State.Pc = target;
         ClearExclusive();
         UpdateTagEl();
@@ -225,6 +228,19 @@ public sealed partial class Arm64Cpu
     [A64Handler(A64Op.Dsb, A64Op.Dmb)]
     private Flow Barrier()
     {
+        Interlocked.MemoryBarrier();
+        return Flow.Next;
+    }
+
+    /// <summary>SB (FEAT_SB): nothing runs speculatively here, so it orders as a full barrier would.</summary>
+    [A64Handler(A64Op.Sb)]
+    private Flow SpeculationBarrier()
+    {
+        if (!Has(CpuFeatures.Sb))
+        {
+            return Undefined();
+        }
+
         Interlocked.MemoryBarrier();
         return Flow.Next;
     }

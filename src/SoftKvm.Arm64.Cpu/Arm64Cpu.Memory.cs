@@ -60,11 +60,20 @@ public sealed unsafe partial class Arm64Cpu
         ResetAsidContexts();
     }
 
-    private void UpdateTagEl() => _tagEl = _contextTag | ((ulong)State.El + 1);
+    /// <summary>
+    /// The TLB tag's low bits: EL + 1, or 3 for EL1 with PSTATE.PAN set, so entries filled under PAN (with
+    /// its permission check) and without it never hit for each other. Engines that inline the TLB compare
+    /// against this field and so honour PAN without knowing of it.
+    /// </summary>
+    private void UpdateTagEl() => _tagEl = _contextTag | (PanActive ? 3UL : (ulong)State.El + 1);
+
+    /// <summary>Whether privileged data accesses are PAN-checked now (EL1 and PSTATE.PAN).</summary>
+    private bool PanActive => State.El == 1 && (State.PstateFlags & Psr.Pan) != 0;
 
     /// <summary>Re-derives cached state after PSTATE was written from outside (the VMM).</summary>
     public void OnPstateChanged()
     {
+        MaskPstateFlags();
         UpdateTagEl();
         UpdateAttention();
     }
@@ -353,7 +362,7 @@ public sealed unsafe partial class Arm64Cpu
 
     private byte* ResolveNoFill(ulong va, AccessKind kind, bool unprivileged)
     {
-        if (!Translate(va, kind, unprivileged ? 0 : State.El, out ulong pa, out _))
+        if (!Translate(va, kind, unprivileged ? 0 : State.El, out ulong pa, out _, pan: !unprivileged && PanActive))
         {
             return null;
         }
@@ -396,7 +405,7 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         int el = unprivileged ? 0 : State.El;
-        if (!Translate(va, kind, el, out ulong pa, out uint fault))
+        if (!Translate(va, kind, el, out ulong pa, out uint fault, pan: !unprivileged && PanActive))
         {
             DataAbortToGuest(va, fault, write);
             return null;
@@ -430,8 +439,23 @@ public sealed unsafe partial class Arm64Cpu
         return host;
     }
 
-    /// <summary>Host pointer for an aligned access that must hit RAM (exclusives, DC ZVA), or null with the fault delivered.</summary>
+    /// <summary>
+    /// Host pointer for an aligned access that must hit RAM (exclusives, LSE atomics, DC ZVA), or null with
+    /// the fault delivered. A hit in the TLB of <paramref name="kind"/> (read or write) is the fast path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private byte* ResolveForAtomic(ulong va, int size, AccessKind kind, uint iss)
+    {
+        ref TlbEntry e = ref (kind == AccessKind.Write ? _writeTlb : _readTlb)[(int)(va >> 12) & TlbMask];
+        if (e.Tag == ((va & ~0xFFFUL) | _tagEl) && (va & (ulong)(size - 1)) == 0 && size <= 4096)
+        {
+            return (byte*)(e.Delta + (long)va);
+        }
+
+        return ResolveForAtomicSlow(va, size, kind, iss);
+    }
+
+    private byte* ResolveForAtomicSlow(ulong va, int size, AccessKind kind, uint iss)
     {
         byte* host = Resolve(va, size, kind, iss, false, true, out bool split, out ulong ipa);
         if (host == null && split)

@@ -39,9 +39,11 @@ public sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// Translates <paramref name="va"/> for an access of <paramref name="kind"/> at <paramref name="el"/>.
-    /// On failure <paramref name="fsc"/> is the fault status code (type | level).
+    /// On failure <paramref name="fsc"/> is the fault status code (type | level). <paramref name="pan"/>: a
+    /// privileged data access under PSTATE.PAN, for which a page EL0 may access faults (FEAT_PAN);
+    /// <paramref name="pa"/> is the physical address.
     /// </summary>
-    private bool Translate(ulong va, AccessKind kind, int el, out ulong pa, out uint fsc)
+    private bool Translate(ulong va, AccessKind kind, int el, out ulong pa, out uint fsc, bool pan = false)
     {
         pa = 0;
         if ((State.SctlrEl1 & SctlrM) == 0)
@@ -67,8 +69,10 @@ public sealed unsafe partial class Arm64Cpu
         int inputBits = 64 - tsz;
         ulong topMask = (tbi ? (1UL << 56) - 1 : ulong.MaxValue) & ~((1UL << inputBits) - 1);
         ulong expected = upper ? topMask : 0;
-        if ((va & topMask) != expected || ((tcr >> (upper ? 23 : 7)) & 1) != 0)
+        if ((va & topMask) != expected || ((tcr >> (upper ? 23 : 7)) & 1) != 0
+            || (el == 0 && Has(CpuFeatures.E0pd) && ((tcr >> (upper ? 56 : 55)) & 1) != 0))
         {
+            // A translation fault at level 0, also for EL0 under TCR_EL1.E0PDn (FEAT_E0PD).
             fsc = Esr.FscTranslation;
             return false;
         }
@@ -135,8 +139,8 @@ public sealed unsafe partial class Arm64Cpu
             bool wxn = (State.SctlrEl1 & SctlrWxn) != 0 && writable;
             bool allowed = kind switch
             {
-                AccessKind.Read => el != 0 || el0Access,
-                AccessKind.Write => writable && (el != 0 || el0Access),
+                AccessKind.Read => el != 0 ? !(pan && el0Access) : el0Access,
+                AccessKind.Write => writable && (el != 0 ? !(pan && el0Access) : el0Access),
                 _ => el == 0 ? !uxn && !wxn : !pxn && !wxn && !(el0Access && writable),
             };
             if (!allowed)

@@ -28,19 +28,38 @@ public sealed unsafe partial class Arm64Cpu
     private bool _eventRegister;
     private bool _lastWasLoadExclusive;
 
+    private readonly CpuModel _model;
+
     /// <summary>
     /// A PE over <paramref name="memory"/> (the guest-physical address space it is given), sharing
     /// <paramref name="shared"/> with the other PEs of its VM, reaching the outside through
-    /// <paramref name="host"/>, with MPIDR_EL1 = <paramref name="mpidr"/>, in the reset state (<see cref="Reset"/>).
+    /// <paramref name="host"/>, with MPIDR_EL1 = <paramref name="mpidr"/>, implementing
+    /// <paramref name="model"/> (default <see cref="CpuModel.CortexA57"/>), in the reset state (<see cref="Reset"/>).
     /// </summary>
-    public Arm64Cpu(GuestMemory memory, CpuShared shared, ICpuHost host, ulong mpidr)
+    public Arm64Cpu(GuestMemory memory, CpuShared shared, ICpuHost host, ulong mpidr, CpuModel? model = null)
     {
         _memory = memory;
         _shared = shared;
         _host = host;
         _mpidr = mpidr;
+        _model = model ?? CpuModel.CortexA57;
+        _features = _model.Features;
+        _pstateFlagsMask = (Has(CpuFeatures.Ssbs) ? Psr.Ssbs : 0) | (Has(CpuFeatures.Dit) ? Psr.Dit : 0)
+            | (Has(CpuFeatures.Pan) ? Psr.Pan : 0) | (Has(CpuFeatures.Uao) ? Psr.Uao : 0);
         Reset();
     }
+
+    /// <summary>The CPU model this PE implements; fixed at creation.</summary>
+    public CpuModel Model => _model;
+
+    private readonly CpuFeatures _features;
+
+    /// <summary>The PSTATE bits of <see cref="CpuState.PstateFlags"/> the model implements (the others are RES0).</summary>
+    private readonly uint _pstateFlagsMask;
+
+    /// <summary>Whether the model implements <paramref name="feature"/> (a handler of an optional instruction is UNDEFINED without it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Has(CpuFeatures feature) => (_features & feature) != 0;
 
     private bool _irqLine;
     private bool _fiqLine;

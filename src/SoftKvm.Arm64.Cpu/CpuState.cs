@@ -180,12 +180,19 @@ public struct CpuState
     /// <summary>DBGWCR&lt;n&gt;_EL1 (watchpoint controls).</summary>
     public DebugRegisterFile Dbgwcr;
 
+    /// <summary>
+    /// PSTATE.SSBS (bit 12), PAN (22), UAO (23) and DIT (24) at their SPSR positions; only the bits of the
+    /// features the CPU model implements are ever set (the others are RES0). Placed after every other
+    /// field so the offsets of the fields before it are unchanged.
+    /// </summary>
+    public uint PstateFlags;
+
     /// <summary>The current PSTATE as an SPSR value (AArch64 format).</summary>
     public readonly ulong Pstate
     {
         get
         {
-            ulong v = Nzcv | Daif | ((ulong)El << 2);
+            ulong v = Nzcv | Daif | PstateFlags | ((ulong)El << 2);
             if (El != 0 && SpSel)
             {
                 v |= 1;
@@ -221,6 +228,7 @@ public struct CpuState
         El = el;
         SpSel = (spsr & 1) != 0;
         SoftwareStep = (spsr & Psr.SS) != 0;
+        PstateFlags = (uint)spsr & Psr.FlagsMask;
         IllegalState = false;
         return true;
     }
@@ -232,6 +240,13 @@ internal static class Psr
     public const ulong nRW = 1UL << 4;
     public const ulong SS = 1UL << 21;
     public const ulong IL = 1UL << 20;
+    public const uint Ssbs = 1U << 12;
+    public const uint Pan = 1U << 22;
+    public const uint Uao = 1U << 23;
+    public const uint Dit = 1U << 24;
+
+    /// <summary>The bits of <see cref="CpuState.PstateFlags"/>.</summary>
+    public const uint FlagsMask = Ssbs | Pan | Uao | Dit;
     public const uint D = 1U << 9;
     public const uint A = 1U << 8;
     public const uint I = 1U << 7;

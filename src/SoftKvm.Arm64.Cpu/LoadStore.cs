@@ -141,7 +141,8 @@ public sealed unsafe partial class Arm64Cpu
                 offset = SignExtend((insn >> 12) & 0x1FF, 9);
                 writeback = op is A64Op.LdStPost or A64Op.LdStPre;
                 post = op == A64Op.LdStPost;
-                unprivileged = op == A64Op.LdStUnpriv && State.El == 1;
+                // LDTR/STTR at EL1 are EL0 accesses, unless PSTATE.UAO makes them privileged ones (FEAT_UAO).
+                unprivileged = op == A64Op.LdStUnpriv && State.El == 1 && (State.PstateFlags & Psr.Uao) == 0;
                 break;
         }
 

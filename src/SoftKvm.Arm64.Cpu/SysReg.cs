@@ -10,9 +10,13 @@ internal static class SysReg
     public const uint MpidrEl1 = (3 << 14) | (0 << 11) | (0 << 7) | (0 << 3) | 5;
     public const uint RevidrEl1 = (3 << 14) | (0 << 11) | (0 << 7) | (0 << 3) | 6;
     public const uint IdAa64Pfr0El1 = (3 << 14) | (0 << 11) | (0 << 7) | (4 << 3) | 0;
+    public const uint IdAa64Pfr1El1 = (3 << 14) | (0 << 11) | (0 << 7) | (4 << 3) | 1;
     public const uint IdAa64Dfr0El1 = (3 << 14) | (0 << 11) | (0 << 7) | (5 << 3) | 0;
     public const uint IdAa64Isar0El1 = (3 << 14) | (0 << 11) | (0 << 7) | (6 << 3) | 0;
+    public const uint IdAa64Isar1El1 = (3 << 14) | (0 << 11) | (0 << 7) | (6 << 3) | 1;
     public const uint IdAa64Mmfr0El1 = (3 << 14) | (0 << 11) | (0 << 7) | (7 << 3) | 0;
+    public const uint IdAa64Mmfr1El1 = (3 << 14) | (0 << 11) | (0 << 7) | (7 << 3) | 1;
+    public const uint IdAa64Mmfr2El1 = (3 << 14) | (0 << 11) | (0 << 7) | (7 << 3) | 2;
     public const uint CcsidrEl1 = (3 << 14) | (1 << 11) | (0 << 7) | (0 << 3) | 0;
     public const uint ClidrEl1 = (3 << 14) | (1 << 11) | (0 << 7) | (0 << 3) | 1;
     public const uint AidrEl1 = (3 << 14) | (1 << 11) | (0 << 7) | (0 << 3) | 7;
@@ -31,6 +35,10 @@ internal static class SysReg
     public const uint SpSel = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 0;
     public const uint CurrentEl = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 2;
     public const uint IccPmrEl1 = (3 << 14) | (0 << 11) | (4 << 7) | (6 << 3) | 0;
+    public const uint Pan = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 3;
+    public const uint Uao = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 4;
+    public const uint Dit = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 5;
+    public const uint Ssbs = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 6;
     public const uint Nzcv = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 0;
     public const uint Daif = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 1;
     public const uint Fpcr = (3 << 14) | (3 << 11) | (4 << 7) | (4 << 3) | 0;
@@ -70,26 +78,8 @@ internal static class SysReg
     public const uint DbgauthstatusEl1 = (2 << 14) | (0 << 11) | (7 << 7) | (14 << 3) | 6;
     public const uint MdccsrEl0 = (2 << 14) | (3 << 11) | (0 << 7) | (1 << 3) | 0;
 
-    /// <summary>MIDR_EL1 of a Cortex-A57 r1p0.</summary>
-    public const ulong MidrValue = 0x411F_D070;
-
-    /// <summary>
-    /// ID_AA64PFR0_EL1: EL0 and EL1 AArch64 only, no EL2/EL3 (the guest sees none), FP and AdvSIMD
-    /// implemented (0: Cpu/FpSimd), GIC system registers advertised only when an interrupt controller answers them.
-    /// </summary>
-    public const ulong Pfr0Value = 0x0000_0000_0000_0011;
-
-    /// <summary>ID_AA64DFR0_EL1: debug v8, 2 breakpoints, 2 watchpoints, 1 context-aware breakpoint, no PMU.</summary>
-    public const ulong Dfr0Value = 0x0000_0000_0010_1006;
-
     /// <summary>ID_AA64DFR0_EL1.PMUVer [11:8] = 6, PMUv3p5 (64-bit event counters with PMCR_EL0.LP), when the vCPU has a PMU.</summary>
     public const ulong Dfr0PmuV3p5 = 6UL << 8;
-
-    /// <summary>ID_AA64ISAR0_EL1: CRC32 only.</summary>
-    public const ulong Isar0Value = 0x0000_0000_0001_0000;
-
-    /// <summary>ID_AA64MMFR0_EL1: 40-bit PA, 16-bit ASIDs, little-endian only, 4K/16K/64K granules.</summary>
-    public const ulong Mmfr0Value = 0x0000_0000_0010_0022;
 
     public const ulong CtrValue = 0x8444_C004;
     public const ulong ClidrValue = 0x0A20_0023;

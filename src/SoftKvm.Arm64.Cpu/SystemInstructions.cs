@@ -63,7 +63,14 @@ public sealed unsafe partial class Arm64Cpu
 
                 return Flow.Next;
             default:
-                return Undefined();
+                uint flag = PstateFlagOfMsrImmediate(op1, op2);
+                if (flag == 0 || (State.El == 0 && (flag & (Psr.Pan | Psr.Uao)) != 0))
+                {
+                    return Undefined();
+                }
+
+                SetPstateFlag(flag, (crm & 1) != 0);
+                return Flow.Next;
         }
     }
 
@@ -93,6 +100,9 @@ public sealed unsafe partial class Arm64Cpu
                 case (3 << 7) | (10 << 3) | 1: // DC CVAC
                 case (3 << 7) | (11 << 3) | 1: // DC CVAU
                 case (3 << 7) | (14 << 3) | 1: // DC CIVAC
+                    return el0 && (State.SctlrEl1 & SctlrUci) == 0 ? TrapSysReg(insn, false) : CacheMaintenanceByVa(value);
+                case (3 << 7) | (12 << 3) | 1 when Has(CpuFeatures.Dpb): // DC CVAP (FEAT_DPB): RAM is the point of persistence
+                case (3 << 7) | (13 << 3) | 1 when Has(CpuFeatures.Dpb2): // DC CVADP (FEAT_DPB2): and of deep persistence
                     return el0 && (State.SctlrEl1 & SctlrUci) == 0 ? TrapSysReg(insn, false) : CacheMaintenanceByVa(value);
                 case (0 << 7) | (8 << 3) | 0: // AT S1E1R
                 case (0 << 7) | (8 << 3) | 1: // AT S1E1W
@@ -151,7 +161,7 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         ulong block = va & ~63UL;
-        if (!Translate(block, AccessKind.Write, State.El, out ulong pa, out uint fsc))
+        if (!Translate(block, AccessKind.Write, State.El, out ulong pa, out uint fsc, pan: PanActive))
         {
             DataAbortToGuest(va, fsc, true);
             return Flow.Exception;
@@ -179,7 +189,7 @@ public sealed unsafe partial class Arm64Cpu
         ulong k = State.CntkctlEl1;
         return key switch
         {
-            SysReg.Nzcv or SysReg.Fpcr or SysReg.Fpsr or SysReg.TpidrEl0 or SysReg.DczidEl0 => 0,
+            SysReg.Nzcv or SysReg.Fpcr or SysReg.Fpsr or SysReg.TpidrEl0 or SysReg.DczidEl0 or SysReg.Ssbs or SysReg.Dit => 0,
             SysReg.TpidrroEl0 => read ? 0 : 2,
             SysReg.Daif => (State.SctlrEl1 & SctlrUma) != 0 ? 0 : 1,
             SysReg.CtrEl0 => !read ? 2 : (State.SctlrEl1 & SctlrUct) != 0 ? 0 : 1,
@@ -265,17 +275,27 @@ public sealed unsafe partial class Arm64Cpu
             return _host.TryReadControllerRegister(new SysRegKey(key), out value);
         }
 
+        if (PstateFlagOfRegister(key) is var flag and not 0)
+        {
+            value = State.PstateFlags & flag;
+            return true;
+        }
+
         switch (key)
         {
-            case SysReg.MidrEl1: value = SysReg.MidrValue; return true;
+            case SysReg.MidrEl1: value = _model.Midr; return true;
             case SysReg.MpidrEl1: value = _mpidr; return true;
             case SysReg.RevidrEl1: value = 0; return true;
             case SysReg.IdAa64Pfr0El1:
-                value = SysReg.Pfr0Value | (_host.TryReadControllerRegister(SysRegKey.Of(3, 0, 12, 12, 5), out _) ? 1UL << 24 : 0);
+                value = _model.IdAa64Pfr0 | (_host.TryReadControllerRegister(SysRegKey.Of(3, 0, 12, 12, 5), out _) ? 1UL << 24 : 0);
                 return true;
-            case SysReg.IdAa64Dfr0El1: value = SysReg.Dfr0Value | (_host.HasPmu ? SysReg.Dfr0PmuV3p5 : 0); return true;
-            case SysReg.IdAa64Isar0El1: value = SysReg.Isar0Value; return true;
-            case SysReg.IdAa64Mmfr0El1: value = SysReg.Mmfr0Value; return true;
+            case SysReg.IdAa64Pfr1El1: value = _model.IdAa64Pfr1; return true;
+            case SysReg.IdAa64Dfr0El1: value = _model.IdAa64Dfr0 | (_host.HasPmu ? SysReg.Dfr0PmuV3p5 : 0); return true;
+            case SysReg.IdAa64Isar0El1: value = _model.IdAa64Isar0; return true;
+            case SysReg.IdAa64Isar1El1: value = _model.IdAa64Isar1; return true;
+            case SysReg.IdAa64Mmfr0El1: value = _model.IdAa64Mmfr0; return true;
+            case SysReg.IdAa64Mmfr1El1: value = _model.IdAa64Mmfr1; return true;
+            case SysReg.IdAa64Mmfr2El1: value = _model.IdAa64Mmfr2; return true;
             case SysReg.CcsidrEl1:
                 value = State.CsselrEl1 switch { 0 => 0x701F_E00AUL, 1 => 0x201F_E012UL, 2 => 0x70FF_E07AUL, _ => 0 };
                 return true;
@@ -379,11 +399,17 @@ public sealed unsafe partial class Arm64Cpu
             return _host.TryWriteControllerRegister(new SysRegKey(key), value);
         }
 
+        if (PstateFlagOfRegister(key) is var flag and not 0)
+        {
+            SetPstateFlag(flag, (value & flag) != 0);
+            return true;
+        }
+
         switch (key)
         {
             case SysReg.CsselrEl1: State.CsselrEl1 = value & 0xF; return true;
             case SysReg.SctlrEl1:
-                State.SctlrEl1 = (value & SctlrWritable) | SctlrReset;
+                State.SctlrEl1 = (value & (SctlrWritable | SctlrExtensionBits)) | (SctlrReset & ~SctlrExtensionBits);
                 UpdateAlignment();
                 FlushTlb();
                 return true;
@@ -392,7 +418,7 @@ public sealed unsafe partial class Arm64Cpu
             case SysReg.Ttbr0El1: State.Ttbr0El1 = value; UpdateAsid(); return true;
             case SysReg.Ttbr1El1: State.Ttbr1El1 = value; UpdateAsid(); return true;
             case SysReg.TcrEl1: State.TcrEl1 = value; FlushTlb(); return true;
-            case SysReg.SpsrEl1: State.SpsrEl1 = value & 0xF03F_03DFUL; return true;
+            case SysReg.SpsrEl1: State.SpsrEl1 = value & (0xF03F_03DFUL | _pstateFlagsMask); return true;
             case SysReg.ElrEl1: State.ElrEl1 = value; return true;
             case SysReg.SpEl0:
                 if (!State.SpSel)

@@ -25,6 +25,11 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         string? demo = null;
         try
         {
+            if (parse.GetValue(o.Cpu) is { } cpu && cpu.Trim().Equals("help", StringComparison.OrdinalIgnoreCase))
+            {
+                return ListCpuModels();
+            }
+
             string kernel;
             int? smp = ParseSmp(parse.GetValue(o.Smp));
             string? kernelOption = parse.GetValue(o.Kernel);
@@ -75,6 +80,40 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
     }
 
     private SymbolMap? _symbols;
+
+    private Arm64VirtMachineBuilder Arm64Builder =>
+        catalog.Get("arm64") as Arm64VirtMachineBuilder ?? throw new ConfigurationException("this build has no arm64 CPU models");
+
+    // --cpu help: the models, one a line, the default first.
+    private int ListCpuModels()
+    {
+        var models = Arm64Builder.CpuModels;
+        int width = models.Max(m => m.Name.Length);
+        env.Out.WriteLine("arm64 CPU models (--cpu NAME):");
+        foreach (var m in models)
+        {
+            env.Out.WriteLine($"  {m.Name.PadRight(width)}  {m.Description}");
+        }
+
+        env.Out.Flush();
+        return ExitCodes.Success;
+    }
+
+    // The --cpu value: checked against the arm64 models; an arm64 option only.
+    private string CpuModelOf(ParseResult parse, RunOptions o, string arch)
+    {
+        if (parse.GetValue(o.Cpu) is not { } cpu)
+        {
+            return Arm64CpuModelInfo.DefaultName;
+        }
+
+        if (arch != "arm64")
+        {
+            throw new ConfigurationException("--cpu is an arm64 option (use it with --arch arm64)");
+        }
+
+        return Arm64Builder.CpuModel(cpu).Name;
+    }
 
     private static SymbolMap? LoadSymbols(ParseResult parse, RunOptions o)
     {
@@ -127,6 +166,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             "v3" or "3" => GicVersion.V3,
             var other => throw new ConfigurationException($"unknown --gic '{other}' (expected v2 or v3)"),
         };
+        string cpu = CpuModelOf(parse, o, arch);
         ulong memory = SizeParser.Parse(parse.GetValue(o.Memory)!);
         bool withhold = parse.GetValue(o.X86WithholdInsnLength);
         if (withhold && arch != "x86_64")
@@ -179,7 +219,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
             MachineOptions =
             [
-                new Arm64VirtOptions { Gic = gic },
+                new Arm64VirtOptions { Gic = gic, Cpu = cpu },
                 new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = virtioPci },
             ],
         };

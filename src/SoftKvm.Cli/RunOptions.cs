@@ -13,6 +13,8 @@ internal sealed class RunOptions
 
     public Option<string> Gic { get; } = new("--gic") { Description = "arm64 interrupt controller: v2 or v3", DefaultValueFactory = _ => "v3", HelpName = "v2|v3" };
 
+    public Option<string?> Cpu { get; } = new("--cpu") { Description = "arm64 CPU model: cortex-a57 (the default) or max; 'help' lists them", HelpName = "NAME" };
+
     public Option<string?> Kernel { get; } = new("--kernel") { Description = "kernel: ELF, arm64 Image (gzip too) or raw binary (default: the built-in demo)", HelpName = "FILE" };
 
     public Option<string?> Initrd { get; } = new("--initrd") { Description = "initial ramdisk", HelpName = "FILE" };
@@ -81,5 +83,5 @@ internal sealed class RunOptions
     public Option<bool> GdbWait { get; } = new("--gdb-wait") { Description = "with --gdb: hold the vCPUs at their first instruction until gdb attaches and continues (QEMU's -S)" };
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci];
 }

@@ -9,7 +9,7 @@ artifacts=${ARM64DIFF_ARTIFACTS:-/tmp/art-arm64diff}
 cd "$root"
 if [ "$1" = golden ]; then
     ARM64DIFF_WRITE_GOLDEN=1 dotnet test tests/SoftKvm.Arm64.Cpu.Tests --artifacts-path "$artifacts" \
-        --filter "FullyQualifiedName~Differential.DifferentialTests.WriteGoldenVectors"
+        --filter "FullyQualifiedName~Differential.DifferentialTests.Write"
     exit
 fi
 ARM64DIFF_INSTRUCTIONS=${1:-100000} ARM64DIFF_SEED=${2:-} dotnet test tests/SoftKvm.Arm64.Cpu.Tests --artifacts-path "$artifacts" \

@@ -49,6 +49,10 @@ internal static class A64DecodeTable
         ("11010101000000110011xxxx10011111", A64Op.Dsb),
         ("11010101000000110011xxxx10111111", A64Op.Dmb),
         ("11010101000000110011xxxx11011111", A64Op.Isb),
+        ("11010101000000110011000011111111", A64Op.Sb),
+        ("11010101000000000100000000011111", A64Op.Cfinv),
+        ("11010101000000000100000000111111", A64Op.Xaflag),
+        ("11010101000000000100000001011111", A64Op.Axflag),
         ("1101010100000xxx0100xxxxxxx11111", A64Op.MsrImm),
         ("1101010100001xxxxxxxxxxxxxxxxxxx", A64Op.Sys),
         ("1101010100101xxxxxxxxxxxxxxxxxxx", A64Op.Sysl),
@@ -76,6 +80,12 @@ internal static class A64DecodeTable
         ("1x001000011xxxxx1xxxxxxxxxxxxxxx", A64Op.Ldaxp),
         ("xx001000100xxxxx1xxxxxxxxxxxxxxx", A64Op.Stlr),
         ("xx001000110xxxxx1xxxxxxxxxxxxxxx", A64Op.Ldar),
+        ("xx0010001x1xxxxxx11111xxxxxxxxxx", A64Op.Cas),
+        ("0x0010000x1xxxxxx11111xxxxxxxxxx", A64Op.Casp),
+
+        // Atomic memory operations (FEAT_LSE; LDAPR: FEAT_LRCPC) and LDAPR/STLR (unscaled immediate) (FEAT_LRCPC2)
+        ("xx111000xx1xxxxxxxxx00xxxxxxxxxx", A64Op.AtomicMemory),
+        ("xx011001xx0xxxxxxxxx00xxxxxxxxxx", A64Op.LdapurStlur),
 
         // Load register (literal)
         ("0x011000xxxxxxxxxxxxxxxxxxxxxxxx", A64Op.LdrLit),
@@ -116,6 +126,8 @@ internal static class A64DecodeTable
         ("x1101011001xxxxxxxxxxxxxxxxxxxxx", A64Op.SubsExt),
         ("x0011010000xxxxx000000xxxxxxxxxx", A64Op.Adc),
         ("x0111010000xxxxx000000xxxxxxxxxx", A64Op.Adcs),
+        ("10111010000xxxxxx00001xxxxx0xxxx", A64Op.Rmif),
+        ("00111010000000000x0010xxxxx01101", A64Op.Setf),
         ("x1011010000xxxxx000000xxxxxxxxxx", A64Op.Sbc),
         ("x1111010000xxxxx000000xxxxxxxxxx", A64Op.Sbcs),
         ("x0111010010xxxxxxxxx00xxxxx0xxxx", A64Op.CcmnReg),
@@ -175,6 +187,17 @@ internal static class A64DecodeTable
         ("0x001110000xxxxx001011xxxxxxxxxx", A64Op.SimdSmov),
         ("01011110000xxxxx000001xxxxxxxxxx", A64Op.SimdScalarDupElement),
         ("0xx01110xx1xxxxxxxxxx1xxxxxxxxxx", A64Op.SimdThreeSame),
+        ("0xx01110xx0xxxxx1xxxx1xxxxxxxxxx", A64Op.SimdThreeSameExtra),
+        ("01x11110xx0xxxxx1xxxx1xxxxxxxxxx", A64Op.SimdScalarThreeSameExtra),
+
+        // Cryptographic AES, three-register SHA, two-register SHA (FpSimd/Crypto/)
+        ("01001110xx10100xxxxx10xxxxxxxxxx", A64Op.CryptoAes),
+        ("01011110xx0xxxxx0xxx00xxxxxxxxxx", A64Op.CryptoSha3Reg),
+        ("01011110xx10100xxxxx10xxxxxxxxxx", A64Op.CryptoSha2Reg),
+        ("110011100xxxxxxx0xxxxxxxxxxxxxxx", A64Op.CryptoFourReg),
+        ("11001110100xxxxxxxxxxxxxxxxxxxxx", A64Op.CryptoXar),
+        ("11001110011xxxxx1x00xxxxxxxxxxxx", A64Op.CryptoSha512ThreeReg),
+        ("11001110110000001000xxxxxxxxxxxx", A64Op.CryptoSha512TwoReg),
         ("0xx01110xx10000xxxxx10xxxxxxxxxx", A64Op.SimdTwoRegMisc),
         ("0xx01110xx11000xxxxx10xxxxxxxxxx", A64Op.SimdAcrossLanes),
         ("0xx01110xx1xxxxxxxxx00xxxxxxxxxx", A64Op.SimdThreeDifferent),

@@ -5,7 +5,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// C4.1.95 Advanced SIMD vector and scalar x indexed element: MUL, MLA, MLS, [SU]MULL, [SU]MLAL,
 /// [SU]MLSL (and "2" forms), FMUL, FMLA, FMLS, FMULX, and the saturating doubling SQDMULH, SQRDMULH,
 /// SQDMULL{2}, SQDMLAL{2}, SQDMLSL{2} (vector and scalar). The ARMv8.1+ forms (SQRDMLAH, dot product,
-/// FCMLA) and the ARMv8.2 half-precision forms are UNDEFINED here.
+/// FCMLA) are in AdvSimdThreeSameExtra.cs; the ARMv8.2 half-precision forms are UNDEFINED.
 /// </summary>
 public sealed partial class Arm64Cpu
 {
@@ -17,6 +17,11 @@ public sealed partial class Arm64Cpu
 
     private Flow SimdIndexedElement(uint insn, bool scalar)
     {
+        if (TryIndexedElementExtension(insn, scalar, out Flow extension))
+        {
+            return extension;
+        }
+
         bool q = ((insn >> 30) & 1) != 0, u = ((insn >> 29) & 1) != 0;
         int size = (int)(insn >> 22) & 3, opcode = (int)(insn >> 12) & 15;
         int l = (int)(insn >> 21) & 1, m = (int)(insn >> 20) & 1, h = (int)(insn >> 11) & 1;

@@ -3,7 +3,7 @@ namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
 /// C4.1.95 Advanced SIMD three different: [SU]ADDL, [SU]ADDW, [SU]SUBL, [SU]SUBW, ADDHN, RADDHN,
-/// SUBHN, RSUBHN, [SU]ABAL, [SU]ABDL, [SU]MLAL, [SU]MLSL, [SU]MULL, PMULL (8B), and their "2" forms.
+/// SUBHN, RSUBHN, [SU]ABAL, [SU]ABDL, [SU]MLAL, [SU]MLSL, [SU]MULL, PMULL (8B; 1D with FEAT_PMULL), and their "2" forms.
 /// and the saturating doubling SQDMLAL, SQDMLSL, SQDMULL (vector, "2" and scalar forms).
 /// </summary>
 public sealed partial class Arm64Cpu
@@ -19,6 +19,18 @@ public sealed partial class Arm64Cpu
         bool q = ((insn >> 30) & 1) != 0 && !scalar, u = ((insn >> 29) & 1) != 0;
         int size = (int)(insn >> 22) & 3, opcode = (int)(insn >> 12) & 15;
         int rd = (int)insn & 31, rn = (int)(insn >> 5) & 31, rm = (int)(insn >> 16) & 31;
+        if (!scalar && !u && opcode == 14 && size == 3 && Has(CpuFeatures.Aes))
+        {
+            // PMULL{2} Vd.1Q, Vn.1D/2D, Vm.1D/2D (FEAT_PMULL).
+            if (!FpEnabled())
+            {
+                return Flow.Exception;
+            }
+
+            SetV(rd, AesCore.CarrylessMultiply(GetV(rn).Get(q ? 1 : 0, 3), GetV(rm).Get(q ? 1 : 0, 3)), true);
+            return Flow.Next;
+        }
+
         bool valid = scalar ? !u && size is 1 or 2 && opcode is 9 or 11 or 13 : size != 3 && opcode switch
         {
             0 or 1 or 2 or 3 or 4 or 5 or 6 or 7 or 8 or 10 or 12 => true,

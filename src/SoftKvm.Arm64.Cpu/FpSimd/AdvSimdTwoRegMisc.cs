@@ -231,7 +231,7 @@ public sealed partial class Arm64Cpu
             return Undefined();
         }
 
-        bool vectorOnly = key is 22 or 23 or 24 or 25 or 56 or 57 or 88 or 89 or 121 or 47 or 111 or 127 or 60 or 124;
+        bool vectorOnly = key is 22 or 23 or 24 or 25 or 56 or 57 or 88 or 89 or 121 or 47 or 111 or 127 or 60 or 124 or 30 or 31 or 94 or 95;
         bool valid = key switch
         {
             60 or 124 => !dbl,                                       // URECPE, URSQRTE (32-bit elements)
@@ -245,6 +245,7 @@ public sealed partial class Arm64Cpu
             24 or 25 or 56 or 57 or 88 or 89 or 121 => true,         // FRINTN/M/P/Z, FRINTA/X/I
             26 or 27 or 28 or 58 or 59 or 90 or 91 or 92 or 122 or 123 => true, // FCVT[NMAPZ][SU]
             29 or 93 => true,                                        // SCVTF, UCVTF
+            30 or 31 or 94 or 95 => Has(CpuFeatures.FrintTs),        // FRINT32Z, FRINT64Z, FRINT32X, FRINT64X
             _ => false,
         };
         if (!valid || (scalar && vectorOnly))
@@ -343,6 +344,10 @@ public sealed partial class Arm64Cpu
                 63 => FpRecpX(x, dbl),
                 29 => FixedToFp(dbl ? x : (ulong)(long)(int)x, true, 0, dbl),
                 93 => FixedToFp(x, false, 0, dbl),
+                30 => FpRoundIntN(x, dbl, 3, 32),
+                31 => FpRoundIntN(x, dbl, 3, 64),
+                94 => FpRoundIntN(x, dbl, FpRMode, 32),
+                95 => FpRoundIntN(x, dbl, FpRMode, 64),
                 _ => 0,
             };
             res.Set(i, esize, r);

@@ -42,7 +42,7 @@ public sealed partial class Arm64Cpu
             return Flow.Next;
         }
 
-        if (type == 3 || opcode > 15 || opcode is 6 or 13)
+        if (type == 3 || (opcode > 15 && !(opcode <= 19 && Has(CpuFeatures.FrintTs))) || opcode is 6 or 13)
         {
             return Undefined();
         }
@@ -67,6 +67,10 @@ public sealed partial class Arm64Cpu
             11 => FpRoundInt(a, dbl, 3, false),
             12 => FpRoundInt(a, dbl, 4, false),
             14 => FpRoundInt(a, dbl, FpRMode, true),
+            16 => FpRoundIntN(a, dbl, 3, 32),
+            17 => FpRoundIntN(a, dbl, FpRMode, 32),
+            18 => FpRoundIntN(a, dbl, 3, 64),
+            19 => FpRoundIntN(a, dbl, FpRMode, 64),
             _ => FpRoundInt(a, dbl, FpRMode, false),
         };
         SetScalar(rd, r, dbl);
@@ -275,6 +279,19 @@ public sealed partial class Arm64Cpu
         bool sf = (insn >> 31) != 0;
         uint type = (insn >> 22) & 3, rmode = (insn >> 19) & 3, opcode = (insn >> 16) & 7;
         int rd = (int)insn & 31, rn = (int)(insn >> 5) & 31;
+        if (!sf && type == 1 && rmode == 3 && opcode == 6 && ((insn >> 29) & 1) == 0 && Has(CpuFeatures.Jscvt))
+        {
+            // FJCVTZS Wd, Dn: NZCV = 0, Z, 0, 0.
+            if (!FpEnabled())
+            {
+                return Flow.Exception;
+            }
+
+            SetW(rd, FpToInt32Js(Vlow(rn), out bool exact));
+            State.Nzcv = exact ? FlagZ : 0;
+            return Flow.Next;
+        }
+
         if (type > 1 || ((insn >> 29) & 1) != 0 || opcode >= 6 || (opcode >= 2 && opcode <= 3 && rmode != 0) || (opcode is 4 or 5 && rmode != 0))
         {
             return Undefined();

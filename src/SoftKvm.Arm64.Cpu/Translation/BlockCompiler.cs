@@ -42,11 +42,13 @@ internal static class BlockCompiler
     /// <summary>
     /// Whether <paramref name="op"/> leaves the straight-line flow: branches, exception generation,
     /// WFI/WFE/SEV, ISB, system register and system instructions, and unallocated encodings. NOP, the
-    /// other hints, DMB, DSB and CLREX change nothing the run loop looks at and stay in the flow.
+    /// other hints, DMB, DSB, SB, CLREX and the flag manipulations (CFINV, XAFLAG, AXFLAG) change nothing
+    /// the run loop looks at and stay in the flow.
     /// </summary>
     public static bool EndsRun(A64Op op) =>
         op is A64Op.Undefined or (>= A64Op.BCond and <= A64Op.Tbnz)
-        && op is not (A64Op.Nop or A64Op.Hint or A64Op.Yield or A64Op.Dmb or A64Op.Dsb or A64Op.Clrex);
+        && op is not (A64Op.Nop or A64Op.Hint or A64Op.Yield or A64Op.Dmb or A64Op.Dsb or A64Op.Clrex
+            or A64Op.Sb or A64Op.Cfinv or A64Op.Xaflag or A64Op.Axflag);
 
     /// <summary>Whether <paramref name="op"/> is a PC-relative branch whose target is in the word.</summary>
     public static bool IsDirectBranch(A64Op op) =>

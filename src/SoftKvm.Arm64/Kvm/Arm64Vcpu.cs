@@ -43,7 +43,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     {
         _vm = vm;
         Mpidr = Kvm.Mpidr.FromVcpuId(id);
-        _cpu = new Arm64Cpu(vm.Memory, vm.Shared, this, Mpidr);
+        _cpu = new Arm64Cpu(vm.Memory, vm.Shared, this, Mpidr, vm.CpuModel);
     }
 
     /// <summary>MPIDR_EL1 of this vCPU, as KVM assigns it (<see cref="Kvm.Mpidr.FromVcpuId"/>).</summary>

@@ -1,6 +1,7 @@
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
+using SoftKvm.Core.Errors;
 
 namespace SoftKvm.Arm64.Kvm;
 
@@ -38,6 +39,29 @@ public sealed class Arm64Vm : Vm
     /// </summary>
     public MsiResult SignalMsi(ulong address, uint data, uint deviceId) =>
         InterruptController?.SignalMsi(address, data, deviceId) ?? MsiResult.NoController;
+
+    private CpuModel _cpuModel = CpuModel.CortexA57;
+
+    /// <summary>
+    /// The CPU model every vCPU of this VM implements (default <see cref="CpuModel.CortexA57"/>): its
+    /// MIDR_EL1, ID registers and optional features. Like KVM's VM-wide ID registers (writable until the
+    /// VM runs), it is chosen before the first vCPU is created, and every vCPU gets it at creation.
+    /// </summary>
+    /// <exception cref="VcpuException">a vCPU exists already (EBUSY).</exception>
+    public CpuModel CpuModel
+    {
+        get => _cpuModel;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (Vcpus.Count > 0)
+            {
+                throw new VcpuException("the CPU model is chosen before the first vCPU is created", KvmErrno.Busy);
+            }
+
+            _cpuModel = value;
+        }
+    }
 
     /// <summary>Creates arm64 vCPU <paramref name="id"/> (<c>KVM_CREATE_VCPU</c>); it must be <see cref="Arm64Vcpu.Init"/>ed before it runs.</summary>
     public new Arm64Vcpu CreateVcpu(int id) => (Arm64Vcpu)base.CreateVcpu(id);

@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Arm64.Vgic;
 using SoftKvm.Core;
@@ -22,9 +23,14 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
     public ulong GetMpidr(int vcpuId) => Mpidr.FromVcpuId(vcpuId);
 
     /// <inheritdoc />
-    public Vm CreateVm(int cpus, GicVersion gic)
+    public IReadOnlyList<Arm64CpuModelInfo> CpuModels { get; } =
+        [.. CpuModel.All.Select(m => new Arm64CpuModelInfo(m.Name, m.Description))];
+
+    /// <inheritdoc />
+    public Vm CreateVm(int cpus, GicVersion gic, string cpuModel)
     {
-        var vm = new Arm64Vm();
+        var model = CpuModel.Find(cpuModel) ?? throw new ConfigurationException($"unknown --cpu '{cpuModel}'");
+        var vm = new Arm64Vm { CpuModel = model };
         try
         {
             var vgic = new Vgic(vm, gic == GicVersion.V2 ? GicModel.V2 : GicModel.V3, cpus);

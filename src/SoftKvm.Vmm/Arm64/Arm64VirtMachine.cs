@@ -27,7 +27,8 @@ internal sealed class Arm64VirtMachine : IMachine
     {
         _backend = backend;
         DeviceTree = deviceTree;
-        Vm = backend.CreateVm(config.Cpus, config.OptionsOf<Arm64VirtOptions>().Gic);
+        var options = config.OptionsOf<Arm64VirtOptions>();
+        Vm = backend.CreateVm(config.Cpus, options.Gic, options.Cpu);
         try
         {
             Vm.SetMemoryRegion(0, RamBase, config.MemorySize);

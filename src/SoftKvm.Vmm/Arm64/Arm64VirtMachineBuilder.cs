@@ -45,10 +45,25 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
         }
     }
 
+    /// <summary>
+    /// The CPU models <c>--cpu</c> offers: the backend's, or only the default one without a backend
+    /// (creating fails as "not available" then anyway).
+    /// </summary>
+    public IReadOnlyList<Arm64CpuModelInfo> CpuModels =>
+        _backend?.CpuModels ?? [new Arm64CpuModelInfo(Arm64CpuModelInfo.DefaultName, "the default CPU model")];
+
+    /// <summary>The model called <paramref name="name"/> (case-insensitive).</summary>
+    /// <exception cref="ConfigurationException">no such model.</exception>
+    public Arm64CpuModelInfo CpuModel(string name) =>
+        CpuModels.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
+        ?? throw new ConfigurationException(
+            $"unknown --cpu '{name.Trim()}' (expected {string.Join(" or ", CpuModels.Select(m => m.Name))}; --cpu help lists them)");
+
     /// <inheritdoc />
     public IPreparedMachine Prepare(MachineConfig config)
     {
         Validate(config);
+        CpuModel(config.OptionsOf<Arm64VirtOptions>().Cpu);
         if (config.Kernel is null)
         {
             throw new ConfigurationException("no kernel given (--kernel FILE)");

@@ -7,4 +7,7 @@ public sealed record Arm64VirtOptions : IMachineOptions
 {
     /// <summary>The GIC model.</summary>
     public GicVersion Gic { get; init; } = GicVersion.V3;
+
+    /// <summary>The CPU model's name (<c>softkvm run --cpu</c>), one of <see cref="IArm64VirtBackend.CpuModels"/>.</summary>
+    public string Cpu { get; init; } = Arm64CpuModelInfo.DefaultName;
 }

@@ -16,12 +16,16 @@ public interface IArm64VirtBackend
     /// <summary>The MPIDR_EL1 vCPU <paramref name="vcpuId"/> will have (KVM's reset_mpidr).</summary>
     ulong GetMpidr(int vcpuId);
 
+    /// <summary>The CPU models the vCPUs can implement, the default (<see cref="Arm64CpuModelInfo.DefaultName"/>) first.</summary>
+    IReadOnlyList<Arm64CpuModelInfo> CpuModels { get; }
+
     /// <summary>
-    /// Creates a VM for <paramref name="cpus"/> vCPUs with an in-kernel GIC of version <paramref name="gic"/>
+    /// Creates a VM for <paramref name="cpus"/> vCPUs of CPU model <paramref name="cpuModel"/> (one of
+    /// <see cref="CpuModels"/>) with an in-kernel GIC of version <paramref name="gic"/>
     /// at the <see cref="VirtMemoryMap"/> addresses (distributor, v2 CPU interface or v3 redistributor
     /// regions), the architected timer on its PPIs, and PSCI over HVC. No memory slots, no vCPUs yet.
     /// </summary>
-    Vm CreateVm(int cpus, GicVersion gic);
+    Vm CreateVm(int cpus, GicVersion gic, string cpuModel);
 
     /// <summary>The input line of shared interrupt <paramref name="intId"/> (32..) of the VM's GIC, for a userspace device.</summary>
     IIrqLine GetSpiLine(Vm vm, int intId);

@@ -66,6 +66,18 @@ internal sealed class A64CaseGenerator
         A64Op.UmovToGeneral, A64Op.InsGeneral, A64Op.InsElement,
     ];
 
+    /// <summary>
+    /// The rows of the ARMv8.1+ instructions the <c>max</c> model implements, generated only for it
+    /// (<c>maxModel</c>) and compared with <c>qemu-aarch64 -cpu max</c>; on cortex-a57 they are UNDEFINED.
+    /// </summary>
+    public static readonly IReadOnlySet<A64Op> MaxOnly = new HashSet<A64Op>
+    {
+        A64Op.Cas, A64Op.Casp, A64Op.AtomicMemory, A64Op.LdapurStlur,
+        A64Op.Sb, A64Op.Cfinv, A64Op.Xaflag, A64Op.Axflag, A64Op.Rmif, A64Op.Setf,
+        A64Op.SimdThreeSameExtra, A64Op.SimdScalarThreeSameExtra, A64Op.CryptoAes, A64Op.CryptoSha3Reg, A64Op.CryptoSha2Reg,
+        A64Op.CryptoFourReg, A64Op.CryptoXar, A64Op.CryptoSha512ThreeReg, A64Op.CryptoSha512TwoReg,
+    };
+
     private readonly int[] _rows;
     private readonly (uint Mask, uint Value, int Row)[] _focused;
     private readonly List<uint> _pending = [];
@@ -91,15 +103,18 @@ internal sealed class A64CaseGenerator
     /// register), to compare UNDEFINED and fault behaviour; branches, literals and exclusives stay constrained.
     /// </param>
     /// <param name="includeUncovered">Also generate the <see cref="UncoveredRows"/>, unconstrained (for triage).</param>
-    public A64CaseGenerator(ulong seed, Func<A64Op, bool>? filter = null, int rawPercent = 0, bool includeUncovered = false)
+    /// <param name="maxModel">Also generate the <see cref="MaxOnly"/> rows (for the max model against <c>qemu -cpu max</c>).</param>
+    public A64CaseGenerator(ulong seed, Func<A64Op, bool>? filter = null, int rawPercent = 0, bool includeUncovered = false, bool maxModel = false)
     {
         _rawPercent = rawPercent;
         _rng = new SplitMix64(seed);
-        _rows = TestedRows().Concat(includeUncovered ? UncoveredRows() : [])
+        _rows = TestedRows(maxModel).Concat(includeUncovered ? UncoveredRows() : [])
             .Where(r => filter is null || filter(A64DecodeTable.Rows[r].Op)).ToArray();
         _focused = A64FocusedForms.Forms
             .Select(f => (Encoding: A64FocusedForms.Encoding(f.Pattern), Row: A64FocusedForms.Row(f.Pattern)))
             .Where(f => filter is null || filter(A64DecodeTable.Rows[f.Row].Op))
+            .Concat((maxModel ? A64FocusedForms.MaxForms : [])
+                .Select(f => (Encoding: A64FocusedForms.Encoding(f.Pattern), Row: A64FocusedForms.Row(f.Pattern))))
             .Select(f => (f.Encoding.Mask, f.Encoding.Value, f.Row)).ToArray();
         if (_rows.Length + _focused.Length == 0)
         {
@@ -119,12 +134,12 @@ internal sealed class A64CaseGenerator
     private readonly record struct Fixup(int Word, FixKind Kind, int TargetItem, uint Random);
 
     /// <summary>The indexes of the decode-table rows the generator produces.</summary>
-    public static IEnumerable<int> TestedRows()
+    public static IEnumerable<int> TestedRows(bool maxModel = false)
     {
         for (int r = 0; r < A64DecodeTable.Rows.Length; r++)
         {
             var op = A64DecodeTable.Rows[r].Op;
-            if (!DoNotTest.ContainsKey(op) && s_generated.Contains(op))
+            if (!DoNotTest.ContainsKey(op) && (s_generated.Contains(op) || (maxModel && MaxOnly.Contains(op))))
             {
                 yield return r;
             }
@@ -134,7 +149,8 @@ internal sealed class A64CaseGenerator
     /// <summary>Rows neither generated nor on <see cref="DoNotTest"/> (new rows the generator does not know yet).</summary>
     public static IEnumerable<int> UncoveredRows() =>
         Enumerable.Range(0, A64DecodeTable.Rows.Length)
-            .Where(r => !DoNotTest.ContainsKey(A64DecodeTable.Rows[r].Op) && !s_generated.Contains(A64DecodeTable.Rows[r].Op));
+            .Where(r => !DoNotTest.ContainsKey(A64DecodeTable.Rows[r].Op) && !s_generated.Contains(A64DecodeTable.Rows[r].Op)
+                && !MaxOnly.Contains(A64DecodeTable.Rows[r].Op));
 
     /// <summary>The next random case.</summary>
     public DiffCase Next()
@@ -235,6 +251,11 @@ internal sealed class A64CaseGenerator
 
         bool sf = (w >> 31) != 0;
         int rt = (int)Field(w, 0, 5), rn = (int)Field(w, 5, 5), rm = (int)Field(w, 16, 5), rt2 = (int)Field(w, 10, 5);
+        if (MaxOnly.Contains(op))
+        {
+            return MaxInstruction(row, w, op);
+        }
+
         if (!s_generated.Contains(op))
         {
             return Finish(row, w, null, 0);
@@ -405,6 +426,67 @@ internal sealed class A64CaseGenerator
             case A64Op.LdStUnscaled or A64Op.LdStPost or A64Op.LdStUnpriv or A64Op.LdStPre
                 or A64Op.LdStRegOffset or A64Op.LdStUnsignedOffset:
                 return Single(row, w, op);
+        }
+
+        return Finish(row, w, null, 0);
+    }
+
+    /// <summary>
+    /// A <see cref="MaxOnly"/> instruction: the atomics and ordered accesses get an aligned address in the
+    /// scratch page (no FEAT_LSE2: unaligned ones fault), unallocated forms are rerolled (o3/opc of the
+    /// atomic memory class other than SWP and LDAPR, an odd CASP register, LDAPURS to a register narrower
+    /// than its access); the flag instructions need nothing.
+    /// </summary>
+    private bool MaxInstruction(int row, uint w, A64Op op)
+    {
+        int size = (int)(w >> 30);
+        int rn = (int)Field(w, 5, 5);
+        switch (op)
+        {
+            case A64Op.SimdThreeSameExtra or A64Op.SimdScalarThreeSameExtra or A64Op.CryptoAes or A64Op.CryptoSha3Reg or A64Op.CryptoSha2Reg
+                or A64Op.CryptoFourReg or A64Op.CryptoXar or A64Op.CryptoSha512ThreeReg or A64Op.CryptoSha512TwoReg:
+                // Whole classes with forms of features max does not have (I8MM, BF16, FP16): their
+                // implemented forms come from A64FocusedForms.MaxForms.
+                return false;
+            case A64Op.AtomicMemory:
+            {
+                uint o3 = Field(w, 15, 1), opc = Field(w, 12, 3);
+                if (o3 == 1 && opc == 4)
+                {
+                    w = With(With(With(w, 23, 1, 1), 22, 1, 0), 16, 5, 31); // LDAPR
+                }
+                else if (o3 == 1 && opc != 0)
+                {
+                    return false;
+                }
+
+                return Memory(row, w, rn, 0, false, 1 << size, 1 << size, -1);
+            }
+
+            case A64Op.Cas:
+                return Memory(row, w, rn, 0, false, 1 << size, 1 << size, -1);
+            case A64Op.Casp:
+            {
+                if ((Field(w, 0, 1) | Field(w, 16, 1)) != 0)
+                {
+                    return false;
+                }
+
+                int bytes = 8 << (size & 1);
+                return Memory(row, w, rn, 0, false, bytes, bytes, -1);
+            }
+
+            case A64Op.LdapurStlur:
+            {
+                uint opc = Field(w, 22, 2);
+                if ((size == 3 && opc >= 2) || (size == 2 && opc == 3))
+                {
+                    return false;
+                }
+
+                long offset = (long)Field(w, 12, 9) << 55 >> 55;
+                return Memory(row, w, rn, offset, false, 1 << size, 1 << size, -1);
+            }
         }
 
         return Finish(row, w, null, 0);

@@ -70,6 +70,52 @@ internal static class A64FocusedForms
         ("FMULX (scalar, by element)", "01111111" + "10" + "xx" + "xxxx" + "1001" + "x" + "0" + "xxxxxxxxxx"),
     ];
 
+    /// <summary>
+    /// The forms of the max model's instructions that live in the FP/SIMD encoding classes (generated only
+    /// for the max model, against qemu -cpu max): RDM, DotProd, FCMA, FRINT32/64, FJCVTZS.
+    /// </summary>
+    public static readonly (string Name, string Pattern)[] MaxForms =
+    [
+        // Three same (extra): 0 Q U 01110 size 0 Rm 1 opcode 1 Rn Rd; scalar 01 U 11110 ...
+        ("SQRDMLAH (vector, H)", "0x101110" + "01" + "0" + "xxxxx" + "1" + "0000" + "1" + "xxxxxxxxxx"),
+        ("SQRDMLSH (vector, S)", "0x101110" + "10" + "0" + "xxxxx" + "1" + "0001" + "1" + "xxxxxxxxxx"),
+        ("SQRDMLAH (scalar, S)", "01111110" + "10" + "0" + "xxxxx" + "1" + "0000" + "1" + "xxxxxxxxxx"),
+        ("SQRDMLSH (scalar, H)", "01111110" + "01" + "0" + "xxxxx" + "1" + "0001" + "1" + "xxxxxxxxxx"),
+        ("SDOT (vector)", "0x001110" + "10" + "0" + "xxxxx" + "1" + "0010" + "1" + "xxxxxxxxxx"),
+        ("UDOT (vector)", "0x101110" + "10" + "0" + "xxxxx" + "1" + "0010" + "1" + "xxxxxxxxxx"),
+        ("FCMLA (vector, single)", "0x101110" + "10" + "0" + "xxxxx" + "1" + "10xx" + "1" + "xxxxxxxxxx"),
+        ("FCMLA (vector, double)", "01101110" + "11" + "0" + "xxxxx" + "1" + "10xx" + "1" + "xxxxxxxxxx"),
+        ("FCADD (vector, single)", "0x101110" + "10" + "0" + "xxxxx" + "1" + "11x0" + "1" + "xxxxxxxxxx"),
+        ("FCADD (vector, double)", "01101110" + "11" + "0" + "xxxxx" + "1" + "11x0" + "1" + "xxxxxxxxxx"),
+
+        // By element: 0 Q U 01111 size L M Rm opcode H 0 Rn Rd
+        ("SQRDMLAH (by element, S)", "0x101111" + "10" + "xx" + "xxxx" + "1101" + "x" + "0" + "xxxxxxxxxx"),
+        ("SQRDMLSH (by element, H)", "0x101111" + "01" + "xx" + "xxxx" + "1111" + "x" + "0" + "xxxxxxxxxx"),
+        ("SQRDMLAH (scalar, by element, H)", "01111111" + "01" + "xx" + "xxxx" + "1101" + "x" + "0" + "xxxxxxxxxx"),
+        ("SDOT (by element)", "0x001111" + "10" + "xx" + "xxxx" + "1110" + "x" + "0" + "xxxxxxxxxx"),
+        ("UDOT (by element)", "0x101111" + "10" + "xx" + "xxxx" + "1110" + "x" + "0" + "xxxxxxxxxx"),
+        ("FCMLA (by element, single)", "01101111" + "10" + "0x" + "xxxx" + "0xx1" + "x" + "0" + "xxxxxxxxxx"),
+
+        // FRINT32Z/X, FRINT64Z/X: scalar (FP data-processing 1 source, opcode 0100xx) and vector (two-reg misc 1111x)
+        ("FRINT32/64 (scalar)", "00011110" + "0x" + "1" + "0100xx" + "10000" + "xxxxxxxxxx"),
+        ("FRINT32/64 (vector, single)", "0xx01110" + "00" + "10000" + "1111x" + "10" + "xxxxxxxxxx"),
+        ("FRINT32/64 (vector, double)", "01x01110" + "01" + "10000" + "1111x" + "10" + "xxxxxxxxxx"),
+        ("FJCVTZS", "0001111001111110000000" + "xxxxxxxxxx"),
+
+        // Crypto: AES (opcode 001xx), SHA three-register (opcode 0-6), SHA two-register (opcode 0-2), PMULL 1Q
+        ("AESE/AESD/AESMC/AESIMC", "01001110" + "00" + "10100" + "001xx" + "10" + "xxxxxxxxxx"),
+        ("SHA1C/P/M/SU0, SHA256H/H2", "01011110" + "00" + "0" + "xxxxx" + "0" + "0xx" + "00" + "xxxxxxxxxx"),
+        ("SHA256H/H2/SU1", "01011110" + "00" + "0" + "xxxxx" + "0" + "10x" + "00" + "xxxxxxxxxx"),
+        ("SHA256SU1", "01011110" + "00" + "0" + "xxxxx" + "0" + "110" + "00" + "xxxxxxxxxx"),
+        ("SHA1H/SHA1SU1", "01011110" + "00" + "10100" + "0000x" + "10" + "xxxxxxxxxx"),
+        ("SHA256SU0", "01011110" + "00" + "10100" + "00010" + "10" + "xxxxxxxxxx"),
+        ("EOR3/BCAX", "110011100" + "0x" + "xxxxx" + "0" + "xxxxx" + "xxxxxxxxxx"),
+        ("XAR", "11001110100" + "xxxxx" + "xxxxxx" + "xxxxxxxxxx"),
+        ("SHA512H/H2/SU1, RAX1", "11001110011" + "xxxxx" + "1" + "0" + "00" + "xx" + "xxxxxxxxxx"),
+        ("SHA512SU0", "1100111011000000100000" + "xxxxxxxxxx"),
+        ("PMULL{2} (1Q)", "0x001110" + "11" + "1" + "xxxxx" + "1110" + "00" + "xxxxxxxxxx"),
+    ];
+
     /// <summary>The (mask, value) of a pattern.</summary>
     public static (uint Mask, uint Value) Encoding(string pattern)
     {

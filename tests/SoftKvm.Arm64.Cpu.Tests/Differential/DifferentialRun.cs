@@ -12,9 +12,9 @@ internal static class DifferentialRun
     }
 
     /// <summary>Generates cases from <paramref name="seed"/> until <paramref name="instructions"/> instructions under test.</summary>
-    public static List<DiffCase> Generate(ulong seed, int instructions, Func<A64Op, bool>? filter = null, int rawPercent = 0, bool includeUncovered = false)
+    public static List<DiffCase> Generate(ulong seed, int instructions, Func<A64Op, bool>? filter = null, int rawPercent = 0, bool includeUncovered = false, bool maxModel = false)
     {
-        var generator = new A64CaseGenerator(seed, filter, rawPercent, includeUncovered);
+        var generator = new A64CaseGenerator(seed, filter, rawPercent, includeUncovered, maxModel);
         var cases = new List<DiffCase>();
         int tested = 0;
         while (tested < instructions)
@@ -28,10 +28,10 @@ internal static class DifferentialRun
     }
 
     /// <summary>Runs every case on SoftKvm and compares with <paramref name="expected"/>.</summary>
-    public static Report Compare(IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, IReadOnlyList<DiffState> expected, bool memoryFaultsAlike = false, DiffEngine engine = DiffEngine.Interpreter)
+    public static Report Compare(IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, IReadOnlyList<DiffState> expected, bool memoryFaultsAlike = false, DiffEngine engine = DiffEngine.Interpreter, CpuModel? model = null)
     {
         var divergences = new List<string>();
-        using var runner = new SoftKvmDiffRunner(engine);
+        using var runner = new SoftKvmDiffRunner(engine, model);
         for (int i = 0; i < cases.Count; i++)
         {
             var actual = runner.Run(cases[i], initial[i]);

@@ -37,20 +37,21 @@ internal static class QemuReference
     public static string ToolsDirectory => FindTools();
 
     /// <summary>Runs <paramref name="cases"/> under QEMU, in batches of <paramref name="batch"/> cases per process.</summary>
-    public static DiffState[] Run(IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, int batch = 4000)
+    /// <param name="cpu">The <c>-cpu</c> QEMU runs (cortex-a57, or max for the max model's instructions).</param>
+    public static DiffState[] Run(IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, int batch = 4000, string cpu = "cortex-a57")
     {
         string harness = s_harness.Value ?? throw new InvalidOperationException("the reference harness could not be built");
         var results = new DiffState[cases.Count];
         for (int startIndex = 0; startIndex < cases.Count; startIndex += batch)
         {
             int count = Math.Min(batch, cases.Count - startIndex);
-            RunBatch(harness, cases, initial, startIndex, count, results);
+            RunBatch(harness, cases, initial, startIndex, count, results, cpu);
         }
 
         return results;
     }
 
-    private static void RunBatch(string harness, IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, int first, int count, DiffState[] results)
+    private static void RunBatch(string harness, IReadOnlyList<DiffCase> cases, IReadOnlyList<DiffState> initial, int first, int count, DiffState[] results, string cpu)
     {
         var psi = new ProcessStartInfo(FindOnPath("qemu-aarch64")!)
         {
@@ -60,7 +61,7 @@ internal static class QemuReference
             UseShellExecute = false,
         };
         psi.ArgumentList.Add("-cpu");
-        psi.ArgumentList.Add("cortex-a57");
+        psi.ArgumentList.Add(cpu);
         psi.ArgumentList.Add(harness);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("qemu-aarch64 did not start");
         var stderr = process.StandardError.ReadToEndAsync();

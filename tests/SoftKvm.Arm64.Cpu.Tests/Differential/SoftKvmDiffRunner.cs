@@ -29,14 +29,15 @@ internal sealed class SoftKvmDiffRunner : IDisposable
     /// translated on its first entry, and one run of the CPU executes the case, its branch to the
     /// epilogue, and then spins there (for cases that run to their end without a signal).
     /// </param>
-    public SoftKvmDiffRunner(DiffEngine engine = DiffEngine.Interpreter)
+    /// <param name="model">The CPU model (default cortex-a57).</param>
+    public SoftKvmDiffRunner(DiffEngine engine = DiffEngine.Interpreter, CpuModel? model = null)
     {
         _engine = engine;
         _translated = engine != DiffEngine.Interpreter;
         _memory.SetRegion(0, new GuestPhysAddr(DiffLayout.CodeBase), 4096, MemorySlotFlags.None);
         _memory.SetRegion(1, new GuestPhysAddr(DiffLayout.ScratchBase), DiffLayout.ScratchSize, MemorySlotFlags.None);
-        UserIdentityMap.Install(_memory, 2);
-        _cpu = new Arm64Cpu(_memory, _shared, new NoHypervisor(), 0x8000_0000);
+        Harness.UserIdentityMap.Install(_memory, 2);
+        _cpu = new Arm64Cpu(_memory, _shared, new NoHypervisor(), 0x8000_0000, model);
     }
 
     public DiffState Run(DiffCase c, DiffState initial)

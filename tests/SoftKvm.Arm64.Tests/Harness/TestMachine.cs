@@ -22,9 +22,9 @@ internal sealed class TestMachine : IDisposable
     /// <summary>Another unbacked address used as an exit marker.</summary>
     public const ulong MarkerBase = 0x0A00_0000;
 
-    public TestMachine(ulong ramSize = 16 << 20, int vcpus = 1, bool vectors = true)
+    public TestMachine(ulong ramSize = 16 << 20, int vcpus = 1, bool vectors = true, CpuModel? model = null)
     {
-        Vm = new Arm64Vm();
+        Vm = new Arm64Vm { CpuModel = model ?? CpuModel.CortexA57 };
         Vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), ramSize);
         for (int i = 0; i < vcpus; i++)
         {

@@ -19,9 +19,15 @@ internal sealed class FakeArm64Backend : IArm64VirtBackend
 
     public ulong GetMpidr(int vcpuId) => (1UL << 31) | (ulong)(vcpuId & 0xf) | ((ulong)((vcpuId >> 4) & 0xff) << 8);
 
-    public Vm CreateVm(int cpus, GicVersion gic)
+    public IReadOnlyList<Arm64CpuModelInfo> CpuModels { get; } =
+        [new(Arm64CpuModelInfo.DefaultName, "the fake default"), new("max", "the fake max")];
+
+    public string? CpuModel { get; private set; }
+
+    public Vm CreateVm(int cpus, GicVersion gic, string cpuModel)
     {
         Gic = gic;
+        CpuModel = cpuModel;
         Vm = new FakeVm(cpus);
         return Vm;
     }

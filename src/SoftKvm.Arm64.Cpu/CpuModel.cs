@@ -1,0 +1,102 @@
+namespace SoftKvm.Arm64.Cpu;
+
+/// <summary>
+/// A CPU model: the identity (MIDR_EL1) and the optional features (<see cref="CpuFeatures"/>) a PE has,
+/// given to <see cref="Arm64Cpu"/> when it is created, as KVM_ARM_VCPU_INIT gives a vCPU its target and
+/// features. The ID registers are derived from <see cref="Features"/> here, in one place, so a model
+/// advertises exactly what the CPU implements for it. <see cref="CortexA57"/> (ARMv8.0 with CRC32, the
+/// default) and <see cref="Max"/> (everything SoftKvm implements, like QEMU's <c>-cpu max</c>).
+/// </summary>
+public sealed class CpuModel
+{
+    private CpuModel(string name, string description, ulong midr, CpuFeatures features)
+    {
+        Name = name;
+        Description = description;
+        Midr = midr;
+        Features = features;
+    }
+
+    /// <summary>A Cortex-A57 r1p0: ARMv8.0 with CRC32.</summary>
+    public static CpuModel CortexA57 { get; } = new("cortex-a57", "Cortex-A57 r1p0: ARMv8.0 with CRC32 (the default)", 0x411F_D070, CpuFeatures.None);
+
+    /// <summary>
+    /// Every optional feature SoftKvm implements. MIDR_EL1 has implementer 0 ("reserved for software
+    /// use", as QEMU's max), so no erratum workaround of a real core applies to it.
+    /// </summary>
+    public static CpuModel Max { get; } = new("max", "every feature SoftKvm implements (ARMv8.1-v8.5 extensions)", 0x000F_0530,
+        CpuFeatures.Lse | CpuFeatures.Lrcpc | CpuFeatures.Lrcpc2 | CpuFeatures.FlagM | CpuFeatures.FlagM2 | CpuFeatures.Sb
+        | CpuFeatures.Ssbs | CpuFeatures.Dit | CpuFeatures.Rdm | CpuFeatures.DotProd | CpuFeatures.Fcma | CpuFeatures.Jscvt
+        | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256
+        | CpuFeatures.Sha512 | CpuFeatures.Sha3 | CpuFeatures.Pan | CpuFeatures.Uao | CpuFeatures.Cnp | CpuFeatures.Ttl | CpuFeatures.E0pd
+        | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation);
+
+    /// <summary>The models, the default first.</summary>
+    public static IReadOnlyList<CpuModel> All { get; } = [CortexA57, Max];
+
+    /// <summary>The model called <paramref name="name"/> (case-insensitive), or null.</summary>
+    public static CpuModel? Find(string name) =>
+        All.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The name <c>--cpu</c> takes.</summary>
+    public string Name { get; }
+
+    /// <summary>One line for <c>--cpu help</c>.</summary>
+    public string Description { get; }
+
+    /// <summary>MIDR_EL1.</summary>
+    public ulong Midr { get; }
+
+    /// <summary>The optional features implemented.</summary>
+    public CpuFeatures Features { get; }
+
+    /// <summary>Whether every feature of <paramref name="f"/> is implemented.</summary>
+    public bool Has(CpuFeatures f) => (Features & f) == f;
+
+    /// <summary>ID_AA64PFR0_EL1 without the GIC field: EL0 and EL1 AArch64 only, FP and AdvSIMD (0), DIT, CSV2, CSV3.</summary>
+    public ulong IdAa64Pfr0 => 0x11 | Field(CpuFeatures.Dit, 48, 1) | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
+
+    /// <summary>ID_AA64PFR1_EL1: SSBS (2: PSTATE.SSBS with MSR/MRS SSBS).</summary>
+    public ulong IdAa64Pfr1 => Field(CpuFeatures.Ssbs, 4, 2);
+
+    /// <summary>ID_AA64ISAR0_EL1: AES/PMULL, SHA1, SHA2, CRC32 (always), Atomic, RDM, SHA3, SM3, SM4, DP, TS.</summary>
+    public ulong IdAa64Isar0 =>
+        (Has(CpuFeatures.Aes) ? 2UL << 4 : 0)
+        | Field(CpuFeatures.Sha1, 8, 1)
+        | (Has(CpuFeatures.Sha512) ? 2UL << 12 : Field(CpuFeatures.Sha256, 12, 1))
+        | (1UL << 16)
+        | Field(CpuFeatures.Lse, 20, 2)
+        | Field(CpuFeatures.Rdm, 28, 1)
+        | Field(CpuFeatures.Sha3, 32, 1)
+        | Field(CpuFeatures.Sm3, 36, 1)
+        | Field(CpuFeatures.Sm4, 40, 1)
+        | Field(CpuFeatures.DotProd, 44, 1)
+        | (Has(CpuFeatures.FlagM2) ? 2UL << 52 : Field(CpuFeatures.FlagM, 52, 1));
+
+    /// <summary>ID_AA64ISAR1_EL1: DPB, JSCVT, FCMA, LRCPC, FRINTTS, SB.</summary>
+    public ulong IdAa64Isar1 =>
+        (Has(CpuFeatures.Dpb2) ? 2UL : Field(CpuFeatures.Dpb, 0, 1))
+        | Field(CpuFeatures.Jscvt, 12, 1)
+        | Field(CpuFeatures.Fcma, 16, 1)
+        | (Has(CpuFeatures.Lrcpc2) ? 2UL << 20 : Field(CpuFeatures.Lrcpc, 20, 1))
+        | Field(CpuFeatures.FrintTs, 32, 1)
+        | Field(CpuFeatures.Sb, 36, 1);
+
+    /// <summary>ID_AA64MMFR0_EL1: 40-bit PA, 16-bit ASIDs, little-endian only, 4K/16K/64K granules.</summary>
+    public ulong IdAa64Mmfr0 => 0x0000_0000_0010_0022;
+
+    /// <summary>ID_AA64MMFR1_EL1: PAN.</summary>
+    public ulong IdAa64Mmfr1 => Field(CpuFeatures.Pan, 20, 1);
+
+    /// <summary>ID_AA64MMFR2_EL1: CnP, UAO, TTL, E0PD.</summary>
+    public ulong IdAa64Mmfr2 =>
+        Field(CpuFeatures.Cnp, 0, 1) | Field(CpuFeatures.Uao, 4, 1) | Field(CpuFeatures.Ttl, 48, 1) | Field(CpuFeatures.E0pd, 60, 1);
+
+    /// <summary>ID_AA64DFR0_EL1: debug v8, 2 breakpoints, 2 watchpoints, 1 context-aware breakpoint, no PMU.</summary>
+    public ulong IdAa64Dfr0 => 0x0000_0000_0010_1006;
+
+    private ulong Field(CpuFeatures f, int lsb, ulong value) => Has(f) ? value << lsb : 0;
+
+    /// <inheritdoc />
+    public override string ToString() => Name;
+}

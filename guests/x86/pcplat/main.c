@@ -7,9 +7,7 @@
  */
 #include "../common/io.h"
 
-
 static inline u32 bswap32(u32 v) { return __builtin_bswap32(v); }
-
 
 static int failures;
 

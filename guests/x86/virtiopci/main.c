@@ -8,8 +8,6 @@
  */
 #include "../common/io.h"
 
-
-
 static int failures;
 
 static void check(const char *what, int ok)

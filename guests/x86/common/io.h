@@ -9,6 +9,18 @@ typedef unsigned long long u64;
 
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline u16 inw(u16 port) { u16 v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline u32 inl(u16 port) { u32 v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+/* MMIO at a physical address (paging off or identity-mapped). */
+static inline u8 rd8(u32 a) { return *(volatile u8 *)(unsigned long)a; }
+static inline u16 rd16(u32 a) { return *(volatile u16 *)(unsigned long)a; }
+static inline u32 rd32(u32 a) { return *(volatile u32 *)(unsigned long)a; }
+static inline void wr8(u32 a, u8 v) { *(volatile u8 *)(unsigned long)a = v; }
+static inline void wr16(u32 a, u16 v) { *(volatile u16 *)(unsigned long)a = v; }
+static inline void wr32(u32 a, u32 v) { *(volatile u32 *)(unsigned long)a = v; }
 
 static void putc_serial(char c) { outb(0x3F8, (u8)c); }
 

@@ -8,16 +8,6 @@
  */
 #include "../common/io.h"
 
-static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline u32 inl(u16 port) { u32 v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-
-static u8 rd8(u32 a) { return *(volatile u8 *)a; }
-static u16 rd16(u32 a) { return *(volatile u16 *)a; }
-static u32 rd32(u32 a) { return *(volatile u32 *)a; }
-static void wr8(u32 a, u8 v) { *(volatile u8 *)a = v; }
-static void wr16(u32 a, u16 v) { *(volatile u16 *)a = v; }
-static void wr32(u32 a, u32 v) { *(volatile u32 *)a = v; }
-
 static int failures;
 
 static void check(const char *what, int ok)

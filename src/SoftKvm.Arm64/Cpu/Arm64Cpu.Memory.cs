@@ -35,9 +35,9 @@ internal sealed unsafe partial class Arm64Cpu
     private const int TlbMask = (1 << TlbBits) - 1;
     private const int DecodeCacheBits = 14;
 
-    private readonly TlbEntry[] _readTlb = new TlbEntry[1 << TlbBits];
-    private readonly TlbEntry[] _writeTlb = new TlbEntry[1 << TlbBits];
-    private readonly TlbEntry[] _execTlb = new TlbEntry[1 << TlbBits];
+    private readonly TlbEntry[] _readTlb = GC.AllocateArray<TlbEntry>(1 << TlbBits, pinned: true);
+    private readonly TlbEntry[] _writeTlb = GC.AllocateArray<TlbEntry>(1 << TlbBits, pinned: true);
+    private readonly TlbEntry[] _execTlb = GC.AllocateArray<TlbEntry>(1 << TlbBits, pinned: true);
     private readonly ulong[] _decodeCache = new ulong[1 << DecodeCacheBits];
     private long _memoryGeneration;
     private long _tlbEpoch;
@@ -53,6 +53,7 @@ internal sealed unsafe partial class Arm64Cpu
         Array.Clear(_readTlb);
         Array.Clear(_writeTlb);
         Array.Clear(_execTlb);
+        ClearJumpCache();
         ResetAsidContexts();
     }
 

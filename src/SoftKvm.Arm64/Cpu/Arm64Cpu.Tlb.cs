@@ -100,6 +100,7 @@ internal sealed partial class Arm64Cpu
     {
         int asid = (int)(operand >> 48) & AsidMask;
         ulong va = operand << 12; // VA[55:12] = Xt[43:0]
+        ClearJumpCache(); // it maps guest addresses to code without the execute TLB
         switch (op2)
         {
             case 0:

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Cpu.Translation;
+using SoftKvm.Arm64.Cpu.Translation.Native;
 using SoftKvm.Core.Memory;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -14,8 +15,14 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed unsafe partial class Arm64Cpu
 {
-    /// <summary>The architectural state.</summary>
-    public CpuState State;
+    /// <summary>The architectural state, in the native context (memory that does not move, which generated code addresses).</summary>
+    public ref CpuState State => ref _context->State;
+
+    /// <summary>The pinned block that holds <see cref="_context"/> (owned here, freed with the CPU).</summary>
+    private readonly byte[] _contextMemory = GC.AllocateArray<byte>(sizeof(NativeContext) + 64, pinned: true);
+
+    /// <summary>The state generated code reads and writes (<see cref="NativeContext"/>), 64-byte aligned in <see cref="_contextMemory"/>.</summary>
+    private readonly NativeContext* _context;
 
     /// <summary>The syndrome of the last <see cref="CpuExit.DataAbort"/>.</summary>
     public TrapInfo Trap;
@@ -34,6 +41,9 @@ internal sealed unsafe partial class Arm64Cpu
         _shared = shared;
         _host = host;
         _mpidr = mpidr;
+        _context = (NativeContext*)(((nint)Unsafe.AsPointer(ref _contextMemory[0]) + 63) & ~(nint)63);
+        InitializeNative();
+        shared.Register(this);
         Reset();
     }
 
@@ -134,10 +144,15 @@ internal sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// Runs guest instructions until a trap, an exception that needs the hypervisor, a non-zero request
-    /// word, or <paramref name="budget"/> instructions.
+    /// word, or <paramref name="budget"/> instructions: as native code (Translation/Native) where the host
+    /// allows it, else interpreted with the IL block tiers.
     /// </summary>
+    public CpuExit Run(ref int requests, long budget) =>
+        TranslationEnabled && NativeEnabled ? RunNative(ref requests, budget) : RunInterpreter(ref requests, budget);
+
+    /// <summary>The interpreter (with the IL block tiers when <see cref="TranslationEnabled"/> and not native).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // one steady code shape, not tiered on a profile
-    public CpuExit Run(ref int requests, long budget)
+    private CpuExit RunInterpreter(ref int requests, long budget)
     {
         if (_memoryGeneration != _memory.Generation)
         {
@@ -182,7 +197,7 @@ internal sealed unsafe partial class Arm64Cpu
             {
                 blockEntry = false;
                 TranslatedBlock? block;
-                if (TranslationEnabled && !_attention && !_hwBreakpointsArmed && budget >= BlockCompiler.MaxInstructions
+                if (TranslationEnabled && !NativeEnabled && !_attention && !_hwBreakpointsArmed && budget >= BlockCompiler.MaxInstructions
                     && (block = FindBlock(host, pc)) is not null)
                 {
                     int result = block.Run(this, pc, ref requests, BlockLimit(block, budget));

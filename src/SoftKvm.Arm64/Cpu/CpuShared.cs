@@ -67,8 +67,20 @@ internal sealed class CpuShared
     /// <summary>Serialises recording and replaying broadcast TLB invalidations.</summary>
     public object TlbiLock { get; } = new();
 
+    private readonly List<Arm64Cpu> _pes = [];
+
+    /// <summary>Adds a PE of the VM (its native code is asked to stop at every broadcast invalidation).</summary>
+    public void Register(Arm64Cpu pe)
+    {
+        lock (TlbiLock)
+        {
+            _pes.Add(pe);
+        }
+    }
+
     /// <summary>
-    /// Records a broadcast TLB invalidation (the TLBI's op2 and its Xt operand) and returns the new epoch.
+    /// Records a broadcast TLB invalidation (the TLBI's op2 and its Xt operand) and returns the new epoch;
+    /// native code running on the other PEs returns to its run loop, which replays it.
     /// </summary>
     public long BroadcastTlbi(int op2, ulong operand)
     {
@@ -77,6 +89,11 @@ internal sealed class CpuShared
             long epoch = _tlbEpoch + 1;
             _tlbiRing[epoch & (TlbiRingSize - 1)] = (op2, operand);
             Volatile.Write(ref _tlbEpoch, epoch);
+            foreach (Arm64Cpu pe in _pes)
+            {
+                pe.RequestExit();
+            }
+
             return epoch;
         }
     }

@@ -196,6 +196,9 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     }
 
     /// <inheritdoc />
+    protected override void OnRequestMade() => _cpu.RequestExit();
+
+    /// <inheritdoc />
     protected override RunResult BeforeRun()
     {
         if (!_initialized)

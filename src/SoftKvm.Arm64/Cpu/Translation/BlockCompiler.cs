@@ -39,7 +39,7 @@ internal static class BlockCompiler
     /// <summary>Returned by <see cref="Arm64Cpu.RunChained"/> when the chain is as deep as it may go: nothing ran.</summary>
     public const int NotChained = -2;
 
-    private static readonly FieldInfo s_state = typeof(Arm64Cpu).GetField(nameof(Arm64Cpu.State))!;
+    private static readonly MethodInfo s_state = typeof(Arm64Cpu).GetProperty(nameof(Arm64Cpu.State))!.GetMethod!;
 
     private static readonly FieldInfo s_pc = typeof(CpuState).GetField(nameof(CpuState.Pc))!;
 
@@ -365,7 +365,7 @@ internal static class BlockCompiler
         public void SetPc(int index)
         {
             il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldflda, s_state);
+            il.Emit(OpCodes.Call, s_state);
             il.Emit(OpCodes.Ldarg_2);
             if (index != 0)
             {

@@ -42,9 +42,9 @@ internal sealed unsafe class NativeTranslator
     /// <paramref name="mode"/> and returns its first entry; null when the code cache is full (a flush is
     /// then pending).
     /// </summary>
-    public NativeEntry? Translate(NativeCodeCache cache, uint* host, ulong pc, BlockMode mode)
+    public NativeEntry? Translate(NativeCodeCache cache, uint* host, ulong pc, BlockMode mode, int maxInstructions = MaxInstructions)
     {
-        Discover(host, pc, out int[] indices, out bool[] isLabel, out bool[] isEntry);
+        Discover(host, pc, out int[] indices, out bool[] isLabel, out bool[] isEntry, maxInstructions);
         var words = new uint[indices.Length];
         var decoded = new A64Op[indices.Length];
         for (int k = 0; k < indices.Length; k++)
@@ -103,7 +103,7 @@ internal sealed unsafe class NativeTranslator
     /// branch targets, the instructions after calls and system instructions) and which are entries (the
     /// first, targets of backward branches, the instructions after calls and system instructions).
     /// </summary>
-    public static void Discover(uint* host, ulong pc, out int[] indices, out bool[] isLabel, out bool[] isEntry)
+    public static void Discover(uint* host, ulong pc, out int[] indices, out bool[] isLabel, out bool[] isEntry, int maxInstructions = MaxInstructions)
     {
         int first = -(int)((pc & 0xFFF) >> 2), last = first + 1023;
         var found = new SortedSet<int>();
@@ -112,10 +112,10 @@ internal sealed unsafe class NativeTranslator
         var returns = new HashSet<int>();
         var work = new Stack<int>();
         work.Push(0);
-        while (work.Count > 0 && found.Count < MaxInstructions)
+        while (work.Count > 0 && found.Count < maxInstructions)
         {
             int i = work.Pop();
-            while (i >= first && i <= last && found.Count < MaxInstructions && found.Add(i))
+            while (i >= first && i <= last && found.Count < maxInstructions && found.Add(i))
             {
                 A64Op op = A64Decoder.Decode(host[i]);
                 if (BlockCompiler.IsDirectBranch(op))

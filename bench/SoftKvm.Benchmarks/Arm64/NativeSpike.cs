@@ -1,0 +1,292 @@
+using SoftKvm.Arm64.Cpu;
+using SoftKvm.Arm64.Cpu.Translation;
+using SoftKvm.Arm64.Cpu.Translation.Native;
+using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
+using SoftKvm.Arm64.Kvm;
+using SoftKvm.Core;
+
+namespace SoftKvm.Benchmarks.Arm64;
+
+/// <summary>
+/// The native code generator's spike (issue 18), in-process: for the hot loops of computebench.elf,
+/// (a) the time to compile each loop's block natively (IR, passes, encoding, publishing) and as an
+/// optimized IL block (IL, RyuJIT), and (b) the guest instructions per second of each loop run as
+/// native code and as the optimized IL block. Engines alternate (A B A B ...); medians are printed.
+/// <c>dotnet run -c Release --project bench/SoftKvm.Benchmarks -- arm64-native-spike [reps]</c>
+/// </summary>
+public static unsafe class NativeSpike
+{
+    private const ulong RamBase = 0x4000_0000;
+    private const ulong RamSize = 256UL << 20;
+    private const ulong Data = 0x4400_0000; // 64 MiB into RAM: the loops' buffers
+    private const ulong Stack = 0x4300_0000;
+
+    /// <summary>A loop of computebench.elf: where it starts, how to make it run long, and how much of it one pass runs.</summary>
+    private sealed record Loop(string Name, ulong Pc, long Pass, Action<Arm64Cpu> Setup);
+
+    private static readonly Loop[] Loops =
+    [
+        // ldr x1,[sp,#120]; strb wzr,[x0],#1; cmp x1,x0; b.ne
+        new("clear (strb post-index)", 0x400805ec, 4_000_000, c =>
+        {
+            c.State.SpEl1 = Stack;
+            c.State.X[0] = Data;
+            Poke(c, Stack + 120, Data + (32UL << 20));
+        }),
+
+        // madd; lsr; strb post-index; cmp; b.ne
+        new("lcg fill (madd, strb)", 0x40080644, 5_000_000, c =>
+        {
+            c.State.X[0] = 0x123456789abcdefUL;
+            c.State.X[22] = 6364136223846793005UL;
+            c.State.X[21] = 1442695040888963407UL;
+            c.State.X[1] = Data;
+            c.State.X[24] = Data + (32UL << 20);
+        }),
+
+        // ldrb post-index; eor; and; ldr [x20, x0, lsl #2]; eor lsr; cmp; b.ne
+        new("crc32 table (ldrb, ldr indexed)", 0x40080664, 7_000_000, c =>
+        {
+            c.State.X[2] = Data;
+            c.State.X[24] = Data + (32UL << 20);
+            c.State.X[20] = Data + (48UL << 20);
+            c.State.X[1] = 0xffffffff;
+        }),
+
+        // strb [x26, x1]; add; cmp; b.ls
+        new("sieve mark (strb indexed, b.ls)", 0x40080710, 4_000_000, c =>
+        {
+            c.State.X[26] = Data;
+            c.State.X[1] = 0;
+            c.State.X[0] = 3;
+            c.State.X[3] = 30UL << 20;
+            c.State.X[5] = 1;
+        }),
+
+        // ldr post-index x2; smaddl; cmp; b.ne
+        new("matrix (ldr post-index, smaddl)", 0x40080808, 2_500_000, c =>
+        {
+            c.State.X[10] = Data;
+            c.State.X[7] = Data + (8UL << 20);
+            c.State.X[11] = Data + (8UL << 20) + (96UL * 600_000);
+            c.State.X[2] = 0;
+        }),
+
+        // ldr indexed x2; sub; cbz; madd; csel ls; cmp; b.ne (the sort check)
+        new("sort check (ldr, csel, madd)", 0x400808d0, 80_000, c =>
+        {
+            c.State.X[23] = Data;
+            c.State.X[0] = 1;
+            c.State.X[1] = 1;
+            c.State.X[4] = 1000003;
+            c.State.X[27] = 0;
+        }),
+
+        // madd, and, lsr, ubfx, lsrv, add sxtb, asrv, add sxtw, eor, mul, umulh, cmp w, b.ne: registers only
+        new("hash (mul, umulh, shifts)", 0x40080a6c, 5_000_000, c =>
+        {
+            c.State.X[2] = 0x123456789abcdefUL;
+            c.State.X[22] = 6364136223846793005UL;
+            c.State.X[21] = 1442695040888963407UL;
+            c.State.X[1] = 1469598103934665603UL;
+            c.State.X[7] = 0x100000001b3UL;
+            c.State.X[3] = 0;
+            c.State.X[6] = 0xffffffffUL;
+        }),
+
+        // xorshift, two udiv, msub, ror, rbit, clz and an inner popcount loop (ands, b.ne)
+        new("mix (udiv, rbit, clz, inner loop)", 0x4008095c, 5_000_000, c =>
+        {
+            c.State.X[0] = 0x2fe94f82a000UL;
+            c.State.X[1] = 0x9e3779b97f4a7c15UL;
+            c.State.X[28] = 0xf4c58c31d00eUL;
+            c.State.X[8] = 0x5555555555555556UL;
+            c.State.X[6] = unchecked((ulong)-7L);
+            c.State.X[4] = 4;
+            c.State.X[2] = 0;
+            c.State.X[3] = 2;
+            c.State.X[5] = 1;
+            c.State.X[7] = ulong.MaxValue;
+        }),
+    ];
+
+    private static void Poke(Arm64Cpu cpu, ulong address, ulong value) => s_vm!.Memory.Write(new GuestPhysAddr(address), value);
+
+    [ThreadStatic]
+    private static Arm64Vm? s_vm;
+
+    public static int Run(string[] args)
+    {
+        int reps = args.Length > 1 && int.TryParse(args[1], out int n) ? n : 5;
+        byte[] elf = File.ReadAllBytes(ComputeGuestRunner.FindGuest("computebench.elf"));
+        Console.WriteLine($"native code generator spike: {Loops.Length} loops of computebench.elf, {reps} alternating repetitions, medians");
+        Console.WriteLine();
+        CompileTimes(elf, reps);
+        Console.WriteLine();
+        CodeSpeed(elf, reps);
+        return 0;
+    }
+
+    private static (Arm64Vm Vm, Arm64Vcpu Vcpu) NewMachine(byte[] elf)
+    {
+        var vm = new Arm64Vm();
+        vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), RamSize);
+        ComputeGuestRunner.LoadElf(vm, elf);
+        var vcpu = (Arm64Vcpu)vm.CreateVcpu(0);
+        vcpu.Init(new Arm64VcpuInit());
+        return (vm, vcpu);
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values.Count % 2 == 1 ? values[values.Count / 2] : (values[(values.Count / 2) - 1] + values[values.Count / 2]) / 2;
+    }
+
+    /// <summary>(a) Compile time of each loop's block: native (max 16 instructions, as the IL block) against the optimized IL block.</summary>
+    private static void CompileTimes(byte[] elf, int reps)
+    {
+        var (vm, vcpu) = NewMachine(elf);
+        using var machine = vm;
+        var cache = NativeCodeCache.Instance;
+        var translator = NativeTranslator.ForThisThread;
+        const int perRep = 20;
+
+        // Warm both paths up: the JIT tiers the translator's own code (and the IL compiler's) after a few
+        // dozen calls, in the background; measure the steady state.
+        for (int w = 0; w < 60; w++)
+        {
+            foreach (Loop loop in Loops)
+            {
+                uint* host = (uint*)vm.Memory.TryGetHostPointer(loop.Pc, false, out _);
+                translator.Translate(cache, host, loop.Pc, BlockMode.El1 | BlockMode.SpEl1, BlockCompiler.MaxInstructions);
+                if (w < 3)
+                {
+                    CompileIl(host, loop.Pc);
+                }
+            }
+        }
+
+        Thread.Sleep(500); // let the background tier-1 compilations finish
+
+        Console.WriteLine("(a) compile time per block, microseconds of thread CPU time (native: IR + passes + encoding + publishing; IL: IL + RyuJIT)");
+        Console.WriteLine($"{"loop",-36} {"insns",5} {"host",5} {"native",9} {"IL opt",9} {"IL/native",9}");
+        var allNative = new List<double>();
+        var allIl = new List<double>();
+        var ratios = new List<double>();
+        foreach (Loop loop in Loops)
+        {
+            uint* host = (uint*)vm.Memory.TryGetHostPointer(loop.Pc, false, out _);
+            var native = new List<double>();
+            var il = new List<double>();
+            int insns = 0, hostInsns = 0;
+            for (int r = 0; r < reps; r++)
+            {
+                TimeSpan t0 = ComputeGuestRunner.ThreadCpuTime();
+                for (int i = 0; i < perRep; i++)
+                {
+                    translator.Translate(cache, host, loop.Pc, BlockMode.El1 | BlockMode.SpEl1, BlockCompiler.MaxInstructions);
+                }
+
+                native.Add((ComputeGuestRunner.ThreadCpuTime() - t0).TotalMicroseconds / perRep);
+                insns = translator.LastIr.Indices.Length;
+                hostInsns = translator.LastHostInstructions;
+                TimeSpan t1 = ComputeGuestRunner.ThreadCpuTime();
+                for (int i = 0; i < perRep / 4; i++)
+                {
+                    CompileIl(host, loop.Pc);
+                }
+
+                il.Add((ComputeGuestRunner.ThreadCpuTime() - t1).TotalMicroseconds / (perRep / 4));
+            }
+
+            double mn = Median(native), mi = Median(il);
+            allNative.Add(mn);
+            allIl.Add(mi);
+            ratios.Add(mi / mn);
+            Console.WriteLine($"{loop.Name,-36} {insns,5} {hostInsns,5} {mn,9:F1} {mi,9:F1} {mi / mn,9:F0}x");
+        }
+
+        Console.WriteLine($"{"median over the loops",-36} {"",5} {"",5} {Median(allNative),9:F1} {Median(allIl),9:F1} {Median(ratios),9:F0}x");
+    }
+
+    private static void CompileIl(uint* host, ulong pc)
+    {
+        int[] indices = BlockCompiler.Discover(host, pc);
+        var words = new uint[indices.Length];
+        for (int k = 0; k < indices.Length; k++)
+        {
+            words[k] = host[indices[k]];
+        }
+
+        BlockCode code = BlockCompiler.Compile(host, indices, words, BlockCompiler.Entries(indices, words), pc, inline: true);
+        int ignored = 0;
+        _ = code(null!, 0, 0, ref ignored, 0); // the dry call: the JIT compiles the method
+    }
+
+    /// <summary>(b) Guest instructions per second in each loop: native against the optimized IL block.</summary>
+    private static void CodeSpeed(byte[] elf, int reps)
+    {
+        Console.WriteLine("(b) code speed, guest MIPS in the loop (thread CPU time; blocks compiled in a warm-up pass first)");
+        Console.WriteLine($"{"loop",-36} {"native",9} {"IL opt",9} {"native/IL",9}");
+        var ratios = new List<double>();
+        foreach (Loop loop in Loops)
+        {
+            var native = new List<double>();
+            var il = new List<double>();
+            for (int r = 0; r < reps; r++)
+            {
+                native.Add(Mips(elf, loop, nativeCode: true));
+                il.Add(Mips(elf, loop, nativeCode: false));
+            }
+
+            double mn = Median(native), mi = Median(il);
+            ratios.Add(mn / mi);
+            Console.WriteLine($"{loop.Name,-36} {mn,9:F0} {mi,9:F0} {mn / mi,9:F2}x");
+        }
+
+        Console.WriteLine($"{"median over the loops",-36} {"",9} {"",9} {Median(ratios),9:F2}x");
+    }
+
+    private static double Mips(byte[] elf, Loop loop, bool nativeCode)
+    {
+        var (vm, vcpu) = NewMachine(elf);
+        using var machine = vm;
+        s_vm = vm;
+        Arm64Cpu cpu = vcpu.Cpu;
+        cpu.TranslationEnabled = true;
+        cpu.NativeEnabled = nativeCode;
+        cpu.TranslationThreshold = 1;
+        cpu.TranslateInBackground = false;
+        cpu.OptimizationThreshold = 0;
+        RunPass(cpu, loop); // compiles
+        const int passes = 3;
+        TimeSpan start = ComputeGuestRunner.ThreadCpuTime();
+        long retired = 0;
+        for (int p = 0; p < passes; p++)
+        {
+            retired += RunPass(cpu, loop);
+        }
+
+        return retired / (ComputeGuestRunner.ThreadCpuTime() - start).TotalSeconds / 1e6;
+    }
+
+    /// <summary>Sets the loop up and runs one pass of it in budgets of 16384, as Arm64Vcpu does; the instructions retired.</summary>
+    private static long RunPass(Arm64Cpu cpu, Loop loop)
+    {
+        loop.Setup(cpu);
+        cpu.State.Pc = loop.Pc;
+        long start = cpu.Retired;
+        int requests = 0;
+        while (cpu.Retired - start < loop.Pass)
+        {
+            CpuExit exit = cpu.Run(ref requests, Math.Min(16384, loop.Pass - (cpu.Retired - start)));
+            if (exit != CpuExit.Budget)
+            {
+                throw new InvalidOperationException($"{loop.Name}: left the loop ({exit}, PC {cpu.State.Pc:x})");
+            }
+        }
+
+        return cpu.Retired - start;
+    }
+}

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Cpu.Translation;
 using SoftKvm.Arm64.Cpu.Translation.Native;
@@ -117,6 +118,24 @@ public static unsafe class NativeSpike
 
     public static int Run(string[] args)
     {
+        if (args.Length > 1 && args[1] == "compile-loop")
+        {
+            // For profiling the translator: the loop blocks translated over and over.
+            byte[] image = File.ReadAllBytes(ComputeGuestRunner.FindGuest("computebench.elf"));
+            var (vm, _) = NewMachine(image);
+            var translator = NativeTranslator.ForThisThread;
+            for (int i = 0; i < 30000; i++)
+            {
+                foreach (Loop loop in Loops)
+                {
+                    uint* host = (uint*)vm.Memory.TryGetHostPointer(loop.Pc, false, out _);
+                    translator.Translate(NativeCodeCache.Instance, host, loop.Pc, BlockMode.El1 | BlockMode.SpEl1 | BlockMode.Unaligned, 32);
+                }
+            }
+
+            return 0;
+        }
+
         int reps = args.Length > 1 && int.TryParse(args[1], out int n) ? n : 5;
         byte[] elf = File.ReadAllBytes(ComputeGuestRunner.FindGuest("computebench.elf"));
         Console.WriteLine($"native code generator spike: {Loops.Length} loops of computebench.elf, {reps} alternating repetitions, medians");
@@ -208,6 +227,8 @@ public static unsafe class NativeSpike
         }
 
         Console.WriteLine($"{"median over the loops",-36} {"",5} {"",5} {Median(allNative),9:F1} {Median(allIl),9:F1} {Median(ratios),9:F0}x");
+        var ph = NativeTranslator.PhaseTicks;
+        Console.WriteLine($"phases us/block: discover {ph[0] * 1e6 / Stopwatch.Frequency / ph[5]:F1} build {ph[1] * 1e6 / Stopwatch.Frequency / ph[5]:F1} passes {ph[2] * 1e6 / Stopwatch.Frequency / ph[5]:F1} lower {ph[3] * 1e6 / Stopwatch.Frequency / ph[5]:F1} place {ph[4] * 1e6 / Stopwatch.Frequency / ph[5]:F1}");
     }
 
     private static void CompileIl(uint* host, ulong pc)

@@ -53,7 +53,6 @@ internal sealed unsafe partial class Arm64Cpu
         Array.Clear(_readTlb);
         Array.Clear(_writeTlb);
         Array.Clear(_execTlb);
-        ClearJumpCache();
         ResetAsidContexts();
     }
 
@@ -370,15 +369,21 @@ internal sealed unsafe partial class Arm64Cpu
 
         if (!_hwWatchpointsArmed)
         {
-            var tlb = kind == AccessKind.Write ? _writeTlb : _readTlb;
-            int index = (int)(va >> 12) & TlbMask;
-            ref TlbEntry e = ref tlb[index];
-            e.Tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
-            e.Delta = (long)(host - (pa & 0xFFF)) - (long)(va & ~0xFFFUL);
-            NoteFill(kind == AccessKind.Write ? _writeInfo : _readInfo, index);
+            FillTlb(kind == AccessKind.Write ? _writeTlb : _readTlb, kind == AccessKind.Write ? _writeInfo : _readInfo,
+                va, host, pa, unprivileged ? _tagUnprivileged : _tagEl);
         }
 
         return host;
+    }
+
+    /// <summary>Maps the page of <paramref name="va"/> (host <paramref name="host"/> for IPA <paramref name="pa"/>) in <paramref name="tlb"/>.</summary>
+    private void FillTlb(TlbEntry[] tlb, byte[] info, ulong va, byte* host, ulong pa, ulong tagEl)
+    {
+        int index = (int)(va >> 12) & TlbMask;
+        ref TlbEntry e = ref tlb[index];
+        e.Tag = (va & ~0xFFFUL) | tagEl;
+        e.Delta = (long)(host - (pa & 0xFFF)) - (long)(va & ~0xFFFUL);
+        NoteFill(info, index);
     }
 
     /// <summary>Host pointer for an aligned access that must hit RAM (exclusives, DC ZVA), or null with the fault delivered.</summary>

@@ -100,7 +100,6 @@ internal sealed partial class Arm64Cpu
     {
         int asid = (int)(operand >> 48) & AsidMask;
         ulong va = operand << 12; // VA[55:12] = Xt[43:0]
-        ClearJumpCache(); // it maps guest addresses to code without the execute TLB
         switch (op2)
         {
             case 0:
@@ -183,6 +182,7 @@ internal sealed partial class Arm64Cpu
             InvalidateVaSlot(_writeTlb, _writeInfo, i, va, context);
             InvalidateVaSlot(_execTlb, _execInfo, i, va, context);
         }
+
     }
 
     /// <summary>

@@ -31,6 +31,7 @@ public sealed class DifferentialTests(ITestOutputHelper output)
     [Theory]
     [InlineData(DiffEngine.QuickBlocks)]
     [InlineData(DiffEngine.OptimizedBlocks)]
+    [InlineData(DiffEngine.Native)]
     public void GoldenVectors_TranslatedBlocksMatchQemu(DiffEngine engine)
     {
         // The cases QEMU ran to their end, each run as translated blocks of either tier (block entry

@@ -30,6 +30,21 @@ internal sealed unsafe partial class Arm64Cpu
     [ThreadStatic]
     private static Arm64Cpu? t_native;
 
+    /// <summary>temp</summary>
+    public static readonly Dictionary<uint, long> s_tmp = new();
+
+    static Arm64Cpu()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (var kv in s_tmp.OrderByDescending(k => k.Value).Take(20))
+            {
+                uint k = kv.Key & 0x7FFF;
+                Console.Error.WriteLine($"{(A64Op)(kv.Key >> 16)} op0={(k >> 14) & 3} op1={(k >> 11) & 7} crn={(k >> 7) & 15} crm={(k >> 3) & 15} op2={k & 7}: {kv.Value}");
+            }
+        };
+    }
+
     private readonly JumpCacheEntry[] _jumpCache = GC.AllocateArray<JumpCacheEntry>(JumpCache.Size, pinned: true);
     private long _jumpCacheGeneration = -1;
     private Exception? _nativeFault;
@@ -40,6 +55,15 @@ internal sealed unsafe partial class Arm64Cpu
     /// <summary>Compile times of the native blocks this PE translated, in stopwatch ticks (for the profile).</summary>
     public List<long> NativeCompileTicks { get; } = [];
 
+    /// <summary>Returns of native code to the run loop, by <see cref="NativeExit"/> (for the profile).</summary>
+    public long[] NativeExits { get; } = new long[16];
+
+    /// <summary>Instructions native code ran through the interpreter, by op (for the profile).</summary>
+    public long[] NativeFallbacks { get; } = new long[(int)A64Op.Count];
+
+    /// <summary>Indirect branches the jump cache resolved inside native code.</summary>
+    public long JumpCacheHits => _context->JumpCacheHits;
+
     /// <summary>Asks running native code to come back to the run loop at its next block entry or backward branch (any thread).</summary>
     public void RequestExit() => Volatile.Write(ref _context->ExitRequest, 1);
 
@@ -47,12 +71,26 @@ internal sealed unsafe partial class Arm64Cpu
     {
         _context->ReadTlb = (TlbEntry*)Unsafe.AsPointer(ref _readTlb[0]);
         _context->WriteTlb = (TlbEntry*)Unsafe.AsPointer(ref _writeTlb[0]);
+        _context->ExecTlb = (TlbEntry*)Unsafe.AsPointer(ref _execTlb[0]);
         _context->JumpCache = (JumpCacheEntry*)Unsafe.AsPointer(ref _jumpCache[0]);
-        _context->Helpers[(int)NativeHelper.Interpret] = (nint)(delegate* unmanaged<NativeContext*, uint, ulong, int, long>)&InterpretHelper;
+        _context->Helpers[(int)NativeHelper.Interpret] = (nint)(delegate* unmanaged<NativeContext*, int, int, long>)&InterpretHelper;
     }
 
-    /// <summary>Forgets every jump-cache entry (the guest's address space changed).</summary>
+    /// <summary>Forgets every jump-cache entry (the code cache was flushed).</summary>
     private void ClearJumpCache() => Array.Clear(_jumpCache);
+
+    /// <summary>
+    /// Puts <paramref name="entry"/> in the jump cache for <paramref name="modeKey"/>, with the execute-TLB
+    /// delta of its page (which the run loop has just fetched through, so the TLB maps it).
+    /// </summary>
+    private void RememberJump(NativeEntry entry, ulong modeKey)
+    {
+        ref JumpCacheEntry slot = ref _jumpCache[(int)(entry.Pc >> 2) & (JumpCache.Size - 1)];
+        slot.Pc = entry.Pc;
+        slot.Mode = modeKey;
+        slot.Code = entry.Code;
+        slot.ExecDelta = _execTlb[(int)(entry.Pc >> 12) & TlbMask].Delta;
+    }
 
     /// <summary>The mode blocks must have been compiled for to run now.</summary>
     private BlockMode CurrentBlockMode()
@@ -178,10 +216,7 @@ internal sealed unsafe partial class Arm64Cpu
             }
 
             ulong modeKey = _tagEl | ((ulong)mode << 16);
-            ref JumpCacheEntry slot = ref _jumpCache[(int)(pc >> 2) & (JumpCache.Size - 1)];
-            slot.Pc = pc;
-            slot.Mode = modeKey;
-            slot.Code = entry.Code;
+            RememberJump(entry, modeKey);
 
             long limit = budget - NativeTranslator.MaxInstructions;
             ctx->BudgetLeft = limit;
@@ -199,6 +234,7 @@ internal sealed unsafe partial class Arm64Cpu
 
             var reason = (NativeExit)(byte)result;
             int index = (int)(uint)result >> 8;
+            NativeExits[(int)reason & 15]++;
             switch (reason)
             {
                 case NativeExit.Chain:
@@ -216,6 +252,9 @@ internal sealed unsafe partial class Arm64Cpu
                     State.Pc = cache.Block((int)(result >> 32)).Exits[index].TargetPc;
                     stale = 0;
                     break;
+                case NativeExit.Retired:
+                    stale = 0;
+                    break; // PC is set
                 case NativeExit.EntryCheck:
                     State.Pc = cache.Block((int)(result >> 32)).Entries[index].Pc;
                     break;
@@ -278,6 +317,12 @@ internal sealed unsafe partial class Arm64Cpu
             return null;
         }
 
+        ulong modeKey = _tagEl | ((ulong)mode << 16);
+        foreach (NativeEntry e in entry.Block.Entries)
+        {
+            RememberJump(e, modeKey);
+        }
+
         NativeCompileTicks.Add(ticks);
         Counters.BlocksTranslated++;
         Counters.TranslatedBlockInstructions += entry.Block.Indices.Length;
@@ -293,19 +338,20 @@ internal sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>
-    /// Native code's way into the interpreter: runs one instruction (<paramref name="op"/>, decoded at
-    /// translation) at <paramref name="pc"/> with the handler the interpreter uses. Returns
-    /// <see cref="NativeExit.Next"/>, <see cref="NativeExit.Jump"/> (PC set), or the exit for an exception
-    /// or a trap. Nothing may escape into native frames: a host exception becomes
+    /// Native code's way into the interpreter: runs instruction <paramref name="position"/> of block
+    /// <paramref name="blockId"/> with the handler the interpreter uses. Returns <see cref="NativeExit.Next"/>,
+    /// <see cref="NativeExit.Jump"/> (PC set), <see cref="NativeExit.Retired"/> (PC set), or the exit for
+    /// an exception or a trap. Nothing may escape into native frames: a host exception becomes
     /// <see cref="NativeExit.InternalError"/>, rethrown by the run loop.
     /// </summary>
     [UnmanagedCallersOnly]
-    private static long InterpretHelper(NativeContext* context, uint word, ulong pc, int op)
+    private static long InterpretHelper(NativeContext* context, int blockId, int position)
     {
         Arm64Cpu cpu = t_native!;
         try
         {
-            return cpu.InterpretForNative(word, pc, (A64Op)op);
+            NativeBlock block = NativeCodeCache.Instance.Block(blockId);
+            return cpu.InterpretForNative(block.Words[position], block.Pc + (ulong)(4L * block.Indices[position]), block.Ops[position]);
         }
         catch (Exception e)
         {
@@ -319,16 +365,31 @@ internal sealed unsafe partial class Arm64Cpu
         NativeContext* ctx = _context;
         State.Nzcv = NzcvOfImage(ctx->FlagsImage);
         State.Pc = pc;
+        NativeFallbacks[(int)op]++;
+        if (op is A64Op.Mrs or A64Op.Sys or A64Op.MsrReg) { lock (s_tmp) { s_tmp[(word >> 5) & 0x7FFF | ((uint)op << 16)] = s_tmp.GetValueOrDefault((word >> 5) & 0x7FFF | ((uint)op << 16)) + 1; } }
         Flow flow = OpDispatch.Handlers[(int)op](this, word);
         ctx->FlagsImage = X64Lowering.ImageOf(State.Nzcv >> 28);
         ctx->TagEl = _tagEl;
         ctx->TagUnprivileged = _tagUnprivileged;
-        return flow switch
+        switch (flow)
         {
-            Flow.Next => (long)NativeExit.Next,
-            Flow.Jump => (long)NativeExit.Jump,
-            Flow.Exception => (long)NativeExit.Exception,
-            _ => (long)NativeExit.Trap,
-        };
+            case Flow.Next:
+                // The block goes on, unless the instruction changed what the run loop watches or what the
+                // block was compiled for (EL, SP, alignment, the address space): then it retires here and
+                // the run loop looks (an MRS or a DSB goes on; an MSR to DAIF, SCTLR or TTBR0 leaves).
+                if (_reevaluate || _attention || _hwBreakpointsArmed || ctx->ModeKey != (_tagEl | ((ulong)CurrentBlockMode() << 16)))
+                {
+                    State.Pc = pc + 4;
+                    return (long)NativeExit.Retired;
+                }
+
+                return (long)NativeExit.Next;
+            case Flow.Jump:
+                return (long)NativeExit.Jump;
+            case Flow.Exception:
+                return (long)NativeExit.Exception;
+            default:
+                return (long)NativeExit.Trap;
+        }
     }
 }

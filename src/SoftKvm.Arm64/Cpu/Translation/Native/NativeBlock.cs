@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 namespace SoftKvm.Arm64.Cpu.Translation.Native;
@@ -40,12 +41,15 @@ internal enum NativeExit : byte
 
     /// <summary>A helper failed on the host (a SoftKvm bug): the run loop throws what it caught.</summary>
     InternalError = 10,
+
+    /// <summary>(Also a helper result) the instruction retired and changed what the run loop watches: PC is set.</summary>
+    Retired = 11,
 }
 
 /// <summary>The helpers native code calls, by slot in <see cref="NativeContext.Helpers"/>.</summary>
 internal enum NativeHelper
 {
-    /// <summary>Runs one instruction in the interpreter: <c>long (NativeContext*, uint word, ulong pc, int op)</c>.</summary>
+    /// <summary>Runs one instruction of a block in the interpreter: <c>long (NativeContext*, int block id, int position)</c>.</summary>
     Interpret,
 
     /// <summary>The number of helpers.</summary>
@@ -62,7 +66,7 @@ internal readonly record struct NativeExitInfo(ulong TargetPc, nint Slot, nint U
 /// A translated block: its instructions (for the stale check and for re-translation), where its code
 /// is, its entries and its exits, the links into it from other blocks (undone when it dies).
 /// </summary>
-internal sealed unsafe class NativeBlock(int id, uint* host, ulong pc, BlockMode mode, int[] indices, uint[] words)
+internal sealed unsafe class NativeBlock(int id, uint* host, ulong pc, BlockMode mode, int[] indices, uint[] words, A64Op[] ops)
 {
     /// <summary>The index of the block in its code cache (in every exit result of its code).</summary>
     public int Id { get; } = id;
@@ -81,6 +85,9 @@ internal sealed unsafe class NativeBlock(int id, uint* host, ulong pc, BlockMode
 
     /// <summary>Their words when the block was translated.</summary>
     public uint[] Words { get; } = words;
+
+    /// <summary>Their ops.</summary>
+    public A64Op[] Ops { get; } = ops;
 
     /// <summary>The entries, by ordinal.</summary>
     public NativeEntry[] Entries { get; set; } = [];

@@ -270,7 +270,8 @@ internal sealed unsafe class NativeCodeCache
 
         asm.Ret();
 
-        // rax = guest target; registers and flags are in the context.
+        // rax = guest target; registers and flags are in the context. A hit needs the same PC, the same mode
+        // key (EL, SP, alignment, ASID context) and the execute TLB mapping the page to the same host page.
         asm.Bind(lookup);
         asm.Store(new Mem(X64Layout.Context, ContextOffsets.Pc), Reg.Rax, 8);
         asm.Mov(Reg.Rcx, Reg.Rax, false);
@@ -281,6 +282,20 @@ internal sealed unsafe class NativeCodeCache
         asm.Jcc(Cc.NE, miss);
         asm.Load(Reg.Rdx, new Mem(X64Layout.Context, ContextOffsets.ModeKey), 8);
         asm.CmpMemReg(new Mem(Reg.Rcx, 8), Reg.Rdx, true);
+        asm.Jcc(Cc.NE, miss);
+
+        // The execute TLB still maps the page, to the same host page (r11: free at any exit).
+        asm.Mov(Reg.Rdx, Reg.Rax, false);
+        asm.ShiftImm(Shift.Shr, Reg.Rdx, 8, false);
+        asm.AluImm(Alu.And, Reg.Rdx, 0x3FF0, false);
+        asm.AluMem(Alu.Add, Reg.Rdx, new Mem(X64Layout.Context, ContextOffsets.ExecTlb), true);
+        asm.Mov(Reg.R11, Reg.Rax);
+        asm.AluImm(Alu.And, Reg.R11, -4096, true);
+        asm.AluMem(Alu.Or, Reg.R11, new Mem(X64Layout.Context, ContextOffsets.TagEl), true);
+        asm.CmpMemReg(new Mem(Reg.Rdx, 0), Reg.R11, true);
+        asm.Jcc(Cc.NE, miss);
+        asm.Load(Reg.R11, new Mem(Reg.Rdx, 8), 8);
+        asm.CmpMemReg(new Mem(Reg.Rcx, 24), Reg.R11, true);
         asm.Jcc(Cc.NE, miss);
         asm.AluMemImm(Alu.Add, new Mem(X64Layout.Context, ContextOffsets.JumpCacheHits), 1, 8);
         asm.JmpMem(new Mem(Reg.Rcx, 16));

@@ -22,6 +22,9 @@ internal unsafe struct NativeContext
     /// <summary>The write software TLB.</summary>
     public TlbEntry* WriteTlb;
 
+    /// <summary>The execute software TLB (the jump cache checks its entries still map the same page).</summary>
+    public TlbEntry* ExecTlb;
+
     /// <summary>The tag of the current EL's accesses (ASID context and EL + 1), as Arm64Cpu keeps it.</summary>
     public ulong TagEl;
 
@@ -86,8 +89,11 @@ internal struct JumpCacheEntry
     /// <summary>The native entry's address.</summary>
     public nint Code;
 
-    /// <summary>Padding to 32 bytes (an index shifted by 5).</summary>
-    public nint Unused;
+    /// <summary>
+    /// The execute-TLB delta of the entry's page when it was found: a hit needs the execute TLB to map
+    /// the page still, and to the same host page (so TLB maintenance never has to touch the jump cache).
+    /// </summary>
+    public long ExecDelta;
 }
 
 /// <summary>Byte offsets of the <see cref="NativeContext"/> fields generated code uses.</summary>
@@ -108,6 +114,18 @@ internal static unsafe class ContextOffsets
     /// <summary>SP_EL1.</summary>
     public static readonly int SpEl1 = Offset(c => (byte*)&c->State.SpEl1);
 
+    /// <summary>TPIDR_EL1.</summary>
+    public static readonly int TpidrEl1 = Offset(c => (byte*)&c->State.TpidrEl1);
+
+    /// <summary>TPIDR_EL0.</summary>
+    public static readonly int TpidrEl0 = Offset(c => (byte*)&c->State.TpidrEl0);
+
+    /// <summary>TPIDRRO_EL0.</summary>
+    public static readonly int TpidrroEl0 = Offset(c => (byte*)&c->State.TpidrroEl0);
+
+    /// <summary>PSTATE.DAIF (bits 9:6).</summary>
+    public static readonly int Daif = Offset(c => (byte*)&c->State.Daif);
+
     /// <summary>PC.</summary>
     public static readonly int Pc = Offset(c => (byte*)&c->State.Pc);
 
@@ -122,6 +140,9 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.WriteTlb"/>.</summary>
     public static readonly int WriteTlb = Offset(c => (byte*)&c->WriteTlb);
+
+    /// <summary><see cref="NativeContext.ExecTlb"/>.</summary>
+    public static readonly int ExecTlb = Offset(c => (byte*)&c->ExecTlb);
 
     /// <summary><see cref="NativeContext.TagEl"/>.</summary>
     public static readonly int TagEl = Offset(c => (byte*)&c->TagEl);

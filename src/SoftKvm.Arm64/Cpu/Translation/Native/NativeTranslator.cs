@@ -21,6 +21,7 @@ internal sealed unsafe class NativeTranslator
     [ThreadStatic]
     private static NativeTranslator? t_instance;
 
+    private readonly BlockDiscovery _discovery = new();
     private readonly IrBlock _block = new();
     private readonly A64IrBuilder _builder = new();
     private readonly X64Assembler _asm = new();
@@ -34,6 +35,9 @@ internal sealed unsafe class NativeTranslator
     /// <summary>The IR of the last block translated (for tests and the spike's measurements).</summary>
     public IrBlock LastIr => _block;
 
+    /// <summary>Temporary: phase ticks.</summary>
+    public static long[] PhaseTicks = new long[6];
+
     /// <summary>Host instructions of the last block.</summary>
     public int LastHostInstructions { get; private set; }
 
@@ -44,33 +48,36 @@ internal sealed unsafe class NativeTranslator
     /// </summary>
     public NativeEntry? Translate(NativeCodeCache cache, uint* host, ulong pc, BlockMode mode, int maxInstructions = MaxInstructions)
     {
-        Discover(host, pc, out int[] indices, out bool[] isLabel, out bool[] isEntry, maxInstructions);
-        var words = new uint[indices.Length];
-        var decoded = new A64Op[indices.Length];
-        for (int k = 0; k < indices.Length; k++)
-        {
-            words[k] = host[indices[k]];
-            decoded[k] = A64Decoder.Decode(words[k]);
-        }
-
+        long t0 = Stopwatch.GetTimestamp();
+        _discovery.Run(host, pc, maxInstructions);
+        int[] indices = _discovery.Indices;
+        uint[] words = _discovery.Words;
+        A64Op[] decoded = _discovery.Ops;
+        bool[] isLabel = _discovery.IsLabel, isEntry = _discovery.IsEntry;
         _block.Reset(host, pc, mode, indices, words, decoded, isLabel, isEntry);
+        long t1 = Stopwatch.GetTimestamp();
         _builder.Build(_block);
+        long t2 = Stopwatch.GetTimestamp();
         ConstantFolding.Run(_block);
         FlagLiveness.Run(_block);
+        long t3 = Stopwatch.GetTimestamp();
         lock (cache.Lock)
         {
             // Under the lock: the block id and the code's address are part of the code.
             int id = cache.NextBlockId();
             _asm.Reset();
             _lowering.Lower(_block, id, cache);
+            long t4 = Stopwatch.GetTimestamp();
             LastHostInstructions = _asm.Count;
             nint code = cache.Place(_asm, out int size);
+            long t5 = Stopwatch.GetTimestamp();
+            PhaseTicks[0] += t1 - t0; PhaseTicks[1] += t2 - t1; PhaseTicks[2] += t3 - t2; PhaseTicks[3] += t4 - t3; PhaseTicks[4] += t5 - t4; PhaseTicks[5]++;
             if (code == 0)
             {
                 return null;
             }
 
-            var block = new NativeBlock(id, host, pc, mode, indices, words) { CodeSize = size };
+            var block = new NativeBlock(id, host, pc, mode, indices, words, decoded) { CodeSize = size };
             var exits = new NativeExitInfo[_lowering.Exits.Count];
             for (int i = 0; i < exits.Length; i++)
             {
@@ -94,66 +101,6 @@ internal sealed unsafe class NativeTranslator
             block.Entries = entries;
             cache.Commit(block);
             return Array.Find(entries, e => e.Offset == 0);
-        }
-    }
-
-    /// <summary>
-    /// The instructions of the block entered at <paramref name="host"/>, as indices relative to it,
-    /// ascending; which are labels (control arrives other than from the instruction before: the entry,
-    /// branch targets, the instructions after calls and system instructions) and which are entries (the
-    /// first, targets of backward branches, the instructions after calls and system instructions).
-    /// </summary>
-    public static void Discover(uint* host, ulong pc, out int[] indices, out bool[] isLabel, out bool[] isEntry, int maxInstructions = MaxInstructions)
-    {
-        int first = -(int)((pc & 0xFFF) >> 2), last = first + 1023;
-        var found = new SortedSet<int>();
-        var targets = new HashSet<int>();
-        var backward = new HashSet<int>();
-        var returns = new HashSet<int>();
-        var work = new Stack<int>();
-        work.Push(0);
-        while (work.Count > 0 && found.Count < maxInstructions)
-        {
-            int i = work.Pop();
-            while (i >= first && i <= last && found.Count < maxInstructions && found.Add(i))
-            {
-                A64Op op = A64Decoder.Decode(host[i]);
-                if (BlockCompiler.IsDirectBranch(op))
-                {
-                    int target = i + BlockCompiler.BranchOffset(host[i], op);
-                    targets.Add(target);
-                    if (target <= i)
-                    {
-                        backward.Add(target);
-                    }
-
-                    work.Push(target);
-                    if (op == A64Op.B)
-                    {
-                        break;
-                    }
-                }
-                else if (op is A64Op.Br or A64Op.Ret or A64Op.Eret or A64Op.Undefined or A64Op.Brk)
-                {
-                    break;
-                }
-                else if (op == A64Op.Bl || op == A64Op.Blr || BlockCompiler.EndsRun(op))
-                {
-                    returns.Add(i + 1); // where the call returns to, or the run loop resumes
-                }
-
-                i++;
-            }
-        }
-
-        indices = [.. found];
-        isLabel = new bool[indices.Length];
-        isEntry = new bool[indices.Length];
-        for (int k = 0; k < indices.Length; k++)
-        {
-            int i = indices[k];
-            isEntry[k] = i == 0 || backward.Contains(i) || returns.Contains(i);
-            isLabel[k] = isEntry[k] || targets.Contains(i) || (k > 0 && indices[k - 1] != i - 1);
         }
     }
 

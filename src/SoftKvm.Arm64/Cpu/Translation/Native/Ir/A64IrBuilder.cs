@@ -91,20 +91,25 @@ internal sealed partial class A64IrBuilder
         A64Op.Tbz or A64Op.Tbnz => TestAndBranch(op),
         A64Op.Br or A64Op.Blr or A64Op.Ret => BranchRegister(op),
         A64Op.Nop or A64Op.Yield or A64Op.Hint => true,
+        A64Op.Isb => Reenter(),
+        A64Op.Mrs => SystemRegisterRead(),
+        A64Op.MsrReg => SystemRegisterWrite(),
+        A64Op.Sys => SystemInstruction(),
+        A64Op.Dmb or A64Op.Dsb => Barrier(),
         _ => false,
     };
 
     /// <summary>
-    /// The interpreter runs the instruction; one that ends the straight-line flow (a system instruction,
-    /// an exception-generating one, a branch the IR does not build) then leaves for the run loop.
+    /// The interpreter runs the instruction. The block goes on after it unless the interpreter says
+    /// otherwise (an exception, a taken branch, a changed mode or interrupt state).
     /// </summary>
-    private void Fallback(A64Op op)
+    private void Fallback(A64Op op) => Add(new IrInstruction { Op = IrOpcode.Fallback, Imm = (long)op });
+
+    /// <summary>ISB: the block is left and entered again at the next instruction (its stale check sees code changed before the synchronization).</summary>
+    private bool Reenter()
     {
-        Add(new IrInstruction { Op = IrOpcode.Fallback, Imm = (long)op });
-        if (BlockCompiler.EndsRun(op))
-        {
-            Add(new IrInstruction { Op = IrOpcode.ExitToRunLoop, Target = _index + 1 });
-        }
+        Add(new IrInstruction { Op = IrOpcode.Reenter, Target = _index + 1 });
+        return true;
     }
 
     private void Add(IrInstruction op)

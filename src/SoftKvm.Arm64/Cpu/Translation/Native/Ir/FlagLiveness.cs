@@ -2,7 +2,8 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 /// <summary>
 /// NZCV liveness and dead-flag elimination. Flags are live wherever a later operation may read them: a
-/// conditional operation, a carry-in, any exit of the block (the next block may read them), and every
+/// conditional operation, a carry-in, any exit of the block (the next block may read them; a backward
+/// branch counts, since its exit-request and budget check may leave there), and every
 /// operation that may run the interpreter or take an exception (loads, stores, fallbacks), because an
 /// exception saves NZCV in SPSR_EL1 and must see the interpreter's value. A flag-setting operation
 /// whose result is not live computes only its value (CMP, CMN, TST disappear); the liveness is kept
@@ -57,7 +58,7 @@ internal static class FlagLiveness
     public static bool LiveOut(IrBlock block, int i, bool[] liveIn)
     {
         ref IrInstruction op = ref block.Ops[i];
-        if (op.Op is IrOpcode.BranchIndirect or IrOpcode.ExitToRunLoop)
+        if (op.Op is IrOpcode.BranchIndirect or IrOpcode.Reenter)
         {
             return true;
         }
@@ -65,8 +66,9 @@ internal static class FlagLiveness
         bool target = false;
         if (op.Op == IrOpcode.Branch || op.Op.IsConditionalBranch())
         {
+            // Out of the block, or backward (where the exit-request and budget check may leave): live.
             int k = block.PositionOf(op.Target);
-            target = k < 0 || liveIn[block.FirstOp[k]];
+            target = k < 0 || op.Target <= block.Indices[op.Insn] || liveIn[block.FirstOp[k]];
             if (op.Op == IrOpcode.Branch)
             {
                 return target;
@@ -79,8 +81,8 @@ internal static class FlagLiveness
     private static bool Uses(in IrInstruction op) => op.Op switch
     {
         IrOpcode.BranchCond or IrOpcode.Select or IrOpcode.CondCompare or IrOpcode.Adc or IrOpcode.Sbc => true,
-        IrOpcode.Load or IrOpcode.Store or IrOpcode.Fallback => true,
-        IrOpcode.BranchIndirect or IrOpcode.ExitToRunLoop => true,
+        IrOpcode.Load or IrOpcode.Store or IrOpcode.ZeroBlock or IrOpcode.Fallback => true,
+        IrOpcode.BranchIndirect or IrOpcode.Reenter => true,
         _ => false,
     };
 

@@ -121,7 +121,7 @@ internal struct IrInstruction
         {
             IrOpcode.Load or IrOpcode.Store => $"{Op}{(Pair ? "P" : "")}{Size}{(Signed ? "s" : "")} {Dst},{C},{D} [{A}+{B}<<{Shift}+{Imm}]",
             IrOpcode.Branch or IrOpcode.BranchCond or IrOpcode.BranchZero or IrOpcode.BranchNotZero
-                or IrOpcode.BranchBitClear or IrOpcode.BranchBitSet or IrOpcode.ExitToRunLoop => $"{Op} c{Cond} {A} #{Imm} -> {Target}",
+                or IrOpcode.BranchBitClear or IrOpcode.BranchBitSet or IrOpcode.Reenter => $"{Op} c{Cond} {A} #{Imm} -> {Target}",
             _ => $"{Op}{flags}{(W64 ? "" : ".w")} {Dst} = {A}, {B}, {C} (c{Cond} #{Imm:x})",
         };
     }

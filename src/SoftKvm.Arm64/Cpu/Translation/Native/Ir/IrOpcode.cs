@@ -114,6 +114,18 @@ internal enum IrOpcode : byte
     /// <summary>Guest memory at A + (B &lt;&lt; Shift) + Imm = C (and the next element = D when paired).</summary>
     Store,
 
+    /// <summary>Dst = the state field at context offset <see cref="IrInstruction.Imm"/> (<see cref="IrInstruction.Size"/> bytes, zero-extended).</summary>
+    ReadState,
+
+    /// <summary>The 8-byte state field at context offset <see cref="IrInstruction.Imm"/> = A.</summary>
+    WriteState,
+
+    /// <summary>The 64 bytes of guest memory at A rounded down to 64 = 0 (DC ZVA); the slow path runs the instruction.</summary>
+    ZeroBlock,
+
+    /// <summary>A full memory barrier (DMB/DSB of loads and stores).</summary>
+    Fence,
+
     /// <summary>Go to instruction <see cref="IrInstruction.Target"/> (in the block, or an exit).</summary>
     Branch,
 
@@ -138,8 +150,11 @@ internal enum IrOpcode : byte
     /// <summary>Run the instruction in the interpreter (its handler, through a helper).</summary>
     Fallback,
 
-    /// <summary>Leave the block for the run loop at <see cref="IrInstruction.Target"/> (after a system instruction).</summary>
-    ExitToRunLoop,
+    /// <summary>
+    /// Leave the block and enter again at <see cref="IrInstruction.Target"/> through the jump cache (after
+    /// ISB: the entry's stale check then sees code changed before the context synchronization).
+    /// </summary>
+    Reenter,
 }
 
 /// <summary>Whether and how an operation sets NZCV.</summary>
@@ -163,7 +178,7 @@ internal static class IrOpcodeFacts
 {
     /// <summary>Whether control never goes on to the next operation.</summary>
     public static bool IsUnconditionalTransfer(this IrOpcode op) =>
-        op is IrOpcode.Branch or IrOpcode.BranchIndirect or IrOpcode.ExitToRunLoop;
+        op is IrOpcode.Branch or IrOpcode.BranchIndirect or IrOpcode.Reenter;
 
     /// <summary>Whether the operation is a conditional branch (on to the next operation, or to its target).</summary>
     public static bool IsConditionalBranch(this IrOpcode op) =>

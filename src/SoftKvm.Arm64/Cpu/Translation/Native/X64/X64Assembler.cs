@@ -1,121 +1,259 @@
-using Iced.Intel;
-using static Iced.Intel.AssemblerRegisters;
+using System.Runtime.CompilerServices;
 
 namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 
 /// <summary>
-/// The x86-64 instructions the native code generator emits, as one method per form, encoded by Iced's
-/// assembler (<see cref="Assembler"/>), which also sizes the branches. <c>w64</c> selects the 64-bit
-/// operand size, else 32-bit (which zero-extends the destination register, as A64's W forms do).
-/// One instance is reused for block after block (<see cref="Reset"/>).
+/// An x86-64 encoder for exactly the instruction forms the native code generator emits, one method per
+/// form, writing bytes straight into a reused buffer: a block is encoded in a few microseconds, where a
+/// general assembler (Iced's, which the tests use as this encoder's oracle) spends most of a block's
+/// translation time building and encoding instruction objects. <c>w64</c> selects the 64-bit operand
+/// size, else 32-bit (which zero-extends the destination register, as A64's W forms do). Jumps to a
+/// label already bound use rel8 when it reaches, others rel32; jumps to absolute addresses and
+/// RIP-relative operands are resolved when the code is placed (<see cref="Assemble"/>).
 /// </summary>
 internal sealed unsafe class X64Assembler
 {
-    private static readonly AssemblerRegister64[] R64 = [rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15];
-    private static readonly AssemblerRegister32[] R32 = [eax, ecx, edx, ebx, esp, ebp, esi, edi, r8d, r9d, r10d, r11d, r12d, r13d, r14d, r15d];
-    private static readonly AssemblerRegister16[] R16 = [ax, cx, dx, bx, sp, bp, si, di, r8w, r9w, r10w, r11w, r12w, r13w, r14w, r15w];
-    private static readonly AssemblerRegister8[] R8 = [al, cl, dl, bl, spl, bpl, sil, dil, r8b, r9b, r10b, r11b, r12b, r13b, r14b, r15b];
-
-    private readonly Assembler _a = new(64);
-    private readonly List<Label> _labels = [];
-    private AssemblerResult _result;
+    private byte[] _code = new byte[16384];
+    private int _pos;
+    private readonly List<int> _labels = [];
+    private readonly List<(int At, int Label)> _labelFixups = [];
+    private readonly List<(int At, ulong Target)> _absoluteFixups = [];
+    private ulong _placedAt;
 
     /// <summary>Instructions added since <see cref="Reset"/>.</summary>
-    public int Count => _a.Instructions.Count;
+    public int Count { get; private set; }
 
-    private int _countAtBind = -1;
+    /// <summary>Bytes encoded since <see cref="Reset"/>.</summary>
+    public int Length => _pos;
 
     /// <summary>Forgets the code and labels of the previous block.</summary>
     public void Reset()
     {
-        _a.Reset();
+        _pos = 0;
+        Count = 0;
         _labels.Clear();
-        _countAtBind = -1;
+        _labelFixups.Clear();
+        _absoluteFixups.Clear();
     }
 
     /// <summary>A new, unbound label.</summary>
     public AsmLabel NewLabel()
     {
-        _labels.Add(_a.CreateLabel());
+        _labels.Add(-1);
         return new AsmLabel(_labels.Count - 1);
     }
 
     /// <summary>Binds <paramref name="label"/> to the next instruction.</summary>
-    public void Bind(AsmLabel label)
-    {
-        if (_a.Instructions.Count == _countAtBind)
-        {
-            _a.nop(); // Iced binds one label per instruction
-        }
-
-        _countAtBind = _a.Instructions.Count;
-        Label l = _labels[label.Id];
-        _a.Label(ref l);
-        _labels[label.Id] = l;
-    }
+    public void Bind(AsmLabel label) => _labels[label.Id] = _pos;
 
     /// <summary>
-    /// Encodes the code for address <paramref name="executable"/>, writing it to <paramref name="writable"/>
-    /// (at most <paramref name="capacity"/> bytes); the size, or -1 when it does not fit.
+    /// Copies the code to <paramref name="writable"/> (at most <paramref name="capacity"/> bytes) for
+    /// address <paramref name="executable"/>, resolving every jump; the size, or -1 when it does not fit.
     /// </summary>
     public int Assemble(byte* writable, ulong executable, int capacity)
     {
-        var writer = new BufferWriter(writable, capacity);
-        _result = _a.Assemble(writer, executable, BlockEncoderOptions.ReturnNewInstructionOffsets);
-        return writer.Overflowed ? -1 : writer.Length;
+        if (_pos > capacity)
+        {
+            return -1;
+        }
+
+        foreach (var (at, label) in _labelFixups)
+        {
+            int target = _labels[label];
+            if (target < 0)
+            {
+                throw new InvalidOperationException($"label {label} used but never bound");
+            }
+
+            Unsafe.WriteUnaligned(ref _code[at], target - (at + 4));
+        }
+
+        foreach (var (at, target) in _absoluteFixups)
+        {
+            long rel = (long)target - (long)(executable + (ulong)at + 4);
+            if (rel != (int)rel)
+            {
+                throw new InvalidOperationException("a jump target is more than 2 GiB from the code");
+            }
+
+            Unsafe.WriteUnaligned(ref _code[at], (int)rel);
+        }
+
+        _code.AsSpan(0, _pos).CopyTo(new Span<byte>(writable, _pos));
+        _placedAt = executable;
+        return _pos;
     }
 
     /// <summary>The address <paramref name="label"/> was bound to by the last <see cref="Assemble"/>.</summary>
-    public ulong AddressOf(AsmLabel label)
-    {
-        Label l = _labels[label.Id];
-        return _result.GetLabelRIP(in l);
-    }
+    public ulong AddressOf(AsmLabel label) => _placedAt + (ulong)_labels[label.Id];
 
-    private static AssemblerMemoryOperand Address(Mem m)
-    {
-        AssemblerMemoryOperand operand = m.Index == Reg.None
-            ? R64[(int)m.Base] + m.Disp
-            : R64[(int)m.Base] + (R64[(int)m.Index] * m.Scale) + m.Disp;
-        return operand;
-    }
+    // ---- the encoding ----
 
-    private static AssemblerMemoryOperand Sized(Mem m, int size) => size switch
+    private void Byte(int b)
     {
-        1 => __byte_ptr[Address(m)],
-        2 => __word_ptr[Address(m)],
-        4 => __dword_ptr[Address(m)],
-        _ => __qword_ptr[Address(m)],
-    };
-
-    // ---- moves ----
-
-    public void Mov(Reg d, Reg s, bool w64 = true)
-    {
-        if (w64)
+        if (_pos == _code.Length)
         {
-            _a.mov(R64[(int)d], R64[(int)s]);
+            Array.Resize(ref _code, _code.Length * 2);
+        }
+
+        _code[_pos++] = (byte)b;
+    }
+
+    private void Int32(int v)
+    {
+        Byte(v);
+        Byte(v >> 8);
+        Byte(v >> 16);
+        Byte(v >> 24);
+    }
+
+    private void Int64(ulong v)
+    {
+        Int32((int)v);
+        Int32((int)(v >> 32));
+    }
+
+    private static int Low(Reg r) => (int)r & 7;
+
+    private static int High(Reg r) => ((int)r >> 3) & 1;
+
+    /// <summary>REX when needed: W, the high bits of reg/index/base, or a byte register spl..dil.</summary>
+    private void Rex(bool w, Reg reg, Reg index, Reg rm, bool byteRegs = false)
+    {
+        int rex = (w ? 8 : 0)
+            | (reg != Reg.None ? High(reg) << 2 : 0)
+            | (index != Reg.None ? High(index) << 1 : 0)
+            | (rm != Reg.None ? High(rm) : 0);
+        bool needed = rex != 0
+            || (byteRegs && ((reg is >= Reg.Rsp and <= Reg.Rdi) || (rm is >= Reg.Rsp and <= Reg.Rdi)));
+        if (needed)
+        {
+            Byte(0x40 | rex);
+        }
+    }
+
+    /// <summary>The ModRM (and SIB, displacement) of a memory operand, with <paramref name="reg"/> in the reg field.</summary>
+    private void ModRmMemory(int reg, Mem m)
+    {
+        int r = reg & 7;
+        int disp = m.Disp;
+        int mod = disp == 0 && Low(m.Base) != 5 ? 0 : disp == (sbyte)disp ? 1 : 2;
+        if (m.Index == Reg.None && Low(m.Base) != 4)
+        {
+            Byte((mod << 6) | (r << 3) | Low(m.Base));
         }
         else
         {
-            _a.mov(R32[(int)d], R32[(int)s]);
+            int scale = m.Scale switch { 1 => 0, 2 => 1, 4 => 2, _ => 3 };
+            int index = m.Index == Reg.None ? 4 : Low(m.Index);
+            Byte((mod << 6) | (r << 3) | 4);
+            Byte((scale << 6) | (index << 3) | Low(m.Base));
+        }
+
+        if (mod == 1)
+        {
+            Byte(disp);
+        }
+        else if (mod == 2)
+        {
+            Int32(disp);
         }
     }
+
+    private void ModRmRegister(int reg, Reg rm) => Byte(0xC0 | ((reg & 7) << 3) | Low(rm));
+
+    /// <summary>[prefix] REX opcode ModRM for a register operand and a register in the r/m field.</summary>
+    private void RegReg(bool w, int opcode, Reg reg, Reg rm, int prefix = 0, bool byteRegs = false, int opcode2 = -1)
+    {
+        Count++;
+        if (prefix != 0)
+        {
+            Byte(prefix);
+        }
+
+        Rex(w, reg, Reg.None, rm, byteRegs);
+        Opcode(opcode, opcode2);
+        ModRmRegister((int)reg, rm);
+    }
+
+    /// <summary>[prefix] REX opcode ModRM for an opcode extension (/digit) and a register in the r/m field.</summary>
+    private void DigitReg(bool w, int opcode, int digit, Reg rm, int prefix = 0, bool byteRegs = false, int opcode2 = -1)
+    {
+        Count++;
+        if (prefix != 0)
+        {
+            Byte(prefix);
+        }
+
+        Rex(w, Reg.None, Reg.None, rm, byteRegs);
+        Opcode(opcode, opcode2);
+        ModRmRegister(digit, rm);
+    }
+
+    /// <summary>[prefix] REX opcode ModRM for a register (or /digit, with reg None) and a memory operand.</summary>
+    private void RegMem(bool w, int opcode, int reg, Mem m, int prefix = 0, bool byteReg = false, int opcode2 = -1)
+    {
+        Count++;
+        if (prefix != 0)
+        {
+            Byte(prefix);
+        }
+
+        Reg r = reg >= 0 && reg < 16 ? (Reg)reg : Reg.None;
+        int rex = (w ? 8 : 0) | (r != Reg.None ? High(r) << 2 : 0)
+            | (m.Index != Reg.None ? High(m.Index) << 1 : 0) | High(m.Base);
+        if (rex != 0 || (byteReg && r is >= Reg.Rsp and <= Reg.Rdi))
+        {
+            Byte(0x40 | rex);
+        }
+
+        Opcode(opcode, opcode2);
+        ModRmMemory(reg, m);
+    }
+
+    private void Opcode(int opcode, int opcode2)
+    {
+        if (opcode > 0xFF)
+        {
+            Byte(opcode >> 8);
+        }
+
+        Byte(opcode & 0xFF);
+        if (opcode2 >= 0)
+        {
+            Byte(opcode2);
+        }
+    }
+
+    /// <summary>A memory operand whose digit field is an opcode extension.</summary>
+    private static int Digit(int digit) => digit | 0x100; // marks "not a register" for RegMem's REX.R
+
+    // ---- moves ----
+
+    public void Mov(Reg d, Reg s, bool w64 = true) => RegReg(w64, 0x89, s, d);
 
     /// <summary>d = value, in the shortest form that leaves the flags alone.</summary>
     public void MovImm(Reg d, ulong value)
     {
+        Count++;
         if (value <= uint.MaxValue)
         {
-            _a.mov(R32[(int)d], (uint)value);
+            Rex(false, Reg.None, Reg.None, d);
+            Byte(0xB8 + Low(d));
+            Int32((int)value);
         }
         else if ((long)value >= int.MinValue && (long)value < 0)
         {
-            _a.AddInstruction(Instruction.Create(Code.Mov_rm64_imm32, R64[(int)d].Value, (int)(long)value));
+            Rex(true, Reg.None, Reg.None, d);
+            Byte(0xC7);
+            ModRmRegister(0, d);
+            Int32((int)(long)value);
         }
         else
         {
-            _a.mov(R64[(int)d], (long)value);
+            Rex(true, Reg.None, Reg.None, d);
+            Byte(0xB8 + Low(d));
+            Int64(value);
         }
     }
 
@@ -124,24 +262,22 @@ internal sealed unsafe class X64Assembler
     {
         switch (size)
         {
-            case 1: _a.movzx(R32[(int)d], __byte_ptr[Address(m)]); break;
-            case 2: _a.movzx(R32[(int)d], __word_ptr[Address(m)]); break;
-            case 4: _a.mov(R32[(int)d], __dword_ptr[Address(m)]); break;
-            default: _a.mov(R64[(int)d], __qword_ptr[Address(m)]); break;
+            case 1: RegMem(false, 0x0FB6, (int)d, m); break;
+            case 2: RegMem(false, 0x0FB7, (int)d, m); break;
+            case 4: RegMem(false, 0x8B, (int)d, m); break;
+            default: RegMem(true, 0x8B, (int)d, m); break;
         }
     }
 
     /// <summary>d = [m] of <paramref name="size"/> bytes (1, 2, 4), sign-extended to 32 or 64 bits.</summary>
     public void LoadSigned(Reg d, Mem m, int size, bool w64)
     {
-        switch (size, w64)
+        switch (size)
         {
-            case (1, false): _a.movsx(R32[(int)d], __byte_ptr[Address(m)]); break;
-            case (1, true): _a.movsx(R64[(int)d], __byte_ptr[Address(m)]); break;
-            case (2, false): _a.movsx(R32[(int)d], __word_ptr[Address(m)]); break;
-            case (2, true): _a.movsx(R64[(int)d], __word_ptr[Address(m)]); break;
-            case (4, true): _a.movsxd(R64[(int)d], __dword_ptr[Address(m)]); break;
-            default: _a.mov(R32[(int)d], __dword_ptr[Address(m)]); break;
+            case 1: RegMem(w64, 0x0FBE, (int)d, m); break;
+            case 2: RegMem(w64, 0x0FBF, (int)d, m); break;
+            case 4 when w64: RegMem(true, 0x63, (int)d, m); break;
+            default: RegMem(false, 0x8B, (int)d, m); break;
         }
     }
 
@@ -150,10 +286,10 @@ internal sealed unsafe class X64Assembler
     {
         switch (size)
         {
-            case 1: _a.mov(__byte_ptr[Address(m)], R8[(int)s]); break;
-            case 2: _a.mov(__word_ptr[Address(m)], R16[(int)s]); break;
-            case 4: _a.mov(__dword_ptr[Address(m)], R32[(int)s]); break;
-            default: _a.mov(__qword_ptr[Address(m)], R64[(int)s]); break;
+            case 1: RegMem(false, 0x88, (int)s, m, byteReg: true); break;
+            case 2: RegMem(false, 0x89, (int)s, m, prefix: 0x66); break;
+            case 4: RegMem(false, 0x89, (int)s, m); break;
+            default: RegMem(true, 0x89, (int)s, m); break;
         }
     }
 
@@ -162,607 +298,321 @@ internal sealed unsafe class X64Assembler
     {
         switch (size)
         {
-            case 1: _a.mov(__byte_ptr[Address(m)], (byte)imm); break;
-            case 2: _a.mov(__word_ptr[Address(m)], (ushort)imm); break;
-            case 4: _a.mov(__dword_ptr[Address(m)], imm); break;
-            default: _a.mov(__qword_ptr[Address(m)], imm); break;
+            case 1:
+                RegMem(false, 0xC6, Digit(0), m);
+                Byte(imm);
+                break;
+            case 2:
+                RegMem(false, 0xC7, Digit(0), m, prefix: 0x66);
+                Byte(imm);
+                Byte(imm >> 8);
+                break;
+            default:
+                RegMem(size == 8, 0xC7, Digit(0), m);
+                Int32(imm);
+                break;
         }
     }
 
-    public void Lea(Reg d, Mem m, bool w64 = true)
-    {
-        if (w64)
-        {
-            _a.lea(R64[(int)d], __[Address(m)]);
-        }
-        else
-        {
-            _a.lea(R32[(int)d], __[Address(m)]);
-        }
-    }
+    public void Lea(Reg d, Mem m, bool w64 = true) => RegMem(w64, 0x8D, (int)d, m);
 
     /// <summary>d = zero-extended low <paramref name="fromSize"/> bytes (1, 2, 4) of s.</summary>
     public void Movzx(Reg d, Reg s, int fromSize)
     {
         switch (fromSize)
         {
-            case 1: _a.movzx(R32[(int)d], R8[(int)s]); break;
-            case 2: _a.movzx(R32[(int)d], R16[(int)s]); break;
-            default: _a.mov(R32[(int)d], R32[(int)s]); break;
+            case 1: RegReg(false, 0x0FB6, d, s, byteRegs: true); break;
+            case 2: RegReg(false, 0x0FB7, d, s); break;
+            default: Mov(d, s, false); break;
         }
     }
 
     /// <summary>d = sign-extended low <paramref name="fromSize"/> bytes (1, 2, 4) of s, to 32 or 64 bits.</summary>
     public void Movsx(Reg d, Reg s, int fromSize, bool w64)
     {
-        switch (fromSize, w64)
+        switch (fromSize)
         {
-            case (1, false): _a.movsx(R32[(int)d], R8[(int)s]); break;
-            case (1, true): _a.movsx(R64[(int)d], R8[(int)s]); break;
-            case (2, false): _a.movsx(R32[(int)d], R16[(int)s]); break;
-            case (2, true): _a.movsx(R64[(int)d], R16[(int)s]); break;
-            case (4, true): _a.movsxd(R64[(int)d], R32[(int)s]); break;
-            default: _a.mov(R32[(int)d], R32[(int)s]); break;
+            case 1: RegReg(w64, 0x0FBE, d, s, byteRegs: true); break;
+            case 2: RegReg(w64, 0x0FBF, d, s); break;
+            default:
+                if (w64)
+                {
+                    RegReg(true, 0x63, d, s);
+                }
+                else
+                {
+                    Mov(d, s, false);
+                }
+
+                break;
         }
     }
 
     // ---- arithmetic ----
 
-    public void Alu(Alu op, Reg d, Reg s, bool w64)
-    {
-        if (w64)
-        {
-            AssemblerRegister64 x = R64[(int)d], y = R64[(int)s];
-            switch (op)
-            {
-                case X64.Alu.Add: _a.add(x, y); break;
-                case X64.Alu.Or: _a.or(x, y); break;
-                case X64.Alu.Adc: _a.adc(x, y); break;
-                case X64.Alu.Sbb: _a.sbb(x, y); break;
-                case X64.Alu.And: _a.and(x, y); break;
-                case X64.Alu.Sub: _a.sub(x, y); break;
-                case X64.Alu.Xor: _a.xor(x, y); break;
-                default: _a.cmp(x, y); break;
-            }
-        }
-        else
-        {
-            AssemblerRegister32 x = R32[(int)d], y = R32[(int)s];
-            switch (op)
-            {
-                case X64.Alu.Add: _a.add(x, y); break;
-                case X64.Alu.Or: _a.or(x, y); break;
-                case X64.Alu.Adc: _a.adc(x, y); break;
-                case X64.Alu.Sbb: _a.sbb(x, y); break;
-                case X64.Alu.And: _a.and(x, y); break;
-                case X64.Alu.Sub: _a.sub(x, y); break;
-                case X64.Alu.Xor: _a.xor(x, y); break;
-                default: _a.cmp(x, y); break;
-            }
-        }
-    }
+    public void Alu(Alu op, Reg d, Reg s, bool w64) => RegReg(w64, ((int)op << 3) | 1, s, d);
 
     /// <summary>d = d op [m] (the operand size's bytes of m).</summary>
-    public void AluMem(Alu op, Reg d, Mem m, bool w64)
-    {
-        if (w64)
-        {
-            AssemblerRegister64 x = R64[(int)d];
-            AssemblerMemoryOperand y = __qword_ptr[Address(m)];
-            switch (op)
-            {
-                case X64.Alu.Add: _a.add(x, y); break;
-                case X64.Alu.Or: _a.or(x, y); break;
-                case X64.Alu.Adc: _a.adc(x, y); break;
-                case X64.Alu.Sbb: _a.sbb(x, y); break;
-                case X64.Alu.And: _a.and(x, y); break;
-                case X64.Alu.Sub: _a.sub(x, y); break;
-                case X64.Alu.Xor: _a.xor(x, y); break;
-                default: _a.cmp(x, y); break;
-            }
-        }
-        else
-        {
-            AssemblerRegister32 x = R32[(int)d];
-            AssemblerMemoryOperand y = __dword_ptr[Address(m)];
-            switch (op)
-            {
-                case X64.Alu.Add: _a.add(x, y); break;
-                case X64.Alu.Or: _a.or(x, y); break;
-                case X64.Alu.Adc: _a.adc(x, y); break;
-                case X64.Alu.Sbb: _a.sbb(x, y); break;
-                case X64.Alu.And: _a.and(x, y); break;
-                case X64.Alu.Sub: _a.sub(x, y); break;
-                case X64.Alu.Xor: _a.xor(x, y); break;
-                default: _a.cmp(x, y); break;
-            }
-        }
-    }
+    public void AluMem(Alu op, Reg d, Mem m, bool w64) => RegMem(w64, ((int)op << 3) | 3, (int)d, m);
 
     /// <summary>d = d op imm (sign-extended to 64 bits in the 64-bit form).</summary>
     public void AluImm(Alu op, Reg d, int imm, bool w64)
     {
-        if (w64)
+        if (imm == (sbyte)imm)
         {
-            AssemblerRegister64 x = R64[(int)d];
-            switch (op)
-            {
-                case X64.Alu.Add: _a.add(x, imm); break;
-                case X64.Alu.Or: _a.or(x, imm); break;
-                case X64.Alu.Adc: _a.adc(x, imm); break;
-                case X64.Alu.Sbb: _a.sbb(x, imm); break;
-                case X64.Alu.And: _a.and(x, imm); break;
-                case X64.Alu.Sub: _a.sub(x, imm); break;
-                case X64.Alu.Xor: _a.xor(x, imm); break;
-                default: _a.cmp(x, imm); break;
-            }
+            DigitReg(w64, 0x83, (int)op, d);
+            Byte(imm);
         }
         else
         {
-            AssemblerRegister32 x = R32[(int)d];
-            switch (op)
-            {
-                case X64.Alu.Add: _a.add(x, imm); break;
-                case X64.Alu.Or: _a.or(x, imm); break;
-                case X64.Alu.Adc: _a.adc(x, imm); break;
-                case X64.Alu.Sbb: _a.sbb(x, imm); break;
-                case X64.Alu.And: _a.and(x, imm); break;
-                case X64.Alu.Sub: _a.sub(x, imm); break;
-                case X64.Alu.Xor: _a.xor(x, imm); break;
-                default: _a.cmp(x, imm); break;
-            }
+            DigitReg(w64, 0x81, (int)op, d);
+            Int32(imm);
         }
     }
 
     /// <summary>[m] op= imm, on <paramref name="size"/> bytes (1, 4, 8; imm sign-extended for 8).</summary>
     public void AluMemImm(Alu op, Mem m, int imm, int size)
     {
-        AssemblerMemoryOperand x = Sized(m, size);
         if (size == 1)
         {
-            imm = (byte)imm;
+            RegMem(false, 0x80, Digit((int)op), m);
+            Byte(imm);
         }
-
-        switch (op)
+        else if (imm == (sbyte)imm)
         {
-            case X64.Alu.Add: _a.add(x, imm); break;
-            case X64.Alu.Or: _a.or(x, imm); break;
-            case X64.Alu.Adc: _a.adc(x, imm); break;
-            case X64.Alu.Sbb: _a.sbb(x, imm); break;
-            case X64.Alu.And: _a.and(x, imm); break;
-            case X64.Alu.Sub: _a.sub(x, imm); break;
-            case X64.Alu.Xor: _a.xor(x, imm); break;
-            default: _a.cmp(x, imm); break;
+            RegMem(size == 8, 0x83, Digit((int)op), m);
+            Byte(imm);
+        }
+        else
+        {
+            RegMem(size == 8, 0x81, Digit((int)op), m);
+            Int32(imm);
         }
     }
 
     /// <summary>cmp [m], s (the operand size's bytes).</summary>
-    public void CmpMemReg(Mem m, Reg s, bool w64)
-    {
-        if (w64)
-        {
-            _a.cmp(__qword_ptr[Address(m)], R64[(int)s]);
-        }
-        else
-        {
-            _a.cmp(__dword_ptr[Address(m)], R32[(int)s]);
-        }
-    }
+    public void CmpMemReg(Mem m, Reg s, bool w64) => RegMem(w64, 0x39, (int)s, m);
 
-    public void Test(Reg a, Reg b, bool w64)
-    {
-        if (w64)
-        {
-            _a.test(R64[(int)a], R64[(int)b]);
-        }
-        else
-        {
-            _a.test(R32[(int)a], R32[(int)b]);
-        }
-    }
+    public void Test(Reg a, Reg b, bool w64) => RegReg(w64, 0x85, b, a);
 
     /// <summary>test a, imm (sign-extended to 64 bits in the 64-bit form).</summary>
     public void TestImm(Reg a, int imm, bool w64)
     {
-        if (w64)
-        {
-            _a.test(R64[(int)a], imm);
-        }
-        else
-        {
-            _a.test(R32[(int)a], imm);
-        }
-    }
-
-    public void ShiftImm(Shift op, Reg d, int count, bool w64)
-    {
-        if (w64)
-        {
-            AssemblerRegister64 x = R64[(int)d];
-            switch (op)
-            {
-                case X64.Shift.Rol: _a.rol(x, (byte)count); break;
-                case X64.Shift.Ror: _a.ror(x, (byte)count); break;
-                case X64.Shift.Shl: _a.shl(x, (byte)count); break;
-                case X64.Shift.Shr: _a.shr(x, (byte)count); break;
-                default: _a.sar(x, (byte)count); break;
-            }
-        }
-        else
-        {
-            AssemblerRegister32 x = R32[(int)d];
-            switch (op)
-            {
-                case X64.Shift.Rol: _a.rol(x, (byte)count); break;
-                case X64.Shift.Ror: _a.ror(x, (byte)count); break;
-                case X64.Shift.Shl: _a.shl(x, (byte)count); break;
-                case X64.Shift.Shr: _a.shr(x, (byte)count); break;
-                default: _a.sar(x, (byte)count); break;
-            }
-        }
-    }
-
-    /// <summary>d = d shifted by cl (the count masked to 5 or 6 bits by the processor, as A64 masks it).</summary>
-    public void ShiftCl(Shift op, Reg d, bool w64)
-    {
-        if (w64)
-        {
-            AssemblerRegister64 x = R64[(int)d];
-            switch (op)
-            {
-                case X64.Shift.Rol: _a.rol(x, cl); break;
-                case X64.Shift.Ror: _a.ror(x, cl); break;
-                case X64.Shift.Shl: _a.shl(x, cl); break;
-                case X64.Shift.Shr: _a.shr(x, cl); break;
-                default: _a.sar(x, cl); break;
-            }
-        }
-        else
-        {
-            AssemblerRegister32 x = R32[(int)d];
-            switch (op)
-            {
-                case X64.Shift.Rol: _a.rol(x, cl); break;
-                case X64.Shift.Ror: _a.ror(x, cl); break;
-                case X64.Shift.Shl: _a.shl(x, cl); break;
-                case X64.Shift.Shr: _a.shr(x, cl); break;
-                default: _a.sar(x, cl); break;
-            }
-        }
-    }
-
-    /// <summary>d = d * s (low half).</summary>
-    public void Imul(Reg d, Reg s, bool w64)
-    {
-        if (w64)
-        {
-            _a.imul(R64[(int)d], R64[(int)s]);
-        }
-        else
-        {
-            _a.imul(R32[(int)d], R32[(int)s]);
-        }
-    }
-
-    /// <summary>rdx:rax = rax * s, unsigned (<paramref name="signed"/>: signed).</summary>
-    public void MulWide(Reg s, bool signed, bool w64)
-    {
-        if (w64)
-        {
-            if (signed)
-            {
-                _a.imul(R64[(int)s]);
-            }
-            else
-            {
-                _a.mul(R64[(int)s]);
-            }
-        }
-        else if (signed)
-        {
-            _a.imul(R32[(int)s]);
-        }
-        else
-        {
-            _a.mul(R32[(int)s]);
-        }
-    }
-
-    /// <summary>rax = rdx:rax / s, rdx = remainder (<paramref name="signed"/>: idiv).</summary>
-    public void Div(Reg s, bool signed, bool w64)
-    {
-        if (w64)
-        {
-            if (signed)
-            {
-                _a.idiv(R64[(int)s]);
-            }
-            else
-            {
-                _a.div(R64[(int)s]);
-            }
-        }
-        else if (signed)
-        {
-            _a.idiv(R32[(int)s]);
-        }
-        else
-        {
-            _a.div(R32[(int)s]);
-        }
-    }
-
-    /// <summary>rdx = sign of rax (cqo, or cdq for 32 bits).</summary>
-    public void SignExtendRax(bool w64)
-    {
-        if (w64)
-        {
-            _a.cqo();
-        }
-        else
-        {
-            _a.cdq();
-        }
-    }
-
-    public void Neg(Reg d, bool w64)
-    {
-        if (w64)
-        {
-            _a.neg(R64[(int)d]);
-        }
-        else
-        {
-            _a.neg(R32[(int)d]);
-        }
-    }
-
-    public void Not(Reg d, bool w64)
-    {
-        if (w64)
-        {
-            _a.not(R64[(int)d]);
-        }
-        else
-        {
-            _a.not(R32[(int)d]);
-        }
-    }
-
-    public void Bswap(Reg d, bool w64)
-    {
-        if (w64)
-        {
-            _a.bswap(R64[(int)d]);
-        }
-        else
-        {
-            _a.bswap(R32[(int)d]);
-        }
-    }
-
-    public void Lzcnt(Reg d, Reg s, bool w64)
-    {
-        if (w64)
-        {
-            _a.lzcnt(R64[(int)d], R64[(int)s]);
-        }
-        else
-        {
-            _a.lzcnt(R32[(int)d], R32[(int)s]);
-        }
-    }
-
-    public void Bsr(Reg d, Reg s, bool w64)
-    {
-        if (w64)
-        {
-            _a.bsr(R64[(int)d], R64[(int)s]);
-        }
-        else
-        {
-            _a.bsr(R32[(int)d], R32[(int)s]);
-        }
-    }
-
-    /// <summary>CF = bit <paramref name="bit"/> of r.</summary>
-    public void Bt(Reg r, int bit, bool w64)
-    {
-        if (w64)
-        {
-            _a.bt(R64[(int)r], (byte)bit);
-        }
-        else
-        {
-            _a.bt(R32[(int)r], (byte)bit);
-        }
-    }
-
-    /// <summary>CF = bit (b mod 32) of a.</summary>
-    public void BtReg(Reg a, Reg b) => _a.bt(R32[(int)a], R32[(int)b]);
-
-    /// <summary>CF = NOT CF.</summary>
-    public void Cmc() => _a.cmc();
-
-    /// <summary>AH = SF:ZF:0:AF:0:PF:1:CF.</summary>
-    public void Lahf() => _a.lahf();
-
-    /// <summary>SF, ZF, AF, PF, CF = AH.</summary>
-    public void Sahf() => _a.sahf();
-
-    /// <summary>op on the low byte of a register with an 8-bit immediate (add al, 0x7f restores OF from AL).</summary>
-    public void Alu8Imm(Alu op, Reg d, byte imm)
-    {
-        AssemblerRegister8 x = R8[(int)d];
-        switch (op)
-        {
-            case X64.Alu.Add: _a.add(x, imm); break;
-            case X64.Alu.And: _a.and(x, imm); break;
-            case X64.Alu.Or: _a.or(x, imm); break;
-            case X64.Alu.Xor: _a.xor(x, imm); break;
-            case X64.Alu.Sub: _a.sub(x, imm); break;
-            default: _a.cmp(x, imm); break;
-        }
+        DigitReg(w64, 0xF7, 0, a);
+        Int32(imm);
     }
 
     /// <summary>test [m], imm on <paramref name="size"/> bytes (4 or 8; imm sign-extended for 8).</summary>
     public void TestMemImm(Mem m, int imm, int size)
     {
-        if (size == 8)
-        {
-            _a.test(__qword_ptr[Address(m)], imm);
-        }
-        else
-        {
-            _a.test(__dword_ptr[Address(m)], imm);
-        }
+        RegMem(size == 8, 0xF7, Digit(0), m);
+        Int32(imm);
     }
 
-    public void Setcc(Cc cc, Reg d)
+    public void ShiftImm(Shift op, Reg d, int count, bool w64)
     {
-        AssemblerRegister8 r = R8[(int)d];
-        switch (cc)
-        {
-            case Cc.O: _a.seto(r); break;
-            case Cc.NO: _a.setno(r); break;
-            case Cc.B: _a.setb(r); break;
-            case Cc.AE: _a.setae(r); break;
-            case Cc.E: _a.sete(r); break;
-            case Cc.NE: _a.setne(r); break;
-            case Cc.BE: _a.setbe(r); break;
-            case Cc.A: _a.seta(r); break;
-            case Cc.S: _a.sets(r); break;
-            case Cc.NS: _a.setns(r); break;
-            case Cc.P: _a.setp(r); break;
-            case Cc.NP: _a.setnp(r); break;
-            case Cc.L: _a.setl(r); break;
-            case Cc.GE: _a.setge(r); break;
-            case Cc.LE: _a.setle(r); break;
-            default: _a.setg(r); break;
-        }
+        DigitReg(w64, 0xC1, (int)op, d);
+        Byte(count);
     }
 
-    public void Cmov(Cc cc, Reg d, Reg s, bool w64)
+    /// <summary>d = d shifted by cl (the count masked to 5 or 6 bits by the processor, as A64 masks it).</summary>
+    public void ShiftCl(Shift op, Reg d, bool w64) => DigitReg(w64, 0xD3, (int)op, d);
+
+    /// <summary>d = d * s (low half).</summary>
+    public void Imul(Reg d, Reg s, bool w64) => RegReg(w64, 0x0FAF, d, s);
+
+    /// <summary>rdx:rax = rax * s, unsigned (<paramref name="signed"/>: signed).</summary>
+    public void MulWide(Reg s, bool signed, bool w64) => DigitReg(w64, 0xF7, signed ? 5 : 4, s);
+
+    /// <summary>rax = rdx:rax / s, rdx = remainder (<paramref name="signed"/>: idiv).</summary>
+    public void Div(Reg s, bool signed, bool w64) => DigitReg(w64, 0xF7, signed ? 7 : 6, s);
+
+    /// <summary>rdx = sign of rax (cqo, or cdq for 32 bits).</summary>
+    public void SignExtendRax(bool w64)
     {
+        Count++;
         if (w64)
         {
-            AssemblerRegister64 x = R64[(int)d], y = R64[(int)s];
-            switch (cc)
-            {
-                case Cc.O: _a.cmovo(x, y); break;
-                case Cc.NO: _a.cmovno(x, y); break;
-                case Cc.B: _a.cmovb(x, y); break;
-                case Cc.AE: _a.cmovae(x, y); break;
-                case Cc.E: _a.cmove(x, y); break;
-                case Cc.NE: _a.cmovne(x, y); break;
-                case Cc.BE: _a.cmovbe(x, y); break;
-                case Cc.A: _a.cmova(x, y); break;
-                case Cc.S: _a.cmovs(x, y); break;
-                case Cc.NS: _a.cmovns(x, y); break;
-                case Cc.P: _a.cmovp(x, y); break;
-                case Cc.NP: _a.cmovnp(x, y); break;
-                case Cc.L: _a.cmovl(x, y); break;
-                case Cc.GE: _a.cmovge(x, y); break;
-                case Cc.LE: _a.cmovle(x, y); break;
-                default: _a.cmovg(x, y); break;
-            }
+            Byte(0x48);
         }
-        else
-        {
-            AssemblerRegister32 x = R32[(int)d], y = R32[(int)s];
-            switch (cc)
-            {
-                case Cc.O: _a.cmovo(x, y); break;
-                case Cc.NO: _a.cmovno(x, y); break;
-                case Cc.B: _a.cmovb(x, y); break;
-                case Cc.AE: _a.cmovae(x, y); break;
-                case Cc.E: _a.cmove(x, y); break;
-                case Cc.NE: _a.cmovne(x, y); break;
-                case Cc.BE: _a.cmovbe(x, y); break;
-                case Cc.A: _a.cmova(x, y); break;
-                case Cc.S: _a.cmovs(x, y); break;
-                case Cc.NS: _a.cmovns(x, y); break;
-                case Cc.P: _a.cmovp(x, y); break;
-                case Cc.NP: _a.cmovnp(x, y); break;
-                case Cc.L: _a.cmovl(x, y); break;
-                case Cc.GE: _a.cmovge(x, y); break;
-                case Cc.LE: _a.cmovle(x, y); break;
-                default: _a.cmovg(x, y); break;
-            }
-        }
+
+        Byte(0x99);
     }
+
+    public void Neg(Reg d, bool w64) => DigitReg(w64, 0xF7, 3, d);
+
+    public void Not(Reg d, bool w64) => DigitReg(w64, 0xF7, 2, d);
+
+    public void Bswap(Reg d, bool w64)
+    {
+        Count++;
+        Rex(w64, Reg.None, Reg.None, d);
+        Byte(0x0F);
+        Byte(0xC8 + Low(d));
+    }
+
+    public void Lzcnt(Reg d, Reg s, bool w64) => RegReg(w64, 0x0FBD, d, s, prefix: 0xF3);
+
+    public void Bsr(Reg d, Reg s, bool w64) => RegReg(w64, 0x0FBD, d, s);
+
+    /// <summary>CF = bit <paramref name="bit"/> of r.</summary>
+    public void Bt(Reg r, int bit, bool w64)
+    {
+        DigitReg(w64, 0x0FBA, 4, r);
+        Byte(bit);
+    }
+
+    /// <summary>CF = bit (b mod 32) of a.</summary>
+    public void BtReg(Reg a, Reg b) => RegReg(false, 0x0FA3, b, a);
+
+    /// <summary>A full fence for store-then-load ordering (lock or dword [rsp], 0: cheaper than mfence).</summary>
+    public void MemoryFence()
+    {
+        Count++;
+        Byte(0xF0);
+        Byte(0x83);
+        Byte(0x0C);
+        Byte(0x24);
+        Byte(0x00);
+    }
+
+    /// <summary>CF = NOT CF.</summary>
+    public void Cmc()
+    {
+        Count++;
+        Byte(0xF5);
+    }
+
+    /// <summary>AH = SF:ZF:0:AF:0:PF:1:CF.</summary>
+    public void Lahf()
+    {
+        Count++;
+        Byte(0x9F);
+    }
+
+    /// <summary>SF, ZF, AF, PF, CF = AH.</summary>
+    public void Sahf()
+    {
+        Count++;
+        Byte(0x9E);
+    }
+
+    /// <summary>op on the low byte of a register with an 8-bit immediate (add al, 0x7f restores OF from AL).</summary>
+    public void Alu8Imm(Alu op, Reg d, byte imm)
+    {
+        DigitReg(false, 0x80, (int)op, d, byteRegs: true);
+        Byte(imm);
+    }
+
+    public void Setcc(Cc cc, Reg d) => DigitReg(false, 0x0F90 + (int)cc, 0, d, byteRegs: true);
+
+    public void Cmov(Cc cc, Reg d, Reg s, bool w64) => RegReg(w64, 0x0F40 + (int)cc, d, s);
 
     // ---- control flow ----
 
     public void Jcc(Cc cc, AsmLabel target)
     {
-        Label l = _labels[target.Id];
-        switch (cc)
+        Count++;
+        int bound = _labels[target.Id];
+        if (bound >= 0 && bound - (_pos + 2) == (sbyte)(bound - (_pos + 2)))
         {
-            case Cc.O: _a.jo(l); break;
-            case Cc.NO: _a.jno(l); break;
-            case Cc.B: _a.jb(l); break;
-            case Cc.AE: _a.jae(l); break;
-            case Cc.E: _a.je(l); break;
-            case Cc.NE: _a.jne(l); break;
-            case Cc.BE: _a.jbe(l); break;
-            case Cc.A: _a.ja(l); break;
-            case Cc.S: _a.js(l); break;
-            case Cc.NS: _a.jns(l); break;
-            case Cc.P: _a.jp(l); break;
-            case Cc.NP: _a.jnp(l); break;
-            case Cc.L: _a.jl(l); break;
-            case Cc.GE: _a.jge(l); break;
-            case Cc.LE: _a.jle(l); break;
-            default: _a.jg(l); break;
+            Byte(0x70 + (int)cc);
+            Byte(bound - _pos - 1);
+            return;
         }
+
+        Byte(0x0F);
+        Byte(0x80 + (int)cc);
+        JumpField(target, bound);
     }
 
-    public void Jmp(AsmLabel target) => _a.jmp(_labels[target.Id]);
+    public void Jmp(AsmLabel target)
+    {
+        Count++;
+        int bound = _labels[target.Id];
+        if (bound >= 0 && bound - (_pos + 2) == (sbyte)(bound - (_pos + 2)))
+        {
+            Byte(0xEB);
+            Byte(bound - _pos - 1);
+            return;
+        }
+
+        Byte(0xE9);
+        JumpField(target, bound);
+    }
+
+    private void JumpField(AsmLabel target, int bound)
+    {
+        if (bound >= 0)
+        {
+            Int32(bound - (_pos + 4));
+        }
+        else
+        {
+            _labelFixups.Add((_pos, target.Id));
+            Int32(0);
+        }
+    }
 
     /// <summary>jmp to an absolute address (rel32: within 2 GiB of the code).</summary>
-    public void JmpAbsolute(ulong target) => _a.jmp(target);
+    public void JmpAbsolute(ulong target)
+    {
+        Count++;
+        Byte(0xE9);
+        _absoluteFixups.Add((_pos, target));
+        Int32(0);
+    }
 
     /// <summary>jmp qword [slot], the slot addressed RIP-relative (within 2 GiB of the code).</summary>
-    public void JmpThroughSlot(ulong slot) =>
-        _a.AddInstruction(Instruction.Create(Code.Jmp_rm64, new MemoryOperand(Register.RIP, (long)slot)));
-
-    public void JmpMem(Mem m) => _a.jmp(__qword_ptr[Address(m)]);
-
-    public void JmpReg(Reg r) => _a.jmp(R64[(int)r]);
-
-    public void CallMem(Mem m) => _a.call(__qword_ptr[Address(m)]);
-
-    public void Push(Reg r) => _a.push(R64[(int)r]);
-
-    public void Pop(Reg r) => _a.pop(R64[(int)r]);
-
-    public void Ret() => _a.ret();
-
-    public void Int3() => _a.int3();
-
-    /// <summary>An 8-byte data word (a link slot's first value, for example).</summary>
-    public void DataQword(ulong value) => _a.dq(value);
-
-    /// <summary>Collects the encoded bytes in a fixed buffer, noting when they would not fit.</summary>
-    private sealed class BufferWriter(byte* buffer, int capacity) : CodeWriter
+    public void JmpThroughSlot(ulong slot)
     {
-        public int Length { get; private set; }
-
-        public bool Overflowed { get; private set; }
-
-        public override void WriteByte(byte value)
-        {
-            if (Length < capacity)
-            {
-                buffer[Length] = value;
-            }
-            else
-            {
-                Overflowed = true;
-            }
-
-            Length++;
-        }
+        Count++;
+        Byte(0xFF);
+        Byte(0x25);
+        _absoluteFixups.Add((_pos, slot));
+        Int32(0);
     }
+
+    /// <summary>A near call of a label of this code (rel32).</summary>
+    public void Call(AsmLabel target)
+    {
+        Count++;
+        Byte(0xE8);
+        JumpField(target, _labels[target.Id]);
+    }
+
+    public void JmpMem(Mem m) => RegMem(false, 0xFF, Digit(4), m);
+
+    public void JmpReg(Reg r) => DigitReg(false, 0xFF, 4, r);
+
+    public void CallMem(Mem m) => RegMem(false, 0xFF, Digit(2), m);
+
+    public void Push(Reg r)
+    {
+        Count++;
+        Rex(false, Reg.None, Reg.None, r);
+        Byte(0x50 + Low(r));
+    }
+
+    public void Pop(Reg r)
+    {
+        Count++;
+        Rex(false, Reg.None, Reg.None, r);
+        Byte(0x58 + Low(r));
+    }
+
+    public void Ret()
+    {
+        Count++;
+        Byte(0xC3);
+    }
+
+    public void Int3()
+    {
+        Count++;
+        Byte(0xCC);
+    }
+
+    /// <summary>An 8-byte data word.</summary>
+    public void DataQword(ulong value) => Int64(value);
 }

@@ -156,6 +156,11 @@ internal sealed unsafe partial class X64Lowering
     private void LowerCarry(in IrInstruction op)
     {
         bool subtract = op.Op == IrOpcode.Sbc;
+        if (op.Flags == IrFlags.None && _b.FlagsLiveIn[_op + 1])
+        {
+            FlushFlags(); // NZCV outlives this ADC/SBC, which destroys the host flags
+        }
+
         if (_eflags == IrFlags.None)
         {
             RestoreFlags(); // the image's carry is ARM's: the Add sense

@@ -22,10 +22,15 @@ internal sealed unsafe partial class X64Lowering
         AsmLabel to;
         if (k >= 0)
         {
+            if (!_b.IsLabel[k])
+            {
+                throw new InvalidOperationException($"branch to instruction {target} of the block, which is not a label");
+            }
+
             bool live = _b.FlagsLiveIn[_b.FirstOp[k]];
             if (target <= _b.Indices[_k])
             {
-                to = AddStub(StubKind.BackEdge, _eflags, save && live, target);
+                to = AddStub(StubKind.BackEdge, _eflags, save, target); // its check may leave: the flags go to the image
             }
             else if (save && live)
             {

@@ -18,9 +18,6 @@ internal sealed unsafe partial class X64Lowering
 
         /// <summary>A memory access that left the fast path: the whole instruction in the interpreter.</summary>
         Slow,
-
-        /// <summary>The interpreter did not retire the instruction plainly: leave with what it said.</summary>
-        FlowExit,
     }
 
     private record struct Stub(StubKind Kind, AsmLabel Label, IrFlags Eflags, bool Save, int Target, int Insn, int Pending, AsmLabel To);
@@ -32,34 +29,111 @@ internal sealed unsafe partial class X64Lowering
         return label;
     }
 
+    /// <summary>
+    /// One entry per entry instruction: its ordinal in rcx, a call of the shared entry routine (exit
+    /// request, budget, stale check, mapped registers loaded: <see cref="EmitSharedRoutines"/>), then its label.
+    /// </summary>
     private void EmitPrologues()
     {
-        int n = _b.Indices.Length;
-        for (int k = 0; k < n; k++)
+        for (int k = 0; k < _b.Indices.Length; k++)
         {
             if (!_b.IsEntry[k])
             {
                 continue;
             }
 
-            int ordinal = _entries.Count;
-            AsmLabel entry = _asm.NewLabel(), entryCheck = _asm.NewLabel(), entryStale = _asm.NewLabel();
-            _entries.Add((_b.Indices[k], entry));
+            AsmLabel entry = _asm.NewLabel();
             _asm.Bind(entry);
-            _asm.AluMemImm(Alu.Cmp, Ctx(ContextOffsets.ExitRequest), 0, 4);
-            _asm.Jcc(Cc.NE, entryCheck);
-            _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
-            _asm.Jcc(Cc.S, entryCheck);
-            EmitStaleCheck(entryStale);
-            LoadMapped();
+            _asm.MovImm(Reg.Rcx, (ulong)_entries.Count);
+            _asm.Call(_enterRoutine);
             _asm.Jmp(_insnLabels[k]);
-
-            // Nothing ran: the run loop sets PC from the entry.
-            _asm.Bind(entryCheck);
-            ReturnToRunLoop(ExitCode(NativeExit.EntryCheck, ordinal));
-            _asm.Bind(entryStale);
-            ReturnToRunLoop(ExitCode(NativeExit.Stale, ordinal));
+            _entries.Add((_b.Indices[k], entry));
         }
+    }
+
+    /// <summary>
+    /// The block's shared routines (near calls; inside them rsp is 8 off the 16-byte alignment):
+    /// <list type="bullet">
+    /// <item>enter (rcx = entry ordinal): leaves for the run loop (dropping its return address) on an exit
+    /// request, an exhausted budget or changed words, else loads the mapped guest registers;</item>
+    /// <item>store and load: the written mapped registers to the context, all mapped ones from it;</item>
+    /// <item>interpret (rcx = position | retired count &lt;&lt; 16): the instruction in the interpreter,
+    /// registers through the context, eax = what the helper returned;</item>
+    /// <item>leave (jumped to with that eax non-zero): the exit the interpreter asked for.</item>
+    /// </list>
+    /// </summary>
+    private void EmitSharedRoutines()
+    {
+        AsmLabel check = _asm.NewLabel(), stale = _asm.NewLabel();
+        _asm.Bind(_enterRoutine);
+        _asm.AluMemImm(Alu.Cmp, Ctx(ContextOffsets.ExitRequest), 0, 4);
+        _asm.Jcc(Cc.NE, check);
+        _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
+        _asm.Jcc(Cc.S, check);
+        EmitStaleCheck(stale);
+        LoadMapped();
+        _asm.Ret();
+
+        // Nothing ran: the run loop sets PC from the entry.
+        _asm.Bind(check);
+        EntryExit(NativeExit.EntryCheck);
+        _asm.Bind(stale);
+        EntryExit(NativeExit.Stale);
+
+        if (_storeUsed)
+        {
+            _asm.Bind(_storeRoutine);
+            StoreWrittenInline();
+            _asm.Ret();
+        }
+
+        if (_interpretUsed)
+        {
+            _asm.Bind(_loadRoutine);
+            LoadMapped();
+            _asm.Ret();
+
+            _asm.Bind(_interpretRoutine);
+            _asm.Store(Ctx(ContextOffsets.Scratch), Reg.Rcx, 8);
+            StoreWrittenInline();
+            _asm.AluImm(Alu.Sub, Reg.Rsp, 8, true); // the helper is called with rsp 16-byte aligned
+            _asm.Mov(Reg.Rdi, X64Layout.Context);
+            _asm.MovImm(Reg.Rsi, (ulong)_blockId);
+            _asm.Movzx(Reg.Rdx, Reg.Rcx, 2);
+            _asm.CallMem(Ctx(ContextOffsets.Helper(NativeHelper.Interpret)));
+            _asm.AluImm(Alu.Add, Reg.Rsp, 8, true);
+            _asm.Call(_loadRoutine);
+            _asm.Ret();
+
+            // rax: Jump (retired; PC set: on through the jump cache), Retired (retired; PC set: to the run loop),
+            // else the exit code of an exception or a trap (not retired); the retired count in Scratch bits 16+.
+            AsmLabel jump = _asm.NewLabel(), retired = _asm.NewLabel();
+            _asm.Bind(_leaveRoutine);
+            _asm.Load(Reg.Rcx, Ctx(ContextOffsets.Scratch), 4);
+            _asm.ShiftImm(Shift.Shr, Reg.Rcx, 16, false);
+            _asm.AluImm(Alu.Cmp, Reg.Rax, (int)NativeExit.Jump, true);
+            _asm.Jcc(Cc.E, jump);
+            _asm.AluImm(Alu.Cmp, Reg.Rax, (int)NativeExit.Retired, true);
+            _asm.Jcc(Cc.E, retired);
+            _asm.AluImm(Alu.Sub, Reg.Rcx, 1, false);
+            _asm.Bind(retired);
+            _asm.Alu(Alu.Sub, X64Layout.Budget, Reg.Rcx, true);
+            _asm.JmpAbsolute(_runtime.Epilogue);
+            _asm.Bind(jump);
+            _asm.Alu(Alu.Sub, X64Layout.Budget, Reg.Rcx, true);
+            _asm.Load(Reg.Rax, Ctx(ContextOffsets.Pc), 8);
+            _asm.JmpAbsolute(_runtime.JumpLookup);
+        }
+    }
+
+    /// <summary>Leaves the enter routine for the run loop: its return address dropped, the entry ordinal (rcx) in the exit code.</summary>
+    private void EntryExit(NativeExit reason)
+    {
+        _asm.AluImm(Alu.Add, Reg.Rsp, 8, true);
+        _asm.ShiftImm(Shift.Shl, Reg.Rcx, 8, true);
+        _asm.MovImm(Reg.Rax, ExitCode(reason, 0));
+        _asm.Alu(Alu.Or, Reg.Rax, Reg.Rcx, true);
+        _asm.JmpAbsolute(_runtime.Epilogue);
     }
 
     /// <summary>
@@ -239,6 +313,28 @@ internal sealed unsafe partial class X64Lowering
             case IrOpcode.Load or IrOpcode.Store:
                 LowerMemory(op);
                 break;
+            case IrOpcode.ReadState:
+                {
+                    Reg d = DstReg(op.Dst);
+                    if (op.Dst.Kind != IrKind.None)
+                    {
+                        _asm.Load(d, Ctx((int)op.Imm), op.Size);
+                        Commit(op.Dst, d);
+                    }
+
+                    break;
+                }
+
+            case IrOpcode.WriteState:
+                _asm.Store(Ctx((int)op.Imm), InReg(op.A, Reg.Rax, true), 8);
+                break;
+            case IrOpcode.ZeroBlock:
+                LowerZeroBlock(op);
+                break;
+            case IrOpcode.Fence:
+                PrepareClobber(); // lock or sets the host flags
+                _asm.MemoryFence();
+                break;
             case IrOpcode.Branch:
                 JumpTo(op.Target, null);
                 break;
@@ -254,12 +350,15 @@ internal sealed unsafe partial class X64Lowering
             case IrOpcode.Fallback:
                 LowerFallback();
                 break;
-            case IrOpcode.ExitToRunLoop:
+            case IrOpcode.Reenter:
+                // Leave and come back in at the next instruction through the jump cache: its entry's stale
+                // check sees code the guest changed before the context synchronization (ISB).
                 SyncBudget(_pending);
                 _pending = 0;
                 FlushFlags();
                 StoreWritten();
-                ReturnToRunLoop(ExitCode(NativeExit.RunLoop, AddExit(op.Target, chainable: false)));
+                _asm.MovImm(Reg.Rax, _b.PcOf(op.Target));
+                _asm.JmpAbsolute(_runtime.JumpLookup);
                 _reachable = false;
                 break;
             default:
@@ -297,9 +396,6 @@ internal sealed unsafe partial class X64Lowering
                     break;
                 case StubKind.Slow:
                     EmitSlowPath(stub);
-                    break;
-                case StubKind.FlowExit:
-                    EmitFlowExit(stub);
                     break;
             }
         }
@@ -355,34 +451,16 @@ internal sealed unsafe partial class X64Lowering
     }
 
     /// <summary>
-    /// Runs instruction k in the interpreter: registers to the context, the helper called, every mapped
-    /// register reloaded; anything but a plain retirement leaves through a flow-exit stub.
+    /// Runs instruction k in the interpreter through the shared routine; anything but a plain retirement
+    /// leaves through the shared leave routine.
     /// </summary>
     private void CallInterpreter(int k, int pending)
     {
-        StoreWritten();
-        _asm.Mov(Reg.Rdi, X64Layout.Context);
-        _asm.MovImm(Reg.Rsi, _b.Words[k]);
-        _asm.MovImm(Reg.Rdx, _b.PcOf(_b.Indices[k]));
-        _asm.MovImm(Reg.Rcx, (ulong)_b.Decoded[k]);
-        _asm.CallMem(Ctx(ContextOffsets.Helper(NativeHelper.Interpret)));
-        LoadMapped();
-        _asm.Test(Reg.Rax, Reg.Rax, true);
-        _asm.Jcc(Cc.NE, AddStub(StubKind.FlowExit, pending: pending));
-    }
-
-    private void EmitFlowExit(Stub stub)
-    {
-        // rax: 1 = a taken branch (retired; PC set), else the exit code (exception or trap: not retired).
-        AsmLabel jump = _asm.NewLabel();
-        _asm.AluImm(Alu.Cmp, Reg.Rax, (int)NativeExit.Jump, true);
-        _asm.Jcc(Cc.E, jump);
-        SyncBudget(stub.Pending - 1);
-        _asm.JmpAbsolute(_runtime.Epilogue);
-        _asm.Bind(jump);
-        SyncBudget(stub.Pending);
-        _asm.Load(Reg.Rax, Ctx(ContextOffsets.Pc), 8);
-        _asm.JmpAbsolute(_runtime.JumpLookup);
+        _interpretUsed = true;
+        _asm.MovImm(Reg.Rcx, (ulong)(uint)(k | (pending << 16)));
+        _asm.Call(_interpretRoutine);
+        _asm.Test(Reg.Rax, Reg.Rax, false);
+        _asm.Jcc(Cc.NE, _leaveRoutine);
     }
 
     /// <summary>An instruction the IR does not build: the interpreter runs it, and the block goes on after it.</summary>

@@ -34,7 +34,10 @@ internal sealed unsafe partial class X64Lowering
     private IrBlock _b = null!;
     private NativeCodeCache _runtime = null!;
     private ulong _written;
+    private int _writtenCount;
     private int _blockId;
+    private AsmLabel _enterRoutine, _storeRoutine, _loadRoutine, _interpretRoutine, _leaveRoutine;
+    private bool _storeUsed, _interpretUsed;
 
     // State while the body is generated.
     private IrFlags _eflags;
@@ -66,10 +69,19 @@ internal sealed unsafe partial class X64Lowering
         _exits.Clear();
         _written = GuestRegisterAllocation.Allocate(block, _hostOf);
         MappedRegisters = 0;
-        foreach (Reg r in _hostOf)
+        _writtenCount = 0;
+        for (int g = 0; g < _hostOf.Length; g++)
         {
-            MappedRegisters += r == Reg.None ? 0 : 1;
+            MappedRegisters += _hostOf[g] == Reg.None ? 0 : 1;
+            _writtenCount += _hostOf[g] != Reg.None && ((_written >> g) & 1) != 0 ? 1 : 0;
         }
+
+        _enterRoutine = _asm.NewLabel();
+        _storeRoutine = _asm.NewLabel();
+        _loadRoutine = _asm.NewLabel();
+        _interpretRoutine = _asm.NewLabel();
+        _leaveRoutine = _asm.NewLabel();
+        _storeUsed = _interpretUsed = false;
 
         int n = block.Indices.Length;
         _insnLabels = new AsmLabel[n];
@@ -88,6 +100,7 @@ internal sealed unsafe partial class X64Lowering
         EmitPrologues();
         EmitBody();
         EmitStubs();
+        EmitSharedRoutines();
         _asm.Int3(); // nothing falls off the end (and a label at the end has an instruction)
     }
 
@@ -189,8 +202,23 @@ internal sealed unsafe partial class X64Lowering
         return l.Kind == LocKind.Reg && l.Reg == r;
     }
 
-    /// <summary>Stores the mapped guest registers the block writes (before an exit or a helper call).</summary>
+    /// <summary>
+    /// Stores the mapped guest registers the block writes (before an exit or a helper call): inline when
+    /// they are few, else a call of the block's store routine.
+    /// </summary>
     private void StoreWritten()
+    {
+        if (_writtenCount > 2)
+        {
+            _storeUsed = true;
+            _asm.Call(_storeRoutine);
+            return;
+        }
+
+        StoreWrittenInline();
+    }
+
+    private void StoreWrittenInline()
     {
         for (int g = 0; g < _hostOf.Length; g++)
         {

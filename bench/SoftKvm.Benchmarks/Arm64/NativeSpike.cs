@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Cpu.Translation;
 using SoftKvm.Arm64.Cpu.Translation.Native;
@@ -227,8 +226,6 @@ public static unsafe class NativeSpike
         }
 
         Console.WriteLine($"{"median over the loops",-36} {"",5} {"",5} {Median(allNative),9:F1} {Median(allIl),9:F1} {Median(ratios),9:F0}x");
-        var ph = NativeTranslator.PhaseTicks;
-        Console.WriteLine($"phases us/block: discover {ph[0] * 1e6 / Stopwatch.Frequency / ph[5]:F1} build {ph[1] * 1e6 / Stopwatch.Frequency / ph[5]:F1} passes {ph[2] * 1e6 / Stopwatch.Frequency / ph[5]:F1} lower {ph[3] * 1e6 / Stopwatch.Frequency / ph[5]:F1} place {ph[4] * 1e6 / Stopwatch.Frequency / ph[5]:F1}");
     }
 
     private static void CompileIl(uint* host, ulong pc)

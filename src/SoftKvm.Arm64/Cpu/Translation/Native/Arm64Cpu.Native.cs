@@ -30,21 +30,6 @@ internal sealed unsafe partial class Arm64Cpu
     [ThreadStatic]
     private static Arm64Cpu? t_native;
 
-    /// <summary>temp</summary>
-    public static readonly Dictionary<uint, long> s_tmp = new();
-
-    static Arm64Cpu()
-    {
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            foreach (var kv in s_tmp.OrderByDescending(k => k.Value).Take(20))
-            {
-                uint k = kv.Key & 0x7FFF;
-                Console.Error.WriteLine($"{(A64Op)(kv.Key >> 16)} op0={(k >> 14) & 3} op1={(k >> 11) & 7} crn={(k >> 7) & 15} crm={(k >> 3) & 15} op2={k & 7}: {kv.Value}");
-            }
-        };
-    }
-
     private readonly JumpCacheEntry[] _jumpCache = GC.AllocateArray<JumpCacheEntry>(JumpCache.Size, pinned: true);
     private long _jumpCacheGeneration = -1;
     private Exception? _nativeFault;
@@ -366,7 +351,6 @@ internal sealed unsafe partial class Arm64Cpu
         State.Nzcv = NzcvOfImage(ctx->FlagsImage);
         State.Pc = pc;
         NativeFallbacks[(int)op]++;
-        if (op is A64Op.Mrs or A64Op.Sys or A64Op.MsrReg) { lock (s_tmp) { s_tmp[(word >> 5) & 0x7FFF | ((uint)op << 16)] = s_tmp.GetValueOrDefault((word >> 5) & 0x7FFF | ((uint)op << 16)) + 1; } }
         Flow flow = OpDispatch.Handlers[(int)op](this, word);
         ctx->FlagsImage = X64Lowering.ImageOf(State.Nzcv >> 28);
         ctx->TagEl = _tagEl;

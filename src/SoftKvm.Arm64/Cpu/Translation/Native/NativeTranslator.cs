@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 using SoftKvm.Arm64.Cpu.Translation.Native.X64;
@@ -35,9 +34,6 @@ internal sealed unsafe class NativeTranslator
     /// <summary>The IR of the last block translated (for tests and the spike's measurements).</summary>
     public IrBlock LastIr => _block;
 
-    /// <summary>Temporary: phase ticks.</summary>
-    public static long[] PhaseTicks = new long[6];
-
     /// <summary>Host instructions of the last block.</summary>
     public int LastHostInstructions { get; private set; }
 
@@ -48,30 +44,23 @@ internal sealed unsafe class NativeTranslator
     /// </summary>
     public NativeEntry? Translate(NativeCodeCache cache, uint* host, ulong pc, BlockMode mode, int maxInstructions = MaxInstructions)
     {
-        long t0 = Stopwatch.GetTimestamp();
         _discovery.Run(host, pc, maxInstructions);
         int[] indices = _discovery.Indices;
         uint[] words = _discovery.Words;
         A64Op[] decoded = _discovery.Ops;
         bool[] isLabel = _discovery.IsLabel, isEntry = _discovery.IsEntry;
         _block.Reset(host, pc, mode, indices, words, decoded, isLabel, isEntry);
-        long t1 = Stopwatch.GetTimestamp();
         _builder.Build(_block);
-        long t2 = Stopwatch.GetTimestamp();
         ConstantFolding.Run(_block);
         FlagLiveness.Run(_block);
-        long t3 = Stopwatch.GetTimestamp();
         lock (cache.Lock)
         {
             // Under the lock: the block id and the code's address are part of the code.
             int id = cache.NextBlockId();
             _asm.Reset();
             _lowering.Lower(_block, id, cache);
-            long t4 = Stopwatch.GetTimestamp();
             LastHostInstructions = _asm.Count;
             nint code = cache.Place(_asm, out int size);
-            long t5 = Stopwatch.GetTimestamp();
-            PhaseTicks[0] += t1 - t0; PhaseTicks[1] += t2 - t1; PhaseTicks[2] += t3 - t2; PhaseTicks[3] += t4 - t3; PhaseTicks[4] += t5 - t4; PhaseTicks[5]++;
             if (code == 0)
             {
                 return null;
@@ -103,7 +92,4 @@ internal sealed unsafe class NativeTranslator
             return Array.Find(entries, e => e.Offset == 0);
         }
     }
-
-    /// <summary>Times the translation of one block: the stopwatch ticks of <see cref="Translate"/>.</summary>
-    public static long Elapsed(long start) => Stopwatch.GetTimestamp() - start;
 }

@@ -132,6 +132,12 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             throw new ConfigurationException("--x86-withhold-insn-length is an x86_64 option (use it with --arch x86_64)");
         }
 
+        bool forceEmulation = parse.GetValue(o.X86ForceEmulationPrefix);
+        if (forceEmulation && arch != "x86_64")
+        {
+            throw new ConfigurationException("--x86-force-emulation-prefix is an x86_64 option (use it with --arch x86_64)");
+        }
+
         // Files first, so that a missing file is reported whichever machine is asked for.
         InputFiles.Check(kernel, "kernel");
         string? initrd = parse.GetValue(o.Initrd);
@@ -164,6 +170,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Append = parse.GetValue(o.Append),
             Disks = disks,
             X86WithholdInstructionLength = withhold,
+            X86ForceEmulationPrefix = forceEmulation,
         };
     }
 

@@ -37,6 +37,12 @@ internal sealed class RunOptions
             + "(fast MMIO, MMIO), so the hypervisor decodes the instruction to skip it",
     };
 
+    public Option<bool> X86ForceEmulationPrefix { get; } = new("--x86-force-emulation-prefix")
+    {
+        Description = "x86_64: KVM's kvm.force_emulation_prefix: 'ud2; .ascii \"kvm\"' before an instruction makes the "
+            + "hypervisor's instruction emulator run it (for guest programs that test the emulator)",
+    };
+
     public Option<bool> Profile { get; } = new("--profile")
     {
         Description = "sample every vCPU's program counter (1 kHz) and, after the run, print where the guest spent its time, "
@@ -46,5 +52,5 @@ internal sealed class RunOptions
     public Option<string?> Symbols { get; } = new("--symbols") { Description = "with --profile: name guest functions from FILE in nm format (a kernel's System.map, or `nm guest.elf`)", HelpName = "FILE" };
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, VgicState, X86WithholdInsnLength];
+        [Arch, Smp, Memory, Gic, Kernel, Initrd, Append, Disk, DiskReadOnly, Stats, Profile, Symbols, DumpDtb, Trace, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix];
 }

@@ -7,12 +7,12 @@ using SoftKvm.Core.Stats;
 namespace SoftKvm.Core;
 
 /// <summary>
-/// A virtual CPU with KVM's run contract (spec §A). <see cref="Run"/> runs guest code on the calling
-/// thread until an exit the VMM must handle. The order at entry is fixed here, for every
-/// architecture: the architecture's entry checks; then the pending completion of the previous exit,
-/// taken out of its field before it runs so that it happens exactly once however often Run is
-/// called (the one-shot pattern of x86's <c>complete_userspace_io</c>, which also gives arm64 the
-/// guard of "Only skip MMIO insn once"); then <see cref="RunState.ImmediateExit"/>; then the loop.
+/// A virtual CPU with KVM's run contract (docs/kvm-semantics.md#run-contract). <see cref="Run"/> runs guest
+/// code on the calling thread until an exit the VMM must handle. The order at entry is fixed here, for every
+/// architecture: the architecture's entry checks; then the pending completion of the previous exit, taken out
+/// of its field before it runs so that it happens exactly once however often Run is called (the one-shot
+/// pattern of x86's <c>complete_userspace_io</c>, which also gives arm64 the guard of "Only skip MMIO insn
+/// once"); then <see cref="RunState.ImmediateExit"/>; then the loop.
 /// </summary>
 public abstract class Vcpu : IDisposable
 {
@@ -62,8 +62,8 @@ public abstract class Vcpu : IDisposable
     }
 
     /// <summary>
-    /// Runs the vCPU until an exit for the VMM (spec §A.4). Returns <see cref="RunResult.Ok"/> with
-    /// <see cref="RunState.ExitReason"/> set, or a negative result.
+    /// Runs the vCPU until an exit for the VMM (docs/kvm-semantics.md#run-contract). Returns
+    /// <see cref="RunResult.Ok"/> with <see cref="RunState.ExitReason"/> set, or a negative result.
     /// </summary>
     /// <exception cref="VcpuException">another thread is running this vCPU.</exception>
     public RunResult Run()
@@ -165,8 +165,9 @@ public abstract class Vcpu : IDisposable
     protected virtual RunResult BeforeRun() => RunResult.Ok;
 
     /// <summary>
-    /// The run loop (spec §A.4 step 5). Called with the exit reason reset to Unknown. Must check for a
-    /// kick with <see cref="TryConsumeKick"/> on every pass, and never allocate per instruction.
+    /// The run loop (docs/kvm-semantics.md#run-contract, step 4). Called with the exit reason reset to
+    /// Unknown. Must check for a kick with <see cref="TryConsumeKick"/> on every pass, and never allocate per
+    /// instruction.
     /// </summary>
     protected abstract RunResult RunLoop();
 

@@ -14,6 +14,7 @@ public abstract class Vm : IDisposable
 {
     private readonly object _vcpuLock = new();
     private Vcpu[] _vcpus = [];
+    private IVcpuCreationGate? _creationGate;
     private bool _disposed;
 
     /// <summary>Creates a VM that accepts vCPU ids 0..<paramref name="maxVcpus"/>-1.</summary>
@@ -61,29 +62,52 @@ public abstract class Vm : IDisposable
     /// <summary>Returns and clears the dirty bitmap of <paramref name="slot"/> (<c>KVM_GET_DIRTY_LOG</c>).</summary>
     public ulong[] GetDirtyLog(int slot) => Memory.GetDirtyLog(slot);
 
-    /// <summary>Creates vCPU <paramref name="id"/> (<c>KVM_CREATE_VCPU</c>).</summary>
-    /// <exception cref="VcpuException">id out of range or already created.</exception>
+    /// <summary>
+    /// Creates vCPU <paramref name="id"/> (<c>KVM_CREATE_VCPU</c>). An in-kernel interrupt controller's
+    /// <see cref="IVcpuCreationGate"/> is asked first, as KVM's <c>kvm_arch_vcpu_precreate</c> is.
+    /// </summary>
+    /// <exception cref="VcpuException">id out of range (-EINVAL), refused by the interrupt controller, or already created.</exception>
     public Vcpu CreateVcpu(int id)
     {
         if (id < 0 || id >= MaxVcpus)
         {
-            throw new VcpuException($"vCPU id {id} is outside 0..{MaxVcpus - 1}");
+            throw new VcpuException($"vCPU id {id} is outside 0..{MaxVcpus - 1}", KvmErrno.InvalidArgument);
         }
 
         lock (_vcpuLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            _creationGate?.CheckVcpuCreation(id);
             foreach (var v in _vcpus)
             {
                 if (v.Id == id)
                 {
-                    throw new VcpuException($"vCPU {id} already exists");
+                    throw new VcpuException($"vCPU {id} already exists", KvmErrno.Exists);
                 }
             }
 
             var vcpu = CreateVcpuCore(id);
             Volatile.Write(ref _vcpus, [.. _vcpus, vcpu]);
             return vcpu;
+        }
+    }
+
+    /// <summary>
+    /// Installs the vCPU-creation rule of the VM's in-kernel interrupt controller (done by the controller
+    /// when it is created, as KVM's GIC creation sets <c>kvm->max_vcpus</c>). False when the VM has one already.
+    /// </summary>
+    public bool TryInstallVcpuCreationGate(IVcpuCreationGate gate)
+    {
+        ArgumentNullException.ThrowIfNull(gate);
+        lock (_vcpuLock)
+        {
+            if (_creationGate is not null)
+            {
+                return false;
+            }
+
+            _creationGate = gate;
+            return true;
         }
     }
 

@@ -26,6 +26,19 @@ public sealed class GuestProgramTests
         Assert.Equal("", error);
     }
 
+    [Theory]
+    [InlineData("v2", "9", "GICv2 takes 1 to 8 vCPUs")]
+    [InlineData("v3", "513", "GICv3 takes 1 to 512 vCPUs")]
+    public void MoreVcpusThanTheGicCanTargetIsOneLineAndExitCode2(string gic, string smp, string expected)
+    {
+        var (code, serial, _, error) = Softkvm("run", "--kernel", Path.Combine(Guests(), "compute.elf"), "--gic", gic, "--smp", smp);
+        Assert.Equal(2, code);
+        Assert.Equal("", serial);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("softkvm: ", line);
+        Assert.Contains(expected, line);
+    }
+
     [Fact]
     public void StatsCountTheUserMmioExits()
     {

@@ -68,6 +68,70 @@ public sealed class X86KvmGuestTests : IDisposable
     }
 
     [Fact]
+    public void TrapClassExceptionsFromTheEmulatorUnderTfSingleStepAsKvm()
+    {
+        // Issue #16 point 1: INTO and INT3 sent to the emulator (KVM's forced emulation prefix) with TF=1
+        // retire and single-step; the #DB replaces the #BP/#OF. A fault (#UD) comes alone.
+        var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("trapstep"), "--memory", "16M",
+            "--x86-force-emulation-prefix", "--stats");
+        AssertAllPassed(code, serial, error);
+        foreach (string line in new[]
+        {
+            "PASS forced INTO, OF=1, TF=1: one #DB past it, no #OF", "PASS forced INTO, OF=0, TF=1: one #DB past it",
+            "PASS forced INT3, TF=1: one #DB past it, no #BP", "PASS forced INT3: one #BP past it",
+            "PASS forced INTO, OF=1: one #OF past it", "PASS forced UD2, TF=1: one #UD at it, no #DB",
+        })
+        {
+            Assert.Contains(line, serial);
+        }
+
+        var stats = Stats(output);
+        Assert.Equal(6UL, stats["insn_emulation"]);
+        Assert.Equal(0UL, stats["insn_emulation_fail"]);
+    }
+
+    [Fact]
+    public void RepInsIsOneIoExitPerBatchThroughTheVmm()
+    {
+        // Issue #16 point 5: REP INSB exits with io.count elements (200; then 1024 and 476: KVM's 1024-byte
+        // read-ahead), REP OUTSB one element per exit; the VMM serves each element from the 16550A.
+        string trace = Path.Combine(Path.GetTempPath(), $"softkvm-strio-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("strio"), "--memory", "16M",
+                "--stats", "--trace", trace);
+            AssertAllPassed(code, serial, error);
+            Assert.Contains("PASS REP INSB: 200 bytes from the VMM's device", serial);
+            Assert.Contains("PASS REP INSB: 1500 bytes in two batches", serial);
+            Assert.Contains("PASS REP OUTSB: 5 bytes to the VMM's device", serial);
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(trace));
+            var lengths = doc.RootElement.GetProperty("traceEvents").EnumerateArray()
+                .Where(e => e.GetProperty("name").GetString() == "KVM_EXIT_IO" && e.GetProperty("args").GetProperty("addr").GetString() == "0x3ff")
+                .Select(e => e.GetProperty("args").GetProperty("len").GetInt32())
+                .ToList();
+            Assert.Equal([200, 1024, 476], lengths.Where(l => l > 1));
+            Assert.Equal(8, lengths.Count(l => l == 1)); // 2 OUTs and 1 IN of the scratch register, 5 OUTSB elements
+            var stats = Stats(output);
+            Assert.Equal(stats["vmm_io_exits_seen"], stats["io_exits"]);
+        }
+        finally
+        {
+            File.Delete(trace);
+        }
+    }
+
+    [Fact]
+    public void ForceEmulationPrefixIsShownInHelpAndRefusedForArm64()
+    {
+        var (code, _, output, _) = Softkvm("run", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--x86-force-emulation-prefix", output);
+        var (code2, _, _, error) = Softkvm("run", "--arch", "arm64", "--kernel", Guest("trapstep"), "--x86-force-emulation-prefix");
+        Assert.Equal(2, code2);
+        Assert.Contains("x86_64 option", error);
+    }
+
+    [Fact]
     public void EmulationFailureEndsTheRunAndAddsNothingToMmioExits()
     {
         var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("emufail"), "--memory", "16M", "--stats");

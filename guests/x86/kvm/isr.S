@@ -18,6 +18,8 @@
 
     .text
     ISR isr_db, on_db, 0
+    ISR isr_bp, on_bp, 0
+    ISR isr_of, on_of, 0
     ISR isr_ud, on_ud, 0
     ISR isr_pf, on_pf, 1
     ISR isr_40, on_irq40, 0

@@ -159,6 +159,8 @@ void lapic_wait_icr(void)
 
 /* Vectors a guest does not use end the run. */
 __attribute__((weak)) void on_db(u32 *f) { (void)f; die("unexpected #DB"); }
+__attribute__((weak)) void on_bp(u32 *f) { (void)f; die("unexpected #BP"); }
+__attribute__((weak)) void on_of(u32 *f) { (void)f; die("unexpected #OF"); }
 __attribute__((weak)) void on_ud(u32 *f) { (void)f; die("unexpected #UD"); }
 __attribute__((weak)) void on_pf(u32 *f) { (void)f; die("unexpected #PF"); }
 __attribute__((weak)) void on_irq40(u32 *f) { (void)f; die("unexpected vector 0x40"); }

@@ -132,7 +132,8 @@ internal sealed unsafe partial class Arm64Cpu
         byte* host = _memory.TryGetHostPointer(pa, false, out _);
         if (host == null)
         {
-            // Instruction fetch outside RAM is not MMIO: the guest gets a prefetch abort (spec §0.1).
+            // Instruction fetch outside RAM is not MMIO: the guest gets a prefetch abort
+            // (docs/kvm-semantics.md#arm64-data-abort-syndrome).
             uint ec = State.El == 0 ? Esr.EcIabtLow : Esr.EcIabtCur;
             TakeSyncException(Esr.Make(ec, Esr.FscExternal), pc, true);
             return null;
@@ -407,9 +408,9 @@ internal sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>
-    /// A stage-2 data abort for the hypervisor (spec §1.3): EC 0x24, IL = 1, the instruction syndrome
-    /// when the instruction gives one (ISV = 1), WnR, DFSC translation fault level 3 for an IPA no slot
-    /// backs, permission fault for a write to a read-only slot.
+    /// A stage-2 data abort for the hypervisor (docs/kvm-semantics.md#arm64-data-abort-syndrome): EC 0x24,
+    /// IL = 1, the instruction syndrome when the instruction gives one (ISV = 1), WnR, DFSC translation
+    /// fault level 3 for an IPA no slot backs, permission fault for a write to a read-only slot.
     /// </summary>
     private void Stage2Abort(ulong va, ulong ipa, uint iss, bool write, bool cm = false)
     {

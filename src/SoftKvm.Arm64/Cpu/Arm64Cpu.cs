@@ -8,7 +8,7 @@ using SoftKvm.Core.Memory;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
-/// The software AArch64 PE ("hardware" in DESIGN.md): it executes A64 code at EL0/EL1 with its own
+/// The software AArch64 PE ("hardware" in docs/architecture.md): it executes A64 code at EL0/EL1 with its own
 /// stage-1 MMU and software TLB, takes exceptions inside the guest, and traps to the hypervisor layer
 /// (<see cref="Run"/> returns) for what a CPU with virtualization extensions would trap to EL2:
 /// stage-2 data aborts outside RAM, HVC, SMC, WFI, WFE. It knows nothing about devices.

@@ -120,20 +120,17 @@ internal struct CpuState
         }
     }
 
-    /// <summary>Loads PSTATE from an SPSR value; returns false for an illegal return state (AArch32, EL2/3).</summary>
+    /// <summary>Loads PSTATE from an SPSR value; returns false, changing nothing, for an illegal return state (AArch32, EL2/3, a reserved mode).</summary>
     public bool TrySetPstate(ulong spsr)
     {
-        if ((spsr & Psr.nRW) != 0)
+        // M[4:0]: only the AArch64 modes of EL0 and EL1 exist here (EL0t 0b00000, EL1t 0b00100, EL1h
+        // 0b00101); AArch32 (M[4]), EL2/EL3 and the reserved encodings (M[1] set) are illegal.
+        if ((spsr & 0x1F) is not (0b00000 or 0b00100 or 0b00101))
         {
             return false;
         }
 
         int el = (int)(spsr >> 2) & 3;
-        if (el > 1 || (el == 0 && (spsr & 1) != 0))
-        {
-            return false;
-        }
-
         Nzcv = (uint)spsr & 0xF000_0000;
         Daif = (uint)spsr & 0x3C0;
         El = el;

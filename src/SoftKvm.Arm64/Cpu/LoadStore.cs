@@ -6,7 +6,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>
 /// C4.1.88 Loads and stores: register (all addressing forms), pair, literal, general and FP/SIMD
 /// registers. Only single general-register forms without writeback give the hypervisor a valid
-/// syndrome (ISV = 1); pairs, writeback forms and FP/SIMD accesses abort with ISV = 0 (spec §1.3).
+/// syndrome (ISV = 1); pairs, writeback forms and FP/SIMD accesses abort with ISV = 0
+/// (docs/kvm-semantics.md#arm64-data-abort-syndrome).
 /// </summary>
 internal sealed unsafe partial class Arm64Cpu
 {

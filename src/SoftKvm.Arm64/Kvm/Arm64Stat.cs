@@ -3,8 +3,8 @@ using SoftKvm.Core.Stats;
 namespace SoftKvm.Arm64.Kvm;
 
 /// <summary>
-/// The arm64 vCPU statistics (spec §C.2), after the generic ones of <see cref="VcpuStat"/>, with KVM's
-/// names. Indexes are valid for <see cref="Arm64Vcpu"/>'s <c>Stats</c>.
+/// The arm64 vCPU statistics (docs/kvm-semantics.md#statistics), after the generic ones of
+/// <see cref="VcpuStat"/>, with KVM's names. Indexes are valid for <see cref="Arm64Vcpu"/>'s <c>Stats</c>.
 /// </summary>
 public static class Arm64Stat
 {

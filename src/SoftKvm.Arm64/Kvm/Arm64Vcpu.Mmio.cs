@@ -6,11 +6,11 @@ using SoftKvm.Core.Stats;
 namespace SoftKvm.Arm64.Kvm;
 
 /// <summary>
-/// Data aborts (spec §1): the syndrome is decoded once at abort time and kept here (kernel-private,
-/// as KVM keeps it in the vCPU); the VMM's edits to <c>mmio.len</c>, <c>is_write</c> or
-/// <c>phys_addr</c> change nothing. Completion — register write-back with the syndrome's
-/// extension rules and the PC advance — is the single routine <see cref="HandleMmioReturn"/>, run
-/// at once for the in-kernel bus and through Core's one-shot pending completion for the VMM, so it
+/// Data aborts (docs/kvm-semantics.md#arm64-mmio-completion): the syndrome is decoded once at abort time
+/// and kept here (kernel-private, as KVM keeps it in the vCPU); the VMM's edits to <c>mmio.len</c>,
+/// <c>is_write</c> or <c>phys_addr</c> change nothing. Completion — register write-back with the
+/// syndrome's extension rules and the PC advance — is the single routine <see cref="HandleMmioReturn"/>,
+/// run at once for the in-kernel bus and through Core's one-shot pending completion for the VMM, so it
 /// happens exactly once however many times Run is called (the fix of "Only skip MMIO insn once").
 /// </summary>
 public sealed partial class Arm64Vcpu
@@ -111,9 +111,10 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <summary>
-    /// The single completion routine (spec §A.4 step 3, §A.6): for a read, the zero-extended
-    /// little-endian value, sign-extended from the access size when SSE, truncated to 32 bits when
-    /// SF = 0, written to Rt (XZR discards); then PC += 4 with software-step retirement.
+    /// The single completion routine (docs/kvm-semantics.md#arm64-mmio-completion and
+    /// #arm64-data-abort-syndrome): for a read, the zero-extended little-endian value, sign-extended from
+    /// the access size when SSE, truncated to 32 bits when SF = 0, written to Rt (XZR discards); then
+    /// PC += 4 with software-step retirement.
     /// </summary>
     private void HandleMmioReturn(ReadOnlySpan<byte> data)
     {

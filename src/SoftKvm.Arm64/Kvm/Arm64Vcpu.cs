@@ -7,12 +7,12 @@ using SoftKvm.Core.Stats;
 namespace SoftKvm.Arm64.Kvm;
 
 /// <summary>
-/// An arm64 vCPU with KVM's run loop (spec §A.4): -ENOEXEC before <see cref="Init"/>, first-run init of
-/// the interrupt controller, the one-shot MMIO completion, immediate exit, then guest execution with
-/// the exits of a KVM host: MMIO (in-kernel bus first, else to the VMM), NISV, PSCI over HVC or SMC,
-/// WFI (sleeps until an interrupt, a timer or a kick), WFE. The software CPU it drives owns the
-/// registers; the VMM reads and writes them with <see cref="GetRegister"/>/<see cref="SetRegister"/>
-/// while the vCPU is not running.
+/// An arm64 vCPU with KVM's run loop (docs/kvm-semantics.md#run-contract): -ENOEXEC before
+/// <see cref="Init"/>, first-run init of the interrupt controller, the one-shot MMIO completion, immediate
+/// exit, then guest execution with the exits of a KVM host: MMIO (in-kernel bus first, else to the VMM),
+/// NISV, PSCI over HVC or SMC, WFI (sleeps until an interrupt, a timer or a kick), WFE. The software CPU it
+/// drives owns the registers; the VMM reads and writes them with
+/// <see cref="GetRegister"/>/<see cref="SetRegister"/> while the vCPU is not running.
 /// </summary>
 public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 {
@@ -93,7 +93,8 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     }
 
     /// <summary>Writes a core register (KVM_SET_ONE_REG of KVM_REG_ARM_CORE).</summary>
-    /// <exception cref="VcpuException">the vCPU is running, or the PSTATE value is not an EL0t/EL1t/EL1h AArch64 state.</exception>
+    /// <exception cref="VcpuException">the vCPU is running, or a PSTATE whose mode M[4:0] is not EL0t, EL1t or
+    /// EL1h (AArch32, EL2, EL3, reserved encodings): -EINVAL, as KVM's KVM_SET_ONE_REG refuses it; nothing changes.</exception>
     public void SetRegister(Arm64CoreRegister register, ulong value)
     {
         ThrowIfRunning();
@@ -106,7 +107,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             case Arm64CoreRegister.Pstate:
                 if (!s.TrySetPstate(value))
                 {
-                    throw new VcpuException($"PSTATE 0x{value:x} is not an AArch64 EL0t/EL1t/EL1h state");
+                    throw new VcpuException($"PSTATE 0x{value:x} has mode 0x{value & 0x1F:x}: only EL0t, EL1t and EL1h exist on this vCPU", KvmErrno.InvalidArgument);
                 }
 
                 _cpu.FlushTlb();
@@ -291,6 +292,9 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             UpdateTimers();
             UpdateInterruptLines();
             CpuExit exit = _cpu.Run(ref RequestWord, Budget);
+
+            // Every return from guest execution is an exit, whatever its reason, as on x86 (see VcpuStat).
+            Stats.Increment(VcpuStat.Exits);
             Stats.Set(Arm64Stat.UndefinedInstructions, _cpu.UndefinedCount);
             switch (exit)
             {
@@ -299,7 +303,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 case CpuExit.Reevaluate:
                     continue;
                 case CpuExit.DataAbort:
-                    Stats.Increment(VcpuStat.Exits);
                     if (!HandleDataAbort(out var result))
                     {
                         return result;
@@ -308,7 +311,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                     continue;
                 case CpuExit.Hvc:
                 case CpuExit.Smc:
-                    Stats.Increment(VcpuStat.Exits);
                     if (exit == CpuExit.Hvc)
                     {
                         Stats.Increment(Arm64Stat.HvcExitStat);
@@ -321,7 +323,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
                     continue;
                 case CpuExit.Wfi:
-                    Stats.Increment(VcpuStat.Exits);
                     Stats.Increment(Arm64Stat.WfiExitStat);
                     _cpu.RetireTrappedInstruction();
                     if (!HasWakeupEvent())
@@ -331,7 +332,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
 
                     continue;
                 case CpuExit.Wfe:
-                    Stats.Increment(VcpuStat.Exits);
                     Stats.Increment(Arm64Stat.WfeExitStat);
                     _cpu.RetireTrappedInstruction();
                     Thread.Yield();

@@ -10,8 +10,9 @@ namespace SoftKvm.Arm64.Kvm;
 public interface IArm64InterruptController
 {
     /// <summary>
-    /// First-run checks and initialisation for <paramref name="vcpuId"/> (spec §2.2/§3: for example
-    /// -ENXIO when a GICv3 vCPU has no redistributor address). Returns <see cref="RunResult.Ok"/> to go on.
+    /// First-run checks and initialisation for <paramref name="vcpuId"/>
+    /// (docs/kvm-semantics.md#gicv3-redistributor-regions: for example -ENXIO when a GICv3 vCPU has no
+    /// redistributor address). Returns <see cref="RunResult.Ok"/> to go on.
     /// </summary>
     RunResult OnFirstRun(int vcpuId);
 

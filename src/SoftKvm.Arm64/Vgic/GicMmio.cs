@@ -3,9 +3,9 @@ using System.Buffers.Binary;
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
-/// Register dispatch inside a VGIC device (spec §3.1): look the offset up in the frame's
-/// <see cref="RegisterMap"/>; the access must have a width the register allows, be naturally aligned
-/// and lie inside the register; per-IRQ arrays are split into one field per INTID (so byte accesses to
+/// Register dispatch inside a VGIC device (docs/kvm-semantics.md#gic-register-access): look the offset
+/// up in the frame's <see cref="RegisterMap"/>; the access must have a width the register allows, be
+/// naturally aligned and lie inside the register; per-IRQ arrays are split into one field per INTID (so byte accesses to
 /// IPRIORITYR and ITARGETSR touch one interrupt). Anything invalid is RAZ/WI: the device always
 /// handles the access. Allocation-free; called with the VGIC lock held.
 /// </summary>

@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Vgic;
 /// §12.10/§12.11 redistributor (RD_base and SGI_base in one table, SGI_base at +0x10000 as KVM does
 /// since "Use a single IO device per redistributor"). Per-IRQ arrays give their bits per IRQ; an
 /// offset that no row covers, an access of a width a row does not allow, or a misaligned access is
-/// RAZ/WI (spec §3.1: a VGIC device never declines an access).
+/// RAZ/WI (docs/kvm-semantics.md#gic-register-access: a VGIC device never declines an access).
 /// </summary>
 internal static class GicRegisterMaps
 {

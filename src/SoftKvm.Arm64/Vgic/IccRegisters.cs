@@ -3,8 +3,8 @@ using SoftKvm.Arm64.Kvm;
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
-/// The GICv3 CPU interface system registers (IHI 0069 §12.2; spec §3.4), all op0 = 3, op1 = 0.
-/// The CPU model hands MRS/MSR of these to <see cref="Vgic.TryReadSystemRegister"/> /
+/// The GICv3 CPU interface system registers (IHI 0069 §12.2; docs/kvm-semantics.md#gicv3-sgi-generation), all
+/// op0 = 3, op1 = 0. The CPU model hands MRS/MSR of these to <see cref="Vgic.TryReadSystemRegister"/> /
 /// <see cref="Vgic.TryWriteSystemRegister"/>.
 /// </summary>
 public static class IccRegisters

@@ -5,9 +5,10 @@ using SoftKvm.Core.Io;
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
-/// One GICv3 redistributor as ONE IO device of 0x20000 bytes covering RD_base and SGI_base (spec §3,
-/// "Use a single IO device per redistributor"), so that 512 vCPUs need 512 bus ranges, not 1024. Any
-/// vCPU may access any redistributor; the SGI_base arrays always address this vCPU's private IRQs.
+/// One GICv3 redistributor as ONE IO device of 0x20000 bytes covering RD_base and SGI_base
+/// (docs/kvm-semantics.md#gicv3-redistributor-as-one-device, "Use a single IO device per redistributor"), so
+/// that 512 vCPUs need 512 bus ranges, not 1024. Any vCPU may access any redistributor; the SGI_base arrays
+/// always address this vCPU's private IRQs.
 /// </summary>
 internal sealed class Redistributor : IIoDevice, IGicRegisterFile
 {

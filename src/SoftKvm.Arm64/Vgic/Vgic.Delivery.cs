@@ -59,10 +59,6 @@ public sealed partial class Vgic
                 mask &= mask - 1;
             }
         }
-        else if (irq.OneOfN)
-        {
-            MarkAllDirty();
-        }
         else
         {
             MarkDirty(irq.TargetVcpu);
@@ -140,7 +136,7 @@ public sealed partial class Vgic
             return v < MaxVcpusV2 && (irq.Targets >> v & 1) != 0;
         }
 
-        return irq.OneOfN ? _cpu[v].GroupEnabled(irq.Group) : irq.TargetVcpu == v;
+        return irq.TargetVcpu == v;
     }
 
     private bool DistGroupEnabled(int group) => group == 0 ? _distGroup0Enabled : _distGroup1Enabled;
@@ -323,9 +319,10 @@ public sealed partial class Vgic
     }
 
     /// <summary>
-    /// ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 / ICC_SGI0R_EL1 (spec §3.4): IRM=1 targets every vCPU but the
-    /// sender; otherwise each TargetList bit b names the vCPU with MPIDR Aff3.Aff2.Aff1.(RS*16+b), and
-    /// vacant targets are ignored. SGI0R only reaches SGIs configured as Group 0.
+    /// ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 / ICC_SGI0R_EL1 (docs/kvm-semantics.md#gicv3-sgi-generation): IRM=1
+    /// targets every vCPU but the sender; otherwise each TargetList bit b names the vCPU with MPIDR
+    /// Aff3.Aff2.Aff1.(RS*16+b), and vacant targets are ignored. SGI0R only reaches SGIs configured as
+    /// Group 0.
     /// </summary>
     internal void SendSgiV3Locked(int sender, ulong value, bool group0Only)
     {

@@ -21,7 +21,8 @@ public sealed partial class Vgic
 
     /// <summary>
     /// The whole state as text: the distributor, then per vCPU its CPU interface and private IRQs,
-    /// then the SPIs. TARGET is the GICv2 CPU mask or the GICv3 MPIDR affinity (spec §2.4 item 6).
+    /// then the SPIs. TARGET is the GICv2 CPU mask or the GICv3 MPIDR affinity
+    /// (docs/kvm-semantics.md#vgic-private-irq-affinity).
     /// </summary>
     public string DumpState()
     {
@@ -79,13 +80,13 @@ public sealed partial class Vgic
         var ci = CultureInfo.InvariantCulture;
         string target = Model == GicModel.V2
             ? string.Create(ci, $"0x{irq.Targets:x2}")
-            : string.Create(ci, $"0x{irq.Mpidr:x6}{(irq.OneOfN ? "*" : "")}");
+            : string.Create(ci, $"0x{irq.Mpidr:x6}");
         sb.Append(ci, $"  {irq.TypeName,-4} {irq.IntId,5} {target,-9} {irq.TargetVcpu,4} {irq.Priority,3} {irq.Group,3} ");
         sb.Append(ci, $"{(irq.Pending ? 1 : 0)} {(irq.LineLevel ? 1 : 0)} {(irq.Active ? 1 : 0)} {(irq.Enabled ? 1 : 0)} {(irq.Edge ? 'E' : 'L')}");
         sb.Append(ci, $" {(irq.TracksSgiSources ? $"0x{irq.SgiSources:x2}" : "-")}\n");
     }
 
     private static VgicIrqInfo Info(VgicIrq irq) => new(
-        irq.IntId, irq.TypeName, irq.Targets, irq.Mpidr, irq.OneOfN, irq.TargetVcpu, irq.Priority, irq.Group,
+        irq.IntId, irq.TypeName, irq.Targets, irq.Mpidr, irq.TargetVcpu, irq.Priority, irq.Group,
         irq.Enabled, irq.Pending, irq.PendingLatch, irq.LineLevel, irq.Active, irq.Edge, irq.SgiSources);
 }

@@ -19,7 +19,7 @@ public sealed partial class Vgic
         GicReg.ITargetsR => irq.IsSpi ? irq.Targets : PrivateTargetMask(accessor),
         GicReg.ICfgR => irq.Edge ? 2UL : 0,
         GicReg.CPendSgiR or GicReg.SPendSgiR => irq.SgiSources,
-        GicReg.IRouteR => irq.Mpidr | (irq.OneOfN ? 1UL << 31 : 0),
+        GicReg.IRouteR => irq.Mpidr,
         _ => 0,
     };
 
@@ -80,9 +80,9 @@ public sealed partial class Vgic
                 irq.SgiSources &= (byte)~value;
                 break;
             case GicReg.IRouteR:
-                // Aff2.Aff1.Aff0 and Interrupt_Routing_Mode are kept; Aff3 and the rest are RAZ/WI.
+                // Aff2.Aff1.Aff0 are kept; Aff3 and the rest are RAZ/WI. Interrupt_Routing_Mode (bit 31)
+                // too: KVM implements no 1-of-N routing (docs/kvm-semantics.md#gicv3-irouter-routing-mode).
                 irq.Mpidr = value & 0xff_ffff;
-                irq.OneOfN = (value >> 31 & 1) != 0;
                 irq.TargetVcpu = FindVcpuByAffinity(irq.Mpidr);
                 break;
         }
@@ -96,8 +96,9 @@ public sealed partial class Vgic
     /// </summary>
     internal uint V2OnlineMask => Model == GicModel.V2 ? (1u << VcpuCount) - 1 : 0;
 
-    // GICv2 GICD_ITARGETSR0..7: each byte reads as the accessing CPU's own bit (spec §2.2); the
-    // index is range-checked so no mask is ever built for a vCPU outside 0..7.
+    // GICv2 GICD_ITARGETSR0..7: each byte reads as the accessing CPU's own bit
+    // (docs/kvm-semantics.md#vgic-private-irq-affinity); the index is range-checked so no mask is ever built
+    // for a vCPU outside 0..7.
     private static ulong PrivateTargetMask(int accessor)
     {
         int v = Math.Max(accessor, 0);

@@ -5,7 +5,8 @@ using SoftKvm.Core.Io;
 
 namespace SoftKvm.Arm64.Vgic;
 
-/// <summary>Base addresses, redistributor regions and initialisation (spec §2.2, §3.2).</summary>
+/// <summary>Base addresses, redistributor regions and initialisation
+/// (docs/kvm-semantics.md#vgic-private-irq-affinity, #gicv3-redistributor-regions).</summary>
 public sealed partial class Vgic
 {
     private readonly List<RedistributorRegion> _regions = [];
@@ -179,12 +180,12 @@ public sealed partial class Vgic
     }
 
     /// <summary>
-    /// Initialises the VGIC (<c>KVM_DEV_ARM_VGIC_CTRL_INIT</c>, spec §2.2) once every vCPU exists: gives
-    /// the private interrupts of each vCPU their affinity and group (GICv2: target mask 1 &lt;&lt; index,
-    /// group 0; GICv3: the vCPU's MPIDR affinity, group 1), the SPIs theirs, assigns each vCPU a
-    /// redistributor slot, and registers the distributor, the GICv2 CPU interface or one device per
-    /// redistributor on the MMIO bus. Does nothing when already initialised. On failure nothing stays
-    /// registered and the VGIC stays uninitialised.
+    /// Initialises the VGIC (<c>KVM_DEV_ARM_VGIC_CTRL_INIT</c>,
+    /// docs/kvm-semantics.md#vgic-private-irq-affinity) once every vCPU exists: gives the private interrupts
+    /// of each vCPU their affinity and group (GICv2: target mask 1 &lt;&lt; index, group 0; GICv3: the vCPU's
+    /// MPIDR affinity, group 1), the SPIs theirs, assigns each vCPU a redistributor slot, and registers the
+    /// distributor, the GICv2 CPU interface or one device per redistributor on the MMIO bus. Does nothing
+    /// when already initialised. On failure nothing stays registered and the VGIC stays uninitialised.
     /// </summary>
     /// <exception cref="VgicException">vCPUs missing, an address unset, frames overlapping, or the bus refuses a range.</exception>
     public void Init()
@@ -258,7 +259,8 @@ public sealed partial class Vgic
         return vcpus;
     }
 
-    // Spec §3.2: every vCPU takes the first region with a free slot, in index order.
+    // docs/kvm-semantics.md#gicv3-redistributor-regions: every vCPU takes the first region with a free slot,
+    // in index order.
     private (ulong Base, bool Last)[] AssignRedistributors()
     {
         if (_regions.Count == 0)
@@ -314,7 +316,8 @@ public sealed partial class Vgic
         return result;
     }
 
-    // Spec §2.2 steps 2-3: the model is known, so the model's fields are set and nothing else.
+    // docs/kvm-semantics.md#vgic-private-irq-affinity: the model is known, so the model's fields are set and
+    // nothing else.
     private void ApplyAffinity()
     {
         for (int v = 0; v < VcpuCount; v++)

@@ -86,7 +86,7 @@ public sealed partial class Vgic
 
     private static VgicIrqState SaveIrq(VgicIrq irq) => new(
         irq.Enabled, irq.PendingLatch, irq.LineLevel, irq.Active, irq.ActiveVcpu, irq.Edge,
-        irq.Priority, irq.Group, irq.Targets, irq.Mpidr, irq.OneOfN, irq.SgiSources);
+        irq.Priority, irq.Group, irq.Targets, irq.Mpidr, irq.SgiSources);
 
     private void RestoreIrq(VgicIrq irq, VgicIrqState s)
     {
@@ -108,12 +108,12 @@ public sealed partial class Vgic
             else
             {
                 irq.Mpidr = s.Mpidr & 0xff_ffff;
-                irq.OneOfN = s.OneOfN;
                 irq.TargetVcpu = FindVcpuByAffinity(irq.Mpidr);
             }
         }
 
-        // A private IRQ's affinity is its vCPU's own, set by Init (spec §2.2): the snapshot does not change it.
+        // A private IRQ's affinity is its vCPU's own, set by Init
+        // (docs/kvm-semantics.md#vgic-private-irq-affinity): the snapshot does not change it.
 
         irq.SgiSources = irq.TracksSgiSources ? (byte)(s.SgiSources & V2OnlineMask) : (byte)0;
         MarkIrqDirty(irq);

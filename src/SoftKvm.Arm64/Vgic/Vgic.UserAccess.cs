@@ -3,9 +3,10 @@ using SoftKvm.Core.Io;
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
-/// VMM access to device registers by offset (spec §3.5 item 5: <c>KVM_DEV_ARM_VGIC_GRP_REDIST_REGS</c>
-/// at 0x10100 reaches GICR_ISENABLER0; offsets outside the table are -ENXIO). Accesses are 32-bit and go
-/// through the same register table as the guest's, banked for the vCPU named.
+/// VMM access to device registers by offset (docs/kvm-semantics.md#gic-register-access:
+/// <c>KVM_DEV_ARM_VGIC_GRP_REDIST_REGS</c> at 0x10100 reaches GICR_ISENABLER0; offsets outside the table are
+/// -ENXIO). Accesses are 32-bit and go through the same register table as the guest's, banked for the vCPU
+/// named.
 /// </summary>
 public sealed partial class Vgic
 {

@@ -1,5 +1,6 @@
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
+using SoftKvm.Core.Errors;
 using SoftKvm.Core.Run;
 
 namespace SoftKvm.Arm64.Vgic;
@@ -11,11 +12,15 @@ namespace SoftKvm.Arm64.Vgic;
 /// </summary>
 /// <remarks>
 /// <para>Life cycle, as KVM's device: create it with its model and vCPU count (refused for an unknown
-/// model, or more than 8 vCPUs on GICv2 / 512 on GICv3); set the base addresses
+/// model, more than 8 vCPUs on GICv2 / 512 on GICv3 (-E2BIG), or a second GIC on the VM (-EEXIST)).
+/// From then on the VM refuses a vCPU the GIC cannot serve, as KVM does once the GIC exists: an id of
+/// 8 or more on GICv2 (KVM's <c>max_vcpus</c>), or beyond the count given here, with -EINVAL; any vCPU
+/// once the GIC is initialised, with -EBUSY (<c>kvm_arch_vcpu_precreate</c>). Set the base addresses
 /// (<see cref="SetAddress"/> or the typed setters); create the vCPUs; call <see cref="Init"/>
 /// (<c>KVM_DEV_ARM_VGIC_CTRL_INIT</c>; a GICv2 is also initialised lazily on the first run). Init
-/// gives private interrupts their affinity (spec §2.2: GICv2 target masks for vCPUs 0..7 only, GICv3
-/// MPIDRs for any vCPU) and registers the devices on <see cref="Vm.MmioBus"/>.</para>
+/// gives private interrupts their affinity (docs/kvm-semantics.md#vgic-private-irq-affinity: GICv2 target
+/// masks for vCPUs 0..7 only, GICv3 MPIDRs for any vCPU) and registers the devices on
+/// <see cref="Vm.MmioBus"/>.</para>
 /// <para>Threading: one lock per VGIC guards all interrupt and CPU-interface state; it is a leaf lock
 /// (nothing else is taken while it is held: waking a vCPU with
 /// <see cref="Vcpu.MakeRequest"/> is an interlocked OR and an event set). Each vCPU's IRQ/FIQ output is
@@ -25,7 +30,7 @@ namespace SoftKvm.Arm64.Vgic;
 /// <para>Interrupt numbering: vCPU index = vCPU id (ids 0..N-1); SPIs are numbered from 0 as in device
 /// trees (SPI n is INTID 32 + n).</para>
 /// </remarks>
-public sealed partial class Vgic : IArm64InterruptController
+public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
 {
     /// <summary>Private interrupts per vCPU (<c>VGIC_NR_PRIVATE_IRQS</c>).</summary>
     public const int NrPrivateIrqs = 32;
@@ -87,7 +92,8 @@ public sealed partial class Vgic : IArm64InterruptController
     /// Creates the VGIC of <paramref name="vm"/> (<c>KVM_CREATE_DEVICE</c>) for <paramref name="vcpuCount"/>
     /// vCPUs (ids 0..vcpuCount-1) and <paramref name="spiCount"/> SPIs.
     /// </summary>
-    /// <exception cref="VgicException">unknown model, too many vCPUs for the model, a bad SPI count, or a vCPU has already run.</exception>
+    /// <exception cref="VgicException">unknown model, too many vCPUs for the model (-E2BIG), a bad SPI count,
+    /// a vCPU is running (-EBUSY), or the VM has an in-kernel GIC already (-EEXIST).</exception>
     public Vgic(Vm vm, GicModel model, int vcpuCount, int spiCount = DefaultSpiCount)
     {
         ArgumentNullException.ThrowIfNull(vm);
@@ -100,7 +106,7 @@ public sealed partial class Vgic : IArm64InterruptController
         int wanted = Math.Max(vcpuCount, vm.Vcpus.Count);
         if (wanted > max)
         {
-            throw new VgicException($"GIC{ModelName(model)} supports at most {max} vCPUs, the VM has {wanted}");
+            throw new VgicException($"GIC{ModelName(model)} supports at most {max} vCPUs, the VM has {wanted}", KvmErrno.TooBig);
         }
 
         if (vcpuCount < 1 || vcpuCount > vm.MaxVcpus)
@@ -117,7 +123,7 @@ public sealed partial class Vgic : IArm64InterruptController
         {
             if (v.IsRunning)
             {
-                throw new VgicException($"cannot create a GIC: vCPU {v.Id} is running");
+                throw new VgicException($"cannot create a GIC: vCPU {v.Id} is running", KvmErrno.Busy);
             }
         }
 
@@ -129,8 +135,8 @@ public sealed partial class Vgic : IArm64InterruptController
         _cpu = new CpuInterfaceState[vcpuCount];
         for (int v = 0; v < vcpuCount; v++)
         {
-            // Early per-vCPU init (spec §2.2): INTID, owner, config and SGI enable only; targets,
-            // MPIDR and group wait for Init, when the model's rules apply.
+            // Early per-vCPU init (docs/kvm-semantics.md#vgic-private-irq-affinity): INTID, owner, config and
+            // SGI enable only; targets, MPIDR and group wait for Init, when the model's rules apply.
             var irqs = new VgicIrq[NrPrivateIrqs];
             for (int i = 0; i < NrPrivateIrqs; i++)
             {
@@ -152,6 +158,10 @@ public sealed partial class Vgic : IArm64InterruptController
         _dirty = new ulong[(vcpuCount + 63) / 64];
         _spiLines = new SpiLine?[spiCount];
         _pendingSpis = new ulong[(spiCount + 63) / 64];
+        if (!vm.TryInstallVcpuCreationGate(this))
+        {
+            throw new VgicException("the VM has an in-kernel interrupt controller already", KvmErrno.Exists);
+        }
     }
 
     /// <summary>The GIC architecture.</summary>
@@ -182,6 +192,32 @@ public sealed partial class Vgic : IArm64InterruptController
 
     /// <inheritdoc />
     public bool HasPendingFiq(int vcpuId) => (uint)vcpuId < (uint)VcpuCount && Volatile.Read(ref _fiqOut[vcpuId]) != 0;
+
+    /// <summary>
+    /// KVM's <c>kvm_arch_vcpu_precreate</c> with this GIC: -EBUSY once initialised, -EINVAL for an id
+    /// the model cannot target (GICv2: 8 and above, KVM's <c>max_vcpus</c>) or beyond the vCPU count
+    /// this GIC was created for (its per-vCPU state is sized at creation);
+    /// docs/kvm-semantics.md#a-vcpu-the-gic-cannot-serve.
+    /// </summary>
+    /// <exception cref="VcpuException">the vCPU may not be created.</exception>
+    public void CheckVcpuCreation(int id)
+    {
+        if (_initialized)
+        {
+            throw new VcpuException($"vCPU {id} cannot be created: the GIC{ModelName(Model)} is initialised", KvmErrno.Busy);
+        }
+
+        int max = Model == GicModel.V2 ? MaxVcpusV2 : MaxVcpusV3;
+        if (id >= max)
+        {
+            throw new VcpuException($"vCPU {id} cannot be created: GIC{ModelName(Model)} targets at most {max} vCPUs (ids 0..{max - 1})", KvmErrno.InvalidArgument);
+        }
+
+        if (id >= VcpuCount)
+        {
+            throw new VcpuException($"vCPU {id} cannot be created: the GIC{ModelName(Model)} was created for {VcpuCount} vCPUs (ids 0..{VcpuCount - 1})", KvmErrno.InvalidArgument);
+        }
+    }
 
     /// <summary>
     /// First run of a vCPU: initialises the VGIC if the VMM has not (KVM's lazy init); returns

@@ -7,4 +7,4 @@ namespace SoftKvm.Arm64.Vgic;
 /// unknown model, too many vCPUs, a bad or missing base address, overlapping frames, init with vCPUs
 /// missing. The message is one line.
 /// </summary>
-public sealed class VgicException(string message) : SoftKvmException(message);
+public sealed class VgicException(string message, KvmErrno errno = KvmErrno.None) : SoftKvmException(message, errno);

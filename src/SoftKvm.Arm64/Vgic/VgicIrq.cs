@@ -54,9 +54,6 @@ internal sealed class VgicIrq
     /// <summary>GICv3 only: the affinity Aff2.Aff1.Aff0 (private: its vCPU's MPIDR; SPI: GICD_IROUTER).</summary>
     public ulong Mpidr { get; set; }
 
-    /// <summary>GICv3 SPI: GICD_IROUTER.Interrupt_Routing_Mode (1-of-N: any participating vCPU).</summary>
-    public bool OneOfN { get; set; }
-
     /// <summary>The resolved destination (KVM's <c>target_vcpu</c>); -1 when none.</summary>
     public int TargetVcpu { get; set; }
 

@@ -5,7 +5,6 @@ namespace SoftKvm.Arm64.Vgic;
 /// <param name="Type">"SGI", "PPI" or "SPI".</param>
 /// <param name="Targets">GICv2: the GICD_ITARGETSR CPU mask (0 on GICv3).</param>
 /// <param name="Mpidr">GICv3: the affinity Aff2.Aff1.Aff0 (private: the owner's MPIDR; SPI: GICD_IROUTER); 0 on GICv2.</param>
-/// <param name="OneOfN">GICv3 SPI routed 1-of-N.</param>
 /// <param name="TargetVcpu">The resolved destination vCPU, -1 when none.</param>
 /// <param name="Priority">The priority.</param>
 /// <param name="Group">The group, 0 or 1.</param>
@@ -21,7 +20,6 @@ public readonly record struct VgicIrqInfo(
     string Type,
     byte Targets,
     ulong Mpidr,
-    bool OneOfN,
     int TargetVcpu,
     byte Priority,
     int Group,

@@ -35,11 +35,10 @@ public sealed record VgicState(
 /// <param name="Group">The group.</param>
 /// <param name="Targets">GICv2 target mask.</param>
 /// <param name="Mpidr">GICv3 affinity.</param>
-/// <param name="OneOfN">GICv3 1-of-N routing.</param>
 /// <param name="SgiSources">GICv2 SGI pending sources.</param>
 public readonly record struct VgicIrqState(
     bool Enabled, bool PendingLatch, bool LineLevel, bool Active, int ActiveVcpu, bool Edge,
-    byte Priority, int Group, byte Targets, ulong Mpidr, bool OneOfN, byte SgiSources);
+    byte Priority, int Group, byte Targets, ulong Mpidr, byte SgiSources);
 
 /// <summary>One CPU interface's saved state (ICC_* or GICC_*).</summary>
 /// <param name="PriorityMask">PMR.</param>

@@ -11,6 +11,15 @@ public class SoftKvmException : Exception
 
     /// <summary>Creates the exception with a one-line message and its cause.</summary>
     public SoftKvmException(string message, Exception inner) : base(message, inner) { }
+
+    /// <summary>Creates the exception with a one-line message and the errno KVM fails the same request with.</summary>
+    public SoftKvmException(string message, KvmErrno errno) : base(message)
+    {
+        Errno = errno;
+    }
+
+    /// <summary>The errno KVM's ioctl fails with for the same request (<see cref="KvmErrno.None"/> when not given).</summary>
+    public KvmErrno Errno { get; }
 }
 
 /// <summary>A memory slot request is wrong: zero size, misaligned, overlapping, or out of range.</summary>
@@ -26,8 +35,8 @@ public sealed class UnknownSlotException(int slot) : SoftKvmException($"memory s
 /// <summary>An IO bus registration is wrong: empty range, wrap-around, overlap, or unknown device.</summary>
 public sealed class IoBusException(string message) : SoftKvmException(message);
 
-/// <summary>A vCPU request is wrong: duplicate id, id out of range, or a run from two threads.</summary>
-public sealed class VcpuException(string message) : SoftKvmException(message);
+/// <summary>A vCPU request is wrong: duplicate id, id out of range, a refused register value, or a run from two threads.</summary>
+public sealed class VcpuException(string message, KvmErrno errno = KvmErrno.None) : SoftKvmException(message, errno);
 
 /// <summary>A guest-physical access by the VMM touched an address no memory slot backs.</summary>
 public sealed class GuestMemoryAccessException(string message) : SoftKvmException(message);

@@ -134,12 +134,15 @@ public struct ArmNisvExit
     public ulong FaultIpa;
 }
 
-/// <summary>The <c>fail_entry</c> member of the exit union.</summary>
+/// <summary>The <c>fail_entry</c> member of the exit union: the hardware refused to enter the guest.</summary>
 public struct FailEntryExit
 {
-    /// <summary>Why the entry failed (architecture specific).</summary>
+    /// <summary>Why the entry failed, architecture specific (x86: the VMX exit reason with bit 31 set, for example 0x80000021 for an invalid guest state).</summary>
     public ulong HardwareEntryFailureReason;
 
-    /// <summary>The vCPU id.</summary>
+    /// <summary>The host processor the entry was tried on (KVM's <c>last_vmentry_cpu</c>).</summary>
     public uint Cpu;
+
+    /// <summary>The guest-state check that failed, in one line (SoftKvm addition: KVM prints the VMCS to the kernel log instead).</summary>
+    public string? Message;
 }

@@ -2,7 +2,7 @@ namespace SoftKvm.Core.Run;
 
 /// <summary>
 /// The return value of <see cref="Vcpu.Run"/>; the values are those of the <c>KVM_RUN</c> ioctl
-/// (0 or a negative errno), spec §A.3.
+/// (0 or a negative errno), docs/kvm-semantics.md#run-contract.
 /// </summary>
 public enum RunResult
 {

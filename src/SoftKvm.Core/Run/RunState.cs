@@ -1,9 +1,9 @@
 namespace SoftKvm.Core.Run;
 
 /// <summary>
-/// The shared run area of a vCPU (KVM's <c>struct kvm_run</c>), spec §A.1. The VMM reads the exit
-/// here after <see cref="Vcpu.Run"/> returns, writes the data of a read exit back here, and sets
-/// <see cref="ImmediateExit"/>. Held by the vCPU and reached by <c>ref</c>; no allocation per exit.
+/// The shared run area of a vCPU (KVM's <c>struct kvm_run</c>), docs/kvm-semantics.md#run-contract. The
+/// VMM reads the exit here after <see cref="Vcpu.Run"/> returns, writes the data of a read exit back here,
+/// and sets <see cref="ImmediateExit"/>. Held by the vCPU and reached by <c>ref</c>; no allocation per exit.
 /// Only the member of the exit named by <see cref="ExitReason"/> is meaningful.
 /// </summary>
 public struct RunState

@@ -1,12 +1,21 @@
 namespace SoftKvm.Core.Stats;
 
 /// <summary>
-/// The statistics every vCPU keeps whatever its architecture (spec §C.1 and the common part of §C.2,
-/// §C.3), at fixed indexes 0..<see cref="Count"/>-1. Architectures append their own after these.
+/// The statistics every vCPU keeps whatever its architecture (docs/kvm-semantics.md#statistics),
+/// at fixed indexes 0..<see cref="Count"/>-1. Architectures append their own after these.
 /// </summary>
 public static class VcpuStat
 {
-    /// <summary><c>exits</c>: every return from guest execution to the hypervisor layer.</summary>
+    /// <summary>
+    /// <c>exits</c>: every return from guest execution (the software CPU's run call) to the hypervisor's
+    /// run loop, whatever its reason, counted the same way on arm64 and x86, as KVM counts every exit
+    /// from guest mode: traps (MMIO, port IO, HVC/SMC, WFI/WFE, HLT, CPUID, MSRs, intercepted exceptions),
+    /// the end of an instruction budget and a stop for a kick or another request (the analogues of the
+    /// exits a host interrupt causes under KVM), and arm64's stops to re-evaluate its interrupt lines
+    /// after the guest wrote GIC, timer or DAIF state; and x86's failed entries (KVM_EXIT_FAIL_ENTRY, which
+    /// KVM counts too). Not counted: the completion of a previous exit or an emulation pass that runs no
+    /// guest code, and time halted (a halted vCPU is not in the guest).
+    /// </summary>
     public const int Exits = 0;
 
     /// <summary><c>signal_exits</c>: the run loop stopped for a kick (<c>KVM_EXIT_INTR</c>).</summary>
@@ -42,7 +51,7 @@ public static class VcpuStat
     /// <summary>The generic descriptors, in index order.</summary>
     public static IReadOnlyList<StatDescriptor> Descriptors { get; } =
     [
-        new("exits", Description: "returns from guest execution to the hypervisor, any reason"),
+        new("exits", Description: "returns from guest execution to the hypervisor, any reason (traps, budget ends, kicks)"),
         new("signal_exits", Description: "run loop stopped by a kick (KVM_EXIT_INTR)"),
         new("halt_successful_poll", Description: "halt polling ended with a wake-up event"),
         new("halt_attempted_poll", Description: "halt polling attempts"),
@@ -55,7 +64,10 @@ public static class VcpuStat
     ];
 }
 
-/// <summary>The statistics every VM keeps (spec §C.1), at fixed indexes; architectures append theirs.</summary>
+/// <summary>
+/// The statistics every VM keeps (docs/kvm-semantics.md#statistics), at fixed indexes; architectures append
+/// theirs.
+/// </summary>
 public static class VmStat
 {
     /// <summary><c>remote_tlb_flush</c>.</summary>

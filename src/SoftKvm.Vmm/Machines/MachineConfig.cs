@@ -45,4 +45,10 @@ public sealed record MachineConfig
     /// running nested sees it for EPT misconfigurations, so the hypervisor decodes the instruction to skip it.
     /// </summary>
     public bool X86WithholdInstructionLength { get; init; }
+
+    /// <summary>
+    /// x86 only: KVM's <c>kvm.force_emulation_prefix</c>: <c>ud2; .ascii "kvm"</c> before an instruction
+    /// makes the hypervisor emulate it (guest programs that test the instruction emulator use it).
+    /// </summary>
+    public bool X86ForceEmulationPrefix { get; init; }
 }

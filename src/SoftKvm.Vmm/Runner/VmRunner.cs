@@ -51,8 +51,9 @@ public sealed class VmRunner
 
     /// <summary>
     /// The <c>KVM_EXIT_MMIO</c> returns this VMM handled, over every vCPU: the VMM's own count, to hold
-    /// against the hypervisor's <c>mmio_exits</c> statistic (spec §6: one per emulation pass that needed
-    /// userspace, so the two are equal unless an operand is split into several fragments).
+    /// against the hypervisor's <c>mmio_exits</c> statistic (docs/kvm-semantics.md#x86-mmio-exit-statistic:
+    /// one per emulation pass that needed userspace, so the two are equal unless an operand is split into
+    /// several fragments).
     /// </summary>
     public long MmioExitsSeen => Interlocked.Read(ref _mmioExitsSeen);
 
@@ -200,7 +201,7 @@ public sealed class VmRunner
             case ExitReason.Shutdown:
                 return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_SHUTDOWN (triple fault)");
             case ExitReason.FailEntry:
-                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_FAIL_ENTRY (reason 0x{run.FailEntry.HardwareEntryFailureReason:x})");
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_FAIL_ENTRY (reason 0x{run.FailEntry.HardwareEntryFailureReason:x}){(run.FailEntry.Message is { } why ? ": " + why : "")}");
             default:
                 return Fail(vcpu, $"vCPU {vcpu.Id}: unexpected exit {ExitReasonNames.Kvm(run.ExitReason)}");
         }

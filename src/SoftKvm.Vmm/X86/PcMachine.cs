@@ -54,7 +54,7 @@ internal sealed class PcMachine : IMachine
 
     public PcMachine(MachineConfig config, MultibootImage kernel, IReadOnlyList<(ulong Address, byte[] Data)> blobs, byte ioApicId, MachineIo io)
     {
-        _vm = new X86Vm();
+        _vm = new X86Vm { ForceEmulationPrefix = config.X86ForceEmulationPrefix };
         try
         {
             _vm.SetMemoryRegion(0, 0, PcMemoryMap.LowRamSize(config.MemorySize));

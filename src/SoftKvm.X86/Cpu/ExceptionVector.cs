@@ -46,8 +46,9 @@ public static class ExceptionVector
     /// <summary>Whether the vector is trap-class (the instruction retired before it is reported).</summary>
     public static bool IsTrap(int vector) => vector is BP or OF;
 
-    /// <summary>The class of an exception the emulator raised (KVM-SEMANTICS 5.1, with the 2022 rule that
-    /// emulator-raised #DBs, code breakpoints and general detect, are fault-like).</summary>
+    /// <summary>The class of an exception the emulator raised (docs/kvm-semantics.md#x86-faulting-emulation,
+    /// with the 2022 rule that emulator-raised #DBs, code breakpoints and general detect, are
+    /// fault-like).</summary>
     public static X86ExceptionClass Classify(int vector) => vector switch
     {
         BP or OF => X86ExceptionClass.Trap,

@@ -25,8 +25,12 @@ public interface IX86EmulationBus
     /// <summary>Writes <paramref name="data"/> at <paramref name="gpa"/>.</summary>
     X86BusResult WriteMemory(ulong gpa, ReadOnlySpan<byte> data);
 
-    /// <summary>Reads an IO port (1, 2 or 4 bytes).</summary>
-    X86BusResult ReadPort(ushort port, Span<byte> data);
+    /// <summary>
+    /// Reads <paramref name="data"/>.Length / <paramref name="size"/> elements of <paramref name="size"/> bytes
+    /// (1, 2 or 4) from an IO port, in order: one for IN, a batch for REP INS (KVM's <c>emulator_pio_in</c>
+    /// with its count). <see cref="X86BusResult.NeedsUserspace"/> means the whole batch goes to userspace.
+    /// </summary>
+    X86BusResult ReadPort(ushort port, int size, Span<byte> data);
 
     /// <summary>Writes an IO port (1, 2 or 4 bytes).</summary>
     X86BusResult WritePort(ushort port, ReadOnlySpan<byte> data);

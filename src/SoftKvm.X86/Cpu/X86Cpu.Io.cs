@@ -56,7 +56,19 @@ public sealed unsafe partial class X86Cpu
     {
         ulong buffer = 0;
         value = 0;
-        if (_bus!.ReadPort(port, new Span<byte>(&buffer, size)) == X86BusResult.NeedsUserspace)
+        if (!BusReadPorts(port, size, new Span<byte>(&buffer, size)))
+        {
+            return false;
+        }
+
+        value = buffer;
+        return true;
+    }
+
+    /// <summary>Reads <paramref name="data"/>.Length / <paramref name="size"/> elements from <paramref name="port"/> through the emulation bus.</summary>
+    internal bool BusReadPorts(ushort port, int size, Span<byte> data)
+    {
+        if (_bus!.ReadPort(port, size, data) == X86BusResult.NeedsUserspace)
         {
             ExitWith(X86ExitReason.NeedsUserspace);
             _exit.Port = port;
@@ -65,7 +77,6 @@ public sealed unsafe partial class X86Cpu
             return false;
         }
 
-        value = buffer;
         return true;
     }
 

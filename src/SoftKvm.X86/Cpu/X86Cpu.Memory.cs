@@ -257,6 +257,7 @@ public sealed unsafe partial class X86Cpu
 
     private bool ReadLinearSlow(ulong linear, int size, out ulong value)
     {
+        BeginSlowAccess();
         value = 0;
         int first = Math.Min(size, 0x1000 - (int)(linear & 0xFFF));
         if (!TranslateData(linear, AccessKind.Read, out byte* p1, out ulong gpa1))
@@ -286,6 +287,28 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
+    /// <summary>
+    /// A linear access that left the TLB fast path (the only way to a device) starts a new data access
+    /// (<see cref="EmulatedAccess"/>), unless it continues a wider operand (<see cref="BeginWideAccess"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void BeginSlowAccess()
+    {
+        if (!_wideAccess)
+        {
+            _accessSerial++;
+        }
+    }
+
+    /// <summary>Starts one data access made of several linear accesses (a 16-byte operand's two halves); end it with <see cref="EndWideAccess"/>.</summary>
+    private void BeginWideAccess()
+    {
+        _accessSerial++;
+        _wideAccess = true;
+    }
+
+    private void EndWideAccess() => _wideAccess = false;
+
     private bool ReadChunk(byte* p, ulong gpa, ulong linear, int n, int shift, ref ulong v)
     {
         ulong part = 0;
@@ -307,6 +330,7 @@ public sealed unsafe partial class X86Cpu
 
     private bool WriteLinearSlow(ulong linear, int size, ulong value)
     {
+        BeginSlowAccess();
         int first = Math.Min(size, 0x1000 - (int)(linear & 0xFFF));
         if (!TranslateData(linear, AccessKind.Write, out byte* p1, out ulong gpa1))
         {

@@ -128,13 +128,16 @@ public sealed unsafe partial class X86Cpu
             return Fault(ExceptionVector.GP, 0, true);
         }
 
-        if (!ReadLinear(linear, 8, out ulong lo) || !ReadLinear(linear + 8, 8, out ulong hi))
+        BeginWideAccess();
+        ulong hi = 0;
+        bool ok = ReadLinear(linear, 8, out ulong lo) && ReadLinear(linear + 8, 8, out hi);
+        EndWideAccess();
+        if (ok)
         {
-            return false;
+            v = new XmmRegister(lo, hi);
         }
 
-        v = new XmmRegister(lo, hi);
-        return true;
+        return ok;
     }
 
     /// <summary>Writes 16 bytes at segment:offset; both halves are checked before either is written.</summary>
@@ -155,7 +158,10 @@ public sealed unsafe partial class X86Cpu
             return false;
         }
 
-        return WriteLinear(linear, 8, v.Lo) && WriteLinear(linear + 8, 8, v.Hi);
+        BeginWideAccess();
+        bool ok = WriteLinear(linear, 8, v.Lo) && WriteLinear(linear + 8, 8, v.Hi);
+        EndWideAccess();
+        return ok;
     }
 
     /// <summary>Checks a block access (FXSAVE/FXRSTOR, FNSTENV/FLDENV) of <paramref name="size"/> bytes and

@@ -44,6 +44,8 @@ public sealed unsafe partial class X86Cpu : IDisposable
     private bool _softwareIsIcebp;
     private bool _keepRf;
     private IX86EmulationBus? _bus;
+    private int _accessSerial;
+    private bool _wideAccess;
 
     // Interrupt state.
     private InterruptShadow _shadow;
@@ -117,9 +119,20 @@ public sealed unsafe partial class X86Cpu : IDisposable
         set => _shadow = value;
     }
 
-    /// <summary>After <see cref="EmulateOne"/> returned <see cref="X86EmulationResult.Retired"/>: RFLAGS.TF was set
+    /// <summary>After <see cref="EmulateOne"/> retired the instruction (<see cref="X86EmulationResult.Retired"/>, or
+    /// <see cref="X86EmulationResult.Exception"/> for a software interrupt such as INT3 or INTO): RFLAGS.TF was set
     /// when the instruction started and no MOV SS shadow suppresses the trap, so the caller owes a single-step #DB.</summary>
     public bool LastSingleStep { get; private set; }
+
+    /// <summary>
+    /// During <see cref="EmulateOne"/>: which data access of the instruction (counted from the start of the
+    /// emulation, the same on every re-execution) the current emulation-bus access is a piece of. One access
+    /// is one read or write of up to 8 bytes as the instruction makes it, or one 16-byte SSE operand; its
+    /// pieces (split at a page boundary, or the 8-byte halves) share the number. Counted where an access leaves
+    /// the TLB fast path, the only way to a device. The hypervisor uses it to tell a fragment of the access
+    /// that exited last from a new access.
+    /// </summary>
+    public int EmulatedAccess => _accessSerial;
 
     /// <summary>The time stamp counter frequency the model advertises (Hz).</summary>
     public long TscFrequency { get; set; } = 1_000_000_000;
@@ -225,6 +238,8 @@ public sealed unsafe partial class X86Cpu : IDisposable
     {
         _exit = default;
         _bus = bus;
+        _accessSerial = 0;
+        _wideAccess = false;
         try
         {
             ulong flagsBefore = _regs.Rflags;
@@ -293,7 +308,8 @@ public sealed unsafe partial class X86Cpu : IDisposable
         nextRip = _regs.Rip + (ulong)length;
         if (_bitness != 64)
         {
-            // As KVM's skip mode: truncated to 32 bits outside 64-bit mode (KVM-SEMANTICS 4.1).
+            // As KVM's skip mode: truncated to 32 bits outside 64-bit mode
+            // (docs/kvm-semantics.md#x86-skip-and-single-step).
             nextRip &= 0xFFFFFFFF;
         }
         return true;

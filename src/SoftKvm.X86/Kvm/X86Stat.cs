@@ -3,15 +3,18 @@ using SoftKvm.Core.Stats;
 namespace SoftKvm.X86.Kvm;
 
 /// <summary>
-/// The x86 vCPU statistics (spec §C.3), after the generic ones of <see cref="VcpuStat"/>, with KVM's
-/// names. Indexes are valid for <see cref="X86Vcpu"/>'s <c>Stats</c>.
+/// The x86 vCPU statistics (docs/kvm-semantics.md#statistics), after the generic ones of
+/// <see cref="VcpuStat"/>, with KVM's names. Indexes are valid for <see cref="X86Vcpu"/>'s <c>Stats</c>.
 /// </summary>
 public static class X86Stat
 {
     /// <summary><c>io_exits</c>: IN/OUT/INS/OUTS VM exits, handled in kernel or not.</summary>
     public const int IoExits = VcpuStat.Count;
 
-    /// <summary><c>mmio_exits</c>: emulation passes that ended in a userspace MMIO exit (spec §6), never a failure or a later fragment.</summary>
+    /// <summary>
+    /// <c>mmio_exits</c>: emulation passes that ended in a userspace MMIO exit
+    /// (docs/kvm-semantics.md#x86-mmio-exit-statistic), never a failure or a later fragment.
+    /// </summary>
     public const int MmioExits = VcpuStat.Count + 1;
 
     /// <summary><c>halt_exits</c>: HLT exits.</summary>

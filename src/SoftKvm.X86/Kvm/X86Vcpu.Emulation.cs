@@ -10,15 +10,19 @@ namespace SoftKvm.X86.Kvm;
 /// needs the VMM stops the instruction (nothing committed) and exits; on completion the instruction
 /// re-executes and the log replays the data (KVM's read cache). Writes no in-kernel device takes are
 /// buffered as fragments (at most 8 bytes, never crossing a page) and exit one by one after the
-/// instruction retired. Retirement follows spec §5.2: RIP, RFLAGS and single-step only without
-/// exception or with a trap-class one.
+/// instruction retired. Retirement follows docs/kvm-semantics.md#x86-faulting-emulation: RIP, RFLAGS and
+/// single-step only without exception or with a trap-class one.
 /// </summary>
 public sealed partial class X86Vcpu
 {
     private const int LogCapacity = 64;
 
+    /// <summary>The largest port-read batch (an emulated REP INS: KVM's 1024-byte PIO read-ahead).</summary>
+    private const int PortBatchCapacity = 1024;
+
     private readonly EmulationBus _bus;
     private readonly AccessRecord[] _log = new AccessRecord[LogCapacity];
+    private readonly byte[] _portBatch = new byte[PortBatchCapacity];
     private readonly AccessRecord[] _fragments = new AccessRecord[LogCapacity];
     private int _logCount;
     private int _logPos;
@@ -43,12 +47,18 @@ public sealed partial class X86Vcpu
         StringIo,
     }
 
-    /// <summary>One logged read or one buffered write.</summary>
+    /// <summary>
+    /// One logged read or one buffered write: <see cref="Length"/> bytes in elements of <see cref="Size"/>
+    /// (a port-read batch of an emulated REP INS has several; everything else one). Up to 8 bytes are kept
+    /// in <see cref="Data"/>; a longer port batch in <see cref="_portBatch"/> (one per instruction).
+    /// </summary>
     private struct AccessRecord
     {
         public ulong Address;
         public ulong Data;
         public int Length;
+        public int Size;
+        public int Access;
         public bool IsPort;
         public bool Valid;
     }
@@ -64,6 +74,33 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
+    /// <c>handle_ud</c> with <see cref="X86Vm.ForceEmulationPrefix"/>: when the five bytes at RIP are the
+    /// forced-emulation signature (<c>ud2; .ascii "kvm"</c>), RIP moves past them, so the emulator runs the
+    /// instruction after them. The bytes are read as the guest would read them; unreadable means no signature.
+    /// </summary>
+    private unsafe void SkipForcedEmulationPrefix()
+    {
+        if (!_vm.ForceEmulationPrefix)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> signature = [0x0F, 0x0B, (byte)'k', (byte)'v', (byte)'m'];
+        ulong linear = LinearRip;
+        for (int i = 0; i < signature.Length; i++)
+        {
+            ulong at = _cpu.Bitness == 64 ? linear + (ulong)i : (linear + (ulong)i) & 0xFFFF_FFFF;
+            byte* p = _cpu.TryTranslate(at, false, out ulong gpa) ? _vm.Memory.TryGetHostPointer(gpa, false, out _) : null;
+            if (p == null || *p != signature[i])
+            {
+                return;
+            }
+        }
+
+        _cpu.Regs.Rip = MaskIp(_cpu.Regs.Rip + (ulong)signature.Length);
+    }
+
+    /// <summary>
     /// KVM's <c>kvm_emulate_instruction</c> for the instruction at RIP, as the hypervisor's own callers use
     /// it (1 = go on, 0 = the run state holds an exit). Only while the vCPU is not running.
     /// </summary>
@@ -73,7 +110,10 @@ public sealed partial class X86Vcpu
         return Emulate(EmulationKind.Mmio);
     }
 
-    /// <summary>One pass of the emulator over the instruction at RIP, and the writeback rules of spec §5.2.</summary>
+    /// <summary>
+    /// One pass of the emulator over the instruction at RIP, and the writeback rules of
+    /// docs/kvm-semantics.md#x86-faulting-emulation.
+    /// </summary>
     private int RunEmulator(bool fresh)
     {
         _logPos = 0;
@@ -125,8 +165,9 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
-    /// An emulation failure (spec §6.3.1): counts <c>insn_emulation_fail</c> only; at CPL 0 an
-    /// <c>InternalError</c>/<c>Emulation</c> exit, above CPL 0 a #UD for the guest (as KVM).
+    /// An emulation failure (docs/kvm-semantics.md#x86-mmio-exit-statistic): counts
+    /// <c>insn_emulation_fail</c> only; at CPL 0 an <c>InternalError</c>/<c>Emulation</c> exit, above
+    /// CPL 0 a #UD for the guest (as KVM).
     /// </summary>
     private int HandleEmulationFailure(string message)
     {
@@ -146,9 +187,14 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
-    /// The emulator raised an exception: fault class (and emulator #DB, fault-like since 2022) left RIP,
-    /// RFLAGS and registers as before; a trap class (#BP, #OF) retired. Either way only the exception is
-    /// injected: no single-step (a #DB would replace it: the SYSCALL #UD loop of spec §5.3).
+    /// The emulator raised an exception (docs/kvm-semantics.md#x86-faulting-emulation): a fault (and an
+    /// emulator #DB, fault-like since 2022) left RIP, RFLAGS and registers as before and is injected alone:
+    /// no single-step, whose #DB would replace it (the SYSCALL #UD loop). A trap (#BP, #OF) retired the
+    /// instruction: RIP and RFLAGS are written and, as KVM's <c>x86_emulate_instruction</c> does for "no
+    /// exception or a trap", single-step follows when TF was set: the #DB is queued after the trap and, both
+    /// being benign, replaces it (<c>kvm_multiple_exception</c>), so the guest takes one #DB past the
+    /// instruction; under guest single-step it is a <c>Debug</c> exit and the trap stays queued for the next run
+    /// (docs/kvm-semantics.md#x86-trap-class-emulator-exceptions).
     /// </summary>
     private int InjectEmulatorException()
     {
@@ -164,14 +210,18 @@ public sealed partial class X86Vcpu
             dr6 = e.Qualification;
         }
 
-        _cpu.InjectException(vector, e.ErrorCode, e.ErrorCodeValid, dr6, software: vector is ExceptionVector.BP or ExceptionVector.OF);
-        return 1;
+        bool trap = vector is ExceptionVector.BP or ExceptionVector.OF;
+        _cpu.InjectException(vector, e.ErrorCode, e.ErrorCodeValid, dr6, software: trap);
+        return trap && (_cpu.LastSingleStep || GuestSingleStep) ? DoSingleStep() : 1;
     }
 
     /// <summary>
-    /// A read needs the VMM. Counts <c>mmio_exits</c> once per emulation pass (spec §6.1), except when the
-    /// access is the next piece of the read that caused the previous exit (an operand split at a page
-    /// boundary or into 8-byte pieces: KVM sends those as fragments of one pass).
+    /// A read needs the VMM. Counts <c>mmio_exits</c> once per emulation pass
+    /// (docs/kvm-semantics.md#x86-mmio-exit-statistic), except when the read is the next piece of the same
+    /// data access as the read that caused the previous exit (an operand split at a page boundary or into
+    /// 8-byte pieces: KVM sends those as fragments of one pass). Which access a piece belongs to is the
+    /// emulator's own record (<see cref="X86Cpu.EmulatedAccess"/>), never a guess from addresses: two
+    /// operands that happen to be adjacent are two passes.
     /// </summary>
     private int BeginReadExit(bool fresh)
     {
@@ -183,7 +233,9 @@ public sealed partial class X86Vcpu
         ref var miss = ref _log[_missIndex];
         if (miss.IsPort)
         {
-            BeginPioExit(IoDirection.In, miss.Length, (ushort)miss.Address, 0);
+            // KVM's emulator_pio_in_out: the whole batch in one exit, io.count elements, the data area zeroed.
+            BeginPioExit(IoDirection.In, miss.Size, (ushort)miss.Address, 0, miss.Length / miss.Size);
+            RunState.PioData[..miss.Length].Clear();
             SetPendingCompletion(CompleteEmulatedPioIn);
             return 0;
         }
@@ -212,9 +264,7 @@ public sealed partial class X86Vcpu
         }
 
         ref var previous = ref _log[_lastTrigger];
-        ref var miss = ref _log[_missIndex];
-        ulong end = previous.Address + (ulong)previous.Length;
-        return !previous.IsPort && (end == miss.Address || ((end & 0xFFF) == 0 && (miss.Address & 0xFFF) == 0));
+        return !previous.IsPort && previous.Access == _log[_missIndex].Access;
     }
 
     /// <summary>The first buffered write fragment goes to the VMM; counts <c>mmio_exits</c> once for the instruction.</summary>
@@ -234,7 +284,7 @@ public sealed partial class X86Vcpu
         ref var f = ref _fragments[_fragmentPos];
         if (f.IsPort)
         {
-            BeginPioExit(IoDirection.Out, f.Length, (ushort)f.Address, 0);
+            BeginPioExit(IoDirection.Out, f.Length, (ushort)f.Address, 0, 1);
             Span<byte> page = RunState.PioData;
             for (int i = 0; i < f.Length; i++)
             {
@@ -276,13 +326,7 @@ public sealed partial class X86Vcpu
             {
                 ref var rec = ref _log[_missIndex];
                 ReadOnlySpan<byte> page = RunState.PioData;
-                ulong v = 0;
-                for (int i = 0; i < rec.Length; i++)
-                {
-                    v |= (ulong)page[i] << (8 * i);
-                }
-
-                rec.Data = v;
+                StoreRecordData(ref rec, page[..rec.Length]);
                 rec.Valid = true;
                 r = RunEmulator(fresh: false);
                 break;
@@ -312,19 +356,19 @@ public sealed partial class X86Vcpu
         return r > 0;
     }
 
-    /// <summary>A read at <paramref name="address"/>: the log when replaying, else the in-kernel devices, else the VMM.</summary>
-    private X86BusResult BusRead(ulong address, Span<byte> data, bool port)
+    /// <summary>
+    /// A read of <paramref name="data"/>.Length bytes in elements of <paramref name="size"/> at
+    /// <paramref name="address"/> (a port batch has several elements, everything else one): the log when
+    /// replaying, else the in-kernel devices, else the VMM.
+    /// </summary>
+    private X86BusResult BusRead(ulong address, int size, Span<byte> data, bool port)
     {
         if (_logPos < _logCount)
         {
             ref var rec = ref _log[_logPos];
-            if (rec.Valid && rec.IsPort == port && rec.Address == address && rec.Length == data.Length)
+            if (rec.Valid && rec.IsPort == port && rec.Address == address && rec.Length == data.Length && rec.Size == size)
             {
-                for (int i = 0; i < data.Length; i++)
-                {
-                    data[i] = (byte)(rec.Data >> (8 * i));
-                }
-
+                LoadRecordData(in rec, data);
                 _logPos++;
                 return X86BusResult.Done;
             }
@@ -332,12 +376,12 @@ public sealed partial class X86Vcpu
             _logCount = _logPos; // the instruction took another path: forget the rest
         }
 
-        bool handled = port ? _vm.PioBus.Read(this, address, data) : ReadKernelMmio(address, data);
+        bool handled = port ? ReadKernelPorts((ushort)address, size, data) : ReadKernelMmio(address, data);
         if (handled)
         {
             if (_logCount < LogCapacity)
             {
-                Record(address, data, port, true);
+                Record(address, size, data, port, true);
             }
 
             return X86BusResult.Done;
@@ -350,20 +394,75 @@ public sealed partial class X86Vcpu
         }
 
         _missIndex = _logCount;
-        Record(address, data, port, false);
+        Record(address, size, data, port, false);
         return X86BusResult.NeedsUserspace;
     }
 
-    private void Record(ulong address, ReadOnlySpan<byte> data, bool port, bool valid)
+    private void Record(ulong address, int size, ReadOnlySpan<byte> data, bool port, bool valid)
     {
+        ref var rec = ref _log[_logCount++];
+        rec = new AccessRecord { Address = address, Length = data.Length, Size = size, Access = _cpu.EmulatedAccess, IsPort = port, Valid = valid };
+        if (valid)
+        {
+            StoreRecordData(ref rec, data);
+        }
+
+        _logPos = _logCount;
+    }
+
+    private void StoreRecordData(ref AccessRecord rec, ReadOnlySpan<byte> data)
+    {
+        if (data.Length > 8)
+        {
+            data.CopyTo(_portBatch);
+            return;
+        }
+
         ulong v = 0;
         for (int i = 0; i < data.Length; i++)
         {
             v |= (ulong)data[i] << (8 * i);
         }
 
-        _log[_logCount++] = new AccessRecord { Address = address, Length = data.Length, Data = valid ? v : 0, IsPort = port, Valid = valid };
-        _logPos = _logCount;
+        rec.Data = v;
+    }
+
+    private void LoadRecordData(in AccessRecord rec, Span<byte> data)
+    {
+        if (data.Length > 8)
+        {
+            _portBatch.AsSpan(0, data.Length).CopyTo(data);
+            return;
+        }
+
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (byte)(rec.Data >> (8 * i));
+        }
+    }
+
+    /// <summary>
+    /// The in-kernel port devices for a batch, element by element (KVM's <c>emulator_pio_in_out</c>): false
+    /// when none takes the first element (the batch goes to userspace); should one stop answering part way
+    /// (a device unregistered meanwhile), the rest of the batch reads as zero.
+    /// </summary>
+    private bool ReadKernelPorts(ushort port, int size, Span<byte> data)
+    {
+        for (int i = 0; i < data.Length; i += size)
+        {
+            if (!_vm.PioBus.Read(this, port, data.Slice(i, size)))
+            {
+                if (i == 0)
+                {
+                    return false;
+                }
+
+                data[i..].Clear();
+                break;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>A write: the in-kernel devices, else a fragment buffered for the VMM.</summary>
@@ -387,7 +486,7 @@ public sealed partial class X86Vcpu
             v |= (ulong)data[i] << (8 * i);
         }
 
-        _fragments[_fragmentCount++] = new AccessRecord { Address = address, Length = data.Length, Data = v, IsPort = port, Valid = true };
+        _fragments[_fragmentCount++] = new AccessRecord { Address = address, Length = data.Length, Size = data.Length, Data = v, IsPort = port, Valid = true };
         return X86BusResult.Done;
     }
 
@@ -420,11 +519,11 @@ public sealed partial class X86Vcpu
     /// <summary>The CPU model's view of the hypervisor during emulation.</summary>
     private sealed class EmulationBus(X86Vcpu vcpu) : IX86EmulationBus
     {
-        public X86BusResult ReadMemory(ulong gpa, Span<byte> data) => vcpu.BusRead(gpa, data, false);
+        public X86BusResult ReadMemory(ulong gpa, Span<byte> data) => vcpu.BusRead(gpa, data.Length, data, false);
 
         public X86BusResult WriteMemory(ulong gpa, ReadOnlySpan<byte> data) => vcpu.BusWrite(gpa, data, false);
 
-        public X86BusResult ReadPort(ushort port, Span<byte> data) => vcpu.BusRead(port, data, true);
+        public X86BusResult ReadPort(ushort port, int size, Span<byte> data) => vcpu.BusRead(port, size, data, true);
 
         public X86BusResult WritePort(ushort port, ReadOnlySpan<byte> data) => vcpu.BusWrite(port, data, true);
     }

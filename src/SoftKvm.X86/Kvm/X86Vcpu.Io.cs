@@ -4,7 +4,10 @@ using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;
 
-/// <summary>Port IO exits (spec §A.7): the PIO bus, else an <c>Io</c> exit completed on the next Run.</summary>
+/// <summary>
+/// Port IO exits (docs/kvm-semantics.md#x86-port-io): the PIO bus, else an <c>Io</c> exit completed on the
+/// next Run.
+/// </summary>
 public sealed partial class X86Vcpu
 {
     private const ulong PioDataOffset = 4096;
@@ -36,7 +39,7 @@ public sealed partial class X86Vcpu
                 return SkipEmulatedInstruction(length);
             }
 
-            BeginPioExit(IoDirection.Out, size, port, length);
+            BeginPioExit(IoDirection.Out, size, port, length, 1);
             data[..size].CopyTo(RunState.PioData);
             SetPendingCompletion(CompleteFastPioOut);
             return 0;
@@ -48,18 +51,19 @@ public sealed partial class X86Vcpu
             return SkipEmulatedInstruction(length);
         }
 
-        BeginPioExit(IoDirection.In, size, port, length);
+        BeginPioExit(IoDirection.In, size, port, length, 1);
         SetPendingCompletion(CompleteFastPioIn);
         return 0;
     }
 
-    private void BeginPioExit(IoDirection direction, int size, ushort port, int length)
+    /// <summary>Fills the <c>io</c> exit: <paramref name="count"/> elements of <paramref name="size"/> bytes in the PIO data page (a batch only for an emulated REP INS).</summary>
+    private void BeginPioExit(IoDirection direction, int size, ushort port, int length, int count)
     {
         ref var io = ref RunState.Io;
         io.Direction = direction;
         io.Size = (byte)size;
         io.Port = port;
-        io.Count = 1;
+        io.Count = (uint)count;
         io.DataOffset = PioDataOffset;
         _pioSize = size;
         _pioInstructionLength = length;
@@ -67,7 +71,10 @@ public sealed partial class X86Vcpu
         RunState.ExitReason = ExitReason.Io;
     }
 
-    /// <summary>The non-string IN merge rule (spec §A.6): below 4 bytes only the low bytes of RAX change; 4 bytes zero-extend.</summary>
+    /// <summary>
+    /// The non-string IN merge rule (docs/kvm-semantics.md#x86-port-io): below 4 bytes only the low bytes of
+    /// RAX change; 4 bytes zero-extend.
+    /// </summary>
     private void MergeIn(int size, uint value)
     {
         ref ulong rax = ref _cpu.Regs.Gpr[Gpr.Rax];

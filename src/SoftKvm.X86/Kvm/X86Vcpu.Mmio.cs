@@ -1,6 +1,9 @@
 namespace SoftKvm.X86.Kvm;
 
-/// <summary>EPT violations: the fast-MMIO short cut (spec §4.1) and the MMU page-fault path to the emulator.</summary>
+/// <summary>
+/// EPT violations: the fast-MMIO short cut (docs/kvm-semantics.md#x86-skip-and-single-step) and the MMU
+/// page-fault path to the emulator.
+/// </summary>
 public sealed partial class X86Vcpu
 {
     /// <summary>

@@ -2,7 +2,7 @@ using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;
 
-/// <summary>The one skip routine (spec §4.1) and single-step.</summary>
+/// <summary>The one skip routine (docs/kvm-semantics.md#x86-skip-and-single-step) and single-step.</summary>
 public sealed partial class X86Vcpu
 {
     /// <summary>DR6 reserved-as-one bits with DR6.RTM (bit 16) set, as KVM reports them.</summary>

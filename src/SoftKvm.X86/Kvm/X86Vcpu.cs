@@ -8,13 +8,13 @@ using SoftKvm.X86.Cpu;
 namespace SoftKvm.X86.Kvm;
 
 /// <summary>
-/// An x86 vCPU with KVM's run loop (spec §A.4 for x86): the one-shot completion of the previous exit
-/// (Core's template), immediate exit, then guest execution on the software CPU with the exits of a VMX
-/// host: port IO (in-kernel PIO bus or an <c>Io</c> exit), EPT violations (fast MMIO, else the
-/// instruction emulator, in-kernel devices or an <c>Mmio</c> exit), HLT (halt with the in-kernel
-/// irqchip, an <c>Hlt</c> exit without), CPUID and MSRs answered here, #UD sent to the emulator, guest
-/// debugging. Every way of skipping an instruction goes through <see cref="SkipEmulatedInstruction"/>.
-/// The CPU model owns the registers; the VMM reads and writes them while the vCPU is not running.
+/// An x86 vCPU with KVM's run loop (docs/kvm-semantics.md#run-contract): the one-shot completion of the
+/// previous exit (Core's template), immediate exit, then guest execution on the software CPU with the exits
+/// of a VMX host: port IO (in-kernel PIO bus or an <c>Io</c> exit), EPT violations (fast MMIO, else the
+/// instruction emulator, in-kernel devices or an <c>Mmio</c> exit), HLT (halt with the in-kernel irqchip, an
+/// <c>Hlt</c> exit without), CPUID and MSRs answered here, #UD sent to the emulator, guest debugging. Every
+/// way of skipping an instruction goes through <see cref="SkipEmulatedInstruction"/>. The CPU model owns the
+/// registers; the VMM reads and writes them while the vCPU is not running.
 /// </summary>
 public sealed partial class X86Vcpu : Vcpu
 {
@@ -103,12 +103,20 @@ public sealed partial class X86Vcpu : Vcpu
         return _cpu.Regs;
     }
 
-    /// <summary>Replaces the register file and recomputes the mode (<c>KVM_SET_REGS</c>/<c>SREGS</c>).</summary>
-    /// <exception cref="VcpuException">the vCPU is running.</exception>
+    /// <summary>
+    /// Replaces the register file and recomputes the mode (<c>KVM_SET_REGS</c>/<c>SREGS</c>). As KVM, RFLAGS
+    /// bit 1 is set, and special registers <c>kvm_is_valid_sregs</c> rejects are refused; a state that passes
+    /// but that VMX would not enter fails the next entry (<c>KVM_EXIT_FAIL_ENTRY</c>).
+    /// </summary>
+    /// <exception cref="VcpuException">the vCPU is running; or, with -EINVAL, CR0 with bits 63:32, NW without
+    /// CD or PG without PE, paging with EFER.LME but without CR4.PAE or EFER.LMA, EFER.LMA or a 64-bit CS
+    /// outside that (nothing changes).</exception>
     public void SetRegisters(in X86Registers registers)
     {
         ThrowIfRunning();
+        ThrowIfInvalidSregs(registers);
         _cpu.Regs = registers;
+        _cpu.Regs.Rflags |= Rflags.Fixed1;
         _cpu.StateChanged();
     }
 
@@ -279,6 +287,12 @@ public sealed partial class X86Vcpu : Vcpu
             _windowWaiting = RunState.RequestInterruptWindow && !open;
         }
 
+        if (InvalidGuestState() is { } invalid)
+        {
+            Stats.Increment(Core.Stats.VcpuStat.Exits);
+            return FailEntry(invalid);
+        }
+
         long budget = GuestSingleStep || _windowWaiting ? 1 : Budget;
         EnterGuest();
         var reason = _cpu.Run(budget);
@@ -381,6 +395,7 @@ public sealed partial class X86Vcpu : Vcpu
         {
             case ExceptionVector.UD:
                 // KVM intercepts #UD and sends the instruction to the emulator (handle_ud, EMULTYPE_TRAP_UD).
+                SkipForcedEmulationPrefix();
                 return Emulate(EmulationKind.TrapUd);
             case ExceptionVector.DB:
             {

@@ -24,6 +24,13 @@ public sealed class X86Vm : Vm
     /// <summary>The in-kernel irqchip, or null.</summary>
     public X86Irqchip? Irqchip { get; private set; }
 
+    /// <summary>
+    /// KVM's <c>kvm.force_emulation_prefix</c> (off by default): a #UD on <c>ud2; .ascii "kvm"</c> skips those
+    /// five bytes and sends the instruction after them to the instruction emulator (EMULTYPE_TRAP_UD_FORCED),
+    /// the way KVM's own tests reach emulator paths from guest code. Off, the bytes are an ordinary UD2.
+    /// </summary>
+    public bool ForceEmulationPrefix { get; set; }
+
     /// <summary>The time stamp counter frequency of every vCPU (Hz); set before creating vCPUs.</summary>
     public long TscFrequency { get; set; } = 1_000_000_000;
 

@@ -62,14 +62,16 @@ public sealed class ExceptionTests
         Assert.Equal(0UL, v.GetRegister(Arm64CoreRegister.SpsrEl1));
     }
 
-    [Fact]
-    public void IllegalExceptionReturn_SetsIl_AndTheNextInstructionTakesEc0E()
+    [Theory]
+    [InlineData(0x3C9UL)] // EL2h: not implemented, so the return is illegal
+    [InlineData(0x3C6UL)] // M[3:0] = 0b0110: EL1 with the reserved M[1] set, not a mode (KVM_SET_ONE_REG refuses it too)
+    public void IllegalExceptionReturn_SetsIl_AndTheNextInstructionTakesEc0E(ulong spsr)
     {
         using var m = new TestMachine();
         m.Load(CodeBase + 0x100, 0xd503201fu);
         var v = m.Start(0xd5184025u, 0xd5184006u, 0xd69f03e0u);
         SetX(v, 5, CodeBase + 0x100);
-        SetX(v, 6, 0x3C9); // EL2h: not implemented, so the return is illegal
+        SetX(v, 6, spsr);
         RunToVector(m, v);
         Assert.Equal(0x0EUL, v.GetSystemRegister(EsrEl1) >> 26);
         Assert.Equal(CodeBase + 0x100, v.GetRegister(Arm64CoreRegister.ElrEl1));

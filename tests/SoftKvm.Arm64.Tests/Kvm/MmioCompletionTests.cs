@@ -7,7 +7,10 @@ using static SoftKvm.Arm64.Tests.Harness.TestMachine;
 
 namespace SoftKvm.Arm64.Tests.Kvm;
 
-/// <summary>Spec §1.4: the patch-1 scenario ("Only skip MMIO insn once") with real guest code.</summary>
+/// <summary>
+/// docs/kvm-semantics.md#arm64-mmio-completion: the scenario of "Only skip MMIO insn once" with real guest
+/// code.
+/// </summary>
 public sealed class MmioCompletionTests
 {
     // P: ldr w1,[x0]; P+4: add x2,x2,#1; P+8: str x2,[x3] (exit marker)

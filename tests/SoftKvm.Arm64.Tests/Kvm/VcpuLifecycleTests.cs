@@ -48,7 +48,38 @@ public sealed class VcpuLifecycleTests
     {
         using var m = new TestMachine();
         m.Vcpu.Init();
-        Assert.Throws<VcpuException>(() => m.Vcpu.SetRegister(Arm64CoreRegister.Pstate, 0x3C9)); // EL2h
+        var e = Assert.Throws<VcpuException>(() => m.Vcpu.SetRegister(Arm64CoreRegister.Pstate, 0x3C9)); // EL2h
+        Assert.Equal(KvmErrno.InvalidArgument, e.Errno);
+    }
+
+    [Theory]
+    [InlineData(0x3C6UL)] // M[3:0] = 0b0110: EL1 with the reserved M[1] set
+    [InlineData(0x3C7UL)] // 0b0111
+    [InlineData(0x002UL)] // 0b0010: EL0 with M[1]
+    [InlineData(0x3CDUL)] // EL3h
+    [InlineData(0x3D3UL)] // AArch32 SVC: no AArch32 at EL1
+    [InlineData(0x010UL)] // AArch32 USR: no AArch32 at EL0
+    public void PstateWithAModeKvmRefuses_IsRejectedWithEinvalAndChangesNothing(ulong pstate)
+    {
+        // KVM_SET_ONE_REG of regs.pstate checks M[4:0] against the modes the vCPU has: EL0t, EL1t, EL1h
+        // for an AArch64-only vCPU; anything else is -EINVAL and the register keeps its value.
+        using var m = new TestMachine();
+        m.Vcpu.Init();
+        var e = Assert.Throws<VcpuException>(() => m.Vcpu.SetRegister(Arm64CoreRegister.Pstate, pstate));
+        Assert.Equal(KvmErrno.InvalidArgument, e.Errno);
+        Assert.Equal(0x3C5UL, m.Vcpu.GetRegister(Arm64CoreRegister.Pstate));
+    }
+
+    [Theory]
+    [InlineData(0x0UL)]
+    [InlineData(0x3C4UL)]
+    [InlineData(0xF00003C5UL)] // NZCV and DAIF are kept with the mode
+    public void PstateWithAnAArch64Mode_IsAccepted(ulong pstate)
+    {
+        using var m = new TestMachine();
+        m.Vcpu.Init();
+        m.Vcpu.SetRegister(Arm64CoreRegister.Pstate, pstate);
+        Assert.Equal(pstate, m.Vcpu.GetRegister(Arm64CoreRegister.Pstate));
     }
 
     [Fact]

@@ -239,7 +239,7 @@ public class DeliveryTests
     }
 
     [Fact]
-    public void SpiRoutingByIrouterAndOneOfN()
+    public void SpiRoutingByIrouterIgnoresTheRoutingModeBit()
     {
         var (vm, gic) = OpenV3(4);
         using var _ = vm;
@@ -249,14 +249,14 @@ public class DeliveryTests
         Assert.Equal([false, false, false, true], Enumerable.Range(0, 4).Select(gic.HasPendingIrq));
         gic.SetSpiLevel(0, false);
 
-        RouteSpi(vm, 32, 1UL << 31);                                      // 1-of-N
-        Gic.SysWrite(gic, 2, IccRegisters.Igrpen1, 0);                    // vCPU 2 does not participate
+        // KVM has no 1-of-N routing: Interrupt_Routing_Mode is RAZ/WI, so IROUTER = 1 << 31 | 0 routes
+        // to the vCPU with affinity 0.0.0 alone, whichever vCPUs have the group enabled.
+        RouteSpi(vm, 32, 1UL << 31 | 2);
         gic.InjectSpiEdge(0);
-        Assert.Equal([true, true, false, true], Enumerable.Range(0, 4).Select(gic.HasPendingIrq));
-        Assert.Equal(32UL, Gic.SysRead(gic, 1, IccRegisters.Iar1));       // first to acknowledge wins
-        Assert.Equal([false, false, false, false], Enumerable.Range(0, 4).Select(gic.HasPendingIrq));
-        Assert.Equal(1023UL, Gic.SysRead(gic, 0, IccRegisters.Iar1));
-        Gic.SysWrite(gic, 1, IccRegisters.Eoir1, 32);
+        Assert.Equal([false, false, true, false], Enumerable.Range(0, 4).Select(gic.HasPendingIrq));
+        Assert.Equal(1023UL, Gic.SysRead(gic, 1, IccRegisters.Iar1));     // not a candidate
+        Assert.Equal(32UL, Gic.SysRead(gic, 2, IccRegisters.Iar1));
+        Gic.SysWrite(gic, 2, IccRegisters.Eoir1, 32);
         Assert.False(gic.GetIrqInfo(0, 32).Active);
     }
 

@@ -146,9 +146,10 @@ public class DistributorRegisterTests
         Assert.Equal(0u, Gic.Read32(vm, 0, irouter + 8 * 41 + 4));
         Gic.Write64(vm, 0, irouter + 8 * 42, 0x40_0000UL);                 // no such vCPU
         Assert.Equal(-1, gic.GetIrqInfo(0, 42).TargetVcpu);
-        Gic.Write64(vm, 0, irouter + 8 * 43, 1UL << 31);                   // 1-of-N
-        Assert.True(gic.GetIrqInfo(0, 43).OneOfN);
-        Assert.Equal(1UL << 31, Gic.Read64(vm, 0, irouter + 8 * 43));
+        Gic.Write64(vm, 0, irouter + 8 * 43, 1UL << 31 | 0x101);           // Interrupt_Routing_Mode: RAZ/WI, as KVM
+        Assert.Equal(0x101UL, Gic.Read64(vm, 0, irouter + 8 * 43));
+        Assert.Equal(17, gic.GetIrqInfo(0, 43).TargetVcpu);
+        Assert.DoesNotContain("*", gic.DumpState());
         Gic.Write64(vm, 0, irouter + 8 * 5, 0x1);                          // private: RAZ/WI
         Assert.Equal(0UL, Gic.Read64(vm, 0, irouter + 8 * 5));
         Assert.Equal(0u, Gic.Read32(vm, 0, D3 + 0x800 + 40));              // ITARGETSR RAZ/WI with ARE

@@ -5,7 +5,9 @@ using VgicDevice = SoftKvm.Arm64.Vgic.Vgic;
 
 namespace SoftKvm.Arm64.Tests.Vgic;
 
-/// <summary>Patch 2, "Properly initialise private IRQ affinity" (spec §2.4).</summary>
+/// <summary>
+/// KVM's "Properly initialise private IRQ affinity" (docs/kvm-semantics.md#vgic-private-irq-affinity).
+/// </summary>
 public class PrivateIrqAffinityTests
 {
     [Theory]

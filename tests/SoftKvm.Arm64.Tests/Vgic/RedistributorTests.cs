@@ -4,7 +4,10 @@ using VgicDevice = SoftKvm.Arm64.Vgic.Vgic;
 
 namespace SoftKvm.Arm64.Tests.Vgic;
 
-/// <summary>Patch 3, "Use a single IO device per redistributor" (spec §3.5).</summary>
+/// <summary>
+/// KVM's "Use a single IO device per redistributor"
+/// (docs/kvm-semantics.md#gicv3-redistributor-as-one-device).
+/// </summary>
 public class RedistributorTests
 {
     private const ulong Typer = 0x0008;

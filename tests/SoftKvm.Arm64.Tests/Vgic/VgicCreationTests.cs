@@ -31,6 +31,60 @@ public class VgicCreationTests
     }
 
     [Fact]
+    public void VcpuTheGicV2CannotTargetIsRefusedAtCreationWithEinval()
+    {
+        // KVM: creating the GICv2 sets kvm->max_vcpus to 8; KVM_CREATE_VCPU with id 8 is -EINVAL
+        // (kvm_arch_vcpu_precreate), so no vCPU is ever accepted and then failed with -ENXIO at first run.
+        using var vm = new TestVm(16);
+        _ = new VgicDevice(vm, GicModel.V2, 8);
+        for (int i = 0; i < 8; i++)
+        {
+            vm.CreateVcpu(i);
+        }
+
+        var e = Assert.Throws<VcpuException>(() => vm.CreateVcpu(8));
+        Assert.Equal(KvmErrno.InvalidArgument, e.Errno);
+        Assert.Contains("GICv2", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(8, vm.Vcpus.Count);
+    }
+
+    [Fact]
+    public void VcpuBeyondTheCountTheGicWasCreatedForIsRefusedWithEinval()
+    {
+        using var vm = new TestVm(16);
+        _ = new VgicDevice(vm, GicModel.V3, 2);
+        vm.CreateVcpu(0);
+        vm.CreateVcpu(1);
+        Assert.Equal(KvmErrno.InvalidArgument, Assert.Throws<VcpuException>(() => vm.CreateVcpu(2)).Errno);
+    }
+
+    [Fact]
+    public void VcpuCreatedAfterTheGicIsInitialisedIsRefusedWithEbusy()
+    {
+        using var vm = new TestVm(8);
+        var gic = new VgicDevice(vm, GicModel.V2, 2);
+        gic.SetDistributorBase(Gic.V2Dist);
+        gic.SetCpuInterfaceBase(Gic.V2Cpu);
+        vm.CreateVcpu(0);
+        vm.CreateVcpu(1);
+        gic.Init();
+        var e = Assert.Throws<VcpuException>(() => vm.CreateVcpu(1));
+        Assert.Equal(KvmErrno.Busy, e.Errno);                                    // KVM checks "initialised" first
+    }
+
+    [Fact]
+    public void GicCreationErrorsCarryKvmsErrno()
+    {
+        using var vm = TestVm.WithVcpus(9);
+        Assert.Equal(KvmErrno.TooBig, Assert.Throws<VgicException>(() => new VgicDevice(vm, GicModel.V2, 9)).Errno);
+        using var vm2 = TestVm.WithVcpus(2);
+        _ = new VgicDevice(vm2, GicModel.V3, 2);
+        var e = Assert.Throws<VgicException>(() => new VgicDevice(vm2, GicModel.V3, 2));  // one in-kernel GIC per VM
+        Assert.Equal(KvmErrno.Exists, e.Errno);
+    }
+
+    [Fact]
     public void GicV3With513VcpusIsRefusedAnd512Accepted()
     {
         using var vm = new TestVm(600);

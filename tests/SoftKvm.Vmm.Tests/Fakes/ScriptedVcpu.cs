@@ -64,20 +64,39 @@ internal sealed class ScriptedVcpu : Vcpu
         BitConverter.TryWriteBytes(page, value);
     };
 
-    public static Step PortIn(ushort port, byte size = 1) => (ref RunState r) =>
+    public static Step PortIn(ushort port, byte size = 1, uint count = 1) => (ref RunState r) =>
     {
         r.ExitReason = ExitReason.Io;
         r.Io.Direction = IoDirection.In;
         r.Io.Port = port;
         r.Io.Size = size;
-        r.Io.Count = 1;
+        r.Io.Count = count;
         r.Io.DataOffset = 4096;
+    };
+
+    /// <summary>A string OUT exit: <paramref name="data"/>.Length / <paramref name="size"/> elements in the PIO page.</summary>
+    public static Step PortOutString(ushort port, byte[] data, byte size = 1) => (ref RunState r) =>
+    {
+        r.ExitReason = ExitReason.Io;
+        r.Io.Direction = IoDirection.Out;
+        r.Io.Port = port;
+        r.Io.Size = size;
+        r.Io.Count = (uint)(data.Length / size);
+        r.Io.DataOffset = 4096;
+        data.CopyTo(r.PioData);
     };
 
     public static Step SystemEvent(SystemEventType type) => (ref RunState r) =>
     {
         r.ExitReason = ExitReason.SystemEvent;
         r.SystemEvent.Type = type;
+    };
+
+    public static Step FailEntry(ulong reason, string message) => (ref RunState r) =>
+    {
+        r.ExitReason = ExitReason.FailEntry;
+        r.FailEntry.HardwareEntryFailureReason = reason;
+        r.FailEntry.Message = message;
     };
 
     public static Step InternalError(string message) => (ref RunState r) =>
@@ -132,7 +151,7 @@ internal sealed class ScriptedVcpu : Vcpu
         else
         {
             ReadOnlySpan<byte> page = RunState.PioData;
-            CompletedPortReads.Add(page[..RunState.Io.Size].ToArray());
+            CompletedPortReads.Add(page[..(RunState.Io.Size * (int)RunState.Io.Count)].ToArray());
         }
 
         result = RunResult.Ok;

@@ -107,6 +107,38 @@ public class VmRunnerTests
         Assert.Equal(1, runner.IoExitsSeen);
     }
 
+    private sealed class CountingPort : IIoDevice
+    {
+        private byte _next = 1;
+
+        public List<byte[]> Writes { get; } = [];
+
+        public void Read(Vcpu? vcpu, ulong offset, Span<byte> data) => data.Fill(_next++);
+
+        public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data) => Writes.Add(data.ToArray());
+    }
+
+    [Fact]
+    public void StringIoExitWithACountIsOneDeviceAccessPerElementInOrder()
+    {
+        // An emulated REP INS exits with io.count elements in the PIO page; each is one access to the device.
+        var (vm, mmio, pio) = Setup(1);
+        var port = new CountingPort();
+        pio.Register(0x3FF, 1, port);
+        pio.Register(0x300, 2, port);
+        vm.Cpu(0).Script(
+            ScriptedVcpu.PortIn(0x3FF, 1, 4),
+            ScriptedVcpu.PortIn(0x300, 2, 3),
+            ScriptedVcpu.PortOutString(0x3FF, "abc"u8.ToArray()),
+            ScriptedVcpu.SystemEvent(SystemEventType.Shutdown));
+        var runner = new VmRunner(vm, mmio, pio);
+        runner.Run();
+        Assert.Equal([1, 2, 3, 4], vm.Cpu(0).CompletedPortReads[0]);
+        Assert.Equal([5, 5, 6, 6, 7, 7], vm.Cpu(0).CompletedPortReads[1]);
+        Assert.Equal(["a"u8.ToArray(), "b"u8.ToArray(), "c"u8.ToArray()], port.Writes);
+        Assert.Equal(3, runner.IoExitsSeen);
+    }
+
     [Fact]
     public void InternalErrorStopsWithExitCode3AndTheMessage()
     {
@@ -118,6 +150,16 @@ public class VmRunnerTests
         Assert.Contains("KVM_EXIT_INTERNAL_ERROR", outcome.Message);
         Assert.Contains("PC 0x40080000", outcome.Message);
         Assert.DoesNotContain('\n', outcome.Message);
+    }
+
+    [Fact]
+    public void FailedEntryStopsWithExitCode3TheReasonAndTheFailedCheck()
+    {
+        var (vm, mmio, pio) = Setup(1);
+        vm.Cpu(0).Script(ScriptedVcpu.FailEntry(0x8000_0021, "TR is unusable"));
+        var outcome = new VmRunner(vm, mmio, pio).Run();
+        Assert.Equal(3, outcome.ExitCode);
+        Assert.Equal("vCPU 0: KVM_EXIT_FAIL_ENTRY (reason 0x80000021): TR is unusable", outcome.Message);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public class RobustnessTests
 
         public X86BusResult WriteMemory(ulong gpa, ReadOnlySpan<byte> data) => ++_n % 3 == 0 ? X86BusResult.NeedsUserspace : X86BusResult.Done;
 
-        public X86BusResult ReadPort(ushort port, Span<byte> data)
+        public X86BusResult ReadPort(ushort port, int size, Span<byte> data)
         {
             data.Fill(0xFF);
             return X86BusResult.Done;

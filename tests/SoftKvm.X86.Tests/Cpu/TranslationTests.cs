@@ -287,7 +287,7 @@ public class TranslationTests
 
         public X86BusResult WriteMemory(ulong gpa, ReadOnlySpan<byte> data) => X86BusResult.Done;
 
-        public X86BusResult ReadPort(ushort port, Span<byte> data) => X86BusResult.Done;
+        public X86BusResult ReadPort(ushort port, int size, Span<byte> data) => X86BusResult.Done;
 
         public X86BusResult WritePort(ushort port, ReadOnlySpan<byte> data) => X86BusResult.Done;
     }

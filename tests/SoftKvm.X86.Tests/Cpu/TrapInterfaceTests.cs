@@ -40,7 +40,7 @@ public class TrapInterfaceTests
             return NeedUser ? X86BusResult.NeedsUserspace : X86BusResult.Done;
         }
 
-        public X86BusResult ReadPort(ushort port, Span<byte> data)
+        public X86BusResult ReadPort(ushort port, int size, Span<byte> data)
         {
             data.Fill(0x5A);
             return X86BusResult.Done;

@@ -7,7 +7,10 @@ using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
 namespace SoftKvm.X86.Tests.Kvm;
 
-/// <summary>Spec §5.4: RIP, RFLAGS and single-step only when the emulated instruction retires.</summary>
+/// <summary>
+/// docs/kvm-semantics.md#x86-faulting-emulation: RIP, RFLAGS and single-step only when the emulated
+/// instruction retires.
+/// </summary>
 public class RetirementTests
 {
     [Fact]
@@ -189,8 +192,11 @@ public class RetirementTests
     }
 
     [Fact]
-    public void Trap_class_exception_from_the_emulator_retires_the_instruction()
+    public void Trap_class_exception_from_the_emulator_retires_the_instruction_and_single_steps()
     {
+        // x86_emulate_instruction writes RIP and RFLAGS and single-steps when there was no exception or a
+        // trap-class one (#BP, #OF). The #DB is queued after the #BP: two benign exceptions, so the later
+        // replaces the earlier (kvm_multiple_exception) and the guest takes the #DB past the INT3.
         using var m = new KvmMachine();
         m.Load(a =>
         {
@@ -200,10 +206,35 @@ public class RetirementTests
         m.R.Rflags = 2 | Rflags.TF;
         Assert.Equal(1, m.Vcpu.EmulateInstruction());
         Assert.Equal(CodeBase + 1, m.R.Rip);
-        Assert.Equal(3, m.Vcpu.Cpu.InjectedVector);
+        Assert.Equal(1, m.Vcpu.Cpu.InjectedVector);
         Assert.Equal(RunResult.Ok, m.Vcpu.Run());
         Assert.Equal(ExitReason.Hlt, m.Run.ExitReason);
-        Assert.Equal(new byte[] { 3 }, m.Events()); // #BP, and no single-step #DB replacing it
+        Assert.Equal(new byte[] { 1 }, m.Events());    // the single-step #DB, which replaced the #BP
+        Assert.Equal(CodeBase + 1, m.LastRip(1));
+        Assert.NotEqual(0UL, m.R.Dr6 & 0x4000);        // DR6.BS
+        Assert.Equal(0u, m.Count(3));
+    }
+
+    [Fact]
+    public void Trap_class_exception_from_the_emulator_under_guest_single_step_is_a_debug_exit_then_the_trap()
+    {
+        // With KVM_GUESTDBG_SINGLESTEP the single-step is a KVM_EXIT_DEBUG past the INT3; the #BP stays
+        // queued and is delivered on the next run.
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            a.int3();
+            a.hlt();
+        });
+        m.Vcpu.SetGuestDebug(X86GuestDebugFlags.Enable | X86GuestDebugFlags.SingleStep);
+        Assert.Equal(0, m.Vcpu.EmulateInstruction());
+        Assert.Equal(ExitReason.Debug, m.Run.ExitReason);
+        Assert.Equal(CodeBase + 1, m.Run.Debug.Pc);
+        Assert.Equal(3, m.Vcpu.Cpu.InjectedVector);
+        m.Vcpu.SetGuestDebug(X86GuestDebugFlags.None);
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Hlt, m.Run.ExitReason);
+        Assert.Equal(new byte[] { 3 }, m.Events());
         Assert.Equal(CodeBase + 1, m.LastRip(3));
     }
 

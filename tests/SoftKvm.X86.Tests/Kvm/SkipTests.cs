@@ -8,7 +8,10 @@ using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
 namespace SoftKvm.X86.Tests.Kvm;
 
-/// <summary>Spec §4.3: the fast-MMIO skip (and every other skip) goes through the common skip routine.</summary>
+/// <summary>
+/// docs/kvm-semantics.md#x86-skip-and-single-step: the fast-MMIO skip (and every other skip) goes through the
+/// common skip routine.
+/// </summary>
 public class SkipTests
 {
     private static (KvmMachine M, EventFd Fd) FastMmioMachine(bool withhold, bool irqchip = false)

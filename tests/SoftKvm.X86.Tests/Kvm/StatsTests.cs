@@ -6,7 +6,10 @@ using static SoftKvm.X86.Tests.Kvm.KvmMachine;
 
 namespace SoftKvm.X86.Tests.Kvm;
 
-/// <summary>Spec §6.3 and §C: exit statistics counted where KVM counts them.</summary>
+/// <summary>
+/// docs/kvm-semantics.md#x86-mmio-exit-statistic and #statistics: exit statistics counted where KVM counts
+/// them.
+/// </summary>
 public class StatsTests
 {
     private static Dictionary<string, ulong> Snapshot(KvmMachine m)
@@ -94,6 +97,46 @@ public class StatsTests
     }
 
     [Fact]
+    public void Cmps_with_adjacent_mmio_operands_counts_each_userspace_exit()
+    {
+        // Two memory operands that happen to be adjacent (rdi = rsi + 8) are two emulator reads, each a
+        // userspace exit from its own emulation pass: KVM counts both (docs/kvm-semantics.md#x86-mmio-exit-statistic), adjacency or not.
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            a.mov(rsi, Mmio);
+            a.mov(rdi, Mmio + 8);
+            a.cmpsq();
+            a.hlt();
+        });
+        var seen = new List<(ulong Address, uint Length, bool Write, ulong Value)>();
+        Assert.Equal(ExitReason.Hlt, m.RunAnsweringMmio(0x1122334455667788, seen));
+        Assert.Equal([(Mmio, 8u), (Mmio + 8, 8u)], seen.Select(s => (s.Address, s.Length)));
+        Assert.Equal(Mmio + 8, m.R.Gpr[Gpr.Rsi]);
+        Assert.Equal(2UL, m.Stat("mmio_exits"));
+        Assert.Equal(1UL, m.Stat("insn_emulation"));
+    }
+
+    [Fact]
+    public void Sixteen_byte_sse_load_is_two_exits_and_one_mmio_exit()
+    {
+        // One 16-byte operand: two 8-byte pieces of one read, sent as fragments (docs/kvm-semantics.md#x86-mmio-exit-statistic).
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            a.mov(rbx, Mmio);
+            a.movdqu(xmm0, __xmmword_ptr[rbx]);
+            a.hlt();
+        });
+        m.R.Cr4 |= 0x600; // OSFXSR, OSXMMEXCPT: SSE enabled
+        m.Vcpu.Cpu.StateChanged();
+        var seen = new List<(ulong Address, uint Length, bool Write, ulong Value)>();
+        Assert.Equal(ExitReason.Hlt, m.RunAnsweringMmio(0x1122334455667788, seen));
+        Assert.Equal([(Mmio, 8u), (Mmio + 8, 8u)], seen.Select(s => (s.Address, s.Length)));
+        Assert.Equal(1UL, m.Stat("mmio_exits"));
+    }
+
+    [Fact]
     public void Store_split_at_a_page_boundary_is_two_write_exits_after_retirement()
     {
         using var m = new KvmMachine();
@@ -154,6 +197,41 @@ public class StatsTests
         Assert.Equal(before["io_exits"] + 1, after["io_exits"]);
         Assert.Equal(before["mmio_exits"], after["mmio_exits"]);
         Assert.Equal(before["exits"] + 1, after["exits"]);
+    }
+
+    [Fact]
+    public void Budget_returns_count_as_exits_as_on_arm64()
+    {
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 40_000); // 80,000 instructions: several instruction budgets
+            a.Label(ref loop);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Hlt, m.Run.ExitReason);
+        Assert.True(m.Stat("exits") >= 3, $"exits {m.Stat("exits")}");
+    }
+
+    [Fact]
+    public void A_kick_that_stops_the_guest_counts_as_an_exit_and_a_signal_exit_as_on_arm64()
+    {
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            var self = a.CreateLabel();
+            a.Label(ref self);
+            a.jmp(self);
+        });
+        using var kick = new Timer(_ => m.Vcpu.Kick(), null, 100, Timeout.Infinite);
+        Assert.Equal(RunResult.Interrupted, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Intr, m.Run.ExitReason);
+        Assert.Equal(1UL, m.Stat("signal_exits"));
+        Assert.True(m.Stat("exits") >= 1);
     }
 
     [Fact]

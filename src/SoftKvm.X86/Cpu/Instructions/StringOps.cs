@@ -6,11 +6,15 @@ namespace SoftKvm.X86.Cpu.Instructions;
 /// MOVS, STOS, LODS, CMPS, SCAS, INS, OUTS with REP/REPE/REPNE. Each iteration commits RSI/RDI/RCX,
 /// so a fault in the middle leaves the architectural progress and RIP at the instruction. A long REP
 /// is split into chunks (the instruction restarts, as after an interrupt); with TF=1 every iteration
-/// single-steps, as on hardware.
+/// single-steps, as on hardware. Emulated (the hypervisor's emulator), INS reads a batch of elements
+/// from its port at once, as KVM's emulator does; OUTS writes one element per pass, as KVM's does.
 /// </summary>
 internal static class StringOps
 {
     private const int Chunk = 4096;
+
+    /// <summary>KVM's PIO read-ahead buffer (<c>struct read_cache</c>): the most bytes one emulated INS batch reads.</summary>
+    private const int PioReadAhead = 1024;
 
     private enum Kind
     {
@@ -98,7 +102,13 @@ internal static class StringOps
             }
         }
 
-        int limit = c.IsEmulating || (kind is Kind.Ins or Kind.Outs) || (c.Regs.Rflags & Rflags.TF) != 0 ? 1 : Chunk;
+        if (kind == Kind.Ins)
+        {
+            InsBatch(c, rep, asz, size, port);
+            return;
+        }
+
+        int limit = c.IsEmulating || kind == Kind.Outs || (c.Regs.Rflags & Rflags.TF) != 0 ? 1 : Chunk;
         for (int n = 0; ; n++)
         {
             if (rep)
@@ -172,14 +182,6 @@ internal static class StringOps
                     break;
                 }
 
-                case Kind.Ins:
-                    if (!c.ProbeWrite(SegmentIndex.Es, di, size) || !c.BusReadPort(port, size, out ulong iv) || !c.Write(SegmentIndex.Es, di, size, iv))
-                    {
-                        return;
-                    }
-
-                    c.SetGpr(Gpr.Rdi, asz, (di + delta) & amask);
-                    break;
                 default:
                     if (!c.Read(srcSeg, si, size, out ulong ov) || !c.BusWritePort(port, size, ov))
                     {
@@ -203,6 +205,70 @@ internal static class StringOps
                 {
                     return;
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Emulated INS (KVM's <c>pio_in_emulated</c>): reads a batch of n elements from the port in one bus
+    /// access (one userspace exit with <c>io.count</c> = n when no in-kernel device takes it), then stores
+    /// them at ES:RDI onwards and moves RDI (and RCX under REP) by n. n is KVM's: the smallest of the REP
+    /// count, 1024 bytes' worth of elements, and the bytes from RDI to the end of its page (DF=0) or from
+    /// the start of the page to RDI (DF=1) -- KVM compares that byte count with an element count; at least 1.
+    /// Every destination is checked before the port is read, so a fault consumes no port data. An
+    /// unfinished REP leaves RIP at the instruction: the guest re-executes it, a new IO exit, the next batch
+    /// (docs/kvm-semantics.md#x86-string-port-io).
+    /// </summary>
+    private static unsafe void InsBatch(X86Cpu c, bool rep, int asz, int size, ushort port)
+    {
+        ulong amask = X86Cpu.SizeMask(asz);
+        ulong delta = (c.Regs.Rflags & Rflags.DF) != 0 ? (ulong)(-size) : (ulong)size;
+        ulong count = rep ? c.GetGpr(Gpr.Rcx, asz) : 1;
+        if (count == 0)
+        {
+            return;
+        }
+
+        ulong offset = c.Regs.Gpr[Gpr.Rdi] & 0xFFF;
+        ulong inPage = (c.Regs.Rflags & Rflags.DF) != 0 ? offset : 0x1000 - offset;
+        int n = (int)Math.Max(1, Math.Min(Math.Min(inPage, (ulong)(PioReadAhead / size)), count));
+        ulong di = c.GetGpr(Gpr.Rdi, asz);
+        for (int k = 0; k < n; k++)
+        {
+            if (!c.ProbeWrite(SegmentIndex.Es, (di + (ulong)k * delta) & amask, size))
+            {
+                return;
+            }
+        }
+
+        byte* buffer = stackalloc byte[PioReadAhead];
+        var data = new Span<byte>(buffer, n * size);
+        if (!c.BusReadPorts(port, size, data))
+        {
+            return;
+        }
+
+        for (int k = 0; k < n; k++)
+        {
+            ulong v = size switch
+            {
+                1 => buffer[k],
+                2 => *(ushort*)(buffer + 2 * k),
+                _ => *(uint*)(buffer + 4 * k),
+            };
+            if (!c.Write(SegmentIndex.Es, (di + (ulong)k * delta) & amask, size, v))
+            {
+                return;
+            }
+        }
+
+        c.SetGpr(Gpr.Rdi, asz, (di + (ulong)n * delta) & amask);
+        if (rep)
+        {
+            c.SetGpr(Gpr.Rcx, asz, count - (ulong)n);
+            if (count > (ulong)n)
+            {
+                c.NextRip = c.Regs.Rip;
             }
         }
     }

@@ -145,12 +145,12 @@ internal sealed unsafe partial class Arm64Cpu
     /// <summary>
     /// Runs guest instructions until a trap, an exception that needs the hypervisor, a non-zero request
     /// word, or <paramref name="budget"/> instructions: as native code (Translation/Native) where the host
-    /// allows it, else interpreted with the IL block tiers.
+    /// allows it and <see cref="TranslationEnabled"/>, else interpreted.
     /// </summary>
     public CpuExit Run(ref int requests, long budget) =>
-        TranslationEnabled && NativeEnabled ? RunNative(ref requests, budget) : RunInterpreter(ref requests, budget);
+        TranslationEnabled && NativeSupported ? RunNative(ref requests, budget) : RunInterpreter(ref requests, budget);
 
-    /// <summary>The interpreter (with the IL block tiers when <see cref="TranslationEnabled"/> and not native).</summary>
+    /// <summary>The interpreter: fetch through the execute TLB, decode through the decode cache, dispatch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // one steady code shape, not tiered on a profile
     private CpuExit RunInterpreter(ref int requests, long budget)
     {
@@ -159,9 +159,6 @@ internal sealed unsafe partial class Arm64Cpu
             FlushTlb();
         }
 
-        // At a branch target (or after an exception or a block) a translated block may start here.
-        bool blockEntry = true;
-        _chainDepth = 0;
         while (true)
         {
             if (Volatile.Read(ref requests) != 0)
@@ -181,7 +178,6 @@ internal sealed unsafe partial class Arm64Cpu
 
             if (_attention && TakeAttentionEvent())
             {
-                blockEntry = true;
                 continue;
             }
 
@@ -189,66 +185,9 @@ internal sealed unsafe partial class Arm64Cpu
             uint* host = FetchHost(pc);
             if (host == null)
             {
-                blockEntry = true;
                 continue;
             }
 
-            if (blockEntry)
-            {
-                blockEntry = false;
-                TranslatedBlock? block;
-                if (TranslationEnabled && !NativeEnabled && !_attention && !_hwBreakpointsArmed && budget >= BlockCompiler.MaxInstructions
-                    && (block = FindBlock(host, pc)) is not null)
-                {
-                    int result = block.Run(this, pc, ref requests, BlockLimit(block, budget));
-                    if (result == BlockCompiler.Stale)
-                    {
-                        // The guest changed the code: drop the block, and run a new one if this entry
-                        // is (still) hot enough for one at once, else interpret.
-                        DropStaleBlock(host);
-                        if ((block = FindBlock(host, pc)) is null
-                            || (result = block.Run(this, pc, ref requests, BlockLimit(block, budget))) == BlockCompiler.Stale)
-                        {
-                            goto Interpret;
-                        }
-                    }
-
-                    int retired = result >> 2;
-                    Retired += retired;
-                    Counters.TranslatedBlocksRun++;
-                    Counters.TranslatedInstructions += retired;
-                    if (block.Optimized)
-                    {
-                        Counters.OptimizedInstructions += retired;
-                    }
-                    else
-                    {
-                        HeatQuickBlock(block.Source, retired);
-                    }
-                    budget -= retired;
-                    blockEntry = true;
-                    Flow flow = (Flow)(result & 3);
-                    if (flow == Flow.Exception)
-                    {
-                        continue;
-                    }
-
-                    if (flow == Flow.Trap)
-                    {
-                        return _pendingExit;
-                    }
-
-                    if (_reevaluate)
-                    {
-                        _reevaluate = false;
-                        return CpuExit.Reevaluate;
-                    }
-
-                    continue;
-                }
-            }
-
-        Interpret:
             uint insn = *host;
             switch (OpDispatch.Handlers[(int)DecodeCached(host, insn)](this, insn))
             {
@@ -256,10 +195,8 @@ internal sealed unsafe partial class Arm64Cpu
                     State.Pc = pc + 4;
                     break;
                 case Flow.Jump:
-                    blockEntry = true;
                     break;
                 case Flow.Exception:
-                    blockEntry = true;
                     continue;
                 default:
                     return _pendingExit;

@@ -25,42 +25,6 @@ internal sealed class CpuShared
     /// <summary>Serialises STXP of two doublewords (no 128-bit compare-and-swap on the host).</summary>
     public object PairLock { get; } = new();
 
-    /// <summary>
-    /// The translated blocks of this VM, indexed by the host address of their first instruction (see
-    /// Arm64Cpu.Blocks.cs): shared, because the code of a block does not depend on the PE that runs it.
-    /// A slot holds one reference, so a PE reads a whole block or none.
-    /// </summary>
-    public Translation.TranslatedBlock?[] Blocks { get; } = new Translation.TranslatedBlock?[1 << BlockCacheBits];
-
-    /// <summary>log2 of the number of slots in <see cref="Blocks"/>.</summary>
-    public const int BlockCacheBits = 14;
-
-    /// <summary>The translated entry at <paramref name="host"/>, if the cache holds one.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public unsafe Translation.TranslatedBlock? FindEntry(uint* host)
-    {
-        Translation.TranslatedBlock? entry = Volatile.Read(ref Blocks[BlockSlot(host)]);
-        return entry is not null && entry.Host == host ? entry : null;
-    }
-
-    /// <summary>Puts <paramref name="entry"/> in the cache (replacing whatever shared its slot).</summary>
-    public unsafe void Install(Translation.TranslatedBlock entry) => Volatile.Write(ref Blocks[BlockSlot(entry.Host)], entry);
-
-    /// <summary>Drops the entry at <paramref name="host"/> (its block went stale).</summary>
-    public unsafe void Drop(uint* host)
-    {
-        ref Translation.TranslatedBlock? slot = ref Blocks[BlockSlot(host)];
-        Translation.TranslatedBlock? entry = Volatile.Read(ref slot);
-        if (entry is not null && entry.Host == host)
-        {
-            Interlocked.CompareExchange(ref slot, null, entry);
-        }
-    }
-
-    /// <summary>The cache slot of the entry at <paramref name="host"/>.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public static unsafe int BlockSlot(uint* host) => (int)((nuint)host >> 2) & ((1 << BlockCacheBits) - 1);
-
     /// <summary>The broadcast TLB invalidation epoch.</summary>
     public long TlbEpoch => Volatile.Read(ref _tlbEpoch);
 

@@ -21,11 +21,13 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 internal sealed unsafe partial class Arm64Cpu
 {
-    /// <summary>Whether this host runs native code: x86-64 Linux (mmap, memfd, the System V ABI), unless SOFTKVM_ENGINE says otherwise.</summary>
+    /// <summary>Whether this host runs native code: x86-64 Linux (mmap, memfd, the System V ABI) with LZCNT.</summary>
     public static readonly bool NativeSupported =
         RuntimeInformation.ProcessArchitecture == Architecture.X64 && OperatingSystem.IsLinux()
-        && System.Runtime.Intrinsics.X86.Lzcnt.X64.IsSupported
-        && Environment.GetEnvironmentVariable("SOFTKVM_ENGINE") is not ("il" or "interpreter");
+        && System.Runtime.Intrinsics.X86.Lzcnt.X64.IsSupported;
+
+    /// <summary>Whether new vCPUs translate to native code (SOFTKVM_TRANSLATE=0 turns it off, for comparisons).</summary>
+    public static readonly bool DefaultTranslation = Environment.GetEnvironmentVariable("SOFTKVM_TRANSLATE") != "0";
 
     [ThreadStatic]
     private static Arm64Cpu? t_native;
@@ -34,8 +36,8 @@ internal sealed unsafe partial class Arm64Cpu
     private long _jumpCacheGeneration = -1;
     private Exception? _nativeFault;
 
-    /// <summary>Whether this PE runs translated code as native code (when <see cref="TranslationEnabled"/>); else the IL tiers.</summary>
-    public bool NativeEnabled { get; set; } = NativeSupported;
+    /// <summary>Whether this PE translates to native code (where <see cref="NativeSupported"/>); else it interprets.</summary>
+    public bool TranslationEnabled { get; set; } = DefaultTranslation;
 
     /// <summary>Compile times of the native blocks this PE translated, in stopwatch ticks (for the profile).</summary>
     public List<long> NativeCompileTicks { get; } = [];

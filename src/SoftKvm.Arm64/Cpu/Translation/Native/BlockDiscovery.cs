@@ -58,9 +58,9 @@ internal sealed unsafe class BlockDiscovery
                 uint word = page[p];
                 A64Op op = A64Decoder.Decode(word);
                 _ops[p] = op;
-                if (BlockCompiler.IsDirectBranch(op) || op == A64Op.Bl)
+                if (IsDirectBranch(op) || op == A64Op.Bl)
                 {
-                    int target = p + BlockCompiler.BranchOffset(word, op == A64Op.Bl ? A64Op.B : op);
+                    int target = p + BranchOffset(word, op == A64Op.Bl ? A64Op.B : op);
                     if (target >= 0 && target < PageInstructions)
                     {
                         Mark(_targets, target);
@@ -89,7 +89,7 @@ internal sealed unsafe class BlockDiscovery
                 {
                     break;
                 }
-                else if ((op == A64Op.Blr || BlockCompiler.EndsRun(op)) && p + 1 < PageInstructions)
+                else if ((op == A64Op.Blr || LeavesStraightLine(op)) && p + 1 < PageInstructions)
                 {
                     Mark(_entries, p + 1); // where the call returns to, or the run loop resumes
                 }
@@ -119,6 +119,27 @@ internal sealed unsafe class BlockDiscovery
             }
         }
     }
+
+    /// <summary>Whether <paramref name="op"/> is a PC-relative branch whose target is in the word (B, B.cond, CBZ, CBNZ, TBZ, TBNZ).</summary>
+    private static bool IsDirectBranch(A64Op op) =>
+        op is A64Op.B or A64Op.BCond or A64Op.Cbz or A64Op.Cbnz or A64Op.Tbz or A64Op.Tbnz;
+
+    /// <summary>The target of direct branch <paramref name="word"/>, in instructions from the branch.</summary>
+    private static int BranchOffset(uint word, A64Op op) => op switch
+    {
+        A64Op.B => (int)(word << 6) >> 6,
+        A64Op.Tbz or A64Op.Tbnz => (int)(word << 13) >> 18,
+        _ => (int)(word << 8) >> 13,
+    };
+
+    /// <summary>
+    /// Whether <paramref name="op"/> may leave for the run loop after it (branches, exception generation,
+    /// WFI/WFE/SEV, system register and system instructions, unallocated encodings); NOP, the other hints,
+    /// DMB, DSB and CLREX do not.
+    /// </summary>
+    private static bool LeavesStraightLine(A64Op op) =>
+        op is A64Op.Undefined or (>= A64Op.BCond and <= A64Op.Tbnz)
+        && op is not (A64Op.Nop or A64Op.Hint or A64Op.Yield or A64Op.Dmb or A64Op.Dsb or A64Op.Clrex);
 
     private static void Mark(ulong[] bits, int p) => bits[p >> 6] |= 1UL << (p & 63);
 

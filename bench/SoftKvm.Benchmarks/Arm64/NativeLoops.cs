@@ -1,5 +1,4 @@
 using SoftKvm.Arm64.Cpu;
-using SoftKvm.Arm64.Cpu.Translation;
 using SoftKvm.Arm64.Cpu.Translation.Native;
 using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 using SoftKvm.Arm64.Kvm;
@@ -8,13 +7,15 @@ using SoftKvm.Core;
 namespace SoftKvm.Benchmarks.Arm64;
 
 /// <summary>
-/// The native code generator's spike (issue 18), in-process: for the hot loops of computebench.elf,
-/// (a) the time to compile each loop's block natively (IR, passes, encoding, publishing) and as an
-/// optimized IL block (IL, RyuJIT), and (b) the guest instructions per second of each loop run as
-/// native code and as the optimized IL block. Engines alternate (A B A B ...); medians are printed.
-/// <c>dotnet run -c Release --project bench/SoftKvm.Benchmarks -- arm64-native-spike [reps]</c>
+/// The native code generator on the hot loops of computebench.elf, in-process: (a) the time to translate
+/// each loop's block (discovery, IR, passes, encoding, publishing), and (b) the guest instructions per
+/// second of each loop as native code and interpreted. Engines alternate (A B A B ...); medians are
+/// printed. <c>dotnet run -c Release --project bench/SoftKvm.Benchmarks -- arm64-native [reps]</c>
+/// (<c>arm64-native compile-loop</c> translates the blocks over and over, for a profiler). The spike's
+/// comparison with the optimized IL tier (docs/native-codegen-spike.md) ran this at commit 95920bf,
+/// before the IL tiers were retired.
 /// </summary>
-public static unsafe class NativeSpike
+public static unsafe class NativeLoops
 {
     private const ulong RamBase = 0x4000_0000;
     private const ulong RamSize = 256UL << 20;
@@ -137,7 +138,7 @@ public static unsafe class NativeSpike
 
         int reps = args.Length > 1 && int.TryParse(args[1], out int n) ? n : 5;
         byte[] elf = File.ReadAllBytes(ComputeGuestRunner.FindGuest("computebench.elf"));
-        Console.WriteLine($"native code generator spike: {Loops.Length} loops of computebench.elf, {reps} alternating repetitions, medians");
+        Console.WriteLine($"native code generator: {Loops.Length} loops of computebench.elf, {reps} alternating repetitions, medians");
         Console.WriteLine();
         CompileTimes(elf, reps);
         Console.WriteLine();
@@ -161,7 +162,7 @@ public static unsafe class NativeSpike
         return values.Count % 2 == 1 ? values[values.Count / 2] : (values[(values.Count / 2) - 1] + values[values.Count / 2]) / 2;
     }
 
-    /// <summary>(a) Compile time of each loop's block: native (max 16 instructions, as the IL block) against the optimized IL block.</summary>
+    /// <summary>(a) Translation time of each loop's block, for blocks of up to 16 and up to 32 instructions.</summary>
     private static void CompileTimes(byte[] elf, int reps)
     {
         var (vm, vcpu) = NewMachine(elf);
@@ -169,96 +170,79 @@ public static unsafe class NativeSpike
         var cache = NativeCodeCache.Instance;
         var translator = NativeTranslator.ForThisThread;
         const int perRep = 20;
+        BlockMode mode = BlockMode.El1 | BlockMode.SpEl1;
 
-        // Warm both paths up: the JIT tiers the translator's own code (and the IL compiler's) after a few
-        // dozen calls, in the background; measure the steady state.
+        // Warm up: the JIT tiers the translator's own code after a few dozen calls, in the background.
         for (int w = 0; w < 60; w++)
         {
             foreach (Loop loop in Loops)
             {
                 uint* host = (uint*)vm.Memory.TryGetHostPointer(loop.Pc, false, out _);
-                translator.Translate(cache, host, loop.Pc, BlockMode.El1 | BlockMode.SpEl1, BlockCompiler.MaxInstructions);
-                if (w < 3)
-                {
-                    CompileIl(host, loop.Pc);
-                }
+                translator.Translate(cache, host, loop.Pc, mode, 16);
+                translator.Translate(cache, host, loop.Pc, mode, 32);
             }
         }
 
-        Thread.Sleep(500); // let the background tier-1 compilations finish
-
-        Console.WriteLine("(a) compile time per block, microseconds of thread CPU time (native: IR + passes + encoding + publishing; IL: IL + RyuJIT)");
-        Console.WriteLine($"{"loop",-36} {"insns",5} {"host",5} {"native",9} {"IL opt",9} {"IL/native",9}");
-        var allNative = new List<double>();
-        var allIl = new List<double>();
-        var ratios = new List<double>();
+        Thread.Sleep(500);
+        Console.WriteLine("(a) translation time per block, microseconds of thread CPU time (discovery, IR, passes, encoding, publishing)");
+        Console.WriteLine($"{"loop",-36} {"insns",5} {"host",5} {"us",7} {"insns",5} {"host",5} {"us",7}");
+        var all16 = new List<double>();
+        var all32 = new List<double>();
         foreach (Loop loop in Loops)
         {
             uint* host = (uint*)vm.Memory.TryGetHostPointer(loop.Pc, false, out _);
-            var native = new List<double>();
-            var il = new List<double>();
-            int insns = 0, hostInsns = 0;
+            var t16 = new List<double>();
+            var t32 = new List<double>();
+            int insns16 = 0, host16 = 0, insns32 = 0, host32 = 0;
             for (int r = 0; r < reps; r++)
             {
-                TimeSpan t0 = ComputeGuestRunner.ThreadCpuTime();
-                for (int i = 0; i < perRep; i++)
+                foreach (int max in new[] { 16, 32 })
                 {
-                    translator.Translate(cache, host, loop.Pc, BlockMode.El1 | BlockMode.SpEl1, BlockCompiler.MaxInstructions);
-                }
+                    TimeSpan t0 = ComputeGuestRunner.ThreadCpuTime();
+                    for (int i = 0; i < perRep; i++)
+                    {
+                        translator.Translate(cache, host, loop.Pc, mode, max);
+                    }
 
-                native.Add((ComputeGuestRunner.ThreadCpuTime() - t0).TotalMicroseconds / perRep);
-                insns = translator.LastIr.Indices.Length;
-                hostInsns = translator.LastHostInstructions;
-                TimeSpan t1 = ComputeGuestRunner.ThreadCpuTime();
-                for (int i = 0; i < perRep / 4; i++)
-                {
-                    CompileIl(host, loop.Pc);
+                    double us = (ComputeGuestRunner.ThreadCpuTime() - t0).TotalMicroseconds / perRep;
+                    if (max == 16)
+                    {
+                        t16.Add(us);
+                        (insns16, host16) = (translator.LastIr.Indices.Length, translator.LastHostInstructions);
+                    }
+                    else
+                    {
+                        t32.Add(us);
+                        (insns32, host32) = (translator.LastIr.Indices.Length, translator.LastHostInstructions);
+                    }
                 }
-
-                il.Add((ComputeGuestRunner.ThreadCpuTime() - t1).TotalMicroseconds / (perRep / 4));
             }
 
-            double mn = Median(native), mi = Median(il);
-            allNative.Add(mn);
-            allIl.Add(mi);
-            ratios.Add(mi / mn);
-            Console.WriteLine($"{loop.Name,-36} {insns,5} {hostInsns,5} {mn,9:F1} {mi,9:F1} {mi / mn,9:F0}x");
+            all16.Add(Median(t16));
+            all32.Add(Median(t32));
+            Console.WriteLine($"{loop.Name,-36} {insns16,5} {host16,5} {Median(t16),7:F1} {insns32,5} {host32,5} {Median(t32),7:F1}");
         }
 
-        Console.WriteLine($"{"median over the loops",-36} {"",5} {"",5} {Median(allNative),9:F1} {Median(allIl),9:F1} {Median(ratios),9:F0}x");
+        Console.WriteLine($"{"median over the loops",-36} {"",5} {"",5} {Median(all16),7:F1} {"",5} {"",5} {Median(all32),7:F1}");
     }
 
-    private static void CompileIl(uint* host, ulong pc)
-    {
-        int[] indices = BlockCompiler.Discover(host, pc);
-        var words = new uint[indices.Length];
-        for (int k = 0; k < indices.Length; k++)
-        {
-            words[k] = host[indices[k]];
-        }
-
-        BlockCode code = BlockCompiler.Compile(host, indices, words, BlockCompiler.Entries(indices, words), pc, inline: true);
-        int ignored = 0;
-        _ = code(null!, 0, 0, ref ignored, 0); // the dry call: the JIT compiles the method
-    }
-
-    /// <summary>(b) Guest instructions per second in each loop: native against the optimized IL block.</summary>
+    /// <summary>(b) Guest instructions per second in each loop: native code against the interpreter.</summary>
     private static void CodeSpeed(byte[] elf, int reps)
     {
-        Console.WriteLine("(b) code speed, guest MIPS in the loop (thread CPU time; blocks compiled in a warm-up pass first)");
-        Console.WriteLine($"{"loop",-36} {"native",9} {"IL opt",9} {"native/IL",9}");
+        Console.WriteLine("(b) code speed, guest MIPS in the loop (thread CPU time; blocks translated in a warm-up pass first)");
+        Console.WriteLine($"{"loop",-36} {"native",9} {"interp.",9} {"ratio",9}");
         var ratios = new List<double>();
         foreach (Loop loop in Loops)
         {
             var native = new List<double>();
-            var il = new List<double>();
+            var interpreted = new List<double>();
             for (int r = 0; r < reps; r++)
             {
-                native.Add(Mips(elf, loop, nativeCode: true));
-                il.Add(Mips(elf, loop, nativeCode: false));
+                native.Add(Mips(elf, loop, translate: true));
+                interpreted.Add(Mips(elf, loop, translate: false));
             }
 
-            double mn = Median(native), mi = Median(il);
+            double mn = Median(native), mi = Median(interpreted);
             ratios.Add(mn / mi);
             Console.WriteLine($"{loop.Name,-36} {mn,9:F0} {mi,9:F0} {mn / mi,9:F2}x");
         }
@@ -266,19 +250,15 @@ public static unsafe class NativeSpike
         Console.WriteLine($"{"median over the loops",-36} {"",9} {"",9} {Median(ratios),9:F2}x");
     }
 
-    private static double Mips(byte[] elf, Loop loop, bool nativeCode)
+    private static double Mips(byte[] elf, Loop loop, bool translate)
     {
         var (vm, vcpu) = NewMachine(elf);
         using var machine = vm;
         s_vm = vm;
         Arm64Cpu cpu = vcpu.Cpu;
-        cpu.TranslationEnabled = true;
-        cpu.NativeEnabled = nativeCode;
-        cpu.TranslationThreshold = 1;
-        cpu.TranslateInBackground = false;
-        cpu.OptimizationThreshold = 0;
-        RunPass(cpu, loop); // compiles
-        const int passes = 3;
+        cpu.TranslationEnabled = translate;
+        RunPass(cpu, loop); // translates
+        int passes = translate ? 3 : 1;
         TimeSpan start = ComputeGuestRunner.ThreadCpuTime();
         long retired = 0;
         for (int p = 0; p < passes; p++)

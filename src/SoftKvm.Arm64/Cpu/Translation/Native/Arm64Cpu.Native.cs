@@ -72,7 +72,7 @@ internal sealed unsafe partial class Arm64Cpu
     /// </summary>
     private void RememberJump(NativeEntry entry, ulong modeKey)
     {
-        ref JumpCacheEntry slot = ref _jumpCache[(int)(entry.Pc >> 2) & (JumpCache.Size - 1)];
+        ref JumpCacheEntry slot = ref _jumpCache[JumpCache.Slot(entry.Pc)];
         slot.Pc = entry.Pc;
         slot.Mode = modeKey;
         slot.Code = entry.Code;

@@ -125,4 +125,7 @@ internal sealed unsafe class NativeEntry(NativeBlock block, int ordinal, int off
 
     /// <summary>The entry's native code.</summary>
     public nint Code { get; } = code;
+
+    /// <summary>The next entry of the same chain of the code cache's entry table (written under its lock).</summary>
+    public NativeEntry? Next;
 }

@@ -8,7 +8,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native;
 /// The process-wide cache of native code: one <see cref="ExecutableMemory"/> region holding the link slots
 /// (first <see cref="SlotAreaSize"/> bytes: one 8-byte slot per chainable exit, the target of its
 /// <c>jmp [slot]</c>), the shared routines (entry trampoline, epilogue, jump-cache lookup) and the blocks,
-/// allocated by bumping a pointer; the blocks by id; and the entries, keyed by the host address of their
+/// allocated by bumping a pointer; the blocks by id; and the entries, in chains by the host address of their
 /// instruction (a block's code depends on the words there, the guest address and the mode, never on the
 /// PE or the VM, so any PE of any VM may run it). Translating, linking and unlinking take
 /// <see cref="Lock"/>; when the region is full everything is dropped at once (<see cref="Flush"/>) while no
@@ -129,21 +129,13 @@ internal sealed unsafe class NativeCodeCache
         }
 
         _blocks[_blockCount++] = block;
-        NativeEntry? requested = null;
         foreach (NativeEntry e in block.Entries)
         {
-            if (e.Offset == 0)
-            {
-                requested = e;
-            }
-            else
-            {
-                Volatile.Write(ref _entries[Slot(e.Host)], e);
-            }
+            // At the head of its chain: complete before it is published (readers walk without the lock).
+            ref NativeEntry? head = ref _entries[Slot(e.Host)];
+            e.Next = head;
+            Volatile.Write(ref head, e);
         }
-
-        // The entry asked for goes in last, so it wins a slot it shares with another of the block.
-        Volatile.Write(ref _entries[Slot(requested!.Host)], requested);
     }
 
     /// <summary>The block with id <paramref name="id"/>.</summary>
@@ -153,8 +145,15 @@ internal sealed unsafe class NativeCodeCache
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public NativeEntry? Find(uint* host, ulong pc, BlockMode mode)
     {
-        NativeEntry? e = Volatile.Read(ref _entries[Slot(host)]);
-        return e is not null && e.Host == host && e.Pc == pc && e.Block.Mode == mode && !e.Block.Dead ? e : null;
+        for (NativeEntry? e = Volatile.Read(ref _entries[Slot(host)]); e is not null; e = e.Next)
+        {
+            if (e.Host == host && e.Pc == pc && e.Block.Mode == mode && !e.Block.Dead)
+            {
+                return e;
+            }
+        }
+
+        return null;
     }
 
     private static int Slot(uint* host) => (int)((nuint)host >> 2) & ((1 << EntryBits) - 1);
@@ -192,10 +191,16 @@ internal sealed unsafe class NativeCodeCache
             block.Dead = true;
             foreach (NativeEntry e in block.Entries)
             {
-                ref NativeEntry? slot = ref _entries[Slot(e.Host)];
-                if (slot == e)
+                // Unlinked from its chain; a reader standing on it still reaches the rest through its Next.
+                ref NativeEntry? link = ref _entries[Slot(e.Host)];
+                while (link is not null && link != e)
                 {
-                    Volatile.Write(ref slot, null);
+                    link = ref link.Next;
+                }
+
+                if (link is not null)
+                {
+                    Volatile.Write(ref link, e.Next);
                 }
             }
 
@@ -275,8 +280,10 @@ internal sealed unsafe class NativeCodeCache
         asm.Bind(lookup);
         asm.Store(new Mem(X64Layout.Context, ContextOffsets.Pc), Reg.Rax, 8);
         asm.Mov(Reg.Rcx, Reg.Rax, false);
+        asm.ShiftImm(Shift.Shr, Reg.Rcx, 13, false);
+        asm.Alu(Alu.Xor, Reg.Rcx, Reg.Rax, false);
         asm.ShiftImm(Shift.Shl, Reg.Rcx, 3, false);
-        asm.AluImm(Alu.And, Reg.Rcx, (JumpCache.Size - 1) << 5, false);
+        asm.AluImm(Alu.And, Reg.Rcx, (JumpCache.Size - 1) << 5, false); // ((pc >> 2) ^ (pc >> 15)) * 32
         asm.AluMem(Alu.Add, Reg.Rcx, new Mem(X64Layout.Context, ContextOffsets.JumpCache), true);
         asm.CmpMemReg(new Mem(Reg.Rcx, 0), Reg.Rax, true);
         asm.Jcc(Cc.NE, miss);
@@ -315,6 +322,12 @@ internal sealed unsafe class NativeCodeCache
 /// <summary>The per-PE jump cache's geometry.</summary>
 internal static class JumpCache
 {
-    /// <summary>Entries (a power of two); indexed by guest PC bits [13:2].</summary>
-    public const int Size = 4096;
+    /// <summary>Entries (a power of two).</summary>
+    public const int Size = 8192;
+
+    /// <summary>
+    /// The slot of guest address <paramref name="pc"/>: PC bits [14:2] mixed with bits [27:15], so that
+    /// code spread over megabytes (a kernel) does not crowd a few slots. The lookup routine computes the same.
+    /// </summary>
+    public static int Slot(ulong pc) => (int)((pc >> 2) ^ (pc >> 15)) & (Size - 1);
 }

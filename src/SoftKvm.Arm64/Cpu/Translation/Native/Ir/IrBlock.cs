@@ -65,8 +65,10 @@ internal sealed class IrBlock
     /// <summary>The host address of instruction index 0 (guest RAM).</summary>
     public unsafe uint* Host { get; private set; }
 
-    /// <summary>Per instruction: its first operation.</summary>
+    /// <summary>Per instruction: its first operation (entry <c>Indices.Length</c>: the end).</summary>
     public int[] FirstOp { get; private set; } = [];
+
+    private int[] _previous = [];
 
     /// <summary>Starts a new block of the given instructions.</summary>
     public unsafe void Reset(uint* host, ulong pc, BlockMode mode, int[] indices, uint[] words, A64Op[] decoded, bool[] isLabel, bool[] isEntry)
@@ -79,12 +81,31 @@ internal sealed class IrBlock
         Words = words;
         Decoded = decoded;
         IsLabel = isLabel;
-        FirstOp = new int[indices.Length + 1];
+        if (FirstOp.Length < indices.Length + 1)
+        {
+            FirstOp = new int[indices.Length + 1];
+        }
+
+        foreach (int i in _previous)
+        {
+            _positions[i + 1024] = 0;
+        }
+
+        for (int k = 0; k < indices.Length; k++)
+        {
+            _positions[indices[k] + 1024] = (short)(k + 1);
+        }
+
+        _previous = indices;
         Count = 0;
     }
 
+    // Position + 1 of each instruction of the page, by index + 1024 (0: not in the block); an index is
+    // within 1023 of the entry both ways.
+    private readonly short[] _positions = new short[2048];
+
     /// <summary>The position of the instruction at index <paramref name="index"/>, or -1 when it is not in the block.</summary>
-    public int PositionOf(int index) => Array.BinarySearch(Indices, index) is int k and >= 0 ? k : -1;
+    public int PositionOf(int index) => (uint)(index + 1024) < 2048 ? _positions[index + 1024] - 1 : -1;
 
     /// <summary>The guest address of instruction index <paramref name="index"/>.</summary>
     public ulong PcOf(int index) => Pc + (ulong)(4L * index);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
@@ -21,29 +22,30 @@ internal static class GuestRegisterAllocation
     /// </summary>
     public static ulong Allocate(IrBlock block, Reg[] hostOf)
     {
-        Span<int> weight = stackalloc int[block.Count + 1];
-        weight.Fill(0);
         IrInstruction[] ops = block.Ops;
-        for (int i = 0; i < block.Count; i++)
+        int n = block.Count;
+
+        // Loop depth by operation: +1 from a backward branch's target to the branch.
+        Span<int> depthChange = stackalloc int[n + 1];
+        for (int i = 0; i < n; i++)
         {
             if (ops[i].Op == IrOpcode.Branch || ops[i].Op.IsConditionalBranch())
             {
                 int k = block.PositionOf(ops[i].Target);
                 if (k >= 0 && block.FirstOp[k] <= i)
                 {
-                    weight[block.FirstOp[k]]++;
-                    weight[i + 1]--;
+                    depthChange[block.FirstOp[k]]++;
+                    depthChange[i + 1]--;
                 }
             }
         }
 
         Span<int> uses = stackalloc int[GuestSlots];
-        uses.Clear();
         ulong written = 0;
         int depth = 0;
-        for (int i = 0; i < block.Count; i++)
+        for (int i = 0; i < n; i++)
         {
-            depth += weight[i];
+            depth += depthChange[i];
             int w = depth > 0 ? 8 : 1;
             ref IrInstruction op = ref ops[i];
             Count(op.A, w, uses);
@@ -60,14 +62,15 @@ internal static class GuestRegisterAllocation
 
         Array.Fill(hostOf, Reg.None);
         ReadOnlySpan<Reg> pool = X64Layout.GuestRegisters;
-        for (int n = 0; n < pool.Length; n++)
+        for (int next = 0; next < pool.Length; next++)
         {
-            int best = -1;
+            int best = -1, most = 1; // a register used once is better as a memory operand
             for (int r = 0; r < GuestSlots; r++)
             {
-                if (hostOf[r] == Reg.None && uses[r] >= 2 && (best < 0 || uses[r] > uses[best]))
+                if (uses[r] > most)
                 {
                     best = r;
+                    most = uses[r];
                 }
             }
 
@@ -76,12 +79,14 @@ internal static class GuestRegisterAllocation
                 break;
             }
 
-            hostOf[best] = pool[n];
+            hostOf[best] = pool[next];
+            uses[best] = 0;
         }
 
         return written;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Count(IrOperand o, int weight, Span<int> uses)
     {
         if (o.Kind == IrKind.Reg)

@@ -13,7 +13,12 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// </summary>
 internal sealed unsafe class X64Assembler
 {
-    private byte[] _code = new byte[16384];
+    /// <summary>The longest instruction (or data word) one emitting method writes: room checked once per instruction.</summary>
+    private const int MaxInstructionBytes = 16;
+
+    private byte[] _code = GC.AllocateArray<byte>(32768, pinned: true);
+    private byte* _bytes;
+    private int _limit;
     private int _pos;
     private readonly List<int> _labels = [];
     private readonly List<(int At, int Label)> _labelFixups = [];
@@ -25,6 +30,12 @@ internal sealed unsafe class X64Assembler
 
     /// <summary>Bytes encoded since <see cref="Reset"/>.</summary>
     public int Length => _pos;
+
+    public X64Assembler()
+    {
+        _bytes = (byte*)Unsafe.AsPointer(ref _code[0]);
+        _limit = _code.Length - MaxInstructionBytes;
+    }
 
     /// <summary>Forgets the code and labels of the previous block.</summary>
     public void Reset()
@@ -89,15 +100,22 @@ internal sealed unsafe class X64Assembler
 
     // ---- the encoding ----
 
-    private void Byte(int b)
+    /// <summary>Counts an instruction and makes sure it fits (the buffer grows between instructions only).</summary>
+    private void Begin()
     {
-        if (_pos == _code.Length)
+        Count++;
+        if (_pos > _limit)
         {
-            Array.Resize(ref _code, _code.Length * 2);
+            byte[] bigger = GC.AllocateArray<byte>(_code.Length * 2, pinned: true);
+            _code.AsSpan(0, _pos).CopyTo(bigger);
+            _code = bigger;
+            _bytes = (byte*)Unsafe.AsPointer(ref _code[0]);
+            _limit = _code.Length - MaxInstructionBytes;
         }
-
-        _code[_pos++] = (byte)b;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Byte(int b) => _bytes[_pos++] = (byte)b;
 
     private void Int32(int v)
     {
@@ -165,7 +183,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>[prefix] REX opcode ModRM for a register operand and a register in the r/m field.</summary>
     private void RegReg(bool w, int opcode, Reg reg, Reg rm, int prefix = 0, bool byteRegs = false, int opcode2 = -1)
     {
-        Count++;
+        Begin();
         if (prefix != 0)
         {
             Byte(prefix);
@@ -179,7 +197,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>[prefix] REX opcode ModRM for an opcode extension (/digit) and a register in the r/m field.</summary>
     private void DigitReg(bool w, int opcode, int digit, Reg rm, int prefix = 0, bool byteRegs = false, int opcode2 = -1)
     {
-        Count++;
+        Begin();
         if (prefix != 0)
         {
             Byte(prefix);
@@ -193,7 +211,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>[prefix] REX opcode ModRM for a register (or /digit, with reg None) and a memory operand.</summary>
     private void RegMem(bool w, int opcode, int reg, Mem m, int prefix = 0, bool byteReg = false, int opcode2 = -1)
     {
-        Count++;
+        Begin();
         if (prefix != 0)
         {
             Byte(prefix);
@@ -235,7 +253,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>d = value, in the shortest form that leaves the flags alone.</summary>
     public void MovImm(Reg d, ulong value)
     {
-        Count++;
+        Begin();
         if (value <= uint.MaxValue)
         {
             Rex(false, Reg.None, Reg.None, d);
@@ -430,7 +448,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>rdx = sign of rax (cqo, or cdq for 32 bits).</summary>
     public void SignExtendRax(bool w64)
     {
-        Count++;
+        Begin();
         if (w64)
         {
             Byte(0x48);
@@ -445,7 +463,7 @@ internal sealed unsafe class X64Assembler
 
     public void Bswap(Reg d, bool w64)
     {
-        Count++;
+        Begin();
         Rex(w64, Reg.None, Reg.None, d);
         Byte(0x0F);
         Byte(0xC8 + Low(d));
@@ -468,7 +486,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>A full fence for store-then-load ordering (lock or dword [rsp], 0: cheaper than mfence).</summary>
     public void MemoryFence()
     {
-        Count++;
+        Begin();
         Byte(0xF0);
         Byte(0x83);
         Byte(0x0C);
@@ -479,21 +497,21 @@ internal sealed unsafe class X64Assembler
     /// <summary>CF = NOT CF.</summary>
     public void Cmc()
     {
-        Count++;
+        Begin();
         Byte(0xF5);
     }
 
     /// <summary>AH = SF:ZF:0:AF:0:PF:1:CF.</summary>
     public void Lahf()
     {
-        Count++;
+        Begin();
         Byte(0x9F);
     }
 
     /// <summary>SF, ZF, AF, PF, CF = AH.</summary>
     public void Sahf()
     {
-        Count++;
+        Begin();
         Byte(0x9E);
     }
 
@@ -512,7 +530,7 @@ internal sealed unsafe class X64Assembler
 
     public void Jcc(Cc cc, AsmLabel target)
     {
-        Count++;
+        Begin();
         int bound = _labels[target.Id];
         if (bound >= 0 && bound - (_pos + 2) == (sbyte)(bound - (_pos + 2)))
         {
@@ -528,7 +546,7 @@ internal sealed unsafe class X64Assembler
 
     public void Jmp(AsmLabel target)
     {
-        Count++;
+        Begin();
         int bound = _labels[target.Id];
         if (bound >= 0 && bound - (_pos + 2) == (sbyte)(bound - (_pos + 2)))
         {
@@ -557,7 +575,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>jmp to an absolute address (rel32: within 2 GiB of the code).</summary>
     public void JmpAbsolute(ulong target)
     {
-        Count++;
+        Begin();
         Byte(0xE9);
         _absoluteFixups.Add((_pos, target));
         Int32(0);
@@ -566,7 +584,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>jmp qword [slot], the slot addressed RIP-relative (within 2 GiB of the code).</summary>
     public void JmpThroughSlot(ulong slot)
     {
-        Count++;
+        Begin();
         Byte(0xFF);
         Byte(0x25);
         _absoluteFixups.Add((_pos, slot));
@@ -576,7 +594,7 @@ internal sealed unsafe class X64Assembler
     /// <summary>A near call of a label of this code (rel32).</summary>
     public void Call(AsmLabel target)
     {
-        Count++;
+        Begin();
         Byte(0xE8);
         JumpField(target, _labels[target.Id]);
     }
@@ -589,30 +607,34 @@ internal sealed unsafe class X64Assembler
 
     public void Push(Reg r)
     {
-        Count++;
+        Begin();
         Rex(false, Reg.None, Reg.None, r);
         Byte(0x50 + Low(r));
     }
 
     public void Pop(Reg r)
     {
-        Count++;
+        Begin();
         Rex(false, Reg.None, Reg.None, r);
         Byte(0x58 + Low(r));
     }
 
     public void Ret()
     {
-        Count++;
+        Begin();
         Byte(0xC3);
     }
 
     public void Int3()
     {
-        Count++;
+        Begin();
         Byte(0xCC);
     }
 
     /// <summary>An 8-byte data word.</summary>
-    public void DataQword(ulong value) => Int64(value);
+    public void DataQword(ulong value)
+    {
+        Begin();
+        Int64(value);
+    }
 }

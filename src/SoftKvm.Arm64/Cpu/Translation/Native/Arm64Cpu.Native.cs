@@ -249,7 +249,7 @@ internal sealed unsafe partial class Arm64Cpu
                     {
                         NativeEntry e = cache.Block((int)(result >> 32)).Entries[index];
                         State.Pc = e.Pc;
-                        cache.Kill(e.Block);
+                        cache.KillStale(e.Host);
                         Counters.BlocksInvalidated++;
                         stale++;
                         break;

@@ -101,6 +101,20 @@ internal sealed unsafe class NativeBlock(int id, uint* host, ulong pc, BlockMode
     /// <summary>The code's size in bytes.</summary>
     public int CodeSize { get; set; }
 
+    /// <summary>Whether guest memory still holds the words the block was translated from.</summary>
+    public bool MatchesMemory()
+    {
+        for (int k = 0; k < Indices.Length; k++)
+        {
+            if (Host[Indices[k]] != Words[k])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Whether the block went stale (its entries are out of the cache and its incoming links undone).</summary>
     public volatile bool Dead;
 }

@@ -175,6 +175,22 @@ internal sealed unsafe class NativeCodeCache
     }
 
     /// <summary>
+    /// Drops every block with an entry at <paramref name="host"/> whose words are no longer in guest
+    /// memory (after a stale exit there: the blocks of code that was at this host address before, of this
+    /// VM or of one that had its memory here, all go at once).
+    /// </summary>
+    public void KillStale(uint* host)
+    {
+        for (NativeEntry? e = Volatile.Read(ref _entries[Slot(host)]); e is not null; e = e.Next)
+        {
+            if (e.Host == host && !e.Block.Dead && !e.Block.MatchesMemory())
+            {
+                Kill(e.Block);
+            }
+        }
+    }
+
+    /// <summary>
     /// Drops <paramref name="block"/>: its entries leave the table and the exits linked to it go back to
     /// the run loop. Its code stays until the next flush (a PE may be running it, or hold its address in
     /// a jump cache; its stale check sends such a PE back).

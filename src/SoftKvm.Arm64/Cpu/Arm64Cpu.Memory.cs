@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>One software-TLB entry: a 4 KiB guest-virtual page mapped to host memory.</summary>
 internal struct TlbEntry
 {
-    /// <summary>Page VA | (ASID context &lt;&lt; 2) | (EL + 1); 0 = empty.</summary>
+    /// <summary>Page VA | (ASID context &lt;&lt; 5) | ((EL + 1) &lt;&lt; 3); 0 = empty.</summary>
     public ulong Tag;
 
     /// <summary>Host address minus guest VA for the page.</summary>
@@ -41,8 +41,8 @@ internal sealed unsafe partial class Arm64Cpu
     private readonly ulong[] _decodeCache = new ulong[1 << DecodeCacheBits];
     private long _memoryGeneration;
     private long _tlbEpoch;
-    private ulong _tagEl = 2;
-    private ulong _tagUnprivileged = 1;
+    private ulong _tagEl = 2UL << ElShift;
+    private ulong _tagUnprivileged = 1UL << ElShift;
 
     /// <summary>Drops every cached translation (TLBI, memory slot change, dirty-log harvest).</summary>
     public void FlushTlb()
@@ -56,7 +56,7 @@ internal sealed unsafe partial class Arm64Cpu
         ResetAsidContexts();
     }
 
-    private void UpdateTagEl() => _tagEl = _contextTag | ((ulong)State.El + 1);
+    private void UpdateTagEl() => _tagEl = _contextTag | (((ulong)State.El + 1) << ElShift);
 
     /// <summary>Re-derives cached state after PSTATE was written from outside (the VMM).</summary>
     public void OnPstateChanged()

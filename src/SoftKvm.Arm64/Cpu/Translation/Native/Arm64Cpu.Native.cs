@@ -264,9 +264,13 @@ internal sealed unsafe partial class Arm64Cpu
                         throw new InvalidOperationException($"native code helper failed at PC {State.Pc:x}", fault);
                     }
 
+                case NativeExit.Exception:
+                    budget--; // the instruction that took it used a unit of budget, as in the interpreter
+                    stale = 0;
+                    break; // PC is set
                 default:
                     stale = 0;
-                    break; // JumpCacheMiss, Exception: PC is set
+                    break; // JumpCacheMiss: PC is set
             }
 
             if (_reevaluate)

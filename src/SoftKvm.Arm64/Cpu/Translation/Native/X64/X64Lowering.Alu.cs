@@ -15,7 +15,7 @@ internal sealed unsafe partial class X64Lowering
 
         if (d.Kind == LocKind.Reg)
         {
-            LoadTo(d.Reg, op.A, op.W64);
+            LoadTo(d.Reg, op.A, op.W64, truncate: true);
             return;
         }
 
@@ -30,7 +30,7 @@ internal sealed unsafe partial class X64Lowering
             }
         }
 
-        LoadTo(Reg.Rax, op.A, op.W64);
+        LoadTo(Reg.Rax, op.A, op.W64, truncate: true);
         _asm.Store(Ctx(d.Disp), Reg.Rax, 8);
     }
 
@@ -216,7 +216,7 @@ internal sealed unsafe partial class X64Lowering
         {
             int amount = (int)(lb.Imm & (op.W64 ? 63 : 31));
             Reg d = DstReg(op.Dst);
-            LoadTo(d, op.A, op.W64);
+            LoadTo(d, op.A, op.W64, truncate: amount == 0);
             if (amount != 0)
             {
                 _asm.ShiftImm(shift, d, amount, op.W64);
@@ -228,7 +228,7 @@ internal sealed unsafe partial class X64Lowering
 
         LoadTo(Reg.Rcx, op.B, op.W64);
         Reg r = DstReg(op.Dst);
-        LoadTo(r, op.A, op.W64);
+        LoadTo(r, op.A, op.W64, truncate: true); // (a shift by 0 need not write the register)
         _asm.ShiftCl(shift, r, op.W64);
         Commit(op.Dst, r);
     }

@@ -27,18 +27,16 @@ internal sealed unsafe partial class X64Lowering
                 throw new InvalidOperationException($"branch to instruction {target} of the block, which is not a label");
             }
 
-            bool live = _b.FlagsLiveIn[_b.FirstOp[k]];
-            if (target <= _b.Indices[_k])
+            bool backward = target <= _b.Indices[_k];
+            AsmLabel label = backward ? _checkLabels[k]!.Value : _insnLabels[k];
+            if (save && (backward || _b.FlagsLiveIn[_b.FirstOp[k]]))
             {
-                to = AddStub(StubKind.BackEdge, _eflags, save, target); // its check may leave: the flags go to the image
-            }
-            else if (save && live)
-            {
-                to = AddStub(StubKind.SaveThenJump, _eflags, true, target, to: _insnLabels[k]);
+                // Through the image: a loop head's check may leave, and a label wants live flags there.
+                to = AddStub(StubKind.SaveThenJump, _eflags, true, target, to: label);
             }
             else
             {
-                to = _insnLabels[k];
+                to = label;
             }
         }
         else

@@ -73,7 +73,7 @@ internal sealed unsafe partial class X64Lowering
         AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
         LoadTo(Reg.Rax, op.A, true);
         _asm.AluImm(Alu.And, Reg.Rax, -64, true);
-        EmitTlbCheck(store: true, total: 64, size: 1, unprivileged: false, slow);
+        EmitTlbCheck(store: true, total: 64, size: 64, unprivileged: false, slow);
         _asm.Alu(Alu.Xor, Reg.Rdx, Reg.Rdx, false);
         for (int i = 0; i < 64; i += 8)
         {
@@ -82,35 +82,49 @@ internal sealed unsafe partial class X64Lowering
     }
 
     /// <summary>
-    /// The TLB fast path for the guest address in rax: rcx = the entry of its page, rdx = the tag of the
-    /// page of its last byte (<paramref name="total"/> - 1 on), compared; the alignment to
-    /// <paramref name="size"/> checked where the mode wants it; rax = the host address. Else to <paramref name="slow"/>.
+    /// The TLB fast path for the guest address in rax: rcx = the entry of its page, rdx = the tag the
+    /// entry must hold (of the page of the access's last byte, or with alignment checked, of its last
+    /// element, its low address bits kept); rax = the host address. Else to <paramref name="slow"/>.
     /// </summary>
     private void EmitTlbCheck(bool store, int total, int size, bool unprivileged, AsmLabel slow)
     {
         _asm.Mov(Reg.Rcx, Reg.Rax, false);
         _asm.ShiftImm(Shift.Shr, Reg.Rcx, 12 - TlbEntryShift, false);
         _asm.AluImm(Alu.And, Reg.Rcx, ((1 << 10) - 1) << TlbEntryShift, false);
-        if (total > 1)
+        if ((_b.Mode & BlockMode.Unaligned) != 0)
         {
-            _asm.Lea(Reg.Rdx, new Mem(Reg.Rax, total - 1));
+            // The page of the last byte: an access crossing into the next page misses.
+            if (total > 1)
+            {
+                _asm.Lea(Reg.Rdx, new Mem(Reg.Rax, total - 1));
+            }
+            else
+            {
+                _asm.Mov(Reg.Rdx, Reg.Rax);
+            }
+
+            _asm.AluImm(Alu.And, Reg.Rdx, -4096, true);
         }
         else
         {
-            _asm.Mov(Reg.Rdx, Reg.Rax);
+            // Alignment checked: the last element's address with its low bits kept (tags have bits 2:0
+            // clear), so a misaligned access misses, and aligned elements never cross a page.
+            if (total > size)
+            {
+                _asm.Lea(Reg.Rdx, new Mem(Reg.Rax, total - size));
+            }
+            else
+            {
+                _asm.Mov(Reg.Rdx, Reg.Rax);
+            }
+
+            _asm.AluImm(Alu.And, Reg.Rdx, -4096 | (size - 1), true);
         }
 
-        _asm.AluImm(Alu.And, Reg.Rdx, -4096, true);
         _asm.AluMem(Alu.Or, Reg.Rdx, Ctx(unprivileged ? ContextOffsets.TagUnprivileged : ContextOffsets.TagEl), true);
         _asm.AluMem(Alu.Add, Reg.Rcx, Ctx(store ? ContextOffsets.WriteTlb : ContextOffsets.ReadTlb), true);
         _asm.CmpMemReg(new Mem(Reg.Rcx, 0), Reg.Rdx, true);
         _asm.Jcc(Cc.NE, slow);
-        if (size > 1 && (_b.Mode & BlockMode.Unaligned) == 0)
-        {
-            _asm.TestImm(Reg.Rax, size - 1, false);
-            _asm.Jcc(Cc.NE, slow);
-        }
-
         _asm.AluMem(Alu.Add, Reg.Rax, new Mem(Reg.Rcx, 8), true);
     }
 

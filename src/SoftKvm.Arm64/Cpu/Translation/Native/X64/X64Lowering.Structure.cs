@@ -10,8 +10,8 @@ internal sealed unsafe partial class X64Lowering
         /// <summary>Save the flags, then go to a label in the block.</summary>
         SaveThenJump,
 
-        /// <summary>A backward branch: (save the flags,) check the exit request and the budget, go on.</summary>
-        BackEdge,
+        /// <summary>A loop head's check found an exit request or the budget spent: store the registers, leave.</summary>
+        LoopLeave,
 
         /// <summary>A direct exit: (save the flags,) store the registers, leave through the link slot.</summary>
         Exit,
@@ -183,6 +183,18 @@ internal sealed unsafe partial class X64Lowering
                     {
                         FlushFlags();
                     }
+                }
+
+                if (_checkLabels[k] is { } check)
+                {
+                    // A loop head: backward branches come through the exit-request and budget check (the
+                    // flags are in the image where they are live; fall-through runs it too, entries skip it).
+                    _asm.Bind(check);
+                    AsmLabel leave = AddStub(StubKind.LoopLeave, target: _b.Indices[k]);
+                    _asm.AluMemImm(Alu.Cmp, Ctx(ContextOffsets.ExitRequest), 0, 4);
+                    _asm.Jcc(Cc.NE, leave);
+                    _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
+                    _asm.Jcc(Cc.S, leave);
                 }
 
                 _asm.Bind(_insnLabels[k]);
@@ -388,8 +400,9 @@ internal sealed unsafe partial class X64Lowering
                     SaveFlags(stub.Eflags);
                     _asm.Jmp(stub.To);
                     break;
-                case StubKind.BackEdge:
-                    EmitBackEdge(stub);
+                case StubKind.LoopLeave:
+                    StoreWritten();
+                    ReturnToRunLoop(ExitCode(NativeExit.BackEdgeCheck, AddExit(stub.Target, chainable: false)));
                     break;
                 case StubKind.Exit:
                     EmitExit(stub);
@@ -399,24 +412,6 @@ internal sealed unsafe partial class X64Lowering
                     break;
             }
         }
-    }
-
-    private void EmitBackEdge(Stub stub)
-    {
-        if (stub.Save)
-        {
-            SaveFlags(stub.Eflags);
-        }
-
-        AsmLabel leave = _asm.NewLabel();
-        _asm.AluMemImm(Alu.Cmp, Ctx(ContextOffsets.ExitRequest), 0, 4);
-        _asm.Jcc(Cc.NE, leave);
-        _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
-        _asm.Jcc(Cc.S, leave);
-        _asm.Jmp(_insnLabels[_b.PositionOf(stub.Target)]);
-        _asm.Bind(leave);
-        StoreWritten();
-        ReturnToRunLoop(ExitCode(NativeExit.BackEdgeCheck, AddExit(stub.Target, chainable: false)));
     }
 
     private void EmitExit(Stub stub)

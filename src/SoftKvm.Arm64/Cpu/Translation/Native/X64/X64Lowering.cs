@@ -29,6 +29,7 @@ internal sealed unsafe partial class X64Lowering
     private readonly List<(int Offset, AsmLabel Label)> _entries = [];
     private readonly List<(ulong TargetPc, nint Slot, AsmLabel Unlinked)> _exits = [];
     private AsmLabel[] _insnLabels = [];
+    private AsmLabel?[] _checkLabels = [];
     private AsmLabel[] _endLabels = [];
     private bool[] _endUsed = [];
     private IrBlock _b = null!;
@@ -85,6 +86,20 @@ internal sealed unsafe partial class X64Lowering
 
         int n = block.Indices.Length;
         _insnLabels = new AsmLabel[n];
+        _checkLabels = new AsmLabel?[n];
+        for (int i = 0; i < block.Count; i++)
+        {
+            ref IrInstruction op = ref block.Ops[i];
+            if (op.Op == IrOpcode.Branch || op.Op.IsConditionalBranch())
+            {
+                int k = block.PositionOf(op.Target);
+                if (k >= 0 && op.Target <= block.Indices[op.Insn] && _checkLabels[k] is null)
+                {
+                    _checkLabels[k] = _asm.NewLabel();
+                }
+            }
+        }
+
         _endLabels = new AsmLabel[n];
         _endUsed = new bool[n];
         for (int k = 0; k < n; k++)
@@ -130,14 +145,18 @@ internal sealed unsafe partial class X64Lowering
         _ => throw new InvalidOperationException("IR operand missing"),
     };
 
-    /// <summary>r = the operand, truncated to 32 bits and zero-extended when not <paramref name="w64"/>.</summary>
-    private void LoadTo(Reg r, IrOperand o, bool w64)
+    /// <summary>
+    /// r = the operand, for an operation of size <paramref name="w64"/> (a 32-bit operation reads the low
+    /// half; its result is zero-extended by the host). <paramref name="truncate"/>: r itself must hold the
+    /// value zero-extended from 32 bits (a move is the operation).
+    /// </summary>
+    private void LoadTo(Reg r, IrOperand o, bool w64, bool truncate = false)
     {
         Loc l = Locate(o);
         switch (l.Kind)
         {
             case LocKind.Reg:
-                if (l.Reg != r || !w64)
+                if (l.Reg != r || (truncate && !w64))
                 {
                     _asm.Mov(r, l.Reg, w64);
                 }

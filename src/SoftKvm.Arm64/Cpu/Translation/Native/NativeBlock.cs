@@ -98,8 +98,11 @@ internal sealed unsafe class NativeBlock(int id, uint* host, ulong pc, BlockMode
     /// <summary>Exits of other blocks linked to an entry of this one (block, exit index); guarded by the cache's lock.</summary>
     public List<(NativeBlock Block, int Exit)> Incoming { get; } = [];
 
+    /// <summary>Where the block's code starts.</summary>
+    public nint Code { get; init; }
+
     /// <summary>The code's size in bytes.</summary>
-    public int CodeSize { get; set; }
+    public int CodeSize { get; init; }
 
     /// <summary>Whether guest memory still holds the words the block was translated from.</summary>
     public bool MatchesMemory()

@@ -66,7 +66,7 @@ internal sealed unsafe class NativeTranslator
                 return null;
             }
 
-            var block = new NativeBlock(id, host, pc, mode, indices, words, decoded) { CodeSize = size };
+            var block = new NativeBlock(id, host, pc, mode, indices, words, decoded) { Code = code, CodeSize = size };
             var exits = new NativeExitInfo[_lowering.Exits.Count];
             for (int i = 0; i < exits.Length; i++)
             {

@@ -314,8 +314,7 @@ internal sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// For each condition code, a 16-bit mask (little-endian byte pairs): bit k set when the condition
-    /// holds for NZCV == k, so a check is one load and a shift, with no data-dependent branches. Constant
-    /// data, so the JIT folds the load when the condition is a constant (translated blocks);
+    /// holds for NZCV == k, so a check is one load and a shift, with no data-dependent branches;
     /// <see cref="ConditionTableIsExact"/> checks it against <see cref="EvaluateCondition"/> (the Arm ARM's
     /// ConditionHolds). Bytes rather than <c>ushort</c>: a constant span of any other element type is
     /// created through its field handle in unoptimized (Debug) code, which allocates on every check.

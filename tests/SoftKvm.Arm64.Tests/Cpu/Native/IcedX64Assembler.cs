@@ -544,6 +544,17 @@ internal sealed unsafe class IcedX64Assembler
         }
     }
 
+    public void Crc32(Reg d, Reg s, int size)
+    {
+        switch (size)
+        {
+            case 1: _a.crc32(R32[(int)d], R8[(int)s]); break;
+            case 2: _a.crc32(R32[(int)d], R16[(int)s]); break;
+            case 4: _a.crc32(R32[(int)d], R32[(int)s]); break;
+            default: _a.crc32(R64[(int)d], R64[(int)s]); break;
+        }
+    }
+
     public void Lzcnt(Reg d, Reg s, bool w64)
     {
         if (w64)

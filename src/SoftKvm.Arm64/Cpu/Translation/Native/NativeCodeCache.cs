@@ -121,17 +121,17 @@ internal sealed unsafe class NativeCodeCache
     }
 
     /// <summary>
-    /// With SOFTKVM_PERF_MAP=1, each block's code is named in /tmp/perf-PID.map (the file the .NET
-    /// runtime writes with DOTNET_PerfMapEnabled=1), so that perf reports native time by guest address.
+    /// With SOFTKVM_PERF_MAP=1, each block's code is named in /tmp/softkvm-code-PID.map ("offset size name",
+    /// the offset into the code's memfd, which is how perf reports samples in memfd:softkvm-a64-code).
     /// </summary>
     private static readonly StreamWriter? s_perfMap = Environment.GetEnvironmentVariable("SOFTKVM_PERF_MAP") == "1"
-        ? new StreamWriter(new FileStream($"/tmp/perf-{Environment.ProcessId}.map", FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true }
+        ? new StreamWriter($"/tmp/softkvm-code-{Environment.ProcessId}.map", append: true) { AutoFlush = true }
         : null;
 
     /// <summary>Registers <paramref name="block"/> and installs its entries (call with <see cref="Lock"/> held).</summary>
     public void Commit(NativeBlock block)
     {
-        s_perfMap?.Write($"{(ulong)block.Code:x} {block.CodeSize:x} a64_block_{block.Pc:x} (code cache offset {(ulong)((byte*)block.Code - _memory.Executable):x})\n");
+        s_perfMap?.Write($"{(ulong)((byte*)block.Code - _memory.Executable):x} {block.CodeSize:x} a64_block_{block.Pc:x}\n");
         if (_blockCount == _blocks.Length)
         {
             Array.Resize(ref _blocks, _blocks.Length * 2);

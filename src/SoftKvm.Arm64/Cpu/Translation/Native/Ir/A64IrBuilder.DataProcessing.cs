@@ -378,6 +378,22 @@ internal sealed partial class A64IrBuilder
         return true;
     }
 
+    /// <summary>CRC32B/H/W/X, CRC32CB/H/W/X (the forms the handler calls UNDEFINED, and CRC-32C on a host without SSE4.2, fall back).</summary>
+    private bool Crc(A64Op op)
+    {
+        int size = (int)(_word >> 10) & 3;
+        if (Sf != (size == 3) || (op == A64Op.Crc32c && !System.Runtime.Intrinsics.X86.Sse42.IsSupported))
+        {
+            return false;
+        }
+
+        Add(new IrInstruction
+        {
+            Op = op == A64Op.Crc32 ? IrOpcode.Crc32 : IrOpcode.Crc32c, Dst = DstX(Rd), A = X(Rn), B = X(Rm), Size = (byte)(8 << size), W64 = false,
+        });
+        return true;
+    }
+
     private bool DataProcessing3Source(A64Op op)
     {
         IrOperand n = X(Rn), m = X(Rm), a = X((int)(_word >> 10) & 31), dst = DstX(Rd);

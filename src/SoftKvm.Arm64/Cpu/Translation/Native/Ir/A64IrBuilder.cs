@@ -80,6 +80,7 @@ internal sealed partial class A64IrBuilder
         A64Op.Udiv or A64Op.Sdiv => Divide(op),
         A64Op.Lslv or A64Op.Lsrv or A64Op.Asrv or A64Op.Rorv => ShiftVariable(op),
         A64Op.Rbit or A64Op.Rev16 or A64Op.Rev32 or A64Op.Rev or A64Op.Clz => DataProcessing1Source(op),
+        A64Op.Crc32 or A64Op.Crc32c => Crc(op),
         >= A64Op.Madd and <= A64Op.Umulh => DataProcessing3Source(op),
         A64Op.LdStUnscaled or A64Op.LdStPost or A64Op.LdStUnpriv or A64Op.LdStPre or A64Op.LdStRegOffset
             or A64Op.LdStUnsignedOffset => LoadStoreRegister(op),

@@ -89,6 +89,15 @@ internal enum IrOpcode : byte
     /// <summary>Dst = A with the bytes of each halfword swapped.</summary>
     Rev16,
 
+    /// <summary>
+    /// Dst = the CRC-32 (polynomial 0x04C11DB7, bit-reflected, as A64's CRC32B/H/W/X) of the low
+    /// <see cref="IrInstruction.Size"/> bits of B, accumulated onto the low 32 bits of A.
+    /// </summary>
+    Crc32,
+
+    /// <summary>Dst = the same with the CRC-32C polynomial (0x1EDC6F41: CRC32CB/H/W/X).</summary>
+    Crc32c,
+
     /// <summary>Dst = A sign-extended from <see cref="IrInstruction.Size"/> bits (8, 16, 32).</summary>
     SignExtend,
 

@@ -471,6 +471,24 @@ internal sealed unsafe class X64Assembler
 
     public void Lzcnt(Reg d, Reg s, bool w64) => RegReg(w64, 0x0FBD, d, s, prefix: 0xF3);
 
+    /// <summary>
+    /// crc32 d, s (SSE4.2, the CRC-32C polynomial): d's low 32 bits accumulate the low <paramref name="size"/>
+    /// bytes (1, 2, 4, 8) of s; the result is zero-extended to 64 bits.
+    /// </summary>
+    public void Crc32(Reg d, Reg s, int size)
+    {
+        Begin();
+        if (size == 2)
+        {
+            Byte(0x66);
+        }
+
+        Byte(0xF2);
+        Rex(size == 8, d, Reg.None, s, byteRegs: size == 1);
+        Opcode(0x0F38, size == 1 ? 0xF0 : 0xF1);
+        ModRmRegister((int)d, s);
+    }
+
     public void Bsr(Reg d, Reg s, bool w64) => RegReg(w64, 0x0FBD, d, s);
 
     /// <summary>CF = bit <paramref name="bit"/> of r.</summary>

@@ -324,6 +324,88 @@ internal sealed unsafe partial class X64Lowering
         Commit(op.Dst, d);
     }
 
+    /// <summary>
+    /// CRC32C*: the host's crc32 (SSE4.2, the same polynomial, reflection and absence of inversion).
+    /// CRC32*: table slicing (<see cref="s_crcSlices"/>): with v = acc XOR data, byte i of the n bytes
+    /// (i = 0 the lowest) looked up in table n - 1 - i, the lookups XORed, onto acc &gt;&gt; 8n when n &lt; 4.
+    /// </summary>
+    private void LowerCrc(in IrInstruction op)
+    {
+        PrepareClobber();
+        int bytes = op.Size / 8;
+        if (op.Op == IrOpcode.Crc32c)
+        {
+            Reg data = InReg(op.B, Reg.Rcx, bytes == 8);
+            LoadTo(Reg.Rax, op.A, false, truncate: true);
+            _asm.Crc32(Reg.Rax, data, bytes);
+            Commit(op.Dst, Reg.Rax);
+            return;
+        }
+
+        Reg acc = X64Layout.Temp(0), tables = X64Layout.Temp(1);
+        LoadTo(Reg.Rdx, op.B, bytes == 8, truncate: true);
+        LoadTo(Reg.Rax, op.A, false, truncate: true);
+        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, false);
+        if (bytes < 4)
+        {
+            LoadTo(acc, op.A, false, truncate: true);
+            _asm.ShiftImm(Shift.Shr, acc, 8 * bytes, false);
+        }
+        else if (bytes == 8)
+        {
+            _asm.ShiftImm(Shift.Shr, Reg.Rdx, 32, true);
+        }
+
+        _asm.MovImm(tables, (ulong)s_crcSlices);
+        for (int i = 0; i < bytes; i++)
+        {
+            Reg source = i < 4 ? Reg.Rax : Reg.Rdx;
+            _asm.Movzx(Reg.Rcx, source, 1);
+            var entry = new Mem(tables, 4 * 256 * (bytes - 1 - i), Reg.Rcx, 4);
+            if (i == 0 && bytes >= 4)
+            {
+                _asm.Load(acc, entry, 4);
+            }
+            else
+            {
+                _asm.AluMem(Alu.Xor, acc, entry, false);
+            }
+
+            if ((i & 3) != 3 && i != bytes - 1)
+            {
+                _asm.ShiftImm(Shift.Shr, source, 8, false);
+            }
+        }
+
+        Commit(op.Dst, acc);
+    }
+
+    /// <summary>
+    /// The eight CRC-32 slicing tables (256 words each, process-wide, never freed): table 0 is the
+    /// byte table, table k gives the effect of a byte followed by k zero bytes.
+    /// </summary>
+    private static readonly unsafe uint* s_crcSlices = MakeCrcSlices();
+
+    private static unsafe uint* MakeCrcSlices()
+    {
+        var t = (uint*)System.Runtime.InteropServices.NativeMemory.Alloc(8 * 256, sizeof(uint));
+        for (int i = 0; i < 256; i++)
+        {
+            t[i] = Arm64Cpu.Crc32Table[i];
+        }
+
+        for (int k = 1; k < 8; k++)
+        {
+            for (int i = 0; i < 256; i++)
+            {
+                uint previous = t[((k - 1) * 256) + i];
+                t[(k * 256) + i] = (previous >> 8) ^ t[previous & 0xFF];
+            }
+        }
+
+        return t;
+    }
+
     /// <summary>RBIT (bytes reversed, then the bits of each byte: nibbles, pairs, bits), REV16 (the bytes of each halfword).</summary>
     private void LowerBitSwaps(in IrInstruction op)
     {

@@ -313,6 +313,9 @@ internal sealed unsafe partial class X64Lowering
             case IrOpcode.Rbit or IrOpcode.Rev16:
                 LowerBitSwaps(op);
                 break;
+            case IrOpcode.Crc32 or IrOpcode.Crc32c:
+                LowerCrc(op);
+                break;
             case IrOpcode.SignExtend or IrOpcode.ZeroExtend:
                 LowerExtend(op);
                 break;

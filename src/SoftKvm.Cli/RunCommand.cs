@@ -7,6 +7,7 @@ using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
 using SoftKvm.Vmm.Profiling;
 using SoftKvm.Vmm.Runner;
+using SoftKvm.Vmm.X86;
 
 namespace SoftKvm.Cli;
 
@@ -164,13 +165,15 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             Architecture = arch,
             Cpus = smp,
             MemorySize = memory,
-            Gic = gic,
             Kernel = kernel,
             Initrd = initrd,
             Append = parse.GetValue(o.Append),
             Disks = disks,
-            X86WithholdInstructionLength = withhold,
-            X86ForceEmulationPrefix = forceEmulation,
+            MachineOptions =
+            [
+                new Arm64VirtOptions { Gic = gic },
+                new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation },
+            ],
         };
     }
 

@@ -36,10 +36,10 @@ public abstract class Vm : IDisposable
     public GuestMemory Memory { get; } = new();
 
     /// <summary>The MMIO bus: in-kernel devices and ioeventfds on guest-physical addresses.</summary>
-    public IoBus MmioBus { get; } = new("mmio");
+    public IoBus MmioBus { get; } = new(IoBusKind.Mmio);
 
     /// <summary>The PIO bus (x86 ports).</summary>
-    public IoBus PioBus { get; } = new("pio");
+    public IoBus PioBus { get; } = new(IoBusKind.Pio);
 
     /// <summary>The highest vCPU id plus one.</summary>
     public int MaxVcpus { get; }

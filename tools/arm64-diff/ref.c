@@ -1,6 +1,6 @@
 // arm64-diff reference harness: runs A64 test blocks natively (under qemu-aarch64 -cpu cortex-a57)
 // and reports the final registers, NZCV and scratch memory. Protocol and layout: README.md; the C#
-// side is tests/SoftKvm.Arm64.Tests/Differential/ (DiffLayout.cs must match the constants below).
+// side is tests/SoftKvm.Arm64.Cpu.Tests/Differential/ (DiffLayout.cs must match the constants below).
 //
 // Input on stdin, records until count == 0 or EOF:
 //   u32 count, u32 reserved, u64 x[31], u64 sp, u64 nzcv, u8 v[32][16], u8 scratch[4096], u32 words[count]

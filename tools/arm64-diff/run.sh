@@ -8,9 +8,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 artifacts=${ARM64DIFF_ARTIFACTS:-/tmp/art-arm64diff}
 cd "$root"
 if [ "$1" = golden ]; then
-    ARM64DIFF_WRITE_GOLDEN=1 dotnet test tests/SoftKvm.Arm64.Tests --artifacts-path "$artifacts" \
+    ARM64DIFF_WRITE_GOLDEN=1 dotnet test tests/SoftKvm.Arm64.Cpu.Tests --artifacts-path "$artifacts" \
         --filter "FullyQualifiedName~Differential.DifferentialTests.WriteGoldenVectors"
     exit
 fi
-ARM64DIFF_INSTRUCTIONS=${1:-100000} ARM64DIFF_SEED=${2:-} dotnet test tests/SoftKvm.Arm64.Tests --artifacts-path "$artifacts" \
+ARM64DIFF_INSTRUCTIONS=${1:-100000} ARM64DIFF_SEED=${2:-} dotnet test tests/SoftKvm.Arm64.Cpu.Tests --artifacts-path "$artifacts" \
     --filter "FullyQualifiedName~Differential.DifferentialTests.LiveFixedSeed" --logger "console;verbosity=detailed"

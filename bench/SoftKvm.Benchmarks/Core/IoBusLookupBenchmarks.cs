@@ -18,7 +18,7 @@ public class IoBusLookupBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _bus = new IoBus("mmio");
+        _bus = new IoBus(IoBusKind.Mmio);
         for (int i = 0; i < Devices; i++)
         {
             _bus.Register(0x8000000UL + (ulong)i * 0x20000, 0x20000, new NullDevice());

@@ -18,7 +18,7 @@ public sealed partial class Arm64Vcpu
         if (!conduit)
         {
             // Not the conduit the firmware interface uses: UNDEFINED, as KVM does for an unexpected SMC.
-            _cpu.Undefined();
+            _cpu.InjectUndefined();
             return true;
         }
 

@@ -191,37 +191,8 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             new("blocks_chained", c.BlocksChained),
             new("translated_instructions", c.TranslatedInstructions),
             new("undefined_instructions", _cpu.UndefinedCount),
-            .. NativeCounters(),
+            .. _cpu.NativeStatistics(),
         ];
-    }
-
-    /// <summary>The native engine's counters: compile time per block, exits to the run loop, jump-cache hits, the ops run through the interpreter.</summary>
-    private IEnumerable<KeyValuePair<string, long>> NativeCounters()
-    {
-        if (_cpu.NativeCompileTicks.Count == 0)
-        {
-            yield break;
-        }
-
-        long[] ticks = [.. _cpu.NativeCompileTicks];
-        Array.Sort(ticks);
-        long Us(long t) => t * 1_000_000 / System.Diagnostics.Stopwatch.Frequency;
-        yield return new("native_compile_us_median", Us(ticks[ticks.Length / 2]));
-        yield return new("native_compile_us_p99", Us(ticks[(int)(ticks.Length * 0.99)]));
-        yield return new("native_code_bytes", SoftKvm.Arm64.Cpu.Translation.Native.NativeCodeCache.Instance.CodeBytes);
-        yield return new("native_jump_cache_hits", _cpu.JumpCacheHits);
-        for (int i = 0; i < _cpu.NativeExits.Length; i++)
-        {
-            if (_cpu.NativeExits[i] != 0)
-            {
-                yield return new($"native_exit_{(SoftKvm.Arm64.Cpu.Translation.Native.NativeExit)i}", _cpu.NativeExits[i]);
-            }
-        }
-
-        foreach (var (op, count) in _cpu.NativeFallbacks.Select((c, i) => ((SoftKvm.Arm64.Cpu.Decoder.A64Op)i, c)).Where(p => p.c > 0).OrderByDescending(p => p.c).Take(12))
-        {
-            yield return new($"native_fallback_{op}", count);
-        }
     }
 
     /// <inheritdoc />

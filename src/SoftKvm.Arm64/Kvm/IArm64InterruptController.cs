@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu;
 using SoftKvm.Core.Run;
 
 namespace SoftKvm.Arm64.Kvm;

@@ -1,4 +1,4 @@
-using SoftKvm.Arm64.Kvm;
+using SoftKvm.Arm64.Cpu;
 
 namespace SoftKvm.Arm64.Vgic;
 

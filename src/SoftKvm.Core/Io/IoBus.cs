@@ -17,14 +17,21 @@ public sealed class IoBus
     private IoEvent[] _ioEvents = [];
     private (ulong Start, ulong Last)[] _coalescedZones = [];
 
-    /// <summary>Creates a bus; <paramref name="name"/> appears in messages.</summary>
-    public IoBus(string name, CoalescedMmioRing? ring = null)
+    /// <summary>
+    /// Creates a bus of addresses of <paramref name="kind"/>; <paramref name="name"/> appears in messages
+    /// (by default "mmio" or "pio").
+    /// </summary>
+    public IoBus(IoBusKind kind, string? name = null, CoalescedMmioRing? ring = null)
     {
-        Name = name;
+        Kind = kind;
+        Name = name ?? (kind == IoBusKind.Pio ? "pio" : "mmio");
         CoalescedRing = ring ?? new CoalescedMmioRing();
     }
 
-    /// <summary>The bus name ("mmio", "pio").</summary>
+    /// <summary>Whether the bus holds memory-mapped IO or ports.</summary>
+    public IoBusKind Kind { get; }
+
+    /// <summary>The bus name in messages ("mmio", "pio", "user-mmio", ...).</summary>
     public string Name { get; }
 
     /// <summary>Where writes to coalesced zones are buffered.</summary>
@@ -133,7 +140,7 @@ public sealed class IoBus
             ulong last = address + (ulong)data.Length - 1;
             foreach (var (start, zoneLast) in zones)
             {
-                if (address >= start && last <= zoneLast && CoalescedRing.TryAppend(address, data, Name == "pio"))
+                if (address >= start && last <= zoneLast && CoalescedRing.TryAppend(address, data, Kind == IoBusKind.Pio))
                 {
                     return true;
                 }

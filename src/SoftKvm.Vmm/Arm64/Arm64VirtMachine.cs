@@ -25,7 +25,7 @@ internal sealed class Arm64VirtMachine : IMachine
     {
         _backend = backend;
         DeviceTree = deviceTree;
-        Vm = backend.CreateVm(config.Cpus, config.Gic);
+        Vm = backend.CreateVm(config.Cpus, config.OptionsOf<Arm64VirtOptions>().Gic);
         try
         {
             Vm.SetMemoryRegion(0, RamBase, config.MemorySize);
@@ -76,9 +76,9 @@ internal sealed class Arm64VirtMachine : IMachine
 
     public IReadOnlyList<Vcpu> Vcpus { get; } = [];
 
-    public IoBus MmioBus { get; } = new("user-mmio");
+    public IoBus MmioBus { get; } = new(IoBusKind.Mmio, "user-mmio");
 
-    public IoBus PioBus { get; } = new("user-pio");
+    public IoBus PioBus { get; } = new(IoBusKind.Pio, "user-pio");
 
     public byte[]? DeviceTree { get; }
 

@@ -30,17 +30,18 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
     public static void Validate(MachineConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        int max = VirtMemoryMap.MaxCpus(config.Gic);
+        var gic = config.OptionsOf<Arm64VirtOptions>().Gic;
+        int max = VirtMemoryMap.MaxCpus(gic);
         if (config.Cpus < 1 || config.Cpus > max)
         {
             throw new ConfigurationException(
-                $"--smp {config.Cpus} is out of range: GIC{config.Gic.ToString().ToLowerInvariant()} takes 1 to {max} vCPUs");
+                $"--smp {config.Cpus} is out of range: GIC{gic.ToString().ToLowerInvariant()} takes 1 to {max} vCPUs");
         }
 
         if (config.MemorySize < MinMemorySize || config.MemorySize > VirtMemoryMap.RamMaxSize || config.MemorySize % 4096 != 0)
         {
             throw new ConfigurationException(
-                $"--memory {Arm64BootPlanner.Size(config.MemorySize)} is out of range: arm64 virt takes 2 MiB to 255 GiB in whole 4 KiB pages");
+                $"--memory {SizeText.Of(config.MemorySize)} is out of range: arm64 virt takes 2 MiB to 255 GiB in whole 4 KiB pages");
         }
     }
 
@@ -77,7 +78,7 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
         {
             CpuMpidrs = mpidrs,
             MemorySize = config.MemorySize,
-            Gic = config.Gic,
+            Gic = config.OptionsOf<Arm64VirtOptions>().Gic,
             VirtioTransports = virtio,
             BootArgs = config.Append,
             Initrd = plan.InitrdStart is ulong start ? (start, start + plan.InitrdSize) : null,

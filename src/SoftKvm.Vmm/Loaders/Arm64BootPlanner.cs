@@ -59,7 +59,7 @@ public static class Arm64BootPlanner
             if (kernelEnd > ramEnd || kernelEnd < kernelStart)
             {
                 throw new MemoryTooSmallException(
-                    $"memory of {Size(ramSize)} is too small for kernel '{kernel.Name}': it needs {Size(kernelEnd - ramBase)} from the start of RAM");
+                    $"memory of {SizeText.Of(ramSize)} is too small for kernel '{kernel.Name}': it needs {SizeText.Of(kernelEnd - ramBase)} from the start of RAM");
             }
         }
         else
@@ -76,7 +76,7 @@ public static class Arm64BootPlanner
                 if (s.PhysicalAddress + s.MemorySize > ramEnd)
                 {
                     throw new MemoryTooSmallException(
-                        $"memory of {Size(ramSize)} is too small for kernel '{kernel.Name}': a segment ends at 0x{s.PhysicalAddress + s.MemorySize:x}, RAM at 0x{ramEnd:x}");
+                        $"memory of {SizeText.Of(ramSize)} is too small for kernel '{kernel.Name}': a segment ends at 0x{s.PhysicalAddress + s.MemorySize:x}, RAM at 0x{ramEnd:x}");
                 }
             }
 
@@ -91,7 +91,7 @@ public static class Arm64BootPlanner
         if (initrdSize is not null && (initrdStart > ramEnd || initrdBytes > ramEnd - initrdStart))
         {
             throw new MemoryTooSmallException(
-                $"memory of {Size(ramSize)} is too small: the initrd ({Size(initrdBytes)}) does not fit in RAM after the kernel");
+                $"memory of {SizeText.Of(ramSize)} is too small: the initrd ({SizeText.Of(initrdBytes)}) does not fit in RAM after the kernel");
         }
 
         ulong dtb, limit = ramEnd;
@@ -111,7 +111,7 @@ public static class Arm64BootPlanner
 
         if (dtb >= limit)
         {
-            throw new MemoryTooSmallException($"memory of {Size(ramSize)} is too small: no room for the device tree after the kernel and initrd");
+            throw new MemoryTooSmallException($"memory of {SizeText.Of(ramSize)} is too small: no room for the device tree after the kernel and initrd");
         }
 
         return new Arm64BootPlan
@@ -134,19 +134,9 @@ public static class Arm64BootPlanner
         if ((ulong)dtbSize > plan.DtbLimit - plan.DtbAddress)
         {
             throw new MemoryTooSmallException(
-                $"the device tree ({Size((ulong)dtbSize)}) does not fit at 0x{plan.DtbAddress:x} below 0x{plan.DtbLimit:x}");
+                $"the device tree ({SizeText.Of((ulong)dtbSize)}) does not fit at 0x{plan.DtbAddress:x} below 0x{plan.DtbLimit:x}");
         }
     }
-
-    /// <summary>A byte count for messages: "512 MiB", "3 KiB", "17 bytes".</summary>
-    public static string Size(ulong bytes) => bytes switch
-    {
-        >= 1UL << 30 when bytes % (1UL << 30) == 0 => $"{bytes >> 30} GiB",
-        >= 1UL << 20 when bytes % (1UL << 20) == 0 => $"{bytes >> 20} MiB",
-        >= 1UL << 20 => $"{bytes / (double)(1UL << 20):0.#} MiB",
-        >= 1UL << 10 => $"{bytes / 1024.0:0.#} KiB",
-        _ => $"{bytes} bytes",
-    };
 
     private static ulong AlignUp(ulong value, ulong alignment) => (value + alignment - 1) & ~(alignment - 1);
 }

@@ -35,29 +35,37 @@ public static class GuestImageWriter
     /// <exception cref="MemoryTooSmallException">a segment falls outside guest memory.</exception>
     public static void WriteElf(GuestMemory memory, ElfImage elf, ReadOnlySpan<byte> file, string name)
     {
-        var zeros = new byte[64 * 1024];
         foreach (var s in elf.Segments)
         {
             Put(memory, s.PhysicalAddress, file.Slice((int)s.FileOffset, (int)s.FileSize), $"kernel '{name}'");
-            ulong address = s.PhysicalAddress + s.FileSize;
-            ulong left = s.MemorySize - s.FileSize;
-            while (left > 0)
-            {
-                int n = (int)Math.Min(left, (ulong)zeros.Length);
-                Put(memory, address, zeros.AsSpan(0, n), $"kernel '{name}'");
-                address += (ulong)n;
-                left -= (ulong)n;
-            }
+            Zero(memory, s.PhysicalAddress + s.FileSize, s.MemorySize - s.FileSize, $"kernel '{name}'");
         }
     }
 
-    private static void Put(GuestMemory memory, ulong address, ReadOnlySpan<byte> data, string what)
+    /// <summary>Writes <paramref name="data"/> at <paramref name="address"/>; <paramref name="what"/> names it in the error.</summary>
+    /// <exception cref="MemoryTooSmallException">part of it falls outside guest memory.</exception>
+    public static void Put(GuestMemory memory, ulong address, ReadOnlySpan<byte> data, string what)
     {
+        ArgumentNullException.ThrowIfNull(memory);
         if (!memory.IsBacked(address, (ulong)data.Length))
         {
-            throw new MemoryTooSmallException($"{what} ({Arm64BootPlanner.Size((ulong)data.Length)} at 0x{address:x}) does not fit in guest memory");
+            throw new MemoryTooSmallException($"{what} ({SizeText.Of((ulong)data.Length)} at 0x{address:x}) does not fit in guest memory");
         }
 
         memory.Write(address, data);
+    }
+
+    /// <summary>Zeroes <paramref name="length"/> bytes from <paramref name="address"/> (a segment's bss); <paramref name="what"/> names it in the error.</summary>
+    /// <exception cref="MemoryTooSmallException">part of it falls outside guest memory.</exception>
+    public static void Zero(GuestMemory memory, ulong address, ulong length, string what)
+    {
+        var zeros = new byte[Math.Min(length, 64 * 1024)];
+        while (length > 0)
+        {
+            int n = (int)Math.Min(length, (ulong)zeros.Length);
+            Put(memory, address, zeros.AsSpan(0, n), what);
+            address += (ulong)n;
+            length -= (ulong)n;
+        }
     }
 }

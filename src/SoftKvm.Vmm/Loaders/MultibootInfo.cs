@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using SoftKvm.Vmm.Errors;
-using SoftKvm.Vmm.X86;
 
 namespace SoftKvm.Vmm.Loaders;
 
@@ -11,9 +10,21 @@ namespace SoftKvm.Vmm.Loaders;
 /// <param name="CommandLine">Its string.</param>
 public readonly record struct MultibootModule(uint Start, uint End, string CommandLine);
 
+/// <summary>A range of the memory map as the information structure lists it (an E820 entry).</summary>
+/// <param name="Base">The first address.</param>
+/// <param name="Length">The length in bytes.</param>
+/// <param name="Type">1 = available RAM, 2 = reserved.</param>
+public readonly record struct MultibootMemoryRange(ulong Base, ulong Length, uint Type);
+
+/// <summary>The machine's memory as the information structure describes it.</summary>
+/// <param name="LowerKiB">mem_lower: KiB of RAM from 0 (at most 640).</param>
+/// <param name="UpperKiB">mem_upper: KiB of RAM from 1 MiB up to the first hole.</param>
+/// <param name="Map">The memory map (mmap_*).</param>
+public sealed record MultibootMemory(uint LowerKiB, uint UpperKiB, IReadOnlyList<MultibootMemoryRange> Map);
+
 /// <summary>
 /// Builds the Multiboot v1 information structure (Multiboot Specification 0.6.96, §3.3) and everything it
-/// points to, as one blob placed at <see cref="PcMemoryMap.BootDataStart"/>: the structure itself
+/// points to, as one blob placed in the machine's boot data area: the structure itself
 /// (flags MEMORY, CMDLINE, MODS when there are modules, MMAP, BOOT_LOADER_NAME), the memory map, the
 /// module list and the strings.
 /// </summary>
@@ -41,13 +52,15 @@ public static class MultibootInfo
     public const int StructureSize = 116;
 
     /// <summary>
-    /// The blob to place at <paramref name="address"/> (the structure first, so EBX = <paramref name="address"/>).
+    /// The blob to place at <paramref name="address"/> (the structure first, so EBX = <paramref name="address"/>),
+    /// which must end below <paramref name="limit"/>.
     /// </summary>
-    /// <exception cref="MemoryTooSmallException">the command line and modules do not fit the boot data area.</exception>
-    public static byte[] Build(ulong address, ulong memorySize, string? commandLine, IReadOnlyList<MultibootModule> modules)
+    /// <exception cref="MemoryTooSmallException">the command line and modules do not fit below <paramref name="limit"/>.</exception>
+    public static byte[] Build(ulong address, ulong limit, MultibootMemory memory, string? commandLine, IReadOnlyList<MultibootModule> modules)
     {
+        ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(modules);
-        var ranges = PcMemoryMap.Ranges(memorySize);
+        var ranges = memory.Map;
         int mmapOffset = Align(StructureSize, 8);
         int mmapLength = ranges.Count * 24;
         int modsOffset = Align(mmapOffset + mmapLength, 16);
@@ -71,9 +84,9 @@ public static class MultibootInfo
         }
 
         int total = stringsOffset + strings.Count;
-        if ((ulong)total > PcMemoryMap.BootDataEnd - address)
+        if ((ulong)total > limit - address)
         {
-            throw new MemoryTooSmallException($"the Multiboot information ({total} bytes with the command line) does not fit below 0x{PcMemoryMap.BootDataEnd:x}");
+            throw new MemoryTooSmallException($"the Multiboot information ({total} bytes with the command line) does not fit below 0x{limit:x}");
         }
 
         var blob = new byte[total];
@@ -82,8 +95,8 @@ public static class MultibootInfo
 
         uint flags = FlagMemory | FlagCmdline | FlagMmap | FlagBootLoaderName | (modules.Count > 0 ? FlagMods : 0);
         Put(span, 0, flags);
-        Put(span, 4, (uint)(PcMemoryMap.ConventionalEnd / 1024));
-        Put(span, 8, (uint)Math.Min((PcMemoryMap.LowRamSize(memorySize) - PcMemoryMap.ExtendedStart) / 1024, uint.MaxValue));
+        Put(span, 4, memory.LowerKiB);
+        Put(span, 8, memory.UpperKiB);
         Put(span, 16, At(cmdlineAt));
         Put(span, 20, (uint)modules.Count);
         Put(span, 24, modules.Count > 0 ? At(modsOffset) : 0);

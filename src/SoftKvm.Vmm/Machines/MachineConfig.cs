@@ -1,5 +1,3 @@
-using SoftKvm.Vmm.Arm64;
-
 namespace SoftKvm.Vmm.Machines;
 
 /// <summary>A disk for the guest: an image file behind virtio-blk.</summary>
@@ -22,9 +20,6 @@ public sealed record MachineConfig
     /// <summary>The RAM size in bytes.</summary>
     public ulong MemorySize { get; init; } = DefaultMemorySize;
 
-    /// <summary>The GIC model (arm64).</summary>
-    public GicVersion Gic { get; init; } = GicVersion.V3;
-
     /// <summary>The kernel (ELF, arm64 Image, raw binary; gzip accepted).</summary>
     public string? Kernel { get; init; }
 
@@ -40,15 +35,21 @@ public sealed record MachineConfig
     /// <summary>Whether to add a virtio-console (after the disks) that shares the serial output.</summary>
     public bool VirtioConsole { get; init; }
 
-    /// <summary>
-    /// x86 only: the CPU model withholds the VM-exit instruction length on EPT exits, as a VMX hypervisor
-    /// running nested sees it for EPT misconfigurations, so the hypervisor decodes the instruction to skip it.
-    /// </summary>
-    public bool X86WithholdInstructionLength { get; init; }
+    /// <summary>The options of the architectures' machines, at most one record of each type (the others are ignored).</summary>
+    public IReadOnlyList<IMachineOptions> MachineOptions { get; init; } = [];
 
-    /// <summary>
-    /// x86 only: KVM's <c>kvm.force_emulation_prefix</c>: <c>ud2; .ascii "kvm"</c> before an instruction
-    /// makes the hypervisor emulate it (guest programs that test the instruction emulator use it).
-    /// </summary>
-    public bool X86ForceEmulationPrefix { get; init; }
+    /// <summary>The options record of type <typeparamref name="T"/>, or its defaults when the configuration has none.</summary>
+    public T OptionsOf<T>()
+        where T : class, IMachineOptions, new()
+    {
+        foreach (var o in MachineOptions)
+        {
+            if (o is T options)
+            {
+                return options;
+            }
+        }
+
+        return new T();
+    }
 }

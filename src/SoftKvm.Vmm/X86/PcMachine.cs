@@ -4,11 +4,9 @@ using SoftKvm.Core;
 using SoftKvm.Core.Io;
 using SoftKvm.Devices.Virtio;
 using SoftKvm.Devices.X86;
-using SoftKvm.Vmm.Errors;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
-using SoftKvm.X86.Apic;
-using SoftKvm.X86.Cpu;
+using SoftKvm.X86.Irqchip;
 using SoftKvm.X86.Kvm;
 
 namespace SoftKvm.Vmm.X86;
@@ -49,12 +47,13 @@ internal sealed class PcMachine : IMachine
     private static readonly byte[] NotifyQueue0 = new byte[4];
 
     private readonly X86Vm _vm;
+    private readonly X86Vcpu[] _vcpus = [];
     private readonly Uart16550 _uart;
     private readonly List<IDisposable> _owned = [];
 
     public PcMachine(MachineConfig config, MultibootImage kernel, IReadOnlyList<(ulong Address, byte[] Data)> blobs, byte ioApicId, MachineIo io)
     {
-        _vm = new X86Vm { ForceEmulationPrefix = config.X86ForceEmulationPrefix };
+        _vm = new X86Vm { ForceEmulationPrefix = config.OptionsOf<PcOptions>().ForceEmulationPrefix };
         try
         {
             _vm.SetMemoryRegion(0, 0, PcMemoryMap.LowRamSize(config.MemorySize));
@@ -65,30 +64,28 @@ internal sealed class PcMachine : IMachine
 
             foreach (var s in kernel.Segments)
             {
-                Put(s.Address, kernel.Data.AsSpan(s.FileOffset, s.FileSize), $"kernel '{kernel.Name}'");
-                ZeroFill(s.Address + (ulong)s.FileSize, s.MemorySize - (ulong)s.FileSize, kernel.Name);
+                GuestImageWriter.Put(_vm.Memory, s.Address, kernel.Data.AsSpan(s.FileOffset, s.FileSize), $"kernel '{kernel.Name}'");
+                GuestImageWriter.Zero(_vm.Memory, s.Address + (ulong)s.FileSize, s.MemorySize - (ulong)s.FileSize, $"kernel '{kernel.Name}'");
             }
 
             foreach (var (address, data) in blobs)
             {
-                Put(address, data, "boot data");
+                GuestImageWriter.Put(_vm.Memory, address, data, "boot data");
             }
 
             Irqchip = _vm.CreateIrqchip();
             SetIoApicId(Irqchip.IoApic, ioApicId);
-            var vcpus = new Vcpu[config.Cpus];
-            for (int i = 0; i < vcpus.Length; i++)
+            bool withhold = config.OptionsOf<PcOptions>().WithholdInstructionLength;
+            _vcpus = new X86Vcpu[config.Cpus];
+            for (int i = 0; i < _vcpus.Length; i++)
             {
-                vcpus[i] = _vm.CreateVcpu(i);
+                _vcpus[i] = _vm.CreateVcpu(i);
+                _vcpus[i].WithholdEptInstructionLength = withhold;
             }
 
-            SetMultibootEntryState((X86Vcpu)vcpus[0], kernel.Entry, (uint)PcMemoryMap.BootDataStart);
-            foreach (var v in vcpus)
-            {
-                ((X86Vcpu)v).Cpu.Controls.WithholdEptInstructionLength = config.X86WithholdInstructionLength;
-            }
+            SetMultibootEntryState(_vcpus[0], kernel.Entry, (uint)PcMemoryMap.BootDataStart);
 
-            Vcpus = vcpus;
+            Vcpus = _vcpus;
 
             _uart = new Uart16550(io.Console, Irqchip.GetLine(Com1Irq));
             PioBus.Register(Com1Port, Uart16550.PortCount, _uart);
@@ -123,9 +120,9 @@ internal sealed class PcMachine : IMachine
 
     public IReadOnlyList<Vcpu> Vcpus { get; } = [];
 
-    public IoBus MmioBus { get; } = new("user-mmio");
+    public IoBus MmioBus { get; } = new(IoBusKind.Mmio, "user-mmio");
 
-    public IoBus PioBus { get; } = new("user-pio");
+    public IoBus PioBus { get; } = new(IoBusKind.Pio, "user-pio");
 
     public byte[]? DeviceTree => null;
 
@@ -137,24 +134,25 @@ internal sealed class PcMachine : IMachine
     /// </summary>
     public static void SetMultibootEntryState(X86Vcpu vcpu, uint entry, uint info)
     {
-        var r = vcpu.GetRegisters();
-        r.Cr0 = 0x11;
-        r.Cr4 = 0;
-        r.Efer = 0;
-        r.Seg[SegmentIndex.Cs] = SegmentRegister.FromDescriptor(0x10, FlatCode32);
-        for (int s = 0; s < 6; s++)
+        vcpu.SetRegister(X86Register.Cr0, 0x11);
+        vcpu.SetRegister(X86Register.Cr4, 0);
+        vcpu.SetRegister(X86Register.Efer, 0);
+        foreach (var s in Enum.GetValues<X86Segment>())
         {
-            if (s != SegmentIndex.Cs)
+            if (s == X86Segment.Cs)
             {
-                r.Seg[s] = SegmentRegister.FromDescriptor(0x18, FlatData32);
+                vcpu.SetSegment(s, 0x10, FlatCode32);
+            }
+            else
+            {
+                vcpu.SetSegment(s, 0x18, FlatData32);
             }
         }
 
-        r.Rip = entry;
-        r.Rflags = 2;
-        r.Gpr[Gpr.Rax] = MultibootHeader.BootloaderMagic;
-        r.Gpr[Gpr.Rbx] = info;
-        vcpu.SetRegisters(r);
+        vcpu.SetRegister(X86Register.Rip, entry);
+        vcpu.SetRegister(X86Register.Rflags, 2);
+        vcpu.SetRegister(X86Register.Rax, MultibootHeader.BootloaderMagic);
+        vcpu.SetRegister(X86Register.Rbx, info);
     }
 
     public int SendInput(ReadOnlySpan<byte> data) => _uart.Receive(data);
@@ -163,9 +161,8 @@ internal sealed class PcMachine : IMachine
     {
         var sb = new StringBuilder();
         sb.AppendLine($"x86 in-kernel irqchip: {Vcpus.Count} local APIC(s), IOAPIC at 0x{IoApic.DefaultBase:x}, PIC master mask 0x{Irqchip.Pic.MasterMask:x2}, dropped messages {Irqchip.DroppedMessages}");
-        foreach (var v in Vcpus)
+        foreach (var x in _vcpus)
         {
-            var x = (X86Vcpu)v;
             var apic = x.Apic!;
             sb.AppendLine($"  vCPU {x.Id}: mp_state {x.MpState}, APIC id {apic.Id}, {(apic.HardwareEnabled ? "enabled" : "disabled")}{(apic.X2Apic ? " x2APIC" : string.Empty)}, software {(apic.SoftwareEnabled ? "enabled" : "disabled")}, TPR 0x{apic.Tpr:x2}, PPR 0x{apic.Ppr:x2}");
         }
@@ -221,27 +218,5 @@ internal sealed class PcMachine : IMachine
         ioApic.Write(null, 0x00, word);
         BinaryPrimitives.WriteUInt32LittleEndian(word, (uint)id << 24);
         ioApic.Write(null, 0x10, word);
-    }
-
-    private void Put(ulong address, ReadOnlySpan<byte> data, string what)
-    {
-        if (!_vm.Memory.IsBacked(address, (ulong)data.Length))
-        {
-            throw new MemoryTooSmallException($"{what} ({Arm64BootPlanner.Size((ulong)data.Length)} at 0x{address:x}) does not fit in guest memory");
-        }
-
-        _vm.Memory.Write(address, data);
-    }
-
-    private void ZeroFill(ulong address, ulong length, string name)
-    {
-        var zeros = new byte[Math.Min(length, 64 * 1024)];
-        while (length > 0)
-        {
-            int n = (int)Math.Min(length, (ulong)zeros.Length);
-            Put(address, zeros.AsSpan(0, n), $"kernel '{name}'");
-            address += (ulong)n;
-            length -= (ulong)n;
-        }
     }
 }

@@ -33,7 +33,7 @@ public sealed class PcMachineBuilder : IMachineBuilder
         if (config.MemorySize < PcMemoryMap.MinMemorySize || config.MemorySize > PcMemoryMap.MaxMemorySize || config.MemorySize % 4096 != 0)
         {
             throw new ConfigurationException(
-                $"--memory {Arm64BootPlanner.Size(config.MemorySize)} is out of range: the x86 PC takes 2 MiB to 256 GiB in whole 4 KiB pages");
+                $"--memory {SizeText.Of(config.MemorySize)} is out of range: the x86 PC takes 2 MiB to 256 GiB in whole 4 KiB pages");
         }
 
         if (config.Disks.Count > PcMemoryMap.VirtioMmioCount - 1)
@@ -90,7 +90,7 @@ public sealed class PcMachineBuilder : IMachineBuilder
             if (s.Address + s.MemorySize > lowRam)
             {
                 throw new MemoryTooSmallException(
-                    $"kernel '{kernel.Name}' ({Arm64BootPlanner.Size(s.MemorySize)} at 0x{s.Address:x}) does not fit in {Arm64BootPlanner.Size(config.MemorySize)} of RAM");
+                    $"kernel '{kernel.Name}' ({SizeText.Of(s.MemorySize)} at 0x{s.Address:x}) does not fit in {SizeText.Of(config.MemorySize)} of RAM");
             }
         }
 
@@ -103,14 +103,14 @@ public sealed class PcMachineBuilder : IMachineBuilder
             if (start + (ulong)initrd.Length > lowRam)
             {
                 throw new MemoryTooSmallException(
-                    $"initrd ({Arm64BootPlanner.Size((ulong)initrd.Length)} at 0x{start:x}) does not fit in {Arm64BootPlanner.Size(config.MemorySize)} of RAM");
+                    $"initrd ({SizeText.Of((ulong)initrd.Length)} at 0x{start:x}) does not fit in {SizeText.Of(config.MemorySize)} of RAM");
             }
 
             blobs.Add((start, initrd));
             modules.Add(new MultibootModule((uint)start, (uint)(start + (ulong)initrd.Length), Path.GetFileName(config.Initrd)));
         }
 
-        byte[] info = MultibootInfo.Build(PcMemoryMap.BootDataStart, config.MemorySize, KernelCommandLine(config), modules);
+        byte[] info = MultibootInfo.Build(PcMemoryMap.BootDataStart, PcMemoryMap.BootDataEnd, PcMemoryMap.Multiboot(config.MemorySize), KernelCommandLine(config), modules);
         blobs.Add((PcMemoryMap.BootDataStart, info));
         byte ioApicId = IoApicId(config.Cpus);
         ushort levelIrqs = 0;

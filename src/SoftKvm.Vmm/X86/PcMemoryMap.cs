@@ -1,10 +1,6 @@
-namespace SoftKvm.Vmm.X86;
+using SoftKvm.Vmm.Loaders;
 
-/// <summary>A range of the PC's physical address map as the memory map reports it (E820 style).</summary>
-/// <param name="Base">The first address.</param>
-/// <param name="Length">The length in bytes.</param>
-/// <param name="Type">1 = available RAM, 2 = reserved.</param>
-public readonly record struct PcMemoryRange(ulong Base, ulong Length, uint Type);
+namespace SoftKvm.Vmm.X86;
 
 /// <summary>
 /// The PC's guest-physical layout: RAM from 0 up to min(size, 3 GiB) in slot 0, the rest from 4 GiB in
@@ -81,10 +77,10 @@ public static class PcMemoryMap
     /// <summary>The size of slot 1 (RAM from 4 GiB), 0 when everything fits below 3 GiB.</summary>
     public static ulong HighRamSize(ulong memorySize) => memorySize > LowRamLimit ? memorySize - LowRamLimit : 0;
 
-    /// <summary>The memory map the guest gets for <paramref name="memorySize"/> bytes of RAM.</summary>
-    public static IReadOnlyList<PcMemoryRange> Ranges(ulong memorySize)
+    /// <summary>The memory map the guest gets for <paramref name="memorySize"/> bytes of RAM (E820 style).</summary>
+    public static IReadOnlyList<MultibootMemoryRange> Ranges(ulong memorySize)
     {
-        var list = new List<PcMemoryRange>
+        var list = new List<MultibootMemoryRange>
         {
             new(0, ConventionalEnd, 1),
             new(ConventionalEnd, ExtendedStart - ConventionalEnd, 2),
@@ -102,4 +98,10 @@ public static class PcMemoryMap
 
         return list;
     }
+
+    /// <summary>The memory the Multiboot information structure reports for <paramref name="memorySize"/> bytes of RAM.</summary>
+    public static MultibootMemory Multiboot(ulong memorySize) => new(
+        (uint)(ConventionalEnd / 1024),
+        (uint)Math.Min((LowRamSize(memorySize) - ExtendedStart) / 1024, uint.MaxValue),
+        Ranges(memorySize));
 }

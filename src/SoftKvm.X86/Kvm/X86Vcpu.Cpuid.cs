@@ -1,5 +1,5 @@
 using SoftKvm.Core.Errors;
-using SoftKvm.X86.Apic;
+using SoftKvm.X86.Irqchip;
 using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using SoftKvm.Core;
 using SoftKvm.Core.Errors;
 using SoftKvm.Core.Run;
-using SoftKvm.X86.Apic;
+using SoftKvm.X86.Irqchip;
 using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;
@@ -16,7 +16,7 @@ namespace SoftKvm.X86.Kvm;
 /// way of skipping an instruction goes through <see cref="SkipEmulatedInstruction"/>. The CPU model owns the
 /// registers; the VMM reads and writes them while the vCPU is not running.
 /// </summary>
-public sealed partial class X86Vcpu : Vcpu
+public sealed partial class X86Vcpu : Vcpu, IApicHost
 {
     /// <summary>Instructions the CPU model runs between checks of timers, interrupts and kicks.</summary>
     private const long Budget = 20_000;
@@ -53,15 +53,15 @@ public sealed partial class X86Vcpu : Vcpu
 
         if (vm.Irqchip is { } chip)
         {
-            Apic = new LocalApic(this, chip);
+            Apic = chip.CreateLocalApic(this);
             _mpState = id == 0 ? (int)X86MpState.Runnable : (int)X86MpState.Uninitialized;
         }
 
         UpdateExceptionBitmap();
     }
 
-    /// <summary>The software CPU (registers through <see cref="X86Cpu.Regs"/>; call <see cref="X86Cpu.StateChanged"/> after editing control or segment registers).</summary>
-    public X86Cpu Cpu => _cpu;
+    /// <summary>The software CPU (for the tests: the VMM uses the vCPU's register and option calls).</summary>
+    internal X86Cpu Cpu => _cpu;
 
     /// <summary>A kick or request stops the CPU model at its next instruction, not at its budget boundary.</summary>
     protected override void OnRequestMade() => _cpu.RequestExit();
@@ -202,8 +202,14 @@ public sealed partial class X86Vcpu : Vcpu
             new("translated_instructions", _cpu.TranslatedInstructions),
         ];
 
+    ulong IApicHost.ApicBaseMsr => _cpu.Regs.ApicBase;
+
+    long IApicHost.TscFrequency => _cpu.TscFrequency;
+
+    ulong IApicHost.ReadTsc() => _cpu.ReadTsc();
+
     /// <summary>Tells the vCPU that interrupt state changed (any thread): wakes it when halted and, when <paramref name="kick"/>, makes a running CPU model stop at its next instruction.</summary>
-    internal void NotifyEvent(bool kick)
+    void IApicHost.NotifyEvent(bool kick)
     {
         MakeRequest(VcpuRequest.Event);
         if (kick && Volatile.Read(ref _runThread) != Environment.CurrentManagedThreadId)

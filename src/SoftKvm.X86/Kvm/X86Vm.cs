@@ -1,6 +1,6 @@
 using SoftKvm.Core;
 using SoftKvm.Core.Errors;
-using SoftKvm.X86.Apic;
+using SoftKvm.X86.Irqchip;
 
 namespace SoftKvm.X86.Kvm;
 

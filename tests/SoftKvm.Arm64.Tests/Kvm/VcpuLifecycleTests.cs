@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core.Errors;

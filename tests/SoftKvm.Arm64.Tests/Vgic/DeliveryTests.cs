@@ -332,8 +332,8 @@ public class DeliveryTests
         Assert.Equal(0x7UL, Gic.SysRead(gic, 0, IccRegisters.Sre));
         Assert.False(gic.TryReadSystemRegister(0, IccRegisters.Eoir1, out _));     // write-only
         Assert.False(gic.TryWriteSystemRegister(0, IccRegisters.Iar1, 0));         // read-only
-        Assert.False(gic.TryReadSystemRegister(0, SoftKvm.Arm64.Kvm.SysRegKey.Of(3, 0, 12, 9, 1), out _)); // AP1R1
-        Assert.False(gic.TryReadSystemRegister(0, SoftKvm.Arm64.Kvm.SysRegKey.Of(3, 0, 1, 0, 0), out _));  // SCTLR_EL1
+        Assert.False(gic.TryReadSystemRegister(0, SoftKvm.Arm64.Cpu.SysRegKey.Of(3, 0, 12, 9, 1), out _)); // AP1R1
+        Assert.False(gic.TryReadSystemRegister(0, SoftKvm.Arm64.Cpu.SysRegKey.Of(3, 0, 1, 0, 0), out _));  // SCTLR_EL1
         Assert.False(gic.TryReadSystemRegister(5, IccRegisters.Pmr, out _));
 
         var (vm2, v2) = Gic.V2(1);

@@ -113,13 +113,13 @@ internal static class Gic
         Assert.True(vm.MmioBus.Write(vm.GetVcpu(vcpu), address, data), $"no device at 0x{address:x}");
     }
 
-    public static ulong SysRead(SoftKvm.Arm64.Vgic.Vgic gic, int vcpu, SoftKvm.Arm64.Kvm.SysRegKey key)
+    public static ulong SysRead(SoftKvm.Arm64.Vgic.Vgic gic, int vcpu, SoftKvm.Arm64.Cpu.SysRegKey key)
     {
         Assert.True(gic.TryReadSystemRegister(vcpu, key, out ulong value), $"{key} not claimed");
         return value;
     }
 
-    public static void SysWrite(SoftKvm.Arm64.Vgic.Vgic gic, int vcpu, SoftKvm.Arm64.Kvm.SysRegKey key, ulong value) =>
+    public static void SysWrite(SoftKvm.Arm64.Vgic.Vgic gic, int vcpu, SoftKvm.Arm64.Cpu.SysRegKey key, ulong value) =>
         Assert.True(gic.TryWriteSystemRegister(vcpu, key, value), $"{key} not claimed");
 
     /// <summary>GICv3: distributor Group 1 on, and vCPU <paramref name="vcpu"/>'s CPU interface open (PMR 0xF8, IGRPEN1).</summary>

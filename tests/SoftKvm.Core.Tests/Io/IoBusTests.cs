@@ -6,7 +6,7 @@ namespace SoftKvm.Core.Tests.Io;
 
 public sealed class IoBusTests
 {
-    private readonly IoBus _bus = new("mmio");
+    private readonly IoBus _bus = new(IoBusKind.Mmio);
 
     [Fact]
     public void DispatchHonoursBaseMinusOneAndLastPlusOne()
@@ -175,7 +175,7 @@ public sealed class IoBusTests
     [Fact]
     public void CoalescedZoneBuffersWritesUntilTheRingIsFull()
     {
-        var bus = new IoBus("mmio", new CoalescedMmioRing(capacity: 2));
+        var bus = new IoBus(IoBusKind.Mmio, "mmio", new CoalescedMmioRing(capacity: 2));
         var device = new RecordingDevice();
         bus.Register(0x9000, 0x100, device);
         bus.RegisterCoalescedZone(0x9000, 0x10);
@@ -195,5 +195,22 @@ public sealed class IoBusTests
         Assert.Throws<IoBusException>(() => bus.RegisterCoalescedZone(0x9008, 0x10));
         bus.UnregisterCoalescedZone(0x9000);
         Assert.Throws<IoBusException>(() => bus.UnregisterCoalescedZone(0x9000));
+    }
+
+    [Theory]
+    [InlineData(IoBusKind.Pio, "pio", true)]
+    [InlineData(IoBusKind.Pio, "user-pio", true)]
+    [InlineData(IoBusKind.Mmio, "user-mmio", false)]
+    public void CoalescedEntriesTakeTheBusKindNotItsName(IoBusKind kind, string name, bool isPio)
+    {
+        var bus = new IoBus(kind, name);
+        bus.RegisterCoalescedZone(0x70, 2);
+
+        Assert.True(bus.Write(null, 0x70, [0x8F]));
+
+        Assert.True(bus.CoalescedRing.TryDequeue(out var entry));
+        Assert.Equal(new CoalescedMmioEntry(0x70, 1, isPio, 0x8F), entry);
+        Assert.Equal(kind, bus.Kind);
+        Assert.Equal(name, bus.Name);
     }
 }

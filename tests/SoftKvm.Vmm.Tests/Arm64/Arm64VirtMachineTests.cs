@@ -26,7 +26,7 @@ public sealed class Arm64VirtMachineTests : IDisposable
         var backend = new FakeArm64Backend();
         string kernel = Write("Image", Images.Arm64Image(0, 0x10_0000));
         string initrd = Write("initrd", new byte[1000]);
-        var config = new MachineConfig { Cpus = 2, Kernel = kernel, Initrd = initrd, Append = "console=ttyAMA0", Gic = GicVersion.V2 };
+        var config = new MachineConfig { Cpus = 2, Kernel = kernel, Initrd = initrd, Append = "console=ttyAMA0", MachineOptions = [new Arm64VirtOptions { Gic = GicVersion.V2 }] };
         var prepared = new Arm64VirtMachineBuilder(backend).Prepare(config);
         var output = new MemoryStream();
         using var machine = prepared.Create(new MachineIo(new SerialOutput(output), TextWriter.Null));
@@ -74,7 +74,7 @@ public sealed class Arm64VirtMachineTests : IDisposable
     [InlineData(513, GicVersion.V3)]
     public void SmpOutsideTheGicLimitIsAConfigurationError(int cpus, GicVersion gic)
     {
-        var e = Assert.Throws<ConfigurationException>(() => new Arm64VirtMachineBuilder(null).Prepare(new MachineConfig { Cpus = cpus, Gic = gic, Kernel = "x" }));
+        var e = Assert.Throws<ConfigurationException>(() => new Arm64VirtMachineBuilder(null).Prepare(new MachineConfig { Cpus = cpus, MachineOptions = [new Arm64VirtOptions { Gic = gic }], Kernel = "x" }));
         Assert.Contains("--smp", e.Message);
     }
 

@@ -42,7 +42,7 @@ public class VmRunnerTests
             vm.CreateVcpu(i);
         }
 
-        return (vm, new IoBus("user-mmio"), new IoBus("user-pio"));
+        return (vm, new IoBus(IoBusKind.Mmio, "user-mmio"), new IoBus(IoBusKind.Pio, "user-pio"));
     }
 
     [Fact]

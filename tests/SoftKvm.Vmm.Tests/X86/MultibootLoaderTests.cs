@@ -115,7 +115,7 @@ public class MultibootLoaderTests
     public void InfoStructureHasMemoryMapCommandLineLoaderNameAndModules()
     {
         const ulong At = PcMemoryMap.BootDataStart;
-        var blob = MultibootInfo.Build(At, 128UL << 20, "console=ttyS0 quiet", [new MultibootModule(0x20_0000, 0x20_1234, "initrd.img")]);
+        var blob = MultibootInfo.Build(At, PcMemoryMap.BootDataEnd, PcMemoryMap.Multiboot(128UL << 20), "console=ttyS0 quiet", [new MultibootModule(0x20_0000, 0x20_1234, "initrd.img")]);
         uint U32(ulong addr) => BinaryPrimitives.ReadUInt32LittleEndian(blob.AsSpan((int)(addr - At)));
         ulong U64(ulong addr) => BinaryPrimitives.ReadUInt64LittleEndian(blob.AsSpan((int)(addr - At)));
         string Str(ulong addr)
@@ -154,14 +154,14 @@ public class MultibootLoaderTests
     public void MemoryAbove3GiBContinuesAt4GiBInTheMap()
     {
         var ranges = PcMemoryMap.Ranges(4UL << 30);
-        Assert.Equal(new PcMemoryRange(0x10_0000, 0xC000_0000 - 0x10_0000, 1), ranges[2]);
-        Assert.Equal(new PcMemoryRange(0x1_0000_0000, 1UL << 30, 1), ranges[3]);
+        Assert.Equal(new MultibootMemoryRange(0x10_0000, 0xC000_0000 - 0x10_0000, 1), ranges[2]);
+        Assert.Equal(new MultibootMemoryRange(0x1_0000_0000, 1UL << 30, 1), ranges[3]);
     }
 
     [Fact]
     public void InfoWithoutModulesHasNoModsFlag()
     {
-        var blob = MultibootInfo.Build(PcMemoryMap.BootDataStart, 2UL << 20, null, []);
+        var blob = MultibootInfo.Build(PcMemoryMap.BootDataStart, PcMemoryMap.BootDataEnd, PcMemoryMap.Multiboot(2UL << 20), null, []);
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(blob);
         Assert.Equal(0u, flags & MultibootInfo.FlagMods);
         Assert.Equal(1024u, BinaryPrimitives.ReadUInt32LittleEndian(blob.AsSpan(8)));
@@ -170,7 +170,7 @@ public class MultibootLoaderTests
     [Fact]
     public void HugeCommandLineDoesNotFitTheBootDataArea()
     {
-        Assert.Throws<MemoryTooSmallException>(() => MultibootInfo.Build(PcMemoryMap.BootDataStart, 2UL << 20, new string('x', 1 << 20), []));
+        Assert.Throws<MemoryTooSmallException>(() => MultibootInfo.Build(PcMemoryMap.BootDataStart, PcMemoryMap.BootDataEnd, PcMemoryMap.Multiboot(2UL << 20), new string('x', 1 << 20), []));
     }
 
     [Fact]

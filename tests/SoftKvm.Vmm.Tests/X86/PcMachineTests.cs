@@ -38,7 +38,7 @@ public class PcMachineTests
         Assert.Equal(0UL, r.Rflags & (1 << 9));
         Assert.Equal(0UL, r.Seg[SegmentIndex.Cs].Base);
         Assert.Equal(0xFFFF_FFFFu, r.Seg[SegmentIndex.Cs].Limit);
-        Assert.Equal(32, v0.Cpu.Bitness);
+        Assert.Equal(SegmentRegister.DefaultBig, r.Seg[SegmentIndex.Cs].Attributes & (SegmentRegister.DefaultBig | SegmentRegister.LongMode)); // 32-bit code
         Assert.Equal(0xFFFF_FFFFu, r.Seg[SegmentIndex.Ss].Limit);
         Assert.Equal(X86MpState.Runnable, v0.MpState);
         for (int i = 1; i < 4; i++)
@@ -165,8 +165,8 @@ public class PcMachineTests
     [InlineData(true)]
     public void WithholdInstructionLengthReachesEveryVcpu(bool withhold)
     {
-        using var m = Create(Config(cpus: 2) with { X86WithholdInstructionLength = withhold });
-        Assert.All(m.Vcpus, v => Assert.Equal(withhold, ((X86Vcpu)v).Cpu.Controls.WithholdEptInstructionLength));
+        using var m = Create(Config(cpus: 2) with { MachineOptions = [new PcOptions { WithholdInstructionLength = withhold }] });
+        Assert.All(m.Vcpus, v => Assert.Equal(withhold, ((X86Vcpu)v).WithholdEptInstructionLength));
     }
 
     [Fact]

@@ -1,0 +1,413 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SoftKvm.Arm64.Cpu.Decoder;
+using SoftKvm.Arm64.Cpu.Translation;
+using SoftKvm.Arm64.Cpu.Translation.Native;
+using SoftKvm.Core.Memory;
+
+namespace SoftKvm.Arm64.Cpu;
+
+/// <summary>
+/// The software AArch64 PE ("hardware" in docs/architecture.md): it executes A64 code at EL0/EL1 with its own
+/// stage-1 MMU and software TLB, takes exceptions inside the guest, and traps to the hypervisor layer
+/// (<see cref="Run"/> returns) for what a CPU with virtualization extensions would trap to EL2:
+/// stage-2 data aborts outside RAM, HVC, SMC, WFI, WFE. It knows nothing about devices.
+/// </summary>
+public sealed unsafe partial class Arm64Cpu
+{
+    /// <summary>The architectural state, in the native context (memory that does not move, which generated code addresses).</summary>
+    public ref CpuState State => ref _context->State;
+
+    /// <summary>The pinned block that holds <see cref="_context"/> (owned here, freed with the CPU).</summary>
+    private readonly byte[] _contextMemory = GC.AllocateArray<byte>(sizeof(NativeContext) + 64, pinned: true);
+
+    /// <summary>The state generated code reads and writes (<see cref="NativeContext"/>), 64-byte aligned in <see cref="_contextMemory"/>.</summary>
+    private readonly NativeContext* _context;
+
+    /// <summary>The syndrome of the last <see cref="CpuExit.DataAbort"/>.</summary>
+    public TrapInfo Trap;
+
+    private readonly GuestMemory _memory;
+    private readonly CpuShared _shared;
+    private readonly ICpuHost _host;
+    private readonly ulong _mpidr;
+    private CpuExit _pendingExit;
+    private bool _eventRegister;
+    private bool _lastWasLoadExclusive;
+
+    /// <summary>
+    /// A PE over <paramref name="memory"/> (the guest-physical address space it is given), sharing
+    /// <paramref name="shared"/> with the other PEs of its VM, reaching the outside through
+    /// <paramref name="host"/>, with MPIDR_EL1 = <paramref name="mpidr"/>, in the reset state (<see cref="Reset"/>).
+    /// </summary>
+    public Arm64Cpu(GuestMemory memory, CpuShared shared, ICpuHost host, ulong mpidr)
+    {
+        _memory = memory;
+        _shared = shared;
+        _host = host;
+        _mpidr = mpidr;
+        _context = (NativeContext*)(((nint)Unsafe.AsPointer(ref _contextMemory[0]) + 63) & ~(nint)63);
+        InitializeNative();
+        shared.Register(this);
+        Reset();
+    }
+
+    private bool _irqLine;
+    private bool _fiqLine;
+
+    /// <summary>
+    /// Whether something rare must be checked before the next instruction: an interrupt line, software
+    /// step, or PSTATE.IL. Kept up to date by every writer of those, so the loop tests one field.
+    /// </summary>
+    private bool _attention;
+
+    /// <summary>The hypervisor's view of the IRQ input (the VGIC's CPU interface output).</summary>
+    public bool IrqLine
+    {
+        get => _irqLine;
+        set
+        {
+            _irqLine = value;
+            UpdateAttention();
+        }
+    }
+
+    /// <summary>The FIQ input.</summary>
+    public bool FiqLine
+    {
+        get => _fiqLine;
+        set
+        {
+            _fiqLine = value;
+            UpdateAttention();
+        }
+    }
+
+    private void UpdateAttention() =>
+        _attention = _irqLine || _fiqLine || State.IllegalState || (State.MdscrEl1 & MdscrSs) != 0;
+
+    /// <summary>The rare checks before an instruction; true when an exception was taken instead.</summary>
+    private bool TakeAttentionEvent()
+    {
+        if (State.IllegalState)
+        {
+            // PSTATE.IL after an illegal exception return: the next instruction takes EC 0x0E.
+            TakeSyncException(Esr.Make(Esr.EcIllegalState, 0), 0, false);
+            return true;
+        }
+
+        if ((State.MdscrEl1 & MdscrSs) != 0 && DebugExceptionsEnabled() && !State.SoftwareStep)
+        {
+            TakeSoftwareStep();
+            return true;
+        }
+
+        if (_irqLine && (State.Daif & Psr.I) == 0)
+        {
+            TakeInterrupt(VectorIrq);
+            return true;
+        }
+
+        if (_fiqLine && (State.Daif & Psr.F) == 0)
+        {
+            TakeInterrupt(VectorFiq);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>UNDEFINED exceptions taken because an encoding is unallocated or not implemented.</summary>
+    public long UndefinedCount { get; private set; }
+
+    /// <summary>Instructions retired.</summary>
+    public long Retired { get; private set; }
+
+    /// <summary>The exit the last trap asked for.</summary>
+    public CpuExit PendingExit => _pendingExit;
+
+    /// <summary>The MPIDR_EL1 value.</summary>
+    public ulong Mpidr => _mpidr;
+
+    /// <summary>Sets the event register (SEV from another PE, or a monitor clear).</summary>
+    public void SignalEvent() => Volatile.Write(ref _eventRegister, true);
+
+    /// <summary>The reset state KVM gives a vCPU: EL1h, D/A/I/F masked, everything else zero.</summary>
+    public void Reset()
+    {
+        State = default;
+        State.TrySetPstate(Psr.ResetEl1h);
+        State.SctlrEl1 = SctlrReset;
+        State.OslsrEl1 = 0x8; // OSLM[1]=1 (OS lock implemented), OSLK=0
+        UpdateAlignment();
+        FlushTlb();
+        ClearExclusive();
+        _eventRegister = false;
+        UpdateTagEl();
+        UpdateAttention();
+    }
+
+    /// <summary>
+    /// Runs guest instructions until a trap, an exception that needs the hypervisor, a non-zero request
+    /// word, or <paramref name="budget"/> instructions: as native code (Translation/Native) where the host
+    /// allows it and <see cref="TranslationEnabled"/>, else interpreted.
+    /// </summary>
+    public CpuExit Run(ref int requests, long budget) =>
+        TranslationEnabled && NativeSupported ? RunNative(ref requests, budget) : RunInterpreter(ref requests, budget);
+
+    /// <summary>The interpreter: fetch through the execute TLB, decode through the decode cache, dispatch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // one steady code shape, not tiered on a profile
+    private CpuExit RunInterpreter(ref int requests, long budget)
+    {
+        if (_memoryGeneration != _memory.Generation)
+        {
+            FlushTlb();
+        }
+
+        while (true)
+        {
+            if (Volatile.Read(ref requests) != 0)
+            {
+                return CpuExit.Request;
+            }
+
+            if (--budget < 0)
+            {
+                return CpuExit.Budget;
+            }
+
+            if (_tlbEpoch != _shared.TlbEpoch)
+            {
+                ReplayBroadcastTlbi();
+            }
+
+            if (_attention && TakeAttentionEvent())
+            {
+                continue;
+            }
+
+            ulong pc = State.Pc;
+            uint* host = FetchHost(pc);
+            if (host == null)
+            {
+                continue;
+            }
+
+            uint insn = *host;
+            switch (OpDispatch.Handlers[(int)DecodeCached(host, insn)](this, insn))
+            {
+                case Flow.Next:
+                    State.Pc = pc + 4;
+                    break;
+                case Flow.Jump:
+                    break;
+                case Flow.Exception:
+                    continue;
+                default:
+                    return _pendingExit;
+            }
+
+            Retired++;
+            if (State.SoftwareStep && (State.MdscrEl1 & MdscrSs) != 0)
+            {
+                State.SoftwareStep = false;
+            }
+
+            if (_reevaluate)
+            {
+                _reevaluate = false;
+                return CpuExit.Reevaluate;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Retires the instruction the last trap stopped at, as KVM's <c>kvm_incr_pc</c>: PC += 4, and an
+    /// active software step completes (PSTATE.SS = 0) exactly as if the instruction had executed.
+    /// </summary>
+    public void RetireTrappedInstruction()
+    {
+        State.Pc += 4;
+        Retired++;
+        if (State.SoftwareStep && (State.MdscrEl1 & MdscrSs) != 0)
+        {
+            State.SoftwareStep = false;
+        }
+    }
+
+    /// <summary>Consumes the event register (WFE); true when it was set.</summary>
+    public bool ConsumeEvent() => Interlocked.Exchange(ref _eventRegister, false);
+
+    /// <summary>NOP, YIELD, ISB and the hints SoftKvm gives no effect: nothing to do.</summary>
+    [A64Handler(A64Op.Nop, A64Op.Hint, A64Op.Yield, A64Op.Isb)]
+    private Flow Hint() => Flow.Next;
+
+    // ---- register access (XZR/SP resolution) ----
+
+    /// <summary>Xn, with n = 31 reading XZR (0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong X(int n) => n == 31 ? 0 : State.X[n];
+
+    /// <summary>Writes Xn; n = 31 (XZR) discards the value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetX(int n, ulong value)
+    {
+        if (n != 31)
+        {
+            State.X[n] = value;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetW(int n, ulong value)
+    {
+        if (n != 31)
+        {
+            State.X[n] = (uint)value;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetReg(int n, ulong value, bool sf)
+    {
+        if (n != 31)
+        {
+            State.X[n] = sf ? value : (uint)value;
+        }
+    }
+
+    /// <summary>Register n where 31 means SP.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong XOrSp(int n) => n == 31 ? Sp : State.X[n];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetXOrSp(int n, ulong value)
+    {
+        if (n == 31)
+        {
+            Sp = value;
+        }
+        else
+        {
+            State.X[n] = value;
+        }
+    }
+
+    /// <summary>The current stack pointer (SP_EL0 or SP_EL1 per PSTATE.EL and PSTATE.SP).</summary>
+    public ulong Sp
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => State.El != 0 && State.SpSel ? State.SpEl1 : State.SpEl0;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        set
+        {
+            if (State.El != 0 && State.SpSel)
+            {
+                State.SpEl1 = value;
+            }
+            else
+            {
+                State.SpEl0 = value;
+            }
+        }
+    }
+
+    // ---- flags ----
+
+    private const uint FlagN = 1u << 31;
+    private const uint FlagZ = 1u << 30;
+    private const uint FlagC = 1u << 29;
+    private const uint FlagV = 1u << 28;
+
+    /// <summary>
+    /// For each condition code, a 16-bit mask (little-endian byte pairs): bit k set when the condition
+    /// holds for NZCV == k, so a check is one load and a shift, with no data-dependent branches;
+    /// <see cref="ConditionTableIsExact"/> checks it against <see cref="EvaluateCondition"/> (the Arm ARM's
+    /// ConditionHolds). Bytes rather than <c>ushort</c>: a constant span of any other element type is
+    /// created through its field handle in unoptimized (Debug) code, which allocates on every check.
+    /// </summary>
+    private static ReadOnlySpan<byte> ConditionTable =>
+    [
+        0xF0, 0xF0, 0x0F, 0x0F, 0xCC, 0xCC, 0x33, 0x33, 0x00, 0xFF, 0xFF, 0x00, 0xAA, 0xAA, 0x55, 0x55,
+        0x0C, 0x0C, 0xF3, 0xF3, 0x55, 0xAA, 0xAA, 0x55, 0x05, 0x0A, 0xFA, 0xF5, 0xFF, 0xFF, 0xFF, 0xFF,
+    ];
+
+    /// <summary>The mask of condition <paramref name="cond"/> (0..15) in <see cref="ConditionTable"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ConditionMask(int cond) =>
+        Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref MemoryMarshal.GetReference(ConditionTable), (cond & 15) * 2));
+
+    /// <summary>Whether <see cref="ConditionTable"/> agrees with the Arm ARM's ConditionHolds for every condition and NZCV.</summary>
+    internal static bool ConditionTableIsExact()
+    {
+        for (int cond = 0; cond < 16; cond++)
+        {
+            for (uint nzcv = 0; nzcv < 16; nzcv++)
+            {
+                if (EvaluateCondition(cond, nzcv << 28) != (((ConditionMask(cond) >> (int)nzcv) & 1) != 0))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ConditionHolds(int cond) =>
+        ((ConditionMask(cond) >> (int)(State.Nzcv >> 28)) & 1) != 0;
+
+    private static bool EvaluateCondition(int cond, uint f)
+    {
+        bool n = (f & FlagN) != 0, z = (f & FlagZ) != 0, c = (f & FlagC) != 0, v = (f & FlagV) != 0;
+        bool result = (cond >> 1) switch
+        {
+            0 => z,
+            1 => c,
+            2 => n,
+            3 => v,
+            4 => c && !z,
+            5 => n == v,
+            6 => n == v && !z,
+            _ => true,
+        };
+        return (cond & 1) != 0 && cond != 15 ? !result : result;
+    }
+
+    // The flags are assembled without branches (a compare gives 0 or 1): the interpreter runs them with
+    // data it cannot predict, and translated code gets straight-line flag arithmetic.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Bit(bool value) => Unsafe.BitCast<bool, byte>(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong AddWithCarry(ulong x, ulong y, ulong carryIn, bool sf, out uint nzcv)
+    {
+        if (sf)
+        {
+            ulong r = x + y + carryIn;
+            uint c = carryIn != 0 ? Bit(r <= x) : Bit(r < x); // one compare when carryIn is a constant
+            uint v = (uint)(((x ^ r) & (y ^ r)) >> 63);
+            nzcv = ((uint)(r >> 63) << 31) | (Bit(r == 0) << 30) | (c << 29) | (v << 28);
+            return r;
+        }
+        else
+        {
+            uint x32 = (uint)x, y32 = (uint)y;
+            ulong wide = (ulong)x32 + y32 + carryIn;
+            uint r = (uint)wide;
+            uint c = (uint)(wide >> 32);
+            uint v = ((x32 ^ r) & (y32 ^ r)) >> 31;
+            nzcv = ((r >> 31) << 31) | (Bit(r == 0) << 30) | (c << 29) | (v << 28);
+            return r;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint LogicFlags(ulong r, bool sf)
+    {
+        uint n = sf ? (uint)(r >> 63) : (uint)(r >> 31) & 1;
+        uint z = sf ? Bit(r == 0) : Bit((uint)r == 0);
+        return (n << 31) | (z << 30);
+    }
+}

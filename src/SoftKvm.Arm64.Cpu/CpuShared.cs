@@ -1,0 +1,86 @@
+using System.Diagnostics;
+
+namespace SoftKvm.Arm64.Cpu;
+
+/// <summary>
+/// State the PEs of one VM share: the system counter's origin, the broadcast TLB invalidations (a TLBI
+/// ...IS on one PE is recorded in a ring of the last <see cref="TlbiRingSize"/> and bumps an epoch; every
+/// PE compares the epoch before each instruction and replays what it missed, or flushes its whole
+/// software TLB when the ring no longer holds it), and the lock that serialises 128-bit exclusive pairs.
+/// </summary>
+public sealed class CpuShared
+{
+    /// <summary>The generic timer frequency (CNTFRQ_EL0): 62.5 MHz, as QEMU's virt machine.</summary>
+    public const ulong CounterFrequency = 62_500_000;
+
+    /// <summary>How many broadcast TLB invalidations are kept for the PEs that have not seen them yet.</summary>
+    public const int TlbiRingSize = 64;
+
+    private readonly (int Op2, ulong Operand)[] _tlbiRing = new (int, ulong)[TlbiRingSize];
+    private long _tlbEpoch;
+
+    /// <summary>The host timestamp at which the system counter reads 0.</summary>
+    public long CounterOrigin { get; } = Stopwatch.GetTimestamp();
+
+    /// <summary>Serialises STXP of two doublewords (no 128-bit compare-and-swap on the host).</summary>
+    public object PairLock { get; } = new();
+
+    /// <summary>The broadcast TLB invalidation epoch.</summary>
+    public long TlbEpoch => Volatile.Read(ref _tlbEpoch);
+
+    /// <summary>Serialises recording and replaying broadcast TLB invalidations.</summary>
+    public object TlbiLock { get; } = new();
+
+    private readonly List<Arm64Cpu> _pes = [];
+
+    /// <summary>Adds a PE of the VM (its native code is asked to stop at every broadcast invalidation).</summary>
+    public void Register(Arm64Cpu pe)
+    {
+        lock (TlbiLock)
+        {
+            _pes.Add(pe);
+        }
+    }
+
+    /// <summary>
+    /// Records a broadcast TLB invalidation (the TLBI's op2 and its Xt operand) and returns the new epoch;
+    /// native code running on the other PEs returns to its run loop, which replays it.
+    /// </summary>
+    public long BroadcastTlbi(int op2, ulong operand)
+    {
+        lock (TlbiLock)
+        {
+            long epoch = _tlbEpoch + 1;
+            _tlbiRing[epoch & (TlbiRingSize - 1)] = (op2, operand);
+            Volatile.Write(ref _tlbEpoch, epoch);
+            foreach (Arm64Cpu pe in _pes)
+            {
+                pe.RequestExit();
+            }
+
+            return epoch;
+        }
+    }
+
+    /// <summary>The broadcast invalidation of <paramref name="epoch"/> (call under <see cref="TlbiLock"/>, within the ring).</summary>
+    public (int Op2, ulong Operand) TlbiAt(long epoch) => _tlbiRing[epoch & (TlbiRingSize - 1)];
+
+    /// <summary>The system counter now (CNTPCT_EL0).</summary>
+    public ulong Counter()
+    {
+        long delta = Stopwatch.GetTimestamp() - CounterOrigin;
+        return (ulong)((UInt128)(ulong)delta * CounterFrequency / (ulong)Stopwatch.Frequency);
+    }
+
+    /// <summary>The host timestamp at which the counter reaches <paramref name="count"/>.</summary>
+    public long TimestampOf(ulong count)
+    {
+        UInt128 ticks = (UInt128)count * (ulong)Stopwatch.Frequency / CounterFrequency;
+        if (ticks > (ulong)(long.MaxValue - CounterOrigin))
+        {
+            return long.MaxValue;
+        }
+
+        return CounterOrigin + (long)(ulong)ticks;
+    }
+}

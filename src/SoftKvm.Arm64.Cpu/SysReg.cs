@@ -1,0 +1,93 @@
+namespace SoftKvm.Arm64.Cpu;
+
+/// <summary>
+/// System register encodings as packed by <see cref="SysRegKey"/> (op0&lt;&lt;14 | op1&lt;&lt;11 |
+/// CRn&lt;&lt;7 | CRm&lt;&lt;3 | op2 = instruction bits [20:5]), named as in the Arm ARM.
+/// </summary>
+internal static class SysReg
+{
+    public const uint MidrEl1 = (3 << 14) | (0 << 11) | (0 << 7) | (0 << 3) | 0;
+    public const uint MpidrEl1 = (3 << 14) | (0 << 11) | (0 << 7) | (0 << 3) | 5;
+    public const uint RevidrEl1 = (3 << 14) | (0 << 11) | (0 << 7) | (0 << 3) | 6;
+    public const uint IdAa64Pfr0El1 = (3 << 14) | (0 << 11) | (0 << 7) | (4 << 3) | 0;
+    public const uint IdAa64Dfr0El1 = (3 << 14) | (0 << 11) | (0 << 7) | (5 << 3) | 0;
+    public const uint IdAa64Isar0El1 = (3 << 14) | (0 << 11) | (0 << 7) | (6 << 3) | 0;
+    public const uint IdAa64Mmfr0El1 = (3 << 14) | (0 << 11) | (0 << 7) | (7 << 3) | 0;
+    public const uint CcsidrEl1 = (3 << 14) | (1 << 11) | (0 << 7) | (0 << 3) | 0;
+    public const uint ClidrEl1 = (3 << 14) | (1 << 11) | (0 << 7) | (0 << 3) | 1;
+    public const uint AidrEl1 = (3 << 14) | (1 << 11) | (0 << 7) | (0 << 3) | 7;
+    public const uint CsselrEl1 = (3 << 14) | (2 << 11) | (0 << 7) | (0 << 3) | 0;
+    public const uint CtrEl0 = (3 << 14) | (3 << 11) | (0 << 7) | (0 << 3) | 1;
+    public const uint DczidEl0 = (3 << 14) | (3 << 11) | (0 << 7) | (0 << 3) | 7;
+    public const uint SctlrEl1 = (3 << 14) | (0 << 11) | (1 << 7) | (0 << 3) | 0;
+    public const uint ActlrEl1 = (3 << 14) | (0 << 11) | (1 << 7) | (0 << 3) | 1;
+    public const uint CpacrEl1 = (3 << 14) | (0 << 11) | (1 << 7) | (0 << 3) | 2;
+    public const uint Ttbr0El1 = (3 << 14) | (0 << 11) | (2 << 7) | (0 << 3) | 0;
+    public const uint Ttbr1El1 = (3 << 14) | (0 << 11) | (2 << 7) | (0 << 3) | 1;
+    public const uint TcrEl1 = (3 << 14) | (0 << 11) | (2 << 7) | (0 << 3) | 2;
+    public const uint SpsrEl1 = (3 << 14) | (0 << 11) | (4 << 7) | (0 << 3) | 0;
+    public const uint ElrEl1 = (3 << 14) | (0 << 11) | (4 << 7) | (0 << 3) | 1;
+    public const uint SpEl0 = (3 << 14) | (0 << 11) | (4 << 7) | (1 << 3) | 0;
+    public const uint SpSel = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 0;
+    public const uint CurrentEl = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 2;
+    public const uint IccPmrEl1 = (3 << 14) | (0 << 11) | (4 << 7) | (6 << 3) | 0;
+    public const uint Nzcv = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 0;
+    public const uint Daif = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 1;
+    public const uint Fpcr = (3 << 14) | (3 << 11) | (4 << 7) | (4 << 3) | 0;
+    public const uint Fpsr = (3 << 14) | (3 << 11) | (4 << 7) | (4 << 3) | 1;
+    public const uint Afsr0El1 = (3 << 14) | (0 << 11) | (5 << 7) | (1 << 3) | 0;
+    public const uint Afsr1El1 = (3 << 14) | (0 << 11) | (5 << 7) | (1 << 3) | 1;
+    public const uint EsrEl1 = (3 << 14) | (0 << 11) | (5 << 7) | (2 << 3) | 0;
+    public const uint FarEl1 = (3 << 14) | (0 << 11) | (6 << 7) | (0 << 3) | 0;
+    public const uint ParEl1 = (3 << 14) | (0 << 11) | (7 << 7) | (4 << 3) | 0;
+    public const uint MairEl1 = (3 << 14) | (0 << 11) | (10 << 7) | (2 << 3) | 0;
+    public const uint AmairEl1 = (3 << 14) | (0 << 11) | (10 << 7) | (3 << 3) | 0;
+    public const uint VbarEl1 = (3 << 14) | (0 << 11) | (12 << 7) | (0 << 3) | 0;
+    public const uint IsrEl1 = (3 << 14) | (0 << 11) | (12 << 7) | (1 << 3) | 0;
+    public const uint ContextidrEl1 = (3 << 14) | (0 << 11) | (13 << 7) | (0 << 3) | 1;
+    public const uint TpidrEl1 = (3 << 14) | (0 << 11) | (13 << 7) | (0 << 3) | 4;
+    public const uint TpidrEl0 = (3 << 14) | (3 << 11) | (13 << 7) | (0 << 3) | 2;
+    public const uint TpidrroEl0 = (3 << 14) | (3 << 11) | (13 << 7) | (0 << 3) | 3;
+    public const uint CntkctlEl1 = (3 << 14) | (0 << 11) | (14 << 7) | (1 << 3) | 0;
+    public const uint CntfrqEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (0 << 3) | 0;
+    public const uint CntpctEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (0 << 3) | 1;
+    public const uint CntvctEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (0 << 3) | 2;
+    public const uint CntpTvalEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (2 << 3) | 0;
+    public const uint CntpCtlEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (2 << 3) | 1;
+    public const uint CntpCvalEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (2 << 3) | 2;
+    public const uint CntvTvalEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (3 << 3) | 0;
+    public const uint CntvCtlEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (3 << 3) | 1;
+    public const uint CntvCvalEl0 = (3 << 14) | (3 << 11) | (14 << 7) | (3 << 3) | 2;
+    public const uint MdccintEl1 = (2 << 14) | (0 << 11) | (0 << 7) | (2 << 3) | 0;
+    public const uint MdscrEl1 = (2 << 14) | (0 << 11) | (0 << 7) | (2 << 3) | 2;
+    public const uint MdrarEl1 = (2 << 14) | (0 << 11) | (1 << 7) | (0 << 3) | 0;
+    public const uint OslarEl1 = (2 << 14) | (0 << 11) | (1 << 7) | (0 << 3) | 4;
+    public const uint OslsrEl1 = (2 << 14) | (0 << 11) | (1 << 7) | (1 << 3) | 4;
+    public const uint OsdlrEl1 = (2 << 14) | (0 << 11) | (1 << 7) | (3 << 3) | 4;
+    public const uint DbgprcrEl1 = (2 << 14) | (0 << 11) | (1 << 7) | (4 << 3) | 4;
+    public const uint DbgclaimsetEl1 = (2 << 14) | (0 << 11) | (7 << 7) | (8 << 3) | 6;
+    public const uint DbgclaimclrEl1 = (2 << 14) | (0 << 11) | (7 << 7) | (9 << 3) | 6;
+    public const uint DbgauthstatusEl1 = (2 << 14) | (0 << 11) | (7 << 7) | (14 << 3) | 6;
+    public const uint MdccsrEl0 = (2 << 14) | (3 << 11) | (0 << 7) | (1 << 3) | 0;
+
+    /// <summary>MIDR_EL1 of a Cortex-A57 r1p0.</summary>
+    public const ulong MidrValue = 0x411F_D070;
+
+    /// <summary>
+    /// ID_AA64PFR0_EL1: EL0 and EL1 AArch64 only, no EL2/EL3 (the guest sees none), FP and AdvSIMD
+    /// implemented (0: Cpu/FpSimd), GIC system registers advertised only when an interrupt controller answers them.
+    /// </summary>
+    public const ulong Pfr0Value = 0x0000_0000_0000_0011;
+
+    /// <summary>ID_AA64DFR0_EL1: debug v8, 2 breakpoints, 2 watchpoints, 1 context-aware breakpoint, no PMU.</summary>
+    public const ulong Dfr0Value = 0x0000_0000_0010_1006;
+
+    /// <summary>ID_AA64ISAR0_EL1: CRC32 only.</summary>
+    public const ulong Isar0Value = 0x0000_0000_0001_0000;
+
+    /// <summary>ID_AA64MMFR0_EL1: 40-bit PA, 16-bit ASIDs, little-endian only, 4K/16K/64K granules.</summary>
+    public const ulong Mmfr0Value = 0x0000_0000_0010_0022;
+
+    public const ulong CtrValue = 0x8444_C004;
+    public const ulong ClidrValue = 0x0A20_0023;
+}

@@ -1,0 +1,28 @@
+namespace SoftKvm.X86.Cpu.Translation;
+
+/// <summary>How a block handles one instruction (<see cref="BlockCompiler"/>); <see cref="Stop"/> ends the block before it.</summary>
+internal enum BlockOp
+{
+    Stop,
+    Generic,
+    Nop,
+    Mov,
+    Movzx,
+    Movsx,
+    Lea,
+    Binary,
+    IncDec,
+    Neg,
+    Not,
+    Shift,
+    DoubleShift,
+    Mul,
+    Imul,
+    Setcc,
+    Push,
+    Pop,
+    Jcc,
+    Jmp,
+    Call,
+    Ret,
+}

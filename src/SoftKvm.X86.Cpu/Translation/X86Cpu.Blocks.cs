@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SoftKvm.X86.Cpu.Translation;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>
+/// Translated blocks in the run loop. Where control arrives by a taken branch (or after a block), the
+/// run loop looks the RIP up in a direct-mapped table keyed by RIP, host address of the code and code
+/// size; an entry reached <see cref="TranslationThreshold"/> times is queued for compilation
+/// (<see cref="BlockTranslator"/>) and runs as a block once compiled, whenever the state lets a block
+/// run exactly as the interpreter would (<see cref="BlocksAllowed"/>).
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    /// <summary>Whether new vCPUs translate hot blocks (SOFTKVM_TRANSLATE=0 turns it off, for comparisons).</summary>
+    public static readonly bool DefaultTranslation = Environment.GetEnvironmentVariable("SOFTKVM_TRANSLATE") != "0";
+
+    private const int BlockSlots = 4096;
+    private const int MaxStale = 4;
+
+    private struct BlockSlot
+    {
+        public ulong Rip;
+        public nint Host;
+        public int Bitness;
+        public int Heat;
+        public int Stale;
+        public int Count;
+        public BlockCode? Code;
+        public TranslatedBlock? Block;
+    }
+
+    private BlockSlot[]? _blocks;
+    private readonly ConcurrentQueue<(BlockRequest Request, TranslatedBlock? Block)> _completed = new();
+    private int _completedCount;
+    private bool _lookUp = true;
+    private ulong _resumeRip = ulong.MaxValue;
+    private long _translationTicks;
+
+    /// <summary>Whether this vCPU runs hot code as translated blocks (default <see cref="DefaultTranslation"/>).</summary>
+    public bool Translation { get; set; } = DefaultTranslation;
+
+    /// <summary>Entries into a place before it is compiled (SOFTKVM_TRANSLATE_THRESHOLD; 0 compiles at the first look-up).</summary>
+    public int TranslationThreshold { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("SOFTKVM_TRANSLATE_THRESHOLD"), out int n) && n >= 0 ? n : 50;
+
+    /// <summary>When set, a hot block is compiled on the vCPU thread before it goes on (tests: no timing).</summary>
+    public bool TranslateSynchronously { get; set; }
+
+    /// <summary>Blocks compiled and installed.</summary>
+    public long BlocksTranslated { get; private set; }
+
+    /// <summary>Blocks this vCPU took from the process-wide cache, compiled for another vCPU (of any VM) at the same host address.</summary>
+    public long BlocksShared { get; private set; }
+
+    /// <summary>Instructions retired inside translated blocks.</summary>
+    public long TranslatedInstructions { get; private set; }
+
+    /// <summary>Runs of translated blocks.</summary>
+    public long BlockEntries { get; private set; }
+
+    /// <summary>Blocks dropped because the code they were compiled from changed.</summary>
+    public long StaleBlocks { get; private set; }
+
+    /// <summary>Blocks the runtime refused to compile (the code stays interpreted).</summary>
+    public long TranslationFailures { get; private set; }
+
+    /// <summary>The reason of the last translation failure.</summary>
+    public string? LastTranslationFailure { get; private set; }
+
+    /// <summary>Time spent compiling this vCPU's blocks (on the translator thread).</summary>
+    public TimeSpan TranslationTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _translationTicks));
+
+    internal void RecordTranslationFailure(string message)
+    {
+        LastTranslationFailure = message;
+        TranslationFailures++;
+    }
+
+    internal void AddTranslationTime(long ticks) => Interlocked.Add(ref _translationTicks, ticks);
+
+    internal void CompletedBlock(BlockRequest request, TranslatedBlock? block)
+    {
+        _completed.Enqueue((request, block));
+        Interlocked.Increment(ref _completedCount);
+    }
+
+    /// <summary>
+    /// Whether a block may run now: code of 32 or 64 bits; in 32-bit mode flat CS, DS, ES and SS (base 0,
+    /// 4 GiB limit, DS/ES/SS writable expand-up data, a 32-bit stack); no TF or RF, no armed debug
+    /// breakpoint, no interrupt shadow. Everything a block does not check per instruction holds then.
+    /// </summary>
+    private bool BlocksAllowed()
+    {
+        if ((_regs.Rflags & (Rflags.TF | Rflags.RF)) != 0 || (_regs.Dr7 & 0xFF) != 0 || _shadow != InterruptShadow.None)
+        {
+            return false;
+        }
+
+        if (_bitness == 64)
+        {
+            return true;
+        }
+
+        if (_bitness != 32)
+        {
+            return false;
+        }
+
+        ref var cs = ref _regs.Seg[SegmentIndex.Cs];
+        return cs.Base == 0 && cs.Limit == 0xFFFFFFFF
+            && FlatData(ref _regs.Seg[SegmentIndex.Ds]) && FlatData(ref _regs.Seg[SegmentIndex.Es])
+            && FlatData(ref _regs.Seg[SegmentIndex.Ss]) && _regs.Seg[SegmentIndex.Ss].IsBig;
+    }
+
+    private static bool FlatData(ref SegmentRegister s)
+    {
+        const uint mask = SegmentRegister.Present | SegmentRegister.Unusable | 0x1E;
+        const uint want = SegmentRegister.Present | 0x12; // S=1, data, expand-up, writable
+        return s.Base == 0 && s.Limit == 0xFFFFFFFF && (s.Attributes & mask) == want;
+    }
+
+    /// <summary>
+    /// At a place control arrived at by a branch: runs the compiled block there if there is one and it may
+    /// run; counts the entry otherwise. Returns the instructions the block retired (0: interpret).
+    /// </summary>
+    private long RunBlock(long remaining)
+    {
+        _lookUp = false;
+        if (Volatile.Read(ref _completedCount) != 0)
+        {
+            InstallCompleted();
+        }
+
+        if (!BlocksAllowed())
+        {
+            return 0;
+        }
+
+        ulong rip = _regs.Rip;
+        if (_bitness == 64 && !IsCanonical(rip))
+        {
+            return 0;
+        }
+
+        // Linear = RIP (flat CS). A fetch fault or exit found here is the interpreter's to take, when it fetches.
+        nint host = (nint)TranslateFetch(rip);
+        if (host == 0)
+        {
+            _faulted = false;
+            _exitPending = false;
+            return 0;
+        }
+
+        _blocks ??= new BlockSlot[BlockSlots];
+        ref var slot = ref _blocks[(int)((rip ^ (rip >> 12)) & (BlockSlots - 1))];
+        if (slot.Rip != rip || slot.Host != host || slot.Bitness != _bitness)
+        {
+            slot = new BlockSlot { Rip = rip, Host = host, Bitness = _bitness };
+        }
+
+        if (slot.Code is null)
+        {
+            // At the threshold: the block from the process-wide cache (another vCPU's), or compile it; while it
+            // compiles (here or for another vCPU), look in the cache again every 64 entries.
+            int heat = slot.Heat++;
+            if (heat < TranslationThreshold || slot.Stale >= MaxStale || (heat != TranslationThreshold && (heat & 63) != 0))
+            {
+                return 0;
+            }
+
+            var key = new BlockKey(host, rip, _bitness);
+            if (!TranslateSynchronously && BlockTranslator.TryGet(key, out var shared))
+            {
+                Install(ref slot, shared);
+                BlocksShared++;
+            }
+            else if (heat == TranslationThreshold)
+            {
+                Request(key);
+            }
+
+            if (slot.Code is null)
+            {
+                return 0; // compiling in the background
+            }
+        }
+
+        if (slot.Count > remaining)
+        {
+            return 0;
+        }
+
+        int result = slot.Code(this, remaining);
+        if (result == BlockCompiler.Stale)
+        {
+            StaleBlocks++;
+            BlockTranslator.Forget(new BlockKey(host, rip, _bitness), slot.Block!);
+            slot.Code = null;
+            slot.Block = null;
+            slot.Heat = 0;
+            slot.Stale++;
+            return 0;
+        }
+
+        long retired = result >> 1;
+        BlockEntries++;
+        TranslatedInstructions += retired;
+        InstructionsRetired += retired;
+        _lookUp = (result & 1) == 0;
+        return retired;
+    }
+
+    /// <summary>Drops every translated block of this vCPU (they are compiled again when hot).</summary>
+    public void FlushBlocks()
+    {
+        if (_blocks is not null)
+        {
+            Array.Clear(_blocks);
+        }
+    }
+
+    private void Request(BlockKey key)
+    {
+        var page = new byte[0x1000];
+        int entry = (int)(key.Rip & 0xFFF);
+        Marshal.Copy(key.Host - entry, page, 0, page.Length);
+        var request = new BlockRequest(this, key, page, entry);
+        if (TranslateSynchronously)
+        {
+            CompletedBlock(request, BlockTranslator.Compile(request));
+            InstallCompleted();
+        }
+        else
+        {
+            BlockTranslator.Enqueue(request);
+        }
+    }
+
+    private void Install(ref BlockSlot slot, TranslatedBlock block)
+    {
+        slot.Block = block;
+        slot.Code = block.Code;
+        slot.Count = block.InstructionCount;
+    }
+
+    private void InstallCompleted()
+    {
+        while (_completed.TryDequeue(out var done))
+        {
+            Interlocked.Decrement(ref _completedCount);
+            var (request, block) = done;
+            var key = request.Key;
+            ref var slot = ref _blocks![(int)((key.Rip ^ (key.Rip >> 12)) & (BlockSlots - 1))];
+            if (block is not null && slot.Rip == key.Rip && slot.Host == key.Host && slot.Bitness == key.Bitness)
+            {
+                Install(ref slot, block);
+                BlocksTranslated++;
+            }
+        }
+    }
+
+    /// <summary>Called after every interpreted instruction: a taken branch, an event or an exception makes the next RIP a
+    /// place to look up (not a REP string instruction going round at the same RIP: it never starts a block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void NoteFlow(ulong before)
+    {
+        ulong rip = _regs.Rip;
+        if (rip != before + (ulong)_insn.Length && rip != before)
+        {
+            _lookUp = true;
+        }
+    }
+}

@@ -1,0 +1,234 @@
+using System.Buffers.Binary;
+using SoftKvm.Core;
+using SoftKvm.Core.Io;
+
+namespace SoftKvm.X86.Irqchip;
+
+/// <summary>
+/// The in-kernel I/O APIC (82093AA, as KVM's <c>ioapic.c</c>): 24 pins, IOREGSEL at offset 0x00 and
+/// IOWIN at 0x10 of its MMIO window (0xFEC0_0000), redirection entries with vector, delivery mode,
+/// destination mode, polarity, remote IRR, trigger mode, mask and destination. Edge pins send a message
+/// on a rising edge; level pins while asserted and not waiting for an EOI (remote IRR).
+/// Thread-safe: pins change from device threads, EOIs come from vCPU threads.
+/// </summary>
+public sealed class IoApic : IIoDevice
+{
+    /// <summary>The default base address.</summary>
+    public const ulong DefaultBase = 0xFEC0_0000;
+
+    /// <summary>The size of the MMIO window KVM registers.</summary>
+    public const ulong Size = 0x100;
+
+    /// <summary>The number of pins.</summary>
+    public const int Pins = 24;
+
+    private const ulong Masked = 1UL << 16, RemoteIrr = 1UL << 14, LevelTrigger = 1UL << 15, DeliveryStatus = 1UL << 12;
+
+    private readonly object _lock = new();
+    private readonly X86Irqchip _chip;
+    private readonly ulong[] _redirection = new ulong[Pins];
+    private readonly bool[] _level = new bool[Pins];
+    private uint _select;
+    private uint _id;
+
+    internal IoApic(X86Irqchip chip)
+    {
+        _chip = chip;
+        for (int i = 0; i < Pins; i++)
+        {
+            _redirection[i] = Masked;
+        }
+    }
+
+    /// <summary>The redirection entry of <paramref name="pin"/>.</summary>
+    public ulong GetRedirection(int pin)
+    {
+        lock (_lock)
+        {
+            return _redirection[pin];
+        }
+    }
+
+    /// <inheritdoc />
+    public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
+    {
+        data.Clear();
+        uint value;
+        lock (_lock)
+        {
+            value = (offset & 0xF0) switch
+            {
+                0x00 => _select,
+                0x10 => ReadIndirect(_select),
+                _ => 0,
+            };
+        }
+
+        ulong v = (ulong)value >> (int)((offset & 3) * 8);
+        for (int i = 0; i < data.Length && i < 8; i++)
+        {
+            data[i] = (byte)(v >> (8 * i));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 4 || (offset & 3) != 0)
+        {
+            return; // only 32-bit accesses are defined
+        }
+
+        uint value = BinaryPrimitives.ReadUInt32LittleEndian(data);
+        switch (offset & 0xF0)
+        {
+            case 0x00:
+                lock (_lock)
+                {
+                    _select = value & 0xFF;
+                }
+
+                break;
+            case 0x10:
+                WriteIndirect(value);
+                break;
+            case 0x40:
+                EndOfInterrupt((int)(value & 0xFF)); // the version 0x20 EOI register
+                break;
+        }
+    }
+
+    private uint ReadIndirect(uint index)
+    {
+        switch (index)
+        {
+            case 0: return _id << 24;
+            case 1: return 0x11 | ((uint)(Pins - 1) << 16); // version 0x11, max redirection entry 23
+            case 2: return _id << 24;
+        }
+
+        if (index >= 0x10 && index < 0x10 + 2 * Pins)
+        {
+            ulong e = _redirection[(index - 0x10) >> 1];
+            return (index & 1) == 0 ? (uint)e : (uint)(e >> 32);
+        }
+
+        return 0xFFFF_FFFF;
+    }
+
+    private void WriteIndirect(uint value)
+    {
+        int pin = -1;
+        lock (_lock)
+        {
+            uint index = _select;
+            if (index == 0)
+            {
+                _id = (value >> 24) & 0xF;
+                return;
+            }
+
+            if (index < 0x10 || index >= 0x10 + 2 * Pins)
+            {
+                return;
+            }
+
+            int p = (int)((index - 0x10) >> 1);
+            ulong e = _redirection[p];
+            const ulong readOnly = RemoteIrr | DeliveryStatus;
+            if ((index & 1) == 0)
+            {
+                e = (e & (0xFFFF_FFFF_0000_0000UL | readOnly)) | (value & ~(uint)readOnly);
+            }
+            else
+            {
+                e = (e & 0xFFFF_FFFFUL) | ((ulong)value << 32);
+            }
+
+            if ((e & LevelTrigger) == 0)
+            {
+                e &= ~RemoteIrr;
+            }
+
+            _redirection[p] = e;
+            if ((e & Masked) == 0 && (e & LevelTrigger) != 0 && _level[p] && (e & RemoteIrr) == 0)
+            {
+                pin = p;
+            }
+        }
+
+        if (pin >= 0)
+        {
+            Service(pin);
+        }
+    }
+
+    /// <summary>Sets the level of <paramref name="pin"/> (active high after polarity).</summary>
+    public void SetPin(int pin, bool level)
+    {
+        if ((uint)pin >= Pins)
+        {
+            return;
+        }
+
+        bool fire;
+        lock (_lock)
+        {
+            bool old = _level[pin];
+            _level[pin] = level;
+            ulong e = _redirection[pin];
+            bool isLevel = (e & LevelTrigger) != 0;
+            fire = level && (e & Masked) == 0 && (isLevel ? (e & RemoteIrr) == 0 : !old);
+        }
+
+        if (fire)
+        {
+            Service(pin);
+        }
+    }
+
+    private void Service(int pin)
+    {
+        ApicMessage m;
+        lock (_lock)
+        {
+            ulong e = _redirection[pin];
+            bool isLevel = (e & LevelTrigger) != 0;
+            if (isLevel)
+            {
+                _redirection[pin] = e | RemoteIrr;
+            }
+
+            m = new ApicMessage((uint)(e >> 56), (e & (1UL << 11)) != 0, (ApicDeliveryMode)((e >> 8) & 7), (int)(e & 0xFF), isLevel);
+        }
+
+        _chip.Deliver(m, null);
+    }
+
+    /// <summary>A local APIC's EOI of a level-triggered <paramref name="vector"/>: clears remote IRR and re-fires a still-asserted pin.</summary>
+    public void EndOfInterrupt(int vector)
+    {
+        Span<int> refire = stackalloc int[Pins];
+        int n = 0;
+        lock (_lock)
+        {
+            for (int p = 0; p < Pins; p++)
+            {
+                ulong e = _redirection[p];
+                if ((int)(e & 0xFF) == vector && (e & RemoteIrr) != 0)
+                {
+                    _redirection[p] = e & ~RemoteIrr;
+                    if (_level[p] && (e & Masked) == 0)
+                    {
+                        refire[n++] = p;
+                    }
+                }
+            }
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            Service(refire[i]);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using SoftKvm.Arm64.Tests.Harness;
+using SoftKvm.Core.Run;
+
+namespace SoftKvm.Arm64.Cpu.Tests;
+
+/// <summary>The execution loop and the MMIO exit round trip allocate nothing.</summary>
+public sealed class AllocationTests
+{
+    [Fact]
+    public void HotLoopAndMmioRoundTrips_AllocateNothing()
+    {
+        // 1: ldr x2,[x5]; str x2,[x5,#8]; add x6,x6,#1; ldr w1,[x0] (MMIO); subs x7,x7,#1; b.ne 1b; str x7,[x3]
+        using var m = new TestMachine();
+        var v = m.Start(0xf94000a2u, 0xf90004a2u, 0x910004c6u, 0xb9400001u, 0xf10004e7u, 0x54ffff61u, 0xf9000067u);
+        TestMachine.SetX(v, 0, TestMachine.MmioBase);
+        TestMachine.SetX(v, 3, TestMachine.MarkerBase);
+        TestMachine.SetX(v, 5, TestMachine.RamBase + 0x8000);
+        TestMachine.SetX(v, 7, 2000);
+        v.Cpu.TranslationEnabled = false; // the interpreter (translated loops: TranslationTests)
+
+        // Warm up (JIT, first-touch TLB fills), then measure the same work.
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(RunResult.Ok, v.Run());
+            v.RunState.Mmio.SetValue(1);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            v.Run();
+            v.RunState.Mmio.SetValue(1);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal(1100UL, TestMachine.X(v, 6));
+    }
+}

@@ -69,7 +69,15 @@ public sealed unsafe partial class Arm64Cpu
         yield return new("native_compile_us_median", Us(ticks[ticks.Length / 2]));
         yield return new("native_compile_us_p99", Us(ticks[(int)(ticks.Length * 0.99)]));
         yield return new("native_code_bytes", NativeCodeCache.Instance.CodeBytes);
-        yield return new("native_jump_cache_hits", JumpCacheHits);
+        // Entries through a linked exit: all entries but the run loop's and the jump cache's; the direct
+        // exits not linked yet (Chain) went through the run loop. Rates in thousandths.
+        long hits = JumpCacheHits, misses = NativeExits[(int)NativeExit.JumpCacheMiss];
+        long chained = Math.Max(0, NativeBlockEntries - Counters.TranslatedBlocksRun - hits), unlinked = NativeExits[(int)NativeExit.Chain];
+        yield return new("native_block_entries", NativeBlockEntries);
+        yield return new("native_chained_entries", chained);
+        yield return new("native_chained_per_mille", chained * 1000 / Math.Max(1, chained + unlinked));
+        yield return new("native_jump_cache_hits", hits);
+        yield return new("native_indirect_hits_per_mille", hits * 1000 / Math.Max(1, hits + misses));
         for (int i = 0; i < NativeExits.Length; i++)
         {
             if (NativeExits[i] != 0)
@@ -83,6 +91,9 @@ public sealed unsafe partial class Arm64Cpu
             yield return new($"native_fallback_{op}", count);
         }
     }
+
+    /// <summary>Block entries past their checks (<see cref="NativeContext.BlockEntries"/>).</summary>
+    private long NativeBlockEntries => _context->BlockEntries;
 
     /// <summary>Asks running native code to come back to the run loop at its next block entry or backward branch (any thread).</summary>
     public void RequestExit() => Volatile.Write(ref _context->ExitRequest, 1);

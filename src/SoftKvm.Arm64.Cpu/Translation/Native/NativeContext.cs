@@ -67,6 +67,9 @@ internal unsafe struct NativeContext
 
     /// <summary>Indirect branches the jump cache resolved in native code (for the profile).</summary>
     public long JumpCacheHits;
+
+    /// <summary>Block entries past their checks, from the run loop, the jump cache or a linked exit (for the profile).</summary>
+    public long BlockEntries;
 }
 
 /// <summary>The helpers' addresses, one slot per <see cref="NativeHelper"/>.</summary>
@@ -167,6 +170,9 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.JumpCacheHits"/>.</summary>
     public static readonly int JumpCacheHits = Offset(c => (byte*)&c->JumpCacheHits);
+
+    /// <summary><see cref="NativeContext.BlockEntries"/>.</summary>
+    public static readonly int BlockEntries = Offset(c => (byte*)&c->BlockEntries);
 
     /// <summary><see cref="NativeContext.SavedStack"/>.</summary>
     public static readonly int SavedStack = Offset(c => (byte*)&c->SavedStack);

@@ -71,6 +71,7 @@ internal sealed unsafe partial class X64Lowering
         _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
         _asm.Jcc(Cc.S, check);
         EmitStaleCheck(stale);
+        _asm.AluMemImm(Alu.Add, Ctx(ContextOffsets.BlockEntries), 1, 8);
         LoadMapped();
         _asm.Ret();
 

@@ -3,14 +3,51 @@ using SoftKvm.Arm64.Cpu.Decoder;
 namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 /// <summary>
-/// C4.1.88 Loads and stores of general registers (register, pair and literal forms). FP/SIMD registers,
-/// exclusives and acquire/release forms go to the interpreter. A native access takes the software-TLB fast
+/// C4.1.88 Loads and stores of general registers (register, pair and literal forms, LDAR and STLR).
+/// FP/SIMD registers, exclusives and the other acquire/release forms go to the interpreter. A native access takes the software-TLB fast
 /// path; anything else (a miss, MMIO, a fault, a page-crossing or misaligned access) runs the whole
 /// instruction in the interpreter, so the syndromes and the order of effects are the interpreter's.
 /// </summary>
 internal sealed partial class A64IrBuilder
 {
     private static long SignExtend(ulong value, int bits) => (long)(value << (64 - bits)) >> (64 - bits);
+
+    /// <summary>
+    /// LDAR, STLR: an access that is always alignment checked. On the x86-64 host (TSO) a load already has
+    /// acquire and a store release semantics; a fence after STLR keeps it before a later LDAR (RCsc), as
+    /// the interpreter's barriers do.
+    /// </summary>
+    private bool LoadStoreOrdered(A64Op op)
+    {
+        int size = (int)(_word >> 30);
+        int rt = Rd, rn = Rn;
+        bool load = op == A64Op.Ldar;
+        var access = new IrInstruction
+        {
+            Op = load ? IrOpcode.Load : IrOpcode.Store,
+            A = XOrSp(rn),
+            SpBase = rn == 31,
+            Size = (byte)(1 << size),
+            W64 = size == 3,
+            Aligned = true,
+        };
+        if (load)
+        {
+            access.Dst = DstX(rt);
+        }
+        else
+        {
+            access.C = X(rt);
+        }
+
+        Add(access);
+        if (!load)
+        {
+            Add(new IrInstruction { Op = IrOpcode.Fence });
+        }
+
+        return true;
+    }
 
     private bool LoadStoreRegister(A64Op op)
     {

@@ -89,6 +89,9 @@ internal struct IrInstruction
     /// <summary>An unprivileged access (LDTR/STTR at EL1).</summary>
     public bool Unprivileged;
 
+    /// <summary>An access that must be aligned whatever SCTLR_EL1.A says (LDAR, STLR): a misaligned one takes the slow path.</summary>
+    public bool Aligned;
+
     /// <summary>The exit the builder added where an instruction falls through to one outside the block.</summary>
     public bool Fallthrough;
 

@@ -45,7 +45,7 @@ internal sealed unsafe partial class X64Lowering
 
         ComputeAddress(op);
 
-        EmitTlbCheck(store, total, size, op.Unprivileged, slow);
+        EmitTlbCheck(store, total, size, op.Unprivileged, slow, op.Aligned);
 
         // rax = the host address: the access itself.
         if (store)
@@ -84,14 +84,15 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>
     /// The TLB fast path for the guest address in rax: rcx = the entry of its page, rdx = the tag the
     /// entry must hold (of the page of the access's last byte, or with alignment checked, of its last
-    /// element, its low address bits kept); rax = the host address. Else to <paramref name="slow"/>.
+    /// element, its low address bits kept; always so when <paramref name="aligned"/>); rax = the host
+    /// address. Else to <paramref name="slow"/>.
     /// </summary>
-    private void EmitTlbCheck(bool store, int total, int size, bool unprivileged, AsmLabel slow)
+    private void EmitTlbCheck(bool store, int total, int size, bool unprivileged, AsmLabel slow, bool aligned = false)
     {
         _asm.Mov(Reg.Rcx, Reg.Rax, false);
         _asm.ShiftImm(Shift.Shr, Reg.Rcx, 12 - TlbEntryShift, false);
         _asm.AluImm(Alu.And, Reg.Rcx, ((1 << 10) - 1) << TlbEntryShift, false);
-        if ((_b.Mode & BlockMode.Unaligned) != 0)
+        if ((_b.Mode & BlockMode.Unaligned) != 0 && !aligned)
         {
             // The page of the last byte: an access crossing into the next page misses.
             if (total > 1)

@@ -4,7 +4,8 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 /// <summary>
 /// C4.1.88 Loads and stores of general registers (register, pair and literal forms, LDAR and STLR).
-/// FP/SIMD registers, exclusives and the other acquire/release forms go to the interpreter. A native access takes the software-TLB fast
+/// FP/SIMD registers, exclusives and the other acquire/release forms go to the interpreter. A native
+/// access takes the software-TLB fast
 /// path; anything else (a miss, MMIO, a fault, a page-crossing or misaligned access) runs the whole
 /// instruction in the interpreter, so the syndromes and the order of effects are the interpreter's.
 /// </summary>

@@ -20,35 +20,29 @@ public struct CpuProfileCounters
     /// <summary>Stores that left the write TLB: a miss, a page-crossing access, MMIO, a fault or dirty logging.</summary>
     public long WriteSlowPaths;
 
-    /// <summary>Hot branch targets compiled to translated blocks.</summary>
+    /// <summary>Blocks translated to native code (each at its first execution).</summary>
     public long BlocksTranslated;
-
-    /// <summary>Optimized compilations of translated blocks (of blocks whose quick code ran long enough, or of new blocks when every block is optimized at once).</summary>
-    public long BlocksOptimized;
 
     /// <summary>Instructions in the blocks translated (their total size).</summary>
     public long TranslatedBlockInstructions;
 
-    /// <summary>Time spent translating blocks (building and compiling their host methods, quick and optimized), in microseconds.</summary>
+    /// <summary>Time spent translating blocks (discovery, IR, passes, x86-64 code, publishing), in microseconds.</summary>
     public long TranslationMicroseconds;
 
-    /// <summary>Blocks whose host method the runtime refused (a translator bug; they stay interpreted or quick).</summary>
+    /// <summary>Translations that found the code cache full (a flush follows; the instruction is interpreted meanwhile).</summary>
     public long TranslationFailures;
 
     /// <summary>Translated blocks dropped because the guest changed their code.</summary>
     public long BlocksInvalidated;
 
-    /// <summary>Entries into translated blocks from the run loop (each one fetch and one block lookup for the whole block).</summary>
+    /// <summary>Entries into native code from the run loop (each one fetch and one block lookup; the code then runs on through linked exits and the jump cache).</summary>
     public long TranslatedBlocksRun;
 
-    /// <summary>Optimized blocks entered straight from the end of another, without the run loop.</summary>
+    /// <summary>Exits linked to the block of their target (after which they go straight on, without the run loop).</summary>
     public long BlocksChained;
 
-    /// <summary>Instructions retired inside translated blocks (fetched and decoded once per block).</summary>
+    /// <summary>Instructions retired in native code.</summary>
     public long TranslatedInstructions;
-
-    /// <summary>The part of <see cref="TranslatedInstructions"/> retired in optimized blocks.</summary>
-    public long OptimizedInstructions;
 
     /// <summary>Whole-TLB flushes (TLBI, TTBR/SCTLR changes, memory slot changes).</summary>
     public long TlbFlushes;

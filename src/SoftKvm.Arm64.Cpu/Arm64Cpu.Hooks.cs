@@ -1,5 +1,6 @@
 using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Cpu.Translation;
+using SoftKvm.Arm64.Cpu.Translation.Native;
 using SoftKvm.Core.Hooks;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -51,7 +52,7 @@ public sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// The bytes of the basic block at <paramref name="pc"/>: up to and including the first instruction that
-    /// leaves the straight-line flow (a branch, or what ends a translated run, <see cref="BlockCompiler.EndsRun"/>),
+    /// leaves the straight-line flow (a branch, or what ends a translated run, <see cref="BlockDiscovery.LeavesStraightLine"/>),
     /// within the page; 4 when the code cannot be read without a fault (the fetch then takes it).
     /// </summary>
     private int BlockSizeAt(ulong pc)
@@ -66,7 +67,7 @@ public sealed unsafe partial class Arm64Cpu
         for (int i = 0; i < left; i++)
         {
             A64Op op = A64Decoder.Decode(((uint*)host)[i]);
-            if (BlockCompiler.IsDirectBranch(op) || BlockCompiler.EndsRun(op))
+            if (BlockDiscovery.IsDirectBranch(op) || BlockDiscovery.LeavesStraightLine(op))
             {
                 return 4 * (i + 1);
             }

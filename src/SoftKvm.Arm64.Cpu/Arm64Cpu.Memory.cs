@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>One software-TLB entry: a 4 KiB guest-virtual page mapped to host memory.</summary>
 internal struct TlbEntry
 {
-    /// <summary>Page VA | (ASID context &lt;&lt; 2) | (EL + 1); 0 = empty.</summary>
+    /// <summary>Page VA | (ASID context &lt;&lt; 5) | ((EL + 1) &lt;&lt; 3); 0 = empty.</summary>
     public ulong Tag;
 
     /// <summary>Host address minus guest VA for the page.</summary>
@@ -38,14 +38,14 @@ public sealed unsafe partial class Arm64Cpu
     private const int TlbMask = (1 << TlbBits) - 1;
     private const int DecodeCacheBits = 14;
 
-    private readonly TlbEntry[] _readTlb = new TlbEntry[1 << TlbBits];
-    private readonly TlbEntry[] _writeTlb = new TlbEntry[1 << TlbBits];
-    private readonly TlbEntry[] _execTlb = new TlbEntry[1 << TlbBits];
+    private readonly TlbEntry[] _readTlb = GC.AllocateArray<TlbEntry>(1 << TlbBits, pinned: true);
+    private readonly TlbEntry[] _writeTlb = GC.AllocateArray<TlbEntry>(1 << TlbBits, pinned: true);
+    private readonly TlbEntry[] _execTlb = GC.AllocateArray<TlbEntry>(1 << TlbBits, pinned: true);
     private readonly ulong[] _decodeCache = new ulong[1 << DecodeCacheBits];
     private long _memoryGeneration;
     private long _tlbEpoch;
-    private ulong _tagEl = 2;
-    private ulong _tagUnprivileged = 1;
+    private ulong _tagEl = 2UL << ElShift;
+    private ulong _tagUnprivileged = 1UL << ElShift;
 
     /// <summary>Drops every cached translation (TLBI, memory slot change, dirty-log harvest).</summary>
     public void FlushTlb()
@@ -61,11 +61,11 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>
-    /// The TLB tag's low bits: EL + 1, or 3 for EL1 with PSTATE.PAN set, so entries filled under PAN (with
+    /// The TLB tag's EL field (bits 4:3): EL + 1, or 3 for EL1 with PSTATE.PAN set, so entries filled under PAN (with
     /// its permission check) and without it never hit for each other. Engines that inline the TLB compare
     /// against this field and so honour PAN without knowing of it.
     /// </summary>
-    private void UpdateTagEl() => _tagEl = _contextTag | (PanActive ? 3UL : (ulong)State.El + 1);
+    private void UpdateTagEl() => _tagEl = _contextTag | ((PanActive ? 3UL : (ulong)State.El + 1) << ElShift);
 
     /// <summary>Whether privileged data accesses are PAN-checked now (EL1 and PSTATE.PAN).</summary>
     private bool PanActive => State.El == 1 && (State.PstateFlags & Psr.Pan) != 0;
@@ -428,15 +428,21 @@ public sealed unsafe partial class Arm64Cpu
 
         if (!_hwWatchpointsArmed && MayCache(va, kind))
         {
-            var tlb = kind == AccessKind.Write ? _writeTlb : _readTlb;
-            int index = (int)(va >> 12) & TlbMask;
-            ref TlbEntry e = ref tlb[index];
-            e.Tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
-            e.Delta = (long)(host - (pa & 0xFFF)) - (long)(va & ~0xFFFUL);
-            NoteFill(kind == AccessKind.Write ? _writeInfo : _readInfo, index);
+            FillTlb(kind == AccessKind.Write ? _writeTlb : _readTlb, kind == AccessKind.Write ? _writeInfo : _readInfo,
+                va, host, pa, unprivileged ? _tagUnprivileged : _tagEl);
         }
 
         return host;
+    }
+
+    /// <summary>Maps the page of <paramref name="va"/> (host <paramref name="host"/> for IPA <paramref name="pa"/>) in <paramref name="tlb"/>.</summary>
+    private void FillTlb(TlbEntry[] tlb, byte[] info, ulong va, byte* host, ulong pa, ulong tagEl)
+    {
+        int index = (int)(va >> 12) & TlbMask;
+        ref TlbEntry e = ref tlb[index];
+        e.Tag = (va & ~0xFFFUL) | tagEl;
+        e.Delta = (long)(host - (pa & 0xFFF)) - (long)(va & ~0xFFFUL);
+        NoteFill(info, index);
     }
 
     /// <summary>

@@ -6,8 +6,9 @@ namespace SoftKvm.Arm64.Cpu;
 /// ASIDs and TLB maintenance for the software TLB (Arm ARM D8.13, D8.14). The ASID of EL1&amp;0 comes
 /// from TTBR1_EL1 or TTBR0_EL1 per TCR_EL1.A1, 16 bits when TCR_EL1.AS = 1 (ID_AA64MMFR0_EL1.ASIDBits
 /// advertises 16) and 8 bits otherwise. Entries are tagged so that the hot path still compares one word:
-/// the tag's low 12 bits hold (context &lt;&lt; 2) | (EL + 1), where a context is a small number (1..1023)
-/// standing for one ASID since the last full flush. Running out of contexts flushes everything, which a
+/// the tag's low 12 bits hold (context &lt;&lt; 5) | ((EL + 1) &lt;&lt; 3), where a context is a small number
+/// (1..127) standing for one ASID since the last full flush; bits 2:0 stay 0, so that native code folds an
+/// access's alignment into the tag compare (the address's low bits kept: a misaligned access misses). Running out of contexts flushes everything, which a
 /// TLB may always do. A translation from a global leaf (nG = 0) is tagged with the context it was filled
 /// under like any other (it is refilled after an ASID switch) but is marked global in a side array, so
 /// TLBI ASIDE1 leaves it and TLBI VAE1 of any ASID removes it. The side array also keeps the block size
@@ -17,7 +18,13 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 public sealed partial class Arm64Cpu
 {
-    private const int ContextCount = 1 << 10;
+    private const int ContextCount = 1 << 7;
+
+    /// <summary>Where the ASID context sits in a tag (above the EL field at bits 4:3; bits 2:0 are 0).</summary>
+    private const int ContextShift = 5;
+
+    /// <summary>Where EL + 1 sits in a tag.</summary>
+    private const int ElShift = 3;
     private const byte InfoGlobal = 0x80;
     private const byte InfoShiftMask = 0x7F;
     private const ulong TlbiPageMask = 0x00FF_FFFF_FFFF_F000UL;
@@ -76,8 +83,8 @@ public sealed partial class Arm64Cpu
             _contextAsid[context] = (ushort)asid;
         }
 
-        _contextTag = (ulong)context << 2;
-        _tagUnprivileged = _contextTag | 1;
+        _contextTag = (ulong)context << ContextShift;
+        _tagUnprivileged = _contextTag | (1UL << ElShift);
         UpdateTagEl();
     }
 
@@ -164,7 +171,7 @@ public sealed partial class Arm64Cpu
         for (int i = 0; i < tlb.Length; i++)
         {
             ulong tag = tlb[i].Tag;
-            if (tag != 0 && (int)((tag >> 2) & (ContextCount - 1)) == context && (info[i] & InfoGlobal) == 0)
+            if (tag != 0 && (int)((tag >> ContextShift) & (ContextCount - 1)) == context && (info[i] & InfoGlobal) == 0)
             {
                 tlb[i].Tag = 0;
             }
@@ -216,7 +223,7 @@ public sealed partial class Arm64Cpu
             return;
         }
 
-        if (context == -1 || (entry & InfoGlobal) != 0 || (int)((tag >> 2) & (ContextCount - 1)) == context)
+        if (context == -1 || (entry & InfoGlobal) != 0 || (int)((tag >> ContextShift) & (ContextCount - 1)) == context)
         {
             tlb[i].Tag = 0;
         }

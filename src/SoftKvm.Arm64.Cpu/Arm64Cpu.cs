@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Cpu.Translation;
+using SoftKvm.Arm64.Cpu.Translation.Native;
 using SoftKvm.Core.Memory;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -14,8 +15,14 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 public sealed unsafe partial class Arm64Cpu
 {
-    /// <summary>The architectural state.</summary>
-    public CpuState State;
+    /// <summary>The architectural state, in the native context (memory that does not move, which generated code addresses).</summary>
+    public ref CpuState State => ref _context->State;
+
+    /// <summary>The pinned block that holds <see cref="_context"/> (owned here, freed with the CPU).</summary>
+    private readonly byte[] _contextMemory = GC.AllocateArray<byte>(sizeof(NativeContext) + 64, pinned: true);
+
+    /// <summary>The state generated code reads and writes (<see cref="NativeContext"/>), 64-byte aligned in <see cref="_contextMemory"/>.</summary>
+    private readonly NativeContext* _context;
 
     /// <summary>The syndrome of the last <see cref="CpuExit.DataAbort"/>.</summary>
     public TrapInfo Trap;
@@ -46,6 +53,9 @@ public sealed unsafe partial class Arm64Cpu
         _features = _model.Features;
         _pstateFlagsMask = (Has(CpuFeatures.Ssbs) ? Psr.Ssbs : 0) | (Has(CpuFeatures.Dit) ? Psr.Dit : 0)
             | (Has(CpuFeatures.Pan) ? Psr.Pan : 0) | (Has(CpuFeatures.Uao) ? Psr.Uao : 0);
+        _context = (NativeContext*)(((nint)Unsafe.AsPointer(ref _contextMemory[0]) + 63) & ~(nint)63);
+        InitializeNative();
+        shared.Register(this);
         Reset();
     }
 
@@ -163,10 +173,15 @@ public sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// Runs guest instructions until a trap, an exception that needs the hypervisor, a non-zero request
-    /// word, or <paramref name="budget"/> instructions.
+    /// word, or <paramref name="budget"/> instructions: as native code (Translation/Native) where the host
+    /// allows it and <see cref="TranslationEnabled"/>, else interpreted.
     /// </summary>
+    public CpuExit Run(ref int requests, long budget) =>
+        TranslationEnabled && NativeSupported ? RunNative(ref requests, budget) : RunInterpreter(ref requests, budget);
+
+    /// <summary>The interpreter: fetch through the execute TLB, decode through the decode cache, dispatch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // one steady code shape, not tiered on a profile
-    public CpuExit Run(ref int requests, long budget)
+    private CpuExit RunInterpreter(ref int requests, long budget)
     {
         if (_memoryGeneration != _memory.Generation)
         {
@@ -176,9 +191,8 @@ public sealed unsafe partial class Arm64Cpu
         // The hypervisor may have changed the exception level between runs (an injected exception, PSTATE).
         NoteExceptionLevel();
 
-        // At a branch target (or after an exception or a block) a translated block may start here.
+        // At a branch target, after an exception, or at the start of a run (the block hooks' "flow arrived").
         bool blockEntry = true;
-        _chainDepth = 0;
         while (true)
         {
             if (Volatile.Read(ref requests) != 0)
@@ -219,63 +233,7 @@ public sealed unsafe partial class Arm64Cpu
                 continue;
             }
 
-            if (blockEntry)
-            {
-                blockEntry = false;
-                TranslatedBlock? block;
-                if (MayRunTranslated && budget >= BlockCompiler.MaxInstructions
-                    && (block = FindBlock(host, pc)) is not null)
-                {
-                    int result = block.Run(this, pc, ref requests, BlockLimit(block, budget));
-                    if (result == BlockCompiler.Stale)
-                    {
-                        // The guest changed the code: drop the block, and run a new one if this entry
-                        // is (still) hot enough for one at once, else interpret.
-                        DropStaleBlock(host);
-                        if ((block = FindBlock(host, pc)) is null
-                            || (result = block.Run(this, pc, ref requests, BlockLimit(block, budget))) == BlockCompiler.Stale)
-                        {
-                            goto Interpret;
-                        }
-                    }
-
-                    int retired = result >> 2;
-                    Retired += retired;
-                    NoteExceptionLevel();
-                    Counters.TranslatedBlocksRun++;
-                    Counters.TranslatedInstructions += retired;
-                    if (block.Optimized)
-                    {
-                        Counters.OptimizedInstructions += retired;
-                    }
-                    else
-                    {
-                        HeatQuickBlock(block.Source, retired);
-                    }
-                    budget -= retired;
-                    blockEntry = true;
-                    Flow flow = (Flow)(result & 3);
-                    if (flow == Flow.Exception)
-                    {
-                        continue;
-                    }
-
-                    if (flow == Flow.Trap)
-                    {
-                        return _pendingExit;
-                    }
-
-                    if (_reevaluate)
-                    {
-                        _reevaluate = false;
-                        return CpuExit.Reevaluate;
-                    }
-
-                    continue;
-                }
-            }
-
-        Interpret:
+            blockEntry = false;
             uint insn = *host;
             switch (OpDispatch.Handlers[(int)DecodeCached(host, insn)](this, insn))
             {
@@ -412,8 +370,7 @@ public sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// For each condition code, a 16-bit mask (little-endian byte pairs): bit k set when the condition
-    /// holds for NZCV == k, so a check is one load and a shift, with no data-dependent branches. Constant
-    /// data, so the JIT folds the load when the condition is a constant (translated blocks);
+    /// holds for NZCV == k, so a check is one load and a shift, with no data-dependent branches;
     /// <see cref="ConditionTableIsExact"/> checks it against <see cref="EvaluateCondition"/> (the Arm ARM's
     /// ConditionHolds). Bytes rather than <c>ushort</c>: a constant span of any other element type is
     /// created through its field handle in unoptimized (Debug) code, which allocates on every check.

@@ -20,7 +20,7 @@ public sealed partial class Arm64Cpu
         return Flow.Jump;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.B, A64Op.Bl)]
     private Flow BranchImmediate(uint insn, A64Op op)
@@ -35,7 +35,7 @@ public sealed partial class Arm64Cpu
         return Flow.Jump;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Br, A64Op.Blr, A64Op.Ret)]
     private Flow BranchRegister(uint insn, A64Op op)
@@ -50,7 +50,7 @@ public sealed partial class Arm64Cpu
         return Flow.Jump;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Cbz, A64Op.Cbnz)]
     private Flow CompareAndBranch(uint insn, A64Op op)
@@ -72,7 +72,7 @@ public sealed partial class Arm64Cpu
         return Flow.Jump;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Tbz, A64Op.Tbnz)]
     private Flow TestAndBranch(uint insn, A64Op op)

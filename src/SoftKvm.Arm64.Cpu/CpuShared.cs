@@ -25,50 +25,26 @@ public sealed class CpuShared
     /// <summary>Serialises STXP of two doublewords (no 128-bit compare-and-swap on the host).</summary>
     public object PairLock { get; } = new();
 
-    /// <summary>
-    /// The translated blocks of this VM, indexed by the host address of their first instruction (see
-    /// Arm64Cpu.Blocks.cs): shared, because the code of a block does not depend on the PE that runs it.
-    /// A slot holds one reference, so a PE reads a whole block or none.
-    /// </summary>
-    internal Translation.TranslatedBlock?[] Blocks { get; } = new Translation.TranslatedBlock?[1 << BlockCacheBits];
-
-    /// <summary>log2 of the number of slots in <see cref="Blocks"/>.</summary>
-    public const int BlockCacheBits = 14;
-
-    /// <summary>The translated entry at <paramref name="host"/>, if the cache holds one.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal unsafe Translation.TranslatedBlock? FindEntry(uint* host)
-    {
-        Translation.TranslatedBlock? entry = Volatile.Read(ref Blocks[BlockSlot(host)]);
-        return entry is not null && entry.Host == host ? entry : null;
-    }
-
-    /// <summary>Puts <paramref name="entry"/> in the cache (replacing whatever shared its slot).</summary>
-    internal unsafe void Install(Translation.TranslatedBlock entry) => Volatile.Write(ref Blocks[BlockSlot(entry.Host)], entry);
-
-    /// <summary>Drops the entry at <paramref name="host"/> (its block went stale).</summary>
-    internal unsafe void Drop(uint* host)
-    {
-        ref Translation.TranslatedBlock? slot = ref Blocks[BlockSlot(host)];
-        Translation.TranslatedBlock? entry = Volatile.Read(ref slot);
-        if (entry is not null && entry.Host == host)
-        {
-            Interlocked.CompareExchange(ref slot, null, entry);
-        }
-    }
-
-    /// <summary>The cache slot of the entry at <paramref name="host"/>.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal static unsafe int BlockSlot(uint* host) => (int)((nuint)host >> 2) & ((1 << BlockCacheBits) - 1);
-
     /// <summary>The broadcast TLB invalidation epoch.</summary>
     public long TlbEpoch => Volatile.Read(ref _tlbEpoch);
 
     /// <summary>Serialises recording and replaying broadcast TLB invalidations.</summary>
     public object TlbiLock { get; } = new();
 
+    private readonly List<Arm64Cpu> _pes = [];
+
+    /// <summary>Adds a PE of the VM (its native code is asked to stop at every broadcast invalidation).</summary>
+    public void Register(Arm64Cpu pe)
+    {
+        lock (TlbiLock)
+        {
+            _pes.Add(pe);
+        }
+    }
+
     /// <summary>
-    /// Records a broadcast TLB invalidation (the TLBI's op2 and its Xt operand) and returns the new epoch.
+    /// Records a broadcast TLB invalidation (the TLBI's op2 and its Xt operand) and returns the new epoch;
+    /// native code running on the other PEs returns to its run loop, which replays it.
     /// </summary>
     public long BroadcastTlbi(int op2, ulong operand)
     {
@@ -77,6 +53,11 @@ public sealed class CpuShared
             long epoch = _tlbEpoch + 1;
             _tlbiRing[epoch & (TlbiRingSize - 1)] = (op2, operand);
             Volatile.Write(ref _tlbEpoch, epoch);
+            foreach (Arm64Cpu pe in _pes)
+            {
+                pe.RequestExit();
+            }
+
             return epoch;
         }
     }

@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>C4.1.86 Data processing -- immediate: PC-relative addressing, add/subtract, logical, move wide, bitfield, extract.</summary>
 public sealed partial class Arm64Cpu
 {
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Adr)]
     private Flow Adr(uint insn)
@@ -17,7 +17,7 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Adrp)]
     private Flow Adrp(uint insn)
@@ -27,7 +27,7 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.AddImm, A64Op.AddsImm, A64Op.SubImm, A64Op.SubsImm)]
     private Flow AddSubImmediate(uint insn)
@@ -103,7 +103,7 @@ public sealed partial class Arm64Cpu
         return true;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.AndImm, A64Op.OrrImm, A64Op.EorImm, A64Op.AndsImm)]
     private Flow LogicalImmediate(uint insn)
@@ -147,7 +147,7 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Movn, A64Op.Movz, A64Op.Movk)]
     private Flow MoveWide(uint insn, A64Op op)
@@ -172,7 +172,7 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Sbfm, A64Op.Bfm, A64Op.Ubfm)]
     private Flow Bitfield(uint insn, A64Op op)
@@ -225,7 +225,7 @@ public sealed partial class Arm64Cpu
         return BitOperations.RotateRight(value, amount);
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Extr)]
     private Flow Extract(uint insn)

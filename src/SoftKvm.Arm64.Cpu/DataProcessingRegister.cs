@@ -31,7 +31,7 @@ public sealed partial class Arm64Cpu
         };
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.AndShifted, A64Op.BicShifted, A64Op.OrrShifted, A64Op.OrnShifted, A64Op.EorShifted, A64Op.EonShifted, A64Op.AndsShifted, A64Op.BicsShifted)]
     private Flow LogicalShifted(uint insn)
@@ -73,7 +73,7 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.AddShifted, A64Op.AddsShifted, A64Op.SubShifted, A64Op.SubsShifted)]
     private Flow AddSubShifted(uint insn)
@@ -114,7 +114,7 @@ public sealed partial class Arm64Cpu
         return v << shift;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.AddExt, A64Op.AddsExt, A64Op.SubExt, A64Op.SubsExt)]
     private Flow AddSubExtended(uint insn)
@@ -179,7 +179,7 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Csel, A64Op.Csinc, A64Op.Csinv, A64Op.Csneg)]
     private Flow ConditionalSelect(uint insn, A64Op op)
@@ -206,7 +206,7 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Udiv, A64Op.Sdiv)]
     private Flow Divide(uint insn, A64Op op)
@@ -252,7 +252,7 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Lslv, A64Op.Lsrv, A64Op.Asrv, A64Op.Rorv)]
     private Flow ShiftVariable(uint insn, A64Op op)
@@ -265,7 +265,8 @@ public sealed partial class Arm64Cpu
         return Flow.Next;
     }
 
-    private static readonly uint[] s_crc32Table = MakeCrcTable(0xEDB88320u);
+    /// <summary>The CRC-32 byte table (bit-reflected polynomial 0xEDB88320), which native code slices from too.</summary>
+    internal static readonly uint[] Crc32Table = MakeCrcTable(0xEDB88320u);
     private static readonly uint[] s_crc32cTable = MakeCrcTable(0x82F63B78u);
 
     private static uint[] MakeCrcTable(uint poly)
@@ -295,7 +296,7 @@ public sealed partial class Arm64Cpu
             return Undefined();
         }
 
-        var table = op == A64Op.Crc32 ? s_crc32Table : s_crc32cTable;
+        var table = op == A64Op.Crc32 ? Crc32Table : s_crc32cTable;
         uint acc = (uint)X((int)(insn >> 5) & 31);
         ulong data = X((int)(insn >> 16) & 31);
         for (int i = 0; i < (1 << sz); i++)
@@ -350,7 +351,7 @@ public sealed partial class Arm64Cpu
         return System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.Madd, A64Op.Msub, A64Op.Smaddl, A64Op.Smsubl, A64Op.Smulh, A64Op.Umaddl, A64Op.Umsubl, A64Op.Umulh)]
     private Flow DataProcessing3Source(uint insn, A64Op op)

@@ -47,7 +47,7 @@ public sealed unsafe partial class Arm64Cpu
         return false;
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.LdStUnscaled, A64Op.LdStPost, A64Op.LdStUnpriv, A64Op.LdStPre, A64Op.LdStRegOffset, A64Op.LdStUnsignedOffset)]
     private Flow LoadStoreRegister(uint insn, A64Op op)
@@ -243,7 +243,7 @@ public sealed unsafe partial class Arm64Cpu
         return Write(address, bytes, State.V[2 * rt], 0);
     }
 
-    // Inlined into translated blocks, where the constant instruction word folds its decoding away.
+    // Inlined into the op's dispatch method (OpDispatch), which then is the handler itself.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     [A64Handler(A64Op.LdStPairNoAlloc, A64Op.LdStPairPost, A64Op.LdStPairOffset, A64Op.LdStPairPre)]
     private Flow LoadStorePair(uint insn, A64Op op)

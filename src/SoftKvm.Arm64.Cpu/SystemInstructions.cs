@@ -177,6 +177,12 @@ public sealed unsafe partial class Arm64Cpu
 
         HookAccess(AccessKind.Write, block, 64, 0);
         new Span<byte>(host, 64).Clear();
+        if (!_hwWatchpointsArmed)
+        {
+            // The block is writable RAM: the write TLB may map its page (for the next DC ZVA or store).
+            FillTlb(_writeTlb, _writeInfo, block, host, pa, _tagEl);
+        }
+
         return Flow.Next;
     }
 

@@ -9,9 +9,9 @@ using static SoftKvm.Arm64.Tests.Harness.TestMachine;
 namespace SoftKvm.Arm64.Cpu.Tests;
 
 /// <summary>
-/// Block translation cannot be told apart from the interpreter: the same state and retired count,
-/// traps and exceptions at the right instruction, stale code never run, requests honoured inside
-/// a translated loop, and no allocation once the blocks exist.
+/// Native blocks cannot be told apart from the interpreter: the same state and retired count, traps and
+/// exceptions at the right instruction, stale code never run (also through linked exits), requests
+/// honoured inside a native loop, and no allocation once the blocks exist.
 /// </summary>
 public sealed class TranslationTests
 {
@@ -23,23 +23,11 @@ public sealed class TranslationTests
         0xf82678a4u, 0x924008e6u, 0x9a841068u, 0xf10004e7u, 0x54fffee1u, 0xf9000128u,
     ];
 
-    /// <summary>
-    /// Translates every block at its first entry, on the vCPU's thread: quickly compiled, or optimized
-    /// at once, or (<paramref name="optimizeAfter"/>) quickly and then optimized after that many instructions.
-    /// </summary>
-    private static void TranslateAtOnce(Arm64Vcpu v, bool optimized, bool enabled = true, int? optimizeAfter = null)
-    {
-        v.Cpu.TranslationEnabled = enabled;
-        v.Cpu.TranslationThreshold = 1;
-        v.Cpu.TranslateInBackground = false;
-        v.Cpu.OptimizationThreshold = optimizeAfter ?? (optimized ? 0 : int.MaxValue);
-    }
-
-    private static (ulong[] Registers, long Retired, byte[] Stores) RunMixedLoop(bool translate, bool optimized = false, int? optimizeAfter = null)
+    private static (ulong[] Registers, long Retired, byte[] Stores) RunMixedLoop(bool translate)
     {
         using var m = new TestMachine();
         var v = m.Start(s_mixedLoop);
-        TranslateAtOnce(v, optimized, translate, optimizeAfter);
+        v.Cpu.TranslationEnabled = translate;
         var data = new byte[8 * 3000];
         new Random(7).NextBytes(data);
         m.Vm.Memory.Write(new GuestPhysAddr(RamBase + 0x10000), data);
@@ -56,15 +44,6 @@ public sealed class TranslationTests
         {
             Assert.True(v.Cpu.Counters.BlocksTranslated > 0);
             Assert.True(v.Cpu.Counters.TranslatedInstructions > 25_000, $"{v.Cpu.Counters.TranslatedInstructions} of {v.Cpu.Retired} translated");
-            if (optimized || optimizeAfter is not null)
-            {
-                Assert.True(v.Cpu.Counters.BlocksOptimized > 0);
-                Assert.True(v.Cpu.Counters.OptimizedInstructions > 20_000, $"{v.Cpu.Counters.OptimizedInstructions} of {v.Cpu.Retired} optimized");
-            }
-            else
-            {
-                Assert.Equal(0, v.Cpu.Counters.OptimizedInstructions);
-            }
         }
         else
         {
@@ -74,39 +53,22 @@ public sealed class TranslationTests
         return ([.. Enumerable.Range(0, 10).Select(n => X(v, n)), Pc(v), v.Cpu.State.Nzcv], v.Cpu.Retired, stores);
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void TranslatedLoop_EndsInTheInterpretersStateWithTheSameRetiredCount(bool optimized)
+    [Fact]
+    public void TranslatedLoop_EndsInTheInterpretersStateWithTheSameRetiredCount()
     {
         var interpreted = RunMixedLoop(translate: false);
-        var translated = RunMixedLoop(translate: true, optimized);
+        var translated = RunMixedLoop(translate: true);
         Assert.Equal(interpreted.Registers, translated.Registers);
         Assert.Equal(interpreted.Retired, translated.Retired);
         Assert.Equal(interpreted.Stores, translated.Stores);
     }
 
     [Fact]
-    public void AQuickBlockThatRunsLongEnough_IsOptimizedWithoutChangingTheResult()
-    {
-        // The loop runs 3000 times from one entry: the quick block counts its work, not its entries,
-        // and is replaced by the optimized one part way through.
-        var interpreted = RunMixedLoop(translate: false);
-        var tiered = RunMixedLoop(translate: true, optimizeAfter: 5_000);
-        Assert.Equal(interpreted.Registers, tiered.Registers);
-        Assert.Equal(interpreted.Retired, tiered.Retired);
-        Assert.Equal(interpreted.Stores, tiered.Stores);
-    }
-
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void MmioLoadInsideATranslatedLoop_ExitsAtTheLoadAndCompletesOnce(bool optimized)
+    public void MmioLoadInsideATranslatedLoop_ExitsAtTheLoadAndCompletesOnce()
     {
         // 1: add x1,x1,#1; ldr w2,[x0] (MMIO); add x3,x3,x2; subs x7,x7,#1; b.ne 1b; str x3,[x9]
         using var m = new TestMachine();
         var v = m.Start(0x91000421u, 0xb9400002u, 0x8b020063u, 0xf10004e7u, 0x54ffff81u, 0xf9000123u);
-        TranslateAtOnce(v, optimized);
         SetX(v, 0, MmioBase);
         SetX(v, 7, 50);
         SetX(v, 9, MarkerBase);
@@ -126,15 +88,12 @@ public sealed class TranslationTests
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void FaultInsideATranslatedBlock_IsTakenAtTheFaultingInstruction(bool optimized)
+    [Fact]
+    public void FaultInsideATranslatedBlock_IsTakenAtTheFaultingInstruction()
     {
         // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; ldr x2,[x0] (unaligned, MMU off: alignment fault); add x1,x1,#1; b 1b
         using var m = new TestMachine();
         var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9400002u, 0x91000421u, 0x17fffffbu);
-        TranslateAtOnce(v, optimized);
         SetX(v, 0, RamBase + 0x10001);
         SetX(v, 7, 1000);
         Assert.Equal(RunResult.Ok, m.Run(v));
@@ -146,16 +105,13 @@ public sealed class TranslationTests
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void CodeWrittenAfterTranslation_RunsAsWritten(bool optimized)
+    [Fact]
+    public void CodeWrittenAfterTranslation_RunsAsWritten()
     {
         // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]; mov x7,#100; mov x1,#0; br x10 (= 1b)
         // (an indirect branch, so the loop is entered again through the block translated first)
         using var m = new TestMachine();
         var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9000121u, 0xd2800c87u, 0xd2800001u, 0xd61f0140u);
-        TranslateAtOnce(v, optimized);
         SetX(v, 7, 100);
         SetX(v, 9, MarkerBase);
         SetX(v, 10, CodeBase);
@@ -170,11 +126,9 @@ public sealed class TranslationTests
     }
 
     [Theory]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    public void CodeTheGuestRewrites_RunsAsWritten(bool optimized, bool maintenance)
+    [InlineData(true)]
+    [InlineData(false)]
+    public void CodeTheGuestRewrites_RunsAsWritten(bool maintenance)
     {
         // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]
         //    str w10,[x11] (the loop's add becomes add x1,x1,#2); dc cvau,x11; dsb ish; ic ivau,x11; dsb ish; isb
@@ -187,7 +141,6 @@ public sealed class TranslationTests
             maintenance ? 0xd50b7b2bu : Nop, maintenance ? 0xd5033b9fu : Nop, maintenance ? 0xd50b752bu : Nop,
             maintenance ? 0xd5033b9fu : Nop, maintenance ? 0xd5033fdfu : Nop,
             0xd2800c87u, 0xd2800001u, 0xd61f0180u);
-        TranslateAtOnce(v, optimized);
         SetX(v, 7, 100);
         SetX(v, 9, MarkerBase);
         SetX(v, 10, 0x91000821u);
@@ -216,13 +169,13 @@ public sealed class TranslationTests
     }
 
     [Fact]
-    public void ALoopLongerThanABlock_RunsAsChainedOptimizedBlocks_InTheInterpretersState()
+    public void ALoopLongerThanABlock_RunsAsLinkedBlocks_InTheInterpretersState()
     {
         (ulong X1, ulong X7, ulong Pc, long Retired, long Chained) Run(bool translate)
         {
             using var m = new TestMachine();
             var v = m.Start(LongLoop(0x54fffb21u)); // b.ne back 39 instructions
-            TranslateAtOnce(v, optimized: true, translate);
+            v.Cpu.TranslationEnabled = translate;
             SetX(v, 7, 1000);
             SetX(v, 9, MarkerBase);
             Assert.Equal(RunResult.Ok, m.Run(v));
@@ -234,26 +187,23 @@ public sealed class TranslationTests
         var chained = Run(translate: true);
         Assert.Equal(38_000UL, chained.X1);
         Assert.Equal((interpreted.X1, interpreted.X7, interpreted.Pc, interpreted.Retired), (chained.X1, chained.X7, chained.Pc, chained.Retired));
-        Assert.True(chained.Chained > 1000, $"{chained.Chained} blocks chained");
+        Assert.True(chained.Chained >= 1, $"{chained.Chained} exits linked");
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void CodeRewrittenInAChainedBlock_RunsAsWritten(bool optimized)
+    [Fact]
+    public void CodeRewrittenInAChainedBlock_RunsAsWritten()
     {
         // The long loop, its store of x1, then: mov x7,#1000; mov x1,#0; br x12 (= the loop again).
         using var m = new TestMachine();
         var v = m.Start([.. LongLoop(0x54fffb21u), 0xd2807d07u, 0xd2800001u, 0xd61f0180u]);
-        TranslateAtOnce(v, optimized);
         SetX(v, 7, 1000);
         SetX(v, 9, MarkerBase);
         SetX(v, 12, CodeBase);
         Assert.Equal(RunResult.Ok, m.Run(v));
         Assert.Equal(38_000UL, v.RunState.Mmio.Value);
-        Assert.True(!optimized || v.Cpu.Counters.BlocksChained > 1000);
+        Assert.True(v.Cpu.Counters.BlocksChained >= 1);
 
-        // The 21st add, in a block reached only through a link (when optimized), now adds 2.
+        // The 21st add, in a block reached only through a link, now adds 2.
         m.Load(CodeBase + (4 * 20), 0x91000821u);
         Assert.Equal(RunResult.Ok, m.Run(v));
         Assert.Equal(39_000UL, v.RunState.Mmio.Value);
@@ -265,10 +215,9 @@ public sealed class TranslationTests
     {
         using var m = new TestMachine();
         var v = m.Start(LongLoop(0x17ffffd9u)); // b back 39 instructions: endless
-        TranslateAtOnce(v, optimized: true);
         Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 300));
-        string state = $"PC +{Pc(v) - CodeBase:x}, x1 {X(v, 1)}, {v.Cpu.Retired} retired, {v.Cpu.Counters.BlocksChained} blocks chained";
-        Assert.True(v.Cpu.Counters.BlocksChained > 100, state);
+        string state = $"PC +{Pc(v) - CodeBase:x}, x1 {X(v, 1)}, {v.Cpu.Retired} retired, {v.Cpu.Counters.TranslatedInstructions} in native code";
+        Assert.True(v.Cpu.Counters.TranslatedInstructions > 100_000, state);
 
         // Every iteration retires 38 adds, the subs and the branch: PC and x1 agree with the retired count.
         long k = (long)(Pc(v) - CodeBase) / 4, iterations = (v.Cpu.Retired - k) / 40;
@@ -276,30 +225,24 @@ public sealed class TranslationTests
         Assert.True((ulong)((iterations * 38) + Math.Min(k, 38)) == X(v, 1), state);
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void KickStopsATranslatedEndlessLoop(bool optimized)
+    [Fact]
+    public void KickStopsATranslatedEndlessLoop()
     {
         // add x1,x1,#2; b .
         using var m = new TestMachine();
         var v = m.Start(0x91000821u, 0x14000000u);
-        TranslateAtOnce(v, optimized);
         Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 100));
         Assert.Equal(ExitReason.Intr, v.RunState.ExitReason);
         Assert.Equal(CodeBase + 4, Pc(v));
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 1000, $"{v.Cpu.Counters.TranslatedInstructions} translated");
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void TranslatedLoopsAndMmioRoundTrips_AllocateNothing(bool optimized)
+    [Fact]
+    public void TranslatedLoopsAndMmioRoundTrips_AllocateNothing()
     {
         // 1: ldr x2,[x5]; str x2,[x5,#8]; add x6,x6,#1; ldr w1,[x0] (MMIO); subs x7,x7,#1; b.ne 1b; str x7,[x3]
         using var m = new TestMachine();
         var v = m.Start(0xf94000a2u, 0xf90004a2u, 0x910004c6u, 0xb9400001u, 0xf10004e7u, 0x54ffff61u, 0xf9000067u);
-        TranslateAtOnce(v, optimized);
         SetX(v, 0, MmioBase);
         SetX(v, 3, MarkerBase);
         SetX(v, 5, RamBase + 0x8000);
@@ -324,19 +267,19 @@ public sealed class TranslationTests
     }
 
     [Fact]
-    public void BackgroundTranslation_InstallsTheBlockWhileTheGuestRuns()
+    public void EveryBlock_IsTranslatedAtItsFirstExecution()
     {
-        // 1: add x1,x1,#1; subs x7,x7,#1; b.ne 1b; str x1,[x9]
+        // add x1,x1,#1; add x2,x2,#2; str x1,[x9]: run once, and natively.
         using var m = new TestMachine();
-        var v = m.Start(0x91000421u, 0xf10004e7u, 0x54ffffc1u, 0xf9000121u);
-        v.Cpu.TranslationThreshold = 10;
-        SetX(v, 7, 50_000_000);
+        var v = m.Start(0x91000421u, 0x91000842u, 0xf9000121u);
         SetX(v, 9, MarkerBase);
-        Assert.Equal(RunResult.Ok, m.Run(v, timeoutMs: 60_000));
-        Assert.Equal(50_000_000UL, v.RunState.Mmio.Value);
-        Assert.True(v.Cpu.Counters.BlocksTranslated >= 1);
-        Assert.True(v.Cpu.Counters.TranslatedInstructions > 0);
-        Assert.True(v.Cpu.Counters.BlocksOptimized >= 1); // 150M instructions in one loop: hot enough
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        Assert.Equal(1UL, v.RunState.Mmio.Value);
+        // (The code cache is the process's: a block of an earlier test at the same host address, with the
+        // same words, may be found instead of translated.)
+        Assert.True(v.Cpu.Counters.BlocksTranslated <= 1);
+        Assert.Equal(2, v.Cpu.Counters.TranslatedInstructions); // the store traps: not retired yet
     }
 
     [Fact]

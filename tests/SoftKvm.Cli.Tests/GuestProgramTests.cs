@@ -68,6 +68,16 @@ public sealed class GuestProgramTests
             Assert.Matches(@"mmio_exit_user +[0-9,]+ +[0-9.,]+/s", output);
             Assert.Contains("hottest guest functions", output);
             Assert.Matches(@"[0-9.]+%  compute_text", output);
+            if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64 && OperatingSystem.IsLinux())
+            {
+                // The native engine's figures (issue #18): blocks, compile time per block, code size, hit rates.
+                Assert.Matches(@"blocks_translated [1-9][0-9,]* ", output);
+                Assert.Matches(@"native_compile_us_median [0-9,]+\n", output);
+                Assert.Matches(@"native_compile_us_p99 [0-9,]+\n", output);
+                Assert.Matches(@"native_code_bytes [1-9][0-9,]*\n", output);
+                Assert.Matches(@"native_chained_per_mille [0-9,]+\n", output);
+                Assert.Matches(@"native_indirect_hits_per_mille [0-9,]+\n", output);
+            }
         }
         finally
         {

@@ -37,7 +37,7 @@ public static class ComputeGuestRunner
     private static extern int ClockGetTime(int clock, out TimeSpec time);
 
     /// <summary>CPU time of the calling thread (Linux CLOCK_THREAD_CPUTIME_ID); zero elsewhere.</summary>
-    private static TimeSpan ThreadCpuTime()
+    internal static TimeSpan ThreadCpuTime()
     {
         if (!OperatingSystem.IsLinux() || ClockGetTime(3, out var t) != 0)
         {
@@ -113,7 +113,7 @@ public static class ComputeGuestRunner
         return new Result(output.ToString(), vcpu.InstructionsRetired, sw.Elapsed, cpu);
     }
 
-    private static ulong LoadElf(Arm64Vm vm, byte[] elf)
+    internal static ulong LoadElf(Arm64Vm vm, byte[] elf)
     {
         if (elf.Length < 64 || BinaryPrimitives.ReadUInt32LittleEndian(elf) != 0x464C457F || elf[4] != 2 || elf[5] != 1)
         {

@@ -13,6 +13,10 @@ internal static class HandlerTable
     /// <summary>The handler method of each op, indexed by <see cref="A64Op"/>.</summary>
     public static MethodInfo[] ByOp { get; } = Build();
 
+    /// <summary>Arm64Cpu's last-was-load-exclusive note, which every instruction clears first.</summary>
+    private static readonly FieldInfo s_lastWasLoadExclusive =
+        typeof(Arm64Cpu).GetField("_lastWasLoadExclusive", BindingFlags.Instance | BindingFlags.NonPublic)!;
+
     private static MethodInfo[] Build()
     {
         var table = new MethodInfo?[(int)A64Op.Count];
@@ -69,7 +73,7 @@ internal static class HandlerTable
         {
             il.Emit(OpCodes.Ldarg, cpuArgument);
             il.Emit(OpCodes.Ldc_I4_0);
-            il.Emit(OpCodes.Stfld, Arm64Cpu.LastWasLoadExclusiveField);
+            il.Emit(OpCodes.Stfld, s_lastWasLoadExclusive);
         }
 
         MethodInfo handler = ByOp[(int)op];

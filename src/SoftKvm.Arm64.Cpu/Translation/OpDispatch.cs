@@ -8,10 +8,8 @@ internal delegate Flow OpHandler(Arm64Cpu cpu, uint insn);
 
 /// <summary>
 /// The interpreter's dispatch table: for each op, a host method that calls the op's handler
-/// (<see cref="HandlerTable"/>) and, since the handlers are marked for inlining so that translated
-/// blocks fold their decoding, contains just that handler. An op's method is compiled the first time
-/// the guest executes that op. Quickly compiled blocks call these methods too (<see cref="Method"/>),
-/// so that the JIT has no handler to inline.
+/// (<see cref="HandlerTable"/>) and, since the handlers are marked for inlining, contains just that
+/// handler. An op's method is compiled the first time the guest executes that op.
 /// </summary>
 internal static class OpDispatch
 {

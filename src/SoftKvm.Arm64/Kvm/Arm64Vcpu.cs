@@ -193,7 +193,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             new("write_slow_paths", c.WriteSlowPaths),
             new("tlb_flushes", c.TlbFlushes),
             new("blocks_translated", c.BlocksTranslated),
-            new("blocks_optimized", c.BlocksOptimized),
             new("translated_block_size", c.TranslatedBlockInstructions),
             new("translation_us", c.TranslationMicroseconds),
             new("blocks_invalidated", c.BlocksInvalidated),
@@ -201,10 +200,13 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             new("translated_block_runs", c.TranslatedBlocksRun),
             new("blocks_chained", c.BlocksChained),
             new("translated_instructions", c.TranslatedInstructions),
-            new("optimized_instructions", c.OptimizedInstructions),
             new("undefined_instructions", _cpu.UndefinedCount),
+            .. _cpu.NativeStatistics(),
         ];
     }
+
+    /// <inheritdoc />
+    protected override void OnRequestMade() => _cpu.RequestExit();
 
     /// <inheritdoc />
     protected override RunResult BeforeRun()

@@ -130,7 +130,10 @@ public sealed class GuestProfiler : IDisposable
                     continue;
                 }
 
-                string rate = insns > 0 ? string.Create(inv, $" ({1e6 * value / insns:0.0} per million instructions)") : string.Empty;
+                // Figures that are not counts of events (a time per block, a size, a rate) get no rate.
+                bool figure = name.EndsWith("_median", StringComparison.Ordinal) || name.EndsWith("_p99", StringComparison.Ordinal)
+                    || name.EndsWith("_bytes", StringComparison.Ordinal) || name.EndsWith("_per_mille", StringComparison.Ordinal);
+                string rate = insns > 0 && !figure ? string.Create(inv, $" ({1e6 * value / insns:0.0} per million instructions)") : string.Empty;
                 // Interpreted instructions make one fetch and one decode-cache lookup each; an entry into
                 // translated code makes one fetch for all the instructions it runs.
                 long lookups = name switch

@@ -28,14 +28,12 @@ public sealed class DifferentialTests(ITestOutputHelper output)
         Assert.True(report.Divergences.Count == 0, Describe(report));
     }
 
-    [Theory]
-    [InlineData(DiffEngine.QuickBlocks)]
-    [InlineData(DiffEngine.OptimizedBlocks)]
-    public void GoldenVectors_TranslatedBlocksMatchQemu(DiffEngine engine)
+    [Fact]
+    public void GoldenVectors_NativeBlocksMatchQemu()
     {
-        // The cases QEMU ran to their end, each run as translated blocks of either tier (block entry
-        // translated at once): the same final registers, flags and memory as QEMU.
-        CompareWithGolden(GoldenPath(), engine, null, 1000);
+        // The cases QEMU ran to their end, each run as native blocks (translated at their first
+        // execution): the same final registers, flags and memory as QEMU.
+        CompareWithGolden(GoldenPath(), DiffEngine.Native, null, 1000);
     }
 
     /// <summary>Runs the golden cases of <paramref name="path"/> (those QEMU ran to their end, for a block engine) and asserts no divergence.</summary>
@@ -85,12 +83,11 @@ public sealed class DifferentialTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData(DiffEngine.Interpreter)]
-    [InlineData(DiffEngine.QuickBlocks)]
-    [InlineData(DiffEngine.OptimizedBlocks)]
+    [InlineData(DiffEngine.Native)]
     public void MaxGoldenVectors_SoftKvmMatchesQemuMax(DiffEngine engine)
     {
         // The ARMv8.1+ instructions of the max model (A64CaseGenerator.MaxOnly) against qemu-aarch64 -cpu max,
-        // in the interpreter and in both block tiers (those only for the cases QEMU ran to their end).
+        // in the interpreter and in native blocks (those only for the cases QEMU ran to their end).
         CompareWithGolden(MaxGoldenPath(), engine, CpuModel.Max, 1000);
     }
 

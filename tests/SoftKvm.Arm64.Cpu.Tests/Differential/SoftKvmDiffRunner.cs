@@ -84,10 +84,8 @@ internal sealed class SoftKvmDiffRunner : IDisposable
         if (_translated)
         {
             _cpu.TranslationEnabled = true;
-            _cpu.TranslationThreshold = 1;
-            _cpu.TranslateInBackground = false;
-            _cpu.OptimizationThreshold = _engine == DiffEngine.OptimizedBlocks ? 0 : int.MaxValue;
-            var exit = _cpu.Run(ref requests, SoftKvm.Arm64.Cpu.Translation.BlockCompiler.MaxInstructions + 64 + (2 * c.Words.Length));
+            _translatedBefore = _cpu.Counters.TranslatedInstructions;
+            var exit = _cpu.Run(ref requests, SoftKvm.Arm64.Cpu.Translation.Native.NativeTranslator.MaxInstructions + 64 + (2 * c.Words.Length));
             if (!CaseRanTranslated())
             {
                 result.Signal = DiffState.NotTranslated;
@@ -169,8 +167,10 @@ internal sealed class SoftKvmDiffRunner : IDisposable
     private unsafe bool CaseRanTranslated()
     {
         byte* host = _memory.TryGetHostPointer(DiffLayout.BlockBase, false, out _);
-        return host != null && _shared.FindEntry((uint*)host) is { } entry && entry.Optimized == (_engine == DiffEngine.OptimizedBlocks);
+        return host != null && _cpu.Counters.TranslatedInstructions > _translatedBefore;
     }
+
+    private long _translatedBefore;
 }
 
 /// <summary>How <see cref="SoftKvmDiffRunner"/> runs a case.</summary>
@@ -179,9 +179,6 @@ public enum DiffEngine
     /// <summary>The interpreter, one instruction at a time.</summary>
     Interpreter,
 
-    /// <summary>Quickly compiled blocks (each instruction a call of its op's method).</summary>
-    QuickBlocks,
-
-    /// <summary>Optimized blocks (handlers inlined with their words as constants).</summary>
-    OptimizedBlocks,
+    /// <summary>Native x86-64 blocks (Translation/Native), translated at their first entry.</summary>
+    Native,
 }

@@ -1,0 +1,119 @@
+using SoftKvm.Arm64.Cpu.Decoder;
+
+namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
+
+/// <summary>
+/// The system instructions that run often enough to matter, where their effect is plain: MRS and MSR of
+/// registers that are only a field of the state (SP_EL0, TPIDR_EL1, TPIDR_EL0, DAIF reads) or a constant
+/// (CTR_EL0, DCZID_EL0, CurrentEL) at EL1 (TPIDR_EL0 at EL0 too); DC ZVA; the cache maintenance by VA
+/// (only its translation can fault: a TLB probe); barriers. Everything else, and every form whose access
+/// rules depend on state the block was not compiled for, goes to the interpreter.
+/// </summary>
+internal sealed partial class A64IrBuilder
+{
+    private bool El1 => (_block.Mode & BlockMode.El1) != 0;
+
+    private uint SysRegKey => (_word >> 5) & 0xFFFF;
+
+    private bool SystemRegisterRead()
+    {
+        IrOperand dst = DstX(Rd);
+        switch (SysRegKey)
+        {
+            case SysReg.SpEl0 when El1 && (_block.Mode & BlockMode.SpEl1) != 0:
+                ReadState(dst, ContextOffsets.SpEl0, 8);
+                return true;
+            case SysReg.TpidrEl1 when El1:
+                ReadState(dst, ContextOffsets.TpidrEl1, 8);
+                return true;
+            case SysReg.TpidrEl0:
+                ReadState(dst, ContextOffsets.TpidrEl0, 8);
+                return true;
+            case SysReg.TpidrroEl0:
+                ReadState(dst, ContextOffsets.TpidrroEl0, 8);
+                return true;
+            case SysReg.Daif when El1:
+                ReadState(dst, ContextOffsets.Daif, 4);
+                return true;
+            case SysReg.CtrEl0 when El1:
+                Move(dst, IrOperand.Const(SysReg.CtrValue));
+                return true;
+            case SysReg.DczidEl0 when El1:
+                Move(dst, IrOperand.Const(4)); // 64-byte blocks, DC ZVA allowed at EL1
+                return true;
+            case SysReg.CurrentEl when El1:
+                Move(dst, IrOperand.Const(1 << 2));
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool SystemRegisterWrite()
+    {
+        IrOperand value = X(Rd);
+        switch (SysRegKey)
+        {
+            case SysReg.SpEl0 when El1 && (_block.Mode & BlockMode.SpEl1) != 0:
+                WriteState(value, ContextOffsets.SpEl0);
+                return true;
+            case SysReg.TpidrEl1 when El1:
+                WriteState(value, ContextOffsets.TpidrEl1);
+                return true;
+            case SysReg.TpidrEl0:
+                WriteState(value, ContextOffsets.TpidrEl0);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private void ReadState(IrOperand dst, int offset, int size) =>
+        Add(new IrInstruction { Op = IrOpcode.ReadState, Dst = dst, Imm = offset, Size = (byte)size, W64 = size == 8 });
+
+    private void WriteState(IrOperand value, int offset) =>
+        Add(new IrInstruction { Op = IrOpcode.WriteState, A = value, Imm = offset, Size = 8, W64 = true });
+
+    /// <summary>SYS at EL1: DC ZVA (with the MMU on), IC IVAU/IALLU(IS) (nothing to do: the caches are not modelled), DC CVAC/CVAU/CIVAC.</summary>
+    private bool SystemInstruction()
+    {
+        if (!El1)
+        {
+            return false;
+        }
+
+        uint op1 = (_word >> 16) & 7, crn = (_word >> 12) & 15, crm = (_word >> 8) & 15, op2 = (_word >> 5) & 7;
+        if (crn != 7)
+        {
+            return false;
+        }
+
+        switch ((op1 << 7) | (crm << 3) | op2)
+        {
+            case (3 << 7) | (4 << 3) | 1 when (_block.Mode & BlockMode.Unaligned) != 0: // DC ZVA, MMU on
+                Add(new IrInstruction { Op = IrOpcode.ZeroBlock, A = X(Rd) });
+                return true;
+            case (0 << 7) | (1 << 3) | 0: // IC IALLUIS
+            case (0 << 7) | (5 << 3) | 0: // IC IALLU
+            case (3 << 7) | (5 << 3) | 1: // IC IVAU
+                Add(new IrInstruction { Op = IrOpcode.Nop });
+                return true;
+            case (3 << 7) | (10 << 3) | 1: // DC CVAC
+            case (3 << 7) | (11 << 3) | 1: // DC CVAU
+            case (3 << 7) | (14 << 3) | 1: // DC CIVAC
+                // Only the translation can fault: a read-TLB hit means it succeeds; a miss runs the handler.
+                Add(new IrInstruction { Op = IrOpcode.Load, A = X(Rd), Size = 1 });
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>DMB, DSB: x86 orders everything but a store before a later load, so only the full forms need a fence.</summary>
+    private bool Barrier()
+    {
+        uint type = (_word >> 8) & 3; // CRm<1:0>: 01 loads, 10 stores, 11 or 00 all
+        Add(new IrInstruction { Op = type is 1 or 2 ? IrOpcode.Nop : IrOpcode.Fence });
+        return true;
+    }
+}

@@ -31,9 +31,7 @@ public sealed class HookTests
         vcpu ??= m.Vcpu;
         m.Load(CodeBase, s_loop);
         m.Init(vcpu, CodeBase);
-        vcpu.Cpu.TranslationThreshold = 1;
-        vcpu.Cpu.TranslateInBackground = false;
-        vcpu.Cpu.OptimizationThreshold = 0;
+        vcpu.Cpu.TranslationEnabled = true; // native blocks at their first execution
         var data = new byte[8 * Iterations];
         new Random(3).NextBytes(data);
         m.Vm.Memory.Write(new GuestPhysAddr(Input), data);
@@ -212,8 +210,7 @@ public sealed class HookTests
         using var m = new TestMachine();
         // 1: subs x7,x7,#1; b.ne 1b; str x8,[x9] -- with x7 = 2^40, a loop that does not end by itself.
         var v = m.Start(0xf10004e7u, 0x54ffffe1u, 0xf9000128u);
-        v.Cpu.TranslationThreshold = 1;
-        v.Cpu.TranslateInBackground = false;
+        v.Cpu.TranslationEnabled = true; // native blocks at their first execution
         v.SetRegister((Arm64CoreRegister)7, 1UL << 40);
         v.SetRegister((Arm64CoreRegister)9, MarkerBase);
         int hookThread = 0;

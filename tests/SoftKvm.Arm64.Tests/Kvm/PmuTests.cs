@@ -58,11 +58,7 @@ public class PmuTests
         using var m = new TestMachine();
         m.Load(CodeBase, CountLoop);
         var v = m.Init(m.Vcpu, CodeBase, new Arm64VcpuInit { Pmu = true });
-        if (translateEagerly)
-        {
-            v.Cpu.TranslationThreshold = 1;
-            v.Cpu.TranslateInBackground = false;
-        }
+        v.Cpu.TranslationEnabled = translateEagerly; // native blocks at their first execution, or the interpreter alone
 
         m.Run();
         Assert.Equal(10_000UL, X(v, 1));          // subs and b.ne, 5000 times

@@ -110,7 +110,7 @@ internal sealed class EnginePair : IDisposable
         {
             Memory.SetRegion(0, new GuestPhysAddr(Ram), RamSize, MemorySlotFlags.None);
             UserIdentityMap.Install(Memory, 1);
-            Cpu = new Arm64Cpu(Memory, new CpuShared(), new NoController(), 0x8000_0000) { TranslationEnabled = translate };
+            Cpu = new Arm64Cpu(Memory, new CpuShared(), new Harness.NoHypervisor(), 0x8000_0000) { TranslationEnabled = translate };
             for (ulong v = 0; v < 0x800; v += 4)
             {
                 Memory.Write(new GuestPhysAddr(Ram + v), 0x1400_0000u); // b .
@@ -150,20 +150,5 @@ internal sealed class EnginePair : IDisposable
         }
 
         public void Dispose() => Memory.Dispose();
-    }
-
-    private sealed class NoController : ICpuHost
-    {
-        public bool TryReadControllerRegister(SysRegKey key, out ulong value)
-        {
-            value = 0;
-            return false;
-        }
-
-        public bool TryWriteControllerRegister(SysRegKey key, ulong value) => false;
-
-        public void SendEvent()
-        {
-        }
     }
 }

@@ -132,6 +132,11 @@ public sealed unsafe partial class Arm64Cpu
         {
             mode |= BlockMode.El1;
             saCheck = SctlrSa;
+            if ((State.PstateFlags & Psr.Uao) != 0)
+            {
+                mode |= BlockMode.Uao;
+            }
+
             if (State.SpSel)
             {
                 mode |= BlockMode.SpEl1;

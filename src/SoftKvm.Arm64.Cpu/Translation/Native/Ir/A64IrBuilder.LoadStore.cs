@@ -137,7 +137,7 @@ internal sealed partial class A64IrBuilder
                 }
 
                 access.Imm = post ? 0 : offset;
-                access.Unprivileged = op == A64Op.LdStUnpriv && (_block.Mode & BlockMode.El1) != 0;
+                access.Unprivileged = op == A64Op.LdStUnpriv && (_block.Mode & (BlockMode.El1 | BlockMode.Uao)) == BlockMode.El1;
                 break;
         }
 

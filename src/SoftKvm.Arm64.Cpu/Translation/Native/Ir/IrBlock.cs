@@ -24,6 +24,9 @@ internal enum BlockMode : byte
 
     /// <summary>A base register SP must be 16-byte aligned (SCTLR_EL1.SA at EL1, SA0 at EL0).</summary>
     SpAlignCheck = 8,
+
+    /// <summary>PSTATE.UAO at EL1: LDTR/STTR access as privileged loads and stores (FEAT_UAO).</summary>
+    Uao = 16,
 }
 
 /// <summary>

@@ -92,4 +92,14 @@ public sealed class CpuModelTests
         Assert.Equal(KvmErrno.Busy, e.Errno);
         Assert.Same(CpuModel.Max, vm.CpuModel);
     }
+
+    [Fact]
+    public void SetCpuModelByName_KnowsOnlyTheModels()
+    {
+        using var vm = new Arm64Vm();
+        vm.SetCpuModel("MAX");
+        Assert.Same(CpuModel.Max, vm.CpuModel);
+        Assert.Equal(KvmErrno.InvalidArgument, Assert.Throws<VcpuException>(() => vm.SetCpuModel("cortex-a72")).Errno);
+        Assert.Equal(["cortex-a57", "max"], Arm64Vm.CpuModelList.Select(m => m.Name));
+    }
 }

@@ -42,6 +42,15 @@ public sealed class Arm64Vm : Vm
 
     private CpuModel _cpuModel = CpuModel.CortexA57;
 
+    /// <summary>The CPU models as (name, one-line description), the default first (<c>softkvm run --cpu help</c>).</summary>
+    public static IReadOnlyList<(string Name, string Description)> CpuModelList { get; } =
+        [.. CpuModel.All.Select(m => (m.Name, m.Description))];
+
+    /// <summary>Chooses <see cref="CpuModel"/> by name (case-insensitive), before the first vCPU.</summary>
+    /// <exception cref="VcpuException">no such model (EINVAL), or a vCPU exists already (EBUSY).</exception>
+    public void SetCpuModel(string name) =>
+        CpuModel = CpuModel.Find(name) ?? throw new VcpuException($"unknown CPU model '{name}'", KvmErrno.InvalidArgument);
+
     /// <summary>
     /// The CPU model every vCPU of this VM implements (default <see cref="CpuModel.CortexA57"/>): its
     /// MIDR_EL1, ID registers and optional features. Like KVM's VM-wide ID registers (writable until the

@@ -1,7 +1,7 @@
-using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Arm64.Vgic;
 using SoftKvm.Core;
+using SoftKvm.Core.Errors;
 using SoftKvm.Core.Io;
 using SoftKvm.Vmm.Errors;
 using static SoftKvm.Vmm.Arm64.VirtMemoryMap;
@@ -24,15 +24,15 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
 
     /// <inheritdoc />
     public IReadOnlyList<Arm64CpuModelInfo> CpuModels { get; } =
-        [.. CpuModel.All.Select(m => new Arm64CpuModelInfo(m.Name, m.Description))];
+        [.. Arm64Vm.CpuModelList.Select(m => new Arm64CpuModelInfo(m.Name, m.Description))];
 
     /// <inheritdoc />
     public Vm CreateVm(int cpus, GicVersion gic, string cpuModel)
     {
-        var model = CpuModel.Find(cpuModel) ?? throw new ConfigurationException($"unknown --cpu '{cpuModel}'");
-        var vm = new Arm64Vm { CpuModel = model };
+        var vm = new Arm64Vm();
         try
         {
+            vm.SetCpuModel(cpuModel);
             var vgic = new Vgic(vm, gic == GicVersion.V2 ? GicModel.V2 : GicModel.V3, cpus);
             if (gic == GicVersion.V2)
             {
@@ -54,7 +54,7 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
             vm.InterruptController = vgic;
             return vm;
         }
-        catch (VgicException e)
+        catch (Exception e) when (e is VgicException or VcpuException)
         {
             vm.Dispose();
             throw new ConfigurationException(e.Message);

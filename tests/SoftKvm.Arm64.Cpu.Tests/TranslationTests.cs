@@ -266,7 +266,7 @@ public sealed class TranslationTests
         using var m = new TestMachine();
         var v = m.Start(LongLoop(0x17ffffd9u)); // b back 39 instructions: endless
         TranslateAtOnce(v, optimized: true);
-        Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 300));
+        Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 3000));
         string state = $"PC +{Pc(v) - CodeBase:x}, x1 {X(v, 1)}, {v.Cpu.Retired} retired, {v.Cpu.Counters.BlocksChained} blocks chained";
         Assert.True(v.Cpu.Counters.BlocksChained > 100, state);
 

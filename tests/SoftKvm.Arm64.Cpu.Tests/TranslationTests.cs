@@ -215,7 +215,7 @@ public sealed class TranslationTests
     {
         using var m = new TestMachine();
         var v = m.Start(LongLoop(0x17ffffd9u)); // b back 39 instructions: endless
-        Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 300));
+        Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 3000));
         string state = $"PC +{Pc(v) - CodeBase:x}, x1 {X(v, 1)}, {v.Cpu.Retired} retired, {v.Cpu.Counters.TranslatedInstructions} in native code";
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 100_000, state);
 

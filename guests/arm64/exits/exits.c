@@ -61,18 +61,6 @@ static void mmu_on(void)
 }
 static volatile u64 sink;
 
-static void put_dec(u64 v)
-{
-    char buf[24];
-    int n = 0;
-    do {
-        buf[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        putc_raw(buf[--n]);
-}
-
 static void fail(const char *what)
 {
     puts_raw("FAIL: ");
@@ -93,13 +81,6 @@ static inline u64 frequency(void)
     u64 v;
     __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
     return v;
-}
-
-static u64 my_affinity(void)
-{
-    u64 v;
-    __asm__ volatile("mrs %0, mpidr_el1" : "=r"(v));
-    return v & 0xffffff;
 }
 
 static u64 redistributor_of(u64 aff)

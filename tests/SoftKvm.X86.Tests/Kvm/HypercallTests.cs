@@ -65,7 +65,9 @@ public class HypercallTests
             a.mov(eax, (uint)X86Vcpu.KvmHypercall.VapicPollIrq);
             a.vmcall();
             a.mov(__qword_ptr[(uint)Data], rax);
-            a.hlt(); // #GP at CPL 3: the handler counts it and returns to the HLT
+            var spin = a.CreateLabel();
+            a.Label(ref spin);
+            a.jmp(spin); // until the kick (a HLT here would #GP again and again, each logged by the handler)
         }, user);
         m.Load(a =>
         {
@@ -79,7 +81,7 @@ public class HypercallTests
         });
         var t = new Thread(() =>
         {
-            while (m.Count(13) == 0)
+            while (m.Vm.Memory.Read<ulong>(Data) == 0)
             {
                 Thread.Sleep(1);
             }

@@ -37,11 +37,12 @@ public sealed partial class Arm64Cpu
 
     /// <summary>
     /// Whether translated code (a block of any engine) may run now: translation is on, nothing needs a look
-    /// before each instruction (software step, PSTATE.IL, a pending interrupt), no hardware breakpoint is
-    /// armed, the PMU is not counting, and the host debugger does not need every instruction
-    /// (<see cref="DebugInterpretOnly"/>). The one condition every translated engine checks.
+    /// before each instruction (software step, PSTATE.IL, a pending interrupt, instruction hooks), the PMU is
+    /// not counting, and no breakpoint or host single-step needs every instruction
+    /// (<see cref="DebugInterpretOnly"/>, which covers every armed hardware breakpoint). The one condition
+    /// every translated engine checks.
     /// </summary>
-    public bool MayRunTranslated => TranslationEnabled && !_attention && !_hwBreakpointsArmed && !_pmuCounting && !DebugInterpretOnly;
+    public bool MayRunTranslated => TranslationEnabled && !_attention && !_pmuCounting && !DebugInterpretOnly;
 
     /// <summary>Instructions retired at exception level <paramref name="el"/> (0 or 1) since reset.</summary>
     public long RetiredAt(int el) => _retiredAtEl[el] + (el == _countedEl ? Retired - _elMark : 0);

@@ -220,7 +220,7 @@ public sealed unsafe partial class Arm64Cpu
                 // Something the interpreter must see before every instruction: while it may pass (a pending
                 // interrupt, an illegal state) one instruction at a time; while it lasts the run (a breakpoint,
                 // the PMU counting, the debugger, instruction hooks) the whole budget.
-                bool lasting = _hwBreakpointsArmed || _pmuCounting || DebugInterpretOnly || _hooks is { EveryInstruction: true };
+                bool lasting = _pmuCounting || DebugInterpretOnly || _hooks is { EveryInstruction: true };
                 long slice = lasting || budget < NativeTranslator.MaxInstructions ? budget : 1;
                 stale = 0;
                 CpuExit e = RunInterpreter(ref requests, slice);

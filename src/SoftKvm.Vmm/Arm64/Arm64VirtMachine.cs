@@ -17,37 +17,44 @@ namespace SoftKvm.Vmm.Arm64;
 /// disks and the optional virtio-console, and the PCIe host bridge (ECAM, I/O and 32-bit memory windows at
 /// QEMU's addresses) with its root function at 00.0 and QEMU's pci-testdev at 00.1.
 /// </summary>
-internal sealed class Arm64VirtMachine : IMachine
+internal sealed partial class Arm64VirtMachine : IMachine
 {
     private readonly IArm64VirtBackend _backend;
     private readonly List<IDisposable> _owned = [];
     private readonly Pl011 _uart;
+    private readonly Pl031 _rtc = null!;
+    private readonly List<VirtioMmioTransport> _transports = [];
 
-    public Arm64VirtMachine(MachineConfig config, KernelImage kernel, byte[] initrd, Arm64BootPlan plan, byte[] deviceTree, IArm64VirtBackend backend, MachineIo io)
+    // Without a plan (a machine for a snapshot to restore into) no image is loaded and the boot state is a placeholder.
+    public Arm64VirtMachine(MachineConfig config, KernelImage? kernel, byte[] initrd, Arm64BootPlan? plan, byte[]? deviceTree, IArm64VirtBackend backend, MachineIo io)
     {
         _backend = backend;
+        Config = config;
         DeviceTree = deviceTree;
         var options = config.OptionsOf<Arm64VirtOptions>();
         Vm = backend.CreateVm(config.Cpus, options.Gic, options.Cpu);
         try
         {
             Vm.SetMemoryRegion(0, RamBase, config.MemorySize);
-            GuestImageWriter.Write(Vm.Memory, plan, kernel, initrd, deviceTree);
+            if (plan is not null)
+            {
+                GuestImageWriter.Write(Vm.Memory, plan, kernel!, initrd, deviceTree!);
+            }
 
             var vcpus = new Vcpu[config.Cpus];
             for (int i = 0; i < vcpus.Length; i++)
             {
                 vcpus[i] = Vm.CreateVcpu(i);
-                backend.SetBootState(vcpus[i], new Arm64BootState(i == 0 ? plan.Entry : 0, i == 0 ? plan.DtbAddress : 0, PoweredOn: i == 0));
+                backend.SetBootState(vcpus[i], new Arm64BootState(i == 0 ? plan?.Entry ?? 0 : 0, i == 0 ? plan?.DtbAddress ?? 0 : 0, PoweredOn: i == 0));
             }
 
             Vcpus = vcpus;
             backend.CompleteSetup(Vm);
             _uart = new Pl011(io.Console, backend.GetSpiLine(Vm, UartIntId));
             MmioBus.Register(UartBase, UartSize, _uart);
-            var rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId));
-            _owned.Add(rtc);
-            MmioBus.Register(RtcBase, RtcSize, rtc);
+            _rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId));
+            _owned.Add(_rtc);
+            MmioBus.Register(RtcBase, RtcSize, _rtc);
             AddPcie(io);
             int n = 0;
             foreach (var disk in config.Disks)
@@ -77,6 +84,8 @@ internal sealed class Arm64VirtMachine : IMachine
     }
 
     public Vm Vm { get; }
+
+    public MachineConfig Config { get; }
 
     public IReadOnlyList<Vcpu> Vcpus { get; } = [];
 
@@ -124,5 +133,6 @@ internal sealed class Arm64VirtMachine : IMachine
     {
         var transport = new VirtioMmioTransport(device, Vm.Memory, _backend.GetSpiLine(Vm, VirtioMmioIntId(index)), io.Log.WriteLine);
         MmioBus.Register(VirtioMmioAddress(index), VirtioMmioStride, transport);
+        _transports.Add(transport);
     }
 }

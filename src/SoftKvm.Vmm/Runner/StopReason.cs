@@ -26,4 +26,7 @@ public enum StopReason
 
     /// <summary>The attached debugger killed the VM (gdb's <c>k</c>). Exit code 0.</summary>
     KilledByDebugger,
+
+    /// <summary>A snapshot was asked for (<c>--snapshot-on-output</c>, Ctrl-A s): every vCPU stopped between runs, to be saved.</summary>
+    Snapshot,
 }

@@ -60,6 +60,7 @@ internal sealed class PcMachine : IMachine
 
     public PcMachine(MachineConfig config, PcBoot boot, byte ioApicId, MachineIo io)
     {
+        Config = config;
         _vm = new X86Vm { ForceEmulationPrefix = config.OptionsOf<PcOptions>().ForceEmulationPrefix };
         try
         {
@@ -143,6 +144,8 @@ internal sealed class PcMachine : IMachine
     }
 
     public Vm Vm => _vm;
+
+    public MachineConfig Config { get; }
 
     /// <summary>The in-kernel irqchip.</summary>
     public X86Irqchip Irqchip { get; }

@@ -46,6 +46,38 @@ public sealed class SnapshotCommandTests : IDisposable
         Assert.Equal(expected, (first.Serial + second.Serial).Replace("\r", ""));
     }
 
+    [Theory]
+    [InlineData("compute32", 1, "crc32:")]              // 32-bit protected mode, memory
+    [InlineData("compute32", 4, "collatz-steps:")]      // three APs waiting for INIT/SIPI
+    [InlineData("longmode", 1, "breakpoints:")]         // long mode: segment caches, EFER, paging, debug registers
+    [InlineData("pcplat", 2, "fw_cfg nb_cpus")]         // fw_cfg, ACPI PM, PCI, the irqchip, pc-testdev
+    public void X86RunUpToTheTextThenRestoreGivesTheWholeRunsConsole(string guest, int vcpus, string text)
+    {
+        string dir = RealCli.GuestsDir("x86");
+        string expected = File.ReadAllText(Path.Combine(dir, guest + ".expected"));
+        string snapshot = SnapshotPath();
+
+        var first = RealCli.Run("run", "--arch", "x86_64", "--kernel", Path.Combine(dir, guest + ".elf"), "--smp", vcpus.ToString(), "--memory", "64M",
+            "--snapshot", snapshot, "--snapshot-on-output", text);
+        Assert.Equal(0, first.Code);
+        Assert.True(expected.StartsWith(first.Serial.Replace("\r", ""), StringComparison.Ordinal), $"the run before the snapshot printed: {first.Serial}");
+        Assert.True(first.Serial.Length < expected.Length);
+
+        var second = RealCli.Run("restore", snapshot, "--arch", "x86_64");
+        Assert.Equal(1, second.Code);   // isa-debug-exit with 0, as the uninterrupted run
+        Assert.StartsWith($"softkvm: restored {snapshot} (x86_64, {vcpus} vCPUs, 64 MiB)", second.Error);
+        Assert.Equal(expected, (first.Serial + second.Serial).Replace("\r", ""));
+    }
+
+    [Fact]
+    public void AnX86SnapshotRestoredAsArm64IsOneLineAndExitCode2()
+    {
+        string dir = RealCli.GuestsDir("x86");
+        var first = RealCli.Run("run", "--arch", "x86_64", "--kernel", Path.Combine(dir, "compute32.elf"), "--memory", "16M", "--snapshot", SnapshotPath(), "--snapshot-on-output", "crc32:");
+        Assert.Equal(0, first.Code);
+        AssertRefused(RealCli.Run("restore", SnapshotPath(), "--arch", "arm64"), "is a snapshot of an x86_64 machine, not arm64");
+    }
+
     [Fact]
     public void ARestoredRunCanBeSnapshottedAgain()
     {

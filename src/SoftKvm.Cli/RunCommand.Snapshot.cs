@@ -32,26 +32,21 @@ internal sealed partial class RunCommand
 
             return Run(io => Restore(path, expected, io), parse, o);
         }
-        catch (SoftKvmException e)
-        {
-            env.Error.WriteLine($"softkvm: {InputFiles.OneLine(e.Message)}");
-            return ExitCodes.BadInput;
-        }
         catch (Exception e)
         {
-            env.Error.WriteLine($"softkvm: internal error: {e.GetType().Name}: {InputFiles.OneLine(e.Message)}");
-            return ExitCodes.InternalError;
+            return Report(e);
         }
     }
 
     private IMachine Restore(string path, string? expectedArchitecture, MachineIo io)
     {
         var watch = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
             var machine = MachineSnapshot.Restore(stream, path, catalog, io, expectedArchitecture);
-            env.Error.WriteLine($"softkvm: restored {path} ({machine.Config.Architecture}, {machine.Config.Cpus} vCPUs, {SizeText.Of(machine.Config.MemorySize)}) in {watch.Elapsed.TotalMilliseconds:0} ms");
+            env.Error.WriteLine($"softkvm: restored {path} ({machine.Config.Architecture}, {machine.Config.Cpus} vCPUs, {SizeText.Of(machine.Config.MemorySize)}) in {Took(watch, cpu)}");
             return machine;
         }
         catch (IOException e)
@@ -89,6 +84,7 @@ internal sealed partial class RunCommand
         }
 
         var watch = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         long bytes;
         try
         {
@@ -101,7 +97,11 @@ internal sealed partial class RunCommand
             throw new InputFileException($"--snapshot '{path}' cannot be written: {InputFiles.OneLine(e.Message)}");
         }
 
-        env.Error.WriteLine($"softkvm: snapshot written to {path} ({bytes} bytes) in {watch.Elapsed.TotalMilliseconds:0} ms");
+        env.Error.WriteLine($"softkvm: snapshot written to {path} ({bytes} bytes) in {Took(watch, cpu)}");
         return ExitCodes.Success;
     }
+
+    // "N ms (M ms CPU)": the wall time and the process's CPU time (every thread) since the start.
+    private static string Took(Stopwatch watch, TimeSpan cpuAtStart) =>
+        $"{watch.Elapsed.TotalMilliseconds:0} ms ({(Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart).TotalMilliseconds:0} ms CPU)";
 }

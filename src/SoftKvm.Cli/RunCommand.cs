@@ -61,15 +61,9 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             CheckSnapshotOptions(parse, o);
             return Run(prepared.Create, parse, o);
         }
-        catch (SoftKvmException e)
-        {
-            env.Error.WriteLine($"softkvm: {InputFiles.OneLine(e.Message)}");
-            return ExitCodes.BadInput;
-        }
         catch (Exception e)
         {
-            env.Error.WriteLine($"softkvm: internal error: {e.GetType().Name}: {InputFiles.OneLine(e.Message)}");
-            return ExitCodes.InternalError;
+            return Report(e);
         }
         finally
         {
@@ -81,6 +75,19 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
     }
 
     private SymbolMap? _symbols;
+
+    // A failure of a command: bad input is one line and exit code 2, anything else an internal error (3).
+    private int Report(Exception e)
+    {
+        if (e is SoftKvmException)
+        {
+            env.Error.WriteLine($"softkvm: {InputFiles.OneLine(e.Message)}");
+            return ExitCodes.BadInput;
+        }
+
+        env.Error.WriteLine($"softkvm: internal error: {e.GetType().Name}: {InputFiles.OneLine(e.Message)}");
+        return ExitCodes.InternalError;
+    }
 
     private Arm64VirtMachineBuilder Arm64Builder =>
         catalog.Get("arm64") as Arm64VirtMachineBuilder ?? throw new ConfigurationException("this build has no arm64 CPU models");

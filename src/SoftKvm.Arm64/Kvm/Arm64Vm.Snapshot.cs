@@ -1,35 +1,17 @@
-using SoftKvm.Core.Errors;
 using SoftKvm.Core.Snapshots;
 
 namespace SoftKvm.Arm64.Kvm;
 
 /// <summary>
 /// The arm64 part of a VM snapshot (docs/snapshots.md): section <c>A64V</c> (the system counter's value,
-/// the vCPU count and the CPU model), one <c>VCPU</c> section per vCPU, and <c>VGIC</c> with the in-kernel
-/// GIC and its ITS. The counter goes on from its saved value in the restored VM, so the guest's time
-/// (CNTVCT, the timers' CVAL deadlines) continues where it stopped.
+/// the vCPU count and the CPU model), one <c>VCPU</c> section per vCPU, and <c>IRQC</c> with the in-kernel
+/// interrupt controller (the VGIC and its ITS). The counter goes on from its saved value in the restored
+/// VM, so the guest's time (CNTVCT, the timers' CVAL deadlines) continues where it stopped.
 /// </summary>
 public sealed partial class Arm64Vm
 {
     /// <inheritdoc />
-    protected override void PrepareSave()
-    {
-        if (InterruptController is Vgic.Vgic vgic)
-        {
-            try
-            {
-                Vgic.VgicSnapshot.PrepareSave(vgic);
-            }
-            catch (Vgic.VgicException e)
-            {
-                throw new UnsupportedException($"the GIC's tables cannot be saved into guest memory: {e.Message}");
-            }
-        }
-        else if (InterruptController is not null)
-        {
-            throw new UnsupportedException($"the interrupt controller {InterruptController.GetType().Name} has no snapshot support");
-        }
-    }
+    protected override void PrepareSave() => InterruptController?.PrepareSave();
 
     /// <inheritdoc />
     protected override void SaveArchState(SnapshotWriter writer)
@@ -45,13 +27,9 @@ public sealed partial class Arm64Vm
             writer.EndSection();
         }
 
-        w = writer.BeginSection("VGIC");
-        w.Write(InterruptController is Vgic.Vgic);
-        if (InterruptController is Vgic.Vgic vgic)
-        {
-            Vgic.VgicSnapshot.Write(w, vgic);
-        }
-
+        w = writer.BeginSection("IRQC");
+        w.Write(InterruptController?.GetType().Name ?? "");
+        InterruptController?.SaveState(w);
         writer.EndSection();
     }
 
@@ -76,18 +54,16 @@ public sealed partial class Arm64Vm
             ((Arm64Vcpu)v).Load(r);
         }
 
-        using (var r = reader.ReadSection("VGIC"))
+        using (var r = reader.ReadSection("IRQC"))
         {
-            bool hasVgic = r.ReadBoolean();
-            if (hasVgic != InterruptController is Vgic.Vgic)
+            string controller = r.ReadString();
+            string ours = InterruptController?.GetType().Name ?? "";
+            if (controller != ours)
             {
-                throw new SnapshotFormatException($"the snapshot's VM {(hasVgic ? "has" : "has no")} in-kernel GIC; this one {(hasVgic ? "has none" : "has one")}");
+                throw new SnapshotFormatException($"the snapshot's VM has the interrupt controller '{controller}', this one '{ours}'");
             }
 
-            if (InterruptController is Vgic.Vgic vgic)
-            {
-                Vgic.VgicSnapshot.Read(r, vgic);
-            }
+            InterruptController?.LoadState(r);
         }
 
         Shared.SetCounter(counter);

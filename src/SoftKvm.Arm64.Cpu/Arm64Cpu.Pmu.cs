@@ -64,6 +64,8 @@ public sealed partial class Arm64Cpu
     {
         _retiredAtEl[0] = 0;
         _retiredAtEl[1] = 0;
+        Array.Clear(_branchesAtEl);
+        Array.Clear(_memoryAccessesAtEl);
         _elMark = Retired;
         _countedEl = State.El;
     }

@@ -235,7 +235,8 @@ public sealed unsafe partial class Arm64Cpu
 
             blockEntry = false;
             uint insn = *host;
-            switch (OpDispatch.Handlers[(int)DecodeCached(host, insn)](this, insn))
+            A64Op op = DecodeCached(host, insn);
+            switch (OpDispatch.Handlers[(int)op](this, insn))
             {
                 case Flow.Next:
                     State.Pc = pc + 4;
@@ -252,6 +253,11 @@ public sealed unsafe partial class Arm64Cpu
             }
 
             Retired++;
+            if (_pmuCounting)
+            {
+                CountPmuEvents(op, insn);
+            }
+
             if (blockEntry)
             {
                 NoteExceptionLevel(); // an exception return counts at the level it left
@@ -278,6 +284,11 @@ public sealed unsafe partial class Arm64Cpu
     {
         State.Pc += 4;
         Retired++;
+        if (_pmuCounting && _pendingExit == CpuExit.DataAbort)
+        {
+            _memoryAccessesAtEl[State.El]++; // an MMIO load or store (one register: it had a syndrome)
+        }
+
         if (State.SoftwareStep && (State.MdscrEl1 & MdscrSs) != 0)
         {
             State.SoftwareStep = false;

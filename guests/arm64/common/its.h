@@ -12,9 +12,14 @@
 #define GITS_BASE 0x08080000UL
 #define GITS_TRANSLATER (GITS_BASE + 0x10040UL)
 
+#define PSCI_INVALID_PARAMETERS (-2)
+
 static void fail(const char *what);
 
 static u64 cwriter;
+static volatile u32 online[MAX_CPUS];
+static volatile u32 taken[MAX_CPUS];   /* LPIs each secondary vCPU took */
+static volatile u32 last_lpi[MAX_CPUS];
 
 static inline void wr64(u64 a, u64 v) { *(volatile u64 *)a = v; }
 static inline void wr8(u64 a, unsigned char v) { *(volatile unsigned char *)a = v; }
@@ -113,6 +118,66 @@ static inline u64 its_rdbase(u64 id)
 {
     u64 rd = find_redistributor(affinity_of(id));
     return rd64(GITS_BASE + 0x8) >> 19 & 1 ? rd >> 16 : rd64(rd + 0x8) >> 8 & 0xffff;
+}
+
+/* A secondary vCPU: LPIs on, then it takes every interrupt, counting it and noting the last INTID. */
+static inline void lpi_secondary_main(u64 id)
+{
+    lpi_cpu_init(id);
+    __atomic_store_n(&online[id], 1, __ATOMIC_RELEASE);
+    for (;;) {
+        u32 intid = iar();
+        if (intid == 1023) {
+            __asm__ volatile("wfi");
+            continue;
+        }
+        eoi(intid);
+        __atomic_store_n(&last_lpi[id], intid, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&taken[id], 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* vCPU 0 starts vCPUs 1, 2, ... with PSCI CPU_ON until there are no more, each waited for until its LPIs
+ * are on; returns how many vCPUs there are. */
+static inline u64 start_lpi_cpus(void)
+{
+    u64 n = 1;
+    while (n < MAX_CPUS) {
+        long r = psci(PSCI_CPU_ON, affinity_of(n), (u64)secondary_entry, n);
+        if (r == PSCI_INVALID_PARAMETERS)
+            break;
+        if (r != 0)
+            fail("CPU_ON");
+        while (!__atomic_load_n(&online[n], __ATOMIC_ACQUIRE))
+            ;
+        n++;
+    }
+    return n;
+}
+
+/* vCPU 0 takes one interrupt, which must be lpi. */
+static inline void take(u32 lpi, const char *what)
+{
+    u32 got = iar();
+    if (got != lpi)
+        fail(what);
+    eoi(got);
+}
+
+static inline void nothing_pending(const char *what)
+{
+    if (hppir() != 1023)
+        fail(what);
+}
+
+/* Waits until secondary vCPU cpu has taken count interrupts, the last of them lpi. */
+static inline void wait_taken(u64 cpu, u32 count, u32 lpi, const char *what)
+{
+    for (u64 spin = 0; __atomic_load_n(&taken[cpu], __ATOMIC_ACQUIRE) < count; spin++)
+        if (spin > 1000000000)
+            fail(what);
+    if (__atomic_load_n(&taken[cpu], __ATOMIC_ACQUIRE) != count || last_lpi[cpu] != lpi)
+        fail(what);
 }
 
 #endif

@@ -33,13 +33,8 @@
 #define PENDING_EVENT 1000
 #define PENDING_LPI 9000
 
-#define PSCI_INVALID_PARAMETERS (-2)
-
 #include "its.h"
 
-static volatile u32 online[MAX_CPUS];
-static volatile u32 taken[MAX_CPUS];
-static volatile u32 last_lpi[MAX_CPUS];
 static u64 rdbase[MAX_CPUS]; /* what MAPC names: a processor number or a physical address */
 static int failed;
 
@@ -51,21 +46,7 @@ static void fail(const char *what)
     psci(PSCI_SYSTEM_OFF, 0, 0, 0);
 }
 
-void secondary_main(u64 id)
-{
-    lpi_cpu_init(id);
-    __atomic_store_n(&online[id], 1, __ATOMIC_RELEASE);
-    for (;;) {
-        u32 intid = iar();
-        if (intid == 1023) {
-            __asm__ volatile("wfi");
-            continue;
-        }
-        eoi(intid);
-        __atomic_store_n(&last_lpi[id], intid, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&taken[id], 1, __ATOMIC_RELEASE);
-    }
-}
+void secondary_main(u64 id) { lpi_secondary_main(id); }
 
 static void set_prop(u32 lpi, int enabled)
 {
@@ -73,34 +54,10 @@ static void set_prop(u32 lpi, int enabled)
     __asm__ volatile("dsb sy" ::: "memory");
 }
 
-/* vCPU 0 takes one interrupt, which must be lpi. */
-static void take(u32 lpi, const char *what)
-{
-    u32 got = iar();
-    if (got != lpi)
-        fail(what);
-    eoi(got);
-}
-
-static void nothing_pending(const char *what)
-{
-    if (hppir() != 1023)
-        fail(what);
-}
-
 static void line(const char *text)
 {
     puts_raw(text);
     puts_raw("\n");
-}
-
-static void wait_taken(u64 cpu, u32 count, u32 lpi, const char *what)
-{
-    for (u64 spin = 0; __atomic_load_n(&taken[cpu], __ATOMIC_ACQUIRE) < count; spin++)
-        if (spin > 1000000000)
-            fail(what);
-    if (__atomic_load_n(&taken[cpu], __ATOMIC_ACQUIRE) != count || last_lpi[cpu] != lpi)
-        fail(what);
 }
 
 void primary_main(void)
@@ -118,17 +75,7 @@ void primary_main(void)
     __asm__ volatile("dsb sy" ::: "memory");
     lpi_cpu_init(0);
 
-    u64 n = 1;
-    while (n < MAX_CPUS) {
-        long r = psci(PSCI_CPU_ON, affinity_of(n), (u64)secondary_entry, n);
-        if (r == PSCI_INVALID_PARAMETERS)
-            break;
-        if (r != 0)
-            fail("CPU_ON");
-        while (!__atomic_load_n(&online[n], __ATOMIC_ACQUIRE))
-            ;
-        n++;
-    }
+    u64 n = start_lpi_cpus();
     puts_raw("ITS: ");
     put_dec(n);
     puts_raw(" vCPUs with LPIs enabled\n");

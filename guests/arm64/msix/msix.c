@@ -31,15 +31,10 @@
 #define MSIX_BAR_ADDRESS 0x10000000UL /* the 32-bit memory window */
 #define VIRTIO_BAR_ADDRESS 0x10004000UL
 
-#define PSCI_INVALID_PARAMETERS (-2)
-
 #include "its.h"
 
 typedef unsigned short u16;
 
-static volatile u32 online[MAX_CPUS];
-static volatile u32 taken[MAX_CPUS];
-static volatile u32 last_lpi[MAX_CPUS];
 static u64 common, notify, msix_table, msix_pba;
 static u32 notify_multiplier;
 static u16 avail_idx;
@@ -66,21 +61,7 @@ static void put_hex(u64 v, int digits)
 
 static u64 cfg(u32 rid, u32 reg) { return ECAM + ((u64)rid << 12) + reg; }
 
-void secondary_main(u64 id)
-{
-    lpi_cpu_init(id);
-    __atomic_store_n(&online[id], 1, __ATOMIC_RELEASE);
-    for (;;) {
-        u32 intid = iar();
-        if (intid == 1023) {
-            __asm__ volatile("wfi");
-            continue;
-        }
-        eoi(intid);
-        __atomic_store_n(&last_lpi[id], intid, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&taken[id], 1, __ATOMIC_RELEASE);
-    }
-}
+void secondary_main(u64 id) { lpi_secondary_main(id); }
 
 /* Sends text on the console's transmit queue and returns when the device has used the buffer. */
 static void send(const char *text, u32 length)
@@ -109,29 +90,6 @@ static u32 text_length(const char *s)
 }
 
 static void say(const char *text) { send(text, text_length(text)); }
-
-static void take(u32 lpi, const char *what)
-{
-    u32 got = iar();
-    if (got != lpi)
-        fail(what);
-    eoi(got);
-}
-
-static void nothing_pending(const char *what)
-{
-    if (hppir() != 1023)
-        fail(what);
-}
-
-static void wait_taken(u64 cpu, u32 count, u32 lpi, const char *what)
-{
-    for (u64 spin = 0; __atomic_load_n(&taken[cpu], __ATOMIC_ACQUIRE) < count; spin++)
-        if (spin > 1000000000)
-            fail(what);
-    if (__atomic_load_n(&taken[cpu], __ATOMIC_ACQUIRE) != count || last_lpi[cpu] != lpi)
-        fail(what);
-}
 
 /* The function's virtio structures and MSI-X table from its capability list; returns the MSI-X capability. */
 static u32 find_structures(u32 rid)
@@ -201,17 +159,7 @@ void primary_main(void)
         wr8(PROP_TABLE + lpi - LPI_BASE, LPI_PRIORITY | 1);
     __asm__ volatile("dsb sy" ::: "memory");
     lpi_cpu_init(0);
-    u64 n = 1;
-    while (n < MAX_CPUS) {
-        long r = psci(PSCI_CPU_ON, affinity_of(n), (u64)secondary_entry, n);
-        if (r == PSCI_INVALID_PARAMETERS)
-            break;
-        if (r != 0)
-            fail("CPU_ON");
-        while (!__atomic_load_n(&online[n], __ATOMIC_ACQUIRE))
-            ;
-        n++;
-    }
+    u64 n = start_lpi_cpus();
     puts_raw("MSI-X: ");
     put_dec(n);
     puts_raw(" vCPUs with LPIs enabled\n");

@@ -186,10 +186,9 @@ static void count_branches_and_accesses(void)
     expect("INST_RETIRED beside them", insts, 1 + 10 * 15 + 1 + 1);
 }
 
-/* MEM_ACCESS from 3 below 2^32: the first LDP leaves it 1 below, the second overflows it; the overflow
- * interrupt is pending at the next instruction (a run of the CPU must end after the second LDP, not after
- * as many instructions as accesses are left). */
-static void count_access_overflow(void)
+/* PPI 23 enabled at the GIC, the event counters reset, no overflow status, counter 0's overflow interrupt
+ * enabled, and counter 0 at start. */
+static void overflow_interrupt_on_counter0(u64 start)
 {
     gicv3_cpu_init(GICR_BASE);
     wr32(GICD_BASE, (1u << 4) | (1u << 1) | 1u);
@@ -197,8 +196,16 @@ static void count_access_overflow(void)
     MSR(pmcr_el0, 1 | 2);
     MSR(pmovsclr_el0, 0xffffffffUL);
     MSR(pmintenset_el1, 1);
+    MSR(pmevcntr0_el0, start);
+}
+
+/* MEM_ACCESS from 3 below 2^32: the first LDP leaves it 1 below, the second overflows it; the overflow
+ * interrupt is pending at the next instruction (a run of the CPU must end after the second LDP, not after
+ * as many instructions as accesses are left). */
+static void count_access_overflow(void)
+{
+    overflow_interrupt_on_counter0(0xfffffffdUL);
     MSR(pmevtyper0_el0, 0x13);
-    MSR(pmevcntr0_el0, 0xfffffffdUL);
     u64 c, ovs, hppir;
     __asm__ volatile("msr pmcntenset_el0, %[en]\n"
                      "ldp x10, x11, [%[buf]]\n"
@@ -311,13 +318,7 @@ void primary_main(void)
 
     /* Overflow: counter 0 starts 10 below 2^32; 20 instructions later it reads 10, PMOVSSET bit 0 is set
      * and PPI 23 is pending at the GIC (while the counter is enabled, as KVM asserts it). */
-    gicv3_cpu_init(GICR_BASE);
-    wr32(GICD_BASE, (1u << 4) | (1u << 1) | 1u);
-    wr32(GICR_BASE + 0x10000 + 0x100, 1u << 23); /* GICR_ISENABLER0: PPI 23 */
-    MSR(pmcr_el0, 1 | 2);
-    MSR(pmovsclr_el0, 0xffffffffUL);
-    MSR(pmintenset_el1, 1);
-    MSR(pmevcntr0_el0, 0xfffffff6UL);
+    overflow_interrupt_on_counter0(0xfffffff6UL);
     u64 after, ovs, iar;
     __asm__ volatile("msr pmcntenset_el0, %[en]\n"
                      ".rept 20\n nop\n .endr\n"

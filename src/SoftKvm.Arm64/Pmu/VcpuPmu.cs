@@ -9,7 +9,8 @@ namespace SoftKvm.Arm64.Pmu;
 /// instructions by exception level (<see cref="Arm64Cpu.RetiredAt"/>). A cycle is one retired instruction
 /// (CPU_CYCLES, the cycle counter), and INST_RETIRED and INST_SPEC count the same instructions; BR_RETIRED
 /// and MEM_ACCESS count the CPU model's branches and data accesses by exception level
-/// (<see cref="Arm64Cpu.BranchesAt"/>, <see cref="Arm64Cpu.MemoryAccessesAt"/>); SW_INCR counts PMSWINC_EL0 writes; CHAIN makes an odd counter count the overflows of the even one below it
+/// (<see cref="Arm64Cpu.BranchesAt"/>, <see cref="Arm64Cpu.MemoryAccessesAt"/>); SW_INCR counts PMSWINC_EL0
+/// writes; CHAIN makes an odd counter count the overflows of the even one below it
 /// (with PMCR_EL0.LP 0, as KVM). Filtering: PMEVTYPERn/PMCCFILTR P excludes EL1, U excludes EL0. An
 /// overflow sets PMOVSSET_EL0 and drives PPI 23 while PMCR_EL0.E, the counter's enable and its interrupt
 /// enable are set. Counters are brought up to date lazily, whenever a PMU register is read and after
@@ -47,7 +48,9 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
     private ulong _pmcr;
     private uint _cntEnable, _intEnable, _overflow;
     private ulong _selr, _userenr;
-    private readonly long[] _seen = [cpu.RetiredAt(0), cpu.RetiredAt(1), cpu.BranchesAt(0), cpu.BranchesAt(1), cpu.MemoryAccessesAt(0), cpu.MemoryAccessesAt(1)]; // [source * 2 + el]
+    // What the CPU had counted at the last look, by [source * 2 + el].
+    private readonly long[] _seen =
+        [cpu.RetiredAt(0), cpu.RetiredAt(1), cpu.BranchesAt(0), cpu.BranchesAt(1), cpu.MemoryAccessesAt(0), cpu.MemoryAccessesAt(1)];
     private (PmuRegister Register, int Index, ulong Value)? _pendingWrite;
     private bool _line;
 

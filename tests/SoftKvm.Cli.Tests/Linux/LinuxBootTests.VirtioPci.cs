@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace SoftKvm.Cli.Tests.Linux;
@@ -15,29 +14,13 @@ public sealed partial class LinuxBootTests
     public void DebianKernelUsesAVirtioPciDiskWithMsisThroughTheIts()
     {
         string outDir = Inputs("arm64");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in (string[])
-        [
-            Path.Combine(AppContext.BaseDirectory, "softkvm.dll"), "run", "--kernel", Path.Combine(outDir, "vmlinuz"),
-            "--initrd", Path.Combine(outDir, "initrd.gz"), "--append", "console=ttyAMA0", "--smp", "4", "--gic", "v3",
-            "--virtio-pci", "--disk", Path.Combine(outDir, "disk.img"),
-        ])
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var vm = Process.Start(psi)!;
         var console = new StringBuilder();
-        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.BeginOutputReadLine();
-        vm.BeginErrorReadLine();
+        using var vm = StartSoftkvm(
+            [
+                "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
+                "--append", "console=ttyAMA0", "--smp", "4", "--gic", "v3", "--virtio-pci", "--disk", Path.Combine(outDir, "disk.img"),
+            ],
+            console);
         try
         {
             WaitFor(console, Marker, TimeSpan.FromMinutes(10));
@@ -61,17 +44,11 @@ public sealed partial class LinuxBootTests
             Send(vm, "set -- $(grep virtio0-req /proc/interrupts); echo REQ-MSIS $6 $(( $2 + $3 + $4 + $5 > 1 ))");
             WaitFor(console, "\nREQ-MSIS ITS-MSI 1\n", TimeSpan.FromMinutes(2), normalise: true);
 
-            Send(vm, "poweroff -f");
-            Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
-            vm.WaitForExit();
-            Assert.Equal(0, vm.ExitCode);
+            PowerOff(vm);
         }
         finally
         {
-            if (!vm.HasExited)
-            {
-                vm.Kill(entireProcessTree: true);
-            }
+            KillIfRunning(vm);
         }
 
         var debugfs = RunProcess("debugfs", ["-R", "cat /pci.txt", Path.Combine(outDir, "disk.img")], TimeSpan.FromMinutes(1));

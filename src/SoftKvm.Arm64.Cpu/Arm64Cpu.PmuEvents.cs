@@ -70,3 +70,22 @@ public sealed partial class Arm64Cpu
         _memoryAccessesAtEl[_countedEl] += MemoryAccesses(op, insn);
     }
 }
+
+/// <summary>Whether an instantiation of the interpreter loop counts the PMU's per-instruction events.</summary>
+internal interface IPmuEventsMode
+{
+    /// <summary>A constant of the instantiation: the JIT removes the counting where it is false.</summary>
+    static abstract bool Counts { get; }
+}
+
+/// <summary>The interpreter loop while the PMU counts.</summary>
+internal readonly struct CountPmuEventsMode : IPmuEventsMode
+{
+    public static bool Counts => true;
+}
+
+/// <summary>The interpreter loop while it does not.</summary>
+internal readonly struct NoPmuEventsMode : IPmuEventsMode
+{
+    public static bool Counts => false;
+}

@@ -179,9 +179,18 @@ public sealed unsafe partial class Arm64Cpu
     public CpuExit Run(ref int requests, long budget) =>
         TranslationEnabled && NativeSupported ? RunNative(ref requests, budget) : RunInterpreter(ref requests, budget);
 
-    /// <summary>The interpreter: fetch through the execute TLB, decode through the decode cache, dispatch.</summary>
+    /// <summary>
+    /// The interpreter: fetch through the execute TLB, decode through the decode cache, dispatch. While the
+    /// PMU counts, its loop also counts each retired instruction's branch and accesses (PmuEvents); the
+    /// counting and the plain loop are two instantiations of one method, so the plain one has no PMU check
+    /// at all (<see cref="PmuCounting"/> changes only between runs: a PMU write ends the run).
+    /// </summary>
+    private CpuExit RunInterpreter(ref int requests, long budget) =>
+        _pmuCounting ? RunInterpreter<CountPmuEventsMode>(ref requests, budget) : RunInterpreter<NoPmuEventsMode>(ref requests, budget);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // one steady code shape, not tiered on a profile
-    private CpuExit RunInterpreter(ref int requests, long budget)
+    private CpuExit RunInterpreter<TPmu>(ref int requests, long budget)
+        where TPmu : struct, IPmuEventsMode
     {
         if (_memoryGeneration != _memory.Generation)
         {
@@ -253,7 +262,7 @@ public sealed unsafe partial class Arm64Cpu
             }
 
             Retired++;
-            if (_pmuCounting)
+            if (TPmu.Counts)
             {
                 CountPmuEvents(op, insn);
             }

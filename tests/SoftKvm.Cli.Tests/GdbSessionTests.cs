@@ -208,6 +208,66 @@ public sealed class GdbSessionTests
         Assert.Equal(0, Finish(vm).Code);
     }
 
+    private static string Arm64IrqGuest => Path.Combine(RealCli.GuestsDir("arm64"), "gdbirq.elf");
+
+    [GdbFact]
+    public void Arm64_stepi_with_a_timer_interrupt_pending_advances_one_instruction_and_the_interrupt_comes_on_continue()
+    {
+        // guests/arm64/gdbirq: the virtual timer fires every 0.1 ms; step_here is six instructions with a store
+        // to the PL011 (an MMIO exit) in the middle. QEMU's default SSTEP_NOIRQ: every stepi advances one
+        // instruction, no interrupt is taken while stepping although the timer's is pending (CNTV_CTL_EL0.ISTATUS);
+        // with qqemu.sstep=0x1 a stepi is taken by the interrupt's entry (PC at the IRQ vector), as with arm64 KVM.
+        int port = FreePort();
+        var vm = StartVm("run", "--kernel", Arm64IrqGuest, "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        string log = Gdb(Arm64IrqGuest, port,
+            "target remote :PORT",
+            "maintenance packet qqemu.sstepbits",
+            "maintenance packet qqemu.sstep",
+            "break *step_here",
+            "continue",
+            "set $t0 = *(unsigned long *)&ticks",
+            "p $t0 >= 3",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "p/x $cntv_ctl_el0",
+            "p *(unsigned long *)&ticks == $t0",
+            "continue",
+            "maintenance packet qqemu.sstep=0x1",
+            "stepi",
+            "p $pc",
+            "maintenance packet qqemu.sstep=0x5",
+            "maintenance packet qqemu.sstep=3",
+            "maintenance packet qqemu.sstep",
+            "delete",
+            "set var *(unsigned long *)&release = 1",
+            "continue");
+
+        Assert.Contains("received: \"ENABLE=1,NOIRQ=2\"", log);
+        Assert.Contains("received: \"0x3\"", log);
+        Assert.Contains("Breakpoint 1, 0x0000000040081000 in step_here ()", log);
+        Assert.Contains("$1 = 1", log);
+        for (int i = 1; i <= 6; i++)
+        {
+            Assert.Contains($"${i + 1} = (void (*)()) 0x{0x40081000 + (4 * i):x} <step_here+{4 * i}>", log);
+        }
+
+        Assert.Contains("$8 = 0x5", log); // ENABLE and ISTATUS: the timer's interrupt was pending at the last step
+        Assert.Contains("$9 = 1", log);   // and none was taken while stepping
+        Assert.Contains("Breakpoint 1, 0x0000000040081000 in step_here ()\n", log[(log.IndexOf("$9 = 1", StringComparison.Ordinal) + 1)..]);
+        Assert.Contains("$10 = (void (*)()) 0x40080a80 <vectors+640>", log);
+        Assert.Contains("received: \"E22\"", log); // NOTIMER is not offered
+        Assert.Contains("[Inferior 1 (Remote target) exited normally]", log);
+
+        var (code, serial, _, _) = Finish(vm);
+        Assert.Equal(0, code);
+        Assert.Contains("gdbirq: interrupts firing\n..\ngdbirq: an interrupt was taken after the release", serial); // one store per call, none repeated
+        Assert.Contains("calls  0x0000000000000002", serial);
+    }
+
     [GdbFact]
     public void Detach_lets_the_guest_run_on_and_kill_stops_the_vm()
     {

@@ -188,7 +188,7 @@ internal sealed class Arm64GdbTarget : IGdbTarget
         var flags = Arm64GuestDebugFlags.None;
         if (settings.SingleStep)
         {
-            flags |= Arm64GuestDebugFlags.SingleStep;
+            flags |= Arm64GuestDebugFlags.SingleStep | (settings.BlockInterrupts ? Arm64GuestDebugFlags.BlockInterrupts : 0);
         }
 
         if (settings.SoftwareBreakpoints)

@@ -29,7 +29,7 @@ public sealed class GdbSessionTests
 
     private static string X86Guest => Path.Combine(RealCli.GuestsDir(Path.Combine("x86", "kvm")), "gdbtarget.elf");
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
@@ -42,13 +42,19 @@ public sealed class GdbSessionTests
         Task.Factory.StartNew(() => RealCli.Run(args), TaskCreationOptions.LongRunning);
 
     /// <summary>Runs gdb-multiarch -batch with <paramref name="commands"/> on <paramref name="elf"/>; its whole output.</summary>
-    private static string Gdb(string elf, int port, params string[] commands)
+    private static string Gdb(string elf, int port, params string[] commands) => Gdb(elf, port, TimeSpan.FromMinutes(4), commands);
+
+    /// <summary>
+    /// Runs gdb-multiarch -batch with <paramref name="commands"/> (PORT stands for <paramref name="port"/>) on
+    /// <paramref name="elf"/>, or on no file; its whole output once it ends, failing after <paramref name="timeout"/>.
+    /// </summary>
+    internal static string Gdb(string? elf, int port, TimeSpan timeout, params string[] commands)
     {
         string script = Path.Combine(Path.GetTempPath(), $"softkvm-gdb-{Guid.NewGuid():N}.gdb");
         File.WriteAllLines(script, ["set pagination off", "set confirm off", "set tcp connect-timeout 120", .. commands.Select(c => c.Replace("PORT", port.ToString()))]);
         try
         {
-            var psi = new ProcessStartInfo("gdb-multiarch", ["-batch", "-nx", "-x", script, elf])
+            var psi = new ProcessStartInfo("gdb-multiarch", ["-batch", "-nx", "-x", script, .. elf is null ? Array.Empty<string>() : [elf]])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -56,10 +62,10 @@ public sealed class GdbSessionTests
             using var gdb = Process.Start(psi)!;
             var stdout = gdb.StandardOutput.ReadToEndAsync();
             var stderr = gdb.StandardError.ReadToEndAsync();
-            if (!gdb.WaitForExit(TimeSpan.FromMinutes(4)))
+            if (!gdb.WaitForExit(timeout))
             {
                 gdb.Kill();
-                Assert.Fail("gdb-multiarch did not finish within 4 minutes: " + stdout.Result + stderr.Result);
+                Assert.Fail($"gdb-multiarch did not finish within {timeout}: " + stdout.Result + stderr.Result);
             }
 
             return stdout.Result + stderr.Result;

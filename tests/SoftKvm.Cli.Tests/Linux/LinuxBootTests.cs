@@ -38,29 +38,13 @@ public sealed class LinuxBootTests
             arch != "arm64" && Environment.GetEnvironmentVariable("SOFTKVM_LINUX_X86_TEST") != "1",
             "set SOFTKVM_LINUX_X86_TEST=1 (and SOFTKVM_LINUX_TEST=1) to boot Debian's amd64 kernel on the PC");
         string outDir = Inputs(arch);
-        string softkvm = Path.Combine(AppContext.BaseDirectory, "softkvm.dll");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in (string[])
-        [
-            softkvm, "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
-            .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
-        ])
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var vm = Process.Start(psi)!;
         var console = new StringBuilder();
-        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.BeginOutputReadLine();
-        vm.BeginErrorReadLine();
+        using var vm = StartSoftKvm(
+            [
+                "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
+                .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
+            ],
+            console);
         try
         {
             WaitFor(console, Marker, TimeSpan.FromMinutes(arch == "arm64" ? 10 : 30));
@@ -131,7 +115,7 @@ public sealed class LinuxBootTests
     }
 
     // The kernel, initramfs and disk image of arch, built once per test run; skips when they cannot be fetched.
-    private static string Inputs(string arch)
+    internal static string Inputs(string arch)
     {
         Skip.If(
             Environment.GetEnvironmentVariable("SOFTKVM_LINUX_TEST") != "1",
@@ -142,13 +126,37 @@ public sealed class LinuxBootTests
         return build.Dir;
     }
 
-    private static void Send(Process vm, string line)
+    /// <summary>Starts the built softkvm with <paramref name="args"/>, its stdout and stderr collected in <paramref name="console"/>.</summary>
+    internal static Process StartSoftKvm(IEnumerable<string> args, StringBuilder console)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "softkvm.dll"));
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var vm = Process.Start(psi)!;
+        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
+        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
+        vm.BeginOutputReadLine();
+        vm.BeginErrorReadLine();
+        return vm;
+    }
+
+    internal static void Send(Process vm, string line)
     {
         vm.StandardInput.Write(line + "\n");
         vm.StandardInput.Flush();
     }
 
-    private static void WaitFor(StringBuilder console, string text, TimeSpan timeout, bool normalise = false)
+    internal static void WaitFor(StringBuilder console, string text, TimeSpan timeout, bool normalise = false)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < timeout)

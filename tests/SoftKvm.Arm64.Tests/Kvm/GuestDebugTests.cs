@@ -22,7 +22,6 @@ public sealed class GuestDebugTests
     private const uint StrX2X4 = 0xf9000082u; // str x2, [x4]
     private const uint Brk5 = 0xd42000a0u; // brk #5
     private const uint AddX3 = 0x91000463u; // add x3, x3, #1
-    private const uint StrX2X4Mmio = 0xf9000082u; // str x2, [x4] (x4 = MmioBase)
     private const uint BackThree = 0x17fffffdu; // b .-12
     private const ulong IrqVector = VectorBase + 0x280; // IRQ from the current EL with SP_ELx
     private const ulong Data = RamBase + 0x8000;
@@ -242,7 +241,7 @@ public sealed class GuestDebugTests
     {
         // L0: add x2; L1: str x2, [x4] (a user-space MMIO exit); L2: add x3; L3: b L0. At every store x2 = x3 + 1.
         using var m = new TestMachine();
-        var v = m.Start(AddX2, StrX2X4Mmio, AddX3, BackThree);
+        var v = m.Start(AddX2, StrX2X4, AddX3, BackThree);
         SetX(v, 4, MmioBase);
         v.Cpu.TranslationEnabled = true; // native blocks from their first execution where the host has the native engine
         ulong stored = 0;

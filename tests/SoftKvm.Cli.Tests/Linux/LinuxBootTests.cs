@@ -60,10 +60,7 @@ public sealed class LinuxBootTests
                 WaitFor(console, "\nDISK-DONE\n", TimeSpan.FromMinutes(3), normalise: true);
             }
 
-            Send(vm, "poweroff -f");
-            Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
-            vm.WaitForExit();
-            Assert.Equal(0, vm.ExitCode);
+            PowerOff(vm);
         }
         finally
         {
@@ -148,6 +145,15 @@ public sealed class LinuxBootTests
         vm.BeginOutputReadLine();
         vm.BeginErrorReadLine();
         return vm;
+    }
+
+    /// <summary>Powers the guest off from its shell and checks that softkvm ends with exit code 0.</summary>
+    internal static void PowerOff(Process vm)
+    {
+        Send(vm, "poweroff -f");
+        Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
+        vm.WaitForExit();
+        Assert.Equal(0, vm.ExitCode);
     }
 
     internal static void Send(Process vm, string line)

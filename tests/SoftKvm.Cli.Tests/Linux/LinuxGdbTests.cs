@@ -93,10 +93,7 @@ public sealed class LinuxGdbTests
             // Both unames finished (the stub's own messages on stderr may come between their lines).
             string tail = seen[seen.LastIndexOf("uname -r; uname -m", StringComparison.Ordinal)..];
             Assert.True(Regex.IsMatch(tail, @"\n\d+\.\d+\.\d+-[^\n]*arm64\n") && tail.Contains("\naarch64\n", StringComparison.Ordinal), tail);
-            LinuxBootTests.Send(vm, "poweroff -f");
-            Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
-            vm.WaitForExit();
-            Assert.Equal(0, vm.ExitCode);
+            LinuxBootTests.PowerOff(vm);
         }
         finally
         {

@@ -18,8 +18,12 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// from Debian's package registry, so the tests run only when SOFTKVM_LINUX_TEST=1 (CI sets it once the boot
 /// passes there) and report why when they do not run.
 /// </summary>
+[Collection(LinuxBootTests.Collection)]
 public sealed class LinuxBootTests
 {
+    /// <summary>The xunit collection of the tests that boot Linux: one boot at a time (a boot keeps a core busy for minutes).</summary>
+    internal const string Collection = "Linux boots";
+
     private const string Marker = "SOFTKVM-LINUX-BOOT-OK";
 
     [SkippableFact]

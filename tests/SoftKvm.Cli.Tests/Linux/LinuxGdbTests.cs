@@ -12,6 +12,7 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// through the guest's MMU, steps one instruction (not into an interrupt), then a software breakpoint for the
 /// second uname, and detaches; the shell finishes both. Gated like the boot tests (SOFTKVM_LINUX_TEST=1).
 /// </summary>
+[Collection(LinuxBootTests.Collection)]
 public sealed class LinuxGdbTests
 {
     [SkippableFact]

@@ -275,6 +275,56 @@ public sealed class GdbSessionTests
     }
 
     [GdbFact]
+    public void X86_stepi_with_a_timer_interrupt_pending_advances_one_instruction_and_the_interrupt_comes_on_continue()
+    {
+        // guests/x86/kvm/gdbirq: the APIC timer fires every 0.2 ms; step_here is six instructions (1, 1, 5, 2, 1, 1
+        // bytes) with an OUT to COM1 (an IO exit) in the middle. With the default sstep flags (BLOCKIRQ) every
+        // stepi runs one instruction; with qqemu.sstep=0x1 the step ends at the handler's first instruction.
+        string guest = Path.Combine(RealCli.GuestsDir(Path.Combine("x86", "kvm")), "gdbirq.elf");
+        int port = FreePort();
+        var vm = StartVm("run", "--arch", "x86_64", "--kernel", guest, "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        string log = Gdb(guest, port,
+            "set architecture i386:x86-64",
+            "target remote :PORT",
+            "break *step_here",
+            "continue",
+            "set $t = (long)&ticks",
+            "set $t0 = *(unsigned int *)$t",
+            "p $t0 >= 3",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "p *(unsigned int *)$t == $t0",
+            "continue",
+            "maintenance packet qqemu.sstep=0x1",
+            "stepi",
+            "p $pc",
+            "maintenance packet qqemu.sstep=0x3",
+            "delete",
+            "set var *(unsigned int *)(long)&release = 1",
+            "continue");
+
+        Assert.Contains("Breakpoint 1, 0x0000000000100540 in step_here ()", log);
+        Assert.Contains("$1 = 1", log);
+        int[] offsets = [1, 2, 7, 9, 10, 11];
+        for (int i = 0; i < offsets.Length; i++)
+        {
+            Assert.Contains($"${i + 2} = (void (*)()) 0x{0x100540 + offsets[i]:x} <step_here+{offsets[i]}>", log);
+        }
+
+        Assert.Contains("$8 = 1", log); // no interrupt was taken while stepping
+        Assert.Contains("$9 = (void (*)()) 0x1000ac <isr_40>", log);
+        Assert.Contains("[Inferior 1 (Remote target) exited with code 01]", log); // isa-debug-exit (0 << 1) | 1
+
+        var (code, serial, _, _) = Finish(vm);
+        Assert.Equal(1, code);
+        Assert.Contains("gdbirq: interrupts firing\n..\ngdbirq: an interrupt was taken after the release, calls 2", serial.Replace("\r", ""));
+    }
+
+    [GdbFact]
     public void Detach_lets_the_guest_run_on_and_kill_stops_the_vm()
     {
         int port = FreePort();

@@ -19,7 +19,7 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// passes there) and report why when they do not run.
 /// </summary>
 [Collection(LinuxBootTests.Collection)]
-public sealed class LinuxBootTests
+public sealed partial class LinuxBootTests
 {
     /// <summary>The xunit collection of the tests that boot Linux: one boot at a time (a boot keeps a core busy for minutes).</summary>
     internal const string Collection = "Linux boots";

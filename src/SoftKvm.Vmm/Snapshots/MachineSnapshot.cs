@@ -99,6 +99,7 @@ public static class MachineSnapshot
         var arm = c.OptionsOf<Arm64VirtOptions>();
         w.Write((int)arm.Gic);
         w.Write(arm.Cpu);
+        w.Write(arm.VirtioPci);
         var pc = c.OptionsOf<PcOptions>();
         w.Write(pc.WithholdInstructionLength);
         w.Write(pc.ForceEmulationPrefix);
@@ -137,6 +138,7 @@ public static class MachineSnapshot
         bool virtioConsole = r.ReadBoolean();
         var gic = (GicVersion)r.ReadInt32();
         string cpu = r.ReadString();
+        bool armVirtioPci = r.ReadBoolean();
         var pc = new PcOptions { WithholdInstructionLength = r.ReadBoolean(), ForceEmulationPrefix = r.ReadBoolean(), VirtioPci = r.ReadBoolean() };
         return new MachineConfig
         {
@@ -148,7 +150,7 @@ public static class MachineSnapshot
             Append = append.Length == 0 ? null : append,
             Disks = disks,
             VirtioConsole = virtioConsole,
-            MachineOptions = [new Arm64VirtOptions { Gic = gic, Cpu = cpu }, pc],
+            MachineOptions = [new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = armVirtioPci }, pc],
         };
     }
 }

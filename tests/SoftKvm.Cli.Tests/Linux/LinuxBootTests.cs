@@ -18,8 +18,12 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// from Debian's package registry, so the tests run only when SOFTKVM_LINUX_TEST=1 (CI sets it once the boot
 /// passes there) and report why when they do not run.
 /// </summary>
+[Collection(LinuxBootTests.Collection)]
 public sealed partial class LinuxBootTests
 {
+    /// <summary>The xunit collection of the tests that boot Linux: one boot at a time (a boot keeps a core busy for minutes).</summary>
+    internal const string Collection = "Linux boots";
+
     private const string Marker = "SOFTKVM-LINUX-BOOT-OK";
 
     [SkippableFact]
@@ -38,12 +42,13 @@ public sealed partial class LinuxBootTests
             arch != "arm64" && Environment.GetEnvironmentVariable("SOFTKVM_LINUX_X86_TEST") != "1",
             "set SOFTKVM_LINUX_X86_TEST=1 (and SOFTKVM_LINUX_TEST=1) to boot Debian's amd64 kernel on the PC");
         string outDir = Inputs(arch);
-        var (vm, console) = StartSoftkvm(
-        [
-            "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
-            .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
-        ]);
-        using var _ = vm;
+        var console = new StringBuilder();
+        using var vm = StartSoftKvm(
+            [
+                "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
+                .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
+            ],
+            console);
         try
         {
             WaitFor(console, Marker, TimeSpan.FromMinutes(arch == "arm64" ? 10 : 30));
@@ -59,17 +64,11 @@ public sealed partial class LinuxBootTests
                 WaitFor(console, "\nDISK-DONE\n", TimeSpan.FromMinutes(3), normalise: true);
             }
 
-            Send(vm, "poweroff -f");
-            Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
-            vm.WaitForExit();
-            Assert.Equal(0, vm.ExitCode);
+            PowerOff(vm);
         }
         finally
         {
-            if (!vm.HasExited)
-            {
-                vm.Kill(entireProcessTree: true);
-            }
+            KillIfRunning(vm);
         }
 
         if (!disk)
@@ -79,84 +78,6 @@ public sealed partial class LinuxBootTests
 
         var debugfs = RunProcess("debugfs", ["-R", "cat /hello.txt", Path.Combine(outDir, "disk.img")], TimeSpan.FromMinutes(1));
         Assert.Contains("softkvm", debugfs.Output);
-    }
-
-    /// <summary>
-    /// docs/snapshots.md: Debian's arm64 kernel on 2 vCPUs with 512 MiB and a virtio disk, snapshotted when it
-    /// prints the boot marker, restored in a new process that finishes the boot: the shell answers, both CPUs,
-    /// the timer and the disk work, and poweroff ends the restored run with 0.
-    /// </summary>
-    [SkippableFact]
-    public void ASnapshotAtTheBootMarkerRestoredInANewProcessFinishesTheBoot()
-    {
-        string outDir = Inputs("arm64");
-        string snapshot = Path.Combine(Path.GetTempPath(), $"softkvm-linux-{Guid.NewGuid():N}.snap");
-        try
-        {
-            var first = RunProcess(
-                "dotnet",
-                [
-                    Path.Combine(AppContext.BaseDirectory, "softkvm.dll"), "run", "--kernel", Path.Combine(outDir, "vmlinuz"),
-                    "--initrd", Path.Combine(outDir, "initrd.gz"), "--append", "console=ttyAMA0", "--smp", "2", "--memory", "512M",
-                    "--disk", Path.Combine(outDir, "disk.img"), "--serial", "none", "--snapshot", snapshot, "--snapshot-on-output", Marker,
-                ],
-                TimeSpan.FromMinutes(10));
-            Assert.True(first.Code == 0, "the run to the snapshot failed: " + first.Output);
-            Assert.Contains("softkvm: snapshot written to", first.Output);
-
-            var (vm, console) = StartSoftkvm(["restore", snapshot]);
-            using var _ = vm;
-            try
-            {
-                WaitFor(console, "softkvm: restored", TimeSpan.FromMinutes(2));
-                Send(vm, "uname -a");
-                WaitFor(console, "Linux (none) ", TimeSpan.FromMinutes(2));
-                Send(vm, "grep -c ^processor /proc/cpuinfo");
-                WaitFor(console, "\n2\n", TimeSpan.FromMinutes(2), normalise: true);
-                Send(vm, "sleep 1; dd if=/dev/vda bs=4096 count=8 2>/dev/null | wc -c");
-                WaitFor(console, "\n32768\n", TimeSpan.FromMinutes(2), normalise: true);
-                Send(vm, "poweroff -f");
-                Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
-                vm.WaitForExit();
-                Assert.Equal(0, vm.ExitCode);
-            }
-            finally
-            {
-                if (!vm.HasExited)
-                {
-                    vm.Kill(entireProcessTree: true);
-                }
-            }
-        }
-        finally
-        {
-            File.Delete(snapshot);
-        }
-    }
-
-    // softkvm.dll as a process with redirected input; its output and errors collected in one buffer.
-    private static (Process Vm, StringBuilder Console) StartSoftkvm(string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "softkvm.dll"));
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var vm = Process.Start(psi)!;
-        var console = new StringBuilder();
-        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.BeginOutputReadLine();
-        vm.BeginErrorReadLine();
-        return (vm, console);
     }
 
     /// <summary>
@@ -192,7 +113,7 @@ public sealed partial class LinuxBootTests
     }
 
     // The kernel, initramfs and disk image of arch, built once per test run; skips when they cannot be fetched.
-    private static string Inputs(string arch)
+    internal static string Inputs(string arch)
     {
         Skip.If(
             Environment.GetEnvironmentVariable("SOFTKVM_LINUX_TEST") != "1",
@@ -203,13 +124,55 @@ public sealed partial class LinuxBootTests
         return build.Dir;
     }
 
-    private static void Send(Process vm, string line)
+    /// <summary>Starts the built softkvm with <paramref name="args"/>, its stdout and stderr collected in <paramref name="console"/>.</summary>
+    internal static Process StartSoftKvm(IEnumerable<string> args, StringBuilder console)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "softkvm.dll"));
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var vm = Process.Start(psi)!;
+        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
+        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
+        vm.BeginOutputReadLine();
+        vm.BeginErrorReadLine();
+        return vm;
+    }
+
+    /// <summary>Powers the guest off from its shell and checks that softkvm ends with exit code 0.</summary>
+    internal static void PowerOff(Process vm)
+    {
+        Send(vm, "poweroff -f");
+        Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
+        vm.WaitForExit();
+        Assert.Equal(0, vm.ExitCode);
+    }
+
+    /// <summary>Kills softkvm (and its children) when a test ends before the guest powered off.</summary>
+    internal static void KillIfRunning(Process vm)
+    {
+        if (!vm.HasExited)
+        {
+            vm.Kill(entireProcessTree: true);
+        }
+    }
+
+    internal static void Send(Process vm, string line)
     {
         vm.StandardInput.Write(line + "\n");
         vm.StandardInput.Flush();
     }
 
-    private static void WaitFor(StringBuilder console, string text, TimeSpan timeout, bool normalise = false)
+    internal static void WaitFor(StringBuilder console, string text, TimeSpan timeout, bool normalise = false)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < timeout)

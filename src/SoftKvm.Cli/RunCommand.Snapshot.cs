@@ -92,13 +92,32 @@ internal sealed partial class RunCommand
             using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
             bytes = MachineSnapshot.Save(machine, stream);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            throw new InputFileException($"--snapshot '{path}' cannot be written: {InputFiles.OneLine(e.Message)}");
+            // No half-written snapshot is left behind.
+            TryDelete(path);
+            if (e is IOException or UnauthorizedAccessException)
+            {
+                throw new InputFileException($"--snapshot '{path}' cannot be written: {InputFiles.OneLine(e.Message)}");
+            }
+
+            throw;
         }
 
         env.Error.WriteLine($"softkvm: snapshot written to {path} ({bytes} bytes) in {Took(watch, cpu)}");
         return ExitCodes.Success;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // the error that made the save fail is the one to report
+        }
     }
 
     // "N ms (M ms CPU)": the wall time and the process's CPU time (every thread) since the start.

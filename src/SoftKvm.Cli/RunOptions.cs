@@ -102,13 +102,9 @@ internal sealed class RunOptions
     };
 
     public IEnumerable<Option> All =>
-<<<<<<< HEAD
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci, Snapshot, SnapshotOnOutput];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci, VirtioPci, Snapshot, SnapshotOnOutput];
 
     /// <summary>The options <c>softkvm restore</c> shares with <c>run</c> (the machine itself comes from the snapshot).</summary>
     public IEnumerable<Option> RestoreShared =>
         [Serial, Stats, Profile, Symbols, Trace, Gdb, GdbWait, VgicState, Snapshot, SnapshotOnOutput];
-=======
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci, VirtioPci];
->>>>>>> main
 }

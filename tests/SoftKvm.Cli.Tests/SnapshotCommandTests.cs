@@ -171,6 +171,19 @@ public sealed class SnapshotCommandTests : IDisposable
     }
 
     [Fact]
+    public void AMachineWithADeviceWithoutSnapshotSupportIsRefusedNotSavedHalf()
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        var run = RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--memory", "32M", "--console", "virtio", "--virtio-pci",
+            "--snapshot", SnapshotPath(), "--snapshot-on-output", "SNAPSHOT-MARKER");
+        Assert.Equal(2, run.Code);
+        var line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("VirtioPciTransport", line);
+        Assert.Contains("has no snapshot support", line);
+        Assert.False(File.Exists(SnapshotPath()));
+    }
+
+    [Fact]
     public void SnapshotOnOutputWithoutAFileIsOneLineAndExitCode2()
     {
         string dir = RealCli.GuestsDir("arm64");

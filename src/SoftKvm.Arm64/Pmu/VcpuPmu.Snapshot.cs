@@ -25,7 +25,7 @@ internal sealed partial class VcpuPmu
         w.Write(_userenr);
     }
 
-    /// <summary>Reads what <see cref="Save"/> wrote; counting goes on from the CPU's retired instructions now.</summary>
+    /// <summary>Reads what <see cref="Save"/> wrote; counting goes on from what the CPU has counted now.</summary>
     public void Load(BinaryReader r)
     {
         for (int i = 0; i < _counter.Length; i++)
@@ -44,8 +44,13 @@ internal sealed partial class VcpuPmu
         _overflow = r.ReadUInt32() & CounterMask;
         _selr = r.ReadUInt64() & 31;
         _userenr = r.ReadUInt64() & (UserEn | UserSw | UserCr | UserEr);
-        _seen0 = cpu.RetiredAt(0);
-        _seen1 = cpu.RetiredAt(1);
+        for (int el = 0; el < 2; el++)
+        {
+            _seen[(Instructions * 2) + el] = cpu.RetiredAt(el);
+            _seen[(Branches * 2) + el] = cpu.BranchesAt(el);
+            _seen[(MemoryAccesses * 2) + el] = cpu.MemoryAccessesAt(el);
+        }
+
         _pendingWrite = null;
         Sync();
     }

@@ -140,7 +140,7 @@ static int has_word(const char *line, const char *word)
 
 static char cmdline[256];
 
-/* "compare" on the command line (tests/compare-semihosting-qemu.sh): skip the checks whose answers differ from
+/* "compare" on the command line (SemihostingGuestTests, beside QEMU): skip the checks whose answers differ from
  * QEMU's by design or by a QEMU bug: QEMU confines no files (a path outside the root opens or fails with ENOENT),
  * and QEMU 7.2 opens mode "a" without O_APPEND (the write lands at offset 0). */
 static int compare;

@@ -18,7 +18,7 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// from Debian's package registry, so the tests run only when SOFTKVM_LINUX_TEST=1 (CI sets it once the boot
 /// passes there) and report why when they do not run.
 /// </summary>
-public sealed class LinuxBootTests
+public sealed partial class LinuxBootTests
 {
     private const string Marker = "SOFTKVM-LINUX-BOOT-OK";
 

@@ -233,18 +233,34 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
         return Error(Emfile);
     }
 
+    // The handle named by the block's first field; false with errno set (EFAULT, EBADF) and -1 in error.
+    private bool TryHandleAt(GuestVirtualMemory memory, ulong block, out ulong h, out SemihostingHandle handle, out ulong error)
+    {
+        handle = null!;
+        error = 0;
+        if (!memory.TryReadField(block, out h))
+        {
+            error = Fault();
+            return false;
+        }
+
+        if (!_handles.TryGetValue(h, out handle!))
+        {
+            error = Error(Ebadf);
+            return false;
+        }
+
+        return true;
+    }
+
     private ulong Close(GuestVirtualMemory memory, ulong block)
     {
-        if (!memory.TryReadField(block, out ulong h))
+        if (!TryHandleAt(memory, block, out ulong h, out var handle, out ulong error))
         {
-            return Fault();
+            return error;
         }
 
-        if (!_handles.Remove(h, out var handle))
-        {
-            return Error(Ebadf);
-        }
-
+        _handles.Remove(h);
         handle.Stream?.Dispose();
         return 0;
     }
@@ -427,14 +443,9 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
 
     private ulong IsTty(GuestVirtualMemory memory, ulong block)
     {
-        if (!memory.TryReadField(block, out ulong h))
+        if (!TryHandleAt(memory, block, out _, out var handle, out ulong error))
         {
-            return Fault();
-        }
-
-        if (!_handles.TryGetValue(h, out var handle))
-        {
-            return Error(Ebadf);
+            return error;
         }
 
         if (handle.Kind == HandleKind.File)
@@ -449,14 +460,14 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
     // SYS_SEEK: [handle, absolute position]; 0 or -1.
     private ulong Seek(GuestVirtualMemory memory, ulong block)
     {
-        if (!memory.TryReadField(block, out ulong h) || !memory.TryReadField(block + 8, out ulong position))
+        if (!memory.TryReadField(block + 8, out ulong position))
         {
             return Fault();
         }
 
-        if (!_handles.TryGetValue(h, out var handle))
+        if (!TryHandleAt(memory, block, out _, out var handle, out ulong error))
         {
-            return Error(Ebadf);
+            return error;
         }
 
         if (handle.Stream is not { } stream)
@@ -482,14 +493,9 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
 
     private ulong Length(GuestVirtualMemory memory, ulong block)
     {
-        if (!memory.TryReadField(block, out ulong h))
+        if (!TryHandleAt(memory, block, out _, out var handle, out ulong error))
         {
-            return Fault();
-        }
-
-        if (!_handles.TryGetValue(h, out var handle))
-        {
-            return Error(Ebadf);
+            return error;
         }
 
         return handle.Stream is { } stream ? (ulong)stream.Length : 0; // a console is empty, as fstat says of a terminal

@@ -15,6 +15,8 @@
 #define SYS_ISTTY 0x09
 #define SYS_SEEK 0x0a
 #define SYS_FLEN 0x0c
+#define SYS_REMOVE 0x0e
+#define SYS_RENAME 0x0f
 #define SYS_CLOCK 0x10
 #define SYS_TIME 0x11
 #define SYS_ERRNO 0x13
@@ -115,6 +117,18 @@ static long sys_one(u64 op, u64 a)
     return semi(op, (u64)block);
 }
 
+static long sys_remove(const char *name)
+{
+    u64 block[2] = { (u64)name, length(name) };
+    return semi(SYS_REMOVE, (u64)block);
+}
+
+static long sys_rename(const char *from, const char *to)
+{
+    u64 block[4] = { (u64)from, length(from), (u64)to, length(to) };
+    return semi(SYS_RENAME, (u64)block);
+}
+
 static long sys_seek(long h, u64 pos)
 {
     u64 block[2] = { (u64)h, pos };
@@ -183,9 +197,19 @@ static int files(void)
     }
 
     check(33, sys_open("missing.txt", MODE_R) == -1 && semi(SYS_ERRNO, 0) == 2, "SYS_OPEN of a missing file: -1, errno ENOENT");
+
+    sys_close(sys_open("tmp.txt", MODE_W));
+    check(35, sys_rename("tmp.txt", "tmp2.txt") == 0, "SYS_RENAME tmp.txt to tmp2.txt");
+    check(36, sys_open("tmp.txt", MODE_R) == -1 && semi(SYS_ERRNO, 0) == 2, "the old name is gone");
+    h = sys_open("tmp2.txt", MODE_R);
+    check(37, h > 0, "the new name opens");
+    sys_close(h);
+    check(38, sys_remove("tmp2.txt") == 0, "SYS_REMOVE tmp2.txt");
+    check(39, sys_open("tmp2.txt", MODE_R) == -1 && semi(SYS_ERRNO, 0) == 2, "the removed file is gone");
     if (!compare) {
         h = sys_open("../outside.txt", MODE_R);
         check(34, h == -1 && semi(SYS_ERRNO, 0) == 13, "SYS_OPEN of a path outside the root: -1, errno EACCES");
+        check(40, sys_remove("../outside.txt") == -1 && semi(SYS_ERRNO, 0) == 13, "SYS_REMOVE outside the root: -1, errno EACCES");
     }
     return 1;
 }

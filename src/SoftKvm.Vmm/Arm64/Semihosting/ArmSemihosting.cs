@@ -18,7 +18,7 @@ namespace SoftKvm.Vmm.Arm64.Semihosting;
 /// ":semihosting-features" the spec's feature file (SH_EXT_EXIT_EXTENDED, SH_EXT_STDOUT_STDERR). SYS_EXIT and
 /// SYS_EXIT_EXTENDED end the run: ADP_Stopped_ApplicationExit with the subcode's low 8 bits as the exit code (a
 /// process's exit status holds 8 bits), any other reason with exit code 1 and a line naming it, as QEMU does.
-/// An operation this handler does not implement (SYS_TMPNAM, SYS_REMOVE, SYS_RENAME, SYS_SYSTEM, unknown numbers)
+/// SYS_REMOVE and SYS_RENAME work on files under the root. An operation this handler does not implement (SYS_TMPNAM, SYS_SYSTEM, unknown numbers)
 /// returns -1 with errno ENOSYS and is logged once. errno is one value for the VM, as in QEMU's system mode.
 /// </summary>
 internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
@@ -127,6 +127,8 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
             case SysIserror: return memory.TryReadField(arg, out ulong status) ? ((long)status < 0 ? 1UL : 0) : Fault();
             case SysIstty: return IsTty(memory, arg);
             case SysSeek: return Seek(memory, arg);
+            case SysRemove: return Remove(memory, arg);
+            case SysRename: return Rename(memory, arg);
             case SysFlen: return Length(memory, arg);
             case SysClock: return (ulong)(_clock.ElapsedTicks / (Stopwatch.Frequency / 100));
             case SysTime: return (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -163,15 +165,9 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
             return Fault();
         }
 
-        if (length > MaxName)
+        if (!TryReadName(memory, namePointer, length, out string name, out ulong error))
         {
-            return Error(Enametoolong);
-        }
-
-        var nameBytes = new byte[(int)length];
-        if (!memory.TryRead(namePointer, nameBytes))
-        {
-            return Fault();
+            return error;
         }
 
         if (mode >= OpenModes.Count)
@@ -179,7 +175,6 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
             return Error(Einval);
         }
 
-        string name = Encoding.UTF8.GetString(nameBytes);
         if (name == ":tt")
         {
             return Add(new SemihostingHandle(OpenModes.ConsoleOf((int)mode)));
@@ -190,9 +185,9 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
             return mode > 1 ? Error(Eacces) : Add(new SemihostingHandle(HandleKind.File, new MemoryStream(s_features, writable: false)));
         }
 
-        if (_root is null || _root.Resolve(name) is not { } path)
+        if (HostPath(name) is not { } path)
         {
-            return Error(Eacces);
+            return Failure;
         }
 
         if (Directory.Exists(path))
@@ -201,9 +196,95 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
         }
 
         var (fileMode, access, append) = OpenModes.Of((int)mode);
+        FileStream? stream = null;
+        ulong result = HostFileCall(() => stream = new FileStream(path, fileMode, access, FileShare.ReadWrite | FileShare.Delete));
+        return stream is null ? result : Add(new SemihostingHandle(HandleKind.File, stream, append));
+    }
+
+    // A name of the guest's: length bytes at pointer (no NUL needed); false with errno set and -1 in error.
+    private bool TryReadName(GuestVirtualMemory memory, ulong pointer, ulong length, out string name, out ulong error)
+    {
+        name = "";
+        error = 0;
+        if (length > MaxName)
+        {
+            error = Error(Enametoolong);
+            return false;
+        }
+
+        var bytes = new byte[(int)length];
+        if (!memory.TryRead(pointer, bytes))
+        {
+            error = Fault();
+            return false;
+        }
+
+        name = Encoding.UTF8.GetString(bytes);
+        return true;
+    }
+
+    // The host path of a guest file name under the root; null with errno EACCES (no root, or the name leaves it).
+    private string? HostPath(string name)
+    {
+        if (_root?.Resolve(name) is { } path)
+        {
+            return path;
+        }
+
+        Error(Eacces);
+        return null;
+    }
+
+    // SYS_REMOVE: [name, length]; 0, or -1 with errno.
+    private ulong Remove(GuestVirtualMemory memory, ulong block)
+    {
+        if (!memory.TryReadField(block, out ulong pointer) || !memory.TryReadField(block + 8, out ulong length))
+        {
+            return Fault();
+        }
+
+        if (!TryReadName(memory, pointer, length, out string name, out ulong error))
+        {
+            return error;
+        }
+
+        if (HostPath(name) is not { } path)
+        {
+            return Failure;
+        }
+
+        return Directory.Exists(path) ? Error(Eisdir) : !File.Exists(path) ? Error(Enoent) : HostFileCall(() => File.Delete(path));
+    }
+
+    // SYS_RENAME: [old name, length, new name, length]; 0, or -1 with errno. An existing new name is replaced, as rename(2) does.
+    private ulong Rename(GuestVirtualMemory memory, ulong block)
+    {
+        if (!memory.TryReadField(block, out ulong oldPointer) || !memory.TryReadField(block + 8, out ulong oldLength)
+            || !memory.TryReadField(block + 16, out ulong newPointer) || !memory.TryReadField(block + 24, out ulong newLength))
+        {
+            return Fault();
+        }
+
+        if (!TryReadName(memory, oldPointer, oldLength, out string oldName, out ulong error)
+            || !TryReadName(memory, newPointer, newLength, out string newName, out error))
+        {
+            return error;
+        }
+
+        if (HostPath(oldName) is not { } from || HostPath(newName) is not { } to)
+        {
+            return Failure;
+        }
+
+        return !File.Exists(from) ? Error(Enoent) : Directory.Exists(to) ? Error(Eisdir) : HostFileCall(() => File.Move(from, to, overwrite: true));
+    }
+
+    private ulong HostFileCall(Action call)
+    {
         try
         {
-            return Add(new SemihostingHandle(HandleKind.File, new FileStream(path, fileMode, access, FileShare.ReadWrite | FileShare.Delete), append));
+            call();
+            return 0;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

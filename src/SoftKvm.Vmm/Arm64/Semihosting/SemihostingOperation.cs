@@ -36,8 +36,6 @@ internal static class SemihostingOperation
     public static string Name(uint op) => op switch
     {
         SysTmpnam => "SYS_TMPNAM",
-        SysRemove => "SYS_REMOVE",
-        SysRename => "SYS_RENAME",
         SysSystem => "SYS_SYSTEM",
         _ => $"operation 0x{op:x2}",
     };

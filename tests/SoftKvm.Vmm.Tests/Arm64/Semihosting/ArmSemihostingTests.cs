@@ -49,8 +49,6 @@ public sealed class ArmSemihostingTests : IDisposable
 
     [Theory]
     [InlineData(0x0Du)] // SYS_TMPNAM
-    [InlineData(0x0Eu)] // SYS_REMOVE
-    [InlineData(0x0Fu)] // SYS_RENAME
     [InlineData(0x12u)] // SYS_SYSTEM
     [InlineData(0x17u)] // not allocated
     [InlineData(0x100u)]
@@ -61,6 +59,24 @@ public sealed class ArmSemihostingTests : IDisposable
         Assert.Equal(-1, Call(op, Block));
         Assert.Single(_log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("is not supported; it returns -1 with errno ENOSYS", _log.ToString());
+    }
+
+    [Theory]
+    [InlineData(0x01u)] // SYS_OPEN
+    [InlineData(0x0Eu)] // SYS_REMOVE
+    [InlineData(0x0Fu)] // SYS_RENAME
+    public void Without_a_root_every_file_name_is_eacces(uint op)
+    {
+        _vm.Memory.Write(new GuestPhysAddr(Block + 0x100), "a.txt"u8);
+        ulong name = Block + 0x100;
+        ulong[] block = op == 0x01 ? [name, 0, 5] : [name, 5, name, 5]; // SYS_OPEN: name, mode "r", length
+        for (int i = 0; i < block.Length; i++)
+        {
+            _vm.Memory.Write(new GuestPhysAddr(Block + (ulong)(8 * i)), block[i]);
+        }
+
+        Assert.Equal(-1, Call(op, Block));
+        Assert.Equal(13, Call(0x13, 0));
     }
 
     [Fact]

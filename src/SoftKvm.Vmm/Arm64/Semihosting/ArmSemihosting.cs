@@ -81,7 +81,7 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
             case SysExitExtended:
                 return Exit(cpu, memory, arg, runner);
             case SysReadc:
-                return ReadConsoleChar(cpu, memory, stopping);
+                return ReadConsoleChar(cpu, stopping);
             case SysRead:
                 return Read(cpu, memory, arg, stopping);
             default:
@@ -510,7 +510,7 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
         return length - done;
     }
 
-    private bool ReadConsoleChar(Arm64Vcpu cpu, GuestVirtualMemory memory, CancellationToken stopping)
+    private bool ReadConsoleChar(Arm64Vcpu cpu, CancellationToken stopping)
     {
         Span<byte> c = stackalloc byte[1];
         if (Console.Read(c, stopping) == 0)

@@ -180,12 +180,13 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             throw new ConfigurationException("--x86-force-emulation-prefix is an x86_64 option (use it with --arch x86_64)");
         }
 
-        bool virtioPci = parse.GetValue(o.X86VirtioPci);
-        if (virtioPci && arch != "x86_64")
+        bool x86VirtioPci = parse.GetValue(o.X86VirtioPci);
+        if (x86VirtioPci && arch != "x86_64")
         {
-            throw new ConfigurationException("--x86-virtio-pci is an x86_64 option (use it with --arch x86_64)");
+            throw new ConfigurationException("--x86-virtio-pci is an x86_64 option (use it with --arch x86_64, or --virtio-pci on arm64)");
         }
 
+        bool virtioPci = x86VirtioPci || parse.GetValue(o.VirtioPci);
         var (semihosting, semihostingRoot) = SemihostingOf(parse, o, arch);
 
         // Files first, so that a missing file is reported whichever machine is asked for.
@@ -221,7 +222,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
             MachineOptions =
             [
-                new Arm64VirtOptions { Gic = gic, Cpu = cpu, Semihosting = semihosting, SemihostingRoot = semihostingRoot },
+                new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPci, Semihosting = semihosting, SemihostingRoot = semihostingRoot },
                 new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = virtioPci },
             ],
         };

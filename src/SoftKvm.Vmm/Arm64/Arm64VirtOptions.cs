@@ -12,6 +12,13 @@ public sealed record Arm64VirtOptions : IMachineOptions
     public string Cpu { get; init; } = Arm64CpuModelInfo.DefaultName;
 
     /// <summary>
+    /// Whether the virtio devices (disks, then the console) are virtio-pci functions on the PCIe root bus
+    /// from slot 2 on, as QEMU's <c>-device virtio-blk-pci</c> puts them (<c>softkvm run --virtio-pci</c>),
+    /// instead of virtio-mmio transports.
+    /// </summary>
+    public bool VirtioPci { get; init; }
+
+    /// <summary>
     /// Arm semihosting (<c>softkvm run --semihosting</c>): HLT #0xF000 at EL1 is a call to the VMM (console,
     /// clock, command line, heap layout, exit with a code, files under <see cref="SemihostingRoot"/>). Off, HLT is
     /// UNDEFINED, as on hardware. While on, console input goes to the semihosting console, not the UART.

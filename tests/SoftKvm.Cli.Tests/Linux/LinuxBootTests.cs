@@ -38,29 +38,13 @@ public sealed partial class LinuxBootTests
             arch != "arm64" && Environment.GetEnvironmentVariable("SOFTKVM_LINUX_X86_TEST") != "1",
             "set SOFTKVM_LINUX_X86_TEST=1 (and SOFTKVM_LINUX_TEST=1) to boot Debian's amd64 kernel on the PC");
         string outDir = Inputs(arch);
-        string softkvm = Path.Combine(AppContext.BaseDirectory, "softkvm.dll");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in (string[])
-        [
-            softkvm, "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
-            .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
-        ])
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var vm = Process.Start(psi)!;
         var console = new StringBuilder();
-        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.BeginOutputReadLine();
-        vm.BeginErrorReadLine();
+        using var vm = StartSoftkvm(
+            [
+                "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
+                .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
+            ],
+            console);
         try
         {
             WaitFor(console, Marker, TimeSpan.FromMinutes(arch == "arm64" ? 10 : 30));
@@ -76,17 +60,11 @@ public sealed partial class LinuxBootTests
                 WaitFor(console, "\nDISK-DONE\n", TimeSpan.FromMinutes(3), normalise: true);
             }
 
-            Send(vm, "poweroff -f");
-            Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
-            vm.WaitForExit();
-            Assert.Equal(0, vm.ExitCode);
+            PowerOff(vm);
         }
         finally
         {
-            if (!vm.HasExited)
-            {
-                vm.Kill(entireProcessTree: true);
-            }
+            KillIfRunning(vm);
         }
 
         if (!disk)
@@ -140,6 +118,47 @@ public sealed partial class LinuxBootTests
         Skip.If(build.Code == 3, "the Debian packages could not be fetched: " + build.Output.Trim());
         Assert.True(build.Code == 0, "guests/linux/build.sh failed: " + build.Output);
         return build.Dir;
+    }
+
+    // softkvm.dll (beside the tests) with args, its standard output and error collected in console.
+    private static Process StartSoftkvm(IEnumerable<string> args, StringBuilder console)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "softkvm.dll"));
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var vm = Process.Start(psi)!;
+        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
+        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
+        vm.BeginOutputReadLine();
+        vm.BeginErrorReadLine();
+        return vm;
+    }
+
+    // `poweroff -f` in the guest's shell ends the run with exit code 0.
+    private static void PowerOff(Process vm)
+    {
+        Send(vm, "poweroff -f");
+        Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
+        vm.WaitForExit();
+        Assert.Equal(0, vm.ExitCode);
+    }
+
+    private static void KillIfRunning(Process vm)
+    {
+        if (!vm.HasExited)
+        {
+            vm.Kill(entireProcessTree: true);
+        }
     }
 
     private static void Send(Process vm, string line)

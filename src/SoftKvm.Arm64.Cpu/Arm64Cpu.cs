@@ -125,13 +125,14 @@ public sealed unsafe partial class Arm64Cpu
             return true;
         }
 
-        if (_irqLine && (State.Daif & Psr.I) == 0)
+        // While the host's debugger blocks interrupts they stay pending (Arm64Cpu.HostDebug.cs).
+        if (_irqLine && (State.Daif & Psr.I) == 0 && !_hostBlocksInterrupts)
         {
             TakeInterrupt(VectorIrq);
             return true;
         }
 
-        if (_fiqLine && (State.Daif & Psr.F) == 0)
+        if (_fiqLine && (State.Daif & Psr.F) == 0 && !_hostBlocksInterrupts)
         {
             TakeInterrupt(VectorFiq);
             return true;

@@ -15,7 +15,7 @@ public sealed partial class LinuxBootTests
     {
         string outDir = Inputs("arm64");
         var console = new StringBuilder();
-        using var vm = StartSoftkvm(
+        using var vm = StartSoftKvm(
             [
                 "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
                 "--append", "console=ttyAMA0", "--smp", "4", "--gic", "v3", "--virtio-pci", "--disk", Path.Combine(outDir, "disk.img"),

@@ -18,8 +18,12 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// from Debian's package registry, so the tests run only when SOFTKVM_LINUX_TEST=1 (CI sets it once the boot
 /// passes there) and report why when they do not run.
 /// </summary>
+[Collection(LinuxBootTests.Collection)]
 public sealed partial class LinuxBootTests
 {
+    /// <summary>The xunit collection of the tests that boot Linux: one boot at a time (a boot keeps a core busy for minutes).</summary>
+    internal const string Collection = "Linux boots";
+
     private const string Marker = "SOFTKVM-LINUX-BOOT-OK";
 
     [SkippableFact]
@@ -39,7 +43,7 @@ public sealed partial class LinuxBootTests
             "set SOFTKVM_LINUX_X86_TEST=1 (and SOFTKVM_LINUX_TEST=1) to boot Debian's amd64 kernel on the PC");
         string outDir = Inputs(arch);
         var console = new StringBuilder();
-        using var vm = StartSoftkvm(
+        using var vm = StartSoftKvm(
             [
                 "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
                 .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
@@ -109,7 +113,7 @@ public sealed partial class LinuxBootTests
     }
 
     // The kernel, initramfs and disk image of arch, built once per test run; skips when they cannot be fetched.
-    private static string Inputs(string arch)
+    internal static string Inputs(string arch)
     {
         Skip.If(
             Environment.GetEnvironmentVariable("SOFTKVM_LINUX_TEST") != "1",
@@ -120,8 +124,8 @@ public sealed partial class LinuxBootTests
         return build.Dir;
     }
 
-    // softkvm.dll (beside the tests) with args, its standard output and error collected in console.
-    private static Process StartSoftkvm(IEnumerable<string> args, StringBuilder console)
+    /// <summary>Starts the built softkvm with <paramref name="args"/>, its stdout and stderr collected in <paramref name="console"/>.</summary>
+    internal static Process StartSoftKvm(IEnumerable<string> args, StringBuilder console)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -144,8 +148,8 @@ public sealed partial class LinuxBootTests
         return vm;
     }
 
-    // `poweroff -f` in the guest's shell ends the run with exit code 0.
-    private static void PowerOff(Process vm)
+    /// <summary>Powers the guest off from its shell and checks that softkvm ends with exit code 0.</summary>
+    internal static void PowerOff(Process vm)
     {
         Send(vm, "poweroff -f");
         Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
@@ -153,7 +157,8 @@ public sealed partial class LinuxBootTests
         Assert.Equal(0, vm.ExitCode);
     }
 
-    private static void KillIfRunning(Process vm)
+    /// <summary>Kills softkvm (and its children) when a test ends before the guest powered off.</summary>
+    internal static void KillIfRunning(Process vm)
     {
         if (!vm.HasExited)
         {
@@ -161,13 +166,13 @@ public sealed partial class LinuxBootTests
         }
     }
 
-    private static void Send(Process vm, string line)
+    internal static void Send(Process vm, string line)
     {
         vm.StandardInput.Write(line + "\n");
         vm.StandardInput.Flush();
     }
 
-    private static void WaitFor(StringBuilder console, string text, TimeSpan timeout, bool normalise = false)
+    internal static void WaitFor(StringBuilder console, string text, TimeSpan timeout, bool normalise = false)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < timeout)

@@ -187,6 +187,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         }
 
         bool virtioPci = x86VirtioPci || parse.GetValue(o.VirtioPci);
+        var (semihosting, semihostingRoot) = SemihostingOf(parse, o, arch);
 
         // Files first, so that a missing file is reported whichever machine is asked for.
         InputFiles.Check(kernel, "kernel");
@@ -221,10 +222,35 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
             MachineOptions =
             [
-                new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPci },
+                new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPci, Semihosting = semihosting, SemihostingRoot = semihostingRoot },
                 new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = virtioPci },
             ],
         };
+    }
+
+    // --semihosting and --semihosting-root: arm64 only; the root an existing directory.
+    private static (bool On, string? Root) SemihostingOf(ParseResult parse, RunOptions o, string arch)
+    {
+        bool on = parse.GetValue(o.Semihosting);
+        string? root = parse.GetValue(o.SemihostingRoot);
+        if (on && arch != "arm64")
+        {
+            throw new ConfigurationException("--semihosting is an arm64 option (use it with --arch arm64)");
+        }
+
+        if (root is null)
+        {
+            return (on, null);
+        }
+
+        if (!on)
+        {
+            throw new ConfigurationException("--semihosting-root confines semihosting's files: use it with --semihosting");
+        }
+
+        return Directory.Exists(root)
+            ? (true, Path.GetFullPath(root))
+            : throw new ConfigurationException($"--semihosting-root '{root}' is not a directory");
     }
 
     private static string KernelName(ParseResult parse, RunOptions o) => parse.GetValue(o.Kernel) ?? "demo.elf";
@@ -269,7 +295,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         try
         {
             gdb = StartGdb(machine, parse, o);
-            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb });
+            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls });
             var killed = runner;
             gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
             return RunMachine(machine, runner, parse, o, serial.ConnectsInput);
@@ -355,7 +381,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             }
         }
 
-        if (outcome.Reason is StopReason.InternalError or StopReason.Crash or StopReason.Reset or StopReason.Cancelled)
+        if (outcome.Reason is StopReason.InternalError or StopReason.Crash or StopReason.Reset or StopReason.Cancelled or StopReason.GuestStoppedAbnormally)
         {
             env.Error.WriteLine($"softkvm: {outcome.Message}");
         }

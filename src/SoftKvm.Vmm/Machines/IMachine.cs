@@ -1,5 +1,6 @@
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
+using SoftKvm.Vmm.Runner;
 
 namespace SoftKvm.Vmm.Machines;
 
@@ -23,6 +24,9 @@ public interface IMachine : IDisposable
 
     /// <summary>Raised by a device that ends the run (isa-debug-exit): the exit code and a one-line reason.</summary>
     event Action<int, string>? DeviceExit;
+
+    /// <summary>The handler of the vCPUs' <c>KVM_EXIT_HYPERCALL</c> (Arm semihosting), for the runner; null when the machine makes none.</summary>
+    IHypercallHandler? Hypercalls => null;
 
     /// <summary>Offers console input to the guest's console device; returns how many bytes it took.</summary>
     int SendInput(ReadOnlySpan<byte> data);

@@ -158,6 +158,29 @@ public sealed partial class Arm64Cpu
         return Flow.Exception;
     }
 
+    /// <summary>
+    /// Whether HLT #0xF000 at EL1 is an Arm semihosting call (<see cref="CpuExit.Semihosting"/>), as with a
+    /// debugger or QEMU's <c>-semihosting</c> catching it. Off, HLT is UNDEFINED, as on hardware without a
+    /// halting debugger (EDSCR.HDE = 0); HLT at EL0 and HLT with any other immediate are UNDEFINED either way.
+    /// </summary>
+    public bool SemihostingEnabled { get; set; }
+
+    /// <summary>The A64 semihosting trap's immediate (Semihosting for AArch32 and AArch64, 2.0: <c>HLT #0xF000</c>).</summary>
+    public const ushort SemihostingImmediate = 0xF000;
+
+    [A64Handler(A64Op.Hlt)]
+    private Flow Hlt(uint insn)
+    {
+        ushort imm = (ushort)(insn >> 5);
+        if (!SemihostingEnabled || State.El == 0 || imm != SemihostingImmediate)
+        {
+            return Undefined();
+        }
+
+        // No architectural syndrome exists for a halt caught outside Debug state: EC 0 with the immediate.
+        return TrapToHypervisor(CpuExit.Semihosting, Esr.Make(Esr.EcUnknown, imm));
+    }
+
     [A64Handler(A64Op.Eret)]
     private Flow Eret()
     {

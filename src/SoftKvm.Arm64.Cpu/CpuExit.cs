@@ -32,6 +32,12 @@ public enum CpuExit
     /// watchpoint; <see cref="Arm64Cpu.Trap"/> holds the syndrome (and FAR for a watchpoint). PC is at the instruction.
     /// </summary>
     Debug,
+
+    /// <summary>
+    /// An Arm semihosting call: HLT #0xF000 at EL1 while <see cref="Arm64Cpu.SemihostingEnabled"/> (W0 the operation,
+    /// X1 its parameter). PC still points at the HLT; the hypervisor retires it once the call is done.
+    /// </summary>
+    Semihosting,
 }
 
 /// <summary>How an instruction handler ended.</summary>

@@ -195,6 +195,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         }
 
         bool virtioPci = x86VirtioPci || parse.GetValue(o.VirtioPci);
+        var (semihosting, semihostingRoot) = SemihostingOf(parse, o, arch);
 
         // Files first, so that a missing file is reported whichever machine is asked for.
         InputFiles.Check(kernel, "kernel");
@@ -229,10 +230,35 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
             MachineOptions =
             [
-                new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPci },
+                new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPci, Semihosting = semihosting, SemihostingRoot = semihostingRoot },
                 new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = virtioPci },
             ],
         };
+    }
+
+    // --semihosting and --semihosting-root: arm64 only; the root an existing directory.
+    private static (bool On, string? Root) SemihostingOf(ParseResult parse, RunOptions o, string arch)
+    {
+        bool on = parse.GetValue(o.Semihosting);
+        string? root = parse.GetValue(o.SemihostingRoot);
+        if (on && arch != "arm64")
+        {
+            throw new ConfigurationException("--semihosting is an arm64 option (use it with --arch arm64)");
+        }
+
+        if (root is null)
+        {
+            return (on, null);
+        }
+
+        if (!on)
+        {
+            throw new ConfigurationException("--semihosting-root confines semihosting's files: use it with --semihosting");
+        }
+
+        return Directory.Exists(root)
+            ? (true, Path.GetFullPath(root))
+            : throw new ConfigurationException($"--semihosting-root '{root}' is not a directory");
     }
 
     private static string KernelName(ParseResult parse, RunOptions o) => parse.GetValue(o.Kernel) ?? "demo.elf";
@@ -281,7 +307,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         try
         {
             gdb = StartGdb(machine, parse, o);
-            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb });
+            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls });
             var killed = runner;
             gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
             snapshotNow = SnapshotRequest(runner, parse, o);
@@ -370,7 +396,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             }
         }
 
-        if (outcome.Reason is StopReason.InternalError or StopReason.Crash or StopReason.Reset or StopReason.Cancelled)
+        if (outcome.Reason is StopReason.InternalError or StopReason.Crash or StopReason.Reset or StopReason.Cancelled or StopReason.GuestStoppedAbnormally)
         {
             env.Error.WriteLine($"softkvm: {outcome.Message}");
         }

@@ -87,6 +87,18 @@ internal sealed class RunOptions
         HelpName = "tcp:HOST:PORT",
     };
 
+    public Option<bool> Semihosting { get; } = new("--semihosting")
+    {
+        Description = "arm64: Arm semihosting (HLT #0xF000): console, clock, command line (the kernel's path and --append), "
+            + "heap layout, exit with a code (the exit code of softkvm); console input goes to it. Off, HLT is UNDEFINED",
+    };
+
+    public Option<string?> SemihostingRoot { get; } = new("--semihosting-root")
+    {
+        Description = "with --semihosting: the directory SYS_OPEN's files are confined to (no file access without it)",
+        HelpName = "DIR",
+    };
+
     public Option<bool> GdbWait { get; } = new("--gdb-wait") { Description = "with --gdb: hold the vCPUs at their first instruction until gdb attaches and continues (QEMU's -S)" };
 
     public Option<string?> Snapshot { get; } = new("--snapshot")
@@ -102,7 +114,7 @@ internal sealed class RunOptions
     };
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci, VirtioPci, Snapshot, SnapshotOnOutput];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci, VirtioPci, Snapshot, SnapshotOnOutput];
 
     /// <summary>The options <c>softkvm restore</c> shares with <c>run</c> (the machine itself comes from the snapshot).</summary>
     public IEnumerable<Option> RestoreShared =>

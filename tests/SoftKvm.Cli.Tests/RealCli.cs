@@ -11,12 +11,15 @@ namespace SoftKvm.Cli.Tests;
 internal static class RealCli
 {
     /// <summary>Runs <c>softkvm</c> with <paramref name="args"/>: exit code, serial bytes as UTF-8, standard output and errors.</summary>
-    public static (int Code, string Serial, string Out, string Error) Run(params string[] args)
+    public static (int Code, string Serial, string Out, string Error) Run(params string[] args) => RunWithInput(null, args);
+
+    /// <summary>As <see cref="Run"/>, with <paramref name="input"/> as the console input (null: none).</summary>
+    public static (int Code, string Serial, string Out, string Error) RunWithInput(Stream? input, params string[] args)
     {
         var serial = new MemoryStream();
         var output = new StringWriter();
         var error = new StringWriter();
-        var env = new CliEnvironment { Out = output, Error = error, SerialOutput = serial };
+        var env = new CliEnvironment { Out = output, Error = error, SerialOutput = serial, Input = input };
         int code = SoftKvmCli.Run(args, env, MachineWiring.Default());
         return (code, Encoding.UTF8.GetString(serial.ToArray()), output.ToString(), error.ToString());
     }

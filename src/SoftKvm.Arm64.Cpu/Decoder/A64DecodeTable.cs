@@ -38,6 +38,7 @@ internal static class A64DecodeTable
         ("11010100000xxxxxxxxxxxxxxxx00010", A64Op.Hvc),
         ("11010100000xxxxxxxxxxxxxxxx00011", A64Op.Smc),
         ("11010100001xxxxxxxxxxxxxxxx00000", A64Op.Brk),
+        ("11010100010xxxxxxxxxxxxxxxx00000", A64Op.Hlt),
         ("11010101000000110010000000011111", A64Op.Nop),
         ("11010101000000110010000000111111", A64Op.Yield),
         ("11010101000000110010000001011111", A64Op.Wfe),

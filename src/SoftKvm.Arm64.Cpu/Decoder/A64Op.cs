@@ -33,6 +33,7 @@ internal enum A64Op : ushort
     Hvc,
     Smc,
     Brk,
+    Hlt,
     Nop,
     Yield,
     Wfe,

@@ -75,6 +75,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         _init = options ?? new Arm64VcpuInit();
         _cpu.Reset();
         _cpu.PmuCounting = false;
+        _cpu.SemihostingEnabled = _init.Semihosting;
         _pmu = _init.Pmu ? new VcpuPmu(_cpu, SetPmuInterruptLine) : null;
         ClearPendingCompletion();
         _mmioAborted = false;
@@ -338,10 +339,27 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 case CpuExit.Debug:
                     HostDebugExit();
                     return RunResult.Ok;
+                case CpuExit.Semihosting:
+                    SemihostingExit();
+                    return RunResult.Ok;
                 default:
                     throw new InvalidOperationException($"unexpected CPU exit {exit}");
             }
         }
+    }
+
+    /// <summary>
+    /// An Arm semihosting call for the VMM (docs/architecture.md#arm-semihosting): the HLT retires first, as arm64
+    /// KVM advances PC before it forwards a hypercall to userspace, so the VMM's answer in X0 is all that is left.
+    /// </summary>
+    private void SemihostingExit()
+    {
+        ref RunState run = ref RunState;
+        run.ExitReason = ExitReason.Hypercall;
+        run.Hypercall.Nr = (uint)_cpu.X(0);
+        run.Hypercall.Arg0 = _cpu.X(1);
+        run.Hypercall.Flags = HypercallFlags.ArmSemihosting;
+        _cpu.RetireTrappedInstruction();
     }
 
     /// <inheritdoc />

@@ -22,6 +22,14 @@ public sealed record Arm64VcpuInit
     /// </summary>
     public bool Pmu { get; init; }
 
+    /// <summary>
+    /// SoftKvm's own feature (KVM has none): Arm semihosting. HLT #0xF000 at EL1 exits to the VMM as
+    /// <c>KVM_EXIT_HYPERCALL</c> with <see cref="Core.Run.HypercallFlags.ArmSemihosting"/>, the operation (W0) in
+    /// <c>Nr</c>, X1 in <c>Arg0</c> and PC already past the HLT; the VMM does the operation and writes X0.
+    /// Without it HLT is UNDEFINED, as on hardware without a halting debugger.
+    /// </summary>
+    public bool Semihosting { get; init; }
+
     /// <summary>The PSCI conduit; the other instruction is UNDEFINED in the guest.</summary>
     public PsciConduit PsciConduit { get; init; } = PsciConduit.Hvc;
 }

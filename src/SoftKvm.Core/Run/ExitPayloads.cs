@@ -98,6 +98,39 @@ public struct DebugExit
     public ulong Far;
 }
 
+/// <summary>
+/// The <c>hypercall</c> member of the exit union (<c>KVM_EXIT_HYPERCALL</c>), as arm64 KVM fills it when it
+/// forwards a call to userspace: <see cref="Nr"/> the call's number, <see cref="Flags"/> what kind of call;
+/// the guest's PC is already past the calling instruction, and the VMM reads the remaining arguments and
+/// writes the results with the vCPU's register accessors before it runs the vCPU again.
+/// </summary>
+public struct HypercallExit
+{
+    /// <summary>The call number (for <see cref="HypercallFlags.ArmSemihosting"/>: the operation, W0).</summary>
+    public ulong Nr;
+
+    /// <summary>The first argument (for <see cref="HypercallFlags.ArmSemihosting"/>: X1, the parameter or the parameter block's address).</summary>
+    public ulong Arg0;
+
+    /// <summary>What kind of call this is.</summary>
+    public HypercallFlags Flags;
+}
+
+/// <summary>The <c>flags</c> of a <see cref="HypercallExit"/>.</summary>
+[Flags]
+public enum HypercallFlags : ulong
+{
+    /// <summary>No flag.</summary>
+    None = 0,
+
+    /// <summary>
+    /// SoftKvm's own kind (bit 32; KVM's flags use the low bits): an Arm semihosting call, A64
+    /// <c>HLT #0xF000</c> at EL1 on a vCPU initialised with semihosting (docs/architecture.md#arm-semihosting).
+    /// The result goes to X0.
+    /// </summary>
+    ArmSemihosting = 1UL << 32,
+}
+
 /// <summary>The <c>system_event</c> member of the exit union.</summary>
 public struct SystemEventExit
 {

@@ -12,7 +12,7 @@ public enum ExitReason : uint
     /// <summary><c>KVM_EXIT_IO</c>: x86 port IO for the VMM; see <see cref="RunState.Io"/>.</summary>
     Io = 2,
 
-    /// <summary><c>KVM_EXIT_HYPERCALL</c>.</summary>
+    /// <summary><c>KVM_EXIT_HYPERCALL</c>: a call for the VMM; see <see cref="RunState.Hypercall"/> (arm64: Arm semihosting).</summary>
     Hypercall = 3,
 
     /// <summary><c>KVM_EXIT_DEBUG</c>: single-step or breakpoint while the VMM debugs the guest.</summary>

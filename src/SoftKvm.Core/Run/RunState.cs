@@ -45,6 +45,9 @@ public struct RunState
     /// <summary>The debug exit.</summary>
     public DebugExit Debug;
 
+    /// <summary>The hypercall exit (arm64: an Arm semihosting call).</summary>
+    public HypercallExit Hypercall;
+
     /// <summary>The system event exit.</summary>
     public SystemEventExit SystemEvent;
 

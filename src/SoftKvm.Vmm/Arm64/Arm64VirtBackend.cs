@@ -68,7 +68,7 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
     public void SetBootState(Vcpu vcpu, Arm64BootState state)
     {
         var cpu = (Arm64Vcpu)vcpu;
-        cpu.Init(new Arm64VcpuInit { PowerOff = !state.PoweredOn, PsciConduit = PsciConduit.Hvc, Pmu = true });
+        cpu.Init(new Arm64VcpuInit { PowerOff = !state.PoweredOn, PsciConduit = PsciConduit.Hvc, Pmu = true, Semihosting = state.Semihosting });
         if (state.PoweredOn)
         {
             cpu.SetRegister(Arm64CoreRegister.Pc, state.Pc);

@@ -12,6 +12,11 @@ internal sealed partial class Arm64VirtMachine
 {
     public void SaveDevices(SnapshotWriter writer)
     {
+        if (_semihosting is not null)
+        {
+            throw new Core.Errors.UnsupportedException("Arm semihosting (the host files the guest opened) has no snapshot support");
+        }
+
         BusSnapshot.CheckPci(PciBus);
         var w = writer.BeginSection("DEVA");
         DeviceStateCodec.Write(w, _uart.SaveState());

@@ -4,8 +4,10 @@ using SoftKvm.Devices;
 using SoftKvm.Devices.Arm;
 using SoftKvm.Devices.Pci;
 using SoftKvm.Devices.Virtio;
+using SoftKvm.Vmm.Arm64.Semihosting;
 using SoftKvm.Vmm.Loaders;
 using SoftKvm.Vmm.Machines;
+using SoftKvm.Vmm.Runner;
 using static SoftKvm.Vmm.Arm64.VirtMemoryMap;
 
 namespace SoftKvm.Vmm.Arm64;
@@ -25,6 +27,7 @@ internal sealed partial class Arm64VirtMachine : IMachine
     private readonly Pl011 _uart;
     private readonly Pl031 _rtc = null!;
     private readonly List<VirtioMmioTransport> _transports = [];
+    private readonly ArmSemihosting? _semihosting;
 
     // Without a plan (a machine for a snapshot to restore into) no image is loaded and the boot state is a placeholder.
     public Arm64VirtMachine(MachineConfig config, KernelImage? kernel, byte[] initrd, Arm64BootPlan? plan, byte[]? deviceTree, IArm64VirtBackend backend, MachineIo io)
@@ -46,7 +49,7 @@ internal sealed partial class Arm64VirtMachine : IMachine
             for (int i = 0; i < vcpus.Length; i++)
             {
                 vcpus[i] = Vm.CreateVcpu(i);
-                backend.SetBootState(vcpus[i], new Arm64BootState(i == 0 ? plan?.Entry ?? 0 : 0, i == 0 ? plan?.DtbAddress ?? 0 : 0, PoweredOn: i == 0));
+                backend.SetBootState(vcpus[i], new Arm64BootState(i == 0 ? plan?.Entry ?? 0 : 0, i == 0 ? plan?.DtbAddress ?? 0 : 0, PoweredOn: i == 0) { Semihosting = options.Semihosting });
             }
 
             Vcpus = vcpus;
@@ -80,6 +83,13 @@ internal sealed partial class Arm64VirtMachine : IMachine
                 {
                     AddVirtio(devices[n], n, io);
                 }
+            }
+
+            // A machine for a snapshot (no plan) never has semihosting: a snapshot refuses it (SaveDevices).
+            if (options.Semihosting && plan is not null)
+            {
+                _semihosting = CreateSemihosting(config, options, plan, deviceTree!, io);
+                _owned.Add(_semihosting);
             }
         }
         catch
@@ -120,7 +130,10 @@ internal sealed partial class Arm64VirtMachine : IMachine
 
     public byte[]? DeviceTree { get; }
 
-    public int SendInput(ReadOnlySpan<byte> data) => _uart.Receive(data);
+    public IHypercallHandler? Hypercalls => _semihosting;
+
+    // With semihosting the console input is the semihosting console's (SYS_READC, SYS_READ of ":tt").
+    public int SendInput(ReadOnlySpan<byte> data) => _semihosting?.Console.Offer(data) ?? _uart.Receive(data);
 
     public string DescribeInterruptController() => _backend.DescribeInterruptController(Vm);
 
@@ -133,6 +146,20 @@ internal sealed partial class Arm64VirtMachine : IMachine
 
         _owned.Clear();
         Vm.Dispose();
+    }
+
+    // SYS_GET_CMDLINE is QEMU's: the kernel's path, then the --append text; SYS_HEAPINFO QEMU's layout (RAM's largest free gap).
+    private static ArmSemihosting CreateSemihosting(MachineConfig config, Arm64VirtOptions options, Arm64BootPlan plan, byte[] deviceTree, MachineIo io)
+    {
+        string commandLine = string.IsNullOrEmpty(config.Append) ? config.Kernel ?? "" : $"{config.Kernel} {config.Append}";
+        var used = new List<(ulong, ulong)> { (plan.KernelStart, plan.KernelEnd), (plan.DtbAddress, plan.DtbAddress + (ulong)deviceTree.Length) };
+        if (plan.InitrdStart is { } initrd)
+        {
+            used.Add((initrd, initrd + plan.InitrdSize));
+        }
+
+        var layout = SemihostingLayout.LargestGap(RamBase, config.MemorySize, used);
+        return new ArmSemihosting(options.SemihostingRoot, commandLine, layout, new SemihostingConsole(io.Console, io.Log), io.Log);
     }
 
     // The PCI I/O space is this machine's port bus, reached only through the I/O window.

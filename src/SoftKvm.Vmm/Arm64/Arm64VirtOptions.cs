@@ -17,4 +17,14 @@ public sealed record Arm64VirtOptions : IMachineOptions
     /// instead of virtio-mmio transports.
     /// </summary>
     public bool VirtioPci { get; init; }
+
+    /// <summary>
+    /// Arm semihosting (<c>softkvm run --semihosting</c>): HLT #0xF000 at EL1 is a call to the VMM (console,
+    /// clock, command line, heap layout, exit with a code, files under <see cref="SemihostingRoot"/>). Off, HLT is
+    /// UNDEFINED, as on hardware. While on, console input goes to the semihosting console, not the UART.
+    /// </summary>
+    public bool Semihosting { get; init; }
+
+    /// <summary>The host directory semihosting's SYS_OPEN is confined to (<c>--semihosting-root</c>); null: no file access.</summary>
+    public string? SemihostingRoot { get; init; }
 }

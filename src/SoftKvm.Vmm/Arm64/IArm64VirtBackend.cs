@@ -32,7 +32,8 @@ public interface IArm64VirtBackend
 
     /// <summary>
     /// Puts a created vCPU in its boot state: EL1h with DAIF masked and the MMU off, PC and x0 as given,
-    /// x1..x3 zero; powered on, or off until a PSCI CPU_ON (Run then waits for it).
+    /// x1..x3 zero; powered on, or off until a PSCI CPU_ON (Run then waits for it); with semihosting when asked
+    /// (its calls then exit to the VMM as <c>KVM_EXIT_HYPERCALL</c>).
     /// </summary>
     void SetBootState(Vcpu vcpu, Arm64BootState state);
 
@@ -59,4 +60,8 @@ public interface IArm64VirtBackend
 /// <param name="Pc">The entry point.</param>
 /// <param name="X0">x0: the device tree's address.</param>
 /// <param name="PoweredOn">Whether it runs at once (vCPU 0) or waits for PSCI CPU_ON.</param>
-public readonly record struct Arm64BootState(ulong Pc, ulong X0, bool PoweredOn);
+public readonly record struct Arm64BootState(ulong Pc, ulong X0, bool PoweredOn)
+{
+    /// <summary>Whether HLT #0xF000 is an Arm semihosting call for the VMM (else UNDEFINED).</summary>
+    public bool Semihosting { get; init; }
+}

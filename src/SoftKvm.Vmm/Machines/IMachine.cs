@@ -2,6 +2,7 @@ using SoftKvm.Core;
 using SoftKvm.Core.Errors;
 using SoftKvm.Core.Io;
 using SoftKvm.Core.Snapshots;
+using SoftKvm.Vmm.Runner;
 
 namespace SoftKvm.Vmm.Machines;
 
@@ -25,6 +26,9 @@ public interface IMachine : IDisposable
 
     /// <summary>Raised by a device that ends the run (isa-debug-exit): the exit code and a one-line reason.</summary>
     event Action<int, string>? DeviceExit;
+
+    /// <summary>The handler of the vCPUs' <c>KVM_EXIT_HYPERCALL</c> (Arm semihosting), for the runner; null when the machine makes none.</summary>
+    IHypercallHandler? Hypercalls => null;
 
     /// <summary>Offers console input to the guest's console device; returns how many bytes it took.</summary>
     int SendInput(ReadOnlySpan<byte> data);

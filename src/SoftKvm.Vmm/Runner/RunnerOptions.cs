@@ -15,6 +15,9 @@ public sealed record RunnerOptions
     /// <summary>A debugger (the gdb stub) that holds vCPUs and takes <c>Debug</c> exits; null: a <c>Debug</c> exit is an error.</summary>
     public IVcpuDebugger? Debugger { get; init; }
 
+    /// <summary>Handles <c>KVM_EXIT_HYPERCALL</c> (Arm semihosting); null: a hypercall exit is an error.</summary>
+    public IHypercallHandler? Hypercalls { get; init; }
+
     /// <summary>The stack size of each vCPU thread.</summary>
     public int VcpuThreadStackSize { get; init; } = 16 << 20;
 }

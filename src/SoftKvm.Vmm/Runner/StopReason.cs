@@ -27,6 +27,15 @@ public enum StopReason
     /// <summary>The attached debugger killed the VM (gdb's <c>k</c>). Exit code 0.</summary>
     KilledByDebugger,
 
+    /// <summary>The guest ended the run with a code through a call to the VMM (Arm semihosting SYS_EXIT, SYS_EXIT_EXTENDED).</summary>
+    GuestExit,
+
+    /// <summary>
+    /// The guest stopped through a call to the VMM with a reason other than a normal exit (an Arm semihosting
+    /// <c>ADP_Stopped_*</c> other than ApplicationExit). Exit code 1, with a line naming the reason.
+    /// </summary>
+    GuestStoppedAbnormally,
+
     /// <summary>A snapshot was asked for (<c>--snapshot-on-output</c>, Ctrl-A s): every vCPU stopped between runs, to be saved.</summary>
     Snapshot,
 }

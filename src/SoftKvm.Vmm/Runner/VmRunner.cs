@@ -26,6 +26,7 @@ public sealed class VmRunner
     private readonly ConcurrentDictionary<ulong, byte> _reportedMmio = new();
     private readonly ConcurrentDictionary<ulong, byte> _reportedPio = new();
     private readonly ManualResetEventSlim _stopped = new(false);
+    private readonly CancellationTokenSource _stopping = new();
     private RunOutcome? _outcome;
     private long _unhandledMmio;
     private long _unhandledPio;
@@ -170,6 +171,7 @@ public sealed class VmRunner
         if (Interlocked.CompareExchange(ref _outcome, outcome, null) is null)
         {
             _stopped.Set();
+            _stopping.Cancel();
             _vm.KickAll();
         }
 
@@ -234,6 +236,10 @@ public sealed class VmRunner
                 return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_INTERNAL_ERROR ({Suberror(run.Internal.Suberror)}): {run.Internal.Message ?? DescribeData(run.Internal)}");
             case ExitReason.ArmNisv:
                 return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_ARM_NISV: data abort at IPA 0x{run.ArmNisv.FaultIpa:x} without a valid syndrome (ISS 0x{run.ArmNisv.EsrIss:x})");
+            case ExitReason.Hypercall when _options.Hypercalls is { } hypercalls:
+                return hypercalls.OnHypercall(vcpu, in run.Hypercall, this, _stopping.Token);
+            case ExitReason.Hypercall:
+                return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_HYPERCALL (nr 0x{run.Hypercall.Nr:x}, flags 0x{(ulong)run.Hypercall.Flags:x}), but this VMM handles no hypercalls");
             case ExitReason.Debug when _options.Debugger is { } debugger:
                 debugger.OnDebugExit(vcpu, in run.Debug);
                 return true;

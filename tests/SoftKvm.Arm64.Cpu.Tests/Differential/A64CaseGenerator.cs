@@ -20,6 +20,7 @@ internal sealed class A64CaseGenerator
         [A64Op.Hvc] = "exception generating: UNDEFINED at EL0; SoftKvm traps it to the hypervisor (covered by the PSCI tests)",
         [A64Op.Smc] = "exception generating: UNDEFINED at EL0; SoftKvm traps it to the hypervisor",
         [A64Op.Brk] = "exception generating: SIGTRAP under Linux vs an EL1 debug exception (covered by the debug tests)",
+        [A64Op.Hlt] = "exception generating: UNDEFINED without a halting debugger, a semihosting call with --semihosting (covered by the semihosting tests)",
         [A64Op.Wfe] = "traps to the hypervisor in SoftKvm (as with HCR_EL2.TWE), only a yield under qemu-user",
         [A64Op.Wfi] = "traps to the hypervisor in SoftKvm (as with HCR_EL2.TWI), only a yield under qemu-user",
         [A64Op.MsrImm] = "system: the PSTATE fields (DAIF, SPSel, PAN, UAO) are EL1 state or trapped by the kernel at EL0",

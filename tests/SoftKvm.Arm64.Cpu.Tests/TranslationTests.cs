@@ -231,7 +231,21 @@ public sealed class TranslationTests
         // add x1,x1,#2; b .
         using var m = new TestMachine();
         var v = m.Start(0x91000821u, 0x14000000u);
-        Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 100));
+        // The kick comes once the loop runs translated (a kick on a timer could come, on a loaded host,
+        // before the vCPU thread had run anything); the 60 s kick of TestMachine.Run is only a safety net.
+        var kicker = new Thread(() =>
+        {
+            var wait = System.Diagnostics.Stopwatch.StartNew();
+            while (v.Cpu.Counters.TranslatedInstructions <= 1000 && wait.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                Thread.Sleep(1);
+            }
+
+            v.Kick();
+        });
+        kicker.Start();
+        Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 60_000));
+        kicker.Join();
         Assert.Equal(ExitReason.Intr, v.RunState.ExitReason);
         Assert.Equal(CodeBase + 4, Pc(v));
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 1000, $"{v.Cpu.Counters.TranslatedInstructions} translated");

@@ -19,8 +19,18 @@ public sealed class CpuShared
     private readonly (int Op2, ulong Operand)[] _tlbiRing = new (int, ulong)[TlbiRingSize];
     private long _tlbEpoch;
 
-    /// <summary>The host timestamp at which the system counter reads 0.</summary>
-    public long CounterOrigin { get; } = Stopwatch.GetTimestamp();
+    /// <summary>The host timestamp at which the system counter reads 0 (earlier than the VM's start after <see cref="SetCounter"/>).</summary>
+    public long CounterOrigin { get; private set; } = Stopwatch.GetTimestamp();
+
+    /// <summary>
+    /// Makes the system counter read <paramref name="count"/> now and go on from there (a restored snapshot
+    /// continues the counter it was saved with, as KVM's CNTVOFF adjustment keeps it monotonic for the guest).
+    /// </summary>
+    public void SetCounter(ulong count)
+    {
+        UInt128 ticks = (UInt128)count * (ulong)Stopwatch.Frequency / CounterFrequency;
+        CounterOrigin = Stopwatch.GetTimestamp() - (long)(ulong)UInt128.Min(ticks, (ulong)(long.MaxValue / 4));
+    }
 
     /// <summary>Serialises STXP of two doublewords (no 128-bit compare-and-swap on the host).</summary>
     public object PairLock { get; } = new();
@@ -76,7 +86,7 @@ public sealed class CpuShared
     public long TimestampOf(ulong count)
     {
         UInt128 ticks = (UInt128)count * (ulong)Stopwatch.Frequency / CounterFrequency;
-        if (ticks > (ulong)(long.MaxValue - CounterOrigin))
+        if (ticks > (ulong)(long.MaxValue - Math.Max(CounterOrigin, 0)))
         {
             return long.MaxValue;
         }

@@ -17,7 +17,7 @@ namespace SoftKvm.Cli;
 /// device tree built), then either dumps the device tree or creates the VM and runs it until the guest
 /// powers off, a device ends it, an internal error exit happens, or Ctrl-C.
 /// </summary>
-internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
+internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog catalog)
 {
     /// <summary>Runs with the parsed options; returns the exit code.</summary>
     public int Execute(ParseResult parse, RunOptions o)
@@ -58,17 +58,12 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
                 return DumpDeviceTree(prepared, dtbPath);
             }
 
-            return Run(prepared, parse, o);
-        }
-        catch (SoftKvmException e)
-        {
-            env.Error.WriteLine($"softkvm: {InputFiles.OneLine(e.Message)}");
-            return ExitCodes.BadInput;
+            CheckSnapshotOptions(parse, o);
+            return Run(prepared.Create, parse, o);
         }
         catch (Exception e)
         {
-            env.Error.WriteLine($"softkvm: internal error: {e.GetType().Name}: {InputFiles.OneLine(e.Message)}");
-            return ExitCodes.InternalError;
+            return Report(e);
         }
         finally
         {
@@ -80,6 +75,19 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
     }
 
     private SymbolMap? _symbols;
+
+    // A failure of a command: bad input is one line and exit code 2, anything else an internal error (3).
+    private int Report(Exception e)
+    {
+        if (e is SoftKvmException)
+        {
+            env.Error.WriteLine($"softkvm: {InputFiles.OneLine(e.Message)}");
+            return ExitCodes.BadInput;
+        }
+
+        env.Error.WriteLine($"softkvm: internal error: {e.GetType().Name}: {InputFiles.OneLine(e.Message)}");
+        return ExitCodes.InternalError;
+    }
 
     private Arm64VirtMachineBuilder Arm64Builder =>
         catalog.Get("arm64") as Arm64VirtMachineBuilder ?? throw new ConfigurationException("this build has no arm64 CPU models");
@@ -283,13 +291,17 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         return ExitCodes.Success;
     }
 
-    private int Run(IPreparedMachine prepared, ParseResult parse, RunOptions o)
+    private int Run(Func<MachineIo, IMachine> create, ParseResult parse, RunOptions o)
     {
         string? tracePath = parse.GetValue(o.Trace);
         using var trace = tracePath is null ? null : ExitTraceWriter.Create(tracePath);
         using var serial = SerialRoute.Open(parse.GetValue(o.Serial)!, env.SerialOutput);
-        var io = new MachineIo(new SerialOutput(serial.Output), env.Error);
-        var machine = prepared.Create(io);
+        Action? snapshotNow = null;
+        var output = parse.GetValue(o.SnapshotOnOutput) is { } text
+            ? new OutputTrigger(serial.Output, System.Text.Encoding.UTF8.GetBytes(text), () => snapshotNow?.Invoke())
+            : serial.Output;
+        var io = new MachineIo(new SerialOutput(output), env.Error);
+        var machine = create(io);
         VmRunner? runner = null;
         GdbStub? gdb = null;
         try
@@ -298,7 +310,9 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls });
             var killed = runner;
             gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
-            return RunMachine(machine, runner, parse, o, serial.ConnectsInput);
+            snapshotNow = SnapshotRequest(runner, parse, o);
+            int code = RunMachine(machine, runner, parse, o, serial.ConnectsInput, snapshotNow);
+            return runner.Outcome?.Reason == StopReason.Snapshot ? WriteSnapshot(machine, runner, parse.GetValue(o.Snapshot)!) : code;
         }
         finally
         {
@@ -336,15 +350,16 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
     }
 
     // The interactive terminal's Ctrl-A commands: Ctrl-C belongs to the guest there.
-    private ConsoleEscape Escape(VmRunner runner) => new(
+    private ConsoleEscape Escape(VmRunner runner, Action? snapshot) => new(
         () => runner.RequestStop(0, StopReason.Cancelled, "terminated by C-a x"),
         help =>
         {
             env.Error.Write(help);
             env.Error.Flush();
-        });
+        },
+        snapshot);
 
-    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o, bool connectInput)
+    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o, bool connectInput, Action? snapshot)
     {
         machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
 
@@ -366,7 +381,7 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         RunOutcome outcome;
         var input = connectInput ? env.Input : null;
         using (var raw = connectInput && env.InteractiveTerminal ? TerminalRawMode.TryEnter() : null)
-        using (var pump = input is null ? null : new InputPump(input, machine.SendInput, raw is null ? null : Escape(runner)))
+        using (var pump = input is null ? null : new InputPump(input, machine.SendInput, raw is null ? null : Escape(runner, snapshot)))
         {
             try
             {

@@ -101,6 +101,22 @@ internal sealed class RunOptions
 
     public Option<bool> GdbWait { get; } = new("--gdb-wait") { Description = "with --gdb: hold the vCPUs at their first instruction until gdb attaches and continues (QEMU's -S)" };
 
+    public Option<string?> Snapshot { get; } = new("--snapshot")
+    {
+        Description = "where a snapshot of the VM goes: written when the console first prints --snapshot-on-output's text (or on Ctrl-A s at a terminal), then the run ends with 0; 'softkvm restore FILE' continues it",
+        HelpName = "FILE",
+    };
+
+    public Option<string?> SnapshotOnOutput { get; } = new("--snapshot-on-output")
+    {
+        Description = "with --snapshot: the console text that triggers the snapshot (every vCPU stops at an instruction boundary)",
+        HelpName = "TEXT",
+    };
+
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci, VirtioPci];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci, VirtioPci, Snapshot, SnapshotOnOutput];
+
+    /// <summary>The options <c>softkvm restore</c> shares with <c>run</c> (the machine itself comes from the snapshot).</summary>
+    public IEnumerable<Option> RestoreShared =>
+        [Serial, Stats, Profile, Symbols, Trace, Gdb, GdbWait, VgicState, Snapshot, SnapshotOnOutput];
 }

@@ -22,11 +22,24 @@ internal static class SoftKvmCli
         var command = new RunCommand(env, catalog);
         run.SetAction(parse => command.Execute(parse, options));
 
+        var restore = new Command("restore", "Continue a VM from a snapshot written by 'run --snapshot' (console and options as with run).");
+        var snapshotFile = new Argument<string>("FILE") { Description = "the snapshot file" };
+        var restoreArch = new Option<string?>("--arch") { Description = "refuse the snapshot unless it is of this architecture (arm64 or x86_64)", HelpName = "arm64|x86_64" };
+        restore.Arguments.Add(snapshotFile);
+        restore.Options.Add(restoreArch);
+        foreach (var option in options.RestoreShared)
+        {
+            restore.Options.Add(option);
+        }
+
+        restore.SetAction(parse => command.ExecuteRestore(parse, options, snapshotFile, restoreArch));
+
         var info = new Command("memory-map", "Show the arm64 virt machine's memory map and interrupts.");
         info.SetAction(_ => MemoryMapTable.Write(env.Out));
 
         var root = new RootCommand("SoftKvm: a KVM-shaped hypervisor that runs arm64 and x86 guests in software.");
         root.Subcommands.Add(run);
+        root.Subcommands.Add(restore);
         root.Subcommands.Add(info);
         root.SetAction(_ =>
         {

@@ -256,6 +256,35 @@ public abstract class Vcpu : IDisposable
         Volatile.Write(ref _pendingCompletion, kind);
     }
 
+    /// <summary>
+    /// For a snapshot: completes the exit the VMM handled, if one is pending, without running guest code (a
+    /// <see cref="Run"/> with <see cref="RunState.ImmediateExit"/> set), so the vCPU is at an instruction boundary.
+    /// </summary>
+    /// <exception cref="VcpuException">the completion needs another exit first (an access split in fragments):
+    /// the VMM must handle it and call again.</exception>
+    internal void CompletePendingForSnapshot()
+    {
+        if (!HasPendingCompletion)
+        {
+            return;
+        }
+
+        bool immediate = _run.ImmediateExit;
+        _run.ImmediateExit = true;
+        try
+        {
+            var result = Run();
+            if (result == RunResult.Ok || HasPendingCompletion)
+            {
+                throw new VcpuException($"vCPU {Id} needs its {_run.ExitReason} exit handled before a snapshot can be taken");
+            }
+        }
+        finally
+        {
+            _run.ImmediateExit = immediate;
+        }
+    }
+
     /// <summary>Drops a pending completion without running it (for example a reset of the vCPU).</summary>
     protected void ClearPendingCompletion() => Volatile.Write(ref _pendingCompletion, 0);
 

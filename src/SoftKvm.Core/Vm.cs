@@ -11,7 +11,7 @@ namespace SoftKvm.Core;
 /// statistics. Architecture neutral; arm64 and x86 derive from it to create their vCPUs and in-kernel
 /// interrupt controllers.
 /// </summary>
-public abstract class Vm : IDisposable
+public abstract partial class Vm : IDisposable
 {
     private readonly object _vcpuLock = new();
     private Vcpu[] _vcpus = [];

@@ -10,7 +10,7 @@ namespace SoftKvm.Arm64.Kvm;
 /// in-kernel interrupt controller (the VGIC sets <see cref="InterruptController"/>), and the
 /// <see cref="NisvToUser"/> capability.
 /// </summary>
-public sealed class Arm64Vm : Vm
+public sealed partial class Arm64Vm : Vm
 {
     /// <summary>The highest number of vCPUs per VM.</summary>
     public const int MaxVcpuCount = 512;

@@ -39,4 +39,19 @@ public interface IArm64InterruptController
     /// <paramref name="deviceId"/> writes <paramref name="data"/> to <paramref name="address"/>.
     /// </summary>
     Core.Io.MsiResult SignalMsi(ulong address, uint data, uint deviceId);
+
+    /// <summary>
+    /// Before a snapshot writes guest memory: puts state the controller keeps but saves in guest memory there
+    /// (the VGIC's ITS tables and LPI pending tables, docs/snapshots.md).
+    /// </summary>
+    /// <exception cref="Core.Errors.UnsupportedException">the controller cannot be saved.</exception>
+    void PrepareSave() => throw new Core.Errors.UnsupportedException($"the interrupt controller {GetType().Name} has no snapshot support");
+
+    /// <summary>Writes the controller's state into a snapshot (after guest memory).</summary>
+    /// <exception cref="Core.Errors.UnsupportedException">the controller cannot be saved.</exception>
+    void SaveState(BinaryWriter writer) => throw new Core.Errors.UnsupportedException($"the interrupt controller {GetType().Name} has no snapshot support");
+
+    /// <summary>Reads what <see cref="SaveState"/> wrote into a controller of the same shape (guest memory is restored already).</summary>
+    /// <exception cref="Core.Snapshots.SnapshotFormatException">the state does not fit this controller.</exception>
+    void LoadState(BinaryReader reader) => throw new Core.Errors.UnsupportedException($"the interrupt controller {GetType().Name} has no snapshot support");
 }

@@ -17,7 +17,7 @@ namespace SoftKvm.Arm64.Pmu;
 /// every run of the CPU; while any counter counts instructions, branches or accesses the CPU runs
 /// everything through its interpreter (<see cref="Arm64Cpu.PmuCounting"/>), and runs end at the next overflow.
 /// </summary>
-internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
+internal sealed partial class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
 {
     /// <summary>Event counters (PMCR_EL0.N), as KVM gives a guest on most hosts.</summary>
     public const int EventCounters = 6;

@@ -17,7 +17,7 @@ namespace SoftKvm.Devices.FwCfg;
 /// register front end is the machine's (<see cref="FwCfgIoPorts"/> on the PC); this class holds the items
 /// and the transfer state, under one lock.
 /// </summary>
-public sealed class FwCfgDevice
+public sealed partial class FwCfgDevice
 {
     /// <summary>The feature bitmap: traditional interface and DMA.</summary>
     public const uint Features = 3;

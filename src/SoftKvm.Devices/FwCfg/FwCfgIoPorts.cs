@@ -13,7 +13,7 @@ namespace SoftKvm.Devices.FwCfg;
 /// guest detects DMA. Ports 0x512-0x513 are not decoded (read all ones).
 /// </summary>
 /// <param name="device">The items and transfer state.</param>
-public sealed class FwCfgIoPorts(FwCfgDevice device) : IIoDevice
+public sealed partial class FwCfgIoPorts(FwCfgDevice device) : IIoDevice
 {
     /// <summary>The selector port.</summary>
     public const ushort SelectorPort = 0x510;

@@ -20,38 +20,45 @@ namespace SoftKvm.Vmm.Arm64;
 /// and the optional virtio-console behind virtio-mmio transports (INTID 48 + n) or, with
 /// <see cref="Arm64VirtOptions.VirtioPci"/>, as virtio-pci functions at 00.2 on (MSI-X through the ITS, or INTx).
 /// </summary>
-internal sealed class Arm64VirtMachine : IMachine
+internal sealed partial class Arm64VirtMachine : IMachine
 {
     private readonly IArm64VirtBackend _backend;
     private readonly List<IDisposable> _owned = [];
     private readonly Pl011 _uart;
+    private readonly Pl031 _rtc = null!;
+    private readonly List<VirtioMmioTransport> _transports = [];
     private readonly ArmSemihosting? _semihosting;
 
-    public Arm64VirtMachine(MachineConfig config, KernelImage kernel, byte[] initrd, Arm64BootPlan plan, byte[] deviceTree, IArm64VirtBackend backend, MachineIo io)
+    // Without a plan (a machine for a snapshot to restore into) no image is loaded and the boot state is a placeholder.
+    public Arm64VirtMachine(MachineConfig config, KernelImage? kernel, byte[] initrd, Arm64BootPlan? plan, byte[]? deviceTree, IArm64VirtBackend backend, MachineIo io)
     {
         _backend = backend;
+        Config = config;
         DeviceTree = deviceTree;
         var options = config.OptionsOf<Arm64VirtOptions>();
         Vm = backend.CreateVm(config.Cpus, options.Gic, options.Cpu);
         try
         {
             Vm.SetMemoryRegion(0, RamBase, config.MemorySize);
-            GuestImageWriter.Write(Vm.Memory, plan, kernel, initrd, deviceTree);
+            if (plan is not null)
+            {
+                GuestImageWriter.Write(Vm.Memory, plan, kernel!, initrd, deviceTree!);
+            }
 
             var vcpus = new Vcpu[config.Cpus];
             for (int i = 0; i < vcpus.Length; i++)
             {
                 vcpus[i] = Vm.CreateVcpu(i);
-                backend.SetBootState(vcpus[i], new Arm64BootState(i == 0 ? plan.Entry : 0, i == 0 ? plan.DtbAddress : 0, PoweredOn: i == 0) { Semihosting = options.Semihosting });
+                backend.SetBootState(vcpus[i], new Arm64BootState(i == 0 ? plan?.Entry ?? 0 : 0, i == 0 ? plan?.DtbAddress ?? 0 : 0, PoweredOn: i == 0) { Semihosting = options.Semihosting });
             }
 
             Vcpus = vcpus;
             backend.CompleteSetup(Vm);
             _uart = new Pl011(io.Console, backend.GetSpiLine(Vm, UartIntId));
             MmioBus.Register(UartBase, UartSize, _uart);
-            var rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId));
-            _owned.Add(rtc);
-            MmioBus.Register(RtcBase, RtcSize, rtc);
+            _rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId));
+            _owned.Add(_rtc);
+            MmioBus.Register(RtcBase, RtcSize, _rtc);
             var pci = AddPcie(io);
             var devices = new List<VirtioDevice>();
             foreach (var disk in config.Disks)
@@ -78,9 +85,10 @@ internal sealed class Arm64VirtMachine : IMachine
                 }
             }
 
-            if (options.Semihosting)
+            // A machine for a snapshot (no plan) never has semihosting: a snapshot refuses it (SaveDevices).
+            if (options.Semihosting && plan is not null)
             {
-                _semihosting = CreateSemihosting(config, options, plan, deviceTree, io);
+                _semihosting = CreateSemihosting(config, options, plan, deviceTree!, io);
                 _owned.Add(_semihosting);
             }
         }
@@ -99,6 +107,8 @@ internal sealed class Arm64VirtMachine : IMachine
     }
 
     public Vm Vm { get; }
+
+    public MachineConfig Config { get; }
 
     public IReadOnlyList<Vcpu> Vcpus { get; } = [];
 
@@ -170,5 +180,6 @@ internal sealed class Arm64VirtMachine : IMachine
     {
         var transport = new VirtioMmioTransport(device, Vm.Memory, _backend.GetSpiLine(Vm, VirtioMmioIntId(index)), io.Log.WriteLine);
         MmioBus.Register(VirtioMmioAddress(index), VirtioMmioStride, transport);
+        _transports.Add(transport);
     }
 }

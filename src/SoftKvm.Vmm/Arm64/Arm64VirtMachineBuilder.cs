@@ -60,6 +60,14 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
             $"unknown --cpu '{name.Trim()}' (expected {string.Join(" or ", CpuModels.Select(m => m.Name))}; --cpu help lists them)");
 
     /// <inheritdoc />
+    public IPreparedMachine PrepareRestore(MachineConfig config)
+    {
+        Validate(config);
+        CpuModel(config.OptionsOf<Arm64VirtOptions>().Cpu);
+        return new PreparedArm64Virt(config, null, [], null, null, _backend);
+    }
+
+    /// <inheritdoc />
     public IPreparedMachine Prepare(MachineConfig config)
     {
         Validate(config);

@@ -4,13 +4,13 @@ using SoftKvm.Vmm.Machines;
 
 namespace SoftKvm.Vmm.Arm64;
 
-/// <summary>An arm64 virt machine with its images read and placed.</summary>
+/// <summary>An arm64 virt machine with its images read and placed (none, with a null plan: a machine for a snapshot to restore into).</summary>
 internal sealed class PreparedArm64Virt(
-    MachineConfig config, KernelImage kernel, byte[] initrd, Arm64BootPlan plan, byte[] deviceTree, IArm64VirtBackend? backend) : IPreparedMachine
+    MachineConfig config, KernelImage? kernel, byte[] initrd, Arm64BootPlan? plan, byte[]? deviceTree, IArm64VirtBackend? backend) : IPreparedMachine
 {
     public byte[]? DeviceTree => deviceTree;
 
-    public Arm64BootPlan Plan => plan;
+    public Arm64BootPlan? Plan => plan;
 
     public IMachine Create(MachineIo io)
     {

@@ -1,5 +1,7 @@
 using SoftKvm.Core;
+using SoftKvm.Core.Errors;
 using SoftKvm.Core.Io;
+using SoftKvm.Core.Snapshots;
 using SoftKvm.Vmm.Runner;
 
 namespace SoftKvm.Vmm.Machines;
@@ -33,4 +35,15 @@ public interface IMachine : IDisposable
 
     /// <summary>A dump of the in-kernel interrupt controller's state (for <c>--vgic-state</c>).</summary>
     string DescribeInterruptController();
+
+    /// <summary>The configuration the machine was built from (a snapshot's header).</summary>
+    MachineConfig Config { get; }
+
+    /// <summary>Writes the state of the VMM's devices (docs/snapshots.md), every vCPU stopped.</summary>
+    /// <exception cref="UnsupportedException">a device has no snapshot support.</exception>
+    void SaveDevices(SnapshotWriter writer) => throw new UnsupportedException($"{GetType().Name} has no snapshot support");
+
+    /// <summary>Reads what <see cref="SaveDevices"/> wrote into the devices of a machine built from the same configuration.</summary>
+    /// <exception cref="SnapshotFormatException">the devices differ, or the file is corrupt.</exception>
+    void LoadDevices(SnapshotReader reader) => throw new UnsupportedException($"{GetType().Name} has no snapshot support");
 }

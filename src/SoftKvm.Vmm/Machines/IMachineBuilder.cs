@@ -15,6 +15,14 @@ public interface IMachineBuilder
     /// <see cref="Errors.InputFileException"/>, <see cref="Errors.BadImageException"/>, <see cref="Errors.MemoryTooSmallException"/>,
     /// <see cref="Errors.MachineUnavailableException"/>.</exception>
     IPreparedMachine Prepare(MachineConfig config);
+
+    /// <summary>
+    /// Validates <paramref name="config"/> (a snapshot's) and prepares a machine that loads no image: the
+    /// snapshot's memory and state replace everything the images would have put there.
+    /// </summary>
+    /// <exception cref="Core.Errors.SoftKvmException">bad configuration, or no snapshot support for this machine.</exception>
+    IPreparedMachine PrepareRestore(MachineConfig config) =>
+        throw new Core.Errors.UnsupportedException($"the {Architecture} machine cannot restore snapshots in this build");
 }
 
 /// <summary>A validated machine, its images read and placed, ready to be created.</summary>

@@ -35,4 +35,7 @@ public enum StopReason
     /// <c>ADP_Stopped_*</c> other than ApplicationExit). Exit code 1, with a line naming the reason.
     /// </summary>
     GuestStoppedAbnormally,
+
+    /// <summary>A snapshot was asked for (<c>--snapshot-on-output</c>, Ctrl-A s): every vCPU stopped between runs, to be saved.</summary>
+    Snapshot,
 }

@@ -131,6 +131,37 @@ public sealed class VmRunner
         return Volatile.Read(ref _outcome)!;
     }
 
+    /// <summary>
+    /// After <see cref="Run"/> returned, for a snapshot: completes every vCPU's pending MMIO or port exit
+    /// without running guest code (<c>KVM_RUN</c> with <c>immediate_exit</c>), serving the further exits an
+    /// access split into fragments needs through the same devices, so that every vCPU sits at an instruction
+    /// boundary with nothing outstanding.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">a vCPU thread did not stop.</exception>
+    public void CompletePendingExits(IReadOnlyList<Vcpu>? vcpus = null)
+    {
+        if (!VcpuThreadsStopped)
+        {
+            throw new InvalidOperationException("a vCPU thread is still running");
+        }
+
+        foreach (var vcpu in vcpus ?? _vm.Vcpus)
+        {
+            ref RunState run = ref vcpu.RunState;
+            for (int fragment = 0; vcpu.HasPendingCompletion && fragment < 64; fragment++)
+            {
+                bool immediate = run.ImmediateExit;
+                run.ImmediateExit = true;
+                var result = vcpu.Run();
+                run.ImmediateExit = immediate;
+                if (result == RunResult.Ok && run.ExitReason is ExitReason.Mmio or ExitReason.Io)
+                {
+                    HandleExit(vcpu, ref run);
+                }
+            }
+        }
+    }
+
     /// <summary>Stops the run with <paramref name="exitCode"/> (any thread); the first request wins, later ones are ignored.</summary>
     public void RequestStop(int exitCode, StopReason reason, string message, int? vcpuId = null) =>
         Finish(new RunOutcome(exitCode, reason, message, vcpuId));

@@ -28,7 +28,7 @@ namespace SoftKvm.Vmm.X86;
 /// zero-length ioeventfd (KVM_IOEVENTFD with len 0) whose signal serves the queue on the notifying vCPU's
 /// thread, so a notify never leaves the hypervisor layer.
 /// </summary>
-internal sealed class PcMachine : IMachine
+internal sealed partial class PcMachine : IMachine
 {
     /// <summary>The COM1 base port.</summary>
     public const ushort Com1Port = 0x3F8;
@@ -54,12 +54,15 @@ internal sealed class PcMachine : IMachine
     private readonly X86Vm _vm;
     private readonly X86Vcpu[] _vcpus = [];
     private readonly Uart16550 _uart;
+    private readonly CmosRtc _rtc = null!;
+    private readonly List<VirtioMmioTransport> _transports = [];
     private readonly List<IDisposable> _owned = [];
     private readonly PcIrqLines _lines = null!;
     private readonly PcPlatform _platform = null!;
 
     public PcMachine(MachineConfig config, PcBoot boot, byte ioApicId, MachineIo io)
     {
+        Config = config;
         _vm = new X86Vm { ForceEmulationPrefix = config.OptionsOf<PcOptions>().ForceEmulationPrefix };
         try
         {
@@ -92,7 +95,8 @@ internal sealed class PcMachine : IMachine
 
             _uart = new Uart16550(io.Console, _lines.NewInput(Com1Irq));
             PioBus.Register(Com1Port, Uart16550.PortCount, _uart);
-            PioBus.Register(RtcPort, CmosRtc.PortCount, new CmosRtc(unsupported: io.Log.WriteLine));
+            _rtc = new CmosRtc(unsupported: io.Log.WriteLine);
+            PioBus.Register(RtcPort, CmosRtc.PortCount, _rtc);
             PioBus.Register(IsaDebugExit.DefaultPort, IsaDebugExit.PortCount, new IsaDebugExit(code =>
                 DeviceExit?.Invoke(code, $"isa-debug-exit: the guest wrote 0x{(uint)code >> 1:x}, exit code {code}")));
             var devices = new List<VirtioDevice>();
@@ -143,6 +147,8 @@ internal sealed class PcMachine : IMachine
     }
 
     public Vm Vm => _vm;
+
+    public MachineConfig Config { get; }
 
     /// <summary>The in-kernel irqchip.</summary>
     public X86Irqchip Irqchip { get; }
@@ -261,6 +267,7 @@ internal sealed class PcMachine : IMachine
     {
         var transport = new VirtioMmioTransport(device, _vm.Memory, _lines.NewInput(PcMemoryMap.VirtioIrq(index)), io.Log.WriteLine);
         MmioBus.Register(PcMemoryMap.VirtioMmioAddress(index), PcMemoryMap.VirtioMmioStride, transport);
+        _transports.Add(transport);
         return transport;
     }
 

@@ -105,6 +105,13 @@ public sealed class PcMachineBuilder : IMachineBuilder
         return new PreparedPc(config, boot, ioApicId);
     }
 
+    /// <inheritdoc />
+    public IPreparedMachine PrepareRestore(MachineConfig config)
+    {
+        Validate(config);
+        return new PreparedPc(config, new PcBoot([], PcEntryMode.Multiboot, 0, 0), IoApicId(config.Cpus));
+    }
+
     /// <summary>The IOAPIC id: after the vCPUs' APIC ids when the 4-bit IOAPIC id register can hold it, else 0.</summary>
     internal static byte IoApicId(int cpus) => (byte)(cpus <= 15 ? cpus : 0);
 }

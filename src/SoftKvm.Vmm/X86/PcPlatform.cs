@@ -63,8 +63,8 @@ internal sealed class PcPlatform : IDisposable
             pio.Register(PciConfigMechanism1.AddressPort, PciConfigMechanism1.PortCount, new PciConfigMechanism1(Bus, addressPortBytes));
             PciFirmware.AssignResources(Bus, PciIoWindow, PciMemoryWindow, (a, pin) => (byte)PcPciHost.Irq(a.Device, pin));
 
-            pio.Register(AcpiPm.DefaultPort, AcpiPm.PortCount, new AcpiPm(
-                () => stop(0, "ACPI: the guest entered S5 (soft off)"), io.Log.WriteLine));
+            Pm = new AcpiPm(() => stop(0, "ACPI: the guest entered S5 (soft off)"), io.Log.WriteLine);
+            pio.Register(AcpiPm.DefaultPort, AcpiPm.PortCount, Pm);
 
             FwCfg = new FwCfgDevice(vm.Memory);
             FwCfg.AddUInt64(FwCfgKeys.RamSize, config.MemorySize);
@@ -72,7 +72,8 @@ internal sealed class PcPlatform : IDisposable
             FwCfg.AddUInt16(FwCfgKeys.MaxCpus, (ushort)config.Cpus);
             FwCfg.AddUInt32(FwCfgKeys.Irq0Override, 1);
             FwCfg.AddFile("etc/e820", E820(config.MemorySize));
-            pio.Register(FwCfgIoPorts.SelectorPort, FwCfgIoPorts.PortCount, new FwCfgIoPorts(FwCfg));
+            FwCfgPorts = new FwCfgIoPorts(FwCfg);
+            pio.Register(FwCfgIoPorts.SelectorPort, FwCfgIoPorts.PortCount, FwCfgPorts);
 
             var isaLines = Enumerable.Range(0, lines.Count).Select(lines.NewInput).ToArray();
             TestDevice = new PcTestDevice(isaLines, _ => vm.Memory.Invalidate());
@@ -94,6 +95,12 @@ internal sealed class PcPlatform : IDisposable
 
     /// <summary>The fw_cfg items.</summary>
     public FwCfgDevice FwCfg { get; }
+
+    /// <summary>fw_cfg's I/O ports (with the DMA address register).</summary>
+    public FwCfgIoPorts FwCfgPorts { get; }
+
+    /// <summary>The ACPI PM registers.</summary>
+    public AcpiPm Pm { get; }
 
     /// <summary>pc-testdev.</summary>
     public PcTestDevice TestDevice { get; }

@@ -11,7 +11,7 @@ namespace SoftKvm.X86.Irqchip;
 /// on a rising edge; level pins while asserted and not waiting for an EOI (remote IRR).
 /// Thread-safe: pins change from device threads, EOIs come from vCPU threads.
 /// </summary>
-public sealed class IoApic : IIoDevice
+public sealed partial class IoApic : IIoDevice
 {
     /// <summary>The default base address.</summary>
     public const ulong DefaultBase = 0xFEC0_0000;

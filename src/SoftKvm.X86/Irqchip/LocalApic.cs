@@ -15,7 +15,7 @@ namespace SoftKvm.X86.Irqchip;
 /// logical destinations). IRR bits are set atomically from any thread; everything else belongs to the
 /// owning vCPU's thread.
 /// </summary>
-public sealed class LocalApic : IIoDevice
+public sealed partial class LocalApic : IIoDevice
 {
     /// <summary>The default xAPIC base address.</summary>
     public const ulong DefaultBase = 0xFEE0_0000;

@@ -9,7 +9,7 @@ namespace SoftKvm.X86.Irqchip;
 /// (masks, specific and non-specific EOI, rotation, IRR/ISR read-back, poll), auto-EOI, special fully
 /// nested mode. Its INTR output goes to vCPU 0 through LINT0 (ExtINT). Thread-safe.
 /// </summary>
-public sealed class Pic8259
+public sealed partial class Pic8259
 {
     private readonly object _lock = new();
     private readonly Chip _master = new(true);
@@ -210,7 +210,7 @@ public sealed class Pic8259
     }
 
     /// <summary>One 8259A.</summary>
-    private sealed class Chip(bool master)
+    private sealed partial class Chip(bool master)
     {
         public byte Irr, Imr, Isr, Elcr, LastIrr;
         public int IrqBase;

@@ -12,7 +12,7 @@ namespace SoftKvm.X86.Irqchip;
 /// vCPU threads call <see cref="Poll"/> (through the irqchip) before entering the guest and sleep no
 /// longer than <see cref="NextDeadline"/>. Missed periods are coalesced into one edge. Thread-safe.
 /// </summary>
-public sealed class Pit8254 : IIoDevice
+public sealed partial class Pit8254 : IIoDevice
 {
     /// <summary>The PIT input clock (Hz).</summary>
     public const long Frequency = 1_193_182;

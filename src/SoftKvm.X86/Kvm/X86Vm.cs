@@ -10,7 +10,7 @@ namespace SoftKvm.X86.Kvm;
 /// PIC pair, PIT). Without an irqchip HLT exits to the VMM and the VMM injects interrupts with
 /// <see cref="X86Vcpu.InjectInterrupt"/>.
 /// </summary>
-public sealed class X86Vm : Vm
+public sealed partial class X86Vm : Vm
 {
     /// <summary>The highest number of vCPUs per VM (KVM's KVM_MAX_VCPUS of 2019).</summary>
     public const int MaxVcpuCount = 288;

@@ -35,6 +35,17 @@ public class ConsoleEscapeTests
     }
 
     [Fact]
+    public void CtrlASTakesASnapshotWhenTheRunHasAFileElseGoesToTheGuest()
+    {
+        int snapshots = 0;
+        var withSnapshot = new ConsoleEscape(() => _quits++, h => _help.Append(h), () => snapshots++);
+        Assert.Equal(new byte[] { (byte)'a' }, Filter(withSnapshot, (byte)'a', 0x01, (byte)'s'));
+        Assert.Equal((1, 0), (snapshots, _quits));
+
+        Assert.Equal(new byte[] { 0x01, (byte)'s' }, Filter(Create(), 0x01, (byte)'s'));
+    }
+
+    [Fact]
     public void CtrlATwiceSendsOneCtrlAAndOtherKeysAreKept()
     {
         var escape = Create();

@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace SoftKvm.Cli.Tests;
+
+/// <summary>
+/// <c>softkvm run --snapshot FILE --snapshot-on-output TEXT</c> and <c>softkvm restore FILE</c> with the real
+/// machines: the console of the run up to the snapshot followed by the console of the restored run is exactly
+/// the console of an uninterrupted run (nothing lost, nothing printed twice: every vCPU stopped at an
+/// instruction boundary, the UART write that printed the text completed once); bad snapshot files are one
+/// line and exit code 2.
+/// </summary>
+public sealed class SnapshotCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("softkvm-snapshot-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string SnapshotPath(string name = "vm.snap") => Path.Combine(_dir, name);
+
+    [Theory]
+    [InlineData("snapshot.elf", "snapshot.expected.txt", 1, "v3", "SNAPSHOT-MARKER")]   // registers, FP/SIMD, memory
+    [InlineData("snapshot.elf", "snapshot.expected.txt", 2, "v2", "round 3 ")]          // GICv2, a vCPU left powered off
+    [InlineData("timer.elf", "timer.expected.txt", 1, "v3", "timer: start")]            // the generic timer and the counter go on
+    [InlineData("psci.elf", "psci.expected.txt", 4, "v3", "cpu_on 1 0")]                // PSCI power states of 4 vCPUs
+    [InlineData("mmu.elf", "mmu.expected.txt", 1, "v2", "user hi")]                     // stage-1 MMU on, EL0 code
+    [InlineData("its/its.elf", "its/its.expected.txt", 4, "v3", "MOVI:")]               // the ITS, its tables and LPIs
+    [InlineData("pmu/pmu.elf", "pmu/pmu.expected.txt", 4, "v3", "SW_INCR:")]            // the PMU's counters
+    public void RunUpToTheTextThenRestoreGivesTheWholeRunsConsole(string guest, string expectedFile, int vcpus, string gic, string text)
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        string expected = File.ReadAllText(Path.Combine(dir, expectedFile)).Replace("4 vCPUs", $"{vcpus} vCPUs");
+        string snapshot = SnapshotPath();
+
+        var first = RealCli.Run("run", "--kernel", Path.Combine(dir, guest), "--smp", vcpus.ToString(), "--gic", gic, "--memory", "64M",
+            "--snapshot", snapshot, "--snapshot-on-output", text);
+        Assert.Equal(0, first.Code);
+        Assert.Contains(text, first.Serial);
+        Assert.StartsWith($"softkvm: snapshot written to {snapshot}", first.Error);
+        Assert.True(expected.StartsWith(first.Serial.Replace("\r", ""), StringComparison.Ordinal), $"the run before the snapshot printed: {first.Serial}");
+        Assert.True(first.Serial.Length < expected.Length);
+
+        var second = RealCli.Run("restore", snapshot);
+        Assert.Equal(0, second.Code);
+        Assert.StartsWith($"softkvm: restored {snapshot} (arm64, {vcpus} vCPUs, 64 MiB)", second.Error);
+        Assert.Equal(expected, (first.Serial + second.Serial).Replace("\r", ""));
+    }
+
+    [Theory]
+    [InlineData("compute32", 1, "crc32:")]              // 32-bit protected mode, memory
+    [InlineData("compute32", 4, "collatz-steps:")]      // three APs waiting for INIT/SIPI
+    [InlineData("longmode", 1, "breakpoints:")]         // long mode: segment caches, EFER, paging, debug registers
+    [InlineData("pcplat", 2, "fw_cfg nb_cpus")]         // fw_cfg, ACPI PM, PCI, the irqchip, pc-testdev
+    public void X86RunUpToTheTextThenRestoreGivesTheWholeRunsConsole(string guest, int vcpus, string text)
+    {
+        string dir = RealCli.GuestsDir("x86");
+        string expected = File.ReadAllText(Path.Combine(dir, guest + ".expected"));
+        string snapshot = SnapshotPath();
+
+        var first = RealCli.Run("run", "--arch", "x86_64", "--kernel", Path.Combine(dir, guest + ".elf"), "--smp", vcpus.ToString(), "--memory", "64M",
+            "--snapshot", snapshot, "--snapshot-on-output", text);
+        Assert.Equal(0, first.Code);
+        Assert.True(expected.StartsWith(first.Serial.Replace("\r", ""), StringComparison.Ordinal), $"the run before the snapshot printed: {first.Serial}");
+        Assert.True(first.Serial.Length < expected.Length);
+
+        var second = RealCli.Run("restore", snapshot, "--arch", "x86_64");
+        Assert.Equal(1, second.Code);   // isa-debug-exit with 0, as the uninterrupted run
+        Assert.StartsWith($"softkvm: restored {snapshot} (x86_64, {vcpus} vCPUs, 64 MiB)", second.Error);
+        Assert.Equal(expected, (first.Serial + second.Serial).Replace("\r", ""));
+    }
+
+    [Fact]
+    public void AnX86SnapshotRestoredAsArm64IsOneLineAndExitCode2()
+    {
+        string dir = RealCli.GuestsDir("x86");
+        var first = RealCli.Run("run", "--arch", "x86_64", "--kernel", Path.Combine(dir, "compute32.elf"), "--memory", "16M", "--snapshot", SnapshotPath(), "--snapshot-on-output", "crc32:");
+        Assert.Equal(0, first.Code);
+        AssertRefused(RealCli.Run("restore", SnapshotPath(), "--arch", "arm64"), "is a snapshot of an x86_64 machine, not arm64");
+    }
+
+    [Fact]
+    public void ARestoredRunCanBeSnapshottedAgain()
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        string expected = File.ReadAllText(Path.Combine(dir, "snapshot.expected.txt"));
+        var first = RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--memory", "32M", "--snapshot", SnapshotPath("a.snap"), "--snapshot-on-output", "round 1 ");
+        var second = RealCli.Run("restore", SnapshotPath("a.snap"), "--snapshot", SnapshotPath("b.snap"), "--snapshot-on-output", "round 9 ");
+        var third = RealCli.Run("restore", SnapshotPath("b.snap"), "--stats");
+        Assert.Equal((0, 0, 0), (first.Code, second.Code, third.Code));
+        Assert.Equal(expected, first.Serial + second.Serial + third.Serial);
+        Assert.Contains("hvc_exit_stat 1", third.Out);   // the restored run powered off through PSCI
+    }
+
+    [Fact]
+    public void ZeroPagesAreNotInTheFile()
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        var small = RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--memory", "32M", "--snapshot", SnapshotPath("small.snap"), "--snapshot-on-output", "SNAPSHOT-MARKER");
+        var large = RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--memory", "1G", "--snapshot", SnapshotPath("large.snap"), "--snapshot-on-output", "SNAPSHOT-MARKER");
+        Assert.Equal((0, 0), (small.Code, large.Code));
+        long smallBytes = new FileInfo(SnapshotPath("small.snap")).Length, largeBytes = new FileInfo(SnapshotPath("large.snap")).Length;
+
+        // The guest touched about 100 KiB (its image, stack, 64 KiB table, the device tree); 1 GiB more RAM costs its page bitmap only (32 KiB).
+        Assert.InRange(smallBytes, 64 * 1024, 256 * 1024);
+        Assert.InRange(largeBytes - smallBytes, 0, 40 * 1024);
+    }
+
+    [Fact]
+    public void TheRestoredProcessIsANewProcess()
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        string expected = File.ReadAllText(Path.Combine(dir, "snapshot.expected.txt"));
+        var first = RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--memory", "32M", "--snapshot", SnapshotPath(), "--snapshot-on-output", "SNAPSHOT-MARKER");
+        Assert.Equal(0, first.Code);
+
+        string softkvm = Path.Combine(AppContext.BaseDirectory, "softkvm.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in (string[])[softkvm, "restore", SnapshotPath()])
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(expected, first.Serial + output);
+    }
+
+    [Fact]
+    public void ACorruptSnapshotIsOneLineAndExitCode2()
+    {
+        string snapshot = TakeSnapshot();
+        byte[] bytes = File.ReadAllBytes(snapshot);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(snapshot, bytes);
+        AssertRefused(RealCli.Run("restore", snapshot), "is corrupt", "fails its checksum");
+    }
+
+    [Fact]
+    public void ATruncatedSnapshotIsOneLineAndExitCode2()
+    {
+        string snapshot = TakeSnapshot();
+        byte[] bytes = File.ReadAllBytes(snapshot);
+        File.WriteAllBytes(snapshot, bytes[..(bytes.Length - 20)]);
+        AssertRefused(RealCli.Run("restore", snapshot), "is truncated");
+    }
+
+    [Fact]
+    public void AFileThatIsNoSnapshotIsOneLineAndExitCode2()
+    {
+        string file = SnapshotPath("not.snap");
+        File.WriteAllText(file, "hello, I am not a snapshot");
+        AssertRefused(RealCli.Run("restore", file), "is not a SoftKvm snapshot");
+    }
+
+    [Fact]
+    public void ASnapshotOfAnotherFormatVersionIsOneLineAndExitCode2()
+    {
+        string snapshot = TakeSnapshot();
+        byte[] bytes = File.ReadAllBytes(snapshot);
+        bytes[8] = 99;
+        File.WriteAllBytes(snapshot, bytes);
+        AssertRefused(RealCli.Run("restore", snapshot), "format version 99");
+    }
+
+    [Fact]
+    public void ASnapshotOfAnotherArchitectureIsOneLineAndExitCode2()
+    {
+        AssertRefused(RealCli.Run("restore", TakeSnapshot(), "--arch", "x86_64"), "is a snapshot of an arm64 machine, not x86_64");
+    }
+
+    [Fact]
+    public void AMachineWithADeviceWithoutSnapshotSupportIsRefusedNotSavedHalf()
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        var run = RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--memory", "32M", "--console", "virtio", "--virtio-pci",
+            "--snapshot", SnapshotPath(), "--snapshot-on-output", "SNAPSHOT-MARKER");
+        Assert.Equal(2, run.Code);
+        var line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("VirtioPciTransport", line);
+        Assert.Contains("has no snapshot support", line);
+        Assert.False(File.Exists(SnapshotPath()));
+    }
+
+    [Fact]
+    public void SnapshotOnOutputWithoutAFileIsOneLineAndExitCode2()
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        AssertRefused(RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--snapshot-on-output", "SNAPSHOT-MARKER"), "--snapshot-on-output needs --snapshot FILE");
+    }
+
+    private string TakeSnapshot()
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        var run = RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--memory", "32M", "--snapshot", SnapshotPath(), "--snapshot-on-output", "SNAPSHOT-MARKER");
+        Assert.Equal(0, run.Code);
+        return SnapshotPath();
+    }
+
+    private static void AssertRefused((int Code, string Serial, string Out, string Error) result, params string[] parts)
+    {
+        Assert.Equal(2, result.Code);
+        Assert.Equal("", result.Serial);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("softkvm: ", line);
+        foreach (string part in parts)
+        {
+            Assert.Contains(part, line);
+        }
+    }
+}

@@ -180,11 +180,18 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             throw new ConfigurationException("--x86-force-emulation-prefix is an x86_64 option (use it with --arch x86_64)");
         }
 
-        bool virtioPci = parse.GetValue(o.X86VirtioPci);
-        if (virtioPci && arch != "x86_64")
+        string? virtio = parse.GetValue(o.X86Virtio);
+        if (virtio is not null && arch != "x86_64")
         {
-            throw new ConfigurationException("--x86-virtio-pci is an x86_64 option (use it with --arch x86_64)");
+            throw new ConfigurationException("--x86-virtio is an x86_64 option (use it with --arch x86_64)");
         }
+
+        bool virtioPci = virtio?.Trim().ToLowerInvariant() switch
+        {
+            null or "pci" => true,
+            "mmio" => false,
+            var other => throw new ConfigurationException($"unknown --x86-virtio '{other}' (expected pci or mmio)"),
+        };
 
         // Files first, so that a missing file is reported whichever machine is asked for.
         InputFiles.Check(kernel, "kernel");

@@ -60,10 +60,11 @@ internal sealed class RunOptions
             + "hypervisor's instruction emulator run it (for guest programs that test the emulator)",
     };
 
-    public Option<bool> X86VirtioPci { get; } = new("--x86-virtio-pci")
+    public Option<string?> X86Virtio { get; } = new("--x86-virtio")
     {
-        Description = "x86_64: put the virtio devices (disks, console) on PCI bus 0 as virtio-pci functions instead of "
-            + "virtio-mmio windows announced on the kernel command line",
+        Description = "x86_64: how the virtio devices (disks, console) are attached: pci (the default, as QEMU's pc: "
+            + "virtio-pci functions on PCI bus 0) or mmio (virtio-mmio windows announced on the kernel command line)",
+        HelpName = "pci|mmio",
     };
 
     public Option<bool> Profile { get; } = new("--profile")
@@ -83,5 +84,5 @@ internal sealed class RunOptions
     public Option<bool> GdbWait { get; } = new("--gdb-wait") { Description = "with --gdb: hold the vCPUs at their first instruction until gdb attaches and continues (QEMU's -S)" };
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86Virtio];
 }

@@ -42,18 +42,30 @@ public sealed class X86GuestTests
     [Fact]
     public void VirtioPciConsoleWorksAsUnderQemu()
     {
-        var (code, serial, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--memory", "64M", "--x86-virtio-pci");
+        var (code, serial, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--memory", "64M");
         Assert.Equal(File.ReadAllText(Path.Combine(Guests(), "virtiopci.expected")), serial);
         Assert.Equal(1, code);
         Assert.DoesNotContain("Unhandled", error);
     }
 
     [Fact]
-    public void VirtioPciIsAnX86Option()
+    public void X86VirtioIsAnX86OptionTakingPciOrMmio()
     {
-        var (code, _, _, error) = Softkvm("run", "--arch", "arm64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--x86-virtio-pci");
+        var (code, _, _, error) = Softkvm("run", "--arch", "arm64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--x86-virtio", "pci");
         Assert.Equal(2, code);
-        Assert.Contains("--x86-virtio-pci", error);
+        Assert.Contains("--x86-virtio is an x86_64 option", error);
+        (code, _, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--x86-virtio", "isa");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown --x86-virtio 'isa' (expected pci or mmio)", error);
+    }
+
+    // With --x86-virtio mmio the virtio-console is a virtio-mmio window: virtiopci finds no virtio-pci function.
+    [Fact]
+    public void X86VirtioMmioTakesTheDevicesOffThePciBus()
+    {
+        var (code, serial, _, _) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--memory", "64M", "--x86-virtio", "mmio");
+        Assert.Contains("virtio-pci console 1af4:1043 on bus 0: FAIL", serial);
+        Assert.Equal(3, code); // isa-debug-exit with the guest's failure: (1 << 1) | 1
     }
 
     [Fact]

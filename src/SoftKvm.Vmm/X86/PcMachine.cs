@@ -231,7 +231,7 @@ internal sealed class PcMachine : IMachine
         foreach (var x in _vcpus)
         {
             var apic = x.Apic!;
-            sb.AppendLine($"  vCPU {x.Id}: mp_state {x.MpState}, APIC id {apic.Id}, {(apic.HardwareEnabled ? "enabled" : "disabled")}{(apic.X2Apic ? " x2APIC" : string.Empty)}, software {(apic.SoftwareEnabled ? "enabled" : "disabled")}, TPR 0x{apic.Tpr:x2}, PPR 0x{apic.Ppr:x2}");
+            sb.AppendLine($"  vCPU {x.Id}: mp_state {x.MpState}, RIP 0x{x.LinearRip:x}, RFLAGS 0x{x.GetRegister(X86Register.Rflags):x}, APIC id {apic.Id}, {(apic.HardwareEnabled ? "enabled" : "disabled")}{(apic.X2Apic ? " x2APIC" : string.Empty)}, software {(apic.SoftwareEnabled ? "enabled" : "disabled")}, TPR 0x{apic.Tpr:x2}, PPR 0x{apic.Ppr:x2}, IRR [{Vectors(apic.IsRequested)}], ISR [{Vectors(apic.IsInService)}]");
         }
 
         for (int pin = 0; pin < IoApic.Pins; pin++)
@@ -245,6 +245,10 @@ internal sealed class PcMachine : IMachine
 
         return sb.ToString();
     }
+
+    // The vectors 16-255 for which has holds, in hex, space-separated.
+    private static string Vectors(Func<int, bool> has) =>
+        string.Join(' ', Enumerable.Range(16, 240).Where(has).Select(v => $"0x{v:x2}"));
 
     public void Dispose()
     {

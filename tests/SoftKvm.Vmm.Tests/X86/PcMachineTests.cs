@@ -105,7 +105,7 @@ public class PcMachineTests
     }
 
     [Fact]
-    public void DisksAndTheConsoleSitInMicrovmVirtioWindowsAnnouncedOnTheCommandLine()
+    public void WithVirtioMmioDisksAndTheConsoleSitInMicrovmVirtioWindowsAnnouncedOnTheCommandLine()
     {
         string disk = Path.GetTempFileName();
         string disk2 = Path.GetTempFileName();
@@ -113,7 +113,11 @@ public class PcMachineTests
         {
             File.WriteAllBytes(disk, new byte[4096]);
             File.WriteAllBytes(disk2, new byte[4096]);
-            var config = Config(append: "quiet") with { Disks = [new DiskConfig(disk, false), new DiskConfig(disk2, true)] };
+            var config = Config(append: "quiet") with
+            {
+                Disks = [new DiskConfig(disk, false), new DiskConfig(disk2, true)],
+                MachineOptions = [new PcOptions { VirtioPci = false }],
+            };
             Assert.Equal(
                 "quiet virtio_mmio.device=512@0xfeb00000:5 virtio_mmio.device=512@0xfeb00200:6 virtio_mmio.device=512@0xfeb00400:7",
                 PcMachineBuilder.KernelCommandLine(config));

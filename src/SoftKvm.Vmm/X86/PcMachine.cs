@@ -22,8 +22,9 @@ namespace SoftKvm.Vmm.X86;
 /// devices on the PIO bus: 16550A at 0x3F8 (IRQ 4), CMOS RTC at 0x70, isa-debug-exit
 /// at 0xF4 (raises <see cref="DeviceExit"/>), and what <see cref="PcPlatform"/> adds (PCI bus 0, fw_cfg,
 /// the ACPI PM registers and reset register, pc-testdev); every device line goes through
-/// <see cref="PcIrqLines"/>, so devices can share one; on the MMIO bus, virtio-mmio transports as microvm places
-/// them (<see cref="PcMemoryMap.VirtioMmioAddress"/>): the disks (virtio-blk), then a virtio-console. A
+/// <see cref="PcIrqLines"/>, so devices can share one. The disks (virtio-blk), then a virtio-console, are
+/// virtio-pci functions on bus 0 (<see cref="PcOptions.VirtioPci"/>, the default) or, with virtio-mmio,
+/// transports on the MMIO bus as microvm places them (<see cref="PcMemoryMap.VirtioMmioAddress"/>); there a
 /// device with a single virtqueue (virtio-blk) gets its QueueNotify register as a fast-MMIO doorbell: a
 /// zero-length ioeventfd (KVM_IOEVENTFD with len 0) whose signal serves the queue on the notifying vCPU's
 /// thread, so a notify never leaves the hypervisor layer.

@@ -8,7 +8,8 @@
 #                    virtio_mmio, virtio_pci, virtio_blk, virtio_console, crc32c and ext4 with their
 #                    dependencies, an /init that mounts proc/sys/dev, loads the modules, prints the marker
 #                    and starts a shell (Debian's amd64 kernel lacks VIRTIO_MMIO_CMDLINE_DEVICES, so on the
-#                    x86 PC the virtio-mmio devices stay unseen until they are announced another way)
+#                    x86 PC the virtio-mmio devices stay unseen until they are announced another way);
+#                    on arm64 also the Crypto Extensions drivers, which /bin/load-ce loads (for --cpu max)
 #   OUT/disk.img     an empty 64 MiB ext4 image for the virtio-blk round trip
 # Packages are fetched with apt into a private apt state (the host's dpkg configuration is not
 # touched). Needs: apt-get, dpkg-deb, cpio, gzip, xz, mke2fs (e2fsprogs). Exit code 3 when the
@@ -77,23 +78,42 @@ add_module() { # module name
   order+=("${file#$moddir/}")
 }
 for name in virtio_mmio virtio_pci virtio_blk virtio_console crc32c_generic ext4; do add_module "$name"; done
+# arm64: the Crypto Extensions drivers (and what they need beyond the modules above), copied but not loaded:
+# /bin/load-ce loads them, and the kernel's crypto manager self-tests each algorithm as it registers
+# (/proc/crypto then says "selftest : passed"); on a CPU without the extensions they refuse to load.
+init_order=("${order[@]}")
+order=()
+if [ "$arch" = arm64 ]; then
+  for name in aes-ce-cipher aes-ce-blk aes-ce-ccm ghash-ce polyval-ce sha1-ce sha2-ce sha512-ce sha3-ce crct10dif-ce; do
+    add_module "$name"
+  done
+fi
+ce_order=("${order[@]}")
+order=("${init_order[@]}")
 
 root=$work/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,mnt,tmp,lib/modules}
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
-for applet in sh mount umount insmod cat echo ls mkdir uname poweroff sync date dmesg sleep setsid cttyhack grep; do
+for applet in sh mount umount insmod cat echo ls mkdir uname poweroff sync date dmesg sleep setsid cttyhack grep awk; do
   ln -sf busybox "$root/bin/$applet"
 done
-loads=""
-for rel in "${order[@]}"; do
-  base=$(basename "$rel"); base=${base%.xz}; base=${base%.zst}
-  case "$rel" in
-    *.xz) xz -dc "$moddir/$rel" > "$root/lib/modules/$base" ;;
-    *.zst) zstd -qdc "$moddir/$rel" > "$root/lib/modules/$base" ;;
-    *) cp "$moddir/$rel" "$root/lib/modules/$base" ;;
-  esac
-  loads+="insmod /lib/modules/$base"$'\n'
-done
+copy_modules() { # the modules' paths relative to moddir; prints their insmod lines
+  local rel base
+  for rel in "$@"; do
+    base=$(basename "$rel"); base=${base%.xz}; base=${base%.zst}
+    case "$rel" in
+      *.xz) xz -dc "$moddir/$rel" > "$root/lib/modules/$base" ;;
+      *.zst) zstd -qdc "$moddir/$rel" > "$root/lib/modules/$base" ;;
+      *) cp "$moddir/$rel" "$root/lib/modules/$base" ;;
+    esac
+    echo "insmod /lib/modules/$base"
+  done
+}
+loads=$(copy_modules "${order[@]}")
+if [ ${#ce_order[@]} -gt 0 ]; then
+  { echo '#!/bin/sh'; copy_modules "${ce_order[@]}"; echo 'echo CE-LOADED'; } > "$root/bin/load-ce"
+  chmod +x "$root/bin/load-ce"
+fi
 cat > "$root/init" <<INIT
 #!/bin/sh
 mount -t proc proc /proc
@@ -109,4 +129,4 @@ chmod +x "$root/init"
 rm -f "$out/disk.img"
 mke2fs -q -t ext4 -F "$out/disk.img" 64M
 echo "$version" > "$out/kernel-version"
-echo "built $out: $arch kernel $version, $(du -h "$out/initrd.gz" | cut -f1) initramfs with ${#order[@]} modules, marker $marker"
+echo "built $out: $arch kernel $version, $(du -h "$out/initrd.gz" | cut -f1) initramfs with ${#order[@]} modules (and ${#ce_order[@]} Crypto Extensions modules for /bin/load-ce), marker $marker"

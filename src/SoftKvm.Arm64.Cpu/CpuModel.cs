@@ -28,7 +28,7 @@ public sealed class CpuModel
         CpuFeatures.Lse | CpuFeatures.Lrcpc | CpuFeatures.Lrcpc2 | CpuFeatures.FlagM | CpuFeatures.FlagM2 | CpuFeatures.Sb
         | CpuFeatures.Ssbs | CpuFeatures.Dit | CpuFeatures.Rdm | CpuFeatures.DotProd | CpuFeatures.Fcma | CpuFeatures.Jscvt
         | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256
-        | CpuFeatures.Sha512 | CpuFeatures.Sha3 | CpuFeatures.Pan | CpuFeatures.Uao | CpuFeatures.Cnp | CpuFeatures.Ttl | CpuFeatures.E0pd
+        | CpuFeatures.Sha512 | CpuFeatures.Sha3 | CpuFeatures.Sm3 | CpuFeatures.Sm4 | CpuFeatures.Pan | CpuFeatures.Uao | CpuFeatures.Cnp | CpuFeatures.Ttl | CpuFeatures.E0pd
         | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation);
 
     /// <summary>The models, the default first.</summary>

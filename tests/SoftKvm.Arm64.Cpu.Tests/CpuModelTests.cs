@@ -65,6 +65,8 @@ public sealed class CpuModelTests
     [InlineData(CpuFeatures.FlagM | CpuFeatures.FlagM2, 0, 52, 2UL)]
     [InlineData(CpuFeatures.Lrcpc | CpuFeatures.Lrcpc2, 1, 20, 2UL)]
     [InlineData(CpuFeatures.Sb, 1, 36, 1UL)]
+    [InlineData(CpuFeatures.Sm3, 0, 36, 1UL)]
+    [InlineData(CpuFeatures.Sm4, 0, 40, 1UL)]
     public void IdFieldsFollowTheFeatures(CpuFeatures feature, int isar, int lsb, ulong value)
     {
         // Every feature the max model has shows in its ID register field; cortex-a57 shows none.

@@ -198,6 +198,7 @@ internal static class A64DecodeTable
         ("11001110100xxxxxxxxxxxxxxxxxxxxx", A64Op.CryptoXar),
         ("11001110011xxxxx1x00xxxxxxxxxxxx", A64Op.CryptoSha512ThreeReg),
         ("11001110110000001000xxxxxxxxxxxx", A64Op.CryptoSha512TwoReg),
+        ("11001110010xxxxx10xxxxxxxxxxxxxx", A64Op.CryptoSm3Tt),
         ("0xx01110xx10000xxxxx10xxxxxxxxxx", A64Op.SimdTwoRegMisc),
         ("0xx01110xx11000xxxxx10xxxxxxxxxx", A64Op.SimdAcrossLanes),
         ("0xx01110xx1xxxxxxxxx00xxxxxxxxxx", A64Op.SimdThreeDifferent),

@@ -180,6 +180,7 @@ internal enum A64Op : ushort
     CryptoXar,
     CryptoSha512ThreeReg,
     CryptoSha512TwoReg,
+    CryptoSm3Tt,
     SimdTwoRegMisc,
     SimdAcrossLanes,
     SimdThreeDifferent,

@@ -11,8 +11,10 @@ namespace SoftKvm.Vmm.Profiling;
 /// <see cref="Vcpu.SampleProgramCounter"/>), and notes whether the vCPU was halted. The vCPU threads pay
 /// nothing. <see cref="WriteReport"/> then gives where the guest spent its time (by function with a
 /// symbol map), how fast the CPU model ran (instructions per second from its counters, TLB and
-/// decode-cache hit rates), the exits per second by reason and, where the architecture marks its exits
-/// (<see cref="Vcpu.SampleExitInProgress"/>), the average host-side cost of one exit of each reason.
+/// decode-cache hit rates), the exits per second by reason and, where the architecture marks its exits,
+/// the average host-side cost of one exit of each reason: every marked exit is timed on its vCPU's
+/// thread (<see cref="Vcpu.TimeExits"/>), so even a reason whose exits are too short for samples to find
+/// gets its exact average.
 /// </summary>
 public sealed class GuestProfiler : IDisposable
 {
@@ -20,7 +22,6 @@ public sealed class GuestProfiler : IDisposable
     private readonly TimeSpan _interval;
     private readonly Dictionary<ulong, long> _running = [];
     private readonly Dictionary<ulong, long> _halted = [];
-    private readonly Dictionary<string, long> _handling = [];
     private readonly Stopwatch _clock = new();
     private Thread? _thread;
     private volatile bool _stop;
@@ -43,6 +44,11 @@ public sealed class GuestProfiler : IDisposable
         if (_thread is not null)
         {
             throw new InvalidOperationException("the profiler is already running");
+        }
+
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.TimeExits();
         }
 
         _clock.Start();
@@ -73,13 +79,6 @@ public sealed class GuestProfiler : IDisposable
                     bool halted = vcpu.Stats[VcpuStat.Blocking] != 0;
                     var table = halted ? _halted : _running;
                     table[pc] = table.GetValueOrDefault(pc) + 1;
-                    int exit = vcpu.SampleExitInProgress();
-                    if (!halted && exit >= 0)
-                    {
-                        string reason = vcpu.Stats.Schema.Descriptors[exit].Name;
-                        _handling[reason] = _handling.GetValueOrDefault(reason) + 1;
-                    }
-
                     _samples++;
                 }
             }
@@ -156,18 +155,15 @@ public sealed class GuestProfiler : IDisposable
             output.WriteLine(string.Create(inv, $"  all vCPUs: {totalInstructions:N0} instructions, {totalInstructions / seconds / 1e6:0.0} MIPS"));
         }
 
-        // A vCPU thread found handling an exit (Vcpu.SampleExitInProgress, not halted) stands for one
-        // sampling interval of that reason's host-side cost; over the reason's count, the cost of one.
-        double secondsPerSample = seconds / Math.Max(1.0, (double)(running + halted) / _vcpus.Count);
-        output.WriteLine("exits per second by reason (cost: host time handling one, from the samples: guest time excluded, JIT warm-up included):");
+        output.WriteLine("exits per second by reason (cost: host time handling one, timed on the vCPU threads: guest time excluded, JIT warm-up included):");
         foreach (var stat in statistics)
         {
             (string name, ulong value) = (stat.Name, stat.Value);
-            long handling = _handling.GetValueOrDefault(name);
-            if (value != 0 && (name.Contains("exit", StringComparison.Ordinal) || name == "halt_wakeup" || handling > 0))
+            TimeSpan handling = HandlingTime(name);
+            if (value != 0 && (name.Contains("exit", StringComparison.Ordinal) || name == "halt_wakeup" || handling > TimeSpan.Zero))
             {
-                string cost = handling > 0
-                    ? string.Create(inv, $"  {handling * secondsPerSample * 1e9 / value,10:N0} ns each ({handling:N0} samples)")
+                string cost = handling > TimeSpan.Zero
+                    ? string.Create(inv, $"  {handling.TotalNanoseconds / value,10:N0} ns each ({handling.TotalMilliseconds:N1} ms in all)")
                     : string.Empty;
                 output.WriteLine(string.Create(inv, $"  {name,-22} {value,12:N0}  {value / seconds,12:N1}/s{cost}"));
             }
@@ -185,5 +181,25 @@ public sealed class GuestProfiler : IDisposable
         {
             output.WriteLine(string.Create(inv, $"  {100.0 * count / Math.Max(1, running),5:0.0}%  {name}"));
         }
+    }
+
+    /// <summary>The time every vCPU spent handling exits counted by the statistic named <paramref name="name"/>.</summary>
+    private TimeSpan HandlingTime(string name)
+    {
+        var total = TimeSpan.Zero;
+        foreach (var vcpu in _vcpus)
+        {
+            var descriptors = vcpu.Stats.Schema.Descriptors;
+            for (int i = 0; i < descriptors.Count; i++)
+            {
+                if (descriptors[i].Name == name)
+                {
+                    total += vcpu.ExitHandlingTime(i);
+                    break;
+                }
+            }
+        }
+
+        return total;
     }
 }

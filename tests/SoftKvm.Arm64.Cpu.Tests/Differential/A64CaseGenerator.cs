@@ -75,7 +75,7 @@ internal sealed class A64CaseGenerator
         A64Op.Cas, A64Op.Casp, A64Op.AtomicMemory, A64Op.LdapurStlur,
         A64Op.Sb, A64Op.Cfinv, A64Op.Xaflag, A64Op.Axflag, A64Op.Rmif, A64Op.Setf,
         A64Op.SimdThreeSameExtra, A64Op.SimdScalarThreeSameExtra, A64Op.CryptoAes, A64Op.CryptoSha3Reg, A64Op.CryptoSha2Reg,
-        A64Op.CryptoFourReg, A64Op.CryptoXar, A64Op.CryptoSha512ThreeReg, A64Op.CryptoSha512TwoReg,
+        A64Op.CryptoFourReg, A64Op.CryptoXar, A64Op.CryptoSha512ThreeReg, A64Op.CryptoSha512TwoReg, A64Op.CryptoSm3Tt,
     };
 
     private readonly int[] _rows;

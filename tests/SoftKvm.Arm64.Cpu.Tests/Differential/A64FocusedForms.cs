@@ -102,7 +102,7 @@ internal static class A64FocusedForms
         ("FRINT32/64 (vector, double)", "01x01110" + "01" + "10000" + "1111x" + "10" + "xxxxxxxxxx"),
         ("FJCVTZS", "0001111001111110000000" + "xxxxxxxxxx"),
 
-        // Crypto: AES (opcode 001xx), SHA three-register (opcode 0-6), SHA two-register (opcode 0-2), PMULL 1Q
+        // Crypto: AES (opcode 001xx), SHA three-register (opcode 0-6), SHA two-register (opcode 0-2), SHA3, SHA512, SM3, SM4, PMULL 1Q
         ("AESE/AESD/AESMC/AESIMC", "01001110" + "00" + "10100" + "001xx" + "10" + "xxxxxxxxxx"),
         ("SHA1C/P/M/SU0, SHA256H/H2", "01011110" + "00" + "0" + "xxxxx" + "0" + "0xx" + "00" + "xxxxxxxxxx"),
         ("SHA256H/H2/SU1", "01011110" + "00" + "0" + "xxxxx" + "0" + "10x" + "00" + "xxxxxxxxxx"),
@@ -113,6 +113,10 @@ internal static class A64FocusedForms
         ("XAR", "11001110100" + "xxxxx" + "xxxxxx" + "xxxxxxxxxx"),
         ("SHA512H/H2/SU1, RAX1", "11001110011" + "xxxxx" + "1" + "0" + "00" + "xx" + "xxxxxxxxxx"),
         ("SHA512SU0", "1100111011000000100000" + "xxxxxxxxxx"),
+        ("SM3SS1", "110011100" + "10" + "xxxxx" + "0" + "xxxxx" + "xxxxxxxxxx"),
+        ("SM3TT1A/1B/2A/2B", "11001110010" + "xxxxx" + "10" + "xx" + "xx" + "xxxxxxxxxx"),
+        ("SM3PARTW1/2, SM4EKEY", "11001110011" + "xxxxx" + "1" + "1" + "00" + "xx" + "xxxxxxxxxx"),
+        ("SM4E", "1100111011000000100001" + "xxxxxxxxxx"),
         ("PMULL{2} (1Q)", "0x001110" + "11" + "1" + "xxxxx" + "1110" + "00" + "xxxxxxxxxx"),
     ];
 

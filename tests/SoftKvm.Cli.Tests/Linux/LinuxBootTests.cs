@@ -15,7 +15,7 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// devices on its command line), the power-off through ACPI S5. The inputs come from Debian's package
 /// registry, so the tests run only when SOFTKVM_LINUX_TEST=1 (CI sets it) and report why when they do not run.
 /// </summary>
-public sealed class LinuxBootTests
+public sealed partial class LinuxBootTests
 {
     private const string Marker = "SOFTKVM-LINUX-BOOT-OK";
 

@@ -242,15 +242,26 @@ public class VmRunnerTests
     public void AVcpuThatIgnoresKicksIsReportedAsNotStopped()
     {
         var (vm, mmio, pio) = Setup(1);
+        using var entered = new ManualResetEventSlim(false);
         using var release = new ManualResetEventSlim(false);
         vm.Cpu(0).Script((ref RunState r) =>
         {
+            entered.Set();
             release.Wait(TimeSpan.FromSeconds(10)); // a vCPU stuck in host code
             r.ExitReason = ExitReason.Intr;
         });
         var runner = new VmRunner(vm, mmio, pio, new RunnerOptions { StopTimeout = TimeSpan.FromMilliseconds(50) });
-        using var stopper = new Timer(_ => runner.RequestStop(0, StopReason.PowerOff, "stop"), null, 50, Timeout.Infinite);
+        // The stop comes once the vCPU is stuck: a vCPU thread that starts late under load would otherwise
+        // see the stop at its entry and end in time.
+        var stopper = new Thread(() =>
+        {
+            entered.Wait(TimeSpan.FromSeconds(10));
+            runner.RequestStop(0, StopReason.PowerOff, "stop");
+        });
+        stopper.Start();
         var outcome = runner.Run();
+        stopper.Join();
+        Assert.True(entered.IsSet);
         Assert.Equal(StopReason.PowerOff, outcome.Reason);
         Assert.False(runner.VcpuThreadsStopped);
         release.Set();

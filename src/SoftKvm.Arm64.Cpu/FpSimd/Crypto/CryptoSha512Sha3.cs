@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>
 /// C4.1.95 Cryptographic four-register (EOR3, BCAX: FEAT_SHA3), XAR and RAX1 (FEAT_SHA3), and SHA512
 /// three- and two-register (SHA512H, SHA512H2, SHA512SU0, SHA512SU1: FEAT_SHA512), per the Arm ARM's
-/// pseudocode. The SM3 and SM4 encodings of these classes are UNDEFINED (no FEAT_SM3/SM4).
+/// pseudocode. The SM3 and SM4 encodings of these classes are in CryptoSm3Sm4.cs.
 /// </summary>
 public sealed partial class Arm64Cpu
 {
@@ -14,6 +14,11 @@ public sealed partial class Arm64Cpu
     private Flow CryptoFourRegister(uint insn)
     {
         int op0 = (int)(insn >> 21) & 3;
+        if (op0 == 2)
+        {
+            return Sm3Ss1(insn);
+        }
+
         if (op0 > 1 || !Has(CpuFeatures.Sha3))
         {
             return Undefined();
@@ -54,7 +59,12 @@ public sealed partial class Arm64Cpu
     {
         int opcode = (int)(insn >> 10) & 3;
         bool o = ((insn >> 14) & 1) != 0;
-        if (o || !Has(opcode == 3 ? CpuFeatures.Sha3 : CpuFeatures.Sha512))
+        if (o)
+        {
+            return Sm3Sm4ThreeRegister(insn, opcode);
+        }
+
+        if (!Has(opcode == 3 ? CpuFeatures.Sha3 : CpuFeatures.Sha512))
         {
             return Undefined();
         }
@@ -104,6 +114,11 @@ public sealed partial class Arm64Cpu
     [A64Handler(A64Op.CryptoSha512TwoReg)]
     private Flow CryptoSha512TwoRegister(uint insn)
     {
+        if (((insn >> 10) & 3) == 1)
+        {
+            return Sm4Encrypt(insn);
+        }
+
         if (((insn >> 10) & 3) != 0 || !Has(CpuFeatures.Sha512))
         {
             return Undefined();

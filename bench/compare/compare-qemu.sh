@@ -6,6 +6,9 @@
 #                                                         from the in-process benchmark `arm64-compute`)
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
+#   bench/compare/compare-qemu.sh linux-max N [runs]      the arm64 boot to the marker on `--cpu max` against SoftKvm's
+#                                                         cortex-a57 and QEMU's `-cpu max`, the three alternating, with
+#                                                         medians and the medians of the per-round ratios
 #   bench/compare/compare-qemu.sh linux-x86 N [runs]      the same for Debian's amd64 kernel (build.sh x86_64) on the PC,
 #                                                         against qemu-system-x86_64 -M pc (TCG)
 #   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 160 rounds)
@@ -183,6 +186,25 @@ case "$mode" in
     marker=SOFTKVM-LINUX-BOOT-OK
     compare "linux to marker ($n vCPUs)" "$runs" --kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyAMA0 --smp "$n" \
       -- -M virt,gic-version=3 -smp "$n" -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyAMA0 ;;
+  linux-max)
+    n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out
+    [ -f "$out/vmlinuz" ] || "$root/guests/linux/build.sh"
+    marker=SOFTKVM-LINUX-BOOT-OK
+    log=$(mktemp)
+    boot=(--kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyAMA0 --smp "$n")
+    max=() a57=() qmax=()
+    for ((i = 0; i < runs; i++)); do
+      max+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu max)")
+      a57+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu cortex-a57)")
+      qmax+=("$(time_until qemu-system-aarch64 -M virt,gic-version=3 -cpu max -nographic -m 512 -smp "$n" \
+        -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyAMA0)")
+    done
+    rm -f "$log"
+    ratio() { for ((i = 0; i < runs; i++)); do echo "$(eval "echo \${$1[$i]}") / $(eval "echo \${$2[$i]}")" | bc -l; done | median; }
+    printf 'linux to marker (%d vCPUs), median of %d rounds (softkvm max, softkvm cortex-a57, qemu max alternating):\n' "$n" "$runs"
+    printf '  softkvm --cpu max %8.3f s   softkvm --cpu cortex-a57 %8.3f s   qemu -cpu max %8.3f s\n' \
+      "$(printf '%s\n' "${max[@]}" | median)" "$(printf '%s\n' "${a57[@]}" | median)" "$(printf '%s\n' "${qmax[@]}" | median)"
+    printf '  per-round ratios (medians): max/cortex-a57 %.2f   softkvm max / qemu max %.2f\n' "$(ratio max a57)" "$(ratio max qmax)" ;;
   linux-x86)
     n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out-x86_64
     [ -f "$out/vmlinuz" ] || "$root/guests/linux/build.sh" x86_64
@@ -213,5 +235,5 @@ case "$mode" in
       exit_rows "x86 exits (guests/x86/kvm/exits.elf, 2 vCPUs)" "$runs" --kernel "$root/guests/x86/kvm/exits.elf" \
         -- -kernel "$root/guests/x86/kvm/exits.elf"
     fi ;;
-  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|linux-x86 N|mips|mips-x86|exits [arm64|x86|all] [runs]" >&2; exit 2 ;;
+  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|linux-max N|linux-x86 N|mips|mips-x86|exits [arm64|x86|all] [runs]" >&2; exit 2 ;;
 esac

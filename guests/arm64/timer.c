@@ -3,15 +3,7 @@
  * acknowledged through ICC_IAR1_EL1 and completed through ICC_EOIR1_EL1 while the CPU sleeps in WFI;
  * then an SGI to itself through ICC_SGI1R_EL1. Needs -M virt,gic-version=3.
  */
-#include "lib.h"
-
-#define GICD 0x08000000UL
-#define GICR 0x080A0000UL
-#define GICR_SGI (GICR + 0x10000UL)
-
-#define REG32(a) (*(volatile u32 *)(a))
-#define SYSREG_WRITE(name, v) __asm__ volatile("msr " name ", %0" : : "r"((u64)(v)) : "memory")
-#define SYSREG_READ(name) ({ u64 _v; __asm__ volatile("mrs %0, " name : "=r"(_v) : : "memory"); _v; })
+#include "gicv3.h"
 
 extern char vectors[];
 static volatile u64 ticks;
@@ -51,20 +43,7 @@ int main(void)
     SYSREG_WRITE("vbar_el1", (u64)vectors);
     __asm__ volatile("isb");
 
-    REG32(GICD + 0x0) = 0x12; /* GICD_CTLR: ARE, EnableGrp1 */
-    REG32(GICR + 0x14) &= ~2u; /* GICR_WAKER.ProcessorSleep = 0 */
-    while (REG32(GICR + 0x14) & 4u)
-        ;
-    REG32(GICR_SGI + 0x80) = 0xffffffffu;               /* GICR_IGROUPR0: group 1 */
-    REG32(GICR_SGI + 0x400 + 24) = 0x80808080u;         /* priorities of 24..27 */
-    REG32(GICR_SGI + 0x400 + 0) = 0x80808080u;          /* priorities of 0..3 */
-    REG32(GICR_SGI + 0x100) = (1u << 27) | (1u << 1);   /* GICR_ISENABLER0 */
-
-    SYSREG_WRITE("s3_0_c12_c12_5", SYSREG_READ("s3_0_c12_c12_5") | 1); /* ICC_SRE_EL1.SRE */
-    __asm__ volatile("isb");
-    SYSREG_WRITE("s3_0_c4_c6_0", 0xff); /* ICC_PMR_EL1 */
-    SYSREG_WRITE("s3_0_c12_c12_7", 1);  /* ICC_IGRPEN1_EL1 */
-    __asm__ volatile("isb");
+    gicv3_init((1u << 27) | (1u << 1)); /* the virtual timer (PPI 27) and SGI 1 */
 
     u64 freq = SYSREG_READ("cntfrq_el0");
     period = freq / 1000;

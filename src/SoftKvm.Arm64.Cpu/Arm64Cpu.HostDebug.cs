@@ -8,11 +8,14 @@ namespace SoftKvm.Arm64.Cpu;
 /// breakpoint, 0x34 watchpoint with FAR, 0x3C BRK; PC at the instruction), and debug exceptions that
 /// target EL2 are enabled at EL0 and EL1 whatever MDSCR_EL1.KDE and PSTATE.D say (Arm ARM D2.1). Host
 /// single-step is the hypervisor's (one instruction per <see cref="Run"/>, budget 1); while it is on, the
-/// guest's own software step is not taken, as KVM hides the guest's MDSCR_EL1.SS then.
+/// guest's own software step is not taken, as KVM hides the guest's MDSCR_EL1.SS then. While the host blocks
+/// interrupts, IRQ and FIQ are not taken whatever PSTATE.I and F say (they stay pending, ISR_EL1 shows them,
+/// WFI still wakes on them), so that a host step runs the next instruction of the code being stepped.
 /// </summary>
 public sealed partial class Arm64Cpu
 {
     private bool _hostSingleStep;
+    private bool _hostBlocksInterrupts;
     private bool _hostBrk;
     private bool _hostHardware;
     private DebugRegisterFile _hostBvr;
@@ -34,8 +37,9 @@ public sealed partial class Arm64Cpu
     /// <paramref name="breakpoints"/> and <paramref name="watchpoints"/> are (value, control) pairs in
     /// DBGBVR/DBGBCR and DBGWVR/DBGWCR format, at most <see cref="HardwareBreakpoints"/> and
     /// <see cref="HardwareWatchpoints"/>; with <paramref name="hardware"/> false the guest's own registers are active.
+    /// With <paramref name="blockInterrupts"/> the PE takes no IRQ or FIQ until the host lets it again.
     /// </summary>
-    public void SetHostDebug(bool singleStep, bool trapBrk, bool hardware, ReadOnlySpan<(ulong Value, ulong Control)> breakpoints, ReadOnlySpan<(ulong Value, ulong Control)> watchpoints)
+    public void SetHostDebug(bool singleStep, bool trapBrk, bool hardware, ReadOnlySpan<(ulong Value, ulong Control)> breakpoints, ReadOnlySpan<(ulong Value, ulong Control)> watchpoints, bool blockInterrupts)
     {
         if (breakpoints.Length > BreakpointCount || watchpoints.Length > WatchpointCount)
         {
@@ -43,6 +47,7 @@ public sealed partial class Arm64Cpu
         }
 
         _hostSingleStep = singleStep;
+        _hostBlocksInterrupts = blockInterrupts;
         _hostBrk = trapBrk;
         _hostHardware = hardware;
         _hostBvr = default;

@@ -26,8 +26,9 @@ public sealed partial class Arm64Cpu
     private bool _pmuCounting;
 
     /// <summary>
-    /// Set by the PMU while any counter counts instructions: every instruction runs through the interpreter
-    /// (see the type's remarks). Changes take effect at the next instruction.
+    /// Set by the PMU while any counter counts instructions, branches or accesses: every instruction runs
+    /// through the interpreter (see the type's remarks), which counts the branches and accesses. The PMU
+    /// sets it between runs (a PMU write ends the run it retires in); a change takes effect at the next run.
     /// </summary>
     public bool PmuCounting
     {
@@ -64,6 +65,8 @@ public sealed partial class Arm64Cpu
     {
         _retiredAtEl[0] = 0;
         _retiredAtEl[1] = 0;
+        Array.Clear(_branchesAtEl);
+        Array.Clear(_memoryAccessesAtEl);
         _elMark = Retired;
         _countedEl = State.El;
     }

@@ -125,13 +125,14 @@ public sealed unsafe partial class Arm64Cpu
             return true;
         }
 
-        if (_irqLine && (State.Daif & Psr.I) == 0)
+        // While the host's debugger blocks interrupts they stay pending (Arm64Cpu.HostDebug.cs).
+        if (_irqLine && (State.Daif & Psr.I) == 0 && !_hostBlocksInterrupts)
         {
             TakeInterrupt(VectorIrq);
             return true;
         }
 
-        if (_fiqLine && (State.Daif & Psr.F) == 0)
+        if (_fiqLine && (State.Daif & Psr.F) == 0 && !_hostBlocksInterrupts)
         {
             TakeInterrupt(VectorFiq);
             return true;
@@ -179,9 +180,18 @@ public sealed unsafe partial class Arm64Cpu
     public CpuExit Run(ref int requests, long budget) =>
         TranslationEnabled && NativeSupported ? RunNative(ref requests, budget) : RunInterpreter(ref requests, budget);
 
-    /// <summary>The interpreter: fetch through the execute TLB, decode through the decode cache, dispatch.</summary>
+    /// <summary>
+    /// The interpreter: fetch through the execute TLB, decode through the decode cache, dispatch. While the
+    /// PMU counts, its loop also counts each retired instruction's branch and accesses (PmuEvents); the
+    /// counting and the plain loop are two instantiations of one method, so the plain one has no PMU check
+    /// at all (<see cref="PmuCounting"/> changes only between runs: a PMU write ends the run).
+    /// </summary>
+    private CpuExit RunInterpreter(ref int requests, long budget) =>
+        _pmuCounting ? RunInterpreter<CountPmuEventsMode>(ref requests, budget) : RunInterpreter<NoPmuEventsMode>(ref requests, budget);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // one steady code shape, not tiered on a profile
-    private CpuExit RunInterpreter(ref int requests, long budget)
+    private CpuExit RunInterpreter<TPmu>(ref int requests, long budget)
+        where TPmu : struct, IPmuEventsMode
     {
         if (_memoryGeneration != _memory.Generation)
         {
@@ -235,7 +245,8 @@ public sealed unsafe partial class Arm64Cpu
 
             blockEntry = false;
             uint insn = *host;
-            switch (OpDispatch.Handlers[(int)DecodeCached(host, insn)](this, insn))
+            A64Op op = DecodeCached(host, insn);
+            switch (OpDispatch.Handlers[(int)op](this, insn))
             {
                 case Flow.Next:
                     State.Pc = pc + 4;
@@ -252,6 +263,11 @@ public sealed unsafe partial class Arm64Cpu
             }
 
             Retired++;
+            if (TPmu.Counts)
+            {
+                CountPmuEvents(op, insn);
+            }
+
             if (blockEntry)
             {
                 NoteExceptionLevel(); // an exception return counts at the level it left
@@ -278,6 +294,11 @@ public sealed unsafe partial class Arm64Cpu
     {
         State.Pc += 4;
         Retired++;
+        if (_pmuCounting && _pendingExit == CpuExit.DataAbort)
+        {
+            _memoryAccessesAtEl[State.El]++; // an MMIO load or store (one register: it had a syndrome)
+        }
+
         if (State.SoftwareStep && (State.MdscrEl1 & MdscrSs) != 0)
         {
             State.SoftwareStep = false;

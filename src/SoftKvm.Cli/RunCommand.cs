@@ -183,13 +183,15 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
         string? virtio = parse.GetValue(o.X86Virtio);
         if (virtio is not null && arch != "x86_64")
         {
-            throw new ConfigurationException("--x86-virtio is an x86_64 option (use it with --arch x86_64)");
+            throw new ConfigurationException("--x86-virtio is an x86_64 option (use it with --arch x86_64, or --virtio-pci on arm64)");
         }
 
-        bool virtioPci = virtio?.Trim().ToLowerInvariant() switch
+        bool virtioPciOption = parse.GetValue(o.VirtioPci);
+        bool pcVirtioPci = virtio?.Trim().ToLowerInvariant() switch
         {
             null or "pci" => true,
-            "mmio" => false,
+            "mmio" when !virtioPciOption => false,
+            "mmio" => throw new ConfigurationException("--virtio-pci and --x86-virtio mmio contradict each other"),
             var other => throw new ConfigurationException($"unknown --x86-virtio '{other}' (expected pci or mmio)"),
         };
 
@@ -226,8 +228,8 @@ internal sealed class RunCommand(CliEnvironment env, MachineCatalog catalog)
             VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
             MachineOptions =
             [
-                new Arm64VirtOptions { Gic = gic, Cpu = cpu },
-                new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = virtioPci },
+                new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPciOption },
+                new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = pcVirtioPci },
             ],
         };
     }

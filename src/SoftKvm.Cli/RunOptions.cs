@@ -67,6 +67,13 @@ internal sealed class RunOptions
         HelpName = "pci|mmio",
     };
 
+    public Option<bool> VirtioPci { get; } = new("--virtio-pci")
+    {
+        Description = "put the virtio devices (disks, then the --console virtio) on the PCI bus as modern virtio-pci functions "
+            + "with MSI-X (arm64 virt: PCIe slots 00.2 on, as QEMU's -device virtio-blk-pci; x86_64: the default, see --x86-virtio) "
+            + "instead of virtio-mmio transports",
+    };
+
     public Option<bool> Profile { get; } = new("--profile")
     {
         Description = "sample every vCPU's program counter (1 kHz) and, after the run, print where the guest spent its time, "
@@ -84,5 +91,5 @@ internal sealed class RunOptions
     public Option<bool> GdbWait { get; } = new("--gdb-wait") { Description = "with --gdb: hold the vCPUs at their first instruction until gdb attaches and continues (QEMU's -S)" };
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86Virtio];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86Virtio, VirtioPci];
 }

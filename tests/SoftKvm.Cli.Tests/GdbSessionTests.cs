@@ -29,7 +29,7 @@ public sealed class GdbSessionTests
 
     private static string X86Guest => Path.Combine(RealCli.GuestsDir(Path.Combine("x86", "kvm")), "gdbtarget.elf");
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
@@ -42,13 +42,19 @@ public sealed class GdbSessionTests
         Task.Factory.StartNew(() => RealCli.Run(args), TaskCreationOptions.LongRunning);
 
     /// <summary>Runs gdb-multiarch -batch with <paramref name="commands"/> on <paramref name="elf"/>; its whole output.</summary>
-    private static string Gdb(string elf, int port, params string[] commands)
+    private static string Gdb(string elf, int port, params string[] commands) => Gdb(elf, port, TimeSpan.FromMinutes(4), commands);
+
+    /// <summary>
+    /// Runs gdb-multiarch -batch with <paramref name="commands"/> (PORT stands for <paramref name="port"/>) on
+    /// <paramref name="elf"/>, or on no file; its whole output once it ends, failing after <paramref name="timeout"/>.
+    /// </summary>
+    internal static string Gdb(string? elf, int port, TimeSpan timeout, params string[] commands)
     {
         string script = Path.Combine(Path.GetTempPath(), $"softkvm-gdb-{Guid.NewGuid():N}.gdb");
         File.WriteAllLines(script, ["set pagination off", "set confirm off", "set tcp connect-timeout 120", .. commands.Select(c => c.Replace("PORT", port.ToString()))]);
         try
         {
-            var psi = new ProcessStartInfo("gdb-multiarch", ["-batch", "-nx", "-x", script, elf])
+            var psi = new ProcessStartInfo("gdb-multiarch", ["-batch", "-nx", "-x", script, .. elf is null ? Array.Empty<string>() : [elf]])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -56,10 +62,10 @@ public sealed class GdbSessionTests
             using var gdb = Process.Start(psi)!;
             var stdout = gdb.StandardOutput.ReadToEndAsync();
             var stderr = gdb.StandardError.ReadToEndAsync();
-            if (!gdb.WaitForExit(TimeSpan.FromMinutes(4)))
+            if (!gdb.WaitForExit(timeout))
             {
                 gdb.Kill();
-                Assert.Fail("gdb-multiarch did not finish within 4 minutes: " + stdout.Result + stderr.Result);
+                Assert.Fail($"gdb-multiarch did not finish within {timeout}: " + stdout.Result + stderr.Result);
             }
 
             return stdout.Result + stderr.Result;
@@ -206,6 +212,116 @@ public sealed class GdbSessionTests
             "set $c = (long)&counter", "awatch *(unsigned int *)$c", "continue", "delete", "kill");
         Assert.Contains("Thread 1 hit Hardware access (read/write) watchpoint 2: *(unsigned int *)$c\n\nOld value = 0\nNew value = 1\n0x0000000000100579 in tick ()", log);
         Assert.Equal(0, Finish(vm).Code);
+    }
+
+    private static string Arm64IrqGuest => Path.Combine(RealCli.GuestsDir("arm64"), "gdbirq.elf");
+
+    [GdbFact]
+    public void Arm64_stepi_with_a_timer_interrupt_pending_advances_one_instruction_and_the_interrupt_comes_on_continue()
+    {
+        // guests/arm64/gdbirq: the virtual timer fires every 0.1 ms; step_here is six instructions with a store
+        // to the PL011 (an MMIO exit) in the middle. QEMU's default SSTEP_NOIRQ: every stepi advances one
+        // instruction, no interrupt is taken while stepping although the timer's is pending (CNTV_CTL_EL0.ISTATUS);
+        // with qqemu.sstep=0x1 a stepi is taken by the interrupt's entry (PC at the IRQ vector), as with arm64 KVM.
+        int port = FreePort();
+        var vm = StartVm("run", "--kernel", Arm64IrqGuest, "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        string log = Gdb(Arm64IrqGuest, port,
+            "target remote :PORT",
+            "maintenance packet qqemu.sstepbits",
+            "maintenance packet qqemu.sstep",
+            "break *step_here",
+            "continue",
+            "set $t0 = *(unsigned long *)&ticks",
+            "p $t0 >= 3",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "p/x $cntv_ctl_el0",
+            "p *(unsigned long *)&ticks == $t0",
+            "continue",
+            "maintenance packet qqemu.sstep=0x1",
+            "stepi",
+            "p $pc",
+            "maintenance packet qqemu.sstep=0x5",
+            "maintenance packet qqemu.sstep=3",
+            "maintenance packet qqemu.sstep",
+            "delete",
+            "set var *(unsigned long *)&release = 1",
+            "continue");
+
+        Assert.Contains("received: \"ENABLE=1,NOIRQ=2\"", log);
+        Assert.Contains("received: \"0x3\"", log);
+        Assert.Contains("Breakpoint 1, 0x0000000040081000 in step_here ()", log);
+        Assert.Contains("$1 = 1", log);
+        for (int i = 1; i <= 6; i++)
+        {
+            Assert.Contains($"${i + 1} = (void (*)()) 0x{0x40081000 + (4 * i):x} <step_here+{4 * i}>", log);
+        }
+
+        Assert.Contains("$8 = 0x5", log); // ENABLE and ISTATUS: the timer's interrupt was pending at the last step
+        Assert.Contains("$9 = 1", log);   // and none was taken while stepping
+        Assert.Contains("Breakpoint 1, 0x0000000040081000 in step_here ()\n", log[(log.IndexOf("$9 = 1", StringComparison.Ordinal) + 1)..]);
+        Assert.Contains("$10 = (void (*)()) 0x40080a80 <vectors+640>", log);
+        Assert.Contains("received: \"E22\"", log); // NOTIMER is not offered
+        Assert.Contains("[Inferior 1 (Remote target) exited normally]", log);
+
+        var (code, serial, _, _) = Finish(vm);
+        Assert.Equal(0, code);
+        Assert.Contains("gdbirq: interrupts firing\n..\ngdbirq: an interrupt was taken after the release", serial); // one store per call, none repeated
+        Assert.Contains("calls  0x0000000000000002", serial);
+    }
+
+    [GdbFact]
+    public void X86_stepi_with_a_timer_interrupt_pending_advances_one_instruction_and_the_interrupt_comes_on_continue()
+    {
+        // guests/x86/kvm/gdbirq: the APIC timer fires every 0.2 ms; step_here is six instructions (1, 1, 5, 2, 1, 1
+        // bytes) with an OUT to COM1 (an IO exit) in the middle. With the default sstep flags (BLOCKIRQ) every
+        // stepi runs one instruction; with qqemu.sstep=0x1 the step ends at the handler's first instruction.
+        string guest = Path.Combine(RealCli.GuestsDir(Path.Combine("x86", "kvm")), "gdbirq.elf");
+        int port = FreePort();
+        var vm = StartVm("run", "--arch", "x86_64", "--kernel", guest, "--memory", "64M", "--gdb", $"tcp::{port}", "--gdb-wait");
+        string log = Gdb(guest, port,
+            "set architecture i386:x86-64",
+            "target remote :PORT",
+            "break *step_here",
+            "continue",
+            "set $t = (long)&ticks",
+            "set $t0 = *(unsigned int *)$t",
+            "p $t0 >= 3",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "stepi", "p $pc",
+            "p *(unsigned int *)$t == $t0",
+            "continue",
+            "maintenance packet qqemu.sstep=0x1",
+            "stepi",
+            "p $pc",
+            "maintenance packet qqemu.sstep=0x3",
+            "delete",
+            "set var *(unsigned int *)(long)&release = 1",
+            "continue");
+
+        Assert.Contains("Breakpoint 1, 0x0000000000100540 in step_here ()", log);
+        Assert.Contains("$1 = 1", log);
+        int[] offsets = [1, 2, 7, 9, 10, 11];
+        for (int i = 0; i < offsets.Length; i++)
+        {
+            Assert.Contains($"${i + 2} = (void (*)()) 0x{0x100540 + offsets[i]:x} <step_here+{offsets[i]}>", log);
+        }
+
+        Assert.Contains("$8 = 1", log); // no interrupt was taken while stepping
+        Assert.Contains("$9 = (void (*)()) 0x1000ac <isr_40>", log);
+        Assert.Contains("[Inferior 1 (Remote target) exited with code 01]", log); // isa-debug-exit (0 << 1) | 1
+
+        var (code, serial, _, _) = Finish(vm);
+        Assert.Equal(1, code);
+        Assert.Contains("gdbirq: interrupts firing\n..\ngdbirq: an interrupt was taken after the release, calls 2", serial.Replace("\r", ""));
     }
 
     [GdbFact]

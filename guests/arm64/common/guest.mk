@@ -15,7 +15,7 @@ all: $(GUEST).elf
 smp_start.o: $(COMMON)/smp_start.S
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(GUEST).o: $(GUEST).c $(COMMON)/guest.h
+$(GUEST).o: $(GUEST).c $(COMMON)/guest.h $(COMMON)/its.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(GUEST).elf: smp_start.o $(GUEST).o $(COMMON)/smp.ld

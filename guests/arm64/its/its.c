@@ -10,9 +10,6 @@
  * (PTA, ITT entry size, table types) is read from GITS_TYPER and GITS_BASERn, so the same binary runs
  * under QEMU's own ITS. Prints PASS or FAIL and powers off.
  */
-#include "guest.h"
-
-#define GITS_BASE 0x08080000UL
 
 /* Tables, outside the image: the command queue, device, collection and property tables, two ITTs,
  * and one 64 KiB-aligned pending table per vCPU (MAX_CPUS of them end 48 MiB into RAM). */
@@ -36,17 +33,10 @@
 #define PENDING_EVENT 1000
 #define PENDING_LPI 9000
 
-#define PSCI_INVALID_PARAMETERS (-2)
+#include "its.h"
 
-static volatile u32 online[MAX_CPUS];
-static volatile u32 taken[MAX_CPUS];
-static volatile u32 last_lpi[MAX_CPUS];
 static u64 rdbase[MAX_CPUS]; /* what MAPC names: a processor number or a physical address */
-static u64 cwriter;
 static int failed;
-
-static void wr64(u64 a, u64 v) { *(volatile u64 *)a = v; }
-static void wr8(u64 a, unsigned char v) { *(volatile unsigned char *)a = v; }
 
 static void fail(const char *what)
 {
@@ -56,84 +46,7 @@ static void fail(const char *what)
     psci(PSCI_SYSTEM_OFF, 0, 0, 0);
 }
 
-static u32 iar(void)
-{
-    u64 v;
-    __asm__ volatile("mrs %0, S3_0_C12_C12_0" : "=r"(v)); /* ICC_IAR1_EL1 */
-    return (u32)v & 0xffffff;
-}
-
-static u32 hppir(void)
-{
-    u64 v;
-    __asm__ volatile("mrs %0, S3_0_C12_C12_2" : "=r"(v)); /* ICC_HPPIR1_EL1 */
-    return (u32)v & 0xffffff;
-}
-
-static void eoi(u32 intid) { __asm__ volatile("msr S3_0_C12_C12_1, %0; isb" ::"r"((u64)intid)); }
-
-/* This vCPU's redistributor: awake, LPIs from the shared property table and its own pending table. */
-static void lpi_cpu_init(u64 id)
-{
-    u64 rd = find_redistributor(my_affinity());
-    if (!rd)
-        fail("no redistributor");
-    gicv3_cpu_init(rd);
-    if (!(rd64(rd + 0x8) & 1))
-        fail("GICR_TYPER.PLPIS is 0");
-    wr64(rd + 0x70, PROP_TABLE | (1UL << 10) | (7UL << 7) | (PROP_IDBITS - 1)); /* GICR_PROPBASER */
-    wr64(rd + 0x78, (PEND_TABLES + id * 0x10000) | (1UL << 10) | (7UL << 7));   /* GICR_PENDBASER */
-    __asm__ volatile("dsb sy" ::: "memory");
-    wr32(rd + 0x0, 1); /* GICR_CTLR.EnableLPIs */
-}
-
-void secondary_main(u64 id)
-{
-    lpi_cpu_init(id);
-    __atomic_store_n(&online[id], 1, __ATOMIC_RELEASE);
-    for (;;) {
-        u32 intid = iar();
-        if (intid == 1023) {
-            __asm__ volatile("wfi");
-            continue;
-        }
-        eoi(intid);
-        __atomic_store_n(&last_lpi[id], intid, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&taken[id], 1, __ATOMIC_RELEASE);
-    }
-}
-
-/* Queues one command and waits until the ITS has read it (GITS_CREADR reaches GITS_CWRITER). */
-static void its_cmd(u64 d0, u64 d1, u64 d2, u64 d3)
-{
-    u64 at = CMDQ + cwriter;
-    wr64(at, d0);
-    wr64(at + 8, d1);
-    wr64(at + 16, d2);
-    wr64(at + 24, d3);
-    cwriter = (cwriter + 32) % CMDQ_SIZE;
-    __asm__ volatile("dsb sy" ::: "memory");
-    wr64(GITS_BASE + 0x88, cwriter); /* GITS_CWRITER */
-    for (u64 spin = 0; (rd64(GITS_BASE + 0x90) & 0xfffe0) != cwriter; spin++) {
-        if (rd64(GITS_BASE + 0x90) & 1)
-            fail("the command queue stalled");
-        if (spin > 100000000)
-            fail("the command queue does not move");
-    }
-}
-
-static void mapd(u32 dev, int bits, u64 itt, int valid) { its_cmd(0x08 | (u64)dev << 32, bits - 1, (u64)valid << 63 | itt, 0); }
-static void mapc(u32 icid, u64 rd) { its_cmd(0x09, 0, 1UL << 63 | rd << 16 | icid, 0); }
-static void mapti(u32 dev, u32 ev, u32 lpi, u32 icid) { its_cmd(0x0a | (u64)dev << 32, ev | (u64)lpi << 32, icid, 0); }
-static void mapi(u32 dev, u32 ev, u32 icid) { its_cmd(0x0b | (u64)dev << 32, ev, icid, 0); }
-static void movi(u32 dev, u32 ev, u32 icid) { its_cmd(0x01 | (u64)dev << 32, ev, icid, 0); }
-static void ev_cmd(u64 cmd, u32 dev, u32 ev) { its_cmd(cmd | (u64)dev << 32, ev, 0, 0); }
-static void int_(u32 dev, u32 ev) { ev_cmd(0x03, dev, ev); }
-static void inv(u32 dev, u32 ev) { ev_cmd(0x0c, dev, ev); }
-static void clear(u32 dev, u32 ev) { ev_cmd(0x04, dev, ev); }
-static void discard(u32 dev, u32 ev) { ev_cmd(0x0f, dev, ev); }
-static void invall(u32 icid) { its_cmd(0x0d, 0, icid, 0); }
-static void sync(u64 rd) { its_cmd(0x05, 0, rd << 16, 0); }
+void secondary_main(u64 id) { lpi_secondary_main(id); }
 
 static void set_prop(u32 lpi, int enabled)
 {
@@ -141,59 +54,10 @@ static void set_prop(u32 lpi, int enabled)
     __asm__ volatile("dsb sy" ::: "memory");
 }
 
-/* vCPU 0 takes one interrupt, which must be lpi. */
-static void take(u32 lpi, const char *what)
-{
-    u32 got = iar();
-    if (got != lpi)
-        fail(what);
-    eoi(got);
-}
-
-static void nothing_pending(const char *what)
-{
-    if (hppir() != 1023)
-        fail(what);
-}
-
 static void line(const char *text)
 {
     puts_raw(text);
     puts_raw("\n");
-}
-
-/* GITS_BASERn: the device (type 1) and collection (type 4) tables, one 64 KiB page each, flat. */
-static void setup_tables(void)
-{
-    int found = 0;
-    for (int n = 0; n < 8; n++) {
-        u64 baser = GITS_BASE + 0x100 + 8 * (u64)n;
-        u64 type = rd64(baser) >> 56 & 7;
-        u64 table = type == 1 ? DEVICE_TABLE : type == 4 ? COLLECTION_TABLE : 0;
-        if (!table)
-            continue;
-        /* Valid, inner read-allocate write-back, inner shareable, 64 KiB pages, one page. */
-        wr64(baser, 1UL << 63 | 7UL << 59 | (rd64(baser) & (0x1fUL << 48 | 7UL << 56)) | 1UL << 10 | 2UL << 8 | table);
-        if (!(rd64(baser) >> 63))
-            fail("GITS_BASERn did not take the table");
-        found |= type == 1 ? 1 : 2;
-    }
-    if (found != 3)
-        fail("no device or collection table in GITS_BASERn");
-    wr64(GITS_BASE + 0x80, 1UL << 63 | 7UL << 59 | 1UL << 10 | CMDQ | (CMDQ_SIZE / 0x1000 - 1)); /* GITS_CBASER */
-    wr64(GITS_BASE + 0x88, 0);
-    wr32(GITS_BASE + 0x0, 1); /* GITS_CTLR.Enabled */
-    if (!(rd32(GITS_BASE + 0x0) & 1))
-        fail("the ITS did not enable");
-}
-
-static void wait_taken(u64 cpu, u32 count, u32 lpi, const char *what)
-{
-    for (u64 spin = 0; __atomic_load_n(&taken[cpu], __ATOMIC_ACQUIRE) < count; spin++)
-        if (spin > 1000000000)
-            fail(what);
-    if (__atomic_load_n(&taken[cpu], __ATOMIC_ACQUIRE) != count || last_lpi[cpu] != lpi)
-        fail(what);
 }
 
 void primary_main(void)
@@ -211,17 +75,7 @@ void primary_main(void)
     __asm__ volatile("dsb sy" ::: "memory");
     lpi_cpu_init(0);
 
-    u64 n = 1;
-    while (n < MAX_CPUS) {
-        long r = psci(PSCI_CPU_ON, affinity_of(n), (u64)secondary_entry, n);
-        if (r == PSCI_INVALID_PARAMETERS)
-            break;
-        if (r != 0)
-            fail("CPU_ON");
-        while (!__atomic_load_n(&online[n], __ATOMIC_ACQUIRE))
-            ;
-        n++;
-    }
+    u64 n = start_lpi_cpus();
     puts_raw("ITS: ");
     put_dec(n);
     puts_raw(" vCPUs with LPIs enabled\n");

@@ -2,9 +2,13 @@
  * PMUv3 test: exact counts for known instruction sequences, as SoftKvm defines them (one CPU cycle per
  * retired instruction; a PMU register write takes effect once it has retired, so the MSR that starts
  * counting is not counted and the MSR that stops it is; an MRS reads the count before it; SVC, ERET and
- * an instruction that faults are not counted). vCPU 0 checks, one line each: the ID
- * registers (PMUv3, PMCR_EL0.N 6, PMCEID0), INST_RETIRED, CPU_CYCLES and the cycle counter over a loop;
- * EL0/EL1 filtering over an excursion to EL0; SW_INCR; a 32-bit overflow with PMOVSSET and the overflow
+ * an instruction that faults are not counted; BR_RETIRED counts B, BL, B.cond, CBZ/CBNZ, TBZ/TBNZ, BR, BLR and
+ * RET taken or not, MEM_ACCESS one per register loaded or stored, 2 for a pair). vCPU 0 checks, one line each:
+ * the ID registers (PMUv3, PMCR_EL0.N 6, PMCEID0/1), INST_RETIRED, CPU_CYCLES and the cycle counter over a loop;
+ * BR_RETIRED and MEM_ACCESS over a loop of loads, stores, pairs, an exclusive pair of accesses, a prefetch,
+ * LD1 of four registers, MMIO reads of the VMM's UART and of the in-kernel GIC, and branches of every kind;
+ * a MEM_ACCESS overflow taken right after the access that overflowed;
+ * EL0/EL1 filtering over an excursion to EL0 (instructions and branches); SW_INCR; a 32-bit overflow with PMOVSSET and the overflow
  * interrupt (PPI 23) pending at the GIC; a CHAIN pair; 64-bit counters with PMCR_EL0.LP; PMUSERENR_EL0
  * (an EL0 read of PMCCNTR_EL0 is UNDEFINED without CR, allowed with it). Every other vCPU (started with
  * PSCI CPU_ON) counts the same loop with its own PMU. Prints PASS or FAIL and powers off.
@@ -129,6 +133,105 @@ __asm__(".section .text\n"
         "mrs x0, pmccntr_el0\n"
         "svc #0\n");
 
+static u64 buffer[8] __attribute__((aligned(64)));
+
+/* Counter 0 BR_RETIRED, counter 1 MEM_ACCESS, counter 2 INST_RETIRED over 10 iterations of: LDR (1 access),
+ * STP and LDP (2 each), LDXR and STXR (1 each), PRFM (none), LD1 of four registers (4), a read of the
+ * PL011's flag register (an MMIO exit to the VMM, 1) and of GICD_CTLR (the in-kernel GIC, 1); CBZ and TBNZ
+ * not taken, BL and RET, B.NE (taken 9 times). Then one B. 13 accesses and 5 branches per iteration. */
+static void count_branches_and_accesses(void)
+{
+    MSR(cpacr_el1, 3UL << 20); /* FP/SIMD at EL1 for LD1 */
+    __asm__ volatile("isb");
+    MSR(pmcr_el0, 1 | 2);
+    MSR(pmevtyper0_el0, 0x21);
+    MSR(pmevtyper1_el0, 0x13);
+    MSR(pmevtyper2_el0, 0x08);
+    u64 br, mem, insts;
+    register u64 base __asm__("x17") = (u64)buffer;
+    __asm__ volatile("msr pmcntenset_el0, %[en]\n"
+                     "mov x9, #10\n"
+                     "1: ldr x10, [%[buf]]\n"
+                     "stp x10, x11, [%[buf], #16]\n"
+                     "ldp x12, x13, [%[buf], #16]\n"
+                     "ldxr x14, [%[buf]]\n"
+                     "stxr w15, x14, [%[buf]]\n"
+                     "prfm pldl1keep, [%[buf]]\n"
+                     ".inst 0x4c402000 | (17 << 5)\n" /* ld1 {v0.16b-v3.16b}, [x17] */
+                     "ldr w16, [%[uart], #0x18]\n"
+                     "ldr w16, [%[gicd]]\n"
+                     "cbz x9, 2f\n"
+                     "tbnz x9, #63, 2f\n"
+                     "bl 3f\n"
+                     "subs x9, x9, #1\n"
+                     "b.ne 1b\n"
+                     "b 2f\n"
+                     "3: ret\n"
+                     "2: msr pmcntenclr_el0, %[en]\n"
+                     "mrs %[br], pmevcntr0_el0\n"
+                     "mrs %[mem], pmevcntr1_el0\n"
+                     "mrs %[insts], pmevcntr2_el0\n"
+                     : [br] "=&r"(br), [mem] "=&r"(mem), [insts] "=&r"(insts)
+                     : [en] "r"(7UL), [buf] "r"(base), [uart] "r"(UART_BASE), [gicd] "r"(GICD_BASE)
+                     : "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x30", "v0", "v1", "v2", "v3", "cc", "memory");
+    puts_raw("branches and accesses: BR_RETIRED ");
+    put_dec(br);
+    puts_raw(", MEM_ACCESS ");
+    put_dec(mem);
+    puts_raw(", INST_RETIRED ");
+    put_dec(insts);
+    puts_raw("\n");
+    expect("BR_RETIRED", br, 51);
+    expect("MEM_ACCESS", mem, 130);
+    expect("INST_RETIRED beside them", insts, 1 + 10 * 15 + 1 + 1);
+}
+
+/* PPI 23 enabled at the GIC, the event counters reset, no overflow status, counter 0's overflow interrupt
+ * enabled, and counter 0 at start. */
+static void overflow_interrupt_on_counter0(u64 start)
+{
+    gicv3_cpu_init(GICR_BASE);
+    wr32(GICD_BASE, (1u << 4) | (1u << 1) | 1u);
+    wr32(GICR_BASE + 0x10000 + 0x100, 1u << 23); /* GICR_ISENABLER0: PPI 23 */
+    MSR(pmcr_el0, 1 | 2);
+    MSR(pmovsclr_el0, 0xffffffffUL);
+    MSR(pmintenset_el1, 1);
+    MSR(pmevcntr0_el0, start);
+}
+
+/* MEM_ACCESS from 3 below 2^32: the first LDP leaves it 1 below, the second overflows it; the overflow
+ * interrupt is pending at the next instruction (a run of the CPU must end after the second LDP, not after
+ * as many instructions as accesses are left). */
+static void count_access_overflow(void)
+{
+    overflow_interrupt_on_counter0(0xfffffffdUL);
+    MSR(pmevtyper0_el0, 0x13);
+    u64 c, ovs, hppir;
+    __asm__ volatile("msr pmcntenset_el0, %[en]\n"
+                     "ldp x10, x11, [%[buf]]\n"
+                     "ldp x10, x11, [%[buf]]\n"
+                     "mrs %[h], S3_0_C12_C12_2\n" /* ICC_HPPIR1_EL1 */
+                     "mrs %[c], pmevcntr0_el0\n"
+                     "mrs %[o], pmovsset_el0\n"
+                     "msr pmcntenclr_el0, %[en]\n"
+                     : [c] "=&r"(c), [o] "=&r"(ovs), [h] "=&r"(hppir)
+                     : [en] "r"(1UL), [buf] "r"(buffer)
+                     : "x10", "x11", "cc", "memory");
+    puts_raw("MEM_ACCESS overflow: counter 0 reads ");
+    put_dec(c);
+    puts_raw(", PMOVSSET ");
+    put_hex(ovs);
+    puts_raw(", INTID ");
+    put_dec(hppir & 0xffffff);
+    puts_raw(" pending after the second LDP\n");
+    expect("MEM_ACCESS after overflow", c, 1);
+    expect("MEM_ACCESS PMOVSSET", ovs, 1);
+    expect("MEM_ACCESS overflow interrupt", hppir & 0xffffff, 23);
+    MSR(pmovsclr_el0, 1);
+    MSR(pmintenclr_el1, 1);
+    __asm__ volatile("isb");
+}
+
 static void line(const char *text)
 {
     puts_raw(text);
@@ -148,6 +251,8 @@ void primary_main(void)
     put_dec(pmcr >> 11 & 0x1f);
     puts_raw(", PMCEID0 ");
     put_hex(MRS(pmceid0_el0));
+    puts_raw(", PMCEID1 ");
+    put_hex(MRS(pmceid1_el0));
     puts_raw("\n");
 
     u64 c[3];
@@ -165,13 +270,20 @@ void primary_main(void)
     expect("CPU_CYCLES", c[1], 2 * LOOP + 1);
     expect("PMCCNTR", c[2], 2 * LOOP + 2);
 
-    /* Counter 2 counts EL1 only (U), counter 3 EL0 only (P), counter 0 both; the EL0 code retires 201. */
+    count_branches_and_accesses();
+    count_access_overflow();
+
+    /* Counter 2 counts EL1 only (U), counter 3 EL0 only (P), counter 0 both; the EL0 code retires 201.
+     * Counter 1 counts BR_RETIRED at EL0 (the 100 B.NE, the last not taken), counter 4 at EL1 (the vector's
+     * BR; neither the SVC nor the ERET is a branch). */
     MSR(pmcr_el0, 1 | 2);
     MSR(pmevtyper0_el0, 0x08);
     MSR(pmevtyper2_el0, 0x08 | 1UL << 30);
     MSR(pmevtyper3_el0, 0x08 | 1UL << 31);
+    MSR(pmevtyper1_el0, 0x21 | 1UL << 31);
+    MSR(pmevtyper4_el0, 0x21 | 1UL << 30);
     u64 x0;
-    u64 esr = at_el0(user_loop, 0xd, &x0);
+    u64 esr = at_el0(user_loop, 0x1f, &x0);
     expect("SVC from EL0", esr >> 26, 0x15);
     u64 both = MRS(pmevcntr0_el0), el1 = MRS(pmevcntr2_el0), el0 = MRS(pmevcntr3_el0);
     puts_raw("EL0 excursion: EL0 ");
@@ -184,6 +296,14 @@ void primary_main(void)
     expect("EL0-only counter", el0, 201);
     expect("EL1-only counter", el1, 2);
     expect("unfiltered counter", both, 203);
+    u64 br0 = MRS(pmevcntr1_el0), br1 = MRS(pmevcntr4_el0);
+    puts_raw("EL0 excursion: BR_RETIRED at EL0 ");
+    put_dec(br0);
+    puts_raw(", at EL1 ");
+    put_dec(br1);
+    puts_raw("\n");
+    expect("EL0-only BR_RETIRED", br0, 100);
+    expect("EL1-only BR_RETIRED", br1, 1);
 
     /* SW_INCR: three PMSWINC_EL0 writes to counter 1; counter 2 (INST_RETIRED) is not touched by them. */
     MSR(pmcr_el0, 1 | 2);
@@ -198,13 +318,7 @@ void primary_main(void)
 
     /* Overflow: counter 0 starts 10 below 2^32; 20 instructions later it reads 10, PMOVSSET bit 0 is set
      * and PPI 23 is pending at the GIC (while the counter is enabled, as KVM asserts it). */
-    gicv3_cpu_init(GICR_BASE);
-    wr32(GICD_BASE, (1u << 4) | (1u << 1) | 1u);
-    wr32(GICR_BASE + 0x10000 + 0x100, 1u << 23); /* GICR_ISENABLER0: PPI 23 */
-    MSR(pmcr_el0, 1 | 2);
-    MSR(pmovsclr_el0, 0xffffffffUL);
-    MSR(pmintenset_el1, 1);
-    MSR(pmevcntr0_el0, 0xfffffff6UL);
+    overflow_interrupt_on_counter0(0xfffffff6UL);
     u64 after, ovs, iar;
     __asm__ volatile("msr pmcntenset_el0, %[en]\n"
                      ".rept 20\n nop\n .endr\n"

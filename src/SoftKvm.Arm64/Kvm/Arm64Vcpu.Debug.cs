@@ -52,7 +52,8 @@ public sealed partial class Arm64Vcpu
             on && (flags & Arm64GuestDebugFlags.UseSoftwareBreakpoints) != 0,
             hardware,
             hardware ? bps : [],
-            hardware ? wps : []);
+            hardware ? wps : [],
+            on && (flags & Arm64GuestDebugFlags.BlockInterrupts) != 0);
     }
 
     /// <summary><c>KVM_TRANSLATE</c>: the guest-physical address of <paramref name="virtualAddress"/> through the guest's MMU at its current EL; false when unmapped.</summary>
@@ -86,6 +87,21 @@ public sealed partial class Arm64Vcpu
         }
 
         return _cpu.Retired != _stepRetired || _cpu.State.Pc != _stepPc;
+    }
+
+    /// <summary>
+    /// Before the hypervisor completes an access the VMM handled: a step that starts here (single-step turned on
+    /// while the vCPU stood at the load or store, as a debugger does when it stops every vCPU) ends with that
+    /// completion, as KVM's skip of the instruction advances the software-step state machine (PSTATE.SS = 0,
+    /// the step exception taken before the next instruction). Otherwise the step would run the completed
+    /// instruction and the next one, and the debugger would see one instruction skipped.
+    /// </summary>
+    private void ArmStepBeforeCompletion()
+    {
+        if (GuestSingleStep && !_stepArmed)
+        {
+            StepCompleted();
+        }
     }
 
     /// <summary>The software-step <c>Debug</c> exit: EC 0x32 (from a lower EL), ISV with EX = 0, PC at the next instruction.</summary>

@@ -49,6 +49,7 @@ public sealed partial class Arm64Vcpu
         result = RunResult.Ok;
         if (kind == CompletionMmio)
         {
+            ArmStepBeforeCompletion();
             HandleMmioReturn(RunState.Mmio.Data);
         }
 

@@ -7,13 +7,15 @@ namespace SoftKvm.Arm64.Pmu;
 /// One vCPU's PMUv3 (PMUv3p5), as KVM's in-kernel PMU gives a guest (docs/kvm-semantics.md#arm64-pmu):
 /// <see cref="EventCounters"/> event counters and the cycle counter, counting from the CPU model's retired
 /// instructions by exception level (<see cref="Arm64Cpu.RetiredAt"/>). A cycle is one retired instruction
-/// (CPU_CYCLES, the cycle counter), and INST_RETIRED and INST_SPEC count the same instructions; SW_INCR
-/// counts PMSWINC_EL0 writes; CHAIN makes an odd counter count the overflows of the even one below it
+/// (CPU_CYCLES, the cycle counter), and INST_RETIRED and INST_SPEC count the same instructions; BR_RETIRED
+/// and MEM_ACCESS count the CPU model's branches and data accesses by exception level
+/// (<see cref="Arm64Cpu.BranchesAt"/>, <see cref="Arm64Cpu.MemoryAccessesAt"/>); SW_INCR counts PMSWINC_EL0
+/// writes; CHAIN makes an odd counter count the overflows of the even one below it
 /// (with PMCR_EL0.LP 0, as KVM). Filtering: PMEVTYPERn/PMCCFILTR P excludes EL1, U excludes EL0. An
 /// overflow sets PMOVSSET_EL0 and drives PPI 23 while PMCR_EL0.E, the counter's enable and its interrupt
 /// enable are set. Counters are brought up to date lazily, whenever a PMU register is read and after
-/// every run of the CPU; while any counter counts instructions the CPU runs everything through its
-/// interpreter (<see cref="Arm64Cpu.PmuCounting"/>), and runs end at the next overflow.
+/// every run of the CPU; while any counter counts instructions, branches or accesses the CPU runs
+/// everything through its interpreter (<see cref="Arm64Cpu.PmuCounting"/>), and runs end at the next overflow.
 /// </summary>
 internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
 {
@@ -23,12 +25,16 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
     /// <summary>The overflow interrupt's INTID (PPI 7), where QEMU's virt and KVM put it.</summary>
     public const int OverflowIntId = 23;
 
-    /// <summary>The events counted (PMCEID0_EL0 bit n = event n).</summary>
-    public const ulong Pmceid0 = (1UL << SwIncr) | (1UL << InstRetired) | (1UL << CpuCycles) | (1UL << InstSpec) | (1UL << Chain);
+    /// <summary>The events 0x00-0x1F counted (PMCEID0_EL0 bit n = event n).</summary>
+    public const ulong Pmceid0 = (1UL << SwIncr) | (1UL << InstRetired) | (1UL << CpuCycles) | (1UL << MemAccess) | (1UL << InstSpec) | (1UL << Chain);
 
-    internal const int SwIncr = 0x00, InstRetired = 0x08, CpuCycles = 0x11, InstSpec = 0x1B, Chain = 0x1E;
+    /// <summary>The events 0x20-0x3F counted (PMCEID1_EL0 bit n = event 0x20 + n).</summary>
+    public const ulong Pmceid1 = 1UL << (BrRetired - 0x20);
+
+    internal const int SwIncr = 0x00, InstRetired = 0x08, CpuCycles = 0x11, MemAccess = 0x13, InstSpec = 0x1B, Chain = 0x1E, BrRetired = 0x21;
 
     private const int CycleIndex = 31;
+    private const int Instructions = 0, Branches = 1, MemoryAccesses = 2;
     private const uint CounterMask = (1u << EventCounters) - 1 | (1u << CycleIndex);
     private const ulong PmcrE = 1, PmcrP = 1 << 1, PmcrC = 1 << 2, PmcrX = 1 << 4, PmcrDp = 1 << 5, PmcrLc = 1 << 6, PmcrLp = 1 << 7;
     private const ulong PmcrWritable = PmcrE | PmcrX | PmcrDp | PmcrLp;
@@ -42,7 +48,9 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
     private ulong _pmcr;
     private uint _cntEnable, _intEnable, _overflow;
     private ulong _selr, _userenr;
-    private long _seen0 = cpu.RetiredAt(0), _seen1 = cpu.RetiredAt(1);
+    // What the CPU had counted at the last look, by [source * 2 + el].
+    private readonly long[] _seen =
+        [cpu.RetiredAt(0), cpu.RetiredAt(1), cpu.BranchesAt(0), cpu.BranchesAt(1), cpu.MemoryAccessesAt(0), cpu.MemoryAccessesAt(1)];
     private (PmuRegister Register, int Index, ulong Value)? _pendingWrite;
     private bool _line;
 
@@ -95,7 +103,7 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
             PmuRegister.OvsSet or PmuRegister.OvsClr => _overflow,
             PmuRegister.Selr => _selr,
             PmuRegister.Ceid0 => Pmceid0,
-            PmuRegister.Ceid1 => 0,
+            PmuRegister.Ceid1 => Pmceid1,
             PmuRegister.Ccntr => _counter[CycleIndex],
             PmuRegister.Evcntr => _counter[index],
             PmuRegister.Evtyper => _evtyper[index],
@@ -118,7 +126,7 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
             Apply(w.Register, w.Index, w.Value);
         }
 
-        cpu.PmuCounting = CountsInstructions() != 0;
+        cpu.PmuCounting = Counting() != 0;
         bool line = (_pmcr & PmcrE) != 0 && (_overflow & _cntEnable & _intEnable) != 0;
         if (line != _line)
         {
@@ -127,15 +135,25 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
         }
     }
 
-    /// <summary>The budget of the next run: at most the instructions until the first counter overflows.</summary>
+    /// <summary>
+    /// The budget of the next run: at most the instructions until the first counter can overflow (an
+    /// instruction retires once, is at most one branch, and makes at most
+    /// <see cref="Arm64Cpu.MaxMemoryAccessesPerInstruction"/> accesses), so a run ends with the instruction
+    /// that overflows a counter.
+    /// </summary>
     public long Budget(long budget)
     {
-        uint counting = CountsInstructions();
+        uint counting = Counting();
         while (counting != 0)
         {
             int i = BitOperations.TrailingZeroCount(counting);
             counting &= counting - 1;
             ulong left = Wraps64(i) ? 0 - _counter[i] : (1UL << 32) - (uint)_counter[i];
+            if (Source(i) == MemoryAccesses && left != 0)
+            {
+                left = ((left - 1) / Arm64Cpu.MaxMemoryAccessesPerInstruction) + 1;
+            }
+
             if (left != 0 && left < (ulong)budget)
             {
                 budget = (long)left;
@@ -145,8 +163,18 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
         return budget;
     }
 
-    // The counters that count instructions now (the cycle counter, INST_RETIRED, CPU_CYCLES, INST_SPEC).
-    private uint CountsInstructions()
+    // What counter i counts: retired instructions (the cycle counter, INST_RETIRED, CPU_CYCLES, INST_SPEC),
+    // branches (BR_RETIRED), data accesses (MEM_ACCESS), or none of these (-1).
+    private int Source(int i) => i == CycleIndex ? Instructions : (int)(_evtyper[i] & 0xFFFF) switch
+    {
+        InstRetired or CpuCycles or InstSpec => Instructions,
+        BrRetired => Branches,
+        MemAccess => MemoryAccesses,
+        _ => -1,
+    };
+
+    // The enabled counters that count instructions, branches or accesses now.
+    private uint Counting()
     {
         if ((_pmcr & PmcrE) == 0)
         {
@@ -158,7 +186,7 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
         {
             int i = BitOperations.TrailingZeroCount(enabled);
             enabled &= enabled - 1;
-            if (i == CycleIndex || (_evtyper[i] & 0xFFFF) is InstRetired or CpuCycles or InstSpec)
+            if (Source(i) >= 0)
             {
                 counting |= 1u << i;
             }
@@ -169,30 +197,44 @@ internal sealed class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLine)
 
     private bool Wraps64(int i) => i == CycleIndex || (_pmcr & PmcrLp) != 0;
 
-    // Adds the instructions retired since the last look to the counters that count them.
+    // Adds the instructions, branches and accesses since the last look to the counters that count them.
     private void Accumulate()
     {
-        long now0 = cpu.RetiredAt(0), now1 = cpu.RetiredAt(1);
-        ulong d0 = (ulong)(now0 - _seen0), d1 = (ulong)(now1 - _seen1);
-        _seen0 = now0;
-        _seen1 = now1;
-        if ((d0 | d1) == 0)
+        Span<ulong> delta = stackalloc ulong[6];
+        ulong any = 0;
+        for (int el = 0; el < 2; el++)
+        {
+            any |= delta[(Instructions * 2) + el] = Advance((Instructions * 2) + el, cpu.RetiredAt(el));
+            any |= delta[(Branches * 2) + el] = Advance((Branches * 2) + el, cpu.BranchesAt(el));
+            any |= delta[(MemoryAccesses * 2) + el] = Advance((MemoryAccesses * 2) + el, cpu.MemoryAccessesAt(el));
+        }
+
+        if (any == 0)
         {
             return;
         }
 
-        uint counting = CountsInstructions();
+        uint counting = Counting();
         while (counting != 0)
         {
             int i = BitOperations.TrailingZeroCount(counting);
             counting &= counting - 1;
             ulong filter = _evtyper[i];
-            ulong n = ((filter & FilterU) == 0 ? d0 : 0) + ((filter & FilterP) == 0 ? d1 : 0);
+            int source = Source(i) * 2;
+            ulong n = ((filter & FilterU) == 0 ? delta[source] : 0) + ((filter & FilterP) == 0 ? delta[source + 1] : 0);
             if (n != 0)
             {
                 Add(i, n);
             }
         }
+    }
+
+    // The events of slot (source * 2 + el) since the last look.
+    private ulong Advance(int slot, long now)
+    {
+        ulong d = (ulong)(now - _seen[slot]);
+        _seen[slot] = now;
+        return d;
     }
 
     // Counter i advances by n: overflow status, and the CHAIN counter above an even one counts its overflows.

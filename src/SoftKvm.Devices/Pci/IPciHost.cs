@@ -23,10 +23,13 @@ public interface IPciHost
     void UnregisterIoEvent(IoBusKind space, IoEvent ioEvent);
 
     /// <summary>
-    /// A message-signalled interrupt: the device's 32-bit memory write of <paramref name="data"/> to
-    /// <paramref name="address"/> (on x86 an address 0xFEEx_xxxx reaches the local APICs, as <c>KVM_SIGNAL_MSI</c>).
+    /// A message-signalled interrupt: the 32-bit memory write of <paramref name="data"/> to
+    /// <paramref name="address"/> by the function at <paramref name="requester"/>. On x86 an address
+    /// 0xFEEx_xxxx reaches the local APICs (<c>KVM_SIGNAL_MSI</c>) and the requester plays no part; on arm64
+    /// a GICv3 ITS translates the write with the requester ID (<see cref="PciAddress.RequesterId"/>, mapped
+    /// by the device tree's <c>msi-map</c>) as its DeviceID (<c>KVM_SIGNAL_MSI</c> with <c>KVM_MSI_VALID_DEVID</c>).
     /// </summary>
-    void DeliverMsi(ulong address, uint data);
+    void DeliverMsi(PciAddress requester, ulong address, uint data);
 
     /// <summary>The line INTx pin <paramref name="pin"/> (1 = INTA# ... 4 = INTD#) of the function at <paramref name="address"/> drives.</summary>
     IIrqLine GetIntxLine(PciAddress address, int pin);

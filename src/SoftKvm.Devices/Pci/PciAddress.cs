@@ -31,6 +31,12 @@ public readonly record struct PciAddress
     /// <summary>The 8-bit device/function number (device in bits 7:3, function in bits 2:0).</summary>
     public int DevFn => (Device << 3) | Function;
 
+    /// <summary>
+    /// The 16-bit requester ID the function's transactions carry (bus in bits 15:8, device/function in
+    /// bits 7:0; PCIe base specification 2.2.6.2): what an IOMMU or a GICv3 ITS knows the function by.
+    /// </summary>
+    public ushort RequesterId => (ushort)((Bus << 8) | DevFn);
+
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Bus:x2}:{Device:x2}.{Function:x}");

@@ -366,9 +366,9 @@ public abstract class PciDevice
             }
         }
 
-        if (message is { } m)
+        if (message is { } m && _host is { } host)
         {
-            _host?.DeliverMsi(m.Address, m.Data);
+            host.DeliverMsi(Address!.Value, m.Address, m.Data);
         }
 
         return true;
@@ -464,14 +464,14 @@ public abstract class PciDevice
 
     private void Send(List<(ulong Address, uint Data)>? messages)
     {
-        if (messages is null)
+        if (messages is null || _host is not { } host)
         {
             return;
         }
 
         foreach (var (address, data) in messages)
         {
-            _host?.DeliverMsi(address, data);
+            host.DeliverMsi(Address!.Value, address, data);
         }
     }
 

@@ -90,6 +90,9 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
     }
 
     /// <inheritdoc />
+    public MsiResult SignalMsi(Vm vm, ulong address, uint data, uint deviceId) => ((Arm64Vm)vm).SignalMsi(address, data, deviceId);
+
+    /// <inheritdoc />
     public string DescribeInterruptController(Vm vm) => Gic(vm).DumpState();
 
     private static Vgic Gic(Vm vm) =>

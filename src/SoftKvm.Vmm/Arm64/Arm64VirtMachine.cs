@@ -13,9 +13,10 @@ namespace SoftKvm.Vmm.Arm64;
 /// <summary>
 /// A created arm64 <c>virt</c> machine: RAM in slot 0 at 0x4000_0000 with the images loaded, the vCPUs in
 /// their boot state (vCPU 0 at the entry point with x0 = DTB, the others off until PSCI CPU_ON), and the
-/// userspace devices: PL011 (INTID 33), PL031 (INTID 34), virtio-mmio transports (INTID 48 + n) for the
-/// disks and the optional virtio-console, and the PCIe host bridge (ECAM, I/O and 32-bit memory windows at
-/// QEMU's addresses) with its root function at 00.0 and QEMU's pci-testdev at 00.1.
+/// userspace devices: PL011 (INTID 33), PL031 (INTID 34), the PCIe host bridge (ECAM, I/O and 32-bit memory
+/// windows at QEMU's addresses) with its root function at 00.0 and QEMU's pci-testdev at 00.1, and the disks
+/// and the optional virtio-console behind virtio-mmio transports (INTID 48 + n) or, with
+/// <see cref="Arm64VirtOptions.VirtioPci"/>, as virtio-pci functions at 00.2 on (MSI-X through the ITS, or INTx).
 /// </summary>
 internal sealed class Arm64VirtMachine : IMachine
 {
@@ -48,18 +49,30 @@ internal sealed class Arm64VirtMachine : IMachine
             var rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId));
             _owned.Add(rtc);
             MmioBus.Register(RtcBase, RtcSize, rtc);
-            AddPcie(io);
-            int n = 0;
+            var pci = AddPcie(io);
+            var devices = new List<VirtioDevice>();
             foreach (var disk in config.Disks)
             {
                 var blk = new VirtioBlock(disk.Path, disk.ReadOnly);
                 _owned.Add(blk);
-                AddVirtio(blk, n++, io);
+                devices.Add(blk);
             }
 
             if (config.VirtioConsole)
             {
-                AddVirtio(new VirtioConsole(io.Console), n, io);
+                devices.Add(new VirtioConsole(io.Console));
+            }
+
+            for (int n = 0; n < devices.Count; n++)
+            {
+                if (options.VirtioPci)
+                {
+                    pci.Attach(FirstVirtioPciSlot + n, 0, new VirtioPciTransport(devices[n], Vm.Memory, io.Log.WriteLine));
+                }
+                else
+                {
+                    AddVirtio(devices[n], n, io);
+                }
             }
         }
         catch
@@ -90,6 +103,12 @@ internal sealed class Arm64VirtMachine : IMachine
     /// <summary>The slot of QEMU's pci-testdev on the root bus (function 0).</summary>
     public const int PciTestDeviceSlot = 1;
 
+    /// <summary>The slot of the first virtio-pci function (<see cref="Arm64VirtOptions.VirtioPci"/>); the others follow.</summary>
+    public const int FirstVirtioPciSlot = 2;
+
+    /// <summary>How many virtio-pci functions the root bus takes.</summary>
+    public const int VirtioPciSlots = 32 - FirstVirtioPciSlot;
+
     public byte[]? DeviceTree { get; }
 
     public int SendInput(ReadOnlySpan<byte> data) => _uart.Receive(data);
@@ -108,7 +127,7 @@ internal sealed class Arm64VirtMachine : IMachine
     }
 
     // The PCI I/O space is this machine's port bus, reached only through the I/O window.
-    private void AddPcie(MachineIo io)
+    private PciBus AddPcie(MachineIo io)
     {
         var bus = new PciBus(new VirtPciHost(Vm, _backend, MmioBus, PioBus, io.Log.WriteLine));
         bus.Attach(0, 0, new GpexHostBridge());
@@ -118,6 +137,7 @@ internal sealed class Arm64VirtMachine : IMachine
         MmioBus.Register(PcieEcamBase, PcieEcamSize, new VirtPciEcam(bus));
         MmioBus.Register(PciePioBase, PciePioSize, new VirtPciIoWindow(PioBus));
         PciBus = bus;
+        return bus;
     }
 
     private void AddVirtio(VirtioDevice device, int index, MachineIo io)

@@ -77,7 +77,13 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
         }
 
         int virtio = config.Disks.Count + (config.VirtioConsole ? 1 : 0);
-        if (virtio > VirtMemoryMap.VirtioMmioCount)
+        bool virtioPci = config.OptionsOf<Arm64VirtOptions>().VirtioPci;
+        if (virtioPci && virtio > Arm64VirtMachine.VirtioPciSlots)
+        {
+            throw new ConfigurationException($"{virtio} virtio devices; the arm64 virt PCIe root bus has {Arm64VirtMachine.VirtioPciSlots} free slots");
+        }
+
+        if (!virtioPci && virtio > VirtMemoryMap.VirtioMmioCount)
         {
             throw new ConfigurationException($"{virtio} virtio devices; arm64 virt has {VirtMemoryMap.VirtioMmioCount} virtio-mmio transports");
         }
@@ -94,7 +100,7 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
             CpuMpidrs = mpidrs,
             MemorySize = config.MemorySize,
             Gic = config.OptionsOf<Arm64VirtOptions>().Gic,
-            VirtioTransports = virtio,
+            VirtioTransports = virtioPci ? 0 : virtio,
             BootArgs = config.Append,
             Initrd = plan.InitrdStart is ulong start ? (start, start + plan.InitrdSize) : null,
             Pmu = _backend?.HasPmu ?? false,

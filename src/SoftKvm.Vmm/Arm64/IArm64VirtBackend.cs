@@ -43,6 +43,14 @@ public interface IArm64VirtBackend
     /// </summary>
     void CompleteSetup(Vm vm);
 
+    /// <summary>
+    /// <c>KVM_SIGNAL_MSI</c> with <c>KVM_MSI_VALID_DEVID</c>: device <paramref name="deviceId"/> writes
+    /// <paramref name="data"/> to <paramref name="address"/>, which an ITS of the VM's GIC translates when it
+    /// is its GITS_TRANSLATER doorbell (<see cref="MsiResult.InvalidAddress"/> when no ITS has the address,
+    /// <see cref="MsiResult.NoController"/> when the GIC has no ITS).
+    /// </summary>
+    MsiResult SignalMsi(Vm vm, ulong address, uint data, uint deviceId) => MsiResult.NoController;
+
     /// <summary>A human-readable dump of the GIC state (distributor, redistributors/CPU interfaces, pending IRQs).</summary>
     string DescribeInterruptController(Vm vm);
 }

@@ -10,9 +10,10 @@ namespace SoftKvm.Vmm.Arm64;
 /// What QEMU's <c>virt</c> gives its PCIe bus (<c>pci-host-ecam-generic</c>): memory BARs on the VMM's MMIO
 /// bus (the 32-bit window maps PCI memory addresses 1:1), I/O BARs on the machine's port bus (reached through
 /// the <see cref="VirtPciIoWindow"/>), ioeventfds in the VM, and INTx pin p of device d on SPI 3 + (d + p - 1)
-/// mod 4 (INTIDs 35..38, level, shared). MSIs go to the ITS (<c>msi-map</c> in the device tree), which needs the
-/// requester ID as its DeviceID: <see cref="IPciHost.DeliverMsi"/> does not carry it yet, so an MSI is refused
-/// with a log line rather than delivered to a guessed device.
+/// mod 4 (INTIDs 35..38, level, shared). An MSI is the function's memory write: at the ITS's GITS_TRANSLATER
+/// it is translated with the function's requester ID as DeviceID (the device tree's <c>msi-map</c> maps
+/// requester IDs 0..0xffff 1:1 to ITS DeviceIDs, as QEMU's virt does), as QEMU's ITS frame hands KVM_SIGNAL_MSI
+/// the requester ID; elsewhere in RAM it is a plain DMA write, and anywhere else it is lost with a log line.
 /// </summary>
 internal sealed class VirtPciHost(Vm vm, IArm64VirtBackend backend, IoBus memory, IoBus io, Action<string> log) : IPciHost
 {
@@ -26,8 +27,24 @@ internal sealed class VirtPciHost(Vm vm, IArm64VirtBackend backend, IoBus memory
 
     public void UnregisterIoEvent(IoBusKind space, IoEvent ioEvent) => vm.UnregisterIoEvent(space, ioEvent);
 
-    public void DeliverMsi(ulong address, uint data) =>
-        log($"PCI MSI to 0x{address:x} (data 0x{data:x}) not delivered: the PCI core gives no requester ID for the ITS's DeviceID");
+    public void DeliverMsi(PciAddress requester, ulong address, uint data)
+    {
+        // Blocked (no translation for the DeviceID/EventID) and Busy (ITS disabled) drop the write, as the ITS does.
+        var result = backend.SignalMsi(vm, address, data, requester.RequesterId);
+        if (result is not (MsiResult.InvalidAddress or MsiResult.NoController))
+        {
+            return;
+        }
+
+        if (vm.Memory.IsBacked(address, 4))
+        {
+            vm.Memory.Write(address, data);
+        }
+        else
+        {
+            log($"PCI {requester}: MSI write of 0x{data:x} to 0x{address:x} reaches no ITS doorbell and no RAM; lost");
+        }
+    }
 
     public IIrqLine GetIntxLine(PciAddress address, int pin)
     {

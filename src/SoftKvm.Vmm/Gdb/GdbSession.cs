@@ -412,6 +412,57 @@ internal sealed class GdbSession(GdbStub stub, Vm vm, RspChannel channel)
             return Monitor(Hex.DecodeText(p.AsSpan(6)));
         }
 
+        return p.Length > 5 && p.AsSpan(1).StartsWith("qemu.", StringComparison.Ordinal) ? QemuQuery(p[6..]) : "";
+    }
+
+    /// <summary>
+    /// QEMU's own q/Q packets (gdb's <c>maintenance packet qqemu.…</c>): the single-step flags (<c>sstepbits</c>,
+    /// <c>sstep</c>, <c>sstep=N</c>) and the physical-memory mode (<c>PhyMemMode</c>, <c>PhyMemMode:N</c>, the same
+    /// switch as <c>monitor phys</c>), answered as QEMU answers them.
+    /// </summary>
+    private string QemuQuery(string q)
+    {
+        switch (q)
+        {
+            case "Supported":
+                return "sstepbits;sstep;PhyMemMode";
+            case "sstepbits":
+                return $"ENABLE={(int)GdbStepFlags.Enable:x},NOIRQ={(int)GdbStepFlags.NoIrq:x}";
+            case "sstep":
+                return $"0x{(int)stub.StepFlags:x}";
+            case "PhyMemMode":
+                return _physical ? "1" : "0";
+        }
+
+        if (q.StartsWith("sstep=", StringComparison.Ordinal))
+        {
+            // A hex number, with or without 0x (QEMU reads it with strtoul base 16).
+            var digits = q.AsSpan(6);
+            if (digits.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            {
+                digits = digits[2..];
+            }
+
+            if (!Hex.TryParse(digits, out ulong flags) || (flags & ~(ulong)GdbStepFlags.Supported) != 0)
+            {
+                return "E22";
+            }
+
+            stub.StepFlags = (GdbStepFlags)flags;
+            return "OK";
+        }
+
+        if (q.StartsWith("PhyMemMode:", StringComparison.Ordinal))
+        {
+            if (!Hex.TryParse(q.AsSpan(11), out ulong mode))
+            {
+                return "E22";
+            }
+
+            _physical = mode != 0;
+            return "OK";
+        }
+
         return "";
     }
 

@@ -34,6 +34,7 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
     private GdbStop? _stop;
     private RunOutcome? _outcome;
     private int _sessionActive;
+    private GdbStepFlags _stepFlags = GdbStepFlags.Supported;
 
     internal IGdbTarget Target { get; }
 
@@ -116,7 +117,7 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
             if (!_ended && (!_applied.TryGetValue(vcpu.Id, out long g) || g != _generation))
             {
                 _applied[vcpu.Id] = _generation;
-                Target.Apply(vcpu, new GdbDebugSettings(_stepVcpu == vcpu.Id, _softwareBreakpoints.Count != 0, [.. _hardwarePoints]));
+                Target.Apply(vcpu, new GdbDebugSettings(_stepVcpu == vcpu.Id, _softwareBreakpoints.Count != 0, [.. _hardwarePoints], (_stepFlags & GdbStepFlags.NoIrq) != 0));
             }
         }
     }
@@ -208,6 +209,27 @@ public sealed class GdbStub : IVcpuDebugger, IDisposable
             _halted = false;
             _generation++;
             Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>How single-steps treat interrupts (<c>qqemu.sstep</c>); a change applies from the next step.</summary>
+    internal GdbStepFlags StepFlags
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stepFlags;
+            }
+        }
+
+        set
+        {
+            lock (_gate)
+            {
+                _stepFlags = value;
+                _generation++;
+            }
         }
     }
 

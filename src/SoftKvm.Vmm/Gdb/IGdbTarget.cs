@@ -16,8 +16,29 @@ internal enum GdbPointKind
 /// <summary>A hardware breakpoint or watchpoint gdb asked for (Z1-Z4).</summary>
 internal readonly record struct GdbHardwarePoint(GdbPointKind Kind, ulong Address, int Length);
 
-/// <summary>What the debugger asks of one vCPU while it runs: KVM_SET_GUEST_DEBUG's inputs.</summary>
-internal readonly record struct GdbDebugSettings(bool SingleStep, bool SoftwareBreakpoints, IReadOnlyList<GdbHardwarePoint> HardwarePoints);
+/// <summary>
+/// What the debugger asks of one vCPU while it runs: KVM_SET_GUEST_DEBUG's inputs. <paramref name="BlockInterrupts"/>
+/// (with <paramref name="SingleStep"/>) holds interrupts pending during the step: QEMU's SSTEP_NOIRQ.
+/// </summary>
+internal readonly record struct GdbDebugSettings(bool SingleStep, bool SoftwareBreakpoints, IReadOnlyList<GdbHardwarePoint> HardwarePoints, bool BlockInterrupts = false);
+
+/// <summary>
+/// The single-step flags of QEMU's gdbstub (<c>maintenance packet qqemu.sstep=N</c>), with QEMU's values. SoftKvm offers
+/// what QEMU offers with KVM (ENABLE and NOIRQ, the latter through KVM_GUESTDBG_BLOCKIRQ); NOTIMER, which only
+/// QEMU's TCG offers, is refused as QEMU refuses a flag its accelerator lacks.
+/// </summary>
+[Flags]
+internal enum GdbStepFlags
+{
+    /// <summary>SSTEP_ENABLE.</summary>
+    Enable = 1,
+
+    /// <summary>SSTEP_NOIRQ: no interrupt is taken during a step (the default).</summary>
+    NoIrq = 2,
+
+    /// <summary>What the stub supports.</summary>
+    Supported = Enable | NoIrq,
+}
 
 /// <summary>How a <c>Debug</c> exit reads to gdb.</summary>
 internal enum GdbStopKind

@@ -27,7 +27,8 @@ internal sealed class PcPciHost(X86Vm vm, X86Irqchip irqchip, PcIrqLines lines, 
 
     public void UnregisterIoEvent(IoBusKind space, IoEvent ioEvent) => vm.UnregisterIoEvent(space, ioEvent);
 
-    public void DeliverMsi(ulong address, uint data) => irqchip.SignalMsi(address, data);
+    // The local APICs know no requester ID (no interrupt remapping here).
+    public void DeliverMsi(PciAddress requester, ulong address, uint data) => irqchip.SignalMsi(address, data);
 
     public IIrqLine GetIntxLine(PciAddress address, int pin) => lines.NewInput(Irq(address.Device, pin));
 

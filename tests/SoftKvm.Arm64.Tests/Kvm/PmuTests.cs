@@ -63,7 +63,7 @@ public class PmuTests
         m.Run();
         Assert.Equal(10_000UL, X(v, 1));          // subs and b.ne, 5000 times
         Assert.Equal(0UL, X(v, 4));               // the cycle counter was not enabled
-        Assert.Equal(0x4802_0101UL, X(v, 5));     // SW_INCR, INST_RETIRED, CPU_CYCLES, INST_SPEC, CHAIN
+        Assert.Equal(0x480A_0101UL, X(v, 5));     // SW_INCR, INST_RETIRED, CPU_CYCLES, MEM_ACCESS, INST_SPEC, CHAIN
         // Only the 7 instructions before the counter started may have run translated.
         Assert.Equal(translateEagerly ? 7 : 0, v.Cpu.Counters.TranslatedInstructions);
         // At the end: the loop, the 3 MRS, movz, add, and the HVC the hypervisor completed.

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace SoftKvm.Cli.Tests.Linux;
@@ -29,28 +28,13 @@ public sealed partial class LinuxBootTests
     public void DebianKernelOnCpuMaxFindsTheFeaturesAndItsCryptoDriversPassTheirSelfTests()
     {
         string outDir = Inputs("arm64");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in (string[])
-        [
-            Path.Combine(AppContext.BaseDirectory, "softkvm.dll"), "run", "--kernel", Path.Combine(outDir, "vmlinuz"),
-            "--initrd", Path.Combine(outDir, "initrd.gz"), "--append", "console=ttyAMA0", "--cpu", "max", "--smp", "2",
-        ])
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var vm = Process.Start(psi)!;
         var console = new StringBuilder();
-        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.BeginOutputReadLine();
-        vm.BeginErrorReadLine();
+        using var vm = StartSoftKvm(
+            [
+                "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
+                "--append", "console=ttyAMA0", "--cpu", "max", "--smp", "2",
+            ],
+            console);
         try
         {
             WaitFor(console, Marker, TimeSpan.FromMinutes(10));
@@ -60,17 +44,11 @@ public sealed partial class LinuxBootTests
             WaitFor(console, "\nCE-LOADED", TimeSpan.FromMinutes(5), normalise: true);
             Send(vm, "awk '/^driver/ {d = $3} /^selftest/ {print \"SELFTEST \" d \" \" $3}' /proc/crypto; echo SELFTESTS-LISTED");
             WaitFor(console, "\nSELFTESTS-LISTED", TimeSpan.FromMinutes(2), normalise: true);
-            Send(vm, "poweroff -f");
-            Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
-            vm.WaitForExit();
-            Assert.Equal(0, vm.ExitCode);
+            PowerOff(vm);
         }
         finally
         {
-            if (!vm.HasExited)
-            {
-                vm.Kill(entireProcessTree: true);
-            }
+            KillIfRunning(vm);
         }
 
         string log = console.ToString().Replace("\r", "");

@@ -15,8 +15,12 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// devices on its command line), the power-off through ACPI S5. The inputs come from Debian's package
 /// registry, so the tests run only when SOFTKVM_LINUX_TEST=1 (CI sets it) and report why when they do not run.
 /// </summary>
+[Collection(LinuxBootTests.Collection)]
 public sealed partial class LinuxBootTests
 {
+    /// <summary>The xunit collection of the tests that boot Linux: one boot at a time (a boot keeps a core busy for minutes).</summary>
+    internal const string Collection = "Linux boots";
+
     private const string Marker = "SOFTKVM-LINUX-BOOT-OK";
 
     [SkippableFact]
@@ -33,29 +37,13 @@ public sealed partial class LinuxBootTests
     {
         string outDir = Inputs(arch);
         string text = $"softkvm-{arch}-{cpus}";
-        string softkvm = Path.Combine(AppContext.BaseDirectory, "softkvm.dll");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in (string[])
-        [
-            softkvm, "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
-            .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
-        ])
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var vm = Process.Start(psi)!;
         var console = new StringBuilder();
-        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
-        vm.BeginOutputReadLine();
-        vm.BeginErrorReadLine();
+        using var vm = StartSoftKvm(
+            [
+                "run", "--kernel", Path.Combine(outDir, "vmlinuz"), "--initrd", Path.Combine(outDir, "initrd.gz"),
+                .. machine, "--smp", cpus.ToString(CultureInfo.InvariantCulture), "--disk", Path.Combine(outDir, "disk.img"), "--stats",
+            ],
+            console);
         try
         {
             WaitFor(console, Marker, TimeSpan.FromMinutes(arch == "arm64" ? 10 : 30));
@@ -74,17 +62,11 @@ public sealed partial class LinuxBootTests
             WaitFor(console, "\nDISK-READ\n", TimeSpan.FromMinutes(3), normalise: true);
             WaitFor(console, $"\n{text}\n", TimeSpan.FromSeconds(5), normalise: true); // the kernel's "unmounting" line may come before DISK-READ
 
-            Send(vm, "poweroff -f");
-            Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
-            vm.WaitForExit();
-            Assert.Equal(0, vm.ExitCode);
+            PowerOff(vm);
         }
         finally
         {
-            if (!vm.HasExited)
-            {
-                vm.Kill(entireProcessTree: true);
-            }
+            KillIfRunning(vm);
         }
 
         var debugfs = RunProcess("debugfs", ["-R", "cat /hello.txt", Path.Combine(outDir, "disk.img")], TimeSpan.FromMinutes(1));
@@ -124,7 +106,7 @@ public sealed partial class LinuxBootTests
     }
 
     // The kernel, initramfs and disk image of arch, built once per test run; skips when they cannot be fetched.
-    private static string Inputs(string arch)
+    internal static string Inputs(string arch)
     {
         Skip.If(
             Environment.GetEnvironmentVariable("SOFTKVM_LINUX_TEST") != "1",
@@ -135,13 +117,55 @@ public sealed partial class LinuxBootTests
         return build.Dir;
     }
 
-    private static void Send(Process vm, string line)
+    /// <summary>Starts the built softkvm with <paramref name="args"/>, its stdout and stderr collected in <paramref name="console"/>.</summary>
+    internal static Process StartSoftKvm(IEnumerable<string> args, StringBuilder console)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "softkvm.dll"));
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var vm = Process.Start(psi)!;
+        vm.OutputDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
+        vm.ErrorDataReceived += (_, e) => { lock (console) { console.AppendLine(e.Data); } };
+        vm.BeginOutputReadLine();
+        vm.BeginErrorReadLine();
+        return vm;
+    }
+
+    /// <summary>Powers the guest off from its shell and checks that softkvm ends with exit code 0.</summary>
+    internal static void PowerOff(Process vm)
+    {
+        Send(vm, "poweroff -f");
+        Assert.True(vm.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not exit after poweroff -f");
+        vm.WaitForExit();
+        Assert.Equal(0, vm.ExitCode);
+    }
+
+    /// <summary>Kills softkvm (and its children) when a test ends before the guest powered off.</summary>
+    internal static void KillIfRunning(Process vm)
+    {
+        if (!vm.HasExited)
+        {
+            vm.Kill(entireProcessTree: true);
+        }
+    }
+
+    internal static void Send(Process vm, string line)
     {
         vm.StandardInput.Write(line + "\n");
         vm.StandardInput.Flush();
     }
 
-    private static void WaitFor(StringBuilder console, string text, TimeSpan timeout, bool normalise = false)
+    internal static void WaitFor(StringBuilder console, string text, TimeSpan timeout, bool normalise = false)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < timeout)

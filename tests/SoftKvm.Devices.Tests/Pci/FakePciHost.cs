@@ -28,7 +28,13 @@ internal sealed class FakePciHost : IPciHost
 
     public void UnregisterIoEvent(IoBusKind space, IoEvent ioEvent) => Kernel(space).UnregisterIoEvent(ioEvent);
 
-    public void DeliverMsi(ulong address, uint data) => Msis.Add((address, data));
+    public List<PciAddress> MsiRequesters { get; } = [];
+
+    public void DeliverMsi(PciAddress requester, ulong address, uint data)
+    {
+        Msis.Add((address, data));
+        MsiRequesters.Add(requester);
+    }
 
     public IIrqLine GetIntxLine(PciAddress address, int pin)
     {

@@ -48,7 +48,11 @@ public sealed class PciMsiTests
         Assert.True(_f.Vector(3));
         Assert.True(_f.Vector(9)); // beyond what is enabled: nothing
         Assert.Equal([(0xFEE0_1000UL, 0x4043u)], _host.Msis);
+        Assert.Equal([new PciAddress(0, 1, 0)], _host.MsiRequesters); // the function's requester ID goes with it
     }
+
+    [Fact]
+    public void TheRequesterIdIsBusDeviceFunction() => Assert.Equal(0xA3_2Fu, new PciAddress(0xA3, 5, 7).RequesterId);
 
     [Fact]
     public void MaskedMsiVectorIsPendingUntilUnmasked()

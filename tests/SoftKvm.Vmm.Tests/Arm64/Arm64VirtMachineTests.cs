@@ -82,6 +82,38 @@ public sealed class Arm64VirtMachineTests : IDisposable
         Assert.NotEqual(0u, Config32(machine, 0, 1, 0x10) & 0xFFFF_FFF0);
     }
 
+    [Fact]
+    public void VirtioPciPutsTheDisksAndConsoleOnThePcieBusInsteadOfVirtioMmio()
+    {
+        var config = new MachineConfig
+        {
+            Kernel = Write("raw", [1, 2, 3, 4]),
+            Disks = [new DiskConfig(Write("a.img", new byte[4096]), false)],
+            VirtioConsole = true,
+            MachineOptions = [new Arm64VirtOptions { VirtioPci = true }],
+        };
+        var prepared = new Arm64VirtMachineBuilder(new FakeArm64Backend()).Prepare(config);
+        Assert.DoesNotContain(new FdtReader(prepared.DeviceTree!).NodeOrder, n => n.StartsWith("/virtio_mmio", StringComparison.Ordinal));
+        using var machine = (Arm64VirtMachine)prepared.Create(new MachineIo(new SerialOutput(new MemoryStream()), TextWriter.Null));
+        Assert.Equal(0x1042_1AF4u, Config32(machine, 0, 2, 0x00)); // virtio-blk-pci, modern
+        Assert.Equal(0x1043_1AF4u, Config32(machine, 0, 3, 0x00)); // virtio-console
+        Assert.Equal(4, machine.MmioBus.Count); // UART, RTC, PCIe ECAM and I/O window: no virtio-mmio window
+    }
+
+    [Theory]
+    [InlineData(Core.Io.MsiResult.Delivered, false)]
+    [InlineData(Core.Io.MsiResult.Blocked, false)]
+    [InlineData(Core.Io.MsiResult.InvalidAddress, true)]
+    public void APciMsiGoesToTheItsWithTheRequesterIdAsDeviceIdElseIntoRam(Core.Io.MsiResult answer, bool dma)
+    {
+        var backend = new FakeArm64Backend { MsiAnswer = answer };
+        var config = new MachineConfig { Kernel = Write("raw", [1, 2, 3, 4]), MachineOptions = [new Arm64VirtOptions { VirtioPci = true }] };
+        using var machine = (Arm64VirtMachine)new Arm64VirtMachineBuilder(backend).Prepare(config).Create(new MachineIo(new SerialOutput(new MemoryStream()), TextWriter.Null));
+        machine.PciBus!.Host.DeliverMsi(new Devices.Pci.PciAddress(1, 3, 2), 0x4000_1000, 0x2A);
+        Assert.Equal([(0x4000_1000UL, 0x2Au, 0x011Au)], backend.Msis); // bus 1, device 3, function 2
+        Assert.Equal(dma ? 0x2Au : 0u, machine.Vm.Memory.Read<uint>(0x4000_1000));
+    }
+
     private static uint Config32(Arm64VirtMachine machine, int bus, int device, int register)
     {
         Span<byte> data = stackalloc byte[4];

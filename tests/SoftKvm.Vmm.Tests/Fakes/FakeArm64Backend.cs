@@ -62,6 +62,17 @@ internal sealed class FakeArm64Backend : IArm64VirtBackend
         SetupsCompleted++;
     }
 
+    /// <summary>The MSIs signalled (KVM_SIGNAL_MSI), with their DeviceIDs; each is answered with <see cref="MsiAnswer"/>.</summary>
+    public List<(ulong Address, uint Data, uint DeviceId)> Msis { get; } = [];
+
+    public MsiResult MsiAnswer { get; set; } = MsiResult.Delivered;
+
+    public MsiResult SignalMsi(Vm vm, ulong address, uint data, uint deviceId)
+    {
+        Msis.Add((address, data, deviceId));
+        return MsiAnswer;
+    }
+
     public string DescribeInterruptController(Vm vm) => $"fake GIC{Gic}: {Lines.Count(l => l.Value)} lines high";
 
     private sealed class Line(FakeArm64Backend owner, int intId) : IIrqLine

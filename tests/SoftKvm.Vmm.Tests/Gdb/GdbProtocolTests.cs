@@ -74,4 +74,30 @@ public sealed class GdbProtocolTests
         Assert.Equal(regs.Count, regs.Select(r => r.Attribute("name")!.Value).Distinct().Count());
         Assert.Contains(doc.Descendants("feature"), f => f.Attribute("name")!.Value == (arch == "arm64" ? "org.gnu.gdb.aarch64.core" : "org.gnu.gdb.i386.core"));
     }
+
+    [Theory]
+    [InlineData(0x0UL)] // EL0t: the debugger may stop a vCPU in user space, where an MRS of SP_EL0 is UNDEFINED
+    [InlineData(0x4UL)] // EL1t
+    [InlineData(0x5UL)] // EL1h
+    public void Every_arm64_register_reads_wherever_the_vcpu_stopped(ulong pstate)
+    {
+        using var vm = new SoftKvm.Arm64.Kvm.Arm64Vm();
+        var v = (SoftKvm.Arm64.Kvm.Arm64Vcpu)vm.CreateVcpu(0);
+        v.Init();
+        v.SetRegister(SoftKvm.Arm64.Kvm.Arm64CoreRegister.Pstate, pstate);
+        v.SetRegister(SoftKvm.Arm64.Kvm.Arm64CoreRegister.Sp, 0x1230);
+        var t = new Arm64GdbTarget();
+        Span<byte> value = stackalloc byte[16];
+        for (int n = 0; n < t.RegisterSizes.Count; n++)
+        {
+            t.ReadRegister(v, n, value[..t.RegisterSizes[n]]);
+        }
+
+        var doc = System.Xml.Linq.XDocument.Parse(t.TargetXml.Replace("<!DOCTYPE target SYSTEM \"gdb-target.dtd\">", ""));
+        int spEl0 = doc.Descendants("reg").Select(r => r.Attribute("name")!.Value).ToList().IndexOf("sp_el0");
+        t.ReadRegister(v, spEl0, value[..8]);
+        Assert.Equal(0x1230UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(value));
+        Assert.True(t.WriteRegister(v, spEl0, [0x40, 0x12, 0, 0, 0, 0, 0, 0]));
+        Assert.Equal(0x1240UL, v.GetRegister(SoftKvm.Arm64.Kvm.Arm64CoreRegister.Sp));
+    }
 }

@@ -110,7 +110,10 @@ public class LocalApicTests
     public void One_shot_timer_fires_once_and_wakes_the_halted_vcpu()
     {
         using var m = new KvmMachine(irqchip: true);
-        GuestTimerProgram(m, 0x30, a => a.mov(__dword_ptr[rbx + 0x380], 2_000_000), 1); // 2 ms
+        // 100 ms: the vCPU must be in HLT when the timer fires for halt_wakeup to count (with 2 ms, a vCPU
+        // thread descheduled between arming the timer and its HLT under a loaded host found the interrupt
+        // already pending and never blocked).
+        GuestTimerProgram(m, 0x30, a => a.mov(__dword_ptr[rbx + 0x380], 100_000_000), 1);
         Assert.Equal(0u, Read(m.Vcpu.Apic!, 0x390));                                   // expired
         Assert.True(m.Stat("halt_wakeup") >= 1);
         Assert.True(m.Stat("halt_exits") >= 1);

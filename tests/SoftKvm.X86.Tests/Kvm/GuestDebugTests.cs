@@ -143,4 +143,60 @@ public class GuestDebugTests
         Assert.Equal(1UL, m.Stat("mmio_exits"));
         Assert.Equal(2UL, m.Stat("insn_emulation"));
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Single_step_with_block_irq_runs_the_next_instruction_and_the_interrupt_comes_after(bool block)
+    {
+        // A self-IPI made pending while IF = 0, then STI and three NOPs stepped one by one. With BLOCKIRQ (what
+        // the gdb stub asks for, QEMU's SSTEP_NOIRQ) each step runs the next NOP and the interrupt waits for the
+        // debugger to let go; without it the step after the STI shadow ends at the handler, before its first
+        // instruction (KVM's step of an event delivery).
+        using var m = new KvmMachine(irqchip: true);
+        Action<Iced.Intel.Assembler> prefix = a =>
+        {
+            a.mov(rsi, 0xFEE00000UL);
+            a.mov(__dword_ptr[rsi + 0xF0], 0x1FF);
+            a.mov(__dword_ptr[rsi + 0x300], 0x40041); // self IPI 0x41
+            a.sti();
+        };
+        ulong sti = CodeBase + (ulong)Length(prefix);
+        m.Load(a =>
+        {
+            prefix(a);
+            a.nop();
+            a.nop();
+            a.nop();
+            a.@out(0x80, al);
+        });
+        var flags = X86GuestDebugFlags.Enable | X86GuestDebugFlags.SingleStep | (block ? X86GuestDebugFlags.BlockInterrupts : 0);
+        m.Vcpu.SetGuestDebug(flags);
+        for (int i = 0; i < 5; i++) // three MOVs, STI, and the NOP in its shadow
+        {
+            Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+            Assert.Equal(ExitReason.Debug, m.Run.ExitReason);
+        }
+
+        Assert.Equal(sti + 1, m.Run.Debug.Pc);
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Debug, m.Run.ExitReason);
+        if (!block)
+        {
+            Assert.NotEqual(sti + 2, m.Run.Debug.Pc); // at the handler
+            Assert.Equal(0u, m.Count(0x41));
+            return;
+        }
+
+        Assert.Equal(sti + 2, m.Run.Debug.Pc);
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(sti + 3, m.Run.Debug.Pc);
+        Assert.Equal(0u, m.Count(0x41));
+
+        m.Vcpu.SetGuestDebug(X86GuestDebugFlags.None);
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Io, m.Run.ExitReason);
+        Assert.Equal(1u, m.Count(0x41));
+        Assert.Equal(sti + 3, m.LastRip(0x41)); // taken at the instruction the steps had reached
+    }
 }

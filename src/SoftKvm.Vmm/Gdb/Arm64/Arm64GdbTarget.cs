@@ -30,9 +30,24 @@ internal sealed class Arm64GdbTarget : IGdbTarget
     // Exception classes of the Debug exit's syndrome (ESR_EL2.EC, bits 31:26).
     private const uint EcBreakpoint = 0x30, EcWatchpoint = 0x34, EcBrk = 0x3C;
 
-    private static ulong Get(Arm64Vcpu v, (int Op0, int Op1, int CRn, int CRm, int Op2) k) => v.GetSystemRegister(k.Op0, k.Op1, k.CRn, k.CRm, k.Op2);
+    // SP_EL0 is KVM's core register regs.sp: an MRS of it is UNDEFINED while SPSel is 0 (at EL0, or EL1t), but the
+    // debugger reads it wherever the vCPU stopped.
+    private static readonly (int, int, int, int, int) SpEl0Key = (3, 0, 4, 1, 0);
 
-    private static void Set(Arm64Vcpu v, (int Op0, int Op1, int CRn, int CRm, int Op2) k, ulong value) => v.SetSystemRegister(k.Op0, k.Op1, k.CRn, k.CRm, k.Op2, value);
+    private static ulong Get(Arm64Vcpu v, (int Op0, int Op1, int CRn, int CRm, int Op2) k) =>
+        k == SpEl0Key ? v.GetRegister(Arm64CoreRegister.Sp) : v.GetSystemRegister(k.Op0, k.Op1, k.CRn, k.CRm, k.Op2);
+
+    private static void Set(Arm64Vcpu v, (int Op0, int Op1, int CRn, int CRm, int Op2) k, ulong value)
+    {
+        if (k == SpEl0Key)
+        {
+            v.SetRegister(Arm64CoreRegister.Sp, value);
+        }
+        else
+        {
+            v.SetSystemRegister(k.Op0, k.Op1, k.CRn, k.CRm, k.Op2, value);
+        }
+    }
 
     private static readonly int[] Sizes = BuildSizes();
 
@@ -188,7 +203,7 @@ internal sealed class Arm64GdbTarget : IGdbTarget
         var flags = Arm64GuestDebugFlags.None;
         if (settings.SingleStep)
         {
-            flags |= Arm64GuestDebugFlags.SingleStep;
+            flags |= Arm64GuestDebugFlags.SingleStep | (settings.BlockInterrupts ? Arm64GuestDebugFlags.BlockInterrupts : 0);
         }
 
         if (settings.SoftwareBreakpoints)

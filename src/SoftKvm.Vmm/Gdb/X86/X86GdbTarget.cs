@@ -190,7 +190,7 @@ internal sealed class X86GdbTarget : IGdbTarget
         var flags = X86GuestDebugFlags.None;
         if (settings.SingleStep)
         {
-            flags |= X86GuestDebugFlags.SingleStep | X86GuestDebugFlags.BlockInterrupts;
+            flags |= X86GuestDebugFlags.SingleStep | (settings.BlockInterrupts ? X86GuestDebugFlags.BlockInterrupts : 0);
         }
 
         if (settings.SoftwareBreakpoints)

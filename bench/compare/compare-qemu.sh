@@ -23,7 +23,9 @@
 #                                                         median over the runs, the ratio of the medians and the
 #                                                         median of the per-run ratios (runs alternate)
 #
-# Both sides are whole processes (start-up included); the "startup" mode gives what to subtract.
+# Both sides are whole processes (start-up included); the "startup" mode gives what to subtract. The modes that
+# compare whole runs print each pair, then the medians of wall and CPU time, their ratio and the median of the
+# per-pair ratios.
 # Needs qemu-system-aarch64 and the .NET SDK; builds softkvm in Release once (SOFTKVM_DLL=path/softkvm.dll
 # runs that build instead, for example the base of an A/B comparison).
 set -euo pipefail
@@ -41,14 +43,19 @@ qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -nographic -m 512)
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-# time_until CMD... : seconds until the command exits, or until it prints $marker when that is set
-# (the guest is then killed); its output goes to $log
+# time_until CMD... : "WALL CPU": seconds until the command exits, or until it prints $marker when that is set
+# (the guest is then killed), and the CPU seconds (user + system) the command's process used until then, read
+# from /proc every 50 ms (so at most 50 ms short for a process that exits by itself); its output goes to $log
 time_until() {
-  local start end pid
+  local start end pid child ticks=0 t
   start=$(now)
   timeout 900 "$@" </dev/null >"$log" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
+    child=${child:-$(pgrep -P "$pid" | head -n 1 || true)}
+    if [ -n "$child" ] && t=$(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null); then
+      ticks=$t
+    fi
     if [ -n "${marker:-}" ] && grep -q "$marker" "$log"; then
       break
     fi
@@ -58,7 +65,7 @@ time_until() {
   kill "$pid" 2>/dev/null || true
   pkill -P "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  echo "$end - $start" | bc -l
+  echo "$(echo "$end - $start" | bc -l) $(echo "$ticks / $(getconf CLK_TCK)" | bc -l)"
 }
 
 compare() { # name runs softkvm-args -- qemu-args
@@ -68,18 +75,24 @@ compare() { # name runs softkvm-args -- qemu-args
     if [ "$a" = "--" ]; then side=q; continue; fi
     if [ $side = sk ]; then sk+=("$a"); else q+=("$a"); fi
   done
-  local sk_times=() q_times=()
+  local pairs a b
+  pairs=$(mktemp)
   log=$(mktemp)
   for ((i = 0; i < runs; i++)); do
-    sk_times+=("$(time_until "${softkvm[@]}" "${sk[@]}")")
-    q_times+=("$(time_until "${qemu[@]}" "${q[@]}")")
+    a=$(time_until "${softkvm[@]}" "${sk[@]}")
+    b=$(time_until "${qemu[@]}" "${q[@]}")
+    echo "$a $b" >>"$pairs" # softkvm wall, cpu, qemu wall, cpu
+    printf '  pair %d: softkvm %.2f s wall %.2f s CPU, qemu %.2f s wall %.2f s CPU\n' $((i + 1)) $a $b
   done
-  local skm qm
-  skm=$(printf '%s\n' "${sk_times[@]}" | median)
-  qm=$(printf '%s\n' "${q_times[@]}" | median)
-  printf '%-28s softkvm %8.3f s   qemu %8.3f s   qemu/softkvm %.2f   (median of %d, alternating)\n' \
-    "$name" "$skm" "$qm" "$(echo "$qm / $skm" | bc -l)" "$runs"
-  rm -f "$log"
+  local skm qm skc qc wr cr
+  skm=$(awk '{print $1}' "$pairs" | median); skc=$(awk '{print $2}' "$pairs" | median)
+  qm=$(awk '{print $3}' "$pairs" | median); qc=$(awk '{print $4}' "$pairs" | median)
+  wr=$(awk '$3 > 0 {print $1 / $3}' "$pairs" | median); cr=$(awk '$4 > 0 {print $2 / $4}' "$pairs" | median)
+  printf '%-28s wall: softkvm %8.3f s   qemu %8.3f s   softkvm/qemu %.2f (median of the pairs %.2f)\n' \
+    "$name" "$skm" "$qm" "$(echo "$skm / $qm" | bc -l)" "$wr"
+  printf '%-28s CPU:  softkvm %8.3f s   qemu %8.3f s   softkvm/qemu %.2f (median of the pairs %.2f)   (medians of %d, alternating)\n' \
+    "" "$skc" "$qc" "$(echo "$skc / $qc" | bc -l)" "$cr" "$runs"
+  rm -f "$log" "$pairs"
 }
 
 # mips NAME RUNS BENCH_ELF BASE_ELF : guest MIPS of both sides. The instruction count of BENCH_ELF comes
@@ -96,10 +109,10 @@ mips() {
   local sk_b=() sk_0=() q_b=() q_0=()
   log=$(mktemp)
   for ((i = 0; i < runs; i++)); do
-    sk_b+=("$(time_until "${softkvm[@]}" --kernel "$bench")")
-    q_b+=("$(time_until "${qemu[@]}" -kernel "$bench")")
-    sk_0+=("$(time_until "${softkvm[@]}" --kernel "$base")")
-    q_0+=("$(time_until "${qemu[@]}" -kernel "$base")")
+    sk_b+=("$(time_until "${softkvm[@]}" --kernel "$bench" | cut -d' ' -f1)")
+    q_b+=("$(time_until "${qemu[@]}" -kernel "$bench" | cut -d' ' -f1)")
+    sk_0+=("$(time_until "${softkvm[@]}" --kernel "$base" | cut -d' ' -f1)")
+    q_0+=("$(time_until "${qemu[@]}" -kernel "$base" | cut -d' ' -f1)")
   done
   rm -f "$log"
   local skb sk0 qb q0 n
@@ -218,7 +231,7 @@ case "$mode" in
     if [ "$arch" = x86 ] || [ "$arch" = all ]; then
       qemu=(qemu-system-x86_64 -display none -monitor none -serial stdio -m 128 -smp 2
             -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev)
-      softkvm+=(--arch x86_64 --memory 128M --smp 2)
+      softkvm+=(--arch x86_64 --memory 128M --smp 2 --x86-virtio mmio) # its VMM MMIO device: the virtio-mmio window
       exit_rows "x86 exits (guests/x86/kvm/exits.elf, 2 vCPUs)" "$runs" --kernel "$root/guests/x86/kvm/exits.elf" \
         -- -kernel "$root/guests/x86/kvm/exits.elf"
     fi ;;

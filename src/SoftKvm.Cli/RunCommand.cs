@@ -188,14 +188,21 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             throw new ConfigurationException("--x86-force-emulation-prefix is an x86_64 option (use it with --arch x86_64)");
         }
 
-        bool x86VirtioPci = parse.GetValue(o.X86VirtioPci);
-        if (x86VirtioPci && arch != "x86_64")
+        string? virtio = parse.GetValue(o.X86Virtio);
+        if (virtio is not null && arch != "x86_64")
         {
-            throw new ConfigurationException("--x86-virtio-pci is an x86_64 option (use it with --arch x86_64, or --virtio-pci on arm64)");
+            throw new ConfigurationException("--x86-virtio is an x86_64 option (use it with --arch x86_64, or --virtio-pci on arm64)");
         }
 
-        bool virtioPci = x86VirtioPci || parse.GetValue(o.VirtioPci);
         var (semihosting, semihostingRoot) = SemihostingOf(parse, o, arch);
+        bool virtioPciOption = parse.GetValue(o.VirtioPci);
+        bool pcVirtioPci = virtio?.Trim().ToLowerInvariant() switch
+        {
+            null or "pci" => true,
+            "mmio" when !virtioPciOption => false,
+            "mmio" => throw new ConfigurationException("--virtio-pci and --x86-virtio mmio contradict each other"),
+            var other => throw new ConfigurationException($"unknown --x86-virtio '{other}' (expected pci or mmio)"),
+        };
 
         // Files first, so that a missing file is reported whichever machine is asked for.
         InputFiles.Check(kernel, "kernel");
@@ -230,8 +237,8 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
             MachineOptions =
             [
-                new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPci, Semihosting = semihosting, SemihostingRoot = semihostingRoot },
-                new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = virtioPci },
+                new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPciOption, Semihosting = semihosting, SemihostingRoot = semihostingRoot },
+                new PcOptions { WithholdInstructionLength = withhold, ForceEmulationPrefix = forceEmulation, VirtioPci = pcVirtioPci },
             ],
         };
     }

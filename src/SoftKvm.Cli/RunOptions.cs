@@ -60,16 +60,17 @@ internal sealed class RunOptions
             + "hypervisor's instruction emulator run it (for guest programs that test the emulator)",
     };
 
-    public Option<bool> X86VirtioPci { get; } = new("--x86-virtio-pci")
+    public Option<string?> X86Virtio { get; } = new("--x86-virtio")
     {
-        Description = "x86_64: put the virtio devices (disks, console) on PCI bus 0 as virtio-pci functions instead of "
-            + "virtio-mmio windows announced on the kernel command line",
+        Description = "x86_64: how the virtio devices (disks, console) are attached: pci (the default, as QEMU's pc: "
+            + "virtio-pci functions on PCI bus 0) or mmio (virtio-mmio windows announced on the kernel command line)",
+        HelpName = "pci|mmio",
     };
 
     public Option<bool> VirtioPci { get; } = new("--virtio-pci")
     {
         Description = "put the virtio devices (disks, then the --console virtio) on the PCI bus as modern virtio-pci functions "
-            + "with MSI-X (arm64 virt: PCIe slots 00.2 on, as QEMU's -device virtio-blk-pci; x86_64: as --x86-virtio-pci) "
+            + "with MSI-X (arm64 virt: PCIe slots 00.2 on, as QEMU's -device virtio-blk-pci; x86_64: the default, see --x86-virtio) "
             + "instead of virtio-mmio transports",
     };
 
@@ -114,7 +115,7 @@ internal sealed class RunOptions
     };
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86VirtioPci, VirtioPci, Snapshot, SnapshotOnOutput];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86Virtio, VirtioPci, Snapshot, SnapshotOnOutput];
 
     /// <summary>The options <c>softkvm restore</c> shares with <c>run</c> (the machine itself comes from the snapshot).</summary>
     public IEnumerable<Option> RestoreShared =>

@@ -670,7 +670,11 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// <summary>
     /// The decoded-instruction cache: direct-mapped on the linear RIP; an entry is reused only when
     /// the RIP, the mode, the host address of the code (so paging changes are seen) and the code bytes
-    /// themselves (so self-modifying code is seen, without write tracking) are all unchanged.
+    /// themselves (so self-modifying code is seen, without write tracking) are all unchanged. A miss
+    /// decodes the 16 bytes it compared, not guest memory again: another vCPU may store into the code
+    /// in between (Linux's text_poke_bp writes an INT3 over the first byte while others run it), and an
+    /// entry that paired the old bytes with the new instruction would run that instruction whenever the
+    /// old bytes came back (a phantom INT3 after a jump label is switched back, for example).
     /// </summary>
     private bool FetchCached(byte* p, ulong linear, ref bool fetchFailed)
     {
@@ -685,7 +689,10 @@ public sealed unsafe partial class X86Cpu : IDisposable
             return CheckDecoded(ref fetchFailed);
         }
 
-        _reader.Reset(p, 15);
+        CodeSnapshotTaken?.Invoke();
+        Unsafe.WriteUnaligned(_fetchBuffer, b0);
+        Unsafe.WriteUnaligned(_fetchBuffer + 8, b1);
+        _reader.Reset(_fetchBuffer, 15);
         var d = CurrentDecoder();
         d.IP = rip;
         d.Decode(out _insn);
@@ -704,6 +711,9 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
         return CheckDecoded(ref fetchFailed);
     }
+
+    /// <summary>Tests: called on a decoded-instruction cache miss between the read of the code bytes and their decoding (where another vCPU's store can land).</summary>
+    internal Action? CodeSnapshotTaken { get; set; }
 
     private bool CheckDecoded(ref bool fetchFailed)
     {

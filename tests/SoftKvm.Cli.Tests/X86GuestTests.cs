@@ -39,24 +39,38 @@ public sealed class X86GuestTests
 
     // virtiopci drives the console as a modern virtio-pci function (capabilities, common configuration,
     // queue 1, notify, ISR); QEMU runs it with virtio-serial-pci,disable-legacy=on (guests/x86/Makefile).
-    // --virtio-pci, the arm64 machine's switch, means the same on the PC.
+    // The PC's default; --x86-virtio pci and --virtio-pci (the arm64 machine's switch) say the same.
     [Theory]
-    [InlineData("--x86-virtio-pci")]
+    [InlineData("")]
+    [InlineData("--x86-virtio pci")]
     [InlineData("--virtio-pci")]
     public void VirtioPciConsoleWorksAsUnderQemu(string option)
     {
-        var (code, serial, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--memory", "64M", option);
+        string[] args = ["run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--memory", "64M"];
+        var (code, serial, _, error) = Softkvm(option.Length == 0 ? args : [.. args, .. option.Split(' ')]);
         Assert.Equal(File.ReadAllText(Path.Combine(Guests(), "virtiopci.expected")), serial);
         Assert.Equal(1, code);
         Assert.DoesNotContain("Unhandled", error);
     }
 
     [Fact]
-    public void VirtioPciIsAnX86Option()
+    public void X86VirtioIsAnX86OptionTakingPciOrMmio()
     {
-        var (code, _, _, error) = Softkvm("run", "--arch", "arm64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--x86-virtio-pci");
+        var (code, _, _, error) = Softkvm("run", "--arch", "arm64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--x86-virtio", "pci");
         Assert.Equal(2, code);
-        Assert.Contains("--x86-virtio-pci", error);
+        Assert.Contains("--x86-virtio is an x86_64 option", error);
+        (code, _, _, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--x86-virtio", "isa");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown --x86-virtio 'isa' (expected pci or mmio)", error);
+    }
+
+    // With --x86-virtio mmio the virtio-console is a virtio-mmio window: virtiopci finds no virtio-pci function.
+    [Fact]
+    public void X86VirtioMmioTakesTheDevicesOffThePciBus()
+    {
+        var (code, serial, _, _) = Softkvm("run", "--arch", "x86_64", "--kernel", Path.Combine(Guests(), "virtiopci.elf"), "--memory", "64M", "--x86-virtio", "mmio");
+        Assert.Contains("virtio-pci console 1af4:1043 on bus 0: FAIL", serial);
+        Assert.Equal(3, code); // isa-debug-exit with the guest's failure: (1 << 1) | 1
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public sealed class X86KvmGuestTests : IDisposable
     [InlineData(true)]
     public void SingleStepShadowsMovsAndSyscallScenariosPass(bool withholdLength)
     {
-        string[] args = ["run", "--arch", "x86_64", "--kernel", Guest("pcstep"), "--disk", _disk, "--memory", "64M", "--stats"];
+        string[] args = ["run", "--arch", "x86_64", "--kernel", Guest("pcstep"), "--disk", _disk, "--memory", "64M", "--stats", "--x86-virtio", "mmio"];
         var (code, serial, output, error) = Softkvm(withholdLength ? [.. args, "--x86-withhold-insn-length"] : args);
         AssertAllPassed(code, serial, error);
         foreach (string line in new[]
@@ -168,7 +168,7 @@ public sealed class X86KvmGuestTests : IDisposable
     [Fact]
     public void EmulationFailureEndsTheRunAndAddsNothingToMmioExits()
     {
-        var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("emufail"), "--memory", "16M", "--stats");
+        var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("emufail"), "--memory", "16M", "--stats", "--x86-virtio", "mmio");
         Assert.Contains("PASS MMIO and local APIC reads\ncalling into MMIO\n", serial);
         Assert.Equal(3, code);
         Assert.Contains("KVM_EXIT_INTERNAL_ERROR (emulation failure)", error);

@@ -33,6 +33,45 @@ public class DecodeTests
         Assert.Equal(0x1122334455667788UL, m.R.Gpr[Gpr.Rax]);
     }
 
+    /// <summary>
+    /// Another vCPU stores an INT3 over a JMP (Linux's text_poke_bp) between this CPU's read of the code bytes
+    /// and their decoding: the CPU runs the instruction it read, and its decoded-instruction cache never pairs
+    /// the old bytes with the new instruction (which would run a phantom INT3 once the JMP is back).
+    /// </summary>
+    [Fact]
+    public void A_store_into_the_code_during_a_fetch_does_not_poison_the_decoded_instruction_cache()
+    {
+        using var m = new TestMachine();
+        m.Setup64();
+        m.Cpu.Translation = false;
+        const ulong code = TestMachine.Code;
+        m.Memory.Write<byte>(code, 0xE9); // jmp rel32 +0 (to the HLT after it)
+        m.Memory.Write<uint>(code + 1, 0);
+        m.Memory.Write<byte>(code + 5, 0xF4);
+        m.Cpu.Controls.ExceptionBitmap = 1u << ExceptionVector.BP;
+        bool stored = false;
+        m.Cpu.CodeSnapshotTaken = () =>
+        {
+            if (!stored)
+            {
+                stored = true;
+                m.Memory.Write<byte>(code, 0xCC);
+            }
+        };
+
+        m.R.Rip = code;
+        Assert.Equal(X86ExitReason.Hlt, m.Run()); // the JMP it read, then the HLT
+        Assert.True(stored);
+
+        m.R.Rip = code;
+        Assert.Equal(X86ExitReason.ExceptionOrNmi, m.Run()); // the INT3 now in memory
+        Assert.Equal(ExceptionVector.BP, m.Cpu.Exit.Vector);
+
+        m.Memory.Write<byte>(code, 0xE9); // the patch is undone: the JMP again, no INT3
+        m.R.Rip = code;
+        Assert.Equal(X86ExitReason.Hlt, m.Run());
+    }
+
     [Fact]
     public void Short_instruction_at_page_end_does_not_touch_the_next_page()
     {

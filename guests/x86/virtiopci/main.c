@@ -4,7 +4,7 @@
  * common, notify, ISR and device structures, negotiate VIRTIO_F_VERSION_1 only, set up the transmit queue
  * (queue 1 of port 0 without MULTIPORT), send a line, poll the used ring, and read the ISR (INTx mode).
  * Under QEMU: -device virtio-serial-pci,disable-legacy=on -device virtconsole,chardev=c0 with the UART
- * and the console on one stdio chardev; under SoftKvm: --x86-virtio-pci.
+ * and the console on one stdio chardev; under SoftKvm: the default (--x86-virtio pci).
  */
 #include "../common/io.h"
 

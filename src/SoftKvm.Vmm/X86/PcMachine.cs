@@ -22,8 +22,9 @@ namespace SoftKvm.Vmm.X86;
 /// devices on the PIO bus: 16550A at 0x3F8 (IRQ 4), CMOS RTC at 0x70, isa-debug-exit
 /// at 0xF4 (raises <see cref="DeviceExit"/>), and what <see cref="PcPlatform"/> adds (PCI bus 0, fw_cfg,
 /// the ACPI PM registers and reset register, pc-testdev); every device line goes through
-/// <see cref="PcIrqLines"/>, so devices can share one; on the MMIO bus, virtio-mmio transports as microvm places
-/// them (<see cref="PcMemoryMap.VirtioMmioAddress"/>): the disks (virtio-blk), then a virtio-console. A
+/// <see cref="PcIrqLines"/>, so devices can share one. The disks (virtio-blk), then a virtio-console, are
+/// virtio-pci functions on bus 0 (<see cref="PcOptions.VirtioPci"/>, the default) or, with virtio-mmio,
+/// transports on the MMIO bus as microvm places them (<see cref="PcMemoryMap.VirtioMmioAddress"/>); there a
 /// device with a single virtqueue (virtio-blk) gets its QueueNotify register as a fast-MMIO doorbell: a
 /// zero-length ioeventfd (KVM_IOEVENTFD with len 0) whose signal serves the queue on the notifying vCPU's
 /// thread, so a notify never leaves the hypervisor layer.
@@ -237,7 +238,7 @@ internal sealed partial class PcMachine : IMachine
         foreach (var x in _vcpus)
         {
             var apic = x.Apic!;
-            sb.AppendLine($"  vCPU {x.Id}: mp_state {x.MpState}, APIC id {apic.Id}, {(apic.HardwareEnabled ? "enabled" : "disabled")}{(apic.X2Apic ? " x2APIC" : string.Empty)}, software {(apic.SoftwareEnabled ? "enabled" : "disabled")}, TPR 0x{apic.Tpr:x2}, PPR 0x{apic.Ppr:x2}");
+            sb.AppendLine($"  vCPU {x.Id}: mp_state {x.MpState}, RIP 0x{x.LinearRip:x}, RFLAGS 0x{x.GetRegister(X86Register.Rflags):x}, APIC id {apic.Id}, {(apic.HardwareEnabled ? "enabled" : "disabled")}{(apic.X2Apic ? " x2APIC" : string.Empty)}, software {(apic.SoftwareEnabled ? "enabled" : "disabled")}, TPR 0x{apic.Tpr:x2}, PPR 0x{apic.Ppr:x2}, IRR [{Vectors(apic.IsRequested)}], ISR [{Vectors(apic.IsInService)}]");
         }
 
         for (int pin = 0; pin < IoApic.Pins; pin++)
@@ -251,6 +252,10 @@ internal sealed partial class PcMachine : IMachine
 
         return sb.ToString();
     }
+
+    // The vectors 16-255 for which has holds, in hex, space-separated.
+    private static string Vectors(Func<int, bool> has) =>
+        string.Join(' ', Enumerable.Range(16, 240).Where(has).Select(v => $"0x{v:x2}"));
 
     public void Dispose()
     {

@@ -12,9 +12,10 @@ namespace SoftKvm.Vmm.X86;
 /// command line, initrd below initrd_addr_max, the 64-bit or 32-bit entry), anything else as a Multiboot v1
 /// kernel (<see cref="PcMultibootLoader"/>: its Multiboot header or ELF32 program headers, the initrd as a
 /// module, the information structure); an MP table, vCPU 0 in the loader's entry state and the others
-/// waiting for INIT/SIPI, and virtio-mmio devices as QEMU's <c>microvm</c> places them: the disks, then a
-/// virtio-console, in windows at 0xFEB0_0000 + n * 0x200 on IRQ 5 + n, each announced on the kernel command
-/// line (<c>virtio_mmio.device=512@0xfeb00000:5</c>). <c>--gic</c> is an arm64 option and is ignored here.
+/// waiting for INIT/SIPI, and the virtio devices (the disks, then a virtio-console): virtio-pci functions on
+/// bus 0 by default, or (<see cref="PcOptions.VirtioPci"/> false) virtio-mmio windows as QEMU's <c>microvm</c>
+/// places them, at 0xFEB0_0000 + n * 0x200 on IRQ 5 + n, each announced on the kernel command line
+/// (<c>virtio_mmio.device=512@0xfeb00000:5</c>). <c>--gic</c> is an arm64 option and is ignored here.
 /// </summary>
 public sealed class PcMachineBuilder : IMachineBuilder
 {
@@ -40,7 +41,16 @@ public sealed class PcMachineBuilder : IMachineBuilder
                 $"--memory {SizeText.Of(config.MemorySize)} is out of range: the x86 PC takes 2 MiB to 256 GiB in whole 4 KiB pages");
         }
 
-        if (config.Disks.Count > PcMemoryMap.VirtioMmioCount - 1)
+        if (config.OptionsOf<PcOptions>().VirtioPci)
+        {
+            int slots = 32 - PcPlatform.FirstFreeSlot;
+            if (config.Disks.Count > slots - 1)
+            {
+                throw new ConfigurationException(
+                    $"{config.Disks.Count} disks are too many: PCI bus 0 has {slots} free devices for virtio-pci functions and one holds the virtio-console, so at most {slots - 1} disks");
+            }
+        }
+        else if (config.Disks.Count > PcMemoryMap.VirtioMmioCount - 1)
         {
             throw new ConfigurationException(
                 $"{config.Disks.Count} disks are too many: the x86 PC has {PcMemoryMap.VirtioMmioCount} virtio-mmio windows and one holds the virtio-console, so at most {PcMemoryMap.VirtioMmioCount - 1} disks");

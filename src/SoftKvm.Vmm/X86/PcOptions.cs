@@ -20,8 +20,10 @@ public sealed record PcOptions : IMachineOptions
     public bool ForceEmulationPrefix { get; init; }
 
     /// <summary>
-    /// The virtio devices (the disks, then the console) are virtio-pci functions on bus 0 from device 3
-    /// instead of virtio-mmio windows announced on the command line (<c>--x86-virtio-pci</c>).
+    /// The virtio devices (the disks, then the console) are virtio-pci functions on bus 0 from device 3, as
+    /// on QEMU's <c>pc</c> (the default, <c>--x86-virtio pci</c>); false puts them in virtio-mmio windows
+    /// announced on the command line instead (<c>--x86-virtio mmio</c>), which kernels built with
+    /// VIRTIO_MMIO_CMDLINE_DEVICES and the guest programs of guests/x86/kvm find.
     /// </summary>
-    public bool VirtioPci { get; init; }
+    public bool VirtioPci { get; init; } = true;
 }

@@ -42,7 +42,7 @@ internal sealed class PcPlatform : IDisposable
     private readonly PciTestDevice _pciTest = new();
 
     /// <summary>
-    /// Creates the devices; <paramref name="functions"/> (virtio-pci transports with <c>--x86-virtio-pci</c>)
+    /// Creates the devices; <paramref name="functions"/> (the virtio-pci transports, <see cref="PcOptions.VirtioPci"/>)
     /// go on bus 0 from <see cref="FirstFreeSlot"/> on, before the firmware assigns the BARs.
     /// </summary>
     public PcPlatform(MachineConfig config, X86Vm vm, X86Irqchip irqchip, PcIrqLines lines, IoBus mmio, IoBus pio, MachineIo io, Action<int, string> stop, IReadOnlyList<PciDevice> functions)

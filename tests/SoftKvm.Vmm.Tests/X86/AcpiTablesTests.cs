@@ -162,8 +162,62 @@ public class AcpiTablesTests
         var d = Table(dsdt);
         Assert.Equal("DSDT", Encoding.ASCII.GetString(d[..4]));
         Assert.True(AcpiTable.SumsToZero(d));
-        Assert.Equal(Dsdt.SoftOff.ToArray(), d[AcpiTable.HeaderSize..].ToArray());
+        Assert.Equal([.. Dsdt.SoftOff, .. Dsdt.PciRootBridge()], d[AcpiTable.HeaderSize..].ToArray());
     }
+
+    /// <summary>
+    /// \_SB.PCI0 as `iasl -d` shows it (checked by hand): _HID PNP0A03, _CRS with the bus numbers, the
+    /// configuration ports, the I/O ranges around them, the VGA window and the window BARs are assigned from,
+    /// and a _PRT that routes each device's INTA-INTD as the PCI host wires them.
+    /// </summary>
+    [Fact]
+    public void DsdtDescribesThePciHostBridgeSoThatAnAcpiKernelFindsBus0()
+    {
+        byte[] aml = Dsdt.PciRootBridge();
+        Assert.Equal([0x10], aml[..1]); // ScopeOp
+        Assert.True(Find(aml, [0x5B, 0x82]) > 0); // DeviceOp
+        Assert.True(Find(aml, [0x08, .. "_HID"u8, 0x0C, 0x41, 0xD0, 0x0A, 0x03]) > 0); // EisaId ("PNP0A03")
+
+        // _CRS: Buffer (PkgLength, BufferSize) { descriptors, end tag }.
+        int crs = Find(aml, [0x08, .. "_CRS"u8, 0x11]) + 6;
+        int lead = aml[crs];
+        int at = crs + 1 + (lead >> 6);
+        at += aml[at] == 0x0A ? 2 : aml[at] == 0x0B ? 3 : 1; // the buffer size
+        var ranges = new List<(int Type, ulong Min, ulong Max)>();
+        while (aml[at] != 0x79)
+        {
+            int tag = aml[at];
+            if (tag == 0x47)
+            {
+                ranges.Add((0x47, BinaryPrimitives.ReadUInt16LittleEndian(aml.AsSpan(at + 2)), BinaryPrimitives.ReadUInt16LittleEndian(aml.AsSpan(at + 4))));
+                at += 8;
+                continue;
+            }
+
+            int length = BinaryPrimitives.ReadUInt16LittleEndian(aml.AsSpan(at + 1));
+            var body = aml.AsSpan(at + 3, length);
+            ranges.Add(tag == 0x88
+                ? (body[0], BinaryPrimitives.ReadUInt16LittleEndian(body[5..]), BinaryPrimitives.ReadUInt16LittleEndian(body[7..]))
+                : (body[0], BinaryPrimitives.ReadUInt32LittleEndian(body[7..]), BinaryPrimitives.ReadUInt32LittleEndian(body[11..])));
+            at += 3 + length;
+        }
+
+        Assert.Equal(
+            [(2, 0UL, 0xFFUL), (0x47, 0xCF8UL, 0xCF8UL), (1, 0UL, 0xCF7UL), (1, 0xD00UL, 0xFFFFUL), (0, 0xA0000UL, 0xBFFFFUL),
+             (0, PcPlatform.PciMemoryWindow.Start, PcPlatform.PciMemoryWindow.Last)],
+            ranges);
+        Assert.InRange(PcPlatform.PciIoWindow.Last, 0xD00UL, 0xFFFFUL);
+        Assert.InRange(PcPlatform.PciIoWindow.Start, 0xD00UL, 0xFFFFUL);
+
+        // _PRT: Package (0x80) of Package (4) { address, pin, Zero, GSI }; device 3's pin A on PIRQ D (11).
+        int prt = Find(aml, [0x08, .. "_PRT"u8, 0x12]) + 6;
+        Assert.Equal(0x80, aml[prt + 1 + (aml[prt] >> 6)]);
+        byte[] device3PinA = [0x12, 0x0B, 0x04, 0x0C, 0xFF, 0xFF, 0x03, 0x00, 0x00, 0x00, 0x0A, (byte)PcPciHost.Irq(3, 1)];
+        Assert.True(Find(aml, device3PinA) > 0);
+        Assert.Equal(11, PcPciHost.Irq(3, 1));
+    }
+
+    private static int Find(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle);
 
     [Fact]
     public void MisalignedAddressIsRefused() =>

@@ -159,7 +159,8 @@ public abstract class Vcpu : IDisposable
 
     /// <summary>
     /// The host time this vCPU's thread spent handling exits counted by statistic <paramref name="stat"/>
-    /// since <see cref="TimeExits"/> (zero when exits are not timed); over the statistic's count, the
+    /// since <see cref="TimeExits"/> (zero when exits are not timed, or for an index outside the schema, such as
+    /// <see cref="StatsSchema.IndexOf"/>'s -1); over the statistic's count, the
     /// average host-side cost of one such exit (the clock reads included). Read it when the vCPU has stopped
     /// or accept a figure that lags by the exit in progress.
     /// </summary>

@@ -189,15 +189,7 @@ public sealed class GuestProfiler : IDisposable
         var total = TimeSpan.Zero;
         foreach (var vcpu in _vcpus)
         {
-            var descriptors = vcpu.Stats.Schema.Descriptors;
-            for (int i = 0; i < descriptors.Count; i++)
-            {
-                if (descriptors[i].Name == name)
-                {
-                    total += vcpu.ExitHandlingTime(i);
-                    break;
-                }
-            }
+            total += vcpu.ExitHandlingTime(vcpu.Stats.Schema.IndexOf(name)); // -1 (no such statistic) gives zero
         }
 
         return total;

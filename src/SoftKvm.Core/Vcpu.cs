@@ -143,14 +143,6 @@ public abstract class Vcpu : IDisposable
     public virtual ulong SampleProgramCounter() => 0;
 
     /// <summary>
-    /// The statistic (an index of <see cref="Stats"/>: the exit reason's counter, such as
-    /// <c>hvc_exit_stat</c>) of the exit this vCPU's thread is handling, or -1 while it runs guest code
-    /// or has not said; read from any thread (a racy read). An architecture marks its exits with
-    /// <see cref="BeginExit"/> and <see cref="EndExit"/>.
-    /// </summary>
-    public int SampleExitInProgress() => Volatile.Read(ref _exitInProgress);
-
-    /// <summary>
     /// Starts timing every exit the architecture marks (<see cref="BeginExit"/> to <see cref="EndExit"/>) on
     /// this vCPU's thread, per reason, for <see cref="ExitHandlingTime"/>: two reads of the host's clock per
     /// exit while on, nothing but a test of one field while off. Call it before the vCPU first runs.
@@ -172,7 +164,7 @@ public abstract class Vcpu : IDisposable
             : TimeSpan.FromSeconds(Volatile.Read(ref ticks[stat]) / (double)Stopwatch.Frequency);
     }
 
-    /// <summary>Marks the start of handling an exit counted by statistic <paramref name="stat"/> (see <see cref="SampleExitInProgress"/>).</summary>
+    /// <summary>Marks the start of handling an exit counted by statistic <paramref name="stat"/> (timed per reason for <see cref="ExitHandlingTime"/>).</summary>
     protected void BeginExit(int stat)
     {
         _exitInProgress = stat;
@@ -182,7 +174,7 @@ public abstract class Vcpu : IDisposable
         }
     }
 
-    /// <summary>Marks the return to guest code (see <see cref="SampleExitInProgress"/>); a no-op when no exit is marked.</summary>
+    /// <summary>Marks the return to guest code (see <see cref="BeginExit"/>); a no-op when no exit is marked.</summary>
     protected void EndExit()
     {
         int stat = _exitInProgress;

@@ -46,6 +46,7 @@ public sealed unsafe partial class Arm64Cpu
     private bool Translate(ulong va, AccessKind kind, int el, out ulong pa, out uint fsc, bool pan = false)
     {
         pa = 0;
+        _walkTagged = false;
         if ((State.SctlrEl1 & SctlrM) == 0)
         {
             if ((va >> PaBits) != 0)
@@ -152,6 +153,7 @@ public sealed unsafe partial class Arm64Cpu
             fsc = 0;
             _walkGlobal = ((desc >> 11) & 1) == 0;
             _walkShift = shift;
+            _walkTagged = IsTaggedAttribute(desc);
             return true;
         }
     }

@@ -99,4 +99,14 @@ public enum CpuFeatures : ulong
     /// and no Spectre-v2 workaround). True of SoftKvm's CPU whatever the model; only max says so.
     /// </summary>
     NoSpeculation = 1UL << 27,
+
+    /// <summary>
+    /// FEAT_MTE and FEAT_MTE2: allocation tags, IRG/GMI/ADDG/SUBG/SUBP(S), the tag loads and stores, tag
+    /// checks with synchronous and asynchronous faults (ID_AA64PFR1_EL1.MTE = 2). Bit 40: far from the bits
+    /// other extensions take next.
+    /// </summary>
+    Mte = 1UL << 40,
+
+    /// <summary>FEAT_MTE3: the asymmetric tag-check mode, TCF = 3 (ID_AA64PFR1_EL1.MTE = 3).</summary>
+    Mte3 = 1UL << 41,
 }

@@ -32,6 +32,12 @@ public sealed class CpuShared
         CounterOrigin = Stopwatch.GetTimestamp() - (long)(ulong)UInt128.Min(ticks, (ulong)(long.MaxValue / 4));
     }
 
+    /// <summary>The allocation tags of the VM's memory (FEAT_MTE2), allocated on the first tag store.</summary>
+    internal Mte.MemoryTagStore Tags { get; } = new();
+
+    /// <summary>Whether a PE ever stored an allocation tag (FEAT_MTE2): a snapshot does not hold tags, so it refuses such a VM.</summary>
+    public bool MemoryTagsInUse => Tags.InUse;
+
     /// <summary>Serialises STXP of two doublewords (no 128-bit compare-and-swap on the host).</summary>
     public object PairLock { get; } = new();
 

@@ -75,9 +75,15 @@ internal static class GuestRunner
         return entry;
     }
 
-    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false)
+    /// <summary>
+    /// Runs <paramref name="elfName"/> (relative to guests/arm64) on <paramref name="vcpus"/> vCPUs of
+    /// <paramref name="model"/> (default cortex-a57), in the engine <paramref name="translate"/> picks (native
+    /// blocks or the interpreter alone; the process default when null).
+    /// </summary>
+    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false,
+        SoftKvm.Arm64.Cpu.CpuModel? model = null, bool? translate = null)
     {
-        using var vm = new Arm64Vm();
+        using var vm = new Arm64Vm { CpuModel = model ?? SoftKvm.Arm64.Cpu.CpuModel.CortexA57 };
         vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), RamSize);
         SoftKvm.Arm64.Vgic.Vgic? gic = null;
         if (gicV3)
@@ -94,6 +100,11 @@ internal static class GuestRunner
         {
             var v = vm.CreateVcpu(i);
             v.Init(new Arm64VcpuInit { PowerOff = i != 0 });
+            if (translate is bool t)
+            {
+                ((Arm64Vcpu)v).Cpu.TranslationEnabled = t;
+            }
+
             if (i == 0)
             {
                 v.SetRegister(Arm64CoreRegister.Pc, entry);

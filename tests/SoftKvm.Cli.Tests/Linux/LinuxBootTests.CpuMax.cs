@@ -21,7 +21,7 @@ public sealed partial class LinuxBootTests
     private static readonly string[] MaxHwcaps =
     [
         "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop", "sha3", "sm3",
-        "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint",
+        "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint", "mte", "mte3",
     ];
 
     [SkippableFact]
@@ -58,6 +58,8 @@ public sealed partial class LinuxBootTests
         Assert.Contains("CPU features: detected: LSE atomic instructions", log);
         Assert.Contains("CPU features: detected: Privileged Access Never", log);
         Assert.Contains("CPU features: detected: RCpc load-acquire (LDAPR)", log);
+        Assert.Contains("CPU features: detected: Memory Tagging Extension", log);
+        Assert.Contains("CPU features: detected: Asymmetric MTE Tag Check Fault", log);
         var selftests = log.Split('\n').Where(l => l.StartsWith("SELFTEST ", StringComparison.Ordinal))
             .Select(l => l.Split(' ')).Where(f => f.Length == 3).ToDictionary(f => f[1], f => f[2]);
         Assert.All(CeDrivers, driver => Assert.Equal("passed", selftests.GetValueOrDefault(driver, "missing (" + driver + ")")));

@@ -455,11 +455,12 @@ public sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// Maps the page of <paramref name="va"/> (host <paramref name="host"/> for IPA <paramref name="pa"/>) in <paramref name="tlb"/>;
-    /// not a Tagged page (the last walk's) while tag checks are configured: its accesses are checked on the slow path (Arm64Cpu.Mte.cs).
+    /// not a Tagged page (the last walk's) while tag checks are configured for the access's EL: its accesses are checked on the
+    /// slow path (Arm64Cpu.Mte.cs).
     /// </summary>
     private void FillTlb(TlbEntry[] tlb, byte[] info, ulong va, byte* host, ulong pa, ulong tagEl)
     {
-        if (_walkTagged && _tagChecksConfigured)
+        if (_walkTagged && _tagChecksConfigured && TagChecksAt(tagEl == _tagUnprivileged ? 0 : State.El))
         {
             return;
         }

@@ -9,11 +9,12 @@ namespace SoftKvm.Arm64.Cpu;
 /// ITFSB), the random tag generation of IRG, and the tag check of every checked load and store.
 /// <para>
 /// Memory is Tagged when its stage-1 attribute (MAIR_EL1) is Tagged Normal (0xF0); every RAM slot is
-/// tag-capable. Tag checks cost nothing while they cannot happen: only with SCTLR_EL1.TCF or TCF0 non-zero
-/// (<see cref="_tagChecksConfigured"/>, which changes only with an SCTLR_EL1 write, and every SCTLR_EL1
-/// write flushes the TLB) does the walk of a Tagged page keep it out of the read and write TLBs
-/// (<see cref="FillTlb"/>), so every access to it takes the slow path, where <see cref="Resolve"/> checks
-/// its tag. The fast paths of every engine (the interpreter's, the inline TLB compare of native code) are
+/// tag-capable. Tag checks cost nothing while they cannot happen: only with SCTLR_EL1.TCF (for EL1's TLB
+/// entries) or TCF0 (for EL0's and LDTR/STTR's) non-zero (<see cref="_tagChecksConfigured"/>, which changes only
+/// with an SCTLR_EL1 write, and every SCTLR_EL1 write flushes the TLB) does the walk of a Tagged page keep it out
+/// of the read and write TLBs (<see cref="FillTlb"/>), so every access to it takes the slow path, where
+/// <see cref="Resolve"/> checks its tag. Linux maps all of its memory Tagged once MTE exists, and sets TCF0 only
+/// for the processes that ask for tag checks: its own accesses stay on the fast path. The fast paths of every engine (the interpreter's, the inline TLB compare of native code) are
 /// the same with MTE as without it: a page is either cached (no check can apply) or not.
 /// </para>
 /// <para>
@@ -61,6 +62,9 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Re-derives <see cref="_tagChecksConfigured"/> from SCTLR_EL1 (the caller flushes the TLB).</summary>
     private void UpdateTagChecking() =>
         _tagChecksConfigured = Has(CpuFeatures.Mte) && (State.SctlrEl1 & ((3UL << SctlrTcfShift) | (3UL << SctlrTcf0Shift))) != 0;
+
+    /// <summary>Whether SCTLR_EL1.TCF (EL1) or TCF0 (EL0, and LDTR/STTR) makes tag check faults at <paramref name="el"/>.</summary>
+    private bool TagChecksAt(int el) => ((State.SctlrEl1 >> (el == 0 ? SctlrTcf0Shift : SctlrTcfShift)) & 3) != 0;
 
     /// <summary>Whether the stage-1 leaf descriptor <paramref name="desc"/> maps Tagged memory (MAIR_EL1 attribute 0xF0).</summary>
     private bool IsTaggedAttribute(ulong desc) =>

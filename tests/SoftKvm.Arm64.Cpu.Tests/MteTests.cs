@@ -12,7 +12,7 @@ namespace SoftKvm.Arm64.Cpu.Tests;
 /// <summary>
 /// FEAT_MTE2/MTE3 pieces (guests/arm64/mte runs the whole feature): the tag store, IRG's tag generation,
 /// the TLB gate that keeps the no-MTE fast paths unchanged (a Tagged page stays in the TLB while no tag check can
-/// apply, and leaves it while SCTLR_EL1.TCF is set), a synchronous fault in both engines, PSTATE.TCO on
+/// apply at the access's EL, and leaves it while SCTLR_EL1.TCF is set), a synchronous fault in both engines, PSTATE.TCO on
 /// exception entry, UNDEFINED on cortex-a57, and the snapshot refusal.
 /// </summary>
 public sealed class MteTests
@@ -127,6 +127,7 @@ public sealed class MteTests
     [Theory]
     [InlineData(0, false)]
     [InlineData(SctlrTcfSync, true)]
+    [InlineData(1UL << 38, false)] // TCF0 only: EL1's accesses are never checked, its entries stay
     public void TaggedPages_StayInTheTlbUnlessTagChecksAreConfigured(ulong tcf, bool checkedOnSlowPath)
     {
         using var m = new TestMachine(model: CpuModel.Max);

@@ -69,9 +69,6 @@ internal sealed class MemoryTagStore
         }
     }
 
-    /// <summary>Drops every tag (a VM reset: tags read 0 again).</summary>
-    public void Clear() => _chunks.Clear();
-
     private static (int Word, int Shift) Locate(ulong pa)
     {
         int granule = (int)((pa & (ChunkBytes - 1)) >> GranuleShift);

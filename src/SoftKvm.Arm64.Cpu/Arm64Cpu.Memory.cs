@@ -219,6 +219,7 @@ public sealed unsafe partial class Arm64Cpu
     /// </summary>
     private bool _unalignedAllowed;
 
+    /// <summary>Re-derives what SCTLR_EL1 decides for data accesses: alignment checking and the MTE tag-check gate.</summary>
     private void UpdateAlignment()
     {
         _unalignedAllowed = (State.SctlrEl1 & SctlrM) != 0 && (State.SctlrEl1 & SctlrA) == 0;

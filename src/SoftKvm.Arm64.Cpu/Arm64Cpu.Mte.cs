@@ -14,8 +14,9 @@ namespace SoftKvm.Arm64.Cpu;
 /// with an SCTLR_EL1 write, and every SCTLR_EL1 write flushes the TLB) does the walk of a Tagged page keep it out
 /// of the read and write TLBs (<see cref="FillTlb"/>), so every access to it takes the slow path, where
 /// <see cref="Resolve"/> checks its tag. Linux maps all of its memory Tagged once MTE exists, and sets TCF0 only
-/// for the processes that ask for tag checks: its own accesses stay on the fast path. The fast paths of every engine (the interpreter's, the inline TLB compare of native code) are
-/// the same with MTE as without it: a page is either cached (no check can apply) or not.
+/// for the processes that ask for tag checks: its own accesses stay on the fast path. The fast paths of every
+/// engine (the interpreter's, the inline TLB compare of native code) are the same with MTE as without it: a page
+/// is either cached (no check can apply) or not.
 /// </para>
 /// <para>
 /// Whether an access is Tag Checked is decided by the architecture's AArch64.AccessIsTagChecked: TBI set

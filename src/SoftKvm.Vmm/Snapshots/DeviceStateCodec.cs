@@ -158,6 +158,42 @@ internal static class DeviceStateCodec
         return new PciTestDeviceState(function, current, counts);
     }
 
+    public static void Write(BinaryWriter w, VirtioPciState s)
+    {
+        Write(w, s.Function);
+        Write(w, s.Virtio);
+        w.Write(s.DeviceFeatureSelect);
+        w.Write(s.DriverFeatureSelect);
+        w.Write(s.QueueSelect);
+        w.Write(s.ConfigVector);
+        w.Write(s.QueueVectors.Count);
+        foreach (ushort v in s.QueueVectors)
+        {
+            w.Write(v);
+        }
+    }
+
+    public static VirtioPciState ReadVirtioPci(BinaryReader r)
+    {
+        var function = ReadPciFunction(r);
+        var virtio = ReadVirtioMmio(r);
+        uint deviceSel = r.ReadUInt32(), driverSel = r.ReadUInt32();
+        ushort queueSel = r.ReadUInt16(), configVector = r.ReadUInt16();
+        int n = r.ReadInt32();
+        if (n is < 0 or > 1024)
+        {
+            throw new SnapshotFormatException($"a virtio-pci function's state has {n} queue vectors");
+        }
+
+        var vectors = new ushort[n];
+        for (int i = 0; i < n; i++)
+        {
+            vectors[i] = r.ReadUInt16();
+        }
+
+        return new VirtioPciState(function, virtio, deviceSel, driverSel, queueSel, configVector, vectors);
+    }
+
     public static void WriteBytes(BinaryWriter w, byte[] bytes)
     {
         w.Write(bytes.Length);

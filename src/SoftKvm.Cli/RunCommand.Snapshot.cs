@@ -16,6 +16,9 @@ namespace SoftKvm.Cli;
 /// </summary>
 internal sealed partial class RunCommand
 {
+    // The restored runner's exit counts (the snapshot's); zero for a run that was not restored.
+    private VmmExitCounts _exitsSeenBefore;
+
     /// <summary><c>softkvm restore FILE</c>: restores and runs; returns the exit code.</summary>
     public int ExecuteRestore(ParseResult parse, RunOptions o, Argument<string> file, Option<string?> arch)
     {
@@ -45,7 +48,7 @@ internal sealed partial class RunCommand
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-            var machine = MachineSnapshot.Restore(stream, path, catalog, io, expectedArchitecture);
+            var machine = MachineSnapshot.Restore(stream, path, catalog, io, out _exitsSeenBefore, expectedArchitecture);
             env.Error.WriteLine($"softkvm: restored {path} ({machine.Config.Architecture}, {machine.Config.Cpus} vCPUs, {SizeText.Of(machine.Config.MemorySize)}) in {Took(watch, cpu)}");
             return machine;
         }
@@ -90,7 +93,7 @@ internal sealed partial class RunCommand
         {
             runner.CompletePendingExits();
             using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-            bytes = MachineSnapshot.Save(machine, stream);
+            bytes = MachineSnapshot.Save(machine, stream, runner.ExitsSeen);
         }
         catch (Exception e)
         {

@@ -133,6 +133,55 @@ public sealed class SnapshotCommandTests : IDisposable
         Assert.Contains("hvc_exit_stat 1", third.Out);   // the restored run powered off through PSCI
     }
 
+    // The counters of the restored run go on from the snapshot's: its --stats are the uninterrupted run's (this guest
+    // does the same exits every run: its console writes and the PSCI power-off).
+    [Fact]
+    public void TheStatisticsOfARestoredRunAreTheWholeRunsTotals()
+    {
+        string guest = Path.Combine(RealCli.GuestsDir("arm64"), "snapshot.elf");
+        var whole = RealCli.Run("run", "--kernel", guest, "--memory", "32M", "--stats");
+        var first = RealCli.Run("run", "--kernel", guest, "--memory", "32M", "--snapshot", SnapshotPath(), "--snapshot-on-output", "round 3 ");
+        var second = RealCli.Run("restore", SnapshotPath(), "--stats");
+        Assert.Equal((0, 0, 0), (whole.Code, first.Code, second.Code));
+        foreach (string name in (string[])["exits", "mmio_exit_user", "hvc_exit_stat", "vmm_mmio_exits_seen"])
+        {
+            string line = whole.Out.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+            Assert.NotEqual(name + " 0", line);
+            Assert.Contains(line + "\n", second.Out);
+        }
+    }
+
+    // Semihosting's open files: the snapshot is taken with out.txt open for reading, right after SYS_SEEK to 6; the
+    // restored run opens it again at that position and reads 'semihosting' from it (check 28).
+    [Fact]
+    public void ASemihostingGuestWithAFileOpenIsRestoredWithTheFileAtItsPosition()
+    {
+        string guest = Path.Combine(RealCli.GuestsDir("arm64"), "semihosting", "semihosting.elf");
+        string root = Directory.CreateDirectory(Path.Combine(_dir, "root")).FullName;
+        var whole = RealCli.Run("run", "--kernel", guest, "--memory", "128M", "--semihosting", "--semihosting-root", root);
+        Assert.Equal(42, whole.Code);
+
+        var first = RealCli.Run("run", "--kernel", guest, "--memory", "128M", "--semihosting", "--semihosting-root", root,
+            "--snapshot", SnapshotPath(), "--snapshot-on-output", "SYS_SEEK to 6");
+        Assert.Equal(0, first.Code);
+        var second = RealCli.Run("restore", SnapshotPath());
+        Assert.Equal(42, second.Code);
+        Assert.Equal(whole.Serial, first.Serial + second.Serial);
+        Assert.Equal("hello semihosting\nmore\n", File.ReadAllText(Path.Combine(root, "out.txt")));
+    }
+
+    [Fact]
+    public void ASemihostingFileThatIsGoneAtTheRestoreIsOneLineAndExitCode2()
+    {
+        string guest = Path.Combine(RealCli.GuestsDir("arm64"), "semihosting", "semihosting.elf");
+        string root = Directory.CreateDirectory(Path.Combine(_dir, "root")).FullName;
+        var first = RealCli.Run("run", "--kernel", guest, "--memory", "128M", "--semihosting", "--semihosting-root", root,
+            "--snapshot", SnapshotPath(), "--snapshot-on-output", "SYS_SEEK to 6");
+        Assert.Equal(0, first.Code);
+        File.Delete(Path.Combine(root, "out.txt"));
+        AssertRefused(RealCli.Run("restore", SnapshotPath()), "semihosting file", "out.txt", "cannot be opened again");
+    }
+
     [Fact]
     public void ZeroPagesAreNotInTheFile()
     {

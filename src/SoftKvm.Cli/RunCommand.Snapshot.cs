@@ -89,16 +89,23 @@ internal sealed partial class RunCommand
         var watch = Stopwatch.StartNew();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         long bytes;
+
+        // Written beside and renamed over: no half-written snapshot is left behind, and a restored VM whose memory is
+        // mapped from the file it would overwrite (restore a.snap --snapshot a.snap) keeps reading the old file.
+        string temp = $"{path}.{Environment.ProcessId}.tmp";
         try
         {
             runner.CompletePendingExits();
-            using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-            bytes = MachineSnapshot.Save(machine, stream, runner.ExitsSeen);
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                bytes = MachineSnapshot.Save(machine, stream, runner.ExitsSeen);
+            }
+
+            File.Move(temp, path, overwrite: true);
         }
         catch (Exception e)
         {
-            // No half-written snapshot is left behind.
-            TryDelete(path);
+            TryDelete(temp);
             if (e is IOException or UnauthorizedAccessException)
             {
                 throw new InputFileException($"--snapshot '{path}' cannot be written: {InputFiles.OneLine(e.Message)}");

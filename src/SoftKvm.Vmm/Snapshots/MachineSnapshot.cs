@@ -73,7 +73,16 @@ public static class MachineSnapshot
             }
         }
 
-        var machine = catalog.Get(config.Architecture).PrepareRestore(config).Create(io);
+        IMachine machine;
+        try
+        {
+            machine = catalog.Get(config.Architecture).PrepareRestore(config).Create(io);
+        }
+        catch (SoftKvmException e) when (e is not SnapshotFormatException)
+        {
+            throw new SnapshotFormatException($"{name} describes a machine this SoftKvm cannot make: {e.Message}");
+        }
+
         try
         {
             machine.Vm.LoadState(reader);
@@ -85,6 +94,12 @@ public static class MachineSnapshot
 
             reader.ReadEnd();
             return machine;
+        }
+        catch (SoftKvmException e) when (e is not SnapshotFormatException)
+        {
+            // A state the VM or a device refuses (a vCPU state that does not fit, an unknown interrupt controller).
+            machine.Dispose();
+            throw new SnapshotFormatException($"{name} does not fit this machine: {e.Message}");
         }
         catch
         {

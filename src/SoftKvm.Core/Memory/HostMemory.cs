@@ -14,7 +14,7 @@ namespace SoftKvm.Core.Memory;
 internal static unsafe partial class HostMemory
 {
     private const int ProtRead = 1, ProtWrite = 2;
-    private const int MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, MapNoReserve = 0x4000;
+    private const int MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20;
     private static readonly nint MapFailed = -1;
 
     /// <summary>Whether slots are mappings that file pages can replace (Linux with 4 KiB pages).</summary>
@@ -25,7 +25,7 @@ internal static unsafe partial class HostMemory
     {
         if (CanMapFiles)
         {
-            nint p = Mmap(0, (nuint)size, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+            nint p = Mmap(0, (nuint)size, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
             if (p != MapFailed)
             {
                 mapped = true;

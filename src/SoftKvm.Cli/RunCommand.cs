@@ -314,7 +314,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         try
         {
             gdb = StartGdb(machine, parse, o);
-            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls });
+            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls, ExitsSeenBefore = _exitsSeenBefore });
             var killed = runner;
             gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
             snapshotNow = SnapshotRequest(runner, parse, o);

@@ -69,7 +69,7 @@ internal static class A64DecodeTable
         ("1101011000111111000000xxxxx00000", A64Op.Blr),
         ("1101011001011111000000xxxxx00000", A64Op.Ret),
         ("11010110100111110000001111100000", A64Op.Eret),
-        ("1101011x0xx1111100001xxxxxxxxxxx", A64Op.BranchAuth), // BRAA(Z)/BRAB(Z), BLRAA(Z)/BLRAB(Z), RETAA/RETAB, ERETAA/ERETAB (FEAT_PAuth)
+        ("1101011xxxx1111100001xxxxxxxxxxx", A64Op.BranchAuth), // BRAA(Z)/BRAB(Z), BLRAA(Z)/BLRAB(Z), RETAA/RETAB, ERETAA/ERETAB (FEAT_PAuth)
         ("000101xxxxxxxxxxxxxxxxxxxxxxxxxx", A64Op.B),
         ("100101xxxxxxxxxxxxxxxxxxxxxxxxxx", A64Op.Bl),
         ("x0110100xxxxxxxxxxxxxxxxxxxxxxxx", A64Op.Cbz),

@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace SoftKvm.Arm64.Cpu.PointerAuth;
 
 /// <summary>
@@ -37,8 +41,109 @@ internal static class Qarma5
     private const int TweakRotated = (1 << 2) | (1 << 4) | (1 << 7) | (1 << 11) | (1 << 12) | (1 << 14) | (1 << 15);
     private const int TweakInverseRotated = (1 << 0) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 15);
 
-    /// <summary>ComputePAC(data, modifier, key0, key1).</summary>
+    /// <summary>
+    /// ComputePAC(data, modifier, key0, key1), table-driven: every cell permutation (with the tweak's cell
+    /// rotations) by eight byte-indexed tables, the S-box two cells at a time, PACMult on the whole word
+    /// (<see cref="MultWord"/>). <see cref="Reference"/> is the pseudocode's cell-by-cell form it is tested against.
+    /// </summary>
     public static ulong ComputePac(ulong data, ulong modifier, ulong key0, ulong key1)
+    {
+        ReadOnlySpan<ulong> rc = RoundConstants;
+        ulong modk0 = (key0 << 63) | ((key0 >> 2) << 1) | (((key0 >> 63) ^ (key0 >> 1)) & 1);
+        ulong runningMod = modifier;
+        ulong work = data ^ key0;
+        for (int i = 0; i <= 4; i++)
+        {
+            work ^= key1 ^ runningMod ^ rc[i];
+            if (i > 0)
+            {
+                work = MultWord(Permute(work, Tables.Shuffle));
+            }
+
+            work = Permute(work, Tables.Sub);
+            runningMod = Permute(runningMod, Tables.Tweak);
+        }
+
+        work ^= modk0 ^ runningMod;
+        work = Permute(MultWord(Permute(work, Tables.Shuffle)), Tables.Sub);
+        work = MultWord(Permute(work, Tables.Shuffle)) ^ key1;
+        work = MultWord(Permute(Permute(work, Tables.InverseShuffle), Tables.InverseSub));
+        work = Permute(work, Tables.InverseShuffle) ^ key0 ^ runningMod;
+        for (int i = 0; i <= 4; i++)
+        {
+            work = Permute(work, Tables.InverseSub);
+            if (i < 4)
+            {
+                work = Permute(MultWord(work), Tables.InverseShuffle);
+            }
+
+            runningMod = Permute(runningMod, Tables.InverseTweak);
+            work ^= rc[4 - i] ^ key1 ^ runningMod ^ Alpha;
+        }
+
+        return work ^ modk0;
+    }
+
+    /// <summary>PACMult on the whole word: rows (16-bit groups) of the cells rotated by one and by two, combined by row rotations.</summary>
+    private static ulong MultWord(ulong x)
+    {
+        ulong r1 = ((x << 1) & 0xEEEE_EEEE_EEEE_EEEE) | ((x >> 3) & 0x1111_1111_1111_1111);
+        ulong r2 = ((x << 2) & 0xCCCC_CCCC_CCCC_CCCC) | ((x >> 2) & 0x3333_3333_3333_3333);
+        return BitOperations.RotateRight(r1, 16) ^ BitOperations.RotateRight(r1, 48) ^ BitOperations.RotateRight(r2, 32);
+    }
+
+    /// <summary>A cell-wise map as eight byte-indexed tables: the OR of each byte's contribution (no bounds checks: every index is below 2048).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Permute(ulong x, ulong[] table)
+    {
+        ref ulong t = ref MemoryMarshal.GetArrayDataReference(table);
+        return Unsafe.Add(ref t, (int)(x & 0xFF)) | Unsafe.Add(ref t, 256 + (int)((x >> 8) & 0xFF))
+            | Unsafe.Add(ref t, 512 + (int)((x >> 16) & 0xFF)) | Unsafe.Add(ref t, 768 + (int)((x >> 24) & 0xFF))
+            | Unsafe.Add(ref t, 1024 + (int)((x >> 32) & 0xFF)) | Unsafe.Add(ref t, 1280 + (int)((x >> 40) & 0xFF))
+            | Unsafe.Add(ref t, 1536 + (int)((x >> 48) & 0xFF)) | Unsafe.Add(ref t, 1792 + (int)(x >> 56));
+    }
+
+    /// <summary>The byte tables, built once from the cell-by-cell functions (each output cell depends on one input cell).</summary>
+    private static class Tables
+    {
+        public static readonly ulong[] Shuffle = Build(x => Qarma5.Shuffle(x, CellShuffle));
+        public static readonly ulong[] InverseShuffle = Build(x => Qarma5.Shuffle(x, CellInverseShuffle));
+        public static readonly ulong[] Tweak = Build(TweakShuffle);
+        public static readonly ulong[] InverseTweak = Build(TweakInverseShuffle);
+        public static readonly ulong[] Sub = BuildSub(Sbox);
+        public static readonly ulong[] InverseSub = BuildSub(InverseSbox);
+
+        private static ulong[] Build(Func<ulong, ulong> f)
+        {
+            var t = new ulong[8 * 256];
+            for (int b = 0; b < 8; b++)
+            {
+                for (int v = 0; v < 256; v++)
+                {
+                    t[(b * 256) + v] = f((ulong)v << (8 * b));
+                }
+            }
+
+            return t;
+        }
+
+        private static ulong[] BuildSub(ReadOnlySpan<byte> box)
+        {
+            var t = new ulong[8 * 256];
+            for (int b = 0; b < 8; b++)
+            {
+                for (int v = 0; v < 256; v++)
+                {
+                    t[(b * 256) + v] = (ulong)(box[v & 15] | (box[v >> 4] << 4)) << (8 * b);
+                }
+            }
+
+            return t;
+        }
+    }
+
+    /// <summary>ComputePAC cell by cell, as the Arm ARM's pseudocode writes it.</summary>
+    internal static ulong Reference(ulong data, ulong modifier, ulong key0, ulong key1)
     {
         ReadOnlySpan<ulong> rc = RoundConstants;
         // key0<0> : key0<63:2> : (key0<63> EOR key0<1>)

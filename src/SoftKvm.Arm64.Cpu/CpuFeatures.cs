@@ -99,4 +99,14 @@ public enum CpuFeatures : ulong
     /// and no Spectre-v2 workaround). True of SoftKvm's CPU whatever the model; only max says so.
     /// </summary>
     NoSpeculation = 1UL << 27,
+
+    /// <summary>
+    /// FEAT_PAuth: the pointer authentication instructions (PAC*, AUT*, XPAC*, PACGA, RETA*, BRA*, BLRA*,
+    /// ERETA*, LDRA*) and the key registers; ID_AA64ISAR1_EL1 says APA/GPA = 1 (QARMA5) or API/GPI = 1
+    /// (the IMPDEF algorithm) after <see cref="CpuModel.PacAlgorithm"/>. No EnhancedPAC2 or FPAC.
+    /// </summary>
+    Pauth = 1UL << 40,
+
+    /// <summary>FEAT_BTI: BTI, PSTATE.BTYPE, guarded pages, the Branch Target exception (ID_AA64PFR1_EL1.BT = 1).</summary>
+    Bti = 1UL << 41,
 }

@@ -101,6 +101,10 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         foreach (var m in models)
         {
             env.Out.WriteLine($"  {m.Name.PadRight(width)}  {m.Description}");
+            if (m.Options is { } options)
+            {
+                env.Out.WriteLine($"  {new string(' ', width)}  --cpu {m.Name},{options}");
+            }
         }
 
         env.Out.Flush();
@@ -120,7 +124,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             throw new ConfigurationException("--cpu is an arm64 option (use it with --arch arm64)");
         }
 
-        return Arm64Builder.CpuModel(cpu).Name;
+        return Arm64Builder.CpuSpec(cpu);
     }
 
     private static SymbolMap? LoadSymbols(ParseResult parse, RunOptions o)

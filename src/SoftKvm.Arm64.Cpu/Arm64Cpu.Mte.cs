@@ -151,8 +151,8 @@ public sealed unsafe partial class Arm64Cpu
 
     /// <summary>
     /// Whether the instruction at PC makes Tag Unchecked accesses: literal loads, and loads and stores whose
-    /// base is SP with an immediate offset (register, pair, exclusive, ordered, atomic forms, and SIMD
-    /// structures without post-index), as QEMU's translator decides it.
+    /// base is SP with an immediate offset (register, pair, exclusive, ordered, atomic forms, LDRAA/LDRAB without
+    /// writeback, and SIMD structures without post-index), as QEMU's translator decides it.
     /// </summary>
     private bool IsTagUncheckedInstruction()
     {
@@ -166,6 +166,7 @@ public sealed unsafe partial class Arm64Cpu
                 spBase || (insn & 0xFC40_0000) == 0x6800_0000, // STGP's data stores are Tag Unchecked
             >= A64Op.Stxr and <= A64Op.LdapurStlur => spBase,
             A64Op.SimdLdStMultiple or A64Op.SimdLdStSingle => spBase && ((insn >> 23) & 1) == 0,
+            A64Op.LdrPac => spBase && ((insn >> 11) & 1) == 0, // LDRAA/LDRAB without writeback
             _ => false,
         };
     }

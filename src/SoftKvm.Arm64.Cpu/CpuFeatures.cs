@@ -101,12 +101,21 @@ public enum CpuFeatures : ulong
     NoSpeculation = 1UL << 27,
 
     /// <summary>
-    /// FEAT_MTE and FEAT_MTE2: allocation tags, IRG/GMI/ADDG/SUBG/SUBP(S), the tag loads and stores, tag
-    /// checks with synchronous and asynchronous faults (ID_AA64PFR1_EL1.MTE = 2). Bit 40: far from the bits
-    /// other extensions take next.
+    /// FEAT_PAuth: the pointer authentication instructions (PAC*, AUT*, XPAC*, PACGA, RETA*, BRA*, BLRA*,
+    /// ERETA*, LDRA*) and the key registers; ID_AA64ISAR1_EL1 says APA/GPA = 1 (QARMA5) or API/GPI = 1
+    /// (the IMPDEF algorithm) after <see cref="CpuModel.PacAlgorithm"/>. No EnhancedPAC2 or FPAC.
     /// </summary>
-    Mte = 1UL << 40,
+    Pauth = 1UL << 40,
+
+    /// <summary>FEAT_BTI: BTI, PSTATE.BTYPE, guarded pages, the Branch Target exception (ID_AA64PFR1_EL1.BT = 1).</summary>
+    Bti = 1UL << 41,
+
+    /// <summary>
+    /// FEAT_MTE and FEAT_MTE2: allocation tags, IRG/GMI/ADDG/SUBG/SUBP(S), the tag loads and stores, tag
+    /// checks with synchronous and asynchronous faults (ID_AA64PFR1_EL1.MTE = 2).
+    /// </summary>
+    Mte = 1UL << 42,
 
     /// <summary>FEAT_MTE3: the asymmetric tag-check mode, TCF = 3 (ID_AA64PFR1_EL1.MTE = 3).</summary>
-    Mte3 = 1UL << 41,
+    Mte3 = 1UL << 43,
 }

@@ -326,6 +326,12 @@ public sealed unsafe partial class Arm64Cpu
             return true;
         }
 
+        if (PacKeyRegister(key) is var pacKey and >= 0)
+        {
+            value = State.PacKeys[pacKey];
+            return true;
+        }
+
         switch (key)
         {
             case SysReg.MidrEl1: value = _model.Midr; return true;
@@ -444,6 +450,12 @@ public sealed unsafe partial class Arm64Cpu
 
         if (TryWriteMteRegister(key, value))
         {
+            return true;
+        }
+
+        if (PacKeyRegister(key) is var pacKey and >= 0)
+        {
+            State.PacKeys[pacKey] = value;
             return true;
         }
 

@@ -43,6 +43,8 @@ internal enum A64Op : ushort
     Sev,
     Sevl,
     Hint,
+    PacHint,
+    Bti,
     Clrex,
     Sb,
     Cfinv,
@@ -60,6 +62,7 @@ internal enum A64Op : ushort
     Blr,
     Ret,
     Eret,
+    BranchAuth,
     B,
     Bl,
     Cbz,
@@ -97,6 +100,7 @@ internal enum A64Op : ushort
     LdStPre,
     LdStRegOffset,
     LdStUnsignedOffset,
+    LdrPac,
 
     // Data processing -- register
     AndShifted,
@@ -143,6 +147,8 @@ internal enum A64Op : ushort
     Rev,
     Clz,
     Cls,
+    PacDataProcessing,
+    Pacga,
     Madd,
     Msub,
     Smaddl,

@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core.Run;
 using Xunit.Abstractions;
@@ -31,6 +32,22 @@ public sealed class GuestProgramTests
     }
 
     /// <summary>
+    /// guests/arm64/pauth on the max model: PAC codes of fixed keys, signed returns, faults after failed
+    /// authentication, BTI landing pads and Branch Target exceptions, as QEMU's -cpu max gives them, in the
+    /// interpreter and in native blocks.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PauthGuest_PrintsWhatQemuMaxPrints_InEachEngine(bool native)
+    {
+        var result = GuestRunner.Run("pauth.elf", model: CpuModel.Max, translate: native);
+        string expected = File.ReadAllText(Path.Combine(GuestRunner.GuestsDirectory, "pauth.expected.txt"));
+        Assert.Equal(expected, result.Output);
+        Assert.Equal(SystemEventType.Shutdown, result.Event);
+    }
+
+    /// <summary>
     /// guests/arm64/mte (FEAT_MTE2/MTE3 at EL1) prints its expected output in the interpreter and in native
     /// blocks: the tag checks happen on the slow path of Tagged pages, which both engines share.
     /// </summary>
@@ -39,7 +56,7 @@ public sealed class GuestProgramTests
     [InlineData(true)]
     public void MteGuest_PrintsItsExpectedOutputInEveryEngine(bool translate)
     {
-        var result = GuestRunner.Run(Path.Combine("mte", "mte.elf"), model: SoftKvm.Arm64.Cpu.CpuModel.Max, translate: translate);
+        var result = GuestRunner.Run(Path.Combine("mte", "mte.elf"), model: CpuModel.Max, translate: translate);
         string expected = File.ReadAllText(Path.Combine(GuestRunner.GuestsDirectory, "mte", "mte.expected.txt"));
         Assert.Equal(expected, result.Output.Replace("\r", ""));
         Assert.Equal(SystemEventType.Shutdown, result.Event);

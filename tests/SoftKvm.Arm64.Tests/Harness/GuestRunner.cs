@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 using SoftKvm.Core.Run;
@@ -76,14 +77,17 @@ internal static class GuestRunner
     }
 
     /// <summary>
-    /// Runs <paramref name="elfName"/> (relative to guests/arm64) on <paramref name="vcpus"/> vCPUs of
-    /// <paramref name="model"/> (default cortex-a57), in the engine <paramref name="translate"/> picks (native
-    /// blocks or the interpreter alone; the process default when null).
+    /// Runs guests/arm64/<paramref name="elfName"/> to its power-off, on <paramref name="model"/> (default
+    /// cortex-a57), with the engine <paramref name="translate"/> chooses (native or the interpreter; default the vCPU's).
     /// </summary>
-    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false,
-        SoftKvm.Arm64.Cpu.CpuModel? model = null, bool? translate = null)
+    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false, CpuModel? model = null, bool? translate = null)
     {
-        using var vm = new Arm64Vm { CpuModel = model ?? SoftKvm.Arm64.Cpu.CpuModel.CortexA57 };
+        using var vm = new Arm64Vm();
+        if (model is not null)
+        {
+            vm.CpuModel = model;
+        }
+
         vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), RamSize);
         SoftKvm.Arm64.Vgic.Vgic? gic = null;
         if (gicV3)
@@ -99,12 +103,12 @@ internal static class GuestRunner
         for (int i = 0; i < vcpus; i++)
         {
             var v = vm.CreateVcpu(i);
-            v.Init(new Arm64VcpuInit { PowerOff = i != 0 });
-            if (translate is bool t)
+            if (translate is { } t)
             {
-                ((Arm64Vcpu)v).Cpu.TranslationEnabled = t;
+                v.Cpu.TranslationEnabled = t;
             }
 
+            v.Init(new Arm64VcpuInit { PowerOff = i != 0 });
             if (i == 0)
             {
                 v.SetRegister(Arm64CoreRegister.Pc, entry);

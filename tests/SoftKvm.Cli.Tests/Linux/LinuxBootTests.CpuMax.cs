@@ -7,7 +7,8 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// advertises (the hwcaps of /proc/cpuinfo, the "CPU features: detected" lines of its boot log) and its
 /// Crypto Extensions drivers pass the crypto manager's self-tests as they register (guests/linux/build.sh
 /// puts them in the initramfs; /bin/load-ce loads them): AES, CCM, GCM (GHASH through PMULL), POLYVAL,
-/// SHA-1, SHA-256, SHA-512, SHA-3 and CRC-T10DIF, each compared with the kernel's known answers.
+/// SHA-1, SHA-256, SHA-512, SHA-3 and CRC-T10DIF, each compared with the kernel's known answers. With
+/// pointer authentication (QARMA5) and BTI the kernel signs every return address and runs on guarded pages.
 /// </summary>
 public sealed partial class LinuxBootTests
 {
@@ -21,7 +22,7 @@ public sealed partial class LinuxBootTests
     private static readonly string[] MaxHwcaps =
     [
         "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop", "sha3", "sm3",
-        "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint", "mte", "mte3",
+        "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint", "paca", "pacg", "bti", "mte", "mte3",
     ];
 
     [SkippableFact]
@@ -58,6 +59,10 @@ public sealed partial class LinuxBootTests
         Assert.Contains("CPU features: detected: LSE atomic instructions", log);
         Assert.Contains("CPU features: detected: Privileged Access Never", log);
         Assert.Contains("CPU features: detected: RCpc load-acquire (LDAPR)", log);
+        // Pointer authentication and BTI: the kernel signs its return addresses and runs on guarded pages from here on.
+        Assert.Contains("CPU features: detected: Address authentication (architected QARMA5 algorithm)", log);
+        Assert.Contains("CPU features: detected: Generic authentication (architected QARMA5 algorithm)", log);
+        Assert.Contains("CPU features: detected: Branch Target Identification", log);
         Assert.Contains("CPU features: detected: Memory Tagging Extension", log);
         Assert.Contains("CPU features: detected: Asymmetric MTE Tag Check Fault", log);
         var selftests = log.Split('\n').Where(l => l.StartsWith("SELFTEST ", StringComparison.Ordinal))

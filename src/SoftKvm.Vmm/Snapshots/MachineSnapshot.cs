@@ -173,6 +173,11 @@ public static class MachineSnapshot
         bool armVirtioPci = r.ReadBoolean();
         bool semihosting = r.ReadBoolean();
         string semihostingRoot = r.ReadString();
+        if (semihostingRoot.Length > 0 && (semihostingRoot.Contains('\0') || !Path.IsPathFullyQualified(semihostingRoot)))
+        {
+            throw reader.Corrupt("the header's --semihosting-root is not an absolute path");
+        }
+
         var pc = new PcOptions { WithholdInstructionLength = r.ReadBoolean(), ForceEmulationPrefix = r.ReadBoolean(), VirtioPci = r.ReadBoolean() };
         return new MachineConfig
         {

@@ -24,6 +24,7 @@ internal sealed partial class RunCommand
             string path = parse.GetValue(file)!;
             InputFiles.Check(path, "snapshot");
             CheckSnapshotOptions(parse, o);
+            CheckDeterministicOptions(parse, o);
             string? expected = parse.GetValue(arch) is { } a ? (a.Trim().ToLowerInvariant() is "aarch64" ? "arm64" : a.Trim().ToLowerInvariant()) : null;
             if (expected is not null)
             {

@@ -255,7 +255,7 @@ public sealed partial class LocalApic : IIoDevice
         }
 
         ulong now = _vcpu.ReadTsc();
-        long nowHost = Stopwatch.GetTimestamp();
+        long nowHost = _chip.Clock.Timestamp();
         if (_tscDeadline <= now)
         {
             Volatile.Write(ref _timerDeadline, nowHost);
@@ -382,7 +382,7 @@ public sealed partial class LocalApic : IIoDevice
                 }
 
                 _timerInitial = value;
-                _timerStart = Stopwatch.GetTimestamp();
+                _timerStart = _chip.Clock.Timestamp();
                 Volatile.Write(ref _timerDeadline, value == 0 ? long.MaxValue : _timerStart + TicksFor(value));
                 return;
             case RegTimerDivide:
@@ -415,7 +415,7 @@ public sealed partial class LocalApic : IIoDevice
             return 0;
         }
 
-        long elapsedBus = (long)((double)(Stopwatch.GetTimestamp() - _timerStart) * BusHz / Stopwatch.Frequency) / Divisor;
+        long elapsedBus = (long)((double)(_chip.Clock.Timestamp() - _timerStart) * BusHz / Stopwatch.Frequency) / Divisor;
         if (TimerMode == 1)
         {
             return _timerInitial - (uint)(elapsedBus % _timerInitial);

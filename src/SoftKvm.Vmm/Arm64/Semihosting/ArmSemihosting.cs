@@ -39,7 +39,8 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
     private readonly byte[] _commandLine;
     private readonly SemihostingLayout _layout;
     private readonly TextWriter _log;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly TimeProvider _time;
+    private readonly long _start;
     private readonly Dictionary<ulong, SemihostingHandle> _handles = [];
     private readonly HashSet<uint> _reported = [];
     private readonly Lock _lock = new();
@@ -51,8 +52,10 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
     /// <paramref name="commandLine"/>, SYS_HEAPINFO <paramref name="layout"/>, the console <paramref name="console"/>
     /// and one-time notes (unsupported operations) to <paramref name="log"/>.
     /// </summary>
-    public ArmSemihosting(string? root, string commandLine, SemihostingLayout layout, SemihostingConsole console, TextWriter log)
+    public ArmSemihosting(string? root, string commandLine, SemihostingLayout layout, SemihostingConsole console, TextWriter log, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
+        _start = _time.GetTimestamp();
         _root = root is null ? null : new SemihostingRoot(root);
         _commandLine = Encoding.UTF8.GetBytes(commandLine);
         _layout = layout;
@@ -130,8 +133,8 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
             case SysRemove: return Remove(memory, arg);
             case SysRename: return Rename(memory, arg);
             case SysFlen: return Length(memory, arg);
-            case SysClock: return (ulong)(_clock.ElapsedTicks / (Stopwatch.Frequency / 100));
-            case SysTime: return (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            case SysClock: return (ulong)(Elapsed() / (Stopwatch.Frequency / 100));
+            case SysTime: return (ulong)_time.GetUtcNow().ToUnixTimeSeconds();
             case SysErrno: return (ulong)_errno;
             case SysGetCmdline: return GetCommandLine(memory, arg);
             case SysHeapinfo: return HeapInfo(memory, arg);
@@ -148,7 +151,10 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
         }
     }
 
-    private ulong ElapsedTicks() => (ulong)(_clock.ElapsedTicks * (double)TickFrequency / Stopwatch.Frequency);
+    private ulong ElapsedTicks() => (ulong)(Elapsed() * (double)TickFrequency / Stopwatch.Frequency);
+
+    // Stopwatch ticks since the machine started, on the guest's clock (virtual in deterministic execution).
+    private long Elapsed() => _time.GetTimestamp() - _start;
 
     private ulong Error(int errno)
     {

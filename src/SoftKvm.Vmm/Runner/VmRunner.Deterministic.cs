@@ -95,27 +95,20 @@ public sealed partial class VmRunner
                 long next = Math.Min(deadline, clock.NextTimerDue);
                 if (input is not null && input.MayArrive)
                 {
-                    // A live console: wait for the host's time to catch up with the virtual time the jump goes to,
-                    // or for input (so an idle interactive guest does not spin through its timers).
-                    long ahead = next == long.MaxValue ? long.MaxValue : next - virtualStart - (long)Stopwatch.GetElapsedTime(hostStart).TotalNanoseconds;
-                    if (ahead > 0 && input.WaitForInput(ahead == long.MaxValue ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromTicks(Math.Min(ahead / 100, TimeSpan.TicksPerSecond / 10))))
-                    {
-                        continue; // delivered at the next boundary
-                    }
-
-                    if (next == long.MaxValue || next - virtualStart > (long)Stopwatch.GetElapsedTime(hostStart).TotalNanoseconds)
-                    {
-                        continue; // wait on
-                    }
+                    // A live console: first wait for the host's time to catch up with the virtual time the jump goes
+                    // to, or for input, so an idle interactive guest does not spin through its timers. Only the host
+                    // waits: the rounds and the jump are the same as a replay's, which does not wait.
+                    WaitForHostTime(input, next, virtualStart, hostStart);
                 }
-                else if (next == long.MaxValue)
+
+                if (next == long.MaxValue)
                 {
-                    if (input is not null && input.HasPending)
+                    if (input is not null && (input.HasPending || input.MayArrive))
                     {
-                        continue; // a replayed delivery comes at a later round
+                        continue; // input comes at a later round
                     }
 
-                    // Nothing can ever wake a vCPU: wait for a stop from outside (Ctrl-C, a debugger kill), as the threaded run does.
+                    // Nothing can ever wake a vCPU: wait for a stop from outside (Ctrl-C), as the threaded run does.
                     _stopped.Wait();
                     break;
                 }
@@ -130,6 +123,20 @@ public sealed partial class VmRunner
 
         Finish(new RunOutcome(0, StopReason.AllVcpusEnded, "every vCPU ended"));
         return Volatile.Read(ref _outcome)!;
+    }
+
+    // Waits until the host's time since the run started reaches the virtual time `next` (or a while, without a
+    // deadline), or input arrives, or the run stops.
+    private void WaitForHostTime(ConsoleInputSchedule input, long next, long virtualStart, long hostStart)
+    {
+        while (!Stopping && input.MayArrive)
+        {
+            long ahead = next == long.MaxValue ? long.MaxValue : next - virtualStart - (long)Stopwatch.GetElapsedTime(hostStart).TotalNanoseconds;
+            if (ahead <= 0 || input.WaitForInput(TimeSpan.FromTicks(Math.Clamp(ahead / 100, 1, TimeSpan.TicksPerSecond / 10))))
+            {
+                return;
+            }
+        }
     }
 
     // One turn: Run and handle exits until the turn ends (its quantum used, a halt, a yield) or the run stops.

@@ -67,10 +67,9 @@ internal sealed partial class RunCommand
         }
     }
 
-    // The machine's clock must match the run: a snapshot's deterministic-ness is its own.
-    private static void CheckClock(IMachine machine, ParseResult parse, RunOptions o)
+    // A restored machine's clock must match the run: a snapshot's deterministic-ness is its own.
+    private static void CheckClock(IMachine machine, bool deterministic)
     {
-        bool deterministic = parse.GetValue(o.Deterministic);
         if (machine.Vm.Clock.IsVirtual && !deterministic)
         {
             throw new ConfigurationException("the snapshot was taken in deterministic execution: restore it with --deterministic");

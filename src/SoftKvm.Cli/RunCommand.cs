@@ -316,7 +316,6 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         using var input = InputScheduleOf(parse, o);
         try
         {
-            CheckClock(machine, parse, o);
             gdb = StartGdb(machine, parse, o);
             var deterministic = input is null ? null : new DeterministicOptions { Input = input, InputSink = machine.SendInput };
             runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls, Deterministic = deterministic });

@@ -344,11 +344,8 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                     _cpu.RetireTrappedInstruction();
                     if (!HasWakeupEvent())
                     {
-                        WaitsInHalt = IsDeterministic && Block(NextTimerDeadline()) != HaltOutcome.Event;
-                        if (!IsDeterministic)
-                        {
-                            Block(NextTimerDeadline());
-                        }
+                        HaltOutcome halt = Block(NextTimerDeadline());
+                        WaitsInHalt = IsDeterministic && halt != HaltOutcome.Event;
                     }
 
                     continue;

@@ -34,7 +34,7 @@ public sealed partial class Pit8254 : IIoDevice
     /// <summary>The device for port 0x61 (counter 2 gate and output, speaker data).</summary>
     public IIoDevice SpeakerPort { get; }
 
-    /// <summary>The host time (<see cref="Stopwatch"/> timestamp) of the next counter-0 interrupt, or long.MaxValue.</summary>
+    /// <summary>The guest-clock time (<see cref="Stopwatch"/> timestamp, see <see cref="X86Irqchip.Clock"/>) of the next counter-0 interrupt, or long.MaxValue.</summary>
     public long NextDeadline => Volatile.Read(ref _nextFire);
 
     /// <summary>Raises IRQ 0 when counter 0's output rose since the last poll; returns <see cref="NextDeadline"/>.</summary>

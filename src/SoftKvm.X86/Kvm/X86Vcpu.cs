@@ -328,6 +328,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             if (MpState == X86MpState.Halted && HasWakeupEvent())
             {
                 _mpState = (int)X86MpState.Runnable;
+                _pvUnhalted = false;
                 NoteHaltEnded();
             }
 
@@ -611,8 +612,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             case X86MpState.Halted:
                 if (_pvUnhalted)
                 {
-                    _pvUnhalted = false; // KVM_HC_KICK_CPU's pv_unhalted
-                    return true;
+                    return true; // KVM_HC_KICK_CPU's pv_unhalted, cleared when the vCPU wakes (looking does not take it)
                 }
 
                 if (Apic.HasPendingNmi || Apic.HasPendingInit || _cpu.HasInjectedEvent)

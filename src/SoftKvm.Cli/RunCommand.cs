@@ -318,7 +318,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         try
         {
             gdb = StartGdb(machine, parse, o);
-            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls });
+            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls, ExitsSeenBefore = _exitsSeenBefore });
             var killed = runner;
             gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
             snapshotNow = SnapshotRequest(runner, parse, o);
@@ -373,6 +373,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
     private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o, bool connectInput, Action? snapshot)
     {
         machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
+        machine.Vm.MaxHaltPollNs = parse.GetValue(o.HaltPollNs);
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler? onCtrlC = null;

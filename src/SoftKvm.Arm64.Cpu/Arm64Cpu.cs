@@ -145,8 +145,14 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>UNDEFINED exceptions taken because an encoding is unallocated or not implemented.</summary>
     public long UndefinedCount { get; private set; }
 
-    /// <summary>Instructions retired.</summary>
+    /// <summary>Instructions retired (at the end of a translated block; see <see cref="RetiredNow"/>).</summary>
     public long Retired { get; private set; }
+
+    /// <summary>
+    /// Instructions retired, exact also while native code calls out to run one instruction (a counter read in the
+    /// middle of a block): the virtual clock's measure (docs/snapshots.md#deterministic-execution).
+    /// </summary>
+    public long RetiredNow => Retired + _retiredInFlight;
 
     /// <summary>The exit the last trap asked for.</summary>
     public CpuExit PendingExit => _pendingExit;

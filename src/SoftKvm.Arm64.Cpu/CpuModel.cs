@@ -9,7 +9,7 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 public sealed class CpuModel
 {
-    private CpuModel(string name, string description, ulong midr, CpuFeatures features, PacAlgorithm pac = PacAlgorithm.Qarma5)
+    private CpuModel(string name, string description, ulong midr, CpuFeatures features, PacAlgorithm pac = DefaultPacAlgorithm)
     {
         Name = name;
         Description = description;
@@ -34,11 +34,16 @@ public sealed class CpuModel
         | CpuFeatures.Mte | CpuFeatures.Mte3,
         DefaultPacAlgorithm);
 
-    /// <summary>The pointer authentication algorithm of <see cref="Max"/> without a <c>pauth=</c> option.</summary>
-    public const PacAlgorithm DefaultPacAlgorithm = PacAlgorithm.Qarma5;
+    /// <summary>
+    /// The pointer authentication algorithm of <see cref="Max"/> without a <c>pauth=</c> option: the IMPDEF one,
+    /// chosen by measurement (docs/performance.md: Debian's kernel signs and authenticates a return address in
+    /// most calls, about 15 per thousand instructions; its boot on max takes 4.7 s of CPU with it, 8.3 s with
+    /// QARMA5, 3.2 s on cortex-a57).
+    /// </summary>
+    public const PacAlgorithm DefaultPacAlgorithm = PacAlgorithm.Impdef;
 
     /// <summary>The options <c>--cpu NAME,OPTION</c> takes (for <c>--cpu help</c>), on models with pointer authentication.</summary>
-    public const string OptionsHelp = "pauth=qarma5|impdef: the pointer authentication algorithm (default qarma5)";
+    public const string OptionsHelp = "pauth=impdef|qarma5: the pointer authentication algorithm (default impdef, the cheaper)";
 
     /// <summary>The models, the default first.</summary>
     public static IReadOnlyList<CpuModel> All { get; } = [CortexA57, Max];
@@ -92,7 +97,7 @@ public sealed class CpuModel
     public PacAlgorithm PacAlgorithm { get; }
 
     /// <summary><see cref="Name"/> with the options that differ from the model's defaults (what <see cref="Parse"/> reads back).</summary>
-    public string Spec => Has(CpuFeatures.Pauth) && PacAlgorithm != DefaultPacAlgorithm ? $"{Name},pauth=impdef" : Name;
+    public string Spec => Has(CpuFeatures.Pauth) && PacAlgorithm != DefaultPacAlgorithm ? $"{Name},pauth={PacAlgorithm.ToString().ToLowerInvariant()}" : Name;
 
     /// <summary>The name <c>--cpu</c> takes.</summary>
     public string Name { get; }

@@ -18,6 +18,7 @@ public sealed class CpuShared
 
     private readonly (int Op2, ulong Operand)[] _tlbiRing = new (int, ulong)[TlbiRingSize];
     private long _tlbEpoch;
+    private Func<long>? _timestamp;
 
     /// <summary>The host timestamp at which the system counter reads 0 (earlier than the VM's start after <see cref="SetCounter"/>).</summary>
     public long CounterOrigin { get; private set; } = Stopwatch.GetTimestamp();
@@ -29,8 +30,22 @@ public sealed class CpuShared
     public void SetCounter(ulong count)
     {
         UInt128 ticks = (UInt128)count * (ulong)Stopwatch.Frequency / CounterFrequency;
-        CounterOrigin = Stopwatch.GetTimestamp() - (long)(ulong)UInt128.Min(ticks, (ulong)(long.MaxValue / 4));
+        CounterOrigin = Now() - (long)(ulong)UInt128.Min(ticks, (ulong)(long.MaxValue / 4));
     }
+
+    /// <summary>
+    /// Makes the counter count <paramref name="timestamp"/>'s time (<see cref="Stopwatch"/> ticks of a virtual
+    /// clock, for deterministic execution) instead of the host's, from 0 now.
+    /// </summary>
+    public void UseTimestamp(Func<long> timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(timestamp);
+        _timestamp = timestamp;
+        CounterOrigin = timestamp();
+    }
+
+    /// <summary>The time the counter counts, in <see cref="Stopwatch"/> ticks (the timers' deadlines are in it too).</summary>
+    public long Now() => _timestamp is { } virtualTime ? virtualTime() : Stopwatch.GetTimestamp();
 
     /// <summary>The allocation tags of the VM's memory (FEAT_MTE2), allocated on the first tag store.</summary>
     internal Mte.MemoryTagStore Tags { get; } = new();
@@ -84,11 +99,11 @@ public sealed class CpuShared
     /// <summary>The system counter now (CNTPCT_EL0).</summary>
     public ulong Counter()
     {
-        long delta = Stopwatch.GetTimestamp() - CounterOrigin;
+        long delta = Now() - CounterOrigin;
         return (ulong)((UInt128)(ulong)delta * CounterFrequency / (ulong)Stopwatch.Frequency);
     }
 
-    /// <summary>The host timestamp at which the counter reaches <paramref name="count"/>.</summary>
+    /// <summary>The timestamp (of <see cref="Now"/>) at which the counter reaches <paramref name="count"/>.</summary>
     public long TimestampOf(ulong count)
     {
         UInt128 ticks = (UInt128)count * (ulong)Stopwatch.Frequency / CounterFrequency;

@@ -543,7 +543,7 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>
     /// The output of a generic timer (virtual when <paramref name="virtualTimer"/>): asserted when
     /// enabled, not masked, and the counter has reached CVAL. <paramref name="deadline"/> is the host
-    /// timestamp at which an enabled, unmasked timer that has not fired yet will fire (long.MaxValue if none).
+    /// timestamp (of <see cref="CpuShared.Now"/>) at which an enabled, unmasked timer that has not fired yet will fire (long.MaxValue if none).
     /// </summary>
     public bool TimerOutput(bool virtualTimer, out long deadline)
     {

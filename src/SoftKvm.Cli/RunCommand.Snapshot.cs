@@ -27,13 +27,15 @@ internal sealed partial class RunCommand
             string path = parse.GetValue(file)!;
             InputFiles.Check(path, "snapshot");
             CheckSnapshotOptions(parse, o);
+            CheckDeterministicOptions(parse, o);
             string? expected = parse.GetValue(arch) is { } a ? (a.Trim().ToLowerInvariant() is "aarch64" ? "arm64" : a.Trim().ToLowerInvariant()) : null;
             if (expected is not null)
             {
                 catalog.Get(expected);
             }
 
-            return Run(io => Restore(path, expected, io), parse, o);
+            bool deterministic = parse.GetValue(o.Deterministic);
+            return Run(io => Restore(path, expected, deterministic, io), parse, o);
         }
         catch (Exception e)
         {
@@ -41,7 +43,7 @@ internal sealed partial class RunCommand
         }
     }
 
-    private IMachine Restore(string path, string? expectedArchitecture, MachineIo io)
+    private IMachine Restore(string path, string? expectedArchitecture, bool deterministic, MachineIo io)
     {
         var watch = Stopwatch.StartNew();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
@@ -49,6 +51,16 @@ internal sealed partial class RunCommand
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
             var machine = MachineSnapshot.Restore(stream, path, catalog, io, out _exitsSeenBefore, expectedArchitecture);
+            try
+            {
+                CheckClock(machine, deterministic);
+            }
+            catch
+            {
+                machine.Dispose();
+                throw;
+            }
+
             env.Error.WriteLine($"softkvm: restored {path} ({machine.Config.Architecture}, {machine.Config.Cpus} vCPUs, {SizeText.Of(machine.Config.MemorySize)}) in {Took(watch, cpu)}");
             return machine;
         }

@@ -49,6 +49,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
                 kernel = kernelOption;
             }
 
+            CheckDeterministicOptions(parse, o);
             var config = BuildConfig(parse, o, kernel, smp ?? 1);
             _symbols = LoadSymbols(parse, o);
             var builder = catalog.Get(config.Architecture);
@@ -239,6 +240,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             Append = parse.GetValue(o.Append),
             Disks = disks,
             VirtioConsole = VirtioConsoleOf(parse.GetValue(o.Console)),
+            DeterministicEpoch = DeterministicEpochOf(parse, o),
             MachineOptions =
             [
                 new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = virtioPciOption, Semihosting = semihosting, SemihostingRoot = semihostingRoot },
@@ -315,14 +317,16 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         var machine = create(io);
         VmRunner? runner = null;
         GdbStub? gdb = null;
+        using var input = InputScheduleOf(parse, o);
         try
         {
             gdb = StartGdb(machine, parse, o);
-            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls, ExitsSeenBefore = _exitsSeenBefore });
+            var deterministic = input is null ? null : new DeterministicOptions { Input = input, InputSink = machine.SendInput };
+            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls, ExitsSeenBefore = _exitsSeenBefore, Deterministic = deterministic });
             var killed = runner;
             gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
             snapshotNow = SnapshotRequest(runner, parse, o);
-            int code = RunMachine(machine, runner, parse, o, serial.ConnectsInput, snapshotNow);
+            int code = RunMachine(machine, runner, parse, o, serial.ConnectsInput, snapshotNow, input);
             return runner.Outcome?.Reason == StopReason.Snapshot ? WriteSnapshot(machine, runner, parse.GetValue(o.Snapshot)!) : code;
         }
         finally
@@ -370,7 +374,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         },
         snapshot);
 
-    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o, bool connectInput, Action? snapshot)
+    private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o, bool connectInput, Action? snapshot, ConsoleInputSchedule? schedule)
     {
         machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
         machine.Vm.MaxHaltPollNs = parse.GetValue(o.HaltPollNs);
@@ -391,10 +395,17 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         using var profiler = parse.GetValue(o.Profile) ? new GuestProfiler(machine.Vcpus) : null;
         profiler?.Start();
         RunOutcome outcome;
+        // A replay ignores the terminal; live input of a deterministic run waits for the runner's round boundaries.
+        connectInput &= schedule is null || schedule.IsLive;
         var input = connectInput ? env.Input : null;
         using (var raw = connectInput && env.InteractiveTerminal ? TerminalRawMode.TryEnter() : null)
-        using (var pump = input is null ? null : new InputPump(input, machine.SendInput, raw is null ? null : Escape(runner, snapshot)))
+        using (var pump = input is null ? null : new InputPump(input, schedule is null ? machine.SendInput : schedule.Offer, raw is null ? null : Escape(runner, snapshot)))
         {
+            if (schedule is not null && pump is not null)
+            {
+                schedule.SourceEnded = () => pump.Ended;
+            }
+
             try
             {
                 outcome = runner.Run(machine.Vcpus, cancel.Token);

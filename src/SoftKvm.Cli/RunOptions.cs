@@ -114,14 +114,40 @@ internal sealed class RunOptions
         HelpName = "TEXT",
     };
 
+    public Option<bool> Deterministic { get; } = new("--deterministic")
+    {
+        Description = "deterministic execution: guest time advances with retired instructions (1 ns each), every vCPU runs on one "
+            + "host thread in turns of 16,384 instructions, the real-time clocks start at a fixed epoch; two runs give the same "
+            + "console output and statistics. Console input counts only with --record/--replay",
+    };
+
+    public Option<string?> DeterministicEpoch { get; } = new("--deterministic-epoch")
+    {
+        Description = "with --deterministic: the wall-clock time the guest's real-time clocks start at, as 2026-01-01T00:00:00Z "
+            + "or Unix seconds (default 2026-01-01T00:00:00Z)",
+        HelpName = "TIME",
+    };
+
+    public Option<string?> Record { get; } = new("--record")
+    {
+        Description = "with --deterministic: write the console input the guest takes to FILE, with the point of the run it came at",
+        HelpName = "FILE",
+    };
+
+    public Option<string?> Replay { get; } = new("--replay")
+    {
+        Description = "with --deterministic: feed the guest the console input recorded in FILE (--record) at the same points; the terminal is ignored",
+        HelpName = "FILE",
+    };
+
     public Option<long> HaltPollNs { get; } = HaltPollOption();
 
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86Virtio, VirtioPci, Snapshot, SnapshotOnOutput, HaltPollNs];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86Virtio, VirtioPci, Snapshot, SnapshotOnOutput, HaltPollNs, Deterministic, DeterministicEpoch, Record, Replay];
 
     /// <summary>The options <c>softkvm restore</c> shares with <c>run</c> (the machine itself comes from the snapshot).</summary>
     public IEnumerable<Option> RestoreShared =>
-        [Serial, Stats, Profile, Symbols, Trace, Gdb, GdbWait, VgicState, Snapshot, SnapshotOnOutput, HaltPollNs];
+        [Serial, Stats, Profile, Symbols, Trace, Gdb, GdbWait, VgicState, Snapshot, SnapshotOnOutput, HaltPollNs, Deterministic, Record, Replay];
 
     private static Option<long> HaltPollOption()
     {

@@ -15,7 +15,7 @@ namespace SoftKvm.Core;
 /// pattern of x86's <c>complete_userspace_io</c>, which also gives arm64 the guard of "Only skip MMIO insn
 /// once"); then <see cref="RunState.ImmediateExit"/>; then the loop.
 /// </summary>
-public abstract class Vcpu : IDisposable
+public abstract partial class Vcpu : IDisposable
 {
     private readonly ManualResetEventSlim _wakeup = new(false);
     private RunState _run;
@@ -317,6 +317,14 @@ public abstract class Vcpu : IDisposable
     /// </summary>
     protected bool TryConsumeKick()
     {
+        if (_turnYielded)
+        {
+            // Deterministic execution: the vCPU gave up the rest of its turn (Vcpu.Deterministic.cs).
+            _turnYielded = false;
+            _run.ExitReason = ExitReason.Intr;
+            return true;
+        }
+
         if (!TestAndClearRequest(VcpuRequest.Kick))
         {
             return false;
@@ -341,6 +349,11 @@ public abstract class Vcpu : IDisposable
     /// </summary>
     protected HaltOutcome Block(long deadline = long.MaxValue)
     {
+        if (_deterministic)
+        {
+            return BlockDeterministic(deadline);
+        }
+
         long start = Stopwatch.GetTimestamp();
         long maxPollNs = Vm.MaxHaltPollNs;
         bool poll = _haltPoll.Ns > 0 && maxPollNs > 0 && Vm.PollingAllowed();

@@ -49,6 +49,28 @@ public abstract partial class Vm : IDisposable
     /// </summary>
     public VmHooks Hooks { get; } = new();
 
+    /// <summary>
+    /// The guest's time: the host's clocks, or virtual time advanced by retired instructions after
+    /// <see cref="MakeClockVirtual"/> (docs/snapshots.md#deterministic-execution).
+    /// </summary>
+    public Time.GuestClock Clock { get; } = new();
+
+    /// <summary>
+    /// Makes the guest's time virtual (<see cref="Time.GuestClock.MakeVirtual"/>), at <paramref name="nanoseconds"/>
+    /// after <paramref name="epoch"/>: call it right after creating the VM, before its devices and vCPUs read
+    /// the time, or before loading a snapshot taken in deterministic execution.
+    /// </summary>
+    public void MakeClockVirtual(DateTimeOffset epoch, long nanoseconds = 0)
+    {
+        Clock.MakeVirtual(epoch, nanoseconds);
+        OnClockMadeVirtual();
+    }
+
+    /// <summary>The architecture moves its own time keeping (a system counter's origin) onto the virtual clock.</summary>
+    protected virtual void OnClockMadeVirtual()
+    {
+    }
+
     /// <summary>The guest-physical memory.</summary>
     public GuestMemory Memory { get; } = new();
 

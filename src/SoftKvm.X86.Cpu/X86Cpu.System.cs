@@ -229,7 +229,7 @@ public sealed unsafe partial class X86Cpu
             return (ulong)InstructionsRetired;
         }
 
-        long ticks = Stopwatch.GetTimestamp();
+        long ticks = Timestamp?.Invoke() ?? Stopwatch.GetTimestamp();
         return (ulong)(long)((double)ticks * TscFrequency / Stopwatch.Frequency);
     }
 

@@ -140,6 +140,12 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// <summary>When set, RDTSC counts retired instructions instead of host time (deterministic mode).</summary>
     public bool DeterministicTsc { get; set; }
 
+    /// <summary>
+    /// Where the TSC's time comes from, in <see cref="System.Diagnostics.Stopwatch"/> ticks: the hypervisor's guest clock
+    /// (virtual in deterministic execution); null: the host's monotonic clock.
+    /// </summary>
+    public Func<long>? Timestamp { get; set; }
+
     /// <summary>The guest memory this CPU accesses.</summary>
     public GuestMemory Memory => _memory;
 

@@ -67,8 +67,8 @@ public sealed class CpuModelTests
     [InlineData(CpuFeatures.Sb, 1, 36, 1UL)]
     [InlineData(CpuFeatures.Sm3, 0, 36, 1UL)]
     [InlineData(CpuFeatures.Sm4, 0, 40, 1UL)]
-    [InlineData(CpuFeatures.Pauth, 1, 4, 1UL)] // APA: QARMA5, the default
-    [InlineData(CpuFeatures.Pauth, 1, 24, 1UL)] // GPA
+    [InlineData(CpuFeatures.Pauth, 1, 8, 1UL)] // API: the IMPDEF algorithm, max's default
+    [InlineData(CpuFeatures.Pauth, 1, 28, 1UL)] // GPI
     public void IdFieldsFollowTheFeatures(CpuFeatures feature, int isar, int lsb, ulong value)
     {
         // Every feature the max model has shows in its ID register field; cortex-a57 shows none.
@@ -88,12 +88,14 @@ public sealed class CpuModelTests
     public void ParseChoosesThePacAlgorithm_WhichIsa1Says()
     {
         Assert.Same(CpuModel.Max, CpuModel.Parse("max", out _));
-        var qarma = CpuModel.Parse("max,pauth=qarma5", out _)!;
+        Assert.Equal(PacAlgorithm.Impdef, CpuModel.Max.PacAlgorithm);
+        var qarma = CpuModel.Parse("max,pauth=QARMA5", out _)!;
         var impdef = CpuModel.Parse("MAX, PAuth=ImpDef", out string? error)!;
         Assert.Null(error);
         Assert.Equal(PacAlgorithm.Impdef, impdef.PacAlgorithm);
-        Assert.Equal("max,pauth=impdef", impdef.Spec);
-        Assert.Equal("max", qarma.Spec);
+        Assert.Equal(PacAlgorithm.Qarma5, qarma.PacAlgorithm);
+        Assert.Equal("max", impdef.Spec);
+        Assert.Equal("max,pauth=qarma5", qarma.Spec);
         Assert.Equal(0x01UL, (qarma.IdAa64Isar1 >> 4) & 0xFF); // APA = 1, API = 0
         Assert.Equal(0x01UL, (qarma.IdAa64Isar1 >> 24) & 0xFF); // GPA = 1, GPI = 0
         Assert.Equal(0UL, (impdef.IdAa64Isar1 >> 4) & 0xF); // APA = 0

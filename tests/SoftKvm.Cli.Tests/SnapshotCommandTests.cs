@@ -182,6 +182,21 @@ public sealed class SnapshotCommandTests : IDisposable
         AssertRefused(RealCli.Run("restore", SnapshotPath()), "semihosting file", "out.txt", "cannot be opened again");
     }
 
+    // The restored memory is mapped from a.snap; the new snapshot goes to a.snap too: it is written beside and renamed
+    // over, so the running VM's pages (the old file) stay whole while it is written.
+    [Fact]
+    public void ARestoredRunCanBeSnapshottedIntoTheFileItWasRestoredFrom()
+    {
+        string dir = RealCli.GuestsDir("arm64");
+        string expected = File.ReadAllText(Path.Combine(dir, "snapshot.expected.txt"));
+        var first = RealCli.Run("run", "--kernel", Path.Combine(dir, "snapshot.elf"), "--memory", "32M", "--snapshot", SnapshotPath(), "--snapshot-on-output", "round 1 ");
+        var second = RealCli.Run("restore", SnapshotPath(), "--snapshot", SnapshotPath(), "--snapshot-on-output", "round 9 ");
+        var third = RealCli.Run("restore", SnapshotPath());
+        Assert.Equal((0, 0, 0), (first.Code, second.Code, third.Code));
+        Assert.Equal(expected, first.Serial + second.Serial + third.Serial);
+        Assert.Equal([SnapshotPath()], Directory.GetFiles(_dir));
+    }
+
     [Fact]
     public void ZeroPagesAreNotInTheFile()
     {

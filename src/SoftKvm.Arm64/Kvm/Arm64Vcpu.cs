@@ -175,8 +175,8 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         _cpu.State.V[(2 * n) + 1] = (ulong)(value >> 64);
     }
 
-    /// <summary>Instructions the guest retired on this vCPU.</summary>
-    public long InstructionsRetired => _cpu.Retired;
+    /// <inheritdoc />
+    public override long InstructionsRetired => _cpu.RetiredNow;
 
     /// <inheritdoc />
     public override ulong SampleProgramCounter() => Volatile.Read(ref _cpu.State.Pc);
@@ -267,6 +267,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             if (TestAndClearRequest(PowerOnRequest))
             {
                 ApplyPowerOn();
+                NoteHaltEnded();
             }
 
             if (IsPoweredOff)
@@ -281,12 +282,29 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                 return RunResult.Ok;
             }
 
+            // Deterministic execution: a WFI whose halt ended a turn goes on waiting in the next one.
+            if (WaitsInHalt)
+            {
+                if (Block(NextTimerDeadline()) != HaltOutcome.Event)
+                {
+                    continue;
+                }
+
+                WaitsInHalt = false;
+            }
+
             UpdateTimers();
             UpdateInterruptLines();
-            EndExit();
 
             // The debugger's single-step runs one instruction (or one exception entry) per entry.
-            CpuExit exit = _cpu.Run(ref RequestWord, GuestSingleStep ? 1 : _pmu?.Budget(Budget) ?? Budget);
+            long budget = GuestSingleStep ? 1 : _pmu?.Budget(Budget) ?? Budget;
+            if (IsDeterministic && !TryTakeQuantum(ref budget))
+            {
+                return RunResult.Interrupted;
+            }
+
+            EndExit();
+            CpuExit exit = _cpu.Run(ref RequestWord, budget);
             _pmu?.Sync();
 
             // Every return from guest execution is an exit, whatever its reason, as on x86 (see VcpuStat).
@@ -326,7 +344,8 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                     _cpu.RetireTrappedInstruction();
                     if (!HasWakeupEvent())
                     {
-                        Block(NextTimerDeadline());
+                        HaltOutcome halt = Block(NextTimerDeadline());
+                        WaitsInHalt = IsDeterministic && halt != HaltOutcome.Event;
                     }
 
                     continue;
@@ -334,7 +353,15 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
                     BeginExit(Arm64Stat.WfeExitStat);
                     Stats.Increment(Arm64Stat.WfeExitStat);
                     _cpu.RetireTrappedInstruction();
-                    Thread.Yield();
+                    if (IsDeterministic)
+                    {
+                        YieldTurn(); // another vCPU holds what this one waits for: let it run
+                    }
+                    else
+                    {
+                        Thread.Yield();
+                    }
+
                     continue;
                 case CpuExit.Debug:
                     HostDebugExit();

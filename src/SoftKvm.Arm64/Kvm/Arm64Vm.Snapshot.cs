@@ -78,6 +78,11 @@ public sealed partial class Arm64Vm
             InterruptController?.LoadState(r);
         }
 
-        Shared.SetCounter(counter);
+        // On the virtual clock the counter is a function of the clock, which the snapshot restored exactly (a
+        // counter set from its saved value would lose the nanoseconds below one counter tick).
+        if (!Clock.IsVirtual)
+        {
+            Shared.SetCounter(counter);
+        }
     }
 }

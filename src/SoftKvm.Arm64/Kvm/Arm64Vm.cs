@@ -32,6 +32,9 @@ public sealed partial class Arm64Vm : Vm
 
     internal CpuShared Shared { get; } = new();
 
+    /// <inheritdoc />
+    protected override void OnClockMadeVirtual() => Shared.UseTimestamp(Clock.Timestamp);
+
     /// <summary>
     /// KVM_SIGNAL_MSI: device <paramref name="deviceId"/> (a PCI requester ID as the device tree's msi-map
     /// gives it) writes <paramref name="data"/> to <paramref name="address"/>, an ITS doorbell. Without an

@@ -58,21 +58,25 @@ public sealed class AcpiPm : IIoDevice
     private readonly object _lock = new();
     private readonly Action _powerOff;
     private readonly Action<string> _unsupported;
-    private readonly long _start = Stopwatch.GetTimestamp();
+    private readonly TimeProvider _time;
+    private readonly long _start;
     private ushort _enable;
     private ushort _control = SciEnable;
     private long _timerEpoch;
 
     /// <summary>
     /// Creates the registers: <paramref name="powerOff"/> runs when the guest enters S5;
-    /// <paramref name="unsupported"/> hears about sleep states the machine does not have.
+    /// <paramref name="unsupported"/> hears about sleep states the machine does not have; the PM timer counts
+    /// <paramref name="time"/>'s timestamps (the guest's clock; default the host's).
     /// </summary>
-    public AcpiPm(Action powerOff, Action<string> unsupported)
+    public AcpiPm(Action powerOff, Action<string> unsupported, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(powerOff);
         ArgumentNullException.ThrowIfNull(unsupported);
         _powerOff = powerOff;
         _unsupported = unsupported;
+        _time = time ?? TimeProvider.System;
+        _start = _time.GetTimestamp();
     }
 
     /// <summary>A copy of the register state (the timer runs on host time and is not part of it).</summary>
@@ -181,7 +185,7 @@ public sealed class AcpiPm : IIoDevice
         }
     }
 
-    private long Ticks() => (long)((Stopwatch.GetTimestamp() - _start) * ((double)TimerFrequency / Stopwatch.Frequency));
+    private long Ticks() => (long)((_time.GetTimestamp() - _start) * ((double)TimerFrequency / _time.TimestampFrequency));
 
     private ushort Status() => (Ticks() >> 23) != _timerEpoch ? TimerStatus : (ushort)0;
 }

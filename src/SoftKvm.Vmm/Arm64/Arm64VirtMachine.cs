@@ -39,6 +39,11 @@ internal sealed partial class Arm64VirtMachine : IMachine
         Vm = backend.CreateVm(config.Cpus, options.Gic, options.Cpu);
         try
         {
+            if (config.DeterministicEpoch is { } epoch)
+            {
+                Vm.MakeClockVirtual(epoch);
+            }
+
             Vm.SetMemoryRegion(0, RamBase, config.MemorySize);
             if (plan is not null)
             {
@@ -56,7 +61,7 @@ internal sealed partial class Arm64VirtMachine : IMachine
             backend.CompleteSetup(Vm);
             _uart = new Pl011(io.Console, backend.GetSpiLine(Vm, UartIntId));
             MmioBus.Register(UartBase, UartSize, _uart);
-            _rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId));
+            _rtc = new Pl031(backend.GetSpiLine(Vm, RtcIntId), Vm.Clock.TimeProvider);
             _owned.Add(_rtc);
             MmioBus.Register(RtcBase, RtcSize, _rtc);
             var pci = AddPcie(io);
@@ -88,7 +93,7 @@ internal sealed partial class Arm64VirtMachine : IMachine
             // A machine for a snapshot (no plan) takes SYS_HEAPINFO's layout and the open files from the snapshot (LoadDevices).
             if (options.Semihosting)
             {
-                _semihosting = CreateSemihosting(config, options, plan is null ? default : HeapLayout(config, plan, deviceTree!), io);
+                _semihosting = CreateSemihosting(config, options, plan is null ? default : HeapLayout(config, plan, deviceTree!), io, Vm.Clock.TimeProvider);
                 _owned.Add(_semihosting);
             }
         }
@@ -149,10 +154,10 @@ internal sealed partial class Arm64VirtMachine : IMachine
     }
 
     // SYS_GET_CMDLINE is QEMU's: the kernel's path, then the --append text.
-    private static ArmSemihosting CreateSemihosting(MachineConfig config, Arm64VirtOptions options, SemihostingLayout layout, MachineIo io)
+    private static ArmSemihosting CreateSemihosting(MachineConfig config, Arm64VirtOptions options, SemihostingLayout layout, MachineIo io, TimeProvider time)
     {
         string commandLine = string.IsNullOrEmpty(config.Append) ? config.Kernel ?? "" : $"{config.Kernel} {config.Append}";
-        return new ArmSemihosting(options.SemihostingRoot, commandLine, layout, new SemihostingConsole(io.Console, io.Log), io.Log);
+        return new ArmSemihosting(options.SemihostingRoot, commandLine, layout, new SemihostingConsole(io.Console, io.Log), io.Log, time);
     }
 
     // SYS_HEAPINFO is QEMU's layout: RAM's largest gap no loaded image occupies.

@@ -35,6 +35,12 @@ public sealed record MachineConfig
     /// <summary>Whether to add a virtio-console (after the disks) that shares the serial output.</summary>
     public bool VirtioConsole { get; init; }
 
+    /// <summary>
+    /// Deterministic execution (docs/snapshots.md#deterministic-execution): the wall-clock time the guest's
+    /// real-time clocks start at, with guest time virtual from there; null: guest time is the host's.
+    /// </summary>
+    public DateTimeOffset? DeterministicEpoch { get; init; }
+
     /// <summary>The options of the architectures' machines, at most one record of each type (the others are ignored).</summary>
     public IReadOnlyList<IMachineOptions> MachineOptions { get; init; } = [];
 

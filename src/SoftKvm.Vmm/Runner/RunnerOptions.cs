@@ -18,6 +18,12 @@ public sealed record RunnerOptions
     /// <summary>Handles <c>KVM_EXIT_HYPERCALL</c> (Arm semihosting); null: a hypercall exit is an error.</summary>
     public IHypercallHandler? Hypercalls { get; init; }
 
+    /// <summary>
+    /// Deterministic execution: every vCPU on the calling thread in turns of retired instructions, on the VM's
+    /// virtual clock (<see cref="Core.Vm.MakeClockVirtual"/>); null: one host thread per vCPU.
+    /// </summary>
+    public DeterministicOptions? Deterministic { get; init; }
+
     /// <summary>The stack size of each vCPU thread.</summary>
     public int VcpuThreadStackSize { get; init; } = 16 << 20;
 

@@ -17,7 +17,7 @@ namespace SoftKvm.Vmm.Runner;
 /// instruction. <see cref="RequestStop"/> (devices, Ctrl-C) stops the run from any thread; the first stop
 /// wins. Nothing is allocated per exit.
 /// </summary>
-public sealed class VmRunner
+public sealed partial class VmRunner
 {
     private readonly Vm _vm;
     private readonly IoBus _mmio;
@@ -89,6 +89,11 @@ public sealed class VmRunner
         }
 
         using var registration = cancellation.Register(() => RequestStop(RunOutcome.CancelledExitCode, StopReason.Cancelled, "interrupted"));
+        if (_options.Deterministic is { } deterministic)
+        {
+            return RunDeterministic(vcpus, deterministic);
+        }
+
         var threads = new Thread[vcpus.Count];
         int running = vcpus.Count;
         for (int i = 0; i < threads.Length; i++)

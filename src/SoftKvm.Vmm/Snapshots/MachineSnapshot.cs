@@ -9,7 +9,7 @@ namespace SoftKvm.Vmm.Snapshots;
 
 /// <summary>
 /// Whole-machine snapshots (docs/snapshots.md): the header (<c>HEAD</c>: architecture and machine
-/// configuration, the disk images with their sizes), the VM's state (<see cref="Core.Vm.SaveState"/>:
+/// configuration, the disk images with their sizes), the virtual clock (<c>CLCK</c>, <see cref="ClockSnapshot"/>), the VM's state (<see cref="Core.Vm.SaveState"/>:
 /// guest memory, vCPUs, in-kernel interrupt controller), the VMM's devices
 /// (<see cref="IMachine.SaveDevices"/>), and the closing section. <see cref="Restore"/> builds a machine
 /// of the same configuration without loading any image, then reads everything back into it.
@@ -31,6 +31,7 @@ public static class MachineSnapshot
         ArgumentNullException.ThrowIfNull(machine);
         var writer = new SnapshotWriter(stream);
         WriteHeader(writer, machine.Config);
+        ClockSnapshot.Save(writer, machine.Vm);
         machine.Vm.SaveState(writer);
         machine.SaveDevices(writer);
         var w = writer.BeginSection(VmmTag);
@@ -59,6 +60,8 @@ public static class MachineSnapshot
         ArgumentNullException.ThrowIfNull(catalog);
         var reader = new SnapshotReader(stream, name);
         var config = ReadHeader(reader);
+        var clock = ClockSnapshot.Read(reader);
+        config = config with { DeterministicEpoch = clock.Epoch };
         if (expectedArchitecture is not null && expectedArchitecture != config.Architecture)
         {
             throw new SnapshotFormatException($"{name} is a snapshot of an {config.Architecture} machine, not {expectedArchitecture}");
@@ -85,6 +88,7 @@ public static class MachineSnapshot
 
         try
         {
+            clock.Apply(machine.Vm, reader);
             machine.Vm.LoadState(reader);
             machine.LoadDevices(reader);
             using (var r = reader.ReadSection(VmmTag))
@@ -173,6 +177,11 @@ public static class MachineSnapshot
         bool armVirtioPci = r.ReadBoolean();
         bool semihosting = r.ReadBoolean();
         string semihostingRoot = r.ReadString();
+        if (semihostingRoot.Length > 0 && (semihostingRoot.Contains('\0') || !Path.IsPathFullyQualified(semihostingRoot)))
+        {
+            throw reader.Corrupt("the header's --semihosting-root is not an absolute path");
+        }
+
         var pc = new PcOptions { WithholdInstructionLength = r.ReadBoolean(), ForceEmulationPrefix = r.ReadBoolean(), VirtioPci = r.ReadBoolean() };
         return new MachineConfig
         {

@@ -67,6 +67,11 @@ internal sealed partial class PcMachine : IMachine
         _vm = new X86Vm { ForceEmulationPrefix = config.OptionsOf<PcOptions>().ForceEmulationPrefix };
         try
         {
+            if (config.DeterministicEpoch is { } epoch)
+            {
+                _vm.MakeClockVirtual(epoch);
+            }
+
             _vm.SetMemoryRegion(0, 0, PcMemoryMap.LowRamSize(config.MemorySize));
             if (PcMemoryMap.HighRamSize(config.MemorySize) is ulong high and > 0)
             {
@@ -96,7 +101,7 @@ internal sealed partial class PcMachine : IMachine
 
             _uart = new Uart16550(io.Console, _lines.NewInput(Com1Irq));
             PioBus.Register(Com1Port, Uart16550.PortCount, _uart);
-            _rtc = new CmosRtc(unsupported: io.Log.WriteLine);
+            _rtc = new CmosRtc(_vm.Clock.TimeProvider, io.Log.WriteLine);
             PioBus.Register(RtcPort, CmosRtc.PortCount, _rtc);
             PioBus.Register(IsaDebugExit.DefaultPort, IsaDebugExit.PortCount, new IsaDebugExit(code =>
                 DeviceExit?.Invoke(code, $"isa-debug-exit: the guest wrote 0x{(uint)code >> 1:x}, exit code {code}")));

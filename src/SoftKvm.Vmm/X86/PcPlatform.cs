@@ -64,7 +64,7 @@ internal sealed class PcPlatform : IDisposable
             pio.Register(PciConfigMechanism1.AddressPort, PciConfigMechanism1.PortCount, ConfigPorts);
             PciFirmware.AssignResources(Bus, PciIoWindow, PciMemoryWindow, (a, pin) => (byte)PcPciHost.Irq(a.Device, pin));
 
-            Pm = new AcpiPm(() => stop(0, "ACPI: the guest entered S5 (soft off)"), io.Log.WriteLine);
+            Pm = new AcpiPm(() => stop(0, "ACPI: the guest entered S5 (soft off)"), io.Log.WriteLine, vm.Clock.TimeProvider);
             pio.Register(AcpiPm.DefaultPort, AcpiPm.PortCount, Pm);
 
             FwCfg = new FwCfgDevice(vm.Memory);

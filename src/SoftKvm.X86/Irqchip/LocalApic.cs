@@ -101,7 +101,7 @@ public sealed partial class LocalApic : IIoDevice
     /// <summary>Whether vector <paramref name="vector"/> is in service (ISR).</summary>
     public bool IsInService(int vector) => (_isr[vector >> 5] & (1u << (vector & 31))) != 0;
 
-    /// <summary>The host time (a <see cref="Stopwatch"/> timestamp) the timer fires next, or long.MaxValue.</summary>
+    /// <summary>The guest-clock time (a <see cref="Stopwatch"/> timestamp, see <see cref="X86Irqchip.Clock"/>) the timer fires next, or long.MaxValue.</summary>
     public long TimerDeadline => Volatile.Read(ref _timerDeadline);
 
     private int TimerMode => (int)((_lvt[1] >> 17) & 3);
@@ -255,7 +255,7 @@ public sealed partial class LocalApic : IIoDevice
         }
 
         ulong now = _vcpu.ReadTsc();
-        long nowHost = Stopwatch.GetTimestamp();
+        long nowHost = _chip.Clock.Timestamp(); // the guest clock: the host's, or virtual
         if (_tscDeadline <= now)
         {
             Volatile.Write(ref _timerDeadline, nowHost);
@@ -382,7 +382,7 @@ public sealed partial class LocalApic : IIoDevice
                 }
 
                 _timerInitial = value;
-                _timerStart = Stopwatch.GetTimestamp();
+                _timerStart = _chip.Clock.Timestamp();
                 Volatile.Write(ref _timerDeadline, value == 0 ? long.MaxValue : _timerStart + TicksFor(value));
                 return;
             case RegTimerDivide:
@@ -415,7 +415,7 @@ public sealed partial class LocalApic : IIoDevice
             return 0;
         }
 
-        long elapsedBus = (long)((double)(Stopwatch.GetTimestamp() - _timerStart) * BusHz / Stopwatch.Frequency) / Divisor;
+        long elapsedBus = (long)((double)(_chip.Clock.Timestamp() - _timerStart) * BusHz / Stopwatch.Frequency) / Divisor;
         if (TimerMode == 1)
         {
             return _timerInitial - (uint)(elapsedBus % _timerInitial);

@@ -34,7 +34,7 @@ public sealed partial class Pit8254 : IIoDevice
     /// <summary>The device for port 0x61 (counter 2 gate and output, speaker data).</summary>
     public IIoDevice SpeakerPort { get; }
 
-    /// <summary>The host time (<see cref="Stopwatch"/> timestamp) of the next counter-0 interrupt, or long.MaxValue.</summary>
+    /// <summary>The guest-clock time (<see cref="Stopwatch"/> timestamp, see <see cref="X86Irqchip.Clock"/>) of the next counter-0 interrupt, or long.MaxValue.</summary>
     public long NextDeadline => Volatile.Read(ref _nextFire);
 
     /// <summary>Raises IRQ 0 when counter 0's output rose since the last poll; returns <see cref="NextDeadline"/>.</summary>
@@ -88,7 +88,7 @@ public sealed partial class Pit8254 : IIoDevice
 
         lock (_lock)
         {
-            data[0] = ReadChannel(_channels[offset], Stopwatch.GetTimestamp());
+            data[0] = ReadChannel(_channels[offset], _chip.Clock.Timestamp());
         }
     }
 
@@ -96,7 +96,7 @@ public sealed partial class Pit8254 : IIoDevice
     public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
     {
         byte v = data[0];
-        long now = Stopwatch.GetTimestamp();
+        long now = _chip.Clock.Timestamp();
         lock (_lock)
         {
             if (offset == 3)
@@ -326,7 +326,7 @@ public sealed partial class Pit8254 : IIoDevice
         public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
         {
             data.Clear();
-            long now = Stopwatch.GetTimestamp();
+            long now = pit._chip.Clock.Timestamp();
             lock (pit._lock)
             {
                 var c = pit._channels[2];
@@ -343,7 +343,7 @@ public sealed partial class Pit8254 : IIoDevice
                 bool gate = (data[0] & 1) != 0;
                 if (gate && !c.Gate && c.Mode is 1 or 2 or 3 or 5)
                 {
-                    c.LoadTime = Stopwatch.GetTimestamp();
+                    c.LoadTime = pit._chip.Clock.Timestamp();
                 }
 
                 c.Gate = gate;

@@ -1,11 +1,9 @@
-using System.Diagnostics;
-
 namespace SoftKvm.X86.Irqchip;
 
 /// <summary>
-/// Host timestamps in a snapshot: saved relative to the moment of the save and made absolute again at the
-/// restore, so a timer that had 3 ms to go has 3 ms to go in the restored VM (<see cref="long.MaxValue"/>,
-/// "never", stays never).
+/// Guest-clock timestamps (the host's time, or virtual time in deterministic execution) in a snapshot: saved
+/// relative to the moment of the save and made absolute again at the restore, so a timer that had 3 ms to go
+/// has 3 ms to go in the restored VM (<see cref="long.MaxValue"/>, "never", stays never).
 /// </summary>
 internal static class SnapshotTime
 {
@@ -17,6 +15,4 @@ internal static class SnapshotTime
         long relative = r.ReadInt64();
         return relative == long.MaxValue ? long.MaxValue : now + relative;
     }
-
-    public static long Now => Stopwatch.GetTimestamp();
 }

@@ -18,6 +18,7 @@ public sealed class X86Irqchip
 
     internal X86Irqchip(Vm vm)
     {
+        Clock = vm.Clock;
         Pic = new Pic8259(this);
         IoApic = new IoApic(this);
         Pit = new Pit8254(this);
@@ -28,6 +29,9 @@ public sealed class X86Irqchip
         vm.PioBus.Register(0x61, 1, Pit.SpeakerPort);
         vm.MmioBus.Register(Irqchip.IoApic.DefaultBase, Irqchip.IoApic.Size, IoApic);
     }
+
+    /// <summary>The guest time the PIT and the local APIC timers count (docs/snapshots.md#deterministic-execution).</summary>
+    internal Core.Time.GuestClock Clock { get; }
 
     /// <summary>The 8259 pair.</summary>
     public Pic8259 Pic { get; }

@@ -44,7 +44,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         : base(vm, id, X86Stat.VcpuSchema)
     {
         _vm = vm;
-        _cpu = new X86Cpu(vm.Memory) { TscFrequency = vm.TscFrequency };
+        _cpu = new X86Cpu(vm.Memory) { TscFrequency = vm.TscFrequency, Timestamp = vm.Clock.Timestamp };
         _cpu.Controls.InterceptCpuid = true;
         _bus = new EmulationBus(this);
         if (id != 0)
@@ -250,6 +250,9 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             new("translated_instructions", _cpu.TranslatedInstructions),
         ];
 
+    /// <inheritdoc />
+    public override long InstructionsRetired => _cpu.InstructionsRetired;
+
     ulong IApicHost.ApicBaseMsr => _cpu.Regs.ApicBase;
 
     long IApicHost.TscFrequency => _cpu.TscFrequency;
@@ -325,6 +328,8 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             if (MpState == X86MpState.Halted && HasWakeupEvent())
             {
                 _mpState = (int)X86MpState.Runnable;
+                _pvUnhalted = false;
+                NoteHaltEnded();
             }
 
             if (MpState != X86MpState.Runnable)
@@ -357,6 +362,16 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
         // Guest single-step runs one instruction per entry under the monitor trap flag, which also stops
         // after an event delivery (UpdateExceptionBitmap sets it).
         long budget = GuestSingleStep || _windowWaiting ? 1 : Budget;
+        if (IsDeterministic)
+        {
+            // Blocks compiled on the vCPU's own thread, at the same entry every run (docs/snapshots.md#deterministic-execution).
+            _cpu.TranslateSynchronously = true;
+            if (!TryTakeQuantum(ref budget))
+            {
+                return (int)RunResult.Interrupted;
+            }
+        }
+
         EndExit();
         EnterGuest();
         var reason = _cpu.Run(budget);
@@ -597,8 +612,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
             case X86MpState.Halted:
                 if (_pvUnhalted)
                 {
-                    _pvUnhalted = false; // KVM_HC_KICK_CPU's pv_unhalted
-                    return true;
+                    return true; // KVM_HC_KICK_CPU's pv_unhalted, cleared when the vCPU wakes (looking does not take it)
                 }
 
                 if (Apic.HasPendingNmi || Apic.HasPendingInit || _cpu.HasInjectedEvent)
@@ -626,7 +640,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
 
     private void PollTimers()
     {
-        long now = Stopwatch.GetTimestamp();
+        long now = _vm.Clock.Timestamp();
         Apic?.PollTimer(now);
         _vm.Irqchip?.PollTimers(now);
     }

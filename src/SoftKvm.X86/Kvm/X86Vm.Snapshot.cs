@@ -14,7 +14,7 @@ public sealed partial class X86Vm
     /// <inheritdoc />
     protected override void SaveArchState(SnapshotWriter writer)
     {
-        long now = SnapshotTime.Now;
+        long now = Clock.Timestamp();
         var w = writer.BeginSection("X86V");
         w.Write(Vcpus.Count);
         w.Write(TscFrequency);
@@ -40,7 +40,7 @@ public sealed partial class X86Vm
     /// <inheritdoc />
     protected override void LoadArchState(SnapshotReader reader)
     {
-        long now = SnapshotTime.Now;
+        long now = Clock.Timestamp();
         using (var r = reader.ReadSection("X86V"))
         {
             int count = r.ReadInt32();

@@ -10,7 +10,7 @@ namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 /// <summary>
 /// FEAT_PAuth against QEMU with fixed keys (qemu-aarch64 gives every process random keys, so these come from
 /// QEMU's system emulator running guests/arm64/pauth.elf at EL1): Golden/a64-pauth.golden.txt, each case run
-/// on the max model in the interpreter and in native blocks.
+/// on the max model with QARMA5 (<c>--cpu max,pauth=qarma5</c>, QEMU's algorithm) in the interpreter and in native blocks.
 /// </summary>
 public sealed class PauthGoldenTests
 {
@@ -65,7 +65,7 @@ public sealed class PauthGoldenTests
             var list = group.ToList();
             // Per case: X0 and X1 loaded, the instruction, STR X0, [X2], #8; then an UNDEFINED word ends the run.
             var code = list.SelectMany(c => Load(0, c.X0).Concat(Load(1, c.X1)).Append(c.Insn).Append(0xF8008440u)).ToArray();
-            using var m = new TestMachine(model: CpuModel.Max);
+            using var m = new TestMachine(model: CpuModel.Parse("max,pauth=qarma5", out _));
             var v = m.Start(code);
             v.Cpu.TranslationEnabled = native;
             foreach (var (key, value) in Keys)

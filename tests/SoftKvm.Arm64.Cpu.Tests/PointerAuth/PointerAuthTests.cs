@@ -122,4 +122,31 @@ public sealed class PointerAuthTests
         Assert.Equal(0UL, X(v, 5));
         Assert.Equal(0UL, (v.GetRegister(Arm64CoreRegister.Pstate) >> 10) & 3); // BTYPE = 0 in the handler
     }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Eretaa_AuthenticatesElrWithSp(bool native, bool corrupt)
+    {
+        using var m = new TestMachine(model: CpuModel.Max);
+        // pacia x7, sp; eor x7, x7, #(1 << 50) or nop; msr elr_el1, x7; msr spsr_el1, x6; eretaa; mov x5, #5
+        var v = Start(m, native, EnIa, 0xdac103e7u, corrupt ? 0xd24e00e7u : 0xd503201fu, 0xd5184027u, 0xd5184006u, 0xd69f0bffu, 0xd28000a5u);
+        SetX(v, 6, 0x3C5);
+        SetX(v, 7, CodeBase + 20);
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        if (corrupt)
+        {
+            // The failed authentication leaves the A key's error code in bits 62:61: an instruction abort, with the
+            // MMU off an Address size fault at level 0 (guests/arm64/pauth shows the translation fault with it on).
+            Assert.Equal(0UL, X(v, 5));
+            Assert.Equal((0x21UL << 26) | (1UL << 25) | 0x00, v.GetSystemRegister(EsrEl1));
+            Assert.Equal((1UL << 61) | (CodeBase + 20), v.GetSystemRegister(SysRegKey.Of(3, 0, 6, 0, 0)));
+        }
+        else
+        {
+            Assert.Equal(5UL, X(v, 5));
+        }
+    }
 }

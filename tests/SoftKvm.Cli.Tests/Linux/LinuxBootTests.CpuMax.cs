@@ -8,7 +8,8 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// Crypto Extensions drivers pass the crypto manager's self-tests as they register (guests/linux/build.sh
 /// puts them in the initramfs; /bin/load-ce loads them): AES, CCM, GCM (GHASH through PMULL), POLYVAL,
 /// SHA-1, SHA-256, SHA-512, SHA-3 and CRC-T10DIF, each compared with the kernel's known answers. With
-/// pointer authentication (QARMA5) and BTI the kernel signs every return address and runs on guarded pages.
+/// pointer authentication (max's default IMPDEF algorithm) and BTI the kernel signs every return address
+/// and runs on guarded pages.
 /// </summary>
 public sealed partial class LinuxBootTests
 {
@@ -60,8 +61,8 @@ public sealed partial class LinuxBootTests
         Assert.Contains("CPU features: detected: Privileged Access Never", log);
         Assert.Contains("CPU features: detected: RCpc load-acquire (LDAPR)", log);
         // Pointer authentication and BTI: the kernel signs its return addresses and runs on guarded pages from here on.
-        Assert.Contains("CPU features: detected: Address authentication (architected QARMA5 algorithm)", log);
-        Assert.Contains("CPU features: detected: Generic authentication (architected QARMA5 algorithm)", log);
+        Assert.Contains("CPU features: detected: Address authentication (IMP DEF algorithm)", log); // max's default, pauth=impdef
+        Assert.Contains("CPU features: detected: Generic authentication (IMP DEF algorithm)", log);
         Assert.Contains("CPU features: detected: Branch Target Identification", log);
         Assert.Contains("CPU features: detected: Memory Tagging Extension", log);
         Assert.Contains("CPU features: detected: Asymmetric MTE Tag Check Fault", log);

@@ -34,6 +34,8 @@ public sealed unsafe partial class Arm64Cpu
 
     private readonly JumpCacheEntry[] _jumpCache = GC.AllocateArray<JumpCacheEntry>(JumpCache.Size, pinned: true);
     private long _jumpCacheGeneration = -1;
+    private long _nativeLimit;
+    private long _retiredInFlight;
     private Exception? _nativeFault;
 
     /// <summary>Whether this PE translates to native code (where <see cref="NativeSupported"/>); else it interprets.</summary>
@@ -271,6 +273,7 @@ public sealed unsafe partial class Arm64Cpu
             RememberJump(entry, modeKey);
 
             long limit = budget - NativeTranslator.MaxInstructions;
+            _nativeLimit = limit;
             ctx->BudgetLeft = limit;
             ctx->TagEl = _tagEl;
             ctx->TagUnprivileged = _tagUnprivileged;
@@ -423,7 +426,12 @@ public sealed unsafe partial class Arm64Cpu
         State.Nzcv = NzcvOfImage(ctx->FlagsImage);
         State.Pc = pc;
         NativeFallbacks[(int)op]++;
+
+        // The block's instructions before this one, not yet in Retired: the budget register at the call (stored by
+        // the interpret routine) and the count since its last update, which includes this instruction.
+        _retiredInFlight = _nativeLimit - ctx->BudgetLeft + (long)(ctx->Scratch >> 16) - 1;
         Flow flow = OpDispatch.Handlers[(int)op](this, word);
+        _retiredInFlight = 0;
         ctx->FlagsImage = X64Lowering.ImageOf(State.Nzcv >> 28);
         ctx->TagEl = _tagEl;
         ctx->TagUnprivileged = _tagUnprivileged;

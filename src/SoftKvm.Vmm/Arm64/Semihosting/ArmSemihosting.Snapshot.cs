@@ -49,7 +49,7 @@ internal sealed partial class ArmSemihosting
         lock (_lock)
         {
             _elapsedBefore = r.ReadInt64();
-            _clock.Restart();
+            _start = _time.GetTimestamp();
             _errno = r.ReadInt32();
             _layout = new SemihostingLayout(r.ReadUInt64(), r.ReadUInt64(), r.ReadUInt64(), r.ReadUInt64());
             int reported = r.ReadInt32();

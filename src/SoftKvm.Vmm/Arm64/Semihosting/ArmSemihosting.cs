@@ -39,7 +39,8 @@ internal sealed partial class ArmSemihosting : IHypercallHandler, IDisposable
     private readonly byte[] _commandLine;
     private SemihostingLayout _layout;
     private readonly TextWriter _log;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly TimeProvider _time;
+    private long _start; // the guest clock's timestamp when this process's count began
     private readonly Dictionary<ulong, SemihostingHandle> _handles = [];
     private readonly HashSet<uint> _reported = [];
     private readonly Lock _lock = new();
@@ -52,8 +53,10 @@ internal sealed partial class ArmSemihosting : IHypercallHandler, IDisposable
     /// <paramref name="commandLine"/>, SYS_HEAPINFO <paramref name="layout"/>, the console <paramref name="console"/>
     /// and one-time notes (unsupported operations) to <paramref name="log"/>.
     /// </summary>
-    public ArmSemihosting(string? root, string commandLine, SemihostingLayout layout, SemihostingConsole console, TextWriter log)
+    public ArmSemihosting(string? root, string commandLine, SemihostingLayout layout, SemihostingConsole console, TextWriter log, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
+        _start = _time.GetTimestamp();
         _root = root is null ? null : new SemihostingRoot(root);
         _commandLine = Encoding.UTF8.GetBytes(commandLine);
         _layout = layout;
@@ -132,7 +135,7 @@ internal sealed partial class ArmSemihosting : IHypercallHandler, IDisposable
             case SysRename: return Rename(memory, arg);
             case SysFlen: return Length(memory, arg);
             case SysClock: return ElapsedTicks() / (TickFrequency / 100);
-            case SysTime: return (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            case SysTime: return (ulong)_time.GetUtcNow().ToUnixTimeSeconds();
             case SysErrno: return (ulong)_errno;
             case SysGetCmdline: return GetCommandLine(memory, arg);
             case SysHeapinfo: return HeapInfo(memory, arg);
@@ -149,8 +152,9 @@ internal sealed partial class ArmSemihosting : IHypercallHandler, IDisposable
         }
     }
 
-    // Nanoseconds since the run started (a restored run goes on from its snapshot's count).
-    private ulong ElapsedTicks() => (ulong)_elapsedBefore + (ulong)(_clock.ElapsedTicks * (double)TickFrequency / Stopwatch.Frequency);
+    // Nanoseconds since the run started on the guest's clock (virtual in deterministic execution); a restored run
+    // goes on from its snapshot's count.
+    private ulong ElapsedTicks() => (ulong)_elapsedBefore + (ulong)((_time.GetTimestamp() - _start) * (double)TickFrequency / _time.TimestampFrequency);
 
     private ulong Error(int errno)
     {

@@ -102,6 +102,7 @@ internal sealed unsafe partial class X64Lowering
 
             _asm.Bind(_interpretRoutine);
             _asm.Store(Ctx(ContextOffsets.Scratch), Reg.Rcx, 8);
+            _asm.Store(Ctx(ContextOffsets.BudgetLeft), X64Layout.Budget, 8); // the helper's exact retired count (Arm64Cpu.RetiredNow)
             StoreWrittenInline();
             _asm.AluImm(Alu.Sub, Reg.Rsp, 8, true); // the helper is called with rsp 16-byte aligned
             _asm.Mov(Reg.Rdi, X64Layout.Context);

@@ -219,8 +219,12 @@ public sealed unsafe partial class Arm64Cpu
     /// </summary>
     private bool _unalignedAllowed;
 
-    private void UpdateAlignment() =>
+    /// <summary>Re-derives what SCTLR_EL1 decides for data accesses: alignment checking and the MTE tag-check gate.</summary>
+    private void UpdateAlignment()
+    {
         _unalignedAllowed = (State.SctlrEl1 & SctlrM) != 0 && (State.SctlrEl1 & SctlrA) == 0;
+        UpdateTagChecking();
+    }
 
     /// <summary>
     /// The alignment check of a 16-byte (Q register) access that is done as two 8-byte halves: it must be
@@ -327,6 +331,11 @@ public sealed unsafe partial class Arm64Cpu
                 {
                     return WriteByteFault(va + (ulong)i, unprivileged);
                 }
+
+                if (_walkTagged && _tagChecksConfigured && !SplitWriteTagCheck(va + (ulong)i, unprivileged))
+                {
+                    return false;
+                }
             }
 
             HookAccess(AccessKind.Write, va, size, value);
@@ -359,6 +368,11 @@ public sealed unsafe partial class Arm64Cpu
 
         return false;
     }
+
+    /// <summary>The tag check of one byte of a page-crossing store (its page was just translated by <see cref="ResolveNoFill"/>).</summary>
+    private bool SplitWriteTagCheck(ulong va, bool unprivileged) =>
+        !Translate(va, AccessKind.Write, unprivileged ? 0 : State.El, out ulong pa, out _, pan: !unprivileged && PanActive)
+        || CheckTag(va, pa, 1, true, unprivileged);
 
     private byte* ResolveNoFill(ulong va, AccessKind kind, bool unprivileged)
     {
@@ -426,6 +440,11 @@ public sealed unsafe partial class Arm64Cpu
             return null;
         }
 
+        if (_walkTagged && _tagChecksConfigured && !CheckTag(va, pa, size, write, unprivileged))
+        {
+            return null;
+        }
+
         if (!_hwWatchpointsArmed && MayCache(va, kind))
         {
             FillTlb(kind == AccessKind.Write ? _writeTlb : _readTlb, kind == AccessKind.Write ? _writeInfo : _readInfo,
@@ -435,9 +454,18 @@ public sealed unsafe partial class Arm64Cpu
         return host;
     }
 
-    /// <summary>Maps the page of <paramref name="va"/> (host <paramref name="host"/> for IPA <paramref name="pa"/>) in <paramref name="tlb"/>.</summary>
+    /// <summary>
+    /// Maps the page of <paramref name="va"/> (host <paramref name="host"/> for IPA <paramref name="pa"/>) in <paramref name="tlb"/>;
+    /// not a Tagged page (the last walk's) while tag checks are configured for the access's EL: its accesses are checked on the
+    /// slow path (Arm64Cpu.Mte.cs).
+    /// </summary>
     private void FillTlb(TlbEntry[] tlb, byte[] info, ulong va, byte* host, ulong pa, ulong tagEl)
     {
+        if (_walkTagged && _tagChecksConfigured && TagChecksAt(tagEl == _tagUnprivileged ? 0 : State.El))
+        {
+            return;
+        }
+
         int index = (int)(va >> 12) & TlbMask;
         ref TlbEntry e = ref tlb[index];
         e.Tag = (va & ~0xFFFUL) | tagEl;

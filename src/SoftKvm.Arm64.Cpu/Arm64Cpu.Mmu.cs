@@ -49,6 +49,7 @@ public sealed unsafe partial class Arm64Cpu
     private bool Translate(ulong va, AccessKind kind, int el, out ulong pa, out uint fsc, bool pan = false)
     {
         pa = 0;
+        _walkTagged = false;
         if ((State.SctlrEl1 & SctlrM) == 0)
         {
             if ((va >> PaBits) != 0)
@@ -158,6 +159,7 @@ public sealed unsafe partial class Arm64Cpu
             _walkGlobal = ((desc >> 11) & 1) == 0;
             _walkGuarded = ((desc >> 50) & 1) != 0 && Has(CpuFeatures.Bti);
             _walkShift = shift;
+            _walkTagged = IsTaggedAttribute(desc);
             return true;
         }
     }

@@ -2,7 +2,7 @@ namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
 /// The PSTATE fields of the extensions (<see cref="CpuState.PstateFlags"/>): SSBS (FEAT_SSBS2), DIT
-/// (FEAT_DIT), PAN (FEAT_PAN) and UAO (FEAT_UAO). Each exists only where the model has its feature:
+/// (FEAT_DIT), PAN (FEAT_PAN), UAO (FEAT_UAO) and TCO (FEAT_MTE, set on exception entry). Each exists only where the model has its feature:
 /// MSR (immediate) and MRS/MSR of its register are UNDEFINED otherwise and its SPSR bit is RES0. On
 /// exception entry to EL1, SSBS becomes SCTLR_EL1.DSSBS, UAO is cleared, PAN is set when SCTLR_EL1.SPAN
 /// is 0, and DIT is kept (Arm ARM AArch64.TakeException); ERET restores them from SPSR_EL1.
@@ -21,6 +21,7 @@ public sealed partial class Arm64Cpu
         (3 << 3) | 2 => Psr.Dit & _pstateFlagsMask,
         (0 << 3) | 4 => Psr.Pan & _pstateFlagsMask,
         (0 << 3) | 3 => Psr.Uao & _pstateFlagsMask,
+        (3 << 3) | 4 => Psr.Tco & _pstateFlagsMask,
         _ => 0,
     };
 
@@ -31,6 +32,7 @@ public sealed partial class Arm64Cpu
         SysReg.Dit => Psr.Dit & _pstateFlagsMask,
         SysReg.Pan => Psr.Pan & _pstateFlagsMask,
         SysReg.Uao => Psr.Uao & _pstateFlagsMask,
+        SysReg.Tco => Psr.Tco & _pstateFlagsMask,
         _ => 0,
     };
 
@@ -62,13 +64,16 @@ public sealed partial class Arm64Cpu
             flags |= Psr.Pan;
         }
 
+        flags |= Psr.Tco; // FEAT_MTE: exceptions are taken with tag checks off
+
         State.PstateFlags = flags & _pstateFlagsMask;
         OnPstateFlagsChanged();
     }
 
-    /// <summary>The SCTLR_EL1 bits of the extensions the guest may change: DSSBS with SSBS, SPAN with PAN, EnIA/EnIB/EnDA/EnDB with PAuth, BT0/BT1 with BTI.</summary>
+    /// <summary>The SCTLR_EL1 bits of the extensions the guest may change: DSSBS with SSBS, SPAN with PAN, EnIA/EnIB/EnDA/EnDB with PAuth, BT0/BT1 with BTI, ATA/ATA0/TCF/TCF0/ITFSB with MTE.</summary>
     private ulong SctlrExtensionBits =>
-        (Has(CpuFeatures.Ssbs) ? SctlrDssbs : 0) | (Has(CpuFeatures.Pan) ? SctlrSpan : 0) | SctlrPauthBits | SctlrBtiBits;
+        (Has(CpuFeatures.Ssbs) ? SctlrDssbs : 0) | (Has(CpuFeatures.Pan) ? SctlrSpan : 0) | SctlrPauthBits | SctlrBtiBits
+        | (Has(CpuFeatures.Mte) ? SctlrMteBits : 0);
 
     /// <summary>Re-derives what depends on PAN: the TLB tag of privileged accesses (<see cref="UpdateTagEl"/>).</summary>
     private void OnPstateFlagsChanged() => UpdateTagEl();

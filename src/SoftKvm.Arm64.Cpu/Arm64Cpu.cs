@@ -52,7 +52,8 @@ public sealed unsafe partial class Arm64Cpu
         _model = model ?? CpuModel.CortexA57;
         _features = _model.Features;
         _pstateFlagsMask = (Has(CpuFeatures.Ssbs) ? Psr.Ssbs : 0) | (Has(CpuFeatures.Dit) ? Psr.Dit : 0)
-            | (Has(CpuFeatures.Pan) ? Psr.Pan : 0) | (Has(CpuFeatures.Uao) ? Psr.Uao : 0) | (Has(CpuFeatures.Bti) ? Psr.Btype : 0);
+            | (Has(CpuFeatures.Pan) ? Psr.Pan : 0) | (Has(CpuFeatures.Uao) ? Psr.Uao : 0) | (Has(CpuFeatures.Bti) ? Psr.Btype : 0)
+            | (Has(CpuFeatures.Mte) ? Psr.Tco : 0);
         _context = (NativeContext*)(((nint)Unsafe.AsPointer(ref _contextMemory[0]) + 63) & ~(nint)63);
         InitializeNative();
         shared.Register(this);

@@ -109,4 +109,13 @@ public enum CpuFeatures : ulong
 
     /// <summary>FEAT_BTI: BTI, PSTATE.BTYPE, guarded pages, the Branch Target exception (ID_AA64PFR1_EL1.BT = 1).</summary>
     Bti = 1UL << 41,
+
+    /// <summary>
+    /// FEAT_MTE and FEAT_MTE2: allocation tags, IRG/GMI/ADDG/SUBG/SUBP(S), the tag loads and stores, tag
+    /// checks with synchronous and asynchronous faults (ID_AA64PFR1_EL1.MTE = 2).
+    /// </summary>
+    Mte = 1UL << 42,
+
+    /// <summary>FEAT_MTE3: the asymmetric tag-check mode, TCF = 3 (ID_AA64PFR1_EL1.MTE = 3).</summary>
+    Mte3 = 1UL << 43,
 }

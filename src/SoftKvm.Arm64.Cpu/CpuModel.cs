@@ -30,7 +30,8 @@ public sealed class CpuModel
         | CpuFeatures.Ssbs | CpuFeatures.Dit | CpuFeatures.Rdm | CpuFeatures.DotProd | CpuFeatures.Fcma | CpuFeatures.Jscvt
         | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256
         | CpuFeatures.Sha512 | CpuFeatures.Sha3 | CpuFeatures.Sm3 | CpuFeatures.Sm4 | CpuFeatures.Pan | CpuFeatures.Uao | CpuFeatures.Cnp | CpuFeatures.Ttl | CpuFeatures.E0pd
-        | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation | CpuFeatures.Pauth | CpuFeatures.Bti,
+        | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation | CpuFeatures.Pauth | CpuFeatures.Bti
+        | CpuFeatures.Mte | CpuFeatures.Mte3,
         DefaultPacAlgorithm);
 
     /// <summary>
@@ -116,8 +117,9 @@ public sealed class CpuModel
     /// <summary>ID_AA64PFR0_EL1 without the GIC field: EL0 and EL1 AArch64 only, FP and AdvSIMD (0), DIT, CSV2, CSV3.</summary>
     public ulong IdAa64Pfr0 => 0x11 | Field(CpuFeatures.Dit, 48, 1) | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
 
-    /// <summary>ID_AA64PFR1_EL1: BT, SSBS (2: PSTATE.SSBS with MSR/MRS SSBS).</summary>
-    public ulong IdAa64Pfr1 => Field(CpuFeatures.Bti, 0, 1) | Field(CpuFeatures.Ssbs, 4, 2);
+    /// <summary>ID_AA64PFR1_EL1: BT, SSBS (2: PSTATE.SSBS with MSR/MRS SSBS), MTE (2: MTE2, 3: MTE3; MTE_frac 0: asynchronous faults).</summary>
+    public ulong IdAa64Pfr1 => Field(CpuFeatures.Bti, 0, 1) | Field(CpuFeatures.Ssbs, 4, 2)
+        | (Has(CpuFeatures.Mte3) ? 3UL << 8 : Field(CpuFeatures.Mte, 8, 2));
 
     /// <summary>ID_AA64ISAR0_EL1: AES/PMULL, SHA1, SHA2, CRC32 (always), Atomic, RDM, SHA3, SM3, SM4, DP, TS.</summary>
     public ulong IdAa64Isar0 =>

@@ -47,6 +47,12 @@ public sealed class CpuShared
     /// <summary>The time the counter counts, in <see cref="Stopwatch"/> ticks (the timers' deadlines are in it too).</summary>
     public long Now() => _timestamp is { } virtualTime ? virtualTime() : Stopwatch.GetTimestamp();
 
+    /// <summary>The allocation tags of the VM's memory (FEAT_MTE2), allocated on the first tag store.</summary>
+    internal Mte.MemoryTagStore Tags { get; } = new();
+
+    /// <summary>Whether a PE ever stored an allocation tag (FEAT_MTE2): a snapshot does not hold tags, so it refuses such a VM.</summary>
+    public bool MemoryTagsInUse => Tags.InUse;
+
     /// <summary>Serialises STXP of two doublewords (no 128-bit compare-and-swap on the host).</summary>
     public object PairLock { get; } = new();
 

@@ -191,7 +191,7 @@ public struct CpuState
     public DebugRegisterFile Dbgwcr;
 
     /// <summary>
-    /// PSTATE.SSBS (bit 12), PAN (22), UAO (23) and DIT (24) at their SPSR positions; only the bits of the
+    /// PSTATE.SSBS (bit 12), PAN (22), UAO (23), DIT (24) and TCO (25) at their SPSR positions; only the bits of the
     /// features the CPU model implements are ever set (the others are RES0). Placed after every other
     /// field so the offsets of the fields before it are unchanged.
     /// </summary>
@@ -199,6 +199,18 @@ public struct CpuState
 
     /// <summary>The pointer authentication keys (FEAT_PAuth; zero and inaccessible on a model without it). After <see cref="PstateFlags"/>.</summary>
     public PacKeyFile PacKeys;
+
+    /// <summary>GCR_EL1 (FEAT_MTE2: Exclude[15:0], RRND[16]).</summary>
+    public ulong GcrEl1;
+
+    /// <summary>RGSR_EL1 (FEAT_MTE2: TAG[3:0], SEED[23:8]).</summary>
+    public ulong RgsrEl1;
+
+    /// <summary>TFSR_EL1 (FEAT_MTE2: TF0, TF1, the asynchronous tag check faults of EL1).</summary>
+    public ulong TfsrEl1;
+
+    /// <summary>TFSRE0_EL1 (FEAT_MTE2: TF0, TF1, the asynchronous tag check faults of EL0).</summary>
+    public ulong TfsrE0El1;
 
     /// <summary>The current PSTATE as an SPSR value (AArch64 format).</summary>
     public readonly ulong Pstate
@@ -257,13 +269,14 @@ internal static class Psr
     public const uint Pan = 1U << 22;
     public const uint Uao = 1U << 23;
     public const uint Dit = 1U << 24;
+    public const uint Tco = 1U << 25;
 
     /// <summary>PSTATE.BTYPE (FEAT_BTI), bits [11:10].</summary>
     public const uint Btype = 3U << 10;
     public const int BtypeShift = 10;
 
     /// <summary>The bits of <see cref="CpuState.PstateFlags"/>.</summary>
-    public const uint FlagsMask = Ssbs | Pan | Uao | Dit | Btype;
+    public const uint FlagsMask = Ssbs | Pan | Uao | Dit | Btype | Tco;
     public const uint D = 1U << 9;
     public const uint A = 1U << 8;
     public const uint I = 1U << 7;

@@ -255,7 +255,12 @@ public sealed unsafe partial class Arm64Cpu
         bool signExtend = false;
         if (!simd)
         {
-            if (opc == 3 || (opc == 1 && (!load || op == A64Op.LdStPairNoAlloc)))
+            if (opc == 1 && !load)
+            {
+                return StoreTagPair(insn, op); // STGP (FEAT_MTE), MemoryTagging.cs
+            }
+
+            if (opc == 3 || (opc == 1 && op == A64Op.LdStPairNoAlloc))
             {
                 return Undefined();
             }

@@ -39,6 +39,12 @@ internal static class SysReg
     public const uint Uao = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 4;
     public const uint Dit = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 5;
     public const uint Ssbs = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 6;
+    public const uint Tco = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 7;
+    public const uint GcrEl1 = (3 << 14) | (0 << 11) | (1 << 7) | (0 << 3) | 6;
+    public const uint RgsrEl1 = (3 << 14) | (0 << 11) | (1 << 7) | (0 << 3) | 5;
+    public const uint TfsrEl1 = (3 << 14) | (0 << 11) | (5 << 7) | (6 << 3) | 0;
+    public const uint TfsrE0El1 = (3 << 14) | (0 << 11) | (5 << 7) | (6 << 3) | 1;
+    public const uint GmidEl1 = (3 << 14) | (1 << 11) | (0 << 7) | (0 << 3) | 4;
     public const uint Nzcv = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 0;
     public const uint Daif = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 1;
     public const uint Fpcr = (3 << 14) | (3 << 11) | (4 << 7) | (4 << 3) | 0;

@@ -95,8 +95,31 @@ public sealed unsafe partial class Arm64Cpu
                 case (0 << 7) | (10 << 3) | 2: // DC CSW
                 case (0 << 7) | (14 << 3) | 2: // DC CISW
                     return el0 ? Undefined() : Flow.Next;
+                case (0 << 7) | (6 << 3) | 3 when Has(CpuFeatures.Mte): // DC IGVAC
+                case (0 << 7) | (6 << 3) | 5 when Has(CpuFeatures.Mte): // DC IGDVAC
+                    return el0 ? Undefined() : CacheMaintenanceByVa(value);
+                case (0 << 7) | (6 << 3) | 4 when Has(CpuFeatures.Mte): // DC IGSW
+                case (0 << 7) | (6 << 3) | 6 when Has(CpuFeatures.Mte): // DC IGDSW
+                case (0 << 7) | (10 << 3) | 4 when Has(CpuFeatures.Mte): // DC CGSW
+                case (0 << 7) | (10 << 3) | 6 when Has(CpuFeatures.Mte): // DC CGDSW
+                case (0 << 7) | (14 << 3) | 4 when Has(CpuFeatures.Mte): // DC CIGSW
+                case (0 << 7) | (14 << 3) | 6 when Has(CpuFeatures.Mte): // DC CIGDSW
+                    return el0 ? Undefined() : Flow.Next;
+                case (3 << 7) | (10 << 3) | 3 when Has(CpuFeatures.Mte): // DC CGVAC
+                case (3 << 7) | (10 << 3) | 5 when Has(CpuFeatures.Mte): // DC CGDVAC
+                case (3 << 7) | (14 << 3) | 3 when Has(CpuFeatures.Mte): // DC CIGVAC
+                case (3 << 7) | (14 << 3) | 5 when Has(CpuFeatures.Mte): // DC CIGDVAC
+                case (3 << 7) | (12 << 3) | 3 when Has(CpuFeatures.Mte | CpuFeatures.Dpb): // DC CGVAP
+                case (3 << 7) | (12 << 3) | 5 when Has(CpuFeatures.Mte | CpuFeatures.Dpb): // DC CGDVAP
+                case (3 << 7) | (13 << 3) | 3 when Has(CpuFeatures.Mte | CpuFeatures.Dpb2): // DC CGVADP
+                case (3 << 7) | (13 << 3) | 5 when Has(CpuFeatures.Mte | CpuFeatures.Dpb2): // DC CGDVADP
+                    // The tags are kept with the data: cleaning or invalidating them is the data's maintenance.
+                    return el0 && (State.SctlrEl1 & SctlrUci) == 0 ? TrapSysReg(insn, false) : CacheMaintenanceByVa(value);
                 case (3 << 7) | (4 << 3) | 1: // DC ZVA
                     return el0 && (State.SctlrEl1 & SctlrDze) == 0 ? TrapSysReg(insn, false) : DataCacheZero(value);
+                case (3 << 7) | (4 << 3) | 3 when Has(CpuFeatures.Mte): // DC GVA
+                case (3 << 7) | (4 << 3) | 4 when Has(CpuFeatures.Mte): // DC GZVA
+                    return el0 && (State.SctlrEl1 & SctlrDze) == 0 ? TrapSysReg(insn, false) : DataCacheSetTags(value, zero: op2 == 4);
                 case (3 << 7) | (10 << 3) | 1: // DC CVAC
                 case (3 << 7) | (11 << 3) | 1: // DC CVAU
                 case (3 << 7) | (14 << 3) | 1: // DC CIVAC
@@ -167,6 +190,11 @@ public sealed unsafe partial class Arm64Cpu
             return Flow.Exception;
         }
 
+        if (_walkTagged && _tagChecksConfigured && !CheckTag(WithAddressTag(block, AddressTag(va)), pa, 64, true, false))
+        {
+            return Flow.Exception;
+        }
+
         byte* host = _memory.TryGetHostPointer(pa, true, out _);
         if (host == null)
         {
@@ -195,7 +223,7 @@ public sealed unsafe partial class Arm64Cpu
         ulong k = State.CntkctlEl1;
         return key switch
         {
-            SysReg.Nzcv or SysReg.Fpcr or SysReg.Fpsr or SysReg.TpidrEl0 or SysReg.DczidEl0 or SysReg.Ssbs or SysReg.Dit => 0,
+            SysReg.Nzcv or SysReg.Fpcr or SysReg.Fpsr or SysReg.TpidrEl0 or SysReg.DczidEl0 or SysReg.Ssbs or SysReg.Dit or SysReg.Tco => 0,
             SysReg.TpidrroEl0 => read ? 0 : 2,
             SysReg.Daif => (State.SctlrEl1 & SctlrUma) != 0 ? 0 : 1,
             SysReg.CtrEl0 => !read ? 2 : (State.SctlrEl1 & SctlrUct) != 0 ? 0 : 1,
@@ -290,6 +318,11 @@ public sealed unsafe partial class Arm64Cpu
         if (PstateFlagOfRegister(key) is var flag and not 0)
         {
             value = State.PstateFlags & flag;
+            return true;
+        }
+
+        if (TryReadMteRegister(key, out value))
+        {
             return true;
         }
 
@@ -412,6 +445,11 @@ public sealed unsafe partial class Arm64Cpu
         if (PstateFlagOfRegister(key) is var flag and not 0)
         {
             SetPstateFlag(flag, (value & flag) != 0);
+            return true;
+        }
+
+        if (TryWriteMteRegister(key, value))
+        {
             return true;
         }
 

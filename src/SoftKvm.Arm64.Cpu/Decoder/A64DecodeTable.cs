@@ -31,6 +31,8 @@ internal static class A64DecodeTable
         ("x01100110xxxxxxxxxxxxxxxxxxxxxxx", A64Op.Bfm),
         ("x10100110xxxxxxxxxxxxxxxxxxxxxxx", A64Op.Ubfm),
         ("x00100111x0xxxxxxxxxxxxxxxxxxxxx", A64Op.Extr),
+        ("1001000110xxxxxx00xxxxxxxxxxxxxx", A64Op.Addg),
+        ("1101000110xxxxxx00xxxxxxxxxxxxxx", A64Op.Subg),
 
         // C4.1.87 Branches, exception generating and system instructions
         ("01010100xxxxxxxxxxxxxxxxxxx0xxxx", A64Op.BCond),
@@ -94,6 +96,9 @@ internal static class A64DecodeTable
         // Atomic memory operations (FEAT_LSE; LDAPR: FEAT_LRCPC) and LDAPR/STLR (unscaled immediate) (FEAT_LRCPC2)
         ("xx111000xx1xxxxxxxxx00xxxxxxxxxx", A64Op.AtomicMemory),
         ("xx011001xx0xxxxxxxxx00xxxxxxxxxx", A64Op.LdapurStlur),
+
+        // Load/store memory tags (FEAT_MTE: STG, STZG, ST2G, STZ2G, LDG, STGM, STZGM, LDGM; MemoryTagging.cs)
+        ("11011001xx1xxxxxxxxxxxxxxxxxxxxx", A64Op.LoadStoreTags),
 
         // Load register (literal)
         ("0x011000xxxxxxxxxxxxxxxxxxxxxxxx", A64Op.LdrLit),
@@ -172,6 +177,10 @@ internal static class A64DecodeTable
         ("10011011101xxxxx0xxxxxxxxxxxxxxx", A64Op.Umaddl),
         ("10011011101xxxxx1xxxxxxxxxxxxxxx", A64Op.Umsubl),
         ("10011011110xxxxx0xxxxxxxxxxxxxxx", A64Op.Umulh),
+        ("10011010110xxxxx000000xxxxxxxxxx", A64Op.Subp),
+        ("10111010110xxxxx000000xxxxxxxxxx", A64Op.Subps),
+        ("10011010110xxxxx000100xxxxxxxxxx", A64Op.Irg),
+        ("10011010110xxxxx000101xxxxxxxxxx", A64Op.Gmi),
 
         // C4.1.90 Data processing -- scalar floating-point and Advanced SIMD (moves only)
         ("x0011110xx10x11x000000xxxxxxxxxx", A64Op.FmovGeneral),

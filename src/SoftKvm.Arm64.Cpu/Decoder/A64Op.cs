@@ -26,6 +26,8 @@ internal enum A64Op : ushort
     Bfm,
     Ubfm,
     Extr,
+    Addg,
+    Subg,
 
     // Branches, exception generating and system instructions
     BCond,
@@ -83,6 +85,7 @@ internal enum A64Op : ushort
     Casp,
     AtomicMemory,
     LdapurStlur,
+    LoadStoreTags,
     LdrLit,
     LdrswLit,
     PrfmLit,
@@ -154,6 +157,10 @@ internal enum A64Op : ushort
     Umaddl,
     Umsubl,
     Umulh,
+    Subp,
+    Subps,
+    Irg,
+    Gmi,
 
     // Floating point / Advanced SIMD (the subset SoftKvm executes)
     FmovGeneral,

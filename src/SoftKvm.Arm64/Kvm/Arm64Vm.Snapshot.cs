@@ -11,7 +11,19 @@ namespace SoftKvm.Arm64.Kvm;
 public sealed partial class Arm64Vm
 {
     /// <inheritdoc />
-    protected override void PrepareSave() => InterruptController?.PrepareSave();
+    /// <remarks>
+    /// A VM whose guest stored MTE allocation tags (<c>--cpu max</c>) is refused before anything is written:
+    /// the tags live beside guest memory (CpuShared.MemoryTagsInUse) and a snapshot does not hold them.
+    /// </remarks>
+    protected override void PrepareSave()
+    {
+        if (Shared.MemoryTagsInUse)
+        {
+            throw new Core.Errors.UnsupportedException("the guest stored MTE allocation tags (FEAT_MTE2 on --cpu max), which a snapshot does not hold");
+        }
+
+        InterruptController?.PrepareSave();
+    }
 
     /// <inheritdoc />
     protected override void SaveArchState(SnapshotWriter writer)

@@ -79,6 +79,17 @@ internal sealed class A64CaseGenerator
         A64Op.CryptoFourReg, A64Op.CryptoXar, A64Op.CryptoSha512ThreeReg, A64Op.CryptoSha512TwoReg, A64Op.CryptoSm3Tt,
     };
 
+    /// <summary>
+    /// The rows of FEAT_MTE2 (IRG, GMI, ADDG, SUBG, SUBP, SUBPS, the tag loads and stores; STGP comes with the tag
+    /// stores), generated only for the max model and compared with <c>qemu-aarch64 -cpu max</c>, which runs user
+    /// space as Linux does: allocation tags accessible (SCTLR_EL1.ATA0), every tag excluded from IRG and ADDG
+    /// (GCR_EL1.Exclude = 0xFFFF), tag checks off, and memory not mapped PROT_MTE (untagged: LDG reads 0, STG is ignored).
+    /// </summary>
+    public static readonly IReadOnlySet<A64Op> MteOnly = new HashSet<A64Op>
+    {
+        A64Op.Addg, A64Op.Subg, A64Op.Subp, A64Op.Subps, A64Op.Irg, A64Op.Gmi, A64Op.LoadStoreTags,
+    };
+
     private readonly int[] _rows;
     private readonly (uint Mask, uint Value, int Row)[] _focused;
     private readonly List<uint> _pending = [];
@@ -140,7 +151,7 @@ internal sealed class A64CaseGenerator
         for (int r = 0; r < A64DecodeTable.Rows.Length; r++)
         {
             var op = A64DecodeTable.Rows[r].Op;
-            if (!DoNotTest.ContainsKey(op) && (s_generated.Contains(op) || (maxModel && MaxOnly.Contains(op))))
+            if (!DoNotTest.ContainsKey(op) && (s_generated.Contains(op) || (maxModel && (MaxOnly.Contains(op) || MteOnly.Contains(op)))))
             {
                 yield return r;
             }
@@ -151,7 +162,7 @@ internal sealed class A64CaseGenerator
     public static IEnumerable<int> UncoveredRows() =>
         Enumerable.Range(0, A64DecodeTable.Rows.Length)
             .Where(r => !DoNotTest.ContainsKey(A64DecodeTable.Rows[r].Op) && !s_generated.Contains(A64DecodeTable.Rows[r].Op)
-                && !MaxOnly.Contains(A64DecodeTable.Rows[r].Op));
+                && !MaxOnly.Contains(A64DecodeTable.Rows[r].Op) && !MteOnly.Contains(A64DecodeTable.Rows[r].Op));
 
     /// <summary>The next random case.</summary>
     public DiffCase Next()
@@ -255,6 +266,11 @@ internal sealed class A64CaseGenerator
         if (MaxOnly.Contains(op))
         {
             return MaxInstruction(row, w, op);
+        }
+
+        if (MteOnly.Contains(op))
+        {
+            return MteInstruction(row, w, op);
         }
 
         if (!s_generated.Contains(op))
@@ -491,6 +507,46 @@ internal sealed class A64CaseGenerator
         }
 
         return Finish(row, w, null, 0);
+    }
+
+    /// <summary>
+    /// An FEAT_MTE2 instruction: the tag loads and stores (and, a third of the time, an STGP instead) get a base in
+    /// the scratch page, granule-aligned nine times in ten (an STG-class store at an unaligned address is an
+    /// Alignment fault); STGM, STZGM and LDGM (UNDEFINED at EL0) and the data-processing forms are taken as drawn.
+    /// </summary>
+    private bool MteInstruction(int row, uint w, A64Op op)
+    {
+        if (op != A64Op.LoadStoreTags)
+        {
+            return Finish(row, w, null, 0);
+        }
+
+        int rt = (int)Field(w, 0, 5), rn = (int)Field(w, 5, 5);
+        uint opc = Field(w, 22, 2), op2 = Field(w, 10, 2);
+        long offset = ((long)Field(w, 12, 9) << 55 >> 55) << 4;
+        int align = _rng.Chance(90) ? 16 : 1;
+        if (_rng.Chance(33))
+        {
+            // STGP Xt, Xt2, [Xn|SP]: post-index (001), signed offset (010), pre-index (011).
+            uint index = (uint)_rng.Between(1, 3);
+            uint stgp = 0x6800_0000u | (index << 23) | (w & 0x003F_FFFFu & ~(1u << 22));
+            int rt2 = (int)Field(stgp, 10, 5);
+            if (index != 2 && rn != 31 && (rt == rn || rt2 == rn))
+            {
+                return false; // writeback with Rn == Rt or Rt2: CONSTRAINED UNPREDICTABLE
+            }
+
+            long pairOffset = ((long)Field(stgp, 15, 7) << 57 >> 57) << 4;
+            return Memory(A64Decoder.MatchingRow(stgp), stgp, rn, pairOffset, index == 1, 16, align, -1);
+        }
+
+        if (op2 == 0 && opc != 1)
+        {
+            return Finish(row, w, null, 0);
+        }
+
+        bool ldg = op2 == 0;
+        return Memory(row, w, rn, offset, op2 == 1, ldg ? 1 : opc >= 2 ? 32 : 16, ldg ? 1 : align, -1);
     }
 
     /// <summary>One word of an <see cref="A64FocusedForms"/> form (register fields from the pool half of the time).</summary>

@@ -73,6 +73,13 @@ internal sealed class SoftKvmDiffRunner : IDisposable
         }
 
         s.CpacrEl1 = 3UL << 20; // FPEN: FP/SIMD enabled at EL0, as Linux runs user space
+        if (_cpu.Model.Has(CpuFeatures.Mte))
+        {
+            // As QEMU's linux-user starts a process: EL0 tag access on, every tag excluded (RRND), no tag checks.
+            s.SctlrEl1 |= 1UL << 42;
+            s.GcrEl1 = 0x1_FFFF;
+        }
+
         s.SpEl0 = initial.Sp;
         s.TrySetPstate(initial.Nzcv);
         _cpu.OnPstateChanged();

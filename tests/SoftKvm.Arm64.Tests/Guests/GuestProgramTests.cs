@@ -47,6 +47,21 @@ public sealed class GuestProgramTests
         Assert.Equal(SystemEventType.Shutdown, result.Event);
     }
 
+    /// <summary>
+    /// guests/arm64/mte (FEAT_MTE2/MTE3 at EL1) prints its expected output in the interpreter and in native
+    /// blocks: the tag checks happen on the slow path of Tagged pages, which both engines share.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MteGuest_PrintsItsExpectedOutputInEveryEngine(bool translate)
+    {
+        var result = GuestRunner.Run(Path.Combine("mte", "mte.elf"), model: CpuModel.Max, translate: translate);
+        string expected = File.ReadAllText(Path.Combine(GuestRunner.GuestsDirectory, "mte", "mte.expected.txt"));
+        Assert.Equal(expected, result.Output.Replace("\r", ""));
+        Assert.Equal(SystemEventType.Shutdown, result.Event);
+    }
+
     [Fact]
     public void TimerGuest_TakesTimerAndSgiInterruptsThroughTheVgic()
     {

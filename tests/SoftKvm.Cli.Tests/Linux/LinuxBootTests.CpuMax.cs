@@ -23,7 +23,7 @@ public sealed partial class LinuxBootTests
     private static readonly string[] MaxHwcaps =
     [
         "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop", "sha3", "sm3",
-        "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint", "paca", "pacg", "bti",
+        "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint", "paca", "pacg", "bti", "mte", "mte3",
     ];
 
     [SkippableFact]
@@ -64,6 +64,8 @@ public sealed partial class LinuxBootTests
         Assert.Contains("CPU features: detected: Address authentication (IMP DEF algorithm)", log); // max's default, pauth=impdef
         Assert.Contains("CPU features: detected: Generic authentication (IMP DEF algorithm)", log);
         Assert.Contains("CPU features: detected: Branch Target Identification", log);
+        Assert.Contains("CPU features: detected: Memory Tagging Extension", log);
+        Assert.Contains("CPU features: detected: Asymmetric MTE Tag Check Fault", log);
         var selftests = log.Split('\n').Where(l => l.StartsWith("SELFTEST ", StringComparison.Ordinal))
             .Select(l => l.Split(' ')).Where(f => f.Length == 3).ToDictionary(f => f[1], f => f[2]);
         Assert.All(CeDrivers, driver => Assert.Equal("passed", selftests.GetValueOrDefault(driver, "missing (" + driver + ")")));

@@ -99,4 +99,9 @@ public enum CpuFeatures : ulong
     /// and no Spectre-v2 workaround). True of SoftKvm's CPU whatever the model; only max says so.
     /// </summary>
     NoSpeculation = 1UL << 27,
+
+    /// <summary>
+    /// FEAT_FP16: half-precision arithmetic, scalar and Advanced SIMD (ID_AA64PFR0_EL1.FP = 1, AdvSIMD = 1).
+    /// </summary>
+    Fp16 = 1UL << 40,
 }

@@ -29,7 +29,8 @@ public sealed class CpuModel
         | CpuFeatures.Ssbs | CpuFeatures.Dit | CpuFeatures.Rdm | CpuFeatures.DotProd | CpuFeatures.Fcma | CpuFeatures.Jscvt
         | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256
         | CpuFeatures.Sha512 | CpuFeatures.Sha3 | CpuFeatures.Sm3 | CpuFeatures.Sm4 | CpuFeatures.Pan | CpuFeatures.Uao | CpuFeatures.Cnp | CpuFeatures.Ttl | CpuFeatures.E0pd
-        | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation);
+        | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation
+        | CpuFeatures.Fp16);
 
     /// <summary>The models, the default first.</summary>
     public static IReadOnlyList<CpuModel> All { get; } = [CortexA57, Max];
@@ -53,8 +54,8 @@ public sealed class CpuModel
     /// <summary>Whether every feature of <paramref name="f"/> is implemented.</summary>
     public bool Has(CpuFeatures f) => (Features & f) == f;
 
-    /// <summary>ID_AA64PFR0_EL1 without the GIC field: EL0 and EL1 AArch64 only, FP and AdvSIMD (0), DIT, CSV2, CSV3.</summary>
-    public ulong IdAa64Pfr0 => 0x11 | Field(CpuFeatures.Dit, 48, 1) | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
+    /// <summary>ID_AA64PFR0_EL1 without the GIC field: EL0 and EL1 AArch64 only, FP and AdvSIMD (0, or 1 with FP16), DIT, CSV2, CSV3.</summary>
+    public ulong IdAa64Pfr0 => 0x11 | Field(CpuFeatures.Fp16, 16, 1) | Field(CpuFeatures.Fp16, 20, 1) | Field(CpuFeatures.Dit, 48, 1) | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
 
     /// <summary>ID_AA64PFR1_EL1: SSBS (2: PSTATE.SSBS with MSR/MRS SSBS).</summary>
     public ulong IdAa64Pfr1 => Field(CpuFeatures.Ssbs, 4, 2);

@@ -163,6 +163,33 @@ internal static class A64DecodeTable
         ("10011011101xxxxx1xxxxxxxxxxxxxxx", A64Op.Umsubl),
         ("10011011110xxxxx0xxxxxxxxxxxxxxx", A64Op.Umulh),
 
+        // Half precision, ftype = 11 or size = 00 (FEAT_FP16: FpSimd/Half*.cs, FpSimd/AdvSimdHalf*.cs); before
+        // the single/double rows, which are UNDEFINED for these encodings. FCVT from half stays in FpDataProc1.
+        ("00011110111xxxxxxxx10000000xxxxx", A64Op.HalfFmovImm),
+        ("x0011110111xxxxx000000xxxxxxxxxx", A64Op.HalfIntConversion),
+        ("x0011110110xxxxxxxxxxxxxxxxxxxxx", A64Op.HalfFixedConversion),
+        ("000111101110000xx10000xxxxxxxxxx", A64Op.HalfDataProc1),
+        ("00011110111001xxx10000xxxxxxxxxx", A64Op.HalfDataProc1),
+        ("00011110111xxxxxxx1000xxxxxxxxxx", A64Op.HalfCompare),
+        ("00011110111xxxxxxxxx01xxxxxxxxxx", A64Op.HalfCondCompare),
+        ("00011110111xxxxxxxxx10xxxxxxxxxx", A64Op.HalfDataProc2),
+        ("00011110111xxxxxxxxx11xxxxxxxxxx", A64Op.HalfCondSelect),
+        ("0001111111xxxxxxxxxxxxxxxxxxxxxx", A64Op.HalfDataProc3),
+        ("0xx01110x10xxxxx00xxx1xxxxxxxxxx", A64Op.SimdHalfThreeSame),
+        ("01x11110x10xxxxx00xxx1xxxxxxxxxx", A64Op.SimdScalarHalfThreeSame),
+        ("0xx01110x111100xxxxx10xxxxxxxxxx", A64Op.SimdHalfTwoRegMisc),
+        ("01x11110x111100xxxxx10xxxxxxxxxx", A64Op.SimdScalarHalfTwoRegMisc),
+        ("0x001110x0110000110010xxxxxxxxxx", A64Op.SimdHalfAcrossLanes),
+        ("0x001110x0110000111110xxxxxxxxxx", A64Op.SimdHalfAcrossLanes),
+        ("01011110x011000011xx10xxxxxxxxxx", A64Op.SimdScalarHalfPairwise),
+        ("0xx0111100xxxxxxx001x0xxxxxxxxxx", A64Op.SimdHalfIndexedElement),
+        ("01x1111100xxxxxxx001x0xxxxxxxxxx", A64Op.SimdScalarHalfIndexedElement),
+        ("0xx011110001xxxx111001xxxxxxxxxx", A64Op.SimdHalfShiftImmediate),
+        ("0xx011110001xxxx111111xxxxxxxxxx", A64Op.SimdHalfShiftImmediate),
+        ("01x111110001xxxx111001xxxxxxxxxx", A64Op.SimdScalarHalfShiftImmediate),
+        ("01x111110001xxxx111111xxxxxxxxxx", A64Op.SimdScalarHalfShiftImmediate),
+        ("0x00111100000xxx111111xxxxxxxxxx", A64Op.SimdHalfFmovImm),
+
         // C4.1.90 Data processing -- scalar floating-point and Advanced SIMD (moves only)
         ("x0011110xx10x11x000000xxxxxxxxxx", A64Op.FmovGeneral),
         ("00011110xx100000010000xxxxxxxxxx", A64Op.FmovReg),

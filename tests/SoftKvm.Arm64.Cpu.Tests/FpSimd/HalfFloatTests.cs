@@ -128,4 +128,87 @@ public sealed class HalfFloatTests
         Assert.True(got == expected, $"{what} 0x{a:x4}, 0x{b:x4} mode {fpcr >> 22}: 0x{got:x4}, expected 0x{expected:x4}");
         Assert.True(inexact == ((fpsr & HalfFloat.Ixc) != 0), $"{what} 0x{a:x4}, 0x{b:x4} mode {fpcr >> 22}: FPSR 0x{fpsr:x}");
     }
+
+    private static (uint Result, uint Fpsr) Run(HalfOp op)
+    {
+        uint fpsr = 0;
+        uint r = op(ref fpsr);
+        return (r, fpsr);
+    }
+
+    [Theory]
+    [InlineData(Rn, 0x7C00u, 0xFC00u)]
+    [InlineData(Rp, 0x7C00u, 0xFBFFu)]
+    [InlineData(Rm, 0x7BFFu, 0xFC00u)]
+    [InlineData(Rz, 0x7BFFu, 0xFBFFu)]
+    public void Overflow_GivesInfinityOrTheLargestNormalByMode(uint mode, uint positive, uint negative)
+    {
+        Assert.Equal((positive, HalfFloat.Ofc | HalfFloat.Ixc), Run((ref uint f) => HalfFloat.Mul(0x7BFF, 0x4000, false, mode, ref f)));
+        Assert.Equal((negative, HalfFloat.Ofc | HalfFloat.Ixc), Run((ref uint f) => HalfFloat.Mul(0xFBFF, 0x4000, false, mode, ref f)));
+    }
+
+    [Fact]
+    public void Underflow_IsDetectedBeforeRounding_AndFz16FlushesWithoutIdc()
+    {
+        // 2^-14 * (1 - 2^-11) is tiny before rounding and ties to 2^-14 (the smallest normal): UFC and IXC.
+        Assert.Equal((0x0400u, HalfFloat.Ufc | HalfFloat.Ixc), Run((ref uint f) => HalfFloat.Mul(0x0400, 0x3BFF, false, Rn, ref f)));
+
+        // With FZ16 the same result is flushed to +0: UFC alone.
+        Assert.Equal((0u, HalfFloat.Ufc), Run((ref uint f) => HalfFloat.Mul(0x0400, 0x3BFF, false, Rn | HalfFloat.FpcrFz16, ref f)));
+
+        // An exact subnormal result is not an underflow; FZ16 flushes denormal inputs without IDC (FPUnpack, N = 16).
+        Assert.Equal((0x0002u, 0u), Run((ref uint f) => HalfFloat.Add(0x0001, 0x0001, false, Rn, ref f)));
+        Assert.Equal((0x8000u, 0u), Run((ref uint f) => HalfFloat.Add(0x8001, 0x8001, false, Rn | HalfFloat.FpcrFz16, ref f)));
+        Assert.Equal((0x3C00u, 0u), Run((ref uint f) => HalfFloat.Add(0x03FF, 0x3C00, false, Rn | HalfFloat.FpcrFz16, ref f)));
+    }
+
+    [Fact]
+    public void NaNs_AreQuietenedOrDefault_AndMaxMinNumberIgnoreOneQuietNaN()
+    {
+        Assert.Equal((0x7E01u, HalfFloat.Ioc), Run((ref uint f) => HalfFloat.Add(0x3C00, 0x7C01, false, Rn, ref f)));
+        Assert.Equal((0x7E00u, HalfFloat.Ioc), Run((ref uint f) => HalfFloat.Add(0x3C00, 0x7C01, false, Rn | HalfFloat.FpcrDn, ref f)));
+        Assert.Equal((0xFE05u, 0u), Run((ref uint f) => HalfFloat.Mul(0xFE05, 0x7E07, false, Rn, ref f)));
+        Assert.Equal((HalfFloat.DefaultNaN, HalfFloat.Ioc), Run((ref uint f) => HalfFloat.Mul(0x7C00, 0x8000, false, Rn, ref f)));
+        Assert.Equal((0xC000u, 0u), Run((ref uint f) => HalfFloat.Mul(0x7C00, 0x8000, true, Rn, ref f)));
+        Assert.Equal((0x3C00u, 0u), Run((ref uint f) => HalfFloat.MaxMin(HalfFloat.MinMax.MaxNum, 0x7E00, 0x3C00, Rn, ref f)));
+        Assert.Equal((0x3C00u, 0u), Run((ref uint f) => HalfFloat.MaxMin(HalfFloat.MinMax.MinNum, 0x3C00, 0x7E00, Rn, ref f)));
+        Assert.Equal((0x7E00u, 0u), Run((ref uint f) => HalfFloat.MaxMin(HalfFloat.MinMax.Max, 0x7E00, 0x3C00, Rn, ref f)));
+        Assert.Equal((0x0000u, 0u), Run((ref uint f) => HalfFloat.MaxMin(HalfFloat.MinMax.Max, 0x8000, 0x0000, Rn, ref f)));
+        Assert.Equal((0x8000u, 0u), Run((ref uint f) => HalfFloat.MaxMin(HalfFloat.MinMax.Min, 0x0000, 0x8000, Rn, ref f)));
+
+        // A quiet NaN addend with infinity times zero: the default NaN and IOC (FPMulAdd).
+        Assert.Equal((HalfFloat.DefaultNaN, HalfFloat.Ioc), Run((ref uint f) => HalfFloat.MulAdd(0x7E11, 0x7C00, 0x0000, Rn, ref f)));
+    }
+
+    [Fact]
+    public void ExactZeroSums_AreNegativeOnlyRoundingDown_AndFusedSumsRoundOnce()
+    {
+        Assert.Equal((0x0000u, 0u), Run((ref uint f) => HalfFloat.Add(0x3C00, 0xBC00, false, Rn, ref f)));
+        Assert.Equal((0x8000u, 0u), Run((ref uint f) => HalfFloat.Add(0x3C00, 0xBC00, false, Rm, ref f)));
+        Assert.Equal((0x8000u, 0u), Run((ref uint f) => HalfFloat.Add(0x8000, 0x8000, false, Rn, ref f)));
+        Assert.Equal((0x8000u, 0u), Run((ref uint f) => HalfFloat.MulAdd(0x3C00, 0xBC00, 0x3C00, Rm, ref f)));
+
+        // 2048 + 2^-24 * 2^-10: the product is far below half an ulp of 2048 (2): RNE keeps 2048,
+        // round toward plus infinity gives the next half (2050), both inexact.
+        Assert.Equal((0x6800u, HalfFloat.Ixc), Run((ref uint f) => HalfFloat.MulAdd(0x6800, 0x0001, 0x1400, Rn, ref f)));
+        Assert.Equal((0x6801u, HalfFloat.Ixc), Run((ref uint f) => HalfFloat.MulAdd(0x6800, 0x0001, 0x1400, Rp, ref f)));
+        Assert.Equal((0x67FFu, HalfFloat.Ixc), Run((ref uint f) => HalfFloat.MulAdd(0x6800, 0x8001, 0x1400, Rz, ref f)));
+    }
+
+    [Fact]
+    public void Conversions_AndEstimates()
+    {
+        Assert.Equal((0x7C00u, HalfFloat.Ofc | HalfFloat.Ixc), Run((ref uint f) => HalfFloat.FromFixed(65535, false, 0, Rn, ref f)));
+        Assert.Equal((0x7BFFu, HalfFloat.Ixc), Run((ref uint f) => HalfFloat.FromFixed(65535, false, 0, Rz, ref f)));
+        Assert.Equal((0x7BFFu, HalfFloat.Ixc), Run((ref uint f) => HalfFloat.FromFixed(65519, false, 0, Rn, ref f)));
+        Assert.Equal((0xFC00u, HalfFloat.Ofc | HalfFloat.Ixc), Run((ref uint f) => HalfFloat.FromFixed(0x8000_0000_0000_0000, true, 0, Rn, ref f)));
+        Assert.Equal((0x3800u, 0u), Run((ref uint f) => HalfFloat.FromFixed(1, true, 1, Rn, ref f)));
+        Assert.Equal((0x0001u, HalfFloat.Ufc | HalfFloat.Ixc), Run((ref uint f) => HalfFloat.FromFixed(3, false, 26, Rn, ref f)));
+        Assert.Equal((0x3BFCu, 0u), Run((ref uint f) => HalfFloat.RecipEstimate(0x3C00, Rn, ref f)));
+        Assert.Equal((0x3BFCu, 0u), Run((ref uint f) => HalfFloat.RSqrtEstimate(0x3C00, Rn, ref f)));
+        Assert.Equal((0x7800u, 0u), Run((ref uint f) => HalfFloat.RecpX(0x03FF, Rn, ref f)));
+        Assert.Equal((0x4000u, HalfFloat.Ixc), Run((ref uint f) => HalfFloat.RoundInt(0x3E00, 0, true, Rn, ref f)));
+        Assert.Equal((0xC000u, 0u), Run((ref uint f) => HalfFloat.RoundInt(0xBE00, 4, false, Rn, ref f)));
+        Assert.Equal((0x8000u, 0u), Run((ref uint f) => HalfFloat.RoundInt(0xB800, 1, false, Rn, ref f)));
+    }
 }

@@ -20,8 +20,8 @@ public sealed partial class LinuxBootTests
 
     private static readonly string[] MaxHwcaps =
     [
-        "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop", "sha3", "sm3",
-        "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint",
+        "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "fphp", "asimdhp", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop",
+        "sha3", "sm3", "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint",
     ];
 
     [SkippableFact]

@@ -102,8 +102,10 @@ internal static class HalfFloat
     /// FPRound to half precision of the nonzero finite value (sign, <paramref name="mag"/> + ε·<paramref name="err"/>)
     /// where ε is positive and smaller than any bit of <paramref name="mag"/> (err -1, 0 or +1: the exact
     /// magnitude is below, at or above <paramref name="mag"/>). <paramref name="rounding"/> -1 takes FPCR.RMode.
+    /// <paramref name="alternative"/> rounds to the alternative half-precision format (FPCR.AHP, for FCVT only):
+    /// exponent 31 is normal and a too large value gives the largest magnitude with IOC instead of overflowing.
     /// </summary>
-    public static uint Round(bool sign, double mag, int err, uint fpcr, ref uint fpsr, int rounding = -1)
+    public static uint Round(bool sign, double mag, int err, uint fpcr, ref uint fpsr, int rounding = -1, bool alternative = false)
     {
         int mode = rounding < 0 ? RMode(fpcr) : rounding;
         int exponent = Math.ILogB(mag);
@@ -187,7 +189,15 @@ internal static class HalfFloat
             }
         }
 
-        if (biased >= 31)
+        if (alternative)
+        {
+            if (biased >= 32)
+            {
+                fpsr |= Ioc;
+                return Zero(sign) | 0x7FFF;
+            }
+        }
+        else if (biased >= 31)
         {
             fpsr |= Ofc | Ixc;
             return overflowToInf ? Inf(sign) : MaxNormal | Zero(sign);

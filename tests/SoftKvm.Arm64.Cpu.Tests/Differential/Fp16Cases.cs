@@ -2,12 +2,13 @@ namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 
 /// <summary>
 /// The FEAT_FP16 differential cases (golden file <c>Golden/a64-fp16.golden.txt</c>): every half-precision
-/// instruction form with operands from a pool of special values (±0, subnormals, the normal range's ends,
-/// ±infinity, quiet and signalling NaNs with payloads, values one ulp apart and at rounding midpoints)
-/// and random ones, under every combination of FPCR.RMode, FZ16 and DN (FZ and AHP set at random: half-precision
-/// arithmetic ignores them). The harness compares registers and NZCV only, so each case reads FPSR back into X10:
+/// instruction form, and the ARMv8.0 conversions to and from half precision (FCVT, FCVTL, FCVTN: FPCR.AHP),
+/// with operands from a pool of special values (±0, subnormals, the normal range's ends, ±infinity, quiet
+/// and signalling NaNs with payloads, values one ulp apart and at rounding midpoints) and random ones,
+/// under every combination of FPCR.RMode, FZ16 and DN (FZ and AHP set at random: half-precision
+/// arithmetic ignores them, the conversions do not). The harness compares registers and NZCV only, so each case reads FPSR back into X10:
 /// <code>
-/// b over; pad; data: V0..V2 (4 half lanes x 2) and X0, X1 | ldr q0..q2, (x0, x1) literal;
+/// b over; pad; data: V0..V2 (8 half lanes each) and X0, X1 | ldr q0..q2, (x0, x1) literal;
 /// movz x9, #FPCR&lt;31:16&gt;, lsl #16; msr fpcr, x9; msr fpsr, xzr; INSTRUCTION; mrs x10, fpsr; msr fpcr, xzr
 /// </code>
 /// Register fields of the forms (letters d, n, m, a) take V0-V2 (X0-X2 for general registers), 'x' bits are random.
@@ -144,6 +145,14 @@ internal static class Fp16Cases
         f.Add(("FMOV (vector, immediate, half)", "0x00111100000xxx111111xxxxx" + D, false));
 
         // FEAT_FCMA, half: FCADD, FCMLA (vector), FCMLA (by element: H = 0 with Q = 0).
+        // The ARMv8.0 conversions to and from half precision, under FPCR.AHP (the alternative format) and DN.
+        f.Add(("FCVT (Sd, Hn)", "00011110111000100" + "10000" + N + D, false));
+        f.Add(("FCVT (Dd, Hn)", "00011110111000101" + "10000" + N + D, false));
+        f.Add(("FCVT (Hd, Sn)", "00011110001000111" + "10000" + N + D, false));
+        f.Add(("FCVT (Hd, Dn)", "00011110011000111" + "10000" + N + D, false));
+        f.Add(("FCVTL{2} (half)", "0x00111000100001011110" + N + D, false));
+        f.Add(("FCVTN{2} (half)", "0x00111000100001011010" + N + D, false));
+
         f.Add(("FCADD (half)", "0x101110010" + M + "111x01" + N + D, false));
         f.Add(("FCMLA (vector, half)", "0x101110010" + M + "110xx1" + N + D, false));
         f.Add(("FCMLA (by element, half, Q = 0)", "00101111" + "01" + "x0" + "mmmm" + "0xx1" + "00" + N + D, false));
@@ -219,7 +228,7 @@ internal static class Fp16Cases
         }
 
         uint fpcr = ((uint)(setting & 3) << 22) | ((setting & 4) != 0 ? 1u << 19 : 0) | ((setting & 8) != 0 ? 1u << 25 : 0)
-            | (rng.Chance(20) ? 1u << 24 : 0) | (rng.Chance(20) ? 1u << 26 : 0);
+            | (rng.Chance(20) ? 1u << 24 : 0) | (rng.Chance(30) ? 1u << 26 : 0);
         words.Add(0xD2A0_0000u | ((fpcr >> 16) << 5) | 9);                 // movz x9, #fpcr<31:16>, lsl #16
         words.Add(0xD51B_4409u);                                            // msr fpcr, x9
         words.Add(0xD51B_443Fu);                                            // msr fpsr, xzr

@@ -75,9 +75,9 @@ internal static class GuestRunner
         return entry;
     }
 
-    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false)
+    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false, SoftKvm.Arm64.Cpu.CpuModel? model = null)
     {
-        using var vm = new Arm64Vm();
+        using var vm = new Arm64Vm { CpuModel = model ?? SoftKvm.Arm64.Cpu.CpuModel.CortexA57 };
         vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), RamSize);
         SoftKvm.Arm64.Vgic.Vgic? gic = null;
         if (gicV3)

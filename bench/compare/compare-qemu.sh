@@ -26,8 +26,9 @@
 # Both sides are whole processes (start-up included); the "startup" mode gives what to subtract. The modes that
 # compare whole runs print each pair, then the medians of wall and CPU time, their ratio and the median of the
 # per-pair ratios.
-# Needs qemu-system-aarch64 and the .NET SDK; builds softkvm in Release once (SOFTKVM_DLL=path/softkvm.dll
-# runs that build instead, for example the base of an A/B comparison).
+# Needs qemu-system-aarch64, GNU time and the .NET SDK; publishes softkvm in Release with ReadyToRun once
+# (SOFTKVM_R2R=0: a plain Release build; SOFTKVM_DLL=path/softkvm.dll runs that build instead, for example the
+# base of an A/B comparison).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-compute}
@@ -35,8 +36,16 @@ art=${SOFTKVM_ARTIFACTS:-/tmp/softkvm-bench}
 if [ -n "${SOFTKVM_DLL:-}" ]; then
   softkvm=(dotnet "$SOFTKVM_DLL" run)   # a build made elsewhere (an A/B comparison): no build here
 else
-  dotnet build "$root/src/SoftKvm.Cli" -c Release --artifacts-path "$art" -v q -nologo >/dev/null
-  softkvm=(dotnet "$art/bin/SoftKvm.Cli/release/softkvm.dll" run)
+  # Published as a user installs it: ReadyToRun (precompiled), which halves the runtime's start-up and JIT
+  # (docs/performance.md); SOFTKVM_R2R=0 times the plain build `dotnet run` makes instead.
+  if [ "${SOFTKVM_R2R:-1}" = 0 ]; then
+    dotnet build "$root/src/SoftKvm.Cli" -c Release --artifacts-path "$art" -v q -nologo >/dev/null
+    softkvm=(dotnet "$art/bin/SoftKvm.Cli/release/softkvm.dll" run)
+  else
+    dotnet publish "$root/src/SoftKvm.Cli" -c Release --use-current-runtime --self-contained false \
+      -p:PublishReadyToRun=true --artifacts-path "$art" -o "$art/r2r" -v q -nologo >/dev/null
+    softkvm=(dotnet "$art/r2r/softkvm.dll" run)
+  fi
 fi
 qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -nographic -m 512)
 
@@ -44,28 +53,27 @@ now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 # time_until CMD... : "WALL CPU": seconds until the command exits, or until it prints $marker when that is set
-# (the guest is then killed), and the CPU seconds (user + system) the command's process used until then, read
-# from /proc every 50 ms (so at most 50 ms short for a process that exits by itself); its output goes to $log
+# (the guest is then ended), and the CPU seconds (user + system) the command used, from its rusage (GNU time
+# around it: exact also for a command ended at the marker, since ending it lets time collect it); its output
+# goes to $log
 time_until() {
-  local start end pid child ticks=0 t
+  local start end pid tf cpu
+  tf=$(mktemp)
   start=$(now)
-  timeout 900 "$@" </dev/null >"$log" 2>&1 &
+  /usr/bin/time -o "$tf" -f '%U %S' timeout 900 "$@" </dev/null >"$log" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    child=${child:-$(pgrep -P "$pid" | head -n 1 || true)}
-    if [ -n "$child" ] && t=$(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null); then
-      ticks=$t
-    fi
     if [ -n "${marker:-}" ] && grep -q "$marker" "$log"; then
       break
     fi
-    sleep 0.05
+    sleep 0.02
   done
   end=$(now)
-  kill "$pid" 2>/dev/null || true
-  pkill -P "$pid" 2>/dev/null || true
+  pkill -TERM -P "$pid" 2>/dev/null || true # timeout: it passes the signal on and waits for the command
   wait "$pid" 2>/dev/null || true
-  echo "$(echo "$end - $start" | bc -l) $(echo "$ticks / $(getconf CLK_TCK)" | bc -l)"
+  cpu=$(tail -n 1 "$tf" | awk '{print $1 + $2}')
+  rm -f "$tf"
+  echo "$(echo "$end - $start" | bc -l) $cpu"
 }
 
 compare() { # name runs softkvm-args -- qemu-args
@@ -89,9 +97,9 @@ compare() { # name runs softkvm-args -- qemu-args
   qm=$(awk '{print $3}' "$pairs" | median); qc=$(awk '{print $4}' "$pairs" | median)
   wr=$(awk '$3 > 0 {print $1 / $3}' "$pairs" | median); cr=$(awk '$4 > 0 {print $2 / $4}' "$pairs" | median)
   printf '%-28s wall: softkvm %8.3f s   qemu %8.3f s   softkvm/qemu %.2f (median of the pairs %.2f)\n' \
-    "$name" "$skm" "$qm" "$(echo "$skm / $qm" | bc -l)" "$wr"
+    "$name" "$skm" "$qm" "$(awk -v a="$skm" -v b="$qm" 'BEGIN {print (b > 0 ? a / b : 0)}')" "$wr"
   printf '%-28s CPU:  softkvm %8.3f s   qemu %8.3f s   softkvm/qemu %.2f (median of the pairs %.2f)   (medians of %d, alternating)\n' \
-    "" "$skc" "$qc" "$(echo "$skc / $qc" | bc -l)" "$cr" "$runs"
+    "" "$skc" "$qc" "$(awk -v a="$skc" -v b="$qc" 'BEGIN {print (b > 0 ? a / b : 0)}')" "$cr" "$runs"
   rm -f "$log" "$pairs"
 }
 

@@ -231,7 +231,7 @@ public sealed unsafe partial class Arm64Cpu
             }
         }
 
-        if (!TryReadSystemRegister(key, out ulong value))
+        if (SpEl0WhileSelected(key) || !TryReadSystemRegister(key, out ulong value))
         {
             return Undefined();
         }
@@ -263,10 +263,16 @@ public sealed unsafe partial class Arm64Cpu
             }
         }
 
-        return TryWriteSystemRegister(key, X((int)insn & 31)) ? Flow.Next : Undefined();
+        return !SpEl0WhileSelected(key) && TryWriteSystemRegister(key, X((int)insn & 31)) ? Flow.Next : Undefined();
     }
 
-    /// <summary>Reads a system register as MRS at EL1 would (also the VMM's get-register path).</summary>
+    /// <summary>
+    /// MRS/MSR of SP_EL0 while PSTATE.SP = 0 (SP_EL0 is the current stack pointer) is UNDEFINED. Only the
+    /// instructions are: the hypervisor's register API reaches SP_EL0 whatever SPSel says, as KVM's does.
+    /// </summary>
+    private bool SpEl0WhileSelected(uint key) => key == SysReg.SpEl0 && !State.SpSel;
+
+    /// <summary>Reads a system register as MRS at EL1 would (also the VMM's get-register path, which reaches SP_EL0 whatever PSTATE.SP says).</summary>
     public bool TryReadSystemRegister(uint key, out ulong value)
     {
         if (IsPmuRegister(key))
@@ -318,15 +324,7 @@ public sealed unsafe partial class Arm64Cpu
             case SysReg.TcrEl1: value = State.TcrEl1; return true;
             case SysReg.SpsrEl1: value = State.SpsrEl1; return true;
             case SysReg.ElrEl1: value = State.ElrEl1; return true;
-            case SysReg.SpEl0:
-                if (State.SpSel == false)
-                {
-                    value = 0;
-                    return false;
-                }
-
-                value = State.SpEl0;
-                return true;
+            case SysReg.SpEl0: value = State.SpEl0; return true;
             case SysReg.SpSel: value = State.SpSel ? 1UL : 0; return true;
             case SysReg.CurrentEl: value = (ulong)State.El << 2; return true;
             case SysReg.Nzcv: value = State.Nzcv; return true;
@@ -391,7 +389,7 @@ public sealed unsafe partial class Arm64Cpu
         return false;
     }
 
-    /// <summary>Writes a system register as MSR at EL1 would (also the VMM's set-register path).</summary>
+    /// <summary>Writes a system register as MSR at EL1 would (also the VMM's set-register path, which reaches SP_EL0 whatever PSTATE.SP says).</summary>
     public bool TryWriteSystemRegister(uint key, ulong value)
     {
         if (IsPmuRegister(key))
@@ -426,14 +424,7 @@ public sealed unsafe partial class Arm64Cpu
             case SysReg.TcrEl1: State.TcrEl1 = value; FlushTlb(); return true;
             case SysReg.SpsrEl1: State.SpsrEl1 = value & (0xF03F_03DFUL | _pstateFlagsMask); return true;
             case SysReg.ElrEl1: State.ElrEl1 = value; return true;
-            case SysReg.SpEl0:
-                if (!State.SpSel)
-                {
-                    return false;
-                }
-
-                State.SpEl0 = value;
-                return true;
+            case SysReg.SpEl0: State.SpEl0 = value; return true;
             case SysReg.SpSel: State.SpSel = (value & 1) != 0; return true;
             case SysReg.Nzcv: State.Nzcv = (uint)value & 0xF000_0000; return true;
             case SysReg.Daif: State.Daif = (uint)value & Psr.DaifMask; return true;

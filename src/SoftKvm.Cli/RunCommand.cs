@@ -369,6 +369,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
     private int RunMachine(IMachine machine, VmRunner runner, ParseResult parse, RunOptions o, bool connectInput, Action? snapshot)
     {
         machine.DeviceExit += (code, message) => runner.RequestStop(code, StopReason.DeviceExit, message);
+        machine.Vm.MaxHaltPollNs = parse.GetValue(o.HaltPollNs);
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler? onCtrlC = null;

@@ -114,10 +114,30 @@ internal sealed class RunOptions
         HelpName = "TEXT",
     };
 
+    public Option<long> HaltPollNs { get; } = HaltPollOption();
+
     public IEnumerable<Option> All =>
-        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86Virtio, VirtioPci, Snapshot, SnapshotOnOutput];
+        [Arch, Smp, Memory, Gic, Cpu, Kernel, Initrd, Append, Disk, DiskReadOnly, Serial, Console, Coverage, Stats, Profile, Symbols, DumpDtb, Trace, Gdb, GdbWait, Semihosting, SemihostingRoot, VgicState, X86WithholdInsnLength, X86ForceEmulationPrefix, X86Virtio, VirtioPci, Snapshot, SnapshotOnOutput, HaltPollNs];
 
     /// <summary>The options <c>softkvm restore</c> shares with <c>run</c> (the machine itself comes from the snapshot).</summary>
     public IEnumerable<Option> RestoreShared =>
-        [Serial, Stats, Profile, Symbols, Trace, Gdb, GdbWait, VgicState, Snapshot, SnapshotOnOutput];
+        [Serial, Stats, Profile, Symbols, Trace, Gdb, GdbWait, VgicState, Snapshot, SnapshotOnOutput, HaltPollNs];
+
+    private static Option<long> HaltPollOption()
+    {
+        var option = new Option<long>("--halt-poll-ns")
+        {
+            Description = "the longest a halted vCPU polls for its wake-up before it sleeps, in ns (KVM's halt_poll_ns, adaptive per vCPU; 0 turns polling off)",
+            DefaultValueFactory = _ => SoftKvm.Core.Vm.DefaultMaxHaltPollNs,
+            HelpName = "NS",
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<long>() < 0)
+            {
+                r.AddError("--halt-poll-ns must be 0 or more");
+            }
+        });
+        return option;
+    }
 }

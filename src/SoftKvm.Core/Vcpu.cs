@@ -26,6 +26,7 @@ public abstract class Vcpu : IDisposable
     private long[]? _exitTicks;
     private long _exitStart;
     private bool _hooksTaken;
+    private HaltPollWindow _haltPoll;
 
     /// <summary>Creates the vCPU; called by the architecture's VM.</summary>
     protected Vcpu(Vm vm, int id, StatsSchema statsSchema)
@@ -330,53 +331,126 @@ public abstract class Vcpu : IDisposable
     protected abstract bool HasWakeupEvent();
 
     /// <summary>
-    /// Blocks the calling (vCPU) thread until <see cref="HasWakeupEvent"/> holds, a request is made, or
-    /// the host time <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp; long.MaxValue for
-    /// none) passes. Counts <c>halt_wakeup</c>, <c>halt_wait_ns</c> and <c>blocking</c>.
+    /// Halts the calling (vCPU) thread until <see cref="HasWakeupEvent"/> holds, a request is made, or the host
+    /// time <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp; long.MaxValue for none) passes:
+    /// KVM's <c>kvm_vcpu_halt</c> (docs/kvm-semantics.md#halt-polling). It first polls for up to the vCPU's
+    /// adaptive window (none at first; see <see cref="Vm.MaxHaltPollNs"/>) while no more vCPU threads of the
+    /// VM are runnable than the host has processors, then blocks. Counts <c>halt_attempted_poll</c>,
+    /// <c>halt_successful_poll</c>, <c>halt_poll_success_ns</c> / <c>halt_poll_fail_ns</c>, and for a halt that
+    /// blocked <c>halt_wakeup</c>, <c>halt_wait_ns</c> and <c>blocking</c> while it does.
     /// </summary>
     protected HaltOutcome Block(long deadline = long.MaxValue)
     {
         long start = Stopwatch.GetTimestamp();
-        Stats.Set(VcpuStat.Blocking, 1);
-        HaltOutcome outcome;
-        while (true)
+        long maxPollNs = Vm.MaxHaltPollNs;
+        bool poll = _haltPoll.Ns > 0 && maxPollNs > 0 && Vm.PollingAllowed();
+        long pollEnd = start;
+        HaltOutcome outcome = HaltOutcome.Event;
+        bool ended = false;
+        if (poll)
         {
-            _wakeup.Reset();
-            if (HasWakeupEvent())
+            long stop = start + (long)(_haltPoll.Ns * (Stopwatch.Frequency / 1e9));
+            while (true)
             {
-                outcome = HaltOutcome.Event;
-                break;
-            }
+                if (TryEndHalt(deadline, pollEnd, out outcome))
+                {
+                    ended = true;
+                    break;
+                }
 
-            if (HasRequests)
-            {
-                outcome = HaltOutcome.Request;
-                break;
-            }
-
-            long now = Stopwatch.GetTimestamp();
-            if (now >= deadline)
-            {
-                outcome = HaltOutcome.Timeout;
-                break;
-            }
-
-            if (deadline == long.MaxValue)
-            {
-                _wakeup.Wait();
-            }
-            else
-            {
-                var wait = Stopwatch.GetElapsedTime(now, deadline);
-                _wakeup.Wait(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait);
+                Thread.SpinWait(16);
+                pollEnd = Stopwatch.GetTimestamp();
+                if (pollEnd >= stop)
+                {
+                    break;
+                }
             }
         }
 
-        Stats.Set(VcpuStat.Blocking, 0);
-        Stats.Add(VcpuStat.HaltWaitNs, (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds);
-        Stats.Increment(VcpuStat.HaltWakeup);
+        bool waited = false;
+        long end = pollEnd;
+        if (!ended)
+        {
+            Vm.EnterBlocking();
+            Stats.Set(VcpuStat.Blocking, 1);
+            while (true)
+            {
+                _wakeup.Reset();
+                long now = Stopwatch.GetTimestamp();
+                if (TryEndHalt(deadline, now, out outcome))
+                {
+                    end = now;
+                    break;
+                }
+
+                waited = true;
+                if (deadline == long.MaxValue)
+                {
+                    _wakeup.Wait();
+                }
+                else
+                {
+                    var wait = Stopwatch.GetElapsedTime(now, deadline);
+                    _wakeup.Wait(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait);
+                }
+            }
+
+            Stats.Set(VcpuStat.Blocking, 0);
+            Vm.LeaveBlocking();
+            if (waited)
+            {
+                Stats.Add(VcpuStat.HaltWaitNs, Nanoseconds(end - pollEnd));
+                Stats.Increment(VcpuStat.HaltWakeup);
+            }
+        }
+
+        if (poll)
+        {
+            // Successful so long as the vCPU never slept, even if the event came just after the polling loop.
+            long pollNs = Nanoseconds(pollEnd - start);
+            Stats.Increment(VcpuStat.HaltAttemptedPoll);
+            if (!waited)
+            {
+                Stats.Increment(VcpuStat.HaltSuccessfulPoll);
+                Stats.Add(VcpuStat.HaltPollSuccessNs, pollNs);
+            }
+            else
+            {
+                Stats.Add(VcpuStat.HaltPollFailNs, pollNs);
+            }
+        }
+
+        _haltPoll.Update(Nanoseconds(end - start), maxPollNs, validWakeup: true);
         return outcome;
     }
+
+    /// <summary>The vCPU's halt-polling window in nanoseconds (KVM's <c>vcpu-&gt;halt_poll_ns</c>; tests set it).</summary>
+    internal long HaltPollNs
+    {
+        get => _haltPoll.Ns;
+        set => _haltPoll.Ns = value;
+    }
+
+    /// <summary>Whether the halt ends now, and why (a wake-up event, a request, or the deadline at <paramref name="now"/>).</summary>
+    private bool TryEndHalt(long deadline, long now, out HaltOutcome outcome)
+    {
+        if (HasWakeupEvent())
+        {
+            outcome = HaltOutcome.Event;
+            return true;
+        }
+
+        if (HasRequests)
+        {
+            outcome = HaltOutcome.Request;
+            return true;
+        }
+
+        outcome = HaltOutcome.Timeout;
+        return now >= deadline;
+    }
+
+    private static long Nanoseconds(long ticks) => (long)(ticks * (1e9 / Stopwatch.Frequency));
 }
 
 /// <summary>Why <see cref="Vcpu"/>'s blocking halt ended.</summary>

@@ -2,6 +2,7 @@ using SoftKvm.Core.Errors;
 using SoftKvm.Core.Hooks;
 using SoftKvm.Core.Io;
 using SoftKvm.Core.Memory;
+using SoftKvm.Core.Run;
 using SoftKvm.Core.Stats;
 
 namespace SoftKvm.Core;
@@ -17,6 +18,8 @@ public abstract partial class Vm : IDisposable
     private Vcpu[] _vcpus = [];
     private IVcpuCreationGate? _creationGate;
     private bool _disposed;
+    private long _maxHaltPollNs = DefaultMaxHaltPollNs;
+    private int _blockedVcpus;
 
     /// <summary>Creates a VM that accepts vCPU ids 0..<paramref name="maxVcpus"/>-1.</summary>
     protected Vm(int maxVcpus, StatsSchema statsSchema)
@@ -60,6 +63,42 @@ public abstract partial class Vm : IDisposable
 
     /// <summary>The VM-scope counters.</summary>
     public StatsBlock Stats { get; }
+
+    /// <summary>The default of <see cref="MaxHaltPollNs"/>: 200 µs, KVM's <c>halt_poll_ns</c> default on x86.</summary>
+    public const long DefaultMaxHaltPollNs = 200_000;
+
+    /// <summary>
+    /// The longest a halted vCPU polls for its wake-up before it blocks, in nanoseconds (KVM_CAP_HALT_POLL;
+    /// docs/kvm-semantics.md#halt-polling); 0 turns halt polling off. Each vCPU adapts its own window up to it.
+    /// </summary>
+    public long MaxHaltPollNs
+    {
+        get => Volatile.Read(ref _maxHaltPollNs);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _maxHaltPollNs, value);
+        }
+    }
+
+    /// <summary>
+    /// Whether a halting vCPU may poll: while the vCPUs that are not blocked (itself included) are no more than
+    /// the host's processors and so are the host's runnable threads (<see cref="HostRunQueue"/>): the stand-in
+    /// for KVM's "no other task wants this CPU" (<c>single_task_running</c>), so that polling never takes a
+    /// processor another vCPU, of this VM or of anything else, needs.
+    /// </summary>
+    internal bool PollingAllowed() =>
+        Vcpus.Count - Volatile.Read(ref _blockedVcpus) <= Environment.ProcessorCount
+        && (!PollingChecksHostLoad || HostRunQueue.HasIdleProcessorsForPolling());
+
+    /// <summary>Whether <see cref="PollingAllowed"/> asks the host's run queue (tests turn it off to poll on a loaded host).</summary>
+    internal bool PollingChecksHostLoad { get; set; } = true;
+
+    /// <summary>A vCPU starts blocking in a halt (see <see cref="PollingAllowed"/>).</summary>
+    internal void EnterBlocking() => Interlocked.Increment(ref _blockedVcpus);
+
+    /// <summary>A vCPU stops blocking.</summary>
+    internal void LeaveBlocking() => Interlocked.Decrement(ref _blockedVcpus);
 
     /// <summary>The vCPUs, in creation order.</summary>
     public IReadOnlyList<Vcpu> Vcpus => Volatile.Read(ref _vcpus);

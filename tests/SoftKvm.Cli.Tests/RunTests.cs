@@ -30,6 +30,22 @@ public sealed class RunTests : IDisposable
     }
 
     [Fact]
+    public void HaltPollNsSetsTheVmsMaximumAndANegativeValueIsOneLineWithExitCode2()
+    {
+        var h = new CliHarness(new FakeArm64Backend());
+        Assert.Equal(0, h.Run("run", "--kernel", Kernel(), "--halt-poll-ns", "0"));
+        Assert.Equal(0, h.Backend!.Vm!.MaxHaltPollNs);
+
+        var d = new CliHarness(new FakeArm64Backend());
+        Assert.Equal(0, d.Run("run", "--kernel", Kernel()));
+        Assert.Equal(SoftKvm.Core.Vm.DefaultMaxHaltPollNs, d.Backend!.Vm!.MaxHaltPollNs);
+
+        var bad = new CliHarness(new FakeArm64Backend());
+        Assert.Equal(2, bad.Run("run", "--kernel", Kernel(), "--halt-poll-ns", "-5"));
+        Assert.Equal("softkvm: --halt-poll-ns must be 0 or more\n", bad.Error.ToString());
+    }
+
+    [Fact]
     public void StatsArePrintedAsNameValueLines()
     {
         var h = new CliHarness(new FakeArm64Backend());

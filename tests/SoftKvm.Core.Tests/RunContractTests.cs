@@ -119,6 +119,76 @@ public sealed class RunContractTests : IDisposable
     }
 
     [Fact]
+    public void AHaltThatPollsSeesItsEventWithoutSleeping()
+    {
+        _vm.MaxHaltPollNs = 10_000_000_000;
+        _vm.PollingChecksHostLoad = false; // poll however busy the test machine is
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.HaltPollNs = 10_000_000_000; // a window no test machine outlasts
+        vcpu.Program = [new HaltStep(), new Increment(4)];
+        var runner = new BackgroundRun(vcpu);
+        SpinUntil(() => vcpu.Halting);
+        Thread.Sleep(20);
+
+        vcpu.InterruptPending = true; // no Wake(): only a polling vCPU can see it
+
+        Assert.Equal(RunResult.Ok, runner.Join());
+        Assert.Equal(1UL, vcpu.Registers[4]);
+        Assert.Equal(1UL, vcpu.Stats[VcpuStat.HaltAttemptedPoll]);
+        Assert.Equal(1UL, vcpu.Stats[VcpuStat.HaltSuccessfulPoll]);
+        Assert.True(vcpu.Stats[VcpuStat.HaltPollSuccessNs] > 0); // not 20 ms or more: a loaded host may start the poll late
+        Assert.Equal(0UL, vcpu.Stats[VcpuStat.HaltPollFailNs]);
+        Assert.Equal(0UL, vcpu.Stats[VcpuStat.HaltWaitNs]); // it never slept
+        Assert.Equal(0UL, vcpu.Stats[VcpuStat.HaltWakeup]);
+    }
+
+    [Fact]
+    public void AHaltThatOutlastsItsPollingWindowSleepsAndTheWindowShrinks()
+    {
+        _vm.MaxHaltPollNs = 2_000_000;
+        _vm.PollingChecksHostLoad = false;
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.HaltPollNs = 1_000_000;
+        vcpu.Program = [new HaltStep(), new Increment(4)];
+        var runner = new BackgroundRun(vcpu);
+        SpinUntil(() => vcpu.Stats[VcpuStat.Blocking] == 1);
+        Thread.Sleep(20); // a halt longer than the maximum
+
+        vcpu.InterruptPending = true;
+        vcpu.Wake();
+
+        Assert.Equal(RunResult.Ok, runner.Join());
+        Assert.Equal(1UL, vcpu.Stats[VcpuStat.HaltAttemptedPoll]);
+        Assert.Equal(0UL, vcpu.Stats[VcpuStat.HaltSuccessfulPoll]);
+        Assert.True(vcpu.Stats[VcpuStat.HaltPollFailNs] >= 1_000_000, $"{vcpu.Stats[VcpuStat.HaltPollFailNs]} ns");
+        Assert.True(vcpu.Stats[VcpuStat.HaltWaitNs] > 0);
+        Assert.Equal(1UL, vcpu.Stats[VcpuStat.HaltWakeup]);
+        Assert.Equal(500_000, vcpu.HaltPollNs);
+    }
+
+    [Fact]
+    public void AHaltDoesNotPollWhileMoreVcpusAreRunnableThanTheHostHasProcessors()
+    {
+        _vm.MaxHaltPollNs = 10_000_000_000;
+        _vm.PollingChecksHostLoad = false; // the VM's own count alone forbids it
+        var vcpu = _vm.CreateVcpu(0);
+        for (int i = 1; i <= Environment.ProcessorCount; i++)
+        {
+            _vm.CreateVcpu(i); // created, not halted: counted as runnable
+        }
+
+        vcpu.HaltPollNs = 10_000_000_000;
+        vcpu.Program = [new HaltStep()];
+        var runner = new BackgroundRun(vcpu);
+        SpinUntil(() => vcpu.Stats[VcpuStat.Blocking] == 1); // it blocked at once
+
+        vcpu.Kick();
+
+        Assert.Equal(RunResult.Interrupted, runner.Join());
+        Assert.Equal(0UL, vcpu.Stats[VcpuStat.HaltAttemptedPoll]);
+    }
+
+    [Fact]
     public void KickFromAnotherThreadStopsARunningVcpu()
     {
         var vcpu = _vm.CreateVcpu(0);

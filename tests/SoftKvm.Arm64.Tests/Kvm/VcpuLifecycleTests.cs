@@ -84,6 +84,28 @@ public sealed class VcpuLifecycleTests
     }
 
     [Fact]
+    public void SpEl0_IsReachableThroughTheRegisterApi_WhileItIsTheCurrentStackPointer()
+    {
+        var spEl0 = SysRegKey.Of(3, 0, 4, 1, 0);
+        using var m = new TestMachine();
+        m.Vcpu.Init();
+        m.Vcpu.SetRegister(Arm64CoreRegister.Pstate, 0x3C4); // EL1t: PSTATE.SP = 0
+        m.Vcpu.SetSystemRegister(spEl0, 0x4000_8000);
+        Assert.Equal(0x4000_8000UL, m.Vcpu.GetSystemRegister(spEl0));
+        Assert.Equal(0x4000_8000UL, m.Vcpu.GetRegister(Arm64CoreRegister.Sp));
+    }
+
+    [Fact]
+    public void MrsSpEl0_WhileItIsTheCurrentStackPointer_IsUndefined()
+    {
+        using var m = new TestMachine();
+        var v = m.Start(0xd50040bfu, 0xd5384101u); // msr spsel,#0; mrs x1,sp_el0
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(CodeBase + 4, v.GetSystemRegister(SysRegKey.Of(3, 0, 4, 0, 1))); // ELR_EL1: the MRS
+        Assert.Equal(0UL, v.GetSystemRegister(SysRegKey.Of(3, 0, 5, 2, 0)) >> 26); // ESR_EL1.EC = 0 (UNDEFINED)
+    }
+
+    [Fact]
     public void Wfi_IsWokenByKick()
     {
         using var m = new TestMachine();

@@ -54,6 +54,9 @@ public sealed class ScriptedVcpu : Vcpu
 
     public volatile bool Spinning;
 
+    /// <summary>Set when the vCPU reaches a <see cref="HaltStep"/> (it is then polling or blocked).</summary>
+    public volatile bool Halting;
+
     public VcpuRequest Requests => (VcpuRequest)Volatile.Read(ref RequestWord);
 
     protected override bool HasWakeupEvent() => InterruptPending;
@@ -152,6 +155,7 @@ public sealed class ScriptedVcpu : Vcpu
                     break;
 
                 case HaltStep:
+                    Halting = true;
                     if (Block() == HaltOutcome.Event)
                     {
                         InterruptPending = false;

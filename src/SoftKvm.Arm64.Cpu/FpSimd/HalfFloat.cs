@@ -48,7 +48,7 @@ internal static class HalfFloat
     public const uint MaxNormal = 0x7BFF;
     public const uint Infinity = 0x7C00;
 
-    /// <summary>Rounding modes as FPRounding: 0 TIEEVEN, 1 POSINF, 2 NEGINF, 3 ZERO, 4 TIEAWAY.</summary>
+    /// <summary>FPCR.RMode: 0 to nearest (ties to even), 1 toward plus infinity, 2 toward minus infinity, 3 toward zero.</summary>
     public static int RMode(uint fpcr) => (int)(fpcr >> 22) & 3;
 
     public static bool IsNaN(uint x) => (x & 0x7FFF) > 0x7C00;
@@ -101,13 +101,12 @@ internal static class HalfFloat
     /// <summary>
     /// FPRound to half precision of the nonzero finite value (sign, <paramref name="mag"/> + ε·<paramref name="err"/>)
     /// where ε is positive and smaller than any bit of <paramref name="mag"/> (err -1, 0 or +1: the exact
-    /// magnitude is below, at or above <paramref name="mag"/>). <paramref name="rounding"/> -1 takes FPCR.RMode.
+    /// magnitude is below, at or above <paramref name="mag"/>), in FPCR.RMode.
     /// <paramref name="alternative"/> rounds to the alternative half-precision format (FPCR.AHP, for FCVT only):
     /// exponent 31 is normal and a too large value gives the largest magnitude with IOC instead of overflowing.
     /// </summary>
-    public static uint Round(bool sign, double mag, int err, uint fpcr, ref uint fpsr, int rounding = -1, bool alternative = false)
+    public static uint Round(bool sign, double mag, int err, uint fpcr, ref uint fpsr, bool alternative = false)
     {
-        int mode = rounding < 0 ? RMode(fpcr) : rounding;
         int exponent = Math.ILogB(mag);
         if (err < 0 && mag == Math.ScaleB(1.0, exponent))
         {
@@ -150,7 +149,7 @@ internal static class HalfFloat
         }
 
         bool roundUp, overflowToInf;
-        switch (mode)
+        switch (RMode(fpcr))
         {
             case 0:
                 roundUp = error > 0.5 || (error == 0.5 && (mant & 1) != 0);
@@ -164,13 +163,9 @@ internal static class HalfFloat
                 roundUp = error != 0 && sign;
                 overflowToInf = sign;
                 break;
-            case 3:
+            default:
                 roundUp = false;
                 overflowToInf = false;
-                break;
-            default:
-                roundUp = error >= 0.5;
-                overflowToInf = true;
                 break;
         }
 
@@ -552,7 +547,7 @@ internal static class HalfFloat
         };
     }
 
-    /// <summary>FPRoundInt (FRINT*): <paramref name="rounding"/> as FPRounding; <paramref name="exact"/> raises IXC when the value changes.</summary>
+    /// <summary>FPRoundInt (FRINT*): <paramref name="rounding"/> 0 TIEEVEN, 1 POSINF, 2 NEGINF, 3 ZERO, 4 TIEAWAY; <paramref name="exact"/> raises IXC when the value changes.</summary>
     public static uint RoundInt(uint a, int rounding, bool exact, uint fpcr, ref uint fpsr)
     {
         a = In(a, fpcr);

@@ -55,7 +55,9 @@ public sealed class CpuModel
     public bool Has(CpuFeatures f) => (Features & f) == f;
 
     /// <summary>ID_AA64PFR0_EL1 without the GIC field: EL0 and EL1 AArch64 only, FP and AdvSIMD (0, or 1 with FP16), DIT, CSV2, CSV3.</summary>
-    public ulong IdAa64Pfr0 => 0x11 | Field(CpuFeatures.Fp16, 16, 1) | Field(CpuFeatures.Fp16, 20, 1) | Field(CpuFeatures.Dit, 48, 1) | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
+    public ulong IdAa64Pfr0 =>
+        0x11 | Field(CpuFeatures.Fp16, 16, 1) | Field(CpuFeatures.Fp16, 20, 1) | Field(CpuFeatures.Dit, 48, 1)
+        | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
 
     /// <summary>ID_AA64PFR1_EL1: SSBS (2: PSTATE.SSBS with MSR/MRS SSBS).</summary>
     public ulong IdAa64Pfr1 => Field(CpuFeatures.Ssbs, 4, 2);

@@ -6,9 +6,10 @@
 #                                                         from the in-process benchmark `arm64-compute`)
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
-#   bench/compare/compare-qemu.sh linux-max N [runs]      the arm64 boot to the marker on `--cpu max` against SoftKvm's
-#                                                         cortex-a57 and QEMU's `-cpu max`, the three alternating, with
-#                                                         medians and the medians of the per-round ratios
+#   bench/compare/compare-qemu.sh linux-max N [runs]      the arm64 boot to the marker on `--cpu max` (QARMA5) and
+#                                                         `--cpu max,pauth=impdef` against SoftKvm's cortex-a57 and
+#                                                         QEMU's `-cpu max`, the four alternating, with medians and the
+#                                                         medians of the per-round ratios (SOFTKVM_LINUX_OUT: the inputs)
 #   bench/compare/compare-qemu.sh linux-x86 N [runs]      the same for Debian's amd64 kernel (build.sh x86_64) on the PC,
 #                                                         against qemu-system-x86_64 -M pc (TCG)
 #   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 160 rounds)
@@ -195,24 +196,31 @@ case "$mode" in
     compare "linux to marker ($n vCPUs)" "$runs" --kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyAMA0 --smp "$n" \
       -- -M virt,gic-version=3 -smp "$n" -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyAMA0 ;;
   linux-max)
-    n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out
+    n=${2:-1}; runs=${3:-3}; out=${SOFTKVM_LINUX_OUT:-$root/guests/linux/out}
     [ -f "$out/vmlinuz" ] || "$root/guests/linux/build.sh"
     marker=SOFTKVM-LINUX-BOOT-OK
     log=$(mktemp)
     boot=(--kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyAMA0 --smp "$n")
-    max=() a57=() qmax=()
+    max=() imp=() a57=() qmax=()
     for ((i = 0; i < runs; i++)); do
       max+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu max)")
+      imp+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu max,pauth=impdef)")
       a57+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu cortex-a57)")
       qmax+=("$(time_until qemu-system-aarch64 -M virt,gic-version=3 -cpu max -nographic -m 512 -smp "$n" \
         -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyAMA0)")
+      printf 'round %d (wall cpu): max %s   max,pauth=impdef %s   cortex-a57 %s   qemu max %s\n' \
+        "$((i + 1))" "${max[$i]}" "${imp[$i]}" "${a57[$i]}" "${qmax[$i]}"
     done
     rm -f "$log"
-    ratio() { for ((i = 0; i < runs; i++)); do echo "$(eval "echo \${$1[$i]}") / $(eval "echo \${$2[$i]}")" | bc -l; done | median; }
-    printf 'linux to marker (%d vCPUs), median of %d rounds (softkvm max, softkvm cortex-a57, qemu max alternating):\n' "$n" "$runs"
-    printf '  softkvm --cpu max %8.3f s   softkvm --cpu cortex-a57 %8.3f s   qemu -cpu max %8.3f s\n' \
-      "$(printf '%s\n' "${max[@]}" | median)" "$(printf '%s\n' "${a57[@]}" | median)" "$(printf '%s\n' "${qmax[@]}" | median)"
-    printf '  per-round ratios (medians): max/cortex-a57 %.2f   softkvm max / qemu max %.2f\n' "$(ratio max a57)" "$(ratio max qmax)" ;;
+    # field 1 is wall time, field 2 CPU time
+    med() { local -n a=$1; printf '%s\n' "${a[@]}" | awk -v f="$2" '{print $f}' | median; }
+    ratio() { local -n x=$1 y=$2; for ((i = 0; i < runs; i++)); do
+      echo "$(echo "${x[$i]}" | awk -v f="$3" '{print $f}') / $(echo "${y[$i]}" | awk -v f="$3" '{print $f}')" | bc -l; done | median; }
+    printf 'linux to marker (%d vCPUs), medians of %d rounds (the four alternating), wall / CPU seconds:\n' "$n" "$runs"
+    printf '  softkvm --cpu max (QARMA5) %7.2f / %7.2f   max,pauth=impdef %7.2f / %7.2f   cortex-a57 %7.2f / %7.2f   qemu -cpu max %7.2f / %7.2f\n' \
+      "$(med max 1)" "$(med max 2)" "$(med imp 1)" "$(med imp 2)" "$(med a57 1)" "$(med a57 2)" "$(med qmax 1)" "$(med qmax 2)"
+    printf '  per-round ratios (medians, wall): max/cortex-a57 %.2f   impdef/cortex-a57 %.2f   max/qemu max %.2f   impdef/qemu max %.2f\n' \
+      "$(ratio max a57 1)" "$(ratio imp a57 1)" "$(ratio max qmax 1)" "$(ratio imp qmax 1)" ;;
   linux-x86)
     n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out-x86_64
     [ -f "$out/vmlinuz" ] || "$root/guests/linux/build.sh" x86_64

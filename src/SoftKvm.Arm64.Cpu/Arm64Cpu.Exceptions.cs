@@ -182,14 +182,11 @@ public sealed partial class Arm64Cpu
     }
 
     [A64Handler(A64Op.Eret)]
-    private Flow Eret()
-    {
-        if (State.El == 0)
-        {
-            return Undefined();
-        }
+    private Flow Eret() => State.El == 0 ? Undefined() : ExceptionReturn(State.ElrEl1);
 
-        ulong target = State.ElrEl1;
+    /// <summary>The exception return of ERET (and ERETAA/ERETAB) to <paramref name="target"/>: PSTATE from SPSR_EL1.</summary>
+    private Flow ExceptionReturn(ulong target)
+    {
         if (!State.TrySetPstate(State.SpsrEl1))
         {
             // Illegal exception return: stay at EL1, PSTATE.IL set, PC from ELR (Arm ARM D1.10.2).

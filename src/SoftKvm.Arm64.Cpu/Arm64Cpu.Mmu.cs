@@ -34,6 +34,9 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Whether the leaf of the last successful <see cref="Translate"/> was global (nG = 0).</summary>
     private bool _walkGlobal;
 
+    /// <summary>Whether the leaf of the last successful <see cref="Translate"/> had GP = 1 (a guarded page, FEAT_BTI).</summary>
+    private bool _walkGuarded;
+
     /// <summary>log2 of the block or page size of the last successful <see cref="Translate"/>.</summary>
     private int _walkShift;
 
@@ -57,6 +60,7 @@ public sealed unsafe partial class Arm64Cpu
             pa = va;
             fsc = 0;
             _walkGlobal = true;
+            _walkGuarded = false;
             _walkShift = 12;
             return true;
         }
@@ -65,7 +69,8 @@ public sealed unsafe partial class Arm64Cpu
         bool upper = ((va >> 55) & 1) != 0;
         int tsz = (int)(upper ? (tcr >> 16) & 0x3F : tcr & 0x3F);
         tsz = Math.Clamp(tsz, 16, 39);
-        bool tbi = ((tcr >> (upper ? 38 : 37)) & 1) != 0;
+        bool tbi = ((tcr >> (upper ? 38 : 37)) & 1) != 0
+            && !(kind == AccessKind.Execute && Has(CpuFeatures.Pauth) && ((tcr >> (upper ? 52 : 51)) & 1) != 0); // TBIDn (FEAT_PAuth)
         int inputBits = 64 - tsz;
         ulong topMask = (tbi ? (1UL << 56) - 1 : ulong.MaxValue) & ~((1UL << inputBits) - 1);
         ulong expected = upper ? topMask : 0;
@@ -151,6 +156,7 @@ public sealed unsafe partial class Arm64Cpu
 
             fsc = 0;
             _walkGlobal = ((desc >> 11) & 1) == 0;
+            _walkGuarded = ((desc >> 50) & 1) != 0 && Has(CpuFeatures.Bti);
             _walkShift = shift;
             return true;
         }

@@ -40,12 +40,12 @@ public sealed partial class Arm64Cpu
     /// <summary>Whether <paramref name="op"/> is a branch for BR_RETIRED.</summary>
     internal static bool IsBranch(A64Op op) =>
         op is A64Op.B or A64Op.Bl or A64Op.BCond or A64Op.Cbz or A64Op.Cbnz or A64Op.Tbz or A64Op.Tbnz
-            or A64Op.Br or A64Op.Blr or A64Op.Ret;
+            or A64Op.Br or A64Op.Blr or A64Op.Ret or A64Op.BranchAuth;
 
     /// <summary>The MEM_ACCESS events of <paramref name="insn"/> (decoded as <paramref name="op"/>) when it retires.</summary>
     internal static int MemoryAccesses(A64Op op, uint insn) => op switch
     {
-        A64Op.LdrLit or A64Op.LdrswLit or A64Op.LdrLitFp => 1,
+        A64Op.LdrLit or A64Op.LdrswLit or A64Op.LdrLitFp or A64Op.LdrPac => 1,
         A64Op.Stxr or A64Op.Stlxr or A64Op.Ldxr or A64Op.Ldaxr or A64Op.Stlr or A64Op.Ldar or A64Op.LdapurStlur => 1,
         A64Op.Stxp or A64Op.Stlxp or A64Op.Ldxp or A64Op.Ldaxp => 2,
         A64Op.LdStPairNoAlloc or A64Op.LdStPairPost or A64Op.LdStPairOffset or A64Op.LdStPairPre => 2,

@@ -51,7 +51,7 @@ public sealed partial class Arm64Cpu
     /// <summary>The extension fields on exception entry to EL1.</summary>
     private void EnterEl1PstateFlags()
     {
-        uint flags = State.PstateFlags & ~(Psr.Ssbs | Psr.Uao);
+        uint flags = State.PstateFlags & ~(Psr.Ssbs | Psr.Uao | Psr.Btype);
         if ((State.SctlrEl1 & SctlrDssbs) != 0)
         {
             flags |= Psr.Ssbs;
@@ -66,8 +66,9 @@ public sealed partial class Arm64Cpu
         OnPstateFlagsChanged();
     }
 
-    /// <summary>The SCTLR_EL1 bits of the extensions the guest may change: DSSBS with SSBS, SPAN with PAN.</summary>
-    private ulong SctlrExtensionBits => (Has(CpuFeatures.Ssbs) ? SctlrDssbs : 0) | (Has(CpuFeatures.Pan) ? SctlrSpan : 0);
+    /// <summary>The SCTLR_EL1 bits of the extensions the guest may change: DSSBS with SSBS, SPAN with PAN, EnIA/EnIB/EnDA/EnDB with PAuth, BT0/BT1 with BTI.</summary>
+    private ulong SctlrExtensionBits =>
+        (Has(CpuFeatures.Ssbs) ? SctlrDssbs : 0) | (Has(CpuFeatures.Pan) ? SctlrSpan : 0) | SctlrPauthBits | SctlrBtiBits;
 
     /// <summary>Re-derives what depends on PAN: the TLB tag of privileged accesses (<see cref="UpdateTagEl"/>).</summary>
     private void OnPstateFlagsChanged() => UpdateTagEl();

@@ -26,7 +26,10 @@ public sealed partial class Arm64Cpu
     /// <summary>Where EL + 1 sits in a tag.</summary>
     private const int ElShift = 3;
     private const byte InfoGlobal = 0x80;
-    private const byte InfoShiftMask = 0x7F;
+    private const byte InfoShiftMask = 0x3F;
+
+    /// <summary>An execute-TLB entry's page is guarded (GP = 1, FEAT_BTI).</summary>
+    private const byte InfoGuarded = 0x40;
     private const ulong TlbiPageMask = 0x00FF_FFFF_FFFF_F000UL;
 
     private readonly byte[] _readInfo = new byte[1 << TlbBits];
@@ -91,7 +94,7 @@ public sealed partial class Arm64Cpu
     /// <summary>Records the global bit and the block size of the walk that just filled <paramref name="index"/>.</summary>
     private void NoteFill(byte[] info, int index)
     {
-        info[index] = (byte)(_walkShift | (_walkGlobal ? InfoGlobal : 0));
+        info[index] = (byte)(_walkShift | (_walkGlobal ? InfoGlobal : 0) | (_walkGuarded ? InfoGuarded : 0));
         if (_walkShift > _maxCachedShift)
         {
             _maxCachedShift = _walkShift;

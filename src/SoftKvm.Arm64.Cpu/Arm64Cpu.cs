@@ -52,7 +52,7 @@ public sealed unsafe partial class Arm64Cpu
         _model = model ?? CpuModel.CortexA57;
         _features = _model.Features;
         _pstateFlagsMask = (Has(CpuFeatures.Ssbs) ? Psr.Ssbs : 0) | (Has(CpuFeatures.Dit) ? Psr.Dit : 0)
-            | (Has(CpuFeatures.Pan) ? Psr.Pan : 0) | (Has(CpuFeatures.Uao) ? Psr.Uao : 0);
+            | (Has(CpuFeatures.Pan) ? Psr.Pan : 0) | (Has(CpuFeatures.Uao) ? Psr.Uao : 0) | (Has(CpuFeatures.Bti) ? Psr.Btype : 0);
         _context = (NativeContext*)(((nint)Unsafe.AsPointer(ref _contextMemory[0]) + 63) & ~(nint)63);
         InitializeNative();
         shared.Register(this);
@@ -245,6 +245,13 @@ public sealed unsafe partial class Arm64Cpu
 
             blockEntry = false;
             uint insn = *host;
+            if ((State.PstateFlags & Psr.Btype) != 0 && !BranchTargetCheck(pc, insn))
+            {
+                NoteExceptionLevel();
+                blockEntry = true;
+                continue;
+            }
+
             A64Op op = DecodeCached(host, insn);
             switch (OpDispatch.Handlers[(int)op](this, insn))
             {

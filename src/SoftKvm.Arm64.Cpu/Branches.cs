@@ -40,10 +40,16 @@ public sealed partial class Arm64Cpu
     [A64Handler(A64Op.Br, A64Op.Blr, A64Op.Ret)]
     private Flow BranchRegister(uint insn, A64Op op)
     {
-        ulong target = X((int)(insn >> 5) & 31);
+        int rn = (int)(insn >> 5) & 31;
+        ulong target = X(rn);
         if (op == A64Op.Blr)
         {
             State.X[30] = State.Pc + 4;
+        }
+
+        if (Has(CpuFeatures.Bti))
+        {
+            SetBtype(op switch { A64Op.Br => BtypeOfBr(rn), A64Op.Blr => 2u, _ => 0u });
         }
 
         State.Pc = target;

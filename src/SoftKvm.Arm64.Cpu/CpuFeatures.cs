@@ -101,7 +101,17 @@ public enum CpuFeatures : ulong
     NoSpeculation = 1UL << 27,
 
     /// <summary>
+    /// FEAT_PAuth: the pointer authentication instructions (PAC*, AUT*, XPAC*, PACGA, RETA*, BRA*, BLRA*,
+    /// ERETA*, LDRA*) and the key registers; ID_AA64ISAR1_EL1 says APA/GPA = 1 (QARMA5) or API/GPI = 1
+    /// (the IMPDEF algorithm) after <see cref="CpuModel.PacAlgorithm"/>. No EnhancedPAC2 or FPAC.
+    /// </summary>
+    Pauth = 1UL << 40,
+
+    /// <summary>FEAT_BTI: BTI, PSTATE.BTYPE, guarded pages, the Branch Target exception (ID_AA64PFR1_EL1.BT = 1).</summary>
+    Bti = 1UL << 41,
+
+    /// <summary>
     /// FEAT_FP16: half-precision arithmetic, scalar and Advanced SIMD (ID_AA64PFR0_EL1.FP = 1, AdvSIMD = 1).
     /// </summary>
-    Fp16 = 1UL << 40,
+    Fp16 = 1UL << 44,
 }

@@ -9,12 +9,13 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 public sealed class CpuModel
 {
-    private CpuModel(string name, string description, ulong midr, CpuFeatures features)
+    private CpuModel(string name, string description, ulong midr, CpuFeatures features, PacAlgorithm pac = PacAlgorithm.Qarma5)
     {
         Name = name;
         Description = description;
         Midr = midr;
         Features = features;
+        PacAlgorithm = pac;
     }
 
     /// <summary>A Cortex-A57 r1p0: ARMv8.0 with CRC32.</summary>
@@ -29,15 +30,69 @@ public sealed class CpuModel
         | CpuFeatures.Ssbs | CpuFeatures.Dit | CpuFeatures.Rdm | CpuFeatures.DotProd | CpuFeatures.Fcma | CpuFeatures.Jscvt
         | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256
         | CpuFeatures.Sha512 | CpuFeatures.Sha3 | CpuFeatures.Sm3 | CpuFeatures.Sm4 | CpuFeatures.Pan | CpuFeatures.Uao | CpuFeatures.Cnp | CpuFeatures.Ttl | CpuFeatures.E0pd
-        | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation
-        | CpuFeatures.Fp16);
+        | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation | CpuFeatures.Pauth | CpuFeatures.Bti
+        | CpuFeatures.Fp16,
+        DefaultPacAlgorithm);
+
+    /// <summary>The pointer authentication algorithm of <see cref="Max"/> without a <c>pauth=</c> option.</summary>
+    public const PacAlgorithm DefaultPacAlgorithm = PacAlgorithm.Qarma5;
+
+    /// <summary>The options <c>--cpu NAME,OPTION</c> takes (for <c>--cpu help</c>), on models with pointer authentication.</summary>
+    public const string OptionsHelp = "pauth=qarma5|impdef: the pointer authentication algorithm (default qarma5)";
 
     /// <summary>The models, the default first.</summary>
     public static IReadOnlyList<CpuModel> All { get; } = [CortexA57, Max];
 
-    /// <summary>The model called <paramref name="name"/> (case-insensitive), or null.</summary>
+    /// <summary>The model called <paramref name="name"/> (case-insensitive, without options), or null.</summary>
     public static CpuModel? Find(string name) =>
         All.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The model <paramref name="spec"/> names: <c>NAME[,pauth=qarma5|impdef]</c> (case-insensitive); null
+    /// with <paramref name="error"/> (one line) for an unknown name or option, or an option the model has no use for.
+    /// </summary>
+    public static CpuModel? Parse(string spec, out string? error)
+    {
+        string[] parts = spec.Split(',');
+        CpuModel? model = Find(parts[0]);
+        if (model is null)
+        {
+            error = $"unknown CPU model '{parts[0].Trim()}'";
+            return null;
+        }
+
+        foreach (string part in parts.Skip(1))
+        {
+            string option = part.Trim().ToLowerInvariant();
+            PacAlgorithm? pac = option switch
+            {
+                "pauth=qarma5" => PacAlgorithm.Qarma5,
+                "pauth=impdef" => PacAlgorithm.Impdef,
+                _ => null,
+            };
+            if (pac is null || !model.Has(CpuFeatures.Pauth))
+            {
+                error = pac is null
+                    ? $"unknown CPU option '{part.Trim()}' (expected {OptionsHelp.Split(':')[0]})"
+                    : $"CPU option '{part.Trim()}' needs a model with pointer authentication ({model.Name} has none)";
+                return null;
+            }
+
+            model = new CpuModel(model.Name, model.Description, model.Midr, model.Features, pac.Value);
+        }
+
+        error = null;
+        return model;
+    }
+
+    /// <summary>
+    /// The pointer authentication algorithm (with <see cref="CpuFeatures.Pauth"/>): QARMA5 as the Arm ARM's
+    /// ComputePAC defines it, or SoftKvm's cheaper IMPDEF one; ID_AA64ISAR1_EL1 says which.
+    /// </summary>
+    public PacAlgorithm PacAlgorithm { get; }
+
+    /// <summary><see cref="Name"/> with the options that differ from the model's defaults (what <see cref="Parse"/> reads back).</summary>
+    public string Spec => Has(CpuFeatures.Pauth) && PacAlgorithm != DefaultPacAlgorithm ? $"{Name},pauth=impdef" : Name;
 
     /// <summary>The name <c>--cpu</c> takes.</summary>
     public string Name { get; }
@@ -59,8 +114,8 @@ public sealed class CpuModel
         0x11 | Field(CpuFeatures.Fp16, 16, 1) | Field(CpuFeatures.Fp16, 20, 1) | Field(CpuFeatures.Dit, 48, 1)
         | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
 
-    /// <summary>ID_AA64PFR1_EL1: SSBS (2: PSTATE.SSBS with MSR/MRS SSBS).</summary>
-    public ulong IdAa64Pfr1 => Field(CpuFeatures.Ssbs, 4, 2);
+    /// <summary>ID_AA64PFR1_EL1: BT, SSBS (2: PSTATE.SSBS with MSR/MRS SSBS).</summary>
+    public ulong IdAa64Pfr1 => Field(CpuFeatures.Bti, 0, 1) | Field(CpuFeatures.Ssbs, 4, 2);
 
     /// <summary>ID_AA64ISAR0_EL1: AES/PMULL, SHA1, SHA2, CRC32 (always), Atomic, RDM, SHA3, SM3, SM4, DP, TS.</summary>
     public ulong IdAa64Isar0 =>
@@ -76,9 +131,14 @@ public sealed class CpuModel
         | Field(CpuFeatures.DotProd, 44, 1)
         | (Has(CpuFeatures.FlagM2) ? 2UL << 52 : Field(CpuFeatures.FlagM, 52, 1));
 
-    /// <summary>ID_AA64ISAR1_EL1: DPB, JSCVT, FCMA, LRCPC, FRINTTS, SB.</summary>
+    /// <summary>
+    /// ID_AA64ISAR1_EL1: DPB, APA/API and GPA/GPI (1: FEAT_PAuth, QARMA5 in APA/GPA or the IMPDEF algorithm in
+    /// API/GPI), JSCVT, FCMA, LRCPC, FRINTTS, SB.
+    /// </summary>
     public ulong IdAa64Isar1 =>
         (Has(CpuFeatures.Dpb2) ? 2UL : Field(CpuFeatures.Dpb, 0, 1))
+        | (PacAlgorithm == PacAlgorithm.Qarma5 ? Field(CpuFeatures.Pauth, 4, 1) | Field(CpuFeatures.Pauth, 24, 1)
+            : Field(CpuFeatures.Pauth, 8, 1) | Field(CpuFeatures.Pauth, 28, 1))
         | Field(CpuFeatures.Jscvt, 12, 1)
         | Field(CpuFeatures.Fcma, 16, 1)
         | (Has(CpuFeatures.Lrcpc2) ? 2UL << 20 : Field(CpuFeatures.Lrcpc, 20, 1))
@@ -102,4 +162,14 @@ public sealed class CpuModel
 
     /// <inheritdoc />
     public override string ToString() => Name;
+}
+
+/// <summary>The pointer authentication algorithm of a <see cref="CpuModel"/> with <see cref="CpuFeatures.Pauth"/>.</summary>
+public enum PacAlgorithm
+{
+    /// <summary>QARMA5, the Arm ARM's ComputePAC (ID_AA64ISAR1_EL1.APA = GPA = 1).</summary>
+    Qarma5,
+
+    /// <summary>SoftKvm's IMPLEMENTATION DEFINED algorithm, much cheaper (ID_AA64ISAR1_EL1.API = GPI = 1).</summary>
+    Impdef,
 }

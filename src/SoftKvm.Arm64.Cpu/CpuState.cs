@@ -16,6 +16,16 @@ public struct VRegisterFile
     private ulong _element0;
 }
 
+/// <summary>
+/// The pointer authentication keys (FEAT_PAuth), each as its Lo then its Hi register: APIAKey, APIBKey,
+/// APDAKey, APDBKey, APGAKey (system registers S3_0_C2_C1..C3_0..3).
+/// </summary>
+[InlineArray(10)]
+public struct PacKeyFile
+{
+    private ulong _element0;
+}
+
 /// <summary>Sixteen debug breakpoint or watchpoint value/control registers.</summary>
 [InlineArray(16)]
 public struct DebugRegisterFile
@@ -187,6 +197,9 @@ public struct CpuState
     /// </summary>
     public uint PstateFlags;
 
+    /// <summary>The pointer authentication keys (FEAT_PAuth; zero and inaccessible on a model without it). After <see cref="PstateFlags"/>.</summary>
+    public PacKeyFile PacKeys;
+
     /// <summary>The current PSTATE as an SPSR value (AArch64 format).</summary>
     public readonly ulong Pstate
     {
@@ -245,8 +258,12 @@ internal static class Psr
     public const uint Uao = 1U << 23;
     public const uint Dit = 1U << 24;
 
+    /// <summary>PSTATE.BTYPE (FEAT_BTI), bits [11:10].</summary>
+    public const uint Btype = 3U << 10;
+    public const int BtypeShift = 10;
+
     /// <summary>The bits of <see cref="CpuState.PstateFlags"/>.</summary>
-    public const uint FlagsMask = Ssbs | Pan | Uao | Dit;
+    public const uint FlagsMask = Ssbs | Pan | Uao | Dit | Btype;
     public const uint D = 1U << 9;
     public const uint A = 1U << 8;
     public const uint I = 1U << 7;

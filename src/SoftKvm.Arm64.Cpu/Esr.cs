@@ -12,6 +12,9 @@ public static class Esr
     /// <summary>EC 0x07: FP/SIMD access trapped by CPACR_EL1.FPEN.</summary>
     public const uint EcFpAccess = 0x07;
 
+    /// <summary>EC 0x0D: Branch Target exception (FEAT_BTI; ISS = PSTATE.BTYPE).</summary>
+    public const uint EcBranchTarget = 0x0D;
+
     /// <summary>EC 0x0E: illegal execution state (PSTATE.IL).</summary>
     public const uint EcIllegalState = 0x0E;
 

@@ -293,6 +293,12 @@ public sealed unsafe partial class Arm64Cpu
             return true;
         }
 
+        if (PacKeyRegister(key) is var pacKey and >= 0)
+        {
+            value = State.PacKeys[pacKey];
+            return true;
+        }
+
         switch (key)
         {
             case SysReg.MidrEl1: value = _model.Midr; return true;
@@ -406,6 +412,12 @@ public sealed unsafe partial class Arm64Cpu
         if (PstateFlagOfRegister(key) is var flag and not 0)
         {
             SetPstateFlag(flag, (value & flag) != 0);
+            return true;
+        }
+
+        if (PacKeyRegister(key) is var pacKey and >= 0)
+        {
+            State.PacKeys[pacKey] = value;
             return true;
         }
 

@@ -16,6 +16,9 @@ namespace SoftKvm.Cli;
 /// </summary>
 internal sealed partial class RunCommand
 {
+    // The restored runner's exit counts (the snapshot's); zero for a run that was not restored.
+    private VmmExitCounts _exitsSeenBefore;
+
     /// <summary><c>softkvm restore FILE</c>: restores and runs; returns the exit code.</summary>
     public int ExecuteRestore(ParseResult parse, RunOptions o, Argument<string> file, Option<string?> arch)
     {
@@ -45,7 +48,7 @@ internal sealed partial class RunCommand
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-            var machine = MachineSnapshot.Restore(stream, path, catalog, io, expectedArchitecture);
+            var machine = MachineSnapshot.Restore(stream, path, catalog, io, out _exitsSeenBefore, expectedArchitecture);
             env.Error.WriteLine($"softkvm: restored {path} ({machine.Config.Architecture}, {machine.Config.Cpus} vCPUs, {SizeText.Of(machine.Config.MemorySize)}) in {Took(watch, cpu)}");
             return machine;
         }
@@ -86,16 +89,23 @@ internal sealed partial class RunCommand
         var watch = Stopwatch.StartNew();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         long bytes;
+
+        // Written beside and renamed over: no half-written snapshot is left behind, and a restored VM whose memory is
+        // mapped from the file it would overwrite (restore a.snap --snapshot a.snap) keeps reading the old file.
+        string temp = $"{path}.{Environment.ProcessId}.tmp";
         try
         {
             runner.CompletePendingExits();
-            using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-            bytes = MachineSnapshot.Save(machine, stream);
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                bytes = MachineSnapshot.Save(machine, stream, runner.ExitsSeen);
+            }
+
+            File.Move(temp, path, overwrite: true);
         }
         catch (Exception e)
         {
-            // No half-written snapshot is left behind.
-            TryDelete(path);
+            TryDelete(temp);
             if (e is IOException or UnauthorizedAccessException)
             {
                 throw new InputFileException($"--snapshot '{path}' cannot be written: {InputFiles.OneLine(e.Message)}");

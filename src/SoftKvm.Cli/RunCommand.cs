@@ -101,6 +101,10 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         foreach (var m in models)
         {
             env.Out.WriteLine($"  {m.Name.PadRight(width)}  {m.Description}");
+            if (m.Options is { } options)
+            {
+                env.Out.WriteLine($"  {new string(' ', width)}  --cpu {m.Name},{options}");
+            }
         }
 
         env.Out.Flush();
@@ -120,7 +124,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             throw new ConfigurationException("--cpu is an arm64 option (use it with --arch arm64)");
         }
 
-        return Arm64Builder.CpuModel(cpu).Name;
+        return Arm64Builder.CpuSpec(cpu);
     }
 
     private static SymbolMap? LoadSymbols(ParseResult parse, RunOptions o)
@@ -314,7 +318,7 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         try
         {
             gdb = StartGdb(machine, parse, o);
-            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls });
+            runner = new VmRunner(machine.Vm, machine.MmioBus, machine.PioBus, new RunnerOptions { Log = env.Error, Trace = trace, Debugger = gdb, Hypercalls = machine.Hypercalls, ExitsSeenBefore = _exitsSeenBefore });
             var killed = runner;
             gdb?.OnKill(message => killed.RequestStop(0, StopReason.KilledByDebugger, message));
             snapshotNow = SnapshotRequest(runner, parse, o);

@@ -16,7 +16,8 @@ public abstract partial class Vm
     /// by the VMM: a pending MMIO or PIO completion is completed first, exactly once, as <c>KVM_RUN</c> with
     /// <c>immediate_exit</c> would, so the saved vCPUs sit at instruction boundaries with nothing outstanding.
     /// Order: the architecture's preparation (for example the ITS tables written into guest memory, as KVM's
-    /// <c>KVM_DEV_ARM_ITS_SAVE_TABLES</c>), guest memory, then the vCPUs and in-kernel devices.
+    /// <c>KVM_DEV_ARM_ITS_SAVE_TABLES</c>), guest memory, the vCPUs and in-kernel devices, then the statistics
+    /// (<see cref="StatsSnapshot"/>: a restored VM's counters go on from the saved ones).
     /// </summary>
     /// <exception cref="VcpuException">a vCPU is running.</exception>
     /// <exception cref="UnsupportedException">this VM's architecture or interrupt controller cannot be saved.</exception>
@@ -39,6 +40,7 @@ public abstract partial class Vm
         PrepareSave();
         GuestMemorySnapshot.Save(Memory, writer);
         SaveArchState(writer);
+        StatsSnapshot.Save(this, writer);
     }
 
     /// <summary>
@@ -52,6 +54,7 @@ public abstract partial class Vm
         ArgumentNullException.ThrowIfNull(reader);
         GuestMemorySnapshot.Load(Memory, reader);
         LoadArchState(reader);
+        StatsSnapshot.Load(this, reader);
         foreach (var v in Vcpus)
         {
             v.MakeRequest(VcpuRequest.TlbFlush);

@@ -68,12 +68,52 @@ public sealed class CpuModelTests
     [InlineData(CpuFeatures.Sb, 1, 36, 1UL)]
     [InlineData(CpuFeatures.Sm3, 0, 36, 1UL)]
     [InlineData(CpuFeatures.Sm4, 0, 40, 1UL)]
+    [InlineData(CpuFeatures.Pauth, 1, 4, 1UL)] // APA: QARMA5, the default
+    [InlineData(CpuFeatures.Pauth, 1, 24, 1UL)] // GPA
     public void IdFieldsFollowTheFeatures(CpuFeatures feature, int isar, int lsb, ulong value)
     {
         // Every feature the max model has shows in its ID register field; cortex-a57 shows none.
         ulong Of(CpuModel m) => ((isar == 0 ? m.IdAa64Isar0 : m.IdAa64Isar1) >> lsb) & 0xF;
         Assert.Equal(CpuModel.Max.Has(feature) ? value : 0, Of(CpuModel.Max));
         Assert.Equal(0UL, Of(CpuModel.CortexA57));
+    }
+
+    [Fact]
+    public void MaxHasBtiInPfr1()
+    {
+        Assert.Equal(1UL, CpuModel.Max.IdAa64Pfr1 & 0xF);
+        Assert.Equal(0UL, CpuModel.CortexA57.IdAa64Pfr1 & 0xF);
+    }
+
+    [Fact]
+    public void ParseChoosesThePacAlgorithm_WhichIsa1Says()
+    {
+        Assert.Same(CpuModel.Max, CpuModel.Parse("max", out _));
+        var qarma = CpuModel.Parse("max,pauth=qarma5", out _)!;
+        var impdef = CpuModel.Parse("MAX, PAuth=ImpDef", out string? error)!;
+        Assert.Null(error);
+        Assert.Equal(PacAlgorithm.Impdef, impdef.PacAlgorithm);
+        Assert.Equal("max,pauth=impdef", impdef.Spec);
+        Assert.Equal("max", qarma.Spec);
+        Assert.Equal(0x01UL, (qarma.IdAa64Isar1 >> 4) & 0xFF); // APA = 1, API = 0
+        Assert.Equal(0x01UL, (qarma.IdAa64Isar1 >> 24) & 0xFF); // GPA = 1, GPI = 0
+        Assert.Equal(0UL, (impdef.IdAa64Isar1 >> 4) & 0xF); // APA = 0
+        Assert.Equal(1UL, (impdef.IdAa64Isar1 >> 8) & 0xF); // API = 1
+        Assert.Equal(0UL, (impdef.IdAa64Isar1 >> 24) & 0xF); // GPA = 0
+        Assert.Equal(1UL, (impdef.IdAa64Isar1 >> 28) & 0xF); // GPI = 1
+        Assert.Equal(impdef.IdAa64Isar1 & ~0xFF00_0FF0UL, qarma.IdAa64Isar1 & ~0xFF00_0FF0UL);
+    }
+
+    [Theory]
+    [InlineData("max,pauth=sha1")]
+    [InlineData("max,bti=off")]
+    [InlineData("cortex-a57,pauth=impdef")]
+    [InlineData("cortex-a72")]
+    public void ParseRefusesUnknownModelsAndOptions(string spec)
+    {
+        Assert.Null(CpuModel.Parse(spec, out string? error));
+        Assert.False(string.IsNullOrEmpty(error));
+        Assert.DoesNotContain('\n', error);
     }
 
     [Fact]

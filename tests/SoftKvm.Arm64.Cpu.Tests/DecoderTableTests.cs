@@ -67,7 +67,20 @@ public sealed class DecoderTableTests
     [InlineData(0xb9400001u, "LdStUnsignedOffset")]
     [InlineData(0xa9400801u, "LdStPairOffset")]
     [InlineData(0xd503207fu, "Wfi")]
-    [InlineData(0xd503233fu, "Hint")]
+    [InlineData(0xd50320dfu, "Hint")] // hint #6
+    [InlineData(0xd503233fu, "PacHint")] // paciasp
+    [InlineData(0xd50321dfu, "PacHint")] // autib1716
+    [InlineData(0xd50320ffu, "PacHint")] // xpaclri
+    [InlineData(0xd503245fu, "Bti")] // bti c
+    [InlineData(0xdac10020u, "PacDataProcessing")] // pacia x0,x1
+    [InlineData(0xdac143e3u, "PacDataProcessing")] // xpaci x3
+    [InlineData(0x9adf3041u, "Pacga")] // pacga x1,x2,sp
+    [InlineData(0xd71f0822u, "BranchAuth")] // braa x1,x2
+    [InlineData(0xd65f0fffu, "BranchAuth")] // retab
+    [InlineData(0xd69f0bffu, "BranchAuth")] // eretaa
+    [InlineData(0xd63f087fu, "BranchAuth")] // blraaz x3
+    [InlineData(0xf87ffc41u, "LdrPac")] // ldraa x1,[x2,#-8]!
+    [InlineData(0xf8bff441u, "LdrPac")] // ldrab x1,[x2,#4088]
     [InlineData(0xd4000002u, "Hvc")]
     [InlineData(0xd69f03e0u, "Eret")]
     [InlineData(0xc85f7c01u, "Ldxr")]

@@ -22,9 +22,10 @@ public sealed class CpuOptionTests : IDisposable
         var h = new CliHarness(new FakeArm64Backend());
         Assert.Equal(0, h.Run("run", "--cpu", "help"));
         var lines = h.Out.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(3, lines.Length);
+        Assert.Equal(4, lines.Length);
         Assert.StartsWith("  cortex-a57 ", lines[1]);
         Assert.StartsWith("  max ", lines[2]);
+        Assert.Equal("              --cpu max,pauth=qarma5|impdef: the fake algorithm", lines[3]);
         Assert.Null(h.Backend!.Vm);
         Assert.Empty(h.Error.ToString());
     }
@@ -44,6 +45,26 @@ public sealed class CpuOptionTests : IDisposable
         Assert.Equal(0, h.Run("run", "--kernel", Kernel(), "--cpu", "MAX"));
         Assert.Equal("max", h.Backend!.CpuModel);
         Assert.Equal("Hi\n", h.SerialText);
+    }
+
+    [Fact]
+    public void AnOptionReachesTheBackendInLowerCase()
+    {
+        var h = new CliHarness(new FakeArm64Backend());
+        Assert.Equal(0, h.Run("run", "--kernel", Kernel(), "--cpu", "Max,PAuth=IMPDEF"));
+        Assert.Equal("max,pauth=impdef", h.Backend!.CpuModel);
+    }
+
+    [Theory]
+    [InlineData("max,pauth=sha1", "unknown --cpu option 'pauth=sha1' for max (expected pauth=qarma5|impdef)")]
+    [InlineData("max,fast", "unknown --cpu option 'fast' for max (expected pauth=qarma5|impdef)")]
+    [InlineData("cortex-a57,pauth=impdef", "--cpu cortex-a57 takes no options ('pauth=impdef')")]
+    public void UnknownOptionIsOneLineExitTwo(string spec, string message)
+    {
+        var h = new CliHarness(new FakeArm64Backend());
+        Assert.Equal(2, h.Run("run", "--kernel", Kernel(), "--cpu", spec));
+        Assert.Equal($"softkvm: {message}", Assert.Single(h.ErrorLines));
+        Assert.Null(h.Backend!.Vm);
     }
 
     [Theory]

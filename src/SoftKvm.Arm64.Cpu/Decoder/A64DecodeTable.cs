@@ -45,6 +45,12 @@ internal static class A64DecodeTable
         ("11010101000000110010000001111111", A64Op.Wfi),
         ("11010101000000110010000010011111", A64Op.Sev),
         ("11010101000000110010000010111111", A64Op.Sevl),
+        // The pointer authentication hints (FEAT_PAuth: XPACLRI, PACIA1716/PACIB1716/AUTIA1716/AUTIB1716,
+        // PACIAZ/PACIASP/PACIBZ/PACIBSP/AUTIAZ/AUTIASP/AUTIBZ/AUTIBSP) and BTI (FEAT_BTI); NOPs without them.
+        ("11010101000000110010000011111111", A64Op.PacHint),
+        ("110101010000001100100001xx011111", A64Op.PacHint),
+        ("110101010000001100100011xxx11111", A64Op.PacHint),
+        ("110101010000001100100100xx011111", A64Op.Bti),
         ("11010101000000110010xxxxxxx11111", A64Op.Hint),
         ("11010101000000110011xxxx01011111", A64Op.Clrex),
         ("11010101000000110011xxxx10011111", A64Op.Dsb),
@@ -63,6 +69,7 @@ internal static class A64DecodeTable
         ("1101011000111111000000xxxxx00000", A64Op.Blr),
         ("1101011001011111000000xxxxx00000", A64Op.Ret),
         ("11010110100111110000001111100000", A64Op.Eret),
+        ("1101011xxxx1111100001xxxxxxxxxxx", A64Op.BranchAuth), // BRAA(Z)/BRAB(Z), BLRAA(Z)/BLRAB(Z), RETAA/RETAB, ERETAA/ERETAB (FEAT_PAuth)
         ("000101xxxxxxxxxxxxxxxxxxxxxxxxxx", A64Op.B),
         ("100101xxxxxxxxxxxxxxxxxxxxxxxxxx", A64Op.Bl),
         ("x0110100xxxxxxxxxxxxxxxxxxxxxxxx", A64Op.Cbz),
@@ -101,6 +108,7 @@ internal static class A64DecodeTable
         ("xx101x011xxxxxxxxxxxxxxxxxxxxxxx", A64Op.LdStPairPre),
 
         // Load/store register (unscaled, post-index, unprivileged, pre-index, register offset, unsigned offset)
+        ("11111000xx1xxxxxxxxxx1xxxxxxxxxx", A64Op.LdrPac), // LDRAA/LDRAB (FEAT_PAuth)
         ("xx111x00xx0xxxxxxxxx00xxxxxxxxxx", A64Op.LdStUnscaled),
         ("xx111x00xx0xxxxxxxxx01xxxxxxxxxx", A64Op.LdStPost),
         ("xx111x00xx0xxxxxxxxx10xxxxxxxxxx", A64Op.LdStUnpriv),
@@ -153,6 +161,8 @@ internal static class A64DecodeTable
         ("0101101011000000000010xxxxxxxxxx", A64Op.Rev),
         ("1101101011000000000011xxxxxxxxxx", A64Op.Rev),
         ("x101101011000000000100xxxxxxxxxx", A64Op.Clz),
+        ("11011010110000010xxxxxxxxxxxxxxx", A64Op.PacDataProcessing), // PAC*, AUT*, XPAC* (FEAT_PAuth; the handler checks the opcode and Rn of the Z forms)
+        ("10011010110xxxxx001100xxxxxxxxxx", A64Op.Pacga),
         ("x101101011000000000101xxxxxxxxxx", A64Op.Cls),
         ("x0011011000xxxxx0xxxxxxxxxxxxxxx", A64Op.Madd),
         ("x0011011000xxxxx1xxxxxxxxxxxxxxx", A64Op.Msub),

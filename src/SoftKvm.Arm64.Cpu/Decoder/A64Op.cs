@@ -41,6 +41,8 @@ internal enum A64Op : ushort
     Sev,
     Sevl,
     Hint,
+    PacHint,
+    Bti,
     Clrex,
     Sb,
     Cfinv,
@@ -58,6 +60,7 @@ internal enum A64Op : ushort
     Blr,
     Ret,
     Eret,
+    BranchAuth,
     B,
     Bl,
     Cbz,
@@ -94,6 +97,7 @@ internal enum A64Op : ushort
     LdStPre,
     LdStRegOffset,
     LdStUnsignedOffset,
+    LdrPac,
 
     // Data processing -- register
     AndShifted,
@@ -140,6 +144,8 @@ internal enum A64Op : ushort
     Rev,
     Clz,
     Cls,
+    PacDataProcessing,
+    Pacga,
     Madd,
     Msub,
     Smaddl,

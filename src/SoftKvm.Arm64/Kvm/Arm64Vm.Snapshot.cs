@@ -19,7 +19,7 @@ public sealed partial class Arm64Vm
         var w = writer.BeginSection("A64V");
         w.Write(Shared.Counter());
         w.Write(Vcpus.Count);
-        w.Write(CpuModel.Name);
+        w.Write(CpuModel.Spec);
         writer.EndSection();
         foreach (var v in Vcpus)
         {
@@ -42,9 +42,9 @@ public sealed partial class Arm64Vm
             counter = r.ReadUInt64();
             int count = r.ReadInt32();
             string model = r.ReadString();
-            if (count != Vcpus.Count || model != CpuModel.Name)
+            if (count != Vcpus.Count || model != CpuModel.Spec)
             {
-                throw new SnapshotFormatException($"the snapshot has {count} vCPUs of CPU model {model}; this VM has {Vcpus.Count} of {CpuModel.Name}");
+                throw new SnapshotFormatException($"the snapshot has {count} vCPUs of CPU model {model}; this VM has {Vcpus.Count} of {CpuModel.Spec}");
             }
         }
 

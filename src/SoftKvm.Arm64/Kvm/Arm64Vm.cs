@@ -42,14 +42,17 @@ public sealed partial class Arm64Vm : Vm
 
     private CpuModel _cpuModel = CpuModel.CortexA57;
 
-    /// <summary>The CPU models as (name, one-line description), the default first (<c>softkvm run --cpu help</c>).</summary>
-    public static IReadOnlyList<(string Name, string Description)> CpuModelList { get; } =
-        [.. CpuModel.All.Select(m => (m.Name, m.Description))];
+    /// <summary>
+    /// The CPU models as (name, one-line description, the options <c>NAME,OPTION</c> takes or null), the
+    /// default first (<c>softkvm run --cpu help</c>).
+    /// </summary>
+    public static IReadOnlyList<(string Name, string Description, string? Options)> CpuModelList { get; } =
+        [.. CpuModel.All.Select(m => (m.Name, m.Description, m.Has(CpuFeatures.Pauth) ? CpuModel.OptionsHelp : null))];
 
-    /// <summary>Chooses <see cref="CpuModel"/> by name (case-insensitive), before the first vCPU.</summary>
-    /// <exception cref="VcpuException">no such model (EINVAL), or a vCPU exists already (EBUSY).</exception>
-    public void SetCpuModel(string name) =>
-        CpuModel = CpuModel.Find(name) ?? throw new VcpuException($"unknown CPU model '{name}'", KvmErrno.InvalidArgument);
+    /// <summary>Chooses <see cref="CpuModel"/> by name and options (<see cref="CpuModel.Parse"/>, case-insensitive), before the first vCPU.</summary>
+    /// <exception cref="VcpuException">no such model or option (EINVAL), or a vCPU exists already (EBUSY).</exception>
+    public void SetCpuModel(string spec) =>
+        CpuModel = CpuModel.Parse(spec, out string? error) ?? throw new VcpuException(error!, KvmErrno.InvalidArgument);
 
     /// <summary>
     /// The CPU model every vCPU of this VM implements (default <see cref="CpuModel.CortexA57"/>): its

@@ -1,13 +1,12 @@
-using System.Runtime.InteropServices;
 using SoftKvm.Core.Errors;
 
 namespace SoftKvm.Core.Memory;
 
 /// <summary>
-/// One memory slot: a guest-physical range backed by native host memory (KVM's
-/// <c>kvm_memory_slot</c>). The backing is zeroed on creation and stays valid until the VM that
-/// owns it is disposed, also after the slot is deleted, so that a vCPU that still holds a host
-/// pointer from its TLB never touches freed memory (the role SRCU plays in KVM).
+/// One memory slot: a guest-physical range backed by host memory (KVM's <c>kvm_memory_slot</c>; an
+/// anonymous mapping on Linux, <see cref="HostMemory"/>). The backing is zeroed on creation and stays
+/// valid until the VM that owns it is disposed, also after the slot is deleted, so that a vCPU that still
+/// holds a host pointer from its TLB never touches freed memory (the role SRCU plays in KVM).
 /// </summary>
 public sealed unsafe class MemorySlot
 {
@@ -19,7 +18,8 @@ public sealed unsafe class MemorySlot
         GuestPhysBase = guestPhysBase;
         Size = size;
         Flags = flags;
-        HostPointer = (byte*)NativeMemory.AllocZeroed((nuint)size);
+        HostPointer = HostMemory.Allocate(size, out bool mapped);
+        IsMapping = mapped;
         if ((flags & MemorySlotFlags.LogDirtyPages) != 0)
         {
             _dirty = new ulong[(PageCount + 63) / 64];
@@ -40,6 +40,9 @@ public sealed unsafe class MemorySlot
 
     /// <summary>The host address of the first byte of the slot.</summary>
     public byte* HostPointer { get; private set; }
+
+    /// <summary>Whether the backing is a page-aligned host mapping that file pages can replace (<see cref="HostMemory"/>).</summary>
+    internal bool IsMapping { get; }
 
     /// <summary>The number of 4 KiB pages in the slot.</summary>
     public ulong PageCount => Size >> GuestMemory.PageShift;
@@ -122,7 +125,7 @@ public sealed unsafe class MemorySlot
     {
         if (HostPointer != null)
         {
-            NativeMemory.Free(HostPointer);
+            HostMemory.Free(HostPointer, Size, IsMapping);
             HostPointer = null;
         }
     }

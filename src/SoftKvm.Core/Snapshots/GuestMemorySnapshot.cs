@@ -5,15 +5,20 @@ namespace SoftKvm.Core.Snapshots;
 
 /// <summary>
 /// Guest memory in a snapshot: one streamed section <c>MEM </c> per memory slot, holding the slot's id,
-/// base, size and flags, a bitmap of its pages that are not all zero (bit n of u64 word n / 64), then
-/// those pages in address order. Zero pages cost one bit; a restored slot starts zeroed (its memory is
-/// allocated zero-filled), so only the listed pages are written.
+/// base, size and flags, a bitmap of its pages that are not all zero (bit n of u64 word n / 64), zero bytes
+/// up to the next 4 KiB boundary of the file, then those pages in address order. Zero pages cost one bit; a
+/// restored slot starts zeroed (its memory is allocated zero-filled), so only the listed pages are put there:
+/// mapped copy-on-write from the file where the host allows (<see cref="SnapshotReader.TryMapLarge"/>: each
+/// run of pages is page-aligned in the file), else read.
 /// </summary>
 public static unsafe class GuestMemorySnapshot
 {
     private const string Tag = "MEM ";
     private const int SlotHeaderSize = 4 + 8 + 8 + 4;
     private const int PageSize = (int)GuestMemory.PageSize;
+
+    // More runs than this in one slot are read rather than mapped: each mapping is a host VMA (Linux allows 65530 by default).
+    private const int MaxMappedRuns = 16384;
 
     /// <summary>Writes every slot of <paramref name="memory"/> (the guest must not run meanwhile).</summary>
     public static void Save(GuestMemory memory, SnapshotWriter writer)
@@ -73,7 +78,8 @@ public static unsafe class GuestMemorySnapshot
             }
         }
 
-        long length = SlotHeaderSize + (bitmap.Length * 8L) + (used * PageSize);
+        int pad = Padding(writer.BytesWritten + 12 + SlotHeaderSize + (bitmap.Length * 8L));
+        long length = SlotHeaderSize + (bitmap.Length * 8L) + pad + (used * PageSize);
         writer.BeginLargeSection(Tag, length);
         Span<byte> head = stackalloc byte[SlotHeaderSize];
         BinaryPrimitives.WriteInt32LittleEndian(head, slot.Id);
@@ -82,6 +88,7 @@ public static unsafe class GuestMemorySnapshot
         BinaryPrimitives.WriteInt32LittleEndian(head[20..], (int)slot.Flags);
         writer.WriteLarge(head);
         writer.WriteLarge(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bitmap.AsSpan()));
+        writer.WriteLarge(new byte[pad]);
         foreach (var (first, n) in Runs(bitmap, pages))
         {
             writer.WriteLarge(new ReadOnlySpan<byte>(host + (first * (ulong)PageSize), checked((int)(n * (ulong)PageSize))));
@@ -123,14 +130,30 @@ public static unsafe class GuestMemorySnapshot
             throw reader.Corrupt($"memory slot {id}'s page bitmap marks pages beyond the slot");
         }
 
-        byte* host = slot.HostPointer;
-        foreach (var (first, n) in Runs(bitmap, pages))
+        int pad = Padding(reader.Position);
+        if (length < SlotHeaderSize + (bitmap.Length * 8L) + pad)
         {
-            reader.ReadLarge(new Span<byte>(host + (first * (ulong)PageSize), (int)(n * (ulong)PageSize)));
+            throw reader.Corrupt($"memory slot {id}'s section is shorter than its padding");
+        }
+
+        reader.ReadLarge(stackalloc byte[pad]);
+        byte* host = slot.HostPointer;
+        var runs = Runs(bitmap, pages);
+        bool map = slot.IsMapping && runs.Count <= MaxMappedRuns;
+        foreach (var (first, n) in runs)
+        {
+            byte* at = host + (first * (ulong)PageSize);
+            if (!map || !reader.TryMapLarge(at, (long)n * PageSize))
+            {
+                reader.ReadLarge(new Span<byte>(at, (int)(n * (ulong)PageSize)));
+            }
         }
 
         reader.EndLargeSection();
     }
+
+    // The zero bytes that put the pages, which follow position (the file's bytes before them), on a 4 KiB boundary.
+    private static int Padding(long position) => (int)(-position & (PageSize - 1));
 
     // The runs of set bits as (first page, page count), in order, each at most 256 Ki pages (1 GiB: a span's length is an int).
     private static List<(ulong First, ulong Count)> Runs(ulong[] bitmap, ulong pages)

@@ -18,7 +18,7 @@ public static class SnapshotFormat
     /// The format version this build writes and the only one it reads. Bump it whenever a section's layout
     /// changes (a saved CPU state struct included).
     /// </summary>
-    public const uint Version = 1;
+    public const uint Version = 2;
 
     /// <summary>The header section's tag.</summary>
     public const string HeaderTag = "HEAD";

@@ -9,10 +9,13 @@ namespace SoftKvm.Core.Snapshots;
 /// an unexpected section, a bad checksum, a truncated file, a payload shorter than its reader expects)
 /// is a <see cref="SnapshotFormatException"/> with a one-line message.
 /// </summary>
-public sealed class SnapshotReader
+public sealed unsafe class SnapshotReader
 {
     private readonly Stream _stream;
     private readonly string _name;
+    private readonly FileStream? _file;
+    private readonly long _origin;
+    private long _consumed;
     private string? _largeTag;
     private long _largeLeft = -1;
     private uint _largeCrc;
@@ -24,6 +27,8 @@ public sealed class SnapshotReader
         ArgumentNullException.ThrowIfNull(stream);
         _stream = stream;
         _name = name;
+        _file = stream is FileStream { CanSeek: true } file ? file : null;
+        _origin = _file?.Position ?? 0;
         Span<byte> head = stackalloc byte[12];
         if (!TryFill(head) || !head[..8].SequenceEqual(SnapshotFormat.Magic))
         {
@@ -94,6 +99,43 @@ public sealed class SnapshotReader
         _largeLeft -= destination.Length;
     }
 
+    /// <summary>The bytes read so far, the magic and version included (where the writer's <see cref="SnapshotWriter.BytesWritten"/> was).</summary>
+    internal long Position => _consumed;
+
+    /// <summary>
+    /// Where the host allows (a snapshot file on Linux with 4 KiB pages, the section's bytes page-aligned in the file
+    /// and all there), maps the next <paramref name="length"/> bytes of the open streamed section over
+    /// <paramref name="destination"/> (page-aligned memory of a mapped slot) copy-on-write instead of reading them,
+    /// checksums them where they are mapped, and returns true; otherwise returns false and reads nothing.
+    /// </summary>
+    internal bool TryMapLarge(byte* destination, long length)
+    {
+        long offset = _origin + _consumed;
+        const long page = (long)Memory.GuestMemory.PageSize;
+        if (_file is null || !Memory.HostMemory.CanMapFiles || length <= 0 || _largeLeft < length
+            || offset % page != 0 || length % page != 0 || ((nuint)destination % (nuint)page) != 0 || _file.Length < offset + length)
+        {
+            return false;
+        }
+
+        if (!Memory.HostMemory.MapFilePrivate(destination, (ulong)length, _file.SafeFileHandle, offset))
+        {
+            return false;
+        }
+
+        for (long done = 0; done < length;)
+        {
+            int n = (int)Math.Min(length - done, 1 << 30);
+            _largeCrc = SnapshotFormat.Crc32C(_largeCrc, new ReadOnlySpan<byte>(destination + done, n));
+            done += n;
+        }
+
+        _file.Seek(length, SeekOrigin.Current);
+        _consumed += length;
+        _largeLeft -= length;
+        return true;
+    }
+
     /// <summary>Ends the open streamed section: all of it must have been read, and its checksum must match.</summary>
     public void EndLargeSection()
     {
@@ -159,6 +201,7 @@ public sealed class SnapshotReader
         try
         {
             _stream.ReadExactly(buffer);
+            _consumed += buffer.Length;
             return true;
         }
         catch (EndOfStreamException)

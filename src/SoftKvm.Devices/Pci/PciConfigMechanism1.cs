@@ -30,8 +30,12 @@ public sealed class PciConfigMechanism1(PciBus bus, IIoDevice? byteRegisters = n
 
     private uint _address;
 
-    /// <summary>The CONFIG_ADDRESS register.</summary>
-    public uint ConfigAddress => Volatile.Read(ref _address);
+    /// <summary>The CONFIG_ADDRESS register (set by a snapshot's restore; reserved bits stay 0).</summary>
+    public uint ConfigAddress
+    {
+        get => Volatile.Read(ref _address);
+        set => Volatile.Write(ref _address, value & Implemented);
+    }
 
     /// <inheritdoc />
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)

@@ -162,7 +162,7 @@ public abstract class PciDevice
     }
 
     /// <summary>Restores a state saved by <see cref="SaveFunctionState"/> from the same kind of function, and remaps its BARs.</summary>
-    /// <exception cref="SoftKvmException">the state's configuration space has another size.</exception>
+    /// <exception cref="SoftKvmException">the state's configuration space or MSI-X table has another size.</exception>
     public void RestoreFunctionState(PciFunctionState state)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -173,10 +173,16 @@ public abstract class PciDevice
                 throw new SoftKvmException($"PCI state has {state.Config.Length} bytes of configuration space, the function {_config.Length}");
             }
 
-            state.Config.CopyTo(_config, 0);
-            if (_msix is not null && state.MsixTable is not null && state.MsixPending is not null)
+            if ((_msix is null) != (state.MsixTable is null || state.MsixPending is null)
+                || (_msix is not null && ((ulong)state.MsixTable!.Length != _msix.TableSize || (ulong)state.MsixPending!.Length * 8 != _msix.PbaSize)))
             {
-                _msix.Restore(state.MsixTable, state.MsixPending);
+                throw new SoftKvmException($"PCI state's MSI-X table ({state.MsixTable?.Length ?? 0} bytes) does not fit the function's ({_msix?.TableSize ?? 0} bytes)");
+            }
+
+            state.Config.CopyTo(_config, 0);
+            if (_msix is not null)
+            {
+                _msix.Restore(state.MsixTable!, state.MsixPending!);
             }
 
             _intxLevel = state.IntxLevel;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using SoftKvm.Core;
+using SoftKvm.Core.Errors;
 using SoftKvm.Core.Io;
 using SoftKvm.Core.Memory;
 using SoftKvm.Devices.Pci;
@@ -125,6 +126,54 @@ public sealed class VirtioPciTransport : PciDevice
         3 => 0x078000,
         _ => 0xFF0000,
     };
+
+    /// <summary>
+    /// A copy of the function's state (<see cref="VirtioPciState"/>). Requests are served synchronously on the
+    /// notifying vCPU, so none is in flight while the vCPUs are stopped.
+    /// </summary>
+    public VirtioPciState SaveState()
+    {
+        lock (_inner.SyncRoot)
+        {
+            return new VirtioPciState(SaveFunctionState(), _inner.SaveState(), _deviceFeatureSelect, _driverFeatureSelect, _queueSelect, _configVector, [.. _queueVectors]);
+        }
+    }
+
+    /// <summary>
+    /// Restores a state saved by <see cref="SaveState"/> from a function with the same device type: the BARs decode
+    /// where the state says, and the INTx level and MSI-X state are the saved ones.
+    /// </summary>
+    /// <exception cref="SoftKvmException">the state has another queue count or an MSI-X vector this function does not have.</exception>
+    public void RestoreState(VirtioPciState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.QueueVectors.Count != _queueVectors.Length)
+        {
+            throw new SoftKvmException($"virtio-pci state has {state.QueueVectors.Count} queue vectors, the device has {_queueVectors.Length} queues");
+        }
+
+        foreach (ushort v in state.QueueVectors.Append(state.ConfigVector))
+        {
+            if (v != NoVector && v >= _vectors)
+            {
+                throw new SoftKvmException($"virtio-pci state names MSI-X vector {v}; the function has {_vectors}");
+            }
+        }
+
+        lock (_inner.SyncRoot)
+        {
+            RestoreFunctionState(state.Function);
+            _inner.RestoreState(state.Virtio);
+            _deviceFeatureSelect = state.DeviceFeatureSelect;
+            _driverFeatureSelect = state.DriverFeatureSelect;
+            _queueSelect = state.QueueSelect;
+            _configVector = state.ConfigVector;
+            for (int i = 0; i < _queueVectors.Length; i++)
+            {
+                _queueVectors[i] = state.QueueVectors[i];
+            }
+        }
+    }
 
     /// <inheritdoc />
     protected override void OnConfigWritten(int offset, int length)

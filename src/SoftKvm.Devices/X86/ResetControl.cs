@@ -26,6 +26,13 @@ public sealed class ResetControl(Action reset) : IIoDevice
 
     private int _value;
 
+    /// <summary>The register's value: SRST as the guest last wrote it (set by a snapshot's restore; other bits stay 0).</summary>
+    public byte Value
+    {
+        get => (byte)Volatile.Read(ref _value);
+        set => Volatile.Write(ref _value, value & SystemReset);
+    }
+
     /// <inheritdoc />
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data) => RegisterAccess.StoreByte((byte)Volatile.Read(ref _value), data);
 

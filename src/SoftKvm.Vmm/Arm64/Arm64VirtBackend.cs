@@ -24,7 +24,7 @@ public sealed class Arm64VirtBackend : IArm64VirtBackend
 
     /// <inheritdoc />
     public IReadOnlyList<Arm64CpuModelInfo> CpuModels { get; } =
-        [.. Arm64Vm.CpuModelList.Select(m => new Arm64CpuModelInfo(m.Name, m.Description))];
+        [.. Arm64Vm.CpuModelList.Select(m => new Arm64CpuModelInfo(m.Name, m.Description, m.Options))];
 
     /// <inheritdoc />
     public Vm CreateVm(int cpus, GicVersion gic, string cpuModel)

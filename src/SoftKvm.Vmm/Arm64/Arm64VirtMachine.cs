@@ -85,10 +85,10 @@ internal sealed partial class Arm64VirtMachine : IMachine
                 }
             }
 
-            // A machine for a snapshot (no plan) never has semihosting: a snapshot refuses it (SaveDevices).
-            if (options.Semihosting && plan is not null)
+            // A machine for a snapshot (no plan) takes SYS_HEAPINFO's layout and the open files from the snapshot (LoadDevices).
+            if (options.Semihosting)
             {
-                _semihosting = CreateSemihosting(config, options, plan, deviceTree!, io);
+                _semihosting = CreateSemihosting(config, options, plan is null ? default : HeapLayout(config, plan, deviceTree!), io);
                 _owned.Add(_semihosting);
             }
         }
@@ -148,18 +148,23 @@ internal sealed partial class Arm64VirtMachine : IMachine
         Vm.Dispose();
     }
 
-    // SYS_GET_CMDLINE is QEMU's: the kernel's path, then the --append text; SYS_HEAPINFO QEMU's layout (RAM's largest free gap).
-    private static ArmSemihosting CreateSemihosting(MachineConfig config, Arm64VirtOptions options, Arm64BootPlan plan, byte[] deviceTree, MachineIo io)
+    // SYS_GET_CMDLINE is QEMU's: the kernel's path, then the --append text.
+    private static ArmSemihosting CreateSemihosting(MachineConfig config, Arm64VirtOptions options, SemihostingLayout layout, MachineIo io)
     {
         string commandLine = string.IsNullOrEmpty(config.Append) ? config.Kernel ?? "" : $"{config.Kernel} {config.Append}";
+        return new ArmSemihosting(options.SemihostingRoot, commandLine, layout, new SemihostingConsole(io.Console, io.Log), io.Log);
+    }
+
+    // SYS_HEAPINFO is QEMU's layout: RAM's largest gap no loaded image occupies.
+    private static SemihostingLayout HeapLayout(MachineConfig config, Arm64BootPlan plan, byte[] deviceTree)
+    {
         var used = new List<(ulong, ulong)> { (plan.KernelStart, plan.KernelEnd), (plan.DtbAddress, plan.DtbAddress + (ulong)deviceTree.Length) };
         if (plan.InitrdStart is { } initrd)
         {
             used.Add((initrd, initrd + plan.InitrdSize));
         }
 
-        var layout = SemihostingLayout.LargestGap(RamBase, config.MemorySize, used);
-        return new ArmSemihosting(options.SemihostingRoot, commandLine, layout, new SemihostingConsole(io.Console, io.Log), io.Log);
+        return SemihostingLayout.LargestGap(RamBase, config.MemorySize, used);
     }
 
     // The PCI I/O space is this machine's port bus, reached only through the I/O window.

@@ -52,18 +52,48 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
     public IReadOnlyList<Arm64CpuModelInfo> CpuModels =>
         _backend?.CpuModels ?? [new Arm64CpuModelInfo(Arm64CpuModelInfo.DefaultName, "the default CPU model")];
 
-    /// <summary>The model called <paramref name="name"/> (case-insensitive).</summary>
-    /// <exception cref="ConfigurationException">no such model.</exception>
-    public Arm64CpuModelInfo CpuModel(string name) =>
-        CpuModels.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
-        ?? throw new ConfigurationException(
-            $"unknown --cpu '{name.Trim()}' (expected {string.Join(" or ", CpuModels.Select(m => m.Name))}; --cpu help lists them)");
+    /// <summary>The model <paramref name="spec"/> (<c>NAME[,KEY=VALUE...]</c>, case-insensitive) names.</summary>
+    /// <exception cref="ConfigurationException">no such model, or an option it does not take.</exception>
+    public Arm64CpuModelInfo CpuModel(string spec)
+    {
+        string name = spec.Split(',')[0].Trim();
+        return CpuModels.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ConfigurationException(
+                $"unknown --cpu '{name}' (expected {string.Join(" or ", CpuModels.Select(m => m.Name))}; --cpu help lists them)");
+    }
+
+    /// <summary>
+    /// <paramref name="spec"/> checked and spelled as the backend takes it: the model's own name, then each
+    /// option (lower case) after a comma; each option must be one of the model's <see cref="Arm64CpuModelInfo.Options"/>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">no such model, or an option it does not take.</exception>
+    public string CpuSpec(string spec)
+    {
+        var model = CpuModel(spec);
+        var parts = new List<string> { model.Name };
+        foreach (string part in spec.Split(',').Skip(1))
+        {
+            string option = part.Trim().ToLowerInvariant();
+            string[] kv = option.Split('=');
+            string[] allowed = model.Options is { } o ? o.Split(':')[0].Trim().Split('=') : [];
+            if (kv.Length != 2 || allowed.Length != 2 || kv[0] != allowed[0] || !allowed[1].Split('|').Contains(kv[1]))
+            {
+                throw new ConfigurationException(model.Options is null
+                    ? $"--cpu {model.Name} takes no options ('{part.Trim()}')"
+                    : $"unknown --cpu option '{part.Trim()}' for {model.Name} (expected {model.Options.Split(':')[0].Trim()})");
+            }
+
+            parts.Add(option);
+        }
+
+        return string.Join(",", parts);
+    }
 
     /// <inheritdoc />
     public IPreparedMachine PrepareRestore(MachineConfig config)
     {
         Validate(config);
-        CpuModel(config.OptionsOf<Arm64VirtOptions>().Cpu);
+        CpuSpec(config.OptionsOf<Arm64VirtOptions>().Cpu);
         return new PreparedArm64Virt(config, null, [], null, null, _backend);
     }
 
@@ -71,7 +101,7 @@ public sealed class Arm64VirtMachineBuilder : IMachineBuilder
     public IPreparedMachine Prepare(MachineConfig config)
     {
         Validate(config);
-        CpuModel(config.OptionsOf<Arm64VirtOptions>().Cpu);
+        CpuSpec(config.OptionsOf<Arm64VirtOptions>().Cpu);
         if (config.Kernel is null)
         {
             throw new ConfigurationException("no kernel given (--kernel FILE)");

@@ -20,4 +20,7 @@ public sealed record RunnerOptions
 
     /// <summary>The stack size of each vCPU thread.</summary>
     public int VcpuThreadStackSize { get; init; } = 16 << 20;
+
+    /// <summary>The exit counts the runner starts from (a restored snapshot's; zero for a new VM).</summary>
+    public VmmExitCounts ExitsSeenBefore { get; init; }
 }

@@ -43,6 +43,8 @@ public sealed class VmRunner
         _mmio = mmioBus;
         _pio = pioBus;
         _options = options ?? new RunnerOptions();
+        _mmioExitsSeen = _options.ExitsSeenBefore.Mmio;
+        _ioExitsSeen = _options.ExitsSeenBefore.Io;
     }
 
     /// <summary>MMIO accesses no userspace device took.</summary>
@@ -61,6 +63,9 @@ public sealed class VmRunner
 
     /// <summary>The <c>KVM_EXIT_IO</c> returns this VMM handled, over every vCPU (compare with <c>io_exits</c>, which also counts in-kernel ports).</summary>
     public long IoExitsSeen => Interlocked.Read(ref _ioExitsSeen);
+
+    /// <summary>Both counts, for a snapshot (<see cref="RunnerOptions.ExitsSeenBefore"/> starts a restored run from them).</summary>
+    public VmmExitCounts ExitsSeen => new(MmioExitsSeen, IoExitsSeen);
 
     /// <summary>
     /// Whether every vCPU thread of the last <see cref="Run"/> ended. When false, a thread is still inside

@@ -10,22 +10,23 @@ namespace SoftKvm.Vmm.Snapshots;
 /// <summary>
 /// The device groups both machines have, in a snapshot: the virtio-mmio transports (status, features,
 /// queues with their ring positions; requests are served synchronously on the notifying vCPU, so none is in
-/// flight between runs) and the PCI functions (configuration space, MSI-X, INTx; pci-testdev's tests). A PCI
-/// function of a kind this code does not know (a virtio-pci transport, whose queues would be lost) is refused
+/// flight between runs) and the PCI functions, each with a kind byte and its address: the host bridge and
+/// other plain functions (configuration space, MSI-X, INTx), pci-testdev (and its tests) and the virtio-pci
+/// transports (<see cref="VirtioPciState"/>). A PCI function of a kind this code does not know is refused
 /// rather than saved half.
 /// </summary>
 internal static class BusSnapshot
 {
+    private const byte PlainFunction = 0, TestDevice = 1, VirtioPci = 2;
+
     /// <summary>Refuses functions whose state is not covered; call before anything is written.</summary>
     public static void CheckPci(PciBus? bus)
     {
         foreach (var f in bus?.Functions ?? [])
         {
-            if (f is not (GpexHostBridge or I440fxHostBridge or PciTestDevice or PciHeaderFunction))
+            if (f is not (GpexHostBridge or I440fxHostBridge or PciTestDevice or PciHeaderFunction or VirtioPciTransport))
             {
-                throw new UnsupportedException(f is VirtioPciTransport
-                    ? $"the virtio-pci function at {f.Address} has no snapshot support yet: snapshots cover virtio-mmio (the default on arm64; --x86-virtio mmio on the PC)"
-                    : $"the PCI function {f.GetType().Name} at {f.Address} has no snapshot support");
+                throw new UnsupportedException($"the PCI function {f.GetType().Name} at {f.Address} has no snapshot support");
             }
         }
     }
@@ -37,13 +38,20 @@ internal static class BusSnapshot
         foreach (var f in functions)
         {
             w.Write(f.Address?.ToString() ?? "");
-            if (f is PciTestDevice test)
+            switch (f)
             {
-                DeviceStateCodec.Write(w, test.SaveState());
-            }
-            else
-            {
-                DeviceStateCodec.Write(w, f.SaveFunctionState());
+                case PciTestDevice test:
+                    w.Write(TestDevice);
+                    DeviceStateCodec.Write(w, test.SaveState());
+                    break;
+                case VirtioPciTransport virtio:
+                    w.Write(VirtioPci);
+                    DeviceStateCodec.Write(w, virtio.SaveState());
+                    break;
+                default:
+                    w.Write(PlainFunction);
+                    DeviceStateCodec.Write(w, f.SaveFunctionState());
+                    break;
             }
         }
     }
@@ -65,13 +73,24 @@ internal static class BusSnapshot
                 throw new SnapshotFormatException($"the snapshot's PCI function at {address} is at {f.Address} in this machine");
             }
 
-            if (f is PciTestDevice test)
+            byte kind = r.ReadByte();
+            byte expected = f switch { PciTestDevice => TestDevice, VirtioPciTransport => VirtioPci, _ => PlainFunction };
+            if (kind != expected)
             {
-                test.RestoreState(DeviceStateCodec.ReadPciTestDevice(r));
+                throw new SnapshotFormatException($"the snapshot's PCI function at {address} is of another kind ({kind}) than this machine's {f.GetType().Name}");
             }
-            else
+
+            switch (f)
             {
-                f.RestoreFunctionState(DeviceStateCodec.ReadPciFunction(r));
+                case PciTestDevice test:
+                    test.RestoreState(DeviceStateCodec.ReadPciTestDevice(r));
+                    break;
+                case VirtioPciTransport virtio:
+                    virtio.RestoreState(DeviceStateCodec.ReadVirtioPci(r));
+                    break;
+                default:
+                    f.RestoreFunctionState(DeviceStateCodec.ReadPciFunction(r));
+                    break;
             }
         }
     }

@@ -132,30 +132,63 @@ internal static class DeviceStateCodec
     {
         Write(w, s.Function);
         w.Write(s.CurrentTest);
-        w.Write(s.Counts.Count);
-        foreach (uint c in s.Counts)
-        {
-            w.Write(c);
-        }
+        WriteCounted(w, s.Counts, static (o, c) => o.Write(c));
     }
 
     public static PciTestDeviceState ReadPciTestDevice(BinaryReader r)
     {
         var function = ReadPciFunction(r);
         int current = r.ReadInt32();
-        int n = r.ReadInt32();
-        if (n is < 0 or > 64)
+        return new PciTestDeviceState(function, current, ReadCounted(r, 64, "a pci-testdev state's tests", static x => x.ReadUInt32()));
+    }
+
+    public static void Write(BinaryWriter w, VirtioPciState s)
+    {
+        Write(w, s.Function);
+        Write(w, s.Virtio);
+        w.Write(s.DeviceFeatureSelect);
+        w.Write(s.DriverFeatureSelect);
+        w.Write(s.QueueSelect);
+        w.Write(s.ConfigVector);
+        WriteCounted(w, s.QueueVectors, static (o, v) => o.Write(v));
+    }
+
+    public static VirtioPciState ReadVirtioPci(BinaryReader r)
+    {
+        var function = ReadPciFunction(r);
+        var virtio = ReadVirtioMmio(r);
+        uint deviceSel = r.ReadUInt32(), driverSel = r.ReadUInt32();
+        ushort queueSel = r.ReadUInt16(), configVector = r.ReadUInt16();
+        var vectors = ReadCounted(r, 1024, "a virtio-pci function's queue vectors", static x => x.ReadUInt16());
+        return new VirtioPciState(function, virtio, deviceSel, driverSel, queueSel, configVector, vectors);
+    }
+
+    // A count, then the items.
+    private static void WriteCounted<T>(BinaryWriter w, IReadOnlyList<T> items, Action<BinaryWriter, T> write)
+    {
+        w.Write(items.Count);
+        foreach (var item in items)
         {
-            throw new SnapshotFormatException($"a pci-testdev state has {n} tests");
+            write(w, item);
+        }
+    }
+
+    // What WriteCounted wrote; a count over max (or negative) is a corrupt state.
+    private static T[] ReadCounted<T>(BinaryReader r, int max, string what, Func<BinaryReader, T> read)
+    {
+        int n = r.ReadInt32();
+        if (n < 0 || n > max)
+        {
+            throw new SnapshotFormatException($"{what}: {n} of them");
         }
 
-        var counts = new uint[n];
+        var items = new T[n];
         for (int i = 0; i < n; i++)
         {
-            counts[i] = r.ReadUInt32();
+            items[i] = read(r);
         }
 
-        return new PciTestDeviceState(function, current, counts);
+        return items;
     }
 
     public static void WriteBytes(BinaryWriter w, byte[] bytes)

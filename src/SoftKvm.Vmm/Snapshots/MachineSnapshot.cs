@@ -2,6 +2,7 @@ using SoftKvm.Core.Errors;
 using SoftKvm.Core.Snapshots;
 using SoftKvm.Vmm.Arm64;
 using SoftKvm.Vmm.Machines;
+using SoftKvm.Vmm.Runner;
 using SoftKvm.Vmm.X86;
 
 namespace SoftKvm.Vmm.Snapshots;
@@ -15,19 +16,27 @@ namespace SoftKvm.Vmm.Snapshots;
 /// </summary>
 public static class MachineSnapshot
 {
+    // The runner's exit counts, after the devices.
+    private const string VmmTag = "VMMX";
+
     /// <summary>
     /// Writes <paramref name="machine"/>'s snapshot to <paramref name="stream"/>. Every vCPU must be stopped
-    /// between runs with its last exit handled (<see cref="Runner.VmRunner.CompletePendingExits"/>).
+    /// between runs with its last exit handled (<see cref="Runner.VmRunner.CompletePendingExits"/>);
+    /// <paramref name="exitsSeen"/> are the runner's counts of the exits it handled (<see cref="Runner.VmRunner.ExitsSeen"/>).
     /// </summary>
     /// <returns>The bytes written.</returns>
     /// <exception cref="SoftKvmException">something of the machine cannot be saved (<see cref="UnsupportedException"/>), or a vCPU is running.</exception>
-    public static long Save(IMachine machine, Stream stream)
+    public static long Save(IMachine machine, Stream stream, VmmExitCounts exitsSeen = default)
     {
         ArgumentNullException.ThrowIfNull(machine);
         var writer = new SnapshotWriter(stream);
         WriteHeader(writer, machine.Config);
         machine.Vm.SaveState(writer);
         machine.SaveDevices(writer);
+        var w = writer.BeginSection(VmmTag);
+        w.Write(exitsSeen.Mmio);
+        w.Write(exitsSeen.Io);
+        writer.EndSection();
         writer.Finish();
         return writer.BytesWritten;
     }
@@ -39,12 +48,13 @@ public static class MachineSnapshot
     /// <summary>
     /// Creates the machine a snapshot was taken from, with <paramref name="catalog"/>'s builder for its
     /// architecture, and restores its state: the run goes on from where it was saved.
-    /// <paramref name="expectedArchitecture"/>, when given, must be the snapshot's.
+    /// <paramref name="expectedArchitecture"/>, when given, must be the snapshot's; <paramref name="exitsSeen"/> receives
+    /// the saved runner's exit counts (for <see cref="Runner.RunnerOptions.ExitsSeenBefore"/>).
     /// </summary>
     /// <exception cref="SnapshotFormatException">not a snapshot of this format, a snapshot of another architecture or
     /// machine, a disk image whose size changed, a corrupt or truncated file.</exception>
     /// <exception cref="SoftKvmException">the machine cannot be created here.</exception>
-    public static IMachine Restore(Stream stream, string name, MachineCatalog catalog, MachineIo io, string? expectedArchitecture = null)
+    public static IMachine Restore(Stream stream, string name, MachineCatalog catalog, MachineIo io, out VmmExitCounts exitsSeen, string? expectedArchitecture = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         var reader = new SnapshotReader(stream, name);
@@ -63,13 +73,33 @@ public static class MachineSnapshot
             }
         }
 
-        var machine = catalog.Get(config.Architecture).PrepareRestore(config).Create(io);
+        IMachine machine;
+        try
+        {
+            machine = catalog.Get(config.Architecture).PrepareRestore(config).Create(io);
+        }
+        catch (SoftKvmException e) when (e is not SnapshotFormatException)
+        {
+            throw new SnapshotFormatException($"{name} describes a machine this SoftKvm cannot make: {e.Message}");
+        }
+
         try
         {
             machine.Vm.LoadState(reader);
             machine.LoadDevices(reader);
+            using (var r = reader.ReadSection(VmmTag))
+            {
+                exitsSeen = new VmmExitCounts(r.ReadInt64(), r.ReadInt64());
+            }
+
             reader.ReadEnd();
             return machine;
+        }
+        catch (SoftKvmException e) when (e is not SnapshotFormatException)
+        {
+            // A state the VM or a device refuses (a vCPU state that does not fit, an unknown interrupt controller).
+            machine.Dispose();
+            throw new SnapshotFormatException($"{name} does not fit this machine: {e.Message}");
         }
         catch
         {
@@ -100,6 +130,8 @@ public static class MachineSnapshot
         w.Write((int)arm.Gic);
         w.Write(arm.Cpu);
         w.Write(arm.VirtioPci);
+        w.Write(arm.Semihosting);
+        w.Write(arm.SemihostingRoot ?? "");
         var pc = c.OptionsOf<PcOptions>();
         w.Write(pc.WithholdInstructionLength);
         w.Write(pc.ForceEmulationPrefix);
@@ -139,6 +171,13 @@ public static class MachineSnapshot
         var gic = (GicVersion)r.ReadInt32();
         string cpu = r.ReadString();
         bool armVirtioPci = r.ReadBoolean();
+        bool semihosting = r.ReadBoolean();
+        string semihostingRoot = r.ReadString();
+        if (semihostingRoot.Length > 0 && (semihostingRoot.Contains('\0') || !Path.IsPathFullyQualified(semihostingRoot)))
+        {
+            throw reader.Corrupt("the header's --semihosting-root is not an absolute path");
+        }
+
         var pc = new PcOptions { WithholdInstructionLength = r.ReadBoolean(), ForceEmulationPrefix = r.ReadBoolean(), VirtioPci = r.ReadBoolean() };
         return new MachineConfig
         {
@@ -150,7 +189,7 @@ public static class MachineSnapshot
             Append = append.Length == 0 ? null : append,
             Disks = disks,
             VirtioConsole = virtioConsole,
-            MachineOptions = [new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = armVirtioPci }, pc],
+            MachineOptions = [new Arm64VirtOptions { Gic = gic, Cpu = cpu, VirtioPci = armVirtioPci, Semihosting = semihosting, SemihostingRoot = semihostingRoot.Length == 0 ? null : semihostingRoot }, pc],
         };
     }
 }

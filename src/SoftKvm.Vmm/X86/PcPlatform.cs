@@ -58,9 +58,10 @@ internal sealed class PcPlatform : IDisposable
                 Bus.Attach(FirstFreeSlot + i, 0, functions[i]);
             }
 
-            var reset = new ResetControl(() => stop(0, "reset: the guest wrote RST_CPU to port 0xcf9; SoftKvm stops instead of rebooting"));
-            var addressPortBytes = new CompositeRegion().Add(ResetControl.Port - PciConfigMechanism1.AddressPort, 1, reset);
-            pio.Register(PciConfigMechanism1.AddressPort, PciConfigMechanism1.PortCount, new PciConfigMechanism1(Bus, addressPortBytes));
+            Reset = new ResetControl(() => stop(0, "reset: the guest wrote RST_CPU to port 0xcf9; SoftKvm stops instead of rebooting"));
+            var addressPortBytes = new CompositeRegion().Add(ResetControl.Port - PciConfigMechanism1.AddressPort, 1, Reset);
+            ConfigPorts = new PciConfigMechanism1(Bus, addressPortBytes);
+            pio.Register(PciConfigMechanism1.AddressPort, PciConfigMechanism1.PortCount, ConfigPorts);
             PciFirmware.AssignResources(Bus, PciIoWindow, PciMemoryWindow, (a, pin) => (byte)PcPciHost.Irq(a.Device, pin));
 
             Pm = new AcpiPm(() => stop(0, "ACPI: the guest entered S5 (soft off)"), io.Log.WriteLine);
@@ -92,6 +93,12 @@ internal sealed class PcPlatform : IDisposable
 
     /// <summary>PCI bus 0.</summary>
     public PciBus Bus { get; }
+
+    /// <summary>Configuration mechanism #1 at 0xCF8 (its CONFIG_ADDRESS register is the host bridge's state).</summary>
+    public PciConfigMechanism1 ConfigPorts { get; }
+
+    /// <summary>The reset control register at 0xCF9.</summary>
+    public ResetControl Reset { get; }
 
     /// <summary>The fw_cfg items.</summary>
     public FwCfgDevice FwCfg { get; }

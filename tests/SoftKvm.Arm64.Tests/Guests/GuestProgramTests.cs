@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core.Run;
 using Xunit.Abstractions;
@@ -28,6 +29,22 @@ public sealed class GuestProgramTests
         Assert.Equal(expected, result.Output);
         Assert.Equal(SystemEventType.Shutdown, result.Event);
         Assert.Equal((ulong)undefined, result.Stats["undef_insn"]);
+    }
+
+    /// <summary>
+    /// guests/arm64/pauth on the max model: PAC codes of fixed keys, signed returns, faults after failed
+    /// authentication, BTI landing pads and Branch Target exceptions, as QEMU's -cpu max gives them, in the
+    /// interpreter and in native blocks.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PauthGuest_PrintsWhatQemuMaxPrints_InEachEngine(bool native)
+    {
+        var result = GuestRunner.Run("pauth.elf", model: CpuModel.Max, translate: native);
+        string expected = File.ReadAllText(Path.Combine(GuestRunner.GuestsDirectory, "pauth.expected.txt"));
+        Assert.Equal(expected, result.Output);
+        Assert.Equal(SystemEventType.Shutdown, result.Event);
     }
 
     [Fact]

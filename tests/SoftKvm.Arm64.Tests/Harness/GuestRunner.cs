@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using SoftKvm.Arm64.Cpu;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 using SoftKvm.Core.Run;
@@ -75,9 +76,18 @@ internal static class GuestRunner
         return entry;
     }
 
-    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false, SoftKvm.Arm64.Cpu.CpuModel? model = null)
+    /// <summary>
+    /// Runs guests/arm64/<paramref name="elfName"/> to its power-off, on <paramref name="model"/> (default
+    /// cortex-a57), with the engine <paramref name="translate"/> chooses (native or the interpreter; default the vCPU's).
+    /// </summary>
+    public static Result Run(string elfName, int vcpus = 1, int timeoutMs = 120_000, bool gicV3 = false, CpuModel? model = null, bool? translate = null)
     {
-        using var vm = new Arm64Vm { CpuModel = model ?? SoftKvm.Arm64.Cpu.CpuModel.CortexA57 };
+        using var vm = new Arm64Vm();
+        if (model is not null)
+        {
+            vm.CpuModel = model;
+        }
+
         vm.SetMemoryRegion(0, new GuestPhysAddr(RamBase), RamSize);
         SoftKvm.Arm64.Vgic.Vgic? gic = null;
         if (gicV3)
@@ -93,6 +103,11 @@ internal static class GuestRunner
         for (int i = 0; i < vcpus; i++)
         {
             var v = vm.CreateVcpu(i);
+            if (translate is { } t)
+            {
+                v.Cpu.TranslationEnabled = t;
+            }
+
             v.Init(new Arm64VcpuInit { PowerOff = i != 0 });
             if (i == 0)
             {

@@ -7,7 +7,8 @@ namespace SoftKvm.Cli.Tests.Linux;
 /// advertises (the hwcaps of /proc/cpuinfo, the "CPU features: detected" lines of its boot log) and its
 /// Crypto Extensions drivers pass the crypto manager's self-tests as they register (guests/linux/build.sh
 /// puts them in the initramfs; /bin/load-ce loads them): AES, CCM, GCM (GHASH through PMULL), POLYVAL,
-/// SHA-1, SHA-256, SHA-512, SHA-3 and CRC-T10DIF, each compared with the kernel's known answers.
+/// SHA-1, SHA-256, SHA-512, SHA-3 and CRC-T10DIF, each compared with the kernel's known answers. With
+/// pointer authentication (QARMA5) and BTI the kernel signs every return address and runs on guarded pages.
 /// </summary>
 public sealed partial class LinuxBootTests
 {
@@ -21,7 +22,8 @@ public sealed partial class LinuxBootTests
     private static readonly string[] MaxHwcaps =
     [
         "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "fphp", "asimdhp", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop",
-        "sha3", "sm3", "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint",
+        "sha3", "sm3", "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint", "paca",
+        "pacg", "bti",
     ];
 
     [SkippableFact]
@@ -58,6 +60,10 @@ public sealed partial class LinuxBootTests
         Assert.Contains("CPU features: detected: LSE atomic instructions", log);
         Assert.Contains("CPU features: detected: Privileged Access Never", log);
         Assert.Contains("CPU features: detected: RCpc load-acquire (LDAPR)", log);
+        // Pointer authentication and BTI: the kernel signs its return addresses and runs on guarded pages from here on.
+        Assert.Contains("CPU features: detected: Address authentication (architected QARMA5 algorithm)", log);
+        Assert.Contains("CPU features: detected: Generic authentication (architected QARMA5 algorithm)", log);
+        Assert.Contains("CPU features: detected: Branch Target Identification", log);
         var selftests = log.Split('\n').Where(l => l.StartsWith("SELFTEST ", StringComparison.Ordinal))
             .Select(l => l.Split(' ')).Where(f => f.Length == 3).ToDictionary(f => f[1], f => f[2]);
         Assert.All(CeDrivers, driver => Assert.Equal("passed", selftests.GetValueOrDefault(driver, "missing (" + driver + ")")));

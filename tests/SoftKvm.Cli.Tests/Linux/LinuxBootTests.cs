@@ -98,9 +98,12 @@ public sealed partial class LinuxBootTests
         ["x86_64"] = new(() => BuildInputs("x86_64")),
     };
 
+    // Per checkout (a hash of its path in the directory name): test runs of two checkouts at once neither rebuild
+    // nor write each other's disk image.
     private static (int Code, string Output, string Dir) BuildInputs(string arch)
     {
-        string outDir = Path.Combine(Path.GetTempPath(), arch == "arm64" ? "softkvm-linux-test" : "softkvm-linux-test-" + arch);
+        string checkout = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(RepositoryRoot())))[..8].ToLowerInvariant();
+        string outDir = Path.Combine(Path.GetTempPath(), $"softkvm-linux-test-{arch}-{checkout}");
         var build = RunProcess("bash", [Path.Combine(RepositoryRoot(), "guests", "linux", "build.sh"), arch, outDir], TimeSpan.FromMinutes(5));
         return (build.Code, build.Output, outDir);
     }

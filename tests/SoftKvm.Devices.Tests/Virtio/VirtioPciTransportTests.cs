@@ -181,6 +181,62 @@ public sealed class VirtioPciTransportTests : IDisposable
         Assert.Equal(0u, Read(VirtioPciTransport.IsrOffset, 1));
     }
 
+    // A snapshot's state of the function restored into a new one (the same guest memory): its common configuration
+    // reads the same, its BARs decode where the saved registers say, and the next buffer goes on in the rings and
+    // sends the queue's MSI-X vector.
+    [Fact]
+    public void ASavedStateRestoredIntoANewFunctionGoesOnWhereItStopped()
+    {
+        Initialise();
+        Span<byte> e = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt64LittleEndian(e, 0xFEE0_0000);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[8..], 0x41);
+        for (int i = 0; i < 16; i += 4)
+        {
+            Assert.True(_host.GuestWrite(IoBusKind.Mmio, _msix + 16 + (ulong)i, e.Slice(i, 4)));
+        }
+
+        Config.Write16(_f, MsixCapability() + 2, 0x8000);
+        Write(0x16, 1, 2);
+        Write(0x1A, 1, 2);
+        Write(0x10, 2, 2);
+        Transmit("one ");
+        var state = _f.SaveState();
+
+        var host = new FakePciHost();
+        var output = new MemoryStream();
+        var g = new VirtioPciTransport(new VirtioConsole(new SerialOutput(output)), _memory);
+        new PciBus(host).Attach(3, 0, g);
+        g.RestoreState(state);
+        Assert.Equal(_regs, g.BarAddress(VirtioPciTransport.RegistersBar));
+        Span<byte> before = stackalloc byte[0x3C], after = stackalloc byte[0x3C];
+        Assert.True(_host.MemorySpace.Read(null, _regs, before));
+        Assert.True(host.MemorySpace.Read(null, _regs, after));
+        Assert.True(before.SequenceEqual(after));
+        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(after[0x10..])); // config_msix_vector
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(after[0x1A..])); // queue 1's vector
+
+        _memory.Write(Buffer, "two"u8.ToArray());
+        _memory.Write(Desc + 16 + 8, 3u);
+        _memory.Write(Desc + 16, Buffer);
+        _memory.Write(Avail + 4 + 2, (ushort)1);
+        _memory.Write(Avail + 2, (ushort)2);
+        Assert.True(host.GuestWrite(IoBusKind.Mmio, _regs + VirtioPciTransport.NotifyOffset + VirtioPciTransport.NotifyOffMultiplier, [1, 0]));
+        Assert.Equal("two", Encoding.ASCII.GetString(output.ToArray()));
+        Assert.Equal(2, _memory.Read<ushort>(Used + 2));
+        Assert.Equal([(0xFEE0_0000UL, 0x41u)], host.Msis);
+    }
+
+    [Fact]
+    public void AStateOfAnotherQueueCountOrWithAVectorTheFunctionLacksIsRefused()
+    {
+        var state = _f.SaveState();
+        var other = new VirtioPciTransport(new VirtioConsole(new SerialOutput(new MemoryStream())), _memory);
+        Assert.Throws<Core.Errors.SoftKvmException>(() => other.RestoreState(state with { QueueVectors = [VirtioPciTransport.NoVector] }));
+        Assert.Throws<Core.Errors.SoftKvmException>(() => other.RestoreState(state with { ConfigVector = 3 }));
+        Assert.Throws<Core.Errors.SoftKvmException>(() => other.RestoreState(state with { Function = state.Function with { MsixTable = new byte[16] } }));
+    }
+
     [Fact]
     public void VectorsOutOfRangeReadNoVectorAndResetClearsThem()
     {

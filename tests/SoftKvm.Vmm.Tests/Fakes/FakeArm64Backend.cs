@@ -20,7 +20,7 @@ internal sealed class FakeArm64Backend : IArm64VirtBackend
     public ulong GetMpidr(int vcpuId) => (1UL << 31) | (ulong)(vcpuId & 0xf) | ((ulong)((vcpuId >> 4) & 0xff) << 8);
 
     public IReadOnlyList<Arm64CpuModelInfo> CpuModels { get; } =
-        [new(Arm64CpuModelInfo.DefaultName, "the fake default"), new("max", "the fake max")];
+        [new(Arm64CpuModelInfo.DefaultName, "the fake default"), new("max", "the fake max", "pauth=qarma5|impdef: the fake algorithm")];
 
     public string? CpuModel { get; private set; }
 

@@ -148,6 +148,16 @@ public sealed unsafe partial class Arm64Cpu
             mode |= BlockMode.Unaligned;
         }
 
+        if (Has(CpuFeatures.Pauth))
+        {
+            mode |= BlockMode.Pauth;
+        }
+
+        if (Has(CpuFeatures.Bti))
+        {
+            mode |= BlockMode.Bti;
+        }
+
         if ((State.SctlrEl1 & saCheck) != 0)
         {
             mode |= BlockMode.SpAlignCheck;
@@ -215,7 +225,9 @@ public sealed unsafe partial class Arm64Cpu
                 ReplayBroadcastTlbi();
             }
 
-            if (!MayRunTranslated || budget < NativeTranslator.MaxInstructions || stale > 2)
+            // PSTATE.BTYPE != 0 (after a branch, or restored by ERET): the next instruction's landing-pad
+            // check is the interpreter's (BranchTargets.cs); a block entry clears BTYPE.
+            if (!MayRunTranslated || budget < NativeTranslator.MaxInstructions || stale > 2 || (State.PstateFlags & Psr.Btype) != 0)
             {
                 // Something the interpreter must see before every instruction: while it may pass (a pending
                 // interrupt, an illegal state) one instruction at a time; while it lasts the run (a breakpoint,
@@ -429,7 +441,10 @@ public sealed unsafe partial class Arm64Cpu
 
                 return (long)NativeExit.Next;
             case Flow.Jump:
-                return (long)NativeExit.Jump;
+                // A branch that set BTYPE goes on through the jump cache only where the target passes its
+                // landing-pad check; else the run loop has the interpreter check it.
+                return (State.PstateFlags & Psr.Btype) == 0 || BranchTargetPasses(State.Pc)
+                    ? (long)NativeExit.Jump : (long)NativeExit.Retired;
             case Flow.Exception:
                 return (long)NativeExit.Exception;
             default:

@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native;
 /// Which instructions make a block: the code reachable from the entry inside its 4 KiB page through
 /// straight-line code and direct branches (B, B.cond, CBZ, CBNZ, TBZ, TBNZ: both ways), on past calls
 /// (BL, BLR) and the instructions that return to the run loop (to where control comes back), up to a
-/// limit; not past B, BR, RET, ERET, BRK or an unallocated encoding. Among them, the labels (where control
+/// limit; not past B, BR, RET, ERET, their authenticating forms, BRK or an unallocated encoding. Among them, the labels (where control
 /// arrives other than from the instruction before: the entry, branch targets, the instructions after
 /// calls and system instructions) and the entries (the first instruction, targets of backward branches,
 /// the instructions after calls and system instructions: where the run loop or another block may start).
@@ -85,7 +85,7 @@ internal sealed unsafe class BlockDiscovery
                         Mark(_entries, p + 1); // where the call returns to
                     }
                 }
-                else if (op is A64Op.Br or A64Op.Ret or A64Op.Eret or A64Op.Undefined or A64Op.Brk)
+                else if (op is A64Op.Br or A64Op.Ret or A64Op.Eret or A64Op.BranchAuth or A64Op.Undefined or A64Op.Brk)
                 {
                     break;
                 }
@@ -139,7 +139,7 @@ internal sealed unsafe class BlockDiscovery
     /// </summary>
     internal static bool LeavesStraightLine(A64Op op) =>
         op is A64Op.Undefined or (>= A64Op.BCond and <= A64Op.Tbnz)
-        && op is not (A64Op.Nop or A64Op.Hint or A64Op.Yield or A64Op.Dmb or A64Op.Dsb or A64Op.Clrex);
+        && op is not (A64Op.Nop or A64Op.Hint or A64Op.PacHint or A64Op.Bti or A64Op.Yield or A64Op.Dmb or A64Op.Dsb or A64Op.Clrex);
 
     private static void Mark(ulong[] bits, int p) => bits[p >> 6] |= 1UL << (p & 63);
 

@@ -129,6 +129,9 @@ internal static unsafe class ContextOffsets
     /// <summary>PSTATE.DAIF (bits 9:6).</summary>
     public static readonly int Daif = Offset(c => (byte*)&c->State.Daif);
 
+    /// <summary>PSTATE's extension fields (<see cref="CpuState.PstateFlags"/>: BTYPE in bits 11:10).</summary>
+    public static readonly int PstateFlags = Offset(c => (byte*)&c->State.PstateFlags);
+
     /// <summary>PC.</summary>
     public static readonly int Pc = Offset(c => (byte*)&c->State.Pc);
 

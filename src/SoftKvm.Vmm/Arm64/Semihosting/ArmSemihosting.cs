@@ -21,7 +21,7 @@ namespace SoftKvm.Vmm.Arm64.Semihosting;
 /// SYS_REMOVE and SYS_RENAME work on files under the root. An operation this handler does not implement (SYS_TMPNAM, SYS_SYSTEM, unknown numbers)
 /// returns -1 with errno ENOSYS and is logged once. errno is one value for the VM, as in QEMU's system mode.
 /// </summary>
-internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
+internal sealed partial class ArmSemihosting : IHypercallHandler, IDisposable
 {
     /// <summary>The exit code of SYS_EXIT with a reason other than ADP_Stopped_ApplicationExit (QEMU's).</summary>
     public const int AbnormalStopExitCode = 1;
@@ -37,7 +37,7 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
 
     private readonly SemihostingRoot? _root;
     private readonly byte[] _commandLine;
-    private readonly SemihostingLayout _layout;
+    private SemihostingLayout _layout;
     private readonly TextWriter _log;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Dictionary<ulong, SemihostingHandle> _handles = [];
@@ -45,6 +45,7 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
     private readonly Lock _lock = new();
     private readonly byte[] _buffer = new byte[64 << 10];
     private int _errno;
+    private long _elapsedBefore; // nanoseconds counted before this process (a restored snapshot's)
 
     /// <summary>
     /// Semihosting with files under <paramref name="root"/> (null: none), SYS_GET_CMDLINE answering
@@ -130,7 +131,7 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
             case SysRemove: return Remove(memory, arg);
             case SysRename: return Rename(memory, arg);
             case SysFlen: return Length(memory, arg);
-            case SysClock: return (ulong)(_clock.ElapsedTicks / (Stopwatch.Frequency / 100));
+            case SysClock: return ElapsedTicks() / (TickFrequency / 100);
             case SysTime: return (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             case SysErrno: return (ulong)_errno;
             case SysGetCmdline: return GetCommandLine(memory, arg);
@@ -148,7 +149,8 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
         }
     }
 
-    private ulong ElapsedTicks() => (ulong)(_clock.ElapsedTicks * (double)TickFrequency / Stopwatch.Frequency);
+    // Nanoseconds since the run started (a restored run goes on from its snapshot's count).
+    private ulong ElapsedTicks() => (ulong)_elapsedBefore + (ulong)(_clock.ElapsedTicks * (double)TickFrequency / Stopwatch.Frequency);
 
     private ulong Error(int errno)
     {
@@ -182,7 +184,7 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
 
         if (name == ":semihosting-features")
         {
-            return mode > 1 ? Error(Eacces) : Add(new SemihostingHandle(HandleKind.File, new MemoryStream(s_features, writable: false)));
+            return mode > 1 ? Error(Eacces) : Add(new SemihostingHandle(HandleKind.File, new MemoryStream(s_features, writable: false)) { Name = name });
         }
 
         if (HostPath(name) is not { } path)
@@ -198,7 +200,7 @@ internal sealed class ArmSemihosting : IHypercallHandler, IDisposable
         var (fileMode, access, append) = OpenModes.Of((int)mode);
         FileStream? stream = null;
         ulong result = HostFileCall(() => stream = new FileStream(path, fileMode, access, FileShare.ReadWrite | FileShare.Delete));
-        return stream is null ? result : Add(new SemihostingHandle(HandleKind.File, stream, append));
+        return stream is null ? result : Add(new SemihostingHandle(HandleKind.File, stream, append) { Name = name, Mode = (int)mode });
     }
 
     // A name of the guest's: length bytes at pointer (no NUL needed); false with errno set and -1 in error.

@@ -16,8 +16,18 @@ internal enum HandleKind
     File,
 }
 
-/// <summary>An open semihosting handle: a console end or a stream, and whether writes append.</summary>
-internal sealed record SemihostingHandle(HandleKind Kind, Stream? Stream = null, bool Append = false);
+/// <summary>
+/// An open semihosting handle: a console end or a stream, and whether writes append; for a file, the name the
+/// guest opened and the SYS_OPEN mode (a restored snapshot opens the file again by them).
+/// </summary>
+internal sealed record SemihostingHandle(HandleKind Kind, Stream? Stream = null, bool Append = false)
+{
+    /// <summary>The guest's name of the file (":semihosting-features" included), null for a console end.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The SYS_OPEN mode (0..11) a host file was opened with.</summary>
+    public int Mode { get; init; }
+}
 
 /// <summary>
 /// SYS_OPEN's mode numbers (the spec's table 6-3: the ISO C <c>fopen</c> modes "r", "rb", "r+", "r+b", "w",

@@ -27,6 +27,15 @@ internal enum BlockMode : byte
 
     /// <summary>PSTATE.UAO at EL1: LDTR/STTR access as privileged loads and stores (FEAT_UAO).</summary>
     Uao = 16,
+
+    /// <summary>The model has FEAT_PAuth: the pointer authentication hints run in the interpreter (else they are NOPs).</summary>
+    Pauth = 32,
+
+    /// <summary>
+    /// The model has FEAT_BTI: BR and BLR set PSTATE.BTYPE in the interpreter, and every entry clears it
+    /// (the run loop and the jump after such a branch only enter a block once its landing-pad check passed).
+    /// </summary>
+    Bti = 64,
 }
 
 /// <summary>

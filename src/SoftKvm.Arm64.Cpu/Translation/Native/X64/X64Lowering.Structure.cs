@@ -71,6 +71,12 @@ internal sealed unsafe partial class X64Lowering
         _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
         _asm.Jcc(Cc.S, check);
         EmitStaleCheck(stale);
+        if ((_b.Mode & BlockMode.Bti) != 0)
+        {
+            // The entry's instruction runs: PSTATE.BTYPE = 00 (its landing-pad check passed before the entry).
+            _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
+        }
+
         _asm.AluMemImm(Alu.Add, Ctx(ContextOffsets.BlockEntries), 1, 8);
         LoadMapped();
         _asm.Ret();

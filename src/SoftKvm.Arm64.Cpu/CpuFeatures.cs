@@ -118,4 +118,9 @@ public enum CpuFeatures : ulong
 
     /// <summary>FEAT_MTE3: the asymmetric tag-check mode, TCF = 3 (ID_AA64PFR1_EL1.MTE = 3).</summary>
     Mte3 = 1UL << 43,
+
+    /// <summary>
+    /// FEAT_FP16: half-precision arithmetic, scalar and Advanced SIMD (ID_AA64PFR0_EL1.FP = 1, AdvSIMD = 1).
+    /// </summary>
+    Fp16 = 1UL << 44,
 }

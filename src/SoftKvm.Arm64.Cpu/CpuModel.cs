@@ -31,7 +31,7 @@ public sealed class CpuModel
         | CpuFeatures.FrintTs | CpuFeatures.Aes | CpuFeatures.Sha1 | CpuFeatures.Sha256
         | CpuFeatures.Sha512 | CpuFeatures.Sha3 | CpuFeatures.Sm3 | CpuFeatures.Sm4 | CpuFeatures.Pan | CpuFeatures.Uao | CpuFeatures.Cnp | CpuFeatures.Ttl | CpuFeatures.E0pd
         | CpuFeatures.Dpb | CpuFeatures.Dpb2 | CpuFeatures.NoSpeculation | CpuFeatures.Pauth | CpuFeatures.Bti
-        | CpuFeatures.Mte | CpuFeatures.Mte3,
+        | CpuFeatures.Mte | CpuFeatures.Mte3 | CpuFeatures.Fp16,
         DefaultPacAlgorithm);
 
     /// <summary>
@@ -114,8 +114,10 @@ public sealed class CpuModel
     /// <summary>Whether every feature of <paramref name="f"/> is implemented.</summary>
     public bool Has(CpuFeatures f) => (Features & f) == f;
 
-    /// <summary>ID_AA64PFR0_EL1 without the GIC field: EL0 and EL1 AArch64 only, FP and AdvSIMD (0), DIT, CSV2, CSV3.</summary>
-    public ulong IdAa64Pfr0 => 0x11 | Field(CpuFeatures.Dit, 48, 1) | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
+    /// <summary>ID_AA64PFR0_EL1 without the GIC field: EL0 and EL1 AArch64 only, FP and AdvSIMD (0, or 1 with FP16), DIT, CSV2, CSV3.</summary>
+    public ulong IdAa64Pfr0 =>
+        0x11 | Field(CpuFeatures.Fp16, 16, 1) | Field(CpuFeatures.Fp16, 20, 1) | Field(CpuFeatures.Dit, 48, 1)
+        | Field(CpuFeatures.NoSpeculation, 56, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
 
     /// <summary>ID_AA64PFR1_EL1: BT, SSBS (2: PSTATE.SSBS with MSR/MRS SSBS), MTE (2: MTE2, 3: MTE3; MTE_frac 0: asynchronous faults).</summary>
     public ulong IdAa64Pfr1 => Field(CpuFeatures.Bti, 0, 1) | Field(CpuFeatures.Ssbs, 4, 2)

@@ -36,4 +36,36 @@ public sealed class AllocationTests
         Assert.Equal(0, allocated);
         Assert.Equal(1100UL, TestMachine.X(v, 6));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void HalfPrecisionLoop_AllocatesNothing(bool translated)
+    {
+        // fmov v1.8h,#1.5; fmov v2.8h,#0.5; 1: fmla v0.8h,v1.8h,v2.8h; fdiv v3.8h,v0.8h,v1.8h; fsqrt h4,h3;
+        // fmaxnmv h5,v3.8h; fcvtzs w6,h4; ldr w1,[x0] (MMIO); subs x7,x7,#1; b.ne 1b; str x7,[x3]
+        using var m = new TestMachine(model: CpuModel.Max);
+        var v = m.Start(0x4f03ff01u, 0x4f03fc02u, 0x4e420c20u, 0x6e413c03u, 0x1ee1c064u, 0x4e30c865u, 0x1ef80086u,
+            0xb9400001u, 0xf10004e7u, 0x54ffff21u, 0xf9000067u);
+        v.SetSystemRegister(SysRegKey.Of(3, 0, 1, 0, 2), 3UL << 20); // CPACR_EL1.FPEN
+        TestMachine.SetX(v, 0, TestMachine.MmioBase);
+        TestMachine.SetX(v, 3, TestMachine.MarkerBase);
+        TestMachine.SetX(v, 7, 2000);
+        v.Cpu.TranslationEnabled = translated;
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(RunResult.Ok, v.Run());
+            v.RunState.Mmio.SetValue(1);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            v.Run();
+            v.RunState.Mmio.SetValue(1);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0L, v.Cpu.UndefinedCount);
+    }
 }

@@ -58,6 +58,7 @@ public sealed class CpuModelTests
         Assert.Equal(model.IdAa64Mmfr2, ids[7]);
         Assert.Equal(model.Has(CpuFeatures.Lse) ? 2UL : 0, (ids[3] >> 20) & 0xF);
         Assert.Equal(1UL, (ids[3] >> 16) & 0xF); // CRC32 stays
+        Assert.Equal(0x11UL, (ids[1] >> 16) & 0xFF); // FP = 1, AdvSIMD = 1: FEAT_FP16
     }
 
     [Theory]

@@ -212,6 +212,28 @@ internal enum A64Op : ushort
     SimdLdStMultiple,
     SimdLdStSingle,
 
+    // Half precision (FEAT_FP16; FpSimd/Half*.cs, FpSimd/AdvSimdHalf*.cs)
+    HalfFmovImm,
+    HalfIntConversion,
+    HalfFixedConversion,
+    HalfDataProc1,
+    HalfCompare,
+    HalfCondCompare,
+    HalfDataProc2,
+    HalfCondSelect,
+    HalfDataProc3,
+    SimdHalfThreeSame,
+    SimdScalarHalfThreeSame,
+    SimdHalfTwoRegMisc,
+    SimdScalarHalfTwoRegMisc,
+    SimdHalfAcrossLanes,
+    SimdScalarHalfPairwise,
+    SimdHalfIndexedElement,
+    SimdScalarHalfIndexedElement,
+    SimdHalfShiftImmediate,
+    SimdScalarHalfShiftImmediate,
+    SimdHalfFmovImm,
+
     /// <summary>The number of members (for tables indexed by op).</summary>
     Count,
 }

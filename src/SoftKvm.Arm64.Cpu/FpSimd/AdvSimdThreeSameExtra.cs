@@ -5,8 +5,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// <summary>
 /// C4.1.95 Advanced SIMD three same (extra) and the matching by-element forms: SQRDMLAH/SQRDMLSH
 /// (FEAT_RDM; vector, scalar, by element), SDOT/UDOT (FEAT_DotProd; vector, by element) and FCMLA/FCADD
-/// (FEAT_FCMA; single and double precision, vector, FCMLA by element too). Each is UNDEFINED on a model
-/// without its feature; the half-precision forms are UNDEFINED (no FEAT_FP16).
+/// (FEAT_FCMA; single and double precision, vector, FCMLA by element too; the half-precision forms, with
+/// FEAT_FP16, in <c>AdvSimdHalfComplex.cs</c>). Each is UNDEFINED on a model without its feature.
 /// </summary>
 public sealed partial class Arm64Cpu
 {
@@ -50,6 +50,11 @@ public sealed partial class Arm64Cpu
         }
 
         bool complex = u && ((opcode & 0xC) == 8 || (opcode & 0xD) == 0xC);
+        if (complex && size == 1 && Has(CpuFeatures.Fcma))
+        {
+            return HalfComplexVector(q, opcode, rd, rn, rm);
+        }
+
         if (complex && (size == 2 || (size == 3 && q)) && Has(CpuFeatures.Fcma))
         {
             if (!FpEnabled())
@@ -141,6 +146,12 @@ public sealed partial class Arm64Cpu
 
         if (u && (opcode & 9) == 1)
         {
+            if (!scalar && size == 1 && Has(CpuFeatures.Fcma))
+            {
+                flow = HalfComplexByElement(q, (opcode >> 1) & 3, (h << 1) | l, rd, rn, (m << 4) | rmLow);
+                return true;
+            }
+
             // FCMLA (by element), single precision: Q = 1, L = 0, the pair at index H of Vm.
             if (scalar || size != 2 || !q || l != 0 || !Has(CpuFeatures.Fcma))
             {

@@ -802,7 +802,14 @@ public sealed partial class Arm64Cpu
 
     private static ulong Pack(double d, bool dbl) => dbl ? Bits(d) : BitConverter.SingleToUInt32Bits((float)d);
 
-    /// <summary>FPConvert between half (0), single (1) and double (2) precision.</summary>
+    private const uint FpcrAhp = 1u << 26;
+
+    /// <summary>
+    /// FPConvert between half (0), single (1) and double (2) precision. FPCR.FZ16 does not apply; FPCR.AHP
+    /// selects the alternative half-precision format (exponent 31 is a normal number, no infinities or NaNs:
+    /// a NaN converts to zero and an infinity or a too large value to the largest magnitude, with IOC).
+    /// Rounding to half is FPRound with FPCR.RMode (<see cref="HalfFloat.Round"/>).
+    /// </summary>
     private ulong FpConvert(ulong a, int from, int to)
     {
         if (from == 1 || from == 2)
@@ -810,9 +817,11 @@ public sealed partial class Arm64Cpu
             a = FpIn(a, from == 2);
         }
 
+        bool ahp = (State.Fpcr & FpcrAhp) != 0;
+        ulong sign = from switch { 0 => (a >> 15) & 1, 1 => (a >> 31) & 1, _ => a >> 63 };
         bool isNan = from switch
         {
-            0 => (a & 0x7FFF) > 0x7C00,
+            0 => !ahp && (a & 0x7FFF) > 0x7C00,
             1 => IsNaN(a, false),
             _ => IsNaN(a, true),
         };
@@ -824,9 +833,14 @@ public sealed partial class Arm64Cpu
                 1 => IsSNaN(a, false),
                 _ => IsSNaN(a, true),
             };
-            if (snan)
+            if (snan || (to == 0 && ahp))
             {
                 FpFlag(FpsrIoc);
+            }
+
+            if (to == 0 && ahp)
+            {
+                return sign << 15;
             }
 
             if ((State.Fpcr & FpcrDn) != 0)
@@ -835,7 +849,6 @@ public sealed partial class Arm64Cpu
             }
 
             // Sign and the top fraction bits carry over; the result is quiet.
-            ulong sign = from switch { 0 => (a >> 15) & 1, 1 => (a >> 31) & 1, _ => a >> 63 };
             ulong frac = from switch { 0 => (a & 0x3FF) << 42, 1 => (a & 0x7F_FFFF) << 29, _ => a & 0xF_FFFF_FFFF_FFFF };
             return to switch
             {
@@ -847,6 +860,7 @@ public sealed partial class Arm64Cpu
 
         double x = from switch
         {
+            0 when ahp && (a & 0x7C00) == 0x7C00 => (sign != 0 ? -1 : 1) * Math.ScaleB(1024 + (double)(a & 0x3FF), 6),
             0 => (double)BitConverter.UInt16BitsToHalf((ushort)a),
             1 => F(a),
             _ => D(a),
@@ -861,23 +875,25 @@ public sealed partial class Arm64Cpu
             return FpRound(x, 0, false);
         }
 
-        Half h = (Half)x;
-        double back = (double)h;
-        if (back != x && !double.IsInfinity(x))
+        if (x == 0)
         {
-            uint flags = FpsrIxc;
-            if (Half.IsInfinity(h))
-            {
-                flags |= FpsrOfc;
-            }
-            else if (Math.Abs(back) < 6.103515625e-05)
-            {
-                flags |= FpsrUfc;
-            }
-
-            FpFlag(flags);
+            return sign << 15;
         }
 
-        return BitConverter.HalfToUInt16Bits(h);
+        if (double.IsInfinity(x))
+        {
+            if (ahp)
+            {
+                FpFlag(FpsrIoc);
+                return (sign << 15) | 0x7FFF;
+            }
+
+            return (sign << 15) | 0x7C00;
+        }
+
+        uint fpsr = State.Fpsr;
+        ulong result = HalfFloat.Round(sign != 0, Math.Abs(x), 0, State.Fpcr & ~HalfFloat.FpcrFz16, ref fpsr, alternative: ahp);
+        State.Fpsr = fpsr;
+        return result;
     }
 }

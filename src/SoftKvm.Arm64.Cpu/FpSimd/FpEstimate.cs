@@ -18,6 +18,12 @@ public sealed partial class Arm64Cpu
     /// <summary>RecipSqrtEstimate(a) for a in 128..511 (256..511).</summary>
     private static readonly ushort[] s_recipSqrtEstimate = BuildRecipSqrtEstimate();
 
+    /// <summary>RecipEstimate, for the half-precision core.</summary>
+    internal static ushort[] RecipEstimateTable => s_recipEstimate;
+
+    /// <summary>RecipSqrtEstimate, for the half-precision core.</summary>
+    internal static ushort[] RecipSqrtEstimateTable => s_recipSqrtEstimate;
+
     private static ushort[] BuildRecipEstimate()
     {
         var table = new ushort[512];

@@ -23,8 +23,15 @@ internal sealed class EnginePair : IDisposable
     public const ulong RamSize = 1 << 20;
     public const ulong Code = Ram + 0x1000;
 
-    private readonly Side _interpreter = new(translate: false);
-    private readonly Side _native = new(translate: true);
+    private readonly Side _interpreter;
+    private readonly Side _native;
+
+    /// <param name="model">The CPU model of both PEs (default cortex-a57).</param>
+    public EnginePair(CpuModel? model = null)
+    {
+        _interpreter = new(translate: false, model);
+        _native = new(translate: true, model);
+    }
 
     /// <summary>Vectors that step over the instruction (ELR_EL1 += 4) and return, so a program goes on after a fault.</summary>
     public void ReturnFromExceptions()
@@ -121,11 +128,11 @@ internal sealed class EnginePair : IDisposable
 
     private sealed class Side : IDisposable
     {
-        public Side(bool translate)
+        public Side(bool translate, CpuModel? model)
         {
             Memory.SetRegion(0, new GuestPhysAddr(Ram), RamSize, MemorySlotFlags.None);
             UserIdentityMap.Install(Memory, 1);
-            Cpu = new Arm64Cpu(Memory, new CpuShared(), new Harness.NoHypervisor(), 0x8000_0000) { TranslationEnabled = translate };
+            Cpu = new Arm64Cpu(Memory, new CpuShared(), new Harness.NoHypervisor(), 0x8000_0000, model) { TranslationEnabled = translate };
             for (ulong v = 0; v < 0x800; v += 4)
             {
                 Memory.Write(new GuestPhysAddr(Ram + v), 0x1400_0000u); // b .

@@ -63,6 +63,17 @@ public sealed class GuestProgramTests
     }
 
     [Fact]
+    public void Fp16Guest_OnCpuMax_PrintsWhatQemuMaxPrints()
+    {
+        // gcc -march=armv8.2-a+fp16 code (scalar and 8H vector half precision) under every rounding mode, with and
+        // without FZ16: the same result hashes and FPSR as qemu-system-aarch64 -M virt -cpu max.
+        var result = GuestRunner.Run("fp16.elf", model: SoftKvm.Arm64.Cpu.CpuModel.Max);
+        Assert.Equal(File.ReadAllText(Path.Combine(GuestRunner.GuestsDirectory, "fp16.expected.txt")), result.Output);
+        Assert.Equal(SystemEventType.Shutdown, result.Event);
+        Assert.Equal(0UL, result.Stats["undef_insn"]);
+    }
+
+    [Fact]
     public void TimerGuest_TakesTimerAndSgiInterruptsThroughTheVgic()
     {
         var result = GuestRunner.Run("timer.elf", gicV3: true);

@@ -22,8 +22,9 @@ public sealed partial class LinuxBootTests
 
     private static readonly string[] MaxHwcaps =
     [
-        "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop", "sha3", "sm3",
-        "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint", "paca", "pacg", "bti", "mte", "mte3",
+        "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "fphp", "asimdhp", "asimdrdm", "jscvt", "fcma", "lrcpc", "dcpop",
+        "sha3", "sm3", "sm4", "asimddp", "sha512", "dit", "ilrcpc", "flagm", "ssbs", "sb", "dcpodp", "flagm2", "frint", "paca",
+        "pacg", "bti", "mte", "mte3",
     ];
 
     [SkippableFact]

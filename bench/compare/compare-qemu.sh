@@ -6,8 +6,8 @@
 #                                                         from the in-process benchmark `arm64-compute`)
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
-#   bench/compare/compare-qemu.sh linux-max N [runs]      the arm64 boot to the marker on `--cpu max` (QARMA5) and
-#                                                         `--cpu max,pauth=impdef` against SoftKvm's cortex-a57 and
+#   bench/compare/compare-qemu.sh linux-max N [runs]      the arm64 boot to the marker on `--cpu max,pauth=qarma5` and
+#                                                         `--cpu max` (IMPDEF PAC) against SoftKvm's cortex-a57 and
 #                                                         QEMU's `-cpu max`, the four alternating, with medians and the
 #                                                         medians of the per-round ratios (SOFTKVM_LINUX_OUT: the inputs)
 #   bench/compare/compare-qemu.sh linux-x86 N [runs]      the same for Debian's amd64 kernel (build.sh x86_64) on the PC,
@@ -203,12 +203,12 @@ case "$mode" in
     boot=(--kernel "$out/vmlinuz" --initrd "$out/initrd.gz" --append console=ttyAMA0 --smp "$n")
     max=() imp=() a57=() qmax=()
     for ((i = 0; i < runs; i++)); do
-      max+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu max)")
-      imp+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu max,pauth=impdef)")
+      max+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu max,pauth=qarma5)")
+      imp+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu max)")
       a57+=("$(time_until "${softkvm[@]}" "${boot[@]}" --cpu cortex-a57)")
       qmax+=("$(time_until qemu-system-aarch64 -M virt,gic-version=3 -cpu max -nographic -m 512 -smp "$n" \
         -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" -append console=ttyAMA0)")
-      printf 'round %d (wall cpu): max %s   max,pauth=impdef %s   cortex-a57 %s   qemu max %s\n' \
+      printf 'round %d (wall cpu): max,pauth=qarma5 %s   max (impdef) %s   cortex-a57 %s   qemu max %s\n' \
         "$((i + 1))" "${max[$i]}" "${imp[$i]}" "${a57[$i]}" "${qmax[$i]}"
     done
     rm -f "$log"
@@ -217,9 +217,9 @@ case "$mode" in
     ratio() { local -n x=$1 y=$2; for ((i = 0; i < runs; i++)); do
       echo "$(echo "${x[$i]}" | awk -v f="$3" '{print $f}') / $(echo "${y[$i]}" | awk -v f="$3" '{print $f}')" | bc -l; done | median; }
     printf 'linux to marker (%d vCPUs), medians of %d rounds (the four alternating), wall / CPU seconds:\n' "$n" "$runs"
-    printf '  softkvm --cpu max (QARMA5) %7.2f / %7.2f   max,pauth=impdef %7.2f / %7.2f   cortex-a57 %7.2f / %7.2f   qemu -cpu max %7.2f / %7.2f\n' \
+    printf '  softkvm --cpu max,pauth=qarma5 %7.2f / %7.2f   max (impdef) %7.2f / %7.2f   cortex-a57 %7.2f / %7.2f   qemu -cpu max %7.2f / %7.2f\n' \
       "$(med max 1)" "$(med max 2)" "$(med imp 1)" "$(med imp 2)" "$(med a57 1)" "$(med a57 2)" "$(med qmax 1)" "$(med qmax 2)"
-    printf '  per-round ratios (medians, wall): max/cortex-a57 %.2f   impdef/cortex-a57 %.2f   max/qemu max %.2f   impdef/qemu max %.2f\n' \
+    printf '  per-round ratios (medians, wall): qarma5/cortex-a57 %.2f   impdef/cortex-a57 %.2f   qarma5/qemu max %.2f   impdef/qemu max %.2f\n' \
       "$(ratio max a57 1)" "$(ratio imp a57 1)" "$(ratio max qmax 1)" "$(ratio imp qmax 1)" ;;
   linux-x86)
     n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out-x86_64

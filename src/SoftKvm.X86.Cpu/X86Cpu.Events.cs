@@ -50,6 +50,7 @@ public sealed unsafe partial class X86Cpu
     /// </summary>
     private bool DeliverEvent(int vector, uint error, bool hasError, ulong returnRip, bool external, bool software, ulong softwareFaultRip = 0)
     {
+        _fastAccesses = -1; // the delivery's stack accesses are no instruction's: never a fast-path exit
         for (int attempt = 0; attempt < 4; attempt++)
         {
             _faulted = false;

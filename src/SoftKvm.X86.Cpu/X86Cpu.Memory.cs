@@ -359,6 +359,13 @@ public sealed unsafe partial class X86Cpu
         value = 0;
         if (_bus is null)
         {
+            ulong v = 0;
+            if (TryFastMmio(gpa, n, false, ref v))
+            {
+                value = v;
+                return true;
+            }
+
             return EptExit(gpa, linear, AccessKind.Read, true, n, 0);
         }
 
@@ -377,7 +384,7 @@ public sealed unsafe partial class X86Cpu
     {
         if (_bus is null)
         {
-            return EptExit(gpa, linear, AccessKind.Write, true, n, value);
+            return TryFastMmio(gpa, n, true, ref value) || EptExit(gpa, linear, AccessKind.Write, true, n, value);
         }
 
         if (_bus.WriteMemory(gpa, new ReadOnlySpan<byte>(&value, n)) == X86BusResult.NeedsUserspace)
@@ -414,6 +421,7 @@ public sealed unsafe partial class X86Cpu
         _exit.Data = data;
         _exit.InstructionLength = kind == AccessKind.Fetch ? 0 : _insn.Length;
         _exit.InstructionLengthValid = kind != AccessKind.Fetch && !Controls.WithholdEptInstructionLength;
+        _exit.FastAccesses = Math.Max(_fastAccesses, 0);
         return false;
     }
 

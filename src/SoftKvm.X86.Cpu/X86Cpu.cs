@@ -151,7 +151,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
     /// <summary>Asks a running <see cref="Run"/> to return <see cref="X86ExitReason.ExitRequested"/> at the next
     /// instruction boundary. Thread-safe.</summary>
-    public void RequestExit() => Volatile.Write(ref _exitRequested, 1);
+    public void RequestExit() => Volatile.Write(ref _exitRequested, ExitKick);
 
     /// <summary>Recomputes cached mode state and flushes the TLB; call after editing <see cref="Regs"/> directly.</summary>
     public void StateChanged()
@@ -202,10 +202,10 @@ public sealed unsafe partial class X86Cpu : IDisposable
         bool events = _heldDebugTraps != 0;
         for (long n = 0; n < maxInstructions; n++)
         {
-            if (Volatile.Read(ref _exitRequested) != 0)
+            if (Volatile.Read(ref _exitRequested) is not 0 and var requested)
             {
                 Volatile.Write(ref _exitRequested, 0);
-                _exit.Reason = X86ExitReason.ExitRequested;
+                _exit.Reason = requested == ExitFastReturn ? X86ExitReason.FastExitReturn : X86ExitReason.ExitRequested;
                 _resumeRip = _regs.Rip;
                 return _exit.Reason;
             }
@@ -526,6 +526,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     {
         _faulted = false;
         _exitPending = false;
+        _fastAccesses = 0;
         _softwareInterrupt = -1;
         _softwareIsIcebp = false;
         _keepRf = false;

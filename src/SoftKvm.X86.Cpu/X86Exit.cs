@@ -61,6 +61,11 @@ public struct X86Exit
     /// <summary>For <see cref="X86ExitReason.NeedsUserspace"/> writes: the data (little endian, up to 8 bytes).</summary>
     public ulong Data;
 
+    /// <summary>EPT-violation exits of <see cref="X86Cpu.Run"/>: the data accesses of the same instruction the
+    /// hypervisor's fast path completed before this one (<see cref="IX86FastExitHost.TryCompleteMmio"/>), which
+    /// the emulator replays; 0 for the first device access of an instruction.</summary>
+    public int FastAccesses;
+
     /// <summary>Unsupported exits: a fixed description (never allocated per exit).</summary>
     public string? Message;
 }

@@ -58,4 +58,11 @@ public enum X86ExitReason
 
     /// <summary>VMCALL (VMX reason 18), at any privilege level: the hypervisor answers the hypercall and skips it.</summary>
     Vmcall,
+
+    /// <summary>
+    /// A fast-path exit (<see cref="IX86FastExitHost"/>) left the hypervisor something to look at before the next
+    /// instruction (<see cref="X86Cpu.RequestFastExitReturn"/>): the instruction has retired and the exit was
+    /// counted when it happened; this return is its way back to the run loop, not a new exit.
+    /// </summary>
+    FastExitReturn,
 }

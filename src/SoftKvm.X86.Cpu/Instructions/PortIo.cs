@@ -4,7 +4,8 @@ namespace SoftKvm.X86.Cpu.Instructions;
 
 /// <summary>IN and OUT. After the IOPL / TSS I/O-bitmap check the instruction exits to the hypervisor
 /// (VMX "IO instruction" exit, RIP still at the instruction); under <see cref="X86Cpu.EmulateOne"/> it
-/// goes to the emulation bus and retires.</summary>
+/// goes to the emulation bus and retires; in a run the hypervisor's fast path may complete it first
+/// (<see cref="IX86FastExitHost.TryCompletePortIo"/>).</summary>
 internal static class PortIo
 {
     public static void In(X86Cpu c, ref Instruction i)
@@ -26,6 +27,13 @@ internal static class PortIo
             return;
         }
 
+        ulong value = 0;
+        if (c.TryFastPortIo(port, size, false, ref value))
+        {
+            c.SetGpr(Gpr.Rax, size, value);
+            return;
+        }
+
         c.IoExit(port, size, true, false, false, i.Op1Kind != OpKind.Register, 0);
     }
 
@@ -42,6 +50,11 @@ internal static class PortIo
         if (c.IsEmulating)
         {
             c.BusWritePort(port, size, v);
+            return;
+        }
+
+        if (c.TryFastPortIo(port, size, true, ref v))
+        {
             return;
         }
 

@@ -150,6 +150,7 @@ public sealed unsafe partial class X86Cpu
     {
         c._faulted = false;
         c._exitPending = false;
+        c._fastAccesses = -1; // no fast-path exit: a failed handler is executed again by the interpreter
         c._insn = i;
         c._nextRip = c.MaskIp(c._regs.Rip + (ulong)i.Length);
         Dispatch.Table[(int)i.Code](c, ref c._insn);

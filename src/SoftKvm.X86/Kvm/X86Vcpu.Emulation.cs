@@ -61,14 +61,25 @@ public sealed partial class X86Vcpu
         public int Access;
         public bool IsPort;
         public bool Valid;
+
+        /// <summary>A write the fast path performed (replayed, not repeated); everything else in the log is a read.</summary>
+        public bool IsWrite;
     }
 
-    /// <summary>A fresh emulation: counts <c>insn_emulation</c>, empties the read log.</summary>
-    private int Emulate(EmulationKind kind)
+    /// <summary>
+    /// A fresh emulation: counts <c>insn_emulation</c>, empties the log. With <paramref name="fastAccesses"/>, the
+    /// instruction's first device accesses were completed by the fast path, which counted the emulation and kept
+    /// them in the log: the emulator replays them (X86Vcpu.FastPath.cs).
+    /// </summary>
+    private int Emulate(EmulationKind kind, int fastAccesses = 0)
     {
-        Stats.Increment(X86Stat.InsnEmulation);
+        if (fastAccesses == 0)
+        {
+            Stats.Increment(X86Stat.InsnEmulation);
+        }
+
         _emulationKind = kind;
-        _logCount = 0;
+        _logCount = fastAccesses;
         _lastTrigger = -1;
         return RunEmulator(fresh: true);
     }
@@ -366,7 +377,7 @@ public sealed partial class X86Vcpu
         if (_logPos < _logCount)
         {
             ref var rec = ref _log[_logPos];
-            if (rec.Valid && rec.IsPort == port && rec.Address == address && rec.Length == data.Length && rec.Size == size)
+            if (rec.Valid && !rec.IsWrite && rec.IsPort == port && rec.Address == address && rec.Length == data.Length && rec.Size == size)
             {
                 LoadRecordData(in rec, data);
                 _logPos++;
@@ -418,13 +429,7 @@ public sealed partial class X86Vcpu
             return;
         }
 
-        ulong v = 0;
-        for (int i = 0; i < data.Length; i++)
-        {
-            v |= (ulong)data[i] << (8 * i);
-        }
-
-        rec.Data = v;
+        rec.Data = Pack(data);
     }
 
     private void LoadRecordData(in AccessRecord rec, Span<byte> data)
@@ -468,6 +473,19 @@ public sealed partial class X86Vcpu
     /// <summary>A write: the in-kernel devices, else a fragment buffered for the VMM.</summary>
     private X86BusResult BusWrite(ulong address, ReadOnlySpan<byte> data, bool port)
     {
+        if (_logPos < _logCount && _log[_logPos].IsWrite)
+        {
+            // A write the fast path made before a later access of the instruction needed the VMM: done already.
+            ref var rec = ref _log[_logPos];
+            if (!port && rec.Address == address && rec.Length == data.Length && rec.Data == Pack(data))
+            {
+                _logPos++;
+                return X86BusResult.Done;
+            }
+
+            _logCount = _logPos; // the instruction took another path: forget the rest
+        }
+
         bool handled = port ? _vm.PioBus.Write(this, address, data) : WriteKernelMmio(address, data);
         if (handled)
         {
@@ -480,14 +498,20 @@ public sealed partial class X86Vcpu
             return X86BusResult.NeedsUserspace;
         }
 
+        _fragments[_fragmentCount++] = new AccessRecord { Address = address, Length = data.Length, Size = data.Length, Data = Pack(data), IsPort = port, Valid = true };
+        return X86BusResult.Done;
+    }
+
+    /// <summary>Up to 8 bytes, little-endian.</summary>
+    private static ulong Pack(ReadOnlySpan<byte> data)
+    {
         ulong v = 0;
         for (int i = 0; i < data.Length; i++)
         {
             v |= (ulong)data[i] << (8 * i);
         }
 
-        _fragments[_fragmentCount++] = new AccessRecord { Address = address, Length = data.Length, Size = data.Length, Data = v, IsPort = port, Valid = true };
-        return X86BusResult.Done;
+        return v;
     }
 
     /// <summary>The in-kernel MMIO path of KVM: the vCPU's own local APIC page first, then the MMIO bus.</summary>

@@ -22,6 +22,6 @@ public sealed partial class X86Vcpu
             return SkipEmulatedInstruction(InstructionLengthOrUnknown());
         }
 
-        return Emulate(EmulationKind.Mmio);
+        return Emulate(EmulationKind.Mmio, e.FastAccesses);
     }
 }

@@ -17,7 +17,7 @@ namespace SoftKvm.X86.Kvm;
 /// way of skipping an instruction goes through <see cref="SkipEmulatedInstruction"/>. The CPU model owns the
 /// registers; the VMM reads and writes them while the vCPU is not running.
 /// </summary>
-public sealed partial class X86Vcpu : Vcpu, IApicHost
+public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
 {
     /// <summary>Instructions the CPU model runs between checks of timers, interrupts and kicks.</summary>
     private const long Budget = 20_000;
@@ -64,8 +64,20 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
     /// <summary>The software CPU (for the tests: the VMM uses the vCPU's register and option calls).</summary>
     internal X86Cpu Cpu => _cpu;
 
-    /// <summary>A kick or request stops the CPU model at its next instruction, not at its budget boundary.</summary>
-    protected override void OnRequestMade() => _cpu.RequestExit();
+    /// <summary>
+    /// A kick or request stops the CPU model at its next instruction, not at its budget boundary; except one the
+    /// vCPU makes to itself outside guest mode (an exit handler's, a fast-path exit's), which the run loop, or the
+    /// fast path, looks at before the guest runs on: a stop for it would be an exit KVM does not make.
+    /// </summary>
+    protected override void OnRequestMade()
+    {
+        if (!_guestMode && Volatile.Read(ref _runThread) == Environment.CurrentManagedThreadId)
+        {
+            return;
+        }
+
+        _cpu.RequestExit();
+    }
 
     /// <summary>The in-kernel local APIC, or null without an irqchip.</summary>
     public LocalApic? Apic { get; }
@@ -374,9 +386,17 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
 
         EndExit();
         EnterGuest();
+        _guestMode = true;
         var reason = _cpu.Run(budget);
+        _guestMode = false;
         LeaveGuest();
-        Stats.Increment(Core.Stats.VcpuStat.Exits);
+        if (reason != X86ExitReason.FastExitReturn && _cpu.Exit.FastAccesses == 0)
+        {
+            // (not the way back of a fast-path exit, nor the EPT exit of an instruction whose first device
+            // accesses that exit counted already)
+            Stats.Increment(Core.Stats.VcpuStat.Exits);
+        }
+
         return HandleExit(reason);
     }
 
@@ -422,6 +442,8 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
                 return GuestSingleStep ? DebugExit(ExceptionVector.DB, Dr6SingleStep) : 1;
             case X86ExitReason.ExitRequested:
                 Stats.Increment(X86Stat.IrqExits);
+                return 1;
+            case X86ExitReason.FastExitReturn:
                 return 1;
             case X86ExitReason.Hlt:
                 BeginExit(X86Stat.HaltExits);
@@ -577,6 +599,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost
 
         _cpu.Controls.ExceptionBitmap = bitmap;
         _cpu.Controls.MonitorTrapFlag = GuestSingleStep;
+        _cpu.FastExits = (_debugFlags & X86GuestDebugFlags.Enable) != 0 ? null : this; // a debugged guest takes every exit the slow way
     }
 
     private ulong MaskIp(ulong ip) => _cpu.Bitness switch

@@ -1,0 +1,90 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SoftKvm.Core.Stats;
+using SoftKvm.X86.Cpu;
+
+namespace SoftKvm.X86.Kvm;
+
+/// <summary>
+/// The exit fast paths (the CPU model's <see cref="IX86FastExitHost"/>, docs/kvm-semantics.md#x86-exit-fast-paths):
+/// an access to an in-kernel device — a port on the PIO bus, the local APIC page or the MMIO bus — is completed
+/// where it happens, inside the CPU model's run, instead of having the CPU stop, the run loop take the exit and
+/// the emulator execute the instruction again. Each is the exit it would have been and is counted as such once
+/// (<c>exits</c> and <c>io_exits</c>, or <c>exits</c> and <c>insn_emulation</c> for an instruction's device
+/// accesses), with the slow path's devices. An access no in-kernel device takes is declined with nothing done,
+/// and the CPU stops with the exit as before. When the device made a request (an interrupt to inject), the CPU
+/// returns to the run loop after the instruction (<see cref="X86ExitReason.FastExitReturn"/>, not a new exit).
+/// </summary>
+public sealed partial class X86Vcpu
+{
+    /// <summary>False while the CPU model is stopped or in a fast-path exit: a request the vCPU makes to itself then needs no kick, the run loop or <see cref="FinishFastExit"/> looks at it.</summary>
+    private bool _guestMode;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    bool IX86FastExitHost.TryCompletePortIo(ushort port, int size, bool write, ref ulong value)
+    {
+        BeginExit(X86Stat.IoExits);
+        _guestMode = false;
+        ulong buffer = write ? value : 0;
+        Span<byte> data = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), size);
+        if (!(write ? _vm.PioBus.Write(this, port, data) : _vm.PioBus.Read(this, port, data)))
+        {
+            _guestMode = true;
+            EndExit();
+            return false;
+        }
+
+        Stats.Increment(VcpuStat.Exits);
+        Stats.Increment(X86Stat.IoExits);
+        value = buffer;
+        FinishFastExit();
+        return true;
+    }
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    bool IX86FastExitHost.TryCompleteMmio(ulong gpa, int size, bool write, ref ulong value, int index)
+    {
+        if (index >= LogCapacity)
+        {
+            return false;
+        }
+
+        BeginExit(X86Stat.InsnEmulation);
+        _guestMode = false;
+        ulong buffer = write ? value : 0;
+        Span<byte> data = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), size);
+        if (!(write ? WriteKernelMmio(gpa, data) : ReadKernelMmio(gpa, data)))
+        {
+            _guestMode = true;
+            EndExit();
+            return false;
+        }
+
+        if (index == 0)
+        {
+            // One EPT exit and one emulation for all the device accesses of an instruction, as KVM's emulator does them.
+            Stats.Increment(VcpuStat.Exits);
+            Stats.Increment(X86Stat.InsnEmulation);
+        }
+
+        // Kept for the emulator, should a later access of the instruction need the VMM (X86Exit.FastAccesses).
+        _log[index] = new AccessRecord { Address = gpa, Data = Pack(data), Length = size, Size = size, Valid = true, IsWrite = write };
+        value = buffer;
+        FinishFastExit();
+        return true;
+    }
+
+    /// <summary>Back to guest mode; a request made meanwhile (an interrupt to inject) sends the CPU back to the run loop after the instruction.</summary>
+    private void FinishFastExit()
+    {
+        _guestMode = true;
+        if (HasRequests)
+        {
+            _cpu.RequestFastExitReturn();
+        }
+
+        EndExit();
+    }
+}

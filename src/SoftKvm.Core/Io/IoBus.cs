@@ -188,6 +188,20 @@ public sealed class IoBus
         return false;
     }
 
+    /// <summary>Whether a zero-length ioeventfd is registered at <paramref name="address"/> (what <see cref="TrySignalFastMmio"/> would signal).</summary>
+    public bool HasFastMmio(ulong address)
+    {
+        foreach (var e in Volatile.Read(ref _ioEvents))
+        {
+            if (e.Length == 0 && e.Address == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Registers an ioeventfd.</summary>
     /// <exception cref="IoBusException">an identical ioeventfd (address, length, data match) exists.</exception>
     public void RegisterIoEvent(IoEvent ioEvent)

@@ -46,9 +46,9 @@ public sealed partial class X86Vcpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool IX86FastExitHost.TryCompleteMmio(ulong gpa, int size, bool write, ref ulong value, int index)
     {
-        if (index >= LogCapacity)
+        if (index >= LogCapacity || (write && _vm.MmioBus.HasFastMmio(gpa)))
         {
-            return false;
+            return false; // a doorbell: KVM's fast-MMIO exit skips the instruction without emulating it (X86Vcpu.Mmio.cs)
         }
 
         BeginExit(X86Stat.InsnEmulation);

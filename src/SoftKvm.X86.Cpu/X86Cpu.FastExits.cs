@@ -39,14 +39,14 @@ public sealed unsafe partial class X86Cpu
     /// </summary>
     public void RequestFastExitReturn() => Interlocked.CompareExchange(ref _exitRequested, ExitFastReturn, 0);
 
-    /// <summary>Whether the CPU may offer an access now: an interpreted instruction, no TF, no armed breakpoint.</summary>
-    private bool FastExitAllowed => _fastAccesses >= 0 && (_regs.Rflags & Rflags.TF) == 0 && (_regs.Dr7 & 0xFF) == 0;
+    /// <summary>Whether nothing debugs the instruction: no TF, no armed breakpoint (those exits keep the hypervisor's own retirement).</summary>
+    private bool FastExitAllowed => (_regs.Rflags & Rflags.TF) == 0 && (_regs.Dr7 & 0xFF) == 0;
 
     /// <summary>A data access to an unbacked guest-physical address, offered to the fast path before the EPT exit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryFastMmio(ulong gpa, int size, bool write, ref ulong value)
     {
-        if (_fastExits is not { } host || !FastExitAllowed || !host.TryCompleteMmio(gpa, size, write, ref value, _fastAccesses))
+        if (_fastExits is not { } host || _fastAccesses < 0 || !FastExitAllowed || !host.TryCompleteMmio(gpa, size, write, ref value, _fastAccesses))
         {
             return false;
         }
@@ -56,7 +56,10 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
-    /// <summary>A non-string IN or OUT, offered to the fast path before the IO exit.</summary>
+    /// <summary>
+    /// A non-string IN or OUT, offered to the fast path before the IO exit; also from a translated block (its one
+    /// access is all the instruction does: declined, nothing happened, and the interpreter runs it again to exit).
+    /// </summary>
     internal bool TryFastPortIo(ushort port, int size, bool write, ref ulong value)
     {
         if (_fastExits is not { } host || !FastExitAllowed || !host.TryCompletePortIo(port, size, write, ref value))

@@ -201,6 +201,7 @@ internal static class BlockCompiler
                 or Mnemonic.Cmovp or Mnemonic.Cmovnp or Mnemonic.Cmovl or Mnemonic.Cmovge or Mnemonic.Cmovle
                 or Mnemonic.Cmovg or Mnemonic.Clc or Mnemonic.Stc or Mnemonic.Cmc or Mnemonic.Lahf
                 or Mnemonic.Push or Mnemonic.Pop or Mnemonic.Leave
+                or Mnemonic.In or Mnemonic.Out // (an in-kernel port is served in the block: X86Cpu.FastExits.cs)
                 or Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq
                 or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq
                 or Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd or Mnemonic.Lodsq

@@ -661,8 +661,14 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         return Math.Min(d, pit);
     }
 
+    /// <summary>Fires the due timers; with none armed (every entry of a guest without timers) the clock is not even read.</summary>
     private void PollTimers()
     {
+        if (NextTimerDeadline() == long.MaxValue)
+        {
+            return;
+        }
+
         long now = _vm.Clock.Timestamp();
         Apic?.PollTimer(now);
         _vm.Irqchip?.PollTimers(now);

@@ -61,10 +61,13 @@ public class FastPathTests
         return (m, d);
     }
 
-    [Fact]
-    public void In_kernel_port_reads_in_a_loop_count_one_io_exit_and_one_exit_each()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void In_kernel_port_reads_in_a_loop_count_one_io_exit_and_one_exit_each(bool translated)
     {
         using var m = new KvmMachine(irqchip: true);
+        Translate(m, translated);
         m.Load(a =>
         {
             var loop = a.CreateLabel();
@@ -87,6 +90,52 @@ public class FastPathTests
         Assert.Equal(102UL, m.Stat("exits"));
         Assert.Equal(0UL, m.Stat("irq_exits"));
         Assert.Equal(0UL, m.Stat("insn_emulation"));
+        Assert.Equal(translated, m.Vcpu.Cpu.BlockEntries > 0);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Out_to_the_vmm_inside_a_loop_exits_once_per_iteration_and_retires_once(bool translated)
+    {
+        using var m = new KvmMachine(irqchip: true);
+        Translate(m, translated);
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 60);
+            a.Label(ref loop);
+            a.mov(eax, ecx);
+            a.@out(0x80, al); // no device: the VMM's
+            a.@in(al, 0x21);  // the PIC's: in-kernel
+            a.dec(ecx);
+            a.jnz(loop);
+            a.@out(0x81, al); // the end
+        });
+        var seen = new List<byte>();
+        while (true)
+        {
+            Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+            Assert.Equal(ExitReason.Io, m.Run.ExitReason);
+            if (m.Run.Io.Port != 0x80)
+            {
+                break;
+            }
+
+            seen.Add(m.Run.PioData[0]);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 60).Reverse().Select(i => (byte)i), seen);
+        Assert.Equal(121UL, m.Stat("io_exits"));
+        Assert.Equal(translated, m.Vcpu.Cpu.BlockEntries > 0);
+    }
+
+    /// <summary>Every place a block at its first look-up, compiled on the vCPU's thread; or no blocks at all.</summary>
+    private static void Translate(KvmMachine m, bool on)
+    {
+        m.Vcpu.Cpu.Translation = on;
+        m.Vcpu.Cpu.TranslationThreshold = 0;
+        m.Vcpu.Cpu.TranslateSynchronously = true;
     }
 
     [Fact]

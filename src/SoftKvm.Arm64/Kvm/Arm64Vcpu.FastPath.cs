@@ -18,6 +18,9 @@ namespace SoftKvm.Arm64.Kvm;
 /// </summary>
 public sealed partial class Arm64Vcpu
 {
+    private ulong _declinedMmioIpa;
+    private bool _mmioDeclined;
+
     /// <inheritdoc />
     bool ICpuHost.TryCompleteTrap(CpuExit exit)
     {
@@ -68,6 +71,9 @@ public sealed partial class Arm64Vcpu
         bool handled = (iss & Esr.IssWnR) != 0 ? _vm.MmioBus.Write(this, ipa, data) : _vm.MmioBus.Read(this, ipa, data);
         if (!handled)
         {
+            // The PE stops with the stage-2 abort of this access: the run loop's HandleDataAbort need not ask the bus again.
+            _declinedMmioIpa = ipa;
+            _mmioDeclined = true;
             EndExit();
             return false;
         }
@@ -78,6 +84,17 @@ public sealed partial class Arm64Vcpu
         RunState.Mmio.SetValue(buffer); // the data as the slow path (and KVM's io_mem_abort) leaves it
         EndExit();
         return true;
+    }
+
+    /// <summary>
+    /// Whether the access to <paramref name="ipa"/> that the PE stopped with was declined by <see cref="ICpuHost.TryCompleteMmio"/>
+    /// (the in-kernel bus has no device there); forgets it either way, so it answers for one abort only.
+    /// </summary>
+    private bool TakeDeclinedMmio(ulong ipa)
+    {
+        bool declined = _mmioDeclined && _declinedMmioIpa == ipa;
+        _mmioDeclined = false;
+        return declined;
     }
 
     /// <inheritdoc />

@@ -31,6 +31,17 @@ internal static class GicMmio
         Store(value, data);
     }
 
+    /// <summary>
+    /// Whether a read of <paramref name="size"/> bytes at <paramref name="offset"/> reads nothing a write or an interrupt
+    /// changes: RAZ/WI space, an access the register does not allow, or an identification register (GICD_TYPER, IIDR,
+    /// PIDR2). Such a read needs no lock and changes no output, as KVM reads them (<c>vgic_mmio_read_v3_misc</c>).
+    /// </summary>
+    public static bool ReadsFixedValue(RegisterMap map, ulong offset, int size)
+    {
+        int index = Locate(map, offset, size, out _);
+        return index < 0 || map.At(index).Id is GicReg.RazWi or GicReg.DistTyper or GicReg.Iidr or GicReg.Pidr2;
+    }
+
     public static void Write(IGicRegisterFile file, RegisterMap map, ulong offset, ReadOnlySpan<byte> data, int vcpu)
     {
         int index = Locate(map, offset, data.Length, out uint rel);

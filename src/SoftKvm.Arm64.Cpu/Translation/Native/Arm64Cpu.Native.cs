@@ -33,6 +33,7 @@ public sealed unsafe partial class Arm64Cpu
     private static Arm64Cpu? t_native;
 
     private readonly JumpCacheEntry[] _jumpCache = GC.AllocateArray<JumpCacheEntry>(JumpCache.Size, pinned: true);
+    private readonly int _runStripe = NativeRunGate.NewStripe();
     private long _jumpCacheGeneration = -1;
     private long _nativeLimit;
     private long _retiredInFlight;
@@ -171,12 +172,12 @@ public sealed unsafe partial class Arm64Cpu
     private CpuExit RunNative(ref int requests, long budget)
     {
         NativeCodeCache cache = NativeCodeCache.Instance;
-        if (cache.FlushPending)
+        if (cache.FlushPending && t_native is null)
         {
-            cache.Flush();
+            cache.Flush(); // not from a run inside another (a hook's): that one is inside the gate the flush waits on
         }
 
-        cache.RunLock.EnterReadLock();
+        cache.RunGate.Enter(_runStripe);
         Arm64Cpu? outer = t_native;
         t_native = this;
         try
@@ -186,7 +187,7 @@ public sealed unsafe partial class Arm64Cpu
         finally
         {
             t_native = outer;
-            cache.RunLock.ExitReadLock();
+            cache.RunGate.Exit(_runStripe);
         }
     }
 

@@ -424,6 +424,11 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     /// <summary>Drives the timer outputs to the interrupt controller's PPIs (27 virtual, 30 physical).</summary>
     private void UpdateTimers()
     {
+        if (!_cpu.AnyTimerEnabled && !_virtualTimerLevel && !_physicalTimerLevel)
+        {
+            return; // both outputs low (a timer without ENABLE) and both lines low already: nothing to drive
+        }
+
         var controller = _vm.InterruptController;
         bool v = _cpu.TimerOutput(true, out _);
         bool p = _cpu.TimerOutput(false, out _);

@@ -37,19 +37,13 @@ internal sealed unsafe class NativeCodeCache
     private int _blockCount;
 
     /// <summary>The cache of this process (created at first use).</summary>
-    public static NativeCodeCache Instance
-    {
-        get
-        {
-            if (Volatile.Read(ref s_instance) is { } cache)
-            {
-                return cache;
-            }
+    public static NativeCodeCache Instance => Volatile.Read(ref s_instance) ?? Create(); // inlined where it is read (every run, every helper call)
 
-            lock (s_create)
-            {
-                return s_instance ??= new NativeCodeCache();
-            }
+    private static NativeCodeCache Create()
+    {
+        lock (s_create)
+        {
+            return s_instance ??= new NativeCodeCache();
         }
     }
 

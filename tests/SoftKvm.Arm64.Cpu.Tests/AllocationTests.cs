@@ -62,6 +62,27 @@ public sealed class AllocationTests
         Assert.Equal(0L, v.Cpu.UndefinedCount);
     }
 
+    [Fact]
+    public void TranslatedHvcAndVmmMmioRoundTrips_AllocateNothing()
+    {
+        // 1: movz x0,#0x8400,lsl #16 (PSCI_VERSION); hvc #0 (answered in place); ldr w1,[x9] (MMIO for the VMM);
+        // subs x7,x7,#1; b.ne 1b; str x7,[x3]
+        using var m = new TestMachine();
+        var v = m.Start(0xd2b08000u, 0xd4000002u, 0xb9400121u, 0xf10004e7u, 0x54ffff81u, 0xf9000067u);
+        TestMachine.SetX(v, 9, TestMachine.MmioBase);
+        TestMachine.SetX(v, 3, TestMachine.MarkerBase);
+        TestMachine.SetX(v, 7, 5000);
+        v.Cpu.TranslationEnabled = true;
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(RunResult.Ok, v.Run());
+            v.RunState.Mmio.SetValue(1);
+        }
+
+        Assert.Equal(0, AllocatedOverMmioRoundTrips(v, out int windows));
+        Assert.Equal((ulong)(100 + (1000 * windows)), v.Stats["hvc_exit_stat"]);
+    }
+
     /// <summary>
     /// The bytes the calling thread allocates over 1,000 MMIO round trips of <paramref name="v"/>, in a window in which
     /// no block was translated: a translation allocates (its IR), and one can come in the middle because the native

@@ -187,10 +187,10 @@ internal sealed partial class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLin
         _ => -1,
     };
 
-    // The enabled counters that count instructions, branches or accesses now.
     // Whether any counter may count: PMCR_EL0.E and an enable set (Counting is 0 otherwise, and the line low).
     private bool Enabled => (_pmcr & PmcrE) != 0 && _cntEnable != 0;
 
+    // The enabled counters that count instructions, branches or accesses now.
     private uint Counting()
     {
         if (!Enabled)

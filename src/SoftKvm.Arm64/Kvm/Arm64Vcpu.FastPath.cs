@@ -22,6 +22,7 @@ public sealed partial class Arm64Vcpu
     private bool _mmioDeclined;
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool ICpuHost.TryCompleteTrap(CpuExit exit)
     {
         switch (exit)
@@ -62,6 +63,7 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool ICpuHost.TryCompleteMmio(ulong ipa, uint iss, ref ulong value)
     {
         BeginExit(Arm64Stat.MmioExitKernel);
@@ -98,6 +100,7 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool ICpuHost.TryReadControllerRegister(SysRegKey key, out ulong value)
     {
         var controller = _vm.InterruptController;
@@ -113,6 +116,7 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool ICpuHost.TryWriteControllerRegister(SysRegKey key, ulong value)
     {
         var controller = _vm.InterruptController;

@@ -6,11 +6,19 @@ namespace SoftKvm.X86.Cpu.Translation;
 /// or (instructions retired &lt;&lt; 1) | 1 when the interpreter must run the instruction at RIP next.</summary>
 internal delegate int BlockCode(X86Cpu cpu, long limit);
 
-/// <summary>What a compiled block needs at run time besides its code: the instructions it hands to the interpreter's handlers.</summary>
-internal sealed class BlockState(Instruction[] instructions)
+/// <summary>What a compiled block needs at run time besides its code: the instructions it hands to the interpreter's
+/// handlers, and the bytes it was compiled from (from its first instruction to the end of its last) with where guest
+/// memory holds them.</summary>
+internal sealed class BlockState(Instruction[] instructions, nint codeHost, byte[] code)
 {
     /// <summary>The decoded instructions, indexed as the block's instructions (only the generic ones are read).</summary>
     public readonly Instruction[] Instructions = instructions;
+
+    /// <summary>The host address of the block's first byte in guest memory.</summary>
+    public readonly nint CodeHost = codeHost;
+
+    /// <summary>The bytes compiled, from the first instruction's to the last one's end (gaps between instructions too).</summary>
+    public readonly byte[] Code = code;
 }
 
 /// <summary>A compiled block and its number of instructions (the most one pass through it retires).</summary>

@@ -156,6 +156,11 @@ public sealed unsafe partial class X86Cpu
         return !(c._faulted | c._exitPending);
     }
 
+    /// <summary>After a handler that may have stored: whether guest memory no longer holds the bytes the block was
+    /// compiled from (one vectorised compare, a call rather than inline compares: it keeps the block's method small).</summary>
+    internal static bool BlockCodeChanged(Translation.BlockState s) =>
+        !new ReadOnlySpan<byte>((void*)s.CodeHost, s.Code.Length).SequenceEqual(s.Code);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void BlockSetRip(X86Cpu c, ulong rip) => c._regs.Rip = rip;
 

@@ -478,7 +478,8 @@ internal static class BlockCompiler
     {
         var method = new DynamicMethod($"x86_block_{pageRip + (ulong)entry:x}", typeof(int), s_parameters, typeof(X86Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator(256 + (items.Count * 128));
-        var e = new BlockEmitter(il, bitness, items.Count, pageHost, page, first, end, UsedRegisters(items), Runs(items));
+        var runs = Runs(items);
+        var e = new BlockEmitter(il, bitness, items.Count, pageHost, page, first, end, UsedRegisters(items), runs);
 
         // if (cpu == null) return 0;   (the translator's dry call, which makes the JIT compile the method)
         Label run = il.DefineLabel();
@@ -580,7 +581,8 @@ internal static class BlockCompiler
         il.MarkLabel(stale);
         il.Emit(OpCodes.Ldc_I4, Stale);
         il.Emit(OpCodes.Ret);
-        var state = new BlockState(items.Select(x => x.Insn).ToArray(), pageHost + first, page[first..end]);
+        var state = new BlockState(items.Select(x => x.Insn).ToArray(), pageHost + first, page[first..end],
+            runs.Select(r => (r.Start - first, r.End - r.Start)).ToArray());
         return (BlockCode)method.CreateDelegate(typeof(BlockCode), state);
     }
 }

@@ -7,9 +7,8 @@ namespace SoftKvm.X86.Cpu.Translation;
 internal delegate int BlockCode(X86Cpu cpu, long limit);
 
 /// <summary>What a compiled block needs at run time besides its code: the instructions it hands to the interpreter's
-/// handlers, and the bytes it was compiled from (from its first instruction to the end of its last) with where guest
-/// memory holds them.</summary>
-internal sealed class BlockState(Instruction[] instructions, nint codeHost, byte[] code)
+/// handlers, and the bytes of its instructions with where guest memory holds them.</summary>
+internal sealed class BlockState(Instruction[] instructions, nint codeHost, byte[] code, (int Start, int Length)[] runs)
 {
     /// <summary>The decoded instructions, indexed as the block's instructions (only the generic ones are read).</summary>
     public readonly Instruction[] Instructions = instructions;
@@ -17,8 +16,11 @@ internal sealed class BlockState(Instruction[] instructions, nint codeHost, byte
     /// <summary>The host address of the block's first byte in guest memory.</summary>
     public readonly nint CodeHost = codeHost;
 
-    /// <summary>The bytes compiled, from the first instruction's to the last one's end (gaps between instructions too).</summary>
+    /// <summary>The bytes compiled, from the first instruction's to the last one's end.</summary>
     public readonly byte[] Code = code;
+
+    /// <summary>The parts of <see cref="Code"/> that are the block's instructions (offsets in it): the gaps a jump skips are not.</summary>
+    public readonly (int Start, int Length)[] Runs = runs;
 }
 
 /// <summary>A compiled block and its number of instructions (the most one pass through it retires).</summary>

@@ -29,7 +29,6 @@ public sealed unsafe partial class X86Cpu
         public int Heat;
         public int Stale;
         public int Count;
-        public bool Refused;
         public BlockCode? Code;
         public TranslatedBlock? Block;
     }
@@ -38,7 +37,6 @@ public sealed unsafe partial class X86Cpu
     private readonly ConcurrentQueue<(BlockRequest Request, TranslatedBlock? Block)> _completed = new();
     private int _completedCount;
     private bool _lookUp = true;
-    private bool _lookUpAfterStep;
     private ulong _resumeRip = ulong.MaxValue;
     private long _translationTicks;
 
@@ -166,13 +164,6 @@ public sealed unsafe partial class X86Cpu
 
         if (slot.Code is null)
         {
-            if (slot.Refused)
-            {
-                // Nothing compiles here (the first instruction is one a block does not take): look again after it.
-                _lookUpAfterStep = true;
-                return 0;
-            }
-
             // At the threshold: the block from the process-wide cache (another vCPU's), or compile it; while it
             // compiles (here or for another vCPU), look in the cache again every 64 entries.
             int heat = slot.Heat++;
@@ -220,10 +211,6 @@ public sealed unsafe partial class X86Cpu
         TranslatedInstructions += retired;
         InstructionsRetired += retired;
         _lookUp = (result & 1) == 0;
-
-        // The block left for an instruction it does not take (or for the interpreter to take a miss, fault or exit):
-        // the place after that instruction starts a block too, not a straight line the interpreter runs to the next branch.
-        _lookUpAfterStep = true;
         return retired;
     }
 
@@ -268,36 +255,23 @@ public sealed unsafe partial class X86Cpu
             var (request, block) = done;
             var key = request.Key;
             ref var slot = ref _blocks![(int)((key.Rip ^ (key.Rip >> 12)) & (BlockSlots - 1))];
-            if (slot.Rip == key.Rip && slot.Host == key.Host && slot.Bitness == key.Bitness)
+            if (block is not null && slot.Rip == key.Rip && slot.Host == key.Host && slot.Bitness == key.Bitness)
             {
-                if (block is null)
-                {
-                    slot.Refused = true;
-                }
-                else
-                {
-                    Install(ref slot, block);
-                    BlocksTranslated++;
-                }
+                Install(ref slot, block);
+                BlocksTranslated++;
             }
         }
     }
 
     /// <summary>Called after every interpreted instruction: a taken branch, an event or an exception makes the next RIP a
-    /// place to look up, and so does the end of an instruction a block left for (not a REP string instruction going
-    /// round at the same RIP: it never starts a block).</summary>
+    /// place to look up (not a REP string instruction going round at the same RIP: it never starts a block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void NoteFlow(ulong before)
     {
         ulong rip = _regs.Rip;
-        if (rip != before)
+        if (rip != before + (ulong)_insn.Length && rip != before)
         {
-            if (_lookUpAfterStep || rip != before + (ulong)_insn.Length)
-            {
-                _lookUp = true;
-            }
-
-            _lookUpAfterStep = false;
+            _lookUp = true;
         }
     }
 }

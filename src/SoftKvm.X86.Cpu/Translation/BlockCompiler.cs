@@ -28,7 +28,7 @@ namespace SoftKvm.X86.Cpu.Translation;
 internal static class BlockCompiler
 {
     /// <summary>The most instructions in one block.</summary>
-    public const int MaxInstructions = 32;
+    public const int MaxInstructions = 64;
 
     /// <summary>Returned by a block whose bytes are no longer in guest memory.</summary>
     public const int Stale = -1;

@@ -141,6 +141,18 @@ internal static unsafe class ContextOffsets
     /// <summary>TPIDRRO_EL0.</summary>
     public static readonly int TpidrroEl0 = Offset(c => (byte*)&c->State.TpidrroEl0);
 
+    /// <summary>ELR_EL1.</summary>
+    public static readonly int ElrEl1 = Offset(c => (byte*)&c->State.ElrEl1);
+
+    /// <summary>SPSR_EL1.</summary>
+    public static readonly int SpsrEl1 = Offset(c => (byte*)&c->State.SpsrEl1);
+
+    /// <summary>ESR_EL1.</summary>
+    public static readonly int EsrEl1 = Offset(c => (byte*)&c->State.EsrEl1);
+
+    /// <summary>FAR_EL1.</summary>
+    public static readonly int FarEl1 = Offset(c => (byte*)&c->State.FarEl1);
+
     /// <summary>PSTATE.DAIF (bits 9:6).</summary>
     public static readonly int Daif = Offset(c => (byte*)&c->State.Daif);
 

@@ -101,6 +101,7 @@ internal sealed partial class A64IrBuilder
         A64Op.Isb => Reenter(),
         A64Op.Mrs => SystemRegisterRead(),
         A64Op.MsrReg => SystemRegisterWrite(),
+        A64Op.MsrImm => PstateImmediate(),
         A64Op.Sys => SystemInstruction(),
         A64Op.Dmb or A64Op.Dsb => Barrier(),
         _ => false,

@@ -36,17 +36,8 @@ internal sealed partial class A64IrBuilder
             case SysReg.Daif when El1:
                 ReadState(dst, ContextOffsets.Daif, 4);
                 return true;
-            case SysReg.ElrEl1 when El1:
-                ReadState(dst, ContextOffsets.ElrEl1, 8);
-                return true;
-            case SysReg.SpsrEl1 when El1:
-                ReadState(dst, ContextOffsets.SpsrEl1, 8);
-                return true;
-            case SysReg.EsrEl1 when El1:
-                ReadState(dst, ContextOffsets.EsrEl1, 8);
-                return true;
-            case SysReg.FarEl1 when El1:
-                ReadState(dst, ContextOffsets.FarEl1, 8);
+            case SysReg.ElrEl1 or SysReg.SpsrEl1 or SysReg.EsrEl1 or SysReg.FarEl1 when El1:
+                ReadState(dst, ExceptionRegisterOffset(SysRegKey), 8);
                 return true;
             case SysReg.CtrEl0 when El1:
                 Move(dst, IrOperand.Const(SysReg.CtrValue));
@@ -89,6 +80,15 @@ internal sealed partial class A64IrBuilder
                 return false;
         }
     }
+
+    /// <summary>The context offset of ELR_EL1, SPSR_EL1, ESR_EL1 or FAR_EL1 (fields MRS reads as they are).</summary>
+    private static int ExceptionRegisterOffset(uint key) => key switch
+    {
+        SysReg.ElrEl1 => ContextOffsets.ElrEl1,
+        SysReg.SpsrEl1 => ContextOffsets.SpsrEl1,
+        SysReg.EsrEl1 => ContextOffsets.EsrEl1,
+        _ => ContextOffsets.FarEl1,
+    };
 
     private void ReadState(IrOperand dst, int offset, int size) =>
         Add(new IrInstruction { Op = IrOpcode.ReadState, Dst = dst, Imm = offset, Size = (byte)size, W64 = size == 8 });

@@ -61,6 +61,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[
 time_until() {
   local start end pid tf cpu
   tf=$(mktemp)
+  : >"$log" # emptied here: the background job's own truncation may come after the first look for the marker
   start=$(now)
   /usr/bin/time -o "$tf" -f '%U %S' timeout 900 "$@" </dev/null >"$log" 2>&1 &
   pid=$!

@@ -339,6 +339,18 @@ internal sealed unsafe class IcedX64Assembler
         }
     }
 
+    /// <summary>lock cmpxchg [m], s of <paramref name="size"/> bytes.</summary>
+    public void LockCmpxchg(Mem m, Reg s, int size)
+    {
+        switch (size)
+        {
+            case 1: _a.@lock.cmpxchg(__byte_ptr[Address(m)], R8[(int)s]); break;
+            case 2: _a.@lock.cmpxchg(__word_ptr[Address(m)], R16[(int)s]); break;
+            case 4: _a.@lock.cmpxchg(__dword_ptr[Address(m)], R32[(int)s]); break;
+            default: _a.@lock.cmpxchg(__qword_ptr[Address(m)], R64[(int)s]); break;
+        }
+    }
+
     /// <summary>cmp [m], s (the operand size's bytes).</summary>
     public void CmpMemReg(Mem m, Reg s, bool w64)
     {

@@ -209,9 +209,14 @@ internal sealed unsafe class X64Assembler
     }
 
     /// <summary>[prefix] REX opcode ModRM for a register (or /digit, with reg None) and a memory operand.</summary>
-    private void RegMem(bool w, int opcode, int reg, Mem m, int prefix = 0, bool byteReg = false, int opcode2 = -1)
+    private void RegMem(bool w, int opcode, int reg, Mem m, int prefix = 0, bool byteReg = false, int opcode2 = -1, bool locked = false)
     {
         Begin();
+        if (locked)
+        {
+            Byte(0xF0);
+        }
+
         if (prefix != 0)
         {
             Byte(prefix);
@@ -410,6 +415,13 @@ internal sealed unsafe class X64Assembler
 
     /// <summary>cmp [m], s (the operand size's bytes).</summary>
     public void CmpMemReg(Mem m, Reg s, bool w64) => RegMem(w64, 0x39, (int)s, m);
+
+    /// <summary>
+    /// lock cmpxchg [m], s of <paramref name="size"/> bytes (1, 2, 4, 8): when [m] equals the accumulator's
+    /// low <paramref name="size"/> bytes, [m] = s and ZF set; else the accumulator = [m] and ZF clear. A full barrier.
+    /// </summary>
+    public void LockCmpxchg(Mem m, Reg s, int size) =>
+        RegMem(size == 8, size == 1 ? 0x0FB0 : 0x0FB1, (int)s, m, prefix: size == 2 ? 0x66 : 0, byteReg: size == 1, locked: true);
 
     public void Test(Reg a, Reg b, bool w64) => RegReg(w64, 0x85, b, a);
 

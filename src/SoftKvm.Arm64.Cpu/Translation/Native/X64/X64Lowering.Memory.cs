@@ -44,6 +44,11 @@ internal sealed unsafe partial class X64Lowering
         }
 
         ComputeAddress(op);
+        if (op.Exclusive)
+        {
+            LowerExclusive(op, slow);
+            return;
+        }
 
         EmitTlbCheck(store, total, size, op.Unprivileged, slow, op.Aligned);
 

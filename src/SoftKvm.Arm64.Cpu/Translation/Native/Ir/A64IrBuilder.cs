@@ -91,10 +91,11 @@ internal sealed partial class A64IrBuilder
         A64Op.BCond => BranchConditional(),
         A64Op.Cbz or A64Op.Cbnz => CompareAndBranch(op),
         A64Op.Tbz or A64Op.Tbnz => TestAndBranch(op),
-        A64Op.Br or A64Op.Blr when (_block.Mode & BlockMode.Bti) != 0 => false, // BTYPE: the interpreter's
+        A64Op.Br or A64Op.Blr when (_block.Mode & BlockMode.Bti) != 0 => BranchRegisterBti(op),
         A64Op.Br or A64Op.Blr or A64Op.Ret => BranchRegister(op),
         A64Op.Nop or A64Op.Yield or A64Op.Hint or A64Op.Bti => true,
-        A64Op.PacHint => (_block.Mode & BlockMode.Pauth) == 0, // NOPs without FEAT_PAuth
+        A64Op.PacHint => PacHint(),
+        A64Op.PacDataProcessing => PacDataProcessing(),
         A64Op.Isb => Reenter(),
         A64Op.Mrs => SystemRegisterRead(),
         A64Op.MsrReg => SystemRegisterWrite(),

@@ -165,6 +165,11 @@ public sealed unsafe partial class Arm64Cpu
             mode |= BlockMode.Bti;
         }
 
+        if (Has(CpuFeatures.Lse))
+        {
+            mode |= BlockMode.Lse;
+        }
+
         if ((State.SctlrEl1 & saCheck) != 0)
         {
             mode |= BlockMode.SpAlignCheck;

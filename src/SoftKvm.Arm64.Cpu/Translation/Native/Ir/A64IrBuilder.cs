@@ -87,6 +87,8 @@ internal sealed partial class A64IrBuilder
         A64Op.LdStPairNoAlloc or A64Op.LdStPairPost or A64Op.LdStPairOffset or A64Op.LdStPairPre => LoadStorePair(op),
         A64Op.LdrLit or A64Op.LdrswLit or A64Op.PrfmLit => LoadLiteral(op),
         A64Op.Ldar or A64Op.Stlr => LoadStoreOrdered(op),
+        A64Op.AtomicMemory => AtomicMemory(),
+        A64Op.Cas => CompareAndSwap(),
         A64Op.B or A64Op.Bl => BranchImmediate(op),
         A64Op.BCond => BranchConditional(),
         A64Op.Cbz or A64Op.Cbnz => CompareAndBranch(op),

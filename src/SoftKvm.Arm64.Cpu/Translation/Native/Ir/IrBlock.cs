@@ -46,6 +46,9 @@ internal enum BlockMode : uint
     /// inline, compiled for the SCTLR_EL1 and TCR_EL1 fields of <see cref="PacConfiguration"/> (bits 8 and up).
     /// </summary>
     PacImpdef = 128,
+
+    /// <summary>The model has FEAT_LSE: the atomics are emitted inline (else they are UNDEFINED, in the interpreter).</summary>
+    Lse = 1u << 26,
 }
 
 /// <summary>

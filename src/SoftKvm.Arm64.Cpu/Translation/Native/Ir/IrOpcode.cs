@@ -136,6 +136,13 @@ internal enum IrOpcode : byte
     Fence,
 
     /// <summary>
+    /// FEAT_LSE: Dst = guest memory at A (<see cref="IrInstruction.Size"/> bytes, aligned), which atomically
+    /// becomes old + B, old AND NOT B, old XOR B, old OR B (<see cref="IrInstruction.Cond"/> 0-3: LDADD, LDCLR, LDEOR,
+    /// LDSET), B (8: SWP), or C where old equals B (9: CAS). The slow path runs the instruction in the interpreter.
+    /// </summary>
+    Atomic,
+
+    /// <summary>
     /// Dst = pointer A signed, authenticated or stripped with the IMPDEF algorithm (FEAT_PAuth), modifier B:
     /// <see cref="IrInstruction.Imm"/> is <see cref="PacOperation"/> &lt;&lt; 2 | key (0-3: IA, IB, DA, DB). A
     /// pointer in the other half of the address space than the instruction's takes the slow path.

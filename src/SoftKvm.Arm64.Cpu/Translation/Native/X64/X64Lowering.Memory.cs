@@ -20,6 +20,33 @@ internal sealed unsafe partial class X64Lowering
         bool store = op.Op == IrOpcode.Store;
         int size = op.Size, total = op.Pair ? 2 * size : size;
         AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
+        EmitSpAlignmentCheck(op, slow);
+        ComputeAddress(op);
+
+        EmitTlbCheck(store, total, size, op.Unprivileged, slow, op.Aligned);
+
+        // rax = the host address: the access itself.
+        if (store)
+        {
+            StoreValue(op.C, new Mem(Reg.Rax, 0), size);
+            if (op.Pair)
+            {
+                StoreValue(op.D, new Mem(Reg.Rax, size), size);
+            }
+        }
+        else
+        {
+            LoadValue(op.Dst, new Mem(Reg.Rax, 0), op);
+            if (op.Pair)
+            {
+                LoadValue(op.C, new Mem(Reg.Rax, size), op);
+            }
+        }
+    }
+
+    /// <summary>A base register SP that is not 16-byte aligned goes to <paramref name="slow"/> where the mode checks it.</summary>
+    private void EmitSpAlignmentCheck(in IrInstruction op, AsmLabel slow)
+    {
         if (op.SpBase && (_b.Mode & BlockMode.SpAlignCheck) != 0)
         {
             Loc sp = Locate(op.A);
@@ -40,28 +67,6 @@ internal sealed unsafe partial class X64Lowering
                     }
 
                     break;
-            }
-        }
-
-        ComputeAddress(op);
-
-        EmitTlbCheck(store, total, size, op.Unprivileged, slow, op.Aligned);
-
-        // rax = the host address: the access itself.
-        if (store)
-        {
-            StoreValue(op.C, new Mem(Reg.Rax, 0), size);
-            if (op.Pair)
-            {
-                StoreValue(op.D, new Mem(Reg.Rax, size), size);
-            }
-        }
-        else
-        {
-            LoadValue(op.Dst, new Mem(Reg.Rax, 0), op);
-            if (op.Pair)
-            {
-                LoadValue(op.C, new Mem(Reg.Rax, size), op);
             }
         }
     }

@@ -357,6 +357,9 @@ internal sealed unsafe partial class X64Lowering
             case IrOpcode.ZeroBlock:
                 LowerZeroBlock(op);
                 break;
+            case IrOpcode.Atomic:
+                LowerAtomic(op);
+                break;
             case IrOpcode.Pac:
                 LowerPac(op);
                 break;

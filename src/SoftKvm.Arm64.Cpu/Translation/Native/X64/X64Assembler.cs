@@ -209,9 +209,14 @@ internal sealed unsafe class X64Assembler
     }
 
     /// <summary>[prefix] REX opcode ModRM for a register (or /digit, with reg None) and a memory operand.</summary>
-    private void RegMem(bool w, int opcode, int reg, Mem m, int prefix = 0, bool byteReg = false, int opcode2 = -1)
+    private void RegMem(bool w, int opcode, int reg, Mem m, int prefix = 0, bool byteReg = false, int opcode2 = -1, bool locked = false)
     {
         Begin();
+        if (locked)
+        {
+            Byte(0xF0);
+        }
+
         if (prefix != 0)
         {
             Byte(prefix);
@@ -498,25 +503,18 @@ internal sealed unsafe class X64Assembler
         Byte(bit);
     }
 
-    /// <summary>The LOCK prefix of the next instruction (XADD, CMPXCHG).</summary>
-    public void Lock()
-    {
-        Begin();
-        Byte(0xF0);
-    }
+    /// <summary>lock xadd [m], s: [m] += s, s = the old [m] (<paramref name="size"/> bytes).</summary>
+    public void LockXadd(Mem m, Reg s, int size) => SizedRegMem(size, 0x0FC1, s, m, locked: true);
 
-    /// <summary>[m] += s, s = the old [m] (<paramref name="size"/> bytes; after <see cref="Lock"/>).</summary>
-    public void Xadd(Mem m, Reg s, int size) => SizedRegMem(size, 0x0FC1, s, m);
+    /// <summary>xchg [m], s: exchanges [m] and s (<paramref name="size"/> bytes; locked by the processor).</summary>
+    public void Xchg(Mem m, Reg s, int size) => SizedRegMem(size, 0x87, s, m, locked: false);
 
-    /// <summary>Exchanges [m] and s (<paramref name="size"/> bytes; locked by the processor).</summary>
-    public void Xchg(Mem m, Reg s, int size) => SizedRegMem(size, 0x87, s, m);
-
-    /// <summary>If [m] == the accumulator (of <paramref name="size"/> bytes), [m] = s (ZF set); else the accumulator = [m] (after <see cref="Lock"/>).</summary>
-    public void Cmpxchg(Mem m, Reg s, int size) => SizedRegMem(size, 0x0FB1, s, m);
+    /// <summary>lock cmpxchg [m], s: if [m] == the accumulator (of <paramref name="size"/> bytes), [m] = s (ZF set); else the accumulator = [m].</summary>
+    public void LockCmpxchg(Mem m, Reg s, int size) => SizedRegMem(size, 0x0FB1, s, m, locked: true);
 
     /// <summary>An instruction whose byte form is <paramref name="opcode"/> - 1 and whose word form takes the 0x66 prefix.</summary>
-    private void SizedRegMem(int size, int opcode, Reg s, Mem m) =>
-        RegMem(size == 8, size == 1 ? opcode - 1 : opcode, (int)s, m, prefix: size == 2 ? 0x66 : 0, byteReg: size == 1);
+    private void SizedRegMem(int size, int opcode, Reg s, Mem m, bool locked) =>
+        RegMem(size == 8, size == 1 ? opcode - 1 : opcode, (int)s, m, prefix: size == 2 ? 0x66 : 0, byteReg: size == 1, locked: locked);
 
     /// <summary>CF = bit (b mod 32) of a.</summary>
     public void BtReg(Reg a, Reg b) => RegReg(false, 0x0FA3, b, a);

@@ -26,8 +26,7 @@ internal sealed unsafe partial class X64Lowering
                 LoadTo(Reg.R11, op.B, true);
                 if (op.Cond == 0)
                 {
-                    _asm.Lock();
-                    _asm.Xadd(new Mem(Reg.Rax, 0), Reg.R11, size);
+                    _asm.LockXadd(new Mem(Reg.Rax, 0), Reg.R11, size);
                 }
                 else
                 {
@@ -41,8 +40,7 @@ internal sealed unsafe partial class X64Lowering
                 _asm.Mov(Reg.Rcx, Reg.Rax);
                 LoadTo(Reg.Rax, op.B, true);
                 LoadTo(Reg.Rdx, op.C, true);
-                _asm.Lock();
-                _asm.Cmpxchg(new Mem(Reg.Rcx, 0), Reg.Rdx, size);
+                _asm.LockCmpxchg(new Mem(Reg.Rcx, 0), Reg.Rdx, size);
                 ZeroExtendFrom(Reg.Rax, size); // the old value, of the access's size
                 Commit(op.Dst, Reg.Rax);
                 return;
@@ -61,8 +59,7 @@ internal sealed unsafe partial class X64Lowering
                     _asm.Bind(again);
                     _asm.Mov(Reg.Rdx, Reg.Rax);
                     _asm.Alu(op.Cond switch { 1 => Alu.And, 2 => Alu.Xor, _ => Alu.Or }, Reg.Rdx, Reg.R11, true);
-                    _asm.Lock();
-                    _asm.Cmpxchg(new Mem(Reg.Rcx, 0), Reg.Rdx, size);
+                    _asm.LockCmpxchg(new Mem(Reg.Rcx, 0), Reg.Rdx, size);
                     _asm.Jcc(Cc.NE, again);
                     Commit(op.Dst, Reg.Rax); // zero-extended: loaded so, and a failed CMPXCHG writes only its size
                     return;

@@ -33,7 +33,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-compute}
-art=${SOFTKVM_ARTIFACTS:-/tmp/softkvm-bench}
+# One build folder per checkout (two worktrees' runs must not time each other's builds).
+art=${SOFTKVM_ARTIFACTS:-/tmp/softkvm-bench-$(printf %s "$root" | sha1sum | cut -c1-8)}
 if [ -n "${SOFTKVM_DLL:-}" ]; then
   softkvm=(dotnet "$SOFTKVM_DLL" run)   # a build made elsewhere (an A/B comparison): no build here
 else

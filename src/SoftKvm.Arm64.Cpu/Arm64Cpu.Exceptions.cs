@@ -118,6 +118,10 @@ public sealed partial class Arm64Cpu
         return TrapToHypervisor(CpuExit.Hvc, Esr.Make(Esr.EcHvc64, (insn >> 5) & 0xFFFF));
     }
 
+    // Set when the hypervisor completed the last trap in place (Flow.Exception from TrapToHypervisor, not an exception
+    // taken): native code's interpreter call reads and clears it (Arm64Cpu.Native.cs).
+    private bool _trapCompleted;
+
     /// <summary>The immediate of the last HVC or SMC.</summary>
     public ushort HvcImmediate { get; private set; }
 
@@ -143,7 +147,13 @@ public sealed partial class Arm64Cpu
         Trap.Esr = esr;
         Trap.El = State.El;
         _pendingExit = exit;
-        return _host.TryCompleteTrap(exit) ? Flow.Exception : Flow.Trap;
+        if (!_host.TryCompleteTrap(exit))
+        {
+            return Flow.Trap;
+        }
+
+        _trapCompleted = true;
+        return Flow.Exception;
     }
 
     [A64Handler(A64Op.Brk)]

@@ -16,6 +16,10 @@ public sealed class CpuShared
     /// <summary>How many broadcast TLB invalidations are kept for the PEs that have not seen them yet.</summary>
     public const int TlbiRingSize = 64;
 
+    /// <summary>Host clock ticks per counter tick when that is a whole number, else 0.</summary>
+    private static readonly ulong TicksPerCount =
+        (ulong)Stopwatch.Frequency % CounterFrequency == 0 ? (ulong)Stopwatch.Frequency / CounterFrequency : 0;
+
     private readonly (int Op2, ulong Operand)[] _tlbiRing = new (int, ulong)[TlbiRingSize];
     private long _tlbEpoch;
     private Func<long>? _timestamp;
@@ -100,7 +104,12 @@ public sealed class CpuShared
     public ulong Counter()
     {
         long delta = Now() - CounterOrigin;
-        return (ulong)((UInt128)(ulong)delta * CounterFrequency / (ulong)Stopwatch.Frequency);
+
+        // Where the host clock ticks a whole number of times per counter tick (Linux: 1 GHz against 62.5 MHz), the
+        // same floor(delta * f / host) as one division by that number, not a 128-bit one (a guest reads the counter often).
+        return TicksPerCount != 0
+            ? (ulong)delta / TicksPerCount
+            : (ulong)((UInt128)(ulong)delta * CounterFrequency / (ulong)Stopwatch.Frequency);
     }
 
     /// <summary>The timestamp (of <see cref="Now"/>) at which the counter reaches <paramref name="count"/>.</summary>

@@ -540,6 +540,9 @@ public sealed unsafe partial class Arm64Cpu
         return ctl | (fired ? 4UL : 0);
     }
 
+    /// <summary>Whether CNTV_CTL_EL0 or CNTP_CTL_EL0 has ENABLE set (else neither timer's output can be high).</summary>
+    public bool AnyTimerEnabled => ((State.CntvCtlEl0 | State.CntpCtlEl0) & 1) != 0;
+
     /// <summary>
     /// The output of a generic timer (virtual when <paramref name="virtualTimer"/>): asserted when
     /// enabled, not masked, and the counter has reached CVAL. <paramref name="deadline"/> is the host

@@ -102,10 +102,16 @@ public abstract partial class Vcpu : IDisposable
                 return result;
             }
 
-            int pending = Interlocked.Exchange(ref _pendingCompletion, 0);
-            if (pending != 0 && !CompletePending(pending, out result))
+            // Taken out of its field before it runs. Only the thread inside Run (or Init, between runs) writes the
+            // field, so a read and a write do what an exchange would, without its locked instruction.
+            int pending = Volatile.Read(ref _pendingCompletion);
+            if (pending != 0)
             {
-                return result;
+                Volatile.Write(ref _pendingCompletion, 0);
+                if (!CompletePending(pending, out result))
+                {
+                    return result;
+                }
             }
 
             if (_run.ImmediateExit)
@@ -299,6 +305,13 @@ public abstract partial class Vcpu : IDisposable
         hooks = Vm.Hooks.Bind(this);
         return true;
     }
+
+    /// <summary>
+    /// Whether the run loop's entry checks have anything to find: a request, the hooks not taken yet, or a turn given
+    /// up (deterministic execution). When false, <see cref="TryConsumeKick"/>, <see cref="TestAndClearRequest"/> and
+    /// <see cref="TryTakeHooks"/> would all find nothing, and a loop may skip them (one read instead of several).
+    /// </summary>
+    protected bool HasEntryWork => Volatile.Read(ref _requests) != 0 || !_hooksTaken || _turnYielded;
 
     /// <summary>Whether <paramref name="request"/> is pending, clearing it.</summary>
     protected bool TestAndClearRequest(VcpuRequest request)

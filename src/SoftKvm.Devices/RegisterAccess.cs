@@ -14,13 +14,21 @@ internal static class RegisterAccess
     {
         int shift = (int)(offset & 3) * 8;
         ulong value = word >> shift;
-        Span<byte> tmp = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(tmp, value);
-        int n = Math.Min(data.Length, 8);
-        tmp[..n].CopyTo(data);
-        if (data.Length > 8)
+        switch (data.Length)
         {
-            data[8..].Clear();
+            case 4: BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)value); break; // the usual access, without a copy
+            case 8: BinaryPrimitives.WriteUInt64LittleEndian(data, value); break;
+            default:
+                Span<byte> tmp = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(tmp, value);
+                int n = Math.Min(data.Length, 8);
+                tmp[..n].CopyTo(data);
+                if (data.Length > 8)
+                {
+                    data[8..].Clear();
+                }
+
+                break;
         }
     }
 

@@ -18,7 +18,11 @@ namespace SoftKvm.Arm64.Kvm;
 /// </summary>
 public sealed partial class Arm64Vcpu
 {
+    private ulong _declinedMmioIpa;
+    private bool _mmioDeclined;
+
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool ICpuHost.TryCompleteTrap(CpuExit exit)
     {
         switch (exit)
@@ -59,6 +63,7 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool ICpuHost.TryCompleteMmio(ulong ipa, uint iss, ref ulong value)
     {
         BeginExit(Arm64Stat.MmioExitKernel);
@@ -68,6 +73,9 @@ public sealed partial class Arm64Vcpu
         bool handled = (iss & Esr.IssWnR) != 0 ? _vm.MmioBus.Write(this, ipa, data) : _vm.MmioBus.Read(this, ipa, data);
         if (!handled)
         {
+            // The PE stops with the stage-2 abort of this access: the run loop's HandleDataAbort need not ask the bus again.
+            _declinedMmioIpa = ipa;
+            _mmioDeclined = true;
             EndExit();
             return false;
         }
@@ -80,7 +88,19 @@ public sealed partial class Arm64Vcpu
         return true;
     }
 
+    /// <summary>
+    /// Whether the access to <paramref name="ipa"/> that the PE stopped with was declined by <see cref="ICpuHost.TryCompleteMmio"/>
+    /// (the in-kernel bus has no device there); forgets it either way, so it answers for one abort only.
+    /// </summary>
+    private bool TakeDeclinedMmio(ulong ipa)
+    {
+        bool declined = _mmioDeclined && _declinedMmioIpa == ipa;
+        _mmioDeclined = false;
+        return declined;
+    }
+
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool ICpuHost.TryReadControllerRegister(SysRegKey key, out ulong value)
     {
         var controller = _vm.InterruptController;
@@ -96,6 +116,7 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool ICpuHost.TryWriteControllerRegister(SysRegKey key, ulong value)
     {
         var controller = _vm.InterruptController;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Core.Run;
 using SoftKvm.Core.Stats;
@@ -50,7 +51,7 @@ public sealed partial class Arm64Vcpu
         if (kind == CompletionMmio)
         {
             ArmStepBeforeCompletion();
-            HandleMmioReturn(RunState.Mmio.Data);
+            HandleMmioReturn(BinaryPrimitives.ReadUInt64LittleEndian(RunState.Mmio.Data));
         }
 
         return true;
@@ -86,27 +87,25 @@ public sealed partial class Arm64Vcpu
         _mmioAborted = false;
         ulong ipa = trap.Ipa;
 
-        Span<byte> data = stackalloc byte[8];
-        data.Clear();
-        if (_mmioIsWrite)
-        {
-            BinaryPrimitives.WriteUInt64LittleEndian(data, _cpu.X(_mmioRt));
-        }
+        // The access as the bus sees it: the bytes of one little-endian register value (a store's Rt).
+        ulong value = _mmioIsWrite ? _cpu.X(_mmioRt) : 0;
+        var access = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref value), _mmioLength);
 
-        var access = data[.._mmioLength];
-        bool handled = _mmioIsWrite ? _vm.MmioBus.Write(this, ipa, access) : _vm.MmioBus.Read(this, ipa, access);
+        // The CPU offered this access to the in-kernel bus already (TryCompleteMmio) and no device took it: not twice.
+        bool offered = TakeDeclinedMmio(ipa);
+        bool handled = !offered && (_mmioIsWrite ? _vm.MmioBus.Write(this, ipa, access) : _vm.MmioBus.Read(this, ipa, access));
         if (handled)
         {
             Stats.Increment(Arm64Stat.MmioExitKernel);
-            data.CopyTo(run.Mmio.Data);
-            HandleMmioReturn(data);
+            run.Mmio.SetValue(value);
+            HandleMmioReturn(value);
             return true;
         }
 
         run.Mmio.PhysAddr = ipa;
         run.Mmio.Length = (uint)_mmioLength;
         run.Mmio.IsWrite = _mmioIsWrite;
-        data.CopyTo(run.Mmio.Data);
+        run.Mmio.SetValue(value);
         run.ExitReason = ExitReason.Mmio;
         BeginExit(Arm64Stat.MmioExitUser); // until the PE runs again: the VMM's handling is this exit's cost too
         Stats.Increment(Arm64Stat.MmioExitUser);
@@ -121,7 +120,7 @@ public sealed partial class Arm64Vcpu
     /// PC += 4 with software-step retirement.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
-    private void HandleMmioReturn(ReadOnlySpan<byte> data)
+    private void HandleMmioReturn(ulong data)
     {
         if (_mmioAborted)
         {
@@ -131,11 +130,8 @@ public sealed partial class Arm64Vcpu
 
         if (!_mmioIsWrite)
         {
-            Span<byte> tmp = stackalloc byte[8];
-            tmp.Clear();
-            data[.._mmioLength].CopyTo(tmp);
-            ulong value = BinaryPrimitives.ReadUInt64LittleEndian(tmp);
             int bits = 8 * _mmioLength;
+            ulong value = bits == 64 ? data : data & ((1UL << bits) - 1);
             if (_mmioSignExtend && bits < 64)
             {
                 value = (ulong)((long)(value << (64 - bits)) >> (64 - bits));

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Core;
 using SoftKvm.Core.Run;
 
@@ -11,6 +12,7 @@ namespace SoftKvm.Arm64.Kvm;
 public sealed partial class Arm64Vcpu
 {
     /// <summary>Handles HVC/SMC; false to return <paramref name="result"/> from Run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool HandleHypercall(bool smc, out RunResult result)
     {
         result = RunResult.Ok;
@@ -86,6 +88,7 @@ public sealed partial class Arm64Vcpu
     /// Whether the HVC/SMC at PC needs the run loop (it blocks, powers off or ends the run: CPU_SUSPEND,
     /// CPU_OFF, SYSTEM_OFF, SYSTEM_RESET); every other call the exit fast path completes. Reads only.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool HypercallNeedsRunLoop(bool smc)
     {
         bool conduit = smc ? _init.PsciConduit == PsciConduit.Smc : _init.PsciConduit == PsciConduit.Hvc;

@@ -79,6 +79,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         _pmu = _init.Pmu ? new VcpuPmu(_cpu, SetPmuInterruptLine) : null;
         ClearPendingCompletion();
         _mmioAborted = false;
+        _mmioDeclined = false;
         Volatile.Write(ref _power, _init.PowerOff ? PowerOff : PowerOn);
         _initialized = true;
     }
@@ -242,32 +243,36 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         ref RunState run = ref RunState;
         while (true)
         {
-            if (TryConsumeKick())
+            // One look when nothing is pending (the common re-entry after an exit); else each request in turn.
+            if (HasEntryWork)
             {
-                return RunResult.Interrupted;
-            }
+                if (TryConsumeKick())
+                {
+                    return RunResult.Interrupted;
+                }
 
-            if (TestAndClearRequest(VcpuRequest.MemoryChanged) | TestAndClearRequest(VcpuRequest.TlbFlush))
-            {
-                _cpu.FlushTlb();
-            }
+                if (TestAndClearRequest(VcpuRequest.MemoryChanged) | TestAndClearRequest(VcpuRequest.TlbFlush))
+                {
+                    _cpu.FlushTlb();
+                }
 
-            if (TryTakeHooks(out var hooks))
-            {
-                _cpu.Hooks = hooks;
-            }
+                if (TryTakeHooks(out var hooks))
+                {
+                    _cpu.Hooks = hooks;
+                }
 
-            TestAndClearRequest(VcpuRequest.Event);
-            if (TestAndClearRequest(VcpuRequest.Stop))
-            {
-                run.ExitReason = ExitReason.Intr;
-                return RunResult.Interrupted;
-            }
+                TestAndClearRequest(VcpuRequest.Event);
+                if (TestAndClearRequest(VcpuRequest.Stop))
+                {
+                    run.ExitReason = ExitReason.Intr;
+                    return RunResult.Interrupted;
+                }
 
-            if (TestAndClearRequest(PowerOnRequest))
-            {
-                ApplyPowerOn();
-                NoteHaltEnded();
+                if (TestAndClearRequest(PowerOnRequest))
+                {
+                    ApplyPowerOn();
+                    NoteHaltEnded();
+                }
             }
 
             if (IsPoweredOff)
@@ -419,6 +424,11 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     /// <summary>Drives the timer outputs to the interrupt controller's PPIs (27 virtual, 30 physical).</summary>
     private void UpdateTimers()
     {
+        if (!_cpu.AnyTimerEnabled && !_virtualTimerLevel && !_physicalTimerLevel)
+        {
+            return; // both outputs low (a timer without ENABLE) and both lines low already: nothing to drive
+        }
+
         var controller = _vm.InterruptController;
         bool v = _cpu.TimerOutput(true, out _);
         bool p = _cpu.TimerOutput(false, out _);

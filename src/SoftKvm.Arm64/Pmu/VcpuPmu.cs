@@ -119,6 +119,15 @@ internal sealed partial class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLin
     /// </summary>
     public void Sync()
     {
+        // Nothing can count (PMCR_EL0.E or every enable clear; the case of a guest that does not use the PMU) and
+        // no write waits: no counter moves, the line is low and stays so. Only the baselines of what the CPU counted
+        // would move, and they need not: the next Sync with a write catches them up (Accumulate under the old
+        // configuration, which counts nothing) before the write can start a counter, as a register read does.
+        if (_pendingWrite is null && !Enabled && !_line && !cpu.PmuCounting)
+        {
+            return;
+        }
+
         Accumulate();
         if (_pendingWrite is { } w)
         {
@@ -143,6 +152,11 @@ internal sealed partial class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLin
     /// </summary>
     public long Budget(long budget)
     {
+        if (!Enabled)
+        {
+            return budget;
+        }
+
         uint counting = Counting();
         while (counting != 0)
         {
@@ -173,10 +187,13 @@ internal sealed partial class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLin
         _ => -1,
     };
 
+    // Whether any counter may count: PMCR_EL0.E and an enable set (Counting is 0 otherwise, and the line low).
+    private bool Enabled => (_pmcr & PmcrE) != 0 && _cntEnable != 0;
+
     // The enabled counters that count instructions, branches or accesses now.
     private uint Counting()
     {
-        if ((_pmcr & PmcrE) == 0)
+        if (!Enabled)
         {
             return 0;
         }

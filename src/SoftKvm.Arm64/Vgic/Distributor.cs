@@ -15,6 +15,12 @@ internal sealed class Distributor(Vgic vgic) : IIoDevice, IGicRegisterFile
 
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
+        if (GicMmio.ReadsFixedValue(_map, offset, data.Length))
+        {
+            GicMmio.Read(this, _map, offset, data, Accessor(vcpu)); // nothing to lock, nothing to flush
+            return;
+        }
+
         lock (vgic.Lock)
         {
             GicMmio.Read(this, _map, offset, data, Accessor(vcpu));

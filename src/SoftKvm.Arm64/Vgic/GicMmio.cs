@@ -14,8 +14,10 @@ internal static class GicMmio
     public static void Read(IGicRegisterFile file, RegisterMap map, ulong offset, Span<byte> data, int vcpu)
     {
         ulong value = 0;
-        if (TryLocate(map, offset, data.Length, out var reg, out uint rel))
+        int index = Locate(map, offset, data.Length, out uint rel);
+        if (index >= 0)
         {
+            ref readonly GicRegister reg = ref map.At(index);
             if (reg.IsPerIrq)
             {
                 value = ReadIrqs(file, reg, rel, data.Length, vcpu);
@@ -29,13 +31,26 @@ internal static class GicMmio
         Store(value, data);
     }
 
+    /// <summary>
+    /// Whether a read of <paramref name="size"/> bytes at <paramref name="offset"/> reads nothing a write or an interrupt
+    /// changes: RAZ/WI space, an access the register does not allow, or an identification register (GICD_TYPER, IIDR,
+    /// PIDR2). Such a read needs no lock and changes no output, as KVM reads them (<c>vgic_mmio_read_v3_misc</c>).
+    /// </summary>
+    public static bool ReadsFixedValue(RegisterMap map, ulong offset, int size)
+    {
+        int index = Locate(map, offset, size, out _);
+        return index < 0 || map.At(index).Id is GicReg.RazWi or GicReg.DistTyper or GicReg.Iidr or GicReg.Pidr2;
+    }
+
     public static void Write(IGicRegisterFile file, RegisterMap map, ulong offset, ReadOnlySpan<byte> data, int vcpu)
     {
-        if (!TryLocate(map, offset, data.Length, out var reg, out uint rel))
+        int index = Locate(map, offset, data.Length, out uint rel);
+        if (index < 0)
         {
             return;
         }
 
+        ref readonly GicRegister reg = ref map.At(index);
         ulong value = Load(data);
         if (reg.IsPerIrq)
         {
@@ -54,16 +69,20 @@ internal static class GicMmio
         }
     }
 
-    private static bool TryLocate(RegisterMap map, ulong offset, int size, out GicRegister reg, out uint rel)
+    // The index of the register an access of size bytes at offset may touch (allowed width, naturally aligned,
+    // inside the register), with the offset relative to the register; -1 for RAZ/WI.
+    private static int Locate(RegisterMap map, ulong offset, int size, out uint rel)
     {
         rel = 0;
-        if (!map.TryFind(offset, out reg) || !reg.Allows(size) || (offset & (ulong)(size - 1)) != 0)
+        int index = map.IndexOf(offset);
+        if (index < 0 || (offset & (ulong)(size - 1)) != 0)
         {
-            return false;
+            return -1;
         }
 
+        ref readonly GicRegister reg = ref map.At(index);
         rel = (uint)(offset - reg.Offset);
-        return rel + (uint)size <= reg.Length;
+        return reg.Allows(size) && rel + (uint)size <= reg.Length ? index : -1;
     }
 
     private static ulong ReadIrqs(IGicRegisterFile file, in GicRegister reg, uint rel, int size, int vcpu)
@@ -136,9 +155,19 @@ internal static class GicMmio
 
     private static void Store(ulong value, Span<byte> data)
     {
-        for (int i = 0; i < data.Length; i++)
+        switch (data.Length)
         {
-            data[i] = i < 8 ? (byte)(value >> (i * 8)) : (byte)0;
+            case 1: data[0] = (byte)value; break;
+            case 2: BinaryPrimitives.WriteUInt16LittleEndian(data, (ushort)value); break;
+            case 4: BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)value); break;
+            case 8: BinaryPrimitives.WriteUInt64LittleEndian(data, value); break;
+            default:
+                for (int i = 0; i < data.Length; i++)
+                {
+                    data[i] = i < 8 ? (byte)(value >> (i * 8)) : (byte)0;
+                }
+
+                break;
         }
     }
 }

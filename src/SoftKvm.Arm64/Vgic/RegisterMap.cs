@@ -31,11 +31,19 @@ internal sealed class RegisterMap
     /// <summary>Finds the register that holds <paramref name="offset"/>.</summary>
     public bool TryFind(ulong offset, out GicRegister register)
     {
+        int i = IndexOf(offset);
+        register = i >= 0 ? _registers[i] : default;
+        return i >= 0;
+    }
+
+    /// <summary>The index of the register that holds <paramref name="offset"/>, or -1 (for <see cref="At"/>: an access reads the register in place).</summary>
+    public int IndexOf(ulong offset)
+    {
         int lo = 0, hi = _registers.Length - 1;
         while (lo <= hi)
         {
             int mid = (lo + hi) >>> 1;
-            var r = _registers[mid];
+            ref readonly GicRegister r = ref _registers[mid];
             if (offset < r.Offset)
             {
                 hi = mid - 1;
@@ -46,14 +54,15 @@ internal sealed class RegisterMap
             }
             else
             {
-                register = r;
-                return true;
+                return mid;
             }
         }
 
-        register = default;
-        return false;
+        return -1;
     }
+
+    /// <summary>The register at <paramref name="index"/> (from <see cref="IndexOf"/>).</summary>
+    public ref readonly GicRegister At(int index) => ref _registers[index];
 
     /// <summary>The register named <paramref name="name"/> (tests and tools).</summary>
     public GicRegister this[string name] => _registers.First(r => r.Name == name);

@@ -39,7 +39,12 @@ public sealed partial class Vgic
 
         if (!irq.IsSpi)
         {
-            MarkDirty(irq.OwnerVcpu);
+            // Every change of a private IRQ's state ends here too: its vCPU's pending bitmap, which delivery
+            // scans instead of all 32 private IRQs, is kept exact as the SPIs' is below.
+            int v = irq.OwnerVcpu;
+            uint bit = 1u << irq.IntId;
+            _pendingPrivate[v] = irq.Pending ? _pendingPrivate[v] | bit : _pendingPrivate[v] & ~bit;
+            MarkDirty(v);
             return;
         }
 
@@ -163,9 +168,10 @@ public sealed partial class Vgic
     {
         var cpu = _cpu[v];
         VgicIrq? best = null;
-        foreach (var irq in _private[v])
+        var privateIrqs = _private[v];
+        for (uint bits = _pendingPrivate[v]; bits != 0; bits &= bits - 1)
         {
-            Consider(irq);
+            Consider(privateIrqs[BitOperations.TrailingZeroCount(bits)]);
         }
 
         for (int w = 0; w < _pendingSpis.Length; w++)
@@ -337,7 +343,7 @@ public sealed partial class Vgic
             irq.PendingLatch = true;
         }
 
-        MarkDirty(target);
+        MarkIrqDirty(irq);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu;
 
 namespace SoftKvm.Arm64.Vgic;
@@ -18,6 +19,7 @@ public sealed partial class Vgic
     private const ulong CtlrReadOnly = (PriorityBits - 1) << 8; // PRIbits; IDbits 0 (16 bits), SEIS 0, A3V 0
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public bool TryReadSystemRegister(int vcpuId, SysRegKey register, out ulong value)
     {
         value = 0;
@@ -57,6 +59,7 @@ public sealed partial class Vgic
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public bool TryWriteSystemRegister(int vcpuId, SysRegKey register, ulong value)
     {
         if (Model != GicModel.V3 || !IsIccRegister(register) || (uint)vcpuId >= (uint)VcpuCount)

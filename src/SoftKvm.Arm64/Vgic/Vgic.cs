@@ -83,6 +83,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
     private readonly ulong[] _dirty;
     private readonly SpiLine?[] _spiLines;
     private readonly ulong[] _pendingSpis;
+    private readonly uint[] _pendingPrivate;
     private Vcpu?[]? _vcpus;
     private bool _distGroup0Enabled;
     private bool _distGroup1Enabled;
@@ -158,6 +159,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
         _dirty = new ulong[(vcpuCount + 63) / 64];
         _spiLines = new SpiLine?[spiCount];
         _pendingSpis = new ulong[(spiCount + 63) / 64];
+        _pendingPrivate = new uint[vcpuCount];
         _pendBaser = new ulong[vcpuCount];
         _lpisEnabled = new bool[vcpuCount];
         if (!vm.TryInstallVcpuCreationGate(this))

@@ -27,6 +27,27 @@ public sealed class ExitStatisticsTests
         Assert.True(Stat(v, "exits") >= 3, $"exits {Stat(v, "exits")}: the budget returns were not counted");
     }
 
+    // loop: movz x0, #0x8400, lsl #16 (PSCI_VERSION); hvc #0; subs x1, x1, #1; b.ne loop; str x2, [x3] (exit marker)
+    private static readonly uint[] HvcLoop = [0xd2b08000u, 0xd4000002u, 0xf1000421u, 0x54ffffa1u, 0xf9000062u];
+
+    [Fact]
+    public void HvcsAnsweredInPlaceCountOnceEachAsExitsAndAsInstructions()
+    {
+        // The PE goes on after each HVC the hypervisor answers without leaving its run (in native code through the jump
+        // cache): every HVC is still one exit and one hvc_exit_stat, and retires exactly once.
+        using var m = new TestMachine();
+        var v = m.Start(HvcLoop);
+        SetX(v, 1, 10_000);
+        SetX(v, 3, MarkerBase);
+        Assert.Equal(RunResult.Ok, m.Run());
+        Assert.Equal(ExitReason.Mmio, v.RunState.ExitReason);
+        Assert.Equal(10_000UL, Stat(v, "hvc_exit_stat"));
+        Assert.True(Stat(v, "exits") >= 10_001, $"exits {Stat(v, "exits")}");
+        Assert.Equal(40_000L, v.InstructionsRetired); // the store waits for its completion
+        Assert.Equal(0x1_0000UL, X(v, 0));             // PSCI 1.0
+        Assert.Equal(CodeBase + 16, Pc(v));
+    }
+
     [Fact]
     public void AKickThatStopsTheGuestCountsAsAnExitAndASignalExit()
     {

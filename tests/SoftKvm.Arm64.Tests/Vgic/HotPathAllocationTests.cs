@@ -17,6 +17,7 @@ public class HotPathAllocationTests
         Gic.Write32(vm, 0, Gic.V3Dist + 0x104, 1);
         ulong sgiFrame = gic.GetRedistributorBase(40)!.Value + 0x10000;
         var data = new byte[4];
+        var typer = new byte[4];
 
         void Round()
         {
@@ -26,6 +27,7 @@ public class HotPathAllocationTests
             gic.TryWriteSystemRegister(3, IccRegisters.Sgi1r, 1UL << 40 | 6UL << 24);           // broadcast
             vm.MmioBus.Read(null, sgiFrame + 0x100, data);
             vm.MmioBus.Write(null, sgiFrame + 0x280, data);
+            vm.MmioBus.Read(null, Gic.V3Dist + 0x4, typer); // GICD_TYPER: read without the lock
             gic.SetSpiLevel(0, true);
             gic.SetSpiLevel(0, false);
             gic.SetPrivateLine(7, 27, true);
@@ -41,5 +43,6 @@ public class HotPathAllocationTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Equal(0xffffu, BitConverter.ToUInt32(data));
+        Assert.NotEqual(0u, BitConverter.ToUInt32(typer)); // ITLinesNumber, IDbits
     }
 }

@@ -33,6 +33,7 @@ public sealed unsafe partial class Arm64Cpu
     private static Arm64Cpu? t_native;
 
     private readonly JumpCacheEntry[] _jumpCache = GC.AllocateArray<JumpCacheEntry>(JumpCache.Size, pinned: true);
+    private readonly int _runStripe = NativeRunGate.NewStripe();
     private long _jumpCacheGeneration = -1;
     private long _nativeLimit;
     private long _retiredInFlight;
@@ -181,12 +182,12 @@ public sealed unsafe partial class Arm64Cpu
     private CpuExit RunNative(ref int requests, long budget)
     {
         NativeCodeCache cache = NativeCodeCache.Instance;
-        if (cache.FlushPending)
+        if (cache.FlushPending && t_native is null)
         {
-            cache.Flush();
+            cache.Flush(); // not from a run inside another (a hook's): that one is inside the gate the flush waits on
         }
 
-        cache.RunLock.EnterReadLock();
+        cache.RunGate.Enter(_runStripe);
         Arm64Cpu? outer = t_native;
         t_native = this;
         try
@@ -196,7 +197,7 @@ public sealed unsafe partial class Arm64Cpu
         finally
         {
             t_native = outer;
-            cache.RunLock.ExitReadLock();
+            cache.RunGate.Exit(_runStripe);
         }
     }
 
@@ -442,6 +443,7 @@ public sealed unsafe partial class Arm64Cpu
         // The block's instructions before this one, not yet in Retired: the budget register at the call (stored by
         // the interpret routine) and the count since its last update, which includes this instruction.
         _retiredInFlight = _nativeLimit - ctx->BudgetLeft + (long)(ctx->Scratch >> 16) - 1;
+        _trapCompleted = false;
         Flow flow = OpDispatch.Handlers[(int)op](this, word);
         _retiredInFlight = 0;
         ctx->FlagsImage = X64Lowering.ImageOf(State.Nzcv >> 28);
@@ -466,6 +468,17 @@ public sealed unsafe partial class Arm64Cpu
                 return (State.PstateFlags & Psr.Btype) == 0 || BranchTargetPasses(State.Pc)
                     ? (long)NativeExit.Jump : (long)NativeExit.Retired;
             case Flow.Exception:
+                // A trap the hypervisor completed in place (an HVC it answered, a WFI with an interrupt pending) that did
+                // nothing but retire the instruction: on through the jump cache, as after a taken branch, not back to the
+                // run loop (an exit KVM takes without leaving its run loop, so nothing for the run loop here either). The
+                // block counts the instruction as it does a branch, so the retirement the hypervisor counted is undone.
+                if (_trapCompleted && State.Pc == pc + 4 && !_reevaluate && MayRunTranslated && (State.PstateFlags & Psr.Btype) == 0
+                    && ctx->ModeKey == (_tagEl | ((ulong)CurrentBlockMode() << 16)))
+                {
+                    Retired--;
+                    return (long)NativeExit.Jump;
+                }
+
                 return (long)NativeExit.Exception;
             default:
                 return (long)NativeExit.Trap;

@@ -12,7 +12,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native;
 /// instruction (a block's code depends on the words there, the guest address and the mode, never on the
 /// PE or the VM, so any PE of any VM may run it). Translating, linking and unlinking take
 /// <see cref="Lock"/>; when the region is full everything is dropped at once (<see cref="Flush"/>) while no
-/// PE runs native code (each holds <see cref="RunLock"/> for reading while it does).
+/// PE runs native code (each is inside <see cref="RunGate"/> while it does).
 /// </summary>
 internal sealed unsafe class NativeCodeCache
 {
@@ -37,19 +37,13 @@ internal sealed unsafe class NativeCodeCache
     private int _blockCount;
 
     /// <summary>The cache of this process (created at first use).</summary>
-    public static NativeCodeCache Instance
-    {
-        get
-        {
-            if (Volatile.Read(ref s_instance) is { } cache)
-            {
-                return cache;
-            }
+    public static NativeCodeCache Instance => Volatile.Read(ref s_instance) ?? Create(); // inlined where it is read (every run, every helper call)
 
-            lock (s_create)
-            {
-                return s_instance ??= new NativeCodeCache();
-            }
+    private static NativeCodeCache Create()
+    {
+        lock (s_create)
+        {
+            return s_instance ??= new NativeCodeCache();
         }
     }
 
@@ -64,7 +58,7 @@ internal sealed unsafe class NativeCodeCache
     public Lock Lock { get; } = new();
 
     /// <summary>Held for reading by every PE while it runs native code; for writing by <see cref="Flush"/>.</summary>
-    public ReaderWriterLockSlim RunLock { get; } = new(LockRecursionPolicy.NoRecursion);
+    public NativeRunGate RunGate { get; } = new();
 
     /// <summary>Bumped by every flush: a PE clears its jump cache when it sees a new generation.</summary>
     public long Generation { get; private set; }
@@ -240,12 +234,12 @@ internal sealed unsafe class NativeCodeCache
     }
 
     /// <summary>
-    /// Drops every block (when the region is full): takes <see cref="RunLock"/> for writing, so no PE is
+    /// Drops every block (when the region is full): inside <see cref="RunGate"/> alone, so no PE is
     /// running native code; PEs see the new <see cref="Generation"/> and clear their jump caches.
     /// </summary>
     public void Flush()
     {
-        RunLock.EnterWriteLock();
+        RunGate.BeginExclusive();
         try
         {
             lock (Lock)
@@ -266,7 +260,7 @@ internal sealed unsafe class NativeCodeCache
         }
         finally
         {
-            RunLock.ExitWriteLock();
+            RunGate.EndExclusive();
         }
     }
 

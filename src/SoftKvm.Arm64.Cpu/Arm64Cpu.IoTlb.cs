@@ -57,7 +57,7 @@ public sealed partial class Arm64Cpu
         ref TlbEntry e = ref (kind == AccessKind.Write ? _writeIoTlb : _readIoTlb)[index];
         e.Tag = (va & ~0xFFFUL) | (unprivileged ? _tagUnprivileged : _tagEl);
         e.Delta = (long)(ipa & ~0xFFFUL);
-        NoteFill(kind == AccessKind.Write ? _writeIoInfo : _readIoInfo, index);
+        NoteFill(kind == AccessKind.Write ? _writeIoInfo : _readIoInfo, index, va);
     }
 
     private void ClearIoTlb()

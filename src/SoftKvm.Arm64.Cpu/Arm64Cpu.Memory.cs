@@ -156,7 +156,7 @@ public sealed unsafe partial class Arm64Cpu
         ref TlbEntry e = ref _execTlb[index];
         e.Tag = (pc & ~0xFFFUL) | _tagEl;
         e.Delta = (long)(host - (pa & 0xFFF)) - (long)(pc & ~0xFFFUL);
-        NoteFill(_execInfo, index);
+        NoteFill(_execInfo, index, pc);
         return host;
     }
 
@@ -470,7 +470,7 @@ public sealed unsafe partial class Arm64Cpu
         ref TlbEntry e = ref tlb[index];
         e.Tag = (va & ~0xFFFUL) | tagEl;
         e.Delta = (long)(host - (pa & 0xFFF)) - (long)(va & ~0xFFFUL);
-        NoteFill(info, index);
+        NoteFill(info, index, va);
     }
 
     /// <summary>

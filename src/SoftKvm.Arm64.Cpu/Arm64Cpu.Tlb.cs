@@ -43,6 +43,19 @@ public sealed partial class Arm64Cpu
     /// <summary>The largest block shift cached since the last full flush (12 when only pages are).</summary>
     private int _maxCachedShift = 12;
 
+    /// <summary>
+    /// The 2 MiB regions that hold a cached block of at most 2 MiB, so that a TLBI by VA outside them scans
+    /// one slot however many blocks are cached elsewhere (Linux's linear map is cached in 2 MiB blocks;
+    /// its TLBIs are mostly of vmalloc pages): by hash of VA[55:21], the region's number + 1 (0: none,
+    /// <see cref="ulong.MaxValue"/>: more than one, which only widens scans) and the largest block shift.
+    /// Larger blocks make every scan use <see cref="_maxCachedShift"/>.
+    /// </summary>
+    private readonly ulong[] _blockRegions = new ulong[1 << BlockRegionBits];
+    private readonly byte[] _blockRegionShift = new byte[1 << BlockRegionBits];
+    private bool _hugeBlockCached;
+    private const int BlockRegionBits = 10;
+    private const int BlockRegionShift = 21;
+
     /// <summary>The ASID of EL1&amp;0 translations now (TCR_EL1.A1 selects the TTBR, TCR_EL1.AS the width).</summary>
     private int CurrentAsid
     {
@@ -65,6 +78,9 @@ public sealed partial class Arm64Cpu
 
         _nextContext = 1;
         _maxCachedShift = 12;
+        _hugeBlockCached = false;
+        Array.Clear(_blockRegions);
+        Array.Clear(_blockRegionShift);
         UpdateAsid();
     }
 
@@ -91,14 +107,47 @@ public sealed partial class Arm64Cpu
         UpdateTagEl();
     }
 
-    /// <summary>Records the global bit and the block size of the walk that just filled <paramref name="index"/>.</summary>
-    private void NoteFill(byte[] info, int index)
+    /// <summary>Records the global bit and the block size of the walk that just filled <paramref name="index"/> for <paramref name="va"/>.</summary>
+    private void NoteFill(byte[] info, int index, ulong va)
     {
         info[index] = (byte)(_walkShift | (_walkGlobal ? InfoGlobal : 0) | (_walkGuarded ? InfoGuarded : 0));
         if (_walkShift > _maxCachedShift)
         {
             _maxCachedShift = _walkShift;
         }
+
+        if (_walkShift > BlockRegionShift)
+        {
+            _hugeBlockCached = true;
+        }
+        else if (_walkShift > 12)
+        {
+            ulong region = BlockRegion(va);
+            int slot = BlockRegionSlot(region);
+            ulong key = _blockRegions[slot];
+            _blockRegions[slot] = key == 0 || key == region + 1 ? region + 1 : ulong.MaxValue;
+            _blockRegionShift[slot] = Math.Max(_blockRegionShift[slot], (byte)_walkShift);
+        }
+    }
+
+    /// <summary>VA[55:21]: the 2 MiB region (a TLBI's operand has no VA bits above 55).</summary>
+    private static ulong BlockRegion(ulong va) => (va & TlbiPageMask) >> BlockRegionShift;
+
+    private static int BlockRegionSlot(ulong region) =>
+        (int)(region ^ (region >> BlockRegionBits) ^ (region >> (2 * BlockRegionBits)) ^ (region >> (3 * BlockRegionBits))) & ((1 << BlockRegionBits) - 1);
+
+    /// <summary>The largest block shift of a cached entry that may hold <paramref name="va"/>.</summary>
+    private int CachedShiftAround(ulong va)
+    {
+        if (_hugeBlockCached)
+        {
+            return _maxCachedShift;
+        }
+
+        ulong region = BlockRegion(va);
+        int slot = BlockRegionSlot(region);
+        ulong key = _blockRegions[slot];
+        return key == region + 1 || key == ulong.MaxValue ? _blockRegionShift[slot] : 12;
     }
 
     /// <summary>
@@ -185,8 +234,9 @@ public sealed partial class Arm64Cpu
     private void InvalidateVa(ulong va, int asid, bool anyAsid)
     {
         int context = anyAsid ? -1 : _asidContext[asid];
-        int slots = _maxCachedShift - 12 >= TlbBits ? 1 << TlbBits : 1 << (_maxCachedShift - 12);
-        int first = (int)((va & ~((1UL << _maxCachedShift) - 1)) >> 12) & TlbMask;
+        int maxShift = CachedShiftAround(va);
+        int slots = maxShift - 12 >= TlbBits ? 1 << TlbBits : 1 << (maxShift - 12);
+        int first = (int)((va & ~((1UL << maxShift) - 1)) >> 12) & TlbMask;
         for (int n = 0; n < slots; n++)
         {
             int i = (first + n) & TlbMask;

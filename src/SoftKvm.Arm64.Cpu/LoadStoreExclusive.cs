@@ -15,13 +15,18 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 public sealed unsafe partial class Arm64Cpu
 {
-    private byte* _exclusiveHost;
-    private int _exclusiveSize;
-    private ulong _exclusiveValue;
-    private ulong _exclusiveValue2;
+    // The monitor lives in the native context (NativeContext.ExclusiveHost and on), which native code
+    // reads and writes too (X64Lowering.Exclusives.cs): one monitor whichever engine runs the instruction.
+    private ref byte* MonitorHost => ref *(byte**)&_context->ExclusiveHost;
+
+    private ref int MonitorSize => ref _context->ExclusiveSize;
+
+    private ref ulong MonitorValue => ref _context->ExclusiveValue;
+
+    private ref ulong MonitorValue2 => ref _context->ExclusiveValue2;
 
     /// <summary>Clears the local monitor (CLREX, exception entry and return).</summary>
-    public void ClearExclusive() => _exclusiveHost = null;
+    public void ClearExclusive() => MonitorHost = null;
 
     [A64Handler(A64Op.Clrex)]
     private Flow Clrex()
@@ -57,9 +62,9 @@ public sealed unsafe partial class Arm64Cpu
 
             HookAccess(AccessKind.Read, address, bytes, value);
 
-            _exclusiveHost = host;
-            _exclusiveSize = bytes;
-            _exclusiveValue = value;
+            MonitorHost = host;
+            MonitorSize = bytes;
+            MonitorValue = value;
             _lastWasLoadExclusive = true;
             SetReg(rt, value, sizeLog2 == 3);
             return Flow.Next;
@@ -79,7 +84,7 @@ public sealed unsafe partial class Arm64Cpu
 
         HookAccess(AccessKind.Write, address, bytes, newValue);
 
-        bool ok = _exclusiveHost == target && _exclusiveSize == bytes && CompareAndSwap(target, sizeLog2, _exclusiveValue, newValue);
+        bool ok = MonitorHost == target && MonitorSize == bytes && CompareAndSwap(target, sizeLog2, MonitorValue, newValue);
         ClearExclusive();
         SetW(rs, ok ? 0UL : 1UL);
         return Flow.Next;
@@ -143,10 +148,10 @@ public sealed unsafe partial class Arm64Cpu
                 HookAccess(AccessKind.Read, address + 8, 8, v2);
             }
 
-            _exclusiveHost = host;
-            _exclusiveSize = bytes;
-            _exclusiveValue = v1;
-            _exclusiveValue2 = v2;
+            MonitorHost = host;
+            MonitorSize = bytes;
+            MonitorValue = v1;
+            MonitorValue2 = v2;
             _lastWasLoadExclusive = true;
             return Flow.Next;
         }
@@ -167,14 +172,14 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         bool ok = false;
-        if (_exclusiveHost == host && _exclusiveSize == bytes)
+        if (MonitorHost == host && MonitorSize == bytes)
         {
             if (doubleword)
             {
                 lock (_shared.PairLock)
                 {
                     ulong* p = (ulong*)host;
-                    if (p[0] == _exclusiveValue && p[1] == _exclusiveValue2)
+                    if (p[0] == MonitorValue && p[1] == MonitorValue2)
                     {
                         p[0] = X(rt);
                         p[1] = X(rt2);
@@ -185,7 +190,7 @@ public sealed unsafe partial class Arm64Cpu
             else
             {
                 ulong combined = (uint)X(rt) | (X(rt2) << 32);
-                ok = Interlocked.CompareExchange(ref *(ulong*)host, combined, _exclusiveValue) == _exclusiveValue;
+                ok = Interlocked.CompareExchange(ref *(ulong*)host, combined, MonitorValue) == MonitorValue;
             }
         }
 

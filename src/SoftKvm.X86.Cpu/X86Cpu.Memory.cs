@@ -418,15 +418,18 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>Returns a host pointer to the code byte at <paramref name="linear"/>, or null after recording a fault or exit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private byte* TranslateFetch(ulong linear)
     {
         bool user = _cpl == 3;
         ref var e = ref TlbSlot(AccessKind.Fetch, user, linear);
-        if (e.Tag == TlbTag(linear, user))
-        {
-            return (byte*)(e.Addend + (long)linear);
-        }
+        return e.Tag == TlbTag(linear, user) ? (byte*)(e.Addend + (long)linear) : TranslateFetchMiss(linear);
+    }
 
+    /// <summary>The TLB miss of <see cref="TranslateFetch"/>: the page walk and the TLB fill (kept out of the inlined hit path).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte* TranslateFetchMiss(ulong linear)
+    {
         if (!TranslateData(linear, AccessKind.Fetch, out byte* p, out ulong gpa))
         {
             return null;

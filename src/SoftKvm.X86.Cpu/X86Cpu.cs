@@ -560,6 +560,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Retire(ulong flagsBefore)
     {
         _regs.Rip = _nextRip;
@@ -682,6 +683,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// entry that paired the old bytes with the new instruction would run that instruction whenever the
     /// old bytes came back (a phantom INT3 after a jump label is switched back, for example).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool FetchCached(byte* p, ulong linear, ref bool fetchFailed)
     {
         ulong b0 = Unsafe.ReadUnaligned<ulong>(p);
@@ -695,6 +697,13 @@ public sealed unsafe partial class X86Cpu : IDisposable
             return CheckDecoded(ref fetchFailed);
         }
 
+        return DecodeIntoCache(ref e, p, b0, b1, rip, ref fetchFailed);
+    }
+
+    /// <summary>The miss of <see cref="FetchCached"/>: decodes the bytes compared and fills the entry (kept out of the inlined hit path).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool DecodeIntoCache(ref DecodedInstruction e, byte* p, ulong b0, ulong b1, ulong rip, ref bool fetchFailed)
+    {
         CodeSnapshotTaken?.Invoke();
         Unsafe.WriteUnaligned(_fetchBuffer, b0);
         Unsafe.WriteUnaligned(_fetchBuffer + 8, b1);
@@ -721,6 +730,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// <summary>Tests: called on a decoded-instruction cache miss between the read of the code bytes and their decoding (where another vCPU's store can land).</summary>
     internal Action? CodeSnapshotTaken { get; set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool CheckDecoded(ref bool fetchFailed)
     {
         if (_bitness != 64 && _regs.Rip + (ulong)_insn.Length - 1 > _regs.Seg[SegmentIndex.Cs].Limit)

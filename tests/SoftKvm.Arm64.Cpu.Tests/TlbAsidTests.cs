@@ -257,11 +257,26 @@ public sealed class TlbAsidTests
         Assert.Equal(2UL, X(v1, 5));  // and only for its page
     }
 
-    [Fact]
-    public void Vale1_InsideABlock_DropsEveryPageCachedFromIt()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Vale1_InsideABlock_DropsEveryPageCachedFromIt(bool noHugeBlocks)
     {
         using var m = new TestMachine();
         var s = new AddressSpace(m, RamBase + 0x90_0000);
+        if (noHugeBlocks)
+        {
+            // RAM's first 16 MiB by 2 MiB blocks and nothing in the low gigabyte: no block above 2 MiB is cached,
+            // so the TLBI's scan is sized by the blocks cached in its own 2 MiB region (Arm64Cpu.Tlb.cs).
+            ulong table = RamBase + 0x9F_0000;
+            m.Vm.Memory.Write(new GuestPhysAddr(s.Root + ((RamBase >> 30) * 8)), table | 3);
+            m.Vm.Memory.Write(new GuestPhysAddr(s.Root), 0UL);
+            for (ulong i = 0; i < 8; i++)
+            {
+                m.Vm.Memory.Write(new GuestPhysAddr(table + (i * 8)), AddressSpace.Descriptor(RamBase + (i << 21), 0, block: true));
+            }
+        }
+
         const ulong BlockVa = 0x10_0020_0000;
         ulong oldBlock = RamBase + 0x20_0000, newBlock = RamBase + 0x40_0000;
         ulong desc = s.Map(BlockVa, oldBlock, Ng, block: true);

@@ -373,22 +373,68 @@ public class TranslationTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void A_store_into_the_running_loop_is_seen_by_its_next_iteration(bool translate)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void A_store_into_the_running_loop_is_seen_by_its_next_iteration(bool translate, bool byHandler)
     {
-        // add eax, imm32 at Code + 5; the loop then rewrites that immediate to 5: 1 + 5 * 9.
+        // add eax, imm32 at Code + 5; the loop then rewrites that immediate to 5: 1 + 5 * 9. The store is a MOV (compiled
+        // into a block) or an XCHG (run by the interpreter's handler inside a block).
         using var m = Machine(32, translate);
         m.Load(CountedLoop(10, a =>
         {
             a.add(eax, 0x12345601); // 05 imm32
-            a.mov(__dword_ptr[(uint)TestMachine.Code + 6], 5);
+            if (byHandler)
+            {
+                a.mov(edx, 5);
+                a.xchg(__dword_ptr[(uint)TestMachine.Code + 6], edx);
+            }
+            else
+            {
+                a.mov(__dword_ptr[(uint)TestMachine.Code + 6], 5);
+            }
         }));
         m.Memory.Write<uint>(TestMachine.Code + 6, 1);
         m.R.Gpr[Gpr.Rax] = 0;
         Assert.Equal(X86ExitReason.Hlt, m.Run());
         Assert.Equal(46UL, m.R.Gpr[Gpr.Rax]);
         Assert.Equal(translate, m.Cpu.TranslatedInstructions > 0);
+    }
+
+    [Fact]
+    public void Bytes_a_block_jumps_over_may_change_without_dropping_the_block()
+    {
+        // mov ecx, 10; loop: add eax, 1; jmp over; 8 data bytes; over: dec ecx; jnz loop; hlt. The data bytes lie
+        // between the block's instructions but are none of them: rewriting them leaves the block valid.
+        using var m = Machine(64, translate: true);
+        byte[] code = m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            var over = a.CreateLabel();
+            a.mov(ecx, 10);
+            a.Label(ref loop);
+            a.add(eax, 1);
+            a.jmp(over);
+            a.dq(0x1111111111111111);
+            a.Label(ref over);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        Assert.Equal(X86ExitReason.Hlt, m.Run());
+        Assert.Equal(10UL, m.R.Gpr[Gpr.Rax]);
+        Assert.True(m.Cpu.TranslatedInstructions > 0);
+
+        ulong data = TestMachine.Code + (ulong)code.AsSpan().IndexOf((ReadOnlySpan<byte>)[0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11]);
+        m.Memory.Write<ulong>(data, 0x2222222222222222);
+        m.R.Rip = TestMachine.Code;
+        m.R.Gpr[Gpr.Rax] = 0;
+        long translated = m.Cpu.TranslatedInstructions;
+        Assert.Equal(X86ExitReason.Hlt, m.Run());
+        Assert.Equal(10UL, m.R.Gpr[Gpr.Rax]);
+        Assert.Equal(0, m.Cpu.StaleBlocks);
+        Assert.True(m.Cpu.TranslatedInstructions > translated);
     }
 
     [Fact]

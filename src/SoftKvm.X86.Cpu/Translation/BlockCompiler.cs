@@ -453,13 +453,33 @@ internal static class BlockCompiler
     /// <summary>The offset of <paramref name="target"/> in the page starting at <paramref name="pageRip"/>, or -1 outside it.</summary>
     private static int PageOffset(ulong target, ulong pageRip) => target - pageRip < 0x1000 ? (int)(target - pageRip) : -1;
 
+    /// <summary>The page offsets the instructions cover, merged where one ends at the next one's start (items are sorted).</summary>
+    private static List<(int Start, int End)> Runs(List<Item> items)
+    {
+        var runs = new List<(int Start, int End)>();
+        foreach (var it in items)
+        {
+            if (runs.Count > 0 && runs[^1].End == it.Offset)
+            {
+                runs[^1] = (runs[^1].Start, it.End);
+            }
+            else
+            {
+                runs.Add((it.Offset, it.End));
+            }
+        }
+
+        return runs;
+    }
+
     private static readonly Type[] s_parameters = [typeof(BlockState), typeof(X86Cpu), typeof(long)];
 
     private static BlockCode Emit(List<Item> items, int entry, ulong pageRip, int bitness, byte[] page, nint pageHost, int first, int end)
     {
         var method = new DynamicMethod($"x86_block_{pageRip + (ulong)entry:x}", typeof(int), s_parameters, typeof(X86Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator(256 + (items.Count * 128));
-        var e = new BlockEmitter(il, bitness, items.Count, pageHost, page, first, end, UsedRegisters(items));
+        var runs = Runs(items);
+        var e = new BlockEmitter(il, bitness, items.Count, pageHost, page, first, end, UsedRegisters(items), runs);
 
         // if (cpu == null) return 0;   (the translator's dry call, which makes the JIT compile the method)
         Label run = il.DefineLabel();
@@ -561,7 +581,8 @@ internal static class BlockCompiler
         il.MarkLabel(stale);
         il.Emit(OpCodes.Ldc_I4, Stale);
         il.Emit(OpCodes.Ret);
-        var state = new BlockState(items.Select(x => x.Insn).ToArray());
+        var state = new BlockState(items.Select(x => x.Insn).ToArray(), pageHost + first, page[first..end],
+            runs.Select(r => (r.Start - first, r.End - r.Start)).ToArray());
         return (BlockCode)method.CreateDelegate(typeof(BlockCode), state);
     }
 }

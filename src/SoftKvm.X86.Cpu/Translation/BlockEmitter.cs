@@ -32,6 +32,7 @@ internal sealed unsafe partial class BlockEmitter
     private static readonly MethodInfo s_imul = Method(nameof(X86Cpu.BlockImul));
     private static readonly MethodInfo s_condition = Method(nameof(X86Cpu.BlockCondition));
     private static readonly MethodInfo s_execute = Method(nameof(X86Cpu.BlockExecute));
+    private static readonly MethodInfo s_codeChanged = Method(nameof(X86Cpu.BlockCodeChanged));
     private static readonly MethodInfo s_setRip = Method(nameof(X86Cpu.BlockSetRip));
     private static readonly MethodInfo s_mayGoOn = Method(nameof(X86Cpu.BlockMayGoOn));
     private static readonly MethodInfo s_canonical = Method(nameof(X86Cpu.IsCanonical));
@@ -54,6 +55,7 @@ internal sealed unsafe partial class BlockEmitter
     private readonly int _codeLength;
     private readonly byte[] _page;
     private readonly int _first;
+    private readonly List<(int Start, int End)> _runs;
     private ulong _next;
     private Label? _writtenHere;
 
@@ -64,9 +66,11 @@ internal sealed unsafe partial class BlockEmitter
 
     /// <summary>An emitter for a block of <paramref name="count"/> instructions compiled from bytes
     /// [<paramref name="first"/>, <paramref name="end"/>) of <paramref name="page"/>, which guest memory holds at <paramref name="pageHost"/>;
-    /// it keeps the registers in <paramref name="usedGprs"/> (a bit per number) in locals.</summary>
-    public BlockEmitter(ILGenerator il, int bitness, int count, nint pageHost, byte[] page, int first, int end, int usedGprs)
+    /// it keeps the registers in <paramref name="usedGprs"/> (a bit per number) in locals; <paramref name="runs"/> are
+    /// the page offsets its instructions cover, merged where they touch (what the entry compares).</summary>
+    public BlockEmitter(ILGenerator il, int bitness, int count, nint pageHost, byte[] page, int first, int end, int usedGprs, List<(int Start, int End)> runs)
     {
+        _runs = runs;
         _codeHost = pageHost + first;
         _codeLength = end - first;
         _page = page;
@@ -153,48 +157,52 @@ internal sealed unsafe partial class BlockEmitter
 
     // ---- Block structure ----
 
-    /// <summary>if (the block's bytes in guest memory differ from the ones compiled) goto <paramref name="stale"/>; eight bytes per compare.</summary>
+    /// <summary>if (the bytes of the block's instructions in guest memory differ from the ones compiled) goto
+    /// <paramref name="stale"/>; eight bytes per compare, inline (every entry runs it). Only the instructions' bytes:
+    /// the gaps a jump inside the page skips are not the block's.</summary>
     public void EmitStaleCheck(Label stale)
     {
         nint pageHost = _codeHost - _first;
         byte[] page = _page;
-        int first = _first, end = _first + _codeLength;
-        for (int at = first; at < end;)
+        foreach (var (start, end) in _runs)
         {
-            int left = end - at;
-            int size = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-
-            ulong expected = 0;
-            for (int b = 0; b < size; b++)
+            for (int at = start; at < end;)
             {
-                expected |= (ulong)page[at + b] << (8 * b);
-            }
+                int left = end - at;
+                int size = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
 
-            _il.Emit(OpCodes.Ldc_I8, (long)(pageHost + at));
-            _il.Emit(OpCodes.Conv_U);
-            _il.Emit(OpCodes.Unaligned, (byte)1);
-            switch (size)
-            {
-                case 8:
-                    _il.Emit(OpCodes.Ldind_I8);
-                    _il.Emit(OpCodes.Ldc_I8, (long)expected);
-                    break;
-                case 4:
-                    _il.Emit(OpCodes.Ldind_U4);
-                    _il.Emit(OpCodes.Ldc_I4, unchecked((int)(uint)expected));
-                    break;
-                case 2:
-                    _il.Emit(OpCodes.Ldind_U2);
-                    _il.Emit(OpCodes.Ldc_I4, (int)expected);
-                    break;
-                default:
-                    _il.Emit(OpCodes.Ldind_U1);
-                    _il.Emit(OpCodes.Ldc_I4, (int)expected);
-                    break;
-            }
+                ulong expected = 0;
+                for (int b = 0; b < size; b++)
+                {
+                    expected |= (ulong)page[at + b] << (8 * b);
+                }
 
-            _il.Emit(OpCodes.Bne_Un, stale);
-            at += size;
+                _il.Emit(OpCodes.Ldc_I8, (long)(pageHost + at));
+                _il.Emit(OpCodes.Conv_U);
+                _il.Emit(OpCodes.Unaligned, (byte)1);
+                switch (size)
+                {
+                    case 8:
+                        _il.Emit(OpCodes.Ldind_I8);
+                        _il.Emit(OpCodes.Ldc_I8, (long)expected);
+                        break;
+                    case 4:
+                        _il.Emit(OpCodes.Ldind_U4);
+                        _il.Emit(OpCodes.Ldc_I4, unchecked((int)(uint)expected));
+                        break;
+                    case 2:
+                        _il.Emit(OpCodes.Ldind_U2);
+                        _il.Emit(OpCodes.Ldc_I4, (int)expected);
+                        break;
+                    default:
+                        _il.Emit(OpCodes.Ldind_U1);
+                        _il.Emit(OpCodes.Ldc_I4, (int)expected);
+                        break;
+                }
+
+                _il.Emit(OpCodes.Bne_Un, stale);
+                at += size;
+            }
         }
     }
 
@@ -241,8 +249,14 @@ internal sealed unsafe partial class BlockEmitter
         return l;
     }
 
-    /// <summary>After a handler that may have written memory: if the block's code changed, leave after the instruction.</summary>
-    public void CheckCodeUnchanged() => EmitStaleCheck(Written());
+    /// <summary>After a handler that may have written memory: if the block's code changed, leave after the instruction
+    /// (<c>if (BlockCodeChanged(state)) goto written;</c>).</summary>
+    public void CheckCodeUnchanged()
+    {
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Call, s_codeChanged);
+        _il.Emit(OpCodes.Brtrue, Written());
+    }
 
     /// <summary>
     /// The leaves (cpu.Rip = rip; result = ((retired + pending) &lt;&lt; 1) | 1), the exits after a store into the

@@ -6,11 +6,21 @@ namespace SoftKvm.X86.Cpu.Translation;
 /// or (instructions retired &lt;&lt; 1) | 1 when the interpreter must run the instruction at RIP next.</summary>
 internal delegate int BlockCode(X86Cpu cpu, long limit);
 
-/// <summary>What a compiled block needs at run time besides its code: the instructions it hands to the interpreter's handlers.</summary>
-internal sealed class BlockState(Instruction[] instructions)
+/// <summary>What a compiled block needs at run time besides its code: the instructions it hands to the interpreter's
+/// handlers, and the bytes of its instructions with where guest memory holds them.</summary>
+internal sealed class BlockState(Instruction[] instructions, nint codeHost, byte[] code, (int Start, int Length)[] runs)
 {
     /// <summary>The decoded instructions, indexed as the block's instructions (only the generic ones are read).</summary>
     public readonly Instruction[] Instructions = instructions;
+
+    /// <summary>The host address of the block's first byte in guest memory.</summary>
+    public readonly nint CodeHost = codeHost;
+
+    /// <summary>The bytes compiled, from the first instruction's to the last one's end.</summary>
+    public readonly byte[] Code = code;
+
+    /// <summary>The parts of <see cref="Code"/> that are the block's instructions (offsets in it): the gaps a jump skips are not.</summary>
+    public readonly (int Start, int Length)[] Runs = runs;
 }
 
 /// <summary>A compiled block and its number of instructions (the most one pass through it retires).</summary>

@@ -156,6 +156,21 @@ public sealed unsafe partial class X86Cpu
         return !(c._faulted | c._exitPending);
     }
 
+    /// <summary>After a handler that may have stored: whether guest memory no longer holds the bytes the block was
+    /// compiled from (a vectorised compare per run of instructions, a call rather than inline compares: it keeps the block's method small).</summary>
+    internal static bool BlockCodeChanged(Translation.BlockState s)
+    {
+        foreach (var (start, length) in s.Runs)
+        {
+            if (!new ReadOnlySpan<byte>((void*)(s.CodeHost + start), length).SequenceEqual(s.Code.AsSpan(start, length)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void BlockSetRip(X86Cpu c, ulong rip) => c._regs.Rip = rip;
 

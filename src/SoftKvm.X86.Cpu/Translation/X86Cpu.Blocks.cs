@@ -43,9 +43,16 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Whether this vCPU runs hot code as translated blocks (default <see cref="DefaultTranslation"/>).</summary>
     public bool Translation { get; set; } = DefaultTranslation;
 
-    /// <summary>Entries into a place before it is compiled (SOFTKVM_TRANSLATE_THRESHOLD; 0 compiles at the first look-up).</summary>
+    /// <summary>The default <see cref="TranslationThreshold"/>. A block costs the .NET JIT 4-20 ms of CPU (a 64-instruction
+    /// block of the bzImage's decompressor about 16 ms), as much as interpreting a few hundred thousand instructions: only
+    /// places entered often pay that back. On the x86 Linux boot 2,000 took 129 s of CPU against 190-205 s with 50
+    /// (docs/performance.md, issue 20).</summary>
+    internal const int DefaultTranslationThreshold = 2000;
+
+    /// <summary>Entries into a place before it is compiled (SOFTKVM_TRANSLATE_THRESHOLD, default <see cref="DefaultTranslationThreshold"/>;
+    /// 0 compiles at the first look-up).</summary>
     public int TranslationThreshold { get; set; } =
-        int.TryParse(Environment.GetEnvironmentVariable("SOFTKVM_TRANSLATE_THRESHOLD"), out int n) && n >= 0 ? n : 50;
+        int.TryParse(Environment.GetEnvironmentVariable("SOFTKVM_TRANSLATE_THRESHOLD"), out int n) && n >= 0 ? n : DefaultTranslationThreshold;
 
     /// <summary>When set, a hot block is compiled on the vCPU thread before it goes on (tests: no timing).</summary>
     public bool TranslateSynchronously { get; set; }

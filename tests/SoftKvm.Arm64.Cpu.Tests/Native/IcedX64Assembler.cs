@@ -182,17 +182,6 @@ internal sealed unsafe class IcedX64Assembler
         }
     }
 
-    public void LockCmpxchg(Mem m, Reg s, int size)
-    {
-        switch (size)
-        {
-            case 1: _a.@lock.cmpxchg(__byte_ptr[Address(m)], R8[(int)s]); break;
-            case 2: _a.@lock.cmpxchg(__word_ptr[Address(m)], R16[(int)s]); break;
-            case 4: _a.@lock.cmpxchg(__dword_ptr[Address(m)], R32[(int)s]); break;
-            default: _a.@lock.cmpxchg(__qword_ptr[Address(m)], R64[(int)s]); break;
-        }
-    }
-
     /// <summary>[m] = imm (sign-extended to 8 bytes for size 8).</summary>
     public void StoreImm(Mem m, int imm, int size)
     {
@@ -369,6 +358,18 @@ internal sealed unsafe class IcedX64Assembler
             case AluOp.Sub: _a.sub(x, imm); break;
             case AluOp.Xor: _a.xor(x, imm); break;
             default: _a.cmp(x, imm); break;
+        }
+    }
+
+    /// <summary>lock cmpxchg [m], s of <paramref name="size"/> bytes.</summary>
+    public void LockCmpxchg(Mem m, Reg s, int size)
+    {
+        switch (size)
+        {
+            case 1: _a.@lock.cmpxchg(__byte_ptr[Address(m)], R8[(int)s]); break;
+            case 2: _a.@lock.cmpxchg(__word_ptr[Address(m)], R16[(int)s]); break;
+            case 4: _a.@lock.cmpxchg(__dword_ptr[Address(m)], R32[(int)s]); break;
+            default: _a.@lock.cmpxchg(__qword_ptr[Address(m)], R64[(int)s]); break;
         }
     }
 

@@ -73,6 +73,21 @@ internal unsafe struct NativeContext
 
     /// <summary>Block entries past their checks, from the run loop, the jump cache or a linked exit (for the profile).</summary>
     public long BlockEntries;
+
+    /// <summary>
+    /// The exclusive monitor (<c>LoadStoreExclusive.cs</c>): the host address of the last load-exclusive's
+    /// location, 0 when the monitor is clear. Here so that native code and the interpreter share one monitor.
+    /// </summary>
+    public ulong ExclusiveHost;
+
+    /// <summary>The value the load-exclusive read (of a pair: the first doubleword, or both words of a 32-bit pair).</summary>
+    public ulong ExclusiveValue;
+
+    /// <summary>The second doubleword a 64-bit LDXP read.</summary>
+    public ulong ExclusiveValue2;
+
+    /// <summary>The size in bytes of the load-exclusive's access (a pair's both elements).</summary>
+    public int ExclusiveSize;
 }
 
 /// <summary>The helpers' addresses, one slot per <see cref="NativeHelper"/>.</summary>
@@ -128,6 +143,18 @@ internal static unsafe class ContextOffsets
 
     /// <summary>TPIDRRO_EL0.</summary>
     public static readonly int TpidrroEl0 = Offset(c => (byte*)&c->State.TpidrroEl0);
+
+    /// <summary>ELR_EL1.</summary>
+    public static readonly int ElrEl1 = Offset(c => (byte*)&c->State.ElrEl1);
+
+    /// <summary>SPSR_EL1.</summary>
+    public static readonly int SpsrEl1 = Offset(c => (byte*)&c->State.SpsrEl1);
+
+    /// <summary>ESR_EL1.</summary>
+    public static readonly int EsrEl1 = Offset(c => (byte*)&c->State.EsrEl1);
+
+    /// <summary>FAR_EL1.</summary>
+    public static readonly int FarEl1 = Offset(c => (byte*)&c->State.FarEl1);
 
     /// <summary>PSTATE.DAIF (bits 9:6).</summary>
     public static readonly int Daif = Offset(c => (byte*)&c->State.Daif);
@@ -194,6 +221,15 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.Scratch"/>.</summary>
     public static readonly int Scratch = Offset(c => (byte*)&c->Scratch);
+
+    /// <summary><see cref="NativeContext.ExclusiveHost"/>.</summary>
+    public static readonly int ExclusiveHost = Offset(c => (byte*)&c->ExclusiveHost);
+
+    /// <summary><see cref="NativeContext.ExclusiveValue"/>.</summary>
+    public static readonly int ExclusiveValue = Offset(c => (byte*)&c->ExclusiveValue);
+
+    /// <summary><see cref="NativeContext.ExclusiveSize"/>.</summary>
+    public static readonly int ExclusiveSize = Offset(c => (byte*)&c->ExclusiveSize);
 
     /// <summary>The slot of helper <paramref name="helper"/>.</summary>
     public static int Helper(NativeHelper helper) => HelperBase + (8 * (int)helper);

@@ -4,7 +4,8 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 /// <summary>
 /// The system instructions that run often enough to matter, where their effect is plain: MRS and MSR of
-/// registers that are only a field of the state (SP_EL0, TPIDR_EL1, TPIDR_EL0, DAIF reads) or a constant
+/// registers that are only a field of the state (SP_EL0, TPIDR_EL1, TPIDR_EL0, DAIF and DAIFSet/DAIFClr,
+/// ELR_EL1, reads of SPSR_EL1, ESR_EL1 and FAR_EL1) or a constant
 /// (CTR_EL0, DCZID_EL0, CurrentEL) at EL1 (TPIDR_EL0 at EL0 too); DC ZVA; the cache maintenance by VA
 /// (only its translation can fault: a TLB probe); barriers. Everything else, and every form whose access
 /// rules depend on state the block was not compiled for, goes to the interpreter.
@@ -35,6 +36,9 @@ internal sealed partial class A64IrBuilder
             case SysReg.Daif when El1:
                 ReadState(dst, ContextOffsets.Daif, 4);
                 return true;
+            case SysReg.ElrEl1 or SysReg.SpsrEl1 or SysReg.EsrEl1 or SysReg.FarEl1 when El1:
+                ReadState(dst, ExceptionRegisterOffset(SysRegKey), 8);
+                return true;
             case SysReg.CtrEl0 when El1:
                 Move(dst, IrOperand.Const(SysReg.CtrValue));
                 return true;
@@ -63,16 +67,57 @@ internal sealed partial class A64IrBuilder
             case SysReg.TpidrEl0:
                 WriteState(value, ContextOffsets.TpidrEl0);
                 return true;
+            case SysReg.ElrEl1 when El1:
+                WriteState(value, ContextOffsets.ElrEl1);
+                return true;
+            case SysReg.Daif when El1:
+                // Only a field: interrupts reach native code never while one is pending (the run loop interprets
+                // then), so unmasking needs no look by the run loop.
+                Emit(IrOpcode.And, T0, value, IrOperand.Const(Psr.DaifMask), w64: false);
+                WriteState(T0, ContextOffsets.Daif, 4);
+                return true;
             default:
                 return false;
         }
     }
 
+    /// <summary>The context offset of ELR_EL1, SPSR_EL1, ESR_EL1 or FAR_EL1 (fields MRS reads as they are).</summary>
+    private static int ExceptionRegisterOffset(uint key) => key switch
+    {
+        SysReg.ElrEl1 => ContextOffsets.ElrEl1,
+        SysReg.SpsrEl1 => ContextOffsets.SpsrEl1,
+        SysReg.EsrEl1 => ContextOffsets.EsrEl1,
+        _ => ContextOffsets.FarEl1,
+    };
+
     private void ReadState(IrOperand dst, int offset, int size) =>
         Add(new IrInstruction { Op = IrOpcode.ReadState, Dst = dst, Imm = offset, Size = (byte)size, W64 = size == 8 });
 
-    private void WriteState(IrOperand value, int offset) =>
-        Add(new IrInstruction { Op = IrOpcode.WriteState, A = value, Imm = offset, Size = 8, W64 = true });
+    private void WriteState(IrOperand value, int offset, int size = 8) =>
+        Add(new IrInstruction { Op = IrOpcode.WriteState, A = value, Imm = offset, Size = (byte)size, W64 = true });
+
+    /// <summary>MSR DAIFSet, DAIFClr at EL1 (as the MSR of DAIF above); the other PSTATE fields go to the interpreter.</summary>
+    private bool PstateImmediate()
+    {
+        uint op1 = (_word >> 16) & 7, op2 = (_word >> 5) & 7, crm = (_word >> 8) & 15;
+        if (!El1 || op1 != 3 || op2 is not (6 or 7))
+        {
+            return false;
+        }
+
+        ReadState(T0, ContextOffsets.Daif, 4);
+        if (op2 == 6)
+        {
+            Emit(IrOpcode.Or, T0, T0, IrOperand.Const(crm << 6), w64: false);
+        }
+        else
+        {
+            Emit(IrOpcode.And, T0, T0, IrOperand.Const(~(crm << 6)), w64: false);
+        }
+
+        WriteState(T0, ContextOffsets.Daif, 4);
+        return true;
+    }
 
     /// <summary>SYS at EL1: DC ZVA (with the MMU on), IC IVAU/IALLU(IS) (nothing to do: the caches are not modelled), DC CVAC/CVAU/CIVAC.</summary>
     private bool SystemInstruction()

@@ -92,6 +92,12 @@ internal struct IrInstruction
     /// <summary>An access that must be aligned whatever SCTLR_EL1.A says (LDAR, STLR): a misaligned one takes the slow path.</summary>
     public bool Aligned;
 
+    /// <summary>
+    /// A load that sets the exclusive monitor (LDXR), or a store that succeeds only while the monitor holds
+    /// its location and value, writing its status (0 stored, 1 not) to Dst (STXR): X64Lowering.Exclusives.cs.
+    /// </summary>
+    public bool Exclusive;
+
     /// <summary>The exit the builder added where an instruction falls through to one outside the block.</summary>
     public bool Fallthrough;
 
@@ -125,7 +131,7 @@ internal struct IrInstruction
         string flags = Flags == IrFlags.None ? "" : $".{Flags}";
         return Op switch
         {
-            IrOpcode.Load or IrOpcode.Store => $"{Op}{(Pair ? "P" : "")}{Size}{(Signed ? "s" : "")} {Dst},{C},{D} [{A}+{B}<<{Shift}+{Imm}]",
+            IrOpcode.Load or IrOpcode.Store => $"{Op}{(Exclusive ? "X" : "")}{(Pair ? "P" : "")}{Size}{(Signed ? "s" : "")} {Dst},{C},{D} [{A}+{B}<<{Shift}+{Imm}]",
             IrOpcode.Branch or IrOpcode.BranchCond or IrOpcode.BranchZero or IrOpcode.BranchNotZero
                 or IrOpcode.BranchBitClear or IrOpcode.BranchBitSet or IrOpcode.Reenter => $"{Op} c{Cond} {A} #{Imm} -> {Target}",
             _ => $"{Op}{flags}{(W64 ? "" : ".w")} {Dst} = {A}, {B}, {C} (c{Cond} #{Imm:x})",

@@ -416,6 +416,13 @@ internal sealed unsafe class X64Assembler
     /// <summary>cmp [m], s (the operand size's bytes).</summary>
     public void CmpMemReg(Mem m, Reg s, bool w64) => RegMem(w64, 0x39, (int)s, m);
 
+    /// <summary>
+    /// lock cmpxchg [m], s of <paramref name="size"/> bytes (1, 2, 4, 8): when [m] equals the accumulator's
+    /// low <paramref name="size"/> bytes, [m] = s and ZF set; else the accumulator = [m] and ZF clear. A full barrier.
+    /// </summary>
+    public void LockCmpxchg(Mem m, Reg s, int size) =>
+        RegMem(size == 8, size == 1 ? 0x0FB0 : 0x0FB1, (int)s, m, prefix: size == 2 ? 0x66 : 0, byteReg: size == 1, locked: true);
+
     public void Test(Reg a, Reg b, bool w64) => RegReg(w64, 0x85, b, a);
 
     /// <summary>test a, imm (sign-extended to 64 bits in the 64-bit form).</summary>
@@ -508,9 +515,6 @@ internal sealed unsafe class X64Assembler
 
     /// <summary>xchg [m], s: exchanges [m] and s (<paramref name="size"/> bytes; locked by the processor).</summary>
     public void Xchg(Mem m, Reg s, int size) => SizedRegMem(size, 0x87, s, m, locked: false);
-
-    /// <summary>lock cmpxchg [m], s: if [m] == the accumulator (of <paramref name="size"/> bytes), [m] = s (ZF set); else the accumulator = [m].</summary>
-    public void LockCmpxchg(Mem m, Reg s, int size) => SizedRegMem(size, 0x0FB1, s, m, locked: true);
 
     /// <summary>An instruction whose byte form is <paramref name="opcode"/> - 1 and whose word form takes the 0x66 prefix.</summary>
     private void SizedRegMem(int size, int opcode, Reg s, Mem m, bool locked) =>

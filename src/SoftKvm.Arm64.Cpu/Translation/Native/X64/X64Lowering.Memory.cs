@@ -22,6 +22,11 @@ internal sealed unsafe partial class X64Lowering
         AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
         EmitSpAlignmentCheck(op, slow);
         ComputeAddress(op);
+        if (op.Exclusive)
+        {
+            LowerExclusive(op, slow);
+            return;
+        }
 
         EmitTlbCheck(store, total, size, op.Unprivileged, slow, op.Aligned);
 

@@ -352,7 +352,7 @@ internal sealed unsafe partial class X64Lowering
                 }
 
             case IrOpcode.WriteState:
-                _asm.Store(Ctx((int)op.Imm), InReg(op.A, Reg.Rax, true), 8);
+                _asm.Store(Ctx((int)op.Imm), InReg(op.A, Reg.Rax, true), op.Size);
                 break;
             case IrOpcode.ZeroBlock:
                 LowerZeroBlock(op);

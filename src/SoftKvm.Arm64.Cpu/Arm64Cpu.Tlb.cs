@@ -29,12 +29,12 @@ public sealed partial class Arm64Cpu
     private const byte InfoShiftMask = 0x3F;
 
     /// <summary>An execute-TLB entry's page is guarded (GP = 1, FEAT_BTI).</summary>
-    private const byte InfoGuarded = 0x40;
+    internal const byte InfoGuarded = 0x40;
     private const ulong TlbiPageMask = 0x00FF_FFFF_FFFF_F000UL;
 
     private readonly byte[] _readInfo = new byte[1 << TlbBits];
     private readonly byte[] _writeInfo = new byte[1 << TlbBits];
-    private readonly byte[] _execInfo = new byte[1 << TlbBits];
+    private readonly byte[] _execInfo = GC.AllocateArray<byte>(1 << TlbBits, pinned: true); // native code reads the guarded bit
     private readonly ushort[] _asidContext = new ushort[1 << 16];
     private readonly ushort[] _contextAsid = new ushort[ContextCount];
     private int _nextContext = 1;

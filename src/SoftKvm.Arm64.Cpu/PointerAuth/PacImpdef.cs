@@ -12,11 +12,11 @@ namespace SoftKvm.Arm64.Cpu.PointerAuth;
 /// </summary>
 internal static class PacImpdef
 {
-    // Odd constants with mixed bits (the fractional digits of the golden ratio, pi and e).
-    private const ulong P0 = 0x9E37_79B9_7F4A_7C15;
-    private const ulong P1 = 0x243F_6A88_85A3_08D3;
-    private const ulong P2 = 0xB7E1_5162_8AED_2A6B;
-    private const ulong P3 = 0x1319_8A2E_0370_7345;
+    // Odd constants with mixed bits (the fractional digits of the golden ratio, pi and e); native code emits them too.
+    internal const ulong P0 = 0x9E37_79B9_7F4A_7C15;
+    internal const ulong P1 = 0x243F_6A88_85A3_08D3;
+    internal const ulong P2 = 0xB7E1_5162_8AED_2A6B;
+    internal const ulong P3 = 0x1319_8A2E_0370_7345;
 
     /// <summary>The code of <paramref name="data"/> under <paramref name="modifier"/> and the key (<paramref name="key0"/>, <paramref name="key1"/>).</summary>
     public static ulong ComputePac(ulong data, ulong modifier, ulong key0, ulong key1)

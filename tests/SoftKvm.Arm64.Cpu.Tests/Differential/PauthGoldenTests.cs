@@ -14,7 +14,7 @@ namespace SoftKvm.Arm64.Cpu.Tests.Differential;
 /// </summary>
 public sealed class PauthGoldenTests
 {
-    private static readonly (uint Key, ulong Value)[] Keys =
+    internal static readonly (uint Key, ulong Value)[] Keys =
     [
         (KeyRegister(1, 0), 0x0123456789abcdef), (KeyRegister(1, 1), 0xfedcba9876543210),
         (KeyRegister(1, 2), 0x1122334455667788), (KeyRegister(1, 3), 0x99aabbccddeeff00),
@@ -31,7 +31,7 @@ public sealed class PauthGoldenTests
     public static string GoldenPath([CallerFilePath] string source = "") =>
         Path.Combine(Path.GetDirectoryName(source)!, "Golden", "a64-pauth.golden.txt");
 
-    private static List<(uint Insn, ulong Tcr, ulong X0, ulong X1, ulong Out)> ReadCases()
+    internal static List<(uint Insn, ulong Tcr, ulong X0, ulong X1, ulong Out)> ReadCases()
     {
         var cases = new List<(uint, ulong, ulong, ulong, ulong)>();
         foreach (string line in File.ReadLines(GoldenPath()))
@@ -50,7 +50,7 @@ public sealed class PauthGoldenTests
     }
 
     /// <summary>MOVZ/MOVK of <paramref name="value"/> into X<paramref name="rd"/>.</summary>
-    private static IEnumerable<uint> Load(int rd, ulong value) =>
+    internal static IEnumerable<uint> Load(int rd, ulong value) =>
         Enumerable.Range(0, 4).Select(hw => (hw == 0 ? 0xD280_0000u : 0xF280_0000u) | ((uint)hw << 21) | ((uint)(value >> (16 * hw)) & 0xFFFF) << 5 | (uint)rd);
 
     [Theory]

@@ -160,6 +160,28 @@ internal sealed unsafe class IcedX64Assembler
         }
     }
 
+    public void LockXadd(Mem m, Reg s, int size)
+    {
+        switch (size)
+        {
+            case 1: _a.@lock.xadd(__byte_ptr[Address(m)], R8[(int)s]); break;
+            case 2: _a.@lock.xadd(__word_ptr[Address(m)], R16[(int)s]); break;
+            case 4: _a.@lock.xadd(__dword_ptr[Address(m)], R32[(int)s]); break;
+            default: _a.@lock.xadd(__qword_ptr[Address(m)], R64[(int)s]); break;
+        }
+    }
+
+    public void Xchg(Mem m, Reg s, int size)
+    {
+        switch (size)
+        {
+            case 1: _a.xchg(__byte_ptr[Address(m)], R8[(int)s]); break;
+            case 2: _a.xchg(__word_ptr[Address(m)], R16[(int)s]); break;
+            case 4: _a.xchg(__dword_ptr[Address(m)], R32[(int)s]); break;
+            default: _a.xchg(__qword_ptr[Address(m)], R64[(int)s]); break;
+        }
+    }
+
     /// <summary>[m] = imm (sign-extended to 8 bytes for size 8).</summary>
     public void StoreImm(Mem m, int imm, int size)
     {

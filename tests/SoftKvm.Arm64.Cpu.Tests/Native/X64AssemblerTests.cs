@@ -147,7 +147,7 @@ public sealed unsafe class X64AssemblerTests
 
         return p.Name switch
         {
-            "size" when method is "StoreImm" or "Load" or "Store" or "Crc32" or "LockCmpxchg" => new[] { 1, 2, 4, 8 }[r.Next(4)],
+            "size" when method is "StoreImm" or "Load" or "Store" or "Crc32" or "LockXadd" or "Xchg" or "LockCmpxchg" => new[] { 1, 2, 4, 8 }[r.Next(4)],
             "size" when method is "LoadSigned" => new[] { 1, 2, 4 }[r.Next(3)],
             "size" when method is "AluMemImm" => new[] { 1, 4, 8 }[r.Next(3)],
             "size" => new[] { 4, 8 }[r.Next(2)],

@@ -106,6 +106,7 @@ public sealed unsafe partial class Arm64Cpu
         _context->ReadTlb = (TlbEntry*)Unsafe.AsPointer(ref _readTlb[0]);
         _context->WriteTlb = (TlbEntry*)Unsafe.AsPointer(ref _writeTlb[0]);
         _context->ExecTlb = (TlbEntry*)Unsafe.AsPointer(ref _execTlb[0]);
+        _context->ExecInfo = (byte*)Unsafe.AsPointer(ref _execInfo[0]);
         _context->JumpCache = (JumpCacheEntry*)Unsafe.AsPointer(ref _jumpCache[0]);
         _context->Helpers[(int)NativeHelper.Interpret] = (nint)(delegate* unmanaged<NativeContext*, int, int, long>)&InterpretHelper;
     }
@@ -154,11 +155,20 @@ public sealed unsafe partial class Arm64Cpu
         if (Has(CpuFeatures.Pauth))
         {
             mode |= BlockMode.Pauth;
+            if (_model.PacAlgorithm == PacAlgorithm.Impdef)
+            {
+                mode |= BlockMode.PacImpdef | PacConfiguration.Of(State.SctlrEl1, State.TcrEl1);
+            }
         }
 
         if (Has(CpuFeatures.Bti))
         {
             mode |= BlockMode.Bti;
+        }
+
+        if (Has(CpuFeatures.Lse))
+        {
+            mode |= BlockMode.Lse;
         }
 
         if ((State.SctlrEl1 & saCheck) != 0)
@@ -228,9 +238,11 @@ public sealed unsafe partial class Arm64Cpu
                 ReplayBroadcastTlbi();
             }
 
-            // PSTATE.BTYPE != 0 (after a branch, or restored by ERET): the next instruction's landing-pad
-            // check is the interpreter's (BranchTargets.cs); a block entry clears BTYPE.
-            if (!MayRunTranslated || budget < NativeTranslator.MaxInstructions || stale > 2 || (State.PstateFlags & Psr.Btype) != 0)
+            // PSTATE.BTYPE != 0 (after a branch, or restored by ERET): a block entry checks the landing pad
+            // as BranchTargetPasses does and clears BTYPE; where that fails the interpreter takes the Branch
+            // Target exception (BranchTargets.cs).
+            if (!MayRunTranslated || budget < NativeTranslator.MaxInstructions || stale > 2
+                || ((State.PstateFlags & Psr.Btype) != 0 && !BranchTargetPasses(State.Pc)))
             {
                 // Something the interpreter must see before every instruction: while it may pass (a pending
                 // interrupt, an illegal state) one instruction at a time; while it lasts the run (a breakpoint,

@@ -25,6 +25,9 @@ internal unsafe struct NativeContext
     /// <summary>The execute software TLB (the jump cache checks its entries still map the same page).</summary>
     public TlbEntry* ExecTlb;
 
+    /// <summary>The execute TLB's info bytes (pinned, one per entry: the guarded-page bit of FEAT_BTI among them).</summary>
+    public byte* ExecInfo;
+
     /// <summary>The tag of the current EL's accesses (ASID context and EL + 1), as Arm64Cpu keeps it.</summary>
     public ulong TagEl;
 
@@ -176,6 +179,15 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.ExecTlb"/>.</summary>
     public static readonly int ExecTlb = Offset(c => (byte*)&c->ExecTlb);
+
+    /// <summary><see cref="NativeContext.ExecInfo"/>.</summary>
+    public static readonly int ExecInfo = Offset(c => (byte*)&c->ExecInfo);
+
+    /// <summary>SCTLR_EL1.</summary>
+    public static readonly int SctlrEl1 = Offset(c => (byte*)&c->State.SctlrEl1);
+
+    /// <summary>The pointer authentication keys (<see cref="CpuState.PacKeys"/>: Lo, Hi of APIA, APIB, APDA, APDB, APGA).</summary>
+    public static readonly int PacKeys = Offset(c => (byte*)&c->State.PacKeys);
 
     /// <summary><see cref="NativeContext.TagEl"/>.</summary>
     public static readonly int TagEl = Offset(c => (byte*)&c->TagEl);

@@ -87,6 +87,8 @@ internal sealed partial class A64IrBuilder
         A64Op.LdStPairNoAlloc or A64Op.LdStPairPost or A64Op.LdStPairOffset or A64Op.LdStPairPre => LoadStorePair(op),
         A64Op.LdrLit or A64Op.LdrswLit or A64Op.PrfmLit => LoadLiteral(op),
         A64Op.Ldar or A64Op.Stlr => LoadStoreOrdered(op),
+        A64Op.AtomicMemory => AtomicMemory(),
+        A64Op.Cas => CompareAndSwap(),
         A64Op.Ldxr or A64Op.Ldaxr or A64Op.Stxr or A64Op.Stlxr => LoadStoreExclusive(op),
         A64Op.Ldxp or A64Op.Ldaxp or A64Op.Stxp or A64Op.Stlxp => LoadStoreExclusivePair(op),
         A64Op.Clrex => ClearExclusive(),
@@ -94,10 +96,11 @@ internal sealed partial class A64IrBuilder
         A64Op.BCond => BranchConditional(),
         A64Op.Cbz or A64Op.Cbnz => CompareAndBranch(op),
         A64Op.Tbz or A64Op.Tbnz => TestAndBranch(op),
-        A64Op.Br or A64Op.Blr when (_block.Mode & BlockMode.Bti) != 0 => false, // BTYPE: the interpreter's
+        A64Op.Br or A64Op.Blr when (_block.Mode & BlockMode.Bti) != 0 => BranchRegisterBti(op),
         A64Op.Br or A64Op.Blr or A64Op.Ret => BranchRegister(op),
         A64Op.Nop or A64Op.Yield or A64Op.Hint or A64Op.Bti => true,
-        A64Op.PacHint => (_block.Mode & BlockMode.Pauth) == 0, // NOPs without FEAT_PAuth
+        A64Op.PacHint => PacHint(),
+        A64Op.PacDataProcessing => PacDataProcessing(),
         A64Op.Isb => Reenter(),
         A64Op.Mrs => SystemRegisterRead(),
         A64Op.MsrReg => SystemRegisterWrite(),

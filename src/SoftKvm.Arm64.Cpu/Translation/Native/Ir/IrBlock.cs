@@ -8,7 +8,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 /// it is a base register (SCTLR_EL1.SA/SA0 of the EL). A block runs only in the mode it was compiled for.
 /// </summary>
 [Flags]
-internal enum BlockMode : byte
+internal enum BlockMode : uint
 {
     /// <summary>EL0, SP_EL0, alignment checked, no SP alignment check.</summary>
     None = 0,
@@ -28,14 +28,27 @@ internal enum BlockMode : byte
     /// <summary>PSTATE.UAO at EL1: LDTR/STTR access as privileged loads and stores (FEAT_UAO).</summary>
     Uao = 16,
 
-    /// <summary>The model has FEAT_PAuth: the pointer authentication hints run in the interpreter (else they are NOPs).</summary>
+    /// <summary>
+    /// The model has FEAT_PAuth: the pointer authentication instructions are emitted inline with
+    /// <see cref="PacImpdef"/>, else they run in the interpreter (without the feature the hints are NOPs).
+    /// </summary>
     Pauth = 32,
 
     /// <summary>
-    /// The model has FEAT_BTI: BR and BLR set PSTATE.BTYPE in the interpreter, and every entry clears it
-    /// (the run loop and the jump after such a branch only enter a block once its landing-pad check passed).
+    /// The model has FEAT_BTI: BR and BLR set PSTATE.BTYPE, and every entry checks the landing pad of a
+    /// BTYPE other than 00 (else it leaves for the run loop, where the interpreter takes the Branch Target
+    /// exception) and clears it.
     /// </summary>
     Bti = 64,
+
+    /// <summary>
+    /// The model's pointer authentication algorithm is the IMPDEF one: PAC*, AUT* and XPAC* are emitted
+    /// inline, compiled for the SCTLR_EL1 and TCR_EL1 fields of <see cref="PacConfiguration"/> (bits 8 and up).
+    /// </summary>
+    PacImpdef = 128,
+
+    /// <summary>The model has FEAT_LSE: the atomics are emitted inline (else they are UNDEFINED, in the interpreter).</summary>
+    Lse = 1u << 26,
 }
 
 /// <summary>

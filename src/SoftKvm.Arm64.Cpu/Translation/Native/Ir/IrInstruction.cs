@@ -116,6 +116,9 @@ internal struct IrInstruction
     /// <summary>An immediate: a memory displacement, a bit number, a condition's nzcv.</summary>
     public long Imm;
 
+    /// <summary>The <see cref="Imm"/> of a BR on a BTI model through a register other than X16, X17: BTYPE 11 from a guarded page, else 01.</summary>
+    public const long BtypeByPage = 4;
+
     /// <summary>The branch target, as an instruction index relative to the block's first instruction.</summary>
     public int Target;
 

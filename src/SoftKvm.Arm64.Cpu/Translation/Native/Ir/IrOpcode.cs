@@ -135,6 +135,20 @@ internal enum IrOpcode : byte
     /// <summary>A full memory barrier (DMB/DSB of loads and stores).</summary>
     Fence,
 
+    /// <summary>
+    /// FEAT_LSE: Dst = guest memory at A (<see cref="IrInstruction.Size"/> bytes, aligned), which atomically
+    /// becomes old + B, old AND NOT B, old XOR B, old OR B (<see cref="IrInstruction.Cond"/> 0-3: LDADD, LDCLR, LDEOR,
+    /// LDSET), B (8: SWP), or C where old equals B (9: CAS). The slow path runs the instruction in the interpreter.
+    /// </summary>
+    Atomic,
+
+    /// <summary>
+    /// Dst = pointer A signed, authenticated or stripped with the IMPDEF algorithm (FEAT_PAuth), modifier B:
+    /// <see cref="IrInstruction.Imm"/> is <see cref="PacOperation"/> &lt;&lt; 2 | key (0-3: IA, IB, DA, DB). A
+    /// pointer in the other half of the address space than the instruction's takes the slow path.
+    /// </summary>
+    Pac,
+
     /// <summary>Go to instruction <see cref="IrInstruction.Target"/> (in the block, or an exit).</summary>
     Branch,
 
@@ -153,7 +167,11 @@ internal enum IrOpcode : byte
     /// <summary>Go to <see cref="IrInstruction.Target"/> when bit Imm of A is set (TBNZ).</summary>
     BranchBitSet,
 
-    /// <summary>Go to the guest address in A (BR, BLR, RET), through the jump cache.</summary>
+    /// <summary>
+    /// Go to the guest address in A (BR, BLR, RET), through the jump cache. On a BTI model
+    /// <see cref="IrInstruction.Imm"/> is the PSTATE.BTYPE the branch sets (1, 2), or
+    /// <see cref="IrInstruction.BtypeByPage"/> (01, or 11 from a guarded page).
+    /// </summary>
     BranchIndirect,
 
     /// <summary>Run the instruction in the interpreter (its handler, through a helper).</summary>

@@ -510,6 +510,16 @@ internal sealed unsafe class X64Assembler
         Byte(bit);
     }
 
+    /// <summary>lock xadd [m], s: [m] += s, s = the old [m] (<paramref name="size"/> bytes).</summary>
+    public void LockXadd(Mem m, Reg s, int size) => SizedRegMem(size, 0x0FC1, s, m, locked: true);
+
+    /// <summary>xchg [m], s: exchanges [m] and s (<paramref name="size"/> bytes; locked by the processor).</summary>
+    public void Xchg(Mem m, Reg s, int size) => SizedRegMem(size, 0x87, s, m, locked: false);
+
+    /// <summary>An instruction whose byte form is <paramref name="opcode"/> - 1 and whose word form takes the 0x66 prefix.</summary>
+    private void SizedRegMem(int size, int opcode, Reg s, Mem m, bool locked) =>
+        RegMem(size == 8, size == 1 ? opcode - 1 : opcode, (int)s, m, prefix: size == 2 ? 0x66 : 0, byteReg: size == 1, locked: locked);
+
     /// <summary>CF = bit (b mod 32) of a.</summary>
     public void BtReg(Reg a, Reg b) => RegReg(false, 0x0FA3, b, a);
 

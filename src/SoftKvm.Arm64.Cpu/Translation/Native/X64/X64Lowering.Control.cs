@@ -94,9 +94,14 @@ internal sealed unsafe partial class X64Lowering
         JumpTo(op.Target, zero ? Cc.E : Cc.NE);
     }
 
-    /// <summary>BR, BLR, RET: registers and flags to the context, then the jump cache with the target in rax.</summary>
+    /// <summary>BR, BLR, RET: (BTYPE,) registers and flags to the context, then the jump cache with the target in rax.</summary>
     private void LowerIndirect(in IrInstruction op)
     {
+        if (op.Imm != 0)
+        {
+            LowerBranchTargetType(op); // BTI: PSTATE.BTYPE first (its slow path runs the whole branch)
+        }
+
         SyncBudget(_pending);
         _pending = 0;
         FlushFlags();

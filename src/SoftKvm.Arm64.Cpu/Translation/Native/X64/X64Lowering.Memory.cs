@@ -20,29 +20,7 @@ internal sealed unsafe partial class X64Lowering
         bool store = op.Op == IrOpcode.Store;
         int size = op.Size, total = op.Pair ? 2 * size : size;
         AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
-        if (op.SpBase && (_b.Mode & BlockMode.SpAlignCheck) != 0)
-        {
-            Loc sp = Locate(op.A);
-            switch (sp.Kind)
-            {
-                case LocKind.Reg:
-                    _asm.TestImm(sp.Reg, 15, false);
-                    _asm.Jcc(Cc.NE, slow);
-                    break;
-                case LocKind.Mem:
-                    _asm.TestMemImm(Ctx(sp.Disp), 15, 4);
-                    _asm.Jcc(Cc.NE, slow);
-                    break;
-                default:
-                    if ((sp.Imm & 15) != 0)
-                    {
-                        _asm.Jmp(slow);
-                    }
-
-                    break;
-            }
-        }
-
+        EmitSpAlignmentCheck(op, slow);
         ComputeAddress(op);
         if (op.Exclusive)
         {
@@ -67,6 +45,33 @@ internal sealed unsafe partial class X64Lowering
             if (op.Pair)
             {
                 LoadValue(op.C, new Mem(Reg.Rax, size), op);
+            }
+        }
+    }
+
+    /// <summary>A base register SP that is not 16-byte aligned goes to <paramref name="slow"/> where the mode checks it.</summary>
+    private void EmitSpAlignmentCheck(in IrInstruction op, AsmLabel slow)
+    {
+        if (op.SpBase && (_b.Mode & BlockMode.SpAlignCheck) != 0)
+        {
+            Loc sp = Locate(op.A);
+            switch (sp.Kind)
+            {
+                case LocKind.Reg:
+                    _asm.TestImm(sp.Reg, 15, false);
+                    _asm.Jcc(Cc.NE, slow);
+                    break;
+                case LocKind.Mem:
+                    _asm.TestMemImm(Ctx(sp.Disp), 15, 4);
+                    _asm.Jcc(Cc.NE, slow);
+                    break;
+                default:
+                    if ((sp.Imm & 15) != 0)
+                    {
+                        _asm.Jmp(slow);
+                    }
+
+                    break;
             }
         }
     }

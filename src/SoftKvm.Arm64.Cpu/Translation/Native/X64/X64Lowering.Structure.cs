@@ -44,7 +44,8 @@ internal sealed unsafe partial class X64Lowering
 
             AsmLabel entry = _asm.NewLabel();
             _asm.Bind(entry);
-            _asm.MovImm(Reg.Rcx, (ulong)_entries.Count);
+            int landingPad = (_b.Mode & BlockMode.Bti) != 0 ? LandingPadMask(_b.Words[k]) : 0;
+            _asm.MovImm(Reg.Rcx, (ulong)(uint)(_entries.Count | (landingPad << 16)));
             _asm.Call(_enterRoutine);
             _asm.Jmp(_insnLabels[k]);
             _entries.Add((_b.Indices[k], entry));
@@ -54,7 +55,7 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>
     /// The block's shared routines (near calls; inside them rsp is 8 off the 16-byte alignment):
     /// <list type="bullet">
-    /// <item>enter (rcx = entry ordinal): leaves for the run loop (dropping its return address) on an exit
+    /// <item>enter (rcx = entry ordinal, and in a BTI block its landing-pad mask &lt;&lt; 16): leaves for the run loop (dropping its return address) on an exit
     /// request, an exhausted budget or changed words, else loads the mapped guest registers;</item>
     /// <item>store and load: the written mapped registers to the context, all mapped ones from it;</item>
     /// <item>interpret (rcx = position | retired count &lt;&lt; 16): the instruction in the interpreter,
@@ -73,7 +74,8 @@ internal sealed unsafe partial class X64Lowering
         EmitStaleCheck(stale);
         if ((_b.Mode & BlockMode.Bti) != 0)
         {
-            // The entry's instruction runs: PSTATE.BTYPE = 00 (its landing-pad check passed before the entry).
+            // The entry's instruction runs: its landing pad checked, PSTATE.BTYPE = 00.
+            EmitLandingPadCheck(check);
             _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
         }
 
@@ -138,6 +140,7 @@ internal sealed unsafe partial class X64Lowering
     private void EntryExit(NativeExit reason)
     {
         _asm.AluImm(Alu.Add, Reg.Rsp, 8, true);
+        _asm.Movzx(Reg.Rcx, Reg.Rcx, 2); // without a BTI block's landing-pad mask
         _asm.ShiftImm(Shift.Shl, Reg.Rcx, 8, true);
         _asm.MovImm(Reg.Rax, ExitCode(reason, 0));
         _asm.Alu(Alu.Or, Reg.Rax, Reg.Rcx, true);
@@ -353,6 +356,12 @@ internal sealed unsafe partial class X64Lowering
                 break;
             case IrOpcode.ZeroBlock:
                 LowerZeroBlock(op);
+                break;
+            case IrOpcode.Atomic:
+                LowerAtomic(op);
+                break;
+            case IrOpcode.Pac:
+                LowerPac(op);
                 break;
             case IrOpcode.Fence:
                 PrepareClobber(); // lock or sets the host flags

@@ -1,0 +1,261 @@
+using SoftKvm.Arm64.Cpu.PointerAuth;
+using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
+
+namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
+
+/// <summary>
+/// FEAT_PAuth and FEAT_BTI in native code.
+/// <list type="bullet">
+/// <item><see cref="IrOpcode.Pac"/>: the IMPDEF code (<see cref="PacImpdef"/>: two 64x64→128-bit
+/// multiplications, the keys read from the context) and the masks of <see cref="PacConfiguration"/> for the
+/// half of the address space the instruction itself is in (return addresses and the pointers code signs
+/// are there); a pointer of the other half takes the slow path, the interpreter.</item>
+/// <item>BR and BLR set PSTATE.BTYPE before they jump (BR through a register other than X16, X17 looks at
+/// the guarded bit of its page in the execute TLB; a miss runs it in the interpreter).</item>
+/// <item>Each entry of a BTI block checks its landing pad while BTYPE is not 00: a page that is not guarded,
+/// or an instruction compatible with BTYPE (the mask its prologue passes, from the word the stale check has
+/// just compared), clears BTYPE and goes on; anything else leaves for the run loop with nothing run, where
+/// the interpreter takes the Branch Target exception (Arm64Cpu's BranchTargets.cs: the same checks).</item>
+/// </list>
+/// </summary>
+internal sealed unsafe partial class X64Lowering
+{
+    private const int TlbEntryBytes = 16;
+    private const int TlbIndexMask = (1 << 10) - 1; // Arm64Cpu's TLBs have 1 << 10 entries (as the data-access walk assumes)
+
+    private void LowerPac(in IrInstruction op)
+    {
+        var operation = (PacOperation)(op.Imm >> 2);
+        int key = (int)op.Imm & 3;
+        bool data = key >= 2;
+        int selector = PacConfiguration.SelectorBit(_b.Mode, operation, data);
+        bool upper = ((_b.PcOf(_b.Indices[op.Insn]) >> selector) & 1) != 0;
+        PacMasks m = PacConfiguration.Masks(_b.Mode, operation, data, upper);
+
+        PrepareClobber();
+        AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
+        LoadTo(Reg.R11, op.A, true); // r11 = the pointer, to the end
+        _asm.Bt(Reg.R11, selector, true);
+        _asm.Jcc(upper ? Cc.AE : Cc.B, slow);
+        if (operation == PacOperation.Strip)
+        {
+            Extended(Reg.Rax, m);
+            Commit(op.Dst, Reg.Rax);
+            return;
+        }
+
+        LoadTo(Reg.Rcx, op.B, true);
+        Extended(Reg.R10, m);
+        EmitImpdefCode(ContextOffsets.PacKeys + (16 * key));
+        if (operation == PacOperation.Add)
+        {
+            // (ptr & Keep) | (code & CodeMask) | Upper, CorruptBit flipped when the extension bits differ.
+            AndConst(Reg.Rax, m.CodeMask);
+            _asm.Mov(Reg.Rcx, Reg.R11);
+            AndConst(Reg.Rcx, m.Keep);
+            _asm.Alu(Alu.Or, Reg.Rax, Reg.Rcx, true);
+            OrConst(Reg.Rax, m.Upper);
+            _asm.Mov(Reg.Rcx, Reg.R11);
+            AndConst(Reg.Rcx, m.Field);
+            if (upper)
+            {
+                _asm.MovImm(Reg.Rdx, m.Field);
+                _asm.Alu(Alu.Cmp, Reg.Rcx, Reg.Rdx, true);
+            }
+            else
+            {
+                _asm.Test(Reg.Rcx, Reg.Rcx, true);
+            }
+
+            AsmLabel good = _asm.NewLabel();
+            _asm.Jcc(Cc.E, good);
+            _asm.MovImm(Reg.Rdx, m.CorruptBit);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true);
+            _asm.Bind(good);
+        }
+        else
+        {
+            // The pointer restored when (code ^ ptr) & CodeMask is 0, else with the error code of the key.
+            Extended(Reg.R10, m);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+            AndConst(Reg.Rax, m.CodeMask); // sets ZF (the mask is never all ones: bit 55 is not in it)
+            _asm.Mov(Reg.Rax, Reg.R10);
+            AsmLabel good = _asm.NewLabel();
+            _asm.Jcc(Cc.E, good);
+            AndConst(Reg.Rax, ~(3UL << m.ErrorShift));
+            OrConst(Reg.Rax, (key is 1 or 3 ? 2UL : 1UL) << m.ErrorShift);
+            _asm.Bind(good);
+        }
+
+        Commit(op.Dst, Reg.Rax);
+    }
+
+    /// <summary><paramref name="d"/> = the pointer (r11) with its PAC field made extension bits: (ptr &amp; Keep) | Extension.</summary>
+    private void Extended(Reg d, in PacMasks m)
+    {
+        _asm.Mov(d, Reg.R11);
+        AndConst(d, m.Keep);
+        OrConst(d, m.Extension);
+    }
+
+    /// <summary>
+    /// rax = <see cref="PacImpdef.ComputePac"/>(r10, rcx, key0 = Hi, key1 = Lo) of the key whose Lo register is
+    /// at context offset <paramref name="keyLo"/>; r10, rcx and rdx are destroyed.
+    /// </summary>
+    private void EmitImpdefCode(int keyLo)
+    {
+        Mem key0 = Ctx(keyLo + 8), key1 = Ctx(keyLo);
+        _asm.AluMem(Alu.Xor, Reg.R10, key0, true); // a = data ^ key0
+        _asm.AluMem(Alu.Xor, Reg.Rcx, key1, true); // b = modifier ^ key1
+        _asm.MovImm(Reg.Rax, PacImpdef.P0);
+        _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true);
+        _asm.MovImm(Reg.Rdx, PacImpdef.P1);
+        _asm.Alu(Alu.Xor, Reg.Rdx, Reg.Rcx, true);
+        _asm.MulWide(Reg.Rdx, signed: false, w64: true);
+        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true); // x = Fold(a ^ P0, b ^ P1)
+        _asm.ShiftImm(Shift.Rol, Reg.R10, 32, true);
+        _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true);
+        _asm.MovImm(Reg.Rdx, PacImpdef.P2);
+        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true); // x ^ RotateLeft(a, 32) ^ P2
+        _asm.ShiftImm(Shift.Rol, Reg.Rcx, 29, true);
+        _asm.AluMem(Alu.Xor, Reg.Rcx, key0, true);
+        _asm.MovImm(Reg.Rdx, PacImpdef.P3);
+        _asm.Alu(Alu.Xor, Reg.Rdx, Reg.Rcx, true); // RotateLeft(b, 29) ^ key0 ^ P3
+        _asm.MulWide(Reg.Rdx, signed: false, w64: true);
+        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true);
+    }
+
+    /// <summary>r &amp;= <paramref name="mask"/> (rdx is the scratch of a mask wider than a sign-extended 32-bit immediate).</summary>
+    private void AndConst(Reg r, ulong mask)
+    {
+        if ((long)mask == (int)(long)mask)
+        {
+            _asm.AluImm(Alu.And, r, (int)(long)mask, true);
+        }
+        else
+        {
+            _asm.MovImm(Reg.Rdx, mask);
+            _asm.Alu(Alu.And, r, Reg.Rdx, true);
+        }
+    }
+
+    /// <summary>r |= <paramref name="bits"/> (nothing for 0; rdx is the scratch of a wide constant).</summary>
+    private void OrConst(Reg r, ulong bits)
+    {
+        if (bits == 0)
+        {
+            return;
+        }
+
+        if ((long)bits == (int)(long)bits)
+        {
+            _asm.AluImm(Alu.Or, r, (int)(long)bits, true);
+        }
+        else
+        {
+            _asm.MovImm(Reg.Rdx, bits);
+            _asm.Alu(Alu.Or, r, Reg.Rdx, true);
+        }
+    }
+
+    /// <summary>
+    /// BR, BLR on a BTI model: PSTATE.BTYPE = the branch's (01 for BR through X16/X17, 10 for BLR; for any other
+    /// BR 11 from a guarded page, 01 otherwise or with the MMU off). BTYPE is 00 in a block (its entry cleared
+    /// it, and what runs in the interpreter and goes on in the block sets no other), so it is set by OR-ing.
+    /// </summary>
+    private void LowerBranchTargetType(in IrInstruction op)
+    {
+        PrepareClobber();
+        Mem pstate = Ctx(ContextOffsets.PstateFlags);
+        if (op.Imm != IrInstruction.BtypeByPage)
+        {
+            _asm.AluMemImm(Alu.Or, pstate, (int)op.Imm << Psr.BtypeShift, 4);
+            return;
+        }
+
+        ulong pc = _b.PcOf(_b.Indices[op.Insn]);
+        AsmLabel slow = AddStub(StubKind.Slow, pending: _pending), set = _asm.NewLabel();
+        _asm.MovImm(Reg.Rdx, 1u << Psr.BtypeShift);
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), 1, 4); // SCTLR_EL1.M
+        _asm.Jcc(Cc.E, set);
+        EmitExecTlbProbe(pc, slow, Reg.Rax, Reg.Rcx);
+        _asm.Jcc(Cc.E, set);
+        _asm.MovImm(Reg.Rdx, 3u << Psr.BtypeShift);
+        _asm.Bind(set);
+        _asm.Load(Reg.Rax, pstate, 4);
+        _asm.Alu(Alu.Or, Reg.Rax, Reg.Rdx, false);
+        _asm.Store(pstate, Reg.Rax, 4);
+    }
+
+    /// <summary>
+    /// The execute TLB must map the page of <paramref name="pc"/> (else to <paramref name="miss"/>); then ZF =
+    /// its page is not guarded. <paramref name="a"/> and <paramref name="b"/> are destroyed.
+    /// </summary>
+    private void EmitExecTlbProbe(ulong pc, AsmLabel miss, Reg a, Reg b)
+    {
+        int index = (int)(pc >> 12) & TlbIndexMask;
+        _asm.MovImm(a, pc & ~0xFFFUL);
+        _asm.AluMem(Alu.Or, a, Ctx(ContextOffsets.TagEl), true);
+        _asm.Load(b, Ctx(ContextOffsets.ExecTlb), 8);
+        _asm.CmpMemReg(new Mem(b, index * TlbEntryBytes), a, true);
+        _asm.Jcc(Cc.NE, miss);
+        _asm.Load(b, Ctx(ContextOffsets.ExecInfo), 8);
+        _asm.Load(a, new Mem(b, index), 1);
+        _asm.TestImm(a, Arm64Cpu.InfoGuarded, false);
+    }
+
+    /// <summary>
+    /// In the enter routine of a BTI block (rcx = entry ordinal | landing-pad mask &lt;&lt; 16, after the stale
+    /// check): while PSTATE.BTYPE != 00, to <paramref name="leave"/> unless the page is unguarded or the entry's
+    /// instruction is a compatible landing pad (as <c>BranchTargetPasses</c> decides in the run loop).
+    /// </summary>
+    private void EmitLandingPadCheck(AsmLabel leave)
+    {
+        AsmLabel pass = _asm.NewLabel();
+        _asm.TestMemImm(Ctx(ContextOffsets.PstateFlags), (int)Psr.Btype, 4);
+        _asm.Jcc(Cc.E, pass);
+        EmitExecTlbProbe(_b.Pc, leave, Reg.R10, Reg.R11); // rcx is the entry's
+        _asm.Jcc(Cc.E, pass);
+        _asm.Load(Reg.Rax, Ctx(ContextOffsets.PstateFlags), 4);
+        _asm.ShiftImm(Shift.Shr, Reg.Rax, Psr.BtypeShift, false);
+        _asm.AluImm(Alu.And, Reg.Rax, 3, false);
+        _asm.Mov(Reg.Rdx, Reg.Rcx, false);
+        _asm.ShiftImm(Shift.Shr, Reg.Rdx, 16, false);
+        _asm.BtReg(Reg.Rdx, Reg.Rax);
+        _asm.Jcc(Cc.AE, leave);
+        _asm.TestImm(Reg.Rdx, LandingPadNeedsBt, false);
+        _asm.Jcc(Cc.E, pass);
+        _asm.AluImm(Alu.Cmp, Reg.Rax, 3, false);
+        _asm.Jcc(Cc.NE, pass);
+        // PACIASP/PACIBSP with BTYPE 11: not a landing pad under SCTLR_EL1.BT1 (EL1) or BT0 (EL0), bits 36 and 35.
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), (_b.Mode & BlockMode.El1) != 0 ? 1 << 4 : 1 << 3, 4);
+        _asm.Jcc(Cc.NE, leave);
+        _asm.Bind(pass);
+    }
+
+    /// <summary>The landing-pad mask bit of PACIASP/PACIBSP: BTYPE 11 is compatible only while SCTLR_EL1.BTn is 0.</summary>
+    private const int LandingPadNeedsBt = 1 << 4;
+
+    /// <summary>
+    /// The BTYPEs instruction <paramref name="insn"/> is a landing pad for, as bits 1-3 (BTypeCompatible of
+    /// BranchTargets.cs), with <see cref="LandingPadNeedsBt"/> where BTYPE 11 also depends on SCTLR_EL1.BTn.
+    /// </summary>
+    internal static int LandingPadMask(uint insn)
+    {
+        const int Any = 0b1110;
+        if ((insn & 0xFFFF_F01F) == 0xD503_201F)
+        {
+            return ((insn >> 5) & 0x7F) switch
+            {
+                0x19 or 0x1B => Any | LandingPadNeedsBt, // PACIASP, PACIBSP
+                0x22 => 0b0110, // BTI c: not 11
+                0x24 => 0b1010, // BTI j: not 10
+                0x26 => Any, // BTI jc
+                _ => 0,
+            };
+        }
+
+        // BRK and HLT: their own exception has priority over the Branch Target exception.
+        return (insn & 0xFFE0_001F) is 0xD420_0000 or 0xD440_0000 ? Any : 0;
+    }
+}

@@ -15,15 +15,16 @@ internal sealed class Distributor(Vgic vgic) : IIoDevice, IGicRegisterFile
 
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
-        if (GicMmio.ReadsFixedValue(_map, offset, data.Length))
+        int index = GicMmio.Locate(_map, offset, data.Length, out uint rel);
+        if (GicMmio.ReadsFixedValue(_map, index))
         {
-            GicMmio.Read(this, _map, offset, data, Accessor(vcpu)); // nothing to lock, nothing to flush
+            GicMmio.ReadAt(this, _map, index, rel, data, Accessor(vcpu)); // nothing to lock, nothing to flush
             return;
         }
 
         lock (vgic.Lock)
         {
-            GicMmio.Read(this, _map, offset, data, Accessor(vcpu));
+            GicMmio.ReadAt(this, _map, index, rel, data, Accessor(vcpu));
             vgic.FlushLocked();
         }
     }

@@ -11,10 +11,13 @@ namespace SoftKvm.Arm64.Vgic;
 /// </summary>
 internal static class GicMmio
 {
-    public static void Read(IGicRegisterFile file, RegisterMap map, ulong offset, Span<byte> data, int vcpu)
+    public static void Read(IGicRegisterFile file, RegisterMap map, ulong offset, Span<byte> data, int vcpu) =>
+        ReadAt(file, map, Locate(map, offset, data.Length, out uint rel), rel, data, vcpu);
+
+    /// <summary>A read of the register <see cref="Locate"/> found (-1: RAZ/WI), <paramref name="rel"/> bytes into it.</summary>
+    public static void ReadAt(IGicRegisterFile file, RegisterMap map, int index, uint rel, Span<byte> data, int vcpu)
     {
         ulong value = 0;
-        int index = Locate(map, offset, data.Length, out uint rel);
         if (index >= 0)
         {
             ref readonly GicRegister reg = ref map.At(index);
@@ -32,15 +35,12 @@ internal static class GicMmio
     }
 
     /// <summary>
-    /// Whether a read of <paramref name="size"/> bytes at <paramref name="offset"/> reads nothing a write or an interrupt
-    /// changes: RAZ/WI space, an access the register does not allow, or an identification register (GICD_TYPER, IIDR,
-    /// PIDR2). Such a read needs no lock and changes no output, as KVM reads them (<c>vgic_mmio_read_v3_misc</c>).
+    /// Whether a read of the register <see cref="Locate"/> found reads nothing a write or an interrupt changes: RAZ/WI
+    /// space (-1), an access the register does not allow, or an identification register (GICD_TYPER, IIDR, PIDR2).
+    /// Such a read needs no lock and changes no output, as KVM reads them (<c>vgic_mmio_read_v3_misc</c>).
     /// </summary>
-    public static bool ReadsFixedValue(RegisterMap map, ulong offset, int size)
-    {
-        int index = Locate(map, offset, size, out _);
-        return index < 0 || map.At(index).Id is GicReg.RazWi or GicReg.DistTyper or GicReg.Iidr or GicReg.Pidr2;
-    }
+    public static bool ReadsFixedValue(RegisterMap map, int index) =>
+        index < 0 || map.At(index).Id is GicReg.RazWi or GicReg.DistTyper or GicReg.Iidr or GicReg.Pidr2;
 
     public static void Write(IGicRegisterFile file, RegisterMap map, ulong offset, ReadOnlySpan<byte> data, int vcpu)
     {
@@ -69,9 +69,11 @@ internal static class GicMmio
         }
     }
 
-    // The index of the register an access of size bytes at offset may touch (allowed width, naturally aligned,
-    // inside the register), with the offset relative to the register; -1 for RAZ/WI.
-    private static int Locate(RegisterMap map, ulong offset, int size, out uint rel)
+    /// <summary>
+    /// The index of the register an access of <paramref name="size"/> bytes at <paramref name="offset"/> may touch
+    /// (allowed width, naturally aligned, inside the register), with the offset relative to the register; -1 for RAZ/WI.
+    /// </summary>
+    public static int Locate(RegisterMap map, ulong offset, int size, out uint rel)
     {
         rel = 0;
         int index = map.IndexOf(offset);

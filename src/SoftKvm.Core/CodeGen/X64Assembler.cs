@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
+namespace SoftKvm.Core.CodeGen;
 
 /// <summary>
 /// An x86-64 encoder for exactly the instruction forms the native code generator emits, one method per

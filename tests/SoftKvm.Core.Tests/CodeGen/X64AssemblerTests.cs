@@ -1,8 +1,8 @@
 using System.Reflection;
 using Iced.Intel;
-using SoftKvm.Arm64.Cpu.Translation.Native.X64;
+using SoftKvm.Core.CodeGen;
 
-namespace SoftKvm.Arm64.Cpu.Tests.Native;
+namespace SoftKvm.Core.Tests.CodeGen;
 
 /// <summary>
 /// The native code generator's encoder against Iced's assembler as the oracle: every instruction method

@@ -677,4 +677,20 @@ internal sealed unsafe class X64Assembler
         Begin();
         Int64(value);
     }
+
+    /// <summary>
+    /// One instruction encoded elsewhere (at most 15 bytes, with no operand relative to its own address: it is
+    /// copied as it is). The x86 guests' translator re-encodes guest instructions with host registers this way.
+    /// </summary>
+    public void Encoded(ReadOnlySpan<byte> instruction)
+    {
+        if (instruction.Length > 15)
+        {
+            throw new ArgumentException("an x86 instruction has at most 15 bytes", nameof(instruction));
+        }
+
+        Begin();
+        instruction.CopyTo(new Span<byte>(_bytes + _pos, instruction.Length));
+        _pos += instruction.Length;
+    }
 }

@@ -162,6 +162,11 @@ public sealed unsafe partial class X86Cpu
             return 0;
         }
 
+        if (_native && _bitness == 64)
+        {
+            return RunNative(rip, host, remaining);
+        }
+
         _blocks ??= new BlockSlot[BlockSlots];
         ref var slot = ref _blocks[(int)((rip ^ (rip >> 12)) & (BlockSlots - 1))];
         if (slot.Rip != rip || slot.Host != host || slot.Bitness != _bitness)
@@ -227,6 +232,11 @@ public sealed unsafe partial class X86Cpu
         if (_blocks is not null)
         {
             Array.Clear(_blocks);
+        }
+
+        if (_nativeSlots is not null)
+        {
+            Array.Clear(_nativeSlots);
         }
     }
 

@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using SoftKvm.X86.Cpu.Translation.Native;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>
+/// Native blocks in the run loop (64-bit code): where the IL tier would look a place up, a vCPU with
+/// <see cref="Native"/> runs the x86-64 code translated from it at its first execution
+/// (<see cref="X86NativeTranslator"/>), in a direct-mapped table keyed by RIP, host address of the code and
+/// privilege. The run loop's conditions for blocks hold (<see cref="BlocksAllowed"/>); a block returns the
+/// instructions it retired, twice, plus 1 when it left before an instruction the interpreter must run.
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    /// <summary>Whether new vCPUs run 64-bit code as native blocks (SOFTKVM_X86_NATIVE=1, on an x86-64 host with BMI2).</summary>
+    public static readonly bool DefaultNative = Environment.GetEnvironmentVariable("SOFTKVM_X86_NATIVE") == "1" && X86NativeTranslator.HostSupported;
+
+    private const int NativeSlots = 8192;
+    private const int MaxNativeStale = 4;
+
+    private struct NativeSlot
+    {
+        public ulong Rip;
+        public nint Host;
+        public int Key;   // 1 + user, 0: empty
+        public int Generation;
+        public nint Code; // 0: nothing there runs natively
+        public int Count;
+        public int Stale;
+        public bool Dirty;
+    }
+
+    private NativeSlot[]? _nativeSlots;
+    private X86NativeTranslator? _nativeTranslator;
+    private X86NativeCodeMemory? _nativeCode;
+    private readonly long[] _nativeTranslationHistogram = new long[24];
+
+    /// <summary>Whether this vCPU runs 64-bit code as native x86-64 blocks instead of IL blocks (default <see cref="DefaultNative"/>;
+    /// needs <see cref="Translation"/> on and a host with BMI2).</summary>
+    public bool Native
+    {
+        get => _native;
+        set => _native = value && X86NativeTranslator.HostSupported;
+    }
+
+    private bool _native = DefaultNative;
+
+    /// <summary>Native translations by the time each took: entry 0 counts those below 2 µs, entry k those of [2^k, 2^(k+1)) µs.</summary>
+    public ReadOnlySpan<long> NativeTranslationHistogram => _nativeTranslationHistogram;
+
+    /// <summary>
+    /// At a place control arrived at (64-bit code, blocks allowed, <paramref name="host"/> its code): runs the native
+    /// block there, translating it first if it is new. Returns the instructions retired (0: interpret).
+    /// </summary>
+    private long RunNative(ulong rip, nint host, long remaining)
+    {
+        // After this, whatever happens, the next instruction is a place to look up (the interpreter may run just one).
+        _lookUp = true;
+        _nativeSlots ??= new NativeSlot[NativeSlots];
+        _nativeCode ??= new X86NativeCodeMemory();
+        bool user = _cpl == 3;
+        int key = user ? 2 : 1;
+        ref var slot = ref _nativeSlots[(int)((rip ^ (rip >> 12)) & (NativeSlots - 1))];
+        if (slot.Rip != rip || slot.Host != host || slot.Key != key || slot.Dirty || (slot.Code != 0 && slot.Generation != _nativeCode.Generation))
+        {
+            int stale = slot.Rip == rip && slot.Host == host && slot.Key == key ? slot.Stale : 0;
+            slot = new NativeSlot { Rip = rip, Host = host, Key = key, Stale = stale };
+            if (stale < MaxNativeStale)
+            {
+                TranslateNative(ref slot, user);
+            }
+        }
+
+        if (slot.Code == 0 || slot.Count > remaining)
+        {
+            return 0;
+        }
+
+        X86NativeFrame frame;
+        long result;
+        fixed (TlbEntry* tlb = _tlb)
+        fixed (X86Registers* regs = &_regs)
+        fixed (int* exitRequested = &_exitRequested)
+        {
+            int u = user ? 1 : 0;
+            frame.ReadTlb = tlb + (((int)AccessKind.Read * 2) + u) * TlbSets;
+            frame.WriteTlb = tlb + (((int)AccessKind.Write * 2) + u) * TlbSets;
+            frame.FsBase = _regs.Seg[SegmentIndex.Fs].Base;
+            frame.GsBase = _regs.Seg[SegmentIndex.Gs].Base;
+            frame.Limit = remaining - slot.Count;
+            frame.ExitRequested = exitRequested;
+            result = ((delegate* unmanaged<X86NativeFrame*, X86Registers*, long>)slot.Code)(&frame, regs);
+        }
+
+        if (result == X86NativeTranslator.Stale)
+        {
+            StaleBlocks++;
+            slot.Code = 0;
+            slot.Stale++;
+            slot.Dirty = true; // translated again at the next arrival, up to MaxNativeStale times
+            return 0;
+        }
+
+        long retired = result >> 1;
+        if (retired > 0)
+        {
+            BlockEntries++;
+            TranslatedInstructions += retired;
+            InstructionsRetired += retired;
+        }
+
+        return retired;
+    }
+
+    private void TranslateNative(ref NativeSlot slot, bool user)
+    {
+        long start = Stopwatch.GetTimestamp();
+        _nativeTranslator ??= new X86NativeTranslator();
+        if (_nativeTranslator.Translate((byte*)slot.Host, slot.Rip, user, _nativeCode!, out nint entry, out int count))
+        {
+            slot.Code = entry;
+            slot.Count = count;
+            slot.Generation = _nativeCode!.Generation;
+            BlocksTranslated++;
+        }
+        else if (_nativeTranslator.LastFailure is string failure)
+        {
+            RecordTranslationFailure(failure);
+        }
+
+        long ticks = Stopwatch.GetTimestamp() - start;
+        AddTranslationTime(ticks);
+        double us = ticks * 1e6 / Stopwatch.Frequency;
+        int bucket = us < 2 ? 0 : Math.Min(_nativeTranslationHistogram.Length - 1, (int)Math.Log2(us));
+        _nativeTranslationHistogram[bucket]++;
+    }
+}

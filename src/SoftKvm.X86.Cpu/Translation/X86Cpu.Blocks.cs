@@ -237,6 +237,7 @@ public sealed unsafe partial class X86Cpu
         if (_nativeSlots is not null)
         {
             Array.Clear(_nativeSlots);
+            _nativeBlocks.Clear();
         }
     }
 

@@ -31,6 +31,11 @@ public sealed unsafe partial class X86Cpu
     }
 
     private NativeSlot[]? _nativeSlots;
+
+    /// <summary>Every block of the code memory's current generation, behind the direct-mapped slots (a slot's
+    /// collision must not cost a translation).</summary>
+    private readonly Dictionary<(ulong Rip, nint Host, int Key), (nint Code, int Count)> _nativeBlocks = [];
+    private int _nativeBlocksGeneration;
     private X86NativeTranslator? _nativeTranslator;
     private X86NativeCodeMemory? _nativeCode;
     private readonly long[] _nativeTranslationHistogram = new long[24];
@@ -64,10 +69,30 @@ public sealed unsafe partial class X86Cpu
         if (slot.Rip != rip || slot.Host != host || slot.Key != key || slot.Dirty || (slot.Code != 0 && slot.Generation != _nativeCode.Generation))
         {
             int stale = slot.Rip == rip && slot.Host == host && slot.Key == key ? slot.Stale : 0;
+            bool dirty = slot.Dirty && slot.Rip == rip && slot.Host == host && slot.Key == key;
             slot = new NativeSlot { Rip = rip, Host = host, Key = key, Stale = stale };
-            if (stale < MaxNativeStale)
+            if (_nativeBlocksGeneration != _nativeCode.Generation)
+            {
+                _nativeBlocks.Clear();
+                _nativeBlocksGeneration = _nativeCode.Generation;
+            }
+
+            if (!dirty && _nativeBlocks.TryGetValue((rip, host, key), out var known))
+            {
+                slot.Code = known.Code;
+                slot.Count = known.Count;
+                slot.Generation = _nativeCode.Generation;
+            }
+            else if (stale < MaxNativeStale)
             {
                 TranslateNative(ref slot, user);
+                if (_nativeBlocksGeneration != _nativeCode.Generation)
+                {
+                    _nativeBlocks.Clear(); // the code memory was emptied for this block
+                    _nativeBlocksGeneration = _nativeCode.Generation;
+                }
+
+                _nativeBlocks[(rip, host, key)] = (slot.Code, slot.Count);
             }
         }
 

@@ -144,13 +144,35 @@ internal sealed unsafe class X86NativeTranslator
     /// <summary>Whether a block runs <paramref name="i"/> (else it ends before it).</summary>
     private static bool Supported(ref Instruction i)
     {
-        if (i.Code.Encoding() != EncodingKind.Legacy || i.HasLockPrefix || i.HasRepPrefix || i.HasRepnePrefix)
+        if (i.Code.Encoding() != EncodingKind.Legacy || i.HasRepPrefix || i.HasRepnePrefix)
         {
             return false;
         }
 
+        if (i.HasLockPrefix)
+        {
+            // Kept in the re-encoded instruction: the host's locked operation on the guest's memory is as atomic for
+            // the other vCPUs as the interpreter's (the TLB check keeps it inside one page).
+            return i.Op0Kind == OpKind.Memory && i.Mnemonic is Mnemonic.Add or Mnemonic.Or or Mnemonic.Adc or Mnemonic.Sbb
+                or Mnemonic.And or Mnemonic.Sub or Mnemonic.Xor or Mnemonic.Inc or Mnemonic.Dec or Mnemonic.Neg or Mnemonic.Not
+                or Mnemonic.Xadd or Mnemonic.Cmpxchg or Mnemonic.Xchg
+                or (Mnemonic.Bts or Mnemonic.Btr or Mnemonic.Btc) && i.Op1Kind != OpKind.Register
+                && OperandsPlain(ref i);
+        }
+
         switch (i.Mnemonic)
         {
+            case Mnemonic.Endbr64 or Mnemonic.Endbr32:
+                return true; // a hint NOP here (no CET)
+            case Mnemonic.Clc or Mnemonic.Stc or Mnemonic.Cmc or Mnemonic.Lahf or Mnemonic.Sahf:
+                return true; // the flags are the host's
+            case Mnemonic.Leave:
+                return i.Code == Code.Leaveq;
+            case Mnemonic.Popcnt or Mnemonic.Lzcnt or Mnemonic.Tzcnt:
+                return System.Runtime.Intrinsics.X86.Lzcnt.X64.IsSupported && System.Runtime.Intrinsics.X86.Bmi1.X64.IsSupported
+                    && System.Runtime.Intrinsics.X86.Popcnt.X64.IsSupported && OperandsPlain(ref i);
+            case Mnemonic.Xadd or Mnemonic.Cmpxchg or Mnemonic.Bsf or Mnemonic.Bsr:
+                return OperandsPlain(ref i);
             case Mnemonic.Jo or Mnemonic.Jno or Mnemonic.Jb or Mnemonic.Jae or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jbe
                 or Mnemonic.Ja or Mnemonic.Js or Mnemonic.Jns or Mnemonic.Jp or Mnemonic.Jnp or Mnemonic.Jl or Mnemonic.Jge
                 or Mnemonic.Jle or Mnemonic.Jg:
@@ -172,8 +194,8 @@ internal sealed unsafe class X86NativeTranslator
             case Mnemonic.Mov:
                 return !IsMoffs(i.Code) && OperandsPlain(ref i);
             case Mnemonic.Xchg or Mnemonic.Bt or Mnemonic.Bts or Mnemonic.Btr or Mnemonic.Btc:
-                // XCHG with memory is locked; a bit offset in a register may address beyond the operand.
-                return OperandsPlain(ref i) && (i.Op0Kind == OpKind.Register || (i.Mnemonic != Mnemonic.Xchg && i.Op1Kind != OpKind.Register));
+                // (XCHG with memory is locked, as on the host; a bit offset in a register may address beyond the operand.)
+                return OperandsPlain(ref i) && (i.Op0Kind == OpKind.Register || i.Mnemonic == Mnemonic.Xchg || i.Op1Kind != OpKind.Register);
             case Mnemonic.Movzx or Mnemonic.Movsx or Mnemonic.Movsxd
                 or Mnemonic.Add or Mnemonic.Or or Mnemonic.Adc or Mnemonic.Sbb or Mnemonic.And or Mnemonic.Sub or Mnemonic.Xor
                 or Mnemonic.Cmp or Mnemonic.Test or Mnemonic.Inc or Mnemonic.Dec or Mnemonic.Neg or Mnemonic.Not
@@ -445,7 +467,17 @@ internal sealed unsafe class X86NativeTranslator
         var a = _asm;
         switch (i.Mnemonic)
         {
-            case Mnemonic.Nop:
+            case Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Endbr32:
+                return;
+            case Mnemonic.Leave:
+                // mov rsp, rbp; pop rbp
+                a.Load(Reg.R12, GuestRegister(Register.RBP), 8);
+                a.Mov(Reg.R14, Reg.R12);
+                Translate(8, write: false, LeaveBefore(k));
+                a.Load(Reg.Rax, new Mem(Reg.R14, 0), 8);
+                a.Lea(Reg.R12, new Mem(Reg.R12, 8));
+                a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
+                a.Store(GuestRegister(Register.RBP), Reg.Rax, 8);
                 return;
             case Mnemonic.Jmp:
                 a.Jmp(BranchTo(k, i.NearBranchTarget));
@@ -630,7 +662,7 @@ internal sealed unsafe class X86NativeTranslator
         bool writesOp0 = i.Mnemonic is not (Mnemonic.Cmp or Mnemonic.Test or Mnemonic.Bt);
         for (int op = 0; op < i.OpCount; op++)
         {
-            if (i.GetOpKind(op) == OpKind.Register && ((op == 0 && writesOp0) || i.Mnemonic == Mnemonic.Xchg))
+            if (i.GetOpKind(op) == OpKind.Register && ((op == 0 && writesOp0) || i.Mnemonic is Mnemonic.Xchg or Mnemonic.Xadd))
             {
                 int g = GuestNumber(i.GetOpRegister(op));
                 a.Store(new Mem(Reg.Rbx, 8 * g), _hostOf[g], 8);
@@ -660,6 +692,7 @@ internal sealed unsafe class X86NativeTranslator
         Mnemonic.Imul when i.OpCount == 1 => 5,
         Mnemonic.Cbw or Mnemonic.Cwde or Mnemonic.Cdqe => 1,
         Mnemonic.Cwd or Mnemonic.Cdq or Mnemonic.Cqo => 5,
+        Mnemonic.Cmpxchg or Mnemonic.Lahf or Mnemonic.Sahf => 1,
         _ => 0,
     };
 

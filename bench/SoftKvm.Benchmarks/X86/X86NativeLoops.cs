@@ -167,7 +167,7 @@ public static unsafe class X86NativeLoops
             foreach (ulong rip in sample)
             {
                 long start = Stopwatch.GetTimestamp();
-                bool ok = translator.Translate(text + (rip - address), rip, user: false, memory, out _, out int count);
+                bool ok = translator.Translate(text + (rip - address), rip, user: false, memory, out _, out _, out int count);
                 double us = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
                 if (ok)
                 {

@@ -238,6 +238,7 @@ public sealed unsafe partial class X86Cpu
         {
             Array.Clear(_nativeSlots);
             _nativeBlocks.Clear();
+            _jumpCache?.Clear();
         }
     }
 

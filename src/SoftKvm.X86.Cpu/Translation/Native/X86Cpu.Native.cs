@@ -18,6 +18,9 @@ public sealed unsafe partial class X86Cpu
     private const int NativeSlots = 8192;
     private const int MaxNativeStale = 4;
 
+    /// <summary>The most instructions one call of native code runs (it runs without a GC transition: a collection waits for it).</summary>
+    private const long MaxNativeRun = 1 << 20;
+
     private struct NativeSlot
     {
         public ulong Rip;
@@ -25,6 +28,7 @@ public sealed unsafe partial class X86Cpu
         public int Key;   // 1 + user, 0: empty
         public int Generation;
         public nint Code; // 0: nothing there runs natively
+        public nint Chained;
         public int Count;
         public int Stale;
         public bool Dirty;
@@ -34,7 +38,8 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>Every block of the code memory's current generation, behind the direct-mapped slots (a slot's
     /// collision must not cost a translation).</summary>
-    private readonly Dictionary<(ulong Rip, nint Host, int Key), (nint Code, int Count)> _nativeBlocks = [];
+    private readonly Dictionary<(ulong Rip, nint Host, int Key), (nint Code, nint Chained, int Count)> _nativeBlocks = [];
+    private X86NativeJumpCache? _jumpCache;
     private int _nativeBlocksGeneration;
     private X86NativeTranslator? _nativeTranslator;
     private X86NativeCodeMemory? _nativeCode;
@@ -63,6 +68,7 @@ public sealed unsafe partial class X86Cpu
         _lookUp = true;
         _nativeSlots ??= new NativeSlot[NativeSlots];
         _nativeCode ??= new X86NativeCodeMemory();
+        _jumpCache ??= new X86NativeJumpCache();
         bool user = _cpl == 3;
         int key = user ? 2 : 1;
         ref var slot = ref _nativeSlots[(int)((rip ^ (rip >> 12)) & (NativeSlots - 1))];
@@ -74,12 +80,14 @@ public sealed unsafe partial class X86Cpu
             if (_nativeBlocksGeneration != _nativeCode.Generation)
             {
                 _nativeBlocks.Clear();
+                _jumpCache.Clear();
                 _nativeBlocksGeneration = _nativeCode.Generation;
             }
 
             if (!dirty && _nativeBlocks.TryGetValue((rip, host, key), out var known))
             {
                 slot.Code = known.Code;
+                slot.Chained = known.Chained;
                 slot.Count = known.Count;
                 slot.Generation = _nativeCode.Generation;
             }
@@ -89,10 +97,11 @@ public sealed unsafe partial class X86Cpu
                 if (_nativeBlocksGeneration != _nativeCode.Generation)
                 {
                     _nativeBlocks.Clear(); // the code memory was emptied for this block
+                    _jumpCache.Clear();
                     _nativeBlocksGeneration = _nativeCode.Generation;
                 }
 
-                _nativeBlocks[(rip, host, key)] = (slot.Code, slot.Count);
+                _nativeBlocks[(rip, host, key)] = (slot.Code, slot.Chained, slot.Count);
             }
         }
 
@@ -101,6 +110,7 @@ public sealed unsafe partial class X86Cpu
             return 0;
         }
 
+        _jumpCache.Set(rip, host, slot.Chained, key);
         X86NativeFrame frame;
         long result;
         fixed (TlbEntry* tlb = _tlb)
@@ -112,21 +122,22 @@ public sealed unsafe partial class X86Cpu
             frame.WriteTlb = tlb + (((int)AccessKind.Write * 2) + u) * TlbSets;
             frame.FsBase = _regs.Seg[SegmentIndex.Fs].Base;
             frame.GsBase = _regs.Seg[SegmentIndex.Gs].Base;
-            frame.Limit = remaining - slot.Count;
+            frame.Limit = Math.Min(remaining, MaxNativeRun) - X86NativeTranslator.MaxInstructions;
             frame.ExitRequested = exitRequested;
-            result = ((delegate* unmanaged<X86NativeFrame*, X86Registers*, long>)slot.Code)(&frame, regs);
-        }
-
-        if (result == X86NativeTranslator.Stale)
-        {
-            StaleBlocks++;
-            slot.Code = 0;
-            slot.Stale++;
-            slot.Dirty = true; // translated again at the next arrival, up to MaxNativeStale times
-            return 0;
+            frame.FetchTlb = tlb + (((int)AccessKind.Fetch * 2) + u) * TlbSets;
+            frame.JumpCache = _jumpCache.Table;
+            frame.Stale = 0;
+            // (No GC transition: a block runs at most the budget, and touches no managed object but the pinned ones.)
+            result = ((delegate* unmanaged[SuppressGCTransition]<X86NativeFrame*, X86Registers*, long>)slot.Code)(&frame, regs);
         }
 
         long retired = result >> 1;
+        if (frame.Stale != 0)
+        {
+            // The block at RIP (this one, or one a chain went to) no longer has the bytes it was translated from.
+            DropStaleNative(_regs.Rip, key);
+        }
+
         if (retired > 0)
         {
             BlockEntries++;
@@ -137,13 +148,28 @@ public sealed unsafe partial class X86Cpu
         return retired;
     }
 
+    private void DropStaleNative(ulong rip, int key)
+    {
+        StaleBlocks++;
+        _jumpCache!.Remove(rip);
+        ref var slot = ref _nativeSlots![(int)((rip ^ (rip >> 12)) & (NativeSlots - 1))];
+        if (slot.Rip == rip && slot.Key == key)
+        {
+            _nativeBlocks.Remove((rip, slot.Host, key));
+            slot.Code = 0;
+            slot.Stale++;
+            slot.Dirty = true; // translated again at the next arrival, up to MaxNativeStale times
+        }
+    }
+
     private void TranslateNative(ref NativeSlot slot, bool user)
     {
         long start = Stopwatch.GetTimestamp();
         _nativeTranslator ??= new X86NativeTranslator();
-        if (_nativeTranslator.Translate((byte*)slot.Host, slot.Rip, user, _nativeCode!, out nint entry, out int count))
+        if (_nativeTranslator.Translate((byte*)slot.Host, slot.Rip, user, _nativeCode!, out nint entry, out nint chained, out int count))
         {
             slot.Code = entry;
+            slot.Chained = chained;
             slot.Count = count;
             slot.Generation = _nativeCode!.Generation;
             BlocksTranslated++;

@@ -25,9 +25,6 @@ internal sealed unsafe class X86NativeTranslator
     /// <summary>The most instructions in one block.</summary>
     public const int MaxInstructions = 64;
 
-    /// <summary>Returned by a block whose bytes are no longer in guest memory.</summary>
-    public const long Stale = -1;
-
     /// <summary>The status flags (CF, PF, AF, ZF, SF, OF).</summary>
     private const int StatusFlags = 0x8D5;
 
@@ -63,11 +60,15 @@ internal sealed unsafe class X86NativeTranslator
     private readonly bool[] _isTarget = new bool[MaxInstructions];
     private readonly Reg[] _hostOf = new Reg[16];
     private AsmLabel _epilogue;
+    private AsmLabel _chain;
+    private bool _chainUsed;
+    private int _key;
     private ulong _codePage;
     private int _tagLow;
 
-    /// <summary>A way out of the block: set RIP, count the retired instructions, back to the run loop.</summary>
-    private readonly record struct ExitStub(AsmLabel Label, ulong Rip, int Retired, bool Middle, bool SaveFlags);
+    /// <summary>A way out of the block: set RIP, count the retired instructions, on to the next block (<paramref name="Chain"/>:
+    /// through the jump cache) or back to the run loop.</summary>
+    private readonly record struct ExitStub(AsmLabel Label, ulong Rip, int Retired, bool Middle, bool SaveFlags, bool Chain);
 
     /// <summary>A branch to an instruction of the block: the retired count adjusted, checks on a backward one.</summary>
     private readonly record struct EdgeStub(AsmLabel Label, int From, int To);
@@ -84,12 +85,14 @@ internal sealed unsafe class X86NativeTranslator
 
     /// <summary>
     /// Translates the block at <paramref name="rip"/> (its code at <paramref name="host"/>, up to the end of the
-    /// page) for privilege <paramref name="user"/> into <paramref name="memory"/>: its entry and number of
-    /// instructions, or false when its first instruction is not one a block runs.
+    /// page) for privilege <paramref name="user"/> into <paramref name="memory"/>: its entry from the run loop, its
+    /// entry from another block (<paramref name="chained"/>) and number of instructions, or false when its first
+    /// instruction is not one a block runs.
     /// </summary>
-    public bool Translate(byte* host, ulong rip, bool user, X86NativeCodeMemory memory, out nint entry, out int count)
+    public bool Translate(byte* host, ulong rip, bool user, X86NativeCodeMemory memory, out nint entry, out nint chained, out int count)
     {
         entry = 0;
+        chained = 0;
         count = 0;
         LastFailure = null;
         int available = 0x1000 - (int)(rip & 0xFFF);
@@ -103,9 +106,11 @@ internal sealed unsafe class X86NativeTranslator
         int length = (int)(_insns[^1].NextIP - rip);
         _codePage = (ulong)host >> 12;
         _tagLow = 1 | (user ? 2 : 0);
+        _key = user ? 2 : 1;
+        AsmLabel chainedEntry;
         try
         {
-            Lower(host, rip, length);
+            chainedEntry = Lower(host, rip, length);
         }
         catch (InvalidOperationException e)
         {
@@ -114,6 +119,7 @@ internal sealed unsafe class X86NativeTranslator
         }
 
         entry = memory.Place(_asm);
+        chained = (nint)_asm.AddressOf(chainedEntry);
         count = _insns.Count;
         return true;
     }
@@ -259,7 +265,9 @@ internal sealed unsafe class X86NativeTranslator
 
     // ---- lowering ----
 
-    private void Lower(byte* host, ulong rip, int length)
+    /// <summary>Assembles the block; returns the label of its entry from other blocks (r11 = the instructions they retired,
+    /// RIP stored, the flags in the guest's RFLAGS).</summary>
+    private AsmLabel Lower(byte* host, ulong rip, int length)
     {
         var a = _asm;
         a.Reset();
@@ -285,7 +293,10 @@ internal sealed unsafe class X86NativeTranslator
         }
 
         _epilogue = a.NewLabel();
+        _chain = a.NewLabel();
+        _chainUsed = false;
         AsmLabel stale = a.NewLabel();
+        AsmLabel chained = a.NewLabel();
 
         // Prologue (System V: rdi = frame, rsi = registers), then the check that the code is still what was translated.
         a.Push(Reg.Rbx);
@@ -296,6 +307,8 @@ internal sealed unsafe class X86NativeTranslator
         a.Push(Reg.R15);
         a.Mov(Reg.Rbp, Reg.Rdi);
         a.Mov(Reg.Rbx, Reg.Rsi);
+        a.MovImm(Reg.R11, 0);
+        a.Bind(chained);
         a.MovImm(Reg.Rcx, (ulong)host);
         int off = 0;
         for (; off + 8 <= length; off += 8)
@@ -311,7 +324,6 @@ internal sealed unsafe class X86NativeTranslator
             a.Jcc(Cc.NE, stale);
         }
 
-        a.MovImm(Reg.R11, 0);
         RestoreFlags();
 
         for (int k = 0; k < n; k++)
@@ -327,7 +339,7 @@ internal sealed unsafe class X86NativeTranslator
         var last = _insns[^1];
         if (last.Mnemonic is not (Mnemonic.Jmp or Mnemonic.Ret or Mnemonic.Call))
         {
-            a.Jmp(Exit(last.NextIP, n, middle: false));
+            a.Jmp(Exit(last.NextIP, n, middle: false, chain: true));
         }
 
         for (int e = 0; e < _edges.Count; e++)
@@ -346,11 +358,27 @@ internal sealed unsafe class X86NativeTranslator
 
             a.MovImm(Reg.Rax, x.Rip);
             a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
-            Return(x.Retired, x.Middle);
+            if (x.Chain)
+            {
+                a.Lea(Reg.R11, new Mem(Reg.R11, x.Retired));
+                a.Jmp(_chain);
+                _chainUsed = true;
+            }
+            else
+            {
+                Return(x.Retired, x.Middle);
+            }
         }
 
+        if (_chainUsed)
+        {
+            EmitChain();
+        }
+
+        // The code changed (RIP is its first instruction, entered from the run loop or another block).
         a.Bind(stale);
-        a.MovImm(Reg.Rax, unchecked((ulong)Stale));
+        a.StoreImm(new Mem(Reg.Rbp, X86NativeFrame.StaleOffset), 1, 4);
+        Return(0, middle: false);
         a.Bind(_epilogue);
         a.Pop(Reg.R15);
         a.Pop(Reg.R14);
@@ -359,6 +387,53 @@ internal sealed unsafe class X86NativeTranslator
         a.Pop(Reg.Rbp);
         a.Pop(Reg.Rbx);
         a.Ret();
+        return chained;
+    }
+
+    /// <summary>
+    /// The block's way to the next one (r11 = instructions retired, RIP stored, flags saved): while the budget covers a
+    /// block more and no exit is requested, the jump cache's entry of RIP for this privilege, if the fetch TLB maps RIP's
+    /// page to the host code the entry was translated from; else back to the run loop.
+    /// </summary>
+    private void EmitChain()
+    {
+        var a = _asm;
+        var back = a.NewLabel();
+        a.Bind(_chain);
+        a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.LimitOffset), 8);
+        a.Alu(X64Alu.Cmp, Reg.R11, Reg.Rcx, true);
+        a.Jcc(Cc.G, back);
+        a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.ExitRequestedOffset), 8);
+        a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, 0), 0, 4);
+        a.Jcc(Cc.NE, back);
+        a.Load(Reg.Rax, new Mem(Reg.Rbx, s_ripOffset), 8);
+        a.Mov(Reg.Rcx, Reg.Rax);
+        a.ShiftImm(Shift.Shr, Reg.Rcx, 12, true);
+        a.Alu(X64Alu.Xor, Reg.Rcx, Reg.Rax, true);
+        a.AluImm(X64Alu.And, Reg.Rcx, X86NativeJumpCache.Size - 1, false);
+        a.ShiftImm(Shift.Shl, Reg.Rcx, 5, false);
+        a.AluMem(X64Alu.Add, Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.JumpCacheOffset), true);
+        a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.RipOffset), Reg.Rax, true);
+        a.Jcc(Cc.NE, back);
+        a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, X86NativeJumpCache.KeyOffset), _key, 8);
+        a.Jcc(Cc.NE, back);
+        a.Mov(Reg.Rdx, Reg.Rax);
+        a.ShiftImm(Shift.Shr, Reg.Rdx, 12, true);
+        a.Movzx(Reg.Rdx, Reg.Rdx, 1);
+        a.ShiftImm(Shift.Shl, Reg.Rdx, 4, false);
+        a.AluMem(X64Alu.Add, Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.FetchTlbOffset), true);
+        a.Mov(Reg.R15, Reg.Rax);
+        a.AluImm(X64Alu.And, Reg.R15, ~0xFFF, true);
+        a.AluImm(X64Alu.Or, Reg.R15, _tagLow, true);
+        a.CmpMemReg(new Mem(Reg.Rdx, 0), Reg.R15, true);
+        a.Jcc(Cc.NE, back);
+        a.Load(Reg.R15, new Mem(Reg.Rdx, 8), 8);
+        a.Alu(X64Alu.Add, Reg.R15, Reg.Rax, true);
+        a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.HostOffset), Reg.R15, true);
+        a.Jcc(Cc.NE, back);
+        a.JmpMem(new Mem(Reg.Rcx, X86NativeJumpCache.ChainedOffset));
+        a.Bind(back);
+        Return(0, middle: false);
     }
 
     private bool IsBranch(int k) => _insns[k].Mnemonic is not (Mnemonic.Ret or Mnemonic.Push or Mnemonic.Pop)
@@ -385,10 +460,10 @@ internal sealed unsafe class X86NativeTranslator
         _asm.Jmp(_epilogue);
     }
 
-    private AsmLabel Exit(ulong rip, int retired, bool middle, bool saveFlags = true)
+    private AsmLabel Exit(ulong rip, int retired, bool middle, bool saveFlags = true, bool chain = false)
     {
         var label = _asm.NewLabel();
-        _exits.Add(new ExitStub(label, rip, retired, middle, saveFlags));
+        _exits.Add(new ExitStub(label, rip, retired, middle, saveFlags, chain));
         return label;
     }
 
@@ -401,7 +476,7 @@ internal sealed unsafe class X86NativeTranslator
         int j = IndexOf(target);
         if (j < 0)
         {
-            return Exit(target, k + 1, middle: false);
+            return Exit(target, k + 1, middle: false, chain: true);
         }
 
         var label = _asm.NewLabel();
@@ -557,7 +632,9 @@ internal sealed unsafe class X86NativeTranslator
         a.Lea(Reg.R12, new Mem(Reg.R12, 8));
         a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
         a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.R15, 8);
-        Return(k + 1, middle: false);
+        a.Lea(Reg.R11, new Mem(Reg.R11, k + 1));
+        a.Jmp(_chain);
+        _chainUsed = true;
     }
 
     private void LowerLea(in Instruction i)

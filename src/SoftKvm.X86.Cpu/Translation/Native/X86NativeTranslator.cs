@@ -513,21 +513,24 @@ internal sealed unsafe class X86NativeTranslator
         a.Jmp(_labels[edge.To]);
     }
 
+    /// <summary>To <paramref name="target"/> unless rcx is 0 (flag-free: JRCXZ over a jump).</summary>
     private void JumpIfRcxNonZero(AsmLabel target)
     {
         _asm.Encoded(s_jrcxzOverJmp);
-        int before = _asm.Length;
-        _asm.Jmp(target);
-        if (_asm.Length - before != 5)
-        {
-            throw new InvalidOperationException("JRCXZ must skip a 5-byte jump");
-        }
+        JmpRel32(target);
     }
 
+    /// <summary>To <paramref name="target"/> if rcx is 0 (flag-free: JRCXZ to a jump, a short jump over it).</summary>
     private void JumpIfRcxZero(AsmLabel target)
     {
         _asm.Encoded(s_jrcxzOverShortJmp);
         _asm.Encoded(s_jmpShortOverJmp);
+        JmpRel32(target);
+    }
+
+    /// <summary>A jump the JRCXZ before it skips: 5 bytes (its label is bound later: out-of-line code).</summary>
+    private void JmpRel32(AsmLabel target)
+    {
         int before = _asm.Length;
         _asm.Jmp(target);
         if (_asm.Length - before != 5)

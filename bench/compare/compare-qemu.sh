@@ -4,6 +4,8 @@
 #   bench/compare/compare-qemu.sh startup   [runs]        trivial guest (hello.elf): process start to power-off
 #   bench/compare/compare-qemu.sh compute   [runs]        guests/arm64/compute.elf, 1 vCPU (its instruction count comes
 #                                                         from the in-process benchmark `arm64-compute`)
+#   bench/compare/compare-qemu.sh compute-half [runs]     guests/arm64/computehalf.elf (compute.c, 40 rounds: about half a
+#                                                         second under QEMU, start-up included), 1 vCPU
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
 #   bench/compare/compare-qemu.sh linux-max N [runs]      the arm64 boot to the marker on `--cpu max,pauth=qarma5` and
@@ -187,6 +189,8 @@ case "$mode" in
     runs=${2:-5}
     compare "compute.elf (1 vCPU)" "$runs" --kernel "$root/guests/arm64/compute.elf" -- -kernel "$root/guests/arm64/compute.elf"
     echo "instruction count and SoftKvm's MIPS: dotnet run -c Release --project bench/SoftKvm.Benchmarks -- arm64-compute" ;;
+  compute-half)
+    compare "computehalf.elf (1 vCPU)" "${2:-5}" --kernel "$root/guests/arm64/computehalf.elf" -- -kernel "$root/guests/arm64/computehalf.elf" ;;
   sgi)
     n=${2:-64}; gic=${3:-v3}; runs=${4:-3}
     compare "sgi.elf ($n vCPUs, GIC$gic)" "$runs" --kernel "$root/guests/arm64/sgi/sgi.elf" --smp "$n" --gic "$gic" \
@@ -253,5 +257,5 @@ case "$mode" in
       exit_rows "x86 exits (guests/x86/kvm/exits.elf, 2 vCPUs)" "$runs" --kernel "$root/guests/x86/kvm/exits.elf" \
         -- -kernel "$root/guests/x86/kvm/exits.elf"
     fi ;;
-  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|linux-max N|linux-x86 N|mips|mips-x86|exits [arm64|x86|all] [runs]" >&2; exit 2 ;;
+  *) echo "usage: $0 startup|compute|compute-half|sgi N v2|v3|linux N|linux-max N|linux-x86 N|mips|mips-x86|exits [arm64|x86|all] [runs]" >&2; exit 2 ;;
 esac

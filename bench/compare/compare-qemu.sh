@@ -53,7 +53,7 @@ use_build() {
   case "$form" in
     aot)
       [ -n "${built_aot:-}" ] ||
-        dotnet publish "$root/src/SoftKvm.Cli" -c Release --use-current-runtime -p:PublishAot=true -p:IlcInstructionSet=native \
+        dotnet publish "$root/src/SoftKvm.Cli" -c Release --use-current-runtime -p:PublishAot=true \
           --artifacts-path "$art" -o "$art/aot" -v q -nologo >/dev/null
       built_aot=1; softkvm=("$art/aot/softkvm" run) ;;
     r2r)

@@ -410,6 +410,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         {
             _disposed = true;
             NativeMemory.Free(_fetchBuffer);
+            _nativeCode?.Dispose();
         }
     }
 

@@ -162,6 +162,11 @@ public sealed unsafe partial class X86Cpu
             return 0;
         }
 
+        if (_native && _bitness == 64)
+        {
+            return RunNative(rip, host, remaining);
+        }
+
         if (!RuntimeFeature.IsDynamicCodeSupported)
         {
             return 0; // compiled to native code ahead of time (NativeAOT): no .NET IL blocks, the interpreter runs
@@ -232,6 +237,13 @@ public sealed unsafe partial class X86Cpu
         if (_blocks is not null)
         {
             Array.Clear(_blocks);
+        }
+
+        if (_nativeSlots is not null)
+        {
+            Array.Clear(_nativeSlots);
+            _nativeBlocks.Clear();
+            _jumpCache?.Clear();
         }
     }
 

@@ -11,12 +11,13 @@ internal sealed class DiffRunner : IDisposable
     private readonly ulong[] _gpr = new ulong[16];
 
     /// <summary>A runner for the interpreter, or (<paramref name="translate"/>) one that compiles every case as a
-    /// translated block at its first instruction, on the calling thread.</summary>
-    public DiffRunner(bool translate = false)
+    /// translated block at its first instruction, on the calling thread; <paramref name="native"/>: as native x86-64 blocks.</summary>
+    public DiffRunner(bool translate = false, bool native = false)
     {
         _m.Setup64();
         _m.Cpu.Controls.ExceptionBitmap = uint.MaxValue;
-        _m.Cpu.Translation = translate;
+        _m.Cpu.Translation = translate || native;
+        _m.Cpu.Native = native;
         _m.Cpu.TranslationThreshold = 0;
         _m.Cpu.TranslateSynchronously = true;
     }

@@ -35,12 +35,26 @@ public class DifferentialTests
         Assert.Equal(0, cpu.TranslationFailures);
     }
 
-    private static X86Cpu RunGolden(bool translate, int step)
+    /// <summary>
+    /// Every case again as native x86-64 blocks translated at their first instruction (X86NativeTranslator): the
+    /// instructions they run on the host, their TLB fast path, their leaves to the interpreter (faults, misses,
+    /// the final HLT) and the flags they keep in the host's RFLAGS must give the host's exact results.
+    /// </summary>
+    [Fact]
+    public void Golden_vectors_match_as_native_blocks()
+    {
+        Assert.True(Translation.Native.X86NativeTranslator.HostSupported, "native blocks need an x86-64 host with BMI2");
+        var cpu = RunGolden(translate: false, step: 1, native: true);
+        Assert.True(cpu.TranslatedInstructions > CaseCount, $"{cpu.TranslatedInstructions} instructions ran natively");
+        Assert.Equal(0, cpu.TranslationFailures);
+    }
+
+    private static X86Cpu RunGolden(bool translate, int step, bool native = false)
     {
         var golden = File.ReadAllBytes(GoldenPath);
         int count = golden.Length / 4;
         Assert.Equal(CaseCount, count);
-        using var runner = new DiffRunner(translate);
+        using var runner = new DiffRunner(translate, native);
         var divergent = new List<string>();
         int total = 0;
         for (int i = 0; i < count; i += step)

@@ -1,8 +1,8 @@
 using System.Reflection;
 using Iced.Intel;
-using SoftKvm.Arm64.Cpu.Translation.Native.X64;
+using SoftKvm.Core.CodeGen;
 
-namespace SoftKvm.Arm64.Cpu.Tests.Native;
+namespace SoftKvm.Core.Tests.CodeGen;
 
 /// <summary>
 /// The native code generator's encoder against Iced's assembler as the oracle: every instruction method
@@ -22,6 +22,7 @@ public sealed unsafe class X64AssemblerTests
         nameof(X64Assembler.Reset), nameof(X64Assembler.NewLabel), nameof(X64Assembler.Bind), nameof(X64Assembler.Assemble),
         nameof(X64Assembler.AddressOf), nameof(X64Assembler.Jcc), nameof(X64Assembler.Jmp), nameof(X64Assembler.JmpAbsolute),
         nameof(X64Assembler.JmpThroughSlot), nameof(X64Assembler.DataQword), nameof(X64Assembler.Call),
+        nameof(X64Assembler.Encoded),
     ];
 
     public static TheoryData<string> Methods()
@@ -98,6 +99,19 @@ public sealed unsafe class X64AssemblerTests
         Assert.Contains("jmp qword [rel 100000008h]", text);
         Assert.Equal("call 0000000100000000h", lines[^1]);
         Assert.Equal(0x1_0000_0000UL + 3 + 2 + 6 + 5 + 200, a.AddressOf(forward));
+    }
+
+    [Fact]
+    public void Encoded_CopiesTheInstructionBetweenItsNeighbours()
+    {
+        var a = new X64Assembler();
+        a.Ret();
+        a.Encoded([0xC4, 0x42, 0x83, 0xF7, 0xFE]); // shrx r15, r14, r15
+        a.Ret();
+        string[] lines = Decode(buffer => a.Assemble(buffer, 0x1_0000_0000, 64)).Split('\n');
+        Assert.Equal(["ret", "shrx r15,r14,r15", "ret"], lines.Take(3));
+        Assert.Equal(3, a.Count);
+        Assert.Throws<ArgumentException>(() => a.Encoded(new byte[16]));
     }
 
     private static object Argument(string method, ParameterInfo p, Random r)

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace SoftKvm.Arm64.Cpu.Translation.Native;
+namespace SoftKvm.Core.CodeGen;
 
 /// <summary>
 /// Memory for generated code, W^X without flipping protections: one anonymous file (memfd) mapped twice,

@@ -1,11 +1,11 @@
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
-using SoftKvm.Arm64.Cpu.Translation.Native.X64;
-using AluOp = SoftKvm.Arm64.Cpu.Translation.Native.X64.Alu;
-using ShiftOp = SoftKvm.Arm64.Cpu.Translation.Native.X64.Shift;
+using SoftKvm.Core.CodeGen;
+using AluOp = SoftKvm.Core.CodeGen.Alu;
+using ShiftOp = SoftKvm.Core.CodeGen.Shift;
 
-namespace SoftKvm.Arm64.Cpu.Tests.Native;
+namespace SoftKvm.Core.Tests.CodeGen;
 
 /// <summary>
 /// The oracle of <see cref="X64Assembler"/>: the same methods, encoded by Iced's assembler

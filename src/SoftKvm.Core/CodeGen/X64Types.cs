@@ -1,4 +1,4 @@
-namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
+namespace SoftKvm.Core.CodeGen;
 
 /// <summary>An x86-64 general-purpose register, numbered as the encoding numbers it.</summary>
 internal enum Reg : byte

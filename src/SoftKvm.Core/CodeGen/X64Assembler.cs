@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
+namespace SoftKvm.Core.CodeGen;
 
 /// <summary>
 /// An x86-64 encoder for exactly the instruction forms the native code generator emits, one method per
@@ -676,5 +676,21 @@ internal sealed unsafe class X64Assembler
     {
         Begin();
         Int64(value);
+    }
+
+    /// <summary>
+    /// One instruction encoded elsewhere (at most 15 bytes, with no operand relative to its own address: it is
+    /// copied as it is). The x86 guests' translator re-encodes guest instructions with host registers this way.
+    /// </summary>
+    public void Encoded(ReadOnlySpan<byte> instruction)
+    {
+        if (instruction.Length > 15)
+        {
+            throw new ArgumentException("an x86 instruction has at most 15 bytes", nameof(instruction));
+        }
+
+        Begin();
+        instruction.CopyTo(new Span<byte>(_bytes + _pos, instruction.Length));
+        _pos += instruction.Length;
     }
 }

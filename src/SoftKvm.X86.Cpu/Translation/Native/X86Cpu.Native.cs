@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using SoftKvm.X86.Cpu.Translation.Native;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>
+/// Native blocks in the run loop (64-bit code): where the IL tier would look a place up, a vCPU with
+/// <see cref="Native"/> runs the x86-64 code translated from it at its first execution
+/// (<see cref="X86NativeTranslator"/>), in a direct-mapped table keyed by RIP, host address of the code and
+/// privilege. The run loop's conditions for blocks hold (<see cref="BlocksAllowed"/>); a block returns the
+/// instructions it retired, twice, plus 1 when it left before an instruction the interpreter must run.
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    /// <summary>Whether new vCPUs run 64-bit code as native blocks (SOFTKVM_X86_NATIVE=1, on an x86-64 host with BMI2).</summary>
+    public static readonly bool DefaultNative = Environment.GetEnvironmentVariable("SOFTKVM_X86_NATIVE") == "1" && X86NativeTranslator.HostSupported;
+
+    private const int NativeSlots = 8192;
+    private const int MaxNativeStale = 4;
+
+    /// <summary>The most instructions one call of native code runs (it runs without a GC transition: a collection waits for it).</summary>
+    private const long MaxNativeRun = 1 << 20;
+
+    private struct NativeSlot
+    {
+        public ulong Rip;
+        public nint Host;
+        public int Key;   // 1 + user, 0: empty
+        public int Generation;
+        public nint Code; // 0: nothing there runs natively
+        public nint Chained;
+        public int Count;
+        public int Stale;
+        public bool Dirty;
+    }
+
+    private NativeSlot[]? _nativeSlots;
+
+    /// <summary>Every block of the code memory's current generation, behind the direct-mapped slots (a slot's
+    /// collision must not cost a translation).</summary>
+    private readonly Dictionary<(ulong Rip, nint Host, int Key), (nint Code, nint Chained, int Count)> _nativeBlocks = [];
+    private X86NativeJumpCache? _jumpCache;
+    private int _nativeBlocksGeneration;
+    private X86NativeTranslator? _nativeTranslator;
+    private X86NativeCodeMemory? _nativeCode;
+    private readonly long[] _nativeTranslationHistogram = new long[24];
+
+    /// <summary>Whether this vCPU runs 64-bit code as native x86-64 blocks instead of IL blocks (default <see cref="DefaultNative"/>;
+    /// needs <see cref="Translation"/> on and a host with BMI2).</summary>
+    public bool Native
+    {
+        get => _native;
+        set => _native = value && X86NativeTranslator.HostSupported;
+    }
+
+    private bool _native = DefaultNative;
+
+    /// <summary>Native translations by the time each took: entry 0 counts those below 2 µs, entry k those of [2^k, 2^(k+1)) µs.</summary>
+    public ReadOnlySpan<long> NativeTranslationHistogram => _nativeTranslationHistogram;
+
+    /// <summary>
+    /// At a place control arrived at (64-bit code, blocks allowed, <paramref name="host"/> its code): runs the native
+    /// block there, translating it first if it is new. Returns the instructions retired (0: interpret).
+    /// </summary>
+    private long RunNative(ulong rip, nint host, long remaining)
+    {
+        // After this, whatever happens, the next instruction is a place to look up (the interpreter may run just one).
+        _lookUp = true;
+        _nativeSlots ??= new NativeSlot[NativeSlots];
+        _nativeCode ??= new X86NativeCodeMemory();
+        _jumpCache ??= new X86NativeJumpCache();
+        bool user = _cpl == 3;
+        int key = user ? 2 : 1;
+        ref var slot = ref _nativeSlots[(int)((rip ^ (rip >> 12)) & (NativeSlots - 1))];
+        if (slot.Rip != rip || slot.Host != host || slot.Key != key || slot.Dirty || (slot.Code != 0 && slot.Generation != _nativeCode.Generation))
+        {
+            int stale = slot.Rip == rip && slot.Host == host && slot.Key == key ? slot.Stale : 0;
+            bool dirty = slot.Dirty && slot.Rip == rip && slot.Host == host && slot.Key == key;
+            slot = new NativeSlot { Rip = rip, Host = host, Key = key, Stale = stale };
+            if (_nativeBlocksGeneration != _nativeCode.Generation)
+            {
+                _nativeBlocks.Clear();
+                _jumpCache.Clear();
+                _nativeBlocksGeneration = _nativeCode.Generation;
+            }
+
+            if (!dirty && _nativeBlocks.TryGetValue((rip, host, key), out var known))
+            {
+                slot.Code = known.Code;
+                slot.Chained = known.Chained;
+                slot.Count = known.Count;
+                slot.Generation = _nativeCode.Generation;
+            }
+            else if (stale < MaxNativeStale)
+            {
+                TranslateNative(ref slot, user);
+                if (_nativeBlocksGeneration != _nativeCode.Generation)
+                {
+                    _nativeBlocks.Clear(); // the code memory was emptied for this block
+                    _jumpCache.Clear();
+                    _nativeBlocksGeneration = _nativeCode.Generation;
+                }
+
+                _nativeBlocks[(rip, host, key)] = (slot.Code, slot.Chained, slot.Count);
+            }
+        }
+
+        if (slot.Code == 0 || slot.Count > remaining)
+        {
+            return 0;
+        }
+
+        _jumpCache.Set(rip, host, slot.Chained, key);
+        X86NativeFrame frame;
+        long result;
+        fixed (TlbEntry* tlb = _tlb)
+        fixed (X86Registers* regs = &_regs)
+        fixed (int* exitRequested = &_exitRequested)
+        {
+            int u = user ? 1 : 0;
+            frame.ReadTlb = tlb + (((int)AccessKind.Read * 2) + u) * TlbSets;
+            frame.WriteTlb = tlb + (((int)AccessKind.Write * 2) + u) * TlbSets;
+            frame.FsBase = _regs.Seg[SegmentIndex.Fs].Base;
+            frame.GsBase = _regs.Seg[SegmentIndex.Gs].Base;
+            frame.Limit = Math.Min(remaining, MaxNativeRun) - X86NativeTranslator.MaxInstructions;
+            frame.ExitRequested = exitRequested;
+            frame.FetchTlb = tlb + (((int)AccessKind.Fetch * 2) + u) * TlbSets;
+            frame.JumpCache = _jumpCache.Table;
+            frame.Stale = 0;
+            // (No GC transition: a block runs at most the budget, and touches no managed object but the pinned ones.)
+            result = ((delegate* unmanaged[SuppressGCTransition]<X86NativeFrame*, X86Registers*, long>)slot.Code)(&frame, regs);
+        }
+
+        long retired = result >> 1;
+        if (frame.Stale != 0)
+        {
+            // The block at RIP (this one, or one a chain went to) no longer has the bytes it was translated from.
+            DropStaleNative(_regs.Rip, key);
+        }
+
+        if (retired > 0)
+        {
+            BlockEntries++;
+            TranslatedInstructions += retired;
+            InstructionsRetired += retired;
+        }
+
+        return retired;
+    }
+
+    private void DropStaleNative(ulong rip, int key)
+    {
+        StaleBlocks++;
+        _jumpCache!.Remove(rip);
+        ref var slot = ref _nativeSlots![(int)((rip ^ (rip >> 12)) & (NativeSlots - 1))];
+        if (slot.Rip == rip && slot.Key == key)
+        {
+            _nativeBlocks.Remove((rip, slot.Host, key));
+            slot.Code = 0;
+            slot.Stale++;
+            slot.Dirty = true; // translated again at the next arrival, up to MaxNativeStale times
+        }
+    }
+
+    private void TranslateNative(ref NativeSlot slot, bool user)
+    {
+        long start = Stopwatch.GetTimestamp();
+        _nativeTranslator ??= new X86NativeTranslator();
+        if (_nativeTranslator.Translate((byte*)slot.Host, slot.Rip, user, _nativeCode!, out nint entry, out nint chained, out int count))
+        {
+            slot.Code = entry;
+            slot.Chained = chained;
+            slot.Count = count;
+            slot.Generation = _nativeCode!.Generation;
+            BlocksTranslated++;
+        }
+        else if (_nativeTranslator.LastFailure is string failure)
+        {
+            RecordTranslationFailure(failure);
+        }
+
+        long ticks = Stopwatch.GetTimestamp() - start;
+        AddTranslationTime(ticks);
+        double us = ticks * 1e6 / Stopwatch.Frequency;
+        int bucket = us < 2 ? 0 : Math.Min(_nativeTranslationHistogram.Length - 1, (int)Math.Log2(us));
+        _nativeTranslationHistogram[bucket]++;
+    }
+}

@@ -382,6 +382,9 @@ internal sealed unsafe partial class X64Lowering
             case IrOpcode.Fallback:
                 LowerFallback();
                 break;
+            case IrOpcode.InterruptCheck:
+                LowerInterruptCheck();
+                break;
             case IrOpcode.Reenter:
                 // Leave and come back in at the next instruction through the jump cache: its entry's stale
                 // check sees code the guest changed before the context synchronization (ISB).

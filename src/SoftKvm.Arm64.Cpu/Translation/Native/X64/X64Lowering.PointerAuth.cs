@@ -35,15 +35,37 @@ internal sealed unsafe partial class X64Lowering
         PrepareClobber();
         AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
         LoadTo(Reg.R11, op.A, true); // r11 = the pointer, to the end
-        _asm.Bt(Reg.R11, selector, true);
-        _asm.Jcc(upper ? Cc.AE : Cc.B, slow);
         if (operation == PacOperation.Strip)
         {
+            OtherHalfToSlowPath(selector, upper, slow);
             Extended(Reg.Rax, m);
             Commit(op.Dst, Reg.Rax);
             return;
         }
 
+        // PAC* and AUT* with the key disabled in SCTLR_EL1 leave the pointer unchanged. The enable is read here, not
+        // compiled into the block, so that Linux's flips of EnIB/EnDA/EnDB at context switches need no other blocks.
+        AsmLabel disabled = _asm.NewLabel(), done = _asm.NewLabel();
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(key)), 4);
+        _asm.Jcc(Cc.E, disabled);
+        OtherHalfToSlowPath(selector, upper, slow);
+        LowerPacCode(op, key, operation, m, upper);
+        _asm.Jmp(done);
+        _asm.Bind(disabled);
+        Commit(op.Dst, Reg.R11);
+        _asm.Bind(done);
+    }
+
+    /// <summary>A pointer (r11) of the other half of the address space than the instruction's goes to the slow path.</summary>
+    private void OtherHalfToSlowPath(int selector, bool upper, AsmLabel slow)
+    {
+        _asm.Bt(Reg.R11, selector, true);
+        _asm.Jcc(upper ? Cc.AE : Cc.B, slow);
+    }
+
+    /// <summary>The code of a PAC* or AUT* (pointer in r11) with constants <paramref name="m"/>, committed to Dst.</summary>
+    private void LowerPacCode(in IrInstruction op, int key, PacOperation operation, in PacMasks m, bool upper)
+    {
         LoadTo(Reg.Rcx, op.B, true);
         Extended(Reg.R10, m);
         EmitImpdefCode(ContextOffsets.PacKeys + (16 * key));

@@ -63,10 +63,58 @@ internal sealed unsafe partial class X64Lowering
         _asm.Jcc(upper ? Cc.AE : Cc.B, slow);
     }
 
-    /// <summary>The code of a PAC* or AUT* (pointer in r11) with constants <paramref name="m"/>, committed to Dst.</summary>
+    /// <summary>
+    /// The code of a PAC* or AUT* (pointer in r11) with constants <paramref name="m"/>, committed to Dst: a call of the
+    /// cache's shared routine for these constants (about 200 bytes once, instead of at every PACIASP and AUTIASP), or
+    /// inline where the region has no room for one.
+    /// </summary>
     private void LowerPacCode(in IrInstruction op, int key, PacOperation operation, in PacMasks m, bool upper)
     {
         LoadTo(Reg.Rcx, op.B, true);
+        ulong routine = PacRoutine(operation, key, m, upper);
+        if (routine != 0)
+        {
+            _asm.CallAbsolute(routine);
+        }
+        else
+        {
+            EmitPacBody(operation, key, m, upper);
+        }
+
+        Commit(op.Dst, Reg.Rax);
+    }
+
+    /// <summary>What a shared PAC routine computes: the operation, the key and the constants of the half.</summary>
+    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, PacMasks Masks, bool Upper);
+
+    /// <summary>The lowering (and assembler) the shared routines are emitted with.</summary>
+    private X64Lowering? _routineLowering;
+
+    /// <summary>
+    /// The shared routine of <paramref name="operation"/> with <paramref name="key"/> and <paramref name="m"/>, placed now
+    /// if the cache has none (0 when the region is full): r11 the pointer, rcx the modifier, rax the result; r10, rcx,
+    /// rdx and the host flags destroyed, everything else kept.
+    /// </summary>
+    private ulong PacRoutine(PacOperation operation, int key, in PacMasks m, bool upper)
+    {
+        var id = new PacRoutineKey(operation, key, m, upper);
+        ulong at = _runtime.SharedRoutine(id);
+        if (at != 0)
+        {
+            return at;
+        }
+
+        _routineLowering ??= new X64Lowering(new X64Assembler());
+        X64Assembler asm = _routineLowering._asm;
+        asm.Reset();
+        _routineLowering.EmitPacBody(operation, key, m, upper);
+        asm.Ret();
+        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}");
+    }
+
+    /// <summary>rax = the result of <paramref name="operation"/> on the pointer in r11 with the modifier in rcx.</summary>
+    private void EmitPacBody(PacOperation operation, int key, in PacMasks m, bool upper)
+    {
         Extended(Reg.R10, m);
         EmitImpdefCode(ContextOffsets.PacKeys + (16 * key));
         if (operation == PacOperation.Add)
@@ -108,8 +156,6 @@ internal sealed unsafe partial class X64Lowering
             OrConst(Reg.Rax, (key is 1 or 3 ? 2UL : 1UL) << m.ErrorShift);
             _asm.Bind(good);
         }
-
-        Commit(op.Dst, Reg.Rax);
     }
 
     /// <summary><paramref name="d"/> = the pointer (r11) with its PAC field made extension bits: (ptr &amp; Keep) | Extension.</summary>

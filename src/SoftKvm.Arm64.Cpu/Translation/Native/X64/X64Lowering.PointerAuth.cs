@@ -275,13 +275,14 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>
     /// In the enter routine of a BTI block (rcx = entry ordinal | landing-pad mask &lt;&lt; 16, after the stale
     /// check): while PSTATE.BTYPE != 00, to <paramref name="leave"/> unless the page is unguarded or the entry's
-    /// instruction is a compatible landing pad (as <c>BranchTargetPasses</c> decides in the run loop).
+    /// instruction is a compatible landing pad (as <c>BranchTargetPasses</c> decides in the run loop), which then
+    /// clears BTYPE. With BTYPE 00 (most entries) nothing is written.
     /// </summary>
     private void EmitLandingPadCheck(AsmLabel leave)
     {
-        AsmLabel pass = _asm.NewLabel();
+        AsmLabel pass = _asm.NewLabel(), done = _asm.NewLabel();
         _asm.TestMemImm(Ctx(ContextOffsets.PstateFlags), (int)Psr.Btype, 4);
-        _asm.Jcc(Cc.E, pass);
+        _asm.Jcc(Cc.E, done);
         EmitExecTlbProbe(_b.Pc, leave, Reg.R10, Reg.R11); // rcx is the entry's
         _asm.Jcc(Cc.E, pass);
         _asm.Load(Reg.Rax, Ctx(ContextOffsets.PstateFlags), 4);
@@ -299,6 +300,8 @@ internal sealed unsafe partial class X64Lowering
         _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), (_b.Mode & BlockMode.El1) != 0 ? 1 << 4 : 1 << 3, 4);
         _asm.Jcc(Cc.NE, leave);
         _asm.Bind(pass);
+        _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
+        _asm.Bind(done);
     }
 
     /// <summary>The landing-pad mask bit of PACIASP/PACIBSP: BTYPE 11 is compatible only while SCTLR_EL1.BTn is 0.</summary>

@@ -76,7 +76,6 @@ internal sealed unsafe partial class X64Lowering
         {
             // The entry's instruction runs: its landing pad checked, PSTATE.BTYPE = 00.
             EmitLandingPadCheck(check);
-            _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
         }
 
         _asm.AluMemImm(Alu.Add, Ctx(ContextOffsets.BlockEntries), 1, 8);

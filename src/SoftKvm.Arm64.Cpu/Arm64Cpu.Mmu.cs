@@ -28,6 +28,16 @@ public sealed unsafe partial class Arm64Cpu
     private const ulong SctlrWritable = SctlrM | SctlrA | (1UL << 2) | SctlrSa | SctlrSa0 | SctlrUma | (1UL << 12)
         | SctlrDze | SctlrUct | SctlrNTwi | SctlrNTwe | SctlrWxn | SctlrUci;
 
+    /// <summary>
+    /// The SCTLR_EL1 bits the TLB entries depend on, whose change flushes the TLB: M (translation), WXN (execute
+    /// permission), EE and E0E (endianness; not writable), and the MTE controls (Tagged pages stay out of the data
+    /// TLBs while tag checks are configured). The others are looked at when an instruction runs (alignment,
+    /// traps of EL0's cache and WFx instructions, BT0/BT1) or are in the native block mode (alignment); the
+    /// PAuth enables are read by the code that signs and authenticates (Linux flips EnIB/EnDA/EnDB at context
+    /// switches between tasks: no flush for those).
+    /// </summary>
+    private const ulong SctlrTlbBits = SctlrM | SctlrWxn | (1UL << 25) | (1UL << 24) | SctlrMteBits;
+
     /// <summary>The physical address size advertised in ID_AA64MMFR0_EL1.PARange (40 bits).</summary>
     private const int PaBits = 40;
 

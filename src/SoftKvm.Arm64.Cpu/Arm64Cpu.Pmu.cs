@@ -38,12 +38,13 @@ public sealed partial class Arm64Cpu
 
     /// <summary>
     /// Whether translated code (a block of any engine) may run now: translation is on, nothing needs a look
-    /// before each instruction (software step, PSTATE.IL, a pending interrupt, instruction hooks), the PMU is
-    /// not counting, and no breakpoint or host single-step needs every instruction
+    /// before each instruction (software step, PSTATE.IL, an interrupt pending that PSTATE.DAIF does not mask,
+    /// instruction hooks), the PMU is not counting, and no breakpoint or host single-step needs every instruction
     /// (<see cref="DebugInterpretOnly"/>, which covers every armed hardware breakpoint). The one condition
-    /// every translated engine checks.
+    /// every translated engine checks. An interrupt pending but masked lets native code run: every instruction
+    /// that can unmask it leaves native code right after itself when it does (Translation/Native/Arm64Cpu.MaskedInterrupts.cs).
     /// </summary>
-    public bool MayRunTranslated => TranslationEnabled && !_attention && !_pmuCounting && !DebugInterpretOnly;
+    public bool MayRunTranslated => TranslationEnabled && (!_attention || !InterruptOrCheckDue) && !_pmuCounting && !DebugInterpretOnly;
 
     /// <summary>Instructions retired at exception level <paramref name="el"/> (0 or 1) since reset.</summary>
     public long RetiredAt(int el) => _retiredAtEl[el] + (el == _countedEl ? Retired - _elMark : 0);

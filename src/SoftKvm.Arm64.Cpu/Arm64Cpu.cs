@@ -103,9 +103,19 @@ public sealed unsafe partial class Arm64Cpu
         }
     }
 
-    private void UpdateAttention() =>
-        _attention = _irqLine || _fiqLine || State.IllegalState || (State.MdscrEl1 & MdscrSs) != 0
-            || _hooks is { EveryInstruction: true };
+    /// <summary>
+    /// Whether something other than an interrupt line must be checked before every instruction (software step,
+    /// PSTATE.IL, instruction hooks): no translated code may run while it is set.
+    /// </summary>
+    private bool _attentionEveryInstruction;
+
+    private void UpdateAttention()
+    {
+        _attentionEveryInstruction = State.IllegalState || (State.MdscrEl1 & MdscrSs) != 0 || _hooks is { EveryInstruction: true };
+        _attention = _irqLine || _fiqLine || _attentionEveryInstruction;
+        // The lines as DAIF bits, for native code that unmasks (Arm64Cpu.MaskedInterrupts.cs); none while the host's debugger blocks them.
+        _context->PendingInterrupts = _hostBlocksInterrupts ? 0 : (_irqLine ? Psr.I : 0) | (_fiqLine ? Psr.F : 0);
+    }
 
     /// <summary>
     /// The rare checks before an instruction, then the instruction and block hooks; true when the loop must

@@ -463,10 +463,18 @@ public sealed unsafe partial class Arm64Cpu
         {
             case SysReg.CsselrEl1: State.CsselrEl1 = value & 0xF; return true;
             case SysReg.SctlrEl1:
-                State.SctlrEl1 = (value & (SctlrWritable | SctlrExtensionBits)) | (SctlrReset & ~SctlrExtensionBits);
-                UpdateAlignment();
-                FlushTlb();
-                return true;
+                {
+                    ulong old = State.SctlrEl1;
+                    State.SctlrEl1 = (value & (SctlrWritable | SctlrExtensionBits)) | (SctlrReset & ~SctlrExtensionBits);
+                    UpdateAlignment();
+                    if (((old ^ State.SctlrEl1) & SctlrTlbBits) != 0)
+                    {
+                        FlushTlb();
+                    }
+
+                    return true;
+                }
+
             case SysReg.ActlrEl1: State.ActlrEl1 = value; return true;
             case SysReg.CpacrEl1: State.CpacrEl1 = value & (3UL << 20); return true;
             case SysReg.Ttbr0El1: State.Ttbr0El1 = value; UpdateAsid(); return true;

@@ -621,6 +621,15 @@ internal sealed unsafe class X64Assembler
         Int32(0);
     }
 
+    /// <summary>call to an absolute address (rel32: within 2 GiB of the code).</summary>
+    public void CallAbsolute(ulong target)
+    {
+        Begin();
+        Byte(0xE8);
+        _absoluteFixups.Add((_pos, target));
+        Int32(0);
+    }
+
     /// <summary>jmp qword [slot], the slot addressed RIP-relative (within 2 GiB of the code).</summary>
     public void JmpThroughSlot(ulong slot)
     {

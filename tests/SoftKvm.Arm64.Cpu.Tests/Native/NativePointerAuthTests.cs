@@ -42,7 +42,7 @@ public sealed class NativePointerAuthTests
             }
 
             // Inline except a pointer in the other half of the address space than the code (RAM is in the lower half).
-            BlockMode mode = PacConfiguration.Of(EnAll, group.Key);
+            BlockMode mode = PacConfiguration.Of(group.Key);
             long otherHalf = list.Count(c => IsPacDataProcessing(c.Insn, out var op, out bool data)
                 && ((c.X0 >> PacConfiguration.SelectorBit(mode, op, data)) & 1) != 0);
             Assert.Equal(otherHalf, fallbacks);
@@ -130,6 +130,48 @@ public sealed class NativePointerAuthTests
         // Most ran inline: the interpreter's handlers saw the pointers of the upper half (and the UNDEFINED opcodes, PACGA).
         long fallbacks = pair.Native.NativeFallbacks[(int)A64Op.PacHint] + pair.Native.NativeFallbacks[(int)A64Op.PacDataProcessing];
         Assert.True(fallbacks > 0 && fallbacks < pacWords * 6 / 10, $"{fallbacks} of about {pacWords} pointer authentication instructions ran in the interpreter");
+    }
+
+    [Fact]
+    public void EnableFlipsInsideABlock_TakeEffectAtOnce_WithoutOtherBlocksOrTlbFlushes()
+    {
+        // loop: msr sctlr_el1, x2 (EnIA clear); pacia x5, x1; autia x6, x1; msr sctlr_el1, x3 (EnIA set); pacia x7, x1;
+        // autia x8, x1; msr sctlr_el1, x2; pacia x9, x1; (x4: pacia before the loop) subs x10, x10, #1; b.ne loop; b .
+        uint[] code =
+        [
+            0xdac10024u, 0xd5181002u, 0xdac10025u, 0xdac11026u, 0xd5181003u, 0xdac10027u, 0xdac11028u, 0xd5181002u,
+            0xdac10029u, 0xf100054au, 0x54fffee1u, 0x14000000u,
+        ];
+        using var pair = new EnginePair(CpuModel.Max);
+        pair.Load(EnginePair.Code, code);
+        long flushes = 0, blocks = 0;
+        pair.Reset(false, cpu =>
+        {
+            Assert.True(cpu.TryWriteSystemRegister(SysReg.SctlrEl1, cpu.State.SctlrEl1 | EnAll));
+            for (int i = 0; i < 10; i++)
+            {
+                cpu.State.PacKeys[i] = 0x0123_4567_89ab_cdefUL * (ulong)(i + 1);
+            }
+
+            cpu.State.X[0] = EnginePair.Ram + 0x1230;
+            cpu.State.X[1] = 0x77;
+            cpu.State.X[2] = cpu.State.SctlrEl1 & ~(1UL << 31);
+            cpu.State.X[3] = cpu.State.SctlrEl1;
+            cpu.State.X[4] = cpu.State.X[5] = cpu.State.X[6] = cpu.State.X[7] = cpu.State.X[8] = cpu.State.X[9] = EnginePair.Ram + 0x1230;
+            cpu.State.X[10] = 1000;
+            flushes = cpu.Counters.TlbFlushes;
+            blocks = cpu.Counters.BlocksTranslated;
+        });
+        pair.RunAndCompare(20_000, "PAC with EnIA flipped inside the loop");
+
+        Arm64Cpu native = pair.Native;
+        Assert.NotEqual(EnginePair.Ram + 0x1230, native.State.X[7]); // signed under EnIA
+        Assert.Equal(EnginePair.Ram + 0x1230, native.State.X[5]); // PACIA and AUTIA are NOPs without it
+        Assert.Equal(EnginePair.Ram + 0x1230, native.State.X[6]);
+        Assert.NotEqual(EnginePair.Ram + 0x1230, native.State.X[8]); // with it, AUTIA of an unsigned pointer fails
+        Assert.Equal(flushes, native.Counters.TlbFlushes); // only the enables changed
+        Assert.True(native.Counters.BlocksTranslated - blocks <= 3, $"{native.Counters.BlocksTranslated - blocks} blocks for one loop");
+        Assert.True(native.Counters.TranslatedInstructions >= 9_000, $"{native.Counters.TranslatedInstructions} ran natively");
     }
 
     /// <summary>A pointer: canonical in either half (some with a top byte or a code in them), or any value.</summary>

@@ -83,6 +83,18 @@ public sealed class GuestProgramTests
         Assert.True(result.Stats["mmio_exit_kernel"] >= 6);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void IrqMaskGuest_TakesAPendingMaskedInterruptRightAfterTheUnmaskingInstruction(bool translate)
+    {
+        // An SGI (and the timer) pending through a long masked section: taken once, with ELR_EL1 at the instruction
+        // after MSR DAIFClr, MSR DAIF, ERET or the ICC_PMR_EL1 write, in native code as in the interpreter (as QEMU).
+        var result = GuestRunner.Run("irqmask.elf", gicV3: true, translate: translate);
+        Assert.Equal(File.ReadAllText(Path.Combine(GuestRunner.GuestsDirectory, "irqmask.expected.txt")), result.Output);
+        Assert.Equal(SystemEventType.Shutdown, result.Event);
+    }
+
     [Fact]
     public void MmioGuest_CountsUserExits()
     {

@@ -21,7 +21,7 @@ public sealed unsafe class X64AssemblerTests
     [
         nameof(X64Assembler.Reset), nameof(X64Assembler.NewLabel), nameof(X64Assembler.Bind), nameof(X64Assembler.Assemble),
         nameof(X64Assembler.AddressOf), nameof(X64Assembler.Jcc), nameof(X64Assembler.Jmp), nameof(X64Assembler.JmpAbsolute),
-        nameof(X64Assembler.JmpThroughSlot), nameof(X64Assembler.DataQword), nameof(X64Assembler.Call),
+        nameof(X64Assembler.JmpThroughSlot), nameof(X64Assembler.DataQword), nameof(X64Assembler.Call), nameof(X64Assembler.CallAbsolute),
         nameof(X64Assembler.Encoded),
     ];
 
@@ -87,6 +87,7 @@ public sealed unsafe class X64AssemblerTests
         a.Ret();
         a.JmpAbsolute(0x1_0000_0000);   // to the start
         a.JmpThroughSlot(0x1_0000_0008);
+        a.CallAbsolute(0x1_0000_0000);
         a.Call(back);
         string text = Decode(buffer => a.Assemble(buffer, 0x1_0000_0000, 4096));
         string[] lines = text.Split('\n');
@@ -97,6 +98,7 @@ public sealed unsafe class X64AssemblerTests
         Assert.Equal($"jmp 00000001{0x3 + 2 + 6 + 5 + 200:X8}h", lines[4]);
         Assert.Contains("jmp 0000000100000000h", text);
         Assert.Contains("jmp qword [rel 100000008h]", text);
+        Assert.Equal("call 0000000100000000h", lines[^2]);
         Assert.Equal("call 0000000100000000h", lines[^1]);
         Assert.Equal(0x1_0000_0000UL + 3 + 2 + 6 + 5 + 200, a.AddressOf(forward));
     }

@@ -88,6 +88,12 @@ internal unsafe struct NativeContext
 
     /// <summary>The size in bytes of the load-exclusive's access (a pair's both elements).</summary>
     public int ExclusiveSize;
+
+    /// <summary>
+    /// The interrupt lines pending, as the PSTATE.DAIF bits that mask them (I for IRQ, F for FIQ): native code
+    /// that unmasks one leaves for the run loop (Arm64Cpu.MaskedInterrupts.cs). Written by the PE's own thread.
+    /// </summary>
+    public uint PendingInterrupts;
 }
 
 /// <summary>The helpers' addresses, one slot per <see cref="NativeHelper"/>.</summary>
@@ -194,6 +200,9 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.TagUnprivileged"/>.</summary>
     public static readonly int TagUnprivileged = Offset(c => (byte*)&c->TagUnprivileged);
+
+    /// <summary><see cref="NativeContext.PendingInterrupts"/>.</summary>
+    public static readonly int PendingInterrupts = Offset(c => (byte*)&c->PendingInterrupts);
 
     /// <summary><see cref="NativeContext.ExitRequest"/>.</summary>
     public static readonly int ExitRequest = Offset(c => (byte*)&c->ExitRequest);

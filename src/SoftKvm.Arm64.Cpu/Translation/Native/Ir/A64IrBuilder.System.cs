@@ -71,10 +71,10 @@ internal sealed partial class A64IrBuilder
                 WriteState(value, ContextOffsets.ElrEl1);
                 return true;
             case SysReg.Daif when El1:
-                // Only a field: interrupts reach native code never while one is pending (the run loop interprets
-                // then), so unmasking needs no look by the run loop.
+                // A field, and a look at the pending interrupts it may unmask (Arm64Cpu.MaskedInterrupts.cs).
                 Emit(IrOpcode.And, T0, value, IrOperand.Const(Psr.DaifMask), w64: false);
                 WriteState(T0, ContextOffsets.Daif, 4);
+                Add(new IrInstruction { Op = IrOpcode.InterruptCheck });
                 return true;
             default:
                 return false;
@@ -116,6 +116,11 @@ internal sealed partial class A64IrBuilder
         }
 
         WriteState(T0, ContextOffsets.Daif, 4);
+        if (op2 == 7 && (crm & 3) != 0)
+        {
+            Add(new IrInstruction { Op = IrOpcode.InterruptCheck }); // I or F cleared: a pending interrupt may be takeable now
+        }
+
         return true;
     }
 

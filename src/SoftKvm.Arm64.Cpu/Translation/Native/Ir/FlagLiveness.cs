@@ -81,7 +81,7 @@ internal static class FlagLiveness
     private static bool Uses(in IrInstruction op) => op.Op switch
     {
         IrOpcode.BranchCond or IrOpcode.Select or IrOpcode.CondCompare or IrOpcode.Adc or IrOpcode.Sbc => true,
-        IrOpcode.Load or IrOpcode.Store or IrOpcode.Atomic or IrOpcode.ZeroBlock or IrOpcode.Fallback => true,
+        IrOpcode.Load or IrOpcode.Store or IrOpcode.Atomic or IrOpcode.ZeroBlock or IrOpcode.Fallback or IrOpcode.InterruptCheck => true,
         IrOpcode.BranchIndirect or IrOpcode.Reenter => true,
         _ => false,
     };

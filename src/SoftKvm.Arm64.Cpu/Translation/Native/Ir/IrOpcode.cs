@@ -182,6 +182,12 @@ internal enum IrOpcode : byte
     /// ISB: the entry's stale check then sees code changed before the context synchronization).
     /// </summary>
     Reenter,
+
+    /// <summary>
+    /// After a write of PSTATE.DAIF: when an interrupt is pending that DAIF no longer masks, the instruction runs
+    /// again in the interpreter, which leaves for the run loop that takes it (Arm64Cpu.MaskedInterrupts.cs).
+    /// </summary>
+    InterruptCheck,
 }
 
 /// <summary>Whether and how an operation sets NZCV.</summary>

@@ -35,16 +35,86 @@ internal sealed unsafe partial class X64Lowering
         PrepareClobber();
         AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
         LoadTo(Reg.R11, op.A, true); // r11 = the pointer, to the end
-        _asm.Bt(Reg.R11, selector, true);
-        _asm.Jcc(upper ? Cc.AE : Cc.B, slow);
         if (operation == PacOperation.Strip)
         {
+            OtherHalfToSlowPath(selector, upper, slow);
             Extended(Reg.Rax, m);
             Commit(op.Dst, Reg.Rax);
             return;
         }
 
+        // PAC* and AUT* with the key disabled in SCTLR_EL1 leave the pointer unchanged. The enable is read here, not
+        // compiled into the block, so that Linux's flips of EnIB/EnDA/EnDB at context switches need no other blocks.
+        AsmLabel disabled = _asm.NewLabel(), done = _asm.NewLabel();
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(key)), 4);
+        _asm.Jcc(Cc.E, disabled);
+        OtherHalfToSlowPath(selector, upper, slow);
+        LowerPacCode(op, key, operation, m, upper);
+        _asm.Jmp(done);
+        _asm.Bind(disabled);
+        Commit(op.Dst, Reg.R11);
+        _asm.Bind(done);
+    }
+
+    /// <summary>A pointer (r11) of the other half of the address space than the instruction's goes to the slow path.</summary>
+    private void OtherHalfToSlowPath(int selector, bool upper, AsmLabel slow)
+    {
+        _asm.Bt(Reg.R11, selector, true);
+        _asm.Jcc(upper ? Cc.AE : Cc.B, slow);
+    }
+
+    /// <summary>
+    /// The code of a PAC* or AUT* (pointer in r11) with constants <paramref name="m"/>, committed to Dst: a call of the
+    /// cache's shared routine for these constants (about 200 bytes once, instead of at every PACIASP and AUTIASP), or
+    /// inline where the region has no room for one.
+    /// </summary>
+    private void LowerPacCode(in IrInstruction op, int key, PacOperation operation, in PacMasks m, bool upper)
+    {
         LoadTo(Reg.Rcx, op.B, true);
+        ulong routine = PacRoutine(operation, key, m, upper);
+        if (routine != 0)
+        {
+            _asm.CallAbsolute(routine);
+        }
+        else
+        {
+            EmitPacBody(operation, key, m, upper);
+        }
+
+        Commit(op.Dst, Reg.Rax);
+    }
+
+    /// <summary>What a shared PAC routine computes: the operation, the key and the constants of the half.</summary>
+    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, PacMasks Masks, bool Upper);
+
+    /// <summary>The lowering (and assembler) the shared routines are emitted with.</summary>
+    private X64Lowering? _routineLowering;
+
+    /// <summary>
+    /// The shared routine of <paramref name="operation"/> with <paramref name="key"/> and <paramref name="m"/>, placed now
+    /// if the cache has none (0 when the region is full): r11 the pointer, rcx the modifier, rax the result; r10, rcx,
+    /// rdx and the host flags destroyed, everything else kept.
+    /// </summary>
+    private ulong PacRoutine(PacOperation operation, int key, in PacMasks m, bool upper)
+    {
+        var id = new PacRoutineKey(operation, key, m, upper);
+        ulong at = _runtime.SharedRoutine(id);
+        if (at != 0)
+        {
+            return at;
+        }
+
+        _routineLowering ??= new X64Lowering(new X64Assembler());
+        X64Assembler asm = _routineLowering._asm;
+        asm.Reset();
+        _routineLowering.EmitPacBody(operation, key, m, upper);
+        asm.Ret();
+        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}");
+    }
+
+    /// <summary>rax = the result of <paramref name="operation"/> on the pointer in r11 with the modifier in rcx.</summary>
+    private void EmitPacBody(PacOperation operation, int key, in PacMasks m, bool upper)
+    {
         Extended(Reg.R10, m);
         EmitImpdefCode(ContextOffsets.PacKeys + (16 * key));
         if (operation == PacOperation.Add)
@@ -86,8 +156,6 @@ internal sealed unsafe partial class X64Lowering
             OrConst(Reg.Rax, (key is 1 or 3 ? 2UL : 1UL) << m.ErrorShift);
             _asm.Bind(good);
         }
-
-        Commit(op.Dst, Reg.Rax);
     }
 
     /// <summary><paramref name="d"/> = the pointer (r11) with its PAC field made extension bits: (ptr &amp; Keep) | Extension.</summary>
@@ -207,13 +275,14 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>
     /// In the enter routine of a BTI block (rcx = entry ordinal | landing-pad mask &lt;&lt; 16, after the stale
     /// check): while PSTATE.BTYPE != 00, to <paramref name="leave"/> unless the page is unguarded or the entry's
-    /// instruction is a compatible landing pad (as <c>BranchTargetPasses</c> decides in the run loop).
+    /// instruction is a compatible landing pad (as <c>BranchTargetPasses</c> decides in the run loop), which then
+    /// clears BTYPE. With BTYPE 00 (most entries) nothing is written.
     /// </summary>
     private void EmitLandingPadCheck(AsmLabel leave)
     {
-        AsmLabel pass = _asm.NewLabel();
+        AsmLabel pass = _asm.NewLabel(), done = _asm.NewLabel();
         _asm.TestMemImm(Ctx(ContextOffsets.PstateFlags), (int)Psr.Btype, 4);
-        _asm.Jcc(Cc.E, pass);
+        _asm.Jcc(Cc.E, done);
         EmitExecTlbProbe(_b.Pc, leave, Reg.R10, Reg.R11); // rcx is the entry's
         _asm.Jcc(Cc.E, pass);
         _asm.Load(Reg.Rax, Ctx(ContextOffsets.PstateFlags), 4);
@@ -231,6 +300,8 @@ internal sealed unsafe partial class X64Lowering
         _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), (_b.Mode & BlockMode.El1) != 0 ? 1 << 4 : 1 << 3, 4);
         _asm.Jcc(Cc.NE, leave);
         _asm.Bind(pass);
+        _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
+        _asm.Bind(done);
     }
 
     /// <summary>The landing-pad mask bit of PACIASP/PACIBSP: BTYPE 11 is compatible only while SCTLR_EL1.BTn is 0.</summary>

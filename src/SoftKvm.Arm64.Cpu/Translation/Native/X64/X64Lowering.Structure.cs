@@ -76,7 +76,6 @@ internal sealed unsafe partial class X64Lowering
         {
             // The entry's instruction runs: its landing pad checked, PSTATE.BTYPE = 00.
             EmitLandingPadCheck(check);
-            _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
         }
 
         _asm.AluMemImm(Alu.Add, Ctx(ContextOffsets.BlockEntries), 1, 8);
@@ -381,6 +380,9 @@ internal sealed unsafe partial class X64Lowering
                 break;
             case IrOpcode.Fallback:
                 LowerFallback();
+                break;
+            case IrOpcode.InterruptCheck:
+                LowerInterruptCheck();
                 break;
             case IrOpcode.Reenter:
                 // Leave and come back in at the next instruction through the jump cache: its entry's stale

@@ -41,8 +41,9 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
 
     /// <summary>
     /// The guest state passed the VMX entry checks (<see cref="InvalidGuestState"/>) and nothing but the guest's own
-    /// instructions and the hypervisor's own handling changed it since (neither makes a state VMX refuses): cleared at
-    /// every <c>KVM_RUN</c> and by every register access of the VMM (<see cref="ThrowIfRunning"/>), hooks' included.
+    /// instructions and the hypervisor's own handling changed it since (neither makes a state VMX refuses): cleared by
+    /// every register access of the VMM (<see cref="ThrowIfRunning"/>, which each of them calls), hooks' included, and
+    /// by INIT and SIPI. A VMM MMIO or IO exit's next run, with no register access between, enters unchecked.
     /// </summary>
     private bool _guestStateChecked;
     private volatile int _mpState;
@@ -292,7 +293,6 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     protected override RunResult RunLoop()
     {
         _lastDebugException = -1;
-        _guestStateChecked = false;
         Volatile.Write(ref _runThread, Environment.CurrentManagedThreadId);
         try
         {

@@ -98,7 +98,7 @@ public class EntryChecksTests
         using var m = new KvmMachine();
         m.Load(a =>
         {
-            a.@out(0x80, al);
+            a.@out(0x80, Iced.Intel.AssemblerRegisters.al);
             a.hlt();
         });
         Assert.Equal(RunResult.Ok, m.Vcpu.Run());

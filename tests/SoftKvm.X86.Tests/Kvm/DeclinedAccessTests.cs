@@ -81,9 +81,7 @@ public class DeclinedAccessTests
     public void An_out_to_the_vmm_is_offered_to_the_fast_path_once_also_in_a_translated_block(bool translated)
     {
         using var m = new KvmMachine(irqchip: true);
-        m.Vcpu.Cpu.Translation = translated;
-        m.Vcpu.Cpu.TranslationThreshold = 0;
-        m.Vcpu.Cpu.TranslateSynchronously = true;
+        FastPathTests.Translate(m, translated);
         var host = new CountingHost(m.Vcpu);
         m.Vcpu.Cpu.FastExits = host;
         m.Load(a =>

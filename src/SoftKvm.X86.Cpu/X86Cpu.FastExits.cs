@@ -42,12 +42,22 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Whether nothing debugs the instruction: no TF, no armed breakpoint (those exits keep the hypervisor's own retirement).</summary>
     private bool FastExitAllowed => (_regs.Rflags & Rflags.TF) == 0 && (_regs.Dr7 & 0xFF) == 0;
 
-    /// <summary>A data access to an unbacked guest-physical address, offered to the fast path before the EPT exit.</summary>
+    /// <summary>
+    /// A data access to an unbacked guest-physical address, offered to the fast path before the EPT exit;
+    /// <paramref name="declined"/>: the host was asked and declined (<see cref="X86Exit.FastPathDeclined"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryFastMmio(ulong gpa, int size, bool write, ref ulong value)
+    private bool TryFastMmio(ulong gpa, int size, bool write, ref ulong value, out bool declined)
     {
-        if (_fastExits is not { } host || _fastAccesses < 0 || !FastExitAllowed || !host.TryCompleteMmio(gpa, size, write, ref value, _fastAccesses))
+        declined = false;
+        if (_fastExits is not { } host || _fastAccesses < 0 || !FastExitAllowed)
         {
+            return false;
+        }
+
+        if (!host.TryCompleteMmio(gpa, size, write, ref value, _fastAccesses))
+        {
+            declined = true;
             return false;
         }
 
@@ -58,16 +68,33 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// A non-string IN or OUT, offered to the fast path before the IO exit; also from a translated block (its one
-    /// access is all the instruction does: declined, nothing happened, and the interpreter runs it again to exit).
+    /// access is all the instruction does: declined, nothing happened, and the block's run ends with the IO exit,
+    /// see <see cref="TakesBlockIoExit"/>). <paramref name="declined"/>: the host was asked and declined.
     /// </summary>
-    internal bool TryFastPortIo(ushort port, int size, bool write, ref ulong value)
+    internal bool TryFastPortIo(ushort port, int size, bool write, ref ulong value, out bool declined)
     {
-        if (_fastExits is not { } host || !FastExitAllowed || !host.TryCompletePortIo(port, size, write, ref value))
+        declined = false;
+        if (_fastExits is not { } host || !FastExitAllowed)
         {
+            return false;
+        }
+
+        if (!host.TryCompletePortIo(port, size, write, ref value))
+        {
+            declined = true;
             return false;
         }
 
         _lookUp = true;
         return true;
     }
+
+    /// <summary>
+    /// After a translated block: whether it stopped at an IN or OUT whose port the fast path declined (the
+    /// handler's IO exit, RIP at the instruction, the instructions before it retired). The run returns that exit
+    /// as it is: the interpreter would decode the instruction and ask the hypervisor again, for the same answer
+    /// (nothing else ran between: the block runs its instructions without a boundary check between them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TakesBlockIoExit() => _exitPending && _exit.Reason == X86ExitReason.IoInstruction && _exit.FastPathDeclined;
 }

@@ -37,8 +37,8 @@ public sealed unsafe partial class X86Cpu
         return (bits & mask) == 0 || Fault(ExceptionVector.GP, 0, true);
     }
 
-    /// <summary>Ends the instruction with a VMX-style IO exit (RIP at the instruction).</summary>
-    internal bool IoExit(ushort port, int size, bool isIn, bool isString, bool isRep, bool immediate, ulong data)
+    /// <summary>Ends the instruction with a VMX-style IO exit (RIP at the instruction); <paramref name="declined"/>: see <see cref="X86Exit.FastPathDeclined"/>.</summary>
+    internal bool IoExit(ushort port, int size, bool isIn, bool isString, bool isRep, bool immediate, ulong data, bool declined = false)
     {
         ExitWith(X86ExitReason.IoInstruction);
         _exit.Port = port;
@@ -47,6 +47,7 @@ public sealed unsafe partial class X86Cpu
         _exit.IsString = isString;
         _exit.IsRep = isRep;
         _exit.Data = data;
+        _exit.FastPathDeclined = declined;
         _exit.Qualification = (ulong)(uint)(size - 1) | (isIn ? 8UL : 0) | (isString ? 16UL : 0) | (isRep ? 32UL : 0)
             | (immediate ? 64UL : 0) | ((ulong)port << 16);
         return false;

@@ -12,7 +12,11 @@ internal enum AccessKind
     Fetch = 2,
 }
 
-/// <summary>One software-TLB entry: tag = linear page | user bit | valid bit; host = linear + addend.</summary>
+/// <summary>
+/// One software-TLB entry: tag = linear page | user bit | valid bit; host = linear + addend. A device page's entry
+/// also has the device bit (<c>X86Cpu.TlbDevice</c>), which no RAM look-up's tag has, and its guest-physical page in
+/// <see cref="Addend"/>.
+/// </summary>
 internal struct TlbEntry
 {
     public ulong Tag;
@@ -23,12 +27,16 @@ internal struct TlbEntry
 /// Guest memory access: segmentation, the software TLB (linear page to host pointer, stage 1 and
 /// stage 2 folded, per access kind and privilege) and the MMIO slow path; the page walkers are in
 /// X86Cpu.Mmu.cs.
-/// RAM accesses are served through the TLB; a page without a memory slot is never cached and ends
-/// in an EPT-violation exit (Run) or in the emulation bus (EmulateOne).
+/// RAM accesses are served through the TLB; a page without a memory slot is cached with its guest-physical
+/// address only (the slow path's translation, never a RAM look-up's hit) and its accesses end in the fast path,
+/// an EPT-violation exit (Run) or the emulation bus (EmulateOne).
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
     private const int TlbSets = 256;
+
+    /// <summary>The tag bit of a TLB entry for a page without a memory slot (a device page): see <see cref="TranslateData"/>.</summary>
+    private const ulong TlbDevice = 4;
 
     private readonly TlbEntry[] _tlb = new TlbEntry[3 * 2 * TlbSets];
     private long _tlbGeneration;
@@ -360,13 +368,15 @@ public sealed unsafe partial class X86Cpu
         if (_bus is null)
         {
             ulong v = 0;
-            if (TryFastMmio(gpa, n, false, ref v))
+            if (TryFastMmio(gpa, n, false, ref v, out bool declined))
             {
                 value = v;
                 return true;
             }
 
-            return EptExit(gpa, linear, AccessKind.Read, true, n, 0);
+            EptExit(gpa, linear, AccessKind.Read, true, n, 0);
+            _exit.FastPathDeclined = declined;
+            return false;
         }
 
         ulong buffer = 0;
@@ -384,7 +394,7 @@ public sealed unsafe partial class X86Cpu
     {
         if (_bus is null)
         {
-            return TryFastMmio(gpa, n, true, ref value) || EptExit(gpa, linear, AccessKind.Write, true, n, value);
+            return TryFastMmio(gpa, n, true, ref value, out _) || EptExit(gpa, linear, AccessKind.Write, true, n, value);
         }
 
         if (_bus.WriteMemory(gpa, new ReadOnlySpan<byte>(&value, n)) == X86BusResult.NeedsUserspace)
@@ -453,32 +463,43 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>Translates one linear address for an access; on RAM returns the host pointer and fills the TLB,
-    /// on MMIO returns host = null and the guest-physical address. False after a fault or exit.</summary>
+    /// on MMIO returns host = null and the guest-physical address (a device page enters the TLB too, marked
+    /// <see cref="TlbDevice"/>: the next access to it skips the page walk and the memory-slot look-up, as QEMU's
+    /// IO TLB entries do). False after a fault or exit.</summary>
     internal bool TranslateData(ulong linear, AccessKind kind, out byte* host, out ulong gpa)
     {
         host = null;
         bool user = UserAccess();
+        ref var e = ref TlbSlot(kind, user, linear);
+        if (e.Tag == (TlbTag(linear, user) | TlbDevice))
+        {
+            gpa = (ulong)e.Addend | (linear & 0xFFF);
+            return true;
+        }
+
         if (!Walk(linear, kind, user, out gpa, out bool large))
         {
             return false;
         }
 
         byte* p = _memory.TryGetHostPointer(gpa, kind == AccessKind.Write, out _);
+        if (!MayCache(linear, kind))
+        {
+            host = p;
+            return true;
+        }
+
+        _tlbHasLargePages |= large;
         if (p == null)
         {
+            e.Tag = TlbTag(linear, user) | TlbDevice;
+            e.Addend = (long)(gpa & ~0xFFFUL);
             return true;
         }
 
         host = p;
-        if (!MayCache(linear, kind))
-        {
-            return true;
-        }
-
-        ref var e = ref TlbSlot(kind, user, linear);
         e.Tag = TlbTag(linear, user);
         e.Addend = (long)(p - (gpa & 0xFFF)) - (long)(linear & ~0xFFFUL);
-        _tlbHasLargePages |= large;
         return true;
     }
 }

@@ -249,6 +249,11 @@ public sealed unsafe partial class X86Cpu : IDisposable
             else if (_lookUp && Translation)
             {
                 long retired = RunBlock(maxInstructions - n);
+                if (TakesBlockIoExit())
+                {
+                    return _exit.Reason;
+                }
+
                 if (retired > 0)
                 {
                     n += retired - 1;
@@ -279,8 +284,6 @@ public sealed unsafe partial class X86Cpu : IDisposable
     {
         _exit = default;
         _bus = bus;
-        _accessSerial = 0;
-        _wideAccess = false;
         try
         {
             ulong flagsBefore = _regs.Rflags;
@@ -528,6 +531,8 @@ public sealed unsafe partial class X86Cpu : IDisposable
         _faulted = false;
         _exitPending = false;
         _fastAccesses = 0;
+        _accessSerial = 0; // numbered alike in a run and in the emulator (X86Exit.FastPathDeclined)
+        _wideAccess = false;
         _softwareInterrupt = -1;
         _softwareIsIcebp = false;
         _keepRf = false;

@@ -66,6 +66,17 @@ public struct X86Exit
     /// the emulator replays; 0 for the first device access of an instruction.</summary>
     public int FastAccesses;
 
+    /// <summary>
+    /// The hypervisor's fast path (<see cref="X86Cpu.FastExits"/>) was offered this access and declined it: a
+    /// non-string IN or OUT whose port no in-kernel device serves (<see cref="X86ExitReason.IoInstruction"/>), or a
+    /// data read no in-kernel device serves (<see cref="X86ExitReason.EptViolation"/>) of an instruction the
+    /// interpreter executed exactly as <see cref="X86Cpu.EmulateOne"/> would: its earlier device accesses
+    /// (<see cref="FastAccesses"/>) completed by the fast path, nothing committed, <see cref="X86Cpu.EmulatedAccess"/>
+    /// the access's number. The hypervisor need not ask its in-kernel devices again, nor run the emulator to find
+    /// the read.
+    /// </summary>
+    public bool FastPathDeclined;
+
     /// <summary>Unsupported exits: a fixed description (never allocated per exit).</summary>
     public string? Message;
 }

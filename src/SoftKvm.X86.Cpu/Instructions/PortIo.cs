@@ -28,13 +28,13 @@ internal static class PortIo
         }
 
         ulong value = 0;
-        if (c.TryFastPortIo(port, size, false, ref value))
+        if (c.TryFastPortIo(port, size, false, ref value, out bool declined))
         {
             c.SetGpr(Gpr.Rax, size, value);
             return;
         }
 
-        c.IoExit(port, size, true, false, false, i.Op1Kind != OpKind.Register, 0);
+        c.IoExit(port, size, true, false, false, i.Op1Kind != OpKind.Register, 0, declined);
     }
 
     public static void Out(X86Cpu c, ref Instruction i)
@@ -53,11 +53,11 @@ internal static class PortIo
             return;
         }
 
-        if (c.TryFastPortIo(port, size, true, ref v))
+        if (c.TryFastPortIo(port, size, true, ref v, out bool declined))
         {
             return;
         }
 
-        c.IoExit(port, size, false, false, false, i.Op0Kind != OpKind.Register, v);
+        c.IoExit(port, size, false, false, false, i.Op0Kind != OpKind.Register, v, declined);
     }
 }

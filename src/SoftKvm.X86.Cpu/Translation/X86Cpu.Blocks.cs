@@ -21,6 +21,9 @@ public sealed unsafe partial class X86Cpu
     private const int BlockSlots = 4096;
     private const int MaxStale = 4;
 
+    /// <summary>Runs in a row that retired nothing after which a block is entered only every 64th arrival (<see cref="RunBlock"/>).</summary>
+    private const int EmptyRunLimit = 16;
+
     private struct BlockSlot
     {
         public ulong Rip;
@@ -29,6 +32,12 @@ public sealed unsafe partial class X86Cpu
         public int Heat;
         public int Stale;
         public int Count;
+
+        /// <summary>Runs in a row that left at the first instruction, up to <see cref="EmptyRunLimit"/>.</summary>
+        public int Empty;
+
+        /// <summary>Arrivals that skipped the block after <see cref="Empty"/> reached its limit.</summary>
+        public int Skipped;
         public BlockCode? Code;
         public TranslatedBlock? Block;
     }
@@ -211,6 +220,13 @@ public sealed unsafe partial class X86Cpu
             return 0;
         }
 
+        if (slot.Empty >= EmptyRunLimit && (++slot.Skipped & 63) != 0)
+        {
+            // The block keeps leaving at its first instruction (a device access, which a block does not make): the
+            // interpreter takes it at once, and the block is tried again every 64th arrival.
+            return 0;
+        }
+
         int result = slot.Code(this, remaining);
         if (result == BlockCompiler.Stale)
         {
@@ -224,6 +240,7 @@ public sealed unsafe partial class X86Cpu
         }
 
         long retired = result >> 1;
+        slot.Empty = retired != 0 ? 0 : Math.Min(slot.Empty + 1, EmptyRunLimit);
         BlockEntries++;
         TranslatedInstructions += retired;
         InstructionsRetired += retired;

@@ -536,15 +536,16 @@ public sealed partial class LocalApic : IIoDevice
         _isr[vector >> 5] |= 1u << (vector & 31);
     }
 
-    internal bool TakeNmi() => Interlocked.Exchange(ref _pendingNmi, 0) != 0;
+    // The Take* calls run at every entry: a plain read first, the locked exchange only when something is pending.
+    internal bool TakeNmi() => Volatile.Read(ref _pendingNmi) != 0 && Interlocked.Exchange(ref _pendingNmi, 0) != 0;
 
     internal bool HasPendingNmi => Volatile.Read(ref _pendingNmi) != 0;
 
-    internal bool TakeInit() => Interlocked.Exchange(ref _pendingInit, 0) != 0;
+    internal bool TakeInit() => Volatile.Read(ref _pendingInit) != 0 && Interlocked.Exchange(ref _pendingInit, 0) != 0;
 
     internal bool HasPendingInit => Volatile.Read(ref _pendingInit) != 0;
 
-    internal int TakeSipi() => Interlocked.Exchange(ref _pendingSipi, -1);
+    internal int TakeSipi() => Volatile.Read(ref _pendingSipi) < 0 ? -1 : Interlocked.Exchange(ref _pendingSipi, -1);
 
     internal bool HasPendingSipi => Volatile.Read(ref _pendingSipi) >= 0;
 

@@ -34,17 +34,12 @@ public sealed partial class Pic8259
     /// <summary>The device for ports 0x4D0-0x4D1 (ELCR).</summary>
     public IIoDevice ElcrPorts { get; }
 
-    /// <summary>Whether the INTR output is asserted.</summary>
-    public bool Output
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _output;
-            }
-        }
-    }
+    /// <summary>
+    /// Whether the INTR output is asserted. Read at every entry of vCPU 0: one bool, written under the lock, read
+    /// without it (a read that races a change sees either value, as one under the lock taken a moment earlier or
+    /// later would; the change's own notification follows it).
+    /// </summary>
+    public bool Output => Volatile.Read(ref _output);
 
     /// <summary>The master's interrupt mask register.</summary>
     public byte MasterMask
@@ -125,7 +120,7 @@ public sealed partial class Pic8259
         _master.SetIrq(2, irq2 >= 0);
         bool output = _master.GetIrq() >= 0;
         bool changed = output != _output;
-        _output = output;
+        Volatile.Write(ref _output, output);
         return changed || output;
     }
 

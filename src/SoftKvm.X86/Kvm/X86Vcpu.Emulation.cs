@@ -537,8 +537,16 @@ public sealed partial class X86Vcpu
         return _vm.MmioBus.Write(this, address, data);
     }
 
-    private bool InApicPage(ulong address) =>
-        Apic is { HardwareEnabled: true, X2Apic: false } && (address & ~0xFFFUL) == (Apic.BaseMsr & 0x000F_FFFF_FFFF_F000UL);
+    /// <summary>
+    /// Whether <paramref name="address"/> is in the local APIC's page: enabled in xAPIC mode (IA32_APIC_BASE bit 11
+    /// set, bit 10 clear), read from the vCPU's own register once (the APIC's properties would ask the vCPU for it
+    /// three times, on every device access).
+    /// </summary>
+    private bool InApicPage(ulong address)
+    {
+        ulong apicBase = _cpu.Regs.ApicBase;
+        return Apic is not null && (apicBase & 0xC00) == 0x800 && (address & ~0xFFFUL) == (apicBase & 0x000F_FFFF_FFFF_F000UL);
+    }
 
     /// <summary>The CPU model's view of the hypervisor during emulation.</summary>
     private sealed class EmulationBus(X86Vcpu vcpu) : IX86EmulationBus

@@ -7,8 +7,9 @@ namespace SoftKvm.X86.Kvm;
 /// <summary>
 /// What VMX checks before it enters the guest, and what KVM refuses before that. KVM_SET_SREGS refuses a
 /// register file <c>kvm_is_valid_sregs</c> rejects (-EINVAL, <see cref="SetRegisters"/>). The rest of the
-/// guest state is checked at every entry, as VMX checks the VMCS guest-state area (SDM Vol. 3 §26.3.1):
-/// a state VMX would not enter (set by the VMM through <see cref="SetRegisters"/> or <see cref="X86Cpu.Regs"/>)
+/// guest state is checked at entry, as VMX checks the VMCS guest-state area (SDM Vol. 3 §26.3.1) — at the first
+/// entry, after any register access of the VMM, after an INIT or SIPI and after a failed entry, since between those
+/// only the guest's own instructions change it, and they never make a state VMX refuses. A state VMX would not enter (set by the VMM through <see cref="SetRegisters"/> or <see cref="X86Cpu.Regs"/>)
 /// fails the entry with <c>KVM_EXIT_FAIL_ENTRY</c> and VMX's exit reason 33 (invalid guest state) with bit 31
 /// (VM-entry failure) set, as KVM passes it on in <c>hardware_entry_failure_reason</c>
 /// (docs/kvm-semantics.md#register-checks-and-failed-entries).

@@ -75,6 +75,7 @@ public sealed partial class X86Vcpu
             _cpu.Regs.ApicBase = apicBase;
             apic.Reset();
             ClearPendingCompletion();
+            _guestStateChecked = false;
             _mpState = Id == 0 ? (int)X86MpState.Runnable : (int)X86MpState.InitReceived; // as KVM: the BSP restarts at the reset vector
         }
 
@@ -91,6 +92,7 @@ public sealed partial class X86Vcpu
             };
             r.Rip = 0;
             _cpu.StateChanged();
+            _guestStateChecked = false;
             _mpState = (int)X86MpState.Runnable;
         }
     }

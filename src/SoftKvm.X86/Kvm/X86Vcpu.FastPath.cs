@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using SoftKvm.Core;
 using SoftKvm.Core.Stats;
 using SoftKvm.X86.Cpu;
 
@@ -76,15 +77,43 @@ public sealed partial class X86Vcpu
         return true;
     }
 
-    /// <summary>Back to guest mode; a request made meanwhile (an interrupt to inject) sends the CPU back to the run loop after the instruction.</summary>
+    /// <summary>
+    /// Back to guest mode; a request made meanwhile (an interrupt to inject) sends the CPU back to the run loop
+    /// after the instruction — except an event request alone that leaves nothing to inject (an EOI with no
+    /// other interrupt deliverable, a TPR write), which is taken here as the next entry would take it: counted
+    /// in <c>req_event</c>, and the guest goes on.
+    /// </summary>
     private void FinishFastExit()
     {
         _guestMode = true;
-        if (HasRequests)
+        if (HasRequests && !TryTakeIdleEvent())
         {
             _cpu.RequestFastExitReturn();
         }
 
         EndExit();
+    }
+
+    /// <summary>
+    /// Whether the only request is <see cref="VcpuRequest.Event"/> and the entry's injection would find nothing:
+    /// no NMI, INIT or SIPI, no deliverable local APIC or PIC interrupt, none acknowledged and waiting. Then it
+    /// is consumed and counted here. Another vCPU's request made meanwhile also kicks the CPU (it is in guest
+    /// mode for them), so the run loop still sees it.
+    /// </summary>
+    private bool TryTakeIdleEvent()
+    {
+        if (Volatile.Read(ref RequestWord) != (int)VcpuRequest.Event || Apic is not { } apic
+            || apic.HasPendingNmi || apic.HasPendingInit || apic.HasPendingSipi
+            || _cpu.PendingInterrupt >= 0 || apic.HighestDeliverable() >= 0 || PicInterruptPending())
+        {
+            return false;
+        }
+
+        if (TestAndClearRequest(VcpuRequest.Event))
+        {
+            Stats.Increment(X86Stat.ReqEvent);
+        }
+
+        return true;
     }
 }

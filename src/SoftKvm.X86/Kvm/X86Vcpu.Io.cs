@@ -17,7 +17,10 @@ public sealed partial class X86Vcpu
     private int _pioInstructionLength;
     private ulong _pioLinearRip;
 
-    /// <summary>An IN/OUT/INS/OUTS VM exit: counts <c>io_exits</c>; string forms go to the emulator.</summary>
+    /// <summary>
+    /// An IN/OUT/INS/OUTS VM exit: counts <c>io_exits</c>; string forms go to the emulator. A port the fast path
+    /// has just offered to the in-kernel devices (<see cref="X86Exit.FastPathDeclined"/>) goes to the VMM at once.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private int HandleIo()
     {
@@ -33,10 +36,11 @@ public sealed partial class X86Vcpu
         Span<byte> data = stackalloc byte[4];
         data.Clear();
         int length = InstructionLengthOrUnknown();
+        bool kernel = !e.FastPathDeclined;
         if (e.IsWrite)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)e.Data);
-            if (_vm.PioBus.Write(this, port, data[..size]))
+            if (kernel && _vm.PioBus.Write(this, port, data[..size]))
             {
                 return SkipEmulatedInstruction(length);
             }
@@ -47,7 +51,7 @@ public sealed partial class X86Vcpu
             return 0;
         }
 
-        if (_vm.PioBus.Read(this, port, data[..size]))
+        if (kernel && _vm.PioBus.Read(this, port, data[..size]))
         {
             MergeIn(size, BinaryPrimitives.ReadUInt32LittleEndian(data));
             return SkipEmulatedInstruction(length);

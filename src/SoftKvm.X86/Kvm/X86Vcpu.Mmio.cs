@@ -1,3 +1,5 @@
+using SoftKvm.X86.Cpu;
+
 namespace SoftKvm.X86.Kvm;
 
 /// <summary>
@@ -10,7 +12,8 @@ public sealed partial class X86Vcpu
     /// A guest-physical access no memory slot backs. A data write whose address has a zero-length
     /// ioeventfd (KVM's FAST_MMIO bus) signals it and skips the instruction through the common skip
     /// routine, decoding for the length when the CPU model withholds it (nested, EPT-misconfig style).
-    /// Anything else (reads, fetches, page-table walks) goes to the emulator.
+    /// Anything else (reads, fetches, page-table walks) goes to the emulator; a read the fast path declined was
+    /// the emulator's first pass already (<see cref="BeginDeclinedRead"/>).
     /// </summary>
     private int HandleEptViolation()
     {
@@ -22,6 +25,38 @@ public sealed partial class X86Vcpu
             return SkipEmulatedInstruction(InstructionLengthOrUnknown());
         }
 
+        if (e.FastPathDeclined && !e.IsWrite && e.FastAccesses < LogCapacity)
+        {
+            return BeginDeclinedRead(in e);
+        }
+
         return Emulate(EmulationKind.Mmio, e.FastAccesses);
+    }
+
+    /// <summary>
+    /// A data read no in-kernel device serves, which the CPU model offered to the fast path while it executed
+    /// the instruction exactly as the emulator would (<see cref="X86Exit.FastPathDeclined"/>): the emulator's
+    /// first pass would replay the same earlier accesses from the log, stop at the same read and exit to the
+    /// VMM, so its state is set here as that pass leaves it, and the instruction is executed once, at
+    /// completion (KVM emulates an MMIO read once before its exit and completes it after; the counts are the
+    /// same: <c>insn_emulation</c> unless the fast path counted the instruction, and <c>mmio_exits</c>).
+    /// </summary>
+    private int BeginDeclinedRead(in X86Exit e)
+    {
+        if (e.FastAccesses == 0)
+        {
+            Stats.Increment(X86Stat.InsnEmulation);
+        }
+
+        _emulationKind = EmulationKind.Mmio;
+        _lastTrigger = -1;
+        _fragmentCount = 0;
+        _fragmentPos = 0;
+        _overflow = false;
+        _logCount = e.FastAccesses;
+        _missIndex = _logCount;
+        _log[_logCount++] = new AccessRecord { Address = e.GuestPhysicalAddress, Length = e.AccessSize, Size = e.AccessSize, Access = _cpu.EmulatedAccess };
+        _logPos = _logCount;
+        return BeginReadExit(fresh: true);
     }
 }

@@ -38,6 +38,14 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     private ulong _savedGuestDr7;
     private bool _windowWaiting;
     private int _runThread;
+
+    /// <summary>
+    /// The guest state passed the VMX entry checks (<see cref="InvalidGuestState"/>) and nothing but the guest's own
+    /// instructions and the hypervisor's own handling changed it since (neither makes a state VMX refuses): cleared by
+    /// every register access of the VMM (<see cref="ThrowIfRunning"/>, which each of them calls), hooks' included, and
+    /// by INIT and SIPI. A VMM MMIO or IO exit's next run, with no register access between, enters unchecked.
+    /// </summary>
+    private bool _guestStateChecked;
     private volatile int _mpState;
 
     internal X86Vcpu(X86Vm vm, int id)
@@ -308,30 +316,9 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private int RunOnce()
     {
-        if (TryConsumeKick())
+        if (HasEntryWork && TakeRequests() is var stop and <= 0)
         {
-            return (int)RunResult.Interrupted;
-        }
-
-        if (TestAndClearRequest(VcpuRequest.Stop))
-        {
-            RunState.ExitReason = ExitReason.Intr;
-            return (int)RunResult.Interrupted;
-        }
-
-        if (TestAndClearRequest(VcpuRequest.MemoryChanged | VcpuRequest.TlbFlush))
-        {
-            _cpu.FlushTlb();
-        }
-
-        if (TryTakeHooks(out var hooks))
-        {
-            _cpu.Hooks = hooks;
-        }
-
-        if (TestAndClearRequest(VcpuRequest.Event))
-        {
-            Stats.Increment(X86Stat.ReqEvent);
+            return stop;
         }
 
         if (Apic is not null)
@@ -365,10 +352,15 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
             _windowWaiting = RunState.RequestInterruptWindow && !open;
         }
 
-        if (InvalidGuestState() is { } invalid)
+        if (!_guestStateChecked)
         {
-            Stats.Increment(Core.Stats.VcpuStat.Exits);
-            return FailEntry(invalid);
+            if (InvalidGuestState() is { } invalid)
+            {
+                Stats.Increment(Core.Stats.VcpuStat.Exits);
+                return FailEntry(invalid);
+            }
+
+            _guestStateChecked = true;
         }
 
         // Guest single-step runs one instruction per entry under the monitor trap flag, which also stops
@@ -398,6 +390,42 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         }
 
         return HandleExit(reason);
+    }
+
+    /// <summary>
+    /// The requests of an entry (one read of the request word decides that there are none: <see cref="Vcpu.HasEntryWork"/>):
+    /// a kick or a stop ends the run (0 or negative, <see cref="RunOnce"/>'s result); a memory change flushes the TLB,
+    /// new hooks are taken, an event request is counted (its injection follows at every entry). 1 = enter.
+    /// </summary>
+    private int TakeRequests()
+    {
+        if (TryConsumeKick())
+        {
+            return (int)RunResult.Interrupted;
+        }
+
+        if (TestAndClearRequest(VcpuRequest.Stop))
+        {
+            RunState.ExitReason = ExitReason.Intr;
+            return (int)RunResult.Interrupted;
+        }
+
+        if (TestAndClearRequest(VcpuRequest.MemoryChanged | VcpuRequest.TlbFlush))
+        {
+            _cpu.FlushTlb();
+        }
+
+        if (TryTakeHooks(out var hooks))
+        {
+            _cpu.Hooks = hooks;
+        }
+
+        if (TestAndClearRequest(VcpuRequest.Event))
+        {
+            Stats.Increment(X86Stat.ReqEvent);
+        }
+
+        return 1;
     }
 
     private void EnterGuest()
@@ -611,6 +639,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
 
     private void ThrowIfRunning()
     {
+        _guestStateChecked = false; // the caller may change the register file: the next entry checks it again
         if (IsRunning && Volatile.Read(ref _runThread) != Environment.CurrentManagedThreadId)
         {
             throw new VcpuException($"vCPU {Id} is running");

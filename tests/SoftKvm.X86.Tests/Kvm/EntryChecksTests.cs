@@ -92,6 +92,26 @@ public class EntryChecksTests
     }
 
     [Fact]
+    public void A_state_broken_through_the_register_api_after_an_exit_fails_the_next_entry()
+    {
+        // The entries of a run skip the checks until the VMM touches the registers (X86Vcpu._guestStateChecked).
+        using var m = new KvmMachine();
+        m.Load(a =>
+        {
+            a.@out(0x80, Iced.Intel.AssemblerRegisters.al);
+            a.hlt();
+        });
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Io, m.Run.ExitReason); // entered: the state passed
+        var bad = m.Vcpu.GetRegisters();
+        bad.Tr.Attributes |= SegmentRegister.Unusable;
+        m.Vcpu.SetRegisters(bad);
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.FailEntry, m.Run.ExitReason);
+        Assert.Contains("TR", m.Run.FailEntry.Message);
+    }
+
+    [Fact]
     public void Unusable_tr_from_the_register_api_fails_the_entry_and_a_repaired_state_runs()
     {
         using var m = new KvmMachine();

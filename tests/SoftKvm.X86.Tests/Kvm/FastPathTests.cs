@@ -131,7 +131,7 @@ public class FastPathTests
     }
 
     /// <summary>Every place a block at its first look-up, compiled on the vCPU's thread; or no blocks at all.</summary>
-    private static void Translate(KvmMachine m, bool on)
+    internal static void Translate(KvmMachine m, bool on)
     {
         m.Vcpu.Cpu.Translation = on;
         m.Vcpu.Cpu.TranslationThreshold = 0;

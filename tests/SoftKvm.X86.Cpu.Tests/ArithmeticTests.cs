@@ -73,7 +73,7 @@ public class ArithmeticTests
     {
         var (rax, f) = Exec64(0xC0, 0, x => x.shl(al, 1));
         Assert.Equal(0x80UL, rax & 0xFF);
-        Assert.Equal(Rflags.CF | Rflags.SF, f);
+        Assert.Equal(Rflags.CF | Rflags.SF, f & ~Rflags.AF); // AF is undefined after a shift (native code: the host's)
     }
 
     [Fact]

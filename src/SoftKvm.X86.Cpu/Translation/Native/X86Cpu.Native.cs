@@ -12,8 +12,9 @@ namespace SoftKvm.X86.Cpu;
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
-    /// <summary>Whether new vCPUs run 64-bit code as native blocks (SOFTKVM_X86_NATIVE=1, on an x86-64 host with BMI2).</summary>
-    public static readonly bool DefaultNative = Environment.GetEnvironmentVariable("SOFTKVM_X86_NATIVE") == "1" && X86NativeTranslator.HostSupported;
+    /// <summary>Whether new vCPUs run 64-bit code as native blocks: on an x86-64 host with BMI2, unless SOFTKVM_X86_NATIVE=0
+    /// (then 64-bit code runs as IL blocks, as 16- and 32-bit code does).</summary>
+    public static readonly bool DefaultNative = Environment.GetEnvironmentVariable("SOFTKVM_X86_NATIVE") != "0" && X86NativeTranslator.HostSupported;
 
     private const int NativeSlots = 8192;
     private const int MaxNativeStale = 4;

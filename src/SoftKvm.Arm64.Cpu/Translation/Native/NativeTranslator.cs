@@ -66,6 +66,17 @@ internal sealed unsafe class NativeTranslator
                 return null;
             }
 
+            if (NativeCodeDump.Enabled)
+            {
+                var ends = new int[indices.Length];
+                for (int k = 0; k < ends.Length; k++)
+                {
+                    ends[k] = (int)(_asm.AddressOf(_lowering.EndOf(k)) - (ulong)code);
+                }
+
+                NativeCodeDump.Write(_block, code, size, cache.OffsetOf(code), ends);
+            }
+
             var block = new NativeBlock(id, host, pc, mode, indices, words, decoded) { Code = code, CodeSize = size };
             var exits = new NativeExitInfo[_lowering.Exits.Count];
             for (int i = 0; i < exits.Length; i++)

@@ -56,6 +56,9 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>The exits to known addresses (target, link slot or 0, label of the unlinked tail).</summary>
     public IReadOnlyList<(ulong TargetPc, nint Slot, AsmLabel Unlinked)> Exits => _exits;
 
+    /// <summary>The label bound where the body's code of instruction <paramref name="k"/> ends (for the code dump).</summary>
+    public AsmLabel EndOf(int k) => _endLabels[k];
+
     /// <summary>How many guest registers the block holds in host registers.</summary>
     public int MappedRegisters { get; private set; }
 

@@ -285,7 +285,7 @@ public sealed unsafe partial class Arm64Cpu
             ulong modeKey = _tagEl | ((ulong)mode << 16);
             RememberJump(entry, modeKey);
 
-            long limit = budget - NativeTranslator.MaxInstructions;
+            long limit = budget; // each check leaves while less is left than the code after it may retire (BudgetBounds)
             _nativeLimit = limit;
             ctx->BudgetLeft = limit;
             ctx->TagEl = _tagEl;

@@ -67,10 +67,16 @@ internal sealed unsafe partial class X64Lowering
     {
         AsmLabel check = _asm.NewLabel(), stale = _asm.NewLabel();
         _asm.Bind(_enterRoutine);
+        int entryBound = 0;
+        for (int k = 0; k < _b.Indices.Length; k++)
+        {
+            entryBound = _b.IsEntry[k] ? Math.Max(entryBound, _bounds[k]) : entryBound;
+        }
+
         _asm.AluMemImm(Alu.Cmp, Ctx(ContextOffsets.ExitRequest), 0, 4);
         _asm.Jcc(Cc.NE, check);
-        _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
-        _asm.Jcc(Cc.S, check);
+        _asm.AluImm(Alu.Cmp, X64Layout.Budget, entryBound, true); // enough budget for the longest run to the next check
+        _asm.Jcc(Cc.L, check);
         EmitStaleCheck(stale);
         if ((_b.Mode & BlockMode.Bti) != 0)
         {
@@ -204,8 +210,8 @@ internal sealed unsafe partial class X64Lowering
                     AsmLabel leave = AddStub(StubKind.LoopLeave, target: _b.Indices[k]);
                     _asm.AluMemImm(Alu.Cmp, Ctx(ContextOffsets.ExitRequest), 0, 4);
                     _asm.Jcc(Cc.NE, leave);
-                    _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
-                    _asm.Jcc(Cc.S, leave);
+                    _asm.AluImm(Alu.Cmp, X64Layout.Budget, _bounds[k], true);
+                    _asm.Jcc(Cc.L, leave);
                 }
 
                 _asm.Bind(_insnLabels[k]);

@@ -30,6 +30,8 @@ internal sealed unsafe partial class X64Lowering
     private readonly List<(ulong TargetPc, nint Slot, AsmLabel Unlinked)> _exits = [];
     private AsmLabel[] _insnLabels = [];
     private AsmLabel?[] _checkLabels = [];
+    private int[] _bounds = new int[NativeTranslator.MaxInstructions];
+    private bool[] _loopHeads = new bool[NativeTranslator.MaxInstructions];
     private AsmLabel[] _endLabels = [];
     private bool[] _endUsed = [];
     private IrBlock _b = null!;
@@ -103,6 +105,18 @@ internal sealed unsafe partial class X64Lowering
             }
         }
 
+        if (_bounds.Length < n)
+        {
+            _bounds = new int[n];
+            _loopHeads = new bool[n];
+        }
+
+        for (int k = 0; k < n; k++)
+        {
+            _loopHeads[k] = _checkLabels[k] is not null;
+        }
+
+        BudgetBounds.Compute(block, _loopHeads.AsSpan(0, n), _bounds);
         _endLabels = new AsmLabel[n];
         _endUsed = new bool[n];
         for (int k = 0; k < n; k++)

@@ -41,6 +41,26 @@ public sealed class NativeBudgetTests
     }
 
     [Fact]
+    public void FlagsSetBeforeALoopHead_WhereTheLoopRedefinesThem_AreExactWhenTheCheckThereLeaves()
+    {
+        // mov x3, #20; A: subs x3, x3, #1; b.ne A; cmp x0, x1; L: subs x2, x2, #1; b.ne L; b . : the check at
+        // L may leave right after the CMP (budget 43), whose NZCV then is the PE's although the loop sets NZCV
+        // again before reading it.
+        using var pair = new EnginePair();
+        pair.Load(EnginePair.Code, 0xd2800283, 0xf1000463, 0x54ffffe1, 0xeb01001f, 0xf1000442, 0x54ffffe1, 0x14000000);
+        for (int budget = 32; budget <= 64; budget++)
+        {
+            pair.Reset(el0MmuOn: false, cpu =>
+            {
+                cpu.State.X[0] = 1;
+                cpu.State.X[1] = 2;
+                cpu.State.X[2] = 4;
+            });
+            pair.RunAndCompare(budget, $"budget {budget}");
+        }
+    }
+
+    [Fact]
     public void Bounds_CountToTheNextLoopHeadOrExit()
     {
         var block = new IrBlock();

@@ -6,7 +6,7 @@ namespace SoftKvm.Arm64.Cpu.Tests.Native;
 
 /// <summary>
 /// The budget: native code retires exactly as many instructions as the interpreter for every budget,
-/// with its checks bounded by the longest run to the next check (<see cref="BudgetBounds"/>), not by the
+/// with its checks bounded by the longest run to the next check (entries and backward branches) (<see cref="BudgetBounds"/>), not by the
 /// largest block.
 /// </summary>
 public sealed class NativeBudgetTests
@@ -61,7 +61,7 @@ public sealed class NativeBudgetTests
     }
 
     [Fact]
-    public void Bounds_CountToTheNextLoopHeadOrExit()
+    public void Bounds_CountToTheNextBackwardBranchOrExit()
     {
         var block = new IrBlock();
         var discovery = new BlockDiscovery();
@@ -78,15 +78,14 @@ public sealed class NativeBudgetTests
         new A64IrBuilder().Build(block);
         int n = block.Indices.Length;
         Assert.Equal(NestedLoops.Length, n);
-        bool[] heads = new bool[n];
-        heads[3] = heads[4] = true; // outer (b.lo, b) and inner (b.ne)
         int[] bounds = new int[n];
-        BudgetBounds.Compute(block, heads, bounds);
+        BudgetBounds.Compute(block, bounds);
 
-        // inner: ldr, add, subs, b.ne, add, adds, ccmp, csel, b.lo (then back to a head), or on to eor, b: 11.
+        // From the inner loop's head: ldr, add, subs, b.ne, add, adds, ccmp, csel, b.lo, eor, b (then only
+        // backward branches, each checked): 11; from the entry, the three before it and the outer head's mov too.
         Assert.Equal(11, bounds[4]);
-        Assert.Equal(1, bounds[3]); // mov x2, then the inner head's check
-        Assert.Equal(3, bounds[0]); // then outer, a head
+        Assert.Equal(12, bounds[3]);
+        Assert.Equal(15, bounds[0]);
         Assert.Equal(2, bounds[13]); // eor, b
         Assert.Equal(A64Op.B, block.Decoded[14]);
     }

@@ -2,7 +2,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 /// <summary>
 /// How many instructions a block may retire between two budget checks. The checks are at the block's
-/// entries and at its loop heads (the targets of its backward branches, checked on every path into them);
+/// entries and on its backward branches (every cycle in a block has one: its code is in address order);
 /// each check lets the code run on only while the budget left is at least the most instructions any path
 /// from there retires before the next check or the block's end, so native code never retires more than
 /// its budget however the checks fall, and hands the run loop back a remainder smaller than that bound
@@ -12,10 +12,10 @@ internal static class BudgetBounds
 {
     /// <summary>
     /// Fills <paramref name="bound"/> (one per instruction of <paramref name="block"/>) with the most
-    /// instructions retired from that instruction, itself included, before control reaches a loop head
-    /// (<paramref name="isLoopHead"/>), leaves the block, or takes a backward branch.
+    /// instructions retired from that instruction, itself included, before control leaves the block or
+    /// takes a backward branch.
     /// </summary>
-    public static void Compute(IrBlock block, ReadOnlySpan<bool> isLoopHead, Span<int> bound)
+    public static void Compute(IrBlock block, Span<int> bound)
     {
         int n = block.Indices.Length;
         IrInstruction[] ops = block.Ops;
@@ -29,7 +29,7 @@ internal static class BudgetBounds
                 if (op.Op == IrOpcode.Branch || op.Op.IsConditionalBranch())
                 {
                     int t = block.PositionOf(op.Target);
-                    if (t > k && !isLoopHead[t])
+                    if (t > k)
                     {
                         most = Math.Max(most, bound[t]); // forward inside the block (backward ones go through a check)
                     }
@@ -38,7 +38,7 @@ internal static class BudgetBounds
                 fallsThrough = !op.Op.IsUnconditionalTransfer();
             }
 
-            if (fallsThrough && k + 1 < n && !isLoopHead[k + 1])
+            if (fallsThrough && k + 1 < n)
             {
                 most = Math.Max(most, bound[k + 1]);
             }

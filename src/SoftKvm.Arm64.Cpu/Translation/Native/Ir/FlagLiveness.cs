@@ -2,9 +2,8 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 /// <summary>
 /// NZCV liveness and dead-flag elimination. Flags are live wherever a later operation may read them: a
-/// conditional operation, a carry-in, any exit of the block (the next block may read them; a loop head
-/// counts, since its exit-request and budget check may leave there, on the backward branches and on the
-/// way in), and every
+/// conditional operation, a carry-in, any exit of the block (the next block may read them; a backward
+/// branch counts, since its exit-request and budget check may leave there), and every
 /// operation that may run the interpreter or take an exception (loads, stores, fallbacks), because an
 /// exception saves NZCV in SPSR_EL1 and must see the interpreter's value. A flag-setting operation
 /// whose result is not live computes only its value (CMP, CMN, TST disappear); the liveness is kept
@@ -18,29 +17,13 @@ internal static class FlagLiveness
         int n = block.Count;
         bool[] liveIn = block.PrepareFlagsLiveIn();
         IrInstruction[] ops = block.Ops;
-
-        // A loop head's check (before its first operation, on every path into it) may leave: live there.
-        Span<bool> checkedBefore = n <= 256 ? stackalloc bool[n] : new bool[n];
-        checkedBefore.Clear();
-        for (int i = 0; i < n; i++)
-        {
-            if (ops[i].Op == IrOpcode.Branch || ops[i].Op.IsConditionalBranch())
-            {
-                int k = block.PositionOf(ops[i].Target);
-                if (k >= 0 && ops[i].Target <= block.Indices[ops[i].Insn])
-                {
-                    checkedBefore[block.FirstOp[k]] = true;
-                }
-            }
-        }
-
         bool changed = true;
         while (changed)
         {
             changed = false;
             for (int i = n - 1; i >= 0; i--)
             {
-                bool live = Uses(ops[i]) || checkedBefore[i] || (!Defines(ops[i]) && LiveOut(block, i, liveIn));
+                bool live = Uses(ops[i]) || (!Defines(ops[i]) && LiveOut(block, i, liveIn));
                 if (live != liveIn[i])
                 {
                     liveIn[i] = live;
@@ -95,7 +78,8 @@ internal static class FlagLiveness
         return target || liveIn[i + 1];
     }
 
-    private static bool Uses(in IrInstruction op) => op.Op switch
+    /// <summary>Whether <paramref name="op"/> reads NZCV (or may need it saved: it may leave the block).</summary>
+    internal static bool Uses(in IrInstruction op) => op.Op switch
     {
         IrOpcode.BranchCond or IrOpcode.Select or IrOpcode.CondCompare or IrOpcode.Adc or IrOpcode.Sbc => true,
         IrOpcode.Load or IrOpcode.Store or IrOpcode.Atomic or IrOpcode.ZeroBlock or IrOpcode.Fallback => true,
@@ -103,5 +87,6 @@ internal static class FlagLiveness
         _ => false,
     };
 
-    private static bool Defines(in IrInstruction op) => op.Flags != IrFlags.None;
+    /// <summary>Whether <paramref name="op"/> sets NZCV.</summary>
+    internal static bool Defines(in IrInstruction op) => op.Flags != IrFlags.None;
 }

@@ -31,7 +31,6 @@ internal sealed unsafe partial class X64Lowering
     private AsmLabel[] _insnLabels = [];
     private AsmLabel?[] _checkLabels = [];
     private int[] _bounds = new int[NativeTranslator.MaxInstructions];
-    private bool[] _loopHeads = new bool[NativeTranslator.MaxInstructions];
     private AsmLabel[] _endLabels = [];
     private bool[] _endUsed = [];
     private IrBlock _b = null!;
@@ -108,15 +107,9 @@ internal sealed unsafe partial class X64Lowering
         if (_bounds.Length < n)
         {
             _bounds = new int[n];
-            _loopHeads = new bool[n];
         }
 
-        for (int k = 0; k < n; k++)
-        {
-            _loopHeads[k] = _checkLabels[k] is not null;
-        }
-
-        BudgetBounds.Compute(block, _loopHeads.AsSpan(0, n), _bounds);
+        BudgetBounds.Compute(block, _bounds);
         _endLabels = new AsmLabel[n];
         _endUsed = new bool[n];
         for (int k = 0; k < n; k++)
@@ -315,7 +308,7 @@ internal sealed unsafe partial class X64Lowering
     {
         if (_eflags != IrFlags.None)
         {
-            if (!_imageValid && _b.FlagsLiveIn[_op])
+            if (!_imageValid && _b.FlagsLiveIn[_op] && _lazy < 0)
             {
                 SaveFlags(_eflags);
                 _imageValid = true;
@@ -332,6 +325,12 @@ internal sealed unsafe partial class X64Lowering
         {
             SaveFlags(_eflags);
             _eflags = _eflags == IrFlags.Sub ? IrFlags.Add : _eflags;
+            _imageValid = true;
+        }
+        else if (LazyOnly)
+        {
+            SaveLazy(_lazy);
+            _eflags = IrFlags.Add; // SaveFlags made the carry ARM's
             _imageValid = true;
         }
     }
@@ -354,11 +353,7 @@ internal sealed unsafe partial class X64Lowering
     /// </summary>
     private Cc Condition(int cond)
     {
-        if (_eflags == IrFlags.None)
-        {
-            RestoreFlags();
-        }
-
+        EnsureHostFlags();
         Cc? cc = (_eflags == IrFlags.Sub ? SubConditions : AddConditions)[cond];
         if (cc is null)
         {

@@ -15,7 +15,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native;
 internal sealed unsafe class NativeTranslator
 {
     /// <summary>The most instructions in one block (and so between two budget checks).</summary>
-    public const int MaxInstructions = 32;
+    public const int MaxInstructions = 64;
 
     [ThreadStatic]
     private static NativeTranslator? t_instance;

@@ -1,5 +1,6 @@
 using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Cpu.Translation;
+using SoftKvm.Arm64.Cpu.Translation.Native;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core;
@@ -157,14 +158,22 @@ public sealed class TranslationTests
         Assert.True(v.Cpu.Counters.TranslatedInstructions - translated > 150, "the rewritten loop ran translated too");
     }
 
-    /// <summary>A loop of 39 adds and a branch back: longer than a block, so it runs as several chained ones.</summary>
+    /// <summary>The adds of <see cref="LongLoop"/>: more instructions than a block holds.</summary>
+    private const int LongLoopAdds = NativeTranslator.MaxInstructions + 6;
+
+    /// <summary>The loop's backward branch: B.NE (else B) back over the adds and the SUBS.</summary>
+    private static uint LongLoopBranch(bool conditional) => conditional
+        ? 0x54000001u | (unchecked((uint)-(LongLoopAdds + 1)) & 0x7FFFF) << 5
+        : 0x14000000u | (unchecked((uint)-(LongLoopAdds + 1)) & 0x3FFFFFF);
+
+    /// <summary>A loop of <see cref="LongLoopAdds"/> adds, a SUBS and a branch back: longer than a block, so it runs as several chained ones.</summary>
     private static uint[] LongLoop(uint branch)
     {
-        var code = new uint[41];
-        Array.Fill(code, 0x91000421u, 0, 38); // add x1,x1,#1
-        code[38] = 0xf10004e7u;                // subs x7,x7,#1
-        code[39] = branch;                     // b.ne 1b, or b 1b
-        code[40] = 0xf9000121u;                // str x1,[x9]
+        var code = new uint[LongLoopAdds + 3];
+        Array.Fill(code, 0x91000421u, 0, LongLoopAdds); // add x1,x1,#1
+        code[LongLoopAdds] = 0xf10004e7u;                // subs x7,x7,#1
+        code[LongLoopAdds + 1] = branch;                 // b.ne 1b, or b 1b
+        code[LongLoopAdds + 2] = 0xf9000121u;            // str x1,[x9]
         return code;
     }
 
@@ -174,7 +183,7 @@ public sealed class TranslationTests
         (ulong X1, ulong X7, ulong Pc, long Retired, long Chained) Run(bool translate)
         {
             using var m = new TestMachine();
-            var v = m.Start(LongLoop(0x54fffb21u)); // b.ne back 39 instructions
+            var v = m.Start(LongLoop(LongLoopBranch(conditional: true)));
             v.Cpu.TranslationEnabled = translate;
             SetX(v, 7, 1000);
             SetX(v, 9, MarkerBase);
@@ -185,7 +194,7 @@ public sealed class TranslationTests
 
         var interpreted = Run(translate: false);
         var chained = Run(translate: true);
-        Assert.Equal(38_000UL, chained.X1);
+        Assert.Equal(LongLoopAdds * 1000UL, chained.X1);
         Assert.Equal((interpreted.X1, interpreted.X7, interpreted.Pc, interpreted.Retired), (chained.X1, chained.X7, chained.Pc, chained.Retired));
         Assert.True(chained.Chained >= 1, $"{chained.Chained} exits linked");
     }
@@ -195,18 +204,18 @@ public sealed class TranslationTests
     {
         // The long loop, its store of x1, then: mov x7,#1000; mov x1,#0; br x12 (= the loop again).
         using var m = new TestMachine();
-        var v = m.Start([.. LongLoop(0x54fffb21u), 0xd2807d07u, 0xd2800001u, 0xd61f0180u]);
+        var v = m.Start([.. LongLoop(LongLoopBranch(conditional: true)), 0xd2807d07u, 0xd2800001u, 0xd61f0180u]);
         SetX(v, 7, 1000);
         SetX(v, 9, MarkerBase);
         SetX(v, 12, CodeBase);
         Assert.Equal(RunResult.Ok, m.Run(v));
-        Assert.Equal(38_000UL, v.RunState.Mmio.Value);
+        Assert.Equal(LongLoopAdds * 1000UL, v.RunState.Mmio.Value);
         Assert.True(v.Cpu.Counters.BlocksChained >= 1);
 
         // The 21st add, in a block reached only through a link, now adds 2.
         m.Load(CodeBase + (4 * 20), 0x91000821u);
         Assert.Equal(RunResult.Ok, m.Run(v));
-        Assert.Equal(39_000UL, v.RunState.Mmio.Value);
+        Assert.Equal((LongLoopAdds + 1) * 1000UL, v.RunState.Mmio.Value);
         Assert.True(v.Cpu.Counters.BlocksInvalidated >= 1);
     }
 
@@ -214,15 +223,15 @@ public sealed class TranslationTests
     public void AKickStopsAnEndlessLoopOfChainedBlocks_AtAnExactInstruction()
     {
         using var m = new TestMachine();
-        var v = m.Start(LongLoop(0x17ffffd9u)); // b back 39 instructions: endless
+        var v = m.Start(LongLoop(LongLoopBranch(conditional: false))); // endless
         Assert.Equal(RunResult.Interrupted, m.Run(v, timeoutMs: 3000));
         string state = $"PC +{Pc(v) - CodeBase:x}, x1 {X(v, 1)}, {v.Cpu.Retired} retired, {v.Cpu.Counters.TranslatedInstructions} in native code";
         Assert.True(v.Cpu.Counters.TranslatedInstructions > 100_000, state);
 
-        // Every iteration retires 38 adds, the subs and the branch: PC and x1 agree with the retired count.
-        long k = (long)(Pc(v) - CodeBase) / 4, iterations = (v.Cpu.Retired - k) / 40;
-        Assert.True((v.Cpu.Retired - k) % 40 == 0, state);
-        Assert.True((ulong)((iterations * 38) + Math.Min(k, 38)) == X(v, 1), state);
+        // Every iteration retires the adds, the subs and the branch: PC and x1 agree with the retired count.
+        long k = (long)(Pc(v) - CodeBase) / 4, iterations = (v.Cpu.Retired - k) / (LongLoopAdds + 2);
+        Assert.True((v.Cpu.Retired - k) % (LongLoopAdds + 2) == 0, state);
+        Assert.True((ulong)((iterations * LongLoopAdds) + Math.Min(k, LongLoopAdds)) == X(v, 1), state);
     }
 
     [Fact]

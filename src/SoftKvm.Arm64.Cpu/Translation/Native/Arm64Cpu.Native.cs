@@ -216,6 +216,7 @@ public sealed unsafe partial class Arm64Cpu
 
         NativeContext* ctx = _context;
         int stale = 0;
+        bool tail = false; // an entry found less budget left than its block may retire before its next check
         while (true)
         {
             if (Volatile.Read(ref ctx->ExitRequest) != 0)
@@ -241,14 +242,14 @@ public sealed unsafe partial class Arm64Cpu
             // PSTATE.BTYPE != 0 (after a branch, or restored by ERET): a block entry checks the landing pad
             // as BranchTargetPasses does and clears BTYPE; where that fails the interpreter takes the Branch
             // Target exception (BranchTargets.cs).
-            if (!MayRunTranslated || budget < NativeTranslator.MaxInstructions || stale > 2
+            if (!MayRunTranslated || tail || stale > 2
                 || ((State.PstateFlags & Psr.Btype) != 0 && !BranchTargetPasses(State.Pc)))
             {
                 // Something the interpreter must see before every instruction: while it may pass (a pending
                 // interrupt, an illegal state) one instruction at a time; while it lasts the run (a breakpoint,
                 // the PMU counting, the debugger, instruction hooks) the whole budget.
                 bool lasting = _pmuCounting || DebugInterpretOnly || _hooks is { EveryInstruction: true };
-                long slice = lasting || budget < NativeTranslator.MaxInstructions ? budget : 1;
+                long slice = lasting || tail ? budget : 1;
                 stale = 0;
                 CpuExit e = RunInterpreter(ref requests, slice);
                 if (e != CpuExit.Budget)
@@ -285,7 +286,7 @@ public sealed unsafe partial class Arm64Cpu
             ulong modeKey = _tagEl | ((ulong)mode << 16);
             RememberJump(entry, modeKey);
 
-            long limit = budget - NativeTranslator.MaxInstructions;
+            long limit = budget; // each check leaves while less is left than the code after it may retire (BudgetBounds)
             _nativeLimit = limit;
             ctx->BudgetLeft = limit;
             ctx->TagEl = _tagEl;
@@ -326,6 +327,7 @@ public sealed unsafe partial class Arm64Cpu
                     break; // PC is set
                 case NativeExit.EntryCheck:
                     State.Pc = cache.Block((int)(result >> 32)).Entries[index].Pc;
+                    tail = budget < NativeTranslator.MaxInstructions; // else an exit request: seen above
                     break;
                 case NativeExit.Stale:
                     {

@@ -144,10 +144,13 @@ internal sealed unsafe class NativeCodeCache
         ? new StreamWriter($"/tmp/softkvm-code-{Environment.ProcessId}.map", append: true) { AutoFlush = true }
         : null;
 
+    /// <summary>The offset of <paramref name="code"/> in the region (in its memfd: what perf reports).</summary>
+    public long OffsetOf(nint code) => (byte*)code - _memory.Executable;
+
     /// <summary>Registers <paramref name="block"/> and installs its entries (call with <see cref="Lock"/> held).</summary>
     public void Commit(NativeBlock block)
     {
-        s_perfMap?.Write($"{(ulong)((byte*)block.Code - _memory.Executable):x} {block.CodeSize:x} a64_block_{block.Pc:x}\n");
+        s_perfMap?.Write($"{OffsetOf(block.Code):x} {block.CodeSize:x} a64_block_{block.Pc:x}\n");
         if (_blockCount == _blocks.Length)
         {
             Array.Resize(ref _blocks, _blocks.Length * 2);

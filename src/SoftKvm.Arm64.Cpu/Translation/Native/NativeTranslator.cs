@@ -15,7 +15,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native;
 internal sealed unsafe class NativeTranslator
 {
     /// <summary>The most instructions in one block (and so between two budget checks).</summary>
-    public const int MaxInstructions = 32;
+    public const int MaxInstructions = 64;
 
     [ThreadStatic]
     private static NativeTranslator? t_instance;
@@ -64,6 +64,17 @@ internal sealed unsafe class NativeTranslator
             if (code == 0)
             {
                 return null;
+            }
+
+            if (NativeCodeDump.Enabled)
+            {
+                var ends = new int[indices.Length];
+                for (int k = 0; k < ends.Length; k++)
+                {
+                    ends[k] = (int)(_asm.AddressOf(_lowering.EndOf(k)) - (ulong)code);
+                }
+
+                NativeCodeDump.Write(_block, code, size, cache.OffsetOf(code), ends);
             }
 
             var block = new NativeBlock(id, host, pc, mode, indices, words, decoded) { Code = code, CodeSize = size };

@@ -78,7 +78,8 @@ internal static class FlagLiveness
         return target || liveIn[i + 1];
     }
 
-    private static bool Uses(in IrInstruction op) => op.Op switch
+    /// <summary>Whether <paramref name="op"/> reads NZCV (or may need it saved: it may leave the block).</summary>
+    internal static bool Uses(in IrInstruction op) => op.Op switch
     {
         IrOpcode.BranchCond or IrOpcode.Select or IrOpcode.CondCompare or IrOpcode.Adc or IrOpcode.Sbc => true,
         IrOpcode.Load or IrOpcode.Store or IrOpcode.Atomic or IrOpcode.ZeroBlock or IrOpcode.Fallback or IrOpcode.InterruptCheck => true,
@@ -86,5 +87,6 @@ internal static class FlagLiveness
         _ => false,
     };
 
-    private static bool Defines(in IrInstruction op) => op.Flags != IrFlags.None;
+    /// <summary>Whether <paramref name="op"/> sets NZCV.</summary>
+    internal static bool Defines(in IrInstruction op) => op.Flags != IrFlags.None;
 }

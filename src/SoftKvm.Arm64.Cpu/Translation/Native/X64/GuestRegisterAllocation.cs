@@ -46,7 +46,7 @@ internal static class GuestRegisterAllocation
         for (int i = 0; i < n; i++)
         {
             depth += depthChange[i];
-            int w = depth > 0 ? 8 : 1;
+            int w = 1 << (3 * Math.Min(depth, 3)); // 8 per loop level: the innermost loop's registers first
             ref IrInstruction op = ref ops[i];
             Count(op.A, w, uses);
             Count(op.B, w, uses);

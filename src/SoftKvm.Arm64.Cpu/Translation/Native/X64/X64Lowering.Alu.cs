@@ -68,6 +68,7 @@ internal sealed unsafe partial class X64Lowering
         {
             _eflags = op.Flags;
             _imageValid = false;
+            NoteFlagSource(op);
         }
     }
 
@@ -161,10 +162,7 @@ internal sealed unsafe partial class X64Lowering
             FlushFlags(); // NZCV outlives this ADC/SBC, which destroys the host flags
         }
 
-        if (_eflags == IrFlags.None)
-        {
-            RestoreFlags(); // the image's carry is ARM's: the Add sense
-        }
+        EnsureHostFlags();
 
         // ADC wants CF = C (the Add sense); SBB wants CF = NOT C (the Sub sense).
         if ((_eflags == IrFlags.Sub) != subtract)
@@ -205,6 +203,7 @@ internal sealed unsafe partial class X64Lowering
         {
             _eflags = subtract ? IrFlags.Sub : IrFlags.Add;
             _imageValid = false;
+            _lazy = -1;
         }
     }
 
@@ -542,5 +541,6 @@ internal sealed unsafe partial class X64Lowering
         _asm.Bind(done);
         _eflags = IrFlags.Add;
         _imageValid = false;
+        _lazy = -1;
     }
 }

@@ -29,10 +29,17 @@ internal sealed unsafe partial class X64Lowering
 
             bool backward = target <= _b.Indices[_k];
             AsmLabel label = backward ? _checkLabels[k]!.Value : _insnLabels[k];
-            if (save && (backward || _b.FlagsLiveIn[_b.FirstOp[k]]))
+            if (backward && (save || LazyOnly) && _lazy >= 0 && !LiveInForTheBody(k))
+            {
+                // NZCV is live at the loop head only for its check: a check of this branch's own, which
+                // computes NZCV again where it leaves, and nothing saved on the way round.
+                to = AddStub(StubKind.EdgeCheck, target: target);
+                _stubs[^1] = _stubs[^1] with { Lazy = _lazy };
+            }
+            else if ((save || LazyOnly) && (backward || _b.FlagsLiveIn[_b.FirstOp[k]]))
             {
                 // Through the image: a loop head's check may leave, and a label wants live flags there.
-                to = AddStub(StubKind.SaveThenJump, _eflags, true, target, to: label);
+                to = AddStub(StubKind.SaveThenJump, _eflags, save, target, to: label);
             }
             else
             {

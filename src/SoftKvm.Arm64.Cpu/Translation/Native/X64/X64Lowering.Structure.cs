@@ -18,14 +18,18 @@ internal sealed unsafe partial class X64Lowering
 
         /// <summary>A memory access that left the fast path: the whole instruction in the interpreter.</summary>
         Slow,
+
+        /// <summary>A backward branch's own check, which computes NZCV again where it leaves (X64Lowering.LazyFlags.cs).</summary>
+        EdgeCheck,
     }
 
-    private record struct Stub(StubKind Kind, AsmLabel Label, IrFlags Eflags, bool Save, int Target, int Insn, int Pending, AsmLabel To);
+    // Lazy: the operation NZCV is computed again from before the stub's path needs the image (-1: none needed).
+    private record struct Stub(StubKind Kind, AsmLabel Label, IrFlags Eflags, bool Save, int Target, int Insn, int Pending, AsmLabel To, int Lazy);
 
     private AsmLabel AddStub(StubKind kind, IrFlags eflags = IrFlags.None, bool save = false, int target = 0, int pending = 0, AsmLabel to = default)
     {
         AsmLabel label = _asm.NewLabel();
-        _stubs.Add(new Stub(kind, label, eflags, save, target, _k, pending, to));
+        _stubs.Add(new Stub(kind, label, eflags, save, target, _k, pending, to, LazyOnly ? _lazy : -1));
         return label;
     }
 
@@ -67,10 +71,16 @@ internal sealed unsafe partial class X64Lowering
     {
         AsmLabel check = _asm.NewLabel(), stale = _asm.NewLabel();
         _asm.Bind(_enterRoutine);
+        int entryBound = 0;
+        for (int k = 0; k < _b.Indices.Length; k++)
+        {
+            entryBound = _b.IsEntry[k] ? Math.Max(entryBound, _bounds[k]) : entryBound;
+        }
+
         _asm.AluMemImm(Alu.Cmp, Ctx(ContextOffsets.ExitRequest), 0, 4);
         _asm.Jcc(Cc.NE, check);
-        _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
-        _asm.Jcc(Cc.S, check);
+        _asm.AluImm(Alu.Cmp, X64Layout.Budget, entryBound, true); // enough budget for the longest run to the next check
+        _asm.Jcc(Cc.L, check);
         EmitStaleCheck(stale);
         if ((_b.Mode & BlockMode.Bti) != 0)
         {
@@ -198,19 +208,25 @@ internal sealed unsafe partial class X64Lowering
                 if (_checkLabels[k] is { } check)
                 {
                     // A loop head: backward branches come through the exit-request and budget check (the
-                    // flags are in the image where they are live; fall-through runs it too, entries skip it).
+                    // flags are in the image where they are live); fall-through and entries skip it.
+                    if (_reachable)
+                    {
+                        _asm.Jmp(_insnLabels[k]);
+                    }
+
                     _asm.Bind(check);
                     AsmLabel leave = AddStub(StubKind.LoopLeave, target: _b.Indices[k]);
                     _asm.AluMemImm(Alu.Cmp, Ctx(ContextOffsets.ExitRequest), 0, 4);
                     _asm.Jcc(Cc.NE, leave);
-                    _asm.Test(X64Layout.Budget, X64Layout.Budget, true);
-                    _asm.Jcc(Cc.S, leave);
+                    _asm.AluImm(Alu.Cmp, X64Layout.Budget, _bounds[k], true);
+                    _asm.Jcc(Cc.L, leave);
                 }
 
                 _asm.Bind(_insnLabels[k]);
                 _pending = 0;
                 _eflags = IrFlags.None;
                 _imageValid = true;
+                _lazy = -1;
                 _reachable = true;
             }
 
@@ -259,6 +275,7 @@ internal sealed unsafe partial class X64Lowering
             return;
         }
 
+        EndLazyBefore(op);
         switch (op.Op)
         {
             case IrOpcode.Nop:
@@ -419,8 +436,11 @@ internal sealed unsafe partial class X64Lowering
             switch (stub.Kind)
             {
                 case StubKind.SaveThenJump:
-                    SaveFlags(stub.Eflags);
+                    SaveStubFlags(stub);
                     _asm.Jmp(stub.To);
+                    break;
+                case StubKind.EdgeCheck:
+                    EmitEdgeCheck(stub);
                     break;
                 case StubKind.LoopLeave:
                     StoreWritten();
@@ -438,11 +458,7 @@ internal sealed unsafe partial class X64Lowering
 
     private void EmitExit(Stub stub)
     {
-        if (stub.Save)
-        {
-            SaveFlags(stub.Eflags);
-        }
-
+        SaveStubFlags(stub);
         StoreWritten();
         ulong target = _b.PcOf(stub.Target);
         if ((target >> 12) == (_b.Pc >> 12))
@@ -460,8 +476,22 @@ internal sealed unsafe partial class X64Lowering
         }
     }
 
+    /// <summary>The flags image a stub's path needs: from the host flags it was jumped to with, or computed again.</summary>
+    private void SaveStubFlags(Stub stub)
+    {
+        if (stub.Save)
+        {
+            SaveFlags(stub.Eflags);
+        }
+        else if (stub.Lazy >= 0)
+        {
+            SaveLazy(stub.Lazy);
+        }
+    }
+
     private void EmitSlowPath(Stub stub)
     {
+        SaveStubFlags(stub);
         CallInterpreter(stub.Insn, stub.Pending);
         _endUsed[stub.Insn] = true;
         _asm.Jmp(_endLabels[stub.Insn]);
@@ -487,5 +517,6 @@ internal sealed unsafe partial class X64Lowering
         _eflags = IrFlags.None;
         CallInterpreter(_k, _pending);
         _imageValid = true;
+        _lazy = -1;
     }
 }

@@ -30,6 +30,7 @@ internal sealed unsafe partial class X64Lowering
     private readonly List<(ulong TargetPc, nint Slot, AsmLabel Unlinked)> _exits = [];
     private AsmLabel[] _insnLabels = [];
     private AsmLabel?[] _checkLabels = [];
+    private int[] _bounds = new int[NativeTranslator.MaxInstructions];
     private AsmLabel[] _endLabels = [];
     private bool[] _endUsed = [];
     private IrBlock _b = null!;
@@ -55,6 +56,9 @@ internal sealed unsafe partial class X64Lowering
 
     /// <summary>The exits to known addresses (target, link slot or 0, label of the unlinked tail).</summary>
     public IReadOnlyList<(ulong TargetPc, nint Slot, AsmLabel Unlinked)> Exits => _exits;
+
+    /// <summary>The label bound where the body's code of instruction <paramref name="k"/> ends (for the code dump).</summary>
+    public AsmLabel EndOf(int k) => _endLabels[k];
 
     /// <summary>How many guest registers the block holds in host registers.</summary>
     public int MappedRegisters { get; private set; }
@@ -100,6 +104,12 @@ internal sealed unsafe partial class X64Lowering
             }
         }
 
+        if (_bounds.Length < n)
+        {
+            _bounds = new int[n];
+        }
+
+        BudgetBounds.Compute(block, _bounds);
         _endLabels = new AsmLabel[n];
         _endUsed = new bool[n];
         for (int k = 0; k < n; k++)
@@ -298,7 +308,7 @@ internal sealed unsafe partial class X64Lowering
     {
         if (_eflags != IrFlags.None)
         {
-            if (!_imageValid && _b.FlagsLiveIn[_op])
+            if (!_imageValid && _b.FlagsLiveIn[_op] && _lazy < 0)
             {
                 SaveFlags(_eflags);
                 _imageValid = true;
@@ -315,6 +325,12 @@ internal sealed unsafe partial class X64Lowering
         {
             SaveFlags(_eflags);
             _eflags = _eflags == IrFlags.Sub ? IrFlags.Add : _eflags;
+            _imageValid = true;
+        }
+        else if (LazyOnly)
+        {
+            SaveLazy(_lazy);
+            _eflags = IrFlags.Add; // SaveFlags made the carry ARM's
             _imageValid = true;
         }
     }
@@ -337,11 +353,7 @@ internal sealed unsafe partial class X64Lowering
     /// </summary>
     private Cc Condition(int cond)
     {
-        if (_eflags == IrFlags.None)
-        {
-            RestoreFlags();
-        }
-
+        EnsureHostFlags();
         Cc? cc = (_eflags == IrFlags.Sub ? SubConditions : AddConditions)[cond];
         if (cc is null)
         {

@@ -18,6 +18,9 @@ internal sealed unsafe partial class X64Lowering
 
         /// <summary>A memory access that left the fast path: the whole instruction in the interpreter.</summary>
         Slow,
+
+        /// <summary>A single-register access whose TLB look-up missed: the access helper (X64Lowering.ExitHelpers.cs; Target holds the syndrome).</summary>
+        Access,
     }
 
     private record struct Stub(StubKind Kind, AsmLabel Label, IrFlags Eflags, bool Save, int Target, int Insn, int Pending, AsmLabel To);
@@ -430,6 +433,9 @@ internal sealed unsafe partial class X64Lowering
                 case StubKind.Slow:
                     EmitSlowPath(stub);
                     break;
+                case StubKind.Access:
+                    EmitAccessPath(stub);
+                    break;
             }
         }
     }
@@ -483,7 +489,15 @@ internal sealed unsafe partial class X64Lowering
     {
         FlushFlags();
         _eflags = IrFlags.None;
-        CallInterpreter(_k, _pending);
+        if (ControllerHelperWord() is var word and not 0)
+        {
+            CallExitHelper(NativeHelper.Controller, _k, _pending, word);
+        }
+        else
+        {
+            CallInterpreter(_k, _pending);
+        }
+
         _imageValid = true;
     }
 }

@@ -6,7 +6,7 @@ using SoftKvm.Arm64.Cpu.Translation.Native.X64;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
-/// The helpers native code calls for the two kinds of instruction that exit to the hypervisor most (issue 19),
+/// The helpers native code calls for the instructions that exit to the hypervisor most (issue 19),
 /// instead of running them through <see cref="InterpretHelper"/>: what the instruction does is decoded at
 /// translation time and passed in a descriptor (its word or syndrome, and the instruction's offset in the
 /// block), so the helper neither looks the block up nor decodes nor dispatches.
@@ -18,6 +18,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// <item><see cref="ControllerHelper"/>: MRS and MSR of the GIC CPU-interface registers at EL1 (ICC_IAR1_EL1,
 /// ICC_EOIR1_EL1, ICC_SGI1R_EL1, ICC_PMR_EL1 ...), straight to the hypervisor's controller; one it declines
 /// runs the interpreter's handler (its UNDEFINED).</item>
+/// <item><see cref="HypercallHelper"/>: HVC and SMC at EL1, the interpreter's handlers called directly; a call the
+/// hypervisor completes in place lets the block go on after it.</item>
 /// </list>
 /// Each leaves the state as the interpreter's handler would, exactly once: PC, NZCV and the retired count
 /// for a fault or a trap, the register written, and the block goes on unless the access changed what the run
@@ -28,6 +30,9 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Native single-register accesses that missed the TLB and ran through <see cref="AccessHelper"/> (for the profile).</summary>
     internal long NativeAccessHelperCalls;
 
+    /// <summary>Native HVC and SMC that ran through <see cref="HypercallHelper"/> (for the profile).</summary>
+    internal long NativeHypercallHelperCalls;
+
     /// <summary>Native GIC CPU-interface register accesses that ran through <see cref="ControllerHelper"/> (for the profile).</summary>
     internal long NativeControllerHelperCalls;
 
@@ -35,6 +40,7 @@ public sealed unsafe partial class Arm64Cpu
     {
         _context->Helpers[(int)NativeHelper.Access] = (nint)(delegate* unmanaged<NativeContext*, ulong, ulong, ulong, long>)&AccessHelper;
         _context->Helpers[(int)NativeHelper.Controller] = (nint)(delegate* unmanaged<NativeContext*, ulong, ulong, ulong, long>)&ControllerHelper;
+        _context->Helpers[(int)NativeHelper.Hypercall] = (nint)(delegate* unmanaged<NativeContext*, ulong, ulong, ulong, long>)&HypercallHelper;
     }
 
     /// <summary>
@@ -77,6 +83,25 @@ public sealed unsafe partial class Arm64Cpu
         }
     }
 
+    /// <summary>
+    /// An HVC or SMC at EL1: <paramref name="descriptor"/> holds the instruction's word and, in bits 32-63, its byte
+    /// offset from <paramref name="blockPc"/>. Returns as <see cref="AccessHelper"/>.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static long HypercallHelper(NativeContext* context, ulong unused, ulong descriptor, ulong blockPc)
+    {
+        Arm64Cpu cpu = t_native!;
+        try
+        {
+            return cpu.HypercallForNative((uint)descriptor, blockPc + (ulong)((long)descriptor >> 32));
+        }
+        catch (Exception e)
+        {
+            cpu._nativeFault = e;
+            return (long)NativeExit.InternalError;
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private long AccessForNative(ulong va, uint iss, ulong pc)
     {
@@ -105,7 +130,7 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         _retiredInFlight = 0;
-        return done ? GoOnAfter(pc) : FaultExit();
+        return done ? GoOnAfter(pc) : FaultExit(_faultIsTrap);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
@@ -141,6 +166,33 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>
+    /// HVC or SMC (<see cref="Hvc"/>, <see cref="Smc"/>): a trap the hypervisor completed in place that did nothing but
+    /// retire the instruction (PSCI_VERSION and the other calls KVM answers next to the world switch) lets the block go
+    /// on after it, as after any instruction: no jump-cache look-up and block entry as InterpretForNative's Jump does.
+    /// The block counts the instruction, so the retirement the hypervisor counted is undone. A trap completed in place
+    /// changes X0-X3 at most (never what the block was compiled for); else the interpreter's exits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    private long HypercallForNative(uint word, ulong pc)
+    {
+        NativeContext* ctx = _context;
+        NativeHypercallHelperCalls++;
+        State.Nzcv = NzcvOfImage(ctx->FlagsImage);
+        State.Pc = pc;
+        _retiredInFlight = _nativeLimit - ctx->BudgetLeft + (long)(ctx->Scratch >> 16) - 1;
+        _trapCompleted = false;
+        Flow flow = (word & 3) == 2 ? Hvc(word) : Smc(word);
+        _retiredInFlight = 0;
+        if (flow == Flow.Exception && _trapCompleted && State.Pc == pc + 4)
+        {
+            Retired--;
+            return GoOnAfter(pc);
+        }
+
+        return FaultExit(flow == Flow.Trap);
+    }
+
+    /// <summary>
     /// After an instruction a helper completed: the block goes on, unless it changed what the run loop watches (an
     /// interrupt to take, a re-evaluation asked): then it retires here (as <see cref="InterpretForNative"/>; neither
     /// kind of instruction changes the block's mode).
@@ -157,12 +209,12 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>After a fault (an exception taken in the guest, or a trap pending): the state native code and the run loop read.</summary>
-    private long FaultExit()
+    private long FaultExit(bool trap)
     {
         NativeContext* ctx = _context;
         ctx->FlagsImage = X64Lowering.ImageOf(State.Nzcv >> 28);
         ctx->TagEl = _tagEl;
         ctx->TagUnprivileged = _tagUnprivileged;
-        return (long)(_faultIsTrap ? NativeExit.Trap : NativeExit.Exception);
+        return (long)(trap ? NativeExit.Trap : NativeExit.Exception);
     }
 }

@@ -91,6 +91,7 @@ public sealed unsafe partial class Arm64Cpu
 
         yield return new("native_access_helper_calls", NativeAccessHelperCalls);
         yield return new("native_controller_helper_calls", NativeControllerHelperCalls);
+        yield return new("native_hypercall_helper_calls", NativeHypercallHelperCalls);
         foreach (var (op, count) in NativeFallbacks.Select((c, i) => ((A64Op)i, c)).Where(p => p.c > 0).OrderByDescending(p => p.c).Take(12))
         {
             yield return new($"native_fallback_{op}", count);

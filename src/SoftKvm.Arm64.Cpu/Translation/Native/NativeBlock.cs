@@ -58,6 +58,9 @@ internal enum NativeHelper
     /// <summary>An MRS or MSR of a GIC CPU-interface register: <c>long (NativeContext*, ulong unused, ulong descriptor, ulong block PC)</c> (Arm64Cpu.ExitHelpers.cs).</summary>
     Controller,
 
+    /// <summary>An HVC or SMC at EL1: <c>long (NativeContext*, ulong unused, ulong descriptor, ulong block PC)</c> (Arm64Cpu.ExitHelpers.cs).</summary>
+    Hypercall,
+
     /// <summary>The number of helpers.</summary>
     Count,
 }

@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// <summary>
 /// Calls of the exit helpers (Arm64Cpu.ExitHelpers.cs) where the interpreter ran the instruction before: a
 /// single-register load or store with a valid syndrome whose TLB look-up missed (an MMIO access, or a page not in
-/// the TLB yet), and MRS/MSR of the GIC CPU-interface registers in EL1 code. What the instruction does is known
+/// the TLB yet), and in EL1 code MRS/MSR of the GIC CPU-interface registers and HVC/SMC. What the instruction does is known
 /// here and passed in a descriptor (syndrome or word, and the instruction's offset in the block); the call goes
 /// through a shared routine of the block as the interpreter's does (registers stored, reloaded after; the budget
 /// and retired count stored for an exact fault), and anything but a plain completion leaves through the shared
@@ -15,11 +15,11 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// </summary>
 internal sealed unsafe partial class X64Lowering
 {
-    private AsmLabel _accessRoutine, _controllerRoutine;
-    private bool _accessUsed, _controllerUsed;
+    private readonly AsmLabel[] _helperRoutines = new AsmLabel[(int)NativeHelper.Count];
+    private readonly bool[] _helperUsed = new bool[(int)NativeHelper.Count];
 
     /// <summary>Forgets the routines of the last block (at the start of <see cref="Lower"/>).</summary>
-    private void ResetExitHelpers() => _accessUsed = _controllerUsed = false;
+    private void ResetExitHelpers() => Array.Clear(_helperUsed);
 
     /// <summary>
     /// The syndrome (with WnR for a store) the access helper completes load or store <paramref name="op"/> (operation
@@ -65,12 +65,25 @@ internal sealed unsafe partial class X64Lowering
         _asm.Jmp(_endLabels[stub.Insn]);
     }
 
-    /// <summary>The word of instruction <see cref="_k"/> when it is an MRS or MSR of a GIC CPU-interface register in EL1 code, else 0.</summary>
-    private uint ControllerHelperWord()
+    /// <summary>
+    /// The helper that runs instruction <see cref="_k"/>, an instruction the IR does not build, and its word: in EL1 code
+    /// an MRS or MSR of a GIC CPU-interface register (<see cref="NativeHelper.Controller"/>), an HVC or SMC
+    /// (<see cref="NativeHelper.Hypercall"/>); else <see cref="NativeHelper.Interpret"/>.
+    /// </summary>
+    private (NativeHelper Helper, uint Word) FallbackHelper()
     {
         uint word = _b.Words[_k];
-        return (_b.Mode & BlockMode.El1) != 0 && _b.Decoded[_k] is A64Op.Mrs or A64Op.MsrReg
-            && Arm64Cpu.IsControllerRegister((word >> 5) & 0xFFFF) ? word : 0;
+        if ((_b.Mode & BlockMode.El1) == 0)
+        {
+            return (NativeHelper.Interpret, word);
+        }
+
+        return _b.Decoded[_k] switch
+        {
+            A64Op.Mrs or A64Op.MsrReg when Arm64Cpu.IsControllerRegister((word >> 5) & 0xFFFF) => (NativeHelper.Controller, word),
+            A64Op.Hvc or A64Op.Smc => (NativeHelper.Hypercall, word),
+            _ => (NativeHelper.Interpret, word),
+        };
     }
 
     /// <summary>
@@ -80,17 +93,13 @@ internal sealed unsafe partial class X64Lowering
     private void CallExitHelper(NativeHelper helper, int k, int pending, uint low)
     {
         _interpretUsed = true; // the load and leave routines
-        AsmLabel routine;
-        if (helper == NativeHelper.Access)
+        if (!_helperUsed[(int)helper])
         {
-            routine = _accessUsed ? _accessRoutine : _accessRoutine = _asm.NewLabel();
-            _accessUsed = true;
+            _helperUsed[(int)helper] = true;
+            _helperRoutines[(int)helper] = _asm.NewLabel();
         }
-        else
-        {
-            routine = _controllerUsed ? _controllerRoutine : _controllerRoutine = _asm.NewLabel();
-            _controllerUsed = true;
-        }
+
+        AsmLabel routine = _helperRoutines[(int)helper];
 
         _asm.MovImm(Reg.Rcx, (ulong)(uint)(k | (pending << 16)));
         _asm.MovImm(Reg.Rdx, low | ((ulong)(4L * _b.Indices[k]) << 32));
@@ -102,14 +111,12 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>The routines <see cref="CallExitHelper"/> used (after the interpreter's, whose load and leave routines they share).</summary>
     private void EmitExitHelperRoutines()
     {
-        if (_accessUsed)
+        for (int h = 0; h < _helperUsed.Length; h++)
         {
-            EmitExitHelperRoutine(_accessRoutine, NativeHelper.Access);
-        }
-
-        if (_controllerUsed)
-        {
-            EmitExitHelperRoutine(_controllerRoutine, NativeHelper.Controller);
+            if (_helperUsed[h])
+            {
+                EmitExitHelperRoutine(_helperRoutines[h], (NativeHelper)h);
+            }
         }
     }
 

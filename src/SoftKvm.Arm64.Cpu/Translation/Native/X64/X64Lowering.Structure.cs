@@ -489,9 +489,9 @@ internal sealed unsafe partial class X64Lowering
     {
         FlushFlags();
         _eflags = IrFlags.None;
-        if (ControllerHelperWord() is var word and not 0)
+        if (FallbackHelper() is var (helper, word) && helper != NativeHelper.Interpret)
         {
-            CallExitHelper(NativeHelper.Controller, _k, _pending, word);
+            CallExitHelper(helper, _k, _pending, word);
         }
         else
         {

@@ -197,6 +197,7 @@ public sealed unsafe partial class Arm64Cpu
     /// interrupt to take, a re-evaluation asked): then it retires here (as <see cref="InterpretForNative"/>; neither
     /// kind of instruction changes the block's mode).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long GoOnAfter(ulong pc)
     {
         if (_reevaluate || !MayRunTranslated)

@@ -355,17 +355,8 @@ public sealed class MmioCompletionTests
     {
         // In native code the access helper completes these (Arm64Cpu.ExitHelpers.cs): the width, sign extension and
         // W-register zeroing of the syndrome, the device read once, one exit counted as in-kernel.
-        var m = new TestMachine();
+        var (m, v, dev) = RunToMarkerWithDevice(insn, 0xCAFE_CAFE_CAFE_CAFE);
         using var _ = m;
-        var v = m.Start(insn, 0xf9000062u);
-        var dev = new RegisterDevice { Value = 0x8877_6655_8433_A280 };
-        m.Vm.MmioBus.Register(MmioBase, 0x1000, dev);
-        SetX(v, 0, MmioBase);
-        SetX(v, 1, 0xCAFE_CAFE_CAFE_CAFE);
-        SetX(v, 3, MarkerBase);
-        SetX(v, 4, 0);
-        Assert.Equal(RunResult.Ok, v.Run());
-        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
         Assert.True(expected == X(v, 1), $"{asm}: X1 = 0x{X(v, 1):x}, expected 0x{expected:x}");
         Assert.Equal(CodeBase + 4, Pc(v));
         Assert.Equal(1, dev.Reads);
@@ -381,20 +372,28 @@ public sealed class MmioCompletionTests
     [InlineData(0xf900001fu, "str xzr,[x0]", 0UL)]
     public void InKernelDevice_StoresCarryTheLowBytes_OnceEach(uint insn, string asm, ulong expected)
     {
-        var m = new TestMachine();
+        var (m, v, dev) = RunToMarkerWithDevice(insn, 0x8191_A1B1_C1D1_E1F1);
         using var _ = m;
-        var v = m.Start(insn, 0xf9000062u);
-        var dev = new RegisterDevice();
-        m.Vm.MmioBus.Register(MmioBase, 0x1000, dev);
-        SetX(v, 0, MmioBase);
-        SetX(v, 1, 0x8191_A1B1_C1D1_E1F1);
-        SetX(v, 3, MarkerBase);
-        Assert.Equal(RunResult.Ok, v.Run());
-        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
         Assert.True(expected == dev.Written, $"{asm}: wrote 0x{dev.Written:x}, expected 0x{expected:x}");
         Assert.Equal(1, dev.Writes);
         Assert.Equal(1UL, Stat(v, "mmio_exit_kernel"));
         AssertAccessHelperRan(v);
+    }
+
+    // Runs insn; str x2,[x3] with an in-kernel RegisterDevice at x0 (x1 given, x4 = 0) to the marker store's exit.
+    private static (TestMachine M, Arm64Vcpu V, RegisterDevice Device) RunToMarkerWithDevice(uint insn, ulong x1)
+    {
+        var m = new TestMachine();
+        var v = m.Start(insn, 0xf9000062u);
+        var dev = new RegisterDevice { Value = 0x8877_6655_8433_A280 };
+        m.Vm.MmioBus.Register(MmioBase, 0x1000, dev);
+        SetX(v, 0, MmioBase);
+        SetX(v, 1, x1);
+        SetX(v, 3, MarkerBase);
+        SetX(v, 4, 0);
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        return (m, v, dev);
     }
 
     private static void AssertAccessHelperRan(Arm64Vcpu v)

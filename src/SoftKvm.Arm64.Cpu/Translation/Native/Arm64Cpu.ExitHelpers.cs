@@ -6,19 +6,19 @@ using SoftKvm.Arm64.Cpu.Translation.Native.X64;
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
-/// The helpers native code calls for the instructions that exit to the hypervisor most (issue 19),
-/// instead of running them through <see cref="InterpretHelper"/>: what the instruction does is decoded at
-/// translation time and passed in a descriptor (its word or syndrome, and the instruction's offset in the
-/// block), so the helper neither looks the block up nor decodes nor dispatches.
+/// The exit helper (<see cref="ExitHelper"/>): what native code calls for the instructions that exit to the hypervisor
+/// most (issue 19), instead of running them through <see cref="InterpretHelper"/>: what the instruction does is decoded
+/// at translation time and passed in a descriptor (<see cref="ExitHelperKind"/>: its word or syndrome, and the
+/// instruction's offset in the block), so the helper neither looks the block up nor decodes nor dispatches.
 /// <list type="bullet">
-/// <item><see cref="AccessHelper"/>: a single load or store of a general register with a valid syndrome (LDR,
+/// <item><see cref="ExitHelperKind.Access"/>: a single load or store of a general register with a valid syndrome (LDR,
 /// LDRS*, STR, LDUR, STUR with an immediate or register offset, no writeback) whose software-TLB look-up
 /// missed: the interpreter's own <c>Read</c>/<c>Write</c> (the slow path's fill, the IO TLB, an in-kernel
 /// device completing the access, the stage-2 trap for the VMM, the guest's faults) with the same syndrome.</item>
-/// <item><see cref="ControllerHelper"/>: MRS and MSR of the GIC CPU-interface registers at EL1 (ICC_IAR1_EL1,
+/// <item><see cref="ExitHelperKind.Controller"/>: MRS and MSR of the GIC CPU-interface registers at EL1 (ICC_IAR1_EL1,
 /// ICC_EOIR1_EL1, ICC_SGI1R_EL1, ICC_PMR_EL1 ...), straight to the hypervisor's controller; one it declines
 /// runs the interpreter's handler (its UNDEFINED).</item>
-/// <item><see cref="HypercallHelper"/>: HVC and SMC at EL1, the interpreter's handlers called directly; a call the
+/// <item><see cref="ExitHelperKind.Hypercall"/>: HVC and SMC at EL1, the interpreter's handlers called directly; a call the
 /// hypervisor completes in place lets the block go on after it.</item>
 /// </list>
 /// Each leaves the state as the interpreter's handler would, exactly once: PC, NZCV and the retired count
@@ -27,73 +27,36 @@ namespace SoftKvm.Arm64.Cpu;
 /// </summary>
 public sealed unsafe partial class Arm64Cpu
 {
-    /// <summary>Native single-register accesses that missed the TLB and ran through <see cref="AccessHelper"/> (for the profile).</summary>
+    /// <summary>Native single-register accesses that missed the TLB and ran through <see cref="ExitHelperKind.Access"/> (for the profile).</summary>
     internal long NativeAccessHelperCalls;
 
-    /// <summary>Native HVC and SMC that ran through <see cref="HypercallHelper"/> (for the profile).</summary>
+    /// <summary>Native HVC and SMC that ran through <see cref="ExitHelperKind.Hypercall"/> (for the profile).</summary>
     internal long NativeHypercallHelperCalls;
 
-    /// <summary>Native GIC CPU-interface register accesses that ran through <see cref="ControllerHelper"/> (for the profile).</summary>
+    /// <summary>Native GIC CPU-interface register accesses that ran through <see cref="ExitHelperKind.Controller"/> (for the profile).</summary>
     internal long NativeControllerHelperCalls;
 
-    private void InitializeExitHelpers()
-    {
-        _context->Helpers[(int)NativeHelper.Access] = (nint)(delegate* unmanaged<NativeContext*, ulong, ulong, ulong, long>)&AccessHelper;
-        _context->Helpers[(int)NativeHelper.Controller] = (nint)(delegate* unmanaged<NativeContext*, ulong, ulong, ulong, long>)&ControllerHelper;
-        _context->Helpers[(int)NativeHelper.Hypercall] = (nint)(delegate* unmanaged<NativeContext*, ulong, ulong, ulong, long>)&HypercallHelper;
-    }
+    private void InitializeExitHelpers() =>
+        _context->Helpers[(int)NativeHelper.Exit] = (nint)(delegate* unmanaged<NativeContext*, ulong, ulong, ulong, long>)&ExitHelper;
 
     /// <summary>
-    /// A load or store at <paramref name="va"/> that missed the software TLB: <paramref name="descriptor"/> holds its
-    /// syndrome (ISV, SAS, SSE, SRT, SF; WnR for a store) and, in bits 32-63, the instruction's byte offset (signed: a block has code before its first entry) from
-    /// <paramref name="blockPc"/>. Returns <see cref="NativeExit.Next"/>, <see cref="NativeExit.Retired"/> (PC set), or
-    /// the exit of the fault or trap.
+    /// The one entry of the exit helpers: <paramref name="descriptor"/> says what completes (<see cref="ExitHelperKind"/>),
+    /// <paramref name="va"/> is an access's guest address, <paramref name="blockPc"/> the block's PC. Returns
+    /// <see cref="NativeExit.Next"/>, <see cref="NativeExit.Retired"/> (PC set), or the exit of a fault or trap.
     /// </summary>
     [UnmanagedCallersOnly]
-    private static long AccessHelper(NativeContext* context, ulong va, ulong descriptor, ulong blockPc)
+    private static long ExitHelper(NativeContext* context, ulong va, ulong descriptor, ulong blockPc)
     {
         Arm64Cpu cpu = t_native!;
         try
         {
-            return cpu.AccessForNative(va, (uint)descriptor, blockPc + (ulong)((long)descriptor >> 32));
-        }
-        catch (Exception e)
-        {
-            cpu._nativeFault = e;
-            return (long)NativeExit.InternalError;
-        }
-    }
-
-    /// <summary>
-    /// An MRS or MSR of a GIC CPU-interface register at EL1: <paramref name="descriptor"/> holds the instruction's word
-    /// and, in bits 32-63, its byte offset from <paramref name="blockPc"/>. Returns as <see cref="AccessHelper"/>.
-    /// </summary>
-    [UnmanagedCallersOnly]
-    private static long ControllerHelper(NativeContext* context, ulong unused, ulong descriptor, ulong blockPc)
-    {
-        Arm64Cpu cpu = t_native!;
-        try
-        {
-            return cpu.ControllerAccessForNative((uint)descriptor, blockPc + (ulong)((long)descriptor >> 32));
-        }
-        catch (Exception e)
-        {
-            cpu._nativeFault = e;
-            return (long)NativeExit.InternalError;
-        }
-    }
-
-    /// <summary>
-    /// An HVC or SMC at EL1: <paramref name="descriptor"/> holds the instruction's word and, in bits 32-63, its byte
-    /// offset from <paramref name="blockPc"/>. Returns as <see cref="AccessHelper"/>.
-    /// </summary>
-    [UnmanagedCallersOnly]
-    private static long HypercallHelper(NativeContext* context, ulong unused, ulong descriptor, ulong blockPc)
-    {
-        Arm64Cpu cpu = t_native!;
-        try
-        {
-            return cpu.HypercallForNative((uint)descriptor, blockPc + (ulong)((long)descriptor >> 32));
+            ulong pc = blockPc + (ulong)(long)(short)(descriptor >> 32);
+            return (ExitHelperKind)(descriptor >> 48) switch
+            {
+                ExitHelperKind.Access => cpu.AccessForNative(va, (uint)descriptor, pc),
+                ExitHelperKind.Controller => cpu.ControllerAccessForNative((uint)descriptor, pc),
+                _ => cpu.HypercallForNative((uint)descriptor, pc),
+            };
         }
         catch (Exception e)
         {

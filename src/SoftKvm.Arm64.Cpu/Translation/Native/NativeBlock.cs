@@ -52,14 +52,11 @@ internal enum NativeHelper
     /// <summary>Runs one instruction of a block in the interpreter: <c>long (NativeContext*, int block id, int position)</c>.</summary>
     Interpret,
 
-    /// <summary>A single-register load or store that missed the TLB: <c>long (NativeContext*, ulong va, ulong descriptor, ulong block PC)</c> (Arm64Cpu.ExitHelpers.cs).</summary>
-    Access,
-
-    /// <summary>An MRS or MSR of a GIC CPU-interface register: <c>long (NativeContext*, ulong unused, ulong descriptor, ulong block PC)</c> (Arm64Cpu.ExitHelpers.cs).</summary>
-    Controller,
-
-    /// <summary>An HVC or SMC at EL1: <c>long (NativeContext*, ulong unused, ulong descriptor, ulong block PC)</c> (Arm64Cpu.ExitHelpers.cs).</summary>
-    Hypercall,
+    /// <summary>
+    /// Completes an access that missed the TLB, a GIC CPU-interface register access or a hypercall (<see cref="ExitHelperKind"/>):
+    /// <c>long (NativeContext*, ulong va, ulong descriptor, ulong block PC)</c> (Arm64Cpu.ExitHelpers.cs).
+    /// </summary>
+    Exit,
 
     /// <summary>The number of helpers.</summary>
     Count,

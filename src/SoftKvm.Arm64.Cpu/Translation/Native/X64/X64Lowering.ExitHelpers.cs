@@ -15,11 +15,11 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// </summary>
 internal sealed unsafe partial class X64Lowering
 {
-    private readonly AsmLabel[] _helperRoutines = new AsmLabel[(int)NativeHelper.Count];
-    private readonly bool[] _helperUsed = new bool[(int)NativeHelper.Count];
+    private AsmLabel _exitHelperRoutine;
+    private bool _exitHelperUsed;
 
-    /// <summary>Forgets the routines of the last block (at the start of <see cref="Lower"/>).</summary>
-    private void ResetExitHelpers() => Array.Clear(_helperUsed);
+    /// <summary>Forgets the routine of the last block (at the start of <see cref="Lower"/>).</summary>
+    private void ResetExitHelpers() => _exitHelperUsed = false;
 
     /// <summary>
     /// The syndrome (with WnR for a store) the access helper completes load or store <paramref name="op"/> (operation
@@ -60,74 +60,67 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>The access helper for the TLB miss of stub <paramref name="stub"/> (its syndrome in Target); on after the instruction.</summary>
     private void EmitAccessPath(Stub stub)
     {
-        CallExitHelper(NativeHelper.Access, stub.Insn, stub.Pending, (uint)stub.Target);
+        CallExitHelper(ExitHelperKind.Access, stub.Insn, stub.Pending, (uint)stub.Target);
         _endUsed[stub.Insn] = true;
         _asm.Jmp(_endLabels[stub.Insn]);
     }
 
     /// <summary>
-    /// The helper that runs instruction <see cref="_k"/>, an instruction the IR does not build, and its word: in EL1 code
-    /// an MRS or MSR of a GIC CPU-interface register (<see cref="NativeHelper.Controller"/>), an HVC or SMC
-    /// (<see cref="NativeHelper.Hypercall"/>); else <see cref="NativeHelper.Interpret"/>.
+    /// What the exit helper does for instruction <see cref="_k"/>, an instruction the IR does not build: in EL1 code an MRS
+    /// or MSR of a GIC CPU-interface register (<see cref="ExitHelperKind.Controller"/>), an HVC or SMC
+    /// (<see cref="ExitHelperKind.Hypercall"/>); null when the interpreter runs it.
     /// </summary>
-    private (NativeHelper Helper, uint Word) FallbackHelper()
+    private ExitHelperKind? FallbackHelper()
     {
         uint word = _b.Words[_k];
         if ((_b.Mode & BlockMode.El1) == 0)
         {
-            return (NativeHelper.Interpret, word);
+            return null;
         }
 
         return _b.Decoded[_k] switch
         {
-            A64Op.Mrs or A64Op.MsrReg when Arm64Cpu.IsControllerRegister((word >> 5) & 0xFFFF) => (NativeHelper.Controller, word),
-            A64Op.Hvc or A64Op.Smc => (NativeHelper.Hypercall, word),
-            _ => (NativeHelper.Interpret, word),
+            A64Op.Mrs or A64Op.MsrReg when Arm64Cpu.IsControllerRegister((word >> 5) & 0xFFFF) => ExitHelperKind.Controller,
+            A64Op.Hvc or A64Op.Smc => ExitHelperKind.Hypercall,
+            _ => null,
         };
     }
 
     /// <summary>
-    /// Calls <paramref name="helper"/> for instruction <paramref name="k"/> with <paramref name="low"/> in the descriptor's
-    /// low half (rax, the guest address of an access, passes through); a non-zero result leaves through the leave routine.
+    /// Calls the exit helper for instruction <paramref name="k"/> to do <paramref name="kind"/> with <paramref name="low"/>
+    /// in the descriptor's low half (rax, the guest address of an access, passes through); a non-zero result leaves
+    /// through the leave routine.
     /// </summary>
-    private void CallExitHelper(NativeHelper helper, int k, int pending, uint low)
+    private void CallExitHelper(ExitHelperKind kind, int k, int pending, uint low)
     {
         _interpretUsed = true; // the load and leave routines
-        if (!_helperUsed[(int)helper])
+        if (!_exitHelperUsed)
         {
-            _helperUsed[(int)helper] = true;
-            _helperRoutines[(int)helper] = _asm.NewLabel();
+            _exitHelperUsed = true;
+            _exitHelperRoutine = _asm.NewLabel();
         }
 
-        AsmLabel routine = _helperRoutines[(int)helper];
-
         _asm.MovImm(Reg.Rcx, (ulong)(uint)(k | (pending << 16)));
-        _asm.MovImm(Reg.Rdx, low | ((ulong)(4L * _b.Indices[k]) << 32));
-        _asm.Call(routine);
+        _asm.MovImm(Reg.Rdx, low | ((ulong)(ushort)(4 * _b.Indices[k]) << 32) | ((ulong)kind << 48));
+        _asm.Call(_exitHelperRoutine);
         _asm.Test(Reg.Rax, Reg.Rax, false);
         _asm.Jcc(Cc.NE, _leaveRoutine);
     }
 
-    /// <summary>The routines <see cref="CallExitHelper"/> used (after the interpreter's, whose load and leave routines they share).</summary>
-    private void EmitExitHelperRoutines()
-    {
-        for (int h = 0; h < _helperUsed.Length; h++)
-        {
-            if (_helperUsed[h])
-            {
-                EmitExitHelperRoutine(_helperRoutines[h], (NativeHelper)h);
-            }
-        }
-    }
-
     /// <summary>
-    /// rcx = position | retired count &lt;&lt; 16 (stored in Scratch, as for the interpreter), rdx = the descriptor, rax =
-    /// the helper's second argument: registers to the context, the helper called with (context, rax, rdx, block PC),
-    /// registers back; eax = what it returned.
+    /// The routine <see cref="CallExitHelper"/> calls, if it did (after the interpreter's, whose load and leave routines it
+    /// shares): rcx = position | retired count &lt;&lt; 16 (stored in Scratch, as for the interpreter), rdx = the descriptor,
+    /// rax = the helper's second argument; registers to the context, the helper called with (context, rax, rdx, block
+    /// PC), registers back; eax = what it returned.
     /// </summary>
-    private void EmitExitHelperRoutine(AsmLabel routine, NativeHelper helper)
+    private void EmitExitHelperRoutine()
     {
-        _asm.Bind(routine);
+        if (!_exitHelperUsed)
+        {
+            return;
+        }
+
+        _asm.Bind(_exitHelperRoutine);
         _asm.Store(Ctx(ContextOffsets.Scratch), Reg.Rcx, 8);
         _asm.Store(Ctx(ContextOffsets.BudgetLeft), X64Layout.Budget, 8);
         StoreWrittenInline();
@@ -135,7 +128,7 @@ internal sealed unsafe partial class X64Lowering
         _asm.Mov(Reg.Rdi, X64Layout.Context);
         _asm.Mov(Reg.Rsi, Reg.Rax);
         _asm.MovImm(Reg.Rcx, _b.Pc);
-        _asm.CallMem(Ctx(ContextOffsets.Helper(helper)));
+        _asm.CallMem(Ctx(ContextOffsets.Helper(NativeHelper.Exit)));
         _asm.AluImm(Alu.Add, Reg.Rsp, 8, true);
         _asm.Call(_loadRoutine);
         _asm.Ret();

@@ -489,9 +489,9 @@ internal sealed unsafe partial class X64Lowering
     {
         FlushFlags();
         _eflags = IrFlags.None;
-        if (FallbackHelper() is var (helper, word) && helper != NativeHelper.Interpret)
+        if (FallbackHelper() is { } kind)
         {
-            CallExitHelper(helper, _k, _pending, word);
+            CallExitHelper(kind, _k, _pending, _b.Words[_k]);
         }
         else
         {

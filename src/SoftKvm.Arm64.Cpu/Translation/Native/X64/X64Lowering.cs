@@ -117,7 +117,7 @@ internal sealed unsafe partial class X64Lowering
         EmitBody();
         EmitStubs();
         EmitSharedRoutines();
-        EmitExitHelperRoutines();
+        EmitExitHelperRoutine();
         _asm.Int3(); // nothing falls off the end (and a label at the end has an instruction)
     }
 

@@ -4,6 +4,8 @@
 #   bench/compare/compare-qemu.sh startup   [runs]        trivial guest (hello.elf): process start to power-off
 #   bench/compare/compare-qemu.sh compute   [runs]        guests/arm64/compute.elf, 1 vCPU (its instruction count comes
 #                                                         from the in-process benchmark `arm64-compute`)
+#   bench/compare/compare-qemu.sh compute-half [runs]     guests/arm64/computehalf.elf (compute.c, 40 rounds: about half a
+#                                                         second under QEMU, start-up included), 1 vCPU
 #   bench/compare/compare-qemu.sh sgi N v2|v3 [runs]      guests/arm64/sgi/sgi.elf with N vCPUs
 #   bench/compare/compare-qemu.sh linux N   [runs]        Debian kernel + initramfs (guests/linux/build.sh) to the marker
 #   bench/compare/compare-qemu.sh linux-max N [runs]      the arm64 boot to the marker on `--cpu max,pauth=qarma5` and
@@ -27,28 +29,44 @@
 # Both sides are whole processes (start-up included); the "startup" mode gives what to subtract. The modes that
 # compare whole runs print each pair, then the medians of wall and CPU time, their ratio and the median of the
 # per-pair ratios.
-# Needs qemu-system-aarch64, GNU time and the .NET SDK; publishes softkvm in Release with ReadyToRun once
-# (SOFTKVM_R2R=0: a plain Release build; SOFTKVM_DLL=path/softkvm.dll runs that build instead, for example the
-# base of an A/B comparison).
+# Needs qemu-system-aarch64/x86_64, GNU time and the .NET SDK; publishes softkvm once per checkout: NativeAOT for
+# the arm64 modes, ReadyToRun for the x86 ones (use_build below; SOFTKVM_BUILD=aot|r2r|plain chooses,
+# SOFTKVM_DLL=path/softkvm.dll or SOFTKVM_BIN=path/softkvm runs a build made elsewhere, e.g. the base of an A/B).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-compute}
 # One build folder per checkout (two worktrees' runs must not time each other's builds).
 art=${SOFTKVM_ARTIFACTS:-/tmp/softkvm-bench-$(printf %s "$root" | sha1sum | cut -c1-8)}
-if [ -n "${SOFTKVM_DLL:-}" ]; then
-  softkvm=(dotnet "$SOFTKVM_DLL" run)   # a build made elsewhere (an A/B comparison): no build here
-else
-  # Published as a user installs it: ReadyToRun (precompiled), which halves the runtime's start-up and JIT
-  # (docs/performance.md); SOFTKVM_R2R=0 times the plain build `dotnet run` makes instead.
-  if [ "${SOFTKVM_R2R:-1}" = 0 ]; then
-    dotnet build "$root/src/SoftKvm.Cli" -c Release --artifacts-path "$art" -v q -nologo >/dev/null
-    softkvm=(dotnet "$art/bin/SoftKvm.Cli/release/softkvm.dll" run)
-  else
-    dotnet publish "$root/src/SoftKvm.Cli" -c Release --use-current-runtime --self-contained false \
-      -p:PublishReadyToRun=true --artifacts-path "$art" -o "$art/r2r" -v q -nologo >/dev/null
-    softkvm=(dotnet "$art/r2r/softkvm.dll" run)
-  fi
-fi
+# use_build FORM: softkvm=(...) runs the build of FORM, published once per checkout:
+#   aot    NativeAOT (the whole program compiled to one native executable for this host's instruction set): no
+#          runtime start-up, no JIT; the form for arm64 guests (their engine generates its own code)
+#   r2r    ReadyToRun (precompiled, the JIT recompiles hot methods): the form for x86 guests, whose translated
+#          blocks are .NET IL that needs the JIT (under NativeAOT an x86 guest is only interpreted)
+#   plain  the Release build `dotnet run` makes
+# SOFTKVM_BUILD=FORM overrides the mode's choice; SOFTKVM_DLL=path/softkvm.dll (run with dotnet) or
+# SOFTKVM_BIN=path/softkvm (a NativeAOT executable) times a build made elsewhere, for an A/B comparison.
+use_build() {
+  if [ -n "${SOFTKVM_BIN:-}" ]; then softkvm=("$SOFTKVM_BIN" run); return; fi
+  if [ -n "${SOFTKVM_DLL:-}" ]; then softkvm=(dotnet "$SOFTKVM_DLL" run); return; fi
+  local form=${SOFTKVM_BUILD:-$1}
+  [ "${SOFTKVM_R2R:-1}" = 0 ] && form=plain # the older switch
+  case "$form" in
+    aot)
+      [ -n "${built_aot:-}" ] ||
+        dotnet publish "$root/src/SoftKvm.Cli" -c Release --use-current-runtime -p:PublishAot=true \
+          --artifacts-path "$art" -o "$art/aot" -v q -nologo >/dev/null
+      built_aot=1; softkvm=("$art/aot/softkvm" run) ;;
+    r2r)
+      [ -n "${built_r2r:-}" ] ||
+        dotnet publish "$root/src/SoftKvm.Cli" -c Release --use-current-runtime --self-contained false \
+          -p:PublishReadyToRun=true --artifacts-path "$art" -o "$art/r2r" -v q -nologo >/dev/null
+      built_r2r=1; softkvm=(dotnet "$art/r2r/softkvm.dll" run) ;;
+    plain)
+      [ -n "${built_plain:-}" ] || dotnet build "$root/src/SoftKvm.Cli" -c Release --artifacts-path "$art" -v q -nologo >/dev/null
+      built_plain=1; softkvm=(dotnet "$art/bin/SoftKvm.Cli/release/softkvm.dll" run) ;;
+    *) echo "SOFTKVM_BUILD: aot, r2r or plain, not '$form'" >&2; exit 2 ;;
+  esac
+}
 qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -nographic -m 512)
 
 now() { date +%s.%N; }
@@ -181,12 +199,20 @@ exit_rows() {
 }
 
 case "$mode" in
+  linux-x86|mips-x86) use_build r2r ;;
+  exits) ;; # per architecture below
+  *) use_build aot ;;
+esac
+
+case "$mode" in
   startup)
     compare "startup (hello.elf)" "${2:-7}" --kernel "$root/guests/arm64/hello/hello.elf" -- -kernel "$root/guests/arm64/hello/hello.elf" ;;
   compute)
     runs=${2:-5}
     compare "compute.elf (1 vCPU)" "$runs" --kernel "$root/guests/arm64/compute.elf" -- -kernel "$root/guests/arm64/compute.elf"
     echo "instruction count and SoftKvm's MIPS: dotnet run -c Release --project bench/SoftKvm.Benchmarks -- arm64-compute" ;;
+  compute-half)
+    compare "computehalf.elf (1 vCPU)" "${2:-5}" --kernel "$root/guests/arm64/computehalf.elf" -- -kernel "$root/guests/arm64/computehalf.elf" ;;
   sgi)
     n=${2:-64}; gic=${3:-v3}; runs=${4:-3}
     compare "sgi.elf ($n vCPUs, GIC$gic)" "$runs" --kernel "$root/guests/arm64/sgi/sgi.elf" --smp "$n" --gic "$gic" \
@@ -242,16 +268,18 @@ case "$mode" in
   exits)
     arch=${2:-all}; runs=${3:-3}
     if [ "$arch" = arm64 ] || [ "$arch" = all ]; then
+      use_build aot
       exit_rows "arm64 exits (guests/arm64/exits/exits.elf, 2 vCPUs, GICv3)" "$runs" \
         --kernel "$root/guests/arm64/exits/exits.elf" --smp 2 --gic v3 --memory 128M \
         -- -M virt,gic-version=3 -smp 2 -m 128 -kernel "$root/guests/arm64/exits/exits.elf"
     fi
     if [ "$arch" = x86 ] || [ "$arch" = all ]; then
+      use_build r2r
       qemu=(qemu-system-x86_64 -display none -monitor none -serial stdio -m 128 -smp 2
             -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev)
       softkvm+=(--arch x86_64 --memory 128M --smp 2 --x86-virtio mmio) # its VMM MMIO device: the virtio-mmio window
       exit_rows "x86 exits (guests/x86/kvm/exits.elf, 2 vCPUs)" "$runs" --kernel "$root/guests/x86/kvm/exits.elf" \
         -- -kernel "$root/guests/x86/kvm/exits.elf"
     fi ;;
-  *) echo "usage: $0 startup|compute|sgi N v2|v3|linux N|linux-max N|linux-x86 N|mips|mips-x86|exits [arm64|x86|all] [runs]" >&2; exit 2 ;;
+  *) echo "usage: $0 startup|compute|compute-half|sgi N v2|v3|linux N|linux-max N|linux-x86 N|mips|mips-x86|exits [arm64|x86|all] [runs]" >&2; exit 2 ;;
 esac

@@ -367,7 +367,7 @@ public sealed partial class Arm64Cpu
             A64Op.Smsubl => a - (ulong)((long)(int)n * (int)m),
             A64Op.Umaddl => a + (ulong)(uint)n * (uint)m,
             A64Op.Umsubl => a - (ulong)(uint)n * (uint)m,
-            A64Op.Smulh => (ulong)(long)(((Int128)(long)n * (long)m) >> 64),
+            A64Op.Smulh => (ulong)Math.BigMul((long)n, (long)m, out _),
             _ => Math.BigMul(n, m, out _),
         };
         SetReg((int)insn & 31, result, sf);

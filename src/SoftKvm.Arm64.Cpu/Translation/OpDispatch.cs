@@ -1,5 +1,4 @@
-using System.Reflection.Emit;
-using SoftKvm.Arm64.Cpu.Decoder;
+using System.Runtime.CompilerServices;
 
 namespace SoftKvm.Arm64.Cpu.Translation;
 
@@ -7,64 +6,25 @@ namespace SoftKvm.Arm64.Cpu.Translation;
 internal delegate Flow OpHandler(Arm64Cpu cpu, uint insn);
 
 /// <summary>
-/// The interpreter's dispatch table: for each op, a host method that calls the op's handler
-/// (<see cref="HandlerTable"/>) and, since the handlers are marked for inlining, contains just that
-/// handler. An op's method is compiled the first time the guest executes that op.
+/// The interpreter's dispatch table: for each op, a method that contains just the op's handler (the handlers are
+/// marked for inlining). The table is generated from the <see cref="Decoder.A64HandlerAttribute"/>s into
+/// Arm64Cpu.OpHandlers.cs as plain code, so a ReadyToRun build has every entry precompiled.
 /// </summary>
 internal static class OpDispatch
 {
-    private static readonly Type[] s_parameters = [typeof(object), typeof(Arm64Cpu), typeof(uint)];
-    private static readonly object s_closure = new();
-    private static readonly DynamicMethod?[] s_methods = new DynamicMethod?[(int)A64Op.Count];
-    private static readonly Lock s_lock = new();
-
-    /// <summary>The handler of each op, indexed by <see cref="A64Op"/>.</summary>
-    public static readonly OpHandler[] Handlers = CreateTable();
-
-    /// <summary>The closure object the methods take as their first argument.</summary>
-    public static object Closure => s_closure;
-
     /// <summary>
-    /// The method of <paramref name="op"/>: static, <c>Flow (object closure, Arm64Cpu cpu, uint insn)</c>,
-    /// called with <see cref="Closure"/>.
+    /// How the table's methods are compiled. Precompiled (a ReadyToRun or NativeAOT publish defines
+    /// SOFTKVM_PRECOMPILED): as the rest, the precompiled code first. Compiled by the JIT: fully optimized at the first
+    /// call, as the hot paths are (docs/performance.md, "Exit paths and tiering"); at tier 0 the handlers would run
+    /// un-inlined, and their loops would be compiled again on the vCPU's thread (on-stack replacement) in the middle
+    /// of a guest's hot loop.
     /// </summary>
-    public static DynamicMethod Method(A64Op op)
-    {
-        lock (s_lock)
-        {
-            if (s_methods[(int)op] is { } existing)
-            {
-                return existing;
-            }
+#if SOFTKVM_PRECOMPILED
+    public const MethodImplOptions Compilation = 0;
+#else
+    public const MethodImplOptions Compilation = MethodImplOptions.AggressiveOptimization;
+#endif
 
-            var method = new DynamicMethod($"a64_{op}", typeof(Flow), s_parameters, typeof(Arm64Cpu), skipVisibility: false);
-            ILGenerator il = method.GetILGenerator();
-            HandlerTable.EmitExecute(il, 1, g => g.Emit(OpCodes.Ldarg_2), op);
-            il.Emit(OpCodes.Ret);
-            s_methods[(int)op] = method;
-            return method;
-        }
-    }
-
-    private static OpHandler[] CreateTable()
-    {
-        var table = new OpHandler[(int)A64Op.Count];
-        for (int i = 0; i < table.Length; i++)
-        {
-            table[i] = new PendingOp((A64Op)i).CompileAndExecute;
-        }
-
-        return table;
-    }
-
-    /// <summary>The table entry of an op not executed yet: compiles the op's method and installs it.</summary>
-    private sealed class PendingOp(A64Op op)
-    {
-        public Flow CompileAndExecute(Arm64Cpu cpu, uint insn)
-        {
-            var handler = (OpHandler)Method(op).CreateDelegate(typeof(OpHandler), s_closure);
-            Volatile.Write(ref Handlers[(int)op], handler);
-            return handler(cpu, insn);
-        }
-    }
+    /// <summary>The handler of each op, indexed by <see cref="Decoder.A64Op"/>.</summary>
+    public static readonly OpHandler[] Handlers = Arm64Cpu.CreateOpHandlers();
 }

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Reflection.Emit;
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using SoftKvm.X86.Cpu.Instructions;
 using Label = System.Reflection.Emit.Label;
@@ -477,6 +478,12 @@ internal static class BlockCompiler
 
     private static BlockCode Emit(List<Item> items, int entry, ulong pageRip, int bitness, byte[] page, nint pageHost, int first, int end)
     {
+        if (!RuntimeFeature.IsDynamicCodeSupported)
+        {
+            // Compiled ahead of time (NativeAOT): the run loop does not ask for blocks (X86Cpu.Blocks), so this is a bug.
+            throw new PlatformNotSupportedException("x86 translated blocks are .NET IL for the JIT, which this build does not have");
+        }
+
         var method = new DynamicMethod($"x86_block_{pageRip + (ulong)entry:x}", typeof(int), s_parameters, typeof(X86Cpu), skipVisibility: false);
         ILGenerator il = method.GetILGenerator(256 + (items.Count * 128));
         var runs = Runs(items);

@@ -162,6 +162,11 @@ public sealed unsafe partial class X86Cpu
             return 0;
         }
 
+        if (!RuntimeFeature.IsDynamicCodeSupported)
+        {
+            return 0; // compiled to native code ahead of time (NativeAOT): no .NET IL blocks, the interpreter runs
+        }
+
         _blocks ??= new BlockSlot[BlockSlots];
         ref var slot = ref _blocks[(int)((rip ^ (rip >> 12)) & (BlockSlots - 1))];
         if (slot.Rip != rip || slot.Host != host || slot.Bitness != _bitness)

@@ -73,9 +73,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
 
     internal const byte PriorityMaskBits = 0xff << (8 - PriorityBits) & 0xff;
 
-    // System.Threading.Lock rather than a Monitor on an object: an uncontended enter and exit cost about half (every
-    // CPU-interface access, EOI and SGI takes it: issue 19). Recursive as the Monitor was.
-    private readonly Lock _lock = new();
+    private readonly object _lock = new();
     private readonly Vm _vm;
     private readonly VgicIrq[][] _private;
     private readonly VgicIrq[] _spis;
@@ -185,7 +183,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
     /// <summary>Whether <see cref="Init"/> has run.</summary>
     public bool IsInitialized => _initialized;
 
-    internal Lock Lock => _lock;
+    internal object Lock => _lock;
 
     internal CpuInterfaceState Cpu(int vcpu) => _cpu[vcpu];
 

@@ -214,7 +214,8 @@ public sealed unsafe partial class Arm64Cpu
         return Flow.Next;
     }
 
-    private static bool IsControllerRegister(uint key) =>
+    /// <summary>Whether system register <paramref name="key"/> belongs to the interrupt controller's CPU interface (ICC_PMR_EL1, op0 3, op1 0, CRn 12, CRm 8-15).</summary>
+    internal static bool IsControllerRegister(uint key) =>
         key == SysReg.IccPmrEl1 || ((key >> 11) == ((3 << 3) | 0) && ((key >> 7) & 15) == 12 && ((key >> 3) & 15) >= 8);
 
     /// <summary>EL0 access check: 0 allowed, 1 trap to EL1 (EC 0x18), 2 UNDEFINED.</summary>

@@ -14,9 +14,19 @@ internal static class RegisterAccess
     {
         int shift = (int)(offset & 3) * 8;
         ulong value = word >> shift;
+        if (data.Length == 4)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)value); // the usual access: no copy, no stack buffer
+            return;
+        }
+
+        StoreOtherWidth(value, data);
+    }
+
+    private static void StoreOtherWidth(ulong value, Span<byte> data)
+    {
         switch (data.Length)
         {
-            case 4: BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)value); break; // the usual access, without a copy
             case 8: BinaryPrimitives.WriteUInt64LittleEndian(data, value); break;
             default:
                 Span<byte> tmp = stackalloc byte[8];

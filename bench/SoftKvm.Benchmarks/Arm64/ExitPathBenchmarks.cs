@@ -69,6 +69,10 @@ public class ExitPathBenchmarks
     [Benchmark(OperationsPerInvoke = Rounds)]
     public void IccPmrWrite() => RunLoop([0xd5184601u, SubsX7, BneBack2, StrMarker]);
 
+    /// <summary>A GICv3 CPU-interface read (MRS ICC_IAR1_EL1 with nothing pending: the spurious INTID 1023), under the VGIC's lock.</summary>
+    [Benchmark(OperationsPerInvoke = Rounds)]
+    public void IccIar1Read() => RunLoop([0xd538cc01u, SubsX7, BneBack2, StrMarker]);
+
     /// <summary>An MMIO read no in-kernel device takes: each one a KVM_EXIT_MMIO returned here and completed by the next Run.</summary>
     [Benchmark(OperationsPerInvoke = Rounds)]
     public void VmmMmioRead() => RunLoop([0xb9400001u, SubsX7, BneBack2, StrMarker], VmmBase);

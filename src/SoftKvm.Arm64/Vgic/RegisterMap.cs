@@ -1,12 +1,17 @@
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
-/// A GIC frame's register table, sorted by offset, with a binary-search lookup. Built once per
-/// model; lookups allocate nothing.
+/// A GIC frame's register table, sorted by offset, with a lookup by offset: one read of a table with an
+/// entry per 32-bit word of the frame (every GIC register is word-aligned; issue 19: a guest's register
+/// access, as GICD_TYPER's, finds its register at once), and a binary search where a frame has a register that is
+/// not. Built once per model; lookups allocate nothing.
 /// </summary>
 internal sealed class RegisterMap
 {
     private readonly GicRegister[] _registers;
+
+    /// <summary>For each 32-bit word of the frame up to the end of its last register: 1 + the index of its register, or 0; null when a register is not word-aligned.</summary>
+    private readonly ushort[]? _byWord;
 
     public RegisterMap(string frame, params GicRegister[] registers)
     {
@@ -18,6 +23,16 @@ internal sealed class RegisterMap
             if (previous.Offset + previous.Length > _registers[i].Offset)
             {
                 throw new InvalidOperationException($"{frame}: {previous.Name} overlaps {_registers[i].Name}");
+            }
+        }
+
+        if (_registers.Length > 0 && _registers.Length < ushort.MaxValue && _registers.All(r => (r.Offset & 3) == 0 && (r.Length & 3) == 0))
+        {
+            var last = _registers[^1];
+            _byWord = new ushort[(last.Offset + last.Length) / 4];
+            for (int i = 0; i < _registers.Length; i++)
+            {
+                _byWord.AsSpan((int)(_registers[i].Offset / 4), (int)(_registers[i].Length / 4)).Fill((ushort)(i + 1));
             }
         }
     }
@@ -39,6 +54,11 @@ internal sealed class RegisterMap
     /// <summary>The index of the register that holds <paramref name="offset"/>, or -1 (for <see cref="At"/>: an access reads the register in place).</summary>
     public int IndexOf(ulong offset)
     {
+        if (_byWord is { } byWord)
+        {
+            return offset / 4 < (ulong)byWord.Length ? byWord[(int)(offset / 4)] - 1 : -1;
+        }
+
         int lo = 0, hi = _registers.Length - 1;
         while (lo <= hi)
         {

@@ -33,8 +33,8 @@ public sealed class ExitStatisticsTests
     [Fact]
     public void HvcsAnsweredInPlaceCountOnceEachAsExitsAndAsInstructions()
     {
-        // The PE goes on after each HVC the hypervisor answers without leaving its run (in native code through the jump
-        // cache): every HVC is still one exit and one hvc_exit_stat, and retires exactly once.
+        // The PE goes on after each HVC the hypervisor answers without leaving its run (native code: in the block, after the
+        // hypercall helper): every HVC is still one exit and one hvc_exit_stat, and retires exactly once.
         using var m = new TestMachine();
         var v = m.Start(HvcLoop);
         SetX(v, 1, 10_000);
@@ -46,6 +46,11 @@ public sealed class ExitStatisticsTests
         Assert.Equal(40_000L, v.InstructionsRetired); // the store waits for its completion
         Assert.Equal(0x1_0000UL, X(v, 0));             // PSCI 1.0
         Assert.Equal(CodeBase + 16, Pc(v));
+        if (Cpu.Arm64Cpu.NativeSupported && Cpu.Arm64Cpu.DefaultTranslation)
+        {
+            long helper = v.CpuModelCounters().Single(c => c.Key == "native_hypercall_helper_calls").Value;
+            Assert.True(helper >= 9_000, $"hypercall helper calls {helper}: the HVCs ran in the interpreter");
+        }
     }
 
     [Fact]

@@ -339,6 +339,71 @@ public sealed class MmioCompletionTests
         Assert.Equal(1, dev.Reads);
     }
 
+    [Theory]
+    [InlineData(0x39400001u, "ldrb w1,[x0]", 0x0000000000000080UL)]
+    [InlineData(0x39c00001u, "ldrsb w1,[x0]", 0x00000000FFFFFF80UL)]
+    [InlineData(0x39800001u, "ldrsb x1,[x0]", 0xFFFFFFFFFFFFFF80UL)]
+    [InlineData(0x79400001u, "ldrh w1,[x0]", 0x000000000000A280UL)]
+    [InlineData(0x79c00001u, "ldrsh w1,[x0]", 0x00000000FFFFA280UL)]
+    [InlineData(0x79800001u, "ldrsh x1,[x0]", 0xFFFFFFFFFFFFA280UL)]
+    [InlineData(0xb9800001u, "ldrsw x1,[x0]", 0xFFFFFFFF8433A280UL)]
+    [InlineData(0xb9400001u, "ldr w1,[x0]", 0x000000008433A280UL)]
+    [InlineData(0xb8400001u, "ldur w1,[x0]", 0x000000008433A280UL)]
+    [InlineData(0xb8646801u, "ldr w1,[x0,x4]", 0x000000008433A280UL)]
+    [InlineData(0xf9400001u, "ldr x1,[x0]", 0x887766558433A280UL)]
+    public void InKernelDevice_LoadsExtendPerSyndrome_OnceEach(uint insn, string asm, ulong expected)
+    {
+        // In native code the access helper completes these (Arm64Cpu.ExitHelpers.cs): the width, sign extension and
+        // W-register zeroing of the syndrome, the device read once, one exit counted as in-kernel.
+        var (m, v, dev) = RunToMarkerWithDevice(insn, 0xCAFE_CAFE_CAFE_CAFE);
+        using var _ = m;
+        Assert.True(expected == X(v, 1), $"{asm}: X1 = 0x{X(v, 1):x}, expected 0x{expected:x}");
+        Assert.Equal(CodeBase + 4, Pc(v));
+        Assert.Equal(1, dev.Reads);
+        Assert.Equal(1UL, Stat(v, "mmio_exit_kernel"));
+        AssertAccessHelperRan(v);
+    }
+
+    [Theory]
+    [InlineData(0x39000001u, "strb w1,[x0]", 0xF1UL)]
+    [InlineData(0x79000001u, "strh w1,[x0]", 0xE1F1UL)]
+    [InlineData(0xb9000001u, "str w1,[x0]", 0xC1D1E1F1UL)]
+    [InlineData(0xf9000001u, "str x1,[x0]", 0x8191A1B1C1D1E1F1UL)]
+    [InlineData(0xf900001fu, "str xzr,[x0]", 0UL)]
+    public void InKernelDevice_StoresCarryTheLowBytes_OnceEach(uint insn, string asm, ulong expected)
+    {
+        var (m, v, dev) = RunToMarkerWithDevice(insn, 0x8191_A1B1_C1D1_E1F1);
+        using var _ = m;
+        Assert.True(expected == dev.Written, $"{asm}: wrote 0x{dev.Written:x}, expected 0x{expected:x}");
+        Assert.Equal(1, dev.Writes);
+        Assert.Equal(1UL, Stat(v, "mmio_exit_kernel"));
+        AssertAccessHelperRan(v);
+    }
+
+    // Runs insn; str x2,[x3] with an in-kernel RegisterDevice at x0 (x1 given, x4 = 0) to the marker store's exit.
+    private static (TestMachine M, Arm64Vcpu V, RegisterDevice Device) RunToMarkerWithDevice(uint insn, ulong x1)
+    {
+        var m = new TestMachine();
+        var v = m.Start(insn, 0xf9000062u);
+        var dev = new RegisterDevice { Value = 0x8877_6655_8433_A280 };
+        m.Vm.MmioBus.Register(MmioBase, 0x1000, dev);
+        SetX(v, 0, MmioBase);
+        SetX(v, 1, x1);
+        SetX(v, 3, MarkerBase);
+        SetX(v, 4, 0);
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        return (m, v, dev);
+    }
+
+    private static void AssertAccessHelperRan(Arm64Vcpu v)
+    {
+        if (Arm64Cpu.NativeSupported && Arm64Cpu.DefaultTranslation)
+        {
+            Assert.True(v.CpuModelCounters().Single(c => c.Key == "native_access_helper_calls").Value >= 1, "the access ran in the interpreter");
+        }
+    }
+
     [Fact]
     public void WriteToReadOnlySlot_IsMmio()
     {

@@ -89,6 +89,9 @@ public sealed unsafe partial class Arm64Cpu
             }
         }
 
+        yield return new("native_access_helper_calls", NativeAccessHelperCalls);
+        yield return new("native_controller_helper_calls", NativeControllerHelperCalls);
+        yield return new("native_hypercall_helper_calls", NativeHypercallHelperCalls);
         foreach (var (op, count) in NativeFallbacks.Select((c, i) => ((A64Op)i, c)).Where(p => p.c > 0).OrderByDescending(p => p.c).Take(12))
         {
             yield return new($"native_fallback_{op}", count);
@@ -109,6 +112,7 @@ public sealed unsafe partial class Arm64Cpu
         _context->ExecInfo = (byte*)Unsafe.AsPointer(ref _execInfo[0]);
         _context->JumpCache = (JumpCacheEntry*)Unsafe.AsPointer(ref _jumpCache[0]);
         _context->Helpers[(int)NativeHelper.Interpret] = (nint)(delegate* unmanaged<NativeContext*, int, int, long>)&InterpretHelper;
+        InitializeExitHelpers();
     }
 
     /// <summary>Forgets every jump-cache entry (the code cache was flushed).</summary>

@@ -52,6 +52,12 @@ internal enum NativeHelper
     /// <summary>Runs one instruction of a block in the interpreter: <c>long (NativeContext*, int block id, int position)</c>.</summary>
     Interpret,
 
+    /// <summary>
+    /// Completes an access that missed the TLB, a GIC CPU-interface register access or a hypercall (<see cref="ExitHelperKind"/>):
+    /// <c>long (NativeContext*, ulong va, ulong descriptor, ulong block PC)</c> (Arm64Cpu.ExitHelpers.cs).
+    /// </summary>
+    Exit,
+
     /// <summary>The number of helpers.</summary>
     Count,
 }

@@ -28,7 +28,8 @@ internal sealed unsafe partial class X64Lowering
             return;
         }
 
-        EmitTlbCheck(store, total, size, op.Unprivileged, slow, op.Aligned);
+        uint iss = AccessHelperSyndrome(op); // a miss of a single-register access: the access helper
+        EmitTlbCheck(store, total, size, op.Unprivileged, iss != 0 ? AddAccessStub(iss) : slow, op.Aligned);
 
         // rax = the host address: the access itself.
         if (store)

@@ -21,6 +21,9 @@ internal sealed unsafe partial class X64Lowering
 
         /// <summary>A backward branch's own check, which computes NZCV again where it leaves (X64Lowering.LazyFlags.cs).</summary>
         EdgeCheck,
+
+        /// <summary>A single-register access whose TLB look-up missed: the access helper (X64Lowering.ExitHelpers.cs; Target holds the syndrome).</summary>
+        Access,
     }
 
     // Lazy: the operation NZCV is computed again from before the stub's path needs the image (-1: none needed).
@@ -452,6 +455,9 @@ internal sealed unsafe partial class X64Lowering
                 case StubKind.Slow:
                     EmitSlowPath(stub);
                     break;
+                case StubKind.Access:
+                    EmitAccessPath(stub);
+                    break;
             }
         }
     }
@@ -515,7 +521,15 @@ internal sealed unsafe partial class X64Lowering
     {
         FlushFlags();
         _eflags = IrFlags.None;
-        CallInterpreter(_k, _pending);
+        if (FallbackHelper() is { } kind)
+        {
+            CallExitHelper(kind, _k, _pending, _b.Words[_k]);
+        }
+        else
+        {
+            CallInterpreter(_k, _pending);
+        }
+
         _imageValid = true;
         _lazy = -1;
     }

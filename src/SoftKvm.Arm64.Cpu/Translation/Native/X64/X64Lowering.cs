@@ -87,6 +87,7 @@ internal sealed unsafe partial class X64Lowering
         _interpretRoutine = _asm.NewLabel();
         _leaveRoutine = _asm.NewLabel();
         _storeUsed = _interpretUsed = false;
+        ResetExitHelpers();
 
         int n = block.Indices.Length;
         _insnLabels = new AsmLabel[n];
@@ -126,6 +127,7 @@ internal sealed unsafe partial class X64Lowering
         EmitBody();
         EmitStubs();
         EmitSharedRoutines();
+        EmitExitHelperRoutine();
         _asm.Int3(); // nothing falls off the end (and a label at the end has an instruction)
     }
 

@@ -1,0 +1,137 @@
+using System.Numerics;
+using SoftKvm.Arm64.Cpu.Decoder;
+using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
+
+namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
+
+/// <summary>
+/// Calls of the exit helpers (Arm64Cpu.ExitHelpers.cs) where the interpreter ran the instruction before: a
+/// single-register load or store with a valid syndrome whose TLB look-up missed (an MMIO access, or a page not in
+/// the TLB yet), and in EL1 code MRS/MSR of the GIC CPU-interface registers and HVC/SMC. What the instruction does is known
+/// here and passed in a descriptor (syndrome or word, and the instruction's offset in the block); the call goes
+/// through a shared routine of the block as the interpreter's does (registers stored, reloaded after; the budget
+/// and retired count stored for an exact fault), and anything but a plain completion leaves through the shared
+/// leave routine.
+/// </summary>
+internal sealed unsafe partial class X64Lowering
+{
+    private AsmLabel _exitHelperRoutine;
+    private bool _exitHelperUsed;
+
+    /// <summary>Forgets the routine of the last block (at the start of <see cref="Lower"/>).</summary>
+    private void ResetExitHelpers() => _exitHelperUsed = false;
+
+    /// <summary>
+    /// The syndrome (with WnR for a store) the access helper completes load or store <paramref name="op"/> (operation
+    /// <see cref="_op"/> of instruction <see cref="_k"/>) with, or 0 when its slow path must run the whole instruction
+    /// in the interpreter: a pair, an exclusive, LDTR/STTR, LDAR/STLR, a literal, or one with writeback or anything
+    /// else after the access.
+    /// </summary>
+    private uint AccessHelperSyndrome(in IrInstruction op)
+    {
+        if (op.Pair || op.Exclusive || op.Unprivileged || op.Aligned
+            || _b.Decoded[_k] is not (A64Op.LdStUnsignedOffset or A64Op.LdStRegOffset or A64Op.LdStUnscaled))
+        {
+            return 0;
+        }
+
+        for (int i = _op + 1; i < _b.FirstOp[_k + 1]; i++)
+        {
+            if (!_b.Ops[i].Fallthrough)
+            {
+                return 0;
+            }
+        }
+
+        uint word = _b.Words[_k];
+        if (((word >> 26) & 1) != 0)
+        {
+            return 0; // FP/SIMD registers are not built (defensive)
+        }
+
+        uint iss = Esr.IssIsv | ((uint)BitOperations.Log2(op.Size) << Esr.IssSasShift) | (op.Signed ? Esr.IssSse : 0)
+            | ((word & 31) << Esr.IssSrtShift) | (op.W64 ? Esr.IssSf : 0);
+        return op.Op == IrOpcode.Store ? iss | Esr.IssWnR : iss;
+    }
+
+    /// <summary>The stub a TLB miss of the access with syndrome <paramref name="iss"/> goes to (the guest address in rax).</summary>
+    private AsmLabel AddAccessStub(uint iss) => AddStub(StubKind.Access, target: (int)iss, pending: _pending);
+
+    /// <summary>The access helper for the TLB miss of stub <paramref name="stub"/> (its syndrome in Target); on after the instruction.</summary>
+    private void EmitAccessPath(Stub stub)
+    {
+        SaveStubFlags(stub); // NZCV in the image, as on the interpreter's slow path: the access may leave for the run loop
+        CallExitHelper(ExitHelperKind.Access, stub.Insn, stub.Pending, (uint)stub.Target);
+        _endUsed[stub.Insn] = true;
+        _asm.Jmp(_endLabels[stub.Insn]);
+    }
+
+    /// <summary>
+    /// What the exit helper does for instruction <see cref="_k"/>, an instruction the IR does not build: in EL1 code an MRS
+    /// or MSR of a GIC CPU-interface register (<see cref="ExitHelperKind.Controller"/>), an HVC or SMC
+    /// (<see cref="ExitHelperKind.Hypercall"/>); null when the interpreter runs it.
+    /// </summary>
+    private ExitHelperKind? FallbackHelper()
+    {
+        uint word = _b.Words[_k];
+        if ((_b.Mode & BlockMode.El1) == 0)
+        {
+            return null;
+        }
+
+        return _b.Decoded[_k] switch
+        {
+            A64Op.Mrs or A64Op.MsrReg when Arm64Cpu.IsControllerRegister((word >> 5) & 0xFFFF) => ExitHelperKind.Controller,
+            A64Op.Hvc or A64Op.Smc => ExitHelperKind.Hypercall,
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Calls the exit helper for instruction <paramref name="k"/> to do <paramref name="kind"/> with <paramref name="low"/>
+    /// in the descriptor's low half (rax, the guest address of an access, passes through); a non-zero result leaves
+    /// through the leave routine.
+    /// </summary>
+    private void CallExitHelper(ExitHelperKind kind, int k, int pending, uint low)
+    {
+        _interpretUsed = true; // the load and leave routines
+        if (!_exitHelperUsed)
+        {
+            _exitHelperUsed = true;
+            _exitHelperRoutine = _asm.NewLabel();
+        }
+
+        _asm.MovImm(Reg.Rcx, (ulong)(uint)(k | (pending << 16)));
+        _asm.MovImm(Reg.Rdx, low | ((ulong)(ushort)(4 * _b.Indices[k]) << 32) | ((ulong)kind << 48));
+        _asm.Call(_exitHelperRoutine);
+        _asm.Test(Reg.Rax, Reg.Rax, false);
+        _asm.Jcc(Cc.NE, _leaveRoutine);
+    }
+
+    /// <summary>
+    /// The routine <see cref="CallExitHelper"/> calls, if it did (after the interpreter's, whose load and leave routines it
+    /// shares): rcx = position | retired count &lt;&lt; 16 (stored in Scratch, as for the interpreter), rdx = the descriptor,
+    /// rax = the helper's second argument; registers to the context, the helper called with (context, rax, rdx, block
+    /// PC), registers back; eax = what it returned.
+    /// </summary>
+    private void EmitExitHelperRoutine()
+    {
+        if (!_exitHelperUsed)
+        {
+            return;
+        }
+
+        _asm.Bind(_exitHelperRoutine);
+        _asm.Store(Ctx(ContextOffsets.Scratch), Reg.Rcx, 8);
+        _asm.Store(Ctx(ContextOffsets.BudgetLeft), X64Layout.Budget, 8);
+        StoreWrittenInline();
+        _asm.AluImm(Alu.Sub, Reg.Rsp, 8, true); // the helper is called with rsp 16-byte aligned
+        _asm.Mov(Reg.Rdi, X64Layout.Context);
+        _asm.Mov(Reg.Rsi, Reg.Rax);
+        _asm.MovImm(Reg.Rcx, _b.Pc);
+        _asm.CallMem(Ctx(ContextOffsets.Helper(NativeHelper.Exit)));
+        _asm.AluImm(Alu.Add, Reg.Rsp, 8, true);
+        _asm.Call(_loadRoutine);
+        _asm.Ret();
+    }
+}

@@ -60,7 +60,15 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>The access helper for the TLB miss of stub <paramref name="stub"/> (its syndrome in Target); on after the instruction.</summary>
     private void EmitAccessPath(Stub stub)
     {
-        SaveStubFlags(stub); // NZCV in the image, as on the interpreter's slow path: the access may leave for the run loop
+        if (stub.Lazy >= 0)
+        {
+            // NZCV into the image, as the interpreter's slow path does (the access may leave for the run loop); computing
+            // it again takes rax and rcx, and rax holds the address: rdx keeps it (the helper call sets rdx after).
+            _asm.Mov(Reg.Rdx, Reg.Rax);
+            SaveStubFlags(stub);
+            _asm.Mov(Reg.Rax, Reg.Rdx);
+        }
+
         CallExitHelper(ExitHelperKind.Access, stub.Insn, stub.Pending, (uint)stub.Target);
         _endUsed[stub.Insn] = true;
         _asm.Jmp(_endLabels[stub.Insn]);

@@ -548,14 +548,7 @@ internal sealed unsafe class X86NativeTranslator
             case Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Endbr32:
                 return;
             case Mnemonic.Leave:
-                // mov rsp, rbp; pop rbp
-                a.Load(Reg.R12, GuestRegister(Register.RBP), 8);
-                a.Mov(Reg.R14, Reg.R12);
-                Translate(8, write: false, LeaveBefore(k));
-                a.Load(Reg.Rax, new Mem(Reg.R14, 0), 8);
-                a.Lea(Reg.R12, new Mem(Reg.R12, 8));
-                a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
-                a.Store(GuestRegister(Register.RBP), Reg.Rax, 8);
+                PopFrom(k, Register.RBP, Register.RBP); // mov rsp, rbp; pop rbp
                 return;
             case Mnemonic.Jmp:
                 a.Jmp(BranchTo(k, i.NearBranchTarget));
@@ -572,13 +565,7 @@ internal sealed unsafe class X86NativeTranslator
                 return;
 
             case Mnemonic.Pop:
-                a.Load(Reg.R12, GuestRegister(Register.RSP), 8);
-                a.Mov(Reg.R14, Reg.R12);
-                Translate(8, write: false, LeaveBefore(k));
-                a.Load(Reg.Rax, new Mem(Reg.R14, 0), 8);
-                a.Lea(Reg.R12, new Mem(Reg.R12, 8));
-                a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
-                a.Store(GuestRegister(i.Op0Register), Reg.Rax, 8);
+                PopFrom(k, Register.RSP, i.Op0Register);
                 return;
             case Mnemonic.Lea:
                 LowerLea(in i);
@@ -615,6 +602,22 @@ internal sealed unsafe class X86NativeTranslator
         a.Lea(Reg.R12, new Mem(Reg.R12, -8));
         a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
         CheckCodeStore(k);
+    }
+
+    /// <summary>
+    /// Pops 8 bytes from the stack whose top is guest register <paramref name="top"/> into <paramref name="destination"/>,
+    /// RSP set past them (POP: the top is RSP; LEAVE: RBP). Leaves before instruction <paramref name="k"/> on a TLB miss.
+    /// </summary>
+    private void PopFrom(int k, Register top, Register destination)
+    {
+        var a = _asm;
+        a.Load(Reg.R12, GuestRegister(top), 8);
+        a.Mov(Reg.R14, Reg.R12);
+        Translate(8, write: false, LeaveBefore(k));
+        a.Load(Reg.Rax, new Mem(Reg.R14, 0), 8);
+        a.Lea(Reg.R12, new Mem(Reg.R12, 8));
+        a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
+        a.Store(GuestRegister(destination), Reg.Rax, 8);
     }
 
     private void LowerRet(int k)

@@ -41,6 +41,10 @@ public sealed unsafe partial class X86Cpu
     /// collision must not cost a translation).</summary>
     private readonly Dictionary<(ulong Rip, nint Host, int Key), (nint Code, nint Chained, int Count)> _nativeBlocks = [];
     private X86NativeJumpCache? _jumpCache;
+
+    /// <summary>The direct exits into each block's place (linked to its chained entry while it has one, else waiting for it):
+    /// the rel32 field of each exit's JMP and where it goes unlinked (<see cref="X86NativeTranslator.Links"/>).</summary>
+    private readonly Dictionary<(ulong Rip, nint Host, int Key), List<(nint Field, nint Slow)>> _nativeLinks = [];
     private int _nativeBlocksGeneration;
     private X86NativeTranslator? _nativeTranslator;
     private X86NativeCodeMemory? _nativeCode;
@@ -80,9 +84,7 @@ public sealed unsafe partial class X86Cpu
             slot = new NativeSlot { Rip = rip, Host = host, Key = key, Stale = stale };
             if (_nativeBlocksGeneration != _nativeCode.Generation)
             {
-                _nativeBlocks.Clear();
-                _jumpCache.Clear();
-                _nativeBlocksGeneration = _nativeCode.Generation;
+                ForgetNativeBlocks();
             }
 
             if (!dirty && _nativeBlocks.TryGetValue((rip, host, key), out var known))
@@ -97,12 +99,14 @@ public sealed unsafe partial class X86Cpu
                 TranslateNative(ref slot, user);
                 if (_nativeBlocksGeneration != _nativeCode.Generation)
                 {
-                    _nativeBlocks.Clear(); // the code memory was emptied for this block
-                    _jumpCache.Clear();
-                    _nativeBlocksGeneration = _nativeCode.Generation;
+                    ForgetNativeBlocks(); // the code memory was emptied for this block
                 }
 
                 _nativeBlocks[(rip, host, key)] = (slot.Code, slot.Chained, slot.Count);
+                if (slot.Code != 0)
+                {
+                    LinkNative(rip, host, key, slot.Chained);
+                }
             }
         }
 
@@ -149,6 +153,46 @@ public sealed unsafe partial class X86Cpu
         return retired;
     }
 
+    /// <summary>Forgets every block of the code memory's previous generation (its blocks, the jump cache, the links).</summary>
+    private void ForgetNativeBlocks()
+    {
+        _nativeBlocks.Clear();
+        _jumpCache!.Clear();
+        _nativeLinks.Clear();
+        _nativeBlocksGeneration = _nativeCode!.Generation;
+    }
+
+    /// <summary>
+    /// A block was translated at (<paramref name="rip"/>, <paramref name="host"/>, <paramref name="key"/>): its direct exits
+    /// into its own page jump straight to the blocks already there (the page's mapping is the block's own, so the jump cache's
+    /// fetch TLB check is not needed), and the exits of earlier blocks to this place now jump to it.
+    /// </summary>
+    private void LinkNative(ulong rip, nint host, int key, nint chained)
+    {
+        foreach (var (target, field, slow) in _nativeTranslator!.Links)
+        {
+            var to = (target, host + (nint)(target - rip), key);
+            if (!_nativeLinks.TryGetValue(to, out var sites))
+            {
+                _nativeLinks[to] = sites = [];
+            }
+
+            sites.Add((field, slow));
+            if (_nativeBlocks.TryGetValue(to, out var known) && known.Code != 0)
+            {
+                _nativeCode!.Patch(field, known.Chained);
+            }
+        }
+
+        if (_nativeLinks.TryGetValue((rip, host, key), out var incoming))
+        {
+            foreach (var (field, _) in incoming)
+            {
+                _nativeCode!.Patch(field, chained);
+            }
+        }
+    }
+
     private void DropStaleNative(ulong rip, int key)
     {
         StaleBlocks++;
@@ -156,6 +200,14 @@ public sealed unsafe partial class X86Cpu
         ref var slot = ref _nativeSlots![(int)((rip ^ (rip >> 12)) & (NativeSlots - 1))];
         if (slot.Rip == rip && slot.Key == key)
         {
+            if (_nativeLinks.TryGetValue((rip, slot.Host, key), out var incoming))
+            {
+                foreach (var (field, unlinked) in incoming)
+                {
+                    _nativeCode!.Patch(field, unlinked); // back to the jump cache's way until it is translated again
+                }
+            }
+
             _nativeBlocks.Remove((rip, slot.Host, key));
             slot.Code = 0;
             slot.Stale++;

@@ -42,6 +42,12 @@ internal sealed unsafe class X86NativeTranslator
     private static readonly byte[] s_shlxR15R15Rcx = Encode(Instruction.Create(Code.VEX_Shlx_r64_rm64_r64, Register.R15, Register.R15, Register.RCX));
     private static readonly byte[] s_shrxRcxR14Rcx = Encode(Instruction.Create(Code.VEX_Shrx_r64_rm64_r64, Register.RCX, Register.R14, Register.RCX));
     private static readonly byte[] s_shrxRcxRcxRdx = Encode(Instruction.Create(Code.VEX_Shrx_r64_rm64_r64, Register.RCX, Register.RCX, Register.RDX));
+    private static readonly byte[] s_shlxRcxRcxRdx = Encode(Instruction.Create(Code.VEX_Shlx_r64_rm64_r64, Register.RCX, Register.RCX, Register.RDX));
+    private static readonly byte[] s_shrxRcxRaxRcx = Encode(Instruction.Create(Code.VEX_Shrx_r64_rm64_r64, Register.RCX, Register.RAX, Register.RCX));
+    private static readonly byte[] s_shrxR14RaxRcx = Encode(Instruction.Create(Code.VEX_Shrx_r64_rm64_r64, Register.R14, Register.RAX, Register.RCX));
+    private static readonly byte[] s_shlxR14R14Rcx = Encode(Instruction.Create(Code.VEX_Shlx_r64_rm64_r64, Register.R14, Register.R14, Register.RCX));
+    private static readonly byte[] s_shlxRaxR15Rcx = Encode(Instruction.Create(Code.VEX_Shlx_r64_rm64_r64, Register.RAX, Register.R15, Register.RCX));
+    private static readonly byte[] s_sarxRaxRaxRcx = Encode(Instruction.Create(Code.VEX_Sarx_r64_rm64_r64, Register.RAX, Register.RAX, Register.RCX));
     private static readonly byte[] s_movzxEcxAh = [0x0F, 0xB6, 0xCC];
     private static readonly byte[] s_jrcxzOverJmp = [0xE3, 0x05];
     private static readonly byte[] s_jrcxzOverShortJmp = [0xE3, 0x02];
@@ -56,18 +62,24 @@ internal sealed unsafe class X86NativeTranslator
     private readonly List<Instruction> _insns = new(MaxInstructions);
     private readonly List<ExitStub> _exits = [];
     private readonly List<EdgeStub> _edges = [];
+    private readonly List<(ulong Target, AsmLabel Jump, AsmLabel Slow)> _linkLabels = [];
     private readonly AsmLabel[] _labels = new AsmLabel[MaxInstructions];
     private readonly bool[] _isTarget = new bool[MaxInstructions];
     private readonly Reg[] _hostOf = new Reg[16];
     private AsmLabel _epilogue;
+    private AsmLabel _bodyStart;
+    private AsmLabel _bodyEnd;
+    private AsmLabel _tailStart;
     private AsmLabel _chain;
     private bool _chainUsed;
     private int _key;
     private ulong _codePage;
     private int _tagLow;
+    private ulong _blockRip;
 
-    /// <summary>A way out of the block: set RIP, count the retired instructions, on to the next block (<paramref name="Chain"/>:
-    /// through the jump cache) or back to the run loop.</summary>
+    /// <summary>A way out of the block: count the retired instructions, on to the next block (<paramref name="Chain"/>: the
+    /// flags stay in host RFLAGS; a target in the block's own page through a link the run loop patches, others through the
+    /// jump cache) or set RIP and back to the run loop.</summary>
     private readonly record struct ExitStub(AsmLabel Label, ulong Rip, int Retired, bool Middle, bool SaveFlags, bool Chain);
 
     /// <summary>A branch to an instruction of the block: the retired count adjusted, checks on a backward one.</summary>
@@ -82,6 +94,14 @@ internal sealed unsafe class X86NativeTranslator
 
     /// <summary>The last reason a block could not be encoded (diagnostics).</summary>
     public string? LastFailure { get; private set; }
+
+    /// <summary>
+    /// The direct exits of the last block translated to a place in its own guest page: its target RIP, the address of
+    /// the rel32 field of the exit's JMP (after its budget and exit-request checks) and where that JMP goes while the
+    /// target has no block (the jump cache's way). The run loop points the JMP at the target block's chained entry
+    /// (<see cref="X86NativeCodeMemory.Patch"/>), and back when that block is dropped.
+    /// </summary>
+    public List<(ulong Target, nint Field, nint Slow)> Links { get; } = [];
 
     /// <summary>
     /// Translates the block at <paramref name="rip"/> (its code at <paramref name="host"/>, up to the end of the
@@ -121,6 +141,19 @@ internal sealed unsafe class X86NativeTranslator
         entry = memory.Place(_asm);
         chained = (nint)_asm.AddressOf(chainedEntry);
         count = _insns.Count;
+        Links.Clear();
+        foreach (var (target, jump, slow) in _linkLabels)
+        {
+            Links.Add((target, (nint)_asm.AddressOf(jump) - 4, (nint)_asm.AddressOf(slow)));
+        }
+        if (X86NativeCodeMemory.PerfMap is { } map)
+        {
+            long start = memory.OffsetOf(entry), body = start + (long)(_asm.AddressOf(_bodyStart) - (ulong)entry);
+            long exits = start + (long)(_asm.AddressOf(_bodyEnd) - (ulong)entry);
+            long tail = start + (long)(_asm.AddressOf(_tailStart) - (ulong)entry);
+            map.Write($"{start:x} {body - start:x} x86_enter_{rip:x}\n{body:x} {exits - body:x} x86_body_{rip:x}\n{exits:x} {tail - exits:x} x86_exits_{rip:x}\n{tail:x} {start + _asm.Length - tail:x} x86_tail_{rip:x}\n");
+        }
+
         return true;
     }
 
@@ -273,6 +306,8 @@ internal sealed unsafe class X86NativeTranslator
         a.Reset();
         _exits.Clear();
         _edges.Clear();
+        _linkLabels.Clear();
+        _blockRip = rip;
         int n = _insns.Count;
         for (int k = 0; k < n; k++)
         {
@@ -308,24 +343,13 @@ internal sealed unsafe class X86NativeTranslator
         a.Mov(Reg.Rbp, Reg.Rdi);
         a.Mov(Reg.Rbx, Reg.Rsi);
         a.MovImm(Reg.R11, 0);
-        a.Bind(chained);
-        a.MovImm(Reg.Rcx, (ulong)host);
-        int off = 0;
-        for (; off + 8 <= length; off += 8)
-        {
-            a.MovImm(Reg.Rax, MemoryMarshal.Read<ulong>(_code.AsSpan(off)));
-            a.CmpMemReg(new Mem(Reg.Rcx, off), Reg.Rax, true);
-            a.Jcc(Cc.NE, stale);
-        }
-
-        for (; off < length; off++)
-        {
-            a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, off), (sbyte)_code[off], 1);
-            a.Jcc(Cc.NE, stale);
-        }
-
         RestoreFlags();
 
+        // The entry from other blocks (the flags in host RFLAGS): the check that the code is still what was translated.
+        a.Bind(chained);
+        EmitStaleCheck(host, length, stale);
+        _bodyStart = a.NewLabel();
+        a.Bind(_bodyStart);
         for (int k = 0; k < n; k++)
         {
             if (_isTarget[k])
@@ -342,6 +366,9 @@ internal sealed unsafe class X86NativeTranslator
             a.Jmp(Exit(last.NextIP, n, middle: false, chain: true));
         }
 
+        _bodyEnd = a.NewLabel();
+        a.Bind(_bodyEnd);
+
         for (int e = 0; e < _edges.Count; e++)
         {
             EmitEdge(_edges[e]);
@@ -351,6 +378,28 @@ internal sealed unsafe class X86NativeTranslator
         {
             var x = _exits[e];
             a.Bind(x.Label);
+            if (x.Chain)
+            {
+                a.Lea(Reg.R11, new Mem(Reg.R11, x.Retired));
+                if (x.Rip >> 12 == _blockRip >> 12)
+                {
+                    // A direct exit into this page: a JMP the run loop points at the target block (the page's mapping is
+                    // this block's), once the budget covers a block more and no exit is requested.
+                    var slow = a.NewLabel();
+                    var jump = a.NewLabel();
+                    EmitChainChecks(slow);
+                    a.Jmp(slow);
+                    a.Bind(jump);
+                    _linkLabels.Add((x.Rip, jump, slow));
+                    a.Bind(slow);
+                }
+
+                a.MovImm(Reg.Rax, x.Rip);
+                a.Jmp(_chain);
+                _chainUsed = true;
+                continue;
+            }
+
             if (x.SaveFlags)
             {
                 SaveFlags();
@@ -358,25 +407,21 @@ internal sealed unsafe class X86NativeTranslator
 
             a.MovImm(Reg.Rax, x.Rip);
             a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
-            if (x.Chain)
-            {
-                a.Lea(Reg.R11, new Mem(Reg.R11, x.Retired));
-                a.Jmp(_chain);
-                _chainUsed = true;
-            }
-            else
-            {
-                Return(x.Retired, x.Middle);
-            }
+            Return(x.Retired, x.Middle);
         }
 
+        _tailStart = a.NewLabel();
+        a.Bind(_tailStart);
         if (_chainUsed)
         {
             EmitChain();
         }
 
-        // The code changed (RIP is its first instruction, entered from the run loop or another block).
+        // The code changed (entered from the run loop or another block, the flags in host RFLAGS): RIP is its first instruction.
         a.Bind(stale);
+        SaveFlags();
+        a.MovImm(Reg.Rax, rip);
+        a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
         a.StoreImm(new Mem(Reg.Rbp, X86NativeFrame.StaleOffset), 1, 4);
         Return(0, middle: false);
         a.Bind(_epilogue);
@@ -391,48 +436,107 @@ internal sealed unsafe class X86NativeTranslator
     }
 
     /// <summary>
-    /// The block's way to the next one (r11 = instructions retired, RIP stored, flags saved): while the budget covers a
-    /// block more and no exit is requested, the jump cache's entry of RIP for this privilege, if the fetch TLB maps RIP's
-    /// page to the host code the entry was translated from; else back to the run loop.
+    /// Compares the <paramref name="length"/> bytes of guest code at <paramref name="host"/> with those translated, flag-free
+    /// (the guest's flags are live in host RFLAGS): 8 bytes at a time, the last chunk overlapping; to <paramref name="stale"/>
+    /// at the first difference.
+    /// </summary>
+    private void EmitStaleCheck(byte* host, int length, AsmLabel stale)
+    {
+        var a = _asm;
+        int chunk = length >= 8 ? 8 : length >= 4 ? 4 : length >= 2 ? 2 : 1;
+        a.MovImm(Reg.R14, (ulong)host);
+        for (int off = 0; off < length; off += chunk)
+        {
+            int at = Math.Min(off, length - chunk);
+            ulong expected = chunk switch
+            {
+                8 => MemoryMarshal.Read<ulong>(_code.AsSpan(at)),
+                4 => MemoryMarshal.Read<uint>(_code.AsSpan(at)),
+                2 => MemoryMarshal.Read<ushort>(_code.AsSpan(at)),
+                _ => _code[at],
+            };
+            a.Load(Reg.Rcx, new Mem(Reg.R14, at), chunk);
+            a.MovImm(Reg.Rdx, unchecked(0UL - expected));
+            a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rdx, 1));
+            JumpIfRcxNonZero(stale);
+        }
+    }
+
+    /// <summary>Flag-free: to <paramref name="back"/> unless the budget covers a block more (instructions retired r11 at most
+    /// the frame's limit) and no exit is requested (rcx, rdx).</summary>
+    private void EmitChainChecks(AsmLabel back)
+    {
+        var a = _asm;
+        a.Mov(Reg.Rcx, Reg.R11);
+        a.Not(Reg.Rcx, true);
+        a.Load(Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.LimitOffset), 8);
+        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 1, Reg.Rdx, 1)); // Limit - r11
+        a.MovImm(Reg.Rdx, 63);
+        a.Encoded(s_shrxRcxRcxRdx);                       // its sign
+        JumpIfRcxNonZero(back);
+        a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.ExitRequestedOffset), 8);
+        a.Load(Reg.Rcx, new Mem(Reg.Rcx, 0), 4);
+        JumpIfRcxNonZero(back);
+    }
+
+    /// <summary>
+    /// The block's way to the next one (rax = its RIP, r11 = instructions retired, the flags in host RFLAGS), flag-free:
+    /// while the budget covers a block more and no exit is requested, the jump cache's entry of RIP for this privilege,
+    /// if the fetch TLB maps RIP's page to the host code the entry was translated from; else RIP stored, flags saved and
+    /// back to the run loop.
     /// </summary>
     private void EmitChain()
     {
         var a = _asm;
         var back = a.NewLabel();
         a.Bind(_chain);
-        a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.LimitOffset), 8);
-        a.Alu(X64Alu.Cmp, Reg.R11, Reg.Rcx, true);
-        a.Jcc(Cc.G, back);
-        a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.ExitRequestedOffset), 8);
-        a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, 0), 0, 4);
-        a.Jcc(Cc.NE, back);
-        a.Load(Reg.Rax, new Mem(Reg.Rbx, s_ripOffset), 8);
-        a.Mov(Reg.Rcx, Reg.Rax);
-        a.ShiftImm(Shift.Shr, Reg.Rcx, 12, true);
-        a.Alu(X64Alu.Xor, Reg.Rcx, Reg.Rax, true);
-        a.AluImm(X64Alu.And, Reg.Rcx, X86NativeJumpCache.Size - 1, false);
-        a.ShiftImm(Shift.Shl, Reg.Rcx, 5, false);
-        a.AluMem(X64Alu.Add, Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.JumpCacheOffset), true);
-        a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.RipOffset), Reg.Rax, true);
-        a.Jcc(Cc.NE, back);
-        a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, X86NativeJumpCache.KeyOffset), _key, 8);
-        a.Jcc(Cc.NE, back);
-        a.Mov(Reg.Rdx, Reg.Rax);
-        a.ShiftImm(Shift.Shr, Reg.Rdx, 12, true);
-        a.Movzx(Reg.Rdx, Reg.Rdx, 1);
-        a.ShiftImm(Shift.Shl, Reg.Rdx, 4, false);
-        a.AluMem(X64Alu.Add, Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.FetchTlbOffset), true);
-        a.Mov(Reg.R15, Reg.Rax);
-        a.AluImm(X64Alu.And, Reg.R15, ~0xFFF, true);
-        a.AluImm(X64Alu.Or, Reg.R15, _tagLow, true);
-        a.CmpMemReg(new Mem(Reg.Rdx, 0), Reg.R15, true);
-        a.Jcc(Cc.NE, back);
-        a.Load(Reg.R15, new Mem(Reg.Rdx, 8), 8);
-        a.Alu(X64Alu.Add, Reg.R15, Reg.Rax, true);
-        a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.HostOffset), Reg.R15, true);
-        a.Jcc(Cc.NE, back);
-        a.JmpMem(new Mem(Reg.Rcx, X86NativeJumpCache.ChainedOffset));
+        EmitChainChecks(back);
+
+        // rdx = the jump cache's entry: index (rip + (rip >> 12)) mod Size, 32 bytes each (X86NativeJumpCache.Index).
+        a.MovImm(Reg.Rcx, 12);
+        a.Encoded(s_shrxRcxRaxRcx);
+        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rax, 1));
+        a.MovImm(Reg.Rdx, 64 - X86NativeJumpCache.IndexBits);
+        a.Encoded(s_shlxRcxRcxRdx);
+        a.MovImm(Reg.Rdx, 64 - X86NativeJumpCache.IndexBits - 5);
+        a.Encoded(s_shrxRcxRcxRdx);
+        a.Load(Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.JumpCacheOffset), 8);
+        a.Lea(Reg.Rdx, new Mem(Reg.Rdx, 0, Reg.Rcx, 1));
+
+        // Its tag is rip * 4 + key (X86NativeJumpCache.Tag).
+        a.Load(Reg.Rcx, new Mem(Reg.Rdx, X86NativeJumpCache.TagOffset), 8);
+        a.Not(Reg.Rcx, true);
+        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 1 + _key, Reg.Rax, 4));
+        JumpIfRcxNonZero(back);
+
+        // r15 = the fetch TLB's entry of RIP's page; its tag must be the page | 1 | user << 1.
+        a.MovImm(Reg.Rcx, 12);
+        a.Encoded(s_shrxRcxRaxRcx);
+        a.Movzx(Reg.Rcx, Reg.Rcx, 1);
+        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rcx, 1));
+        a.Load(Reg.R15, new Mem(Reg.Rbp, X86NativeFrame.FetchTlbOffset), 8);
+        a.Lea(Reg.R15, new Mem(Reg.R15, 0, Reg.Rcx, 8));
+        a.MovImm(Reg.Rcx, 12);
+        a.Encoded(s_shrxR14RaxRcx);
+        a.Encoded(s_shlxR14R14Rcx);
+        a.Lea(Reg.R14, new Mem(Reg.R14, _tagLow));
+        a.Not(Reg.R14, true);
+        a.Load(Reg.Rcx, new Mem(Reg.R15, 0), 8);
+        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 1, Reg.R14, 1));
+        JumpIfRcxNonZero(back);
+
+        // The host address it maps RIP to must be the one the block was translated from.
+        a.Load(Reg.Rcx, new Mem(Reg.R15, 8), 8);
+        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rax, 1));
+        a.Load(Reg.R14, new Mem(Reg.Rdx, X86NativeJumpCache.HostOffset), 8);
+        a.Not(Reg.R14, true);
+        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 1, Reg.R14, 1));
+        JumpIfRcxNonZero(back);
+        a.JmpMem(new Mem(Reg.Rdx, X86NativeJumpCache.ChainedOffset));
+
         a.Bind(back);
+        a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
+        SaveFlags();
         Return(0, middle: false);
     }
 
@@ -627,17 +731,17 @@ internal sealed unsafe class X86NativeTranslator
         a.Mov(Reg.R14, Reg.R12);
         Translate(8, write: false, LeaveBefore(k));
         a.Load(Reg.R15, new Mem(Reg.R14, 0), 8);
-        SaveFlags();
 
-        // A non-canonical return address faults at the RET: the interpreter's.
-        a.Mov(Reg.Rax, Reg.R15);
-        a.ShiftImm(Shift.Shl, Reg.Rax, 16, true);
-        a.ShiftImm(Shift.Sar, Reg.Rax, 16, true);
-        a.Alu(X64Alu.Cmp, Reg.Rax, Reg.R15, true);
-        a.Jcc(Cc.NE, LeaveBefore(k, saveFlags: false));
+        // A non-canonical return address faults at the RET: the interpreter's (flag-free: the flags are live).
+        a.MovImm(Reg.Rcx, 16);
+        a.Encoded(s_shlxRaxR15Rcx);
+        a.Encoded(s_sarxRaxRaxRcx);
+        a.Not(Reg.Rax, true);
+        a.Lea(Reg.Rcx, new Mem(Reg.Rax, 1, Reg.R15, 1));
+        JumpIfRcxNonZero(LeaveBefore(k));
         a.Lea(Reg.R12, new Mem(Reg.R12, 8));
         a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
-        a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.R15, 8);
+        a.Mov(Reg.Rax, Reg.R15);
         a.Lea(Reg.R11, new Mem(Reg.R11, k + 1));
         a.Jmp(_chain);
         _chainUsed = true;

@@ -42,12 +42,6 @@ internal sealed unsafe class X86NativeTranslator
     private static readonly byte[] s_shlxR15R15Rcx = Encode(Instruction.Create(Code.VEX_Shlx_r64_rm64_r64, Register.R15, Register.R15, Register.RCX));
     private static readonly byte[] s_shrxRcxR14Rcx = Encode(Instruction.Create(Code.VEX_Shrx_r64_rm64_r64, Register.RCX, Register.R14, Register.RCX));
     private static readonly byte[] s_shrxRcxRcxRdx = Encode(Instruction.Create(Code.VEX_Shrx_r64_rm64_r64, Register.RCX, Register.RCX, Register.RDX));
-    private static readonly byte[] s_shlxRcxRcxRdx = Encode(Instruction.Create(Code.VEX_Shlx_r64_rm64_r64, Register.RCX, Register.RCX, Register.RDX));
-    private static readonly byte[] s_shrxRcxRaxRcx = Encode(Instruction.Create(Code.VEX_Shrx_r64_rm64_r64, Register.RCX, Register.RAX, Register.RCX));
-    private static readonly byte[] s_shrxR14RaxRcx = Encode(Instruction.Create(Code.VEX_Shrx_r64_rm64_r64, Register.R14, Register.RAX, Register.RCX));
-    private static readonly byte[] s_shlxR14R14Rcx = Encode(Instruction.Create(Code.VEX_Shlx_r64_rm64_r64, Register.R14, Register.R14, Register.RCX));
-    private static readonly byte[] s_shlxRaxR15Rcx = Encode(Instruction.Create(Code.VEX_Shlx_r64_rm64_r64, Register.RAX, Register.R15, Register.RCX));
-    private static readonly byte[] s_sarxRaxRaxRcx = Encode(Instruction.Create(Code.VEX_Sarx_r64_rm64_r64, Register.RAX, Register.RAX, Register.RCX));
     private static readonly byte[] s_movzxEcxAh = [0x0F, 0xB6, 0xCC];
     private static readonly byte[] s_jrcxzOverJmp = [0xE3, 0x05];
     private static readonly byte[] s_jrcxzOverShortJmp = [0xE3, 0x02];
@@ -78,9 +72,22 @@ internal sealed unsafe class X86NativeTranslator
     private ulong _blockRip;
 
     /// <summary>A way out of the block: count the retired instructions, on to the next block (<paramref name="Chain"/>: the
-    /// flags stay in host RFLAGS; a target in the block's own page through a link the run loop patches, others through the
-    /// jump cache) or set RIP and back to the run loop.</summary>
-    private readonly record struct ExitStub(AsmLabel Label, ulong Rip, int Retired, bool Middle, bool SaveFlags, bool Chain);
+    /// flags as an image in r13; a target in the block's own page through a link the run loop patches, others through the
+    /// jump cache) or set RIP, save the flags (<paramref name="Flags"/>: where they are) and back to the run loop.</summary>
+    private readonly record struct ExitStub(AsmLabel Label, ulong Rip, int Retired, bool Middle, FlagsAt Flags, bool Chain);
+
+    /// <summary>Where the guest's status flags are at a point of the block.</summary>
+    private enum FlagsAt
+    {
+        /// <summary>In the guest's RFLAGS already.</summary>
+        Saved,
+
+        /// <summary>In host RFLAGS (inside the block).</summary>
+        Host,
+
+        /// <summary>In r13 as a LAHF/SETO image (AH: SF ZF AF PF CF, AL: OF), as between chained blocks.</summary>
+        Image,
+    }
 
     /// <summary>A branch to an instruction of the block: the retired count adjusted, checks on a backward one.</summary>
     private readonly record struct EdgeStub(AsmLabel Label, int From, int To);
@@ -343,11 +350,12 @@ internal sealed unsafe class X86NativeTranslator
         a.Mov(Reg.Rbp, Reg.Rdi);
         a.Mov(Reg.Rbx, Reg.Rsi);
         a.MovImm(Reg.R11, 0);
-        RestoreFlags();
+        ImageFromRflags();
 
-        // The entry from other blocks (the flags in host RFLAGS): the check that the code is still what was translated.
+        // The entry from other blocks (the flags' image in r13): the check that the code is still what was translated.
         a.Bind(chained);
         EmitStaleCheck(host, length, stale);
+        RestoreImage();
         _bodyStart = a.NewLabel();
         a.Bind(_bodyStart);
         for (int k = 0; k < n; k++)
@@ -380,6 +388,7 @@ internal sealed unsafe class X86NativeTranslator
             a.Bind(x.Label);
             if (x.Chain)
             {
+                SaveImage();
                 a.Lea(Reg.R11, new Mem(Reg.R11, x.Retired));
                 if (x.Rip >> 12 == _blockRip >> 12)
                 {
@@ -400,7 +409,12 @@ internal sealed unsafe class X86NativeTranslator
                 continue;
             }
 
-            if (x.SaveFlags)
+            if (x.Flags == FlagsAt.Image)
+            {
+                RestoreImage();
+            }
+
+            if (x.Flags != FlagsAt.Saved)
             {
                 SaveFlags();
             }
@@ -417,8 +431,9 @@ internal sealed unsafe class X86NativeTranslator
             EmitChain();
         }
 
-        // The code changed (entered from the run loop or another block, the flags in host RFLAGS): RIP is its first instruction.
+        // The code changed (entered from the run loop or another block, the flags' image in r13): RIP is its first instruction.
         a.Bind(stale);
+        RestoreImage();
         SaveFlags();
         a.MovImm(Reg.Rax, rip);
         a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
@@ -436,54 +451,54 @@ internal sealed unsafe class X86NativeTranslator
     }
 
     /// <summary>
-    /// Compares the <paramref name="length"/> bytes of guest code at <paramref name="host"/> with those translated, flag-free
-    /// (the guest's flags are live in host RFLAGS): 8 bytes at a time, the last chunk overlapping; to <paramref name="stale"/>
-    /// at the first difference.
+    /// Compares the <paramref name="length"/> bytes of guest code at <paramref name="host"/> with those translated (the
+    /// flags are in r13): 8 bytes at a time, the last chunk overlapping; to <paramref name="stale"/> at the first difference.
     /// </summary>
     private void EmitStaleCheck(byte* host, int length, AsmLabel stale)
     {
         var a = _asm;
         int chunk = length >= 8 ? 8 : length >= 4 ? 4 : length >= 2 ? 2 : 1;
-        a.MovImm(Reg.R14, (ulong)host);
+        a.MovImm(Reg.Rcx, (ulong)host);
         for (int off = 0; off < length; off += chunk)
         {
             int at = Math.Min(off, length - chunk);
-            ulong expected = chunk switch
+            if (chunk == 8)
             {
-                8 => MemoryMarshal.Read<ulong>(_code.AsSpan(at)),
-                4 => MemoryMarshal.Read<uint>(_code.AsSpan(at)),
-                2 => MemoryMarshal.Read<ushort>(_code.AsSpan(at)),
-                _ => _code[at],
-            };
-            a.Load(Reg.Rcx, new Mem(Reg.R14, at), chunk);
-            a.MovImm(Reg.Rdx, unchecked(0UL - expected));
-            a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rdx, 1));
-            JumpIfRcxNonZero(stale);
+                a.MovImm(Reg.Rax, MemoryMarshal.Read<ulong>(_code.AsSpan(at)));
+                a.CmpMemReg(new Mem(Reg.Rcx, at), Reg.Rax, true);
+            }
+            else
+            {
+                int expected = chunk switch
+                {
+                    4 => MemoryMarshal.Read<int>(_code.AsSpan(at)),
+                    2 => MemoryMarshal.Read<short>(_code.AsSpan(at)),
+                    _ => (sbyte)_code[at],
+                };
+                a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, at), expected, chunk);
+            }
+
+            a.Jcc(Cc.NE, stale);
         }
     }
 
-    /// <summary>Flag-free: to <paramref name="back"/> unless the budget covers a block more (instructions retired r11 at most
-    /// the frame's limit) and no exit is requested (rcx, rdx).</summary>
+    /// <summary>To <paramref name="back"/> unless the budget covers a block more (instructions retired r11 at most the
+    /// frame's limit) and no exit is requested (rcx; the flags are in r13).</summary>
     private void EmitChainChecks(AsmLabel back)
     {
         var a = _asm;
-        a.Mov(Reg.Rcx, Reg.R11);
-        a.Not(Reg.Rcx, true);
-        a.Load(Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.LimitOffset), 8);
-        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 1, Reg.Rdx, 1)); // Limit - r11
-        a.MovImm(Reg.Rdx, 63);
-        a.Encoded(s_shrxRcxRcxRdx);                       // its sign
-        JumpIfRcxNonZero(back);
+        a.AluMem(X64Alu.Cmp, Reg.R11, new Mem(Reg.Rbp, X86NativeFrame.LimitOffset), true);
+        a.Jcc(Cc.G, back);
         a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.ExitRequestedOffset), 8);
-        a.Load(Reg.Rcx, new Mem(Reg.Rcx, 0), 4);
-        JumpIfRcxNonZero(back);
+        a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, 0), 0, 4);
+        a.Jcc(Cc.NE, back);
     }
 
     /// <summary>
-    /// The block's way to the next one (rax = its RIP, r11 = instructions retired, the flags in host RFLAGS), flag-free:
-    /// while the budget covers a block more and no exit is requested, the jump cache's entry of RIP for this privilege,
-    /// if the fetch TLB maps RIP's page to the host code the entry was translated from; else RIP stored, flags saved and
-    /// back to the run loop.
+    /// The block's way to the next one (rax = its RIP, r11 = instructions retired, the flags' image in r13): while the
+    /// budget covers a block more and no exit is requested, the jump cache's entry of RIP for this privilege, if the fetch
+    /// TLB maps RIP's page to the host code the entry was translated from; else RIP stored, flags saved and back to the
+    /// run loop.
     /// </summary>
     private void EmitChain()
     {
@@ -492,50 +507,40 @@ internal sealed unsafe class X86NativeTranslator
         a.Bind(_chain);
         EmitChainChecks(back);
 
-        // rdx = the jump cache's entry: index (rip + (rip >> 12)) mod Size, 32 bytes each (X86NativeJumpCache.Index).
-        a.MovImm(Reg.Rcx, 12);
-        a.Encoded(s_shrxRcxRaxRcx);
-        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rax, 1));
-        a.MovImm(Reg.Rdx, 64 - X86NativeJumpCache.IndexBits);
-        a.Encoded(s_shlxRcxRcxRdx);
-        a.MovImm(Reg.Rdx, 64 - X86NativeJumpCache.IndexBits - 5);
-        a.Encoded(s_shrxRcxRcxRdx);
-        a.Load(Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.JumpCacheOffset), 8);
-        a.Lea(Reg.Rdx, new Mem(Reg.Rdx, 0, Reg.Rcx, 1));
+        // rcx = the jump cache's entry: index (rip + (rip >> 12)) mod Size, 32 bytes each (X86NativeJumpCache.Index),
+        // its tag rip * 4 + key (X86NativeJumpCache.Tag).
+        a.Mov(Reg.Rcx, Reg.Rax);
+        a.ShiftImm(Shift.Shr, Reg.Rcx, 12, true);
+        a.Alu(X64Alu.Add, Reg.Rcx, Reg.Rax, true);
+        a.AluImm(X64Alu.And, Reg.Rcx, X86NativeJumpCache.Size - 1, false);
+        a.ShiftImm(Shift.Shl, Reg.Rcx, 5, false);
+        a.AluMem(X64Alu.Add, Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.JumpCacheOffset), true);
+        a.Lea(Reg.Rdx, new Mem(Reg.Rax, 0, Reg.Rax, 1));
+        a.Lea(Reg.Rdx, new Mem(Reg.Rdx, _key, Reg.Rdx, 1));
+        a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.TagOffset), Reg.Rdx, true);
+        a.Jcc(Cc.NE, back);
 
-        // Its tag is rip * 4 + key (X86NativeJumpCache.Tag).
-        a.Load(Reg.Rcx, new Mem(Reg.Rdx, X86NativeJumpCache.TagOffset), 8);
-        a.Not(Reg.Rcx, true);
-        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 1 + _key, Reg.Rax, 4));
-        JumpIfRcxNonZero(back);
-
-        // r15 = the fetch TLB's entry of RIP's page; its tag must be the page | 1 | user << 1.
-        a.MovImm(Reg.Rcx, 12);
-        a.Encoded(s_shrxRcxRaxRcx);
-        a.Movzx(Reg.Rcx, Reg.Rcx, 1);
-        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rcx, 1));
-        a.Load(Reg.R15, new Mem(Reg.Rbp, X86NativeFrame.FetchTlbOffset), 8);
-        a.Lea(Reg.R15, new Mem(Reg.R15, 0, Reg.Rcx, 8));
-        a.MovImm(Reg.Rcx, 12);
-        a.Encoded(s_shrxR14RaxRcx);
-        a.Encoded(s_shlxR14R14Rcx);
-        a.Lea(Reg.R14, new Mem(Reg.R14, _tagLow));
-        a.Not(Reg.R14, true);
-        a.Load(Reg.Rcx, new Mem(Reg.R15, 0), 8);
-        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 1, Reg.R14, 1));
-        JumpIfRcxNonZero(back);
-
-        // The host address it maps RIP to must be the one the block was translated from.
-        a.Load(Reg.Rcx, new Mem(Reg.R15, 8), 8);
-        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rax, 1));
-        a.Load(Reg.R14, new Mem(Reg.Rdx, X86NativeJumpCache.HostOffset), 8);
-        a.Not(Reg.R14, true);
-        a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 1, Reg.R14, 1));
-        JumpIfRcxNonZero(back);
-        a.JmpMem(new Mem(Reg.Rdx, X86NativeJumpCache.ChainedOffset));
+        // The fetch TLB's entry of RIP's page must map it (tag: the page | 1 | user << 1) to the host code the block was
+        // translated from.
+        a.Mov(Reg.Rdx, Reg.Rax);
+        a.ShiftImm(Shift.Shr, Reg.Rdx, 12, true);
+        a.Movzx(Reg.Rdx, Reg.Rdx, 1);
+        a.ShiftImm(Shift.Shl, Reg.Rdx, 4, false);
+        a.AluMem(X64Alu.Add, Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.FetchTlbOffset), true);
+        a.Mov(Reg.R15, Reg.Rax);
+        a.AluImm(X64Alu.And, Reg.R15, ~0xFFF, true);
+        a.AluImm(X64Alu.Or, Reg.R15, _tagLow, true);
+        a.CmpMemReg(new Mem(Reg.Rdx, 0), Reg.R15, true);
+        a.Jcc(Cc.NE, back);
+        a.Load(Reg.R15, new Mem(Reg.Rdx, 8), 8);
+        a.Alu(X64Alu.Add, Reg.R15, Reg.Rax, true);
+        a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.HostOffset), Reg.R15, true);
+        a.Jcc(Cc.NE, back);
+        a.JmpMem(new Mem(Reg.Rcx, X86NativeJumpCache.ChainedOffset));
 
         a.Bind(back);
         a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
+        RestoreImage();
         SaveFlags();
         Return(0, middle: false);
     }
@@ -564,15 +569,15 @@ internal sealed unsafe class X86NativeTranslator
         _asm.Jmp(_epilogue);
     }
 
-    private AsmLabel Exit(ulong rip, int retired, bool middle, bool saveFlags = true, bool chain = false)
+    private AsmLabel Exit(ulong rip, int retired, bool middle, FlagsAt flags = FlagsAt.Host, bool chain = false)
     {
         var label = _asm.NewLabel();
-        _exits.Add(new ExitStub(label, rip, retired, middle, saveFlags, chain));
+        _exits.Add(new ExitStub(label, rip, retired, middle, flags, chain));
         return label;
     }
 
     /// <summary>Leaves before instruction <paramref name="k"/> with nothing of it done: the interpreter runs it.</summary>
-    private AsmLabel LeaveBefore(int k, bool saveFlags = true) => Exit(_insns[k].IP, k, middle: true, saveFlags);
+    private AsmLabel LeaveBefore(int k) => Exit(_insns[k].IP, k, middle: true);
 
     /// <summary>Control goes from instruction <paramref name="k"/> (done) to <paramref name="target"/>: inside the block or out.</summary>
     private AsmLabel BranchTo(int k, ulong target)
@@ -732,13 +737,14 @@ internal sealed unsafe class X86NativeTranslator
         Translate(8, write: false, LeaveBefore(k));
         a.Load(Reg.R15, new Mem(Reg.R14, 0), 8);
 
-        // A non-canonical return address faults at the RET: the interpreter's (flag-free: the flags are live).
-        a.MovImm(Reg.Rcx, 16);
-        a.Encoded(s_shlxRaxR15Rcx);
-        a.Encoded(s_sarxRaxRaxRcx);
-        a.Not(Reg.Rax, true);
-        a.Lea(Reg.Rcx, new Mem(Reg.Rax, 1, Reg.R15, 1));
-        JumpIfRcxNonZero(LeaveBefore(k));
+        SaveImage();
+
+        // A non-canonical return address faults at the RET: the interpreter's.
+        a.Mov(Reg.Rax, Reg.R15);
+        a.ShiftImm(Shift.Shl, Reg.Rax, 16, true);
+        a.ShiftImm(Shift.Sar, Reg.Rax, 16, true);
+        a.Alu(X64Alu.Cmp, Reg.Rax, Reg.R15, true);
+        a.Jcc(Cc.NE, Exit(_insns[k].IP, k, middle: true, FlagsAt.Image));
         a.Lea(Reg.R12, new Mem(Reg.R12, 8));
         a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
         a.Mov(Reg.Rax, Reg.R15);
@@ -1009,8 +1015,9 @@ internal sealed unsafe class X86NativeTranslator
         a.Store(new Mem(Reg.Rbx, s_rflagsOffset), Reg.Rax, 8);
     }
 
-    /// <summary>Host RFLAGS' status flags from the guest's RFLAGS (rax, rcx).</summary>
-    private void RestoreFlags()
+    /// <summary>r13 = the image of the guest's status flags (AH: its RFLAGS' low byte, AL: OF) from its RFLAGS (rax, rcx):
+    /// what <see cref="SaveImage"/> makes of host RFLAGS.</summary>
+    private void ImageFromRflags()
     {
         var a = _asm;
         a.Load(Reg.Rax, new Mem(Reg.Rbx, s_rflagsOffset), 4);
@@ -1018,7 +1025,25 @@ internal sealed unsafe class X86NativeTranslator
         a.ShiftImm(Shift.Shr, Reg.Rcx, 11, false);
         a.AluImm(X64Alu.And, Reg.Rcx, 1, false);
         a.ShiftImm(Shift.Shl, Reg.Rax, 8, false);
-        a.Alu8Imm(X64Alu.Add, Reg.Rcx, 0x7F); // OF
+        a.Alu(X64Alu.Or, Reg.Rax, Reg.Rcx, false);
+        a.Mov(Reg.R13, Reg.Rax, false);
+    }
+
+    /// <summary>r13 = the image of host RFLAGS' status flags (LAHF, SETO; rax): how the flags go from block to block.</summary>
+    private void SaveImage()
+    {
+        var a = _asm;
+        a.Lahf();
+        a.Setcc(Cc.O, Reg.Rax);
+        a.Mov(Reg.R13, Reg.Rax, false);
+    }
+
+    /// <summary>Host RFLAGS' status flags from their image in r13 (rax).</summary>
+    private void RestoreImage()
+    {
+        var a = _asm;
+        a.Mov(Reg.Rax, Reg.R13, false);
+        a.Alu8Imm(X64Alu.Add, Reg.Rax, 0x7F); // OF
         a.Sahf();                            // SF, ZF, AF, PF, CF
     }
 

@@ -112,4 +112,127 @@ public sealed class NativeTranslationTests : TranslationTests
         Assert.True(m.Cpu.TranslatedInstructions >= 6);
         Assert.True(m.Cpu.NativeTranslationHistogram.ToArray().Sum() >= m.Cpu.BlocksTranslated);
     }
+
+    private const ulong FarPage = TestMachine.Code + 0x1000;
+
+    /// <summary>
+    /// Flags set in one block and read first thing in the next: across a JMP into the same page (a patched link), into
+    /// another page (the jump cache) and back, across CALL and RET; ADC, SETcc, SBB, CMOVcc and Jcc read them.
+    /// </summary>
+    private static void LoadFlagsAcrossBlocks(TestMachine m)
+    {
+        const ulong loop = TestMachine.Code + 0x100, back = TestMachine.Code + 0x200, callee = FarPage + 0x40;
+        m.Load(a =>
+        {
+            a.mov(ecx, 300);
+            a.mov(rbx, Data);
+            a.mov(r8, 0x9E3779B97F4A7C15);
+            a.jmp(loop);
+        });
+        m.Load(a =>
+        {
+            var same = a.CreateLabel();
+            a.add(r8, rcx);
+            a.ror(r8, 7);
+            a.add(eax, r8d);  // CF, OF, SF ... of the sum
+            a.jmp(same);
+            a.Label(ref same); // a block of its own, entered through the link
+            a.adc(edx, 0);
+            a.seto(__byte_ptr[rbx + rcx]);
+            a.cmp(r8d, eax);
+            a.jmp(FarPage);    // another page: the jump cache
+        }, loop);
+        m.Load(a =>
+        {
+            a.setp(__byte_ptr[rbx + rcx + 0x400]);
+            a.cmovs(r10, rcx);
+            a.jmp(back);       // back to the first page: SBB reads the CMP's CF
+        }, FarPage);
+        m.Load(a =>
+        {
+            var skip = a.CreateLabel();
+            a.sbb(esi, 3);
+            a.cmovl(edi, esi);
+            a.call(callee);    // its BT's CF comes back through the RET
+            a.jb(skip);
+            a.inc(r9);
+            a.Label(ref skip);
+            a.sub(ecx, 1);
+            a.jne(loop);
+            a.hlt();
+        }, back);
+        m.Load(a =>
+        {
+            a.bt(r8, 5);
+            a.ret();
+        }, callee);
+    }
+
+    [Fact]
+    public void Flags_go_from_block_to_block_through_links_the_jump_cache_and_returns()
+    {
+        using var interpreted = Machine(64, translate: false);
+        using var native = Machine(64, translate: true);
+        foreach (var m in new[] { interpreted, native })
+        {
+            LoadFlagsAcrossBlocks(m);
+            Assert.Equal(X86ExitReason.Hlt, m.Run(1_000_000));
+        }
+
+        AssertSameState(interpreted, native);
+        Assert.NotEqual(0UL, native.R.Gpr[9]);
+        Assert.NotEqual(300UL, native.R.Gpr[9]);
+        Assert.True(native.Cpu.TranslatedInstructions > native.Cpu.InstructionsRetired * 9 / 10,
+            $"{native.Cpu.TranslatedInstructions} of {native.Cpu.InstructionsRetired} ran natively");
+    }
+
+    [Fact]
+    public void Code_a_linked_block_jumps_to_is_checked_at_every_arrival()
+    {
+        // loop: a JMP to the next block of the page (linked once both are translated), whose ADD's immediate a function in
+        // the next page rewrites to 5 after the first round: 1 + 5 * 9. The rewritten block is dropped once, translated
+        // again and linked again (a link left at the dropped block would find it stale at every arrival).
+        const ulong next = TestMachine.Code + 5 + 2 + 3 + 2; // mov ecx (5), xor (2), inc r9 (3), jmp short (2)
+        using var m = Machine(64, translate: true);
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            var target = a.CreateLabel();
+            a.mov(ecx, 10);
+            a.xor(eax, eax);
+            a.Label(ref loop);
+            a.inc(r9);
+            a.jmp(target);
+            a.Label(ref target);
+            a.add(eax, 0x12345601); // 05 imm32: its immediate at next + 1
+            a.call(FarPage);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        Assert.Equal(0x05, m.Memory.Read<byte>(next));
+        m.Memory.Write<uint>(next + 1, 1);
+        m.Load(a =>
+        {
+            a.mov(rdx, next + 1);
+            a.mov(__dword_ptr[rdx], 5);
+            a.ret();
+        }, FarPage);
+        Assert.Equal(X86ExitReason.Hlt, m.Run());
+        Assert.Equal(46UL, m.R.Gpr[Gpr.Rax]);
+        Assert.Equal(10UL, m.R.Gpr[9]);
+        Assert.Equal(1L, m.Cpu.StaleBlocks);
+        Assert.True(m.Cpu.TranslatedInstructions > m.Cpu.InstructionsRetired * 3 / 4,
+            $"{m.Cpu.TranslatedInstructions} of {m.Cpu.InstructionsRetired} ran natively");
+
+        // The VMM rewrites it to 2 between runs: the link (patched again) reaches the block, which finds its code changed,
+        // then the function's 5 again: 2 + 5 * 9, two more blocks dropped.
+        m.Memory.Write<uint>(next + 1, 2);
+        m.R.Rip = TestMachine.Code;
+        m.R.Gpr[9] = 0;
+        Assert.Equal(X86ExitReason.Hlt, m.Run());
+        Assert.Equal(47UL, m.R.Gpr[Gpr.Rax]);
+        Assert.Equal(10UL, m.R.Gpr[9]);
+        Assert.Equal(3L, m.Cpu.StaleBlocks);
+    }
 }

@@ -16,7 +16,7 @@ public sealed unsafe partial class X86Cpu
     /// (then 64-bit code runs as IL blocks, as 16- and 32-bit code does).</summary>
     public static readonly bool DefaultNative = Environment.GetEnvironmentVariable("SOFTKVM_X86_NATIVE") != "0" && X86NativeTranslator.HostSupported;
 
-    private const int NativeSlots = 8192;
+    private const int NativeSlots = 1 << 15;
     private const int MaxNativeStale = 4;
 
     /// <summary>The most instructions one call of native code runs (it runs without a GC transition: a collection waits for it).</summary>

@@ -16,7 +16,7 @@ internal sealed unsafe class X86NativeJumpCache
     public const int Size = 1 << IndexBits;
 
     /// <summary>The bits of an entry's index.</summary>
-    public const int IndexBits = 12;
+    public const int IndexBits = 15;
 
     /// <summary>One entry (32 bytes): offsets fixed, the generated code reads them.</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -235,4 +235,50 @@ public sealed class NativeTranslationTests : TranslationTests
         Assert.Equal(10UL, m.R.Gpr[9]);
         Assert.Equal(3L, m.Cpu.StaleBlocks);
     }
+
+    [Fact]
+    public void A_link_into_another_page_is_taken_only_while_that_page_maps_the_code_it_was_linked_to()
+    {
+        // A loop JMPs to 0x40005000, in a 2 MiB page the VMM maps to physical 0x400000 (ADD EAX, 1 there), then 0x600000
+        // (ADD EAX, 100), then 0x400000 again: the direct exit, linked to the block of the latest mapping translated, must
+        // see from the fetch TLB that the page now maps other code (both blocks' own bytes are unchanged). (Not at
+        // 0x40000000: its fetch TLB entry would be the loop's own, the two pages taking turns in it.)
+        const ulong virt = 0x4000_5000, pde = 0x10000 + 0x1000; // TestMachine.Setup64's page directory of the second GiB
+        const ulong back = TestMachine.Code + 0x100;
+        using var m = Machine(64, translate: true);
+        m.Load(a =>
+        {
+            a.mov(ecx, 10);
+            a.xor(eax, eax);
+            a.jmp(virt);
+        });
+        m.Load(a =>
+        {
+            a.dec(ecx);
+            a.jnz(virt);
+            a.hlt();
+        }, back);
+        foreach (var (physical, add) in new[] { (0x400000UL, 1), (0x600000UL, 100) })
+        {
+            var a = new Assembler(64);
+            a.add(eax, add);
+            a.jmp(back);
+            m.Write(physical + 0x5000, a, virt); // assembled for where it runs
+        }
+
+        foreach (var (physical, expected) in new[] { (0x400000UL, 10UL), (0x600000UL, 1000UL), (0x400000UL, 10UL) })
+        {
+            m.Memory.Write<ulong>(pde, physical | 0x87);
+            m.Cpu.StateChanged();
+            m.R.Rip = TestMachine.Code;
+            long entries = m.Cpu.BlockEntries;
+            Assert.Equal(X86ExitReason.Hlt, m.Run());
+            Assert.Equal(expected, m.R.Gpr[Gpr.Rax]);
+            Assert.True(m.Cpu.BlockEntries - entries < 10, $"{m.Cpu.BlockEntries - entries} entries from the run loop"); // linked
+        }
+
+        Assert.Equal(0L, m.Cpu.StaleBlocks);
+        Assert.True(m.Cpu.TranslatedInstructions > m.Cpu.InstructionsRetired * 3 / 4,
+            $"{m.Cpu.TranslatedInstructions} of {m.Cpu.InstructionsRetired} ran natively");
+    }
 }

@@ -260,7 +260,7 @@ public sealed unsafe partial class X86Cpu
         {
             Array.Clear(_nativeSlots);
             _nativeBlocks.Clear();
-            _nativeLinks.Clear();
+            ForgetNativeLinks();
             _jumpCache?.Clear();
         }
     }

@@ -45,6 +45,13 @@ public sealed unsafe partial class X86Cpu
     /// <summary>The direct exits into each block's place (linked to its chained entry while it has one, else waiting for it):
     /// the rel32 field of each exit's JMP and where it goes unlinked (<see cref="X86NativeTranslator.Links"/>).</summary>
     private readonly Dictionary<(ulong Rip, nint Host, int Key), List<(nint Field, nint Slow)>> _nativeLinks = [];
+
+    /// <summary>The direct exits into another page, by target (RIP, key): linked to the latest block translated there
+    /// (<see cref="_nativeLatest"/>), with that block's addend, which their fetch TLB check compares.</summary>
+    private readonly Dictionary<(ulong Rip, int Key), List<(nint Field, nint Slow, nint Addend)>> _nativeFarLinks = [];
+
+    /// <summary>The latest block translated at each (RIP, key): its host address and chained entry.</summary>
+    private readonly Dictionary<(ulong Rip, int Key), (nint Host, nint Chained)> _nativeLatest = [];
     private int _nativeBlocksGeneration;
     private X86NativeTranslator? _nativeTranslator;
     private X86NativeCodeMemory? _nativeCode;
@@ -158,8 +165,15 @@ public sealed unsafe partial class X86Cpu
     {
         _nativeBlocks.Clear();
         _jumpCache!.Clear();
-        _nativeLinks.Clear();
+        ForgetNativeLinks();
         _nativeBlocksGeneration = _nativeCode!.Generation;
+    }
+
+    private void ForgetNativeLinks()
+    {
+        _nativeLinks.Clear();
+        _nativeFarLinks.Clear();
+        _nativeLatest.Clear();
     }
 
     /// <summary>
@@ -169,8 +183,25 @@ public sealed unsafe partial class X86Cpu
     /// </summary>
     private void LinkNative(ulong rip, nint host, int key, nint chained)
     {
-        foreach (var (target, field, slow) in _nativeTranslator!.Links)
+        foreach (var (target, field, slow, addend) in _nativeTranslator!.Links)
         {
+            if (addend != 0)
+            {
+                if (!_nativeFarLinks.TryGetValue((target, key), out var far))
+                {
+                    _nativeFarLinks[(target, key)] = far = [];
+                }
+
+                far.Add((field, slow, addend));
+                if (_nativeLatest.TryGetValue((target, key), out var latest))
+                {
+                    _nativeCode!.PatchQword(addend, latest.Host - (nint)target);
+                    _nativeCode.Patch(field, latest.Chained);
+                }
+
+                continue;
+            }
+
             var to = (target, host + (nint)(target - rip), key);
             if (!_nativeLinks.TryGetValue(to, out var sites))
             {
@@ -191,6 +222,16 @@ public sealed unsafe partial class X86Cpu
                 _nativeCode!.Patch(field, chained);
             }
         }
+
+        _nativeLatest[(rip, key)] = (host, chained);
+        if (_nativeFarLinks.TryGetValue((rip, key), out var farIncoming))
+        {
+            foreach (var (field, _, addend) in farIncoming)
+            {
+                _nativeCode!.PatchQword(addend, host - (nint)rip);
+                _nativeCode.Patch(field, chained);
+            }
+        }
     }
 
     private void DropStaleNative(ulong rip, int key)
@@ -205,6 +246,18 @@ public sealed unsafe partial class X86Cpu
                 foreach (var (field, unlinked) in incoming)
                 {
                     _nativeCode!.Patch(field, unlinked); // back to the jump cache's way until it is translated again
+                }
+            }
+
+            if (_nativeLatest.TryGetValue((rip, key), out var latest) && latest.Host == slot.Host)
+            {
+                _nativeLatest.Remove((rip, key));
+                if (_nativeFarLinks.TryGetValue((rip, key), out var far))
+                {
+                    foreach (var (field, unlinked, _) in far)
+                    {
+                        _nativeCode!.Patch(field, unlinked);
+                    }
                 }
             }
 

@@ -60,6 +60,9 @@ internal sealed unsafe class X86NativeCodeMemory : IDisposable
     public void Patch(nint field, nint target) =>
         *(int*)_memory.WritableOf((byte*)field) = checked((int)(target - (field + 4)));
 
+    /// <summary>Writes <paramref name="value"/> into the 8-byte immediate at <paramref name="field"/>.</summary>
+    public void PatchQword(nint field, long value) => *(long*)_memory.WritableOf((byte*)field) = value;
+
     /// <inheritdoc />
     public void Dispose() => _memory.Dispose();
 }

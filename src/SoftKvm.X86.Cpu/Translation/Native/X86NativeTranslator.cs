@@ -56,7 +56,7 @@ internal sealed unsafe class X86NativeTranslator
     private readonly List<Instruction> _insns = new(MaxInstructions);
     private readonly List<ExitStub> _exits = [];
     private readonly List<EdgeStub> _edges = [];
-    private readonly List<(ulong Target, AsmLabel Jump, AsmLabel Slow)> _linkLabels = [];
+    private readonly List<(ulong Target, AsmLabel Jump, AsmLabel Slow, AsmLabel Addend)> _linkLabels = [];
     private readonly AsmLabel[] _labels = new AsmLabel[MaxInstructions];
     private readonly bool[] _isTarget = new bool[MaxInstructions];
     private readonly Reg[] _hostOf = new Reg[16];
@@ -103,12 +103,14 @@ internal sealed unsafe class X86NativeTranslator
     public string? LastFailure { get; private set; }
 
     /// <summary>
-    /// The direct exits of the last block translated to a place in its own guest page: its target RIP, the address of
-    /// the rel32 field of the exit's JMP (after its budget and exit-request checks) and where that JMP goes while the
-    /// target has no block (the jump cache's way). The run loop points the JMP at the target block's chained entry
-    /// (<see cref="X86NativeCodeMemory.Patch"/>), and back when that block is dropped.
+    /// The direct exits of the last block translated: the target RIP, the address of the rel32 field of the exit's JMP
+    /// (after its budget and exit-request checks) and where that JMP goes while the target has no block (the jump cache's
+    /// way). The run loop points the JMP at the target block's chained entry (<see cref="X86NativeCodeMemory.Patch"/>), and
+    /// back when that block is dropped. A target in another page is reached only while the fetch TLB maps its page with
+    /// the addend (host - linear) in the 8-byte immediate at <c>Addend</c> (0 for a target in the block's own page, whose
+    /// mapping is the block's).
     /// </summary>
-    public List<(ulong Target, nint Field, nint Slow)> Links { get; } = [];
+    public List<(ulong Target, nint Field, nint Slow, nint Addend)> Links { get; } = [];
 
     /// <summary>
     /// Translates the block at <paramref name="rip"/> (its code at <paramref name="host"/>, up to the end of the
@@ -149,10 +151,12 @@ internal sealed unsafe class X86NativeTranslator
         chained = (nint)_asm.AddressOf(chainedEntry);
         count = _insns.Count;
         Links.Clear();
-        foreach (var (target, jump, slow) in _linkLabels)
+        foreach (var (target, jump, slow, addend) in _linkLabels)
         {
-            Links.Add((target, (nint)_asm.AddressOf(jump) - 4, (nint)_asm.AddressOf(slow)));
+            nint addendField = target >> 12 == rip >> 12 ? 0 : (nint)_asm.AddressOf(addend) - 8;
+            Links.Add((target, (nint)_asm.AddressOf(jump) - 4, (nint)_asm.AddressOf(slow), addendField));
         }
+
         if (X86NativeCodeMemory.PerfMap is { } map)
         {
             long start = memory.OffsetOf(entry), body = start + (long)(_asm.AddressOf(_bodyStart) - (ulong)entry);
@@ -390,18 +394,31 @@ internal sealed unsafe class X86NativeTranslator
             {
                 SaveImage();
                 a.Lea(Reg.R11, new Mem(Reg.R11, x.Retired));
-                if (x.Rip >> 12 == _blockRip >> 12)
+                // A direct exit: a JMP the run loop points at the target block, once the budget covers a block more and no
+                // exit is requested; into another page only while the fetch TLB maps it as when it was linked (the addend
+                // an immediate the run loop sets; into this page the mapping is this block's).
+                var slow = a.NewLabel();
+                var jump = a.NewLabel();
+                var addend = a.NewLabel();
+                EmitChainChecks(slow);
+                if (x.Rip >> 12 != _blockRip >> 12)
                 {
-                    // A direct exit into this page: a JMP the run loop points at the target block (the page's mapping is
-                    // this block's), once the budget covers a block more and no exit is requested.
-                    var slow = a.NewLabel();
-                    var jump = a.NewLabel();
-                    EmitChainChecks(slow);
-                    a.Jmp(slow);
-                    a.Bind(jump);
-                    _linkLabels.Add((x.Rip, jump, slow));
-                    a.Bind(slow);
+                    int set = (int)((x.Rip >> 12) & 0xFF) * 16;
+                    a.Load(Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.FetchTlbOffset), 8);
+                    a.MovImm(Reg.Rcx, (x.Rip & ~0xFFFUL) | (uint)_tagLow);
+                    a.CmpMemReg(new Mem(Reg.Rdx, set), Reg.Rcx, true);
+                    a.Jcc(Cc.NE, slow);
+                    a.Load(Reg.Rcx, new Mem(Reg.Rdx, set + 8), 8);
+                    a.MovImm(Reg.Rdx, long.MaxValue); // (its 10-byte form: the run loop writes the addend there)
+                    a.Bind(addend);
+                    a.Alu(X64Alu.Cmp, Reg.Rcx, Reg.Rdx, true);
+                    a.Jcc(Cc.NE, slow);
                 }
+
+                a.Jmp(slow);
+                a.Bind(jump);
+                _linkLabels.Add((x.Rip, jump, slow, addend));
+                a.Bind(slow);
 
                 a.MovImm(Reg.Rax, x.Rip);
                 a.Jmp(_chain);

@@ -178,8 +178,9 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// A block was translated at (<paramref name="rip"/>, <paramref name="host"/>, <paramref name="key"/>): its direct exits
-    /// into its own page jump straight to the blocks already there (the page's mapping is the block's own, so the jump cache's
-    /// fetch TLB check is not needed), and the exits of earlier blocks to this place now jump to it.
+    /// jump straight to the blocks already at their targets (into its own page with no further check: the page's mapping is
+    /// the block's own; into another page while the fetch TLB maps it with the addend written beside the JMP), and the
+    /// exits of earlier blocks to this place now jump to it.
     /// </summary>
     private void LinkNative(ulong rip, nint host, int key, nint chained)
     {

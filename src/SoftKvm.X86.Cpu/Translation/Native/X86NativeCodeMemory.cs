@@ -20,7 +20,8 @@ internal sealed unsafe class X86NativeCodeMemory : IDisposable
     /// <summary>
     /// With SOFTKVM_PERF_MAP=1, every block's parts are named in /tmp/softkvm-code-PID.map ("offset size name", the
     /// offset into the code's memfd, which is how perf reports samples in it): x86_enter_RIP (prologue and entry
-    /// checks), x86_body_RIP (the guest instructions), x86_exits_RIP (edges and exit stubs), x86_tail_RIP (chaining, the stale exit, the epilogue).
+    /// checks), x86_body_RIP (the guest instructions), x86_exits_RIP (edges, exit stubs, links), x86_tail_RIP (the
+    /// chain routine, the stale exit, the epilogue).
     /// </summary>
     public static readonly StreamWriter? PerfMap = Environment.GetEnvironmentVariable("SOFTKVM_PERF_MAP") == "1"
         ? new StreamWriter($"/tmp/softkvm-code-{Environment.ProcessId}.map", append: true) { AutoFlush = true }

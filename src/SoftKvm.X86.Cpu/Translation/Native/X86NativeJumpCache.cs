@@ -38,7 +38,7 @@ internal sealed unsafe class X86NativeJumpCache
     /// <summary>The table (pinned).</summary>
     public Entry* Table => (Entry*)Unsafe.AsPointer(ref _entries[0]);
 
-    /// <summary>The entry of <paramref name="rip"/> (the generated code hashes the same way, flag-free: LEA and BMI2 shifts).</summary>
+    /// <summary>The entry of <paramref name="rip"/> (the generated code hashes the same way).</summary>
     public static int Index(ulong rip) => (int)((rip + (rip >> 12)) & (Size - 1));
 
     /// <summary>An entry's tag: RIP and the privilege key (1 supervisor, 2 user) in one word, distinct for canonical RIPs

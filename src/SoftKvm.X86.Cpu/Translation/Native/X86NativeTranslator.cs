@@ -72,16 +72,13 @@ internal sealed unsafe class X86NativeTranslator
     private ulong _blockRip;
 
     /// <summary>A way out of the block: count the retired instructions, on to the next block (<paramref name="Chain"/>: the
-    /// flags as an image in r13; a target in the block's own page through a link the run loop patches, others through the
-    /// jump cache) or set RIP, save the flags (<paramref name="Flags"/>: where they are) and back to the run loop.</summary>
+    /// flags as an image in r13; through a link the run loop patches, else the jump cache) or set RIP, save the flags
+    /// (<paramref name="Flags"/>: where they are) and back to the run loop.</summary>
     private readonly record struct ExitStub(AsmLabel Label, ulong Rip, int Retired, bool Middle, FlagsAt Flags, bool Chain);
 
     /// <summary>Where the guest's status flags are at a point of the block.</summary>
     private enum FlagsAt
     {
-        /// <summary>In the guest's RFLAGS already.</summary>
-        Saved,
-
         /// <summary>In host RFLAGS (inside the block).</summary>
         Host,
 
@@ -431,10 +428,7 @@ internal sealed unsafe class X86NativeTranslator
                 RestoreImage();
             }
 
-            if (x.Flags != FlagsAt.Saved)
-            {
-                SaveFlags();
-            }
+            SaveFlags();
 
             a.MovImm(Reg.Rax, x.Rip);
             a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);

@@ -6,10 +6,11 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// <summary>
 /// FEAT_PAuth and FEAT_BTI in native code.
 /// <list type="bullet">
-/// <item><see cref="IrOpcode.Pac"/>: the IMPDEF code (<see cref="PacImpdef"/>: two 64x64→128-bit
-/// multiplications, the keys read from the context) and the masks of <see cref="PacConfiguration"/> for the
+/// <item><see cref="IrOpcode.Pac"/>: the IMPDEF code inline (<see cref="PacImpdef"/>: one 64x64→128-bit
+/// multiplication, the keys read from the context) with the masks of <see cref="PacConfiguration"/> for the
 /// half of the address space the instruction itself is in (return addresses and the pointers code signs
-/// are there); a pointer of the other half takes the slow path, the interpreter.</item>
+/// are there). The slow path, the interpreter, takes what is rare: a pointer of the other half, an AddPAC
+/// whose PAC field is not all extension bits (the corrupted code) and a failed authentication (the error code).</item>
 /// <item>BR and BLR set PSTATE.BTYPE before they jump (BR through a register other than X16, X17 looks at
 /// the guarded bit of its page in the execute TLB; a miss runs it in the interpreter).</item>
 /// <item>Each entry of a BTI block checks its landing pad while BTYPE is not 00: a page that is not guarded,
@@ -45,14 +46,46 @@ internal sealed unsafe partial class X64Lowering
 
         // PAC* and AUT* with the key disabled in SCTLR_EL1 leave the pointer unchanged. The enable is read here, not
         // compiled into the block, so that Linux's flips of EnIB/EnDA/EnDB at context switches need no other blocks.
+        // The builder's Dst is the pointer's own register (or XZR), so a disabled key has nothing to write unless
+        // constant folding gave the pointer as a constant.
         AsmLabel disabled = _asm.NewLabel(), done = _asm.NewLabel();
+        bool inPlace = op.Dst.Kind == IrKind.None || op.Dst.SameLocation(op.A);
         _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(key)), 4);
-        _asm.Jcc(Cc.E, disabled);
+        _asm.Jcc(Cc.E, inPlace ? done : disabled);
         OtherHalfToSlowPath(selector, upper, slow);
-        LowerPacCode(op, key, operation, m, upper);
-        _asm.Jmp(done);
-        _asm.Bind(disabled);
-        Commit(op.Dst, Reg.R11);
+        if (operation == PacOperation.Add)
+        {
+            // A pointer whose PAC field is not all copies of its half's bit (AddPAC then flips a bit of the code) goes to
+            // the slow path; any other is its own extended form, so the code is computed over it and put in its field:
+            // ptr ^ ((ptr ^ code) & CodeMask) = (ptr & Keep) | (code & CodeMask) | bit 55 of the half.
+            Extended(Reg.Rax, m);
+            _asm.Alu(Alu.Cmp, Reg.Rax, Reg.R11, true);
+            _asm.Jcc(Cc.NE, slow);
+            EmitImpdefCode(Reg.R11, op.B, key);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+            AndConst(Reg.Rax, m.CodeMask);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+            Commit(op.Dst, Reg.Rax);
+        }
+        else
+        {
+            // The extended pointer when its code matches; a mismatch (the error code in the pointer) takes the slow path.
+            Extended(Reg.R10, m);
+            EmitImpdefCode(Reg.R10, op.B, key);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+            _asm.MovImm(Reg.Rdx, m.CodeMask);
+            _asm.Test(Reg.Rax, Reg.Rdx, true);
+            _asm.Jcc(Cc.NE, slow);
+            Commit(op.Dst, Reg.R10);
+        }
+
+        if (!inPlace)
+        {
+            _asm.Jmp(done);
+            _asm.Bind(disabled);
+            Commit(op.Dst, Reg.R11);
+        }
+
         _asm.Bind(done);
     }
 
@@ -64,131 +97,37 @@ internal sealed unsafe partial class X64Lowering
     }
 
     /// <summary>
-    /// The code of a PAC* or AUT* (pointer in r11) with constants <paramref name="m"/>, committed to Dst: a call of the
-    /// cache's shared routine for these constants (about 200 bytes once, instead of at every PACIASP and AUTIASP), or
-    /// inline where the region has no room for one.
+    /// <paramref name="d"/> = the pointer (r11) with its PAC field made extension bits: (ptr &amp; Keep) | Extension,
+    /// which is ptr | Extension in the upper half (Keep and Extension cover every bit there) and ptr &amp; Keep in the lower.
     /// </summary>
-    private void LowerPacCode(in IrInstruction op, int key, PacOperation operation, in PacMasks m, bool upper)
-    {
-        LoadTo(Reg.Rcx, op.B, true);
-        ulong routine = PacRoutine(operation, key, m, upper);
-        if (routine != 0)
-        {
-            _asm.CallAbsolute(routine);
-        }
-        else
-        {
-            EmitPacBody(operation, key, m, upper);
-        }
-
-        Commit(op.Dst, Reg.Rax);
-    }
-
-    /// <summary>What a shared PAC routine computes: the operation, the key and the constants of the half.</summary>
-    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, PacMasks Masks, bool Upper);
-
-    /// <summary>The lowering (and assembler) the shared routines are emitted with.</summary>
-    private X64Lowering? _routineLowering;
-
-    /// <summary>
-    /// The shared routine of <paramref name="operation"/> with <paramref name="key"/> and <paramref name="m"/>, placed now
-    /// if the cache has none (0 when the region is full): r11 the pointer, rcx the modifier, rax the result; r10, rcx,
-    /// rdx and the host flags destroyed, everything else kept.
-    /// </summary>
-    private ulong PacRoutine(PacOperation operation, int key, in PacMasks m, bool upper)
-    {
-        var id = new PacRoutineKey(operation, key, m, upper);
-        ulong at = _runtime.SharedRoutine(id);
-        if (at != 0)
-        {
-            return at;
-        }
-
-        _routineLowering ??= new X64Lowering(new X64Assembler());
-        X64Assembler asm = _routineLowering._asm;
-        asm.Reset();
-        _routineLowering.EmitPacBody(operation, key, m, upper);
-        asm.Ret();
-        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}");
-    }
-
-    /// <summary>rax = the result of <paramref name="operation"/> on the pointer in r11 with the modifier in rcx.</summary>
-    private void EmitPacBody(PacOperation operation, int key, in PacMasks m, bool upper)
-    {
-        Extended(Reg.R10, m);
-        EmitImpdefCode(ContextOffsets.PacKeys + (16 * key));
-        if (operation == PacOperation.Add)
-        {
-            // (ptr & Keep) | (code & CodeMask) | Upper, CorruptBit flipped when the extension bits differ.
-            AndConst(Reg.Rax, m.CodeMask);
-            _asm.Mov(Reg.Rcx, Reg.R11);
-            AndConst(Reg.Rcx, m.Keep);
-            _asm.Alu(Alu.Or, Reg.Rax, Reg.Rcx, true);
-            OrConst(Reg.Rax, m.Upper);
-            _asm.Mov(Reg.Rcx, Reg.R11);
-            AndConst(Reg.Rcx, m.Field);
-            if (upper)
-            {
-                _asm.MovImm(Reg.Rdx, m.Field);
-                _asm.Alu(Alu.Cmp, Reg.Rcx, Reg.Rdx, true);
-            }
-            else
-            {
-                _asm.Test(Reg.Rcx, Reg.Rcx, true);
-            }
-
-            AsmLabel good = _asm.NewLabel();
-            _asm.Jcc(Cc.E, good);
-            _asm.MovImm(Reg.Rdx, m.CorruptBit);
-            _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true);
-            _asm.Bind(good);
-        }
-        else
-        {
-            // The pointer restored when (code ^ ptr) & CodeMask is 0, else with the error code of the key.
-            Extended(Reg.R10, m);
-            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
-            AndConst(Reg.Rax, m.CodeMask); // sets ZF (the mask is never all ones: bit 55 is not in it)
-            _asm.Mov(Reg.Rax, Reg.R10);
-            AsmLabel good = _asm.NewLabel();
-            _asm.Jcc(Cc.E, good);
-            AndConst(Reg.Rax, ~(3UL << m.ErrorShift));
-            OrConst(Reg.Rax, (key is 1 or 3 ? 2UL : 1UL) << m.ErrorShift);
-            _asm.Bind(good);
-        }
-    }
-
-    /// <summary><paramref name="d"/> = the pointer (r11) with its PAC field made extension bits: (ptr &amp; Keep) | Extension.</summary>
     private void Extended(Reg d, in PacMasks m)
     {
         _asm.Mov(d, Reg.R11);
-        AndConst(d, m.Keep);
-        OrConst(d, m.Extension);
+        if (m.Extension != 0)
+        {
+            OrConst(d, m.Extension);
+        }
+        else
+        {
+            AndConst(d, m.Keep);
+        }
     }
 
     /// <summary>
-    /// rax = <see cref="PacImpdef.ComputePac"/>(r10, rcx, key0 = Hi, key1 = Lo) of the key whose Lo register is
-    /// at context offset <paramref name="keyLo"/>; r10, rcx and rdx are destroyed.
+    /// rax = <see cref="PacImpdef.ComputePac"/>(<paramref name="data"/>, <paramref name="modifier"/>, key0 = Hi, key1 = Lo)
+    /// of key <paramref name="key"/> (0-3: IA, IB, DA, DB): the high and low halves of (data ^ key0 ^ P0) * (modifier ^
+    /// key1 ^ P1) XORed. rcx and rdx are destroyed.
     /// </summary>
-    private void EmitImpdefCode(int keyLo)
+    private void EmitImpdefCode(Reg data, IrOperand modifier, int key)
     {
-        Mem key0 = Ctx(keyLo + 8), key1 = Ctx(keyLo);
-        _asm.AluMem(Alu.Xor, Reg.R10, key0, true); // a = data ^ key0
-        _asm.AluMem(Alu.Xor, Reg.Rcx, key1, true); // b = modifier ^ key1
-        _asm.MovImm(Reg.Rax, PacImpdef.P0);
-        _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true);
+        int keyLo = ContextOffsets.PacKeys + (16 * key);
+        LoadTo(Reg.Rcx, modifier, true);
         _asm.MovImm(Reg.Rdx, PacImpdef.P1);
         _asm.Alu(Alu.Xor, Reg.Rdx, Reg.Rcx, true);
-        _asm.MulWide(Reg.Rdx, signed: false, w64: true);
-        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true); // x = Fold(a ^ P0, b ^ P1)
-        _asm.ShiftImm(Shift.Rol, Reg.R10, 32, true);
-        _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true);
-        _asm.MovImm(Reg.Rdx, PacImpdef.P2);
-        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true); // x ^ RotateLeft(a, 32) ^ P2
-        _asm.ShiftImm(Shift.Rol, Reg.Rcx, 29, true);
-        _asm.AluMem(Alu.Xor, Reg.Rcx, key0, true);
-        _asm.MovImm(Reg.Rdx, PacImpdef.P3);
-        _asm.Alu(Alu.Xor, Reg.Rdx, Reg.Rcx, true); // RotateLeft(b, 29) ^ key0 ^ P3
+        _asm.AluMem(Alu.Xor, Reg.Rdx, Ctx(keyLo), true);
+        _asm.MovImm(Reg.Rax, PacImpdef.P0);
+        _asm.Alu(Alu.Xor, Reg.Rax, data, true);
+        _asm.AluMem(Alu.Xor, Reg.Rax, Ctx(keyLo + 8), true);
         _asm.MulWide(Reg.Rdx, signed: false, w64: true);
         _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true);
     }

@@ -36,6 +36,9 @@ internal sealed unsafe class NativeCodeCache
     private long _routinesEnd;
     private int _blockCount;
 
+    /// <summary>Routines blocks call, placed among them on demand (X64Lowering.PointerAuth.cs), by what they compute.</summary>
+    private readonly Dictionary<object, ulong> _sharedRoutines = [];
+
     /// <summary>The cache of this process (created at first use).</summary>
     public static NativeCodeCache Instance => Volatile.Read(ref s_instance) ?? Create(); // inlined where it is read (every run, every helper call)
 
@@ -112,6 +115,25 @@ internal sealed unsafe class NativeCodeCache
 
         _codeTop = (_codeTop + size + 15) & ~15L;
         return (nint)at;
+    }
+
+    /// <summary>The address of the shared routine for <paramref name="key"/>, or 0 when there is none yet (call with <see cref="Lock"/> held).</summary>
+    public ulong SharedRoutine(object key) => _sharedRoutines.GetValueOrDefault(key);
+
+    /// <summary>
+    /// Places the code in <paramref name="asm"/> as the shared routine for <paramref name="key"/> (call with <see cref="Lock"/>
+    /// held); its address, or 0 when the region is full. Dropped with the blocks at a flush.
+    /// </summary>
+    public ulong PlaceSharedRoutine(object key, X64Assembler asm, string name)
+    {
+        nint at = Place(asm, out int size);
+        if (at != 0)
+        {
+            _sharedRoutines[key] = (ulong)at;
+            s_perfMap?.Write($"{(ulong)((byte*)at - _memory.Executable):x} {size:x} {name}\n");
+        }
+
+        return (ulong)at;
     }
 
     /// <summary>
@@ -254,6 +276,7 @@ internal sealed unsafe class NativeCodeCache
 
                 Array.Clear(_entries);
                 Array.Clear(_blocks);
+                _sharedRoutines.Clear();
                 _blockCount = 0;
                 _codeTop = _routinesEnd;
                 _slotTop = 0;

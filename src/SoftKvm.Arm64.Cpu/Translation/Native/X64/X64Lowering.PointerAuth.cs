@@ -44,14 +44,71 @@ internal sealed unsafe partial class X64Lowering
             return;
         }
 
-        // PAC* and AUT* with the key disabled in SCTLR_EL1 leave the pointer unchanged. The enable is read here, not
-        // compiled into the block, so that Linux's flips of EnIB/EnDA/EnDB at context switches need no other blocks.
-        // The builder's Dst is the pointer's own register (or XZR), so a disabled key has nothing to write unless
-        // constant folding gave the pointer as a constant.
-        AsmLabel disabled = _asm.NewLabel(), done = _asm.NewLabel();
-        bool inPlace = op.Dst.Kind == IrKind.None || op.Dst.SameLocation(op.A);
+        // PAC* and AUT*: a call of the code cache's routine for this operation, key and configuration (about 30 bytes
+        // here instead of 150 inline at each of the kernel's PACIASP and AUTIASP), or the same code inline where the
+        // region has no room for one.
+        LoadTo(Reg.Rcx, op.B, true);
+        ulong routine = PacRoutine(operation, key, m, selector, upper);
+        if (routine != 0)
+        {
+            _asm.CallAbsolute(routine);
+            _asm.Jcc(Cc.NE, slow);
+        }
+        else
+        {
+            AsmLabel done = _asm.NewLabel();
+            EmitPacBody(operation, key, m, selector, upper, done, slow);
+            _asm.Bind(done);
+        }
+
+        Commit(op.Dst, Reg.Rax);
+    }
+
+    /// <summary>What a shared PAC routine computes: the operation, the key and the configuration's constants for the half.</summary>
+    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, PacMasks Masks, int Selector, bool Upper);
+
+    /// <summary>The lowering (and assembler) the shared routines are emitted with.</summary>
+    private X64Lowering? _routineLowering;
+
+    /// <summary>
+    /// The shared routine of <paramref name="operation"/> with <paramref name="key"/> and <paramref name="m"/>, placed now if
+    /// the cache has none (0 when the region is full): r11 the pointer, rcx the modifier; returns rax = the result with ZF
+    /// set, or ZF clear for the slow path. r10, rcx, rdx and the other host flags are destroyed, everything else kept.
+    /// </summary>
+    private ulong PacRoutine(PacOperation operation, int key, in PacMasks m, int selector, bool upper)
+    {
+        var id = new PacRoutineKey(operation, key, m, selector, upper);
+        ulong at = _runtime.SharedRoutine(id);
+        if (at != 0)
+        {
+            return at;
+        }
+
+        _routineLowering ??= new X64Lowering(new X64Assembler());
+        X64Assembler asm = _routineLowering._asm;
+        asm.Reset();
+        AsmLabel done = asm.NewLabel(), slow = asm.NewLabel();
+        _routineLowering.EmitPacBody(operation, key, m, selector, upper, done, slow);
+        asm.Bind(done);
+        asm.Alu(Alu.Cmp, Reg.Rax, Reg.Rax, false); // ZF = 1
+        asm.Ret();
+        asm.Bind(slow);
+        asm.Test(Reg.Rsp, Reg.Rsp, true); // ZF = 0 (rsp is not 0)
+        asm.Ret();
+        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}");
+    }
+
+    /// <summary>
+    /// rax = the result of PAC* or AUT* <paramref name="operation"/> of the pointer in r11 with the modifier in rcx, then
+    /// to <paramref name="done"/>; to <paramref name="slow"/> for what is rare. A key disabled in SCTLR_EL1 leaves the pointer
+    /// unchanged; the enable is read here, not compiled into the block, so that Linux's flips of EnIB/EnDA/EnDB at context
+    /// switches need no other blocks. r10, rcx, rdx and the host flags are destroyed.
+    /// </summary>
+    private void EmitPacBody(PacOperation operation, int key, in PacMasks m, int selector, bool upper, AsmLabel done, AsmLabel slow)
+    {
+        _asm.Mov(Reg.Rax, Reg.R11);
         _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(key)), 4);
-        _asm.Jcc(Cc.E, inPlace ? done : disabled);
+        _asm.Jcc(Cc.E, done);
         OtherHalfToSlowPath(selector, upper, slow);
         if (operation == PacOperation.Add)
         {
@@ -61,32 +118,22 @@ internal sealed unsafe partial class X64Lowering
             Extended(Reg.Rax, m);
             _asm.Alu(Alu.Cmp, Reg.Rax, Reg.R11, true);
             _asm.Jcc(Cc.NE, slow);
-            EmitImpdefCode(Reg.R11, op.B, key);
+            EmitImpdefCode(Reg.R11, key);
             _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
             AndConst(Reg.Rax, m.CodeMask);
             _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
-            Commit(op.Dst, Reg.Rax);
         }
         else
         {
             // The extended pointer when its code matches; a mismatch (the error code in the pointer) takes the slow path.
             Extended(Reg.R10, m);
-            EmitImpdefCode(Reg.R10, op.B, key);
+            EmitImpdefCode(Reg.R10, key);
             _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
             _asm.MovImm(Reg.Rdx, m.CodeMask);
             _asm.Test(Reg.Rax, Reg.Rdx, true);
             _asm.Jcc(Cc.NE, slow);
-            Commit(op.Dst, Reg.R10);
+            _asm.Mov(Reg.Rax, Reg.R10);
         }
-
-        if (!inPlace)
-        {
-            _asm.Jmp(done);
-            _asm.Bind(disabled);
-            Commit(op.Dst, Reg.R11);
-        }
-
-        _asm.Bind(done);
     }
 
     /// <summary>A pointer (r11) of the other half of the address space than the instruction's goes to the slow path.</summary>
@@ -114,14 +161,12 @@ internal sealed unsafe partial class X64Lowering
     }
 
     /// <summary>
-    /// rax = <see cref="PacImpdef.ComputePac"/>(<paramref name="data"/>, <paramref name="modifier"/>, key0 = Hi, key1 = Lo)
-    /// of key <paramref name="key"/> (0-3: IA, IB, DA, DB): the high and low halves of (data ^ key0 ^ P0) * (modifier ^
-    /// key1 ^ P1) XORed. rcx and rdx are destroyed.
+    /// rax = <see cref="PacImpdef.ComputePac"/>(<paramref name="data"/>, rcx, key0 = Hi, key1 = Lo) of key <paramref name="key"/>
+    /// (0-3: IA, IB, DA, DB): the high and low halves of (data ^ key0 ^ P0) * (modifier ^ key1 ^ P1) XORed. rdx is destroyed.
     /// </summary>
-    private void EmitImpdefCode(Reg data, IrOperand modifier, int key)
+    private void EmitImpdefCode(Reg data, int key)
     {
         int keyLo = ContextOffsets.PacKeys + (16 * key);
-        LoadTo(Reg.Rcx, modifier, true);
         _asm.MovImm(Reg.Rdx, PacImpdef.P1);
         _asm.Alu(Alu.Xor, Reg.Rdx, Reg.Rcx, true);
         _asm.AluMem(Alu.Xor, Reg.Rdx, Ctx(keyLo), true);

@@ -260,15 +260,84 @@ internal sealed unsafe partial class X64Lowering
     /// In the enter routine of a BTI block (rcx = entry ordinal | landing-pad mask &lt;&lt; 16, after the stale
     /// check): while PSTATE.BTYPE != 00, to <paramref name="leave"/> unless the page is unguarded or the entry's
     /// instruction is a compatible landing pad (as <c>BranchTargetPasses</c> decides in the run loop), which then
-    /// clears BTYPE. With BTYPE 00 (most entries) nothing is written.
+    /// clears BTYPE. With BTYPE 00 (most entries) nothing is written. The check itself is the code cache's routine
+    /// for the EL (about 20 bytes in each block instead of 100), or inline where the region has no room for one.
     /// </summary>
     private void EmitLandingPadCheck(AsmLabel leave)
     {
-        AsmLabel pass = _asm.NewLabel(), done = _asm.NewLabel();
+        AsmLabel done = _asm.NewLabel();
         _asm.TestMemImm(Ctx(ContextOffsets.PstateFlags), (int)Psr.Btype, 4);
         _asm.Jcc(Cc.E, done);
-        EmitExecTlbProbe(_b.Pc, leave, Reg.R10, Reg.R11); // rcx is the entry's
-        _asm.Jcc(Cc.E, pass);
+        _asm.MovImm(Reg.R10, _b.Pc & ~0xFFFUL);
+        bool el1 = (_b.Mode & BlockMode.El1) != 0;
+        ulong routine = LandingPadRoutine(el1);
+        if (routine != 0)
+        {
+            _asm.CallAbsolute(routine);
+            _asm.Jcc(Cc.NE, leave);
+        }
+        else
+        {
+            EmitLandingPadBody(el1, done, leave);
+        }
+
+        _asm.Bind(done);
+    }
+
+    /// <summary>What a shared landing-pad routine checks: the EL whose SCTLR_EL1.BTn applies (BT1 at EL1, BT0 at EL0).</summary>
+    private readonly record struct LandingPadRoutineKey(bool El1);
+
+    /// <summary>
+    /// The shared landing-pad check for <paramref name="el1"/>, placed now if the cache has none (0 when the region is
+    /// full): r10 the page of the entry, rcx as the enter routine has it (kept); returns ZF set when the entry may run
+    /// (BTYPE cleared), ZF clear to leave. rax, rdx, r10, r11 and the other host flags are destroyed.
+    /// </summary>
+    private ulong LandingPadRoutine(bool el1)
+    {
+        var id = new LandingPadRoutineKey(el1);
+        ulong at = _runtime.SharedRoutine(id);
+        if (at != 0)
+        {
+            return at;
+        }
+
+        _routineLowering ??= new X64Lowering(new X64Assembler());
+        X64Assembler asm = _routineLowering._asm;
+        asm.Reset();
+        AsmLabel pass = asm.NewLabel(), leave = asm.NewLabel();
+        _routineLowering.EmitLandingPadBody(el1, pass, leave);
+        asm.Bind(pass);
+        asm.Alu(Alu.Cmp, Reg.Rax, Reg.Rax, false); // ZF = 1
+        asm.Ret();
+        asm.Bind(leave);
+        asm.Test(Reg.Rsp, Reg.Rsp, true); // ZF = 0 (rsp is not 0)
+        asm.Ret();
+        return _runtime.PlaceSharedRoutine(id, asm, $"bti_landing_pad_el{(el1 ? 1 : 0)}");
+    }
+
+    /// <summary>
+    /// The landing-pad check of an entry in page r10 (rcx = entry ordinal | landing-pad mask &lt;&lt; 16, kept) while
+    /// BTYPE != 00: BTYPE cleared and to <paramref name="pass"/>, or to <paramref name="leave"/> (also on an execute TLB miss).
+    /// </summary>
+    private void EmitLandingPadBody(bool el1, AsmLabel pass, AsmLabel leave)
+    {
+        AsmLabel clear = _asm.NewLabel();
+
+        // The execute TLB's entry of the page (as EmitExecTlbProbe, the index computed here): a miss leaves.
+        _asm.Mov(Reg.R11, Reg.R10);
+        _asm.ShiftImm(Shift.Shr, Reg.R11, 12, true);
+        _asm.AluImm(Alu.And, Reg.R11, TlbIndexMask, false);
+        _asm.AluMem(Alu.Or, Reg.R10, Ctx(ContextOffsets.TagEl), true);
+        _asm.Load(Reg.Rax, Ctx(ContextOffsets.ExecInfo), 8);
+        _asm.Alu(Alu.Add, Reg.Rax, Reg.R11, true);
+        _asm.ShiftImm(Shift.Shl, Reg.R11, 4, true); // * TlbEntryBytes
+        _asm.AluMem(Alu.Add, Reg.R11, Ctx(ContextOffsets.ExecTlb), true);
+        _asm.CmpMemReg(new Mem(Reg.R11, 0), Reg.R10, true);
+        _asm.Jcc(Cc.NE, leave);
+        _asm.Load(Reg.Rax, new Mem(Reg.Rax, 0), 1);
+        _asm.TestImm(Reg.Rax, Arm64Cpu.InfoGuarded, false);
+        _asm.Jcc(Cc.E, clear);
+
         _asm.Load(Reg.Rax, Ctx(ContextOffsets.PstateFlags), 4);
         _asm.ShiftImm(Shift.Shr, Reg.Rax, Psr.BtypeShift, false);
         _asm.AluImm(Alu.And, Reg.Rax, 3, false);
@@ -277,15 +346,15 @@ internal sealed unsafe partial class X64Lowering
         _asm.BtReg(Reg.Rdx, Reg.Rax);
         _asm.Jcc(Cc.AE, leave);
         _asm.TestImm(Reg.Rdx, LandingPadNeedsBt, false);
-        _asm.Jcc(Cc.E, pass);
+        _asm.Jcc(Cc.E, clear);
         _asm.AluImm(Alu.Cmp, Reg.Rax, 3, false);
-        _asm.Jcc(Cc.NE, pass);
+        _asm.Jcc(Cc.NE, clear);
         // PACIASP/PACIBSP with BTYPE 11: not a landing pad under SCTLR_EL1.BT1 (EL1) or BT0 (EL0), bits 36 and 35.
-        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), (_b.Mode & BlockMode.El1) != 0 ? 1 << 4 : 1 << 3, 4);
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), el1 ? 1 << 4 : 1 << 3, 4);
         _asm.Jcc(Cc.NE, leave);
-        _asm.Bind(pass);
+        _asm.Bind(clear);
         _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
-        _asm.Bind(done);
+        _asm.Jmp(pass);
     }
 
     /// <summary>The landing-pad mask bit of PACIASP/PACIBSP: BTYPE 11 is compatible only while SCTLR_EL1.BTn is 0.</summary>

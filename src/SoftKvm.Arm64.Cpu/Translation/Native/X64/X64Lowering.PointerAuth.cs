@@ -6,10 +6,10 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// <summary>
 /// FEAT_PAuth and FEAT_BTI in native code.
 /// <list type="bullet">
-/// <item><see cref="IrOpcode.Pac"/>: the IMPDEF code inline (<see cref="PacImpdef"/>: one 64x64→128-bit
-/// multiplication, the keys read from the context) with the masks of <see cref="PacConfiguration"/> for the
-/// half of the address space the instruction itself is in (return addresses and the pointers code signs
-/// are there). The slow path, the interpreter, takes what is rare: a pointer of the other half, an AddPAC
+/// <item><see cref="IrOpcode.Pac"/>: the IMPDEF code (<see cref="PacImpdef"/>: one 64x64→128-bit multiplication,
+/// the keys read from the context) with the masks of <see cref="PacConfiguration"/> for the half of the address
+/// space the instruction itself is in (return addresses and the pointers code signs are there), in a routine the
+/// code cache shares per operation, key and configuration. The slow path, the interpreter, takes what is rare: a pointer of the other half, an AddPAC
 /// whose PAC field is not all extension bits (the corrupted code) and a failed authentication (the error code).</item>
 /// <item>BR and BLR set PSTATE.BTYPE before they jump (BR through a register other than X16, X17 looks at
 /// the guarded bit of its page in the execute TLB; a miss runs it in the interpreter).</item>
@@ -84,18 +84,32 @@ internal sealed unsafe partial class X64Lowering
             return at;
         }
 
+        BeginRoutine(out AsmLabel done, out AsmLabel slow).EmitPacBody(operation, key, m, selector, upper, done, slow);
+        return PlaceRoutine(id, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}", done, slow);
+    }
+
+    /// <summary>Starts a shared routine: the lowering its body is emitted with, and the labels of its two ends.</summary>
+    private X64Lowering BeginRoutine(out AsmLabel pass, out AsmLabel fail)
+    {
         _routineLowering ??= new X64Lowering(new X64Assembler());
         X64Assembler asm = _routineLowering._asm;
         asm.Reset();
-        AsmLabel done = asm.NewLabel(), slow = asm.NewLabel();
-        _routineLowering.EmitPacBody(operation, key, m, selector, upper, done, slow);
-        asm.Bind(done);
+        pass = asm.NewLabel();
+        fail = asm.NewLabel();
+        return _routineLowering;
+    }
+
+    /// <summary>Ends the routine <see cref="BeginRoutine"/> started (ZF set at <paramref name="pass"/>, clear at <paramref name="fail"/>) and places it: its address, or 0.</summary>
+    private ulong PlaceRoutine(object id, string name, AsmLabel pass, AsmLabel fail)
+    {
+        X64Assembler asm = _routineLowering!._asm;
+        asm.Bind(pass);
         asm.Alu(Alu.Cmp, Reg.Rax, Reg.Rax, false); // ZF = 1
         asm.Ret();
-        asm.Bind(slow);
+        asm.Bind(fail);
         asm.Test(Reg.Rsp, Reg.Rsp, true); // ZF = 0 (rsp is not 0)
         asm.Ret();
-        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}");
+        return _runtime.PlaceSharedRoutine(id, asm, name);
     }
 
     /// <summary>
@@ -301,18 +315,8 @@ internal sealed unsafe partial class X64Lowering
             return at;
         }
 
-        _routineLowering ??= new X64Lowering(new X64Assembler());
-        X64Assembler asm = _routineLowering._asm;
-        asm.Reset();
-        AsmLabel pass = asm.NewLabel(), leave = asm.NewLabel();
-        _routineLowering.EmitLandingPadBody(el1, pass, leave);
-        asm.Bind(pass);
-        asm.Alu(Alu.Cmp, Reg.Rax, Reg.Rax, false); // ZF = 1
-        asm.Ret();
-        asm.Bind(leave);
-        asm.Test(Reg.Rsp, Reg.Rsp, true); // ZF = 0 (rsp is not 0)
-        asm.Ret();
-        return _runtime.PlaceSharedRoutine(id, asm, $"bti_landing_pad_el{(el1 ? 1 : 0)}");
+        BeginRoutine(out AsmLabel pass, out AsmLabel leave).EmitLandingPadBody(el1, pass, leave);
+        return PlaceRoutine(id, $"bti_landing_pad_el{(el1 ? 1 : 0)}", pass, leave);
     }
 
     /// <summary>

@@ -83,7 +83,7 @@ public sealed class PointerAuthTests
         // pacia x0, x1; mov x7, x0; mov x2, x0; mov x3, x0; autia x2, x1; autia x3, x4; msr apiakeylo_el1, x5; mov x6, x0; autia x6, x1
         using var m = new TestMachine(model: CpuModel.Max);
         var v = Start(m, native, EnIa, Pacia, 0xaa0003e7u, MovX2X0, MovX3X0, 0xdac11022u, 0xdac11083u, MsrApiaKeyLo | 5, 0xaa0003e6u, 0xdac11026u);
-        const ulong Pointer = 0x4008_1234, ErrorA = 1UL << 61; // TCR_EL1 0: T0SZ 16 (the code in bits 47-54 and 56-63), no TBI
+        const ulong Pointer = 0x4008_1234, ErrorA = 1UL << 61; // TCR_EL1 0: T0SZ 16 (the code in bits 48-54 and 56-63), no TBI
         SetX(v, 0, Pointer);
         SetX(v, 1, 0x7FFF_FFF0);
         SetX(v, 4, 0x7FFF_FFE0);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 
@@ -12,6 +13,7 @@ namespace SoftKvm.Arm64.Vgic;
 public sealed partial class Vgic
 {
     /// <summary>Marks a vCPU's output for recomputation at the next <see cref="FlushLocked"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void MarkDirty(int vcpu)
     {
         if ((uint)vcpu < (uint)VcpuCount)
@@ -188,16 +190,18 @@ public sealed partial class Vgic
             }
         }
 
-        foreach (var irq in _pendingLpis)
+        var lpis = _pendingLpis;
+        for (int i = 0; i < lpis.Count; i++)
         {
-            if (irq.TargetVcpu == v)
+            if (lpis[i].TargetVcpu == v)
             {
-                Consider(irq);
+                Consider(lpis[i]);
             }
         }
 
         return best;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         void Consider(VgicIrq irq)
         {
             if (!irq.Pending || irq.Active || !irq.Enabled || (groupMask >> irq.Group & 1) == 0 ||

@@ -410,6 +410,7 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>PSTATE.NZCV from the native flags image (<see cref="NativeContext.FlagsImage"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // NativeAOT does not inline it on its own (an exit path)
     internal static uint NzcvOfImage(ushort image)
     {
         uint ah = (uint)image >> 8;

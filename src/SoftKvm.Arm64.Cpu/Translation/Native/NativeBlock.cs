@@ -110,6 +110,9 @@ internal sealed unsafe class NativeBlock(int id, uint* host, ulong pc, BlockMode
     /// <summary>The code's size in bytes.</summary>
     public int CodeSize { get; init; }
 
+    /// <summary>The block's resume routine (X64Lowering.ExitHelpers.cs; 0: it calls no exit helper).</summary>
+    public nint Resume { get; init; }
+
     /// <summary>Whether guest memory still holds the words the block was translated from.</summary>
     public bool MatchesMemory()
     {

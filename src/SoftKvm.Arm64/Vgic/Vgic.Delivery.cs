@@ -53,13 +53,17 @@ public sealed partial class Vgic
         // Every change of an SPI's state ends with this call, so the pending bitmap that delivery
         // scans (instead of every SPI) is kept exact here.
         int spi = irq.IntId - NrPrivateIrqs;
+        ref ulong word = ref _pendingSpis[spi >> 6];
+        ulong bit = 1UL << (spi & 63);
         if (irq.Pending)
         {
-            _pendingSpis[spi >> 6] |= 1UL << (spi & 63);
+            _pendingSpiCount += (word & bit) == 0 ? 1 : 0;
+            word |= bit;
         }
         else
         {
-            _pendingSpis[spi >> 6] &= ~(1UL << (spi & 63));
+            _pendingSpiCount -= (word & bit) != 0 ? 1 : 0;
+            word &= ~bit;
         }
 
         MarkDirty(irq.ActiveVcpu);
@@ -176,7 +180,7 @@ public sealed partial class Vgic
             Consider(privateIrqs[BitOperations.TrailingZeroCount(bits)]);
         }
 
-        for (int w = 0; w < _pendingSpis.Length; w++)
+        for (int w = 0; _pendingSpiCount != 0 && w < _pendingSpis.Length; w++) // none pending (the usual case): no scan
         {
             ulong bits = _pendingSpis[w];
             while (bits != 0)

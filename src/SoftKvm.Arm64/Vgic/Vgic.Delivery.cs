@@ -54,16 +54,16 @@ public sealed partial class Vgic
         // scans (instead of every SPI) is kept exact here.
         int spi = irq.IntId - NrPrivateIrqs;
         ref ulong word = ref _pendingSpis[spi >> 6];
-        ulong bit = 1UL << (spi & 63);
+        ulong spiBit = 1UL << (spi & 63);
         if (irq.Pending)
         {
-            _pendingSpiCount += (word & bit) == 0 ? 1 : 0;
-            word |= bit;
+            _pendingSpiCount += (word & spiBit) == 0 ? 1 : 0;
+            word |= spiBit;
         }
         else
         {
-            _pendingSpiCount -= (word & bit) != 0 ? 1 : 0;
-            word &= ~bit;
+            _pendingSpiCount -= (word & spiBit) != 0 ? 1 : 0;
+            word &= ~spiBit;
         }
 
         MarkDirty(irq.ActiveVcpu);

@@ -77,7 +77,7 @@ public sealed class NativeResumeTests
         Assert.Equal(105UL, X(v, 2));
         if (Native)
         {
-            Assert.Equal(0, Counter(v, "native_resumes"));
+            Assert.True(Counter(v, "blocks_invalidated") >= 1, "the block of the access was not found stale");
         }
     }
 

@@ -345,8 +345,17 @@ public sealed unsafe partial class Arm64Cpu
                     stale = 0;
                     break; // PC is set
                 case NativeExit.EntryCheck:
-                    State.Pc = cache.Block((int)(result >> 32)).Entries[index].Pc;
+                    if (index != NativeBlock.ResumeOrdinal)
+                    {
+                        State.Pc = cache.Block((int)(result >> 32)).Entries[index].Pc; // a resume's is PC already
+                    }
+
                     tail = budget < NativeTranslator.MaxInstructions; // else an exit request: seen above
+                    break;
+                case NativeExit.Stale when index == NativeBlock.ResumeOrdinal:
+                    cache.Kill(cache.Block((int)(result >> 32))); // its words changed while the hypervisor completed the access
+                    Counters.BlocksInvalidated++;
+                    stale++;
                     break;
                 case NativeExit.Stale:
                     {

@@ -10,8 +10,10 @@ namespace SoftKvm.Arm64.Cpu;
 /// the run loop's next pass goes on at the access's call site through the block's resume routine
 /// (X64Lowering.ExitHelpers.cs) instead of looking a block up for the next PC, translating one and entering it, once
 /// it has checked that nothing else happened in between: PC is past the access and the retired count one more (the
-/// completion and nothing else ran), the code cache was not flushed and the block is alive with its words unchanged,
-/// its mode is the PE's, and enough budget is left for the block to reach its next check.
+/// completion and nothing else ran), the code cache was not flushed and the block is alive, its mode is the PE's, and
+/// enough budget is left for the block to reach its next check; the resume routine then runs the block's own entry
+/// checks (an exit request, the budget, its words unchanged), which leave for the run loop with
+/// <see cref="NativeBlock.ResumeOrdinal"/> where one fails.
 /// </summary>
 public sealed unsafe partial class Arm64Cpu
 {
@@ -63,11 +65,12 @@ public sealed unsafe partial class Arm64Cpu
             return false;
         }
 
-        // The block is alive, PC still fetches from its words (host: the PE's fetch of PC now), unchanged, in the PE's mode.
+        // The block is alive, PC still fetches from its words (host: the PE's fetch of PC now), in the PE's mode; the
+        // resume routine runs the block's entry checks, which compare its words with memory.
         NativeBlock block = cache.Block(_resumeBlock);
         BlockMode mode = CurrentBlockMode();
         if (block.Dead || block.Resume == 0 || host != (uint*)((byte*)block.Host + (long)(pc - block.Pc)) || block.Mode != mode
-            || (_tagEl | ((ulong)mode << 16)) != _resumeModeKey || !block.MatchesMemory())
+            || (_tagEl | ((ulong)mode << 16)) != _resumeModeKey)
         {
             return false;
         }

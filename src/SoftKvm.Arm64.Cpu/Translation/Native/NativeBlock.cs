@@ -110,6 +110,9 @@ internal sealed unsafe class NativeBlock(int id, uint* host, ulong pc, BlockMode
     /// <summary>The code's size in bytes.</summary>
     public int CodeSize { get; init; }
 
+    /// <summary>The entry ordinal of the resume routine in the exits of its entry checks (EntryCheck, Stale).</summary>
+    public const int ResumeOrdinal = 0xFFFF;
+
     /// <summary>The block's resume routine (X64Lowering.ExitHelpers.cs; 0: it calls no exit helper).</summary>
     public nint Resume { get; init; }
 

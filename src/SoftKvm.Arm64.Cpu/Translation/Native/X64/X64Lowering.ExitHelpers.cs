@@ -129,8 +129,8 @@ internal sealed unsafe partial class X64Lowering
     /// rax = the helper's second argument; registers to the context, the helper called with (context, rax, rdx, block
     /// PC), registers back; eax = what it returned. A helper that leaves also leaves the call site's return address and
     /// the block's id in the context (<see cref="NativeContext.ResumeAt"/>): the resume routine, entered from the trampoline
-    /// at the block's top level once the run loop has completed the exit, loads the registers and goes on there as after
-    /// a helper that completed (eax = 0).
+    /// at the block's top level once the run loop has completed the exit, runs the block's entry checks (its words
+    /// compared with memory) and loads the registers, and goes on there as after a helper that completed (eax = 0).
     /// </summary>
     private void EmitExitHelperRoutine()
     {
@@ -162,8 +162,11 @@ internal sealed unsafe partial class X64Lowering
         _asm.StoreImm(Ctx(ContextOffsets.ResumeBlock), _blockId, 4);
         _asm.Jmp(load);
 
+        // The resume: the block's entry checks (exit request, budget, its words unchanged: else the run loop gets
+        // EntryCheck or Stale with the resume's ordinal) and registers, then on at the call site.
         _asm.Bind(_exitHelperResume);
-        _asm.Call(_loadRoutine);
+        _asm.MovImm(Reg.Rcx, NativeBlock.ResumeOrdinal);
+        _asm.Call(_enterRoutine);
         _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rax, false);
         _asm.JmpMem(Ctx(ContextOffsets.ResumeAt));
     }

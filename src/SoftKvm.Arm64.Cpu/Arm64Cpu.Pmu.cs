@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -44,7 +46,11 @@ public sealed partial class Arm64Cpu
     /// every translated engine checks. An interrupt pending but masked lets native code run: every instruction
     /// that can unmask it leaves native code right after itself when it does (Translation/Native/Arm64Cpu.MaskedInterrupts.cs).
     /// </summary>
-    public bool MayRunTranslated => TranslationEnabled && (!_attention || !InterruptOrCheckDue) && !_pmuCounting && !DebugInterpretOnly;
+    public bool MayRunTranslated
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // an exit path's check; NativeAOT does not inline it on its own
+        get => TranslationEnabled && (!_attention || !InterruptOrCheckDue) && !_pmuCounting && !DebugInterpretOnly;
+    }
 
     /// <summary>Instructions retired at exception level <paramref name="el"/> (0 or 1) since reset.</summary>
     public long RetiredAt(int el) => _retiredAtEl[el] + (el == _countedEl ? Retired - _elMark : 0);

@@ -87,8 +87,12 @@ public sealed unsafe partial class Arm64Cpu
         get => _irqLine;
         set
         {
-            _irqLine = value;
-            UpdateAttention();
+            // Set at every entry and after every CPU-interface access: only a change has anything to update.
+            if (_irqLine != value)
+            {
+                _irqLine = value;
+                UpdateAttention();
+            }
         }
     }
 
@@ -98,8 +102,12 @@ public sealed unsafe partial class Arm64Cpu
         get => _fiqLine;
         set
         {
-            _fiqLine = value;
-            UpdateAttention();
+            // Set at every entry and after every CPU-interface access: only a change has anything to update.
+            if (_fiqLine != value)
+            {
+                _fiqLine = value;
+                UpdateAttention();
+            }
         }
     }
 
@@ -314,6 +322,7 @@ public sealed unsafe partial class Arm64Cpu
     /// Retires the instruction the last trap stopped at, as KVM's <c>kvm_incr_pc</c>: PC += 4, and an
     /// active software step completes (PSTATE.SS = 0) exactly as if the instruction had executed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every exit completed in place; NativeAOT does not inline it on its own
     public void RetireTrappedInstruction()
     {
         State.Pc += 4;

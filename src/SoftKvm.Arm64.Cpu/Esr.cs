@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>Exception classes and syndrome fields of ESR_ELx (Arm ARM D17.2.37), and fault status codes.</summary>
@@ -127,6 +129,7 @@ public static class Esr
     public const uint FscDebug = 0x22;
 
     /// <summary>Builds ESR_ELx from a class and an ISS (IL = 1: every A64 instruction is 32 bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Make(uint ec, uint iss) => ((ulong)ec << 26) | Il | (iss & 0x1FF_FFFF);
 
     /// <summary>The class of <paramref name="esr"/>.</summary>

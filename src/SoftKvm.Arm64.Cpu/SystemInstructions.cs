@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu.Decoder;
 
 namespace SoftKvm.Arm64.Cpu;
@@ -550,7 +551,11 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>Whether CNTV_CTL_EL0 or CNTP_CTL_EL0 has ENABLE set (else neither timer's output can be high).</summary>
-    public bool AnyTimerEnabled => ((State.CntvCtlEl0 | State.CntpCtlEl0) & 1) != 0;
+    public bool AnyTimerEnabled
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ((State.CntvCtlEl0 | State.CntpCtlEl0) & 1) != 0;
+    }
 
     /// <summary>
     /// The output of a generic timer (virtual when <paramref name="virtualTimer"/>): asserted when

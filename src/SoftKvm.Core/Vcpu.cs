@@ -172,6 +172,7 @@ public abstract partial class Vcpu : IDisposable
     }
 
     /// <summary>Marks the start of handling an exit counted by statistic <paramref name="stat"/> (timed per reason for <see cref="ExitHandlingTime"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every exit; NativeAOT does not inline it on its own
     protected void BeginExit(int stat)
     {
         _exitInProgress = stat;
@@ -182,15 +183,18 @@ public abstract partial class Vcpu : IDisposable
     }
 
     /// <summary>Marks the return to guest code (see <see cref="BeginExit"/>); a no-op when no exit is marked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every entry; NativeAOT does not inline it on its own
     protected void EndExit()
     {
         int stat = _exitInProgress;
         _exitInProgress = -1;
-        if (_exitTicks is { } ticks && stat >= 0)
+        if (_exitTicks is not null && stat >= 0)
         {
-            ticks[stat] += Stopwatch.GetTimestamp() - _exitStart;
+            AddExitTicks(stat);
         }
     }
+
+    private void AddExitTicks(int stat) => _exitTicks![stat] += Stopwatch.GetTimestamp() - _exitStart;
 
     /// <summary>
     /// The CPU model's own counters for a profile (instructions retired, software-TLB and decode-cache
@@ -311,7 +315,11 @@ public abstract partial class Vcpu : IDisposable
     /// up (deterministic execution). When false, <see cref="TryConsumeKick"/>, <see cref="TestAndClearRequest"/> and
     /// <see cref="TryTakeHooks"/> would all find nothing, and a loop may skip them (one read instead of several).
     /// </summary>
-    protected bool HasEntryWork => Volatile.Read(ref _requests) != 0 || !_hooksTaken || _turnYielded;
+    protected bool HasEntryWork
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _requests) != 0 || !_hooksTaken || _turnYielded;
+    }
 
     /// <summary>Whether <paramref name="request"/> is pending, clearing it.</summary>
     protected bool TestAndClearRequest(VcpuRequest request)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu;
 using SoftKvm.Core.Errors;
 using SoftKvm.Core.Run;
@@ -96,6 +97,7 @@ public sealed partial class Arm64Vcpu
     /// the step exception taken before the next instruction). Otherwise the step would run the completed
     /// instruction and the next one, and the debugger would see one instruction skipped.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ArmStepBeforeCompletion()
     {
         if (GuestSingleStep && !_stepArmed)

@@ -82,8 +82,21 @@ public sealed partial class Arm64Vcpu
 
         Stats.Increment(VcpuStat.Exits);
         Stats.Increment(Arm64Stat.MmioExitKernel);
-        value = buffer;
-        RunState.Mmio.SetValue(buffer); // the data as the slow path (and KVM's io_mem_abort) leaves it
+
+        if ((iss & Esr.IssWnR) == 0)
+        {
+            // Read back at the width the device wrote (its store then forwards to this load; an 8-byte load of a 4-byte
+            // store waits for the store to retire, about 5% of an in-kernel MMIO read). A write leaves value as it is.
+            value = length switch
+            {
+                1 => Unsafe.As<ulong, byte>(ref buffer),
+                2 => Unsafe.As<ulong, ushort>(ref buffer),
+                4 => Unsafe.As<ulong, uint>(ref buffer),
+                _ => buffer,
+            };
+        }
+
+        RunState.Mmio.SetValue(value); // the data as the slow path (and KVM's io_mem_abort) leaves it
         EndExit();
         return true;
     }

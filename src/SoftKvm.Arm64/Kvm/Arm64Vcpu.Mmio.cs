@@ -51,7 +51,17 @@ public sealed partial class Arm64Vcpu
         if (kind == CompletionMmio)
         {
             ArmStepBeforeCompletion();
-            HandleMmioReturn(BinaryPrimitives.ReadUInt64LittleEndian(RunState.Mmio.Data));
+
+            // The access's bytes at its width (the completion keeps no more of them): the VMM's device has just stored
+            // them, and a load of that width is served from its store where a wider one would wait for it to retire.
+            ReadOnlySpan<byte> data = RunState.Mmio.Data;
+            HandleMmioReturn(_mmioLength switch
+            {
+                1 => data[0],
+                2 => BinaryPrimitives.ReadUInt16LittleEndian(data),
+                4 => BinaryPrimitives.ReadUInt32LittleEndian(data),
+                _ => BinaryPrimitives.ReadUInt64LittleEndian(data),
+            });
         }
 
         return true;

@@ -88,7 +88,7 @@ public sealed partial class Arm64Vcpu
     /// Whether the HVC/SMC at PC needs the run loop (it blocks, powers off or ends the run: CPU_SUSPEND,
     /// CPU_OFF, SYSTEM_OFF, SYSTEM_RESET); every other call the exit fast path completes. Reads only.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // an exit path's check; NativeAOT does not inline it on its own
     private bool HypercallNeedsRunLoop(bool smc)
     {
         bool conduit = smc ? _init.PsciConduit == PsciConduit.Smc : _init.PsciConduit == PsciConduit.Hvc;

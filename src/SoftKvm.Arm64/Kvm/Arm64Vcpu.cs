@@ -407,6 +407,7 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
         return controller is not null && (controller.HasPendingIrq(Id) || controller.HasPendingFiq(Id));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every entry and CPU-interface access; NativeAOT does not inline it on its own
     private void UpdateInterruptLines()
     {
         var controller = _vm.InterruptController;
@@ -422,13 +423,17 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
     }
 
     /// <summary>Drives the timer outputs to the interrupt controller's PPIs (27 virtual, 30 physical).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every entry: the test inline, the work in DriveTimers
     private void UpdateTimers()
     {
-        if (!_cpu.AnyTimerEnabled && !_virtualTimerLevel && !_physicalTimerLevel)
+        if (_cpu.AnyTimerEnabled || _virtualTimerLevel || _physicalTimerLevel)
         {
-            return; // both outputs low (a timer without ENABLE) and both lines low already: nothing to drive
+            DriveTimers(); // else both outputs low (a timer without ENABLE) and both lines low already: nothing to drive
         }
+    }
 
+    private void DriveTimers()
+    {
         var controller = _vm.InterruptController;
         bool v = _cpu.TimerOutput(true, out _);
         bool p = _cpu.TimerOutput(false, out _);

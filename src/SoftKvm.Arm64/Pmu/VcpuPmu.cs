@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu;
 
 namespace SoftKvm.Arm64.Pmu;
@@ -117,17 +118,21 @@ internal sealed partial class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLin
     /// After every run of the CPU (and a VMM write): counts what retired, applies the write the last run ended
     /// with, tells the CPU whether to count, and updates the overflow interrupt line.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // after every run: the test inline, the work in SyncCounters
     public void Sync()
     {
         // Nothing can count (PMCR_EL0.E or every enable clear; the case of a guest that does not use the PMU) and
         // no write waits: no counter moves, the line is low and stays so. Only the baselines of what the CPU counted
         // would move, and they need not: the next Sync with a write catches them up (Accumulate under the old
         // configuration, which counts nothing) before the write can start a counter, as a register read does.
-        if (_pendingWrite is null && !Enabled && !_line && !cpu.PmuCounting)
+        if (_pendingWrite is not null || Enabled || _line || cpu.PmuCounting)
         {
-            return;
+            SyncCounters();
         }
+    }
 
+    private void SyncCounters()
+    {
         Accumulate();
         if (_pendingWrite is { } w)
         {
@@ -150,13 +155,11 @@ internal sealed partial class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLin
     /// <see cref="Arm64Cpu.MaxMemoryAccessesPerInstruction"/> accesses), so a run ends with the instruction
     /// that overflows a counter.
     /// </summary>
-    public long Budget(long budget)
-    {
-        if (!Enabled)
-        {
-            return budget;
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // before every run: the test inline, the work in CountingBudget
+    public long Budget(long budget) => Enabled ? CountingBudget(budget) : budget;
 
+    private long CountingBudget(long budget)
+    {
         uint counting = Counting();
         while (counting != 0)
         {
@@ -188,7 +191,11 @@ internal sealed partial class VcpuPmu(Arm64Cpu cpu, Action<bool> setInterruptLin
     };
 
     // Whether any counter may count: PMCR_EL0.E and an enable set (Counting is 0 otherwise, and the line low).
-    private bool Enabled => (_pmcr & PmcrE) != 0 && _cntEnable != 0;
+    private bool Enabled
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (_pmcr & PmcrE) != 0 && _cntEnable != 0;
+    }
 
     // The enabled counters that count instructions, branches or accesses now.
     private uint Counting()

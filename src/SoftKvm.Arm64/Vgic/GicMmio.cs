@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace SoftKvm.Arm64.Vgic;
 
@@ -15,6 +16,7 @@ internal static class GicMmio
         ReadAt(file, map, Locate(map, offset, data.Length, out uint rel), rel, data, vcpu);
 
     /// <summary>A read of the register <see cref="Locate"/> found (-1: RAZ/WI), <paramref name="rel"/> bytes into it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // with the register file's type known where it is inlined: a direct call
     public static void ReadAt(IGicRegisterFile file, RegisterMap map, int index, uint rel, Span<byte> data, int vcpu)
     {
         ulong value = 0;
@@ -39,6 +41,7 @@ internal static class GicMmio
     /// space (-1), an access the register does not allow, or an identification register (GICD_TYPER, IIDR, PIDR2).
     /// Such a read needs no lock and changes no output, as KVM reads them (<c>vgic_mmio_read_v3_misc</c>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool ReadsFixedValue(RegisterMap map, int index) =>
         index < 0 || map.At(index).Id is GicReg.RazWi or GicReg.DistTyper or GicReg.Iidr or GicReg.Pidr2;
 
@@ -73,6 +76,7 @@ internal static class GicMmio
     /// The index of the register an access of <paramref name="size"/> bytes at <paramref name="offset"/> may touch
     /// (allowed width, naturally aligned, inside the register), with the offset relative to the register; -1 for RAZ/WI.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Locate(RegisterMap map, ulong offset, int size, out uint rel)
     {
         rel = 0;
@@ -155,6 +159,7 @@ internal static class GicMmio
         _ => 0,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(ulong value, Span<byte> data)
     {
         switch (data.Length)

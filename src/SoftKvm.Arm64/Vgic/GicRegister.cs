@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>The access widths a GIC register accepts (IHI 0048 §4.1.4, IHI 0069 §12.1.3).</summary>
@@ -147,6 +149,7 @@ internal readonly record struct GicRegister(
     public bool IsPerIrq => BitsPerIrq != 0;
 
     /// <summary>Whether an access of <paramref name="size"/> bytes is allowed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Allows(int size) => size switch
     {
         1 => (Widths & AccessWidths.W8) != 0,

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
@@ -52,6 +54,7 @@ internal sealed class RegisterMap
     }
 
     /// <summary>The index of the register that holds <paramref name="offset"/>, or -1 (for <see cref="At"/>: an access reads the register in place).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every GIC register access: the table inline, a search in Search
     public int IndexOf(ulong offset)
     {
         if (_byWord is { } byWord)
@@ -59,6 +62,11 @@ internal sealed class RegisterMap
             return offset / 4 < (ulong)byWord.Length ? byWord[(int)(offset / 4)] - 1 : -1;
         }
 
+        return Search(offset);
+    }
+
+    private int Search(ulong offset)
+    {
         int lo = 0, hi = _registers.Length - 1;
         while (lo <= hi)
         {
@@ -82,6 +90,7 @@ internal sealed class RegisterMap
     }
 
     /// <summary>The register at <paramref name="index"/> (from <see cref="IndexOf"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref readonly GicRegister At(int index) => ref _registers[index];
 
     /// <summary>The register named <paramref name="name"/> (tests and tools).</summary>

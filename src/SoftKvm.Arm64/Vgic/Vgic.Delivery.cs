@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 
@@ -12,6 +13,7 @@ namespace SoftKvm.Arm64.Vgic;
 public sealed partial class Vgic
 {
     /// <summary>Marks a vCPU's output for recomputation at the next <see cref="FlushLocked"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void MarkDirty(int vcpu)
     {
         if ((uint)vcpu < (uint)VcpuCount)
@@ -51,13 +53,17 @@ public sealed partial class Vgic
         // Every change of an SPI's state ends with this call, so the pending bitmap that delivery
         // scans (instead of every SPI) is kept exact here.
         int spi = irq.IntId - NrPrivateIrqs;
+        ref ulong word = ref _pendingSpis[spi >> 6];
+        ulong spiBit = 1UL << (spi & 63);
         if (irq.Pending)
         {
-            _pendingSpis[spi >> 6] |= 1UL << (spi & 63);
+            _pendingSpiCount += (word & spiBit) == 0 ? 1 : 0;
+            word |= spiBit;
         }
         else
         {
-            _pendingSpis[spi >> 6] &= ~(1UL << (spi & 63));
+            _pendingSpiCount -= (word & spiBit) != 0 ? 1 : 0;
+            word &= ~spiBit;
         }
 
         MarkDirty(irq.ActiveVcpu);
@@ -174,7 +180,7 @@ public sealed partial class Vgic
             Consider(privateIrqs[BitOperations.TrailingZeroCount(bits)]);
         }
 
-        for (int w = 0; w < _pendingSpis.Length; w++)
+        for (int w = 0; _pendingSpiCount != 0 && w < _pendingSpis.Length; w++) // none pending (the usual case): no scan
         {
             ulong bits = _pendingSpis[w];
             while (bits != 0)
@@ -188,16 +194,18 @@ public sealed partial class Vgic
             }
         }
 
-        foreach (var irq in _pendingLpis)
+        var lpis = _pendingLpis;
+        for (int i = 0; i < lpis.Count; i++)
         {
-            if (irq.TargetVcpu == v)
+            if (lpis[i].TargetVcpu == v)
             {
-                Consider(irq);
+                Consider(lpis[i]);
             }
         }
 
         return best;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         void Consider(VgicIrq irq)
         {
             if (!irq.Pending || irq.Active || !irq.Enabled || (groupMask >> irq.Group & 1) == 0 ||

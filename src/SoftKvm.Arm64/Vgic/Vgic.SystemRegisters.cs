@@ -18,6 +18,29 @@ public sealed partial class Vgic
     private const ulong CtlrEoiMode = 1 << 1;
     private const ulong CtlrReadOnly = (PriorityBits - 1) << 8; // PRIbits; IDbits 0 (16 bits), SEIS 0, A3V 0
 
+    // The registers' CRn:CRm:op2 (the low 11 bits of IccRegisters' keys; op0 = 3, op1 = 0 checked by IsIccRegister), as
+    // constants: the accesses' switch is a jump table, not a chain of compares with static fields.
+    private const uint LowPmr = (4 << 7) | (6 << 3) | 0;
+    private const uint LowIar0 = (12 << 7) | (8 << 3) | 0;
+    private const uint LowEoir0 = (12 << 7) | (8 << 3) | 1;
+    private const uint LowHppir0 = (12 << 7) | (8 << 3) | 2;
+    private const uint LowBpr0 = (12 << 7) | (8 << 3) | 3;
+    private const uint LowAp0r0 = (12 << 7) | (8 << 3) | 4;
+    private const uint LowAp1r0 = (12 << 7) | (9 << 3) | 0;
+    private const uint LowDir = (12 << 7) | (11 << 3) | 1;
+    private const uint LowRpr = (12 << 7) | (11 << 3) | 3;
+    private const uint LowSgi1r = (12 << 7) | (11 << 3) | 5;
+    private const uint LowAsgi1r = (12 << 7) | (11 << 3) | 6;
+    private const uint LowSgi0r = (12 << 7) | (11 << 3) | 7;
+    private const uint LowIar1 = (12 << 7) | (12 << 3) | 0;
+    private const uint LowEoir1 = (12 << 7) | (12 << 3) | 1;
+    private const uint LowHppir1 = (12 << 7) | (12 << 3) | 2;
+    private const uint LowBpr1 = (12 << 7) | (12 << 3) | 3;
+    private const uint LowCtlr = (12 << 7) | (12 << 3) | 4;
+    private const uint LowSre = (12 << 7) | (12 << 3) | 5;
+    private const uint LowIgrpen0 = (12 << 7) | (12 << 3) | 6;
+    private const uint LowIgrpen1 = (12 << 7) | (12 << 3) | 7;
+
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public bool TryReadSystemRegister(int vcpuId, SysRegKey register, out ulong value)
@@ -34,22 +57,22 @@ public sealed partial class Vgic
             bool handled = true;
             switch (register.Value & 0x7ff)
             {
-                case var r when r == Low(IccRegisters.Pmr): value = cpu.PriorityMask; break;
-                case var r when r == Low(IccRegisters.Iar0): value = AcknowledgeLocked(vcpuId, 1); break;
-                case var r when r == Low(IccRegisters.Iar1): value = AcknowledgeLocked(vcpuId, 2); break;
-                case var r when r == Low(IccRegisters.Hppir0): value = HighestPendingIdLocked(vcpuId, 1); break;
-                case var r when r == Low(IccRegisters.Hppir1): value = HighestPendingIdLocked(vcpuId, 2); break;
-                case var r when r == Low(IccRegisters.Bpr0): value = (ulong)cpu.Bpr0; break;
-                case var r when r == Low(IccRegisters.Bpr1): value = (ulong)(cpu.CommonBpr ? Math.Min(cpu.Bpr0 + 1, 7) : cpu.Bpr1); break;
-                case var r when r == Low(IccRegisters.Ap0r0): value = cpu.ActivePriorities0; break;
-                case var r when r == Low(IccRegisters.Ap1r0): value = cpu.ActivePriorities1; break;
-                case var r when r == Low(IccRegisters.Rpr): value = (ulong)cpu.RunningPriority; break;
-                case var r when r == Low(IccRegisters.Ctlr):
+                case LowPmr: value = cpu.PriorityMask; break;
+                case LowIar0: value = AcknowledgeLocked(vcpuId, 1); break;
+                case LowIar1: value = AcknowledgeLocked(vcpuId, 2); break;
+                case LowHppir0: value = HighestPendingIdLocked(vcpuId, 1); break;
+                case LowHppir1: value = HighestPendingIdLocked(vcpuId, 2); break;
+                case LowBpr0: value = (ulong)cpu.Bpr0; break;
+                case LowBpr1: value = (ulong)(cpu.CommonBpr ? Math.Min(cpu.Bpr0 + 1, 7) : cpu.Bpr1); break;
+                case LowAp0r0: value = cpu.ActivePriorities0; break;
+                case LowAp1r0: value = cpu.ActivePriorities1; break;
+                case LowRpr: value = (ulong)cpu.RunningPriority; break;
+                case LowCtlr:
                     value = CtlrReadOnly | (cpu.CommonBpr ? CtlrCbpr : 0) | (cpu.SplitEoi ? CtlrEoiMode : 0);
                     break;
-                case var r when r == Low(IccRegisters.Sre): value = SreValue; break;
-                case var r when r == Low(IccRegisters.Igrpen0): value = cpu.Group0Enabled ? 1UL : 0; break;
-                case var r when r == Low(IccRegisters.Igrpen1): value = cpu.Group1Enabled ? 1UL : 0; break;
+                case LowSre: value = SreValue; break;
+                case LowIgrpen0: value = cpu.Group0Enabled ? 1UL : 0; break;
+                case LowIgrpen1: value = cpu.Group1Enabled ? 1UL : 0; break;
                 default: handled = false; break;
             }
 
@@ -73,30 +96,30 @@ public sealed partial class Vgic
             bool handled = true;
             switch (register.Value & 0x7ff)
             {
-                case var r when r == Low(IccRegisters.Pmr): cpu.PriorityMask = (byte)(value & PriorityMaskBits); break;
-                case var r when r == Low(IccRegisters.Eoir0): EndOfInterruptLocked(vcpuId, (uint)value); break;
-                case var r when r == Low(IccRegisters.Eoir1): EndOfInterruptLocked(vcpuId, (uint)value); break;
-                case var r when r == Low(IccRegisters.Dir): DeactivateInterruptLocked(vcpuId, (uint)value); break;
-                case var r when r == Low(IccRegisters.Bpr0): cpu.Bpr0 = Math.Max(CpuInterfaceState.MinBpr0, (int)(value & 7)); break;
-                case var r when r == Low(IccRegisters.Bpr1):
+                case LowPmr: cpu.PriorityMask = (byte)(value & PriorityMaskBits); break;
+                case LowEoir0: EndOfInterruptLocked(vcpuId, (uint)value); break;
+                case LowEoir1: EndOfInterruptLocked(vcpuId, (uint)value); break;
+                case LowDir: DeactivateInterruptLocked(vcpuId, (uint)value); break;
+                case LowBpr0: cpu.Bpr0 = Math.Max(CpuInterfaceState.MinBpr0, (int)(value & 7)); break;
+                case LowBpr1:
                     if (!cpu.CommonBpr)
                     {
                         cpu.Bpr1 = Math.Max(CpuInterfaceState.MinBpr1, (int)(value & 7));
                     }
 
                     break;
-                case var r when r == Low(IccRegisters.Ap0r0): cpu.ActivePriorities0 = (uint)value; break;
-                case var r when r == Low(IccRegisters.Ap1r0): cpu.ActivePriorities1 = (uint)value; break;
-                case var r when r == Low(IccRegisters.Sgi1r): SendSgiV3Locked(vcpuId, value, group0Only: false); break;
-                case var r when r == Low(IccRegisters.Asgi1r): SendSgiV3Locked(vcpuId, value, group0Only: false); break;
-                case var r when r == Low(IccRegisters.Sgi0r): SendSgiV3Locked(vcpuId, value, group0Only: true); break;
-                case var r when r == Low(IccRegisters.Ctlr):
+                case LowAp0r0: cpu.ActivePriorities0 = (uint)value; break;
+                case LowAp1r0: cpu.ActivePriorities1 = (uint)value; break;
+                case LowSgi1r: SendSgiV3Locked(vcpuId, value, group0Only: false); break;
+                case LowAsgi1r: SendSgiV3Locked(vcpuId, value, group0Only: false); break;
+                case LowSgi0r: SendSgiV3Locked(vcpuId, value, group0Only: true); break;
+                case LowCtlr:
                     cpu.CommonBpr = (value & CtlrCbpr) != 0;
                     cpu.SplitEoi = (value & CtlrEoiMode) != 0;
                     break;
-                case var r when r == Low(IccRegisters.Sre): break;
-                case var r when r == Low(IccRegisters.Igrpen0): cpu.Group0Enabled = (value & 1) != 0; break;
-                case var r when r == Low(IccRegisters.Igrpen1): cpu.Group1Enabled = (value & 1) != 0; break;
+                case LowSre: break;
+                case LowIgrpen0: cpu.Group0Enabled = (value & 1) != 0; break;
+                case LowIgrpen1: cpu.Group1Enabled = (value & 1) != 0; break;
                 default: handled = false; break;
             }
 
@@ -111,8 +134,8 @@ public sealed partial class Vgic
     }
 
     // op0 = 3, op1 = 0, CRn = 4 (PMR) or 12.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsIccRegister(SysRegKey r) =>
         r.Op0 == 3 && r.Op1 == 0 && ((r.CRn == 4 && r.CRm == 6 && r.Op2 == 0) || (r.CRn == 12 && r.CRm >= 8));
 
-    private static uint Low(SysRegKey r) => r.Value & 0x7ff;
 }

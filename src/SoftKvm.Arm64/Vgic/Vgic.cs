@@ -83,6 +83,9 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
     private readonly ulong[] _dirty;
     private readonly SpiLine?[] _spiLines;
     private readonly ulong[] _pendingSpis;
+
+    // The bits set in _pendingSpis (kept with them in MarkIrqDirty).
+    private int _pendingSpiCount;
     private readonly uint[] _pendingPrivate;
     private Vcpu?[]? _vcpus;
     private bool _distGroup0Enabled;

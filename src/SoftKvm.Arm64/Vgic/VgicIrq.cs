@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.Arm64.Vgic;
 
 /// <summary>
@@ -79,7 +81,11 @@ internal sealed class VgicIrq
     public byte SgiSources { get; set; }
 
     /// <summary>Whether the interrupt is pending (the latch, the sources of a GICv2 SGI, or a high level).</summary>
-    public bool Pending => TracksSgiSources ? SgiSources != 0 : PendingLatch || (!Edge && LineLevel);
+    public bool Pending
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => TracksSgiSources ? SgiSources != 0 : PendingLatch || (!Edge && LineLevel);
+    }
 
     /// <summary>The type as KVM's vgic-state file names it.</summary>
     public string TypeName => IntId < Vgic.NrSgis ? "SGI" : IntId < Vgic.NrPrivateIrqs ? "PPI" : IsLpi ? "LPI" : "SPI";

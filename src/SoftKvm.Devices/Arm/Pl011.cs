@@ -85,6 +85,14 @@ public sealed class Pl011 : IIoDevice
     /// <inheritdoc />
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
+        if (offset == UARTFR && data.Length == 4)
+        {
+            // The register a guest polls (before every byte it sends): it changes nothing and reads one count, so
+            // it needs no lock; the FIFO's count read once is the state at one instant, as the register samples it.
+            RegisterAccess.StoreRead(offset, FlagRegister(_rx.Count), data);
+            return;
+        }
+
         lock (_lock)
         {
             if (RegisterAccess.IsSplit(offset, data.Length))
@@ -198,10 +206,7 @@ public sealed class Pl011 : IIoDevice
             case UARTRSR:
                 return _rsr;
             case UARTFR:
-                uint fr = FR_TXFE;
-                fr |= _rx.IsEmpty ? FR_RXFE : 0;
-                fr |= _rx.IsFull(RxLimit) ? FR_RXFF : 0;
-                return fr;
+                return FlagRegister(_rx.Count);
             case UARTILPR:
                 return _ilpr;
             case UARTIBRD:
@@ -314,6 +319,10 @@ public sealed class Pl011 : IIoDevice
             _ris |= INT_RT;
         }
     }
+
+    /// <summary>UARTFR with <paramref name="received"/> bytes in the receive FIFO (transmission completes at once: TXFE).</summary>
+    private uint FlagRegister(int received) =>
+        FR_TXFE | (received == 0 ? FR_RXFE : 0) | (received >= Math.Min(RxLimit, _rx.Capacity) ? FR_RXFF : 0);
 
     private void UpdateIrq()
     {

@@ -93,7 +93,17 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         _retiredInFlight = 0;
-        return done ? GoOnAfter(pc) : FaultExit(_faultIsTrap);
+        if (done)
+        {
+            return GoOnAfter(pc);
+        }
+
+        if (_faultIsTrap)
+        {
+            ArmResume(pc); // a stage-2 abort for the hypervisor: once it has completed the access, the block goes on after it
+        }
+
+        return FaultExit(_faultIsTrap);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.Arm64.Cpu;
 
 /// <summary>
@@ -26,5 +28,9 @@ public sealed unsafe partial class Arm64Cpu
     /// Whether the interpreter must look before the next instruction (<see cref="_attention"/> being set): a check
     /// of every instruction, or an interrupt pending that PSTATE.DAIF does not mask.
     /// </summary>
-    private bool InterruptOrCheckDue => _attentionEveryInstruction || (_context->PendingInterrupts & ~State.Daif) != 0;
+    private bool InterruptOrCheckDue
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _attentionEveryInstruction || (_context->PendingInterrupts & ~State.Daif) != 0;
+    }
 }

@@ -92,6 +92,7 @@ public sealed unsafe partial class Arm64Cpu
         yield return new("native_access_helper_calls", NativeAccessHelperCalls);
         yield return new("native_controller_helper_calls", NativeControllerHelperCalls);
         yield return new("native_hypercall_helper_calls", NativeHypercallHelperCalls);
+        yield return new("native_resumes", NativeResumes);
         foreach (var (op, count) in NativeFallbacks.Select((c, i) => ((A64Op)i, c)).Where(p => p.c > 0).OrderByDescending(p => p.c).Take(12))
         {
             yield return new($"native_fallback_{op}", count);
@@ -223,6 +224,9 @@ public sealed unsafe partial class Arm64Cpu
         bool tail = false; // an entry found less budget left than its block may retire before its next check
         while (true)
         {
+            // A resume point noted by the last pass is for the next one only (Arm64Cpu.Resume.cs).
+            bool resume = _resumeArmed;
+            _resumeArmed = false;
             if (Volatile.Read(ref ctx->ExitRequest) != 0)
             {
                 Interlocked.Exchange(ref ctx->ExitRequest, 0); // before the looks below: a later request sets it again
@@ -273,31 +277,42 @@ public sealed unsafe partial class Arm64Cpu
                 continue;
             }
 
-            BlockMode mode = CurrentBlockMode();
-            NativeEntry? entry = cache.Find(host, pc, mode) ?? TranslateNative(cache, host, pc, mode);
-            if (entry is null)
+            nint code;
+            ulong modeKey;
+            int pending = 0; // the instructions a resumed block counts again at its next count (already retired)
+            if (resume && TryResume(cache, host, budget, out code, out pending))
             {
-                CpuExit e = RunInterpreter(ref requests, 1);
-                if (e != CpuExit.Budget)
+                modeKey = _resumeModeKey;
+            }
+            else
+            {
+                BlockMode mode = CurrentBlockMode();
+                NativeEntry? entry = cache.Find(host, pc, mode) ?? TranslateNative(cache, host, pc, mode);
+                if (entry is null)
                 {
-                    return e;
+                    CpuExit e = RunInterpreter(ref requests, 1);
+                    if (e != CpuExit.Budget)
+                    {
+                        return e;
+                    }
+
+                    budget--;
+                    continue;
                 }
 
-                budget--;
-                continue;
+                modeKey = _tagEl | ((ulong)mode << 16);
+                RememberJump(entry, modeKey);
+                code = entry.Code;
             }
-
-            ulong modeKey = _tagEl | ((ulong)mode << 16);
-            RememberJump(entry, modeKey);
 
             long limit = budget; // each check leaves while less is left than the code after it may retire (BudgetBounds)
             _nativeLimit = limit;
-            ctx->BudgetLeft = limit;
+            ctx->BudgetLeft = limit + pending;
             ctx->TagEl = _tagEl;
             ctx->TagUnprivileged = _tagUnprivileged;
             ctx->ModeKey = modeKey;
             ctx->FlagsImage = X64Lowering.ImageOf(State.Nzcv >> 28);
-            ulong result = cache.Enter(ctx, entry.Code);
+            ulong result = cache.Enter(ctx, code);
             State.Nzcv = NzcvOfImage(ctx->FlagsImage);
             long retired = limit - ctx->BudgetLeft;
             Retired += retired;
@@ -330,8 +345,17 @@ public sealed unsafe partial class Arm64Cpu
                     stale = 0;
                     break; // PC is set
                 case NativeExit.EntryCheck:
-                    State.Pc = cache.Block((int)(result >> 32)).Entries[index].Pc;
+                    if (index != NativeBlock.ResumeOrdinal)
+                    {
+                        State.Pc = cache.Block((int)(result >> 32)).Entries[index].Pc; // a resume's is PC already
+                    }
+
                     tail = budget < NativeTranslator.MaxInstructions; // else an exit request: seen above
+                    break;
+                case NativeExit.Stale when index == NativeBlock.ResumeOrdinal:
+                    cache.Kill(cache.Block((int)(result >> 32))); // its words changed while the hypervisor completed the access
+                    Counters.BlocksInvalidated++;
+                    stale++;
                     break;
                 case NativeExit.Stale:
                     {
@@ -344,6 +368,7 @@ public sealed unsafe partial class Arm64Cpu
                     }
 
                 case NativeExit.Trap:
+                    NoteResumePoint(cache);
                     return _pendingExit;
                 case NativeExit.InternalError:
                     {
@@ -410,6 +435,7 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>PSTATE.NZCV from the native flags image (<see cref="NativeContext.FlagsImage"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // NativeAOT does not inline it on its own (an exit path)
     internal static uint NzcvOfImage(ushort image)
     {
         uint ah = (uint)image >> 8;

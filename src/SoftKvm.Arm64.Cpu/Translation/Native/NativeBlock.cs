@@ -110,9 +110,23 @@ internal sealed unsafe class NativeBlock(int id, uint* host, ulong pc, BlockMode
     /// <summary>The code's size in bytes.</summary>
     public int CodeSize { get; init; }
 
+    /// <summary>The entry ordinal of the resume routine in the exits of its entry checks (EntryCheck, Stale).</summary>
+    public const int ResumeOrdinal = 0xFFFF;
+
+    /// <summary>The block's resume routine (X64Lowering.ExitHelpers.cs; 0: it calls no exit helper).</summary>
+    public nint Resume { get; init; }
+
+    // Whether the block's words are one run of memory (Indices ascend, the usual case): compared as one span.
+    private readonly bool _contiguous = indices.Length > 0 && indices[^1] - indices[0] == indices.Length - 1;
+
     /// <summary>Whether guest memory still holds the words the block was translated from.</summary>
     public bool MatchesMemory()
     {
+        if (_contiguous)
+        {
+            return new ReadOnlySpan<uint>(Host + Indices[0], Words.Length).SequenceEqual(Words); // vectorized
+        }
+
         for (int k = 0; k < Indices.Length; k++)
         {
             if (Host[Indices[k]] != Words[k])

@@ -68,6 +68,12 @@ internal unsafe struct NativeContext
     /// <summary>Scratch space a helper returns a second value in.</summary>
     public ulong Scratch;
 
+    /// <summary>Where the last exit helper that left was called from: the block goes on there once the exit is completed (Arm64Cpu.Resume.cs).</summary>
+    public ulong ResumeAt;
+
+    /// <summary>The block of <see cref="ResumeAt"/>.</summary>
+    public int ResumeBlock;
+
     /// <summary>Indirect branches the jump cache resolved in native code (for the profile).</summary>
     public long JumpCacheHits;
 
@@ -230,6 +236,12 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.Scratch"/>.</summary>
     public static readonly int Scratch = Offset(c => (byte*)&c->Scratch);
+
+    /// <summary><see cref="NativeContext.ResumeAt"/>.</summary>
+    public static readonly int ResumeAt = Offset(c => (byte*)&c->ResumeAt);
+
+    /// <summary><see cref="NativeContext.ResumeBlock"/>.</summary>
+    public static readonly int ResumeBlock = Offset(c => (byte*)&c->ResumeBlock);
 
     /// <summary><see cref="NativeContext.ExclusiveHost"/>.</summary>
     public static readonly int ExclusiveHost = Offset(c => (byte*)&c->ExclusiveHost);

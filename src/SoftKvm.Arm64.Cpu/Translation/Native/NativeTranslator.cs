@@ -77,7 +77,12 @@ internal sealed unsafe class NativeTranslator
                 NativeCodeDump.Write(_block, code, size, cache.OffsetOf(code), ends);
             }
 
-            var block = new NativeBlock(id, host, pc, mode, indices, words, decoded) { Code = code, CodeSize = size };
+            var block = new NativeBlock(id, host, pc, mode, indices, words, decoded)
+            {
+                Code = code,
+                CodeSize = size,
+                Resume = _lowering.ExitHelperResume is { } resume ? (nint)_asm.AddressOf(resume) : 0,
+            };
             var exits = new NativeExitInfo[_lowering.Exits.Count];
             for (int i = 0; i < exits.Length; i++)
             {

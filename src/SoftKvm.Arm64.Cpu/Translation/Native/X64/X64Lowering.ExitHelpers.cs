@@ -15,8 +15,14 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// </summary>
 internal sealed unsafe partial class X64Lowering
 {
-    private AsmLabel _exitHelperRoutine;
+    private AsmLabel _exitHelperRoutine, _exitHelperResume;
     private bool _exitHelperUsed;
+
+    /// <summary>
+    /// The block's resume routine, where the run loop goes on after an exit helper's access that left for the VMM once it
+    /// has completed it (Arm64Cpu.Resume.cs); null when the block calls no exit helper.
+    /// </summary>
+    public AsmLabel? ExitHelperResume => _exitHelperUsed ? _exitHelperResume : null;
 
     /// <summary>Forgets the routine of the last block (at the start of <see cref="Lower"/>).</summary>
     private void ResetExitHelpers() => _exitHelperUsed = false;
@@ -107,6 +113,7 @@ internal sealed unsafe partial class X64Lowering
         {
             _exitHelperUsed = true;
             _exitHelperRoutine = _asm.NewLabel();
+            _exitHelperResume = _asm.NewLabel();
         }
 
         _asm.MovImm(Reg.Rcx, (ulong)(uint)(k | (pending << 16)));
@@ -120,7 +127,10 @@ internal sealed unsafe partial class X64Lowering
     /// The routine <see cref="CallExitHelper"/> calls, if it did (after the interpreter's, whose load and leave routines it
     /// shares): rcx = position | retired count &lt;&lt; 16 (stored in Scratch, as for the interpreter), rdx = the descriptor,
     /// rax = the helper's second argument; registers to the context, the helper called with (context, rax, rdx, block
-    /// PC), registers back; eax = what it returned.
+    /// PC), registers back; eax = what it returned. A helper that leaves also leaves the call site's return address and
+    /// the block's id in the context (<see cref="NativeContext.ResumeAt"/>): the resume routine, entered from the trampoline
+    /// at the block's top level once the run loop has completed the exit, runs the block's entry checks (its words
+    /// compared with memory) and loads the registers, and goes on there as after a helper that completed (eax = 0).
     /// </summary>
     private void EmitExitHelperRoutine()
     {
@@ -139,7 +149,25 @@ internal sealed unsafe partial class X64Lowering
         _asm.MovImm(Reg.Rcx, _b.Pc);
         _asm.CallMem(Ctx(ContextOffsets.Helper(NativeHelper.Exit)));
         _asm.AluImm(Alu.Add, Reg.Rsp, 8, true);
+        AsmLabel leaves = _asm.NewLabel(), load = _asm.NewLabel();
+        _asm.Test(Reg.Rax, Reg.Rax, false);
+        _asm.Jcc(Cc.NE, leaves);
+        _asm.Bind(load);
         _asm.Call(_loadRoutine);
         _asm.Ret();
+
+        _asm.Bind(leaves);
+        _asm.Load(Reg.Rcx, new Mem(Reg.Rsp, 0), 8);
+        _asm.Store(Ctx(ContextOffsets.ResumeAt), Reg.Rcx, 8);
+        _asm.StoreImm(Ctx(ContextOffsets.ResumeBlock), _blockId, 4);
+        _asm.Jmp(load);
+
+        // The resume: the block's entry checks (exit request, budget, its words unchanged: else the run loop gets
+        // EntryCheck or Stale with the resume's ordinal) and registers, then on at the call site.
+        _asm.Bind(_exitHelperResume);
+        _asm.MovImm(Reg.Rcx, NativeBlock.ResumeOrdinal);
+        _asm.Call(_enterRoutine);
+        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rax, false);
+        _asm.JmpMem(Ctx(ContextOffsets.ResumeAt));
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
 namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
@@ -368,6 +369,7 @@ internal sealed unsafe partial class X64Lowering
     }
 
     /// <summary>The flags image (AH:AL) of an NZCV value in bits 3:0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // NativeAOT does not inline it on its own (an exit path)
     public static ushort ImageOf(uint nzcv4)
     {
         uint n = (nzcv4 >> 3) & 1, z = (nzcv4 >> 2) & 1, c = (nzcv4 >> 1) & 1, v = nzcv4 & 1;

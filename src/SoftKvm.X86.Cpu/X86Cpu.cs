@@ -554,6 +554,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
             return false;
         }
 
+        CountInterpreted();
         _nextRip = MaskIp(_regs.Rip + (ulong)_insn.Length);
         InterruptShadow before = _shadow;
         _shadow = InterruptShadow.None;

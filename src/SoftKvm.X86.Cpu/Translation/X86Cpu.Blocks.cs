@@ -244,6 +244,7 @@ public sealed unsafe partial class X86Cpu
         BlockEntries++;
         TranslatedInstructions += retired;
         InstructionsRetired += retired;
+        _ilInstructionsByMode[ModeIndex] += retired;
         _lookUp = (result & 1) == 0;
         return retired;
     }

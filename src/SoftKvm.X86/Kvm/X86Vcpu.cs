@@ -268,7 +268,11 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
             new("translation_failures", _cpu.TranslationFailures),
             new("translated_block_runs", _cpu.BlockEntries),
             new("translated_instructions", _cpu.TranslatedInstructions),
+            .. _cpu.InstructionProfile(),
         ];
+
+    /// <inheritdoc />
+    protected override void OnProfilingStarted() => _cpu.ProfileInstructions();
 
     /// <inheritdoc />
     public override long InstructionsRetired => _cpu.InstructionsRetired;

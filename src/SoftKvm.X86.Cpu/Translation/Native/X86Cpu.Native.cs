@@ -167,7 +167,7 @@ public sealed unsafe partial class X86Cpu
     {
         long start = Stopwatch.GetTimestamp();
         _nativeTranslator ??= new X86NativeTranslator();
-        if (_nativeTranslator.Translate((byte*)slot.Host, slot.Rip, user, _nativeCode!, out nint entry, out nint chained, out int count))
+        if (_nativeTranslator.Translate((byte*)slot.Host, slot.Rip, user, _nativeCode!, out nint entry, out nint chained, out int count, _nextCodePage ??= NextCodePage))
         {
             slot.Code = entry;
             slot.Chained = chained;

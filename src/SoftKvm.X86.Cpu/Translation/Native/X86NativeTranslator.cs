@@ -20,7 +20,7 @@ namespace SoftKvm.X86.Cpu.Translation.Native;
 /// written back only where the block is left. Everything else ends the block (the interpreter runs it).
 /// See README.md beside this file.
 /// </summary>
-internal sealed unsafe class X86NativeTranslator
+internal sealed unsafe partial class X86NativeTranslator
 {
     /// <summary>The most instructions in one block.</summary>
     public const int MaxInstructions = 64;
@@ -48,7 +48,7 @@ internal sealed unsafe class X86NativeTranslator
     private static readonly byte[] s_jmpShortOverJmp = [0xEB, 0x05];
 
     private readonly X64Assembler _asm = new();
-    private readonly byte[] _code = GC.AllocateArray<byte>(0x1000, pinned: true);
+    private readonly byte[] _code = GC.AllocateArray<byte>(0x1000 + 16, pinned: true);
     private readonly BufferReader _reader;
     private readonly Decoder _decoder;
     private readonly BufferWriter _writer = new();
@@ -87,9 +87,11 @@ internal sealed unsafe class X86NativeTranslator
     /// Translates the block at <paramref name="rip"/> (its code at <paramref name="host"/>, up to the end of the
     /// page) for privilege <paramref name="user"/> into <paramref name="memory"/>: its entry from the run loop, its
     /// entry from another block (<paramref name="chained"/>) and number of instructions, or false when its first
-    /// instruction is not one a block runs.
+    /// instruction is not one a block runs. <paramref name="nextPage"/> gives the host address of the code page after
+    /// the entry's (0: none), asked only when an instruction crosses into it (X86NativeTranslator.PageCrossing.cs).
     /// </summary>
-    public bool Translate(byte* host, ulong rip, bool user, X86NativeCodeMemory memory, out nint entry, out nint chained, out int count)
+    public bool Translate(byte* host, ulong rip, bool user, X86NativeCodeMemory memory, out nint entry, out nint chained, out int count,
+        Func<ulong, nint>? nextPage = null)
     {
         entry = 0;
         chained = 0;
@@ -97,7 +99,7 @@ internal sealed unsafe class X86NativeTranslator
         LastFailure = null;
         int available = 0x1000 - (int)(rip & 0xFFF);
         new ReadOnlySpan<byte>(host, available).CopyTo(_code);
-        Discover(rip, available);
+        DiscoverAcrossPages(rip, available, nextPage);
         if (_insns.Count == 0)
         {
             return false;
@@ -126,21 +128,25 @@ internal sealed unsafe class X86NativeTranslator
 
     // ---- discovery ----
 
-    private void Discover(ulong rip, int available)
+    /// <summary>The block's instructions from <paramref name="rip"/>, those of its page (<paramref name="available"/> bytes) and
+    /// at most one crossing its end (when <paramref name="readable"/> gives the next page's first bytes too).</summary>
+    private void Discover(ulong rip, int available, int readable)
     {
         _insns.Clear();
-        _reader.Reset(available);
+        _reader.Reset(readable);
         _decoder.IP = rip;
+        _truncatedAtPageEnd = false;
         while (_insns.Count < MaxInstructions)
         {
             _decoder.Decode(out Instruction insn);
             if (insn.IsInvalid || !Supported(ref insn))
             {
+                _truncatedAtPageEnd = insn.IsInvalid && _decoder.LastError == DecoderError.NoMoreBytes && insn.IP < rip + (ulong)available;
                 break;
             }
 
             _insns.Add(insn);
-            if (insn.Mnemonic is Mnemonic.Jmp or Mnemonic.Ret or Mnemonic.Call)
+            if (insn.Mnemonic is Mnemonic.Jmp or Mnemonic.Ret or Mnemonic.Call || insn.NextIP > rip + (ulong)available)
             {
                 break;
             }
@@ -311,18 +317,21 @@ internal sealed unsafe class X86NativeTranslator
         a.Bind(chained);
         a.MovImm(Reg.Rcx, (ulong)host);
         int off = 0;
-        for (; off + 8 <= length; off += 8)
+        int onPage = FirstPageLength(length);
+        for (; off + 8 <= onPage; off += 8)
         {
             a.MovImm(Reg.Rax, MemoryMarshal.Read<ulong>(_code.AsSpan(off)));
             a.CmpMemReg(new Mem(Reg.Rcx, off), Reg.Rax, true);
             a.Jcc(Cc.NE, stale);
         }
 
-        for (; off < length; off++)
+        for (; off < onPage; off++)
         {
             a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, off), (sbyte)_code[off], 1);
             a.Jcc(Cc.NE, stale);
         }
+
+        CheckNextPageCode(stale);
 
         RestoreFlags();
 
@@ -886,6 +895,7 @@ internal sealed unsafe class X86NativeTranslator
         a.MovImm(Reg.Rdx, unchecked(0UL - _codePage));
         a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rdx, 1));
         JumpIfRcxZero(Exit(_insns[k].NextIP, k + 1, middle: true));
+        CheckNextPageStore(k);
     }
 
     /// <summary>The guest's status flags from host RFLAGS into its RFLAGS (rax, rcx; the flags are lost).</summary>

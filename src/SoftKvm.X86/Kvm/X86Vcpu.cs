@@ -380,6 +380,9 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
             }
         }
 
+        // The slice is a time slice: a native block begun inside it may end past it (not so for a deterministic run's
+        // quantum, nor for the one-instruction runs of single-step and the interrupt window).
+        _cpu.ExactBudget = IsDeterministic || budget == 1;
         EndExit();
         EnterGuest();
         _guestMode = true;

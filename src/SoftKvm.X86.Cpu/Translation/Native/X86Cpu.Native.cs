@@ -106,7 +106,7 @@ public sealed unsafe partial class X86Cpu
             }
         }
 
-        if (slot.Code == 0 || slot.Count > remaining)
+        if (slot.Code == 0 || (slot.Count > remaining && ExactBudget))
         {
             return 0;
         }

@@ -33,6 +33,7 @@ public sealed unsafe partial class X86Cpu
         public int Count;
         public int Stale;
         public bool Dirty;
+        public int Declines; // arrivals since the translator declined the place (X86Cpu.NativeDeclined.cs)
     }
 
     private NativeSlot[]? _nativeSlots;
@@ -104,6 +105,11 @@ public sealed unsafe partial class X86Cpu
 
                 _nativeBlocks[(rip, host, key)] = (slot.Code, slot.Chained, slot.Count);
             }
+        }
+
+        if (slot.Code == 0)
+        {
+            RetryDeclinedLater(ref slot);
         }
 
         if (slot.Code == 0 || (slot.Count > remaining && ExactBudget))

@@ -201,6 +201,10 @@ internal sealed unsafe partial class X86NativeTranslator
                 return i.Code == Code.Pop_r64;
             case Mnemonic.Nop:
                 return true;
+            case Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchnta or Mnemonic.Prefetchw:
+                return true; // a hint, which never faults: a NOP here
+            case Mnemonic.Pushfq:
+                return i.Code == Code.Pushfq; // X86NativeTranslator.Pushf.cs
             case Mnemonic.Lea:
                 return OperandsPlain(ref i);
             case Mnemonic.Mov:
@@ -554,7 +558,11 @@ internal sealed unsafe partial class X86NativeTranslator
         var a = _asm;
         switch (i.Mnemonic)
         {
-            case Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Endbr32:
+            case Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Endbr32
+                or Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchnta or Mnemonic.Prefetchw:
+                return;
+            case Mnemonic.Pushfq:
+                LowerPushf(k);
                 return;
             case Mnemonic.Leave:
                 PopFrom(k, Register.RBP, Register.RBP); // mov rsp, rbp; pop rbp

@@ -10,12 +10,7 @@ public sealed class NativeBudgetTests
 {
     private static TestMachine Machine(bool native, bool exact)
     {
-        var m = new TestMachine();
-        m.Setup64();
-        m.Cpu.Translation = native;
-        m.Cpu.Native = native;
-        m.Cpu.TranslationThreshold = 0;
-        m.Cpu.TranslateSynchronously = true;
+        var m = TestMachine.Native64(native);
         m.Cpu.ExactBudget = exact;
         m.Load(a =>
         {
@@ -68,14 +63,7 @@ public sealed class NativeBudgetTests
         Assert.InRange(overshoot, 1, Translation.Native.X86NativeTranslator.MaxInstructions);
         foreach (var m in new[] { exact, inexact })
         {
-            for (int i = 0; i < 16; i++)
-            {
-                Assert.Equal(interpreted.R.Gpr[i], m.R.Gpr[i]);
-            }
-
-            Assert.Equal(interpreted.R.Rip, m.R.Rip);
-            Assert.Equal(interpreted.R.Rflags, m.R.Rflags);
-            Assert.Equal(interpreted.Cpu.InstructionsRetired, m.Cpu.InstructionsRetired);
+            TestMachine.AssertSameRegisters(interpreted, m);
         }
 
         // At the end of every slice the exact budget interprets what no block fits in; the inexact one does not.

@@ -9,12 +9,7 @@ public sealed class NativeDeclinedRetryTests
     [Fact]
     public void A_declined_place_rewritten_into_supported_code_runs_natively()
     {
-        using var m = new TestMachine();
-        m.Setup64();
-        m.Cpu.Translation = true;
-        m.Cpu.Native = true;
-        m.Cpu.TranslationThreshold = 0;
-        m.Cpu.TranslateSynchronously = true;
+        using var m = TestMachine.Native64(native: true);
         // loop: pause (F3 90: declined, the interpreter runs it); add eax, ecx; dec ecx; jnz loop
         m.Load(a =>
         {

@@ -20,8 +20,7 @@ public sealed class NativePageCrossingTests
 
     private static TestMachine Machine(bool native)
     {
-        var m = new TestMachine();
-        m.Setup64();
+        var m = TestMachine.Native64(native);
         // 0x400000-0x5FFFFF in 4 KiB pages (identity), so that pages can be unmapped and remapped one by one.
         for (ulong i = 0; i < 512; i++)
         {
@@ -29,10 +28,6 @@ public sealed class NativePageCrossingTests
         }
 
         m.Memory.Write<ulong>(0x10000 + (2 * 8), PageTable | 7);
-        m.Cpu.Translation = native;
-        m.Cpu.Native = native;
-        m.Cpu.TranslationThreshold = 0;
-        m.Cpu.TranslateSynchronously = true;
         m.Cpu.StateChanged();
         return m;
     }
@@ -75,18 +70,6 @@ public sealed class NativePageCrossingTests
         m.Cpu.StateChanged();
     }
 
-    private static void AssertSameState(TestMachine interpreted, TestMachine native)
-    {
-        for (int i = 0; i < 16; i++)
-        {
-            Assert.Equal(interpreted.R.Gpr[i], native.R.Gpr[i]);
-        }
-
-        Assert.Equal(interpreted.R.Rip, native.R.Rip);
-        Assert.Equal(interpreted.R.Rflags, native.R.Rflags);
-        Assert.Equal(interpreted.Cpu.InstructionsRetired, native.Cpu.InstructionsRetired);
-    }
-
     [Fact]
     public void A_loop_with_an_instruction_across_the_page_end_runs_natively()
     {
@@ -98,7 +81,7 @@ public sealed class NativePageCrossingTests
             Assert.Equal(X86ExitReason.Hlt, m.Run(1_000_000));
         }
 
-        AssertSameState(interpreted, native);
+        TestMachine.AssertSameRegisters(interpreted, native);
         Assert.Equal(1000UL * 0x11223344 & 0xFFFFFFFF, native.R.Gpr[Gpr.Rdx]);
         long outside = native.Cpu.InstructionsRetired - native.Cpu.TranslatedInstructions;
         Assert.True(outside < 20, $"{outside} of {native.Cpu.InstructionsRetired} instructions ran outside native code");
@@ -134,7 +117,7 @@ public sealed class NativePageCrossingTests
             Assert.Equal(X86ExitReason.Hlt, m.Run(1_000_000));
         }
 
-        AssertSameState(interpreted, native);
+        TestMachine.AssertSameRegisters(interpreted, native);
         Assert.Equal((50UL * 0x11223344) + (50UL * (remap ? 0x77223344UL : 0x55223344UL)) & 0xFFFFFFFF, native.R.Gpr[Gpr.Rdx]);
         Assert.True(native.Cpu.TranslatedInstructions > native.Cpu.InstructionsRetired / 2);
     }
@@ -151,7 +134,7 @@ public sealed class NativePageCrossingTests
             Assert.Equal(X86ExitReason.Hlt, m.Run(1_000_000));
         }
 
-        AssertSameState(interpreted, native);
+        TestMachine.AssertSameRegisters(interpreted, native);
         ulong expected = 0;
         for (ulong c = 300; c >= 1; c--)
         {

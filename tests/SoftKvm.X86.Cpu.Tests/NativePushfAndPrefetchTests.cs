@@ -9,12 +9,7 @@ public sealed class NativePushfAndPrefetchTests
 {
     private static TestMachine Machine(bool native)
     {
-        var m = new TestMachine();
-        m.Setup64();
-        m.Cpu.Translation = native;
-        m.Cpu.Native = native;
-        m.Cpu.TranslationThreshold = 0;
-        m.Cpu.TranslateSynchronously = true;
+        var m = TestMachine.Native64(native);
         m.Load(a =>
         {
             var loop = a.CreateLabel();
@@ -56,13 +51,7 @@ public sealed class NativePushfAndPrefetchTests
             Assert.Equal(X86ExitReason.Hlt, m.Run(1_000_000));
         }
 
-        for (int i = 0; i < 16; i++)
-        {
-            Assert.Equal(interpreted.R.Gpr[i], native.R.Gpr[i]);
-        }
-
-        Assert.Equal(interpreted.R.Rflags, native.R.Rflags);
-        Assert.Equal(interpreted.Cpu.InstructionsRetired, native.Cpu.InstructionsRetired);
+        TestMachine.AssertSameRegisters(interpreted, native);
         var a = new byte[0x1000];
         var b = new byte[0x1000];
         interpreted.Memory.Read(0x200000, a);

@@ -152,9 +152,19 @@ public abstract partial class Vcpu : IDisposable
     /// <summary>
     /// Starts timing every exit the architecture marks (<see cref="BeginExit"/> to <see cref="EndExit"/>) on
     /// this vCPU's thread, per reason, for <see cref="ExitHandlingTime"/>: two reads of the host's clock per
-    /// exit while on, nothing but a test of one field while off. Call it before the vCPU first runs.
+    /// exit while on, nothing but a test of one field while off. Call it before the vCPU first runs. A profiler calls
+    /// it; the architecture then starts its own profile counters too (<see cref="OnProfilingStarted"/>).
     /// </summary>
-    public void TimeExits() => _exitTicks ??= new long[Stats.Schema.Descriptors.Count];
+    public void TimeExits()
+    {
+        _exitTicks ??= new long[Stats.Schema.Descriptors.Count];
+        OnProfilingStarted();
+    }
+
+    /// <summary>Called by <see cref="TimeExits"/>: an architecture starts the counters its <see cref="CpuModelCounters"/> reports only when profiled.</summary>
+    protected virtual void OnProfilingStarted()
+    {
+    }
 
     /// <summary>
     /// The host time this vCPU's thread spent handling exits counted by statistic <paramref name="stat"/>

@@ -194,7 +194,8 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
         // A run that goes on where a budget or a kick stopped the previous one is in the middle of the
         // guest's flow: the next taken branch is where to look for a block, not this RIP.
-        _lookUp = _regs.Rip != _resumeRip;
+        // (Not so for native blocks past an inexact budget: they end at block boundaries, and are translated at their first execution.)
+        _lookUp = _regs.Rip != _resumeRip || (!ExactBudget && _native && _bitness == 64);
         _resumeRip = ulong.MaxValue;
 
         // Debug traps a MOV SS held across an exit (the hypervisor completed the instruction after it):
@@ -554,6 +555,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
             return false;
         }
 
+        CountInterpreted();
         _nextRip = MaskIp(_regs.Rip + (ulong)_insn.Length);
         InterruptShadow before = _shadow;
         _shadow = InterruptShadow.None;

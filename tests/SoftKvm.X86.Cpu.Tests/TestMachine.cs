@@ -193,4 +193,30 @@ internal sealed class TestMachine : IDisposable
     }
 
     public X86ExitReason Run(long max = 100_000) => Cpu.Run(max);
+
+    /// <summary>A 64-bit machine whose code runs as native blocks translated at their first execution, or only in the
+    /// interpreter (<paramref name="native"/> false).</summary>
+    public static TestMachine Native64(bool native)
+    {
+        var m = new TestMachine();
+        m.Setup64();
+        m.Cpu.Translation = native;
+        m.Cpu.Native = native;
+        m.Cpu.TranslationThreshold = 0;
+        m.Cpu.TranslateSynchronously = true;
+        return m;
+    }
+
+    /// <summary>Asserts that <paramref name="actual"/> has <paramref name="expected"/>'s registers, RIP, RFLAGS and instruction count.</summary>
+    public static void AssertSameRegisters(TestMachine expected, TestMachine actual)
+    {
+        for (int i = 0; i < 16; i++)
+        {
+            Assert.Equal(expected.R.Gpr[i], actual.R.Gpr[i]);
+        }
+
+        Assert.Equal(expected.R.Rip, actual.R.Rip);
+        Assert.Equal(expected.R.Rflags, actual.R.Rflags);
+        Assert.Equal(expected.Cpu.InstructionsRetired, actual.Cpu.InstructionsRetired);
+    }
 }

@@ -146,6 +146,7 @@ public sealed unsafe partial class X86Cpu
     private long RunBlock(long remaining)
     {
         _lookUp = false;
+        _lookUpOutcome = LookUpOutcome.NotAllowed;
         if (Volatile.Read(ref _completedCount) != 0)
         {
             InstallCompleted();
@@ -173,8 +174,16 @@ public sealed unsafe partial class X86Cpu
 
         if (_native && _bitness == 64)
         {
-            return RunNative(rip, host, remaining);
+            long ran = RunNative(rip, host, remaining);
+            if (ran == 0 && _interpretedByCode is not null)
+            {
+                NoteNativeDecline(rip, remaining);
+            }
+
+            return ran;
         }
+
+        _lookUpOutcome = LookUpOutcome.NoIlBlock;
 
         if (!RuntimeFeature.IsDynamicCodeSupported)
         {
@@ -244,6 +253,7 @@ public sealed unsafe partial class X86Cpu
         BlockEntries++;
         TranslatedInstructions += retired;
         InstructionsRetired += retired;
+        _ilInstructionsByMode[ModeIndex] += retired;
         _lookUp = (result & 1) == 0;
         return retired;
     }

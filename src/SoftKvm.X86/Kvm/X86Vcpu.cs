@@ -268,7 +268,11 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
             new("translation_failures", _cpu.TranslationFailures),
             new("translated_block_runs", _cpu.BlockEntries),
             new("translated_instructions", _cpu.TranslatedInstructions),
+            .. _cpu.InstructionProfile(),
         ];
+
+    /// <inheritdoc />
+    protected override void OnProfilingStarted() => _cpu.ProfileInstructions();
 
     /// <inheritdoc />
     public override long InstructionsRetired => _cpu.InstructionsRetired;
@@ -376,6 +380,9 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
             }
         }
 
+        // The slice is a time slice: a native block begun inside it may end past it (not so for a deterministic run's
+        // quantum, nor for the one-instruction runs of single-step and the interrupt window).
+        _cpu.ExactBudget = IsDeterministic || budget == 1;
         EndExit();
         EnterGuest();
         _guestMode = true;

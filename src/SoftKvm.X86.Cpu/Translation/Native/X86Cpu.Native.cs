@@ -33,6 +33,7 @@ public sealed unsafe partial class X86Cpu
         public int Count;
         public int Stale;
         public bool Dirty;
+        public int Declines; // arrivals since the translator declined the place (X86Cpu.NativeDeclined.cs)
     }
 
     private NativeSlot[]? _nativeSlots;
@@ -117,7 +118,12 @@ public sealed unsafe partial class X86Cpu
             }
         }
 
-        if (slot.Code == 0 || slot.Count > remaining)
+        if (slot.Code == 0)
+        {
+            RetryDeclinedLater(ref slot);
+        }
+
+        if (slot.Code == 0 || (slot.Count > remaining && ExactBudget))
         {
             return 0;
         }
@@ -273,7 +279,7 @@ public sealed unsafe partial class X86Cpu
     {
         long start = Stopwatch.GetTimestamp();
         _nativeTranslator ??= new X86NativeTranslator();
-        if (_nativeTranslator.Translate((byte*)slot.Host, slot.Rip, user, _nativeCode!, out nint entry, out nint chained, out int count))
+        if (_nativeTranslator.Translate((byte*)slot.Host, slot.Rip, user, _nativeCode!, out nint entry, out nint chained, out int count, _nextCodePage ??= NextCodePage))
         {
             slot.Code = entry;
             slot.Chained = chained;

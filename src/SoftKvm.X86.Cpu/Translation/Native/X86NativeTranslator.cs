@@ -20,7 +20,7 @@ namespace SoftKvm.X86.Cpu.Translation.Native;
 /// written back only where the block is left. Everything else ends the block (the interpreter runs it).
 /// See README.md beside this file.
 /// </summary>
-internal sealed unsafe class X86NativeTranslator
+internal sealed unsafe partial class X86NativeTranslator
 {
     /// <summary>The most instructions in one block.</summary>
     public const int MaxInstructions = 64;
@@ -48,7 +48,7 @@ internal sealed unsafe class X86NativeTranslator
     private static readonly byte[] s_jmpShortOverJmp = [0xEB, 0x05];
 
     private readonly X64Assembler _asm = new();
-    private readonly byte[] _code = GC.AllocateArray<byte>(0x1000, pinned: true);
+    private readonly byte[] _code = GC.AllocateArray<byte>(0x1000 + 16, pinned: true);
     private readonly BufferReader _reader;
     private readonly Decoder _decoder;
     private readonly BufferWriter _writer = new();
@@ -113,9 +113,11 @@ internal sealed unsafe class X86NativeTranslator
     /// Translates the block at <paramref name="rip"/> (its code at <paramref name="host"/>, up to the end of the
     /// page) for privilege <paramref name="user"/> into <paramref name="memory"/>: its entry from the run loop, its
     /// entry from another block (<paramref name="chained"/>) and number of instructions, or false when its first
-    /// instruction is not one a block runs.
+    /// instruction is not one a block runs. <paramref name="nextPage"/> gives the host address of the code page after
+    /// the entry's (0: none), asked only when an instruction crosses into it (X86NativeTranslator.PageCrossing.cs).
     /// </summary>
-    public bool Translate(byte* host, ulong rip, bool user, X86NativeCodeMemory memory, out nint entry, out nint chained, out int count)
+    public bool Translate(byte* host, ulong rip, bool user, X86NativeCodeMemory memory, out nint entry, out nint chained, out int count,
+        Func<ulong, nint>? nextPage = null)
     {
         entry = 0;
         chained = 0;
@@ -123,7 +125,7 @@ internal sealed unsafe class X86NativeTranslator
         LastFailure = null;
         int available = 0x1000 - (int)(rip & 0xFFF);
         new ReadOnlySpan<byte>(host, available).CopyTo(_code);
-        Discover(rip, available);
+        DiscoverAcrossPages(rip, available, nextPage);
         if (_insns.Count == 0)
         {
             return false;
@@ -167,21 +169,25 @@ internal sealed unsafe class X86NativeTranslator
 
     // ---- discovery ----
 
-    private void Discover(ulong rip, int available)
+    /// <summary>The block's instructions from <paramref name="rip"/>, those of its page (<paramref name="available"/> bytes) and
+    /// at most one crossing its end (when <paramref name="readable"/> gives the next page's first bytes too).</summary>
+    private void Discover(ulong rip, int available, int readable)
     {
         _insns.Clear();
-        _reader.Reset(available);
+        _reader.Reset(readable);
         _decoder.IP = rip;
+        _truncatedAtPageEnd = false;
         while (_insns.Count < MaxInstructions)
         {
             _decoder.Decode(out Instruction insn);
             if (insn.IsInvalid || !Supported(ref insn))
             {
+                _truncatedAtPageEnd = insn.IsInvalid && _decoder.LastError == DecoderError.NoMoreBytes && insn.IP < rip + (ulong)available;
                 break;
             }
 
             _insns.Add(insn);
-            if (insn.Mnemonic is Mnemonic.Jmp or Mnemonic.Ret or Mnemonic.Call)
+            if (insn.Mnemonic is Mnemonic.Jmp or Mnemonic.Ret or Mnemonic.Call || insn.NextIP > rip + (ulong)available)
             {
                 break;
             }
@@ -236,6 +242,10 @@ internal sealed unsafe class X86NativeTranslator
                 return i.Code == Code.Pop_r64;
             case Mnemonic.Nop:
                 return true;
+            case Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchnta or Mnemonic.Prefetchw:
+                return true; // a hint, which never faults: a NOP here
+            case Mnemonic.Pushfq:
+                return i.Code == Code.Pushfq; // X86NativeTranslator.Pushf.cs
             case Mnemonic.Lea:
                 return OperandsPlain(ref i);
             case Mnemonic.Mov:
@@ -339,6 +349,7 @@ internal sealed unsafe class X86NativeTranslator
         _chain = a.NewLabel();
         _chainUsed = false;
         AsmLabel stale = a.NewLabel();
+        AsmLabel notNow = a.NewLabel();
         AsmLabel chained = a.NewLabel();
 
         // Prologue (System V: rdi = frame, rsi = registers), then the check that the code is still what was translated.
@@ -355,7 +366,8 @@ internal sealed unsafe class X86NativeTranslator
 
         // The entry from other blocks (the flags' image in r13): the check that the code is still what was translated.
         a.Bind(chained);
-        EmitStaleCheck(host, length, stale);
+        EmitStaleCheck(host, FirstPageLength(length), stale);
+        CheckNextPageCode(stale, notNow);
         RestoreImage();
         _bodyStart = a.NewLabel();
         a.Bind(_bodyStart);
@@ -443,12 +455,14 @@ internal sealed unsafe class X86NativeTranslator
         }
 
         // The code changed (entered from the run loop or another block, the flags' image in r13): RIP is its first instruction.
+        // notNow: the next page of a page-crossing block is not mapped as translated; the block leaves with nothing done.
         a.Bind(stale);
+        a.StoreImm(new Mem(Reg.Rbp, X86NativeFrame.StaleOffset), 1, 4);
+        a.Bind(notNow);
         RestoreImage();
         SaveFlags();
         a.MovImm(Reg.Rax, rip);
         a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
-        a.StoreImm(new Mem(Reg.Rbp, X86NativeFrame.StaleOffset), 1, 4);
         Return(0, middle: false);
         a.Bind(_epilogue);
         a.Pop(Reg.R15);
@@ -665,7 +679,11 @@ internal sealed unsafe class X86NativeTranslator
         var a = _asm;
         switch (i.Mnemonic)
         {
-            case Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Endbr32:
+            case Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Endbr32
+                or Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchnta or Mnemonic.Prefetchw:
+                return;
+            case Mnemonic.Pushfq:
+                LowerPushf(k);
                 return;
             case Mnemonic.Leave:
                 PopFrom(k, Register.RBP, Register.RBP); // mov rsp, rbp; pop rbp
@@ -1007,6 +1025,7 @@ internal sealed unsafe class X86NativeTranslator
         a.MovImm(Reg.Rdx, unchecked(0UL - _codePage));
         a.Lea(Reg.Rcx, new Mem(Reg.Rcx, 0, Reg.Rdx, 1));
         JumpIfRcxZero(Exit(_insns[k].NextIP, k + 1, middle: true));
+        CheckNextPageStore(k);
     }
 
     /// <summary>The guest's status flags from host RFLAGS into its RFLAGS (rax, rcx; the flags are lost).</summary>
@@ -1055,6 +1074,19 @@ internal sealed unsafe class X86NativeTranslator
         var a = _asm;
         a.Mov(Reg.Rax, Reg.R13, false);
         a.Alu8Imm(X64Alu.Add, Reg.Rax, 0x7F); // OF
+        a.Sahf();                            // SF, ZF, AF, PF, CF
+    }
+
+    /// <summary>Host RFLAGS' status flags from the guest's RFLAGS in the context (rax, rcx; r13 untouched).</summary>
+    private void RestoreFlags()
+    {
+        var a = _asm;
+        a.Load(Reg.Rax, new Mem(Reg.Rbx, s_rflagsOffset), 4);
+        a.Mov(Reg.Rcx, Reg.Rax, false);
+        a.ShiftImm(Shift.Shr, Reg.Rcx, 11, false);
+        a.AluImm(X64Alu.And, Reg.Rcx, 1, false);
+        a.ShiftImm(Shift.Shl, Reg.Rax, 8, false);
+        a.Alu8Imm(X64Alu.Add, Reg.Rcx, 0x7F); // OF
         a.Sahf();                            // SF, ZF, AF, PF, CF
     }
 

@@ -249,7 +249,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
             else if (_lookUp && Translation)
             {
                 long retired = RunBlock(maxInstructions - n);
-                if (TakesBlockIoExit())
+                if (TakesBlockExit())
                 {
                     return _exit.Reason;
                 }

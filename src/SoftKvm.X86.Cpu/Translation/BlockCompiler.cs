@@ -360,6 +360,27 @@ internal static class BlockCompiler
         return i.Mnemonic is Mnemonic.Push;
     }
 
+    /// <summary>
+    /// Whether a compiled instruction makes exactly one data access, a load (false) or a store (true), and nothing
+    /// else that can fail: MOV, MOVZX and MOVSX with a memory operand, an ALU operation into a register from memory,
+    /// CMP and TEST of memory. Null for the rest (no memory, or a read-modify-write).
+    /// </summary>
+    private static bool? OneAccess(ref Instruction i, BlockOp kind)
+    {
+        if (!HasMemory(ref i))
+        {
+            return null;
+        }
+
+        return kind switch
+        {
+            BlockOp.Mov => i.Op0Kind == OpKind.Memory,
+            BlockOp.Movzx or BlockOp.Movsx => false,
+            BlockOp.Binary when i.Op0Kind == OpKind.Register || i.Mnemonic is Mnemonic.Cmp or Mnemonic.Test => false,
+            _ => null,
+        };
+    }
+
     private static bool HasMemory(ref Instruction i)
     {
         for (int op = 0; op < i.OpCount; op++)
@@ -572,7 +593,26 @@ internal static class BlockCompiler
                     e.Pending++;
                     break;
                 default:
-                    e.Plain(ref it.Insn, it.Kind, need, leave);
+                    if (OneAccess(ref it.Insn, it.Kind) is bool store)
+                    {
+                        // A miss of the RAM TLB (a device page) runs the instruction in place (X86Cpu.BlockDevice.cs).
+                        Label access = il.DefineLabel(), done = il.DefineLabel();
+                        e.Plain(ref it.Insn, it.Kind, need, access);
+                        il.Emit(OpCodes.Br, done);
+                        il.MarkLabel(access);
+                        if (it.Kind == BlockOp.Mov)
+                        {
+                            e.DeviceMov(ref it.Insn, k, store, leave, done);
+                        }
+
+                        e.Access(k, rip, store, leave);
+                        il.MarkLabel(done);
+                    }
+                    else
+                    {
+                        e.Plain(ref it.Insn, it.Kind, need, leave);
+                    }
+
                     e.Pending++;
                     break;
             }

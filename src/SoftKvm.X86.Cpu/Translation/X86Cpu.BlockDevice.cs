@@ -1,0 +1,158 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>
+/// Device accesses inside translated blocks (docs/kvm-semantics.md#x86-exit-fast-paths). A block reaches memory
+/// through the software TLB's RAM entries only; a compiled load or store whose operand has none (a device page,
+/// a TLB miss, a page crossing) used to leave the block, and the interpreter decoded the instruction and
+/// executed it there, offering a device access to the exit fast path. The block now executes that instruction
+/// in place through the interpreter's handler, with the fast path on, exactly as the interpreter's execution
+/// would be after the block left (<see cref="BlockExecuteAccess"/>), and goes on after it. Only instructions of
+/// one data access are compiled so (a load or a store: MOV, MOVZX, MOVSX, an ALU operation or CMP/TEST reading
+/// memory), so a failure has touched no device: a fault leaves the block for the interpreter as before, and an
+/// exit (the access no in-kernel device serves, for the VMM) ends the run with that exit at once, as the
+/// interpreter's execution would have ended it.
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    /// <summary>The block's last handler call was <see cref="BlockExecuteAccess"/> and stopped at an exit (<see cref="TakesBlockExit"/>).</summary>
+    private bool _blockAccessExit;
+
+    /// <summary>
+    /// Executes a compiled load or store whose operand missed the TLB's RAM entries through the interpreter's
+    /// handler, as <c>Execute</c> would (accesses numbered from the first, device accesses offered to the fast
+    /// path). 0: it did not complete (a fault or an exit; nothing committed); 1: retired, the block goes on;
+    /// 2: retired, and a request is waiting (the device asked for an interrupt, a kick came): the block leaves
+    /// after it, so the run loop sees the request at this boundary, as the interpreter's would.
+    /// </summary>
+    internal static int BlockExecuteAccess(X86Cpu c, ref Instruction i)
+    {
+        c._faulted = false;
+        c._exitPending = false;
+        c._fastAccesses = 0;
+        c._accessSerial = 0;
+        c._wideAccess = false;
+        c._insn = i;
+        c._nextRip = c.MaskIp(c._regs.Rip + (ulong)i.Length);
+        Dispatch.Table[(int)i.Code](c, ref c._insn);
+        if (c._faulted | c._exitPending)
+        {
+            c._blockAccessExit = c._exitPending;
+            return 0;
+        }
+
+        return c.EndBlockAccess();
+    }
+
+    /// <summary><see cref="BlockDeviceLoad"/> and <see cref="BlockDeviceStore"/>: no device page in the TLB; the block runs the handler.</summary>
+    internal const int NoDevicePage = 3;
+
+    /// <summary>
+    /// MOV from memory whose operand missed the TLB's RAM entries, pre-decoded: when the TLB holds the page as a
+    /// device page (<c>TlbDevice</c>), the read goes to the exit fast path at once, with nothing of the block
+    /// written back (as the interpreter's execution of the instruction would offer it: the instruction's first
+    /// data access). 1: done, the value in <paramref name="value"/>; 2: done, a request is waiting (the block
+    /// stores the register and leaves after the instruction); 0: declined, the instruction's EPT-violation exit is
+    /// set as the interpreter's would be and the block leaves before it; <see cref="NoDevicePage"/>: not a device
+    /// page in the TLB (a miss, a page crossing), or memory hooks watch: the handler runs it (<see cref="BlockExecuteAccess"/>).
+    /// </summary>
+    internal static int BlockDeviceLoad(X86Cpu c, ref Instruction i, ulong linear, int size, out ulong value)
+    {
+        value = 0;
+        if (!c.DevicePage(AccessKind.Read, linear, size, out ulong gpa))
+        {
+            return NoDevicePage;
+        }
+
+        c.BeginBlockAccess();
+        if (c.TryFastMmio(gpa, size, false, ref value, out bool declined))
+        {
+            return c.EndBlockAccess();
+        }
+
+        c._insn = i;
+        c.EptExit(gpa, linear, AccessKind.Read, true, size, 0);
+        c._exit.FastPathDeclined = declined;
+        c._blockAccessExit = true;
+        return 0;
+    }
+
+    /// <summary>MOV to memory whose operand missed the TLB's RAM entries: as <see cref="BlockDeviceLoad"/>, a write of <paramref name="value"/>.</summary>
+    internal static int BlockDeviceStore(X86Cpu c, ref Instruction i, ulong linear, int size, ulong value)
+    {
+        if (!c.DevicePage(AccessKind.Write, linear, size, out ulong gpa))
+        {
+            return NoDevicePage;
+        }
+
+        c.BeginBlockAccess();
+        if (c.TryFastMmio(gpa, size, true, ref value, out _))
+        {
+            return c.EndBlockAccess();
+        }
+
+        c._insn = i;
+        c.EptExit(gpa, linear, AccessKind.Write, true, size, value);
+        c._blockAccessExit = true;
+        return 0;
+    }
+
+    /// <summary>Whether the TLB holds the page of an access of <paramref name="size"/> bytes at <paramref name="linear"/> (not crossing it) as a device page; its guest-physical address.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool DevicePage(AccessKind kind, ulong linear, int size, out ulong gpa)
+    {
+        gpa = 0;
+        if ((linear & 0xFFF) > (ulong)(0x1000 - size) || _hooks is { HasMemoryHooks: true })
+        {
+            return false;
+        }
+
+        bool user = UserAccess();
+        ref var e = ref TlbSlot(kind, user, linear);
+        if (e.Tag != (TlbTag(linear, user) | TlbDevice))
+        {
+            return false;
+        }
+
+        gpa = (ulong)e.Addend | (linear & 0xFFF);
+        return true;
+    }
+
+    /// <summary>The state of an instruction's execution at its first data access, as <c>Execute</c> and <c>BeginSlowAccess</c> leave it.</summary>
+    private void BeginBlockAccess()
+    {
+        _faulted = false;
+        _exitPending = false;
+        _fastAccesses = 0;
+        _accessSerial = 1;
+        _wideAccess = false;
+    }
+
+    /// <summary>A device access of a block completed: 2 when a request waits for the run loop (the block leaves after the instruction), else 1.</summary>
+    private int EndBlockAccess()
+    {
+        _fastAccesses = -1;
+        return Volatile.Read(ref _exitRequested) != 0 ? 2 : 1;
+    }
+
+    /// <summary>
+    /// After a translated block: whether it stopped at an exit the run returns as it is — an IN or OUT whose port
+    /// the fast path declined (the handler's IO exit), or a load or store of <see cref="BlockExecuteAccess"/> that
+    /// needs the VMM. RIP is at the instruction and the instructions before it retired; the interpreter would
+    /// decode the instruction and find the same exit again (nothing else ran between: the block runs its
+    /// instructions without a boundary check between them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TakesBlockExit()
+    {
+        if (_blockAccessExit)
+        {
+            _blockAccessExit = false; // (set only by the block that just ran: taken here, at once)
+            return _exitPending;
+        }
+
+        return _exitPending && _exit.Reason == X86ExitReason.IoInstruction && _exit.FastPathDeclined;
+    }
+}

@@ -186,6 +186,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     {
         _exit = default;
         _bus = null;
+        _declinedLoad = Register.None; // (TryCompleteDeclinedLoad: only the exit just before this run)
         if (IsShutdown)
         {
             _exit.Reason = X86ExitReason.TripleFault;

@@ -46,6 +46,35 @@ public sealed unsafe partial class X86Cpu
         return c.EndBlockAccess();
     }
 
+    /// <summary>The destination of the MOV whose read a block's <see cref="BlockDeviceLoad"/> sent to the VMM in this run's exit (None: no such exit).</summary>
+    private Register _declinedLoad;
+    private ulong _declinedLoadRip;
+    private ulong _declinedLoadNext;
+
+    /// <summary>
+    /// Completes the MOV whose read the last run's exit sent to the VMM from a translated block, with the VMM's
+    /// <paramref name="value"/>: the register written and the instruction retired, as the emulator's execution of
+    /// it with the read's data would leave them (KVM completes a pending MMIO read without decoding the instruction
+    /// again). False, with nothing changed, unless that exit was such a load, RIP is still at it and nothing debugs
+    /// the guest (no TF, RF or armed breakpoint): the emulator executes the instruction then.
+    /// </summary>
+    public bool TryCompleteDeclinedLoad(ulong value)
+    {
+        Register r = _declinedLoad;
+        _declinedLoad = Register.None;
+        if (r == Register.None || _regs.Rip != _declinedLoadRip || (_regs.Rflags & (Rflags.TF | Rflags.RF)) != 0 || (_regs.Dr7 & 0xFF) != 0)
+        {
+            return false;
+        }
+
+        SetReg(r, value);
+        _shadow = InterruptShadow.None;
+        _keepRf = false;
+        _nextRip = _declinedLoadNext;
+        Retire(_regs.Rflags);
+        return true;
+    }
+
     /// <summary><see cref="BlockDeviceLoad"/> and <see cref="BlockDeviceStore"/>: no device page in the TLB; the block runs the handler.</summary>
     internal const int NoDevicePage = 3;
 
@@ -76,6 +105,9 @@ public sealed unsafe partial class X86Cpu
         c.EptExit(gpa, linear, AccessKind.Read, true, size, 0);
         c._exit.FastPathDeclined = declined;
         c._blockAccessExit = true;
+        c._declinedLoad = i.Op0Register;
+        c._declinedLoadRip = i.IP;
+        c._declinedLoadNext = c.MaskIp(i.NextIP);
         return 0;
     }
 

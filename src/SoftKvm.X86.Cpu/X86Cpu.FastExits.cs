@@ -88,4 +88,8 @@ public sealed unsafe partial class X86Cpu
         _lookUp = true;
         return true;
     }
+
+    /// <summary>A WRMSR the model leaves to the hypervisor, offered to the fast path before the WRMSR exit (the interpreter only).</summary>
+    internal bool TryFastMsrWrite(uint msr, ulong value) =>
+        _bus is null && _fastExits is { } host && FastExitAllowed && host.TryCompleteMsrWrite(msr, value);
 }

@@ -210,4 +210,51 @@ public class BlockDeviceAccessTests
         Assert.Equal(1UL, m.Stat("irq_injections"));
         Assert.True(m.Vcpu.Cpu.BlockEntries > 0);
     }
+
+    [Fact]
+    public void Device_accesses_and_vmm_exits_of_translated_blocks_allocate_nothing()
+    {
+        using var m = new KvmMachine(irqchip: true);
+        IlBlocks(m);
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(rsi, 0xFEC00000UL); // the IOAPIC
+            a.mov(rdi, Mmio);         // the VMM's
+            a.mov(ecx, 200);
+            a.Label(ref loop);
+            a.mov(D[rsi], 1);         // IOREGSEL: the version
+            a.mov(eax, D[rsi + 0x10]);
+            a.@in(al, 0x21);          // the PIC
+            a.mov(edx, D[rdi]);       // the VMM: an exit and its completion
+            a.dec(ecx);
+            a.jnz(loop);
+            a.@out(0x80, al);         // the VMM's port
+        });
+
+        // Warm up until the tiered JIT has settled (its call-counting stubs allocate on first calls; the first run
+        // compiles the blocks); then a whole run of the loop, its 200 VMM exits included, must not allocate at all.
+        long allocated = long.MaxValue;
+        int mmioExits = 0;
+        ExitReason last = ExitReason.Unknown;
+        for (int round = 0; round < 8 && allocated != 0; round++)
+        {
+            m.R.Rip = CodeBase;
+            mmioExits = 0;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            while (m.Vcpu.Run() == RunResult.Ok && (last = m.Run.ExitReason) == ExitReason.Mmio) // (no assertions inside: they allocate)
+            {
+                m.Run.Mmio.SetValue(0x1234);
+                mmioExits++;
+            }
+
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.Equal(ExitReason.Io, last);
+        Assert.Equal(200, mmioExits);
+        Assert.Equal(0x1234UL, m.R.Gpr[Gpr.Rdx]);
+        Assert.Equal(0, allocated);
+        Assert.True(m.Vcpu.Cpu.BlockEntries > 0);
+    }
 }

@@ -35,8 +35,7 @@ internal sealed unsafe partial class BlockEmitter
     private static readonly MethodInfo s_executeAccess = Method(nameof(X86Cpu.BlockExecuteAccess));
     private static readonly MethodInfo s_deviceLoad = Method(nameof(X86Cpu.BlockDeviceLoad));
     private static readonly MethodInfo s_deviceStore = Method(nameof(X86Cpu.BlockDeviceStore));
-    private static readonly MethodInfo s_portIn = Method(nameof(X86Cpu.BlockPortIn));
-    private static readonly MethodInfo s_portOut = Method(nameof(X86Cpu.BlockPortOut));
+    private static readonly MethodInfo s_port = Method(nameof(X86Cpu.BlockPort));
     private static readonly MethodInfo s_codeChanged = Method(nameof(X86Cpu.BlockCodeChanged));
     private static readonly MethodInfo s_setRip = Method(nameof(X86Cpu.BlockSetRip));
     private static readonly MethodInfo s_mayGoOn = Method(nameof(X86Cpu.BlockMayGoOn));
@@ -454,15 +453,21 @@ internal sealed unsafe partial class BlockEmitter
     }
 
     /// <summary>
-    /// IN or OUT (X86Cpu.BlockDevice.cs), nothing written back: <c>r = BlockPortIn(cpu, ref state.Instructions[index],
-    /// port, out value)</c> (OUT: <c>BlockPortOut(..., port, value)</c>); <c>if (r == 0) goto leave;</c> IN writes AL, AX
-    /// or EAX; <c>if (r == 2) goto written</c>.
+    /// IN or OUT (X86Cpu.BlockDevice.cs), nothing written back: <c>r = BlockPort(cpu, ref state.Instructions[index],
+    /// port, write, ref value)</c> (OUT: the value from AL, AX or EAX); <c>if (r == 0) goto leave;</c> IN writes its register;
+    /// <c>if (r == 2) goto written</c>.
     /// </summary>
     public void Port(ref Instruction i, int index, Label leave)
     {
         bool input = i.Mnemonic == Mnemonic.In;
         OpKind portKind = input ? i.Op1Kind : i.Op0Kind;
         Register data = input ? i.Op0Register : i.Op1Register;
+        if (!input)
+        {
+            LoadRegister(data);
+            _il.Emit(OpCodes.Stloc, _r);
+        }
+
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldarg_0);
         _il.Emit(OpCodes.Ldfld, s_instructions);
@@ -478,16 +483,9 @@ internal sealed unsafe partial class BlockEmitter
             _il.Emit(OpCodes.Ldc_I4, (int)i.Immediate8);
         }
 
-        if (input)
-        {
-            _il.Emit(OpCodes.Ldloca, _r);
-        }
-        else
-        {
-            LoadRegister(data);
-        }
-
-        _il.Emit(OpCodes.Call, input ? s_portIn : s_portOut);
+        _il.Emit(input ? OpCodes.Ldc_I4_0 : OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.Ldloca, _r);
+        _il.Emit(OpCodes.Call, s_port);
         _il.Emit(OpCodes.Stloc, _result);
         _il.Emit(OpCodes.Ldloc, _result);
         _il.Emit(OpCodes.Brfalse, leave);

@@ -132,15 +132,15 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>
-    /// IN of AL, AX or EAX (<paramref name="i"/>) at <paramref name="port"/>, pre-decoded: after the IOPL / I/O
-    /// bitmap check, offered to the exit fast path as the handler would (<c>PortIo.In</c>). 1: done, the bytes in
-    /// <paramref name="value"/>; 2: done, a request waits (the block leaves after the instruction); 0: a fault (the
-    /// interpreter executes it again) or the IO exit, set as the handler's (the run returns it: <see cref="TakesBlockExit"/>).
+    /// IN (<paramref name="write"/> false) or OUT of AL, AX or EAX (<paramref name="i"/>) at <paramref name="port"/>,
+    /// pre-decoded: after the IOPL / I/O bitmap check, offered to the exit fast path as the handler would
+    /// (<c>PortIo</c>); OUT's data, and IN's bytes after it, in <paramref name="value"/>. 1: done; 2: done, a request
+    /// waits (the block leaves after the instruction); 0: a fault (the interpreter executes it again) or the IO exit,
+    /// set as the handler's (the run returns it: <see cref="TakesBlockExit"/>).
     /// </summary>
-    internal static int BlockPortIn(X86Cpu c, ref Instruction i, ushort port, out ulong value)
+    internal static int BlockPort(X86Cpu c, ref Instruction i, ushort port, bool write, ref ulong value)
     {
-        value = 0;
-        int size = RegSize(i.Op0Register);
+        int size = RegSize(write ? i.Op1Register : i.Op0Register);
         c._faulted = false;
         c._exitPending = false;
         if (!c.CheckIoPermission(port, size))
@@ -148,34 +148,13 @@ public sealed unsafe partial class X86Cpu
             return 0;
         }
 
-        if (c.TryFastPortIo(port, size, false, ref value, out bool declined))
+        if (c.TryFastPortIo(port, size, write, ref value, out bool declined))
         {
             return Volatile.Read(ref c._exitRequested) != 0 ? 2 : 1;
         }
 
         c._insn = i;
-        c.IoExit(port, size, true, false, false, i.Op1Kind != OpKind.Register, 0, declined);
-        return 0;
-    }
-
-    /// <summary>OUT of <paramref name="value"/> (AL, AX or EAX) at <paramref name="port"/>: as <see cref="BlockPortIn"/>.</summary>
-    internal static int BlockPortOut(X86Cpu c, ref Instruction i, ushort port, ulong value)
-    {
-        int size = RegSize(i.Op1Register);
-        c._faulted = false;
-        c._exitPending = false;
-        if (!c.CheckIoPermission(port, size))
-        {
-            return 0;
-        }
-
-        if (c.TryFastPortIo(port, size, true, ref value, out bool declined))
-        {
-            return Volatile.Read(ref c._exitRequested) != 0 ? 2 : 1;
-        }
-
-        c._insn = i;
-        c.IoExit(port, size, false, false, false, i.Op0Kind != OpKind.Register, value, declined);
+        c.IoExit(port, size, !write, false, false, (write ? i.Op0Kind : i.Op1Kind) != OpKind.Register, write ? value : 0, declined);
         return 0;
     }
 

@@ -43,33 +43,14 @@ public class BlockDeviceAccessTests
         }
     }
 
-    /// <summary>Passes every offer on to the vCPU, counting them.</summary>
-    private sealed class CountingHost(IX86FastExitHost inner) : IX86FastExitHost
-    {
-        public int MmioOffers;
-        public int PortOffers;
-
-        public bool TryCompleteMmio(ulong gpa, int size, bool write, ref ulong value, int index)
-        {
-            MmioOffers++;
-            return inner.TryCompleteMmio(gpa, size, write, ref value, index);
-        }
-
-        public bool TryCompletePortIo(ushort port, int size, bool write, ref ulong value)
-        {
-            PortOffers++;
-            return inner.TryCompletePortIo(port, size, write, ref value);
-        }
-    }
-
     private const ulong Device = 0xD001_0000;
 
     /// <summary>IL blocks (not the native engine), each place compiled at its first look-up on the vCPU's thread.</summary>
-    private static CountingHost IlBlocks(KvmMachine m)
+    private static CountingFastExitHost IlBlocks(KvmMachine m)
     {
         FastPathTests.Translate(m, true);
         m.Vcpu.Cpu.Native = false;
-        var host = new CountingHost(m.Vcpu);
+        var host = new CountingFastExitHost(m.Vcpu);
         m.Vcpu.Cpu.FastExits = host;
         return host;
     }

@@ -11,27 +11,6 @@ namespace SoftKvm.X86.Tests.Kvm;
 /// </summary>
 public class MsrFastPathTests
 {
-    /// <summary>Passes every offer on to the vCPU, counting the WRMSRs offered and completed.</summary>
-    private sealed class CountingHost(IX86FastExitHost inner) : IX86FastExitHost
-    {
-        public int MsrOffers;
-        public int MsrCompleted;
-
-        public bool TryCompleteMmio(ulong gpa, int size, bool write, ref ulong value, int index) =>
-            inner.TryCompleteMmio(gpa, size, write, ref value, index);
-
-        public bool TryCompletePortIo(ushort port, int size, bool write, ref ulong value) =>
-            inner.TryCompletePortIo(port, size, write, ref value);
-
-        public bool TryCompleteMsrWrite(uint msr, ulong value)
-        {
-            MsrOffers++;
-            bool done = inner.TryCompleteMsrWrite(msr, value);
-            MsrCompleted += done ? 1 : 0;
-            return done;
-        }
-    }
-
     [Fact]
     public void X2apic_msr_writes_complete_in_place_and_a_refused_one_raises_gp()
     {
@@ -43,11 +22,11 @@ public class MsrFastPathTests
     }
 
     /// <summary>The x2APIC program, its WRMSRs offered to the fast path (or none: every one exits); its statistics.</summary>
-    private static (Dictionary<string, ulong> Stats, CountingHost Host) Run(bool fastPath)
+    private static (Dictionary<string, ulong> Stats, CountingFastExitHost Host) Run(bool fastPath)
     {
         using var m = new KvmMachine(irqchip: true);
         m.R.ApicBase |= 0xC00; // x2APIC mode, as the VMM sets it (KVM_SET_MSRS)
-        var host = new CountingHost(m.Vcpu);
+        var host = new CountingFastExitHost(m.Vcpu);
         m.Vcpu.Cpu.FastExits = fastPath ? host : null;
         m.Load(a =>
         {

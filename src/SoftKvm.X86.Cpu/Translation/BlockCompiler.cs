@@ -364,27 +364,6 @@ internal static class BlockCompiler
         return i.Mnemonic is Mnemonic.Push;
     }
 
-    /// <summary>
-    /// Whether a compiled instruction makes exactly one data access, a load (false) or a store (true), and nothing
-    /// else that can fail: MOV, MOVZX and MOVSX with a memory operand, an ALU operation into a register from memory,
-    /// CMP and TEST of memory. Null for the rest (no memory, or a read-modify-write).
-    /// </summary>
-    private static bool? OneAccess(ref Instruction i, BlockOp kind)
-    {
-        if (!HasMemory(ref i))
-        {
-            return null;
-        }
-
-        return kind switch
-        {
-            BlockOp.Mov => i.Op0Kind == OpKind.Memory,
-            BlockOp.Movzx or BlockOp.Movsx => false,
-            BlockOp.Binary when i.Op0Kind == OpKind.Register || i.Mnemonic is Mnemonic.Cmp or Mnemonic.Test => false,
-            _ => null,
-        };
-    }
-
     private static bool HasMemory(ref Instruction i)
     {
         for (int op = 0; op < i.OpCount; op++)
@@ -601,19 +580,14 @@ internal static class BlockCompiler
                     e.Pending++;
                     break;
                 default:
-                    if (OneAccess(ref it.Insn, it.Kind) is bool store)
+                    if (it.Kind == BlockOp.Mov && HasMemory(ref it.Insn))
                     {
-                        // A miss of the RAM TLB (a device page) runs the instruction in place (X86Cpu.BlockDevice.cs).
-                        Label access = il.DefineLabel(), done = il.DefineLabel();
-                        e.Plain(ref it.Insn, it.Kind, need, access);
+                        // A MOV whose operand misses the RAM TLB: a device page's access is made in place (X86Cpu.BlockDevice.cs).
+                        Label device = il.DefineLabel(), done = il.DefineLabel();
+                        e.Plain(ref it.Insn, it.Kind, need, device);
                         il.Emit(OpCodes.Br, done);
-                        il.MarkLabel(access);
-                        if (it.Kind == BlockOp.Mov)
-                        {
-                            e.DeviceMov(ref it.Insn, k, store, leave, done);
-                        }
-
-                        e.Access(k, rip, store, leave);
+                        il.MarkLabel(device);
+                        e.DeviceMov(ref it.Insn, k, it.Insn.Op0Kind == OpKind.Memory, leave);
                         il.MarkLabel(done);
                     }
                     else

@@ -32,7 +32,6 @@ internal sealed unsafe partial class BlockEmitter
     private static readonly MethodInfo s_imul = Method(nameof(X86Cpu.BlockImul));
     private static readonly MethodInfo s_condition = Method(nameof(X86Cpu.BlockCondition));
     private static readonly MethodInfo s_execute = Method(nameof(X86Cpu.BlockExecute));
-    private static readonly MethodInfo s_executeAccess = Method(nameof(X86Cpu.BlockExecuteAccess));
     private static readonly MethodInfo s_deviceLoad = Method(nameof(X86Cpu.BlockDeviceLoad));
     private static readonly MethodInfo s_deviceStore = Method(nameof(X86Cpu.BlockDeviceStore));
     private static readonly MethodInfo s_port = Method(nameof(X86Cpu.BlockPort));
@@ -386,40 +385,15 @@ internal sealed unsafe partial class BlockEmitter
     }
 
     /// <summary>
-    /// The way of a compiled load or store whose operand missed the TLB's RAM entries (X86Cpu.BlockDevice.cs):
-    /// <c>cpu.Rip = rip; r = BlockExecuteAccess(cpu, ref state.Instructions[index]); if (r == 0) goto leave;</c>
-    /// the registers again from the file; <c>if (r == 2) goto written</c> (retired, leave after it); a store checks the
-    /// block's code as a handler's does. Falls through to the code after the instruction.
-    /// </summary>
-    public void Access(int index, ulong rip, bool store, Label leave)
-    {
-        SetRip(rip);
-        StoreState();
-        CallHandler(s_executeAccess, index);
-        _il.Emit(OpCodes.Dup);
-        _il.Emit(OpCodes.Stloc, _result);
-        _il.Emit(OpCodes.Brfalse, leave);
-        LoadState();
-        _il.Emit(OpCodes.Ldloc, _result);
-        _il.Emit(OpCodes.Ldc_I4_2);
-        _il.Emit(OpCodes.Beq, Written());
-        if (store)
-        {
-            CheckCodeUnchanged();
-        }
-    }
-
-    /// <summary>
     /// A MOV to or from memory whose operand missed the TLB's RAM entries, to a device page straight away
     /// (X86Cpu.BlockDevice.cs), nothing written back: <c>r = BlockDeviceLoad(cpu, ref state.Instructions[index],
-    /// linear, size, out value)</c> (a store: <c>BlockDeviceStore(..., value)</c>); <c>if (r == NoDevicePage) goto
-    /// handler; if (r == 0) goto leave;</c> a load writes its register; <c>if (r == 2) goto written; goto done;</c>
-    /// the handler's way (<see cref="Access"/>) follows at <c>handler</c>.
+    /// linear, size, out value)</c> (a store: <c>BlockDeviceStore(..., value)</c>); <c>if (r == 0 || r == NoDevicePage)
+    /// goto leave;</c> (the interpreter fills the TLB, or the run takes the exit) a load writes its register;
+    /// <c>if (r == 2) goto written;</c> then on after the instruction.
     /// </summary>
-    public void DeviceMov(ref Instruction i, int index, bool store, Label leave, Label done)
+    public void DeviceMov(ref Instruction i, int index, bool store, Label leave)
     {
         int size = X86Cpu.OpSize(ref i, 0);
-        Label handler = _il.DefineLabel();
         if (store)
         {
             Read(ref i, 1, size, _r, _q, false, leave); // a register or an immediate
@@ -437,7 +411,7 @@ internal sealed unsafe partial class BlockEmitter
         _il.Emit(OpCodes.Stloc, _result);
         _il.Emit(OpCodes.Ldloc, _result);
         _il.Emit(OpCodes.Ldc_I4, X86Cpu.NoDevicePage);
-        _il.Emit(OpCodes.Beq, handler);
+        _il.Emit(OpCodes.Beq, leave);
         _il.Emit(OpCodes.Ldloc, _result);
         _il.Emit(OpCodes.Brfalse, leave);
         if (!store)
@@ -448,8 +422,6 @@ internal sealed unsafe partial class BlockEmitter
         _il.Emit(OpCodes.Ldloc, _result);
         _il.Emit(OpCodes.Ldc_I4_2);
         _il.Emit(OpCodes.Beq, Written());
-        _il.Emit(OpCodes.Br, done);
-        _il.MarkLabel(handler);
     }
 
     /// <summary>

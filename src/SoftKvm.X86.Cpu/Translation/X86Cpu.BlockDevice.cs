@@ -5,46 +5,18 @@ namespace SoftKvm.X86.Cpu;
 
 /// <summary>
 /// Device accesses inside translated blocks (docs/kvm-semantics.md#x86-exit-fast-paths). A block reaches memory
-/// through the software TLB's RAM entries only; a compiled load or store whose operand has none (a device page,
-/// a TLB miss, a page crossing) used to leave the block, and the interpreter decoded the instruction and
-/// executed it there, offering a device access to the exit fast path. The block now executes that instruction
-/// in place through the interpreter's handler, with the fast path on, exactly as the interpreter's execution
-/// would be after the block left (<see cref="BlockExecuteAccess"/>), and goes on after it. Only instructions of
-/// one data access are compiled so (a load or a store: MOV, MOVZX, MOVSX, an ALU operation or CMP/TEST reading
-/// memory), so a failure has touched no device: a fault leaves the block for the interpreter as before, and an
-/// exit (the access no in-kernel device serves, for the VMM) ends the run with that exit at once, as the
-/// interpreter's execution would have ended it.
+/// through the software TLB's RAM entries only; a MOV whose operand has none used to leave the block, and the
+/// interpreter decoded the instruction and executed it there, offering a device access to the exit fast path.
+/// When the TLB holds the page as a device page, the block now makes the access itself, its operand decoded at
+/// translation time (<see cref="BlockDeviceLoad"/>, <see cref="BlockDeviceStore"/>), exactly as the interpreter's
+/// execution would offer it, and goes on after it; an access no in-kernel device serves (for the VMM) ends the run
+/// with its exit at once, as the interpreter's execution would have ended it. IN and OUT likewise
+/// (<see cref="BlockPort"/>). Other instructions with a device operand still leave the block for the interpreter.
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
-    /// <summary>The block's last handler call was <see cref="BlockExecuteAccess"/> and stopped at an exit (<see cref="TakesBlockExit"/>).</summary>
+    /// <summary>The block's last device access stopped at an exit (<see cref="TakesBlockExit"/>).</summary>
     private bool _blockAccessExit;
-
-    /// <summary>
-    /// Executes a compiled load or store whose operand missed the TLB's RAM entries through the interpreter's
-    /// handler, as <c>Execute</c> would (accesses numbered from the first, device accesses offered to the fast
-    /// path). 0: it did not complete (a fault or an exit; nothing committed); 1: retired, the block goes on;
-    /// 2: retired, and a request is waiting (the device asked for an interrupt, a kick came): the block leaves
-    /// after it, so the run loop sees the request at this boundary, as the interpreter's would.
-    /// </summary>
-    internal static int BlockExecuteAccess(X86Cpu c, ref Instruction i)
-    {
-        c._faulted = false;
-        c._exitPending = false;
-        c._fastAccesses = 0;
-        c._accessSerial = 0;
-        c._wideAccess = false;
-        c._insn = i;
-        c._nextRip = c.MaskIp(c._regs.Rip + (ulong)i.Length);
-        Dispatch.Table[(int)i.Code](c, ref c._insn);
-        if (c._faulted | c._exitPending)
-        {
-            c._blockAccessExit = c._exitPending;
-            return 0;
-        }
-
-        return c.EndBlockAccess();
-    }
 
     /// <summary>The destination of the MOV whose read a block's <see cref="BlockDeviceLoad"/> sent to the VMM in this run's exit (None: no such exit).</summary>
     private Register _declinedLoad;
@@ -75,7 +47,7 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
-    /// <summary><see cref="BlockDeviceLoad"/> and <see cref="BlockDeviceStore"/>: no device page in the TLB; the block runs the handler.</summary>
+    /// <summary><see cref="BlockDeviceLoad"/> and <see cref="BlockDeviceStore"/>: no device page in the TLB; the block leaves for the interpreter.</summary>
     internal const int NoDevicePage = 3;
 
     /// <summary>
@@ -85,7 +57,7 @@ public sealed unsafe partial class X86Cpu
     /// data access). 1: done, the value in <paramref name="value"/>; 2: done, a request is waiting (the block
     /// stores the register and leaves after the instruction); 0: declined, the instruction's EPT-violation exit is
     /// set as the interpreter's would be and the block leaves before it; <see cref="NoDevicePage"/>: not a device
-    /// page in the TLB (a miss, a page crossing), or memory hooks watch: the handler runs it (<see cref="BlockExecuteAccess"/>).
+    /// page in the TLB (a miss, a page crossing), or memory hooks watch: the block leaves for the interpreter.
     /// </summary>
     internal static int BlockDeviceLoad(X86Cpu c, ref Instruction i, ulong linear, int size, out ulong value)
     {
@@ -198,8 +170,8 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// After a translated block: whether it stopped at an exit the run returns as it is — an IN or OUT whose port
-    /// the fast path declined (the handler's IO exit), or a load or store of <see cref="BlockExecuteAccess"/> that
-    /// needs the VMM. RIP is at the instruction and the instructions before it retired; the interpreter would
+    /// the fast path declined (the IO exit), or a MOV of <see cref="BlockDeviceLoad"/> or <see cref="BlockDeviceStore"/>
+    /// that needs the VMM. RIP is at the instruction and the instructions before it retired; the interpreter would
     /// decode the instruction and find the same exit again (nothing else ran between: the block runs its
     /// instructions without a boundary check between them).
     /// </summary>

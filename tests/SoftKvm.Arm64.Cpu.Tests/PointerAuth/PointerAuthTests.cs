@@ -1,3 +1,5 @@
+using SoftKvm.Arm64.Cpu.Decoder;
+using SoftKvm.Arm64.Cpu.PointerAuth;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core;
@@ -71,6 +73,34 @@ public sealed class PointerAuthTests
         Assert.Equal(0x4008_1234UL, X(v, 2));
         Assert.Equal(0x4008_1234UL, X(v, 3));
         Assert.Equal(0x4008_5678UL, X(v, 30));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Impdef_AutOfTheSignedPointerStripsTheCode_AWrongModifierOrKeyGivesTheErrorCode(bool native)
+    {
+        // pacia x0, x1; mov x7, x0; mov x2, x0; mov x3, x0; autia x2, x1; autia x3, x4; msr apiakeylo_el1, x5; mov x6, x0; autia x6, x1
+        using var m = new TestMachine(model: CpuModel.Max);
+        var v = Start(m, native, EnIa, Pacia, 0xaa0003e7u, MovX2X0, MovX3X0, 0xdac11022u, 0xdac11083u, MsrApiaKeyLo | 5, 0xaa0003e6u, 0xdac11026u);
+        const ulong Pointer = 0x4008_1234, ErrorA = 1UL << 61; // TCR_EL1 0: T0SZ 16 (the code in bits 48-54 and 56-63), no TBI
+        SetX(v, 0, Pointer);
+        SetX(v, 1, 0x7FFF_FFF0);
+        SetX(v, 4, 0x7FFF_FFE0);
+        SetX(v, 5, 0x0123456789abcdef ^ 1);
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        ulong signed = X(v, 7);
+        ulong code = PacImpdef.ComputePac(Pointer, 0x7FFF_FFF0, 0xfedcba9876543210, 0x0123456789abcdef);
+        Assert.Equal(Pointer | (code & 0xFF7F_0000_0000_0000), signed);
+        Assert.NotEqual(Pointer, signed);
+        Assert.Equal(Pointer, X(v, 2));
+        Assert.Equal(Pointer | ErrorA, X(v, 3));
+        Assert.Equal(Pointer | ErrorA, X(v, 6));
+        if (native)
+        {
+            // Only the two failed authentications ran in the interpreter.
+            Assert.Equal(2, v.Cpu.NativeFallbacks[(int)A64Op.PacDataProcessing]);
+        }
     }
 
     [Theory]

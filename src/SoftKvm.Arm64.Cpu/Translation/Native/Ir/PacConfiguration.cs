@@ -17,11 +17,11 @@ internal enum PacOperation
 /// The constants of one pointer authentication operation for one half of the address space (bit 55 of the
 /// pointer, or bit 63 for AddPAC when no top-byte-ignore applies), as the interpreter computes them from
 /// TCR_EL1 (Arm64Cpu's PointerAuthentication.cs: AddPac, Auth, Strip): the pointer the code is computed
-/// over is <c>(ptr &amp; Keep) | Extension</c>; AddPAC gives <c>(ptr &amp; Keep) | (code &amp; CodeMask) | Upper</c>,
-/// with <see cref="CorruptBit"/> flipped when <c>ptr &amp; Field</c> is not all copies of the half's bit;
-/// Auth compares <c>(code ^ ptr) &amp; CodeMask</c> and on a mismatch puts the error code at <see cref="ErrorShift"/>.
+/// over is <c>(ptr &amp; Keep) | Extension</c> (Extension is 0 in the lower half; in the upper one Keep and
+/// Extension together cover every bit); AddPAC puts <c>code &amp; CodeMask</c> in the pointer, and Auth
+/// compares <c>(code ^ ptr) &amp; CodeMask</c>.
 /// </summary>
-internal readonly record struct PacMasks(ulong Keep, ulong Extension, ulong CodeMask, ulong Upper, ulong Field, ulong CorruptBit, int ErrorShift);
+internal readonly record struct PacMasks(ulong Keep, ulong Extension, ulong CodeMask);
 
 /// <summary>
 /// The TCR_EL1 fields pointer authentication depends on, packed into bits 12-25 of a <see cref="BlockMode"/>
@@ -77,17 +77,8 @@ internal static class PacConfiguration
         int bottom = 64 - (tsz + 16);
         ulong low = (1UL << bottom) - 1;
         ulong ext = upper ? ~low : 0;
-        int top = tbi ? 55 : 63;
-        ulong field = (top == 63 ? ulong.MaxValue : (1UL << (top + 1)) - 1) & ~low;
         ulong codeMask = (((1UL << 55) - 1) & ~low) | (tbi ? 0 : TopByte);
-        return new PacMasks(
-            Keep: low | (tbi ? TopByte : 0),
-            Extension: tbi ? ext & ~TopByte : ext,
-            CodeMask: codeMask,
-            Upper: upper ? 1UL << 55 : 0,
-            Field: field,
-            CorruptBit: 1UL << (top - 1),
-            ErrorShift: tbi ? 53 : 61);
+        return new PacMasks(Keep: low | (tbi ? TopByte : 0), Extension: tbi ? ext & ~TopByte : ext, CodeMask: codeMask);
     }
 
     private static bool Tbi(BlockMode mode, int half) => (((uint)mode >> (TbiShift + half)) & 1) != 0;

@@ -6,10 +6,11 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// <summary>
 /// FEAT_PAuth and FEAT_BTI in native code.
 /// <list type="bullet">
-/// <item><see cref="IrOpcode.Pac"/>: the IMPDEF code (<see cref="PacImpdef"/>: two 64x64→128-bit
-/// multiplications, the keys read from the context) and the masks of <see cref="PacConfiguration"/> for the
-/// half of the address space the instruction itself is in (return addresses and the pointers code signs
-/// are there); a pointer of the other half takes the slow path, the interpreter.</item>
+/// <item><see cref="IrOpcode.Pac"/>: the IMPDEF code (<see cref="PacImpdef"/>: one 64x64→128-bit multiplication,
+/// the keys read from the context) with the masks of <see cref="PacConfiguration"/> for the half of the address
+/// space the instruction itself is in (return addresses and the pointers code signs are there), in a routine the
+/// code cache shares per operation, key and configuration. The slow path, the interpreter, takes what is rare: a pointer of the other half, an AddPAC
+/// whose PAC field is not all extension bits (the corrupted code) and a failed authentication (the error code).</item>
 /// <item>BR and BLR set PSTATE.BTYPE before they jump (BR through a register other than X16, X17 looks at
 /// the guarded bit of its page in the execute TLB; a miss runs it in the interpreter).</item>
 /// <item>Each entry of a BTI block checks its landing pad while BTYPE is not 00: a page that is not guarded,
@@ -43,17 +44,110 @@ internal sealed unsafe partial class X64Lowering
             return;
         }
 
-        // PAC* and AUT* with the key disabled in SCTLR_EL1 leave the pointer unchanged. The enable is read here, not
-        // compiled into the block, so that Linux's flips of EnIB/EnDA/EnDB at context switches need no other blocks.
-        AsmLabel disabled = _asm.NewLabel(), done = _asm.NewLabel();
+        // PAC* and AUT*: a call of the code cache's routine for this operation, key and configuration (about 30 bytes
+        // here instead of 150 inline at each of the kernel's PACIASP and AUTIASP), or the same code inline where the
+        // region has no room for one.
+        LoadTo(Reg.Rcx, op.B, true);
+        ulong routine = PacRoutine(operation, key, m, selector, upper);
+        if (routine != 0)
+        {
+            _asm.CallAbsolute(routine);
+            _asm.Jcc(Cc.NE, slow);
+        }
+        else
+        {
+            AsmLabel done = _asm.NewLabel();
+            EmitPacBody(operation, key, m, selector, upper, done, slow);
+            _asm.Bind(done);
+        }
+
+        Commit(op.Dst, Reg.Rax);
+    }
+
+    /// <summary>What a shared PAC routine computes: the operation, the key and the configuration's constants for the half.</summary>
+    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, PacMasks Masks, int Selector, bool Upper);
+
+    /// <summary>The lowering (and assembler) the shared routines are emitted with.</summary>
+    private X64Lowering? _routineLowering;
+
+    /// <summary>
+    /// The shared routine of <paramref name="operation"/> with <paramref name="key"/> and <paramref name="m"/>, placed now if
+    /// the cache has none (0 when the region is full): r11 the pointer, rcx the modifier; returns rax = the result with ZF
+    /// set, or ZF clear for the slow path. r10, rcx, rdx and the other host flags are destroyed, everything else kept.
+    /// </summary>
+    private ulong PacRoutine(PacOperation operation, int key, in PacMasks m, int selector, bool upper)
+    {
+        var id = new PacRoutineKey(operation, key, m, selector, upper);
+        ulong at = _runtime.SharedRoutine(id);
+        if (at != 0)
+        {
+            return at;
+        }
+
+        BeginRoutine(out AsmLabel done, out AsmLabel slow).EmitPacBody(operation, key, m, selector, upper, done, slow);
+        return PlaceRoutine(id, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}", done, slow);
+    }
+
+    /// <summary>Starts a shared routine: the lowering its body is emitted with, and the labels of its two ends.</summary>
+    private X64Lowering BeginRoutine(out AsmLabel pass, out AsmLabel fail)
+    {
+        _routineLowering ??= new X64Lowering(new X64Assembler());
+        X64Assembler asm = _routineLowering._asm;
+        asm.Reset();
+        pass = asm.NewLabel();
+        fail = asm.NewLabel();
+        return _routineLowering;
+    }
+
+    /// <summary>Ends the routine <see cref="BeginRoutine"/> started (ZF set at <paramref name="pass"/>, clear at <paramref name="fail"/>) and places it: its address, or 0.</summary>
+    private ulong PlaceRoutine(object id, string name, AsmLabel pass, AsmLabel fail)
+    {
+        X64Assembler asm = _routineLowering!._asm;
+        asm.Bind(pass);
+        asm.Alu(Alu.Cmp, Reg.Rax, Reg.Rax, false); // ZF = 1
+        asm.Ret();
+        asm.Bind(fail);
+        asm.Test(Reg.Rsp, Reg.Rsp, true); // ZF = 0 (rsp is not 0)
+        asm.Ret();
+        return _runtime.PlaceSharedRoutine(id, asm, name);
+    }
+
+    /// <summary>
+    /// rax = the result of PAC* or AUT* <paramref name="operation"/> of the pointer in r11 with the modifier in rcx, then
+    /// to <paramref name="done"/>; to <paramref name="slow"/> for what is rare. A key disabled in SCTLR_EL1 leaves the pointer
+    /// unchanged; the enable is read here, not compiled into the block, so that Linux's flips of EnIB/EnDA/EnDB at context
+    /// switches need no other blocks. r10, rcx, rdx and the host flags are destroyed.
+    /// </summary>
+    private void EmitPacBody(PacOperation operation, int key, in PacMasks m, int selector, bool upper, AsmLabel done, AsmLabel slow)
+    {
+        _asm.Mov(Reg.Rax, Reg.R11);
         _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(key)), 4);
-        _asm.Jcc(Cc.E, disabled);
+        _asm.Jcc(Cc.E, done);
         OtherHalfToSlowPath(selector, upper, slow);
-        LowerPacCode(op, key, operation, m, upper);
-        _asm.Jmp(done);
-        _asm.Bind(disabled);
-        Commit(op.Dst, Reg.R11);
-        _asm.Bind(done);
+        if (operation == PacOperation.Add)
+        {
+            // A pointer whose PAC field is not all copies of its half's bit (AddPAC then flips a bit of the code) goes to
+            // the slow path; any other is its own extended form, so the code is computed over it and put in its field:
+            // ptr ^ ((ptr ^ code) & CodeMask) = (ptr & Keep) | (code & CodeMask) | bit 55 of the half.
+            Extended(Reg.Rax, m);
+            _asm.Alu(Alu.Cmp, Reg.Rax, Reg.R11, true);
+            _asm.Jcc(Cc.NE, slow);
+            EmitImpdefCode(Reg.R11, key);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+            AndConst(Reg.Rax, m.CodeMask);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+        }
+        else
+        {
+            // The extended pointer when its code matches; a mismatch (the error code in the pointer) takes the slow path.
+            Extended(Reg.R10, m);
+            EmitImpdefCode(Reg.R10, key);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+            _asm.MovImm(Reg.Rdx, m.CodeMask);
+            _asm.Test(Reg.Rax, Reg.Rdx, true);
+            _asm.Jcc(Cc.NE, slow);
+            _asm.Mov(Reg.Rax, Reg.R10);
+        }
     }
 
     /// <summary>A pointer (r11) of the other half of the address space than the instruction's goes to the slow path.</summary>
@@ -64,131 +158,35 @@ internal sealed unsafe partial class X64Lowering
     }
 
     /// <summary>
-    /// The code of a PAC* or AUT* (pointer in r11) with constants <paramref name="m"/>, committed to Dst: a call of the
-    /// cache's shared routine for these constants (about 200 bytes once, instead of at every PACIASP and AUTIASP), or
-    /// inline where the region has no room for one.
+    /// <paramref name="d"/> = the pointer (r11) with its PAC field made extension bits: (ptr &amp; Keep) | Extension,
+    /// which is ptr | Extension in the upper half (Keep and Extension cover every bit there) and ptr &amp; Keep in the lower.
     /// </summary>
-    private void LowerPacCode(in IrInstruction op, int key, PacOperation operation, in PacMasks m, bool upper)
-    {
-        LoadTo(Reg.Rcx, op.B, true);
-        ulong routine = PacRoutine(operation, key, m, upper);
-        if (routine != 0)
-        {
-            _asm.CallAbsolute(routine);
-        }
-        else
-        {
-            EmitPacBody(operation, key, m, upper);
-        }
-
-        Commit(op.Dst, Reg.Rax);
-    }
-
-    /// <summary>What a shared PAC routine computes: the operation, the key and the constants of the half.</summary>
-    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, PacMasks Masks, bool Upper);
-
-    /// <summary>The lowering (and assembler) the shared routines are emitted with.</summary>
-    private X64Lowering? _routineLowering;
-
-    /// <summary>
-    /// The shared routine of <paramref name="operation"/> with <paramref name="key"/> and <paramref name="m"/>, placed now
-    /// if the cache has none (0 when the region is full): r11 the pointer, rcx the modifier, rax the result; r10, rcx,
-    /// rdx and the host flags destroyed, everything else kept.
-    /// </summary>
-    private ulong PacRoutine(PacOperation operation, int key, in PacMasks m, bool upper)
-    {
-        var id = new PacRoutineKey(operation, key, m, upper);
-        ulong at = _runtime.SharedRoutine(id);
-        if (at != 0)
-        {
-            return at;
-        }
-
-        _routineLowering ??= new X64Lowering(new X64Assembler());
-        X64Assembler asm = _routineLowering._asm;
-        asm.Reset();
-        _routineLowering.EmitPacBody(operation, key, m, upper);
-        asm.Ret();
-        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}");
-    }
-
-    /// <summary>rax = the result of <paramref name="operation"/> on the pointer in r11 with the modifier in rcx.</summary>
-    private void EmitPacBody(PacOperation operation, int key, in PacMasks m, bool upper)
-    {
-        Extended(Reg.R10, m);
-        EmitImpdefCode(ContextOffsets.PacKeys + (16 * key));
-        if (operation == PacOperation.Add)
-        {
-            // (ptr & Keep) | (code & CodeMask) | Upper, CorruptBit flipped when the extension bits differ.
-            AndConst(Reg.Rax, m.CodeMask);
-            _asm.Mov(Reg.Rcx, Reg.R11);
-            AndConst(Reg.Rcx, m.Keep);
-            _asm.Alu(Alu.Or, Reg.Rax, Reg.Rcx, true);
-            OrConst(Reg.Rax, m.Upper);
-            _asm.Mov(Reg.Rcx, Reg.R11);
-            AndConst(Reg.Rcx, m.Field);
-            if (upper)
-            {
-                _asm.MovImm(Reg.Rdx, m.Field);
-                _asm.Alu(Alu.Cmp, Reg.Rcx, Reg.Rdx, true);
-            }
-            else
-            {
-                _asm.Test(Reg.Rcx, Reg.Rcx, true);
-            }
-
-            AsmLabel good = _asm.NewLabel();
-            _asm.Jcc(Cc.E, good);
-            _asm.MovImm(Reg.Rdx, m.CorruptBit);
-            _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true);
-            _asm.Bind(good);
-        }
-        else
-        {
-            // The pointer restored when (code ^ ptr) & CodeMask is 0, else with the error code of the key.
-            Extended(Reg.R10, m);
-            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
-            AndConst(Reg.Rax, m.CodeMask); // sets ZF (the mask is never all ones: bit 55 is not in it)
-            _asm.Mov(Reg.Rax, Reg.R10);
-            AsmLabel good = _asm.NewLabel();
-            _asm.Jcc(Cc.E, good);
-            AndConst(Reg.Rax, ~(3UL << m.ErrorShift));
-            OrConst(Reg.Rax, (key is 1 or 3 ? 2UL : 1UL) << m.ErrorShift);
-            _asm.Bind(good);
-        }
-    }
-
-    /// <summary><paramref name="d"/> = the pointer (r11) with its PAC field made extension bits: (ptr &amp; Keep) | Extension.</summary>
     private void Extended(Reg d, in PacMasks m)
     {
         _asm.Mov(d, Reg.R11);
-        AndConst(d, m.Keep);
-        OrConst(d, m.Extension);
+        if (m.Extension != 0)
+        {
+            OrConst(d, m.Extension);
+        }
+        else
+        {
+            AndConst(d, m.Keep);
+        }
     }
 
     /// <summary>
-    /// rax = <see cref="PacImpdef.ComputePac"/>(r10, rcx, key0 = Hi, key1 = Lo) of the key whose Lo register is
-    /// at context offset <paramref name="keyLo"/>; r10, rcx and rdx are destroyed.
+    /// rax = <see cref="PacImpdef.ComputePac"/>(<paramref name="data"/>, rcx, key0 = Hi, key1 = Lo) of key <paramref name="key"/>
+    /// (0-3: IA, IB, DA, DB): the high and low halves of (data ^ key0 ^ P0) * (modifier ^ key1 ^ P1) XORed. rdx is destroyed.
     /// </summary>
-    private void EmitImpdefCode(int keyLo)
+    private void EmitImpdefCode(Reg data, int key)
     {
-        Mem key0 = Ctx(keyLo + 8), key1 = Ctx(keyLo);
-        _asm.AluMem(Alu.Xor, Reg.R10, key0, true); // a = data ^ key0
-        _asm.AluMem(Alu.Xor, Reg.Rcx, key1, true); // b = modifier ^ key1
-        _asm.MovImm(Reg.Rax, PacImpdef.P0);
-        _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true);
+        int keyLo = ContextOffsets.PacKeys + (16 * key);
         _asm.MovImm(Reg.Rdx, PacImpdef.P1);
         _asm.Alu(Alu.Xor, Reg.Rdx, Reg.Rcx, true);
-        _asm.MulWide(Reg.Rdx, signed: false, w64: true);
-        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true); // x = Fold(a ^ P0, b ^ P1)
-        _asm.ShiftImm(Shift.Rol, Reg.R10, 32, true);
-        _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true);
-        _asm.MovImm(Reg.Rdx, PacImpdef.P2);
-        _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true); // x ^ RotateLeft(a, 32) ^ P2
-        _asm.ShiftImm(Shift.Rol, Reg.Rcx, 29, true);
-        _asm.AluMem(Alu.Xor, Reg.Rcx, key0, true);
-        _asm.MovImm(Reg.Rdx, PacImpdef.P3);
-        _asm.Alu(Alu.Xor, Reg.Rdx, Reg.Rcx, true); // RotateLeft(b, 29) ^ key0 ^ P3
+        _asm.AluMem(Alu.Xor, Reg.Rdx, Ctx(keyLo), true);
+        _asm.MovImm(Reg.Rax, PacImpdef.P0);
+        _asm.Alu(Alu.Xor, Reg.Rax, data, true);
+        _asm.AluMem(Alu.Xor, Reg.Rax, Ctx(keyLo + 8), true);
         _asm.MulWide(Reg.Rdx, signed: false, w64: true);
         _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true);
     }
@@ -276,15 +274,74 @@ internal sealed unsafe partial class X64Lowering
     /// In the enter routine of a BTI block (rcx = entry ordinal | landing-pad mask &lt;&lt; 16, after the stale
     /// check): while PSTATE.BTYPE != 00, to <paramref name="leave"/> unless the page is unguarded or the entry's
     /// instruction is a compatible landing pad (as <c>BranchTargetPasses</c> decides in the run loop), which then
-    /// clears BTYPE. With BTYPE 00 (most entries) nothing is written.
+    /// clears BTYPE. With BTYPE 00 (most entries) nothing is written. The check itself is the code cache's routine
+    /// for the EL (about 20 bytes in each block instead of 100), or inline where the region has no room for one.
     /// </summary>
     private void EmitLandingPadCheck(AsmLabel leave)
     {
-        AsmLabel pass = _asm.NewLabel(), done = _asm.NewLabel();
+        AsmLabel done = _asm.NewLabel();
         _asm.TestMemImm(Ctx(ContextOffsets.PstateFlags), (int)Psr.Btype, 4);
         _asm.Jcc(Cc.E, done);
-        EmitExecTlbProbe(_b.Pc, leave, Reg.R10, Reg.R11); // rcx is the entry's
-        _asm.Jcc(Cc.E, pass);
+        _asm.MovImm(Reg.R10, _b.Pc & ~0xFFFUL);
+        bool el1 = (_b.Mode & BlockMode.El1) != 0;
+        ulong routine = LandingPadRoutine(el1);
+        if (routine != 0)
+        {
+            _asm.CallAbsolute(routine);
+            _asm.Jcc(Cc.NE, leave);
+        }
+        else
+        {
+            EmitLandingPadBody(el1, done, leave);
+        }
+
+        _asm.Bind(done);
+    }
+
+    /// <summary>What a shared landing-pad routine checks: the EL whose SCTLR_EL1.BTn applies (BT1 at EL1, BT0 at EL0).</summary>
+    private readonly record struct LandingPadRoutineKey(bool El1);
+
+    /// <summary>
+    /// The shared landing-pad check for <paramref name="el1"/>, placed now if the cache has none (0 when the region is
+    /// full): r10 the page of the entry, rcx as the enter routine has it (kept); returns ZF set when the entry may run
+    /// (BTYPE cleared), ZF clear to leave. rax, rdx, r10, r11 and the other host flags are destroyed.
+    /// </summary>
+    private ulong LandingPadRoutine(bool el1)
+    {
+        var id = new LandingPadRoutineKey(el1);
+        ulong at = _runtime.SharedRoutine(id);
+        if (at != 0)
+        {
+            return at;
+        }
+
+        BeginRoutine(out AsmLabel pass, out AsmLabel leave).EmitLandingPadBody(el1, pass, leave);
+        return PlaceRoutine(id, $"bti_landing_pad_el{(el1 ? 1 : 0)}", pass, leave);
+    }
+
+    /// <summary>
+    /// The landing-pad check of an entry in page r10 (rcx = entry ordinal | landing-pad mask &lt;&lt; 16, kept) while
+    /// BTYPE != 00: BTYPE cleared and to <paramref name="pass"/>, or to <paramref name="leave"/> (also on an execute TLB miss).
+    /// </summary>
+    private void EmitLandingPadBody(bool el1, AsmLabel pass, AsmLabel leave)
+    {
+        AsmLabel clear = _asm.NewLabel();
+
+        // The execute TLB's entry of the page (as EmitExecTlbProbe, the index computed here): a miss leaves.
+        _asm.Mov(Reg.R11, Reg.R10);
+        _asm.ShiftImm(Shift.Shr, Reg.R11, 12, true);
+        _asm.AluImm(Alu.And, Reg.R11, TlbIndexMask, false);
+        _asm.AluMem(Alu.Or, Reg.R10, Ctx(ContextOffsets.TagEl), true);
+        _asm.Load(Reg.Rax, Ctx(ContextOffsets.ExecInfo), 8);
+        _asm.Alu(Alu.Add, Reg.Rax, Reg.R11, true);
+        _asm.ShiftImm(Shift.Shl, Reg.R11, 4, true); // * TlbEntryBytes
+        _asm.AluMem(Alu.Add, Reg.R11, Ctx(ContextOffsets.ExecTlb), true);
+        _asm.CmpMemReg(new Mem(Reg.R11, 0), Reg.R10, true);
+        _asm.Jcc(Cc.NE, leave);
+        _asm.Load(Reg.Rax, new Mem(Reg.Rax, 0), 1);
+        _asm.TestImm(Reg.Rax, Arm64Cpu.InfoGuarded, false);
+        _asm.Jcc(Cc.E, clear);
+
         _asm.Load(Reg.Rax, Ctx(ContextOffsets.PstateFlags), 4);
         _asm.ShiftImm(Shift.Shr, Reg.Rax, Psr.BtypeShift, false);
         _asm.AluImm(Alu.And, Reg.Rax, 3, false);
@@ -293,15 +350,15 @@ internal sealed unsafe partial class X64Lowering
         _asm.BtReg(Reg.Rdx, Reg.Rax);
         _asm.Jcc(Cc.AE, leave);
         _asm.TestImm(Reg.Rdx, LandingPadNeedsBt, false);
-        _asm.Jcc(Cc.E, pass);
+        _asm.Jcc(Cc.E, clear);
         _asm.AluImm(Alu.Cmp, Reg.Rax, 3, false);
-        _asm.Jcc(Cc.NE, pass);
+        _asm.Jcc(Cc.NE, clear);
         // PACIASP/PACIBSP with BTYPE 11: not a landing pad under SCTLR_EL1.BT1 (EL1) or BT0 (EL0), bits 36 and 35.
-        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), (_b.Mode & BlockMode.El1) != 0 ? 1 << 4 : 1 << 3, 4);
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), el1 ? 1 << 4 : 1 << 3, 4);
         _asm.Jcc(Cc.NE, leave);
-        _asm.Bind(pass);
+        _asm.Bind(clear);
         _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
-        _asm.Bind(done);
+        _asm.Jmp(pass);
     }
 
     /// <summary>The landing-pad mask bit of PACIASP/PACIBSP: BTYPE 11 is compatible only while SCTLR_EL1.BTn is 0.</summary>

@@ -260,6 +260,7 @@ public sealed unsafe partial class X86Cpu
         {
             Array.Clear(_nativeSlots);
             _nativeBlocks.Clear();
+            ForgetNativeLinks();
             _jumpCache?.Clear();
         }
     }

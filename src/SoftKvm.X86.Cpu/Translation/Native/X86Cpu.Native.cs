@@ -16,7 +16,7 @@ public sealed unsafe partial class X86Cpu
     /// (then 64-bit code runs as IL blocks, as 16- and 32-bit code does).</summary>
     public static readonly bool DefaultNative = Environment.GetEnvironmentVariable("SOFTKVM_X86_NATIVE") != "0" && X86NativeTranslator.HostSupported;
 
-    private const int NativeSlots = 8192;
+    private const int NativeSlots = 1 << 15;
     private const int MaxNativeStale = 4;
 
     /// <summary>The most instructions one call of native code runs (it runs without a GC transition: a collection waits for it).</summary>
@@ -41,6 +41,17 @@ public sealed unsafe partial class X86Cpu
     /// collision must not cost a translation).</summary>
     private readonly Dictionary<(ulong Rip, nint Host, int Key), (nint Code, nint Chained, int Count)> _nativeBlocks = [];
     private X86NativeJumpCache? _jumpCache;
+
+    /// <summary>The direct exits into each block's place (linked to its chained entry while it has one, else waiting for it):
+    /// the rel32 field of each exit's JMP and where it goes unlinked (<see cref="X86NativeTranslator.Links"/>).</summary>
+    private readonly Dictionary<(ulong Rip, nint Host, int Key), List<(nint Field, nint Slow)>> _nativeLinks = [];
+
+    /// <summary>The direct exits into another page, by target (RIP, key): linked to the latest block translated there
+    /// (<see cref="_nativeLatest"/>), with that block's addend, which their fetch TLB check compares.</summary>
+    private readonly Dictionary<(ulong Rip, int Key), List<(nint Field, nint Slow, nint Addend)>> _nativeFarLinks = [];
+
+    /// <summary>The latest block translated at each (RIP, key): its host address and chained entry.</summary>
+    private readonly Dictionary<(ulong Rip, int Key), (nint Host, nint Chained)> _nativeLatest = [];
     private int _nativeBlocksGeneration;
     private X86NativeTranslator? _nativeTranslator;
     private X86NativeCodeMemory? _nativeCode;
@@ -80,9 +91,7 @@ public sealed unsafe partial class X86Cpu
             slot = new NativeSlot { Rip = rip, Host = host, Key = key, Stale = stale };
             if (_nativeBlocksGeneration != _nativeCode.Generation)
             {
-                _nativeBlocks.Clear();
-                _jumpCache.Clear();
-                _nativeBlocksGeneration = _nativeCode.Generation;
+                ForgetNativeBlocks();
             }
 
             if (!dirty && _nativeBlocks.TryGetValue((rip, host, key), out var known))
@@ -97,12 +106,14 @@ public sealed unsafe partial class X86Cpu
                 TranslateNative(ref slot, user);
                 if (_nativeBlocksGeneration != _nativeCode.Generation)
                 {
-                    _nativeBlocks.Clear(); // the code memory was emptied for this block
-                    _jumpCache.Clear();
-                    _nativeBlocksGeneration = _nativeCode.Generation;
+                    ForgetNativeBlocks(); // the code memory was emptied for this block
                 }
 
                 _nativeBlocks[(rip, host, key)] = (slot.Code, slot.Chained, slot.Count);
+                if (slot.Code != 0)
+                {
+                    LinkNative(rip, host, key, slot.Chained);
+                }
             }
         }
 
@@ -149,6 +160,81 @@ public sealed unsafe partial class X86Cpu
         return retired;
     }
 
+    /// <summary>Forgets every block of the code memory's previous generation (its blocks, the jump cache, the links).</summary>
+    private void ForgetNativeBlocks()
+    {
+        _nativeBlocks.Clear();
+        _jumpCache!.Clear();
+        ForgetNativeLinks();
+        _nativeBlocksGeneration = _nativeCode!.Generation;
+    }
+
+    private void ForgetNativeLinks()
+    {
+        _nativeLinks.Clear();
+        _nativeFarLinks.Clear();
+        _nativeLatest.Clear();
+    }
+
+    /// <summary>
+    /// A block was translated at (<paramref name="rip"/>, <paramref name="host"/>, <paramref name="key"/>): its direct exits
+    /// jump straight to the blocks already at their targets (into its own page with no further check: the page's mapping is
+    /// the block's own; into another page while the fetch TLB maps it with the addend written beside the JMP), and the
+    /// exits of earlier blocks to this place now jump to it.
+    /// </summary>
+    private void LinkNative(ulong rip, nint host, int key, nint chained)
+    {
+        foreach (var (target, field, slow, addend) in _nativeTranslator!.Links)
+        {
+            if (addend != 0)
+            {
+                if (!_nativeFarLinks.TryGetValue((target, key), out var far))
+                {
+                    _nativeFarLinks[(target, key)] = far = [];
+                }
+
+                far.Add((field, slow, addend));
+                if (_nativeLatest.TryGetValue((target, key), out var latest))
+                {
+                    _nativeCode!.PatchQword(addend, latest.Host - (nint)target);
+                    _nativeCode.Patch(field, latest.Chained);
+                }
+
+                continue;
+            }
+
+            var to = (target, host + (nint)(target - rip), key);
+            if (!_nativeLinks.TryGetValue(to, out var sites))
+            {
+                _nativeLinks[to] = sites = [];
+            }
+
+            sites.Add((field, slow));
+            if (_nativeBlocks.TryGetValue(to, out var known) && known.Code != 0)
+            {
+                _nativeCode!.Patch(field, known.Chained);
+            }
+        }
+
+        if (_nativeLinks.TryGetValue((rip, host, key), out var incoming))
+        {
+            foreach (var (field, _) in incoming)
+            {
+                _nativeCode!.Patch(field, chained);
+            }
+        }
+
+        _nativeLatest[(rip, key)] = (host, chained);
+        if (_nativeFarLinks.TryGetValue((rip, key), out var farIncoming))
+        {
+            foreach (var (field, _, addend) in farIncoming)
+            {
+                _nativeCode!.PatchQword(addend, host - (nint)rip);
+                _nativeCode.Patch(field, chained);
+            }
+        }
+    }
+
     private void DropStaleNative(ulong rip, int key)
     {
         StaleBlocks++;
@@ -156,6 +242,26 @@ public sealed unsafe partial class X86Cpu
         ref var slot = ref _nativeSlots![(int)((rip ^ (rip >> 12)) & (NativeSlots - 1))];
         if (slot.Rip == rip && slot.Key == key)
         {
+            if (_nativeLinks.TryGetValue((rip, slot.Host, key), out var incoming))
+            {
+                foreach (var (field, unlinked) in incoming)
+                {
+                    _nativeCode!.Patch(field, unlinked); // back to the jump cache's way until it is translated again
+                }
+            }
+
+            if (_nativeLatest.TryGetValue((rip, key), out var latest) && latest.Host == slot.Host)
+            {
+                _nativeLatest.Remove((rip, key));
+                if (_nativeFarLinks.TryGetValue((rip, key), out var far))
+                {
+                    foreach (var (field, unlinked, _) in far)
+                    {
+                        _nativeCode!.Patch(field, unlinked);
+                    }
+                }
+            }
+
             _nativeBlocks.Remove((rip, slot.Host, key));
             slot.Code = 0;
             slot.Stale++;

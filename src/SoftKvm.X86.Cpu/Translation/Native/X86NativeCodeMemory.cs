@@ -5,7 +5,7 @@ namespace SoftKvm.X86.Cpu.Translation.Native;
 /// <summary>
 /// One vCPU's native code: an <see cref="ExecutableMemory"/> region filled from the start, block after
 /// block. When it is full the vCPU drops every block (<see cref="Generation"/> moves on) and starts again:
-/// blocks are entered only from the run loop, never from each other, so nothing points into old code.
+/// the jump cache and the links between blocks are dropped with them, so nothing points into old code.
 /// </summary>
 internal sealed unsafe class X86NativeCodeMemory : IDisposable
 {
@@ -16,6 +16,19 @@ internal sealed unsafe class X86NativeCodeMemory : IDisposable
 
     private readonly ExecutableMemory _memory = new(Size);
     private long _used;
+
+    /// <summary>
+    /// With SOFTKVM_PERF_MAP=1, every block's parts are named in /tmp/softkvm-code-PID.map ("offset size name", the
+    /// offset into the code's memfd, which is how perf reports samples in it): x86_enter_RIP (prologue and entry
+    /// checks), x86_body_RIP (the guest instructions), x86_exits_RIP (edges, exit stubs, links), x86_tail_RIP (the
+    /// chain routine, the stale exit, the epilogue).
+    /// </summary>
+    public static readonly StreamWriter? PerfMap = Environment.GetEnvironmentVariable("SOFTKVM_PERF_MAP") == "1"
+        ? new StreamWriter($"/tmp/softkvm-code-{Environment.ProcessId}.map", append: true) { AutoFlush = true }
+        : null;
+
+    /// <summary>The offset of <paramref name="code"/> in the region (in its memfd: what perf reports).</summary>
+    public long OffsetOf(nint code) => (byte*)code - _memory.Executable;
 
     /// <summary>Moves on every time the region is emptied: blocks placed before are gone.</summary>
     public int Generation { get; private set; } = 1;
@@ -42,6 +55,14 @@ internal sealed unsafe class X86NativeCodeMemory : IDisposable
             Generation++;
         }
     }
+
+    /// <summary>Points the JMP whose rel32 field is at <paramref name="field"/> at <paramref name="target"/> (both in this region's
+    /// current generation).</summary>
+    public void Patch(nint field, nint target) =>
+        *(int*)_memory.WritableOf((byte*)field) = checked((int)(target - (field + 4)));
+
+    /// <summary>Writes <paramref name="value"/> into the 8-byte immediate at <paramref name="field"/>.</summary>
+    public void PatchQword(nint field, long value) => *(long*)_memory.WritableOf((byte*)field) = value;
 
     /// <inheritdoc />
     public void Dispose() => _memory.Dispose();

@@ -12,23 +12,26 @@ namespace SoftKvm.X86.Cpu.Translation.Native;
 /// </summary>
 internal sealed unsafe class X86NativeJumpCache
 {
-    /// <summary>The number of entries (a power of two).</summary>
-    public const int Size = 4096;
+    /// <summary>The number of entries (a power of two): 2^<see cref="IndexBits"/>.</summary>
+    public const int Size = 1 << IndexBits;
+
+    /// <summary>The bits of an entry's index.</summary>
+    public const int IndexBits = 15;
 
     /// <summary>One entry (32 bytes): offsets fixed, the generated code reads them.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct Entry
     {
-        public ulong Rip;
+        public ulong Tag;
         public nint Host;
         public nint Chained;
-        public long Key;
+        public ulong Rip;
     }
 
-    public const int RipOffset = 0;
+    public const int TagOffset = 0;
     public const int HostOffset = 8;
     public const int ChainedOffset = 16;
-    public const int KeyOffset = 24;
+    public const int RipOffset = 24;
 
     private readonly Entry[] _entries = GC.AllocateArray<Entry>(Size, pinned: true);
 
@@ -36,10 +39,15 @@ internal sealed unsafe class X86NativeJumpCache
     public Entry* Table => (Entry*)Unsafe.AsPointer(ref _entries[0]);
 
     /// <summary>The entry of <paramref name="rip"/> (the generated code hashes the same way).</summary>
-    public static int Index(ulong rip) => (int)((rip ^ (rip >> 12)) & (Size - 1));
+    public static int Index(ulong rip) => (int)((rip + (rip >> 12)) & (Size - 1));
+
+    /// <summary>An entry's tag: RIP and the privilege key (1 supervisor, 2 user) in one word, distinct for canonical RIPs
+    /// (the two bits shifted out are copies of bit 47).</summary>
+    public static ulong Tag(ulong rip, int key) => (rip << 2) + (ulong)key;
 
     /// <summary>Records the block at <paramref name="rip"/>.</summary>
-    public void Set(ulong rip, nint host, nint chained, int key) => _entries[Index(rip)] = new Entry { Rip = rip, Host = host, Chained = chained, Key = key };
+    public void Set(ulong rip, nint host, nint chained, int key) =>
+        _entries[Index(rip)] = new Entry { Tag = Tag(rip, key), Host = host, Chained = chained, Rip = rip };
 
     /// <summary>Forgets the block at <paramref name="rip"/>, if it is there.</summary>
     public void Remove(ulong rip)

@@ -56,19 +56,35 @@ internal sealed unsafe class X86NativeTranslator
     private readonly List<Instruction> _insns = new(MaxInstructions);
     private readonly List<ExitStub> _exits = [];
     private readonly List<EdgeStub> _edges = [];
+    private readonly List<(ulong Target, AsmLabel Jump, AsmLabel Slow, AsmLabel Addend)> _linkLabels = [];
     private readonly AsmLabel[] _labels = new AsmLabel[MaxInstructions];
     private readonly bool[] _isTarget = new bool[MaxInstructions];
     private readonly Reg[] _hostOf = new Reg[16];
     private AsmLabel _epilogue;
+    private AsmLabel _bodyStart;
+    private AsmLabel _bodyEnd;
+    private AsmLabel _tailStart;
     private AsmLabel _chain;
     private bool _chainUsed;
     private int _key;
     private ulong _codePage;
     private int _tagLow;
+    private ulong _blockRip;
 
-    /// <summary>A way out of the block: set RIP, count the retired instructions, on to the next block (<paramref name="Chain"/>:
-    /// through the jump cache) or back to the run loop.</summary>
-    private readonly record struct ExitStub(AsmLabel Label, ulong Rip, int Retired, bool Middle, bool SaveFlags, bool Chain);
+    /// <summary>A way out of the block: count the retired instructions, on to the next block (<paramref name="Chain"/>: the
+    /// flags as an image in r13; through a link the run loop patches, else the jump cache) or set RIP, save the flags
+    /// (<paramref name="Flags"/>: where they are) and back to the run loop.</summary>
+    private readonly record struct ExitStub(AsmLabel Label, ulong Rip, int Retired, bool Middle, FlagsAt Flags, bool Chain);
+
+    /// <summary>Where the guest's status flags are at a point of the block.</summary>
+    private enum FlagsAt
+    {
+        /// <summary>In host RFLAGS (inside the block).</summary>
+        Host,
+
+        /// <summary>In r13 as a LAHF/SETO image (AH: SF ZF AF PF CF, AL: OF), as between chained blocks.</summary>
+        Image,
+    }
 
     /// <summary>A branch to an instruction of the block: the retired count adjusted, checks on a backward one.</summary>
     private readonly record struct EdgeStub(AsmLabel Label, int From, int To);
@@ -82,6 +98,16 @@ internal sealed unsafe class X86NativeTranslator
 
     /// <summary>The last reason a block could not be encoded (diagnostics).</summary>
     public string? LastFailure { get; private set; }
+
+    /// <summary>
+    /// The direct exits of the last block translated: the target RIP, the address of the rel32 field of the exit's JMP
+    /// (after its budget and exit-request checks) and where that JMP goes while the target has no block (the jump cache's
+    /// way). The run loop points the JMP at the target block's chained entry (<see cref="X86NativeCodeMemory.Patch"/>), and
+    /// back when that block is dropped. A target in another page is reached only while the fetch TLB maps its page with
+    /// the addend (host - linear) in the 8-byte immediate at <c>Addend</c> (0 for a target in the block's own page, whose
+    /// mapping is the block's).
+    /// </summary>
+    public List<(ulong Target, nint Field, nint Slow, nint Addend)> Links { get; } = [];
 
     /// <summary>
     /// Translates the block at <paramref name="rip"/> (its code at <paramref name="host"/>, up to the end of the
@@ -121,6 +147,21 @@ internal sealed unsafe class X86NativeTranslator
         entry = memory.Place(_asm);
         chained = (nint)_asm.AddressOf(chainedEntry);
         count = _insns.Count;
+        Links.Clear();
+        foreach (var (target, jump, slow, addend) in _linkLabels)
+        {
+            nint addendField = target >> 12 == rip >> 12 ? 0 : (nint)_asm.AddressOf(addend) - 8;
+            Links.Add((target, (nint)_asm.AddressOf(jump) - 4, (nint)_asm.AddressOf(slow), addendField));
+        }
+
+        if (X86NativeCodeMemory.PerfMap is { } map)
+        {
+            long start = memory.OffsetOf(entry), body = start + (long)(_asm.AddressOf(_bodyStart) - (ulong)entry);
+            long exits = start + (long)(_asm.AddressOf(_bodyEnd) - (ulong)entry);
+            long tail = start + (long)(_asm.AddressOf(_tailStart) - (ulong)entry);
+            map.Write($"{start:x} {body - start:x} x86_enter_{rip:x}\n{body:x} {exits - body:x} x86_body_{rip:x}\n{exits:x} {tail - exits:x} x86_exits_{rip:x}\n{tail:x} {start + _asm.Length - tail:x} x86_tail_{rip:x}\n");
+        }
+
         return true;
     }
 
@@ -273,6 +314,8 @@ internal sealed unsafe class X86NativeTranslator
         a.Reset();
         _exits.Clear();
         _edges.Clear();
+        _linkLabels.Clear();
+        _blockRip = rip;
         int n = _insns.Count;
         for (int k = 0; k < n; k++)
         {
@@ -308,24 +351,14 @@ internal sealed unsafe class X86NativeTranslator
         a.Mov(Reg.Rbp, Reg.Rdi);
         a.Mov(Reg.Rbx, Reg.Rsi);
         a.MovImm(Reg.R11, 0);
+        ImageFromRflags();
+
+        // The entry from other blocks (the flags' image in r13): the check that the code is still what was translated.
         a.Bind(chained);
-        a.MovImm(Reg.Rcx, (ulong)host);
-        int off = 0;
-        for (; off + 8 <= length; off += 8)
-        {
-            a.MovImm(Reg.Rax, MemoryMarshal.Read<ulong>(_code.AsSpan(off)));
-            a.CmpMemReg(new Mem(Reg.Rcx, off), Reg.Rax, true);
-            a.Jcc(Cc.NE, stale);
-        }
-
-        for (; off < length; off++)
-        {
-            a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, off), (sbyte)_code[off], 1);
-            a.Jcc(Cc.NE, stale);
-        }
-
-        RestoreFlags();
-
+        EmitStaleCheck(host, length, stale);
+        RestoreImage();
+        _bodyStart = a.NewLabel();
+        a.Bind(_bodyStart);
         for (int k = 0; k < n; k++)
         {
             if (_isTarget[k])
@@ -342,6 +375,9 @@ internal sealed unsafe class X86NativeTranslator
             a.Jmp(Exit(last.NextIP, n, middle: false, chain: true));
         }
 
+        _bodyEnd = a.NewLabel();
+        a.Bind(_bodyEnd);
+
         for (int e = 0; e < _edges.Count; e++)
         {
             EmitEdge(_edges[e]);
@@ -351,32 +387,67 @@ internal sealed unsafe class X86NativeTranslator
         {
             var x = _exits[e];
             a.Bind(x.Label);
-            if (x.SaveFlags)
+            if (x.Chain)
             {
-                SaveFlags();
+                SaveImage();
+                a.Lea(Reg.R11, new Mem(Reg.R11, x.Retired));
+                // A direct exit: a JMP the run loop points at the target block, once the budget covers a block more and no
+                // exit is requested; into another page only while the fetch TLB maps it as when it was linked (the addend
+                // an immediate the run loop sets; into this page the mapping is this block's).
+                var slow = a.NewLabel();
+                var jump = a.NewLabel();
+                var addend = a.NewLabel();
+                EmitChainChecks(slow);
+                if (x.Rip >> 12 != _blockRip >> 12)
+                {
+                    int set = (int)((x.Rip >> 12) & 0xFF) * 16;
+                    a.Load(Reg.Rdx, new Mem(Reg.Rbp, X86NativeFrame.FetchTlbOffset), 8);
+                    a.MovImm(Reg.Rcx, (x.Rip & ~0xFFFUL) | (uint)_tagLow);
+                    a.CmpMemReg(new Mem(Reg.Rdx, set), Reg.Rcx, true);
+                    a.Jcc(Cc.NE, slow);
+                    a.Load(Reg.Rcx, new Mem(Reg.Rdx, set + 8), 8);
+                    a.MovImm(Reg.Rdx, long.MaxValue); // (its 10-byte form: the run loop writes the addend there)
+                    a.Bind(addend);
+                    a.Alu(X64Alu.Cmp, Reg.Rcx, Reg.Rdx, true);
+                    a.Jcc(Cc.NE, slow);
+                }
+
+                a.Jmp(slow);
+                a.Bind(jump);
+                _linkLabels.Add((x.Rip, jump, slow, addend));
+                a.Bind(slow);
+
+                a.MovImm(Reg.Rax, x.Rip);
+                a.Jmp(_chain);
+                _chainUsed = true;
+                continue;
             }
+
+            if (x.Flags == FlagsAt.Image)
+            {
+                RestoreImage();
+            }
+
+            SaveFlags();
 
             a.MovImm(Reg.Rax, x.Rip);
             a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
-            if (x.Chain)
-            {
-                a.Lea(Reg.R11, new Mem(Reg.R11, x.Retired));
-                a.Jmp(_chain);
-                _chainUsed = true;
-            }
-            else
-            {
-                Return(x.Retired, x.Middle);
-            }
+            Return(x.Retired, x.Middle);
         }
 
+        _tailStart = a.NewLabel();
+        a.Bind(_tailStart);
         if (_chainUsed)
         {
             EmitChain();
         }
 
-        // The code changed (RIP is its first instruction, entered from the run loop or another block).
+        // The code changed (entered from the run loop or another block, the flags' image in r13): RIP is its first instruction.
         a.Bind(stale);
+        RestoreImage();
+        SaveFlags();
+        a.MovImm(Reg.Rax, rip);
+        a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
         a.StoreImm(new Mem(Reg.Rbp, X86NativeFrame.StaleOffset), 1, 4);
         Return(0, middle: false);
         a.Bind(_epilogue);
@@ -391,32 +462,77 @@ internal sealed unsafe class X86NativeTranslator
     }
 
     /// <summary>
-    /// The block's way to the next one (r11 = instructions retired, RIP stored, flags saved): while the budget covers a
-    /// block more and no exit is requested, the jump cache's entry of RIP for this privilege, if the fetch TLB maps RIP's
-    /// page to the host code the entry was translated from; else back to the run loop.
+    /// Compares the <paramref name="length"/> bytes of guest code at <paramref name="host"/> with those translated (the
+    /// flags are in r13): 8 bytes at a time, the last chunk overlapping; to <paramref name="stale"/> at the first difference.
+    /// </summary>
+    private void EmitStaleCheck(byte* host, int length, AsmLabel stale)
+    {
+        var a = _asm;
+        int chunk = length >= 8 ? 8 : length >= 4 ? 4 : length >= 2 ? 2 : 1;
+        a.MovImm(Reg.Rcx, (ulong)host);
+        for (int off = 0; off < length; off += chunk)
+        {
+            int at = Math.Min(off, length - chunk);
+            if (chunk == 8)
+            {
+                a.MovImm(Reg.Rax, MemoryMarshal.Read<ulong>(_code.AsSpan(at)));
+                a.CmpMemReg(new Mem(Reg.Rcx, at), Reg.Rax, true);
+            }
+            else
+            {
+                int expected = chunk switch
+                {
+                    4 => MemoryMarshal.Read<int>(_code.AsSpan(at)),
+                    2 => MemoryMarshal.Read<short>(_code.AsSpan(at)),
+                    _ => (sbyte)_code[at],
+                };
+                a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, at), expected, chunk);
+            }
+
+            a.Jcc(Cc.NE, stale);
+        }
+    }
+
+    /// <summary>To <paramref name="back"/> unless the budget covers a block more (instructions retired r11 at most the
+    /// frame's limit) and no exit is requested (rcx; the flags are in r13).</summary>
+    private void EmitChainChecks(AsmLabel back)
+    {
+        var a = _asm;
+        a.AluMem(X64Alu.Cmp, Reg.R11, new Mem(Reg.Rbp, X86NativeFrame.LimitOffset), true);
+        a.Jcc(Cc.G, back);
+        a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.ExitRequestedOffset), 8);
+        a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, 0), 0, 4);
+        a.Jcc(Cc.NE, back);
+    }
+
+    /// <summary>
+    /// The block's way to the next one (rax = its RIP, r11 = instructions retired, the flags' image in r13): while the
+    /// budget covers a block more and no exit is requested, the jump cache's entry of RIP for this privilege, if the fetch
+    /// TLB maps RIP's page to the host code the entry was translated from; else RIP stored, flags saved and back to the
+    /// run loop.
     /// </summary>
     private void EmitChain()
     {
         var a = _asm;
         var back = a.NewLabel();
         a.Bind(_chain);
-        a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.LimitOffset), 8);
-        a.Alu(X64Alu.Cmp, Reg.R11, Reg.Rcx, true);
-        a.Jcc(Cc.G, back);
-        a.Load(Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.ExitRequestedOffset), 8);
-        a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, 0), 0, 4);
-        a.Jcc(Cc.NE, back);
-        a.Load(Reg.Rax, new Mem(Reg.Rbx, s_ripOffset), 8);
+        EmitChainChecks(back);
+
+        // rcx = the jump cache's entry: index (rip + (rip >> 12)) mod Size, 32 bytes each (X86NativeJumpCache.Index),
+        // its tag rip * 4 + key (X86NativeJumpCache.Tag).
         a.Mov(Reg.Rcx, Reg.Rax);
         a.ShiftImm(Shift.Shr, Reg.Rcx, 12, true);
-        a.Alu(X64Alu.Xor, Reg.Rcx, Reg.Rax, true);
+        a.Alu(X64Alu.Add, Reg.Rcx, Reg.Rax, true);
         a.AluImm(X64Alu.And, Reg.Rcx, X86NativeJumpCache.Size - 1, false);
         a.ShiftImm(Shift.Shl, Reg.Rcx, 5, false);
         a.AluMem(X64Alu.Add, Reg.Rcx, new Mem(Reg.Rbp, X86NativeFrame.JumpCacheOffset), true);
-        a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.RipOffset), Reg.Rax, true);
+        a.Lea(Reg.Rdx, new Mem(Reg.Rax, 0, Reg.Rax, 1));
+        a.Lea(Reg.Rdx, new Mem(Reg.Rdx, _key, Reg.Rdx, 1));
+        a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.TagOffset), Reg.Rdx, true);
         a.Jcc(Cc.NE, back);
-        a.AluMemImm(X64Alu.Cmp, new Mem(Reg.Rcx, X86NativeJumpCache.KeyOffset), _key, 8);
-        a.Jcc(Cc.NE, back);
+
+        // The fetch TLB's entry of RIP's page must map it (tag: the page | 1 | user << 1) to the host code the block was
+        // translated from.
         a.Mov(Reg.Rdx, Reg.Rax);
         a.ShiftImm(Shift.Shr, Reg.Rdx, 12, true);
         a.Movzx(Reg.Rdx, Reg.Rdx, 1);
@@ -432,7 +548,11 @@ internal sealed unsafe class X86NativeTranslator
         a.CmpMemReg(new Mem(Reg.Rcx, X86NativeJumpCache.HostOffset), Reg.R15, true);
         a.Jcc(Cc.NE, back);
         a.JmpMem(new Mem(Reg.Rcx, X86NativeJumpCache.ChainedOffset));
+
         a.Bind(back);
+        a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.Rax, 8);
+        RestoreImage();
+        SaveFlags();
         Return(0, middle: false);
     }
 
@@ -460,15 +580,15 @@ internal sealed unsafe class X86NativeTranslator
         _asm.Jmp(_epilogue);
     }
 
-    private AsmLabel Exit(ulong rip, int retired, bool middle, bool saveFlags = true, bool chain = false)
+    private AsmLabel Exit(ulong rip, int retired, bool middle, FlagsAt flags = FlagsAt.Host, bool chain = false)
     {
         var label = _asm.NewLabel();
-        _exits.Add(new ExitStub(label, rip, retired, middle, saveFlags, chain));
+        _exits.Add(new ExitStub(label, rip, retired, middle, flags, chain));
         return label;
     }
 
     /// <summary>Leaves before instruction <paramref name="k"/> with nothing of it done: the interpreter runs it.</summary>
-    private AsmLabel LeaveBefore(int k, bool saveFlags = true) => Exit(_insns[k].IP, k, middle: true, saveFlags);
+    private AsmLabel LeaveBefore(int k) => Exit(_insns[k].IP, k, middle: true);
 
     /// <summary>Control goes from instruction <paramref name="k"/> (done) to <paramref name="target"/>: inside the block or out.</summary>
     private AsmLabel BranchTo(int k, ulong target)
@@ -627,17 +747,18 @@ internal sealed unsafe class X86NativeTranslator
         a.Mov(Reg.R14, Reg.R12);
         Translate(8, write: false, LeaveBefore(k));
         a.Load(Reg.R15, new Mem(Reg.R14, 0), 8);
-        SaveFlags();
+
+        SaveImage();
 
         // A non-canonical return address faults at the RET: the interpreter's.
         a.Mov(Reg.Rax, Reg.R15);
         a.ShiftImm(Shift.Shl, Reg.Rax, 16, true);
         a.ShiftImm(Shift.Sar, Reg.Rax, 16, true);
         a.Alu(X64Alu.Cmp, Reg.Rax, Reg.R15, true);
-        a.Jcc(Cc.NE, LeaveBefore(k, saveFlags: false));
+        a.Jcc(Cc.NE, Exit(_insns[k].IP, k, middle: true, FlagsAt.Image));
         a.Lea(Reg.R12, new Mem(Reg.R12, 8));
         a.Store(GuestRegister(Register.RSP), Reg.R12, 8);
-        a.Store(new Mem(Reg.Rbx, s_ripOffset), Reg.R15, 8);
+        a.Mov(Reg.Rax, Reg.R15);
         a.Lea(Reg.R11, new Mem(Reg.R11, k + 1));
         a.Jmp(_chain);
         _chainUsed = true;
@@ -905,8 +1026,9 @@ internal sealed unsafe class X86NativeTranslator
         a.Store(new Mem(Reg.Rbx, s_rflagsOffset), Reg.Rax, 8);
     }
 
-    /// <summary>Host RFLAGS' status flags from the guest's RFLAGS (rax, rcx).</summary>
-    private void RestoreFlags()
+    /// <summary>r13 = the image of the guest's status flags (AH: its RFLAGS' low byte, AL: OF) from its RFLAGS (rax, rcx):
+    /// what <see cref="SaveImage"/> makes of host RFLAGS.</summary>
+    private void ImageFromRflags()
     {
         var a = _asm;
         a.Load(Reg.Rax, new Mem(Reg.Rbx, s_rflagsOffset), 4);
@@ -914,7 +1036,25 @@ internal sealed unsafe class X86NativeTranslator
         a.ShiftImm(Shift.Shr, Reg.Rcx, 11, false);
         a.AluImm(X64Alu.And, Reg.Rcx, 1, false);
         a.ShiftImm(Shift.Shl, Reg.Rax, 8, false);
-        a.Alu8Imm(X64Alu.Add, Reg.Rcx, 0x7F); // OF
+        a.Alu(X64Alu.Or, Reg.Rax, Reg.Rcx, false);
+        a.Mov(Reg.R13, Reg.Rax, false);
+    }
+
+    /// <summary>r13 = the image of host RFLAGS' status flags (LAHF, SETO; rax): how the flags go from block to block.</summary>
+    private void SaveImage()
+    {
+        var a = _asm;
+        a.Lahf();
+        a.Setcc(Cc.O, Reg.Rax);
+        a.Mov(Reg.R13, Reg.Rax, false);
+    }
+
+    /// <summary>Host RFLAGS' status flags from their image in r13 (rax).</summary>
+    private void RestoreImage()
+    {
+        var a = _asm;
+        a.Mov(Reg.Rax, Reg.R13, false);
+        a.Alu8Imm(X64Alu.Add, Reg.Rax, 0x7F); // OF
         a.Sahf();                            // SF, ZF, AF, PF, CF
     }
 

@@ -5,7 +5,8 @@ namespace SoftKvm.X86.Cpu;
 /// happen, inside <see cref="X86Cpu.Run"/>, instead of having the CPU stop and its run loop handle them —
 /// as KVM completes an in-kernel device access without a return to userspace. The CPU offers a data access
 /// to a guest-physical address without a memory slot, and a non-string IN or OUT, while an instruction
-/// executes in the interpreter and nothing debugs it (RFLAGS.TF clear, no DR7 breakpoint armed). Declining
+/// executes in the interpreter and nothing debugs it (RFLAGS.TF clear, no DR7 breakpoint armed), and a WRMSR the
+/// model leaves to the hypervisor. Declining
 /// does nothing: the instruction then stops with the ordinary EPT-violation or IO exit.
 /// </summary>
 public interface IX86FastExitHost
@@ -28,4 +29,12 @@ public interface IX86FastExitHost
     /// which the CPU merges into RAX as the instruction does.
     /// </summary>
     bool TryCompletePortIo(ushort port, int size, bool write, ref ulong value);
+
+    /// <summary>
+    /// A WRMSR of <paramref name="value"/> (EDX:EAX) to MSR <paramref name="msr"/> (ECX) that the CPU model leaves
+    /// to the hypervisor, offered before its exit. True when the hypervisor performed it and counted the exit: the
+    /// instruction retires. False: nothing was done, and the WRMSR exit follows (a write the hypervisor would refuse
+    /// is declined, so that the exit raises its #GP). The default declines every one.
+    /// </summary>
+    bool TryCompleteMsrWrite(uint msr, ulong value) => false;
 }

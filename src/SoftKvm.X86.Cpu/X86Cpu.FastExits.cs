@@ -69,7 +69,7 @@ public sealed unsafe partial class X86Cpu
     /// <summary>
     /// A non-string IN or OUT, offered to the fast path before the IO exit; also from a translated block (its one
     /// access is all the instruction does: declined, nothing happened, and the block's run ends with the IO exit,
-    /// see <see cref="TakesBlockIoExit"/>). <paramref name="declined"/>: the host was asked and declined.
+    /// see <see cref="TakesBlockExit"/>). <paramref name="declined"/>: the host was asked and declined.
     /// </summary>
     internal bool TryFastPortIo(ushort port, int size, bool write, ref ulong value, out bool declined)
     {
@@ -89,12 +89,7 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
-    /// <summary>
-    /// After a translated block: whether it stopped at an IN or OUT whose port the fast path declined (the
-    /// handler's IO exit, RIP at the instruction, the instructions before it retired). The run returns that exit
-    /// as it is: the interpreter would decode the instruction and ask the hypervisor again, for the same answer
-    /// (nothing else ran between: the block runs its instructions without a boundary check between them).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TakesBlockIoExit() => _exitPending && _exit.Reason == X86ExitReason.IoInstruction && _exit.FastPathDeclined;
+    /// <summary>A WRMSR the model leaves to the hypervisor, offered to the fast path before the WRMSR exit (the interpreter only).</summary>
+    internal bool TryFastMsrWrite(uint msr, ulong value) =>
+        _bus is null && _fastExits is { } host && FastExitAllowed && host.TryCompleteMsrWrite(msr, value);
 }

@@ -186,6 +186,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     {
         _exit = default;
         _bus = null;
+        _declinedLoad = Register.None; // (TryCompleteDeclinedLoad: only the exit just before this run)
         if (IsShutdown)
         {
             _exit.Reason = X86ExitReason.TripleFault;
@@ -250,7 +251,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
             else if (_lookUp && Translation)
             {
                 long retired = RunBlock(maxInstructions - n);
-                if (TakesBlockIoExit())
+                if (TakesBlockExit())
                 {
                     return _exit.Reason;
                 }

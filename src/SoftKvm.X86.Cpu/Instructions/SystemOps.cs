@@ -158,7 +158,7 @@ internal static class SystemOps
             return;
         }
 
-        if (!c.TryWriteMsr(index, v))
+        if (!c.TryWriteMsr(index, v) && !c.TryFastMsrWrite(index, v))
         {
             c.ExitWith(X86ExitReason.Wrmsr);
         }

@@ -190,6 +190,8 @@ internal static class BlockCompiler
                 return NearTargetOk(ref i, bitness) ? BlockOp.Call : BlockOp.Stop;
             case Mnemonic.Ret when i.OpCount == 0:
                 return BlockOp.Ret;
+            case Mnemonic.In or Mnemonic.Out:
+                return BlockOp.Port; // an in-kernel port is served in the block (X86Cpu.BlockDevice.cs)
 
             // Plain integer instructions the interpreter's handlers run inside the block.
             case Mnemonic.Mul or Mnemonic.Imul or Mnemonic.Div or Mnemonic.Idiv
@@ -202,7 +204,6 @@ internal static class BlockCompiler
                 or Mnemonic.Cmovp or Mnemonic.Cmovnp or Mnemonic.Cmovl or Mnemonic.Cmovge or Mnemonic.Cmovle
                 or Mnemonic.Cmovg or Mnemonic.Clc or Mnemonic.Stc or Mnemonic.Cmc or Mnemonic.Lahf
                 or Mnemonic.Push or Mnemonic.Pop or Mnemonic.Leave
-                or Mnemonic.In or Mnemonic.Out // (an in-kernel port is served in the block: X86Cpu.FastExits.cs)
                 or Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq
                 or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq
                 or Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd or Mnemonic.Lodsq
@@ -325,6 +326,9 @@ internal static class BlockCompiler
                 case BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret:
                     used |= 1 << Gpr.Rsp;
                     break;
+                case BlockOp.Port:
+                    used |= 1 << Gpr.Rax; // (DX as the port is among the operands)
+                    break;
             }
 
             for (int op = 0; op < i.OpCount; op++)
@@ -384,7 +388,7 @@ internal static class BlockCompiler
         foreach (var it in items)
         {
             ref Instruction i = ref it.Insn;
-            it.MayLeave = it.Kind is BlockOp.Generic or BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret || HasMemory(ref i);
+            it.MayLeave = it.Kind is BlockOp.Generic or BlockOp.Port or BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret || HasMemory(ref i);
             (it.Reads, it.Writes) = it.Kind switch
             {
                 BlockOp.Binary => (i.Mnemonic is Mnemonic.Adc or Mnemonic.Sbb ? Rflags.CF : 0UL, Status),
@@ -562,6 +566,10 @@ internal static class BlockCompiler
                     e.Return(returns.Select(r => (r, pageRip + (ulong)r)), it.Offset, labels);
                     e.Pending = 0;
                     continue;
+                case BlockOp.Port:
+                    e.Port(ref it.Insn, k, leave);
+                    e.Pending++;
+                    break;
                 case BlockOp.Generic:
                     e.Generic(k, rip, leave);
                     if (MayWrite(ref it.Insn))
@@ -572,7 +580,21 @@ internal static class BlockCompiler
                     e.Pending++;
                     break;
                 default:
-                    e.Plain(ref it.Insn, it.Kind, need, leave);
+                    if (it.Kind == BlockOp.Mov && HasMemory(ref it.Insn))
+                    {
+                        // A MOV whose operand misses the RAM TLB: a device page's access is made in place (X86Cpu.BlockDevice.cs).
+                        Label device = il.DefineLabel(), done = il.DefineLabel();
+                        e.Plain(ref it.Insn, it.Kind, need, device);
+                        il.Emit(OpCodes.Br, done);
+                        il.MarkLabel(device);
+                        e.DeviceMov(ref it.Insn, k, it.Insn.Op0Kind == OpKind.Memory, leave);
+                        il.MarkLabel(done);
+                    }
+                    else
+                    {
+                        e.Plain(ref it.Insn, it.Kind, need, leave);
+                    }
+
                     e.Pending++;
                     break;
             }

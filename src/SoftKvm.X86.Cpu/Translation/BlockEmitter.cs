@@ -32,6 +32,9 @@ internal sealed unsafe partial class BlockEmitter
     private static readonly MethodInfo s_imul = Method(nameof(X86Cpu.BlockImul));
     private static readonly MethodInfo s_condition = Method(nameof(X86Cpu.BlockCondition));
     private static readonly MethodInfo s_execute = Method(nameof(X86Cpu.BlockExecute));
+    private static readonly MethodInfo s_deviceLoad = Method(nameof(X86Cpu.BlockDeviceLoad));
+    private static readonly MethodInfo s_deviceStore = Method(nameof(X86Cpu.BlockDeviceStore));
+    private static readonly MethodInfo s_port = Method(nameof(X86Cpu.BlockPort));
     private static readonly MethodInfo s_codeChanged = Method(nameof(X86Cpu.BlockCodeChanged));
     private static readonly MethodInfo s_setRip = Method(nameof(X86Cpu.BlockSetRip));
     private static readonly MethodInfo s_mayGoOn = Method(nameof(X86Cpu.BlockMayGoOn));
@@ -376,13 +379,106 @@ internal sealed unsafe partial class BlockEmitter
     {
         SetRip(rip);
         StoreState();
+        CallHandler(s_execute, index);
+        _il.Emit(OpCodes.Brfalse, leave);
+        LoadState();
+    }
+
+    /// <summary>
+    /// A MOV to or from memory whose operand missed the TLB's RAM entries, to a device page straight away
+    /// (X86Cpu.BlockDevice.cs), nothing written back: <c>r = BlockDeviceLoad(cpu, ref state.Instructions[index],
+    /// linear, size, out value)</c> (a store: <c>BlockDeviceStore(..., value)</c>); <c>if (r == 0 || r == NoDevicePage)
+    /// goto leave;</c> (the interpreter fills the TLB, or the run takes the exit) a load writes its register;
+    /// <c>if (r == 2) goto written;</c> then on after the instruction.
+    /// </summary>
+    public void DeviceMov(ref Instruction i, int index, bool store, Label leave)
+    {
+        int size = X86Cpu.OpSize(ref i, 0);
+        if (store)
+        {
+            Read(ref i, 1, size, _r, _q, false, leave); // a register or an immediate
+        }
+
         _il.Emit(OpCodes.Ldarg_1);
         _il.Emit(OpCodes.Ldarg_0);
         _il.Emit(OpCodes.Ldfld, s_instructions);
         _il.Emit(OpCodes.Ldc_I4, index);
         _il.Emit(OpCodes.Ldelema, typeof(Instruction));
-        _il.Emit(OpCodes.Call, s_execute);
+        LinearAddress(ref i);
+        _il.Emit(OpCodes.Ldc_I4, size);
+        _il.Emit(store ? OpCodes.Ldloc : OpCodes.Ldloca, _r);
+        _il.Emit(OpCodes.Call, store ? s_deviceStore : s_deviceLoad);
+        _il.Emit(OpCodes.Stloc, _result);
+        _il.Emit(OpCodes.Ldloc, _result);
+        _il.Emit(OpCodes.Ldc_I4, X86Cpu.NoDevicePage);
+        _il.Emit(OpCodes.Beq, leave);
+        _il.Emit(OpCodes.Ldloc, _result);
         _il.Emit(OpCodes.Brfalse, leave);
-        LoadState();
+        if (!store)
+        {
+            StoreRegister(i.Op0Register, _r);
+        }
+
+        _il.Emit(OpCodes.Ldloc, _result);
+        _il.Emit(OpCodes.Ldc_I4_2);
+        _il.Emit(OpCodes.Beq, Written());
+    }
+
+    /// <summary>
+    /// IN or OUT (X86Cpu.BlockDevice.cs), nothing written back: <c>r = BlockPort(cpu, ref state.Instructions[index],
+    /// port, write, ref value)</c> (OUT: the value from AL, AX or EAX); <c>if (r == 0) goto leave;</c> IN writes its register;
+    /// <c>if (r == 2) goto written</c>.
+    /// </summary>
+    public void Port(ref Instruction i, int index, Label leave)
+    {
+        bool input = i.Mnemonic == Mnemonic.In;
+        OpKind portKind = input ? i.Op1Kind : i.Op0Kind;
+        Register data = input ? i.Op0Register : i.Op1Register;
+        if (!input)
+        {
+            LoadRegister(data);
+            _il.Emit(OpCodes.Stloc, _r);
+        }
+
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, s_instructions);
+        _il.Emit(OpCodes.Ldc_I4, index);
+        _il.Emit(OpCodes.Ldelema, typeof(Instruction));
+        if (portKind == OpKind.Register)
+        {
+            LoadRegister(Register.DX);
+            _il.Emit(OpCodes.Conv_U2);
+        }
+        else
+        {
+            _il.Emit(OpCodes.Ldc_I4, (int)i.Immediate8);
+        }
+
+        _il.Emit(input ? OpCodes.Ldc_I4_0 : OpCodes.Ldc_I4_1);
+        _il.Emit(OpCodes.Ldloca, _r);
+        _il.Emit(OpCodes.Call, s_port);
+        _il.Emit(OpCodes.Stloc, _result);
+        _il.Emit(OpCodes.Ldloc, _result);
+        _il.Emit(OpCodes.Brfalse, leave);
+        if (input)
+        {
+            StoreRegister(data, _r);
+        }
+
+        _il.Emit(OpCodes.Ldloc, _result);
+        _il.Emit(OpCodes.Ldc_I4_2);
+        _il.Emit(OpCodes.Beq, Written());
+    }
+
+    // handler(cpu, ref state.Instructions[index])
+    private void CallHandler(MethodInfo handler, int index)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, s_instructions);
+        _il.Emit(OpCodes.Ldc_I4, index);
+        _il.Emit(OpCodes.Ldelema, typeof(Instruction));
+        _il.Emit(OpCodes.Call, handler);
     }
 }

@@ -25,4 +25,7 @@ internal enum BlockOp
     Jmp,
     Call,
     Ret,
+
+    /// <summary>IN or OUT of AL/AX/EAX at an immediate port or DX: straight to the exit fast path (X86Cpu.BlockDevice.cs).</summary>
+    Port,
 }

@@ -28,7 +28,7 @@ public sealed partial class IoApic
                 _level[i] = r.ReadBoolean();
             }
 
-            _select = r.ReadUInt32();
+            SetSelect(r.ReadUInt32());
             _id = r.ReadUInt32();
         }
     }

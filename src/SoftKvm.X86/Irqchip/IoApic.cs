@@ -29,6 +29,9 @@ public sealed partial class IoApic : IIoDevice
     private readonly ulong[] _redirection = new ulong[Pins];
     private readonly bool[] _level = new bool[Pins];
     private uint _select;
+
+    /// <summary>IOREGSEL's sequence (a seqlock's): odd while a write of it is under way, bumped twice by each under the lock.</summary>
+    private int _selectSequence;
     private uint _id;
 
     internal IoApic(X86Irqchip chip)
@@ -50,18 +53,34 @@ public sealed partial class IoApic : IIoDevice
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Without the lock, as a seqlock's reader (a read is an exit path, docs/performance.md#x86-exit-paths-issue-19):
+    /// IOREGSEL, the id and every redirection entry are single words, each written whole under the lock, so a read
+    /// sees one of them as a write left it; IOWIN's read is taken only when no write of IOREGSEL began or ended
+    /// between the read of IOREGSEL and that of the register it selects (else under the lock), so it returns the
+    /// register IOREGSEL selected when it was read, as under the lock.
+    /// </remarks>
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
         data.Clear();
-        uint value;
-        lock (_lock)
+        uint value = 0;
+        switch (offset & 0xF0)
         {
-            value = (offset & 0xF0) switch
-            {
-                0x00 => _select,
-                0x10 => ReadIndirect(_select),
-                _ => 0,
-            };
+            case 0x00:
+                value = Volatile.Read(ref _select);
+                break;
+            case 0x10:
+                int sequence = Volatile.Read(ref _selectSequence);
+                value = ReadIndirect(Volatile.Read(ref _select));
+                if ((sequence & 1) != 0 || Volatile.Read(ref _selectSequence) != sequence)
+                {
+                    lock (_lock)
+                    {
+                        value = ReadIndirect(_select);
+                    }
+                }
+
+                break;
         }
 
         ulong v = (ulong)value >> (int)((offset & 3) * 8);
@@ -85,7 +104,7 @@ public sealed partial class IoApic : IIoDevice
             case 0x00:
                 lock (_lock)
                 {
-                    _select = value & 0xFF;
+                    SetSelect(value & 0xFF);
                 }
 
                 break;
@@ -98,18 +117,27 @@ public sealed partial class IoApic : IIoDevice
         }
     }
 
+    /// <summary>IOREGSEL, under the lock: the sequence odd around the write, for the reads without it (<see cref="Read"/>).</summary>
+    private void SetSelect(uint value)
+    {
+        Volatile.Write(ref _selectSequence, _selectSequence + 1);
+        Volatile.Write(ref _select, value);
+        Volatile.Write(ref _selectSequence, _selectSequence + 1);
+    }
+
+    /// <summary>The register <paramref name="index"/> selects (with or without the lock: each is one word read once).</summary>
     private uint ReadIndirect(uint index)
     {
         switch (index)
         {
-            case 0: return _id << 24;
+            case 0: return Volatile.Read(ref _id) << 24;
             case 1: return 0x11 | ((uint)(Pins - 1) << 16); // version 0x11, max redirection entry 23
-            case 2: return _id << 24;
+            case 2: return Volatile.Read(ref _id) << 24;
         }
 
         if (index >= 0x10 && index < 0x10 + 2 * Pins)
         {
-            ulong e = _redirection[(index - 0x10) >> 1];
+            ulong e = Volatile.Read(ref _redirection[(index - 0x10) >> 1]);
             return (index & 1) == 0 ? (uint)e : (uint)(e >> 32);
         }
 

@@ -137,6 +137,13 @@ public sealed partial class Pic8259
 
     private byte PortRead(Chip c, ulong offset)
     {
+        if (offset == 1 && !Volatile.Read(ref c.Poll))
+        {
+            // The mask register, without the lock (a read is an exit path): one byte, written whole under it; a
+            // poll command written meanwhile is ordered after this read, as under the lock.
+            return Volatile.Read(ref c.Imr);
+        }
+
         byte v;
         lock (_lock)
         {

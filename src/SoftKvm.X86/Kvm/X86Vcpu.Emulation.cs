@@ -329,6 +329,15 @@ public sealed partial class X86Vcpu
                 ulong mask = rec.Length == 8 ? ulong.MaxValue : (1UL << (8 * rec.Length)) - 1;
                 rec.Data = RunState.Mmio.Value & mask;
                 rec.Valid = true;
+                if (_missIndex == 0 && _logCount == 1 && _guestStateChecked && _debugFlags == 0 && _cpu.TryCompleteDeclinedLoad(rec.Data))
+                {
+                    // A translated block's MOV from the VMM's device, the register access of the VMM none: completed
+                    // without executing the instruction again (X86Cpu.BlockDevice.cs), as the emulator's pass would.
+                    _logCount = 0;
+                    r = 1;
+                    break;
+                }
+
                 r = RunEmulator(fresh: false);
                 break;
             }

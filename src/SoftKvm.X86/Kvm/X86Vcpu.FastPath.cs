@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using SoftKvm.Core;
 using SoftKvm.Core.Stats;
 using SoftKvm.X86.Cpu;
+using SoftKvm.X86.Irqchip;
 
 namespace SoftKvm.X86.Kvm;
 
@@ -73,6 +74,32 @@ public sealed partial class X86Vcpu
         // Kept for the emulator, should a later access of the instruction need the VMM (X86Exit.FastAccesses).
         _log[index] = new AccessRecord { Address = gpa, Data = Pack(data), Length = size, Size = size, Valid = true, IsWrite = write };
         value = buffer;
+        FinishFastExit();
+        return true;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The x2APIC's registers (MSRs 0x800-0x8FF: the EOI, the ICR, the TPR ...), which KVM handles in the kernel:
+    /// the exit counted in <c>exits</c> as <see cref="HandleWrmsr"/>'s, the write done once; one the local APIC
+    /// refuses (a #GP) is declined and takes the slow path.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    bool IX86FastExitHost.TryCompleteMsrWrite(uint msr, ulong value)
+    {
+        if (!LocalApic.IsX2ApicMsr(msr) || Apic is not { } apic)
+        {
+            return false;
+        }
+
+        _guestMode = false;
+        if (!apic.TryWriteMsr(msr, value))
+        {
+            _guestMode = true;
+            return false;
+        }
+
+        Stats.Increment(VcpuStat.Exits);
         FinishFastExit();
         return true;
     }

@@ -16,21 +16,6 @@ namespace SoftKvm.X86.Tests.Kvm;
 /// </summary>
 public class DeclinedAccessTests
 {
-    /// <summary>Passes every offer on to the vCPU, counting them.</summary>
-    private sealed class CountingHost(IX86FastExitHost inner) : IX86FastExitHost
-    {
-        public int PortOffers;
-
-        public bool TryCompleteMmio(ulong gpa, int size, bool write, ref ulong value, int index) =>
-            inner.TryCompleteMmio(gpa, size, write, ref value, index);
-
-        public bool TryCompletePortIo(ushort port, int size, bool write, ref ulong value)
-        {
-            PortOffers++;
-            return inner.TryCompletePortIo(port, size, write, ref value);
-        }
-    }
-
     /// <summary>An in-kernel device page whose reads answer 0xDE71CE00 plus the number of reads so far.</summary>
     private sealed class CountingDevice : IIoDevice
     {
@@ -82,7 +67,7 @@ public class DeclinedAccessTests
     {
         using var m = new KvmMachine(irqchip: true);
         FastPathTests.Translate(m, translated);
-        var host = new CountingHost(m.Vcpu);
+        var host = new CountingFastExitHost(m.Vcpu);
         m.Vcpu.Cpu.FastExits = host;
         m.Load(a =>
         {

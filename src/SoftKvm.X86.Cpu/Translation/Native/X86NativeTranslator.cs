@@ -1049,6 +1049,13 @@ internal sealed unsafe partial class X86NativeTranslator
     /// what <see cref="SaveImage"/> makes of host RFLAGS.</summary>
     private void ImageFromRflags()
     {
+        ImageFromRflagsInRax();
+        _asm.Mov(Reg.R13, Reg.Rax, false);
+    }
+
+    /// <summary>rax = the image of the guest's status flags from its RFLAGS (rcx).</summary>
+    private void ImageFromRflagsInRax()
+    {
         var a = _asm;
         a.Load(Reg.Rax, new Mem(Reg.Rbx, s_rflagsOffset), 4);
         a.Mov(Reg.Rcx, Reg.Rax, false);
@@ -1056,7 +1063,6 @@ internal sealed unsafe partial class X86NativeTranslator
         a.AluImm(X64Alu.And, Reg.Rcx, 1, false);
         a.ShiftImm(Shift.Shl, Reg.Rax, 8, false);
         a.Alu(X64Alu.Or, Reg.Rax, Reg.Rcx, false);
-        a.Mov(Reg.R13, Reg.Rax, false);
     }
 
     /// <summary>r13 = the image of host RFLAGS' status flags (LAHF, SETO; rax): how the flags go from block to block.</summary>
@@ -1081,12 +1087,8 @@ internal sealed unsafe partial class X86NativeTranslator
     private void RestoreFlags()
     {
         var a = _asm;
-        a.Load(Reg.Rax, new Mem(Reg.Rbx, s_rflagsOffset), 4);
-        a.Mov(Reg.Rcx, Reg.Rax, false);
-        a.ShiftImm(Shift.Shr, Reg.Rcx, 11, false);
-        a.AluImm(X64Alu.And, Reg.Rcx, 1, false);
-        a.ShiftImm(Shift.Shl, Reg.Rax, 8, false);
-        a.Alu8Imm(X64Alu.Add, Reg.Rcx, 0x7F); // OF
+        ImageFromRflagsInRax();
+        a.Alu8Imm(X64Alu.Add, Reg.Rax, 0x7F); // OF
         a.Sahf();                            // SF, ZF, AF, PF, CF
     }
 

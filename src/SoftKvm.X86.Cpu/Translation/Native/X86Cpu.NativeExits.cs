@@ -1,0 +1,212 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using Iced.Intel;
+using SoftKvm.X86.Cpu.Translation.Native;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>
+/// The exit helper of native blocks (issue 19): what a 64-bit guest's device access costs inside a native block. A MOV
+/// whose operand the TLB holds as a device page (<see cref="TlbDevice"/>), IN and OUT, WRMSR at CPL 0 and VMCALL call
+/// <see cref="ExitHelper"/> from the block (<see cref="X86NativeTranslator"/>'s exit stubs) instead of leaving for the
+/// interpreter: the helper takes the instruction from the decoded-instruction cache and runs the IL tier's device path
+/// with it (<see cref="BlockDeviceLoad"/>, <see cref="BlockDeviceStore"/>, <see cref="BlockPort"/>), the WRMSR fast path
+/// of an x2APIC register (<see cref="TryFastMsrWrite"/>) or VMCALL's exit. An access an in-kernel device completed lets
+/// the block go on after the instruction (or return after it when a request waits); one for the VMM, VMCALL and a
+/// declined WRMSR end the run with their exit at once (<see cref="TakesBlockExit"/>: completion by the run loop, exactly
+/// once; a VMM read completes into the MOV's register, <see cref="TryCompleteDeclinedLoad"/>); anything else (no device
+/// page, the code changed under the block, a fault) leaves before the instruction for the interpreter, with nothing done.
+/// <para>
+/// The call goes from native code into managed code, so native blocks are entered with the GC transition (a plain
+/// <c>delegate* unmanaged</c>): the thread is in preemptive mode while a block runs, the helper's reverse transition
+/// waits for a collection in progress, and everything a block touches is pinned for the call (the registers and the
+/// exit-request flag in this object, the TLB, the jump cache) or native memory.
+/// </para>
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    /// <summary>The vCPU whose native block runs on this thread (the helper's way back to it).</summary>
+    [ThreadStatic]
+    private static X86Cpu? t_native;
+
+    /// <summary>An exception a helper caught (it cannot unwind through native code): thrown again after the block returns.</summary>
+    private Exception? _nativeFault;
+
+    /// <summary>Device accesses, port IO, WRMSR and VMCALL of native blocks the exit helper took (for the profile and the tests).</summary>
+    internal long NativeExitHelperCalls { get; private set; }
+
+    /// <summary>The helper's address, for the frame.</summary>
+    private static readonly nint s_exitHelper = (nint)(delegate* unmanaged<X86NativeFrame*, ulong, ulong, int, long>)&ExitHelper;
+
+    /// <summary>
+    /// The one entry of the exit helper: instruction <paramref name="kind"/> (<see cref="NativeExitKind"/>) at
+    /// <paramref name="rip"/>, a MOV's linear address <paramref name="linear"/> (the block's TLB look-up found a device
+    /// page there). Returns <see cref="NativeExitGoOn"/>, <see cref="NativeExitGoOnThenReturn"/> or
+    /// <see cref="NativeExitLeave"/>.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static long ExitHelper(X86NativeFrame* frame, ulong linear, ulong rip, int kind)
+    {
+        X86Cpu cpu = t_native!;
+        try
+        {
+            return cpu.ExitForNative(linear, rip, (NativeExitKind)kind);
+        }
+        catch (Exception e)
+        {
+            cpu._nativeFault = e;
+            cpu._blockAccessExit = false;
+            return NativeExitLeave;
+        }
+    }
+
+    /// <summary>The helper completed the instruction: the block goes on after it.</summary>
+    internal const int NativeExitGoOn = 1;
+
+    /// <summary>The helper completed the instruction and a request waits (<see cref="RequestFastExitReturn"/>): the block returns after it.</summary>
+    internal const int NativeExitGoOnThenReturn = 2;
+
+    /// <summary>The device bit of a TLB tag (<see cref="TlbDevice"/>), for the native blocks' device stubs.</summary>
+    internal const ulong TlbDeviceBit = TlbDevice;
+
+    /// <summary>Nothing completed: the block leaves before the instruction (the run loop takes the exit set, else the interpreter runs it).</summary>
+    internal const int NativeExitLeave = 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    private long ExitForNative(ulong linear, ulong rip, NativeExitKind kind)
+    {
+        NativeExitHelperCalls++;
+        _faulted = false;
+        _exitPending = false;
+        _regs.Rip = rip;
+        if (!Fetch(out _))
+        {
+            _faulted = false;
+            _exitPending = false;
+            return NativeExitLeave;
+        }
+
+        ref Instruction i = ref _insn;
+        switch (kind)
+        {
+            case NativeExitKind.DeviceMov when i.Mnemonic == Mnemonic.Mov:
+                return DeviceMovForNative(ref i, linear);
+            case NativeExitKind.Port when i.Mnemonic is Mnemonic.In or Mnemonic.Out:
+                return PortForNative(ref i);
+            case NativeExitKind.Wrmsr when i.Mnemonic == Mnemonic.Wrmsr:
+                return WrmsrForNative();
+            case NativeExitKind.Vmcall when i.Mnemonic == Mnemonic.Vmcall:
+                ExitWith(X86ExitReason.Vmcall);
+                _blockAccessExit = true;
+                return NativeExitLeave;
+            default:
+                return NativeExitLeave; // the code changed under the block: the interpreter runs what is there now
+        }
+    }
+
+    /// <summary>A MOV to or from a device page: the IL tier's path (<see cref="BlockDeviceLoad"/>, <see cref="BlockDeviceStore"/>),
+    /// unless the code changed under the block (its operand no longer at <paramref name="linear"/>).</summary>
+    private long DeviceMovForNative(ref Instruction i, ulong linear)
+    {
+        bool store = i.Op0Kind == OpKind.Memory;
+        if (store ? i.Op1Kind == OpKind.Memory : i.Op1Kind != OpKind.Memory)
+        {
+            return NativeExitLeave;
+        }
+
+        int seg = MemorySegment(ref i);
+        ulong ea = EffectiveAddress(ref i);
+        if ((seg >= SegmentIndex.Fs ? ea + _regs.Seg[seg].Base : ea) != linear)
+        {
+            return NativeExitLeave;
+        }
+
+        int size = OpSize(ref i, store ? 0 : 1);
+        int r;
+        if (store)
+        {
+            ulong value = i.Op1Kind == OpKind.Register ? GetReg(i.Op1Register) : i.GetImmediate(1) & SizeMask(size);
+            r = BlockDeviceStore(this, ref i, linear, size, value);
+        }
+        else
+        {
+            r = BlockDeviceLoad(this, ref i, linear, size, out ulong value);
+            if (r is 1 or 2)
+            {
+                SetReg(i.Op0Register, value);
+            }
+        }
+
+        return r is 1 or 2 ? r : NativeExitLeave;
+    }
+
+    /// <summary>IN or OUT of AL, AX or EAX: the IL tier's path (<see cref="BlockPort"/>); IN's bytes into the register.</summary>
+    private long PortForNative(ref Instruction i)
+    {
+        bool write = i.Mnemonic == Mnemonic.Out;
+        OpKind portKind = write ? i.Op0Kind : i.Op1Kind;
+        ushort port = portKind == OpKind.Register ? (ushort)_regs.Gpr[Gpr.Rdx] : i.Immediate8;
+        ulong value = write ? GetReg(i.Op1Register) : 0;
+        int r = BlockPort(this, ref i, port, write, ref value);
+        if (r == 0)
+        {
+            return NativeExitLeave; // the IO exit the fast path declined (the run takes it), or a fault (the interpreter's)
+        }
+
+        if (!write)
+        {
+            SetReg(i.Op0Register, value);
+        }
+
+        return r;
+    }
+
+    /// <summary>
+    /// WRMSR at CPL 0 of an x2APIC register (0x800-0x8FF, none of the model's own MSRs) offered to the fast path
+    /// (<see cref="TryFastMsrWrite"/>), as the interpreter's WRMSR offers it; any other, or one the hypervisor declines,
+    /// leaves for the interpreter (its exit or fault; declining did nothing).
+    /// </summary>
+    private long WrmsrForNative()
+    {
+        uint index = (uint)_regs.Gpr[Gpr.Rcx];
+        if (Controls.InterceptMsrs || index is < 0x800 or > 0x8FF)
+        {
+            return NativeExitLeave;
+        }
+
+        ulong v = (_regs.Gpr[Gpr.Rax] & 0xFFFFFFFF) | (_regs.Gpr[Gpr.Rdx] << 32);
+        if (!TryFastMsrWrite(index, v))
+        {
+            return NativeExitLeave;
+        }
+
+        return Volatile.Read(ref _exitRequested) != 0 ? NativeExitGoOnThenReturn : NativeExitGoOn;
+    }
+
+    /// <summary>After a native block: an exception a helper caught, thrown again here (on managed frames).</summary>
+    private void RethrowNativeFault()
+    {
+        if (_nativeFault is { } e)
+        {
+            _nativeFault = null;
+            ExceptionDispatchInfo.Throw(e);
+        }
+    }
+}
+
+/// <summary>What a native block's call of the exit helper is for (<see cref="X86NativeTranslator"/> passes it).</summary>
+internal enum NativeExitKind
+{
+    /// <summary>A MOV whose memory operand the TLB holds as a device page.</summary>
+    DeviceMov,
+
+    /// <summary>IN or OUT of AL, AX or EAX.</summary>
+    Port,
+
+    /// <summary>WRMSR (a supervisor block).</summary>
+    Wrmsr,
+
+    /// <summary>VMCALL.</summary>
+    Vmcall,
+}

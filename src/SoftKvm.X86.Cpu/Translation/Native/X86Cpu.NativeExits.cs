@@ -163,14 +163,15 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>
-    /// WRMSR at CPL 0 of an x2APIC register (0x800-0x8FF, none of the model's own MSRs) offered to the fast path
-    /// (<see cref="TryFastMsrWrite"/>), as the interpreter's WRMSR offers it; any other, or one the hypervisor declines,
-    /// leaves for the interpreter (its exit or fault; declining did nothing).
+    /// WRMSR at CPL 0 of an x2APIC register (0x800-0x8FF, none of the model's own MSRs): as the interpreter's WRMSR
+    /// (<see cref="Instructions.SystemOps.Wrmsr"/>), offered to the fast path (<see cref="TryFastMsrWrite"/>), and one it
+    /// does not complete ends the run with the WRMSR exit at once (its #GP or the hypervisor's handling). Any other MSR,
+    /// CPL 1 or 2 (a supervisor block runs there too) or intercepted MSRs leave for the interpreter.
     /// </summary>
     private long WrmsrForNative()
     {
         uint index = (uint)_regs.Gpr[Gpr.Rcx];
-        if (Controls.InterceptMsrs || index is < 0x800 or > 0x8FF)
+        if (_cpl != 0 || Controls.InterceptMsrs || index is < 0x800 or > 0x8FF)
         {
             return NativeExitLeave;
         }
@@ -178,6 +179,8 @@ public sealed unsafe partial class X86Cpu
         ulong v = (_regs.Gpr[Gpr.Rax] & 0xFFFFFFFF) | (_regs.Gpr[Gpr.Rdx] << 32);
         if (!TryFastMsrWrite(index, v))
         {
+            ExitWith(X86ExitReason.Wrmsr);
+            _blockAccessExit = true;
             return NativeExitLeave;
         }
 

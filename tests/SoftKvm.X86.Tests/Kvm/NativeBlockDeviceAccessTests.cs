@@ -113,6 +113,55 @@ public sealed class NativeBlockDeviceAccessTests : BlockDeviceAccessTests
         Assert.True(entries >= 50, $"{entries} block entries"); // the code after each VMCALL runs as a block again
     }
 
+    /// <summary>100 RDTSC and RDTSCP in a loop: the sum of the TSC values read, whether they never went back, the block entries.</summary>
+    private static (ulong Sum, ulong Monotonic, long BlockEntries) RunTscLoop(bool native, bool deterministic)
+    {
+        using var m = new KvmMachine();
+        FastPathTests.Translate(m, native);
+        m.Vcpu.Cpu.Native = native;
+        m.Vcpu.Cpu.DeterministicTsc = deterministic;
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            var back = a.CreateLabel();
+            a.mov(esi, 100);
+            a.xor(r8d, r8d);
+            a.xor(ebx, ebx);
+            a.mov(r9d, 1);
+            a.Label(ref loop);
+            a.lfence();
+            a.rdtsc();
+            a.shl(rdx, 32);
+            a.or(rax, rdx);
+            a.add(rbx, rax);
+            a.cmp(rax, r8);
+            a.mov(r8, rax);
+            a.jae(back);
+            a.xor(r9d, r9d); // went back
+            a.Label(ref back);
+            a.rdtscp();
+            a.add(rbx, rax);
+            a.dec(esi);
+            a.jnz(loop);
+            a.hlt();
+        });
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Hlt, m.Run.ExitReason);
+        return (m.R.Gpr[Gpr.Rbx], m.R.Gpr[9], m.Vcpu.Cpu.BlockEntries);
+    }
+
+    [Fact]
+    public void Rdtsc_in_a_native_loop_stays_in_the_block_and_a_deterministic_tsc_reads_as_the_interpreters()
+    {
+        var (_, monotonic, entries) = RunTscLoop(native: true, deterministic: false);
+        Assert.Equal(1UL, monotonic);
+        Assert.InRange(entries, 1, 3); // through the helper: the loop stays in its block
+        var (deterministicSum, _, deterministicEntries) = RunTscLoop(native: true, deterministic: true);
+        var (interpretedSum, _, _) = RunTscLoop(native: false, deterministic: true);
+        Assert.Equal(interpretedSum, deterministicSum); // the retired count the block has not counted yet is not read
+        Assert.True(deterministicEntries >= 100, $"{deterministicEntries} block entries");
+    }
+
     [Fact]
     public void Device_accesses_through_the_helper_stay_exact_while_another_thread_collects()
     {

@@ -8,11 +8,11 @@ namespace SoftKvm.X86.Cpu;
 
 /// <summary>
 /// The exit helper of native blocks (issue 19): what a 64-bit guest's device access costs inside a native block. A MOV
-/// whose operand the TLB holds as a device page (<see cref="TlbDevice"/>), IN and OUT, WRMSR at CPL 0 and VMCALL call
+/// whose operand the TLB holds as a device page (<see cref="TlbDevice"/>), IN and OUT, WRMSR at CPL 0, VMCALL, RDTSC and RDTSCP call
 /// <see cref="ExitHelper"/> from the block (<see cref="X86NativeTranslator"/>'s exit stubs) instead of leaving for the
 /// interpreter: the helper takes the instruction from the decoded-instruction cache and runs the IL tier's device path
 /// with it (<see cref="BlockDeviceLoad"/>, <see cref="BlockDeviceStore"/>, <see cref="BlockPort"/>), the WRMSR fast path
-/// of an x2APIC register (<see cref="TryFastMsrWrite"/>) or VMCALL's exit. An access an in-kernel device completed lets
+/// of an x2APIC register (<see cref="TryFastMsrWrite"/>), VMCALL's exit or the TSC. An access an in-kernel device completed lets
 /// the block go on after the instruction (or return after it when a request waits); one for the VMM, VMCALL and a
 /// declined WRMSR end the run with their exit at once (<see cref="TakesBlockExit"/>: completion by the run loop, exactly
 /// once; a VMM read completes into the MOV's register, <see cref="TryCompleteDeclinedLoad"/>); anything else (no device
@@ -96,6 +96,8 @@ public sealed unsafe partial class X86Cpu
                 return PortForNative(ref i);
             case NativeExitKind.Wrmsr when i.Mnemonic == Mnemonic.Wrmsr:
                 return WrmsrForNative();
+            case NativeExitKind.Rdtsc when i.Mnemonic is Mnemonic.Rdtsc or Mnemonic.Rdtscp:
+                return RdtscForNative(ref i);
             case NativeExitKind.Vmcall when i.Mnemonic == Mnemonic.Vmcall:
                 ExitWith(X86ExitReason.Vmcall);
                 _blockAccessExit = true;
@@ -187,6 +189,29 @@ public sealed unsafe partial class X86Cpu
         return Volatile.Read(ref _exitRequested) != 0 ? NativeExitGoOnThenReturn : NativeExitGoOn;
     }
 
+    /// <summary>
+    /// RDTSC and RDTSCP as the interpreter's (<see cref="Instructions.SystemOps.Rdtsc"/>), the block going on after them;
+    /// CR4.TSD above CPL 0 (#GP) and a deterministic TSC (the instructions retired, which the block counts only at its
+    /// end) leave for the interpreter.
+    /// </summary>
+    private long RdtscForNative(ref Instruction i)
+    {
+        if (DeterministicTsc || ((_regs.Cr4 & 4) != 0 && _cpl != 0))
+        {
+            return NativeExitLeave;
+        }
+
+        ulong t = ReadTsc();
+        SetGpr(Gpr.Rax, 4, t);
+        SetGpr(Gpr.Rdx, 4, t >> 32);
+        if (i.Mnemonic == Mnemonic.Rdtscp)
+        {
+            SetGpr(Gpr.Rcx, 4, _regs.TscAux);
+        }
+
+        return NativeExitGoOn;
+    }
+
     /// <summary>After a native block: an exception a helper caught, thrown again here (on managed frames).</summary>
     private void RethrowNativeFault()
     {
@@ -212,4 +237,7 @@ internal enum NativeExitKind
 
     /// <summary>VMCALL.</summary>
     Vmcall,
+
+    /// <summary>RDTSC or RDTSCP.</summary>
+    Rdtsc,
 }

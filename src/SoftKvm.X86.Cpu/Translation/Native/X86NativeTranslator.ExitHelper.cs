@@ -9,7 +9,7 @@ namespace SoftKvm.X86.Cpu.Translation.Native;
 /// Device accesses, port IO, WRMSR and VMCALL inside native blocks (issue 19; the helper is X86Cpu.NativeExits.cs). A MOV
 /// whose TLB look-up misses goes to a stub that tests whether the entry holds the page as a device page (the tag's
 /// difference is exactly the device bit; a page crossing differs more) and calls the exit helper with its linear
-/// address; IN, OUT, WRMSR in a supervisor block and VMCALL are instructions of the block that call it always. The
+/// address; IN, OUT, WRMSR in a supervisor block, VMCALL, RDTSC and RDTSCP are instructions of the block that call it always. The
 /// helper's answer: go on after the instruction (the flags restored from their image), return after it (a request
 /// waits), or leave before it (the run loop takes the exit the helper set, or the interpreter runs the instruction).
 /// Around the call the guest's flags are an image in r13 and r11 (the retired count's base, caller-saved) is pushed,
@@ -26,12 +26,13 @@ internal sealed unsafe partial class X86NativeTranslator
     /// <summary>Whether the block being translated runs at CPL 3.</summary>
     private bool _user;
 
-    /// <summary>The instructions a block runs through the exit helper: non-string IN and OUT of AL/AX/EAX, WRMSR at CPL 0, VMCALL.</summary>
+    /// <summary>The instructions a block runs through the exit helper: non-string IN and OUT of AL/AX/EAX, WRMSR at CPL 0, VMCALL,
+    /// RDTSC and RDTSCP (the time source of the guest's exit timings and of Linux's clocks).</summary>
     private bool SupportedThroughHelper(ref Instruction i) => i.Code switch
     {
         Code.In_AL_imm8 or Code.In_AX_imm8 or Code.In_EAX_imm8 or Code.In_AL_DX or Code.In_AX_DX or Code.In_EAX_DX
             or Code.Out_imm8_AL or Code.Out_imm8_AX or Code.Out_imm8_EAX or Code.Out_DX_AL or Code.Out_DX_AX or Code.Out_DX_EAX
-            or Code.Vmcall => !i.HasRepPrefix && !i.HasRepnePrefix && !i.HasLockPrefix,
+            or Code.Vmcall or Code.Rdtsc or Code.Rdtscp => !i.HasRepPrefix && !i.HasRepnePrefix && !i.HasLockPrefix,
         Code.Wrmsr => !_user && !i.HasLockPrefix,
         _ => false,
     };
@@ -68,6 +69,7 @@ internal sealed unsafe partial class X86NativeTranslator
         {
             Mnemonic.In or Mnemonic.Out => NativeExitKind.Port,
             Mnemonic.Wrmsr => NativeExitKind.Wrmsr,
+            Mnemonic.Rdtsc or Mnemonic.Rdtscp => NativeExitKind.Rdtsc,
             _ => NativeExitKind.Vmcall,
         };
 

@@ -243,6 +243,8 @@ internal sealed unsafe partial class X86NativeTranslator
                 return i.Code == Code.Pop_r64;
             case Mnemonic.Nop:
                 return true;
+            case Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence:
+                return true; // the host's own
             case Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchnta or Mnemonic.Prefetchw:
                 return true; // a hint, which never faults: a NOP here
             case Mnemonic.Pushfq:
@@ -712,7 +714,7 @@ internal sealed unsafe partial class X86NativeTranslator
             case Mnemonic.Lea:
                 LowerLea(in i);
                 return;
-            case Mnemonic.In or Mnemonic.Out or Mnemonic.Wrmsr or Mnemonic.Vmcall:
+            case Mnemonic.In or Mnemonic.Out or Mnemonic.Wrmsr or Mnemonic.Vmcall or Mnemonic.Rdtsc or Mnemonic.Rdtscp:
                 LowerThroughHelper(k);
                 return;
             default:

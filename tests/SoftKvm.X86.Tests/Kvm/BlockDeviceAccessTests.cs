@@ -16,7 +16,7 @@ namespace SoftKvm.X86.Tests.Kvm;
 public class BlockDeviceAccessTests
 {
     /// <summary>An in-kernel device page: reads answer 0x100 plus the offset, every access is logged.</summary>
-    private sealed class LoggingDevice : IIoDevice
+    private protected sealed class LoggingDevice : IIoDevice
     {
         public readonly List<(bool Write, ulong Offset, ulong Value)> Accesses = [];
 
@@ -43,7 +43,7 @@ public class BlockDeviceAccessTests
         }
     }
 
-    private const ulong Device = 0xD001_0000;
+    private protected const ulong Device = 0xD001_0000;
 
     /// <summary>Whether the blocks are native x86-64 code (<see cref="NativeBlockDeviceAccessTests"/>) instead of IL blocks.</summary>
     private protected virtual bool NativeBlocks => false;

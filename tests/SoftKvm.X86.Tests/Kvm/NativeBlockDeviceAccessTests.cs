@@ -113,6 +113,61 @@ public sealed class NativeBlockDeviceAccessTests : BlockDeviceAccessTests
         Assert.True(entries >= 50, $"{entries} block entries"); // the code after each VMCALL runs as a block again
     }
 
+    /// <summary>Device loads and stores of every size in a loop: byte and word loads merge into their registers, a dword
+    /// load zero-extends, immediates are sign-extended; the registers and the device's log, from native blocks or the interpreter.</summary>
+    private static (ulong[] Gprs, List<(bool Write, ulong Offset, ulong Value)> Log) RunSizedMovLoop(bool native)
+    {
+        using var m = new KvmMachine(irqchip: true);
+        var d = new LoggingDevice();
+        m.Vm.MmioBus.Register(Device, 0x100, d);
+        FastPathTests.Translate(m, native);
+        m.Vcpu.Cpu.Native = native;
+        m.Vcpu.Cpu.FastExits = m.Vcpu;
+        m.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(rsi, Device);
+            a.mov(ecx, 20);
+            a.mov(rax, -1L);
+            a.mov(rdx, -1L);
+            a.mov(r9, -1L);
+            a.mov(r10, 0x1122334455667788L);
+            a.Label(ref loop);
+            a.mov(al, __byte_ptr[rsi + 0x21]);
+            a.mov(dx, __word_ptr[rsi + 0x22]);
+            a.mov(r9d, __dword_ptr[rsi + 0x24]);
+            a.mov(r8, __qword_ptr[rsi + 0x28]);
+            a.mov(sil, sil); // (a register-only MOV between them)
+            a.mov(__byte_ptr[rsi + 0x30], r10b);
+            a.mov(__word_ptr[rsi + 0x32], r10w);
+            a.mov(__qword_ptr[rsi + 0x38], r10);
+            a.mov(__qword_ptr[rsi + 0x40], -2);
+            a.mov(__word_ptr[rsi + 0x48], unchecked((short)0x8001));
+            a.add(r11, r8);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.@out(0x80, al);
+        });
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Io, m.Run.ExitReason);
+        return (Enumerable.Range(0, 16).Select(g => m.R.Gpr[g]).ToArray(), d.Accesses);
+    }
+
+    [Fact]
+    public void Device_movs_of_every_size_in_a_native_block_leave_the_registers_and_the_device_as_the_interpreter()
+    {
+        var (nativeGprs, nativeLog) = RunSizedMovLoop(native: true);
+        var (interpretedGprs, interpretedLog) = RunSizedMovLoop(native: false);
+        Assert.Equal(interpretedGprs, nativeGprs);
+        Assert.Equal(interpretedLog, nativeLog);
+        Assert.Equal(20 * 9, nativeLog.Count);
+        Assert.Equal(0xFFFFFFFFFFFFFF21UL, nativeGprs[Gpr.Rax]); // (the byte merged)
+        Assert.Equal(0xFFFFFFFFFFFF0122UL, nativeGprs[Gpr.Rdx]);
+        Assert.Equal(0x124UL, nativeGprs[9]);                    // (the dword zero-extended)
+        Assert.Contains((true, 0x40UL, 0xFFFFFFFFFFFFFFFEUL), nativeLog);
+        Assert.Contains((true, 0x48UL, 0x8001UL), nativeLog);
+    }
+
     /// <summary>100 RDTSC and RDTSCP in a loop: the sum of the TSC values read, whether they never went back, the block entries.</summary>
     private static (ulong Sum, ulong Monotonic, long BlockEntries) RunTscLoop(bool native, bool deterministic)
     {

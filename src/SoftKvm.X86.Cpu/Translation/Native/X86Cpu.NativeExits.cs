@@ -37,21 +37,21 @@ public sealed unsafe partial class X86Cpu
     internal long NativeExitHelperCalls { get; private set; }
 
     /// <summary>The helper's address, for the frame.</summary>
-    private static readonly nint s_exitHelper = (nint)(delegate* unmanaged<X86NativeFrame*, ulong, ulong, int, long>)&ExitHelper;
+    private static readonly nint s_exitHelper = (nint)(delegate* unmanaged<X86NativeFrame*, ulong, ulong, ulong, long>)&ExitHelper;
 
     /// <summary>
-    /// The one entry of the exit helper: instruction <paramref name="kind"/> (<see cref="NativeExitKind"/>) at
-    /// <paramref name="rip"/>, a MOV's linear address <paramref name="linear"/> (the block's TLB look-up found a device
-    /// page there). Returns <see cref="NativeExitGoOn"/>, <see cref="NativeExitGoOnThenReturn"/> or
+    /// The one entry of the exit helper: the instruction at <paramref name="rip"/>, what it is in
+    /// <paramref name="descriptor"/> (its low byte a <see cref="NativeExitKind"/>; a MOV's operands, <see cref="NativeMov"/>),
+    /// a MOV's linear address <paramref name="linear"/> (the block's TLB look-up found a device page there). Returns <see cref="NativeExitGoOn"/>, <see cref="NativeExitGoOnThenReturn"/> or
     /// <see cref="NativeExitLeave"/>.
     /// </summary>
     [UnmanagedCallersOnly]
-    private static long ExitHelper(X86NativeFrame* frame, ulong linear, ulong rip, int kind)
+    private static long ExitHelper(X86NativeFrame* frame, ulong linear, ulong rip, ulong descriptor)
     {
         X86Cpu cpu = t_native!;
         try
         {
-            return cpu.ExitForNative(linear, rip, (NativeExitKind)kind);
+            return cpu.ExitForNative(linear, rip, descriptor);
         }
         catch (Exception e)
         {
@@ -74,12 +74,18 @@ public sealed unsafe partial class X86Cpu
     internal const int NativeExitLeave = 0;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
-    private long ExitForNative(ulong linear, ulong rip, NativeExitKind kind)
+    private long ExitForNative(ulong linear, ulong rip, ulong descriptor)
     {
         NativeExitHelperCalls++;
         _faulted = false;
         _exitPending = false;
         _regs.Rip = rip;
+        var kind = (NativeExitKind)(descriptor & 0xFF);
+        if (kind == NativeExitKind.DeviceMov)
+        {
+            return DeviceMovForNative(linear, descriptor);
+        }
+
         if (!Fetch(out _))
         {
             _faulted = false;
@@ -90,8 +96,6 @@ public sealed unsafe partial class X86Cpu
         ref Instruction i = ref _insn;
         switch (kind)
         {
-            case NativeExitKind.DeviceMov when i.Mnemonic == Mnemonic.Mov:
-                return DeviceMovForNative(ref i, linear);
             case NativeExitKind.Port when i.Mnemonic is Mnemonic.In or Mnemonic.Out:
                 return PortForNative(ref i);
             case NativeExitKind.Wrmsr when i.Mnemonic == Mnemonic.Wrmsr:
@@ -107,40 +111,54 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
-    /// <summary>A MOV to or from a device page: the IL tier's path (<see cref="BlockDeviceLoad"/>, <see cref="BlockDeviceStore"/>),
-    /// unless the code changed under the block (its operand no longer at <paramref name="linear"/>).</summary>
-    private long DeviceMovForNative(ref Instruction i, ulong linear)
+    /// <summary>
+    /// A MOV to or from a device page, decoded at translation time (<see cref="NativeMov"/>): offered to the exit fast path as
+    /// the IL tier's <see cref="BlockDeviceLoad"/> and <see cref="BlockDeviceStore"/> offer it, a load's bytes into its
+    /// register. One the fast path does not complete ends the run with its EPT-violation exit, set from the instruction as
+    /// the code holds it now (the decoded-instruction cache; should the code have changed under the block, the interpreter
+    /// runs it instead). Not a device page in the TLB (memory hooks watch, a crossing): the interpreter's.
+    /// </summary>
+    private long DeviceMovForNative(ulong linear, ulong descriptor)
     {
-        bool store = i.Op0Kind == OpKind.Memory;
-        if (store ? i.Op1Kind == OpKind.Memory : i.Op1Kind != OpKind.Memory)
+        var mov = new NativeMov(descriptor);
+        bool store = mov.Store;
+        int size = mov.Size;
+        if (!DevicePage(store ? AccessKind.Write : AccessKind.Read, linear, size, out ulong gpa))
         {
             return NativeExitLeave;
         }
 
-        int seg = MemorySegment(ref i);
-        ulong ea = EffectiveAddress(ref i);
-        if ((seg >= SegmentIndex.Fs ? ea + _regs.Seg[seg].Base : ea) != linear)
+        ulong value = !store ? 0 : mov.HasImmediate ? mov.Immediate & SizeMask(size) : _regs.Gpr[mov.Register] & SizeMask(size);
+        BeginBlockAccess();
+        if (TryFastMmio(gpa, size, store, ref value, out bool declined))
         {
+            int r = EndBlockAccess();
+            if (!store)
+            {
+                SetGpr(mov.Register, size, value);
+            }
+
+            return r;
+        }
+
+        _fastAccesses = -1;
+        if (!Fetch(out _) || _insn.Mnemonic != Mnemonic.Mov)
+        {
+            _faulted = false;
+            _exitPending = false;
             return NativeExitLeave;
         }
 
-        int size = OpSize(ref i, store ? 0 : 1);
-        int r;
         if (store)
         {
-            ulong value = i.Op1Kind == OpKind.Register ? GetReg(i.Op1Register) : i.GetImmediate(1) & SizeMask(size);
-            r = BlockDeviceStore(this, ref i, linear, size, value);
+            DeclineBlockStore(ref _insn, gpa, linear, size, value);
         }
         else
         {
-            r = BlockDeviceLoad(this, ref i, linear, size, out ulong value);
-            if (r is 1 or 2)
-            {
-                SetReg(i.Op0Register, value);
-            }
+            DeclineBlockLoad(ref _insn, gpa, linear, size, declined);
         }
 
-        return r is 1 or 2 ? r : NativeExitLeave;
+        return NativeExitLeave;
     }
 
     /// <summary>IN or OUT of AL, AX or EAX: the IL tier's path (<see cref="BlockPort"/>); IN's bytes into the register.</summary>
@@ -221,6 +239,29 @@ public sealed unsafe partial class X86Cpu
             ExceptionDispatchInfo.Throw(e);
         }
     }
+}
+
+/// <summary>
+/// A MOV between a general register (not AH..BH) or an immediate and memory, as a native block passes it to the exit helper:
+/// bits 0-7 <see cref="NativeExitKind.DeviceMov"/>, bit 8 a store, bits 9-12 the size in bytes, bits 16-19 the register's
+/// number, bit 20 an immediate (a store's, sign-extended from bits 32-63).
+/// </summary>
+internal readonly struct NativeMov(ulong descriptor)
+{
+    public bool Store => (descriptor & 0x100) != 0;
+
+    public int Size => (int)(descriptor >> 9) & 0xF;
+
+    public int Register => (int)(descriptor >> 16) & 0xF;
+
+    public bool HasImmediate => (descriptor & 0x10_0000) != 0;
+
+    public ulong Immediate => (ulong)(long)(int)(descriptor >> 32);
+
+    /// <summary>The descriptor of a MOV: <paramref name="register"/> its register operand's number (-1: an immediate store).</summary>
+    public static ulong Of(bool store, int size, int register, long immediate) =>
+        (ulong)NativeExitKind.DeviceMov | (store ? 0x100UL : 0) | ((ulong)size << 9)
+        | (register >= 0 ? (ulong)register << 16 : 0x10_0000UL | ((ulong)(uint)(int)immediate << 32));
 }
 
 /// <summary>What a native block's call of the exit helper is for (<see cref="X86NativeTranslator"/> passes it).</summary>

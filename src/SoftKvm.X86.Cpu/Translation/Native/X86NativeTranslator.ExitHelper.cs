@@ -75,8 +75,19 @@ internal sealed unsafe partial class X86NativeTranslator
 
         SaveImage();
         AsmLabel after = _asm.NewLabel();
-        CallHelper(k, kind, after);
+        CallHelper(k, (ulong)kind, after);
         _asm.Bind(after);
+    }
+
+    /// <summary>The helper's descriptor of MOV <paramref name="i"/> (X86Cpu.NativeExits.cs, <see cref="NativeMov"/>).</summary>
+    private static ulong MovDescriptor(Instruction i)
+    {
+        bool store = i.Op0Kind == OpKind.Memory;
+        int size = i.MemorySize.GetSize();
+        OpKind other = store ? i.Op1Kind : i.Op0Kind;
+        return other == OpKind.Register
+            ? NativeMov.Of(store, size, GuestNumber(store ? i.Op1Register : i.Op0Register), 0)
+            : NativeMov.Of(store, size, -1, (long)i.GetImmediate(1));
     }
 
     /// <summary>The device stubs of the block (out of line; rcx = the TLB tag's difference, r14 = the linear address, the flags in host RFLAGS).</summary>
@@ -90,18 +101,19 @@ internal sealed unsafe partial class X86NativeTranslator
             a.MovImm(Reg.Rax, X86Cpu.TlbDeviceBit);
             a.Alu(X64Alu.Cmp, Reg.Rcx, Reg.Rax, true);
             a.Jcc(Cc.NE, Exit(_insns[k].IP, k, middle: true, FlagsAt.Image));
-            CallHelper(k, NativeExitKind.DeviceMov, after);
+            CallHelper(k, MovDescriptor(_insns[k]), after);
         }
 
         _deviceStubs.Clear();
     }
 
     /// <summary>
-    /// Calls the exit helper for instruction <paramref name="k"/> (the flags' image in r13, r14 = a MOV's linear address):
+    /// Calls the exit helper for instruction <paramref name="k"/>, what it is in <paramref name="descriptor"/> (the flags' image
+    /// in r13, r14 = a MOV's linear address):
     /// on to <paramref name="goOn"/> with the flags restored when it completed the instruction; out after the instruction
     /// when a request waits; out before it otherwise.
     /// </summary>
-    private void CallHelper(int k, NativeExitKind kind, AsmLabel goOn)
+    private void CallHelper(int k, ulong descriptor, AsmLabel goOn)
     {
         var a = _asm;
         var i = _insns[k];
@@ -109,7 +121,7 @@ internal sealed unsafe partial class X86NativeTranslator
         a.Mov(Reg.Rdi, Reg.Rbp);
         a.Mov(Reg.Rsi, Reg.R14);
         a.MovImm(Reg.Rdx, i.IP);
-        a.MovImm(Reg.Rcx, (ulong)kind);
+        a.MovImm(Reg.Rcx, descriptor);
         a.CallMem(new Mem(Reg.Rbp, X86NativeFrame.ExitHelperOffset));
         a.Pop(Reg.R11);
         AsmLabel notDone = a.NewLabel();

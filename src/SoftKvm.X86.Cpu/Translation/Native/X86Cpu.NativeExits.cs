@@ -86,6 +86,11 @@ public sealed unsafe partial class X86Cpu
             return DeviceMovForNative(linear, descriptor);
         }
 
+        if (kind == NativeExitKind.Port)
+        {
+            return PortForNative(descriptor);
+        }
+
         if (!Fetch(out _))
         {
             _faulted = false;
@@ -96,8 +101,6 @@ public sealed unsafe partial class X86Cpu
         ref Instruction i = ref _insn;
         switch (kind)
         {
-            case NativeExitKind.Port when i.Mnemonic is Mnemonic.In or Mnemonic.Out:
-                return PortForNative(ref i);
             case NativeExitKind.Wrmsr when i.Mnemonic == Mnemonic.Wrmsr:
                 return WrmsrForNative();
             case NativeExitKind.Rdtsc when i.Mnemonic is Mnemonic.Rdtsc or Mnemonic.Rdtscp:
@@ -161,25 +164,46 @@ public sealed unsafe partial class X86Cpu
         return NativeExitLeave;
     }
 
-    /// <summary>IN or OUT of AL, AX or EAX: the IL tier's path (<see cref="BlockPort"/>); IN's bytes into the register.</summary>
-    private long PortForNative(ref Instruction i)
+    /// <summary>
+    /// IN or OUT of AL, AX or EAX, decoded at translation time (<see cref="NativePort"/>): as the IL tier's <see cref="BlockPort"/>,
+    /// after the IOPL / I/O bitmap check (a fault: the interpreter's) offered to the exit fast path, IN's bytes into the
+    /// register; one the fast path does not complete ends the run with the IO exit set from the instruction as the code holds
+    /// it now (<see cref="TakesBlockExit"/>).
+    /// </summary>
+    private long PortForNative(ulong descriptor)
     {
-        bool write = i.Mnemonic == Mnemonic.Out;
-        OpKind portKind = write ? i.Op0Kind : i.Op1Kind;
-        ushort port = portKind == OpKind.Register ? (ushort)_regs.Gpr[Gpr.Rdx] : i.Immediate8;
-        ulong value = write ? GetReg(i.Op1Register) : 0;
-        int r = BlockPort(this, ref i, port, write, ref value);
-        if (r == 0)
+        var io = new NativePort(descriptor);
+        bool write = io.Write;
+        int size = io.Size;
+        ushort port = io.FromDx ? (ushort)_regs.Gpr[Gpr.Rdx] : io.Port;
+        if (!CheckIoPermission(port, size))
         {
-            return NativeExitLeave; // the IO exit the fast path declined (the run takes it), or a fault (the interpreter's)
+            _faulted = false;
+            return NativeExitLeave;
         }
 
-        if (!write)
+        ulong value = write ? _regs.Gpr[Gpr.Rax] & SizeMask(size) : 0;
+        if (TryFastPortIo(port, size, write, ref value, out bool declined))
         {
-            SetReg(i.Op0Register, value);
+            if (!write)
+            {
+                SetGpr(Gpr.Rax, size, value);
+            }
+
+            return Volatile.Read(ref _exitRequested) != 0 ? NativeExitGoOnThenReturn : NativeExitGoOn;
         }
 
-        return r;
+        if (Fetch(out _) && _insn.Mnemonic is Mnemonic.In or Mnemonic.Out)
+        {
+            IoExit(port, size, !write, false, false, !io.FromDx, write ? value : 0, declined);
+        }
+        else
+        {
+            _faulted = false;
+            _exitPending = false;
+        }
+
+        return NativeExitLeave;
     }
 
     /// <summary>
@@ -262,6 +286,25 @@ internal readonly struct NativeMov(ulong descriptor)
     public static ulong Of(bool store, int size, int register, long immediate) =>
         (ulong)NativeExitKind.DeviceMov | (store ? 0x100UL : 0) | ((ulong)size << 9)
         | (register >= 0 ? (ulong)register << 16 : 0x10_0000UL | ((ulong)(uint)(int)immediate << 32));
+}
+
+/// <summary>
+/// IN or OUT of AL, AX or EAX as a native block passes it to the exit helper: bits 0-7 <see cref="NativeExitKind.Port"/>,
+/// bit 8 OUT, bits 9-12 the size in bytes, bit 13 the port in DX, else bits 16-31 the port.
+/// </summary>
+internal readonly struct NativePort(ulong descriptor)
+{
+    public bool Write => (descriptor & 0x100) != 0;
+
+    public int Size => (int)(descriptor >> 9) & 0xF;
+
+    public bool FromDx => (descriptor & 0x2000) != 0;
+
+    public ushort Port => (ushort)(descriptor >> 16);
+
+    /// <summary>The descriptor of IN (<paramref name="write"/> false) or OUT of <paramref name="size"/> bytes at <paramref name="port"/> (-1: DX).</summary>
+    public static ulong Of(bool write, int size, int port) =>
+        (ulong)NativeExitKind.Port | (write ? 0x100UL : 0) | ((ulong)size << 9) | (port < 0 ? 0x2000UL : (ulong)(ushort)port << 16);
 }
 
 /// <summary>What a native block's call of the exit helper is for (<see cref="X86NativeTranslator"/> passes it).</summary>

@@ -73,9 +73,18 @@ internal sealed unsafe partial class X86NativeTranslator
             _ => NativeExitKind.Vmcall,
         };
 
+        ulong descriptor = (ulong)kind;
+        if (kind == NativeExitKind.Port)
+        {
+            bool write = i.Mnemonic == Mnemonic.Out;
+            OpKind portKind = write ? i.Op0Kind : i.Op1Kind;
+            int size = (write ? i.Op1Register : i.Op0Register).GetSize();
+            descriptor = NativePort.Of(write, size, portKind == OpKind.Register ? -1 : i.Immediate8);
+        }
+
         SaveImage();
         AsmLabel after = _asm.NewLabel();
-        CallHelper(k, (ulong)kind, after);
+        CallHelper(k, descriptor, after);
         _asm.Bind(after);
     }
 

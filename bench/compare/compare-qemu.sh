@@ -13,7 +13,7 @@
 #                                                         QEMU's `-cpu max`, the four alternating, with medians and the
 #                                                         medians of the per-round ratios (SOFTKVM_LINUX_OUT: the inputs)
 #   bench/compare/compare-qemu.sh linux-x86 N [runs]      the same for Debian's amd64 kernel (build.sh x86_64) on the PC,
-#                                                         against qemu-system-x86_64 -M pc (TCG)
+#                                                         against qemu-system-x86_64 -M pc (TCG) (SOFTKVM_LINUX_OUT_X86: the inputs)
 #   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 160 rounds)
 #                                                         minus the start-up of hello.elf, on both sides
 #   bench/compare/compare-qemu.sh mips-x86  [runs]        the same for x86: compute32bench.elf (40 rounds, 1.5G instructions)
@@ -254,7 +254,7 @@ case "$mode" in
     printf '  per-round ratios (medians, wall): qarma5/cortex-a57 %.2f   impdef/cortex-a57 %.2f   qarma5/qemu max %.2f   impdef/qemu max %.2f\n' \
       "$(ratio max a57 1)" "$(ratio imp a57 1)" "$(ratio max qmax 1)" "$(ratio imp qmax 1)" ;;
   linux-x86)
-    n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out-x86_64
+    n=${2:-1}; runs=${3:-3}; out=${SOFTKVM_LINUX_OUT_X86:-$root/guests/linux/out-x86_64}
     [ -f "$out/vmlinuz" ] || "$root/guests/linux/build.sh" x86_64
     marker=SOFTKVM-LINUX-BOOT-OK
     qemu=(qemu-system-x86_64 -M pc -nographic -m 512)

@@ -10,9 +10,10 @@ namespace SoftKvm.X86.Cpu;
 /// The exit helper of native blocks (issue 19): what a 64-bit guest's device access costs inside a native block. A MOV
 /// whose operand the TLB holds as a device page (<see cref="TlbDevice"/>), IN and OUT, WRMSR at CPL 0, VMCALL, RDTSC and RDTSCP call
 /// <see cref="ExitHelper"/> from the block (<see cref="X86NativeTranslator"/>'s exit stubs) instead of leaving for the
-/// interpreter: the helper takes the instruction from the decoded-instruction cache and runs the IL tier's device path
-/// with it (<see cref="BlockDeviceLoad"/>, <see cref="BlockDeviceStore"/>, <see cref="BlockPort"/>), the WRMSR fast path
-/// of an x2APIC register (<see cref="TryFastMsrWrite"/>), VMCALL's exit or the TSC. An access an in-kernel device completed lets
+/// interpreter: a MOV's operands and IN/OUT's port and size come decoded at translation time (<see cref="NativeMov"/>,
+/// <see cref="NativePort"/>) and go to the exit fast paths as the IL tier's device paths send them (<see cref="BlockDeviceLoad"/>,
+/// <see cref="BlockDeviceStore"/>, <see cref="BlockPort"/>); the others are taken from the decoded-instruction cache: the WRMSR
+/// fast path of an x2APIC register (<see cref="TryFastMsrWrite"/>), VMCALL's exit, the TSC. An access an in-kernel device completed lets
 /// the block go on after the instruction (or return after it when a request waits); one for the VMM, VMCALL and a
 /// declined WRMSR end the run with their exit at once (<see cref="TakesBlockExit"/>: completion by the run loop, exactly
 /// once; a VMM read completes into the MOV's register, <see cref="TryCompleteDeclinedLoad"/>); anything else (no device

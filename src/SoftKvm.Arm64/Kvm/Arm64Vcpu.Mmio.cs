@@ -103,7 +103,7 @@ public sealed partial class Arm64Vcpu
 
         // The CPU offered this access to the in-kernel bus already (TryCompleteMmio) and no device took it: not twice.
         bool offered = TakeDeclinedMmio(ipa);
-        bool handled = !offered && (_mmioIsWrite ? _vm.MmioBus.Write(this, ipa, access) : _vm.MmioBus.Read(this, ipa, access));
+        bool handled = !offered && (_mmioIsWrite ? _vm.MmioBus.Write(this, ipa, access, ref _kernelMmio) : _vm.MmioBus.Read(this, ipa, access, ref _kernelMmio));
         if (handled)
         {
             Stats.Increment(Arm64Stat.MmioExitKernel);

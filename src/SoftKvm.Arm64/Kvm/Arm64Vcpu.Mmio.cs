@@ -129,7 +129,7 @@ public sealed partial class Arm64Vcpu
     /// the access size when SSE, truncated to 32 bits when SF = 0, written to Rt (XZR discards); then
     /// PC += 4 with software-step retirement.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering); inline in the completion
     private void HandleMmioReturn(ulong data)
     {
         if (_mmioAborted)

@@ -274,7 +274,7 @@ public sealed partial class VmRunner
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)] // an exit path (docs/performance.md#exit-paths-and-tiering), inline in HandleExit
     private void HandleMmio(Vcpu vcpu, ref MmioExit mmio, ref IoBusCache cache)
     {
         Span<byte> data = mmio.Data;
@@ -293,7 +293,7 @@ public sealed partial class VmRunner
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)] // an exit path (docs/performance.md#exit-paths-and-tiering), inline in HandleExit
     private bool HandleIo(Vcpu vcpu, ref RunState run, ref IoBusCache cache)
     {
         int size = run.Io.Size;

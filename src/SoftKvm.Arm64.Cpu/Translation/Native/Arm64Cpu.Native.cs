@@ -133,6 +133,7 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>The mode blocks must have been compiled for to run now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every block look-up and every resume after a VMM exit; NativeAOT calls it otherwise
     private BlockMode CurrentBlockMode()
     {
         BlockMode mode = BlockMode.None;

@@ -18,12 +18,7 @@ public sealed partial class IoBus
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Read(Vcpu? vcpu, ulong address, Span<byte> data, ref IoBusCache cache)
     {
-        if (!cache.Holds(Volatile.Read(ref _snapshot), address, data.Length))
-        {
-            Fill(ref cache, address, data.Length);
-        }
-
-        if (cache.Device is not { } device)
+        if (Remembered(ref cache, address, data.Length) is not { } device)
         {
             return false;
         }
@@ -44,18 +39,25 @@ public sealed partial class IoBus
             return Write(vcpu, address, data);
         }
 
-        if (!cache.Holds(Volatile.Read(ref _snapshot), address, data.Length))
-        {
-            Fill(ref cache, address, data.Length);
-        }
-
-        if (cache.Device is not { } device)
+        if (Remembered(ref cache, address, data.Length) is not { } device)
         {
             return false;
         }
 
         device.Write(vcpu, address - cache.Start, data);
         return true;
+    }
+
+    /// <summary>The device that holds the access (null: none does), from <paramref name="cache"/>, filled first when it does not answer for it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private IIoDevice? Remembered(ref IoBusCache cache, ulong address, int length)
+    {
+        if (!cache.Holds(Volatile.Read(ref _snapshot), address, length))
+        {
+            Fill(ref cache, address, length);
+        }
+
+        return cache.Device;
     }
 
     /// <summary>

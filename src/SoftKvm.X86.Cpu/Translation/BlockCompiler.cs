@@ -13,9 +13,9 @@ namespace SoftKvm.X86.Cpu.Translation;
 /// lines, direct jumps (Jcc both ways, JMP) and calls, so a loop inside a page runs as a host loop; a RET
 /// goes on inside the block when it pops the address after one of the block's calls, and leaves it
 /// otherwise. The common integer instructions (MOV, MOVZX/MOVSX, LEA, the ALU group, INC/DEC/NEG/NOT,
-/// shifts by a constant, SHLD/SHRD, MUL/IMUL, PUSH/POP, SETcc, the branches) are compiled to IL with
-/// their operands as constants; other plain integer instructions call the interpreter's handler with
-/// their decoded form.
+/// shifts by a constant, SHLD/SHRD, MUL/IMUL, PUSH/POP, SETcc, the branches, RDTSC, the fences) are compiled
+/// to IL with their operands as constants; other plain integer instructions (PUSHA and POPA, CLI, STI among
+/// them) call the interpreter's handler with their decoded form.
 /// <para>
 /// Semantics are the interpreter's: a block runs only where the run loop allows it (protected or long
 /// mode with flat segments, no TF/RF, no debug breakpoints, no interrupt shadow, enough budget). Memory
@@ -110,7 +110,7 @@ internal static class BlockCompiler
                         break;
                     }
                 }
-                else if (kind is BlockOp.Ret)
+                else if (kind is BlockOp.Ret or BlockOp.GenericLast)
                 {
                     break;
                 }
@@ -143,8 +143,12 @@ internal static class BlockCompiler
         bool rep = i.HasRepPrefix || i.HasRepnePrefix;
         switch (i.Mnemonic)
         {
-            case Mnemonic.Nop:
-                return BlockOp.Nop;
+            case Mnemonic.Nop or Mnemonic.Pause or Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence:
+                return BlockOp.Nop; // (the interpreter's handler of each: nothing; memory is sequentially consistent here)
+            case Mnemonic.Rdtsc or Mnemonic.Rdtscp:
+                return BlockOp.Rdtsc;
+            case Mnemonic.Sti:
+                return BlockOp.GenericLast;
             case Mnemonic.Mov:
                 return BlockOp.Mov;
             case Mnemonic.Movzx:
@@ -204,6 +208,8 @@ internal static class BlockCompiler
                 or Mnemonic.Cmovp or Mnemonic.Cmovnp or Mnemonic.Cmovl or Mnemonic.Cmovge or Mnemonic.Cmovle
                 or Mnemonic.Cmovg or Mnemonic.Clc or Mnemonic.Stc or Mnemonic.Cmc or Mnemonic.Lahf
                 or Mnemonic.Push or Mnemonic.Pop or Mnemonic.Leave
+                or Mnemonic.Pusha or Mnemonic.Pushad or Mnemonic.Popa or Mnemonic.Popad or Mnemonic.Pushf or Mnemonic.Pushfd or Mnemonic.Pushfq
+                or Mnemonic.Cli
                 or Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq
                 or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq
                 or Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd or Mnemonic.Lodsq
@@ -318,8 +324,11 @@ internal static class BlockCompiler
             ref Instruction i = ref it.Insn;
             switch (it.Kind)
             {
-                case BlockOp.Generic:
+                case BlockOp.Generic or BlockOp.GenericLast:
                     continue; // the handler works on the register file
+                case BlockOp.Rdtsc:
+                    used |= (1 << Gpr.Rax) | (1 << Gpr.Rdx) | (i.Mnemonic == Mnemonic.Rdtscp ? 1 << Gpr.Rcx : 0);
+                    continue;
                 case BlockOp.Mul:
                     used |= (1 << Gpr.Rax) | (1 << Gpr.Rdx);
                     break;
@@ -361,7 +370,7 @@ internal static class BlockCompiler
             }
         }
 
-        return i.Mnemonic is Mnemonic.Push;
+        return i.Mnemonic is Mnemonic.Push or Mnemonic.Pusha or Mnemonic.Pushad or Mnemonic.Pushf or Mnemonic.Pushfd or Mnemonic.Pushfq;
     }
 
     private static bool HasMemory(ref Instruction i)
@@ -388,13 +397,13 @@ internal static class BlockCompiler
         foreach (var it in items)
         {
             ref Instruction i = ref it.Insn;
-            it.MayLeave = it.Kind is BlockOp.Generic or BlockOp.Port or BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret || HasMemory(ref i);
+            it.MayLeave = it.Kind is BlockOp.Generic or BlockOp.GenericLast or BlockOp.Rdtsc or BlockOp.Port or BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret || HasMemory(ref i);
             (it.Reads, it.Writes) = it.Kind switch
             {
                 BlockOp.Binary => (i.Mnemonic is Mnemonic.Adc or Mnemonic.Sbb ? Rflags.CF : 0UL, Status),
                 BlockOp.IncDec => (0UL, Status & ~Rflags.CF),
                 BlockOp.Neg or BlockOp.Shift or BlockOp.DoubleShift or BlockOp.Mul or BlockOp.Imul => (0UL, Status),
-                BlockOp.Jcc or BlockOp.Setcc or BlockOp.Generic => (Status, 0UL),
+                BlockOp.Jcc or BlockOp.Setcc or BlockOp.Generic or BlockOp.GenericLast => (Status, 0UL),
                 _ => (0UL, 0UL),
             };
         }
@@ -449,6 +458,9 @@ internal static class BlockCompiler
                 }
 
                 yield return -1;
+                break;
+            case BlockOp.GenericLast:
+                yield return -1; // the block ends after it
                 break;
             default:
                 yield return it.End;
@@ -577,6 +589,16 @@ internal static class BlockCompiler
                         e.CheckCodeUnchanged();
                     }
 
+                    e.Pending++;
+                    break;
+                case BlockOp.GenericLast:
+                    e.Generic(k, rip, leave);
+                    e.Pending++;
+                    e.Exit(next);
+                    e.Pending = 0;
+                    continue;
+                case BlockOp.Rdtsc:
+                    e.Rdtsc(ref it.Insn, leave);
                     e.Pending++;
                     break;
                 default:

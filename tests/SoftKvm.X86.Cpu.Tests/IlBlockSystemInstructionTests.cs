@@ -247,4 +247,50 @@ public class IlBlockSystemInstructionTests
         AssertSameState(interpreted, translated);
         Assert.True(translated.Cpu.TranslatedInstructions > 0);
     }
+
+    [Fact]
+    public void An_interrupt_handler_runs_as_a_block_from_its_first_instruction()
+    {
+        // main: l: hlt; jmp l (IF = 1).  handler (vector 0x50): inc ebx; add ecx, 2; iretd. The delivery makes the handler's
+        // entry a place to look up, as a branch target is: its INC and ADD run in a block each time.
+        const int vector = 0x50;
+        const ulong handler = TestMachine.Code + 0x800;
+        using var interpreted = Machine(32, translate: false);
+        using var translated = Machine(32, translate: true);
+        foreach (var m in new[] { interpreted, translated })
+        {
+            m.Load(a =>
+            {
+                var l = a.CreateLabel();
+                a.Label(ref l);
+                a.hlt();
+                a.jmp(l);
+            });
+            m.Load(a =>
+            {
+                a.inc(ebx);
+                a.add(ecx, 2);
+                a.iretd();
+            }, handler);
+            ulong gate = (handler & 0xFFFF) | (0x18UL << 16) | (0x8EUL << 40) | ((handler >> 16 & 0xFFFF) << 48);
+            m.Memory.Write<ulong>(TestMachine.Idt + (vector * 8), gate);
+            m.R.Gpr[Gpr.Rbx] = 0;
+            m.R.Gpr[Gpr.Rcx] = 0;
+            m.R.Rflags = 2 | Rflags.IF;
+            for (int k = 0; k < 10; k++)
+            {
+                Assert.Equal(X86ExitReason.Hlt, m.Run());
+                Assert.Equal(TestMachine.Code, m.R.Rip);
+                m.R.Rip++; // the hypervisor's skip of the HLT
+                m.Cpu.SetPendingInterrupt(vector);
+            }
+
+            Assert.Equal(X86ExitReason.Hlt, m.Run());
+            Assert.Equal(10UL, m.R.Gpr[Gpr.Rbx]);
+            Assert.Equal(20UL, m.R.Gpr[Gpr.Rcx]);
+        }
+
+        AssertSameState(interpreted, translated);
+        Assert.Equal(30, translated.Cpu.TranslatedInstructions); // each time the handler's INC and ADD, and the JMP after its IRET
+    }
 }

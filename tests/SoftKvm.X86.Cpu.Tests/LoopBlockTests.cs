@@ -1,0 +1,75 @@
+using Iced.Intel;
+using SoftKvm.X86.Cpu;
+using SoftKvm.X86.Cpu.Translation;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace SoftKvm.X86.Cpu.Tests;
+
+/// <summary>
+/// A block entered at the head of a loop is that loop alone (<see cref="BlockCompiler"/>): the code the loop leaves to is
+/// not compiled with it, so that the JIT's time for a hot loop's block is the loop's, not that of the whole page's
+/// reachable code (issue 19: a row's loop block arrived after the row had ended).
+/// </summary>
+public class LoopBlockTests
+{
+    /// <summary>mov ecx, 1000; loop: test cl, 1; jz even; add eax, 3; jmp join; even: add eax, 5; join: dec ecx; jnz loop;
+    /// then 40 × add ebx, 1; hlt.</summary>
+    private static void Program(Assembler a)
+    {
+        var loop = a.CreateLabel();
+        var even = a.CreateLabel();
+        var join = a.CreateLabel();
+        a.mov(ecx, 1000);
+        a.Label(ref loop);
+        a.test(cl, 1);
+        a.jz(even);
+        a.add(eax, 3);
+        a.jmp(join);
+        a.Label(ref even);
+        a.add(eax, 5);
+        a.Label(ref join);
+        a.dec(ecx);
+        a.jnz(loop);
+        for (int k = 0; k < 40; k++)
+        {
+            a.add(ebx, 1);
+        }
+
+        a.hlt();
+    }
+
+    [Fact]
+    public void A_block_entered_at_a_loop_head_is_the_loop_and_one_entered_before_it_is_everything_it_reaches()
+    {
+        var a = new Assembler(32);
+        Program(a);
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), TestMachine.Code);
+        var page = new byte[0x1000];
+        ms.ToArray().CopyTo(page, 0);
+
+        var loop = BlockCompiler.Compile(page, 0, 5, TestMachine.Code, 32);
+        Assert.Equal(7, loop!.InstructionCount); // TEST, JZ, both ADDs, JMP, DEC, JNZ
+        var all = BlockCompiler.Compile(page, 0, 0, TestMachine.Code, 32);
+        Assert.Equal(48, all!.InstructionCount); // MOV, the loop, the 40 ADDs (HLT is the interpreter's)
+    }
+
+    [Fact]
+    public void The_code_after_a_loop_block_runs_as_interpreted()
+    {
+        using var interpreted = TranslationTests.NewMachine(32, translate: false, native: false);
+        using var translated = TranslationTests.NewMachine(32, translate: true, native: false);
+        foreach (var m in new[] { interpreted, translated })
+        {
+            m.Load(Program);
+            m.R.Gpr[Gpr.Rax] = 0;
+            m.R.Gpr[Gpr.Rbx] = 0;
+            Assert.Equal(X86ExitReason.Hlt, m.Run(1_000_000));
+            Assert.Equal(4000UL, m.R.Gpr[Gpr.Rax]);
+            Assert.Equal(40UL, m.R.Gpr[Gpr.Rbx]);
+        }
+
+        TranslationTests.AssertSameState(interpreted, translated);
+        Assert.True(translated.Cpu.TranslatedInstructions > 4000, $"{translated.Cpu.TranslatedInstructions} ran translated");
+    }
+}

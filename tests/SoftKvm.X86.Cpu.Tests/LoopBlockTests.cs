@@ -72,4 +72,33 @@ public class LoopBlockTests
         TranslationTests.AssertSameState(interpreted, translated);
         Assert.True(translated.Cpu.TranslatedInstructions > 4000, $"{translated.Cpu.TranslatedInstructions} ran translated");
     }
+
+    [Fact]
+    public void A_block_entered_in_an_inner_loop_is_the_inner_loop_and_one_at_the_outer_head_holds_both()
+    {
+        // mov esi, 10; outer: mov ecx, 5; inner: add eax, ecx; dec ecx; jnz inner; add ebx, 1; dec esi; jnz outer; hlt
+        var a = new Assembler(32);
+        var outer = a.CreateLabel();
+        var inner = a.CreateLabel();
+        a.mov(esi, 10);
+        a.Label(ref outer);
+        a.mov(ecx, 5);
+        a.Label(ref inner);
+        a.add(eax, ecx);
+        a.dec(ecx);
+        a.jnz(inner);
+        a.add(ebx, 1);
+        a.dec(esi);
+        a.jnz(outer);
+        a.hlt();
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), TestMachine.Code);
+        var page = new byte[0x1000];
+        ms.ToArray().CopyTo(page, 0);
+
+        const int outerAt = 5, innerAt = 10, afterAdd = 12; // mov esi (5), mov ecx (5), add eax, ecx (2)
+        Assert.Equal(3, BlockCompiler.Compile(page, 0, innerAt, TestMachine.Code, 32)!.InstructionCount); // ADD, DEC, JNZ
+        Assert.Equal(3, BlockCompiler.Compile(page, 0, afterAdd, TestMachine.Code, 32)!.InstructionCount); // (entered after an exit, say)
+        Assert.Equal(7, BlockCompiler.Compile(page, 0, outerAt, TestMachine.Code, 32)!.InstructionCount);
+    }
 }

@@ -134,54 +134,82 @@ internal static class BlockCompiler
     }
 
     /// <summary>
-    /// When the entry is the head of a loop (a path from it leads back to it): the instructions of that loop only, those
-    /// on a path from the entry back to it; the branches that leave it become exits of the block. Null when no path leads
-    /// back (then the block is all the code <see cref="Discover"/> found). The JIT's cost of a block grows with its code
-    /// (docs/performance.md, x86 exit paths, session 9): a hot loop compiled alone is ready in a fraction of the time, and
-    /// the code after it is another block, entered once per completion of the loop.
+    /// When the entry is in a loop (a path from it leads back to it): the instructions of the innermost such loop only;
+    /// the branches that leave it become exits of the block. Null when no path leads back (then the block is all the
+    /// code <see cref="Discover"/> found). The innermost loop is that of the shortest backward branch (a JMP or Jcc to
+    /// an address not above its own) whose range holds the entry and which is on a path back to it; a backward branch
+    /// from inside that range (or past it) to before it is an outer loop's, which the loop leaves by. The JIT's cost of a
+    /// block grows with its code (docs/performance.md, x86 exit paths, session 9): a hot loop compiled alone is ready in
+    /// a fraction of the time, and the code after it is another block, entered once per completion of the loop.
     /// </summary>
     private static List<Item>? LoopThroughEntry(List<Item> items, int entry, ulong pageRip)
     {
         var byOffset = items.ToDictionary(x => x.Offset);
         int[] returns = ReturnPlaces(items);
-        var predecessors = new Dictionary<int, List<int>>();
+        var edges = new List<(int From, int To, bool Backward)>();
         foreach (var it in items)
         {
             foreach (int s in Successors(it, pageRip, returns))
             {
                 if (s >= 0 && byOffset.ContainsKey(s))
                 {
-                    if (!predecessors.TryGetValue(s, out var list))
-                    {
-                        predecessors[s] = list = [];
-                    }
-
-                    list.Add(it.Offset);
+                    edges.Add((it.Offset, s, it.Kind is BlockOp.Jcc or BlockOp.Jmp && s <= it.Offset));
                 }
             }
         }
 
-        // The instructions from which the entry is reached again: backwards from the entry along the edges.
-        var loop = new HashSet<int>();
-        var work = new Stack<int>();
-        work.Push(entry);
-        while (work.Count > 0)
+        var loop = Cycle(entry, edges, header: -1);
+        if (!loop.Contains(entry))
         {
-            if (!predecessors.TryGetValue(work.Pop(), out var from))
-            {
-                continue;
-            }
+            return null;
+        }
 
-            foreach (int p in from)
+        // The shortest backward branch on the loop whose range holds the entry: its target heads the innermost loop.
+        int header = -1, span = int.MaxValue;
+        foreach (var (from, to, backward) in edges)
+        {
+            if (backward && loop.Contains(from) && to <= entry && entry <= from && from - to < span)
             {
-                if (loop.Add(p))
-                {
-                    work.Push(p);
-                }
+                (header, span) = (to, from - to);
             }
         }
 
-        return loop.Contains(entry) && loop.Count < items.Count ? items.Where(x => loop.Contains(x.Offset)).ToList() : null;
+        if (header >= 0 && Cycle(entry, edges, header) is var inner && inner.Contains(entry))
+        {
+            loop = inner;
+        }
+
+        return loop.Count < items.Count ? items.Where(x => loop.Contains(x.Offset)).ToList() : null;
+    }
+
+    /// <summary>The instructions on a path from <paramref name="entry"/> back to it (reachable from it and reaching it), not
+    /// counting the backward branches from <paramref name="header"/> or above to before it (an outer loop's; none when -1).</summary>
+    private static HashSet<int> Cycle(int entry, List<(int From, int To, bool Backward)> edges, int header)
+    {
+        bool Outer((int From, int To, bool Backward) e) => header >= 0 && e.Backward && e.To < header && e.From >= header;
+        HashSet<int> Reach(bool forward)
+        {
+            var seen = new HashSet<int>();
+            var work = new Stack<int>();
+            work.Push(entry);
+            while (work.Count > 0)
+            {
+                int at = work.Pop();
+                foreach (var e in edges)
+                {
+                    if ((forward ? e.From : e.To) == at && !Outer(e) && seen.Add(forward ? e.To : e.From))
+                    {
+                        work.Push(forward ? e.To : e.From);
+                    }
+                }
+            }
+
+            return seen;
+        }
+
+        var back = Reach(forward: false);
+        back.IntersectWith(Reach(forward: true));
+        return back;
     }
 
     /// <summary>Which instructions a block compiles, and how. <see cref="BlockOp.Stop"/> ends the block before it.</summary>

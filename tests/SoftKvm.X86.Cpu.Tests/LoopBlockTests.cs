@@ -13,7 +13,7 @@ namespace SoftKvm.X86.Cpu.Tests;
 public class LoopBlockTests
 {
     /// <summary>mov ecx, 1000; loop: test cl, 1; jz even; add eax, 3; jmp join; even: add eax, 5; join: dec ecx; jnz loop;
-    /// then 40 × add ebx, 1; hlt.</summary>
+    /// then 70 × add ebx, 1; hlt.</summary>
     private static void Program(Assembler a)
     {
         var loop = a.CreateLabel();
@@ -30,7 +30,7 @@ public class LoopBlockTests
         a.Label(ref join);
         a.dec(ecx);
         a.jnz(loop);
-        for (int k = 0; k < 40; k++)
+        for (int k = 0; k < 70; k++)
         {
             a.add(ebx, 1);
         }
@@ -50,8 +50,13 @@ public class LoopBlockTests
 
         var loop = BlockCompiler.Compile(page, 0, 5, TestMachine.Code, 32);
         Assert.Equal(7, loop!.InstructionCount); // TEST, JZ, both ADDs, JMP, DEC, JNZ
+
+        // Entered at DEC (after an exit, say): the way out of the loop is longer than a block, yet the loop is found first.
+        int join = Array.IndexOf(page, (byte)0x49, 5); // DEC ECX
+        Assert.Equal(7, BlockCompiler.Compile(page, 0, join, TestMachine.Code, 32)!.InstructionCount);
+
         var all = BlockCompiler.Compile(page, 0, 0, TestMachine.Code, 32);
-        Assert.Equal(48, all!.InstructionCount); // MOV, the loop, the 40 ADDs (HLT is the interpreter's)
+        Assert.Equal(BlockCompiler.MaxInstructions, all!.InstructionCount); // MOV, the loop, the ADDs up to the limit
     }
 
     [Fact]
@@ -66,7 +71,7 @@ public class LoopBlockTests
             m.R.Gpr[Gpr.Rbx] = 0;
             Assert.Equal(X86ExitReason.Hlt, m.Run(1_000_000));
             Assert.Equal(4000UL, m.R.Gpr[Gpr.Rax]);
-            Assert.Equal(40UL, m.R.Gpr[Gpr.Rbx]);
+            Assert.Equal(70UL, m.R.Gpr[Gpr.Rbx]);
         }
 
         TranslationTests.AssertSameState(interpreted, translated);

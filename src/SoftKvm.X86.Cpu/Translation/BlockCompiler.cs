@@ -76,10 +76,11 @@ internal static class BlockCompiler
     {
         var found = new SortedDictionary<int, Item>();
         var work = new Stack<int>();
+        var later = new Stack<int>(); // the code after loops: explored when nothing else is left
         work.Push(entry);
-        while (work.Count > 0 && found.Count < MaxInstructions)
+        while ((work.Count > 0 || later.Count > 0) && found.Count < MaxInstructions)
         {
-            int offset = work.Pop();
+            int offset = work.Count > 0 ? work.Pop() : later.Pop();
             while (offset >= 0 && offset < page.Length && found.Count < MaxInstructions && !found.ContainsKey(offset))
             {
                 var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(page, offset, page.Length - offset));
@@ -102,6 +103,15 @@ internal static class BlockCompiler
                 {
                     // A call into the page goes on at its target; the code after it is where a RET comes back to.
                     int target = PageOffset(insn.NearBranchTarget, pageRip);
+                    if (kind == BlockOp.Jcc && target >= 0 && target <= offset)
+                    {
+                        // A loop's backward branch: the loop first (what a hot place is in, see LoopThroughEntry), the
+                        // code after it last, so that a long way out of the loop does not use up the block's instructions.
+                        later.Push(item.End);
+                        offset = target;
+                        continue;
+                    }
+
                     if (target >= 0)
                     {
                         work.Push(target);

@@ -222,11 +222,13 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
-    private ulong RawTsc()
+    /// <summary>The TSC before its offset; <paramref name="retiredUncounted"/>: instructions a translated block retired that
+    /// <see cref="InstructionsRetired"/> does not count yet (the deterministic TSC counts them).</summary>
+    private ulong RawTsc(long retiredUncounted = 0)
     {
         if (DeterministicTsc)
         {
-            return (ulong)InstructionsRetired;
+            return (ulong)(InstructionsRetired + retiredUncounted);
         }
 
         long ticks = Timestamp?.Invoke() ?? Stopwatch.GetTimestamp();
@@ -236,6 +238,9 @@ public sealed unsafe partial class X86Cpu
     /// <summary>The guest TSC: host monotonic time scaled to <see cref="TscFrequency"/> (or retired
     /// instructions in deterministic mode) plus the offset IA32_TSC writes set.</summary>
     public ulong ReadTsc() => RawTsc() + (ulong)_regs.TscOffset;
+
+    /// <summary><see cref="ReadTsc()"/> inside a translated block, after <paramref name="retiredUncounted"/> of its instructions.</summary>
+    internal ulong ReadTsc(long retiredUncounted) => RawTsc(retiredUncounted) + (ulong)_regs.TscOffset;
 
     /// <summary>Answers CPUID for leaf EAX / subleaf ECX into EAX, EBX, ECX, EDX (the honest feature set).</summary>
     internal void ExecuteCpuid()

@@ -13,13 +13,17 @@ namespace SoftKvm.X86.Cpu.Tests;
 /// </summary>
 public class TranslationTests
 {
-    protected const ulong Data = 0x200000;
+    internal const ulong Data = 0x200000;
     private const ulong Mmio = 0x2000_0000; // beyond the 16 MiB slot, mapped by the identity page tables
 
     /// <summary>Whether the translating machines run 64-bit code as native x86-64 blocks (<see cref="NativeTranslationTests"/>).</summary>
     protected virtual bool NativeBlocks => false;
 
-    private protected TestMachine Machine(int bitness, bool translate)
+    private protected TestMachine Machine(int bitness, bool translate) => NewMachine(bitness, translate, translate && NativeBlocks);
+
+    /// <summary>A machine in 32- or 64-bit mode that compiles every place it looks up at once, on the calling thread
+    /// (<paramref name="translate"/>; 64-bit code as native blocks when <paramref name="native"/>), or only interprets.</summary>
+    internal static TestMachine NewMachine(int bitness, bool translate, bool native)
     {
         var m = new TestMachine();
         if (bitness == 64)
@@ -32,7 +36,7 @@ public class TranslationTests
         }
 
         m.Cpu.Translation = translate;
-        m.Cpu.Native = translate && NativeBlocks;
+        m.Cpu.Native = native;
         m.Cpu.TranslationThreshold = 0;
         m.Cpu.TranslateSynchronously = true;
         return m;
@@ -125,7 +129,7 @@ public class TranslationTests
         a.hlt();
     };
 
-    private protected static void AssertSameState(TestMachine interpreted, TestMachine translated)
+    internal static void AssertSameState(TestMachine interpreted, TestMachine translated)
     {
         for (int i = 0; i < 16; i++)
         {

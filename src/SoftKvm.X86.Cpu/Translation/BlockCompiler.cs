@@ -13,9 +13,9 @@ namespace SoftKvm.X86.Cpu.Translation;
 /// lines, direct jumps (Jcc both ways, JMP) and calls, so a loop inside a page runs as a host loop; a RET
 /// goes on inside the block when it pops the address after one of the block's calls, and leaves it
 /// otherwise. The common integer instructions (MOV, MOVZX/MOVSX, LEA, the ALU group, INC/DEC/NEG/NOT,
-/// shifts by a constant, SHLD/SHRD, MUL/IMUL, PUSH/POP, SETcc, the branches) are compiled to IL with
-/// their operands as constants; other plain integer instructions call the interpreter's handler with
-/// their decoded form.
+/// shifts by a constant, SHLD/SHRD, MUL/IMUL, PUSH/POP, SETcc, the branches, RDTSC, the fences) are compiled
+/// to IL with their operands as constants; other plain integer instructions (PUSHA and POPA, CLI, STI among
+/// them) call the interpreter's handler with their decoded form.
 /// <para>
 /// Semantics are the interpreter's: a block runs only where the run loop allows it (protected or long
 /// mode with flat segments, no TF/RF, no debug breakpoints, no interrupt shadow, enough budget). Memory
@@ -64,6 +64,8 @@ internal static class BlockCompiler
             return null;
         }
 
+        items = LoopThroughEntry(items, entry, pageRip) ?? items;
+
         Analyse(items, pageRip);
         int first = items[0].Offset, end = items[^1].End;
         var code = Emit(items, entry, pageRip, bitness, page, pageHost, first, end);
@@ -74,10 +76,11 @@ internal static class BlockCompiler
     {
         var found = new SortedDictionary<int, Item>();
         var work = new Stack<int>();
+        var later = new Stack<int>(); // the code after loops: explored when nothing else is left
         work.Push(entry);
-        while (work.Count > 0 && found.Count < MaxInstructions)
+        while ((work.Count > 0 || later.Count > 0) && found.Count < MaxInstructions)
         {
-            int offset = work.Pop();
+            int offset = work.Count > 0 ? work.Pop() : later.Pop();
             while (offset >= 0 && offset < page.Length && found.Count < MaxInstructions && !found.ContainsKey(offset))
             {
                 var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(page, offset, page.Length - offset));
@@ -100,6 +103,15 @@ internal static class BlockCompiler
                 {
                     // A call into the page goes on at its target; the code after it is where a RET comes back to.
                     int target = PageOffset(insn.NearBranchTarget, pageRip);
+                    if (kind == BlockOp.Jcc && target >= 0 && target <= offset)
+                    {
+                        // A loop's backward branch: the loop first (what a hot place is in, see LoopThroughEntry), the
+                        // code after it last, so that a long way out of the loop does not use up the block's instructions.
+                        later.Push(item.End);
+                        offset = target;
+                        continue;
+                    }
+
                     if (target >= 0)
                     {
                         work.Push(target);
@@ -110,7 +122,7 @@ internal static class BlockCompiler
                         break;
                     }
                 }
-                else if (kind is BlockOp.Ret)
+                else if (kind is BlockOp.Ret or BlockOp.GenericLast)
                 {
                     break;
                 }
@@ -131,6 +143,85 @@ internal static class BlockCompiler
         return items;
     }
 
+    /// <summary>
+    /// When the entry is in a loop (a path from it leads back to it): the instructions of the innermost such loop only;
+    /// the branches that leave it become exits of the block. Null when no path leads back (then the block is all the
+    /// code <see cref="Discover"/> found). The innermost loop is that of the shortest backward branch (a JMP or Jcc to
+    /// an address not above its own) whose range holds the entry and which is on a path back to it; a backward branch
+    /// from inside that range (or past it) to before it is an outer loop's, which the loop leaves by. The JIT's cost of a
+    /// block grows with its code (docs/performance.md, x86 exit paths, session 9): a hot loop compiled alone is ready in
+    /// a fraction of the time, and the code after it is another block, entered once per completion of the loop.
+    /// </summary>
+    private static List<Item>? LoopThroughEntry(List<Item> items, int entry, ulong pageRip)
+    {
+        var byOffset = items.ToDictionary(x => x.Offset);
+        int[] returns = ReturnPlaces(items);
+        var edges = new List<(int From, int To, bool Backward)>();
+        foreach (var it in items)
+        {
+            foreach (int s in Successors(it, pageRip, returns))
+            {
+                if (s >= 0 && byOffset.ContainsKey(s))
+                {
+                    edges.Add((it.Offset, s, it.Kind is BlockOp.Jcc or BlockOp.Jmp && s <= it.Offset));
+                }
+            }
+        }
+
+        var loop = Cycle(entry, edges, header: -1);
+        if (!loop.Contains(entry))
+        {
+            return null;
+        }
+
+        // The shortest backward branch on the loop whose range holds the entry: its target heads the innermost loop.
+        int header = -1, span = int.MaxValue;
+        foreach (var (from, to, backward) in edges)
+        {
+            if (backward && loop.Contains(from) && to <= entry && entry <= from && from - to < span)
+            {
+                (header, span) = (to, from - to);
+            }
+        }
+
+        if (header >= 0 && Cycle(entry, edges, header) is var inner && inner.Contains(entry))
+        {
+            loop = inner;
+        }
+
+        return loop.Count < items.Count ? items.Where(x => loop.Contains(x.Offset)).ToList() : null;
+    }
+
+    /// <summary>The instructions on a path from <paramref name="entry"/> back to it (reachable from it and reaching it), not
+    /// counting the backward branches from <paramref name="header"/> or above to before it (an outer loop's; none when -1).</summary>
+    private static HashSet<int> Cycle(int entry, List<(int From, int To, bool Backward)> edges, int header)
+    {
+        bool Outer((int From, int To, bool Backward) e) => header >= 0 && e.Backward && e.To < header && e.From >= header;
+        HashSet<int> Reach(bool forward)
+        {
+            var seen = new HashSet<int>();
+            var work = new Stack<int>();
+            work.Push(entry);
+            while (work.Count > 0)
+            {
+                int at = work.Pop();
+                foreach (var e in edges)
+                {
+                    if ((forward ? e.From : e.To) == at && !Outer(e) && seen.Add(forward ? e.To : e.From))
+                    {
+                        work.Push(forward ? e.To : e.From);
+                    }
+                }
+            }
+
+            return seen;
+        }
+
+        var back = Reach(forward: false);
+        back.IntersectWith(Reach(forward: true));
+        return back;
+    }
+
     /// <summary>Which instructions a block compiles, and how. <see cref="BlockOp.Stop"/> ends the block before it.</summary>
     private static BlockOp Classify(ref Instruction i, int bitness)
     {
@@ -143,8 +234,12 @@ internal static class BlockCompiler
         bool rep = i.HasRepPrefix || i.HasRepnePrefix;
         switch (i.Mnemonic)
         {
-            case Mnemonic.Nop:
-                return BlockOp.Nop;
+            case Mnemonic.Nop or Mnemonic.Pause or Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence:
+                return BlockOp.Nop; // (the interpreter's handler of each: nothing; memory is sequentially consistent here)
+            case Mnemonic.Rdtsc or Mnemonic.Rdtscp:
+                return BlockOp.Rdtsc;
+            case Mnemonic.Sti:
+                return BlockOp.GenericLast;
             case Mnemonic.Mov:
                 return BlockOp.Mov;
             case Mnemonic.Movzx:
@@ -204,6 +299,8 @@ internal static class BlockCompiler
                 or Mnemonic.Cmovp or Mnemonic.Cmovnp or Mnemonic.Cmovl or Mnemonic.Cmovge or Mnemonic.Cmovle
                 or Mnemonic.Cmovg or Mnemonic.Clc or Mnemonic.Stc or Mnemonic.Cmc or Mnemonic.Lahf
                 or Mnemonic.Push or Mnemonic.Pop or Mnemonic.Leave
+                or Mnemonic.Pusha or Mnemonic.Pushad or Mnemonic.Popa or Mnemonic.Popad or Mnemonic.Pushf or Mnemonic.Pushfd or Mnemonic.Pushfq
+                or Mnemonic.Cli
                 or Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd or Mnemonic.Movsq
                 or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq
                 or Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd or Mnemonic.Lodsq
@@ -318,8 +415,11 @@ internal static class BlockCompiler
             ref Instruction i = ref it.Insn;
             switch (it.Kind)
             {
-                case BlockOp.Generic:
+                case BlockOp.Generic or BlockOp.GenericLast:
                     continue; // the handler works on the register file
+                case BlockOp.Rdtsc:
+                    used |= (1 << Gpr.Rax) | (1 << Gpr.Rdx) | (i.Mnemonic == Mnemonic.Rdtscp ? 1 << Gpr.Rcx : 0);
+                    continue;
                 case BlockOp.Mul:
                     used |= (1 << Gpr.Rax) | (1 << Gpr.Rdx);
                     break;
@@ -361,7 +461,7 @@ internal static class BlockCompiler
             }
         }
 
-        return i.Mnemonic is Mnemonic.Push;
+        return i.Mnemonic is Mnemonic.Push or Mnemonic.Pusha or Mnemonic.Pushad or Mnemonic.Pushf or Mnemonic.Pushfd or Mnemonic.Pushfq;
     }
 
     private static bool HasMemory(ref Instruction i)
@@ -388,13 +488,13 @@ internal static class BlockCompiler
         foreach (var it in items)
         {
             ref Instruction i = ref it.Insn;
-            it.MayLeave = it.Kind is BlockOp.Generic or BlockOp.Port or BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret || HasMemory(ref i);
+            it.MayLeave = it.Kind is BlockOp.Generic or BlockOp.GenericLast or BlockOp.Rdtsc or BlockOp.Port or BlockOp.Push or BlockOp.Pop or BlockOp.Call or BlockOp.Ret || HasMemory(ref i);
             (it.Reads, it.Writes) = it.Kind switch
             {
                 BlockOp.Binary => (i.Mnemonic is Mnemonic.Adc or Mnemonic.Sbb ? Rflags.CF : 0UL, Status),
                 BlockOp.IncDec => (0UL, Status & ~Rflags.CF),
                 BlockOp.Neg or BlockOp.Shift or BlockOp.DoubleShift or BlockOp.Mul or BlockOp.Imul => (0UL, Status),
-                BlockOp.Jcc or BlockOp.Setcc or BlockOp.Generic => (Status, 0UL),
+                BlockOp.Jcc or BlockOp.Setcc or BlockOp.Generic or BlockOp.GenericLast => (Status, 0UL),
                 _ => (0UL, 0UL),
             };
         }
@@ -449,6 +549,9 @@ internal static class BlockCompiler
                 }
 
                 yield return -1;
+                break;
+            case BlockOp.GenericLast:
+                yield return -1; // the block ends after it
                 break;
             default:
                 yield return it.End;
@@ -577,6 +680,16 @@ internal static class BlockCompiler
                         e.CheckCodeUnchanged();
                     }
 
+                    e.Pending++;
+                    break;
+                case BlockOp.GenericLast:
+                    e.Generic(k, rip, leave);
+                    e.Pending++;
+                    e.Exit(next);
+                    e.Pending = 0;
+                    continue;
+                case BlockOp.Rdtsc:
+                    e.Rdtsc(ref it.Insn, leave);
                     e.Pending++;
                     break;
                 default:

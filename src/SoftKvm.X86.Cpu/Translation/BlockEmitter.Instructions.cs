@@ -276,6 +276,34 @@ internal sealed unsafe partial class BlockEmitter
         SetStackPointer(_b);
     }
 
+    /// <summary>
+    /// RDTSC (RDTSCP): <c>if (!BlockRdtsc(cpu, retired + Pending, out r)) goto leave;</c> (CR4.TSD outside ring 0: the
+    /// interpreter's #GP) EAX = r, EDX = r &gt;&gt; 32 [ECX = BlockTscAux(cpu)]. The instructions the block retired before
+    /// it go in, so that a TSC counting retired instructions (<see cref="X86Cpu.DeterministicTsc"/>) reads what the
+    /// interpreter's execution would.
+    /// </summary>
+    public void Rdtsc(ref Instruction i, Label leave)
+    {
+        _il.Emit(OpCodes.Ldarg_1);
+        LoadRetired(Pending);
+        _il.Emit(OpCodes.Ldloca, _r);
+        _il.Emit(OpCodes.Call, s_rdtsc);
+        _il.Emit(OpCodes.Brfalse, leave);
+        StoreRegister(Register.EAX, _r);
+        _il.Emit(OpCodes.Ldloc, _r);
+        _il.Emit(OpCodes.Ldc_I4, 32);
+        _il.Emit(OpCodes.Shr_Un);
+        _il.Emit(OpCodes.Stloc, _r);
+        StoreRegister(Register.EDX, _r);
+        if (i.Mnemonic == Mnemonic.Rdtscp)
+        {
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Call, s_tscAux);
+            _il.Emit(OpCodes.Stloc, _r);
+            StoreRegister(Register.ECX, _r);
+        }
+    }
+
     private void Need(ulong need) => _il.Emit(OpCodes.Ldc_I8, (long)need);
 
     private static int BinaryCode(Mnemonic m) => m switch

@@ -35,6 +35,8 @@ internal sealed unsafe partial class BlockEmitter
     private static readonly MethodInfo s_deviceLoad = Method(nameof(X86Cpu.BlockDeviceLoad));
     private static readonly MethodInfo s_deviceStore = Method(nameof(X86Cpu.BlockDeviceStore));
     private static readonly MethodInfo s_port = Method(nameof(X86Cpu.BlockPort));
+    private static readonly MethodInfo s_rdtsc = Method(nameof(X86Cpu.BlockRdtsc));
+    private static readonly MethodInfo s_tscAux = Method(nameof(X86Cpu.BlockTscAux));
     private static readonly MethodInfo s_codeChanged = Method(nameof(X86Cpu.BlockCodeChanged));
     private static readonly MethodInfo s_setRip = Method(nameof(X86Cpu.BlockSetRip));
     private static readonly MethodInfo s_mayGoOn = Method(nameof(X86Cpu.BlockMayGoOn));

@@ -28,4 +28,11 @@ internal enum BlockOp
 
     /// <summary>IN or OUT of AL/AX/EAX at an immediate port or DX: straight to the exit fast path (X86Cpu.BlockDevice.cs).</summary>
     Port,
+
+    /// <summary>RDTSC or RDTSCP: the TSC into EDX:EAX (RDTSCP: IA32_TSC_AUX into ECX), as the handler reads it (X86Cpu.BlockOps.cs).</summary>
+    Rdtsc,
+
+    /// <summary>An instruction the interpreter's handler runs (as <see cref="Generic"/>) after which the block ends: STI, whose
+    /// interrupt shadow covers the next instruction, which the run loop then interprets.</summary>
+    GenericLast,
 }

@@ -157,6 +157,28 @@ public sealed unsafe partial class X86Cpu
         return !(c._faulted | c._exitPending);
     }
 
+    /// <summary>
+    /// RDTSC's read, as its handler makes it (<c>SystemOps.Rdtsc</c>): false (nothing read) where CR4.TSD makes it a #GP
+    /// outside ring 0, which the interpreter raises; else the guest TSC, <paramref name="retiredBefore"/> being the
+    /// instructions the block retired before it (<see cref="InstructionsRetired"/> counts them when the block returns).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool BlockRdtsc(X86Cpu c, int retiredBefore, out ulong tsc)
+    {
+        if ((c._regs.Cr4 & 4) != 0 && c._cpl != 0)
+        {
+            tsc = 0;
+            return false;
+        }
+
+        tsc = c.ReadTsc(retiredBefore);
+        return true;
+    }
+
+    /// <summary>RDTSCP's ECX: IA32_TSC_AUX.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong BlockTscAux(X86Cpu c) => c._regs.TscAux;
+
     /// <summary>After a handler that may have stored: whether guest memory no longer holds the bytes the block was
     /// compiled from (a vectorised compare per run of instructions, a call rather than inline compares: it keeps the block's method small).</summary>
     internal static bool BlockCodeChanged(Translation.BlockState s)

@@ -33,11 +33,22 @@ public sealed class AtomicTests
             m.Load(CodeBase + (ulong)(0x100 * l), loops[l]);
         }
 
+        RunLoopsAtOnce(m, vcpus, i => CodeBase + (ulong)(0x100 * (i % loops.Length)), counter, perVcpu);
+        Assert.Equal(vcpus * perVcpu, m.Vm.Memory.Read<ulong>(new GuestPhysAddr(counter)));
+    }
+
+    /// <summary>
+    /// Starts each of <paramref name="vcpus"/> vCPUs at its loop (x0 = <paramref name="counter"/>, x3 = <paramref name="iterations"/>,
+    /// x4 = the marker) on its own thread and waits until every one has ended at the marker's MMIO exit.
+    /// </summary>
+    private static void RunLoopsAtOnce(TestMachine m, int vcpus, Func<int, ulong> loopOf, ulong counter, ulong iterations, Action<int, Arm64Vcpu>? init = null)
+    {
         for (int i = 0; i < vcpus; i++)
         {
-            var v = m.Init(m[i], CodeBase + (ulong)(0x100 * (i % loops.Length)));
+            var v = m.Init(m[i], loopOf(i));
+            init?.Invoke(i, v);
             SetX(v, 0, counter);
-            SetX(v, 3, perVcpu);
+            SetX(v, 3, iterations);
             SetX(v, 4, MarkerBase);
         }
 
@@ -45,7 +56,6 @@ public sealed class AtomicTests
         threads.ForEach(t => t.Start());
         threads.ForEach(t => t.Join());
         Assert.All(Enumerable.Range(0, vcpus), i => Assert.Equal(ExitReason.Mmio, m[i].RunState.ExitReason));
-        Assert.Equal(vcpus * perVcpu, m.Vm.Memory.Read<ulong>(new GuestPhysAddr(counter)));
     }
 
     // x0 = a 16-byte counter whose two halves each count, x3 = iterations, x4 = marker.
@@ -69,20 +79,8 @@ public sealed class AtomicTests
         using var m = new TestMachine(vcpus: vcpus, model: CpuModel.Max);
         m.Load(CodeBase, CaspLoop);
         m.Load(CodeBase + 0x100, PairExclusiveLoop);
-        for (int i = 0; i < vcpus; i++)
-        {
-            // vCPUs 0 and 1: CASP, native and interpreted; 2 and 3: the exclusive pair, native and interpreted.
-            var v = m.Init(m[i], CodeBase + (i < 2 ? 0UL : 0x100UL));
-            v.Cpu.TranslationEnabled = i % 2 == 0;
-            SetX(v, 0, counter);
-            SetX(v, 3, perVcpu);
-            SetX(v, 4, MarkerBase);
-        }
-
-        var threads = Enumerable.Range(0, vcpus).Select(i => new Thread(() => m.Run(m[i], 60_000))).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
-        Assert.All(Enumerable.Range(0, vcpus), i => Assert.Equal(ExitReason.Mmio, m[i].RunState.ExitReason));
+        // vCPUs 0 and 1: CASP, native and interpreted; 2 and 3: the exclusive pair, native and interpreted.
+        RunLoopsAtOnce(m, vcpus, i => CodeBase + (i < 2 ? 0UL : 0x100UL), counter, perVcpu, (i, v) => v.Cpu.TranslationEnabled = i % 2 == 0);
         Assert.Equal(vcpus * perVcpu, m.Vm.Memory.Read<ulong>(new GuestPhysAddr(counter)));
         Assert.Equal(vcpus * perVcpu, m.Vm.Memory.Read<ulong>(new GuestPhysAddr(counter + 8)));
         Assert.True(m[0].Cpu.NativeFallbacks[(int)Decoder.A64Op.Casp] < (long)perVcpu / 10, $"{m[0].Cpu.NativeFallbacks[(int)Decoder.A64Op.Casp]} CASP in the interpreter");

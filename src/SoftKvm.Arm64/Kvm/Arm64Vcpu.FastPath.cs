@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SoftKvm.Arm64.Cpu;
+using SoftKvm.Core.Io;
 using SoftKvm.Core.Stats;
 
 namespace SoftKvm.Arm64.Kvm;
@@ -20,6 +21,10 @@ public sealed partial class Arm64Vcpu
 {
     private ulong _declinedMmioIpa;
     private bool _mmioDeclined;
+
+    /// <summary>This vCPU's last look-up on the in-kernel MMIO bus (its thread alone uses it): a device it keeps accessing,
+    /// or a page the VMM serves (a gap of the bus), is found without a search.</summary>
+    private IoBusCache _kernelMmio;
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
@@ -70,7 +75,7 @@ public sealed partial class Arm64Vcpu
         int length = 1 << (int)((iss >> Esr.IssSasShift) & 3);
         ulong buffer = (iss & Esr.IssWnR) != 0 ? value : 0;
         Span<byte> data = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), length);
-        bool handled = (iss & Esr.IssWnR) != 0 ? _vm.MmioBus.Write(this, ipa, data) : _vm.MmioBus.Read(this, ipa, data);
+        bool handled = (iss & Esr.IssWnR) != 0 ? _vm.MmioBus.Write(this, ipa, data, ref _kernelMmio) : _vm.MmioBus.Read(this, ipa, data, ref _kernelMmio);
         if (!handled)
         {
             // The PE stops with the stage-2 abort of this access: the run loop's HandleDataAbort need not ask the bus again.

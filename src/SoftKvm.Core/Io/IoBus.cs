@@ -10,7 +10,7 @@ namespace SoftKvm.Core.Io;
 /// VMM. Lookup is a binary search over a sorted, immutable snapshot, so vCPU threads read the bus
 /// without locks while the VMM registers and unregisters; there is no fixed capacity.
 /// </summary>
-public sealed class IoBus
+public sealed partial class IoBus
 {
     private readonly object _writeLock = new();
     private Snapshot _snapshot = Snapshot.Empty;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace SoftKvm.Arm64.Cpu;
 
@@ -6,7 +7,8 @@ namespace SoftKvm.Arm64.Cpu;
 /// State the PEs of one VM share: the system counter's origin, the broadcast TLB invalidations (a TLBI
 /// ...IS on one PE is recorded in a ring of the last <see cref="TlbiRingSize"/> and bumps an epoch; every
 /// PE compares the epoch before each instruction and replays what it missed, or flushes its whole
-/// software TLB when the ring no longer holds it), and the lock that serialises 128-bit exclusive pairs.
+/// software TLB when the ring no longer holds it), and the spin lock that serialises 128-bit pair accesses (CASP and
+/// LDXP/STXP of two doublewords), which native code takes too.
 /// </summary>
 public sealed class CpuShared
 {
@@ -57,8 +59,34 @@ public sealed class CpuShared
     /// <summary>Whether a PE ever stored an allocation tag (FEAT_MTE2): a snapshot does not hold tags, so it refuses such a VM.</summary>
     public bool MemoryTagsInUse => Tags.InUse;
 
-    /// <summary>Serialises STXP of two doublewords (no 128-bit compare-and-swap on the host).</summary>
-    public object PairLock { get; } = new();
+    /// <summary>
+    /// The word of the spin lock that serialises the 128-bit pair accesses (CASP, LDXP and STXP of two doublewords:
+    /// no 128-bit compare-and-swap in .NET), 0 free and 1 held: the interpreter's handlers take it through
+    /// <see cref="EnterPair"/> and native code with an XCHG (X64Lowering.Atomics.cs), so the two are atomic with each other.
+    /// Pinned (native code holds its address), alone in its cache line.
+    /// </summary>
+    private readonly long[] _pairSpin = GC.AllocateArray<long>(8, pinned: true);
+
+    /// <summary>The address of the pair lock's word (<see cref="_pairSpin"/>), for native code.</summary>
+    internal unsafe int* PairSpin => (int*)Unsafe.AsPointer(ref _pairSpin[0]);
+
+    /// <summary>Takes the pair lock (a full barrier), spinning while another PE or native code holds it.</summary>
+    internal unsafe void EnterPair()
+    {
+        ref int word = ref *PairSpin;
+        if (Interlocked.Exchange(ref word, 1) != 0)
+        {
+            var spin = default(SpinWait);
+            do
+            {
+                spin.SpinOnce();
+            }
+            while (Volatile.Read(ref word) != 0 || Interlocked.Exchange(ref word, 1) != 0);
+        }
+    }
+
+    /// <summary>Releases the pair lock (a full barrier, as native code's XCHG).</summary>
+    internal unsafe void ExitPair() => Interlocked.Exchange(ref *PairSpin, 0);
 
     /// <summary>The broadcast TLB invalidation epoch.</summary>
     public long TlbEpoch => Volatile.Read(ref _tlbEpoch);

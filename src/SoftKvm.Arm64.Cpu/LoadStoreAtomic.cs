@@ -115,7 +115,8 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         ulong lo, hi;
-        lock (_shared.PairLock)
+        _shared.EnterPair();
+        try
         {
             ulong* p = (ulong*)host;
             lo = p[0];
@@ -126,8 +127,11 @@ public sealed unsafe partial class Arm64Cpu
                 p[1] = X(rt + 1);
             }
         }
+        finally
+        {
+            _shared.ExitPair(); // a full barrier
+        }
 
-        Interlocked.MemoryBarrier();
         SetX(rs, lo);
         SetX(rs + 1, hi);
         return Flow.Next;

@@ -119,10 +119,15 @@ public sealed unsafe partial class Arm64Cpu
             ulong v1, v2;
             if (doubleword)
             {
-                lock (_shared.PairLock)
+                _shared.EnterPair();
+                try
                 {
                     v1 = *(ulong*)host;
                     v2 = *(ulong*)(host + 8);
+                }
+                finally
+                {
+                    _shared.ExitPair();
                 }
 
                 SetX(rt, v1);
@@ -176,7 +181,8 @@ public sealed unsafe partial class Arm64Cpu
         {
             if (doubleword)
             {
-                lock (_shared.PairLock)
+                _shared.EnterPair();
+                try
                 {
                     ulong* p = (ulong*)host;
                     if (p[0] == MonitorValue && p[1] == MonitorValue2)
@@ -185,6 +191,10 @@ public sealed unsafe partial class Arm64Cpu
                         p[1] = X(rt2);
                         ok = true;
                     }
+                }
+                finally
+                {
+                    _shared.ExitPair();
                 }
             }
             else

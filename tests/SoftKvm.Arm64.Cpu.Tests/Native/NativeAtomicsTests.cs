@@ -7,6 +7,7 @@ namespace SoftKvm.Arm64.Cpu.Tests.Native;
 /// SWP, CAS and CASP of every size and ordering on addresses in RAM (aligned or not, SP as the base too) and
 /// outside it, run by the interpreter and by native blocks (<see cref="EnginePair"/>): the same registers,
 /// syndromes and RAM; the atomics native code emits never reach the interpreter's handlers on their fast path.
+/// A CASPAL retry loop, whose compares succeed, runs inline with the interpreter's results.
 /// </summary>
 public sealed class NativeAtomicsTests
 {
@@ -77,5 +78,31 @@ public sealed class NativeAtomicsTests
         // The forms emitted inline reached the handlers only on their slow paths (a TLB miss, a misaligned or unmapped address).
         long handled = pair.Native.NativeFallbacks[(int)A64Op.AtomicMemory] + pair.Native.NativeFallbacks[(int)A64Op.Cas];
         Assert.True(inline > 1000 && handled < inline * 6 / 10, $"{handled} LD<op>/SWP/CAS in the interpreter of about {inline} inline");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CaspLoop_MatchesTheInterpreter_AndRunsInline(bool el0)
+    {
+        const int iterations = 40;
+        using var pair = new EnginePair(CpuModel.Max);
+        pair.ReturnFromExceptions();
+        pair.Load(EnginePair.Code, [.. AtomicTests.CaspLoop, 0x14000000u]); // the loop, then b .
+        byte[] counter = new byte[16];
+        new Random(22).NextBytes(counter);
+        pair.Write(EnginePair.Ram + 0x8_0000, counter);
+        pair.Reset(el0MmuOn: el0, cpu =>
+        {
+            cpu.State.X[0] = EnginePair.Ram + 0x8_0000;
+            cpu.State.X[3] = iterations;
+            cpu.State.X[4] = EnginePair.Ram + 0x9_0000;
+        });
+        pair.RunAndCompare(iterations * 14 + 100, $"CASPAL loop at EL{(el0 ? 0 : 1)}");
+        Arm64Cpu native = pair.Native;
+        Assert.Equal(0UL, native.State.X[3]);
+        Assert.Equal(BitConverter.ToUInt64(counter, 0) + iterations - 1, native.State.X[6]); // the old pair of the last CASP
+        Assert.Equal(BitConverter.ToUInt64(counter, 8) + iterations - 1, native.State.X[7]);
+        Assert.True(native.NativeFallbacks[(int)A64Op.Casp] <= 1, $"{native.NativeFallbacks[(int)A64Op.Casp]} CASP in the interpreter (the first may miss the TLB)");
     }
 }

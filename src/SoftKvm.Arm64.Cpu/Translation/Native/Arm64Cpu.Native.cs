@@ -112,6 +112,7 @@ public sealed unsafe partial class Arm64Cpu
         _context->ExecTlb = (TlbEntry*)Unsafe.AsPointer(ref _execTlb[0]);
         _context->ExecInfo = (byte*)Unsafe.AsPointer(ref _execInfo[0]);
         _context->JumpCache = (JumpCacheEntry*)Unsafe.AsPointer(ref _jumpCache[0]);
+        _context->PairSpin = _shared.PairSpin;
         _context->Helpers[(int)NativeHelper.Interpret] = (nint)(delegate* unmanaged<NativeContext*, int, int, long>)&InterpretHelper;
         InitializeExitHelpers();
     }

@@ -36,8 +36,12 @@ internal sealed unsafe class NativeCodeCache
     private long _routinesEnd;
     private int _blockCount;
 
-    /// <summary>Routines blocks call, placed among them on demand (X64Lowering.PointerAuth.cs), by what they compute.</summary>
-    private readonly Dictionary<object, ulong> _sharedRoutines = [];
+    /// <summary>
+    /// Routines blocks call, placed among them on demand (X64Lowering.PointerAuth.cs), by what they compute: one table per
+    /// key type (a <c>Dictionary&lt;TKey, ulong&gt;</c>), so that the look-up at every PAC site translated neither boxes its
+    /// key nor compares it through an interface.
+    /// </summary>
+    private readonly Dictionary<Type, object> _sharedRoutines = [];
 
     /// <summary>The cache of this process (created at first use).</summary>
     public static NativeCodeCache Instance
@@ -122,18 +126,33 @@ internal sealed unsafe class NativeCodeCache
     }
 
     /// <summary>The address of the shared routine for <paramref name="key"/>, or 0 when there is none yet (call with <see cref="Lock"/> held).</summary>
-    public ulong SharedRoutine(object key) => _sharedRoutines.GetValueOrDefault(key);
+    public ulong SharedRoutine<TKey>(TKey key)
+        where TKey : struct, IEquatable<TKey> => SharedRoutines<TKey>().GetValueOrDefault(key);
+
+    /// <summary>The table of the shared routines keyed by <typeparamref name="TKey"/>.</summary>
+    private Dictionary<TKey, ulong> SharedRoutines<TKey>()
+        where TKey : struct, IEquatable<TKey>
+    {
+        if (!_sharedRoutines.TryGetValue(typeof(TKey), out object? table))
+        {
+            table = new Dictionary<TKey, ulong>();
+            _sharedRoutines[typeof(TKey)] = table;
+        }
+
+        return (Dictionary<TKey, ulong>)table;
+    }
 
     /// <summary>
     /// Places the code in <paramref name="asm"/> as the shared routine for <paramref name="key"/> (call with <see cref="Lock"/>
     /// held); its address, or 0 when the region is full. Dropped with the blocks at a flush.
     /// </summary>
-    public ulong PlaceSharedRoutine(object key, X64Assembler asm, string name)
+    public ulong PlaceSharedRoutine<TKey>(TKey key, X64Assembler asm, string name)
+        where TKey : struct, IEquatable<TKey>
     {
         nint at = Place(asm, out int size);
         if (at != 0)
         {
-            _sharedRoutines[key] = (ulong)at;
+            SharedRoutines<TKey>()[key] = (ulong)at;
             s_perfMap?.Write($"{(ulong)((byte*)at - _memory.Executable):x} {size:x} {name}\n");
         }
 

@@ -59,6 +59,9 @@ internal unsafe struct NativeContext
     /// <summary>The current mode key (EL, SP selection, alignment checking and ASID context) the jump cache compares.</summary>
     public ulong ModeKey;
 
+    /// <summary>The word of the VM's pair lock (<see cref="CpuShared.PairSpin"/>), which native CASP takes.</summary>
+    public int* PairSpin;
+
     /// <summary>The native code's helpers, indexed by <see cref="NativeHelper"/>.</summary>
     public HelperTable Helpers;
 
@@ -224,6 +227,9 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.ModeKey"/>.</summary>
     public static readonly int ModeKey = Offset(c => (byte*)&c->ModeKey);
+
+    /// <summary>Offset of <see cref="NativeContext.PairSpin"/>.</summary>
+    public static readonly int PairSpin = Offset(c => (byte*)&c->PairSpin);
 
     /// <summary><see cref="NativeContext.JumpCacheHits"/>.</summary>
     public static readonly int JumpCacheHits = Offset(c => (byte*)&c->JumpCacheHits);

@@ -5,7 +5,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 /// <summary>
 /// The system instructions that run often enough to matter, where their effect is plain: MRS and MSR of
 /// registers that are only a field of the state (SP_EL0, TPIDR_EL1, TPIDR_EL0, DAIF and DAIFSet/DAIFClr,
-/// ELR_EL1, reads of SPSR_EL1, ESR_EL1 and FAR_EL1) or a constant
+/// ELR_EL1, reads of SPSR_EL1, ESR_EL1 and FAR_EL1, the pointer authentication keys) or a constant
 /// (CTR_EL0, DCZID_EL0, CurrentEL) at EL1 (TPIDR_EL0 at EL0 too); DC ZVA; the cache maintenance by VA
 /// (only its translation can fault: a TLB probe); barriers. Everything else, and every form whose access
 /// rules depend on state the block was not compiled for, goes to the interpreter.
@@ -48,6 +48,9 @@ internal sealed partial class A64IrBuilder
             case SysReg.CurrentEl when El1:
                 Move(dst, IrOperand.Const(1 << 2));
                 return true;
+            case var key when PacKeyOffset(key) is var keyOffset and >= 0:
+                ReadState(dst, keyOffset, 8);
+                return true;
             default:
                 return false;
         }
@@ -70,6 +73,9 @@ internal sealed partial class A64IrBuilder
             case SysReg.ElrEl1 when El1:
                 WriteState(value, ContextOffsets.ElrEl1);
                 return true;
+            case var key when PacKeyOffset(key) is var keyOffset and >= 0:
+                WriteState(value, keyOffset); // read by the PAC code as it runs: nothing compiled depends on it
+                return true;
             case SysReg.Daif when El1:
                 // A field, and a look at the pending interrupts it may unmask (Arm64Cpu.MaskedInterrupts.cs).
                 Emit(IrOpcode.And, T0, value, IrOperand.Const(Psr.DaifMask), w64: false);
@@ -79,6 +85,23 @@ internal sealed partial class A64IrBuilder
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// The context offset of pointer authentication key register <paramref name="key"/> (APIAKeyLo_EL1 .. APGAKeyHi_EL1:
+    /// op0=3, op1=0, CRn=2, CRm=1..3, op2=0..3, CRm=3 only op2 0..1) at EL1 on a model with FEAT_PAuth, else -1 (the
+    /// interpreter's: UNDEFINED without the feature, trapped or UNDEFINED at EL0). Linux writes the keys of the task it
+    /// switches to and of every entry from and return to EL0.
+    /// </summary>
+    private int PacKeyOffset(uint key)
+    {
+        if (!El1 || (_block.Mode & BlockMode.Pauth) == 0 || (key >> 7) != ((3 << 7) | 2))
+        {
+            return -1;
+        }
+
+        int crm = (int)(key >> 3) & 15, op2 = (int)key & 7;
+        return crm is >= 1 and <= 3 && op2 < (crm == 3 ? 2 : 4) ? ContextOffsets.PacKeys + (8 * (((crm - 1) * 4) + op2)) : -1;
     }
 
     /// <summary>The context offset of ELR_EL1, SPSR_EL1, ESR_EL1 or FAR_EL1 (fields MRS reads as they are).</summary>

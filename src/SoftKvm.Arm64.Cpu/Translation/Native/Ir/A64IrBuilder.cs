@@ -89,6 +89,7 @@ internal sealed partial class A64IrBuilder
         A64Op.Ldar or A64Op.Stlr => LoadStoreOrdered(op),
         A64Op.AtomicMemory => AtomicMemory(),
         A64Op.Cas => CompareAndSwap(),
+        A64Op.Casp => CompareAndSwapPair(),
         A64Op.Ldxr or A64Op.Ldaxr or A64Op.Stxr or A64Op.Stlxr => LoadStoreExclusive(op),
         A64Op.Ldxp or A64Op.Ldaxp or A64Op.Stxp or A64Op.Stlxp => LoadStoreExclusivePair(op),
         A64Op.Clrex => ClearExclusive(),

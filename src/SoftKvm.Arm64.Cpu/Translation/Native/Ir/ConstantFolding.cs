@@ -46,7 +46,11 @@ internal static class ConstantFolding
             op.B = Substitute(op.B, value, known);
             if (op.Op != IrOpcode.Load)
             {
-                op.C = Substitute(op.C, value, known);
+                if (!op.WritesC)
+                {
+                    op.C = Substitute(op.C, value, known);
+                }
+
                 op.D = Substitute(op.D, value, known);
             }
 
@@ -58,7 +62,7 @@ internal static class ConstantFolding
             }
 
             Define(op.Dst, op, value, known);
-            if (op.Op == IrOpcode.Load && op.Pair)
+            if (op.WritesC)
             {
                 Forget(op.C, known);
             }

@@ -125,6 +125,12 @@ internal struct IrInstruction
     /// <summary>The guest instruction this operation belongs to (its position in the block).</summary>
     public int Insn;
 
+    /// <summary>
+    /// Whether the operation writes <see cref="C"/> too: the second register of a load pair, and the second of CASP's
+    /// compared pair (which it reads first).
+    /// </summary>
+    public readonly bool WritesC => (Op == IrOpcode.Load && Pair) || (Op == IrOpcode.Atomic && Cond == A64IrBuilder.AtomicCompareAndSwapPair);
+
     /// <inheritdoc />
     public override readonly string ToString()
     {

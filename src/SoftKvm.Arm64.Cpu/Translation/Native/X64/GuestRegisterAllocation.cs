@@ -54,7 +54,7 @@ internal static class GuestRegisterAllocation
             Count(op.D, w, uses);
             Count(op.Dst, w, uses);
             written |= Mask(op.Dst);
-            if (op.Op == IrOpcode.Load)
+            if (op.WritesC)
             {
                 written |= Mask(op.C); // the second register of a pair
             }

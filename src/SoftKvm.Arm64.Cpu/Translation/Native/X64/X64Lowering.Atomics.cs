@@ -8,7 +8,9 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// instruction in the interpreter), then one host atomic on the guest RAM: LOCK XADD (LDADD), XCHG (SWP),
 /// LOCK CMPXCHG (CAS) or a LOCK CMPXCHG loop (LDCLR, LDEOR, LDSET). As the interpreter's, they are atomic
 /// against every other vCPU's atomics and stores and against exclusives (whose store is a compare-and-swap),
-/// and full barriers, which covers the acquire and release forms.
+/// and full barriers, which covers the acquire and release forms. CASP of two doublewords (no 128-bit compare-and-swap
+/// in the interpreter) compares and stores under the VM's pair lock (<see cref="CpuShared.PairSpin"/>), which the
+/// interpreter's CASP, LDXP and STXP of two doublewords take too.
 /// </summary>
 internal sealed unsafe partial class X64Lowering
 {
@@ -19,6 +21,12 @@ internal sealed unsafe partial class X64Lowering
         AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
         EmitSpAlignmentCheck(op, slow);
         LoadTo(Reg.Rax, op.A, true); // the address is the base alone (B is the operand)
+        if (op.Cond == A64IrBuilder.AtomicCompareAndSwapPair)
+        {
+            LowerCompareAndSwapPair(op, slow);
+            return;
+        }
+
         EmitTlbCheck(store: true, total: size, size: size, unprivileged: false, slow, aligned: true);
         switch (op.Cond)
         {
@@ -65,6 +73,39 @@ internal sealed unsafe partial class X64Lowering
                     return;
                 }
         }
+    }
+
+    /// <summary>
+    /// CASP of two doublewords, the address in rax: aligned to 16 through the write TLB (else the slow path), then under the
+    /// pair lock (XCHG, a full barrier, to take and to release it) the old pair read, compared with Xs, Xs+1 and replaced
+    /// by Xt, Xt+1 where equal; Xs, Xs+1 = the old pair.
+    /// </summary>
+    private void LowerCompareAndSwapPair(in IrInstruction op, AsmLabel slow)
+    {
+        _asm.TestImm(Reg.Rax, 15, false);
+        _asm.Jcc(Cc.NE, slow);
+        EmitTlbCheck(store: true, total: 16, size: 16, unprivileged: false, slow, aligned: true);
+        _asm.Mov(Reg.Rcx, Reg.Rax);
+        _asm.Load(Reg.R11, Ctx(ContextOffsets.PairSpin), 8);
+        AsmLabel acquire = _asm.NewLabel(), release = _asm.NewLabel();
+        _asm.Bind(acquire);
+        _asm.MovImm(Reg.Rax, 1);
+        _asm.Xchg(new Mem(Reg.R11, 0), Reg.Rax, 4);
+        _asm.Test(Reg.Rax, Reg.Rax, false);
+        _asm.Jcc(Cc.NE, acquire);
+        _asm.Load(Reg.Rax, new Mem(Reg.Rcx, 0), 8);
+        _asm.Load(Reg.Rdx, new Mem(Reg.Rcx, 8), 8);
+        _asm.Alu(Alu.Cmp, Reg.Rax, InReg(op.B, Reg.R10, true), true);
+        _asm.Jcc(Cc.NE, release);
+        _asm.Alu(Alu.Cmp, Reg.Rdx, InReg(op.C.Kind == IrKind.None ? IrOperand.Const(0) : op.C, Reg.R10, true), true);
+        _asm.Jcc(Cc.NE, release);
+        _asm.Store(new Mem(Reg.Rcx, 0), InReg(op.D, Reg.R10, true), 8);
+        _asm.Store(new Mem(Reg.Rcx, 8), InReg(op.Imm == 31 ? IrOperand.Const(0) : IrOperand.Reg((int)op.Imm), Reg.R10, true), 8);
+        _asm.Bind(release);
+        _asm.Alu(Alu.Xor, Reg.R10, Reg.R10, false);
+        _asm.Xchg(new Mem(Reg.R11, 0), Reg.R10, 4);
+        Commit(op.Dst, Reg.Rax);
+        Commit(op.C, Reg.Rdx);
     }
 
     /// <summary>r = its low <paramref name="size"/> bytes, zero-extended.</summary>

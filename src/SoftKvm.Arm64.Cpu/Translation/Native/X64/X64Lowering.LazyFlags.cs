@@ -79,7 +79,7 @@ internal sealed unsafe partial class X64Lowering
 
         bool writes = op.Op is IrOpcode.Fallback or IrOpcode.WriteState
             || (RegMask(op.Dst) & _lazyWatch) != 0
-            || (op.Op == IrOpcode.Load && op.Pair && (RegMask(op.C) & _lazyWatch) != 0);
+            || (op.WritesC && (RegMask(op.C) & _lazyWatch) != 0);
         if (!writes)
         {
             return;

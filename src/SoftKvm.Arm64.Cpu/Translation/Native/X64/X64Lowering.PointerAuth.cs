@@ -100,7 +100,8 @@ internal sealed unsafe partial class X64Lowering
     }
 
     /// <summary>Ends the routine <see cref="BeginRoutine"/> started (ZF set at <paramref name="pass"/>, clear at <paramref name="fail"/>) and places it: its address, or 0.</summary>
-    private ulong PlaceRoutine(object id, string name, AsmLabel pass, AsmLabel fail)
+    private ulong PlaceRoutine<TKey>(TKey id, string name, AsmLabel pass, AsmLabel fail)
+        where TKey : struct, IEquatable<TKey>
     {
         X64Assembler asm = _routineLowering!._asm;
         asm.Bind(pass);

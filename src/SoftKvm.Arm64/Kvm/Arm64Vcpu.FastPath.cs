@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SoftKvm.Arm64.Cpu;
+using SoftKvm.Core.Io;
 using SoftKvm.Core.Stats;
 
 namespace SoftKvm.Arm64.Kvm;
@@ -20,6 +21,9 @@ public sealed partial class Arm64Vcpu
 {
     private ulong _declinedMmioIpa;
     private bool _mmioDeclined;
+
+    /// <summary>The in-kernel bus's device this vCPU's MMIO exit found last (the next access to its range skips the bus's search).</summary>
+    private IoRouteCache _mmioRoute;
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
@@ -68,9 +72,16 @@ public sealed partial class Arm64Vcpu
     {
         BeginExit(Arm64Stat.MmioExitKernel);
         int length = 1 << (int)((iss >> Esr.IssSasShift) & 3);
-        ulong buffer = (iss & Esr.IssWnR) != 0 ? value : 0;
-        Span<byte> data = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), length);
-        bool handled = (iss & Esr.IssWnR) != 0 ? _vm.MmioBus.Write(this, ipa, data) : _vm.MmioBus.Read(this, ipa, data);
+        bool handled;
+        if ((iss & Esr.IssWnR) != 0)
+        {
+            handled = _vm.MmioBus.TryWriteValue(this, ipa, length, value, ref _mmioRoute); // a write leaves value as it is
+        }
+        else if (handled = _vm.MmioBus.TryReadValue(this, ipa, length, ref _mmioRoute, out ulong read))
+        {
+            value = read;
+        }
+
         if (!handled)
         {
             // The PE stops with the stage-2 abort of this access: the run loop's HandleDataAbort need not ask the bus again.
@@ -82,20 +93,6 @@ public sealed partial class Arm64Vcpu
 
         Stats.Increment(VcpuStat.Exits);
         Stats.Increment(Arm64Stat.MmioExitKernel);
-
-        if ((iss & Esr.IssWnR) == 0)
-        {
-            // Read back at the width the device wrote (its store then forwards to this load; an 8-byte load of a 4-byte
-            // store waits for the store to retire, about 5% of an in-kernel MMIO read). A write leaves value as it is.
-            value = length switch
-            {
-                1 => Unsafe.As<ulong, byte>(ref buffer),
-                2 => Unsafe.As<ulong, ushort>(ref buffer),
-                4 => Unsafe.As<ulong, uint>(ref buffer),
-                _ => buffer,
-            };
-        }
-
         RunState.Mmio.SetValue(value); // the data as the slow path (and KVM's io_mem_abort) leaves it
         EndExit();
         return true;
@@ -123,7 +120,8 @@ public sealed partial class Arm64Vcpu
             return false;
         }
 
-        bool handled = controller.TryReadSystemRegister(Id, key, out value);
+        // The in-kernel VGIC (a sealed class) is called directly, not through the interface.
+        bool handled = controller is Vgic.Vgic vgic ? vgic.TryReadSystemRegister(Id, key, out value) : controller.TryReadSystemRegister(Id, key, out value);
         UpdateInterruptLines();
         return handled;
     }
@@ -133,7 +131,7 @@ public sealed partial class Arm64Vcpu
     bool ICpuHost.TryWriteControllerRegister(SysRegKey key, ulong value)
     {
         var controller = _vm.InterruptController;
-        if (controller is null || !controller.TryWriteSystemRegister(Id, key, value))
+        if (controller is null || !(controller is Vgic.Vgic vgic ? vgic.TryWriteSystemRegister(Id, key, value) : controller.TryWriteSystemRegister(Id, key, value)))
         {
             return false;
         }
@@ -158,6 +156,7 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <summary>ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1 (3,0,C12,C11,5..7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsSgiGenerationRegister(SysRegKey key) =>
         key.Op0 == 3 && key.Op1 == 0 && key.CRn == 12 && key.CRm == 11 && key.Op2 >= 5;
 }

@@ -18,7 +18,7 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
 
     public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
     {
-        lock (vgic.Lock)
+        using (vgic.Lock.Hold())
         {
             GicMmio.Write(this, _map, offset, data, Accessor(vcpu));
             vgic.FlushLocked();
@@ -35,7 +35,7 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
             return GicMmio.ValueAt(this, _map, index, rel, size, Accessor(vcpu)); // nothing to lock, nothing to flush
         }
 
-        lock (vgic.Lock)
+        using (vgic.Lock.Hold())
         {
             ulong value = GicMmio.ValueAt(this, _map, index, rel, size, Accessor(vcpu));
             vgic.FlushLocked();
@@ -47,7 +47,7 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public void WriteValue(Vcpu? vcpu, ulong offset, int size, ulong value)
     {
-        lock (vgic.Lock)
+        using (vgic.Lock.Hold())
         {
             GicMmio.WriteValue(this, _map, offset, size, value, Accessor(vcpu));
             vgic.FlushLocked();

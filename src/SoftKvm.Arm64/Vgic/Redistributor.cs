@@ -52,7 +52,7 @@ internal sealed class Redistributor : IIoValueDevice, IGicRegisterFile
 
     public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             GicMmio.Write(this, GicRegisterMaps.V3Redistributor, offset, data, VcpuIndex);
             _vgic.FlushLocked();
@@ -63,7 +63,7 @@ internal sealed class Redistributor : IIoValueDevice, IGicRegisterFile
     public ulong ReadValue(Vcpu? vcpu, ulong offset, int size)
     {
         var map = GicRegisterMaps.V3Redistributor;
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             ulong value = GicMmio.ValueAt(this, map, GicMmio.Locate(map, offset, size, out uint rel), rel, size, VcpuIndex);
             _vgic.FlushLocked();
@@ -74,7 +74,7 @@ internal sealed class Redistributor : IIoValueDevice, IGicRegisterFile
     /// <inheritdoc />
     public void WriteValue(Vcpu? vcpu, ulong offset, int size, ulong value)
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             GicMmio.WriteValue(this, GicRegisterMaps.V3Redistributor, offset, size, value, VcpuIndex);
             _vgic.FlushLocked();

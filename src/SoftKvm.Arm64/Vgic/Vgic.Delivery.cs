@@ -472,7 +472,7 @@ public sealed partial class Vgic
             throw new ArgumentOutOfRangeException(nameof(intId), intId, "a private line must be a PPI (INTID 16..31)");
         }
 
-        lock (_lock)
+        using (_lock.Hold())
         {
             SetLevelLocked(_private[vcpuId][intId], level);
             FlushLocked();
@@ -484,7 +484,7 @@ public sealed partial class Vgic
     public void SetSpiLevel(int spi, bool level)
     {
         CheckSpi(spi);
-        lock (_lock)
+        using (_lock.Hold())
         {
             SetLevelLocked(_spis[spi], level);
             FlushLocked();
@@ -499,7 +499,7 @@ public sealed partial class Vgic
     public void InjectSpiEdge(int spi)
     {
         CheckSpi(spi);
-        lock (_lock)
+        using (_lock.Hold())
         {
             var irq = _spis[spi];
             irq.PendingLatch = true;

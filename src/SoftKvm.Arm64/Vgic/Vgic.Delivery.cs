@@ -128,6 +128,11 @@ public sealed partial class Vgic
     private void Recompute(int v, out bool irq, out bool fiq)
     {
         irq = fiq = false;
+        if (_pendingPrivate[v] == 0 && _pendingSpiCount == 0 && _pendingLpis.Count == 0)
+        {
+            return; // nothing pending that v could take (after an EOI, usually): no output, and no scan
+        }
+
         var cpu = _cpu[v];
         var best = HighestPending(v, 3, requireCpuEnable: true);
         if (best is null || best.Priority >= cpu.PriorityMask ||

@@ -12,6 +12,14 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
 {
     private readonly RegisterMap _map = vgic.Model == GicModel.V2 ? GicRegisterMaps.V2Distributor : GicRegisterMaps.V3Distributor;
 
+    /// <summary>
+    /// Per 32-bit word of the frame, for the VGIC without an ITS [0] and with one [1] (GICD_TYPER's IDbits and LPIS, the
+    /// only input of a fixed value that can change): the value of a 32-bit read, with bit 32 set, where the word is in a
+    /// register that reads a fixed value (<see cref="GicMmio.ReadsFixedValue"/>) and allows the read; 0 elsewhere. Built
+    /// on first use.
+    /// </summary>
+    private readonly ulong[]?[] _fixedWords = new ulong[]?[2];
+
     public Vgic Vgic => vgic;
 
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data) => GicMmio.Store(ReadValue(vcpu, offset, data.Length), data);
@@ -29,6 +37,17 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public ulong ReadValue(Vcpu? vcpu, ulong offset, int size)
     {
+        if (size == 4 && (offset & 3) == 0)
+        {
+            // A word-aligned 32-bit read of a register that reads a fixed value: one indexed load.
+            bool its = vgic.HasIts;
+            var words = _fixedWords[its ? 1 : 0] ?? FixedWords(its);
+            if (offset >> 2 < (ulong)words.Length && words[offset >> 2] is var word && (word >> 32) != 0)
+            {
+                return (uint)word;
+            }
+        }
+
         int index = GicMmio.Locate(_map, offset, size, out uint rel);
         if (GicMmio.ReadsFixedValue(_map, index))
         {
@@ -52,6 +71,27 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
             GicMmio.WriteValue(this, _map, offset, size, value, Accessor(vcpu));
             vgic.FlushLocked();
         }
+    }
+
+    private ulong[] FixedWords(bool its)
+    {
+        var words = new ulong[_map.Registers.Count == 0 ? 0 : (int)((_map.Registers[^1].Offset + _map.Registers[^1].Length) / 4)];
+        for (int w = 0; w < words.Length; w++)
+        {
+            int index = GicMmio.Locate(_map, (ulong)w * 4, 4, out uint rel);
+            if (index >= 0 && GicMmio.ReadsFixedValue(_map, index))
+            {
+                ulong value = _map.At(index).Id switch
+                {
+                    GicReg.DistTyper => vgic.DistributorTyper(its),
+                    _ => GicMmio.ValueAt(this, _map, index, rel, 4, -1),
+                };
+                words[w] = 1UL << 32 | (uint)value;
+            }
+        }
+
+        Volatile.Write(ref _fixedWords[its ? 1 : 0], words);
+        return words;
     }
 
     public ulong ReadRegister(GicReg id, int vcpu) => vgic.ReadDistributorRegister(id);

@@ -1,3 +1,4 @@
+using SoftKvm.Arm64.Vgic;
 using SoftKvm.Core.Io;
 
 namespace SoftKvm.Arm64.Tests.Vgic;
@@ -33,6 +34,39 @@ public class ValueAccessTests
 
     [Fact]
     public void EveryRedistributorOffsetAndWidthReadsAsTheSpanForm() => AssertValueReadsMatch(3, 0, 0x2_0000);
+
+    [Fact]
+    public void FixedDistributorWordsReadAsTheRegisterMapSays_WithAndWithoutAnIts()
+    {
+        // The distributor's table of fixed words (GICD_TYPER, IIDR, PIDR2, RAZ registers) against the register map's
+        // generic read, before and after an ITS changes GICD_TYPER (IDbits, LPIS).
+        var (vm, gic) = Gic.V3(2);
+        using var _ = vm;
+        Assert.True(vm.MmioBus.TryFind(Gic.V3Dist, 4, out var device, out ulong _));
+        var file = (IGicRegisterFile)device;
+        var cache = default(IoRouteCache);
+        ulong typerBefore = 0;
+        foreach (bool its in new[] { false, true })
+        {
+            if (its)
+            {
+                gic.CreateIts();
+            }
+
+            var expected = new byte[4];
+            for (ulong offset = 0; offset < 0x1_0000; offset += 4)
+            {
+                GicMmio.Read(file, GicRegisterMaps.V3Distributor, offset, expected, 0);
+                Assert.True(vm.MmioBus.TryReadValue(vm.GetVcpu(0), Gic.V3Dist + offset, 4, ref cache, out ulong value));
+                Assert.True(BitConverter.ToUInt32(expected) == value, $"+0x{offset:x}: 0x{value:x}, the map says 0x{BitConverter.ToUInt32(expected):x}");
+            }
+
+            vm.MmioBus.TryReadValue(vm.GetVcpu(0), Gic.V3Dist + 4, 4, ref cache, out ulong typer);
+            Assert.Equal(its, (typer & 1 << 17) != 0); // LPIS
+            Assert.NotEqual(typerBefore, typer);
+            typerBefore = typer;
+        }
+    }
 
     [Fact]
     public void ValueWritesChangeWhatSpanWritesChange()

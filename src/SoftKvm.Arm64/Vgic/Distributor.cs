@@ -13,12 +13,11 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
     private readonly RegisterMap _map = vgic.Model == GicModel.V2 ? GicRegisterMaps.V2Distributor : GicRegisterMaps.V3Distributor;
 
     /// <summary>
-    /// Per 32-bit word of the frame, for the VGIC without an ITS [0] and with one [1] (GICD_TYPER's IDbits and LPIS, the
-    /// only input of a fixed value that can change): the value of a 32-bit read, with bit 32 set, where the word is in a
-    /// register that reads a fixed value (<see cref="GicMmio.ReadsFixedValue"/>) and allows the read; 0 elsewhere. Built
-    /// on first use.
+    /// Per 32-bit word of the frame, for the VGIC without an ITS and with one (GICD_TYPER's IDbits and LPIS: the only input
+    /// of a fixed value that can change): the value of a 32-bit read, with bit 32 set, where the word is in a register
+    /// that reads a fixed value (<see cref="GicMmio.ReadsFixedValue"/>) and allows the read; 0 elsewhere. Built on first use.
     /// </summary>
-    private readonly ulong[]?[] _fixedWords = new ulong[]?[2];
+    private ulong[]? _fixedWithoutIts, _fixedWithIts;
 
     public Vgic Vgic => vgic;
 
@@ -37,15 +36,24 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     public ulong ReadValue(Vcpu? vcpu, ulong offset, int size)
     {
-        if (size == 4 && (offset & 3) == 0)
+        // A word-aligned 32-bit read of a register that reads a fixed value: one indexed load (the rest in ReadRegisters,
+        // so that this path saves and restores no registers it does not use).
+        var words = vgic.HasIts ? _fixedWithIts : _fixedWithoutIts;
+        ulong word = offset >> 2;
+        if (size == 4 && (offset & 3) == 0 && words is not null && word < (ulong)words.Length && (words[word] >> 32) != 0)
         {
-            // A word-aligned 32-bit read of a register that reads a fixed value: one indexed load.
-            bool its = vgic.HasIts;
-            var words = _fixedWords[its ? 1 : 0] ?? FixedWords(its);
-            if (offset >> 2 < (ulong)words.Length && words[offset >> 2] is var word && (word >> 32) != 0)
-            {
-                return (uint)word;
-            }
+            return (uint)words[word];
+        }
+
+        return ReadRegisters(vcpu, offset, size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong ReadRegisters(Vcpu? vcpu, ulong offset, int size)
+    {
+        if ((vgic.HasIts ? _fixedWithIts : _fixedWithoutIts) is null)
+        {
+            FixedWords(vgic.HasIts); // for the next read: this one reads as the table would
         }
 
         int index = GicMmio.Locate(_map, offset, size, out uint rel);
@@ -73,7 +81,7 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
         }
     }
 
-    private ulong[] FixedWords(bool its)
+    private void FixedWords(bool its)
     {
         var words = new ulong[_map.Registers.Count == 0 ? 0 : (int)((_map.Registers[^1].Offset + _map.Registers[^1].Length) / 4)];
         for (int w = 0; w < words.Length; w++)
@@ -90,8 +98,7 @@ internal sealed class Distributor(Vgic vgic) : IIoValueDevice, IGicRegisterFile
             }
         }
 
-        Volatile.Write(ref _fixedWords[its ? 1 : 0], words);
-        return words;
+        Volatile.Write(ref its ? ref _fixedWithIts : ref _fixedWithoutIts, words);
     }
 
     public ulong ReadRegister(GicReg id, int vcpu) => vgic.ReadDistributorRegister(id);

@@ -120,8 +120,7 @@ public sealed partial class Arm64Vcpu
             return false;
         }
 
-        // The in-kernel VGIC (a sealed class) is called directly, not through the interface.
-        bool handled = controller is Vgic.Vgic vgic ? vgic.TryReadSystemRegister(Id, key, out value) : controller.TryReadSystemRegister(Id, key, out value);
+        bool handled = controller.TryReadSystemRegister(Id, key, out value);
         UpdateInterruptLines();
         return handled;
     }
@@ -131,7 +130,7 @@ public sealed partial class Arm64Vcpu
     bool ICpuHost.TryWriteControllerRegister(SysRegKey key, ulong value)
     {
         var controller = _vm.InterruptController;
-        if (controller is null || !(controller is Vgic.Vgic vgic ? vgic.TryWriteSystemRegister(Id, key, value) : controller.TryWriteSystemRegister(Id, key, value)))
+        if (controller is null || !controller.TryWriteSystemRegister(Id, key, value))
         {
             return false;
         }

@@ -418,14 +418,6 @@ public sealed partial class Arm64Vcpu : Vcpu, ICpuHost
             return;
         }
 
-        if (controller is Vgic.Vgic vgic)
-        {
-            // The in-kernel VGIC (a sealed class): direct calls, not two interface dispatches.
-            _cpu.IrqLine = vgic.HasPendingIrq(Id);
-            _cpu.FiqLine = vgic.HasPendingFiq(Id);
-            return;
-        }
-
         _cpu.IrqLine = controller.HasPendingIrq(Id);
         _cpu.FiqLine = controller.HasPendingFiq(Id);
     }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Kvm;
 using SoftKvm.Core;
 using SoftKvm.Core.Errors;
@@ -196,11 +195,9 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
     internal VgicIrq Spi(int spi) => _spis[spi];
 
     /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] // after every CPU-interface access and at every entry
     public bool HasPendingIrq(int vcpuId) => (uint)vcpuId < (uint)VcpuCount && Volatile.Read(ref _irqOut[vcpuId]) != 0;
 
     /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] // after every CPU-interface access and at every entry
     public bool HasPendingFiq(int vcpuId) => (uint)vcpuId < (uint)VcpuCount && Volatile.Read(ref _fiqOut[vcpuId]) != 0;
 
     /// <summary>

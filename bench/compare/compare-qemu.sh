@@ -13,16 +13,18 @@
 #                                                         QEMU's `-cpu max`, the four alternating, with medians and the
 #                                                         medians of the per-round ratios (SOFTKVM_LINUX_OUT: the inputs)
 #   bench/compare/compare-qemu.sh linux-x86 N [runs]      the same for Debian's amd64 kernel (build.sh x86_64) on the PC,
-#                                                         against qemu-system-x86_64 -M pc (TCG)
+#                                                         against qemu-system-x86_64 -M pc (TCG) (SOFTKVM_LINUX_OUT_X86: the inputs)
 #   bench/compare/compare-qemu.sh mips      [runs]        guest MIPS side by side: computebench.elf (compute.c, 160 rounds)
 #                                                         minus the start-up of hello.elf, on both sides
 #   bench/compare/compare-qemu.sh mips-x86  [runs]        the same for x86: compute32bench.elf (40 rounds, 1.5G instructions)
 #                                                         minus compute32.elf (one round) on both sides
 #                                                         (qemu-system-x86_64 with isa-debug-exit)
-#   bench/compare/compare-qemu.sh exits [arm64|x86|all] [runs]
+#   bench/compare/compare-qemu.sh exits [arm64|x86|x86-32|x86-64|all] [runs]
 #                                                         exit round trips as the guest sees them: guests/arm64/exits
-#                                                         (2 vCPUs, GICv3) and guests/x86/kvm/exits.elf (2 vCPUs;
-#                                                         QEMU with pc-testdev as its VMM MMIO device), each row's
+#                                                         (2 vCPUs, GICv3), guests/x86/kvm/exits.elf (32-bit code, on
+#                                                         ReadyToRun: the IL tier) and exits64.elf (the same rows in
+#                                                         long mode, on NativeAOT: the native x86-64 engine; x86 runs
+#                                                         both; 2 vCPUs; QEMU with pc-testdev as its VMM MMIO device), each row's
 #                                                         median over the runs, the ratio of the medians and the
 #                                                         median of the per-run ratios (runs alternate)
 #
@@ -252,7 +254,7 @@ case "$mode" in
     printf '  per-round ratios (medians, wall): qarma5/cortex-a57 %.2f   impdef/cortex-a57 %.2f   qarma5/qemu max %.2f   impdef/qemu max %.2f\n' \
       "$(ratio max a57 1)" "$(ratio imp a57 1)" "$(ratio max qmax 1)" "$(ratio imp qmax 1)" ;;
   linux-x86)
-    n=${2:-1}; runs=${3:-3}; out=$root/guests/linux/out-x86_64
+    n=${2:-1}; runs=${3:-3}; out=${SOFTKVM_LINUX_OUT_X86:-$root/guests/linux/out-x86_64}
     [ -f "$out/vmlinuz" ] || "$root/guests/linux/build.sh" x86_64
     marker=SOFTKVM-LINUX-BOOT-OK
     qemu=(qemu-system-x86_64 -M pc -nographic -m 512)
@@ -275,13 +277,19 @@ case "$mode" in
         --kernel "$root/guests/arm64/exits/exits.elf" --smp 2 --gic v3 --memory 128M \
         -- -M virt,gic-version=3 -smp 2 -m 128 -kernel "$root/guests/arm64/exits/exits.elf"
     fi
-    if [ "$arch" = x86 ] || [ "$arch" = all ]; then
-      use_build r2r
-      qemu=(qemu-system-x86_64 -display none -monitor none -serial stdio -m 128 -smp 2
-            -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev)
+    qemu=(qemu-system-x86_64 -display none -monitor none -serial stdio -m 128 -smp 2
+          -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev)
+    if [ "$arch" = x86 ] || [ "$arch" = x86-32 ] || [ "$arch" = all ]; then
+      use_build r2r # 32-bit code: the IL tier
       softkvm+=(--arch x86_64 --memory 128M --smp 2 --x86-virtio mmio) # its VMM MMIO device: the virtio-mmio window
-      exit_rows "x86 exits (guests/x86/kvm/exits.elf, 2 vCPUs)" "$runs" --kernel "$root/guests/x86/kvm/exits.elf" \
+      exit_rows "x86 exits, 32-bit code (guests/x86/kvm/exits.elf, 2 vCPUs)" "$runs" --kernel "$root/guests/x86/kvm/exits.elf" \
         -- -kernel "$root/guests/x86/kvm/exits.elf"
+    fi
+    if [ "$arch" = x86 ] || [ "$arch" = x86-64 ] || [ "$arch" = all ]; then
+      use_build aot # 64-bit code: the native x86-64 engine, as x86 Linux runs
+      softkvm+=(--arch x86_64 --memory 128M --smp 2 --x86-virtio mmio)
+      exit_rows "x86 exits, long mode (guests/x86/kvm/exits64.elf, 2 vCPUs)" "$runs" --kernel "$root/guests/x86/kvm/exits64.elf" \
+        -- -kernel "$root/guests/x86/kvm/exits64.elf"
     fi ;;
-  *) echo "usage: $0 startup|compute|compute-half|sgi N v2|v3|linux N|linux-max N|linux-x86 N|mips|mips-x86|exits [arm64|x86|all] [runs]" >&2; exit 2 ;;
+  *) echo "usage: $0 startup|compute|compute-half|sgi N v2|v3|linux N|linux-max N|linux-x86 N|mips|mips-x86|exits [arm64|x86|x86-32|x86-64|all] [runs]" >&2; exit 2 ;;
 esac

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace SoftKvm.Cli.Tests;
 
@@ -34,6 +35,30 @@ public sealed class X86KvmGuestTests : IDisposable
         Assert.EndsWith("ALL PASS\n", serial);
         Assert.Equal(1, code);
         Assert.DoesNotContain("unhandled", error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void LongModeExitBenchmarkRunsEveryRow()
+    {
+        // guests/x86/kvm/exits64quick.elf: the exit micro-benchmark (exits.c) built for long mode, 64-bit code on the
+        // native x86-64 engine, a few rounds of each row (bench/compare/compare-qemu.sh exits x86 times exits64.elf).
+        var (code, serial, output, error) = Softkvm("run", "--arch", "x86_64", "--kernel", Guest("exits64quick"), "--memory", "128M",
+            "--smp", "2", "--x86-virtio", "mmio", "--stats");
+        AssertAllPassed(code, serial, error);
+        Assert.StartsWith("exit round trips: 256 each after 64 untimed; median of 4 batches; TSC at ", serial);
+        Assert.Contains(" MHz (PIT), 2 vCPUs, long mode\n", serial);
+        foreach (string key in new[] { "out-vmm", "in-kernel", "mmio-ioapic", "mmio-vmm", "eoi", "ipi", "vmcall" })
+        {
+            Assert.Matches(new Regex($@"(?m)^  {key} +\S.* +[0-9]+\.[0-9] ns$"), serial);
+        }
+
+        Assert.Contains("MMIO read served by a VMM device (virtio-mmio)", serial);
+        Assert.Contains("hypercall: VMCALL, unknown number (-KVM_ENOSYS)", serial); // answered by the hypervisor, no #UD
+        var stats = Stats(output);
+        Assert.InRange(stats["hypercalls"], 320UL, 330UL); // 64 untimed and 256 timed, and the probe
+        Assert.Equal(stats["vmm_mmio_exits_seen"], stats["mmio_exits"]);
+        Assert.InRange(stats["mmio_exits"], 320UL, 330UL);
+        Assert.Equal(0UL, stats["insn_emulation_fail"]);
     }
 
     [Theory]

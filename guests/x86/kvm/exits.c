@@ -16,7 +16,11 @@
                  Without a hypercall interface (QEMU TCG) VMCALL raises #UD and the guest's handler does the
                  same; the line then says so.
 
-   Output: one line per row, "  <key> <what> ... <ns> ns", then ALL PASS, and isa-debug-exit. */
+   Output: one line per row, "  <key> <what> ... <ns> ns", then ALL PASS, and isa-debug-exit.
+
+   The same source built with -m64 is exits64.elf: the same rows from 64-bit code (long mode, as x86 Linux runs,
+   on SoftKvm's native x86-64 engine), entered by boot64.S from Multiboot with 4 GiB identity-mapped by 2 MiB
+   pages (devices uncached), its APs by smp_tramp64.S; the header line says "long mode". */
 #include "lib.h"
 
 #ifndef ROUNDS
@@ -49,7 +53,9 @@ void isr_41(void);
 void isr_42(void);
 void isr_43(void);
 
+#ifndef __x86_64__
 static u32 page_dir[1024] __attribute__((aligned(4096)));
+#endif
 static volatile u32 ap_online, pongs, pings, selfs, ud_vmcalls;
 static volatile u32 eoi_ticks;
 static u32 vmm_mmio;
@@ -86,18 +92,21 @@ static u64 udiv64(u64 n, u64 d)
     return q;
 }
 
-/* 4 MiB pages for all of 4 GiB, identity: RAM write-back, 3 GiB and up (the PC's device window) uncached. */
+/* 4 MiB pages for all of 4 GiB, identity: RAM write-back, 3 GiB and up (the PC's device window) uncached.
+   (The 64-bit guest runs with boot64.S's tables, as its APs do.) */
 static void paging_on(void)
 {
+#ifndef __x86_64__
     u32 cr;
     __asm__ volatile("mov %%cr4, %0" : "=r"(cr));
     __asm__ volatile("mov %0, %%cr4" ::"r"(cr | 0x10)); /* PSE */
     __asm__ volatile("mov %0, %%cr3" ::"r"((u32)page_dir));
     __asm__ volatile("mov %%cr0, %0" : "=r"(cr));
     __asm__ volatile("mov %0, %%cr0" ::"r"(cr | 0x80000000u) : "memory");
+#endif
 }
 
-void on_ud(u32 *f)
+void on_ud(ureg *f)
 {
     /* VMCALL (0F 01 C1) where the CPU has no hypercall interface: answer as KVM does for an unknown number. */
     const u8 *insn = (const u8 *)f[1];
@@ -106,19 +115,19 @@ void on_ud(u32 *f)
         die("#UD outside VMCALL");
     }
 
-    f[-1] = (u32)-KVM_ENOSYS; /* EAX in the PUSHAL frame below the error code */
+    f[-1] = (ureg)-(long)KVM_ENOSYS; /* EAX (RAX) in the frame below the error code */
     f[1] += 3;
     ud_vmcalls++;
 }
 
-void on_irq41(u32 *f) /* the AP's answer */
+void on_irq41(ureg *f) /* the AP's answer */
 {
     (void)f;
     pongs++;
     lapic_write(LAPIC_EOI, 0);
 }
 
-void on_irq42(u32 *f) /* the BSP's ping, on the AP */
+void on_irq42(ureg *f) /* the BSP's ping, on the AP */
 {
     (void)f;
     pings++;
@@ -127,7 +136,7 @@ void on_irq42(u32 *f) /* the BSP's ping, on the AP */
     lapic_write(LAPIC_ICR_LO, (1u << 14) | VECTOR_PONG);
 }
 
-void on_irq43(u32 *f) /* a self IPI: its EOI alone is timed */
+void on_irq43(ureg *f) /* a self IPI: its EOI alone is timed */
 {
     (void)f;
     u32 t0 = rdtsc32();
@@ -372,10 +381,12 @@ static void report(const char *key, const char *what, enum row row, u32 tsc50)
 
 int main(u32 info)
 {
+#ifndef __x86_64__
     for (u32 i = 0; i < 1024; i++)
     {
         page_dir[i] = (i << 22) | 0x83 | (i >= 768 ? 0x18 : 0); /* P, RW, PS; PWT PCD from 3 GiB */
     }
+#endif
 
     paging_on();
     gdt_load();
@@ -404,7 +415,7 @@ int main(u32 info)
 
     for (u32 i = 0; i < (u32)(ap_tramp_end - ap_tramp); i++)
     {
-        ((volatile char *)AP_TRAMP)[i] = ap_tramp[i];
+        ((volatile char *)(ureg)AP_TRAMP)[i] = ap_tramp[i];
     }
 
     lapic_write(LAPIC_ICR_HI, 0);
@@ -439,7 +450,11 @@ int main(u32 info)
     putdec(BATCHES);
     puts(" batches; TSC at ");
     putdec(tsc50 / 50000);
+#ifdef __x86_64__
+    puts(" MHz (PIT), 2 vCPUs, long mode\n");
+#else
     puts(" MHz (PIT), 2 vCPUs, paging on\n");
+#endif
 
     if (ROWS & 1)
         report("out-vmm", "OUT to a VMM device's port (16550A scratch, 0x3FF)", ROW_OUT_VMM, tsc50);

@@ -7,6 +7,7 @@ typedef unsigned int u32;
 typedef unsigned short u16;
 typedef unsigned char u8;
 typedef unsigned long long u64;
+typedef unsigned long ureg; /* a register's width: 32 bits in the 32-bit guests, 64 in the 64-bit ones (exits64) */
 
 #define LAPIC 0xFEE00000u
 #define LAPIC_ID 0x20
@@ -21,8 +22,8 @@ typedef unsigned long long u64;
 
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u32 mmio_read(u32 addr) { return *(volatile u32 *)addr; }
-static inline void mmio_write(u32 addr, u32 v) { *(volatile u32 *)addr = v; }
+static inline u32 mmio_read(u32 addr) { return *(volatile u32 *)(ureg)addr; }
+static inline void mmio_write(u32 addr, u32 v) { *(volatile u32 *)(ureg)addr = v; }
 static inline u32 lapic_read(u32 reg) { return mmio_read(LAPIC + reg); }
 static inline void lapic_write(u32 reg, u32 v) { mmio_write(LAPIC + reg, v); }
 

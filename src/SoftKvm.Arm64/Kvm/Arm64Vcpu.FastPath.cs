@@ -22,8 +22,9 @@ public sealed partial class Arm64Vcpu
     private ulong _declinedMmioIpa;
     private bool _mmioDeclined;
 
-    /// <summary>The in-kernel bus's device this vCPU's MMIO exit found last (the next access to its range skips the bus's search).</summary>
-    private IoRouteCache _mmioRoute;
+    /// <summary>This vCPU's last look-up on the in-kernel MMIO bus (its thread alone uses it): a device it keeps accessing,
+    /// or a page the VMM serves (a gap of the bus), is found without a search.</summary>
+    private IoBusCache _kernelMmio;
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
@@ -75,9 +76,9 @@ public sealed partial class Arm64Vcpu
         bool handled;
         if ((iss & Esr.IssWnR) != 0)
         {
-            handled = _vm.MmioBus.TryWriteValue(this, ipa, length, value, ref _mmioRoute); // a write leaves value as it is
+            handled = _vm.MmioBus.TryWriteValue(this, ipa, length, value, ref _kernelMmio); // a write leaves value as it is
         }
-        else if (handled = _vm.MmioBus.TryReadValue(this, ipa, length, ref _mmioRoute, out ulong read))
+        else if (handled = _vm.MmioBus.TryReadValue(this, ipa, length, ref _kernelMmio, out ulong read))
         {
             value = read;
         }

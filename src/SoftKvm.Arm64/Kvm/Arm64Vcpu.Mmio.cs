@@ -103,7 +103,7 @@ public sealed partial class Arm64Vcpu
 
         // The CPU offered this access to the in-kernel bus already (TryCompleteMmio) and no device took it: not twice.
         bool offered = TakeDeclinedMmio(ipa);
-        bool handled = !offered && (_mmioIsWrite ? _vm.MmioBus.Write(this, ipa, access) : _vm.MmioBus.Read(this, ipa, access));
+        bool handled = !offered && (_mmioIsWrite ? _vm.MmioBus.Write(this, ipa, access, ref _kernelMmio) : _vm.MmioBus.Read(this, ipa, access, ref _kernelMmio));
         if (handled)
         {
             Stats.Increment(Arm64Stat.MmioExitKernel);
@@ -129,7 +129,7 @@ public sealed partial class Arm64Vcpu
     /// the access size when SSE, truncated to 32 bits when SF = 0, written to Rt (XZR discards); then
     /// PC += 4 with software-step retirement.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering); inline in the completion
     private void HandleMmioReturn(ulong data)
     {
         if (_mmioAborted)

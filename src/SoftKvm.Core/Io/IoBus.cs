@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using SoftKvm.Core.Errors;
 
 namespace SoftKvm.Core.Io;
@@ -11,7 +10,7 @@ namespace SoftKvm.Core.Io;
 /// VMM. Lookup is a binary search over a sorted, immutable snapshot, so vCPU threads read the bus
 /// without locks while the VMM registers and unregisters; there is no fixed capacity.
 /// </summary>
-public sealed class IoBus
+public sealed partial class IoBus
 {
     private readonly object _writeLock = new();
     private Snapshot _snapshot = Snapshot.Empty;
@@ -169,102 +168,6 @@ public sealed class IoBus
         }
 
         return false;
-    }
-
-    /// <summary>
-    /// <see cref="Read"/> of a CPU access of <paramref name="size"/> (1, 2, 4 or 8) bytes as a value: the bytes
-    /// little-endian and zero-extended in <paramref name="value"/> (0 when false). The device is found through
-    /// <paramref name="cache"/> when it holds the range (issue 19: a vCPU's in-kernel MMIO exit skips the search),
-    /// and called without a span when it is an <see cref="IIoValueDevice"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
-    public bool TryReadValue(Vcpu? vcpu, ulong address, int size, ref IoRouteCache cache, out ulong value)
-    {
-        if (!Route(address, size, ref cache))
-        {
-            value = 0;
-            return false;
-        }
-
-        ulong offset = address - cache.Start;
-        if (cache.ValueDevice is { } device)
-        {
-            value = device.ReadValue(vcpu, offset, size);
-            return true;
-        }
-
-        ulong buffer = 0;
-        cache.Device!.Read(vcpu, offset, MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), size));
-        value = size switch // read back at the width the device wrote (a narrower store forwards to this load)
-        {
-            1 => Unsafe.As<ulong, byte>(ref buffer),
-            2 => Unsafe.As<ulong, ushort>(ref buffer),
-            4 => Unsafe.As<ulong, uint>(ref buffer),
-            _ => buffer,
-        };
-        return true;
-    }
-
-    /// <summary>
-    /// <see cref="Write"/> of a CPU access of the low <paramref name="size"/> (1, 2, 4 or 8) bytes of
-    /// <paramref name="value"/>: ioeventfds and coalesced zones first, as there; then the device as in
-    /// <see cref="TryReadValue"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
-    public bool TryWriteValue(Vcpu? vcpu, ulong address, int size, ulong value, ref IoRouteCache cache)
-    {
-        if (Volatile.Read(ref _ioEvents).Length != 0 || Volatile.Read(ref _coalescedZones).Length != 0)
-        {
-            return Write(vcpu, address, MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<ulong, byte>(ref value), size));
-        }
-
-        if (!Route(address, size, ref cache))
-        {
-            return false;
-        }
-
-        ulong offset = address - cache.Start;
-        if (cache.ValueDevice is { } device)
-        {
-            device.WriteValue(vcpu, offset, size, value);
-        }
-        else
-        {
-            cache.Device!.Write(vcpu, offset, MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<ulong, byte>(ref value), size));
-        }
-
-        return true;
-    }
-
-    /// <summary>Whether a device's range holds all of [address, address+size); <paramref name="cache"/> holds it then.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Route(ulong address, int size, ref IoRouteCache cache)
-    {
-        var s = Volatile.Read(ref _snapshot);
-        ulong into = address - cache.Start;
-        if (ReferenceEquals(cache.Snapshot, s) && into <= cache.Extent && (ulong)(size - 1) <= cache.Extent - into)
-        {
-            return true;
-        }
-
-        return Fill(s, address, size, ref cache);
-    }
-
-    private static bool Fill(Snapshot s, ulong address, int size, ref IoRouteCache cache)
-    {
-        int i = UpperBound(s.Starts, address) - 1;
-        ulong last = address + (ulong)size - 1;
-        if (i < 0 || size <= 0 || last < address || last > s.Lasts[i])
-        {
-            return false;
-        }
-
-        cache.Snapshot = s;
-        cache.Start = s.Starts[i];
-        cache.Extent = s.Lasts[i] - s.Starts[i];
-        cache.Device = s.Devices[i];
-        cache.ValueDevice = s.Devices[i] as IIoValueDevice;
-        return true;
     }
 
     /// <summary>

@@ -28,10 +28,10 @@ public sealed partial class VmRunner
     private readonly ManualResetEventSlim _stopped = new(false);
     private readonly CancellationTokenSource _stopping = new();
     private RunOutcome? _outcome;
+    private readonly VcpuExits?[] _vcpuExits;
+    private readonly VmmExitCounts _exitsBefore;
     private long _unhandledMmio;
     private long _unhandledPio;
-    private long _mmioExitsSeen;
-    private long _ioExitsSeen;
 
     /// <summary>Creates a runner for <paramref name="vm"/> whose userspace devices sit on <paramref name="mmioBus"/> and <paramref name="pioBus"/>.</summary>
     public VmRunner(Vm vm, IoBus mmioBus, IoBus pioBus, RunnerOptions? options = null)
@@ -43,8 +43,8 @@ public sealed partial class VmRunner
         _mmio = mmioBus;
         _pio = pioBus;
         _options = options ?? new RunnerOptions();
-        _mmioExitsSeen = _options.ExitsSeenBefore.Mmio;
-        _ioExitsSeen = _options.ExitsSeenBefore.Io;
+        _exitsBefore = _options.ExitsSeenBefore;
+        _vcpuExits = new VcpuExits?[vm.MaxVcpus];
     }
 
     /// <summary>MMIO accesses no userspace device took.</summary>
@@ -59,10 +59,10 @@ public sealed partial class VmRunner
     /// one per emulation pass that needed userspace, so the two are equal unless an operand is split into
     /// several fragments).
     /// </summary>
-    public long MmioExitsSeen => Interlocked.Read(ref _mmioExitsSeen);
+    public long MmioExitsSeen => _exitsBefore.Mmio + SumExits(static e => Volatile.Read(ref e.Mmio));
 
     /// <summary>The <c>KVM_EXIT_IO</c> returns this VMM handled, over every vCPU (compare with <c>io_exits</c>, which also counts in-kernel ports).</summary>
-    public long IoExitsSeen => Interlocked.Read(ref _ioExitsSeen);
+    public long IoExitsSeen => _exitsBefore.Io + SumExits(static e => Volatile.Read(ref e.Io));
 
     /// <summary>Both counts, for a snapshot (<see cref="RunnerOptions.ExitsSeenBefore"/> starts a restored run from them).</summary>
     public VmmExitCounts ExitsSeen => new(MmioExitsSeen, IoExitsSeen);
@@ -232,12 +232,20 @@ public sealed partial class VmRunner
         switch (run.ExitReason)
         {
             case ExitReason.Mmio:
-                Interlocked.Increment(ref _mmioExitsSeen);
-                HandleMmio(vcpu, ref run.Mmio);
-                return true;
+                {
+                    var exits = ExitsOf(vcpu);
+                    Volatile.Write(ref exits.Mmio, exits.Mmio + 1); // only this vCPU's thread writes it
+                    HandleMmio(vcpu, ref run.Mmio, ref exits.MmioBus);
+                    return true;
+                }
+
             case ExitReason.Io:
-                Interlocked.Increment(ref _ioExitsSeen);
-                return HandleIo(vcpu, ref run);
+                {
+                    var exits = ExitsOf(vcpu);
+                    Volatile.Write(ref exits.Io, exits.Io + 1);
+                    return HandleIo(vcpu, ref run, ref exits.PioBus);
+                }
+
             case ExitReason.Intr:
                 return true;
             case ExitReason.SystemEvent:
@@ -266,27 +274,27 @@ public sealed partial class VmRunner
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
-    private void HandleMmio(Vcpu vcpu, ref MmioExit mmio)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)] // an exit path (docs/performance.md#exit-paths-and-tiering), inline in HandleExit
+    private void HandleMmio(Vcpu vcpu, ref MmioExit mmio, ref IoBusCache cache)
     {
         Span<byte> data = mmio.Data;
         data = data[..(int)Math.Clamp(mmio.Length, 1u, 8u)];
         if (mmio.IsWrite)
         {
-            if (!_mmio.Write(vcpu, mmio.PhysAddr, data))
+            if (!_mmio.Write(vcpu, mmio.PhysAddr, data, ref cache))
             {
                 Unhandled(ref _unhandledMmio, _reportedMmio, "MMIO write", mmio.PhysAddr, data.Length, vcpu.Id, "ignored");
             }
         }
-        else if (!_mmio.Read(vcpu, mmio.PhysAddr, data))
+        else if (!_mmio.Read(vcpu, mmio.PhysAddr, data, ref cache))
         {
             data.Clear();
             Unhandled(ref _unhandledMmio, _reportedMmio, "MMIO read", mmio.PhysAddr, data.Length, vcpu.Id, "reads return 0");
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
-    private bool HandleIo(Vcpu vcpu, ref RunState run)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.AggressiveInlining)] // an exit path (docs/performance.md#exit-paths-and-tiering), inline in HandleExit
+    private bool HandleIo(Vcpu vcpu, ref RunState run, ref IoBusCache cache)
     {
         int size = run.Io.Size;
         long total = (long)size * run.Io.Count;
@@ -303,12 +311,12 @@ public sealed partial class VmRunner
             var slice = page.Slice(i * size, size);
             if (output)
             {
-                if (!_pio.Write(vcpu, port, slice))
+                if (!_pio.Write(vcpu, port, slice, ref cache))
                 {
                     Unhandled(ref _unhandledPio, _reportedPio, "port write", port, size, vcpu.Id, "ignored");
                 }
             }
-            else if (!_pio.Read(vcpu, port, slice))
+            else if (!_pio.Read(vcpu, port, slice, ref cache))
             {
                 slice.Fill(0xFF);
                 Unhandled(ref _unhandledPio, _reportedPio, "port read", port, size, vcpu.Id, "reads return all ones");

@@ -73,14 +73,29 @@ public sealed unsafe partial class X86Cpu
             return c.EndBlockAccess();
         }
 
-        c._insn = i;
-        c.EptExit(gpa, linear, AccessKind.Read, true, size, 0);
-        c._exit.FastPathDeclined = declined;
-        c._blockAccessExit = true;
-        c._declinedLoad = i.Op0Register;
-        c._declinedLoadRip = i.IP;
-        c._declinedLoadNext = c.MaskIp(i.NextIP);
+        c.DeclineBlockLoad(ref i, gpa, linear, size, declined);
         return 0;
+    }
+
+    /// <summary>The EPT-violation exit of a MOV load <paramref name="i"/> of a block that the fast path did not complete (the run
+    /// returns it: <see cref="TakesBlockExit"/>), completed later into its register (<see cref="TryCompleteDeclinedLoad"/>).</summary>
+    private void DeclineBlockLoad(ref Instruction i, ulong gpa, ulong linear, int size, bool declined)
+    {
+        _insn = i;
+        EptExit(gpa, linear, AccessKind.Read, true, size, 0);
+        _exit.FastPathDeclined = declined;
+        _blockAccessExit = true;
+        _declinedLoad = i.Op0Register;
+        _declinedLoadRip = i.IP;
+        _declinedLoadNext = MaskIp(i.NextIP);
+    }
+
+    /// <summary>The EPT-violation exit of a MOV store <paramref name="i"/> of <paramref name="value"/> of a block that the fast path did not complete.</summary>
+    private void DeclineBlockStore(ref Instruction i, ulong gpa, ulong linear, int size, ulong value)
+    {
+        _insn = i;
+        EptExit(gpa, linear, AccessKind.Write, true, size, value);
+        _blockAccessExit = true;
     }
 
     /// <summary>MOV to memory whose operand missed the TLB's RAM entries: as <see cref="BlockDeviceLoad"/>, a write of <paramref name="value"/>.</summary>
@@ -97,9 +112,7 @@ public sealed unsafe partial class X86Cpu
             return c.EndBlockAccess();
         }
 
-        c._insn = i;
-        c.EptExit(gpa, linear, AccessKind.Write, true, size, value);
-        c._blockAccessExit = true;
+        c.DeclineBlockStore(ref i, gpa, linear, size, value);
         return 0;
     }
 

@@ -532,7 +532,7 @@ public sealed partial class X86Vcpu
             return true;
         }
 
-        return _vm.MmioBus.Read(this, address, data);
+        return _vm.MmioBus.Read(this, address, data, ref _kernelMmio);
     }
 
     private bool WriteKernelMmio(ulong address, ReadOnlySpan<byte> data)
@@ -543,7 +543,7 @@ public sealed partial class X86Vcpu
             return true;
         }
 
-        return _vm.MmioBus.Write(this, address, data);
+        return _vm.MmioBus.Write(this, address, data, ref _kernelMmio);
     }
 
     /// <summary>

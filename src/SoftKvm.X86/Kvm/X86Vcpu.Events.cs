@@ -61,8 +61,9 @@ public sealed partial class X86Vcpu
 
     private bool _windowWasClosed;
 
+    // The PIC's output (one volatile read, low nearly always) before the local APIC's LINT0 setup it would pass through.
     private bool PicInterruptPending() =>
-        Id == 0 && Apic!.AcceptsPicInterrupts && _vm.Irqchip!.Pic.Output;
+        Id == 0 && _vm.Irqchip!.Pic.Output && Apic!.AcceptsPicInterrupts;
 
     /// <summary>INIT puts the vCPU in wait-for-SIPI with its INIT register state; a SIPI starts it in real mode at vector * 0x1000.</summary>
     private void ProcessInitSipi()

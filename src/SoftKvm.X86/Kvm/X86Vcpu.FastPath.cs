@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SoftKvm.Core;
+using SoftKvm.Core.Io;
 using SoftKvm.Core.Stats;
 using SoftKvm.X86.Cpu;
 using SoftKvm.X86.Irqchip;
@@ -22,6 +23,11 @@ public sealed partial class X86Vcpu
     /// <summary>False while the CPU model is stopped or in a fast-path exit: a request the vCPU makes to itself then needs no kick, the run loop or <see cref="FinishFastExit"/> looks at it.</summary>
     private bool _guestMode;
 
+    /// <summary>This vCPU's last look-up on the in-kernel PIO and MMIO buses (its thread alone uses them): a port or page
+    /// it keeps accessing, a device's or one the VMM serves (a gap of the bus), is found without a search.</summary>
+    private IoBusCache _kernelPio;
+    private IoBusCache _kernelMmio;
+
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     bool IX86FastExitHost.TryCompletePortIo(ushort port, int size, bool write, ref ulong value)
@@ -30,7 +36,7 @@ public sealed partial class X86Vcpu
         _guestMode = false;
         ulong buffer = write ? value : 0;
         Span<byte> data = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), size);
-        if (!(write ? _vm.PioBus.Write(this, port, data) : _vm.PioBus.Read(this, port, data)))
+        if (!(write ? _vm.PioBus.Write(this, port, data, ref _kernelPio) : _vm.PioBus.Read(this, port, data, ref _kernelPio)))
         {
             _guestMode = true;
             EndExit();

@@ -40,7 +40,7 @@ public sealed partial class X86Vcpu
         if (e.IsWrite)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)e.Data);
-            if (kernel && _vm.PioBus.Write(this, port, data[..size]))
+            if (kernel && _vm.PioBus.Write(this, port, data[..size], ref _kernelPio))
             {
                 return SkipEmulatedInstruction(length);
             }
@@ -51,7 +51,7 @@ public sealed partial class X86Vcpu
             return 0;
         }
 
-        if (kernel && _vm.PioBus.Read(this, port, data[..size]))
+        if (kernel && _vm.PioBus.Read(this, port, data[..size], ref _kernelPio))
         {
             MergeIn(size, BinaryPrimitives.ReadUInt32LittleEndian(data));
             return SkipEmulatedInstruction(length);

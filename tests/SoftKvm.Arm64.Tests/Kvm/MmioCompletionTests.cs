@@ -339,6 +339,29 @@ public sealed class MmioCompletionTests
         Assert.Equal(1, dev.Reads);
     }
 
+    [Fact]
+    public void ADeviceRegisteredWhereTheVmmServedTheLastAccess_TakesTheNextOne()
+    {
+        // The vCPU remembers that the in-kernel bus had nothing at MmioBase (IoBusCache); a device registered there
+        // between two accesses must take the second. ldr w1,[x0]; ldr w2,[x0]; str x2,[x3] (the marker).
+        var (m, v) = Setup([0xb9400001u, 0xb9400002u, 0xf9000062u]);
+        using var _ = m;
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(ExitReason.Mmio, v.RunState.ExitReason);
+        Assert.Equal(MmioBase, v.RunState.Mmio.PhysAddr);
+        v.RunState.Mmio.SetValue(0x1111);
+
+        var dev = new RegisterDevice { Value = 0x2222 };
+        m.Vm.MmioBus.Register(MmioBase, 0x1000, dev);
+        Assert.Equal(RunResult.Ok, v.Run());
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        Assert.Equal(0x1111UL, X(v, 1));
+        Assert.Equal(0x2222UL, X(v, 2));
+        Assert.Equal(1, dev.Reads);
+        Assert.Equal(1UL, Stat(v, "mmio_exit_kernel"));
+        Assert.Equal(2UL, Stat(v, "mmio_exit_user"));
+    }
+
     [Theory]
     [InlineData(0x39400001u, "ldrb w1,[x0]", 0x0000000000000080UL)]
     [InlineData(0x39c00001u, "ldrsb w1,[x0]", 0x00000000FFFFFF80UL)]

@@ -15,7 +15,7 @@ public class ValueAccessTests
         var (vm, gic) = Gic.V3(2);
         using var _ = vm;
         ulong typer = gic.GetRedistributorBase(1)!.Value + 0x8; // GICR_TYPER of vCPU 1: Aff0 = 1 in [39:32]
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
 
         Assert.True(vm.MmioBus.TryReadValue(vm.GetVcpu(0), typer, 4, ref cache, out ulong low));
         Assert.True(vm.MmioBus.TryReadValue(vm.GetVcpu(0), typer + 4, 4, ref cache, out ulong high));
@@ -44,7 +44,7 @@ public class ValueAccessTests
         using var _ = vm;
         Assert.True(vm.MmioBus.TryFind(Gic.V3Dist, 4, out var device, out ulong _));
         var file = (IGicRegisterFile)device;
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
         ulong typerBefore = 0;
         foreach (bool its in new[] { false, true })
         {
@@ -73,7 +73,7 @@ public class ValueAccessTests
     {
         var (vm, gic) = Gic.V3(2);
         using var _ = vm;
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
         ulong sgiFrame = gic.GetRedistributorBase(1)!.Value + 0x10000;
 
         Assert.True(vm.MmioBus.TryWriteValue(vm.GetVcpu(1), Gic.V3Dist + 0x420, 1, 0xa0, ref cache));  // IPRIORITYR byte of INTID 32
@@ -106,7 +106,7 @@ public class ValueAccessTests
         vm.MmioBus.Write(vcpu, state + 0x100, BitConverter.GetBytes(0x00ff_ff0fu));
         vm.MmioBus.Write(vcpu, state + 0x104, BitConverter.GetBytes(0x0f0f_0000u));
         vm.MmioBus.Write(vcpu, state + 0x204, BitConverter.GetBytes(0x0000_3000u));
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
         var span = new byte[8];
         int nonZero = 0;
         foreach (int size in new[] { 1, 2, 4, 8 })

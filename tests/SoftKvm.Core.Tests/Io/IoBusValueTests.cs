@@ -15,7 +15,7 @@ public sealed class IoBusValueTests
         _bus.Register(0x1000, 0x100, device);
         Array.Fill(device.Memory, (byte)0xA5);
         device.Memory[0x10] = 0x11;
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
 
         Assert.True(_bus.TryReadValue(null, 0x1010, 1, ref cache, out ulong b));
         Assert.True(_bus.TryReadValue(null, 0x1010, 2, ref cache, out ulong h));
@@ -31,7 +31,7 @@ public sealed class IoBusValueTests
     {
         var device = new ValueDevice();
         _bus.Register(0x2000, 0x100, device);
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
 
         Assert.True(_bus.TryWriteValue(null, 0x2008, 4, 0xDEADBEEF, ref cache));
         Assert.True(_bus.TryReadValue(null, 0x2008, 4, ref cache, out ulong value));
@@ -46,7 +46,7 @@ public sealed class IoBusValueTests
         var b = new ValueDevice();
         _bus.Register(0x1000, 0x100, a);
         _bus.Register(0x1100, 0x100, b);
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
 
         Assert.True(_bus.TryReadValue(null, 0x10f8, 8, ref cache, out _)); // a's last 8 bytes: a is cached
         Assert.False(_bus.TryReadValue(null, 0x10fc, 8, ref cache, out ulong straddling)); // into b: to the VMM
@@ -63,7 +63,7 @@ public sealed class IoBusValueTests
     {
         var old = new ValueDevice();
         _bus.Register(0x3000, 0x100, old);
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
         Assert.True(_bus.TryReadValue(null, 0x3000, 4, ref cache, out _));
 
         _bus.Unregister(old);
@@ -83,7 +83,7 @@ public sealed class IoBusValueTests
     {
         var device = new ValueDevice();
         _bus.Register(0x5000, 0x100, device);
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
         Assert.True(_bus.TryWriteValue(null, 0x5010, 4, 7, ref cache)); // the device's range is cached
         using var fd = new EventFd();
         _bus.RegisterIoEvent(new IoEvent(0x5050, 4, fd, dataMatch: 0xCAFE));
@@ -102,7 +102,7 @@ public sealed class IoBusValueTests
     public void ValueAccessesAllocateNothing()
     {
         _bus.Register(0x1000, 0x100, new ValueDevice { Quiet = true });
-        var cache = default(IoRouteCache);
+        var cache = default(IoBusCache);
         ulong sum = 0;
         void Round()
         {

@@ -107,6 +107,87 @@ public class VmRunnerTests
         Assert.Equal(1, runner.IoExitsSeen);
     }
 
+    [Fact]
+    public void ExitCountsOfEveryVcpuAddUpAfterTheCountsBefore()
+    {
+        // Each vCPU counts its own exits (its thread alone writes them); the runner's figures are the sums.
+        var (vm, mmio, pio) = Setup(3);
+        mmio.Register(0x0900_0000, 0x1000, new RecordingDevice());
+        var done = new LastArrivalStops(3);
+        pio.Register(0xF0, 1, done);
+        for (int id = 0; id < 3; id++)
+        {
+            var steps = new List<ScriptedVcpu.Step>();
+            for (int i = 0; i < 50 * (id + 1); i++)
+            {
+                steps.Add(ScriptedVcpu.MmioRead(0x0900_0000 + (ulong)(4 * (i % 8))));
+                steps.Add(ScriptedVcpu.PortOut(0x80, 1));
+            }
+
+            steps.Add(ScriptedVcpu.PortOut(0xF0, 1));
+            vm.Cpu(id).Script([.. steps]);
+        }
+
+        var runner = new VmRunner(vm, mmio, pio, new RunnerOptions { ExitsSeenBefore = new VmmExitCounts(7, 9) });
+        done.Runner = runner;
+        Assert.Equal(7, runner.MmioExitsSeen);
+        Assert.Equal(0, runner.Run().ExitCode);
+        Assert.Equal(7 + 300, runner.MmioExitsSeen);
+        Assert.Equal(9 + 300 + 3, runner.IoExitsSeen);
+        Assert.Equal(new VmmExitCounts(307, 312), runner.ExitsSeen);
+    }
+
+    // A port each vCPU writes once at the end of its script; the last one stops the run.
+    private sealed class LastArrivalStops(int count) : IIoDevice
+    {
+        private int _left = count;
+
+        public VmRunner? Runner { get; set; }
+
+        public void Read(Vcpu? vcpu, ulong offset, Span<byte> data) => data.Clear();
+
+        public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
+        {
+            if (Interlocked.Decrement(ref _left) == 0)
+            {
+                Runner!.RequestStop(0, StopReason.PowerOff, "every vCPU arrived");
+            }
+        }
+    }
+
+    private sealed class MovingDevice(IoBus bus, IIoDevice next) : IIoDevice
+    {
+        public int Reads { get; private set; }
+
+        public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
+        {
+            Reads++;
+            data.Fill(0x11);
+            bus.Unregister(this); // the VMM moves its devices while the vCPU runs: the vCPU's remembered look-up must not be used
+            bus.Register(0x0900_0000, 0x1000, next);
+        }
+
+        public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data) => throw new InvalidOperationException("not written");
+    }
+
+    [Fact]
+    public void ADeviceReplacedDuringTheRunTakesTheNextAccess()
+    {
+        var (vm, mmio, pio) = Setup(1);
+        var next = new RecordingDevice { ReadValue = 0x22 };
+        var first = new MovingDevice(mmio, next);
+        mmio.Register(0x0900_0000, 0x1000, first);
+        vm.Cpu(0).Script(
+            ScriptedVcpu.MmioRead(0x0900_0000, 1),
+            ScriptedVcpu.MmioRead(0x0900_0004, 1),
+            ScriptedVcpu.MmioWrite(0x0900_0008, 1),
+            ScriptedVcpu.SystemEvent(SystemEventType.Shutdown));
+        new VmRunner(vm, mmio, pio).Run();
+        Assert.Equal(1, first.Reads);
+        Assert.Equal([0x11UL, 0x22UL], vm.Cpu(0).CompletedReads);
+        Assert.Single(next.Writes);
+    }
+
     private sealed class CountingPort : IIoDevice
     {
         private byte _next = 1;

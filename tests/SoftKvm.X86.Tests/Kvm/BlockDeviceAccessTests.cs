@@ -16,7 +16,7 @@ namespace SoftKvm.X86.Tests.Kvm;
 public class BlockDeviceAccessTests
 {
     /// <summary>An in-kernel device page: reads answer 0x100 plus the offset, every access is logged.</summary>
-    private sealed class LoggingDevice : IIoDevice
+    private protected sealed class LoggingDevice : IIoDevice
     {
         public readonly List<(bool Write, ulong Offset, ulong Value)> Accesses = [];
 
@@ -43,13 +43,16 @@ public class BlockDeviceAccessTests
         }
     }
 
-    private const ulong Device = 0xD001_0000;
+    private protected const ulong Device = 0xD001_0000;
 
-    /// <summary>IL blocks (not the native engine), each place compiled at its first look-up on the vCPU's thread.</summary>
-    private static CountingFastExitHost IlBlocks(KvmMachine m)
+    /// <summary>Whether the blocks are native x86-64 code (<see cref="NativeBlockDeviceAccessTests"/>) instead of IL blocks.</summary>
+    private protected virtual bool NativeBlocks => false;
+
+    /// <summary>IL blocks (native blocks in <see cref="NativeBlockDeviceAccessTests"/>), each place compiled at its first look-up on the vCPU's thread.</summary>
+    private protected CountingFastExitHost IlBlocks(KvmMachine m)
     {
         FastPathTests.Translate(m, true);
-        m.Vcpu.Cpu.Native = false;
+        m.Vcpu.Cpu.Native = NativeBlocks;
         var host = new CountingFastExitHost(m.Vcpu);
         m.Vcpu.Cpu.FastExits = host;
         return host;

@@ -64,6 +64,44 @@ public class FastPathTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void A_device_registered_on_a_port_the_VMM_served_takes_the_next_access(bool translated)
+    {
+        // The vCPU remembers that the in-kernel PIO bus had nothing at port 0x80 (IoBusCache), and likewise the MMIO
+        // page; devices registered there between two accesses must take the next ones.
+        using var m = new KvmMachine(irqchip: true);
+        Translate(m, translated);
+        m.Load(a =>
+        {
+            a.mov(al, 0x11);
+            a.@out(0x80, al);
+            a.mov(eax, __dword_ptr[(uint)Device]);
+            a.mov(al, 0x22);
+            a.@out(0x80, al);
+            a.mov(eax, __dword_ptr[(uint)Device]);
+            a.@out(0x81, al); // the end: the VMM's
+        });
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Io, m.Run.ExitReason);
+        Assert.Equal((ushort)0x80, m.Run.Io.Port);
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Mmio, m.Run.ExitReason);
+        Assert.Equal(Device, m.Run.Mmio.PhysAddr);
+
+        var port = new LoggingDevice();
+        var page = new LoggingDevice();
+        m.Vm.PioBus.Register(0x80, 1, port);
+        m.Vm.MmioBus.Register(Device, 16, page);
+        Assert.Equal(RunResult.Ok, m.Vcpu.Run());
+        Assert.Equal(ExitReason.Io, m.Run.ExitReason);
+        Assert.Equal((ushort)0x81, m.Run.Io.Port);
+        Assert.Equal([(true, 0UL, 1, 0x22UL)], port.Accesses);
+        Assert.Equal([(false, 0UL, 4, 0x44332211UL)], page.Accesses);
+        Assert.Equal(0x44332211UL, m.R.Gpr[Gpr.Rax] & 0xFFFFFFFF);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void In_kernel_port_reads_in_a_loop_count_one_io_exit_and_one_exit_each(bool translated)
     {
         using var m = new KvmMachine(irqchip: true);

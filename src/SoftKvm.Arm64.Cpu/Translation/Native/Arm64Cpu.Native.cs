@@ -33,7 +33,7 @@ public sealed unsafe partial class Arm64Cpu
     private static Arm64Cpu? t_native;
 
     private readonly JumpCacheEntry[] _jumpCache = GC.AllocateArray<JumpCacheEntry>(JumpCache.Size, pinned: true);
-    private readonly int _runStripe = NativeRunGate.NewStripe();
+    private NativeRunGate.Seat? _runSeat;
     private long _jumpCacheGeneration = -1;
     private long _nativeLimit;
     private long _retiredInFlight;
@@ -133,6 +133,7 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>The mode blocks must have been compiled for to run now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every block look-up and every resume after a VMM exit; NativeAOT calls it otherwise
     private BlockMode CurrentBlockMode()
     {
         BlockMode mode = BlockMode.None;
@@ -192,7 +193,8 @@ public sealed unsafe partial class Arm64Cpu
             cache.Flush(); // not from a run inside another (a hook's): that one is inside the gate the flush waits on
         }
 
-        cache.RunGate.Enter(_runStripe);
+        NativeRunGate.Seat seat = _runSeat ??= cache.RunGate.NewSeat();
+        cache.RunGate.Enter(seat);
         Arm64Cpu? outer = t_native;
         t_native = this;
         try
@@ -202,7 +204,7 @@ public sealed unsafe partial class Arm64Cpu
         finally
         {
             t_native = outer;
-            cache.RunGate.Exit(_runStripe);
+            cache.RunGate.Exit(seat);
         }
     }
 

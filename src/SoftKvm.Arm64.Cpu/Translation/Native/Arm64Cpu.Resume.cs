@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Arm64.Cpu.Translation.Native;
 using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
@@ -38,6 +39,7 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>After native code left with a trap: the resume point of the access that left, if it was one (the block in the context).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every trap from native code; NativeAOT does not inline it on its own
     private void NoteResumePoint(NativeCodeCache cache)
     {
         if (_resumeArming)
@@ -55,6 +57,7 @@ public sealed unsafe partial class Arm64Cpu
     /// Whether native code goes on where the access noted last left (<paramref name="host"/>: the fetch of PC); the resume
     /// routine in <paramref name="code"/>, the count its block subtracts first in <paramref name="pending"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every re-entry after a VMM exit: no call, no saving of six registers
     private bool TryResume(NativeCodeCache cache, uint* host, long budget, out nint code, out int pending)
     {
         code = 0;

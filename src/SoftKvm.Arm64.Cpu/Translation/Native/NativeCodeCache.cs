@@ -40,7 +40,11 @@ internal sealed unsafe class NativeCodeCache
     private readonly Dictionary<object, ulong> _sharedRoutines = [];
 
     /// <summary>The cache of this process (created at first use).</summary>
-    public static NativeCodeCache Instance => Volatile.Read(ref s_instance) ?? Create(); // inlined where it is read (every run, every helper call)
+    public static NativeCodeCache Instance
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // inlined where it is read (every run, every helper call); NativeAOT calls it otherwise
+        get => Volatile.Read(ref s_instance) ?? Create();
+    }
 
     private static NativeCodeCache Create()
     {

@@ -19,7 +19,7 @@ public sealed unsafe partial class X86Cpu
     private const int NativeSlots = 1 << 15;
     private const int MaxNativeStale = 4;
 
-    /// <summary>The most instructions one call of native code runs (it runs without a GC transition: a collection waits for it).</summary>
+    /// <summary>The most instructions one call of native code runs.</summary>
     private const long MaxNativeRun = 1 << 20;
 
     private struct NativeSlot
@@ -145,9 +145,18 @@ public sealed unsafe partial class X86Cpu
             frame.FetchTlb = tlb + (((int)AccessKind.Fetch * 2) + u) * TlbSets;
             frame.JumpCache = _jumpCache.Table;
             frame.Stale = 0;
-            // (No GC transition: a block runs at most the budget, and touches no managed object but the pinned ones.)
-            result = ((delegate* unmanaged[SuppressGCTransition]<X86NativeFrame*, X86Registers*, long>)slot.Code)(&frame, regs);
+            frame.ExitHelper = s_exitHelper;
+            if (t_native != this)
+            {
+                t_native = this;
+            }
+
+            // With the GC transition: the block may call the exit helper, managed code (X86Cpu.NativeExits.cs); it touches
+            // no managed object but the pinned ones.
+            result = ((delegate* unmanaged<X86NativeFrame*, X86Registers*, long>)slot.Code)(&frame, regs);
         }
+
+        RethrowNativeFault();
 
         long retired = result >> 1;
         if (frame.Stale != 0)

@@ -38,6 +38,10 @@ internal unsafe struct X86NativeFrame
     /// <summary>Set by a block whose code changed, entered through a chain: RIP is its first instruction.</summary>
     public int Stale;
 
+    /// <summary>The exit helper (<see cref="X86Cpu"/>'s <c>ExitHelper</c>: a device access, port IO, WRMSR or VMCALL), called
+    /// by the block as <c>(frame, linear, rip, kind)</c>.</summary>
+    public nint ExitHelper;
+
     public const int ReadTlbOffset = 0;
     public const int WriteTlbOffset = 8;
     public const int FsBaseOffset = 16;
@@ -47,4 +51,5 @@ internal unsafe struct X86NativeFrame
     public const int FetchTlbOffset = 48;
     public const int JumpCacheOffset = 56;
     public const int StaleOffset = 64;
+    public const int ExitHelperOffset = 72;
 }

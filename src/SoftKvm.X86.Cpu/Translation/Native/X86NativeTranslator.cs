@@ -125,6 +125,7 @@ internal sealed unsafe partial class X86NativeTranslator
         LastFailure = null;
         int available = 0x1000 - (int)(rip & 0xFFF);
         new ReadOnlySpan<byte>(host, available).CopyTo(_code);
+        _user = user;
         DiscoverAcrossPages(rip, available, nextPage);
         if (_insns.Count == 0)
         {
@@ -180,7 +181,7 @@ internal sealed unsafe partial class X86NativeTranslator
         while (_insns.Count < MaxInstructions)
         {
             _decoder.Decode(out Instruction insn);
-            if (insn.IsInvalid || !Supported(ref insn))
+            if (insn.IsInvalid || !(Supported(ref insn) || SupportedThroughHelper(ref insn)))
             {
                 _truncatedAtPageEnd = insn.IsInvalid && _decoder.LastError == DecoderError.NoMoreBytes && insn.IP < rip + (ulong)available;
                 break;
@@ -242,6 +243,8 @@ internal sealed unsafe partial class X86NativeTranslator
                 return i.Code == Code.Pop_r64;
             case Mnemonic.Nop:
                 return true;
+            case Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence:
+                return true; // the host's own
             case Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchnta or Mnemonic.Prefetchw:
                 return true; // a hint, which never faults: a NOP here
             case Mnemonic.Pushfq:
@@ -325,6 +328,8 @@ internal sealed unsafe partial class X86NativeTranslator
         _exits.Clear();
         _edges.Clear();
         _linkLabels.Clear();
+        _deviceStubs.Clear();
+        _deviceAfter = null;
         _blockRip = rip;
         int n = _insns.Count;
         for (int k = 0; k < n; k++)
@@ -389,6 +394,7 @@ internal sealed unsafe partial class X86NativeTranslator
 
         _bodyEnd = a.NewLabel();
         a.Bind(_bodyEnd);
+        EmitDeviceStubs();
 
         for (int e = 0; e < _edges.Count; e++)
         {
@@ -708,6 +714,9 @@ internal sealed unsafe partial class X86NativeTranslator
             case Mnemonic.Lea:
                 LowerLea(in i);
                 return;
+            case Mnemonic.In or Mnemonic.Out or Mnemonic.Wrmsr or Mnemonic.Vmcall or Mnemonic.Rdtsc or Mnemonic.Rdtscp:
+                LowerThroughHelper(k);
+                return;
             default:
                 if (i.Op0Kind == OpKind.NearBranch64)
                 {
@@ -833,7 +842,7 @@ internal sealed unsafe partial class X86NativeTranslator
         if (memoryOp >= 0)
         {
             LinearAddress(in i);
-            Translate(i.MemorySize.GetSize(), write, LeaveBefore(k));
+            Translate(i.MemorySize.GetSize(), write, DeviceMov(k) ? DeviceMiss(k) : LeaveBefore(k));
         }
 
         // Guest registers to host registers: RAX, RCX, RDX as themselves (implicit operands, CL counts), others from the pool.
@@ -905,6 +914,8 @@ internal sealed unsafe partial class X86NativeTranslator
         {
             CheckCodeStore(k);
         }
+
+        BindDeviceAfter();
     }
 
     /// <summary>Implicit register operands: bit 0 RAX, bit 2 RDX.</summary>

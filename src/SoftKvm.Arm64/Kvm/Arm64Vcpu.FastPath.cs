@@ -73,9 +73,16 @@ public sealed partial class Arm64Vcpu
     {
         BeginExit(Arm64Stat.MmioExitKernel);
         int length = 1 << (int)((iss >> Esr.IssSasShift) & 3);
-        ulong buffer = (iss & Esr.IssWnR) != 0 ? value : 0;
-        Span<byte> data = MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), length);
-        bool handled = (iss & Esr.IssWnR) != 0 ? _vm.MmioBus.Write(this, ipa, data, ref _kernelMmio) : _vm.MmioBus.Read(this, ipa, data, ref _kernelMmio);
+        bool handled;
+        if ((iss & Esr.IssWnR) != 0)
+        {
+            handled = _vm.MmioBus.TryWriteValue(this, ipa, length, value, ref _kernelMmio); // a write leaves value as it is
+        }
+        else if (handled = _vm.MmioBus.TryReadValue(this, ipa, length, ref _kernelMmio, out ulong read))
+        {
+            value = read;
+        }
+
         if (!handled)
         {
             // The PE stops with the stage-2 abort of this access: the run loop's HandleDataAbort need not ask the bus again.
@@ -87,20 +94,6 @@ public sealed partial class Arm64Vcpu
 
         Stats.Increment(VcpuStat.Exits);
         Stats.Increment(Arm64Stat.MmioExitKernel);
-
-        if ((iss & Esr.IssWnR) == 0)
-        {
-            // Read back at the width the device wrote (its store then forwards to this load; an 8-byte load of a 4-byte
-            // store waits for the store to retire, about 5% of an in-kernel MMIO read). A write leaves value as it is.
-            value = length switch
-            {
-                1 => Unsafe.As<ulong, byte>(ref buffer),
-                2 => Unsafe.As<ulong, ushort>(ref buffer),
-                4 => Unsafe.As<ulong, uint>(ref buffer),
-                _ => buffer,
-            };
-        }
-
         RunState.Mmio.SetValue(value); // the data as the slow path (and KVM's io_mem_abort) leaves it
         EndExit();
         return true;
@@ -163,6 +156,7 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <summary>ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1 (3,0,C12,C11,5..7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsSgiGenerationRegister(SysRegKey key) =>
         key.Op0 == 3 && key.Op1 == 0 && key.CRn == 12 && key.CRm == 11 && key.Op2 >= 5;
 }

@@ -13,27 +13,27 @@ namespace SoftKvm.Arm64.Vgic;
 internal static class GicMmio
 {
     public static void Read(IGicRegisterFile file, RegisterMap map, ulong offset, Span<byte> data, int vcpu) =>
-        ReadAt(file, map, Locate(map, offset, data.Length, out uint rel), rel, data, vcpu);
+        Store(ValueAt(file, map, Locate(map, offset, data.Length, out uint rel), rel, data.Length, vcpu), data);
 
-    /// <summary>A read of the register <see cref="Locate"/> found (-1: RAZ/WI), <paramref name="rel"/> bytes into it.</summary>
+    /// <summary>
+    /// A read of <paramref name="size"/> bytes of the register <see cref="Locate"/> found (-1: RAZ/WI), <paramref name="rel"/>
+    /// bytes into it: the value zero-extended from its <paramref name="size"/> bytes (what <see cref="Store"/> stores).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // with the register file's type known where it is inlined: a direct call
-    public static void ReadAt(IGicRegisterFile file, RegisterMap map, int index, uint rel, Span<byte> data, int vcpu)
+    public static ulong ValueAt(IGicRegisterFile file, RegisterMap map, int index, uint rel, int size, int vcpu)
     {
-        ulong value = 0;
-        if (index >= 0)
+        if (index < 0)
         {
-            ref readonly GicRegister reg = ref map.At(index);
-            if (reg.IsPerIrq)
-            {
-                value = ReadIrqs(file, reg, rel, data.Length, vcpu);
-            }
-            else if (reg.Id != GicReg.RazWi)
-            {
-                value = file.ReadRegister(reg.Id, vcpu) >> (int)(rel * 8);
-            }
+            return 0;
         }
 
-        Store(value, data);
+        ref readonly GicRegister reg = ref map.At(index);
+        if (reg.IsPerIrq)
+        {
+            return ReadIrqs(file, reg, rel, size, vcpu);
+        }
+
+        return reg.Id == GicReg.RazWi ? 0 : (file.ReadRegister(reg.Id, vcpu) >> (int)(rel * 8)) & Mask(size * 8);
     }
 
     /// <summary>
@@ -45,26 +45,30 @@ internal static class GicMmio
     public static bool ReadsFixedValue(RegisterMap map, int index) =>
         index < 0 || map.At(index).Id is GicReg.RazWi or GicReg.DistTyper or GicReg.Iidr or GicReg.Pidr2;
 
-    public static void Write(IGicRegisterFile file, RegisterMap map, ulong offset, ReadOnlySpan<byte> data, int vcpu)
+    public static void Write(IGicRegisterFile file, RegisterMap map, ulong offset, ReadOnlySpan<byte> data, int vcpu) =>
+        WriteValue(file, map, offset, data.Length, Load(data), vcpu);
+
+    /// <summary>A write of the low <paramref name="size"/> bytes of <paramref name="value"/> at <paramref name="offset"/> (as <see cref="Write"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // with the register file's type known where it is inlined: a direct call
+    public static void WriteValue(IGicRegisterFile file, RegisterMap map, ulong offset, int size, ulong value, int vcpu)
     {
-        int index = Locate(map, offset, data.Length, out uint rel);
+        int index = Locate(map, offset, size, out uint rel);
         if (index < 0)
         {
             return;
         }
 
         ref readonly GicRegister reg = ref map.At(index);
-        ulong value = Load(data);
         if (reg.IsPerIrq)
         {
-            WriteIrqs(file, reg, rel, data.Length, value, vcpu);
+            WriteIrqs(file, reg, rel, size, value, vcpu);
         }
         else if (reg.Id != GicReg.RazWi)
         {
-            if (data.Length < reg.Length)
+            if (size < reg.Length)
             {
                 int shift = (int)(rel * 8);
-                ulong mask = Mask(data.Length * 8) << shift;
+                ulong mask = Mask(size * 8) << shift;
                 value = (file.ReadRegister(reg.Id, vcpu) & ~mask) | ((value << shift) & mask);
             }
 
@@ -148,6 +152,7 @@ internal static class GicMmio
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Mask(int bits) => bits >= 64 ? ulong.MaxValue : (1UL << bits) - 1;
 
     private static ulong Load(ReadOnlySpan<byte> data) => data.Length switch
@@ -159,8 +164,9 @@ internal static class GicMmio
         _ => 0,
     };
 
+    /// <summary>Stores <paramref name="value"/> little-endian in <paramref name="data"/> (zeros past its 8 bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ulong value, Span<byte> data)
+    public static void Store(ulong value, Span<byte> data)
     {
         switch (data.Length)
         {

@@ -24,7 +24,7 @@ internal sealed class GicV2CpuInterface(Vgic vgic) : IIoDevice, IGicRegisterFile
 
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
-        lock (vgic.Lock)
+        using (vgic.Lock.Hold())
         {
             GicMmio.Read(this, GicRegisterMaps.V2CpuInterface, offset, data, Accessor(vcpu));
             vgic.FlushLocked();
@@ -33,7 +33,7 @@ internal sealed class GicV2CpuInterface(Vgic vgic) : IIoDevice, IGicRegisterFile
 
     public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
     {
-        lock (vgic.Lock)
+        using (vgic.Lock.Hold())
         {
             GicMmio.Write(this, GicRegisterMaps.V2CpuInterface, offset, data, Accessor(vcpu));
             vgic.FlushLocked();

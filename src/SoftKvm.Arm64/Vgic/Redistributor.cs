@@ -10,7 +10,7 @@ namespace SoftKvm.Arm64.Vgic;
 /// that 512 vCPUs need 512 bus ranges, not 1024. Any vCPU may access any redistributor; the SGI_base arrays
 /// always address this vCPU's private IRQs.
 /// </summary>
-internal sealed class Redistributor : IIoDevice, IGicRegisterFile
+internal sealed class Redistributor : IIoValueDevice, IGicRegisterFile
 {
     private const ulong WakerProcessorSleep = 1 << 1;
     private const ulong WakerChildrenAsleep = 1 << 2;
@@ -48,20 +48,35 @@ internal sealed class Redistributor : IIoDevice, IGicRegisterFile
         (Last ? 1UL << 4 : 0) |
         (_vgic.HasIts ? 1UL : 0);
 
-    public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
+    public void Read(Vcpu? vcpu, ulong offset, Span<byte> data) => GicMmio.Store(ReadValue(vcpu, offset, data.Length), data);
+
+    public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
-            GicMmio.Read(this, GicRegisterMaps.V3Redistributor, offset, data, VcpuIndex);
+            GicMmio.Write(this, GicRegisterMaps.V3Redistributor, offset, data, VcpuIndex);
             _vgic.FlushLocked();
         }
     }
 
-    public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
+    /// <inheritdoc />
+    public ulong ReadValue(Vcpu? vcpu, ulong offset, int size)
     {
-        lock (_vgic.Lock)
+        var map = GicRegisterMaps.V3Redistributor;
+        using (_vgic.Lock.Hold())
         {
-            GicMmio.Write(this, GicRegisterMaps.V3Redistributor, offset, data, VcpuIndex);
+            ulong value = GicMmio.ValueAt(this, map, GicMmio.Locate(map, offset, size, out uint rel), rel, size, VcpuIndex);
+            _vgic.FlushLocked();
+            return value;
+        }
+    }
+
+    /// <inheritdoc />
+    public void WriteValue(Vcpu? vcpu, ulong offset, int size, ulong value)
+    {
+        using (_vgic.Lock.Hold())
+        {
+            GicMmio.WriteValue(this, GicRegisterMaps.V3Redistributor, offset, size, value, VcpuIndex);
             _vgic.FlushLocked();
         }
     }

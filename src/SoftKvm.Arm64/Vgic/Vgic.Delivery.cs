@@ -128,6 +128,11 @@ public sealed partial class Vgic
     private void Recompute(int v, out bool irq, out bool fiq)
     {
         irq = fiq = false;
+        if (_pendingPrivate[v] == 0 && _pendingSpiCount == 0 && _pendingLpis.Count == 0)
+        {
+            return; // nothing pending that v could take (after an EOI, usually): no output, and no scan
+        }
+
         var cpu = _cpu[v];
         var best = HighestPending(v, 3, requireCpuEnable: true);
         if (best is null || best.Priority >= cpu.PriorityMask ||
@@ -472,7 +477,7 @@ public sealed partial class Vgic
             throw new ArgumentOutOfRangeException(nameof(intId), intId, "a private line must be a PPI (INTID 16..31)");
         }
 
-        lock (_lock)
+        using (_lock.Hold())
         {
             SetLevelLocked(_private[vcpuId][intId], level);
             FlushLocked();
@@ -484,7 +489,7 @@ public sealed partial class Vgic
     public void SetSpiLevel(int spi, bool level)
     {
         CheckSpi(spi);
-        lock (_lock)
+        using (_lock.Hold())
         {
             SetLevelLocked(_spis[spi], level);
             FlushLocked();
@@ -499,7 +504,7 @@ public sealed partial class Vgic
     public void InjectSpiEdge(int spi)
     {
         CheckSpi(spi);
-        lock (_lock)
+        using (_lock.Hold())
         {
             var irq = _spis[spi];
             irq.PendingLatch = true;

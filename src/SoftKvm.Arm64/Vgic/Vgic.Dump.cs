@@ -12,7 +12,7 @@ public sealed partial class Vgic
     public VgicIrqInfo GetIrqInfo(int vcpuId, int intId)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)vcpuId, (uint)VcpuCount, nameof(vcpuId));
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (intId >= MinLpi && _lpis.TryGetValue(intId, out var lpi))
             {
@@ -33,7 +33,7 @@ public sealed partial class Vgic
     {
         var sb = new StringBuilder();
         var ci = CultureInfo.InvariantCulture;
-        lock (_lock)
+        using (_lock.Hold())
         {
             sb.Append("Distributor\n===========\n");
             sb.Append(ci, $"vgic_model:\tGIC{ModelName(Model)}\n");

@@ -51,7 +51,7 @@ public sealed partial class Vgic
     {
         get
         {
-            lock (_lock)
+            using (_lock.Hold())
             {
                 return [.. _its];
             }
@@ -63,7 +63,7 @@ public sealed partial class Vgic
     {
         get
         {
-            lock (_lock)
+            using (_lock.Hold())
             {
                 return [.. _lpis.Keys.Order()];
             }
@@ -82,7 +82,7 @@ public sealed partial class Vgic
             throw new VgicException("an ITS needs a GICv3; this VGIC is a GICv2", Core.Errors.KvmErrno.NoDevice);
         }
 
-        lock (_lock)
+        using (_lock.Hold())
         {
             var its = new VgicIts(this, _vm);
             if (!_hasIts)
@@ -102,7 +102,7 @@ public sealed partial class Vgic
     /// </summary>
     public Core.Io.MsiResult SignalMsi(ulong address, uint data, uint deviceId)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (!_hasIts)
             {
@@ -131,7 +131,7 @@ public sealed partial class Vgic
     public void SavePendingTables()
     {
         Span<byte> b = stackalloc byte[1];
-        lock (_lock)
+        using (_lock.Hold())
         {
             foreach (var irq in _lpis.Values.OrderBy(i => i.IntId))
             {

@@ -113,13 +113,16 @@ public sealed partial class Vgic
     {
         GicReg.DistCtlr => (_distGroup0Enabled ? 1UL : 0) | (_distGroup1Enabled ? 2UL : 0) |
                            (Model == GicModel.V3 ? (1UL << 4) | (1UL << 6) : 0), // ARE and DS read 1
-        GicReg.DistTyper => Model == GicModel.V2
-            ? ItLinesNumber | ((uint)(VcpuCount - 1) << 5)
-            : ItLinesNumber | ((ulong)((HasIts ? LpiIdBits : SpiIdBits) - 1) << 19) | (HasIts ? 1UL << 17 : 0), // IDbits, LPIS
+        GicReg.DistTyper => DistributorTyper(HasIts),
         GicReg.Iidr => Iidr,
         GicReg.Pidr2 => Model == GicModel.V2 ? 0x2bUL : 0x3bUL,
         _ => 0,
     };
+
+    /// <summary>GICD_TYPER, with an ITS or without one (the only input that can change after creation).</summary>
+    internal ulong DistributorTyper(bool its) => Model == GicModel.V2
+        ? ItLinesNumber | ((uint)(VcpuCount - 1) << 5)
+        : ItLinesNumber | ((ulong)((its ? LpiIdBits : SpiIdBits) - 1) << 19) | (its ? 1UL << 17 : 0); // IDbits, LPIS
 
     /// <summary>Writes the distributor's whole registers; <paramref name="accessor"/> is the writing vCPU (SGIR).</summary>
     internal void WriteDistributorRegister(GicReg id, ulong value, int accessor)

@@ -90,7 +90,7 @@ public sealed partial class Vgic
     /// <exception cref="VgicException">misaligned, already set, overlapping, or after init.</exception>
     public void SetDistributorBase(ulong address)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             RequireNotInitialized();
             ulong size = Model == GicModel.V2 ? V2DistributorSize : V3DistributorSize;
@@ -104,7 +104,7 @@ public sealed partial class Vgic
     /// <exception cref="VgicException">not GICv2, misaligned, already set, overlapping, or after init.</exception>
     public void SetCpuInterfaceBase(ulong address)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             RequireModel(GicModel.V2, "a CPU interface address");
             RequireNotInitialized();
@@ -121,7 +121,7 @@ public sealed partial class Vgic
     /// <exception cref="VgicException">not GICv3, misaligned, a region already set, overlapping, or after init.</exception>
     public void SetRedistributorBase(ulong address)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             RequireModel(GicModel.V3, "a redistributor address");
             RequireNotInitialized();
@@ -146,7 +146,7 @@ public sealed partial class Vgic
     /// <exception cref="VgicException">not GICv3, index out of order, zero count, misaligned, overlapping, mixed with a legacy base, or after init.</exception>
     public void AddRedistributorRegion(int index, ulong address, int count)
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             RequireModel(GicModel.V3, "a redistributor region");
             RequireNotInitialized();
@@ -190,7 +190,7 @@ public sealed partial class Vgic
     /// <exception cref="VgicException">vCPUs missing, an address unset, frames overlapping, or the bus refuses a range.</exception>
     public void Init()
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             if (_initialized)
             {

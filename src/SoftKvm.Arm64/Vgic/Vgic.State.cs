@@ -6,7 +6,7 @@ public sealed partial class Vgic
     /// <summary>Takes a consistent snapshot of the state (under the lock).</summary>
     public VgicState GetState()
     {
-        lock (_lock)
+        using (_lock.Hold())
         {
             return new VgicState(
                 Model,
@@ -40,7 +40,7 @@ public sealed partial class Vgic
                 $"does not fit GIC{ModelName(Model)} with {VcpuCount} vCPUs and {SpiCount} SPIs");
         }
 
-        lock (_lock)
+        using (_lock.Hold())
         {
             _distGroup0Enabled = state.Group0Enabled;
             _distGroup1Enabled = state.Group1Enabled;

@@ -51,7 +51,7 @@ public sealed partial class Vgic
             return false;
         }
 
-        lock (_lock)
+        using (_lock.Hold())
         {
             var cpu = _cpu[vcpuId];
             bool handled = true;
@@ -90,7 +90,7 @@ public sealed partial class Vgic
             return false;
         }
 
-        lock (_lock)
+        using (_lock.Hold())
         {
             var cpu = _cpu[vcpuId];
             bool handled = true;

@@ -73,7 +73,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
 
     internal const byte PriorityMaskBits = 0xff << (8 - PriorityBits) & 0xff;
 
-    private readonly object _lock = new();
+    private readonly VgicLock _lock = new();
     private readonly Vm _vm;
     private readonly VgicIrq[][] _private;
     private readonly VgicIrq[] _spis;
@@ -186,7 +186,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
     /// <summary>Whether <see cref="Init"/> has run.</summary>
     public bool IsInitialized => _initialized;
 
-    internal object Lock => _lock;
+    internal VgicLock Lock => _lock;
 
     internal CpuInterfaceState Cpu(int vcpu) => _cpu[vcpu];
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace SoftKvm.Core.Io;
 
@@ -48,6 +49,70 @@ public sealed partial class IoBus
         return true;
     }
 
+    /// <summary>
+    /// <see cref="Read(Vcpu?, ulong, Span{byte}, ref IoBusCache)"/> of a CPU access of <paramref name="size"/> (1, 2, 4 or 8)
+    /// bytes as a value: the bytes little-endian and zero-extended in <paramref name="value"/> (0 when false). A device that
+    /// is an <see cref="IIoValueDevice"/> (the GIC's frames) is called without a span (issue 19: a vCPU's in-kernel MMIO exit).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    public bool TryReadValue(Vcpu? vcpu, ulong address, int size, ref IoBusCache cache, out ulong value)
+    {
+        if (Remembered(ref cache, address, size) is not { } device)
+        {
+            value = 0;
+            return false;
+        }
+
+        ulong offset = address - cache.Start;
+        if (cache.ValueDevice is { } valueDevice)
+        {
+            value = valueDevice.ReadValue(vcpu, offset, size);
+            return true;
+        }
+
+        ulong buffer = 0;
+        device.Read(vcpu, offset, MemoryMarshal.CreateSpan(ref Unsafe.As<ulong, byte>(ref buffer), size));
+        value = size switch // read back at the width the device wrote (a narrower store forwards to this load)
+        {
+            1 => Unsafe.As<ulong, byte>(ref buffer),
+            2 => Unsafe.As<ulong, ushort>(ref buffer),
+            4 => Unsafe.As<ulong, uint>(ref buffer),
+            _ => buffer,
+        };
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="Write(Vcpu?, ulong, ReadOnlySpan{byte}, ref IoBusCache)"/> of a CPU access of the low <paramref name="size"/>
+    /// (1, 2, 4 or 8) bytes of <paramref name="value"/>: ioeventfds and coalesced zones first, as there; an
+    /// <see cref="IIoValueDevice"/> gets the value.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
+    public bool TryWriteValue(Vcpu? vcpu, ulong address, int size, ulong value, ref IoBusCache cache)
+    {
+        var data = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<ulong, byte>(ref value), size);
+        if (Volatile.Read(ref _ioEvents).Length != 0 || Volatile.Read(ref _coalescedZones).Length != 0)
+        {
+            return Write(vcpu, address, data);
+        }
+
+        if (Remembered(ref cache, address, size) is not { } device)
+        {
+            return false;
+        }
+
+        if (cache.ValueDevice is { } valueDevice)
+        {
+            valueDevice.WriteValue(vcpu, address - cache.Start, size, value);
+        }
+        else
+        {
+            device.Write(vcpu, address - cache.Start, data);
+        }
+
+        return true;
+    }
+
     /// <summary>The device that holds the access (null: none does), from <paramref name="cache"/>, filled first when it does not answer for it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private IIoDevice? Remembered(ref IoBusCache cache, ulong address, int length)
@@ -70,6 +135,7 @@ public sealed partial class IoBus
         var s = Volatile.Read(ref _snapshot);
         cache.Snapshot = null; // matches nothing unless filled below
         cache.Device = null;
+        cache.ValueDevice = null;
         ulong last = address + (ulong)length - 1;
         if (length <= 0 || last < address)
         {
@@ -83,6 +149,7 @@ public sealed partial class IoBus
             {
                 cache.Snapshot = s;
                 cache.Device = s.Devices[i];
+                cache.ValueDevice = s.Devices[i] as IIoValueDevice;
                 cache.Start = s.Starts[i];
                 cache.Last = s.Lasts[i];
             }
@@ -110,6 +177,7 @@ public struct IoBusCache
 {
     internal object? Snapshot;
     internal IIoDevice? Device;
+    internal IIoValueDevice? ValueDevice; // Device when it serves values (TryReadValue, TryWriteValue), else null
     internal ulong Start;
     internal ulong Last;
 

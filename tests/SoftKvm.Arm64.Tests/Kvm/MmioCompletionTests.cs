@@ -403,6 +403,57 @@ public sealed class MmioCompletionTests
         AssertAccessHelperRan(v);
     }
 
+    [Fact]
+    public void InKernelValueDevice_RepeatedAccessesOfItsPage_CompleteOnceEach()
+    {
+        // The second and later accesses find the page in the IO TLB (native code: the access helper goes to the device
+        // at once) and the device in the vCPU's route cache; each is still one in-kernel exit, one slow-path access,
+        // one device call, in its value form.
+        var m = new TestMachine();
+        using var _ = m;
+        var v = m.Start(
+            0xb9400001u,  // ldr w1,[x0]
+            0xb9400005u,  // ldr w5,[x0]
+            0xb9000801u,  // str w1,[x0,#8]
+            0x39800006u,  // ldrsb x6,[x0]
+            0xf9000062u); // str x2,[x3]: the marker
+        var dev = new ValueRegisterDevice { Value = 0x8877_6655_8433_A280 };
+        m.Vm.MmioBus.Register(MmioBase, 0x1000, dev);
+        SetX(v, 0, MmioBase);
+        SetX(v, 3, MarkerBase);
+        Assert.Equal(RunResult.Ok, v.Run());
+
+        Assert.Equal(MarkerBase, v.RunState.Mmio.PhysAddr);
+        Assert.Equal(0x8433_A280UL, X(v, 1));
+        Assert.Equal(0x8433_A280UL, X(v, 5));
+        Assert.Equal(0xFFFF_FFFF_FFFF_FF80UL, X(v, 6));
+        Assert.Equal(["R 0 4", "R 0 4", "W 8 4 8433a280", "R 0 1"], dev.Log);
+        Assert.Equal(4UL, Stat(v, "mmio_exit_kernel"));
+        long Counter(string name) => v.CpuModelCounters().Single(c => c.Key == name).Value;
+        Assert.Equal(3, Counter("read_slow_paths"));
+        Assert.True(Counter("write_slow_paths") >= 2, "the store and the marker took the slow path"); // the marker's fill may walk twice
+        AssertAccessHelperRan(v);
+    }
+
+    private sealed class ValueRegisterDevice : IIoValueDevice
+    {
+        public ulong Value;
+
+        public List<string> Log { get; } = [];
+
+        public ulong ReadValue(Vcpu? vcpu, ulong offset, int size)
+        {
+            Log.Add($"R {offset:x} {size}");
+            return size == 8 ? Value : Value & ((1UL << (8 * size)) - 1);
+        }
+
+        public void WriteValue(Vcpu? vcpu, ulong offset, int size, ulong value) => Log.Add($"W {offset:x} {size} {value:x}");
+
+        public void Read(Vcpu? vcpu, ulong offset, Span<byte> data) => throw new InvalidOperationException("a vCPU's access takes the value form");
+
+        public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data) => throw new InvalidOperationException("a vCPU's access takes the value form");
+    }
+
     // Runs insn; str x2,[x3] with an in-kernel RegisterDevice at x0 (x1 given, x4 = 0) to the marker store's exit.
     private static (TestMachine M, Arm64Vcpu V, RegisterDevice Device) RunToMarkerWithDevice(uint insn, ulong x1)
     {

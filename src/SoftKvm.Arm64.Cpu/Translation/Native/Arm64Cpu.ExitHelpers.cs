@@ -78,11 +78,28 @@ public sealed unsafe partial class Arm64Cpu
         int rt = (int)(iss >> Esr.IssSrtShift) & 31;
         int size = 1 << (int)((iss >> Esr.IssSasShift) & 3);
         bool done;
-        if (write)
+        ulong value = write ? X(rt) : 0;
+        if (TryIoTlb(write ? AccessKind.Write : AccessKind.Read, va, (va & ~0xFFFUL) | _tagEl, size, out ulong ipa))
         {
-            done = Write(va, size, X(rt), iss);
+            // A device page the IO TLB holds: what the slow path does on that hit, without Read/Write and their slow
+            // paths in between (native code found the page in no RAM TLB entry, so Read's own check would miss too).
+            if (write)
+            {
+                Counters.WriteSlowPaths++;
+            }
+            else
+            {
+                Counters.ReadSlowPaths++;
+            }
+
+            done = DeviceAccess(va, ipa, iss, write, ref value);
         }
-        else if (done = Read(va, size, out ulong value, iss))
+        else
+        {
+            done = write ? Write(va, size, value, iss) : Read(va, size, out value, iss);
+        }
+
+        if (done && !write)
         {
             if ((iss & Esr.IssSse) != 0)
             {

@@ -31,7 +31,7 @@ public sealed partial class VgicIts
     /// <exception cref="VgicException">a device ID does not fit the device table, or a table is not in guest memory (-EINVAL / -EFAULT).</exception>
     public void SaveTables()
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             if ((_baserDevice & BaserValid) != 0)
             {
@@ -75,7 +75,7 @@ public sealed partial class VgicIts
     /// <exception cref="VgicException">an entry is inconsistent (-EINVAL), exists already (-EEXIST), or a table is not in guest memory.</exception>
     public void RestoreTables()
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             RestoreCollections();
             RestoreDevices();

@@ -87,7 +87,7 @@ public sealed partial class VgicIts : IIoDevice, IGicRegisterFile
     {
         get
         {
-            lock (_vgic.Lock)
+            using (_vgic.Lock.Hold())
             {
                 return _enabled;
             }
@@ -108,7 +108,7 @@ public sealed partial class VgicIts : IIoDevice, IGicRegisterFile
     /// <exception cref="VgicException">not 64 KiB aligned, set already (-EEXIST), outside the address space, or overlapping another device.</exception>
     public void SetBaseAddress(ulong address)
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             if (_base is ulong current)
             {
@@ -138,7 +138,7 @@ public sealed partial class VgicIts : IIoDevice, IGicRegisterFile
 
     void IIoDevice.Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             GicMmio.Read(this, GicRegisterMaps.Its, offset, data, -1);
             _vgic.FlushLocked();
@@ -147,7 +147,7 @@ public sealed partial class VgicIts : IIoDevice, IGicRegisterFile
 
     void IIoDevice.Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             GicMmio.Write(this, GicRegisterMaps.Its, offset, data, -1);
             _vgic.FlushLocked();
@@ -271,7 +271,7 @@ public sealed partial class VgicIts : IIoDevice, IGicRegisterFile
     /// <exception cref="VgicException">misaligned (-EINVAL), no base address or no register there (-ENXIO).</exception>
     public ulong ReadRegister(ulong offset)
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             var reg = UserRegister(offset);
             return ((IGicRegisterFile)this).ReadRegister(reg.Id, -1);
@@ -286,7 +286,7 @@ public sealed partial class VgicIts : IIoDevice, IGicRegisterFile
     /// the queue (-EINVAL), or CREADR while enabled (-EBUSY).</exception>
     public void WriteRegister(ulong offset, ulong value)
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             var reg = UserRegister(offset);
             switch (reg.Id)
@@ -348,7 +348,7 @@ public sealed partial class VgicIts : IIoDevice, IGicRegisterFile
     /// </summary>
     public void Reset()
     {
-        lock (_vgic.Lock)
+        using (_vgic.Lock.Hold())
         {
             _baserDevice &= ~BaserValid;
             _baserCollection &= ~BaserValid;

@@ -35,7 +35,7 @@ public sealed partial class IoBus
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Write(Vcpu? vcpu, ulong address, ReadOnlySpan<byte> data, ref IoBusCache cache)
     {
-        if (Volatile.Read(ref _ioEvents).Length != 0 || Volatile.Read(ref _coalescedZones).Length != 0)
+        if (WritesSeenBeforeDevices)
         {
             return Write(vcpu, address, data);
         }
@@ -91,7 +91,7 @@ public sealed partial class IoBus
     public bool TryWriteValue(Vcpu? vcpu, ulong address, int size, ulong value, ref IoBusCache cache)
     {
         var data = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<ulong, byte>(ref value), size);
-        if (Volatile.Read(ref _ioEvents).Length != 0 || Volatile.Read(ref _coalescedZones).Length != 0)
+        if (WritesSeenBeforeDevices)
         {
             return Write(vcpu, address, data);
         }
@@ -112,6 +112,9 @@ public sealed partial class IoBus
 
         return true;
     }
+
+    /// <summary>Whether a write is offered to an ioeventfd or a coalesced zone before any device (the uncached <see cref="Write(Vcpu?, ulong, ReadOnlySpan{byte})"/> takes it then).</summary>
+    private bool WritesSeenBeforeDevices => Volatile.Read(ref _ioEvents).Length != 0 || Volatile.Read(ref _coalescedZones).Length != 0;
 
     /// <summary>The device that holds the access (null: none does), from <paramref name="cache"/>, filled first when it does not answer for it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

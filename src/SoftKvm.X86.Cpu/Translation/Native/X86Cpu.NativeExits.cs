@@ -244,14 +244,7 @@ public sealed unsafe partial class X86Cpu
             return NativeExitLeave;
         }
 
-        ulong t = ReadTsc();
-        SetGpr(Gpr.Rax, 4, t);
-        SetGpr(Gpr.Rdx, 4, t >> 32);
-        if (i.Mnemonic == Mnemonic.Rdtscp)
-        {
-            SetGpr(Gpr.Rcx, 4, _regs.TscAux);
-        }
-
+        Instructions.SystemOps.Rdtsc(this, ref i); // no #GP left to raise: the handler only reads the TSC
         return NativeExitGoOn;
     }
 

@@ -187,7 +187,8 @@ internal static unsafe class Dispatch
             case Mnemonic.Sysret or Mnemonic.Sysretq: return &FastSystemCall.Sysret;
             case Mnemonic.Sysenter: return &FastSystemCall.Sysenter;
             case Mnemonic.Sysexit or Mnemonic.Sysexitq: return &FastSystemCall.Sysexit;
-            case Mnemonic.Nop or Mnemonic.Pause or Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence
+            case Mnemonic.Mfence: return &SystemOps.Mfence;
+            case Mnemonic.Nop or Mnemonic.Pause or Mnemonic.Lfence or Mnemonic.Sfence
                 or Mnemonic.Prefetchnta or Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2
                 or Mnemonic.Prefetchw or Mnemonic.Clflush or Mnemonic.Clflushopt or Mnemonic.Endbr32 or Mnemonic.Endbr64:
                 return &SystemOps.Nop;

@@ -363,6 +363,15 @@ internal static class SystemOps
     {
     }
 
+    /// <summary>
+    /// MFENCE: a full barrier. Guest loads and stores are the host's own plain accesses, and an x86 host (TSO) keeps loads
+    /// in order with loads and stores with stores, which is all LFENCE and SFENCE ask of ordinary memory (no
+    /// non-temporal store here is weaker than a plain one), so those two are no-ops; the one reordering TSO allows, a
+    /// later load passing an earlier store still in the store buffer, is what MFENCE forbids (Dekker-style handshakes
+    /// between vCPUs), so it is the host's full barrier.
+    /// </summary>
+    public static void Mfence(X86Cpu c, ref Instruction i) => Interlocked.MemoryBarrier();
+
     public static void Ud(X86Cpu c, ref Instruction i)
     {
         c.Fault(ExceptionVector.UD);

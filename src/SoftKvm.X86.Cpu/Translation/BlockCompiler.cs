@@ -223,7 +223,7 @@ internal static class BlockCompiler
     }
 
     /// <summary>Which instructions a block compiles, and how. <see cref="BlockOp.Stop"/> ends the block before it.</summary>
-    private static BlockOp Classify(ref Instruction i, int bitness)
+    internal static BlockOp Classify(ref Instruction i, int bitness)
     {
         if (i.Code.Encoding() != EncodingKind.Legacy || !OperandsPlain(ref i, bitness))
         {
@@ -234,8 +234,10 @@ internal static class BlockCompiler
         bool rep = i.HasRepPrefix || i.HasRepnePrefix;
         switch (i.Mnemonic)
         {
-            case Mnemonic.Nop or Mnemonic.Pause or Mnemonic.Lfence or Mnemonic.Mfence or Mnemonic.Sfence:
-                return BlockOp.Nop; // (the interpreter's handler of each: nothing; memory is sequentially consistent here)
+            case Mnemonic.Nop or Mnemonic.Pause or Mnemonic.Lfence or Mnemonic.Sfence:
+                return BlockOp.Nop; // (the interpreter's handler of each: nothing, see SystemOps.Mfence)
+            case Mnemonic.Mfence:
+                return BlockOp.Generic; // a full barrier (SystemOps.Mfence)
             case Mnemonic.Rdtsc or Mnemonic.Rdtscp:
                 return BlockOp.Rdtsc;
             case Mnemonic.Sti:

@@ -11,4 +11,7 @@ internal static class ExitCodes
 
     /// <summary>An internal error exit of the guest, or an unexpected host failure.</summary>
     public const int InternalError = 3;
+
+    /// <summary>Stopped by SIGTERM (128 + 15, as a shell reports it); Ctrl-C (SIGINT) gives 130.</summary>
+    public const int Terminated = 143;
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using SoftKvm.Core.Errors;
 using SoftKvm.Devices;
 using SoftKvm.Vmm.Arm64;
@@ -391,6 +392,18 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             Console.CancelKeyPress += onCtrlC;
         }
 
+        // SIGTERM (kill, a timeout, a CI job's end) stops the guest as Ctrl-C does, so that --stats, --profile and --coverage
+        // still report what ran; the exit code is then 143 (128 + SIGTERM), as a shell reports a terminated process.
+        bool terminated = false;
+        using var onTerm = env.HandleCtrlC
+            ? PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                terminated = true;
+                cancel.Cancel();
+            })
+            : null;
+
         using var coverage = parse.GetValue(o.Coverage) is { } coveragePath ? DrcovCoverage.Start(machine.Vm, coveragePath, KernelName(parse, o)) : null;
         using var profiler = parse.GetValue(o.Profile) ? new GuestProfiler(machine.Vcpus) : null;
         profiler?.Start();
@@ -419,9 +432,10 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
             }
         }
 
+        bool byTerm = terminated && outcome.Reason == StopReason.Cancelled;
         if (outcome.Reason is StopReason.InternalError or StopReason.Crash or StopReason.Reset or StopReason.Cancelled or StopReason.GuestStoppedAbnormally)
         {
-            env.Error.WriteLine($"softkvm: {outcome.Message}");
+            env.Error.WriteLine($"softkvm: {(byTerm ? "terminated (SIGTERM)" : outcome.Message)}");
         }
 
         coverage?.Write();
@@ -445,6 +459,6 @@ internal sealed partial class RunCommand(CliEnvironment env, MachineCatalog cata
         }
 
         env.Out.Flush();
-        return outcome.ExitCode;
+        return byTerm ? ExitCodes.Terminated : outcome.ExitCode;
     }
 }

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace SoftKvm.Cli.Tests;
+
+/// <summary>
+/// SIGTERM to a running <c>softkvm</c> process (a real process: signals reach only the console's environment) stops the
+/// guest as Ctrl-C does: the reports of what ran are still written, and the exit code is 143.
+/// </summary>
+public sealed class SignalTests
+{
+    [Fact]
+    public void SigtermStopsTheRunAndTheProfileStillReports()
+    {
+        string softkvm = Path.Combine(AppContext.BaseDirectory, "softkvm.dll");
+        string guest = Path.Combine(RealCli.GuestsDir("arm64"), "computebench.elf"); // seconds of work: still running when signalled
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        foreach (string a in (string[])[softkvm, "run", "--kernel", guest, "--profile", "--stats"])
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        var output = new StringBuilder();
+        var error = new StringBuilder();
+        using var started = new ManualResetEventSlim();
+        using var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (output)
+            {
+                output.AppendLine(e.Data);
+            }
+
+            if (e.Data?.Contains("compute: start") == true)
+            {
+                started.Set();
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (error)
+            {
+                error.AppendLine(e.Data);
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            Assert.True(started.Wait(TimeSpan.FromMinutes(2)), "the guest never started: " + error);
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()]))
+            {
+                kill.WaitForExit();
+            }
+
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "softkvm did not stop on SIGTERM");
+            process.WaitForExit(); // the asynchronous readers' last lines
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        string text = output.ToString();
+        Assert.False(text.Contains("compute: done"), "the guest finished before the signal: the test needs a longer guest");
+        Assert.Equal(143, process.ExitCode);
+        Assert.Contains("profile: ", text);
+        Assert.Contains("\nexits ", text); // --stats
+        Assert.Contains("softkvm: terminated (SIGTERM)", error.ToString());
+    }
+}

@@ -9,7 +9,7 @@ namespace SoftKvm.X86.Cpu.Translation;
 /// The IL of a block's instructions. Operands are read into locals before anything is written, so an
 /// instruction leaves (to the interpreter, through its leave label) with nothing of it committed; the
 /// retired count is kept at compile time between the places where paths meet (<see cref="Pending"/>).
-/// Arguments of the method: 0 the block state, 1 the CPU, 2 the instruction limit.
+/// Arguments of the method: 0 the block state, 1 the CPU, 2 the instruction limit, 3 the index of the entry (<see cref="BlockShape.Entries"/>).
 /// </summary>
 internal sealed unsafe partial class BlockEmitter
 {
@@ -332,6 +332,13 @@ internal sealed unsafe partial class BlockEmitter
 
     // return (retired + Pending) << 1;   (RIP already set)
     public void ExitToRip() => ReturnWith(Pending, leave: false);
+
+    // cpu.Rip = rip; return ((retired + Pending) << 1) | 1;   (the interpreter runs the instruction at rip, with no look-up first)
+    public void LeaveTo(ulong rip)
+    {
+        SetRip(rip);
+        ReturnWith(Pending, leave: true);
+    }
 
     /// <summary>
     /// A taken direct branch (already counted in <see cref="Pending"/>): to its label when the target is in the

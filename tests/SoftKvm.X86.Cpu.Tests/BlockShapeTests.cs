@@ -1,0 +1,176 @@
+using Iced.Intel;
+using SoftKvm.X86.Cpu;
+using SoftKvm.X86.Cpu.Translation;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace SoftKvm.X86.Cpu.Tests;
+
+/// <summary>
+/// The shape of a hot loop's IL block does not depend on which of the loop's places got hot first (issue 19, session 10):
+/// a loop is compiled once and entered at its head, at the targets of its branches and at the places after its exits;
+/// the places after a port access the interpreter completed earn no heat of their own; a loop through an instruction the
+/// interpreter runs (VMCALL) is the loop, not the code after it.
+/// </summary>
+public class BlockShapeTests
+{
+    /// <summary>Serves every port as an in-kernel device: IN reads 0x5A, OUT is taken.</summary>
+    private sealed class InKernelPorts : IX86FastExitHost
+    {
+        public int Accesses;
+
+        public bool TryCompleteMmio(ulong gpa, int size, bool write, ref ulong value, int index) => false;
+
+        public bool TryCompletePortIo(ushort port, int size, bool write, ref ulong value)
+        {
+            Accesses++;
+            if (!write)
+            {
+                value = 0x5A;
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>The calibration loop of exits.c's pit_sample, in short: mov ecx, N; loop: rdtsc; out 0x43, al; in al, 0x42;
+    /// mov bl, al; in al, 0x42; movzx edx, al; add esi, edx; cmp edx, 0x5A; jne skip; inc edi; skip: dec ecx; jnz loop; hlt.</summary>
+    private static void PortLoop(Assembler a, int rounds)
+    {
+        var loop = a.CreateLabel();
+        var skip = a.CreateLabel();
+        a.mov(ecx, rounds);
+        a.Label(ref loop);
+        a.rdtsc();
+        a.@out(0x43, al);
+        a.@in(al, 0x42);
+        a.mov(bl, al);
+        a.@in(al, 0x42);
+        a.movzx(edx, al);
+        a.add(esi, edx);
+        a.cmp(edx, 0x5A);
+        a.jne(skip);
+        a.inc(edi);
+        a.Label(ref skip);
+        a.dec(ecx);
+        a.jnz(loop);
+        a.hlt();
+    }
+
+    [Fact]
+    public void A_loop_with_port_accesses_compiles_once_and_runs_as_its_block()
+    {
+        using var m = TranslationTests.NewMachine(32, translate: true, native: false);
+        m.Cpu.TranslationThreshold = 50;
+        var host = new InKernelPorts();
+        m.Cpu.FastExits = host;
+        m.Load(a => PortLoop(a, 1000));
+        m.R.Gpr[Gpr.Rsi] = 0;
+        m.R.Gpr[Gpr.Rdi] = 0;
+
+        Assert.Equal(X86ExitReason.Hlt, m.Run(1_000_000));
+        Assert.Equal(3000, host.Accesses);
+        Assert.Equal(1000UL * 0x5A, m.R.Gpr[Gpr.Rsi]);
+        Assert.Equal(1000UL, m.R.Gpr[Gpr.Rdi]);
+
+        // Before: the head and the places after each of the three accesses each reached the threshold and compiled the loop.
+        Assert.Equal(1, m.Cpu.BlocksTranslated);
+        Assert.True(m.Cpu.TranslatedInstructions > 9000, $"{m.Cpu.TranslatedInstructions} ran translated");
+    }
+
+    [Fact]
+    public void A_loop_block_is_entered_at_each_of_its_places()
+    {
+        var page = Page(a => PortLoop(a, 1000));
+        var shape = BlockCompiler.Shape(page, 5, TestMachine.Code, 32)!; // the loop's head
+        Assert.Equal(12, shape.Items.Count); // RDTSC ... JNZ
+
+        // The head (asked for), the JNE's target, the places after the OUT and each IN.
+        int after(int k) => shape.Items[k].End;
+        Assert.Equal(5, shape.Entries[0]);
+        Assert.Equal(new[] { 5, shape.Items[10].Offset, after(1), after(2), after(4) }.Order(), shape.Entries.Order());
+
+        // Entered after the second IN (a VMM exit came back there, say): the same loop, the same places.
+        var again = BlockCompiler.Shape(page, after(4), TestMachine.Code, 32)!;
+        Assert.Equal(shape.Items.Select(x => x.Offset), again.Items.Select(x => x.Offset));
+        Assert.Equal(shape.Entries.Order(), again.Entries.Order());
+    }
+
+    /// <summary>mov esi, N; loop: mov eax, 0x7FFF; xor ebx, ebx; vmcall; cmp eax, -1000; jne bad; dec esi; jnz loop;
+    /// then 70 × add edi, 1; hlt; bad: ud2.</summary>
+    private static void VmcallLoop(Assembler a, int rounds)
+    {
+        var loop = a.CreateLabel();
+        var bad = a.CreateLabel();
+        a.mov(esi, rounds);
+        a.Label(ref loop);
+        a.mov(eax, 0x7FFF);
+        a.xor(ebx, ebx);
+        a.vmcall();
+        a.cmp(eax, -1000);
+        a.jne(bad);
+        a.dec(esi);
+        a.jnz(loop);
+        for (int k = 0; k < 70; k++)
+        {
+            a.add(edi, 1);
+        }
+
+        a.hlt();
+        a.Label(ref bad);
+        a.ud2();
+    }
+
+    [Fact]
+    public void The_block_after_a_vmcall_in_a_loop_is_the_loop()
+    {
+        var page = Page(a => VmcallLoop(a, 10));
+        int afterVmcall = 5 + 5 + 2 + 3; // mov esi; mov eax; xor ebx, ebx; vmcall
+        var shape = BlockCompiler.Shape(page, afterVmcall, TestMachine.Code, 32)!;
+
+        // CMP, JNE, DEC, JNZ, MOV, XOR: the loop but the VMCALL, not the 70 ADDs after it (session 9: 64 instructions).
+        Assert.Equal(6, shape.Items.Count);
+        Assert.Equal([afterVmcall, 5], shape.Entries.ToArray());
+        Assert.Equal(6, BlockCompiler.Compile(page, 0, afterVmcall, TestMachine.Code, 32)!.InstructionCount);
+    }
+
+    [Fact]
+    public void A_vmcall_loop_runs_its_block_and_retires_as_the_interpreter_does()
+    {
+        using var interpreted = TranslationTests.NewMachine(32, translate: false, native: false);
+        using var translated = TranslationTests.NewMachine(32, translate: true, native: false);
+        translated.Cpu.TranslationThreshold = 20;
+        foreach (var m in new[] { interpreted, translated })
+        {
+            m.Load(a => VmcallLoop(a, 500));
+            m.R.Gpr[Gpr.Rdi] = 0;
+            int vmcalls = 0;
+            X86ExitReason reason;
+            while ((reason = m.Run(1_000_000)) == X86ExitReason.Vmcall)
+            {
+                // The hypervisor's answer to an unknown hypercall, and the skip (X86Vcpu.Hypercall.cs).
+                vmcalls++;
+                m.R.Gpr[Gpr.Rax] = unchecked((ulong)-1000L) & 0xFFFFFFFF;
+                m.R.Rip += 3;
+            }
+
+            Assert.Equal(X86ExitReason.Hlt, reason);
+            Assert.Equal(500, vmcalls);
+            Assert.Equal(70UL, m.R.Gpr[Gpr.Rdi]);
+        }
+
+        TranslationTests.AssertSameState(interpreted, translated);
+        Assert.Equal(1, translated.Cpu.BlocksTranslated); // the loop, entered after each VMCALL
+        Assert.True(translated.Cpu.TranslatedInstructions > 400 * 6, $"{translated.Cpu.TranslatedInstructions} ran translated");
+    }
+
+    private static byte[] Page(Action<Assembler> build)
+    {
+        var a = new Assembler(32);
+        build(a);
+        var ms = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(ms), TestMachine.Code);
+        var page = new byte[0x1000];
+        ms.ToArray().CopyTo(page, 0);
+        return page;
+    }
+}

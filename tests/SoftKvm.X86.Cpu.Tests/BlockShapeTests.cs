@@ -163,6 +163,64 @@ public class BlockShapeTests
         Assert.True(translated.Cpu.TranslatedInstructions > 400 * 6, $"{translated.Cpu.TranslatedInstructions} ran translated");
     }
 
+    [Theory]
+    [InlineData(3, true)]
+    [InlineData(0, false)]
+    [InlineData(0, true)]
+    public void A_port_access_in_a_block_at_cpl_3_is_allowed_by_iopl_or_by_the_io_bitmap(int iopl, bool bitmapDenies)
+    {
+        // loop: inc ebx; in al, 0x42; dec ecx; jnz loop; hlt. IOPL 3 (the bitmap is not read), or IOPL 0 and a TSS whose I/O
+        // bitmap allows port 0x42: the INs in the block go to the fast path, HLT raises #GP. IOPL 0 and a bitmap that denies
+        // it: #GP(0) at the first IN, the block's INC before it retired.
+        bool allowed = iopl == 3 || !bitmapDenies;
+        void Program(Assembler a)
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 20);
+            a.Label(ref loop);
+            a.inc(ebx);
+            a.@in(al, 0x42);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        }
+
+        using var interpreted = TranslationTests.NewMachine(32, translate: false, native: false);
+        using var translated = TranslationTests.NewMachine(32, translate: true, native: false);
+        foreach (var m in new[] { interpreted, translated })
+        {
+            var host = new InKernelPorts();
+            m.Cpu.FastExits = host;
+            m.Load(Program);
+            m.R.Seg[SegmentIndex.Cs] = SegmentRegister.FromDescriptor(0x33, 0x00CFFB000000FFFF);
+            for (int s = 0; s < 6; s++)
+            {
+                if (s != SegmentIndex.Cs)
+                {
+                    m.R.Seg[s] = SegmentRegister.FromDescriptor(0x23, 0x00CFF3000000FFFF);
+                }
+            }
+
+            m.R.Rflags = 2 | Rflags.IF | ((ulong)iopl << 12);
+            m.R.Gpr[Gpr.Rbx] = 0;
+            const ulong tss = 0x7000;
+            m.R.Tr = SegmentRegister.FromDescriptor(0x40, 0x00008B0070000000 | 0x2067); // busy 32-bit TSS at 0x7000
+            m.Memory.Write<ushort>(tss + 0x66, 0x68); // the I/O bitmap right after the TSS
+            m.Memory.Write<byte>(tss + 0x68 + (0x42 >> 3), (byte)(bitmapDenies ? 1 << (0x42 & 7) : 0));
+            m.Cpu.Controls.ExceptionBitmap = 1u << ExceptionVector.GP;
+            m.Cpu.StateChanged();
+            Assert.Equal(3, m.Cpu.Cpl);
+            Assert.Equal(X86ExitReason.ExceptionOrNmi, m.Run());
+            Assert.Equal(ExceptionVector.GP, m.Cpu.Exit.Vector);
+            Assert.Equal(allowed ? 20 : 0, host.Accesses);
+            Assert.Equal(allowed ? 20UL : 1UL, m.R.Gpr[Gpr.Rbx]);
+            Assert.Equal(TestMachine.Code + (allowed ? 5UL + 1 + 2 + 1 + 2 : 5UL + 1), m.R.Rip); // at HLT, or at the IN
+        }
+
+        TranslationTests.AssertSameState(interpreted, translated);
+        Assert.True(translated.Cpu.TranslatedInstructions > 0);
+    }
+
     private static byte[] Page(Action<Assembler> build)
     {
         var a = new Assembler(32);

@@ -435,7 +435,7 @@ internal sealed unsafe partial class BlockEmitter
 
     /// <summary>
     /// IN or OUT (X86Cpu.BlockDevice.cs), nothing written back: <c>r = BlockPort(cpu, ref state.Instructions[index],
-    /// port, write, ref value)</c> (OUT: the value from AL, AX or EAX); <c>if (r == 0) goto leave;</c> IN writes its register;
+    /// port, size, write, ref value)</c> (OUT: the value from AL, AX or EAX); <c>if (r == 0) goto leave;</c> IN writes its register;
     /// <c>if (r == 2) goto written</c>.
     /// </summary>
     public void Port(ref Instruction i, int index, Label leave)
@@ -464,6 +464,7 @@ internal sealed unsafe partial class BlockEmitter
             _il.Emit(OpCodes.Ldc_I4, (int)i.Immediate8);
         }
 
+        _il.Emit(OpCodes.Ldc_I4, X86Cpu.RegSize(data));
         _il.Emit(input ? OpCodes.Ldc_I4_0 : OpCodes.Ldc_I4_1);
         _il.Emit(OpCodes.Ldloca, _r);
         _il.Emit(OpCodes.Call, s_port);

@@ -95,6 +95,33 @@ public class BlockShapeTests
         Assert.Equal(shape.Entries.Order(), again.Entries.Order());
     }
 
+    [Fact]
+    public void A_loops_memory_moves_are_entries_and_straight_codes_are_not()
+    {
+        // loop: mov eax, [ebx]; add esi, eax; dec ecx; jnz loop; then mov [ebx], esi; mov edx, [ebx + 4]; hlt.
+        var page = Page(a =>
+        {
+            var loop = a.CreateLabel();
+            a.Label(ref loop);
+            a.mov(eax, __dword_ptr[ebx]);
+            a.add(esi, eax);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.mov(__dword_ptr[ebx], esi);
+            a.mov(edx, __dword_ptr[ebx + 4]);
+            a.hlt();
+        });
+
+        var loopShape = BlockCompiler.Shape(page, 0, TestMachine.Code, 32)!;
+        Assert.Equal(4, loopShape.Items.Count);
+        Assert.Equal([0, loopShape.Items[0].End], loopShape.Entries.ToArray()); // where a VMM read's exit comes back
+
+        int after = loopShape.Items[^1].End;
+        var straight = BlockCompiler.Shape(page, after, TestMachine.Code, 32)!;
+        Assert.Equal(2, straight.Items.Count);
+        Assert.Equal([after], straight.Entries.ToArray());
+    }
+
     /// <summary>mov esi, N; loop: mov eax, 0x7FFF; xor ebx, ebx; vmcall; cmp eax, -1000; jne bad; dec esi; jnz loop;
     /// then 70 × add edi, 1; hlt; bad: ud2.</summary>
     private static void VmcallLoop(Assembler a, int rounds)

@@ -74,8 +74,9 @@ internal static class BlockCompiler
             return null;
         }
 
-        items = LoopThroughEntry(items, entry, pageRip, stops) ?? items;
-        return new BlockShape(items, Entries(items, entry, pageRip, stops), stops);
+        var loop = LoopThroughEntry(items, entry, pageRip, stops);
+        items = loop ?? items;
+        return new BlockShape(items, Entries(items, entry, pageRip, stops, loop is not null), stops);
     }
 
     /// <summary>Compiles a block of <paramref name="shape"/> (from <see cref="Shape"/> over the same page copy).</summary>
@@ -92,10 +93,11 @@ internal static class BlockCompiler
     /// The places a block may be entered at, the requested <paramref name="entry"/> first: where the run loop looks
     /// blocks up inside it. Those are the targets of its branches and the places its RETs come back to (a taken
     /// branch's target), and the places after its instructions that end a run at an exit and resume after it (IN
-    /// and OUT, a MOV from or to memory, an instruction the interpreter runs, such as VMCALL, inside a loop): a loop
-    /// is compiled once, whichever of its places gets hot first, and entered at each of them.
+    /// and OUT, a MOV from or to memory in a loop, an instruction the interpreter runs, such as VMCALL): a loop is
+    /// compiled once, whichever of its places gets hot first, and entered at each of them. (Only a loop's memory MOVs:
+    /// a device's is where its VMM exits come back to; each entry is a label, which costs the JIT a little.)
     /// </summary>
-    private static List<int> Entries(List<Item> items, int entry, ulong pageRip, Dictionary<int, int> stops)
+    private static List<int> Entries(List<Item> items, int entry, ulong pageRip, Dictionary<int, int> stops, bool loop)
     {
         var offsets = new HashSet<int>(items.Select(x => x.Offset));
         var entries = new List<int> { entry };
@@ -114,7 +116,7 @@ internal static class BlockCompiler
                 Add(PageOffset(it.Insn.NearBranchTarget, pageRip));
             }
 
-            if (it.Kind == BlockOp.Call || it.Kind == BlockOp.Port || (it.Kind == BlockOp.Mov && HasMemory(ref it.Insn)))
+            if (it.Kind == BlockOp.Call || it.Kind == BlockOp.Port || (loop && it.Kind == BlockOp.Mov && HasMemory(ref it.Insn)))
             {
                 Add(it.End);
             }

@@ -60,6 +60,7 @@ public sealed unsafe partial class X86Cpu
                 EventsDelivered++;
                 _lastDeliveredVector = vector;
                 _lookUp = true; // the handler's entry: a place for a translated block, as a branch target is
+                _lookUpCold = false;
                 if (vector == ExceptionVector.DB && !software)
                 {
                     // Entering the debug-exception handler clears DR7.GD so that it can use the debug

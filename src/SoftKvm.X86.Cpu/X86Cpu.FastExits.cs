@@ -62,7 +62,8 @@ public sealed unsafe partial class X86Cpu
         }
 
         _fastAccesses++;
-        _lookUp = true; // the code after the access is a place for a translated block
+        _lookUp = true; // the code after the access: a translated block there runs (a cold look-up: no heat of its own)
+        _lookUpCold = true;
         return true;
     }
 
@@ -86,6 +87,7 @@ public sealed unsafe partial class X86Cpu
         }
 
         _lookUp = true;
+        _lookUpCold = true;
         return true;
     }
 

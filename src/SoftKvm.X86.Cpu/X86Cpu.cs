@@ -197,6 +197,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         // guest's flow: the next taken branch is where to look for a block, not this RIP.
         // (Not so for native blocks past an inexact budget: they end at block boundaries, and are translated at their first execution.)
         _lookUp = _regs.Rip != _resumeRip || (!ExactBudget && _native && _bitness == 64);
+        _lookUpCold = false;
         _resumeRip = ulong.MaxValue;
 
         // Debug traps a MOV SS held across an exit (the hypervisor completed the instruction after it):

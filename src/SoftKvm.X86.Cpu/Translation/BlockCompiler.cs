@@ -37,7 +37,7 @@ internal static class BlockCompiler
     private const ulong Status = Rflags.Status;
 
     /// <summary>One instruction of a block: where it is, what it is, and what the flag analysis found.</summary>
-    private sealed class Item
+    internal sealed class Item
     {
         public int Offset;
         public Instruction Insn;
@@ -56,23 +56,84 @@ internal static class BlockCompiler
     /// page whose first byte is at RIP <paramref name="pageRip"/> and in guest memory at <paramref name="pageHost"/>),
     /// compiles it and returns its code and number of instructions; null when nothing there compiles.
     /// </summary>
-    public static TranslatedBlock? Compile(byte[] page, nint pageHost, int entry, ulong pageRip, int bitness)
+    public static TranslatedBlock? Compile(byte[] page, nint pageHost, int entry, ulong pageRip, int bitness) =>
+        Shape(page, entry, pageRip, bitness) is { } shape ? Compile(shape, page, pageHost, pageRip, bitness) : null;
+
+    /// <summary>
+    /// Which instructions the block entered at <paramref name="entry"/> holds, and the places it may be entered at
+    /// (<see cref="BlockShape.Entries"/>); null when nothing there compiles. Cheap enough for the vCPU thread, which
+    /// decides the shape when it asks for the block, so that the other places of the same loop wait for it instead of
+    /// each compiling a copy of the loop (<see cref="X86Cpu"/>'s <c>Request</c>).
+    /// </summary>
+    public static BlockShape? Shape(byte[] page, int entry, ulong pageRip, int bitness)
     {
-        var items = Discover(page, entry, pageRip, bitness);
+        var stops = new Dictionary<int, int>();
+        var items = Discover(page, entry, pageRip, bitness, stops);
         if (items is null || items.Count == 0)
         {
             return null;
         }
 
-        items = LoopThroughEntry(items, entry, pageRip) ?? items;
-
-        Analyse(items, pageRip);
-        int first = items[0].Offset, end = items[^1].End;
-        var code = Emit(items, entry, pageRip, bitness, page, pageHost, first, end);
-        return new TranslatedBlock(code, items.Count);
+        var loop = LoopThroughEntry(items, entry, pageRip, stops);
+        items = loop ?? items;
+        return new BlockShape(items, Entries(items, entry, pageRip, stops, loop is not null), stops);
     }
 
-    private static List<Item>? Discover(byte[] page, int entry, ulong pageRip, int bitness)
+    /// <summary>Compiles a block of <paramref name="shape"/> (from <see cref="Shape"/> over the same page copy).</summary>
+    public static TranslatedBlock Compile(BlockShape shape, byte[] page, nint pageHost, ulong pageRip, int bitness)
+    {
+        var items = shape.Items;
+        Analyse(items, pageRip);
+        int first = items[0].Offset, end = items[^1].End;
+        var code = Emit(items, shape, pageRip, bitness, page, pageHost, first, end);
+        return new TranslatedBlock(code, items.Count, shape.Entries.Select(o => pageRip + (ulong)o).ToArray());
+    }
+
+    /// <summary>
+    /// The places a block may be entered at, the requested <paramref name="entry"/> first: where the run loop looks
+    /// blocks up inside it. Those are the targets of its branches and the places its RETs come back to (a taken
+    /// branch's target), and the places after its instructions that end a run at an exit and resume after it (IN
+    /// and OUT, a MOV from or to memory in a loop, an instruction the interpreter runs, such as VMCALL): a loop is
+    /// compiled once, whichever of its places gets hot first, and entered at each of them. (Only a loop's memory MOVs:
+    /// a device's is where its VMM exits come back to; each entry is a label, which costs the JIT a little.)
+    /// </summary>
+    private static List<int> Entries(List<Item> items, int entry, ulong pageRip, Dictionary<int, int> stops, bool loop)
+    {
+        var offsets = new HashSet<int>(items.Select(x => x.Offset));
+        var entries = new List<int> { entry };
+        void Add(int at)
+        {
+            if (offsets.Contains(at) && !entries.Contains(at))
+            {
+                entries.Add(at);
+            }
+        }
+
+        foreach (var it in items)
+        {
+            if (it.Kind is BlockOp.Jcc or BlockOp.Jmp or BlockOp.Call)
+            {
+                Add(PageOffset(it.Insn.NearBranchTarget, pageRip));
+            }
+
+            if (it.Kind == BlockOp.Call || it.Kind == BlockOp.Port || (loop && it.Kind == BlockOp.Mov && HasMemory(ref it.Insn)))
+            {
+                Add(it.End);
+            }
+
+            if (stops.TryGetValue(it.End, out int stopEnd))
+            {
+                Add(stopEnd);
+            }
+        }
+
+        return entries;
+    }
+
+    /// <summary>The code reachable from <paramref name="entry"/> (see the class). <paramref name="stops"/> receives the
+    /// instructions that end the block and after which the guest goes on at the next one (VMCALL, CPUID, a string IN:
+    /// the interpreter runs them), by offset, with their end.</summary>
+    private static List<Item>? Discover(byte[] page, int entry, ulong pageRip, int bitness, Dictionary<int, int> stops)
     {
         var found = new SortedDictionary<int, Item>();
         var work = new Stack<int>();
@@ -94,6 +155,12 @@ internal static class BlockCompiler
                 BlockOp kind = Classify(ref insn, bitness);
                 if (kind == BlockOp.Stop)
                 {
+                    if (insn.FlowControl == Iced.Intel.FlowControl.Next || insn.Mnemonic is Mnemonic.Vmcall or Mnemonic.Vmmcall)
+                    {
+                        // (Iced calls VMCALL a call; the hypervisor completes it and the guest goes on after it.)
+                        stops[offset] = offset + insn.Length;
+                    }
+
                     break;
                 }
 
@@ -148,11 +215,14 @@ internal static class BlockCompiler
     /// the branches that leave it become exits of the block. Null when no path leads back (then the block is all the
     /// code <see cref="Discover"/> found). The innermost loop is that of the shortest backward branch (a JMP or Jcc to
     /// an address not above its own) whose range holds the entry and which is on a path back to it; a backward branch
-    /// from inside that range (or past it) to before it is an outer loop's, which the loop leaves by. The JIT's cost of a
+    /// from inside that range (or past it) to before it is an outer loop's, which the loop leaves by. An instruction the
+    /// block ends before and the guest goes on after (<paramref name="stops"/>: a VMCALL, say) leads to its next one here:
+    /// a loop through it is a loop, entered again after it (the VMCALL row's block is its loop, not the code after it).
+    /// The JIT's cost of a
     /// block grows with its code (docs/performance.md, x86 exit paths, session 9): a hot loop compiled alone is ready in
     /// a fraction of the time, and the code after it is another block, entered once per completion of the loop.
     /// </summary>
-    private static List<Item>? LoopThroughEntry(List<Item> items, int entry, ulong pageRip)
+    private static List<Item>? LoopThroughEntry(List<Item> items, int entry, ulong pageRip, Dictionary<int, int> stops)
     {
         var byOffset = items.ToDictionary(x => x.Offset);
         int[] returns = ReturnPlaces(items);
@@ -164,6 +234,10 @@ internal static class BlockCompiler
                 if (s >= 0 && byOffset.ContainsKey(s))
                 {
                     edges.Add((it.Offset, s, it.Kind is BlockOp.Jcc or BlockOp.Jmp && s <= it.Offset));
+                }
+                else if (s >= 0 && stops.TryGetValue(s, out int after) && byOffset.ContainsKey(after))
+                {
+                    edges.Add((it.Offset, after, false)); // through the instruction the interpreter runs
                 }
             }
         }
@@ -583,10 +657,11 @@ internal static class BlockCompiler
         return runs;
     }
 
-    private static readonly Type[] s_parameters = [typeof(BlockState), typeof(X86Cpu), typeof(long)];
+    private static readonly Type[] s_parameters = [typeof(BlockState), typeof(X86Cpu), typeof(long), typeof(int)];
 
-    private static BlockCode Emit(List<Item> items, int entry, ulong pageRip, int bitness, byte[] page, nint pageHost, int first, int end)
+    private static BlockCode Emit(List<Item> items, BlockShape shape, ulong pageRip, int bitness, byte[] page, nint pageHost, int first, int end)
     {
+        int entry = shape.Entries[0];
         if (!RuntimeFeature.IsDynamicCodeSupported)
         {
             // Compiled ahead of time (NativeAOT): the run loop does not ask for blocks (X86Cpu.Blocks), so this is a bug.
@@ -612,7 +687,7 @@ internal static class BlockCompiler
         // Labels where paths meet: the entry, every target of a branch or call inside the block, and the
         // places after its calls (where a RET whose popped address is one of them goes on inside the block).
         var offsets = new HashSet<int>(items.Select(x => x.Offset));
-        var labels = new Dictionary<int, Label> { [entry] = il.DefineLabel() };
+        var labels = shape.Entries.ToDictionary(x => x, _ => il.DefineLabel());
         int[] returns = ReturnPlaces(items).Where(offsets.Contains).ToArray();
         foreach (int t in items.Where(x => x.Kind is BlockOp.Jcc or BlockOp.Jmp or BlockOp.Call)
             .Select(x => PageOffset(x.Insn.NearBranchTarget, pageRip)).Concat(returns))
@@ -624,6 +699,13 @@ internal static class BlockCompiler
         }
 
         e.LoadState();
+        if (shape.Entries.Count > 1)
+        {
+            // switch (entry index) { the entries' labels }; an index out of range is the first entry (it is never one)
+            il.Emit(OpCodes.Ldarg_3);
+            il.Emit(OpCodes.Switch, shape.Entries.Select(x => labels[x]).ToArray());
+        }
+
         il.Emit(OpCodes.Br, labels[entry]);
         for (int k = 0; k < items.Count; k++)
         {
@@ -717,7 +799,15 @@ internal static class BlockCompiler
             bool fallsThrough = k + 1 < items.Count && items[k + 1].Offset == it.End;
             if (!fallsThrough)
             {
-                e.Exit(next);
+                if (shape.Stops.ContainsKey(it.End))
+                {
+                    e.LeaveTo(next); // an instruction no block starts at (VMCALL, say): the interpreter's at once, no look-up
+                }
+                else
+                {
+                    e.Exit(next);
+                }
+
                 e.Pending = 0;
             }
         }

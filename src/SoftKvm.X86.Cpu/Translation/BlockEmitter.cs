@@ -9,7 +9,7 @@ namespace SoftKvm.X86.Cpu.Translation;
 /// The IL of a block's instructions. Operands are read into locals before anything is written, so an
 /// instruction leaves (to the interpreter, through its leave label) with nothing of it committed; the
 /// retired count is kept at compile time between the places where paths meet (<see cref="Pending"/>).
-/// Arguments of the method: 0 the block state, 1 the CPU, 2 the instruction limit.
+/// Arguments of the method: 0 the block state, 1 the CPU, 2 the instruction limit, 3 the index of the entry (<see cref="BlockShape.Entries"/>).
 /// </summary>
 internal sealed unsafe partial class BlockEmitter
 {
@@ -333,6 +333,13 @@ internal sealed unsafe partial class BlockEmitter
     // return (retired + Pending) << 1;   (RIP already set)
     public void ExitToRip() => ReturnWith(Pending, leave: false);
 
+    // cpu.Rip = rip; return ((retired + Pending) << 1) | 1;   (the interpreter runs the instruction at rip, with no look-up first)
+    public void LeaveTo(ulong rip)
+    {
+        SetRip(rip);
+        ReturnWith(Pending, leave: true);
+    }
+
     /// <summary>
     /// A taken direct branch (already counted in <see cref="Pending"/>): to its label when the target is in the
     /// block (a backward one only while the block may go round again), else out of the block.
@@ -428,7 +435,7 @@ internal sealed unsafe partial class BlockEmitter
 
     /// <summary>
     /// IN or OUT (X86Cpu.BlockDevice.cs), nothing written back: <c>r = BlockPort(cpu, ref state.Instructions[index],
-    /// port, write, ref value)</c> (OUT: the value from AL, AX or EAX); <c>if (r == 0) goto leave;</c> IN writes its register;
+    /// port, size, write, ref value)</c> (OUT: the value from AL, AX or EAX); <c>if (r == 0) goto leave;</c> IN writes its register;
     /// <c>if (r == 2) goto written</c>.
     /// </summary>
     public void Port(ref Instruction i, int index, Label leave)
@@ -457,6 +464,7 @@ internal sealed unsafe partial class BlockEmitter
             _il.Emit(OpCodes.Ldc_I4, (int)i.Immediate8);
         }
 
+        _il.Emit(OpCodes.Ldc_I4, X86Cpu.RegSize(data));
         _il.Emit(input ? OpCodes.Ldc_I4_0 : OpCodes.Ldc_I4_1);
         _il.Emit(OpCodes.Ldloca, _r);
         _il.Emit(OpCodes.Call, s_port);

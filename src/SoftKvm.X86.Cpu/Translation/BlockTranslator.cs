@@ -6,8 +6,9 @@ namespace SoftKvm.X86.Cpu.Translation;
 /// <summary>Where a block is entered: the host address of its first byte, its RIP and the code size.</summary>
 internal readonly record struct BlockKey(nint Host, ulong Rip, int Bitness);
 
-/// <summary>A block to compile: the entry's place and a copy of its page, taken by the vCPU that found it hot.</summary>
-internal sealed record BlockRequest(X86Cpu Cpu, BlockKey Key, byte[] Page, int Entry);
+/// <summary>A block to compile: the entry's place, a copy of its page and the block's shape there, taken by the vCPU that
+/// found it hot.</summary>
+internal sealed record BlockRequest(X86Cpu Cpu, BlockKey Key, byte[] Page, int Entry, BlockShape Shape);
 
 /// <summary>
 /// Compiles x86 blocks off the vCPU threads: a vCPU that finds a hot entry queues it and goes on
@@ -31,6 +32,10 @@ internal static class BlockTranslator
     private static readonly Lazy<Thread> s_thread = new(Start);
     private static readonly ConcurrentDictionary<BlockKey, TranslatedBlock> s_blocks = new();
     private static readonly ConcurrentDictionary<BlockKey, bool> s_started = new();
+
+    /// <summary>SOFTKVM_X86_BLOCK_LOG=1: one line on stderr per IL block compiled (its entry, instructions, the time to
+    /// emit and JIT it), to see which places of a loop compile (docs/performance.md, "Engine switches").</summary>
+    private static readonly bool s_log = Environment.GetEnvironmentVariable("SOFTKVM_X86_BLOCK_LOG") == "1";
 
     /// <summary>The cached block entered at <paramref name="key"/>, compiled for any vCPU.</summary>
     public static bool TryGet(BlockKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TranslatedBlock? block) =>
@@ -64,17 +69,18 @@ internal static class BlockTranslator
         try
         {
             var key = request.Key;
-            block = BlockCompiler.Compile(request.Page, key.Host - request.Entry, request.Entry, key.Rip - (ulong)request.Entry, key.Bitness);
-            block?.Code(null!, 0); // the dry call: the JIT compiles the method here, not on the vCPU thread
-            if (block is not null)
+            block = BlockCompiler.Compile(request.Shape, request.Page, key.Host - request.Entry, key.Rip - (ulong)request.Entry, key.Bitness);
+            block.Code(null!, 0, 0); // the dry call: the JIT compiles the method here, not on the vCPU thread
+            if (s_blocks.Count >= MaxCached)
             {
-                if (s_blocks.Count >= MaxCached)
-                {
-                    s_blocks.Clear();
-                    s_started.Clear();
-                }
+                s_blocks.Clear();
+                s_started.Clear();
+            }
 
-                s_blocks[key] = block;
+            foreach (ulong rip in block.Entries)
+            {
+                // Every place the block may be entered at finds it (another vCPU's look-up there takes it from here).
+                s_blocks[key with { Host = key.Host + (nint)(rip - key.Rip), Rip = rip }] = block;
             }
         }
         catch (Exception e) when (e is InvalidProgramException or InvalidOperationException or NotSupportedException or ArgumentException)
@@ -90,7 +96,13 @@ internal static class BlockTranslator
             s_started.TryRemove(request.Key, out _);
         }
 
-        request.Cpu.AddTranslationTime(Stopwatch.GetTimestamp() - start);
+        long ticks = Stopwatch.GetTimestamp() - start;
+        request.Cpu.AddTranslationTime(ticks);
+        if (s_log)
+        {
+            Console.Error.WriteLine($"x86 block {request.Key.Rip:x} ({request.Key.Bitness}-bit): {block?.InstructionCount ?? 0} instructions, {Stopwatch.GetElapsedTime(0, ticks).TotalMilliseconds:F1} ms");
+        }
+
         return block;
     }
 

@@ -117,18 +117,20 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>
-    /// IN (<paramref name="write"/> false) or OUT of AL, AX or EAX (<paramref name="i"/>) at <paramref name="port"/>,
-    /// pre-decoded: after the IOPL / I/O bitmap check, offered to the exit fast path as the handler would
+    /// IN (<paramref name="write"/> false) or OUT of AL, AX or EAX (<paramref name="i"/>, <paramref name="size"/> bytes) at
+    /// <paramref name="port"/>, pre-decoded: after the IOPL / I/O bitmap check, offered to the exit fast path as the handler would
     /// (<c>PortIo</c>); OUT's data, and IN's bytes after it, in <paramref name="value"/>. 1: done; 2: done, a request
     /// waits (the block leaves after the instruction); 0: a fault (the interpreter executes it again) or the IO exit,
     /// set as the handler's (the run returns it: <see cref="TakesBlockExit"/>).
     /// </summary>
-    internal static int BlockPort(X86Cpu c, ref Instruction i, ushort port, bool write, ref ulong value)
+    internal static int BlockPort(X86Cpu c, ref Instruction i, ushort port, int size, bool write, ref ulong value)
     {
-        int size = RegSize(write ? i.Op1Register : i.Op0Register);
         c._faulted = false;
         c._exitPending = false;
-        if (!c.CheckIoPermission(port, size))
+
+        // A block runs protected-mode code outside virtual-8086 mode (BlocksAllowed): the I/O bitmap is read only when
+        // CPL > IOPL, as CheckIoPermission decides.
+        if ((ulong)c._cpl > ((c._regs.Rflags >> 12) & 3) && !c.CheckIoPermission(port, size))
         {
             return 0;
         }

@@ -38,6 +38,9 @@ public sealed unsafe partial class X86Cpu
 
         /// <summary>Arrivals that skipped the block after <see cref="Empty"/> reached its limit.</summary>
         public int Skipped;
+
+        /// <summary>The entry number of this place in <see cref="Block"/> (<see cref="TranslatedBlock.Entries"/>).</summary>
+        public int Entry;
         public BlockCode? Code;
         public TranslatedBlock? Block;
     }
@@ -46,6 +49,11 @@ public sealed unsafe partial class X86Cpu
     private readonly ConcurrentQueue<(BlockRequest Request, TranslatedBlock? Block)> _completed = new();
     private int _completedCount;
     private bool _lookUp = true;
+
+    /// <summary>The look-up <see cref="_lookUp"/> asks for runs a block already there but earns the place no heat: the place after
+    /// a device access or port IO the interpreter completed (<see cref="TryFastPortIo"/>), which is not where control arrived by a
+    /// branch; a loop's head earns it (else each place after an access in a loop reached the threshold with its head).</summary>
+    private bool _lookUpCold;
     private ulong _resumeRip = ulong.MaxValue;
     private long _translationTicks;
 
@@ -146,6 +154,8 @@ public sealed unsafe partial class X86Cpu
     private long RunBlock(long remaining)
     {
         _lookUp = false;
+        bool cold = _lookUpCold;
+        _lookUpCold = false;
         _lookUpOutcome = LookUpOutcome.NotAllowed;
         if (Volatile.Read(ref _completedCount) != 0)
         {
@@ -191,14 +201,24 @@ public sealed unsafe partial class X86Cpu
         }
 
         _blocks ??= new BlockSlot[BlockSlots];
-        ref var slot = ref _blocks[(int)((rip ^ (rip >> 12)) & (BlockSlots - 1))];
+        ref var slot = ref SlotOf(rip);
         if (slot.Rip != rip || slot.Host != host || slot.Bitness != _bitness)
         {
+            if (cold)
+            {
+                return 0;
+            }
+
             slot = new BlockSlot { Rip = rip, Host = host, Bitness = _bitness };
         }
 
         if (slot.Code is null)
         {
+            if (cold)
+            {
+                return 0;
+            }
+
             // At the threshold: the block from the process-wide cache (another vCPU's), or compile it; while it
             // compiles (here or for another vCPU), look in the cache again every 64 entries.
             int heat = slot.Heat++;
@@ -208,9 +228,9 @@ public sealed unsafe partial class X86Cpu
             }
 
             var key = new BlockKey(host, rip, _bitness);
-            if (!TranslateSynchronously && BlockTranslator.TryGet(key, out var shared))
+            if (!TranslateSynchronously && BlockTranslator.TryGet(key, out var shared) && shared.EntryOf(rip) >= 0)
             {
-                Install(ref slot, shared);
+                Install(ref slot, shared, shared.EntryOf(rip));
                 BlocksShared++;
             }
             else if (heat == TranslationThreshold)
@@ -236,7 +256,7 @@ public sealed unsafe partial class X86Cpu
             return 0;
         }
 
-        int result = slot.Code(this, remaining);
+        int result = slot.Code(this, remaining, slot.Entry);
         if (result == BlockCompiler.Stale)
         {
             StaleBlocks++;
@@ -255,8 +275,11 @@ public sealed unsafe partial class X86Cpu
         InstructionsRetired += retired;
         _ilInstructionsByMode[ModeIndex] += retired;
         _lookUp = (result & 1) == 0;
+        _lookUpCold = false; // (a device access inside the block asked for a cold look-up: the block's end decides)
         return retired;
     }
+
+    private ref BlockSlot SlotOf(ulong rip) => ref _blocks![(int)((rip ^ (rip >> 12)) & (BlockSlots - 1))];
 
     /// <summary>Drops every translated block of this vCPU (they are compiled again when hot).</summary>
     public void FlushBlocks()
@@ -275,12 +298,47 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
+    /// <summary>
+    /// Asks for the block entered at <paramref name="key"/>, hot now. Its shape is decided here (<see cref="BlockCompiler.Shape"/>):
+    /// the other places it may be entered at (the same loop's head, the places after its exits) wait for it instead of
+    /// reaching the threshold themselves and compiling their own copies; the block is installed at all of them. A place
+    /// where nothing compiles (its first instruction ends blocks) is not asked for again.
+    /// </summary>
     private void Request(BlockKey key)
     {
         var page = new byte[0x1000];
         int entry = (int)(key.Rip & 0xFFF);
         Marshal.Copy(key.Host - entry, page, 0, page.Length);
-        var request = new BlockRequest(this, key, page, entry);
+        ulong pageRip = key.Rip - (ulong)entry;
+        var shape = BlockCompiler.Shape(page, entry, pageRip, key.Bitness);
+        if (shape is null)
+        {
+            SlotOf(key.Rip).Stale = MaxStale;
+            return;
+        }
+
+        foreach (int other in shape.Entries)
+        {
+            ulong rip = pageRip + (ulong)other;
+            nint host = key.Host + (other - entry);
+            ref var slot = ref SlotOf(rip);
+            if (slot.Rip != rip || slot.Host != host || slot.Bitness != key.Bitness)
+            {
+                if (slot.Code is not null)
+                {
+                    continue; // another place's block holds the slot: that place keeps it
+                }
+
+                slot = new BlockSlot { Rip = rip, Host = host, Bitness = key.Bitness };
+            }
+
+            if (slot.Code is null && other != entry)
+            {
+                slot.Heat = Math.Max(slot.Heat, TranslationThreshold + 1); // (waiting: looks in the cache every 64 arrivals)
+            }
+        }
+
+        var request = new BlockRequest(this, key, page, entry, shape);
         if (TranslateSynchronously)
         {
             CompletedBlock(request, BlockTranslator.Compile(request));
@@ -292,24 +350,43 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
-    private void Install(ref BlockSlot slot, TranslatedBlock block)
+    private static void Install(ref BlockSlot slot, TranslatedBlock block, int entry)
     {
         slot.Block = block;
         slot.Code = block.Code;
         slot.Count = block.InstructionCount;
+        slot.Entry = entry;
     }
 
+    /// <summary>Installs the blocks compiled for this vCPU at every place each may be entered at that still holds that place
+    /// and has no block.</summary>
     private void InstallCompleted()
     {
         while (_completed.TryDequeue(out var done))
         {
             Interlocked.Decrement(ref _completedCount);
             var (request, block) = done;
-            var key = request.Key;
-            ref var slot = ref _blocks![(int)((key.Rip ^ (key.Rip >> 12)) & (BlockSlots - 1))];
-            if (block is not null && slot.Rip == key.Rip && slot.Host == key.Host && slot.Bitness == key.Bitness)
+            if (block is null)
             {
-                Install(ref slot, block);
+                continue;
+            }
+
+            var key = request.Key;
+            bool installed = false;
+            for (int k = 0; k < block.Entries.Length; k++)
+            {
+                ulong rip = block.Entries[k];
+                nint host = key.Host + (nint)(rip - key.Rip);
+                ref var slot = ref SlotOf(rip);
+                if (slot.Rip == rip && slot.Host == host && slot.Bitness == key.Bitness && (k == 0 || slot.Code is null))
+                {
+                    Install(ref slot, block, k);
+                    installed = true;
+                }
+            }
+
+            if (installed)
+            {
                 BlocksTranslated++;
             }
         }
@@ -324,6 +401,7 @@ public sealed unsafe partial class X86Cpu
         if (rip != before + (ulong)_insn.Length && rip != before)
         {
             _lookUp = true;
+            _lookUpCold = false;
         }
     }
 }

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Alternating A/B timing of two softkvm command lines (docs/snapshots.md#figures-of-deterministic-execution).
 
-    bench/compare/ab.py PAIRS MARKER -- A-ARGS... -- B-ARGS...
+    bench/compare/ab.py [--together CORE] PAIRS MARKER -- A-ARGS... -- B-ARGS...
 
 Runs A, B, A, B ... (PAIRS pairs) as whole processes, each from its start until its standard output shows
 MARKER (then it is killed) or until it exits when MARKER is '-', and takes its CPU time (user + system, all
 threads: on a loaded machine the wall time measures the load more than the program). Prints every pair
 (CPU and wall), the medians of A and B, and the median of the per-pair ratios B/A of CPU time. An argument SOFTKVM_TRANSLATE=0 before a
 command sets that variable for it.
+
+With --together CORE the two processes of a pair run at the same time, both pinned to host CPU CORE (sched_setaffinity):
+they share one core's load, its drift and its caches, so that on a busy machine the pair's ratio measures the programs
+rather than the minute (session 10: two identical Linux boots so paired at load average 30-40 differed by 0.986-1.007,
+where alternating pairs differed by up to 20%). Each is still timed by its own CPU time; wall times then mean little.
 """
 import os
 import signal
@@ -17,14 +22,20 @@ import sys
 import time
 
 
-def timed(args, marker):
+def launch(args, core=None):
+    """Starts one command (its leading NAME=VALUE arguments set in its environment), pinned to host CPU core if given."""
     env = dict(os.environ)
     while args and "=" in args[0] and not args[0].startswith("-"):
         name, value = args[0].split("=", 1)
         env[name] = value
         args = args[1:]
-    start = time.monotonic()
-    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
+    return args, time.monotonic(), subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                                   stderr=subprocess.DEVNULL, env=env, preexec_fn=pin)
+
+
+def timed(args, marker, launched=None):
+    args, start, p = launched or launch(args)
     seen = b""
     while True:
         chunk = p.stdout.read1(65536) if marker != "-" else p.stdout.read()
@@ -42,14 +53,30 @@ def timed(args, marker):
     return usage.ru_utime + usage.ru_stime, wall
 
 
+def together(a, b, marker, core):
+    """A and B started at once on one core; each timed to its marker on its own thread."""
+    import threading
+    sa, sb = launch(a, core), launch(b, core)
+    out = {}
+    ta = threading.Thread(target=lambda: out.__setitem__("a", timed(a, marker, sa)))
+    ta.start()
+    out["b"] = timed(b, marker, sb)
+    ta.join()
+    return out["a"], out["b"]
+
+
 def main():
-    pairs, marker = int(sys.argv[1]), sys.argv[2]
-    rest = sys.argv[3:]
+    argv = sys.argv[1:]
+    core = None
+    if argv and argv[0] == "--together":
+        core, argv = int(argv[1]), argv[2:]
+    pairs, marker = int(argv[0]), argv[1]
+    rest = argv[2:]
     split = [i for i, a in enumerate(rest) if a == "--"]
     a, b = rest[split[0] + 1:split[1]], rest[split[1] + 1:]
     ta, tb = [], []
     for i in range(pairs):
-        (ca, wa), (cb, wb) = timed(a, marker), timed(b, marker)
+        (ca, wa), (cb, wb) = together(a, b, marker, core) if core is not None else (timed(a, marker), timed(b, marker))
         ta.append(ca)
         tb.append(cb)
         print(f"pair {i + 1}: A {ca:.2f} s CPU ({wa:.2f} s wall)  B {cb:.2f} s CPU ({wb:.2f} s wall)  B/A {cb / ca:.3f}", flush=True)

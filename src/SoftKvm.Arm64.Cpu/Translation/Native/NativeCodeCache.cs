@@ -36,12 +36,6 @@ internal sealed unsafe class NativeCodeCache
     private long _routinesEnd;
     private int _blockCount;
 
-    /// <summary>
-    /// Routines blocks call, placed among them on demand (X64Lowering.PointerAuth.cs), by what they compute: one table per
-    /// key type (a <c>Dictionary&lt;TKey, ulong&gt;</c>), so that the look-up at every PAC site translated neither boxes its
-    /// key nor compares it through an interface.
-    /// </summary>
-    private readonly Dictionary<Type, object> _sharedRoutines = [];
 
     /// <summary>The cache of this process (created at first use).</summary>
     public static NativeCodeCache Instance
@@ -129,17 +123,36 @@ internal sealed unsafe class NativeCodeCache
     public ulong SharedRoutine<TKey>(TKey key)
         where TKey : struct, IEquatable<TKey> => SharedRoutines<TKey>().GetValueOrDefault(key);
 
-    /// <summary>The table of the shared routines keyed by <typeparamref name="TKey"/>.</summary>
+    /// <summary>
+    /// The table of the shared routines keyed by <typeparamref name="TKey"/> (call with <see cref="Lock"/> held), emptied
+    /// here when the cache was flushed since it was last used (its routines went with the blocks).
+    /// </summary>
     private Dictionary<TKey, ulong> SharedRoutines<TKey>()
         where TKey : struct, IEquatable<TKey>
     {
-        if (!_sharedRoutines.TryGetValue(typeof(TKey), out object? table))
+        if (SharedRoutineTable<TKey>.Generation != Generation)
         {
-            table = new Dictionary<TKey, ulong>();
-            _sharedRoutines[typeof(TKey)] = table;
+            SharedRoutineTable<TKey>.Entries.Clear();
+            SharedRoutineTable<TKey>.Generation = Generation;
         }
 
-        return (Dictionary<TKey, ulong>)table;
+        return SharedRoutineTable<TKey>.Entries;
+    }
+
+    /// <summary>
+    /// Routines blocks call, placed among them on demand (X64Lowering.PointerAuth.cs), by what they compute: one table per
+    /// key type, a static of this class (the cache is one per process), so that the look-up at every PAC site and BTI
+    /// block entry translated neither boxes its key nor compares it through an interface, and finds its table without a
+    /// look-up by <see cref="Type"/> (that one, a dictionary of the tables, was about 0.5% of the max boot's host samples:
+    /// the type's hash and an interface call per look-up).
+    /// </summary>
+    private static class SharedRoutineTable<TKey>
+        where TKey : struct, IEquatable<TKey>
+    {
+        public static readonly Dictionary<TKey, ulong> Entries = [];
+
+        /// <summary>The cache's <see cref="Generation"/> the entries were placed in.</summary>
+        public static long Generation;
     }
 
     /// <summary>
@@ -299,7 +312,6 @@ internal sealed unsafe class NativeCodeCache
 
                 Array.Clear(_entries);
                 Array.Clear(_blocks);
-                _sharedRoutines.Clear();
                 _blockCount = 0;
                 _codeTop = _routinesEnd;
                 _slotTop = 0;

@@ -7,7 +7,8 @@
  *   bl     BL to a function that signs and authenticates its return address (a kernel function called directly);
  *   blr    the same through BLR (BTYPE 10, the callee's PACIASP is its landing pad: an indirect call);
  *   br     BR x16 to a BTI c/j pad that returns through x17 (BTYPE 01: a jump through a table or a veneer).
- * The line of each row gives the counter ticks (62.5 MHz under QEMU's virt timer) and picoseconds per call.
+ * The line of each row gives the counter ticks (62.5 MHz under QEMU's virt timer) and picoseconds per call. On a loaded
+ * host time whole processes of single-row builds instead (-DROWS=1, 2, 4 or 8, -DROUNDS=...: docs/performance.md).
  */
 #include "lib.h"
 
@@ -17,6 +18,9 @@
 
 #ifndef ROUNDS
 #define ROUNDS 20000000UL
+#endif
+#ifndef ROWS
+#define ROWS 0xf /* plain, bl, blr, br: a single-row build (-DROWS=2) times one row as a whole process */
 #endif
 
 #define RAM 0x40000000UL
@@ -105,29 +109,37 @@ int main(void)
     u64 (*volatile indirect)(u64) = signed_fn;
     u64 x = 0, t0, t1;
 
-    t0 = SYSREG_READ("cntvct_el0");
-    for (u64 i = 0; i < ROUNDS; i++)
-        x = plain_fn(x);
-    t1 = SYSREG_READ("cntvct_el0");
-    row("plain", t0, t1);
+    if (ROWS & 1) {
+        t0 = SYSREG_READ("cntvct_el0");
+        for (u64 i = 0; i < ROUNDS; i++)
+            x = plain_fn(x);
+        t1 = SYSREG_READ("cntvct_el0");
+        row("plain", t0, t1);
+    }
 
-    t0 = SYSREG_READ("cntvct_el0");
-    for (u64 i = 0; i < ROUNDS; i++)
-        x = signed_fn(x);
-    t1 = SYSREG_READ("cntvct_el0");
-    row("bl", t0, t1);
+    if (ROWS & 2) {
+        t0 = SYSREG_READ("cntvct_el0");
+        for (u64 i = 0; i < ROUNDS; i++)
+            x = signed_fn(x);
+        t1 = SYSREG_READ("cntvct_el0");
+        row("bl", t0, t1);
+    }
 
-    u64 (*fn)(u64) = indirect;
-    t0 = SYSREG_READ("cntvct_el0");
-    for (u64 i = 0; i < ROUNDS; i++)
-        x = fn(x);
-    t1 = SYSREG_READ("cntvct_el0");
-    row("blr", t0, t1);
+    if (ROWS & 4) {
+        u64 (*fn)(u64) = indirect;
+        t0 = SYSREG_READ("cntvct_el0");
+        for (u64 i = 0; i < ROUNDS; i++)
+            x = fn(x);
+        t1 = SYSREG_READ("cntvct_el0");
+        row("blr", t0, t1);
+    }
 
-    t0 = SYSREG_READ("cntvct_el0");
-    br_loop(ROUNDS);
-    t1 = SYSREG_READ("cntvct_el0");
-    row("br", t0, t1);
+    if (ROWS & 8) {
+        t0 = SYSREG_READ("cntvct_el0");
+        br_loop(ROUNDS);
+        t1 = SYSREG_READ("cntvct_el0");
+        row("br", t0, t1);
+    }
 
     put_line("sum", x);
     return 0;

@@ -135,6 +135,59 @@ public sealed class NativePointerAuthTests
     }
 
     [Fact]
+    public void RandomPointerAuthPrograms_RunFromTheUpperHalf_MatchTheInterpreter()
+    {
+        // EL1 code at an upper-half address, as the kernel runs: the shared routines then take the upper half's path
+        // straight through. One level-1 table (in RAM) maps the low gigabyte through TTBR0 and TTBR1 alike (T0SZ = T1SZ
+        // = 25, 4K granules), so Upper + x is x; the vectors stay at RAM's lower-half address.
+        const ulong Upper = 0xFFFF_FF80_0000_0000, Table = EnginePair.Ram + 0x8_0000;
+        var rng = new Random(2210);
+        using var pair = new EnginePair(CpuModel.Max);
+        pair.ReturnFromExceptions();
+        pair.Write(Table, BitConverter.GetBytes(1UL | (1UL << 10) | (3UL << 8))); // block 0-1 GiB, EL1 RW, AF
+        long undefinedWords = 0;
+        for (int program = 0; program < 100; program++)
+        {
+            var words = new uint[40];
+            for (int i = 0; i < words.Length;)
+            {
+                i += RandomPacWords(rng, words, i);
+            }
+
+            undefinedWords += words.Count(w => (w & 0xFFFF_0000) == 0xDAC1_0000 && IsUnallocatedPac(w));
+            pair.Load(EnginePair.Code, [.. words, 0x14000000u]); // then b .
+            ulong tcrBits = (rng.Next(2) == 0 ? 0 : 1UL << 37) | (rng.Next(2) == 0 ? 0 : 1UL << 38)
+                | (rng.Next(2) == 0 ? 0 : 1UL << 51) | (rng.Next(2) == 0 ? 0 : 1UL << 52);
+            ulong[] keys = [.. Enumerable.Range(0, 10).Select(_ => (ulong)rng.NextInt64())];
+            ulong[] registers = [.. Enumerable.Range(0, 31).Select(_ => RandomPointer(rng))];
+            pair.Reset(el0MmuOn: false, cpu =>
+            {
+                Assert.True(cpu.TryWriteSystemRegister(SysReg.TcrEl1, 25UL | (25UL << 16) | (2UL << 30) | tcrBits));
+                Assert.True(cpu.TryWriteSystemRegister(SysReg.Ttbr0El1, Table));
+                Assert.True(cpu.TryWriteSystemRegister(SysReg.Ttbr1El1, Table));
+                Assert.True(cpu.TryWriteSystemRegister(SysReg.SctlrEl1, cpu.State.SctlrEl1 | 1 | EnAll));
+                for (int i = 0; i < 10; i++)
+                {
+                    cpu.State.PacKeys[i] = keys[i];
+                }
+
+                for (int i = 0; i < 31; i++)
+                {
+                    cpu.State.X[i] = registers[i];
+                }
+
+                cpu.State.Pc = Upper + EnginePair.Code;
+            });
+            pair.RunAndCompare(words.Length * 6, $"program {program} (EL1 upper half, tcr {tcrBits:x})");
+            Assert.Equal(Upper + EnginePair.Code + (4 * (ulong)words.Length), pair.Native.State.Pc); // ran through to the b .
+        }
+
+        Assert.True(pair.Native.Counters.TranslatedInstructions > 1000, $"{pair.Native.Counters.TranslatedInstructions} ran natively");
+        Assert.Equal(0, pair.Native.NativeFallbacks[(int)A64Op.PacHint]);
+        Assert.True(pair.Native.NativeFallbacks[(int)A64Op.PacDataProcessing] <= undefinedWords);
+    }
+
+    [Fact]
     public void EnableFlipsInsideABlock_TakeEffectAtOnce_WithoutOtherBlocksOrTlbFlushes()
     {
         // loop: msr sctlr_el1, x2 (EnIA clear); pacia x5, x1; autia x6, x1; msr sctlr_el1, x3 (EnIA set); pacia x7, x1;

@@ -55,7 +55,8 @@ internal sealed unsafe partial class X64Lowering
         // region has no room for one. Every case is computed there (both halves, the corrupted code of AddPAC, the
         // error code of a failed authentication): nothing leaves for the interpreter, so the site has no slow path.
         LoadTo(Reg.Rcx, op.B, true);
-        var id = new PacRoutineKey(operation, key, selector, lower, upper);
+        bool upperSite = ((_b.PcOf(_b.Indices[op.Insn]) >> selector) & 1) != 0; // the half its pointers are mostly in
+        var id = new PacRoutineKey(operation, key, selector, lower, upper, upperSite);
         ulong routine = PacRoutine(id);
         if (routine != 0)
         {
@@ -64,15 +65,19 @@ internal sealed unsafe partial class X64Lowering
         else
         {
             AsmLabel done = _asm.NewLabel();
-            EmitPacBody(id, done);
+            EmitPacBody(id, done, routine: false);
             _asm.Bind(done);
         }
 
         Commit(op.Dst, Reg.Rax);
     }
 
-    /// <summary>What a shared PAC routine computes: the operation, the key, the bit that selects the half and each half's constants.</summary>
-    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, int Selector, PacMasks Lower, PacMasks Upper);
+    /// <summary>
+    /// What a shared PAC routine computes: the operation, the key, the bit that selects the half and each half's constants;
+    /// and the half whose code runs straight through (the half of the calling instruction: the kernel's return addresses
+    /// and the pointers it signs are in the upper half, a task's in the lower).
+    /// </summary>
+    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, int Selector, PacMasks Lower, PacMasks Upper, bool UpperFirst);
 
     /// <summary>The lowering (and assembler) the shared routines are emitted with.</summary>
     private X64Lowering? _routineLowering;
@@ -89,11 +94,11 @@ internal sealed unsafe partial class X64Lowering
             return at;
         }
 
-        BeginRoutine(out AsmLabel done, out _).EmitPacBody(id, done);
+        BeginRoutine(out AsmLabel done, out _).EmitPacBody(id, done, routine: true);
         X64Assembler asm = _routineLowering!._asm;
         asm.Bind(done);
         asm.Ret();
-        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{id.Operation}_{id.Key}");
+        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{id.Operation}_{id.Key}_{(id.UpperFirst ? "upper" : "lower")}");
     }
 
     /// <summary>Starts a shared routine: the lowering its body is emitted with, and the labels of its two ends.</summary>
@@ -128,18 +133,33 @@ internal sealed unsafe partial class X64Lowering
     /// leaves the pointer unchanged; the enable is read here, not compiled into the block, so that Linux's flips of
     /// EnIB/EnDA/EnDB at context switches need no other blocks. r10, rcx, rdx and the host flags are destroyed.
     /// </summary>
-    private void EmitPacBody(in PacRoutineKey id, AsmLabel done)
+    private void EmitPacBody(in PacRoutineKey id, AsmLabel done, bool routine)
     {
-        AsmLabel high = _asm.NewLabel();
-        _asm.Mov(Reg.Rax, Reg.R11);
+        AsmLabel disabled = _asm.NewLabel(), other = _asm.NewLabel();
         _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(id.Key)), 4);
-        _asm.Jcc(Cc.E, done);
+        _asm.Jcc(Cc.E, disabled);
         _asm.Bt(Reg.R11, id.Selector, true);
-        _asm.Jcc(Cc.B, high);
-        EmitPacHalf(id, id.Lower);
-        _asm.Jmp(done);
-        _asm.Bind(high);
-        EmitPacHalf(id, id.Upper); // the caller binds done here
+        _asm.Jcc(id.UpperFirst ? Cc.AE : Cc.B, other);
+        EmitPacHalf(id, id.UpperFirst ? id.Upper : id.Lower);
+        EndPath(done, routine);
+        _asm.Bind(other);
+        EmitPacHalf(id, id.UpperFirst ? id.Lower : id.Upper);
+        EndPath(done, routine);
+        _asm.Bind(disabled);
+        _asm.Mov(Reg.Rax, Reg.R11); // the caller binds done here
+    }
+
+    /// <summary>The end of one path of a PAC body: the routine's return, or inline a jump to <paramref name="done"/>.</summary>
+    private void EndPath(AsmLabel done, bool routine)
+    {
+        if (routine)
+        {
+            _asm.Ret();
+        }
+        else
+        {
+            _asm.Jmp(done);
+        }
     }
 
     /// <summary>
@@ -159,8 +179,7 @@ internal sealed unsafe partial class X64Lowering
             AsmLabel good = _asm.NewLabel();
             _asm.Alu(Alu.Cmp, Reg.R10, Reg.R11, true);
             _asm.Jcc(Cc.E, good);
-            _asm.MovImm(Reg.Rdx, 1UL << (tbi ? 54 : 62));
-            _asm.Alu(Alu.Xor, Reg.Rax, Reg.Rdx, true);
+            _asm.BtcImm(Reg.Rax, tbi ? 54 : 62);
             _asm.Bind(good);
             _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true);
             AndConst(Reg.Rax, m.CodeMask);

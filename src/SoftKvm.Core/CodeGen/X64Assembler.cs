@@ -510,6 +510,13 @@ internal sealed unsafe class X64Assembler
         Byte(bit);
     }
 
+    /// <summary>btc r, imm8: inverts bit <paramref name="bit"/> of the 64-bit register (CF = its old value).</summary>
+    public void BtcImm(Reg r, int bit)
+    {
+        DigitReg(true, 0x0FBA, 7, r);
+        Byte(bit);
+    }
+
     /// <summary>lock xadd [m], s: [m] += s, s = the old [m] (<paramref name="size"/> bytes).</summary>
     public void LockXadd(Mem m, Reg s, int size) => SizedRegMem(size, 0x0FC1, s, m, locked: true);
 

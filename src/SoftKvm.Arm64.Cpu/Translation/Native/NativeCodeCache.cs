@@ -167,6 +167,7 @@ internal sealed unsafe class NativeCodeCache
         {
             SharedRoutines<TKey>()[key] = (ulong)at;
             s_perfMap?.Write($"{(ulong)((byte*)at - _memory.Executable):x} {size:x} {name}\n");
+            NativeCodeDump.WriteRoutine(name, at, size, OffsetOf(at));
         }
 
         return (ulong)at;

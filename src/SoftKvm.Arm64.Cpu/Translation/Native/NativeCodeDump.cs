@@ -51,4 +51,13 @@ internal static unsafe class NativeCodeDump
 
         File.WriteAllText(name + ".ir", text.ToString());
     }
+
+    /// <summary>Writes the code of a shared routine (PAC, landing pad) placed at <paramref name="offset"/>: <c>routine_NAME_OFFSET.bin</c>.</summary>
+    public static void WriteRoutine(string routine, nint code, int size, long offset)
+    {
+        if (s_directory is not null)
+        {
+            File.WriteAllBytes(Path.Combine(s_directory, $"routine_{routine}_{offset:x}.bin"), new ReadOnlySpan<byte>((void*)code, size).ToArray());
+        }
+    }
 }

@@ -7,15 +7,16 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.X64;
 /// FEAT_PAuth and FEAT_BTI in native code.
 /// <list type="bullet">
 /// <item><see cref="IrOpcode.Pac"/>: the IMPDEF code (<see cref="PacImpdef"/>: one 64x64→128-bit multiplication,
-/// the keys read from the context) with the masks of <see cref="PacConfiguration"/> for the half of the address
-/// space the instruction itself is in (return addresses and the pointers code signs are there), in a routine the
-/// code cache shares per operation, key and configuration. The slow path, the interpreter, takes what is rare: a pointer of the other half, an AddPAC
-/// whose PAC field is not all extension bits (the corrupted code) and a failed authentication (the error code).</item>
+/// the keys read from the context) with the masks of <see cref="PacConfiguration"/> for each half of the address
+/// space, in a routine the code cache shares per operation, key and configuration. The routine computes every case
+/// the interpreter does (a pointer of either half, AddPAC's corrupted code, the error code of a failed
+/// authentication: FEAT_PAuth without FPAC), so a site is two operand loads, a call and the result's store, with
+/// no slow path; XPAC* is inline.</item>
 /// <item>BR and BLR set PSTATE.BTYPE before they jump (BR through a register other than X16, X17 looks at
 /// the guarded bit of its page in the execute TLB; a miss runs it in the interpreter).</item>
-/// <item>Each entry of a BTI block checks its landing pad while BTYPE is not 00: a page that is not guarded,
-/// or an instruction compatible with BTYPE (the mask its prologue passes, from the word the stale check has
-/// just compared), clears BTYPE and goes on; anything else leaves for the run loop with nothing run, where
+/// <item>Each entry of a BTI block checks its landing pad while BTYPE is not 00: an instruction compatible
+/// with BTYPE (the mask its prologue passes, from the word the stale check has just compared), or a page that is
+/// not guarded (looked up only for an incompatible one), clears BTYPE and goes on; anything else leaves for the run loop with nothing run, where
 /// the interpreter takes the Branch Target exception (Arm64Cpu's BranchTargets.cs: the same checks).</item>
 /// </list>
 /// </summary>
@@ -30,62 +31,74 @@ internal sealed unsafe partial class X64Lowering
         int key = (int)op.Imm & 3;
         bool data = key >= 2;
         int selector = PacConfiguration.SelectorBit(_b.Mode, operation, data);
-        bool upper = ((_b.PcOf(_b.Indices[op.Insn]) >> selector) & 1) != 0;
-        PacMasks m = PacConfiguration.Masks(_b.Mode, operation, data, upper);
+        PacMasks lower = PacConfiguration.Masks(_b.Mode, operation, data, upper: false);
+        PacMasks upper = PacConfiguration.Masks(_b.Mode, operation, data, upper: true);
 
         PrepareClobber();
-        AsmLabel slow = AddStub(StubKind.Slow, pending: _pending);
         LoadTo(Reg.R11, op.A, true); // r11 = the pointer, to the end
         if (operation == PacOperation.Strip)
         {
-            OtherHalfToSlowPath(selector, upper, slow);
-            Extended(Reg.Rax, m);
+            AsmLabel high = _asm.NewLabel(), stripped = _asm.NewLabel();
+            _asm.Bt(Reg.R11, selector, true);
+            _asm.Jcc(Cc.B, high);
+            Extended(Reg.Rax, lower);
+            _asm.Jmp(stripped);
+            _asm.Bind(high);
+            Extended(Reg.Rax, upper);
+            _asm.Bind(stripped);
             Commit(op.Dst, Reg.Rax);
             return;
         }
 
-        // PAC* and AUT*: a call of the code cache's routine for this operation, key and configuration (about 30 bytes
+        // PAC* and AUT*: a call of the code cache's routine for this operation, key and configuration (about 15 bytes
         // here instead of 150 inline at each of the kernel's PACIASP and AUTIASP), or the same code inline where the
-        // region has no room for one.
+        // region has no room for one. Every case is computed there (both halves, the corrupted code of AddPAC, the
+        // error code of a failed authentication): nothing leaves for the interpreter, so the site has no slow path.
         LoadTo(Reg.Rcx, op.B, true);
-        ulong routine = PacRoutine(operation, key, m, selector, upper);
+        bool upperSite = ((_b.PcOf(_b.Indices[op.Insn]) >> selector) & 1) != 0; // the half its pointers are mostly in
+        var id = new PacRoutineKey(operation, key, selector, lower, upper, upperSite);
+        ulong routine = PacRoutine(id);
         if (routine != 0)
         {
             _asm.CallAbsolute(routine);
-            _asm.Jcc(Cc.NE, slow);
         }
         else
         {
             AsmLabel done = _asm.NewLabel();
-            EmitPacBody(operation, key, m, selector, upper, done, slow);
+            EmitPacBody(id, done, routine: false);
             _asm.Bind(done);
         }
 
         Commit(op.Dst, Reg.Rax);
     }
 
-    /// <summary>What a shared PAC routine computes: the operation, the key and the configuration's constants for the half.</summary>
-    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, PacMasks Masks, int Selector, bool Upper);
+    /// <summary>
+    /// What a shared PAC routine computes: the operation, the key, the bit that selects the half and each half's constants;
+    /// and the half whose code runs straight through (the half of the calling instruction: the kernel's return addresses
+    /// and the pointers it signs are in the upper half, a task's in the lower).
+    /// </summary>
+    private readonly record struct PacRoutineKey(PacOperation Operation, int Key, int Selector, PacMasks Lower, PacMasks Upper, bool UpperFirst);
 
     /// <summary>The lowering (and assembler) the shared routines are emitted with.</summary>
     private X64Lowering? _routineLowering;
 
     /// <summary>
-    /// The shared routine of <paramref name="operation"/> with <paramref name="key"/> and <paramref name="m"/>, placed now if
-    /// the cache has none (0 when the region is full): r11 the pointer, rcx the modifier; returns rax = the result with ZF
-    /// set, or ZF clear for the slow path. r10, rcx, rdx and the other host flags are destroyed, everything else kept.
+    /// The shared routine of <paramref name="id"/>, placed now if the cache has none (0 when the region is full): r11 the
+    /// pointer, rcx the modifier; returns rax = the result. r10, rcx, rdx and the host flags are destroyed, everything else kept.
     /// </summary>
-    private ulong PacRoutine(PacOperation operation, int key, in PacMasks m, int selector, bool upper)
+    private ulong PacRoutine(in PacRoutineKey id)
     {
-        var id = new PacRoutineKey(operation, key, m, selector, upper);
         ulong at = _runtime.SharedRoutine(id);
         if (at != 0)
         {
             return at;
         }
 
-        BeginRoutine(out AsmLabel done, out AsmLabel slow).EmitPacBody(operation, key, m, selector, upper, done, slow);
-        return PlaceRoutine(id, $"pac_{operation}_{key}_{(upper ? "upper" : "lower")}", done, slow);
+        BeginRoutine(out AsmLabel done, out _).EmitPacBody(id, done, routine: true);
+        X64Assembler asm = _routineLowering!._asm;
+        asm.Bind(done);
+        asm.Ret();
+        return _runtime.PlaceSharedRoutine(id, asm, $"pac_{id.Operation}_{id.Key}_{(id.UpperFirst ? "upper" : "lower")}");
     }
 
     /// <summary>Starts a shared routine: the lowering its body is emitted with, and the labels of its two ends.</summary>
@@ -114,49 +127,80 @@ internal sealed unsafe partial class X64Lowering
     }
 
     /// <summary>
-    /// rax = the result of PAC* or AUT* <paramref name="operation"/> of the pointer in r11 with the modifier in rcx, then
-    /// to <paramref name="done"/>; to <paramref name="slow"/> for what is rare. A key disabled in SCTLR_EL1 leaves the pointer
-    /// unchanged; the enable is read here, not compiled into the block, so that Linux's flips of EnIB/EnDA/EnDB at context
-    /// switches need no other blocks. r10, rcx, rdx and the host flags are destroyed.
+    /// rax = the result of PAC* or AUT* (<paramref name="id"/>) of the pointer in r11 with the modifier in rcx, then to
+    /// <paramref name="done"/>, as the interpreter's AddPac and Auth compute it (PointerAuthentication.cs): the half
+    /// of the address space from the pointer's selector bit, each half with its own constants. A key disabled in SCTLR_EL1
+    /// leaves the pointer unchanged; the enable is read here, not compiled into the block, so that Linux's flips of
+    /// EnIB/EnDA/EnDB at context switches need no other blocks. r10, rcx, rdx and the host flags are destroyed.
     /// </summary>
-    private void EmitPacBody(PacOperation operation, int key, in PacMasks m, int selector, bool upper, AsmLabel done, AsmLabel slow)
+    private void EmitPacBody(in PacRoutineKey id, AsmLabel done, bool routine)
     {
-        _asm.Mov(Reg.Rax, Reg.R11);
-        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(key)), 4);
-        _asm.Jcc(Cc.E, done);
-        OtherHalfToSlowPath(selector, upper, slow);
-        if (operation == PacOperation.Add)
+        AsmLabel disabled = _asm.NewLabel(), other = _asm.NewLabel();
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(id.Key)), 4);
+        _asm.Jcc(Cc.E, disabled);
+        _asm.Bt(Reg.R11, id.Selector, true);
+        _asm.Jcc(id.UpperFirst ? Cc.AE : Cc.B, other);
+        EmitPacHalf(id, id.UpperFirst ? id.Upper : id.Lower);
+        EndPath(done, routine);
+        _asm.Bind(other);
+        EmitPacHalf(id, id.UpperFirst ? id.Lower : id.Upper);
+        EndPath(done, routine);
+        _asm.Bind(disabled);
+        _asm.Mov(Reg.Rax, Reg.R11); // the caller binds done here
+    }
+
+    /// <summary>The end of one path of a PAC body: the routine's return, or inline a jump to <paramref name="done"/>.</summary>
+    private void EndPath(AsmLabel done, bool routine)
+    {
+        if (routine)
         {
-            // A pointer whose PAC field is not all copies of its half's bit (AddPAC then flips a bit of the code) goes to
-            // the slow path; any other is its own extended form, so the code is computed over it and put in its field:
-            // ptr ^ ((ptr ^ code) & CodeMask) = (ptr & Keep) | (code & CodeMask) | bit 55 of the half.
-            Extended(Reg.Rax, m);
-            _asm.Alu(Alu.Cmp, Reg.Rax, Reg.R11, true);
-            _asm.Jcc(Cc.NE, slow);
-            EmitImpdefCode(Reg.R11, key);
-            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
-            AndConst(Reg.Rax, m.CodeMask);
-            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+            _asm.Ret();
         }
         else
         {
-            // The extended pointer when its code matches; a mismatch (the error code in the pointer) takes the slow path.
-            Extended(Reg.R10, m);
-            EmitImpdefCode(Reg.R10, key);
-            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
-            _asm.MovImm(Reg.Rdx, m.CodeMask);
-            _asm.Test(Reg.Rax, Reg.Rdx, true);
-            _asm.Jcc(Cc.NE, slow);
-            _asm.Mov(Reg.Rax, Reg.R10);
+            _asm.Jmp(done);
         }
     }
 
-    /// <summary>A pointer (r11) of the other half of the address space than the instruction's goes to the slow path.</summary>
-    private void OtherHalfToSlowPath(int selector, bool upper, AsmLabel slow)
+    /// <summary>
+    /// The PAC* or AUT* of <see cref="EmitPacBody"/> for a pointer (r11) of the half whose constants are <paramref name="m"/>:
+    /// r10 = the pointer with its PAC field made extension bits, rax = the code of it (<see cref="EmitImpdefCode"/>), then
+    /// AddPAC: the code in the PAC field, bit 54 (with top-byte-ignore) or 62 of it inverted when the pointer was not its own
+    /// extended form (the Arm ARM's corrupted code: its extension bits were not all the same); Auth: the extended pointer
+    /// when the code matches, else it with the key's error code (01 for the A keys, 10 for the B keys) in bits 54:53 or 62:61.
+    /// </summary>
+    private void EmitPacHalf(in PacRoutineKey id, in PacMasks m)
     {
-        _asm.Bt(Reg.R11, selector, true);
-        _asm.Jcc(upper ? Cc.AE : Cc.B, slow);
+        bool tbi = (m.CodeMask & TopByteMask) == 0;
+        Extended(Reg.R10, m);
+        EmitImpdefCode(Reg.R10, id.Key);
+        if (id.Operation == PacOperation.Add)
+        {
+            AsmLabel good = _asm.NewLabel();
+            _asm.Alu(Alu.Cmp, Reg.R10, Reg.R11, true);
+            _asm.Jcc(Cc.E, good);
+            _asm.BtcImm(Reg.Rax, tbi ? 54 : 62);
+            _asm.Bind(good);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true);
+            AndConst(Reg.Rax, m.CodeMask);
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R10, true); // (code & CodeMask) | (extended & ~CodeMask)
+        }
+        else
+        {
+            AsmLabel end = _asm.NewLabel();
+            _asm.Alu(Alu.Xor, Reg.Rax, Reg.R11, true);
+            _asm.MovImm(Reg.Rdx, m.CodeMask);
+            _asm.Test(Reg.Rax, Reg.Rdx, true);
+            _asm.Mov(Reg.Rax, Reg.R10);
+            _asm.Jcc(Cc.E, end);
+            int at = tbi ? 53 : 61;
+            AndConst(Reg.Rax, ~(3UL << at));
+            OrConst(Reg.Rax, ((id.Key & 1) != 0 ? 2UL : 1UL) << at);
+            _asm.Bind(end);
+        }
     }
+
+    private const ulong TopByteMask = 0xFF00_0000_0000_0000;
 
     /// <summary>
     /// <paramref name="d"/> = the pointer (r11) with its PAC field made extension bits: (ptr &amp; Keep) | Extension,
@@ -326,9 +370,28 @@ internal sealed unsafe partial class X64Lowering
     /// </summary>
     private void EmitLandingPadBody(bool el1, AsmLabel pass, AsmLabel leave)
     {
-        AsmLabel clear = _asm.NewLabel();
+        AsmLabel clear = _asm.NewLabel(), incompatible = _asm.NewLabel();
 
-        // The execute TLB's entry of the page (as EmitExecTlbProbe, the index computed here): a miss leaves.
+        // An instruction compatible with BTYPE passes on any page (the kernel's BTI c and PACIASP after BLR): the
+        // guarded bit of the page is looked up only for an incompatible one.
+        _asm.Load(Reg.Rax, Ctx(ContextOffsets.PstateFlags), 4);
+        _asm.ShiftImm(Shift.Shr, Reg.Rax, Psr.BtypeShift, false);
+        _asm.AluImm(Alu.And, Reg.Rax, 3, false);
+        _asm.Mov(Reg.Rdx, Reg.Rcx, false);
+        _asm.ShiftImm(Shift.Shr, Reg.Rdx, 16, false);
+        _asm.BtReg(Reg.Rdx, Reg.Rax);
+        _asm.Jcc(Cc.AE, incompatible);
+        _asm.TestImm(Reg.Rdx, LandingPadNeedsBt, false);
+        _asm.Jcc(Cc.E, clear);
+        _asm.AluImm(Alu.Cmp, Reg.Rax, 3, false);
+        _asm.Jcc(Cc.NE, clear);
+        // PACIASP/PACIBSP with BTYPE 11: not a landing pad under SCTLR_EL1.BT1 (EL1) or BT0 (EL0), bits 36 and 35.
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), el1 ? 1 << 4 : 1 << 3, 4);
+        _asm.Jcc(Cc.E, clear);
+
+        // Not a landing pad: it runs only from a page that is not guarded. The execute TLB's entry of the page (as
+        // EmitExecTlbProbe, the index computed here): a miss leaves too.
+        _asm.Bind(incompatible);
         _asm.Mov(Reg.R11, Reg.R10);
         _asm.ShiftImm(Shift.Shr, Reg.R11, 12, true);
         _asm.AluImm(Alu.And, Reg.R11, TlbIndexMask, false);
@@ -341,25 +404,10 @@ internal sealed unsafe partial class X64Lowering
         _asm.Jcc(Cc.NE, leave);
         _asm.Load(Reg.Rax, new Mem(Reg.Rax, 0), 1);
         _asm.TestImm(Reg.Rax, Arm64Cpu.InfoGuarded, false);
-        _asm.Jcc(Cc.E, clear);
-
-        _asm.Load(Reg.Rax, Ctx(ContextOffsets.PstateFlags), 4);
-        _asm.ShiftImm(Shift.Shr, Reg.Rax, Psr.BtypeShift, false);
-        _asm.AluImm(Alu.And, Reg.Rax, 3, false);
-        _asm.Mov(Reg.Rdx, Reg.Rcx, false);
-        _asm.ShiftImm(Shift.Shr, Reg.Rdx, 16, false);
-        _asm.BtReg(Reg.Rdx, Reg.Rax);
-        _asm.Jcc(Cc.AE, leave);
-        _asm.TestImm(Reg.Rdx, LandingPadNeedsBt, false);
-        _asm.Jcc(Cc.E, clear);
-        _asm.AluImm(Alu.Cmp, Reg.Rax, 3, false);
-        _asm.Jcc(Cc.NE, clear);
-        // PACIASP/PACIBSP with BTYPE 11: not a landing pad under SCTLR_EL1.BT1 (EL1) or BT0 (EL0), bits 36 and 35.
-        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1 + 4), el1 ? 1 << 4 : 1 << 3, 4);
         _asm.Jcc(Cc.NE, leave);
         _asm.Bind(clear);
         _asm.AluMemImm(Alu.And, Ctx(ContextOffsets.PstateFlags), unchecked((int)~Psr.Btype), 4);
-        _asm.Jmp(pass);
+        _ = pass; // bound right here by both callers
     }
 
     /// <summary>The landing-pad mask bit of PACIASP/PACIBSP: BTYPE 11 is compatible only while SCTLR_EL1.BTn is 0.</summary>

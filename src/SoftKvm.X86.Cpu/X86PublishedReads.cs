@@ -1,0 +1,156 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SoftKvm.X86.Cpu;
+
+/// <summary>
+/// Device registers whose read has no side effect, published by their in-kernel devices as plain values so that native
+/// blocks read them without leaving native code (issue 19): the PIC's mask register, the IOAPIC's IOWIN. A native block's
+/// IN from a published port, or MOV load from a published guest-physical address, takes the value, counts the exit as the
+/// exit fast path counts it (<c>exits</c> and <c>io_exits</c>, or <c>exits</c> and <c>insn_emulation</c>) and goes on;
+/// anything not published (another size, a retracted value, a slot another register holds) takes the exit helper as before.
+/// <para>
+/// Each register has its own slot (<see cref="ClaimPort"/>, <see cref="ClaimMmio"/>: a slot is never shared, so one
+/// writer, the device under its lock, ever writes it). An entry is a key and a value; a reader reads the key, the value,
+/// the key again and takes the value only when both reads of the key are the one it wants (the host's stores and loads
+/// are each in program order: a value read between two reads of its key was published under that key). A device
+/// retracts its value (<see cref="X86PublishedRead.Retract"/>) before it changes what the read returns and publishes the
+/// new one after, so a reader sees the old value only before the change and the new one only after it.
+/// </para>
+/// </summary>
+public sealed unsafe class X86PublishedReads
+{
+    /// <summary>Slots per table (ports and guest-physical addresses each); a power of two.</summary>
+    internal const int Slots = 64;
+
+    private readonly Entry[] _ports = GC.AllocateArray<Entry>(Slots, pinned: true);
+    private readonly Entry[] _mmio = GC.AllocateArray<Entry>(Slots, pinned: true);
+    private readonly ulong[] _portOwners = new ulong[Slots];
+    private readonly ulong[] _mmioOwners = new ulong[Slots];
+    private readonly Lock _claims = new();
+    private ulong[] _mmioPages = [];
+
+    /// <summary>One published register: its key (0: nothing published) and its value, zero-extended from the access's size.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Entry
+    {
+        public ulong Key;
+        public ulong Value;
+    }
+
+    /// <summary>The port table, for native blocks (pinned for this object's life).</summary>
+    internal Entry* PortTable => (Entry*)Unsafe.AsPointer(ref _ports[0]);
+
+    /// <summary>The guest-physical address table, for native blocks (pinned for this object's life).</summary>
+    internal Entry* MmioTable => (Entry*)Unsafe.AsPointer(ref _mmio[0]);
+
+    /// <summary>The key of an IN of <paramref name="size"/> bytes from <paramref name="port"/> (never 0; below 2^24).</summary>
+    internal static ulong PortKey(ushort port, int size) => 1UL | ((ulong)size << 1) | ((ulong)port << 8);
+
+    /// <summary>The slot of <paramref name="port"/>.</summary>
+    internal static int PortSlot(ushort port) => port & (Slots - 1);
+
+    /// <summary>The key of a load of <paramref name="size"/> bytes from <paramref name="gpa"/> (never 0).</summary>
+    internal static ulong MmioKey(ulong gpa, int size) => (gpa << 4) | (uint)size;
+
+    /// <summary>The slot of <paramref name="gpa"/>.</summary>
+    internal static int MmioSlot(ulong gpa) => (int)(gpa >> 2) & (Slots - 1);
+
+    /// <summary>
+    /// The slot of an IN of <paramref name="size"/> (1, 2 or 4) bytes from <paramref name="port"/>, for its device to publish
+    /// in; null when another register holds the slot (that register's reads then take the exit helper, as unpublished).
+    /// </summary>
+    public X86PublishedRead? ClaimPort(ushort port, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(size is 1 or 2 or 4, true, nameof(size));
+        return Claim(_portOwners, _ports, PortSlot(port), PortKey(port, size));
+    }
+
+    /// <summary>
+    /// The slot of a load of <paramref name="size"/> (1, 2, 4 or 8) bytes from guest-physical <paramref name="gpa"/> (an
+    /// in-kernel device's register), for its device to publish in; null when another register holds the slot.
+    /// </summary>
+    public X86PublishedRead? ClaimMmio(ulong gpa, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(size is 1 or 2 or 4 or 8, true, nameof(size));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(gpa, (1UL << 52) - 1);
+        ArgumentOutOfRangeException.ThrowIfNotEqual(gpa & (ulong)(size - 1), 0UL, nameof(gpa));
+        var claimed = Claim(_mmioOwners, _mmio, MmioSlot(gpa), MmioKey(gpa, size));
+        if (claimed is not null)
+        {
+            lock (_claims)
+            {
+                ulong page = gpa & ~0xFFFUL;
+                if (Array.IndexOf(_mmioPages, page) < 0)
+                {
+                    _mmioPages = [.. _mmioPages, page];
+                }
+            }
+        }
+
+        return claimed;
+    }
+
+    /// <summary>Whether a register of guest-physical page <paramref name="page"/> is published (the local APIC's page, which
+    /// the vCPU serves before the bus, must not be: the native blocks then read no published MMIO).</summary>
+    internal bool PublishesMmioPage(ulong page)
+    {
+        foreach (ulong p in _mmioPages)
+        {
+            if (p == page)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private X86PublishedRead? Claim(ulong[] owners, Entry[] table, int slot, ulong key)
+    {
+        lock (_claims)
+        {
+            if (owners[slot] != 0)
+            {
+                return null;
+            }
+
+            owners[slot] = key;
+        }
+
+        return new X86PublishedRead((Entry*)Unsafe.AsPointer(ref table[slot]), key);
+    }
+}
+
+/// <summary>
+/// One register's slot of <see cref="X86PublishedReads"/>: its device publishes the value a read returns and retracts it
+/// around any change of it, always under the device's own lock (one writer).
+/// </summary>
+public sealed unsafe class X86PublishedRead
+{
+    private readonly X86PublishedReads.Entry* _entry;
+    private readonly ulong _key;
+
+    internal X86PublishedRead(X86PublishedReads.Entry* entry, ulong key)
+    {
+        _entry = entry;
+        _key = key;
+    }
+
+    /// <summary>Whether a value is published now.</summary>
+    public bool IsPublished => Volatile.Read(ref _entry->Key) == _key;
+
+    /// <summary>The value published (meaningful while <see cref="IsPublished"/>).</summary>
+    public ulong Value => Volatile.Read(ref _entry->Value);
+
+    /// <summary>Publishes <paramref name="value"/> (zero-extended, as the read returns it): the key cleared, the value, the key.</summary>
+    public void Publish(ulong value)
+    {
+        Volatile.Write(ref _entry->Key, 0);
+        Volatile.Write(ref _entry->Value, value);
+        Volatile.Write(ref _entry->Key, _key);
+    }
+
+    /// <summary>Takes the value back: reads take the exit helper until the next <see cref="Publish"/>.</summary>
+    public void Retract() => Volatile.Write(ref _entry->Key, 0);
+}

@@ -47,8 +47,8 @@ public sealed unsafe class X86PublishedReads
     /// <summary>The key of an IN of <paramref name="size"/> bytes from <paramref name="port"/> (never 0; below 2^24).</summary>
     internal static ulong PortKey(ushort port, int size) => 1UL | ((ulong)size << 1) | ((ulong)port << 8);
 
-    /// <summary>The slot of <paramref name="port"/>.</summary>
-    internal static int PortSlot(ushort port) => port & (Slots - 1);
+    /// <summary>The slot of <paramref name="port"/> (its low six bits and the next six: the PIC's 0x21 and 0xA1 differ).</summary>
+    internal static int PortSlot(ushort port) => (port ^ (port >> 6)) & (Slots - 1);
 
     /// <summary>The key of a load of <paramref name="size"/> bytes from <paramref name="gpa"/> (never 0).</summary>
     internal static ulong MmioKey(ulong gpa, int size) => (gpa << 4) | (uint)size;

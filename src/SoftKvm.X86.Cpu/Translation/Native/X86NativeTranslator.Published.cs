@@ -33,7 +33,9 @@ internal sealed unsafe partial class X86NativeTranslator
         {
             a.Load(Reg.Rcx, GuestRegister(Register.RDX), 2);
             a.Mov(Reg.Rdx, Reg.Rcx, false);
-            a.AluImm(X64Alu.And, Reg.Rdx, X86PublishedReads.Slots - 1, false);
+            a.ShiftImm(Shift.Shr, Reg.Rdx, 6, false);
+            a.Alu(X64Alu.Xor, Reg.Rdx, Reg.Rcx, false);
+            a.AluImm(X64Alu.And, Reg.Rdx, X86PublishedReads.Slots - 1, false);  // X86PublishedReads.PortSlot
             a.ShiftImm(Shift.Shl, Reg.Rdx, 4, false);
             a.Alu(X64Alu.Add, Reg.Rax, Reg.Rdx, true);
             a.ShiftImm(Shift.Shl, Reg.Rcx, 8, false);

@@ -29,6 +29,8 @@ public sealed unsafe class X86PublishedReads
     private readonly ulong[] _mmioOwners = new ulong[Slots];
     private readonly Lock _claims = new();
     private ulong[] _mmioPages = [];
+    private ulong _mmioPageLow = ulong.MaxValue;
+    private ulong _mmioPageHigh;
 
     /// <summary>One published register: its key (0: nothing published) and its value, zero-extended from the access's size.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -84,6 +86,8 @@ public sealed unsafe class X86PublishedReads
                 if (Array.IndexOf(_mmioPages, page) < 0)
                 {
                     _mmioPages = [.. _mmioPages, page];
+                    _mmioPageLow = Math.Min(_mmioPageLow, page);
+                    _mmioPageHigh = Math.Max(_mmioPageHigh, page);
                 }
             }
         }
@@ -95,6 +99,11 @@ public sealed unsafe class X86PublishedReads
     /// the vCPU serves before the bus, must not be: the native blocks then read no published MMIO).</summary>
     internal bool PublishesMmioPage(ulong page)
     {
+        if (page < _mmioPageLow || page > _mmioPageHigh)
+        {
+            return false; // (every native run asks: the local APIC's page 0xFEE00000 is above the IOAPIC's)
+        }
+
         foreach (ulong p in _mmioPages)
         {
             if (p == page)

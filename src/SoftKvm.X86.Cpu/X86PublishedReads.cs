@@ -127,7 +127,7 @@ public sealed unsafe class X86PublishedReads
             owners[slot] = key;
         }
 
-        return new X86PublishedRead((Entry*)Unsafe.AsPointer(ref table[slot]), key);
+        return new X86PublishedRead(this, (Entry*)Unsafe.AsPointer(ref table[slot]), key);
     }
 }
 
@@ -137,11 +137,13 @@ public sealed unsafe class X86PublishedReads
 /// </summary>
 public sealed unsafe class X86PublishedRead
 {
+    private readonly X86PublishedReads _table; // (keeps the pinned table, which _entry points into, alive)
     private readonly X86PublishedReads.Entry* _entry;
     private readonly ulong _key;
 
-    internal X86PublishedRead(X86PublishedReads.Entry* entry, ulong key)
+    internal X86PublishedRead(X86PublishedReads table, X86PublishedReads.Entry* entry, ulong key)
     {
+        _table = table;
         _entry = entry;
         _key = key;
     }
@@ -158,6 +160,7 @@ public sealed unsafe class X86PublishedRead
         Volatile.Write(ref _entry->Key, 0);
         Volatile.Write(ref _entry->Value, value);
         Volatile.Write(ref _entry->Key, _key);
+        GC.KeepAlive(_table);
     }
 
     /// <summary>Takes the value back: reads take the exit helper until the next <see cref="Publish"/>.</summary>

@@ -1,10 +1,11 @@
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Cpu.Tests;
 
 /// <summary>
-/// Published port reads in native blocks (<see cref="X86PublishedReads"/>, X86Cpu.NativePublished.cs): an IN from a published
+/// Published port reads in native blocks (<see cref="PublishedReads"/>, X86Cpu.NativePublished.cs): an IN from a published
 /// port takes the value and counts the exit in the counters given, without offering the access to the fast path; not
 /// published, published for another host, or at a CPL above IOPL (the I/O permission bitmap decides), it is offered as before.
 /// </summary>
@@ -68,7 +69,7 @@ public sealed unsafe class NativePublishedReadTests
 
         var host = new PortHost();
         m.Cpu.FastExits = host;
-        var reads = new X86PublishedReads();
+        var reads = new PublishedReads();
         var mask = reads.ClaimPort(0x21, 1)!;
         Assert.Null(reads.ClaimPort(0x21 ^ (1 << 6) ^ 1, 1)); // (another port with the same slot)
         if (publish)

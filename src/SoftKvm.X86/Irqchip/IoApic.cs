@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
-using SoftKvm.X86.Cpu;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Irqchip;
 
@@ -35,8 +35,8 @@ public sealed partial class IoApic : IIoDevice
     private int _selectSequence;
     private uint _id;
 
-    /// <summary>IOWIN's 32-bit read, published for native blocks (<see cref="X86PublishedReads"/>), or null.</summary>
-    private X86PublishedRead? _windowRead;
+    /// <summary>IOWIN's 32-bit read, published for native blocks (<see cref="PublishedReads"/>), or null.</summary>
+    private PublishedRead? _windowRead;
 
     internal IoApic(X86Irqchip chip)
     {
@@ -52,7 +52,7 @@ public sealed partial class IoApic : IIoDevice
     /// selects, retracted under the lock before anything it depends on changes (IOREGSEL, the id, a redirection entry, its
     /// remote IRR) and published again after; a native block's read of it then leaves no native code.
     /// </summary>
-    internal void PublishWindow(X86PublishedReads reads, ulong windowGpa)
+    internal void PublishWindow(PublishedReads reads, ulong windowGpa)
     {
         lock (_lock)
         {

@@ -1,6 +1,6 @@
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
-using SoftKvm.X86.Cpu;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Irqchip;
 
@@ -59,7 +59,7 @@ public sealed partial class Pic8259
     /// <paramref name="reads"/> (issue 19): the IMR while no poll command waits, retracted under the lock before a command
     /// changes it (or a poll waits) and published again after; a native block's IN of it then leaves no native code.
     /// </summary>
-    internal void PublishMasks(X86PublishedReads reads, ushort masterMask, ushort slaveMask)
+    internal void PublishMasks(PublishedReads reads, ushort masterMask, ushort slaveMask)
     {
         lock (_lock)
         {
@@ -239,7 +239,7 @@ public sealed partial class Pic8259
         public bool Poll, ReadIsr;
 
         /// <summary>The mask register's read, published for native blocks (<see cref="PublishMasks"/>), or null.</summary>
-        public X86PublishedRead? MaskRead;
+        public PublishedRead? MaskRead;
 
         /// <summary>Under the lock, after a change: the IMR published, or nothing while a poll command waits (the read polls).</summary>
         public void PublishMaskLocked()

@@ -1,6 +1,6 @@
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
-using SoftKvm.X86.Cpu;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Irqchip;
 
@@ -34,8 +34,8 @@ public sealed class X86Irqchip
     }
 
     /// <summary>The device reads native blocks complete without leaving native code (issue 19): the PIC's mask registers,
-    /// the IOAPIC's IOWIN; each vCPU's CPU reads them (<see cref="X86Cpu.UsePublishedReads"/>).</summary>
-    internal X86PublishedReads PublishedReads { get; } = new();
+    /// the IOAPIC's IOWIN; each vCPU's CPU reads them (X86Cpu.UsePublishedReads).</summary>
+    internal PublishedReads PublishedReads { get; } = new();
 
     /// <summary>The guest time the PIT and the local APIC timers count (docs/snapshots.md#deterministic-execution).</summary>
     internal Core.Time.GuestClock Clock { get; }

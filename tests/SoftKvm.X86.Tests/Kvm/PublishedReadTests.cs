@@ -2,15 +2,16 @@ using SoftKvm.Core.Run;
 using SoftKvm.X86.Cpu;
 using static Iced.Intel.AssemblerRegisters;
 using static SoftKvm.X86.Tests.Kvm.KvmMachine;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Tests.Kvm;
 
 /// <summary>
-/// Published device reads (issue 19, <see cref="X86PublishedReads"/>): a native block's IN of the PIC's mask register and load of
+/// Published device reads (issue 19, <see cref="PublishedReads"/>): a native block's IN of the PIC's mask register and load of
 /// the IOAPIC's IOWIN complete in the block without the exit helper, with the registers and every statistic as the interpreter's
 /// exits leave them, also while the guest changes what they read (IMR writes, a poll command, IOREGSEL, a redirection entry).
 /// </summary>
-public sealed unsafe class PublishedReadTests
+public sealed class PublishedReadTests
 {
     private static readonly string[] Counted = ["exits", "io_exits", "insn_emulation", "mmio_exits", "irq_exits", "req_event"];
 
@@ -127,41 +128,40 @@ public sealed unsafe class PublishedReadTests
         using var m = new KvmMachine(irqchip: true);
         var chip = m.Vm.Irqchip!;
         var reads = chip.PublishedReads;
-        Assert.Equal(0UL, Published(reads.PortTable, X86PublishedReads.PortSlot(0x21), X86PublishedReads.PortKey(0x21, 1)));
+        Assert.Equal(0UL, Port(reads, 0x21));
         chip.Pic.MasterPorts.Write(null, 1, [0xB7]);
         chip.Pic.SlavePorts.Write(null, 1, [0x42]);
-        Assert.Equal(0xB7UL, Published(reads.PortTable, X86PublishedReads.PortSlot(0x21), X86PublishedReads.PortKey(0x21, 1)));
-        Assert.Equal(0x42UL, Published(reads.PortTable, X86PublishedReads.PortSlot(0xA1), X86PublishedReads.PortKey(0xA1, 1)));
+        Assert.Equal(0xB7UL, Port(reads, 0x21));
+        Assert.Equal(0x42UL, Port(reads, 0xA1));
         chip.Pic.MasterPorts.Write(null, 0, [0x0C]); // OCW3: poll
-        Assert.Null(Published(reads.PortTable, X86PublishedReads.PortSlot(0x21), X86PublishedReads.PortKey(0x21, 1)));
+        Assert.Null(Port(reads, 0x21));
         var b = new byte[1];
         chip.Pic.MasterPorts.Read(null, 1, b);       // the poll
-        Assert.Equal(0xB7UL, Published(reads.PortTable, X86PublishedReads.PortSlot(0x21), X86PublishedReads.PortKey(0x21, 1)));
+        Assert.Equal(0xB7UL, Port(reads, 0x21));
 
-        const ulong window = 0xFEC00010;
-        int slot = X86PublishedReads.MmioSlot(window);
-        ulong key = X86PublishedReads.MmioKey(window, 4);
         var io = chip.IoApic;
-        Assert.Equal(0UL, Published(reads.MmioTable, slot, key)); // IOREGSEL 0: the id
+        Assert.Equal(0UL, Window(reads)); // IOREGSEL 0: the id
         io.Write(null, 0, BitConverter.GetBytes(1u));
-        Assert.Equal(0x170011UL, Published(reads.MmioTable, slot, key));
+        Assert.Equal(0x170011UL, Window(reads));
         io.Write(null, 0, BitConverter.GetBytes(0x12u));           // entry 1, low word
-        Assert.Equal(0x10000UL, Published(reads.MmioTable, slot, key)); // masked
+        Assert.Equal(0x10000UL, Window(reads)); // masked
         io.Write(null, 0x10, BitConverter.GetBytes(0xA030u));     // level-triggered vector 0x30, unmasked
-        Assert.Equal(0xA030UL, Published(reads.MmioTable, slot, key));
+        Assert.Equal(0xA030UL, Window(reads));
         io.SetPin(1, true);                                         // remote IRR set by the delivery
-        Assert.Equal(0xE030UL, Published(reads.MmioTable, slot, key));
+        Assert.Equal(0xE030UL, Window(reads));
         io.SetPin(1, false);
         io.EndOfInterrupt(0x30);                                    // and cleared by the EOI
-        Assert.Equal(0xA030UL, Published(reads.MmioTable, slot, key));
+        Assert.Equal(0xA030UL, Window(reads));
         io.Write(null, 0, BitConverter.GetBytes(0u));
         io.Write(null, 0x10, BitConverter.GetBytes(0x0500_0000u)); // the id
-        Assert.Equal(0x0500_0000UL, Published(reads.MmioTable, slot, key));
+        Assert.Equal(0x0500_0000UL, Window(reads));
     }
 
-    /// <summary>The value published in <paramref name="slot"/> under <paramref name="key"/>, or null.</summary>
-    private static ulong? Published(X86PublishedReads.Entry* table, int slot, ulong key) =>
-        table[slot].Key == key ? table[slot].Value : null;
+    /// <summary>The value published for the 1-byte read of <paramref name="port"/>, or null.</summary>
+    private static ulong? Port(PublishedReads reads, ushort port) => reads.TryReadPort(port, 1, out ulong v) ? v : null;
+
+    /// <summary>The value published for IOWIN's 32-bit read, or null.</summary>
+    private static ulong? Window(PublishedReads reads) => reads.TryReadMmio(0xFEC00010, 4, out ulong v) ? v : null;
 
     [Fact]
     public void Published_reads_in_a_native_loop_allocate_nothing()

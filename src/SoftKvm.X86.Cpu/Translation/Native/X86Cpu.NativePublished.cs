@@ -1,9 +1,10 @@
 using SoftKvm.X86.Cpu.Translation.Native;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>
-/// Published device reads in native blocks (issue 19, <see cref="X86PublishedReads"/>): an IN from a port, or a MOV load from a
+/// Published device reads in native blocks (issue 19, <see cref="PublishedReads"/>): an IN from a port, or a MOV load from a
 /// device page, whose value its in-kernel device published is completed by the block itself: the value into the register, the
 /// exit counted in the vCPU's statistics as the exit fast path counts it, the block going on; no call of the exit helper. Only
 /// while the hypervisor that published them is the CPU's exit fast path (<see cref="FastExits"/>: another host, or none while
@@ -12,7 +13,7 @@ namespace SoftKvm.X86.Cpu;
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
-    private X86PublishedReads? _publishedReads;
+    private PublishedReads? _publishedReads;
     private IX86FastExitHost? _publishedReadsHost;
     private long* _countExits;
     private long* _countIoExits;
@@ -24,7 +25,7 @@ public sealed unsafe partial class X86Cpu
     /// and <paramref name="insnEmulation"/> (a load), with a plain add on the vCPU's thread as the fast path's own counting does;
     /// the counters must stay where they are while the CPU lives (pinned). A null <paramref name="reads"/> turns it off.
     /// </summary>
-    public void UsePublishedReads(X86PublishedReads? reads, IX86FastExitHost? host, nint exits, nint ioExits, nint insnEmulation)
+    public void UsePublishedReads(PublishedReads? reads, IX86FastExitHost? host, nint exits, nint ioExits, nint insnEmulation)
     {
         if (reads is not null && (host is null || exits == 0 || ioExits == 0 || insnEmulation == 0))
         {
@@ -38,32 +39,26 @@ public sealed unsafe partial class X86Cpu
         _countInsnEmulation = (long*)insnEmulation;
     }
 
-    /// <summary>The published tables a native run may read (null pointers: none), for its frame</summary>
+    /// <summary>The published tables a native run may read (null pointers: none), for its frame (every native entry: kept short;
+    /// the counters are read by the block only after a table's hit).</summary>
     private void SetPublishedReads(X86NativeFrame* frame)
     {
-        frame->PortValues = null;
-        frame->MmioValues = null;
-        frame->CountExits = null;
-        frame->CountIoExits = null;
-        frame->CountInsnEmulation = null;
-        if (_publishedReads is not { } reads || !ReferenceEquals(_fastExits, _publishedReadsHost) || _fastExits is null)
+        var reads = _publishedReads;
+        if (reads is null || !ReferenceEquals(_fastExits, _publishedReadsHost))
         {
+            frame->PortValues = null;
+            frame->MmioValues = null;
             return;
         }
 
         frame->CountExits = _countExits;
         frame->CountIoExits = _countIoExits;
         frame->CountInsnEmulation = _countInsnEmulation;
-        if ((_regs.Rflags & Rflags.VM) == 0 && (ulong)_cpl <= ((_regs.Rflags >> 12) & 3))
-        {
-            frame->PortValues = reads.PortTable;
-        }
-
+        ulong rflags = _regs.Rflags;
+        frame->PortValues = (rflags & Rflags.VM) == 0 && (ulong)_cpl <= ((rflags >> 12) & 3) ? reads.PortTable : null;
         ulong apicBase = _regs.ApicBase;
-        if (_hooks is not { HasMemoryHooks: true }
-            && ((apicBase & 0xC00) != 0x800 || !reads.PublishesMmioPage(apicBase & 0x000F_FFFF_FFFF_F000UL)))
-        {
-            frame->MmioValues = reads.MmioTable;
-        }
+        frame->MmioValues = _hooks is not { HasMemoryHooks: true }
+            && ((apicBase & 0xC00) != 0x800 || !reads.PublishesMmioPage(apicBase & 0x000F_FFFF_FFFF_F000UL))
+            ? reads.MmioTable : null;
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Cpu.Translation.Native;
 
@@ -42,11 +43,11 @@ internal unsafe struct X86NativeFrame
     /// by the block as <c>(frame, linear, rip, kind)</c>.</summary>
     public nint ExitHelper;
 
-    /// <summary>The published port reads (<see cref="X86PublishedReads"/>), or null: an IN takes the exit helper.</summary>
-    public X86PublishedReads.Entry* PortValues;
+    /// <summary>The published port reads (<see cref="PublishedReads"/>), or null: an IN takes the exit helper.</summary>
+    public PublishedReads.Entry* PortValues;
 
     /// <summary>The published guest-physical reads, or null: a device MOV takes the exit helper.</summary>
-    public X86PublishedReads.Entry* MmioValues;
+    public PublishedReads.Entry* MmioValues;
 
     /// <summary>The vCPU's <c>exits</c> counter (set with the tables).</summary>
     public long* CountExits;

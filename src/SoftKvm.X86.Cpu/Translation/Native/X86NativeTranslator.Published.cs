@@ -2,11 +2,12 @@ using Iced.Intel;
 using SoftKvm.Core.CodeGen;
 using Reg = SoftKvm.Core.CodeGen.Reg;
 using X64Alu = SoftKvm.Core.CodeGen.Alu;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Cpu.Translation.Native;
 
 /// <summary>
-/// Published device reads (issue 19, <see cref="X86PublishedReads"/>; X86Cpu.NativePublished.cs): before an IN's call of the
+/// Published device reads (issue 19, <see cref="PublishedReads"/>; X86Cpu.NativePublished.cs): before an IN's call of the
 /// exit helper, and in a device MOV load's stub before its call, the block looks the register up in the table the frame
 /// points at (null: none may be read now). The entry's key, its value, the key again: both keys the one wanted, the value
 /// goes into the guest register as the instruction writes it, the exit is counted (<c>exits</c> and <c>io_exits</c>, or
@@ -26,8 +27,8 @@ internal sealed unsafe partial class X86NativeTranslator
         a.Jcc(Cc.E, miss);
         if (port >= 0)
         {
-            a.Lea(Reg.Rax, new Mem(Reg.Rax, X86PublishedReads.PortSlot((ushort)port) * 16));
-            a.MovImm(Reg.Rcx, X86PublishedReads.PortKey((ushort)port, size));
+            a.Lea(Reg.Rax, new Mem(Reg.Rax, PublishedReads.PortSlot((ushort)port) * 16));
+            a.MovImm(Reg.Rcx, PublishedReads.PortKey((ushort)port, size));
         }
         else
         {
@@ -35,11 +36,11 @@ internal sealed unsafe partial class X86NativeTranslator
             a.Mov(Reg.Rdx, Reg.Rcx, false);
             a.ShiftImm(Shift.Shr, Reg.Rdx, 6, false);
             a.Alu(X64Alu.Xor, Reg.Rdx, Reg.Rcx, false);
-            a.AluImm(X64Alu.And, Reg.Rdx, X86PublishedReads.Slots - 1, false);  // X86PublishedReads.PortSlot
+            a.AluImm(X64Alu.And, Reg.Rdx, PublishedReads.Slots - 1, false);  // PublishedReads.PortSlot
             a.ShiftImm(Shift.Shl, Reg.Rdx, 4, false);
             a.Alu(X64Alu.Add, Reg.Rax, Reg.Rdx, true);
             a.ShiftImm(Shift.Shl, Reg.Rcx, 8, false);
-            a.AluImm(X64Alu.Or, Reg.Rcx, (int)X86PublishedReads.PortKey(0, size), false);
+            a.AluImm(X64Alu.Or, Reg.Rcx, (int)PublishedReads.PortKey(0, size), false);
         }
 
         ReadPublished(miss);
@@ -67,7 +68,7 @@ internal sealed unsafe partial class X86NativeTranslator
         a.AluImm(X64Alu.And, Reg.Rdx, 0xFFF, false);
         a.Alu(X64Alu.Or, Reg.Rcx, Reg.Rdx, true);         // the guest-physical address
         a.ShiftImm(Shift.Shr, Reg.Rdx, 2, false);
-        a.AluImm(X64Alu.And, Reg.Rdx, X86PublishedReads.Slots - 1, false);
+        a.AluImm(X64Alu.And, Reg.Rdx, PublishedReads.Slots - 1, false);
         a.ShiftImm(Shift.Shl, Reg.Rdx, 4, false);
         a.Alu(X64Alu.Add, Reg.Rax, Reg.Rdx, true);        // its slot
         a.ShiftImm(Shift.Shl, Reg.Rcx, 4, true);

@@ -1,24 +1,24 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace SoftKvm.X86.Cpu;
+namespace SoftKvm.Core.Published;
 
 /// <summary>
-/// Device registers whose read has no side effect, published by their in-kernel devices as plain values so that native
-/// blocks read them without leaving native code (issue 19): the PIC's mask register, the IOAPIC's IOWIN. A native block's
-/// IN from a published port, or MOV load from a published guest-physical address, takes the value, counts the exit as the
-/// exit fast path counts it (<c>exits</c> and <c>io_exits</c>, or <c>exits</c> and <c>insn_emulation</c>) and goes on;
-/// anything not published (another size, a retracted value, a slot another register holds) takes the exit helper as before.
+/// Device registers whose read has no side effect, published by their in-kernel devices as plain values so that a CPU
+/// model's generated code reads them without leaving it (issue 19; the x86 PIC's mask registers and IOAPIC's IOWIN, read by
+/// native x86-64 blocks, X86Cpu.NativePublished.cs). A block's port read or load from a published guest-physical address
+/// takes the value and counts the exit as the hypervisor's fast path would; anything not published (another size, a
+/// retracted value, a slot another register holds) takes the ordinary exit path.
 /// <para>
 /// Each register has its own slot (<see cref="ClaimPort"/>, <see cref="ClaimMmio"/>: a slot is never shared, so one
 /// writer, the device under its lock, ever writes it). An entry is a key and a value; a reader reads the key, the value,
 /// the key again and takes the value only when both reads of the key are the one it wants (the host's stores and loads
 /// are each in program order: a value read between two reads of its key was published under that key). A device
-/// retracts its value (<see cref="X86PublishedRead.Retract"/>) before it changes what the read returns and publishes the
+/// retracts its value (<see cref="PublishedRead.Retract"/>) before it changes what the read returns and publishes the
 /// new one after, so a reader sees the old value only before the change and the new one only after it.
 /// </para>
 /// </summary>
-public sealed unsafe class X86PublishedReads
+public sealed unsafe class PublishedReads
 {
     /// <summary>Slots per table (ports and guest-physical addresses each); a power of two.</summary>
     internal const int Slots = 64;
@@ -40,11 +40,18 @@ public sealed unsafe class X86PublishedReads
         public ulong Value;
     }
 
+    /// <summary>Creates empty tables.</summary>
+    public PublishedReads()
+    {
+        PortTable = (Entry*)Unsafe.AsPointer(ref _ports[0]);
+        MmioTable = (Entry*)Unsafe.AsPointer(ref _mmio[0]);
+    }
+
     /// <summary>The port table, for native blocks (pinned for this object's life).</summary>
-    internal Entry* PortTable => (Entry*)Unsafe.AsPointer(ref _ports[0]);
+    internal Entry* PortTable { get; }
 
     /// <summary>The guest-physical address table, for native blocks (pinned for this object's life).</summary>
-    internal Entry* MmioTable => (Entry*)Unsafe.AsPointer(ref _mmio[0]);
+    internal Entry* MmioTable { get; }
 
     /// <summary>The key of an IN of <paramref name="size"/> bytes from <paramref name="port"/> (never 0; below 2^24).</summary>
     internal static ulong PortKey(ushort port, int size) => 1UL | ((ulong)size << 1) | ((ulong)port << 8);
@@ -58,11 +65,30 @@ public sealed unsafe class X86PublishedReads
     /// <summary>The slot of <paramref name="gpa"/>.</summary>
     internal static int MmioSlot(ulong gpa) => (int)(gpa >> 2) & (Slots - 1);
 
+    /// <summary>The value published for a read of <paramref name="size"/> bytes from <paramref name="port"/>, as generated code reads it.</summary>
+    public bool TryReadPort(ushort port, int size, out ulong value) => TryRead(PortTable + PortSlot(port), PortKey(port, size), out value);
+
+    /// <summary>The value published for a load of <paramref name="size"/> bytes from guest-physical <paramref name="gpa"/>, as generated code reads it.</summary>
+    public bool TryReadMmio(ulong gpa, int size, out ulong value) => TryRead(MmioTable + MmioSlot(gpa), MmioKey(gpa, size), out value);
+
+    private static bool TryRead(Entry* e, ulong key, out ulong value)
+    {
+        ulong before = Volatile.Read(ref e->Key);
+        value = Volatile.Read(ref e->Value);
+        if (before != key || Volatile.Read(ref e->Key) != key)
+        {
+            value = 0;
+            return false;
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// The slot of an IN of <paramref name="size"/> (1, 2 or 4) bytes from <paramref name="port"/>, for its device to publish
     /// in; null when another register holds the slot (that register's reads then take the exit helper, as unpublished).
     /// </summary>
-    public X86PublishedRead? ClaimPort(ushort port, int size)
+    public PublishedRead? ClaimPort(ushort port, int size)
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(size is 1 or 2 or 4, true, nameof(size));
         return Claim(_portOwners, _ports, PortSlot(port), PortKey(port, size));
@@ -72,7 +98,7 @@ public sealed unsafe class X86PublishedReads
     /// The slot of a load of <paramref name="size"/> (1, 2, 4 or 8) bytes from guest-physical <paramref name="gpa"/> (an
     /// in-kernel device's register), for its device to publish in; null when another register holds the slot.
     /// </summary>
-    public X86PublishedRead? ClaimMmio(ulong gpa, int size)
+    public PublishedRead? ClaimMmio(ulong gpa, int size)
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(size is 1 or 2 or 4 or 8, true, nameof(size));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(gpa, (1UL << 52) - 1);
@@ -115,7 +141,7 @@ public sealed unsafe class X86PublishedReads
         return false;
     }
 
-    private X86PublishedRead? Claim(ulong[] owners, Entry[] table, int slot, ulong key)
+    private PublishedRead? Claim(ulong[] owners, Entry[] table, int slot, ulong key)
     {
         lock (_claims)
         {
@@ -127,21 +153,21 @@ public sealed unsafe class X86PublishedReads
             owners[slot] = key;
         }
 
-        return new X86PublishedRead(this, (Entry*)Unsafe.AsPointer(ref table[slot]), key);
+        return new PublishedRead(this, (Entry*)Unsafe.AsPointer(ref table[slot]), key);
     }
 }
 
 /// <summary>
-/// One register's slot of <see cref="X86PublishedReads"/>: its device publishes the value a read returns and retracts it
+/// One register's slot of <see cref="PublishedReads"/>: its device publishes the value a read returns and retracts it
 /// around any change of it, always under the device's own lock (one writer).
 /// </summary>
-public sealed unsafe class X86PublishedRead
+public sealed unsafe class PublishedRead
 {
-    private readonly X86PublishedReads _table; // (keeps the pinned table, which _entry points into, alive)
-    private readonly X86PublishedReads.Entry* _entry;
+    private readonly PublishedReads _table; // (keeps the pinned table, which _entry points into, alive)
+    private readonly PublishedReads.Entry* _entry;
     private readonly ulong _key;
 
-    internal X86PublishedRead(X86PublishedReads table, X86PublishedReads.Entry* entry, ulong key)
+    internal PublishedRead(PublishedReads table, PublishedReads.Entry* entry, ulong key)
     {
         _table = table;
         _entry = entry;

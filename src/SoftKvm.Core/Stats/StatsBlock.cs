@@ -6,7 +6,8 @@ namespace SoftKvm.Core.Stats;
 /// <summary>
 /// The counters of one vCPU or VM. Each counter has a single writer (its vCPU thread) or is updated
 /// with <see cref="Add"/>; readers on other threads see whole 64-bit values. Reading never changes a
-/// counter; a counter can only be cleared to 0, as with KVM's debugfs.
+/// counter; a counter can only be cleared to 0, as with KVM's debugfs. The counters are pinned for the
+/// block's life (<see cref="AddressOf"/>: native code of the owner thread may count in them).
 /// </summary>
 public sealed class StatsBlock
 {
@@ -16,7 +17,7 @@ public sealed class StatsBlock
     public StatsBlock(StatsSchema schema)
     {
         Schema = schema;
-        _values = new long[schema.Descriptors.Count];
+        _values = GC.AllocateArray<long>(schema.Descriptors.Count, pinned: true);
     }
 
     /// <summary>What the counters are.</summary>
@@ -25,6 +26,12 @@ public sealed class StatsBlock
     /// <summary>Adds 1 to counter <paramref name="id"/> (owner thread only).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Increment(int id) => _values[id]++;
+
+    /// <summary>
+    /// The address of counter <paramref name="id"/>, valid while this block lives (the counters are pinned): for native
+    /// code on the owner thread that counts an exit where it happens, as <see cref="Increment"/> would (a plain add).
+    /// </summary>
+    public unsafe nint AddressOf(int id) => (nint)Unsafe.AsPointer(ref _values[id]);
 
     /// <summary>Adds <paramref name="delta"/> to counter <paramref name="id"/> from any thread.</summary>
     public void Add(int id, long delta) => Interlocked.Add(ref _values[id], delta);

@@ -22,6 +22,7 @@ public sealed partial class IoApic
     {
         lock (_lock)
         {
+            RetractWindowLocked();
             for (int i = 0; i < Pins; i++)
             {
                 _redirection[i] = r.ReadUInt64();
@@ -30,6 +31,7 @@ public sealed partial class IoApic
 
             SetSelect(r.ReadUInt32());
             _id = r.ReadUInt32();
+            PublishWindowLocked();
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Irqchip;
 
@@ -34,6 +35,9 @@ public sealed partial class IoApic : IIoDevice
     private int _selectSequence;
     private uint _id;
 
+    /// <summary>IOWIN's 32-bit read, published for native blocks (<see cref="PublishedReads"/>), or null.</summary>
+    private PublishedRead? _windowRead;
+
     internal IoApic(X86Irqchip chip)
     {
         _chip = chip;
@@ -42,6 +46,26 @@ public sealed partial class IoApic : IIoDevice
             _redirection[i] = Masked;
         }
     }
+
+    /// <summary>
+    /// Publishes IOWIN's 32-bit read at <paramref name="windowGpa"/> in <paramref name="reads"/> (issue 19): the register IOREGSEL
+    /// selects, retracted under the lock before anything it depends on changes (IOREGSEL, the id, a redirection entry, its
+    /// remote IRR) and published again after; a native block's read of it then leaves no native code.
+    /// </summary>
+    internal void PublishWindow(PublishedReads reads, ulong windowGpa)
+    {
+        lock (_lock)
+        {
+            _windowRead = reads.ClaimMmio(windowGpa, 4);
+            PublishWindowLocked();
+        }
+    }
+
+    /// <summary>Under the lock, before a change of what IOWIN reads: its published value taken back.</summary>
+    private void RetractWindowLocked() => _windowRead?.Retract();
+
+    /// <summary>Under the lock, after a change: IOWIN's value published again.</summary>
+    private void PublishWindowLocked() => _windowRead?.Publish(ReadIndirect(_select));
 
     /// <summary>The redirection entry of <paramref name="pin"/>.</summary>
     public ulong GetRedirection(int pin)
@@ -120,9 +144,11 @@ public sealed partial class IoApic : IIoDevice
     /// <summary>IOREGSEL, under the lock: the sequence odd around the write, for the reads without it (<see cref="Read"/>).</summary>
     private void SetSelect(uint value)
     {
+        RetractWindowLocked();
         Volatile.Write(ref _selectSequence, _selectSequence + 1);
         Volatile.Write(ref _select, value);
         Volatile.Write(ref _selectSequence, _selectSequence + 1);
+        PublishWindowLocked();
     }
 
     /// <summary>The register <paramref name="index"/> selects (with or without the lock: each is one word read once).</summary>
@@ -152,7 +178,9 @@ public sealed partial class IoApic : IIoDevice
             uint index = _select;
             if (index == 0)
             {
+                RetractWindowLocked();
                 _id = (value >> 24) & 0xF;
+                PublishWindowLocked();
                 return;
             }
 
@@ -160,6 +188,8 @@ public sealed partial class IoApic : IIoDevice
             {
                 return;
             }
+
+            RetractWindowLocked();
 
             int p = (int)((index - 0x10) >> 1);
             ulong e = _redirection[p];
@@ -179,6 +209,7 @@ public sealed partial class IoApic : IIoDevice
             }
 
             _redirection[p] = e;
+            PublishWindowLocked();
             if ((e & Masked) == 0 && (e & LevelTrigger) != 0 && _level[p] && (e & RemoteIrr) == 0)
             {
                 pin = p;
@@ -224,7 +255,9 @@ public sealed partial class IoApic : IIoDevice
             bool isLevel = (e & LevelTrigger) != 0;
             if (isLevel)
             {
+                RetractWindowLocked();
                 _redirection[pin] = e | RemoteIrr;
+                PublishWindowLocked();
             }
 
             m = new ApicMessage((uint)(e >> 56), (e & (1UL << 11)) != 0, (ApicDeliveryMode)((e >> 8) & 7), (int)(e & 0xFF), isLevel);
@@ -245,7 +278,9 @@ public sealed partial class IoApic : IIoDevice
                 ulong e = _redirection[p];
                 if ((int)(e & 0xFF) == vector && (e & RemoteIrr) != 0)
                 {
+                    RetractWindowLocked();
                     _redirection[p] = e & ~RemoteIrr;
+                    PublishWindowLocked();
                     if (_level[p] && (e & Masked) == 0)
                     {
                         refire[n++] = p;

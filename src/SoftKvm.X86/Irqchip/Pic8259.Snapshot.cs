@@ -17,9 +17,13 @@ public sealed partial class Pic8259
     {
         lock (_lock)
         {
+            _master.MaskRead?.Retract();
+            _slave.MaskRead?.Retract();
             _master.LoadSnapshot(r);
             _slave.LoadSnapshot(r);
             _output = r.ReadBoolean();
+            _master.PublishMaskLocked();
+            _slave.PublishMaskLocked();
         }
     }
 

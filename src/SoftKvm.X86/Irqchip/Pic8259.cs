@@ -1,5 +1,6 @@
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Irqchip;
 
@@ -50,6 +51,22 @@ public sealed partial class Pic8259
             {
                 return _master.Imr;
             }
+        }
+    }
+
+    /// <summary>
+    /// Publishes the 1-byte reads of the mask registers at <paramref name="masterMask"/> and <paramref name="slaveMask"/> in
+    /// <paramref name="reads"/> (issue 19): the IMR while no poll command waits, retracted under the lock before a command
+    /// changes it (or a poll waits) and published again after; a native block's IN of it then leaves no native code.
+    /// </summary>
+    internal void PublishMasks(PublishedReads reads, ushort masterMask, ushort slaveMask)
+    {
+        lock (_lock)
+        {
+            _master.MaskRead = reads.ClaimPort(masterMask, 1);
+            _slave.MaskRead = reads.ClaimPort(slaveMask, 1);
+            _master.PublishMaskLocked();
+            _slave.PublishMaskLocked();
         }
     }
 
@@ -128,8 +145,10 @@ public sealed partial class Pic8259
     {
         lock (_lock)
         {
+            c.MaskRead?.Retract();
             c.Write(offset, value);
             UpdateLocked();
+            c.PublishMaskLocked();
         }
 
         _chip.PicOutputChanged();
@@ -162,6 +181,7 @@ public sealed partial class Pic8259
                 }
 
                 UpdateLocked();
+                c.PublishMaskLocked();
             }
             else
             {
@@ -217,6 +237,25 @@ public sealed partial class Pic8259
         public byte Irr, Imr, Isr, Elcr, LastIrr;
         public int IrqBase;
         public bool Poll, ReadIsr;
+
+        /// <summary>The mask register's read, published for native blocks (<see cref="PublishMasks"/>), or null.</summary>
+        public PublishedRead? MaskRead;
+
+        /// <summary>Under the lock, after a change: the IMR published, or nothing while a poll command waits (the read polls).</summary>
+        public void PublishMaskLocked()
+        {
+            if (MaskRead is { } r)
+            {
+                if (Poll)
+                {
+                    r.Retract();
+                }
+                else
+                {
+                    r.Publish(Imr);
+                }
+            }
+        }
         private int _priorityAdd;
         private int _initState;
         private bool _init4, _singleMode, _autoEoi, _rotateOnAutoEoi, _specialFullyNested;

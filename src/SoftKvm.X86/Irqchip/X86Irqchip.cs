@@ -1,5 +1,6 @@
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Irqchip;
 
@@ -28,7 +29,13 @@ public sealed class X86Irqchip
         vm.PioBus.Register(0x40, 4, Pit);
         vm.PioBus.Register(0x61, 1, Pit.SpeakerPort);
         vm.MmioBus.Register(Irqchip.IoApic.DefaultBase, Irqchip.IoApic.Size, IoApic);
+        Pic.PublishMasks(PublishedReads, 0x21, 0xA1);
+        IoApic.PublishWindow(PublishedReads, Irqchip.IoApic.DefaultBase + 0x10);
     }
+
+    /// <summary>The device reads native blocks complete without leaving native code (issue 19): the PIC's mask registers,
+    /// the IOAPIC's IOWIN; each vCPU's CPU reads them (X86Cpu.UsePublishedReads).</summary>
+    internal PublishedReads PublishedReads { get; } = new();
 
     /// <summary>The guest time the PIT and the local APIC timers count (docs/snapshots.md#deterministic-execution).</summary>
     internal Core.Time.GuestClock Clock { get; }

@@ -111,6 +111,20 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>
+    /// The irqchip's published reads (issue 19): native blocks complete an IN of the PIC's mask or a load of the IOAPIC's IOWIN
+    /// without leaving native code, while this vCPU is its CPU's exit fast path, counting the exit where the fast path above
+    /// counts it (<c>exits</c> and <c>io_exits</c>, or <c>exits</c> and <c>insn_emulation</c>). Off while exits are timed for a
+    /// profile (each exit is then marked as it is handled).
+    /// </summary>
+    private void UsePublishedReads(X86Irqchip? chip) =>
+        _cpu.UsePublishedReads(
+            chip?.PublishedReads,
+            chip is null ? null : this,
+            chip is null ? 0 : Stats.AddressOf(VcpuStat.Exits),
+            chip is null ? 0 : Stats.AddressOf(X86Stat.IoExits),
+            chip is null ? 0 : Stats.AddressOf(X86Stat.InsnEmulation));
+
+    /// <summary>
     /// Back to guest mode; a request made meanwhile (an interrupt to inject) sends the CPU back to the run loop
     /// after the instruction — except an event request alone that leaves nothing to inject (an EOI with no
     /// other interrupt deliverable, a TPR write), which is taken here as the next entry would take it: counted

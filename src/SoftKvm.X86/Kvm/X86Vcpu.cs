@@ -63,6 +63,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         if (vm.Irqchip is { } chip)
         {
             Apic = chip.CreateLocalApic(this);
+            UsePublishedReads(chip);
             _mpState = id == 0 ? (int)X86MpState.Runnable : (int)X86MpState.Uninitialized;
         }
 
@@ -272,7 +273,11 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         ];
 
     /// <inheritdoc />
-    protected override void OnProfilingStarted() => _cpu.ProfileInstructions();
+    protected override void OnProfilingStarted()
+    {
+        _cpu.ProfileInstructions();
+        UsePublishedReads(null); // every exit marked as it is handled (X86Vcpu.FastPath.cs)
+    }
 
     /// <inheritdoc />
     public override long InstructionsRetired => _cpu.InstructionsRetired;

@@ -146,6 +146,7 @@ public sealed unsafe partial class X86Cpu
             frame.JumpCache = _jumpCache.Table;
             frame.Stale = 0;
             frame.ExitHelper = s_exitHelper;
+            SetPublishedReads(&frame);
             if (t_native != this)
             {
                 t_native = this;

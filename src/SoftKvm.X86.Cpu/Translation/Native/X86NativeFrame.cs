@@ -1,11 +1,12 @@
 using System.Runtime.InteropServices;
+using SoftKvm.Core.Published;
 
 namespace SoftKvm.X86.Cpu.Translation.Native;
 
 /// <summary>
 /// What a native block reads besides the registers, on the run loop's stack for one run (rbp points at it):
 /// the software TLB's read and write halves of the current privilege, the FS and GS bases, the budget and
-/// the vCPU's exit-request flag. Offsets are fixed (<see cref="X86NativeTranslator"/> emits them).
+/// the vCPU's exit-request flag, the published device reads and the counters their exits count in. Offsets are fixed (<see cref="X86NativeTranslator"/> emits them).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct X86NativeFrame
@@ -42,6 +43,21 @@ internal unsafe struct X86NativeFrame
     /// by the block as <c>(frame, linear, rip, kind)</c>.</summary>
     public nint ExitHelper;
 
+    /// <summary>The published port reads (<see cref="PublishedReads"/>), or null: an IN takes the exit helper.</summary>
+    public PublishedReads.Entry* PortValues;
+
+    /// <summary>The published guest-physical reads, or null: a device MOV takes the exit helper.</summary>
+    public PublishedReads.Entry* MmioValues;
+
+    /// <summary>The vCPU's <c>exits</c> counter (set with the tables).</summary>
+    public long* CountExits;
+
+    /// <summary>The vCPU's <c>io_exits</c> counter.</summary>
+    public long* CountIoExits;
+
+    /// <summary>The vCPU's <c>insn_emulation</c> counter.</summary>
+    public long* CountInsnEmulation;
+
     public const int ReadTlbOffset = 0;
     public const int WriteTlbOffset = 8;
     public const int FsBaseOffset = 16;
@@ -52,4 +68,9 @@ internal unsafe struct X86NativeFrame
     public const int JumpCacheOffset = 56;
     public const int StaleOffset = 64;
     public const int ExitHelperOffset = 72;
+    public const int PortValuesOffset = 80;
+    public const int MmioValuesOffset = 88;
+    public const int CountExitsOffset = 96;
+    public const int CountIoExitsOffset = 104;
+    public const int CountInsnEmulationOffset = 112;
 }

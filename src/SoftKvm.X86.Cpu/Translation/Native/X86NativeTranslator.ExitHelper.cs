@@ -74,16 +74,25 @@ internal sealed unsafe partial class X86NativeTranslator
         };
 
         ulong descriptor = (ulong)kind;
+        int publishedIn = 0; // an IN's size: it may read a published port first
+        int port = -1;
         if (kind == NativeExitKind.Port)
         {
             bool write = i.Mnemonic == Mnemonic.Out;
             OpKind portKind = write ? i.Op0Kind : i.Op1Kind;
             int size = (write ? i.Op1Register : i.Op0Register).GetSize();
-            descriptor = NativePort.Of(write, size, portKind == OpKind.Register ? -1 : i.Immediate8);
+            port = portKind == OpKind.Register ? -1 : i.Immediate8;
+            descriptor = NativePort.Of(write, size, port);
+            publishedIn = write ? 0 : size;
         }
 
         SaveImage();
         AsmLabel after = _asm.NewLabel();
+        if (publishedIn != 0)
+        {
+            EmitPublishedIn(publishedIn, port, after);
+        }
+
         CallHelper(k, descriptor, after);
         _asm.Bind(after);
     }
@@ -99,7 +108,8 @@ internal sealed unsafe partial class X86NativeTranslator
             : NativeMov.Of(store, size, -1, (long)i.GetImmediate(1));
     }
 
-    /// <summary>The device stubs of the block (out of line; rcx = the TLB tag's difference, r14 = the linear address, the flags in host RFLAGS).</summary>
+    /// <summary>The device stubs of the block (out of line; rcx = the TLB tag's difference, rdx = the TLB entry, r14 = the linear address,
+    /// the flags in host RFLAGS): a load's published value first (X86NativeTranslator.Published.cs), else the helper.</summary>
     private void EmitDeviceStubs()
     {
         var a = _asm;
@@ -110,6 +120,11 @@ internal sealed unsafe partial class X86NativeTranslator
             a.MovImm(Reg.Rax, X86Cpu.TlbDeviceBit);
             a.Alu(X64Alu.Cmp, Reg.Rcx, Reg.Rax, true);
             a.Jcc(Cc.NE, Exit(_insns[k].IP, k, middle: true, FlagsAt.Image));
+            if (PublishedLoad(_insns[k]))
+            {
+                EmitPublishedLoad(GuestNumber(_insns[k].Op0Register), _insns[k].MemorySize.GetSize(), after);
+            }
+
             CallHelper(k, MovDescriptor(_insns[k]), after);
         }
 

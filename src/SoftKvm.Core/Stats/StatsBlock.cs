@@ -6,9 +6,10 @@ namespace SoftKvm.Core.Stats;
 /// <summary>
 /// The counters of one vCPU or VM. Each counter has a single writer (its vCPU thread) or is updated
 /// with <see cref="Add"/>; readers on other threads see whole 64-bit values. Reading never changes a
-/// counter; a counter can only be cleared to 0, as with KVM's debugfs.
+/// counter; a counter can only be cleared to 0, as with KVM's debugfs. The counters sit in memory that never
+/// moves, so that a vCPU's generated code can count an exit it completes itself (<see cref="AddressOf"/>).
 /// </summary>
-public sealed class StatsBlock
+public sealed unsafe class StatsBlock
 {
     private readonly long[] _values;
 
@@ -16,8 +17,14 @@ public sealed class StatsBlock
     public StatsBlock(StatsSchema schema)
     {
         Schema = schema;
-        _values = new long[schema.Descriptors.Count];
+        _values = GC.AllocateArray<long>(schema.Descriptors.Count, pinned: true);
     }
+
+    /// <summary>
+    /// Where counter <paramref name="id"/> lives, for generated code that increments it on the counter's owner thread
+    /// (a vCPU's native code completing an exit without leaving it, issue 19); valid as long as this block is.
+    /// </summary>
+    public long* AddressOf(int id) => (long*)Unsafe.AsPointer(ref _values[id]);
 
     /// <summary>What the counters are.</summary>
     public StatsSchema Schema { get; }

@@ -90,6 +90,7 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         yield return new("native_access_helper_calls", NativeAccessHelperCalls);
+        yield return new("native_device_reads", NativeDeviceReadCount);
         yield return new("native_controller_helper_calls", NativeControllerHelperCalls);
         yield return new("native_hypercall_helper_calls", NativeHypercallHelperCalls);
         yield return new("native_resumes", NativeResumes);
@@ -316,6 +317,11 @@ public sealed unsafe partial class Arm64Cpu
             ctx->ModeKey = modeKey;
             ctx->FlagsImage = X64Lowering.ImageOf(State.Nzcv >> 28);
             ulong result = cache.Enter(ctx, code);
+            if (ctx->DeviceReads.MmioPending != 0)
+            {
+                TakeNativeMmioValue(); // a device read native code completed (Arm64Cpu.DeviceReads.cs)
+            }
+
             State.Nzcv = NzcvOfImage(ctx->FlagsImage);
             long retired = limit - ctx->BudgetLeft;
             Retired += retired;

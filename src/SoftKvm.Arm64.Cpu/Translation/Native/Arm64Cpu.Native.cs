@@ -61,16 +61,20 @@ public sealed unsafe partial class Arm64Cpu
     /// </summary>
     public IEnumerable<KeyValuePair<string, long>> NativeStatistics()
     {
-        if (NativeCompileTicks.Count == 0)
+        if (NativeCompileTicks.Count == 0 && NativeBlockEntries == 0)
         {
-            yield break;
+            yield break; // no native code ran (a PE that only ran blocks another PE translated still reports the rest)
         }
 
-        long[] ticks = [.. NativeCompileTicks];
-        Array.Sort(ticks);
-        static long Us(long t) => t * 1_000_000 / Stopwatch.Frequency;
-        yield return new("native_compile_us_median", Us(ticks[ticks.Length / 2]));
-        yield return new("native_compile_us_p99", Us(ticks[(int)(ticks.Length * 0.99)]));
+        if (NativeCompileTicks.Count != 0)
+        {
+            long[] ticks = [.. NativeCompileTicks];
+            Array.Sort(ticks);
+            static long Us(long t) => t * 1_000_000 / Stopwatch.Frequency;
+            yield return new("native_compile_us_median", Us(ticks[ticks.Length / 2]));
+            yield return new("native_compile_us_p99", Us(ticks[(int)(ticks.Length * 0.99)]));
+        }
+
         yield return new("native_code_bytes", NativeCodeCache.Instance.CodeBytes);
         // Entries through a linked exit: all entries but the run loop's and the jump cache's; the direct
         // exits not linked yet (Chain) went through the run loop. Rates in thousandths.
@@ -91,6 +95,7 @@ public sealed unsafe partial class Arm64Cpu
 
         yield return new("native_access_helper_calls", NativeAccessHelperCalls);
         yield return new("native_device_reads", NativeDeviceReadCount);
+        yield return new("native_hypercalls", NativeHypercallCount);
         yield return new("native_controller_helper_calls", NativeControllerHelperCalls);
         yield return new("native_hypercall_helper_calls", NativeHypercallHelperCalls);
         yield return new("native_resumes", NativeResumes);
@@ -195,6 +200,7 @@ public sealed unsafe partial class Arm64Cpu
             cache.Flush(); // not from a run inside another (a hook's): that one is inside the gate the flush waits on
         }
 
+        DropFixedHypercalls(); // taken again at the first HVC the hypervisor answers (Arm64Cpu.Hypercalls.cs)
         NativeRunGate.Seat seat = _runSeat ??= cache.RunGate.NewSeat();
         cache.RunGate.Enter(seat);
         Arm64Cpu? outer = t_native;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SoftKvm.Core.Errors;
 
 namespace SoftKvm.Core.Stats;
@@ -12,13 +13,18 @@ namespace SoftKvm.Core.Stats;
 public sealed unsafe class StatsBlock
 {
     private readonly long[] _values;
+    private GCHandle _pin;
 
     /// <summary>Creates zeroed counters for <paramref name="schema"/>.</summary>
     public StatsBlock(StatsSchema schema)
     {
         Schema = schema;
-        _values = GC.AllocateArray<long>(schema.Descriptors.Count, pinned: true);
+        _values = new long[schema.Descriptors.Count];
+        _pin = GCHandle.Alloc(_values, GCHandleType.Pinned); // in place: where the counters were before they were pinned
     }
+
+    /// <summary>Unpins the counters.</summary>
+    ~StatsBlock() => _pin.Free();
 
     /// <summary>
     /// Where counter <paramref name="id"/> lives, for generated code that increments it on the counter's owner thread

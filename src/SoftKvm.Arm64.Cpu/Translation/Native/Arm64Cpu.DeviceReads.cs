@@ -29,8 +29,12 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Reads native code completed from a device's fixed-value table (for the profile).</summary>
     internal long NativeDeviceReadCount => _context->DeviceReads.Count;
 
+    /// <summary>Pins the read IO TLB in place for native code (a pinned-heap array would move the objects allocated after it).</summary>
+    private PinnedArray? _readIoTlbPin;
+
     private void InitializeDeviceReads()
     {
+        _readIoTlbPin = new PinnedArray(_readIoTlb);
         _context->DeviceReads.ReadIoTlb = (TlbEntry*)Unsafe.AsPointer(ref _readIoTlb[0]);
         ClearDeviceReads();
     }
@@ -98,4 +102,12 @@ public sealed unsafe partial class Arm64Cpu
         _context->DeviceReads.MmioPending = 0;
         _host.CompletedNativeMmioRead(_context->DeviceReads.MmioValue);
     }
+}
+
+/// <summary>Keeps an array pinned where it is for as long as this object lives.</summary>
+internal sealed class PinnedArray(Array array)
+{
+    private System.Runtime.InteropServices.GCHandle _handle = System.Runtime.InteropServices.GCHandle.Alloc(array, System.Runtime.InteropServices.GCHandleType.Pinned);
+
+    ~PinnedArray() => _handle.Free();
 }

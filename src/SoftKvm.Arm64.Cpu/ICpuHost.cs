@@ -73,15 +73,4 @@ public interface ICpuHost
     void CompletedNativeMmioRead(ulong value)
     {
     }
-
-    /// <summary>
-    /// For native code answering HVC #0 itself (issue 19): the SMCCC calls whose answer in X0 stays the same until the
-    /// vCPU's next run at least, with the statistics such an exit counts; false when there are none (another conduit), or
-    /// when an exit completed there could not be seen as the hypervisor's own (exits timed for a profile).
-    /// </summary>
-    bool TryGetFixedHypercalls(out FixedHypercalls calls)
-    {
-        calls = default;
-        return false;
-    }
 }

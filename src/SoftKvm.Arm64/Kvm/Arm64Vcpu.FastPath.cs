@@ -117,21 +117,6 @@ public sealed partial class Arm64Vcpu
     }
 
     /// <inheritdoc />
-    unsafe bool ICpuHost.TryGetFixedHypercalls(out FixedHypercalls calls)
-    {
-        // The calls HandleHypercall answers with a constant (PSCI 1.0, SMCCC 1.1) on the HVC conduit; not while exits are timed.
-        if (ExitsTimed || _init.PsciConduit != PsciConduit.Hvc)
-        {
-            calls = default;
-            return false;
-        }
-
-        calls = new FixedHypercalls(Stats.AddressOf(VcpuStat.Exits), Stats.AddressOf(Arm64Stat.HvcExitStat),
-            [(Psci.Version, Psci.Version10), (Psci.SmcccVersion, Psci.Smccc11), (Psci.MigrateInfoType, Psci.MigrateNotRequired)]);
-        return true;
-    }
-
-    /// <inheritdoc />
     void ICpuHost.CompletedNativeMmioRead(ulong value) => RunState.Mmio.SetValue(value); // as TryCompleteMmio leaves it
 
     /// <summary>

@@ -182,11 +182,6 @@ public sealed unsafe partial class Arm64Cpu
         _retiredInFlight = 0;
         if (flow == Flow.Exception && _trapCompleted && State.Pc == pc + 4)
         {
-            if ((word & 0x1F_FFE3) == 2)
-            {
-                NoteHypercall(); // HVC #0: native code may answer the next ones itself
-            }
-
             Retired--;
             return GoOnAfter(pc);
         }

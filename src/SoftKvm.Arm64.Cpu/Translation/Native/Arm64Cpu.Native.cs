@@ -95,7 +95,6 @@ public sealed unsafe partial class Arm64Cpu
 
         yield return new("native_access_helper_calls", NativeAccessHelperCalls);
         yield return new("native_device_reads", NativeDeviceReadCount);
-        yield return new("native_hypercalls", NativeHypercallCount);
         yield return new("native_controller_helper_calls", NativeControllerHelperCalls);
         yield return new("native_hypercall_helper_calls", NativeHypercallHelperCalls);
         yield return new("native_resumes", NativeResumes);
@@ -200,7 +199,6 @@ public sealed unsafe partial class Arm64Cpu
             cache.Flush(); // not from a run inside another (a hook's): that one is inside the gate the flush waits on
         }
 
-        DropFixedHypercalls(); // taken again at the first HVC the hypervisor answers (Arm64Cpu.Hypercalls.cs)
         NativeRunGate.Seat seat = _runSeat ??= cache.RunGate.NewSeat();
         cache.RunGate.Enter(seat);
         Arm64Cpu? outer = t_native;

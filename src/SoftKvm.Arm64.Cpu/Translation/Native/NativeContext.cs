@@ -106,9 +106,6 @@ internal unsafe struct NativeContext
 
     /// <summary>In-kernel device reads native code completes itself (Arm64Cpu.DeviceReads.cs).</summary>
     public NativeDeviceReads DeviceReads;
-
-    /// <summary>HVC #0 calls native code answers itself (Arm64Cpu.Hypercalls.cs).</summary>
-    public NativeHypercalls Hypercalls;
 }
 
 /// <summary>The helpers' addresses, one slot per <see cref="NativeHelper"/>.</summary>
@@ -266,9 +263,6 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.DeviceReads"/> (its fields at <see cref="DeviceReadOffsets"/> from here).</summary>
     public static readonly int DeviceReads = Offset(c => (byte*)&c->DeviceReads);
-
-    /// <summary><see cref="NativeContext.Hypercalls"/> (its fields at <see cref="HypercallOffsets"/> from here).</summary>
-    public static readonly int Hypercalls = Offset(c => (byte*)&c->Hypercalls);
 
     /// <summary>The slot of helper <paramref name="helper"/>.</summary>
     public static int Helper(NativeHelper helper) => HelperBase + (8 * (int)helper);

@@ -185,49 +185,11 @@ internal sealed unsafe partial class X64Lowering
             _exitHelperResume = _asm.NewLabel();
         }
 
-        AsmLabel? answered = kind == ExitHelperKind.Hypercall && (low & 0x1F_FFE3) == 2 ? EmitFixedHypercall() : null;
         _asm.MovImm(Reg.Rcx, (ulong)(uint)(k | (pending << 16)));
         _asm.MovImm(Reg.Rdx, low | ((ulong)(ushort)(4 * _b.Indices[k]) << 32) | ((ulong)kind << 48));
         _asm.Call(_exitHelperRoutine);
         _asm.Test(Reg.Rax, Reg.Rax, false);
         _asm.Jcc(Cc.NE, _leaveRoutine);
-        if (answered is { } done)
-        {
-            _asm.Bind(done);
-        }
-    }
-
-    /// <summary>
-    /// HVC #0 (Arm64Cpu.Hypercalls.cs): while the hypervisor's fixed answers are enabled, a W0 equal to one of their function
-    /// IDs gets its answer in X0 and the exit is counted (exits, hvc_exit_stat) here, then on after the instruction (the label
-    /// returned, bound after the helper's call); otherwise on into the helper's call. NZCV is in its image already (the
-    /// fallback flushed it); uses rax, rcx, rdx.
-    /// </summary>
-    private AsmLabel EmitFixedHypercall()
-    {
-        int h = ContextOffsets.Hypercalls;
-        AsmLabel helper = _asm.NewLabel(), found = _asm.NewLabel(), done = _asm.NewLabel();
-        _asm.AluMemImm(Alu.Cmp, Ctx(h + HypercallOffsets.Enabled), 0, 4);
-        _asm.Jcc(Cc.E, helper);
-        LoadTo(Reg.Rax, IrOperand.Reg(0), w64: false, truncate: true); // W0, zero-extended: the SMCCC function ID
-        for (int i = 0; i < FixedHypercalls.Capacity; i++)
-        {
-            _asm.Load(Reg.Rdx, Ctx(h + HypercallOffsets.Calls + (16 * i) + 8), 8);
-            _asm.AluMem(Alu.Cmp, Reg.Rax, Ctx(h + HypercallOffsets.Calls + (16 * i)), true);
-            _asm.Jcc(Cc.E, found);
-        }
-
-        _asm.Jmp(helper);
-        _asm.Bind(found);
-        Commit(IrOperand.Reg(0), Reg.Rdx);
-        _asm.Load(Reg.Rcx, Ctx(h + HypercallOffsets.Exits), 8);
-        _asm.AluMemImm(Alu.Add, new Mem(Reg.Rcx, 0), 1, 8);
-        _asm.Load(Reg.Rcx, Ctx(h + HypercallOffsets.HvcExitStat), 8);
-        _asm.AluMemImm(Alu.Add, new Mem(Reg.Rcx, 0), 1, 8);
-        _asm.AluMemImm(Alu.Add, Ctx(h + HypercallOffsets.Count), 1, 8);
-        _asm.Jmp(done);
-        _asm.Bind(helper);
-        return done;
     }
 
     /// <summary>

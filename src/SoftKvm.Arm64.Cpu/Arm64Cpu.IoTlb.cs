@@ -18,7 +18,7 @@ public sealed partial class Arm64Cpu
     private const int IoTlbMask = (1 << IoTlbBits) - 1;
 
     /// <summary>Device pages readable at a tag: <see cref="TlbEntry.Delta"/> holds the IPA of the page.</summary>
-    private readonly TlbEntry[] _readIoTlb = new TlbEntry[1 << IoTlbBits];
+    private readonly TlbEntry[] _readIoTlb = new TlbEntry[1 << IoTlbBits]; // pinned where it is for native code (Arm64Cpu.DeviceReads.cs)
 
     /// <summary>Device pages writable at a tag (an IPA that is no read-only slot either).</summary>
     private readonly TlbEntry[] _writeIoTlb = new TlbEntry[1 << IoTlbBits];

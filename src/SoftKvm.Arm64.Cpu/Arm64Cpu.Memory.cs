@@ -513,6 +513,11 @@ public sealed unsafe partial class Arm64Cpu
     /// </summary>
     private bool DeviceAccess(ulong va, ulong ipa, uint iss, bool write, ref ulong value)
     {
+        if (_context->DeviceReads.MmioPending != 0)
+        {
+            TakeNativeMmioValue(); // the run state's data in order (Arm64Cpu.DeviceReads.cs)
+        }
+
         if ((iss & Esr.IssIsv) != 0 && _host.TryCompleteMmio(ipa, iss | (write ? Esr.IssWnR : 0), ref value))
         {
             return true;

@@ -54,4 +54,23 @@ public interface ICpuHost
     /// PE stops with the stage-2 abort.
     /// </summary>
     bool TryCompleteMmio(ulong ipa, uint iss, ref ulong value);
+
+    /// <summary>
+    /// For native code completing device reads itself (issue 19): the fixed-value table of the device page at IPA
+    /// <paramref name="ipaPage"/> on the in-kernel MMIO bus, with the statistics such a read counts; false when the page has
+    /// none, or when an exit completed there could not be seen as the hypervisor's own (exits timed for a profile).
+    /// </summary>
+    unsafe bool TryGetFixedReads(ulong ipaPage, out DeviceFixedReads reads)
+    {
+        reads = default;
+        return false;
+    }
+
+    /// <summary>
+    /// Native code completed an in-kernel read (see <see cref="TryGetFixedReads"/>) whose value <paramref name="value"/> is
+    /// the run state's MMIO data now, as <see cref="TryCompleteMmio"/> would have left it.
+    /// </summary>
+    void CompletedNativeMmioRead(ulong value)
+    {
+    }
 }

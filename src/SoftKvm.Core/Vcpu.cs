@@ -181,6 +181,9 @@ public abstract partial class Vcpu : IDisposable
             : TimeSpan.FromSeconds(Volatile.Read(ref ticks[stat]) / (double)Stopwatch.Frequency);
     }
 
+    /// <summary>Whether exits are timed (<see cref="TimeExits"/>): an exit completed where <see cref="BeginExit"/> cannot mark it (generated code) must not be completed there then.</summary>
+    protected bool ExitsTimed => _exitTicks is not null;
+
     /// <summary>Marks the start of handling an exit counted by statistic <paramref name="stat"/> (timed per reason for <see cref="ExitHandlingTime"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // every exit; NativeAOT does not inline it on its own
     protected void BeginExit(int stat)

@@ -99,6 +99,26 @@ public sealed partial class Arm64Vcpu
         return true;
     }
 
+    /// <inheritdoc />
+    unsafe bool ICpuHost.TryGetFixedReads(ulong ipaPage, out DeviceFixedReads reads)
+    {
+        // Native code counts the exit itself, where BeginExit cannot time it: not while exits are timed.
+        long generation = 0;
+        ulong* words = ExitsTimed ? null : _vm.MmioBus.FixedReadsAt(ipaPage, ref _kernelMmio, out generation);
+        if (words == null)
+        {
+            reads = default;
+            return false;
+        }
+
+        reads = new DeviceFixedReads(words, _vm.MmioBus.GenerationAddress, generation, Stats.AddressOf(VcpuStat.Exits),
+            Stats.AddressOf(Arm64Stat.MmioExitKernel));
+        return true;
+    }
+
+    /// <inheritdoc />
+    void ICpuHost.CompletedNativeMmioRead(ulong value) => RunState.Mmio.SetValue(value); // as TryCompleteMmio leaves it
+
     /// <summary>
     /// Whether the access to <paramref name="ipa"/> that the PE stopped with was declined by <see cref="ICpuHost.TryCompleteMmio"/>
     /// (the in-kernel bus has no device there); forgets it either way, so it answers for one abort only.

@@ -92,6 +92,7 @@ public sealed partial class Vgic
 
             _its.Add(its);
             _hasIts = true;
+            _distributor?.ItsCreated(); // GICD_TYPER changes: the fixed-value words without an ITS stop answering
             return its;
         }
     }

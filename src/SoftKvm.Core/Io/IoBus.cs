@@ -70,6 +70,7 @@ public sealed partial class IoBus
             }
 
             Volatile.Write(ref _snapshot, s.Insert(i, address, last, device));
+            AdvanceGeneration();
         }
     }
 
@@ -87,6 +88,7 @@ public sealed partial class IoBus
             }
 
             Volatile.Write(ref _snapshot, next);
+            AdvanceGeneration();
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SoftKvm.Core.Errors;
 
 namespace SoftKvm.Core.Stats;
@@ -6,19 +7,30 @@ namespace SoftKvm.Core.Stats;
 /// <summary>
 /// The counters of one vCPU or VM. Each counter has a single writer (its vCPU thread) or is updated
 /// with <see cref="Add"/>; readers on other threads see whole 64-bit values. Reading never changes a
-/// counter; a counter can only be cleared to 0, as with KVM's debugfs. The counters are pinned for the
-/// block's life (<see cref="AddressOf"/>: native code of the owner thread may count in them).
+/// counter; a counter can only be cleared to 0, as with KVM's debugfs. The counters sit in memory that never
+/// moves, so that a vCPU's generated code can count an exit it completes itself (<see cref="AddressOf"/>).
 /// </summary>
-public sealed class StatsBlock
+public sealed unsafe class StatsBlock
 {
     private readonly long[] _values;
+    private GCHandle _pin;
 
     /// <summary>Creates zeroed counters for <paramref name="schema"/>.</summary>
     public StatsBlock(StatsSchema schema)
     {
         Schema = schema;
-        _values = GC.AllocateArray<long>(schema.Descriptors.Count, pinned: true);
+        _values = new long[schema.Descriptors.Count];
+        _pin = GCHandle.Alloc(_values, GCHandleType.Pinned); // in place: where the counters were before they were pinned
     }
+
+    /// <summary>Unpins the counters.</summary>
+    ~StatsBlock() => _pin.Free();
+
+    /// <summary>
+    /// Where counter <paramref name="id"/> lives, for generated code that increments it on the counter's owner thread
+    /// (a vCPU's native code completing an exit without leaving it, issue 19); valid as long as this block is.
+    /// </summary>
+    public long* AddressOf(int id) => (long*)Unsafe.AsPointer(ref _values[id]);
 
     /// <summary>What the counters are.</summary>
     public StatsSchema Schema { get; }
@@ -26,12 +38,6 @@ public sealed class StatsBlock
     /// <summary>Adds 1 to counter <paramref name="id"/> (owner thread only).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Increment(int id) => _values[id]++;
-
-    /// <summary>
-    /// The address of counter <paramref name="id"/>, valid while this block lives (the counters are pinned): for native
-    /// code on the owner thread that counts an exit where it happens, as <see cref="Increment"/> would (a plain add).
-    /// </summary>
-    public unsafe nint AddressOf(int id) => (nint)Unsafe.AsPointer(ref _values[id]);
 
     /// <summary>Adds <paramref name="delta"/> to counter <paramref name="id"/> from any thread.</summary>
     public void Add(int id, long delta) => Interlocked.Add(ref _values[id], delta);

@@ -116,13 +116,13 @@ public sealed partial class X86Vcpu
     /// counts it (<c>exits</c> and <c>io_exits</c>, or <c>exits</c> and <c>insn_emulation</c>). Off while exits are timed for a
     /// profile (each exit is then marked as it is handled).
     /// </summary>
-    private void UsePublishedReads(X86Irqchip? chip) =>
+    private unsafe void UsePublishedReads(X86Irqchip? chip) =>
         _cpu.UsePublishedReads(
             chip?.PublishedReads,
             chip is null ? null : this,
-            chip is null ? 0 : Stats.AddressOf(VcpuStat.Exits),
-            chip is null ? 0 : Stats.AddressOf(X86Stat.IoExits),
-            chip is null ? 0 : Stats.AddressOf(X86Stat.InsnEmulation));
+            chip is null ? 0 : (nint)Stats.AddressOf(VcpuStat.Exits),
+            chip is null ? 0 : (nint)Stats.AddressOf(X86Stat.IoExits),
+            chip is null ? 0 : (nint)Stats.AddressOf(X86Stat.InsnEmulation));
 
     /// <summary>
     /// Back to guest mode; a request made meanwhile (an interrupt to inject) sends the CPU back to the run loop

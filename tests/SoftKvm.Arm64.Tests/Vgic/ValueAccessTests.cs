@@ -69,6 +69,48 @@ public class ValueAccessTests
     }
 
     [Fact]
+    public unsafe void TheDistributorsPublishedPagesAreItsFixedWords_AndWithoutAnItsAreClearedByOne()
+    {
+        // What native code reads (IIoFixedReads, issue 19): every 32-bit word of every page of the frame marked in the page's
+        // table reads that value through the bus; an ITS created later clears the table taken before it.
+        var (vm, gic) = Gic.V3(2);
+        using var _ = vm;
+        var cache = default(IoBusCache);
+        var pages = new List<nint>();
+        int marked = 0;
+        for (ulong page = 0; page < 0x1_0000; page += 0x1000)
+        {
+            ulong* words = vm.MmioBus.FixedReadsAt(Gic.V3Dist + page, ref cache, out long generation);
+            Assert.Equal(*vm.MmioBus.GenerationAddress, generation);
+            Assert.True(words != null, $"no table for page 0x{page:x}");
+            pages.Add((nint)words);
+            for (int w = 0; w < 1024; w++)
+            {
+                if ((words[w] >> 32) != 0)
+                {
+                    marked++;
+                    Assert.Equal((uint)words[w], Gic.Read32(vm, 0, Gic.V3Dist + page + (ulong)(4 * w)));
+                }
+            }
+        }
+
+        Assert.True(((ulong*)pages[0])[1] >> 32 != 0, "GICD_TYPER is not marked");
+        Assert.True(marked > 16, $"{marked} marked words");
+        gic.CreateIts();
+        foreach (nint page in pages)
+        {
+            for (int w = 0; w < 1024; w++)
+            {
+                Assert.Equal(0UL, ((ulong*)page)[w]);
+            }
+        }
+
+        ulong* withIts = vm.MmioBus.FixedReadsAt(Gic.V3Dist, ref cache, out long _);
+        Assert.Equal((uint)withIts[1], Gic.Read32(vm, 0, Gic.V3Dist + 4));
+        Assert.NotEqual(0UL, withIts[1] & 1 << 17); // LPIS
+    }
+
+    [Fact]
     public void ValueWritesChangeWhatSpanWritesChange()
     {
         var (vm, gic) = Gic.V3(2);

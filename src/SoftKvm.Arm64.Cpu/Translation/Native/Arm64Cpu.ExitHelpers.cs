@@ -36,8 +36,11 @@ public sealed unsafe partial class Arm64Cpu
     /// <summary>Native GIC CPU-interface register accesses that ran through <see cref="ExitHelperKind.Controller"/> (for the profile).</summary>
     internal long NativeControllerHelperCalls;
 
-    private void InitializeExitHelpers() =>
+    private void InitializeExitHelpers()
+    {
         _context->Helpers[(int)NativeHelper.Exit] = (nint)(delegate* unmanaged<NativeContext*, ulong, ulong, ulong, long>)&ExitHelper;
+        InitializeDeviceReads();
+    }
 
     /// <summary>
     /// The one entry of the exit helpers: <paramref name="descriptor"/> says what completes (<see cref="ExitHelperKind"/>),
@@ -93,6 +96,10 @@ public sealed unsafe partial class Arm64Cpu
             }
 
             done = DeviceAccess(va, ipa, iss, write, ref value);
+            if (done && !write && size == 4)
+            {
+                NoteDeviceRead(va, ipa); // native code may complete the next read of this page itself
+            }
         }
         else
         {

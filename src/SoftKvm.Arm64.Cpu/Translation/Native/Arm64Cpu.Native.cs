@@ -61,16 +61,20 @@ public sealed unsafe partial class Arm64Cpu
     /// </summary>
     public IEnumerable<KeyValuePair<string, long>> NativeStatistics()
     {
-        if (NativeCompileTicks.Count == 0)
+        if (NativeCompileTicks.Count == 0 && NativeBlockEntries == 0)
         {
-            yield break;
+            yield break; // no native code ran (a PE that only ran blocks another PE translated still reports the rest)
         }
 
-        long[] ticks = [.. NativeCompileTicks];
-        Array.Sort(ticks);
-        static long Us(long t) => t * 1_000_000 / Stopwatch.Frequency;
-        yield return new("native_compile_us_median", Us(ticks[ticks.Length / 2]));
-        yield return new("native_compile_us_p99", Us(ticks[(int)(ticks.Length * 0.99)]));
+        if (NativeCompileTicks.Count != 0)
+        {
+            long[] ticks = [.. NativeCompileTicks];
+            Array.Sort(ticks);
+            static long Us(long t) => t * 1_000_000 / Stopwatch.Frequency;
+            yield return new("native_compile_us_median", Us(ticks[ticks.Length / 2]));
+            yield return new("native_compile_us_p99", Us(ticks[(int)(ticks.Length * 0.99)]));
+        }
+
         yield return new("native_code_bytes", NativeCodeCache.Instance.CodeBytes);
         // Entries through a linked exit: all entries but the run loop's and the jump cache's; the direct
         // exits not linked yet (Chain) went through the run loop. Rates in thousandths.
@@ -90,6 +94,7 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         yield return new("native_access_helper_calls", NativeAccessHelperCalls);
+        yield return new("native_device_reads", NativeDeviceReadCount);
         yield return new("native_controller_helper_calls", NativeControllerHelperCalls);
         yield return new("native_hypercall_helper_calls", NativeHypercallHelperCalls);
         yield return new("native_resumes", NativeResumes);
@@ -316,6 +321,11 @@ public sealed unsafe partial class Arm64Cpu
             ctx->ModeKey = modeKey;
             ctx->FlagsImage = X64Lowering.ImageOf(State.Nzcv >> 28);
             ulong result = cache.Enter(ctx, code);
+            if (ctx->DeviceReads.MmioPending != 0)
+            {
+                TakeNativeMmioValue(); // a device read native code completed (Arm64Cpu.DeviceReads.cs)
+            }
+
             State.Nzcv = NzcvOfImage(ctx->FlagsImage);
             long retired = limit - ctx->BudgetLeft;
             Retired += retired;

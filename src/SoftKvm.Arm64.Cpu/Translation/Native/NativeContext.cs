@@ -103,6 +103,9 @@ internal unsafe struct NativeContext
     /// that unmasks one leaves for the run loop (Arm64Cpu.MaskedInterrupts.cs). Written by the PE's own thread.
     /// </summary>
     public uint PendingInterrupts;
+
+    /// <summary>In-kernel device reads native code completes itself (Arm64Cpu.DeviceReads.cs).</summary>
+    public NativeDeviceReads DeviceReads;
 }
 
 /// <summary>The helpers' addresses, one slot per <see cref="NativeHelper"/>.</summary>
@@ -257,6 +260,9 @@ internal static unsafe class ContextOffsets
 
     /// <summary><see cref="NativeContext.ExclusiveSize"/>.</summary>
     public static readonly int ExclusiveSize = Offset(c => (byte*)&c->ExclusiveSize);
+
+    /// <summary><see cref="NativeContext.DeviceReads"/> (its fields at <see cref="DeviceReadOffsets"/> from here).</summary>
+    public static readonly int DeviceReads = Offset(c => (byte*)&c->DeviceReads);
 
     /// <summary>The slot of helper <paramref name="helper"/>.</summary>
     public static int Helper(NativeHelper helper) => HelperBase + (8 * (int)helper);

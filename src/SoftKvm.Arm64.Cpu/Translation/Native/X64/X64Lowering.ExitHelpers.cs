@@ -66,6 +66,11 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>The access helper for the TLB miss of stub <paramref name="stub"/> (its syndrome in Target); on after the instruction.</summary>
     private void EmitAccessPath(Stub stub)
     {
+        if ((stub.Target & Esr.IssWnR) == 0 && ((stub.Target >> Esr.IssSasShift) & 3) == 2)
+        {
+            EmitFixedDeviceRead(stub);
+        }
+
         if (stub.Lazy >= 0)
         {
             // NZCV into the image, as the interpreter's slow path does (the access may leave for the run loop); computing
@@ -78,6 +83,70 @@ internal sealed unsafe partial class X64Lowering
         CallExitHelper(ExitHelperKind.Access, stub.Insn, stub.Pending, (uint)stub.Target);
         _endUsed[stub.Insn] = true;
         _asm.Jmp(_endLabels[stub.Insn]);
+    }
+
+    /// <summary>
+    /// A 4-byte load's miss (rax = the guest address): completed here when the read IO TLB maps its page (the tag of the
+    /// access, as the RAM TLB compares it, with the address's low two bits so that a misaligned one misses), the page's slot
+    /// names that IPA page and a table, the bus is at the slot's generation, and the word is marked in the table: the
+    /// statistics counted, the value kept for the run state, the register written as the inline load would, on after
+    /// the instruction (Arm64Cpu.DeviceReads.cs). Otherwise on into the access helper, with rax unchanged. Uses rax, rcx,
+    /// rdx and the instruction's temporaries (r10, r11), which nothing after the access reads.
+    /// </summary>
+    private void EmitFixedDeviceRead(Stub stub)
+    {
+        IrInstruction op = default;
+        for (int i = _b.FirstOp[stub.Insn]; i < _b.FirstOp[stub.Insn + 1]; i++)
+        {
+            if (_b.Ops[i].Op == IrOpcode.Load)
+            {
+                op = _b.Ops[i];
+            }
+        }
+
+        if (op.Op != IrOpcode.Load || op.Size != 4)
+        {
+            return;
+        }
+
+        AsmLabel helper = _asm.NewLabel();
+        int reads = ContextOffsets.DeviceReads;
+        Reg io = X64Layout.Temp(0), table = X64Layout.Temp(1);
+        _asm.Mov(Reg.Rdx, Reg.Rax);
+        _asm.AluImm(Alu.And, Reg.Rdx, ~0xFFC, true);
+        _asm.AluMem(Alu.Or, Reg.Rdx, Ctx(ContextOffsets.TagEl), true);
+        _asm.Mov(Reg.Rcx, Reg.Rax, false);
+        _asm.ShiftImm(Shift.Shr, Reg.Rcx, 12 - TlbEntryShift, false);
+        _asm.AluImm(Alu.And, Reg.Rcx, (Arm64Cpu.IoTlbEntries - 1) << TlbEntryShift, false); // rcx = slot * 16, in both arrays
+        _asm.Load(io, Ctx(reads + DeviceReadOffsets.ReadIoTlb), 8);
+        _asm.CmpMemReg(new Mem(io, 0, Reg.Rcx), Reg.Rdx, true);
+        _asm.Jcc(Cc.NE, helper);
+        _asm.Load(io, new Mem(io, 8, Reg.Rcx), 8); // the IPA page
+        _asm.CmpMemReg(new Mem(X64Layout.Context, reads + DeviceReadOffsets.Slots, Reg.Rcx), io, true);
+        _asm.Jcc(Cc.NE, helper);
+        _asm.Load(table, new Mem(X64Layout.Context, reads + DeviceReadOffsets.Slots + 8, Reg.Rcx), 8);
+        _asm.Load(io, Ctx(reads + DeviceReadOffsets.BusGeneration), 8);
+        _asm.Load(Reg.Rdx, new Mem(io, 0), 8);
+        _asm.AluMem(Alu.Cmp, Reg.Rdx, Ctx(reads + DeviceReadOffsets.BusGenerationSeen), true);
+        _asm.Jcc(Cc.NE, helper);
+        _asm.Mov(Reg.Rcx, Reg.Rax, false);
+        _asm.AluImm(Alu.And, Reg.Rcx, 0xFFC, false);
+        _asm.TestMemImm(new Mem(table, 4, Reg.Rcx, 2), 1, 1); // bit 32 of the word's entry: a fixed value
+        _asm.Jcc(Cc.E, helper);
+
+        // The exit, as the hypervisor's in-kernel completion counts it, and its data for the run state.
+        _asm.Load(io, Ctx(reads + DeviceReadOffsets.Exits), 8);
+        _asm.AluMemImm(Alu.Add, new Mem(io, 0), 1, 8);
+        _asm.Load(io, Ctx(reads + DeviceReadOffsets.MmioExitKernel), 8);
+        _asm.AluMemImm(Alu.Add, new Mem(io, 0), 1, 8);
+        _asm.AluMemImm(Alu.Add, Ctx(reads + DeviceReadOffsets.Count), 1, 8);
+        _asm.Load(Reg.Rdx, new Mem(table, 0, Reg.Rcx, 2), 4);
+        _asm.Store(Ctx(reads + DeviceReadOffsets.MmioValue), Reg.Rdx, 8);
+        _asm.StoreImm(Ctx(reads + DeviceReadOffsets.MmioPending), 1, 4);
+        LoadValue(op.Dst, new Mem(table, 0, Reg.Rcx, 2), op);
+        _endUsed[stub.Insn] = true;
+        _asm.Jmp(_endLabels[stub.Insn]);
+        _asm.Bind(helper);
     }
 
     /// <summary>

@@ -259,6 +259,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     /// <summary>The linear address of the instruction pointer (CS base + RIP outside 64-bit mode).</summary>
     public ulong LinearRip
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // twice per port IO exit (the exit's RIP and its completion's check)
         get
         {
             ref var r = ref _cpu.Regs;
@@ -575,6 +576,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         return r;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int InstructionLengthOrUnknown() => _cpu.Exit.InstructionLengthValid ? _cpu.Exit.InstructionLength : 0;
 
     private int HandleException()
@@ -684,6 +686,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         _cpu.FastExits = (_debugFlags & X86GuestDebugFlags.Enable) != 0 ? null : this; // a debugged guest takes every exit the slow way
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong MaskIp(ulong ip) => _cpu.Bitness switch
     {
         64 => ip,

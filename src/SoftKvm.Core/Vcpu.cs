@@ -335,6 +335,7 @@ public abstract partial class Vcpu : IDisposable
     protected abstract bool CompletePending(int kind, out RunResult result);
 
     /// <summary>Records that the exit being returned needs completion on the next Run (kind must be non-zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every VMM exit; NativeAOT left it a call
     protected void SetPendingCompletion(int kind)
     {
         ArgumentOutOfRangeException.ThrowIfZero(kind);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using SoftKvm.Core.Errors;
 using SoftKvm.Core.Hooks;
 using SoftKvm.Core.Run;
@@ -23,8 +22,6 @@ public abstract partial class Vcpu : IDisposable
     private int _requests;
     private int _pendingCompletion;
     private int _runningThread;
-    private RunSeat _seat = new(0);
-    private readonly Lock _seatLock = new();
     private int _exitInProgress = -1;
     private long[]? _exitTicks;
     private long _exitStart;
@@ -102,13 +99,11 @@ public abstract partial class Vcpu : IDisposable
     public RunResult Run()
     {
         int thread = Environment.CurrentManagedThreadId;
-        var seat = Volatile.Read(ref _seat);
-        if (!TryEnterOwned(seat, thread))
+        if (Interlocked.CompareExchange(ref _runningThread, thread, 0) != 0)
         {
-            seat = EnterClaimingSeat(thread);
+            throw new VcpuException($"vCPU {Id} is already running on another thread");
         }
 
-        Volatile.Write(ref _runningThread, thread);
         try
         {
             var result = BeforeRun();
@@ -140,75 +135,6 @@ public abstract partial class Vcpu : IDisposable
         finally
         {
             Volatile.Write(ref _runningThread, 0);
-            Volatile.Write(ref seat.Inside, 0);
-        }
-    }
-
-    /// <summary>
-    /// The entry of the thread that owns the vCPU (the last one to enter Run: the vCPU's thread in a VMM), through its
-    /// <see cref="RunSeat"/>: a store and two loads, no locked instruction (issue 19: every round trip through the VMM
-    /// passes here). The owner says it is inside, then checks that the seat is still the vCPU's; a thread that claims the
-    /// vCPU (<see cref="EnterClaimingSeat"/>, rare) installs a seat of its own, then has every thread of the process
-    /// execute a full barrier (<see cref="Interlocked.MemoryBarrierProcessWide"/>, membarrier on Linux) before it looks at
-    /// the old seat: the owner's barrier falls either before its store (its load then sees the new seat, and it backs
-    /// out) or after it (the claimant then sees it inside, puts the old seat back and is refused). Never neither, and
-    /// each thread writes only its own seat: two threads are never inside at once (as <c>NativeRunGate</c>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryEnterOwned(RunSeat seat, int thread)
-    {
-        if (seat.Thread != thread || Volatile.Read(ref seat.Inside) != 0)
-        {
-            return false; // another thread's seat, or a nested Run on this thread (refused by the claim)
-        }
-
-        Volatile.Write(ref seat.Inside, 1);
-        if (ReferenceEquals(Volatile.Read(ref _seat), seat))
-        {
-            return true;
-        }
-
-        Volatile.Write(ref seat.Inside, 0); // claimed meanwhile: back out and claim it back the slow way
-        return false;
-    }
-
-    /// <summary>Enters as a thread that does not own the vCPU: takes it with a seat of its own (see <see cref="TryEnterOwned"/>), or refuses.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private RunSeat EnterClaimingSeat(int thread)
-    {
-        lock (_seatLock)
-        {
-            var old = Volatile.Read(ref _seat);
-            var mine = new RunSeat(thread);
-            Volatile.Write(ref _seat, mine);
-            Interlocked.MemoryBarrierProcessWide();
-            if (Volatile.Read(ref old.Inside) != 0)
-            {
-                Volatile.Write(ref _seat, old);
-                throw new VcpuException($"vCPU {Id} is already running on another thread");
-            }
-
-            Volatile.Write(ref mine.Inside, 1);
-            return mine;
-        }
-    }
-
-    /// <summary>
-    /// The right to enter Run with plain stores: one thread's, and only that thread writes <see cref="Inside"/>, which sits
-    /// in the middle of 128 bytes of its own (written twice per round trip: no other object's fields share its lines).
-    /// </summary>
-    private sealed class RunSeat(int thread)
-    {
-        public readonly int Thread = thread;
-        private Padded _padded;
-
-        public ref int Inside => ref _padded.Value;
-
-        [StructLayout(LayoutKind.Explicit, Size = 128)]
-        private struct Padded
-        {
-            [FieldOffset(64)]
-            public int Value;
         }
     }
 

@@ -51,6 +51,16 @@ public abstract partial class Vcpu : IDisposable
     /// <summary>Whether a completion of the last exit is still owed to the guest (KVM's <c>mmio_needed</c>, or a non-null <c>complete_userspace_io</c>).</summary>
     public bool HasPendingCompletion => Volatile.Read(ref _pendingCompletion) != 0;
 
+    /// <summary>
+    /// The managed id of the thread inside <see cref="Run"/>, or 0: for the architecture's run loop, which runs on that
+    /// thread and need not ask the runtime for its id again (a thread-local look-up per round trip).
+    /// </summary>
+    protected int RunningThreadId
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _runningThread);
+    }
+
     /// <summary>Whether a thread is inside <see cref="Run"/>.</summary>
     public bool IsRunning => Volatile.Read(ref _runningThread) != 0;
 
@@ -267,6 +277,7 @@ public abstract partial class Vcpu : IDisposable
     protected abstract bool CompletePending(int kind, out RunResult result);
 
     /// <summary>Records that the exit being returned needs completion on the next Run (kind must be non-zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every VMM exit; NativeAOT left it a call
     protected void SetPendingCompletion(int kind)
     {
         ArgumentOutOfRangeException.ThrowIfZero(kind);

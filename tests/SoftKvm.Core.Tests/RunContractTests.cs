@@ -230,6 +230,56 @@ public sealed class RunContractTests : IDisposable
     }
 
     [Fact]
+    public void RunPassesFromThreadToThreadBetweenRuns()
+    {
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new Exclusive()];
+        Assert.Equal(RunResult.Ok, vcpu.Run());
+        Assert.Equal(RunResult.Ok, new BackgroundRun(vcpu).Join()); // another thread takes the vCPU over
+        Assert.Equal(RunResult.Ok, vcpu.Run());                     // and this one takes it back
+        Assert.Equal(RunResult.Ok, vcpu.Run());
+        Assert.False(vcpu.IsRunning);
+        Assert.Equal(0, vcpu.Overlaps);
+    }
+
+    [Fact]
+    public void TwoThreadsCallingRunAtOnceNeverAreInsideTogether()
+    {
+        // The owner enters with plain stores; a claimant uses a process-wide barrier (Vcpu.TryEnterOwned): whatever
+        // the interleaving, one of two racing callers is refused and the run loop never has two threads inside.
+        var vcpu = _vm.CreateVcpu(0);
+        vcpu.Program = [new Exclusive()];
+        int entered = 0, refused = 0;
+        var start = new Barrier(2);
+        void Hammer()
+        {
+            start.SignalAndWait();
+            for (int i = 0; i < 5_000; i++)
+            {
+                try
+                {
+                    Assert.Equal(RunResult.Ok, vcpu.Run());
+                    Interlocked.Increment(ref entered);
+                }
+                catch (VcpuException e) when (e.Message.Contains("already running"))
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+        }
+
+        var other = new Thread(Hammer) { IsBackground = true };
+        other.Start();
+        Hammer();
+        Assert.True(other.Join(TimeSpan.FromSeconds(60)));
+
+        Assert.Equal(0, Volatile.Read(ref vcpu.Overlaps));
+        Assert.Equal(10_000, entered + refused);
+        Assert.False(vcpu.IsRunning);
+        Assert.Equal(RunResult.Ok, vcpu.Run()); // nothing left claimed
+    }
+
+    [Fact]
     public void VcpuIdsAreCheckedAndMemoryChangesReachEveryVcpu()
     {
         using var vm = new ScriptedVm(maxVcpus: 512);

@@ -114,7 +114,11 @@ public sealed partial class IoBus
     }
 
     /// <summary>Whether a write is offered to an ioeventfd or a coalesced zone before any device (the uncached <see cref="Write(Vcpu?, ulong, ReadOnlySpan{byte})"/> takes it then).</summary>
-    private bool WritesSeenBeforeDevices => Volatile.Read(ref _ioEvents).Length != 0 || Volatile.Read(ref _coalescedZones).Length != 0;
+    private bool WritesSeenBeforeDevices
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // every cached write; NativeAOT left it a call (4% of the x86-64 VMM OUT row)
+        get => Volatile.Read(ref _ioEvents).Length != 0 || Volatile.Read(ref _coalescedZones).Length != 0;
+    }
 
     /// <summary>The device that holds the access (null: none does), from <paramref name="cache"/>, filled first when it does not answer for it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -144,6 +144,14 @@ public sealed class VirtioMmioTransport : IIoDevice
     /// <inheritdoc />
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
+        if (offset < DeviceFeatures)
+        {
+            // MagicValue, Version, DeviceID and VendorID never change: read without the lock (a driver's probe, and a
+            // guest's cheapest read of the device).
+            RegisterAccess.StoreRead(offset, ReadIdentification(offset & ~3UL), data);
+            return;
+        }
+
         lock (_lock)
         {
             if (offset >= Config)
@@ -269,6 +277,14 @@ public sealed class VirtioMmioTransport : IIoDevice
 
         UpdateIrq();
     }
+
+    private uint ReadIdentification(ulong reg) => reg switch
+    {
+        MagicValue => Magic,
+        VirtioMmioRegisters.Version => TransportVersion,
+        DeviceID => _device.DeviceId,
+        _ => Vendor,
+    };
 
     private uint ReadRegister(ulong reg)
     {

@@ -82,6 +82,13 @@ public sealed class Uart16550 : IIoDevice
     /// <inheritdoc />
     public void Read(Vcpu? vcpu, ulong offset, Span<byte> data)
     {
+        if (offset == SCR)
+        {
+            // The scratch register holds a byte and nothing else depends on it: no lock (a whole byte is never torn).
+            RegisterAccess.StoreByte(Volatile.Read(ref _scr), data);
+            return;
+        }
+
         byte value;
         lock (_lock)
         {
@@ -96,6 +103,14 @@ public sealed class Uart16550 : IIoDevice
     public void Write(Vcpu? vcpu, ulong offset, ReadOnlySpan<byte> data)
     {
         byte value = RegisterAccess.LoadByte(data);
+        if (offset == SCR)
+        {
+            // No interrupt source and no other register depends on the scratch byte: written without the lock, and
+            // the interrupt line cannot change (every locked section leaves it up to date).
+            Volatile.Write(ref _scr, value);
+            return;
+        }
+
         bool transmit;
         lock (_lock)
         {

@@ -193,6 +193,7 @@ public sealed partial class VmRunner
     private void VcpuLoop(Vcpu vcpu)
     {
         var trace = _options.Trace;
+        var exits = ExitsOf(vcpu); // this vCPU's counts and bus caches, looked up once for the thread's whole loop
         try
         {
             while (!Stopping)
@@ -207,7 +208,7 @@ public sealed partial class VmRunner
                 long start = trace?.Timestamp() ?? 0;
                 bool go = result switch
                 {
-                    RunResult.Ok => HandleExit(vcpu, ref vcpu.RunState),
+                    RunResult.Ok => HandleExit(vcpu, ref vcpu.RunState, exits),
                     RunResult.Interrupted => true, // a kick: the loop condition decides
                     _ => Fail(vcpu, $"vCPU {vcpu.Id}: KVM_RUN failed with {result} ({(int)result})"),
                 };
@@ -226,25 +227,20 @@ public sealed partial class VmRunner
     }
 
     // Returns whether the vCPU goes on running.
+    private bool HandleExit(Vcpu vcpu, ref RunState run) => HandleExit(vcpu, ref run, ExitsOf(vcpu));
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
-    private bool HandleExit(Vcpu vcpu, ref RunState run)
+    private bool HandleExit(Vcpu vcpu, ref RunState run, VcpuExits exits)
     {
         switch (run.ExitReason)
         {
             case ExitReason.Mmio:
-                {
-                    var exits = ExitsOf(vcpu);
-                    Volatile.Write(ref exits.Mmio, exits.Mmio + 1); // only this vCPU's thread writes it
-                    HandleMmio(vcpu, ref run.Mmio, ref exits.MmioBus);
-                    return true;
-                }
-
+                Volatile.Write(ref exits.Mmio, exits.Mmio + 1); // only this vCPU's thread writes it
+                HandleMmio(vcpu, ref run.Mmio, ref exits.MmioBus);
+                return true;
             case ExitReason.Io:
-                {
-                    var exits = ExitsOf(vcpu);
-                    Volatile.Write(ref exits.Io, exits.Io + 1);
-                    return HandleIo(vcpu, ref run, ref exits.PioBus);
-                }
+                Volatile.Write(ref exits.Io, exits.Io + 1);
+                return HandleIo(vcpu, ref run, ref exits.PioBus);
 
             case ExitReason.Intr:
                 return true;

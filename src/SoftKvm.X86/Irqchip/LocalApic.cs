@@ -344,6 +344,7 @@ public sealed partial class LocalApic : IIoDevice
                     }
                 }
 
+                _vcpu.NotifyEvent(false); // enabled again, it delivers what its IRR kept (an event request, as the TPR's)
                 return;
             case RegEsr:
                 _esr = 0;

@@ -6,14 +6,17 @@ namespace SoftKvm.X86.Kvm;
 public sealed partial class X86Vcpu
 {
     /// <summary>
-    /// Before entering the guest: fire due timers, hand an NMI to the CPU, and inject the highest
-    /// deliverable APIC (or PIC ExtINT) interrupt when the interrupt window is open. When it is closed,
-    /// the next entry runs one instruction at a time (interrupt-window exiting) until it opens.
+    /// Before entering the guest, under an event request (<see cref="_evaluateEvents"/>, KVM's KVM_REQ_EVENT): hand an
+    /// NMI to the CPU, and inject the highest deliverable APIC (or PIC ExtINT) interrupt when the interrupt window is
+    /// open. When it is closed, the next entry runs one instruction at a time (interrupt-window exiting) until it opens.
+    /// The request stays set while anything is pending (an NMI handed over, an interrupt acknowledged or injected, the
+    /// window closed, the debugger blocking interrupts), as KVM's <c>inject_pending_event</c> requests the event again;
+    /// it is cleared when nothing was found, and whatever makes an interrupt deliverable later requests it anew.
     /// </summary>
     private void InjectPendingEvents()
     {
         var apic = Apic!;
-        PollTimers();
+        _evaluateEvents = true;
         if (apic.TakeNmi())
         {
             _cpu.SetPendingNmi();
@@ -30,6 +33,7 @@ public sealed partial class X86Vcpu
         bool pic = vector < 0 && PicInterruptPending();
         if (vector < 0 && !pic)
         {
+            _evaluateEvents = false; // nothing to deliver: the next producer requests the event
             return;
         }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;
@@ -18,6 +19,7 @@ public sealed partial class X86Vcpu
     /// single-steps when TF was set (a #DB with DR6.BS, or a <c>Debug</c> exit under guest debugging).
     /// Returns 1 to go on, 0 for an exit to the VMM.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every completed exit; NativeAOT does not inline it on its own
     internal int SkipEmulatedInstruction(int length)
     {
         ulong oldRflags = _cpu.Regs.Rflags;
@@ -39,6 +41,7 @@ public sealed partial class X86Vcpu
     /// truncated outside 64-bit mode); always clears RF and the interrupt shadow. On a decode failure
     /// nothing changes and the result is an emulation-failure exit (or #UD above CPL 0).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool VendorSkip(int length)
     {
         ulong next;

@@ -31,6 +31,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
 
     private readonly X86Vm _vm;
     private readonly X86Cpu _cpu;
+    private readonly X86Irqchip? _irqchip; // the VM's, when it had one as this vCPU was created (then Apic is not null)
     private X86GuestDebugFlags _debugFlags;
     private BreakpointAddresses _debugDr;
     private ulong _debugDr7;
@@ -46,6 +47,18 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     /// by INIT and SIPI. A VMM MMIO or IO exit's next run, with no register access between, enters unchecked.
     /// </summary>
     private bool _guestStateChecked;
+
+    /// <summary>
+    /// KVM_REQ_EVENT as the run loop keeps it: INIT, SIPI and interrupt injection are evaluated at an entry only while
+    /// it is set (X86Vcpu.Events.cs). Set by every event request (each producer of a deliverable interrupt makes one:
+    /// the local APIC's IRR, NMI, INIT, SIPI, EOI, TPR, SVR and LINT0 writes, the PIC's output, the timers), by a MOV to
+    /// CR8 or a WRMSR of IA32_APIC_BASE the guest made, by every register or state access of the VMM, and by the end of
+    /// a halt; cleared only by an evaluation that found nothing to deliver (one that found something keeps it set, as
+    /// KVM's injection re-requests the event while one is pending or the window is closed).
+    /// </summary>
+    private bool _evaluateEvents = true;
+    private ulong _entryApicBase;
+    private ulong _entryCr8;
     private volatile int _mpState;
 
     internal X86Vcpu(X86Vm vm, int id)
@@ -62,6 +75,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
 
         if (vm.Irqchip is { } chip)
         {
+            _irqchip = chip;
             Apic = chip.CreateLocalApic(this);
             UsePublishedReads(chip);
             _mpState = id == 0 ? (int)X86MpState.Runnable : (int)X86MpState.Uninitialized;
@@ -246,6 +260,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     /// <summary>The linear address of the instruction pointer (CS base + RIP outside 64-bit mode).</summary>
     public ulong LinearRip
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // twice per port IO exit (the exit's RIP and its completion's check)
         get
         {
             ref var r = ref _cpu.Regs;
@@ -302,7 +317,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     protected override RunResult RunLoop()
     {
         _lastDebugException = -1;
-        Volatile.Write(ref _runThread, Environment.CurrentManagedThreadId);
+        Volatile.Write(ref _runThread, RunningThreadId); // Run's thread, this one
         try
         {
             while (true)
@@ -325,6 +340,11 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: full optimization from the first call (docs/performance.md#exit-paths-and-tiering)
     private int RunOnce()
     {
+        if (Apic is not null)
+        {
+            PollTimers(); // before the requests: a timer that fires makes its event request now
+        }
+
         if (HasEntryWork && TakeRequests() is var stop and <= 0)
         {
             return stop;
@@ -332,21 +352,32 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
 
         if (Apic is not null)
         {
-            ProcessInitSipi();
+            // KVM evaluates INIT, SIPI and injection only under KVM_REQ_EVENT (X86Vcpu.Events.cs): the re-entry after
+            // a VMM exit with nothing pending skips them.
+            if (_evaluateEvents)
+            {
+                ProcessInitSipi();
+            }
+
             if (MpState == X86MpState.Halted && HasWakeupEvent())
             {
                 _mpState = (int)X86MpState.Runnable;
                 _pvUnhalted = false;
+                _evaluateEvents = true;
                 NoteHaltEnded();
             }
 
             if (MpState != X86MpState.Runnable)
             {
                 Block(NextTimerDeadline());
+                _evaluateEvents = true;
                 return 1;
             }
 
-            InjectPendingEvents();
+            if (_evaluateEvents)
+            {
+                InjectPendingEvents();
+            }
         }
         else
         {
@@ -435,6 +466,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         if (TestAndClearRequest(VcpuRequest.Event))
         {
             Stats.Increment(X86Stat.ReqEvent);
+            _evaluateEvents = true;
         }
 
         return 1;
@@ -444,7 +476,9 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     {
         if (Apic is not null)
         {
-            _cpu.Regs.Cr8 = Apic.Tpr >> 4;
+            _entryCr8 = Apic.Tpr >> 4;
+            _cpu.Regs.Cr8 = _entryCr8;
+            _entryApicBase = _cpu.Regs.ApicBase;
         }
 
         if (GuestHardwareBreakpoints)
@@ -466,9 +500,23 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
             r.Dr7 = _savedGuestDr7;
         }
 
-        if (Apic is not null && _cpu.Regs.Cr8 != Apic.Tpr >> 4)
+        if (Apic is not null)
         {
-            Apic.SetTprFromCr8(_cpu.Regs.Cr8);
+            if (_cpu.Regs.Cr8 != _entryCr8)
+            {
+                // A MOV to CR8 the guest made: a lower TPR may let a requested interrupt through (KVM's TPR-below-threshold
+                // exit makes KVM_REQ_EVENT), a higher one needs no request but costs nothing to evaluate. (Compared with
+                // CR8 at entry, not with the TPR now: a TPR the guest wrote through the APIC page during the run stands.)
+                Apic.SetTprFromCr8(_cpu.Regs.Cr8);
+                _evaluateEvents = true;
+            }
+
+            if (_cpu.Regs.ApicBase != _entryApicBase)
+            {
+                // A WRMSR of IA32_APIC_BASE the CPU model took: enabling or disabling the APIC changes what it delivers
+                // (the PIC's ExtINT passes a globally disabled APIC), as kvm_lapic_set_base makes KVM_REQ_EVENT.
+                _evaluateEvents = true;
+            }
         }
     }
 
@@ -533,6 +581,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         return r;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int InstructionLengthOrUnknown() => _cpu.Exit.InstructionLengthValid ? _cpu.Exit.InstructionLength : 0;
 
     private int HandleException()
@@ -642,6 +691,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         _cpu.FastExits = (_debugFlags & X86GuestDebugFlags.Enable) != 0 ? null : this; // a debugged guest takes every exit the slow way
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong MaskIp(ulong ip) => _cpu.Bitness switch
     {
         64 => ip,
@@ -652,6 +702,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     private void ThrowIfRunning()
     {
         _guestStateChecked = false; // the caller may change the register file: the next entry checks it again
+        _evaluateEvents = true;     // and what it delivers (KVM_SET_REGS/SREGS/VCPU_EVENTS/MP_STATE/GUEST_DEBUG, KVM_NMI, a snapshot make KVM_REQ_EVENT)
         if (IsRunning && Volatile.Read(ref _runThread) != Environment.CurrentManagedThreadId)
         {
             throw new VcpuException($"vCPU {Id} is running");
@@ -695,24 +746,29 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every entry; NativeAOT does not inline it on its own
     private long NextTimerDeadline()
     {
         long d = Apic?.TimerDeadline ?? long.MaxValue;
-        long pit = _vm.Irqchip?.Pit.NextDeadline ?? long.MaxValue;
+        long pit = _irqchip?.Pit.NextDeadline ?? long.MaxValue;
         return Math.Min(d, pit);
     }
 
     /// <summary>Fires the due timers; with none armed (every entry of a guest without timers) the clock is not even read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every entry: the test inline, the work in FireTimers
     private void PollTimers()
     {
-        if (NextTimerDeadline() == long.MaxValue)
+        if (NextTimerDeadline() != long.MaxValue)
         {
-            return;
+            FireTimers();
         }
+    }
 
+    private void FireTimers()
+    {
         long now = _vm.Clock.Timestamp();
         Apic?.PollTimer(now);
-        _vm.Irqchip?.PollTimers(now);
+        _irqchip?.PollTimers(now);
     }
 
     /// <inheritdoc />

@@ -21,6 +21,9 @@ public sealed record HaltStep : Step;
 /// <summary>Spin on this step forever (a busy guest); only a kick gets out.</summary>
 public sealed record Spin : Step;
 
+/// <summary>Notes whether another thread is inside the run loop at the same time, spins a little, and exits with <c>Intr</c> (Pc stays).</summary>
+public sealed record Exclusive : Step;
+
 /// <summary>
 /// A vCPU whose "instructions" are <see cref="Step"/>s: enough to drive Core's run contract with real
 /// MMIO through the bus and the run area, without an architecture.
@@ -53,6 +56,11 @@ public sealed class ScriptedVcpu : Vcpu
     public volatile bool InterruptPending;
 
     public volatile bool Spinning;
+
+    /// <summary>How many <see cref="Exclusive"/> steps found another thread inside the run loop.</summary>
+    public int Overlaps;
+
+    private int _insideLoop;
 
     /// <summary>Set when the vCPU reaches a <see cref="HaltStep"/> (it is then polling or blocked).</summary>
     public volatile bool Halting;
@@ -168,6 +176,17 @@ public sealed class ScriptedVcpu : Vcpu
                     Spinning = true;
                     Thread.SpinWait(100);
                     break;
+
+                case Exclusive:
+                    if (Interlocked.Increment(ref _insideLoop) != 1)
+                    {
+                        Interlocked.Increment(ref Overlaps);
+                    }
+
+                    Thread.SpinWait(20);
+                    Interlocked.Decrement(ref _insideLoop);
+                    RunState.ExitReason = ExitReason.Intr;
+                    return RunResult.Ok;
             }
         }
     }

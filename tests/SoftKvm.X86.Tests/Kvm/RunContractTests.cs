@@ -176,6 +176,8 @@ public class RunContractTests
             m.Load(a => a.hlt());
             var t = new Thread(() =>
             {
+                // Kick once the vCPU has taken its HLT (a fixed delay raced the first run's JIT on a loaded host).
+                SpinWait.SpinUntil(() => m.Stat("halt_exits") >= 1, TimeSpan.FromSeconds(30));
                 Thread.Sleep(50);
                 m.Vcpu.Kick();
             });

@@ -626,6 +626,9 @@ internal sealed unsafe class IcedX64Assembler
         }
     }
 
+    /// <summary>btc r64, imm8.</summary>
+    public void BtcImm(Reg r, int bit) => _a.btc(R64[(int)r], (byte)bit);
+
     /// <summary>CF = bit (b mod 32) of a.</summary>
     public void BtReg(Reg a, Reg b) => _a.bt(R32[(int)a], R32[(int)b]);
 

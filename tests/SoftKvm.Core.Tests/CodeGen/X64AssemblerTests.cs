@@ -182,6 +182,7 @@ public sealed unsafe class X64AssemblerTests
         {
             "ShiftImm" => (int)args[2] < (w64 ? 64 : 32),
             "Bt" => (int)args[1] < (w64 ? 64 : 32),
+            "BtcImm" => (int)args[1] is >= 0 and < 64,
             "StoreImm" when (int)args[2] == 1 => (int)args[1] == (sbyte)(int)args[1] || (int)args[1] == (byte)(int)args[1],
             "AluMemImm" when (int)args[3] == 1 => (int)args[2] == (sbyte)(int)args[2],
             _ => true,

@@ -95,7 +95,7 @@ public class BlockDeviceAccessTests
         Assert.Equal(201UL, m.Stat("exits")); // and the OUT
         Assert.Equal(0UL, m.Stat("mmio_exits"));
         Assert.InRange(m.Vcpu.Cpu.BlockEntries, 1, 5); // only the first read and write left (to fill the TLB), not 50 iterations
-        Assert.True(m.Vcpu.Cpu.TranslatedInstructions >= 50 * 8);
+        Assert.True(m.Vcpu.Cpu.TranslatedInstructions >= 49 * 8, $"translated {m.Vcpu.Cpu.TranslatedInstructions}"); // all but the first iteration
     }
 
     [Fact]

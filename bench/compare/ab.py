@@ -68,12 +68,18 @@ def together(a, b, marker, core):
 def main():
     argv = sys.argv[1:]
     core = None
-    if argv and argv[0] == "--together":
-        core, argv = int(argv[1]), argv[2:]
-    pairs, marker = int(argv[0]), argv[1]
-    rest = argv[2:]
-    split = [i for i, a in enumerate(rest) if a == "--"]
-    a, b = rest[split[0] + 1:split[1]], rest[split[1] + 1:]
+    try:
+        if argv and argv[0] == "--together":
+            core, argv = int(argv[1]), argv[2:]
+        pairs, marker = int(argv[0]), argv[1]
+        rest = argv[2:]
+        split = [i for i, a in enumerate(rest) if a == "--"]
+        a, b = rest[split[0] + 1:split[1]], rest[split[1] + 1:]
+        if split[0] != 0 or not a or not b:
+            raise ValueError
+    except (ValueError, IndexError):
+        print("usage: bench/compare/ab.py [--together CORE] PAIRS MARKER -- A-ARGS... -- B-ARGS...", file=sys.stderr)
+        sys.exit(2)
     ta, tb = [], []
     for i in range(pairs):
         (ca, wa), (cb, wb) = together(a, b, marker, core) if core is not None else (timed(a, marker), timed(b, marker))

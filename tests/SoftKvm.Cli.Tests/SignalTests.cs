@@ -12,6 +12,20 @@ public sealed class SignalTests
     [Fact]
     public void SigtermStopsTheRunAndTheProfileStillReports()
     {
+        // The guest must still run when the signal arrives; where it did not (it has been seen to finish within a second
+        // of its start, a case not understood yet), the attempt says nothing about SIGTERM and is made again.
+        for (int attempt = 1; ; attempt++)
+        {
+            if (Attempt(out string why) || attempt == 3)
+            {
+                Assert.True(why.Length == 0, why);
+                return;
+            }
+        }
+    }
+
+    private static bool Attempt(out string inconclusive)
+    {
         string softkvm = Path.Combine(AppContext.BaseDirectory, "softkvm.dll");
         string guest = Path.Combine(RealCli.GuestsDir("arm64"), "computebench.elf");
         var start = new ProcessStartInfo("dotnet")
@@ -71,10 +85,17 @@ public sealed class SignalTests
         }
 
         string text = output.ToString();
-        Assert.False(text.Contains("compute: done"), "the guest finished before the signal: the test needs a longer guest");
+        if (text.Contains("compute: done"))
+        {
+            inconclusive = "the guest finished before the signal in every attempt:\n" + text;
+            return false;
+        }
+
+        inconclusive = "";
         Assert.Equal(143, process.ExitCode);
         Assert.Contains("profile: ", text);
         Assert.Contains("\nexits ", text); // --stats
         Assert.Contains("softkvm: terminated (SIGTERM)", error.ToString());
+        return true;
     }
 }

@@ -291,10 +291,7 @@ public sealed class VirtioMmioTransport : IIoDevice
         var q = SelectedQueue;
         switch (reg)
         {
-            case MagicValue: return Magic;
-            case VirtioMmioRegisters.Version: return TransportVersion;
-            case DeviceID: return _device.DeviceId;
-            case VendorID: return Vendor;
+            // MagicValue, Version, DeviceID and VendorID: ReadIdentification, without the lock (Read)
             case DeviceFeatures:
                 ulong features = OfferedFeatures;
                 return _deviceFeaturesSel switch { 0 => (uint)features, 1 => (uint)(features >> 32), _ => 0 };

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using SoftKvm.Core;
 using SoftKvm.Core.Io;
 
@@ -102,9 +103,7 @@ public sealed class PcTestDevice
         lock (_lock)
         {
             _data = state.Data;
-            Volatile.Write(ref _memorySequence, _memorySequence + 1);
-            state.Memory.AsSpan(0, Math.Min(state.Memory.Length, _memory.Length)).CopyTo(_memory);
-            Volatile.Write(ref _memorySequence, _memorySequence + 1);
+            WriteMemory(state.Memory.AsSpan(0, Math.Min(state.Memory.Length, _memory.Length)), 0);
         }
     }
 
@@ -162,6 +161,17 @@ public sealed class PcTestDevice
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="bytes"/> into the memory window at <paramref name="offset"/>, under the lock, between the two
+    /// bumps of the sequence the lock-free reader checks (each a full barrier: the bytes are not seen before the first).
+    /// </summary>
+    private void WriteMemory(ReadOnlySpan<byte> bytes, int offset)
+    {
+        Interlocked.Increment(ref _memorySequence);
+        bytes.CopyTo(_memory.AsSpan(offset));
+        Interlocked.Increment(ref _memorySequence);
+    }
+
     private sealed class MemoryWindow(PcTestDevice device) : IIoDevice
     {
         /// <remarks>
@@ -173,6 +183,11 @@ public sealed class PcTestDevice
         {
             int sequence = Volatile.Read(ref device._memorySequence);
             Copy(offset, data);
+            if (!X86Base.IsSupported)
+            {
+                Interlocked.MemoryBarrier(); // the copy's loads before the sequence's second read (x86 hosts keep loads in order)
+            }
+
             if ((sequence & 1) != 0 || Volatile.Read(ref device._memorySequence) != sequence)
             {
                 lock (device._lock)
@@ -188,10 +203,7 @@ public sealed class PcTestDevice
             {
                 if (offset < MemorySize)
                 {
-                    Volatile.Write(ref device._memorySequence, device._memorySequence + 1);
-                    var d = device._memory.AsSpan((int)offset);
-                    data[..Math.Min(d.Length, data.Length)].CopyTo(d);
-                    Volatile.Write(ref device._memorySequence, device._memorySequence + 1);
+                    device.WriteMemory(data[..Math.Min((int)MemorySize - (int)offset, data.Length)], (int)offset);
                 }
             }
         }

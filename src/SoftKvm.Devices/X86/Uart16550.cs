@@ -187,8 +187,7 @@ public sealed class Uart16550 : IIoDevice
                 return lsr;
             case MSR:
                 return ModemStatus();
-            case SCR:
-                return _scr;
+            // SCR: read without the lock (Read)
             default:
                 return 0xFF; // outside the eight ports (a wide access at offset 7): an undriven ISA bus reads ones
         }
@@ -252,9 +251,7 @@ public sealed class Uart16550 : IIoDevice
             case MCR:
                 _mcr = (byte)(value & MCR_Mask);
                 return false;
-            case SCR:
-                _scr = value;
-                return false;
+            // SCR: written without the lock (Write)
             default:
                 return false; // LSR and MSR are read-only (factory test writes are not modelled)
         }

@@ -67,6 +67,11 @@ public sealed unsafe partial class X86Cpu
             return NoDevicePage;
         }
 
+        if (c.TryBlockPublishedLoad(gpa, size, out value))
+        {
+            return 1; // (X86Cpu.BlockPublished.cs: nothing of the instruction's state set, as a native block's published load)
+        }
+
         c.BeginBlockAccess();
         if (c.TryFastMmio(gpa, size, false, ref value, out bool declined))
         {
@@ -125,6 +130,11 @@ public sealed unsafe partial class X86Cpu
     /// </summary>
     internal static int BlockPort(X86Cpu c, ref Instruction i, ushort port, int size, bool write, ref ulong value)
     {
+        if (!write && c.TryBlockPublishedIn(port, size, ref value))
+        {
+            return 1; // (X86Cpu.BlockPublished.cs)
+        }
+
         c._faulted = false;
         c._exitPending = false;
 

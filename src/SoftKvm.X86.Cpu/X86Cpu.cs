@@ -181,6 +181,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     public X86ExitReason Run(long maxInstructions) =>
         _hooks is { EveryInstruction: true } ? RunLoop<HookedRun>(maxInstructions) : RunLoop<PlainRun>(maxInstructions);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private X86ExitReason RunLoop<TMode>(long maxInstructions)
         where TMode : struct, IRunMode
     {

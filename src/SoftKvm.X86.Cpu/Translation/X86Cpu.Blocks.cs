@@ -151,6 +151,7 @@ public sealed unsafe partial class X86Cpu
     /// At a place control arrived at by a branch: runs the compiled block there if there is one and it may
     /// run; counts the entry otherwise. Returns the instructions the block retired (0: interpret).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private long RunBlock(long remaining)
     {
         _lookUp = false;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>
@@ -48,6 +50,7 @@ public sealed unsafe partial class X86Cpu
     /// Delivers an event through the IDT; nested faults during delivery follow the double-fault table
     /// (SDM Vol. 3 table 6-5), a fault while delivering #DF shuts the CPU down. False = exit.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool DeliverEvent(int vector, uint error, bool hasError, ulong returnRip, bool external, bool software, ulong softwareFaultRip = 0)
     {
         _fastAccesses = -1; // the delivery's stack accesses are no instruction's: never a fast-path exit

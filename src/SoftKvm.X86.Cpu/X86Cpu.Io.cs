@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SoftKvm.X86.Cpu;
 
 /// <summary>Port IO plumbing: the IOPL / TSS bitmap check, IO exits and the emulation-bus port accesses.</summary>
@@ -38,6 +40,7 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>Ends the instruction with a VMX-style IO exit (RIP at the instruction); <paramref name="declined"/>: see <see cref="X86Exit.FastPathDeclined"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     internal bool IoExit(ushort port, int size, bool isIn, bool isString, bool isRep, bool immediate, ulong data, bool declined = false)
     {
         ExitWith(X86ExitReason.IoInstruction);

@@ -181,6 +181,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     public X86ExitReason Run(long maxInstructions) =>
         _hooks is { EveryInstruction: true } ? RunLoop<HookedRun>(maxInstructions) : RunLoop<PlainRun>(maxInstructions);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private X86ExitReason RunLoop<TMode>(long maxInstructions)
         where TMode : struct, IRunMode
     {
@@ -420,6 +421,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool DeliverPendingEvents()
     {
         if (_injectedVector >= 0)
@@ -474,6 +476,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// One instruction in Run mode: execute, then deliver faults, traps and debug exceptions as SDM Vol. 3
     /// 6.8.3 and 17.2-17.3 define them (docs/kvm-semantics.md#x86-debug-exceptions). False = exit.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool Step()
     {
         ulong startRip = _regs.Rip;

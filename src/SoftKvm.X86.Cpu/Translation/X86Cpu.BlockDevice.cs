@@ -30,6 +30,7 @@ public sealed unsafe partial class X86Cpu
     /// again). False, with nothing changed, unless that exit was such a load, RIP is still at it and nothing debugs
     /// the guest (no TF, RF or armed breakpoint): the emulator executes the instruction then.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     public bool TryCompleteDeclinedLoad(ulong value)
     {
         Register r = _declinedLoad;
@@ -59,12 +60,18 @@ public sealed unsafe partial class X86Cpu
     /// set as the interpreter's would be and the block leaves before it; <see cref="NoDevicePage"/>: not a device
     /// page in the TLB (a miss, a page crossing), or memory hooks watch: the block leaves for the interpreter.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     internal static int BlockDeviceLoad(X86Cpu c, ref Instruction i, ulong linear, int size, out ulong value)
     {
         value = 0;
         if (!c.DevicePage(AccessKind.Read, linear, size, out ulong gpa))
         {
             return NoDevicePage;
+        }
+
+        if (c.TryBlockPublishedLoad(gpa, size, out value))
+        {
+            return 1; // (X86Cpu.BlockPublished.cs: nothing of the instruction's state set, as a native block's published load)
         }
 
         c.BeginBlockAccess();
@@ -99,6 +106,7 @@ public sealed unsafe partial class X86Cpu
     }
 
     /// <summary>MOV to memory whose operand missed the TLB's RAM entries: as <see cref="BlockDeviceLoad"/>, a write of <paramref name="value"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     internal static int BlockDeviceStore(X86Cpu c, ref Instruction i, ulong linear, int size, ulong value)
     {
         if (!c.DevicePage(AccessKind.Write, linear, size, out ulong gpa))
@@ -123,8 +131,14 @@ public sealed unsafe partial class X86Cpu
     /// waits (the block leaves after the instruction); 0: a fault (the interpreter executes it again) or the IO exit,
     /// set as the handler's (the run returns it: <see cref="TakesBlockExit"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     internal static int BlockPort(X86Cpu c, ref Instruction i, ushort port, int size, bool write, ref ulong value)
     {
+        if (!write && c.TryBlockPublishedIn(port, size, ref value))
+        {
+            return 1; // (X86Cpu.BlockPublished.cs)
+        }
+
         c._faulted = false;
         c._exitPending = false;
 

@@ -117,6 +117,7 @@ public sealed unsafe partial class X86Cpu
     /// 4 GiB limit, DS/ES/SS writable expand-up data, a 32-bit stack); no TF or RF, no armed debug
     /// breakpoint, no interrupt shadow. Everything a block does not check per instruction holds then.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool BlocksAllowed()
     {
         if ((_regs.Rflags & (Rflags.TF | Rflags.RF)) != 0 || (_regs.Dr7 & 0xFF) != 0 || _shadow != InterruptShadow.None)
@@ -151,6 +152,7 @@ public sealed unsafe partial class X86Cpu
     /// At a place control arrived at by a branch: runs the compiled block there if there is one and it may
     /// run; counts the entry otherwise. Returns the instructions the block retired (0: interpret).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the exit path on ReadyToRun: optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private long RunBlock(long remaining)
     {
         _lookUp = false;

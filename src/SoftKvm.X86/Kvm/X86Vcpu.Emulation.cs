@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.Core.Run;
 using SoftKvm.X86.Cpu;
 
@@ -125,6 +126,7 @@ public sealed partial class X86Vcpu
     /// One pass of the emulator over the instruction at RIP, and the writeback rules of
     /// docs/kvm-semantics.md#x86-faulting-emulation.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private int RunEmulator(bool fresh)
     {
         _logPos = 0;
@@ -234,6 +236,7 @@ public sealed partial class X86Vcpu
     /// emulator's own record (<see cref="X86Cpu.EmulatedAccess"/>), never a guess from addresses: two
     /// operands that happen to be adjacent are two passes.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private int BeginReadExit(bool fresh)
     {
         if (_missIndex < 0)
@@ -317,6 +320,7 @@ public sealed partial class X86Vcpu
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     protected override bool CompletePending(int kind, out RunResult result)
     {
         result = RunResult.Ok;

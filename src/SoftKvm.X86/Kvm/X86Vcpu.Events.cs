@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;
@@ -13,6 +14,7 @@ public sealed partial class X86Vcpu
     /// window closed, the debugger blocking interrupts), as KVM's <c>inject_pending_event</c> requests the event again;
     /// it is cleared when nothing was found, and whatever makes an interrupt deliverable later requests it anew.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private void InjectPendingEvents()
     {
         var apic = Apic!;
@@ -70,6 +72,7 @@ public sealed partial class X86Vcpu
         Id == 0 && _vm.Irqchip!.Pic.Output && Apic!.AcceptsPicInterrupts;
 
     /// <summary>INIT puts the vCPU in wait-for-SIPI with its INIT register state; a SIPI starts it in real mode at vector * 0x1000.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private void ProcessInitSipi()
     {
         var apic = Apic!;

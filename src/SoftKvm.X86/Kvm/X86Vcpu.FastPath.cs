@@ -130,6 +130,7 @@ public sealed partial class X86Vcpu
     /// other interrupt deliverable, a TPR write), which is taken here as the next entry would take it: counted
     /// in <c>req_event</c>, and the guest goes on.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private void FinishFastExit()
     {
         _guestMode = true;
@@ -147,6 +148,7 @@ public sealed partial class X86Vcpu
     /// is consumed and counted here. Another vCPU's request made meanwhile also kicks the CPU (it is in guest
     /// mode for them), so the run loop still sees it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool TryTakeIdleEvent()
     {
         if (Volatile.Read(ref RequestWord) != (int)VcpuRequest.Event || Apic is not { } apic

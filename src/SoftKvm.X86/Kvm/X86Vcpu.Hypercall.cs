@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.X86.Cpu;
 using SoftKvm.X86.Irqchip;
 
@@ -53,6 +54,7 @@ public sealed partial class X86Vcpu
 
     private volatile bool _pvUnhalted;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private int HandleVmcall()
     {
         ref var r = ref _cpu.Regs;

@@ -93,6 +93,7 @@ public sealed partial class X86Vcpu
     }
 
     /// <summary>complete_fast_pio_in/out: only when RIP was not moved behind the hypervisor's back; then the common skip.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private bool CompleteFastPio(bool isIn, out RunResult result)
     {
         result = RunResult.Ok;

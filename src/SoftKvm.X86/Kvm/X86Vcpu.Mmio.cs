@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.X86.Cpu;
 
 namespace SoftKvm.X86.Kvm;
@@ -15,6 +16,7 @@ public sealed partial class X86Vcpu
     /// Anything else (reads, fetches, page-table walks) goes to the emulator; a read the fast path declined was
     /// the emulator's first pass already (<see cref="BeginDeclinedRead"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private int HandleEptViolation()
     {
         ref readonly var e = ref _cpu.Exit;
@@ -41,6 +43,7 @@ public sealed partial class X86Vcpu
     /// completion (KVM emulates an MMIO read once before its exit and completes it after; the counts are the
     /// same: <c>insn_emulation</c> unless the fast path counted the instruction, and <c>mmio_exits</c>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private int BeginDeclinedRead(in X86Exit e)
     {
         if (e.FastAccesses == 0)

@@ -92,6 +92,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     /// vCPU makes to itself outside guest mode (an exit handler's, a fast-path exit's), which the run loop, or the
     /// fast path, looks at before the guest runs on: a stop for it would be an exit KVM does not make.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     protected override void OnRequestMade()
     {
         if (!_guestMode && Volatile.Read(ref _runThread) == Environment.CurrentManagedThreadId)
@@ -297,13 +298,18 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     /// <inheritdoc />
     public override long InstructionsRetired => _cpu.InstructionsRetired;
 
-    ulong IApicHost.ApicBaseMsr => _cpu.Regs.ApicBase;
+    ulong IApicHost.ApicBaseMsr
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
+        get => _cpu.Regs.ApicBase;
+    }
 
     long IApicHost.TscFrequency => _cpu.TscFrequency;
 
     ulong IApicHost.ReadTsc() => _cpu.ReadTsc();
 
     /// <summary>Tells the vCPU that interrupt state changed (any thread): wakes it when halted and, when <paramref name="kick"/>, makes a running CPU model stop at its next instruction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     void IApicHost.NotifyEvent(bool kick)
     {
         MakeRequest(VcpuRequest.Event);
@@ -314,6 +320,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     protected override RunResult RunLoop()
     {
         _lastDebugException = -1;
@@ -440,6 +447,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     /// a kick or a stop ends the run (0 or negative, <see cref="RunOnce"/>'s result); a memory change flushes the TLB,
     /// new hooks are taken, an event request is counted (its injection follows at every entry). 1 = enter.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private int TakeRequests()
     {
         if (TryConsumeKick())
@@ -472,6 +480,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         return 1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private void EnterGuest()
     {
         if (Apic is not null)
@@ -491,6 +500,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private void LeaveGuest()
     {
         if (GuestHardwareBreakpoints)
@@ -561,6 +571,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private int HandleHalt()
     {
         Stats.Increment(X86Stat.HaltExits);
@@ -664,6 +675,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
         return 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     private void FillCommonRunState()
     {
         ref var run = ref RunState;
@@ -710,6 +722,7 @@ public sealed partial class X86Vcpu : Vcpu, IApicHost, IX86FastExitHost
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // an exit path: no precompiled code on ReadyToRun, optimized from the first call (docs/performance.md#exit-paths-and-tiering)
     protected override bool HasWakeupEvent()
     {
         if (Apic is null)

@@ -20,10 +20,10 @@ public sealed class PublishedReadTests
     /// read through IOWIN, both IMRs written every 8th round and entry 3 every 4th, a poll command (OCW3) every 16th with its
     /// read; each value summed into a register. Then the VMM's port.
     /// </summary>
-    private static (ulong[] Gprs, Dictionary<string, ulong> Stats, long HelperCalls) RunReadLoop(bool native, Action<KvmMachine>? setUp = null)
+    private static (ulong[] Gprs, Dictionary<string, ulong> Stats, long HelperCalls) RunReadLoop(bool native, Action<KvmMachine>? setUp = null, bool il = false)
     {
         using var m = new KvmMachine(irqchip: true);
-        FastPathTests.Translate(m, native);
+        FastPathTests.Translate(m, native || il);
         m.Vcpu.Cpu.Native = native;
         setUp?.Invoke(m);
         m.Load(a =>
@@ -101,6 +101,26 @@ public sealed class PublishedReadTests
     }
 
     [Fact]
+    public void Published_reads_in_il_blocks_leave_registers_and_statistics_as_the_interpreter_while_the_guest_changes_them()
+    {
+        // (X86Cpu.BlockPublished.cs: the IL tier, as 32-bit guests run, reads the same tables)
+        var (ilGprs, ilStats, _) = RunReadLoop(native: false, il: true);
+        var (interpretedGprs, interpretedStats, _) = RunReadLoop(native: false);
+        Assert.Equal(interpretedGprs, ilGprs);
+        Assert.Equal(interpretedStats, ilStats);
+        Assert.Equal(40UL * 3 + 5 * 2 + 2 * 2 + 1, ilStats["io_exits"]);
+    }
+
+    [Fact]
+    public void Timed_exits_in_il_blocks_count_as_the_interpreter()
+    {
+        var (gprs, stats, _) = RunReadLoop(native: false, m => m.Vcpu.TimeExits(), il: true);
+        var (interpretedGprs, interpretedStats, _) = RunReadLoop(native: false);
+        Assert.Equal(interpretedGprs, gprs);
+        Assert.Equal(interpretedStats, stats);
+    }
+
+    [Fact]
     public void A_fast_path_host_other_than_the_vcpu_sees_every_read_offered()
     {
         CountingFastExitHost? host = null;
@@ -163,12 +183,14 @@ public sealed class PublishedReadTests
     /// <summary>The value published for IOWIN's 32-bit read, or null.</summary>
     private static ulong? Window(PublishedReads reads) => reads.TryReadMmio(0xFEC00010, 4, out ulong v) ? v : null;
 
-    [Fact]
-    public void Published_reads_in_a_native_loop_allocate_nothing()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Published_reads_in_a_native_or_il_loop_allocate_nothing(bool native)
     {
         using var m = new KvmMachine(irqchip: true);
         FastPathTests.Translate(m, true);
-        m.Vcpu.Cpu.Native = true;
+        m.Vcpu.Cpu.Native = native;
         m.Load(a =>
         {
             var loop = a.CreateLabel();

@@ -241,7 +241,20 @@ public sealed partial class VmRunner
             case ExitReason.Io:
                 Volatile.Write(ref exits.Io, exits.Io + 1);
                 return HandleIo(vcpu, ref run, ref exits.PioBus);
+            default:
+                return HandleOtherExit(vcpu, ref run);
+        }
+    }
 
+    /// <summary>
+    /// Every exit but MMIO and IO (<see cref="HandleExit(Vcpu, ref RunState, VcpuExits)"/>): out of line, so that the
+    /// messages' interpolation handlers (locals the runtime zeroes at every call) are not in the frame of the two hot ones.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool HandleOtherExit(Vcpu vcpu, ref RunState run)
+    {
+        switch (run.ExitReason)
+        {
             case ExitReason.Intr:
                 return true;
             case ExitReason.SystemEvent:
@@ -296,7 +309,7 @@ public sealed partial class VmRunner
         long total = (long)size * run.Io.Count;
         if (size is not (1 or 2 or 4) || run.Io.Count == 0 || total > 4096)
         {
-            return Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_IO with size {size} and count {run.Io.Count} does not fit the PIO page");
+            return FailIoShape(vcpu, size, run.Io.Count);
         }
 
         Span<byte> page = run.PioData;
@@ -321,6 +334,10 @@ public sealed partial class VmRunner
 
         return true;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // (its message's interpolation out of HandleExit's frame)
+    private bool FailIoShape(Vcpu vcpu, int size, uint count) =>
+        Fail(vcpu, $"vCPU {vcpu.Id}: KVM_EXIT_IO with size {size} and count {count} does not fit the PIO page");
 
     private bool HandleSystemEvent(Vcpu vcpu, in SystemEventExit e)
     {
@@ -349,6 +366,7 @@ public sealed partial class VmRunner
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // (its message out of HandleExit's frame)
     private void Unhandled(ref long counter, ConcurrentDictionary<ulong, byte> reported, string what, ulong address, int length, int vcpuId, string consequence)
     {
         Interlocked.Increment(ref counter);

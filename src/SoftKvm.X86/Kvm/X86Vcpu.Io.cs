@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SoftKvm.Core.Run;
 using SoftKvm.X86.Cpu;
 
@@ -33,8 +34,8 @@ public sealed partial class X86Vcpu
 
         int size = e.AccessSize;
         ushort port = e.Port;
-        Span<byte> data = stackalloc byte[4];
-        data.Clear();
+        uint buffer = 0; // (a local, not a stackalloc: no stack cookie to check at every exit)
+        Span<byte> data = MemoryMarshal.AsBytes(new Span<uint>(ref buffer));
         int length = InstructionLengthOrUnknown();
         bool kernel = !e.FastPathDeclined;
         if (e.IsWrite)
@@ -105,10 +106,9 @@ public sealed partial class X86Vcpu
         if (isIn)
         {
             ReadOnlySpan<byte> page = RunState.PioData;
-            Span<byte> v = stackalloc byte[4];
-            v.Clear();
-            page[.._pioSize].CopyTo(v);
-            MergeIn(_pioSize, BinaryPrimitives.ReadUInt32LittleEndian(v));
+            uint value = 0;
+            page[.._pioSize].CopyTo(MemoryMarshal.AsBytes(new Span<uint>(ref value)));
+            MergeIn(_pioSize, BinaryPrimitives.ReadUInt32LittleEndian(MemoryMarshal.AsBytes(new Span<uint>(ref value))));
         }
 
         return SkipEmulatedInstruction(_pioInstructionLength) > 0;

@@ -37,6 +37,9 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Device accesses, port IO, WRMSR and VMCALL of native blocks the exit helper took (for the profile and the tests).</summary>
     internal long NativeExitHelperCalls { get; private set; }
 
+    /// <summary>IO exits from native code whose instruction was known by its bytes (no decode: <see cref="SameBytesAtRip"/>).</summary>
+    internal long NativePortExitsUndecoded { get; private set; }
+
     /// <summary>The helper's address, for the frame.</summary>
     private static readonly nint s_exitHelper = (nint)(delegate* unmanaged<X86NativeFrame*, ulong, ulong, ulong, long>)&ExitHelper;
 
@@ -194,7 +197,14 @@ public sealed unsafe partial class X86Cpu
             return Volatile.Read(ref _exitRequested) != 0 ? NativeExitGoOnThenReturn : NativeExitGoOn;
         }
 
-        if (Fetch(out _) && _insn.Mnemonic is Mnemonic.In or Mnemonic.Out)
+        if (SameBytesAtRip(io))
+        {
+            // The instruction's bytes are those it was translated from: the same IN or OUT, its length known (no decode).
+            IoExit(port, size, !write, false, false, !io.FromDx, write ? value : 0, declined);
+            _exit.InstructionLength = io.Length;
+            NativePortExitsUndecoded++;
+        }
+        else if (Fetch(out _) && _insn.Mnemonic is Mnemonic.In or Mnemonic.Out)
         {
             IoExit(port, size, !write, false, false, !io.FromDx, write ? value : 0, declined);
         }
@@ -205,6 +215,39 @@ public sealed unsafe partial class X86Cpu
         }
 
         return NativeExitLeave;
+    }
+
+    /// <summary>
+    /// Whether the bytes at RIP are still those of the IN or OUT the translator saw (<see cref="NativePort.Length"/>: up to
+    /// three, in the descriptor): then they decode as it did (64-bit code, the block's mode), and the IO exit needs no decode.
+    /// A short instruction (the usual forms: E4-E7, EC-EF with 66) on one page; anything else, a changed byte or a fetch
+    /// that misses the TLB takes the decoder's way.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // once per VMM port exit from native code
+    private bool SameBytesAtRip(NativePort io)
+    {
+        int length = io.Length;
+        ulong rip = _regs.Rip;
+        if (length == 0 || (int)(0x1000 - (rip & 0xFFF)) < length || !IsCanonical(rip))
+        {
+            return false;
+        }
+
+        byte* p = TranslateFetch(rip);
+        if (p == null)
+        {
+            _faulted = false;
+            _exitPending = false;
+            return false;
+        }
+
+        uint bytes = length switch
+        {
+            1 => p[0],
+            2 => *(ushort*)p,
+            _ => *(ushort*)p | ((uint)p[2] << 16),
+        };
+        return bytes == io.Bytes;
     }
 
     /// <summary>
@@ -296,9 +339,30 @@ internal readonly struct NativePort(ulong descriptor)
 
     public ushort Port => (ushort)(descriptor >> 16);
 
-    /// <summary>The descriptor of IN (<paramref name="write"/> false) or OUT of <paramref name="size"/> bytes at <paramref name="port"/> (-1: DX).</summary>
-    public static ulong Of(bool write, int size, int port) =>
-        (ulong)NativeExitKind.Port | (write ? 0x100UL : 0) | ((ulong)size << 9) | (port < 0 ? 0x2000UL : (ulong)(ushort)port << 16);
+    /// <summary>The instruction's bytes as translated (bits 32-55, little-endian), when <see cref="Length"/> is not 0.</summary>
+    public uint Bytes => (uint)(descriptor >> 32) & 0xFFFFFF;
+
+    /// <summary>The instruction's length (bits 56-59): 1 to 3 with its <see cref="Bytes"/>, 0 when longer or not recorded.</summary>
+    public int Length => (int)(descriptor >> 56) & 0xF;
+
+    /// <summary>The descriptor of IN (<paramref name="write"/> false) or OUT of <paramref name="size"/> bytes at <paramref name="port"/> (-1: DX),
+    /// with the instruction's bytes when there are at most three (<paramref name="bytes"/> empty: not recorded).</summary>
+    public static ulong Of(bool write, int size, int port, ReadOnlySpan<byte> bytes = default)
+    {
+        ulong d = (ulong)NativeExitKind.Port | (write ? 0x100UL : 0) | ((ulong)size << 9) | (port < 0 ? 0x2000UL : (ulong)(ushort)port << 16);
+        if (bytes.Length is >= 1 and <= 3)
+        {
+            ulong b = 0;
+            for (int k = bytes.Length - 1; k >= 0; k--)
+            {
+                b = (b << 8) | bytes[k];
+            }
+
+            d |= (b << 32) | ((ulong)bytes.Length << 56);
+        }
+
+        return d;
+    }
 }
 
 /// <summary>What a native block's call of the exit helper is for (<see cref="X86NativeTranslator"/> passes it).</summary>

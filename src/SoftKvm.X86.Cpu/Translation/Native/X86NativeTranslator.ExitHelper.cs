@@ -82,7 +82,7 @@ internal sealed unsafe partial class X86NativeTranslator
             OpKind portKind = write ? i.Op0Kind : i.Op1Kind;
             int size = (write ? i.Op1Register : i.Op0Register).GetSize();
             port = portKind == OpKind.Register ? -1 : i.Immediate8;
-            descriptor = NativePort.Of(write, size, port);
+            descriptor = NativePort.Of(write, size, port, InstructionBytes(i));
             publishedIn = write ? 0 : size;
         }
 
@@ -95,6 +95,14 @@ internal sealed unsafe partial class X86NativeTranslator
 
         CallHelper(k, descriptor, after);
         _asm.Bind(after);
+    }
+
+    /// <summary>Instruction <paramref name="i"/>'s bytes as translated, when it lies in the block's first page (what <see cref="_code"/> holds).</summary>
+    private ReadOnlySpan<byte> InstructionBytes(Instruction i)
+    {
+        ulong first = _insns[0].IP;
+        int at = (int)(i.IP - first);
+        return i.NextIP - 1 - (first & ~0xFFFUL) < 0x1000 && i.IP >= first ? _code.AsSpan(at, i.Length) : default;
     }
 
     /// <summary>The helper's descriptor of MOV <paramref name="i"/> (X86Cpu.NativeExits.cs, <see cref="NativeMov"/>).</summary>

@@ -96,7 +96,8 @@ public enum CpuFeatures : ulong
     /// <summary>
     /// FEAT_CSV2 and FEAT_CSV3: nothing is executed speculatively, so no branch-target or cross-privilege
     /// data speculation exists to mitigate (ID_AA64PFR0_EL1.CSV2 = 1, CSV3 = 1: Linux then needs no KPTI
-    /// and no Spectre-v2 workaround). True of SoftKvm's CPU whatever the model; only max says so.
+    /// and no Spectre-v2 workaround), and FEAT_ECBHB: no branch history either (ID_AA64MMFR1_EL1.ECBHB = 1:
+    /// Spectre-BHB mitigated by the hardware). True of SoftKvm's CPU whatever the model; only max says so.
     /// </summary>
     NoSpeculation = 1UL << 27,
 

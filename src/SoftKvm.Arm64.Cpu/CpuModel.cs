@@ -154,8 +154,11 @@ public sealed class CpuModel
     /// <summary>ID_AA64MMFR0_EL1: 40-bit PA, 16-bit ASIDs, little-endian only, 4K/16K/64K granules.</summary>
     public ulong IdAa64Mmfr0 => 0x0000_0000_0010_0022;
 
-    /// <summary>ID_AA64MMFR1_EL1: PAN.</summary>
-    public ulong IdAa64Mmfr1 => Field(CpuFeatures.Pan, 20, 1);
+    /// <summary>
+    /// ID_AA64MMFR1_EL1: PAN, ECBHB (with <see cref="CpuFeatures.NoSpeculation"/>: no branch history is kept, so none
+    /// can steer a later exception level's speculation; Linux then reports Spectre-BHB mitigated by the hardware).
+    /// </summary>
+    public ulong IdAa64Mmfr1 => Field(CpuFeatures.Pan, 20, 1) | Field(CpuFeatures.NoSpeculation, 60, 1);
 
     /// <summary>ID_AA64MMFR2_EL1: CnP, UAO, TTL, E0PD.</summary>
     public ulong IdAa64Mmfr2 =>

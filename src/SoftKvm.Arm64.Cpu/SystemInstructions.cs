@@ -163,9 +163,22 @@ public sealed unsafe partial class Arm64Cpu
         return Undefined();
     }
 
+    /// <summary>
+    /// DC by VA: caches are not modelled (host memory is coherent); only the translation can fault. A page that translates
+    /// for a load now (PAN included, so the entry means what a load's would) goes into the read TLB, as a load's slow path
+    /// puts it: native code runs DC CVAC/CVAU/CIVAC as a read-TLB probe (A64IrBuilder.System.cs), and the kernel cleans a
+    /// range line by line (64 lines a page: alternatives patching, flush_icache_range), so the rest of the page then stays
+    /// in native code instead of one interpreter round trip and one table walk per line.
+    /// </summary>
     private Flow CacheMaintenanceByVa(ulong va)
     {
-        // Caches are not modelled (host memory is coherent); only the translation can fault.
+        if (Translate(va, AccessKind.Read, State.El, out ulong pa, out _, pan: PanActive))
+        {
+            FillReadTlbAfterMaintenance(va, pa);
+            return Flow.Next;
+        }
+
+        // PAN does not apply to cache maintenance: a page only PAN keeps from loads is still maintained.
         if (!Translate(va, AccessKind.Read, State.El, out _, out uint fsc))
         {
             DataAbortToGuest(va, fsc, false, cm: true);
@@ -173,6 +186,21 @@ public sealed unsafe partial class Arm64Cpu
         }
 
         return Flow.Next;
+    }
+
+    /// <summary>The read-TLB fill of a load's slow path (Resolve) for the page of <paramref name="va"/>, when it is RAM.</summary>
+    private void FillReadTlbAfterMaintenance(ulong va, ulong pa)
+    {
+        if (_hwWatchpointsArmed || !MayCache(va, AccessKind.Read))
+        {
+            return;
+        }
+
+        byte* host = _memory.TryGetHostPointer(pa, false, out _);
+        if (host != null)
+        {
+            FillTlb(_readTlb, _readInfo, va, host, pa, _tagEl);
+        }
     }
 
     private Flow DataCacheZero(ulong va)

@@ -79,6 +79,16 @@ public sealed class CpuModelTests
     }
 
     [Fact]
+    public void MaxSaysItHasNoSpeculation_Csv2Csv3AndEcbhb()
+    {
+        Assert.Equal(0x11UL, (CpuModel.Max.IdAa64Pfr0 >> 56) & 0xFF); // CSV3 = 1, CSV2 = 1
+        Assert.Equal(1UL, CpuModel.Max.IdAa64Mmfr1 >> 60); // ECBHB = 1
+        Assert.Equal(1UL, (CpuModel.Max.IdAa64Mmfr1 >> 20) & 0xF); // PAN stays
+        Assert.Equal(0UL, CpuModel.CortexA57.IdAa64Pfr0 >> 56);
+        Assert.Equal(0UL, CpuModel.CortexA57.IdAa64Mmfr1);
+    }
+
+    [Fact]
     public void MaxHasBtiInPfr1()
     {
         Assert.Equal(1UL, CpuModel.Max.IdAa64Pfr1 & 0xF);

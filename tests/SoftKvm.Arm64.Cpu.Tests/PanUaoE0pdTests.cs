@@ -44,6 +44,30 @@ public sealed class PanUaoE0pdTests
     }
 
     [Fact]
+    public void CacheMaintenanceUnderPan_Passes_AndALoadAfterItStillFaults()
+    {
+        // DC CIVAC of a page PAN keeps from EL1 loads is not a fault; what it leaves in the read TLB must not let the
+        // load after it through.
+        using var m = new TestMachine(model: CpuModel.Max);
+        var v = Start(m, 0, 0xd500419fu, 0xd50b7e20u, 0xf9400001u); // msr pan,#1; dc civac,x0; ldr x1,[x0]
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal((0x25UL << 26) | (1UL << 25) | 0x0D, v.GetSystemRegister(EsrEl1));
+        Assert.Equal(CodeBase + 8, v.GetSystemRegister(SysRegKey.Of(3, 0, 4, 0, 1)));
+        Assert.Equal(0UL, X(v, 1));
+    }
+
+    [Fact]
+    public void CacheMaintenanceWithoutPan_ThenALoad_Reads()
+    {
+        using var m = new TestMachine(model: CpuModel.Max);
+        var v = Start(m, 0, 0xd50b7e20u, 0xf9400001u, 0xd500419fu, 0xf9400002u); // dc civac,x0; ldr x1,[x0]; msr pan,#1; ldr x2,[x0]
+        Assert.Equal(RunResult.Ok, m.Run(v));
+        Assert.Equal(0x1234UL, X(v, 1));
+        Assert.Equal((0x25UL << 26) | (1UL << 25) | 0x0D, v.GetSystemRegister(EsrEl1)); // the fill without PAN does not serve PAN
+        Assert.Equal(CodeBase + 12, v.GetSystemRegister(SysRegKey.Of(3, 0, 4, 0, 1)));
+    }
+
+    [Fact]
     public void LdtrPassesUnderPan_UntilUaoMakesItPrivileged()
     {
         using var m = new TestMachine(model: CpuModel.Max);

@@ -7,7 +7,7 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 /// PACIAZ, PACIA1716, XPACLRI, ...) and the data-processing forms (PACIA, AUTDB, PACIZA, XPACI, ...) become
 /// one <see cref="IrOpcode.Pac"/> each, with the operands and key the interpreter's handlers
 /// (PointerAuthentication.cs) use; a key SCTLR_EL1 disables makes the instruction a NOP (PAC*, AUT*), which
-/// the code tests as it runs. QARMA5 (<c>pauth=qarma5</c>), PACGA, the combined branches and LDRAA/LDRAB run
+/// is decided here: the enables are in the block's mode (<see cref="PacConfiguration"/>), so it compiles to nothing. QARMA5 (<c>pauth=qarma5</c>), PACGA, the combined branches and LDRAA/LDRAB run
 /// in the interpreter. FEAT_BTI: BR and BLR carry the BTYPE they set (<see cref="IrInstruction.BtypeByPage"/>
 /// for BR through a register other than X16, X17, which depends on the guarded bit of the branch's page).
 /// </summary>
@@ -57,9 +57,17 @@ internal sealed partial class A64IrBuilder
         return Pac((opcode & 4) == 0 ? PacOperation.Add : PacOperation.Auth, opcode & 3, DstX(Rd), X(Rd), modifier);
     }
 
-    /// <summary>Dst = <paramref name="operation"/> of pointer <paramref name="ptr"/> with key <paramref name="key"/>; a disabled key leaves it unchanged (the code tests SCTLR_EL1).</summary>
+    /// <summary>
+    /// Dst = <paramref name="operation"/> of pointer <paramref name="ptr"/> with key <paramref name="key"/>; PAC* and AUT*
+    /// of a key disabled in the block's mode leave their register unchanged (dst is ptr's register, or XZR): no operation.
+    /// </summary>
     private bool Pac(PacOperation operation, int key, IrOperand dst, IrOperand ptr, IrOperand modifier)
     {
+        if (operation != PacOperation.Strip && !PacConfiguration.KeyEnabled(_block.Mode, key))
+        {
+            return true;
+        }
+
         Add(new IrInstruction { Op = IrOpcode.Pac, Dst = dst, A = ptr, B = modifier, Imm = ((int)operation << 2) | key, W64 = true });
         return true;
     }

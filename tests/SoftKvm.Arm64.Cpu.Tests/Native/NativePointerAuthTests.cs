@@ -231,11 +231,11 @@ public sealed class NativePointerAuthTests
     }
 
     [Theory]
-    [InlineData(0UL, 1)] // no key enabled: only XPACLRI is an operation
-    [InlineData(1UL << 31, 4)] // EnIA: PACIASP, AUTIASP, PACIA and XPACLRI
-    [InlineData(1UL << 30, 2)] // EnIB: PACIB and XPACLRI
+    [InlineData(0UL, 2)] // EnIA clear: PACIASP, AUTIASP, PACIA are no operation; PACIB (EnIB tested as it runs), XPACLRI
+    [InlineData(1UL << 31, 5)] // EnIA: all five
+    [InlineData(1UL << 30, 2)]
     [InlineData(EnAll, 5)]
-    public void DisabledKeysAtTranslation_CompileToNoOperation(ulong enables, int expectedPacOps)
+    public void IaKeyDisabledAtTranslation_CompilesToNoOperation(ulong enables, int expectedPacOps)
     {
         // paciasp; autiasp; pacia x1, x2; pacib x3, x4; xpaclri; ret
         uint[] code = [0xd503233fu, 0xd50323bfu, 0xdac10041u, 0xdac10483u, 0xd50320ffu, 0xd65f03c0u];

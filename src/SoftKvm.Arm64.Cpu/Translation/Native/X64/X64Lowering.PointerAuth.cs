@@ -31,7 +31,7 @@ internal sealed unsafe partial class X64Lowering
         var operation = (PacOperation)(op.Imm >> 2);
         int key = (int)op.Imm & 3;
         bool data = key >= 2;
-        Debug.Assert(operation == PacOperation.Strip || PacConfiguration.KeyEnabled(_b.Mode, key), "a disabled key's PAC* or AUT* is no operation");
+        Debug.Assert(operation == PacOperation.Strip || key != 0 || PacConfiguration.IaEnabled(_b.Mode), "the IA key's PAC* and AUT* without EnIA are no operation");
         int selector = PacConfiguration.SelectorBit(_b.Mode, operation, data);
         PacMasks lower = PacConfiguration.Masks(_b.Mode, operation, data, upper: false);
         PacMasks upper = PacConfiguration.Masks(_b.Mode, operation, data, upper: true);
@@ -131,19 +131,34 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>
     /// rax = the result of PAC* or AUT* (<paramref name="id"/>) of the pointer in r11 with the modifier in rcx, then to
     /// <paramref name="done"/>, as the interpreter's AddPac and Auth compute it (PointerAuthentication.cs): the half
-    /// of the address space from the pointer's selector bit, each half with its own constants. The key is enabled: the block
-    /// was compiled for SCTLR_EL1's enables (<see cref="PacConfiguration"/>), and a disabled key's instruction is no
-    /// operation at all (A64IrBuilder.PointerAuth.cs). r10, rcx, rdx and the host flags are destroyed.
+    /// of the address space from the pointer's selector bit, each half with its own constants. The IA key is enabled: the block
+    /// was compiled for EnIA (<see cref="PacConfiguration"/>) and its PAC* and AUT* are no operation without it
+    /// (A64IrBuilder.PointerAuth.cs). The other keys, disabled in SCTLR_EL1, leave the pointer unchanged: their enables are
+    /// read here, as Linux flips them at context switches. r10, rcx, rdx and the host flags are destroyed.
     /// </summary>
     private void EmitPacBody(in PacRoutineKey id, AsmLabel done, bool routine)
     {
-        AsmLabel other = _asm.NewLabel();
+        AsmLabel disabled = _asm.NewLabel(), other = _asm.NewLabel();
+        if (id.Key != 0)
+        {
+            _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(id.Key)), 4);
+            _asm.Jcc(Cc.E, disabled);
+        }
+
         _asm.Bt(Reg.R11, id.Selector, true);
         _asm.Jcc(id.UpperFirst ? Cc.AE : Cc.B, other);
         EmitPacHalf(id, id.UpperFirst ? id.Upper : id.Lower);
         EndPath(done, routine);
         _asm.Bind(other);
-        EmitPacHalf(id, id.UpperFirst ? id.Lower : id.Upper); // the caller binds done (or places the routine's ret) here
+        EmitPacHalf(id, id.UpperFirst ? id.Lower : id.Upper);
+        if (id.Key != 0)
+        {
+            EndPath(done, routine);
+            _asm.Bind(disabled);
+            _asm.Mov(Reg.Rax, Reg.R11);
+        }
+
+        // the caller binds done here (or places the routine's ret)
     }
 
     /// <summary>The end of one path of a PAC body: the routine's return, or inline a jump to <paramref name="done"/>.</summary>

@@ -1,7 +1,6 @@
 using SoftKvm.Arm64.Cpu.Decoder;
 using SoftKvm.Arm64.Cpu.Tests.Differential;
 using SoftKvm.Arm64.Cpu.Tests.Harness;
-using SoftKvm.Arm64.Cpu.Translation.Native;
 using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 using SoftKvm.Arm64.Tests.Harness;
 using SoftKvm.Core;
@@ -228,40 +227,6 @@ public sealed class NativePointerAuthTests
         Assert.Equal(flushes, native.Counters.TlbFlushes); // only the enables changed
         Assert.True(native.Counters.BlocksTranslated - blocks <= 3, $"{native.Counters.BlocksTranslated - blocks} blocks for one loop");
         Assert.True(native.Counters.TranslatedInstructions >= 9_000, $"{native.Counters.TranslatedInstructions} ran natively");
-    }
-
-    [Theory]
-    [InlineData(0UL, 2)] // EnIA clear: PACIASP, AUTIASP, PACIA are no operation; PACIB (EnIB tested as it runs), XPACLRI
-    [InlineData(1UL << 31, 5)] // EnIA: all five
-    [InlineData(1UL << 30, 2)]
-    [InlineData(EnAll, 5)]
-    public void IaKeyDisabledAtTranslation_CompilesToNoOperation(ulong enables, int expectedPacOps)
-    {
-        // paciasp; autiasp; pacia x1, x2; pacib x3, x4; xpaclri; ret
-        uint[] code = [0xd503233fu, 0xd50323bfu, 0xdac10041u, 0xdac10483u, 0xd50320ffu, 0xd65f03c0u];
-        var block = new IrBlock();
-        var discovery = new BlockDiscovery();
-        BlockMode mode = BlockMode.El1 | BlockMode.SpEl1 | BlockMode.Pauth | BlockMode.PacImpdef
-            | PacConfiguration.Of(0x0000_0051_0019_1019UL, enables);
-        unsafe
-        {
-            fixed (uint* words = new uint[1024])
-            {
-                code.CopyTo(new Span<uint>(words, code.Length));
-                discovery.Run(words, 0x1000, NativeTranslator.MaxInstructions);
-                block.Reset(words, 0x1000, mode, discovery.Indices, discovery.Words, discovery.Ops, discovery.IsLabel, discovery.IsEntry);
-            }
-        }
-
-        new A64IrBuilder().Build(block);
-        int pacOps = 0;
-        for (int i = 0; i < block.Count; i++)
-        {
-            pacOps += block.Ops[i].Op == IrOpcode.Pac ? 1 : 0;
-        }
-
-        Assert.Equal(expectedPacOps, pacOps);
-        Assert.Equal(code.Length, block.Indices.Length);
     }
 
     [Fact]

@@ -169,7 +169,7 @@ public sealed unsafe partial class Arm64Cpu
             mode |= BlockMode.Pauth;
             if (_model.PacAlgorithm == PacAlgorithm.Impdef)
             {
-                mode |= BlockMode.PacImpdef | PacConfiguration.Of(State.TcrEl1, State.SctlrEl1);
+                mode |= BlockMode.PacImpdef | PacConfiguration.Of(State.TcrEl1);
             }
         }
 

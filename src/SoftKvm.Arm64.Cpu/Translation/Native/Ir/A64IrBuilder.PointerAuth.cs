@@ -6,9 +6,8 @@ namespace SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 /// FEAT_PAuth with the IMPDEF algorithm (<see cref="BlockMode.PacImpdef"/>): the hint forms (PACIASP, AUTIASP,
 /// PACIAZ, PACIA1716, XPACLRI, ...) and the data-processing forms (PACIA, AUTDB, PACIZA, XPACI, ...) become
 /// one <see cref="IrOpcode.Pac"/> each, with the operands and key the interpreter's handlers
-/// (PointerAuthentication.cs) use; a key SCTLR_EL1 disables makes the instruction a NOP (PAC*, AUT*): for the IA key
-/// (the kernel's PACIASP/AUTIASP) that is decided here, EnIA being in the block's mode (<see cref="PacConfiguration"/>),
-/// so it compiles to nothing; the other keys' enables the code tests as it runs. QARMA5 (<c>pauth=qarma5</c>), PACGA, the combined branches and LDRAA/LDRAB run
+/// (PointerAuthentication.cs) use; a key SCTLR_EL1 disables makes the instruction a NOP (PAC*, AUT*), which
+/// the code tests as it runs. QARMA5 (<c>pauth=qarma5</c>), PACGA, the combined branches and LDRAA/LDRAB run
 /// in the interpreter. FEAT_BTI: BR and BLR carry the BTYPE they set (<see cref="IrInstruction.BtypeByPage"/>
 /// for BR through a register other than X16, X17, which depends on the guarded bit of the branch's page).
 /// </summary>
@@ -58,18 +57,9 @@ internal sealed partial class A64IrBuilder
         return Pac((opcode & 4) == 0 ? PacOperation.Add : PacOperation.Auth, opcode & 3, DstX(Rd), X(Rd), modifier);
     }
 
-    /// <summary>
-    /// Dst = <paramref name="operation"/> of pointer <paramref name="ptr"/> with key <paramref name="key"/>; PAC* and AUT*
-    /// of the IA key with EnIA clear in the block's mode leave their register unchanged (dst is ptr's register, or XZR): no
-    /// operation. The other keys' enables the code tests.
-    /// </summary>
+    /// <summary>Dst = <paramref name="operation"/> of pointer <paramref name="ptr"/> with key <paramref name="key"/>; a disabled key leaves it unchanged (the code tests SCTLR_EL1).</summary>
     private bool Pac(PacOperation operation, int key, IrOperand dst, IrOperand ptr, IrOperand modifier)
     {
-        if (operation != PacOperation.Strip && key == 0 && !PacConfiguration.IaEnabled(_block.Mode))
-        {
-            return true;
-        }
-
         Add(new IrInstruction { Op = IrOpcode.Pac, Dst = dst, A = ptr, B = modifier, Imm = ((int)operation << 2) | key, W64 = true });
         return true;
     }

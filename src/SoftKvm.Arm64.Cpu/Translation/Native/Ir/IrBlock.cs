@@ -43,7 +43,7 @@ internal enum BlockMode : uint
 
     /// <summary>
     /// The model's pointer authentication algorithm is the IMPDEF one: PAC*, AUT* and XPAC* are emitted
-    /// inline, compiled for the SCTLR_EL1 key enables and TCR_EL1 fields of <see cref="PacConfiguration"/> (bits 8-25).
+    /// inline, compiled for the SCTLR_EL1 and TCR_EL1 fields of <see cref="PacConfiguration"/> (bits 8 and up).
     /// </summary>
     PacImpdef = 128,
 

@@ -24,36 +24,27 @@ internal enum PacOperation
 internal readonly record struct PacMasks(ulong Keep, ulong Extension, ulong CodeMask);
 
 /// <summary>
-/// The SCTLR_EL1 and TCR_EL1 fields pointer authentication depends on, packed into bits 8-25 of a <see cref="BlockMode"/>
-/// with <see cref="BlockMode.PacImpdef"/>: EnIA (8; bits 9-11 stay 0), TBI0, TBI1, TBID0, TBID1 (12-15), T0SZ and T1SZ
-/// limited to 16..39, less 16 (16-20, 21-25). Blocks are compiled for these values and found by them, so a write that
-/// changes one makes the run loop pick (or translate) blocks for the new values (an MSR to SCTLR_EL1 or TCR_EL1 ends its
-/// block: the interpreter helper compares the mode key after it). A PAC* or AUT* of the IA key while EnIA is clear is a
-/// NOP and compiles to nothing (Linux booted with <c>arm64.nopauth</c>, or before it enables its keys, runs its
-/// PACIASP/AUTIASP hints at no cost), and one while it is set tests nothing. Linux keeps EnIA set in the kernel (its
-/// <c>update_sctlr_el1</c> never clears it there); EnIB, EnDA and EnDB it flips at context switches between kernel
-/// threads and user tasks (their <c>sctlr_user</c>), so those stay out of the mode and the code tests them as it runs
-/// (<see cref="EnableBit"/>): in the mode they cost max's boot about 7% (blocks and jump-cache entries of both values).
+/// The TCR_EL1 fields pointer authentication depends on, packed into bits 12-25 of a <see cref="BlockMode"/>
+/// with <see cref="BlockMode.PacImpdef"/>: TBI0, TBI1, TBID0, TBID1 (12-15), T0SZ and T1SZ limited to 16..39,
+/// less 16 (16-20, 21-25). Blocks are compiled for these values and found by them, so a write that changes one
+/// makes the run loop pick (or translate) blocks for the new values. The SCTLR_EL1 enables (EnIA, EnIB, EnDA,
+/// EnDB) are not in the mode: the inline code tests them (<see cref="EnableBit"/>), as Linux flips them at
+/// context switches between kernel threads and user tasks (bits 8-11 of the mode stay 0).
 /// </summary>
 internal static class PacConfiguration
 {
-    private const int EnableShift = 8;
     private const int TbiShift = 12;
     private const int T0szShift = 16;
     private const int T1szShift = 21;
     private const ulong TopByte = 0xFF00_0000_0000_0000;
 
-    /// <summary>The configuration bits of <paramref name="tcr"/> and EnIA of <paramref name="sctlr"/> (to OR into the mode).</summary>
-    public static BlockMode Of(ulong tcr, ulong sctlr)
+    /// <summary>The configuration bits of <paramref name="tcr"/> (to OR into the mode).</summary>
+    public static BlockMode Of(ulong tcr)
     {
         uint tbi = (uint)(((tcr >> 37) & 1) | (((tcr >> 38) & 1) << 1) | (((tcr >> 51) & 1) << 2) | (((tcr >> 52) & 1) << 3));
         uint t0 = (uint)Math.Clamp((int)(tcr & 0x3F), 16, 39) - 16, t1 = (uint)Math.Clamp((int)((tcr >> 16) & 0x3F), 16, 39) - 16;
-        uint enIa = (uint)(sctlr >> 31) & 1;
-        return (BlockMode)((enIa << EnableShift) | (tbi << TbiShift) | (t0 << T0szShift) | (t1 << T1szShift));
+        return (BlockMode)((tbi << TbiShift) | (t0 << T0szShift) | (t1 << T1szShift));
     }
-
-    /// <summary>Whether EnIA was set in SCTLR_EL1 for blocks of <paramref name="mode"/>.</summary>
-    public static bool IaEnabled(BlockMode mode) => (((uint)mode >> EnableShift) & 1) != 0;
 
     /// <summary>The SCTLR_EL1 bit that enables key <paramref name="key"/> (0-3: IA, IB, DA, DB: EnIA 31, EnIB 30, EnDA 27, EnDB 13).</summary>
     public static uint EnableBit(int key) => key switch

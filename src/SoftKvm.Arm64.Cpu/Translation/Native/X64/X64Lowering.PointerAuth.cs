@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using SoftKvm.Arm64.Cpu.PointerAuth;
 using SoftKvm.Arm64.Cpu.Translation.Native.Ir;
 
@@ -31,7 +30,6 @@ internal sealed unsafe partial class X64Lowering
         var operation = (PacOperation)(op.Imm >> 2);
         int key = (int)op.Imm & 3;
         bool data = key >= 2;
-        Debug.Assert(operation == PacOperation.Strip || key != 0 || PacConfiguration.IaEnabled(_b.Mode), "the IA key's PAC* and AUT* without EnIA are no operation");
         int selector = PacConfiguration.SelectorBit(_b.Mode, operation, data);
         PacMasks lower = PacConfiguration.Masks(_b.Mode, operation, data, upper: false);
         PacMasks upper = PacConfiguration.Masks(_b.Mode, operation, data, upper: true);
@@ -131,34 +129,24 @@ internal sealed unsafe partial class X64Lowering
     /// <summary>
     /// rax = the result of PAC* or AUT* (<paramref name="id"/>) of the pointer in r11 with the modifier in rcx, then to
     /// <paramref name="done"/>, as the interpreter's AddPac and Auth compute it (PointerAuthentication.cs): the half
-    /// of the address space from the pointer's selector bit, each half with its own constants. The IA key is enabled: the block
-    /// was compiled for EnIA (<see cref="PacConfiguration"/>) and its PAC* and AUT* are no operation without it
-    /// (A64IrBuilder.PointerAuth.cs). The other keys, disabled in SCTLR_EL1, leave the pointer unchanged: their enables are
-    /// read here, as Linux flips them at context switches. r10, rcx, rdx and the host flags are destroyed.
+    /// of the address space from the pointer's selector bit, each half with its own constants. A key disabled in SCTLR_EL1
+    /// leaves the pointer unchanged; the enable is read here, not compiled into the block, so that Linux's flips of
+    /// EnIB/EnDA/EnDB at context switches need no other blocks. r10, rcx, rdx and the host flags are destroyed.
     /// </summary>
     private void EmitPacBody(in PacRoutineKey id, AsmLabel done, bool routine)
     {
         AsmLabel disabled = _asm.NewLabel(), other = _asm.NewLabel();
-        if (id.Key != 0)
-        {
-            _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(id.Key)), 4);
-            _asm.Jcc(Cc.E, disabled);
-        }
-
+        _asm.TestMemImm(Ctx(ContextOffsets.SctlrEl1), unchecked((int)PacConfiguration.EnableBit(id.Key)), 4);
+        _asm.Jcc(Cc.E, disabled);
         _asm.Bt(Reg.R11, id.Selector, true);
         _asm.Jcc(id.UpperFirst ? Cc.AE : Cc.B, other);
         EmitPacHalf(id, id.UpperFirst ? id.Upper : id.Lower);
         EndPath(done, routine);
         _asm.Bind(other);
         EmitPacHalf(id, id.UpperFirst ? id.Lower : id.Upper);
-        if (id.Key != 0)
-        {
-            EndPath(done, routine);
-            _asm.Bind(disabled);
-            _asm.Mov(Reg.Rax, Reg.R11);
-        }
-
-        // the caller binds done here (or places the routine's ret)
+        EndPath(done, routine);
+        _asm.Bind(disabled);
+        _asm.Mov(Reg.Rax, Reg.R11); // the caller binds done here
     }
 
     /// <summary>The end of one path of a PAC body: the routine's return, or inline a jump to <paramref name="done"/>.</summary>

@@ -229,6 +229,41 @@ public sealed class NativePointerAuthTests
         Assert.True(native.Counters.TranslatedInstructions >= 9_000, $"{native.Counters.TranslatedInstructions} ran natively");
     }
 
+    [Fact]
+    public void PacHintsWithTheirKeyDisabled_MatchTheInterpreterAndRunNatively()
+    {
+        // loop: paciasp; pacibsp; stp x29, x30, [sp, #-16]!; ldp x29, x30, [sp], #16; autibsp; autiasp;
+        // pacia1716; autia1716; subs x10, x10, #1; b.ne loop; b .   (EnIA off, EnIB on; then all off)
+        uint[] code =
+        [
+            0xd503233fu, 0xd503237fu, 0xa9bf7bfdu, 0xa8c17bfdu, 0xd50323ffu, 0xd50323bfu, 0xd503211fu, 0xd503219fu,
+            0xf100054au, 0x54fffee1u, 0x14000000u,
+        ];
+        foreach (ulong enables in new[] { 1UL << 30, 0UL })
+        {
+            using var pair = new EnginePair(CpuModel.Max);
+            pair.Load(EnginePair.Code, code);
+            pair.Reset(false, cpu =>
+            {
+                Assert.True(cpu.TryWriteSystemRegister(SysReg.SctlrEl1, (cpu.State.SctlrEl1 & ~EnAll) | enables));
+                for (int i = 0; i < 10; i++)
+                {
+                    cpu.State.PacKeys[i] = 0x0123_4567_89ab_cdefUL * (ulong)(i + 3);
+                }
+
+                cpu.State.X[30] = EnginePair.Code + 0x40;
+                cpu.State.X[16] = 0x55;
+                cpu.State.X[17] = EnginePair.Ram + 0x80;
+                cpu.State.X[10] = 500;
+            });
+            pair.RunAndCompare(10_000, $"PAC hints with SCTLR_EL1 enables {enables:x}");
+            Assert.Equal(EnginePair.Code + 0x40, pair.Native.State.X[30]); // signed and authenticated with IB, or untouched
+            Assert.Equal(EnginePair.Ram + 0x80, pair.Native.State.X[17]); // PACIA1716/AUTIA1716 with IA disabled: NOPs
+            Assert.Equal(0, pair.Native.NativeFallbacks[(int)A64Op.PacHint]);
+            Assert.True(pair.Native.Counters.TranslatedInstructions >= 4_000, $"{pair.Native.Counters.TranslatedInstructions} ran natively");
+        }
+    }
+
     /// <summary>A pointer: canonical in either half (some with a top byte or a code in them), or any value.</summary>
     private static ulong RandomPointer(Random rng) => rng.Next(5) switch
     {

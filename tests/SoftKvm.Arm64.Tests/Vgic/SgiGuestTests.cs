@@ -54,8 +54,10 @@ public class SgiGuestTests
         const ulong RoundTrips = 16_384 + 65_536;
         ulong exits = 0, hvc = 0, kernel = 0, user = 0, wfi = 0;
         Dictionary<string, long> counters = [];
+        long nativeEois = 0;
         string output = RunGuest("exits", GicModel.V3, 2, vm =>
         {
+            nativeEois = ((VgicDevice)vm.InterruptController!).NativeEoisApplied;
             var v = vm.Vcpus[0];
             (exits, hvc, kernel, user) = (v.Stats["exits"], v.Stats["hvc_exit_stat"], v.Stats["mmio_exit_kernel"], v.Stats["mmio_exit_user"]);
             wfi = vm.Vcpus[1].Stats["wfi_exit_stat"];
@@ -85,6 +87,7 @@ public class SgiGuestTests
             Assert.True(counters["native_access_helper_calls"] + gicd >= 2 * Most, $"access helper {counters["native_access_helper_calls"]}");
             Assert.True(counters["native_hypercall_helper_calls"] >= Most, $"hypercall helper {counters["native_hypercall_helper_calls"]}");
             Assert.True(counters["native_controller_helper_calls"] >= Most, $"controller helper {counters["native_controller_helper_calls"]}");
+            Assert.True(nativeEois >= Most, $"EOIs completed in native code {nativeEois}"); // the EOI row's (Vgic.NativeEoi.cs)
         }
     }
 

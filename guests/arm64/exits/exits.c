@@ -7,6 +7,8 @@
  *   mmio-vmm   LDR of the PL011's UARTFR: an MMIO read served by the VMM's device model (on KVM an exit to
  *              user space; on QEMU TCG the device model behind the softmmu IO path)
  *   mmio-gicd  LDR of GICD_TYPER: an MMIO read of the in-kernel GIC distributor (QEMU: its GICv3 model)
+ *   gicd-state LDR of GICD_ISENABLER1: a distributor register that reads the GIC's state (SPIs 32-63
+ *              enabled), not a fixed word: what a general in-kernel register costs
  *   eoi        MSR ICC_EOIR1_EL1 of an SGI this vCPU sent itself and acknowledged; only the EOI is timed,
  *              each one between two counter reads, minus the same pair of reads with nothing between
  *   ipi        SGI to vCPU 1, which takes it (ICC_IAR1_EL1) and answers with an SGI back; both wait in WFI
@@ -19,7 +21,8 @@
  */
 #include "guest.h"
 
-/* Profiling builds may choose other counts and a subset of the rows (a bit mask in row order). */
+/* Profiling builds may choose other counts and a subset of the rows (a bit mask: 1 hvc, 2 mmio-vmm, 4 mmio-gicd,
+ * 8 eoi, 16 ipi, 32 gicd-state; printed in that order but gicd-state after mmio-gicd). */
 #ifndef ROUNDS
 #define ROUNDS 65536
 #endif
@@ -30,12 +33,13 @@
 #define BATCHES 64
 #endif
 #ifndef ROWS
-#define ROWS 0x1f
+#define ROWS 0x3f
 #endif
 
 #define PSCI_VERSION 0x84000000UL
 #define UARTFR 0x18
 #define GICD_TYPER 0x4
+#define GICD_ISENABLER1 0x104
 
 #define SGI_SELF 1
 #define SGI_PING 2
@@ -180,7 +184,7 @@ static void ipi_round_trips(u64 n)
     }
 }
 
-enum row { ROW_HVC, ROW_MMIO_VMM, ROW_MMIO_GICD, ROW_EOI, ROW_IPI };
+enum row { ROW_HVC, ROW_MMIO_VMM, ROW_MMIO_GICD, ROW_EOI, ROW_IPI, ROW_GICD_STATE };
 
 /* The counter ticks of n round trips of one row (the EOI row: its EOIs alone, less the empty timings). */
 static long ticks_of(enum row row, u64 n)
@@ -195,6 +199,9 @@ static long ticks_of(enum row row, u64 n)
         break;
     case ROW_MMIO_GICD:
         mmio_reads(GICD_BASE + GICD_TYPER, n);
+        break;
+    case ROW_GICD_STATE:
+        mmio_reads(GICD_BASE + GICD_ISENABLER1, n);
         break;
     case ROW_EOI: {
         long eoi = 0;
@@ -291,6 +298,8 @@ void primary_main(void)
         report("mmio-vmm", "MMIO read served by a VMM device (PL011 UARTFR)", ROW_MMIO_VMM, f);
     if (ROWS & 4)
         report("mmio-gicd", "MMIO read of a GIC distributor register (GICD_TYPER)", ROW_MMIO_GICD, f);
+    if (ROWS & 32)
+        report("gicd-state", "MMIO read of GIC distributor state (GICD_ISENABLER1)", ROW_GICD_STATE, f);
     if (ROWS & 8)
         report("eoi", "EOI of an interrupt (ICC_EOIR1_EL1 of an acked SGI)", ROW_EOI, f);
     if (ROWS & 16)

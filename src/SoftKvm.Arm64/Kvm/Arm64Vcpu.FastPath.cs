@@ -21,6 +21,7 @@ public sealed partial class Arm64Vcpu
 {
     private ulong _declinedMmioIpa;
     private bool _mmioDeclined;
+    private bool _eoiSlotGiven;
 
     /// <summary>This vCPU's last look-up on the in-kernel MMIO bus (its thread alone uses it): a device it keeps accessing,
     /// or a page the VMM serves (a gap of the bus), is found without a search.</summary>
@@ -141,9 +142,28 @@ public sealed partial class Arm64Vcpu
             return false;
         }
 
+        if (!_eoiSlotGiven)
+        {
+            GiveNativeEoiSlot(controller);
+        }
+
         bool handled = controller.TryReadSystemRegister(Id, key, out value);
         UpdateInterruptLines();
         return handled;
+    }
+
+    /// <summary>
+    /// Once, at this vCPU's first CPU-interface read: the in-kernel GICv3's EOI slot for native code (Vgic.NativeEoi.cs), so
+    /// that the EOI of an interrupt it acknowledged with nothing else pending completes without the controller helper.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private unsafe void GiveNativeEoiSlot(IArm64InterruptController controller)
+    {
+        _eoiSlotGiven = true;
+        if (controller is Vgic.Vgic vgic && (uint)Id < (uint)vgic.VcpuCount)
+        {
+            _cpu.SetNativeEoiSlot(vgic.NativeEoiSlot(Id));
+        }
     }
 
     /// <inheritdoc />

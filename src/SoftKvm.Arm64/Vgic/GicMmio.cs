@@ -109,6 +109,12 @@ internal static class GicMmio
         ulong value = 0;
         ulong fieldMask = Mask(bits);
         int count = size * 8 / bits;
+        if (bits == 1 && intId >= Vgic.NrPrivateIrqs && file is Distributor
+            && file.Vgic.TryReadSpiBits(reg.Id, intId, count, out value))
+        {
+            return value; // the distributor's SPI bit registers: the SPIs' fields directly (no call per interrupt)
+        }
+
         for (int k = 0; k < count; k++)
         {
             var irq = file.ResolveIrq(intId + k, vcpu);

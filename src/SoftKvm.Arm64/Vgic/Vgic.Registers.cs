@@ -140,6 +140,45 @@ public sealed partial class Vgic
         }
     }
 
+    /// <summary>
+    /// The bits of <paramref name="count"/> SPIs from INTID <paramref name="firstIntId"/> (at least 32) in a distributor
+    /// set/clear register (enable, pending, active) as <see cref="ReadIrqField"/> gives them one by one, INTIDs past the
+    /// last SPI reading 0; false for any other register (lock held).
+    /// </summary>
+    internal bool TryReadSpiBits(GicReg id, int firstIntId, int count, out ulong value)
+    {
+        value = 0;
+        int first = firstIntId - NrPrivateIrqs;
+        int n = Math.Min(count, SpiCount - first);
+        var spis = _spis;
+        switch (id)
+        {
+            case GicReg.ISEnableR or GicReg.ICEnableR:
+                for (int k = 0; k < n; k++)
+                {
+                    value |= (spis[first + k].Enabled ? 1UL : 0) << k;
+                }
+
+                return true;
+            case GicReg.ISPendR or GicReg.ICPendR:
+                for (int k = 0; k < n; k++)
+                {
+                    value |= (spis[first + k].Pending ? 1UL : 0) << k;
+                }
+
+                return true;
+            case GicReg.ISActiveR or GicReg.ICActiveR:
+                for (int k = 0; k < n; k++)
+                {
+                    value |= (spis[first + k].Active ? 1UL : 0) << k;
+                }
+
+                return true;
+            default:
+                return false;
+        }
+    }
+
     /// <summary>The distributor's view of INTID <paramref name="intId"/> for <paramref name="accessor"/>.</summary>
     internal VgicIrq? ResolveDistributorIrq(int intId, int accessor)
     {

@@ -77,6 +77,11 @@ public sealed partial class Vgic
             }
 
             FlushLocked(vcpuId);
+            if ((register.Value & 0x7ff) == LowIar1 && value < NrPrivateIrqs)
+            {
+                ArmNativeEoi(vcpuId, (uint)value);
+            }
+
             return handled;
         }
     }

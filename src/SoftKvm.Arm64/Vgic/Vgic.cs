@@ -73,7 +73,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
 
     internal const byte PriorityMaskBits = 0xff << (8 - PriorityBits) & 0xff;
 
-    private readonly VgicLock _lock = new();
+    private readonly VgicLock _lock;
     private readonly Vm _vm;
     private readonly VgicIrq[][] _private;
     private readonly VgicIrq[] _spis;
@@ -132,6 +132,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
         }
 
         _vm = vm;
+        _lock = new VgicLock(this);
         Model = model;
         VcpuCount = vcpuCount;
         SpiCount = spiCount;
@@ -165,6 +166,7 @@ public sealed partial class Vgic : IArm64InterruptController, IVcpuCreationGate
         _pendingPrivate = new uint[vcpuCount];
         _pendBaser = new ulong[vcpuCount];
         _lpisEnabled = new bool[vcpuCount];
+        _eoiSlots = model == GicModel.V3 ? GC.AllocateArray<ulong>(vcpuCount, pinned: true) : null;
         if (!vm.TryInstallVcpuCreationGate(this))
         {
             throw new VgicException("the VM has an in-kernel interrupt controller already", KvmErrno.Exists);

@@ -11,10 +11,25 @@ namespace SoftKvm.Arm64.Vgic;
 /// </summary>
 internal sealed class VgicLock
 {
+    private readonly Vgic? _vgic;
     private int _held;
 #if DEBUG
     private int _owner;
 #endif
+
+    /// <summary>A lock alone (tests).</summary>
+    public VgicLock()
+    {
+    }
+
+    /// <summary>The lock of <paramref name="vgic"/>: taking it first settles the EOIs native code completed (Vgic.NativeEoi.cs).</summary>
+    public VgicLock(Vgic vgic) => _vgic = vgic;
+
+    /// <summary>
+    /// Slots of <see cref="Vgic"/>'s native EOIs that are armed (or completed by native code and not applied yet); changed
+    /// only under the lock. While it is non-zero, taking the lock applies them before anything else (one load otherwise).
+    /// </summary>
+    internal int Armed;
 
     /// <summary>Takes the lock until the scope is disposed (<c>using (x.Hold()) { ... }</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -28,6 +43,11 @@ internal sealed class VgicLock
 #if DEBUG
         _owner = Environment.CurrentManagedThreadId;
 #endif
+        if (Armed != 0)
+        {
+            _vgic!.SettleNativeEois();
+        }
+
         return new Scope(this);
     }
 

@@ -54,8 +54,10 @@ public class SgiGuestTests
         const ulong RoundTrips = 16_384 + 65_536;
         ulong exits = 0, hvc = 0, kernel = 0, user = 0, wfi = 0;
         Dictionary<string, long> counters = [];
+        long nativeEois = 0;
         string output = RunGuest("exits", GicModel.V3, 2, vm =>
         {
+            nativeEois = ((VgicDevice)vm.InterruptController!).NativeEoisApplied;
             var v = vm.Vcpus[0];
             (exits, hvc, kernel, user) = (v.Stats["exits"], v.Stats["hvc_exit_stat"], v.Stats["mmio_exit_kernel"], v.Stats["mmio_exit_user"]);
             wfi = vm.Vcpus[1].Stats["wfi_exit_stat"];
@@ -63,13 +65,13 @@ public class SgiGuestTests
         });
         Assert.Contains("PASS", output);
         Assert.DoesNotContain("FAIL", output);
-        foreach (string row in new[] { "hvc", "mmio-vmm", "mmio-gicd", "eoi", "ipi" })
+        foreach (string row in new[] { "hvc", "mmio-vmm", "mmio-gicd", "gicd-state", "eoi", "ipi" })
         {
             Assert.Matches($@"(?m)^  {row} .* [0-9]+\.[0-9] ns\r?$", output);
         }
 
         Assert.Equal(RoundTrips + 2, hvc);                 // PSCI_VERSION, CPU_ON and SYSTEM_OFF
-        Assert.InRange(kernel, RoundTrips, RoundTrips + 64); // GICD_TYPER, plus the GIC set-up
+        Assert.InRange(kernel, 2 * RoundTrips, (2 * RoundTrips) + 64); // GICD_TYPER and GICD_ISENABLER1, plus the GIC set-up
         Assert.InRange(user, RoundTrips, RoundTrips + 4096); // UARTFR, plus the UART's output
         Assert.True(exits >= hvc + kernel + user, $"exits {exits} < hvc {hvc} + kernel {kernel} + user {user}");
         Assert.True(wfi > 0, "vCPU 1 never waited in WFI");
@@ -85,6 +87,7 @@ public class SgiGuestTests
             Assert.True(counters["native_access_helper_calls"] + gicd >= 2 * Most, $"access helper {counters["native_access_helper_calls"]}");
             Assert.True(counters["native_hypercall_helper_calls"] >= Most, $"hypercall helper {counters["native_hypercall_helper_calls"]}");
             Assert.True(counters["native_controller_helper_calls"] >= Most, $"controller helper {counters["native_controller_helper_calls"]}");
+            Assert.True(nativeEois >= Most, $"EOIs completed in native code {nativeEois}"); // the EOI row's (Vgic.NativeEoi.cs)
         }
     }
 

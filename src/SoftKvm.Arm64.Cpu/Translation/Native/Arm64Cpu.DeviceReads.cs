@@ -93,6 +93,21 @@ public sealed unsafe partial class Arm64Cpu
     }
 
     /// <summary>
+    /// The interrupt controller's EOI slot of this PE for native code (null: none), a pinned word the controller arms with
+    /// <c>INTID &lt;&lt; 8 | 1</c> when the EOI of that INTID would change nothing native code cannot see (no output of any PE:
+    /// SoftKvm.Arm64's Vgic.NativeEoi.cs). In EL1 code an MSR ICC_EOIR1_EL1 whose INTID (bits [23:0] of the register
+    /// written) the slot is armed with turns it into <c>INTID &lt;&lt; 8 | 2</c> with one compare-and-swap and goes on, with no
+    /// call of the controller helper; the controller applies the EOI under its lock before anything reads its state. Any
+    /// other value, or a slot the controller disarmed meanwhile, calls the helper as before. Not an exit (GICv3 system
+    /// registers do not trap under KVM), so nothing is counted; native code does not run while hooks, the debugger or the
+    /// PMU need the interpreter.
+    /// </summary>
+    public void SetNativeEoiSlot(ulong* slot) => _context->DeviceReads.EoiSlot = slot;
+
+    /// <summary>Whether <see cref="SetNativeEoiSlot"/> gave a slot.</summary>
+    public bool HasNativeEoiSlot => _context->DeviceReads.EoiSlot != null;
+
+    /// <summary>
     /// Gives the hypervisor the value of the last read native code completed (the run state's MMIO data, as after the
     /// hypervisor's own completion); called when native code returns and before any device access the hypervisor sees.
     /// </summary>

@@ -37,6 +37,12 @@ internal unsafe struct NativeDeviceReads
     /// <summary>Reads native code completed (for the profile).</summary>
     public long Count;
 
+    /// <summary>
+    /// The interrupt controller's EOI slot of this PE, or null (Arm64Cpu.DeviceReads.cs, <see cref="Arm64Cpu.SetNativeEoiSlot"/>):
+    /// an MSR ICC_EOIR1_EL1 of the INTID the slot is armed with completes by turning it from armed to completed.
+    /// </summary>
+    public ulong* EoiSlot;
+
     /// <summary>One slot per read IO TLB entry.</summary>
     public DeviceReadSlots Slots;
 }
@@ -85,6 +91,9 @@ internal static unsafe class DeviceReadOffsets
 
     /// <summary><see cref="NativeDeviceReads.Count"/>.</summary>
     public static readonly int Count = Of(d => (byte*)&d->Count);
+
+    /// <summary><see cref="NativeDeviceReads.EoiSlot"/>.</summary>
+    public static readonly int EoiSlot = Of(d => (byte*)&d->EoiSlot);
 
     /// <summary><see cref="NativeDeviceReads.Slots"/> (16 bytes a slot: <see cref="DeviceReadSlot.Ipa"/>, then <see cref="DeviceReadSlot.Words"/>).</summary>
     public static readonly int Slots = Of(d => (byte*)&d->Slots);

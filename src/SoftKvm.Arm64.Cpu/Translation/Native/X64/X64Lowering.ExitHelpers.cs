@@ -185,11 +185,49 @@ internal sealed unsafe partial class X64Lowering
             _exitHelperResume = _asm.NewLabel();
         }
 
+        AsmLabel? after = kind == ExitHelperKind.Controller ? EmitNativeEoi(low) : null;
         _asm.MovImm(Reg.Rcx, (ulong)(uint)(k | (pending << 16)));
         _asm.MovImm(Reg.Rdx, low | ((ulong)(ushort)(4 * _b.Indices[k]) << 32) | ((ulong)kind << 48));
         _asm.Call(_exitHelperRoutine);
         _asm.Test(Reg.Rax, Reg.Rax, false);
         _asm.Jcc(Cc.NE, _leaveRoutine);
+        if (after is { } label)
+        {
+            _asm.Bind(label);
+        }
+    }
+
+    /// <summary>MSR ICC_EOIR1_EL1, Xt (S3_0_C12_C12_1; Rt in the low five bits).</summary>
+    private const uint MsrIccEoir1 = 0xD518CC20;
+
+    /// <summary>
+    /// For an MSR ICC_EOIR1_EL1 of a general register (<paramref name="word"/>): the EOI completed here when the PE's EOI
+    /// slot is armed with its INTID (Arm64Cpu.DeviceReads.cs, <see cref="Arm64Cpu.SetNativeEoiSlot"/>): one compare-and-swap
+    /// from armed to completed, then on after the instruction (the label returned, bound after the helper's call);
+    /// otherwise on into the helper's call. Uses rax, rcx and rdx, which the call sets after. Null for any other word.
+    /// </summary>
+    private AsmLabel? EmitNativeEoi(uint word)
+    {
+        int rt = (int)word & 31;
+        if ((word & ~31u) != MsrIccEoir1 || rt == 31)
+        {
+            return null;
+        }
+
+        AsmLabel helper = _asm.NewLabel(), after = _asm.NewLabel();
+        _asm.Load(Reg.Rcx, Ctx(ContextOffsets.DeviceReads + DeviceReadOffsets.EoiSlot), 8);
+        _asm.Test(Reg.Rcx, Reg.Rcx, true);
+        _asm.Jcc(Cc.E, helper);
+        LoadTo(Reg.Rdx, IrOperand.Reg(rt), true);
+        _asm.AluImm(Alu.And, Reg.Rdx, 0xFF_FFFF, false); // the INTID, bits [23:0]
+        _asm.ShiftImm(Shift.Shl, Reg.Rdx, 8, true);
+        _asm.AluImm(Alu.Or, Reg.Rdx, 1, true); // armed
+        _asm.Mov(Reg.Rax, Reg.Rdx);
+        _asm.AluImm(Alu.Add, Reg.Rdx, 1, true); // completed
+        _asm.LockCmpxchg(new Mem(Reg.Rcx, 0), Reg.Rdx, 8);
+        _asm.Jcc(Cc.E, after);
+        _asm.Bind(helper);
+        return after;
     }
 
     /// <summary>

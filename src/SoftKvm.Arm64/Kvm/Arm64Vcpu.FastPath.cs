@@ -160,9 +160,10 @@ public sealed partial class Arm64Vcpu
     private unsafe void GiveNativeEoiSlot(IArm64InterruptController controller)
     {
         _eoiSlotGiven = true;
-        if (controller is Vgic.Vgic vgic && (uint)Id < (uint)vgic.VcpuCount)
+        ulong* slot = controller.NativeEoiSlot(Id);
+        if (slot != null)
         {
-            _cpu.SetNativeEoiSlot(vgic.NativeEoiSlot(Id));
+            _cpu.SetNativeEoiSlot(slot);
         }
     }
 

@@ -54,4 +54,10 @@ public interface IArm64InterruptController
     /// <summary>Reads what <see cref="SaveState"/> wrote into a controller of the same shape (guest memory is restored already).</summary>
     /// <exception cref="Core.Snapshots.SnapshotFormatException">the state does not fit this controller.</exception>
     void LoadState(BinaryReader reader) => throw new Core.Errors.UnsupportedException($"the interrupt controller {GetType().Name} has no snapshot support");
+
+    /// <summary>
+    /// The address of vCPU <paramref name="vcpuId"/>'s EOI slot, through which native code completes an EOI the controller
+    /// armed (the in-kernel GICv3: Vgic.NativeEoi.cs); null, the default, when the controller has none for that vCPU.
+    /// </summary>
+    unsafe ulong* NativeEoiSlot(int vcpuId) => null;
 }

@@ -29,13 +29,10 @@ public sealed partial class Vgic
 
     /// <summary>
     /// The address of vCPU <paramref name="vcpuId"/>'s EOI slot for native code (see the class remarks), or null when this
-    /// VGIC has none (GICv2: no system-register interface).
+    /// VGIC has none (GICv2: no system-register interface; a vCPU it does not have).
     /// </summary>
-    public unsafe ulong* NativeEoiSlot(int vcpuId)
-    {
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)vcpuId, (uint)VcpuCount, nameof(vcpuId));
-        return _eoiSlots is null ? null : (ulong*)Unsafe.AsPointer(ref _eoiSlots[vcpuId]);
-    }
+    public unsafe ulong* NativeEoiSlot(int vcpuId) =>
+        _eoiSlots is null || (uint)vcpuId >= (uint)VcpuCount ? null : (ulong*)Unsafe.AsPointer(ref _eoiSlots[vcpuId]);
 
     /// <summary>The slot's value while it is armed for the EOI of <paramref name="intId"/>.</summary>
     internal static ulong ArmedEoi(uint intId) => ((ulong)intId << 8) | EoiArmed;

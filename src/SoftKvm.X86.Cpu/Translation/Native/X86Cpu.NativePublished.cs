@@ -20,8 +20,9 @@ public sealed unsafe partial class X86Cpu
     private long* _countInsnEmulation;
 
     /// <summary>
-    /// Native blocks complete the reads <paramref name="reads"/> publishes while <paramref name="host"/> is <see cref="FastExits"/>,
-    /// counting each in the counters at <paramref name="exits"/> and <paramref name="ioExits"/> (a port) or <paramref name="exits"/>
+    /// Native blocks and IL blocks (X86Cpu.BlockPublished.cs) complete the reads <paramref name="reads"/> publishes while
+    /// <paramref name="host"/> is <see cref="FastExits"/>, counting each in the counters at <paramref name="exits"/> and
+    /// <paramref name="ioExits"/> (a port) or <paramref name="exits"/>
     /// and <paramref name="insnEmulation"/> (a load), with a plain add on the vCPU's thread as the fast path's own counting does;
     /// the counters must stay where they are while the CPU lives (pinned). A null <paramref name="reads"/> turns it off.
     /// </summary>

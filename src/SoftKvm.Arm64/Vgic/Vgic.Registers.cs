@@ -143,7 +143,8 @@ public sealed partial class Vgic
     /// <summary>
     /// The bits of <paramref name="count"/> SPIs from INTID <paramref name="firstIntId"/> (at least 32) in a distributor
     /// set/clear register (enable, pending, active) as <see cref="ReadIrqField"/> gives them one by one, INTIDs past the
-    /// last SPI reading 0; false for any other register (lock held).
+    /// last SPI reading 0; false for any other register (lock held). One loop per field rather than ReadIrqField per SPI:
+    /// that call for each of 32 SPIs made the GICD_ISENABLER1 row 101 ns against 60 (session 11, measured).
     /// </summary>
     internal bool TryReadSpiBits(GicReg id, int firstIntId, int count, out ulong value)
     {

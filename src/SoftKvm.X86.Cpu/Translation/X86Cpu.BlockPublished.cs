@@ -20,9 +20,8 @@ public sealed unsafe partial class X86Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryBlockPublishedIn(ushort port, int size, ref ulong value)
     {
-        var reads = _publishedReads;
-        if (reads is null || !ReferenceEquals(_fastExits, _publishedReadsHost) || !FastExitAllowed
-            || (ulong)_cpl > ((_regs.Rflags >> 12) & 3) || !reads.TryReadPort(port, size, out ulong v))
+        var reads = ActivePublishedReads;
+        if (reads is null || !FastExitAllowed || (ulong)_cpl > ((_regs.Rflags >> 12) & 3) || !reads.TryReadPort(port, size, out ulong v))
         {
             return false;
         }
@@ -39,14 +38,13 @@ public sealed unsafe partial class X86Cpu
     private bool TryBlockPublishedLoad(ulong gpa, int size, out ulong value)
     {
         value = 0;
-        var reads = _publishedReads;
-        if (reads is null || !ReferenceEquals(_fastExits, _publishedReadsHost) || !FastExitAllowed)
+        var reads = ActivePublishedReads;
+        if (reads is null || !FastExitAllowed)
         {
             return false;
         }
 
-        ulong apicBase = _regs.ApicBase;
-        if (((apicBase & 0xC00) == 0x800 && (gpa & ~0xFFFUL) == (apicBase & 0x000F_FFFF_FFFF_F000UL)) || !reads.TryReadMmio(gpa, size, out value))
+        if ((XApicPage(out ulong apicPage) && (gpa & ~0xFFFUL) == apicPage) || !reads.TryReadMmio(gpa, size, out value))
         {
             return false; // (the local APIC's page goes to the vCPU's APIC before any bus)
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SoftKvm.X86.Cpu.Translation.Native;
 using SoftKvm.Core.Published;
 
@@ -40,12 +41,29 @@ public sealed unsafe partial class X86Cpu
         _countInsnEmulation = (long*)insnEmulation;
     }
 
+    /// <summary>The published tables while the hypervisor that published them is this CPU's exit fast path; else null
+    /// (another host, or none while the guest is debugged, sees every access).</summary>
+    private PublishedReads? ActivePublishedReads
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ReferenceEquals(_fastExits, _publishedReadsHost) ? _publishedReads : null;
+    }
+
+    /// <summary>The page the local APIC serves before any bus (enabled in xAPIC mode: IA32_APIC_BASE bits 11 and 10 = 1, 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool XApicPage(out ulong page)
+    {
+        ulong apicBase = _regs.ApicBase;
+        page = apicBase & 0x000F_FFFF_FFFF_F000UL;
+        return (apicBase & 0xC00) == 0x800;
+    }
+
     /// <summary>The published tables a native run may read (null pointers: none), for its frame (every native entry: kept short;
     /// the counters are read by the block only after a table's hit).</summary>
     private void SetPublishedReads(X86NativeFrame* frame)
     {
-        var reads = _publishedReads;
-        if (reads is null || !ReferenceEquals(_fastExits, _publishedReadsHost))
+        var reads = ActivePublishedReads;
+        if (reads is null)
         {
             frame->PortValues = null;
             frame->MmioValues = null;
@@ -57,9 +75,7 @@ public sealed unsafe partial class X86Cpu
         frame->CountInsnEmulation = _countInsnEmulation;
         ulong rflags = _regs.Rflags;
         frame->PortValues = (rflags & Rflags.VM) == 0 && (ulong)_cpl <= ((rflags >> 12) & 3) ? reads.PortTable : null;
-        ulong apicBase = _regs.ApicBase;
-        frame->MmioValues = _hooks is not { HasMemoryHooks: true }
-            && ((apicBase & 0xC00) != 0x800 || !reads.PublishesMmioPage(apicBase & 0x000F_FFFF_FFFF_F000UL))
+        frame->MmioValues = _hooks is not { HasMemoryHooks: true } && (!XApicPage(out ulong apicPage) || !reads.PublishesMmioPage(apicPage))
             ? reads.MmioTable : null;
     }
 }

@@ -107,8 +107,9 @@ public sealed partial class X86Vcpu
         {
             ReadOnlySpan<byte> page = RunState.PioData;
             uint value = 0;
-            page[.._pioSize].CopyTo(MemoryMarshal.AsBytes(new Span<uint>(ref value)));
-            MergeIn(_pioSize, BinaryPrimitives.ReadUInt32LittleEndian(MemoryMarshal.AsBytes(new Span<uint>(ref value))));
+            Span<byte> bytes = MemoryMarshal.AsBytes(new Span<uint>(ref value));
+            page[.._pioSize].CopyTo(bytes);
+            MergeIn(_pioSize, BinaryPrimitives.ReadUInt32LittleEndian(bytes));
         }
 
         return SkipEmulatedInstruction(_pioInstructionLength) > 0;

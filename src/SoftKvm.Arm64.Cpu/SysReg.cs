@@ -35,6 +35,7 @@ internal static class SysReg
     public const uint SpSel = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 0;
     public const uint CurrentEl = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 2;
     public const uint IccPmrEl1 = (3 << 14) | (0 << 11) | (4 << 7) | (6 << 3) | 0;
+    public const uint IccEoir1El1 = (3 << 14) | (0 << 11) | (12 << 7) | (12 << 3) | 1;
     public const uint Pan = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 3;
     public const uint Uao = (3 << 14) | (0 << 11) | (4 << 7) | (2 << 3) | 4;
     public const uint Dit = (3 << 14) | (3 << 11) | (4 << 7) | (2 << 3) | 5;

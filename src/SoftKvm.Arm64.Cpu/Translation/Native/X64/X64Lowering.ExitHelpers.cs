@@ -197,8 +197,9 @@ internal sealed unsafe partial class X64Lowering
         }
     }
 
-    /// <summary>MSR ICC_EOIR1_EL1, Xt (S3_0_C12_C12_1; Rt in the low five bits).</summary>
-    private const uint MsrIccEoir1 = 0xD518CC20;
+    /// <summary>MSR ICC_EOIR1_EL1, Xt: MSR (register) is 0xD5000000 with the register's key in bits 20:5 (bit 21, L, clear)
+    /// and Rt in the low five bits (0xD518CC20).</summary>
+    private const uint MsrIccEoir1 = 0xD5000000 | (SysReg.IccEoir1El1 << 5);
 
     /// <summary>
     /// For an MSR ICC_EOIR1_EL1 of a general register (<paramref name="word"/>): the EOI completed here when the PE's EOI
